@@ -1,0 +1,36 @@
+# The README's two commands: `make run` and `make test`.
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+DATA_DIR ?= ./data
+
+.PHONY: all deps configure build run test bench clean format
+
+all: build
+
+deps:
+	@./scripts/install-deps
+
+$(BUILD_DIR)/build.ninja: CMakeLists.txt
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+configure: deps $(BUILD_DIR)/build.ninja
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# verso's main job. Until the HTTP server exists this is the TM demo on real data: the
+# machine's gettext catalogs become an English->Spanish TM under $(DATA_DIR), then lookups.
+run: build
+	./scripts/demo $(BUILD_DIR)/verso $(DATA_DIR)
+
+test: build
+	ctest --test-dir $(BUILD_DIR) -j $(JOBS) --output-on-failure --timeout 900
+
+bench: build
+	./bench/run-tm-bench $(BUILD_DIR)
+
+format:
+	clang-format -i $$(git ls-files '*.cc' '*.h')
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,40 @@
+// Time as seen by domain code. Nothing outside this header calls the system clock: code that
+// needs time takes a Clock&, and tests pass a FakeClock they advance by hand.
+#ifndef VERSO_COMMON_CLOCK_H_
+#define VERSO_COMMON_CLOCK_H_
+
+#include <mutex>
+
+#include "absl/time/time.h"
+
+namespace verso {
+
+// Thread-safe.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual absl::Time Now() const = 0;
+  // Monotonic time for measuring durations; never goes backwards.
+  virtual absl::Time MonotonicNow() const = 0;
+
+  // The process-wide real clock.
+  static Clock& Real();
+};
+
+// A clock that moves only when told to. Thread-safe.
+class FakeClock : public Clock {
+ public:
+  explicit FakeClock(absl::Time start = absl::FromUnixSeconds(1'700'000'000)) : now_(start) {}
+  absl::Time Now() const override;
+  absl::Time MonotonicNow() const override { return Now(); }
+  void Advance(absl::Duration d);
+  void Set(absl::Time t);
+
+ private:
+  mutable std::mutex mu_;
+  absl::Time now_;
+};
+
+}  // namespace verso
+
+#endif  // VERSO_COMMON_CLOCK_H_

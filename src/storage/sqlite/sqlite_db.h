@@ -1,0 +1,67 @@
+// A thin RAII layer over the SQLite C API, private to storage/sqlite. Errors become
+// absl::Status with codes per common/status.h.
+#ifndef VERSO_STORAGE_SQLITE_SQLITE_DB_H_
+#define VERSO_STORAGE_SQLITE_SQLITE_DB_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace verso::storage::sqlite {
+
+// A prepared statement owned by its Connection. Bind indexes are 1-based, columns 0-based.
+class Stmt {
+ public:
+  explicit Stmt(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  Stmt& Reset();  // also clears bindings
+  Stmt& Bind(int i, std::string_view text);
+  Stmt& Bind(int i, int64_t value);
+  Stmt& BindNull(int i);
+  // SQLITE_ROW -> true, SQLITE_DONE -> false, errors -> status.
+  absl::StatusOr<bool> Step();
+  // Runs to completion, ignoring rows.
+  absl::Status Run();
+  std::string_view Text(int col) const;
+  int64_t Int(int col) const;
+  bool IsNull(int col) const;
+
+ private:
+  friend class Connection;
+  sqlite3_stmt* stmt_;
+};
+
+class Connection {
+ public:
+  static absl::StatusOr<std::unique_ptr<Connection>> Open(const std::string& path,
+                                                          bool synchronous_full);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  absl::Status Exec(std::string_view sql);
+  // Cached per connection; the reference stays valid for the connection's life.
+  absl::StatusOr<Stmt*> Prepare(const std::string& sql);
+  int64_t LastInsertRowId() const;
+  int Changes() const;
+  sqlite3* raw() { return db_; }
+  absl::Status Error(int rc, std::string_view context) const;
+
+ private:
+  explicit Connection(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+  std::map<std::string, std::unique_ptr<Stmt>, std::less<>> cache_;
+};
+
+// Maps an SQLite result code to a status carrying `message`.
+absl::Status StatusFromSqlite(int rc, std::string_view message);
+
+}  // namespace verso::storage::sqlite
+
+#endif  // VERSO_STORAGE_SQLITE_SQLITE_DB_H_

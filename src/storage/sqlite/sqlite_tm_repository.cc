@@ -1,0 +1,540 @@
+// SQLite implementation of TmRepository.
+//
+// One write connection (serialized by write_mu_) and a small pool of read connections; WAL mode
+// lets readers run while a writer holds its transaction. Segments reference their store by an
+// integer (tm_stores.num) to keep rows small. A unique index on (store_num, pair_hash) makes
+// "the same source, target and context" a single segment; pair_hash is a 64-bit hash, so two
+// different segments collide with probability ~n²/2⁶⁵ (3·10⁻⁸ at a million segments).
+#include <sqlite3.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "common/hash.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "storage/sqlite/sqlite_db.h"
+#include "storage/storage.h"
+
+namespace verso::storage {
+namespace {
+
+using sqlite::Connection;
+using sqlite::Stmt;
+
+constexpr const char* kMigrations[] = {
+    // 1: TM stores and segments.
+    R"sql(
+CREATE TABLE tm_stores(
+  num INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  tenant TEXT NOT NULL,
+  name TEXT NOT NULL,
+  source_lang TEXT NOT NULL,
+  target_lang TEXT NOT NULL,
+  created_at INTEGER NOT NULL);
+CREATE INDEX tm_stores_tenant ON tm_stores(tenant, id);
+CREATE TABLE tm_segments(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  store_num INTEGER NOT NULL REFERENCES tm_stores(num) ON DELETE CASCADE,
+  source TEXT NOT NULL,
+  target TEXT NOT NULL,
+  source_hash INTEGER NOT NULL,
+  pair_hash INTEGER NOT NULL,
+  ctx_key TEXT NOT NULL DEFAULT '',
+  ctx_prev INTEGER NOT NULL DEFAULT 0,
+  ctx_next INTEGER NOT NULL DEFAULT 0,
+  creator TEXT NOT NULL DEFAULT '',
+  changer TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  changed_at INTEGER NOT NULL,
+  last_used_at INTEGER,
+  usage_count INTEGER NOT NULL DEFAULT 0,
+  props TEXT,
+  notes TEXT);
+CREATE UNIQUE INDEX tm_segments_pair ON tm_segments(store_num, pair_hash);
+CREATE INDEX tm_segments_store ON tm_segments(store_num, id);
+)sql",
+};
+
+int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
+absl::Time FromMicros(int64_t us) { return absl::FromUnixMicros(us); }
+
+int64_t PairHash(const SegmentRecord& s) {
+  std::string key;
+  key.reserve(s.source.size() + s.target.size() + s.context.key.size() + 40);
+  StrAppend(&key, s.source, '\0', s.target, '\0', s.context.key, '\0', s.context.prev_hash, '\0',
+            s.context.next_hash);
+  return StableHash64Signed(key);
+}
+
+std::string PropsJson(const std::vector<Property>& props) {
+  if (props.empty()) return {};
+  nlohmann::json j = nlohmann::json::array();
+  for (const Property& p : props) {
+    nlohmann::json o = {{"s", static_cast<int>(p.scope)}, {"t", p.type}, {"v", p.value}};
+    if (!p.lang.empty()) o["l"] = p.lang;
+    j.push_back(std::move(o));
+  }
+  return j.dump();
+}
+
+std::string NotesJson(const std::vector<Note>& notes) {
+  if (notes.empty()) return {};
+  nlohmann::json j = nlohmann::json::array();
+  for (const Note& n : notes) {
+    nlohmann::json o = {{"s", static_cast<int>(n.scope)}, {"x", n.text}};
+    if (!n.lang.empty()) o["l"] = n.lang;
+    j.push_back(std::move(o));
+  }
+  return j.dump();
+}
+
+absl::Status ParseProps(std::string_view text, std::vector<Property>* out) {
+  if (text.empty()) return absl::OkStatus();
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_array()) return absl::DataLossError("sqlite: corrupt segment properties");
+  for (const auto& o : j) {
+    Property p;
+    p.scope = static_cast<Scope>(o.value("s", 0));
+    p.type = o.value("t", "");
+    p.value = o.value("v", "");
+    p.lang = o.value("l", "");
+    out->push_back(std::move(p));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseNotes(std::string_view text, std::vector<Note>* out) {
+  if (text.empty()) return absl::OkStatus();
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_array()) return absl::DataLossError("sqlite: corrupt segment notes");
+  for (const auto& o : j) {
+    Note n;
+    n.scope = static_cast<Scope>(o.value("s", 0));
+    n.text = o.value("x", "");
+    n.lang = o.value("l", "");
+    out->push_back(std::move(n));
+  }
+  return absl::OkStatus();
+}
+
+void BindText(Stmt* st, int i, const std::string& s) {
+  if (s.empty()) {
+    st->BindNull(i);
+  } else {
+    st->Bind(i, s);
+  }
+}
+
+void BindTime(Stmt* st, int i, absl::Time t) {
+  if (t == absl::InfinitePast()) {
+    st->BindNull(i);
+  } else {
+    st->Bind(i, Micros(t));
+  }
+}
+
+constexpr const char* kSegmentColumns =
+    "id, source, target, source_hash, ctx_key, ctx_prev, ctx_next, creator, changer, created_at, "
+    "changed_at, last_used_at, usage_count, props, notes";
+
+absl::StatusOr<SegmentRecord> ReadSegment(const Stmt& st) {
+  SegmentRecord s;
+  s.id = st.Int(0);
+  s.source = std::string(st.Text(1));
+  s.target = std::string(st.Text(2));
+  s.source_hash = st.Int(3);
+  s.context.key = std::string(st.Text(4));
+  s.context.prev_hash = st.Int(5);
+  s.context.next_hash = st.Int(6);
+  s.creator = std::string(st.Text(7));
+  s.changer = std::string(st.Text(8));
+  s.created_at = FromMicros(st.Int(9));
+  s.changed_at = FromMicros(st.Int(10));
+  s.last_used_at = st.IsNull(11) ? absl::InfinitePast() : FromMicros(st.Int(11));
+  s.usage_count = st.Int(12);
+  VERSO_RETURN_IF_ERROR(ParseProps(st.Text(13), &s.properties));
+  VERSO_RETURN_IF_ERROR(ParseNotes(st.Text(14), &s.notes));
+  return s;
+}
+
+absl::Status StoreNotFound(std::string_view id) {
+  return absl::NotFoundError(StrCat("TM store ", id, " not found"));
+}
+
+class SqliteTmRepository;
+
+class SqliteSegmentWriter : public SegmentWriter {
+ public:
+  SqliteSegmentWriter(std::unique_lock<std::mutex> lock, Connection* conn, int64_t store_num)
+      : lock_(std::move(lock)), conn_(conn), store_num_(store_num) {}
+  ~SqliteSegmentWriter() override {
+    if (!done_) conn_->Exec("ROLLBACK").IgnoreError();
+  }
+
+  absl::StatusOr<PutOutcome> Put(SegmentRecord* s) override {
+    if (done_) return absl::FailedPreconditionError("writer already committed");
+    const int64_t pair_hash = PairHash(*s);
+    const std::string props = PropsJson(s->properties);
+    const std::string notes = NotesJson(s->notes);
+    VERSO_ASSIGN_OR_RETURN(Stmt * ins, conn_->Prepare(
+        "INSERT INTO tm_segments(store_num, source, target, source_hash, pair_hash, ctx_key, "
+        "ctx_prev, ctx_next, creator, changer, created_at, changed_at, last_used_at, usage_count, "
+        "props, notes) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+        "ON CONFLICT(store_num, pair_hash) DO NOTHING RETURNING id"));
+    ins->Reset();
+    ins->Bind(1, store_num_).Bind(2, s->source).Bind(3, s->target).Bind(4, s->source_hash);
+    ins->Bind(5, pair_hash).Bind(6, s->context.key).Bind(7, s->context.prev_hash);
+    ins->Bind(8, s->context.next_hash).Bind(9, s->creator).Bind(10, s->changer);
+    ins->Bind(11, Micros(s->created_at)).Bind(12, Micros(s->changed_at));
+    BindTime(ins, 13, s->last_used_at);
+    ins->Bind(14, s->usage_count);
+    BindText(ins, 15, props);
+    BindText(ins, 16, notes);
+    VERSO_ASSIGN_OR_RETURN(bool inserted, ins->Step());
+    PutOutcome out;
+    if (inserted) {
+      out.id = ins->Int(0);
+      out.inserted = true;
+      VERSO_RETURN_IF_ERROR(ins->Run());
+    } else {
+      // The same source, target and context exists: merge into it.
+      VERSO_ASSIGN_OR_RETURN(Stmt * up, conn_->Prepare(
+          "UPDATE tm_segments SET "
+          "creator = CASE WHEN ?1 < created_at THEN ?2 ELSE creator END, "
+          "created_at = MIN(created_at, ?1), changer = ?3, changed_at = ?4, "
+          "last_used_at = CASE WHEN last_used_at IS NULL THEN ?5 WHEN ?5 IS NULL THEN last_used_at "
+          "  ELSE MAX(last_used_at, ?5) END, "
+          "usage_count = usage_count + ?6, props = ?7, notes = ?8 "
+          "WHERE store_num = ?9 AND pair_hash = ?10 RETURNING id"));
+      up->Reset();
+      up->Bind(1, Micros(s->created_at)).Bind(2, s->creator).Bind(3, s->changer);
+      up->Bind(4, Micros(s->changed_at));
+      BindTime(up, 5, s->last_used_at);
+      up->Bind(6, s->usage_count);
+      BindText(up, 7, props);
+      BindText(up, 8, notes);
+      up->Bind(9, store_num_).Bind(10, pair_hash);
+      VERSO_ASSIGN_OR_RETURN(bool row, up->Step());
+      if (!row) return absl::InternalError("sqlite: conflicting segment vanished");
+      out.id = up->Int(0);
+      VERSO_RETURN_IF_ERROR(up->Run());
+    }
+    s->id = out.id;
+    return out;
+  }
+
+  absl::Status Commit() override {
+    if (done_) return absl::FailedPreconditionError("writer already committed");
+    absl::Status s = conn_->Exec("COMMIT");
+    done_ = true;
+    if (!s.ok()) {
+      conn_->Exec("ROLLBACK").IgnoreError();
+      return s;
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  std::unique_lock<std::mutex> lock_;
+  Connection* conn_;
+  int64_t store_num_;
+  bool done_ = false;
+};
+
+class SqliteTmRepository : public TmRepository {
+ public:
+  static absl::StatusOr<std::unique_ptr<TmRepository>> Open(const std::string& path,
+                                                            const SqliteOptions& options) {
+    auto repo = std::unique_ptr<SqliteTmRepository>(new SqliteTmRepository());
+    VERSO_ASSIGN_OR_RETURN(repo->writer_, Connection::Open(path, options.synchronous_full));
+    VERSO_RETURN_IF_ERROR(repo->Migrate());
+    for (int i = 0; i < std::max(1, options.read_connections); ++i) {
+      VERSO_ASSIGN_OR_RETURN(auto conn, Connection::Open(path, options.synchronous_full));
+      repo->idle_readers_.push_back(conn.get());
+      repo->readers_.push_back(std::move(conn));
+    }
+    return std::unique_ptr<TmRepository>(std::move(repo));
+  }
+
+  absl::Status CreateStore(const TmStoreRecord& store) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st, writer_->Prepare(
+        "INSERT INTO tm_stores(id, tenant, name, source_lang, target_lang, created_at) "
+        "VALUES(?,?,?,?,?,?)"));
+    st->Reset().Bind(1, store.id).Bind(2, store.tenant).Bind(3, store.name);
+    st->Bind(4, store.source_lang).Bind(5, store.target_lang).Bind(6, Micros(store.created_at));
+    absl::Status s = st->Run();
+    if (absl::IsAlreadyExists(s)) {
+      return absl::AlreadyExistsError(StrCat("TM store ", store.id, " already exists"));
+    }
+    return s;
+  }
+
+  absl::StatusOr<TmStoreRecord> GetStore(std::string_view id) override {
+    Reader r(this);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare(
+        "SELECT id, tenant, name, source_lang, target_lang, created_at FROM tm_stores WHERE id=?"));
+    st->Reset().Bind(1, id);
+    VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) return StoreNotFound(id);
+    TmStoreRecord rec = ReadStore(*st);
+    st->Reset();
+    return rec;
+  }
+
+  absl::StatusOr<std::vector<TmStoreRecord>> ListStores(std::string_view tenant) override {
+    Reader r(this);
+    std::string sql =
+        "SELECT id, tenant, name, source_lang, target_lang, created_at FROM tm_stores";
+    sql += tenant.empty() ? " WHERE ?1 = '' ORDER BY id" : " WHERE tenant=?1 ORDER BY id";
+    VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare(sql));
+    st->Reset().Bind(1, tenant);
+    std::vector<TmStoreRecord> out;
+    while (true) {
+      VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+      if (!row) break;
+      out.push_back(ReadStore(*st));
+    }
+    return out;
+  }
+
+  absl::Status DeleteStore(std::string_view id) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st, writer_->Prepare("DELETE FROM tm_stores WHERE id=?"));
+    st->Reset().Bind(1, id);
+    VERSO_RETURN_IF_ERROR(st->Run());
+    if (writer_->Changes() == 0) return StoreNotFound(id);
+    std::lock_guard<std::mutex> nums(nums_mu_);
+    store_nums_.erase(std::string(id));
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::unique_ptr<SegmentWriter>> BeginWrite(std::string_view store_id) override {
+    VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
+    std::unique_lock<std::mutex> lock(write_mu_);
+    VERSO_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
+    return std::unique_ptr<SegmentWriter>(
+        new SqliteSegmentWriter(std::move(lock), writer_.get(), num));
+  }
+
+  absl::Status UpdateSegment(std::string_view store_id, const SegmentRecord& s) override {
+    VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
+    std::lock_guard<std::mutex> lock(write_mu_);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st, writer_->Prepare(
+        "UPDATE tm_segments SET source=?, target=?, source_hash=?, pair_hash=?, ctx_key=?, "
+        "ctx_prev=?, ctx_next=?, changer=?, changed_at=?, props=?, notes=? "
+        "WHERE id=? AND store_num=?"));
+    st->Reset().Bind(1, s.source).Bind(2, s.target).Bind(3, s.source_hash).Bind(4, PairHash(s));
+    st->Bind(5, s.context.key).Bind(6, s.context.prev_hash).Bind(7, s.context.next_hash);
+    st->Bind(8, s.changer).Bind(9, Micros(s.changed_at));
+    BindText(st, 10, PropsJson(s.properties));
+    BindText(st, 11, NotesJson(s.notes));
+    st->Bind(12, s.id).Bind(13, num);
+    absl::Status status = st->Run();
+    if (absl::IsAlreadyExists(status)) {
+      return absl::AlreadyExistsError(
+          "an identical segment (same source, target and context) already exists in the store");
+    }
+    VERSO_RETURN_IF_ERROR(status);
+    if (writer_->Changes() == 0) return SegmentNotFound(store_id, s.id);
+    return absl::OkStatus();
+  }
+
+  absl::Status DeleteSegment(std::string_view store_id, int64_t id) override {
+    VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
+    std::lock_guard<std::mutex> lock(write_mu_);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st,
+                           writer_->Prepare("DELETE FROM tm_segments WHERE id=? AND store_num=?"));
+    st->Reset().Bind(1, id).Bind(2, num);
+    VERSO_RETURN_IF_ERROR(st->Run());
+    if (writer_->Changes() == 0) return SegmentNotFound(store_id, id);
+    return absl::OkStatus();
+  }
+
+  absl::Status RecordUsage(std::string_view store_id, int64_t id, int64_t count,
+                           absl::Time when) override {
+    VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
+    std::lock_guard<std::mutex> lock(write_mu_);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st, writer_->Prepare(
+        "UPDATE tm_segments SET usage_count = usage_count + ?, "
+        "last_used_at = MAX(COALESCE(last_used_at, ?2), ?2) WHERE id=? AND store_num=?"));
+    st->Reset().Bind(1, count).Bind(2, Micros(when)).Bind(3, id).Bind(4, num);
+    VERSO_RETURN_IF_ERROR(st->Run());
+    if (writer_->Changes() == 0) return SegmentNotFound(store_id, id);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<SegmentRecord> GetSegment(std::string_view store_id, int64_t id) override {
+    VERSO_ASSIGN_OR_RETURN(auto segs, GetSegments(store_id, {id}));
+    if (segs.empty()) return SegmentNotFound(store_id, id);
+    return std::move(segs[0]);
+  }
+
+  absl::StatusOr<std::vector<SegmentRecord>> GetSegments(std::string_view store_id,
+                                                         const std::vector<int64_t>& ids) override {
+    VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
+    Reader r(this);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare(StrCat("SELECT ", kSegmentColumns,
+                                                        " FROM tm_segments WHERE id=? AND store_num=?")));
+    std::vector<SegmentRecord> out;
+    out.reserve(ids.size());
+    for (int64_t id : ids) {
+      st->Reset().Bind(1, id).Bind(2, num);
+      VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+      if (!row) continue;
+      VERSO_ASSIGN_OR_RETURN(SegmentRecord rec, ReadSegment(*st));
+      out.push_back(std::move(rec));
+    }
+    st->Reset();
+    return out;
+  }
+
+  absl::StatusOr<int64_t> CountSegments(std::string_view store_id) override {
+    VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
+    Reader r(this);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st,
+                           r->Prepare("SELECT COUNT(*) FROM tm_segments WHERE store_num=?"));
+    st->Reset().Bind(1, num);
+    VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+    int64_t n = row ? st->Int(0) : 0;
+    st->Reset();
+    return n;
+  }
+
+  absl::Status ScanSegments(std::string_view store_id, int64_t after_id,
+                            const std::function<bool(const SegmentRecord&)>& fn) override {
+    VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
+    Reader r(this);
+    // A read transaction pins one snapshot for the whole scan.
+    VERSO_RETURN_IF_ERROR(r->Exec("BEGIN"));
+    absl::Status status = [&]() -> absl::Status {
+      VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare(StrCat(
+          "SELECT ", kSegmentColumns, " FROM tm_segments WHERE store_num=? AND id>? ORDER BY id")));
+      st->Reset().Bind(1, num).Bind(2, after_id);
+      while (true) {
+        VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+        if (!row) break;
+        VERSO_ASSIGN_OR_RETURN(SegmentRecord rec, ReadSegment(*st));
+        if (!fn(rec)) break;
+      }
+      st->Reset();
+      return absl::OkStatus();
+    }();
+    r->Exec("COMMIT").IgnoreError();
+    return status;
+  }
+
+ private:
+  // Borrows a read connection for its lifetime.
+  class Reader {
+   public:
+    explicit Reader(SqliteTmRepository* repo) : repo_(repo) {
+      std::unique_lock<std::mutex> lock(repo_->pool_mu_);
+      repo_->pool_cv_.wait(lock, [&] { return !repo_->idle_readers_.empty(); });
+      conn_ = repo_->idle_readers_.back();
+      repo_->idle_readers_.pop_back();
+    }
+    ~Reader() {
+      {
+        std::lock_guard<std::mutex> lock(repo_->pool_mu_);
+        repo_->idle_readers_.push_back(conn_);
+      }
+      repo_->pool_cv_.notify_one();
+    }
+    Connection* operator->() { return conn_; }
+
+   private:
+    SqliteTmRepository* repo_;
+    Connection* conn_;
+  };
+
+  SqliteTmRepository() = default;
+
+  absl::Status Migrate() {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    VERSO_RETURN_IF_ERROR(writer_->Exec(
+        "CREATE TABLE IF NOT EXISTS schema_migrations(version INTEGER PRIMARY KEY, "
+        "applied_at INTEGER NOT NULL)"));
+    VERSO_ASSIGN_OR_RETURN(Stmt * st,
+                           writer_->Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+    st->Reset();
+    VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+    int64_t version = row ? st->Int(0) : 0;
+    st->Reset();
+    const int64_t latest = static_cast<int64_t>(std::size(kMigrations));
+    if (version > latest) {
+      return absl::FailedPreconditionError(
+          StrCat("database schema version ", version, " is newer than this verso (", latest,
+                 "); upgrade verso"));
+    }
+    for (int64_t v = version + 1; v <= latest; ++v) {
+      VERSO_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
+      absl::Status s = writer_->Exec(kMigrations[v - 1]);
+      if (s.ok()) {
+        s = writer_->Exec(StrCat("INSERT INTO schema_migrations VALUES(", v, ", ",
+                                 absl::ToUnixSeconds(absl::Now()), ")"));
+      }
+      if (!s.ok()) {
+        writer_->Exec("ROLLBACK").IgnoreError();
+        return Annotate(s, StrCat("migrating the database to schema version ", v));
+      }
+      VERSO_RETURN_IF_ERROR(writer_->Exec("COMMIT"));
+    }
+    return absl::OkStatus();
+  }
+
+  static TmStoreRecord ReadStore(const Stmt& st) {
+    TmStoreRecord r;
+    r.id = std::string(st.Text(0));
+    r.tenant = std::string(st.Text(1));
+    r.name = std::string(st.Text(2));
+    r.source_lang = std::string(st.Text(3));
+    r.target_lang = std::string(st.Text(4));
+    r.created_at = FromMicros(st.Int(5));
+    return r;
+  }
+
+  static absl::Status SegmentNotFound(std::string_view store_id, int64_t id) {
+    return absl::NotFoundError(StrCat("segment ", id, " not found in TM store ", store_id));
+  }
+
+  absl::StatusOr<int64_t> StoreNum(std::string_view store_id) {
+    {
+      std::lock_guard<std::mutex> lock(nums_mu_);
+      auto it = store_nums_.find(std::string(store_id));
+      if (it != store_nums_.end()) return it->second;
+    }
+    Reader r(this);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare("SELECT num FROM tm_stores WHERE id=?"));
+    st->Reset().Bind(1, store_id);
+    VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) return StoreNotFound(store_id);
+    int64_t num = st->Int(0);
+    st->Reset();
+    std::lock_guard<std::mutex> lock(nums_mu_);
+    store_nums_[std::string(store_id)] = num;
+    return num;
+  }
+
+  std::mutex write_mu_;
+  std::unique_ptr<Connection> writer_;
+  std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::vector<std::unique_ptr<Connection>> readers_;
+  std::vector<Connection*> idle_readers_;
+  std::mutex nums_mu_;
+  std::unordered_map<std::string, int64_t> store_nums_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<TmRepository>> OpenSqliteTmRepository(const std::string& path,
+                                                                      const SqliteOptions& options) {
+  return SqliteTmRepository::Open(path, options);
+}
+
+}  // namespace verso::storage

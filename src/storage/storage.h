@@ -1,0 +1,143 @@
+// Durable storage: the records verso keeps and the repository interfaces that hold them. The
+// SQLite implementation (embedded, the default) lives in sqlite/; a PostgreSQL one will implement
+// the same interfaces and pass the same shared test suite (storage/tm_repository_suite.h).
+//
+// Every write method is one transaction: when it returns OK the data survives a kill -9 (SQLite
+// in WAL mode with synchronous=FULL fsyncs the log before acknowledging a commit).
+#ifndef VERSO_STORAGE_STORAGE_H_
+#define VERSO_STORAGE_STORAGE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace verso::storage {
+
+struct TmStoreRecord {
+  std::string id;           // "tm_..."
+  std::string tenant;
+  std::string name;
+  std::string source_lang;  // canonical BCP 47
+  std::string target_lang;
+  absl::Time created_at;
+};
+
+// Where a property or note belongs: the whole unit, or only its source or target side.
+enum class Scope : uint8_t { kUnit = 0, kSource = 1, kTarget = 2 };
+
+// A free property. TMX <prop type=".."> maps here; TMX attributes that verso does not model
+// (tuid, datatype, o-tmf, ...) are kept as properties whose type starts with '@'.
+struct Property {
+  Scope scope = Scope::kUnit;
+  std::string type;
+  std::string value;
+  std::string lang;  // xml:lang of the property, if any
+  bool operator==(const Property&) const = default;
+};
+
+struct Note {
+  Scope scope = Scope::kUnit;
+  std::string text;
+  std::string lang;
+  bool operator==(const Note&) const = default;
+};
+
+// Where a segment occurred: a key (resource id, msgctxt) and/or the hashes of the segments
+// before and after it. Both hashes 0 means "unknown".
+struct SegmentContext {
+  std::string key;
+  int64_t prev_hash = 0;
+  int64_t next_hash = 0;
+  bool empty() const { return key.empty() && prev_hash == 0 && next_hash == 0; }
+  bool operator==(const SegmentContext&) const = default;
+};
+
+struct SegmentRecord {
+  int64_t id = 0;           // assigned by the repository, increasing
+  std::string source;       // tagged text (see text/text.h)
+  std::string target;
+  SegmentContext context;
+  std::string creator;
+  std::string changer;
+  absl::Time created_at = absl::UnixEpoch();
+  absl::Time changed_at = absl::UnixEpoch();
+  absl::Time last_used_at = absl::InfinitePast();  // never used
+  int64_t usage_count = 0;
+  std::vector<Property> properties;
+  std::vector<Note> notes;
+  // Hash of the source's match key (computed by the TM, stored for the record's readers).
+  int64_t source_hash = 0;
+};
+
+// Result of writing one segment: its id, and whether it was new or merged into an existing
+// segment with the same source and target (same store).
+struct PutOutcome {
+  int64_t id = 0;
+  bool inserted = false;
+};
+
+// A write transaction on one store. Puts are invisible to readers until Commit(); destroying
+// the writer without committing rolls everything back. Holds the store's write lock for its
+// lifetime. Not thread-safe.
+class SegmentWriter {
+ public:
+  virtual ~SegmentWriter() = default;
+  // Inserts `segment`, or, when the store already holds a segment with the same source and
+  // target, merges into it: metadata, properties and notes are replaced by the new record's,
+  // usage counts add up, the earlier creation date is kept. Sets segment->id.
+  virtual absl::StatusOr<PutOutcome> Put(SegmentRecord* segment) = 0;
+  virtual absl::Status Commit() = 0;
+};
+
+// Thread-safe.
+class TmRepository {
+ public:
+  virtual ~TmRepository() = default;
+
+  virtual absl::Status CreateStore(const TmStoreRecord& store) = 0;  // AlreadyExists
+  virtual absl::StatusOr<TmStoreRecord> GetStore(std::string_view id) = 0;  // NotFound
+  // All stores of `tenant`, or of every tenant when `tenant` is empty; ordered by id.
+  virtual absl::StatusOr<std::vector<TmStoreRecord>> ListStores(std::string_view tenant) = 0;
+  // Removes the store and all its segments.
+  virtual absl::Status DeleteStore(std::string_view id) = 0;
+
+  virtual absl::StatusOr<std::unique_ptr<SegmentWriter>> BeginWrite(std::string_view store_id) = 0;
+  // Replaces source, target, context, changer, changed_at, properties and notes of segment `id`.
+  // AlreadyExists when another segment of the store has the same source and target.
+  virtual absl::Status UpdateSegment(std::string_view store_id, const SegmentRecord& segment) = 0;
+  virtual absl::Status DeleteSegment(std::string_view store_id, int64_t id) = 0;  // NotFound
+  // Adds `count` uses at `when`.
+  virtual absl::Status RecordUsage(std::string_view store_id, int64_t id, int64_t count,
+                                   absl::Time when) = 0;
+
+  virtual absl::StatusOr<SegmentRecord> GetSegment(std::string_view store_id, int64_t id) = 0;
+  // The segments with these ids that exist in the store, in the order of `ids`.
+  virtual absl::StatusOr<std::vector<SegmentRecord>> GetSegments(std::string_view store_id,
+                                                                 const std::vector<int64_t>& ids) = 0;
+  virtual absl::StatusOr<int64_t> CountSegments(std::string_view store_id) = 0;
+  // Calls `fn` for every segment of the store in id order (a consistent snapshot); stops early
+  // when `fn` returns false. Segments with id <= after_id are skipped.
+  virtual absl::Status ScanSegments(std::string_view store_id, int64_t after_id,
+                                    const std::function<bool(const SegmentRecord&)>& fn) = 0;
+};
+
+struct SqliteOptions {
+  // FULL: every commit is fsynced before it is acknowledged (survives power loss).
+  // NORMAL: WAL is fsynced at checkpoints only (survives kill -9, not power loss).
+  bool synchronous_full = true;
+  int read_connections = 4;
+};
+
+// Opens (creating if needed) the SQLite database at `path` and migrates its schema.
+absl::StatusOr<std::unique_ptr<TmRepository>> OpenSqliteTmRepository(const std::string& path,
+                                                                      const SqliteOptions& options);
+
+}  // namespace verso::storage
+
+#endif  // VERSO_STORAGE_STORAGE_H_

@@ -1,0 +1,235 @@
+// The behaviour every TmRepository backend must show. A backend's test instantiates it:
+//   INSTANTIATE_TEST_SUITE_P(Sqlite, TmRepositorySuite, ::testing::Values(&MakeSqlite));
+#ifndef VERSO_STORAGE_TM_REPOSITORY_SUITE_H_
+#define VERSO_STORAGE_TM_REPOSITORY_SUITE_H_
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "storage/storage.h"
+
+namespace verso::storage {
+
+// Returns a fresh, empty repository.
+using RepositoryFactory = std::unique_ptr<TmRepository> (*)();
+
+class TmRepositorySuite : public ::testing::TestWithParam<RepositoryFactory> {
+ protected:
+  void SetUp() override {
+    repo_ = GetParam()();
+    ASSERT_NE(repo_, nullptr);
+  }
+
+  TmStoreRecord Store(const std::string& id, const std::string& tenant = "acme") {
+    TmStoreRecord s;
+    s.id = id;
+    s.tenant = tenant;
+    s.name = "Store " + id;
+    s.source_lang = "en-US";
+    s.target_lang = "es-ES";
+    s.created_at = absl::FromUnixSeconds(1'700'000'000);
+    return s;
+  }
+
+  static SegmentRecord Seg(const std::string& source, const std::string& target) {
+    SegmentRecord s;
+    s.source = source;
+    s.target = target;
+    s.creator = "ana";
+    s.changer = "ana";
+    s.created_at = absl::FromUnixSeconds(1'700'000'100);
+    s.changed_at = absl::FromUnixSeconds(1'700'000'200);
+    s.source_hash = 42;
+    return s;
+  }
+
+  // Writes the segments in one transaction and returns their ids.
+  std::vector<int64_t> Put(const std::string& store, std::vector<SegmentRecord> segs) {
+    auto w = repo_->BeginWrite(store);
+    EXPECT_TRUE(w.ok()) << w.status();
+    std::vector<int64_t> ids;
+    for (auto& s : segs) {
+      auto out = (*w)->Put(&s);
+      EXPECT_TRUE(out.ok()) << out.status();
+      ids.push_back(out->id);
+    }
+    EXPECT_TRUE((*w)->Commit().ok());
+    return ids;
+  }
+
+  std::unique_ptr<TmRepository> repo_;
+};
+
+TEST_P(TmRepositorySuite, StoresCreateGetListDelete) {
+  ASSERT_TRUE(repo_->CreateStore(Store("tm_a")).ok());
+  ASSERT_TRUE(repo_->CreateStore(Store("tm_b", "other")).ok());
+  EXPECT_EQ(repo_->CreateStore(Store("tm_a")).code(), absl::StatusCode::kAlreadyExists);
+  auto a = repo_->GetStore("tm_a");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->tenant, "acme");
+  EXPECT_EQ(a->source_lang, "en-US");
+  EXPECT_EQ(a->created_at, absl::FromUnixSeconds(1'700'000'000));
+  EXPECT_EQ(repo_->GetStore("tm_zz").status().code(), absl::StatusCode::kNotFound);
+  auto acme = repo_->ListStores("acme");
+  ASSERT_TRUE(acme.ok());
+  ASSERT_EQ(acme->size(), 1u);
+  EXPECT_EQ((*acme)[0].id, "tm_a");
+  EXPECT_EQ(repo_->ListStores("")->size(), 2u);
+  ASSERT_TRUE(repo_->DeleteStore("tm_a").ok());
+  EXPECT_EQ(repo_->DeleteStore("tm_a").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(repo_->GetStore("tm_a").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_P(TmRepositorySuite, SegmentsRoundTripEveryField) {
+  ASSERT_TRUE(repo_->CreateStore(Store("tm_a")).ok());
+  SegmentRecord s = Seg("Open <ph x=\"1\">&lt;b/></ph> file", "Abrir archivo");
+  s.context = {"menu.open", 11, -12};
+  s.last_used_at = absl::FromUnixMicros(1'700'000'300'123'456);
+  s.usage_count = 3;
+  s.properties = {{Scope::kUnit, "x-project", "Apollo", ""}, {Scope::kTarget, "@datatype", "rtf", ""},
+                  {Scope::kSource, "domain", "IT", "en-US"}};
+  s.notes = {{Scope::kUnit, "Menu item \"Open\"", "en"}, {Scope::kTarget, "ok", ""}};
+  int64_t id = Put("tm_a", {s})[0];
+  EXPECT_GT(id, 0);
+  auto got = repo_->GetSegment("tm_a", id);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->source, s.source);
+  EXPECT_EQ(got->target, s.target);
+  EXPECT_EQ(got->context, s.context);
+  EXPECT_EQ(got->creator, "ana");
+  EXPECT_EQ(got->created_at, s.created_at);
+  EXPECT_EQ(got->changed_at, s.changed_at);
+  EXPECT_EQ(got->last_used_at, s.last_used_at);
+  EXPECT_EQ(got->usage_count, 3);
+  EXPECT_EQ(got->properties, s.properties);
+  EXPECT_EQ(got->notes, s.notes);
+  EXPECT_EQ(got->source_hash, 42);
+  EXPECT_EQ(*repo_->CountSegments("tm_a"), 1);
+}
+
+TEST_P(TmRepositorySuite, SameSourceTargetAndContextMerges) {
+  ASSERT_TRUE(repo_->CreateStore(Store("tm_a")).ok());
+  SegmentRecord first = Seg("Save", "Guardar");
+  first.usage_count = 2;
+  SegmentRecord again = Seg("Save", "Guardar");
+  again.usage_count = 5;
+  again.created_at = absl::FromUnixSeconds(1'600'000'000);  // older: its creation date wins
+  again.creator = "bob";
+  again.changer = "bob";
+  again.properties = {{Scope::kUnit, "x", "y", ""}};
+  SegmentRecord other_target = Seg("Save", "Salvar");
+  SegmentRecord other_context = Seg("Save", "Guardar");
+  other_context.context.key = "dialog.save";
+
+  auto w = repo_->BeginWrite("tm_a");
+  ASSERT_TRUE(w.ok());
+  auto o1 = (*w)->Put(&first);
+  auto o2 = (*w)->Put(&again);
+  auto o3 = (*w)->Put(&other_target);
+  auto o4 = (*w)->Put(&other_context);
+  ASSERT_TRUE(o1.ok()) << o1.status();
+  ASSERT_TRUE(o2.ok()) << o2.status();
+  ASSERT_TRUE(o3.ok()) << o3.status();
+  ASSERT_TRUE(o4.ok()) << o4.status();
+  ASSERT_TRUE((*w)->Commit().ok());
+  EXPECT_TRUE(o1->inserted);
+  EXPECT_FALSE(o2->inserted);
+  EXPECT_EQ(o2->id, o1->id);
+  EXPECT_TRUE(o3->inserted);
+  EXPECT_TRUE(o4->inserted);
+  EXPECT_EQ(*repo_->CountSegments("tm_a"), 3);
+  auto merged = repo_->GetSegment("tm_a", o1->id);
+  ASSERT_TRUE(merged.ok());
+  EXPECT_EQ(merged->usage_count, 7);
+  EXPECT_EQ(merged->created_at, absl::FromUnixSeconds(1'600'000'000));
+  EXPECT_EQ(merged->creator, "bob");
+  EXPECT_EQ(merged->changer, "bob");
+  EXPECT_EQ(merged->properties.size(), 1u);
+}
+
+TEST_P(TmRepositorySuite, UncommittedWriterRollsBack) {
+  ASSERT_TRUE(repo_->CreateStore(Store("tm_a")).ok());
+  {
+    auto w = repo_->BeginWrite("tm_a");
+    ASSERT_TRUE(w.ok());
+    SegmentRecord s = Seg("a", "b");
+    ASSERT_TRUE((*w)->Put(&s).ok());
+  }  // destroyed without Commit
+  EXPECT_EQ(*repo_->CountSegments("tm_a"), 0);
+  // The write lock was released: a new writer works.
+  EXPECT_EQ(Put("tm_a", {Seg("c", "d")}).size(), 1u);
+  EXPECT_EQ(*repo_->CountSegments("tm_a"), 1);
+}
+
+TEST_P(TmRepositorySuite, UpdateDeleteUsage) {
+  ASSERT_TRUE(repo_->CreateStore(Store("tm_a")).ok());
+  std::vector<int64_t> ids = Put("tm_a", {Seg("One", "Uno"), Seg("Two", "Dos")});
+  SegmentRecord up = Seg("One!", "¡Uno!");
+  up.id = ids[0];
+  up.changer = "carl";
+  up.changed_at = absl::FromUnixSeconds(1'800'000'000);
+  ASSERT_TRUE(repo_->UpdateSegment("tm_a", up).ok());
+  auto got = repo_->GetSegment("tm_a", ids[0]);
+  EXPECT_EQ(got->source, "One!");
+  EXPECT_EQ(got->changer, "carl");
+  EXPECT_EQ(got->creator, "ana");
+  // Updating into a duplicate of another segment is refused.
+  SegmentRecord dup = Seg("Two", "Dos");
+  dup.id = ids[0];
+  EXPECT_EQ(repo_->UpdateSegment("tm_a", dup).code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(repo_->RecordUsage("tm_a", ids[1], 2, absl::FromUnixSeconds(1'900'000'000)).ok());
+  EXPECT_EQ(repo_->GetSegment("tm_a", ids[1])->usage_count, 2);
+  EXPECT_EQ(repo_->GetSegment("tm_a", ids[1])->last_used_at, absl::FromUnixSeconds(1'900'000'000));
+  ASSERT_TRUE(repo_->DeleteSegment("tm_a", ids[1]).ok());
+  EXPECT_EQ(repo_->DeleteSegment("tm_a", ids[1]).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(repo_->GetSegment("tm_a", ids[1]).status().code(), absl::StatusCode::kNotFound);
+  SegmentRecord missing = Seg("x", "y");
+  missing.id = 999999;
+  EXPECT_EQ(repo_->UpdateSegment("tm_a", missing).code(), absl::StatusCode::kNotFound);
+}
+
+TEST_P(TmRepositorySuite, StoresAreIsolated) {
+  ASSERT_TRUE(repo_->CreateStore(Store("tm_a")).ok());
+  ASSERT_TRUE(repo_->CreateStore(Store("tm_b")).ok());
+  std::vector<int64_t> a = Put("tm_a", {Seg("Hello", "Hola")});
+  Put("tm_b", {Seg("Bye", "Adiós")});
+  EXPECT_EQ(repo_->GetSegment("tm_b", a[0]).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(repo_->DeleteSegment("tm_b", a[0]).code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(repo_->GetSegments("tm_b", {a[0]})->empty());
+  std::vector<std::string> seen;
+  ASSERT_TRUE(repo_->ScanSegments("tm_b", 0, [&](const SegmentRecord& s) {
+                     seen.push_back(s.source);
+                     return true;
+                   }).ok());
+  EXPECT_THAT(seen, ::testing::ElementsAre("Bye"));
+  ASSERT_TRUE(repo_->DeleteStore("tm_a").ok());
+  EXPECT_EQ(*repo_->CountSegments("tm_b"), 1);
+  EXPECT_EQ(repo_->BeginWrite("tm_a").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_P(TmRepositorySuite, ScanIsOrderedAndResumable) {
+  ASSERT_TRUE(repo_->CreateStore(Store("tm_a")).ok());
+  std::vector<SegmentRecord> segs;
+  for (int i = 0; i < 50; ++i) segs.push_back(Seg("s" + std::to_string(i), "t"));
+  std::vector<int64_t> ids = Put("tm_a", segs);
+  std::vector<int64_t> scanned;
+  ASSERT_TRUE(repo_->ScanSegments("tm_a", ids[19], [&](const SegmentRecord& s) {
+                     scanned.push_back(s.id);
+                     return scanned.size() < 10;
+                   }).ok());
+  ASSERT_EQ(scanned.size(), 10u);
+  EXPECT_EQ(scanned.front(), ids[20]);
+  EXPECT_EQ(scanned.back(), ids[29]);
+  auto some = repo_->GetSegments("tm_a", {ids[3], 123456789, ids[1]});
+  ASSERT_TRUE(some.ok());
+  ASSERT_EQ(some->size(), 2u);
+  EXPECT_EQ((*some)[0].id, ids[3]);
+  EXPECT_EQ((*some)[1].id, ids[1]);
+}
+
+}  // namespace verso::storage
+
+#endif  // VERSO_STORAGE_TM_REPOSITORY_SUITE_H_

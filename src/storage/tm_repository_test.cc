@@ -1,0 +1,55 @@
+#include <atomic>
+#include <filesystem>
+
+#include "storage/storage.h"
+#include "storage/tm_repository_suite.h"
+
+namespace verso::storage {
+namespace {
+
+std::unique_ptr<TmRepository> MakeSqlite() {
+  static std::atomic<int> n{0};
+  std::string dir = ::testing::TempDir() + "/sqlite_repo_" + std::to_string(getpid()) + "_" +
+                    std::to_string(n++);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto repo = OpenSqliteTmRepository(dir + "/verso.db", SqliteOptions{});
+  EXPECT_TRUE(repo.ok()) << repo.status();
+  return repo.ok() ? std::move(*repo) : nullptr;
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, TmRepositorySuite, ::testing::Values(&MakeSqlite),
+                         [](const auto&) { return std::string("Sqlite"); });
+
+TEST(SqliteTmRepositoryTest, ReopenKeepsDataAndSchema) {
+  std::string dir = ::testing::TempDir() + "/sqlite_reopen_" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::string path = dir + "/verso.db";
+  {
+    auto repo = OpenSqliteTmRepository(path, SqliteOptions{});
+    ASSERT_TRUE(repo.ok());
+    TmStoreRecord s{"tm_x", "t", "n", "en", "fr", absl::FromUnixSeconds(1)};
+    ASSERT_TRUE((*repo)->CreateStore(s).ok());
+  }
+  auto repo = OpenSqliteTmRepository(path, SqliteOptions{});
+  ASSERT_TRUE(repo.ok()) << repo.status();
+  EXPECT_EQ((*repo)->GetStore("tm_x")->target_lang, "fr");
+}
+
+TEST(SqliteTmRepositoryTest, NotADatabaseIsDataLoss) {
+  std::string path = ::testing::TempDir() + "/not_a_db_" + std::to_string(getpid());
+  FILE* f = fopen(path.c_str(), "w");
+  fputs("this is not an sqlite database, just some text that is long enough to matter.......", f);
+  fclose(f);
+  auto repo = OpenSqliteTmRepository(path, SqliteOptions{});
+  EXPECT_EQ(repo.status().code(), absl::StatusCode::kDataLoss) << repo.status();
+}
+
+TEST(SqliteTmRepositoryTest, UnwritableDirectoryIsUnavailable) {
+  auto repo = OpenSqliteTmRepository("/proc/verso-cannot-be-here/verso.db", SqliteOptions{});
+  EXPECT_EQ(repo.status().code(), absl::StatusCode::kUnavailable) << repo.status();
+}
+
+}  // namespace
+}  // namespace verso::storage

@@ -1,0 +1,117 @@
+// BCP 47 (RFC 5646) well-formedness and canonical case. Validation is syntactic: a tag is
+// accepted when it is well formed, whether or not its subtags are registered.
+#include <cctype>
+
+#include "common/strings.h"
+#include "text/text.h"
+
+namespace verso::text {
+namespace {
+
+bool AllAlpha(std::string_view s) {
+  for (char c : s) {
+    if (!std::isalpha(static_cast<unsigned char>(c))) return false;
+  }
+  return !s.empty();
+}
+bool AllDigit(std::string_view s) {
+  for (char c : s) {
+    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return !s.empty();
+}
+bool AllAlnum(std::string_view s) {
+  for (char c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c))) return false;
+  }
+  return !s.empty();
+}
+
+absl::Status Bad(std::string_view tag, std::string_view why) {
+  return absl::InvalidArgumentError(StrCat("\"", tag, "\" is not a valid BCP 47 language tag: ", why));
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> CanonicalLanguageTag(std::string_view tag) {
+  if (tag.empty()) return Bad(tag, "empty");
+  if (tag.size() > 64) return Bad(tag.substr(0, 64), "too long");
+  std::string t(tag);
+  for (char& c : t) {
+    if (c == '_') c = '-';
+  }
+  std::vector<std::string_view> parts = Split(t, '-');
+  std::vector<std::string> out;
+  size_t i = 0;
+  // Private-use-only tags: x-whatever.
+  auto lower = [](std::string_view s) { return AsciiLower(s); };
+  if (EqualsIgnoreAsciiCase(parts[0], "x") || EqualsIgnoreAsciiCase(parts[0], "i")) {
+    if (parts.size() < 2) return Bad(tag, "a private-use tag needs a subtag after \"x-\"");
+    for (const auto& p : parts) {
+      if (!AllAlnum(p) || p.size() > 8) return Bad(tag, StrCat("bad subtag \"", p, "\""));
+      out.push_back(lower(p));
+    }
+    return Join(out, "-");
+  }
+  // language
+  if (!AllAlpha(parts[0]) || parts[0].size() < 2 || parts[0].size() > 8) {
+    return Bad(tag, StrCat("\"", parts[0], "\" is not a language subtag (2-8 letters)"));
+  }
+  out.push_back(lower(parts[0]));
+  i = 1;
+  // extlang (up to three 3-letter subtags) only after a 2-3 letter language
+  int extlangs = 0;
+  while (parts[0].size() <= 3 && i < parts.size() && parts[i].size() == 3 && AllAlpha(parts[i]) &&
+         extlangs < 3) {
+    out.push_back(lower(parts[i]));
+    ++i;
+    ++extlangs;
+  }
+  // script
+  if (i < parts.size() && parts[i].size() == 4 && AllAlpha(parts[i])) {
+    std::string s = lower(parts[i]);
+    s[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(s[0])));
+    out.push_back(s);
+    ++i;
+  }
+  // region
+  if (i < parts.size() && ((parts[i].size() == 2 && AllAlpha(parts[i])) ||
+                           (parts[i].size() == 3 && AllDigit(parts[i])))) {
+    out.push_back(AsciiUpper(parts[i]));
+    ++i;
+  }
+  // variants
+  while (i < parts.size() &&
+         ((parts[i].size() >= 5 && parts[i].size() <= 8 && AllAlnum(parts[i])) ||
+          (parts[i].size() == 4 && std::isdigit(static_cast<unsigned char>(parts[i][0])) &&
+           AllAlnum(parts[i])))) {
+    out.push_back(lower(parts[i]));
+    ++i;
+  }
+  // extensions and private use
+  while (i < parts.size()) {
+    std::string_view single = parts[i];
+    if (single.size() != 1 || !AllAlnum(single)) {
+      return Bad(tag, StrCat("unexpected subtag \"", single, "\""));
+    }
+    bool privateuse = single == "x" || single == "X";
+    out.push_back(lower(single));
+    ++i;
+    size_t start = i;
+    while (i < parts.size() && parts[i].size() >= (privateuse ? 1u : 2u) && parts[i].size() <= 8 &&
+           AllAlnum(parts[i])) {
+      out.push_back(lower(parts[i]));
+      ++i;
+      if (privateuse) continue;
+    }
+    if (i == start) return Bad(tag, StrCat("extension \"", single, "\" has no subtags"));
+  }
+  return Join(out, "-");
+}
+
+std::string PrimaryLanguage(std::string_view tag) {
+  size_t end = tag.find_first_of("-_");
+  return AsciiLower(tag.substr(0, end));
+}
+
+}  // namespace verso::text
