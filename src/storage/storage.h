@@ -71,8 +71,6 @@ struct SegmentRecord {
   int64_t usage_count = 0;
   std::vector<Property> properties;
   std::vector<Note> notes;
-  // Hash of the source's match key (computed by the TM, stored for the record's readers).
-  int64_t source_hash = 0;
 };
 
 // Result of writing one segment: its id, and whether it was new or merged into an existing

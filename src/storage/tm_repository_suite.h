@@ -42,7 +42,6 @@ class TmRepositorySuite : public ::testing::TestWithParam<RepositoryFactory> {
     s.changer = "ana";
     s.created_at = absl::FromUnixSeconds(1'700'000'100);
     s.changed_at = absl::FromUnixSeconds(1'700'000'200);
-    s.source_hash = 42;
     return s;
   }
 
@@ -106,7 +105,6 @@ TEST_P(TmRepositorySuite, SegmentsRoundTripEveryField) {
   EXPECT_EQ(got->usage_count, 3);
   EXPECT_EQ(got->properties, s.properties);
   EXPECT_EQ(got->notes, s.notes);
-  EXPECT_EQ(got->source_hash, 42);
   EXPECT_EQ(*repo_->CountSegments("tm_a"), 1);
 }
 

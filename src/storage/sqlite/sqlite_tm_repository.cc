@@ -41,7 +41,6 @@ CREATE TABLE tm_segments(
   store_num INTEGER NOT NULL REFERENCES tm_stores(num) ON DELETE CASCADE,
   source TEXT NOT NULL,
   target TEXT NOT NULL,
-  source_hash INTEGER NOT NULL,
   pair_hash INTEGER NOT NULL,
   ctx_key TEXT NOT NULL DEFAULT '',
   ctx_prev INTEGER NOT NULL DEFAULT 0,
@@ -138,26 +137,25 @@ void BindTime(Stmt* st, int i, absl::Time t) {
 }
 
 constexpr const char* kSegmentColumns =
-    "id, source, target, source_hash, ctx_key, ctx_prev, ctx_next, creator, changer, created_at, "
-    "changed_at, last_used_at, usage_count, props, notes";
+    "id, source, target, ctx_key, ctx_prev, ctx_next, creator, changer, created_at, changed_at, "
+    "last_used_at, usage_count, props, notes";
 
 absl::StatusOr<SegmentRecord> ReadSegment(const Stmt& st) {
   SegmentRecord s;
   s.id = st.Int(0);
   s.source = std::string(st.Text(1));
   s.target = std::string(st.Text(2));
-  s.source_hash = st.Int(3);
-  s.context.key = std::string(st.Text(4));
-  s.context.prev_hash = st.Int(5);
-  s.context.next_hash = st.Int(6);
-  s.creator = std::string(st.Text(7));
-  s.changer = std::string(st.Text(8));
-  s.created_at = FromMicros(st.Int(9));
-  s.changed_at = FromMicros(st.Int(10));
-  s.last_used_at = st.IsNull(11) ? absl::InfinitePast() : FromMicros(st.Int(11));
-  s.usage_count = st.Int(12);
-  VERSO_RETURN_IF_ERROR(ParseProps(st.Text(13), &s.properties));
-  VERSO_RETURN_IF_ERROR(ParseNotes(st.Text(14), &s.notes));
+  s.context.key = std::string(st.Text(3));
+  s.context.prev_hash = st.Int(4);
+  s.context.next_hash = st.Int(5);
+  s.creator = std::string(st.Text(6));
+  s.changer = std::string(st.Text(7));
+  s.created_at = FromMicros(st.Int(8));
+  s.changed_at = FromMicros(st.Int(9));
+  s.last_used_at = st.IsNull(10) ? absl::InfinitePast() : FromMicros(st.Int(10));
+  s.usage_count = st.Int(11);
+  VERSO_RETURN_IF_ERROR(ParseProps(st.Text(12), &s.properties));
+  VERSO_RETURN_IF_ERROR(ParseNotes(st.Text(13), &s.notes));
   return s;
 }
 
@@ -181,19 +179,19 @@ class SqliteSegmentWriter : public SegmentWriter {
     const std::string props = PropsJson(s->properties);
     const std::string notes = NotesJson(s->notes);
     VERSO_ASSIGN_OR_RETURN(Stmt * ins, conn_->Prepare(
-        "INSERT INTO tm_segments(store_num, source, target, source_hash, pair_hash, ctx_key, "
+        "INSERT INTO tm_segments(store_num, source, target, pair_hash, ctx_key, "
         "ctx_prev, ctx_next, creator, changer, created_at, changed_at, last_used_at, usage_count, "
-        "props, notes) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+        "props, notes) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
         "ON CONFLICT(store_num, pair_hash) DO NOTHING RETURNING id"));
     ins->Reset();
-    ins->Bind(1, store_num_).Bind(2, s->source).Bind(3, s->target).Bind(4, s->source_hash);
-    ins->Bind(5, pair_hash).Bind(6, s->context.key).Bind(7, s->context.prev_hash);
-    ins->Bind(8, s->context.next_hash).Bind(9, s->creator).Bind(10, s->changer);
-    ins->Bind(11, Micros(s->created_at)).Bind(12, Micros(s->changed_at));
-    BindTime(ins, 13, s->last_used_at);
-    ins->Bind(14, s->usage_count);
-    BindText(ins, 15, props);
-    BindText(ins, 16, notes);
+    ins->Bind(1, store_num_).Bind(2, s->source).Bind(3, s->target);
+    ins->Bind(4, pair_hash).Bind(5, s->context.key).Bind(6, s->context.prev_hash);
+    ins->Bind(7, s->context.next_hash).Bind(8, s->creator).Bind(9, s->changer);
+    ins->Bind(10, Micros(s->created_at)).Bind(11, Micros(s->changed_at));
+    BindTime(ins, 12, s->last_used_at);
+    ins->Bind(13, s->usage_count);
+    BindText(ins, 14, props);
+    BindText(ins, 15, notes);
     VERSO_ASSIGN_OR_RETURN(bool inserted, ins->Step());
     PutOutcome out;
     if (inserted) {
@@ -325,15 +323,15 @@ class SqliteTmRepository : public TmRepository {
     VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
     std::lock_guard<std::mutex> lock(write_mu_);
     VERSO_ASSIGN_OR_RETURN(Stmt * st, writer_->Prepare(
-        "UPDATE tm_segments SET source=?, target=?, source_hash=?, pair_hash=?, ctx_key=?, "
+        "UPDATE tm_segments SET source=?, target=?, pair_hash=?, ctx_key=?, "
         "ctx_prev=?, ctx_next=?, changer=?, changed_at=?, props=?, notes=? "
         "WHERE id=? AND store_num=?"));
-    st->Reset().Bind(1, s.source).Bind(2, s.target).Bind(3, s.source_hash).Bind(4, PairHash(s));
-    st->Bind(5, s.context.key).Bind(6, s.context.prev_hash).Bind(7, s.context.next_hash);
-    st->Bind(8, s.changer).Bind(9, Micros(s.changed_at));
-    BindText(st, 10, PropsJson(s.properties));
-    BindText(st, 11, NotesJson(s.notes));
-    st->Bind(12, s.id).Bind(13, num);
+    st->Reset().Bind(1, s.source).Bind(2, s.target).Bind(3, PairHash(s));
+    st->Bind(4, s.context.key).Bind(5, s.context.prev_hash).Bind(6, s.context.next_hash);
+    st->Bind(7, s.changer).Bind(8, Micros(s.changed_at));
+    BindText(st, 9, PropsJson(s.properties));
+    BindText(st, 10, NotesJson(s.notes));
+    st->Bind(11, s.id).Bind(12, num);
     absl::Status status = st->Run();
     if (absl::IsAlreadyExists(status)) {
       return absl::AlreadyExistsError(

@@ -1,0 +1,141 @@
+// Readers and writers of the exchange formats verso speaks. For now: TMX 1.4b (translation
+// memories) and gettext PO. libxml2 is confined to this library.
+//
+// Readers stream: memory stays constant however large the file. Errors name the file position
+// ("line 12, column 5: ...") and are InvalidArgument for malformed input.
+#ifndef VERSO_FORMATS_FORMATS_H_
+#define VERSO_FORMATS_FORMATS_H_
+
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace verso::formats {
+
+// ---- TMX 1.4b ------------------------------------------------------------------------------
+
+struct XmlAttribute {
+  std::string name;
+  std::string value;
+  bool operator==(const XmlAttribute&) const = default;
+};
+
+struct TmxProp {
+  std::string type;
+  std::string value;
+  std::string lang;
+  bool operator==(const TmxProp&) const = default;
+};
+
+struct TmxNote {
+  std::string text;
+  std::string lang;
+  bool operator==(const TmxNote&) const = default;
+};
+
+struct TmxVariant {                       // <tuv>
+  std::string lang;                       // xml:lang (or TMX 1.1 lang) as written
+  std::vector<XmlAttribute> attributes;   // every other attribute, in document order
+  std::vector<TmxProp> props;
+  std::vector<TmxNote> notes;
+  // The <seg> content as tagged text (text/text.h): characters escaped, inline elements
+  // (bpt, ept, it, ph, ut, hi, sub) serialized with their attributes. Elements that TMX does
+  // not allow in a segment are serialized too; the TM rejects them when it validates the markup.
+  std::string segment;
+  int64_t line = 0;
+};
+
+struct TmxUnit {                          // <tu>
+  std::vector<XmlAttribute> attributes;
+  std::vector<TmxProp> props;
+  std::vector<TmxNote> notes;
+  std::vector<TmxVariant> variants;
+  int64_t line = 0;
+  // Set when this unit is well-formed XML but not valid TMX (a <tuv> without <seg>, a <prop>
+  // without type, ...): the reason, with its line. The reader can go on to the next unit.
+  std::string problem;
+};
+
+struct TmxHeader {
+  std::vector<XmlAttribute> attributes;   // srclang, adminlang, creationtool, ...
+  std::vector<TmxProp> props;
+  std::vector<TmxNote> notes;
+  std::string Attribute(std::string_view name) const;
+};
+
+// Streams a TMX document unit by unit. Not thread-safe.
+class TmxReader {
+ public:
+  // Reads from a file; or from memory (`data` must outlive the reader).
+  static absl::StatusOr<std::unique_ptr<TmxReader>> OpenFile(const std::string& path);
+  static absl::StatusOr<std::unique_ptr<TmxReader>> OpenMemory(std::string_view data,
+                                                               std::string name);
+  virtual ~TmxReader() = default;
+
+  // Reads up to and including <header>; must be called first. Fails on anything that is not a
+  // TMX document or has no srclang.
+  virtual absl::StatusOr<TmxHeader> ReadHeader() = 0;
+  // Reads the next <tu>; false at the end of the body. Malformed XML is an error that ends the
+  // document; an invalid unit is returned with `problem` set.
+  virtual absl::StatusOr<bool> Next(TmxUnit* unit) = 0;
+  // Bytes of input consumed so far, and the total (0 when unknown), for progress.
+  virtual int64_t BytesRead() const = 0;
+  virtual int64_t BytesTotal() const = 0;
+};
+
+// Writes TMX 1.4b, UTF-8. Not thread-safe.
+class TmxWriter {
+ public:
+  explicit TmxWriter(std::ostream* out) : out_(out) {}
+  void WriteHeader(const TmxHeader& header);
+  void WriteUnit(const TmxUnit& unit);
+  // Closes the document; false when the stream failed.
+  bool Finish();
+
+ private:
+  std::ostream* out_;
+};
+
+// TMX dates: "20020523T091200Z" <-> unix seconds.
+absl::StatusOr<int64_t> ParseTmxDate(std::string_view s);
+std::string FormatTmxDate(int64_t unix_seconds);
+
+// Escapes text for XML character data (&, <, >) or attribute values (also ").
+std::string XmlEscape(std::string_view s, bool attribute);
+
+// ---- gettext PO ----------------------------------------------------------------------------
+
+struct PoEntry {
+  std::string context;                  // msgctxt
+  std::string msgid;
+  std::string msgid_plural;
+  std::vector<std::string> msgstr;      // one, or one per plural form
+  std::vector<std::string> translator_comments;  // "# "
+  std::vector<std::string> extracted_comments;   // "#."
+  std::vector<std::string> references;           // "#:"
+  std::vector<std::string> flags;                // "#," e.g. fuzzy, c-format
+  bool obsolete = false;                         // "#~"
+  int64_t line = 0;
+  bool fuzzy() const;
+};
+
+// Streams a PO file entry by entry (the header entry, msgid "", included). Not thread-safe.
+class PoReader {
+ public:
+  static absl::StatusOr<std::unique_ptr<PoReader>> OpenFile(const std::string& path);
+  static std::unique_ptr<PoReader> OpenString(std::string data, std::string name);
+  virtual ~PoReader() = default;
+  virtual absl::StatusOr<bool> Next(PoEntry* entry) = 0;
+  virtual int64_t BytesRead() const = 0;
+  virtual int64_t BytesTotal() const = 0;
+};
+
+}  // namespace verso::formats
+
+#endif  // VERSO_FORMATS_FORMATS_H_

@@ -1,0 +1,419 @@
+#include "tm/index.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "common/hash.h"
+#include "text/text.h"
+
+namespace verso::tm {
+namespace {
+
+constexpr uint32_t kNoSlot = 0xFFFFFFFFu;
+
+uint64_t ContextKeyHash(const storage::SegmentContext& c) {
+  return c.key.empty() ? 0 : (StableHash64(c.key) | 1);
+}
+
+uint64_t ContextAroundHash(const storage::SegmentContext& c) {
+  if (c.prev_hash == 0 && c.next_hash == 0) return 0;
+  uint64_t v[2] = {static_cast<uint64_t>(c.prev_hash), static_cast<uint64_t>(c.next_hash)};
+  return StableHash64(std::string_view(reinterpret_cast<const char*>(v), sizeof(v))) | 1;
+}
+
+// Per-thread scratch: a generation-stamped "seen" array over slots, so a lookup never clears
+// memory proportional to the store.
+struct Scratch {
+  std::vector<uint32_t> stamps;
+  uint32_t generation = 0;
+  TokenDistance distance;
+
+  void Begin(size_t slots) {
+    if (stamps.size() < slots) stamps.resize(slots + slots / 4 + 1024, 0);
+    if (++generation == 0) {
+      std::fill(stamps.begin(), stamps.end(), 0);
+      generation = 1;
+    }
+  }
+  // True the first time `slot` is seen in this lookup.
+  bool FirstVisit(uint32_t slot) {
+    if (stamps[slot] == generation) return false;
+    stamps[slot] = generation;
+    return true;
+  }
+};
+
+Scratch& ThreadScratch() {
+  thread_local Scratch scratch;
+  return scratch;
+}
+
+}  // namespace
+
+PreparedSegment PrepareSegment(const storage::SegmentRecord& r) {
+  PreparedSegment p;
+  p.id = r.id;
+  p.source = r.source;
+  p.target = r.target;
+  p.source_keys = MatchKey(r.source);
+  p.target_keys = ConcordanceKey(r.target);
+  p.key_hash = KeyHash(p.source_keys);
+  p.context = r.context;
+  p.changed_at = r.changed_at;
+  return p;
+}
+
+uint32_t StoreIndex::Intern(const std::string& key) {
+  auto [it, inserted] = vocab_.try_emplace(key, static_cast<uint32_t>(postings_.size()));
+  if (inserted) postings_.emplace_back();
+  return it->second;
+}
+
+uint32_t StoreIndex::InternTarget(const std::string& key) {
+  auto [it, inserted] =
+      target_vocab_.try_emplace(key, static_cast<uint32_t>(target_postings_.size()));
+  if (inserted) target_postings_.emplace_back();
+  return it->second;
+}
+
+void StoreIndex::Insert(PreparedSegment p) {
+  Remove(p.id);
+  const uint32_t slot = static_cast<uint32_t>(ids_.size());
+  ids_.push_back(p.id);
+  alive_.push_back(1);
+  for (const std::string& key : p.source_keys) {
+    uint32_t id = Intern(key);
+    keys_.push_back(id);
+    std::vector<uint32_t>& list = postings_[id];
+    if (list.empty() || list.back() != slot) list.push_back(slot);
+  }
+  key_begin_.push_back(static_cast<uint32_t>(keys_.size()));
+  lengths_.push_back(static_cast<uint8_t>(std::min<size_t>(255, p.source_keys.size())));
+  for (const std::string& key : p.target_keys) {
+    std::vector<uint32_t>& list = target_postings_[InternTarget(key)];
+    if (list.empty() || list.back() != slot) list.push_back(slot);
+  }
+  text_ += p.source;
+  text_offsets_.push_back(text_.size());
+  text_ += p.target;
+  text_offsets_.push_back(text_.size());
+  changed_at_.push_back(absl::ToUnixMicros(p.changed_at));
+  context_key_.push_back(ContextKeyHash(p.context));
+  context_around_.push_back(ContextAroundHash(p.context));
+  auto [it, fresh] = exact_head_.try_emplace(p.key_hash, slot);
+  exact_next_.push_back(fresh ? kNoSlot : it->second);
+  it->second = slot;
+  slot_of_[p.id] = slot;
+}
+
+bool StoreIndex::Remove(int64_t id) {
+  auto it = slot_of_.find(id);
+  if (it == slot_of_.end()) return false;
+  alive_[it->second] = 0;
+  slot_of_.erase(it);
+  return true;
+}
+
+bool StoreIndex::ContextMatches(const storage::SegmentContext& c, uint32_t slot) const {
+  uint64_t key = ContextKeyHash(c);
+  if (key != 0 && key == context_key_[slot]) return true;
+  uint64_t around = ContextAroundHash(c);
+  return around != 0 && around == context_around_[slot];
+}
+
+// One lookup: the query's analysis, its token ids, the top-k so far.
+class IndexSearch {
+ public:
+  IndexSearch(const StoreIndex& index, const LookupQuery& query, LookupStats* stats)
+      : index_(index), query_(query), stats_(stats), scratch_(ThreadScratch()) {
+    q_ = Analyze(query.source);
+    n_ = static_cast<int>(q_.keys.size());
+    ids_.reserve(n_);
+    std::vector<std::pair<std::string_view, uint32_t>> unknown;
+    for (const std::string& key : q_.keys) {
+      auto it = index_.vocab_.find(key);
+      if (it != index_.vocab_.end()) {
+        ids_.push_back(it->second);
+        continue;
+      }
+      // Never in any segment; repeated unknown words still get one id.
+      uint32_t id = 0;
+      for (const auto& [k, v] : unknown) {
+        if (k == key) id = v;
+      }
+      if (id == 0) {
+        id = TokenDistance::kNoMatchBase + static_cast<uint32_t>(unknown.size());
+        unknown.emplace_back(key, id);
+      }
+      ids_.push_back(id);
+    }
+    scratch_.Begin(index_.ids_.size());
+    scratch_.distance.SetPattern(ids_.data(), n_);
+    k_ = std::max(1, query.max_results);
+  }
+
+  std::vector<Hit> Run(bool exhaustive) {
+    if (exhaustive) {
+      for (uint32_t slot = 0; slot < index_.ids_.size(); ++slot) {
+        if (!index_.alive_[slot]) continue;
+        ++stats_->candidates;
+        Consider(slot, n_);
+      }
+    } else {
+      Exact();
+      if (n_ > 0) Fuzzy();
+    }
+    std::sort(top_.begin(), top_.end(), [this](const Hit& a, const Hit& b) { return Better(a, b); });
+    return std::move(top_);
+  }
+
+ private:
+  int Threshold() const {
+    return static_cast<int>(top_.size()) < k_ ? query_.min_score : top_.front().score;
+  }
+
+  bool Better(const Hit& a, const Hit& b) const {
+    if (a.score != b.score) return a.score > b.score;
+    if (a.changed_at_micros != b.changed_at_micros) {
+      return a.changed_at_micros > b.changed_at_micros;
+    }
+    return a.segment_id > b.segment_id;
+  }
+
+  // top_ is a heap with the worst hit at the front.
+  void Offer(const Hit& hit) {
+    if (hit.score < query_.min_score) return;
+    auto worse_first = [this](const Hit& a, const Hit& b) { return Better(a, b); };
+    if (static_cast<int>(top_.size()) < k_) {
+      top_.push_back(hit);
+      std::push_heap(top_.begin(), top_.end(), worse_first);
+    } else if (Better(hit, top_.front())) {
+      std::pop_heap(top_.begin(), top_.end(), worse_first);
+      top_.back() = hit;
+      std::push_heap(top_.begin(), top_.end(), worse_first);
+    }
+  }
+
+  void Exact() {
+    auto it = index_.exact_head_.find(KeyHash(q_.keys));
+    if (it == index_.exact_head_.end()) return;
+    for (uint32_t slot = it->second; slot != kNoSlot; slot = index_.exact_next_[slot]) {
+      if (!scratch_.FirstVisit(slot) || !index_.alive_[slot]) continue;
+      ++stats_->exact;
+      ++stats_->candidates;
+      Consider(slot, n_);
+    }
+  }
+
+  void Fuzzy() {
+    struct Distinct {
+      uint32_t id;
+      int multiplicity;
+      size_t postings;
+    };
+    std::vector<Distinct> distinct;
+    for (uint32_t id : ids_) {
+      auto it = std::find_if(distinct.begin(), distinct.end(),
+                             [id](const Distinct& d) { return d.id == id; });
+      if (it != distinct.end()) {
+        ++it->multiplicity;
+      } else {
+        size_t size = id < index_.postings_.size() ? index_.postings_[id].size() : 0;
+        distinct.push_back({id, 1, size});
+      }
+    }
+    std::sort(distinct.begin(), distinct.end(), [](const Distinct& a, const Distinct& b) {
+      return a.postings != b.postings ? a.postings < b.postings : a.id < b.id;
+    });
+    int missing = 0;
+    for (const Distinct& d : distinct) {
+      // A slot first reached now lacks every token before d: its overlap is at most n - missing,
+      // and its key is at least as long as the query's.
+      if (100 * (n_ - missing) < Threshold() * n_) break;
+      if (d.postings > 0) {
+        const int bound = n_ - missing;
+        for (uint32_t slot : index_.postings_[d.id]) {
+          ++stats_->postings;
+          if (!scratch_.FirstVisit(slot) || !index_.alive_[slot]) continue;
+          ++stats_->candidates;
+          int m = index_.lengths_[slot];
+          int l = std::max(n_, m);
+          if (100 * std::min(bound, m) < Threshold() * l) continue;
+          Consider(slot, bound);
+        }
+      }
+      missing += d.multiplicity;
+    }
+  }
+
+  // Scores `slot` and offers it; `overlap_bound` caps its overlap with the query.
+  void Consider(uint32_t slot, int overlap_bound) {
+    const uint32_t* keys = index_.keys_.data() + index_.key_begin_[slot];
+    const int m = static_cast<int>(index_.key_begin_[slot + 1] - index_.key_begin_[slot]);
+    int base;
+    Analysis candidate;
+    bool analyzed = false;
+    if (n_ == 0 || m == 0) {
+      if (n_ != 0 || m != 0) return;  // one side has words, the other none: no match
+      candidate = Analyze(index_.Source(slot));
+      analyzed = true;
+      base = EmptyKeyBaseScore(q_, candidate);
+    } else {
+      const int l = std::max(n_, m);
+      const int threshold = Threshold();
+      if (100 * std::min({overlap_bound, n_, m}) < threshold * l) return;
+      int overlap = scratch_.distance.Overlap(keys, m);
+      if (100 * overlap < threshold * l) return;
+      ++stats_->verified;
+      base = BaseScore(n_, m, scratch_.distance.Distance(keys, m));
+    }
+    if (base < Threshold()) return;
+    if (!analyzed) candidate = Analyze(index_.Source(slot));
+    Hit hit;
+    hit.segment_id = index_.ids_[slot];
+    hit.changed_at_micros = index_.changed_at_[slot];
+    hit.base = base;
+    hit.penalties = ComputePenalties(q_, candidate);
+    hit.score = std::max(0, base - hit.penalties.total());
+    if (hit.score == 100 && index_.ContextMatches(query_.context, slot)) {
+      hit.score = 101;
+      hit.context_match = true;
+    }
+    Offer(hit);
+  }
+
+  const StoreIndex& index_;
+  const LookupQuery& query_;
+  LookupStats* stats_;
+  Scratch& scratch_;
+  Analysis q_;
+  int n_ = 0;
+  int k_ = 1;
+  std::vector<uint32_t> ids_;
+  std::vector<Hit> top_;
+};
+
+std::vector<Hit> StoreIndex::Lookup(const LookupQuery& query, LookupStats* stats) const {
+  LookupStats local;
+  return IndexSearch(*this, query, stats ? stats : &local).Run(/*exhaustive=*/false);
+}
+
+std::vector<Hit> StoreIndex::Scan(const LookupQuery& query, LookupStats* stats) const {
+  LookupStats local;
+  return IndexSearch(*this, query, stats ? stats : &local).Run(/*exhaustive=*/true);
+}
+
+namespace {
+
+// Finds `phrase` (concordance keys) as a consecutive run of word/number/placeholder tokens of
+// `markup`; returns the byte ranges of every occurrence's tokens.
+std::vector<std::pair<uint32_t, uint32_t>> FindPhrase(std::string_view markup,
+                                                      const std::vector<std::string>& phrase) {
+  std::vector<text::Token> tokens;
+  for (text::Token& t : text::Tokenize(markup)) {
+    if (t.kind == text::TokenKind::kWord || t.kind == text::TokenKind::kNumber ||
+        t.kind == text::TokenKind::kPlaceholder) {
+      tokens.push_back(std::move(t));
+    }
+  }
+  std::vector<std::pair<uint32_t, uint32_t>> ranges;
+  if (phrase.empty() || tokens.size() < phrase.size()) return ranges;
+  for (size_t i = 0; i + phrase.size() <= tokens.size(); ++i) {
+    bool match = true;
+    for (size_t k = 0; k < phrase.size() && match; ++k) match = tokens[i + k].key == phrase[k];
+    if (match) {
+      ranges.emplace_back(tokens[i].begin, tokens[i + phrase.size() - 1].end);
+      i += phrase.size() - 1;
+    }
+  }
+  return ranges;
+}
+
+// Slots (newest first) present in every list.
+std::vector<uint32_t> Intersect(std::vector<const std::vector<uint32_t>*> lists) {
+  std::sort(lists.begin(), lists.end(),
+            [](const auto* a, const auto* b) { return a->size() < b->size(); });
+  std::vector<uint32_t> out;
+  const std::vector<uint32_t>& first = *lists[0];
+  for (auto it = first.rbegin(); it != first.rend(); ++it) {
+    bool all = true;
+    for (size_t l = 1; l < lists.size() && all; ++l) {
+      all = std::binary_search(lists[l]->begin(), lists[l]->end(), *it);
+    }
+    if (all) out.push_back(*it);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<ConcordanceHit> StoreIndex::Concordance(std::string_view phrase, bool source_side,
+                                                    bool target_side, int limit,
+                                                    int* total) const {
+  std::vector<ConcordanceHit> hits;
+  *total = 0;
+  std::vector<std::string> keys = ConcordanceKey(phrase);
+  if (keys.empty() || limit <= 0) return hits;
+  for (int side = 0; side < 2; ++side) {
+    bool source = side == 0;
+    if ((source && !source_side) || (!source && !target_side)) continue;
+    const auto& vocab = source ? vocab_ : target_vocab_;
+    const auto& postings = source ? postings_ : target_postings_;
+    std::vector<const std::vector<uint32_t>*> lists;
+    bool missing = false;
+    for (const std::string& key : keys) {
+      // Source postings hold every number under one key.
+      bool number = !key.empty() && key[0] >= '0' && key[0] <= '9';
+      auto it = vocab.find(source && number ? std::string(kNumberKey) : key);
+      if (it == vocab.end()) {
+        missing = true;
+        break;
+      }
+      lists.push_back(&postings[it->second]);
+    }
+    if (missing) continue;
+    int found = 0;
+    for (uint32_t slot : Intersect(lists)) {
+      if (!alive_[slot]) continue;
+      auto ranges = FindPhrase(source ? Source(slot) : Target(slot), keys);
+      if (ranges.empty()) continue;
+      ++*total;
+      if (found++ < limit) hits.push_back({ids_[slot], source, std::move(ranges)});
+    }
+  }
+  std::stable_sort(hits.begin(), hits.end(), [](const ConcordanceHit& a, const ConcordanceHit& b) {
+    return a.segment_id > b.segment_id;
+  });
+  if (static_cast<int>(hits.size()) > limit) hits.resize(limit);
+  return hits;
+}
+
+StoreIndex::Memory StoreIndex::MemoryUsage() const {
+  Memory m;
+  m.slots = ids_.size();
+  m.live = slot_of_.size();
+  m.vocabulary = vocab_.size();
+  size_t bytes = 0;
+  for (const auto& list : postings_) {
+    m.postings += list.size();
+    bytes += list.capacity() * sizeof(uint32_t) + sizeof(list);
+  }
+  for (const auto& list : target_postings_) {
+    bytes += list.capacity() * sizeof(uint32_t) + sizeof(list);
+  }
+  auto map_bytes = [](const auto& map, size_t entry) {
+    return map.capacity() * (entry + 1);
+  };
+  bytes += map_bytes(vocab_, sizeof(std::string) + 4) + map_bytes(target_vocab_, sizeof(std::string) + 4);
+  for (const auto& [k, v] : vocab_) bytes += k.capacity() > 15 ? k.capacity() : 0;
+  for (const auto& [k, v] : target_vocab_) bytes += k.capacity() > 15 ? k.capacity() : 0;
+  bytes += ids_.capacity() * 8 + alive_.capacity() + lengths_.capacity() + key_begin_.capacity() * 4 +
+           keys_.capacity() * 4 + text_offsets_.capacity() * 8 + text_.capacity() +
+           changed_at_.capacity() * 8 + context_key_.capacity() * 8 +
+           context_around_.capacity() * 8 + exact_next_.capacity() * 4;
+  bytes += map_bytes(exact_head_, 12) + map_bytes(slot_of_, 12);
+  m.bytes = bytes;
+  return m;
+}
+
+}  // namespace verso::tm

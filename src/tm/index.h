@@ -1,0 +1,147 @@
+// The in-memory index of one TM store, private to the TM area.
+//
+// Every live segment occupies a slot. Per slot the index keeps the source's match key as token
+// ids (the forward index), the source and target text, context fingerprints and the change date.
+// Postings map each source token id to the slots that contain it, in slot order; a second set of
+// postings over target words serves concordance. Exact matches come from a hash of the match key.
+//
+// Fuzzy lookup (see Lookup in index.cc) visits the query's distinct tokens rarest first. A slot
+// first reached through the i-th token lacks every earlier token, which bounds its overlap with
+// the query and therefore its score; the walk stops once no unseen slot can reach the current
+// threshold (the minimum score, raised to the k-th best score found so far). Each candidate that
+// survives the length and overlap bounds is verified with a bit-parallel token edit distance.
+// Results equal those of Scan(), which scores every slot.
+//
+// Thread safety: const methods may run concurrently; Insert/Remove need exclusive access.
+#ifndef VERSO_TM_INDEX_H_
+#define VERSO_TM_INDEX_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
+#include "storage/storage.h"
+#include "tm/scoring.h"
+
+namespace verso::tm {
+
+// A segment tokenized and ready to insert. Building one is the expensive part of an insert and
+// needs no lock.
+struct PreparedSegment {
+  int64_t id = 0;
+  std::string source;
+  std::string target;
+  std::vector<std::string> source_keys;  // match key
+  std::vector<std::string> target_keys;  // target words for concordance
+  uint64_t key_hash = 0;
+  storage::SegmentContext context;
+  absl::Time changed_at;
+};
+
+PreparedSegment PrepareSegment(const storage::SegmentRecord& record);
+
+struct Hit {
+  int64_t segment_id = 0;
+  int score = 0;  // 0..101
+  int base = 0;   // before penalties
+  Penalties penalties;
+  bool context_match = false;
+  int64_t changed_at_micros = 0;  // tie-break: newer first
+};
+
+struct LookupQuery {
+  std::string_view source;  // markup
+  storage::SegmentContext context;
+  int min_score = 50;
+  int max_results = 5;
+};
+
+struct LookupStats {
+  int64_t postings = 0;    // posting entries visited
+  int64_t candidates = 0;  // distinct slots reached
+  int64_t verified = 0;    // slots whose edit distance was computed
+  int64_t exact = 0;       // slots reached through the exact-match hash
+};
+
+struct ConcordanceHit {
+  int64_t segment_id = 0;
+  bool in_source = true;
+  std::vector<std::pair<uint32_t, uint32_t>> ranges;  // byte ranges in the matched text
+};
+
+class StoreIndex {
+ public:
+  void Insert(PreparedSegment segment);
+  // False when `id` is not in the index.
+  bool Remove(int64_t id);
+  bool Contains(int64_t id) const { return slot_of_.contains(id); }
+  size_t size() const { return slot_of_.size(); }
+
+  // Best matches, best first: score desc, then newer change date, then higher id.
+  std::vector<Hit> Lookup(const LookupQuery& query, LookupStats* stats) const;
+  // Same contract as Lookup, by scoring every segment (the linear-scan baseline and test oracle).
+  std::vector<Hit> Scan(const LookupQuery& query, LookupStats* stats) const;
+
+  // Segments whose source (or target) contains the words of `phrase` consecutively, ignoring case,
+  // punctuation and tags; newest first. *total counts all matches found until `limit`.
+  std::vector<ConcordanceHit> Concordance(std::string_view phrase, bool source_side,
+                                          bool target_side, int limit, int* total) const;
+
+  struct Memory {
+    size_t slots = 0;
+    size_t live = 0;
+    size_t vocabulary = 0;
+    size_t postings = 0;
+    size_t bytes = 0;
+  };
+  Memory MemoryUsage() const;
+
+ private:
+  friend class IndexSearch;
+
+  uint32_t Intern(const std::string& key);
+  uint32_t InternTarget(const std::string& key);
+  std::string_view Source(uint32_t slot) const {
+    return {text_.data() + text_offsets_[2 * slot], text_offsets_[2 * slot + 1] - text_offsets_[2 * slot]};
+  }
+  std::string_view Target(uint32_t slot) const {
+    return {text_.data() + text_offsets_[2 * slot + 1],
+            text_offsets_[2 * slot + 2] - text_offsets_[2 * slot + 1]};
+  }
+  bool ContextMatches(const storage::SegmentContext& context, uint32_t slot) const;
+
+  // Vocabulary and postings over source match keys.
+  absl::flat_hash_map<std::string, uint32_t> vocab_;
+  std::vector<std::vector<uint32_t>> postings_;
+  // Target words, for concordance only.
+  absl::flat_hash_map<std::string, uint32_t> target_vocab_;
+  std::vector<std::vector<uint32_t>> target_postings_;
+
+  // Per slot.
+  std::vector<int64_t> ids_;
+  std::vector<uint8_t> alive_;
+  std::vector<uint8_t> lengths_;       // match key length, capped at 255
+  std::vector<uint32_t> key_begin_{0};  // forward index offsets (size slots + 1)
+  std::vector<uint32_t> keys_;         // forward index
+  // text_ holds each slot's source then target; slot s spans text_offsets_[2s] (source start),
+  // text_offsets_[2s+1] (target start) and text_offsets_[2s+2] (end).
+  std::vector<uint64_t> text_offsets_{0};
+  std::string text_;
+  std::vector<int64_t> changed_at_;    // unix micros
+  std::vector<uint64_t> context_key_;  // hash of context key, 0 if none
+  std::vector<uint64_t> context_around_;  // hash of (prev, next), 0 if unknown
+
+  // Exact matches: key hash -> most recent slot; older slots with the same hash chain through
+  // exact_next_.
+  absl::flat_hash_map<uint64_t, uint32_t> exact_head_;
+  std::vector<uint32_t> exact_next_;
+
+  absl::flat_hash_map<int64_t, uint32_t> slot_of_;  // live segment id -> slot
+};
+
+}  // namespace verso::tm
+
+#endif  // VERSO_TM_INDEX_H_

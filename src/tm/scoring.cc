@@ -1,0 +1,256 @@
+#include "tm/scoring.h"
+
+#include <algorithm>
+#include <bit>
+#include <unordered_map>
+
+#include "common/hash.h"
+#include "text/text.h"
+
+namespace verso::tm {
+
+Analysis Analyze(std::string_view markup) {
+  Analysis a;
+  std::vector<text::Token> tokens = text::Tokenize(markup);
+  a.keys.reserve(tokens.size());
+  uint32_t prev_end = 0;
+  for (const text::Token& t : tokens) {
+    a.gaps.emplace_back(markup.substr(prev_end, t.begin - prev_end));
+    prev_end = t.end;
+    switch (t.kind) {
+      case text::TokenKind::kWord:
+        a.keys.push_back(t.key);
+        a.words.push_back(t.surface);
+        a.word_keys.push_back(t.key);
+        break;
+      case text::TokenKind::kNumber:
+        a.keys.emplace_back(kNumberKey);
+        a.numbers.push_back(t.surface);
+        break;
+      case text::TokenKind::kPlaceholder:
+        a.keys.push_back(t.key);
+        break;
+      case text::TokenKind::kPunct:
+        a.punct.push_back(t.surface);
+        break;
+      case text::TokenKind::kTag:
+        a.tags.push_back(t.key);
+        break;
+    }
+  }
+  a.gaps.emplace_back(markup.substr(prev_end));
+  if (a.keys.empty()) a.plain = text::Normalize(text::PlainText(markup));
+  return a;
+}
+
+std::vector<std::string> MatchKey(std::string_view markup) {
+  std::vector<std::string> keys;
+  for (text::Token& t : text::Tokenize(markup)) {
+    switch (t.kind) {
+      case text::TokenKind::kWord:
+      case text::TokenKind::kPlaceholder:
+        keys.push_back(std::move(t.key));
+        break;
+      case text::TokenKind::kNumber:
+        keys.emplace_back(kNumberKey);
+        break;
+      default:
+        break;
+    }
+  }
+  return keys;
+}
+
+std::vector<std::string> ConcordanceKey(std::string_view markup) {
+  std::vector<std::string> keys;
+  for (text::Token& t : text::Tokenize(markup)) {
+    if (t.kind == text::TokenKind::kWord || t.kind == text::TokenKind::kPlaceholder ||
+        t.kind == text::TokenKind::kNumber) {
+      keys.push_back(std::move(t.key));
+    }
+  }
+  return keys;
+}
+
+uint64_t KeyHash(const std::vector<std::string>& keys) {
+  std::string joined;
+  for (const std::string& k : keys) {
+    joined += k;
+    joined.push_back('\x1f');
+  }
+  return StableHash64(joined);
+}
+
+int SequenceDistance(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  const size_t n = a.size(), m = b.size();
+  std::vector<int> prev(m + 1), cur(m + 1);
+  for (size_t j = 0; j <= m; ++j) prev[j] = static_cast<int>(j);
+  for (size_t i = 1; i <= n; ++i) {
+    cur[0] = static_cast<int>(i);
+    for (size_t j = 1; j <= m; ++j) {
+      int sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({sub, prev[j] + 1, cur[j - 1] + 1});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[m];
+}
+
+namespace {
+
+// Size of the multiset intersection.
+int MultisetOverlap(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  std::unordered_map<std::string_view, int> counts;
+  for (const std::string& s : a) ++counts[s];
+  int overlap = 0;
+  for (const std::string& s : b) {
+    auto it = counts.find(s);
+    if (it != counts.end() && it->second > 0) {
+      --it->second;
+      ++overlap;
+    }
+  }
+  return overlap;
+}
+
+// A gap is "normal" when it is empty or one space.
+std::string GapClass(const std::string& gap) {
+  if (gap.empty()) return "";
+  if (gap == " ") return " ";
+  return gap;
+}
+
+}  // namespace
+
+Penalties ComputePenalties(const Analysis& q, const Analysis& c) {
+  Penalties p;
+  // Case: words that pair up by key but not by surface.
+  int by_key = MultisetOverlap(q.word_keys, c.word_keys);
+  int by_surface = MultisetOverlap(q.words, c.words);
+  p.case_diff = std::min(2, std::max(0, by_key - by_surface));
+  if (q.gaps.size() == c.gaps.size()) {
+    for (size_t i = 0; i < q.gaps.size(); ++i) {
+      if (GapClass(q.gaps[i]) != GapClass(c.gaps[i])) {
+        p.whitespace = 1;
+        break;
+      }
+    }
+  }
+  if (q.punct != c.punct) p.punctuation = std::min(3, SequenceDistance(q.punct, c.punct));
+  if (q.tags != c.tags) p.tags = std::min(3, SequenceDistance(q.tags, c.tags));
+  if (q.numbers != c.numbers) p.numbers = std::min(10, 2 * SequenceDistance(q.numbers, c.numbers));
+  return p;
+}
+
+int EmptyKeyBaseScore(const Analysis& a, const Analysis& b) {
+  return a.plain == b.plain ? 100 : 0;
+}
+
+void TokenDistance::SetPattern(const uint32_t* pattern, int n) {
+  n_ = n;
+  blocks_ = (n + 63) / 64;
+  int cap = 16;
+  while (cap < 2 * n) cap <<= 1;
+  table_.assign(cap, Slot{});
+  mask_ = static_cast<uint32_t>(cap - 1);
+  shift_ = 32 - std::countr_zero(static_cast<uint32_t>(cap));
+  peq_.clear();
+  multiplicity_.clear();
+  int distinct = 0;
+  for (int i = 0; i < n; ++i) {
+    uint32_t id = pattern[i];
+    uint32_t h = (id * 0x9E3779B1u) >> shift_;
+    while (table_[h].index >= 0 && table_[h].id != id) h = (h + 1) & mask_;
+    if (table_[h].index < 0) {
+      table_[h].id = id;
+      table_[h].index = distinct++;
+      peq_.resize(static_cast<size_t>(distinct) * blocks_, 0);
+      multiplicity_.push_back(0);
+    }
+    int idx = table_[h].index;
+    peq_[static_cast<size_t>(idx) * blocks_ + i / 64] |= uint64_t{1} << (i % 64);
+    ++multiplicity_[idx];
+  }
+  counts_.assign(distinct, 0);
+  pv_.resize(blocks_);
+  mv_.resize(blocks_);
+}
+
+int TokenDistance::Overlap(const uint32_t* text, int m) {
+  int overlap = 0;
+  for (int j = 0; j < m; ++j) {
+    int idx = Find(text[j]);
+    if (idx < 0) continue;
+    if (counts_[idx]++ == 0) touched_.push_back(idx);
+    if (counts_[idx] <= multiplicity_[idx]) ++overlap;
+  }
+  for (int idx : touched_) counts_[idx] = 0;
+  touched_.clear();
+  return overlap;
+}
+
+int TokenDistance::Distance(const uint32_t* text, int m) {
+  if (n_ == 0) return m;
+  if (blocks_ == 1) {
+    const uint64_t high = uint64_t{1} << (n_ - 1);
+    uint64_t pv = n_ == 64 ? ~uint64_t{0} : ((uint64_t{1} << n_) - 1);
+    uint64_t mv = 0;
+    int score = n_;
+    for (int j = 0; j < m; ++j) {
+      int idx = Find(text[j]);
+      uint64_t eq = idx < 0 ? 0 : peq_[idx];
+      uint64_t xv = eq | mv;
+      uint64_t xh = (((eq & pv) + pv) ^ pv) | eq;
+      uint64_t ph = mv | ~(xh | pv);
+      uint64_t mh = pv & xh;
+      if (ph & high) {
+        ++score;
+      } else if (mh & high) {
+        --score;
+      }
+      ph = (ph << 1) | 1;
+      mh <<= 1;
+      pv = mh | ~(xv | ph);
+      mv = ph & xv;
+    }
+    return score;
+  }
+  // Multi-block: Myers' advance_block with horizontal carries between 64-row blocks.
+  for (int b = 0; b < blocks_; ++b) {
+    pv_[b] = ~uint64_t{0};
+    mv_[b] = 0;
+  }
+  const int last_bits = n_ - 64 * (blocks_ - 1);
+  const uint64_t last_high = uint64_t{1} << (last_bits - 1);
+  int score = n_;
+  for (int j = 0; j < m; ++j) {
+    int idx = Find(text[j]);
+    const uint64_t* eqs = idx < 0 ? nullptr : &peq_[static_cast<size_t>(idx) * blocks_];
+    int hin = 1;
+    for (int b = 0; b < blocks_; ++b) {
+      uint64_t eq = eqs ? eqs[b] : 0;
+      uint64_t pv = pv_[b], mv = mv_[b];
+      uint64_t xv = eq | mv;
+      if (hin < 0) eq |= 1;
+      uint64_t xh = (((eq & pv) + pv) ^ pv) | eq;
+      uint64_t ph = mv | ~(xh | pv);
+      uint64_t mh = pv & xh;
+      const uint64_t high = b == blocks_ - 1 ? last_high : (uint64_t{1} << 63);
+      int hout = (ph & high) ? 1 : ((mh & high) ? -1 : 0);
+      ph <<= 1;
+      mh <<= 1;
+      if (hin < 0) {
+        mh |= 1;
+      } else if (hin > 0) {
+        ph |= 1;
+      }
+      pv_[b] = mh | ~(xv | ph);
+      mv_[b] = ph & xv;
+      hin = hout;
+    }
+    score += hin;
+  }
+  return score;
+}
+
+}  // namespace verso::tm
