@@ -1,6 +1,10 @@
 // BCP 47 (RFC 5646) well-formedness and canonical case. Validation is syntactic: a tag is
 // accepted when it is well formed, whether or not its subtags are registered.
+#include <unicode/uloc.h>
+
 #include <cctype>
+#include <cstring>
+#include <set>
 
 #include "common/strings.h"
 #include "text/text.h"
@@ -25,6 +29,18 @@ bool AllAlnum(std::string_view s) {
     if (!std::isalnum(static_cast<unsigned char>(c))) return false;
   }
   return !s.empty();
+}
+
+// The two-letter ISO 639-1 codes ICU knows (all of them).
+bool IsIso639_1(const std::string& code) {
+  static const std::set<std::string>* codes = [] {
+    auto* set = new std::set<std::string>();
+    for (const char* const* p = uloc_getISOLanguages(); *p != nullptr; ++p) {
+      if (std::strlen(*p) == 2) set->insert(*p);
+    }
+    return set;
+  }();
+  return codes->count(code) > 0;
 }
 
 absl::Status Bad(std::string_view tag, std::string_view why) {
@@ -53,9 +69,13 @@ absl::StatusOr<std::string> CanonicalLanguageTag(std::string_view tag) {
     }
     return Join(out, "-");
   }
-  // language
-  if (!AllAlpha(parts[0]) || parts[0].size() < 2 || parts[0].size() > 8) {
-    return Bad(tag, StrCat("\"", parts[0], "\" is not a language subtag (2-8 letters)"));
+  // language: ISO 639 codes only. BCP 47's syntax also allows 4-8 letter subtags, but none is
+  // in use, and accepting them would let "english" pass for a language.
+  if (!AllAlpha(parts[0]) || parts[0].size() < 2 || parts[0].size() > 3) {
+    return Bad(tag, StrCat("\"", parts[0], "\" is not a language subtag (2-3 letters)"));
+  }
+  if (parts[0].size() == 2 && !IsIso639_1(AsciiLower(parts[0]))) {
+    return Bad(tag, StrCat("\"", parts[0], "\" is not an ISO 639 language code"));
   }
   out.push_back(lower(parts[0]));
   i = 1;

@@ -184,7 +184,14 @@ TEST(LanguageTagTest, CanonicalCase) {
 TEST(LanguageTagTest, RejectsMalformedTags) {
   EXPECT_EQ(CanonicalLanguageTag("english!").status().message(),
             "\"english!\" is not a valid BCP 47 language tag: \"english!\" is not a language "
-            "subtag (2-8 letters)");
+            "subtag (2-3 letters)");
+  EXPECT_EQ(CanonicalLanguageTag("english").status().message(),
+            "\"english\" is not a valid BCP 47 language tag: \"english\" is not a language "
+            "subtag (2-3 letters)");
+  EXPECT_EQ(CanonicalLanguageTag("xx-YY").status().message(),
+            "\"xx-YY\" is not a valid BCP 47 language tag: \"xx\" is not an ISO 639 language "
+            "code");
+  EXPECT_EQ(*CanonicalLanguageTag("yue-HK"), "yue-HK");
   EXPECT_FALSE(CanonicalLanguageTag("").ok());
   EXPECT_FALSE(CanonicalLanguageTag("e").ok());
   EXPECT_FALSE(CanonicalLanguageTag("en-US-").ok());

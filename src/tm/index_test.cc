@@ -1,0 +1,234 @@
+#include "tm/index.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <random>
+
+namespace verso::tm {
+namespace {
+
+const char* kWords[] = {"the",    "file",  "open",   "cannot", "save",  "folder", "user",
+                        "delete", "error", "server", "name",   "new",   "old",    "disk",
+                        "print",  "copy",  "is",     "not",    "found", "Please", "Close",
+                        "window", "a",     "to",     "of",     "and",   "%s",     "{name}"};
+
+std::string RandomText(std::mt19937& rng, int words) {
+  std::string out;
+  for (int i = 0; i < words; ++i) {
+    if (i > 0) out += (rng() % 40 == 0) ? "  " : " ";
+    int r = static_cast<int>(rng() % 100);
+    if (r < 4) {
+      out += std::to_string(rng() % 20);
+    } else if (r < 6) {
+      out += "<ph x=\"1\">&lt;br/></ph>";
+    } else {
+      std::string w = kWords[rng() % std::size(kWords)];
+      if (rng() % 15 == 0) w[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(w[0])));
+      out += w;
+    }
+    if (rng() % 12 == 0) out += ",";
+  }
+  if (rng() % 3 == 0) out += ".";
+  return out;
+}
+
+// Applies 1-3 word edits to `text`'s words.
+std::string Perturb(std::mt19937& rng, const std::string& text) {
+  std::vector<std::string> words;
+  std::string cur;
+  for (char c : text) {
+    if (c == ' ') {
+      if (!cur.empty()) words.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) words.push_back(cur);
+  int edits = 1 + static_cast<int>(rng() % 3);
+  for (int e = 0; e < edits; ++e) {
+    int op = static_cast<int>(rng() % 3);
+    size_t pos = words.empty() ? 0 : rng() % words.size();
+    if (op == 0 && !words.empty()) {
+      words[pos] = kWords[rng() % std::size(kWords)];
+    } else if (op == 1) {
+      words.insert(words.begin() + static_cast<long>(pos), kWords[rng() % std::size(kWords)]);
+    } else if (!words.empty() && words.size() > 1) {
+      words.erase(words.begin() + static_cast<long>(pos));
+    }
+  }
+  std::string out;
+  for (size_t i = 0; i < words.size(); ++i) out += (i ? " " : "") + words[i];
+  return out;
+}
+
+storage::SegmentRecord Record(int64_t id, const std::string& source) {
+  storage::SegmentRecord r;
+  r.id = id;
+  r.source = source;
+  r.target = "t" + std::to_string(id);
+  r.changed_at = absl::FromUnixSeconds(1'700'000'000 + (id % 7));  // ties on purpose
+  return r;
+}
+
+// Scores every record with the reference scoring (string DP, no pruning) and returns the top k.
+std::vector<std::pair<int, int64_t>> Oracle(const std::vector<storage::SegmentRecord>& records,
+                                            const std::string& query, int min_score, int k) {
+  Analysis q = Analyze(query);
+  std::vector<std::tuple<int, int64_t, int64_t>> all;  // score, changed, id
+  for (const auto& r : records) {
+    Analysis c = Analyze(r.source);
+    int base;
+    if (q.keys.empty() || c.keys.empty()) {
+      base = q.keys.empty() && c.keys.empty() ? EmptyKeyBaseScore(q, c) : 0;
+    } else {
+      base = BaseScore(static_cast<int>(q.keys.size()), static_cast<int>(c.keys.size()),
+                       SequenceDistance(q.keys, c.keys));
+    }
+    int score = std::max(0, base - ComputePenalties(q, c).total());
+    if (score >= min_score) all.emplace_back(score, absl::ToUnixMicros(r.changed_at), r.id);
+  }
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a > b; });
+  std::vector<std::pair<int, int64_t>> out;
+  for (size_t i = 0; i < all.size() && static_cast<int>(i) < k; ++i) {
+    out.emplace_back(std::get<0>(all[i]), std::get<2>(all[i]));
+  }
+  return out;
+}
+
+std::vector<std::pair<int, int64_t>> Flatten(const std::vector<Hit>& hits) {
+  std::vector<std::pair<int, int64_t>> out;
+  for (const Hit& h : hits) out.emplace_back(h.score, h.segment_id);
+  return out;
+}
+
+class IndexEquivalenceTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(IndexEquivalenceTest, LookupEqualsScanEqualsOracle) {
+  std::mt19937 rng(GetParam());
+  std::vector<storage::SegmentRecord> records;
+  std::vector<std::string> bases;
+  int64_t id = 1;
+  for (int i = 0; i < 300; ++i) {
+    // Mostly short segments, some longer than 64 tokens (multi-block edit distance).
+    int len = i % 50 == 0 ? 70 + static_cast<int>(rng() % 40) : 1 + static_cast<int>(rng() % 14);
+    std::string base = RandomText(rng, len);
+    bases.push_back(base);
+    records.push_back(Record(id++, base));
+    for (int v = 0; v < 3; ++v) records.push_back(Record(id++, Perturb(rng, base)));
+  }
+  records.push_back(Record(id++, records[5].source));  // a duplicate source
+  records.push_back(Record(id++, "..."));
+  StoreIndex index;
+  for (const auto& r : records) index.Insert(PrepareSegment(r));
+  // Deleted segments must never come back.
+  for (int64_t gone : {2, 3, 50, 51}) ASSERT_TRUE(index.Remove(gone));
+  std::vector<storage::SegmentRecord> live;
+  for (const auto& r : records) {
+    if (index.Contains(r.id)) live.push_back(r);
+  }
+
+  int checked = 0;
+  for (int q = 0; q < 250; ++q) {
+    std::string query;
+    switch (q % 4) {
+      case 0: query = bases[rng() % bases.size()]; break;
+      case 1: query = Perturb(rng, bases[rng() % bases.size()]); break;
+      case 2: query = RandomText(rng, 1 + static_cast<int>(rng() % 12)); break;
+      default: query = q % 8 == 3 ? "..." : records[rng() % records.size()].source;
+    }
+    for (int min_score : {50, 75, 95}) {
+      for (int k : {1, 5}) {
+        LookupQuery lq;
+        lq.source = query;
+        lq.min_score = min_score;
+        lq.max_results = k;
+        auto scan = Flatten(index.Scan(lq, nullptr));
+        auto lookup = Flatten(index.Lookup(lq, nullptr));
+        ASSERT_EQ(lookup, scan) << "query=" << query << " min=" << min_score << " k=" << k;
+        ASSERT_EQ(scan, Oracle(live, query, min_score, k))
+            << "query=" << query << " min=" << min_score << " k=" << k;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_EQ(checked, 250 * 6);
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, IndexEquivalenceTest, ::testing::Values(1, 2, 3));
+
+TEST(StoreIndexTest, ExactFuzzyAndContextMatches) {
+  StoreIndex index;
+  auto a = Record(1, "Open the file");
+  a.context.key = "menu.open";
+  auto b = Record(2, "Open the file");
+  b.context.key = "dialog.open";
+  index.Insert(PrepareSegment(a));
+  index.Insert(PrepareSegment(b));
+  index.Insert(PrepareSegment(Record(3, "Open the old file")));
+  index.Insert(PrepareSegment(Record(4, "Something else entirely")));
+  LookupQuery q;
+  q.source = "Open the file";
+  q.context.key = "dialog.open";
+  LookupStats stats;
+  auto hits = index.Lookup(q, &stats);
+  ASSERT_EQ(hits.size(), 3u);
+  EXPECT_EQ(hits[0].segment_id, 2);
+  EXPECT_EQ(hits[0].score, 101);
+  EXPECT_TRUE(hits[0].context_match);
+  EXPECT_EQ(hits[1].segment_id, 1);
+  EXPECT_EQ(hits[1].score, 100);
+  EXPECT_EQ(hits[2].segment_id, 3);
+  EXPECT_EQ(hits[2].score, 75);
+  EXPECT_EQ(stats.exact, 2);
+  // Segment 4 shares no word with the query: the index never looks at it.
+  EXPECT_EQ(stats.candidates, 3);
+}
+
+TEST(StoreIndexTest, UpdateReplacesAndRemoveHides) {
+  StoreIndex index;
+  index.Insert(PrepareSegment(Record(1, "Print the page")));
+  LookupQuery q;
+  q.source = "Print the page";
+  EXPECT_EQ(index.Lookup(q, nullptr).size(), 1u);
+  index.Insert(PrepareSegment(Record(1, "Copy the disk")));  // same id: replaces
+  EXPECT_EQ(index.size(), 1u);
+  EXPECT_TRUE(index.Lookup(q, nullptr).empty());
+  q.source = "Copy the disk";
+  EXPECT_EQ(index.Lookup(q, nullptr).size(), 1u);
+  EXPECT_TRUE(index.Remove(1));
+  EXPECT_FALSE(index.Remove(1));
+  EXPECT_TRUE(index.Lookup(q, nullptr).empty());
+}
+
+TEST(StoreIndexTest, ConcordanceFindsPhrasesWithHighlights) {
+  StoreIndex index;
+  auto r1 = Record(1, "Cannot open the file: permission denied");
+  r1.target = "No se puede abrir el archivo";
+  auto r2 = Record(2, "Open file, then open   the FILE again");
+  auto r3 = Record(3, "The file is open");
+  for (auto* r : {&r1, &r2, &r3}) index.Insert(PrepareSegment(*r));
+  int total = 0;
+  auto hits = index.Concordance("open the file", true, false, 10, &total);
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_EQ(total, 2);
+  EXPECT_EQ(hits[0].segment_id, 2);  // newest first
+  ASSERT_EQ(hits[0].ranges.size(), 1u);
+  EXPECT_EQ(r2.source.substr(hits[0].ranges[0].first,
+                             hits[0].ranges[0].second - hits[0].ranges[0].first),
+            "open   the FILE");
+  EXPECT_EQ(hits[1].segment_id, 1);
+  EXPECT_EQ(r1.source.substr(hits[1].ranges[0].first, 13), "open the file");
+  auto target = index.Concordance("ARCHIVO", false, true, 10, &total);
+  ASSERT_EQ(target.size(), 1u);
+  EXPECT_FALSE(target[0].in_source);
+  EXPECT_EQ(target[0].ranges[0], (std::pair<uint32_t, uint32_t>{21, 28}));
+  EXPECT_TRUE(index.Concordance("no such words", true, true, 10, &total).empty());
+  auto limited = index.Concordance("file", true, false, 1, &total);
+  EXPECT_EQ(limited.size(), 1u);
+  EXPECT_EQ(total, 3);
+}
+
+}  // namespace
+}  // namespace verso::tm

@@ -1,0 +1,498 @@
+#include <algorithm>
+#include <mutex>
+#include <shared_mutex>
+
+#include "absl/container/flat_hash_map.h"
+#include "common/clock.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "common/parallel.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "text/text.h"
+#include "tm/index.h"
+#include "tm/store.h"
+#include "tm/tm.h"
+
+namespace verso::tm {
+
+namespace {
+
+constexpr size_t kIndexBatch = 8192;
+
+absl::Status StoreNotFound(std::string_view id) {
+  return absl::NotFoundError(StrCat("TM store ", id, " not found"));
+}
+
+absl::Time NowSeconds(const Clock& clock) {
+  return absl::FromUnixSeconds(absl::ToUnixSeconds(clock.Now()));
+}
+
+absl::Status ValidateTenant(std::string_view tenant) {
+  if (tenant == kAnyTenant) return absl::OkStatus();
+  if (tenant.empty() || tenant.size() > 64) {
+    return absl::InvalidArgumentError("tenant: must be 1 to 64 characters");
+  }
+  for (char c : tenant) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+    if (!ok) {
+      return absl::InvalidArgumentError(
+          StrCat("tenant: \"", tenant, "\" may contain only a-z, 0-9, '-', '_' and '.'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Prepares records for the index on all cores.
+std::vector<PreparedSegment> PrepareAll(const std::vector<SegmentRecord>& records) {
+  std::vector<PreparedSegment> out(records.size());
+  ParallelFor(records.size(), 0, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) out[i] = PrepareSegment(records[i]);
+  });
+  return out;
+}
+
+}  // namespace
+
+Band BandOf(int score) {
+  if (score >= 101) return Band::kContext;
+  if (score == 100) return Band::kExact;
+  if (score >= 95) return Band::k95To99;
+  if (score >= 85) return Band::k85To94;
+  if (score >= 75) return Band::k75To84;
+  if (score >= 50) return Band::k50To74;
+  return Band::kNoMatch;
+}
+
+std::string_view BandName(Band band) {
+  switch (band) {
+    case Band::kContext: return "101";
+    case Band::kExact: return "100";
+    case Band::k95To99: return "95-99";
+    case Band::k85To94: return "85-94";
+    case Band::k75To84: return "75-84";
+    case Band::k50To74: return "50-74";
+    case Band::kNoMatch: return "no-match";
+  }
+  return "no-match";
+}
+
+absl::Status ValidateText(std::string_view text, std::string_view field) {
+  if (text.size() > kMaxTextBytes) {
+    return absl::InvalidArgumentError(
+        StrCat(field, ": longer than ", kMaxTextBytes, " bytes (", text.size(), ")"));
+  }
+  size_t bad = 0;
+  if (!text::IsValidUtf8(text, &bad)) {
+    return absl::InvalidArgumentError(StrCat(field, ": invalid UTF-8 at byte ", bad));
+  }
+  for (size_t i = 0; i < text.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F) {
+      char hex[8];
+      std::snprintf(hex, sizeof(hex), "%04X", c);
+      return absl::InvalidArgumentError(
+          StrCat(field, ": control character U+", hex, " at byte ", i));
+    }
+  }
+  auto runs = text::ParseMarkup(text);
+  if (!runs.ok()) return absl::InvalidArgumentError(StrCat(field, ": ", runs.status().message()));
+  return absl::OkStatus();
+}
+
+TmService::TmService(storage::TmRepository* repo, const Clock* clock, IdGenerator* ids)
+    : repo_(repo), clock_(clock), ids_(ids), stores_(std::make_unique<Stores>()) {}
+
+TmService::~TmService() = default;
+
+absl::StatusOr<LoadStats> TmService::Load() {
+  absl::Time start = clock_->MonotonicNow();
+  VERSO_ASSIGN_OR_RETURN(std::vector<TmStoreRecord> records, repo_->ListStores(""));
+  LoadStats stats;
+  for (TmStoreRecord& record : records) {
+    auto store = std::make_shared<Store>();
+    store->record = std::move(record);
+    {
+      std::unique_lock<std::shared_mutex> lock(stores_->mu);
+      stores_->by_id[store->record.id] = store;
+    }
+    std::lock_guard<std::mutex> write(store->write_mu);
+    VERSO_RETURN_IF_ERROR(IndexFromStorage(store.get(), 0, {}));
+    std::shared_lock<std::shared_mutex> lock(store->index_mu);
+    stats.segments += static_cast<int64_t>(store->index.size());
+    ++stats.stores;
+  }
+  stats.elapsed = clock_->MonotonicNow() - start;
+  return stats;
+}
+
+absl::Status TmService::IndexFromStorage(Store* store, int64_t after_id,
+                                         const std::vector<int64_t>& ids) {
+  std::vector<SegmentRecord> batch;
+  batch.reserve(kIndexBatch);
+  auto flush = [&] {
+    std::vector<PreparedSegment> prepared = PrepareAll(batch);
+    std::unique_lock<std::shared_mutex> lock(store->index_mu);
+    for (PreparedSegment& p : prepared) store->index.Insert(std::move(p));
+    batch.clear();
+  };
+  for (size_t i = 0; i < ids.size(); i += kIndexBatch) {
+    std::vector<int64_t> chunk(ids.begin() + i, ids.begin() + std::min(ids.size(), i + kIndexBatch));
+    VERSO_ASSIGN_OR_RETURN(batch, repo_->GetSegments(store->record.id, chunk));
+    flush();
+  }
+  if (after_id < 0) return absl::OkStatus();
+  absl::Status status =
+      repo_->ScanSegments(store->record.id, after_id, [&](const SegmentRecord& r) {
+        batch.push_back(r);
+        if (batch.size() >= kIndexBatch) flush();
+        return true;
+      });
+  VERSO_RETURN_IF_ERROR(status);
+  if (!batch.empty()) flush();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<TmService::Store>> TmService::FindStore(std::string_view tenant,
+                                                                      std::string_view store_id) {
+  VERSO_RETURN_IF_ERROR(ValidateTenant(tenant));
+  std::shared_lock<std::shared_mutex> lock(stores_->mu);
+  auto it = stores_->by_id.find(std::string(store_id));
+  if (it == stores_->by_id.end() ||
+      (tenant != kAnyTenant && it->second->record.tenant != tenant)) {
+    return StoreNotFound(store_id);
+  }
+  return it->second;
+}
+
+absl::StatusOr<StoreInfo> TmService::CreateStore(std::string_view tenant, std::string_view name,
+                                                 std::string_view source_lang,
+                                                 std::string_view target_lang) {
+  if (tenant == kAnyTenant) return absl::InvalidArgumentError("tenant: a store needs a tenant");
+  VERSO_RETURN_IF_ERROR(ValidateTenant(tenant));
+  if (name.empty() || name.size() > 200) {
+    return absl::InvalidArgumentError("name: must be 1 to 200 characters");
+  }
+  if (!text::IsValidUtf8(name)) return absl::InvalidArgumentError("name: invalid UTF-8");
+  auto src = text::CanonicalLanguageTag(source_lang);
+  if (!src.ok()) return absl::InvalidArgumentError(StrCat("source_lang: ", src.status().message()));
+  auto tgt = text::CanonicalLanguageTag(target_lang);
+  if (!tgt.ok()) return absl::InvalidArgumentError(StrCat("target_lang: ", tgt.status().message()));
+  if (*src == *tgt) {
+    return absl::InvalidArgumentError(
+        StrCat("target_lang: must differ from source_lang (both ", *src, ")"));
+  }
+  auto store = std::make_shared<Store>();
+  store->record.id = ids_->Next("tm");
+  store->record.tenant = std::string(tenant);
+  store->record.name = std::string(name);
+  store->record.source_lang = *src;
+  store->record.target_lang = *tgt;
+  store->record.created_at = clock_->Now();
+  VERSO_RETURN_IF_ERROR(repo_->CreateStore(store->record));
+  {
+    std::unique_lock<std::shared_mutex> lock(stores_->mu);
+    stores_->by_id[store->record.id] = store;
+  }
+  log::Info("tm.store.created", {{"store", store->record.id}, {"tenant", store->record.tenant},
+                                 {"pair", StrCat(*src, ">", *tgt)}});
+  return StoreInfo{store->record, 0};
+}
+
+absl::StatusOr<StoreInfo> TmService::GetStore(std::string_view tenant, std::string_view store_id) {
+  VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
+  std::shared_lock<std::shared_mutex> lock(store->index_mu);
+  return StoreInfo{store->record, static_cast<int64_t>(store->index.size())};
+}
+
+absl::StatusOr<std::vector<StoreInfo>> TmService::ListStores(std::string_view tenant) {
+  VERSO_RETURN_IF_ERROR(ValidateTenant(tenant));
+  std::vector<std::shared_ptr<Store>> stores;
+  {
+    std::shared_lock<std::shared_mutex> lock(stores_->mu);
+    for (const auto& [id, store] : stores_->by_id) {
+      if (tenant == kAnyTenant || store->record.tenant == tenant) stores.push_back(store);
+    }
+  }
+  std::vector<StoreInfo> out;
+  for (const auto& store : stores) {
+    std::shared_lock<std::shared_mutex> lock(store->index_mu);
+    out.push_back({store->record, static_cast<int64_t>(store->index.size())});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const StoreInfo& a, const StoreInfo& b) { return a.record.id < b.record.id; });
+  return out;
+}
+
+absl::Status TmService::DeleteStore(std::string_view tenant, std::string_view store_id) {
+  VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
+  std::lock_guard<std::mutex> write(store->write_mu);
+  VERSO_RETURN_IF_ERROR(repo_->DeleteStore(store->record.id));
+  std::unique_lock<std::shared_mutex> lock(stores_->mu);
+  stores_->by_id.erase(store->record.id);
+  log::Info("tm.store.deleted", {{"store", store->record.id}});
+  return absl::OkStatus();
+}
+
+absl::Status TmService::Prepare(SegmentRecord* s, std::string_view user, absl::Time now) {
+  VERSO_RETURN_IF_ERROR(ValidateText(s->source, "source"));
+  VERSO_RETURN_IF_ERROR(ValidateText(s->target, "target"));
+  if (StripAsciiWhitespace(s->source).empty()) return absl::InvalidArgumentError("source: is empty");
+  if (StripAsciiWhitespace(s->target).empty()) return absl::InvalidArgumentError("target: is empty");
+  if (s->context.key.size() > 1000) {
+    return absl::InvalidArgumentError("context.key: longer than 1000 bytes");
+  }
+  if (!text::IsValidUtf8(s->context.key)) {
+    return absl::InvalidArgumentError("context.key: invalid UTF-8");
+  }
+  if (s->usage_count < 0) return absl::InvalidArgumentError("usage_count: must not be negative");
+  if (s->creator.empty()) s->creator = std::string(user);
+  if (s->changer.empty()) s->changer = s->creator;
+  if (s->created_at == absl::UnixEpoch()) s->created_at = now;
+  if (s->changed_at == absl::UnixEpoch()) s->changed_at = s->created_at;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<SegmentRecord>> TmService::AddSegments(
+    std::string_view tenant, std::string_view store_id, std::vector<SegmentRecord> segments,
+    std::string_view user) {
+  VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
+  absl::Time now = clock_->Now();
+  for (size_t i = 0; i < segments.size(); ++i) {
+    absl::Status s = Prepare(&segments[i], user, now);
+    if (!s.ok()) {
+      return absl::InvalidArgumentError(StrCat("segments[", i, "].", s.message()));
+    }
+  }
+  std::vector<PreparedSegment> prepared = PrepareAll(segments);
+  std::lock_guard<std::mutex> write(store->write_mu);
+  VERSO_ASSIGN_OR_RETURN(auto writer, repo_->BeginWrite(store->record.id));
+  std::vector<int64_t> merged;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    VERSO_ASSIGN_OR_RETURN(storage::PutOutcome out, writer->Put(&segments[i]));
+    prepared[i].id = out.id;
+    if (!out.inserted) merged.push_back(out.id);
+  }
+  VERSO_RETURN_IF_ERROR(writer->Commit());
+  if (merged.empty()) {
+    std::unique_lock<std::shared_mutex> lock(store->index_mu);
+    for (PreparedSegment& p : prepared) store->index.Insert(std::move(p));
+    return segments;
+  }
+  // Merged segments carry stored metadata (e.g. creation date); return and index what storage
+  // holds.
+  std::vector<int64_t> ids;
+  for (const SegmentRecord& s : segments) ids.push_back(s.id);
+  VERSO_ASSIGN_OR_RETURN(std::vector<SegmentRecord> stored, repo_->GetSegments(store->record.id, ids));
+  {
+    std::unique_lock<std::shared_mutex> lock(store->index_mu);
+    for (PreparedSegment& p : prepared) {
+      for (const SegmentRecord& s : stored) {
+        if (s.id == p.id) p.changed_at = s.changed_at;
+      }
+      store->index.Insert(std::move(p));
+    }
+  }
+  return stored;
+}
+
+absl::StatusOr<SegmentRecord> TmService::UpdateSegment(std::string_view tenant,
+                                                       std::string_view store_id,
+                                                       SegmentRecord segment,
+                                                       std::string_view user) {
+  VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
+  std::lock_guard<std::mutex> write(store->write_mu);
+  VERSO_ASSIGN_OR_RETURN(SegmentRecord current, repo_->GetSegment(store->record.id, segment.id));
+  SegmentRecord updated = current;
+  updated.source = std::move(segment.source);
+  updated.target = std::move(segment.target);
+  updated.context = std::move(segment.context);
+  updated.properties = std::move(segment.properties);
+  updated.notes = std::move(segment.notes);
+  updated.changer = std::string(user);
+  updated.changed_at = clock_->Now();
+  VERSO_RETURN_IF_ERROR(Prepare(&updated, user, updated.changed_at));
+  PreparedSegment prepared = PrepareSegment(updated);
+  VERSO_RETURN_IF_ERROR(repo_->UpdateSegment(store->record.id, updated));
+  std::unique_lock<std::shared_mutex> lock(store->index_mu);
+  store->index.Insert(std::move(prepared));
+  return updated;
+}
+
+absl::Status TmService::DeleteSegment(std::string_view tenant, std::string_view store_id,
+                                      int64_t id) {
+  VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
+  std::lock_guard<std::mutex> write(store->write_mu);
+  VERSO_RETURN_IF_ERROR(repo_->DeleteSegment(store->record.id, id));
+  std::unique_lock<std::shared_mutex> lock(store->index_mu);
+  store->index.Remove(id);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SegmentRecord> TmService::GetSegment(std::string_view tenant,
+                                                    std::string_view store_id, int64_t id) {
+  VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
+  return repo_->GetSegment(store->record.id, id);
+}
+
+absl::StatusOr<LookupResult> TmService::Lookup(std::string_view tenant, std::string_view store_id,
+                                               std::string_view source,
+                                               const LookupOptions& options) {
+  if (options.min_score < 1 || options.min_score > 101) {
+    return absl::InvalidArgumentError(
+        StrCat("min_score: must be between 1 and 101 (got ", options.min_score, ")"));
+  }
+  if (options.max_results < 1 || options.max_results > 100) {
+    return absl::InvalidArgumentError(
+        StrCat("max_results: must be between 1 and 100 (got ", options.max_results, ")"));
+  }
+  VERSO_RETURN_IF_ERROR(ValidateText(source, "source"));
+  VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
+  LookupQuery query;
+  query.source = source;
+  query.context = options.context;
+  query.min_score = options.min_score;
+  query.max_results = options.max_results;
+  LookupStats stats;
+  std::vector<Hit> hits;
+  {
+    std::shared_lock<std::shared_mutex> lock(store->index_mu);
+    hits = options.exhaustive ? store->index.Scan(query, &stats) : store->index.Lookup(query, &stats);
+  }
+  LookupResult result;
+  result.candidates = stats.candidates;
+  result.verified = stats.verified;
+  if (hits.empty()) return result;
+  std::vector<int64_t> ids;
+  for (const Hit& h : hits) ids.push_back(h.segment_id);
+  VERSO_ASSIGN_OR_RETURN(std::vector<SegmentRecord> records,
+                         repo_->GetSegments(store->record.id, ids));
+  for (const Hit& h : hits) {
+    auto it = std::find_if(records.begin(), records.end(),
+                           [&](const SegmentRecord& r) { return r.id == h.segment_id; });
+    if (it == records.end()) continue;  // deleted between the index read and now
+    Match m;
+    m.segment = std::move(*it);
+    m.score = h.score;
+    m.band = BandOf(h.score);
+    m.base_score = h.base;
+    m.context_match = h.context_match;
+    const Penalties& p = h.penalties;
+    for (auto [name, value] : {std::pair<const char*, int>{"case", p.case_diff},
+                               {"whitespace", p.whitespace}, {"punctuation", p.punctuation},
+                               {"tags", p.tags}, {"numbers", p.numbers}}) {
+      if (value > 0) m.penalties.emplace_back(name, value);
+    }
+    result.matches.push_back(std::move(m));
+  }
+  return result;
+}
+
+absl::StatusOr<ConcordanceResult> TmService::Concordance(std::string_view tenant,
+                                                         std::string_view store_id,
+                                                         std::string_view phrase,
+                                                         const ConcordanceOptions& options) {
+  if (options.limit < 1 || options.limit > 1000) {
+    return absl::InvalidArgumentError(
+        StrCat("limit: must be between 1 and 1000 (got ", options.limit, ")"));
+  }
+  if (!options.source && !options.target) {
+    return absl::InvalidArgumentError("search at least one of source and target");
+  }
+  VERSO_RETURN_IF_ERROR(ValidateText(phrase, "query"));
+  VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
+  std::vector<ConcordanceHit> hits;
+  ConcordanceResult result;
+  {
+    std::shared_lock<std::shared_mutex> lock(store->index_mu);
+    hits = store->index.Concordance(phrase, options.source, options.target, options.limit,
+                                    &result.total);
+  }
+  std::vector<int64_t> ids;
+  for (const auto& h : hits) ids.push_back(h.segment_id);
+  VERSO_ASSIGN_OR_RETURN(std::vector<SegmentRecord> records,
+                         repo_->GetSegments(store->record.id, ids));
+  for (auto& h : hits) {
+    auto it = std::find_if(records.begin(), records.end(),
+                           [&](const SegmentRecord& r) { return r.id == h.segment_id; });
+    if (it == records.end()) continue;
+    result.matches.push_back({*it, h.in_source, std::move(h.ranges)});
+  }
+  return result;
+}
+
+absl::StatusOr<StoreStats> TmService::Stats(std::string_view tenant, std::string_view store_id) {
+  VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
+  VERSO_ASSIGN_OR_RETURN(int64_t count, repo_->CountSegments(store->record.id));
+  StoreStats stats;
+  stats.info = {store->record, count};
+  std::shared_lock<std::shared_mutex> lock(store->index_mu);
+  StoreIndex::Memory m = store->index.MemoryUsage();
+  stats.index_bytes = m.bytes;
+  stats.vocabulary = m.vocabulary;
+  stats.postings = m.postings;
+  return stats;
+}
+
+absl::StatusOr<ImportReport> TmService::RunImport(
+    const std::shared_ptr<Store>& store,
+    const std::function<absl::StatusOr<bool>(ImportItem*)>& next,
+    const std::function<void(int64_t)>& progress, const ImportOptions& options) {
+  ImportReport report;
+  absl::Time start = clock_->MonotonicNow();
+  absl::Time now = NowSeconds(*clock_);
+  std::lock_guard<std::mutex> write(store->write_mu);
+  VERSO_ASSIGN_OR_RETURN(auto writer, repo_->BeginWrite(store->record.id));
+  int64_t first_inserted = -1;
+  std::vector<int64_t> merged;
+  ImportItem item;
+  while (true) {
+    item = ImportItem{};
+    VERSO_ASSIGN_OR_RETURN(bool more, next(&item));
+    if (!more) break;
+    ++report.units;
+    if (item.skip.empty()) {
+      absl::Status s = Prepare(&item.record, options.user, now);
+      if (!s.ok()) item.skip = std::string(s.message());
+    }
+    if (!item.skip.empty()) {
+      if (options.strict) {
+        return absl::InvalidArgumentError(
+            StrCat("line ", item.line, ": ", item.skip, " (strict import: nothing was imported)"));
+      }
+      ++report.skipped;
+      if (report.skipped_units.size() < 1000) {
+        report.skipped_units.push_back({item.line, std::move(item.skip)});
+      }
+      continue;
+    }
+    VERSO_ASSIGN_OR_RETURN(storage::PutOutcome out, writer->Put(&item.record));
+    if (out.inserted) {
+      ++report.inserted;
+      if (first_inserted < 0) first_inserted = out.id;
+    } else {
+      ++report.merged;
+      merged.push_back(out.id);
+    }
+    if (progress && report.units % 4096 == 0) progress(report.units);
+  }
+  VERSO_RETURN_IF_ERROR(writer->Commit());
+  absl::Time written = clock_->MonotonicNow();
+  report.write_time = written - start;
+  std::sort(merged.begin(), merged.end());
+  merged.erase(std::unique(merged.begin(), merged.end()), merged.end());
+  // Everything this store gained in the transaction has an id >= first_inserted (the write lock
+  // excluded other writers).
+  VERSO_RETURN_IF_ERROR(
+      IndexFromStorage(store.get(), first_inserted < 0 ? -1 : first_inserted - 1, merged));
+  report.index_time = clock_->MonotonicNow() - written;
+  if (progress) progress(report.units);
+  log::Info("tm.import", {{"store", store->record.id}, {"units", report.units},
+                          {"inserted", report.inserted}, {"merged", report.merged},
+                          {"skipped", report.skipped},
+                          {"write_ms", absl::ToInt64Milliseconds(report.write_time)},
+                          {"index_ms", absl::ToInt64Milliseconds(report.index_time)}});
+  return report;
+}
+
+}  // namespace verso::tm

@@ -1,0 +1,413 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "common/clock.h"
+#include "common/ids.h"
+#include "tm/tm.h"
+
+namespace verso::tm {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+const std::string kKit = std::string(VERSO_SHARED_DATA) + "/tmx/lisa-compliance-kit/";
+
+std::string Msg(const absl::Status& s) { return std::string(s.message()); }
+
+class TmServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/tm_service_" + std::to_string(getpid()) + "_" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    Open();
+  }
+  void TearDown() override {
+    service_.reset();
+    repo_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void Open() {
+    service_.reset();
+    repo_.reset();
+    auto repo = storage::OpenSqliteTmRepository(dir_ + "/verso.db", storage::SqliteOptions{});
+    ASSERT_TRUE(repo.ok()) << repo.status();
+    repo_ = std::move(*repo);
+    service_ = std::make_unique<TmService>(repo_.get(), &clock_, &ids_);
+    auto loaded = service_->Load();
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+  }
+  std::string NewStore(const std::string& tenant = "acme", const std::string& src = "en-US",
+                       const std::string& tgt = "es-ES") {
+    auto s = service_->CreateStore(tenant, "test", src, tgt);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s->record.id;
+  }
+  static SegmentRecord Seg(const std::string& source, const std::string& target) {
+    SegmentRecord s;
+    s.source = source;
+    s.target = target;
+    return s;
+  }
+  std::vector<SegmentRecord> Add(const std::string& store, std::vector<SegmentRecord> segs,
+                                 const std::string& tenant = "acme") {
+    auto r = service_->AddSegments(tenant, store, std::move(segs), "ana");
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : std::vector<SegmentRecord>{};
+  }
+  std::vector<std::pair<std::string, int>> Lookup(const std::string& store, const std::string& q,
+                                                  int min_score = 50) {
+    LookupOptions o;
+    o.min_score = min_score;
+    auto r = service_->Lookup("acme", store, q, o);
+    EXPECT_TRUE(r.ok()) << r.status();
+    std::vector<std::pair<std::string, int>> out;
+    if (r.ok()) {
+      for (const auto& m : r->matches) out.emplace_back(m.segment.target, m.score);
+    }
+    return out;
+  }
+  std::vector<SegmentRecord> All(const std::string& store) {
+    std::vector<SegmentRecord> out;
+    EXPECT_TRUE(repo_->ScanSegments(store, 0, [&](const SegmentRecord& r) {
+                  out.push_back(r);
+                  return true;
+                }).ok());
+    return out;
+  }
+
+  std::string dir_;
+  FakeClock clock_{absl::FromUnixSeconds(1'750'000'000)};
+  IdGenerator ids_{clock_, 99};
+  std::unique_ptr<storage::TmRepository> repo_;
+  std::unique_ptr<TmService> service_;
+};
+
+TEST_F(TmServiceTest, CreateStoreValidatesAndCanonicalizes) {
+  auto s = service_->CreateStore("acme", "Docs", "EN-us", "pt_br");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->record.source_lang, "en-US");
+  EXPECT_EQ(s->record.target_lang, "pt-BR");
+  EXPECT_EQ(s->record.id.substr(0, 3), "tm_");
+  EXPECT_EQ(Msg(service_->CreateStore("acme", "x", "english", "fr").status()),
+            "source_lang: \"english\" is not a valid BCP 47 language tag: \"english\" is not a "
+            "language subtag (2-3 letters)");
+  EXPECT_EQ(Msg(service_->CreateStore("acme", "x", "fr-FR", "FR-fr").status()),
+            "target_lang: must differ from source_lang (both fr-FR)");
+  EXPECT_EQ(Msg(service_->CreateStore("Bad Tenant", "x", "en", "fr").status()),
+            "tenant: \"Bad Tenant\" may contain only a-z, 0-9, '-', '_' and '.'");
+  EXPECT_EQ(Msg(service_->CreateStore("acme", "", "en", "fr").status()),
+            "name: must be 1 to 200 characters");
+  // pt-BR and pt-PT are different stores' languages.
+  auto pt = service_->CreateStore("acme", "PT", "en-US", "pt-PT");
+  ASSERT_TRUE(pt.ok());
+  Add(s->record.id, {Seg("Hello", "Olá (BR)")});
+  Add(pt->record.id, {Seg("Hello", "Olá (PT)")});
+  EXPECT_THAT(Lookup(s->record.id, "Hello"), ElementsAre(std::pair<std::string, int>("Olá (BR)", 100)));
+}
+
+TEST_F(TmServiceTest, WritesAreVisibleToTheNextLookup) {
+  std::string store = NewStore();
+  auto added = Add(store, {Seg("Open the file", "Abrir el archivo"), Seg("Close the file", "Cerrar el archivo")});
+  ASSERT_EQ(added.size(), 2u);
+  EXPECT_EQ(added[0].creator, "ana");
+  EXPECT_EQ(added[0].created_at, clock_.Now());
+  EXPECT_THAT(Lookup(store, "Open the file"),
+              ElementsAre(std::pair<std::string, int>("Abrir el archivo", 100),
+                          std::pair<std::string, int>("Cerrar el archivo", 66)));
+  SegmentRecord up = Seg("Open the folder", "Abrir la carpeta");
+  up.id = added[0].id;
+  clock_.Advance(absl::Hours(1));
+  auto updated = service_->UpdateSegment("acme", store, up, "bob");
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->changer, "bob");
+  EXPECT_EQ(updated->creator, "ana");
+  EXPECT_THAT(Lookup(store, "Open the folder"),
+              ElementsAre(std::pair<std::string, int>("Abrir la carpeta", 100)));
+  // Equal scores: the more recently changed segment first.
+  EXPECT_THAT(Lookup(store, "Open the file"),
+              ElementsAre(std::pair<std::string, int>("Abrir la carpeta", 66),
+                          std::pair<std::string, int>("Cerrar el archivo", 66)));
+  ASSERT_TRUE(service_->DeleteSegment("acme", store, added[1].id).ok());
+  EXPECT_TRUE(Lookup(store, "Close the file").empty());
+  EXPECT_EQ(service_->GetSegment("acme", store, added[1].id).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(TmServiceTest, BadSegmentsAreRefusedNamingTheField) {
+  std::string store = NewStore();
+  auto r = service_->AddSegments("acme", store,
+                                 {Seg("fine", "bien"), Seg("Tom & Jerry", "Tom y Jerry")}, "ana");
+  EXPECT_EQ(Msg(r.status()),
+            "segments[1].source: markup: \"&\" must start an entity (&amp; &lt; &gt; &quot; "
+            "&apos; &#N;) at byte 4");
+  r = service_->AddSegments("acme", store, {Seg("ok", "")}, "ana");
+  EXPECT_EQ(Msg(r.status()), "segments[0].target: is empty");
+  r = service_->AddSegments("acme", store, {Seg("bell\x07", "x")}, "ana");
+  EXPECT_EQ(Msg(r.status()), "segments[0].source: control character U+0007 at byte 4");
+  r = service_->AddSegments("acme", store, {Seg("caf\xE9", "x")}, "ana");
+  EXPECT_EQ(Msg(r.status()), "segments[0].source: invalid UTF-8 at byte 3");
+  // Nothing of a refused batch was written.
+  EXPECT_EQ(service_->GetStore("acme", store)->segment_count, 0);
+  LookupOptions o;
+  o.min_score = 0;
+  EXPECT_EQ(Msg(service_->Lookup("acme", store, "x", o).status()),
+            "min_score: must be between 1 and 101 (got 0)");
+}
+
+TEST_F(TmServiceTest, TenantsAndStoresAreIsolated) {
+  std::string mine = NewStore("acme");
+  std::string theirs = NewStore("globex");
+  Add(mine, {Seg("Print the report", "Imprimir el informe")});
+  Add(theirs, {Seg("Print the report", "SECRET")}, "globex");
+  auto seg = Add(theirs, {Seg("Other", "Otro")}, "globex")[0];
+  EXPECT_THAT(Lookup(mine, "Print the report"),
+              ElementsAre(std::pair<std::string, int>("Imprimir el informe", 100)));
+  // Every operation on another tenant's store answers exactly like a missing store.
+  const std::string not_found = "TM store " + theirs + " not found";
+  EXPECT_EQ(Msg(service_->GetStore("acme", theirs).status()), not_found);
+  EXPECT_EQ(Msg(service_->Lookup("acme", theirs, "Print the report", {}).status()), not_found);
+  EXPECT_EQ(Msg(service_->Concordance("acme", theirs, "report", {}).status()), not_found);
+  EXPECT_EQ(Msg(service_->AddSegments("acme", theirs, {Seg("a", "b")}, "x").status()), not_found);
+  SegmentRecord up = Seg("x", "y");
+  up.id = seg.id;
+  EXPECT_EQ(Msg(service_->UpdateSegment("acme", theirs, up, "x").status()), not_found);
+  EXPECT_EQ(Msg(service_->DeleteSegment("acme", theirs, seg.id)), not_found);
+  EXPECT_EQ(Msg(service_->GetSegment("acme", theirs, seg.id).status()), not_found);
+  EXPECT_EQ(Msg(service_->Stats("acme", theirs).status()), not_found);
+  std::ostringstream out;
+  EXPECT_EQ(Msg(service_->ExportTmx("acme", theirs, &out).status()), not_found);
+  EXPECT_EQ(Msg(service_->ImportTmx("acme", theirs, kKit + "ImportTest1A.tmx", {}).status()),
+            not_found);
+  EXPECT_EQ(Msg(service_->DeleteStore("acme", theirs)), not_found);
+  EXPECT_EQ(Msg(service_->GetStore("acme", "tm_nope").status()), "TM store tm_nope not found");
+  // A segment id of another store is not found through mine.
+  EXPECT_EQ(service_->GetSegment("acme", mine, seg.id).status().code(), absl::StatusCode::kNotFound);
+  auto listed = service_->ListStores("acme");
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].record.id, mine);
+  EXPECT_EQ(service_->ListStores(std::string(kAnyTenant))->size(), 2u);
+  EXPECT_EQ(service_->GetStore("globex", theirs)->segment_count, 2);
+}
+
+TEST_F(TmServiceTest, RestartRebuildsTheIndex) {
+  std::string store = NewStore();
+  Add(store, {Seg("Delete the selected items?", "¿Eliminar los elementos seleccionados?"),
+              Seg("Delete the selected item?", "¿Eliminar el elemento seleccionado?")});
+  auto before = Lookup(store, "Delete the selected items");
+  Open();  // a new process on the same database
+  EXPECT_EQ(Lookup(store, "Delete the selected items"), before);
+  EXPECT_EQ(before.size(), 2u);
+  EXPECT_EQ(service_->GetStore("acme", store)->segment_count, 2);
+}
+
+struct KitCase {
+  std::string file, source, target;
+  int inserted, skipped;
+};
+
+TEST_F(TmServiceTest, EveryComplianceKitFileImportsAndRoundTrips) {
+  const std::vector<KitCase> cases = {
+      {"ExportTest1A.tmx", "en-US", "fr-CA", 4, 0}, {"ExportTest1B.tmx", "en-US", "fr-CA", 2, 0},
+      {"ExportTest1C.tmx", "en-US", "fr-CA", 4, 0}, {"ExportTest1D.tmx", "en-US", "fr-CA", 4, 0},
+      {"ExportTest1E.tmx", "en-US", "fr-CA", 4, 0}, {"ExportTest2A.tmx", "en-US", "fr-CA", 6, 0},
+      {"ImportTest1A.tmx", "en-US", "fr-CA", 2, 0}, {"ImportTest1B.tmx", "en-US", "fr-CA", 1, 0},
+      {"ImportTest1C.tmx", "en-US", "ja-JP", 3, 0}, {"ImportTest1D.tmx", "en-US", "en-GB", 3, 0},
+      {"ImportTest1E.tmx", "en-US", "en-GB", 3, 0}, {"ImportTest1F.tmx", "en-US", "en-GB", 3, 0},
+      {"ImportTest1G.tmx", "en-US", "en-GB", 3, 0}, {"ImportTest1H.tmx", "en-US", "en-GB", 3, 0},
+      {"ImportTest1I.tmx", "en-US", "ja-JP", 1, 0}, {"ImportTest1J.tmx", "en-US", "en-GB", 2, 0},
+      {"ImportTest1J_many.tmx", "en-US", "en-GB", 2, 1},
+      {"ImportTest1K.tmx", "de-DE", "en-GB", 1, 1}, {"ImportTest1L.tmx", "en-US", "fr", 1, 0},
+      {"ImportTest2A-0index.tmx", "en-US", "fr-CA", 7, 0},
+      {"ImportTest2A.tmx", "en-US", "fr-CA", 7, 0}, {"ImportTest2B.tmx", "en-US", "fr-CA", 7, 0},
+      {"ImportTest2C.tmx", "en-US", "fr", 1, 0},
+  };
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(kKit)) {
+    files += entry.path().extension() == ".tmx";
+  }
+  ASSERT_EQ(static_cast<int>(cases.size()), files);
+  for (const KitCase& c : cases) {
+    SCOPED_TRACE(c.file);
+    std::string first = NewStore("acme", c.source, c.target);
+    auto report = service_->ImportTmx("acme", first, kKit + c.file, {});
+    ASSERT_TRUE(report.ok()) << report.status();
+    EXPECT_EQ(report->inserted, c.inserted);
+    EXPECT_EQ(report->skipped, c.skipped);
+    EXPECT_EQ(report->merged, 0);
+    for (const auto& s : report->skipped_units) EXPECT_THAT(s.reason, HasSubstr("no <tuv> in the"));
+    // export -> import gives back the same segments, field by field.
+    std::string path = dir_ + "/" + c.file + ".out.tmx";
+    {
+      std::ofstream out(path);
+      auto units = service_->ExportTmx("acme", first, &out);
+      ASSERT_TRUE(units.ok()) << units.status();
+      EXPECT_EQ(*units, c.inserted);
+    }
+    std::string second = NewStore("acme", c.source, c.target);
+    auto again = service_->ImportTmx("acme", second, path, {});
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_EQ(again->inserted, c.inserted);
+    EXPECT_EQ(again->skipped, 0);
+    std::vector<SegmentRecord> a = All(first), b = All(second);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].source, b[i].source);
+      EXPECT_EQ(a[i].target, b[i].target);
+      EXPECT_EQ(a[i].context, b[i].context);
+      EXPECT_EQ(a[i].creator, b[i].creator);
+      EXPECT_EQ(a[i].changer, b[i].changer);
+      EXPECT_EQ(a[i].created_at, b[i].created_at);
+      EXPECT_EQ(a[i].changed_at, b[i].changed_at);
+      EXPECT_EQ(a[i].last_used_at, b[i].last_used_at);
+      EXPECT_EQ(a[i].usage_count, b[i].usage_count);
+      EXPECT_EQ(a[i].properties, b[i].properties);
+      EXPECT_EQ(a[i].notes, b[i].notes);
+    }
+  }
+}
+
+TEST_F(TmServiceTest, ImportKeepsMetadataPropsNotesAndCodes) {
+  std::string store = NewStore("acme", "en-US", "fr");
+  ASSERT_TRUE(service_->ImportTmx("acme", store, kKit + "ImportTest2C.tmx", {}).ok());
+  std::vector<SegmentRecord> all = All(store);
+  ASSERT_EQ(all.size(), 1u);
+  const SegmentRecord& s = all[0];
+  EXPECT_EQ(s.creator, "ys");
+  EXPECT_EQ(s.changer, "ys");
+  EXPECT_EQ(s.created_at, absl::FromUnixSeconds(1022145120));
+  EXPECT_EQ(s.usage_count, 100);
+  EXPECT_EQ(s.last_used_at, absl::FromUnixSeconds(1022145120));
+  EXPECT_THAT(s.target, HasSubstr("Cliquez <ph x=\"3\" type=\"image\" assoc=\"b\">"));
+  EXPECT_EQ(s.notes.size(), 6u);  // 2 on the unit, 2 on each chosen variant
+  EXPECT_EQ(s.notes[0], (Note{Scope::kUnit, "Text of tu note 1", "en-us"}));
+  EXPECT_EQ(s.notes[2], (Note{Scope::kSource, "Text of tuv en note 1", "en-us"}));
+  EXPECT_EQ(s.notes[5].scope, Scope::kTarget);
+  bool has_tuid = false;
+  for (const auto& p : s.properties) has_tuid |= p.type == "@tuid" && p.value == "tu001";
+  EXPECT_TRUE(has_tuid);
+  // The fuzzy index sees the imported text (tags and all).
+  auto r = service_->Lookup("acme", store, "Click to start.", {});
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->matches.size(), 1u);
+  EXPECT_EQ(r->matches[0].base_score, 100);
+  EXPECT_LT(r->matches[0].score, 100);  // the codes differ
+}
+
+TEST_F(TmServiceTest, MalformedImportWritesNothing) {
+  std::string store = NewStore("acme", "en-US", "fr-CA");
+  std::string path = dir_ + "/broken.tmx";
+  std::ofstream(path) << "<?xml version=\"1.0\"?>\n<tmx version=\"1.4\"><header srclang=\"en-US\"/>\n<body>\n"
+                         "<tu><tuv xml:lang=\"en-US\"><seg>One</seg></tuv><tuv xml:lang=\"fr-CA\"><seg>Un</seg></tuv></tu>\n"
+                         "<tu><tuv xml:lang=\"en-US\"><seg>Two</seg></tuv><tuv xml:lang=\"fr-CA\"><seg>Deux</tuv></tu>\n"
+                         "</body></tmx>\n";
+  auto r = service_->ImportTmx("acme", store, path, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(Msg(r.status()), path + ": line 5, column 84: Opening and ending tag mismatch: seg line 5 and tuv");
+  EXPECT_EQ(service_->GetStore("acme", store)->segment_count, 0);
+  EXPECT_TRUE(Lookup(store, "One").empty());
+
+  std::string invalid = dir_ + "/invalid-unit.tmx";
+  std::ofstream(invalid) << "<?xml version=\"1.0\"?>\n<tmx version=\"1.4\"><header srclang=\"en-US\"/>\n<body>\n"
+                            "<tu><tuv xml:lang=\"en-US\"><seg>One</seg></tuv><tuv xml:lang=\"fr-CA\"><seg>Un</seg></tuv></tu>\n"
+                            "<tu creationdate=\"yesterday\"><tuv xml:lang=\"en-US\"><seg>Two</seg></tuv><tuv xml:lang=\"fr-CA\"><seg>Deux</seg></tuv></tu>\n"
+                            "<tu><tuv xml:lang=\"en-US\"><seg>Three <b>x</b></seg></tuv><tuv xml:lang=\"fr-CA\"><seg>Trois</seg></tuv></tu>\n"
+                            "</body></tmx>\n";
+  ImportOptions strict;
+  strict.strict = true;
+  r = service_->ImportTmx("acme", store, invalid, strict);
+  EXPECT_EQ(Msg(r.status()),
+            "line 5: creationdate: \"yesterday\" is not a TMX date (YYYYMMDDThhmmssZ, UTC) "
+            "(strict import: nothing was imported)");
+  EXPECT_EQ(service_->GetStore("acme", store)->segment_count, 0);
+  r = service_->ImportTmx("acme", store, invalid, {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->inserted, 1);
+  EXPECT_EQ(r->skipped, 2);
+  ASSERT_EQ(r->skipped_units.size(), 2u);
+  EXPECT_EQ(r->skipped_units[0].line, 5);
+  EXPECT_EQ(r->skipped_units[1].line, 6);
+  EXPECT_EQ(r->skipped_units[1].reason, "source: markup: <b> is not an inline element here at byte 6");
+  EXPECT_EQ(Msg(service_->ImportTmx("acme", store, dir_ + "/missing.tmx", {}).status()),
+            dir_ + "/missing.tmx: no such file");
+}
+
+TEST_F(TmServiceTest, ReimportMergesInsteadOfDuplicating) {
+  std::string store = NewStore("acme", "en-US", "fr-CA");
+  auto first = service_->ImportTmx("acme", store, kKit + "ImportTest2A.tmx", {});
+  auto second = service_->ImportTmx("acme", store, kKit + "ImportTest2A.tmx", {});
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(second->inserted, 0);
+  EXPECT_EQ(second->merged, 7);
+  EXPECT_EQ(service_->GetStore("acme", store)->segment_count, 7);
+}
+
+TEST_F(TmServiceTest, PoImport) {
+  std::string store = NewStore("acme", "en", "es");
+  std::string path = dir_ + "/x.po";
+  std::ofstream(path) << "msgid \"\"\nmsgstr \"Language: es\\n\"\n\n"
+                         "#. Menu entry\n#: main.c:3\nmsgctxt \"menu\"\nmsgid \"Open <file>\"\nmsgstr \"Abrir <archivo>\"\n\n"
+                         "#, fuzzy\nmsgid \"Guess\"\nmsgstr \"Adivina\"\n\n"
+                         "msgid \"Untranslated\"\nmsgstr \"\"\n\n"
+                         "msgid \"%d file\"\nmsgid_plural \"%d files\"\nmsgstr[0] \"%d archivo\"\nmsgstr[1] \"%d archivos\"\n";
+  auto r = service_->ImportPo("acme", store, path, {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->inserted, 3);
+  EXPECT_EQ(r->skipped, 2);
+  EXPECT_EQ(r->skipped_units[0].reason, "fuzzy entry (not a confirmed translation)");
+  std::vector<SegmentRecord> all = All(store);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].source, "Open &lt;file&gt;");
+  EXPECT_EQ(all[0].context.key, "menu");
+  EXPECT_EQ(all[0].notes[0].text, "Menu entry");
+  EXPECT_EQ(all[2].source, "%d files");
+  EXPECT_EQ(all[2].target, "%d archivos");
+  LookupOptions o;
+  o.context.key = "menu";
+  auto m = service_->Lookup("acme", store, "Open &lt;file&gt;", o);
+  ASSERT_TRUE(m.ok());
+  ASSERT_FALSE(m->matches.empty());
+  EXPECT_EQ(m->matches[0].score, 101);
+  EXPECT_EQ(m->matches[0].band, Band::kContext);
+}
+
+TEST_F(TmServiceTest, ConcordanceAndStats) {
+  std::string store = NewStore();
+  Add(store, {Seg("Save the document", "Guardar el documento"), Seg("Print the document", "Imprimir el documento"),
+              Seg("Document saved", "Documento guardado")});
+  ConcordanceOptions o;
+  o.target = true;
+  auto r = service_->Concordance("acme", store, "documento", o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->total, 3);
+  ASSERT_EQ(r->matches.size(), 3u);
+  EXPECT_FALSE(r->matches[0].in_source);
+  EXPECT_EQ(r->matches[0].segment.target, "Documento guardado");
+  EXPECT_EQ(r->matches[0].ranges[0], (std::pair<uint32_t, uint32_t>{0, 9}));
+  auto stats = service_->Stats("acme", store);
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->info.segment_count, 3);
+  EXPECT_EQ(stats->vocabulary, 5u);  // save the document print saved
+  EXPECT_GT(stats->index_bytes, 0u);
+}
+
+TEST(BandTest, IndustryBands) {
+  EXPECT_EQ(BandName(BandOf(101)), "101");
+  EXPECT_EQ(BandName(BandOf(100)), "100");
+  EXPECT_EQ(BandName(BandOf(95)), "95-99");
+  EXPECT_EQ(BandName(BandOf(94)), "85-94");
+  EXPECT_EQ(BandName(BandOf(75)), "75-84");
+  EXPECT_EQ(BandName(BandOf(74)), "50-74");
+  EXPECT_EQ(BandName(BandOf(49)), "no-match");
+}
+
+}  // namespace
+}  // namespace verso::tm

@@ -1,0 +1,30 @@
+// TmService's per-store state, shared by the service's .cc files; private to the TM area.
+#ifndef VERSO_TM_STORE_H_
+#define VERSO_TM_STORE_H_
+
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "tm/index.h"
+#include "tm/tm.h"
+
+namespace verso::tm {
+
+struct TmService::Store {
+  TmStoreRecord record;
+  std::mutex write_mu;  // one writer per store: storage write, then index update
+  mutable std::shared_mutex index_mu;
+  StoreIndex index;
+};
+
+struct TmService::Stores {
+  std::shared_mutex mu;
+  absl::flat_hash_map<std::string, std::shared_ptr<Store>> by_id;
+};
+
+}  // namespace verso::tm
+
+#endif  // VERSO_TM_STORE_H_
