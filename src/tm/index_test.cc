@@ -72,13 +72,22 @@ storage::SegmentRecord Record(int64_t id, const std::string& source) {
   return r;
 }
 
-// Scores every record with the reference scoring (string DP, no pruning) and returns the top k.
-std::vector<std::pair<int, int64_t>> Oracle(const std::vector<storage::SegmentRecord>& records,
-                                            const std::string& query, int min_score, int k) {
+// Reference scoring (string DP, no pruning) of every record against a query, best first.
+struct Scored {
+  int score;
+  int64_t changed;
+  int64_t id;
+  bool operator>(const Scored& o) const {
+    return std::tie(score, changed, id) > std::tie(o.score, o.changed, o.id);
+  }
+};
+
+std::vector<Scored> OracleScores(const std::vector<storage::SegmentRecord>& records,
+                                 const std::vector<Analysis>& analyses, const std::string& query) {
   Analysis q = Analyze(query);
-  std::vector<std::tuple<int, int64_t, int64_t>> all;  // score, changed, id
-  for (const auto& r : records) {
-    Analysis c = Analyze(r.source);
+  std::vector<Scored> all;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const Analysis& c = analyses[i];
     int base;
     if (q.keys.empty() || c.keys.empty()) {
       base = q.keys.empty() && c.keys.empty() ? EmptyKeyBaseScore(q, c) : 0;
@@ -87,12 +96,17 @@ std::vector<std::pair<int, int64_t>> Oracle(const std::vector<storage::SegmentRe
                        SequenceDistance(q.keys, c.keys));
     }
     int score = std::max(0, base - ComputePenalties(q, c).total());
-    if (score >= min_score) all.emplace_back(score, absl::ToUnixMicros(r.changed_at), r.id);
+    all.push_back({score, absl::ToUnixMicros(records[i].changed_at), records[i].id});
   }
-  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a > b; });
+  std::sort(all.begin(), all.end(), std::greater<Scored>());
+  return all;
+}
+
+std::vector<std::pair<int, int64_t>> TopK(const std::vector<Scored>& all, int min_score, int k) {
   std::vector<std::pair<int, int64_t>> out;
-  for (size_t i = 0; i < all.size() && static_cast<int>(i) < k; ++i) {
-    out.emplace_back(std::get<0>(all[i]), std::get<2>(all[i]));
+  for (const Scored& s : all) {
+    if (s.score < min_score || static_cast<int>(out.size()) == k) break;
+    out.emplace_back(s.score, s.id);
   }
   return out;
 }
@@ -125,8 +139,11 @@ TEST_P(IndexEquivalenceTest, LookupEqualsScanEqualsOracle) {
   // Deleted segments must never come back.
   for (int64_t gone : {2, 3, 50, 51}) ASSERT_TRUE(index.Remove(gone));
   std::vector<storage::SegmentRecord> live;
+  std::vector<Analysis> analyses;
   for (const auto& r : records) {
-    if (index.Contains(r.id)) live.push_back(r);
+    if (!index.Contains(r.id)) continue;
+    live.push_back(r);
+    analyses.push_back(Analyze(r.source));
   }
 
   int checked = 0;
@@ -138,6 +155,7 @@ TEST_P(IndexEquivalenceTest, LookupEqualsScanEqualsOracle) {
       case 2: query = RandomText(rng, 1 + static_cast<int>(rng() % 12)); break;
       default: query = q % 8 == 3 ? "..." : records[rng() % records.size()].source;
     }
+    std::vector<Scored> oracle = OracleScores(live, analyses, query);
     for (int min_score : {50, 75, 95}) {
       for (int k : {1, 5}) {
         LookupQuery lq;
@@ -147,7 +165,7 @@ TEST_P(IndexEquivalenceTest, LookupEqualsScanEqualsOracle) {
         auto scan = Flatten(index.Scan(lq, nullptr));
         auto lookup = Flatten(index.Lookup(lq, nullptr));
         ASSERT_EQ(lookup, scan) << "query=" << query << " min=" << min_score << " k=" << k;
-        ASSERT_EQ(scan, Oracle(live, query, min_score, k))
+        ASSERT_EQ(scan, TopK(oracle, min_score, k))
             << "query=" << query << " min=" << min_score << " k=" << k;
         ++checked;
       }

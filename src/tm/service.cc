@@ -105,7 +105,7 @@ TmService::TmService(storage::TmRepository* repo, const Clock* clock, IdGenerato
 
 TmService::~TmService() = default;
 
-absl::StatusOr<LoadStats> TmService::Load() {
+absl::StatusOr<LoadStats> TmService::Load(bool build_indexes) {
   absl::Time start = clock_->MonotonicNow();
   VERSO_ASSIGN_OR_RETURN(std::vector<TmStoreRecord> records, repo_->ListStores(""));
   LoadStats stats;
@@ -116,14 +116,46 @@ absl::StatusOr<LoadStats> TmService::Load() {
       std::unique_lock<std::shared_mutex> lock(stores_->mu);
       stores_->by_id[store->record.id] = store;
     }
-    std::lock_guard<std::mutex> write(store->write_mu);
-    VERSO_RETURN_IF_ERROR(IndexFromStorage(store.get(), 0, {}));
+    ++stats.stores;
+    if (!build_indexes) continue;
+    VERSO_RETURN_IF_ERROR(EnsureIndexed(store.get()));
     std::shared_lock<std::shared_mutex> lock(store->index_mu);
     stats.segments += static_cast<int64_t>(store->index.size());
-    ++stats.stores;
   }
   stats.elapsed = clock_->MonotonicNow() - start;
   return stats;
+}
+
+absl::StatusOr<absl::Duration> TmService::Warm(std::string_view tenant,
+                                               std::string_view store_id) {
+  VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
+  absl::Time start = clock_->MonotonicNow();
+  {
+    std::shared_lock<std::shared_mutex> lock(store->index_mu);
+    if (store->indexed) return absl::ZeroDuration();
+  }
+  VERSO_RETURN_IF_ERROR(EnsureIndexed(store.get()));
+  return clock_->MonotonicNow() - start;
+}
+
+absl::Status TmService::EnsureIndexed(Store* store) {
+  {
+    std::shared_lock<std::shared_mutex> lock(store->index_mu);
+    if (store->indexed) return absl::OkStatus();
+  }
+  std::lock_guard<std::mutex> write(store->write_mu);
+  {
+    std::shared_lock<std::shared_mutex> lock(store->index_mu);
+    if (store->indexed) return absl::OkStatus();
+  }
+  absl::Time start = clock_->MonotonicNow();
+  VERSO_RETURN_IF_ERROR(IndexFromStorage(store, 0, {}));
+  std::unique_lock<std::shared_mutex> lock(store->index_mu);
+  store->indexed = true;
+  log::Info("tm.index.built", {{"store", store->record.id},
+                               {"segments", static_cast<int64_t>(store->index.size())},
+                               {"ms", absl::ToInt64Milliseconds(clock_->MonotonicNow() - start)}});
+  return absl::OkStatus();
 }
 
 absl::Status TmService::IndexFromStorage(Store* store, int64_t after_id,
@@ -189,6 +221,7 @@ absl::StatusOr<StoreInfo> TmService::CreateStore(std::string_view tenant, std::s
   store->record.source_lang = *src;
   store->record.target_lang = *tgt;
   store->record.created_at = clock_->Now();
+  store->indexed = true;  // empty
   VERSO_RETURN_IF_ERROR(repo_->CreateStore(store->record));
   {
     std::unique_lock<std::shared_mutex> lock(stores_->mu);
@@ -201,8 +234,16 @@ absl::StatusOr<StoreInfo> TmService::CreateStore(std::string_view tenant, std::s
 
 absl::StatusOr<StoreInfo> TmService::GetStore(std::string_view tenant, std::string_view store_id) {
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
-  std::shared_lock<std::shared_mutex> lock(store->index_mu);
-  return StoreInfo{store->record, static_cast<int64_t>(store->index.size())};
+  return Info(*store);
+}
+
+absl::StatusOr<StoreInfo> TmService::Info(const Store& store) {
+  {
+    std::shared_lock<std::shared_mutex> lock(store.index_mu);
+    if (store.indexed) return StoreInfo{store.record, static_cast<int64_t>(store.index.size())};
+  }
+  VERSO_ASSIGN_OR_RETURN(int64_t count, repo_->CountSegments(store.record.id));
+  return StoreInfo{store.record, count};
 }
 
 absl::StatusOr<std::vector<StoreInfo>> TmService::ListStores(std::string_view tenant) {
@@ -216,8 +257,8 @@ absl::StatusOr<std::vector<StoreInfo>> TmService::ListStores(std::string_view te
   }
   std::vector<StoreInfo> out;
   for (const auto& store : stores) {
-    std::shared_lock<std::shared_mutex> lock(store->index_mu);
-    out.push_back({store->record, static_cast<int64_t>(store->index.size())});
+    VERSO_ASSIGN_OR_RETURN(StoreInfo info, Info(*store));
+    out.push_back(std::move(info));
   }
   std::sort(out.begin(), out.end(),
             [](const StoreInfo& a, const StoreInfo& b) { return a.record.id < b.record.id; });
@@ -276,7 +317,9 @@ absl::StatusOr<std::vector<SegmentRecord>> TmService::AddSegments(
   VERSO_RETURN_IF_ERROR(writer->Commit());
   if (merged.empty()) {
     std::unique_lock<std::shared_mutex> lock(store->index_mu);
-    for (PreparedSegment& p : prepared) store->index.Insert(std::move(p));
+    if (store->indexed) {
+      for (PreparedSegment& p : prepared) store->index.Insert(std::move(p));
+    }
     return segments;
   }
   // Merged segments carry stored metadata (e.g. creation date); return and index what storage
@@ -284,8 +327,8 @@ absl::StatusOr<std::vector<SegmentRecord>> TmService::AddSegments(
   std::vector<int64_t> ids;
   for (const SegmentRecord& s : segments) ids.push_back(s.id);
   VERSO_ASSIGN_OR_RETURN(std::vector<SegmentRecord> stored, repo_->GetSegments(store->record.id, ids));
-  {
-    std::unique_lock<std::shared_mutex> lock(store->index_mu);
+  std::unique_lock<std::shared_mutex> lock(store->index_mu);
+  if (store->indexed) {
     for (PreparedSegment& p : prepared) {
       for (const SegmentRecord& s : stored) {
         if (s.id == p.id) p.changed_at = s.changed_at;
@@ -315,7 +358,7 @@ absl::StatusOr<SegmentRecord> TmService::UpdateSegment(std::string_view tenant,
   PreparedSegment prepared = PrepareSegment(updated);
   VERSO_RETURN_IF_ERROR(repo_->UpdateSegment(store->record.id, updated));
   std::unique_lock<std::shared_mutex> lock(store->index_mu);
-  store->index.Insert(std::move(prepared));
+  if (store->indexed) store->index.Insert(std::move(prepared));
   return updated;
 }
 
@@ -325,7 +368,7 @@ absl::Status TmService::DeleteSegment(std::string_view tenant, std::string_view 
   std::lock_guard<std::mutex> write(store->write_mu);
   VERSO_RETURN_IF_ERROR(repo_->DeleteSegment(store->record.id, id));
   std::unique_lock<std::shared_mutex> lock(store->index_mu);
-  store->index.Remove(id);
+  if (store->indexed) store->index.Remove(id);
   return absl::OkStatus();
 }
 
@@ -348,6 +391,7 @@ absl::StatusOr<LookupResult> TmService::Lookup(std::string_view tenant, std::str
   }
   VERSO_RETURN_IF_ERROR(ValidateText(source, "source"));
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
+  VERSO_RETURN_IF_ERROR(EnsureIndexed(store.get()));
   LookupQuery query;
   query.source = source;
   query.context = options.context;
@@ -401,6 +445,7 @@ absl::StatusOr<ConcordanceResult> TmService::Concordance(std::string_view tenant
   }
   VERSO_RETURN_IF_ERROR(ValidateText(phrase, "query"));
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
+  VERSO_RETURN_IF_ERROR(EnsureIndexed(store.get()));
   std::vector<ConcordanceHit> hits;
   ConcordanceResult result;
   {
@@ -423,6 +468,7 @@ absl::StatusOr<ConcordanceResult> TmService::Concordance(std::string_view tenant
 
 absl::StatusOr<StoreStats> TmService::Stats(std::string_view tenant, std::string_view store_id) {
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
+  VERSO_RETURN_IF_ERROR(EnsureIndexed(store.get()));
   VERSO_ASSIGN_OR_RETURN(int64_t count, repo_->CountSegments(store->record.id));
   StoreStats stats;
   stats.info = {store->record, count};
@@ -482,9 +528,16 @@ absl::StatusOr<ImportReport> TmService::RunImport(
   std::sort(merged.begin(), merged.end());
   merged.erase(std::unique(merged.begin(), merged.end()), merged.end());
   // Everything this store gained in the transaction has an id >= first_inserted (the write lock
-  // excluded other writers).
-  VERSO_RETURN_IF_ERROR(
-      IndexFromStorage(store.get(), first_inserted < 0 ? -1 : first_inserted - 1, merged));
+  // excluded other writers). A store whose index is not built yet gets it all on first use.
+  bool indexed;
+  {
+    std::shared_lock<std::shared_mutex> lock(store->index_mu);
+    indexed = store->indexed;
+  }
+  if (indexed) {
+    VERSO_RETURN_IF_ERROR(
+        IndexFromStorage(store.get(), first_inserted < 0 ? -1 : first_inserted - 1, merged));
+  }
   report.index_time = clock_->MonotonicNow() - written;
   if (progress) progress(report.units);
   log::Info("tm.import", {{"store", store->record.id}, {"units", report.units},

@@ -34,14 +34,14 @@ class TmServiceTest : public ::testing::Test {
     repo_.reset();
     std::filesystem::remove_all(dir_);
   }
-  void Open() {
+  void Open(bool build_indexes = true) {
     service_.reset();
     repo_.reset();
     auto repo = storage::OpenSqliteTmRepository(dir_ + "/verso.db", storage::SqliteOptions{});
     ASSERT_TRUE(repo.ok()) << repo.status();
     repo_ = std::move(*repo);
     service_ = std::make_unique<TmService>(repo_.get(), &clock_, &ids_);
-    auto loaded = service_->Load();
+    auto loaded = service_->Load(build_indexes);
     ASSERT_TRUE(loaded.ok()) << loaded.status();
   }
   std::string NewStore(const std::string& tenant = "acme", const std::string& src = "en-US",
@@ -207,6 +207,13 @@ TEST_F(TmServiceTest, RestartRebuildsTheIndex) {
   EXPECT_EQ(Lookup(store, "Delete the selected items"), before);
   EXPECT_EQ(before.size(), 2u);
   EXPECT_EQ(service_->GetStore("acme", store)->segment_count, 2);
+  // Lazily: writes before the first lookup go to storage only; the first lookup builds the index
+  // with them.
+  Open(/*build_indexes=*/false);
+  EXPECT_EQ(service_->GetStore("acme", store)->segment_count, 2);
+  Add(store, {Seg("Delete the selected items", "Eliminar los elementos seleccionados")});
+  EXPECT_EQ(Lookup(store, "Delete the selected items").size(), 3u);
+  EXPECT_EQ(Lookup(store, "Delete the selected items")[0].second, 100);
 }
 
 struct KitCase {

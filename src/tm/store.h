@@ -17,6 +17,9 @@ struct TmService::Store {
   TmStoreRecord record;
   std::mutex write_mu;  // one writer per store: storage write, then index update
   mutable std::shared_mutex index_mu;
+  // False until the index is built from storage (lazily, on first use, unless Load() built it).
+  // While false, writes go to storage only. Guarded by index_mu; set with write_mu held.
+  bool indexed = false;
   StoreIndex index;
 };
 

@@ -3,9 +3,9 @@
 //
 // TmService is the one entry point. It keeps every store's segments durable in a
 // storage::TmRepository and an in-memory index per store (tm/index.h), which it rebuilds from
-// storage at Load() (no snapshot file: rebuilding takes about 3 µs per segment on 2 cores, see
-// docs/tm.md). Writes go to storage first and reach the index before the call returns, so the
-// next lookup sees them.
+// storage: for every store at Load(/*build_indexes=*/true) (the server), or for one store on its
+// first lookup (the CLI). There is no snapshot file; docs/tm.md gives the rebuild time. Writes go
+// to storage first and reach the index before the call returns, so the next lookup sees them.
 //
 // Tenancy: every call names a tenant; a store of another tenant answers NotFound exactly like a
 // missing one. kAnyTenant (the admin CLI) sees every store.
@@ -138,8 +138,12 @@ class TmService {
   TmService(storage::TmRepository* repo, const Clock* clock, IdGenerator* ids);
   ~TmService();
 
-  // Builds every store's index from storage. Call once before serving.
-  absl::StatusOr<LoadStats> Load();
+  // Reads the stores from storage, and builds every store's index when `build_indexes` (else
+  // each index is built on the store's first lookup). Call once, before anything else.
+  absl::StatusOr<LoadStats> Load(bool build_indexes = true);
+  // Builds one store's index now if it is not built yet; returns how long that took (zero when
+  // it was built already).
+  absl::StatusOr<absl::Duration> Warm(std::string_view tenant, std::string_view store_id);
 
   absl::StatusOr<StoreInfo> CreateStore(std::string_view tenant, std::string_view name,
                                         std::string_view source_lang, std::string_view target_lang);
@@ -185,8 +189,11 @@ class TmService {
   struct Store;
   absl::StatusOr<std::shared_ptr<Store>> FindStore(std::string_view tenant,
                                                    std::string_view store_id);
+  absl::StatusOr<StoreInfo> Info(const Store& store);
   // Checks and completes a segment before it is written.
   absl::Status Prepare(SegmentRecord* segment, std::string_view user, absl::Time now);
+  // Builds the store's index if it is not built yet.
+  absl::Status EnsureIndexed(Store* store);
   // Makes segments that storage holds (ids after `after_id`, plus `ids`) searchable.
   absl::Status IndexFromStorage(Store* store, int64_t after_id, const std::vector<int64_t>& ids);
   // One unit of an import: a record to write, or why the unit is skipped.

@@ -1,0 +1,39 @@
+// The command-line interface: `verso tm ...`. main.cc builds the CLI::App, provides an
+// Environment (configuration, storage, services, opened only when a command runs) and calls
+// AddTmCommands.
+#ifndef VERSO_CLI_CLI_H_
+#define VERSO_CLI_CLI_H_
+
+#include <iosfwd>
+
+#include "absl/status/statusor.h"
+
+namespace CLI {
+class App;
+}  // namespace CLI
+
+namespace verso::tm {
+class TmService;
+}  // namespace verso::tm
+
+namespace verso::cli {
+
+class Environment {
+ public:
+  virtual ~Environment() = default;
+  // Opens storage and the TM service on first call.
+  virtual absl::StatusOr<tm::TmService*> Tm() = 0;
+  virtual std::ostream& out() = 0;
+  virtual std::ostream& err() = 0;
+  // True when stdout/stderr are terminals (colour, progress bars).
+  virtual bool stdout_is_tty() const = 0;
+  virtual bool stderr_is_tty() const = 0;
+};
+
+// Registers `tm create|list|delete|add|import|export|lookup|concordance|stats`. A command that
+// fails prints "verso: error: <message>" and sets *exit_code to 1.
+void AddTmCommands(CLI::App* app, Environment* env, int* exit_code);
+
+}  // namespace verso::cli
+
+#endif  // VERSO_CLI_CLI_H_

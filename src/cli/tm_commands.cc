@@ -1,0 +1,489 @@
+#include <CLI/CLI.hpp>
+
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "absl/time/time.h"
+#include "cli/cli.h"
+#include "common/strings.h"
+#include "text/text.h"
+#include "tm/tm.h"
+
+namespace verso::cli {
+namespace {
+
+using nlohmann::json;
+
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
+const char* ScopeName(tm::Scope s) {
+  switch (s) {
+    case tm::Scope::kSource: return "source";
+    case tm::Scope::kTarget: return "target";
+    default: return "unit";
+  }
+}
+
+json StoreJson(const tm::StoreInfo& s) {
+  return {{"id", s.record.id},
+          {"tenant", s.record.tenant},
+          {"name", s.record.name},
+          {"source_lang", s.record.source_lang},
+          {"target_lang", s.record.target_lang},
+          {"created_at", Rfc3339(s.record.created_at)},
+          {"segment_count", s.segment_count}};
+}
+
+json SegmentJson(const tm::SegmentRecord& r) {
+  json props = json::array(), notes = json::array();
+  for (const auto& p : r.properties) {
+    props.push_back({{"scope", ScopeName(p.scope)}, {"type", p.type}, {"value", p.value}, {"lang", p.lang}});
+  }
+  for (const auto& n : r.notes) {
+    notes.push_back({{"scope", ScopeName(n.scope)}, {"text", n.text}, {"lang", n.lang}});
+  }
+  json j = {{"id", r.id},
+            {"source", r.source},
+            {"target", r.target},
+            {"creator", r.creator},
+            {"changer", r.changer},
+            {"created_at", Rfc3339(r.created_at)},
+            {"changed_at", Rfc3339(r.changed_at)},
+            {"last_used_at", r.last_used_at == absl::InfinitePast() ? json(nullptr)
+                                                                     : json(Rfc3339(r.last_used_at))},
+            {"usage_count", r.usage_count},
+            {"properties", props},
+            {"notes", notes}};
+  if (!r.context.empty()) {
+    j["context"] = {{"key", r.context.key}, {"prev_hash", r.context.prev_hash},
+                    {"next_hash", r.context.next_hash}};
+  }
+  return j;
+}
+
+json ReportJson(const tm::ImportReport& r) {
+  json skipped = json::array();
+  for (const auto& s : r.skipped_units) skipped.push_back({{"line", s.line}, {"reason", s.reason}});
+  return {{"units", r.units},
+          {"inserted", r.inserted},
+          {"merged", r.merged},
+          {"skipped", r.skipped},
+          {"skipped_units", skipped},
+          {"write_seconds", absl::ToDoubleSeconds(r.write_time)},
+          {"index_seconds", absl::ToDoubleSeconds(r.index_time)}};
+}
+
+std::string WithCommas(int64_t n) {
+  std::string digits = StrCat(n < 0 ? -n : n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
+    out.push_back(digits[i]);
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+// Shared state of one command's options.
+struct Common {
+  std::string tenant = std::string(tm::kAnyTenant);
+  bool json = false;
+};
+
+void AddCommon(CLI::App* cmd, Common* c) {
+  cmd->add_option("--tenant", c->tenant, "Act as this tenant (default: any tenant, as admin)");
+  cmd->add_flag("--json", c->json, "Print JSON instead of text");
+}
+
+// Runs `body` as the command; prints errors and sets the exit code.
+void Run(Environment* env, int* exit_code, const std::function<absl::Status(tm::TmService&)>& body) {
+  auto service = env->Tm();
+  absl::Status s = service.ok() ? body(**service) : service.status();
+  if (!s.ok()) {
+    env->err() << "verso: error: " << s.message() << "\n";
+    *exit_code = 1;
+  }
+}
+
+// Text the user typed is plain text unless --markup says it is tagged text already.
+std::string AsMarkup(const std::string& text, bool markup) {
+  return markup ? text : text::EscapeText(text);
+}
+
+void PrintHighlighted(std::ostream& out, std::string_view text,
+                      const std::vector<std::pair<uint32_t, uint32_t>>& ranges, bool tty) {
+  size_t pos = 0;
+  for (const auto& [b, e] : ranges) {
+    out << text.substr(pos, b - pos) << (tty ? "\033[1;33m" : "[") << text.substr(b, e - b)
+        << (tty ? "\033[0m" : "]");
+    pos = e;
+  }
+  out << text.substr(pos);
+}
+
+}  // namespace
+
+void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
+  CLI::App* tm = app->add_subcommand("tm", "Translation memories: stores, import/export, lookup");
+  tm->require_subcommand(1);
+
+  {  // create
+    auto* cmd = tm->add_subcommand("create", "Create a TM store");
+    auto common = std::make_shared<Common>();
+    auto name = std::make_shared<std::string>();
+    auto source = std::make_shared<std::string>();
+    auto target = std::make_shared<std::string>();
+    cmd->add_option("--name", *name, "Store name")->required();
+    cmd->add_option("--source", *source, "Source language (BCP 47, e.g. en-US)")->required();
+    cmd->add_option("--target", *target, "Target language (BCP 47, e.g. es-ES)")->required();
+    cmd->add_option("--tenant", common->tenant, "Owning tenant")->default_val("default");
+    cmd->add_flag("--json", common->json, "Print JSON");
+    cmd->callback([=] {
+      Run(env, exit_code, [&](tm::TmService& s) -> absl::Status {
+        auto store = s.CreateStore(common->tenant, *name, *source, *target);
+        if (!store.ok()) return store.status();
+        if (common->json) {
+          env->out() << StoreJson(*store).dump(2) << "\n";
+        } else {
+          env->out() << "Created TM store " << store->record.id << " \"" << store->record.name
+                     << "\" (" << store->record.source_lang << " -> " << store->record.target_lang
+                     << ", tenant " << store->record.tenant << ")\n";
+        }
+        return absl::OkStatus();
+      });
+    });
+  }
+
+  {  // list
+    auto* cmd = tm->add_subcommand("list", "List TM stores");
+    auto common = std::make_shared<Common>();
+    AddCommon(cmd, common.get());
+    cmd->callback([=] {
+      Run(env, exit_code, [&](tm::TmService& s) -> absl::Status {
+        auto stores = s.ListStores(common->tenant);
+        if (!stores.ok()) return stores.status();
+        if (common->json) {
+          json arr = json::array();
+          for (const auto& st : *stores) arr.push_back(StoreJson(st));
+          env->out() << arr.dump(2) << "\n";
+          return absl::OkStatus();
+        }
+        env->out() << std::left << std::setw(30) << "ID" << std::setw(14) << "TENANT"
+                   << std::setw(18) << "PAIR" << std::setw(12) << "SEGMENTS" << "NAME\n";
+        for (const auto& st : *stores) {
+          env->out() << std::setw(30) << st.record.id << std::setw(14) << st.record.tenant
+                     << std::setw(18) << (st.record.source_lang + " -> " + st.record.target_lang)
+                     << std::setw(12) << WithCommas(st.segment_count) << st.record.name << "\n";
+        }
+        return absl::OkStatus();
+      });
+    });
+  }
+
+  {  // delete
+    auto* cmd = tm->add_subcommand("delete", "Delete a TM store and all its segments");
+    auto common = std::make_shared<Common>();
+    auto store = std::make_shared<std::string>();
+    cmd->add_option("store", *store, "Store id")->required();
+    AddCommon(cmd, common.get());
+    cmd->callback([=] {
+      Run(env, exit_code, [&](tm::TmService& s) -> absl::Status {
+        absl::Status st = s.DeleteStore(common->tenant, *store);
+        if (st.ok() && !common->json) env->out() << "Deleted TM store " << *store << "\n";
+        if (st.ok() && common->json) env->out() << json{{"deleted", *store}}.dump() << "\n";
+        return st;
+      });
+    });
+  }
+
+  {  // add
+    auto* cmd = tm->add_subcommand("add", "Add one segment");
+    auto common = std::make_shared<Common>();
+    auto store = std::make_shared<std::string>();
+    auto source = std::make_shared<std::string>();
+    auto target = std::make_shared<std::string>();
+    auto context = std::make_shared<std::string>();
+    auto user = std::make_shared<std::string>("cli");
+    auto markup = std::make_shared<bool>(false);
+    cmd->add_option("store", *store, "Store id")->required();
+    cmd->add_option("--source", *source, "Source text")->required();
+    cmd->add_option("--target", *target, "Target text")->required();
+    cmd->add_option("--context-key", *context, "Context key (resource id, msgctxt)");
+    cmd->add_option("--user", *user, "Creator");
+    cmd->add_flag("--markup", *markup, "Texts are tagged text (inline codes as XML elements)");
+    AddCommon(cmd, common.get());
+    cmd->callback([=] {
+      Run(env, exit_code, [&](tm::TmService& s) -> absl::Status {
+        tm::SegmentRecord r;
+        r.source = AsMarkup(*source, *markup);
+        r.target = AsMarkup(*target, *markup);
+        r.context.key = *context;
+        auto added = s.AddSegments(common->tenant, *store, {r}, *user);
+        if (!added.ok()) return added.status();
+        if (common->json) {
+          env->out() << SegmentJson((*added)[0]).dump() << "\n";
+        } else {
+          env->out() << "Added segment " << (*added)[0].id << "\n";
+        }
+        env->out().flush();
+        return absl::OkStatus();
+      });
+    });
+  }
+
+  {  // import
+    auto* cmd = tm->add_subcommand("import", "Import a TMX (or gettext PO) file into a store");
+    auto common = std::make_shared<Common>();
+    auto store = std::make_shared<std::string>();
+    auto file = std::make_shared<std::string>();
+    auto strict = std::make_shared<bool>(false);
+    auto user = std::make_shared<std::string>("import");
+    cmd->add_option("store", *store, "Store id")->required();
+    cmd->add_option("file", *file, "File to import (.tmx, .po)")->required();
+    cmd->add_flag("--strict", *strict, "Import nothing if any unit is invalid");
+    cmd->add_option("--user", *user, "Creator of units that name none");
+    AddCommon(cmd, common.get());
+    cmd->callback([=] {
+      Run(env, exit_code, [&](tm::TmService& s) -> absl::Status {
+        tm::ImportOptions options;
+        options.strict = *strict;
+        options.user = *user;
+        absl::Time start = absl::Now();
+        if (env->stderr_is_tty() && !common->json) {
+          options.progress = [env, start](int64_t read, int64_t total, int64_t units) {
+            double secs = std::max(1e-6, absl::ToDoubleSeconds(absl::Now() - start));
+            int pct = total > 0 ? static_cast<int>(100.0 * static_cast<double>(read) / total) : 0;
+            int bar = pct / 5;
+            env->err() << "\r[" << std::string(bar, '#') << std::string(20 - bar, '.') << "] "
+                       << std::setw(3) << pct << "%  " << WithCommas(units) << " units  "
+                       << WithCommas(static_cast<int64_t>(units / secs)) << " units/s" << std::flush;
+          };
+        }
+        bool po = file->size() > 3 && file->substr(file->size() - 3) == ".po";
+        auto report = po ? s.ImportPo(common->tenant, *store, *file, options)
+                         : s.ImportTmx(common->tenant, *store, *file, options);
+        if (options.progress) env->err() << "\n";
+        if (!report.ok()) return report.status();
+        double secs = absl::ToDoubleSeconds(absl::Now() - start);
+        if (common->json) {
+          json j = ReportJson(*report);
+          j["seconds"] = secs;
+          env->out() << j.dump(2) << "\n";
+          return absl::OkStatus();
+        }
+        env->out() << "Imported " << *file << " into " << *store << ": "
+                   << WithCommas(report->units) << " units, " << WithCommas(report->inserted)
+                   << " new, " << WithCommas(report->merged) << " merged, "
+                   << WithCommas(report->skipped) << " skipped (" << std::fixed
+                   << std::setprecision(2) << secs << " s, "
+                   << WithCommas(static_cast<int64_t>(report->units / std::max(secs, 1e-6)))
+                   << " units/s)\n";
+        size_t shown = 0;
+        for (const auto& sk : report->skipped_units) {
+          if (shown++ == 20) {
+            env->out() << "  ... and " << WithCommas(report->skipped - 20) << " more skipped\n";
+            break;
+          }
+          env->out() << "  skipped line " << sk.line << ": " << sk.reason << "\n";
+        }
+        return absl::OkStatus();
+      });
+    });
+  }
+
+  {  // export
+    auto* cmd = tm->add_subcommand("export", "Export a store as TMX 1.4b");
+    auto common = std::make_shared<Common>();
+    auto store = std::make_shared<std::string>();
+    auto file = std::make_shared<std::string>();
+    cmd->add_option("store", *store, "Store id")->required();
+    cmd->add_option("file", *file, "Output file, or - for stdout")->required();
+    AddCommon(cmd, common.get());
+    cmd->callback([=] {
+      Run(env, exit_code, [&](tm::TmService& s) -> absl::Status {
+        std::ofstream file_out;
+        std::ostream* out = &env->out();
+        std::string tmp;
+        if (*file != "-") {
+          // Write to a temporary name and rename, so a failed export leaves no partial file.
+          tmp = *file + ".partial";
+          file_out.open(tmp, std::ios::binary | std::ios::trunc);
+          if (!file_out) return absl::UnavailableError(StrCat(*file, ": cannot be written"));
+          out = &file_out;
+        }
+        auto units = s.ExportTmx(common->tenant, *store, out);
+        if (!units.ok()) {
+          if (!tmp.empty()) std::remove(tmp.c_str());
+          return units.status();
+        }
+        if (!tmp.empty()) {
+          file_out.close();
+          if (!file_out || std::rename(tmp.c_str(), file->c_str()) != 0) {
+            std::remove(tmp.c_str());
+            return absl::UnavailableError(StrCat(*file, ": cannot be written"));
+          }
+          if (common->json) {
+            env->out() << json{{"units", *units}, {"file", *file}}.dump() << "\n";
+          } else {
+            env->out() << "Exported " << WithCommas(*units) << " units to " << *file << "\n";
+          }
+        }
+        return absl::OkStatus();
+      });
+    });
+  }
+
+  {  // lookup
+    auto* cmd = tm->add_subcommand("lookup", "Find TM matches for a source text");
+    auto common = std::make_shared<Common>();
+    auto store = std::make_shared<std::string>();
+    auto text = std::make_shared<std::string>();
+    auto opts = std::make_shared<tm::LookupOptions>();
+    auto markup = std::make_shared<bool>(false);
+    cmd->add_option("store", *store, "Store id")->required();
+    cmd->add_option("text", *text, "Source text")->required();
+    cmd->add_option("--min-score", opts->min_score, "Lowest score to return (1-101)")
+        ->default_val(50);
+    cmd->add_option("--max", opts->max_results, "Most matches to return (1-100)")->default_val(5);
+    cmd->add_option("--context-key", opts->context.key, "Context key, for 101% matches");
+    cmd->add_flag("--exhaustive", opts->exhaustive, "Score every segment (no index)");
+    cmd->add_flag("--markup", *markup, "The text is tagged text");
+    AddCommon(cmd, common.get());
+    cmd->callback([=] {
+      Run(env, exit_code, [&](tm::TmService& s) -> absl::Status {
+        auto warm = s.Warm(common->tenant, *store);
+        if (!warm.ok()) return warm.status();
+        absl::Time start = absl::Now();
+        auto result = s.Lookup(common->tenant, *store, AsMarkup(*text, *markup), *opts);
+        double ms = absl::ToDoubleMilliseconds(absl::Now() - start);
+        if (!result.ok()) return result.status();
+        if (common->json) {
+          json arr = json::array();
+          for (const auto& m : result->matches) {
+            json pen = json::object();
+            for (const auto& [k, v] : m.penalties) pen[k] = v;
+            arr.push_back({{"score", m.score},
+                           {"band", tm::BandName(m.band)},
+                           {"base_score", m.base_score},
+                           {"penalties", pen},
+                           {"context_match", m.context_match},
+                           {"segment", SegmentJson(m.segment)}});
+          }
+          env->out() << json{{"matches", arr}, {"candidates", result->candidates},
+                             {"verified", result->verified}}
+                            .dump(2)
+                     << "\n";
+          return absl::OkStatus();
+        }
+        if (result->matches.empty()) {
+          env->out() << "No match at or above " << opts->min_score << "%.\n";
+        }
+        for (const auto& m : result->matches) {
+          env->out() << std::right << std::setw(4) << m.score << "%  " << std::left << std::setw(9)
+                     << tm::BandName(m.band) << m.segment.source << "\n"
+                     << std::string(15, ' ') << "-> " << m.segment.target << "\n";
+          if (!m.penalties.empty()) {
+            env->out() << std::string(15, ' ') << "(base " << m.base_score;
+            for (const auto& [k, v] : m.penalties) env->out() << ", " << k << " -" << v;
+            env->out() << ")\n";
+          }
+        }
+        env->out() << std::fixed << std::setprecision(2) << "(lookup " << ms << " ms, "
+                   << WithCommas(result->candidates) << " candidates";
+        if (*warm > absl::ZeroDuration()) {
+          env->out() << "; index built in " << std::setprecision(0)
+                     << absl::ToDoubleMilliseconds(*warm) << " ms";
+        }
+        env->out() << ")\n";
+        return absl::OkStatus();
+      });
+    });
+  }
+
+  {  // concordance
+    auto* cmd = tm->add_subcommand("concordance", "Search a word or phrase in a store");
+    auto common = std::make_shared<Common>();
+    auto store = std::make_shared<std::string>();
+    auto phrase = std::make_shared<std::string>();
+    auto opts = std::make_shared<tm::ConcordanceOptions>();
+    auto in = std::make_shared<std::string>("source");
+    cmd->add_option("store", *store, "Store id")->required();
+    cmd->add_option("phrase", *phrase, "Word or phrase")->required();
+    cmd->add_option("--in", *in, "Where to search: source, target or both")
+        ->check(CLI::IsMember({"source", "target", "both"}));
+    cmd->add_option("--limit", opts->limit, "Most results (1-1000)")->default_val(20);
+    AddCommon(cmd, common.get());
+    cmd->callback([=] {
+      Run(env, exit_code, [&](tm::TmService& s) -> absl::Status {
+        opts->source = *in != "target";
+        opts->target = *in != "source";
+        auto result = s.Concordance(common->tenant, *store, text::EscapeText(*phrase), *opts);
+        if (!result.ok()) return result.status();
+        if (common->json) {
+          json arr = json::array();
+          for (const auto& m : result->matches) {
+            json ranges = json::array();
+            for (const auto& [b, e] : m.ranges) ranges.push_back({b, e});
+            arr.push_back({{"in", m.in_source ? "source" : "target"},
+                           {"ranges", ranges},
+                           {"segment", SegmentJson(m.segment)}});
+          }
+          env->out() << json{{"matches", arr}, {"total", result->total}}.dump(2) << "\n";
+          return absl::OkStatus();
+        }
+        for (const auto& m : result->matches) {
+          const std::string& hit = m.in_source ? m.segment.source : m.segment.target;
+          const std::string& other = m.in_source ? m.segment.target : m.segment.source;
+          env->out() << "#" << m.segment.id << "  ";
+          PrintHighlighted(env->out(), hit, m.ranges, env->stdout_is_tty());
+          env->out() << "\n        " << other << "\n";
+        }
+        env->out() << WithCommas(result->total) << " found";
+        if (result->total > static_cast<int>(result->matches.size())) {
+          env->out() << ", " << result->matches.size() << " shown";
+        }
+        env->out() << "\n";
+        return absl::OkStatus();
+      });
+    });
+  }
+
+  {  // stats
+    auto* cmd = tm->add_subcommand("stats", "Show a store's size and index");
+    auto common = std::make_shared<Common>();
+    auto store = std::make_shared<std::string>();
+    cmd->add_option("store", *store, "Store id")->required();
+    AddCommon(cmd, common.get());
+    cmd->callback([=] {
+      Run(env, exit_code, [&](tm::TmService& s) -> absl::Status {
+        auto st = s.Stats(common->tenant, *store);
+        if (!st.ok()) return st.status();
+        if (common->json) {
+          json j = StoreJson(st->info);
+          j["index_bytes"] = st->index_bytes;
+          j["vocabulary"] = st->vocabulary;
+          j["postings"] = st->postings;
+          env->out() << j.dump(2) << "\n";
+          return absl::OkStatus();
+        }
+        env->out() << "store        " << st->info.record.id << " \"" << st->info.record.name << "\"\n"
+                   << "tenant       " << st->info.record.tenant << "\n"
+                   << "pair         " << st->info.record.source_lang << " -> "
+                   << st->info.record.target_lang << "\n"
+                   << "segments     " << WithCommas(st->info.segment_count) << "\n"
+                   << "vocabulary   " << WithCommas(static_cast<int64_t>(st->vocabulary)) << " words\n"
+                   << "postings     " << WithCommas(static_cast<int64_t>(st->postings)) << "\n"
+                   << "index memory " << std::fixed << std::setprecision(1)
+                   << static_cast<double>(st->index_bytes) / (1024.0 * 1024.0) << " MiB\n"
+                   << "created      " << Rfc3339(st->info.record.created_at) << "\n";
+        return absl::OkStatus();
+      });
+    });
+  }
+}
+
+}  // namespace verso::cli

@@ -1,0 +1,128 @@
+// The verso command line, end to end: a real binary on a temporary data directory.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "tests/process.h"
+
+namespace verso {
+namespace {
+
+using ::testing::HasSubstr;
+using nlohmann::json;
+
+const std::string kKit = std::string(VERSO_SHARED_DATA) + "/tmx/lisa-compliance-kit/";
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/cli_" + std::to_string(getpid()) + "_" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  testing::RunResult Verso(std::vector<std::string> args, std::vector<std::string> env = {}) {
+    args.insert(args.begin(), {VERSO_BINARY, "--data-dir", dir_ + "/data"});
+    return testing::Run(args, env);
+  }
+  std::string CreateStore(const std::string& src, const std::string& tgt) {
+    auto r = Verso({"tm", "create", "--name", "t", "--source", src, "--target", tgt, "--json"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return json::parse(r.out)["id"];
+  }
+
+  std::string dir_;
+};
+
+TEST_F(CliTest, CreateImportLookupConcordanceStatsExport) {
+  std::string id = CreateStore("en-us", "fr-ca");
+  auto imported = Verso({"tm", "import", id, kKit + "ImportTest2A.tmx", "--json"});
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  json report = json::parse(imported.out);
+  EXPECT_EQ(report["inserted"], 7);
+  EXPECT_EQ(report["skipped"], 0);
+
+  auto lookup = Verso({"tm", "lookup", id, "Second sentence.", "--json"});
+  ASSERT_EQ(lookup.exit_code, 0) << lookup.err;
+  json matches = json::parse(lookup.out)["matches"];
+  ASSERT_GE(matches.size(), 1u);
+  EXPECT_EQ(matches[0]["segment"]["source"],
+            "Second<it type=\"bold\" pos=\"end\" x=\"1\">&lt;/b&gt;</it> sentence.");
+  EXPECT_EQ(matches[0]["base_score"], 100);
+  EXPECT_EQ(matches[0]["score"], 99);  // the <it> code is missing from the query
+  EXPECT_EQ(matches[0]["band"], "95-99");
+
+  auto text = Verso({"tm", "lookup", id, "Nested formatting = Bold+Italic+Underlined, Bold+Italic, Bold"});
+  ASSERT_EQ(text.exit_code, 0);
+  EXPECT_THAT(text.out, HasSubstr("Format en gigogne"));
+
+  auto conc = Verso({"tm", "concordance", id, "chat", "--in", "target"});
+  ASSERT_EQ(conc.exit_code, 0) << conc.err;
+  EXPECT_THAT(conc.out, HasSubstr("[chat]"));
+  EXPECT_THAT(conc.out, HasSubstr("1 found"));
+
+  auto stats = Verso({"tm", "stats", id, "--json"});
+  ASSERT_EQ(stats.exit_code, 0);
+  EXPECT_EQ(json::parse(stats.out)["segment_count"], 7);
+  EXPECT_EQ(json::parse(stats.out)["source_lang"], "en-US");
+
+  std::string out = dir_ + "/out.tmx";
+  auto exported = Verso({"tm", "export", id, out});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_EQ(exported.out, "Exported 7 units to " + out + "\n");
+  std::string again = CreateStore("en-US", "fr-CA");
+  auto reimported = Verso({"tm", "import", again, out, "--json"});
+  EXPECT_EQ(json::parse(reimported.out)["inserted"], 7);
+
+  auto list = Verso({"tm", "list", "--json"});
+  EXPECT_EQ(json::parse(list.out).size(), 2u);
+}
+
+TEST_F(CliTest, ErrorsAreClearAndExitNonZero) {
+  std::string id = CreateStore("en", "de");
+  auto bad_lang = Verso({"tm", "create", "--name", "x", "--source", "en", "--target", "deutsch"});
+  EXPECT_EQ(bad_lang.exit_code, 1);
+  EXPECT_EQ(bad_lang.err,
+            "verso: error: target_lang: \"deutsch\" is not a valid BCP 47 language tag: "
+            "\"deutsch\" is not a language subtag (2-3 letters)\n");
+  auto missing = Verso({"tm", "lookup", "tm_nope", "hello"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.err, "verso: error: TM store tm_nope not found\n");
+  std::string broken = dir_ + "/broken.tmx";
+  std::ofstream(broken) << "<?xml version=\"1.0\"?>\n<tmx version=\"1.4\">\n<header/>\n<body/></tmx>";
+  auto import = Verso({"tm", "import", id, broken});
+  EXPECT_EQ(import.exit_code, 1);
+  EXPECT_EQ(import.err, "verso: error: " + broken + ": line 3: <header> has no srclang attribute\n");
+  auto usage = Verso({"tm", "lookup"});
+  EXPECT_EQ(usage.exit_code, 106);  // CLI11's "required option missing"
+  auto config = Verso({"tm", "list"}, {"VERSO_DATA_DIRR=/tmp"});
+  EXPECT_EQ(config.exit_code, 1);
+  EXPECT_EQ(config.err,
+            "verso: error: configuration: environment variable VERSO_DATA_DIRR does not name an "
+            "option\n");
+  std::string yaml = dir_ + "/verso.yaml";
+  std::ofstream(yaml) << "log:\n  level: chatty\n";
+  auto bad_file = Verso({"--config", yaml, "tm", "list"});
+  EXPECT_EQ(bad_file.exit_code, 1);
+  EXPECT_EQ(bad_file.err, "verso: error: configuration: log.level: \"chatty\" is not one of debug, "
+                          "info, warn, error, off (file " + yaml + ":2:10)\n");
+}
+
+TEST_F(CliTest, AddThenLookupAcrossProcesses) {
+  std::string id = CreateStore("en", "es");
+  auto add = Verso({"tm", "add", id, "--source", "Save as <b>PDF</b> & exit", "--target",
+                    "Guardar como <b>PDF</b> y salir", "--json"});
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  EXPECT_EQ(json::parse(add.out)["source"], "Save as &lt;b&gt;PDF&lt;/b&gt; &amp; exit");
+  auto lookup = Verso({"tm", "lookup", id, "Save as <b>PDF</b> & exit", "--json"});
+  ASSERT_EQ(lookup.exit_code, 0) << lookup.err;
+  EXPECT_EQ(json::parse(lookup.out)["matches"][0]["score"], 100);
+}
+
+}  // namespace
+}  // namespace verso

@@ -1,0 +1,38 @@
+// Running verso and helper programs from tests: fork/exec with captured output.
+#ifndef VERSO_TESTS_PROCESS_H_
+#define VERSO_TESTS_PROCESS_H_
+
+#include <string>
+#include <vector>
+
+namespace verso::testing {
+
+struct RunResult {
+  int exit_code = -1;  // or 128 + signal
+  std::string out;
+  std::string err;
+};
+
+// Runs `argv` to completion with extra environment variables ("KEY=value").
+RunResult Run(const std::vector<std::string>& argv, const std::vector<std::string>& env = {});
+
+// A child process whose stdout is read line by line.
+class Child {
+ public:
+  explicit Child(const std::vector<std::string>& argv);
+  ~Child();
+  // Next stdout line without the newline; false at end of output.
+  bool ReadLine(std::string* line);
+  void Kill(int signal);
+  // Waits for exit; returns the exit code, or 128 + signal.
+  int Wait();
+
+ private:
+  int pid_ = -1;
+  int fd_ = -1;
+  std::string buffer_;
+};
+
+}  // namespace verso::testing
+
+#endif  // VERSO_TESTS_PROCESS_H_
