@@ -302,7 +302,7 @@ class LibxmlTmxReader : public TmxReader {
   bool pending_ = false;
 };
 
-constexpr int kParseOptions = XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_COMPACT;
+constexpr int kParseOptions = XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_COMPACT | XML_PARSE_BIG_LINES;
 
 }  // namespace
 

@@ -20,6 +20,9 @@ size_t WrittenTagLength(std::string_view s, size_t pos);
 // text, plus one entry for the end.
 std::vector<uint32_t> TextRunOffsets(std::string_view markup, uint32_t begin, uint32_t end);
 
+// Tests only: turns the ASCII word-break fast path off (ICU for everything). Not thread-safe.
+void SetAsciiFastPath(bool enabled);
+
 }  // namespace verso::text
 
 #endif  // VERSO_TEXT_TEXT_INTERNAL_H_

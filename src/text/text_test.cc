@@ -3,6 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <random>
+
+#include "text/text_internal.h"
+
 namespace verso::text {
 namespace {
 
@@ -147,6 +151,35 @@ TEST(TokenizeTest, CjkAndThaiUseDictionaries) {
   std::string joined;
   for (const Token& t : th) joined += t.surface;
   EXPECT_EQ(joined, "ภาษาไทยง่ายนิดเดียว");
+}
+
+TEST(TokenizeTest, AsciiFastPathEqualsIcu) {
+  // The fast path must draw exactly ICU's word boundaries and kinds on ASCII text.
+  std::vector<std::string> cases = {
+      "e.g. don't can't 3.14 1,000.50 a.1 1.a a:b 1:2 1;2 a;b _ __ a_ _a 1_ _1 1__ __1 _._ a'",
+      "'quoted' \"x\" v3.0 mp3 x86_64 foo.bar.baz ...  end. file:line:col 12:30 -5 +3 #1 $5 100%",
+      "A\tB\nC\rD\x0b E\x01F",
+      "Report-Msgid-Bugs-To: a.b@lists.debian.org <me57@x.org> @ @@ 1@2 a@.b a.@b",
+  };
+  std::mt19937 rng(11);
+  const std::string alphabet = "aZq09_.':,;- !\"#\t(/@@%&+=?*";
+  for (int i = 0; i < 20000; ++i) {
+    std::string t;
+    int len = 1 + static_cast<int>(rng() % 12);
+    for (int k = 0; k < len; ++k) t += alphabet[rng() % alphabet.size()];
+    cases.push_back(t);
+  }
+  for (const std::string& c : cases) {
+    SetAsciiFastPath(false);
+    std::vector<Token> icu = TokenizePlain(c);
+    SetAsciiFastPath(true);
+    std::vector<Token> fast = TokenizePlain(c);
+    ASSERT_EQ(Describe(fast), Describe(icu)) << "\"" << c << "\"";
+    for (size_t k = 0; k < fast.size(); ++k) {
+      ASSERT_EQ(fast[k].begin, icu[k].begin) << c;
+      ASSERT_EQ(fast[k].key, icu[k].key) << c;
+    }
+  }
 }
 
 TEST(TokenizeTest, KeysAreCaseFoldedNfc) {

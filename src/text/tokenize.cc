@@ -3,6 +3,7 @@
 #include <unicode/utext.h>
 #include <unicode/utf8.h>
 
+#include <array>
 #include <memory>
 
 #include "common/strings.h"
@@ -30,6 +31,8 @@ WordBreaker& Breaker() {
   thread_local WordBreaker breaker;
   return breaker;
 }
+
+bool g_ascii_fast_path = true;
 
 bool IsAsciiAlnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -221,9 +224,124 @@ void AddToken(TokenKind kind, std::string_view text, uint32_t begin, uint32_t en
   out->push_back(std::move(t));
 }
 
+// UAX #29 word boundaries for ASCII text, as ICU's word rules (word.txt) draw them: letters,
+// digits and '_' join; ',' ';' join two digits, '.' and '\'' join two letters or two digits.
+// ICU's rule status follows the segment's last character (a digit: number, a letter: word; a
+// trailing '_' takes the status of what precedes it, "__" is a word, a lone '_' is none). ICU 72
+// treats '@' as a letter (e-mail addresses stay one word), but it is not alphabetic.
+// TokenizeTest.AsciiFastPathEqualsIcu checks all of this against ICU.
+enum AsciiClass : uint8_t { kOther, kSpace, kLetter, kDigit, kUnderscore, kMidNumLet, kMidNum, kAt };
+
+constexpr std::array<uint8_t, 128> MakeAsciiClasses() {
+  std::array<uint8_t, 128> t{};
+  for (int c = 0; c < 128; ++c) {
+    uint8_t k = kOther;
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) k = kLetter;
+    else if (c >= '0' && c <= '9') k = kDigit;
+    else if (c == '_') k = kUnderscore;
+    else if (c == '@') k = kAt;
+    else if (c == '.' || c == '\'') k = kMidNumLet;
+    else if (c == ',' || c == ';') k = kMidNum;
+    else if (c == ' ' || (c >= 0x09 && c <= 0x0D)) k = kSpace;
+    t[c] = k;
+  }
+  return t;
+}
+constexpr std::array<uint8_t, 128> kAsciiClasses = MakeAsciiClasses();
+
+// A segment with ICU rule status `status`: a word when ICU says so or when it holds a letter
+// (ICU calls "mp3" and "x86" numbers: they end in a digit), a number when it is digits only,
+// else one punctuation token per non-space code point.
+void AddSegment(std::string_view s, size_t a, size_t b, int status, bool has_letter,
+                std::vector<Token>* out) {
+  if (status >= UBRK_WORD_NONE && status < UBRK_WORD_NONE_LIMIT) {
+    size_t i = a;
+    while (i < b) {
+      size_t len;
+      bool ws = IsWhitespaceAt(s, i, &len);
+      if (len == 0) len = 1;
+      if (!ws) {
+        AddToken(TokenKind::kPunct, s.substr(i, len), static_cast<uint32_t>(i),
+                 static_cast<uint32_t>(i + len), out);
+      }
+      i += len;
+    }
+  } else if (status >= UBRK_WORD_NUMBER && status < UBRK_WORD_NUMBER_LIMIT && !has_letter) {
+    AddToken(TokenKind::kNumber, s.substr(a, b - a), static_cast<uint32_t>(a),
+             static_cast<uint32_t>(b), out);
+  } else {
+    AddToken(TokenKind::kWord, s.substr(a, b - a), static_cast<uint32_t>(a),
+             static_cast<uint32_t>(b), out);
+  }
+}
+
+bool IsCore(uint8_t k) { return k == kLetter || k == kDigit || k == kUnderscore || k == kAt; }
+bool IsLetterLike(uint8_t k) { return k == kLetter || k == kAt; }
+
+void BreakAsciiWords(std::string_view s, size_t begin, size_t end, std::vector<Token>* out) {
+  size_t i = begin;
+  while (i < end) {
+    uint8_t k = kAsciiClasses[static_cast<unsigned char>(s[i])];
+    if (k == kSpace) {
+      ++i;
+      continue;
+    }
+    if (!IsCore(k)) {
+      AddToken(TokenKind::kPunct, s.substr(i, 1), static_cast<uint32_t>(i),
+               static_cast<uint32_t>(i + 1), out);
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    bool letters = false, digits = false;
+    uint8_t prev = k;
+    while (j < end) {
+      uint8_t c = kAsciiClasses[static_cast<unsigned char>(s[j])];
+      if (IsCore(c)) {
+        letters |= c == kLetter;
+        digits |= c == kDigit;
+        prev = c;
+        ++j;
+        continue;
+      }
+      // A middle character joins two letters or two digits.
+      if (j + 1 < end && (c == kMidNumLet || c == kMidNum)) {
+        uint8_t next = kAsciiClasses[static_cast<unsigned char>(s[j + 1])];
+        bool join = (IsLetterLike(prev) && IsLetterLike(next) && c == kMidNumLet) ||
+                    (prev == kDigit && next == kDigit);
+        if (join) {
+          j += 1;
+          continue;
+        }
+      }
+      break;
+    }
+    (void)digits;
+    // ICU's status, from the last characters.
+    uint8_t last = kAsciiClasses[static_cast<unsigned char>(s[j - 1])];
+    int status;
+    if (IsLetterLike(last)) {
+      status = UBRK_WORD_LETTER;
+    } else if (last == kDigit) {
+      status = UBRK_WORD_NUMBER;
+    } else if (j - i == 1) {
+      status = UBRK_WORD_NONE;  // a lone '_'
+    } else {
+      uint8_t before = kAsciiClasses[static_cast<unsigned char>(s[j - 2])];
+      status = before == kDigit ? UBRK_WORD_NUMBER : UBRK_WORD_LETTER;
+    }
+    AddSegment(s, i, j, status, letters, out);
+    i = j;
+  }
+}
+
 // UAX #29 segmentation of a span with no placeholders or written tags.
 void BreakWords(std::string_view s, size_t begin, size_t end, std::vector<Token>* out) {
   if (begin >= end) return;
+  if (g_ascii_fast_path && IsAscii(s.substr(begin, end - begin))) {
+    BreakAsciiWords(s, begin, end, out);
+    return;
+  }
   WordBreaker& wb = Breaker();
   UErrorCode status = U_ZERO_ERROR;
   wb.utext = utext_openUTF8(wb.utext, s.data() + begin, static_cast<int64_t>(end - begin), &status);
@@ -235,33 +353,26 @@ void BreakWords(std::string_view s, size_t begin, size_t end, std::vector<Token>
     int32_t rule = wb.iter->getRuleStatus();
     size_t a = begin + static_cast<size_t>(prev);
     size_t b = begin + static_cast<size_t>(cur);
-    if (rule >= UBRK_WORD_NONE && rule < UBRK_WORD_NONE_LIMIT) {
-      // White space, punctuation and symbols: one punctuation token per non-space code point.
-      size_t i = a;
-      while (i < b) {
-        size_t len;
-        bool ws = IsWhitespaceAt(s, i, &len);
-        if (len == 0) len = 1;
-        if (!ws) {
-          AddToken(TokenKind::kPunct, s.substr(i, len), static_cast<uint32_t>(i),
-                   static_cast<uint32_t>(i + len), out);
-        }
-        i += len;
+    bool letters = false;
+    if (rule >= UBRK_WORD_NUMBER && rule < UBRK_WORD_NUMBER_LIMIT) {
+      int32_t k = static_cast<int32_t>(a);
+      while (k < static_cast<int32_t>(b) && !letters) {
+        UChar32 c;
+        U8_NEXT(reinterpret_cast<const uint8_t*>(s.data()), k, static_cast<int32_t>(b), c);
+        letters = c >= 0 && u_isalpha(c);
       }
-    } else if (rule >= UBRK_WORD_NUMBER && rule < UBRK_WORD_NUMBER_LIMIT) {
-      AddToken(TokenKind::kNumber, s.substr(a, b - a), static_cast<uint32_t>(a),
-               static_cast<uint32_t>(b), out);
-    } else {
-      AddToken(TokenKind::kWord, s.substr(a, b - a), static_cast<uint32_t>(a),
-               static_cast<uint32_t>(b), out);
     }
+    AddSegment(s, a, b, rule, letters, out);
   }
 }
 
 }  // namespace
 
+void SetAsciiFastPath(bool enabled) { g_ascii_fast_path = enabled; }
+
 std::vector<Token> TokenizePlain(std::string_view s) {
   std::vector<Token> out;
+  out.reserve(s.size() / 4 + 2);
   size_t span = 0;
   size_t i = 0;
   while (i < s.size()) {

@@ -1,6 +1,8 @@
 #include "tm/index.h"
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <utility>
 
 #include "common/hash.h"
@@ -81,11 +83,17 @@ void StoreIndex::Insert(PreparedSegment p) {
   const uint32_t slot = static_cast<uint32_t>(ids_.size());
   ids_.push_back(p.id);
   alive_.push_back(1);
+  const size_t first_key = keys_.size();
+  uint64_t signature = 0;
   for (const std::string& key : p.source_keys) {
     uint32_t id = Intern(key);
     keys_.push_back(id);
-    std::vector<uint32_t>& list = postings_[id];
-    if (list.empty() || list.back() != slot) list.push_back(slot);
+    signature |= TokenBit(id);
+  }
+  const uint32_t length = static_cast<uint32_t>(p.source_keys.size());
+  for (size_t k = first_key; k < keys_.size(); ++k) {
+    std::vector<Posting>& list = postings_[keys_[k]];
+    if (list.empty() || list.back().slot != slot) list.push_back({slot, length, signature});
   }
   key_begin_.push_back(static_cast<uint32_t>(keys_.size()));
   lengths_.push_back(static_cast<uint8_t>(std::min<size_t>(255, p.source_keys.size())));
@@ -225,21 +233,53 @@ class IndexSearch {
     std::sort(distinct.begin(), distinct.end(), [](const Distinct& a, const Distinct& b) {
       return a.postings != b.postings ? a.postings < b.postings : a.id < b.id;
     });
+    // Signature weights of the tokens from step i on, as bit planes: a slot first reached at step
+    // i can share with the query only tokens d >= i whose bit its signature has.
+    const size_t steps = distinct.size();
+    std::vector<std::array<uint64_t, 4>> planes(steps + 1, {0, 0, 0, 0});
+    bool planes_exact = true;
+    {
+      std::array<int, 64> weight{};
+      for (size_t i = steps; i-- > 0;) {
+        int bit = std::countr_zero(StoreIndex::TokenBit(distinct[i].id));
+        weight[bit] += distinct[i].multiplicity;
+        if (weight[bit] > 15) planes_exact = false;
+        std::array<uint64_t, 4> p{0, 0, 0, 0};
+        for (int b = 0; b < 64; ++b) {
+          for (int k = 0; k < 4; ++k) {
+            if (weight[b] & (1 << k)) p[k] |= uint64_t{1} << b;
+          }
+        }
+        planes[i] = p;
+      }
+    }
     int missing = 0;
-    for (const Distinct& d : distinct) {
+    for (size_t i = 0; i < steps; ++i) {
+      const Distinct& d = distinct[i];
       // A slot first reached now lacks every token before d: its overlap is at most n - missing,
       // and its key is at least as long as the query's.
       if (100 * (n_ - missing) < Threshold() * n_) break;
       if (d.postings > 0) {
         const int bound = n_ - missing;
-        for (uint32_t slot : index_.postings_[d.id]) {
+        const std::array<uint64_t, 4>& p = planes[i];
+        // Newest first: on equal scores newer segments win, so visiting them first lets older
+        // ties be rejected before their penalties are computed.
+        const std::vector<StoreIndex::Posting>& list = index_.postings_[d.id];
+        for (auto it = list.rbegin(); it != list.rend(); ++it) {
+          const StoreIndex::Posting& e = *it;
           ++stats_->postings;
-          if (!scratch_.FirstVisit(slot) || !index_.alive_[slot]) continue;
+          const int m = static_cast<int>(e.length);
+          const int l = std::max(n_, m);
+          int shared = bound;
+          if (planes_exact) {
+            shared = std::popcount(e.signature & p[0]) + 2 * std::popcount(e.signature & p[1]) +
+                     4 * std::popcount(e.signature & p[2]) + 8 * std::popcount(e.signature & p[3]);
+          }
+          // Cheap bounds first; only survivors touch per-slot memory.
+          if (100 * std::min({bound, shared, m}) < Threshold() * l) continue;
+          if (!scratch_.FirstVisit(e.slot) || !index_.alive_[e.slot]) continue;
           ++stats_->candidates;
-          int m = index_.lengths_[slot];
-          int l = std::max(n_, m);
-          if (100 * std::min(bound, m) < Threshold() * l) continue;
-          Consider(slot, bound);
+          Consider(e.slot, std::min(bound, shared));
         }
       }
       missing += d.multiplicity;
@@ -268,11 +308,14 @@ class IndexSearch {
       base = BaseScore(n_, m, scratch_.distance.Distance(keys, m));
     }
     if (base < Threshold()) return;
-    if (!analyzed) candidate = Analyze(index_.Source(slot));
     Hit hit;
     hit.segment_id = index_.ids_[slot];
     hit.changed_at_micros = index_.changed_at_[slot];
     hit.base = base;
+    // Penalties only lower a score: if even the base would not make the top k, stop here.
+    hit.score = base;
+    if (static_cast<int>(top_.size()) >= k_ && !Better(hit, top_.front())) return;
+    if (!analyzed) candidate = Analyze(index_.Source(slot));
     hit.penalties = ComputePenalties(q_, candidate);
     hit.score = std::max(0, base - hit.penalties.total());
     if (hit.score == 100 && index_.ContextMatches(query_.context, slot)) {
@@ -329,18 +372,28 @@ std::vector<std::pair<uint32_t, uint32_t>> FindPhrase(std::string_view markup,
   return ranges;
 }
 
-// Slots (newest first) present in every list.
-std::vector<uint32_t> Intersect(std::vector<const std::vector<uint32_t>*> lists) {
+uint32_t SlotOf(uint32_t slot) { return slot; }
+template <typename P>
+uint32_t SlotOf(const P& posting) {
+  return posting.slot;
+}
+
+// Slots (newest first) present in every list; each list is in slot order.
+template <typename List>
+std::vector<uint32_t> Intersect(std::vector<const List*> lists) {
   std::sort(lists.begin(), lists.end(),
             [](const auto* a, const auto* b) { return a->size() < b->size(); });
   std::vector<uint32_t> out;
-  const std::vector<uint32_t>& first = *lists[0];
+  const List& first = *lists[0];
   for (auto it = first.rbegin(); it != first.rend(); ++it) {
+    const uint32_t slot = SlotOf(*it);
     bool all = true;
     for (size_t l = 1; l < lists.size() && all; ++l) {
-      all = std::binary_search(lists[l]->begin(), lists[l]->end(), *it);
+      auto pos = std::lower_bound(lists[l]->begin(), lists[l]->end(), slot,
+                                  [](const auto& e, uint32_t s) { return SlotOf(e) < s; });
+      all = pos != lists[l]->end() && SlotOf(*pos) == slot;
     }
-    if (all) out.push_back(*it);
+    if (all) out.push_back(slot);
   }
   return out;
 }
@@ -357,23 +410,35 @@ std::vector<ConcordanceHit> StoreIndex::Concordance(std::string_view phrase, boo
   for (int side = 0; side < 2; ++side) {
     bool source = side == 0;
     if ((source && !source_side) || (!source && !target_side)) continue;
-    const auto& vocab = source ? vocab_ : target_vocab_;
-    const auto& postings = source ? postings_ : target_postings_;
-    std::vector<const std::vector<uint32_t>*> lists;
+    std::vector<uint32_t> slots;
     bool missing = false;
-    for (const std::string& key : keys) {
-      // Source postings hold every number under one key.
-      bool number = !key.empty() && key[0] >= '0' && key[0] <= '9';
-      auto it = vocab.find(source && number ? std::string(kNumberKey) : key);
-      if (it == vocab.end()) {
-        missing = true;
-        break;
+    if (source) {
+      std::vector<const std::vector<Posting>*> lists;
+      for (const std::string& key : keys) {
+        // Source postings hold every number under one key.
+        bool number = key[0] >= '0' && key[0] <= '9';
+        auto it = vocab_.find(number ? std::string(kNumberKey) : key);
+        if (it == vocab_.end()) {
+          missing = true;
+          break;
+        }
+        lists.push_back(&postings_[it->second]);
       }
-      lists.push_back(&postings[it->second]);
+      if (!missing) slots = Intersect(lists);
+    } else {
+      std::vector<const std::vector<uint32_t>*> lists;
+      for (const std::string& key : keys) {
+        auto it = target_vocab_.find(key);
+        if (it == target_vocab_.end()) {
+          missing = true;
+          break;
+        }
+        lists.push_back(&target_postings_[it->second]);
+      }
+      if (!missing) slots = Intersect(lists);
     }
-    if (missing) continue;
     int found = 0;
-    for (uint32_t slot : Intersect(lists)) {
+    for (uint32_t slot : slots) {
       if (!alive_[slot]) continue;
       auto ranges = FindPhrase(source ? Source(slot) : Target(slot), keys);
       if (ranges.empty()) continue;
@@ -396,7 +461,7 @@ StoreIndex::Memory StoreIndex::MemoryUsage() const {
   size_t bytes = 0;
   for (const auto& list : postings_) {
     m.postings += list.size();
-    bytes += list.capacity() * sizeof(uint32_t) + sizeof(list);
+    bytes += list.capacity() * sizeof(Posting) + sizeof(list);
   }
   for (const auto& list : target_postings_) {
     bytes += list.capacity() * sizeof(uint32_t) + sizeof(list);

@@ -113,9 +113,21 @@ class StoreIndex {
   }
   bool ContextMatches(const storage::SegmentContext& context, uint32_t slot) const;
 
+  // A posting carries what the lookup needs to reject most slots without touching per-slot
+  // memory: the slot's key length and a 64-bit signature of its distinct tokens (one bit per
+  // token, by hash). Postings are in slot order.
+  struct Posting {
+    uint32_t slot;
+    uint32_t length;
+    uint64_t signature;
+  };
+  static uint64_t TokenBit(uint32_t id) {
+    return uint64_t{1} << ((id * 0x9E3779B97F4A7C15ull) >> 58);
+  }
+
   // Vocabulary and postings over source match keys.
   absl::flat_hash_map<std::string, uint32_t> vocab_;
-  std::vector<std::vector<uint32_t>> postings_;
+  std::vector<std::vector<Posting>> postings_;
   // Target words, for concordance only.
   absl::flat_hash_map<std::string, uint32_t> target_vocab_;
   std::vector<std::vector<uint32_t>> target_postings_;

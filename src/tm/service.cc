@@ -1,8 +1,10 @@
 #include <algorithm>
 #include <mutex>
 #include <shared_mutex>
+#include <thread>
 
 #include "absl/container/flat_hash_map.h"
+#include "common/channel.h"
 #include "common/clock.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -95,6 +97,7 @@ absl::Status ValidateText(std::string_view text, std::string_view field) {
           StrCat(field, ": control character U+", hex, " at byte ", i));
     }
   }
+  if (text.find_first_of("<&") == std::string_view::npos) return absl::OkStatus();  // plain text
   auto runs = text::ParseMarkup(text);
   if (!runs.ok()) return absl::InvalidArgumentError(StrCat(field, ": ", runs.status().message()));
   return absl::OkStatus();
@@ -489,13 +492,43 @@ absl::StatusOr<ImportReport> TmService::RunImport(
   absl::Time now = NowSeconds(*clock_);
   std::lock_guard<std::mutex> write(store->write_mu);
   VERSO_ASSIGN_OR_RETURN(auto writer, repo_->BeginWrite(store->record.id));
+  // Two stages: this thread parses and validates, a writer thread stores batches in the one
+  // transaction. The writer owns the connection until it is joined.
+  constexpr size_t kBatch = 512;
+  Channel<std::vector<SegmentRecord>> channel(8);
   int64_t first_inserted = -1;
   std::vector<int64_t> merged;
+  absl::Status write_status;
+  std::thread writer_thread([&] {
+    std::vector<SegmentRecord> batch;
+    while (channel.Pop(&batch)) {
+      for (SegmentRecord& r : batch) {
+        absl::StatusOr<storage::PutOutcome> out = writer->Put(&r);
+        if (!out.ok()) {
+          write_status = out.status();
+          channel.Close();
+          return;
+        }
+        if (out->inserted) {
+          if (first_inserted < 0) first_inserted = out->id;
+        } else {
+          merged.push_back(out->id);
+        }
+      }
+    }
+  });
+  absl::Status read_status;
+  std::vector<SegmentRecord> batch;
+  batch.reserve(kBatch);
   ImportItem item;
   while (true) {
     item = ImportItem{};
-    VERSO_ASSIGN_OR_RETURN(bool more, next(&item));
-    if (!more) break;
+    absl::StatusOr<bool> more = next(&item);
+    if (!more.ok()) {
+      read_status = more.status();
+      break;
+    }
+    if (!*more) break;
     ++report.units;
     if (item.skip.empty()) {
       absl::Status s = Prepare(&item.record, options.user, now);
@@ -503,8 +536,9 @@ absl::StatusOr<ImportReport> TmService::RunImport(
     }
     if (!item.skip.empty()) {
       if (options.strict) {
-        return absl::InvalidArgumentError(
+        read_status = absl::InvalidArgumentError(
             StrCat("line ", item.line, ": ", item.skip, " (strict import: nothing was imported)"));
+        break;
       }
       ++report.skipped;
       if (report.skipped_units.size() < 1000) {
@@ -512,16 +546,21 @@ absl::StatusOr<ImportReport> TmService::RunImport(
       }
       continue;
     }
-    VERSO_ASSIGN_OR_RETURN(storage::PutOutcome out, writer->Put(&item.record));
-    if (out.inserted) {
-      ++report.inserted;
-      if (first_inserted < 0) first_inserted = out.id;
-    } else {
-      ++report.merged;
-      merged.push_back(out.id);
+    batch.push_back(std::move(item.record));
+    if (batch.size() == kBatch) {
+      if (!channel.Push(std::move(batch))) break;  // the writer failed
+      batch = {};
+      batch.reserve(kBatch);
     }
     if (progress && report.units % 4096 == 0) progress(report.units);
   }
+  if (read_status.ok() && !batch.empty()) channel.Push(std::move(batch));
+  channel.Close();
+  writer_thread.join();
+  VERSO_RETURN_IF_ERROR(read_status);  // the writer rolls back as it goes out of scope
+  VERSO_RETURN_IF_ERROR(write_status);
+  report.merged = static_cast<int64_t>(merged.size());
+  report.inserted = report.units - report.skipped - report.merged;
   VERSO_RETURN_IF_ERROR(writer->Commit());
   absl::Time written = clock_->MonotonicNow();
   report.write_time = written - start;

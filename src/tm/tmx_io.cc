@@ -5,6 +5,7 @@
 // <tuv> is kept as a property named "@attribute" (scope unit/source/target) and written back on
 // export. The unit's srclang is dropped: the store's language pair says which side is which.
 // Context travels as the properties x-verso-context, x-verso-context-prev, x-verso-context-next.
+#include <map>
 #include <ostream>
 
 #include "common/clock.h"
@@ -25,17 +26,29 @@ constexpr std::string_view kContextNextProp = "x-verso-context-next";
 // Picks the variant for `lang` (canonical): an exact match, else one that differs only by
 // having no region/script where the other has one ("fr" for "fr-CA", or "fr-CA" for "fr").
 // Never a different region: "pt-PT" data does not go into a "pt-BR" store.
+// Canonical forms of the language tags an import meets (a file uses a handful); "" for invalid.
+using LanguageCache = std::map<std::string, std::string, std::less<>>;
+
+const std::string& Canonical(const std::string& tag, LanguageCache* cache) {
+  auto it = cache->find(tag);
+  if (it == cache->end()) {
+    auto canonical = text::CanonicalLanguageTag(tag);
+    it = cache->emplace(tag, canonical.ok() ? *canonical : std::string()).first;
+  }
+  return it->second;
+}
+
 const formats::TmxVariant* PickVariant(const std::vector<formats::TmxVariant>& variants,
-                                       const std::string& lang) {
+                                       const std::string& lang, LanguageCache* cache) {
   const formats::TmxVariant* fallback = nullptr;
   const std::string primary = text::PrimaryLanguage(lang);
   const bool lang_is_bare = primary == lang;
   for (const auto& v : variants) {
-    auto canonical = text::CanonicalLanguageTag(v.lang);
-    if (!canonical.ok()) continue;
-    if (*canonical == lang) return &v;
-    if (fallback == nullptr && text::PrimaryLanguage(*canonical) == primary &&
-        (lang_is_bare || *canonical == primary)) {
+    const std::string& canonical = Canonical(v.lang, cache);
+    if (canonical.empty()) continue;
+    if (canonical == lang) return &v;
+    if (fallback == nullptr && text::PrimaryLanguage(canonical) == primary &&
+        (lang_is_bare || canonical == primary)) {
       fallback = &v;
     }
   }
@@ -99,13 +112,14 @@ absl::Status ApplyProps(const std::vector<formats::TmxProp>& props,
 }
 
 // Maps a unit to a record for the store's pair; an error is the reason to skip it.
-absl::Status FromUnit(const formats::TmxUnit& unit, const TmStoreRecord& store, SegmentRecord* r) {
+absl::Status FromUnit(const formats::TmxUnit& unit, const TmStoreRecord& store,
+                      LanguageCache* languages, SegmentRecord* r) {
   if (!unit.problem.empty()) return absl::InvalidArgumentError(unit.problem);
-  const formats::TmxVariant* src = PickVariant(unit.variants, store.source_lang);
+  const formats::TmxVariant* src = PickVariant(unit.variants, store.source_lang, languages);
   if (src == nullptr) {
     return absl::InvalidArgumentError(StrCat("no <tuv> in the source language ", store.source_lang));
   }
-  const formats::TmxVariant* tgt = PickVariant(unit.variants, store.target_lang);
+  const formats::TmxVariant* tgt = PickVariant(unit.variants, store.target_lang, languages);
   if (tgt == nullptr) {
     return absl::InvalidArgumentError(StrCat("no <tuv> in the target language ", store.target_lang));
   }
@@ -180,11 +194,12 @@ absl::StatusOr<ImportReport> TmService::ImportTmx(std::string_view tenant,
   VERSO_ASSIGN_OR_RETURN(auto reader, formats::TmxReader::OpenFile(path));
   VERSO_RETURN_IF_ERROR(reader->ReadHeader().status());
   formats::TmxUnit unit;
+  LanguageCache languages;
   auto next = [&](ImportItem* item) -> absl::StatusOr<bool> {
     VERSO_ASSIGN_OR_RETURN(bool more, reader->Next(&unit));
     if (!more) return false;
     item->line = unit.line;
-    absl::Status s = FromUnit(unit, store->record, &item->record);
+    absl::Status s = FromUnit(unit, store->record, &languages, &item->record);
     if (!s.ok()) item->skip = std::string(s.message());
     return true;
   };
