@@ -85,15 +85,30 @@ void StoreIndex::Insert(PreparedSegment p) {
   alive_.push_back(1);
   const size_t first_key = keys_.size();
   uint64_t signature = 0;
+  uint16_t repeated = 0;
   for (const std::string& key : p.source_keys) {
     uint32_t id = Intern(key);
+    if (signature & TokenBit(id)) {
+      // Possibly seen before (or a colliding token): check exactly.
+      for (size_t k = first_key; k < keys_.size(); ++k) {
+        if (keys_[k] == id) repeated |= RepeatBit(id);
+      }
+    }
     keys_.push_back(id);
     signature |= TokenBit(id);
   }
-  const uint32_t length = static_cast<uint32_t>(p.source_keys.size());
+  const uint8_t length = static_cast<uint8_t>(std::min<size_t>(kCapped, p.source_keys.size()));
   for (size_t k = first_key; k < keys_.size(); ++k) {
     std::vector<Posting>& list = postings_[keys_[k]];
-    if (list.empty() || list.back().slot != slot) list.push_back({slot, length, signature});
+    if (!list.empty() && list.back().slot == slot) {
+      if (list.back().count < kCapped) ++list.back().count;
+    } else {
+      list.push_back({slot, length, 1, 0, signature});
+    }
+  }
+  // The repeat signature is known only now; set it on this slot's postings.
+  if (repeated != 0) {
+    for (size_t k = first_key; k < keys_.size(); ++k) postings_[keys_[k]].back().repeated = repeated;
   }
   key_begin_.push_back(static_cast<uint32_t>(keys_.size()));
   lengths_.push_back(static_cast<uint8_t>(std::min<size_t>(255, p.source_keys.size())));
@@ -188,6 +203,17 @@ class IndexSearch {
     return a.segment_id > b.segment_id;
   }
 
+  // False when a hit of `slot` scoring at most `max_score` could not enter the top k: with the
+  // heap full, it would have to beat the worst kept hit, ties included.
+  bool CouldEnter(uint32_t slot, int max_score) const {
+    if (static_cast<int>(top_.size()) < k_) return max_score >= query_.min_score;
+    Hit best_case;
+    best_case.score = max_score;
+    best_case.segment_id = index_.ids_[slot];
+    best_case.changed_at_micros = index_.changed_at_[slot];
+    return Better(best_case, top_.front());
+  }
+
   // top_ is a heap with the worst hit at the front.
   void Offer(const Hit& hit) {
     if (hit.score < query_.min_score) return;
@@ -233,25 +259,30 @@ class IndexSearch {
     std::sort(distinct.begin(), distinct.end(), [](const Distinct& a, const Distinct& b) {
       return a.postings != b.postings ? a.postings < b.postings : a.id < b.id;
     });
-    // Signature weights of the tokens from step i on, as bit planes: a slot first reached at step
-    // i can share with the query only tokens d >= i whose bit its signature has.
+    // A slot first reached at step i holds d_i (the posting says how often) and possibly the
+    // later tokens d_j (j > i) whose signature bit it has: one each, or all of d_j's
+    // multiplicity when its repeat signature says it may hold d_j more than once. singles[i]
+    // counts the later tokens per signature bit as four bit planes (counts 0..15).
     const size_t steps = distinct.size();
-    std::vector<std::array<uint64_t, 4>> planes(steps + 1, {0, 0, 0, 0});
+    std::vector<std::array<uint64_t, 4>> singles(steps + 1, {0, 0, 0, 0});
     bool planes_exact = true;
     {
-      std::array<int, 64> weight{};
+      std::array<int, 64> count{};
       for (size_t i = steps; i-- > 0;) {
-        int bit = std::countr_zero(StoreIndex::TokenBit(distinct[i].id));
-        weight[bit] += distinct[i].multiplicity;
-        if (weight[bit] > 15) planes_exact = false;
         std::array<uint64_t, 4> p{0, 0, 0, 0};
         for (int b = 0; b < 64; ++b) {
           for (int k = 0; k < 4; ++k) {
-            if (weight[b] & (1 << k)) p[k] |= uint64_t{1} << b;
+            if (count[b] & (1 << k)) p[k] |= uint64_t{1} << b;
           }
         }
-        planes[i] = p;
+        singles[i] = p;
+        int bit = std::countr_zero(StoreIndex::TokenBit(distinct[i].id));
+        if (++count[bit] > 15) planes_exact = false;
       }
+    }
+    std::vector<size_t> repeats;  // steps whose token the query holds more than once
+    for (size_t i = 0; i < steps; ++i) {
+      if (distinct[i].multiplicity > 1) repeats.push_back(i);
     }
     int missing = 0;
     for (size_t i = 0; i < steps; ++i) {
@@ -261,25 +292,37 @@ class IndexSearch {
       if (100 * (n_ - missing) < Threshold() * n_) break;
       if (d.postings > 0) {
         const int bound = n_ - missing;
-        const std::array<uint64_t, 4>& p = planes[i];
+        const std::array<uint64_t, 4>& p = singles[i];
         // Newest first: on equal scores newer segments win, so visiting them first lets older
         // ties be rejected before their penalties are computed.
         const std::vector<StoreIndex::Posting>& list = index_.postings_[d.id];
         for (auto it = list.rbegin(); it != list.rend(); ++it) {
           const StoreIndex::Posting& e = *it;
           ++stats_->postings;
-          const int m = static_cast<int>(e.length);
+          // A capped length is only a lower bound of the key length.
+          const bool capped = e.length == StoreIndex::kCapped;
+          const int m = capped ? std::max(n_, StoreIndex::kCapped) : static_cast<int>(e.length);
           const int l = std::max(n_, m);
           int shared = bound;
           if (planes_exact) {
-            shared = std::popcount(e.signature & p[0]) + 2 * std::popcount(e.signature & p[1]) +
+            shared = (e.count == StoreIndex::kCapped ? d.multiplicity
+                                                     : std::min<int>(d.multiplicity, e.count)) +
+                     std::popcount(e.signature & p[0]) + 2 * std::popcount(e.signature & p[1]) +
                      4 * std::popcount(e.signature & p[2]) + 8 * std::popcount(e.signature & p[3]);
+            for (size_t j : repeats) {
+              if (j > i && (e.signature & StoreIndex::TokenBit(distinct[j].id)) &&
+                  (e.repeated & StoreIndex::RepeatBit(distinct[j].id))) {
+                shared += distinct[j].multiplicity - 1;
+              }
+            }
           }
           // Cheap bounds first; only survivors touch per-slot memory.
-          if (100 * std::min({bound, shared, m}) < Threshold() * l) continue;
+          const int overlap = capped ? std::min(bound, shared) : std::min({bound, shared, m});
+          if (100 * overlap < Threshold() * l) continue;
           if (!scratch_.FirstVisit(e.slot) || !index_.alive_[e.slot]) continue;
           ++stats_->candidates;
-          Consider(e.slot, std::min(bound, shared));
+          if (!CouldEnter(e.slot, 100 * overlap / l)) continue;
+          Consider(e.slot, overlap);
         }
       }
       missing += d.multiplicity;
@@ -313,8 +356,7 @@ class IndexSearch {
     hit.changed_at_micros = index_.changed_at_[slot];
     hit.base = base;
     // Penalties only lower a score: if even the base would not make the top k, stop here.
-    hit.score = base;
-    if (static_cast<int>(top_.size()) >= k_ && !Better(hit, top_.front())) return;
+    if (!CouldEnter(slot, base)) return;
     if (!analyzed) candidate = Analyze(index_.Source(slot));
     hit.penalties = ComputePenalties(q_, candidate);
     hit.score = std::max(0, base - hit.penalties.total());

@@ -114,15 +114,22 @@ class StoreIndex {
   bool ContextMatches(const storage::SegmentContext& context, uint32_t slot) const;
 
   // A posting carries what the lookup needs to reject most slots without touching per-slot
-  // memory: the slot's key length and a 64-bit signature of its distinct tokens (one bit per
-  // token, by hash). Postings are in slot order.
+  // memory: the slot's key length, how often the posting's token occurs in it, a 64-bit
+  // signature of its distinct tokens (one bit per token, by hash) and a 16-bit signature of the
+  // tokens it holds more than once. Postings are in slot order. 16 bytes.
+  static constexpr int kCapped = 255;
   struct Posting {
     uint32_t slot;
-    uint32_t length;
-    uint64_t signature;
+    uint8_t length;   // key length; kCapped means "at least kCapped"
+    uint8_t count;    // occurrences of the posting's token; kCapped means "at least kCapped"
+    uint16_t repeated;  // RepeatBit() of every token the key holds twice or more
+    uint64_t signature;  // TokenBit() of every token of the key
   };
   static uint64_t TokenBit(uint32_t id) {
     return uint64_t{1} << ((id * 0x9E3779B97F4A7C15ull) >> 58);
+  }
+  static uint16_t RepeatBit(uint32_t id) {
+    return static_cast<uint16_t>(1u << ((id * 0xC2B2AE3D27D4EB4Full) >> 60));
   }
 
   // Vocabulary and postings over source match keys.
