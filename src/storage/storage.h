@@ -123,6 +123,10 @@ class TmRepository {
   // when `fn` returns false. Segments with id <= after_id are skipped.
   virtual absl::Status ScanSegments(std::string_view store_id, int64_t after_id,
                                     const std::function<bool(const SegmentRecord&)>& fn) = 0;
+  // Like ScanSegments, but fills only id, source, target, context and changed_at (what an index
+  // needs), and `fn` may move from the record.
+  virtual absl::Status ScanSegmentTexts(std::string_view store_id, int64_t after_id,
+                                        const std::function<bool(SegmentRecord&)>& fn) = 0;
 };
 
 struct SqliteOptions {

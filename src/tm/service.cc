@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <map>
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
@@ -163,29 +164,73 @@ absl::Status TmService::EnsureIndexed(Store* store) {
 
 absl::Status TmService::IndexFromStorage(Store* store, int64_t after_id,
                                          const std::vector<int64_t>& ids) {
-  std::vector<SegmentRecord> batch;
-  batch.reserve(kIndexBatch);
-  auto flush = [&] {
-    std::vector<PreparedSegment> prepared = PrepareAll(batch);
-    std::unique_lock<std::shared_mutex> lock(store->index_mu);
-    for (PreparedSegment& p : prepared) store->index.Insert(std::move(p));
-    batch.clear();
+  // Three stages so that reading SQLite, tokenizing and inserting overlap: this thread reads
+  // batches, workers prepare them (tokenize), an inserter adds them to the index in order.
+  struct Batch {
+    size_t seq = 0;
+    std::vector<SegmentRecord> records;
+    std::vector<PreparedSegment> prepared;
   };
-  for (size_t i = 0; i < ids.size(); i += kIndexBatch) {
+  Channel<Batch> to_prepare(4), to_insert(4);
+  const int workers = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::thread> preparers;
+  for (int w = 0; w < workers; ++w) {
+    preparers.emplace_back([&] {
+      Batch b;
+      while (to_prepare.Pop(&b)) {
+        b.prepared.reserve(b.records.size());
+        for (const SegmentRecord& r : b.records) b.prepared.push_back(PrepareSegment(r));
+        b.records.clear();
+        if (!to_insert.Push(std::move(b))) return;
+      }
+    });
+  }
+  std::thread inserter([&] {
+    std::map<size_t, Batch> pending;
+    size_t next = 0;
+    Batch b;
+    while (to_insert.Pop(&b)) {
+      pending.emplace(b.seq, std::move(b));
+      while (!pending.empty() && pending.begin()->first == next) {
+        std::unique_lock<std::shared_mutex> lock(store->index_mu);
+        for (PreparedSegment& p : pending.begin()->second.prepared) store->index.Insert(std::move(p));
+        pending.erase(pending.begin());
+        ++next;
+      }
+    }
+  });
+  size_t seq = 0;
+  Batch batch;
+  auto flush = [&] {
+    batch.seq = seq++;
+    to_prepare.Push(std::move(batch));
+    batch = Batch{};
+    batch.records.reserve(kIndexBatch);
+  };
+  absl::Status status;
+  for (size_t i = 0; i < ids.size() && status.ok(); i += kIndexBatch) {
     std::vector<int64_t> chunk(ids.begin() + i, ids.begin() + std::min(ids.size(), i + kIndexBatch));
-    VERSO_ASSIGN_OR_RETURN(batch, repo_->GetSegments(store->record.id, chunk));
+    absl::StatusOr<std::vector<SegmentRecord>> records = repo_->GetSegments(store->record.id, chunk);
+    if (!records.ok()) {
+      status = records.status();
+      break;
+    }
+    batch.records = std::move(*records);
     flush();
   }
-  if (after_id < 0) return absl::OkStatus();
-  absl::Status status =
-      repo_->ScanSegments(store->record.id, after_id, [&](const SegmentRecord& r) {
-        batch.push_back(r);
-        if (batch.size() >= kIndexBatch) flush();
-        return true;
-      });
-  VERSO_RETURN_IF_ERROR(status);
-  if (!batch.empty()) flush();
-  return absl::OkStatus();
+  if (status.ok() && after_id >= 0) {
+    status = repo_->ScanSegmentTexts(store->record.id, after_id, [&](SegmentRecord& r) {
+      batch.records.push_back(std::move(r));
+      if (batch.records.size() >= kIndexBatch) flush();
+      return true;
+    });
+  }
+  if (status.ok() && !batch.records.empty()) flush();
+  to_prepare.Close();
+  for (auto& t : preparers) t.join();
+  to_insert.Close();
+  inserter.join();
+  return status;
 }
 
 absl::StatusOr<std::shared_ptr<TmService::Store>> TmService::FindStore(std::string_view tenant,

@@ -426,6 +426,36 @@ class SqliteTmRepository : public TmRepository {
     return status;
   }
 
+  absl::Status ScanSegmentTexts(std::string_view store_id, int64_t after_id,
+                                const std::function<bool(SegmentRecord&)>& fn) override {
+    VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
+    Reader r(this);
+    VERSO_RETURN_IF_ERROR(r->Exec("BEGIN"));
+    absl::Status status = [&]() -> absl::Status {
+      VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare(
+          "SELECT id, source, target, ctx_key, ctx_prev, ctx_next, changed_at FROM tm_segments "
+          "WHERE store_num=? AND id>? ORDER BY id"));
+      st->Reset().Bind(1, num).Bind(2, after_id);
+      SegmentRecord rec;
+      while (true) {
+        VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+        if (!row) break;
+        rec.id = st->Int(0);
+        rec.source.assign(st->Text(1));
+        rec.target.assign(st->Text(2));
+        rec.context.key.assign(st->Text(3));
+        rec.context.prev_hash = st->Int(4);
+        rec.context.next_hash = st->Int(5);
+        rec.changed_at = FromMicros(st->Int(6));
+        if (!fn(rec)) break;
+      }
+      st->Reset();
+      return absl::OkStatus();
+    }();
+    r->Exec("COMMIT").IgnoreError();
+    return status;
+  }
+
  private:
   // Borrows a read connection for its lifetime.
   class Reader {
