@@ -27,6 +27,7 @@ test: build
 	ctest --test-dir $(BUILD_DIR) -j $(JOBS) --output-on-failure --timeout 900
 
 bench: build
+	@./scripts/install-deps --bench
 	./bench/run-tm-bench $(BUILD_DIR)
 
 format:

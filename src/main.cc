@@ -23,13 +23,23 @@ constexpr const char* kVersion = "0.1.0";
 
 std::vector<ConfigOption> Schema() {
   return {
-      {.name = "data_dir", .type = ConfigType::kString, .default_value = "./data",
+      {.name = "data_dir",
+       .type = ConfigType::kString,
+       .default_value = "./data",
        .help = "Directory of the embedded database"},
-      {.name = "log.level", .type = ConfigType::kChoice, .default_value = "warn",
-       .help = "debug, info, warn, error or off", .choices = {"debug", "info", "warn", "error", "off"}},
-      {.name = "log.format", .type = ConfigType::kChoice, .default_value = "text",
-       .help = "text (logfmt) or json", .choices = {"text", "json"}},
-      {.name = "storage.sqlite.synchronous", .type = ConfigType::kChoice, .default_value = "full",
+      {.name = "log.level",
+       .type = ConfigType::kChoice,
+       .default_value = "warn",
+       .help = "debug, info, warn, error or off",
+       .choices = {"debug", "info", "warn", "error", "off"}},
+      {.name = "log.format",
+       .type = ConfigType::kChoice,
+       .default_value = "text",
+       .help = "text (logfmt) or json",
+       .choices = {"text", "json"}},
+      {.name = "storage.sqlite.synchronous",
+       .type = ConfigType::kChoice,
+       .default_value = "full",
        .help = "full: fsync every commit (survives power loss); normal: survives kill -9 only",
        .choices = {"full", "normal"}},
   };
@@ -50,7 +60,8 @@ class Runtime : public cli::Environment {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) {
-      return absl::UnavailableError(StrCat("data_dir ", dir, ": cannot be created: ", ec.message()));
+      return absl::UnavailableError(
+          StrCat("data_dir ", dir, ": cannot be created: ", ec.message()));
     }
     storage::SqliteOptions options;
     options.synchronous_full = config.GetString("storage.sqlite.synchronous") == "full";

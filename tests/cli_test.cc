@@ -11,8 +11,8 @@
 namespace verso {
 namespace {
 
-using ::testing::HasSubstr;
 using nlohmann::json;
+using ::testing::HasSubstr;
 
 const std::string kKit = std::string(VERSO_SHARED_DATA) + "/tmx/lisa-compliance-kit/";
 
@@ -57,7 +57,8 @@ TEST_F(CliTest, CreateImportLookupConcordanceStatsExport) {
   EXPECT_EQ(matches[0]["score"], 99);  // the <it> code is missing from the query
   EXPECT_EQ(matches[0]["band"], "95-99");
 
-  auto text = Verso({"tm", "lookup", id, "Nested formatting = Bold+Italic+Underlined, Bold+Italic, Bold"});
+  auto text =
+      Verso({"tm", "lookup", id, "Nested formatting = Bold+Italic+Underlined, Bold+Italic, Bold"});
   ASSERT_EQ(text.exit_code, 0);
   EXPECT_THAT(text.out, HasSubstr("Format en gigogne"));
 
@@ -94,10 +95,12 @@ TEST_F(CliTest, ErrorsAreClearAndExitNonZero) {
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_EQ(missing.err, "verso: error: TM store tm_nope not found\n");
   std::string broken = dir_ + "/broken.tmx";
-  std::ofstream(broken) << "<?xml version=\"1.0\"?>\n<tmx version=\"1.4\">\n<header/>\n<body/></tmx>";
+  std::ofstream(broken)
+      << "<?xml version=\"1.0\"?>\n<tmx version=\"1.4\">\n<header/>\n<body/></tmx>";
   auto import = Verso({"tm", "import", id, broken});
   EXPECT_EQ(import.exit_code, 1);
-  EXPECT_EQ(import.err, "verso: error: " + broken + ": line 3: <header> has no srclang attribute\n");
+  EXPECT_EQ(import.err,
+            "verso: error: " + broken + ": line 3: <header> has no srclang attribute\n");
   auto usage = Verso({"tm", "lookup"});
   EXPECT_EQ(usage.exit_code, 106);  // CLI11's "required option missing"
   auto config = Verso({"tm", "list"}, {"VERSO_DATA_DIRR=/tmp"});
@@ -109,8 +112,10 @@ TEST_F(CliTest, ErrorsAreClearAndExitNonZero) {
   std::ofstream(yaml) << "log:\n  level: chatty\n";
   auto bad_file = Verso({"--config", yaml, "tm", "list"});
   EXPECT_EQ(bad_file.exit_code, 1);
-  EXPECT_EQ(bad_file.err, "verso: error: configuration: log.level: \"chatty\" is not one of debug, "
-                          "info, warn, error, off (file " + yaml + ":2:10)\n");
+  EXPECT_EQ(bad_file.err,
+            "verso: error: configuration: log.level: \"chatty\" is not one of debug, "
+            "info, warn, error, off (file " +
+                yaml + ":2:10)\n");
 }
 
 TEST_F(CliTest, AddThenLookupAcrossProcesses) {

@@ -40,10 +40,13 @@ class DurabilityTest : public ::testing::Test {
     auto repo = storage::OpenSqliteTmRepository(db_, {});
     EXPECT_TRUE(repo.ok()) << repo.status();
     std::set<int64_t> ids;
-    EXPECT_TRUE((*repo)->ScanSegments(store_, 0, [&](const storage::SegmentRecord& r) {
-                  ids.insert(r.id);
-                  return true;
-                }).ok());
+    EXPECT_TRUE((*repo)
+                    ->ScanSegments(store_, 0,
+                                   [&](const storage::SegmentRecord& r) {
+                                     ids.insert(r.id);
+                                     return true;
+                                   })
+                    .ok());
     IdGenerator gen(Clock::Real());
     tm::TmService service(repo->get(), &Clock::Real(), &gen);
     auto loaded = service.Load();
@@ -72,7 +75,8 @@ TEST_F(DurabilityTest, AcknowledgedWritesSurviveKill9) {
     while (writer.ReadLine(&line)) acked.insert(std::stoll(line.substr(4)));
   }
   std::set<int64_t> stored = Recover();
-  for (int64_t id : acked) EXPECT_TRUE(stored.count(id)) << "acknowledged segment " << id << " lost";
+  for (int64_t id : acked)
+    EXPECT_TRUE(stored.count(id)) << "acknowledged segment " << id << " lost";
   // At most the one write in flight at each kill may have landed without its ack.
   EXPECT_LE(stored.size(), acked.size() + 3);
 }

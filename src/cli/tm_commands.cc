@@ -23,9 +23,12 @@ std::string Rfc3339(absl::Time t) {
 
 const char* ScopeName(tm::Scope s) {
   switch (s) {
-    case tm::Scope::kSource: return "source";
-    case tm::Scope::kTarget: return "target";
-    default: return "unit";
+    case tm::Scope::kSource:
+      return "source";
+    case tm::Scope::kTarget:
+      return "target";
+    default:
+      return "unit";
   }
 }
 
@@ -42,25 +45,28 @@ json StoreJson(const tm::StoreInfo& s) {
 json SegmentJson(const tm::SegmentRecord& r) {
   json props = json::array(), notes = json::array();
   for (const auto& p : r.properties) {
-    props.push_back({{"scope", ScopeName(p.scope)}, {"type", p.type}, {"value", p.value}, {"lang", p.lang}});
+    props.push_back(
+        {{"scope", ScopeName(p.scope)}, {"type", p.type}, {"value", p.value}, {"lang", p.lang}});
   }
   for (const auto& n : r.notes) {
     notes.push_back({{"scope", ScopeName(n.scope)}, {"text", n.text}, {"lang", n.lang}});
   }
-  json j = {{"id", r.id},
-            {"source", r.source},
-            {"target", r.target},
-            {"creator", r.creator},
-            {"changer", r.changer},
-            {"created_at", Rfc3339(r.created_at)},
-            {"changed_at", Rfc3339(r.changed_at)},
-            {"last_used_at", r.last_used_at == absl::InfinitePast() ? json(nullptr)
-                                                                     : json(Rfc3339(r.last_used_at))},
-            {"usage_count", r.usage_count},
-            {"properties", props},
-            {"notes", notes}};
+  json j = {
+      {"id", r.id},
+      {"source", r.source},
+      {"target", r.target},
+      {"creator", r.creator},
+      {"changer", r.changer},
+      {"created_at", Rfc3339(r.created_at)},
+      {"changed_at", Rfc3339(r.changed_at)},
+      {"last_used_at",
+       r.last_used_at == absl::InfinitePast() ? json(nullptr) : json(Rfc3339(r.last_used_at))},
+      {"usage_count", r.usage_count},
+      {"properties", props},
+      {"notes", notes}};
   if (!r.context.empty()) {
-    j["context"] = {{"key", r.context.key}, {"prev_hash", r.context.prev_hash},
+    j["context"] = {{"key", r.context.key},
+                    {"prev_hash", r.context.prev_hash},
                     {"next_hash", r.context.next_hash}};
   }
   return j;
@@ -100,7 +106,8 @@ void AddCommon(CLI::App* cmd, Common* c) {
 }
 
 // Runs `body` as the command; prints errors and sets the exit code.
-void Run(Environment* env, int* exit_code, const std::function<absl::Status(tm::TmService&)>& body) {
+void Run(Environment* env, int* exit_code,
+         const std::function<absl::Status(tm::TmService&)>& body) {
   auto service = env->Tm();
   absl::Status s = service.ok() ? body(**service) : service.status();
   if (!s.ok()) {
@@ -173,7 +180,8 @@ void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
           return absl::OkStatus();
         }
         env->out() << std::left << std::setw(30) << "ID" << std::setw(14) << "TENANT"
-                   << std::setw(18) << "PAIR" << std::setw(12) << "SEGMENTS" << "NAME\n";
+                   << std::setw(18) << "PAIR" << std::setw(12) << "SEGMENTS"
+                   << "NAME\n";
         for (const auto& st : *stores) {
           env->out() << std::setw(30) << st.record.id << std::setw(14) << st.record.tenant
                      << std::setw(18) << (st.record.source_lang + " -> " + st.record.target_lang)
@@ -260,7 +268,8 @@ void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
             int bar = pct / 5;
             env->err() << "\r[" << std::string(bar, '#') << std::string(20 - bar, '.') << "] "
                        << std::setw(3) << pct << "%  " << WithCommas(units) << " units  "
-                       << WithCommas(static_cast<int64_t>(units / secs)) << " units/s" << std::flush;
+                       << WithCommas(static_cast<int64_t>(units / secs)) << " units/s"
+                       << std::flush;
           };
         }
         bool po = file->size() > 3 && file->substr(file->size() - 3) == ".po";
@@ -373,7 +382,8 @@ void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
                            {"context_match", m.context_match},
                            {"segment", SegmentJson(m.segment)}});
           }
-          env->out() << json{{"matches", arr}, {"candidates", result->candidates},
+          env->out() << json{{"matches", arr},
+                             {"candidates", result->candidates},
                              {"verified", result->verified}}
                             .dump(2)
                      << "\n";
@@ -470,12 +480,14 @@ void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
           env->out() << j.dump(2) << "\n";
           return absl::OkStatus();
         }
-        env->out() << "store        " << st->info.record.id << " \"" << st->info.record.name << "\"\n"
+        env->out() << "store        " << st->info.record.id << " \"" << st->info.record.name
+                   << "\"\n"
                    << "tenant       " << st->info.record.tenant << "\n"
                    << "pair         " << st->info.record.source_lang << " -> "
                    << st->info.record.target_lang << "\n"
                    << "segments     " << WithCommas(st->info.segment_count) << "\n"
-                   << "vocabulary   " << WithCommas(static_cast<int64_t>(st->vocabulary)) << " words\n"
+                   << "vocabulary   " << WithCommas(static_cast<int64_t>(st->vocabulary))
+                   << " words\n"
                    << "postings     " << WithCommas(static_cast<int64_t>(st->postings)) << "\n"
                    << "index memory " << std::fixed << std::setprecision(1)
                    << static_cast<double>(st->index_bytes) / (1024.0 * 1024.0) << " MiB\n"

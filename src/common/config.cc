@@ -33,8 +33,7 @@ absl::Status Validate(const ConfigOption& opt, const std::string& value) {
     case ConfigType::kBool: {
       bool b;
       if (!absl::SimpleAtob(value, &b)) {
-        return absl::InvalidArgumentError(
-            StrCat("\"", value, "\" is not a boolean (true/false)"));
+        return absl::InvalidArgumentError(StrCat("\"", value, "\" is not a boolean (true/false)"));
       }
       return absl::OkStatus();
     }
@@ -50,8 +49,8 @@ absl::Status Validate(const ConfigOption& opt, const std::string& value) {
       for (const auto& c : opt.choices) {
         if (AsciiLower(value) == c) return absl::OkStatus();
       }
-      return absl::InvalidArgumentError(StrCat("\"", value, "\" is not one of ",
-                                                     Join(opt.choices, ", ")));
+      return absl::InvalidArgumentError(
+          StrCat("\"", value, "\" is not one of ", Join(opt.choices, ", ")));
   }
   return absl::OkStatus();
 }
@@ -66,9 +65,9 @@ absl::Status Flatten(const YAML::Node& node, const std::string& prefix, const st
   if (node.IsMap()) {
     for (const auto& kv : node) {
       if (!kv.first.IsScalar()) {
-        return absl::InvalidArgumentError(
-            StrCat("configuration file ", MarkString(path, kv.first.Mark()),
-                         ": keys must be plain names"));
+        return absl::InvalidArgumentError(StrCat("configuration file ",
+                                                 MarkString(path, kv.first.Mark()),
+                                                 ": keys must be plain names"));
       }
       std::string key = kv.first.as<std::string>();
       std::string name = prefix.empty() ? key : StrCat(prefix, ".", key);
@@ -80,17 +79,16 @@ absl::Status Flatten(const YAML::Node& node, const std::string& prefix, const st
       } else if (kv.second.IsNull()) {
         out->emplace_back(name, "", MarkString(path, kv.first.Mark()));
       } else {
-        return absl::InvalidArgumentError(
-            StrCat("configuration file ", MarkString(path, kv.second.Mark()), ": ", name,
-                         ": expected a single value"));
+        return absl::InvalidArgumentError(StrCat("configuration file ",
+                                                 MarkString(path, kv.second.Mark()), ": ", name,
+                                                 ": expected a single value"));
       }
     }
     return absl::OkStatus();
   }
   if (node.IsNull()) return absl::OkStatus();  // empty file
-  return absl::InvalidArgumentError(StrCat("configuration file ",
-                                                 MarkString(path, node.Mark()),
-                                                 ": expected a map of options"));
+  return absl::InvalidArgumentError(
+      StrCat("configuration file ", MarkString(path, node.Mark()), ": expected a map of options"));
 }
 
 }  // namespace
@@ -125,9 +123,7 @@ absl::StatusOr<Config> Config::Load(std::vector<ConfigOption> schema,
       return absl::InvalidArgumentError(
           StrCat("configuration: ", name, ": ", s.message(), " (", origin, ")"));
     }
-    it->second.value = it->second.option.type == ConfigType::kChoice
-                           ? AsciiLower(value)
-                           : value;
+    it->second.value = it->second.option.type == ConfigType::kChoice ? AsciiLower(value) : value;
     it->second.origin = origin;
     return absl::OkStatus();
   };
@@ -142,8 +138,8 @@ absl::StatusOr<Config> Config::Load(std::vector<ConfigOption> schema,
     try {
       root = YAML::Load(in);
     } catch (const YAML::Exception& e) {
-      return absl::InvalidArgumentError(StrCat(
-          "configuration file ", MarkString(sources.yaml_path, e.mark), ": ", e.msg));
+      return absl::InvalidArgumentError(
+          StrCat("configuration file ", MarkString(sources.yaml_path, e.mark), ": ", e.msg));
     }
     std::vector<std::tuple<std::string, std::string, std::string>> values;
     absl::Status s = Flatten(root, "", sources.yaml_path, &values);
@@ -160,8 +156,8 @@ absl::StatusOr<Config> Config::Load(std::vector<ConfigOption> schema,
     if (key.rfind("VERSO_", 0) != 0 || key == kConfigFileEnv) continue;
     auto it = env_to_option.find(key);
     if (it == env_to_option.end()) {
-      return absl::InvalidArgumentError(StrCat(
-          "configuration: environment variable ", key, " does not name an option"));
+      return absl::InvalidArgumentError(
+          StrCat("configuration: environment variable ", key, " does not name an option"));
     }
     absl::Status s = set(it->second, value, StrCat("env ", key));
     if (!s.ok()) return s;

@@ -29,15 +29,15 @@ struct ConfigOption {
   ConfigType type = ConfigType::kString;
   std::string default_value;
   std::string help;
-  std::vector<std::string> choices;  // kChoice only
+  std::vector<std::string> choices;                   // kChoice only
   int64_t min = std::numeric_limits<int64_t>::min();  // kInt only
   int64_t max = std::numeric_limits<int64_t>::max();  // kInt only
 };
 
 struct ConfigSources {
-  std::string yaml_path;                                  // empty: no file
-  std::vector<std::pair<std::string, std::string>> env;   // the process environment
-  std::vector<std::pair<std::string, std::string>> flags; // option name -> value
+  std::string yaml_path;                                   // empty: no file
+  std::vector<std::pair<std::string, std::string>> env;    // the process environment
+  std::vector<std::pair<std::string, std::string>> flags;  // option name -> value
 };
 
 // Immutable after Load; safe to read from any thread.

@@ -15,7 +15,10 @@ std::vector<ConfigOption> Schema() {
        .type = ConfigType::kChoice,
        .default_value = "info",
        .choices = {"debug", "info", "warn", "error"}},
-      {.name = "tm.max_results", .type = ConfigType::kInt, .default_value = "5", .min = 1,
+      {.name = "tm.max_results",
+       .type = ConfigType::kInt,
+       .default_value = "5",
+       .min = 1,
        .max = 100},
       {.name = "sync", .type = ConfigType::kBool, .default_value = "true"},
       {.name = "timeout", .type = ConfigType::kDuration, .default_value = "30s"},
@@ -29,7 +32,8 @@ std::string WriteFile(const std::string& name, const std::string& text) {
 }
 
 TEST(ConfigTest, DefaultsThenFileThenEnvThenFlags) {
-  std::string path = WriteFile("c1.yaml", "data_dir: /srv/verso\nlog:\n  level: warn\ntm:\n  max_results: 7\n");
+  std::string path =
+      WriteFile("c1.yaml", "data_dir: /srv/verso\nlog:\n  level: warn\ntm:\n  max_results: 7\n");
   ConfigSources src;
   src.yaml_path = path;
   src.env = {{"VERSO_LOG_LEVEL", "debug"}, {"HOME", "/root"}, {"VERSO_CONFIG", path}};
@@ -50,8 +54,9 @@ TEST(ConfigTest, DefaultsThenFileThenEnvThenFlags) {
 TEST(ConfigTest, BadValuesNameTheOptionAndTheSource) {
   ConfigSources src;
   src.env = {{"VERSO_TM_MAX_RESULTS", "500"}};
-  EXPECT_EQ(Config::Load(Schema(), src).status().message(),
-            "configuration: tm.max_results: 500 is out of range [1, 100] (env VERSO_TM_MAX_RESULTS)");
+  EXPECT_EQ(
+      Config::Load(Schema(), src).status().message(),
+      "configuration: tm.max_results: 500 is out of range [1, 100] (env VERSO_TM_MAX_RESULTS)");
   src.env = {{"VERSO_LOG_LEVEL", "loud"}};
   EXPECT_EQ(Config::Load(Schema(), src).status().message(),
             "configuration: log.level: \"loud\" is not one of debug, info, warn, error (env "

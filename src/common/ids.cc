@@ -11,7 +11,8 @@ constexpr char kBase32[] = "0123456789abcdefghjkmnpqrstvwxyz";
 IdGenerator::IdGenerator(const Clock& clock, uint64_t seed) : clock_(clock), rng_(seed) {}
 
 IdGenerator::IdGenerator(const Clock& clock)
-    : clock_(clock), rng_((static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}()) {}
+    : clock_(clock),
+      rng_((static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}()) {}
 
 std::string IdGenerator::Next(std::string_view prefix) {
   uint64_t ms = static_cast<uint64_t>(absl::ToUnixMillis(clock_.Now())) & ((1ULL << 48) - 1);

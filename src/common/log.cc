@@ -28,11 +28,16 @@ State& GetState() {
 
 spdlog::level::level_enum ToSpd(Level level) {
   switch (level) {
-    case Level::kDebug: return spdlog::level::debug;
-    case Level::kInfo: return spdlog::level::info;
-    case Level::kWarn: return spdlog::level::warn;
-    case Level::kError: return spdlog::level::err;
-    case Level::kOff: return spdlog::level::off;
+    case Level::kDebug:
+      return spdlog::level::debug;
+    case Level::kInfo:
+      return spdlog::level::info;
+    case Level::kWarn:
+      return spdlog::level::warn;
+    case Level::kError:
+      return spdlog::level::err;
+    case Level::kOff:
+      return spdlog::level::off;
   }
   return spdlog::level::info;
 }
@@ -41,8 +46,8 @@ std::shared_ptr<spdlog::logger> Logger() {
   State& s = GetState();
   std::lock_guard<std::mutex> lock(s.mu);
   if (!s.logger) {
-    s.logger = std::make_shared<spdlog::logger>(
-        "verso", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    s.logger = std::make_shared<spdlog::logger>("verso",
+                                                std::make_shared<spdlog::sinks::stderr_sink_mt>());
     s.logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
     s.logger->set_level(ToSpd(s.level.load()));
   }
@@ -76,8 +81,7 @@ absl::StatusOr<Format> ParseFormat(std::string_view name) {
   std::string n = AsciiLower(name);
   if (n == "text") return Format::kText;
   if (n == "json") return Format::kJson;
-  return absl::InvalidArgumentError(
-      StrCat("\"", name, "\" is not a log format (text, json)"));
+  return absl::InvalidArgumentError(StrCat("\"", name, "\" is not a log format (text, json)"));
 }
 
 void Init(Level level, Format format, std::ostream* sink) {
@@ -125,7 +129,7 @@ void Write(Level level, std::string_view event, std::initializer_list<Field> fie
     StrAppend(&line, "\"event\":", JsonQuote(event));
     for (const Field& f : fields) {
       StrAppend(&line, ",", JsonQuote(f.key()), ":",
-                      f.quoted() ? JsonQuote(f.value()) : std::string(f.value()));
+                f.quoted() ? JsonQuote(f.value()) : std::string(f.value()));
     }
   } else {
     line.append(event);

@@ -28,8 +28,9 @@ TEST_F(LogTest, JsonIsOneObjectPerLine) {
   Warn("x", {{"msg", "say \"hi\"\n"}, {"n", 3}});
   std::string line = out.str();
   EXPECT_EQ(line.rfind("{\"ts\":\"", 0), 0u) << line;
-  EXPECT_NE(line.find("\"level\":\"warning\",\"event\":\"x\",\"msg\":\"say \\\"hi\\\"\\n\",\"n\":3}"),
-            std::string::npos)
+  EXPECT_NE(
+      line.find("\"level\":\"warning\",\"event\":\"x\",\"msg\":\"say \\\"hi\\\"\\n\",\"n\":3}"),
+      std::string::npos)
       << line;
 }
 

@@ -2,7 +2,6 @@
 
 #include "common/strings.h"
 
-
 #include <cstdio>
 #include <cstdlib>
 

@@ -23,10 +23,10 @@
 #define VERSO_STATUS_CONCAT_(a, b) VERSO_STATUS_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function if `expr` (an absl::Status) is not OK.
-#define VERSO_RETURN_IF_ERROR(expr)                  \
-  do {                                               \
-    ::absl::Status verso_status_ = (expr);           \
-    if (!verso_status_.ok()) return verso_status_;   \
+#define VERSO_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::absl::Status verso_status_ = (expr);         \
+    if (!verso_status_.ok()) return verso_status_; \
   } while (false)
 
 // `lhs` = value of `rexpr` (an absl::StatusOr<T>), or returns its error.
@@ -39,8 +39,8 @@
 
 // Aborts the process with file:line and `msg` when `cond` is false. For programming errors only
 // (broken invariants), never for bad input.
-#define VERSO_CHECK(cond, msg)                                         \
-  do {                                                                 \
+#define VERSO_CHECK(cond, msg)                                                   \
+  do {                                                                           \
     if (!(cond)) ::verso::internal::CheckFailed(__FILE__, __LINE__, #cond, msg); \
   } while (false)
 

@@ -21,8 +21,8 @@ inline void Append(std::string* out, absl::string_view s) { out->append(s.data()
 inline void Append(std::string* out, char c) { out->push_back(c); }
 void Append(std::string* out, double v);
 template <typename T>
-  requires(std::is_integral_v<T> && !std::is_same_v<T, char> && !std::is_same_v<T, bool>)
-inline void Append(std::string* out, T v) {
+requires(std::is_integral_v<T> && !std::is_same_v<T, char> &&
+         !std::is_same_v<T, bool>) inline void Append(std::string* out, T v) {
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof(buf), v);
   out->append(buf, r.ptr);

@@ -39,9 +39,9 @@ struct TmxNote {
   bool operator==(const TmxNote&) const = default;
 };
 
-struct TmxVariant {                       // <tuv>
-  std::string lang;                       // xml:lang (or TMX 1.1 lang) as written
-  std::vector<XmlAttribute> attributes;   // every other attribute, in document order
+struct TmxVariant {                      // <tuv>
+  std::string lang;                      // xml:lang (or TMX 1.1 lang) as written
+  std::vector<XmlAttribute> attributes;  // every other attribute, in document order
   std::vector<TmxProp> props;
   std::vector<TmxNote> notes;
   // The <seg> content as tagged text (text/text.h): characters escaped, inline elements
@@ -51,7 +51,7 @@ struct TmxVariant {                       // <tuv>
   int64_t line = 0;
 };
 
-struct TmxUnit {                          // <tu>
+struct TmxUnit {  // <tu>
   std::vector<XmlAttribute> attributes;
   std::vector<TmxProp> props;
   std::vector<TmxNote> notes;
@@ -63,7 +63,7 @@ struct TmxUnit {                          // <tu>
 };
 
 struct TmxHeader {
-  std::vector<XmlAttribute> attributes;   // srclang, adminlang, creationtool, ...
+  std::vector<XmlAttribute> attributes;  // srclang, adminlang, creationtool, ...
   std::vector<TmxProp> props;
   std::vector<TmxNote> notes;
   std::string Attribute(std::string_view name) const;
@@ -112,10 +112,10 @@ std::string XmlEscape(std::string_view s, bool attribute);
 // ---- gettext PO ----------------------------------------------------------------------------
 
 struct PoEntry {
-  std::string context;                  // msgctxt
+  std::string context;  // msgctxt
   std::string msgid;
   std::string msgid_plural;
-  std::vector<std::string> msgstr;      // one, or one per plural form
+  std::vector<std::string> msgstr;               // one, or one per plural form
   std::vector<std::string> translator_comments;  // "# "
   std::vector<std::string> extracted_comments;   // "#."
   std::vector<std::string> references;           // "#:"

@@ -28,20 +28,43 @@ absl::Status ParseQuoted(std::string_view line, size_t pos, std::string* out, in
     char e = line[i + 1];
     i += 2;
     switch (e) {
-      case 'n': out->push_back('\n'); break;
-      case 't': out->push_back('\t'); break;
-      case 'r': out->push_back('\r'); break;
-      case 'a': out->push_back('\a'); break;
-      case 'b': out->push_back('\b'); break;
-      case 'f': out->push_back('\f'); break;
-      case 'v': out->push_back('\v'); break;
-      case '\\': out->push_back('\\'); break;
-      case '"': out->push_back('"'); break;
-      case '\'': out->push_back('\''); break;
-      case '?': out->push_back('?'); break;
+      case 'n':
+        out->push_back('\n');
+        break;
+      case 't':
+        out->push_back('\t');
+        break;
+      case 'r':
+        out->push_back('\r');
+        break;
+      case 'a':
+        out->push_back('\a');
+        break;
+      case 'b':
+        out->push_back('\b');
+        break;
+      case 'f':
+        out->push_back('\f');
+        break;
+      case 'v':
+        out->push_back('\v');
+        break;
+      case '\\':
+        out->push_back('\\');
+        break;
+      case '"':
+        out->push_back('"');
+        break;
+      case '\'':
+        out->push_back('\'');
+        break;
+      case '?':
+        out->push_back('?');
+        break;
       case 'x': {
         int v = 0, digits = 0;
-        while (i < line.size() && digits < 2 && std::isxdigit(static_cast<unsigned char>(line[i]))) {
+        while (i < line.size() && digits < 2 &&
+               std::isxdigit(static_cast<unsigned char>(line[i]))) {
           char h = line[i++];
           v = v * 16 + (h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10);
           ++digits;
@@ -106,8 +129,9 @@ class StreamPoReader : public PoReader {
         continue;
       }
       // A comment or keyword after a complete entry starts the next entry.
-      bool starts_entry = trimmed[0] == '#' || trimmed.substr(0, 7) == "msgctxt" ||
-                          (trimmed.substr(0, 5) == "msgid" && trimmed.substr(0, 12) != "msgid_plural");
+      bool starts_entry =
+          trimmed[0] == '#' || trimmed.substr(0, 7) == "msgctxt" ||
+          (trimmed.substr(0, 5) == "msgid" && trimmed.substr(0, 12) != "msgid_plural");
       if (have_msgstr && starts_entry) {
         pending_ = raw;
         break;
@@ -118,18 +142,22 @@ class StreamPoReader : public PoReader {
         std::string_view body = trimmed.size() > 1 ? trimmed.substr(2) : std::string_view();
         char kind = trimmed.size() > 1 ? trimmed[1] : ' ';
         switch (kind) {
-          case '.': entry->extracted_comments.emplace_back(StripAsciiWhitespace(body)); break;
-          case ':': entry->references.emplace_back(StripAsciiWhitespace(body)); break;
+          case '.':
+            entry->extracted_comments.emplace_back(StripAsciiWhitespace(body));
+            break;
+          case ':':
+            entry->references.emplace_back(StripAsciiWhitespace(body));
+            break;
           case ',':
             for (std::string_view f : Split(body, ',')) {
               f = StripAsciiWhitespace(f);
               if (!f.empty()) entry->flags.emplace_back(f);
             }
             break;
-          case '|': break;  // previous msgid
+          case '|':
+            break;  // previous msgid
           default:
-            entry->translator_comments.emplace_back(
-                StripAsciiWhitespace(trimmed.substr(1)));
+            entry->translator_comments.emplace_back(StripAsciiWhitespace(trimmed.substr(1)));
         }
         continue;
       }
@@ -143,9 +171,11 @@ class StreamPoReader : public PoReader {
       }
       size_t space = trimmed.find_first_of(" \t");
       std::string_view keyword = trimmed.substr(0, space);
-      if (space == std::string_view::npos) return Error(offset, StrCat("\"", keyword, "\" has no string"));
+      if (space == std::string_view::npos)
+        return Error(offset, StrCat("\"", keyword, "\" has no string"));
       size_t quote = raw.find('"', offset + keyword.size());
-      if (quote == std::string::npos) return Error(offset + keyword.size(), "expected a quoted string");
+      if (quote == std::string::npos)
+        return Error(offset + keyword.size(), "expected a quoted string");
       if (keyword == "msgctxt") {
         if (field != Field::kNone) return Error(offset, "msgctxt must come before msgid");
         field = Field::kContext;
@@ -166,8 +196,7 @@ class StreamPoReader : public PoReader {
         }
         if (keyword != "msgstr") {
           int64_t index = -1;
-          if (keyword.back() != ']' ||
-              !ParseInt64(keyword.substr(7, keyword.size() - 8), &index) ||
+          if (keyword.back() != ']' || !ParseInt64(keyword.substr(7, keyword.size() - 8), &index) ||
               index != static_cast<int64_t>(entry->msgstr.size())) {
             return Error(offset, StrCat("bad plural form \"", keyword, "\""));
           }

@@ -93,10 +93,17 @@ absl::Status SerializeInline(const xmlNode* node, std::string* out) {
         // Tagged text escapes only &, < and > (a CR stays a raw CR).
         for (char c : Name(n->content)) {
           switch (c) {
-            case '&': out->append("&amp;"); break;
-            case '<': out->append("&lt;"); break;
-            case '>': out->append("&gt;"); break;
-            default: out->push_back(c);
+            case '&':
+              out->append("&amp;");
+              break;
+            case '<':
+              out->append("&lt;");
+              break;
+            case '>':
+              out->append("&gt;");
+              break;
+            default:
+              out->push_back(c);
           }
         }
         break;
@@ -167,8 +174,8 @@ class LibxmlTmxReader : public TmxReader {
       int type = xmlTextReaderNodeType(reader_);
       if (type == XML_READER_TYPE_ELEMENT) {
         if (Name(xmlTextReaderConstLocalName(reader_)) != "body") {
-          return Error(StrCat("expected <body>, found <",
-                              Name(xmlTextReaderConstLocalName(reader_)), ">"));
+          return Error(
+              StrCat("expected <body>, found <", Name(xmlTextReaderConstLocalName(reader_)), ">"));
         }
         body_empty_ = xmlTextReaderIsEmptyElement(reader_) == 1;
         break;
@@ -261,8 +268,8 @@ class LibxmlTmxReader : public TmxReader {
             has_seg = true;
             VERSO_RETURN_IF_ERROR(SerializeInline(c, &v.segment));
           } else {
-            return absl::InvalidArgumentError(StrCat("line ", xmlGetLineNo(c), ": unexpected <",
-                                                     Name(c->name), "> in <tuv>"));
+            return absl::InvalidArgumentError(
+                StrCat("line ", xmlGetLineNo(c), ": unexpected <", Name(c->name), "> in <tuv>"));
           }
         }
         if (!has_seg) {
@@ -279,9 +286,9 @@ class LibxmlTmxReader : public TmxReader {
 
   absl::Status Error(std::string_view what) {
     if (!error_.empty()) return absl::InvalidArgumentError(StrCat(name_, ": ", error_));
-    return absl::InvalidArgumentError(StrCat(name_, ": line ",
-                                             xmlTextReaderGetParserLineNumber(reader_), ", column ",
-                                             xmlTextReaderGetParserColumnNumber(reader_), ": ", what));
+    return absl::InvalidArgumentError(
+        StrCat(name_, ": line ", xmlTextReaderGetParserLineNumber(reader_), ", column ",
+               xmlTextReaderGetParserColumnNumber(reader_), ": ", what));
   }
 
   static void OnError(void* self, xmlErrorPtr error) {
@@ -302,7 +309,8 @@ class LibxmlTmxReader : public TmxReader {
   bool pending_ = false;
 };
 
-constexpr int kParseOptions = XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_COMPACT | XML_PARSE_BIG_LINES;
+constexpr int kParseOptions =
+    XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_COMPACT | XML_PARSE_BIG_LINES;
 
 }  // namespace
 
@@ -325,8 +333,8 @@ absl::StatusOr<std::unique_ptr<TmxReader>> TmxReader::OpenFile(const std::string
 
 absl::StatusOr<std::unique_ptr<TmxReader>> TmxReader::OpenMemory(std::string_view data,
                                                                  std::string name) {
-  xmlTextReaderPtr r = xmlReaderForMemory(data.data(), static_cast<int>(data.size()),
-                                          name.c_str(), nullptr, kParseOptions);
+  xmlTextReaderPtr r = xmlReaderForMemory(data.data(), static_cast<int>(data.size()), name.c_str(),
+                                          nullptr, kParseOptions);
   if (r == nullptr) return absl::InvalidArgumentError(StrCat(name, ": cannot be read"));
   return std::unique_ptr<TmxReader>(
       new LibxmlTmxReader(r, std::move(name), static_cast<int64_t>(data.size())));
@@ -337,9 +345,15 @@ std::string XmlEscape(std::string_view s, bool attribute) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
       case '"':
         if (attribute) {
           out += "&quot;";
@@ -358,7 +372,8 @@ std::string XmlEscape(std::string_view s, bool attribute) {
           out.push_back(c);
         }
         break;
-      default: out.push_back(c);
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -380,14 +395,14 @@ absl::StatusOr<int64_t> ParseTmxDate(std::string_view s) {
     return true;
   };
   int y, mo, d, h, mi, se;
-  if (!num(0, 4, &y) || !num(4, 2, &mo) || !num(6, 2, &d) || !num(9, 2, &h) ||
-      !num(11, 2, &mi) || !num(13, 2, &se)) {
+  if (!num(0, 4, &y) || !num(4, 2, &mo) || !num(6, 2, &d) || !num(9, 2, &h) || !num(11, 2, &mi) ||
+      !num(13, 2, &se)) {
     return bad();
   }
   absl::CivilSecond cs(y, mo, d, h, mi, se);
   // CivilSecond normalizes out-of-range fields (month 13 -> next January); refuse those.
-  if (cs.year() != y || cs.month() != mo || cs.day() != d || cs.hour() != h ||
-      cs.minute() != mi || cs.second() != se) {
+  if (cs.year() != y || cs.month() != mo || cs.day() != d || cs.hour() != h || cs.minute() != mi ||
+      cs.second() != se) {
     return bad();
   }
   return absl::ToUnixSeconds(absl::FromCivil(cs, absl::UTCTimeZone()));

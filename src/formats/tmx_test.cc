@@ -47,17 +47,17 @@ absl::StatusOr<ReadResult> ReadString(const std::string& data) {
 TEST(TmxReaderTest, EveryComplianceKitFileReads) {
   // Units and variants per file, counted independently of the reader.
   std::map<std::string, std::pair<int, int>> expected = {
-      {"ExportTest1A.tmx", {4, 8}},  {"ExportTest1B.tmx", {2, 4}},
-      {"ExportTest1C.tmx", {4, 8}},  {"ExportTest1D.tmx", {4, 8}},
-      {"ExportTest1E.tmx", {4, 8}},  {"ExportTest2A.tmx", {6, 12}},
-      {"ImportTest1A.tmx", {2, 4}},  {"ImportTest1B.tmx", {1, 2}},
-      {"ImportTest1C.tmx", {3, 15}}, {"ImportTest1D.tmx", {3, 6}},
-      {"ImportTest1E.tmx", {3, 6}},  {"ImportTest1F.tmx", {3, 6}},
-      {"ImportTest1G.tmx", {3, 6}},  {"ImportTest1H.tmx", {3, 6}},
-      {"ImportTest1I.tmx", {1, 2}},  {"ImportTest1J.tmx", {2, 4}},
+      {"ExportTest1A.tmx", {4, 8}},      {"ExportTest1B.tmx", {2, 4}},
+      {"ExportTest1C.tmx", {4, 8}},      {"ExportTest1D.tmx", {4, 8}},
+      {"ExportTest1E.tmx", {4, 8}},      {"ExportTest2A.tmx", {6, 12}},
+      {"ImportTest1A.tmx", {2, 4}},      {"ImportTest1B.tmx", {1, 2}},
+      {"ImportTest1C.tmx", {3, 15}},     {"ImportTest1D.tmx", {3, 6}},
+      {"ImportTest1E.tmx", {3, 6}},      {"ImportTest1F.tmx", {3, 6}},
+      {"ImportTest1G.tmx", {3, 6}},      {"ImportTest1H.tmx", {3, 6}},
+      {"ImportTest1I.tmx", {1, 2}},      {"ImportTest1J.tmx", {2, 4}},
       {"ImportTest1J_many.tmx", {3, 6}}, {"ImportTest1K.tmx", {2, 4}},
-      {"ImportTest1L.tmx", {1, 3}},  {"ImportTest2A-0index.tmx", {7, 14}},
-      {"ImportTest2A.tmx", {7, 14}}, {"ImportTest2B.tmx", {7, 14}},
+      {"ImportTest1L.tmx", {1, 3}},      {"ImportTest2A-0index.tmx", {7, 14}},
+      {"ImportTest2A.tmx", {7, 14}},     {"ImportTest2B.tmx", {7, 14}},
       {"ImportTest2C.tmx", {1, 3}},
   };
   int files = 0;
@@ -151,20 +151,21 @@ TEST(TmxReaderTest, MalformedInputIsRejectedWithLineAndColumn) {
   EXPECT_THAT(std::string(invalid_utf8.status().message()),
               ::testing::StartsWith("test.tmx: line 5, column 32: Input is not proper UTF-8"));
 
-  std::string latin1 = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<tmx version=\"1.4\">"
-                       "<header srclang=\"en\"/><body><tu><tuv xml:lang=\"en\"><seg>caf\xE9</seg>"
-                       "</tuv></tu></body></tmx>";
+  std::string latin1 =
+      "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<tmx version=\"1.4\">"
+      "<header srclang=\"en\"/><body><tu><tuv xml:lang=\"en\"><seg>caf\xE9</seg>"
+      "</tuv></tu></body></tmx>";
   auto declared = ReadString(latin1);  // a declared legacy encoding is honoured
   ASSERT_TRUE(declared.ok()) << declared.status();
   EXPECT_EQ(declared->units[0].variants[0].segment, "caf\xC3\xA9");
 
   auto unknown_encoding = ReadString("<?xml version=\"1.0\" encoding=\"X-NOPE\"?><tmx/>");
   ASSERT_FALSE(unknown_encoding.ok());
-  EXPECT_THAT(std::string(unknown_encoding.status().message()),
-              ::testing::HasSubstr("X-NOPE"));
+  EXPECT_THAT(std::string(unknown_encoding.status().message()), ::testing::HasSubstr("X-NOPE"));
 
-  auto unclosed = ReadString("<?xml version=\"1.0\"?>\n<tmx version=\"1.4\">\n<header "
-                             "srclang=\"en\"/>\n<body>\n<tu><tuv xml:lang=\"en\"><seg>x</seg></tuv></tu>\n");
+  auto unclosed = ReadString(
+      "<?xml version=\"1.0\"?>\n<tmx version=\"1.4\">\n<header "
+      "srclang=\"en\"/>\n<body>\n<tu><tuv xml:lang=\"en\"><seg>x</seg></tuv></tu>\n");
   ASSERT_FALSE(unclosed.ok());
   // libxml2's streaming parser words a truncated document oddly, but the position is right.
   EXPECT_EQ(std::string(unclosed.status().message()),
@@ -172,10 +173,11 @@ TEST(TmxReaderTest, MalformedInputIsRejectedWithLineAndColumn) {
 }
 
 TEST(TmxReaderTest, InvalidUnitsAreReportedAndReadingContinues) {
-  auto r = ReadString(Doc(
-      "<tu><tuv xml:lang=\"en\"></tuv></tu>\n"
-      "<tu><prop>no type</prop><tuv xml:lang=\"en\"><seg>x</seg></tuv></tu>\n"
-      "<tu><tuv xml:lang=\"en\"><seg>ok</seg></tuv><tuv xml:lang=\"fr\"><seg>bien</seg></tuv></tu>\n"));
+  auto r =
+      ReadString(Doc("<tu><tuv xml:lang=\"en\"></tuv></tu>\n"
+                     "<tu><prop>no type</prop><tuv xml:lang=\"en\"><seg>x</seg></tuv></tu>\n"
+                     "<tu><tuv xml:lang=\"en\"><seg>ok</seg></tuv><tuv "
+                     "xml:lang=\"fr\"><seg>bien</seg></tuv></tu>\n"));
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->units.size(), 3u);
   EXPECT_EQ(r->units[0].problem, "line 5: <tuv> has no <seg>");

@@ -20,7 +20,7 @@
 namespace verso::storage {
 
 struct TmStoreRecord {
-  std::string id;           // "tm_..."
+  std::string id;  // "tm_..."
   std::string tenant;
   std::string name;
   std::string source_lang;  // canonical BCP 47
@@ -59,8 +59,8 @@ struct SegmentContext {
 };
 
 struct SegmentRecord {
-  int64_t id = 0;           // assigned by the repository, increasing
-  std::string source;       // tagged text (see text/text.h)
+  int64_t id = 0;      // assigned by the repository, increasing
+  std::string source;  // tagged text (see text/text.h)
   std::string target;
   SegmentContext context;
   std::string creator;
@@ -98,7 +98,7 @@ class TmRepository {
  public:
   virtual ~TmRepository() = default;
 
-  virtual absl::Status CreateStore(const TmStoreRecord& store) = 0;  // AlreadyExists
+  virtual absl::Status CreateStore(const TmStoreRecord& store) = 0;         // AlreadyExists
   virtual absl::StatusOr<TmStoreRecord> GetStore(std::string_view id) = 0;  // NotFound
   // All stores of `tenant`, or of every tenant when `tenant` is empty; ordered by id.
   virtual absl::StatusOr<std::vector<TmStoreRecord>> ListStores(std::string_view tenant) = 0;
@@ -116,8 +116,8 @@ class TmRepository {
 
   virtual absl::StatusOr<SegmentRecord> GetSegment(std::string_view store_id, int64_t id) = 0;
   // The segments with these ids that exist in the store, in the order of `ids`.
-  virtual absl::StatusOr<std::vector<SegmentRecord>> GetSegments(std::string_view store_id,
-                                                                 const std::vector<int64_t>& ids) = 0;
+  virtual absl::StatusOr<std::vector<SegmentRecord>> GetSegments(
+      std::string_view store_id, const std::vector<int64_t>& ids) = 0;
   virtual absl::StatusOr<int64_t> CountSegments(std::string_view store_id) = 0;
   // Calls `fn` for every segment of the store in id order (a consistent snapshot); stops early
   // when `fn` returns false. Segments with id <= after_id are skipped.
@@ -138,7 +138,7 @@ struct SqliteOptions {
 
 // Opens (creating if needed) the SQLite database at `path` and migrates its schema.
 absl::StatusOr<std::unique_ptr<TmRepository>> OpenSqliteTmRepository(const std::string& path,
-                                                                      const SqliteOptions& options);
+                                                                     const SqliteOptions& options);
 
 }  // namespace verso::storage
 

@@ -88,7 +88,8 @@ TEST_P(TmRepositorySuite, SegmentsRoundTripEveryField) {
   s.context = {"menu.open", 11, -12};
   s.last_used_at = absl::FromUnixMicros(1'700'000'300'123'456);
   s.usage_count = 3;
-  s.properties = {{Scope::kUnit, "x-project", "Apollo", ""}, {Scope::kTarget, "@datatype", "rtf", ""},
+  s.properties = {{Scope::kUnit, "x-project", "Apollo", ""},
+                  {Scope::kTarget, "@datatype", "rtf", ""},
                   {Scope::kSource, "domain", "IT", "en-US"}};
   s.notes = {{Scope::kUnit, "Menu item \"Open\"", "en"}, {Scope::kTarget, "ok", ""}};
   int64_t id = Put("tm_a", {s})[0];
@@ -198,10 +199,13 @@ TEST_P(TmRepositorySuite, StoresAreIsolated) {
   EXPECT_EQ(repo_->DeleteSegment("tm_b", a[0]).code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE(repo_->GetSegments("tm_b", {a[0]})->empty());
   std::vector<std::string> seen;
-  ASSERT_TRUE(repo_->ScanSegments("tm_b", 0, [&](const SegmentRecord& s) {
-                     seen.push_back(s.source);
-                     return true;
-                   }).ok());
+  ASSERT_TRUE(repo_
+                  ->ScanSegments("tm_b", 0,
+                                 [&](const SegmentRecord& s) {
+                                   seen.push_back(s.source);
+                                   return true;
+                                 })
+                  .ok());
   EXPECT_THAT(seen, ::testing::ElementsAre("Bye"));
   ASSERT_TRUE(repo_->DeleteStore("tm_a").ok());
   EXPECT_EQ(*repo_->CountSegments("tm_b"), 1);
@@ -214,10 +218,13 @@ TEST_P(TmRepositorySuite, ScanIsOrderedAndResumable) {
   for (int i = 0; i < 50; ++i) segs.push_back(Seg("s" + std::to_string(i), "t"));
   std::vector<int64_t> ids = Put("tm_a", segs);
   std::vector<int64_t> scanned;
-  ASSERT_TRUE(repo_->ScanSegments("tm_a", ids[19], [&](const SegmentRecord& s) {
-                     scanned.push_back(s.id);
-                     return scanned.size() < 10;
-                   }).ok());
+  ASSERT_TRUE(repo_
+                  ->ScanSegments("tm_a", ids[19],
+                                 [&](const SegmentRecord& s) {
+                                   scanned.push_back(s.id);
+                                   return scanned.size() < 10;
+                                 })
+                  .ok());
   ASSERT_EQ(scanned.size(), 10u);
   EXPECT_EQ(scanned.front(), ids[20]);
   EXPECT_EQ(scanned.back(), ids[29]);

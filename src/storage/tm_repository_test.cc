@@ -9,8 +9,8 @@ namespace {
 
 std::unique_ptr<TmRepository> MakeSqlite() {
   static std::atomic<int> n{0};
-  std::string dir = ::testing::TempDir() + "/sqlite_repo_" + std::to_string(getpid()) + "_" +
-                    std::to_string(n++);
+  std::string dir =
+      ::testing::TempDir() + "/sqlite_repo_" + std::to_string(getpid()) + "_" + std::to_string(n++);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   auto repo = OpenSqliteTmRepository(dir + "/verso.db", SqliteOptions{});

@@ -44,7 +44,8 @@ bool IsIso639_1(const std::string& code) {
 }
 
 absl::Status Bad(std::string_view tag, std::string_view why) {
-  return absl::InvalidArgumentError(StrCat("\"", tag, "\" is not a valid BCP 47 language tag: ", why));
+  return absl::InvalidArgumentError(
+      StrCat("\"", tag, "\" is not a valid BCP 47 language tag: ", why));
 }
 
 }  // namespace

@@ -164,7 +164,8 @@ absl::StatusOr<std::vector<Run>> ParseMarkup(std::string_view markup) {
     if (c == '&') {
       if (text.empty()) text_begin = i;
       size_t len = ParseEntity(markup, i, &text);
-      if (len == 0) return ErrorAt(i, "\"&\" must start an entity (&amp; &lt; &gt; &quot; &apos; &#N;)");
+      if (len == 0)
+        return ErrorAt(i, "\"&\" must start an entity (&amp; &lt; &gt; &quot; &apos; &#N;)");
       i += len;
       continue;
     }
@@ -252,10 +253,17 @@ std::string EscapeText(std::string_view plain) {
   out.reserve(plain.size());
   for (char c : plain) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;

@@ -79,7 +79,7 @@ enum class TokenKind : uint8_t {
 
 struct Token {
   TokenKind kind;
-  uint32_t begin;       // byte range in the tokenized string
+  uint32_t begin;  // byte range in the tokenized string
   uint32_t end;
   std::string surface;  // the characters as written (unescaped)
   // Comparison key: NFC + case folding for words, the surface for numbers, placeholders and

@@ -18,11 +18,21 @@ std::vector<std::string> Describe(const std::vector<Token>& tokens) {
   for (const Token& t : tokens) {
     char k = '?';
     switch (t.kind) {
-      case TokenKind::kWord: k = 'w'; break;
-      case TokenKind::kNumber: k = 'n'; break;
-      case TokenKind::kPunct: k = 'p'; break;
-      case TokenKind::kPlaceholder: k = 'v'; break;
-      case TokenKind::kTag: k = 't'; break;
+      case TokenKind::kWord:
+        k = 'w';
+        break;
+      case TokenKind::kNumber:
+        k = 'n';
+        break;
+      case TokenKind::kPunct:
+        k = 'p';
+        break;
+      case TokenKind::kPlaceholder:
+        k = 'v';
+        break;
+      case TokenKind::kTag:
+        k = 't';
+        break;
     }
     out.push_back(std::string(1, k) + ":" + t.surface);
   }
@@ -101,28 +111,29 @@ TEST(MarkupTest, EscapeRoundTrip) {
 
 TEST(TokenizeTest, EnglishWordsNumbersPunctuation) {
   EXPECT_THAT(Describe(TokenizePlain("Don't delete 3.14 files, e-mail me!")),
-              ElementsAre("w:Don't", "w:delete", "n:3.14", "w:files", "p:,", "w:e", "p:-",
-                          "w:mail", "w:me", "p:!"));
+              ElementsAre("w:Don't", "w:delete", "n:3.14", "w:files", "p:,", "w:e", "p:-", "w:mail",
+                          "w:me", "p:!"));
 }
 
 TEST(TokenizeTest, PlaceholdersAreSingleTokens) {
   EXPECT_THAT(Describe(TokenizePlain("%s failed: exit code %d")),
               ElementsAre("v:%s", "w:failed", "p::", "w:exit", "w:code", "v:%d"));
-  EXPECT_THAT(Describe(TokenizePlain("%1$s of %2$lu (%3$.1f%%) {name} {{count}} ${user} %(file)s %1")),
-              ElementsAre("v:%1$s", "w:of", "v:%2$lu", "p:(", "v:%3$.1f", "v:%%", "p:)",
-                          "v:{name}", "v:{{count}}", "v:${user}", "v:%(file)s", "v:%1"));
-  EXPECT_THAT(Describe(TokenizePlain("You have {n, plural, one {# file} other {# files}} left")),
-              ElementsAre("w:You", "w:have", "v:{n, plural, one {# file} other {# files}}",
-                          "w:left"));
+  EXPECT_THAT(
+      Describe(TokenizePlain("%1$s of %2$lu (%3$.1f%%) {name} {{count}} ${user} %(file)s %1")),
+      ElementsAre("v:%1$s", "w:of", "v:%2$lu", "p:(", "v:%3$.1f", "v:%%", "p:)", "v:{name}",
+                  "v:{{count}}", "v:${user}", "v:%(file)s", "v:%1"));
+  EXPECT_THAT(
+      Describe(TokenizePlain("You have {n, plural, one {# file} other {# files}} left")),
+      ElementsAre("w:You", "w:have", "v:{n, plural, one {# file} other {# files}}", "w:left"));
   // Not placeholders: a percent sign in prose, an unbalanced brace.
   EXPECT_THAT(Describe(TokenizePlain("50% off {oops")),
               ElementsAre("n:50", "p:%", "w:off", "p:{", "w:oops"));
 }
 
 TEST(TokenizeTest, WrittenTagsAreSingleTokens) {
-  EXPECT_THAT(Describe(TokenizePlain("Click <b>here</b> or<br/>a < b")),
-              ElementsAre("w:Click", "t:<b>", "w:here", "t:</b>", "w:or", "t:<br/>", "w:a",
-                          "p:<", "w:b"));
+  EXPECT_THAT(
+      Describe(TokenizePlain("Click <b>here</b> or<br/>a < b")),
+      ElementsAre("w:Click", "t:<b>", "w:here", "t:</b>", "w:or", "t:<br/>", "w:a", "p:<", "w:b"));
 }
 
 TEST(TokenizeTest, MarkupCodesAreTagTokensWithOffsetsIntoTheMarkup) {
@@ -191,9 +202,10 @@ TEST(TokenizeTest, KeysAreCaseFoldedNfc) {
 }
 
 TEST(WordCountTest, GmxV) {
-  WordCount c = CountWords("The <bpt i=\"1\">{\\b </bpt>quick<ept i=\"1\">}</ept> brown fox, 3 times %s!", "en");
-  EXPECT_EQ(c.words, 6);   // The quick brown fox 3 times
-  EXPECT_EQ(c.codes, 3);   // bpt, ept, %s
+  WordCount c = CountWords(
+      "The <bpt i=\"1\">{\\b </bpt>quick<ept i=\"1\">}</ept> brown fox, 3 times %s!", "en");
+  EXPECT_EQ(c.words, 6);        // The quick brown fox 3 times
+  EXPECT_EQ(c.codes, 3);        // bpt, ept, %s
   EXPECT_EQ(c.characters, 24);  // letters and digits (22) + ',' + '!'
   // Japanese: characters / 3.0
   WordCount ja = CountWords("東京都に住んでいます。", "ja-JP");

@@ -69,7 +69,8 @@ size_t PrintfLength(std::string_view s, size_t pos) {
       return d - pos;  // %1, %12
     }
   }
-  while (i < s.size() && (s[i] == '-' || s[i] == '+' || s[i] == '#' || s[i] == '0' || s[i] == '\'')) ++i;
+  while (i < s.size() && (s[i] == '-' || s[i] == '+' || s[i] == '#' || s[i] == '0' || s[i] == '\''))
+    ++i;
   if (i < s.size() && s[i] == '*') {
     ++i;
   } else {
@@ -83,7 +84,8 @@ size_t PrintfLength(std::string_view s, size_t pos) {
       while (i < s.size() && IsDigit(s[i])) ++i;
     }
   }
-  static constexpr std::string_view kLengths[] = {"hh", "ll", "I64", "I32", "h", "l", "L", "q", "j", "z", "t"};
+  static constexpr std::string_view kLengths[] = {"hh", "ll", "I64", "I32", "h", "l",
+                                                  "L",  "q",  "j",   "z",   "t"};
   for (std::string_view len : kLengths) {
     if (s.substr(i, len.size()) == len) {
       i += len.size();
@@ -96,9 +98,9 @@ size_t PrintfLength(std::string_view s, size_t pos) {
   return i + 1 - pos;
 }
 
-constexpr std::string_view kIcuArgTypes[] = {"plural", "select", "selectordinal", "number",
-                                              "date", "time", "choice", "spellout", "ordinal",
-                                              "duration"};
+constexpr std::string_view kIcuArgTypes[] = {"plural",  "select",  "selectordinal", "number",
+                                             "date",    "time",    "choice",        "spellout",
+                                             "ordinal", "duration"};
 
 size_t BraceLength(std::string_view s, size_t pos) {
   // s[pos] == '{'
@@ -116,7 +118,7 @@ size_t BraceLength(std::string_view s, size_t pos) {
   size_t name_end = i;
   while (i < s.size() && s[i] == ' ') ++i;
   if (i >= s.size()) return 0;
-  if (s[i] == '}') return i + 1 - pos;  // {name} {0} {}
+  if (s[i] == '}') return i + 1 - pos;         // {name} {0} {}
   if (s[i] == ':' && name_end > name_start) {  // {0:N2} {name:>10}
     size_t close = s.find_first_of("{}", i);
     if (close == std::string_view::npos || s[close] != '}') return 0;
@@ -145,8 +147,10 @@ size_t BraceLength(std::string_view s, size_t pos) {
 
 size_t PlaceholderLength(std::string_view s, size_t pos) {
   switch (s[pos]) {
-    case '%': return PrintfLength(s, pos);
-    case '{': return BraceLength(s, pos);
+    case '%':
+      return PrintfLength(s, pos);
+    case '{':
+      return BraceLength(s, pos);
     case '$':
       if (pos + 1 < s.size() && s[pos + 1] == '{') {
         size_t close = s.find_first_of("{}", pos + 2);
@@ -154,7 +158,8 @@ size_t PlaceholderLength(std::string_view s, size_t pos) {
         return close + 1 - pos;
       }
       return 0;
-    default: return 0;
+    default:
+      return 0;
   }
 }
 
@@ -179,14 +184,18 @@ std::string TagKeyFromMarkup(std::string_view tag) {
   bool closing = i < tag.size() && tag[i] == '/';
   if (closing) ++i;
   size_t name_start = i;
-  while (i < tag.size() && (IsAsciiAlnum(tag[i]) || tag[i] == ':' || tag[i] == '-' || tag[i] == '_')) ++i;
-  std::string key = StrCat(closing ? "</" : "<", AsciiLower(tag.substr(name_start, i - name_start)));
+  while (i < tag.size() &&
+         (IsAsciiAlnum(tag[i]) || tag[i] == ':' || tag[i] == '-' || tag[i] == '_'))
+    ++i;
+  std::string key =
+      StrCat(closing ? "</" : "<", AsciiLower(tag.substr(name_start, i - name_start)));
   size_t gt = tag.find('>');
   std::string_view head = tag.substr(0, gt == std::string_view::npos ? tag.size() : gt);
   for (std::string_view attr : {std::string_view("type"), std::string_view("ctype")}) {
     size_t at = head.find(attr);
     while (at != std::string_view::npos) {
-      bool boundary = at > 0 && (head[at - 1] == ' ' || head[at - 1] == '\t' || head[at - 1] == '\n');
+      bool boundary =
+          at > 0 && (head[at - 1] == ' ' || head[at - 1] == '\t' || head[at - 1] == '\n');
       size_t k = at + attr.size();
       while (k < head.size() && (head[k] == ' ' || head[k] == '\t')) ++k;
       if (boundary && k < head.size() && head[k] == '=') {
@@ -230,19 +239,35 @@ void AddToken(TokenKind kind, std::string_view text, uint32_t begin, uint32_t en
 // trailing '_' takes the status of what precedes it, "__" is a word, a lone '_' is none). ICU 72
 // treats '@' as a letter (e-mail addresses stay one word), but it is not alphabetic.
 // TokenizeTest.AsciiFastPathEqualsIcu checks all of this against ICU.
-enum AsciiClass : uint8_t { kOther, kSpace, kLetter, kDigit, kUnderscore, kMidNumLet, kMidNum, kAt };
+enum AsciiClass : uint8_t {
+  kOther,
+  kSpace,
+  kLetter,
+  kDigit,
+  kUnderscore,
+  kMidNumLet,
+  kMidNum,
+  kAt
+};
 
 constexpr std::array<uint8_t, 128> MakeAsciiClasses() {
   std::array<uint8_t, 128> t{};
   for (int c = 0; c < 128; ++c) {
     uint8_t k = kOther;
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) k = kLetter;
-    else if (c >= '0' && c <= '9') k = kDigit;
-    else if (c == '_') k = kUnderscore;
-    else if (c == '@') k = kAt;
-    else if (c == '.' || c == '\'') k = kMidNumLet;
-    else if (c == ',' || c == ';') k = kMidNum;
-    else if (c == ' ' || (c >= 0x09 && c <= 0x0D)) k = kSpace;
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+      k = kLetter;
+    else if (c >= '0' && c <= '9')
+      k = kDigit;
+    else if (c == '_')
+      k = kUnderscore;
+    else if (c == '@')
+      k = kAt;
+    else if (c == '.' || c == '\'')
+      k = kMidNumLet;
+    else if (c == ',' || c == ';')
+      k = kMidNum;
+    else if (c == ' ' || (c >= 0x09 && c <= 0x0D))
+      k = kSpace;
     t[c] = k;
   }
   return t;
@@ -390,7 +415,8 @@ std::vector<Token> TokenizePlain(std::string_view s) {
       continue;
     }
     BreakWords(s, span, i, &out);
-    AddToken(kind, s.substr(i, len), static_cast<uint32_t>(i), static_cast<uint32_t>(i + len), &out);
+    AddToken(kind, s.substr(i, len), static_cast<uint32_t>(i), static_cast<uint32_t>(i + len),
+             &out);
     i += len;
     span = i;
   }

@@ -108,7 +108,8 @@ void StoreIndex::Insert(PreparedSegment p) {
   }
   // The repeat signature is known only now; set it on this slot's postings.
   if (repeated != 0) {
-    for (size_t k = first_key; k < keys_.size(); ++k) postings_[keys_[k]].back().repeated = repeated;
+    for (size_t k = first_key; k < keys_.size(); ++k)
+      postings_[keys_[k]].back().repeated = repeated;
   }
   key_begin_.push_back(static_cast<uint32_t>(keys_.size()));
   lengths_.push_back(static_cast<uint8_t>(std::min<size_t>(255, p.source_keys.size())));
@@ -186,7 +187,8 @@ class IndexSearch {
       Exact();
       if (n_ > 0) Fuzzy();
     }
-    std::sort(top_.begin(), top_.end(), [this](const Hit& a, const Hit& b) { return Better(a, b); });
+    std::sort(top_.begin(), top_.end(),
+              [this](const Hit& a, const Hit& b) { return Better(a, b); });
     return std::move(top_);
   }
 
@@ -443,8 +445,7 @@ std::vector<uint32_t> Intersect(std::vector<const List*> lists) {
 }  // namespace
 
 std::vector<ConcordanceHit> StoreIndex::Concordance(std::string_view phrase, bool source_side,
-                                                    bool target_side, int limit,
-                                                    int* total) const {
+                                                    bool target_side, int limit, int* total) const {
   std::vector<ConcordanceHit> hits;
   *total = 0;
   std::vector<std::string> keys = ConcordanceKey(phrase);
@@ -508,15 +509,14 @@ StoreIndex::Memory StoreIndex::MemoryUsage() const {
   for (const auto& list : target_postings_) {
     bytes += list.capacity() * sizeof(uint32_t) + sizeof(list);
   }
-  auto map_bytes = [](const auto& map, size_t entry) {
-    return map.capacity() * (entry + 1);
-  };
-  bytes += map_bytes(vocab_, sizeof(std::string) + 4) + map_bytes(target_vocab_, sizeof(std::string) + 4);
+  auto map_bytes = [](const auto& map, size_t entry) { return map.capacity() * (entry + 1); };
+  bytes += map_bytes(vocab_, sizeof(std::string) + 4) +
+           map_bytes(target_vocab_, sizeof(std::string) + 4);
   for (const auto& [k, v] : vocab_) bytes += k.capacity() > 15 ? k.capacity() : 0;
   for (const auto& [k, v] : target_vocab_) bytes += k.capacity() > 15 ? k.capacity() : 0;
-  bytes += ids_.capacity() * 8 + alive_.capacity() + lengths_.capacity() + key_begin_.capacity() * 4 +
-           keys_.capacity() * 4 + text_offsets_.capacity() * 8 + text_.capacity() +
-           changed_at_.capacity() * 8 + context_key_.capacity() * 8 +
+  bytes += ids_.capacity() * 8 + alive_.capacity() + lengths_.capacity() +
+           key_begin_.capacity() * 4 + keys_.capacity() * 4 + text_offsets_.capacity() * 8 +
+           text_.capacity() + changed_at_.capacity() * 8 + context_key_.capacity() * 8 +
            context_around_.capacity() * 8 + exact_next_.capacity() * 4;
   bytes += map_bytes(exact_head_, 12) + map_bytes(slot_of_, 12);
   m.bytes = bytes;

@@ -105,7 +105,8 @@ class StoreIndex {
   uint32_t Intern(const std::string& key);
   uint32_t InternTarget(const std::string& key);
   std::string_view Source(uint32_t slot) const {
-    return {text_.data() + text_offsets_[2 * slot], text_offsets_[2 * slot + 1] - text_offsets_[2 * slot]};
+    return {text_.data() + text_offsets_[2 * slot],
+            text_offsets_[2 * slot + 1] - text_offsets_[2 * slot]};
   }
   std::string_view Target(uint32_t slot) const {
     return {text_.data() + text_offsets_[2 * slot + 1],
@@ -120,9 +121,9 @@ class StoreIndex {
   static constexpr int kCapped = 255;
   struct Posting {
     uint32_t slot;
-    uint8_t length;   // key length; kCapped means "at least kCapped"
-    uint8_t count;    // occurrences of the posting's token; kCapped means "at least kCapped"
-    uint16_t repeated;  // RepeatBit() of every token the key holds twice or more
+    uint8_t length;      // key length; kCapped means "at least kCapped"
+    uint8_t count;       // occurrences of the posting's token; kCapped means "at least kCapped"
+    uint16_t repeated;   // RepeatBit() of every token the key holds twice or more
     uint64_t signature;  // TokenBit() of every token of the key
   };
   static uint64_t TokenBit(uint32_t id) {
@@ -142,15 +143,15 @@ class StoreIndex {
   // Per slot.
   std::vector<int64_t> ids_;
   std::vector<uint8_t> alive_;
-  std::vector<uint8_t> lengths_;       // match key length, capped at 255
+  std::vector<uint8_t> lengths_;        // match key length, capped at 255
   std::vector<uint32_t> key_begin_{0};  // forward index offsets (size slots + 1)
-  std::vector<uint32_t> keys_;         // forward index
+  std::vector<uint32_t> keys_;          // forward index
   // text_ holds each slot's source then target; slot s spans text_offsets_[2s] (source start),
   // text_offsets_[2s+1] (target start) and text_offsets_[2s+2] (end).
   std::vector<uint64_t> text_offsets_{0};
   std::string text_;
-  std::vector<int64_t> changed_at_;    // unix micros
-  std::vector<uint64_t> context_key_;  // hash of context key, 0 if none
+  std::vector<int64_t> changed_at_;       // unix micros
+  std::vector<uint64_t> context_key_;     // hash of context key, 0 if none
   std::vector<uint64_t> context_around_;  // hash of (prev, next), 0 if unknown
 
   // Exact matches: key hash -> most recent slot; older slots with the same hash chain through

@@ -150,10 +150,17 @@ TEST_P(IndexEquivalenceTest, LookupEqualsScanEqualsOracle) {
   for (int q = 0; q < 250; ++q) {
     std::string query;
     switch (q % 4) {
-      case 0: query = bases[rng() % bases.size()]; break;
-      case 1: query = Perturb(rng, bases[rng() % bases.size()]); break;
-      case 2: query = RandomText(rng, 1 + static_cast<int>(rng() % 12)); break;
-      default: query = q % 8 == 3 ? "..." : records[rng() % records.size()].source;
+      case 0:
+        query = bases[rng() % bases.size()];
+        break;
+      case 1:
+        query = Perturb(rng, bases[rng() % bases.size()]);
+        break;
+      case 2:
+        query = RandomText(rng, 1 + static_cast<int>(rng() % 12));
+        break;
+      default:
+        query = q % 8 == 3 ? "..." : records[rng() % records.size()].source;
     }
     std::vector<Scored> oracle = OracleScores(live, analyses, query);
     for (int min_score : {50, 75, 95}) {
@@ -233,9 +240,9 @@ TEST(StoreIndexTest, ConcordanceFindsPhrasesWithHighlights) {
   EXPECT_EQ(total, 2);
   EXPECT_EQ(hits[0].segment_id, 2);  // newest first
   ASSERT_EQ(hits[0].ranges.size(), 1u);
-  EXPECT_EQ(r2.source.substr(hits[0].ranges[0].first,
-                             hits[0].ranges[0].second - hits[0].ranges[0].first),
-            "open   the FILE");
+  EXPECT_EQ(
+      r2.source.substr(hits[0].ranges[0].first, hits[0].ranges[0].second - hits[0].ranges[0].first),
+      "open   the FILE");
   EXPECT_EQ(hits[1].segment_id, 1);
   EXPECT_EQ(r1.source.substr(hits[1].ranges[0].first, 13), "open the file");
   auto target = index.Concordance("ARCHIVO", false, true, 10, &total);

@@ -142,9 +142,7 @@ Penalties ComputePenalties(const Analysis& q, const Analysis& c) {
   return p;
 }
 
-int EmptyKeyBaseScore(const Analysis& a, const Analysis& b) {
-  return a.plain == b.plain ? 100 : 0;
-}
+int EmptyKeyBaseScore(const Analysis& a, const Analysis& b) { return a.plain == b.plain ? 100 : 0; }
 
 void TokenDistance::SetPattern(const uint32_t* pattern, int n) {
   n_ = n;

@@ -5,7 +5,7 @@
 // inline tags and white space are not part of the key. The base score of a candidate against a
 // query is OmegaT's word-level similarity on match keys,
 //     base = floor(100 * (L - LD) / L),  L = max(n, m),  LD = token Levenshtein distance,
-// and the final score subtracts penalties for differences the key ignores (docs/tm-matching.md):
+// and the final score subtracts penalties for differences the key ignores (docs/tm.md):
 //     case           1 per word that differs only in case or width      (at most 2)
 //     white space    1 when the white space between the tokens differs  (same token count only)
 //     punctuation    1 per punctuation edit                             (at most 3)
@@ -28,14 +28,14 @@ inline constexpr std::string_view kNumberKey = "#";
 
 // What scoring needs to know about a text beyond its match key.
 struct Analysis {
-  std::vector<std::string> keys;      // the match key
-  std::vector<std::string> words;     // surfaces of word tokens, with word_keys parallel
+  std::vector<std::string> keys;   // the match key
+  std::vector<std::string> words;  // surfaces of word tokens, with word_keys parallel
   std::vector<std::string> word_keys;
-  std::vector<std::string> punct;     // punctuation surfaces in order
-  std::vector<std::string> tags;      // tag keys in order
-  std::vector<std::string> numbers;   // number surfaces in order
-  std::vector<std::string> gaps;      // white space before each token, and after the last
-  std::string plain;                  // normalized plain text (for key-less texts)
+  std::vector<std::string> punct;    // punctuation surfaces in order
+  std::vector<std::string> tags;     // tag keys in order
+  std::vector<std::string> numbers;  // number surfaces in order
+  std::vector<std::string> gaps;     // white space before each token, and after the last
+  std::string plain;                 // normalized plain text (for key-less texts)
 };
 
 Analysis Analyze(std::string_view markup);

@@ -69,13 +69,20 @@ Band BandOf(int score) {
 
 std::string_view BandName(Band band) {
   switch (band) {
-    case Band::kContext: return "101";
-    case Band::kExact: return "100";
-    case Band::k95To99: return "95-99";
-    case Band::k85To94: return "85-94";
-    case Band::k75To84: return "75-84";
-    case Band::k50To74: return "50-74";
-    case Band::kNoMatch: return "no-match";
+    case Band::kContext:
+      return "101";
+    case Band::kExact:
+      return "100";
+    case Band::k95To99:
+      return "95-99";
+    case Band::k85To94:
+      return "85-94";
+    case Band::k75To84:
+      return "75-84";
+    case Band::k50To74:
+      return "50-74";
+    case Band::kNoMatch:
+      return "no-match";
   }
   return "no-match";
 }
@@ -130,8 +137,7 @@ absl::StatusOr<LoadStats> TmService::Load(bool build_indexes) {
   return stats;
 }
 
-absl::StatusOr<absl::Duration> TmService::Warm(std::string_view tenant,
-                                               std::string_view store_id) {
+absl::StatusOr<absl::Duration> TmService::Warm(std::string_view tenant, std::string_view store_id) {
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
   absl::Time start = clock_->MonotonicNow();
   {
@@ -193,7 +199,8 @@ absl::Status TmService::IndexFromStorage(Store* store, int64_t after_id,
       pending.emplace(b.seq, std::move(b));
       while (!pending.empty() && pending.begin()->first == next) {
         std::unique_lock<std::shared_mutex> lock(store->index_mu);
-        for (PreparedSegment& p : pending.begin()->second.prepared) store->index.Insert(std::move(p));
+        for (PreparedSegment& p : pending.begin()->second.prepared)
+          store->index.Insert(std::move(p));
         pending.erase(pending.begin());
         ++next;
       }
@@ -209,8 +216,10 @@ absl::Status TmService::IndexFromStorage(Store* store, int64_t after_id,
   };
   absl::Status status;
   for (size_t i = 0; i < ids.size() && status.ok(); i += kIndexBatch) {
-    std::vector<int64_t> chunk(ids.begin() + i, ids.begin() + std::min(ids.size(), i + kIndexBatch));
-    absl::StatusOr<std::vector<SegmentRecord>> records = repo_->GetSegments(store->record.id, chunk);
+    std::vector<int64_t> chunk(ids.begin() + i,
+                               ids.begin() + std::min(ids.size(), i + kIndexBatch));
+    absl::StatusOr<std::vector<SegmentRecord>> records =
+        repo_->GetSegments(store->record.id, chunk);
     if (!records.ok()) {
       status = records.status();
       break;
@@ -234,12 +243,11 @@ absl::Status TmService::IndexFromStorage(Store* store, int64_t after_id,
 }
 
 absl::StatusOr<std::shared_ptr<TmService::Store>> TmService::FindStore(std::string_view tenant,
-                                                                      std::string_view store_id) {
+                                                                       std::string_view store_id) {
   VERSO_RETURN_IF_ERROR(ValidateTenant(tenant));
   std::shared_lock<std::shared_mutex> lock(stores_->mu);
   auto it = stores_->by_id.find(std::string(store_id));
-  if (it == stores_->by_id.end() ||
-      (tenant != kAnyTenant && it->second->record.tenant != tenant)) {
+  if (it == stores_->by_id.end() || (tenant != kAnyTenant && it->second->record.tenant != tenant)) {
     return StoreNotFound(store_id);
   }
   return it->second;
@@ -275,7 +283,8 @@ absl::StatusOr<StoreInfo> TmService::CreateStore(std::string_view tenant, std::s
     std::unique_lock<std::shared_mutex> lock(stores_->mu);
     stores_->by_id[store->record.id] = store;
   }
-  log::Info("tm.store.created", {{"store", store->record.id}, {"tenant", store->record.tenant},
+  log::Info("tm.store.created", {{"store", store->record.id},
+                                 {"tenant", store->record.tenant},
                                  {"pair", StrCat(*src, ">", *tgt)}});
   return StoreInfo{store->record, 0};
 }
@@ -326,8 +335,10 @@ absl::Status TmService::DeleteStore(std::string_view tenant, std::string_view st
 absl::Status TmService::Prepare(SegmentRecord* s, std::string_view user, absl::Time now) {
   VERSO_RETURN_IF_ERROR(ValidateText(s->source, "source"));
   VERSO_RETURN_IF_ERROR(ValidateText(s->target, "target"));
-  if (StripAsciiWhitespace(s->source).empty()) return absl::InvalidArgumentError("source: is empty");
-  if (StripAsciiWhitespace(s->target).empty()) return absl::InvalidArgumentError("target: is empty");
+  if (StripAsciiWhitespace(s->source).empty())
+    return absl::InvalidArgumentError("source: is empty");
+  if (StripAsciiWhitespace(s->target).empty())
+    return absl::InvalidArgumentError("target: is empty");
   if (s->context.key.size() > 1000) {
     return absl::InvalidArgumentError("context.key: longer than 1000 bytes");
   }
@@ -374,7 +385,8 @@ absl::StatusOr<std::vector<SegmentRecord>> TmService::AddSegments(
   // holds.
   std::vector<int64_t> ids;
   for (const SegmentRecord& s : segments) ids.push_back(s.id);
-  VERSO_ASSIGN_OR_RETURN(std::vector<SegmentRecord> stored, repo_->GetSegments(store->record.id, ids));
+  VERSO_ASSIGN_OR_RETURN(std::vector<SegmentRecord> stored,
+                         repo_->GetSegments(store->record.id, ids));
   std::unique_lock<std::shared_mutex> lock(store->index_mu);
   if (store->indexed) {
     for (PreparedSegment& p : prepared) {
@@ -449,7 +461,8 @@ absl::StatusOr<LookupResult> TmService::Lookup(std::string_view tenant, std::str
   std::vector<Hit> hits;
   {
     std::shared_lock<std::shared_mutex> lock(store->index_mu);
-    hits = options.exhaustive ? store->index.Scan(query, &stats) : store->index.Lookup(query, &stats);
+    hits =
+        options.exhaustive ? store->index.Scan(query, &stats) : store->index.Lookup(query, &stats);
   }
   LookupResult result;
   result.candidates = stats.candidates;
@@ -471,8 +484,10 @@ absl::StatusOr<LookupResult> TmService::Lookup(std::string_view tenant, std::str
     m.context_match = h.context_match;
     const Penalties& p = h.penalties;
     for (auto [name, value] : {std::pair<const char*, int>{"case", p.case_diff},
-                               {"whitespace", p.whitespace}, {"punctuation", p.punctuation},
-                               {"tags", p.tags}, {"numbers", p.numbers}}) {
+                               {"whitespace", p.whitespace},
+                               {"punctuation", p.punctuation},
+                               {"tags", p.tags},
+                               {"numbers", p.numbers}}) {
       if (value > 0) m.penalties.emplace_back(name, value);
     }
     result.matches.push_back(std::move(m));
@@ -624,8 +639,10 @@ absl::StatusOr<ImportReport> TmService::RunImport(
   }
   report.index_time = clock_->MonotonicNow() - written;
   if (progress) progress(report.units);
-  log::Info("tm.import", {{"store", store->record.id}, {"units", report.units},
-                          {"inserted", report.inserted}, {"merged", report.merged},
+  log::Info("tm.import", {{"store", store->record.id},
+                          {"units", report.units},
+                          {"inserted", report.inserted},
+                          {"merged", report.merged},
                           {"skipped", report.skipped},
                           {"write_ms", absl::ToInt64Milliseconds(report.write_time)},
                           {"index_ms", absl::ToInt64Milliseconds(report.index_time)}});

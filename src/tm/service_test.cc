@@ -76,10 +76,13 @@ class TmServiceTest : public ::testing::Test {
   }
   std::vector<SegmentRecord> All(const std::string& store) {
     std::vector<SegmentRecord> out;
-    EXPECT_TRUE(repo_->ScanSegments(store, 0, [&](const SegmentRecord& r) {
-                  out.push_back(r);
-                  return true;
-                }).ok());
+    EXPECT_TRUE(repo_
+                    ->ScanSegments(store, 0,
+                                   [&](const SegmentRecord& r) {
+                                     out.push_back(r);
+                                     return true;
+                                   })
+                    .ok());
     return out;
   }
 
@@ -110,12 +113,14 @@ TEST_F(TmServiceTest, CreateStoreValidatesAndCanonicalizes) {
   ASSERT_TRUE(pt.ok());
   Add(s->record.id, {Seg("Hello", "Olá (BR)")});
   Add(pt->record.id, {Seg("Hello", "Olá (PT)")});
-  EXPECT_THAT(Lookup(s->record.id, "Hello"), ElementsAre(std::pair<std::string, int>("Olá (BR)", 100)));
+  EXPECT_THAT(Lookup(s->record.id, "Hello"),
+              ElementsAre(std::pair<std::string, int>("Olá (BR)", 100)));
 }
 
 TEST_F(TmServiceTest, WritesAreVisibleToTheNextLookup) {
   std::string store = NewStore();
-  auto added = Add(store, {Seg("Open the file", "Abrir el archivo"), Seg("Close the file", "Cerrar el archivo")});
+  auto added = Add(store, {Seg("Open the file", "Abrir el archivo"),
+                           Seg("Close the file", "Cerrar el archivo")});
   ASSERT_EQ(added.size(), 2u);
   EXPECT_EQ(added[0].creator, "ana");
   EXPECT_EQ(added[0].created_at, clock_.Now());
@@ -189,7 +194,8 @@ TEST_F(TmServiceTest, TenantsAndStoresAreIsolated) {
   EXPECT_EQ(Msg(service_->DeleteStore("acme", theirs)), not_found);
   EXPECT_EQ(Msg(service_->GetStore("acme", "tm_nope").status()), "TM store tm_nope not found");
   // A segment id of another store is not found through mine.
-  EXPECT_EQ(service_->GetSegment("acme", mine, seg.id).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(service_->GetSegment("acme", mine, seg.id).status().code(),
+            absl::StatusCode::kNotFound);
   auto listed = service_->ListStores("acme");
   ASSERT_TRUE(listed.ok());
   ASSERT_EQ(listed->size(), 1u);
@@ -223,18 +229,28 @@ struct KitCase {
 
 TEST_F(TmServiceTest, EveryComplianceKitFileImportsAndRoundTrips) {
   const std::vector<KitCase> cases = {
-      {"ExportTest1A.tmx", "en-US", "fr-CA", 4, 0}, {"ExportTest1B.tmx", "en-US", "fr-CA", 2, 0},
-      {"ExportTest1C.tmx", "en-US", "fr-CA", 4, 0}, {"ExportTest1D.tmx", "en-US", "fr-CA", 4, 0},
-      {"ExportTest1E.tmx", "en-US", "fr-CA", 4, 0}, {"ExportTest2A.tmx", "en-US", "fr-CA", 6, 0},
-      {"ImportTest1A.tmx", "en-US", "fr-CA", 2, 0}, {"ImportTest1B.tmx", "en-US", "fr-CA", 1, 0},
-      {"ImportTest1C.tmx", "en-US", "ja-JP", 3, 0}, {"ImportTest1D.tmx", "en-US", "en-GB", 3, 0},
-      {"ImportTest1E.tmx", "en-US", "en-GB", 3, 0}, {"ImportTest1F.tmx", "en-US", "en-GB", 3, 0},
-      {"ImportTest1G.tmx", "en-US", "en-GB", 3, 0}, {"ImportTest1H.tmx", "en-US", "en-GB", 3, 0},
-      {"ImportTest1I.tmx", "en-US", "ja-JP", 1, 0}, {"ImportTest1J.tmx", "en-US", "en-GB", 2, 0},
+      {"ExportTest1A.tmx", "en-US", "fr-CA", 4, 0},
+      {"ExportTest1B.tmx", "en-US", "fr-CA", 2, 0},
+      {"ExportTest1C.tmx", "en-US", "fr-CA", 4, 0},
+      {"ExportTest1D.tmx", "en-US", "fr-CA", 4, 0},
+      {"ExportTest1E.tmx", "en-US", "fr-CA", 4, 0},
+      {"ExportTest2A.tmx", "en-US", "fr-CA", 6, 0},
+      {"ImportTest1A.tmx", "en-US", "fr-CA", 2, 0},
+      {"ImportTest1B.tmx", "en-US", "fr-CA", 1, 0},
+      {"ImportTest1C.tmx", "en-US", "ja-JP", 3, 0},
+      {"ImportTest1D.tmx", "en-US", "en-GB", 3, 0},
+      {"ImportTest1E.tmx", "en-US", "en-GB", 3, 0},
+      {"ImportTest1F.tmx", "en-US", "en-GB", 3, 0},
+      {"ImportTest1G.tmx", "en-US", "en-GB", 3, 0},
+      {"ImportTest1H.tmx", "en-US", "en-GB", 3, 0},
+      {"ImportTest1I.tmx", "en-US", "ja-JP", 1, 0},
+      {"ImportTest1J.tmx", "en-US", "en-GB", 2, 0},
       {"ImportTest1J_many.tmx", "en-US", "en-GB", 2, 1},
-      {"ImportTest1K.tmx", "de-DE", "en-GB", 1, 1}, {"ImportTest1L.tmx", "en-US", "fr", 1, 0},
+      {"ImportTest1K.tmx", "de-DE", "en-GB", 1, 1},
+      {"ImportTest1L.tmx", "en-US", "fr", 1, 0},
       {"ImportTest2A-0index.tmx", "en-US", "fr-CA", 7, 0},
-      {"ImportTest2A.tmx", "en-US", "fr-CA", 7, 0}, {"ImportTest2B.tmx", "en-US", "fr-CA", 7, 0},
+      {"ImportTest2A.tmx", "en-US", "fr-CA", 7, 0},
+      {"ImportTest2B.tmx", "en-US", "fr-CA", 7, 0},
       {"ImportTest2C.tmx", "en-US", "fr", 1, 0},
   };
   int files = 0;
@@ -312,22 +328,30 @@ TEST_F(TmServiceTest, ImportKeepsMetadataPropsNotesAndCodes) {
 TEST_F(TmServiceTest, MalformedImportWritesNothing) {
   std::string store = NewStore("acme", "en-US", "fr-CA");
   std::string path = dir_ + "/broken.tmx";
-  std::ofstream(path) << "<?xml version=\"1.0\"?>\n<tmx version=\"1.4\"><header srclang=\"en-US\"/>\n<body>\n"
-                         "<tu><tuv xml:lang=\"en-US\"><seg>One</seg></tuv><tuv xml:lang=\"fr-CA\"><seg>Un</seg></tuv></tu>\n"
-                         "<tu><tuv xml:lang=\"en-US\"><seg>Two</seg></tuv><tuv xml:lang=\"fr-CA\"><seg>Deux</tuv></tu>\n"
-                         "</body></tmx>\n";
+  std::ofstream(path)
+      << "<?xml version=\"1.0\"?>\n<tmx version=\"1.4\"><header srclang=\"en-US\"/>\n<body>\n"
+         "<tu><tuv xml:lang=\"en-US\"><seg>One</seg></tuv><tuv "
+         "xml:lang=\"fr-CA\"><seg>Un</seg></tuv></tu>\n"
+         "<tu><tuv xml:lang=\"en-US\"><seg>Two</seg></tuv><tuv "
+         "xml:lang=\"fr-CA\"><seg>Deux</tuv></tu>\n"
+         "</body></tmx>\n";
   auto r = service_->ImportTmx("acme", store, path, {});
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(Msg(r.status()), path + ": line 5, column 84: Opening and ending tag mismatch: seg line 5 and tuv");
+  EXPECT_EQ(Msg(r.status()),
+            path + ": line 5, column 84: Opening and ending tag mismatch: seg line 5 and tuv");
   EXPECT_EQ(service_->GetStore("acme", store)->segment_count, 0);
   EXPECT_TRUE(Lookup(store, "One").empty());
 
   std::string invalid = dir_ + "/invalid-unit.tmx";
-  std::ofstream(invalid) << "<?xml version=\"1.0\"?>\n<tmx version=\"1.4\"><header srclang=\"en-US\"/>\n<body>\n"
-                            "<tu><tuv xml:lang=\"en-US\"><seg>One</seg></tuv><tuv xml:lang=\"fr-CA\"><seg>Un</seg></tuv></tu>\n"
-                            "<tu creationdate=\"yesterday\"><tuv xml:lang=\"en-US\"><seg>Two</seg></tuv><tuv xml:lang=\"fr-CA\"><seg>Deux</seg></tuv></tu>\n"
-                            "<tu><tuv xml:lang=\"en-US\"><seg>Three <b>x</b></seg></tuv><tuv xml:lang=\"fr-CA\"><seg>Trois</seg></tuv></tu>\n"
-                            "</body></tmx>\n";
+  std::ofstream(invalid)
+      << "<?xml version=\"1.0\"?>\n<tmx version=\"1.4\"><header srclang=\"en-US\"/>\n<body>\n"
+         "<tu><tuv xml:lang=\"en-US\"><seg>One</seg></tuv><tuv "
+         "xml:lang=\"fr-CA\"><seg>Un</seg></tuv></tu>\n"
+         "<tu creationdate=\"yesterday\"><tuv xml:lang=\"en-US\"><seg>Two</seg></tuv><tuv "
+         "xml:lang=\"fr-CA\"><seg>Deux</seg></tuv></tu>\n"
+         "<tu><tuv xml:lang=\"en-US\"><seg>Three <b>x</b></seg></tuv><tuv "
+         "xml:lang=\"fr-CA\"><seg>Trois</seg></tuv></tu>\n"
+         "</body></tmx>\n";
   ImportOptions strict;
   strict.strict = true;
   r = service_->ImportTmx("acme", store, invalid, strict);
@@ -342,9 +366,34 @@ TEST_F(TmServiceTest, MalformedImportWritesNothing) {
   ASSERT_EQ(r->skipped_units.size(), 2u);
   EXPECT_EQ(r->skipped_units[0].line, 5);
   EXPECT_EQ(r->skipped_units[1].line, 6);
-  EXPECT_EQ(r->skipped_units[1].reason, "source: markup: <b> is not an inline element here at byte 6");
+  EXPECT_EQ(r->skipped_units[1].reason,
+            "source: markup: <b> is not an inline element here at byte 6");
   EXPECT_EQ(Msg(service_->ImportTmx("acme", store, dir_ + "/missing.tmx", {}).status()),
             dir_ + "/missing.tmx: no such file");
+}
+
+TEST_F(TmServiceTest, MultilingualUnitsWithSrclangAllGiveTheStoresPair) {
+  std::string path = dir_ + "/all.tmx";
+  std::ofstream(path)
+      << "<?xml version=\"1.0\"?>\n<tmx version=\"1.4\"><header srclang=\"*all*\" "
+         "creationtool=\"t\" segtype=\"sentence\" o-tmf=\"t\" adminlang=\"en\" "
+         "datatype=\"plaintext\"/>\n<body>\n"
+         "<tu><tuv xml:lang=\"fr-FR\"><seg>Bonjour</seg></tuv><tuv xml:lang=\"de-DE\">"
+         "<seg>Hallo</seg></tuv><tuv xml:lang=\"en-US\"><seg>Hello</seg></tuv></tu>\n"
+         "</body></tmx>\n";
+  std::string de_fr = NewStore("acme", "de-DE", "fr-FR");
+  std::string en_de = NewStore("acme", "en-US", "de-DE");
+  ASSERT_EQ(service_->ImportTmx("acme", de_fr, path, {})->inserted, 1);
+  ASSERT_EQ(service_->ImportTmx("acme", en_de, path, {})->inserted, 1);
+  EXPECT_EQ(All(de_fr)[0].source, "Hallo");
+  EXPECT_EQ(All(de_fr)[0].target, "Bonjour");
+  EXPECT_EQ(All(en_de)[0].source, "Hello");
+  EXPECT_EQ(All(en_de)[0].target, "Hallo");
+  // A store for another region gets nothing from it.
+  std::string en_at = NewStore("acme", "en-US", "de-AT");
+  auto r = service_->ImportTmx("acme", en_at, path, {});
+  EXPECT_EQ(r->inserted, 0);
+  EXPECT_EQ(r->skipped_units[0].reason, "no <tuv> in the target language de-AT");
 }
 
 TEST_F(TmServiceTest, ReimportMergesInsteadOfDuplicating) {
@@ -361,10 +410,12 @@ TEST_F(TmServiceTest, PoImport) {
   std::string store = NewStore("acme", "en", "es");
   std::string path = dir_ + "/x.po";
   std::ofstream(path) << "msgid \"\"\nmsgstr \"Language: es\\n\"\n\n"
-                         "#. Menu entry\n#: main.c:3\nmsgctxt \"menu\"\nmsgid \"Open <file>\"\nmsgstr \"Abrir <archivo>\"\n\n"
+                         "#. Menu entry\n#: main.c:3\nmsgctxt \"menu\"\nmsgid \"Open "
+                         "<file>\"\nmsgstr \"Abrir <archivo>\"\n\n"
                          "#, fuzzy\nmsgid \"Guess\"\nmsgstr \"Adivina\"\n\n"
                          "msgid \"Untranslated\"\nmsgstr \"\"\n\n"
-                         "msgid \"%d file\"\nmsgid_plural \"%d files\"\nmsgstr[0] \"%d archivo\"\nmsgstr[1] \"%d archivos\"\n";
+                         "msgid \"%d file\"\nmsgid_plural \"%d files\"\nmsgstr[0] \"%d "
+                         "archivo\"\nmsgstr[1] \"%d archivos\"\n";
   auto r = service_->ImportPo("acme", store, path, {});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->inserted, 3);
@@ -388,7 +439,8 @@ TEST_F(TmServiceTest, PoImport) {
 
 TEST_F(TmServiceTest, ConcordanceAndStats) {
   std::string store = NewStore();
-  Add(store, {Seg("Save the document", "Guardar el documento"), Seg("Print the document", "Imprimir el documento"),
+  Add(store, {Seg("Save the document", "Guardar el documento"),
+              Seg("Print the document", "Imprimir el documento"),
               Seg("Document saved", "Documento guardado")});
   ConcordanceOptions o;
   o.target = true;

@@ -54,8 +54,8 @@ struct StoreInfo {
 };
 
 struct LookupOptions {
-  int min_score = 50;    // 1..101
-  int max_results = 5;   // 1..100
+  int min_score = 50;   // 1..101
+  int max_results = 5;  // 1..100
   SegmentContext context;
   // Score every segment instead of using the index (the linear-scan baseline; same results).
   bool exhaustive = false;
@@ -203,10 +203,10 @@ class TmService {
     std::string skip;
   };
   // Writes what `next` yields (until it returns false) in one transaction, then indexes it.
-  absl::StatusOr<ImportReport> RunImport(const std::shared_ptr<Store>& store,
-                                         const std::function<absl::StatusOr<bool>(ImportItem*)>& next,
-                                         const std::function<void(int64_t)>& progress,
-                                         const ImportOptions& options);
+  absl::StatusOr<ImportReport> RunImport(
+      const std::shared_ptr<Store>& store,
+      const std::function<absl::StatusOr<bool>(ImportItem*)>& next,
+      const std::function<void(int64_t)>& progress, const ImportOptions& options);
 
   storage::TmRepository* repo_;
   const Clock* clock_;

@@ -91,8 +91,7 @@ absl::Status ApplyAttribute(const formats::XmlAttribute& a, Scope scope, Segment
 }
 
 absl::Status ApplyProps(const std::vector<formats::TmxProp>& props,
-                        const std::vector<formats::TmxNote>& notes, Scope scope,
-                        SegmentRecord* r) {
+                        const std::vector<formats::TmxNote>& notes, Scope scope, SegmentRecord* r) {
   for (const auto& p : props) {
     if (scope == Scope::kUnit && p.type == kContextKeyProp) {
       r->context.key = p.value;
@@ -117,11 +116,13 @@ absl::Status FromUnit(const formats::TmxUnit& unit, const TmStoreRecord& store,
   if (!unit.problem.empty()) return absl::InvalidArgumentError(unit.problem);
   const formats::TmxVariant* src = PickVariant(unit.variants, store.source_lang, languages);
   if (src == nullptr) {
-    return absl::InvalidArgumentError(StrCat("no <tuv> in the source language ", store.source_lang));
+    return absl::InvalidArgumentError(
+        StrCat("no <tuv> in the source language ", store.source_lang));
   }
   const formats::TmxVariant* tgt = PickVariant(unit.variants, store.target_lang, languages);
   if (tgt == nullptr) {
-    return absl::InvalidArgumentError(StrCat("no <tuv> in the target language ", store.target_lang));
+    return absl::InvalidArgumentError(
+        StrCat("no <tuv> in the target language ", store.target_lang));
   }
   r->source = src->segment;
   r->target = tgt->segment;
@@ -166,15 +167,18 @@ formats::TmxUnit ToUnit(const SegmentRecord& r, const TmStoreRecord& store) {
     }
   }
   if (!r.creator.empty()) unit.attributes.push_back({"creationid", r.creator});
-  unit.attributes.push_back({"creationdate", formats::FormatTmxDate(absl::ToUnixSeconds(r.created_at))});
+  unit.attributes.push_back(
+      {"creationdate", formats::FormatTmxDate(absl::ToUnixSeconds(r.created_at))});
   if (!r.changer.empty()) unit.attributes.push_back({"changeid", r.changer});
-  unit.attributes.push_back({"changedate", formats::FormatTmxDate(absl::ToUnixSeconds(r.changed_at))});
+  unit.attributes.push_back(
+      {"changedate", formats::FormatTmxDate(absl::ToUnixSeconds(r.changed_at))});
   if (r.usage_count > 0) unit.attributes.push_back({"usagecount", StrCat(r.usage_count)});
   if (r.last_used_at != absl::InfinitePast()) {
     unit.attributes.push_back(
         {"lastusagedate", formats::FormatTmxDate(absl::ToUnixSeconds(r.last_used_at))});
   }
-  if (!r.context.key.empty()) unit.props.push_back({std::string(kContextKeyProp), r.context.key, ""});
+  if (!r.context.key.empty())
+    unit.props.push_back({std::string(kContextKeyProp), r.context.key, ""});
   if (r.context.prev_hash != 0 || r.context.next_hash != 0) {
     unit.props.push_back({std::string(kContextPrevProp), StrCat(r.context.prev_hash), ""});
     unit.props.push_back({std::string(kContextNextProp), StrCat(r.context.next_hash), ""});
@@ -209,8 +213,7 @@ absl::StatusOr<ImportReport> TmService::ImportTmx(std::string_view tenant,
   return RunImport(store, next, progress, options);
 }
 
-absl::StatusOr<ImportReport> TmService::ImportPo(std::string_view tenant,
-                                                 std::string_view store_id,
+absl::StatusOr<ImportReport> TmService::ImportPo(std::string_view tenant, std::string_view store_id,
                                                  const std::string& path,
                                                  const ImportOptions& options) {
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
@@ -225,7 +228,8 @@ absl::StatusOr<ImportReport> TmService::ImportPo(std::string_view tenant,
       ImportItem base;
       base.line = entry.line;
       base.record.context.key = entry.context;
-      for (const auto& c : entry.extracted_comments) base.record.notes.push_back({Scope::kUnit, c, ""});
+      for (const auto& c : entry.extracted_comments)
+        base.record.notes.push_back({Scope::kUnit, c, ""});
       for (const auto& c : entry.translator_comments) {
         base.record.notes.push_back({Scope::kTarget, c, ""});
       }
@@ -266,16 +270,17 @@ absl::StatusOr<int64_t> TmService::ExportTmx(std::string_view tenant, std::strin
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
   formats::TmxWriter writer(out);
   formats::TmxHeader header;
-  header.attributes = std::vector<formats::XmlAttribute>{{"creationtool", "verso"},
-                       {"creationtoolversion", "0.1"},
-                       {"segtype", "sentence"},
-                       {"o-tmf", "verso"},
-                       {"adminlang", "en"},
-                       {"srclang", store->record.source_lang},
-                       {"datatype", "unknown"},
-                       {"creationdate", formats::FormatTmxDate(absl::ToUnixSeconds(clock_->Now()))}};
+  header.attributes = std::vector<formats::XmlAttribute>{
+      {"creationtool", "verso"},
+      {"creationtoolversion", "0.1"},
+      {"segtype", "sentence"},
+      {"o-tmf", "verso"},
+      {"adminlang", "en"},
+      {"srclang", store->record.source_lang},
+      {"datatype", "unknown"},
+      {"creationdate", formats::FormatTmxDate(absl::ToUnixSeconds(clock_->Now()))}};
   header.props = std::vector<formats::TmxProp>{{"x-verso-store", store->record.id, ""},
-                  {"x-verso-store-name", store->record.name, ""}};
+                                               {"x-verso-store-name", store->record.name, ""}};
   writer.WriteHeader(header);
   int64_t units = 0;
   VERSO_RETURN_IF_ERROR(repo_->ScanSegments(store->record.id, 0, [&](const SegmentRecord& r) {
@@ -283,7 +288,8 @@ absl::StatusOr<int64_t> TmService::ExportTmx(std::string_view tenant, std::strin
     ++units;
     return out->good();
   }));
-  if (!writer.Finish()) return absl::UnavailableError("TMX export: the output could not be written");
+  if (!writer.Finish())
+    return absl::UnavailableError("TMX export: the output could not be written");
   return units;
 }
 

@@ -83,21 +83,21 @@ bool Stmt::IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQL
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::string& path,
                                                              bool synchronous_full) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
-    std::string msg = StrCat("sqlite: cannot open ", path, ": ",
-                             db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    std::string msg =
+        StrCat("sqlite: cannot open ", path, ": ", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     if (db) sqlite3_close(db);
     return StatusFromSqlite(rc, msg);
   }
   std::unique_ptr<Connection> conn(new Connection(db));
   sqlite3_busy_timeout(db, 10000);
   sqlite3_extended_result_codes(db, 1);
-  absl::Status s = conn->Exec(StrCat("PRAGMA journal_mode=WAL; PRAGMA synchronous=",
-                                     synchronous_full ? "FULL" : "NORMAL",
-                                     "; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;"
-                                     " PRAGMA temp_store=MEMORY;"));
+  absl::Status s = conn->Exec(
+      StrCat("PRAGMA journal_mode=WAL; PRAGMA synchronous=", synchronous_full ? "FULL" : "NORMAL",
+             "; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;"
+             " PRAGMA temp_store=MEMORY;"));
   if (!s.ok()) return s;
   return conn;
 }

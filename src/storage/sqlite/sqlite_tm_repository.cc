@@ -178,11 +178,13 @@ class SqliteSegmentWriter : public SegmentWriter {
     const int64_t pair_hash = PairHash(*s);
     const std::string props = PropsJson(s->properties);
     const std::string notes = NotesJson(s->notes);
-    VERSO_ASSIGN_OR_RETURN(Stmt * ins, conn_->Prepare(
-        "INSERT INTO tm_segments(store_num, source, target, pair_hash, ctx_key, "
-        "ctx_prev, ctx_next, creator, changer, created_at, changed_at, last_used_at, usage_count, "
-        "props, notes) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
-        "ON CONFLICT(store_num, pair_hash) DO NOTHING"));
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * ins,
+        conn_->Prepare("INSERT INTO tm_segments(store_num, source, target, pair_hash, ctx_key, "
+                       "ctx_prev, ctx_next, creator, changer, created_at, changed_at, "
+                       "last_used_at, usage_count, "
+                       "props, notes) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                       "ON CONFLICT(store_num, pair_hash) DO NOTHING"));
     ins->Reset();
     ins->Bind(1, store_num_).Bind(2, s->source).Bind(3, s->target);
     ins->Bind(4, pair_hash).Bind(5, s->context.key).Bind(6, s->context.prev_hash);
@@ -200,14 +202,16 @@ class SqliteSegmentWriter : public SegmentWriter {
       out.inserted = true;
     } else {
       // The same source, target and context exists: merge into it.
-      VERSO_ASSIGN_OR_RETURN(Stmt * up, conn_->Prepare(
-          "UPDATE tm_segments SET "
-          "creator = CASE WHEN ?1 < created_at THEN ?2 ELSE creator END, "
-          "created_at = MIN(created_at, ?1), changer = ?3, changed_at = ?4, "
-          "last_used_at = CASE WHEN last_used_at IS NULL THEN ?5 WHEN ?5 IS NULL THEN last_used_at "
-          "  ELSE MAX(last_used_at, ?5) END, "
-          "usage_count = usage_count + ?6, props = ?7, notes = ?8 "
-          "WHERE store_num = ?9 AND pair_hash = ?10 RETURNING id"));
+      VERSO_ASSIGN_OR_RETURN(
+          Stmt * up,
+          conn_->Prepare("UPDATE tm_segments SET "
+                         "creator = CASE WHEN ?1 < created_at THEN ?2 ELSE creator END, "
+                         "created_at = MIN(created_at, ?1), changer = ?3, changed_at = ?4, "
+                         "last_used_at = CASE WHEN last_used_at IS NULL THEN ?5 WHEN ?5 IS NULL "
+                         "THEN last_used_at "
+                         "  ELSE MAX(last_used_at, ?5) END, "
+                         "usage_count = usage_count + ?6, props = ?7, notes = ?8 "
+                         "WHERE store_num = ?9 AND pair_hash = ?10 RETURNING id"));
       up->Reset();
       up->Bind(1, Micros(s->created_at)).Bind(2, s->creator).Bind(3, s->changer);
       up->Bind(4, Micros(s->changed_at));
@@ -260,9 +264,11 @@ class SqliteTmRepository : public TmRepository {
 
   absl::Status CreateStore(const TmStoreRecord& store) override {
     std::lock_guard<std::mutex> lock(write_mu_);
-    VERSO_ASSIGN_OR_RETURN(Stmt * st, writer_->Prepare(
-        "INSERT INTO tm_stores(id, tenant, name, source_lang, target_lang, created_at) "
-        "VALUES(?,?,?,?,?,?)"));
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st,
+        writer_->Prepare(
+            "INSERT INTO tm_stores(id, tenant, name, source_lang, target_lang, created_at) "
+            "VALUES(?,?,?,?,?,?)"));
     st->Reset().Bind(1, store.id).Bind(2, store.tenant).Bind(3, store.name);
     st->Bind(4, store.source_lang).Bind(5, store.target_lang).Bind(6, Micros(store.created_at));
     absl::Status s = st->Run();
@@ -274,8 +280,9 @@ class SqliteTmRepository : public TmRepository {
 
   absl::StatusOr<TmStoreRecord> GetStore(std::string_view id) override {
     Reader r(this);
-    VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare(
-        "SELECT id, tenant, name, source_lang, target_lang, created_at FROM tm_stores WHERE id=?"));
+    VERSO_ASSIGN_OR_RETURN(Stmt * st,
+                           r->Prepare("SELECT id, tenant, name, source_lang, target_lang, "
+                                      "created_at FROM tm_stores WHERE id=?"));
     st->Reset().Bind(1, id);
     VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
     if (!row) return StoreNotFound(id);
@@ -322,10 +329,11 @@ class SqliteTmRepository : public TmRepository {
   absl::Status UpdateSegment(std::string_view store_id, const SegmentRecord& s) override {
     VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
     std::lock_guard<std::mutex> lock(write_mu_);
-    VERSO_ASSIGN_OR_RETURN(Stmt * st, writer_->Prepare(
-        "UPDATE tm_segments SET source=?, target=?, pair_hash=?, ctx_key=?, "
-        "ctx_prev=?, ctx_next=?, changer=?, changed_at=?, props=?, notes=? "
-        "WHERE id=? AND store_num=?"));
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st,
+        writer_->Prepare("UPDATE tm_segments SET source=?, target=?, pair_hash=?, ctx_key=?, "
+                         "ctx_prev=?, ctx_next=?, changer=?, changed_at=?, props=?, notes=? "
+                         "WHERE id=? AND store_num=?"));
     st->Reset().Bind(1, s.source).Bind(2, s.target).Bind(3, PairHash(s));
     st->Bind(4, s.context.key).Bind(5, s.context.prev_hash).Bind(6, s.context.next_hash);
     st->Bind(7, s.changer).Bind(8, Micros(s.changed_at));
@@ -357,9 +365,11 @@ class SqliteTmRepository : public TmRepository {
                            absl::Time when) override {
     VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
     std::lock_guard<std::mutex> lock(write_mu_);
-    VERSO_ASSIGN_OR_RETURN(Stmt * st, writer_->Prepare(
-        "UPDATE tm_segments SET usage_count = usage_count + ?, "
-        "last_used_at = MAX(COALESCE(last_used_at, ?2), ?2) WHERE id=? AND store_num=?"));
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st,
+        writer_->Prepare(
+            "UPDATE tm_segments SET usage_count = usage_count + ?, "
+            "last_used_at = MAX(COALESCE(last_used_at, ?2), ?2) WHERE id=? AND store_num=?"));
     st->Reset().Bind(1, count).Bind(2, Micros(when)).Bind(3, id).Bind(4, num);
     VERSO_RETURN_IF_ERROR(st->Run());
     if (writer_->Changes() == 0) return SegmentNotFound(store_id, id);
@@ -376,8 +386,9 @@ class SqliteTmRepository : public TmRepository {
                                                          const std::vector<int64_t>& ids) override {
     VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
     Reader r(this);
-    VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare(StrCat("SELECT ", kSegmentColumns,
-                                                        " FROM tm_segments WHERE id=? AND store_num=?")));
+    VERSO_ASSIGN_OR_RETURN(Stmt * st,
+                           r->Prepare(StrCat("SELECT ", kSegmentColumns,
+                                             " FROM tm_segments WHERE id=? AND store_num=?")));
     std::vector<SegmentRecord> out;
     out.reserve(ids.size());
     for (int64_t id : ids) {
@@ -410,8 +421,10 @@ class SqliteTmRepository : public TmRepository {
     // A read transaction pins one snapshot for the whole scan.
     VERSO_RETURN_IF_ERROR(r->Exec("BEGIN"));
     absl::Status status = [&]() -> absl::Status {
-      VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare(StrCat(
-          "SELECT ", kSegmentColumns, " FROM tm_segments WHERE store_num=? AND id>? ORDER BY id")));
+      VERSO_ASSIGN_OR_RETURN(
+          Stmt * st,
+          r->Prepare(StrCat("SELECT ", kSegmentColumns,
+                            " FROM tm_segments WHERE store_num=? AND id>? ORDER BY id")));
       st->Reset().Bind(1, num).Bind(2, after_id);
       while (true) {
         VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
@@ -432,9 +445,11 @@ class SqliteTmRepository : public TmRepository {
     Reader r(this);
     VERSO_RETURN_IF_ERROR(r->Exec("BEGIN"));
     absl::Status status = [&]() -> absl::Status {
-      VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare(
-          "SELECT id, source, target, ctx_key, ctx_prev, ctx_next, changed_at FROM tm_segments "
-          "WHERE store_num=? AND id>? ORDER BY id"));
+      VERSO_ASSIGN_OR_RETURN(
+          Stmt * st,
+          r->Prepare(
+              "SELECT id, source, target, ctx_key, ctx_prev, ctx_next, changed_at FROM tm_segments "
+              "WHERE store_num=? AND id>? ORDER BY id"));
       st->Reset().Bind(1, num).Bind(2, after_id);
       SegmentRecord rec;
       while (true) {
@@ -484,20 +499,20 @@ class SqliteTmRepository : public TmRepository {
 
   absl::Status Migrate() {
     std::lock_guard<std::mutex> lock(write_mu_);
-    VERSO_RETURN_IF_ERROR(writer_->Exec(
-        "CREATE TABLE IF NOT EXISTS schema_migrations(version INTEGER PRIMARY KEY, "
-        "applied_at INTEGER NOT NULL)"));
-    VERSO_ASSIGN_OR_RETURN(Stmt * st,
-                           writer_->Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+    VERSO_RETURN_IF_ERROR(
+        writer_->Exec("CREATE TABLE IF NOT EXISTS schema_migrations(version INTEGER PRIMARY KEY, "
+                      "applied_at INTEGER NOT NULL)"));
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st, writer_->Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
     st->Reset();
     VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
     int64_t version = row ? st->Int(0) : 0;
     st->Reset();
     const int64_t latest = static_cast<int64_t>(std::size(kMigrations));
     if (version > latest) {
-      return absl::FailedPreconditionError(
-          StrCat("database schema version ", version, " is newer than this verso (", latest,
-                 "); upgrade verso"));
+      return absl::FailedPreconditionError(StrCat("database schema version ", version,
+                                                  " is newer than this verso (", latest,
+                                                  "); upgrade verso"));
     }
     for (int64_t v = version + 1; v <= latest; ++v) {
       VERSO_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
@@ -561,7 +576,7 @@ class SqliteTmRepository : public TmRepository {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<TmRepository>> OpenSqliteTmRepository(const std::string& path,
-                                                                      const SqliteOptions& options) {
+                                                                     const SqliteOptions& options) {
   return SqliteTmRepository::Open(path, options);
 }
 
