@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "common/hash.h"
+#include "common/parallel.h"
 #include "text/text.h"
 
 namespace verso::tm {
@@ -60,9 +61,37 @@ PreparedSegment PrepareSegment(const storage::SegmentRecord& r) {
   p.source_keys = MatchKey(r.source);
   p.target_keys = ConcordanceKey(r.target);
   p.key_hash = KeyHash(p.source_keys);
-  p.context = r.context;
+  p.context_key = ContextKeyHash(r.context);
+  p.context_around = ContextAroundHash(r.context);
   p.changed_at = r.changed_at;
   return p;
+}
+
+StoreIndex StoreIndex::Compacted() const {
+  std::vector<uint32_t> live;
+  live.reserve(slot_of_.size());
+  for (uint32_t slot = 0; slot < ids_.size(); ++slot) {
+    if (alive_[slot]) live.push_back(slot);
+  }
+  std::vector<PreparedSegment> prepared(live.size());
+  ParallelFor(live.size(), 0, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      const uint32_t slot = live[i];
+      PreparedSegment& p = prepared[i];
+      p.id = ids_[slot];
+      p.source = std::string(Source(slot));
+      p.target = std::string(Target(slot));
+      p.source_keys = MatchKey(p.source);
+      p.target_keys = ConcordanceKey(p.target);
+      p.key_hash = KeyHash(p.source_keys);
+      p.context_key = context_key_[slot];
+      p.context_around = context_around_[slot];
+      p.changed_at = absl::FromUnixMicros(changed_at_[slot]);
+    }
+  });
+  StoreIndex fresh;
+  for (PreparedSegment& p : prepared) fresh.Insert(std::move(p));
+  return fresh;
 }
 
 uint32_t StoreIndex::Intern(const std::string& key) {
@@ -122,8 +151,8 @@ void StoreIndex::Insert(PreparedSegment p) {
   text_ += p.target;
   text_offsets_.push_back(text_.size());
   changed_at_.push_back(absl::ToUnixMicros(p.changed_at));
-  context_key_.push_back(ContextKeyHash(p.context));
-  context_around_.push_back(ContextAroundHash(p.context));
+  context_key_.push_back(p.context_key);
+  context_around_.push_back(p.context_around);
   auto [it, fresh] = exact_head_.try_emplace(p.key_hash, slot);
   exact_next_.push_back(fresh ? kNoSlot : it->second);
   it->second = slot;

@@ -37,7 +37,8 @@ struct PreparedSegment {
   std::vector<std::string> source_keys;  // match key
   std::vector<std::string> target_keys;  // target words for concordance
   uint64_t key_hash = 0;
-  storage::SegmentContext context;
+  uint64_t context_key = 0;     // fingerprints of the context (0: none)
+  uint64_t context_around = 0;
   absl::Time changed_at;
 };
 
@@ -79,6 +80,14 @@ class StoreIndex {
   bool Remove(int64_t id);
   bool Contains(int64_t id) const { return slot_of_.contains(id); }
   size_t size() const { return slot_of_.size(); }
+
+  // Removed and replaced segments keep their slot (and postings) until the index is compacted.
+  size_t dead_slots() const { return ids_.size() - slot_of_.size(); }
+  bool NeedsCompaction() const {
+    return dead_slots() > 10000 && dead_slots() > slot_of_.size() / 4;
+  }
+  // A copy of this index with only the live segments, re-tokenized on every core.
+  StoreIndex Compacted() const;
 
   // Best matches, best first: score desc, then newer change date, then higher id.
   std::vector<Hit> Lookup(const LookupQuery& query, LookupStats* stats) const;

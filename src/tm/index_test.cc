@@ -227,6 +227,34 @@ TEST(StoreIndexTest, UpdateReplacesAndRemoveHides) {
   EXPECT_TRUE(index.Lookup(q, nullptr).empty());
 }
 
+TEST(StoreIndexTest, CompactionDropsDeadSlotsAndKeepsResults) {
+  std::mt19937 rng(5);
+  StoreIndex index;
+  std::vector<storage::SegmentRecord> records;
+  for (int64_t id = 1; id <= 400; ++id) {
+    records.push_back(Record(id, RandomText(rng, 1 + static_cast<int>(rng() % 10))));
+    records.back().context.key = id % 3 == 0 ? "ctx" : "";
+    index.Insert(PrepareSegment(records.back()));
+  }
+  for (int64_t id = 1; id <= 400; id += 2) index.Remove(id);         // 200 dead
+  for (int64_t id = 2; id <= 100; id += 2) {                        // 50 replaced
+    records[id - 1].source = Perturb(rng, records[id - 1].source);
+    index.Insert(PrepareSegment(records[id - 1]));
+  }
+  EXPECT_EQ(index.dead_slots(), 250u);
+  StoreIndex compact = index.Compacted();
+  EXPECT_EQ(compact.dead_slots(), 0u);
+  EXPECT_EQ(compact.size(), index.size());
+  for (int q = 0; q < 100; ++q) {
+    std::string query = q % 2 ? records[rng() % records.size()].source : RandomText(rng, 5);
+    LookupQuery lq;
+    lq.source = query;
+    lq.context.key = "ctx";
+    lq.max_results = 5;
+    ASSERT_EQ(Flatten(compact.Lookup(lq, nullptr)), Flatten(index.Lookup(lq, nullptr))) << query;
+  }
+}
+
 TEST(StoreIndexTest, ConcordanceFindsPhrasesWithHighlights) {
   StoreIndex index;
   auto r1 = Record(1, "Cannot open the file: permission denied");

@@ -242,6 +242,28 @@ absl::Status TmService::IndexFromStorage(Store* store, int64_t after_id,
   return status;
 }
 
+void TmService::CompactIfNeeded(Store* store) {
+  {
+    std::shared_lock<std::shared_mutex> lock(store->index_mu);
+    if (!store->indexed || !store->index.NeedsCompaction()) return;
+  }
+  // The caller holds write_mu, so nothing changes the index while the copy is built; lookups
+  // go on against the old one.
+  absl::Time start = clock_->MonotonicNow();
+  StoreIndex fresh;
+  size_t dead;
+  {
+    std::shared_lock<std::shared_mutex> lock(store->index_mu);
+    dead = store->index.dead_slots();
+    fresh = store->index.Compacted();
+  }
+  std::unique_lock<std::shared_mutex> lock(store->index_mu);
+  store->index = std::move(fresh);
+  log::Info("tm.index.compacted", {{"store", store->record.id},
+                                   {"dead_slots", static_cast<int64_t>(dead)},
+                                   {"ms", absl::ToInt64Milliseconds(clock_->MonotonicNow() - start)}});
+}
+
 absl::StatusOr<std::shared_ptr<TmService::Store>> TmService::FindStore(std::string_view tenant,
                                                                        std::string_view store_id) {
   VERSO_RETURN_IF_ERROR(ValidateTenant(tenant));
@@ -387,15 +409,18 @@ absl::StatusOr<std::vector<SegmentRecord>> TmService::AddSegments(
   for (const SegmentRecord& s : segments) ids.push_back(s.id);
   VERSO_ASSIGN_OR_RETURN(std::vector<SegmentRecord> stored,
                          repo_->GetSegments(store->record.id, ids));
-  std::unique_lock<std::shared_mutex> lock(store->index_mu);
-  if (store->indexed) {
-    for (PreparedSegment& p : prepared) {
-      for (const SegmentRecord& s : stored) {
-        if (s.id == p.id) p.changed_at = s.changed_at;
+  {
+    std::unique_lock<std::shared_mutex> lock(store->index_mu);
+    if (store->indexed) {
+      for (PreparedSegment& p : prepared) {
+        for (const SegmentRecord& s : stored) {
+          if (s.id == p.id) p.changed_at = s.changed_at;
+        }
+        store->index.Insert(std::move(p));
       }
-      store->index.Insert(std::move(p));
     }
   }
+  CompactIfNeeded(store.get());
   return stored;
 }
 
@@ -417,8 +442,11 @@ absl::StatusOr<SegmentRecord> TmService::UpdateSegment(std::string_view tenant,
   VERSO_RETURN_IF_ERROR(Prepare(&updated, user, updated.changed_at));
   PreparedSegment prepared = PrepareSegment(updated);
   VERSO_RETURN_IF_ERROR(repo_->UpdateSegment(store->record.id, updated));
-  std::unique_lock<std::shared_mutex> lock(store->index_mu);
-  if (store->indexed) store->index.Insert(std::move(prepared));
+  {
+    std::unique_lock<std::shared_mutex> lock(store->index_mu);
+    if (store->indexed) store->index.Insert(std::move(prepared));
+  }
+  CompactIfNeeded(store.get());
   return updated;
 }
 
@@ -427,8 +455,11 @@ absl::Status TmService::DeleteSegment(std::string_view tenant, std::string_view 
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
   std::lock_guard<std::mutex> write(store->write_mu);
   VERSO_RETURN_IF_ERROR(repo_->DeleteSegment(store->record.id, id));
-  std::unique_lock<std::shared_mutex> lock(store->index_mu);
-  if (store->indexed) store->index.Remove(id);
+  {
+    std::unique_lock<std::shared_mutex> lock(store->index_mu);
+    if (store->indexed) store->index.Remove(id);
+  }
+  CompactIfNeeded(store.get());
   return absl::OkStatus();
 }
 
@@ -636,6 +667,7 @@ absl::StatusOr<ImportReport> TmService::RunImport(
   if (indexed) {
     VERSO_RETURN_IF_ERROR(
         IndexFromStorage(store.get(), first_inserted < 0 ? -1 : first_inserted - 1, merged));
+    CompactIfNeeded(store.get());
   }
   report.index_time = clock_->MonotonicNow() - written;
   if (progress) progress(report.units);

@@ -194,6 +194,8 @@ class TmService {
   absl::Status Prepare(SegmentRecord* segment, std::string_view user, absl::Time now);
   // Builds the store's index if it is not built yet.
   absl::Status EnsureIndexed(Store* store);
+  // Rebuilds the store's index without its dead slots when they have piled up. Needs write_mu.
+  void CompactIfNeeded(Store* store);
   // Makes segments that storage holds (ids after `after_id`, plus `ids`) searchable.
   absl::Status IndexFromStorage(Store* store, int64_t after_id, const std::vector<int64_t>& ids);
   // One unit of an import: a record to write, or why the unit is skipped.
