@@ -373,13 +373,11 @@ SizeResult RunSize(const Options& o, const Corpus& corpus, size_t n) {
     tm::TmService service(repo->get(), &verso::Clock::Real(), &ids);
     (void)service.Load(false);
     store_id = service.CreateStore("bench", "gettext", "en", "es")->record.id;
-    auto t0 = Clock::now();
     auto report = service.ImportTmx("bench", store_id, tmx, {});
     if (!report.ok()) {
       std::cerr << report.status() << "\n";
       std::exit(1);
     }
-    (void)t0;
     res.import_seconds = absl::ToDoubleSeconds(report->write_time);
     res.index_seconds = absl::ToDoubleSeconds(report->index_time);
     res.import_tus_per_s = report->units / res.import_seconds;

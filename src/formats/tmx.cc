@@ -8,6 +8,7 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "formats/formats.h"
+#include "text/text.h"
 
 namespace verso::formats {
 namespace {
@@ -91,21 +92,7 @@ absl::Status SerializeInline(const xmlNode* node, std::string* out) {
       case XML_TEXT_NODE:
       case XML_CDATA_SECTION_NODE:
         // Tagged text escapes only &, < and > (a CR stays a raw CR).
-        for (char c : Name(n->content)) {
-          switch (c) {
-            case '&':
-              out->append("&amp;");
-              break;
-            case '<':
-              out->append("&lt;");
-              break;
-            case '>':
-              out->append("&gt;");
-              break;
-            default:
-              out->push_back(c);
-          }
-        }
+        out->append(text::EscapeText(Name(n->content)));
         break;
       case XML_ELEMENT_NODE: {
         StrAppend(out, "<", Name(n->name));

@@ -318,13 +318,12 @@ void BreakAsciiWords(std::string_view s, size_t begin, size_t end, std::vector<T
       continue;
     }
     size_t j = i;
-    bool letters = false, digits = false;
+    bool letters = false;  // real letters; '@' counts for joining only
     uint8_t prev = k;
     while (j < end) {
       uint8_t c = kAsciiClasses[static_cast<unsigned char>(s[j])];
       if (IsCore(c)) {
         letters |= c == kLetter;
-        digits |= c == kDigit;
         prev = c;
         ++j;
         continue;
@@ -341,7 +340,6 @@ void BreakAsciiWords(std::string_view s, size_t begin, size_t end, std::vector<T
       }
       break;
     }
-    (void)digits;
     // ICU's status, from the last characters.
     uint8_t last = kAsciiClasses[static_cast<unsigned char>(s[j - 1])];
     int status;

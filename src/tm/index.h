@@ -37,7 +37,7 @@ struct PreparedSegment {
   std::vector<std::string> source_keys;  // match key
   std::vector<std::string> target_keys;  // target words for concordance
   uint64_t key_hash = 0;
-  uint64_t context_key = 0;     // fingerprints of the context (0: none)
+  uint64_t context_key = 0;  // fingerprints of the context (0: none)
   uint64_t context_around = 0;
   absl::Time changed_at;
 };

@@ -236,8 +236,8 @@ TEST(StoreIndexTest, CompactionDropsDeadSlotsAndKeepsResults) {
     records.back().context.key = id % 3 == 0 ? "ctx" : "";
     index.Insert(PrepareSegment(records.back()));
   }
-  for (int64_t id = 1; id <= 400; id += 2) index.Remove(id);         // 200 dead
-  for (int64_t id = 2; id <= 100; id += 2) {                        // 50 replaced
+  for (int64_t id = 1; id <= 400; id += 2) index.Remove(id);  // 200 dead
+  for (int64_t id = 2; id <= 100; id += 2) {                  // 50 replaced
     records[id - 1].source = Perturb(rng, records[id - 1].source);
     index.Insert(PrepareSegment(records[id - 1]));
   }

@@ -259,9 +259,10 @@ void TmService::CompactIfNeeded(Store* store) {
   }
   std::unique_lock<std::shared_mutex> lock(store->index_mu);
   store->index = std::move(fresh);
-  log::Info("tm.index.compacted", {{"store", store->record.id},
-                                   {"dead_slots", static_cast<int64_t>(dead)},
-                                   {"ms", absl::ToInt64Milliseconds(clock_->MonotonicNow() - start)}});
+  log::Info("tm.index.compacted",
+            {{"store", store->record.id},
+             {"dead_slots", static_cast<int64_t>(dead)},
+             {"ms", absl::ToInt64Milliseconds(clock_->MonotonicNow() - start)}});
 }
 
 absl::StatusOr<std::shared_ptr<TmService::Store>> TmService::FindStore(std::string_view tenant,
@@ -354,7 +355,8 @@ absl::Status TmService::DeleteStore(std::string_view tenant, std::string_view st
   return absl::OkStatus();
 }
 
-absl::Status TmService::Prepare(SegmentRecord* s, std::string_view user, absl::Time now) {
+absl::Status TmService::ValidateAndComplete(SegmentRecord* s, std::string_view user,
+                                            absl::Time now) {
   VERSO_RETURN_IF_ERROR(ValidateText(s->source, "source"));
   VERSO_RETURN_IF_ERROR(ValidateText(s->target, "target"));
   if (StripAsciiWhitespace(s->source).empty())
@@ -381,7 +383,7 @@ absl::StatusOr<std::vector<SegmentRecord>> TmService::AddSegments(
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
   absl::Time now = clock_->Now();
   for (size_t i = 0; i < segments.size(); ++i) {
-    absl::Status s = Prepare(&segments[i], user, now);
+    absl::Status s = ValidateAndComplete(&segments[i], user, now);
     if (!s.ok()) {
       return absl::InvalidArgumentError(StrCat("segments[", i, "].", s.message()));
     }
@@ -439,7 +441,7 @@ absl::StatusOr<SegmentRecord> TmService::UpdateSegment(std::string_view tenant,
   updated.notes = std::move(segment.notes);
   updated.changer = std::string(user);
   updated.changed_at = clock_->Now();
-  VERSO_RETURN_IF_ERROR(Prepare(&updated, user, updated.changed_at));
+  VERSO_RETURN_IF_ERROR(ValidateAndComplete(&updated, user, updated.changed_at));
   PreparedSegment prepared = PrepareSegment(updated);
   VERSO_RETURN_IF_ERROR(repo_->UpdateSegment(store->record.id, updated));
   {
@@ -622,7 +624,7 @@ absl::StatusOr<ImportReport> TmService::RunImport(
     if (!*more) break;
     ++report.units;
     if (item.skip.empty()) {
-      absl::Status s = Prepare(&item.record, options.user, now);
+      absl::Status s = ValidateAndComplete(&item.record, options.user, now);
       if (!s.ok()) item.skip = std::string(s.message());
     }
     if (!item.skip.empty()) {

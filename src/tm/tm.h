@@ -191,7 +191,7 @@ class TmService {
                                                    std::string_view store_id);
   absl::StatusOr<StoreInfo> Info(const Store& store);
   // Checks and completes a segment before it is written.
-  absl::Status Prepare(SegmentRecord* segment, std::string_view user, absl::Time now);
+  absl::Status ValidateAndComplete(SegmentRecord* segment, std::string_view user, absl::Time now);
   // Builds the store's index if it is not built yet.
   absl::Status EnsureIndexed(Store* store);
   // Rebuilds the store's index without its dead slots when they have piled up. Needs write_mu.
