@@ -442,7 +442,10 @@ void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
                            {"ranges", ranges},
                            {"segment", SegmentJson(m.segment)}});
           }
-          env->out() << json{{"matches", arr}, {"total", result->total}}.dump(2) << "\n";
+          env->out() << json{{"matches", arr}, {"total", result->total},
+                             {"total_exact", result->total_exact}}
+                            .dump(2)
+                     << "\n";
           return absl::OkStatus();
         }
         for (const auto& m : result->matches) {
@@ -452,7 +455,8 @@ void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
           PrintHighlighted(env->out(), hit, m.ranges, env->stdout_is_tty());
           env->out() << "\n        " << other << "\n";
         }
-        env->out() << WithCommas(result->total) << " found";
+        env->out() << (result->total_exact ? "" : "at most ") << WithCommas(result->total)
+                   << " found";
         if (result->total > static_cast<int>(result->matches.size())) {
           env->out() << ", " << result->matches.size() << " shown";
         }

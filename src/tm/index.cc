@@ -474,9 +474,11 @@ std::vector<uint32_t> Intersect(std::vector<const List*> lists) {
 }  // namespace
 
 std::vector<ConcordanceHit> StoreIndex::Concordance(std::string_view phrase, bool source_side,
-                                                    bool target_side, int limit, int* total) const {
+                                                    bool target_side, int limit, int* total,
+                                                    bool* total_exact) const {
   std::vector<ConcordanceHit> hits;
   *total = 0;
+  *total_exact = true;
   std::vector<std::string> keys = ConcordanceKey(phrase);
   if (keys.empty() || limit <= 0) return hits;
   for (int side = 0; side < 2; ++side) {
@@ -509,13 +511,23 @@ std::vector<ConcordanceHit> StoreIndex::Concordance(std::string_view phrase, boo
       }
       if (!missing) slots = Intersect(lists);
     }
+    // Verify (tokenize) candidates only until `limit` are found. The rest are counted: exactly
+    // when a candidate surely matches (one word, not a number folded into the source's number
+    // key), else as an upper bound.
+    const bool one_word = keys.size() == 1 && !(source && keys[0][0] >= '0' && keys[0][0] <= '9');
     int found = 0;
     for (uint32_t slot : slots) {
       if (!alive_[slot]) continue;
+      if (found >= limit) {
+        ++*total;
+        if (!one_word) *total_exact = false;
+        continue;
+      }
       auto ranges = FindPhrase(source ? Source(slot) : Target(slot), keys);
       if (ranges.empty()) continue;
       ++*total;
-      if (found++ < limit) hits.push_back({ids_[slot], source, std::move(ranges)});
+      ++found;
+      hits.push_back({ids_[slot], source, std::move(ranges)});
     }
   }
   std::stable_sort(hits.begin(), hits.end(), [](const ConcordanceHit& a, const ConcordanceHit& b) {

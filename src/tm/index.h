@@ -95,9 +95,12 @@ class StoreIndex {
   std::vector<Hit> Scan(const LookupQuery& query, LookupStats* stats) const;
 
   // Segments whose source (or target) contains the words of `phrase` consecutively, ignoring case,
-  // punctuation and tags; newest first. *total counts all matches found until `limit`.
+  // punctuation and tags; newest first, at most `limit` per side. *total counts the matches;
+  // when *total_exact is false it is an upper bound (segments holding all the words, not all
+  // checked for the phrase).
   std::vector<ConcordanceHit> Concordance(std::string_view phrase, bool source_side,
-                                          bool target_side, int limit, int* total) const;
+                                          bool target_side, int limit, int* total,
+                                          bool* total_exact) const;
 
   struct Memory {
     size_t slots = 0;

@@ -125,8 +125,10 @@ TEST_P(IndexEquivalenceTest, LookupEqualsScanEqualsOracle) {
   std::vector<std::string> bases;
   int64_t id = 1;
   for (int i = 0; i < 300; ++i) {
-    // Mostly short segments, some longer than 64 tokens (multi-block edit distance).
-    int len = i % 50 == 0 ? 70 + static_cast<int>(rng() % 40) : 1 + static_cast<int>(rng() % 14);
+    // Mostly short, some past one 64-token word, a few past the 255 the postings record.
+    int len = i % 150 == 0   ? 260 + static_cast<int>(rng() % 40)
+              : i % 50 == 0 ? 70 + static_cast<int>(rng() % 40)
+                            : 1 + static_cast<int>(rng() % 14);
     std::string base = RandomText(rng, len);
     bases.push_back(base);
     records.push_back(Record(id++, base));
@@ -263,9 +265,11 @@ TEST(StoreIndexTest, ConcordanceFindsPhrasesWithHighlights) {
   auto r3 = Record(3, "The file is open");
   for (auto* r : {&r1, &r2, &r3}) index.Insert(PrepareSegment(*r));
   int total = 0;
-  auto hits = index.Concordance("open the file", true, false, 10, &total);
+  bool exact = false;
+  auto hits = index.Concordance("open the file", true, false, 10, &total, &exact);
   ASSERT_EQ(hits.size(), 2u);
   EXPECT_EQ(total, 2);
+  EXPECT_TRUE(exact);
   EXPECT_EQ(hits[0].segment_id, 2);  // newest first
   ASSERT_EQ(hits[0].ranges.size(), 1u);
   EXPECT_EQ(
@@ -273,14 +277,20 @@ TEST(StoreIndexTest, ConcordanceFindsPhrasesWithHighlights) {
       "open   the FILE");
   EXPECT_EQ(hits[1].segment_id, 1);
   EXPECT_EQ(r1.source.substr(hits[1].ranges[0].first, 13), "open the file");
-  auto target = index.Concordance("ARCHIVO", false, true, 10, &total);
+  auto target = index.Concordance("ARCHIVO", false, true, 10, &total, &exact);
   ASSERT_EQ(target.size(), 1u);
   EXPECT_FALSE(target[0].in_source);
   EXPECT_EQ(target[0].ranges[0], (std::pair<uint32_t, uint32_t>{21, 28}));
-  EXPECT_TRUE(index.Concordance("no such words", true, true, 10, &total).empty());
-  auto limited = index.Concordance("file", true, false, 1, &total);
+  EXPECT_TRUE(index.Concordance("no such words", true, true, 10, &total, &exact).empty());
+  auto limited = index.Concordance("file", true, false, 1, &total, &exact);
+  EXPECT_EQ(limited.size(), 1u);
+  EXPECT_EQ(total, 3);  // one word: the unchecked candidates surely match
+  EXPECT_TRUE(exact);
+  // A phrase past the limit: segments 2 and 1 hold "the" and "file" but only one is checked.
+  limited = index.Concordance("the file", true, false, 1, &total, &exact);
   EXPECT_EQ(limited.size(), 1u);
   EXPECT_EQ(total, 3);
+  EXPECT_FALSE(exact);
 }
 
 }  // namespace

@@ -547,7 +547,7 @@ absl::StatusOr<ConcordanceResult> TmService::Concordance(std::string_view tenant
   {
     std::shared_lock<std::shared_mutex> lock(store->index_mu);
     hits = store->index.Concordance(phrase, options.source, options.target, options.limit,
-                                    &result.total);
+                                    &result.total, &result.total_exact);
   }
   std::vector<int64_t> ids;
   for (const auto& h : hits) ids.push_back(h.segment_id);
