@@ -363,12 +363,12 @@ SizeResult RunSize(const Options& o, const Corpus& corpus, size_t n) {
 
   std::string store_id;
   if (o.reuse && std::filesystem::exists(db)) {
-    auto repo = storage::OpenSqliteTmRepository(db, {});
-    store_id = (*(*repo)->ListStores("bench"))[0].id;
+    auto repo = storage::OpenSqlite(db, {});
+    store_id = (*(*repo)->tm().ListStores("bench"))[0].id;
   } else {
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
-    auto repo = storage::OpenSqliteTmRepository(db, {});
+    auto repo = storage::OpenSqlite(db, {});
     IdGenerator ids(verso::Clock::Real(), 1);
     tm::TmService service(repo->get(), &verso::Clock::Real(), &ids);
     (void)service.Load(false);
@@ -396,7 +396,7 @@ SizeResult RunSize(const Options& o, const Corpus& corpus, size_t n) {
     if (p) pclose(p);
   }
 
-  auto repo = storage::OpenSqliteTmRepository(db, {});
+  auto repo = storage::OpenSqlite(db, {});
   IdGenerator ids(verso::Clock::Real(), 2);
   tm::TmService service(repo->get(), &verso::Clock::Real(), &ids);
   (void)service.Load(true);
@@ -607,7 +607,7 @@ void Print(const std::vector<SizeResult>& results, size_t queries) {
 
 int Startup(const std::string& db) {
   auto t0 = Clock::now();
-  auto repo = storage::OpenSqliteTmRepository(db, {});
+  auto repo = storage::OpenSqlite(db, {});
   if (!repo.ok()) return 1;
   IdGenerator ids(verso::Clock::Real(), 3);
   tm::TmService service(repo->get(), &verso::Clock::Real(), &ids);

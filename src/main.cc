@@ -65,9 +65,9 @@ class Runtime : public cli::Environment {
     }
     storage::SqliteOptions options;
     options.synchronous_full = config.GetString("storage.sqlite.synchronous") == "full";
-    VERSO_ASSIGN_OR_RETURN(repo_, storage::OpenSqliteTmRepository(dir + "/verso.db", options));
+    VERSO_ASSIGN_OR_RETURN(db_, storage::OpenSqlite(dir + "/verso.db", options));
     ids_ = std::make_unique<IdGenerator>(Clock::Real());
-    tm_ = std::make_unique<tm::TmService>(repo_.get(), &Clock::Real(), ids_.get());
+    tm_ = std::make_unique<tm::TmService>(db_.get(), &Clock::Real(), ids_.get());
     VERSO_RETURN_IF_ERROR(tm_->Load(/*build_indexes=*/false).status());
     return tm_.get();
   }
@@ -77,7 +77,7 @@ class Runtime : public cli::Environment {
   bool stderr_is_tty() const override { return isatty(STDERR_FILENO); }
 
  private:
-  std::unique_ptr<storage::TmRepository> repo_;
+  std::unique_ptr<storage::Database> db_;
   std::unique_ptr<IdGenerator> ids_;
   std::unique_ptr<tm::TmService> tm_;
 };

@@ -23,10 +23,10 @@ class DurabilityTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     db_ = dir_ + "/verso.db";
-    auto repo = storage::OpenSqliteTmRepository(db_, {});
-    ASSERT_TRUE(repo.ok());
+    auto db = storage::OpenSqlite(db_, {});
+    ASSERT_TRUE(db.ok());
     IdGenerator ids(Clock::Real());
-    tm::TmService service(repo->get(), &Clock::Real(), &ids);
+    tm::TmService service(db->get(), &Clock::Real(), &ids);
     ASSERT_TRUE(service.Load().ok());
     auto store = service.CreateStore("acme", "durable", "en", "es");
     ASSERT_TRUE(store.ok());
@@ -37,18 +37,18 @@ class DurabilityTest : public ::testing::Test {
   // Opens the database as a restarted server would and returns the store's segment ids, after
   // checking that the index agrees with storage.
   std::set<int64_t> Recover() {
-    auto repo = storage::OpenSqliteTmRepository(db_, {});
-    EXPECT_TRUE(repo.ok()) << repo.status();
+    auto db = storage::OpenSqlite(db_, {});
+    EXPECT_TRUE(db.ok()) << db.status();
     std::set<int64_t> ids;
-    EXPECT_TRUE((*repo)
-                    ->ScanSegments(store_, 0,
-                                   [&](const storage::SegmentRecord& r) {
-                                     ids.insert(r.id);
-                                     return true;
-                                   })
+    EXPECT_TRUE((*db)->tm()
+                    .ScanSegments(store_, 0,
+                                  [&](const storage::SegmentRecord& r) {
+                                    ids.insert(r.id);
+                                    return true;
+                                  })
                     .ok());
     IdGenerator gen(Clock::Real());
-    tm::TmService service(repo->get(), &Clock::Real(), &gen);
+    tm::TmService service(db->get(), &Clock::Real(), &gen);
     auto loaded = service.Load();
     EXPECT_TRUE(loaded.ok()) << loaded.status();
     EXPECT_EQ(loaded->segments, static_cast<int64_t>(ids.size()));

@@ -18,16 +18,17 @@
 int main(int argc, char** argv) {
   if (argc != 4) return 2;
   std::string db = argv[1], store = argv[2], mode = argv[3];
-  auto repo = verso::storage::OpenSqliteTmRepository(db, {});
-  if (!repo.ok()) {
-    std::cerr << repo.status() << "\n";
+  auto database = verso::storage::OpenSqlite(db, {});
+  if (!database.ok()) {
+    std::cerr << database.status() << "\n";
     return 1;
   }
+  verso::storage::TmRepository* repo = &(*database)->tm();
   verso::IdGenerator ids(verso::Clock::Real());
-  verso::tm::TmService service(repo->get(), &verso::Clock::Real(), &ids);
+  verso::tm::TmService service(database->get(), &verso::Clock::Real(), &ids);
   if (!service.Load(false).ok()) return 1;
   if (mode == "bulk") {
-    auto writer = (*repo)->BeginWrite(store);
+    auto writer = repo->BeginWrite(store);
     if (!writer.ok()) return 1;
     for (int i = 0; i < 50000; ++i) {
       verso::tm::SegmentRecord r;

@@ -129,6 +129,68 @@ class TmRepository {
                                         const std::function<bool(SegmentRecord&)>& fn) = 0;
 };
 
+// An API key. The key itself is never stored: only its SHA-256 and its first characters (the
+// prefix, for people to tell keys apart).
+struct ApiKeyRecord {
+  std::string id;                   // "key_..."
+  std::string tenant;
+  std::string name;
+  std::vector<std::string> scopes;  // "admin", "translate", "tm:read", "tm:write"
+  std::string hash;                 // SHA-256 of the key, hex
+  std::string prefix;
+  absl::Time created_at;
+  absl::Time revoked_at = absl::InfinitePast();  // not revoked
+  bool revoked() const { return revoked_at != absl::InfinitePast(); }
+};
+
+// Thread-safe.
+class KeyRepository {
+ public:
+  virtual ~KeyRepository() = default;
+  virtual absl::Status CreateKey(const ApiKeyRecord& key) = 0;
+  // Keys of `tenant`, or of every tenant when empty; revoked ones included; ordered by id.
+  virtual absl::StatusOr<std::vector<ApiKeyRecord>> ListKeys(std::string_view tenant) = 0;
+  virtual absl::StatusOr<ApiKeyRecord> FindKeyByHash(std::string_view hash) = 0;  // NotFound
+  virtual absl::Status RevokeKey(std::string_view id, absl::Time when) = 0;        // NotFound
+};
+
+// A TMX or PO import that runs in the background, durable so that a restart resumes it.
+struct ImportRecord {
+  std::string id;  // "imp_..."
+  std::string store_id;
+  std::string tenant;
+  std::string file;     // the uploaded file, kept until the import ends
+  std::string format;   // "tmx" or "po"
+  std::string user;
+  std::string status;   // "queued", "running", "succeeded", "failed"
+  std::string error;    // why it failed
+  std::string report;   // JSON of the import report once it ended
+  int64_t bytes_total = 0;
+  absl::Time created_at;
+  absl::Time finished_at = absl::InfinitePast();
+};
+
+// Thread-safe.
+class ImportRepository {
+ public:
+  virtual ~ImportRepository() = default;
+  virtual absl::Status SaveImport(const ImportRecord& record) = 0;  // insert or replace
+  virtual absl::StatusOr<ImportRecord> GetImport(std::string_view id) = 0;  // NotFound
+  // Imports that were queued or running (e.g. when the process stopped), oldest first.
+  virtual absl::StatusOr<std::vector<ImportRecord>> UnfinishedImports() = 0;
+};
+
+// One database: every repository over the same storage.
+class Database {
+ public:
+  virtual ~Database() = default;
+  virtual TmRepository& tm() = 0;
+  virtual KeyRepository& keys() = 0;
+  virtual ImportRepository& imports() = 0;
+  // A trivial query: is the database reachable?
+  virtual absl::Status Ping() = 0;
+};
+
 struct SqliteOptions {
   // FULL: every commit is fsynced before it is acknowledged (survives power loss).
   // NORMAL: WAL is fsynced at checkpoints only (survives kill -9, not power loss).
@@ -137,8 +199,8 @@ struct SqliteOptions {
 };
 
 // Opens (creating if needed) the SQLite database at `path` and migrates its schema.
-absl::StatusOr<std::unique_ptr<TmRepository>> OpenSqliteTmRepository(const std::string& path,
-                                                                     const SqliteOptions& options);
+absl::StatusOr<std::unique_ptr<Database>> OpenSqlite(const std::string& path,
+                                                     const SqliteOptions& options);
 
 }  // namespace verso::storage
 

@@ -13,14 +13,15 @@
 
 namespace verso::storage {
 
-// Returns a fresh, empty repository.
-using RepositoryFactory = std::unique_ptr<TmRepository> (*)();
+// Returns a fresh, empty database.
+using RepositoryFactory = std::unique_ptr<Database> (*)();
 
 class TmRepositorySuite : public ::testing::TestWithParam<RepositoryFactory> {
  protected:
   void SetUp() override {
-    repo_ = GetParam()();
-    ASSERT_NE(repo_, nullptr);
+    db_ = GetParam()();
+    ASSERT_NE(db_, nullptr);
+    repo_ = &db_->tm();
   }
 
   TmStoreRecord Store(const std::string& id, const std::string& tenant = "acme") {
@@ -59,7 +60,8 @@ class TmRepositorySuite : public ::testing::TestWithParam<RepositoryFactory> {
     return ids;
   }
 
-  std::unique_ptr<TmRepository> repo_;
+  std::unique_ptr<Database> db_;
+  TmRepository* repo_ = nullptr;
 };
 
 TEST_P(TmRepositorySuite, StoresCreateGetListDelete) {
@@ -233,6 +235,70 @@ TEST_P(TmRepositorySuite, ScanIsOrderedAndResumable) {
   ASSERT_EQ(some->size(), 2u);
   EXPECT_EQ((*some)[0].id, ids[3]);
   EXPECT_EQ((*some)[1].id, ids[1]);
+}
+
+TEST_P(TmRepositorySuite, ApiKeysStoreOnlyTheHash) {
+  KeyRepository& keys = db_->keys();
+  ApiKeyRecord k;
+  k.id = "key_1";
+  k.tenant = "acme";
+  k.name = "ci";
+  k.scopes = {"tm:read", "tm:write"};
+  k.hash = "ab12";
+  k.prefix = "vk_abcd";
+  k.created_at = absl::FromUnixSeconds(1'700'000'000);
+  ASSERT_TRUE(keys.CreateKey(k).ok());
+  auto found = keys.FindKeyByHash("ab12");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->tenant, "acme");
+  EXPECT_EQ(found->scopes, (std::vector<std::string>{"tm:read", "tm:write"}));
+  EXPECT_FALSE(found->revoked());
+  EXPECT_EQ(keys.FindKeyByHash("zz").status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(keys.RevokeKey("key_1", absl::FromUnixSeconds(1'800'000'000)).ok());
+  EXPECT_EQ(keys.FindKeyByHash("ab12")->revoked_at, absl::FromUnixSeconds(1'800'000'000));
+  EXPECT_EQ(keys.RevokeKey("key_9", absl::Now()).code(), absl::StatusCode::kNotFound);
+  k.id = "key_2";
+  k.tenant = "other";
+  k.hash = "cd34";
+  ASSERT_TRUE(keys.CreateKey(k).ok());
+  EXPECT_EQ(keys.ListKeys("acme")->size(), 1u);
+  EXPECT_EQ(keys.ListKeys("")->size(), 2u);
+}
+
+TEST_P(TmRepositorySuite, ImportsPersistAndUnfinishedOnesAreListed) {
+  ImportRepository& imports = db_->imports();
+  ImportRecord r;
+  r.id = "imp_1";
+  r.store_id = "tm_a";
+  r.tenant = "acme";
+  r.file = "/data/imports/imp_1.tmx";
+  r.format = "tmx";
+  r.user = "key_1";
+  r.status = "running";
+  r.bytes_total = 1234;
+  r.created_at = absl::FromUnixSeconds(1'700'000'000);
+  ASSERT_TRUE(imports.SaveImport(r).ok());
+  r.id = "imp_2";
+  r.status = "succeeded";
+  r.report = "{\"inserted\":3}";
+  r.finished_at = absl::FromUnixSeconds(1'700'000'100);
+  ASSERT_TRUE(imports.SaveImport(r).ok());
+  auto unfinished = imports.UnfinishedImports();
+  ASSERT_TRUE(unfinished.ok());
+  ASSERT_EQ(unfinished->size(), 1u);
+  EXPECT_EQ((*unfinished)[0].id, "imp_1");
+  auto done = imports.GetImport("imp_2");
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->report, "{\"inserted\":3}");
+  EXPECT_EQ(done->finished_at, absl::FromUnixSeconds(1'700'000'100));
+  r.id = "imp_1";
+  r.status = "failed";
+  r.error = "boom";
+  ASSERT_TRUE(imports.SaveImport(r).ok());  // replaces
+  EXPECT_TRUE(imports.UnfinishedImports()->empty());
+  EXPECT_EQ(imports.GetImport("imp_1")->error, "boom");
+  EXPECT_EQ(imports.GetImport("imp_x").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(db_->Ping().ok());
 }
 
 }  // namespace verso::storage

@@ -7,15 +7,15 @@
 namespace verso::storage {
 namespace {
 
-std::unique_ptr<TmRepository> MakeSqlite() {
+std::unique_ptr<Database> MakeSqlite() {
   static std::atomic<int> n{0};
   std::string dir =
       ::testing::TempDir() + "/sqlite_repo_" + std::to_string(getpid()) + "_" + std::to_string(n++);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  auto repo = OpenSqliteTmRepository(dir + "/verso.db", SqliteOptions{});
-  EXPECT_TRUE(repo.ok()) << repo.status();
-  return repo.ok() ? std::move(*repo) : nullptr;
+  auto db = OpenSqlite(dir + "/verso.db", SqliteOptions{});
+  EXPECT_TRUE(db.ok()) << db.status();
+  return db.ok() ? std::move(*db) : nullptr;
 }
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, TmRepositorySuite, ::testing::Values(&MakeSqlite),
@@ -27,14 +27,14 @@ TEST(SqliteTmRepositoryTest, ReopenKeepsDataAndSchema) {
   std::filesystem::create_directories(dir);
   std::string path = dir + "/verso.db";
   {
-    auto repo = OpenSqliteTmRepository(path, SqliteOptions{});
-    ASSERT_TRUE(repo.ok());
+    auto db = OpenSqlite(path, SqliteOptions{});
+    ASSERT_TRUE(db.ok());
     TmStoreRecord s{"tm_x", "t", "n", "en", "fr", absl::FromUnixSeconds(1)};
-    ASSERT_TRUE((*repo)->CreateStore(s).ok());
+    ASSERT_TRUE((*db)->tm().CreateStore(s).ok());
   }
-  auto repo = OpenSqliteTmRepository(path, SqliteOptions{});
-  ASSERT_TRUE(repo.ok()) << repo.status();
-  EXPECT_EQ((*repo)->GetStore("tm_x")->target_lang, "fr");
+  auto db = OpenSqlite(path, SqliteOptions{});
+  ASSERT_TRUE(db.ok()) << db.status();
+  EXPECT_EQ((*db)->tm().GetStore("tm_x")->target_lang, "fr");
 }
 
 TEST(SqliteTmRepositoryTest, NotADatabaseIsDataLoss) {
@@ -42,13 +42,13 @@ TEST(SqliteTmRepositoryTest, NotADatabaseIsDataLoss) {
   FILE* f = fopen(path.c_str(), "w");
   fputs("this is not an sqlite database, just some text that is long enough to matter.......", f);
   fclose(f);
-  auto repo = OpenSqliteTmRepository(path, SqliteOptions{});
-  EXPECT_EQ(repo.status().code(), absl::StatusCode::kDataLoss) << repo.status();
+  auto db = OpenSqlite(path, SqliteOptions{});
+  EXPECT_EQ(db.status().code(), absl::StatusCode::kDataLoss) << db.status();
 }
 
 TEST(SqliteTmRepositoryTest, UnwritableDirectoryIsUnavailable) {
-  auto repo = OpenSqliteTmRepository("/proc/verso-cannot-be-here/verso.db", SqliteOptions{});
-  EXPECT_EQ(repo.status().code(), absl::StatusCode::kUnavailable) << repo.status();
+  auto db = OpenSqlite("/proc/verso-cannot-be-here/verso.db", SqliteOptions{});
+  EXPECT_EQ(db.status().code(), absl::StatusCode::kUnavailable) << db.status();
 }
 
 }  // namespace

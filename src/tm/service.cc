@@ -111,8 +111,8 @@ absl::Status ValidateText(std::string_view text, std::string_view field) {
   return absl::OkStatus();
 }
 
-TmService::TmService(storage::TmRepository* repo, const Clock* clock, IdGenerator* ids)
-    : repo_(repo), clock_(clock), ids_(ids), stores_(std::make_unique<Stores>()) {}
+TmService::TmService(storage::Database* db, const Clock* clock, IdGenerator* ids)
+    : db_(db), repo_(&db->tm()), clock_(clock), ids_(ids), stores_(std::make_unique<Stores>()) {}
 
 TmService::~TmService() = default;
 

@@ -31,16 +31,17 @@ class TmServiceTest : public ::testing::Test {
   }
   void TearDown() override {
     service_.reset();
-    repo_.reset();
+    db_.reset();
     std::filesystem::remove_all(dir_);
   }
   void Open(bool build_indexes = true) {
     service_.reset();
-    repo_.reset();
-    auto repo = storage::OpenSqliteTmRepository(dir_ + "/verso.db", storage::SqliteOptions{});
-    ASSERT_TRUE(repo.ok()) << repo.status();
-    repo_ = std::move(*repo);
-    service_ = std::make_unique<TmService>(repo_.get(), &clock_, &ids_);
+    db_.reset();
+    auto db = storage::OpenSqlite(dir_ + "/verso.db", storage::SqliteOptions{});
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    repo_ = &db_->tm();
+    service_ = std::make_unique<TmService>(db_.get(), &clock_, &ids_);
     auto loaded = service_->Load(build_indexes);
     ASSERT_TRUE(loaded.ok()) << loaded.status();
   }
@@ -89,7 +90,8 @@ class TmServiceTest : public ::testing::Test {
   std::string dir_;
   FakeClock clock_{absl::FromUnixSeconds(1'750'000'000)};
   IdGenerator ids_{clock_, 99};
-  std::unique_ptr<storage::TmRepository> repo_;
+  std::unique_ptr<storage::Database> db_;
+  storage::TmRepository* repo_ = nullptr;
   std::unique_ptr<TmService> service_;
 };
 

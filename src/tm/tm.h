@@ -135,8 +135,8 @@ struct LoadStats {
 
 class TmService {
  public:
-  // `repo`, `clock` and `ids` must outlive the service.
-  TmService(storage::TmRepository* repo, const Clock* clock, IdGenerator* ids);
+  // `db`, `clock` and `ids` must outlive the service.
+  TmService(storage::Database* db, const Clock* clock, IdGenerator* ids);
   ~TmService();
 
   // Reads the stores from storage, and builds every store's index when `build_indexes` (else
@@ -211,6 +211,7 @@ class TmService {
       const std::function<absl::StatusOr<bool>(ImportItem*)>& next,
       const std::function<void(int64_t)>& progress, const ImportOptions& options);
 
+  storage::Database* db_;
   storage::TmRepository* repo_;
   const Clock* clock_;
   IdGenerator* ids_;

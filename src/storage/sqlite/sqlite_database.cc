@@ -1,4 +1,4 @@
-// SQLite implementation of TmRepository.
+// SQLite implementation of the Database and its repositories.
 //
 // One write connection (serialized by write_mu_) and a small pool of read connections; WAL mode
 // lets readers run while a writer holds its transaction. Segments reference their store by an
@@ -55,6 +55,33 @@ CREATE TABLE tm_segments(
   notes TEXT);
 CREATE UNIQUE INDEX tm_segments_pair ON tm_segments(store_num, pair_hash);
 CREATE INDEX tm_segments_store ON tm_segments(store_num, id);
+)sql",
+    // 2: API keys and background imports.
+    R"sql(
+CREATE TABLE api_keys(
+  id TEXT PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  name TEXT NOT NULL,
+  scopes TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE,
+  prefix TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER);
+CREATE INDEX api_keys_tenant ON api_keys(tenant, id);
+CREATE TABLE tm_imports(
+  id TEXT PRIMARY KEY,
+  store_id TEXT NOT NULL,
+  tenant TEXT NOT NULL,
+  file TEXT NOT NULL,
+  format TEXT NOT NULL,
+  user TEXT NOT NULL,
+  status TEXT NOT NULL,
+  error TEXT NOT NULL DEFAULT '',
+  report TEXT NOT NULL DEFAULT '',
+  bytes_total INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  finished_at INTEGER);
+CREATE INDEX tm_imports_status ON tm_imports(status, created_at);
 )sql",
 };
 
@@ -163,8 +190,6 @@ absl::Status StoreNotFound(std::string_view id) {
   return absl::NotFoundError(StrCat("TM store ", id, " not found"));
 }
 
-class SqliteTmRepository;
-
 class SqliteSegmentWriter : public SegmentWriter {
  public:
   SqliteSegmentWriter(std::unique_lock<std::mutex> lock, Connection* conn, int64_t store_num)
@@ -247,11 +272,14 @@ class SqliteSegmentWriter : public SegmentWriter {
   bool done_ = false;
 };
 
-class SqliteTmRepository : public TmRepository {
+class SqliteDatabase : public Database,
+                       public TmRepository,
+                       public KeyRepository,
+                       public ImportRepository {
  public:
-  static absl::StatusOr<std::unique_ptr<TmRepository>> Open(const std::string& path,
-                                                            const SqliteOptions& options) {
-    auto repo = std::unique_ptr<SqliteTmRepository>(new SqliteTmRepository());
+  static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& path,
+                                                        const SqliteOptions& options) {
+    auto repo = std::unique_ptr<SqliteDatabase>(new SqliteDatabase());
     VERSO_ASSIGN_OR_RETURN(repo->writer_, Connection::Open(path, options.synchronous_full));
     VERSO_RETURN_IF_ERROR(repo->Migrate());
     for (int i = 0; i < std::max(1, options.read_connections); ++i) {
@@ -259,7 +287,114 @@ class SqliteTmRepository : public TmRepository {
       repo->idle_readers_.push_back(conn.get());
       repo->readers_.push_back(std::move(conn));
     }
-    return std::unique_ptr<TmRepository>(std::move(repo));
+    return std::unique_ptr<Database>(std::move(repo));
+  }
+
+  TmRepository& tm() override { return *this; }
+  KeyRepository& keys() override { return *this; }
+  ImportRepository& imports() override { return *this; }
+
+  absl::Status Ping() override {
+    Reader r(this);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare("SELECT 1"));
+    st->Reset();
+    VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+    st->Reset();
+    if (!row) return absl::InternalError("sqlite: SELECT 1 returned nothing");
+    return absl::OkStatus();
+  }
+
+  // ---- API keys ----
+
+  absl::Status CreateKey(const ApiKeyRecord& key) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st, writer_->Prepare(
+        "INSERT INTO api_keys(id, tenant, name, scopes, hash, prefix, created_at, revoked_at) "
+        "VALUES(?,?,?,?,?,?,?,?)"));
+    st->Reset().Bind(1, key.id).Bind(2, key.tenant).Bind(3, key.name);
+    st->Bind(4, Join(key.scopes, " ")).Bind(5, key.hash).Bind(6, key.prefix);
+    st->Bind(7, Micros(key.created_at));
+    BindTime(st, 8, key.revoked_at);
+    absl::Status s = st->Run();
+    if (absl::IsAlreadyExists(s)) return absl::AlreadyExistsError(StrCat("key ", key.id, " exists"));
+    return s;
+  }
+
+  absl::StatusOr<std::vector<ApiKeyRecord>> ListKeys(std::string_view tenant) override {
+    Reader r(this);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare(
+        StrCat("SELECT ", kKeyColumns, " FROM api_keys WHERE ?1 = '' OR tenant = ?1 ORDER BY id")));
+    st->Reset().Bind(1, tenant);
+    std::vector<ApiKeyRecord> out;
+    while (true) {
+      VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+      if (!row) break;
+      out.push_back(ReadKey(*st));
+    }
+    return out;
+  }
+
+  absl::StatusOr<ApiKeyRecord> FindKeyByHash(std::string_view hash) override {
+    Reader r(this);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st,
+                           r->Prepare(StrCat("SELECT ", kKeyColumns, " FROM api_keys WHERE hash=?")));
+    st->Reset().Bind(1, hash);
+    VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) return absl::NotFoundError("no such key");
+    ApiKeyRecord key = ReadKey(*st);
+    st->Reset();
+    return key;
+  }
+
+  absl::Status RevokeKey(std::string_view id, absl::Time when) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st, writer_->Prepare(
+        "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?"));
+    st->Reset().Bind(1, Micros(when)).Bind(2, id);
+    VERSO_RETURN_IF_ERROR(st->Run());
+    if (writer_->Changes() == 0) return absl::NotFoundError(StrCat("key ", id, " not found"));
+    return absl::OkStatus();
+  }
+
+  // ---- Imports ----
+
+  absl::Status SaveImport(const ImportRecord& r) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st, writer_->Prepare(
+        "INSERT OR REPLACE INTO tm_imports(id, store_id, tenant, file, format, user, status, "
+        "error, report, bytes_total, created_at, finished_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)"));
+    st->Reset().Bind(1, r.id).Bind(2, r.store_id).Bind(3, r.tenant).Bind(4, r.file);
+    st->Bind(5, r.format).Bind(6, r.user).Bind(7, r.status).Bind(8, r.error).Bind(9, r.report);
+    st->Bind(10, r.bytes_total).Bind(11, Micros(r.created_at));
+    BindTime(st, 12, r.finished_at);
+    return st->Run();
+  }
+
+  absl::StatusOr<ImportRecord> GetImport(std::string_view id) override {
+    Reader r(this);
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st, r->Prepare(StrCat("SELECT ", kImportColumns, " FROM tm_imports WHERE id=?")));
+    st->Reset().Bind(1, id);
+    VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) return absl::NotFoundError(StrCat("import ", id, " not found"));
+    ImportRecord rec = ReadImport(*st);
+    st->Reset();
+    return rec;
+  }
+
+  absl::StatusOr<std::vector<ImportRecord>> UnfinishedImports() override {
+    Reader r(this);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare(StrCat(
+        "SELECT ", kImportColumns,
+        " FROM tm_imports WHERE status IN ('queued', 'running') ORDER BY created_at, id")));
+    st->Reset();
+    std::vector<ImportRecord> out;
+    while (true) {
+      VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+      if (!row) break;
+      out.push_back(ReadImport(*st));
+    }
+    return out;
   }
 
   absl::Status CreateStore(const TmStoreRecord& store) override {
@@ -475,7 +610,7 @@ class SqliteTmRepository : public TmRepository {
   // Borrows a read connection for its lifetime.
   class Reader {
    public:
-    explicit Reader(SqliteTmRepository* repo) : repo_(repo) {
+    explicit Reader(SqliteDatabase* repo) : repo_(repo) {
       std::unique_lock<std::mutex> lock(repo_->pool_mu_);
       repo_->pool_cv_.wait(lock, [&] { return !repo_->idle_readers_.empty(); });
       conn_ = repo_->idle_readers_.back();
@@ -491,11 +626,11 @@ class SqliteTmRepository : public TmRepository {
     Connection* operator->() { return conn_; }
 
    private:
-    SqliteTmRepository* repo_;
+    SqliteDatabase* repo_;
     Connection* conn_;
   };
 
-  SqliteTmRepository() = default;
+  SqliteDatabase() = default;
 
   absl::Status Migrate() {
     std::lock_guard<std::mutex> lock(write_mu_);
@@ -528,6 +663,43 @@ class SqliteTmRepository : public TmRepository {
       VERSO_RETURN_IF_ERROR(writer_->Exec("COMMIT"));
     }
     return absl::OkStatus();
+  }
+
+  static constexpr const char* kKeyColumns =
+      "id, tenant, name, scopes, hash, prefix, created_at, revoked_at";
+  static ApiKeyRecord ReadKey(const Stmt& st) {
+    ApiKeyRecord k;
+    k.id = std::string(st.Text(0));
+    k.tenant = std::string(st.Text(1));
+    k.name = std::string(st.Text(2));
+    for (std::string_view scope : Split(st.Text(3), ' ')) {
+      if (!scope.empty()) k.scopes.emplace_back(scope);
+    }
+    k.hash = std::string(st.Text(4));
+    k.prefix = std::string(st.Text(5));
+    k.created_at = FromMicros(st.Int(6));
+    k.revoked_at = st.IsNull(7) ? absl::InfinitePast() : FromMicros(st.Int(7));
+    return k;
+  }
+
+  static constexpr const char* kImportColumns =
+      "id, store_id, tenant, file, format, user, status, error, report, bytes_total, created_at, "
+      "finished_at";
+  static ImportRecord ReadImport(const Stmt& st) {
+    ImportRecord r;
+    r.id = std::string(st.Text(0));
+    r.store_id = std::string(st.Text(1));
+    r.tenant = std::string(st.Text(2));
+    r.file = std::string(st.Text(3));
+    r.format = std::string(st.Text(4));
+    r.user = std::string(st.Text(5));
+    r.status = std::string(st.Text(6));
+    r.error = std::string(st.Text(7));
+    r.report = std::string(st.Text(8));
+    r.bytes_total = st.Int(9);
+    r.created_at = FromMicros(st.Int(10));
+    r.finished_at = st.IsNull(11) ? absl::InfinitePast() : FromMicros(st.Int(11));
+    return r;
   }
 
   static TmStoreRecord ReadStore(const Stmt& st) {
@@ -575,9 +747,9 @@ class SqliteTmRepository : public TmRepository {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<TmRepository>> OpenSqliteTmRepository(const std::string& path,
-                                                                     const SqliteOptions& options) {
-  return SqliteTmRepository::Open(path, options);
+absl::StatusOr<std::unique_ptr<Database>> OpenSqlite(const std::string& path,
+                                                     const SqliteOptions& options) {
+  return SqliteDatabase::Open(path, options);
 }
 
 }  // namespace verso::storage
