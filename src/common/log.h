@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace verso::log {
 
@@ -30,6 +31,8 @@ class Field {
   Field(std::string_view key, std::string_view value) : key_(key), value_(value), quoted_(true) {}
   Field(std::string_view key, const char* value) : Field(key, std::string_view(value)) {}
   Field(std::string_view key, const std::string& value) : Field(key, std::string_view(value)) {}
+  Field(std::string_view key, absl::string_view value)
+      : Field(key, std::string_view(value.data(), value.size())) {}
   Field(std::string_view key, int64_t value);
   Field(std::string_view key, int value) : Field(key, static_cast<int64_t>(value)) {}
   Field(std::string_view key, uint64_t value);

@@ -12,6 +12,7 @@
 #include "common/parallel.h"
 #include "common/status.h"
 #include "common/strings.h"
+#include "common/tenant.h"
 #include "text/text.h"
 #include "tm/index.h"
 #include "tm/store.h"
@@ -33,17 +34,7 @@ absl::Time NowSeconds(const Clock& clock) {
 
 absl::Status ValidateTenant(std::string_view tenant) {
   if (tenant == kAnyTenant) return absl::OkStatus();
-  if (tenant.empty() || tenant.size() > 64) {
-    return absl::InvalidArgumentError("tenant: must be 1 to 64 characters");
-  }
-  for (char c : tenant) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
-    if (!ok) {
-      return absl::InvalidArgumentError(
-          StrCat("tenant: \"", tenant, "\" may contain only a-z, 0-9, '-', '_' and '.'"));
-    }
-  }
-  return absl::OkStatus();
+  return ValidateTenantName(tenant);
 }
 
 // Prepares records for the index on all cores.
@@ -112,9 +103,14 @@ absl::Status ValidateText(std::string_view text, std::string_view field) {
 }
 
 TmService::TmService(storage::Database* db, const Clock* clock, IdGenerator* ids)
-    : db_(db), repo_(&db->tm()), clock_(clock), ids_(ids), stores_(std::make_unique<Stores>()) {}
+    : db_(db),
+      repo_(&db->tm()),
+      clock_(clock),
+      ids_(ids),
+      stores_(std::make_unique<Stores>()),
+      imports_(std::make_unique<Imports>()) {}
 
-TmService::~TmService() = default;
+TmService::~TmService() { StopImports(); }
 
 absl::StatusOr<LoadStats> TmService::Load(bool build_indexes) {
   absl::Time start = clock_->MonotonicNow();
@@ -615,6 +611,10 @@ absl::StatusOr<ImportReport> TmService::RunImport(
   batch.reserve(kBatch);
   ImportItem item;
   while (true) {
+    if (options.cancel != nullptr && options.cancel->load()) {
+      read_status = absl::CancelledError("the import was interrupted");
+      break;
+    }
     item = ImportItem{};
     absl::StatusOr<bool> more = next(&item);
     if (!more.ok()) {

@@ -460,6 +460,76 @@ TEST_F(TmServiceTest, ConcordanceAndStats) {
   EXPECT_GT(stats->index_bytes, 0u);
 }
 
+// Writes a TMX of `n` distinct units and returns its path.
+std::string WriteTmx(const std::string& path, int n) {
+  std::ofstream out(path);
+  out << "<?xml version=\"1.0\"?>\n<tmx version=\"1.4\"><header srclang=\"en\" creationtool=\"t\" "
+         "segtype=\"sentence\" o-tmf=\"t\" adminlang=\"en\" datatype=\"plaintext\"/>\n<body>\n";
+  for (int i = 0; i < n; ++i) {
+    out << "<tu><tuv xml:lang=\"en\"><seg>Sentence number " << i << " of the test</seg></tuv>"
+        << "<tuv xml:lang=\"es\"><seg>Frase número " << i << "</seg></tuv></tu>\n";
+  }
+  out << "</body></tmx>\n";
+  return path;
+}
+
+TEST_F(TmServiceTest, BackgroundImportRunsRecordsAndCleansUp) {
+  std::string store = NewStore("acme", "en", "es");
+  std::string file = WriteTmx(dir_ + "/upload.tmx", 500);
+  auto started = service_->StartImport("acme", store, file, "tmx", "key_1");
+  ASSERT_TRUE(started.ok()) << started.status();
+  EXPECT_EQ(started->status, "queued");
+  EXPECT_GT(started->bytes_total, 0);
+  // Another tenant cannot see it.
+  EXPECT_EQ(service_->GetImport("globex", store, started->id).status().code(),
+            absl::StatusCode::kNotFound);
+  service_->DrainImports();
+  auto done = service_->GetImport("acme", store, started->id);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->status, "succeeded");
+  EXPECT_EQ(done->report.inserted, 500);
+  EXPECT_EQ(done->units, 500);
+  EXPECT_NE(done->finished_at, absl::InfinitePast());
+  EXPECT_FALSE(std::filesystem::exists(file));  // the upload is deleted
+  EXPECT_EQ(service_->GetStore("acme", store)->segment_count, 500);
+  EXPECT_EQ(service_->GetImport("acme", store, "imp_nope").status().code(),
+            absl::StatusCode::kNotFound);
+  // A broken file fails the import with the reason, and writes nothing.
+  std::string broken = dir_ + "/broken.tmx";
+  std::ofstream(broken) << "<tmx version=\"1.4\"><header srclang=\"en\"/><body><tu>";
+  auto failed = service_->StartImport("acme", store, broken, "tmx", "key_1");
+  ASSERT_TRUE(failed.ok());
+  service_->DrainImports();
+  auto f = service_->GetImport("acme", store, failed->id);
+  EXPECT_EQ(f->status, "failed");
+  EXPECT_THAT(f->error, HasSubstr("broken.tmx: line 1"));
+  EXPECT_EQ(service_->GetStore("acme", store)->segment_count, 500);
+}
+
+TEST_F(TmServiceTest, InterruptedImportsResumeAfterRestart) {
+  std::string store = NewStore("acme", "en", "es");
+  std::string file = WriteTmx(dir_ + "/big.tmx", 20000);
+  auto started = service_->StartImport("acme", store, file, "tmx", "key_1");
+  ASSERT_TRUE(started.ok());
+  service_->StopImports();  // the process is going down
+  auto state = service_->GetImport("acme", store, started->id);
+  ASSERT_TRUE(state.ok());
+  if (state->status != "succeeded") {
+    // Interrupted: rolled back, the record still open, the file kept.
+    EXPECT_EQ(state->status, "running");
+    EXPECT_EQ(service_->GetStore("acme", store)->segment_count, 0);
+    EXPECT_TRUE(std::filesystem::exists(file));
+  }
+  Open();  // restart
+  ASSERT_TRUE(service_->ResumeImports().ok());
+  service_->DrainImports();
+  auto done = service_->GetImport("acme", store, started->id);
+  EXPECT_EQ(done->status, "succeeded");
+  EXPECT_EQ(service_->GetStore("acme", store)->segment_count, 20000);
+  EXPECT_TRUE(service_->Lookup("acme", store, "Sentence number 77 of the test", {})->matches[0].score ==
+              100);
+}
+
 TEST(BandTest, IndustryBands) {
   EXPECT_EQ(BandName(BandOf(101)), "101");
   EXPECT_EQ(BandName(BandOf(100)), "100");

@@ -5,7 +5,11 @@
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <atomic>
+#include <map>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "tm/index.h"
@@ -26,6 +30,18 @@ struct TmService::Store {
 struct TmService::Stores {
   std::shared_mutex mu;
   absl::flat_hash_map<std::string, std::shared_ptr<Store>> by_id;
+};
+
+// Background imports: live progress of the running ones, and their threads.
+struct TmService::Imports {
+  struct Progress {
+    std::atomic<int64_t> bytes_read{0};
+    std::atomic<int64_t> units{0};
+  };
+  std::mutex mu;
+  std::map<std::string, std::shared_ptr<Progress>> running;  // by import id
+  std::vector<std::thread> threads;
+  std::atomic<bool> stop{false};
 };
 
 }  // namespace verso::tm

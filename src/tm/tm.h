@@ -14,6 +14,7 @@
 #ifndef VERSO_TM_TM_H_
 #define VERSO_TM_TM_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
@@ -106,6 +107,8 @@ struct StoreStats {
 struct ImportOptions {
   // Refuse the whole import if any unit is invalid (default: skip it and report why).
   bool strict = false;
+  // When set and true, the import stops (Cancelled) and rolls back.
+  const std::atomic<bool>* cancel = nullptr;
   // Creator/changer for units that name none.
   std::string user;
   // Called now and then with (bytes read, bytes total, units read).
@@ -125,6 +128,20 @@ struct ImportReport {
   std::vector<SkippedUnit> skipped_units;  // the first 1000, with reasons
   absl::Duration write_time;               // parse + validate + store (one transaction)
   absl::Duration index_time;               // making the new segments searchable
+};
+
+// A background import (of an uploaded file).
+struct ImportInfo {
+  std::string id;
+  std::string store_id;
+  std::string status;  // "queued", "running", "succeeded", "failed"
+  std::string error;   // when failed
+  int64_t bytes_total = 0;
+  int64_t bytes_read = 0;  // while running
+  int64_t units = 0;       // units read so far (running) or in all (ended)
+  ImportReport report;     // when succeeded
+  absl::Time created_at;
+  absl::Time finished_at = absl::InfinitePast();
 };
 
 struct LoadStats {
@@ -182,6 +199,23 @@ class TmService {
   // comments as notes. Fuzzy, obsolete and untranslated entries are skipped.
   absl::StatusOr<ImportReport> ImportPo(std::string_view tenant, std::string_view store_id,
                                         const std::string& path, const ImportOptions& options);
+  // Imports `file` ("tmx" or "po") in the background; the service owns the file from now on and
+  // deletes it when the import ends. The import is durable: if the process stops before it
+  // ends, ResumeImports() runs it again from the start (imports are all-or-nothing and merge
+  // duplicates, so a repeat is harmless).
+  absl::StatusOr<ImportInfo> StartImport(std::string_view tenant, std::string_view store_id,
+                                         const std::string& file, std::string_view format,
+                                         std::string_view user);
+  absl::StatusOr<ImportInfo> GetImport(std::string_view tenant, std::string_view store_id,
+                                       std::string_view import_id);
+  // Restarts the imports that were queued or running when the process last stopped.
+  absl::Status ResumeImports();
+  // Waits until every running import has ended.
+  void DrainImports();
+  // Interrupts running imports (they roll back and resume at the next start) and waits for
+  // their threads. Call before destroying the service.
+  void StopImports();
+
   // Writes the store as TMX 1.4b; returns the number of units written.
   absl::StatusOr<int64_t> ExportTmx(std::string_view tenant, std::string_view store_id,
                                     std::ostream* out);
@@ -211,12 +245,20 @@ class TmService {
       const std::function<absl::StatusOr<bool>(ImportItem*)>& next,
       const std::function<void(int64_t)>& progress, const ImportOptions& options);
 
+  // Runs one import to its end and records the outcome.
+  void RunBackgroundImport(storage::ImportRecord record);
+  absl::StatusOr<ImportReport> ImportFile(const std::string& tenant, const std::string& store_id,
+                                          const std::string& file, const std::string& format,
+                                          const ImportOptions& options);
+
   storage::Database* db_;
   storage::TmRepository* repo_;
   const Clock* clock_;
   IdGenerator* ids_;
   struct Stores;
   std::unique_ptr<Stores> stores_;
+  struct Imports;
+  std::unique_ptr<Imports> imports_;
 };
 
 // Validates a segment text: well-formed tagged text, valid UTF-8, no control characters other

@@ -1,0 +1,141 @@
+#include "auth/auth.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "common/tenant.h"
+
+namespace verso::auth {
+namespace {
+
+constexpr std::string_view kKeyPrefix = "vsk_";
+constexpr size_t kKeyLength = 4 + 52;
+constexpr size_t kShownPrefix = 12;
+constexpr size_t kMaxCached = 100000;
+
+absl::Status Unauthenticated() {
+  return absl::UnauthenticatedError("the API key is missing, unknown or revoked");
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> ParseScopes(std::string_view list) {
+  std::vector<std::string> scopes;
+  for (std::string_view raw : Split(list, ',')) {
+    std::string_view scope = StripAsciiWhitespace(raw);
+    if (scope.empty()) continue;
+    if (scope != kScopeAdmin && scope != kScopeTranslate && scope != kScopeTmRead &&
+        scope != kScopeTmWrite) {
+      return absl::InvalidArgumentError(StrCat("scopes: unknown scope \"", scope,
+                                               "\" (admin, translate, tm:read, tm:write)"));
+    }
+    if (std::find(scopes.begin(), scopes.end(), scope) == scopes.end()) scopes.emplace_back(scope);
+  }
+  if (scopes.empty()) return absl::InvalidArgumentError("scopes: at least one scope is needed");
+  return scopes;
+}
+
+bool Principal::Has(std::string_view scope) const {
+  for (const std::string& s : scopes) {
+    if (s == scope || s == kScopeAdmin) return true;
+  }
+  return false;
+}
+
+KeyService::KeyService(storage::KeyRepository* repo, const Clock* clock, IdGenerator* ids,
+                       absl::Duration cache_ttl)
+    : repo_(repo), clock_(clock), ids_(ids), ttl_(cache_ttl) {}
+
+absl::StatusOr<CreatedKey> KeyService::Create(std::string_view tenant, std::string_view name,
+                                              const std::vector<std::string>& scopes) {
+  VERSO_RETURN_IF_ERROR(ValidateTenantName(tenant));
+  if (name.size() > 200) return absl::InvalidArgumentError("name: longer than 200 characters");
+  if (scopes.empty()) return absl::InvalidArgumentError("scopes: at least one scope is needed");
+  CreatedKey created;
+  created.key = StrCat(kKeyPrefix, RandomToken(32));
+  storage::ApiKeyRecord& r = created.record;
+  r.id = ids_->Next("key");
+  r.tenant = std::string(tenant);
+  r.name = std::string(name);
+  r.scopes = scopes;
+  r.hash = Sha256Hex(created.key);
+  r.prefix = created.key.substr(0, kShownPrefix);
+  r.created_at = clock_->Now();
+  VERSO_RETURN_IF_ERROR(repo_->CreateKey(r));
+  log::Info("auth.key.created", {{"key", r.id}, {"tenant", r.tenant}, {"prefix", r.prefix}});
+  return created;
+}
+
+absl::StatusOr<std::vector<storage::ApiKeyRecord>> KeyService::List(std::string_view tenant) {
+  return repo_->ListKeys(tenant);
+}
+
+absl::Status KeyService::Revoke(std::string_view id) {
+  VERSO_RETURN_IF_ERROR(repo_->RevokeKey(id, clock_->Now()));
+  std::lock_guard<std::mutex> lock(mu_);
+  cache_.clear();
+  log::Info("auth.key.revoked", {{"key", id}});
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Principal> KeyService::Authenticate(std::string_view token) {
+  if (token.size() != kKeyLength || token.substr(0, kKeyPrefix.size()) != kKeyPrefix) {
+    return Unauthenticated();
+  }
+  const std::string hash = Sha256Hex(token);
+  const absl::Time now = clock_->Now();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = cache_.find(hash);
+    if (it != cache_.end() && it->second.expires > now) {
+      if (!it->second.valid) return Unauthenticated();
+      return it->second.principal;
+    }
+  }
+  Cached entry;
+  entry.expires = now + ttl_;
+  absl::StatusOr<storage::ApiKeyRecord> key = repo_->FindKeyByHash(hash);
+  if (!key.ok() && !absl::IsNotFound(key.status())) return key.status();  // storage trouble
+  // The lookup was by hash; compare again in constant time to be independent of the index.
+  if (key.ok() && !key->revoked() && ConstantTimeEquals(key->hash, hash)) {
+    entry.valid = true;
+    entry.principal = Principal{key->tenant, key->id, key->scopes};
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (cache_.size() >= kMaxCached) cache_.clear();
+    cache_[hash] = entry;
+  }
+  if (!entry.valid) return Unauthenticated();
+  return entry.principal;
+}
+
+RateLimiter::RateLimiter(const Clock* clock, double rate, double burst)
+    : clock_(clock), rate_(rate), burst_(std::max(1.0, burst)) {}
+
+bool RateLimiter::Allow(std::string_view key, absl::Duration* retry_after) {
+  if (rate_ <= 0) return true;  // unlimited
+  const absl::Time now = clock_->MonotonicNow();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, fresh] = buckets_.try_emplace(std::string(key), Bucket{burst_, now});
+  Bucket& b = it->second;
+  if (!fresh) {
+    double elapsed = absl::ToDoubleSeconds(now - b.last);
+    b.tokens = std::min(burst_, b.tokens + elapsed * rate_);
+    b.last = now;
+  }
+  if (b.tokens >= 1.0) {
+    b.tokens -= 1.0;
+    return true;
+  }
+  *retry_after = absl::Seconds((1.0 - b.tokens) / rate_);
+  return false;
+}
+
+}  // namespace verso::auth

@@ -1,0 +1,101 @@
+// Tenants' API keys and per-key rate limits.
+//
+// A key is "vsk_" followed by 52 base32 characters (256 random bits). It is shown once, when it
+// is created; storage keeps only its SHA-256 and its first 12 characters. Scopes: admin (every
+// operation of the tenant), translate, tm:read, tm:write.
+#ifndef VERSO_AUTH_AUTH_H_
+#define VERSO_AUTH_AUTH_H_
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "storage/storage.h"
+
+namespace verso {
+class Clock;
+class IdGenerator;
+}  // namespace verso
+
+namespace verso::auth {
+
+inline constexpr std::string_view kScopeAdmin = "admin";
+inline constexpr std::string_view kScopeTranslate = "translate";
+inline constexpr std::string_view kScopeTmRead = "tm:read";
+inline constexpr std::string_view kScopeTmWrite = "tm:write";
+
+// "tm:read,tm:write" -> {"tm:read", "tm:write"}; InvalidArgument naming an unknown scope.
+absl::StatusOr<std::vector<std::string>> ParseScopes(std::string_view list);
+
+// Who is calling.
+struct Principal {
+  std::string tenant;
+  std::string key_id;
+  std::vector<std::string> scopes;
+  // admin holds every scope.
+  bool Has(std::string_view scope) const;
+};
+
+struct CreatedKey {
+  storage::ApiKeyRecord record;
+  std::string key;  // the secret; not stored anywhere
+};
+
+// Thread-safe.
+class KeyService {
+ public:
+  // Positive and negative verification results are cached for `cache_ttl`, so a key revoked by
+  // another process stops working within that time (at once when revoked through this object).
+  KeyService(storage::KeyRepository* repo, const Clock* clock, IdGenerator* ids,
+             absl::Duration cache_ttl = absl::Seconds(10));
+
+  absl::StatusOr<CreatedKey> Create(std::string_view tenant, std::string_view name,
+                                    const std::vector<std::string>& scopes);
+  absl::StatusOr<std::vector<storage::ApiKeyRecord>> List(std::string_view tenant);
+  absl::Status Revoke(std::string_view id);
+
+  // The principal of a bearer token; Unauthenticated for an unknown, malformed or revoked key.
+  absl::StatusOr<Principal> Authenticate(std::string_view token);
+
+ private:
+  struct Cached {
+    absl::Time expires;
+    bool valid = false;
+    Principal principal;
+  };
+  storage::KeyRepository* repo_;
+  const Clock* clock_;
+  IdGenerator* ids_;
+  absl::Duration ttl_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Cached> cache_;  // by key hash
+};
+
+// Token buckets per key: `rate` requests per second on average, bursts up to `burst`.
+// Thread-safe.
+class RateLimiter {
+ public:
+  RateLimiter(const Clock* clock, double rate, double burst);
+  // True when the request may go on; otherwise *retry_after says when a token is back.
+  bool Allow(std::string_view key, absl::Duration* retry_after);
+
+ private:
+  struct Bucket {
+    double tokens;
+    absl::Time last;
+  };
+  const Clock* clock_;
+  double rate_;
+  double burst_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Bucket> buckets_;
+};
+
+}  // namespace verso::auth
+
+#endif  // VERSO_AUTH_AUTH_H_

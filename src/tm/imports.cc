@@ -1,0 +1,205 @@
+// Background imports: a durable record per import, a thread per running import, live progress.
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "tm/store.h"
+#include "tm/tm.h"
+
+namespace verso::tm {
+namespace {
+
+std::string ReportJson(const ImportReport& r) {
+  nlohmann::json skipped = nlohmann::json::array();
+  for (const auto& s : r.skipped_units) skipped.push_back({{"line", s.line}, {"reason", s.reason}});
+  return nlohmann::json{{"units", r.units},
+                        {"inserted", r.inserted},
+                        {"merged", r.merged},
+                        {"skipped", r.skipped},
+                        {"skipped_units", skipped},
+                        {"write_micros", absl::ToInt64Microseconds(r.write_time)},
+                        {"index_micros", absl::ToInt64Microseconds(r.index_time)}}
+      .dump();
+}
+
+ImportReport ParseReport(const std::string& text) {
+  ImportReport r;
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return r;
+  r.units = j.value("units", int64_t{0});
+  r.inserted = j.value("inserted", int64_t{0});
+  r.merged = j.value("merged", int64_t{0});
+  r.skipped = j.value("skipped", int64_t{0});
+  if (j.contains("skipped_units") && j["skipped_units"].is_array()) {
+    for (const auto& s : j["skipped_units"]) {
+      r.skipped_units.push_back({s.value("line", int64_t{0}), s.value("reason", std::string())});
+    }
+  }
+  r.write_time = absl::Microseconds(j.value("write_micros", int64_t{0}));
+  r.index_time = absl::Microseconds(j.value("index_micros", int64_t{0}));
+  return r;
+}
+
+ImportInfo InfoOf(const storage::ImportRecord& r) {
+  ImportInfo info;
+  info.id = r.id;
+  info.store_id = r.store_id;
+  info.status = r.status;
+  info.error = r.error;
+  info.bytes_total = r.bytes_total;
+  info.created_at = r.created_at;
+  info.finished_at = r.finished_at;
+  if (!r.report.empty()) {
+    info.report = ParseReport(r.report);
+    info.units = info.report.units;
+    info.bytes_read = r.bytes_total;
+  }
+  return info;
+}
+
+}  // namespace
+
+absl::StatusOr<ImportReport> TmService::ImportFile(const std::string& tenant,
+                                                   const std::string& store_id,
+                                                   const std::string& file,
+                                                   const std::string& format,
+                                                   const ImportOptions& options) {
+  if (format == "po") return ImportPo(tenant, store_id, file, options);
+  return ImportTmx(tenant, store_id, file, options);
+}
+
+absl::StatusOr<ImportInfo> TmService::StartImport(std::string_view tenant,
+                                                  std::string_view store_id,
+                                                  const std::string& file,
+                                                  std::string_view format, std::string_view user) {
+  if (format != "tmx" && format != "po") {
+    return absl::InvalidArgumentError(StrCat("format: \"", format, "\" is not tmx or po"));
+  }
+  VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
+  std::error_code ec;
+  int64_t size = static_cast<int64_t>(std::filesystem::file_size(file, ec));
+  if (ec) return absl::NotFoundError(StrCat(file, ": no such file"));
+  storage::ImportRecord record;
+  record.id = ids_->Next("imp");
+  record.store_id = store->record.id;
+  record.tenant = store->record.tenant;
+  record.file = file;
+  record.format = std::string(format);
+  record.user = std::string(user);
+  record.status = "queued";
+  record.bytes_total = size;
+  record.created_at = clock_->Now();
+  VERSO_RETURN_IF_ERROR(db_->imports().SaveImport(record));
+  ImportInfo info = InfoOf(record);
+  {
+    std::lock_guard<std::mutex> lock(imports_->mu);
+    if (imports_->stop) return absl::UnavailableError("the server is shutting down");
+    imports_->running[record.id] = std::make_shared<Imports::Progress>();
+    imports_->threads.emplace_back([this, record] { RunBackgroundImport(record); });
+  }
+  log::Info("tm.import.queued", {{"import", record.id}, {"store", record.store_id},
+                                 {"bytes", record.bytes_total}});
+  return info;
+}
+
+void TmService::RunBackgroundImport(storage::ImportRecord record) {
+  std::shared_ptr<Imports::Progress> progress;
+  {
+    std::lock_guard<std::mutex> lock(imports_->mu);
+    progress = imports_->running[record.id];
+  }
+  record.status = "running";
+  absl::Status saved = db_->imports().SaveImport(record);
+  ImportOptions options;
+  options.user = record.user;
+  options.cancel = &imports_->stop;
+  options.progress = [&](int64_t bytes_read, int64_t, int64_t units) {
+    progress->bytes_read = bytes_read;
+    progress->units = units;
+  };
+  absl::StatusOr<ImportReport> report =
+      saved.ok() ? ImportFile(record.tenant, record.store_id, record.file, record.format, options)
+                 : absl::StatusOr<ImportReport>(saved);
+  if (absl::IsCancelled(report.status())) {
+    // Interrupted by shutdown: the record stays "running" and the file stays, for resumption.
+    log::Info("tm.import.interrupted", {{"import", record.id}});
+  } else {
+    record.finished_at = clock_->Now();
+    if (report.ok()) {
+      record.status = "succeeded";
+      record.report = ReportJson(*report);
+    } else {
+      record.status = "failed";
+      record.error = std::string(report.status().message());
+    }
+    absl::Status s = db_->imports().SaveImport(record);
+    if (!s.ok()) log::Error("tm.import.record", {{"import", record.id}, {"error", s.message()}});
+    std::error_code ec;
+    std::filesystem::remove(record.file, ec);
+    log::Info("tm.import.ended", {{"import", record.id}, {"status", record.status}});
+  }
+  std::lock_guard<std::mutex> lock(imports_->mu);
+  imports_->running.erase(record.id);
+}
+
+absl::StatusOr<ImportInfo> TmService::GetImport(std::string_view tenant,
+                                                std::string_view store_id,
+                                                std::string_view import_id) {
+  VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
+  absl::StatusOr<storage::ImportRecord> record = db_->imports().GetImport(import_id);
+  if (!record.ok() || record->store_id != store->record.id) {
+    if (record.ok() || absl::IsNotFound(record.status())) {
+      return absl::NotFoundError(StrCat("import ", import_id, " not found"));
+    }
+    return record.status();
+  }
+  ImportInfo info = InfoOf(*record);
+  std::lock_guard<std::mutex> lock(imports_->mu);
+  auto it = imports_->running.find(record->id);
+  if (it != imports_->running.end() && info.finished_at == absl::InfinitePast()) {
+    info.bytes_read = it->second->bytes_read;
+    info.units = it->second->units;
+  }
+  return info;
+}
+
+absl::Status TmService::ResumeImports() {
+  VERSO_ASSIGN_OR_RETURN(std::vector<storage::ImportRecord> pending,
+                         db_->imports().UnfinishedImports());
+  for (storage::ImportRecord& record : pending) {
+    log::Info("tm.import.resumed", {{"import", record.id}, {"store", record.store_id}});
+    std::lock_guard<std::mutex> lock(imports_->mu);
+    if (imports_->stop) break;
+    imports_->running[record.id] = std::make_shared<Imports::Progress>();
+    imports_->threads.emplace_back([this, record] { RunBackgroundImport(record); });
+  }
+  return absl::OkStatus();
+}
+
+void TmService::DrainImports() {
+  while (true) {
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard<std::mutex> lock(imports_->mu);
+      threads.swap(imports_->threads);
+    }
+    if (threads.empty()) return;
+    for (std::thread& t : threads) t.join();
+  }
+}
+
+void TmService::StopImports() {
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard<std::mutex> lock(imports_->mu);
+    imports_->stop = true;
+    threads.swap(imports_->threads);
+  }
+  for (std::thread& t : threads) t.join();
+}
+
+}  // namespace verso::tm
