@@ -16,13 +16,18 @@ namespace verso::tm {
 class TmService;
 }  // namespace verso::tm
 
+namespace verso::auth {
+class KeyService;
+}  // namespace verso::auth
+
 namespace verso::cli {
 
 class Environment {
  public:
   virtual ~Environment() = default;
-  // Opens storage and the TM service on first call.
+  // Open storage and the services on first call.
   virtual absl::StatusOr<tm::TmService*> Tm() = 0;
+  virtual absl::StatusOr<auth::KeyService*> Keys() = 0;
   virtual std::ostream& out() = 0;
   virtual std::ostream& err() = 0;
   // True when stdout/stderr are terminals (colour, progress bars).
@@ -33,6 +38,8 @@ class Environment {
 // Registers `tm create|list|delete|add|import|export|lookup|concordance|stats`. A command that
 // fails prints "verso: error: <message>" and sets *exit_code to 1.
 void AddTmCommands(CLI::App* app, Environment* env, int* exit_code);
+// Registers `keys create|list|revoke`.
+void AddKeyCommands(CLI::App* app, Environment* env, int* exit_code);
 
 }  // namespace verso::cli
 

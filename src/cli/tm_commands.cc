@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/time/time.h"
+#include "api/json.h"
 #include "cli/cli.h"
 #include "common/strings.h"
 #include "text/text.h"
@@ -15,74 +16,12 @@
 namespace verso::cli {
 namespace {
 
-using nlohmann::json;
+using json = api::Json;
 
-std::string Rfc3339(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
-}
-
-const char* ScopeName(tm::Scope s) {
-  switch (s) {
-    case tm::Scope::kSource:
-      return "source";
-    case tm::Scope::kTarget:
-      return "target";
-    default:
-      return "unit";
-  }
-}
-
-json StoreJson(const tm::StoreInfo& s) {
-  return {{"id", s.record.id},
-          {"tenant", s.record.tenant},
-          {"name", s.record.name},
-          {"source_lang", s.record.source_lang},
-          {"target_lang", s.record.target_lang},
-          {"created_at", Rfc3339(s.record.created_at)},
-          {"segment_count", s.segment_count}};
-}
-
-json SegmentJson(const tm::SegmentRecord& r) {
-  json props = json::array(), notes = json::array();
-  for (const auto& p : r.properties) {
-    props.push_back(
-        {{"scope", ScopeName(p.scope)}, {"type", p.type}, {"value", p.value}, {"lang", p.lang}});
-  }
-  for (const auto& n : r.notes) {
-    notes.push_back({{"scope", ScopeName(n.scope)}, {"text", n.text}, {"lang", n.lang}});
-  }
-  json j = {
-      {"id", r.id},
-      {"source", r.source},
-      {"target", r.target},
-      {"creator", r.creator},
-      {"changer", r.changer},
-      {"created_at", Rfc3339(r.created_at)},
-      {"changed_at", Rfc3339(r.changed_at)},
-      {"last_used_at",
-       r.last_used_at == absl::InfinitePast() ? json(nullptr) : json(Rfc3339(r.last_used_at))},
-      {"usage_count", r.usage_count},
-      {"properties", props},
-      {"notes", notes}};
-  if (!r.context.empty()) {
-    j["context"] = {{"key", r.context.key},
-                    {"prev_hash", r.context.prev_hash},
-                    {"next_hash", r.context.next_hash}};
-  }
-  return j;
-}
-
-json ReportJson(const tm::ImportReport& r) {
-  json skipped = json::array();
-  for (const auto& s : r.skipped_units) skipped.push_back({{"line", s.line}, {"reason", s.reason}});
-  return {{"units", r.units},
-          {"inserted", r.inserted},
-          {"merged", r.merged},
-          {"skipped", r.skipped},
-          {"skipped_units", skipped},
-          {"write_seconds", absl::ToDoubleSeconds(r.write_time)},
-          {"index_seconds", absl::ToDoubleSeconds(r.index_time)}};
-}
+using api::ReportJson;
+using api::Rfc3339;
+using api::SegmentJson;
+using api::StoreJson;
 
 std::string WithCommas(int64_t n) {
   std::string digits = StrCat(n < 0 ? -n : n);

@@ -30,6 +30,15 @@ absl::Status Validate(const ConfigOption& opt, const std::string& value) {
       }
       return absl::OkStatus();
     }
+    case ConfigType::kDouble: {
+      char* end = nullptr;
+      double d = std::strtod(value.c_str(), &end);
+      if (value.empty() || end != value.c_str() + value.size() || !(d >= 0)) {
+        return absl::InvalidArgumentError(
+            StrCat("\"", value, "\" is not a non-negative number"));
+      }
+      return absl::OkStatus();
+    }
     case ConfigType::kBool: {
       bool b;
       if (!absl::SimpleAtob(value, &b)) {
@@ -182,6 +191,10 @@ int64_t Config::GetInt(std::string_view name) const {
   int64_t v = 0;
   VERSO_CHECK(ParseInt64(Find(name).value, &v), name);
   return v;
+}
+
+double Config::GetDouble(std::string_view name) const {
+  return std::strtod(Find(name).value.c_str(), nullptr);
 }
 
 bool Config::GetBool(std::string_view name) const {

@@ -22,7 +22,7 @@
 
 namespace verso {
 
-enum class ConfigType { kString, kInt, kBool, kDuration, kChoice };
+enum class ConfigType { kString, kInt, kDouble, kBool, kDuration, kChoice };
 
 struct ConfigOption {
   std::string name;
@@ -49,6 +49,7 @@ class Config {
   // The getters abort on a name missing from the schema (a programming error).
   const std::string& GetString(std::string_view name) const;
   int64_t GetInt(std::string_view name) const;
+  double GetDouble(std::string_view name) const;
   bool GetBool(std::string_view name) const;
   absl::Duration GetDuration(std::string_view name) const;
   // "default", "file verso.yaml:3:10", "env VERSO_LOG_LEVEL" or "flag".

@@ -572,6 +572,30 @@ absl::StatusOr<StoreStats> TmService::Stats(std::string_view tenant, std::string
   return stats;
 }
 
+std::vector<TmService::IndexSize> TmService::IndexSizes() {
+  std::vector<std::shared_ptr<Store>> stores;
+  {
+    std::shared_lock<std::shared_mutex> lock(stores_->mu);
+    for (const auto& [id, store] : stores_->by_id) stores.push_back(store);
+  }
+  std::vector<IndexSize> out;
+  for (const auto& store : stores) {
+    std::shared_lock<std::shared_mutex> lock(store->index_mu);
+    IndexSize size;
+    size.store_id = store->record.id;
+    size.built = store->indexed;
+    if (store->indexed) {
+      StoreIndex::Memory m = store->index.MemoryUsage();
+      size.segments = m.live;
+      size.bytes = m.bytes;
+    }
+    out.push_back(std::move(size));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const IndexSize& a, const IndexSize& b) { return a.store_id < b.store_id; });
+  return out;
+}
+
 absl::StatusOr<ImportReport> TmService::RunImport(
     const std::shared_ptr<Store>& store,
     const std::function<absl::StatusOr<bool>(ImportItem*)>& next,

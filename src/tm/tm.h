@@ -191,6 +191,15 @@ class TmService {
                                                 const ConcordanceOptions& options);
   absl::StatusOr<StoreStats> Stats(std::string_view tenant, std::string_view store_id);
 
+  // Every store's index size, without building any (for metrics).
+  struct IndexSize {
+    std::string store_id;
+    bool built = false;
+    size_t segments = 0;
+    size_t bytes = 0;
+  };
+  std::vector<IndexSize> IndexSizes();
+
   // TMX 1.4b import. Malformed XML, a missing srclang or an unreadable file fail the whole
   // import (nothing is written); invalid units are skipped and reported, or fail it when strict.
   absl::StatusOr<ImportReport> ImportTmx(std::string_view tenant, std::string_view store_id,

@@ -1,0 +1,90 @@
+// The HTTP API: `verso serve`. Boost.Beast and Asio are confined to this area's .cc files.
+//
+// HTTP/1.1 with keep-alive, one I/O thread per core, C++20 coroutines. Limits: header size and
+// body size (413), header, idle and request timeouts, a cap on connections (503 beyond it).
+// Every response carries X-Request-Id; errors are {"error":{"code","message","request_id"}}.
+// Shutdown stops accepting, lets requests in flight finish within a deadline, closes idle
+// connections and stops the threads.
+#ifndef VERSO_API_API_H_
+#define VERSO_API_API_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace verso {
+class Clock;
+class IdGenerator;
+namespace auth {
+class KeyService;
+class RateLimiter;
+}  // namespace auth
+namespace ops {
+class Registry;
+}  // namespace ops
+namespace storage {
+class Database;
+}  // namespace storage
+namespace tm {
+class TmService;
+}  // namespace tm
+}  // namespace verso
+
+namespace verso::api {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;  // 0: any free port
+  int threads = 0;  // 0: one per core
+  size_t max_header_bytes = 16 * 1024;
+  size_t max_body_bytes = 10 * 1024 * 1024;         // JSON requests
+  int64_t max_upload_bytes = 4LL * 1024 * 1024 * 1024;  // TMX/PO uploads
+  int max_connections = 10000;
+  absl::Duration header_timeout = absl::Seconds(10);   // a new connection's first request head
+  absl::Duration idle_timeout = absl::Seconds(30);     // between requests, and between upload chunks
+  absl::Duration request_timeout = absl::Seconds(60);  // reading a JSON body, writing a response
+  bool access_log = true;
+};
+
+// What the handlers use. Everything must outlive the server.
+struct Services {
+  tm::TmService* tm = nullptr;
+  auth::KeyService* keys = nullptr;
+  auth::RateLimiter* limiter = nullptr;
+  ops::Registry* metrics = nullptr;
+  storage::Database* db = nullptr;
+  IdGenerator* ids = nullptr;
+  const Clock* clock = nullptr;
+  std::string upload_dir;                  // where uploads are streamed to
+  int64_t sync_import_max_bytes = 1 << 20;  // larger uploads import in the background
+  std::function<bool()> indexes_loaded;    // for /readyz
+};
+
+class Server {
+ public:
+  // Binds, starts the threads and returns; the server answers until Shutdown.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options,
+                                                       const Services& services);
+  ~Server();
+
+  int port() const;
+  // Stops accepting, lets requests in flight finish within `deadline`, closes idle connections,
+  // then stops the I/O threads. Idempotent.
+  void Shutdown(absl::Duration deadline);
+
+ private:
+  struct Impl;
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The OpenAPI 3 document served at /v1/openapi.json.
+const char* OpenApiDocument();
+
+}  // namespace verso::api
+
+#endif  // VERSO_API_API_H_

@@ -1,0 +1,146 @@
+#include "api/http.h"
+
+#include "common/strings.h"
+
+namespace verso::api {
+
+std::string_view Request::Header(std::string_view lower_name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == lower_name) return v;
+  }
+  return {};
+}
+
+std::optional<std::string> Request::Query(std::string_view name) const {
+  for (const auto& [k, v] : query) {
+    if (k == name) return v;
+  }
+  return std::nullopt;
+}
+
+Response JsonResponse(int status, const Json& body) {
+  Response r;
+  r.status = status;
+  // Inputs are checked for UTF-8 before they reach a handler; replacing any bad byte anyway
+  // means a response can never fail to serialize.
+  r.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return r;
+}
+
+int StatusToHttp(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kOk: return 200;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange: return IsBadRequest(status) ? 400 : 422;
+    case absl::StatusCode::kNotFound: return 404;
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kAborted: return 409;
+    case absl::StatusCode::kPermissionDenied: return 403;
+    case absl::StatusCode::kUnauthenticated: return 401;
+    case absl::StatusCode::kResourceExhausted: return 413;
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kCancelled:
+    case absl::StatusCode::kDeadlineExceeded: return 503;
+    default: return 500;
+  }
+}
+
+std::string_view ErrorCodeName(int http_status) {
+  switch (http_status) {
+    case 400: return "bad_request";
+    case 401: return "unauthenticated";
+    case 403: return "permission_denied";
+    case 404: return "not_found";
+    case 405: return "method_not_allowed";
+    case 409: return "conflict";
+    case 413: return "payload_too_large";
+    case 415: return "unsupported_media_type";
+    case 422: return "invalid_argument";
+    case 429: return "rate_limited";
+    case 503: return "unavailable";
+    default: return "internal";
+  }
+}
+
+Response ErrorResponse(int http_status, std::string_view code, std::string_view message) {
+  // request_id is filled in by the server, which knows it.
+  return JsonResponse(http_status, Json{{"error", {{"code", code}, {"message", message}, {"request_id", ""}}}});
+}
+
+Response ErrorResponse(const absl::Status& status) {
+  int http = StatusToHttp(status);
+  std::string message(status.message());
+  // Internal errors are logged by the server; clients get no internals.
+  if (http == 500) message = "internal error";
+  return ErrorResponse(http, ErrorCodeName(http), message);
+}
+
+void Router::Add(Route route) { routes_.push_back(std::move(route)); }
+
+namespace {
+
+// Matches "/v1/tm/{store}" against "/v1/tm/tm_123", filling params.
+bool MatchPattern(std::string_view pattern, std::string_view path,
+                  std::map<std::string, std::string>* params) {
+  std::vector<std::string_view> p = Split(pattern, '/'), s = Split(path, '/');
+  if (p.size() != s.size()) return false;
+  std::map<std::string, std::string> found;
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (p[i].size() > 2 && p[i].front() == '{' && p[i].back() == '}') {
+      if (s[i].empty()) return false;
+      found[std::string(p[i].substr(1, p[i].size() - 2))] = std::string(s[i]);
+    } else if (p[i] != s[i]) {
+      return false;
+    }
+  }
+  *params = std::move(found);
+  return true;
+}
+
+}  // namespace
+
+Router::Found Router::Find(std::string_view method, std::string_view path,
+                           std::map<std::string, std::string>* params) const {
+  Found found;
+  for (const Route& r : routes_) {
+    std::map<std::string, std::string> p;
+    if (!MatchPattern(r.pattern, path, &p)) continue;
+    if (r.method == method) {
+      found.route = &r;
+      found.allowed.clear();
+      *params = std::move(p);
+      return found;
+    }
+    found.allowed.push_back(r.method);
+  }
+  return found;
+}
+
+std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else if (c == '%') {
+      if (i + 2 >= s.size()) return std::nullopt;
+      auto hex = [](char h) -> int {
+        if (h >= '0' && h <= '9') return h - '0';
+        if (h >= 'a' && h <= 'f') return h - 'a' + 10;
+        if (h >= 'A' && h <= 'F') return h - 'A' + 10;
+        return -1;
+      };
+      int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace verso::api

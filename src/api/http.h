@@ -1,0 +1,89 @@
+// Requests, responses and routing, private to the API area. No Beast: handlers see only these.
+#ifndef VERSO_API_HTTP_H_
+#define VERSO_API_HTTP_H_
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "api/api.h"
+#include "api/json.h"
+#include "auth/auth.h"
+
+namespace verso::api {
+
+struct Request {
+  std::string method;
+  std::string path;  // percent-decoded
+  std::vector<std::pair<std::string, std::string>> query;    // decoded
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
+  std::string body;       // JSON routes
+  std::string body_file;  // upload routes: the streamed body
+  std::string request_id;
+  std::map<std::string, std::string> params;  // path parameters
+  auth::Principal principal;                  // authenticated routes
+
+  std::string_view Header(std::string_view lower_name) const;
+  std::optional<std::string> Query(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::string file;          // when set, the body is this file
+  bool delete_file = false;  // remove `file` once sent
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+Response JsonResponse(int status, const Json& body);
+// An error in the API's shape; the status code follows `status`'s code (see StatusToHttp).
+Response ErrorResponse(const absl::Status& status);
+Response ErrorResponse(int http_status, std::string_view code, std::string_view message);
+// InvalidArgument -> 422 (400 for BadRequest), NotFound 404, AlreadyExists 409,
+// FailedPrecondition 409, PermissionDenied 403, Unauthenticated 401, ResourceExhausted 413,
+// Unavailable 503, Cancelled 503, everything else 500.
+int StatusToHttp(const absl::Status& status);
+std::string_view ErrorCodeName(int http_status);
+
+struct Route {
+  enum class Body { kNone, kJson, kUpload };
+  std::string method;
+  std::string pattern;  // "/v1/tm/{store}/segments/{id}"
+  std::string scope;    // required scope; empty: no authentication
+  Body body = Body::kNone;
+  // Media types the body may have (checked before it is read); empty: any.
+  std::vector<std::string> content_types;
+  bool blocking = false;  // long work: runs on the worker pool, not an I/O thread
+  std::function<Response(Request&)> handler;
+};
+
+class Router {
+ public:
+  void Add(Route route);
+  struct Found {
+    const Route* route = nullptr;         // null: no route
+    std::vector<std::string> allowed;     // methods of the path when the method does not match
+  };
+  Found Find(std::string_view method, std::string_view path,
+             std::map<std::string, std::string>* params) const;
+  const std::vector<Route>& routes() const { return routes_; }
+
+ private:
+  std::vector<Route> routes_;
+};
+
+// "a%20b" -> "a b" (and '+' -> ' ' when `plus_is_space`); nullopt for a bad escape.
+std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space);
+
+void AddTmRoutes(Router* router, const Services& services);
+void AddOpsRoutes(Router* router, const Services& services);
+
+}  // namespace verso::api
+
+#endif  // VERSO_API_HTTP_H_

@@ -1,0 +1,72 @@
+// JSON for the API (and the CLI's --json): records out, validated request bodies in. No Beast
+// here; nlohmann::json is the representation.
+#ifndef VERSO_API_JSON_H_
+#define VERSO_API_JSON_H_
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "storage/storage.h"
+#include "tm/tm.h"
+
+namespace verso::api {
+
+using Json = nlohmann::json;
+
+std::string Rfc3339(absl::Time t);
+
+Json StoreJson(const tm::StoreInfo& store);
+Json SegmentJson(const tm::SegmentRecord& segment);
+Json MatchJson(const tm::Match& match);
+Json ReportJson(const tm::ImportReport& report);
+Json ImportJson(const tm::ImportInfo& import);
+Json KeyJson(const storage::ApiKeyRecord& key);  // never the hash
+
+// A malformed request (bad JSON, wrong type, unknown field): HTTP 400. Other InvalidArgument
+// errors (a value the domain refuses) are 422.
+absl::Status BadRequest(std::string_view message);
+bool IsBadRequest(const absl::Status& status);
+
+// Parses a request body that must be a JSON object.
+absl::StatusOr<Json> ParseObject(std::string_view body);
+
+// Reads the fields of one JSON object, remembering the first problem. Field names in errors are
+// prefixed with `path` ("segments[2].").
+class Fields {
+ public:
+  Fields(const Json& object, std::string path = "");
+
+  // Each returns false (and records why) when the field has the wrong type, or is missing and
+  // required. Absent optional fields leave *out untouched.
+  bool String(const char* name, std::string* out, bool required = false);
+  bool Int(const char* name, int64_t* out, bool required = false);
+  bool Bool(const char* name, bool* out, bool required = false);
+  const Json* Object(const char* name, bool required = false);
+  const Json* Array(const char* name, bool required = false);
+
+  // OK, or the first problem, or an unknown field (one not asked for).
+  absl::Status Finish();
+  const std::string& path() const { return path_; }
+
+ private:
+  const Json* Get(const char* name, bool required, const char* type);
+  const Json& object_;
+  std::string path_;
+  std::vector<std::string> known_;
+  absl::Status status_;
+};
+
+// A segment from a request: source, target, context, creator, properties, notes.
+// `plain` escapes the texts (text_format "plain"); otherwise they are tagged text.
+absl::StatusOr<tm::SegmentRecord> ParseSegment(const Json& object, const std::string& path,
+                                               bool plain);
+absl::StatusOr<storage::SegmentContext> ParseContext(const Json& object, const std::string& path);
+
+}  // namespace verso::api
+
+#endif  // VERSO_API_JSON_H_
