@@ -1,0 +1,230 @@
+// The OpenAPI document is the contract: every documented operation is exercised against the
+// real server, and every response must have a documented status and match its documented schema
+// (validated with valijson). An operation added to the document without a scenario here, or a
+// scenario for an undocumented operation, fails the test.
+#include <signal.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <valijson/adapters/nlohmann_json_adapter.hpp>
+#include <valijson/schema.hpp>
+#include <valijson/schema_parser.hpp>
+#include <valijson/validator.hpp>
+
+#include "tests/http_client.h"
+#include "tests/process.h"
+
+namespace verso {
+namespace {
+
+using nlohmann::json;
+
+json LoadDocument() {
+  std::ifstream in(std::string(VERSO_SOURCE_DIR) + "/src/api/openapi.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return json::parse(ss.str());
+}
+
+// OpenAPI 3.0 schema -> JSON Schema draft 7: "nullable: true" becomes an anyOf with null.
+void ToJsonSchema(json& node) {
+  if (node.is_object()) {
+    if (node.value("nullable", false)) {
+      json inner = node;
+      inner.erase("nullable");
+      ToJsonSchema(inner);
+      node = json{{"anyOf", json::array({inner, json{{"type", "null"}}})}};
+      return;
+    }
+    for (auto& [k, v] : node.items()) ToJsonSchema(v);
+  } else if (node.is_array()) {
+    for (auto& v : node) ToJsonSchema(v);
+  }
+}
+
+class Contract {
+ public:
+  explicit Contract(json doc) : doc_(std::move(doc)) {
+    components_ = doc_["components"];
+    ToJsonSchema(components_);
+  }
+
+  // Problems with a response to `method path-template`: undocumented status or schema mismatch.
+  std::vector<std::string> Check(const std::string& method, const std::string& path,
+                                 const testing::HttpResponse& res) {
+    std::vector<std::string> problems;
+    const json& op = doc_["paths"][path][method];
+    std::string status = std::to_string(res.status);
+    if (!op["responses"].contains(status)) {
+      problems.push_back("status " + status + " is not documented for " + method + " " + path);
+      return problems;
+    }
+    json response = op["responses"][status];
+    if (response.contains("$ref")) {
+      std::string name = response["$ref"].get<std::string>().substr(std::string("#/components/responses/").size());
+      response = doc_["components"]["responses"][name];
+    }
+    if (!response.contains("content")) {
+      if (!res.body.empty()) problems.push_back("undocumented body for status " + status);
+      return problems;
+    }
+    std::string type = res.Header("content-type");
+    type = type.substr(0, type.find(';'));
+    if (!response["content"].contains(type)) {
+      problems.push_back("content type " + type + " is not documented for status " + status);
+      return problems;
+    }
+    if (type != "application/json") return problems;
+    json schema_doc = response["content"][type]["schema"];
+    ToJsonSchema(schema_doc);
+    schema_doc["components"] = components_;
+    json body = json::parse(res.body, nullptr, false);
+    if (body.is_discarded()) {
+      problems.push_back("body is not JSON: " + res.body.substr(0, 200));
+      return problems;
+    }
+    valijson::Schema schema;
+    valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
+    valijson::adapters::NlohmannJsonAdapter schema_adapter(schema_doc);
+    parser.populateSchema(schema_adapter, schema);
+    valijson::Validator validator;
+    valijson::ValidationResults results;
+    valijson::adapters::NlohmannJsonAdapter target(body);
+    if (!validator.validate(schema, target, &results)) {
+      valijson::ValidationResults::Error error;
+      std::string where;
+      while (results.popError(error)) {
+        std::string context;
+        for (const auto& c : error.context) context += c;
+        where += "\n  " + context + ": " + error.description;
+      }
+      problems.push_back("status " + status + " body does not match the schema:" + where +
+                         "\n  body: " + res.body.substr(0, 400));
+    }
+    return problems;
+  }
+
+  std::set<std::string> Operations() const {
+    std::set<std::string> ops;
+    for (const auto& [path, item] : doc_["paths"].items()) {
+      for (const auto& [method, op] : item.items()) {
+        if (method != "parameters") ops.insert(method + " " + path);
+      }
+    }
+    return ops;
+  }
+
+ private:
+  json doc_;
+  json components_;
+};
+
+std::string Upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
+  std::string dir = ::testing::TempDir() + "/openapi_" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto key_run = testing::Run({VERSO_BINARY, "--data-dir", dir, "keys", "create", "--tenant",
+                               "acme", "--scopes", "admin"});
+  ASSERT_EQ(key_run.exit_code, 0);
+  std::string key = key_run.out.substr(0, key_run.out.find('\n'));
+  testing::Child server({VERSO_BINARY, "--data-dir", dir, "--log-level", "warn", "--set",
+                         "imports.sync_max_bytes=2000", "serve", "--listen", "127.0.0.1:0"});
+  std::string line;
+  ASSERT_TRUE(server.ReadLine(&line));
+  int port = std::atoi(line.c_str() + line.rfind(':') + 1);
+  for (int i = 0; i < 500 && testing::Fetch(port, "GET", "/readyz").status != 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+
+  json doc = LoadDocument();
+  // The server serves this very document.
+  EXPECT_EQ(json::parse(testing::Fetch(port, "GET", "/v1/openapi.json").body), doc);
+  Contract contract(doc);
+  std::set<std::string> covered;
+  std::vector<std::string> problems;
+  const std::vector<std::pair<std::string, std::string>> auth = {{"Authorization", "Bearer " + key}};
+  auto call = [&](const std::string& method, const std::string& templ, const std::string& path,
+                  const std::string& body = "",
+                  std::vector<std::pair<std::string, std::string>> headers = {}) {
+    for (const auto& h : auth) headers.push_back(h);
+    testing::HttpResponse res = testing::Fetch(port, Upper(method), path, body, headers);
+    covered.insert(method + " " + templ);
+    for (auto& p : contract.Check(method, templ, res)) problems.push_back(Upper(method) + " " + path + ": " + p);
+    return res;
+  };
+
+  auto created = call("post", "/v1/tm", "/v1/tm", R"({"name":"c","source_lang":"en","target_lang":"fr"})");
+  std::string store = json::parse(created.body)["id"];
+  std::string s = "/v1/tm/" + store;
+  call("post", "/v1/tm", "/v1/tm", R"({"name":"c","source_lang":"en","target_lang":"en"})");  // 422
+  call("post", "/v1/tm", "/v1/tm", R"({"name":1})");                                          // 400
+  call("get", "/v1/tm", "/v1/tm");
+  call("get", "/v1/tm/{store}", s);
+  call("get", "/v1/tm/{store}", "/v1/tm/tm_missing");  // 404
+  auto seg = call("post", "/v1/tm/{store}/segments", s + "/segments",
+                  R"({"source":"Open the file","target":"Ouvrir le fichier","context":{"key":"k"},)"
+                  R"("properties":[{"type":"x","value":"y"}],"notes":[{"scope":"target","text":"n"}]})");
+  std::string id = std::to_string(json::parse(seg.body)["id"].get<int64_t>());
+  call("post", "/v1/tm/{store}/segments", s + "/segments", R"({"source":"a"})");  // 400
+  call("post", "/v1/tm/{store}/segments/batch", s + "/segments/batch",
+       R"({"segments":[{"source":"Close the file","target":"Fermer le fichier"},)"
+       R"({"source":"Save the file","target":"Enregistrer le fichier"}]})");
+  call("get", "/v1/tm/{store}/segments/{id}", s + "/segments/" + id);
+  call("put", "/v1/tm/{store}/segments/{id}", s + "/segments/" + id,
+       R"({"source":"Open the file now","target":"Ouvrir le fichier maintenant"})");
+  call("post", "/v1/tm/{store}/lookup", s + "/lookup", R"({"source":"Open the file","min_score":50})");
+  call("post", "/v1/tm/{store}/lookup", s + "/lookup", R"({"source":"x","min_score":0})");  // 422
+  call("post", "/v1/tm/{store}/lookup/batch", s + "/lookup/batch",
+       R"({"queries":[{"source":"Save the file"},{"source":"Close it"}],"max_results":2})");
+  call("get", "/v1/tm/{store}/concordance", s + "/concordance?q=file&in=both&limit=2");
+  call("get", "/v1/tm/{store}/concordance", s + "/concordance");  // 400
+  std::string small =
+      "<?xml version=\"1.0\"?><tmx version=\"1.4\"><header srclang=\"en\"/><body><tu><tuv "
+      "xml:lang=\"en\"><seg>Hello</seg></tuv><tuv xml:lang=\"fr\"><seg>Bonjour</seg></tuv></tu>"
+      "</body></tmx>";
+  call("post", "/v1/tm/{store}/imports", s + "/imports", small, {{"Content-Type", "application/x-tmx+xml"}});
+  std::string big = "<?xml version=\"1.0\"?><tmx version=\"1.4\"><header srclang=\"en\"/><body>";
+  for (int i = 0; i < 60; ++i) {
+    big += "<tu><tuv xml:lang=\"en\"><seg>Line " + std::to_string(i) +
+           "</seg></tuv><tuv xml:lang=\"fr\"><seg>Ligne</seg></tuv></tu>";
+  }
+  big += "</body></tmx>";
+  auto queued = call("post", "/v1/tm/{store}/imports", s + "/imports", big,
+                     {{"Content-Type", "application/x-tmx+xml"}});
+  std::string import_id = json::parse(queued.body).value("id", "");
+  for (int i = 0; i < 500; ++i) {
+    auto st = call("get", "/v1/tm/{store}/imports/{import}", s + "/imports/" + import_id);
+    if (json::parse(st.body).value("status", "") == "succeeded") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  call("post", "/v1/tm/{store}/imports", s + "/imports", "x", {{"Content-Type", "text/html"}});  // 415
+  call("get", "/v1/tm/{store}/tmx", s + "/tmx");
+  call("delete", "/v1/tm/{store}/segments/{id}", s + "/segments/" + id);
+  call("get", "/healthz", "/healthz");
+  call("get", "/readyz", "/readyz");
+  call("get", "/metrics", "/metrics");
+  call("get", "/v1/openapi.json", "/v1/openapi.json");
+  call("delete", "/v1/tm/{store}", s);
+
+  for (const auto& p : problems) ADD_FAILURE() << p;
+  EXPECT_EQ(covered, contract.Operations());
+  server.Kill(SIGTERM);
+  EXPECT_EQ(server.Wait(), 0);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace verso
