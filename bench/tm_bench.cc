@@ -605,6 +605,59 @@ void Print(const std::vector<SizeResult>& results, size_t queries) {
                "SQLite (no snapshot); RSS measured in that process after start-up.\n";
 }
 
+// Writes a TM of `size` segments as TMX and query files (JSON request bodies, one per line) for
+// the API benchmark: exact copies, fuzzy (edited and unseen, as in `run`), and batches of 50.
+int WriteCorpus(const std::string& po, const std::string& out_dir, size_t size) {
+  Corpus corpus = SplitCorpus(ReadCatalog(po));
+  std::vector<Pair> tm = GrowTm(corpus, size);
+  std::filesystem::create_directories(out_dir);
+  WriteTmx(tm, out_dir + "/tm.tmx");
+  std::vector<Query> queries = MakeQueries(corpus, tm, 6000);
+  std::ofstream exact(out_dir + "/exact.jsonl"), exact5(out_dir + "/exact5.jsonl"),
+      fuzzy(out_dir + "/fuzzy.jsonl"), batch(out_dir + "/batch.jsonl");
+  auto quote = [](const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) {
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\t': out += "\\t"; break;
+        case '\r': out += "\\r"; break;
+        default:
+          if (static_cast<unsigned char>(c) < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+            out += buf;
+          } else {
+            out += c;
+          }
+      }
+    }
+    return out + "\"";
+  };
+  std::vector<std::string> batch_items;
+  for (const Query& q : queries) {
+    std::string src = quote(q.text);
+    if (q.type == 0) {
+      exact << "{\"source\":" << src << ",\"text_format\":\"plain\",\"max_results\":1}\n";
+      exact5 << "{\"source\":" << src << ",\"text_format\":\"plain\"}\n";
+    } else {
+      fuzzy << "{\"source\":" << src << ",\"text_format\":\"plain\"}\n";
+    }
+    batch_items.push_back("{\"source\":" + src + "}");
+    if (batch_items.size() == 50) {
+      batch << "{\"text_format\":\"plain\",\"queries\":[";
+      for (size_t i = 0; i < batch_items.size(); ++i) batch << (i ? "," : "") << batch_items[i];
+      batch << "]}\n";
+      batch_items.clear();
+    }
+  }
+  std::cerr << "wrote " << tm.size() << " segments and " << queries.size() << " queries to "
+            << out_dir << "\n";
+  return 0;
+}
+
 int Startup(const std::string& db) {
   auto t0 = Clock::now();
   auto repo = storage::OpenSqlite(db, {});
@@ -631,6 +684,9 @@ int main(int argc, char** argv) {
   using namespace verso::bench;
   verso::log::Init(verso::log::Level::kWarn, verso::log::Format::kText);
   if (argc >= 3 && std::string(argv[1]) == "startup") return Startup(argv[2]);
+  if (argc >= 5 && std::string(argv[1]) == "corpus") {
+    return WriteCorpus(argv[2], argv[3], std::stoul(argv[4]));
+  }
   if (argc < 2 || std::string(argv[1]) != "run") {
     std::cerr << "usage: tm_bench run --po FILE --work DIR [--sizes a,b] [--queries N] [--pg "
                  "CONNINFO] [--pg-queries N]\n";

@@ -78,7 +78,7 @@ class Runtime : public cli::Environment {
     VERSO_ASSIGN_OR_RETURN(config_, Config::Load(Schema(serving), sources));
     VERSO_ASSIGN_OR_RETURN(log::Level level, log::ParseLevel(config_->GetString("log.level")));
     VERSO_ASSIGN_OR_RETURN(log::Format format, log::ParseFormat(config_->GetString("log.format")));
-    log::Init(level, format);
+    log::Init(level, format, nullptr, /*async=*/serving);
     const std::string& dir = config_->GetString("data_dir");
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
@@ -178,6 +178,7 @@ class Runtime : public cli::Environment {
     tm_.reset();
     db_.reset();  // closes SQLite: every acknowledged write is already in the log on disk
     log::Info("stopped");
+    log::Flush();
     return 0;
   }
 

@@ -452,8 +452,15 @@ TEST(ApiLimitsTest, ConnectionsOverTheCapGet503AndSlowClientsAreCut) {
   std::string dir = TestDir("limits");
   ServerProcess server(dir, {"server.max_connections=2", "server.header_timeout=1s",
                              "server.idle_timeout=1s"});
-  HttpConnection a("127.0.0.1", server.port()), b("127.0.0.1", server.port());
-  ASSERT_EQ(a.Request("GET", "/healthz").status, 200);
+  HttpConnection a("127.0.0.1", server.port());
+  // Wait until the server has let go of the readiness probes' connections: only `a` is open.
+  bool alone = false;
+  for (int i = 0; i < 500 && !alone; ++i) {
+    alone = a.Request("GET", "/metrics").body.find("\nverso_http_connections 1\n") != std::string::npos;
+    if (!alone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(alone);
+  HttpConnection b("127.0.0.1", server.port());
   ASSERT_EQ(b.Request("GET", "/healthz").status, 200);
   HttpConnection third("127.0.0.1", server.port());
   HttpResponse refused = third.Read();

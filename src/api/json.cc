@@ -2,6 +2,7 @@
 
 #include "absl/strings/cord.h"
 #include "common/status.h"
+#include "common/json_escape.h"
 #include "common/strings.h"
 #include "text/text.h"
 
@@ -53,42 +54,124 @@ Json StoreJson(const tm::StoreInfo& s) {
           {"segment_count", s.segment_count}};
 }
 
-Json SegmentJson(const tm::SegmentRecord& r) {
-  Json props = Json::array(), notes = Json::array();
-  for (const auto& p : r.properties) {
-    props.push_back(
-        {{"scope", ScopeName(p.scope)}, {"type", p.type}, {"value", p.value}, {"lang", p.lang}});
+JsonWriter& JsonWriter::BeginObject() {
+  Comma();
+  out_->push_back('{');
+  first_.push_back(true);
+  return *this;
+}
+JsonWriter& JsonWriter::EndObject() {
+  out_->push_back('}');
+  first_.pop_back();
+  return *this;
+}
+JsonWriter& JsonWriter::BeginArray() {
+  Comma();
+  out_->push_back('[');
+  first_.push_back(true);
+  return *this;
+}
+JsonWriter& JsonWriter::EndArray() {
+  out_->push_back(']');
+  first_.pop_back();
+  return *this;
+}
+JsonWriter& JsonWriter::Key(std::string_view key) {
+  Comma();
+  out_->append(JsonQuote(key));
+  out_->push_back(':');
+  after_key_ = true;
+  return *this;
+}
+JsonWriter& JsonWriter::String(std::string_view value) {
+  Comma();
+  out_->append(JsonQuote(value));
+  return *this;
+}
+JsonWriter& JsonWriter::Int(int64_t value) {
+  Comma();
+  StrAppend(out_, value);
+  return *this;
+}
+JsonWriter& JsonWriter::Bool(bool value) {
+  Comma();
+  out_->append(value ? "true" : "false");
+  return *this;
+}
+JsonWriter& JsonWriter::Null() {
+  Comma();
+  out_->append("null");
+  return *this;
+}
+JsonWriter& JsonWriter::Time(absl::Time t) {
+  if (t == absl::InfinitePast()) return Null();
+  return String(Rfc3339(t));
+}
+void JsonWriter::Comma() {
+  if (after_key_) {
+    after_key_ = false;
+    return;
   }
+  if (first_.empty()) return;
+  if (!first_.back()) out_->push_back(',');
+  first_.back() = false;
+}
+
+void WriteSegment(JsonWriter& w, const tm::SegmentRecord& r) {
+  w.BeginObject();
+  w.Key("changed_at").Time(r.changed_at);
+  w.Key("changer").String(r.changer);
+  w.Key("context").BeginObject();
+  w.Key("key").String(r.context.key).Key("next_hash").Int(r.context.next_hash);
+  w.Key("prev_hash").Int(r.context.prev_hash).EndObject();
+  w.Key("created_at").Time(r.created_at);
+  w.Key("creator").String(r.creator);
+  w.Key("id").Int(r.id);
+  w.Key("last_used_at").Time(r.last_used_at);
+  w.Key("notes").BeginArray();
   for (const auto& n : r.notes) {
-    notes.push_back({{"scope", ScopeName(n.scope)}, {"text", n.text}, {"lang", n.lang}});
+    w.BeginObject().Key("lang").String(n.lang).Key("scope").String(ScopeName(n.scope));
+    w.Key("text").String(n.text).EndObject();
   }
-  return {{"id", r.id},
-          {"source", r.source},
-          {"target", r.target},
-          {"context",
-           {{"key", r.context.key},
-            {"prev_hash", r.context.prev_hash},
-            {"next_hash", r.context.next_hash}}},
-          {"creator", r.creator},
-          {"changer", r.changer},
-          {"created_at", Rfc3339(r.created_at)},
-          {"changed_at", Rfc3339(r.changed_at)},
-          {"last_used_at",
-           r.last_used_at == absl::InfinitePast() ? Json(nullptr) : Json(Rfc3339(r.last_used_at))},
-          {"usage_count", r.usage_count},
-          {"properties", props},
-          {"notes", notes}};
+  w.EndArray();
+  w.Key("properties").BeginArray();
+  for (const auto& p : r.properties) {
+    w.BeginObject().Key("lang").String(p.lang).Key("scope").String(ScopeName(p.scope));
+    w.Key("type").String(p.type).Key("value").String(p.value).EndObject();
+  }
+  w.EndArray();
+  w.Key("source").String(r.source);
+  w.Key("target").String(r.target);
+  w.Key("usage_count").Int(r.usage_count);
+  w.EndObject();
+}
+
+void WriteMatch(JsonWriter& w, const tm::Match& m) {
+  w.BeginObject();
+  w.Key("band").String(tm::BandName(m.band));
+  w.Key("base_score").Int(m.base_score);
+  w.Key("context_match").Bool(m.context_match);
+  w.Key("penalties").BeginObject();
+  for (const auto& [name, value] : m.penalties) w.Key(name).Int(value);
+  w.EndObject();
+  w.Key("score").Int(m.score);
+  w.Key("segment");
+  WriteSegment(w, m.segment);
+  w.EndObject();
+}
+
+Json SegmentJson(const tm::SegmentRecord& r) {
+  std::string text;
+  JsonWriter w(&text);
+  WriteSegment(w, r);
+  return Json::parse(text);
 }
 
 Json MatchJson(const tm::Match& m) {
-  Json penalties = Json::object();
-  for (const auto& [name, value] : m.penalties) penalties[name] = value;
-  return {{"score", m.score},
-          {"band", tm::BandName(m.band)},
-          {"base_score", m.base_score},
-          {"penalties", penalties},
-          {"context_match", m.context_match},
-          {"segment", SegmentJson(m.segment)}};
+  std::string text;
+  JsonWriter w(&text);
+  WriteMatch(w, m);
+  return Json::parse(text);
 }
 
 Json ReportJson(const tm::ImportReport& r) {

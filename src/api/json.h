@@ -20,6 +20,32 @@ using Json = nlohmann::json;
 
 std::string Rfc3339(absl::Time t);
 
+// Appends JSON text without building a document, for the hot paths (lookups). Keeps commas
+// right; the caller keeps objects and arrays balanced. Not thread-safe.
+class JsonWriter {
+ public:
+  explicit JsonWriter(std::string* out) : out_(out) {}
+  JsonWriter& BeginObject();
+  JsonWriter& EndObject();
+  JsonWriter& BeginArray();
+  JsonWriter& EndArray();
+  JsonWriter& Key(std::string_view key);
+  JsonWriter& String(std::string_view value);
+  JsonWriter& Int(int64_t value);
+  JsonWriter& Bool(bool value);
+  JsonWriter& Null();
+  JsonWriter& Time(absl::Time t);  // RFC 3339, null for InfinitePast
+
+ private:
+  void Comma();
+  std::string* out_;
+  std::vector<bool> first_;  // per open container: no element yet
+  bool after_key_ = false;
+};
+
+// The one JSON shape of each record; *Json() returns the same as a document.
+void WriteSegment(JsonWriter& w, const tm::SegmentRecord& segment);
+void WriteMatch(JsonWriter& w, const tm::Match& match);
 Json StoreJson(const tm::StoreInfo& store);
 Json SegmentJson(const tm::SegmentRecord& segment);
 Json MatchJson(const tm::Match& match);

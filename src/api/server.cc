@@ -1,6 +1,7 @@
-// The HTTP server: Boost.Beast over Asio, one coroutine per connection, each connection on its
-// own strand, an io_context run by one thread per core. Handlers run on the I/O thread unless
-// their route is marked blocking (exports, synchronous imports), which run on a worker pool.
+// The HTTP server: Boost.Beast over Asio, one coroutine per connection, one single-threaded
+// io_context per core (connections are dealt out round robin, so a connection lives on one
+// thread and nothing wakes other threads), handlers on the I/O thread unless their route is
+// marked blocking (exports, synchronous imports), which run on a worker pool.
 //
 // Boost 1.74's Asio coroutines need <utility> before <boost/asio/awaitable.hpp> with g++ 12.
 #include <utility>
@@ -8,16 +9,17 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <condition_variable>
+#include <map>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -52,6 +54,12 @@ bool ValidRequestId(std::string_view id) {
   return true;
 }
 
+// Request ids need no reproducibility: one generator per I/O thread avoids a shared lock.
+std::string NewRequestId(const Clock& clock) {
+  thread_local IdGenerator ids(clock);
+  return ids.Next("req");
+}
+
 // The media type without parameters, lower case: "Application/JSON; charset=utf-8" -> "application/json".
 std::string MediaType(std::string_view header) {
   std::string_view t = header.substr(0, header.find(';'));
@@ -61,7 +69,7 @@ std::string MediaType(std::string_view header) {
 }  // namespace
 
 // A connection as shutdown sees it. `executor` is fixed at creation; the rest is touched only on
-// that executor (the connection's strand).
+// that executor (the connection's single-threaded io_context).
 struct SessionState {
   explicit SessionState(net::any_io_executor ex) : executor(std::move(ex)) {}
   net::any_io_executor executor;
@@ -74,8 +82,9 @@ struct Server::Impl {
   ServerOptions options;
   Services services;
   Router router;
-  net::io_context ioc;
-  tcp::acceptor acceptor{ioc};
+  std::vector<std::unique_ptr<net::io_context>> iocs;  // one per I/O thread
+  std::unique_ptr<tcp::acceptor> acceptor;           // on iocs[0]
+  size_t next_ioc = 0;
   net::thread_pool workers{2};
   std::vector<std::thread> threads;
   std::atomic<int> connections{0};
@@ -84,10 +93,17 @@ struct Server::Impl {
   std::mutex mu;  // sessions, and the drain wait
   std::condition_variable drained;
   std::set<std::shared_ptr<SessionState>> sessions;
-  // Metrics series, looked up once.
+  // Metrics series, looked up once: per route its latency histogram, and its request counters
+  // by status.
   ops::Counter* rejected_connections = nullptr;
+  std::map<const Route*, ops::Histogram*> latency;
+  std::mutex counters_mu;
+  std::map<std::pair<const Route*, int>, ops::Counter*> counters;
 
-  explicit Impl(int threads) : ioc(threads) {}
+  explicit Impl(int threads) {
+    for (int i = 0; i < threads; ++i) iocs.push_back(std::make_unique<net::io_context>(1));
+    acceptor = std::make_unique<tcp::acceptor>(*iocs[0]);
+  }
 
   net::awaitable<void> Accept();
   net::awaitable<void> Session(tcp::socket socket, std::shared_ptr<SessionState> state);
@@ -106,10 +122,11 @@ struct Server::Impl {
 net::awaitable<void> Server::Impl::Accept() {
   for (;;) {
     boost::system::error_code ec;
-    tcp::socket socket = co_await acceptor.async_accept(net::make_strand(ioc),
-                                                        net::redirect_error(net::use_awaitable, ec));
+    net::io_context& target = *iocs[next_ioc++ % iocs.size()];
+    tcp::socket socket =
+        co_await acceptor->async_accept(target, net::redirect_error(net::use_awaitable, ec));
     if (ec) {
-      if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
+      if (ec == net::error::operation_aborted || !acceptor->is_open()) co_return;
       log::Warn("http.accept", {{"error", ec.message()}});
       continue;
     }
@@ -162,7 +179,7 @@ net::awaitable<void> Server::Impl::Session(tcp::socket socket,
                                        net::redirect_error(net::use_awaitable, ec));
       if (ec == http::error::header_limit) {
         Request req;
-        req.request_id = services.ids->Next("req");
+        req.request_id = NewRequestId(*services.clock);
         Response res = ErrorResponse(413, "payload_too_large",
                                      StrCat("the request head exceeds ", options.max_header_bytes, " bytes"));
         state->busy = true;
@@ -191,7 +208,7 @@ net::awaitable<void> Server::Impl::Session(tcp::socket socket,
                                  std::string(field.value()));
       }
       std::string_view given_id = req.Header("x-request-id");
-      req.request_id = ValidRequestId(given_id) ? std::string(given_id) : services.ids->Next("req");
+      req.request_id = ValidRequestId(given_id) ? std::string(given_id) : NewRequestId(*services.clock);
       Response res;
       const Route* route = nullptr;
       bool must_close = false;
@@ -426,15 +443,22 @@ net::awaitable<void> Server::Impl::Write(beast::tcp_stream& stream, Request& req
 
 void Server::Impl::Record(const Request& req, const Route* route, const Response& res,
                           absl::Duration took, size_t bytes) {
-  const std::string route_name = route ? route->pattern : "unmatched";
-  services.metrics
-      ->GetCounter("verso_http_requests_total", "HTTP requests by route, method and status.",
-                   {"route", "method", "status"}, {route_name, req.method, StrCat(res.status)})
-      ->Inc();
-  services.metrics
-      ->GetHistogram("verso_http_request_duration_seconds", "HTTP request latency by route.",
-                     {"route"}, {route_name})
-      ->Observe(absl::ToDoubleSeconds(took));
+  const std::string_view route_name = route ? std::string_view(route->pattern) : "unmatched";
+  ops::Counter* counter;
+  {
+    std::lock_guard<std::mutex> lock(counters_mu);
+    ops::Counter*& slot = counters[{route, route ? res.status : -res.status}];
+    if (slot == nullptr || route == nullptr) {
+      // Unmatched requests carry any method: look the series up each time.
+      slot = services.metrics->GetCounter(
+          "verso_http_requests_total", "HTTP requests by route, method and status.",
+          {"route", "method", "status"},
+          {std::string(route_name), req.method, StrCat(res.status)});
+    }
+    counter = slot;
+  }
+  counter->Inc();
+  latency.at(route)->Observe(absl::ToDoubleSeconds(took));
   if (options.access_log) {
     // Never the Authorization header or the body: only who (key id), what and how it went.
     log::Info("http.request", {{"method", req.method},
@@ -462,6 +486,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   impl->services = services;
   impl->rejected_connections = services.metrics->GetCounter(
       "verso_http_rejected_connections_total", "Connections refused over the cap.", {}, {});
+  Impl* gauge_source = impl.get();
+  services.metrics->AddGauge("verso_http_connections", "Open client connections.", {},
+                             [gauge_source] {
+                               return ops::Registry::GaugeSeries{
+                                   {{}, static_cast<double>(gauge_source->connections.load())}};
+                             });
   std::error_code fs_ec;
   std::filesystem::create_directories(services.upload_dir, fs_ec);
   if (fs_ec) {
@@ -470,31 +500,49 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   }
   AddTmRoutes(&impl->router, services);
   AddOpsRoutes(&impl->router, services);
+  for (const Route* route : [&] {
+         std::vector<const Route*> all{nullptr};
+         for (const Route& r : impl->router.routes()) all.push_back(&r);
+         return all;
+       }()) {
+    impl->latency[route] = services.metrics->GetHistogram(
+        "verso_http_request_duration_seconds", "HTTP request latency by route.", {"route"},
+        {route ? route->pattern : "unmatched"});
+  }
 
   boost::system::error_code ec;
   auto address = net::ip::make_address(options.host, ec);
   if (ec) return absl::InvalidArgumentError(StrCat("server.host: \"", options.host, "\" is not an IP address"));
   tcp::endpoint endpoint(address, static_cast<unsigned short>(options.port));
-  impl->acceptor.open(endpoint.protocol(), ec);
-  if (!ec) impl->acceptor.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) impl->acceptor.bind(endpoint, ec);
-  if (!ec) impl->acceptor.listen(net::socket_base::max_listen_connections, ec);
+  tcp::acceptor& acceptor = *impl->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) {
     return absl::UnavailableError(
         StrCat("cannot listen on ", options.host, ":", options.port, ": ", ec.message()));
   }
   Impl* raw = impl.get();
-  net::co_spawn(impl->ioc, raw->Accept(), net::detached);
+  net::co_spawn(*impl->iocs[0], raw->Accept(), net::detached);
   for (int i = 0; i < threads; ++i) {
-    impl->threads.emplace_back([raw] { raw->ioc.run(); });
+    // A work guard keeps a thread's loop running while it has no connection yet.
+    impl->threads.emplace_back([raw, i] {
+      auto guard = net::make_work_guard(*raw->iocs[i]);
+      raw->iocs[i]->run();
+    });
   }
   log::Info("http.listening", {{"host", options.host},
-                               {"port", static_cast<int64_t>(impl->acceptor.local_endpoint().port())},
+                               {"port", static_cast<int64_t>(acceptor.local_endpoint().port())},
                                {"threads", threads}});
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
-int Server::port() const { return impl_->acceptor.is_open() ? impl_->acceptor.local_endpoint().port() : 0; }
+int Server::port() const {
+  boost::system::error_code ec;
+  auto endpoint = impl_->acceptor->local_endpoint(ec);
+  return ec ? 0 : endpoint.port();
+}
 
 void Server::Shutdown(absl::Duration deadline) {
   Impl& s = *impl_;
@@ -504,9 +552,9 @@ void Server::Shutdown(absl::Duration deadline) {
     s.stopped = true;
   }
   s.draining = true;
-  net::post(s.ioc, [&s] {
+  net::post(*s.iocs[0], [&s] {
     boost::system::error_code ec;
-    s.acceptor.close(ec);
+    s.acceptor->close(ec);
   });
   // Idle connections close now; busy ones after their current response.
   std::vector<std::shared_ptr<SessionState>> sessions;
@@ -515,7 +563,7 @@ void Server::Shutdown(absl::Duration deadline) {
     sessions.assign(s.sessions.begin(), s.sessions.end());
   }
   for (const auto& state : sessions) {
-    // Each session's stream lives on its own strand; touch it only there.
+    // A session's stream lives on its own thread's io_context; touch it only there.
     net::post(state->executor, [state] {
       if (state->stream == nullptr) return;
       if (state->busy) {
@@ -532,7 +580,7 @@ void Server::Shutdown(absl::Duration deadline) {
   }
   int left = s.connections.load();
   if (left > 0) log::Warn("http.drain_timeout", {{"connections", left}});
-  s.ioc.stop();
+  for (auto& ioc : s.iocs) ioc->stop();
   for (auto& t : s.threads) t.join();
   s.threads.clear();
   s.workers.join();

@@ -225,12 +225,15 @@ void AddTmRoutes(Router* router, const Services& s) {
                  if (!result.ok()) return ErrorResponse(result.status());
                  metrics->lookup_seconds->Observe(
                      absl::ToDoubleSeconds(clock->MonotonicNow() - start));
-                 Json arr = Json::array();
+                 Response r;
+                 JsonWriter w(&r.body);
+                 w.BeginObject().Key("matches").BeginArray();
                  for (const auto& m : result->matches) {
                    metrics->bands[static_cast<int>(m.band)]->Inc();
-                   arr.push_back(MatchJson(m));
+                   WriteMatch(w, m);
                  }
-                 return JsonResponse(200, Json{{"matches", arr}});
+                 w.EndArray().EndObject();
+                 return r;
                }});
 
   router->Add({"POST", "/v1/tm/{store}/lookup/batch", read, Route::Body::kJson, json, false,
@@ -269,7 +272,9 @@ void AddTmRoutes(Router* router, const Services& s) {
                    }
                    parsed.emplace_back(*plain ? text::EscapeText(source) : source, std::move(c));
                  }
-                 Json results = Json::array();
+                 Response response;
+                 JsonWriter w(&response.body);
+                 w.BeginObject().Key("results").BeginArray();
                  for (size_t i = 0; i < parsed.size(); ++i) {
                    options.context = parsed[i].second;
                    absl::Time start = clock->MonotonicNow();
@@ -285,14 +290,15 @@ void AddTmRoutes(Router* router, const Services& s) {
                    }
                    metrics->lookup_seconds->Observe(
                        absl::ToDoubleSeconds(clock->MonotonicNow() - start));
-                   Json arr = Json::array();
+                   w.BeginObject().Key("matches").BeginArray();
                    for (const auto& m : result->matches) {
                      metrics->bands[static_cast<int>(m.band)]->Inc();
-                     arr.push_back(MatchJson(m));
+                     WriteMatch(w, m);
                    }
-                   results.push_back(Json{{"matches", arr}});
+                   w.EndArray().EndObject();
                  }
-                 return JsonResponse(200, Json{{"results", results}});
+                 w.EndArray().EndObject();
+                 return response;
                }});
 
   router->Add({"GET", "/v1/tm/{store}/concordance", read, Route::Body::kNone, {}, false,

@@ -7,8 +7,14 @@ std::string JsonQuote(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 2);
   out.push_back('"');
-  for (char ch : s) {
-    unsigned char c = static_cast<unsigned char>(ch);
+  // Copy runs that need no escaping in one go.
+  size_t run = 0;
+  for (size_t i = 0; i <= s.size(); ++i) {
+    unsigned char c = i < s.size() ? static_cast<unsigned char>(s[i]) : 0;
+    if (i < s.size() && c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    if (i == s.size()) break;
     switch (c) {
       case '"':
         out += "\\\"";
@@ -32,13 +38,9 @@ std::string JsonQuote(std::string_view s) {
         out += "\\f";
         break;
       default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 15]);
-        } else {
-          out.push_back(ch);
-        }
+        out += "\\u00";
+        out.push_back(kHex[c >> 4]);
+        out.push_back(kHex[c & 15]);
     }
   }
   out.push_back('"');

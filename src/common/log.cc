@@ -1,12 +1,16 @@
 #include "common/log.h"
 
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/ostream_sink.h>
+#include <unistd.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 #include "common/json_escape.h"
 #include "common/strings.h"
@@ -54,6 +58,55 @@ std::shared_ptr<spdlog::logger> Logger() {
   return s.logger;
 }
 
+// A stderr sink that collects lines and writes them in batches: every 50 ms from a background
+// thread, or at once when 256 KiB are waiting. A busy server logs a line per request; writing
+// each with its own syscall (or waking a logging thread per line) costs more than the request.
+class BufferedStderrSink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  BufferedStderrSink() : flusher_([this] { Run(); }) {}
+  ~BufferedStderrSink() override {
+    {
+      std::lock_guard<std::mutex> lock(stop_mu_);
+      stop_ = true;
+    }
+    stop_cv_.notify_all();
+    flusher_.join();
+    flush();
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t formatted;
+    formatter_->format(msg, formatted);
+    buffer_.append(formatted.data(), formatted.size());
+    if (buffer_.size() >= (256 << 10)) WriteOut();
+  }
+  void flush_() override { WriteOut(); }
+
+ private:
+  void WriteOut() {
+    size_t done = 0;
+    while (done < buffer_.size()) {
+      ssize_t n = ::write(STDERR_FILENO, buffer_.data() + done, buffer_.size() - done);
+      if (n <= 0) break;
+      done += static_cast<size_t>(n);
+    }
+    buffer_.clear();
+  }
+  void Run() {
+    std::unique_lock<std::mutex> lock(stop_mu_);
+    while (!stop_) {
+      stop_cv_.wait_for(lock, std::chrono::milliseconds(50));
+      flush();
+    }
+  }
+  std::string buffer_;
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stop_ = false;
+  std::thread flusher_;
+};
+
 bool NeedsQuotes(std::string_view v) {
   if (v.empty()) return true;
   for (char c : v) {
@@ -84,7 +137,7 @@ absl::StatusOr<Format> ParseFormat(std::string_view name) {
   return absl::InvalidArgumentError(StrCat("\"", name, "\" is not a log format (text, json)"));
 }
 
-void Init(Level level, Format format, std::ostream* sink) {
+void Init(Level level, Format format, std::ostream* sink, bool async) {
   State& s = GetState();
   std::shared_ptr<spdlog::sinks::sink> spd_sink;
   if (sink != nullptr) {
@@ -92,6 +145,7 @@ void Init(Level level, Format format, std::ostream* sink) {
   } else {
     spd_sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   }
+  if (async && sink == nullptr) spd_sink = std::make_shared<BufferedStderrSink>();
   auto logger = std::make_shared<spdlog::logger>("verso", spd_sink);
   if (format == Format::kJson) {
     logger->set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l",%v})",
@@ -100,11 +154,21 @@ void Init(Level level, Format format, std::ostream* sink) {
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
   }
   logger->set_level(ToSpd(level));
-  logger->flush_on(spdlog::level::warn);
+  logger->flush_on(spdlog::level::warn);  // warnings and errors are written at once
   std::lock_guard<std::mutex> lock(s.mu);
   s.logger = std::move(logger);
   s.format = format;
   s.level = level;
+}
+
+void Flush() {
+  State& s = GetState();
+  std::shared_ptr<spdlog::logger> logger;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    logger = s.logger;
+  }
+  if (logger) logger->flush();
 }
 
 Field::Field(std::string_view key, int64_t value)

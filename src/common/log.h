@@ -23,8 +23,11 @@ absl::StatusOr<Level> ParseLevel(std::string_view name);
 absl::StatusOr<Format> ParseFormat(std::string_view name);
 
 // Sends log lines to stderr (or to `sink` when given, for tests). May be called again to
-// reconfigure.
-void Init(Level level, Format format, std::ostream* sink = nullptr);
+// reconfigure. `async`: lines are written to stderr in batches (every 50 ms, or at 256 KiB;
+// warnings and errors at once), for the server's access log; call Flush() before exiting.
+void Init(Level level, Format format, std::ostream* sink = nullptr, bool async = false);
+// Writes out every queued line.
+void Flush();
 
 class Field {
  public:

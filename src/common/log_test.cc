@@ -4,8 +4,12 @@
 
 #include <sstream>
 
+#include "common/json_escape.h"
+
 namespace verso::log {
 namespace {
+
+using ::verso::JsonQuote;
 
 class LogTest : public ::testing::Test {
  protected:
@@ -49,6 +53,13 @@ TEST(LogParseTest, LevelsAndFormats) {
   EXPECT_EQ(*ParseFormat("json"), Format::kJson);
   EXPECT_EQ(ParseLevel("loud").status().message(),
             "\"loud\" is not a log level (debug, info, warn, error, off)");
+}
+
+TEST(JsonQuoteTest, EscapesWhatJsonNeedsAndCopiesTheRest) {
+  EXPECT_EQ(JsonQuote("plain café ✓"), "\"plain café ✓\"");
+  EXPECT_EQ(JsonQuote("a\"b\\c\nd\te\x01"), "\"a\\\"b\\\\c\\nd\\te\\u0001\"");
+  EXPECT_EQ(JsonQuote(""), "\"\"");
+  EXPECT_EQ(JsonQuote("\""), "\"\\\"\"");
 }
 
 TEST(LogRedactTest, NeverShowsTheSecret) {

@@ -214,7 +214,10 @@ class IndexSearch {
       }
     } else {
       Exact();
-      if (n_ > 0) Fuzzy();
+      // A fuzzy candidate scores at most 100, and every segment that could reach 100 shares the
+      // query's key and was just seen: with k hits at 100 or more, nothing can improve.
+      const bool settled = static_cast<int>(top_.size()) == k_ && top_.front().score >= 100;
+      if (n_ > 0 && !settled) Fuzzy();
     }
     std::sort(top_.begin(), top_.end(),
               [this](const Hit& a, const Hit& b) { return Better(a, b); });

@@ -394,6 +394,7 @@ absl::StatusOr<std::vector<SegmentRecord>> TmService::AddSegments(
     if (!out.inserted) merged.push_back(out.id);
   }
   VERSO_RETURN_IF_ERROR(writer->Commit());
+  for (int64_t id : merged) store->records.Erase(id);
   if (merged.empty()) {
     std::unique_lock<std::shared_mutex> lock(store->index_mu);
     if (store->indexed) {
@@ -440,6 +441,7 @@ absl::StatusOr<SegmentRecord> TmService::UpdateSegment(std::string_view tenant,
   VERSO_RETURN_IF_ERROR(ValidateAndComplete(&updated, user, updated.changed_at));
   PreparedSegment prepared = PrepareSegment(updated);
   VERSO_RETURN_IF_ERROR(repo_->UpdateSegment(store->record.id, updated));
+  store->records.Erase(updated.id);
   {
     std::unique_lock<std::shared_mutex> lock(store->index_mu);
     if (store->indexed) store->index.Insert(std::move(prepared));
@@ -453,6 +455,7 @@ absl::Status TmService::DeleteSegment(std::string_view tenant, std::string_view 
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
   std::lock_guard<std::mutex> write(store->write_mu);
   VERSO_RETURN_IF_ERROR(repo_->DeleteSegment(store->record.id, id));
+  store->records.Erase(id);
   {
     std::unique_lock<std::shared_mutex> lock(store->index_mu);
     if (store->indexed) store->index.Remove(id);
@@ -499,8 +502,7 @@ absl::StatusOr<LookupResult> TmService::Lookup(std::string_view tenant, std::str
   if (hits.empty()) return result;
   std::vector<int64_t> ids;
   for (const Hit& h : hits) ids.push_back(h.segment_id);
-  VERSO_ASSIGN_OR_RETURN(std::vector<SegmentRecord> records,
-                         repo_->GetSegments(store->record.id, ids));
+  VERSO_ASSIGN_OR_RETURN(std::vector<SegmentRecord> records, FetchRecords(store.get(), ids));
   for (const Hit& h : hits) {
     auto it = std::find_if(records.begin(), records.end(),
                            [&](const SegmentRecord& r) { return r.id == h.segment_id; });
@@ -547,8 +549,7 @@ absl::StatusOr<ConcordanceResult> TmService::Concordance(std::string_view tenant
   }
   std::vector<int64_t> ids;
   for (const auto& h : hits) ids.push_back(h.segment_id);
-  VERSO_ASSIGN_OR_RETURN(std::vector<SegmentRecord> records,
-                         repo_->GetSegments(store->record.id, ids));
+  VERSO_ASSIGN_OR_RETURN(std::vector<SegmentRecord> records, FetchRecords(store.get(), ids));
   for (auto& h : hits) {
     auto it = std::find_if(records.begin(), records.end(),
                            [&](const SegmentRecord& r) { return r.id == h.segment_id; });
@@ -570,6 +571,36 @@ absl::StatusOr<StoreStats> TmService::Stats(std::string_view tenant, std::string
   stats.vocabulary = m.vocabulary;
   stats.postings = m.postings;
   return stats;
+}
+
+absl::StatusOr<std::vector<SegmentRecord>> TmService::FetchRecords(
+    Store* store, const std::vector<int64_t>& ids) {
+  std::vector<std::shared_ptr<const SegmentRecord>> cached(ids.size());
+  std::vector<int64_t> missing;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    cached[i] = store->records.Get(ids[i]);
+    if (!cached[i]) missing.push_back(ids[i]);
+  }
+  std::vector<SegmentRecord> fetched;
+  if (!missing.empty()) {
+    VERSO_ASSIGN_OR_RETURN(fetched, repo_->GetSegments(store->record.id, missing));
+  }
+  std::vector<SegmentRecord> out;
+  out.reserve(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (cached[i]) {
+      out.push_back(*cached[i]);
+      continue;
+    }
+    for (SegmentRecord& r : fetched) {
+      if (r.id == ids[i]) {
+        store->records.Put(r);
+        out.push_back(std::move(r));
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 std::vector<TmService::IndexSize> TmService::IndexSizes() {
@@ -683,6 +714,7 @@ absl::StatusOr<ImportReport> TmService::RunImport(
   report.write_time = written - start;
   std::sort(merged.begin(), merged.end());
   merged.erase(std::unique(merged.begin(), merged.end()), merged.end());
+  for (int64_t id : merged) store->records.Erase(id);
   // Everything this store gained in the transaction has an id >= first_inserted (the write lock
   // excluded other writers). A store whose index is not built yet gets it all on first use.
   bool indexed;

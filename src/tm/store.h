@@ -17,8 +17,35 @@
 
 namespace verso::tm {
 
+// Recently returned segment records, so that repeated lookups do not go back to storage.
+// Invalidated by every write of this process that changes a record. Thread-safe.
+class RecordCache {
+ public:
+  static constexpr size_t kCapacity = 100000;
+  std::shared_ptr<const SegmentRecord> Get(int64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = map_.find(id);
+    return it == map_.end() ? nullptr : it->second;
+  }
+  void Put(SegmentRecord record) {
+    auto shared = std::make_shared<const SegmentRecord>(std::move(record));
+    std::lock_guard<std::mutex> lock(mu_);
+    if (map_.size() >= kCapacity) map_.clear();  // crude, cheap, and rare
+    map_[shared->id] = std::move(shared);
+  }
+  void Erase(int64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    map_.erase(id);
+  }
+
+ private:
+  std::mutex mu_;
+  absl::flat_hash_map<int64_t, std::shared_ptr<const SegmentRecord>> map_;
+};
+
 struct TmService::Store {
   TmStoreRecord record;
+  RecordCache records;
   std::mutex write_mu;  // one writer per store: storage write, then index update
   mutable std::shared_mutex index_mu;
   // False until the index is built from storage (lazily, on first use, unless Load() built it).

@@ -236,6 +236,9 @@ class TmService {
   absl::StatusOr<StoreInfo> Info(const Store& store);
   // Checks and completes a segment before it is written.
   absl::Status ValidateAndComplete(SegmentRecord* segment, std::string_view user, absl::Time now);
+  // The records of `ids` that exist, in the order of `ids`, from the cache or storage.
+  absl::StatusOr<std::vector<SegmentRecord>> FetchRecords(Store* store,
+                                                          const std::vector<int64_t>& ids);
   // Builds the store's index if it is not built yet.
   absl::Status EnsureIndexed(Store* store);
   // Rebuilds the store's index without its dead slots when they have piled up. Needs write_mu.
