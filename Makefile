@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 DATA_DIR ?= ./data
 
-.PHONY: all deps configure build run test bench clean format
+.PHONY: all deps configure build run demo test bench clean format
 
 all: build
 
@@ -18,9 +18,14 @@ configure: deps $(BUILD_DIR)/build.ninja
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# verso's main job. Until the HTTP server exists this is the TM demo on real data: the
-# machine's gettext catalogs become an English->Spanish TM under $(DATA_DIR), then lookups.
+# verso's main job: the HTTP API server with embedded storage under $(DATA_DIR) on
+# 127.0.0.1:8080 (Ctrl-C stops it cleanly).
 run: build
+	$(BUILD_DIR)/verso --data-dir $(DATA_DIR) serve
+
+# The TM on real data without the server: the machine's gettext catalogs become an
+# English->Spanish TM, then lookups.
+demo: build
 	./scripts/demo $(BUILD_DIR)/verso $(DATA_DIR)
 
 test: build
@@ -29,6 +34,7 @@ test: build
 bench: build
 	@./scripts/install-deps --bench
 	./bench/run-tm-bench $(BUILD_DIR)
+	./bench/run-api-bench $(BUILD_DIR)
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

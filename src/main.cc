@@ -149,6 +149,14 @@ class Runtime : public cli::Environment {
     services.upload_dir = c.GetString("data_dir") + "/uploads";
     services.sync_import_max_bytes = c.GetInt("imports.sync_max_bytes");
     services.indexes_loaded = [&loaded] { return loaded.load(); };
+    // A fresh installation has no way in: give it one admin key, shown once.
+    if (auto keys = keys_->List(""); keys.ok() && keys->empty()) {
+      auto created = keys_->Create("default", "bootstrap", {"admin"});
+      if (created.ok()) {
+        std::cout << "No API keys yet: created an admin key for tenant \"default\" (shown once):\n  "
+                  << created->key << "\n";
+      }
+    }
     auto server = api::Server::Start(options, services);
     if (!server.ok()) {
       std::cerr << "verso: error: " << server.status().message() << "\n";

@@ -50,9 +50,9 @@ class ServerProcess {
     argv.insert(argv.end(), {"serve", "--listen", "127.0.0.1:0"});
     child_ = std::make_unique<testing::Child>(argv);
     std::string line;
-    if (child_->ReadLine(&line)) {
-      size_t colon = line.rfind("127.0.0.1:");
-      if (colon != std::string::npos) port_ = std::atoi(line.c_str() + colon + 10);
+    while (port_ == 0 && child_->ReadLine(&line)) {
+      size_t at = line.find("listening on http://127.0.0.1:");
+      if (at != std::string::npos) port_ = std::atoi(line.c_str() + at + 30);
     }
     // Wait until the indexes are loaded.
     for (int i = 0; i < 500 && port_ > 0; ++i) {
@@ -476,6 +476,34 @@ TEST(ApiLimitsTest, ConnectionsOverTheCapGet503AndSlowClientsAreCut) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(ApiBootstrapTest, AFreshServerCreatesOneAdminKeyOnce) {
+  std::string dir = TestDir("bootstrap");
+  testing::Child first({VERSO_BINARY, "--data-dir", dir, "--log-level", "warn", "serve", "--listen",
+                        "127.0.0.1:0"});
+  std::string line, key;
+  int port = 0;
+  while (port == 0 && first.ReadLine(&line)) {
+    if (line.rfind("  vsk_", 0) == 0) key = line.substr(2);
+    size_t at = line.find("listening on http://127.0.0.1:");
+    if (at != std::string::npos) port = std::atoi(line.c_str() + at + 30);
+  }
+  ASSERT_EQ(key.size(), 56u);
+  EXPECT_EQ(Fetch(port, "POST", "/v1/tm", R"({"name":"t","source_lang":"en","target_lang":"fr"})",
+                  {{"Authorization", "Bearer " + key}})
+                .status,
+            201);
+  first.Kill(SIGTERM);
+  EXPECT_EQ(first.Wait(), 0);
+  // The second start has a key already: it prints none.
+  testing::Child second({VERSO_BINARY, "--data-dir", dir, "--log-level", "warn", "serve", "--listen",
+                         "127.0.0.1:0"});
+  ASSERT_TRUE(second.ReadLine(&line));
+  EXPECT_THAT(line, HasSubstr("listening on"));
+  second.Kill(SIGTERM);
+  EXPECT_EQ(second.Wait(), 0);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(ApiShutdownTest, InFlightRequestsFinishAndDataSurvivesARestart) {
   std::string dir = TestDir("shutdown");
   std::string key = CreateKey(dir, "acme", "admin");
@@ -485,13 +513,16 @@ TEST(ApiShutdownTest, InFlightRequestsFinishAndDataSurvivesARestart) {
                                         R"({"name":"t","source_lang":"en","target_lang":"es"})",
                                         {{"Authorization", "Bearer " + key}})
                                       .body)["id"];
-  // Start an upload, and stop the server while it is half sent.
+  // Start an upload, and stop the server while it is half sent. Asking for 100 Continue tells
+  // us when the server has taken the request.
   std::string body = SmallTmx("en", "es", 50, "Shutdown");
   HttpConnection upload("127.0.0.1", port);
   ASSERT_TRUE(upload.Send("POST /v1/tm/" + store + "/imports HTTP/1.1\r\nHost: x\r\n"
                           "Authorization: Bearer " + key + "\r\n"
-                          "Content-Type: application/x-tmx+xml\r\nContent-Length: " +
-                          std::to_string(body.size()) + "\r\n\r\n" + body.substr(0, body.size() / 2)));
+                          "Content-Type: application/x-tmx+xml\r\nExpect: 100-continue\r\n"
+                          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n"));
+  ASSERT_EQ(upload.Read(/*interim=*/true).status, 100);
+  ASSERT_TRUE(upload.Send(body.substr(0, body.size() / 2)));
   HttpConnection idle("127.0.0.1", port);
   ASSERT_EQ(idle.Request("GET", "/healthz").status, 200);
   server->Signal(SIGTERM);

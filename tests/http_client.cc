@@ -36,7 +36,7 @@ bool HttpConnection::Send(const std::string& bytes) {
   return true;
 }
 
-HttpResponse HttpConnection::Read() {
+HttpResponse HttpConnection::Read(bool interim) {
   HttpResponse r;
   auto fill = [&]() {
     char buf[65536];
@@ -69,7 +69,7 @@ HttpResponse HttpConnection::Read() {
     }
     pos = next + 2;
   }
-  if (r.status == 100) return Read();  // 100 Continue: the real response follows
+  if (r.status == 100) return interim ? r : Read();  // the real response follows
   size_t length = std::strtoul(r.Header("content-length").c_str(), nullptr, 10);
   while (buffer_.size() < length) {
     if (!fill()) break;

@@ -28,7 +28,8 @@ class HttpConnection {
   // Sends raw bytes; false when the peer is gone.
   bool Send(const std::string& bytes);
   // Reads one response (Content-Length bodies); status 0 if the connection closed first.
-  HttpResponse Read();
+  // Interim 100 Continue responses are skipped unless `interim` is set.
+  HttpResponse Read(bool interim = false);
   // Waits until the peer closes the connection (true) or `timeout_ms` passes (false).
   bool WaitClosed(int timeout_ms);
 

@@ -143,8 +143,12 @@ TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
   testing::Child server({VERSO_BINARY, "--data-dir", dir, "--log-level", "warn", "--set",
                          "imports.sync_max_bytes=2000", "serve", "--listen", "127.0.0.1:0"});
   std::string line;
-  ASSERT_TRUE(server.ReadLine(&line));
-  int port = std::atoi(line.c_str() + line.rfind(':') + 1);
+  int port = 0;
+  while (port == 0 && server.ReadLine(&line)) {
+    size_t at = line.find("listening on http://127.0.0.1:");
+    if (at != std::string::npos) port = std::atoi(line.c_str() + at + 30);
+  }
+  ASSERT_GT(port, 0);
   for (int i = 0; i < 500 && testing::Fetch(port, "GET", "/readyz").status != 200; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

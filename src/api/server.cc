@@ -240,8 +240,10 @@ net::awaitable<void> Server::Impl::Session(tcp::socket socket,
         must_close = co_await Handle(stream, buffer, head, req, res, route);
       }
       bool keep_alive = client_keep_alive && !must_close && !draining && !state->close_after;
-      co_await Write(stream, req, res, keep_alive);
+      // Recorded before the response goes out, so that a client that has its answer also sees it
+      // counted (the time excludes writing the response).
       Record(req, route, res, services.clock->MonotonicNow() - start, res.body.size());
+      co_await Write(stream, req, res, keep_alive);
       if (!keep_alive) break;
     }
   } catch (const std::exception& e) {
