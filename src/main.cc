@@ -31,39 +31,74 @@ constexpr const char* kVersion = "0.2.0";
 std::vector<ConfigOption> Schema(bool serving) {
   using T = ConfigType;
   return {
-      {.name = "data_dir", .type = T::kString, .default_value = "./data",
+      {.name = "data_dir",
+       .type = T::kString,
+       .default_value = "./data",
        .help = "Directory of the embedded database"},
-      {.name = "log.level", .type = T::kChoice, .default_value = serving ? "info" : "warn",
-       .help = "debug, info, warn, error or off", .choices = {"debug", "info", "warn", "error", "off"}},
-      {.name = "log.format", .type = T::kChoice, .default_value = "text",
-       .help = "text (logfmt) or json", .choices = {"text", "json"}},
-      {.name = "log.access", .type = T::kBool, .default_value = "true",
+      {.name = "log.level",
+       .type = T::kChoice,
+       .default_value = serving ? "info" : "warn",
+       .help = "debug, info, warn, error or off",
+       .choices = {"debug", "info", "warn", "error", "off"}},
+      {.name = "log.format",
+       .type = T::kChoice,
+       .default_value = "text",
+       .help = "text (logfmt) or json",
+       .choices = {"text", "json"}},
+      {.name = "log.access",
+       .type = T::kBool,
+       .default_value = "true",
        .help = "One log line per HTTP request"},
-      {.name = "storage.sqlite.synchronous", .type = T::kChoice, .default_value = "full",
+      {.name = "storage.sqlite.synchronous",
+       .type = T::kChoice,
+       .default_value = "full",
        .help = "full: fsync every commit (survives power loss); normal: survives kill -9 only",
        .choices = {"full", "normal"}},
       {.name = "server.host", .type = T::kString, .default_value = "127.0.0.1"},
       {.name = "server.port", .type = T::kInt, .default_value = "8080", .min = 0, .max = 65535},
-      {.name = "server.threads", .type = T::kInt, .default_value = "0", .help = "0: one per core",
-       .min = 0, .max = 256},
-      {.name = "server.max_connections", .type = T::kInt, .default_value = "10000", .min = 1,
+      {.name = "server.threads",
+       .type = T::kInt,
+       .default_value = "0",
+       .help = "0: one per core",
+       .min = 0,
+       .max = 256},
+      {.name = "server.max_connections",
+       .type = T::kInt,
+       .default_value = "10000",
+       .min = 1,
        .max = 1000000},
-      {.name = "server.max_body_bytes", .type = T::kInt, .default_value = "10485760", .min = 1024,
+      {.name = "server.max_body_bytes",
+       .type = T::kInt,
+       .default_value = "10485760",
+       .min = 1024,
        .max = 1LL << 32},
-      {.name = "server.max_upload_bytes", .type = T::kInt, .default_value = "4294967296",
-       .min = 1024, .max = 1LL << 40},
+      {.name = "server.max_upload_bytes",
+       .type = T::kInt,
+       .default_value = "4294967296",
+       .min = 1024,
+       .max = 1LL << 40},
       {.name = "server.header_timeout", .type = T::kDuration, .default_value = "10s"},
       {.name = "server.idle_timeout", .type = T::kDuration, .default_value = "30s"},
       {.name = "server.request_timeout", .type = T::kDuration, .default_value = "60s"},
-      {.name = "server.drain_timeout", .type = T::kDuration, .default_value = "20s",
+      {.name = "server.drain_timeout",
+       .type = T::kDuration,
+       .default_value = "20s",
        .help = "How long shutdown waits for requests in flight"},
-      {.name = "rate_limit.rps", .type = T::kDouble, .default_value = "1000",
+      {.name = "rate_limit.rps",
+       .type = T::kDouble,
+       .default_value = "1000",
        .help = "Requests per second per API key (0: unlimited)"},
-      {.name = "rate_limit.burst", .type = T::kInt, .default_value = "2000", .min = 1,
+      {.name = "rate_limit.burst",
+       .type = T::kInt,
+       .default_value = "2000",
+       .min = 1,
        .max = 100000000},
-      {.name = "imports.sync_max_bytes", .type = T::kInt, .default_value = "1048576",
+      {.name = "imports.sync_max_bytes",
+       .type = T::kInt,
+       .default_value = "1048576",
        .help = "Uploads up to this size import before the response; larger ones in the background",
-       .min = 0, .max = 1LL << 40},
+       .min = 0,
+       .max = 1LL << 40},
   };
 }
 
@@ -83,7 +118,8 @@ class Runtime : public cli::Environment {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) {
-      return absl::UnavailableError(StrCat("data_dir ", dir, ": cannot be created: ", ec.message()));
+      return absl::UnavailableError(
+          StrCat("data_dir ", dir, ": cannot be created: ", ec.message()));
     }
     storage::SqliteOptions options;
     options.synchronous_full = config_->GetString("storage.sqlite.synchronous") == "full";
@@ -153,8 +189,9 @@ class Runtime : public cli::Environment {
     if (auto keys = keys_->List(""); keys.ok() && keys->empty()) {
       auto created = keys_->Create("default", "bootstrap", {"admin"});
       if (created.ok()) {
-        std::cout << "No API keys yet: created an admin key for tenant \"default\" (shown once):\n  "
-                  << created->key << "\n";
+        std::cout
+            << "No API keys yet: created an admin key for tenant \"default\" (shown once):\n  "
+            << created->key << "\n";
       }
     }
     auto server = api::Server::Start(options, services);
@@ -171,7 +208,8 @@ class Runtime : public cli::Environment {
         return;
       }
       loaded = true;
-      log::Info("tm.loaded", {{"stores", stats->stores}, {"segments", stats->segments},
+      log::Info("tm.loaded", {{"stores", stats->stores},
+                              {"segments", stats->segments},
                               {"ms", absl::ToInt64Milliseconds(stats->elapsed)}});
       absl::Status resumed = tm_->ResumeImports();
       if (!resumed.ok()) log::Error("tm.import.resume", {{"error", resumed.message()}});

@@ -16,9 +16,9 @@
 namespace verso {
 namespace {
 
-using ::testing::HasSubstr;
 using nlohmann::json;
 using testing::Fetch;
+using ::testing::HasSubstr;
 using testing::HttpConnection;
 using testing::HttpResponse;
 
@@ -29,9 +29,10 @@ std::string TestDir(const std::string& name) {
   return dir;
 }
 
-std::string CreateKey(const std::string& dir, const std::string& tenant, const std::string& scopes) {
-  auto r = testing::Run({VERSO_BINARY, "--data-dir", dir, "keys", "create", "--tenant", tenant,
-                         "--scopes", scopes});
+std::string CreateKey(const std::string& dir, const std::string& tenant,
+                      const std::string& scopes) {
+  auto r = testing::Run(
+      {VERSO_BINARY, "--data-dir", dir, "keys", "create", "--tenant", tenant, "--scopes", scopes});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   std::string key = r.out;
   while (!key.empty() && key.back() == '\n') key.pop_back();
@@ -77,10 +78,9 @@ struct Reply {
 
 std::string SmallTmx(const std::string& src, const std::string& tgt, int units,
                      const std::string& prefix = "Sentence") {
-  std::string s =
-      "<?xml version=\"1.0\"?>\n<tmx version=\"1.4\"><header srclang=\"" + src +
-      "\" creationtool=\"t\" segtype=\"sentence\" o-tmf=\"t\" adminlang=\"en\" "
-      "datatype=\"plaintext\"/>\n<body>\n";
+  std::string s = "<?xml version=\"1.0\"?>\n<tmx version=\"1.4\"><header srclang=\"" + src +
+                  "\" creationtool=\"t\" segtype=\"sentence\" o-tmf=\"t\" adminlang=\"en\" "
+                  "datatype=\"plaintext\"/>\n<body>\n";
   for (int i = 0; i < units; ++i) {
     s += "<tu><tuv xml:lang=\"" + src + "\"><seg>" + prefix + " number " + std::to_string(i) +
          " here</seg></tuv><tuv xml:lang=\"" + tgt + "\"><seg>Frase " + std::to_string(i) +
@@ -128,7 +128,8 @@ class ApiTest : public ::testing::Test {
 
   std::string NewStore(const std::string& key, const std::string& src = "en-US",
                        const std::string& tgt = "es-ES") {
-    Reply r = Call("POST", "/v1/tm", key, json{{"name", "t"}, {"source_lang", src}, {"target_lang", tgt}});
+    Reply r = Call("POST", "/v1/tm", key,
+                   json{{"name", "t"}, {"source_lang", src}, {"target_lang", tgt}});
     EXPECT_EQ(r.status(), 201) << r.http.body;
     return r.body.value("id", "");
   }
@@ -156,15 +157,17 @@ TEST_F(ApiTest, StoresSegmentsLookupConcordance) {
   EXPECT_EQ(created.http.Header("location"), "/v1/tm/" + store);
 
   Reply one = Call("POST", "/v1/tm/" + store + "/segments", writer_,
-                   json{{"source", "Open the file"}, {"target", "Abrir el archivo"},
+                   json{{"source", "Open the file"},
+                        {"target", "Abrir el archivo"},
                         {"context", {{"key", "menu.open"}}},
                         {"properties", {{{"type", "x-domain"}, {"value", "ui"}}}}});
   ASSERT_EQ(one.status(), 201) << one.http.body;
   int64_t id = one.body["id"];
   Reply batch = Call("POST", "/v1/tm/" + store + "/segments/batch", writer_,
                      json{{"text_format", "plain"},
-                          {"segments", {{{"source", "Close <the> file"}, {"target", "Cerrar"}},
-                                        {{"source", "Save the file"}, {"target", "Guardar el archivo"}}}}});
+                          {"segments",
+                           {{{"source", "Close <the> file"}, {"target", "Cerrar"}},
+                            {{"source", "Save the file"}, {"target", "Guardar el archivo"}}}}});
   ASSERT_EQ(batch.status(), 200) << batch.http.body;
   EXPECT_EQ(batch.body["segments"][0]["source"], "Close &lt;the&gt; file");
 
@@ -182,16 +185,19 @@ TEST_F(ApiTest, StoresSegmentsLookupConcordance) {
   EXPECT_EQ(lookup.body["matches"][0]["band"], "101");
   EXPECT_EQ(lookup.body["matches"][1]["score"], 66);
 
-  Reply many = Call("POST", "/v1/tm/" + store + "/lookup/batch", reader_,
-                    json{{"queries", {{{"source", "Save the file"}}, {{"source", "Nothing alike"}}}},
-                         {"min_score", 70}, {"max_results", 1}});
+  Reply many =
+      Call("POST", "/v1/tm/" + store + "/lookup/batch", reader_,
+           json{{"queries", {{{"source", "Save the file"}}, {{"source", "Nothing alike"}}}},
+                {"min_score", 70},
+                {"max_results", 1}});
   ASSERT_EQ(many.status(), 200) << many.http.body;
   ASSERT_EQ(many.body["results"].size(), 2u);
   EXPECT_EQ(many.body["results"][0]["matches"][0]["segment"]["target"], "Guardar el archivo");
   EXPECT_TRUE(many.body["results"][1]["matches"].empty());
 
   // "Close <the> file" holds "<the>" as a tag, not the word: two segments have the phrase.
-  Reply conc = Call("GET", "/v1/tm/" + store + "/concordance?q=the%20file&in=source&limit=1", reader_);
+  Reply conc =
+      Call("GET", "/v1/tm/" + store + "/concordance?q=the%20file&in=source&limit=1", reader_);
   ASSERT_EQ(conc.status(), 200) << conc.http.body;
   EXPECT_EQ(conc.body["matches"].size(), 1u);
   EXPECT_EQ(conc.body["total"], 2);
@@ -205,11 +211,14 @@ TEST_F(ApiTest, StoresSegmentsLookupConcordance) {
                        json{{"source", "Open the folder"}, {"target", "Abrir la carpeta"}});
   ASSERT_EQ(updated.status(), 200) << updated.http.body;
   EXPECT_EQ(updated.body["source"], "Open the folder");
-  EXPECT_EQ(Call("POST", "/v1/tm/" + store + "/lookup", reader_, json{{"source", "Open the folder"}})
-                .body["matches"][0]["score"],
-            100);
-  EXPECT_EQ(Call("DELETE", "/v1/tm/" + store + "/segments/" + std::to_string(id), writer_).status(), 204);
-  EXPECT_EQ(Call("GET", "/v1/tm/" + store + "/segments/" + std::to_string(id), reader_).status(), 404);
+  EXPECT_EQ(
+      Call("POST", "/v1/tm/" + store + "/lookup", reader_, json{{"source", "Open the folder"}})
+          .body["matches"][0]["score"],
+      100);
+  EXPECT_EQ(Call("DELETE", "/v1/tm/" + store + "/segments/" + std::to_string(id), writer_).status(),
+            204);
+  EXPECT_EQ(Call("GET", "/v1/tm/" + store + "/segments/" + std::to_string(id), reader_).status(),
+            404);
   EXPECT_EQ(Call("DELETE", "/v1/tm/" + store, admin_).status(), 204);
   EXPECT_EQ(Call("GET", "/v1/tm/" + store, reader_).status(), 404);
 }
@@ -225,49 +234,156 @@ TEST_F(ApiTest, EveryErrorClassHasItsStatusAndNamesTheField) {
   };
   const std::string bad_utf8 = std::string("{\"source\":\"caf") + '\xE9' + "\",\"target\":\"x\"}";
   std::vector<Case> cases = {
-      {"POST", seg, admin_, "{\"source\": \"a\",", {}, 400, "bad_request",
+      {"POST",
+       seg,
+       admin_,
+       "{\"source\": \"a\",",
+       {},
+       400,
+       "bad_request",
        "malformed JSON: parse error at line 1, column 16: syntax error while parsing object key - "
        "unexpected end of input; expected string literal"},
-      {"POST", seg, admin_, "[1,2]", {}, 400, "bad_request",
+      {"POST",
+       seg,
+       admin_,
+       "[1,2]",
+       {},
+       400,
+       "bad_request",
        "the request body must be a JSON object, not an array"},
-      {"POST", seg, admin_, R"({"source": 5, "target": "x"})", {}, 400, "bad_request",
+      {"POST",
+       seg,
+       admin_,
+       R"({"source": 5, "target": "x"})",
+       {},
+       400,
+       "bad_request",
        "source: expected a string, got an integer"},
-      {"POST", seg, admin_, R"({"source": "a", "target": "b", "colour": "red"})", {}, 400,
-       "bad_request", "unknown field \"colour\""},
+      {"POST",
+       seg,
+       admin_,
+       R"({"source": "a", "target": "b", "colour": "red"})",
+       {},
+       400,
+       "bad_request",
+       "unknown field \"colour\""},
       {"POST", seg, admin_, R"({"target": "b"})", {}, 400, "bad_request", "source: is required"},
-      {"POST", seg, admin_, R"({"source": "a", "target": "b", "context": {"key": 1}})", {}, 400,
-       "bad_request", "context.key: expected a string, got an integer"},
-      {"POST", seg, admin_, bad_utf8, {}, 400, "bad_request",
+      {"POST",
+       seg,
+       admin_,
+       R"({"source": "a", "target": "b", "context": {"key": 1}})",
+       {},
+       400,
+       "bad_request",
+       "context.key: expected a string, got an integer"},
+      {"POST",
+       seg,
+       admin_,
+       bad_utf8,
+       {},
+       400,
+       "bad_request",
        "the request body is not valid UTF-8 (byte 14)"},
-      {"GET", "/v1/tm/" + store + "/concordance?q=caf%E9", admin_, "", {}, 400, "bad_request",
+      {"GET",
+       "/v1/tm/" + store + "/concordance?q=caf%E9",
+       admin_,
+       "",
+       {},
+       400,
+       "bad_request",
        "the request target is not valid UTF-8 once decoded"},
-      {"POST", seg, admin_, R"({"source": "Tom & Jerry", "target": "b"})", {}, 422,
+      {"POST",
+       seg,
+       admin_,
+       R"({"source": "Tom & Jerry", "target": "b"})",
+       {},
+       422,
        "invalid_argument",
-       "segments[0].source: markup: \"&\" must start an entity (&amp; &lt; &gt; &quot; &apos; &#N;) "
+       "segments[0].source: markup: \"&\" must start an entity (&amp; &lt; &gt; &quot; &apos; "
+       "&#N;) "
        "at byte 4"},
-      {"POST", "/v1/tm", admin_, R"({"name": "x", "source_lang": "english", "target_lang": "de"})",
-       {}, 422, "invalid_argument",
+      {"POST",
+       "/v1/tm",
+       admin_,
+       R"({"name": "x", "source_lang": "english", "target_lang": "de"})",
+       {},
+       422,
+       "invalid_argument",
        "source_lang: \"english\" is not a valid BCP 47 language tag: \"english\" is not a language "
        "subtag (2-3 letters)"},
-      {"POST", "/v1/tm/" + store + "/lookup", admin_, R"({"source": "x", "max_results": 500})", {},
-       422, "invalid_argument", "max_results: must be between 1 and 100 (got 500)"},
-      {"GET", "/v1/tm/" + store + "/concordance", admin_, "", {}, 400, "bad_request", "q: is required"},
-      {"GET", "/v1/tm", "", "", {}, 401, "unauthenticated",
+      {"POST",
+       "/v1/tm/" + store + "/lookup",
+       admin_,
+       R"({"source": "x", "max_results": 500})",
+       {},
+       422,
+       "invalid_argument",
+       "max_results: must be between 1 and 100 (got 500)"},
+      {"GET",
+       "/v1/tm/" + store + "/concordance",
+       admin_,
+       "",
+       {},
+       400,
+       "bad_request",
+       "q: is required"},
+      {"GET",
+       "/v1/tm",
+       "",
+       "",
+       {},
+       401,
+       "unauthenticated",
        "send the API key as Authorization: Bearer <key>"},
-      {"GET", "/v1/tm", "vsk_" + std::string(52, 'x'), "", {}, 401, "unauthenticated",
+      {"GET",
+       "/v1/tm",
+       "vsk_" + std::string(52, 'x'),
+       "",
+       {},
+       401,
+       "unauthenticated",
        "the API key is missing, unknown or revoked"},
-      {"POST", seg, reader_, R"({"source": "a", "target": "b"})", {}, 403, "permission_denied",
+      {"POST",
+       seg,
+       reader_,
+       R"({"source": "a", "target": "b"})",
+       {},
+       403,
+       "permission_denied",
        "this key lacks the scope tm:write"},
-      {"DELETE", "/v1/tm/" + store, writer_, "", {}, 403, "permission_denied",
+      {"DELETE",
+       "/v1/tm/" + store,
+       writer_,
+       "",
+       {},
+       403,
+       "permission_denied",
        "this key lacks the scope admin"},
       {"GET", "/v1/tm/tm_nope", admin_, "", {}, 404, "not_found", "TM store tm_nope not found"},
       {"GET", "/v2/anything", admin_, "", {}, 404, "not_found", "no resource at /v2/anything"},
-      {"PATCH", "/v1/tm/" + store, admin_, "", {}, 405, "method_not_allowed",
+      {"PATCH",
+       "/v1/tm/" + store,
+       admin_,
+       "",
+       {},
+       405,
+       "method_not_allowed",
        "PATCH is not allowed on /v1/tm/" + store},
-      {"POST", seg, admin_, std::string(70000, 'x'), {}, 413, "payload_too_large",
+      {"POST",
+       seg,
+       admin_,
+       std::string(70000, 'x'),
+       {},
+       413,
+       "payload_too_large",
        "request bodies are limited to 65536 bytes"},
-      {"POST", seg, admin_, R"({"source": "a", "target": "b"})", {{"Content-Type", "text/plain"}},
-       415, "unsupported_media_type",
+      {"POST",
+       seg,
+       admin_,
+       R"({"source": "a", "target": "b"})",
+       {{"Content-Type", "text/plain"}},
+       415,
+       "unsupported_media_type",
        "Content-Type \"text/plain\" is not accepted here (application/json)"},
   };
   for (const Case& c : cases) {
@@ -324,7 +440,8 @@ TEST_F(ApiTest, AnotherTenantsStoreIsNotFoundOnEveryEndpoint) {
     };
     SCOPED_TRACE(e.method + " " + e.path);
     Reply theirs = Call(e.method, path(store), other_, e.body, {{"Content-Type", e.content_type}});
-    Reply missing = Call(e.method, path("tm_missing"), other_, e.body, {{"Content-Type", e.content_type}});
+    Reply missing =
+        Call(e.method, path("tm_missing"), other_, e.body, {{"Content-Type", e.content_type}});
     EXPECT_EQ(theirs.status(), 404) << theirs.http.body;
     EXPECT_EQ(missing.status(), 404);
     EXPECT_EQ(Error(theirs)["message"], "TM store " + store + " not found");
@@ -357,7 +474,9 @@ TEST_F(ApiTest, UploadsImportNowOrInTheBackgroundAndDownloadRoundTrips) {
   Reply progress;
   for (int i = 0; i < 1000; ++i) {
     progress = Call("GET", location, reader_);
-    if (progress.body.value("status", "") == "succeeded" || progress.body.value("status", "") == "failed") break;
+    if (progress.body.value("status", "") == "succeeded" ||
+        progress.body.value("status", "") == "failed")
+      break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ASSERT_EQ(progress.body["status"], "succeeded") << progress.http.body;
@@ -380,7 +499,8 @@ TEST_F(ApiTest, UploadsImportNowOrInTheBackgroundAndDownloadRoundTrips) {
   Reply back = Call("POST", "/v1/tm/" + copy + "/imports?format=tmx", writer_, download.http.body,
                     {{"Content-Type", "application/octet-stream"}});
   ASSERT_TRUE(back.status() == 200 || back.status() == 202) << back.http.body;
-  for (int i = 0; i < 1000 && Call("GET", "/v1/tm/" + copy, reader_).body["segment_count"] != 303; ++i) {
+  for (int i = 0; i < 1000 && Call("GET", "/v1/tm/" + copy, reader_).body["segment_count"] != 303;
+       ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_EQ(Call("GET", "/v1/tm/" + copy, reader_).body["segment_count"], 303);
@@ -450,13 +570,14 @@ TEST(ApiLimitsTest, RateLimitAnswers429WithRetryAfter) {
 
 TEST(ApiLimitsTest, ConnectionsOverTheCapGet503AndSlowClientsAreCut) {
   std::string dir = TestDir("limits");
-  ServerProcess server(dir, {"server.max_connections=2", "server.header_timeout=1s",
-                             "server.idle_timeout=1s"});
+  ServerProcess server(
+      dir, {"server.max_connections=2", "server.header_timeout=1s", "server.idle_timeout=1s"});
   HttpConnection a("127.0.0.1", server.port());
   // Wait until the server has let go of the readiness probes' connections: only `a` is open.
   bool alone = false;
   for (int i = 0; i < 500 && !alone; ++i) {
-    alone = a.Request("GET", "/metrics").body.find("\nverso_http_connections 1\n") != std::string::npos;
+    alone =
+        a.Request("GET", "/metrics").body.find("\nverso_http_connections 1\n") != std::string::npos;
     if (!alone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ASSERT_TRUE(alone);
@@ -478,8 +599,8 @@ TEST(ApiLimitsTest, ConnectionsOverTheCapGet503AndSlowClientsAreCut) {
 
 TEST(ApiBootstrapTest, AFreshServerCreatesOneAdminKeyOnce) {
   std::string dir = TestDir("bootstrap");
-  testing::Child first({VERSO_BINARY, "--data-dir", dir, "--log-level", "warn", "serve", "--listen",
-                        "127.0.0.1:0"});
+  testing::Child first(
+      {VERSO_BINARY, "--data-dir", dir, "--log-level", "warn", "serve", "--listen", "127.0.0.1:0"});
   std::string line, key;
   int port = 0;
   while (port == 0 && first.ReadLine(&line)) {
@@ -495,8 +616,8 @@ TEST(ApiBootstrapTest, AFreshServerCreatesOneAdminKeyOnce) {
   first.Kill(SIGTERM);
   EXPECT_EQ(first.Wait(), 0);
   // The second start has a key already: it prints none.
-  testing::Child second({VERSO_BINARY, "--data-dir", dir, "--log-level", "warn", "serve", "--listen",
-                         "127.0.0.1:0"});
+  testing::Child second(
+      {VERSO_BINARY, "--data-dir", dir, "--log-level", "warn", "serve", "--listen", "127.0.0.1:0"});
   ASSERT_TRUE(second.ReadLine(&line));
   EXPECT_THAT(line, HasSubstr("listening on"));
   second.Kill(SIGTERM);
@@ -507,7 +628,8 @@ TEST(ApiBootstrapTest, AFreshServerCreatesOneAdminKeyOnce) {
 TEST(ApiShutdownTest, InFlightRequestsFinishAndDataSurvivesARestart) {
   std::string dir = TestDir("shutdown");
   std::string key = CreateKey(dir, "acme", "admin");
-  auto server = std::make_unique<ServerProcess>(dir, std::vector<std::string>{"imports.sync_max_bytes=100000"});
+  auto server = std::make_unique<ServerProcess>(
+      dir, std::vector<std::string>{"imports.sync_max_bytes=100000"});
   int port = server->port();
   std::string store = json::parse(Fetch(port, "POST", "/v1/tm",
                                         R"({"name":"t","source_lang":"en","target_lang":"es"})",
@@ -517,10 +639,14 @@ TEST(ApiShutdownTest, InFlightRequestsFinishAndDataSurvivesARestart) {
   // us when the server has taken the request.
   std::string body = SmallTmx("en", "es", 50, "Shutdown");
   HttpConnection upload("127.0.0.1", port);
-  ASSERT_TRUE(upload.Send("POST /v1/tm/" + store + "/imports HTTP/1.1\r\nHost: x\r\n"
-                          "Authorization: Bearer " + key + "\r\n"
+  ASSERT_TRUE(upload.Send("POST /v1/tm/" + store +
+                          "/imports HTTP/1.1\r\nHost: x\r\n"
+                          "Authorization: Bearer " +
+                          key +
+                          "\r\n"
                           "Content-Type: application/x-tmx+xml\r\nExpect: 100-continue\r\n"
-                          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n"));
+                          "Content-Length: " +
+                          std::to_string(body.size()) + "\r\n\r\n"));
   ASSERT_EQ(upload.Read(/*interim=*/true).status, 100);
   ASSERT_TRUE(upload.Send(body.substr(0, body.size() / 2)));
   HttpConnection idle("127.0.0.1", port);
@@ -543,9 +669,9 @@ TEST(ApiShutdownTest, InFlightRequestsFinishAndDataSurvivesARestart) {
   EXPECT_EQ(server->Wait(), 0);
   // Restart: everything is there.
   server = std::make_unique<ServerProcess>(dir, std::vector<std::string>{});
-  HttpResponse lookup = Fetch(server->port(), "POST", "/v1/tm/" + store + "/lookup",
-                              R"({"source":"Shutdown number 7 here"})",
-                              {{"Authorization", "Bearer " + key}});
+  HttpResponse lookup =
+      Fetch(server->port(), "POST", "/v1/tm/" + store + "/lookup",
+            R"({"source":"Shutdown number 7 here"})", {{"Authorization", "Bearer " + key}});
   EXPECT_EQ(lookup.status, 200);
   EXPECT_EQ(json::parse(lookup.body)["matches"][0]["score"], 100);
   server->Signal(SIGINT);

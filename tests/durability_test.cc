@@ -40,7 +40,8 @@ class DurabilityTest : public ::testing::Test {
     auto db = storage::OpenSqlite(db_, {});
     EXPECT_TRUE(db.ok()) << db.status();
     std::set<int64_t> ids;
-    EXPECT_TRUE((*db)->tm()
+    EXPECT_TRUE((*db)
+                    ->tm()
                     .ScanSegments(store_, 0,
                                   [&](const storage::SegmentRecord& r) {
                                     ids.insert(r.id);

@@ -90,9 +90,9 @@ bool HttpConnection::WaitClosed(int timeout_ms) {
   }
 }
 
-HttpResponse HttpConnection::Request(const std::string& method, const std::string& target,
-                                     const std::string& body,
-                                     const std::vector<std::pair<std::string, std::string>>& headers) {
+HttpResponse HttpConnection::Request(
+    const std::string& method, const std::string& target, const std::string& body,
+    const std::vector<std::pair<std::string, std::string>>& headers) {
   std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
   bool has_type = false;
   for (const auto& [k, v] : headers) {

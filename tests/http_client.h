@@ -10,7 +10,7 @@
 namespace verso::testing {
 
 struct HttpResponse {
-  int status = 0;  // 0: no response (connection closed or failed)
+  int status = 0;                              // 0: no response (connection closed or failed)
   std::map<std::string, std::string> headers;  // names lower-case
   std::string body;
   std::string Header(const std::string& name) const {

@@ -69,7 +69,8 @@ class Contract {
     }
     json response = op["responses"][status];
     if (response.contains("$ref")) {
-      std::string name = response["$ref"].get<std::string>().substr(std::string("#/components/responses/").size());
+      std::string name =
+          response["$ref"].get<std::string>().substr(std::string("#/components/responses/").size());
       response = doc_["components"]["responses"][name];
     }
     if (!response.contains("content")) {
@@ -136,8 +137,8 @@ TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
   std::string dir = ::testing::TempDir() + "/openapi_" + std::to_string(getpid());
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  auto key_run = testing::Run({VERSO_BINARY, "--data-dir", dir, "keys", "create", "--tenant",
-                               "acme", "--scopes", "admin"});
+  auto key_run = testing::Run(
+      {VERSO_BINARY, "--data-dir", dir, "keys", "create", "--tenant", "acme", "--scopes", "admin"});
   ASSERT_EQ(key_run.exit_code, 0);
   std::string key = key_run.out.substr(0, key_run.out.find('\n'));
   testing::Child server({VERSO_BINARY, "--data-dir", dir, "--log-level", "warn", "--set",
@@ -159,18 +160,21 @@ TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
   Contract contract(doc);
   std::set<std::string> covered;
   std::vector<std::string> problems;
-  const std::vector<std::pair<std::string, std::string>> auth = {{"Authorization", "Bearer " + key}};
+  const std::vector<std::pair<std::string, std::string>> auth = {
+      {"Authorization", "Bearer " + key}};
   auto call = [&](const std::string& method, const std::string& templ, const std::string& path,
                   const std::string& body = "",
                   std::vector<std::pair<std::string, std::string>> headers = {}) {
     for (const auto& h : auth) headers.push_back(h);
     testing::HttpResponse res = testing::Fetch(port, Upper(method), path, body, headers);
     covered.insert(method + " " + templ);
-    for (auto& p : contract.Check(method, templ, res)) problems.push_back(Upper(method) + " " + path + ": " + p);
+    for (auto& p : contract.Check(method, templ, res))
+      problems.push_back(Upper(method) + " " + path + ": " + p);
     return res;
   };
 
-  auto created = call("post", "/v1/tm", "/v1/tm", R"({"name":"c","source_lang":"en","target_lang":"fr"})");
+  auto created =
+      call("post", "/v1/tm", "/v1/tm", R"({"name":"c","source_lang":"en","target_lang":"fr"})");
   std::string store = json::parse(created.body)["id"];
   std::string s = "/v1/tm/" + store;
   call("post", "/v1/tm", "/v1/tm", R"({"name":"c","source_lang":"en","target_lang":"en"})");  // 422
@@ -178,9 +182,10 @@ TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
   call("get", "/v1/tm", "/v1/tm");
   call("get", "/v1/tm/{store}", s);
   call("get", "/v1/tm/{store}", "/v1/tm/tm_missing");  // 404
-  auto seg = call("post", "/v1/tm/{store}/segments", s + "/segments",
-                  R"({"source":"Open the file","target":"Ouvrir le fichier","context":{"key":"k"},)"
-                  R"("properties":[{"type":"x","value":"y"}],"notes":[{"scope":"target","text":"n"}]})");
+  auto seg =
+      call("post", "/v1/tm/{store}/segments", s + "/segments",
+           R"({"source":"Open the file","target":"Ouvrir le fichier","context":{"key":"k"},)"
+           R"("properties":[{"type":"x","value":"y"}],"notes":[{"scope":"target","text":"n"}]})");
   std::string id = std::to_string(json::parse(seg.body)["id"].get<int64_t>());
   call("post", "/v1/tm/{store}/segments", s + "/segments", R"({"source":"a"})");  // 400
   call("post", "/v1/tm/{store}/segments/batch", s + "/segments/batch",
@@ -189,7 +194,8 @@ TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
   call("get", "/v1/tm/{store}/segments/{id}", s + "/segments/" + id);
   call("put", "/v1/tm/{store}/segments/{id}", s + "/segments/" + id,
        R"({"source":"Open the file now","target":"Ouvrir le fichier maintenant"})");
-  call("post", "/v1/tm/{store}/lookup", s + "/lookup", R"({"source":"Open the file","min_score":50})");
+  call("post", "/v1/tm/{store}/lookup", s + "/lookup",
+       R"({"source":"Open the file","min_score":50})");
   call("post", "/v1/tm/{store}/lookup", s + "/lookup", R"({"source":"x","min_score":0})");  // 422
   call("post", "/v1/tm/{store}/lookup/batch", s + "/lookup/batch",
        R"({"queries":[{"source":"Save the file"},{"source":"Close it"}],"max_results":2})");
@@ -199,7 +205,8 @@ TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
       "<?xml version=\"1.0\"?><tmx version=\"1.4\"><header srclang=\"en\"/><body><tu><tuv "
       "xml:lang=\"en\"><seg>Hello</seg></tuv><tuv xml:lang=\"fr\"><seg>Bonjour</seg></tuv></tu>"
       "</body></tmx>";
-  call("post", "/v1/tm/{store}/imports", s + "/imports", small, {{"Content-Type", "application/x-tmx+xml"}});
+  call("post", "/v1/tm/{store}/imports", s + "/imports", small,
+       {{"Content-Type", "application/x-tmx+xml"}});
   std::string big = "<?xml version=\"1.0\"?><tmx version=\"1.4\"><header srclang=\"en\"/><body>";
   for (int i = 0; i < 60; ++i) {
     big += "<tu><tuv xml:lang=\"en\"><seg>Line " + std::to_string(i) +
@@ -214,7 +221,8 @@ TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
     if (json::parse(st.body).value("status", "") == "succeeded") break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  call("post", "/v1/tm/{store}/imports", s + "/imports", "x", {{"Content-Type", "text/html"}});  // 415
+  call("post", "/v1/tm/{store}/imports", s + "/imports", "x",
+       {{"Content-Type", "text/html"}});  // 415
   call("get", "/v1/tm/{store}/tmx", s + "/tmx");
   call("delete", "/v1/tm/{store}/segments/{id}", s + "/segments/" + id);
   call("get", "/healthz", "/healthz");

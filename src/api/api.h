@@ -41,11 +41,11 @@ struct ServerOptions {
   int port = 8080;  // 0: any free port
   int threads = 0;  // 0: one per core
   size_t max_header_bytes = 16 * 1024;
-  size_t max_body_bytes = 10 * 1024 * 1024;         // JSON requests
+  size_t max_body_bytes = 10 * 1024 * 1024;             // JSON requests
   int64_t max_upload_bytes = 4LL * 1024 * 1024 * 1024;  // TMX/PO uploads
   int max_connections = 10000;
-  absl::Duration header_timeout = absl::Seconds(10);   // a new connection's first request head
-  absl::Duration idle_timeout = absl::Seconds(30);     // between requests, and between upload chunks
+  absl::Duration header_timeout = absl::Seconds(10);  // a new connection's first request head
+  absl::Duration idle_timeout = absl::Seconds(30);    // between requests, and between upload chunks
   absl::Duration request_timeout = absl::Seconds(60);  // reading a JSON body, writing a response
   bool access_log = true;
 };
@@ -59,9 +59,9 @@ struct Services {
   storage::Database* db = nullptr;
   IdGenerator* ids = nullptr;
   const Clock* clock = nullptr;
-  std::string upload_dir;                  // where uploads are streamed to
+  std::string upload_dir;                   // where uploads are streamed to
   int64_t sync_import_max_bytes = 1 << 20;  // larger uploads import in the background
-  std::function<bool()> indexes_loaded;    // for /readyz
+  std::function<bool()> indexes_loaded;     // for /readyz
 };
 
 class Server {

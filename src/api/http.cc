@@ -29,43 +29,65 @@ Response JsonResponse(int status, const Json& body) {
 
 int StatusToHttp(const absl::Status& status) {
   switch (status.code()) {
-    case absl::StatusCode::kOk: return 200;
+    case absl::StatusCode::kOk:
+      return 200;
     case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kOutOfRange: return IsBadRequest(status) ? 400 : 422;
-    case absl::StatusCode::kNotFound: return 404;
+    case absl::StatusCode::kOutOfRange:
+      return IsBadRequest(status) ? 400 : 422;
+    case absl::StatusCode::kNotFound:
+      return 404;
     case absl::StatusCode::kAlreadyExists:
     case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kAborted: return 409;
-    case absl::StatusCode::kPermissionDenied: return 403;
-    case absl::StatusCode::kUnauthenticated: return 401;
-    case absl::StatusCode::kResourceExhausted: return 413;
+    case absl::StatusCode::kAborted:
+      return 409;
+    case absl::StatusCode::kPermissionDenied:
+      return 403;
+    case absl::StatusCode::kUnauthenticated:
+      return 401;
+    case absl::StatusCode::kResourceExhausted:
+      return 413;
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kCancelled:
-    case absl::StatusCode::kDeadlineExceeded: return 503;
-    default: return 500;
+    case absl::StatusCode::kDeadlineExceeded:
+      return 503;
+    default:
+      return 500;
   }
 }
 
 std::string_view ErrorCodeName(int http_status) {
   switch (http_status) {
-    case 400: return "bad_request";
-    case 401: return "unauthenticated";
-    case 403: return "permission_denied";
-    case 404: return "not_found";
-    case 405: return "method_not_allowed";
-    case 409: return "conflict";
-    case 413: return "payload_too_large";
-    case 415: return "unsupported_media_type";
-    case 422: return "invalid_argument";
-    case 429: return "rate_limited";
-    case 503: return "unavailable";
-    default: return "internal";
+    case 400:
+      return "bad_request";
+    case 401:
+      return "unauthenticated";
+    case 403:
+      return "permission_denied";
+    case 404:
+      return "not_found";
+    case 405:
+      return "method_not_allowed";
+    case 409:
+      return "conflict";
+    case 413:
+      return "payload_too_large";
+    case 415:
+      return "unsupported_media_type";
+    case 422:
+      return "invalid_argument";
+    case 429:
+      return "rate_limited";
+    case 503:
+      return "unavailable";
+    default:
+      return "internal";
   }
 }
 
 Response ErrorResponse(int http_status, std::string_view code, std::string_view message) {
   // request_id is filled in by the server, which knows it.
-  return JsonResponse(http_status, Json{{"error", {{"code", code}, {"message", message}, {"request_id", ""}}}});
+  return JsonResponse(http_status,
+                      Json{{"error", {{"code", code}, {"message", message}, {"request_id", ""}}}});
 }
 
 Response ErrorResponse(const absl::Status& status) {

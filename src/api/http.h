@@ -19,11 +19,11 @@ namespace verso::api {
 
 struct Request {
   std::string method;
-  std::string path;  // percent-decoded
+  std::string path;                                          // percent-decoded
   std::vector<std::pair<std::string, std::string>> query;    // decoded
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
-  std::string body;       // JSON routes
-  std::string body_file;  // upload routes: the streamed body
+  std::string body;                                          // JSON routes
+  std::string body_file;                                     // upload routes: the streamed body
   std::string request_id;
   std::map<std::string, std::string> params;  // path parameters
   auth::Principal principal;                  // authenticated routes
@@ -67,8 +67,8 @@ class Router {
  public:
   void Add(Route route);
   struct Found {
-    const Route* route = nullptr;         // null: no route
-    std::vector<std::string> allowed;     // methods of the path when the method does not match
+    const Route* route = nullptr;      // null: no route
+    std::vector<std::string> allowed;  // methods of the path when the method does not match
   };
   Found Find(std::string_view method, std::string_view path,
              std::map<std::string, std::string>* params) const;

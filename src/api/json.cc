@@ -1,8 +1,8 @@
 #include "api/json.h"
 
 #include "absl/strings/cord.h"
-#include "common/status.h"
 #include "common/json_escape.h"
+#include "common/status.h"
 #include "common/strings.h"
 #include "text/text.h"
 
@@ -13,9 +13,12 @@ constexpr char kHttpPayload[] = "verso.dev/http-status";
 
 const char* ScopeName(storage::Scope s) {
   switch (s) {
-    case storage::Scope::kSource: return "source";
-    case storage::Scope::kTarget: return "target";
-    default: return "unit";
+    case storage::Scope::kSource:
+      return "source";
+    case storage::Scope::kTarget:
+      return "target";
+    default:
+      return "unit";
   }
 }
 
@@ -28,13 +31,20 @@ absl::StatusOr<storage::Scope> ParseScope(const std::string& s, const std::strin
 
 const char* TypeName(const Json& j) {
   switch (j.type()) {
-    case Json::value_t::null: return "null";
-    case Json::value_t::boolean: return "a boolean";
-    case Json::value_t::string: return "a string";
-    case Json::value_t::array: return "an array";
-    case Json::value_t::object: return "an object";
-    case Json::value_t::number_float: return "a number";
-    default: return "an integer";
+    case Json::value_t::null:
+      return "null";
+    case Json::value_t::boolean:
+      return "a boolean";
+    case Json::value_t::string:
+      return "a string";
+    case Json::value_t::array:
+      return "an array";
+    case Json::value_t::object:
+      return "an object";
+    case Json::value_t::number_float:
+      return "a number";
+    default:
+      return "an integer";
   }
 }
 
@@ -262,9 +272,9 @@ const Json* Fields::Get(const char* name, bool required, const char* type) {
   if (t == "array") ok = it->is_array();
   if (!ok) {
     status_ = BadRequest(StrCat(path_, name, ": expected ",
-                                t == "integer" ? "an integer" : (t == "array" || t == "object")
-                                                                     ? StrCat("an ", t)
-                                                                     : StrCat("a ", t),
+                                t == "integer"                    ? "an integer"
+                                : (t == "array" || t == "object") ? StrCat("an ", t)
+                                                                  : StrCat("a ", t),
                                 ", got ", TypeName(*it)));
     return nullptr;
   }
@@ -289,7 +299,9 @@ bool Fields::Bool(const char* name, bool* out, bool required) {
   return status_.ok();
 }
 
-const Json* Fields::Object(const char* name, bool required) { return Get(name, required, "object"); }
+const Json* Fields::Object(const char* name, bool required) {
+  return Get(name, required, "object");
+}
 const Json* Fields::Array(const char* name, bool required) { return Get(name, required, "array"); }
 
 absl::Status Fields::Finish() {
@@ -333,7 +345,8 @@ absl::StatusOr<tm::SegmentRecord> ParseSegment(const Json& object, const std::st
   }
   for (size_t i = 0; props && i < props->size(); ++i) {
     std::string p = StrCat(path, "properties[", i, "].");
-    if (!(*props)[i].is_object()) return BadRequest(StrCat(p.substr(0, p.size() - 1), ": expected an object"));
+    if (!(*props)[i].is_object())
+      return BadRequest(StrCat(p.substr(0, p.size() - 1), ": expected an object"));
     Fields pf((*props)[i], p);
     std::string scope;
     storage::Property prop;
@@ -347,7 +360,8 @@ absl::StatusOr<tm::SegmentRecord> ParseSegment(const Json& object, const std::st
   }
   for (size_t i = 0; notes && i < notes->size(); ++i) {
     std::string p = StrCat(path, "notes[", i, "].");
-    if (!(*notes)[i].is_object()) return BadRequest(StrCat(p.substr(0, p.size() - 1), ": expected an object"));
+    if (!(*notes)[i].is_object())
+      return BadRequest(StrCat(p.substr(0, p.size() - 1), ": expected an object"));
     Fields nf((*notes)[i], p);
     std::string scope;
     storage::Note note;

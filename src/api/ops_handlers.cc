@@ -34,16 +34,18 @@ void AddOpsRoutes(Router* router, const Services& s) {
                  Json checks = {{"storage", storage.ok() ? "ok" : std::string(storage.message())},
                                 {"indexes", indexes ? "loaded" : "loading"}};
                  bool ready = storage.ok() && indexes;
-                 return JsonResponse(ready ? 200 : 503,
-                                     Json{{"status", ready ? "ready" : "not_ready"}, {"checks", checks}});
+                 return JsonResponse(
+                     ready ? 200 : 503,
+                     Json{{"status", ready ? "ready" : "not_ready"}, {"checks", checks}});
                }});
 
-  router->Add({"GET", "/metrics", "", Route::Body::kNone, {}, false, [registry = s.metrics](Request&) {
-                 Response r;
-                 r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-                 r.body = registry->Render();
-                 return r;
-               }});
+  router->Add(
+      {"GET", "/metrics", "", Route::Body::kNone, {}, false, [registry = s.metrics](Request&) {
+         Response r;
+         r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+         r.body = registry->Render();
+         return r;
+       }});
 
   router->Add({"GET", "/v1/openapi.json", "", Route::Body::kNone, {}, false, [](Request&) {
                  Response r;

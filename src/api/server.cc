@@ -19,8 +19,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <condition_variable>
-#include <map>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -60,7 +60,8 @@ std::string NewRequestId(const Clock& clock) {
   return ids.Next("req");
 }
 
-// The media type without parameters, lower case: "Application/JSON; charset=utf-8" -> "application/json".
+// The media type without parameters, lower case: "Application/JSON; charset=utf-8" ->
+// "application/json".
 std::string MediaType(std::string_view header) {
   std::string_view t = header.substr(0, header.find(';'));
   return AsciiLower(StripAsciiWhitespace(t));
@@ -83,7 +84,7 @@ struct Server::Impl {
   Services services;
   Router router;
   std::vector<std::unique_ptr<net::io_context>> iocs;  // one per I/O thread
-  std::unique_ptr<tcp::acceptor> acceptor;           // on iocs[0]
+  std::unique_ptr<tcp::acceptor> acceptor;             // on iocs[0]
   size_t next_ioc = 0;
   net::thread_pool workers{2};
   std::vector<std::thread> threads;
@@ -153,7 +154,8 @@ net::awaitable<void> Server::Impl::Reject(tcp::socket socket) {
   res.set(http::field::content_type, "application/json");
   res.set(http::field::connection, "close");
   res.set(http::field::retry_after, "1");
-  res.body() = R"({"error":{"code":"unavailable","message":"too many connections","request_id":""}})";
+  res.body() =
+      R"({"error":{"code":"unavailable","message":"too many connections","request_id":""}})";
   res.prepare_payload();
   boost::system::error_code ec;
   co_await http::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
@@ -172,7 +174,8 @@ net::awaitable<void> Server::Impl::Session(tcp::socket socket,
       if (draining || state->close_after) break;
       http::request_parser<http::empty_body> head;
       head.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
-      head.body_limit(std::numeric_limits<std::uint64_t>::max());  // set per route once the head is read
+      head.body_limit(
+          std::numeric_limits<std::uint64_t>::max());  // set per route once the head is read
       stream.expires_after(ToChrono(first ? options.header_timeout : options.idle_timeout));
       boost::system::error_code ec;
       co_await http::async_read_header(stream, buffer, head,
@@ -180,8 +183,9 @@ net::awaitable<void> Server::Impl::Session(tcp::socket socket,
       if (ec == http::error::header_limit) {
         Request req;
         req.request_id = NewRequestId(*services.clock);
-        Response res = ErrorResponse(413, "payload_too_large",
-                                     StrCat("the request head exceeds ", options.max_header_bytes, " bytes"));
+        Response res =
+            ErrorResponse(413, "payload_too_large",
+                          StrCat("the request head exceeds ", options.max_header_bytes, " bytes"));
         state->busy = true;
         co_await Write(stream, req, res, /*keep_alive=*/false);
         break;
@@ -208,7 +212,8 @@ net::awaitable<void> Server::Impl::Session(tcp::socket socket,
                                  std::string(field.value()));
       }
       std::string_view given_id = req.Header("x-request-id");
-      req.request_id = ValidRequestId(given_id) ? std::string(given_id) : NewRequestId(*services.clock);
+      req.request_id =
+          ValidRequestId(given_id) ? std::string(given_id) : NewRequestId(*services.clock);
       Response res;
       const Route* route = nullptr;
       bool must_close = false;
@@ -228,12 +233,14 @@ net::awaitable<void> Server::Impl::Session(tcp::socket socket,
         }
       }
       bool utf8 = path && query_ok && text::IsValidUtf8(*path);
-      for (const auto& [k, v] : req.query) utf8 = utf8 && text::IsValidUtf8(k) && text::IsValidUtf8(v);
+      for (const auto& [k, v] : req.query)
+        utf8 = utf8 && text::IsValidUtf8(k) && text::IsValidUtf8(v);
       if (!path || !query_ok) {
         res = ErrorResponse(400, "bad_request", "malformed percent-encoding in the request target");
         must_close = true;  // any body is unread
       } else if (!utf8) {
-        res = ErrorResponse(400, "bad_request", "the request target is not valid UTF-8 once decoded");
+        res =
+            ErrorResponse(400, "bad_request", "the request target is not valid UTF-8 once decoded");
         must_close = true;
       } else {
         req.path = std::move(*path);
@@ -300,7 +307,8 @@ net::awaitable<bool> Server::Impl::Handle(beast::tcp_stream& stream, beast::flat
     absl::Duration retry;
     if (!services.limiter->Allow(who->key_id, &retry)) {
       res = ErrorResponse(429, "rate_limited", "too many requests for this key");
-      int64_t seconds = std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(retry, absl::Seconds(1))));
+      int64_t seconds =
+          std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(retry, absl::Seconds(1))));
       res.headers.emplace_back("Retry-After", StrCat(seconds));
       co_return has_body;
     }
@@ -374,8 +382,9 @@ net::awaitable<bool> Server::Impl::Handle(beast::tcp_stream& stream, beast::flat
     co_await http::async_read(stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
     if (ec) {
       if (ec == http::error::body_limit) {
-        res = ErrorResponse(413, "payload_too_large",
-                            StrCat("request bodies are limited to ", options.max_body_bytes, " bytes"));
+        res = ErrorResponse(
+            413, "payload_too_large",
+            StrCat("request bodies are limited to ", options.max_body_bytes, " bytes"));
       } else {
         res = ErrorResponse(400, "bad_request", StrCat("the request body was cut: ", ec.message()));
       }
@@ -388,8 +397,8 @@ net::awaitable<bool> Server::Impl::Handle(beast::tcp_stream& stream, beast::flat
     try {
       return route->handler(req);
     } catch (const std::exception& e) {
-      log::Error("http.handler", {{"route", route->pattern}, {"request_id", req.request_id},
-                                  {"error", e.what()}});
+      log::Error("http.handler",
+                 {{"route", route->pattern}, {"request_id", req.request_id}, {"error", e.what()}});
       return ErrorResponse(500, "internal", "internal error");
     }
   };
@@ -454,8 +463,7 @@ void Server::Impl::Record(const Request& req, const Route* route, const Response
       // Unmatched requests carry any method: look the series up each time.
       slot = services.metrics->GetCounter(
           "verso_http_requests_total", "HTTP requests by route, method and status.",
-          {"route", "method", "status"},
-          {std::string(route_name), req.method, StrCat(res.status)});
+          {"route", "method", "status"}, {std::string(route_name), req.method, StrCat(res.status)});
     }
     counter = slot;
   }
@@ -481,8 +489,8 @@ Server::~Server() { Shutdown(absl::Seconds(5)); }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
                                                       const Services& services) {
-  int threads = options.threads > 0 ? options.threads
-                                    : std::max(1u, std::thread::hardware_concurrency());
+  int threads =
+      options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
   auto impl = std::make_unique<Impl>(threads);
   impl->options = options;
   impl->services = services;
@@ -514,7 +522,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
 
   boost::system::error_code ec;
   auto address = net::ip::make_address(options.host, ec);
-  if (ec) return absl::InvalidArgumentError(StrCat("server.host: \"", options.host, "\" is not an IP address"));
+  if (ec)
+    return absl::InvalidArgumentError(
+        StrCat("server.host: \"", options.host, "\" is not an IP address"));
   tcp::endpoint endpoint(address, static_cast<unsigned short>(options.port));
   tcp::acceptor& acceptor = *impl->acceptor;
   acceptor.open(endpoint.protocol(), ec);

@@ -14,8 +14,8 @@
 namespace verso::api {
 namespace {
 
-constexpr int kMaxBatch = 1000;        // segments per batch add
-constexpr int kMaxLookupBatch = 100;   // queries per batch lookup
+constexpr int kMaxBatch = 1000;       // segments per batch add
+constexpr int kMaxLookupBatch = 100;  // queries per batch lookup
 
 struct TmMetrics {
   ops::Histogram* lookup_seconds;
@@ -107,11 +107,11 @@ void AddTmRoutes(Router* router, const Services& s) {
                  return JsonResponse(200, StoreJson(*store));
                }});
 
-  router->Add({"DELETE", "/v1/tm/{store}", "admin", Route::Body::kNone, {}, false,
-               [tms](Request& req) {
-                 absl::Status st = tms->DeleteStore(req.principal.tenant, req.params.at("store"));
-                 return st.ok() ? NoContent() : ErrorResponse(st);
-               }});
+  router->Add(
+      {"DELETE", "/v1/tm/{store}", "admin", Route::Body::kNone, {}, false, [tms](Request& req) {
+         absl::Status st = tms->DeleteStore(req.principal.tenant, req.params.at("store"));
+         return st.ok() ? NoContent() : ErrorResponse(st);
+       }});
 
   router->Add({"POST", "/v1/tm/{store}/segments", write, Route::Body::kJson, json, false,
                [tms](Request& req) {
@@ -141,15 +141,15 @@ void AddTmRoutes(Router* router, const Services& s) {
                  if (absl::Status st = f.Finish(); !st.ok()) return ErrorResponse(st);
                  if (!plain.ok()) return ErrorResponse(plain.status());
                  if (list->empty() || list->size() > kMaxBatch) {
-                   return ErrorResponse(BadRequest(
-                       StrCat("segments: must hold 1 to ", kMaxBatch, " segments (got ",
-                              list->size(), ")")));
+                   return ErrorResponse(BadRequest(StrCat("segments: must hold 1 to ", kMaxBatch,
+                                                          " segments (got ", list->size(), ")")));
                  }
                  std::vector<tm::SegmentRecord> segments;
                  for (size_t i = 0; i < list->size(); ++i) {
                    std::string path = StrCat("segments[", i, "].");
                    if (!(*list)[i].is_object()) {
-                     return ErrorResponse(BadRequest(StrCat("segments[", i, "]: expected an object")));
+                     return ErrorResponse(
+                         BadRequest(StrCat("segments[", i, "]: expected an object")));
                    }
                    auto seg = ParseSegment((*list)[i], path, *plain);
                    if (!seg.ok()) return ErrorResponse(seg.status());
@@ -163,7 +163,12 @@ void AddTmRoutes(Router* router, const Services& s) {
                  return JsonResponse(200, Json{{"segments", arr}});
                }});
 
-  router->Add({"GET", "/v1/tm/{store}/segments/{id}", read, Route::Body::kNone, {}, false,
+  router->Add({"GET",
+               "/v1/tm/{store}/segments/{id}",
+               read,
+               Route::Body::kNone,
+               {},
+               false,
                [tms](Request& req) {
                  auto id = SegmentId(req);
                  if (!id.ok()) return ErrorResponse(id.status());
@@ -192,7 +197,12 @@ void AddTmRoutes(Router* router, const Services& s) {
                  return JsonResponse(200, SegmentJson(*updated));
                }});
 
-  router->Add({"DELETE", "/v1/tm/{store}/segments/{id}", write, Route::Body::kNone, {}, false,
+  router->Add({"DELETE",
+               "/v1/tm/{store}/segments/{id}",
+               write,
+               Route::Body::kNone,
+               {},
+               false,
                [tms](Request& req) {
                  auto id = SegmentId(req);
                  if (!id.ok()) return ErrorResponse(id.status());
@@ -236,72 +246,76 @@ void AddTmRoutes(Router* router, const Services& s) {
                  return r;
                }});
 
-  router->Add({"POST", "/v1/tm/{store}/lookup/batch", read, Route::Body::kJson, json, false,
-               [tms, metrics, clock = s.clock](Request& req) {
-                 auto body = ParseObject(req.body);
-                 if (!body.ok()) return ErrorResponse(body.status());
-                 Fields f(*body);
-                 auto plain = ReadPlain(f);
-                 tm::LookupOptions options;
-                 ReadLookupOptions(f, &options);
-                 const Json* queries = f.Array("queries", true);
-                 if (absl::Status st = f.Finish(); !st.ok()) return ErrorResponse(st);
-                 if (!plain.ok()) return ErrorResponse(plain.status());
-                 if (queries->empty() || queries->size() > kMaxLookupBatch) {
-                   return ErrorResponse(BadRequest(StrCat("queries: must hold 1 to ",
-                                                          kMaxLookupBatch, " queries (got ",
-                                                          queries->size(), ")")));
-                 }
-                 // Validate every query before running any.
-                 std::vector<std::pair<std::string, storage::SegmentContext>> parsed;
-                 for (size_t i = 0; i < queries->size(); ++i) {
-                   const Json& q = (*queries)[i];
-                   if (!q.is_object()) {
-                     return ErrorResponse(BadRequest(StrCat("queries[", i, "]: expected an object")));
-                   }
-                   Fields qf(q, StrCat("queries[", i, "]."));
-                   std::string source;
-                   qf.String("source", &source, true);
-                   const Json* context = qf.Object("context");
-                   if (absl::Status st = qf.Finish(); !st.ok()) return ErrorResponse(st);
-                   storage::SegmentContext c;
-                   if (context) {
-                     auto pc = ParseContext(*context, StrCat("queries[", i, "].context."));
-                     if (!pc.ok()) return ErrorResponse(pc.status());
-                     c = std::move(*pc);
-                   }
-                   parsed.emplace_back(*plain ? text::EscapeText(source) : source, std::move(c));
-                 }
-                 Response response;
-                 JsonWriter w(&response.body);
-                 w.BeginObject().Key("results").BeginArray();
-                 for (size_t i = 0; i < parsed.size(); ++i) {
-                   options.context = parsed[i].second;
-                   absl::Time start = clock->MonotonicNow();
-                   auto result =
-                       tms->Lookup(req.principal.tenant, req.params.at("store"), parsed[i].first, options);
-                   if (!result.ok()) {
-                     absl::Status st = result.status();
-                     // A bad query text names its query; bad options are the batch's.
-                     if (absl::IsInvalidArgument(st) && st.message().substr(0, 6) == "source") {
-                       st = absl::InvalidArgumentError(StrCat("queries[", i, "].", st.message()));
-                     }
-                     return ErrorResponse(st);
-                   }
-                   metrics->lookup_seconds->Observe(
-                       absl::ToDoubleSeconds(clock->MonotonicNow() - start));
-                   w.BeginObject().Key("matches").BeginArray();
-                   for (const auto& m : result->matches) {
-                     metrics->bands[static_cast<int>(m.band)]->Inc();
-                     WriteMatch(w, m);
-                   }
-                   w.EndArray().EndObject();
-                 }
-                 w.EndArray().EndObject();
-                 return response;
-               }});
+  router->Add(
+      {"POST", "/v1/tm/{store}/lookup/batch", read, Route::Body::kJson, json, false,
+       [tms, metrics, clock = s.clock](Request& req) {
+         auto body = ParseObject(req.body);
+         if (!body.ok()) return ErrorResponse(body.status());
+         Fields f(*body);
+         auto plain = ReadPlain(f);
+         tm::LookupOptions options;
+         ReadLookupOptions(f, &options);
+         const Json* queries = f.Array("queries", true);
+         if (absl::Status st = f.Finish(); !st.ok()) return ErrorResponse(st);
+         if (!plain.ok()) return ErrorResponse(plain.status());
+         if (queries->empty() || queries->size() > kMaxLookupBatch) {
+           return ErrorResponse(BadRequest(StrCat("queries: must hold 1 to ", kMaxLookupBatch,
+                                                  " queries (got ", queries->size(), ")")));
+         }
+         // Validate every query before running any.
+         std::vector<std::pair<std::string, storage::SegmentContext>> parsed;
+         for (size_t i = 0; i < queries->size(); ++i) {
+           const Json& q = (*queries)[i];
+           if (!q.is_object()) {
+             return ErrorResponse(BadRequest(StrCat("queries[", i, "]: expected an object")));
+           }
+           Fields qf(q, StrCat("queries[", i, "]."));
+           std::string source;
+           qf.String("source", &source, true);
+           const Json* context = qf.Object("context");
+           if (absl::Status st = qf.Finish(); !st.ok()) return ErrorResponse(st);
+           storage::SegmentContext c;
+           if (context) {
+             auto pc = ParseContext(*context, StrCat("queries[", i, "].context."));
+             if (!pc.ok()) return ErrorResponse(pc.status());
+             c = std::move(*pc);
+           }
+           parsed.emplace_back(*plain ? text::EscapeText(source) : source, std::move(c));
+         }
+         Response response;
+         JsonWriter w(&response.body);
+         w.BeginObject().Key("results").BeginArray();
+         for (size_t i = 0; i < parsed.size(); ++i) {
+           options.context = parsed[i].second;
+           absl::Time start = clock->MonotonicNow();
+           auto result =
+               tms->Lookup(req.principal.tenant, req.params.at("store"), parsed[i].first, options);
+           if (!result.ok()) {
+             absl::Status st = result.status();
+             // A bad query text names its query; bad options are the batch's.
+             if (absl::IsInvalidArgument(st) && st.message().substr(0, 6) == "source") {
+               st = absl::InvalidArgumentError(StrCat("queries[", i, "].", st.message()));
+             }
+             return ErrorResponse(st);
+           }
+           metrics->lookup_seconds->Observe(absl::ToDoubleSeconds(clock->MonotonicNow() - start));
+           w.BeginObject().Key("matches").BeginArray();
+           for (const auto& m : result->matches) {
+             metrics->bands[static_cast<int>(m.band)]->Inc();
+             WriteMatch(w, m);
+           }
+           w.EndArray().EndObject();
+         }
+         w.EndArray().EndObject();
+         return response;
+       }});
 
-  router->Add({"GET", "/v1/tm/{store}/concordance", read, Route::Body::kNone, {}, false,
+  router->Add({"GET",
+               "/v1/tm/{store}/concordance",
+               read,
+               Route::Body::kNone,
+               {},
+               false,
                [tms](Request& req) {
                  std::optional<std::string> q = req.Query("q");
                  if (!q || q->empty()) return ErrorResponse(BadRequest("q: is required"));
@@ -316,7 +330,8 @@ void AddTmRoutes(Router* router, const Services& s) {
                  if (auto limit = req.Query("limit")) {
                    int64_t l;
                    if (!ParseInt64(*limit, &l)) {
-                     return ErrorResponse(BadRequest(StrCat("limit: \"", *limit, "\" is not an integer")));
+                     return ErrorResponse(
+                         BadRequest(StrCat("limit: \"", *limit, "\" is not an integer")));
                    }
                    options.limit = static_cast<int>(std::clamp<int64_t>(l, -1, 1000000));
                  }
@@ -336,62 +351,72 @@ void AddTmRoutes(Router* router, const Services& s) {
                                                {"total_exact", result->total_exact}});
                }});
 
-  const std::vector<std::string> uploads = {
-      "application/x-tmx+xml", "application/xml", "text/xml", "text/x-po",
-      "text/x-gettext-translation", "application/x-po", "application/octet-stream"};
-  router->Add({"POST", "/v1/tm/{store}/imports", write, Route::Body::kUpload, uploads, true,
-               [tms, sync_max = s.sync_import_max_bytes](Request& req) {
-                 std::string format = req.Query("format").value_or("");
-                 std::string_view type = req.Header("content-type");
-                 type = type.substr(0, type.find(';'));
-                 if (format.empty()) {
-                   if (type.find("po") != std::string_view::npos ||
-                       type == "text/x-gettext-translation") {
-                     format = "po";
-                   } else if (type == "application/octet-stream") {
-                     std::filesystem::remove(req.body_file);
-                     return ErrorResponse(
-                         BadRequest("format: say ?format=tmx or ?format=po for an octet stream"));
-                   } else {
-                     format = "tmx";
-                   }
-                 }
-                 if (format != "tmx" && format != "po") {
-                   std::filesystem::remove(req.body_file);
-                   return ErrorResponse(BadRequest(StrCat("format: \"", format, "\" is not tmx or po")));
-                 }
-                 std::error_code ec;
-                 int64_t size = static_cast<int64_t>(std::filesystem::file_size(req.body_file, ec));
-                 if (!ec && size <= sync_max) {
-                   tm::ImportOptions options;
-                   options.user = req.principal.key_id;
-                   auto report = format == "po"
-                                     ? tms->ImportPo(req.principal.tenant, req.params.at("store"),
-                                                     req.body_file, options)
-                                     : tms->ImportTmx(req.principal.tenant, req.params.at("store"),
-                                                      req.body_file, options);
-                   std::filesystem::remove(req.body_file, ec);
-                   if (!report.ok()) {
-                     // The file's own name means nothing to the client.
-                     std::string msg(report.status().message());
-                     if (msg.rfind(req.body_file, 0) == 0) msg = "upload" + msg.substr(req.body_file.size());
-                     return ErrorResponse(absl::Status(report.status().code(), msg));
-                   }
-                   return JsonResponse(200, Json{{"status", "succeeded"}, {"report", ReportJson(*report)}});
-                 }
-                 auto info = tms->StartImport(req.principal.tenant, req.params.at("store"),
-                                              req.body_file, format, req.principal.key_id);
-                 if (!info.ok()) {
-                   std::filesystem::remove(req.body_file, ec);
-                   return ErrorResponse(info.status());
-                 }
-                 Response r = JsonResponse(202, ImportJson(*info));
-                 r.headers.emplace_back(
-                     "Location", StrCat("/v1/tm/", info->store_id, "/imports/", info->id));
-                 return r;
-               }});
+  const std::vector<std::string> uploads = {"application/x-tmx+xml",
+                                            "application/xml",
+                                            "text/xml",
+                                            "text/x-po",
+                                            "text/x-gettext-translation",
+                                            "application/x-po",
+                                            "application/octet-stream"};
+  router->Add(
+      {"POST", "/v1/tm/{store}/imports", write, Route::Body::kUpload, uploads, true,
+       [tms, sync_max = s.sync_import_max_bytes](Request& req) {
+         std::string format = req.Query("format").value_or("");
+         std::string_view type = req.Header("content-type");
+         type = type.substr(0, type.find(';'));
+         if (format.empty()) {
+           if (type.find("po") != std::string_view::npos || type == "text/x-gettext-translation") {
+             format = "po";
+           } else if (type == "application/octet-stream") {
+             std::filesystem::remove(req.body_file);
+             return ErrorResponse(
+                 BadRequest("format: say ?format=tmx or ?format=po for an octet stream"));
+           } else {
+             format = "tmx";
+           }
+         }
+         if (format != "tmx" && format != "po") {
+           std::filesystem::remove(req.body_file);
+           return ErrorResponse(BadRequest(StrCat("format: \"", format, "\" is not tmx or po")));
+         }
+         std::error_code ec;
+         int64_t size = static_cast<int64_t>(std::filesystem::file_size(req.body_file, ec));
+         if (!ec && size <= sync_max) {
+           tm::ImportOptions options;
+           options.user = req.principal.key_id;
+           auto report = format == "po"
+                             ? tms->ImportPo(req.principal.tenant, req.params.at("store"),
+                                             req.body_file, options)
+                             : tms->ImportTmx(req.principal.tenant, req.params.at("store"),
+                                              req.body_file, options);
+           std::filesystem::remove(req.body_file, ec);
+           if (!report.ok()) {
+             // The file's own name means nothing to the client.
+             std::string msg(report.status().message());
+             if (msg.rfind(req.body_file, 0) == 0)
+               msg = "upload" + msg.substr(req.body_file.size());
+             return ErrorResponse(absl::Status(report.status().code(), msg));
+           }
+           return JsonResponse(200, Json{{"status", "succeeded"}, {"report", ReportJson(*report)}});
+         }
+         auto info = tms->StartImport(req.principal.tenant, req.params.at("store"), req.body_file,
+                                      format, req.principal.key_id);
+         if (!info.ok()) {
+           std::filesystem::remove(req.body_file, ec);
+           return ErrorResponse(info.status());
+         }
+         Response r = JsonResponse(202, ImportJson(*info));
+         r.headers.emplace_back("Location",
+                                StrCat("/v1/tm/", info->store_id, "/imports/", info->id));
+         return r;
+       }});
 
-  router->Add({"GET", "/v1/tm/{store}/imports/{import}", read, Route::Body::kNone, {}, false,
+  router->Add({"GET",
+               "/v1/tm/{store}/imports/{import}",
+               read,
+               Route::Body::kNone,
+               {},
+               false,
                [tms](Request& req) {
                  auto info = tms->GetImport(req.principal.tenant, req.params.at("store"),
                                             req.params.at("import"));
@@ -399,7 +424,12 @@ void AddTmRoutes(Router* router, const Services& s) {
                  return JsonResponse(200, ImportJson(*info));
                }});
 
-  router->Add({"GET", "/v1/tm/{store}/tmx", read, Route::Body::kNone, {}, true,
+  router->Add({"GET",
+               "/v1/tm/{store}/tmx",
+               read,
+               Route::Body::kNone,
+               {},
+               true,
                [tms, dir = s.upload_dir, ids = s.ids](Request& req) {
                  std::string file = StrCat(dir, "/", ids->Next("export"), ".tmx");
                  std::ofstream out(file, std::ios::binary | std::ios::trunc);
@@ -415,8 +445,9 @@ void AddTmRoutes(Router* router, const Services& s) {
                  r.content_type = "application/x-tmx+xml";
                  r.file = file;
                  r.delete_file = true;
-                 r.headers.emplace_back("Content-Disposition",
-                                        StrCat("attachment; filename=\"", req.params.at("store"), ".tmx\""));
+                 r.headers.emplace_back(
+                     "Content-Disposition",
+                     StrCat("attachment; filename=\"", req.params.at("store"), ".tmx\""));
                  return r;
                }});
 }

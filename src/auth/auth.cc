@@ -32,8 +32,8 @@ absl::StatusOr<std::vector<std::string>> ParseScopes(std::string_view list) {
     if (scope.empty()) continue;
     if (scope != kScopeAdmin && scope != kScopeTranslate && scope != kScopeTmRead &&
         scope != kScopeTmWrite) {
-      return absl::InvalidArgumentError(StrCat("scopes: unknown scope \"", scope,
-                                               "\" (admin, translate, tm:read, tm:write)"));
+      return absl::InvalidArgumentError(
+          StrCat("scopes: unknown scope \"", scope, "\" (admin, translate, tm:read, tm:write)"));
     }
     if (std::find(scopes.begin(), scopes.end(), scope) == scopes.end()) scopes.emplace_back(scope);
   }

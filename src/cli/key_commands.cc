@@ -77,7 +77,8 @@ void AddKeyCommands(CLI::App* app, Environment* env, int* exit_code) {
           return absl::OkStatus();
         }
         env->out() << std::left << std::setw(32) << "ID" << std::setw(14) << "TENANT"
-                   << std::setw(15) << "PREFIX" << std::setw(26) << "SCOPES" << "STATE\n";
+                   << std::setw(15) << "PREFIX" << std::setw(26) << "SCOPES"
+                   << "STATE\n";
         for (const auto& key : *list) {
           env->out() << std::setw(32) << key.id << std::setw(14) << key.tenant << std::setw(15)
                      << key.prefix << std::setw(26) << Join(key.scopes, ",")

@@ -381,7 +381,8 @@ void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
                            {"ranges", ranges},
                            {"segment", SegmentJson(m.segment)}});
           }
-          env->out() << json{{"matches", arr}, {"total", result->total},
+          env->out() << json{{"matches", arr},
+                             {"total", result->total},
                              {"total_exact", result->total_exact}}
                             .dump(2)
                      << "\n";

@@ -34,8 +34,7 @@ absl::Status Validate(const ConfigOption& opt, const std::string& value) {
       char* end = nullptr;
       double d = std::strtod(value.c_str(), &end);
       if (value.empty() || end != value.c_str() + value.size() || !(d >= 0)) {
-        return absl::InvalidArgumentError(
-            StrCat("\"", value, "\" is not a non-negative number"));
+        return absl::InvalidArgumentError(StrCat("\"", value, "\" is not a non-negative number"));
       }
       return absl::OkStatus();
     }

@@ -22,7 +22,8 @@ TEST(CryptoTest, RandomTokensAreBase32AndDistinct) {
   for (int i = 0; i < 1000; ++i) {
     std::string t = RandomToken(32);
     ASSERT_EQ(t.size(), 52u);  // 256 bits / 5
-    for (char c : t) ASSERT_NE(std::string("0123456789abcdefghjkmnpqrstvwxyz").find(c), std::string::npos);
+    for (char c : t)
+      ASSERT_NE(std::string("0123456789abcdefghjkmnpqrstvwxyz").find(c), std::string::npos);
     ASSERT_TRUE(seen.insert(t).second);
   }
 }

@@ -22,13 +22,19 @@ TEST(MetricsTest, RendersPrometheusTextFormat) {
     return Registry::GaugeSeries{{{"tm_a"}, 12}, {{"tm \"b\""}, 3}};
   });
   std::string text = r.Render();
-  EXPECT_THAT(text, HasSubstr("# HELP http_requests_total Requests.\n# TYPE http_requests_total counter\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("# HELP http_requests_total Requests.\n# TYPE http_requests_total counter\n"));
   EXPECT_THAT(text, HasSubstr("http_requests_total{route=\"/v1/tm\",status=\"200\"} 3\n"));
   EXPECT_THAT(text, HasSubstr("http_requests_total{route=\"/v1/tm\",status=\"404\"} 1\n"));
-  EXPECT_THAT(text, HasSubstr("# TYPE lat_seconds histogram\nlat_seconds_bucket{le=\"0.10000000000000001\"} 1\n"
-                              "lat_seconds_bucket{le=\"1\"} 2\nlat_seconds_bucket{le=\"+Inf\"} 3\n"
-                              "lat_seconds_sum 7.5499999999999998\nlat_seconds_count 3\n"));
-  EXPECT_THAT(text, HasSubstr("index_segments{store=\"tm_a\"} 12\nindex_segments{store=\"tm \\\"b\\\"\"} 3\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("# TYPE lat_seconds histogram\nlat_seconds_bucket{le=\"0.10000000000000001\"} 1\n"
+                "lat_seconds_bucket{le=\"1\"} 2\nlat_seconds_bucket{le=\"+Inf\"} 3\n"
+                "lat_seconds_sum 7.5499999999999998\nlat_seconds_count 3\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("index_segments{store=\"tm_a\"} 12\nindex_segments{store=\"tm \\\"b\\\"\"} 3\n"));
 }
 
 TEST(MetricsTest, ConcurrentIncrementsAreAllCounted) {

@@ -132,7 +132,7 @@ class TmRepository {
 // An API key. The key itself is never stored: only its SHA-256 and its first characters (the
 // prefix, for people to tell keys apart).
 struct ApiKeyRecord {
-  std::string id;                   // "key_..."
+  std::string id;  // "key_..."
   std::string tenant;
   std::string name;
   std::vector<std::string> scopes;  // "admin", "translate", "tm:read", "tm:write"
@@ -151,7 +151,7 @@ class KeyRepository {
   // Keys of `tenant`, or of every tenant when empty; revoked ones included; ordered by id.
   virtual absl::StatusOr<std::vector<ApiKeyRecord>> ListKeys(std::string_view tenant) = 0;
   virtual absl::StatusOr<ApiKeyRecord> FindKeyByHash(std::string_view hash) = 0;  // NotFound
-  virtual absl::Status RevokeKey(std::string_view id, absl::Time when) = 0;        // NotFound
+  virtual absl::Status RevokeKey(std::string_view id, absl::Time when) = 0;       // NotFound
 };
 
 // A TMX or PO import that runs in the background, durable so that a restart resumes it.
@@ -159,12 +159,12 @@ struct ImportRecord {
   std::string id;  // "imp_..."
   std::string store_id;
   std::string tenant;
-  std::string file;     // the uploaded file, kept until the import ends
-  std::string format;   // "tmx" or "po"
+  std::string file;    // the uploaded file, kept until the import ends
+  std::string format;  // "tmx" or "po"
   std::string user;
-  std::string status;   // "queued", "running", "succeeded", "failed"
-  std::string error;    // why it failed
-  std::string report;   // JSON of the import report once it ended
+  std::string status;  // "queued", "running", "succeeded", "failed"
+  std::string error;   // why it failed
+  std::string report;  // JSON of the import report once it ended
   int64_t bytes_total = 0;
   absl::Time created_at;
   absl::Time finished_at = absl::InfinitePast();
@@ -174,7 +174,7 @@ struct ImportRecord {
 class ImportRepository {
  public:
   virtual ~ImportRepository() = default;
-  virtual absl::Status SaveImport(const ImportRecord& record) = 0;  // insert or replace
+  virtual absl::Status SaveImport(const ImportRecord& record) = 0;          // insert or replace
   virtual absl::StatusOr<ImportRecord> GetImport(std::string_view id) = 0;  // NotFound
   // Imports that were queued or running (e.g. when the process stopped), oldest first.
   virtual absl::StatusOr<std::vector<ImportRecord>> UnfinishedImports() = 0;

@@ -74,8 +74,8 @@ absl::StatusOr<ImportReport> TmService::ImportFile(const std::string& tenant,
 
 absl::StatusOr<ImportInfo> TmService::StartImport(std::string_view tenant,
                                                   std::string_view store_id,
-                                                  const std::string& file,
-                                                  std::string_view format, std::string_view user) {
+                                                  const std::string& file, std::string_view format,
+                                                  std::string_view user) {
   if (format != "tmx" && format != "po") {
     return absl::InvalidArgumentError(StrCat("format: \"", format, "\" is not tmx or po"));
   }
@@ -101,8 +101,8 @@ absl::StatusOr<ImportInfo> TmService::StartImport(std::string_view tenant,
     imports_->running[record.id] = std::make_shared<Imports::Progress>();
     imports_->threads.emplace_back([this, record] { RunBackgroundImport(record); });
   }
-  log::Info("tm.import.queued", {{"import", record.id}, {"store", record.store_id},
-                                 {"bytes", record.bytes_total}});
+  log::Info("tm.import.queued",
+            {{"import", record.id}, {"store", record.store_id}, {"bytes", record.bytes_total}});
   return info;
 }
 
@@ -146,8 +146,7 @@ void TmService::RunBackgroundImport(storage::ImportRecord record) {
   imports_->running.erase(record.id);
 }
 
-absl::StatusOr<ImportInfo> TmService::GetImport(std::string_view tenant,
-                                                std::string_view store_id,
+absl::StatusOr<ImportInfo> TmService::GetImport(std::string_view tenant, std::string_view store_id,
                                                 std::string_view import_id) {
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
   absl::StatusOr<storage::ImportRecord> record = db_->imports().GetImport(import_id);

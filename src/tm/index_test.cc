@@ -126,7 +126,7 @@ TEST_P(IndexEquivalenceTest, LookupEqualsScanEqualsOracle) {
   int64_t id = 1;
   for (int i = 0; i < 300; ++i) {
     // Mostly short, some past one 64-token word, a few past the 255 the postings record.
-    int len = i % 150 == 0   ? 260 + static_cast<int>(rng() % 40)
+    int len = i % 150 == 0  ? 260 + static_cast<int>(rng() % 40)
               : i % 50 == 0 ? 70 + static_cast<int>(rng() % 40)
                             : 1 + static_cast<int>(rng() % 14);
     std::string base = RandomText(rng, len);

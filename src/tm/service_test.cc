@@ -526,8 +526,9 @@ TEST_F(TmServiceTest, InterruptedImportsResumeAfterRestart) {
   auto done = service_->GetImport("acme", store, started->id);
   EXPECT_EQ(done->status, "succeeded");
   EXPECT_EQ(service_->GetStore("acme", store)->segment_count, 20000);
-  EXPECT_TRUE(service_->Lookup("acme", store, "Sentence number 77 of the test", {})->matches[0].score ==
-              100);
+  EXPECT_TRUE(
+      service_->Lookup("acme", store, "Sentence number 77 of the test", {})->matches[0].score ==
+      100);
 }
 
 TEST(BandTest, IndustryBands) {

@@ -2,11 +2,11 @@
 #ifndef VERSO_TM_STORE_H_
 #define VERSO_TM_STORE_H_
 
+#include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
-#include <atomic>
-#include <map>
 #include <string>
 #include <thread>
 #include <vector>

@@ -93,8 +93,8 @@ struct ConcordanceMatch {
 
 struct ConcordanceResult {
   std::vector<ConcordanceMatch> matches;  // newest first
-  int total = 0;             // matches in the store (>= matches.size())
-  bool total_exact = true;   // false: `total` is an upper bound (not every candidate checked)
+  int total = 0;                          // matches in the store (>= matches.size())
+  bool total_exact = true;  // false: `total` is an upper bound (not every candidate checked)
 };
 
 struct StoreStats {

@@ -308,22 +308,26 @@ class SqliteDatabase : public Database,
 
   absl::Status CreateKey(const ApiKeyRecord& key) override {
     std::lock_guard<std::mutex> lock(write_mu_);
-    VERSO_ASSIGN_OR_RETURN(Stmt * st, writer_->Prepare(
-        "INSERT INTO api_keys(id, tenant, name, scopes, hash, prefix, created_at, revoked_at) "
-        "VALUES(?,?,?,?,?,?,?,?)"));
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st,
+        writer_->Prepare(
+            "INSERT INTO api_keys(id, tenant, name, scopes, hash, prefix, created_at, revoked_at) "
+            "VALUES(?,?,?,?,?,?,?,?)"));
     st->Reset().Bind(1, key.id).Bind(2, key.tenant).Bind(3, key.name);
     st->Bind(4, Join(key.scopes, " ")).Bind(5, key.hash).Bind(6, key.prefix);
     st->Bind(7, Micros(key.created_at));
     BindTime(st, 8, key.revoked_at);
     absl::Status s = st->Run();
-    if (absl::IsAlreadyExists(s)) return absl::AlreadyExistsError(StrCat("key ", key.id, " exists"));
+    if (absl::IsAlreadyExists(s))
+      return absl::AlreadyExistsError(StrCat("key ", key.id, " exists"));
     return s;
   }
 
   absl::StatusOr<std::vector<ApiKeyRecord>> ListKeys(std::string_view tenant) override {
     Reader r(this);
-    VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare(
-        StrCat("SELECT ", kKeyColumns, " FROM api_keys WHERE ?1 = '' OR tenant = ?1 ORDER BY id")));
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st, r->Prepare(StrCat("SELECT ", kKeyColumns,
+                                     " FROM api_keys WHERE ?1 = '' OR tenant = ?1 ORDER BY id")));
     st->Reset().Bind(1, tenant);
     std::vector<ApiKeyRecord> out;
     while (true) {
@@ -336,8 +340,8 @@ class SqliteDatabase : public Database,
 
   absl::StatusOr<ApiKeyRecord> FindKeyByHash(std::string_view hash) override {
     Reader r(this);
-    VERSO_ASSIGN_OR_RETURN(Stmt * st,
-                           r->Prepare(StrCat("SELECT ", kKeyColumns, " FROM api_keys WHERE hash=?")));
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st, r->Prepare(StrCat("SELECT ", kKeyColumns, " FROM api_keys WHERE hash=?")));
     st->Reset().Bind(1, hash);
     VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
     if (!row) return absl::NotFoundError("no such key");
@@ -348,8 +352,9 @@ class SqliteDatabase : public Database,
 
   absl::Status RevokeKey(std::string_view id, absl::Time when) override {
     std::lock_guard<std::mutex> lock(write_mu_);
-    VERSO_ASSIGN_OR_RETURN(Stmt * st, writer_->Prepare(
-        "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?"));
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st,
+        writer_->Prepare("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?"));
     st->Reset().Bind(1, Micros(when)).Bind(2, id);
     VERSO_RETURN_IF_ERROR(st->Run());
     if (writer_->Changes() == 0) return absl::NotFoundError(StrCat("key ", id, " not found"));
@@ -360,9 +365,12 @@ class SqliteDatabase : public Database,
 
   absl::Status SaveImport(const ImportRecord& r) override {
     std::lock_guard<std::mutex> lock(write_mu_);
-    VERSO_ASSIGN_OR_RETURN(Stmt * st, writer_->Prepare(
-        "INSERT OR REPLACE INTO tm_imports(id, store_id, tenant, file, format, user, status, "
-        "error, report, bytes_total, created_at, finished_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)"));
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st,
+        writer_->Prepare(
+            "INSERT OR REPLACE INTO tm_imports(id, store_id, tenant, file, format, user, status, "
+            "error, report, bytes_total, created_at, finished_at) "
+            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)"));
     st->Reset().Bind(1, r.id).Bind(2, r.store_id).Bind(3, r.tenant).Bind(4, r.file);
     st->Bind(5, r.format).Bind(6, r.user).Bind(7, r.status).Bind(8, r.error).Bind(9, r.report);
     st->Bind(10, r.bytes_total).Bind(11, Micros(r.created_at));
@@ -384,9 +392,11 @@ class SqliteDatabase : public Database,
 
   absl::StatusOr<std::vector<ImportRecord>> UnfinishedImports() override {
     Reader r(this);
-    VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare(StrCat(
-        "SELECT ", kImportColumns,
-        " FROM tm_imports WHERE status IN ('queued', 'running') ORDER BY created_at, id")));
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st,
+        r->Prepare(StrCat(
+            "SELECT ", kImportColumns,
+            " FROM tm_imports WHERE status IN ('queued', 'running') ORDER BY created_at, id")));
     st->Reset();
     std::vector<ImportRecord> out;
     while (true) {
