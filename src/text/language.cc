@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <cstring>
+#include <map>
 #include <set>
 
 #include "common/strings.h"
@@ -43,6 +44,22 @@ bool IsIso639_1(const std::string& code) {
   return codes->count(code) > 0;
 }
 
+// ISO 639-2/3 code -> the ISO 639-1 code of the same language, where one exists ("eng" -> "en").
+// RFC 5646 requires the shortest code, and engines such as Apertium name languages with three.
+std::string ShortestLanguageCode(const std::string& code) {
+  static const std::map<std::string, std::string>* two_of_three = [] {
+    auto* map = new std::map<std::string, std::string>();
+    for (const char* const* p = uloc_getISOLanguages(); *p != nullptr; ++p) {
+      if (std::strlen(*p) != 2) continue;
+      const char* three = uloc_getISO3Language(*p);
+      if (three != nullptr && std::strlen(three) == 3) map->emplace(three, *p);
+    }
+    return map;
+  }();
+  auto it = two_of_three->find(code);
+  return it == two_of_three->end() ? code : it->second;
+}
+
 absl::Status Bad(std::string_view tag, std::string_view why) {
   return absl::InvalidArgumentError(
       StrCat("\"", tag, "\" is not a valid BCP 47 language tag: ", why));
@@ -78,7 +95,7 @@ absl::StatusOr<std::string> CanonicalLanguageTag(std::string_view tag) {
   if (parts[0].size() == 2 && !IsIso639_1(AsciiLower(parts[0]))) {
     return Bad(tag, StrCat("\"", parts[0], "\" is not an ISO 639 language code"));
   }
-  out.push_back(lower(parts[0]));
+  out.push_back(ShortestLanguageCode(lower(parts[0])));
   i = 1;
   // extlang (up to three 3-letter subtags) only after a 2-3 letter language
   int extlangs = 0;

@@ -223,6 +223,11 @@ TEST(LanguageTagTest, CanonicalCase) {
   EXPECT_EQ(*CanonicalLanguageTag("sr-Latn-RS"), "sr-Latn-RS");
   EXPECT_EQ(*CanonicalLanguageTag("de-CH-1996"), "de-CH-1996");
   EXPECT_EQ(*CanonicalLanguageTag("en-US-x-Twain"), "en-US-x-twain");
+  // Three-letter codes become the two-letter code of the same language where one exists.
+  EXPECT_EQ(*CanonicalLanguageTag("eng"), "en");
+  EXPECT_EQ(*CanonicalLanguageTag("spa-ES"), "es-ES");
+  EXPECT_EQ(*CanonicalLanguageTag("cat-valencia"), "ca-valencia");
+  EXPECT_EQ(*CanonicalLanguageTag("fra"), "fr");
   EXPECT_EQ(PrimaryLanguage("pt-BR"), "pt");
 }
 

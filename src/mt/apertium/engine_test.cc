@@ -1,0 +1,283 @@
+// The built-in engine against the real `apertium` command, on FLORES.
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "absl/time/clock.h"
+#include "common/subprocess.h"
+#include "mt/mt.h"
+#include "text/text.h"
+
+namespace verso::mt {
+namespace {
+
+std::vector<std::string> ReadLines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(line);
+  return lines;
+}
+
+std::string Flores(const std::string& lang) {
+  return std::string(VERSO_SHARED_DATA) + "/mt/flores101-devtest/" + lang + ".devtest";
+}
+
+// `echo LINE | apertium -u PAIR` for each of the first `n` lines of `file`, computed once per
+// build tree (two lines at a time: each run starts a whole pipeline).
+std::vector<std::string> References(const std::string& pair, const std::string& file, size_t n) {
+  std::string dir = std::string(VERSO_BINARY_DIR) + "/apertium-refs/" + pair;
+  std::filesystem::create_directories(dir);
+  std::string script =
+      "cd " + dir + " && for i in $(seq 1 " + std::to_string(n) +
+      "); do [ -s $i.txt ] || echo $i; done | xargs -r -P 2 -I{} sh -c \"sed -n '{}p' '" + file +
+      "' | apertium -u " + pair + " > {}.tmp.\\$\\$ && mv {}.tmp.\\$\\$ {}.txt\"";
+  auto p = Subprocess::Start({"/bin/sh", "-c", script});
+  EXPECT_TRUE(p.ok());
+  std::string out;
+  absl::Status s = (*p)->RunToEnd("", absl::Now() + absl::Minutes(10), &out);
+  EXPECT_TRUE(s.ok()) << s;
+  std::vector<std::string> refs;
+  for (size_t i = 1; i <= n; ++i) {
+    std::ifstream in(dir + "/" + std::to_string(i) + ".txt", std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string r = ss.str();
+    if (!r.empty() && r.back() == '\n') r.pop_back();
+    refs.push_back(text::EscapeText(r));  // the engine answers in markup
+  }
+  return refs;
+}
+
+std::unique_ptr<Engine> NewEngine(int pipelines, absl::Duration timeout = absl::Seconds(20)) {
+  ApertiumOptions o;
+  o.max_pipelines_per_pair = pipelines;
+  o.segment_timeout = timeout;
+  auto e = NewApertiumEngine(o);
+  EXPECT_TRUE(e.ok()) << e.status();
+  return std::move(*e);
+}
+
+absl::StatusOr<Translation> TranslateOne(Engine& e, const std::string& src, const std::string& tgt,
+                                         const std::string& plain) {
+  TranslateRequest r;
+  r.source_lang = src;
+  r.target_lang = tgt;
+  r.texts = {text::EscapeText(plain)};
+  auto t = e.Translate(r);
+  if (!t.ok()) return t.status();
+  return (*t)[0];
+}
+
+// Translates every line with `threads` concurrent callers taking lines in a shuffled order.
+std::vector<std::string> TranslateAll(Engine& e, const std::string& src, const std::string& tgt,
+                                      const std::vector<std::string>& lines, int threads) {
+  std::vector<std::string> out(lines.size());
+  std::vector<size_t> order(lines.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::shuffle(order.begin(), order.end(), std::mt19937(threads));
+  std::atomic<size_t> next{0};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      for (size_t k; (k = next.fetch_add(1)) < order.size();) {
+        size_t i = order[k];
+        auto r = TranslateOne(e, src, tgt, lines[i]);
+        if (r.ok()) {
+          out[i] = r->text;
+        } else {
+          ++failures;
+          ADD_FAILURE() << "line " << i + 1 << ": " << r.status();
+        }
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(failures.load(), 0);
+  return out;
+}
+
+size_t CountEqual(const std::vector<std::string>& a, const std::vector<std::string>& b,
+                  const std::string& what) {
+  size_t same = 0, shown = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i] == b[i]) {
+      ++same;
+    } else if (shown++ < 3) {
+      std::cerr << what << " line " << i + 1 << " differs:\n  apertium: " << b[i]
+                << "\n  verso:    " << a[i] << "\n";
+    }
+  }
+  std::cerr << what << ": " << same << " of " << a.size() << " lines identical\n";
+  return same;
+}
+
+void CheckFlores(const std::string& pair, const std::string& src, const std::string& tgt,
+                 const std::string& file) {
+  std::vector<std::string> lines = ReadLines(Flores(file));
+  ASSERT_EQ(lines.size(), 1012u);
+  std::vector<std::string> refs = References(pair, Flores(file), lines.size());
+  auto engine = NewEngine(4);
+  std::vector<std::string> c1 = TranslateAll(*engine, src, tgt, lines, 1);
+  std::vector<std::string> c8 = TranslateAll(*engine, src, tgt, lines, 8);
+  // At least 99 % of the lines as `apertium` translates each on its own...
+  EXPECT_GE(CountEqual(c1, refs, pair + " concurrency 1") * 100, lines.size() * 99);
+  EXPECT_GE(CountEqual(c8, refs, pair + " concurrency 8") * 100, lines.size() * 99);
+  // ...and not one that depends on load, order or what was translated before.
+  EXPECT_EQ(CountEqual(c8, c1, pair + " concurrency 8 vs 1"), lines.size());
+}
+
+TEST(ApertiumEngineTest, FloresEngSpaEqualsTheApertiumCommandPerLine) {
+  CheckFlores("eng-spa", "en", "es", "eng");
+}
+
+TEST(ApertiumEngineTest, FloresSpaCatEqualsTheApertiumCommandPerLine) {
+  CheckFlores("spa-cat", "es", "ca", "spa");
+}
+
+TEST(ApertiumEngineTest, DeclaresInstalledPairsWithLanguageTags) {
+  auto engine = NewEngine(1);
+  std::vector<LanguagePair> pairs = engine->Pairs();
+  EXPECT_NE(std::find(pairs.begin(), pairs.end(), LanguagePair{"en", "es"}), pairs.end());
+  EXPECT_NE(std::find(pairs.begin(), pairs.end(), LanguagePair{"es", "ca"}), pairs.end());
+  EXPECT_NE(std::find(pairs.begin(), pairs.end(), LanguagePair{"es", "pt-BR"}), pairs.end());
+  EXPECT_NE(std::find(pairs.begin(), pairs.end(), LanguagePair{"es", "ca-valencia"}), pairs.end());
+  EXPECT_TRUE(SupportsPair(pairs, "en-GB", "es-MX"));
+  EXPECT_FALSE(SupportsPair(pairs, "en", "de"));
+  TranslateRequest r{"en", "de", {"Hello"}};
+  EXPECT_EQ(engine->Translate(r).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ApertiumEngineTest, CodesAndPlaceholdersSurviveAndUnknownWordsAreReported) {
+  auto engine = NewEngine(1);
+  TranslateRequest r;
+  r.source_lang = "en";
+  r.target_lang = "es";
+  r.texts = {
+      "Press <bpt i=\"1\">&lt;b&gt;</bpt>Save<ept i=\"1\">&lt;/b&gt;</ept> to keep %s "
+      "files in {folder}.",
+      "Arnold Schwarzenegger signed the law."};
+  auto t = engine->Translate(r);
+  ASSERT_TRUE(t.ok()) << t.status();
+  const std::string& out = (*t)[0].text;
+  for (const char* code :
+       {"<bpt i=\"1\">&lt;b&gt;</bpt>", "<ept i=\"1\">&lt;/b&gt;</ept>", "%s", "{folder}"}) {
+    size_t at = out.find(code);
+    EXPECT_NE(at, std::string::npos) << code << " missing in " << out;
+    EXPECT_EQ(out.find(code, at + 1), std::string::npos) << code << " twice in " << out;
+  }
+  EXPECT_LT(out.find("<bpt"), out.find("<ept"));
+  EXPECT_EQ((*t)[0].engine, "apertium");
+  EXPECT_EQ((*t)[0].model, "eng-spa");
+  EXPECT_EQ((*t)[1].text, "Arnold Schwarzenegger firmó la ley.");
+  EXPECT_EQ((*t)[1].unknown_words, std::vector<std::string>{"Schwarzenegger"});
+  EXPECT_TRUE((*t)[0].unknown_words.empty());
+}
+
+// Processes below this one whose command line contains `needle`.
+std::vector<int> DescendantsRunning(const std::string& needle) {
+  std::vector<int> pids;
+  DIR* d = opendir("/proc");
+  if (d == nullptr) return pids;
+  while (dirent* e = readdir(d)) {
+    int pid = atoi(e->d_name);
+    if (pid <= 0) continue;
+    std::ifstream cmd("/proc/" + std::to_string(pid) + "/cmdline");
+    std::string c((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+    if (c.find(needle) == std::string::npos) continue;
+    // Walk up the parents to see that it is ours.
+    for (int p = pid; p > 1;) {
+      std::ifstream stat("/proc/" + std::to_string(p) + "/stat");
+      std::string s((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+      size_t close = s.rfind(')');
+      if (close == std::string::npos) break;
+      std::istringstream rest(s.substr(close + 2));
+      char state;
+      int ppid = 0;
+      rest >> state >> ppid;
+      if (ppid == getpid()) {
+        pids.push_back(pid);
+        break;
+      }
+      p = ppid;
+    }
+  }
+  closedir(d);
+  return pids;
+}
+
+TEST(ApertiumEngineTest, KillingPipelineProcessesUnderLoadLosesNoRequest) {
+  std::vector<std::string> lines = ReadLines(Flores("eng"));
+  lines.resize(500);
+  std::vector<std::string> refs = References("eng-spa", Flores("eng"), lines.size());
+  auto engine = NewEngine(3);
+  constexpr int kWorkers = 3;
+  std::vector<std::string> out(lines.size());
+  std::atomic<size_t> next{0};
+  std::atomic<int> completed[kWorkers] = {};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < kWorkers; ++w) {
+    workers.emplace_back([&, w] {
+      for (size_t i; (i = next.fetch_add(1)) < lines.size();) {
+        auto r = TranslateOne(*engine, "en", "es", lines[i]);
+        if (r.ok()) {
+          out[i] = r->text;
+        } else {
+          ++failures;
+          ADD_FAILURE() << "line " << i + 1 << ": " << r.status();
+        }
+        ++completed[w];
+      }
+      completed[w] = -1;  // done: differs from any count the killer waits on
+    });
+  }
+  // kill -9 one process of some pipeline, wait until every worker has finished another
+  // segment (so the segment that was hit has had its one retry), and again.
+  std::mt19937 rng(7);
+  const char* stages[] = {"autobil.bin", "automorf.bin", "t1x.bin", "autogen.bin", "lrx-proc"};
+  int kills = 0;
+  while (next.load() < lines.size()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    auto pids = DescendantsRunning(stages[rng() % 5]);
+    if (pids.empty() || kill(pids[rng() % pids.size()], SIGKILL) != 0) continue;
+    ++kills;
+    int seen[kWorkers];
+    for (int w = 0; w < kWorkers; ++w) seen[w] = completed[w];
+    for (int w = 0; w < kWorkers; ++w) {
+      while (seen[w] >= 0 && completed[w] == seen[w]) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
+  }
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(kills, 10);
+  EXPECT_EQ(CountEqual(out, refs, "eng-spa under kill -9"), lines.size());
+}
+
+TEST(ApertiumEngineTest, AStuckPipelineIsReplacedAndTheSegmentRetried) {
+  auto engine = NewEngine(1, absl::Seconds(2));
+  ASSERT_TRUE(TranslateOne(*engine, "en", "es", "Good morning.").ok());
+  // Freeze the generator: the next segment cannot get through this pipeline.
+  auto pids = DescendantsRunning("autogen.bin");
+  ASSERT_FALSE(pids.empty());
+  for (int pid : pids) kill(pid, SIGSTOP);
+  auto t = TranslateOne(*engine, "en", "es", "He signed the law.");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->text, " Firmó la ley.");
+  for (int pid : pids) kill(pid, SIGCONT);  // killed already with its group; harmless
+}
+
+}  // namespace
+}  // namespace verso::mt

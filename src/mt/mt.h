@@ -1,0 +1,101 @@
+// Machine translation engines: one interface for the built-in Apertium engine and for the
+// external providers (LLMs, NMT services). The router (resilience/) chains them.
+//
+// Texts are markup (see text/text.h): inline codes are TMX/XLIFF inline elements, and every
+// engine returns each code of a source segment unchanged in its translation.
+//
+// Errors (absl::Status) an engine returns, and what the router does with them:
+//   Unavailable, DeadlineExceeded, Internal  transient: retry, then fall through the chain
+//   ResourceExhausted                         rate-limited: retry after RetryAfter(status)
+//   PermissionDenied, Unauthenticated,        the provider refuses (bad key, quota or spend
+//   FailedPrecondition                        limit): not retried, next engine, reported
+//   InvalidArgument                           the request itself is bad: returned to the caller
+// Messages never contain keys or tokens.
+#ifndef VERSO_MT_MT_H_
+#define VERSO_MT_MT_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace verso::mt {
+
+enum class EngineKind { kLlm, kNmt, kBuiltin };
+std::string_view EngineKindName(EngineKind kind);  // "llm", "nmt", "builtin"
+
+struct LanguagePair {
+  std::string source;  // canonical BCP 47
+  std::string target;
+  friend bool operator==(const LanguagePair&, const LanguagePair&) = default;
+};
+
+struct GlossaryTerm {
+  std::string source;
+  std::string target;
+};
+
+struct TranslateRequest {
+  std::string source_lang;  // canonical BCP 47 tags
+  std::string target_lang;
+  std::vector<std::string> texts;      // markup
+  std::vector<GlossaryTerm> glossary;  // terms the translation must use (LLMs only)
+  absl::Time deadline = absl::InfiniteFuture();
+};
+
+struct Translation {
+  std::string text;    // markup
+  std::string engine;  // the engine's name ("apertium", "openai", ...)
+  std::string model;   // what inside it translated ("eng-spa", "gpt-4o-mini", ...)
+  // Source words the engine did not know (Apertium's unknown-word marks), for quality
+  // estimation; the marks themselves are not in `text`.
+  std::vector<std::string> unknown_words;
+};
+
+// Thread-safe: Translate may be called from many threads at once.
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  // Unique within a deployment; names the engine in policies, breakers and responses.
+  virtual const std::string& name() const = 0;
+  virtual EngineKind kind() const = 0;
+  // The pairs the engine translates; empty means any pair (LLMs).
+  virtual std::vector<LanguagePair> Pairs() const = 0;
+  // One translation per text, in order, or an error for the whole batch.
+  virtual absl::StatusOr<std::vector<Translation>> Translate(const TranslateRequest& request) = 0;
+};
+
+// True when `pairs` (an engine's Pairs()) covers source -> target: empty means any pair; a
+// regional tag is served by a pair of bare languages ("es-MX" by "es") but never by another
+// region.
+bool SupportsPair(const std::vector<LanguagePair>& pairs, std::string_view source,
+                  std::string_view target);
+
+// How long a rate-limited provider asked us to wait (429 Retry-After), if it said.
+std::optional<absl::Duration> RetryAfter(const absl::Status& status);
+absl::Status WithRetryAfter(absl::Status status, absl::Duration retry_after);
+
+// ---- The built-in engine: Apertium -------------------------------------------------------
+
+struct ApertiumOptions {
+  std::string modes_dir = "/usr/share/apertium/modes";
+  // Warm pipelines per language pair (started on first use, kept while the server runs).
+  int max_pipelines_per_pair = 4;
+  // A segment that takes longer is abandoned: its pipeline is killed and restarted, and the
+  // segment retried once on a fresh one.
+  absl::Duration segment_timeout = absl::Seconds(20);
+  // Mode names ("eng-spa") whose first pipeline starts with the engine rather than on first use.
+  std::vector<std::string> warm_modes;
+};
+
+// Discovers the installed pairs from the mode files. Fails with NotFound when Apertium or its
+// modes are missing.
+absl::StatusOr<std::unique_ptr<Engine>> NewApertiumEngine(const ApertiumOptions& options);
+
+}  // namespace verso::mt
+
+#endif  // VERSO_MT_MT_H_
