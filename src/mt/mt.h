@@ -83,8 +83,10 @@ absl::Status WithRetryAfter(absl::Status status, absl::Duration retry_after);
 
 struct ApertiumOptions {
   std::string modes_dir = "/usr/share/apertium/modes";
-  // Warm pipelines per language pair (started on first use, kept while the server runs).
-  int max_pipelines_per_pair = 4;
+  // Warm pipelines per language pair (started on first use, kept while the server runs). A
+  // pipeline translates one segment at a time; about one per core keeps the cores busy without
+  // the stages of many pipelines evicting each other from the caches.
+  int max_pipelines_per_pair = 2;
   // A segment that takes longer is abandoned: its pipeline is killed and restarted, and the
   // segment retried once on a fresh one.
   absl::Duration segment_timeout = absl::Seconds(20);

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
 
@@ -131,69 +132,125 @@ class ModePool {
   const ModeInfo& info() const { return info_; }
 
   // An idle pipeline, or a new one while there are fewer than the maximum. With `fresh`, always
-  // a new one (for the retry of a segment whose pipeline failed).
+  // a new one (for the retry of a segment whose pipeline failed). When all are busy, callers
+  // wait in line and a released pipeline goes straight to the first of them: first come, first
+  // served (no request starves under load), and no herd of waiters contending for it while it
+  // idles. Retries go to the head of the line.
   absl::StatusOr<std::unique_ptr<Pipeline>> Acquire(absl::Time deadline, bool fresh = false) {
     VERSO_RETURN_IF_ERROR(EnsurePlan());
     std::unique_lock<std::mutex> lock(mu_);
-    while (true) {
+    std::vector<std::unique_ptr<Pipeline>> dead;
+    if (waiters_.empty()) {
       while (!fresh && !idle_.empty()) {
         auto p = std::move(idle_.back());
         idle_.pop_back();
         if (p->Healthy()) return p;
-        // Killed while idle: replace it without costing the segment its retry.
+        // Killed while idle: replaced without costing the segment its retry.
         --live_;
         ++discarded_;
-        lock.unlock();
-        p.reset();
-        lock.lock();
+        dead.push_back(std::move(p));
       }
       if (fresh && live_ >= options_->max_pipelines_per_pair && !idle_.empty()) {
-        // Make room: an idle pipeline gives its place to the fresh one.
-        auto p = std::move(idle_.back());
+        // A fresh one is wanted and every place is taken: an idle pipeline gives up its place.
+        dead.push_back(std::move(idle_.back()));
         idle_.pop_back();
         --live_;
-        lock.unlock();
-        p.reset();
-        lock.lock();
       }
       if (live_ < options_->max_pipelines_per_pair) {
         ++live_;
         lock.unlock();
-        auto p = Pipeline::Start(plan_.get());
-        if (!p.ok()) {
-          lock.lock();
-          --live_;
-          cv_.notify_one();
-          return Annotate(p.status(), StrCat("starting the apertium ", info_.name, " pipeline"));
-        }
-        ++started_;
-        return p;
-      }
-      if (deadline == absl::InfiniteFuture()) {
-        cv_.wait(lock);
-      } else if (cv_.wait_until(lock, absl::ToChronoTime(deadline)) == std::cv_status::timeout) {
-        return absl::DeadlineExceededError(
-            StrCat("every apertium ", info_.name, " pipeline stayed busy until the deadline"));
+        dead.clear();  // kills their processes, outside the lock
+        return StartReserved();
       }
     }
+    Waiter w;
+    w.fresh = fresh;
+    if (fresh) {
+      waiters_.push_front(&w);
+    } else {
+      waiters_.push_back(&w);
+    }
+    auto served = [&] { return w.handed != nullptr || w.may_start; };
+    if (deadline == absl::InfiniteFuture()) {
+      w.cv.wait(lock, served);
+    } else if (!w.cv.wait_until(lock, absl::ToChronoTime(deadline), served)) {
+      waiters_.erase(std::find(waiters_.begin(), waiters_.end(), &w));
+      return absl::DeadlineExceededError(
+          StrCat("every apertium ", info_.name, " pipeline stayed busy until the deadline"));
+    }
+    if (w.handed != nullptr) {
+      if (w.handed->Healthy()) return std::move(w.handed);
+      ++discarded_;  // its place passes to the replacement
+      dead.push_back(std::move(w.handed));
+    }
+    lock.unlock();
+    dead.clear();
+    return StartReserved();
   }
 
   void Release(std::unique_ptr<Pipeline> p) {
-    std::lock_guard<std::mutex> lock(mu_);
-    idle_.push_back(std::move(p));
-    cv_.notify_one();
+    std::unique_ptr<Pipeline> dead;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (waiters_.empty()) {
+        idle_.push_back(std::move(p));
+        return;
+      }
+      Waiter* w = waiters_.front();
+      waiters_.pop_front();
+      if (w->fresh) {
+        dead = std::move(p);  // it wants a new pipeline: this one gives up its place
+        w->may_start = true;
+      } else {
+        w->handed = std::move(p);
+      }
+      w->cv.notify_one();
+    }
   }
 
   // A broken pipeline: destroyed (its processes killed) and its place freed.
   void Discard(std::unique_ptr<Pipeline> p) {
     p.reset();
     std::lock_guard<std::mutex> lock(mu_);
-    --live_;
     ++discarded_;
-    cv_.notify_one();
+    if (waiters_.empty()) {
+      --live_;
+      return;
+    }
+    Waiter* w = waiters_.front();  // the place goes to the first in line
+    waiters_.pop_front();
+    w->may_start = true;
+    w->cv.notify_one();
   }
 
  private:
+  struct Waiter {
+    std::condition_variable cv;
+    bool fresh = false;
+    std::unique_ptr<Pipeline> handed;  // a released pipeline, now this waiter's
+    bool may_start = false;            // or a place (counted in live_) to start one in
+  };
+
+  // Starts a pipeline in a place already counted in live_.
+  absl::StatusOr<std::unique_ptr<Pipeline>> StartReserved() {
+    auto p = Pipeline::Start(plan_.get());
+    if (p.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++started_;
+      return p;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (waiters_.empty()) {
+      --live_;
+    } else {  // let the next in line try
+      Waiter* w = waiters_.front();
+      waiters_.pop_front();
+      w->may_start = true;
+      w->cv.notify_one();
+    }
+    return Annotate(p.status(), StrCat("starting the apertium ", info_.name, " pipeline"));
+  }
+
   absl::Status EnsurePlan() {
     std::lock_guard<std::mutex> lock(plan_mu_);
     if (plan_ != nullptr) return absl::OkStatus();
@@ -219,8 +276,8 @@ class ModePool {
   std::mutex plan_mu_;
   std::unique_ptr<Plan> plan_;
   std::mutex mu_;
-  std::condition_variable cv_;
   std::vector<std::unique_ptr<Pipeline>> idle_;
+  std::deque<Waiter*> waiters_;
   int live_ = 0;
   int64_t started_ = 0;
   int64_t discarded_ = 0;
