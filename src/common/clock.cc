@@ -16,6 +16,10 @@ class RealClock : public Clock {
                   .count();
     return absl::FromUnixNanos(ns);
   }
+  void SleepUntil(absl::Time t) const override {
+    absl::Duration left = t - absl::Now();
+    if (left > absl::ZeroDuration()) absl::SleepFor(left);
+  }
 };
 
 }  // namespace
@@ -28,6 +32,19 @@ Clock& Clock::Real() {
 absl::Time FakeClock::Now() const {
   std::lock_guard<std::mutex> lock(mu_);
   return now_;
+}
+
+void FakeClock::SleepUntil(absl::Time t) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (t > now_) {
+    slept_ += t - now_;
+    now_ = t;
+  }
+}
+
+absl::Duration FakeClock::Slept() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return slept_;
 }
 
 void FakeClock::Advance(absl::Duration d) {

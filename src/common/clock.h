@@ -16,6 +16,8 @@ class Clock {
   virtual absl::Time Now() const = 0;
   // Monotonic time for measuring durations; never goes backwards.
   virtual absl::Time MonotonicNow() const = 0;
+  // Waits until Now() >= t (a retry's backoff). A fake clock jumps there instead of waiting.
+  virtual void SleepUntil(absl::Time t) const = 0;
 
   // The process-wide real clock.
   static Clock& Real();
@@ -27,12 +29,17 @@ class FakeClock : public Clock {
   explicit FakeClock(absl::Time start = absl::FromUnixSeconds(1'700'000'000)) : now_(start) {}
   absl::Time Now() const override;
   absl::Time MonotonicNow() const override { return Now(); }
+  // Moves the clock to `t` (if later) at once, so that code that backs off runs without
+  // waiting; Slept() tells how much time it would have waited.
+  void SleepUntil(absl::Time t) const override;
+  absl::Duration Slept() const;
   void Advance(absl::Duration d);
   void Set(absl::Time t);
 
  private:
   mutable std::mutex mu_;
-  absl::Time now_;
+  mutable absl::Time now_;
+  mutable absl::Duration slept_;
 };
 
 }  // namespace verso

@@ -6,7 +6,7 @@
 //
 // Errors (absl::Status) an engine returns, and what the router does with them:
 //   Unavailable, DeadlineExceeded, Internal  transient: retry, then fall through the chain
-//   ResourceExhausted                         rate-limited: retry after RetryAfter(status)
+//   ResourceExhausted                         rate-limited: retry after resilience::RetryAfter
 //   PermissionDenied, Unauthenticated,        the provider refuses (bad key, quota or spend
 //   FailedPrecondition                        limit): not retried, next engine, reported
 //   InvalidArgument                           the request itself is bad: returned to the caller
@@ -74,10 +74,6 @@ class Engine {
 // region.
 bool SupportsPair(const std::vector<LanguagePair>& pairs, std::string_view source,
                   std::string_view target);
-
-// How long a rate-limited provider asked us to wait (429 Retry-After), if it said.
-std::optional<absl::Duration> RetryAfter(const absl::Status& status);
-absl::Status WithRetryAfter(absl::Status status, absl::Duration retry_after);
 
 // ---- The built-in engine: Apertium -------------------------------------------------------
 
