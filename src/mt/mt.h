@@ -94,6 +94,35 @@ struct ApertiumOptions {
 // modes are missing.
 absl::StatusOr<std::unique_ptr<Engine>> NewApertiumEngine(const ApertiumOptions& options);
 
+// ---- External providers --------------------------------------------------------------------
+//
+// Each adapter speaks its provider's own HTTP API and makes one attempt per call: retries,
+// breakers and fallback are the router's. Keys are sent in headers (never in URLs) and are
+// redacted from every message.
+
+struct ProviderOptions {
+  std::string name;      // the engine's name (defaults: "openai", "anthropic", ...)
+  std::string base_url;  // e.g. https://api.openai.com/v1, or a local OpenAI-compatible server
+  std::string api_key;
+  std::string model;     // LLMs
+  // Declared pairs; empty: the provider's own list where it has one (DeepL, LibreTranslate,
+  // APy ask it at start-up), any pair for LLMs.
+  std::vector<LanguagePair> pairs;
+};
+
+// OpenAI Chat Completions (also vLLM, llama.cpp, Ollama and other compatible servers).
+std::unique_ptr<Engine> NewOpenAiEngine(ProviderOptions options);
+// Anthropic Messages.
+std::unique_ptr<Engine> NewAnthropicEngine(ProviderOptions options);
+// Google Gemini generateContent.
+std::unique_ptr<Engine> NewGeminiEngine(ProviderOptions options);
+// DeepL /v2/translate (NMT).
+absl::StatusOr<std::unique_ptr<Engine>> NewDeepLEngine(ProviderOptions options);
+// LibreTranslate /translate (NMT).
+absl::StatusOr<std::unique_ptr<Engine>> NewLibreTranslateEngine(ProviderOptions options);
+// Apertium APy /translate (a remote Apertium).
+absl::StatusOr<std::unique_ptr<Engine>> NewApyEngine(ProviderOptions options);
+
 }  // namespace verso::mt
 
 #endif  // VERSO_MT_MT_H_
