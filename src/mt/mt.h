@@ -104,7 +104,7 @@ struct ProviderOptions {
   std::string name;      // the engine's name (defaults: "openai", "anthropic", ...)
   std::string base_url;  // e.g. https://api.openai.com/v1, or a local OpenAI-compatible server
   std::string api_key;
-  std::string model;     // LLMs
+  std::string model;  // LLMs
   // Declared pairs; empty: the provider's own list where it has one (DeepL, LibreTranslate,
   // APy ask it at start-up), any pair for LLMs.
   std::vector<LanguagePair> pairs;

@@ -6,6 +6,7 @@
 #ifndef VERSO_RESILIENCE_RESILIENCE_H_
 #define VERSO_RESILIENCE_RESILIENCE_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -137,6 +138,7 @@ class Singleflight {
       ++call->callers;
     }
     if (shared != nullptr) *shared = !leader;
+    if (!leader) ++waiting_;
     if (leader) {
       V value = fn();
       {
@@ -151,8 +153,12 @@ class Singleflight {
     }
     std::unique_lock<std::mutex> lock(call->mu);
     call->cv.wait(lock, [&] { return call->done; });
+    --waiting_;
     return call->value;
   }
+
+  // Callers now waiting on another's execution, over all keys.
+  int Waiting() const { return waiting_.load(); }
 
   // Callers sharing the call in flight for `key` (0 when none).
   int InFlight(const std::string& key) {
@@ -171,6 +177,7 @@ class Singleflight {
   };
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Call>> calls_;
+  std::atomic<int> waiting_{0};
 };
 
 // ---- Degradation -----------------------------------------------------------------------------

@@ -180,6 +180,27 @@ class ImportRepository {
   virtual absl::StatusOr<std::vector<ImportRecord>> UnfinishedImports() = 0;
 };
 
+// A named machine-translation engine chain of a tenant ("default" is the tenant's default).
+struct EnginePolicyRecord {
+  std::string tenant;
+  std::string name;
+  std::vector<std::string> engines;  // engine names, in the order they are tried
+  absl::Time updated_at;
+};
+
+// Thread-safe.
+class PolicyRepository {
+ public:
+  virtual ~PolicyRepository() = default;
+  virtual absl::Status PutPolicy(const EnginePolicyRecord& policy) = 0;  // insert or replace
+  virtual absl::StatusOr<EnginePolicyRecord> GetPolicy(std::string_view tenant,
+                                                       std::string_view name) = 0;  // NotFound
+  // The tenant's policies, by name.
+  virtual absl::StatusOr<std::vector<EnginePolicyRecord>> ListPolicies(std::string_view tenant) = 0;
+  virtual absl::Status DeletePolicy(std::string_view tenant,
+                                    std::string_view name) = 0;  // NotFound
+};
+
 // One database: every repository over the same storage.
 class Database {
  public:
@@ -187,6 +208,7 @@ class Database {
   virtual TmRepository& tm() = 0;
   virtual KeyRepository& keys() = 0;
   virtual ImportRepository& imports() = 0;
+  virtual PolicyRepository& policies() = 0;
   // A trivial query: is the database reachable?
   virtual absl::Status Ping() = 0;
 };

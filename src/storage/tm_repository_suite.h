@@ -301,6 +301,31 @@ TEST_P(TmRepositorySuite, ImportsPersistAndUnfinishedOnesAreListed) {
   EXPECT_TRUE(db_->Ping().ok());
 }
 
+TEST_P(TmRepositorySuite, EnginePoliciesPutGetListDelete) {
+  PolicyRepository& p = db_->policies();
+  EXPECT_TRUE(absl::IsNotFound(p.GetPolicy("acme", "default").status()));
+  ASSERT_TRUE(
+      p.PutPolicy({"acme", "default", {"openai", "deepl", "apertium"}, absl::FromUnixSeconds(10)})
+          .ok());
+  ASSERT_TRUE(p.PutPolicy({"acme", "cheap", {"apertium"}, absl::FromUnixSeconds(11)}).ok());
+  ASSERT_TRUE(p.PutPolicy({"other", "default", {"deepl"}, absl::FromUnixSeconds(12)}).ok());
+  auto got = p.GetPolicy("acme", "default");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->engines, (std::vector<std::string>{"openai", "deepl", "apertium"}));
+  EXPECT_EQ(got->updated_at, absl::FromUnixSeconds(10));
+  ASSERT_TRUE(p.PutPolicy({"acme", "default", {"anthropic"}, absl::FromUnixSeconds(13)}).ok());
+  EXPECT_EQ(p.GetPolicy("acme", "default")->engines, std::vector<std::string>{"anthropic"});
+  auto list = p.ListPolicies("acme");
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].name, "cheap");
+  EXPECT_EQ((*list)[1].name, "default");
+  EXPECT_TRUE(p.DeletePolicy("acme", "cheap").ok());
+  EXPECT_TRUE(absl::IsNotFound(p.DeletePolicy("acme", "cheap")));
+  EXPECT_TRUE(absl::IsNotFound(p.GetPolicy("acme", "cheap").status()));
+  EXPECT_EQ(p.GetPolicy("other", "default")->engines, std::vector<std::string>{"deepl"});
+}
+
 }  // namespace verso::storage
 
 #endif  // VERSO_STORAGE_TM_REPOSITORY_SUITE_H_

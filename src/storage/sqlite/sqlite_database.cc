@@ -83,6 +83,15 @@ CREATE TABLE tm_imports(
   finished_at INTEGER);
 CREATE INDEX tm_imports_status ON tm_imports(status, created_at);
 )sql",
+    // 3: machine-translation engine policies.
+    R"sql(
+CREATE TABLE mt_policies(
+  tenant TEXT NOT NULL,
+  name TEXT NOT NULL,
+  engines TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY(tenant, name));
+)sql",
 };
 
 int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
@@ -275,7 +284,8 @@ class SqliteSegmentWriter : public SegmentWriter {
 class SqliteDatabase : public Database,
                        public TmRepository,
                        public KeyRepository,
-                       public ImportRepository {
+                       public ImportRepository,
+                       public PolicyRepository {
  public:
   static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& path,
                                                         const SqliteOptions& options) {
@@ -293,6 +303,7 @@ class SqliteDatabase : public Database,
   TmRepository& tm() override { return *this; }
   KeyRepository& keys() override { return *this; }
   ImportRepository& imports() override { return *this; }
+  PolicyRepository& policies() override { return *this; }
 
   absl::Status Ping() override {
     Reader r(this);
@@ -359,6 +370,68 @@ class SqliteDatabase : public Database,
     VERSO_RETURN_IF_ERROR(st->Run());
     if (writer_->Changes() == 0) return absl::NotFoundError(StrCat("key ", id, " not found"));
     return absl::OkStatus();
+  }
+
+  // ---- Engine policies ----
+
+  absl::Status PutPolicy(const EnginePolicyRecord& p) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st, writer_->Prepare("INSERT OR REPLACE INTO mt_policies(tenant, name, engines, "
+                                    "updated_at) VALUES(?,?,?,?)"));
+    st->Reset().Bind(1, p.tenant).Bind(2, p.name).Bind(3, Join(p.engines, " "));
+    st->Bind(4, Micros(p.updated_at));
+    return st->Run();
+  }
+
+  absl::StatusOr<EnginePolicyRecord> GetPolicy(std::string_view tenant,
+                                               std::string_view name) override {
+    Reader r(this);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare("SELECT tenant, name, engines, updated_at FROM "
+                                                 "mt_policies WHERE tenant=? AND name=?"));
+    st->Reset().Bind(1, tenant).Bind(2, name);
+    VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) return absl::NotFoundError(StrCat("engine policy \"", name, "\" not found"));
+    EnginePolicyRecord p = ReadPolicy(*st);
+    st->Reset();
+    return p;
+  }
+
+  absl::StatusOr<std::vector<EnginePolicyRecord>> ListPolicies(std::string_view tenant) override {
+    Reader r(this);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare("SELECT tenant, name, engines, updated_at FROM "
+                                                 "mt_policies WHERE tenant=? ORDER BY name"));
+    st->Reset().Bind(1, tenant);
+    std::vector<EnginePolicyRecord> out;
+    while (true) {
+      VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+      if (!row) break;
+      out.push_back(ReadPolicy(*st));
+    }
+    return out;
+  }
+
+  absl::Status DeletePolicy(std::string_view tenant, std::string_view name) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st,
+                           writer_->Prepare("DELETE FROM mt_policies WHERE tenant=? AND name=?"));
+    st->Reset().Bind(1, tenant).Bind(2, name);
+    VERSO_RETURN_IF_ERROR(st->Run());
+    if (writer_->Changes() == 0) {
+      return absl::NotFoundError(StrCat("engine policy \"", name, "\" not found"));
+    }
+    return absl::OkStatus();
+  }
+
+  static EnginePolicyRecord ReadPolicy(Stmt& st) {
+    EnginePolicyRecord p;
+    p.tenant = std::string(st.Text(0));
+    p.name = std::string(st.Text(1));
+    for (std::string_view e : Split(st.Text(2), ' ')) {
+      if (!e.empty()) p.engines.emplace_back(e);
+    }
+    p.updated_at = FromMicros(st.Int(3));
+    return p;
   }
 
   // ---- Imports ----

@@ -1,0 +1,242 @@
+#include <algorithm>
+#include <atomic>
+
+#include "cache/cache.h"
+#include "common/clock.h"
+#include "common/hash.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "mt/translate.h"
+
+namespace verso::mt {
+namespace {
+
+struct Slot {
+  std::unique_ptr<Engine> engine;
+  std::unique_ptr<resilience::CircuitBreaker> breaker;
+  std::vector<LanguagePair> pairs;
+  std::atomic<int64_t> calls{0};
+  std::atomic<int64_t> failures{0};
+  std::atomic<int64_t> segments{0};
+};
+
+using Outcome = absl::StatusOr<std::vector<Translation>>;
+
+std::string GlossaryKey(const std::vector<GlossaryTerm>& glossary) {
+  std::string k;
+  for (const auto& t : glossary) k += t.source + "\x1f" + t.target + "\x1e";
+  return k;
+}
+
+size_t TranslationBytes(const Translation& t) {
+  size_t n = t.text.size() + t.engine.size() + t.model.size() + sizeof(Translation);
+  for (const auto& w : t.unknown_words) n += w.size() + 32;
+  return n;
+}
+
+}  // namespace
+
+struct Router::Impl {
+  RouterOptions options;
+  const Clock* clock;
+  std::map<std::string, std::unique_ptr<Slot>> slots;
+  std::vector<std::string> order;  // default chain order, then the rest
+  resilience::Retrier retrier;
+  resilience::Singleflight<Outcome> flights;
+  std::unique_ptr<cache::LruCache<Translation>> cache;
+  std::atomic<int64_t> coalesced{0};
+
+  Impl(RouterOptions o, const Clock* c)
+      : options(std::move(o)), clock(c), retrier(c, options.seed) {}
+
+  // One upstream call for `request` on `slot`, retried per the engine kind's policy; counts
+  // every attempt against the breaker.
+  Outcome Call(Slot& slot, const TranslateRequest& request) {
+    const resilience::RetryPolicy no_retry;
+    const resilience::RetryPolicy& policy =
+        slot.engine->kind() == EngineKind::kLlm   ? options.llm_retry
+        : slot.engine->kind() == EngineKind::kNmt ? options.nmt_retry
+                                                  : no_retry;  // the built-in engine retries itself
+    Outcome outcome = absl::UnknownError("not called");
+    resilience::RetryResult r = retrier.Run(policy, request.deadline, [&](int attempt) {
+      // A breaker that opened during the retries (another caller's failures) ends them.
+      if (attempt > 0 && !slot.breaker->Allow()) {
+        return absl::CancelledError(StrCat(slot.engine->name(), ": circuit open"));
+      }
+      ++slot.calls;
+      TranslateRequest attempt_request = request;
+      if (slot.engine->kind() != EngineKind::kBuiltin) {
+        absl::Duration timeout = slot.engine->kind() == EngineKind::kLlm
+                                     ? options.llm_attempt_timeout
+                                     : options.nmt_attempt_timeout;
+        attempt_request.deadline = std::min(request.deadline, clock->Now() + timeout);
+      }
+      outcome = slot.engine->Translate(attempt_request);
+      if (outcome.ok()) {
+        slot.breaker->RecordSuccess();
+        return absl::OkStatus();
+      }
+      ++slot.failures;
+      if (!absl::IsInvalidArgument(outcome.status())) slot.breaker->RecordFailure();
+      return outcome.status();
+    });
+    if (!r.status.ok()) outcome = r.status;
+    return outcome;
+  }
+};
+
+Router::Router(std::vector<std::unique_ptr<Engine>> engines, RouterOptions options,
+               const Clock* clock, resilience::DegradationController* degradation)
+    : impl_(std::make_unique<Impl>(std::move(options), clock)) {
+  for (auto& e : engines) {
+    auto slot = std::make_unique<Slot>();
+    bool llm = e->kind() == EngineKind::kLlm;
+    slot->breaker = std::make_unique<resilience::CircuitBreaker>(
+        llm ? impl_->options.llm_breaker : impl_->options.nmt_breaker, clock);
+    slot->pairs = e->Pairs();
+    if (degradation != nullptr) {
+      degradation->AddEngine(e->name(),
+                             llm ? resilience::DegradationController::EngineClass::kLlm
+                                 : resilience::DegradationController::EngineClass::kMt,
+                             slot->breaker.get());
+    }
+    std::string name = e->name();
+    slot->engine = std::move(e);
+    impl_->slots[name] = std::move(slot);
+  }
+  for (const auto& name : impl_->options.default_chain) {
+    if (impl_->slots.count(name)) impl_->order.push_back(name);
+  }
+  for (const auto& [name, slot] : impl_->slots) {
+    if (std::find(impl_->order.begin(), impl_->order.end(), name) == impl_->order.end()) {
+      impl_->order.push_back(name);
+    }
+  }
+  if (impl_->options.cache_bytes > 0) {
+    impl_->cache = std::make_unique<cache::LruCache<Translation>>(
+        impl_->options.cache_bytes, impl_->options.cache_ttl, clock, TranslationBytes);
+  }
+}
+
+Router::~Router() = default;
+
+absl::StatusOr<RouteResult> Router::Translate(const TranslateRequest& request,
+                                              const std::vector<std::string>& chain_names) {
+  Impl& im = *impl_;
+  std::vector<std::string> chain;
+  if (chain_names.empty()) {
+    for (const auto& name : im.options.default_chain) {
+      if (im.slots.count(name)) chain.push_back(name);
+    }
+  } else {
+    for (const auto& name : chain_names) {
+      if (!im.slots.count(name)) {
+        return absl::InvalidArgumentError(
+            StrCat("unknown engine \"", name, "\"; configured engines: ", Join(im.order, ", ")));
+      }
+      chain.push_back(name);
+    }
+  }
+  RouteResult result;
+  result.segments.resize(request.texts.size());
+  std::vector<size_t> remaining(request.texts.size());
+  for (size_t i = 0; i < remaining.size(); ++i) remaining[i] = i;
+  const std::string glossary = GlossaryKey(request.glossary);
+  bool supported = false;
+  for (const std::string& name : chain) {
+    Slot& slot = *im.slots[name];
+    if (!SupportsPair(slot.pairs, request.source_lang, request.target_lang)) continue;
+    supported = true;
+    auto cache_key = [&](size_t i) {
+      return StrCat(name, "\x1f", request.source_lang, "\x1f", request.target_lang, "\x1f",
+                    glossary, "\x1f", request.texts[i]);
+    };
+    if (im.cache != nullptr) {
+      std::vector<size_t> missing;
+      for (size_t i : remaining) {
+        if (auto hit = im.cache->Get(cache_key(i))) {
+          result.segments[i] = {std::move(*hit), true};
+        } else {
+          missing.push_back(i);
+        }
+      }
+      remaining.swap(missing);
+    }
+    if (remaining.empty()) break;
+    if (!slot.breaker->Allow()) {
+      result.notes.push_back(StrCat(name, ": circuit open"));
+      continue;
+    }
+    TranslateRequest sub = request;
+    sub.texts.clear();
+    for (size_t i : remaining) sub.texts.push_back(request.texts[i]);
+    std::string flight =
+        StrCat(name, "\x1f", request.source_lang, "\x1f", request.target_lang, "\x1f", glossary);
+    for (const auto& t : sub.texts) flight += "\x1e" + t;
+    bool shared = false;
+    Outcome outcome = im.flights.Do(
+        flight, [&] { return im.Call(slot, sub); }, &shared);
+    if (shared) ++im.coalesced;
+    if (!outcome.ok()) {
+      result.notes.push_back(std::string(outcome.status().message()));
+      log::Warn("mt.engine_failed", {{"engine", name}, {"error", outcome.status().message()}});
+      continue;
+    }
+    if (outcome->size() != remaining.size()) {
+      result.notes.push_back(StrCat(name, ": answered ", outcome->size(), " translations for ",
+                                    remaining.size(), " segments"));
+      continue;
+    }
+    if (!shared) slot.segments += static_cast<int64_t>(remaining.size());
+    for (size_t k = 0; k < remaining.size(); ++k) {
+      Translation& t = (*outcome)[k];
+      if (im.cache != nullptr && !shared) im.cache->Put(cache_key(remaining[k]), t);
+      result.segments[remaining[k]] = {std::move(t), false};
+    }
+    remaining.clear();
+    break;
+  }
+  if (remaining.empty()) return result;
+  if (!supported) {
+    return absl::InvalidArgumentError(StrCat("no engine in the chain (", Join(chain, ", "),
+                                             ") translates ", request.source_lang, " -> ",
+                                             request.target_lang));
+  }
+  return absl::UnavailableError(
+      StrCat("no engine could translate the request: ", Join(result.notes, "; ")));
+}
+
+std::vector<std::string> Router::EngineNames() const { return impl_->order; }
+
+std::vector<EngineState> Router::Engines() const {
+  std::vector<EngineState> out;
+  for (const auto& name : impl_->order) {
+    const Slot& s = *impl_->slots.at(name);
+    out.push_back({name, s.engine->kind(), s.breaker->state(), s.calls.load(), s.failures.load(),
+                   s.segments.load()});
+  }
+  return out;
+}
+
+RouterStats Router::Stats() const {
+  RouterStats s;
+  if (impl_->cache != nullptr) {
+    cache::CacheStats c = impl_->cache->stats();
+    s.cache_hits = c.hits;
+    s.cache_misses = c.misses;
+    s.cache_entries = c.entries;
+    s.cache_bytes = c.bytes;
+  }
+  s.coalesced = impl_->coalesced.load();
+  return s;
+}
+
+std::vector<std::pair<std::string, std::vector<LanguagePair>>> Router::PairsByEngine() const {
+  std::vector<std::pair<std::string, std::vector<LanguagePair>>> out;
+  for (const auto& name : impl_->order) out.push_back({name, impl_->slots.at(name)->pairs});
+  return out;
+}
+
+int Router::Waiting() const { return impl_->flights.Waiting(); }
+
+}  // namespace verso::mt

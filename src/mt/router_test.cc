@@ -1,0 +1,306 @@
+// The router and the translate service with real engines: the OpenAI adapter against a local
+// server speaking its protocol (the provider cannot run here) and the real Apertium engine.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "absl/time/clock.h"
+#include "common/clock.h"
+#include "common/ids.h"
+#include "mt/mt.h"
+#include "mt/translate.h"
+#include "storage/storage.h"
+#include "tests/fake_http_server.h"
+#include "tm/tm.h"
+
+namespace verso::mt {
+namespace {
+
+using json = nlohmann::json;
+using testing::FakeHttpServer;
+using testing::FakeRequest;
+using testing::FakeResponse;
+
+FakeResponse OpenAiAnswer(const FakeRequest& r) {
+  // Echo each segment back as "[es] segment": a translation that keeps the codes.
+  json segments =
+      json::parse(json::parse(r.body)["messages"][1]["content"].get<std::string>())["segments"];
+  json translations = json::array();
+  for (auto& s : segments) translations.push_back("[es] " + s.get<std::string>());
+  FakeResponse out;
+  out.body =
+      json{{"id", "chatcmpl-1"},
+           {"object", "chat.completion"},
+           {"model", "gpt-4o-mini"},
+           {"choices", json::array({{{"index", 0},
+                                     {"message",
+                                      {{"role", "assistant"},
+                                       {"content", json{{"translations", translations}}.dump()}}},
+                                     {"finish_reason", "stop"}}})}}
+          .dump();
+  return out;
+}
+
+FakeResponse ServerError() {
+  FakeResponse r;
+  r.status = 500;
+  r.body =
+      R"({"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}})";
+  return r;
+}
+
+std::unique_ptr<Engine> Apertium(const std::string& modes_dir = "") {
+  ApertiumOptions o;
+  o.max_pipelines_per_pair = 1;
+  if (!modes_dir.empty()) o.modes_dir = modes_dir;
+  auto e = NewApertiumEngine(o);
+  EXPECT_TRUE(e.ok()) << e.status();
+  return std::move(*e);
+}
+
+struct Fixture {
+  explicit Fixture(const std::string& openai_url, RouterOptions options = {},
+                   const std::string& modes_dir = "") {
+    std::vector<std::unique_ptr<Engine>> engines;
+    engines.push_back(NewOpenAiEngine({"", openai_url, "sk-test", "gpt-4o-mini", {}}));
+    engines.push_back(Apertium(modes_dir));
+    router = std::make_unique<Router>(std::move(engines), options, &clock, &degradation);
+  }
+  TranslateRequest Request(std::vector<std::string> texts) {
+    TranslateRequest r;
+    r.source_lang = "en";
+    r.target_lang = "es";
+    r.texts = std::move(texts);
+    r.deadline = absl::Now() + absl::Seconds(30);
+    return r;
+  }
+  FakeClock clock{absl::Now()};
+  resilience::DegradationController degradation;
+  std::unique_ptr<Router> router;
+};
+
+TEST(RouterTest, TheFirstEngineOfTheChainTranslatesAndTheCacheAnswersTheNextTime) {
+  FakeHttpServer server(OpenAiAnswer);
+  Fixture f(server.url());
+  EXPECT_EQ(f.router->EngineNames(), (std::vector<std::string>{"openai", "apertium"}));
+  auto r = f.router->Translate(f.Request({"Hello", "Good morning"}), {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->segments[0].translation.text, "[es] Hello");
+  EXPECT_EQ(r->segments[0].translation.engine, "openai");
+  EXPECT_FALSE(r->segments[0].cached);
+  r = f.router->Translate(f.Request({"Good morning", "Hello"}), {});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->segments[0].translation.text, "[es] Good morning");
+  EXPECT_TRUE(r->segments[0].cached);
+  EXPECT_EQ(server.request_count(), 1);
+  // An explicit chain: the built-in engine only.
+  r = f.router->Translate(f.Request({"He signed the law."}), {"apertium"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->segments[0].translation.text, " Firmó la ley.");
+  EXPECT_EQ(r->segments[0].translation.engine, "apertium");
+  EXPECT_EQ(f.router->Translate(f.Request({"x"}), {"systran"}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(RouterTest, AProviderReturning500sFallsThroughToTheNextEngineWithoutAnError) {
+  FakeHttpServer server([](const FakeRequest&) { return ServerError(); });
+  Fixture f(server.url());
+  auto r = f.router->Translate(f.Request({"He signed the law."}), {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->segments[0].translation.engine, "apertium");
+  EXPECT_EQ(r->segments[0].translation.text, " Firmó la ley.");
+  ASSERT_EQ(r->notes.size(), 1u);
+  EXPECT_NE(r->notes[0].find("openai: HTTP 500"), std::string::npos) << r->notes[0];
+  // The LLM policy: the call and two retries, after ~1 s and ~4 s (on the fake clock).
+  EXPECT_EQ(server.request_count(), 3);
+  EXPECT_GE(f.clock.Slept(), absl::Milliseconds(4000));
+  EXPECT_LE(f.clock.Slept(), absl::Milliseconds(6000));
+}
+
+TEST(RouterTest, BreakerOpensAndTheEngineIsSkippedUntilItHalfOpens) {
+  std::atomic<bool> healthy{false};
+  FakeHttpServer server(
+      [&](const FakeRequest& r) { return healthy ? OpenAiAnswer(r) : ServerError(); });
+  RouterOptions o;
+  o.llm_retry.max_retries = 0;
+  Fixture f(server.url(), o);
+  for (int i = 0; i < 5; ++i) {
+    auto r = f.router->Translate(f.Request({"Request " + std::to_string(i)}), {});
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->segments[0].translation.engine, "apertium");
+  }
+  EXPECT_EQ(server.request_count(), 5);
+  EXPECT_EQ(f.router->Engines()[0].breaker, resilience::BreakerState::kOpen);
+  EXPECT_EQ(f.degradation.Current().level, resilience::Level::kLlmUnavailable);
+  auto r = f.router->Translate(f.Request({"Request 6"}), {});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(server.request_count(), 5);  // not called while open
+  EXPECT_EQ(r->notes, std::vector<std::string>{"openai: circuit open"});
+  healthy = true;
+  f.clock.Advance(absl::Seconds(30));
+  r = f.router->Translate(f.Request({"Request 7"}), {});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->segments[0].translation.engine, "openai");  // the trial succeeded
+  EXPECT_EQ(f.router->Engines()[0].breaker, resilience::BreakerState::kClosed);
+  EXPECT_EQ(f.degradation.Current().level, resilience::Level::kNormal);
+}
+
+TEST(RouterTest, RetryAfterOn429DelaysTheRetry) {
+  std::atomic<int> calls{0};
+  FakeHttpServer server([&](const FakeRequest& r) {
+    if (calls++ == 0) {
+      FakeResponse limited;
+      limited.status = 429;
+      limited.headers.push_back({"retry-after", "3"});
+      limited.body =
+          R"({"error":{"message":"Rate limit reached for requests","type":"requests","param":null,"code":"rate_limit_exceeded"}})";
+      return limited;
+    }
+    return OpenAiAnswer(r);
+  });
+  Fixture f(server.url());
+  auto r = f.router->Translate(f.Request({"Hello"}), {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->segments[0].translation.engine, "openai");
+  EXPECT_EQ(server.request_count(), 2);
+  EXPECT_EQ(f.clock.Slept(), absl::Seconds(3));  // longer than the policy's 1 s ± 0.5 s
+}
+
+TEST(RouterTest, AHangingProviderTimesOutAndTheNextEngineStillAnswersInTime) {
+  FakeHttpServer server([](const FakeRequest&) {
+    FakeResponse r;
+    r.hang = true;
+    return r;
+  });
+  RouterOptions o;
+  o.llm_attempt_timeout = absl::Milliseconds(200);
+  o.llm_retry.max_retries = 0;
+  Fixture f(server.url(), o);
+  TranslateRequest req = f.Request({"He signed the law."});
+  req.deadline = absl::Now() + absl::Seconds(5);
+  auto r = f.router->Translate(req, {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->segments[0].translation.engine, "apertium");
+  ASSERT_EQ(r->notes.size(), 1u);
+  EXPECT_NE(r->notes[0].find("did not answer in time"), std::string::npos) << r->notes[0];
+}
+
+TEST(RouterTest, HundredConcurrentIdenticalRequestsMakeOneUpstreamCall) {
+  Router* router = nullptr;
+  FakeHttpServer server([&](const FakeRequest& r) {
+    // Answer only once the other 99 callers are waiting on this call.
+    while (router->Waiting() < 99) std::this_thread::yield();
+    return OpenAiAnswer(r);
+  });
+  RouterOptions o;
+  o.cache_bytes = 0;  // coalescing alone, not the cache
+  Fixture f(server.url(), o);
+  router = f.router.get();
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 100; ++i) {
+    threads.emplace_back([&] {
+      auto r = f.router->Translate(f.Request({"Hello", "world"}), {});
+      if (r.ok() && r->segments[1].translation.text == "[es] world") ++ok;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 100);
+  EXPECT_EQ(server.request_count(), 1);
+  EXPECT_EQ(f.router->Stats().coalesced, 99);
+}
+
+std::unique_ptr<storage::Database> TempDb(const std::string& name) {
+  std::string dir = ::testing::TempDir() + "/router_" + name + "_" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto db = storage::OpenSqlite(dir + "/verso.db", storage::SqliteOptions{});
+  EXPECT_TRUE(db.ok()) << db.status();
+  return std::move(*db);
+}
+
+// An Apertium installation whose eng-spa mode cannot run (its analyser is missing).
+std::string BrokenModes() {
+  std::string dir = ::testing::TempDir() + "/broken_modes_" + std::to_string(getpid());
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/eng-spa.mode") << "lt-proc '/nonexistent/eng-spa.automorf.bin' | "
+                                          "lt-proc -g '/nonexistent/eng-spa.autogen.bin'\n";
+  return dir;
+}
+
+TEST(TranslateServiceTest, TmMatchesComeFirstPoliciesChooseTheChainAndAllEnginesDownMeansTmOnly) {
+  std::atomic<bool> openai_up{true};
+  FakeHttpServer server(
+      [&](const FakeRequest& r) { return openai_up ? OpenAiAnswer(r) : ServerError(); });
+  RouterOptions o;
+  o.llm_retry.max_retries = 0;
+  o.nmt_breaker.failure_threshold = 1;
+  Fixture f(server.url(), o, BrokenModes());
+  auto db = TempDb("tmonly");
+  IdGenerator ids(f.clock, 7);
+  tm::TmService tms(db.get(), &f.clock, &ids);
+  ASSERT_TRUE(tms.Load().ok());
+  auto store = tms.CreateStore("acme", "main", "en", "es");
+  ASSERT_TRUE(store.ok());
+  storage::SegmentRecord seg;
+  seg.source = "Save the file.";
+  seg.target = "Guarde el archivo.";
+  ASSERT_TRUE(tms.AddSegments("acme", store->record.id, {seg}, "test").ok());
+  TranslateService service(&tms, &db->policies(), f.router.get(), &f.degradation, &f.clock);
+
+  TranslateInput in;
+  in.tenant = "acme";
+  in.source_lang = "en";
+  in.target_lang = "es";
+  in.tm_store = store->record.id;
+  in.texts = {"Save the file.", "Open the file."};
+  in.deadline = absl::Now() + absl::Seconds(30);
+  auto r = service.Translate(in);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->segments[0].origin, "tm");
+  EXPECT_EQ(r->segments[0].text, "Guarde el archivo.");
+  EXPECT_EQ(r->segments[0].tm_score, 100);
+  EXPECT_EQ(r->segments[1].origin, "mt");
+  EXPECT_EQ(r->segments[1].engine, "openai");
+  EXPECT_EQ(r->segments[1].text, "[es] Open the file.");
+  EXPECT_EQ(r->level.level, resilience::Level::kNormal);
+
+  // The tenant's stored default policy chooses the chain; a missing named policy is NotFound.
+  ASSERT_TRUE(db->policies().PutPolicy({"acme", "default", {"apertium"}, f.clock.Now()}).ok());
+  EXPECT_EQ(*service.Chain(in), std::vector<std::string>{"apertium"});
+  in.texts = {"Close the file."};
+  auto broken = service.Translate(in);  // apertium cannot run: its breaker opens (threshold 1)
+  EXPECT_EQ(broken.status().code(), absl::StatusCode::kUnavailable) << broken.status();
+  ASSERT_TRUE(db->policies().DeletePolicy("acme", "default").ok());
+  in.engine_policy = "missing";
+  EXPECT_TRUE(absl::IsNotFound(service.Translate(in).status()));
+  in.engine_policy.clear();
+
+  // OpenAI goes down too: five failures open its breaker. Every engine is down: level 4.
+  openai_up = false;
+  for (int i = 0; i < 5; ++i)
+    (void)f.router->Translate(f.Request({"x" + std::to_string(i)}), {"openai"});
+  EXPECT_EQ(f.degradation.Current().level, resilience::Level::kTmOnly);
+  in.texts = {"Save the file.", "Open the file."};
+  auto refused = service.Translate(in);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(refused.status().message(),
+            "Machine translation is unavailable: only exact translation-memory matches are "
+            "returned: segment 2 has no exact translation-memory match");
+  in.texts = {"Save the file."};
+  r = service.Translate(in);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->segments[0].origin, "tm");
+  EXPECT_EQ(r->level.number, 4);
+  // A database outage is an emergency: nothing is processed.
+  f.degradation.SetDatabaseHealthy(false);
+  EXPECT_EQ(service.Translate(in).status().message(),
+            "Maintenance mode: requests are not being processed, please retry later");
+}
+
+}  // namespace
+}  // namespace verso::mt
