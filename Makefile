@@ -35,6 +35,7 @@ bench: build
 	@./scripts/install-deps --bench
 	./bench/run-tm-bench $(BUILD_DIR)
 	./bench/run-api-bench $(BUILD_DIR)
+	./bench/run-mt-bench $(BUILD_DIR)
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -19,7 +20,11 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "common/strings.h"
+#include "common/subprocess.h"
+#include "mt/mt.h"
+#include "mt/translate.h"
 #include "ops/ops.h"
+#include "resilience/resilience.h"
 #include "storage/storage.h"
 #include "tm/tm.h"
 
@@ -93,6 +98,82 @@ std::vector<ConfigOption> Schema(bool serving) {
        .default_value = "2000",
        .min = 1,
        .max = 100000000},
+      {.name = "mt.chain",
+       .type = T::kString,
+       .default_value = "",
+       .help = "Engines tried in order when a request names none (comma-separated; empty: "
+               "openai,anthropic,gemini,deepl,libretranslate,apy,apertium, configured ones only)"},
+      {.name = "mt.timeout",
+       .type = T::kDuration,
+       .default_value = "60s",
+       .help = "Deadline of a translate request, retries and fallbacks included"},
+      {.name = "mt.cache_mb",
+       .type = T::kInt,
+       .default_value = "256",
+       .help = "Memory for cached translations (0: no cache)",
+       .min = 0,
+       .max = 1 << 20},
+      {.name = "mt.cache_ttl", .type = T::kDuration, .default_value = "168h"},
+      {.name = "mt.secrets_file",
+       .type = T::kString,
+       .default_value = "",
+       .help = "File of NAME=value provider keys (OPENAI_API_KEY, ANTHROPIC_API_KEY, "
+               "GEMINI_API_KEY, DEEPL_AUTH_KEY, LIBRETRANSLATE_API_KEY, APY_API_KEY); the "
+               "environment wins"},
+      {.name = "mt.apertium.enabled", .type = T::kBool, .default_value = "true"},
+      {.name = "mt.apertium.modes_dir",
+       .type = T::kString,
+       .default_value = "/usr/share/apertium/modes"},
+      {.name = "mt.apertium.pipelines",
+       .type = T::kInt,
+       .default_value = "2",
+       .help = "Warm pipelines per language pair",
+       .min = 1,
+       .max = 64},
+      {.name = "mt.apertium.segment_timeout", .type = T::kDuration, .default_value = "20s"},
+      {.name = "mt.apertium.warm",
+       .type = T::kString,
+       .default_value = "",
+       .help = "Modes started with the server (e.g. eng-spa,spa-cat); others on first use"},
+      {.name = "mt.openai.enabled",
+       .type = T::kChoice,
+       .default_value = "auto",
+       .help = "auto (on when OPENAI_API_KEY or the base_url is set), on or off",
+       .choices = {"auto", "on", "off"}},
+      {.name = "mt.openai.base_url", .type = T::kString, .default_value = ""},
+      {.name = "mt.openai.model", .type = T::kString, .default_value = ""},
+      {.name = "mt.anthropic.enabled",
+       .type = T::kChoice,
+       .default_value = "auto",
+       .help = "auto (on when ANTHROPIC_API_KEY or the base_url is set), on or off",
+       .choices = {"auto", "on", "off"}},
+      {.name = "mt.anthropic.base_url", .type = T::kString, .default_value = ""},
+      {.name = "mt.anthropic.model", .type = T::kString, .default_value = ""},
+      {.name = "mt.gemini.enabled",
+       .type = T::kChoice,
+       .default_value = "auto",
+       .help = "auto (on when GEMINI_API_KEY or the base_url is set), on or off",
+       .choices = {"auto", "on", "off"}},
+      {.name = "mt.gemini.base_url", .type = T::kString, .default_value = ""},
+      {.name = "mt.gemini.model", .type = T::kString, .default_value = ""},
+      {.name = "mt.deepl.enabled",
+       .type = T::kChoice,
+       .default_value = "auto",
+       .help = "auto (on when DEEPL_AUTH_KEY or the base_url is set), on or off",
+       .choices = {"auto", "on", "off"}},
+      {.name = "mt.deepl.base_url", .type = T::kString, .default_value = ""},
+      {.name = "mt.libretranslate.enabled",
+       .type = T::kChoice,
+       .default_value = "auto",
+       .help = "auto (on when the base_url is set), on or off",
+       .choices = {"auto", "on", "off"}},
+      {.name = "mt.libretranslate.base_url", .type = T::kString, .default_value = ""},
+      {.name = "mt.apy.enabled",
+       .type = T::kChoice,
+       .default_value = "auto",
+       .help = "auto (on when the base_url is set), on or off",
+       .choices = {"auto", "on", "off"}},
+      {.name = "mt.apy.base_url", .type = T::kString, .default_value = ""},
       {.name = "imports.sync_max_bytes",
        .type = T::kInt,
        .default_value = "1048576",
@@ -100,6 +181,114 @@ std::vector<ConfigOption> Schema(bool serving) {
        .min = 0,
        .max = 1LL << 40},
   };
+}
+
+std::vector<std::string> CommaList(const std::string& s) {
+  std::vector<std::string> out;
+  for (std::string_view part : Split(s, ',')) {
+    part = StripAsciiWhitespace(part);
+    if (!part.empty()) out.emplace_back(part);
+  }
+  return out;
+}
+
+// The machine-translation side of `verso serve`: engines, router, translate service.
+struct Mt {
+  resilience::DegradationController degradation;
+  std::unique_ptr<mt::Router> router;
+  std::unique_ptr<mt::TranslateService> service;
+};
+
+// Builds the engines the configuration asks for. Keys come from the environment, then from
+// mt.secrets_file; they go to the adapters only (never to a log line). A provider that fails to
+// start (DeepL, LibreTranslate and APy list their languages at start-up) is left out with a
+// warning: the others still serve.
+absl::StatusOr<std::unique_ptr<Mt>> BuildMt(const Config& c, tm::TmService* tm,
+                                            storage::Database* db) {
+  std::map<std::string, std::string> secrets;
+  if (const std::string& file = c.GetString("mt.secrets_file"); !file.empty()) {
+    VERSO_ASSIGN_OR_RETURN(secrets, ReadSecretsFile(file));
+  }
+  auto secret = [&](const char* name) -> std::string {
+    if (const char* v = std::getenv(name); v != nullptr && *v != '\0') return v;
+    auto it = secrets.find(name);
+    return it == secrets.end() ? "" : it->second;
+  };
+  std::vector<std::unique_ptr<mt::Engine>> engines;
+  struct Provider {
+    const char* name;
+    const char* key_name;
+    bool key_enables;  // auto: on when the key is set (and always when the base URL is)
+  };
+  const Provider providers[] = {{"openai", "OPENAI_API_KEY", true},
+                                {"anthropic", "ANTHROPIC_API_KEY", true},
+                                {"gemini", "GEMINI_API_KEY", true},
+                                {"deepl", "DEEPL_AUTH_KEY", true},
+                                {"libretranslate", "LIBRETRANSLATE_API_KEY", false},
+                                {"apy", "APY_API_KEY", false}};
+  for (const Provider& p : providers) {
+    const std::string prefix = StrCat("mt.", p.name, ".");
+    mt::ProviderOptions o;
+    o.name = p.name;
+    o.base_url = c.GetString(prefix + "base_url");
+    o.api_key = secret(p.key_name);
+    const std::string& enabled = c.GetString(prefix + "enabled");
+    bool on = enabled == "on" ||
+              (enabled == "auto" && (!o.base_url.empty() || (p.key_enables && !o.api_key.empty())));
+    if (!on) continue;
+    std::string_view name = p.name;
+    absl::StatusOr<std::unique_ptr<mt::Engine>> e;
+    if (name == "openai" || name == "anthropic" || name == "gemini") {
+      o.model = c.GetString(prefix + "model");
+      e = name == "openai"      ? mt::NewOpenAiEngine(std::move(o))
+          : name == "anthropic" ? mt::NewAnthropicEngine(std::move(o))
+                                : mt::NewGeminiEngine(std::move(o));
+    } else {
+      e = name == "deepl"            ? mt::NewDeepLEngine(std::move(o))
+          : name == "libretranslate" ? mt::NewLibreTranslateEngine(std::move(o))
+                                     : mt::NewApyEngine(std::move(o));
+    }
+    if (!e.ok()) {
+      log::Warn("mt.engine.unavailable", {{"engine", p.name}, {"error", e.status().message()}});
+      continue;
+    }
+    log::Info("mt.engine", {{"engine", p.name}});
+    engines.push_back(std::move(*e));
+  }
+  if (c.GetBool("mt.apertium.enabled")) {
+    mt::ApertiumOptions o;
+    o.modes_dir = c.GetString("mt.apertium.modes_dir");
+    o.max_pipelines_per_pair = static_cast<int>(c.GetInt("mt.apertium.pipelines"));
+    o.segment_timeout = c.GetDuration("mt.apertium.segment_timeout");
+    o.warm_modes = CommaList(c.GetString("mt.apertium.warm"));
+    auto e = mt::NewApertiumEngine(o);
+    if (e.ok()) {
+      log::Info("mt.engine", {{"engine", "apertium"}, {"pairs", (*e)->Pairs().size()}});
+      engines.push_back(std::move(*e));
+    } else {
+      log::Warn("mt.engine.unavailable", {{"engine", "apertium"}, {"error", e.status().message()}});
+    }
+  }
+  mt::RouterOptions ro;
+  if (auto chain = CommaList(c.GetString("mt.chain")); !chain.empty()) {
+    for (const auto& name : chain) {
+      bool known = false;
+      for (const auto& e : engines) known = known || e->name() == name;
+      if (!known) {
+        return absl::InvalidArgumentError(StrCat("configuration: mt.chain: engine \"", name,
+                                                 "\" is not configured or did not start"));
+      }
+    }
+    ro.default_chain = chain;
+  }
+  ro.cache_bytes = static_cast<size_t>(c.GetInt("mt.cache_mb")) << 20;
+  ro.cache_ttl = c.GetDuration("mt.cache_ttl");
+  auto out = std::make_unique<Mt>();
+  out->router =
+      std::make_unique<mt::Router>(std::move(engines), ro, &Clock::Real(), &out->degradation);
+  out->service = std::make_unique<mt::TranslateService>(tm, &db->policies(), out->router.get(),
+                                                        &out->degradation, &Clock::Real());
+  return out;
 }
 
 // Everything a command needs, opened on first use.
@@ -185,6 +374,31 @@ class Runtime : public cli::Environment {
     services.upload_dir = c.GetString("data_dir") + "/uploads";
     services.sync_import_max_bytes = c.GetInt("imports.sync_max_bytes");
     services.indexes_loaded = [&loaded] { return loaded.load(); };
+    IgnoreSigpipe();  // a dead engine stage must not take the server with it
+    auto mt = BuildMt(c, tm_.get(), db_.get());
+    if (!mt.ok()) {
+      std::cerr << "verso: error: " << mt.status().message() << "\n";
+      return 1;
+    }
+    services.translate = (*mt)->service.get();
+    services.mt_router = (*mt)->router.get();
+    services.degradation = &(*mt)->degradation;
+    services.translate_timeout = c.GetDuration("mt.timeout");
+    // The database's health feeds the degradation level (unreachable: emergency).
+    std::mutex health_mu;
+    std::condition_variable health_cv;
+    bool stopping = false;
+    std::thread health([&] {
+      std::unique_lock<std::mutex> lock(health_mu);
+      while (!stopping) {
+        lock.unlock();
+        absl::Status ping = db_->Ping();
+        (*mt)->degradation.SetDatabaseHealthy(ping.ok());
+        if (!ping.ok()) log::Error("storage.unhealthy", {{"error", ping.message()}});
+        lock.lock();
+        health_cv.wait_for(lock, std::chrono::seconds(5), [&] { return stopping; });
+      }
+    });
     // A fresh installation has no way in: give it one admin key, shown once.
     if (auto keys = keys_->List(""); keys.ok() && keys->empty()) {
       auto created = keys_->Create("default", "bootstrap", {"admin"});
@@ -197,6 +411,12 @@ class Runtime : public cli::Environment {
     auto server = api::Server::Start(options, services);
     if (!server.ok()) {
       std::cerr << "verso: error: " << server.status().message() << "\n";
+      {
+        std::lock_guard<std::mutex> lock(health_mu);
+        stopping = true;
+      }
+      health_cv.notify_all();
+      health.join();
       return 1;
     }
     std::cout << "verso " << kVersion << " listening on http://" << options.host << ":"
@@ -219,8 +439,15 @@ class Runtime : public cli::Environment {
     log::Info("shutdown", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
     (*server)->Shutdown(c.GetDuration("server.drain_timeout"));
     loader.join();
+    {
+      std::lock_guard<std::mutex> lock(health_mu);
+      stopping = true;
+    }
+    health_cv.notify_all();
+    health.join();
     tm_->StopImports();  // unfinished imports roll back and resume at the next start
     server->reset();
+    mt->reset();  // stops the engines' pipelines
     tm_.reset();
     db_.reset();  // closes SQLite: every acknowledged write is already in the log on disk
     log::Info("stopped");

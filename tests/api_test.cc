@@ -12,6 +12,7 @@
 
 #include "tests/http_client.h"
 #include "tests/process.h"
+#include "tests/verso_server.h"
 
 namespace verso {
 namespace {
@@ -22,52 +23,14 @@ using ::testing::HasSubstr;
 using testing::HttpConnection;
 using testing::HttpResponse;
 
-std::string TestDir(const std::string& name) {
-  std::string dir = ::testing::TempDir() + "/api_" + std::to_string(getpid()) + "_" + name;
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
-
-std::string CreateKey(const std::string& dir, const std::string& tenant,
-                      const std::string& scopes) {
-  auto r = testing::Run(
-      {VERSO_BINARY, "--data-dir", dir, "keys", "create", "--tenant", tenant, "--scopes", scopes});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  std::string key = r.out;
-  while (!key.empty() && key.back() == '\n') key.pop_back();
-  return key;
-}
+std::string TestDir(const std::string& name) { return testing::TestDir("api", name); }
+using testing::CreateKey;
 
 // `verso serve` as a child process.
-class ServerProcess {
+class ServerProcess : public testing::VersoServer {
  public:
-  ServerProcess(const std::string& dir, const std::vector<std::string>& settings) {
-    std::vector<std::string> argv = {VERSO_BINARY, "--data-dir", dir, "--log-level", "warn"};
-    for (const auto& s : settings) {
-      argv.push_back("--set");
-      argv.push_back(s);
-    }
-    argv.insert(argv.end(), {"serve", "--listen", "127.0.0.1:0"});
-    child_ = std::make_unique<testing::Child>(argv);
-    std::string line;
-    while (port_ == 0 && child_->ReadLine(&line)) {
-      size_t at = line.find("listening on http://127.0.0.1:");
-      if (at != std::string::npos) port_ = std::atoi(line.c_str() + at + 30);
-    }
-    // Wait until the indexes are loaded.
-    for (int i = 0; i < 500 && port_ > 0; ++i) {
-      if (Fetch(port_, "GET", "/readyz").status == 200) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  }
-  int port() const { return port_; }
-  void Signal(int sig) { child_->Kill(sig); }
-  int Wait() { return child_->Wait(); }
-
- private:
-  std::unique_ptr<testing::Child> child_;
-  int port_ = 0;
+  ServerProcess(const std::string& dir, const std::vector<std::string>& settings)
+      : VersoServer(dir, {.settings = settings}) {}
 };
 
 struct Reply {

@@ -142,7 +142,8 @@ TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
   ASSERT_EQ(key_run.exit_code, 0);
   std::string key = key_run.out.substr(0, key_run.out.find('\n'));
   testing::Child server({VERSO_BINARY, "--data-dir", dir, "--log-level", "warn", "--set",
-                         "imports.sync_max_bytes=2000", "serve", "--listen", "127.0.0.1:0"});
+                         "imports.sync_max_bytes=2000", "--set", "mt.apertium.pipelines=1", "serve",
+                         "--listen", "127.0.0.1:0"});
   std::string line;
   int port = 0;
   while (port == 0 && server.ReadLine(&line)) {
@@ -225,6 +226,27 @@ TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
        {{"Content-Type", "text/html"}});  // 415
   call("get", "/v1/tm/{store}/tmx", s + "/tmx");
   call("delete", "/v1/tm/{store}/segments/{id}", s + "/segments/" + id);
+  // Machine translation (the built-in engine).
+  call("post", "/v1/translate", "/v1/translate",
+       R"({"source_lang":"en","target_lang":"es","segments":["Good morning","Open the file"],)"
+       R"("text_format":"plain"})");
+  call("post", "/v1/translate", "/v1/translate", R"({"source_lang":"en"})");  // 400
+  call(
+      "post", "/v1/translate", "/v1/translate",
+      R"({"source_lang":"en","target_lang":"es","segments":["a"],"tm_store":"tm_missing"})");  // 404
+  call("post", "/v1/translate", "/v1/translate",
+       R"({"source_lang":"en","target_lang":"ja","segments":["a"]})");  // 422
+  call("get", "/v1/status", "/v1/status");
+  call("put", "/v1/mt/policies/{name}", "/v1/mt/policies/offline", R"({"engines":["apertium"]})");
+  call("put", "/v1/mt/policies/{name}", "/v1/mt/policies/bad", R"({"engines":["nope"]})");    // 422
+  call("put", "/v1/mt/policies/{name}", "/v1/mt/policies/bad", R"({"engines":"apertium"})");  // 400
+  call("get", "/v1/mt/policies", "/v1/mt/policies");
+  call("get", "/v1/mt/policies/{name}", "/v1/mt/policies/offline");
+  call("post", "/v1/translate", "/v1/translate",
+       R"({"source_lang":"en","target_lang":"es","segments":["a"],"engine_policy":"offline"})");
+  call("delete", "/v1/mt/policies/{name}", "/v1/mt/policies/offline");
+  call("get", "/v1/mt/policies/{name}", "/v1/mt/policies/offline");     // 404
+  call("delete", "/v1/mt/policies/{name}", "/v1/mt/policies/offline");  // 404
   call("get", "/healthz", "/healthz");
   call("get", "/readyz", "/readyz");
   call("get", "/metrics", "/metrics");

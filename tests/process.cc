@@ -72,15 +72,24 @@ RunResult Run(const std::vector<std::string>& argv, const std::vector<std::strin
   return r;
 }
 
-Child::Child(const std::vector<std::string>& argv) {
+Child::Child(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+             const std::string& stderr_path) {
   int p[2];
   if (pipe(p) != 0) std::abort();
+  std::vector<std::string> full_env;
+  for (char** e = environ; *e != nullptr; ++e) full_env.emplace_back(*e);
+  for (const auto& e : env) full_env.push_back(e);
   pid_ = fork();
   if (pid_ == 0) {
     dup2(p[1], 1);
     close(p[0]);
+    if (!stderr_path.empty()) {
+      int fd = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (fd >= 0) dup2(fd, 2);
+    }
     auto args = CStrings(argv);
-    execv(args[0], args.data());
+    auto envp = CStrings(full_env);
+    execve(args[0], args.data(), envp.data());
     _exit(127);
   }
   close(p[1]);

@@ -19,7 +19,10 @@ RunResult Run(const std::vector<std::string>& argv, const std::vector<std::strin
 // A child process whose stdout is read line by line.
 class Child {
  public:
-  explicit Child(const std::vector<std::string>& argv);
+  // `env`: extra environment variables ("KEY=value"); `stderr_path`: where its stderr goes
+  // (empty: inherited).
+  explicit Child(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
+                 const std::string& stderr_path = "");
   ~Child();
   // Next stdout line without the newline; false at end of output.
   bool ReadLine(std::string* line);

@@ -32,6 +32,13 @@ class Database;
 namespace tm {
 class TmService;
 }  // namespace tm
+namespace mt {
+class Router;
+class TranslateService;
+}  // namespace mt
+namespace resilience {
+class DegradationController;
+}  // namespace resilience
 }  // namespace verso
 
 namespace verso::api {
@@ -62,6 +69,11 @@ struct Services {
   std::string upload_dir;                   // where uploads are streamed to
   int64_t sync_import_max_bytes = 1 << 20;  // larger uploads import in the background
   std::function<bool()> indexes_loaded;     // for /readyz
+  // Machine translation (all three set, or none: no translate routes).
+  mt::TranslateService* translate = nullptr;
+  mt::Router* mt_router = nullptr;
+  resilience::DegradationController* degradation = nullptr;
+  absl::Duration translate_timeout = absl::Seconds(60);  // a translate request's deadline
 };
 
 class Server {

@@ -83,6 +83,7 @@ std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space)
 
 void AddTmRoutes(Router* router, const Services& services);
 void AddOpsRoutes(Router* router, const Services& services);
+void AddMtRoutes(Router* router, const Services& services);
 
 }  // namespace verso::api
 

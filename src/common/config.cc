@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 
@@ -219,6 +220,36 @@ std::vector<std::pair<std::string, std::string>> ProcessEnvironment() {
     env.emplace_back(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
   }
   return env;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> ReadSecretsFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(StrCat("secrets file ", path, ": cannot be read"));
+  std::map<std::string, std::string> out;
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    std::string_view l = StripAsciiWhitespace(line);
+    if (l.empty() || l[0] == '#') continue;
+    if (l.substr(0, 7) == "export ") l = StripAsciiWhitespace(l.substr(7));
+    size_t eq = l.find('=');
+    std::string_view name =
+        eq == std::string_view::npos ? l : StripAsciiWhitespace(l.substr(0, eq));
+    bool valid_name = !name.empty();
+    for (char c : name) {
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) valid_name = false;
+    }
+    if (eq == std::string_view::npos || !valid_name) {
+      return absl::InvalidArgumentError(
+          StrCat("secrets file ", path, ":", n, ": expected NAME=value"));
+    }
+    std::string_view value = StripAsciiWhitespace(l.substr(eq + 1));
+    if (value.size() >= 2 && (value[0] == '"' || value[0] == '\'') && value.back() == value[0]) {
+      value = value.substr(1, value.size() - 2);
+    }
+    out[std::string(name)] = std::string(value);
+  }
+  return out;
 }
 
 }  // namespace verso

@@ -73,6 +73,10 @@ class Config {
 // Reads the process environment into ConfigSources::env form.
 std::vector<std::pair<std::string, std::string>> ProcessEnvironment();
 
+// Reads a secrets file: one `NAME=value` per line, blank lines and `#` comments ignored,
+// optional quotes around the value. Errors name the file and line, never a value.
+absl::StatusOr<std::map<std::string, std::string>> ReadSecretsFile(const std::string& path);
+
 }  // namespace verso
 
 #endif  // VERSO_COMMON_CONFIG_H_

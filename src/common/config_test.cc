@@ -84,6 +84,21 @@ TEST(ConfigTest, FileErrorsCarryLineAndColumn) {
             "configuration file " + src.yaml_path + ": cannot be read");
 }
 
+TEST(ConfigTest, SecretsFile) {
+  std::string path = WriteFile("secrets.env",
+                               "# provider keys\n\nOPENAI_API_KEY=sk-abc=def\n"
+                               "export DEEPL_AUTH_KEY = \"k:fx\"\r\nEMPTY=\n");
+  auto s = ReadSecretsFile(path);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(*s, (std::map<std::string, std::string>{
+                    {"OPENAI_API_KEY", "sk-abc=def"}, {"DEEPL_AUTH_KEY", "k:fx"}, {"EMPTY", ""}}));
+  path = WriteFile("secrets2.env", "A=1\nsk-secret-value\n");
+  EXPECT_EQ(ReadSecretsFile(path).status().message(),
+            "secrets file " + path + ":2: expected NAME=value");
+  EXPECT_EQ(ReadSecretsFile(path + ".missing").status().message(),
+            "secrets file " + path + ".missing: cannot be read");
+}
+
 TEST(ConfigTest, EnvNames) {
   EXPECT_EQ(Config::EnvName("log.level"), "VERSO_LOG_LEVEL");
   EXPECT_EQ(Config::EnvName("storage.sqlite-sync"), "VERSO_STORAGE_SQLITE_SYNC");

@@ -147,6 +147,39 @@ absl::StatusOr<std::string> CanonicalLanguageTag(std::string_view tag) {
   return Join(out, "-");
 }
 
+std::string Iso639_3(std::string_view tag) {
+  std::string primary = PrimaryLanguage(tag);
+  if (primary.size() != 2) return primary;
+  const char* three = uloc_getISO3Language(primary.c_str());
+  return three != nullptr && std::strlen(three) == 3 ? std::string(three) : primary;
+}
+
+std::string LanguageName(std::string_view tag) {
+  std::string locale(tag);
+  for (char& c : locale) {
+    if (c == '-') c = '_';
+  }
+  UChar buffer[128];
+  UErrorCode status = U_ZERO_ERROR;
+  int32_t n = uloc_getDisplayName(locale.c_str(), "en", buffer, 128, &status);
+  if (U_FAILURE(status) || n <= 0) return std::string(tag);
+  std::string out;
+  for (int32_t i = 0; i < n && i < 128; ++i) {
+    UChar c = buffer[i];  // names in English are ASCII or Latin-1
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else if (c < 0x800) {
+      out += static_cast<char>(0xC0 | (c >> 6));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    } else {
+      out += static_cast<char>(0xE0 | (c >> 12));
+      out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    }
+  }
+  return out;
+}
+
 std::string PrimaryLanguage(std::string_view tag) {
   size_t end = tag.find_first_of("-_");
   return AsciiLower(tag.substr(0, end));

@@ -115,6 +115,11 @@ WordCount CountWords(std::string_view markup, std::string_view language);
 absl::StatusOr<std::string> CanonicalLanguageTag(std::string_view tag);
 // The primary language subtag, lower case ("pt-BR" -> "pt").
 std::string PrimaryLanguage(std::string_view tag);
+// The ISO 639-2/3 code of a tag's language ("pt-BR" -> "por"); the subtag itself when ICU knows
+// none.
+std::string Iso639_3(std::string_view tag);
+// The English name of a tag's language and region ("pt-BR" -> "Portuguese (Brazil)").
+std::string LanguageName(std::string_view tag);
 
 }  // namespace verso::text
 

@@ -228,6 +228,11 @@ TEST(LanguageTagTest, CanonicalCase) {
   EXPECT_EQ(*CanonicalLanguageTag("spa-ES"), "es-ES");
   EXPECT_EQ(*CanonicalLanguageTag("cat-valencia"), "ca-valencia");
   EXPECT_EQ(*CanonicalLanguageTag("fra"), "fr");
+  EXPECT_EQ(Iso639_3("pt-BR"), "por");
+  EXPECT_EQ(Iso639_3("ca"), "cat");
+  EXPECT_EQ(Iso639_3("yue"), "yue");
+  EXPECT_EQ(LanguageName("pt-BR"), "Portuguese (Brazil)");
+  EXPECT_EQ(LanguageName("es"), "Spanish");
   EXPECT_EQ(PrimaryLanguage("pt-BR"), "pt");
 }
 

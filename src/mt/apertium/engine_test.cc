@@ -242,16 +242,25 @@ TEST(ApertiumEngineTest, KillingPipelineProcessesUnderLoadLosesNoRequest) {
       completed[w] = -1;  // done: differs from any count the killer waits on
     });
   }
-  // kill -9 one process of some pipeline, wait until every worker has finished another
-  // segment (so the segment that was hit has had its one retry), and again.
+  // kill -9 one process of some pipeline; wait until the engine has noticed (it reaps a dead
+  // stage when it finds its pipeline broken, whether busy or idle), then until every worker has
+  // finished another segment (so the segment that was hit has had its one retry), and again.
+  // The engine promises one retry, so a second kill must not land while a retry is running.
   std::mt19937 rng(7);
   const char* stages[] = {"autobil.bin", "automorf.bin", "t1x.bin", "autogen.bin", "lrx-proc"};
   int kills = 0;
   while (next.load() < lines.size()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
     auto pids = DescendantsRunning(stages[rng() % 5]);
-    if (pids.empty() || kill(pids[rng() % pids.size()], SIGKILL) != 0) continue;
+    if (pids.empty()) continue;
+    int victim = pids[rng() % pids.size()];
+    if (kill(victim, SIGKILL) != 0) continue;
     ++kills;
+    const std::string proc = "/proc/" + std::to_string(victim);
+    for (int waited = 0;
+         std::filesystem::exists(proc) && waited < 5000 && next.load() < lines.size(); ++waited) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     int seen[kWorkers];
     for (int w = 0; w < kWorkers; ++w) seen[w] = completed[w];
     for (int w = 0; w < kWorkers; ++w) {

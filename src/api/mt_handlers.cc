@@ -1,0 +1,724 @@
+// Machine translation over HTTP: verso's own API v1 (/v1/translate, /v1/status, engine
+// policies), a DeepL-compatible API (/v2/translate, /v2/languages, /v2/usage) and an
+// Apertium-APy-compatible one (/translate, /listPairs), so that existing DeepL clients, CAT-tool
+// plugins and APy tools work against verso unchanged. Handlers parse, validate, call the
+// translate service, map the status and serialize.
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "absl/time/clock.h"
+#include "api/http.h"
+#include "auth/auth.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "mt/translate.h"
+#include "ops/ops.h"
+#include "resilience/resilience.h"
+#include "storage/storage.h"
+#include "text/text.h"
+
+namespace verso::api {
+namespace {
+
+constexpr size_t kMaxSegments = 1000;                    // per /v1/translate request
+constexpr size_t kMaxDeepLTexts = 50;                    // DeepL's own limit per request
+constexpr int64_t kUnlimitedCharacters = 1000000000000;  // DeepL's "no limit" figure
+
+// DeepL's documented languages, listed when an engine (an LLM) translates any pair.
+const char* const kCommonLanguages[] = {"ar", "bg", "cs", "da", "de", "el", "en", "es", "et", "fi",
+                                        "fr", "hu", "id", "it", "ja", "ko", "lt", "lv", "nb", "nl",
+                                        "pl", "pt", "ro", "ru", "sk", "sl", "sv", "tr", "uk", "zh"};
+
+struct MtState {
+  mt::TranslateService* service;
+  mt::Router* router;
+  resilience::DegradationController* degradation;
+  storage::PolicyRepository* policies;
+  Services services_copy;  // the pointers inside outlive the server
+  const Services* services = &services_copy;
+  absl::Duration timeout;
+  ops::Counter* segments_tm;
+  ops::Counter* segments_mt;
+  ops::Counter* segments_cached;
+  ops::Counter* refusals;
+  std::mutex usage_mu;
+  std::map<std::string, int64_t> characters;  // per tenant, since the server started
+
+  void Count(const std::string& tenant, int64_t n) {
+    std::lock_guard<std::mutex> lock(usage_mu);
+    characters[tenant] += n;
+  }
+  int64_t Characters(const std::string& tenant) {
+    std::lock_guard<std::mutex> lock(usage_mu);
+    return characters[tenant];
+  }
+};
+
+Json LevelJson(const resilience::LevelInfo& level) {
+  return Json{{"level", level.number}, {"name", level.name}, {"message", level.message}};
+}
+
+// ---- Parameters of the compatibility APIs: query string and form or JSON body --------------
+
+struct Params {
+  std::multimap<std::string, std::string> values;
+  std::vector<std::string> All(const std::string& name) const {
+    std::vector<std::string> out;
+    auto [b, e] = values.equal_range(name);
+    for (auto it = b; it != e; ++it) out.push_back(it->second);
+    return out;
+  }
+  std::string Get(const std::string& name, const std::string& fallback = "") const {
+    auto it = values.find(name);
+    return it == values.end() ? fallback : it->second;
+  }
+  bool Has(const std::string& name) const { return values.count(name) > 0; }
+};
+
+absl::StatusOr<Params> ReadParams(const Request& req) {
+  Params p;
+  for (const auto& [k, v] : req.query) p.values.emplace(k, v);
+  if (req.body.empty()) return p;
+  std::string type = AsciiLower(req.Header("content-type"));
+  if (type.find("application/json") != std::string::npos) {
+    Json j = Json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object()) return absl::InvalidArgumentError("the body is not a JSON object");
+    for (auto& [k, v] : j.items()) {
+      if (v.is_array()) {
+        for (auto& e : v) {
+          if (!e.is_string()) return absl::InvalidArgumentError(StrCat(k, ": not a string list"));
+          p.values.emplace(k, e.get<std::string>());
+        }
+      } else if (v.is_string()) {
+        p.values.emplace(k, v.get<std::string>());
+      } else if (v.is_boolean() || v.is_number()) {
+        p.values.emplace(k, v.dump());
+      }
+    }
+    return p;
+  }
+  for (std::string_view pair : Split(req.body, '&')) {
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    auto key = PercentDecode(pair.substr(0, eq), true);
+    auto value = PercentDecode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
+    if (!key || !value) return absl::InvalidArgumentError("the form body has a bad % escape");
+    p.values.emplace(*key, *value);
+  }
+  return p;
+}
+
+// Authenticates a compatibility request: `token`, then the scope and the rate limit.
+absl::StatusOr<auth::Principal> Authorize(const Services& s, std::string_view token,
+                                          absl::Duration* retry_after) {
+  if (token.empty()) return absl::UnauthenticatedError("missing API key");
+  VERSO_ASSIGN_OR_RETURN(auth::Principal who, s.keys->Authenticate(token));
+  if (!who.Has("translate"))
+    return absl::PermissionDeniedError("this key lacks the scope translate");
+  if (!s.limiter->Allow(who.key_id, retry_after)) {
+    return absl::ResourceExhaustedError("too many requests for this key");
+  }
+  return who;
+}
+
+std::string RetryAfterSeconds(absl::Duration d) {
+  return StrCat(std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(d, absl::Seconds(1)))));
+}
+
+// "eng" -> "en", "cat_valencia" -> "ca-valencia", "DE" -> "de", "PT-BR" -> "pt-BR".
+absl::StatusOr<std::string> Tag(std::string_view field, const std::string& code) {
+  auto tag = text::CanonicalLanguageTag(code);
+  if (!tag.ok()) return absl::InvalidArgumentError(StrCat(field, ": ", tag.status().message()));
+  return *tag;
+}
+
+// "ca-valencia" -> "cat_valencia", "pt-BR" -> "por_BR": Apertium's way of naming languages.
+std::string ApertiumCode(const std::string& tag) {
+  std::string out = text::Iso639_3(tag);
+  std::vector<std::string_view> parts = Split(tag, '-');
+  for (size_t i = 1; i < parts.size(); ++i) StrAppend(&out, "_", parts[i]);
+  return out;
+}
+
+// Marks the unknown words in a translation the way `apertium` does without -u: "*word".
+std::string MarkUnknown(std::string text, const std::vector<std::string>& unknown) {
+  for (const auto& word : unknown) {
+    if (word.empty()) continue;
+    std::string out;
+    size_t pos = 0;
+    for (size_t at; (at = text.find(word, pos)) != std::string::npos;) {
+      auto is_word = [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || static_cast<unsigned char>(c) >= 0x80;
+      };
+      bool start = at == 0 || !is_word(text[at - 1]);
+      bool end = at + word.size() == text.size() || !is_word(text[at + word.size()]);
+      out.append(text, pos, at - pos);
+      if (start && end) out += '*';
+      out += word;
+      pos = at + word.size();
+    }
+    out.append(text, pos, std::string::npos);
+    text = std::move(out);
+  }
+  return text;
+}
+
+Json SegmentJson(const mt::SegmentResult& s, bool plain) {
+  Json j = {{"text", plain ? text::PlainText(s.text) : s.text}, {"origin", s.origin}};
+  if (s.origin == "tm") {
+    j["tm"] = {{"score", s.tm_score}, {"segment_id", s.tm_segment_id}};
+  } else {
+    j["engine"] = s.engine;
+    j["model"] = s.model;
+    j["cached"] = s.cached;
+    j["unknown_words"] = s.unknown_words;
+  }
+  return j;
+}
+
+// The engine names of a JSON array, each one configured.
+absl::StatusOr<std::vector<std::string>> EngineList(const Json& engines,
+                                                    const std::vector<std::string>& known) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < engines.size(); ++i) {
+    const Json& e = engines[i];
+    if (!e.is_string()) return BadRequest(StrCat("engines[", i, "]: not a string"));
+    std::string name = e.get<std::string>();
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      return absl::InvalidArgumentError(StrCat("engines[", i, "]: unknown engine \"", name,
+                                               "\"; configured engines: ", Join(known, ", ")));
+    }
+    out.push_back(std::move(name));
+  }
+  return out;
+}
+
+// ---- DeepL -----------------------------------------------------------------------------------
+
+Response DeepLError(int status, absl::string_view message) {
+  Response r = JsonResponse(status, Json{{"message", std::string(message)}});
+  return r;
+}
+
+Response DeepLError(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kPermissionDenied:
+      return DeepLError(403, StrCat("Authorization failure, check auth_key: ", s.message()));
+    case absl::StatusCode::kResourceExhausted:
+      return DeepLError(429, "Too many requests");
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+      return DeepLError(400, s.message());
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+      return DeepLError(503, s.message());
+    default:
+      return DeepLError(500, "Internal server error");
+  }
+}
+
+std::string DeepLToken(const Request& req, const Params& p) {
+  std::string_view authz = req.Header("authorization");
+  constexpr std::string_view kDeepL = "DeepL-Auth-Key ";
+  constexpr std::string_view kBearer = "Bearer ";
+  if (authz.substr(0, kDeepL.size()) == kDeepL) {
+    return std::string(StripAsciiWhitespace(authz.substr(kDeepL.size())));
+  }
+  if (authz.substr(0, kBearer.size()) == kBearer) {
+    return std::string(StripAsciiWhitespace(authz.substr(kBearer.size())));
+  }
+  return p.Get("auth_key");  // DeepL's deprecated form parameter
+}
+
+// Authenticates a DeepL request; on failure `*error` is the DeepL-shaped answer.
+std::optional<auth::Principal> DeepLAuth(const Services& s, const Request& req, const Params& p,
+                                         Response* error) {
+  absl::Duration retry;
+  auto who = Authorize(s, DeepLToken(req, p), &retry);
+  if (who.ok()) return *who;
+  *error = DeepLError(who.status());
+  if (error->status == 429) error->headers.emplace_back("Retry-After", RetryAfterSeconds(retry));
+  return std::nullopt;
+}
+
+// Languages the configured engines translate from (`source`) or into.
+std::vector<std::string> Languages(mt::Router* router, bool source) {
+  std::set<std::string> tags;
+  for (const auto& [name, pairs] : router->PairsByEngine()) {
+    if (pairs.empty()) {
+      for (const char* l : kCommonLanguages) tags.insert(l);
+      continue;
+    }
+    for (const auto& p : pairs) tags.insert(source ? text::PrimaryLanguage(p.source) : p.target);
+  }
+  return {tags.begin(), tags.end()};
+}
+
+}  // namespace
+
+void AddMtRoutes(Router* router, const Services& s) {
+  auto st = std::make_shared<MtState>();
+  st->service = s.translate;
+  st->router = s.mt_router;
+  st->degradation = s.degradation;
+  st->policies = s.db != nullptr ? &s.db->policies() : nullptr;
+  st->services_copy = s;
+  st->timeout = s.translate_timeout;
+  st->segments_tm = s.metrics->GetCounter("verso_translate_segments_total",
+                                          "Segments translated, by origin.", {"origin"}, {"tm"});
+  st->segments_mt = s.metrics->GetCounter("verso_translate_segments_total",
+                                          "Segments translated, by origin.", {"origin"}, {"mt"});
+  st->segments_cached =
+      s.metrics->GetCounter("verso_translate_segments_cached_total",
+                            "Machine-translated segments served from the cache.", {}, {});
+  st->refusals = s.metrics->GetCounter(
+      "verso_translate_refusals_total",
+      "Translate requests refused because no engine could translate (degradation).", {}, {});
+  s.metrics->AddGauge(
+      "verso_degradation_level", "The platform's degradation level (0 normal, 1-4, 5 emergency).",
+      {}, [d = s.degradation] {
+        return ops::Registry::GaugeSeries{{{}, static_cast<double>(d->Current().number)}};
+      });
+  s.metrics->AddGauge("verso_mt_breaker_state",
+                      "Circuit breaker per engine: 0 closed, 1 half open, 2 open.", {"engine"},
+                      [r = s.mt_router] {
+                        ops::Registry::GaugeSeries series;
+                        for (const auto& e : r->Engines()) {
+                          double v = e.breaker == resilience::BreakerState::kClosed     ? 0
+                                     : e.breaker == resilience::BreakerState::kHalfOpen ? 1
+                                                                                        : 2;
+                          series.push_back({{e.name}, v});
+                        }
+                        return series;
+                      });
+  s.metrics->AddGauge("verso_mt_engine_calls", "Upstream calls (attempts) per engine.", {"engine"},
+                      [r = s.mt_router] {
+                        ops::Registry::GaugeSeries series;
+                        for (const auto& e : r->Engines()) {
+                          series.push_back({{e.name}, static_cast<double>(e.calls)});
+                        }
+                        return series;
+                      });
+  s.metrics->AddGauge("verso_mt_engine_failures", "Failed upstream calls per engine.", {"engine"},
+                      [r = s.mt_router] {
+                        ops::Registry::GaugeSeries series;
+                        for (const auto& e : r->Engines()) {
+                          series.push_back({{e.name}, static_cast<double>(e.failures)});
+                        }
+                        return series;
+                      });
+  s.metrics->AddGauge("verso_mt_cache", "The translation cache: entries, bytes, hits, misses.",
+                      {"what"}, [r = s.mt_router] {
+                        mt::RouterStats c = r->Stats();
+                        return ops::Registry::GaugeSeries{
+                            {{"entries"}, static_cast<double>(c.cache_entries)},
+                            {{"bytes"}, static_cast<double>(c.cache_bytes)},
+                            {{"hits"}, static_cast<double>(c.cache_hits)},
+                            {{"misses"}, static_cast<double>(c.cache_misses)},
+                            {{"coalesced"}, static_cast<double>(c.coalesced)}};
+                      });
+
+  const std::vector<std::string> json = {"application/json"};
+
+  // ---- API v1 ----
+
+  router->Add(
+      {"POST", "/v1/translate", "translate", Route::Body::kJson, json, true, [st](Request& req) {
+         auto body = ParseObject(req.body);
+         if (!body.ok()) return ErrorResponse(body.status());
+         Fields f(*body);
+         mt::TranslateInput in;
+         in.tenant = req.principal.tenant;
+         std::string source, target, format = "plain";
+         f.String("source_lang", &source, true);
+         f.String("target_lang", &target, true);
+         f.String("text_format", &format);
+         f.String("tm_store", &in.tm_store);
+         f.String("engine_policy", &in.engine_policy);
+         const Json* segments = f.Array("segments", true);
+         const Json* engines = f.Array("engines");
+         const Json* glossary = f.Array("glossary");
+         if (absl::Status e = f.Finish(); !e.ok()) return ErrorResponse(e);
+         if (format != "plain" && format != "markup") {
+           return ErrorResponse(
+               BadRequest(StrCat("text_format: \"", format, "\" is not plain or markup")));
+         }
+         bool plain = format == "plain";
+         auto src = text::CanonicalLanguageTag(source);
+         if (!src.ok()) {
+           return ErrorResponse(
+               absl::InvalidArgumentError(StrCat("source_lang: ", src.status().message())));
+         }
+         auto tgt = text::CanonicalLanguageTag(target);
+         if (!tgt.ok()) {
+           return ErrorResponse(
+               absl::InvalidArgumentError(StrCat("target_lang: ", tgt.status().message())));
+         }
+         in.source_lang = *src;
+         in.target_lang = *tgt;
+         if (segments->empty() || segments->size() > kMaxSegments) {
+           return ErrorResponse(absl::InvalidArgumentError(StrCat(
+               "segments: between 1 and ", kMaxSegments, " are needed, got ", segments->size())));
+         }
+         for (size_t i = 0; i < segments->size(); ++i) {
+           const Json& seg = (*segments)[i];
+           if (!seg.is_string()) {
+             return ErrorResponse(BadRequest(StrCat("segments[", i, "]: not a string")));
+           }
+           std::string t = seg.get<std::string>();
+           if (!text::IsValidUtf8(t)) {
+             return ErrorResponse(
+                 absl::InvalidArgumentError(StrCat("segments[", i, "]: not valid UTF-8")));
+           }
+           if (plain) {
+             t = text::EscapeText(t);
+           } else if (auto runs = text::ParseMarkup(t); !runs.ok()) {
+             return ErrorResponse(absl::InvalidArgumentError(
+                 StrCat("segments[", i, "]: ", runs.status().message())));
+           }
+           in.texts.push_back(std::move(t));
+         }
+         if (engines != nullptr) {
+           auto names = EngineList(*engines, st->router->EngineNames());
+           if (!names.ok()) return ErrorResponse(names.status());
+           in.engines = std::move(*names);
+         }
+         if (glossary != nullptr) {
+           for (size_t i = 0; i < glossary->size(); ++i) {
+             const Json& g = (*glossary)[i];
+             if (!g.is_object() || !g.contains("source") || !g.contains("target") ||
+                 !g["source"].is_string() || !g["target"].is_string()) {
+               return ErrorResponse(BadRequest(
+                   StrCat("glossary[", i, "]: an object with source and target strings")));
+             }
+             in.glossary.push_back(
+                 {g["source"].get<std::string>(), g["target"].get<std::string>()});
+           }
+         }
+         in.deadline = st->services->clock->Now() + st->timeout;
+         auto result = st->service->Translate(in);
+         if (!result.ok()) {
+           if (absl::IsUnavailable(result.status())) st->refusals->Inc();
+           Response r = ErrorResponse(result.status());
+           if (r.status == 503) {
+             Json b = Json::parse(r.body);
+             b["degradation"] = LevelJson(st->degradation->Current());
+             r.body = b.dump();
+           }
+           return r;
+         }
+         Json out = Json::array();
+         int64_t characters = 0;
+         for (const auto& seg : result->segments) {
+           out.push_back(SegmentJson(seg, plain));
+           (seg.origin == "tm" ? st->segments_tm : st->segments_mt)->Inc();
+           if (seg.cached) st->segments_cached->Inc();
+         }
+         for (const auto& t : in.texts) {
+           characters += static_cast<int64_t>(text::CodePointCount(text::PlainText(t)));
+         }
+         st->Count(in.tenant, characters);
+         return JsonResponse(200, Json{{"translations", out},
+                                       {"degradation", LevelJson(result->level)},
+                                       {"notes", result->notes}});
+       }});
+
+  router->Add({"GET", "/v1/status", "", Route::Body::kNone, {}, false, [st](Request&) {
+                 Json engines = Json::array();
+                 for (const auto& e : st->router->Engines()) {
+                   engines.push_back({{"name", e.name},
+                                      {"kind", mt::EngineKindName(e.kind)},
+                                      {"breaker", resilience::BreakerStateName(e.breaker)},
+                                      {"calls", e.calls},
+                                      {"failures", e.failures},
+                                      {"segments", e.segments}});
+                 }
+                 mt::RouterStats c = st->router->Stats();
+                 return JsonResponse(200,
+                                     Json{{"degradation", LevelJson(st->degradation->Current())},
+                                          {"engines", engines},
+                                          {"cache",
+                                           {{"entries", c.cache_entries},
+                                            {"bytes", c.cache_bytes},
+                                            {"hits", c.cache_hits},
+                                            {"misses", c.cache_misses},
+                                            {"coalesced", c.coalesced}}}});
+               }});
+
+  auto policy_json = [](const storage::EnginePolicyRecord& p) {
+    return Json{{"name", p.name}, {"engines", p.engines}, {"updated_at", Rfc3339(p.updated_at)}};
+  };
+
+  router->Add({"PUT", "/v1/mt/policies/{name}", "admin", Route::Body::kJson, json, false,
+               [st, policy_json](Request& req) {
+                 auto body = ParseObject(req.body);
+                 if (!body.ok()) return ErrorResponse(body.status());
+                 Fields f(*body);
+                 const Json* engines = f.Array("engines", true);
+                 if (absl::Status e = f.Finish(); !e.ok()) return ErrorResponse(e);
+                 storage::EnginePolicyRecord p;
+                 p.tenant = req.principal.tenant;
+                 p.name = req.params.at("name");
+                 p.updated_at = st->services->clock->Now();
+                 if (engines->empty()) {
+                   return ErrorResponse(
+                       absl::InvalidArgumentError("engines: name at least one engine"));
+                 }
+                 auto names = EngineList(*engines, st->router->EngineNames());
+                 if (!names.ok()) return ErrorResponse(names.status());
+                 p.engines = std::move(*names);
+                 absl::Status put = st->policies->PutPolicy(p);
+                 if (!put.ok()) return ErrorResponse(put);
+                 return JsonResponse(200, policy_json(p));
+               }});
+
+  router->Add({"GET",
+               "/v1/mt/policies",
+               "translate",
+               Route::Body::kNone,
+               {},
+               false,
+               [st, policy_json](Request& req) {
+                 auto list = st->policies->ListPolicies(req.principal.tenant);
+                 if (!list.ok()) return ErrorResponse(list.status());
+                 Json arr = Json::array();
+                 for (const auto& p : *list) arr.push_back(policy_json(p));
+                 return JsonResponse(
+                     200, Json{{"policies", arr}, {"default_chain", st->router->EngineNames()}});
+               }});
+
+  router->Add({"GET",
+               "/v1/mt/policies/{name}",
+               "translate",
+               Route::Body::kNone,
+               {},
+               false,
+               [st, policy_json](Request& req) {
+                 auto p = st->policies->GetPolicy(req.principal.tenant, req.params.at("name"));
+                 if (!p.ok()) return ErrorResponse(p.status());
+                 return JsonResponse(200, policy_json(*p));
+               }});
+
+  router->Add({"DELETE",
+               "/v1/mt/policies/{name}",
+               "admin",
+               Route::Body::kNone,
+               {},
+               false,
+               [st](Request& req) {
+                 absl::Status d =
+                     st->policies->DeletePolicy(req.principal.tenant, req.params.at("name"));
+                 if (!d.ok()) return ErrorResponse(d);
+                 Response r;
+                 r.status = 204;
+                 r.content_type.clear();
+                 return r;
+               }});
+
+  // ---- DeepL-compatible API ----
+
+  const std::vector<std::string> forms = {"application/x-www-form-urlencoded", "application/json"};
+
+  router->Add({"POST", "/v2/translate", "", Route::Body::kJson, forms, true, [st](Request& req) {
+                 auto p = ReadParams(req);
+                 if (!p.ok()) return DeepLError(400, p.status().message());
+                 Response denied;
+                 auto who = DeepLAuth(*st->services, req, *p, &denied);
+                 if (!who) return denied;
+                 std::vector<std::string> texts = p->All("text");
+                 if (texts.empty()) return DeepLError(400, "Parameter 'text' not specified.");
+                 if (texts.size() > kMaxDeepLTexts) {
+                   return DeepLError(
+                       400, StrCat("Too many texts: at most ", kMaxDeepLTexts, " per request."));
+                 }
+                 if (!p->Has("target_lang")) {
+                   return DeepLError(400, "Value for 'target_lang' not supported.");
+                 }
+                 if (!p->Has("source_lang")) {
+                   return DeepLError(400,
+                                     "Parameter 'source_lang' is required: this server does not "
+                                     "detect the source language.");
+                 }
+                 auto source = Tag("source_lang", p->Get("source_lang"));
+                 auto target = Tag("target_lang", p->Get("target_lang"));
+                 if (!source.ok()) return DeepLError(400, source.status().message());
+                 if (!target.ok()) return DeepLError(400, target.status().message());
+                 mt::TranslateInput in;
+                 in.tenant = who->tenant;
+                 in.source_lang = *source;
+                 in.target_lang = *target;
+                 int64_t characters = 0;
+                 for (const auto& t : texts) {
+                   if (!text::IsValidUtf8(t)) return DeepLError(400, "Texts must be UTF-8.");
+                   // With tag_handling=xml/html the tags are kept as inline codes; without, tags
+                   // written in the text are kept as they are too.
+                   in.texts.push_back(text::EscapeText(t));
+                   characters += static_cast<int64_t>(text::CodePointCount(t));
+                 }
+                 in.deadline = st->services->clock->Now() + st->timeout;
+                 auto result = st->service->Translate(in);
+                 if (!result.ok()) {
+                   if (absl::IsUnavailable(result.status())) st->refusals->Inc();
+                   return DeepLError(result.status());
+                 }
+                 st->Count(in.tenant, characters);
+                 Json out = Json::array();
+                 for (size_t i = 0; i < texts.size(); ++i) {
+                   const mt::SegmentResult& seg = result->segments[i];
+                   (seg.origin == "tm" ? st->segments_tm : st->segments_mt)->Inc();
+                   out.push_back({{"detected_source_language",
+                                   AsciiUpper(text::PrimaryLanguage(in.source_lang))},
+                                  {"text", text::PlainText(seg.text)},
+                                  {"billed_characters", text::CodePointCount(texts[i])}});
+                 }
+                 return JsonResponse(200, Json{{"translations", out}});
+               }});
+
+  auto languages = [st](Request& req) {
+    auto p = ReadParams(req);
+    if (!p.ok()) return DeepLError(400, p.status().message());
+    Response denied;
+    if (!DeepLAuth(*st->services, req, *p, &denied)) return denied;
+    std::string type = p->Get("type", "source");
+    if (type != "source" && type != "target") {
+      return DeepLError(400, "Value for 'type' not supported.");
+    }
+    Json out = Json::array();
+    for (const auto& tag : Languages(st->router, type == "source")) {
+      Json l = {{"language", AsciiUpper(tag)}, {"name", text::LanguageName(tag)}};
+      if (type == "target") l["supports_formality"] = false;
+      out.push_back(l);
+    }
+    return JsonResponse(200, out);
+  };
+  router->Add({"GET", "/v2/languages", "", Route::Body::kNone, {}, false, languages});
+  router->Add({"POST", "/v2/languages", "", Route::Body::kJson, forms, false, languages});
+
+  auto usage = [st](Request& req) {
+    auto p = ReadParams(req);
+    if (!p.ok()) return DeepLError(400, p.status().message());
+    Response denied;
+    auto who = DeepLAuth(*st->services, req, *p, &denied);
+    if (!who) return denied;
+    return JsonResponse(200, Json{{"character_count", st->Characters(who->tenant)},
+                                  {"character_limit", kUnlimitedCharacters}});
+  };
+  router->Add({"GET", "/v2/usage", "", Route::Body::kNone, {}, false, usage});
+  router->Add({"POST", "/v2/usage", "", Route::Body::kJson, forms, false, usage});
+
+  // ---- Apertium-APy-compatible API ----
+
+  auto apy_error = [](int status, absl::string_view details) {
+    return JsonResponse(status, Json{{"responseData", nullptr},
+                                     {"responseDetails", std::string(details)},
+                                     {"responseStatus", status}});
+  };
+  auto apy_auth = [st, apy_error](const Request& req, const Params& p,
+                                  Response* denied) -> std::optional<auth::Principal> {
+    std::string token = p.Get("key");
+    std::string_view authz = req.Header("authorization");
+    if (authz.substr(0, 7) == "Bearer ") token = std::string(StripAsciiWhitespace(authz.substr(7)));
+    absl::Duration retry;
+    auto who = Authorize(*st->services, token, &retry);
+    if (who.ok()) return *who;
+    int status = absl::IsResourceExhausted(who.status())  ? 429
+                 : absl::IsPermissionDenied(who.status()) ? 403
+                                                          : 401;
+    *denied = apy_error(status, who.status().message());
+    if (status == 429) denied->headers.emplace_back("Retry-After", RetryAfterSeconds(retry));
+    return std::nullopt;
+  };
+  // APy tools expect Apertium: the built-in engine answers when it is configured.
+  auto apy_chain = [st]() {
+    std::vector<std::string> names = st->router->EngineNames();
+    if (std::find(names.begin(), names.end(), "apertium") != names.end()) {
+      return std::vector<std::string>{"apertium"};
+    }
+    return std::vector<std::string>{};
+  };
+
+  auto apy_translate = [st, apy_error, apy_auth, apy_chain](Request& req) {
+    auto p = ReadParams(req);
+    if (!p.ok()) return apy_error(400, p.status().message());
+    Response denied;
+    auto who = apy_auth(req, *p, &denied);
+    if (!who) return denied;
+    std::string langpair = p->Get("langpair");
+    size_t bar = langpair.find('|');
+    if (bar == std::string::npos) {
+      return apy_error(400, "Missing or bad langpair: expected e.g. langpair=eng|spa");
+    }
+    if (!p->Has("q")) return apy_error(400, "Missing q argument");
+    auto source = Tag("langpair", langpair.substr(0, bar));
+    auto target = Tag("langpair", langpair.substr(bar + 1));
+    if (!source.ok() || !target.ok()) return apy_error(400, "That pair is invalid");
+    std::string q = p->Get("q");
+    if (!text::IsValidUtf8(q)) return apy_error(400, "q is not valid UTF-8");
+    mt::TranslateInput in;
+    in.tenant = who->tenant;
+    in.source_lang = *source;
+    in.target_lang = *target;
+    in.texts = {text::EscapeText(q)};
+    in.engines = apy_chain();
+    in.deadline = st->services->clock->Now() + st->timeout;
+    auto result = st->service->Translate(in);
+    if (!result.ok()) {
+      if (absl::IsInvalidArgument(result.status()))
+        return apy_error(400, "That pair is not installed");
+      if (absl::IsUnavailable(result.status())) {
+        st->refusals->Inc();
+        return apy_error(503, result.status().message());
+      }
+      return apy_error(500, result.status().message());
+    }
+    const mt::SegmentResult& seg = result->segments[0];
+    (seg.origin == "tm" ? st->segments_tm : st->segments_mt)->Inc();
+    st->Count(in.tenant, static_cast<int64_t>(text::CodePointCount(q)));
+    std::string out = text::PlainText(seg.text);
+    if (p->Get("markUnknown", "yes") != "no") out = MarkUnknown(out, seg.unknown_words);
+    return JsonResponse(200, Json{{"responseData", {{"translatedText", out}}},
+                                  {"responseDetails", nullptr},
+                                  {"responseStatus", 200}});
+  };
+  router->Add({"GET", "/translate", "", Route::Body::kNone, {}, true, apy_translate});
+  router->Add({"POST",
+               "/translate",
+               "",
+               Route::Body::kJson,
+               {"application/x-www-form-urlencoded"},
+               true,
+               apy_translate});
+
+  router->Add({"GET",
+               "/listPairs",
+               "",
+               Route::Body::kNone,
+               {},
+               false,
+               [st, apy_error, apy_auth, apy_chain](Request& req) {
+                 auto p = ReadParams(req);
+                 if (!p.ok()) return apy_error(400, p.status().message());
+                 Response denied;
+                 if (!apy_auth(req, *p, &denied)) return denied;
+                 std::vector<std::string> chain = apy_chain();
+                 Json out = Json::array();
+                 std::set<std::string> seen;
+                 for (const auto& [name, pairs] : st->router->PairsByEngine()) {
+                   if (!chain.empty() && name != chain[0]) continue;
+                   for (const auto& pair : pairs) {
+                     std::string s = ApertiumCode(pair.source), t = ApertiumCode(pair.target);
+                     if (!seen.insert(s + "|" + t).second) continue;
+                     out.push_back({{"sourceLanguage", s}, {"targetLanguage", t}});
+                   }
+                 }
+                 return JsonResponse(200, Json{{"responseData", out},
+                                               {"responseDetails", nullptr},
+                                               {"responseStatus", 200}});
+               }});
+}
+
+}  // namespace verso::api

@@ -1,0 +1,53 @@
+#include "tests/verso_server.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "tests/http_client.h"
+
+namespace verso::testing {
+
+std::string TestDir(const std::string& prefix, const std::string& name) {
+  std::string dir =
+      ::testing::TempDir() + "/" + prefix + "_" + std::to_string(getpid()) + "_" + name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+std::string CreateKey(const std::string& dir, const std::string& tenant,
+                      const std::string& scopes) {
+  auto r = Run(
+      {VERSO_BINARY, "--data-dir", dir, "keys", "create", "--tenant", tenant, "--scopes", scopes});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::string key = r.out;
+  while (!key.empty() && key.back() == '\n') key.pop_back();
+  return key;
+}
+
+VersoServer::VersoServer(const std::string& dir, const ServerOptions& options) {
+  std::vector<std::string> argv = {VERSO_BINARY, "--data-dir", dir, "--log-level",
+                                   options.log_level};
+  for (const auto& s : options.settings) {
+    argv.push_back("--set");
+    argv.push_back(s);
+  }
+  argv.insert(argv.end(), {"serve", "--listen", "127.0.0.1:0"});
+  child_ = std::make_unique<Child>(argv, options.env, options.stderr_path);
+  std::string line;
+  while (port_ == 0 && child_->ReadLine(&line)) {
+    size_t at = line.find("listening on http://127.0.0.1:");
+    if (at != std::string::npos) port_ = std::atoi(line.c_str() + at + 30);
+  }
+  // Wait until the indexes are loaded.
+  for (int i = 0; i < 500 && port_ > 0; ++i) {
+    if (Fetch(port_, "GET", "/readyz").status == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+}  // namespace verso::testing

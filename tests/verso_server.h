@@ -1,0 +1,43 @@
+// `verso serve` as a child process for integration tests: a temporary data directory, keys made
+// with the real CLI, the real binary listening on 127.0.0.1 on a free port.
+#ifndef VERSO_TESTS_VERSO_SERVER_H_
+#define VERSO_TESTS_VERSO_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/process.h"
+
+namespace verso::testing {
+
+// A fresh, empty directory under the test temp dir, named after `prefix` and `name`.
+std::string TestDir(const std::string& prefix, const std::string& name);
+
+// `verso keys create`: the new key, or "" (with a test failure).
+std::string CreateKey(const std::string& dir, const std::string& tenant, const std::string& scopes);
+
+struct ServerOptions {
+  std::vector<std::string> settings;  // --set key=value
+  std::vector<std::string> env;       // extra environment ("KEY=value")
+  std::string log_level = "warn";
+  std::string stderr_path;  // where its log goes (empty: the test's stderr)
+};
+
+class VersoServer {
+ public:
+  // Starts the server and waits until it listens and /readyz answers 200; port() is 0 if it
+  // did not start.
+  VersoServer(const std::string& dir, const ServerOptions& options);
+  int port() const { return port_; }
+  void Signal(int sig) { child_->Kill(sig); }
+  int Wait() { return child_->Wait(); }
+
+ private:
+  std::unique_ptr<Child> child_;
+  int port_ = 0;
+};
+
+}  // namespace verso::testing
+
+#endif  // VERSO_TESTS_VERSO_SERVER_H_
