@@ -67,6 +67,12 @@ std::vector<ConfigOption> Schema(bool serving) {
        .help = "0: one per core",
        .min = 0,
        .max = 256},
+      {.name = "server.waiting_threads",
+       .type = T::kInt,
+       .default_value = "32",
+       .help = "Translate requests in progress at once (they wait on engines); more queue",
+       .min = 1,
+       .max = 4096},
       {.name = "server.max_connections",
        .type = T::kInt,
        .default_value = "10000",
@@ -356,6 +362,7 @@ class Runtime : public cli::Environment {
     options.host = c.GetString("server.host");
     options.port = static_cast<int>(c.GetInt("server.port"));
     options.threads = static_cast<int>(c.GetInt("server.threads"));
+    options.waiting_threads = static_cast<int>(c.GetInt("server.waiting_threads"));
     options.max_connections = static_cast<int>(c.GetInt("server.max_connections"));
     options.max_body_bytes = static_cast<size_t>(c.GetInt("server.max_body_bytes"));
     options.max_upload_bytes = c.GetInt("server.max_upload_bytes");

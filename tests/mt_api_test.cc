@@ -5,10 +5,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "tests/fake_http_server.h"
 #include "tests/http_client.h"
@@ -376,6 +379,54 @@ TEST_F(MtApiTest, WithEveryEngineDownOnlyExactTmMatchesAreReturned) {
   HttpResponse metrics = Raw("GET", "/metrics", "", {});
   EXPECT_THAT(metrics.body, HasSubstr("verso_degradation_level 4\n"));
   EXPECT_THAT(metrics.body, HasSubstr("verso_mt_breaker_state{engine=\"openai\"} 2\n"));
+}
+
+TEST_F(MtApiTest, SlowProvidersHoldNeitherTheServerNorEachOther) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool released = false;
+  FakeHttpServer openai([&](const FakeRequest& r) {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return released; });
+    return ChatCompletion(r, nullptr);
+  });
+  Start({"mt.cache_mb=0"}, &openai);
+  // More requests in flight than the server has I/O threads and CPU workers together.
+  constexpr int kRequests = 6;
+  std::vector<std::thread> clients;
+  std::vector<json> answers(kRequests);
+  for (int i = 0; i < kRequests; ++i) {
+    clients.emplace_back([&, i] {
+      int status = 0;
+      answers[i] = Call("POST", "/v1/translate", translator_,
+                        {{"source_lang", "en"},
+                         {"target_lang", "es"},
+                         {"engines", {"openai"}},
+                         {"segments", {"Sentence " + std::to_string(i)}}},
+                        &status);
+      EXPECT_EQ(status, 200) << answers[i].dump();
+    });
+  }
+  for (int i = 0; i < 1000 && openai.request_count() < kRequests; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(openai.request_count(), kRequests);  // all waiting on the provider at once
+  // Meanwhile the server answers everything else.
+  int status = 0;
+  Call("GET", "/v1/status", "", nullptr, &status);
+  EXPECT_EQ(status, 200);
+  Call("POST", "/v1/tm", admin_, {{"name", "x"}, {"source_lang", "en"}, {"target_lang", "es"}},
+       &status);
+  EXPECT_EQ(status, 201);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    released = true;
+  }
+  cv.notify_all();
+  for (auto& c : clients) c.join();
+  for (int i = 0; i < kRequests; ++i) {
+    EXPECT_EQ(answers[i]["translations"][0]["text"], "[es] Sentence " + std::to_string(i));
+  }
 }
 
 // ---- DeepL- and APy-compatible APIs --------------------------------------------------------

@@ -47,6 +47,9 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;  // 0: any free port
   int threads = 0;  // 0: one per core
+  // Threads for requests that wait on other services (translate requests): as many such
+  // requests run at once; more queue.
+  int waiting_threads = 32;
   size_t max_header_bytes = 16 * 1024;
   size_t max_body_bytes = 10 * 1024 * 1024;             // JSON requests
   int64_t max_upload_bytes = 4LL * 1024 * 1024 * 1024;  // TMX/PO uploads

@@ -61,6 +61,9 @@ struct Route {
   std::vector<std::string> content_types;
   bool blocking = false;  // long work: runs on the worker pool, not an I/O thread
   std::function<Response(Request&)> handler;
+  // Blocking work that mostly waits on other services (machine translation): runs on the
+  // larger waiting pool, so that slow providers hold neither I/O threads nor CPU workers.
+  bool waits = false;
 };
 
 class Router {

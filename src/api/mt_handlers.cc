@@ -258,6 +258,13 @@ std::vector<std::string> Languages(mt::Router* router, bool source) {
   return {tags.begin(), tags.end()};
 }
 
+// Translate routes wait on engines: they run on the server's waiting pool.
+void AddWaiting(Router* router, Route route) {
+  route.blocking = true;
+  route.waits = true;
+  router->Add(std::move(route));
+}
+
 }  // namespace
 
 void AddMtRoutes(Router* router, const Services& s) {
@@ -326,7 +333,8 @@ void AddMtRoutes(Router* router, const Services& s) {
 
   // ---- API v1 ----
 
-  router->Add(
+  AddWaiting(
+      router,
       {"POST", "/v1/translate", "translate", Route::Body::kJson, json, true, [st](Request& req) {
          auto body = ParseObject(req.body);
          if (!body.ok()) return ErrorResponse(body.status());
@@ -523,60 +531,61 @@ void AddMtRoutes(Router* router, const Services& s) {
 
   const std::vector<std::string> forms = {"application/x-www-form-urlencoded", "application/json"};
 
-  router->Add({"POST", "/v2/translate", "", Route::Body::kJson, forms, true, [st](Request& req) {
-                 auto p = ReadParams(req);
-                 if (!p.ok()) return DeepLError(400, p.status().message());
-                 Response denied;
-                 auto who = DeepLAuth(*st->services, req, *p, &denied);
-                 if (!who) return denied;
-                 std::vector<std::string> texts = p->All("text");
-                 if (texts.empty()) return DeepLError(400, "Parameter 'text' not specified.");
-                 if (texts.size() > kMaxDeepLTexts) {
-                   return DeepLError(
-                       400, StrCat("Too many texts: at most ", kMaxDeepLTexts, " per request."));
-                 }
-                 if (!p->Has("target_lang")) {
-                   return DeepLError(400, "Value for 'target_lang' not supported.");
-                 }
-                 if (!p->Has("source_lang")) {
-                   return DeepLError(400,
-                                     "Parameter 'source_lang' is required: this server does not "
-                                     "detect the source language.");
-                 }
-                 auto source = Tag("source_lang", p->Get("source_lang"));
-                 auto target = Tag("target_lang", p->Get("target_lang"));
-                 if (!source.ok()) return DeepLError(400, source.status().message());
-                 if (!target.ok()) return DeepLError(400, target.status().message());
-                 mt::TranslateInput in;
-                 in.tenant = who->tenant;
-                 in.source_lang = *source;
-                 in.target_lang = *target;
-                 int64_t characters = 0;
-                 for (const auto& t : texts) {
-                   if (!text::IsValidUtf8(t)) return DeepLError(400, "Texts must be UTF-8.");
-                   // With tag_handling=xml/html the tags are kept as inline codes; without, tags
-                   // written in the text are kept as they are too.
-                   in.texts.push_back(text::EscapeText(t));
-                   characters += static_cast<int64_t>(text::CodePointCount(t));
-                 }
-                 in.deadline = st->services->clock->Now() + st->timeout;
-                 auto result = st->service->Translate(in);
-                 if (!result.ok()) {
-                   if (absl::IsUnavailable(result.status())) st->refusals->Inc();
-                   return DeepLError(result.status());
-                 }
-                 st->Count(in.tenant, characters);
-                 Json out = Json::array();
-                 for (size_t i = 0; i < texts.size(); ++i) {
-                   const mt::SegmentResult& seg = result->segments[i];
-                   (seg.origin == "tm" ? st->segments_tm : st->segments_mt)->Inc();
-                   out.push_back({{"detected_source_language",
-                                   AsciiUpper(text::PrimaryLanguage(in.source_lang))},
-                                  {"text", text::PlainText(seg.text)},
-                                  {"billed_characters", text::CodePointCount(texts[i])}});
-                 }
-                 return JsonResponse(200, Json{{"translations", out}});
-               }});
+  AddWaiting(router,
+             {"POST", "/v2/translate", "", Route::Body::kJson, forms, true, [st](Request& req) {
+                auto p = ReadParams(req);
+                if (!p.ok()) return DeepLError(400, p.status().message());
+                Response denied;
+                auto who = DeepLAuth(*st->services, req, *p, &denied);
+                if (!who) return denied;
+                std::vector<std::string> texts = p->All("text");
+                if (texts.empty()) return DeepLError(400, "Parameter 'text' not specified.");
+                if (texts.size() > kMaxDeepLTexts) {
+                  return DeepLError(
+                      400, StrCat("Too many texts: at most ", kMaxDeepLTexts, " per request."));
+                }
+                if (!p->Has("target_lang")) {
+                  return DeepLError(400, "Value for 'target_lang' not supported.");
+                }
+                if (!p->Has("source_lang")) {
+                  return DeepLError(400,
+                                    "Parameter 'source_lang' is required: this server does not "
+                                    "detect the source language.");
+                }
+                auto source = Tag("source_lang", p->Get("source_lang"));
+                auto target = Tag("target_lang", p->Get("target_lang"));
+                if (!source.ok()) return DeepLError(400, source.status().message());
+                if (!target.ok()) return DeepLError(400, target.status().message());
+                mt::TranslateInput in;
+                in.tenant = who->tenant;
+                in.source_lang = *source;
+                in.target_lang = *target;
+                int64_t characters = 0;
+                for (const auto& t : texts) {
+                  if (!text::IsValidUtf8(t)) return DeepLError(400, "Texts must be UTF-8.");
+                  // With tag_handling=xml/html the tags are kept as inline codes; without, tags
+                  // written in the text are kept as they are too.
+                  in.texts.push_back(text::EscapeText(t));
+                  characters += static_cast<int64_t>(text::CodePointCount(t));
+                }
+                in.deadline = st->services->clock->Now() + st->timeout;
+                auto result = st->service->Translate(in);
+                if (!result.ok()) {
+                  if (absl::IsUnavailable(result.status())) st->refusals->Inc();
+                  return DeepLError(result.status());
+                }
+                st->Count(in.tenant, characters);
+                Json out = Json::array();
+                for (size_t i = 0; i < texts.size(); ++i) {
+                  const mt::SegmentResult& seg = result->segments[i];
+                  (seg.origin == "tm" ? st->segments_tm : st->segments_mt)->Inc();
+                  out.push_back({{"detected_source_language",
+                                  AsciiUpper(text::PrimaryLanguage(in.source_lang))},
+                                 {"text", text::PlainText(seg.text)},
+                                 {"billed_characters", text::CodePointCount(texts[i])}});
+                }
+                return JsonResponse(200, Json{{"translations", out}});
+              }});
 
   auto languages = [st](Request& req) {
     auto p = ReadParams(req);
@@ -684,14 +693,14 @@ void AddMtRoutes(Router* router, const Services& s) {
                                   {"responseDetails", nullptr},
                                   {"responseStatus", 200}});
   };
-  router->Add({"GET", "/translate", "", Route::Body::kNone, {}, true, apy_translate});
-  router->Add({"POST",
-               "/translate",
-               "",
-               Route::Body::kJson,
-               {"application/x-www-form-urlencoded"},
-               true,
-               apy_translate});
+  AddWaiting(router, {"GET", "/translate", "", Route::Body::kNone, {}, true, apy_translate});
+  AddWaiting(router, {"POST",
+                      "/translate",
+                      "",
+                      Route::Body::kJson,
+                      {"application/x-www-form-urlencoded"},
+                      true,
+                      apy_translate});
 
   router->Add({"GET",
                "/listPairs",

@@ -87,6 +87,7 @@ struct Server::Impl {
   std::unique_ptr<tcp::acceptor> acceptor;             // on iocs[0]
   size_t next_ioc = 0;
   net::thread_pool workers{2};
+  std::unique_ptr<net::thread_pool> waiting;  // Route::waits
   std::vector<std::thread> threads;
   std::atomic<int> connections{0};
   std::atomic<bool> draining{false};
@@ -402,7 +403,11 @@ net::awaitable<bool> Server::Impl::Handle(beast::tcp_stream& stream, beast::flat
       return ErrorResponse(500, "internal", "internal error");
     }
   };
-  if (route->blocking) {
+  if (route->waits) {
+    res = co_await net::co_spawn(
+        waiting->get_executor(), [&]() -> net::awaitable<Response> { co_return run(); },
+        net::use_awaitable);
+  } else if (route->blocking) {
     res = co_await net::co_spawn(
         workers.get_executor(), [&]() -> net::awaitable<Response> { co_return run(); },
         net::use_awaitable);
@@ -493,6 +498,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
   auto impl = std::make_unique<Impl>(threads);
   impl->options = options;
+  impl->waiting = std::make_unique<net::thread_pool>(std::max(1, options.waiting_threads));
   impl->services = services;
   impl->rejected_connections = services.metrics->GetCounter(
       "verso_http_rejected_connections_total", "Connections refused over the cap.", {}, {});
@@ -597,6 +603,7 @@ void Server::Shutdown(absl::Duration deadline) {
   for (auto& t : s.threads) t.join();
   s.threads.clear();
   s.workers.join();
+  if (s.waiting) s.waiting->join();
   log::Info("http.stopped", {{"unfinished", left}});
 }
 
