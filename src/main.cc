@@ -120,6 +120,23 @@ std::vector<ConfigOption> Schema(bool serving) {
        .min = 0,
        .max = 1 << 20},
       {.name = "mt.cache_ttl", .type = T::kDuration, .default_value = "168h"},
+      {.name = "mt.breaker.llm_failures",
+       .type = T::kInt,
+       .default_value = "5",
+       .help = "Consecutive failures that open an LLM engine's circuit breaker",
+       .min = 1,
+       .max = 1000},
+      {.name = "mt.breaker.llm_reset",
+       .type = T::kDuration,
+       .default_value = "30s",
+       .help = "How long an LLM breaker stays open before one trial request"},
+      {.name = "mt.breaker.nmt_failures",
+       .type = T::kInt,
+       .default_value = "10",
+       .help = "The same for NMT services and the built-in engine",
+       .min = 1,
+       .max = 1000},
+      {.name = "mt.breaker.nmt_reset", .type = T::kDuration, .default_value = "60s"},
       {.name = "mt.secrets_file",
        .type = T::kString,
        .default_value = "",
@@ -287,6 +304,10 @@ absl::StatusOr<std::unique_ptr<Mt>> BuildMt(const Config& c, tm::TmService* tm,
     }
     ro.default_chain = chain;
   }
+  ro.llm_breaker = {static_cast<int>(c.GetInt("mt.breaker.llm_failures")),
+                    c.GetDuration("mt.breaker.llm_reset")};
+  ro.nmt_breaker = {static_cast<int>(c.GetInt("mt.breaker.nmt_failures")),
+                    c.GetDuration("mt.breaker.nmt_reset")};
   ro.cache_bytes = static_cast<size_t>(c.GetInt("mt.cache_mb")) << 20;
   ro.cache_ttl = c.GetDuration("mt.cache_ttl");
   auto out = std::make_unique<Mt>();

@@ -338,21 +338,22 @@ TEST_F(MtApiTest, WithEveryEngineDownOnlyExactTmMatchesAreReturned) {
       json{{"error", {{"message", "The server is overloaded."}, {"type", "server_error"}}}}.dump();
   FakeHttpServer openai([&](const FakeRequest& r) { return ChatCompletion(r, &down); });
   // No built-in engine, and a deadline shorter than the LLM's first backoff: one attempt each.
-  Start({"mt.apertium.enabled=false", "mt.timeout=500ms"}, &openai);
+  // The breaker opens after 3 failures (configured; 5 by default).
+  Start({"mt.apertium.enabled=false", "mt.timeout=500ms", "mt.breaker.llm_failures=3"}, &openai);
   int status = 0;
   json store = Call("POST", "/v1/tm", admin_,
                     {{"name", "ui"}, {"source_lang", "en"}, {"target_lang", "es"}}, &status);
   std::string id = store["id"];
   Call("POST", "/v1/tm/" + id + "/segments", admin_,
        {{"source", "Save the file"}, {"target", "Guarda el fichero"}}, &status);
-  // Five failures open the LLM breaker (each one a 503 to the user: no engine is left).
-  for (int i = 0; i < 5; ++i) {
+  // Three failures open the LLM breaker (each one a 503 to the user: no engine is left).
+  for (int i = 0; i < 3; ++i) {
     json r = Translate(
         {{"source_lang", "en"}, {"target_lang", "es"}, {"segments", {"Try " + std::to_string(i)}}},
         503);
     EXPECT_EQ(r["error"]["code"], "unavailable");
   }
-  EXPECT_EQ(openai.request_count(), 5);
+  EXPECT_EQ(openai.request_count(), 3);
   json st = Call("GET", "/v1/status", "", nullptr, &status);
   EXPECT_EQ(st["engines"][0]["breaker"], "open");
   EXPECT_EQ(st["degradation"]["level"], 4);
@@ -375,7 +376,7 @@ TEST_F(MtApiTest, WithEveryEngineDownOnlyExactTmMatchesAreReturned) {
   EXPECT_THAT(refused["error"]["message"].get<std::string>(),
               HasSubstr("segment 2 has no exact translation-memory match"));
   EXPECT_EQ(refused["degradation"]["level"], 4);
-  EXPECT_EQ(openai.request_count(), 5);  // the open breaker keeps requests away
+  EXPECT_EQ(openai.request_count(), 3);  // the open breaker keeps requests away
   HttpResponse metrics = Raw("GET", "/metrics", "", {});
   EXPECT_THAT(metrics.body, HasSubstr("verso_degradation_level 4\n"));
   EXPECT_THAT(metrics.body, HasSubstr("verso_mt_breaker_state{engine=\"openai\"} 2\n"));
