@@ -524,6 +524,13 @@ TEST_F(MtApiTest, ApyCompatibleApi) {
   json pairs = json::parse(r.body)["responseData"];
   EXPECT_THAT(pairs.dump(), HasSubstr(R"({"sourceLanguage":"eng","targetLanguage":"spa"})"));
   EXPECT_THAT(pairs.dump(), HasSubstr(R"({"sourceLanguage":"spa","targetLanguage":"cat"})"));
+  // Keys sent as query parameters stay out of the access log.
+  server_->Signal(SIGTERM);
+  EXPECT_EQ(server_->Wait(), 0);
+  server_.reset();
+  std::string log = ReadAll(log_);
+  EXPECT_THAT(log, HasSubstr("path=/translate"));
+  EXPECT_THAT(log, Not(HasSubstr(translator_.substr(12))));
 }
 
 // The official DeepL client library, pointed at verso (tests/deepl-node).
