@@ -176,6 +176,44 @@ absl::Status Subprocess::RunToEnd(std::string_view input, absl::Time deadline,
 
 // One poll loop for both directions: a child that writes while it reads would deadlock a
 // write-everything-then-read caller as soon as both pipe buffers fill.
+absl::Status Subprocess::Write(std::string_view data) {
+  size_t written = 0;
+  while (written < data.size()) {
+    if (stdin_fd_ < 0) return absl::UnavailableError("the process's input is closed");
+    pollfd p = {stdin_fd_, POLLOUT, 0};
+    if (poll(&p, 1, -1) < 0) {
+      if (errno == EINTR) continue;
+      return Errno("poll");
+    }
+    ssize_t w = write(stdin_fd_, data.data() + written, data.size() - written);
+    if (w < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;
+      return Errno("writing to the process");  // EPIPE: it died
+    }
+    written += static_cast<size_t>(w);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> Subprocess::Read(std::string* buffer) {
+  char chunk[65536];
+  while (true) {
+    if (stdout_fd_ < 0) return 0;
+    pollfd p = {stdout_fd_, POLLIN, 0};
+    if (poll(&p, 1, -1) < 0) {
+      if (errno == EINTR) continue;
+      return Errno("poll");
+    }
+    ssize_t got = read(stdout_fd_, chunk, sizeof(chunk));
+    if (got < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;
+      return Errno("reading from the process");
+    }
+    buffer->append(chunk, static_cast<size_t>(got));
+    return static_cast<size_t>(got);
+  }
+}
+
 absl::Status Subprocess::Pump(std::string_view input, bool close_after_input, char delimiter,
                               int delimiters, absl::Time deadline, std::string* output) {
   if (stdout_fd_ < 0) return absl::UnavailableError("the process has ended");

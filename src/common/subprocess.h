@@ -9,7 +9,7 @@
 // died raises no SIGPIPE: callers must ignore SIGPIPE process-wide (IgnoreSigpipe) and see EPIPE
 // instead.
 //
-// Not thread-safe: one owner at a time.
+// Not thread-safe: one owner at a time (except Write and Read, see there).
 #ifndef VERSO_COMMON_SUBPROCESS_H_
 #define VERSO_COMMON_SUBPROCESS_H_
 
@@ -49,6 +49,14 @@ class Subprocess {
   // Writes `input`, closes stdin and reads stdout to its end; then reaps the child. For
   // one-shot programs. Errors as for Exchange; a non-zero exit status is Unavailable too.
   absl::Status RunToEnd(std::string_view input, absl::Time deadline, std::string* output);
+
+  // Streaming use, for a child that several segments travel through at once: one thread may
+  // Write while another Reads. Write blocks until all of `data` is in the pipe; Unavailable
+  // when the child closed its end (it died or was killed).
+  absl::Status Write(std::string_view data);
+  // Blocks until the child writes something, appends it to *buffer and returns its size; 0 at
+  // the end of its output.
+  absl::StatusOr<size_t> Read(std::string* buffer);
 
   // False once any of its processes has exited (it is reaped then).
   bool Alive();

@@ -79,10 +79,11 @@ bool SupportsPair(const std::vector<LanguagePair>& pairs, std::string_view sourc
 
 struct ApertiumOptions {
   std::string modes_dir = "/usr/share/apertium/modes";
-  // Warm pipelines per language pair (started on first use, kept while the server runs). A
-  // pipeline translates one segment at a time; about one per core keeps the cores busy without
-  // the stages of many pipelines evicting each other from the caches.
-  int max_pipelines_per_pair = 2;
+  // Warm pipelines per language pair (started on first use, kept while the server runs).
+  // Segments stream through a pipeline one after another, each stage working on a different
+  // segment, so one pipeline keeps about two cores busy; more pipelines only pay on more cores.
+  // 0: one per two cores.
+  int max_pipelines_per_pair = 0;
   // A segment that takes longer is abandoned: its pipeline is killed and restarted, and the
   // segment retried once on a fresh one.
   absl::Duration segment_timeout = absl::Seconds(20);

@@ -2,13 +2,14 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <deque>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "absl/time/clock.h"
 #include "common/log.h"
-#include "common/parallel.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "common/subprocess.h"
@@ -32,95 +33,329 @@ struct Plan {
   std::unique_ptr<apertium::HmmTagger> tagger;
 };
 
-// One warm instance of a mode's pipeline. Used by one thread at a time; after a failed Run it
-// is in an unknown state and must be destroyed (which kills its processes).
+// A segment travelling through a pipeline. Shared by the caller, who waits for it, and the
+// pipeline's threads, which move it from stage to stage.
+struct Job {
+  std::string data;      // the segment as the current stage sees it
+  std::string end_mark;  // see Pipeline::Submit
+  absl::Time deadline;
+  std::vector<std::string> unknown_words;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  absl::Status status;
+
+  void Finish(absl::Status s) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (done) return;
+    done = true;
+    status = std::move(s);
+    cv.notify_all();
+  }
+  // False when the deadline passed first.
+  bool Wait() {
+    std::unique_lock<std::mutex> lock(mu);
+    if (deadline == absl::InfiniteFuture()) {
+      cv.wait(lock, [&] { return done; });
+      return true;
+    }
+    return cv.wait_until(lock, absl::ToChronoTime(deadline), [&] { return done; });
+  }
+};
+
+// One warm instance of a mode's pipeline, with segments streaming through it: while one
+// segment is in the generator the next is already being analysed, so a busy pipeline never
+// waits for its caller. Each long-lived chain of stages has a thread that reads its output,
+// runs the in-process steps that follow (tagger, one-shot stages) and writes to the next
+// chain; segments keep their order, so each output belongs to the oldest segment in flight.
+//
+// Any error (a stage died, an answer out of step or truncated, a caller's deadline passed)
+// breaks the pipeline: its processes are killed and every segment in it fails, to be retried
+// by its caller on a fresh pipeline. Thread-safe.
 class Pipeline {
  public:
-  static absl::StatusOr<std::unique_ptr<Pipeline>> Start(const Plan* plan) {
-    auto p = std::unique_ptr<Pipeline>(new Pipeline(plan));
-    p->chains_.resize(plan->steps.size());
-    p->one_shots_.resize(plan->steps.size());
+  static absl::StatusOr<std::shared_ptr<Pipeline>> Start(const Plan* plan, std::string mode,
+                                                         uint64_t id) {
+    auto p = std::shared_ptr<Pipeline>(new Pipeline(plan, std::move(mode)));
+    p->id_ = id;
     for (size_t i = 0; i < plan->steps.size(); ++i) {
       const Step& step = plan->steps[i];
       if (step.kind == Step::Kind::kWarmChain) {
-        VERSO_ASSIGN_OR_RETURN(p->chains_[i], Subprocess::StartChain(step.stages, kChildEnv));
-      } else if (step.kind == Step::Kind::kOneShot) {
-        VERSO_ASSIGN_OR_RETURN(p->one_shots_[i], Subprocess::Start(step.stages[0], kChildEnv));
+        VERSO_ASSIGN_OR_RETURN(auto chain, Subprocess::StartChain(step.stages, kChildEnv));
+        p->chains_.push_back(Chain{i, std::move(chain), {}});
       }
+    }
+    p->one_shots_.resize(plan->steps.size());
+    for (size_t i = 0; i < plan->steps.size(); ++i) {
+      if (plan->steps[i].kind == Step::Kind::kOneShot) {
+        VERSO_ASSIGN_OR_RETURN(p->one_shots_[i],
+                               Subprocess::Start(plan->steps[i].stages[0], kChildEnv));
+      }
+    }
+    p->writer_ = std::thread([p = p.get()] { p->WriteLoop(); });
+    for (size_t c = 0; c < p->chains_.size(); ++c) {
+      p->readers_.emplace_back([p = p.get(), c] { p->ReadLoop(c); });
     }
     return p;
   }
 
-  // False when one of its long-lived processes has died since it was last used.
+  ~Pipeline() {
+    Break(absl::UnavailableError("the pipeline was shut down"));
+    writer_.join();
+    for (auto& r : readers_) r.join();
+  }
+
+  // Queues a segment (ending with a newline, as EncodeSegment makes it). False when the
+  // pipeline is broken.
+  bool Submit(const std::shared_ptr<Job>& job) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (broken_) return false;
+    // A stage killed mid-segment makes the stages after it flush what they have and a null:
+    // a truncated answer that looks complete. A superblank after the segment, which every
+    // stage passes through in order, tells a whole answer from a truncated or stale one.
+    job->end_mark = StrCat("[ve", ++segments_, "]");
+    job->data += job->end_mark;
+    submitted_.push_back(job);
+    ++in_flight_;
+    cv_.notify_all();
+    return true;
+  }
+
+  int in_flight() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return in_flight_;
+  }
+  // Pipelines are numbered in the order they start.
+  uint64_t id() const { return id_; }
+  bool broken() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return broken_;
+  }
+
+  // Kills the processes and fails every segment in the pipeline. Idempotent.
+  void Break(const absl::Status& why) {
+    std::vector<std::shared_ptr<Job>> failed;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (broken_) return;
+      broken_ = true;
+      why_ = why;
+      for (auto& j : submitted_) failed.push_back(std::move(j));
+      submitted_.clear();
+      for (auto& c : chains_) {
+        for (auto& j : c.in_flight) failed.push_back(std::move(j));
+        c.in_flight.clear();
+        c.process->Signal(SIGKILL);
+      }
+      in_flight_ = 0;
+      cv_.notify_all();
+    }
+    for (auto& j : failed) j->Finish(why);
+    if (!failed.empty()) {
+      log::Warn("apertium.pipeline_broken", {{"mode", mode_},
+                                             {"segments", static_cast<int64_t>(failed.size())},
+                                             {"error", why.message()}});
+    }
+  }
+
+  // False when one of its long-lived processes has died.
   bool Healthy() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (broken_) return false;
     for (auto& c : chains_) {
-      if (c != nullptr && !c->Alive()) return false;
+      if (!c.process->Alive()) return false;
     }
     return true;
   }
 
-  // Translates one encoded segment; `*output` is the last stage's output.
-  absl::Status Run(std::string_view input, absl::Time deadline, std::string* output,
-                   std::vector<std::string>* unknown_words) {
-    // A stage killed mid-segment makes the stages after it flush what they have and a null:
-    // a truncated answer that looks complete. A superblank after the segment, which every
-    // stage passes through in order, tells a whole answer from a truncated or stale one.
-    const std::string end_mark = StrCat("[ve", ++segments_, "]");
-    std::string data = StrCat(input, end_mark);
-    std::string out;
-    for (size_t i = 0; i < plan_->steps.size(); ++i) {
-      const Step& step = plan_->steps[i];
-      out.clear();
-      switch (step.kind) {
-        case Step::Kind::kWarmChain: {
-          // lt-proc reads one character past a segment before it flushes: a newline must come
-          // before the null.
-          if (data.empty() || data.back() != '\n') data += '\n';
-          data += '\0';
-          VERSO_RETURN_IF_ERROR(chains_[i]->Exchange(data, '\0', 1, deadline, &out));
-          if (out.find('\0') != out.size() - 1) {
-            return absl::InternalError("the pipeline answered out of step");
-          }
-          out.pop_back();
-          break;
-        }
-        case Step::Kind::kHmmTagger: {
-          VERSO_ASSIGN_OR_RETURN(out, plan_->tagger->Tag(data));
-          break;
-        }
-        case Step::Kind::kOneShot: {
-          std::unique_ptr<Subprocess> p = std::move(one_shots_[i]);
-          if (p == nullptr) {
-            VERSO_ASSIGN_OR_RETURN(p, Subprocess::Start(step.stages[0], kChildEnv));
-          }
-          VERSO_RETURN_IF_ERROR(p->RunToEnd(data, deadline, &out));
-          // The next segment's process loads its data while this one travels on.
-          auto next = Subprocess::Start(step.stages[0], kChildEnv);
-          if (next.ok()) one_shots_[i] = std::move(*next);
-          break;
-        }
-      }
-      std::string_view body(out);
-      while (!body.empty() && body.back() == '\n') body.remove_suffix(1);
-      if (!body.ends_with(end_mark)) {
-        return absl::InternalError("the pipeline lost the end of the segment");
-      }
-      // The first step starts with the morphological analyser, whose output marks the words
-      // it does not know.
-      if (i == 0 && unknown_words != nullptr) *unknown_words = apertium::UnknownWords(out);
-      data.swap(out);
+ private:
+  struct Chain {
+    size_t step;  // index in the plan
+    std::unique_ptr<Subprocess> process;
+    std::deque<std::shared_ptr<Job>> in_flight;  // written to it, not yet read back
+  };
+
+  Pipeline(const Plan* plan, std::string mode) : plan_(plan), mode_(std::move(mode)) {}
+
+  // Hands segments to chain `c` in one write: a stage that wakes up to several segments works
+  // through them while its code and data are still in the cache. False when the pipeline is
+  // broken.
+  bool Feed(size_t c, std::vector<std::shared_ptr<Job>>& jobs) {
+    if (jobs.empty()) return true;
+    std::string batch;
+    for (auto& job : jobs) {
+      // lt-proc reads one character past a segment before it flushes: a newline must come
+      // before the null.
+      batch += job->data;
+      if (job->data.empty() || job->data.back() != '\n') batch += '\n';
+      batch += '\0';
+      job->data.clear();
     }
-    data.erase(data.rfind(end_mark), end_mark.size());
-    *output = std::move(data);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!broken_) {
+        for (auto& job : jobs) chains_[c].in_flight.push_back(job);
+      }
+    }
+    if (broken()) {
+      FailHeld(jobs);
+      return false;
+    }
+    jobs.clear();
+    absl::Status s = chains_[c].process->Write(batch);
+    if (!s.ok()) {
+      Break(s);
+      return false;
+    }
+    return true;
+  }
+
+  void WriteLoop() {
+    std::vector<std::shared_ptr<Job>> jobs;
+    while (true) {
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return broken_ || !submitted_.empty(); });
+        if (broken_) return;
+        for (auto& j : submitted_) jobs.push_back(std::move(j));
+        submitted_.clear();
+      }
+      if (!Feed(0, jobs)) return;
+    }
+  }
+
+  // Segments that a thread holds (out of every chain's in-flight list) when the pipeline
+  // breaks fail with the reason it broke.
+  void FailHeld(std::vector<std::shared_ptr<Job>>& jobs) {
+    absl::Status why;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      why = why_.ok() ? absl::UnavailableError("the pipeline broke") : why_;
+    }
+    for (auto& j : jobs) j->Finish(why);
+    jobs.clear();
+  }
+
+  void ReadLoop(size_t c) {
+    std::string buffer;
+    size_t scanned = 0;
+    std::vector<std::shared_ptr<Job>> onward;
+    while (true) {
+      auto got = chains_[c].process->Read(&buffer);
+      if (!got.ok() || *got == 0) {
+        Break(got.ok() ? absl::UnavailableError("a pipeline stage ended") : got.status());
+        FailHeld(onward);
+        return;
+      }
+      size_t start = 0;
+      for (size_t nul; (nul = buffer.find('\0', scanned)) != std::string::npos;) {
+        std::shared_ptr<Job> job;
+        bool out_of_step = false;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          if (!broken_) {
+            if (chains_[c].in_flight.empty()) {
+              out_of_step = true;
+            } else {
+              job = std::move(chains_[c].in_flight.front());
+              chains_[c].in_flight.pop_front();
+            }
+          }
+        }
+        if (out_of_step) Break(absl::InternalError("the pipeline answered out of step"));
+        if (job == nullptr) {  // broken
+          FailHeld(onward);
+          return;
+        }
+        job->data.assign(buffer, start, nul - start);
+        start = scanned = nul + 1;
+        onward.push_back(job);
+        if (!Advance(c, job)) {
+          FailHeld(onward);
+          return;
+        }
+        if (c + 1 == chains_.size()) onward.pop_back();  // finished
+      }
+      buffer.erase(0, start);
+      scanned = buffer.size();
+      if (c + 1 < chains_.size() && !Feed(c + 1, onward)) return;
+    }
+  }
+
+  // Checks what chain `c` made of a segment and runs the steps up to the next chain, or
+  // finishes the segment after the last. False when the pipeline broke.
+  bool Advance(size_t c, const std::shared_ptr<Job>& job) {
+    std::string_view body(job->data);
+    while (!body.empty() && body.back() == '\n') body.remove_suffix(1);
+    if (!body.ends_with(job->end_mark)) {
+      Break(absl::InternalError("the pipeline lost the end of a segment"));
+      return false;
+    }
+    // The first chain starts with the morphological analyser, whose output marks the words
+    // it does not know.
+    if (c == 0) job->unknown_words = apertium::UnknownWords(job->data);
+    size_t next_step = chains_[c].step + 1;
+    size_t end_step = c + 1 < chains_.size() ? chains_[c + 1].step : plan_->steps.size();
+    for (size_t i = next_step; i < end_step; ++i) {
+      const Step& step = plan_->steps[i];
+      absl::Status s;
+      if (step.kind == Step::Kind::kHmmTagger) {
+        auto tagged = plan_->tagger->Tag(job->data);
+        if (tagged.ok()) {
+          job->data = std::move(*tagged);
+        } else {
+          s = tagged.status();
+        }
+      } else {
+        s = RunOneShot(i, job.get());
+      }
+      if (!s.ok()) {
+        Break(s);
+        return false;
+      }
+    }
+    if (c + 1 < chains_.size()) return true;
+    job->data.erase(job->data.rfind(job->end_mark), job->end_mark.size());
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      --in_flight_;
+    }
+    job->Finish(absl::OkStatus());
+    return true;
+  }
+
+  // A stage that keeps state across segments: a fresh process for each (started ahead, while
+  // the previous segment was running).
+  absl::Status RunOneShot(size_t step, Job* job) {
+    std::unique_ptr<Subprocess> p = std::move(one_shots_[step]);
+    if (p == nullptr) {
+      VERSO_ASSIGN_OR_RETURN(p, Subprocess::Start(plan_->steps[step].stages[0], kChildEnv));
+    }
+    std::string out;
+    absl::Status s = p->RunToEnd(job->data, job->deadline, &out);
+    auto next = Subprocess::Start(plan_->steps[step].stages[0], kChildEnv);
+    if (next.ok()) one_shots_[step] = std::move(*next);
+    if (!s.ok()) return s;
+    job->data = std::move(out);
     return absl::OkStatus();
   }
 
- private:
-  explicit Pipeline(const Plan* plan) : plan_(plan) {}
   const Plan* plan_;
+  const std::string mode_;
+  uint64_t id_ = 0;
+  std::vector<Chain> chains_;
+  std::vector<std::unique_ptr<Subprocess>> one_shots_;  // per step; only its reader uses it
+  std::thread writer_;
+  std::vector<std::thread> readers_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool broken_ = false;
+  absl::Status why_;  // what broke it
   int64_t segments_ = 0;
-  std::vector<std::unique_ptr<Subprocess>> chains_;     // per step
-  std::vector<std::unique_ptr<Subprocess>> one_shots_;  // per step: started, not yet used
+  int in_flight_ = 0;
+  std::deque<std::shared_ptr<Job>> submitted_;  // waiting for the first chain
 };
 
 // The pipelines of one mode. Thread-safe.
@@ -131,134 +366,75 @@ class ModePool {
 
   const ModeInfo& info() const { return info_; }
 
-  // An idle pipeline, or a new one while there are fewer than the maximum. With `fresh`, always
-  // a new one (for the retry of a segment whose pipeline failed). When all are busy, callers
-  // wait in line and a released pipeline goes straight to the first of them: first come, first
-  // served (no request starves under load), and no herd of waiters contending for it while it
-  // idles. Retries go to the head of the line.
-  absl::StatusOr<std::unique_ptr<Pipeline>> Acquire(absl::Time deadline, bool fresh = false) {
+  // The least busy pipeline started after pipeline `newer_than` (0: any); a new one when all
+  // have segments in flight and there are fewer than the maximum, or when none is newer (a
+  // segment whose pipeline failed is retried on a fresh one).
+  absl::StatusOr<std::shared_ptr<Pipeline>> Pick(uint64_t newer_than) {
     VERSO_RETURN_IF_ERROR(EnsurePlan());
-    std::unique_lock<std::mutex> lock(mu_);
-    std::vector<std::unique_ptr<Pipeline>> dead;
-    if (waiters_.empty()) {
-      while (!fresh && !idle_.empty()) {
-        auto p = std::move(idle_.back());
-        idle_.pop_back();
-        if (p->Healthy()) return p;
-        // Killed while idle: replaced without costing the segment its retry.
-        --live_;
-        ++discarded_;
-        dead.push_back(std::move(p));
-      }
-      if (fresh && live_ >= options_->max_pipelines_per_pair && !idle_.empty()) {
-        // A fresh one is wanted and every place is taken: an idle pipeline gives up its place.
-        dead.push_back(std::move(idle_.back()));
-        idle_.pop_back();
-        --live_;
-      }
-      if (live_ < options_->max_pipelines_per_pair) {
-        ++live_;
-        lock.unlock();
-        dead.clear();  // kills their processes, outside the lock
-        return StartReserved();
-      }
-    }
-    Waiter w;
-    w.fresh = fresh;
-    if (fresh) {
-      waiters_.push_front(&w);
-    } else {
-      waiters_.push_back(&w);
-    }
-    auto served = [&] { return w.handed != nullptr || w.may_start; };
-    if (deadline == absl::InfiniteFuture()) {
-      w.cv.wait(lock, served);
-    } else if (!w.cv.wait_until(lock, absl::ToChronoTime(deadline), served)) {
-      waiters_.erase(std::find(waiters_.begin(), waiters_.end(), &w));
-      return absl::DeadlineExceededError(
-          StrCat("every apertium ", info_.name, " pipeline stayed busy until the deadline"));
-    }
-    if (w.handed != nullptr) {
-      if (w.handed->Healthy()) return std::move(w.handed);
-      ++discarded_;  // its place passes to the replacement
-      dead.push_back(std::move(w.handed));
-    }
-    lock.unlock();
-    dead.clear();
-    return StartReserved();
-  }
-
-  void Release(std::unique_ptr<Pipeline> p) {
-    std::unique_ptr<Pipeline> dead;
+    std::shared_ptr<Pipeline> best;
+    std::vector<std::shared_ptr<Pipeline>> dead;
+    uint64_t id;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (waiters_.empty()) {
-        idle_.push_back(std::move(p));
-        return;
+      for (auto it = live_.begin(); it != live_.end();) {
+        if (!(*it)->Healthy()) {
+          // Killed while idle, or broken: replaced without costing a segment its retry.
+          dead.push_back(std::move(*it));
+          it = live_.erase(it);
+          ++discarded_;
+          continue;
+        }
+        if ((*it)->id() > newer_than &&
+            (best == nullptr || (*it)->in_flight() < best->in_flight())) {
+          best = *it;
+        }
+        ++it;
       }
-      Waiter* w = waiters_.front();
-      waiters_.pop_front();
-      if (w->fresh) {
-        dead = std::move(p);  // it wants a new pipeline: this one gives up its place
-        w->may_start = true;
-      } else {
-        w->handed = std::move(p);
-      }
-      w->cv.notify_one();
+      bool grow = best == nullptr || (best->in_flight() > 0 &&
+                                      static_cast<int>(live_.size()) + starting_ < MaxPipelines());
+      if (!grow) return best;
+      ++starting_;
+      id = ++next_id_;
     }
+    dead.clear();  // waits for their threads, outside the lock
+    auto p = Pipeline::Start(plan_.get(), info_.name, id);
+    std::lock_guard<std::mutex> lock(mu_);
+    --starting_;
+    if (!p.ok()) {
+      if (best != nullptr) return best;
+      return Annotate(p.status(), StrCat("starting the apertium ", info_.name, " pipeline"));
+    }
+    ++started_;
+    live_.push_back(*p);
+    return *p;
   }
 
-  // A broken pipeline: destroyed (its processes killed) and its place freed.
-  void Discard(std::unique_ptr<Pipeline> p) {
-    p.reset();
-    std::lock_guard<std::mutex> lock(mu_);
-    ++discarded_;
-    if (waiters_.empty()) {
-      --live_;
-      return;
+  int MaxPipelines() const {
+    if (options_->max_pipelines_per_pair > 0) return options_->max_pipelines_per_pair;
+    return std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2);
+  }
+
+  // Takes a broken pipeline out of service.
+  void Remove(const std::shared_ptr<Pipeline>& p) {
+    std::shared_ptr<Pipeline> victim;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = std::find(live_.begin(), live_.end(), p);
+      if (it == live_.end()) return;
+      victim = std::move(*it);
+      live_.erase(it);
+      ++discarded_;
     }
-    Waiter* w = waiters_.front();  // the place goes to the first in line
-    waiters_.pop_front();
-    w->may_start = true;
-    w->cv.notify_one();
   }
 
  private:
-  struct Waiter {
-    std::condition_variable cv;
-    bool fresh = false;
-    std::unique_ptr<Pipeline> handed;  // a released pipeline, now this waiter's
-    bool may_start = false;            // or a place (counted in live_) to start one in
-  };
-
-  // Starts a pipeline in a place already counted in live_.
-  absl::StatusOr<std::unique_ptr<Pipeline>> StartReserved() {
-    auto p = Pipeline::Start(plan_.get());
-    if (p.ok()) {
-      std::lock_guard<std::mutex> lock(mu_);
-      ++started_;
-      return p;
-    }
-    std::lock_guard<std::mutex> lock(mu_);
-    if (waiters_.empty()) {
-      --live_;
-    } else {  // let the next in line try
-      Waiter* w = waiters_.front();
-      waiters_.pop_front();
-      w->may_start = true;
-      w->cv.notify_one();
-    }
-    return Annotate(p.status(), StrCat("starting the apertium ", info_.name, " pipeline"));
-  }
-
   absl::Status EnsurePlan() {
     std::lock_guard<std::mutex> lock(plan_mu_);
     if (plan_ != nullptr) return absl::OkStatus();
     auto plan = std::make_unique<Plan>();
     VERSO_ASSIGN_OR_RETURN(std::string command, apertium::NullFlushCommand(info_.path));
     VERSO_ASSIGN_OR_RETURN(plan->steps, apertium::PlanPipeline(command));
-    for (size_t i = 0; i < plan->steps.size(); ++i) {
-      const Step& s = plan->steps[i];
+    for (const Step& s : plan->steps) {
       if (s.kind == Step::Kind::kHmmTagger) {
         if (plan->tagger != nullptr) return absl::InternalError("two taggers in one mode");
         VERSO_ASSIGN_OR_RETURN(plan->tagger, apertium::HmmTagger::Load(s.tagger_data));
@@ -276,9 +452,9 @@ class ModePool {
   std::mutex plan_mu_;
   std::unique_ptr<Plan> plan_;
   std::mutex mu_;
-  std::vector<std::unique_ptr<Pipeline>> idle_;
-  std::deque<Waiter*> waiters_;
-  int live_ = 0;
+  std::vector<std::shared_ptr<Pipeline>> live_;
+  int starting_ = 0;
+  uint64_t next_id_ = 0;
   int64_t started_ = 0;
   int64_t discarded_ = 0;
 };
@@ -303,27 +479,72 @@ class ApertiumEngine : public Engine {
       return absl::InvalidArgumentError(StrCat("apertium has no ", request.source_lang, " -> ",
                                                request.target_lang, " pair installed"));
     }
-    std::vector<Translation> out(request.texts.size());
-    std::vector<absl::Status> errors(request.texts.size());
-    auto one = [&](size_t i) {
-      auto t = TranslateOne(pool, request.texts[i], request.deadline);
-      if (t.ok()) {
-        out[i] = std::move(*t);
-      } else {
-        errors[i] = t.status();
-      }
+    // Every segment goes into a pipeline at once (they stream through it one after the
+    // other); a segment whose pipeline failed is tried once more on a fresh one.
+    struct Segment {
+      apertium::EncodedSegment enc;
+      std::shared_ptr<Job> job;
+      std::shared_ptr<Pipeline> pipeline;
+      absl::Status status;
     };
-    int threads =
-        std::min<int>(static_cast<int>(request.texts.size()), options_.max_pipelines_per_pair);
-    if (threads <= 1) {
-      for (size_t i = 0; i < request.texts.size(); ++i) one(i);
-    } else {
-      ParallelFor(request.texts.size(), threads, [&](size_t begin, size_t end) {
-        for (size_t i = begin; i < end; ++i) one(i);
-      });
+    std::vector<Segment> segments(request.texts.size());
+    for (size_t i = 0; i < segments.size(); ++i) {
+      segments[i].enc = apertium::EncodeSegment(request.texts[i]);
     }
-    for (const auto& e : errors) {
-      if (!e.ok()) return e;  // all or nothing: never a half-translated batch
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      std::vector<Segment*> todo;
+      for (auto& s : segments) {
+        if (attempt == 0 || !s.status.ok()) todo.push_back(&s);
+      }
+      if (todo.empty()) break;
+      if (attempt > 0 && absl::Now() >= request.deadline) break;
+      // A sliding window: a segment's time-out counts from when it enters the pipeline, so a
+      // long batch goes in a few segments at a time.
+      auto submit = [&](Segment* s) -> absl::Status {
+        uint64_t newer_than = s->pipeline != nullptr ? s->pipeline->id() : 0;
+        VERSO_ASSIGN_OR_RETURN(s->pipeline, pool->Pick(newer_than));
+        s->job = std::make_shared<Job>();
+        s->job->data = s->enc.stream;
+        s->job->deadline = std::min(request.deadline, absl::Now() + options_.segment_timeout);
+        s->status = absl::OkStatus();
+        if (!s->pipeline->Submit(s->job)) {
+          s->job->Finish(absl::UnavailableError("the pipeline broke"));
+        }
+        return absl::OkStatus();
+      };
+      constexpr size_t kWindow = 16;
+      for (size_t i = 0; i < std::min(kWindow, todo.size()); ++i) {
+        VERSO_RETURN_IF_ERROR(submit(todo[i]));
+      }
+      for (size_t i = 0; i < todo.size(); ++i) {
+        Segment* s = todo[i];
+        if (i + kWindow < todo.size()) VERSO_RETURN_IF_ERROR(submit(todo[i + kWindow]));
+        if (!s->job->Wait()) {
+          // Stuck: whatever holds it up holds up every segment behind it.
+          s->pipeline->Break(absl::DeadlineExceededError("a segment timed out in the pipeline"));
+          s->job->Finish(absl::DeadlineExceededError("a segment timed out in the pipeline"));
+        }
+        s->status = s->job->status;
+        if (!s->status.ok()) {
+          pool->Remove(s->pipeline);
+          log::Warn("apertium.pipeline_failed", {{"mode", pool->info().name},
+                                                 {"attempt", attempt + 1},
+                                                 {"error", s->status.message()}});
+        }
+      }
+    }
+    std::vector<Translation> out(segments.size());
+    for (size_t i = 0; i < segments.size(); ++i) {
+      Segment& s = segments[i];
+      if (!s.status.ok()) {  // all or nothing: never a half-translated batch
+        if (absl::IsDeadlineExceeded(s.status)) return s.status;
+        return absl::UnavailableError(
+            StrCat("the apertium ", pool->info().name, " pipeline failed: ", s.status.message()));
+      }
+      out[i].engine = name_;
+      out[i].model = pool->info().name;
+      out[i].text = apertium::DecodeSegment(s.job->data, s.enc.codes);
+      out[i].unknown_words = std::move(s.job->unknown_words);
     }
     return out;
   }
@@ -335,10 +556,8 @@ class ApertiumEngine : public Engine {
         log::Warn("apertium.warm", {{"mode", name}, {"error", "no such mode installed"}});
         continue;
       }
-      auto p = it->second->Acquire(absl::Now() + absl::Seconds(60));
-      if (p.ok()) {
-        it->second->Release(std::move(*p));
-      } else {
+      auto p = it->second->Pick(/*newer_than=*/0);
+      if (!p.ok()) {
         log::Warn("apertium.warm", {{"mode", name}, {"error", p.status().message()}});
       }
     }
@@ -359,37 +578,6 @@ class ApertiumEngine : public Engine {
     if (ModePool* p = find(source, bare_target)) return p;
     if (ModePool* p = find(bare_source, target)) return p;
     return find(bare_source, bare_target);
-  }
-
-  absl::StatusOr<Translation> TranslateOne(ModePool* pool, const std::string& markup,
-                                           absl::Time request_deadline) {
-    apertium::EncodedSegment enc = apertium::EncodeSegment(markup);
-    Translation t;
-    t.engine = name_;
-    t.model = pool->info().name;
-    absl::Status last;
-    // A pipeline that crashes or hangs is replaced, and the segment tried once more on the
-    // fresh one.
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      absl::Time deadline = std::min(request_deadline, absl::Now() + options_.segment_timeout);
-      auto p = pool->Acquire(deadline, /*fresh=*/attempt > 0);
-      if (!p.ok()) return p.status();
-      std::string raw;
-      absl::Status s = (*p)->Run(enc.stream, deadline, &raw, &t.unknown_words);
-      if (s.ok()) {
-        pool->Release(std::move(*p));
-        t.text = apertium::DecodeSegment(raw, enc.codes);
-        return t;
-      }
-      pool->Discard(std::move(*p));
-      log::Warn("apertium.pipeline_failed",
-                {{"mode", pool->info().name}, {"attempt", attempt + 1}, {"error", s.message()}});
-      last = s;
-      if (absl::Now() >= request_deadline) break;
-    }
-    if (absl::IsDeadlineExceeded(last)) return last;
-    return absl::UnavailableError(
-        StrCat("the apertium ", pool->info().name, " pipeline failed: ", last.message()));
   }
 
   const std::string name_ = "apertium";

@@ -107,6 +107,34 @@ std::vector<std::string> TranslateAll(Engine& e, const std::string& src, const s
   return out;
 }
 
+// Translates the lines in requests of `batch` segments, two requests at a time.
+std::vector<std::string> TranslateBatches(Engine& e, const std::string& src, const std::string& tgt,
+                                          const std::vector<std::string>& lines, size_t batch) {
+  std::vector<std::string> out(lines.size());
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t begin; (begin = next.fetch_add(batch)) < lines.size();) {
+      TranslateRequest r;
+      r.source_lang = src;
+      r.target_lang = tgt;
+      for (size_t i = begin; i < std::min(lines.size(), begin + batch); ++i) {
+        r.texts.push_back(text::EscapeText(lines[i]));
+      }
+      auto t = e.Translate(r);
+      if (!t.ok()) {
+        ADD_FAILURE() << "batch at line " << begin + 1 << ": " << t.status();
+        continue;
+      }
+      EXPECT_EQ(t->size(), r.texts.size());
+      for (size_t k = 0; k < t->size(); ++k) out[begin + k] = (*t)[k].text;
+    }
+  };
+  std::thread a(worker), b(worker);
+  a.join();
+  b.join();
+  return out;
+}
+
 size_t CountEqual(const std::vector<std::string>& a, const std::vector<std::string>& b,
                   const std::string& what) {
   size_t same = 0, shown = 0;
@@ -135,6 +163,10 @@ void CheckFlores(const std::string& pair, const std::string& src, const std::str
   EXPECT_GE(CountEqual(c8, refs, pair + " concurrency 8") * 100, lines.size() * 99);
   // ...and not one that depends on load, order or what was translated before.
   EXPECT_EQ(CountEqual(c8, c1, pair + " concurrency 8 vs 1"), lines.size());
+  // Whole batches stream through the default number of pipelines.
+  auto defaults = NewEngine(0);
+  std::vector<std::string> batches = TranslateBatches(*defaults, src, tgt, lines, 100);
+  EXPECT_EQ(CountEqual(batches, c1, pair + " in batches of 100 vs 1"), lines.size());
 }
 
 TEST(ApertiumEngineTest, FloresEngSpaEqualsTheApertiumCommandPerLine) {
