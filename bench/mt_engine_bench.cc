@@ -17,14 +17,14 @@ using namespace verso;
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::cerr << "usage: mt_engine_bench FILE SRC TGT [pipelines]\n";
+    std::cerr << "usage: mt_engine_bench FILE SRC TGT [pipelines [concurrency]]\n";
     return 2;
   }
   std::vector<std::string> lines;
   std::ifstream in(argv[1]);
   for (std::string l; std::getline(in, l);) lines.push_back(text::EscapeText(l));
   mt::ApertiumOptions o;
-  o.max_pipelines_per_pair = argc > 4 ? std::atoi(argv[4]) : 4;
+  o.max_pipelines_per_pair = argc > 4 ? std::atoi(argv[4]) : 0;  // 0: the default
   auto engine = mt::NewApertiumEngine(o);
   if (!engine.ok()) {
     std::cerr << engine.status() << "\n";
