@@ -102,7 +102,7 @@ class Pipeline {
 
   ~Pipeline() {
     Break(absl::UnavailableError("the pipeline was shut down"));
-    writer_.join();
+    if (writer_.joinable()) writer_.join();  // not started when a stage failed to start
     for (auto& r : readers_) r.join();
   }
 
