@@ -307,6 +307,26 @@ TEST(ApertiumEngineTest, KillingPipelineProcessesUnderLoadLosesNoRequest) {
   EXPECT_EQ(CountEqual(out, refs, "eng-spa under kill -9"), lines.size());
 }
 
+TEST(ApertiumEngineTest, AModeWhoseProgramIsMissingFailsCleanly) {
+  std::string dir = ::testing::TempDir() + "/modes_" + std::to_string(getpid());
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/eng-fra.mode")
+      << "lt-proc '/usr/share/apertium/apertium-eng-spa/eng-spa.automorf.bin' | "
+         "verso-no-such-program -x | "
+         "lt-proc -g '/usr/share/apertium/apertium-eng-spa/eng-spa.autogen.bin'\n";
+  ApertiumOptions o;
+  o.modes_dir = dir;
+  auto engine = NewApertiumEngine(o);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  for (int i = 0; i < 2; ++i) {  // the engine stays usable
+    auto t = TranslateOne(**engine, "en", "fr", "Hello");
+    EXPECT_EQ(t.status().code(), absl::StatusCode::kUnavailable) << t.status();
+    EXPECT_NE(std::string(t.status().message()).find("verso-no-such-program"), std::string::npos)
+        << t.status();
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST(ApertiumEngineTest, AStuckPipelineIsReplacedAndTheSegmentRetried) {
   auto engine = NewEngine(1, absl::Seconds(2));
   ASSERT_TRUE(TranslateOne(*engine, "en", "es", "Good morning.").ok());
