@@ -2,6 +2,7 @@
 // `using namespace std` in the global namespace).
 #include "mt/apertium/tagger.h"
 
+#include <apertium/file_morpho_stream.h>
 #include <apertium/hmm.h>
 #include <apertium/tagger_word.h>
 #include <sys/mman.h>
@@ -36,6 +37,9 @@ struct HmmTagger::State {
   std::set<TTag> open_class;  // the open word classes as loaded
   int input_fd = -1;          // a memory file the tagger reads each segment from
   std::string input_path;
+  // Reads the memory file, rewound for each segment. Building one costs more than tagging a
+  // sentence (it compiles the tag patterns), so it is kept while the model stays.
+  std::unique_ptr<FileMorphoStream> morpho;
   ~State() {
     if (input_fd >= 0) close(input_fd);
   }
@@ -95,10 +99,16 @@ absl::StatusOr<std::string> HmmTagger::Tag(std::string_view analysed) {
   absl::Status status;
   try {
     TaggerWord::setArrayTags(s.hmm->getArrayTags());
-    // HMM hides the base class overload that opens a file.
-    static_cast<Apertium::FILE_Tagger&>(*s.hmm).tagger(s.input_path.c_str(), uout);
+    if (s.morpho == nullptr) {
+      s.morpho = std::make_unique<FileMorphoStream>(s.input_path.c_str(), false,
+                                                    &s.hmm->get_tagger_data());
+    } else {
+      s.morpho->rewind();  // a whole segment was read to its end: nothing is left buffered
+    }
+    s.hmm->tagger(*s.morpho, uout);
   } catch (const std::exception& e) {
     status = absl::InternalError(StrCat("the tagger failed: ", e.what()));
+    s.morpho.reset();
   }
   u_fclose(uout);
   fclose(out);
@@ -111,6 +121,7 @@ absl::StatusOr<std::string> HmmTagger::Tag(std::string_view analysed) {
   TaggerData& data = s.hmm->get_tagger_data();
   if (data.getOpenClass() != s.open_class) data.getOpenClass() = s.open_class;
   if (data.getOutput().size() != s.classes) {
+    s.morpho.reset();  // it points into the model
     auto fresh = Deserialise(s.serialised);
     if (!fresh.ok()) return fresh.status();
     s.hmm = std::move(*fresh);
