@@ -95,17 +95,17 @@ int main(int argc, char** argv) {
         }
         if (mode == "verso") {
           json body = {{"source_lang", "en"}, {"target_lang", "es"}, {"segments", {lines[line]}}};
-          r = conn->Request("POST", "/v1/translate", body.dump(),
-                            {{"Authorization", "Bearer " + key},
-                             {"Content-Type", "application/json"}});
+          r = conn->Request(
+              "POST", "/v1/translate", body.dump(),
+              {{"Authorization", "Bearer " + key}, {"Content-Type", "application/json"}});
         } else {
-          r = conn->Request("GET", "/translate?langpair=eng%7Cspa&markUnknown=no&q=" +
-                                       UrlEncode(lines[line]));
+          r = conn->Request(
+              "GET", "/translate?langpair=eng%7Cspa&markUnknown=no&q=" + UrlEncode(lines[line]));
         }
       }
-      double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                            start)
-                      .count();
+      double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
       latencies[w].push_back(ms);
       std::string text;
       json j = json::parse(r.body, nullptr, false);
@@ -129,8 +129,7 @@ int main(int argc, char** argv) {
   std::vector<std::thread> threads;
   for (int w = 0; w < connections; ++w) threads.emplace_back(worker, w);
   for (auto& t : threads) t.join();
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::vector<double> all;
   for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
   std::sort(all.begin(), all.end());

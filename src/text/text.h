@@ -111,7 +111,8 @@ WordCount CountWords(std::string_view markup, std::string_view language);
 
 // Validates a BCP 47 tag and returns its canonical case: "EN-us" -> "en-US",
 // "zh-hant-tw" -> "zh-Hant-TW"; a three-letter language code with a two-letter equivalent
-// becomes that code ("eng-US" -> "en-US"). InvalidArgument for anything that is not a well-formed tag.
+// becomes that code ("eng-US" -> "en-US"). InvalidArgument for anything that is not a well-formed
+// tag.
 absl::StatusOr<std::string> CanonicalLanguageTag(std::string_view tag);
 // The primary language subtag, lower case ("pt-BR" -> "pt").
 std::string PrimaryLanguage(std::string_view tag);
