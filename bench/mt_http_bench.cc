@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/strings.h"
 #include "tests/http_client.h"
 
 namespace {
@@ -42,21 +43,6 @@ std::string Reference(const std::string& dir, size_t i) {
   std::string r = ss.str();
   if (!r.empty() && r.back() == '\n') r.pop_back();
   return r;
-}
-
-std::string UrlEncode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -99,8 +85,8 @@ int main(int argc, char** argv) {
               "POST", "/v1/translate", body.dump(),
               {{"Authorization", "Bearer " + key}, {"Content-Type", "application/json"}});
         } else {
-          r = conn->Request(
-              "GET", "/translate?langpair=eng%7Cspa&markUnknown=no&q=" + UrlEncode(lines[line]));
+          r = conn->Request("GET", "/translate?langpair=eng%7Cspa&markUnknown=no&q=" +
+                                       verso::PercentEncode(lines[line]));
         }
       }
       double ms =

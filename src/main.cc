@@ -6,8 +6,10 @@
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -318,6 +320,36 @@ absl::StatusOr<std::unique_ptr<Mt>> BuildMt(const Config& c, tm::TmService* tm,
   return out;
 }
 
+// Runs `fn` now and then every `period` on its own thread, until Stop or destruction.
+class Every {
+ public:
+  Every(std::chrono::milliseconds period, std::function<void()> fn)
+      : thread_([this, period, fn = std::move(fn)] {
+          std::unique_lock<std::mutex> lock(mu_);
+          while (!stopping_) {
+            lock.unlock();
+            fn();
+            lock.lock();
+            cv_.wait_for(lock, period, [this] { return stopping_; });
+          }
+        }) {}
+  ~Every() { Stop(); }
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: starts after the members it uses
+};
+
 // Everything a command needs, opened on first use.
 class Runtime : public cli::Environment {
  public:
@@ -413,19 +445,10 @@ class Runtime : public cli::Environment {
     services.degradation = &(*mt)->degradation;
     services.translate_timeout = c.GetDuration("mt.timeout");
     // The database's health feeds the degradation level (unreachable: emergency).
-    std::mutex health_mu;
-    std::condition_variable health_cv;
-    bool stopping = false;
-    std::thread health([&] {
-      std::unique_lock<std::mutex> lock(health_mu);
-      while (!stopping) {
-        lock.unlock();
-        absl::Status ping = db_->Ping();
-        (*mt)->degradation.SetDatabaseHealthy(ping.ok());
-        if (!ping.ok()) log::Error("storage.unhealthy", {{"error", ping.message()}});
-        lock.lock();
-        health_cv.wait_for(lock, std::chrono::seconds(5), [&] { return stopping; });
-      }
+    Every health(std::chrono::seconds(5), [&] {
+      absl::Status ping = db_->Ping();
+      (*mt)->degradation.SetDatabaseHealthy(ping.ok());
+      if (!ping.ok()) log::Error("storage.unhealthy", {{"error", ping.message()}});
     });
     // A fresh installation has no way in: give it one admin key, shown once.
     if (auto keys = keys_->List(""); keys.ok() && keys->empty()) {
@@ -439,12 +462,6 @@ class Runtime : public cli::Environment {
     auto server = api::Server::Start(options, services);
     if (!server.ok()) {
       std::cerr << "verso: error: " << server.status().message() << "\n";
-      {
-        std::lock_guard<std::mutex> lock(health_mu);
-        stopping = true;
-      }
-      health_cv.notify_all();
-      health.join();
       return 1;
     }
     std::cout << "verso " << kVersion << " listening on http://" << options.host << ":"
@@ -467,12 +484,7 @@ class Runtime : public cli::Environment {
     log::Info("shutdown", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
     (*server)->Shutdown(c.GetDuration("server.drain_timeout"));
     loader.join();
-    {
-      std::lock_guard<std::mutex> lock(health_mu);
-      stopping = true;
-    }
-    health_cv.notify_all();
-    health.join();
+    health.Stop();
     tm_->StopImports();  // unfinished imports roll back and resume at the next start
     server->reset();
     mt->reset();  // stops the engines' pipelines

@@ -139,28 +139,15 @@ Router::Found Router::Find(std::string_view method, std::string_view path,
   return found;
 }
 
-std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == '+' && plus_is_space) {
-      out.push_back(' ');
-    } else if (c == '%') {
-      if (i + 2 >= s.size()) return std::nullopt;
-      auto hex = [](char h) -> int {
-        if (h >= '0' && h <= '9') return h - '0';
-        if (h >= 'a' && h <= 'f') return h - 'a' + 10;
-        if (h >= 'A' && h <= 'F') return h - 'A' + 10;
-        return -1;
-      };
-      int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else {
-      out.push_back(c);
-    }
+std::optional<std::vector<std::pair<std::string, std::string>>> ParseFormPairs(std::string_view s) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (std::string_view pair : Split(s, '&')) {
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    auto k = PercentDecode(pair.substr(0, eq), true);
+    auto v = PercentDecode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
+    if (!k || !v) return std::nullopt;
+    out.emplace_back(std::move(*k), std::move(*v));
   }
   return out;
 }

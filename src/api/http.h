@@ -81,8 +81,9 @@ class Router {
   std::vector<Route> routes_;
 };
 
-// "a%20b" -> "a b" (and '+' -> ' ' when `plus_is_space`); nullopt for a bad escape.
-std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space);
+// "a=1&b=x%20y" (a query string or a form body) -> {{"a","1"},{"b","x y"}}; nullopt for a
+// bad % escape.
+std::optional<std::vector<std::pair<std::string, std::string>>> ParseFormPairs(std::string_view s);
 
 void AddTmRoutes(Router* router, const Services& services);
 void AddOpsRoutes(Router* router, const Services& services);

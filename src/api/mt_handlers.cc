@@ -33,13 +33,11 @@ const char* const kCommonLanguages[] = {"ar", "bg", "cs", "da", "de", "el", "en"
                                         "pl", "pt", "ro", "ru", "sk", "sl", "sv", "tr", "uk", "zh"};
 
 struct MtState {
-  mt::TranslateService* service;
-  mt::Router* router;
-  resilience::DegradationController* degradation;
-  storage::PolicyRepository* policies;
-  Services services_copy;  // the pointers inside outlive the server
-  const Services* services = &services_copy;
-  absl::Duration timeout;
+  Services services;  // the pointers inside outlive the server
+  mt::Router& router() const { return *services.mt_router; }
+  storage::PolicyRepository& policies() const { return services.db->policies(); }
+  // A translate request's deadline, from now.
+  absl::Time Deadline() const { return services.clock->Now() + services.translate_timeout; }
   ops::Counter* segments_tm;
   ops::Counter* segments_mt;
   ops::Counter* segments_cached;
@@ -100,14 +98,9 @@ absl::StatusOr<Params> ReadParams(const Request& req) {
     }
     return p;
   }
-  for (std::string_view pair : Split(req.body, '&')) {
-    if (pair.empty()) continue;
-    size_t eq = pair.find('=');
-    auto key = PercentDecode(pair.substr(0, eq), true);
-    auto value = PercentDecode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
-    if (!key || !value) return absl::InvalidArgumentError("the form body has a bad % escape");
-    p.values.emplace(*key, *value);
-  }
+  auto form = ParseFormPairs(req.body);
+  if (!form) return absl::InvalidArgumentError("the form body has a bad % escape");
+  for (auto& [k, v] : *form) p.values.emplace(std::move(k), std::move(v));
   return p;
 }
 
@@ -260,7 +253,6 @@ std::vector<std::string> Languages(mt::Router* router, bool source) {
 
 // Translate routes wait on engines: they run on the server's waiting pool.
 void AddWaiting(Router* router, Route route) {
-  route.blocking = true;
   route.waits = true;
   router->Add(std::move(route));
 }
@@ -269,12 +261,7 @@ void AddWaiting(Router* router, Route route) {
 
 void AddMtRoutes(Router* router, const Services& s) {
   auto st = std::make_shared<MtState>();
-  st->service = s.translate;
-  st->router = s.mt_router;
-  st->degradation = s.degradation;
-  st->policies = s.db != nullptr ? &s.db->policies() : nullptr;
-  st->services_copy = s;
-  st->timeout = s.translate_timeout;
+  st->services = s;
   st->segments_tm = s.metrics->GetCounter("verso_translate_segments_total",
                                           "Segments translated, by origin.", {"origin"}, {"tm"});
   st->segments_mt = s.metrics->GetCounter("verso_translate_segments_total",
@@ -356,16 +343,10 @@ void AddMtRoutes(Router* router, const Services& s) {
                BadRequest(StrCat("text_format: \"", format, "\" is not plain or markup")));
          }
          bool plain = format == "plain";
-         auto src = text::CanonicalLanguageTag(source);
-         if (!src.ok()) {
-           return ErrorResponse(
-               absl::InvalidArgumentError(StrCat("source_lang: ", src.status().message())));
-         }
-         auto tgt = text::CanonicalLanguageTag(target);
-         if (!tgt.ok()) {
-           return ErrorResponse(
-               absl::InvalidArgumentError(StrCat("target_lang: ", tgt.status().message())));
-         }
+         auto src = Tag("source_lang", source);
+         if (!src.ok()) return ErrorResponse(src.status());
+         auto tgt = Tag("target_lang", target);
+         if (!tgt.ok()) return ErrorResponse(tgt.status());
          in.source_lang = *src;
          in.target_lang = *tgt;
          if (segments->empty() || segments->size() > kMaxSegments) {
@@ -391,7 +372,7 @@ void AddMtRoutes(Router* router, const Services& s) {
            in.texts.push_back(std::move(t));
          }
          if (engines != nullptr) {
-           auto names = EngineList(*engines, st->router->EngineNames());
+           auto names = EngineList(*engines, st->router().EngineNames());
            if (!names.ok()) return ErrorResponse(names.status());
            in.engines = std::move(*names);
          }
@@ -407,14 +388,14 @@ void AddMtRoutes(Router* router, const Services& s) {
                  {g["source"].get<std::string>(), g["target"].get<std::string>()});
            }
          }
-         in.deadline = st->services->clock->Now() + st->timeout;
-         auto result = st->service->Translate(in);
+         in.deadline = st->Deadline();
+         auto result = st->services.translate->Translate(in);
          if (!result.ok()) {
            if (absl::IsUnavailable(result.status())) st->refusals->Inc();
            Response r = ErrorResponse(result.status());
            if (r.status == 503) {
              Json b = Json::parse(r.body);
-             b["degradation"] = LevelJson(st->degradation->Current());
+             b["degradation"] = LevelJson(st->services.degradation->Current());
              r.body = b.dump();
            }
            return r;
@@ -437,7 +418,7 @@ void AddMtRoutes(Router* router, const Services& s) {
 
   router->Add({"GET", "/v1/status", "", Route::Body::kNone, {}, false, [st](Request&) {
                  Json engines = Json::array();
-                 for (const auto& e : st->router->Engines()) {
+                 for (const auto& e : st->router().Engines()) {
                    engines.push_back({{"name", e.name},
                                       {"kind", mt::EngineKindName(e.kind)},
                                       {"breaker", resilience::BreakerStateName(e.breaker)},
@@ -445,16 +426,16 @@ void AddMtRoutes(Router* router, const Services& s) {
                                       {"failures", e.failures},
                                       {"segments", e.segments}});
                  }
-                 mt::RouterStats c = st->router->Stats();
-                 return JsonResponse(200,
-                                     Json{{"degradation", LevelJson(st->degradation->Current())},
-                                          {"engines", engines},
-                                          {"cache",
-                                           {{"entries", c.cache_entries},
-                                            {"bytes", c.cache_bytes},
-                                            {"hits", c.cache_hits},
-                                            {"misses", c.cache_misses},
-                                            {"coalesced", c.coalesced}}}});
+                 mt::RouterStats c = st->router().Stats();
+                 return JsonResponse(
+                     200, Json{{"degradation", LevelJson(st->services.degradation->Current())},
+                               {"engines", engines},
+                               {"cache",
+                                {{"entries", c.cache_entries},
+                                 {"bytes", c.cache_bytes},
+                                 {"hits", c.cache_hits},
+                                 {"misses", c.cache_misses},
+                                 {"coalesced", c.coalesced}}}});
                }});
 
   auto policy_json = [](const storage::EnginePolicyRecord& p) {
@@ -471,15 +452,15 @@ void AddMtRoutes(Router* router, const Services& s) {
                  storage::EnginePolicyRecord p;
                  p.tenant = req.principal.tenant;
                  p.name = req.params.at("name");
-                 p.updated_at = st->services->clock->Now();
+                 p.updated_at = st->services.clock->Now();
                  if (engines->empty()) {
                    return ErrorResponse(
                        absl::InvalidArgumentError("engines: name at least one engine"));
                  }
-                 auto names = EngineList(*engines, st->router->EngineNames());
+                 auto names = EngineList(*engines, st->router().EngineNames());
                  if (!names.ok()) return ErrorResponse(names.status());
                  p.engines = std::move(*names);
-                 absl::Status put = st->policies->PutPolicy(p);
+                 absl::Status put = st->policies().PutPolicy(p);
                  if (!put.ok()) return ErrorResponse(put);
                  return JsonResponse(200, policy_json(p));
                }});
@@ -491,12 +472,12 @@ void AddMtRoutes(Router* router, const Services& s) {
                {},
                false,
                [st, policy_json](Request& req) {
-                 auto list = st->policies->ListPolicies(req.principal.tenant);
+                 auto list = st->policies().ListPolicies(req.principal.tenant);
                  if (!list.ok()) return ErrorResponse(list.status());
                  Json arr = Json::array();
                  for (const auto& p : *list) arr.push_back(policy_json(p));
                  return JsonResponse(
-                     200, Json{{"policies", arr}, {"default_chain", st->router->EngineNames()}});
+                     200, Json{{"policies", arr}, {"default_chain", st->router().EngineNames()}});
                }});
 
   router->Add({"GET",
@@ -506,7 +487,7 @@ void AddMtRoutes(Router* router, const Services& s) {
                {},
                false,
                [st, policy_json](Request& req) {
-                 auto p = st->policies->GetPolicy(req.principal.tenant, req.params.at("name"));
+                 auto p = st->policies().GetPolicy(req.principal.tenant, req.params.at("name"));
                  if (!p.ok()) return ErrorResponse(p.status());
                  return JsonResponse(200, policy_json(*p));
                }});
@@ -519,7 +500,7 @@ void AddMtRoutes(Router* router, const Services& s) {
                false,
                [st](Request& req) {
                  absl::Status d =
-                     st->policies->DeletePolicy(req.principal.tenant, req.params.at("name"));
+                     st->policies().DeletePolicy(req.principal.tenant, req.params.at("name"));
                  if (!d.ok()) return ErrorResponse(d);
                  Response r;
                  r.status = 204;
@@ -536,7 +517,7 @@ void AddMtRoutes(Router* router, const Services& s) {
                 auto p = ReadParams(req);
                 if (!p.ok()) return DeepLError(400, p.status().message());
                 Response denied;
-                auto who = DeepLAuth(*st->services, req, *p, &denied);
+                auto who = DeepLAuth(st->services, req, *p, &denied);
                 if (!who) return denied;
                 std::vector<std::string> texts = p->All("text");
                 if (texts.empty()) return DeepLError(400, "Parameter 'text' not specified.");
@@ -568,8 +549,8 @@ void AddMtRoutes(Router* router, const Services& s) {
                   in.texts.push_back(text::EscapeText(t));
                   characters += static_cast<int64_t>(text::CodePointCount(t));
                 }
-                in.deadline = st->services->clock->Now() + st->timeout;
-                auto result = st->service->Translate(in);
+                in.deadline = st->Deadline();
+                auto result = st->services.translate->Translate(in);
                 if (!result.ok()) {
                   if (absl::IsUnavailable(result.status())) st->refusals->Inc();
                   return DeepLError(result.status());
@@ -591,13 +572,13 @@ void AddMtRoutes(Router* router, const Services& s) {
     auto p = ReadParams(req);
     if (!p.ok()) return DeepLError(400, p.status().message());
     Response denied;
-    if (!DeepLAuth(*st->services, req, *p, &denied)) return denied;
+    if (!DeepLAuth(st->services, req, *p, &denied)) return denied;
     std::string type = p->Get("type", "source");
     if (type != "source" && type != "target") {
       return DeepLError(400, "Value for 'type' not supported.");
     }
     Json out = Json::array();
-    for (const auto& tag : Languages(st->router, type == "source")) {
+    for (const auto& tag : Languages(&st->router(), type == "source")) {
       Json l = {{"language", AsciiUpper(tag)}, {"name", text::LanguageName(tag)}};
       if (type == "target") l["supports_formality"] = false;
       out.push_back(l);
@@ -611,7 +592,7 @@ void AddMtRoutes(Router* router, const Services& s) {
     auto p = ReadParams(req);
     if (!p.ok()) return DeepLError(400, p.status().message());
     Response denied;
-    auto who = DeepLAuth(*st->services, req, *p, &denied);
+    auto who = DeepLAuth(st->services, req, *p, &denied);
     if (!who) return denied;
     return JsonResponse(200, Json{{"character_count", st->Characters(who->tenant)},
                                   {"character_limit", kUnlimitedCharacters}});
@@ -632,7 +613,7 @@ void AddMtRoutes(Router* router, const Services& s) {
     std::string_view authz = req.Header("authorization");
     if (authz.substr(0, 7) == "Bearer ") token = std::string(StripAsciiWhitespace(authz.substr(7)));
     absl::Duration retry;
-    auto who = Authorize(*st->services, token, &retry);
+    auto who = Authorize(st->services, token, &retry);
     if (who.ok()) return *who;
     int status = absl::IsResourceExhausted(who.status())  ? 429
                  : absl::IsPermissionDenied(who.status()) ? 403
@@ -643,7 +624,7 @@ void AddMtRoutes(Router* router, const Services& s) {
   };
   // APy tools expect Apertium: the built-in engine answers when it is configured.
   auto apy_chain = [st]() {
-    std::vector<std::string> names = st->router->EngineNames();
+    std::vector<std::string> names = st->router().EngineNames();
     if (std::find(names.begin(), names.end(), "apertium") != names.end()) {
       return std::vector<std::string>{"apertium"};
     }
@@ -673,8 +654,8 @@ void AddMtRoutes(Router* router, const Services& s) {
     in.target_lang = *target;
     in.texts = {text::EscapeText(q)};
     in.engines = apy_chain();
-    in.deadline = st->services->clock->Now() + st->timeout;
-    auto result = st->service->Translate(in);
+    in.deadline = st->Deadline();
+    auto result = st->services.translate->Translate(in);
     if (!result.ok()) {
       if (absl::IsInvalidArgument(result.status()))
         return apy_error(400, "That pair is not installed");
@@ -716,7 +697,7 @@ void AddMtRoutes(Router* router, const Services& s) {
                  std::vector<std::string> chain = apy_chain();
                  Json out = Json::array();
                  std::set<std::string> seen;
-                 for (const auto& [name, pairs] : st->router->PairsByEngine()) {
+                 for (const auto& [name, pairs] : st->router().PairsByEngine()) {
                    if (!chain.empty() && name != chain[0]) continue;
                    for (const auto& pair : pairs) {
                      std::string s = ApertiumCode(pair.source), t = ApertiumCode(pair.target);

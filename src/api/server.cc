@@ -220,18 +220,10 @@ net::awaitable<void> Server::Impl::Session(tcp::socket socket,
       bool must_close = false;
       std::optional<std::string> path = PercentDecode(raw_path, false);
       bool query_ok = true;
-      if (target.find('?') != std::string_view::npos) {
-        for (std::string_view pair : Split(target.substr(target.find('?') + 1), '&')) {
-          if (pair.empty()) continue;
-          size_t eq = pair.find('=');
-          auto k = PercentDecode(pair.substr(0, eq), true);
-          auto v = PercentDecode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
-          if (!k || !v) {
-            query_ok = false;
-            break;
-          }
-          req.query.emplace_back(std::move(*k), std::move(*v));
-        }
+      if (size_t q = target.find('?'); q != std::string_view::npos) {
+        auto query = ParseFormPairs(target.substr(q + 1));
+        query_ok = query.has_value();
+        if (query_ok) req.query = std::move(*query);
       }
       bool utf8 = path && query_ok && text::IsValidUtf8(*path);
       for (const auto& [k, v] : req.query)

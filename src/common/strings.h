@@ -4,6 +4,7 @@
 #define VERSO_COMMON_STRINGS_H_
 
 #include <charconv>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -51,6 +52,11 @@ std::vector<std::string_view> Split(std::string_view s, char sep);
 std::string_view StripAsciiWhitespace(std::string_view s);
 std::string Join(const std::vector<std::string>& parts, std::string_view sep);
 bool ParseInt64(std::string_view s, int64_t* out);
+
+// URL percent-encoding (RFC 3986: everything but letters, digits and -_.~ is escaped).
+std::string PercentEncode(std::string_view s);
+// "a%20b" -> "a b" (and '+' -> ' ' when `plus_is_space`); nullopt for a bad escape.
+std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space);
 
 }  // namespace verso
 

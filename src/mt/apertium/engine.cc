@@ -381,7 +381,6 @@ class ModePool {
           // Killed while idle, or broken: replaced without costing a segment its retry.
           dead.push_back(std::move(*it));
           it = live_.erase(it);
-          ++discarded_;
           continue;
         }
         if ((*it)->id() > newer_than &&
@@ -404,7 +403,6 @@ class ModePool {
       if (best != nullptr) return best;
       return Annotate(p.status(), StrCat("starting the apertium ", info_.name, " pipeline"));
     }
-    ++started_;
     live_.push_back(*p);
     return *p;
   }
@@ -423,7 +421,6 @@ class ModePool {
       if (it == live_.end()) return;
       victim = std::move(*it);
       live_.erase(it);
-      ++discarded_;
     }
   }
 
@@ -455,8 +452,6 @@ class ModePool {
   std::vector<std::shared_ptr<Pipeline>> live_;
   int starting_ = 0;
   uint64_t next_id_ = 0;
-  int64_t started_ = 0;
-  int64_t discarded_ = 0;
 };
 
 class ApertiumEngine : public Engine {

@@ -8,6 +8,16 @@
 #include "text/text.h"
 
 namespace verso::mt::providers {
+
+std::string TrimSlash(std::string url) {
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
+absl::Status Malformed(std::string_view provider, std::string_view why) {
+  return absl::InternalError(StrCat(provider, ": malformed answer (", why, ")"));
+}
+
 namespace {
 
 using json = nlohmann::json;
@@ -135,9 +145,7 @@ std::string LlmUserPrompt(const TranslateRequest& r) {
 absl::StatusOr<std::vector<std::string>> ParseLlmAnswer(std::string_view provider,
                                                         std::string_view answer,
                                                         const TranslateRequest& r) {
-  auto malformed = [&](std::string_view why) {
-    return absl::InternalError(StrCat(provider, ": malformed answer (", why, ")"));
-  };
+  auto malformed = [&](std::string_view why) { return Malformed(provider, why); };
   json j = json::parse(answer, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return malformed("not a JSON object");
   if (!j.contains("translations") || !j["translations"].is_array()) {

@@ -13,6 +13,13 @@
 
 namespace verso::mt::providers {
 
+// `url` without trailing slashes, so that paths can be appended.
+std::string TrimSlash(std::string url);
+
+// Internal "<provider>: malformed answer (<why>)": retryable, the next try or engine may do
+// better.
+absl::Status Malformed(std::string_view provider, std::string_view why);
+
 // `s` with every occurrence of `secret` replaced by "[redacted]".
 std::string Redact(std::string s, std::string_view secret);
 

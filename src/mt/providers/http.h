@@ -33,8 +33,6 @@ struct HttpResponse {
 // connection. Messages name the host only (never the query, headers or body).
 absl::StatusOr<HttpResponse> Send(const HttpRequest& request);
 
-std::string UrlEncode(std::string_view s);
-
 }  // namespace verso::mt::providers
 
 #endif  // VERSO_MT_PROVIDERS_HTTP_H_

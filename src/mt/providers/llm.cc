@@ -14,15 +14,8 @@ using json = nlohmann::json;
 using providers::HttpError;
 using providers::HttpRequest;
 using providers::HttpResponse;
-
-std::string TrimSlash(std::string url) {
-  while (!url.empty() && url.back() == '/') url.pop_back();
-  return url;
-}
-
-absl::Status Malformed(std::string_view provider, std::string_view why) {
-  return absl::InternalError(StrCat(provider, ": malformed answer (", why, ")"));
-}
+using providers::Malformed;
+using providers::TrimSlash;
 
 class LlmEngine : public Engine {
  public:

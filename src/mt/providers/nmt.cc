@@ -17,15 +17,8 @@ using json = nlohmann::json;
 using providers::HttpError;
 using providers::HttpRequest;
 using providers::HttpResponse;
-
-std::string TrimSlash(std::string url) {
-  while (!url.empty() && url.back() == '/') url.pop_back();
-  return url;
-}
-
-absl::Status Malformed(std::string_view provider, std::string_view why) {
-  return absl::InternalError(StrCat(provider, ": malformed answer (", why, ")"));
-}
+using providers::Malformed;
+using providers::TrimSlash;
 
 absl::Status Annotated(std::string_view provider, const absl::Status& s) {
   return absl::Status(s.code(), StrCat(provider, ": ", s.message()));
@@ -261,8 +254,8 @@ class ApyEngine : public Engine {
       HttpRequest h;
       h.url = o_.base_url + "/translate";
       h.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
-      h.body = StrCat("langpair=", providers::UrlEncode(langpair),
-                      "&markUnknown=no&q=", providers::UrlEncode(text::PlainText(t)));
+      h.body = StrCat("langpair=", PercentEncode(langpair),
+                      "&markUnknown=no&q=", PercentEncode(text::PlainText(t)));
       h.deadline = r.deadline;
       auto resp = providers::Send(h);
       if (!resp.ok()) return Annotated(o_.name, resp.status());
