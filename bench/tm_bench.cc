@@ -26,6 +26,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/ids.h"
+#include "common/json_escape.h"
 #include "common/log.h"
 #include "formats/formats.h"
 #include "storage/storage.h"
@@ -615,40 +616,9 @@ int WriteCorpus(const std::string& po, const std::string& out_dir, size_t size) 
   std::vector<Query> queries = MakeQueries(corpus, tm, 6000);
   std::ofstream exact(out_dir + "/exact.jsonl"), exact5(out_dir + "/exact5.jsonl"),
       fuzzy(out_dir + "/fuzzy.jsonl"), batch(out_dir + "/batch.jsonl");
-  auto quote = [](const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) {
-      switch (c) {
-        case '"':
-          out += "\\\"";
-          break;
-        case '\\':
-          out += "\\\\";
-          break;
-        case '\n':
-          out += "\\n";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        default:
-          if (static_cast<unsigned char>(c) < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-            out += buf;
-          } else {
-            out += c;
-          }
-      }
-    }
-    return out + "\"";
-  };
   std::vector<std::string> batch_items;
   for (const Query& q : queries) {
-    std::string src = quote(q.text);
+    std::string src = JsonQuote(q.text);
     if (q.type == 0) {
       exact << "{\"source\":" << src << ",\"text_format\":\"plain\",\"max_results\":1}\n";
       exact5 << "{\"source\":" << src << ",\"text_format\":\"plain\"}\n";

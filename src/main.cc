@@ -226,8 +226,8 @@ struct Mt {
 
 // Builds the engines the configuration asks for. Keys come from the environment, then from
 // mt.secrets_file; they go to the adapters only (never to a log line). A provider that fails to
-// start (DeepL, LibreTranslate and APy list their languages at start-up) is left out with a
-// warning: the others still serve.
+// start (LibreTranslate and APy list their languages at start-up) is left out with a warning:
+// the others still serve.
 absl::StatusOr<std::unique_ptr<Mt>> BuildMt(const Config& c, tm::TmService* tm,
                                             storage::Database* db) {
   std::map<std::string, std::string> secrets;

@@ -24,6 +24,22 @@ absl::Status Annotated(std::string_view provider, const absl::Status& s) {
   return absl::Status(s.code(), StrCat(provider, ": ", s.message()));
 }
 
+// GET `path` from the provider, a JSON answer (its language list, at start-up).
+absl::StatusOr<json> GetJson(const ProviderOptions& o, const std::string& path,
+                             std::vector<std::pair<std::string, std::string>> headers = {}) {
+  HttpRequest h;
+  h.method = "GET";
+  h.url = o.base_url + path;
+  h.headers = std::move(headers);
+  h.deadline = absl::Now() + absl::Seconds(10);
+  auto r = providers::Send(h);
+  if (!r.ok()) return Annotated(o.name, r.status());
+  if (r->status != 200) return HttpError(o.name, *r, o.api_key);
+  json j = json::parse(r->body, nullptr, false);
+  if (j.is_discarded()) return Malformed(o.name, StrCat(path, " is not JSON"));
+  return j;
+}
+
 bool HasCodes(const std::string& markup) {
   for (const text::Token& t : text::Tokenize(markup)) {
     if (t.kind == text::TokenKind::kTag || t.kind == text::TokenKind::kPlaceholder) return true;
@@ -49,21 +65,13 @@ class DeepLEngine : public Engine {
     if (!o_.pairs.empty()) return absl::OkStatus();
     std::vector<std::string> sources, targets;
     for (const char* type : {"source", "target"}) {
-      HttpRequest h;
-      h.method = "GET";
-      h.url = StrCat(o_.base_url, "/v2/languages?type=", type);
-      h.headers = {{"Authorization", "DeepL-Auth-Key " + o_.api_key}};
-      h.deadline = absl::Now() + absl::Seconds(10);
-      auto r = providers::Send(h);
+      auto j = GetJson(o_, StrCat("/v2/languages?type=", type),
+                       {{"Authorization", "DeepL-Auth-Key " + o_.api_key}});
       std::vector<std::string>& out = std::string(type) == "source" ? sources : targets;
-      if (r.ok() && r->status == 200) {
-        json j = json::parse(r->body, nullptr, false);
-        if (j.is_array()) {
-          for (const json& l : j) {
-            auto tag = text::CanonicalLanguageTag(l.value("language", ""));
-            if (tag.ok()) out.push_back(*tag);
-          }
-        }
+      if (!j.ok() || !j->is_array()) continue;
+      for (const json& l : *j) {
+        auto tag = text::CanonicalLanguageTag(l.value("language", ""));
+        if (tag.ok()) out.push_back(*tag);
       }
     }
     if (sources.empty() || targets.empty()) {  // DeepL not reachable now: its documented list
@@ -145,14 +153,7 @@ class LibreTranslateEngine : public Engine {
 
   absl::Status LoadPairs() {
     if (!o_.pairs.empty()) return absl::OkStatus();
-    HttpRequest h;
-    h.method = "GET";
-    h.url = o_.base_url + "/languages";
-    h.deadline = absl::Now() + absl::Seconds(10);
-    auto r = providers::Send(h);
-    if (!r.ok()) return Annotated(o_.name, r.status());
-    if (r->status != 200) return HttpError(o_.name, *r, o_.api_key);
-    json j = json::parse(r->body, nullptr, false);
+    VERSO_ASSIGN_OR_RETURN(json j, GetJson(o_, "/languages"));
     if (!j.is_array()) return Malformed(o_.name, "/languages is not a list");
     for (const json& l : j) {
       auto source = text::CanonicalLanguageTag(l.value("code", ""));
@@ -216,15 +217,8 @@ class ApyEngine : public Engine {
   std::vector<LanguagePair> Pairs() const override { return o_.pairs; }
 
   absl::Status LoadPairs() {
-    HttpRequest h;
-    h.method = "GET";
-    h.url = o_.base_url + "/listPairs";
-    h.deadline = absl::Now() + absl::Seconds(10);
-    auto r = providers::Send(h);
-    if (!r.ok()) return Annotated(o_.name, r.status());
-    if (r->status != 200) return HttpError(o_.name, *r, o_.api_key);
-    json j = json::parse(r->body, nullptr, false);
-    if (j.is_discarded() || !j.contains("responseData") || !j["responseData"].is_array()) {
+    VERSO_ASSIGN_OR_RETURN(json j, GetJson(o_, "/listPairs"));
+    if (!j.is_object() || !j.contains("responseData") || !j["responseData"].is_array()) {
       return Malformed(o_.name, "/listPairs has no responseData");
     }
     bool declared = !o_.pairs.empty();
