@@ -109,6 +109,52 @@ std::string FormatTmxDate(int64_t unix_seconds);
 // Escapes text for XML character data (&, <, >) or attribute values (also ").
 std::string XmlEscape(std::string_view s, bool attribute);
 
+// ---- Termbases: TBX v2 (ISO 30042:2008, <martif>), TBX v3 (ISO 30042:2019, <tbx>), CSV --------
+
+// A term of a concept in one language.
+struct Term {
+  std::string lang;  // xml:lang as written
+  std::string text;  // plain text
+  std::string part_of_speech;
+  // "preferred", "admitted" or "forbidden" (TBX deprecated/superseded terms); empty: not said.
+  std::string status;
+  bool case_sensitive = false;
+  std::string note;
+  bool operator==(const Term&) const = default;
+};
+
+// A concept (TBX <termEntry>/<conceptEntry>): its terms in every language.
+struct Concept {
+  std::string id;
+  std::string subject;     // subjectField
+  std::string definition;  // the first definition found
+  std::string note;
+  std::vector<Term> terms;
+  bool operator==(const Concept&) const = default;
+};
+
+// Reads a whole TBX document, v2 (<martif>) or v3 (<tbx>, DCA or DCT style), in any encoding
+// its XML declaration names. Data categories verso does not model are skipped, and so are empty
+// <term/>s (termbase tools write them for languages not yet filled in). Malformed XML, a
+// language section without xml:lang or a term group without <term> fail with InvalidArgument
+// naming `name`, line and column. Entities are not expanded and no DTD is fetched.
+absl::StatusOr<std::vector<Concept>> ReadTbx(std::string_view data, const std::string& name);
+
+// Writes TBX v3 (TBX-Basic, DCA style). `lang` is the document's xml:lang.
+std::string WriteTbx(const std::vector<Concept>& concepts, std::string_view lang);
+
+// Reads a glossary as CSV (RFC 4180, UTF-8, first row a header). Two layouts:
+//   wide: one column per language tag ("en,de,fr"), one concept per row; optional columns
+//         "part_of_speech", "note", "subject" and "definition" apply to the row;
+//   long: columns "concept", "lang", "term" and optionally "status", "part_of_speech",
+//         "case_sensitive" (true/false/yes/no/1/0), "note": one term per row, rows with the
+//         same concept form one concept.
+// Errors name `name`, the line and the column (field number).
+absl::StatusOr<std::vector<Concept>> ReadGlossaryCsv(std::string_view data, const std::string& name);
+
+// Writes the long CSV layout above.
+std::string WriteGlossaryCsv(const std::vector<Concept>& concepts);
+
 // ---- gettext PO ----------------------------------------------------------------------------
 
 struct PoEntry {

@@ -8,36 +8,11 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "formats/formats.h"
+#include "formats/xml_internal.h"
 #include "text/text.h"
 
 namespace verso::formats {
 namespace {
-
-std::string_view Name(const xmlChar* s) {
-  return s ? std::string_view(reinterpret_cast<const char*>(s)) : std::string_view();
-}
-
-std::string AttrName(const xmlAttr* attr) {
-  std::string name(Name(attr->name));
-  if (attr->ns != nullptr && attr->ns->prefix != nullptr) {
-    return StrCat(Name(attr->ns->prefix), ":", name);
-  }
-  return name;
-}
-
-std::string AttrValue(const xmlAttr* attr) {
-  xmlChar* v = xmlNodeListGetString(attr->doc, attr->children, 1);
-  std::string out(Name(v));
-  xmlFree(v);
-  return out;
-}
-
-std::string NodeText(const xmlNode* node) {
-  xmlChar* v = xmlNodeGetContent(node);
-  std::string out(Name(v));
-  xmlFree(v);
-  return out;
-}
 
 std::vector<XmlAttribute> Attributes(const xmlNode* node) {
   std::vector<XmlAttribute> out;
@@ -58,10 +33,6 @@ std::string TakeLang(std::vector<XmlAttribute>* attrs) {
     }
   }
   return lang;
-}
-
-bool Is(const xmlNode* n, std::string_view name) {
-  return n->type == XML_ELEMENT_NODE && Name(n->name) == name;
 }
 
 absl::Status ReadPropOrNote(const xmlNode* n, std::vector<TmxProp>* props,

@@ -201,6 +201,45 @@ class PolicyRepository {
                                     std::string_view name) = 0;  // NotFound
 };
 
+// A tenant's glossary; its concepts are stored as JSON documents (terms/ owns their shape).
+struct GlossaryRecord {
+  std::string tenant;
+  std::string name;
+  std::string description;
+  int64_t concepts = 0;  // filled by Get/List
+  int64_t terms = 0;
+  absl::Time created_at;
+  absl::Time updated_at;
+};
+
+struct ConceptRecord {
+  std::string id;
+  std::string data;  // JSON
+  int64_t terms = 0;
+};
+
+// Thread-safe.
+class GlossaryRepository {
+ public:
+  virtual ~GlossaryRepository() = default;
+  virtual absl::Status CreateGlossary(const GlossaryRecord& g) = 0;  // AlreadyExists
+  virtual absl::StatusOr<GlossaryRecord> GetGlossary(std::string_view tenant,
+                                                     std::string_view name) = 0;  // NotFound
+  virtual absl::StatusOr<std::vector<GlossaryRecord>> ListGlossaries(std::string_view tenant) = 0;
+  virtual absl::Status DeleteGlossary(std::string_view tenant,
+                                      std::string_view name) = 0;  // NotFound; with its concepts
+  // In one transaction: with `replace_all` removes every concept first; then inserts or
+  // replaces `concepts` by id and sets the glossary's updated_at.
+  virtual absl::Status PutConcepts(std::string_view tenant, std::string_view name,
+                                   const std::vector<ConceptRecord>& concepts, bool replace_all,
+                                   absl::Time updated_at) = 0;
+  // By id.
+  virtual absl::StatusOr<std::vector<ConceptRecord>> ListConcepts(std::string_view tenant,
+                                                                  std::string_view name) = 0;
+  virtual absl::Status DeleteConcept(std::string_view tenant, std::string_view name,
+                                     std::string_view id, absl::Time updated_at) = 0;  // NotFound
+};
+
 // One database: every repository over the same storage.
 class Database {
  public:
@@ -209,6 +248,7 @@ class Database {
   virtual KeyRepository& keys() = 0;
   virtual ImportRepository& imports() = 0;
   virtual PolicyRepository& policies() = 0;
+  virtual GlossaryRepository& glossaries() = 0;
   // A trivial query: is the database reachable?
   virtual absl::Status Ping() = 0;
 };

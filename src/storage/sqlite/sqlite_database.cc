@@ -92,6 +92,23 @@ CREATE TABLE mt_policies(
   updated_at INTEGER NOT NULL,
   PRIMARY KEY(tenant, name));
 )sql",
+    // 4: glossaries.
+    R"sql(
+CREATE TABLE glossaries(
+  tenant TEXT NOT NULL,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY(tenant, name));
+CREATE TABLE glossary_concepts(
+  tenant TEXT NOT NULL,
+  glossary TEXT NOT NULL,
+  id TEXT NOT NULL,
+  data TEXT NOT NULL,
+  terms INTEGER NOT NULL,
+  PRIMARY KEY(tenant, glossary, id));
+)sql",
 };
 
 int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
@@ -285,7 +302,8 @@ class SqliteDatabase : public Database,
                        public TmRepository,
                        public KeyRepository,
                        public ImportRepository,
-                       public PolicyRepository {
+                       public PolicyRepository,
+                       public GlossaryRepository {
  public:
   static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& path,
                                                         const SqliteOptions& options) {
@@ -304,6 +322,7 @@ class SqliteDatabase : public Database,
   KeyRepository& keys() override { return *this; }
   ImportRepository& imports() override { return *this; }
   PolicyRepository& policies() override { return *this; }
+  GlossaryRepository& glossaries() override { return *this; }
 
   absl::Status Ping() override {
     Reader r(this);
@@ -432,6 +451,161 @@ class SqliteDatabase : public Database,
     }
     p.updated_at = FromMicros(st.Int(3));
     return p;
+  }
+
+  // ---- Glossaries ----
+
+  absl::Status CreateGlossary(const GlossaryRecord& g) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st, writer_->Prepare("INSERT INTO glossaries(tenant, name, description, "
+                                    "created_at, updated_at) VALUES(?,?,?,?,?)"));
+    st->Reset().Bind(1, g.tenant).Bind(2, g.name).Bind(3, g.description);
+    st->Bind(4, Micros(g.created_at)).Bind(5, Micros(g.updated_at));
+    absl::Status s = st->Run();
+    if (absl::IsAlreadyExists(s)) {
+      return absl::AlreadyExistsError(StrCat("glossary \"", g.name, "\" exists"));
+    }
+    return s;
+  }
+
+  static constexpr const char* kGlossaryQuery =
+      "SELECT g.tenant, g.name, g.description, g.created_at, g.updated_at, "
+      "(SELECT COUNT(*) FROM glossary_concepts c WHERE c.tenant=g.tenant AND c.glossary=g.name), "
+      "(SELECT COALESCE(SUM(terms), 0) FROM glossary_concepts c WHERE c.tenant=g.tenant AND "
+      "c.glossary=g.name) FROM glossaries g WHERE g.tenant=?1 AND (?2 IS NULL OR g.name=?2) "
+      "ORDER BY g.name";
+
+  static GlossaryRecord ReadGlossary(Stmt& st) {
+    GlossaryRecord g;
+    g.tenant = std::string(st.Text(0));
+    g.name = std::string(st.Text(1));
+    g.description = std::string(st.Text(2));
+    g.created_at = FromMicros(st.Int(3));
+    g.updated_at = FromMicros(st.Int(4));
+    g.concepts = st.Int(5);
+    g.terms = st.Int(6);
+    return g;
+  }
+
+  absl::StatusOr<GlossaryRecord> GetGlossary(std::string_view tenant,
+                                             std::string_view name) override {
+    Reader r(this);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare(kGlossaryQuery));
+    st->Reset().Bind(1, tenant).Bind(2, name);
+    VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) return absl::NotFoundError(StrCat("glossary \"", name, "\" not found"));
+    GlossaryRecord g = ReadGlossary(*st);
+    st->Reset();
+    return g;
+  }
+
+  absl::StatusOr<std::vector<GlossaryRecord>> ListGlossaries(std::string_view tenant) override {
+    Reader r(this);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare(kGlossaryQuery));
+    st->Reset().Bind(1, tenant).BindNull(2);
+    std::vector<GlossaryRecord> out;
+    while (true) {
+      VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+      if (!row) break;
+      out.push_back(ReadGlossary(*st));
+    }
+    return out;
+  }
+
+  absl::Status DeleteGlossary(std::string_view tenant, std::string_view name) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    VERSO_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
+    absl::Status s = [&]() -> absl::Status {
+      VERSO_ASSIGN_OR_RETURN(
+          Stmt * st, writer_->Prepare("DELETE FROM glossaries WHERE tenant=? AND name=?"));
+      st->Reset().Bind(1, tenant).Bind(2, name);
+      VERSO_RETURN_IF_ERROR(st->Run());
+      if (writer_->Changes() == 0) {
+        return absl::NotFoundError(StrCat("glossary \"", name, "\" not found"));
+      }
+      VERSO_ASSIGN_OR_RETURN(
+          Stmt * del,
+          writer_->Prepare("DELETE FROM glossary_concepts WHERE tenant=? AND glossary=?"));
+      del->Reset().Bind(1, tenant).Bind(2, name);
+      return del->Run();
+    }();
+    if (!s.ok()) {
+      writer_->Exec("ROLLBACK").IgnoreError();
+      return s;
+    }
+    return writer_->Exec("COMMIT");
+  }
+
+  absl::Status PutConcepts(std::string_view tenant, std::string_view name,
+                           const std::vector<ConceptRecord>& concepts, bool replace_all,
+                           absl::Time updated_at) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    VERSO_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
+    absl::Status s = [&]() -> absl::Status {
+      VERSO_ASSIGN_OR_RETURN(
+          Stmt * up,
+          writer_->Prepare("UPDATE glossaries SET updated_at=? WHERE tenant=? AND name=?"));
+      up->Reset().Bind(1, Micros(updated_at)).Bind(2, tenant).Bind(3, name);
+      VERSO_RETURN_IF_ERROR(up->Run());
+      if (writer_->Changes() == 0) {
+        return absl::NotFoundError(StrCat("glossary \"", name, "\" not found"));
+      }
+      if (replace_all) {
+        VERSO_ASSIGN_OR_RETURN(
+            Stmt * del,
+            writer_->Prepare("DELETE FROM glossary_concepts WHERE tenant=? AND glossary=?"));
+        del->Reset().Bind(1, tenant).Bind(2, name);
+        VERSO_RETURN_IF_ERROR(del->Run());
+      }
+      VERSO_ASSIGN_OR_RETURN(
+          Stmt * ins, writer_->Prepare("INSERT OR REPLACE INTO glossary_concepts(tenant, "
+                                       "glossary, id, data, terms) VALUES(?,?,?,?,?)"));
+      for (const ConceptRecord& c : concepts) {
+        ins->Reset().Bind(1, tenant).Bind(2, name).Bind(3, c.id).Bind(4, c.data);
+        ins->Bind(5, c.terms);
+        VERSO_RETURN_IF_ERROR(ins->Run());
+      }
+      return absl::OkStatus();
+    }();
+    if (!s.ok()) {
+      writer_->Exec("ROLLBACK").IgnoreError();
+      return s;
+    }
+    return writer_->Exec("COMMIT");
+  }
+
+  absl::StatusOr<std::vector<ConceptRecord>> ListConcepts(std::string_view tenant,
+                                                          std::string_view name) override {
+    Reader r(this);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st,
+                           r->Prepare("SELECT id, data, terms FROM glossary_concepts WHERE "
+                                      "tenant=? AND glossary=? ORDER BY id"));
+    st->Reset().Bind(1, tenant).Bind(2, name);
+    std::vector<ConceptRecord> out;
+    while (true) {
+      VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+      if (!row) break;
+      out.push_back({std::string(st->Text(0)), std::string(st->Text(1)), st->Int(2)});
+    }
+    return out;
+  }
+
+  absl::Status DeleteConcept(std::string_view tenant, std::string_view name, std::string_view id,
+                             absl::Time updated_at) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st,
+        writer_->Prepare("DELETE FROM glossary_concepts WHERE tenant=? AND glossary=? AND id=?"));
+    st->Reset().Bind(1, tenant).Bind(2, name).Bind(3, id);
+    VERSO_RETURN_IF_ERROR(st->Run());
+    if (writer_->Changes() == 0) {
+      return absl::NotFoundError(StrCat("concept \"", id, "\" not found"));
+    }
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * up, writer_->Prepare("UPDATE glossaries SET updated_at=? WHERE tenant=? AND name=?"));
+    up->Reset().Bind(1, Micros(updated_at)).Bind(2, tenant).Bind(3, name);
+    return up->Run();
   }
 
   // ---- Imports ----

@@ -1,0 +1,157 @@
+// Terminology: per-tenant glossaries (concepts with terms per language, TBX/CSV import and
+// export) and term recognition in segments.
+//
+// Recognition is token based: a text is tokenized (text/text.h), words are case-folded and, in
+// languages that have a Snowball stemmer, stemmed, and every term is a sequence of such keys. An
+// Aho-Corasick automaton over the keys finds every term in one pass over the tokens, however many
+// terms there are. A case-sensitive term also needs each word of the text to begin with the
+// term's word as written ("API" matches "APIs", not "api").
+#ifndef VERSO_TERMS_TERMS_H_
+#define VERSO_TERMS_TERMS_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "formats/formats.h"
+
+namespace verso {
+class Clock;
+namespace storage {
+class GlossaryRepository;
+}
+}  // namespace verso
+
+namespace verso::terms {
+
+using Concept = formats::Concept;
+using Term = formats::Term;
+
+// ---- Matching -------------------------------------------------------------------------------
+
+// Thread-safe once built.
+class Matcher {
+ public:
+  // `lang`: the texts' language (BCP 47); selects the stemmer.
+  explicit Matcher(std::string_view lang);
+  ~Matcher();
+  Matcher(Matcher&&) noexcept;
+  Matcher& operator=(Matcher&&) noexcept;
+
+  // Adds a term before Build. Terms without a word are ignored.
+  void Add(std::string_view plain_text, bool case_sensitive, uint32_t payload);
+  void Build();
+
+  struct Match {
+    uint32_t payload;
+    uint32_t begin;  // byte range in the searched text
+    uint32_t end;
+  };
+  // Every term in `markup` (tagged text), leftmost first; a match inside a longer one at the
+  // same place is left out ("web server" hides "server" there).
+  std::vector<Match> Find(std::string_view markup) const;
+  size_t size() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// True when Snowball has a stemmer for the tag's language.
+bool HasStemmer(std::string_view lang);
+
+// ---- Glossaries -----------------------------------------------------------------------------
+
+struct GlossaryInfo {
+  std::string tenant;
+  std::string name;
+  std::string description;
+  int64_t concepts = 0;
+  int64_t terms = 0;
+  absl::Time created_at;
+  absl::Time updated_at;
+};
+
+// A term of the source segment, with what the translation should say.
+struct TermHit {
+  std::string concept_id;
+  std::string source;  // the term as it appears in the segment
+  std::string term;    // the glossary's source term
+  uint32_t begin = 0;  // byte range in the segment
+  uint32_t end = 0;
+  bool source_forbidden = false;        // the source term itself is marked forbidden
+  std::vector<Term> targets;            // preferred first, then admitted / unmarked
+  std::vector<Term> forbidden_targets;  // what the translation must not say
+};
+
+// The terminology check of one translation.
+struct TermCheck {
+  std::vector<TermHit> hits;
+  // Indexes into `hits` of those none of whose target terms appears in the translation.
+  std::vector<size_t> missing;
+  // Forbidden target-language terms found in the translation (whole glossary), as written there.
+  std::vector<std::string> forbidden;
+};
+
+// Thread-safe. Concepts are stored in the database; matchers are built on first use per
+// (glossary, source, target) and rebuilt after a change.
+class GlossaryService {
+ public:
+  GlossaryService(storage::GlossaryRepository* repo, const Clock* clock);
+  ~GlossaryService();
+
+  absl::Status Create(std::string_view tenant, std::string_view name,
+                      std::string_view description);  // AlreadyExists
+  absl::StatusOr<GlossaryInfo> Get(std::string_view tenant, std::string_view name);
+  absl::StatusOr<std::vector<GlossaryInfo>> List(std::string_view tenant);
+  absl::Status Delete(std::string_view tenant, std::string_view name);
+
+  absl::StatusOr<std::vector<Concept>> Concepts(std::string_view tenant, std::string_view name);
+  absl::StatusOr<Concept> GetConcept(std::string_view tenant, std::string_view name,
+                                     std::string_view id);
+  // Inserts or replaces concepts (by id; an empty id gets a new one), atomically. Every term
+  // needs a language and text; InvalidArgument names the concept and term index.
+  absl::StatusOr<std::vector<Concept>> PutConcepts(std::string_view tenant, std::string_view name,
+                                                   std::vector<Concept> concepts,
+                                                   bool replace_all);
+  absl::Status DeleteConcept(std::string_view tenant, std::string_view name, std::string_view id);
+
+  // Terms of `name` in the source markup, with their target-language terms.
+  absl::StatusOr<std::vector<TermHit>> Find(std::string_view tenant, std::string_view name,
+                                            std::string_view source_lang,
+                                            std::string_view target_lang,
+                                            std::string_view source_markup);
+  // Find, then checks `translation`: which hits' targets are missing, which forbidden
+  // target terms appear.
+  absl::StatusOr<TermCheck> Check(std::string_view tenant, std::string_view name,
+                                  std::string_view source_lang, std::string_view target_lang,
+                                  std::string_view source_markup, std::string_view translation);
+
+ private:
+  struct Index;
+  absl::StatusOr<std::shared_ptr<const Index>> IndexFor(std::string_view tenant,
+                                                        std::string_view name,
+                                                        std::string_view source_lang,
+                                                        std::string_view target_lang);
+  void Invalidate(std::string_view tenant, std::string_view name);
+
+  storage::GlossaryRepository* repo_;
+  const Clock* clock_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<const Index>, std::less<>> indexes_;
+  uint64_t next_id_ = 0;
+};
+
+// True when `term`'s language tag serves `lang` (same primary language; a regional term only
+// its own region).
+bool LangMatches(std::string_view term_lang, std::string_view lang);
+
+}  // namespace verso::terms
+
+#endif  // VERSO_TERMS_TERMS_H_
