@@ -161,8 +161,8 @@ absl::StatusOr<std::vector<Concept>> ReadTbx(std::string_view data, const std::s
   // No entity expansion, no DTD loading, no network; errors are read from the context.
   const int options = XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_COMPACT |
                       XML_PARSE_BIG_LINES | XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
-  xmlDocPtr doc = xmlCtxtReadMemory(ctxt, data.data(), static_cast<int>(data.size()),
-                                    name.c_str(), nullptr, options);
+  xmlDocPtr doc = xmlCtxtReadMemory(ctxt, data.data(), static_cast<int>(data.size()), name.c_str(),
+                                    nullptr, options);
   if (doc == nullptr) {
     const xmlError* e = xmlCtxtGetLastError(ctxt);
     std::string msg = (e != nullptr && e->message != nullptr) ? e->message : "malformed XML";
@@ -196,11 +196,11 @@ absl::StatusOr<std::vector<Concept>> ReadTbx(std::string_view data, const std::s
 }
 
 std::string WriteTbx(const std::vector<Concept>& concepts, std::string_view lang) {
-  std::string out =
-      StrCat("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<tbx type=\"TBX-Basic\" style=\"dca\" ",
-             "xml:lang=\"", XmlEscape(lang, true), "\" xmlns=\"urn:iso:std:iso:30042:ed-2\">\n",
-             "  <tbxHeader>\n    <fileDesc>\n      <sourceDesc>\n        <p>Exported by verso</p>\n",
-             "      </sourceDesc>\n    </fileDesc>\n  </tbxHeader>\n  <text>\n    <body>\n");
+  std::string out = StrCat(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<tbx type=\"TBX-Basic\" style=\"dca\" ",
+      "xml:lang=\"", XmlEscape(lang, true), "\" xmlns=\"urn:iso:std:iso:30042:ed-2\">\n",
+      "  <tbxHeader>\n    <fileDesc>\n      <sourceDesc>\n        <p>Exported by verso</p>\n",
+      "      </sourceDesc>\n    </fileDesc>\n  </tbxHeader>\n  <text>\n    <body>\n");
   int n = 0;
   for (const Concept& c : concepts) {
     ++n;
@@ -432,8 +432,9 @@ absl::StatusOr<std::vector<Concept>> ReadGlossaryCsv(std::string_view data,
   }
   if (lang_cols.size() < 2) {
     return absl::InvalidArgumentError(
-        StrCat(name, ": line 1: the header needs two language columns (\"en,de\") or the "
-                     "columns entry_concept, lang, term"));
+        StrCat(name,
+               ": line 1: the header needs two language columns (\"en,de\") or the "
+               "columns entry_concept, lang, term"));
   }
   for (size_t i = 1; i < rows.size(); ++i) {
     const CsvRow& r = rows[i];

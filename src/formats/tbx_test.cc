@@ -83,12 +83,19 @@ TEST(TbxTest, DecodesTheDeclaredEncoding) {
 
 TEST(TbxTest, V3WriteThenReadIsIdentical) {
   std::vector<Concept> in = {
-      {"c1", "software", "A computer that serves", "", {
-           {"en", "server", "noun", "preferred", false, "the machine"},
-           {"de", "Server", "noun", "preferred", true, ""},
-           {"de", "Dienstrechner", "noun", "forbidden", false, ""}}},
-      {"c2", "", "", "note & <more>", {{"en", "log in", "verb", "admitted", false, ""},
-                                       {"de", "anmelden", "verb", "", false, ""}}},
+      {"c1",
+       "software",
+       "A computer that serves",
+       "",
+       {{"en", "server", "noun", "preferred", false, "the machine"},
+        {"de", "Server", "noun", "preferred", true, ""},
+        {"de", "Dienstrechner", "noun", "forbidden", false, ""}}},
+      {"c2",
+       "",
+       "",
+       "note & <more>",
+       {{"en", "log in", "verb", "admitted", false, ""},
+        {"de", "anmelden", "verb", "", false, ""}}},
   };
   const std::string tbx = WriteTbx(in, "en");
   EXPECT_THAT(tbx, HasSubstr("<tbx type=\"TBX-Basic\" style=\"dca\" xml:lang=\"en\""));
@@ -166,7 +173,8 @@ TEST(TbxTest, EntityExpansionIsRefused) {
 
 TEST(GlossaryCsvTest, WideLayout) {
   auto c = ReadGlossaryCsv(
-      "\xEF\xBB\xBF" "en,de,note\r\nserver,Server,the machine\r\n\"log in, sign in\",anmelden,\r\n"
+      "\xEF\xBB\xBF"
+      "en,de,note\r\nserver,Server,the machine\r\n\"log in, sign in\",anmelden,\r\n"
       "\r\nprinter,,\n",
       "g.csv");
   ASSERT_TRUE(c.ok()) << c.status();
@@ -180,9 +188,13 @@ TEST(GlossaryCsvTest, WideLayout) {
 
 TEST(GlossaryCsvTest, LongLayoutRoundTrips) {
   std::vector<Concept> in = {
-      {"c1", "", "", "", {{"en", "server", "noun", "preferred", false, "say \"server\""},
-                          {"de", "Server", "noun", "preferred", true, ""},
-                          {"de", "Dienstrechner", "", "forbidden", false, "old, wrong"}}},
+      {"c1",
+       "",
+       "",
+       "",
+       {{"en", "server", "noun", "preferred", false, "say \"server\""},
+        {"de", "Server", "noun", "preferred", true, ""},
+        {"de", "Dienstrechner", "", "forbidden", false, "old, wrong"}}},
       {"c2", "", "", "", {{"en", "log in", "verb", "", false, ""}}},
   };
   auto out = ReadGlossaryCsv(WriteGlossaryCsv(in), "x.csv");

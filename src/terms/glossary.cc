@@ -122,8 +122,7 @@ absl::Status GlossaryService::Delete(std::string_view tenant, std::string_view n
 absl::StatusOr<std::vector<Concept>> GlossaryService::Concepts(std::string_view tenant,
                                                                std::string_view name) {
   VERSO_RETURN_IF_ERROR(repo_->GetGlossary(tenant, name).status());
-  VERSO_ASSIGN_OR_RETURN(std::vector<storage::ConceptRecord> rs,
-                         repo_->ListConcepts(tenant, name));
+  VERSO_ASSIGN_OR_RETURN(std::vector<storage::ConceptRecord> rs, repo_->ListConcepts(tenant, name));
   std::vector<Concept> out;
   out.reserve(rs.size());
   for (const auto& r : rs) {

@@ -66,7 +66,7 @@ bool HasStemmer(std::string_view lang) {
 }
 
 struct Matcher::Impl {
-  std::string lang;  // primary language subtag
+  std::string lang;                                    // primary language subtag
   absl::flat_hash_map<std::string, uint32_t> key_ids;  // token key -> id (0: none)
   struct Pattern {
     uint32_t payload;

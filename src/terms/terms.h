@@ -118,8 +118,7 @@ class GlossaryService {
   // Inserts or replaces concepts (by id; an empty id gets a new one), atomically. Every term
   // needs a language and text; InvalidArgument names the concept and term index.
   absl::StatusOr<std::vector<Concept>> PutConcepts(std::string_view tenant, std::string_view name,
-                                                   std::vector<Concept> concepts,
-                                                   bool replace_all);
+                                                   std::vector<Concept> concepts, bool replace_all);
   absl::Status DeleteConcept(std::string_view tenant, std::string_view name, std::string_view id);
 
   // Terms of `name` in the source markup, with their target-language terms.

@@ -79,9 +79,9 @@ TEST(MatcherTest, TenThousandTerms) {
   m.Add("word3", false, 10000);
   m.Build();
   EXPECT_EQ(m.size(), 10001u);
-  EXPECT_THAT(FindAll(m, "see term42 word0 and term43 word3 and term44 word2"),
-              ElementsAre(Found{42, "term42 word0"}, Found{10000, "word3"},
-                          Found{44, "term44 word2"}));
+  EXPECT_THAT(
+      FindAll(m, "see term42 word0 and term43 word3 and term44 word2"),
+      ElementsAre(Found{42, "term42 word0"}, Found{10000, "word3"}, Found{44, "term44 word2"}));
 }
 
 class GlossaryServiceTest : public ::testing::Test {
@@ -108,11 +108,18 @@ TEST_F(GlossaryServiceTest, CrudFindAndCheck) {
   ASSERT_TRUE(service_->Create("t1", "it", "IT terms").ok());
   EXPECT_EQ(service_->Create("t1", "it", "").code(), absl::StatusCode::kAlreadyExists);
   std::vector<Concept> concepts = {
-      {"srv", "", "", "", {{"en", "server", "noun", "", false, ""},
-                           {"es", "servidor", "noun", "preferred", false, ""},
-                           {"es", "server", "noun", "forbidden", false, ""}}},
-      {"pr", "", "", "", {{"en-US", "printer", "", "", false, ""},
-                          {"es", "impresora", "", "", false, ""}}},
+      {"srv",
+       "",
+       "",
+       "",
+       {{"en", "server", "noun", "", false, ""},
+        {"es", "servidor", "noun", "preferred", false, ""},
+        {"es", "server", "noun", "forbidden", false, ""}}},
+      {"pr",
+       "",
+       "",
+       "",
+       {{"en-US", "printer", "", "", false, ""}, {"es", "impresora", "", "", false, ""}}},
   };
   auto put = service_->PutConcepts("t1", "it", concepts, false);
   ASSERT_TRUE(put.ok()) << put.status();
@@ -168,7 +175,11 @@ TEST_F(GlossaryServiceTest, InvalidConceptsWriteNothing) {
   ASSERT_TRUE(service_->Create("t1", "g", "").ok());
   std::vector<Concept> concepts = {
       {"a", "", "", "", {{"en", "ok", "", "", false, ""}}},
-      {"b", "", "", "", {{"en", "fine", "", "", false, ""}, {"not a tag!", "x", "", "", false, ""}}},
+      {"b",
+       "",
+       "",
+       "",
+       {{"en", "fine", "", "", false, ""}, {"not a tag!", "x", "", "", false, ""}}},
   };
   auto put = service_->PutConcepts("t1", "g", concepts, false);
   ASSERT_FALSE(put.ok());

@@ -84,6 +84,15 @@ size_t PrintfLength(std::string_view s, size_t pos) {
       while (i < s.size() && IsDigit(s[i])) ++i;
     }
   }
+  // gettext's system-dependent directives: %<PRIuMAX>, %<PRId64> (<inttypes.h> macros).
+  if (i < s.size() && s[i] == '<' && s.substr(i + 1, 3) == "PRI") {
+    size_t close = s.find('>', i);
+    if (close == std::string_view::npos || close > i + 16) return 0;
+    for (size_t k = i + 4; k < close; ++k) {
+      if (!IsAsciiAlnum(s[k])) return 0;
+    }
+    return close + 1 - pos;
+  }
   static constexpr std::string_view kLengths[] = {"hh", "ll", "I64", "I32", "h", "l",
                                                   "L",  "q",  "j",   "z",   "t"};
   for (std::string_view len : kLengths) {

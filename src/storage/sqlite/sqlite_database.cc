@@ -457,9 +457,9 @@ class SqliteDatabase : public Database,
 
   absl::Status CreateGlossary(const GlossaryRecord& g) override {
     std::lock_guard<std::mutex> lock(write_mu_);
-    VERSO_ASSIGN_OR_RETURN(
-        Stmt * st, writer_->Prepare("INSERT INTO glossaries(tenant, name, description, "
-                                    "created_at, updated_at) VALUES(?,?,?,?,?)"));
+    VERSO_ASSIGN_OR_RETURN(Stmt * st,
+                           writer_->Prepare("INSERT INTO glossaries(tenant, name, description, "
+                                            "created_at, updated_at) VALUES(?,?,?,?,?)"));
     st->Reset().Bind(1, g.tenant).Bind(2, g.name).Bind(3, g.description);
     st->Bind(4, Micros(g.created_at)).Bind(5, Micros(g.updated_at));
     absl::Status s = st->Run();
@@ -517,8 +517,8 @@ class SqliteDatabase : public Database,
     std::lock_guard<std::mutex> lock(write_mu_);
     VERSO_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
     absl::Status s = [&]() -> absl::Status {
-      VERSO_ASSIGN_OR_RETURN(
-          Stmt * st, writer_->Prepare("DELETE FROM glossaries WHERE tenant=? AND name=?"));
+      VERSO_ASSIGN_OR_RETURN(Stmt * st,
+                             writer_->Prepare("DELETE FROM glossaries WHERE tenant=? AND name=?"));
       st->Reset().Bind(1, tenant).Bind(2, name);
       VERSO_RETURN_IF_ERROR(st->Run());
       if (writer_->Changes() == 0) {
@@ -558,9 +558,9 @@ class SqliteDatabase : public Database,
         del->Reset().Bind(1, tenant).Bind(2, name);
         VERSO_RETURN_IF_ERROR(del->Run());
       }
-      VERSO_ASSIGN_OR_RETURN(
-          Stmt * ins, writer_->Prepare("INSERT OR REPLACE INTO glossary_concepts(tenant, "
-                                       "glossary, id, data, terms) VALUES(?,?,?,?,?)"));
+      VERSO_ASSIGN_OR_RETURN(Stmt * ins,
+                             writer_->Prepare("INSERT OR REPLACE INTO glossary_concepts(tenant, "
+                                              "glossary, id, data, terms) VALUES(?,?,?,?,?)"));
       for (const ConceptRecord& c : concepts) {
         ins->Reset().Bind(1, tenant).Bind(2, name).Bind(3, c.id).Bind(4, c.data);
         ins->Bind(5, c.terms);
@@ -603,7 +603,8 @@ class SqliteDatabase : public Database,
       return absl::NotFoundError(StrCat("concept \"", id, "\" not found"));
     }
     VERSO_ASSIGN_OR_RETURN(
-        Stmt * up, writer_->Prepare("UPDATE glossaries SET updated_at=? WHERE tenant=? AND name=?"));
+        Stmt * up,
+        writer_->Prepare("UPDATE glossaries SET updated_at=? WHERE tenant=? AND name=?"));
     up->Reset().Bind(1, Micros(updated_at)).Bind(2, tenant).Bind(3, name);
     return up->Run();
   }
