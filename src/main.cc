@@ -522,6 +522,7 @@ int Main(int argc, char** argv) {
   serve_cmd->callback([&] { serve = true; });
   cli::AddTmCommands(&app, &runtime, &exit_code);
   cli::AddKeyCommands(&app, &runtime, &exit_code);
+  cli::AddQeCommands(&app, &runtime, &exit_code);
   app.add_subcommand("version", "Print the version")->callback([] {
     std::cout << "verso " << kVersion << "\n";
   });

@@ -40,6 +40,8 @@ class Environment {
 void AddTmCommands(CLI::App* app, Environment* env, int* exit_code);
 // Registers `keys create|list|revoke`.
 void AddKeyCommands(CLI::App* app, Environment* env, int* exit_code);
+// Registers `qe eval|features` (quality estimation against human scores; no storage).
+void AddQeCommands(CLI::App* app, Environment* env, int* exit_code);
 
 }  // namespace verso::cli
 

@@ -29,4 +29,8 @@ bool SupportsPair(const std::vector<LanguagePair>& pairs, std::string_view sourc
   return false;
 }
 
+absl::StatusOr<std::string> Engine::Complete(const std::string&, const std::string&, absl::Time) {
+  return absl::UnimplementedError(StrCat(name(), ": not an LLM; it cannot answer prompts"));
+}
+
 }  // namespace verso::mt

@@ -67,6 +67,10 @@ class Engine {
   virtual std::vector<LanguagePair> Pairs() const = 0;
   // One translation per text, in order, or an error for the whole batch.
   virtual absl::StatusOr<std::vector<Translation>> Translate(const TranslateRequest& request) = 0;
+  // LLMs only: the model's answer to a system and a user prompt (the QE judge asks this way).
+  // Errors as Translate's; Unimplemented for engines that are not LLMs.
+  virtual absl::StatusOr<std::string> Complete(const std::string& system, const std::string& user,
+                                               absl::Time deadline);
 };
 
 // True when `pairs` (an engine's Pairs()) covers source -> target: empty means any pair; a

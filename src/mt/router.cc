@@ -206,6 +206,53 @@ absl::StatusOr<RouteResult> Router::Translate(const TranslateRequest& request,
       StrCat("no engine could translate the request: ", Join(result.notes, "; ")));
 }
 
+absl::StatusOr<std::string> Router::Complete(const std::vector<std::string>& chain_names,
+                                             const std::string& system, const std::string& user,
+                                             absl::Time deadline, std::string* engine_name) {
+  Impl& im = *impl_;
+  const std::vector<std::string>& chain = chain_names.empty() ? im.order : chain_names;
+  std::vector<std::string> notes;
+  bool any = false;
+  for (const std::string& name : chain) {
+    auto it = im.slots.find(name);
+    if (it == im.slots.end()) {
+      return absl::InvalidArgumentError(
+          StrCat("unknown engine \"", name, "\"; configured engines: ", Join(im.order, ", ")));
+    }
+    Slot& slot = *it->second;
+    if (slot.engine->kind() != EngineKind::kLlm) continue;
+    any = true;
+    if (!slot.breaker->Allow()) {
+      notes.push_back(StrCat(name, ": circuit open"));
+      continue;
+    }
+    std::string answer;
+    resilience::RetryResult r = im.retrier.Run(im.options.llm_retry, deadline, [&](int attempt) {
+      if (attempt > 0 && !slot.breaker->Allow()) {
+        return absl::CancelledError(StrCat(name, ": circuit open"));
+      }
+      ++slot.calls;
+      auto out = slot.engine->Complete(
+          system, user, std::min(deadline, im.clock->Now() + im.options.llm_attempt_timeout));
+      if (out.ok()) {
+        slot.breaker->RecordSuccess();
+        answer = std::move(*out);
+        return absl::OkStatus();
+      }
+      ++slot.failures;
+      slot.breaker->RecordFailure();
+      return out.status();
+    });
+    if (r.status.ok()) {
+      if (engine_name != nullptr) *engine_name = name;
+      return answer;
+    }
+    notes.push_back(std::string(r.status.message()));
+  }
+  if (!any) return absl::FailedPreconditionError("no LLM engine is configured in the chain");
+  return absl::UnavailableError(StrCat("no LLM engine answered: ", Join(notes, "; ")));
+}
+
 std::vector<std::string> Router::EngineNames() const { return impl_->order; }
 
 std::vector<EngineState> Router::Engines() const {

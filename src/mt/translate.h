@@ -96,6 +96,13 @@ class Router {
   absl::StatusOr<RouteResult> Translate(const TranslateRequest& request,
                                         const std::vector<std::string>& chain);
 
+  // The answer of the first LLM engine of `chain` (empty: every engine, default chain order)
+  // whose breaker allows a call, with the LLM retry policy; failures count against its breaker
+  // and fall through to the next. FailedPrecondition when the chain has no LLM, Unavailable when
+  // none answered. `engine` (optional) receives the engine's name.
+  absl::StatusOr<std::string> Complete(const std::vector<std::string>& chain,
+                                       const std::string& system, const std::string& user,
+                                       absl::Time deadline, std::string* engine = nullptr);
   // The engines in the default chain order (configured ones only), then the others.
   std::vector<std::string> EngineNames() const;
   std::vector<EngineState> Engines() const;

@@ -26,8 +26,25 @@ class LlmEngine : public Engine {
 
   absl::StatusOr<std::vector<Translation>> Translate(const TranslateRequest& request) override {
     if (request.texts.empty()) return std::vector<Translation>{};
-    HttpRequest http = Build(request);
-    http.deadline = request.deadline;
+    VERSO_ASSIGN_OR_RETURN(std::string answer,
+                           Ask(providers::LlmSystemPrompt(request),
+                               providers::LlmUserPrompt(request), true, request.deadline));
+    VERSO_ASSIGN_OR_RETURN(std::vector<std::string> texts,
+                           providers::ParseLlmAnswer(o_.name, answer, request));
+    return providers::MakeTranslations(std::move(texts), o_.name, o_.model);
+  }
+
+  absl::StatusOr<std::string> Complete(const std::string& system, const std::string& user,
+                                       absl::Time deadline) override {
+    return Ask(system, user, false, deadline);
+  }
+
+ protected:
+  // One call; `json_answer` asks for a JSON object where the API can.
+  absl::StatusOr<std::string> Ask(const std::string& system, const std::string& user,
+                                  bool json_answer, absl::Time deadline) {
+    HttpRequest http = Build(system, user, json_answer);
+    http.deadline = deadline;
     auto response = providers::Send(http);
     if (!response.ok())
       return absl::Status(response.status().code(),
@@ -35,14 +52,11 @@ class LlmEngine : public Engine {
     if (response->status != 200) return Error(*response);
     json body = json::parse(response->body, nullptr, /*allow_exceptions=*/false);
     if (body.is_discarded()) return Malformed(o_.name, "the response is not JSON");
-    VERSO_ASSIGN_OR_RETURN(std::string answer, Answer(body));
-    VERSO_ASSIGN_OR_RETURN(std::vector<std::string> texts,
-                           providers::ParseLlmAnswer(o_.name, answer, request));
-    return providers::MakeTranslations(std::move(texts), o_.name, o_.model);
+    return Answer(body);
   }
 
- protected:
-  virtual HttpRequest Build(const TranslateRequest& request) const = 0;
+  virtual HttpRequest Build(const std::string& system, const std::string& user,
+                            bool json_answer) const = 0;
   // The model's text from a 200 response.
   virtual absl::StatusOr<std::string> Answer(const json& body) const = 0;
   virtual absl::Status Error(const HttpResponse& r) const {
@@ -58,14 +72,15 @@ class OpenAiEngine : public LlmEngine {
   using LlmEngine::LlmEngine;
 
  protected:
-  HttpRequest Build(const TranslateRequest& r) const override {
+  HttpRequest Build(const std::string& system, const std::string& user,
+                    bool json_answer) const override {
     json body = {
         {"model", o_.model},
         {"temperature", 0},
-        {"response_format", {{"type", "json_object"}}},
-        {"messages", json::array({{{"role", "system"}, {"content", providers::LlmSystemPrompt(r)}},
-                                  {{"role", "user"}, {"content", providers::LlmUserPrompt(r)}}})},
+        {"messages", json::array({{{"role", "system"}, {"content", system}},
+                                  {{"role", "user"}, {"content", user}}})},
     };
+    if (json_answer) body["response_format"] = {{"type", "json_object"}};
     HttpRequest h;
     h.url = o_.base_url + "/chat/completions";
     h.headers = {{"Content-Type", "application/json"}};
@@ -108,13 +123,14 @@ class AnthropicEngine : public LlmEngine {
   using LlmEngine::LlmEngine;
 
  protected:
-  HttpRequest Build(const TranslateRequest& r) const override {
+  HttpRequest Build(const std::string& system, const std::string& user,
+                    bool) const override {
     json body = {
         {"model", o_.model},
         {"max_tokens", 8192},
         {"temperature", 0},
-        {"system", providers::LlmSystemPrompt(r)},
-        {"messages", json::array({{{"role", "user"}, {"content", providers::LlmUserPrompt(r)}}})},
+        {"system", system},
+        {"messages", json::array({{{"role", "user"}, {"content", user}}})},
     };
     HttpRequest h;
     h.url = o_.base_url + "/v1/messages";
@@ -150,15 +166,15 @@ class GeminiEngine : public LlmEngine {
   using LlmEngine::LlmEngine;
 
  protected:
-  HttpRequest Build(const TranslateRequest& r) const override {
+  HttpRequest Build(const std::string& system, const std::string& user,
+                    bool json_answer) const override {
     json body = {
-        {"systemInstruction",
-         {{"parts", json::array({{{"text", providers::LlmSystemPrompt(r)}}})}}},
+        {"systemInstruction", {{"parts", json::array({{{"text", system}}})}}},
         {"contents",
-         json::array({{{"role", "user"},
-                       {"parts", json::array({{{"text", providers::LlmUserPrompt(r)}}})}}})},
-        {"generationConfig", {{"temperature", 0}, {"responseMimeType", "application/json"}}},
+         json::array({{{"role", "user"}, {"parts", json::array({{{"text", user}}})}}})},
+        {"generationConfig", {{"temperature", 0}}},
     };
+    if (json_answer) body["generationConfig"]["responseMimeType"] = "application/json";
     HttpRequest h;
     // The key goes in a header: URLs end up in proxies' and servers' logs.
     h.url = StrCat(o_.base_url, "/models/", o_.model, ":generateContent");

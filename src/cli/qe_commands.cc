@@ -1,0 +1,317 @@
+// `verso qe eval|features`: quality estimation against human judgements (MLQE-PE files).
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iomanip>
+#include <map>
+#include <memory>
+#include <numeric>
+#include <sstream>
+
+#include "cli/cli.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "qe/qe.h"
+#include "text/text.h"
+
+namespace verso::cli {
+namespace {
+
+struct Row {
+  std::string source, translation;
+  double human = 0;
+  std::optional<double> model_score;
+  std::optional<double> hter;
+};
+
+struct Dataset {
+  std::string source_lang, target_lang;
+  std::vector<Row> rows;
+};
+
+// MLQE-PE direct-assessment TSV: a header naming the columns "original", "translation", "mean"
+// and optionally "model_scores"; tab-separated, no quoting.
+absl::StatusOr<Dataset> ReadMlqe(const std::string& path, const std::string& hter_path,
+                                 std::string source_lang, std::string target_lang,
+                                 const std::string& rows_kind) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(StrCat(path, ": cannot be read"));
+  Dataset d;
+  if (source_lang.empty() || target_lang.empty()) {
+    // MLQE-PE names its files dev.ende..., dev.roen...
+    const std::string base = std::filesystem::path(path).filename();
+    size_t dot = base.find('.');
+    if (dot != std::string::npos && base.size() >= dot + 5) {
+      std::string code = base.substr(dot + 1, 4);
+      if (std::all_of(code.begin(), code.end(), [](char c) { return c >= 'a' && c <= 'z'; })) {
+        if (source_lang.empty()) source_lang = code.substr(0, 2);
+        if (target_lang.empty()) target_lang = code.substr(2, 2);
+      }
+    }
+    if (source_lang.empty() || target_lang.empty()) {
+      return absl::InvalidArgumentError(
+          StrCat(path, ": the languages cannot be told from the file name; give --source-lang "
+                       "and --target-lang"));
+    }
+  }
+  d.source_lang = source_lang;
+  d.target_lang = target_lang;
+  std::string line;
+  if (!std::getline(in, line)) return absl::InvalidArgumentError(StrCat(path, ": empty"));
+  std::map<std::string, size_t> col;
+  {
+    size_t i = 0;
+    for (std::string_view h : Split(line, '\t')) col[std::string(h)] = i++;
+  }
+  for (const char* need : {"original", "translation", "mean"}) {
+    if (!col.contains(need)) {
+      return absl::InvalidArgumentError(StrCat(path, ": line 1: no \"", need, "\" column"));
+    }
+  }
+  std::vector<double> hters;
+  if (!hter_path.empty()) {
+    std::ifstream h(hter_path);
+    if (!h) return absl::NotFoundError(StrCat(hter_path, ": cannot be read"));
+    std::string l;
+    while (std::getline(h, l)) {
+      if (!l.empty()) hters.push_back(std::strtod(l.c_str(), nullptr));
+    }
+  }
+  int64_t n = 0, line_no = 1;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.empty()) continue;
+    std::vector<std::string_view> f = Split(line, '\t');
+    if (f.size() < col.size()) {
+      return absl::InvalidArgumentError(StrCat(path, ": line ", line_no, ": ", f.size(),
+                                               " fields, the header has ", col.size()));
+    }
+    const int64_t index = n++;
+    if ((rows_kind == "even" && index % 2 != 0) || (rows_kind == "odd" && index % 2 != 1)) continue;
+    Row r;
+    r.source = std::string(f[col["original"]]);
+    r.translation = std::string(f[col["translation"]]);
+    char* end = nullptr;
+    const std::string mean(f[col["mean"]]);
+    r.human = std::strtod(mean.c_str(), &end);
+    if (end == mean.c_str()) {
+      return absl::InvalidArgumentError(
+          StrCat(path, ": line ", line_no, ", column ", col["mean"] + 1, ": not a number"));
+    }
+    if (col.contains("model_scores")) {
+      r.model_score = std::strtod(std::string(f[col["model_scores"]]).c_str(), nullptr);
+    }
+    if (!hters.empty()) {
+      if (static_cast<size_t>(index) >= hters.size()) {
+        return absl::InvalidArgumentError(
+            StrCat(hter_path, ": fewer lines (", hters.size(), ") than ", path));
+      }
+      r.hter = hters[index];
+    }
+    d.rows.push_back(std::move(r));
+  }
+  return d;
+}
+
+double Pearson(const std::vector<double>& x, const std::vector<double>& y) {
+  const double n = static_cast<double>(x.size());
+  if (n < 2) return 0;
+  const double mx = std::accumulate(x.begin(), x.end(), 0.0) / n;
+  const double my = std::accumulate(y.begin(), y.end(), 0.0) / n;
+  double sxy = 0, sxx = 0, syy = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    sxy += (x[i] - mx) * (y[i] - my);
+    sxx += (x[i] - mx) * (x[i] - mx);
+    syy += (y[i] - my) * (y[i] - my);
+  }
+  return sxx > 0 && syy > 0 ? sxy / std::sqrt(sxx * syy) : 0;
+}
+
+std::vector<double> Ranks(const std::vector<double>& v) {
+  std::vector<size_t> idx(v.size());
+  std::iota(idx.begin(), idx.end(), 0);
+  std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
+  std::vector<double> r(v.size());
+  for (size_t i = 0; i < idx.size();) {
+    size_t j = i;
+    while (j + 1 < idx.size() && v[idx[j + 1]] == v[idx[i]]) ++j;
+    const double avg = (i + j) / 2.0 + 1;
+    for (size_t k = i; k <= j; ++k) r[idx[k]] = avg;
+    i = j + 1;
+  }
+  return r;
+}
+
+double Spearman(const std::vector<double>& x, const std::vector<double>& y) {
+  return Pearson(Ranks(x), Ranks(y));
+}
+
+std::vector<qe::Input> Inputs(const Dataset& d, bool with_engine_score) {
+  std::vector<qe::Input> out;
+  for (const Row& r : d.rows) {
+    qe::Input in;
+    in.source = text::EscapeText(r.source);
+    in.translation = text::EscapeText(r.translation);
+    in.source_lang = d.source_lang;
+    in.target_lang = d.target_lang;
+    if (with_engine_score) in.engine_logprob = r.model_score;
+    out.push_back(std::move(in));
+  }
+  return out;
+}
+
+void RunOrFail(Environment* env, int* exit_code, const std::function<absl::Status()>& body) {
+  absl::Status s = body();
+  if (!s.ok()) {
+    env->err() << "verso: error: " << s.message() << "\n";
+    *exit_code = 1;
+  }
+}
+
+std::string F(double v, int decimals) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(decimals) << v;
+  return os.str();
+}
+
+}  // namespace
+
+void AddQeCommands(CLI::App* app, Environment* env, int* exit_code) {
+  CLI::App* qe_cmd = app->add_subcommand("qe", "Quality estimation");
+  qe_cmd->require_subcommand(1);
+
+  struct Common {
+    std::string file, hter, source_lang, target_lang, rows = "all", model;
+  };
+  auto add_common = [](CLI::App* cmd, std::shared_ptr<Common> c) {
+    cmd->add_option("file", c->file, "MLQE-PE direct-assessment TSV (original, translation, mean, "
+                                     "model_scores)")
+        ->required();
+    cmd->add_option("--source-lang", c->source_lang, "Default: from the file name (dev.ende...)");
+    cmd->add_option("--target-lang", c->target_lang, "Default: from the file name");
+    cmd->add_option("--rows", c->rows, "all, even or odd rows (the model is fitted on even rows)")
+        ->check(CLI::IsMember({"all", "even", "odd"}));
+    cmd->add_option("--hter", c->hter, "HTER per row (MLQE-PE post-editing dev.hter), aligned");
+  };
+
+  {
+    auto* cmd = qe_cmd->add_subcommand(
+        "eval", "Correlation with human scores, and auto-approval rate and precision by threshold");
+    auto c = std::make_shared<Common>();
+    add_common(cmd, c);
+    cmd->add_option("--model", c->model, "Model file (default: the compiled-in model)");
+    cmd->callback([=] {
+      RunOrFail(env, exit_code, [&]() -> absl::Status {
+        VERSO_ASSIGN_OR_RETURN(Dataset d, ReadMlqe(c->file, c->hter, c->source_lang,
+                                                   c->target_lang, c->rows));
+        if (d.rows.empty()) return absl::InvalidArgumentError(StrCat(c->file, ": no rows"));
+        VERSO_ASSIGN_OR_RETURN(auto scorer, qe::NewBuiltinScorer({c->model}));
+        VERSO_ASSIGN_OR_RETURN(auto black, scorer->Score(Inputs(d, false), absl::InfiniteFuture()));
+        const bool has_engine = d.rows[0].model_score.has_value();
+        std::vector<qe::Result> glass;
+        if (has_engine) {
+          VERSO_ASSIGN_OR_RETURN(glass, scorer->Score(Inputs(d, true), absl::InfiniteFuture()));
+        }
+        std::vector<double> human, bb, gb, engine, length;
+        for (size_t i = 0; i < d.rows.size(); ++i) {
+          human.push_back(d.rows[i].human);
+          bb.push_back(black[i].score);
+          if (has_engine) {
+            gb.push_back(glass[i].score);
+            engine.push_back(*d.rows[i].model_score);
+          }
+          for (const auto& f : black[i].features) {
+            if (f.name == "log_length_ratio") length.push_back(std::exp(f.value));
+          }
+        }
+        std::ostream& out = env->out();
+        out << "file: " << c->file << " (" << d.source_lang << " -> " << d.target_lang << ", "
+            << d.rows.size() << " segments, rows: " << c->rows << ")\n";
+        out << "model: " << qe::BuiltinModelVersion(*scorer) << "\n\n";
+        out << std::left << std::setw(44) << "scorer" << std::right << std::setw(9) << "Pearson"
+            << std::setw(10) << "Spearman" << "\n";
+        auto line = [&](const std::string& name, const std::vector<double>& v) {
+          out << std::left << std::setw(44) << name << std::right << std::setw(9)
+              << F(Pearson(v, human), 3) << std::setw(10) << F(Spearman(v, human), 3) << "\n";
+        };
+        if (has_engine) line("verso builtin (with the engine's log-prob)", gb);
+        line("verso builtin (black-box features only)", bb);
+        if (has_engine) line("engine log-prob alone (model_scores)", engine);
+        line("length ratio alone", length);
+
+        const std::vector<double>& best = has_engine ? gb : bb;
+        const bool hter = d.rows[0].hter.has_value();
+        int good_all = 0, light_all = 0;
+        for (const Row& r : d.rows) {
+          good_all += r.human >= 70;
+          light_all += r.hter.has_value() && *r.hter <= 0.1;
+        }
+        out << "\nauto-approval by threshold (" << (has_engine ? "with" : "without")
+            << " the engine's log-prob); good = human DA score >= 70"
+            << (hter ? "; light = HTER <= 0.10" : "") << "\n";
+        out << std::right << std::setw(9) << "threshold" << std::setw(10) << "approved"
+            << std::setw(8) << "rate" << std::setw(16) << "precision(good)";
+        if (hter) out << std::setw(17) << "precision(light)";
+        out << "\n";
+        out << std::setw(9) << "-" << std::setw(10) << d.rows.size() << std::setw(8) << "100.0%"
+            << std::setw(15) << F(100.0 * good_all / d.rows.size(), 1) << "%";
+        if (hter) out << std::setw(16) << F(100.0 * light_all / d.rows.size(), 1) << "%";
+        out << "   (approve everything)\n";
+        for (int t = 50; t <= 95; t += 5) {
+          int approved = 0, good = 0, light = 0;
+          for (size_t i = 0; i < d.rows.size(); ++i) {
+            if (best[i] < t) continue;
+            ++approved;
+            good += d.rows[i].human >= 70;
+            light += d.rows[i].hter.has_value() && *d.rows[i].hter <= 0.1;
+          }
+          out << std::setw(9) << t << std::setw(10) << approved << std::setw(7)
+              << F(100.0 * approved / d.rows.size(), 1) << "%";
+          if (approved == 0) {
+            out << std::setw(16) << "-";
+            if (hter) out << std::setw(17) << "-";
+          } else {
+            out << std::setw(15) << F(100.0 * good / approved, 1) << "%";
+            if (hter) out << std::setw(16) << F(100.0 * light / approved, 1) << "%";
+          }
+          out << "\n";
+        }
+        return absl::OkStatus();
+      });
+    });
+  }
+
+  {
+    auto* cmd = qe_cmd->add_subcommand(
+        "features", "Print the builtin scorer's raw features as TSV (input of scripts/fit-qe)");
+    auto c = std::make_shared<Common>();
+    add_common(cmd, c);
+    cmd->callback([=] {
+      RunOrFail(env, exit_code, [&]() -> absl::Status {
+        VERSO_ASSIGN_OR_RETURN(Dataset d, ReadMlqe(c->file, c->hter, c->source_lang,
+                                                   c->target_lang, c->rows));
+        std::vector<qe::Input> inputs = Inputs(d, true);
+        std::ostream& out = env->out();
+        for (size_t i = 0; i < inputs.size(); ++i) {
+          std::vector<qe::Feature> f = qe::RawFeatures(inputs[i]);
+          if (i == 0) {
+            out << "pair\thuman\thter";
+            for (const auto& x : f) out << "\t" << x.name;
+            out << "\n";
+          }
+          out << d.source_lang << "-" << d.target_lang << "\t" << d.rows[i].human << "\t"
+              << (d.rows[i].hter ? F(*d.rows[i].hter, 6) : "");
+          for (const auto& x : f) out << "\t" << F(x.value, 6);
+          out << "\n";
+        }
+        return absl::OkStatus();
+      });
+    });
+  }
+}
+
+}  // namespace verso::cli

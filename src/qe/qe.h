@@ -1,0 +1,157 @@
+// Quality estimation: how good is a machine translation, without a reference?
+//
+// A scorer turns (source, translation, languages, what the engine reported, TM matches, glossary
+// hits) into a score 0-100, the features behind it and readable reasons. Three scorers:
+//   builtin   signals computed here (QA mismatches, unknown words, length against the pair's
+//             norm, untranslated copies, spelling with hunspell, repetitions, TM agreement,
+//             round trip, the engine's own log-probability when it reports one), combined with
+//             weights fitted on MLQE-PE by scripts/fit-qe into a versioned model file
+//             (models/qe-builtin.json). No download, microseconds per segment.
+//   comet     an HTTP service in the COMET-Kiwi style: POST {"data": [{"src", "mt"}...]} ->
+//             {"scores": [0..1 or 0..100 ...]}.
+//   llm       an LLM judge through the MT router's LLM engines (GEMBA-DA prompt, the answer
+//             must be one integer 0-100).
+// The QE service runs an external scorer behind its own circuit breaker; when it is unavailable
+// the builtin score is returned as provisional and the platform is at degradation level 2
+// ("Quality verification in progress"): nothing is auto-approved.
+#ifndef VERSO_QE_QE_H_
+#define VERSO_QE_QE_H_
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace verso {
+class Clock;
+namespace terms {
+struct TermCheck;
+}
+namespace resilience {
+class DegradationController;
+class CircuitBreaker;
+struct BreakerOptions;
+}  // namespace resilience
+namespace mt {
+class Router;
+}
+}  // namespace verso
+
+namespace verso::qe {
+
+struct Input {
+  std::string source;  // markup
+  std::string translation;
+  std::string source_lang;  // BCP 47
+  std::string target_lang;
+  std::vector<std::string> unknown_words;  // the engine's unknown source words
+  // The engine's mean token log-probability, when it reports one (glass-box).
+  std::optional<double> engine_logprob;
+  // The best fuzzy TM match for the source (score 0: none).
+  int tm_score = 0;
+  std::string tm_target;  // markup
+  const terms::TermCheck* terms = nullptr;
+  // The translation translated back into the source language (round trip), when available.
+  std::optional<std::string> back_translation;
+};
+
+struct Feature {
+  std::string name;
+  double value;
+};
+
+struct Result {
+  double score = 0;                  // 0-100
+  std::string scorer;                // "builtin", "comet", "llm"
+  std::vector<Feature> features;     // builtin: every feature, in model order
+  std::vector<std::string> reasons;  // what lowered the score, most important first
+  bool provisional = false;          // the configured scorer was unavailable: builtin instead
+};
+
+class Scorer {
+ public:
+  virtual ~Scorer() = default;
+  virtual const std::string& name() const = 0;
+  // One result per input, in order, or an error for the whole batch.
+  virtual absl::StatusOr<std::vector<Result>> Score(const std::vector<Input>& inputs,
+                                                    absl::Time deadline) = 0;
+};
+
+// ---- Builtin ---------------------------------------------------------------------------------
+
+// The feature values of one input (without the model: raw values, before the pair's norms).
+// Names are stable; the model file refers to them.
+std::vector<Feature> RawFeatures(const Input& input);
+
+// chrF (character n-grams 1-6, beta 2), 0-1.
+double ChrF(std::string_view hypothesis, std::string_view reference);
+
+struct BuiltinOptions {
+  std::string model_path;  // empty: models/qe-builtin.json as compiled in
+  std::string hunspell_dir = "/usr/share/hunspell";
+};
+absl::StatusOr<std::unique_ptr<Scorer>> NewBuiltinScorer(const BuiltinOptions& options);
+
+// The model's version string ("verso-qe-1 2026-11-27 ..."), for responses and `verso qe eval`.
+std::string BuiltinModelVersion(const Scorer& builtin);
+
+// ---- External scorers ------------------------------------------------------------------------
+
+struct CometOptions {
+  std::string url;      // the scoring endpoint, e.g. http://127.0.0.1:8000/score
+  std::string api_key;  // sent as a bearer token when set
+  int batch_size = 32;
+};
+std::unique_ptr<Scorer> NewCometScorer(CometOptions options);
+
+// GEMBA-DA through `router`'s LLM engines in `chain` order (empty: the default chain).
+std::unique_ptr<Scorer> NewLlmJudge(mt::Router* router, std::vector<std::string> chain);
+
+// The GEMBA-DA prompt and the strict parse of its answer ("87" -> 87; anything else is an
+// error), exposed for tests.
+std::string JudgePrompt(const Input& input);
+absl::StatusOr<int> ParseJudgeAnswer(std::string_view answer);
+
+// ---- The service -----------------------------------------------------------------------------
+
+struct ServiceOptions {
+  // Auto-approve at or above this score (with no QA error). See docs/quality.md for how the
+  // default was chosen.
+  double approve_threshold = 0;
+  absl::Duration timeout = absl::Seconds(10);  // an external scorer's call
+};
+
+// Thread-safe. `builtin` is required; `external` (comet or llm) is optional. Both must outlive
+// the service, and so must `degradation` (may be null) and `clock`.
+class QeService {
+ public:
+  QeService(Scorer* builtin, Scorer* external, ServiceOptions options, const Clock* clock,
+            resilience::DegradationController* degradation);
+  ~QeService();
+
+  // Scores with the external scorer when configured and its breaker allows, else the builtin
+  // (provisional when the external one failed or is open).
+  absl::StatusOr<std::vector<Result>> Score(const std::vector<Input>& inputs,
+                                            absl::Time deadline);
+  double approve_threshold() const { return options_.approve_threshold; }
+  // True while an external scorer is configured and unavailable.
+  bool degraded() const;
+  const std::string& scorer_name() const;
+
+ private:
+  Scorer* builtin_;
+  Scorer* external_;
+  ServiceOptions options_;
+  resilience::DegradationController* degradation_;
+  std::unique_ptr<resilience::CircuitBreaker> breaker_;
+};
+
+}  // namespace verso::qe
+
+#endif  // VERSO_QE_QE_H_

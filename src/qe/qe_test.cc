@@ -1,0 +1,6 @@
+#include "qe/qe.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+TEST(QeTest, Placeholder) {}
