@@ -36,6 +36,7 @@ bench: build
 	./bench/run-tm-bench $(BUILD_DIR)
 	./bench/run-api-bench $(BUILD_DIR)
 	./bench/run-mt-bench $(BUILD_DIR)
+	./bench/run-quality-bench $(BUILD_DIR)
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

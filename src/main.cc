@@ -18,6 +18,8 @@
 #include "cli/cli.h"
 #include "common/clock.h"
 #include "common/config.h"
+#include "qe/qe.h"
+#include "terms/terms.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -145,6 +147,31 @@ std::vector<ConfigOption> Schema(bool serving) {
        .help = "File of NAME=value provider keys (OPENAI_API_KEY, ANTHROPIC_API_KEY, "
                "GEMINI_API_KEY, DEEPL_AUTH_KEY, LIBRETRANSLATE_API_KEY, APY_API_KEY); the "
                "environment wins"},
+      {.name = "qe.scorer",
+       .type = T::kString,
+       .default_value = "builtin",
+       .help = "builtin, comet (an HTTP QE service at qe.comet.url) or llm (a judge through the "
+               "LLM engines); the builtin scorer is the fallback of the other two"},
+      {.name = "qe.model",
+       .type = T::kString,
+       .default_value = "",
+       .help = "The builtin scorer's model file (empty: models/qe-builtin.json as compiled in)"},
+      {.name = "qe.threshold",
+       .type = T::kDouble,
+       .default_value = "85",
+       .help = "Machine translations scoring at least this (0-100), with no QA error, are "
+               "auto-approved; see docs/quality.md"},
+      {.name = "qe.comet.url", .type = T::kString, .default_value = ""},
+      {.name = "qe.llm.chain",
+       .type = T::kString,
+       .default_value = "",
+       .help = "LLM engines the judge asks, in order (comma-separated; empty: every LLM engine)"},
+      {.name = "qe.timeout", .type = T::kDuration, .default_value = "10s"},
+      {.name = "qe.round_trip",
+       .type = T::kBool,
+       .default_value = "false",
+       .help = "Translate machine translations back with the built-in engine for the QE "
+               "round-trip signal (where the reverse pair is installed; costs a translation)"},
       {.name = "mt.apertium.enabled", .type = T::kBool, .default_value = "true"},
       {.name = "mt.apertium.modes_dir",
        .type = T::kString,
@@ -222,6 +249,9 @@ struct Mt {
   resilience::DegradationController degradation;
   std::unique_ptr<mt::Router> router;
   std::unique_ptr<mt::TranslateService> service;
+  std::unique_ptr<qe::Scorer> builtin_qe;
+  std::unique_ptr<qe::Scorer> external_qe;
+  std::unique_ptr<qe::QeService> qe;
 };
 
 // Builds the engines the configuration asks for. Keys come from the environment, then from
@@ -317,6 +347,33 @@ absl::StatusOr<std::unique_ptr<Mt>> BuildMt(const Config& c, tm::TmService* tm,
       std::make_unique<mt::Router>(std::move(engines), ro, &Clock::Real(), &out->degradation);
   out->service = std::make_unique<mt::TranslateService>(tm, &db->policies(), out->router.get(),
                                                         &out->degradation, &Clock::Real());
+  // Quality estimation: the builtin scorer always; an external one when configured.
+  VERSO_ASSIGN_OR_RETURN(out->builtin_qe, qe::NewBuiltinScorer({c.GetString("qe.model")}));
+  const std::string& scorer = c.GetString("qe.scorer");
+  if (scorer == "comet") {
+    if (c.GetString("qe.comet.url").empty()) {
+      return absl::InvalidArgumentError("configuration: qe.comet.url: required by qe.scorer comet");
+    }
+    out->external_qe =
+        qe::NewCometScorer({c.GetString("qe.comet.url"), secret("QE_COMET_API_KEY")});
+  } else if (scorer == "llm") {
+    std::vector<std::string> chain;
+    for (std::string_view e : Split(c.GetString("qe.llm.chain"), ',')) {
+      if (!StripAsciiWhitespace(e).empty()) chain.emplace_back(StripAsciiWhitespace(e));
+    }
+    out->external_qe = qe::NewLlmJudge(out->router.get(), std::move(chain));
+  } else if (scorer != "builtin") {
+    return absl::InvalidArgumentError(
+        StrCat("configuration: qe.scorer: \"", scorer, "\" is not builtin, comet or llm"));
+  }
+  qe::ServiceOptions qo;
+  qo.approve_threshold = c.GetDouble("qe.threshold");
+  if (qo.approve_threshold < 0 || qo.approve_threshold > 100) {
+    return absl::InvalidArgumentError("configuration: qe.threshold: must be from 0 to 100");
+  }
+  qo.timeout = c.GetDuration("qe.timeout");
+  out->qe = std::make_unique<qe::QeService>(out->builtin_qe.get(), out->external_qe.get(), qo,
+                                            &Clock::Real(), &out->degradation);
   return out;
 }
 
@@ -444,6 +501,10 @@ class Runtime : public cli::Environment {
     services.mt_router = (*mt)->router.get();
     services.degradation = &(*mt)->degradation;
     services.translate_timeout = c.GetDuration("mt.timeout");
+    services.qe = (*mt)->qe.get();
+    services.qe_round_trip = c.GetBool("qe.round_trip");
+    terms::GlossaryService glossaries(&db_->glossaries(), &Clock::Real());
+    services.glossaries = &glossaries;
     // The database's health feeds the degradation level (unreachable: emergency).
     Every health(std::chrono::seconds(5), [&] {
       absl::Status ping = db_->Ping();

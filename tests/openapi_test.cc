@@ -247,6 +247,73 @@ TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
   call("delete", "/v1/mt/policies/{name}", "/v1/mt/policies/offline");
   call("get", "/v1/mt/policies/{name}", "/v1/mt/policies/offline");     // 404
   call("delete", "/v1/mt/policies/{name}", "/v1/mt/policies/offline");  // 404
+  // Glossaries, QA and QE.
+  call("post", "/v1/glossaries", "/v1/glossaries", R"({"name":"it","description":"IT terms"})");
+  call("post", "/v1/glossaries", "/v1/glossaries", R"({"name":"it"})");   // 409
+  call("post", "/v1/glossaries", "/v1/glossaries", R"({"name":"a b"})");  // 422
+  call("post", "/v1/glossaries", "/v1/glossaries", R"({"name":7})");      // 400
+  call("get", "/v1/glossaries", "/v1/glossaries");
+  call("get", "/v1/glossaries/{name}", "/v1/glossaries/it");
+  call("get", "/v1/glossaries/{name}", "/v1/glossaries/none");  // 404
+  const std::string g = "/v1/glossaries/it";
+  call("post", "/v1/glossaries/{name}/concepts", g + "/concepts",
+       R"({"concepts":[{"id":"srv","terms":[{"lang":"en","text":"server"},)"
+       R"({"lang":"es","text":"servidor","status":"preferred"},)"
+       R"({"lang":"es","text":"server","status":"forbidden"}]}]})");
+  call("post", "/v1/glossaries/{name}/concepts", g + "/concepts",
+       R"({"concepts":[{"terms":[{"lang":"??","text":"x"}]}]})");  // 422
+  call("post", "/v1/glossaries/{name}/concepts", g + "/concepts",
+       R"({"concepts":[{"terms":[{"text":"x"}]}]})");  // 400
+  call("get", "/v1/glossaries/{name}/concepts", g + "/concepts");
+  call("put", "/v1/glossaries/{name}/concepts/{id}", g + "/concepts/file",
+       R"({"terms":[{"lang":"en","text":"file"},{"lang":"es","text":"archivo"}]})");
+  call("put", "/v1/glossaries/{name}/concepts/{id}", g + "/concepts/file",
+       R"({"id":"other","terms":[{"lang":"en","text":"file"}]})");  // 422
+  call("get", "/v1/glossaries/{name}/concepts/{id}", g + "/concepts/file");
+  call("get", "/v1/glossaries/{name}/concepts/{id}", g + "/concepts/none");  // 404
+  const std::string tbx =
+      "<?xml version=\"1.0\"?><martif type=\"TBX\"><text><body><termEntry id=\"p\">"
+      "<langSet xml:lang=\"en\"><tig><term>printer</term></tig></langSet>"
+      "<langSet xml:lang=\"es\"><tig><term>impresora</term></tig></langSet>"
+      "</termEntry></body></text></martif>";
+  call("post", "/v1/glossaries/{name}/imports", "/v1/glossaries/imported/imports", tbx,
+       {{"Content-Type", "application/x-tbx"}});  // 201
+  call("post", "/v1/glossaries/{name}/imports", "/v1/glossaries/imported/imports",
+       "en,es\nprinter,impresora\n", {{"Content-Type", "text/csv"}});  // 200
+  call("post", "/v1/glossaries/{name}/imports", "/v1/glossaries/imported/imports",
+       "<martif><text>", {{"Content-Type", "application/xml"}});  // 422
+  call("post", "/v1/glossaries/{name}/imports", "/v1/glossaries/imported/imports", "x",
+       {{"Content-Type", "text/html"}});  // 415
+  call("get", "/v1/glossaries/{name}/export", g + "/export?format=tbx");
+  call("get", "/v1/glossaries/{name}/export", g + "/export?format=csv");
+  call("get", "/v1/glossaries/{name}/export", g + "/export?format=xls");  // 400
+  call("post", "/v1/glossaries/{name}/lookup", g + "/lookup",
+       R"({"source_lang":"en","target_lang":"es","segments":["Two servers","No terms"]})");
+  call("post", "/v1/glossaries/{name}/lookup", g + "/lookup",
+       R"({"source_lang":"xx-??","target_lang":"es","segments":["a"]})");  // 422
+  call("post", "/v1/qa/check", "/v1/qa/check",
+       R"({"source_lang":"en","target_lang":"es","glossary":"it","max_length":40,)"
+       R"("segments":[{"source":"Restart the server in 5 minutes.","translation":)"
+       R"("Reinicie el server en minutos"}]})");
+  call("post", "/v1/qa/check", "/v1/qa/check",
+       R"({"source_lang":"en","target_lang":"es","disabled_checks":["spelling"],)"
+       R"("segments":[{"source":"a","translation":"b"}]})");  // 422
+  call("post", "/v1/qe", "/v1/qe",
+       R"({"source_lang":"en","target_lang":"es","glossary":"it","threshold":80,)"
+       R"("segments":[{"source":"The server prints 20 pages.","translation":)"
+       R"("El servidor imprime 20 páginas.","unknown_words":[],"engine_logprob":-0.3},)"
+       R"({"source":"Open the file","translation":"Open the file"}]})");
+  call("post", "/v1/qe", "/v1/qe",
+       R"({"source_lang":"en","target_lang":"es","segments":[{"source":"a"}]})");  // 400
+  call("post", "/v1/translate", "/v1/translate",
+       R"({"source_lang":"en","target_lang":"es","glossary":"it","qe_threshold":50,)"
+       R"("segments":["Restart the server"]})");
+  call("post", "/v1/translate", "/v1/translate",
+       R"({"source_lang":"en","target_lang":"es","glossary":"none","segments":["a"]})");  // 404
+  call("delete", "/v1/glossaries/{name}/concepts/{id}", g + "/concepts/file");
+  call("delete", "/v1/glossaries/{name}/concepts/{id}", g + "/concepts/file");  // 404
+  call("delete", "/v1/glossaries/{name}", g);
+  call("delete", "/v1/glossaries/{name}", g);  // 404
   call("get", "/healthz", "/healthz");
   call("get", "/readyz", "/readyz");
   call("get", "/metrics", "/metrics");

@@ -36,6 +36,12 @@ namespace mt {
 class Router;
 class TranslateService;
 }  // namespace mt
+namespace terms {
+class GlossaryService;
+}  // namespace terms
+namespace qe {
+class QeService;
+}  // namespace qe
 namespace resilience {
 class DegradationController;
 }  // namespace resilience
@@ -77,6 +83,11 @@ struct Services {
   mt::Router* mt_router = nullptr;
   resilience::DegradationController* degradation = nullptr;
   absl::Duration translate_timeout = absl::Seconds(60);  // a translate request's deadline
+  // Glossaries (routes /v1/glossaries...) and quality estimation (/v1/qe); /v1/translate
+  // annotates its segments with QA warnings, glossary hits and, with `qe`, a QE score.
+  terms::GlossaryService* glossaries = nullptr;
+  qe::QeService* qe = nullptr;
+  bool qe_round_trip = false;  // /v1/translate: back-translate for the QE round-trip signal
 };
 
 class Server {

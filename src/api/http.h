@@ -13,6 +13,8 @@
 #include "absl/status/status.h"
 #include "api/api.h"
 #include "api/json.h"
+#include "mt/mt.h"
+#include "qa/qa.h"
 #include "auth/auth.h"
 
 namespace verso::api {
@@ -88,6 +90,39 @@ std::optional<std::vector<std::pair<std::string, std::string>>> ParseFormPairs(s
 void AddTmRoutes(Router* router, const Services& services);
 void AddOpsRoutes(Router* router, const Services& services);
 void AddMtRoutes(Router* router, const Services& services);
+// Glossaries, /v1/qe and /v1/qa/check (quality_handlers.cc).
+void AddQualityRoutes(Router* router, const Services& services);
+
+// The quality annotations of translated segments (QA warnings, glossary hits, QE score and
+// auto-approval), for /v1/translate, /v1/qe and /v1/qa/check.
+struct QualityRequest {
+  std::string tenant;
+  std::string source_lang;  // canonical
+  std::string target_lang;
+  std::string glossary;  // a stored glossary's name, or empty
+  std::string tm_store;  // for the TM-agreement signal, or empty
+  qa::Options qa;
+  double threshold = 100;   // auto-approve at or above
+  bool round_trip = false;  // translate back with the built-in engine for the QE signal
+  bool plain = true;
+  absl::Time deadline = absl::InfiniteFuture();
+};
+struct SegmentToAnnotate {
+  std::string source;  // markup
+  std::string translation;
+  std::string origin;  // "tm" (not scored) or "mt"
+  std::vector<std::string> unknown_words;
+  std::optional<double> engine_logprob;
+};
+// One JSON object per segment: {"qa": [...], "terms": [...], "qe": {...} or null}.
+absl::StatusOr<std::vector<Json>> AnnotateSegments(const Services& services,
+                                                   const QualityRequest& request,
+                                                   const std::vector<SegmentToAnnotate>& segments);
+// The glossary's target terms for the terms found in `texts` (for LLM prompts).
+absl::StatusOr<std::vector<mt::GlossaryTerm>> GlossaryPromptTerms(
+    const Services& services, const std::string& tenant, const std::string& glossary,
+    const std::string& source_lang, const std::string& target_lang,
+    const std::vector<std::string>& texts);
 
 }  // namespace verso::api
 

@@ -267,6 +267,7 @@ const Json* Fields::Get(const char* name, bool required, const char* type) {
   std::string_view t(type);
   if (t == "string") ok = it->is_string();
   if (t == "integer") ok = it->is_number_integer();
+  if (t == "number") ok = it->is_number();
   if (t == "boolean") ok = it->is_boolean();
   if (t == "object") ok = it->is_object();
   if (t == "array") ok = it->is_array();
@@ -290,6 +291,12 @@ bool Fields::String(const char* name, std::string* out, bool required) {
 bool Fields::Int(const char* name, int64_t* out, bool required) {
   const Json* j = Get(name, required, "integer");
   if (j) *out = j->get<int64_t>();
+  return status_.ok();
+}
+
+bool Fields::Number(const char* name, double* out, bool required) {
+  const Json* j = Get(name, required, "number");
+  if (j) *out = j->get<double>();
   return status_.ok();
 }
 

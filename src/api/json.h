@@ -72,6 +72,7 @@ class Fields {
   bool String(const char* name, std::string* out, bool required = false);
   bool Int(const char* name, int64_t* out, bool required = false);
   bool Bool(const char* name, bool* out, bool required = false);
+  bool Number(const char* name, double* out, bool required = false);
   const Json* Object(const char* name, bool required = false);
   const Json* Array(const char* name, bool required = false);
 

@@ -15,6 +15,7 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "mt/translate.h"
+#include "qe/qe.h"
 #include "ops/ops.h"
 #include "resilience/resilience.h"
 #include "storage/storage.h"
@@ -336,8 +337,40 @@ void AddMtRoutes(Router* router, const Services& s) {
          f.String("engine_policy", &in.engine_policy);
          const Json* segments = f.Array("segments", true);
          const Json* engines = f.Array("engines");
-         const Json* glossary = f.Array("glossary");
+         // "glossary": a stored glossary's name, or inline terms for LLM prompts.
+         std::string glossary_name;
+         const Json* glossary = nullptr;
+         if (body->contains("glossary") && (*body)["glossary"].is_string()) {
+           f.String("glossary", &glossary_name);
+         } else {
+           glossary = f.Array("glossary");
+         }
+         int64_t threshold = -1, max_length = 0;
+         f.Int("qe_threshold", &threshold);
+         f.Int("max_length", &max_length);
+         const Json* disabled = f.Array("disabled_checks");
          if (absl::Status e = f.Finish(); !e.ok()) return ErrorResponse(e);
+         QualityRequest quality;
+         if (threshold > 100) {
+           return ErrorResponse(absl::InvalidArgumentError("qe_threshold: 0 to 100"));
+         }
+         if (max_length < 0) {
+           return ErrorResponse(absl::InvalidArgumentError("max_length: must not be negative"));
+         }
+         quality.qa.max_length = max_length;
+         if (disabled != nullptr) {
+           std::vector<std::string> names;
+           for (size_t i = 0; i < disabled->size(); ++i) {
+             if (!(*disabled)[i].is_string()) {
+               return ErrorResponse(BadRequest(StrCat("disabled_checks[", i, "]: not a string")));
+             }
+             names.push_back((*disabled)[i].get<std::string>());
+           }
+           if (absl::Status v = qa::ValidateCheckNames(names, "disabled_checks"); !v.ok()) {
+             return ErrorResponse(v);
+           }
+           quality.qa.disabled.insert(names.begin(), names.end());
+         }
          if (format != "plain" && format != "markup") {
            return ErrorResponse(
                BadRequest(StrCat("text_format: \"", format, "\" is not plain or markup")));
@@ -389,6 +422,18 @@ void AddMtRoutes(Router* router, const Services& s) {
            }
          }
          in.deadline = st->Deadline();
+         if (!glossary_name.empty()) {
+           auto terms = GlossaryPromptTerms(st->services, in.tenant, glossary_name,
+                                            in.source_lang, in.target_lang, in.texts);
+           if (!terms.ok()) {
+             if (absl::IsNotFound(terms.status())) {
+               return ErrorResponse(absl::NotFoundError(
+                   StrCat("glossary: ", terms.status().message())));
+             }
+             return ErrorResponse(terms.status());
+           }
+           in.glossary.insert(in.glossary.end(), terms->begin(), terms->end());
+         }
          auto result = st->services.translate->Translate(in);
          if (!result.ok()) {
            if (absl::IsUnavailable(result.status())) st->refusals->Inc();
@@ -400,10 +445,33 @@ void AddMtRoutes(Router* router, const Services& s) {
            }
            return r;
          }
+         quality.tenant = in.tenant;
+         quality.source_lang = in.source_lang;
+         quality.target_lang = in.target_lang;
+         quality.glossary = glossary_name;
+         quality.tm_store = in.tm_store;
+         quality.plain = plain;
+         quality.round_trip = st->services.qe_round_trip;
+         quality.deadline = in.deadline;
+         quality.threshold = threshold >= 0 ? static_cast<double>(threshold)
+                             : st->services.qe != nullptr
+                                 ? st->services.qe->approve_threshold()
+                                 : 100;
+         std::vector<SegmentToAnnotate> to_annotate;
+         for (size_t i = 0; i < result->segments.size(); ++i) {
+           const auto& seg = result->segments[i];
+           to_annotate.push_back(
+               {in.texts[i], seg.text, seg.origin, seg.unknown_words, std::nullopt});
+         }
+         auto annotations = AnnotateSegments(st->services, quality, to_annotate);
+         if (!annotations.ok()) return ErrorResponse(annotations.status());
          Json out = Json::array();
          int64_t characters = 0;
-         for (const auto& seg : result->segments) {
-           out.push_back(SegmentJson(seg, plain));
+         for (size_t i = 0; i < result->segments.size(); ++i) {
+           const auto& seg = result->segments[i];
+           Json sj = SegmentJson(seg, plain);
+           for (const char* k : {"qe", "qa", "terms"}) sj[k] = (*annotations)[i][k];
+           out.push_back(std::move(sj));
            (seg.origin == "tm" ? st->segments_tm : st->segments_mt)->Inc();
            if (seg.cached) st->segments_cached->Inc();
          }

@@ -158,12 +158,18 @@ class BuiltinScorer : public Scorer {
       contributions.push_back({w * v, f});
     }
     r.score = std::clamp(score, 0.0, 100.0);
-    for (const Feature& f : raw) r.features.push_back(f);
+    for (const Feature& f : raw) {
+      if (f.name == "engine_logprob" && !in.engine_logprob.has_value()) continue;
+      r.features.push_back(f);
+    }
     r.features.push_back({"length_z", x["length_z"]});
 
     std::sort(contributions.begin(), contributions.end());
     for (const auto& [points, f] : contributions) {
       if (points > -2.0) break;
+      // Sentence length is a difficulty prior, not a flaw; a length within two standard
+      // deviations of the pair's norm is normal.
+      if (f == "source_words" || (f == "length_z" && x["length_z"] <= 2.0)) continue;
       std::string reason = Reason(f, x, d, in, norm, pair);
       if (!reason.empty()) r.reasons.push_back(StrCat(reason, " (", Fmt(points, 0), ")"));
     }

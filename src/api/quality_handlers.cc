@@ -1,0 +1,607 @@
+// Glossaries, quality estimation and QA checks: /v1/glossaries..., /v1/qe, /v1/qa/check, and the
+// per-segment quality annotations of /v1/translate.
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "api/http.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "formats/formats.h"
+#include "mt/translate.h"
+#include "qa/qa.h"
+#include "qe/qe.h"
+#include "resilience/resilience.h"
+#include "terms/terms.h"
+#include "text/text.h"
+#include "tm/tm.h"
+
+namespace verso::api {
+namespace {
+
+constexpr size_t kMaxSegments = 1000;
+constexpr int64_t kMaxGlossaryUpload = 64 << 20;
+
+Json TermJson(const terms::Term& t) {
+  return Json{{"lang", t.lang},         {"text", t.text},
+              {"part_of_speech", t.part_of_speech}, {"status", t.status},
+              {"case_sensitive", t.case_sensitive}, {"note", t.note}};
+}
+
+Json ConceptJson(const terms::Concept& c) {
+  Json terms = Json::array();
+  for (const auto& t : c.terms) terms.push_back(TermJson(t));
+  return Json{{"id", c.id},
+              {"subject", c.subject},
+              {"definition", c.definition},
+              {"note", c.note},
+              {"terms", terms}};
+}
+
+Json GlossaryJson(const terms::GlossaryInfo& g) {
+  return Json{{"name", g.name},
+              {"description", g.description},
+              {"concepts", g.concepts},
+              {"terms", g.terms},
+              {"created_at", Rfc3339(g.created_at)},
+              {"updated_at", Rfc3339(g.updated_at)}};
+}
+
+Json HitJson(const terms::TermHit& h) {
+  Json targets = Json::array();
+  for (const auto& t : h.targets) targets.push_back(TermJson(t));
+  Json forbidden = Json::array();
+  for (const auto& t : h.forbidden_targets) forbidden.push_back(t.text);
+  return Json{{"concept_id", h.concept_id}, {"source", h.source},
+              {"term", h.term},             {"source_forbidden", h.source_forbidden},
+              {"targets", targets},         {"forbidden_targets", forbidden}};
+}
+
+Json WarningJson(const qa::Warning& w) {
+  return Json{{"check", w.check}, {"severity", w.severity}, {"message", w.message}};
+}
+
+absl::StatusOr<terms::Concept> ParseConcept(const Json& j, const std::string& path) {
+  if (!j.is_object()) return BadRequest(StrCat(path, ": not an object"));
+  Fields f(j, path);
+  terms::Concept c;
+  f.String("id", &c.id);
+  f.String("subject", &c.subject);
+  f.String("definition", &c.definition);
+  f.String("note", &c.note);
+  const Json* terms = f.Array("terms", true);
+  VERSO_RETURN_IF_ERROR(f.Finish());
+  for (size_t i = 0; i < terms->size(); ++i) {
+    const Json& tj = (*terms)[i];
+    const std::string tp = StrCat(path, "terms[", i, "].");
+    if (!tj.is_object()) return BadRequest(StrCat(tp.substr(0, tp.size() - 1), ": not an object"));
+    Fields tf(tj, tp);
+    terms::Term t;
+    tf.String("lang", &t.lang, true);
+    tf.String("text", &t.text, true);
+    tf.String("part_of_speech", &t.part_of_speech);
+    tf.String("status", &t.status);
+    tf.Bool("case_sensitive", &t.case_sensitive);
+    tf.String("note", &t.note);
+    VERSO_RETURN_IF_ERROR(tf.Finish());
+    c.terms.push_back(std::move(t));
+  }
+  return c;
+}
+
+absl::StatusOr<std::string> LangField(std::string_view field, const std::string& value) {
+  auto tag = text::CanonicalLanguageTag(value);
+  if (!tag.ok()) {
+    return absl::InvalidArgumentError(
+        StrCat(field, ": \"", value, "\" is not a BCP 47 language tag"));
+  }
+  return *tag;
+}
+
+// Segments of a request: strings, as plain text (escaped here) or markup.
+absl::StatusOr<std::string> SegmentText(const Json& v, const std::string& path, bool plain) {
+  if (!v.is_string()) return BadRequest(StrCat(path, ": not a string"));
+  std::string t = v.get<std::string>();
+  if (!text::IsValidUtf8(t)) return absl::InvalidArgumentError(StrCat(path, ": not valid UTF-8"));
+  if (plain) return text::EscapeText(t);
+  if (auto runs = text::ParseMarkup(t); !runs.ok()) {
+    return absl::InvalidArgumentError(StrCat(path, ": ", runs.status().message()));
+  }
+  return t;
+}
+
+absl::StatusOr<bool> PlainFormat(const std::string& format) {
+  if (format != "plain" && format != "markup") {
+    return BadRequest(StrCat("text_format: \"", format, "\" is not plain or markup"));
+  }
+  return format == "plain";
+}
+
+absl::StatusOr<qa::Options> QaOptions(const Json* disabled, int64_t max_length) {
+  qa::Options o;
+  if (disabled != nullptr) {
+    std::vector<std::string> names;
+    for (size_t i = 0; i < disabled->size(); ++i) {
+      if (!(*disabled)[i].is_string()) {
+        return BadRequest(StrCat("disabled_checks[", i, "]: not a string"));
+      }
+      names.push_back((*disabled)[i].get<std::string>());
+    }
+    VERSO_RETURN_IF_ERROR(qa::ValidateCheckNames(names, "disabled_checks"));
+    o.disabled.insert(names.begin(), names.end());
+  }
+  if (max_length < 0) return absl::InvalidArgumentError("max_length: must not be negative");
+  o.max_length = max_length;
+  return o;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Json>> AnnotateSegments(const Services& s, const QualityRequest& q,
+                                                   const std::vector<SegmentToAnnotate>& segments) {
+  std::vector<Json> out(segments.size());
+  std::vector<terms::TermCheck> checks(segments.size());
+  std::vector<std::vector<qa::Warning>> warnings(segments.size());
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const SegmentToAnnotate& seg = segments[i];
+    if (!q.glossary.empty()) {
+      if (s.glossaries == nullptr) return absl::FailedPreconditionError("glossaries are off");
+      VERSO_ASSIGN_OR_RETURN(checks[i],
+                             s.glossaries->Check(q.tenant, q.glossary, q.source_lang,
+                                                 q.target_lang, seg.source, seg.translation));
+    }
+    warnings[i] = qa::Check({seg.source, seg.translation, q.source_lang, q.target_lang,
+                             q.glossary.empty() ? nullptr : &checks[i]},
+                            q.qa);
+  }
+  // QE for machine translations, in one batch.
+  std::vector<qe::Input> inputs;
+  std::vector<size_t> scored;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    if (segments[i].origin == "tm" || s.qe == nullptr) continue;
+    qe::Input in;
+    in.source = segments[i].source;
+    in.translation = segments[i].translation;
+    in.source_lang = q.source_lang;
+    in.target_lang = q.target_lang;
+    in.unknown_words = segments[i].unknown_words;
+    in.engine_logprob = segments[i].engine_logprob;
+    in.terms = q.glossary.empty() ? nullptr : &checks[i];
+    inputs.push_back(std::move(in));
+    scored.push_back(i);
+  }
+  // Best fuzzy TM match (agreement signal) and the round trip, where asked for and available.
+  if (!q.tm_store.empty() && s.tm != nullptr) {
+    for (size_t k = 0; k < inputs.size(); ++k) {
+      tm::LookupOptions lo;
+      lo.max_results = 1;
+      lo.min_score = 75;
+      auto m = s.tm->Lookup(q.tenant, q.tm_store, inputs[k].source, lo);
+      if (m.ok() && !m->matches.empty()) {
+        inputs[k].tm_score = m->matches[0].score;
+        inputs[k].tm_target = m->matches[0].segment.target;
+      }
+    }
+  }
+  if (q.round_trip && s.mt_router != nullptr && !inputs.empty()) {
+    mt::TranslateRequest back;
+    back.source_lang = q.target_lang;
+    back.target_lang = q.source_lang;
+    for (const auto& in : inputs) back.texts.push_back(in.translation);
+    back.deadline = q.deadline;
+    auto r = s.mt_router->Translate(back, {"apertium"});
+    if (r.ok()) {
+      for (size_t k = 0; k < inputs.size(); ++k) {
+        inputs[k].back_translation = r->segments[k].translation.text;
+      }
+    }
+  }
+  std::vector<qe::Result> results;
+  if (!inputs.empty()) {
+    VERSO_ASSIGN_OR_RETURN(results, s.qe->Score(inputs, q.deadline));
+  }
+  const int level = s.degradation != nullptr ? s.degradation->Current().number : 0;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    Json w = Json::array();
+    bool qa_error = false;
+    for (const auto& x : warnings[i]) {
+      w.push_back(WarningJson(x));
+      qa_error |= x.severity == "error";
+    }
+    Json hits = Json::array();
+    for (const auto& h : checks[i].hits) hits.push_back(HitJson(h));
+    out[i] = Json{{"qa", w}, {"terms", hits}, {"qe", nullptr}};
+  }
+  for (size_t k = 0; k < scored.size(); ++k) {
+    const size_t i = scored[k];
+    const qe::Result& r = results[k];
+    bool qa_error = false;
+    for (const auto& x : warnings[i]) qa_error |= x.severity == "error";
+    const bool approved =
+        !r.provisional && level < 2 && !qa_error && r.score >= q.threshold;
+    Json features = Json::object();
+    for (const auto& f : r.features) features[f.name] = f.value;
+    out[i]["qe"] = Json{{"score", std::round(r.score * 10) / 10},
+                        {"scorer", r.scorer},
+                        {"provisional", r.provisional},
+                        {"auto_approved", approved},
+                        {"threshold", q.threshold},
+                        {"reasons", r.reasons},
+                        {"features", features}};
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<mt::GlossaryTerm>> GlossaryPromptTerms(
+    const Services& s, const std::string& tenant, const std::string& glossary,
+    const std::string& source_lang, const std::string& target_lang,
+    const std::vector<std::string>& texts) {
+  std::vector<mt::GlossaryTerm> out;
+  if (s.glossaries == nullptr) return absl::FailedPreconditionError("glossaries are off");
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const std::string& t : texts) {
+    VERSO_ASSIGN_OR_RETURN(auto hits,
+                           s.glossaries->Find(tenant, glossary, source_lang, target_lang, t));
+    for (const auto& h : hits) {
+      if (h.targets.empty()) continue;
+      if (seen.insert({h.term, h.targets[0].text}).second) {
+        out.push_back({h.term, h.targets[0].text});
+      }
+    }
+  }
+  return out;
+}
+
+void AddQualityRoutes(Router* router, const Services& s) {
+  const std::vector<std::string> json = {"application/json"};
+  terms::GlossaryService* g = s.glossaries;
+  if (g != nullptr) {
+    router->Add({"GET", "/v1/glossaries", "tm:read", Route::Body::kNone, {}, false,
+                 [g](Request& req) {
+                   auto list = g->List(req.principal.tenant);
+                   if (!list.ok()) return ErrorResponse(list.status());
+                   Json out = Json::array();
+                   for (const auto& x : *list) out.push_back(GlossaryJson(x));
+                   return JsonResponse(200, Json{{"glossaries", out}});
+                 }});
+    router->Add({"POST", "/v1/glossaries", "tm:write", Route::Body::kJson, json, false,
+                 [g](Request& req) {
+                   auto body = ParseObject(req.body);
+                   if (!body.ok()) return ErrorResponse(body.status());
+                   Fields f(*body);
+                   std::string name, description;
+                   f.String("name", &name, true);
+                   f.String("description", &description);
+                   if (absl::Status e = f.Finish(); !e.ok()) return ErrorResponse(e);
+                   if (name.empty() || name.size() > 100 ||
+                       name.find_first_of("/?#% \t\n") != std::string::npos) {
+                     return ErrorResponse(absl::InvalidArgumentError(
+                         "name: 1 to 100 characters, no spaces, '/', '?', '#' or '%'"));
+                   }
+                   absl::Status c = g->Create(req.principal.tenant, name, description);
+                   if (!c.ok()) return ErrorResponse(c);
+                   auto info = g->Get(req.principal.tenant, name);
+                   if (!info.ok()) return ErrorResponse(info.status());
+                   return JsonResponse(201, GlossaryJson(*info));
+                 }});
+    router->Add({"GET", "/v1/glossaries/{name}", "tm:read", Route::Body::kNone, {}, false,
+                 [g](Request& req) {
+                   auto info = g->Get(req.principal.tenant, req.params.at("name"));
+                   if (!info.ok()) return ErrorResponse(info.status());
+                   return JsonResponse(200, GlossaryJson(*info));
+                 }});
+    router->Add({"DELETE", "/v1/glossaries/{name}", "tm:write", Route::Body::kNone, {}, false,
+                 [g](Request& req) {
+                   absl::Status d = g->Delete(req.principal.tenant, req.params.at("name"));
+                   if (!d.ok()) return ErrorResponse(d);
+                   return Response{204, "application/json", "", "", false, {}};
+                 }});
+    router->Add({"GET", "/v1/glossaries/{name}/concepts", "tm:read", Route::Body::kNone, {}, true,
+                 [g](Request& req) {
+                   auto all = g->Concepts(req.principal.tenant, req.params.at("name"));
+                   if (!all.ok()) return ErrorResponse(all.status());
+                   Json out = Json::array();
+                   for (const auto& c : *all) out.push_back(ConceptJson(c));
+                   return JsonResponse(200, Json{{"concepts", out}});
+                 }});
+    router->Add({"POST", "/v1/glossaries/{name}/concepts", "tm:write", Route::Body::kJson, json,
+                 true, [g](Request& req) {
+                   auto body = ParseObject(req.body);
+                   if (!body.ok()) return ErrorResponse(body.status());
+                   Fields f(*body);
+                   const Json* concepts = f.Array("concepts", true);
+                   bool replace = false;
+                   f.Bool("replace", &replace);
+                   if (absl::Status e = f.Finish(); !e.ok()) return ErrorResponse(e);
+                   std::vector<terms::Concept> parsed;
+                   for (size_t i = 0; i < concepts->size(); ++i) {
+                     auto c = ParseConcept((*concepts)[i], StrCat("concepts[", i, "]."));
+                     if (!c.ok()) return ErrorResponse(c.status());
+                     parsed.push_back(std::move(*c));
+                   }
+                   auto put = g->PutConcepts(req.principal.tenant, req.params.at("name"),
+                                             std::move(parsed), replace);
+                   if (!put.ok()) return ErrorResponse(put.status());
+                   Json out = Json::array();
+                   for (const auto& c : *put) out.push_back(ConceptJson(c));
+                   return JsonResponse(200, Json{{"concepts", out}});
+                 }});
+    router->Add({"GET", "/v1/glossaries/{name}/concepts/{id}", "tm:read", Route::Body::kNone, {},
+                 true, [g](Request& req) {
+                   auto c = g->GetConcept(req.principal.tenant, req.params.at("name"),
+                                          req.params.at("id"));
+                   if (!c.ok()) return ErrorResponse(c.status());
+                   return JsonResponse(200, ConceptJson(*c));
+                 }});
+    router->Add({"PUT", "/v1/glossaries/{name}/concepts/{id}", "tm:write", Route::Body::kJson,
+                 json, true, [g](Request& req) {
+                   auto body = ParseObject(req.body);
+                   if (!body.ok()) return ErrorResponse(body.status());
+                   auto c = ParseConcept(*body, "");
+                   if (!c.ok()) return ErrorResponse(c.status());
+                   const std::string& id = req.params.at("id");
+                   if (!c->id.empty() && c->id != id) {
+                     return ErrorResponse(absl::InvalidArgumentError(
+                         StrCat("id: \"", c->id, "\" differs from the path's \"", id, "\"")));
+                   }
+                   c->id = id;
+                   auto put =
+                       g->PutConcepts(req.principal.tenant, req.params.at("name"), {*c}, false);
+                   if (!put.ok()) return ErrorResponse(put.status());
+                   return JsonResponse(200, ConceptJson((*put)[0]));
+                 }});
+    router->Add({"DELETE", "/v1/glossaries/{name}/concepts/{id}", "tm:write", Route::Body::kNone,
+                 {}, true, [g](Request& req) {
+                   absl::Status d = g->DeleteConcept(req.principal.tenant, req.params.at("name"),
+                                                     req.params.at("id"));
+                   if (!d.ok()) return ErrorResponse(d);
+                   return Response{204, "application/json", "", "", false, {}};
+                 }});
+    const std::vector<std::string> uploads = {"application/xml",  "text/xml",
+                                              "application/x-tbx", "application/tbx+xml",
+                                              "text/csv",         "application/octet-stream"};
+    router->Add(
+        {"POST", "/v1/glossaries/{name}/imports", "tm:write", Route::Body::kUpload, uploads, true,
+         [g](Request& req) {
+           struct Cleanup {
+             std::string path;
+             ~Cleanup() { std::filesystem::remove(path); }
+           } cleanup{req.body_file};
+           std::string format = req.Query("format").value_or("");
+           std::string_view type = req.Header("content-type");
+           type = type.substr(0, type.find(';'));
+           if (format.empty()) {
+             if (type == "text/csv") {
+               format = "csv";
+             } else if (type == "application/octet-stream") {
+               return ErrorResponse(
+                   BadRequest("format: say ?format=tbx or ?format=csv for an octet stream"));
+             } else {
+               format = "tbx";
+             }
+           }
+           if (format != "tbx" && format != "csv") {
+             return ErrorResponse(BadRequest(StrCat("format: \"", format, "\" is not tbx or csv")));
+           }
+           const std::string replace_q = req.Query("replace").value_or("false");
+           if (replace_q != "true" && replace_q != "false") {
+             return ErrorResponse(BadRequest("replace: true or false"));
+           }
+           std::error_code ec;
+           const auto size = std::filesystem::file_size(req.body_file, ec);
+           if (ec || static_cast<int64_t>(size) > kMaxGlossaryUpload) {
+             return ErrorResponse(absl::ResourceExhaustedError(
+                 StrCat("a glossary file may have at most ", kMaxGlossaryUpload >> 20, " MiB")));
+           }
+           const std::string name = req.params.at("name");
+           const std::string file_name = StrCat(name, ".", format);
+           const std::string data = ReadAll(req.body_file);
+           auto concepts = format == "tbx" ? formats::ReadTbx(data, file_name)
+                                           : formats::ReadGlossaryCsv(data, file_name);
+           if (!concepts.ok()) return ErrorResponse(concepts.status());
+           bool created = false;
+           if (auto info = g->Get(req.principal.tenant, name); absl::IsNotFound(info.status())) {
+             absl::Status c = g->Create(req.principal.tenant, name, "");
+             if (!c.ok() && !absl::IsAlreadyExists(c)) return ErrorResponse(c);
+             created = c.ok();
+           }
+           const size_t n = concepts->size();
+           auto put = g->PutConcepts(req.principal.tenant, name, std::move(*concepts),
+                                     replace_q == "true");
+           if (!put.ok()) {
+             if (created) g->Delete(req.principal.tenant, name).IgnoreError();
+             return ErrorResponse(put.status());
+           }
+           auto info = g->Get(req.principal.tenant, name);
+           if (!info.ok()) return ErrorResponse(info.status());
+           Json out = GlossaryJson(*info);
+           out["imported"] = n;
+           return JsonResponse(created ? 201 : 200, out);
+         }});
+    router->Add({"GET", "/v1/glossaries/{name}/export", "tm:read", Route::Body::kNone, {}, true,
+                 [g](Request& req) {
+                   const std::string format = req.Query("format").value_or("tbx");
+                   if (format != "tbx" && format != "csv") {
+                     return ErrorResponse(
+                         BadRequest(StrCat("format: \"", format, "\" is not tbx or csv")));
+                   }
+                   auto all = g->Concepts(req.principal.tenant, req.params.at("name"));
+                   if (!all.ok()) return ErrorResponse(all.status());
+                   Response r;
+                   if (format == "csv") {
+                     r.content_type = "text/csv";
+                     r.body = formats::WriteGlossaryCsv(*all);
+                   } else {
+                     std::string lang = "en";
+                     if (!all->empty() && !(*all)[0].terms.empty()) lang = (*all)[0].terms[0].lang;
+                     r.content_type = "application/x-tbx";
+                     r.body = formats::WriteTbx(*all, lang);
+                   }
+                   r.headers.push_back({"Content-Disposition",
+                                        StrCat("attachment; filename=\"", req.params.at("name"),
+                                               ".", format, "\"")});
+                   return r;
+                 }});
+    router->Add({"POST", "/v1/glossaries/{name}/lookup", "tm:read", Route::Body::kJson, json,
+                 true, [g](Request& req) {
+                   auto body = ParseObject(req.body);
+                   if (!body.ok()) return ErrorResponse(body.status());
+                   Fields f(*body);
+                   std::string sl, tl, format = "plain";
+                   f.String("source_lang", &sl, true);
+                   f.String("target_lang", &tl, true);
+                   f.String("text_format", &format);
+                   const Json* segments = f.Array("segments", true);
+                   if (absl::Status e = f.Finish(); !e.ok()) return ErrorResponse(e);
+                   auto plain = PlainFormat(format);
+                   if (!plain.ok()) return ErrorResponse(plain.status());
+                   auto src = LangField("source_lang", sl);
+                   if (!src.ok()) return ErrorResponse(src.status());
+                   auto tgt = LangField("target_lang", tl);
+                   if (!tgt.ok()) return ErrorResponse(tgt.status());
+                   if (segments->size() > kMaxSegments) {
+                     return ErrorResponse(absl::InvalidArgumentError(
+                         StrCat("segments: at most ", kMaxSegments)));
+                   }
+                   Json out = Json::array();
+                   for (size_t i = 0; i < segments->size(); ++i) {
+                     auto t = SegmentText((*segments)[i], StrCat("segments[", i, "]"), *plain);
+                     if (!t.ok()) return ErrorResponse(t.status());
+                     auto hits =
+                         g->Find(req.principal.tenant, req.params.at("name"), *src, *tgt, *t);
+                     if (!hits.ok()) return ErrorResponse(hits.status());
+                     Json h = Json::array();
+                     for (const auto& x : *hits) h.push_back(HitJson(x));
+                     out.push_back(Json{{"terms", h}});
+                   }
+                   return JsonResponse(200, Json{{"segments", out}});
+                 }});
+  }
+
+  // ---- QA and QE ----
+  // Shared request shape: source_lang, target_lang, text_format, glossary, segments of
+  // {source, translation}.
+  struct Parsed {
+    QualityRequest q;
+    std::vector<SegmentToAnnotate> segments;
+  };
+  auto parse = [s](Request& req, bool qe_fields) -> absl::StatusOr<Parsed> {
+    VERSO_ASSIGN_OR_RETURN(Json body, ParseObject(req.body));
+    Fields f(body);
+    Parsed p;
+    std::string sl, tl, format = "plain";
+    int64_t max_length = 0, threshold = -1;
+    f.String("source_lang", &sl, true);
+    f.String("target_lang", &tl, true);
+    f.String("text_format", &format);
+    f.String("glossary", &p.q.glossary);
+    const Json* segments = f.Array("segments", true);
+    const Json* disabled = f.Array("disabled_checks");
+    f.Int("max_length", &max_length);
+    if (qe_fields) {
+      f.String("tm_store", &p.q.tm_store);
+      f.Int("threshold", &threshold);
+      f.Bool("round_trip", &p.q.round_trip);
+    }
+    VERSO_RETURN_IF_ERROR(f.Finish());
+    VERSO_ASSIGN_OR_RETURN(bool plain, PlainFormat(format));
+    VERSO_ASSIGN_OR_RETURN(p.q.source_lang, LangField("source_lang", sl));
+    VERSO_ASSIGN_OR_RETURN(p.q.target_lang, LangField("target_lang", tl));
+    VERSO_ASSIGN_OR_RETURN(p.q.qa, QaOptions(disabled, max_length));
+    if (threshold > 100) return absl::InvalidArgumentError("threshold: 0 to 100");
+    p.q.threshold = threshold >= 0 ? static_cast<double>(threshold)
+                    : s.qe != nullptr ? s.qe->approve_threshold()
+                                      : 100;
+    p.q.tenant = req.principal.tenant;
+    p.q.plain = plain;
+    p.q.deadline = s.clock->Now() + s.translate_timeout;
+    if (segments->empty() || segments->size() > kMaxSegments) {
+      return absl::InvalidArgumentError(
+          StrCat("segments: between 1 and ", kMaxSegments, " are needed, got ", segments->size()));
+    }
+    for (size_t i = 0; i < segments->size(); ++i) {
+      const std::string path = StrCat("segments[", i, "]");
+      const Json& sj = (*segments)[i];
+      if (!sj.is_object()) return BadRequest(StrCat(path, ": not an object"));
+      Fields sf(sj, path + ".");
+      std::string src, mt;
+      SegmentToAnnotate seg;
+      seg.origin = "mt";
+      sf.String("source", &src, true);
+      sf.String("translation", &mt, true);
+      const Json* unknown = nullptr;
+      if (qe_fields) {
+        unknown = sf.Array("unknown_words");
+        double logprob = 0;
+        if (sj.contains("engine_logprob") && sf.Number("engine_logprob", &logprob)) {
+          seg.engine_logprob = logprob;
+        }
+      }
+      VERSO_RETURN_IF_ERROR(sf.Finish());
+      VERSO_ASSIGN_OR_RETURN(seg.source, SegmentText(Json(src), path + ".source", plain));
+      VERSO_ASSIGN_OR_RETURN(seg.translation, SegmentText(Json(mt), path + ".translation", plain));
+      if (unknown != nullptr) {
+        for (const Json& w : *unknown) {
+          if (!w.is_string()) return BadRequest(StrCat(path, ".unknown_words: strings"));
+          seg.unknown_words.push_back(w.get<std::string>());
+        }
+      }
+      p.segments.push_back(std::move(seg));
+    }
+    return p;
+  };
+
+  router->Add({"POST", "/v1/qa/check", "translate", Route::Body::kJson, json, true,
+               [s, parse](Request& req) {
+                 auto p = parse(req, false);
+                 if (!p.ok()) return ErrorResponse(p.status());
+                 Services no_qe = s;
+                 no_qe.qe = nullptr;
+                 auto a = AnnotateSegments(no_qe, p->q, p->segments);
+                 if (!a.ok()) return ErrorResponse(a.status());
+                 Json out = Json::array();
+                 for (auto& x : *a) {
+                   out.push_back(Json{{"warnings", x["qa"]}, {"terms", x["terms"]}});
+                 }
+                 return JsonResponse(200, Json{{"segments", out}});
+               }});
+
+  if (s.qe != nullptr) {
+    Route qe_route{"POST", "/v1/qe", "translate", Route::Body::kJson, json, true,
+                   [s, parse](Request& req) {
+                     auto p = parse(req, true);
+                     if (!p.ok()) return ErrorResponse(p.status());
+                     auto a = AnnotateSegments(s, p->q, p->segments);
+                     if (!a.ok()) return ErrorResponse(a.status());
+                     Json out = Json::array();
+                     for (auto& x : *a) {
+                       Json seg = x["qe"];
+                       seg["qa"] = x["qa"];
+                       seg["terms"] = x["terms"];
+                       out.push_back(seg);
+                     }
+                     Json level = nullptr;
+                     if (s.degradation != nullptr) {
+                       auto l = s.degradation->Current();
+                       level = Json{{"level", l.number}, {"name", l.name}, {"message", l.message}};
+                     }
+                     return JsonResponse(200, Json{{"scorer", s.qe->scorer_name()},
+                                                   {"degradation", level},
+                                                   {"segments", out}});
+                   }};
+    qe_route.waits = true;  // an external scorer or the round trip may take a while
+    router->Add(std::move(qe_route));
+  }
+}
+
+}  // namespace verso::api

@@ -1,0 +1,261 @@
+// Glossaries, QA and quality estimation over HTTP, end to end: the real binary, real SQLite and
+// Apertium, and local servers speaking OpenAI's and a COMET-style QE service's wire protocols.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "tests/fake_http_server.h"
+#include "tests/http_client.h"
+#include "tests/verso_server.h"
+
+namespace verso {
+namespace {
+
+using nlohmann::json;
+using testing::FakeHttpServer;
+using testing::FakeRequest;
+using testing::FakeResponse;
+using testing::Fetch;
+using ::testing::HasSubstr;
+using testing::HttpResponse;
+using ::testing::Not;
+
+constexpr char kCometKey[] = "qe-key-7c1f4e2a9b";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class QualityApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::TestDir("quality_api",
+                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    key_ = testing::CreateKey(dir_, "acme", "translate,tm:read,tm:write");
+    other_ = testing::CreateKey(dir_, "globex", "translate,tm:read,tm:write");
+    log_ = dir_ + "/server.log";
+  }
+  void TearDown() override {
+    if (server_ != nullptr) {
+      server_->Signal(SIGTERM);
+      EXPECT_EQ(server_->Wait(), 0);
+    }
+    std::filesystem::remove_all(dir_);
+  }
+  void Start(std::vector<std::string> settings, std::vector<std::string> env = {}) {
+    settings.insert(settings.end(), {"rate_limit.rps=0", "mt.apertium.pipelines=1"});
+    server_ = std::make_unique<testing::VersoServer>(
+        dir_, testing::ServerOptions{.settings = settings, .env = env, .log_level = "info",
+                                     .stderr_path = log_});
+    ASSERT_GT(server_->port(), 0) << ReadFile(log_);
+  }
+  HttpResponse Raw(const std::string& method, const std::string& path, const std::string& body,
+                   const std::string& content_type = "application/json",
+                   const std::string& key = "") {
+    return Fetch(server_->port(), method, path, body,
+                 {{"Authorization", "Bearer " + (key.empty() ? key_ : key)},
+                  {"Content-Type", content_type}});
+  }
+  json Post(const std::string& path, const json& body, int want = 200) {
+    HttpResponse r = Raw("POST", path, body.dump());
+    EXPECT_EQ(r.status, want) << r.body;
+    return json::parse(r.body, nullptr, false);
+  }
+
+  std::string dir_, key_, other_, log_;
+  std::unique_ptr<testing::VersoServer> server_;
+};
+
+TEST_F(QualityApiTest, TermbasesImportExportAndStayWithTheirTenant) {
+  Start({});
+  const std::string sdl = ReadFile(VERSO_SHARED_DATA "/tbx/okapi-tbx2/sdl_tbx.tbx");
+  HttpResponse imported = Raw("POST", "/v1/glossaries/sdl/imports", sdl, "application/x-tbx");
+  ASSERT_EQ(imported.status, 201) << imported.body;
+  json info = json::parse(imported.body);
+  EXPECT_EQ(info["imported"], 223);
+  EXPECT_EQ(info["concepts"], 223);
+
+  // Export as TBX v3, import into a new glossary: the same concepts and terms.
+  HttpResponse exported = Raw("GET", "/v1/glossaries/sdl/export?format=tbx", "");
+  ASSERT_EQ(exported.status, 200);
+  EXPECT_THAT(exported.body, HasSubstr("<tbx type=\"TBX-Basic\" style=\"dca\""));
+  HttpResponse again = Raw("POST", "/v1/glossaries/copy/imports", exported.body, "application/xml");
+  ASSERT_EQ(again.status, 201) << again.body;
+  EXPECT_EQ(json::parse(again.body)["terms"], info["terms"]);
+  HttpResponse a = Raw("GET", "/v1/glossaries/sdl/concepts", "");
+  HttpResponse b = Raw("GET", "/v1/glossaries/copy/concepts", "");
+  EXPECT_EQ(json::parse(a.body), json::parse(b.body));
+
+  // A malformed file is rejected with where, and nothing is written.
+  HttpResponse bad = Raw("POST", "/v1/glossaries/csv/imports",
+                         "concept,lang,term\nc1,en,server\nc1,,Server\n", "text/csv");
+  EXPECT_EQ(bad.status, 422);
+  EXPECT_EQ(json::parse(bad.body)["error"]["message"],
+            "csv.csv: line 3, column 2 (lang): a language is required");
+  EXPECT_EQ(Raw("GET", "/v1/glossaries/csv", "").status, 404);
+  HttpResponse broken = Raw("POST", "/v1/glossaries/sdl/imports", sdl.substr(0, 5000),
+                            "application/x-tbx");
+  EXPECT_EQ(broken.status, 422);
+  EXPECT_THAT(json::parse(broken.body)["error"]["message"].get<std::string>(),
+              HasSubstr("sdl.tbx: line "));
+  EXPECT_EQ(json::parse(Raw("GET", "/v1/glossaries/sdl", "").body)["concepts"], 223);
+
+  // Another tenant sees none of it.
+  EXPECT_EQ(Raw("GET", "/v1/glossaries/sdl", "", "", other_).status, 404);
+  EXPECT_EQ(json::parse(Raw("GET", "/v1/glossaries", "", "", other_).body)["glossaries"].size(),
+            0u);
+}
+
+TEST_F(QualityApiTest, TranslationsCarryTermsQaAndQe) {
+  Start({});
+  Post("/v1/glossaries/missing/concepts",
+       json{{"concepts",
+             {{{"id", "file"},
+               {"terms",
+                {{{"lang", "en"}, {"text", "file"}},
+                 {{"lang", "es"}, {"text", "archivo"}, {"status", "preferred"}},
+                 {{"lang", "es"}, {"text", "lima"}, {"status", "forbidden"}}}}},
+              {{"id", "srv"},
+               {"terms", {{{"lang", "en"}, {"text", "server"}}, {{"lang", "es"}, {"text", "servidor"}}}}}}}},
+       404);  // no such glossary
+  Post("/v1/glossaries", json{{"name", "it"}}, 201);
+  Post("/v1/glossaries/it/concepts",
+       json{{"concepts",
+             {{{"id", "file"},
+               {"terms",
+                {{{"lang", "en"}, {"text", "file"}},
+                 {{"lang", "es"}, {"text", "archivo"}, {"status", "preferred"}},
+                 {{"lang", "es"}, {"text", "lima"}, {"status", "forbidden"}}}}},
+              {{"id", "srv"},
+               {"terms",
+                {{{"lang", "en"}, {"text", "server"}}, {{"lang", "es"}, {"text", "servidor"}}}}}}}});
+
+  // The built-in engine says "lima" (the fruit) for "file", and "servidor" for "server".
+  json r = Post("/v1/translate", json{{"source_lang", "en"},
+                                      {"target_lang", "es"},
+                                      {"glossary", "it"},
+                                      {"qe_threshold", 50},
+                                      {"segments", {"Open the file", "Restart the server"}}});
+  const json& file = r["translations"][0];
+  EXPECT_EQ(file["text"], "Abierto la lima");
+  EXPECT_EQ(file["terms"][0]["concept_id"], "file");
+  EXPECT_EQ(file["terms"][0]["targets"][0]["text"], "archivo");
+  EXPECT_EQ(file["qa"], (json{{{"check", "glossary"},
+                               {"severity", "error"},
+                               {"message", "\"file\" should be translated as \"archivo\""}},
+                              {{"check", "forbidden_terms"},
+                               {"severity", "error"},
+                               {"message", "forbidden term \"lima\""}}}));
+  EXPECT_EQ(file["qe"]["scorer"], "builtin");
+  EXPECT_EQ(file["qe"]["auto_approved"], false);  // QA errors block approval
+  EXPECT_THAT(file["qe"]["reasons"].dump(), HasSubstr("glossary term(s) not used"));
+  const json& server = r["translations"][1];
+  EXPECT_EQ(server["text"], "Retomar el servidor");
+  EXPECT_EQ(server["qa"], json::array());
+  EXPECT_GE(server["qe"]["score"].get<double>(), 50);
+  EXPECT_EQ(server["qe"]["auto_approved"], true);
+
+  // /v1/qa/check and /v1/qe on given translations.
+  json qa = Post("/v1/qa/check",
+                 json{{"source_lang", "en"},
+                      {"target_lang", "es"},
+                      {"disabled_checks", {"end_punctuation"}},
+                      {"segments", {{{"source", "Delete %s in 5 minutes."},
+                                     {"translation", "Eliminar en 6 minutos"}}}}});
+  EXPECT_EQ(qa["segments"][0]["warnings"],
+            (json{{{"check", "numbers"}, {"severity", "error"}, {"message", "numbers missing: 5"}},
+                  {{"check", "numbers"},
+                   {"severity", "error"},
+                   {"message", "numbers not in the source: 6"}},
+                  {{"check", "placeholders"},
+                   {"severity", "error"},
+                   {"message", "placeholders missing: %s"}}}));
+  json qe = Post("/v1/qe", json{{"source_lang", "en"},
+                                {"target_lang", "es"},
+                                {"segments",
+                                 {{{"source", "Delete the file in 5 minutes."},
+                                   {"translation", "Eliminar el archivo en 5 minutos."}},
+                                  {{"source", "Delete the file in 5 minutes."},
+                                   {"translation", "Eliminar el archivo en minutos."}}}}});
+  EXPECT_EQ(qe["scorer"], "builtin");
+  EXPECT_GT(qe["segments"][0]["score"].get<double>(), qe["segments"][1]["score"].get<double>());
+  EXPECT_THAT(qe["segments"][1]["reasons"][0].get<std::string>(), HasSubstr("1 number missing"));
+  EXPECT_EQ(qe["segments"][1]["auto_approved"], false);
+}
+
+TEST_F(QualityApiTest, StoredGlossaryTermsReachTheLlmPrompt) {
+  std::string prompt;
+  FakeHttpServer openai([&](const FakeRequest& req) {
+    json body = json::parse(req.body);
+    prompt = body["messages"][0]["content"].get<std::string>() +
+             body["messages"][1]["content"].get<std::string>();
+    json segments = json::parse(body["messages"][1]["content"].get<std::string>())["segments"];
+    json out = json::array();
+    for (size_t i = 0; i < segments.size(); ++i) out.push_back("Abra el archivo");
+    FakeResponse r;
+    r.body = json{{"choices", {{{"index", 0},
+                                {"message", {{"role", "assistant"},
+                                             {"content", json{{"translations", out}}.dump()}}},
+                                {"finish_reason", "stop"}}}}}
+                 .dump();
+    return r;
+  });
+  Start({"mt.openai.base_url=" + openai.url() + "/v1"}, {"OPENAI_API_KEY=sk-test-glossary"});
+  Post("/v1/glossaries", json{{"name", "it"}}, 201);
+  Post("/v1/glossaries/it/concepts",
+       json{{"concepts",
+             {{{"terms", {{{"lang", "en"}, {"text", "file"}}, {{"lang", "es"}, {"text", "archivo"}}}}}}}});
+  json r = Post("/v1/translate", json{{"source_lang", "en"},
+                                      {"target_lang", "es"},
+                                      {"glossary", "it"},
+                                      {"engines", {"openai"}},
+                                      {"segments", {"Open the files"}}});
+  EXPECT_EQ(r["translations"][0]["engine"], "openai");
+  EXPECT_THAT(prompt, HasSubstr("file => archivo"));
+  EXPECT_EQ(r["translations"][0]["qa"], json::array());
+}
+
+TEST_F(QualityApiTest, AnUnavailableQeServiceMeansLevelTwoAndNoAutoApproval) {
+  int calls = 0;
+  FakeHttpServer comet([&](const FakeRequest& req) {
+    ++calls;
+    FakeResponse r;
+    r.status = 503;
+    r.body = R"({"detail":"model loading"})";
+    return r;
+  });
+  Start({"qe.scorer=comet", "qe.comet.url=" + comet.url() + "/score"},
+        {std::string("QE_COMET_API_KEY=") + kCometKey});
+  for (int i = 0; i < 6; ++i) {
+    json r = Post("/v1/translate", json{{"source_lang", "en"},
+                                        {"target_lang", "es"},
+                                        {"qe_threshold", 0},
+                                        {"segments", {"Restart the server"}}});
+    const json& qe = r["translations"][0]["qe"];
+    EXPECT_EQ(qe["provisional"], true);
+    EXPECT_EQ(qe["scorer"], "builtin");
+    EXPECT_EQ(qe["auto_approved"], false);
+  }
+  EXPECT_EQ(calls, 5);  // the breaker opened after five failures
+  EXPECT_EQ(comet.requests()[0].Header("authorization"), std::string("Bearer ") + kCometKey);
+  HttpResponse status = Raw("GET", "/v1/status", "");
+  json level = json::parse(status.body)["degradation"];
+  EXPECT_EQ(level["level"], 2);
+  EXPECT_EQ(level["message"], "Quality verification in progress");
+  server_->Signal(SIGTERM);
+  EXPECT_EQ(server_->Wait(), 0);
+  server_.reset();
+  const std::string log = ReadFile(log_);
+  EXPECT_THAT(log, HasSubstr("qe.scorer_failed"));
+  EXPECT_THAT(log, Not(HasSubstr(kCometKey)));
+}
+
+}  // namespace
+}  // namespace verso
