@@ -72,9 +72,10 @@ int main(int argc, char** argv) {
     src.push_back(verso::text::EscapeText(eng[i]));
     tgt.push_back(verso::text::EscapeText(spa[i]));
   }
-  std::printf("quality_bench: FLORES-101 devtest eng->spa, %zu sentences (human translations as "
-              "the translations)\n\n",
-              src.size());
+  std::printf(
+      "quality_bench: FLORES-101 devtest eng->spa, %zu sentences (human translations as "
+      "the translations)\n\n",
+      src.size());
 
   // ---- QE (builtin, no round trip) ----
   auto scorer = verso::qe::NewBuiltinScorer({});
@@ -147,9 +148,10 @@ int main(int argc, char** argv) {
         hits += found.size();
       }
     }
-    std::printf("\nglossary: %zu terms (words and word pairs of the English side), automaton "
-                "built in %.1f ms\n",
-                terms.size(), build_ms);
+    std::printf(
+        "\nglossary: %zu terms (words and word pairs of the English side), automaton "
+        "built in %.1f ms\n",
+        terms.size(), build_ms);
     Print("term recognition (automaton, stemmed)", us);
     std::printf("  (%.1f hits per sentence)\n", static_cast<double>(hits) / us.size());
     // The loop it replaces: every term searched in the folded sentence.

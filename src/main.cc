@@ -18,8 +18,6 @@
 #include "cli/cli.h"
 #include "common/clock.h"
 #include "common/config.h"
-#include "qe/qe.h"
-#include "terms/terms.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -28,8 +26,10 @@
 #include "mt/mt.h"
 #include "mt/translate.h"
 #include "ops/ops.h"
+#include "qe/qe.h"
 #include "resilience/resilience.h"
 #include "storage/storage.h"
+#include "terms/terms.h"
 #include "tm/tm.h"
 
 namespace verso {

@@ -280,8 +280,8 @@ TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
        {{"Content-Type", "application/x-tbx"}});  // 201
   call("post", "/v1/glossaries/{name}/imports", "/v1/glossaries/imported/imports",
        "en,es\nprinter,impresora\n", {{"Content-Type", "text/csv"}});  // 200
-  call("post", "/v1/glossaries/{name}/imports", "/v1/glossaries/imported/imports",
-       "<martif><text>", {{"Content-Type", "application/xml"}});  // 422
+  call("post", "/v1/glossaries/{name}/imports", "/v1/glossaries/imported/imports", "<martif><text>",
+       {{"Content-Type", "application/xml"}});  // 422
   call("post", "/v1/glossaries/{name}/imports", "/v1/glossaries/imported/imports", "x",
        {{"Content-Type", "text/html"}});  // 415
   call("get", "/v1/glossaries/{name}/export", g + "/export?format=tbx");

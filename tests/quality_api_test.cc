@@ -52,8 +52,8 @@ class QualityApiTest : public ::testing::Test {
   void Start(std::vector<std::string> settings, std::vector<std::string> env = {}) {
     settings.insert(settings.end(), {"rate_limit.rps=0", "mt.apertium.pipelines=1"});
     server_ = std::make_unique<testing::VersoServer>(
-        dir_, testing::ServerOptions{.settings = settings, .env = env, .log_level = "info",
-                                     .stderr_path = log_});
+        dir_, testing::ServerOptions{
+                  .settings = settings, .env = env, .log_level = "info", .stderr_path = log_});
     ASSERT_GT(server_->port(), 0) << ReadFile(log_);
   }
   HttpResponse Raw(const std::string& method, const std::string& path, const std::string& body,
@@ -100,8 +100,8 @@ TEST_F(QualityApiTest, TermbasesImportExportAndStayWithTheirTenant) {
   EXPECT_EQ(json::parse(bad.body)["error"]["message"],
             "csv.csv: line 3, column 2 (lang): a language is required");
   EXPECT_EQ(Raw("GET", "/v1/glossaries/csv", "").status, 404);
-  HttpResponse broken = Raw("POST", "/v1/glossaries/sdl/imports", sdl.substr(0, 5000),
-                            "application/x-tbx");
+  HttpResponse broken =
+      Raw("POST", "/v1/glossaries/sdl/imports", sdl.substr(0, 5000), "application/x-tbx");
   EXPECT_EQ(broken.status, 422);
   EXPECT_THAT(json::parse(broken.body)["error"]["message"].get<std::string>(),
               HasSubstr("sdl.tbx: line "));
@@ -115,27 +115,19 @@ TEST_F(QualityApiTest, TermbasesImportExportAndStayWithTheirTenant) {
 
 TEST_F(QualityApiTest, TranslationsCarryTermsQaAndQe) {
   Start({});
-  Post("/v1/glossaries/missing/concepts",
-       json{{"concepts",
-             {{{"id", "file"},
-               {"terms",
-                {{{"lang", "en"}, {"text", "file"}},
-                 {{"lang", "es"}, {"text", "archivo"}, {"status", "preferred"}},
-                 {{"lang", "es"}, {"text", "lima"}, {"status", "forbidden"}}}}},
-              {{"id", "srv"},
-               {"terms", {{{"lang", "en"}, {"text", "server"}}, {{"lang", "es"}, {"text", "servidor"}}}}}}}},
-       404);  // no such glossary
+  const json concepts = {
+      {"concepts",
+       {{{"id", "file"},
+         {"terms",
+          {{{"lang", "en"}, {"text", "file"}},
+           {{"lang", "es"}, {"text", "archivo"}, {"status", "preferred"}},
+           {{"lang", "es"}, {"text", "lima"}, {"status", "forbidden"}}}}},
+        {{"id", "srv"},
+         {"terms",
+          {{{"lang", "en"}, {"text", "server"}}, {{"lang", "es"}, {"text", "servidor"}}}}}}}};
+  Post("/v1/glossaries/missing/concepts", concepts, 404);  // no such glossary
   Post("/v1/glossaries", json{{"name", "it"}}, 201);
-  Post("/v1/glossaries/it/concepts",
-       json{{"concepts",
-             {{{"id", "file"},
-               {"terms",
-                {{{"lang", "en"}, {"text", "file"}},
-                 {{"lang", "es"}, {"text", "archivo"}, {"status", "preferred"}},
-                 {{"lang", "es"}, {"text", "lima"}, {"status", "forbidden"}}}}},
-              {{"id", "srv"},
-               {"terms",
-                {{{"lang", "en"}, {"text", "server"}}, {{"lang", "es"}, {"text", "servidor"}}}}}}}});
+  Post("/v1/glossaries/it/concepts", concepts);
 
   // The built-in engine says "lima" (the fruit) for "file", and "servidor" for "server".
   json r = Post("/v1/translate", json{{"source_lang", "en"},
@@ -163,12 +155,13 @@ TEST_F(QualityApiTest, TranslationsCarryTermsQaAndQe) {
   EXPECT_EQ(server["qe"]["auto_approved"], true);
 
   // /v1/qa/check and /v1/qe on given translations.
-  json qa = Post("/v1/qa/check",
-                 json{{"source_lang", "en"},
-                      {"target_lang", "es"},
-                      {"disabled_checks", {"end_punctuation"}},
-                      {"segments", {{{"source", "Delete %s in 5 minutes."},
-                                     {"translation", "Eliminar en 6 minutos"}}}}});
+  json qa = Post(
+      "/v1/qa/check",
+      json{{"source_lang", "en"},
+           {"target_lang", "es"},
+           {"disabled_checks", {"end_punctuation"}},
+           {"segments",
+            {{{"source", "Delete %s in 5 minutes."}, {"translation", "Eliminar en 6 minutos"}}}}});
   EXPECT_EQ(qa["segments"][0]["warnings"],
             (json{{{"check", "numbers"}, {"severity", "error"}, {"message", "numbers missing: 5"}},
                   {{"check", "numbers"},
@@ -200,10 +193,11 @@ TEST_F(QualityApiTest, StoredGlossaryTermsReachTheLlmPrompt) {
     json out = json::array();
     for (size_t i = 0; i < segments.size(); ++i) out.push_back("Abra el archivo");
     FakeResponse r;
-    r.body = json{{"choices", {{{"index", 0},
-                                {"message", {{"role", "assistant"},
-                                             {"content", json{{"translations", out}}.dump()}}},
-                                {"finish_reason", "stop"}}}}}
+    r.body = json{{"choices",
+                   {{{"index", 0},
+                     {"message",
+                      {{"role", "assistant"}, {"content", json{{"translations", out}}.dump()}}},
+                     {"finish_reason", "stop"}}}}}
                  .dump();
     return r;
   });
@@ -211,7 +205,8 @@ TEST_F(QualityApiTest, StoredGlossaryTermsReachTheLlmPrompt) {
   Post("/v1/glossaries", json{{"name", "it"}}, 201);
   Post("/v1/glossaries/it/concepts",
        json{{"concepts",
-             {{{"terms", {{{"lang", "en"}, {"text", "file"}}, {{"lang", "es"}, {"text", "archivo"}}}}}}}});
+             {{{"terms",
+                {{{"lang", "en"}, {"text", "file"}}, {{"lang", "es"}, {"text", "archivo"}}}}}}}});
   json r = Post("/v1/translate", json{{"source_lang", "en"},
                                       {"target_lang", "es"},
                                       {"glossary", "it"},

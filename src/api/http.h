@@ -13,9 +13,9 @@
 #include "absl/status/status.h"
 #include "api/api.h"
 #include "api/json.h"
+#include "auth/auth.h"
 #include "mt/mt.h"
 #include "qa/qa.h"
-#include "auth/auth.h"
 
 namespace verso::api {
 
@@ -118,6 +118,8 @@ struct SegmentToAnnotate {
 absl::StatusOr<std::vector<Json>> AnnotateSegments(const Services& services,
                                                    const QualityRequest& request,
                                                    const std::vector<SegmentToAnnotate>& segments);
+// QA options of a request: "disabled_checks" (may be null) and "max_length"; errors name them.
+absl::StatusOr<qa::Options> ParseQaOptions(const Json* disabled_checks, int64_t max_length);
 // The glossary's target terms for the terms found in `texts` (for LLM prompts).
 absl::StatusOr<std::vector<mt::GlossaryTerm>> GlossaryPromptTerms(
     const Services& services, const std::string& tenant, const std::string& glossary,

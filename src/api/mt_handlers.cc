@@ -15,8 +15,8 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "mt/translate.h"
-#include "qe/qe.h"
 #include "ops/ops.h"
+#include "qe/qe.h"
 #include "resilience/resilience.h"
 #include "storage/storage.h"
 #include "text/text.h"
@@ -354,23 +354,9 @@ void AddMtRoutes(Router* router, const Services& s) {
          if (threshold > 100) {
            return ErrorResponse(absl::InvalidArgumentError("qe_threshold: 0 to 100"));
          }
-         if (max_length < 0) {
-           return ErrorResponse(absl::InvalidArgumentError("max_length: must not be negative"));
-         }
-         quality.qa.max_length = max_length;
-         if (disabled != nullptr) {
-           std::vector<std::string> names;
-           for (size_t i = 0; i < disabled->size(); ++i) {
-             if (!(*disabled)[i].is_string()) {
-               return ErrorResponse(BadRequest(StrCat("disabled_checks[", i, "]: not a string")));
-             }
-             names.push_back((*disabled)[i].get<std::string>());
-           }
-           if (absl::Status v = qa::ValidateCheckNames(names, "disabled_checks"); !v.ok()) {
-             return ErrorResponse(v);
-           }
-           quality.qa.disabled.insert(names.begin(), names.end());
-         }
+         auto qa_options = ParseQaOptions(disabled, max_length);
+         if (!qa_options.ok()) return ErrorResponse(qa_options.status());
+         quality.qa = std::move(*qa_options);
          if (format != "plain" && format != "markup") {
            return ErrorResponse(
                BadRequest(StrCat("text_format: \"", format, "\" is not plain or markup")));
@@ -423,12 +409,12 @@ void AddMtRoutes(Router* router, const Services& s) {
          }
          in.deadline = st->Deadline();
          if (!glossary_name.empty()) {
-           auto terms = GlossaryPromptTerms(st->services, in.tenant, glossary_name,
-                                            in.source_lang, in.target_lang, in.texts);
+           auto terms = GlossaryPromptTerms(st->services, in.tenant, glossary_name, in.source_lang,
+                                            in.target_lang, in.texts);
            if (!terms.ok()) {
              if (absl::IsNotFound(terms.status())) {
-               return ErrorResponse(absl::NotFoundError(
-                   StrCat("glossary: ", terms.status().message())));
+               return ErrorResponse(
+                   absl::NotFoundError(StrCat("glossary: ", terms.status().message())));
              }
              return ErrorResponse(terms.status());
            }
@@ -453,10 +439,9 @@ void AddMtRoutes(Router* router, const Services& s) {
          quality.plain = plain;
          quality.round_trip = st->services.qe_round_trip;
          quality.deadline = in.deadline;
-         quality.threshold = threshold >= 0 ? static_cast<double>(threshold)
-                             : st->services.qe != nullptr
-                                 ? st->services.qe->approve_threshold()
-                                 : 100;
+         quality.threshold = threshold >= 0               ? static_cast<double>(threshold)
+                             : st->services.qe != nullptr ? st->services.qe->approve_threshold()
+                                                          : 100;
          std::vector<SegmentToAnnotate> to_annotate;
          for (size_t i = 0; i < result->segments.size(); ++i) {
            const auto& seg = result->segments[i];

@@ -26,9 +26,12 @@ constexpr size_t kMaxSegments = 1000;
 constexpr int64_t kMaxGlossaryUpload = 64 << 20;
 
 Json TermJson(const terms::Term& t) {
-  return Json{{"lang", t.lang},         {"text", t.text},
-              {"part_of_speech", t.part_of_speech}, {"status", t.status},
-              {"case_sensitive", t.case_sensitive}, {"note", t.note}};
+  return Json{{"lang", t.lang},
+              {"text", t.text},
+              {"part_of_speech", t.part_of_speech},
+              {"status", t.status},
+              {"case_sensitive", t.case_sensitive},
+              {"note", t.note}};
 }
 
 Json ConceptJson(const terms::Concept& c) {
@@ -55,9 +58,12 @@ Json HitJson(const terms::TermHit& h) {
   for (const auto& t : h.targets) targets.push_back(TermJson(t));
   Json forbidden = Json::array();
   for (const auto& t : h.forbidden_targets) forbidden.push_back(t.text);
-  return Json{{"concept_id", h.concept_id}, {"source", h.source},
-              {"term", h.term},             {"source_forbidden", h.source_forbidden},
-              {"targets", targets},         {"forbidden_targets", forbidden}};
+  return Json{{"concept_id", h.concept_id},
+              {"source", h.source},
+              {"term", h.term},
+              {"source_forbidden", h.source_forbidden},
+              {"targets", targets},
+              {"forbidden_targets", forbidden}};
 }
 
 Json WarningJson(const qa::Warning& w) {
@@ -120,7 +126,9 @@ absl::StatusOr<bool> PlainFormat(const std::string& format) {
   return format == "plain";
 }
 
-absl::StatusOr<qa::Options> QaOptions(const Json* disabled, int64_t max_length) {
+}  // namespace
+
+absl::StatusOr<qa::Options> ParseQaOptions(const Json* disabled, int64_t max_length) {
   qa::Options o;
   if (disabled != nullptr) {
     std::vector<std::string> names;
@@ -137,6 +145,8 @@ absl::StatusOr<qa::Options> QaOptions(const Json* disabled, int64_t max_length) 
   o.max_length = max_length;
   return o;
 }
+
+namespace {
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -157,8 +167,8 @@ absl::StatusOr<std::vector<Json>> AnnotateSegments(const Services& s, const Qual
     if (!q.glossary.empty()) {
       if (s.glossaries == nullptr) return absl::FailedPreconditionError("glossaries are off");
       VERSO_ASSIGN_OR_RETURN(checks[i],
-                             s.glossaries->Check(q.tenant, q.glossary, q.source_lang,
-                                                 q.target_lang, seg.source, seg.translation));
+                             s.glossaries->Check(q.tenant, q.glossary, q.source_lang, q.target_lang,
+                                                 seg.source, seg.translation));
     }
     warnings[i] = qa::Check({seg.source, seg.translation, q.source_lang, q.target_lang,
                              q.glossary.empty() ? nullptr : &checks[i]},
@@ -227,8 +237,7 @@ absl::StatusOr<std::vector<Json>> AnnotateSegments(const Services& s, const Qual
     const qe::Result& r = results[k];
     bool qa_error = false;
     for (const auto& x : warnings[i]) qa_error |= x.severity == "error";
-    const bool approved =
-        !r.provisional && level < 2 && !qa_error && r.score >= q.threshold;
+    const bool approved = !r.provisional && level < 2 && !qa_error && r.score >= q.threshold;
     Json features = Json::object();
     for (const auto& f : r.features) features[f.name] = f.value;
     out[i]["qe"] = Json{{"score", std::round(r.score * 10) / 10},
@@ -266,47 +275,62 @@ void AddQualityRoutes(Router* router, const Services& s) {
   const std::vector<std::string> json = {"application/json"};
   terms::GlossaryService* g = s.glossaries;
   if (g != nullptr) {
-    router->Add({"GET", "/v1/glossaries", "tm:read", Route::Body::kNone, {}, false,
-                 [g](Request& req) {
-                   auto list = g->List(req.principal.tenant);
-                   if (!list.ok()) return ErrorResponse(list.status());
-                   Json out = Json::array();
-                   for (const auto& x : *list) out.push_back(GlossaryJson(x));
-                   return JsonResponse(200, Json{{"glossaries", out}});
-                 }});
-    router->Add({"POST", "/v1/glossaries", "tm:write", Route::Body::kJson, json, false,
-                 [g](Request& req) {
-                   auto body = ParseObject(req.body);
-                   if (!body.ok()) return ErrorResponse(body.status());
-                   Fields f(*body);
-                   std::string name, description;
-                   f.String("name", &name, true);
-                   f.String("description", &description);
-                   if (absl::Status e = f.Finish(); !e.ok()) return ErrorResponse(e);
-                   if (name.empty() || name.size() > 100 ||
-                       name.find_first_of("/?#% \t\n") != std::string::npos) {
-                     return ErrorResponse(absl::InvalidArgumentError(
-                         "name: 1 to 100 characters, no spaces, '/', '?', '#' or '%'"));
-                   }
-                   absl::Status c = g->Create(req.principal.tenant, name, description);
-                   if (!c.ok()) return ErrorResponse(c);
-                   auto info = g->Get(req.principal.tenant, name);
-                   if (!info.ok()) return ErrorResponse(info.status());
-                   return JsonResponse(201, GlossaryJson(*info));
-                 }});
-    router->Add({"GET", "/v1/glossaries/{name}", "tm:read", Route::Body::kNone, {}, false,
+    router->Add(
+        {"GET", "/v1/glossaries", "tm:read", Route::Body::kNone, {}, false, [g](Request& req) {
+           auto list = g->List(req.principal.tenant);
+           if (!list.ok()) return ErrorResponse(list.status());
+           Json out = Json::array();
+           for (const auto& x : *list) out.push_back(GlossaryJson(x));
+           return JsonResponse(200, Json{{"glossaries", out}});
+         }});
+    router->Add(
+        {"POST", "/v1/glossaries", "tm:write", Route::Body::kJson, json, false, [g](Request& req) {
+           auto body = ParseObject(req.body);
+           if (!body.ok()) return ErrorResponse(body.status());
+           Fields f(*body);
+           std::string name, description;
+           f.String("name", &name, true);
+           f.String("description", &description);
+           if (absl::Status e = f.Finish(); !e.ok()) return ErrorResponse(e);
+           if (name.empty() || name.size() > 100 ||
+               name.find_first_of("/?#% \t\n") != std::string::npos) {
+             return ErrorResponse(absl::InvalidArgumentError(
+                 "name: 1 to 100 characters, no spaces, '/', '?', '#' or '%'"));
+           }
+           absl::Status c = g->Create(req.principal.tenant, name, description);
+           if (!c.ok()) return ErrorResponse(c);
+           auto info = g->Get(req.principal.tenant, name);
+           if (!info.ok()) return ErrorResponse(info.status());
+           return JsonResponse(201, GlossaryJson(*info));
+         }});
+    router->Add({"GET",
+                 "/v1/glossaries/{name}",
+                 "tm:read",
+                 Route::Body::kNone,
+                 {},
+                 false,
                  [g](Request& req) {
                    auto info = g->Get(req.principal.tenant, req.params.at("name"));
                    if (!info.ok()) return ErrorResponse(info.status());
                    return JsonResponse(200, GlossaryJson(*info));
                  }});
-    router->Add({"DELETE", "/v1/glossaries/{name}", "tm:write", Route::Body::kNone, {}, false,
+    router->Add({"DELETE",
+                 "/v1/glossaries/{name}",
+                 "tm:write",
+                 Route::Body::kNone,
+                 {},
+                 false,
                  [g](Request& req) {
                    absl::Status d = g->Delete(req.principal.tenant, req.params.at("name"));
                    if (!d.ok()) return ErrorResponse(d);
                    return Response{204, "application/json", "", "", false, {}};
                  }});
-    router->Add({"GET", "/v1/glossaries/{name}/concepts", "tm:read", Route::Body::kNone, {}, true,
+    router->Add({"GET",
+                 "/v1/glossaries/{name}/concepts",
+                 "tm:read",
+                 Route::Body::kNone,
+                 {},
+                 true,
                  [g](Request& req) {
                    auto all = g->Concepts(req.principal.tenant, req.params.at("name"));
                    if (!all.ok()) return ErrorResponse(all.status());
@@ -336,15 +360,20 @@ void AddQualityRoutes(Router* router, const Services& s) {
                    for (const auto& c : *put) out.push_back(ConceptJson(c));
                    return JsonResponse(200, Json{{"concepts", out}});
                  }});
-    router->Add({"GET", "/v1/glossaries/{name}/concepts/{id}", "tm:read", Route::Body::kNone, {},
-                 true, [g](Request& req) {
+    router->Add({"GET",
+                 "/v1/glossaries/{name}/concepts/{id}",
+                 "tm:read",
+                 Route::Body::kNone,
+                 {},
+                 true,
+                 [g](Request& req) {
                    auto c = g->GetConcept(req.principal.tenant, req.params.at("name"),
                                           req.params.at("id"));
                    if (!c.ok()) return ErrorResponse(c.status());
                    return JsonResponse(200, ConceptJson(*c));
                  }});
-    router->Add({"PUT", "/v1/glossaries/{name}/concepts/{id}", "tm:write", Route::Body::kJson,
-                 json, true, [g](Request& req) {
+    router->Add({"PUT", "/v1/glossaries/{name}/concepts/{id}", "tm:write", Route::Body::kJson, json,
+                 true, [g](Request& req) {
                    auto body = ParseObject(req.body);
                    if (!body.ok()) return ErrorResponse(body.status());
                    auto c = ParseConcept(*body, "");
@@ -360,16 +389,21 @@ void AddQualityRoutes(Router* router, const Services& s) {
                    if (!put.ok()) return ErrorResponse(put.status());
                    return JsonResponse(200, ConceptJson((*put)[0]));
                  }});
-    router->Add({"DELETE", "/v1/glossaries/{name}/concepts/{id}", "tm:write", Route::Body::kNone,
-                 {}, true, [g](Request& req) {
+    router->Add({"DELETE",
+                 "/v1/glossaries/{name}/concepts/{id}",
+                 "tm:write",
+                 Route::Body::kNone,
+                 {},
+                 true,
+                 [g](Request& req) {
                    absl::Status d = g->DeleteConcept(req.principal.tenant, req.params.at("name"),
                                                      req.params.at("id"));
                    if (!d.ok()) return ErrorResponse(d);
                    return Response{204, "application/json", "", "", false, {}};
                  }});
-    const std::vector<std::string> uploads = {"application/xml",  "text/xml",
+    const std::vector<std::string> uploads = {"application/xml",   "text/xml",
                                               "application/x-tbx", "application/tbx+xml",
-                                              "text/csv",         "application/octet-stream"};
+                                              "text/csv",          "application/octet-stream"};
     router->Add(
         {"POST", "/v1/glossaries/{name}/imports", "tm:write", Route::Body::kUpload, uploads, true,
          [g](Request& req) {
@@ -428,32 +462,37 @@ void AddQualityRoutes(Router* router, const Services& s) {
            out["imported"] = n;
            return JsonResponse(created ? 201 : 200, out);
          }});
-    router->Add({"GET", "/v1/glossaries/{name}/export", "tm:read", Route::Body::kNone, {}, true,
+    router->Add(
+        {"GET",
+         "/v1/glossaries/{name}/export",
+         "tm:read",
+         Route::Body::kNone,
+         {},
+         true,
+         [g](Request& req) {
+           const std::string format = req.Query("format").value_or("tbx");
+           if (format != "tbx" && format != "csv") {
+             return ErrorResponse(BadRequest(StrCat("format: \"", format, "\" is not tbx or csv")));
+           }
+           auto all = g->Concepts(req.principal.tenant, req.params.at("name"));
+           if (!all.ok()) return ErrorResponse(all.status());
+           Response r;
+           if (format == "csv") {
+             r.content_type = "text/csv";
+             r.body = formats::WriteGlossaryCsv(*all);
+           } else {
+             std::string lang = "en";
+             if (!all->empty() && !(*all)[0].terms.empty()) lang = (*all)[0].terms[0].lang;
+             r.content_type = "application/x-tbx";
+             r.body = formats::WriteTbx(*all, lang);
+           }
+           r.headers.push_back(
+               {"Content-Disposition",
+                StrCat("attachment; filename=\"", req.params.at("name"), ".", format, "\"")});
+           return r;
+         }});
+    router->Add({"POST", "/v1/glossaries/{name}/lookup", "tm:read", Route::Body::kJson, json, true,
                  [g](Request& req) {
-                   const std::string format = req.Query("format").value_or("tbx");
-                   if (format != "tbx" && format != "csv") {
-                     return ErrorResponse(
-                         BadRequest(StrCat("format: \"", format, "\" is not tbx or csv")));
-                   }
-                   auto all = g->Concepts(req.principal.tenant, req.params.at("name"));
-                   if (!all.ok()) return ErrorResponse(all.status());
-                   Response r;
-                   if (format == "csv") {
-                     r.content_type = "text/csv";
-                     r.body = formats::WriteGlossaryCsv(*all);
-                   } else {
-                     std::string lang = "en";
-                     if (!all->empty() && !(*all)[0].terms.empty()) lang = (*all)[0].terms[0].lang;
-                     r.content_type = "application/x-tbx";
-                     r.body = formats::WriteTbx(*all, lang);
-                   }
-                   r.headers.push_back({"Content-Disposition",
-                                        StrCat("attachment; filename=\"", req.params.at("name"),
-                                               ".", format, "\"")});
-                   return r;
-                 }});
-    router->Add({"POST", "/v1/glossaries/{name}/lookup", "tm:read", Route::Body::kJson, json,
-                 true, [g](Request& req) {
                    auto body = ParseObject(req.body);
                    if (!body.ok()) return ErrorResponse(body.status());
                    Fields f(*body);
@@ -470,8 +509,8 @@ void AddQualityRoutes(Router* router, const Services& s) {
                    auto tgt = LangField("target_lang", tl);
                    if (!tgt.ok()) return ErrorResponse(tgt.status());
                    if (segments->size() > kMaxSegments) {
-                     return ErrorResponse(absl::InvalidArgumentError(
-                         StrCat("segments: at most ", kMaxSegments)));
+                     return ErrorResponse(
+                         absl::InvalidArgumentError(StrCat("segments: at most ", kMaxSegments)));
                    }
                    Json out = Json::array();
                    for (size_t i = 0; i < segments->size(); ++i) {
@@ -517,9 +556,9 @@ void AddQualityRoutes(Router* router, const Services& s) {
     VERSO_ASSIGN_OR_RETURN(bool plain, PlainFormat(format));
     VERSO_ASSIGN_OR_RETURN(p.q.source_lang, LangField("source_lang", sl));
     VERSO_ASSIGN_OR_RETURN(p.q.target_lang, LangField("target_lang", tl));
-    VERSO_ASSIGN_OR_RETURN(p.q.qa, QaOptions(disabled, max_length));
+    VERSO_ASSIGN_OR_RETURN(p.q.qa, ParseQaOptions(disabled, max_length));
     if (threshold > 100) return absl::InvalidArgumentError("threshold: 0 to 100");
-    p.q.threshold = threshold >= 0 ? static_cast<double>(threshold)
+    p.q.threshold = threshold >= 0    ? static_cast<double>(threshold)
                     : s.qe != nullptr ? s.qe->approve_threshold()
                                       : 100;
     p.q.tenant = req.principal.tenant;
@@ -577,28 +616,28 @@ void AddQualityRoutes(Router* router, const Services& s) {
                }});
 
   if (s.qe != nullptr) {
-    Route qe_route{"POST", "/v1/qe", "translate", Route::Body::kJson, json, true,
-                   [s, parse](Request& req) {
-                     auto p = parse(req, true);
-                     if (!p.ok()) return ErrorResponse(p.status());
-                     auto a = AnnotateSegments(s, p->q, p->segments);
-                     if (!a.ok()) return ErrorResponse(a.status());
-                     Json out = Json::array();
-                     for (auto& x : *a) {
-                       Json seg = x["qe"];
-                       seg["qa"] = x["qa"];
-                       seg["terms"] = x["terms"];
-                       out.push_back(seg);
-                     }
-                     Json level = nullptr;
-                     if (s.degradation != nullptr) {
-                       auto l = s.degradation->Current();
-                       level = Json{{"level", l.number}, {"name", l.name}, {"message", l.message}};
-                     }
-                     return JsonResponse(200, Json{{"scorer", s.qe->scorer_name()},
-                                                   {"degradation", level},
-                                                   {"segments", out}});
-                   }};
+    Route qe_route{
+        "POST", "/v1/qe", "translate", Route::Body::kJson, json, true, [s, parse](Request& req) {
+          auto p = parse(req, true);
+          if (!p.ok()) return ErrorResponse(p.status());
+          auto a = AnnotateSegments(s, p->q, p->segments);
+          if (!a.ok()) return ErrorResponse(a.status());
+          Json out = Json::array();
+          for (auto& x : *a) {
+            Json seg = x["qe"];
+            seg["qa"] = x["qa"];
+            seg["terms"] = x["terms"];
+            out.push_back(seg);
+          }
+          Json level = nullptr;
+          if (s.degradation != nullptr) {
+            auto l = s.degradation->Current();
+            level = Json{{"level", l.number}, {"name", l.name}, {"message", l.message}};
+          }
+          return JsonResponse(
+              200,
+              Json{{"scorer", s.qe->scorer_name()}, {"degradation", level}, {"segments", out}});
+        }};
     qe_route.waits = true;  // an external scorer or the round trip may take a while
     router->Add(std::move(qe_route));
   }

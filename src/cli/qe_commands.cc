@@ -54,8 +54,9 @@ absl::StatusOr<Dataset> ReadMlqe(const std::string& path, const std::string& hte
     }
     if (source_lang.empty() || target_lang.empty()) {
       return absl::InvalidArgumentError(
-          StrCat(path, ": the languages cannot be told from the file name; give --source-lang "
-                       "and --target-lang"));
+          StrCat(path,
+                 ": the languages cannot be told from the file name; give --source-lang "
+                 "and --target-lang"));
     }
   }
   d.source_lang = source_lang;
@@ -87,8 +88,8 @@ absl::StatusOr<Dataset> ReadMlqe(const std::string& path, const std::string& hte
     if (line.empty()) continue;
     std::vector<std::string_view> f = Split(line, '\t');
     if (f.size() < col.size()) {
-      return absl::InvalidArgumentError(StrCat(path, ": line ", line_no, ": ", f.size(),
-                                               " fields, the header has ", col.size()));
+      return absl::InvalidArgumentError(
+          StrCat(path, ": line ", line_no, ": ", f.size(), " fields, the header has ", col.size()));
     }
     const int64_t index = n++;
     if ((rows_kind == "even" && index % 2 != 0) || (rows_kind == "odd" && index % 2 != 1)) continue;
@@ -188,8 +189,9 @@ void AddQeCommands(CLI::App* app, Environment* env, int* exit_code) {
     std::string file, hter, source_lang, target_lang, rows = "all", model;
   };
   auto add_common = [](CLI::App* cmd, std::shared_ptr<Common> c) {
-    cmd->add_option("file", c->file, "MLQE-PE direct-assessment TSV (original, translation, mean, "
-                                     "model_scores)")
+    cmd->add_option("file", c->file,
+                    "MLQE-PE direct-assessment TSV (original, translation, mean, "
+                    "model_scores)")
         ->required();
     cmd->add_option("--source-lang", c->source_lang, "Default: from the file name (dev.ende...)");
     cmd->add_option("--target-lang", c->target_lang, "Default: from the file name");
@@ -206,8 +208,8 @@ void AddQeCommands(CLI::App* app, Environment* env, int* exit_code) {
     cmd->add_option("--model", c->model, "Model file (default: the compiled-in model)");
     cmd->callback([=] {
       RunOrFail(env, exit_code, [&]() -> absl::Status {
-        VERSO_ASSIGN_OR_RETURN(Dataset d, ReadMlqe(c->file, c->hter, c->source_lang,
-                                                   c->target_lang, c->rows));
+        VERSO_ASSIGN_OR_RETURN(Dataset d,
+                               ReadMlqe(c->file, c->hter, c->source_lang, c->target_lang, c->rows));
         if (d.rows.empty()) return absl::InvalidArgumentError(StrCat(c->file, ": no rows"));
         VERSO_ASSIGN_OR_RETURN(auto scorer, qe::NewBuiltinScorer({c->model}));
         VERSO_ASSIGN_OR_RETURN(auto black, scorer->Score(Inputs(d, false), absl::InfiniteFuture()));
@@ -233,7 +235,8 @@ void AddQeCommands(CLI::App* app, Environment* env, int* exit_code) {
             << d.rows.size() << " segments, rows: " << c->rows << ")\n";
         out << "model: " << qe::BuiltinModelVersion(*scorer) << "\n\n";
         out << std::left << std::setw(44) << "scorer" << std::right << std::setw(9) << "Pearson"
-            << std::setw(10) << "Spearman" << "\n";
+            << std::setw(10) << "Spearman"
+            << "\n";
         auto line = [&](const std::string& name, const std::vector<double>& v) {
           out << std::left << std::setw(44) << name << std::right << std::setw(9)
               << F(Pearson(v, human), 3) << std::setw(10) << F(Spearman(v, human), 3) << "\n";
@@ -292,8 +295,8 @@ void AddQeCommands(CLI::App* app, Environment* env, int* exit_code) {
     add_common(cmd, c);
     cmd->callback([=] {
       RunOrFail(env, exit_code, [&]() -> absl::Status {
-        VERSO_ASSIGN_OR_RETURN(Dataset d, ReadMlqe(c->file, c->hter, c->source_lang,
-                                                   c->target_lang, c->rows));
+        VERSO_ASSIGN_OR_RETURN(Dataset d,
+                               ReadMlqe(c->file, c->hter, c->source_lang, c->target_lang, c->rows));
         std::vector<qe::Input> inputs = Inputs(d, true);
         std::ostream& out = env->out();
         for (size_t i = 0; i < inputs.size(); ++i) {

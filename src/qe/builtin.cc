@@ -29,9 +29,9 @@ struct Norm {
 
 struct Model {
   std::string version;
-  std::map<std::string, Norm> length_norms;           // "en-de", "default"
-  std::map<std::string, Linear> blackbox, glassbox;   // by pair, "default"
-  std::map<std::string, double> priors;               // weights no data could fit
+  std::map<std::string, Norm> length_norms;          // "en-de", "default"
+  std::map<std::string, Linear> blackbox, glassbox;  // by pair, "default"
+  std::map<std::string, double> priors;              // weights no data could fit
 };
 
 std::string PairKey(std::string_view s, std::string_view t) {
@@ -46,7 +46,8 @@ absl::StatusOr<Linear> ReadLinear(const Json& j, const std::string& where) {
   Linear l;
   l.intercept = j["intercept"].get<double>();
   for (const auto& [k, v] : j["weights"].items()) {
-    if (!v.is_number()) return absl::InvalidArgumentError(StrCat(where, ".weights.", k, ": number"));
+    if (!v.is_number())
+      return absl::InvalidArgumentError(StrCat(where, ".weights.", k, ": number"));
     l.weights[k] = v.get<double>();
   }
   return l;
@@ -69,7 +70,8 @@ absl::StatusOr<Model> LoadModel(const std::string& path) {
   }
   Model m;
   m.version = j.value("version", "");
-  if (m.version.empty()) return absl::InvalidArgumentError(StrCat("QE model ", path, ": no version"));
+  if (m.version.empty())
+    return absl::InvalidArgumentError(StrCat("QE model ", path, ": no version"));
   // (Each section is copied first: items() of a temporary would dangle.)
   const Json norms = j.value("length_norms", Json::object());
   for (const auto& [k, v] : norms.items()) {
@@ -79,7 +81,8 @@ absl::StatusOr<Model> LoadModel(const std::string& path) {
     auto& target = std::string_view(kind) == "blackbox" ? m.blackbox : m.glassbox;
     const Json section = j.value(kind, Json::object());
     for (const auto& [k, v] : section.items()) {
-      VERSO_ASSIGN_OR_RETURN(Linear l, ReadLinear(v, StrCat("QE model ", path, ": ", kind, ".", k)));
+      VERSO_ASSIGN_OR_RETURN(Linear l,
+                             ReadLinear(v, StrCat("QE model ", path, ": ", kind, ".", k)));
       target[k] = std::move(l);
     }
   }
@@ -115,8 +118,7 @@ class BuiltinScorer : public Scorer {
   const std::string& name() const override { return name_; }
   const std::string& version() const { return model_.version; }
 
-  absl::StatusOr<std::vector<Result>> Score(const std::vector<Input>& inputs,
-                                            absl::Time) override {
+  absl::StatusOr<std::vector<Result>> Score(const std::vector<Input>& inputs, absl::Time) override {
     std::vector<Result> out;
     out.reserve(inputs.size());
     for (const Input& in : inputs) out.push_back(ScoreOne(in));
@@ -131,9 +133,9 @@ class BuiltinScorer : public Scorer {
     for (const Feature& f : raw) x[f.name] = f.value;
     const std::string pair = PairKey(in.source_lang, in.target_lang);
     auto norm_it = model_.length_norms.find(pair);
-    const Norm norm = norm_it != model_.length_norms.end() ? norm_it->second
+    const Norm norm = norm_it != model_.length_norms.end()      ? norm_it->second
                       : model_.length_norms.contains("default") ? model_.length_norms.at("default")
-                                                                 : Norm{};
+                                                                : Norm{};
     x["length_z"] = std::abs(x["log_length_ratio"] - norm.mean) / norm.sd;
 
     const bool glass = in.engine_logprob.has_value() && !model_.glassbox.empty();

@@ -56,7 +56,8 @@ class CometScorer : public Scorer {
       }
       bool unit = true;  // COMET models answer 0-1; others 0-100
       for (const Json& s : scores) {
-        if (!s.is_number()) return absl::InternalError("comet: malformed answer (a score is not a number)");
+        if (!s.is_number())
+          return absl::InternalError("comet: malformed answer (a score is not a number)");
         unit &= s.get<double>() <= 1.0;
       }
       for (const Json& s : scores) {
@@ -87,8 +88,8 @@ class LlmJudge : public Scorer {
     std::vector<Result> out;
     for (const Input& in : inputs) {
       std::string engine;
-      VERSO_ASSIGN_OR_RETURN(std::string answer,
-                             router_->Complete(chain_, kSystem, JudgePrompt(in), deadline, &engine));
+      VERSO_ASSIGN_OR_RETURN(std::string answer, router_->Complete(chain_, kSystem, JudgePrompt(in),
+                                                                   deadline, &engine));
       auto score = ParseJudgeAnswer(answer);
       if (!score.ok()) {
         return absl::InternalError(StrCat("llm judge (", engine, "): ", score.status().message()));

@@ -1,6 +1,6 @@
 // The builtin scorer's raw features (see qe.h), chrF, and spelling with hunspell.
-#include <hunspell/hunspell.hxx>
 #include <iconv.h>
+#include <hunspell/hunspell.hxx>
 
 #include <algorithm>
 #include <cmath>
@@ -76,8 +76,7 @@ namespace {
 
 class Dictionary {
  public:
-  Dictionary(const std::string& aff, const std::string& dic)
-      : hunspell_(aff.c_str(), dic.c_str()) {
+  Dictionary(const std::string& aff, const std::string& dic) : hunspell_(aff.c_str(), dic.c_str()) {
     const std::string enc = hunspell_.get_dict_encoding();
     if (enc != "UTF-8" && enc != "utf-8") {
       to_dict_ = iconv_open(enc.c_str(), "UTF-8");
@@ -137,8 +136,7 @@ class Dictionaries {
     if (it != dicts_.end()) return it->second.get();
     // The regional dictionary, else the language's main one (de_DE for de, es_ES for es), else
     // any of the language.
-    std::vector<std::string> candidates = {tag, StrCat(primary, "_", AsciiUpper(primary)),
-                                           primary};
+    std::vector<std::string> candidates = {tag, StrCat(primary, "_", AsciiUpper(primary)), primary};
     std::string found;
     for (const auto& c : candidates) {
       if (std::filesystem::exists(StrCat(dir, "/", c, ".dic"))) {
@@ -268,11 +266,11 @@ std::vector<Feature> ComputeFeatures(const Input& in, const std::string& hunspel
   };
   f.push_back({"repetition", std::max(0.0, repetition(tgt_words) - repetition(src_words))});
 
-  f.push_back({"mismatches", static_cast<double>(counts.numbers_missing + counts.numbers_extra +
-                                                 counts.placeholders_missing +
-                                                 counts.placeholders_extra + counts.tags_missing +
-                                                 counts.tags_extra + counts.tags_unpaired +
-                                                 counts.urls_missing + counts.emails_missing)});
+  f.push_back({"mismatches",
+               static_cast<double>(counts.numbers_missing + counts.numbers_extra +
+                                   counts.placeholders_missing + counts.placeholders_extra +
+                                   counts.tags_missing + counts.tags_extra + counts.tags_unpaired +
+                                   counts.urls_missing + counts.emails_missing)});
   f.push_back({"end_punctuation", counts.end_punctuation ? 1.0 : 0.0});
   bool case_differs = false;
   if (!src_words.empty() && !tgt_words.empty() && src_words[0]->begin < 4 &&

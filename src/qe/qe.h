@@ -137,8 +137,7 @@ class QeService {
 
   // Scores with the external scorer when configured and its breaker allows, else the builtin
   // (provisional when the external one failed or is open).
-  absl::StatusOr<std::vector<Result>> Score(const std::vector<Input>& inputs,
-                                            absl::Time deadline);
+  absl::StatusOr<std::vector<Result>> Score(const std::vector<Input>& inputs, absl::Time deadline);
   double approve_threshold() const { return options_.approve_threshold; }
   // True while an external scorer is configured and unavailable.
   bool degraded() const;

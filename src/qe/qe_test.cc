@@ -86,15 +86,15 @@ TEST(BuiltinScorerTest, SignalsLowerTheScoreAndSayWhy) {
   EXPECT_DOUBLE_EQ(FeatureValue(misspelled, "misspelled_ratio"), 4.0 / 6.0);
   EXPECT_THAT(misspelled.reasons, Contains(HasSubstr("not in the dictionary: imprsora")));
 
-  Input unknown = In("The printer prints 20 pages per minute.",
-                     "La *printer imprime 20 páginas por minuto.");
+  Input unknown =
+      In("The printer prints 20 pages per minute.", "La *printer imprime 20 páginas por minuto.");
   unknown.unknown_words = {"printer"};
   const Result u = ScoreOne(*s, unknown);
   EXPECT_DOUBLE_EQ(FeatureValue(u, "unknown_ratio"), 1.0 / 6.0);  // 20 is no word
   EXPECT_THAT(u.reasons, Contains(HasSubstr("unknown words: 1 (printer)")));
 
-  const Result loop = ScoreOne(*s, In("The printer prints pages.",
-                                      "La impresora imprime imprime imprime imprime imprime."));
+  const Result loop = ScoreOne(
+      *s, In("The printer prints pages.", "La impresora imprime imprime imprime imprime imprime."));
   EXPECT_LT(loop.score, good.score);
   EXPECT_GT(FeatureValue(loop, "repetition"), 0.3);
 }
@@ -151,12 +151,13 @@ TEST(JudgeTest, PromptAndStrictParsing) {
 
 FakeResponse OpenAiText(const std::string& content) {
   FakeResponse r;
-  r.body = json{{"id", "chatcmpl-1"},
-                {"object", "chat.completion"},
-                {"choices", json::array({{{"index", 0},
-                                          {"message", {{"role", "assistant"}, {"content", content}}},
-                                          {"finish_reason", "stop"}}})}}
-               .dump();
+  r.body =
+      json{{"id", "chatcmpl-1"},
+           {"object", "chat.completion"},
+           {"choices", json::array({{{"index", 0},
+                                     {"message", {{"role", "assistant"}, {"content", content}}},
+                                     {"finish_reason", "stop"}}})}}
+          .dump();
   return r;
 }
 
@@ -166,7 +167,8 @@ TEST(JudgeTest, ScoresThroughTheRoutersLlmEngines) {
     if (r.Header("authorization") != "Bearer sk-test") {
       FakeResponse e;
       e.status = 401;
-      e.body = R"({"error":{"message":"Incorrect API key provided","type":"invalid_request_error","code":"invalid_api_key"}})";
+      e.body =
+          R"({"error":{"message":"Incorrect API key provided","type":"invalid_request_error","code":"invalid_api_key"}})";
       return e;
     }
     return OpenAiText(answer);
@@ -209,8 +211,8 @@ TEST(CometTest, SpeaksTheBatchProtocolAndMapsErrors) {
     return out;
   });
   auto comet = NewCometScorer({server.url() + "/score", "tok", 2});
-  auto r = comet->Score({In("Hello <g id=\"1\">you</g>", "Hola a <g id=\"1\">ti</g>"), In("Hi", "Hola"),
-                         In("Yes", "Sí")},
+  auto r = comet->Score({In("Hello <g id=\"1\">you</g>", "Hola a <g id=\"1\">ti</g>"),
+                         In("Hi", "Hola"), In("Yes", "Sí")},
                         absl::Now() + absl::Seconds(10));
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->size(), 3u);
@@ -230,8 +232,7 @@ TEST(CometTest, SpeaksTheBatchProtocolAndMapsErrors) {
 class FailingScorer : public Scorer {
  public:
   const std::string& name() const override { return name_; }
-  absl::StatusOr<std::vector<Result>> Score(const std::vector<Input>& inputs,
-                                            absl::Time) override {
+  absl::StatusOr<std::vector<Result>> Score(const std::vector<Input>& inputs, absl::Time) override {
     ++calls;
     if (fail) return absl::UnavailableError("comet: HTTP 503");
     std::vector<Result> out(inputs.size());

@@ -7,14 +7,14 @@
 
 namespace verso::qe {
 
-QeService::QeService(Scorer* builtin, Scorer* external, ServiceOptions options,
-                     const Clock* clock, resilience::DegradationController* degradation)
+QeService::QeService(Scorer* builtin, Scorer* external, ServiceOptions options, const Clock* clock,
+                     resilience::DegradationController* degradation)
     : builtin_(builtin),
       external_(external),
       options_(std::move(options)),
       degradation_(degradation),
-      breaker_(std::make_unique<resilience::CircuitBreaker>(resilience::LlmBreakerOptions(),
-                                                             clock)) {}
+      breaker_(
+          std::make_unique<resilience::CircuitBreaker>(resilience::LlmBreakerOptions(), clock)) {}
 
 QeService::~QeService() = default;
 

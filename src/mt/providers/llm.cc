@@ -123,8 +123,7 @@ class AnthropicEngine : public LlmEngine {
   using LlmEngine::LlmEngine;
 
  protected:
-  HttpRequest Build(const std::string& system, const std::string& user,
-                    bool) const override {
+  HttpRequest Build(const std::string& system, const std::string& user, bool) const override {
     json body = {
         {"model", o_.model},
         {"max_tokens", 8192},
@@ -170,8 +169,7 @@ class GeminiEngine : public LlmEngine {
                     bool json_answer) const override {
     json body = {
         {"systemInstruction", {{"parts", json::array({{{"text", system}}})}}},
-        {"contents",
-         json::array({{{"role", "user"}, {"parts", json::array({{{"text", user}}})}}})},
+        {"contents", json::array({{{"role", "user"}, {"parts", json::array({{{"text", user}}})}}})},
         {"generationConfig", {{"temperature", 0}}},
     };
     if (json_answer) body["generationConfig"]["responseMimeType"] = "application/json";
