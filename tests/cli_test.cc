@@ -129,5 +129,32 @@ TEST_F(CliTest, AddThenLookupAcrossProcesses) {
   EXPECT_EQ(json::parse(lookup.out)["matches"][0]["score"], 100);
 }
 
+// `verso qe eval` on the held-out MLQE-PE rows: the figures docs/quality.md reports for the
+// shipped model (refitting means updating both).
+TEST_F(CliTest, QeEvalReportsTheHeldOutFigures) {
+  const std::string mlqe = std::string(VERSO_SHARED_DATA) + "/qe/mlqe-pe/";
+  auto ende = Verso(
+      {"qe", "eval", mlqe + "direct-assessments_dev_en-de-dev/en-de-dev/dev.ende.df.short.tsv",
+       "--hter", mlqe + "post-editing_dev_en-de-dev/en-de-dev/dev.hter", "--rows", "odd"});
+  ASSERT_EQ(ende.exit_code, 0) << ende.err;
+  EXPECT_THAT(ende.out, HasSubstr("(en -> de, 500 segments, rows: odd)"));
+  EXPECT_THAT(ende.out,
+              HasSubstr("verso builtin (with the engine's log-prob)      0.311     0.393"));
+  EXPECT_THAT(ende.out,
+              HasSubstr("engine log-prob alone (model_scores)            0.209     0.280"));
+  EXPECT_THAT(ende.out, HasSubstr("       85       127   25.4%           84.3%            64.6%"));
+  auto roen = Verso({"qe", "eval",
+                     mlqe + "direct-assessments_dev_ro-en-dev/ro-en-dev/dev.roen.df.short.tsv",
+                     "--rows", "odd"});
+  ASSERT_EQ(roen.exit_code, 0) << roen.err;
+  EXPECT_THAT(roen.out,
+              HasSubstr("verso builtin (with the engine's log-prob)      0.674     0.599"));
+  EXPECT_THAT(roen.out,
+              HasSubstr("verso builtin (black-box features only)         0.452     0.318"));
+  auto bad = Verso({"qe", "eval", kKit + "../../tbx/okapi-tbx2/test01.tbx"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.err, HasSubstr("the languages cannot be told from the file name"));
+}
+
 }  // namespace
 }  // namespace verso
