@@ -291,6 +291,20 @@ TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
        R"({"source_lang":"en","target_lang":"es","segments":["Two servers","No terms"]})");
   call("post", "/v1/glossaries/{name}/lookup", g + "/lookup",
        R"({"source_lang":"xx-??","target_lang":"es","segments":["a"]})");  // 422
+  call("put", "/v1/qa/profiles/{name}", "/v1/qa/profiles/web",
+       R"({"disabled_checks":["end_punctuation"],"max_length":60})");
+  call("put", "/v1/qa/profiles/{name}", "/v1/qa/profiles/bad",
+       R"({"disabled_checks":["spelling"]})");                                            // 422
+  call("put", "/v1/qa/profiles/{name}", "/v1/qa/profiles/bad", R"({"max_length":"x"})");  // 400
+  call("get", "/v1/qa/profiles", "/v1/qa/profiles");
+  call("get", "/v1/qa/profiles/{name}", "/v1/qa/profiles/web");
+  call("get", "/v1/qa/profiles/{name}", "/v1/qa/profiles/bad");  // 404
+  call("post", "/v1/qa/check", "/v1/qa/check",
+       R"({"source_lang":"en","target_lang":"es","qa_profile":"web",)"
+       R"("segments":[{"source":"Done.","translation":"Hecho"}]})");
+  call("post", "/v1/qa/check", "/v1/qa/check",
+       R"({"source_lang":"en","target_lang":"es","qa_profile":"none",)"
+       R"("segments":[{"source":"Done.","translation":"Hecho"}]})");  // 404
   call("post", "/v1/qa/check", "/v1/qa/check",
        R"({"source_lang":"en","target_lang":"es","glossary":"it","max_length":40,)"
        R"("segments":[{"source":"Restart the server in 5 minutes.","translation":)"
@@ -314,6 +328,8 @@ TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
   call("delete", "/v1/glossaries/{name}/concepts/{id}", g + "/concepts/file");  // 404
   call("delete", "/v1/glossaries/{name}", g);
   call("delete", "/v1/glossaries/{name}", g);  // 404
+  call("delete", "/v1/qa/profiles/{name}", "/v1/qa/profiles/web");
+  call("delete", "/v1/qa/profiles/{name}", "/v1/qa/profiles/web");  // 404
   call("get", "/healthz", "/healthz");
   call("get", "/readyz", "/readyz");
   call("get", "/metrics", "/metrics");

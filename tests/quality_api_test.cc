@@ -39,6 +39,7 @@ class QualityApiTest : public ::testing::Test {
     dir_ = testing::TestDir("quality_api",
                             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     key_ = testing::CreateKey(dir_, "acme", "translate,tm:read,tm:write");
+    admin_ = testing::CreateKey(dir_, "acme", "admin");
     other_ = testing::CreateKey(dir_, "globex", "translate,tm:read,tm:write");
     log_ = dir_ + "/server.log";
   }
@@ -69,7 +70,7 @@ class QualityApiTest : public ::testing::Test {
     return json::parse(r.body, nullptr, false);
   }
 
-  std::string dir_, key_, other_, log_;
+  std::string dir_, key_, admin_, other_, log_;
   std::unique_ptr<testing::VersoServer> server_;
 };
 
@@ -170,6 +171,35 @@ TEST_F(QualityApiTest, TranslationsCarryTermsQaAndQe) {
                   {{"check", "placeholders"},
                    {"severity", "error"},
                    {"message", "placeholders missing: %s"}}}));
+  // A project's QA profile: its checks stay off, the request adds its own.
+  HttpResponse put =
+      Raw("PUT", "/v1/qa/profiles/ui", R"({"disabled_checks":["numbers"],"max_length":12})",
+          "application/json", admin_);
+  ASSERT_EQ(put.status, 200) << put.body;
+  json profiled = Post(
+      "/v1/qa/check",
+      json{{"source_lang", "en"},
+           {"target_lang", "es"},
+           {"qa_profile", "ui"},
+           {"disabled_checks", {"end_punctuation"}},
+           {"segments",
+            {{{"source", "Delete %s in 5 minutes."}, {"translation", "Eliminar en 6 minutos"}}}}});
+  EXPECT_EQ(profiled["segments"][0]["warnings"],
+            (json{{{"check", "placeholders"},
+                   {"severity", "error"},
+                   {"message", "placeholders missing: %s"}},
+                  {{"check", "length"},
+                   {"severity", "error"},
+                   {"message", "the translation has 21 characters; the limit is 12"}}}));
+  EXPECT_EQ(Raw("PUT", "/v1/qa/profiles/ui", "{}", "application/json", key_).status, 403);
+  EXPECT_EQ(Post("/v1/translate",
+                 json{{"source_lang", "en"},
+                      {"target_lang", "es"},
+                      {"qa_profile", "missing"},
+                      {"segments", {"a"}}},
+                 404)["error"]["message"],
+            "qa_profile: QA profile \"missing\" not found");
+
   json qe = Post("/v1/qe", json{{"source_lang", "en"},
                                 {"target_lang", "es"},
                                 {"segments",
@@ -178,6 +208,13 @@ TEST_F(QualityApiTest, TranslationsCarryTermsQaAndQe) {
                                   {{"source", "Delete the file in 5 minutes."},
                                    {"translation", "Eliminar el archivo en minutos."}}}}});
   EXPECT_EQ(qe["scorer"], "builtin");
+  EXPECT_EQ(Post("/v1/qe",
+                 json{{"source_lang", "en"},
+                      {"target_lang", "es"},
+                      {"tm_store", "tm_missing"},
+                      {"segments", {{{"source", "a"}, {"translation", "b"}}}}},
+                 404)["error"]["message"],
+            "tm_store: TM store tm_missing not found");
   EXPECT_GT(qe["segments"][0]["score"].get<double>(), qe["segments"][1]["score"].get<double>());
   EXPECT_THAT(qe["segments"][1]["reasons"][0].get<std::string>(), HasSubstr("1 number missing"));
   EXPECT_EQ(qe["segments"][1]["auto_approved"], false);

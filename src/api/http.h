@@ -118,8 +118,12 @@ struct SegmentToAnnotate {
 absl::StatusOr<std::vector<Json>> AnnotateSegments(const Services& services,
                                                    const QualityRequest& request,
                                                    const std::vector<SegmentToAnnotate>& segments);
-// QA options of a request: "disabled_checks" (may be null) and "max_length"; errors name them.
-absl::StatusOr<qa::Options> ParseQaOptions(const Json* disabled_checks, int64_t max_length);
+// QA options of a request: the stored profile "qa_profile" names (if any), plus the request's
+// "disabled_checks" (may be null); its "max_length" (> 0) wins over the profile's. Errors name
+// the field; an unknown profile is NotFound.
+absl::StatusOr<qa::Options> ParseQaOptions(const Services& services, const std::string& tenant,
+                                           const std::string& qa_profile,
+                                           const Json* disabled_checks, int64_t max_length);
 // The glossary's target terms for the terms found in `texts` (for LLM prompts).
 absl::StatusOr<std::vector<mt::GlossaryTerm>> GlossaryPromptTerms(
     const Services& services, const std::string& tenant, const std::string& glossary,

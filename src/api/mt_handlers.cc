@@ -349,12 +349,15 @@ void AddMtRoutes(Router* router, const Services& s) {
          f.Int("qe_threshold", &threshold);
          f.Int("max_length", &max_length);
          const Json* disabled = f.Array("disabled_checks");
+         std::string qa_profile;
+         f.String("qa_profile", &qa_profile);
          if (absl::Status e = f.Finish(); !e.ok()) return ErrorResponse(e);
          QualityRequest quality;
          if (threshold > 100) {
            return ErrorResponse(absl::InvalidArgumentError("qe_threshold: 0 to 100"));
          }
-         auto qa_options = ParseQaOptions(disabled, max_length);
+         auto qa_options =
+             ParseQaOptions(st->services, req.principal.tenant, qa_profile, disabled, max_length);
          if (!qa_options.ok()) return ErrorResponse(qa_options.status());
          quality.qa = std::move(*qa_options);
          if (format != "plain" && format != "markup") {

@@ -15,6 +15,7 @@
 #include "qa/qa.h"
 #include "qe/qe.h"
 #include "resilience/resilience.h"
+#include "storage/storage.h"
 #include "terms/terms.h"
 #include "text/text.h"
 #include "tm/tm.h"
@@ -128,8 +129,19 @@ absl::StatusOr<bool> PlainFormat(const std::string& format) {
 
 }  // namespace
 
-absl::StatusOr<qa::Options> ParseQaOptions(const Json* disabled, int64_t max_length) {
+absl::StatusOr<qa::Options> ParseQaOptions(const Services& s, const std::string& tenant,
+                                           const std::string& qa_profile, const Json* disabled,
+                                           int64_t max_length) {
   qa::Options o;
+  if (!qa_profile.empty()) {
+    auto p = s.db->qa_profiles().GetQaProfile(tenant, qa_profile);
+    if (absl::IsNotFound(p.status())) {
+      return absl::NotFoundError(StrCat("qa_profile: ", p.status().message()));
+    }
+    if (!p.ok()) return p.status();
+    o.disabled.insert(p->disabled_checks.begin(), p->disabled_checks.end());
+    o.max_length = p->max_length;
+  }
   if (disabled != nullptr) {
     std::vector<std::string> names;
     for (size_t i = 0; i < disabled->size(); ++i) {
@@ -142,7 +154,7 @@ absl::StatusOr<qa::Options> ParseQaOptions(const Json* disabled, int64_t max_len
     o.disabled.insert(names.begin(), names.end());
   }
   if (max_length < 0) return absl::InvalidArgumentError("max_length: must not be negative");
-  o.max_length = max_length;
+  if (max_length > 0) o.max_length = max_length;
   return o;
 }
 
@@ -197,6 +209,9 @@ absl::StatusOr<std::vector<Json>> AnnotateSegments(const Services& s, const Qual
       lo.max_results = 1;
       lo.min_score = 75;
       auto m = s.tm->Lookup(q.tenant, q.tm_store, inputs[k].source, lo);
+      if (absl::IsNotFound(m.status())) {
+        return absl::NotFoundError(StrCat("tm_store: ", m.status().message()));
+      }
       if (m.ok() && !m->matches.empty()) {
         inputs[k].tm_score = m->matches[0].score;
         inputs[k].tm_target = m->matches[0].segment.target;
@@ -527,6 +542,72 @@ void AddQualityRoutes(Router* router, const Services& s) {
                  }});
   }
 
+  // ---- QA profiles (a project's QA settings) ----
+  auto profile_json = [](const storage::QaProfileRecord& p) {
+    return Json{{"name", p.name},
+                {"disabled_checks", p.disabled_checks},
+                {"max_length", p.max_length},
+                {"updated_at", Rfc3339(p.updated_at)}};
+  };
+  router->Add({"PUT", "/v1/qa/profiles/{name}", "admin", Route::Body::kJson, json, false,
+               [s, profile_json](Request& req) {
+                 auto body = ParseObject(req.body);
+                 if (!body.ok()) return ErrorResponse(body.status());
+                 Fields f(*body);
+                 const Json* disabled = f.Array("disabled_checks");
+                 int64_t max_length = 0;
+                 f.Int("max_length", &max_length);
+                 if (absl::Status e = f.Finish(); !e.ok()) return ErrorResponse(e);
+                 auto o = ParseQaOptions(s, req.principal.tenant, "", disabled, max_length);
+                 if (!o.ok()) return ErrorResponse(o.status());
+                 storage::QaProfileRecord p;
+                 p.tenant = req.principal.tenant;
+                 p.name = req.params.at("name");
+                 p.disabled_checks.assign(o->disabled.begin(), o->disabled.end());
+                 p.max_length = o->max_length;
+                 p.updated_at = s.clock->Now();
+                 absl::Status put = s.db->qa_profiles().PutQaProfile(p);
+                 if (!put.ok()) return ErrorResponse(put);
+                 return JsonResponse(200, profile_json(p));
+               }});
+  router->Add({"GET",
+               "/v1/qa/profiles",
+               "translate",
+               Route::Body::kNone,
+               {},
+               false,
+               [s, profile_json](Request& req) {
+                 auto list = s.db->qa_profiles().ListQaProfiles(req.principal.tenant);
+                 if (!list.ok()) return ErrorResponse(list.status());
+                 Json arr = Json::array();
+                 for (const auto& p : *list) arr.push_back(profile_json(p));
+                 return JsonResponse(200, Json{{"profiles", arr}});
+               }});
+  router->Add({"GET",
+               "/v1/qa/profiles/{name}",
+               "translate",
+               Route::Body::kNone,
+               {},
+               false,
+               [s, profile_json](Request& req) {
+                 auto p =
+                     s.db->qa_profiles().GetQaProfile(req.principal.tenant, req.params.at("name"));
+                 if (!p.ok()) return ErrorResponse(p.status());
+                 return JsonResponse(200, profile_json(*p));
+               }});
+  router->Add({"DELETE",
+               "/v1/qa/profiles/{name}",
+               "admin",
+               Route::Body::kNone,
+               {},
+               false,
+               [s](Request& req) {
+                 absl::Status d = s.db->qa_profiles().DeleteQaProfile(req.principal.tenant,
+                                                                      req.params.at("name"));
+                 if (!d.ok()) return ErrorResponse(d);
+                 return Response{204, "application/json", "", "", false, {}};
+               }});
+
   // ---- QA and QE ----
   // Shared request shape: source_lang, target_lang, text_format, glossary, segments of
   // {source, translation}.
@@ -544,6 +625,8 @@ void AddQualityRoutes(Router* router, const Services& s) {
     f.String("target_lang", &tl, true);
     f.String("text_format", &format);
     f.String("glossary", &p.q.glossary);
+    std::string qa_profile;
+    f.String("qa_profile", &qa_profile);
     const Json* segments = f.Array("segments", true);
     const Json* disabled = f.Array("disabled_checks");
     f.Int("max_length", &max_length);
@@ -556,7 +639,8 @@ void AddQualityRoutes(Router* router, const Services& s) {
     VERSO_ASSIGN_OR_RETURN(bool plain, PlainFormat(format));
     VERSO_ASSIGN_OR_RETURN(p.q.source_lang, LangField("source_lang", sl));
     VERSO_ASSIGN_OR_RETURN(p.q.target_lang, LangField("target_lang", tl));
-    VERSO_ASSIGN_OR_RETURN(p.q.qa, ParseQaOptions(disabled, max_length));
+    VERSO_ASSIGN_OR_RETURN(
+        p.q.qa, ParseQaOptions(s, req.principal.tenant, qa_profile, disabled, max_length));
     if (threshold > 100) return absl::InvalidArgumentError("threshold: 0 to 100");
     p.q.threshold = threshold >= 0    ? static_cast<double>(threshold)
                     : s.qe != nullptr ? s.qe->approve_threshold()

@@ -1,4 +1,5 @@
 // The QE service: an external scorer behind a circuit breaker, the builtin as fallback.
+#include "absl/time/clock.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/strings.h"

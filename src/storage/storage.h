@@ -240,6 +240,29 @@ class GlossaryRepository {
                                      std::string_view id, absl::Time updated_at) = 0;  // NotFound
 };
 
+// A tenant's named QA settings (a project's: which checks are off, the length limit), which
+// requests name with "qa_profile".
+struct QaProfileRecord {
+  std::string tenant;
+  std::string name;
+  std::vector<std::string> disabled_checks;
+  int64_t max_length = 0;  // 0: no limit
+  absl::Time updated_at;
+};
+
+// Thread-safe.
+class QaProfileRepository {
+ public:
+  virtual ~QaProfileRepository() = default;
+  virtual absl::Status PutQaProfile(const QaProfileRecord& profile) = 0;  // insert or replace
+  virtual absl::StatusOr<QaProfileRecord> GetQaProfile(std::string_view tenant,
+                                                       std::string_view name) = 0;  // NotFound
+  virtual absl::StatusOr<std::vector<QaProfileRecord>> ListQaProfiles(
+      std::string_view tenant) = 0;  // by name
+  virtual absl::Status DeleteQaProfile(std::string_view tenant,
+                                       std::string_view name) = 0;  // NotFound
+};
+
 // One database: every repository over the same storage.
 class Database {
  public:
@@ -249,6 +272,7 @@ class Database {
   virtual ImportRepository& imports() = 0;
   virtual PolicyRepository& policies() = 0;
   virtual GlossaryRepository& glossaries() = 0;
+  virtual QaProfileRepository& qa_profiles() = 0;
   // A trivial query: is the database reachable?
   virtual absl::Status Ping() = 0;
 };

@@ -301,6 +301,29 @@ TEST_P(TmRepositorySuite, ImportsPersistAndUnfinishedOnesAreListed) {
   EXPECT_TRUE(db_->Ping().ok());
 }
 
+TEST_P(TmRepositorySuite, QaProfilesPutGetListDelete) {
+  QaProfileRepository& q = db_->qa_profiles();
+  EXPECT_TRUE(absl::IsNotFound(q.GetQaProfile("acme", "web").status()));
+  ASSERT_TRUE(
+      q.PutQaProfile(
+           {"acme", "web", {"end_punctuation", "double_space"}, 80, absl::FromUnixSeconds(5)})
+          .ok());
+  ASSERT_TRUE(q.PutQaProfile({"acme", "app", {}, 0, absl::FromUnixSeconds(6)}).ok());
+  ASSERT_TRUE(q.PutQaProfile({"other", "web", {"numbers"}, 0, absl::FromUnixSeconds(7)}).ok());
+  auto web = q.GetQaProfile("acme", "web");
+  ASSERT_TRUE(web.ok());
+  EXPECT_EQ(web->disabled_checks, (std::vector<std::string>{"end_punctuation", "double_space"}));
+  EXPECT_EQ(web->max_length, 80);
+  EXPECT_EQ(web->updated_at, absl::FromUnixSeconds(5));
+  auto list = q.ListQaProfiles("acme");
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].name, "app");
+  ASSERT_TRUE(q.DeleteQaProfile("acme", "web").ok());
+  EXPECT_TRUE(absl::IsNotFound(q.DeleteQaProfile("acme", "web")));
+  EXPECT_EQ(q.GetQaProfile("other", "web")->disabled_checks, std::vector<std::string>{"numbers"});
+}
+
 TEST_P(TmRepositorySuite, EnginePoliciesPutGetListDelete) {
   PolicyRepository& p = db_->policies();
   EXPECT_TRUE(absl::IsNotFound(p.GetPolicy("acme", "default").status()));

@@ -109,6 +109,16 @@ CREATE TABLE glossary_concepts(
   terms INTEGER NOT NULL,
   PRIMARY KEY(tenant, glossary, id));
 )sql",
+    // 5: QA profiles.
+    R"sql(
+CREATE TABLE qa_profiles(
+  tenant TEXT NOT NULL,
+  name TEXT NOT NULL,
+  disabled TEXT NOT NULL,
+  max_length INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY(tenant, name));
+)sql",
 };
 
 int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
@@ -303,7 +313,8 @@ class SqliteDatabase : public Database,
                        public KeyRepository,
                        public ImportRepository,
                        public PolicyRepository,
-                       public GlossaryRepository {
+                       public GlossaryRepository,
+                       public QaProfileRepository {
  public:
   static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& path,
                                                         const SqliteOptions& options) {
@@ -323,6 +334,7 @@ class SqliteDatabase : public Database,
   ImportRepository& imports() override { return *this; }
   PolicyRepository& policies() override { return *this; }
   GlossaryRepository& glossaries() override { return *this; }
+  QaProfileRepository& qa_profiles() override { return *this; }
 
   absl::Status Ping() override {
     Reader r(this);
@@ -607,6 +619,71 @@ class SqliteDatabase : public Database,
         writer_->Prepare("UPDATE glossaries SET updated_at=? WHERE tenant=? AND name=?"));
     up->Reset().Bind(1, Micros(updated_at)).Bind(2, tenant).Bind(3, name);
     return up->Run();
+  }
+
+  // ---- QA profiles ----
+
+  absl::Status PutQaProfile(const QaProfileRecord& p) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st, writer_->Prepare("INSERT OR REPLACE INTO qa_profiles(tenant, name, disabled, "
+                                    "max_length, updated_at) VALUES(?,?,?,?,?)"));
+    st->Reset().Bind(1, p.tenant).Bind(2, p.name).Bind(3, Join(p.disabled_checks, " "));
+    st->Bind(4, p.max_length).Bind(5, Micros(p.updated_at));
+    return st->Run();
+  }
+
+  static QaProfileRecord ReadQaProfile(Stmt& st) {
+    QaProfileRecord p;
+    p.tenant = std::string(st.Text(0));
+    p.name = std::string(st.Text(1));
+    for (std::string_view c : Split(st.Text(2), ' ')) {
+      if (!c.empty()) p.disabled_checks.emplace_back(c);
+    }
+    p.max_length = st.Int(3);
+    p.updated_at = FromMicros(st.Int(4));
+    return p;
+  }
+
+  absl::StatusOr<QaProfileRecord> GetQaProfile(std::string_view tenant,
+                                               std::string_view name) override {
+    Reader r(this);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st,
+                           r->Prepare("SELECT tenant, name, disabled, max_length, updated_at FROM "
+                                      "qa_profiles WHERE tenant=? AND name=?"));
+    st->Reset().Bind(1, tenant).Bind(2, name);
+    VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) return absl::NotFoundError(StrCat("QA profile \"", name, "\" not found"));
+    QaProfileRecord p = ReadQaProfile(*st);
+    st->Reset();
+    return p;
+  }
+
+  absl::StatusOr<std::vector<QaProfileRecord>> ListQaProfiles(std::string_view tenant) override {
+    Reader r(this);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st,
+                           r->Prepare("SELECT tenant, name, disabled, max_length, updated_at FROM "
+                                      "qa_profiles WHERE tenant=? ORDER BY name"));
+    st->Reset().Bind(1, tenant);
+    std::vector<QaProfileRecord> out;
+    while (true) {
+      VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+      if (!row) break;
+      out.push_back(ReadQaProfile(*st));
+    }
+    return out;
+  }
+
+  absl::Status DeleteQaProfile(std::string_view tenant, std::string_view name) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st,
+                           writer_->Prepare("DELETE FROM qa_profiles WHERE tenant=? AND name=?"));
+    st->Reset().Bind(1, tenant).Bind(2, name);
+    VERSO_RETURN_IF_ERROR(st->Run());
+    if (writer_->Changes() == 0) {
+      return absl::NotFoundError(StrCat("QA profile \"", name, "\" not found"));
+    }
+    return absl::OkStatus();
   }
 
   // ---- Imports ----
