@@ -160,7 +160,7 @@ std::vector<ConfigOption> Schema(bool serving) {
        .type = T::kDouble,
        .default_value = "85",
        .help = "Machine translations scoring at least this (0-100), with no QA error, are "
-               "auto-approved; see docs/quality.md"},
+               "auto-approved (101: never); see docs/quality.md"},
       {.name = "qe.comet.url", .type = T::kString, .default_value = ""},
       {.name = "qe.llm.chain",
        .type = T::kString,
@@ -368,8 +368,9 @@ absl::StatusOr<std::unique_ptr<Mt>> BuildMt(const Config& c, tm::TmService* tm,
   }
   qe::ServiceOptions qo;
   qo.approve_threshold = c.GetDouble("qe.threshold");
-  if (qo.approve_threshold < 0 || qo.approve_threshold > 100) {
-    return absl::InvalidArgumentError("configuration: qe.threshold: must be from 0 to 100");
+  if (qo.approve_threshold < 0 || qo.approve_threshold > 101) {
+    return absl::InvalidArgumentError(
+        "configuration: qe.threshold: must be from 0 to 100, or 101 for never");
   }
   qo.timeout = c.GetDuration("qe.timeout");
   out->qe = std::make_unique<qe::QeService>(out->builtin_qe.get(), out->external_qe.get(), qo,

@@ -218,6 +218,21 @@ TEST_F(QualityApiTest, TranslationsCarryTermsQaAndQe) {
   EXPECT_GT(qe["segments"][0]["score"].get<double>(), qe["segments"][1]["score"].get<double>());
   EXPECT_THAT(qe["segments"][1]["reasons"][0].get<std::string>(), HasSubstr("1 number missing"));
   EXPECT_EQ(qe["segments"][1]["auto_approved"], false);
+  // 101: a threshold no score reaches.
+  json never = Post("/v1/qe", json{{"source_lang", "en"},
+                                   {"target_lang", "es"},
+                                   {"threshold", 101},
+                                   {"segments",
+                                    {{{"source", "Delete the file in 5 minutes."},
+                                      {"translation", "Eliminar el archivo en 5 minutos."}}}}});
+  EXPECT_EQ(never["segments"][0]["auto_approved"], false);
+  EXPECT_EQ(never["segments"][0]["threshold"], 101);
+  Post("/v1/qe",
+       json{{"source_lang", "en"},
+            {"target_lang", "es"},
+            {"threshold", 102},
+            {"segments", {{{"source", "a"}, {"translation", "b"}}}}},
+       422);
 }
 
 TEST_F(QualityApiTest, StoredGlossaryTermsReachTheLlmPrompt) {

@@ -353,8 +353,9 @@ void AddMtRoutes(Router* router, const Services& s) {
          f.String("qa_profile", &qa_profile);
          if (absl::Status e = f.Finish(); !e.ok()) return ErrorResponse(e);
          QualityRequest quality;
-         if (threshold > 100) {
-           return ErrorResponse(absl::InvalidArgumentError("qe_threshold: 0 to 100"));
+         if (threshold > 101) {
+           return ErrorResponse(
+               absl::InvalidArgumentError("qe_threshold: 0 to 100, or 101 for never"));
          }
          auto qa_options =
              ParseQaOptions(st->services, req.principal.tenant, qa_profile, disabled, max_length);

@@ -641,7 +641,9 @@ void AddQualityRoutes(Router* router, const Services& s) {
     VERSO_ASSIGN_OR_RETURN(p.q.target_lang, LangField("target_lang", tl));
     VERSO_ASSIGN_OR_RETURN(
         p.q.qa, ParseQaOptions(s, req.principal.tenant, qa_profile, disabled, max_length));
-    if (threshold > 100) return absl::InvalidArgumentError("threshold: 0 to 100");
+    if (threshold > 101) {
+      return absl::InvalidArgumentError("threshold: 0 to 100, or 101 for never");
+    }
     p.q.threshold = threshold >= 0    ? static_cast<double>(threshold)
                     : s.qe != nullptr ? s.qe->approve_threshold()
                                       : 100;
