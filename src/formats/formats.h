@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -150,10 +151,49 @@ std::string WriteTbx(const std::vector<Concept>& concepts, std::string_view lang
 //         "case_sensitive" (true/false/yes/no/1/0), "note": one term per row, rows with the
 //         same concept form one concept.
 // Errors name `name`, the line and the column (field number).
-absl::StatusOr<std::vector<Concept>> ReadGlossaryCsv(std::string_view data, const std::string& name);
+absl::StatusOr<std::vector<Concept>> ReadGlossaryCsv(std::string_view data,
+                                                     const std::string& name);
 
 // Writes the long CSV layout above.
 std::string WriteGlossaryCsv(const std::vector<Concept>& concepts);
+
+// ---- Translatable documents: gettext PO, JSON resource files, plain text --------------------
+//
+// A document is read into units (what a translator translates) and written back with the
+// translations in place: every byte outside the translated text is the original's.
+
+struct DocumentUnit {
+  std::string id;       // unique in the document: PO "ctxt\x04msgid" (+ "[n]" per plural form),
+                        // JSON the key path ("menu.file.open", "items.2"), text "p<N>s<M>"
+  std::string source;   // markup (placeholders and written tags stay text; the tokenizer
+                        // treats them as codes)
+  std::string target;   // the translation the file already has (markup), or ""
+  std::string context;  // PO msgctxt
+  std::vector<std::string> notes;  // PO extracted and translator comments, references
+  bool fuzzy = false;              // PO "#, fuzzy": `target` is a suggestion
+  int64_t line = 0;                // where the unit starts in the file
+  // The bytes a translation replaces.
+  int64_t begin = 0;
+  int64_t end = 0;
+};
+
+struct Document {
+  std::string format;    // "po", "json", "text"
+  std::string original;  // the file as read
+  std::vector<DocumentUnit> units;
+};
+
+// Formats: "po" (the header entry and obsolete entries are not units; each plural form is one),
+// "json" (every string value of nested objects and arrays, i18next/ICU placeholders kept),
+// "text" (UTF-8; paragraphs at blank lines, sentences by text::SplitSentences in
+// `source_lang`). Malformed input fails with InvalidArgument naming `name`, line and column.
+absl::StatusOr<Document> ReadDocument(std::string_view data, std::string_view format,
+                                      const std::string& name, std::string_view source_lang);
+
+// The document with `translations[i]` (markup) in place of unit i; nullopt keeps what the file
+// has. The result differs from `original` only inside the replaced units.
+absl::StatusOr<std::string> WriteDocument(
+    const Document& document, const std::vector<std::optional<std::string>>& translations);
 
 // ---- gettext PO ----------------------------------------------------------------------------
 
@@ -168,6 +208,9 @@ struct PoEntry {
   std::vector<std::string> flags;                // "#," e.g. fuzzy, c-format
   bool obsolete = false;                         // "#~"
   int64_t line = 0;
+  // Byte range in the file of each msgstr's value, from its first opening quote to its last
+  // closing quote (what a writer replaces to translate the entry).
+  std::vector<std::pair<int64_t, int64_t>> msgstr_ranges;
   bool fuzzy() const;
 };
 

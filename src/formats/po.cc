@@ -106,10 +106,13 @@ class StreamPoReader : public PoReader {
     bool have_msgstr = false;
     while (true) {
       std::string raw;
+      int64_t line_start = 0;  // the line's byte offset in the file
       if (!pending_.empty()) {
         raw = std::move(pending_);
         pending_.clear();
+        line_start = pending_start_;
       } else {
+        line_start = bytes_;
         if (!std::getline(*in_, raw)) break;
         bytes_ += static_cast<int64_t>(raw.size()) + 1;
         ++line_no_;
@@ -134,6 +137,7 @@ class StreamPoReader : public PoReader {
           (trimmed.substr(0, 5) == "msgid" && trimmed.substr(0, 12) != "msgid_plural");
       if (have_msgstr && starts_entry) {
         pending_ = raw;
+        pending_start_ = line_start;
         break;
       }
       if (entry->line == 0) entry->line = line_no_;
@@ -167,6 +171,10 @@ class StreamPoReader : public PoReader {
           return Error(offset, "a string continuation line must follow a keyword");
         }
         VERSO_RETURN_IF_ERROR(ParseQuoted(raw, offset, target, line_no_, name_));
+        if (field == Field::kStr) {
+          entry->msgstr_ranges.back().second =
+              line_start + static_cast<int64_t>(raw.rfind('"')) + 1;
+        }
         continue;
       }
       size_t space = trimmed.find_first_of(" \t");
@@ -210,6 +218,10 @@ class StreamPoReader : public PoReader {
       }
       have_keyword = true;
       VERSO_RETURN_IF_ERROR(ParseQuoted(raw, quote, target, line_no_, name_));
+      if (field == Field::kStr) {
+        entry->msgstr_ranges.emplace_back(line_start + static_cast<int64_t>(quote),
+                                          line_start + static_cast<int64_t>(raw.rfind('"')) + 1);
+      }
     }
     if (!have_keyword) {
       return false;
@@ -233,6 +245,7 @@ class StreamPoReader : public PoReader {
   int64_t bytes_ = 0;
   int64_t line_no_ = 0;
   std::string pending_;
+  int64_t pending_start_ = 0;
 };
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -31,6 +32,8 @@ bool IsValidUtf8(std::string_view s, size_t* error_offset = nullptr);
 
 // Number of code points in valid UTF-8.
 size_t CodePointCount(std::string_view s);
+// Appends the UTF-8 encoding of code point `cp` (<= U+10FFFF).
+void AppendUtf8(uint32_t cp, std::string* out);
 
 // ---- Normalization -------------------------------------------------------------------------
 
@@ -92,6 +95,15 @@ struct Token {
 std::vector<Token> Tokenize(std::string_view markup);
 // Tokenizes plain text (no markup interpretation; "<b>" written in the text is still a kTag).
 std::vector<Token> TokenizePlain(std::string_view plain);
+
+// ---- Sentences -----------------------------------------------------------------------------
+
+// Splits plain text into sentences (ICU sentence breaks with the language's CLDR abbreviation
+// suppressions, so "Mr. Smith" or "z.B. hier" stay whole): byte ranges with the white space
+// around each sentence left out. Line breaks inside a paragraph do not end a sentence; a blank
+// line does (the caller splits paragraphs first if it wants that).
+std::vector<std::pair<uint32_t, uint32_t>> SplitSentences(std::string_view plain,
+                                                          std::string_view lang);
 
 // ---- Word counts (GMX-V 2.0) ---------------------------------------------------------------
 
