@@ -125,6 +125,7 @@ struct ServiceOptions {
   // default was chosen.
   double approve_threshold = 0;
   absl::Duration timeout = absl::Seconds(10);  // an external scorer's call
+  size_t cache_bytes = 16 << 20;               // cached builtin scores; 0: none
 };
 
 // Thread-safe. `builtin` is required; `external` (comet or llm) is optional. Both must outlive
@@ -144,8 +145,15 @@ class QeService {
   const std::string& scorer_name() const;
 
  private:
+  // Builtin scores of inputs that depend on nothing but themselves (no glossary, TM match or
+  // round trip): the model does not change while the server runs, so they are cached.
+  absl::StatusOr<std::vector<Result>> Builtin(const std::vector<Input>& inputs,
+                                              absl::Time deadline);
+  struct Cache;
+
   Scorer* builtin_;
   Scorer* external_;
+  std::unique_ptr<Cache> cache_;
   ServiceOptions options_;
   resilience::DegradationController* degradation_;
   std::unique_ptr<resilience::CircuitBreaker> breaker_;

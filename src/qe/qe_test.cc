@@ -279,5 +279,46 @@ TEST(QeServiceTest, AnUnavailableScorerMeansLevelTwoAndProvisionalScores) {
   EXPECT_EQ(degradation.Current().number, 0);
 }
 
+class CountingScorer : public Scorer {
+ public:
+  explicit CountingScorer(Scorer* inner) : inner_(inner) {}
+  const std::string& name() const override { return inner_->name(); }
+  absl::StatusOr<std::vector<Result>> Score(const std::vector<Input>& inputs,
+                                            absl::Time deadline) override {
+    scored += static_cast<int>(inputs.size());
+    return inner_->Score(inputs, deadline);
+  }
+  int scored = 0;
+
+ private:
+  Scorer* inner_;
+};
+
+TEST(QeServiceTest, BuiltinScoresOfSelfContainedInputsAreCached) {
+  auto builtin = Builtin();
+  CountingScorer counting(builtin.get());
+  FakeClock clock;
+  QeService service(&counting, nullptr, {}, &clock, nullptr);
+  Input a = In("Open the file.", "Abra el archivo.");
+  Input b = In("Close the file.", "Cierre el archivo.");
+  auto first = service.Score({a, b}, absl::InfiniteFuture());
+  ASSERT_TRUE(first.ok());
+  auto again = service.Score({b, a}, absl::InfiniteFuture());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(counting.scored, 2);
+  EXPECT_DOUBLE_EQ((*again)[0].score, (*first)[1].score);
+  EXPECT_EQ((*again)[1].reasons, (*first)[0].reasons);
+  // The engine's log-prob is part of the key; a TM match or a glossary makes an input depend on
+  // more than itself: scored every time.
+  Input sure = a;
+  sure.engine_logprob = -0.2;
+  Input tm = a;
+  tm.tm_score = 90;
+  tm.tm_target = "Abra el fichero.";
+  ASSERT_TRUE(service.Score({sure, tm}, absl::InfiniteFuture()).ok());
+  ASSERT_TRUE(service.Score({sure, tm}, absl::InfiniteFuture()).ok());
+  EXPECT_EQ(counting.scored, 5);
+}
+
 }  // namespace
 }  // namespace verso::qe
