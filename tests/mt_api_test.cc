@@ -10,9 +10,9 @@
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <thread>
 
+#include "common/file.h"
 #include "tests/fake_http_server.h"
 #include "tests/http_client.h"
 #include "tests/process.h"
@@ -39,13 +39,6 @@ std::string Apertium(const std::string& pair, const std::string& line) {
   std::string out = r.out;
   while (!out.empty() && out.back() == '\n') out.pop_back();
   return out;
-}
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // OpenAI Chat Completions: translates each segment of the prompt as "[es] " + segment, or
@@ -110,7 +103,7 @@ class MtApiTest : public ::testing::Test {
     server_ = std::make_unique<testing::VersoServer>(
         dir_,
         testing::ServerOptions{.settings = settings, .log_level = "info", .stderr_path = log_});
-    ASSERT_GT(server_->port(), 0) << ReadAll(log_);
+    ASSERT_GT(server_->port(), 0) << ReadFile(log_).value_or("");
   }
 
   HttpResponse Raw(const std::string& method, const std::string& path, const std::string& body,
@@ -325,7 +318,7 @@ TEST_F(MtApiTest, ChainPoliciesAndAFailingProviderThatNeverLeaksItsKey) {
   server_->Signal(SIGTERM);
   EXPECT_EQ(server_->Wait(), 0);
   server_.reset();
-  std::string log = ReadAll(log_);
+  std::string log = ReadFile(log_).value_or("");
   EXPECT_THAT(log, HasSubstr("mt.engine engine=openai"));
   EXPECT_THAT(log, Not(HasSubstr(kOpenAiKey)));
   EXPECT_THAT(log, Not(HasSubstr("5f2b9c0e7d41a8")));
@@ -528,7 +521,7 @@ TEST_F(MtApiTest, ApyCompatibleApi) {
   server_->Signal(SIGTERM);
   EXPECT_EQ(server_->Wait(), 0);
   server_.reset();
-  std::string log = ReadAll(log_);
+  std::string log = ReadFile(log_).value_or("");
   EXPECT_THAT(log, HasSubstr("path=/translate"));
   EXPECT_THAT(log, Not(HasSubstr(translator_.substr(12))));
 }

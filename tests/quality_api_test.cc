@@ -4,10 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
+#include "common/file.h"
 #include "tests/fake_http_server.h"
 #include "tests/http_client.h"
 #include "tests/verso_server.h"
@@ -25,13 +24,6 @@ using testing::HttpResponse;
 using ::testing::Not;
 
 constexpr char kCometKey[] = "qe-key-7c1f4e2a9b";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 class QualityApiTest : public ::testing::Test {
  protected:
@@ -55,7 +47,7 @@ class QualityApiTest : public ::testing::Test {
     server_ = std::make_unique<testing::VersoServer>(
         dir_, testing::ServerOptions{
                   .settings = settings, .env = env, .log_level = "info", .stderr_path = log_});
-    ASSERT_GT(server_->port(), 0) << ReadFile(log_);
+    ASSERT_GT(server_->port(), 0) << ReadFile(log_).value_or("");
   }
   HttpResponse Raw(const std::string& method, const std::string& path, const std::string& body,
                    const std::string& content_type = "application/json",
@@ -76,7 +68,7 @@ class QualityApiTest : public ::testing::Test {
 
 TEST_F(QualityApiTest, TermbasesImportExportAndStayWithTheirTenant) {
   Start({});
-  const std::string sdl = ReadFile(VERSO_SHARED_DATA "/tbx/okapi-tbx2/sdl_tbx.tbx");
+  const std::string sdl = ReadFile(VERSO_SHARED_DATA "/tbx/okapi-tbx2/sdl_tbx.tbx").value_or("");
   HttpResponse imported = Raw("POST", "/v1/glossaries/sdl/imports", sdl, "application/x-tbx");
   ASSERT_EQ(imported.status, 201) << imported.body;
   json info = json::parse(imported.body);
@@ -299,7 +291,7 @@ TEST_F(QualityApiTest, AnUnavailableQeServiceMeansLevelTwoAndNoAutoApproval) {
   server_->Signal(SIGTERM);
   EXPECT_EQ(server_->Wait(), 0);
   server_.reset();
-  const std::string log = ReadFile(log_);
+  const std::string log = ReadFile(log_).value_or("");
   EXPECT_THAT(log, HasSubstr("qe.scorer_failed"));
   EXPECT_THAT(log, Not(HasSubstr(kCometKey)));
 }

@@ -16,6 +16,7 @@
 #include "auth/auth.h"
 #include "mt/mt.h"
 #include "qa/qa.h"
+#include "resilience/resilience.h"
 
 namespace verso::api {
 
@@ -90,6 +91,12 @@ std::optional<std::vector<std::pair<std::string, std::string>>> ParseFormPairs(s
 void AddTmRoutes(Router* router, const Services& services);
 void AddOpsRoutes(Router* router, const Services& services);
 void AddMtRoutes(Router* router, const Services& services);
+// A language field of a request in canonical form ("eng" -> "en", "PT-BR" -> "pt-BR"); 422
+// naming `field` when it is no tag.
+absl::StatusOr<std::string> LanguageTag(std::string_view field, const std::string& code);
+// The degradation level as answers carry it: {"level", "name", "message"}.
+Json LevelJson(const resilience::LevelInfo& level);
+
 // Glossaries, /v1/qe and /v1/qa/check (quality_handlers.cc).
 void AddQualityRoutes(Router* router, const Services& services);
 

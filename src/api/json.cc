@@ -331,6 +331,24 @@ absl::StatusOr<storage::SegmentContext> ParseContext(const Json& object, const s
   return c;
 }
 
+absl::StatusOr<bool> ParseTextFormat(const std::string& format) {
+  if (format != "plain" && format != "markup") {
+    return BadRequest(StrCat("text_format: \"", format, "\" is not plain or markup"));
+  }
+  return format == "plain";
+}
+
+absl::StatusOr<std::string> ParseText(const Json& value, const std::string& path, bool plain) {
+  if (!value.is_string()) return BadRequest(StrCat(path, ": not a string"));
+  std::string t = value.get<std::string>();
+  if (!text::IsValidUtf8(t)) return absl::InvalidArgumentError(StrCat(path, ": not valid UTF-8"));
+  if (plain) return text::EscapeText(t);
+  if (auto runs = text::ParseMarkup(t); !runs.ok()) {
+    return absl::InvalidArgumentError(StrCat(path, ": ", runs.status().message()));
+  }
+  return t;
+}
+
 absl::StatusOr<tm::SegmentRecord> ParseSegment(const Json& object, const std::string& path,
                                                bool plain) {
   tm::SegmentRecord r;

@@ -88,6 +88,12 @@ class Fields {
   absl::Status status_;
 };
 
+// "text_format": "plain" -> true, "markup" -> false, anything else a 400.
+absl::StatusOr<bool> ParseTextFormat(const std::string& format);
+// A text of a request (a JSON string at `path`) as markup: plain text is escaped, markup is
+// checked. Not a string: 400; invalid UTF-8 or markup: 422 naming `path`.
+absl::StatusOr<std::string> ParseText(const Json& value, const std::string& path, bool plain);
+
 // A segment from a request: source, target, context, creator, properties, notes.
 // `plain` escapes the texts (text_format "plain"); otherwise they are tagged text.
 absl::StatusOr<tm::SegmentRecord> ParseSegment(const Json& object, const std::string& path,

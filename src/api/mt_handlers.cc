@@ -56,10 +56,6 @@ struct MtState {
   }
 };
 
-Json LevelJson(const resilience::LevelInfo& level) {
-  return Json{{"level", level.number}, {"name", level.name}, {"message", level.message}};
-}
-
 // ---- Parameters of the compatibility APIs: query string and form or JSON body --------------
 
 struct Params {
@@ -120,13 +116,6 @@ absl::StatusOr<auth::Principal> Authorize(const Services& s, std::string_view to
 
 std::string RetryAfterSeconds(absl::Duration d) {
   return StrCat(std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(d, absl::Seconds(1)))));
-}
-
-// "eng" -> "en", "cat_valencia" -> "ca-valencia", "DE" -> "de", "PT-BR" -> "pt-BR".
-absl::StatusOr<std::string> Tag(std::string_view field, const std::string& code) {
-  auto tag = text::CanonicalLanguageTag(code);
-  if (!tag.ok()) return absl::InvalidArgumentError(StrCat(field, ": ", tag.status().message()));
-  return *tag;
 }
 
 // "ca-valencia" -> "cat_valencia", "pt-BR" -> "por_BR": Apertium's way of naming languages.
@@ -260,6 +249,17 @@ void AddWaiting(Router* router, Route route) {
 
 }  // namespace
 
+// "eng" -> "en", "cat_valencia" -> "ca-valencia", "DE" -> "de", "PT-BR" -> "pt-BR".
+absl::StatusOr<std::string> LanguageTag(std::string_view field, const std::string& code) {
+  auto tag = text::CanonicalLanguageTag(code);
+  if (!tag.ok()) return absl::InvalidArgumentError(StrCat(field, ": ", tag.status().message()));
+  return *tag;
+}
+
+Json LevelJson(const resilience::LevelInfo& level) {
+  return Json{{"level", level.number}, {"name", level.name}, {"message", level.message}};
+}
+
 void AddMtRoutes(Router* router, const Services& s) {
   auto st = std::make_shared<MtState>();
   st->services = s;
@@ -361,14 +361,12 @@ void AddMtRoutes(Router* router, const Services& s) {
              ParseQaOptions(st->services, req.principal.tenant, qa_profile, disabled, max_length);
          if (!qa_options.ok()) return ErrorResponse(qa_options.status());
          quality.qa = std::move(*qa_options);
-         if (format != "plain" && format != "markup") {
-           return ErrorResponse(
-               BadRequest(StrCat("text_format: \"", format, "\" is not plain or markup")));
-         }
-         bool plain = format == "plain";
-         auto src = Tag("source_lang", source);
+         auto text_format = ParseTextFormat(format);
+         if (!text_format.ok()) return ErrorResponse(text_format.status());
+         const bool plain = *text_format;
+         auto src = LanguageTag("source_lang", source);
          if (!src.ok()) return ErrorResponse(src.status());
-         auto tgt = Tag("target_lang", target);
+         auto tgt = LanguageTag("target_lang", target);
          if (!tgt.ok()) return ErrorResponse(tgt.status());
          in.source_lang = *src;
          in.target_lang = *tgt;
@@ -377,22 +375,9 @@ void AddMtRoutes(Router* router, const Services& s) {
                "segments: between 1 and ", kMaxSegments, " are needed, got ", segments->size())));
          }
          for (size_t i = 0; i < segments->size(); ++i) {
-           const Json& seg = (*segments)[i];
-           if (!seg.is_string()) {
-             return ErrorResponse(BadRequest(StrCat("segments[", i, "]: not a string")));
-           }
-           std::string t = seg.get<std::string>();
-           if (!text::IsValidUtf8(t)) {
-             return ErrorResponse(
-                 absl::InvalidArgumentError(StrCat("segments[", i, "]: not valid UTF-8")));
-           }
-           if (plain) {
-             t = text::EscapeText(t);
-           } else if (auto runs = text::ParseMarkup(t); !runs.ok()) {
-             return ErrorResponse(absl::InvalidArgumentError(
-                 StrCat("segments[", i, "]: ", runs.status().message())));
-           }
-           in.texts.push_back(std::move(t));
+           auto t = ParseText((*segments)[i], StrCat("segments[", i, "]"), plain);
+           if (!t.ok()) return ErrorResponse(t.status());
+           in.texts.push_back(std::move(*t));
          }
          if (engines != nullptr) {
            auto names = EngineList(*engines, st->router().EngineNames());
@@ -590,8 +575,8 @@ void AddMtRoutes(Router* router, const Services& s) {
                                     "Parameter 'source_lang' is required: this server does not "
                                     "detect the source language.");
                 }
-                auto source = Tag("source_lang", p->Get("source_lang"));
-                auto target = Tag("target_lang", p->Get("target_lang"));
+                auto source = LanguageTag("source_lang", p->Get("source_lang"));
+                auto target = LanguageTag("target_lang", p->Get("target_lang"));
                 if (!source.ok()) return DeepLError(400, source.status().message());
                 if (!target.ok()) return DeepLError(400, target.status().message());
                 mt::TranslateInput in;
@@ -700,8 +685,8 @@ void AddMtRoutes(Router* router, const Services& s) {
       return apy_error(400, "Missing or bad langpair: expected e.g. langpair=eng|spa");
     }
     if (!p->Has("q")) return apy_error(400, "Missing q argument");
-    auto source = Tag("langpair", langpair.substr(0, bar));
-    auto target = Tag("langpair", langpair.substr(bar + 1));
+    auto source = LanguageTag("langpair", langpair.substr(0, bar));
+    auto target = LanguageTag("langpair", langpair.substr(bar + 1));
     if (!source.ok() || !target.ok()) return apy_error(400, "That pair is invalid");
     std::string q = p->Get("q");
     if (!text::IsValidUtf8(q)) return apy_error(400, "q is not valid UTF-8");

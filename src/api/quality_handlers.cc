@@ -2,12 +2,11 @@
 // per-segment quality annotations of /v1/translate.
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "api/http.h"
 #include "common/clock.h"
+#include "common/file.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "formats/formats.h"
@@ -99,34 +98,6 @@ absl::StatusOr<terms::Concept> ParseConcept(const Json& j, const std::string& pa
   return c;
 }
 
-absl::StatusOr<std::string> LangField(std::string_view field, const std::string& value) {
-  auto tag = text::CanonicalLanguageTag(value);
-  if (!tag.ok()) {
-    return absl::InvalidArgumentError(
-        StrCat(field, ": \"", value, "\" is not a BCP 47 language tag"));
-  }
-  return *tag;
-}
-
-// Segments of a request: strings, as plain text (escaped here) or markup.
-absl::StatusOr<std::string> SegmentText(const Json& v, const std::string& path, bool plain) {
-  if (!v.is_string()) return BadRequest(StrCat(path, ": not a string"));
-  std::string t = v.get<std::string>();
-  if (!text::IsValidUtf8(t)) return absl::InvalidArgumentError(StrCat(path, ": not valid UTF-8"));
-  if (plain) return text::EscapeText(t);
-  if (auto runs = text::ParseMarkup(t); !runs.ok()) {
-    return absl::InvalidArgumentError(StrCat(path, ": ", runs.status().message()));
-  }
-  return t;
-}
-
-absl::StatusOr<bool> PlainFormat(const std::string& format) {
-  if (format != "plain" && format != "markup") {
-    return BadRequest(StrCat("text_format: \"", format, "\" is not plain or markup"));
-  }
-  return format == "plain";
-}
-
 }  // namespace
 
 absl::StatusOr<qa::Options> ParseQaOptions(const Services& s, const std::string& tenant,
@@ -158,16 +129,7 @@ absl::StatusOr<qa::Options> ParseQaOptions(const Services& s, const std::string&
   return o;
 }
 
-namespace {
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-}  // namespace
+namespace {}  // namespace
 
 absl::StatusOr<std::vector<Json>> AnnotateSegments(const Services& s, const QualityRequest& q,
                                                    const std::vector<SegmentToAnnotate>& segments) {
@@ -454,9 +416,10 @@ void AddQualityRoutes(Router* router, const Services& s) {
            }
            const std::string name = req.params.at("name");
            const std::string file_name = StrCat(name, ".", format);
-           const std::string data = ReadAll(req.body_file);
-           auto concepts = format == "tbx" ? formats::ReadTbx(data, file_name)
-                                           : formats::ReadGlossaryCsv(data, file_name);
+           auto data = ReadFile(req.body_file);
+           if (!data.ok()) return ErrorResponse(data.status());
+           auto concepts = format == "tbx" ? formats::ReadTbx(*data, file_name)
+                                           : formats::ReadGlossaryCsv(*data, file_name);
            if (!concepts.ok()) return ErrorResponse(concepts.status());
            bool created = false;
            if (auto info = g->Get(req.principal.tenant, name); absl::IsNotFound(info.status())) {
@@ -517,11 +480,11 @@ void AddQualityRoutes(Router* router, const Services& s) {
                    f.String("text_format", &format);
                    const Json* segments = f.Array("segments", true);
                    if (absl::Status e = f.Finish(); !e.ok()) return ErrorResponse(e);
-                   auto plain = PlainFormat(format);
+                   auto plain = ParseTextFormat(format);
                    if (!plain.ok()) return ErrorResponse(plain.status());
-                   auto src = LangField("source_lang", sl);
+                   auto src = LanguageTag("source_lang", sl);
                    if (!src.ok()) return ErrorResponse(src.status());
-                   auto tgt = LangField("target_lang", tl);
+                   auto tgt = LanguageTag("target_lang", tl);
                    if (!tgt.ok()) return ErrorResponse(tgt.status());
                    if (segments->size() > kMaxSegments) {
                      return ErrorResponse(
@@ -529,7 +492,7 @@ void AddQualityRoutes(Router* router, const Services& s) {
                    }
                    Json out = Json::array();
                    for (size_t i = 0; i < segments->size(); ++i) {
-                     auto t = SegmentText((*segments)[i], StrCat("segments[", i, "]"), *plain);
+                     auto t = ParseText((*segments)[i], StrCat("segments[", i, "]"), *plain);
                      if (!t.ok()) return ErrorResponse(t.status());
                      auto hits =
                          g->Find(req.principal.tenant, req.params.at("name"), *src, *tgt, *t);
@@ -636,9 +599,9 @@ void AddQualityRoutes(Router* router, const Services& s) {
       f.Bool("round_trip", &p.q.round_trip);
     }
     VERSO_RETURN_IF_ERROR(f.Finish());
-    VERSO_ASSIGN_OR_RETURN(bool plain, PlainFormat(format));
-    VERSO_ASSIGN_OR_RETURN(p.q.source_lang, LangField("source_lang", sl));
-    VERSO_ASSIGN_OR_RETURN(p.q.target_lang, LangField("target_lang", tl));
+    VERSO_ASSIGN_OR_RETURN(bool plain, ParseTextFormat(format));
+    VERSO_ASSIGN_OR_RETURN(p.q.source_lang, LanguageTag("source_lang", sl));
+    VERSO_ASSIGN_OR_RETURN(p.q.target_lang, LanguageTag("target_lang", tl));
     VERSO_ASSIGN_OR_RETURN(
         p.q.qa, ParseQaOptions(s, req.principal.tenant, qa_profile, disabled, max_length));
     if (threshold > 101) {
@@ -673,8 +636,8 @@ void AddQualityRoutes(Router* router, const Services& s) {
         }
       }
       VERSO_RETURN_IF_ERROR(sf.Finish());
-      VERSO_ASSIGN_OR_RETURN(seg.source, SegmentText(Json(src), path + ".source", plain));
-      VERSO_ASSIGN_OR_RETURN(seg.translation, SegmentText(Json(mt), path + ".translation", plain));
+      VERSO_ASSIGN_OR_RETURN(seg.source, ParseText(Json(src), path + ".source", plain));
+      VERSO_ASSIGN_OR_RETURN(seg.translation, ParseText(Json(mt), path + ".translation", plain));
       if (unknown != nullptr) {
         for (const Json& w : *unknown) {
           if (!w.is_string()) return BadRequest(StrCat(path, ".unknown_words: strings"));
@@ -716,10 +679,7 @@ void AddQualityRoutes(Router* router, const Services& s) {
             out.push_back(seg);
           }
           Json level = nullptr;
-          if (s.degradation != nullptr) {
-            auto l = s.degradation->Current();
-            level = Json{{"level", l.number}, {"name", l.name}, {"message", l.message}};
-          }
+          if (s.degradation != nullptr) level = LevelJson(s.degradation->Current());
           return JsonResponse(
               200,
               Json{{"scorer", s.qe->scorer_name()}, {"degradation", level}, {"segments", out}});

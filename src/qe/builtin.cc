@@ -1,11 +1,11 @@
 // The builtin scorer: features (features.cc) combined by the fitted model file.
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/file.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "qe/qe.h"
@@ -58,11 +58,9 @@ absl::StatusOr<Model> LoadModel(const std::string& path) {
   if (path.empty()) {
     text = EmbeddedModel();
   } else {
-    std::ifstream in(path);
-    if (!in) return absl::NotFoundError(StrCat("QE model ", path, ": cannot be read"));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
+    auto read = ReadFile(path);
+    if (!read.ok()) return absl::NotFoundError(StrCat("QE model ", read.status().message()));
+    text = std::move(*read);
   }
   Json j = Json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {

@@ -3,10 +3,9 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "common/clock.h"
+#include "common/file.h"
 #include "common/strings.h"
 #include "storage/storage.h"
 #include "terms/terms.h"
@@ -195,10 +194,9 @@ TEST_F(GlossaryServiceTest, InvalidConceptsWriteNothing) {
 }
 
 TEST_F(GlossaryServiceTest, ImportsTheSdlTermbaseAndFindsItsTerms) {
-  std::ifstream in(VERSO_SHARED_DATA "/tbx/okapi-tbx2/sdl_tbx.tbx", std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  auto concepts = formats::ReadTbx(ss.str(), "sdl_tbx.tbx");
+  auto data = ReadFile(VERSO_SHARED_DATA "/tbx/okapi-tbx2/sdl_tbx.tbx");
+  ASSERT_TRUE(data.ok()) << data.status();
+  auto concepts = formats::ReadTbx(*data, "sdl_tbx.tbx");
   ASSERT_TRUE(concepts.ok()) << concepts.status();
   ASSERT_TRUE(service_->Create("t1", "sdl", "").ok());
   auto put = service_->PutConcepts("t1", "sdl", *concepts, true);

@@ -1,10 +1,9 @@
 #include "mt/apertium/format.h"
+#include "common/file.h"
 
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <random>
-#include <sstream>
 
 #include "absl/time/clock.h"
 #include "common/subprocess.h"
@@ -29,17 +28,11 @@ std::string RealRetxt(const std::string& stream) {
   return out;
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 TEST(ApertiumFormatTest, DestxtAndRetxtMatchApertiumOnFlores) {
   for (const char* lang : {"eng", "spa", "cat", "fra", "glg", "oci", "por"}) {
     std::string text =
-        ReadFile(std::string(VERSO_SHARED_DATA) + "/mt/flores101-devtest/" + lang + ".devtest");
+        ReadFile(std::string(VERSO_SHARED_DATA) + "/mt/flores101-devtest/" + lang + ".devtest")
+            .value_or("");
     ASSERT_GT(text.size(), 100000u) << lang;
     std::string mine = Destxt(text);
     EXPECT_EQ(mine, RealDestxt(text)) << lang;
