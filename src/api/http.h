@@ -112,6 +112,7 @@ struct QualityRequest {
   double threshold = 100;   // auto-approve at or above
   bool round_trip = false;  // translate back with the built-in engine for the QE signal
   bool plain = true;
+  bool estimate = true;  // score machine translations (with Services::qe)
   absl::Time deadline = absl::InfiniteFuture();
 };
 struct SegmentToAnnotate {

@@ -129,13 +129,12 @@ absl::StatusOr<qa::Options> ParseQaOptions(const Services& s, const std::string&
   return o;
 }
 
-namespace {}  // namespace
-
 absl::StatusOr<std::vector<Json>> AnnotateSegments(const Services& s, const QualityRequest& q,
                                                    const std::vector<SegmentToAnnotate>& segments) {
   std::vector<Json> out(segments.size());
   std::vector<terms::TermCheck> checks(segments.size());
   std::vector<std::vector<qa::Warning>> warnings(segments.size());
+  std::vector<qa::Counts> counts(segments.size());
   for (size_t i = 0; i < segments.size(); ++i) {
     const SegmentToAnnotate& seg = segments[i];
     if (!q.glossary.empty()) {
@@ -146,13 +145,13 @@ absl::StatusOr<std::vector<Json>> AnnotateSegments(const Services& s, const Qual
     }
     warnings[i] = qa::Check({seg.source, seg.translation, q.source_lang, q.target_lang,
                              q.glossary.empty() ? nullptr : &checks[i]},
-                            q.qa);
+                            q.qa, &counts[i]);
   }
   // QE for machine translations, in one batch.
   std::vector<qe::Input> inputs;
   std::vector<size_t> scored;
   for (size_t i = 0; i < segments.size(); ++i) {
-    if (segments[i].origin == "tm" || s.qe == nullptr) continue;
+    if (segments[i].origin == "tm" || s.qe == nullptr || !q.estimate) continue;
     qe::Input in;
     in.source = segments[i].source;
     in.translation = segments[i].translation;
@@ -161,6 +160,7 @@ absl::StatusOr<std::vector<Json>> AnnotateSegments(const Services& s, const Qual
     in.unknown_words = segments[i].unknown_words;
     in.engine_logprob = segments[i].engine_logprob;
     in.terms = q.glossary.empty() ? nullptr : &checks[i];
+    in.qa = &counts[i];
     inputs.push_back(std::move(in));
     scored.push_back(i);
   }
@@ -200,11 +200,7 @@ absl::StatusOr<std::vector<Json>> AnnotateSegments(const Services& s, const Qual
   const int level = s.degradation != nullptr ? s.degradation->Current().number : 0;
   for (size_t i = 0; i < segments.size(); ++i) {
     Json w = Json::array();
-    bool qa_error = false;
-    for (const auto& x : warnings[i]) {
-      w.push_back(WarningJson(x));
-      qa_error |= x.severity == "error";
-    }
+    for (const auto& x : warnings[i]) w.push_back(WarningJson(x));
     Json hits = Json::array();
     for (const auto& h : checks[i].hits) hits.push_back(HitJson(h));
     out[i] = Json{{"qa", w}, {"terms", hits}, {"qe", nullptr}};
@@ -653,9 +649,8 @@ void AddQualityRoutes(Router* router, const Services& s) {
                [s, parse](Request& req) {
                  auto p = parse(req, false);
                  if (!p.ok()) return ErrorResponse(p.status());
-                 Services no_qe = s;
-                 no_qe.qe = nullptr;
-                 auto a = AnnotateSegments(no_qe, p->q, p->segments);
+                 p->q.estimate = false;
+                 auto a = AnnotateSegments(s, p->q, p->segments);
                  if (!a.ok()) return ErrorResponse(a.status());
                  Json out = Json::array();
                  for (auto& x : *a) {

@@ -52,7 +52,8 @@ struct Input {
   const terms::TermCheck* terms = nullptr;  // the glossary checks need it
 };
 
-// What the checks found, as counts, for quality estimation.
+// What the checks found, as counts, for quality estimation. They do not depend on Options: a
+// disabled check is still counted.
 struct Counts {
   int numbers_missing = 0, numbers_extra = 0;
   int placeholders_missing = 0, placeholders_extra = 0;

@@ -151,7 +151,6 @@ class Dictionaries {
         if (e.path().extension() == ".dic" && n.starts_with(primary + "_")) names.push_back(n);
       }
       std::sort(names.begin(), names.end());
-      if (names.empty() && primary == "en") names.push_back("en_US");
       if (!names.empty()) found = names[0];
     }
     std::unique_ptr<Dictionary> d;
@@ -211,7 +210,11 @@ std::vector<Feature> ComputeFeatures(const Input& in, const std::string& hunspel
   const double ns = std::max<size_t>(1, src_words.size());
 
   qa::Counts& counts = d.counts;
-  qa::Check({in.source, in.translation, in.source_lang, in.target_lang, in.terms}, {}, &counts);
+  if (in.qa != nullptr) {
+    counts = *in.qa;
+  } else {
+    qa::Check({in.source, in.translation, in.source_lang, in.target_lang, in.terms}, {}, &counts);
+  }
 
   std::vector<Feature> f;
   // Length: log of the character ratio (the model compares it with the pair's norm).
@@ -299,7 +302,7 @@ std::vector<Feature> ComputeFeatures(const Input& in, const std::string& hunspel
 }
 
 std::vector<Feature> RawFeatures(const Input& input) {
-  return ComputeFeatures(input, "/usr/share/hunspell");
+  return ComputeFeatures(input, BuiltinOptions{}.hunspell_dir);
 }
 
 }  // namespace verso::qe

@@ -17,12 +17,10 @@
 #ifndef VERSO_QE_QE_H_
 #define VERSO_QE_QE_H_
 
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -33,10 +31,12 @@ class Clock;
 namespace terms {
 struct TermCheck;
 }
+namespace qa {
+struct Counts;
+}
 namespace resilience {
 class DegradationController;
 class CircuitBreaker;
-struct BreakerOptions;
 }  // namespace resilience
 namespace mt {
 class Router;
@@ -57,6 +57,9 @@ struct Input {
   int tm_score = 0;
   std::string tm_target;  // markup
   const terms::TermCheck* terms = nullptr;
+  // The QA counts of this source and translation when the caller has already run the checks
+  // (with `terms`); null: the scorer runs them.
+  const qa::Counts* qa = nullptr;
   // The translation translated back into the source language (round trip), when available.
   std::optional<std::string> back_translation;
 };

@@ -21,6 +21,7 @@ size_t ResultBytes(const Result& r) {
 
 // The cache key of an input whose score depends on nothing else; "" when it does.
 std::string CacheKey(const Input& in) {
+  // (QA counts are a function of the source and translation when there are no terms.)
   if (in.terms != nullptr || in.tm_score > 0 || in.back_translation.has_value()) return "";
   std::string key = StrCat(in.source_lang, "\x1f", in.target_lang, "\x1f", in.source, "\x1f",
                            in.translation, "\x1f");

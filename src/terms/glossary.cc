@@ -242,17 +242,12 @@ absl::StatusOr<std::shared_ptr<const GlossaryService::Index>> GlossaryService::I
   return std::shared_ptr<const Index>(index);
 }
 
-absl::StatusOr<std::vector<TermHit>> GlossaryService::Find(std::string_view tenant,
-                                                           std::string_view name,
-                                                           std::string_view source_lang,
-                                                           std::string_view target_lang,
-                                                           std::string_view source_markup) {
-  VERSO_ASSIGN_OR_RETURN(auto index, IndexFor(tenant, name, source_lang, target_lang));
+std::vector<TermHit> GlossaryService::HitsIn(const Index& index, std::string_view target_lang,
+                                             std::string_view source_markup) {
   std::vector<TermHit> hits;
-  std::set<uint32_t> seen;  // one hit per concept and place
-  for (const Matcher::Match& m : index->source.Find(source_markup)) {
-    const Index::Entry& e = index->source_entries[m.payload];
-    const Concept& c = index->concepts[e.concept_index];
+  for (const Matcher::Match& m : index.source.Find(source_markup)) {
+    const Index::Entry& e = index.source_entries[m.payload];
+    const Concept& c = index.concepts[e.concept_index];
     bool dup = false;
     for (const TermHit& h : hits) {
       dup |= h.concept_id == c.id && h.begin == m.begin && h.end == m.end;
@@ -281,14 +276,23 @@ absl::StatusOr<std::vector<TermHit>> GlossaryService::Find(std::string_view tena
   return hits;
 }
 
+absl::StatusOr<std::vector<TermHit>> GlossaryService::Find(std::string_view tenant,
+                                                           std::string_view name,
+                                                           std::string_view source_lang,
+                                                           std::string_view target_lang,
+                                                           std::string_view source_markup) {
+  VERSO_ASSIGN_OR_RETURN(auto index, IndexFor(tenant, name, source_lang, target_lang));
+  return HitsIn(*index, target_lang, source_markup);
+}
+
 absl::StatusOr<TermCheck> GlossaryService::Check(std::string_view tenant, std::string_view name,
                                                  std::string_view source_lang,
                                                  std::string_view target_lang,
                                                  std::string_view source_markup,
                                                  std::string_view translation) {
-  TermCheck check;
-  VERSO_ASSIGN_OR_RETURN(check.hits, Find(tenant, name, source_lang, target_lang, source_markup));
   VERSO_ASSIGN_OR_RETURN(auto index, IndexFor(tenant, name, source_lang, target_lang));
+  TermCheck check;
+  check.hits = HitsIn(*index, target_lang, source_markup);
   std::set<std::string> found_concepts;
   for (const Matcher::Match& m : index->target.Find(translation)) {
     const Index::Entry& e = index->target_entries[m.payload];

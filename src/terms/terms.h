@@ -139,6 +139,9 @@ class GlossaryService {
                                                         std::string_view source_lang,
                                                         std::string_view target_lang);
   void Invalidate(std::string_view tenant, std::string_view name);
+  // The index's source terms in `source_markup`, with their `target_lang` terms.
+  static std::vector<TermHit> HitsIn(const Index& index, std::string_view target_lang,
+                                     std::string_view source_markup);
 
   storage::GlossaryRepository* repo_;
   const Clock* clock_;
