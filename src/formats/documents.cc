@@ -6,6 +6,7 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "formats/formats.h"
+#include "formats/xliff_internal.h"
 #include "text/text.h"
 
 namespace verso::formats {
@@ -331,6 +332,11 @@ Document ReadText(std::string_view data, std::string_view lang) {
 absl::StatusOr<Document> ReadDocument(std::string_view data, std::string_view format,
                                       const std::string& name, std::string_view source_lang) {
   Document doc;
+  if (format == "xliff") {
+    VERSO_ASSIGN_OR_RETURN(doc, ReadXliff(data, name));
+    doc.original = std::string(data);
+    return doc;
+  }
   if (format == "po") {
     VERSO_ASSIGN_OR_RETURN(doc, ReadPo(data, name));
   } else if (format == "json") {
@@ -345,7 +351,8 @@ absl::StatusOr<Document> ReadDocument(std::string_view data, std::string_view fo
     }
     doc = ReadText(data, source_lang);
   } else {
-    return absl::InvalidArgumentError(StrCat("format: \"", format, "\" is not po, json or text"));
+    return absl::InvalidArgumentError(
+        StrCat("format: \"", format, "\" is not xliff, po, json or text"));
   }
   doc.format = std::string(format);
   doc.original = std::string(data);
@@ -353,23 +360,66 @@ absl::StatusOr<Document> ReadDocument(std::string_view data, std::string_view fo
 }
 
 absl::StatusOr<std::string> WriteDocument(
-    const Document& doc, const std::vector<std::optional<std::string>>& translations) {
+    const Document& doc, const std::vector<std::optional<std::string>>& translations,
+    std::string_view target_lang) {
   if (translations.size() != doc.units.size()) {
     return absl::InvalidArgumentError(
         StrCat("translations: ", translations.size(), " for ", doc.units.size(), " units"));
   }
-  std::vector<size_t> order;
+  const bool xliff = doc.format == "xliff2" || doc.format == "xliff12";
+  // What goes where: (offset, order key) -> unit index, or -1 for a language attribute.
+  std::vector<std::pair<int64_t, int64_t>> edits;
   for (size_t i = 0; i < doc.units.size(); ++i) {
-    if (translations[i].has_value()) order.push_back(i);
+    if (translations[i].has_value())
+      edits.emplace_back(doc.units[i].begin, static_cast<int64_t>(i));
   }
-  std::sort(order.begin(), order.end(),
-            [&](size_t a, size_t b) { return doc.units[a].begin < doc.units[b].begin; });
+  std::string lang_attr;
+  if (xliff && !edits.empty()) {
+    if (!target_lang.empty() && !doc.target_lang.empty()) {
+      auto a = text::CanonicalLanguageTag(target_lang),
+           b = text::CanonicalLanguageTag(doc.target_lang);
+      if (!a.ok() || !b.ok() || *a != *b) {
+        return absl::InvalidArgumentError(StrCat("target language ", target_lang,
+                                                 ": the document's target language is ",
+                                                 doc.target_lang));
+      }
+    }
+    if (doc.target_lang.empty()) {
+      if (target_lang.empty()) {
+        return absl::InvalidArgumentError(
+            "the XLIFF document declares no target language; name one to write translations");
+      }
+      lang_attr = StrCat(" ", doc.format == "xliff2" ? "trgLang" : "target-language", "=\"",
+                         XmlEscape(target_lang, true), "\"");
+      for (int64_t at : doc.lang_inserts) edits.emplace_back(at, -1);
+    }
+  }
+  std::sort(edits.begin(), edits.end());
   std::string out;
   out.reserve(doc.original.size() + doc.original.size() / 4);
   int64_t at = 0;
-  for (size_t i : order) {
+  for (const auto& [offset, index] : edits) {
+    if (index < 0) {
+      out.append(doc.original, static_cast<size_t>(at), static_cast<size_t>(offset - at));
+      out += lang_attr;
+      at = offset;
+      continue;
+    }
+    const size_t i = static_cast<size_t>(index);
     const DocumentUnit& u = doc.units[i];
     const std::string& markup = *translations[i];
+    if (xliff) {
+      if (u.begin < at) return absl::InvalidArgumentError(StrCat("units overlap at unit ", u.id));
+      auto inline_xml = XliffInline(u, markup, doc.format);
+      if (!inline_xml.ok()) {
+        return absl::InvalidArgumentError(
+            StrCat("translations[", i, "]: ", inline_xml.status().message()));
+      }
+      out.append(doc.original, static_cast<size_t>(at), static_cast<size_t>(u.begin - at));
+      StrAppend(&out, u.before, *inline_xml, u.after);
+      at = u.end;
+      continue;
+    }
     VERSO_ASSIGN_OR_RETURN(std::vector<text::Run> runs, text::ParseMarkup(markup));
     std::string plain;
     for (const text::Run& r : runs) {

@@ -129,7 +129,7 @@ TEST(DocumentTest, MalformedJsonNamesLineAndColumn) {
   auto deep = ReadDocument(std::string(300, '[') + std::string(300, ']'), "json", "e.json", "en");
   EXPECT_THAT(deep.status().message(), HasSubstr("nested too deeply"));
   auto fmt = ReadDocument("x", "docx", "f.docx", "en");
-  EXPECT_EQ(fmt.status().message(), "format: \"docx\" is not po, json or text");
+  EXPECT_EQ(fmt.status().message(), "format: \"docx\" is not xliff, po, json or text");
   auto wrong = WriteDocument(*ReadDocument("[\"a\"]", "json", "g.json", "en"),
                              {"<ph x=\"1\">&lt;br/&gt;</ph>b"});
   EXPECT_THAT(wrong.status().message(), HasSubstr("a json file cannot hold inline codes"));

@@ -157,7 +157,7 @@ absl::StatusOr<std::vector<Concept>> ReadGlossaryCsv(std::string_view data,
 // Writes the long CSV layout above.
 std::string WriteGlossaryCsv(const std::vector<Concept>& concepts);
 
-// ---- Translatable documents: gettext PO, JSON resource files, plain text --------------------
+// ---- Translatable documents: XLIFF 2 and 1.2, gettext PO, JSON resource files, plain text ---
 //
 // A document is read into units (what a translator translates) and written back with the
 // translations in place: every byte outside the translated text is the original's.
@@ -172,18 +172,33 @@ struct DocumentUnit {
   std::vector<std::string> notes;  // PO extracted and translator comments, references
   bool fuzzy = false;              // PO "#, fuzzy": `target` is a suggestion
   int64_t line = 0;                // where the unit starts in the file
-  // The bytes a translation replaces.
+  // The bytes a translation replaces, and what is written around it (XLIFF: a <target>
+  // element the file does not have yet).
   int64_t begin = 0;
   int64_t end = 0;
+  std::string before;
+  std::string after;
+  // XLIFF 2: each inline code of the source as markup key ("x#1", "g#2", "/g#2" for its end,
+  // "ex>1" for an end code naming its start) and the XML it stands for.
+  std::vector<std::pair<std::string, std::string>> codes;
 };
 
 struct Document {
-  std::string format;    // "po", "json", "text"
+  std::string format;    // "po", "json", "text", "xliff2", "xliff12"
   std::string original;  // the file as read
   std::vector<DocumentUnit> units;
+  // XLIFF: the languages the file declares, and where a target language attribute must be
+  // inserted (byte offsets in start tags) when the file has none.
+  std::string source_lang;
+  std::string target_lang;
+  std::vector<int64_t> lang_inserts;
 };
 
-// Formats: "po" (the header entry and obsolete entries are not units; each plural form is one),
+// Formats: "xliff" (XLIFF 2.0/2.1/2.2 or 1.2, told apart by the document; a unit per
+// <segment> or <trans-unit>; the document is validated against the core schema and XLIFF 2's
+// processing requirements, modules and extensions are kept untouched; inline codes become
+// protected tags; UTF-8 only, 256 MiB and 200 levels of nesting at most, no DTD, no entities),
+// "po" (the header entry and obsolete entries are not units; each plural form is one),
 // "json" (every string value of nested objects and arrays, i18next/ICU placeholders kept),
 // "text" (UTF-8; paragraphs at blank lines, sentences by text::SplitSentences in
 // `source_lang`). Malformed input fails with InvalidArgument naming `name`, line and column.
@@ -191,9 +206,12 @@ absl::StatusOr<Document> ReadDocument(std::string_view data, std::string_view fo
                                       const std::string& name, std::string_view source_lang);
 
 // The document with `translations[i]` (markup) in place of unit i; nullopt keeps what the file
-// has. The result differs from `original` only inside the replaced units.
+// has. The result differs from `original` only inside the replaced units (and, for an XLIFF
+// file without a target language, in the attribute that declares `target_lang`). Inline codes
+// must be ones the unit's source has.
 absl::StatusOr<std::string> WriteDocument(
-    const Document& document, const std::vector<std::optional<std::string>>& translations);
+    const Document& document, const std::vector<std::optional<std::string>>& translations,
+    std::string_view target_lang = "");
 
 // ---- gettext PO ----------------------------------------------------------------------------
 
