@@ -16,6 +16,7 @@
 #include "auth/auth.h"
 #include "mt/mt.h"
 #include "qa/qa.h"
+#include "qe/qe.h"
 #include "resilience/resilience.h"
 
 namespace verso::api {
@@ -122,7 +123,9 @@ struct SegmentToAnnotate {
   std::vector<std::string> unknown_words;
   std::optional<double> engine_logprob;
 };
-// One JSON object per segment: {"qa": [...], "terms": [...], "qe": {...} or null}.
+// A review as answers carry it: {"qa": [...], "terms": [...], "qe": {...} or null}.
+Json ReviewJson(const qe::Review& review, double threshold);
+// One JSON object per segment (ReviewJson), reviewed by qe::Reviewer.
 absl::StatusOr<std::vector<Json>> AnnotateSegments(const Services& services,
                                                    const QualityRequest& request,
                                                    const std::vector<SegmentToAnnotate>& segments);

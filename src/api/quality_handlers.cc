@@ -70,6 +70,30 @@ Json WarningJson(const qa::Warning& w) {
   return Json{{"check", w.check}, {"severity", w.severity}, {"message", w.message}};
 }
 
+}  // namespace
+
+Json ReviewJson(const qe::Review& r, double threshold) {
+  Json w = Json::array();
+  for (const auto& x : r.warnings) w.push_back(WarningJson(x));
+  Json hits = Json::array();
+  for (const auto& h : r.terms.hits) hits.push_back(HitJson(h));
+  Json out{{"qa", w}, {"terms", hits}, {"qe", nullptr}};
+  if (r.qe.has_value()) {
+    Json features = Json::object();
+    for (const auto& f : r.qe->features) features[f.name] = f.value;
+    out["qe"] = Json{{"score", std::round(r.qe->score * 10) / 10},
+                     {"scorer", r.qe->scorer},
+                     {"provisional", r.qe->provisional},
+                     {"auto_approved", r.auto_approved},
+                     {"threshold", threshold},
+                     {"reasons", r.qe->reasons},
+                     {"features", features}};
+  }
+  return out;
+}
+
+namespace {
+
 absl::StatusOr<terms::Concept> ParseConcept(const Json& j, const std::string& path) {
   if (!j.is_object()) return BadRequest(StrCat(path, ": not an object"));
   Fields f(j, path);
@@ -131,96 +155,27 @@ absl::StatusOr<qa::Options> ParseQaOptions(const Services& s, const std::string&
 
 absl::StatusOr<std::vector<Json>> AnnotateSegments(const Services& s, const QualityRequest& q,
                                                    const std::vector<SegmentToAnnotate>& segments) {
-  std::vector<Json> out(segments.size());
-  std::vector<terms::TermCheck> checks(segments.size());
-  std::vector<std::vector<qa::Warning>> warnings(segments.size());
-  std::vector<qa::Counts> counts(segments.size());
-  for (size_t i = 0; i < segments.size(); ++i) {
-    const SegmentToAnnotate& seg = segments[i];
-    if (!q.glossary.empty()) {
-      if (s.glossaries == nullptr) return absl::FailedPreconditionError("glossaries are off");
-      VERSO_ASSIGN_OR_RETURN(checks[i],
-                             s.glossaries->Check(q.tenant, q.glossary, q.source_lang, q.target_lang,
-                                                 seg.source, seg.translation));
-    }
-    warnings[i] = qa::Check({seg.source, seg.translation, q.source_lang, q.target_lang,
-                             q.glossary.empty() ? nullptr : &checks[i]},
-                            q.qa, &counts[i]);
+  qe::ReviewOptions o;
+  o.tenant = q.tenant;
+  o.source_lang = q.source_lang;
+  o.target_lang = q.target_lang;
+  o.glossary = q.glossary;
+  o.tm_store = q.tm_store;
+  o.qa = q.qa;
+  o.threshold = q.threshold;
+  o.round_trip = q.round_trip;
+  o.estimate = q.estimate;
+  o.deadline = q.deadline;
+  std::vector<qe::ReviewSegment> in;
+  in.reserve(segments.size());
+  for (const auto& seg : segments) {
+    in.push_back({seg.source, seg.translation, seg.origin, seg.unknown_words, seg.engine_logprob});
   }
-  // QE for machine translations, in one batch.
-  std::vector<qe::Input> inputs;
-  std::vector<size_t> scored;
-  for (size_t i = 0; i < segments.size(); ++i) {
-    if (segments[i].origin == "tm" || s.qe == nullptr || !q.estimate) continue;
-    qe::Input in;
-    in.source = segments[i].source;
-    in.translation = segments[i].translation;
-    in.source_lang = q.source_lang;
-    in.target_lang = q.target_lang;
-    in.unknown_words = segments[i].unknown_words;
-    in.engine_logprob = segments[i].engine_logprob;
-    in.terms = q.glossary.empty() ? nullptr : &checks[i];
-    in.qa = &counts[i];
-    inputs.push_back(std::move(in));
-    scored.push_back(i);
-  }
-  // Best fuzzy TM match (agreement signal) and the round trip, where asked for and available.
-  if (!q.tm_store.empty() && s.tm != nullptr) {
-    for (size_t k = 0; k < inputs.size(); ++k) {
-      tm::LookupOptions lo;
-      lo.max_results = 1;
-      lo.min_score = 75;
-      auto m = s.tm->Lookup(q.tenant, q.tm_store, inputs[k].source, lo);
-      if (absl::IsNotFound(m.status())) {
-        return absl::NotFoundError(StrCat("tm_store: ", m.status().message()));
-      }
-      if (m.ok() && !m->matches.empty()) {
-        inputs[k].tm_score = m->matches[0].score;
-        inputs[k].tm_target = m->matches[0].segment.target;
-      }
-    }
-  }
-  if (q.round_trip && s.mt_router != nullptr && !inputs.empty()) {
-    mt::TranslateRequest back;
-    back.source_lang = q.target_lang;
-    back.target_lang = q.source_lang;
-    for (const auto& in : inputs) back.texts.push_back(in.translation);
-    back.deadline = q.deadline;
-    auto r = s.mt_router->Translate(back, {"apertium"});
-    if (r.ok()) {
-      for (size_t k = 0; k < inputs.size(); ++k) {
-        inputs[k].back_translation = r->segments[k].translation.text;
-      }
-    }
-  }
-  std::vector<qe::Result> results;
-  if (!inputs.empty()) {
-    VERSO_ASSIGN_OR_RETURN(results, s.qe->Score(inputs, q.deadline));
-  }
-  const int level = s.degradation != nullptr ? s.degradation->Current().number : 0;
-  for (size_t i = 0; i < segments.size(); ++i) {
-    Json w = Json::array();
-    for (const auto& x : warnings[i]) w.push_back(WarningJson(x));
-    Json hits = Json::array();
-    for (const auto& h : checks[i].hits) hits.push_back(HitJson(h));
-    out[i] = Json{{"qa", w}, {"terms", hits}, {"qe", nullptr}};
-  }
-  for (size_t k = 0; k < scored.size(); ++k) {
-    const size_t i = scored[k];
-    const qe::Result& r = results[k];
-    bool qa_error = false;
-    for (const auto& x : warnings[i]) qa_error |= x.severity == "error";
-    const bool approved = !r.provisional && level < 2 && !qa_error && r.score >= q.threshold;
-    Json features = Json::object();
-    for (const auto& f : r.features) features[f.name] = f.value;
-    out[i]["qe"] = Json{{"score", std::round(r.score * 10) / 10},
-                        {"scorer", r.scorer},
-                        {"provisional", r.provisional},
-                        {"auto_approved", approved},
-                        {"threshold", q.threshold},
-                        {"reasons", r.reasons},
-                        {"features", features}};
-  }
+  qe::Reviewer reviewer(s.qe, s.glossaries, s.tm, s.mt_router, s.degradation);
+  VERSO_ASSIGN_OR_RETURN(std::vector<qe::Review> reviews, reviewer.Run(o, in));
+  std::vector<Json> out;
+  out.reserve(reviews.size());
+  for (const qe::Review& r : reviews) out.push_back(ReviewJson(r, q.threshold));
   return out;
 }
 

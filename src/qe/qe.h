@@ -25,14 +25,13 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "qa/qa.h"
+#include "terms/terms.h"
 
 namespace verso {
 class Clock;
-namespace terms {
-struct TermCheck;
-}
-namespace qa {
-struct Counts;
+namespace tm {
+class TmService;
 }
 namespace resilience {
 class DegradationController;
@@ -160,6 +159,59 @@ class QeService {
   ServiceOptions options_;
   resilience::DegradationController* degradation_;
   std::unique_ptr<resilience::CircuitBreaker> breaker_;
+};
+
+// ---- Review: QA, terminology and QE of translated segments, and the auto-approval decision --
+
+struct ReviewOptions {
+  std::string tenant;
+  std::string source_lang;  // canonical BCP 47
+  std::string target_lang;
+  std::string glossary;  // a stored glossary's name, or empty
+  std::string tm_store;  // for the TM-agreement signal, or empty
+  qa::Options qa;
+  double threshold = 100;   // auto-approve at or above
+  bool round_trip = false;  // translate back with the built-in engine for the QE signal
+  bool estimate = true;     // score machine translations
+  absl::Time deadline = absl::InfiniteFuture();
+};
+
+struct ReviewSegment {
+  std::string source;  // markup
+  std::string translation;
+  std::string origin;  // "tm" (checked, not scored) or "mt"
+  std::vector<std::string> unknown_words;
+  std::optional<double> engine_logprob;
+};
+
+struct Review {
+  std::vector<qa::Warning> warnings;
+  terms::TermCheck terms;
+  std::optional<Result> qe;    // machine translations, when scored
+  bool qa_error = false;       // a warning of severity "error"
+  bool auto_approved = false;  // scored, not provisional, level < 2, no QA error, >= threshold
+};
+
+// Thread-safe; every dependency may be null (no glossary checks, no TM agreement, no round
+// trip, no scores) and must outlive the reviewer.
+class Reviewer {
+ public:
+  Reviewer(QeService* qe, terms::GlossaryService* glossaries, tm::TmService* tm, mt::Router* router,
+           resilience::DegradationController* degradation)
+      : qe_(qe), glossaries_(glossaries), tm_(tm), router_(router), degradation_(degradation) {}
+
+  // One review per segment, machine translations scored in one batch. NotFound for an unknown
+  // glossary or TM store (naming the field), FailedPrecondition for a glossary without a
+  // glossary service.
+  absl::StatusOr<std::vector<Review>> Run(const ReviewOptions& options,
+                                          const std::vector<ReviewSegment>& segments) const;
+
+ private:
+  QeService* qe_;
+  terms::GlossaryService* glossaries_;
+  tm::TmService* tm_;
+  mt::Router* router_;
+  resilience::DegradationController* degradation_;
 };
 
 }  // namespace verso::qe

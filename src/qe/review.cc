@@ -1,0 +1,86 @@
+// The reviewer (see qe.h): QA checks, glossary terms and QE scores of translated segments.
+#include "common/status.h"
+#include "common/strings.h"
+#include "mt/translate.h"
+#include "qe/qe.h"
+#include "resilience/resilience.h"
+#include "tm/tm.h"
+
+namespace verso::qe {
+
+absl::StatusOr<std::vector<Review>> Reviewer::Run(
+    const ReviewOptions& q, const std::vector<ReviewSegment>& segments) const {
+  std::vector<Review> out(segments.size());
+  std::vector<qa::Counts> counts(segments.size());
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const ReviewSegment& seg = segments[i];
+    Review& r = out[i];
+    if (!q.glossary.empty()) {
+      if (glossaries_ == nullptr) return absl::FailedPreconditionError("glossaries are off");
+      VERSO_ASSIGN_OR_RETURN(r.terms,
+                             glossaries_->Check(q.tenant, q.glossary, q.source_lang, q.target_lang,
+                                                seg.source, seg.translation));
+    }
+    r.warnings = qa::Check({seg.source, seg.translation, q.source_lang, q.target_lang,
+                            q.glossary.empty() ? nullptr : &r.terms},
+                           q.qa, &counts[i]);
+    for (const auto& w : r.warnings) r.qa_error |= w.severity == "error";
+  }
+  // QE for machine translations, in one batch.
+  std::vector<Input> inputs;
+  std::vector<size_t> scored;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    if (segments[i].origin == "tm" || qe_ == nullptr || !q.estimate) continue;
+    Input in;
+    in.source = segments[i].source;
+    in.translation = segments[i].translation;
+    in.source_lang = q.source_lang;
+    in.target_lang = q.target_lang;
+    in.unknown_words = segments[i].unknown_words;
+    in.engine_logprob = segments[i].engine_logprob;
+    in.terms = q.glossary.empty() ? nullptr : &out[i].terms;
+    in.qa = &counts[i];
+    inputs.push_back(std::move(in));
+    scored.push_back(i);
+  }
+  // Best fuzzy TM match (agreement signal) and the round trip, where asked for and available.
+  if (!q.tm_store.empty() && tm_ != nullptr) {
+    for (Input& in : inputs) {
+      tm::LookupOptions lo;
+      lo.max_results = 1;
+      lo.min_score = 75;
+      auto m = tm_->Lookup(q.tenant, q.tm_store, in.source, lo);
+      if (absl::IsNotFound(m.status())) {
+        return absl::NotFoundError(StrCat("tm_store: ", m.status().message()));
+      }
+      if (m.ok() && !m->matches.empty()) {
+        in.tm_score = m->matches[0].score;
+        in.tm_target = m->matches[0].segment.target;
+      }
+    }
+  }
+  if (q.round_trip && router_ != nullptr && !inputs.empty()) {
+    mt::TranslateRequest back;
+    back.source_lang = q.target_lang;
+    back.target_lang = q.source_lang;
+    for (const auto& in : inputs) back.texts.push_back(in.translation);
+    back.deadline = q.deadline;
+    auto r = router_->Translate(back, {"apertium"});
+    if (r.ok()) {
+      for (size_t k = 0; k < inputs.size(); ++k) {
+        inputs[k].back_translation = r->segments[k].translation.text;
+      }
+    }
+  }
+  if (inputs.empty()) return out;
+  VERSO_ASSIGN_OR_RETURN(std::vector<Result> results, qe_->Score(inputs, q.deadline));
+  const int level = degradation_ != nullptr ? degradation_->Current().number : 0;
+  for (size_t k = 0; k < scored.size(); ++k) {
+    Review& r = out[scored[k]];
+    r.qe = std::move(results[k]);
+    r.auto_approved = !r.qe->provisional && level < 2 && !r.qa_error && r.qe->score >= q.threshold;
+  }
+  return out;
+}
+
+}  // namespace verso::qe
