@@ -103,26 +103,10 @@ void AddQualityRoutes(Router* router, const Services& services);
 
 // The quality annotations of translated segments (QA warnings, glossary hits, QE score and
 // auto-approval), for /v1/translate, /v1/qe and /v1/qa/check.
-struct QualityRequest {
-  std::string tenant;
-  std::string source_lang;  // canonical
-  std::string target_lang;
-  std::string glossary;  // a stored glossary's name, or empty
-  std::string tm_store;  // for the TM-agreement signal, or empty
-  qa::Options qa;
-  double threshold = 100;   // auto-approve at or above
-  bool round_trip = false;  // translate back with the built-in engine for the QE signal
+struct QualityRequest : qe::ReviewOptions {
   bool plain = true;
-  bool estimate = true;  // score machine translations (with Services::qe)
-  absl::Time deadline = absl::InfiniteFuture();
 };
-struct SegmentToAnnotate {
-  std::string source;  // markup
-  std::string translation;
-  std::string origin;  // "tm" (not scored) or "mt"
-  std::vector<std::string> unknown_words;
-  std::optional<double> engine_logprob;
-};
+using SegmentToAnnotate = qe::ReviewSegment;
 // A review as answers carry it: {"qa": [...], "terms": [...], "qe": {...} or null}.
 Json ReviewJson(const qe::Review& review, double threshold);
 // One JSON object per segment (ReviewJson), reviewed by qe::Reviewer.

@@ -155,24 +155,8 @@ absl::StatusOr<qa::Options> ParseQaOptions(const Services& s, const std::string&
 
 absl::StatusOr<std::vector<Json>> AnnotateSegments(const Services& s, const QualityRequest& q,
                                                    const std::vector<SegmentToAnnotate>& segments) {
-  qe::ReviewOptions o;
-  o.tenant = q.tenant;
-  o.source_lang = q.source_lang;
-  o.target_lang = q.target_lang;
-  o.glossary = q.glossary;
-  o.tm_store = q.tm_store;
-  o.qa = q.qa;
-  o.threshold = q.threshold;
-  o.round_trip = q.round_trip;
-  o.estimate = q.estimate;
-  o.deadline = q.deadline;
-  std::vector<qe::ReviewSegment> in;
-  in.reserve(segments.size());
-  for (const auto& seg : segments) {
-    in.push_back({seg.source, seg.translation, seg.origin, seg.unknown_words, seg.engine_logprob});
-  }
   qe::Reviewer reviewer(s.qe, s.glossaries, s.tm, s.mt_router, s.degradation);
-  VERSO_ASSIGN_OR_RETURN(std::vector<qe::Review> reviews, reviewer.Run(o, in));
+  VERSO_ASSIGN_OR_RETURN(std::vector<qe::Review> reviews, reviewer.Run(q, segments));
   std::vector<Json> out;
   out.reserve(reviews.size());
   for (const qe::Review& r : reviews) out.push_back(ReviewJson(r, q.threshold));
