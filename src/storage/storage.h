@@ -263,6 +263,139 @@ class QaProfileRepository {
                                        std::string_view name) = 0;  // NotFound
 };
 
+// ---- Jobs: documents or segment lists translated through the pipeline, their segments, the
+// durable task queue and the webhook delivery log --------------------------------------------
+
+struct JobRecord {
+  std::string id;  // "job_..."
+  std::string tenant;
+  // "queued", "running", "post_editing", "completed", "failed", "cancelled"
+  std::string status;
+  std::string source_lang;  // canonical BCP 47
+  std::vector<std::string> target_langs;
+  std::string tm_store;
+  std::string glossary;
+  std::string engine_policy;
+  std::string qa_profile;
+  double qe_threshold = -1;  // -1: the server's
+  std::string webhook_url;
+  std::string idempotency_key;
+  std::string format;  // the document's ("xliff2", "xliff12", "po", "json", "text") or "segments"
+  std::string file_name;  // as uploaded
+  std::string document;   // the original bytes ("" for segments)
+  std::string error;      // why it failed
+  std::string stats;      // JSON: time per stage and other figures
+  absl::Time created_at;
+  absl::Time updated_at;
+  absl::Time finished_at = absl::InfinitePast();
+};
+
+struct JobSegmentRecord {
+  std::string job_id;
+  std::string target_lang;
+  int64_t index = 0;    // the unit's position in the document
+  std::string unit_id;  // the document's id of the unit
+  std::string source;   // markup
+  std::string target;   // the current translation (markup)
+  std::string origin;   // "" (none yet), "tm", "mt", "human"
+  // "new", "analysed", "pretranslated", "translated", "approved", "awaiting", "confirmed"
+  std::string state = "new";
+  int tm_score = 0;         // best TM match (analysis)
+  std::string tm_target;    // its translation
+  bool repetition = false;  // the same source came earlier in the job
+  int64_t words = 0;        // GMX-V word count of the source
+  std::string engine;       // mt: the engine that translated it
+  std::string review;       // JSON: QA warnings, terms, QE
+  double qe_score = -1;     // -1: not scored
+  std::string draft;        // a post-editor's unsaved work
+  std::string editor;       // who confirmed it
+  absl::Time updated_at;
+};
+
+// A unit of work in the durable queue.
+struct TaskRecord {
+  int64_t id = 0;  // assigned by the repository
+  std::string job_id;
+  std::string kind;  // "analyse", "pretranslate", "mt", "review", "webhook"
+  std::string target_lang;
+  std::string payload;           // kind-specific (a webhook's event and body)
+  std::string state = "queued";  // "queued", "leased", "done", "dead"
+  int attempts = 0;              // leases so far
+  absl::Time run_after;          // not before
+  absl::Time lease_until = absl::InfinitePast();
+  std::string lease_owner;
+  std::string error;  // the last failure
+  absl::Time created_at;
+};
+
+struct WebhookDeliveryRecord {
+  std::string job_id;
+  std::string event;
+  int attempt = 0;
+  int http_status = 0;  // 0: no answer
+  std::string error;
+  absl::Time at;
+};
+
+// What one transaction changes: everything in it is written, or nothing.
+struct JobChange {
+  std::vector<JobRecord> jobs;             // insert or replace
+  std::vector<JobSegmentRecord> segments;  // insert or replace
+  std::vector<TaskRecord> enqueue;         // new tasks (ids assigned)
+  int64_t finish_task = 0;                 // marked done, when > 0 ...
+  std::string finish_owner;                // ... if `finish_owner` still holds its lease
+  std::vector<WebhookDeliveryRecord> deliveries;
+};
+
+struct QueueStats {
+  int64_t queued = 0;  // runnable now or later
+  int64_t leased = 0;
+  int64_t dead = 0;
+  absl::Time oldest_queued = absl::InfiniteFuture();
+};
+
+// Thread-safe.
+class JobRepository {
+ public:
+  virtual ~JobRepository() = default;
+  // Applies `change` in one transaction. FailedPrecondition (nothing written) when
+  // `finish_task` is no longer leased by `finish_owner` (its lease expired and another worker
+  // took it); AlreadyExists when a new job's idempotency key is taken.
+  virtual absl::Status Apply(const JobChange& change) = 0;
+  virtual absl::StatusOr<JobRecord> GetJob(std::string_view id) = 0;  // NotFound
+  // Without the document bytes.
+  virtual absl::StatusOr<JobRecord> FindJobByIdempotencyKey(std::string_view tenant,
+                                                            std::string_view key) = 0;  // NotFound
+  // The tenant's jobs, newest first, without their documents.
+  virtual absl::StatusOr<std::vector<JobRecord>> ListJobs(std::string_view tenant, int limit) = 0;
+  // A job's segments for one target (all targets when empty), by target and index.
+  virtual absl::StatusOr<std::vector<JobSegmentRecord>> GetJobSegments(
+      std::string_view job_id, std::string_view target_lang) = 0;
+  virtual absl::StatusOr<JobSegmentRecord> GetJobSegment(std::string_view job_id,
+                                                         std::string_view target_lang,
+                                                         int64_t index) = 0;  // NotFound
+  // Segments waiting for a post-editor, of one tenant's jobs (every tenant's when empty),
+  // oldest first.
+  virtual absl::StatusOr<std::vector<JobSegmentRecord>> AwaitingSegments(std::string_view tenant,
+                                                                         int limit) = 0;
+  // Leases the next runnable task (queued with run_after <= now, or leased with an expired
+  // lease) to `owner` until `lease_until`, counting the attempt; nullopt-like NotFound when
+  // there is none.
+  virtual absl::StatusOr<TaskRecord> LeaseTask(std::string_view owner, absl::Time now,
+                                               absl::Time lease_until) = 0;
+  // Extends a lease; FailedPrecondition when `owner` no longer holds it.
+  virtual absl::Status RenewLease(int64_t task_id, std::string_view owner,
+                                  absl::Time lease_until) = 0;
+  // Records a failure: back to the queue from `run_after`, or "dead" when `dead`.
+  virtual absl::Status FailTask(int64_t task_id, std::string_view owner, std::string_view error,
+                                absl::Time run_after, bool dead) = 0;
+  // A job's tasks, by id.
+  virtual absl::StatusOr<std::vector<TaskRecord>> JobTasks(std::string_view job_id) = 0;
+  virtual absl::StatusOr<QueueStats> GetQueueStats() = 0;
+  virtual absl::StatusOr<std::vector<WebhookDeliveryRecord>> Deliveries(
+      std::string_view job_id) = 0;
+};
+
 // One database: every repository over the same storage.
 class Database {
  public:
@@ -273,6 +406,7 @@ class Database {
   virtual PolicyRepository& policies() = 0;
   virtual GlossaryRepository& glossaries() = 0;
   virtual QaProfileRepository& qa_profiles() = 0;
+  virtual JobRepository& jobs() = 0;
   // A trivial query: is the database reachable?
   virtual absl::Status Ping() = 0;
 };

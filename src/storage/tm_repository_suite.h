@@ -349,6 +349,122 @@ TEST_P(TmRepositorySuite, EnginePoliciesPutGetListDelete) {
   EXPECT_EQ(p.GetPolicy("other", "default")->engines, std::vector<std::string>{"deepl"});
 }
 
+TEST_P(TmRepositorySuite, JobsSegmentsAndTasksChangeTogether) {
+  JobRepository& jobs = db_->jobs();
+  const absl::Time t0 = absl::FromUnixSeconds(1'700'000'000);
+  JobRecord j;
+  j.id = "job_1";
+  j.tenant = "acme";
+  j.status = "queued";
+  j.source_lang = "en";
+  j.target_langs = {"de", "fr"};
+  j.qe_threshold = 85.5;
+  j.idempotency_key = "k1";
+  j.format = "po";
+  j.document = std::string("msgid \"a\"\0binary", 17);
+  j.created_at = j.updated_at = t0;
+  JobSegmentRecord seg;
+  seg.job_id = "job_1";
+  seg.target_lang = "de";
+  seg.index = 0;
+  seg.source = "Hello";
+  seg.words = 1;
+  seg.qe_score = 91.25;
+  seg.updated_at = t0;
+  TaskRecord task;
+  task.job_id = "job_1";
+  task.kind = "analyse";
+  task.target_lang = "de";
+  task.run_after = t0;
+  task.created_at = t0;
+  ASSERT_TRUE(jobs.Apply({{j}, {seg}, {task}, 0, "", {}}).ok());
+  auto got = jobs.GetJob("job_1");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->document, j.document);
+  EXPECT_EQ(got->target_langs, (std::vector<std::string>{"de", "fr"}));
+  EXPECT_EQ(got->qe_threshold, 85.5);
+  EXPECT_EQ(got->finished_at, absl::InfinitePast());
+  // The same idempotency key cannot make a second job: nothing of that change is written.
+  JobRecord dup = j;
+  dup.id = "job_2";
+  TaskRecord task2 = task;
+  task2.job_id = "job_2";
+  EXPECT_TRUE(absl::IsAlreadyExists(jobs.Apply({{dup}, {}, {task2}, 0, "", {}})));
+  EXPECT_EQ(jobs.FindJobByIdempotencyKey("acme", "k1")->id, "job_1");
+  EXPECT_TRUE(absl::IsNotFound(jobs.FindJobByIdempotencyKey("other", "k1").status()));
+  EXPECT_EQ(jobs.JobTasks("job_2")->size(), 0u);
+
+  // Leasing: one worker gets the task; nobody else until the lease expires.
+  auto leased = jobs.LeaseTask("w1", t0, t0 + absl::Seconds(30));
+  ASSERT_TRUE(leased.ok()) << leased.status();
+  EXPECT_EQ(leased->kind, "analyse");
+  EXPECT_EQ(leased->attempts, 1);
+  EXPECT_TRUE(absl::IsNotFound(
+      jobs.LeaseTask("w2", t0 + absl::Seconds(10), t0 + absl::Seconds(40)).status()));
+  EXPECT_TRUE(jobs.RenewLease(leased->id, "w1", t0 + absl::Seconds(60)).ok());
+  EXPECT_TRUE(absl::IsNotFound(
+      jobs.LeaseTask("w2", t0 + absl::Seconds(45), t0 + absl::Seconds(75)).status()));
+  auto again = jobs.LeaseTask("w2", t0 + absl::Seconds(61), t0 + absl::Seconds(91));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->id, leased->id);
+  EXPECT_EQ(again->attempts, 2);
+  // The first worker lost it: it can neither renew nor finish, and its change is not written.
+  EXPECT_TRUE(
+      absl::IsFailedPrecondition(jobs.RenewLease(leased->id, "w1", t0 + absl::Seconds(99))));
+  JobSegmentRecord late = seg;
+  late.target = "Hallo (late)";
+  EXPECT_TRUE(absl::IsFailedPrecondition(jobs.Apply({{}, {late}, {}, leased->id, "w1", {}})));
+  EXPECT_EQ(jobs.GetJobSegment("job_1", "de", 0)->target, "");
+  // The second finishes it and enqueues the next stage in the same transaction.
+  JobSegmentRecord done = seg;
+  done.target = "Hallo";
+  done.state = "translated";
+  TaskRecord next = task;
+  next.kind = "review";
+  ASSERT_TRUE(jobs.Apply({{}, {done}, {next}, again->id, "w2", {}}).ok());
+  auto segs = jobs.GetJobSegments("job_1", "de");
+  ASSERT_EQ(segs->size(), 1u);
+  EXPECT_EQ((*segs)[0].target, "Hallo");
+  EXPECT_EQ((*segs)[0].qe_score, 91.25);
+  // Failing: back to the queue after a delay, then dead.
+  auto r = jobs.LeaseTask("w1", t0 + absl::Seconds(100), t0 + absl::Seconds(130));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->kind, "review");
+  ASSERT_TRUE(jobs.FailTask(r->id, "w1", "boom", t0 + absl::Seconds(200), false).ok());
+  EXPECT_TRUE(absl::IsNotFound(
+      jobs.LeaseTask("w1", t0 + absl::Seconds(150), t0 + absl::Seconds(180)).status()));
+  r = jobs.LeaseTask("w1", t0 + absl::Seconds(200), t0 + absl::Seconds(230));
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(jobs.FailTask(r->id, "w1", "boom again", t0 + absl::Seconds(300), true).ok());
+  auto tasks = jobs.JobTasks("job_1");
+  ASSERT_EQ(tasks->size(), 2u);
+  EXPECT_EQ((*tasks)[0].state, "done");
+  EXPECT_EQ((*tasks)[1].state, "dead");
+  EXPECT_EQ((*tasks)[1].error, "boom again");
+  EXPECT_EQ((*tasks)[1].attempts, 2);
+  auto stats = jobs.GetQueueStats();
+  EXPECT_EQ(stats->dead, 1);
+  EXPECT_EQ(stats->queued, 0);
+  // Awaiting segments, oldest first, per tenant.
+  JobSegmentRecord a1 = seg, a2 = seg;
+  a1.index = 1;
+  a1.state = "awaiting";
+  a1.updated_at = t0 + absl::Seconds(5);
+  a2.index = 2;
+  a2.state = "awaiting";
+  a2.updated_at = t0 + absl::Seconds(3);
+  ASSERT_TRUE(
+      jobs.Apply({{}, {a1, a2}, {}, 0, "", {{"job_1", "job.completed", 1, 500, "", t0}}}).ok());
+  auto awaiting = jobs.AwaitingSegments("acme", 10);
+  ASSERT_EQ(awaiting->size(), 2u);
+  EXPECT_EQ((*awaiting)[0].index, 2);
+  EXPECT_EQ(jobs.AwaitingSegments("other", 10)->size(), 0u);
+  auto deliveries = jobs.Deliveries("job_1");
+  ASSERT_EQ(deliveries->size(), 1u);
+  EXPECT_EQ((*deliveries)[0].http_status, 500);
+  EXPECT_EQ(jobs.ListJobs("acme", 10)->at(0).document, "");
+}
+
 }  // namespace verso::storage
 
 #endif  // VERSO_STORAGE_TM_REPOSITORY_SUITE_H_

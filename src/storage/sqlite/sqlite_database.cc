@@ -16,6 +16,7 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "storage/sqlite/sqlite_db.h"
+#include "storage/sqlite/sqlite_jobs.h"
 #include "storage/storage.h"
 
 namespace verso::storage {
@@ -118,6 +119,77 @@ CREATE TABLE qa_profiles(
   max_length INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
   PRIMARY KEY(tenant, name));
+)sql",
+    // 6: jobs, their segments, the task queue, webhook deliveries.
+    R"sql(
+CREATE TABLE jobs(
+  id TEXT PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  status TEXT NOT NULL,
+  source_lang TEXT NOT NULL,
+  target_langs TEXT NOT NULL,
+  tm_store TEXT NOT NULL,
+  glossary TEXT NOT NULL,
+  engine_policy TEXT NOT NULL,
+  qa_profile TEXT NOT NULL,
+  qe_threshold REAL NOT NULL,
+  webhook_url TEXT NOT NULL,
+  idempotency_key TEXT NOT NULL,
+  format TEXT NOT NULL,
+  file_name TEXT NOT NULL,
+  document BLOB NOT NULL,
+  error TEXT NOT NULL,
+  stats TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  finished_at INTEGER);
+CREATE UNIQUE INDEX jobs_idempotency ON jobs(tenant, idempotency_key) WHERE idempotency_key != '';
+CREATE INDEX jobs_tenant ON jobs(tenant, created_at);
+CREATE TABLE job_segments(
+  job_id TEXT NOT NULL,
+  target_lang TEXT NOT NULL,
+  idx INTEGER NOT NULL,
+  unit_id TEXT NOT NULL,
+  source TEXT NOT NULL,
+  target TEXT NOT NULL,
+  origin TEXT NOT NULL,
+  state TEXT NOT NULL,
+  tm_score INTEGER NOT NULL,
+  tm_target TEXT NOT NULL,
+  repetition INTEGER NOT NULL,
+  words INTEGER NOT NULL,
+  engine TEXT NOT NULL,
+  review TEXT NOT NULL,
+  qe_score REAL NOT NULL,
+  draft TEXT NOT NULL,
+  editor TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY(job_id, target_lang, idx)) WITHOUT ROWID;
+CREATE INDEX job_segments_awaiting ON job_segments(updated_at) WHERE state = 'awaiting';
+CREATE TABLE tasks(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  target_lang TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  run_after INTEGER NOT NULL,
+  lease_until INTEGER,
+  lease_owner TEXT NOT NULL,
+  error TEXT NOT NULL,
+  created_at INTEGER NOT NULL);
+CREATE INDEX tasks_runnable ON tasks(state, run_after);
+CREATE INDEX tasks_job ON tasks(job_id);
+CREATE TABLE webhook_deliveries(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id TEXT NOT NULL,
+  event TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  http_status INTEGER NOT NULL,
+  error TEXT NOT NULL,
+  at INTEGER NOT NULL);
+CREATE INDEX webhook_deliveries_job ON webhook_deliveries(job_id, id);
 )sql",
 };
 
@@ -321,6 +393,7 @@ class SqliteDatabase : public Database,
     auto repo = std::unique_ptr<SqliteDatabase>(new SqliteDatabase());
     VERSO_ASSIGN_OR_RETURN(repo->writer_, Connection::Open(path, options.synchronous_full));
     VERSO_RETURN_IF_ERROR(repo->Migrate());
+    VERSO_ASSIGN_OR_RETURN(repo->jobs_, OpenSqliteJobs(path, options.synchronous_full));
     for (int i = 0; i < std::max(1, options.read_connections); ++i) {
       VERSO_ASSIGN_OR_RETURN(auto conn, Connection::Open(path, options.synchronous_full));
       repo->idle_readers_.push_back(conn.get());
@@ -335,6 +408,7 @@ class SqliteDatabase : public Database,
   PolicyRepository& policies() override { return *this; }
   GlossaryRepository& glossaries() override { return *this; }
   QaProfileRepository& qa_profiles() override { return *this; }
+  JobRepository& jobs() override { return *jobs_; }
 
   absl::Status Ping() override {
     Reader r(this);
@@ -964,6 +1038,8 @@ class SqliteDatabase : public Database,
     SqliteDatabase* repo_;
     Connection* conn_;
   };
+
+  std::unique_ptr<JobRepository> jobs_;
 
   SqliteDatabase() = default;
 

@@ -78,6 +78,13 @@ std::string_view Stmt::Text(int col) const {
 
 int64_t Stmt::Int(int col) const { return sqlite3_column_int64(stmt_, col); }
 
+Stmt& Stmt::BindDouble(int i, double value) {
+  sqlite3_bind_double(stmt_, i, value);
+  return *this;
+}
+
+double Stmt::Double(int col) const { return sqlite3_column_double(stmt_, col); }
+
 bool Stmt::IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
 
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::string& path,

@@ -23,6 +23,7 @@ class Stmt {
   Stmt& Reset();  // also clears bindings
   Stmt& Bind(int i, std::string_view text);
   Stmt& Bind(int i, int64_t value);
+  Stmt& BindDouble(int i, double value);
   Stmt& BindNull(int i);
   // SQLITE_ROW -> true, SQLITE_DONE -> false, errors -> status.
   absl::StatusOr<bool> Step();
@@ -30,6 +31,7 @@ class Stmt {
   absl::Status Run();
   std::string_view Text(int col) const;
   int64_t Int(int col) const;
+  double Double(int col) const;
   bool IsNull(int col) const;
 
  private:

@@ -1,0 +1,478 @@
+// SQLite implementation of the JobRepository (see storage.h): jobs, their segments, the durable
+// task queue and the webhook delivery log, in the same database file as everything else (the
+// tables are created by sqlite_database.cc's migrations). It has its own connections: a writer
+// serialized by its mutex, and readers; SQLite's file lock (with a busy timeout) orders its
+// transactions with the rest of the database's.
+#include "storage/sqlite/sqlite_jobs.h"
+
+#include <mutex>
+
+#include "common/status.h"
+#include "common/strings.h"
+#include "storage/sqlite/sqlite_db.h"
+
+namespace verso::storage {
+namespace {
+
+using sqlite::Connection;
+using sqlite::Stmt;
+
+int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
+absl::Time FromMicros(int64_t us) { return absl::FromUnixMicros(us); }
+
+constexpr const char* kJobColumns =
+    "id, tenant, status, source_lang, target_langs, tm_store, glossary, engine_policy, "
+    "qa_profile, qe_threshold, webhook_url, idempotency_key, format, file_name, document, error, "
+    "stats, created_at, updated_at, finished_at";
+// The same without the document (listing jobs must not read every file).
+constexpr const char* kJobColumnsNoDocument =
+    "id, tenant, status, source_lang, target_langs, tm_store, glossary, engine_policy, "
+    "qa_profile, qe_threshold, webhook_url, idempotency_key, format, file_name, '', error, "
+    "stats, created_at, updated_at, finished_at";
+
+JobRecord ReadJob(const Stmt& st) {
+  JobRecord j;
+  j.id = std::string(st.Text(0));
+  j.tenant = std::string(st.Text(1));
+  j.status = std::string(st.Text(2));
+  j.source_lang = std::string(st.Text(3));
+  for (std::string_view t : Split(st.Text(4), ' ')) {
+    if (!t.empty()) j.target_langs.emplace_back(t);
+  }
+  j.tm_store = std::string(st.Text(5));
+  j.glossary = std::string(st.Text(6));
+  j.engine_policy = std::string(st.Text(7));
+  j.qa_profile = std::string(st.Text(8));
+  j.qe_threshold = st.Double(9);
+  j.webhook_url = std::string(st.Text(10));
+  j.idempotency_key = std::string(st.Text(11));
+  j.format = std::string(st.Text(12));
+  j.file_name = std::string(st.Text(13));
+  j.document = std::string(st.Text(14));
+  j.error = std::string(st.Text(15));
+  j.stats = std::string(st.Text(16));
+  j.created_at = FromMicros(st.Int(17));
+  j.updated_at = FromMicros(st.Int(18));
+  j.finished_at = st.IsNull(19) ? absl::InfinitePast() : FromMicros(st.Int(19));
+  return j;
+}
+
+constexpr const char* kSegmentColumns =
+    "job_id, target_lang, idx, unit_id, source, target, origin, state, tm_score, tm_target, "
+    "repetition, words, engine, review, qe_score, draft, editor, updated_at";
+
+JobSegmentRecord ReadSegment(const Stmt& st) {
+  JobSegmentRecord s;
+  s.job_id = std::string(st.Text(0));
+  s.target_lang = std::string(st.Text(1));
+  s.index = st.Int(2);
+  s.unit_id = std::string(st.Text(3));
+  s.source = std::string(st.Text(4));
+  s.target = std::string(st.Text(5));
+  s.origin = std::string(st.Text(6));
+  s.state = std::string(st.Text(7));
+  s.tm_score = static_cast<int>(st.Int(8));
+  s.tm_target = std::string(st.Text(9));
+  s.repetition = st.Int(10) != 0;
+  s.words = st.Int(11);
+  s.engine = std::string(st.Text(12));
+  s.review = std::string(st.Text(13));
+  s.qe_score = st.Double(14);
+  s.draft = std::string(st.Text(15));
+  s.editor = std::string(st.Text(16));
+  s.updated_at = FromMicros(st.Int(17));
+  return s;
+}
+
+constexpr const char* kTaskColumns =
+    "id, job_id, kind, target_lang, payload, state, attempts, run_after, lease_until, "
+    "lease_owner, error, created_at";
+
+TaskRecord ReadTask(const Stmt& st) {
+  TaskRecord t;
+  t.id = st.Int(0);
+  t.job_id = std::string(st.Text(1));
+  t.kind = std::string(st.Text(2));
+  t.target_lang = std::string(st.Text(3));
+  t.payload = std::string(st.Text(4));
+  t.state = std::string(st.Text(5));
+  t.attempts = static_cast<int>(st.Int(6));
+  t.run_after = FromMicros(st.Int(7));
+  t.lease_until = st.IsNull(8) ? absl::InfinitePast() : FromMicros(st.Int(8));
+  t.lease_owner = std::string(st.Text(9));
+  t.error = std::string(st.Text(10));
+  t.created_at = FromMicros(st.Int(11));
+  return t;
+}
+
+class SqliteJobs : public JobRepository {
+ public:
+  static absl::StatusOr<std::unique_ptr<JobRepository>> Open(const std::string& path,
+                                                             bool synchronous_full) {
+    auto repo = std::unique_ptr<SqliteJobs>(new SqliteJobs());
+    VERSO_ASSIGN_OR_RETURN(repo->writer_, Connection::Open(path, synchronous_full));
+    VERSO_ASSIGN_OR_RETURN(repo->reader_, Connection::Open(path, synchronous_full));
+    return std::unique_ptr<JobRepository>(std::move(repo));
+  }
+
+  absl::Status Apply(const JobChange& change) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    VERSO_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
+    absl::Status s = ApplyLocked(change);
+    if (!s.ok()) {
+      writer_->Exec("ROLLBACK").IgnoreError();
+      return s;
+    }
+    return writer_->Exec("COMMIT");
+  }
+
+  absl::StatusOr<JobRecord> GetJob(std::string_view id) override {
+    std::lock_guard<std::mutex> lock(read_mu_);
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st, reader_->Prepare(StrCat("SELECT ", kJobColumns, " FROM jobs WHERE id=?")));
+    st->Reset().Bind(1, id);
+    VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) {
+      st->Reset();
+      return absl::NotFoundError(StrCat("job ", id, " not found"));
+    }
+    JobRecord j = ReadJob(*st);
+    st->Reset();
+    return j;
+  }
+
+  absl::StatusOr<JobRecord> FindJobByIdempotencyKey(std::string_view tenant,
+                                                    std::string_view key) override {
+    std::lock_guard<std::mutex> lock(read_mu_);
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st, reader_->Prepare(StrCat("SELECT ", kJobColumnsNoDocument,
+                                           " FROM jobs WHERE tenant=? AND idempotency_key=?")));
+    st->Reset().Bind(1, tenant).Bind(2, key);
+    VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) {
+      st->Reset();
+      return absl::NotFoundError(StrCat("no job with idempotency key ", key));
+    }
+    JobRecord j = ReadJob(*st);
+    st->Reset();
+    return j;
+  }
+
+  absl::StatusOr<std::vector<JobRecord>> ListJobs(std::string_view tenant, int limit) override {
+    std::lock_guard<std::mutex> lock(read_mu_);
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st,
+        reader_->Prepare(StrCat("SELECT ", kJobColumnsNoDocument,
+                                " FROM jobs WHERE tenant=? ORDER BY created_at DESC, id LIMIT ?")));
+    st->Reset().Bind(1, tenant).Bind(2, static_cast<int64_t>(limit));
+    std::vector<JobRecord> out;
+    while (true) {
+      VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+      if (!row) break;
+      out.push_back(ReadJob(*st));
+    }
+    st->Reset();
+    return out;
+  }
+
+  absl::StatusOr<std::vector<JobSegmentRecord>> GetJobSegments(
+      std::string_view job_id, std::string_view target_lang) override {
+    std::lock_guard<std::mutex> lock(read_mu_);
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st, reader_->Prepare(StrCat("SELECT ", kSegmentColumns,
+                                           " FROM job_segments WHERE job_id=? AND "
+                                           "(?2='' OR target_lang=?2) ORDER BY target_lang, idx")));
+    st->Reset().Bind(1, job_id).Bind(2, target_lang);
+    return Segments(st);
+  }
+
+  absl::StatusOr<JobSegmentRecord> GetJobSegment(std::string_view job_id,
+                                                 std::string_view target_lang,
+                                                 int64_t index) override {
+    std::lock_guard<std::mutex> lock(read_mu_);
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st, reader_->Prepare(StrCat("SELECT ", kSegmentColumns,
+                                           " FROM job_segments WHERE job_id=? AND target_lang=? "
+                                           "AND idx=?")));
+    st->Reset().Bind(1, job_id).Bind(2, target_lang).Bind(3, index);
+    VERSO_ASSIGN_OR_RETURN(auto list, Segments(st));
+    if (list.empty()) {
+      return absl::NotFoundError(
+          StrCat("segment ", index, " (", target_lang, ") not found in job ", job_id));
+    }
+    return std::move(list[0]);
+  }
+
+  absl::StatusOr<std::vector<JobSegmentRecord>> AwaitingSegments(std::string_view tenant,
+                                                                 int limit) override {
+    std::lock_guard<std::mutex> lock(read_mu_);
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st,
+        reader_->Prepare(StrCat(
+            "SELECT ", PrefixColumns("s.", kSegmentColumns),
+            " FROM job_segments s JOIN jobs j ON j.id = s.job_id WHERE s.state='awaiting' AND "
+            "(?1='' OR j.tenant=?1) ORDER BY s.updated_at, s.job_id, s.idx LIMIT ?2")));
+    st->Reset().Bind(1, tenant).Bind(2, static_cast<int64_t>(limit));
+    return Segments(st);
+  }
+
+  absl::StatusOr<TaskRecord> LeaseTask(std::string_view owner, absl::Time now,
+                                       absl::Time lease_until) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    VERSO_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
+    absl::StatusOr<TaskRecord> t = LeaseLocked(owner, now, lease_until);
+    if (!t.ok()) {
+      writer_->Exec("ROLLBACK").IgnoreError();
+      return t.status();
+    }
+    VERSO_RETURN_IF_ERROR(writer_->Exec("COMMIT"));
+    return t;
+  }
+
+  absl::Status RenewLease(int64_t task_id, std::string_view owner,
+                          absl::Time lease_until) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st,
+                           writer_->Prepare("UPDATE tasks SET lease_until=? WHERE id=? AND "
+                                            "state='leased' AND lease_owner=?"));
+    st->Reset().Bind(1, Micros(lease_until)).Bind(2, task_id).Bind(3, owner);
+    VERSO_RETURN_IF_ERROR(st->Run());
+    if (writer_->Changes() == 0) {
+      return absl::FailedPreconditionError(
+          StrCat("task ", task_id, " is no longer leased to ", owner));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status FailTask(int64_t task_id, std::string_view owner, std::string_view error,
+                        absl::Time run_after, bool dead) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st,
+                           writer_->Prepare("UPDATE tasks SET state=?, error=?, run_after=?, "
+                                            "lease_until=NULL, lease_owner='' WHERE id=? AND "
+                                            "state='leased' AND lease_owner=?"));
+    st->Reset().Bind(1, dead ? "dead" : "queued").Bind(2, error).Bind(3, Micros(run_after));
+    st->Bind(4, task_id).Bind(5, owner);
+    VERSO_RETURN_IF_ERROR(st->Run());
+    if (writer_->Changes() == 0) {
+      return absl::FailedPreconditionError(
+          StrCat("task ", task_id, " is no longer leased to ", owner));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<TaskRecord>> JobTasks(std::string_view job_id) override {
+    std::lock_guard<std::mutex> lock(read_mu_);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st, reader_->Prepare(StrCat("SELECT ", kTaskColumns,
+                                                              " FROM tasks WHERE job_id=? "
+                                                              "ORDER BY id")));
+    st->Reset().Bind(1, job_id);
+    std::vector<TaskRecord> out;
+    while (true) {
+      VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+      if (!row) break;
+      out.push_back(ReadTask(*st));
+    }
+    st->Reset();
+    return out;
+  }
+
+  absl::StatusOr<QueueStats> GetQueueStats() override {
+    std::lock_guard<std::mutex> lock(read_mu_);
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st, reader_->Prepare("SELECT state, COUNT(*), MIN(created_at) FROM tasks WHERE "
+                                    "state != 'done' GROUP BY state"));
+    st->Reset();
+    QueueStats q;
+    while (true) {
+      VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+      if (!row) break;
+      std::string_view state = st->Text(0);
+      if (state == "queued") {
+        q.queued = st->Int(1);
+        q.oldest_queued = FromMicros(st->Int(2));
+      } else if (state == "leased") {
+        q.leased = st->Int(1);
+      } else if (state == "dead") {
+        q.dead = st->Int(1);
+      }
+    }
+    st->Reset();
+    return q;
+  }
+
+  absl::StatusOr<std::vector<WebhookDeliveryRecord>> Deliveries(std::string_view job_id) override {
+    std::lock_guard<std::mutex> lock(read_mu_);
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st, reader_->Prepare("SELECT job_id, event, attempt, http_status, error, at FROM "
+                                    "webhook_deliveries WHERE job_id=? ORDER BY id"));
+    st->Reset().Bind(1, job_id);
+    std::vector<WebhookDeliveryRecord> out;
+    while (true) {
+      VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+      if (!row) break;
+      WebhookDeliveryRecord d;
+      d.job_id = std::string(st->Text(0));
+      d.event = std::string(st->Text(1));
+      d.attempt = static_cast<int>(st->Int(2));
+      d.http_status = static_cast<int>(st->Int(3));
+      d.error = std::string(st->Text(4));
+      d.at = FromMicros(st->Int(5));
+      out.push_back(std::move(d));
+    }
+    st->Reset();
+    return out;
+  }
+
+ private:
+  SqliteJobs() = default;
+
+  // "a=excluded.a, b=excluded.b, ..." for an upsert (every column but the first, the key).
+  static std::string UpdateAll(std::string_view columns) {
+    std::vector<std::string> out;
+    for (std::string_view c : Split(columns, ',')) {
+      std::string_view name = StripAsciiWhitespace(c);
+      if (!out.empty() || name != "id") out.push_back(StrCat(name, "=excluded.", name));
+    }
+    return Join(out, ", ");
+  }
+
+  static std::string PrefixColumns(std::string_view prefix, std::string_view columns) {
+    std::vector<std::string> out;
+    for (std::string_view c : Split(columns, ',')) {
+      out.push_back(StrCat(prefix, StripAsciiWhitespace(c)));
+    }
+    return Join(out, ", ");
+  }
+
+  static absl::StatusOr<std::vector<JobSegmentRecord>> Segments(Stmt* st) {
+    std::vector<JobSegmentRecord> out;
+    while (true) {
+      absl::StatusOr<bool> row = st->Step();
+      if (!row.ok()) {
+        st->Reset();
+        return row.status();
+      }
+      if (!*row) break;
+      out.push_back(ReadSegment(*st));
+    }
+    st->Reset();
+    return out;
+  }
+
+  absl::Status ApplyLocked(const JobChange& c) {
+    if (c.finish_task > 0) {
+      VERSO_ASSIGN_OR_RETURN(Stmt * st,
+                             writer_->Prepare("UPDATE tasks SET state='done', lease_until=NULL "
+                                              "WHERE id=? AND state='leased' AND lease_owner=?"));
+      st->Reset().Bind(1, c.finish_task).Bind(2, c.finish_owner);
+      VERSO_RETURN_IF_ERROR(st->Run());
+      if (writer_->Changes() == 0) {
+        return absl::FailedPreconditionError(
+            StrCat("task ", c.finish_task, " is no longer leased to ", c.finish_owner));
+      }
+    }
+    for (const JobRecord& j : c.jobs) {
+      VERSO_ASSIGN_OR_RETURN(
+          Stmt * st, writer_->Prepare(StrCat("INSERT INTO jobs(", kJobColumns,
+                                             ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                                             "ON CONFLICT(id) DO UPDATE SET ",
+                                             UpdateAll(kJobColumns))));
+      st->Reset().Bind(1, j.id).Bind(2, j.tenant).Bind(3, j.status).Bind(4, j.source_lang);
+      st->Bind(5, Join(j.target_langs, " ")).Bind(6, j.tm_store).Bind(7, j.glossary);
+      st->Bind(8, j.engine_policy).Bind(9, j.qa_profile).BindDouble(10, j.qe_threshold);
+      st->Bind(11, j.webhook_url).Bind(12, j.idempotency_key).Bind(13, j.format);
+      st->Bind(14, j.file_name).Bind(15, j.document).Bind(16, j.error).Bind(17, j.stats);
+      st->Bind(18, Micros(j.created_at)).Bind(19, Micros(j.updated_at));
+      if (j.finished_at == absl::InfinitePast()) {
+        st->BindNull(20);
+      } else {
+        st->Bind(20, Micros(j.finished_at));
+      }
+      absl::Status s = st->Run();
+      if (absl::IsAlreadyExists(s)) {
+        return absl::AlreadyExistsError(
+            StrCat("a job with the idempotency key ", j.idempotency_key, " exists"));
+      }
+      VERSO_RETURN_IF_ERROR(s);
+    }
+    for (const JobSegmentRecord& s : c.segments) {
+      VERSO_ASSIGN_OR_RETURN(Stmt * st, writer_->Prepare(StrCat(
+                                            "INSERT OR REPLACE INTO job_segments(", kSegmentColumns,
+                                            ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")));
+      st->Reset().Bind(1, s.job_id).Bind(2, s.target_lang).Bind(3, s.index).Bind(4, s.unit_id);
+      st->Bind(5, s.source).Bind(6, s.target).Bind(7, s.origin).Bind(8, s.state);
+      st->Bind(9, static_cast<int64_t>(s.tm_score)).Bind(10, s.tm_target);
+      st->Bind(11, static_cast<int64_t>(s.repetition ? 1 : 0)).Bind(12, s.words);
+      st->Bind(13, s.engine).Bind(14, s.review).BindDouble(15, s.qe_score).Bind(16, s.draft);
+      st->Bind(17, s.editor).Bind(18, Micros(s.updated_at));
+      VERSO_RETURN_IF_ERROR(st->Run());
+    }
+    for (const TaskRecord& t : c.enqueue) {
+      VERSO_ASSIGN_OR_RETURN(
+          Stmt * st,
+          writer_->Prepare("INSERT INTO tasks(job_id, kind, target_lang, payload, state, "
+                           "attempts, run_after, lease_until, lease_owner, error, created_at) "
+                           "VALUES(?,?,?,?,'queued',0,?,NULL,'','',?)"));
+      st->Reset().Bind(1, t.job_id).Bind(2, t.kind).Bind(3, t.target_lang).Bind(4, t.payload);
+      st->Bind(5, Micros(t.run_after)).Bind(6, Micros(t.created_at));
+      VERSO_RETURN_IF_ERROR(st->Run());
+    }
+    for (const WebhookDeliveryRecord& d : c.deliveries) {
+      VERSO_ASSIGN_OR_RETURN(
+          Stmt * st, writer_->Prepare("INSERT INTO webhook_deliveries(job_id, event, attempt, "
+                                      "http_status, error, at) VALUES(?,?,?,?,?,?)"));
+      st->Reset().Bind(1, d.job_id).Bind(2, d.event).Bind(3, static_cast<int64_t>(d.attempt));
+      st->Bind(4, static_cast<int64_t>(d.http_status)).Bind(5, d.error).Bind(6, Micros(d.at));
+      VERSO_RETURN_IF_ERROR(st->Run());
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<TaskRecord> LeaseLocked(std::string_view owner, absl::Time now,
+                                         absl::Time lease_until) {
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * pick,
+        writer_->Prepare("SELECT id FROM tasks WHERE (state='queued' AND run_after<=?1) OR "
+                         "(state='leased' AND lease_until<?1) ORDER BY run_after, id LIMIT 1"));
+    pick->Reset().Bind(1, Micros(now));
+    VERSO_ASSIGN_OR_RETURN(bool row, pick->Step());
+    if (!row) {
+      pick->Reset();
+      return absl::NotFoundError("no runnable task");
+    }
+    const int64_t id = pick->Int(0);
+    pick->Reset();
+    VERSO_ASSIGN_OR_RETURN(Stmt * up,
+                           writer_->Prepare("UPDATE tasks SET state='leased', "
+                                            "attempts=attempts+1, lease_owner=?, lease_until=? "
+                                            "WHERE id=?"));
+    up->Reset().Bind(1, owner).Bind(2, Micros(lease_until)).Bind(3, id);
+    VERSO_RETURN_IF_ERROR(up->Run());
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * get, writer_->Prepare(StrCat("SELECT ", kTaskColumns, " FROM tasks WHERE id=?")));
+    get->Reset().Bind(1, id);
+    VERSO_ASSIGN_OR_RETURN(bool found, get->Step());
+    if (!found) {
+      get->Reset();
+      return absl::InternalError("sqlite: a leased task vanished");
+    }
+    TaskRecord t = ReadTask(*get);
+    get->Reset();
+    return t;
+  }
+
+  std::mutex write_mu_;
+  std::unique_ptr<Connection> writer_;
+  std::mutex read_mu_;
+  std::unique_ptr<Connection> reader_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<JobRepository>> OpenSqliteJobs(const std::string& path,
+                                                              bool synchronous_full) {
+  return SqliteJobs::Open(path, synchronous_full);
+}
+
+}  // namespace verso::storage
