@@ -53,43 +53,10 @@ Json GlossaryJson(const terms::GlossaryInfo& g) {
               {"updated_at", Rfc3339(g.updated_at)}};
 }
 
-Json HitJson(const terms::TermHit& h) {
-  Json targets = Json::array();
-  for (const auto& t : h.targets) targets.push_back(TermJson(t));
-  Json forbidden = Json::array();
-  for (const auto& t : h.forbidden_targets) forbidden.push_back(t.text);
-  return Json{{"concept_id", h.concept_id},
-              {"source", h.source},
-              {"term", h.term},
-              {"source_forbidden", h.source_forbidden},
-              {"targets", targets},
-              {"forbidden_targets", forbidden}};
-}
-
-Json WarningJson(const qa::Warning& w) {
-  return Json{{"check", w.check}, {"severity", w.severity}, {"message", w.message}};
-}
-
 }  // namespace
 
 Json ReviewJson(const qe::Review& r, double threshold) {
-  Json w = Json::array();
-  for (const auto& x : r.warnings) w.push_back(WarningJson(x));
-  Json hits = Json::array();
-  for (const auto& h : r.terms.hits) hits.push_back(HitJson(h));
-  Json out{{"qa", w}, {"terms", hits}, {"qe", nullptr}};
-  if (r.qe.has_value()) {
-    Json features = Json::object();
-    for (const auto& f : r.qe->features) features[f.name] = f.value;
-    out["qe"] = Json{{"score", std::round(r.qe->score * 10) / 10},
-                     {"scorer", r.qe->scorer},
-                     {"provisional", r.qe->provisional},
-                     {"auto_approved", r.auto_approved},
-                     {"threshold", threshold},
-                     {"reasons", r.qe->reasons},
-                     {"features", features}};
-  }
-  return out;
+  return Json::parse(qe::ReviewToJson(r, threshold));
 }
 
 namespace {
@@ -432,9 +399,7 @@ void AddQualityRoutes(Router* router, const Services& s) {
                      auto hits =
                          g->Find(req.principal.tenant, req.params.at("name"), *src, *tgt, *t);
                      if (!hits.ok()) return ErrorResponse(hits.status());
-                     Json h = Json::array();
-                     for (const auto& x : *hits) h.push_back(HitJson(x));
-                     out.push_back(Json{{"terms", h}});
+                     out.push_back(Json{{"terms", Json::parse(qe::TermHitsToJson(*hits))}});
                    }
                    return JsonResponse(200, Json{{"segments", out}});
                  }});

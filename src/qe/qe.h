@@ -192,6 +192,13 @@ struct Review {
   bool auto_approved = false;  // scored, not provisional, level < 2, no QA error, >= threshold
 };
 
+// A review as JSON: {"qa": [{"check","severity","message"}], "terms": [{"concept_id","source",
+// "term","source_forbidden","targets","forbidden_targets"}], "qe": null or {"score","scorer",
+// "provisional","auto_approved","threshold","reasons","features"}}.
+std::string ReviewToJson(const Review& review, double threshold);
+// The "terms" array of the above.
+std::string TermHitsToJson(const std::vector<terms::TermHit>& hits);
+
 // Thread-safe; every dependency may be null (no glossary checks, no TM agreement, no round
 // trip, no scores) and must outlive the reviewer.
 class Reviewer {

@@ -1,4 +1,7 @@
 // The reviewer (see qe.h): QA checks, glossary terms and QE scores of translated segments.
+#include <cmath>
+#include <nlohmann/json.hpp>
+
 #include "common/status.h"
 #include "common/strings.h"
 #include "mt/translate.h"
@@ -7,6 +10,59 @@
 #include "tm/tm.h"
 
 namespace verso::qe {
+namespace {
+
+using Json = nlohmann::json;
+
+Json HitsJson(const std::vector<terms::TermHit>& hits) {
+  Json out = Json::array();
+  for (const terms::TermHit& h : hits) {
+    Json targets = Json::array();
+    for (const auto& t : h.targets) {
+      targets.push_back(Json{{"lang", t.lang},
+                             {"text", t.text},
+                             {"part_of_speech", t.part_of_speech},
+                             {"status", t.status},
+                             {"case_sensitive", t.case_sensitive},
+                             {"note", t.note}});
+    }
+    Json forbidden = Json::array();
+    for (const auto& t : h.forbidden_targets) forbidden.push_back(t.text);
+    out.push_back(Json{{"concept_id", h.concept_id},
+                       {"source", h.source},
+                       {"term", h.term},
+                       {"source_forbidden", h.source_forbidden},
+                       {"targets", targets},
+                       {"forbidden_targets", forbidden}});
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string TermHitsToJson(const std::vector<terms::TermHit>& hits) {
+  return HitsJson(hits).dump();
+}
+
+std::string ReviewToJson(const Review& r, double threshold) {
+  Json w = Json::array();
+  for (const auto& x : r.warnings) {
+    w.push_back(Json{{"check", x.check}, {"severity", x.severity}, {"message", x.message}});
+  }
+  Json out{{"qa", w}, {"terms", HitsJson(r.terms.hits)}, {"qe", nullptr}};
+  if (r.qe.has_value()) {
+    Json features = Json::object();
+    for (const auto& f : r.qe->features) features[f.name] = f.value;
+    out["qe"] = Json{{"score", std::round(r.qe->score * 10) / 10},
+                     {"scorer", r.qe->scorer},
+                     {"provisional", r.qe->provisional},
+                     {"auto_approved", r.auto_approved},
+                     {"threshold", threshold},
+                     {"reasons", r.qe->reasons},
+                     {"features", features}};
+  }
+  return out.dump();
+}
 
 absl::StatusOr<std::vector<Review>> Reviewer::Run(
     const ReviewOptions& q, const std::vector<ReviewSegment>& segments) const {

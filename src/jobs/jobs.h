@@ -1,0 +1,282 @@
+// Jobs: a document (XLIFF, PO, JSON, text) or a list of segments, translated into one or more
+// languages through the pipeline, post-edited where QE did not trust the machine, and written
+// back into the original document.
+//
+//   Submit ─► job + segments + first task, one transaction
+//   per target language, each stage one task of the durable queue (storage::JobRepository):
+//     analyse       TM lookups: best match per segment, repetitions, word counts (the report)
+//     pretranslate  100 % and context matches become the translation (origin "tm", approved)
+//     mt            the rest through the engine chain (mt::TranslateService), in chunks
+//     review        QA, terms and QE (qe::Reviewer): auto-approved, or awaiting a post-editor
+//   then the job is completed, or post-editing until every segment is approved or confirmed.
+//
+// Every chunk of a stage is committed with the segments it changed; the last commit marks the
+// task done and enqueues the next one in the same transaction. Workers lease tasks for a
+// while and renew the lease per chunk; a task whose lease expired (its worker died) is run
+// again by the next worker and picks up the segments not yet done, so a kill -9 loses no
+// segment and no segment's result is written twice. A task that keeps failing goes to the
+// dead-letter state with its error and fails the job. In maintenance mode (degradation level
+// "emergency") workers lease nothing: jobs are accepted and wait.
+//
+// Webhooks (job.completed, job.failed) go through the same queue: the event is enqueued in the
+// transaction that ends the job (a durable outbox), delivered at least once, signed with
+// HMAC-SHA256 over the body with the tenant's secret, retried after 1 min, 5 min, 30 min, 2 h
+// and 12 h (±10 %), every attempt logged.
+#ifndef VERSO_JOBS_JOBS_H_
+#define VERSO_JOBS_JOBS_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "storage/storage.h"
+
+namespace verso {
+class Clock;
+class IdGenerator;
+namespace tm {
+class TmService;
+}
+namespace mt {
+class TranslateService;
+}
+namespace qe {
+class Reviewer;
+}
+namespace resilience {
+class DegradationController;
+}
+}  // namespace verso
+
+namespace verso::jobs {
+
+struct SubmitRequest {
+  std::string tenant;
+  std::string user;
+  std::string idempotency_key;            // optional: the same key returns the same job
+  std::string source_lang;                // BCP 47; optional for XLIFF (the file's srcLang)
+  std::vector<std::string> target_langs;  // optional for XLIFF with a trgLang
+  std::string tm_store;                   // optional
+  std::string glossary;                   // optional: a stored glossary's name
+  std::string engine_policy;              // optional: a stored policy's name
+  std::string qa_profile;                 // optional
+  std::optional<double> qe_threshold;     // 0-101; default the server's
+  std::string webhook_url;                // optional: http(s)://...
+  // A document: its bytes, name, and format ("xliff", "po", "json", "text"; empty: from the
+  // name's extension) ...
+  std::string document;
+  std::string file_name;
+  std::string format;
+  // ... or segments (markup).
+  std::vector<std::string> segments;
+};
+
+// Segment counts of a job (or of one target language).
+struct Counts {
+  int64_t segments = 0;
+  int64_t words = 0;
+  int64_t tm = 0;         // translated from the TM
+  int64_t mt = 0;         // machine-translated
+  int64_t approved = 0;   // auto-approved (TM matches and trusted MT)
+  int64_t awaiting = 0;   // waiting for a post-editor
+  int64_t confirmed = 0;  // confirmed by a post-editor
+};
+
+struct Stage {
+  std::string name;   // "analyse", "pretranslate", "mt", "review", "post_edit"
+  std::string state;  // "pending", "running", "done", "failed"
+  int64_t done = 0;   // segments (all targets)
+  int64_t total = 0;
+  double seconds = 0;  // time spent in the stage's tasks
+};
+
+struct JobInfo {
+  storage::JobRecord job;  // without the document
+  Counts counts;
+  std::map<std::string, Counts> by_target;
+  std::vector<Stage> stages;
+  std::vector<std::string> messages;  // degradation and policy notes for users
+  bool replayed = false;              // Submit: an earlier job with the same idempotency key
+};
+
+// The TM analysis report (what translators are paid by): per band, segments, words (GMX-V)
+// and characters. Bands: "repetitions", "101", "100", "95-99", "85-94", "75-84", "50-74",
+// "no-match". A repetition is a segment whose source came earlier in the job; it is counted
+// there and not in its match band.
+struct AnalysisBand {
+  std::string band;
+  int64_t segments = 0;
+  int64_t words = 0;
+  int64_t characters = 0;
+};
+struct Analysis {
+  std::string target_lang;
+  std::vector<AnalysisBand> bands;
+  AnalysisBand total;
+};
+
+// A segment as a post-editor sees it.
+struct SegmentDetail {
+  storage::JobSegmentRecord segment;
+  // TM matches for the source (best first), when the job has a TM for this target.
+  std::vector<std::pair<int, std::pair<std::string, std::string>>> matches;  // score, src, tgt
+};
+
+// Outbound webhook calls (main.cc wires libcurl; tests use a local server).
+class WebhookSender {
+ public:
+  virtual ~WebhookSender() = default;
+  // The HTTP status of the answer; an error when there was none within `timeout`.
+  virtual absl::StatusOr<int> Post(const std::string& url,
+                                   const std::vector<std::pair<std::string, std::string>>& headers,
+                                   const std::string& body, absl::Duration timeout) = 0;
+};
+
+// POSTs with libcurl (no redirects followed).
+std::unique_ptr<WebhookSender> NewHttpWebhookSender();
+
+struct ServiceOptions {
+  double default_threshold = 85;  // qe.threshold
+  absl::Duration lease = absl::Seconds(30);
+  int max_attempts = 5;  // a stage task's attempts before it is dead
+  int chunk = 200;       // segments per committed chunk
+  // The platform spec: when the oldest segment waiting for a post-editor has waited this long,
+  // the auto-approve bar is lowered by `expedite_drop` points ("Expedited processing enabled").
+  absl::Duration expedite_after = absl::Hours(4);
+  double expedite_drop = 10;
+  std::vector<absl::Duration> webhook_delays = {absl::Minutes(1), absl::Minutes(5),
+                                                absl::Minutes(30), absl::Hours(2), absl::Hours(12)};
+  double webhook_jitter = 0.10;
+  absl::Duration webhook_timeout = absl::Seconds(10);
+  std::string webhook_secret;  // the server's; a tenant's secret is derived from it
+  absl::Duration poll = absl::Milliseconds(200);  // idle workers look for work this often
+  uint64_t seed = 1;
+};
+
+// Thread-safe. Everything passed in must outlive the service.
+class JobService {
+ public:
+  JobService(storage::Database* db, tm::TmService* tm, mt::TranslateService* translate,
+             qe::Reviewer* reviewer, resilience::DegradationController* degradation,
+             WebhookSender* webhooks, const Clock* clock, IdGenerator* ids, ServiceOptions options);
+  ~JobService();
+
+  // Validates and stores the job with its segments and queues its first stage. The same
+  // tenant and idempotency key return the earlier job (replayed = true). Errors name the field
+  // (InvalidArgument) or the document's line and column.
+  absl::StatusOr<JobInfo> Submit(const SubmitRequest& request);
+  absl::StatusOr<JobInfo> Get(std::string_view tenant, std::string_view id);
+  absl::StatusOr<std::vector<JobInfo>> List(std::string_view tenant, int limit);
+  absl::StatusOr<std::vector<Analysis>> GetAnalysis(std::string_view tenant, std::string_view id);
+  // The document translated into `target_lang`: approved and confirmed segments in place,
+  // the rest as the file had it. For a segment job, JSON {"segments": [...]} (null where
+  // there is no approved translation). `file_name` receives a name for the download.
+  absl::StatusOr<std::string> Download(std::string_view tenant, std::string_view id,
+                                       std::string_view target_lang, std::string* file_name);
+  // Stops the job: pending tasks are dropped; FailedPrecondition when it already ended.
+  absl::StatusOr<JobInfo> Cancel(std::string_view tenant, std::string_view id);
+  // The job's tasks (queue view) and webhook deliveries.
+  absl::StatusOr<std::vector<storage::TaskRecord>> Tasks(std::string_view tenant,
+                                                         std::string_view id);
+  absl::StatusOr<std::vector<storage::WebhookDeliveryRecord>> Deliveries(std::string_view tenant,
+                                                                         std::string_view id);
+
+  // ---- Post-editing ----
+  // Segments of a job (one target or all; `state` filters, empty: all).
+  absl::StatusOr<std::vector<storage::JobSegmentRecord>> Segments(std::string_view tenant,
+                                                                  std::string_view id,
+                                                                  std::string_view target_lang,
+                                                                  std::string_view state);
+  absl::StatusOr<SegmentDetail> Segment(std::string_view tenant, std::string_view id,
+                                        std::string_view target_lang, int64_t index);
+  // The tenant's segments waiting for a post-editor, oldest first.
+  absl::StatusOr<std::vector<storage::JobSegmentRecord>> Awaiting(std::string_view tenant,
+                                                                  int limit);
+  absl::StatusOr<storage::JobSegmentRecord> SaveDraft(std::string_view tenant, std::string_view id,
+                                                      std::string_view target_lang, int64_t index,
+                                                      const std::string& markup,
+                                                      std::string_view user);
+  // Confirms a segment with `markup` (nullopt: its draft, else its current translation): it is
+  // written to the job's TM at once, and the job completes when it was the last one open.
+  absl::StatusOr<storage::JobSegmentRecord> Confirm(std::string_view tenant, std::string_view id,
+                                                    std::string_view target_lang, int64_t index,
+                                                    const std::optional<std::string>& markup,
+                                                    std::string_view user);
+
+  // The tenant's webhook signing secret.
+  std::string WebhookSecret(std::string_view tenant) const;
+  // True while the expedite policy is on.
+  bool Expedited();
+
+  // ---- Workers ----
+  // Leases and runs one task as `worker`; false when there was nothing to run (or the
+  // platform is in maintenance).
+  absl::StatusOr<bool> RunOnce(const std::string& worker);
+  // Runs `threads` workers until Stop().
+  void Start(int threads);
+  void Stop();
+
+ private:
+  absl::StatusOr<storage::JobRecord> Owned(std::string_view tenant, std::string_view id);
+  absl::Status Run(const storage::TaskRecord& task, const std::string& worker);
+  absl::Status Analyse(const storage::TaskRecord& task, const storage::JobRecord& job,
+                       const std::string& worker);
+  absl::Status Pretranslate(const storage::TaskRecord& task, const storage::JobRecord& job,
+                            const std::string& worker);
+  absl::Status Translate(const storage::TaskRecord& task, const storage::JobRecord& job,
+                         const std::string& worker);
+  absl::Status Review(const storage::TaskRecord& task, const storage::JobRecord& job,
+                      const std::string& worker);
+  absl::Status Deliver(const storage::TaskRecord& task, const std::string& worker);
+  absl::Status Chunks(
+      const storage::TaskRecord& task, const std::string& worker, std::string_view from,
+      const std::function<absl::Status(std::vector<storage::JobSegmentRecord>&)>& fn,
+      std::vector<storage::JobSegmentRecord>* last);
+  absl::Status Finish(const storage::TaskRecord& task, const std::string& worker,
+                      std::string_view stage, absl::Time started,
+                      std::vector<storage::JobSegmentRecord> last, std::string_view next,
+                      bool review_done);
+  // The job's end when every segment of every target is approved or confirmed (in storage, or
+  // in `change`): the change that completes it (status, webhook) is added to `change`.
+  absl::Status MaybeComplete(storage::JobRecord* job, storage::JobChange* change);
+  void EndJob(storage::JobRecord* job, std::string_view status, std::string_view error,
+              storage::JobChange* change);
+  void AddStageTime(storage::JobRecord* job, std::string_view stage, absl::Duration d);
+  std::string TmStoreFor(const storage::JobRecord& job, std::string_view target_lang);
+  absl::StatusOr<JobInfo> Info(storage::JobRecord job);
+  absl::Duration Jitter(absl::Duration d, double fraction);
+
+  storage::Database* db_;
+  storage::JobRepository* repo_;
+  tm::TmService* tm_;
+  mt::TranslateService* translate_;
+  qe::Reviewer* reviewer_;
+  resilience::DegradationController* degradation_;
+  WebhookSender* webhooks_;
+  const Clock* clock_;
+  IdGenerator* ids_;
+  ServiceOptions options_;
+  std::mutex job_mu_;      // read-modify-write of job records by this process's workers
+  std::mutex confirm_mu_;  // confirms one at a time: the last one completes the job
+  std::mutex rng_mu_;
+  std::mt19937_64 rng_;
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
+  std::mutex wake_mu_;
+  std::condition_variable wake_;
+};
+
+}  // namespace verso::jobs
+
+#endif  // VERSO_JOBS_JOBS_H_

@@ -1,0 +1,391 @@
+// Jobs on real components: SQLite, the TM service, the built-in Apertium engine behind the
+// router, the builtin QE scorer; webhooks to a local HTTP server; a fake clock for leases and
+// retry schedules.
+#include "jobs/jobs.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "common/ids.h"
+#include "common/strings.h"
+#include "mt/mt.h"
+#include "mt/translate.h"
+#include "qe/qe.h"
+#include "resilience/resilience.h"
+#include "tests/fake_http_server.h"
+#include "tm/tm.h"
+
+namespace verso::jobs {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using Json = nlohmann::json;
+
+class JobsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static int n = 0;
+    dir_ = StrCat(::testing::TempDir(), "/jobs_", getpid(), "_", n++);
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    auto db = storage::OpenSqlite(dir_ + "/verso.db", storage::SqliteOptions{});
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    tm_ = std::make_unique<tm::TmService>(db_.get(), &clock_, &ids_);
+    ASSERT_TRUE(tm_->Load().ok());
+    mt::ApertiumOptions ao;
+    ao.max_pipelines_per_pair = 1;
+    auto apertium = mt::NewApertiumEngine(ao);
+    ASSERT_TRUE(apertium.ok()) << apertium.status();
+    std::vector<std::unique_ptr<mt::Engine>> engines;
+    engines.push_back(std::move(*apertium));
+    mt::RouterOptions ro;
+    ro.default_chain = {"apertium"};
+    router_ = std::make_unique<mt::Router>(std::move(engines), ro, &clock_, &degradation_);
+    translate_ = std::make_unique<mt::TranslateService>(tm_.get(), &db_->policies(), router_.get(),
+                                                        &degradation_, &clock_);
+    auto scorer = qe::NewBuiltinScorer({});
+    ASSERT_TRUE(scorer.ok());
+    scorer_ = std::move(*scorer);
+    qe_ = std::make_unique<qe::QeService>(scorer_.get(), nullptr, qe::ServiceOptions{}, &clock_,
+                                          &degradation_);
+    reviewer_ =
+        std::make_unique<qe::Reviewer>(qe_.get(), nullptr, tm_.get(), router_.get(), &degradation_);
+    sender_ = NewHttpWebhookSender();
+    ServiceOptions o;
+    o.chunk = 3;
+    o.lease = absl::Seconds(30);
+    o.webhook_secret = "server-secret";
+    o.max_attempts = 2;
+    service_ = std::make_unique<JobService>(db_.get(), tm_.get(), translate_.get(), reviewer_.get(),
+                                            &degradation_, sender_.get(), &clock_, &ids_, o);
+    auto store = tm_->CreateStore("acme", "main", "en", "es");
+    ASSERT_TRUE(store.ok());
+    store_ = store->record.id;
+    std::vector<storage::SegmentRecord> segs(2);
+    segs[0].source = "The file was saved.";
+    segs[0].target = "El fichero se ha guardado.";
+    segs[1].source = "Open the window.";
+    segs[1].target = "Abra la ventana.";
+    ASSERT_TRUE(tm_->AddSegments("acme", store_, segs, "ana").ok());
+  }
+  void TearDown() override {
+    service_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Runs tasks until none is runnable now; returns how many ran.
+  int Drain(const std::string& worker = "w1") {
+    int ran = 0;
+    while (true) {
+      auto r = service_->RunOnce(worker);
+      EXPECT_TRUE(r.ok()) << r.status();
+      if (!r.ok() || !*r) return ran;
+      ++ran;
+    }
+  }
+
+  SubmitRequest Segments(std::vector<std::string> segments) {
+    SubmitRequest r;
+    r.tenant = "acme";
+    r.user = "ana";
+    r.source_lang = "en";
+    r.target_langs = {"es"};
+    r.tm_store = store_;
+    r.segments = std::move(segments);
+    return r;
+  }
+
+  std::string dir_;
+  FakeClock clock_;
+  IdGenerator ids_{clock_, 7};
+  resilience::DegradationController degradation_;
+  std::unique_ptr<storage::Database> db_;
+  std::unique_ptr<tm::TmService> tm_;
+  std::unique_ptr<mt::Router> router_;
+  std::unique_ptr<mt::TranslateService> translate_;
+  std::unique_ptr<qe::Scorer> scorer_;
+  std::unique_ptr<qe::QeService> qe_;
+  std::unique_ptr<qe::Reviewer> reviewer_;
+  std::unique_ptr<WebhookSender> sender_;
+  std::unique_ptr<JobService> service_;
+  std::string store_;
+};
+
+TEST_F(JobsTest, SegmentsGoThroughTmMtAndReview) {
+  auto job =
+      service_->Submit(Segments({"The file was saved.", "The house is red.", "The file was saved.",
+                                 "Open the windows.", "The dog eats bread."}));
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->job.status, "queued");
+  EXPECT_EQ(job->counts.segments, 5);
+  // analyse, pretranslate, mt (two chunks of at most 3), review.
+  EXPECT_EQ(Drain(), 4);
+  auto info = service_->Get("acme", job->job.id);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->counts.tm, 2);
+  EXPECT_EQ(info->counts.mt, 3);
+  EXPECT_EQ(info->counts.approved + info->counts.awaiting, 5);
+  for (const Stage& s : info->stages) {
+    if (s.name != "post_edit") EXPECT_EQ(s.state, "done") << s.name;
+  }
+  auto segs = service_->Segments("acme", job->job.id, "es", "");
+  ASSERT_EQ(segs->size(), 5u);
+  EXPECT_EQ((*segs)[0].origin, "tm");
+  EXPECT_EQ((*segs)[0].target, "El fichero se ha guardado.");
+  EXPECT_EQ((*segs)[0].state, "approved");
+  EXPECT_EQ((*segs)[1].origin, "mt");
+  EXPECT_EQ((*segs)[1].target, "La casa es roja.");
+  EXPECT_EQ((*segs)[1].engine, "apertium");
+  EXPECT_GE((*segs)[1].qe_score, 0);
+  EXPECT_TRUE((*segs)[2].repetition);
+  EXPECT_EQ((*segs)[3].tm_score, 66);  // "windows" vs "window": a fuzzy match, machine-translated
+  EXPECT_EQ((*segs)[3].origin, "mt");
+  // The analysis report: bands and GMX-V words.
+  auto analysis = service_->GetAnalysis("acme", job->job.id);
+  ASSERT_TRUE(analysis.ok());
+  ASSERT_EQ(analysis->size(), 1u);
+  std::map<std::string, int64_t> seg_by_band, words_by_band;
+  for (const auto& b : (*analysis)[0].bands) {
+    seg_by_band[b.band] = b.segments;
+    words_by_band[b.band] = b.words;
+  }
+  EXPECT_EQ(seg_by_band["repetitions"], 1);
+  EXPECT_EQ(seg_by_band["100"], 1);
+  EXPECT_EQ(seg_by_band["50-74"], 1);
+  EXPECT_EQ(seg_by_band["no-match"], 2);
+  EXPECT_EQ(words_by_band["repetitions"], 4);
+  EXPECT_EQ((*analysis)[0].total.words, 19);
+  EXPECT_EQ((*analysis)[0].total.segments, 5);
+}
+
+TEST_F(JobsTest, PostEditsAreConfirmedIntoTheTmAndCompleteTheJobWithAWebhook) {
+  std::vector<testing::FakeRequest> received;
+  std::mutex mu;
+  testing::FakeHttpServer hook([&](const testing::FakeRequest& r) {
+    std::lock_guard<std::mutex> lock(mu);
+    received.push_back(r);
+    return testing::FakeResponse{204, {}, ""};
+  });
+  SubmitRequest r = Segments({"The file was saved.", "The house is red.", "The cat sleeps."});
+  r.qe_threshold = 101;  // nothing machine-translated is trusted
+  r.webhook_url = StrCat("http://127.0.0.1:", hook.port(), "/hooks/verso");
+  auto job = service_->Submit(r);
+  ASSERT_TRUE(job.ok()) << job.status();
+  Drain();
+  auto info = service_->Get("acme", job->job.id);
+  EXPECT_EQ(info->job.status, "post_editing");
+  EXPECT_EQ(info->counts.awaiting, 2);
+  auto awaiting = service_->Awaiting("acme", 10);
+  ASSERT_EQ(awaiting->size(), 2u);
+  EXPECT_EQ((*awaiting)[0].index, 1);
+  // A draft, then the confirmation of the draft; the other confirmed as machine-translated.
+  auto draft = service_->SaveDraft("acme", job->job.id, "es", 1, "La casa es roja!", "bea");
+  ASSERT_TRUE(draft.ok()) << draft.status();
+  auto c1 = service_->Confirm("acme", job->job.id, "es", 1, "La casa es rojísima.", "bea");
+  ASSERT_TRUE(c1.ok()) << c1.status();
+  EXPECT_EQ(c1->origin, "human");
+  EXPECT_EQ(c1->state, "confirmed");
+  EXPECT_EQ(service_->Get("acme", job->job.id)->job.status, "post_editing");
+  // Written to the TM at once: the next lookup finds it.
+  tm::LookupOptions lo;
+  auto m = tm_->Lookup("acme", store_, "The house is red.", lo);
+  ASSERT_TRUE(m.ok());
+  ASSERT_FALSE(m->matches.empty());
+  EXPECT_EQ(m->matches[0].score, 100);
+  EXPECT_EQ(m->matches[0].segment.target, "La casa es rojísima.");
+  auto c2 = service_->Confirm("acme", job->job.id, "es", 2, std::nullopt, "bea");
+  ASSERT_TRUE(c2.ok()) << c2.status();
+  EXPECT_EQ(c2->origin, "mt");
+  info = service_->Get("acme", job->job.id);
+  EXPECT_EQ(info->job.status, "completed");
+  EXPECT_EQ(info->counts.confirmed, 2);
+  EXPECT_TRUE(absl::IsFailedPrecondition(
+      service_->SaveDraft("acme", job->job.id, "es", 1, "x", "bea").status()));
+  // The webhook: one delivery, signed with the tenant's secret.
+  EXPECT_EQ(Drain(), 1);
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(received.size(), 1u);
+  EXPECT_EQ(received[0].target, "/hooks/verso");
+  EXPECT_EQ(received[0].Header("x-verso-event"), "job.completed");
+  EXPECT_EQ(received[0].Header("x-verso-signature"),
+            StrCat("sha256=", HmacSha256Hex(service_->WebhookSecret("acme"), received[0].body)));
+  Json body = Json::parse(received[0].body);
+  EXPECT_EQ(body["job"]["id"], job->job.id);
+  EXPECT_EQ(body["job"]["status"], "completed");
+  auto deliveries = service_->Deliveries("acme", job->job.id);
+  ASSERT_EQ(deliveries->size(), 1u);
+  EXPECT_EQ((*deliveries)[0].http_status, 204);
+  // The segments download: every segment confirmed or approved.
+  std::string name;
+  auto out = service_->Download("acme", job->job.id, "es", &name);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(Json::parse(*out)["segments"],
+            Json({"El fichero se ha guardado.", "La casa es rojísima.", c2->target}));
+}
+
+TEST_F(JobsTest, AWebhookThatFailsThreeTimesIsRetriedOnTheSpecsSchedule) {
+  std::atomic<int> calls{0};
+  testing::FakeHttpServer hook([&](const testing::FakeRequest&) {
+    return ++calls <= 3 ? testing::FakeResponse{503, {}, "busy"}
+                        : testing::FakeResponse{200, {}, "ok"};
+  });
+  SubmitRequest r = Segments({"The file was saved."});
+  r.webhook_url = StrCat("http://127.0.0.1:", hook.port(), "/h");
+  auto job = service_->Submit(r);
+  ASSERT_TRUE(job.ok());
+  const absl::Time t0 = clock_.Now();
+  Drain();  // the stages, then the first delivery attempt (503)
+  EXPECT_EQ(service_->Get("acme", job->job.id)->job.status, "completed");
+  EXPECT_EQ(calls.load(), 1);
+  // Nothing before the first retry is due; each retry runs once its time has come.
+  const absl::Duration schedule[] = {absl::Minutes(1), absl::Minutes(5), absl::Minutes(30)};
+  absl::Time at = t0;
+  for (int k = 0; k < 3; ++k) {
+    clock_.Advance(schedule[k] * 0.89);
+    EXPECT_EQ(Drain(), 0) << k;
+    clock_.Advance(schedule[k] * 0.22);
+    EXPECT_EQ(Drain(), 1) << k;
+    EXPECT_EQ(calls.load(), k + 2);
+    at = clock_.Now();
+  }
+  auto d = service_->Deliveries("acme", job->job.id);
+  ASSERT_EQ(d->size(), 4u);
+  std::vector<int> statuses, attempts;
+  for (const auto& x : *d) {
+    statuses.push_back(x.http_status);
+    attempts.push_back(x.attempt);
+  }
+  EXPECT_THAT(statuses, ElementsAre(503, 503, 503, 200));
+  EXPECT_THAT(attempts, ElementsAre(1, 2, 3, 4));
+  for (size_t k = 1; k < 4; ++k) {
+    const absl::Duration gap = (*d)[k].at - (*d)[k - 1].at;
+    EXPECT_GE(gap, schedule[k - 1] * 0.9) << k;
+    EXPECT_LE(gap, schedule[k - 1] * 1.11) << k;
+  }
+  auto tasks = service_->Tasks("acme", job->job.id);
+  EXPECT_EQ(tasks->back().kind, "webhook");
+  EXPECT_EQ(tasks->back().state, "done");
+  clock_.Advance(absl::Hours(24));
+  EXPECT_EQ(Drain(), 0);
+  EXPECT_EQ(calls.load(), 4);
+}
+
+TEST_F(JobsTest, AnExpiredLeaseIsRunAgainAndNothingIsDoneTwice) {
+  auto job = service_->Submit(Segments({"The house is red.", "The cat sleeps.", "The dog runs.",
+                                        "The sun shines.", "The car is fast."}));
+  ASSERT_TRUE(job.ok());
+  // A worker takes the first task and dies without a word.
+  auto lost = db_->jobs().LeaseTask("dead-worker", clock_.Now(), clock_.Now() + absl::Seconds(30));
+  ASSERT_TRUE(lost.ok());
+  EXPECT_EQ(Drain("w2"), 0);  // still leased
+  clock_.Advance(absl::Seconds(31));
+  EXPECT_EQ(Drain("w2"), 4);
+  auto tasks = service_->Tasks("acme", job->job.id);
+  ASSERT_EQ(tasks->size(), 4u);
+  EXPECT_EQ((*tasks)[0].attempts, 2);
+  EXPECT_EQ((*tasks)[0].lease_owner, "w2");
+  // The dead worker's late commit is refused.
+  storage::JobChange late;
+  late.finish_task = lost->id;
+  late.finish_owner = "dead-worker";
+  EXPECT_TRUE(absl::IsFailedPrecondition(db_->jobs().Apply(late)));
+  auto segs = service_->Segments("acme", job->job.id, "es", "");
+  ASSERT_EQ(segs->size(), 5u);
+  for (const auto& s : *segs) EXPECT_NE(s.target, "") << s.index;
+}
+
+TEST_F(JobsTest, MaintenanceQueuesJobsAndResumesAfterwards) {
+  degradation_.SetMaintenance(true);
+  SubmitRequest r = Segments({"The house is red."});
+  r.qe_threshold = 0;  // trust every machine translation
+  auto job = service_->Submit(r);
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(Drain(), 0);
+  EXPECT_EQ(service_->Get("acme", job->job.id)->job.status, "queued");
+  degradation_.SetMaintenance(false);
+  EXPECT_EQ(Drain(), 4);
+  EXPECT_EQ(service_->Get("acme", job->job.id)->job.status, "completed");
+}
+
+TEST_F(JobsTest, IdempotencyKeysReturnTheSameJob) {
+  SubmitRequest r = Segments({"The house is red."});
+  r.idempotency_key = "order-17";
+  auto a = service_->Submit(r);
+  ASSERT_TRUE(a.ok());
+  EXPECT_FALSE(a->replayed);
+  r.segments = {"Something else entirely."};
+  auto b = service_->Submit(r);
+  ASSERT_TRUE(b.ok());
+  EXPECT_TRUE(b->replayed);
+  EXPECT_EQ(b->job.id, a->job.id);
+  EXPECT_EQ(b->counts.segments, 1);
+  // Another tenant's key is its own.
+  r.tenant = "other";
+  r.tm_store.clear();
+  auto c = service_->Submit(r);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_NE(c->job.id, a->job.id);
+  EXPECT_TRUE(absl::IsNotFound(service_->Get("other", a->job.id).status()));
+}
+
+TEST_F(JobsTest, ATaskThatKeepsFailingGoesToTheDeadLettersAndFailsTheJob) {
+  std::atomic<int> calls{0};
+  std::string event;
+  testing::FakeHttpServer hook([&](const testing::FakeRequest& r) {
+    ++calls;
+    event = r.Header("x-verso-event");
+    return testing::FakeResponse{200, {}, ""};
+  });
+  SubmitRequest r = Segments({"The house is red."});
+  r.target_langs = {"ja"};  // no engine translates English into Japanese here
+  r.tm_store.clear();
+  r.webhook_url = StrCat("http://127.0.0.1:", hook.port(), "/h");
+  auto job = service_->Submit(r);
+  ASSERT_TRUE(job.ok()) << job.status();
+  Drain();  // analyse, pretranslate, mt fails (attempt 1)
+  clock_.Advance(absl::Minutes(1));
+  Drain();  // mt fails again: dead (max_attempts 2), then the webhook
+  auto info = service_->Get("acme", job->job.id);
+  EXPECT_EQ(info->job.status, "failed");
+  EXPECT_THAT(info->job.error, HasSubstr("mt (ja)"));
+  auto tasks = service_->Tasks("acme", job->job.id);
+  EXPECT_EQ((*tasks)[2].kind, "mt");
+  EXPECT_EQ((*tasks)[2].state, "dead");
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(event, "job.failed");
+}
+
+TEST_F(JobsTest, BadSubmissionsNameTheField) {
+  SubmitRequest r = Segments({"<b>unclosed"});
+  auto s = service_->Submit(r);
+  EXPECT_TRUE(absl::IsInvalidArgument(s.status()));
+  EXPECT_THAT(s.status().message(), HasSubstr("segments[0]"));
+  r = Segments({"ok"});
+  r.target_langs = {"es", "es"};
+  EXPECT_THAT(service_->Submit(r).status().message(), HasSubstr("target_langs[1]"));
+  r = Segments({"ok"});
+  r.qe_threshold = 150;
+  EXPECT_THAT(service_->Submit(r).status().message(), HasSubstr("qe_threshold"));
+  r = Segments({"ok"});
+  r.tm_store = "tm_nope";
+  EXPECT_TRUE(absl::IsNotFound(service_->Submit(r).status()));
+  r = Segments({});
+  r.document = "msgid \"a\"\nmsgstr \"\"\n\nmsgid \"b\nmsgstr \"\"\n";
+  r.file_name = "broken.po";
+  s = service_->Submit(r);
+  EXPECT_TRUE(absl::IsInvalidArgument(s.status()));
+  EXPECT_THAT(s.status().message(), HasSubstr("broken.po: line 4"));
+  r.file_name = "x.docx";
+  EXPECT_THAT(service_->Submit(r).status().message(), HasSubstr("format"));
+}
+
+}  // namespace
+}  // namespace verso::jobs

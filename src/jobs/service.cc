@@ -1,0 +1,715 @@
+// The job service (see jobs.h).
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "formats/formats.h"
+#include "jobs/jobs.h"
+#include "mt/translate.h"
+#include "qe/qe.h"
+#include "resilience/resilience.h"
+#include "text/text.h"
+#include "tm/tm.h"
+
+namespace verso::jobs {
+namespace {
+
+using Json = nlohmann::json;
+using storage::JobChange;
+using storage::JobRecord;
+using storage::JobSegmentRecord;
+using storage::TaskRecord;
+
+constexpr size_t kMaxSegments = 500'000;
+constexpr const char* kStages[] = {"analyse", "pretranslate", "mt", "review"};
+
+// Segment states, in pipeline order.
+constexpr std::string_view kNew = "new";
+constexpr std::string_view kAnalysed = "analysed";
+constexpr std::string_view kMtPending = "mt_pending";
+constexpr std::string_view kTranslated = "translated";
+constexpr std::string_view kApproved = "approved";
+constexpr std::string_view kAwaiting = "awaiting";
+constexpr std::string_view kConfirmed = "confirmed";
+
+bool Ended(std::string_view status) {
+  return status == "completed" || status == "failed" || status == "cancelled";
+}
+
+// The stage a segment state has passed: 0 none, 1 analysed, 2 pretranslated, 3 translated,
+// 4 reviewed.
+int Progress(std::string_view state) {
+  if (state == kNew) return 0;
+  if (state == kAnalysed) return 1;
+  if (state == kMtPending) return 2;
+  if (state == kTranslated) return 3;
+  return 4;
+}
+
+std::string FormatOf(std::string_view file_name) {
+  std::string lower = AsciiLower(file_name);
+  for (auto [ext, format] :
+       std::initializer_list<std::pair<std::string_view, std::string_view>>{{".xlf", "xliff"},
+                                                                            {".xliff", "xliff"},
+                                                                            {".sdlxliff", "xliff"},
+                                                                            {".po", "po"},
+                                                                            {".pot", "po"},
+                                                                            {".json", "json"},
+                                                                            {".txt", "text"}}) {
+    if (lower.ends_with(ext)) return std::string(format);
+  }
+  return "";
+}
+
+// The format name ReadDocument takes for a stored job's format.
+std::string ReadFormat(std::string_view stored) {
+  return stored.starts_with("xliff") ? "xliff" : std::string(stored);
+}
+
+absl::StatusOr<std::string> Lang(std::string_view field, std::string_view tag) {
+  auto c = text::CanonicalLanguageTag(tag);
+  if (!c.ok()) return absl::InvalidArgumentError(StrCat(field, ": ", c.status().message()));
+  return *c;
+}
+
+}  // namespace
+
+JobService::JobService(storage::Database* db, tm::TmService* tm, mt::TranslateService* translate,
+                       qe::Reviewer* reviewer, resilience::DegradationController* degradation,
+                       WebhookSender* webhooks, const Clock* clock, IdGenerator* ids,
+                       ServiceOptions options)
+    : db_(db),
+      repo_(&db->jobs()),
+      tm_(tm),
+      translate_(translate),
+      reviewer_(reviewer),
+      degradation_(degradation),
+      webhooks_(webhooks),
+      clock_(clock),
+      ids_(ids),
+      options_(std::move(options)),
+      rng_(options_.seed) {}
+
+JobService::~JobService() { Stop(); }
+
+// ---- Submission ---------------------------------------------------------------------------
+
+absl::StatusOr<JobInfo> JobService::Submit(const SubmitRequest& r) {
+  if (!r.idempotency_key.empty()) {
+    auto earlier = repo_->FindJobByIdempotencyKey(r.tenant, r.idempotency_key);
+    if (earlier.ok()) {
+      VERSO_ASSIGN_OR_RETURN(JobInfo info, Info(std::move(*earlier)));
+      info.replayed = true;
+      return info;
+    }
+    if (!absl::IsNotFound(earlier.status())) return earlier.status();
+  }
+  JobRecord job;
+  job.id = ids_->Next("job");
+  job.tenant = r.tenant;
+  job.status = "queued";
+  job.idempotency_key = r.idempotency_key;
+  job.tm_store = r.tm_store;
+  job.glossary = r.glossary;
+  job.engine_policy = r.engine_policy;
+  job.qa_profile = r.qa_profile;
+  job.webhook_url = r.webhook_url;
+  job.file_name = r.file_name;
+  if (!r.source_lang.empty()) {
+    VERSO_ASSIGN_OR_RETURN(job.source_lang, Lang("source_lang", r.source_lang));
+  }
+  for (size_t i = 0; i < r.target_langs.size(); ++i) {
+    VERSO_ASSIGN_OR_RETURN(std::string t, Lang(StrCat("target_langs[", i, "]"), r.target_langs[i]));
+    if (std::find(job.target_langs.begin(), job.target_langs.end(), t) != job.target_langs.end()) {
+      return absl::InvalidArgumentError(StrCat("target_langs[", i, "]: ", t, " is listed twice"));
+    }
+    job.target_langs.push_back(std::move(t));
+  }
+  if (r.qe_threshold.has_value()) {
+    if (*r.qe_threshold < 0 || *r.qe_threshold > 101) {
+      return absl::InvalidArgumentError("qe_threshold: must be 0 to 101 (101: never auto-approve)");
+    }
+    job.qe_threshold = *r.qe_threshold;
+  }
+  if (!r.webhook_url.empty() && !r.webhook_url.starts_with("http://") &&
+      !r.webhook_url.starts_with("https://")) {
+    return absl::InvalidArgumentError("webhook_url: must be an http:// or https:// URL");
+  }
+  // The document's units, or the segments.
+  std::vector<std::pair<std::string, std::string>> units;  // unit id, source markup
+  std::vector<int64_t> unit_index;                         // position in the document
+  if (!r.document.empty()) {
+    if (!r.segments.empty()) {
+      return absl::InvalidArgumentError("segments: give a document or segments, not both");
+    }
+    std::string format = r.format.empty() ? FormatOf(r.file_name) : r.format;
+    if (format.empty()) {
+      return absl::InvalidArgumentError(StrCat("format: cannot tell the format of \"", r.file_name,
+                                               "\"; say xliff, po, json or text"));
+    }
+    VERSO_ASSIGN_OR_RETURN(
+        formats::Document doc,
+        formats::ReadDocument(r.document, format, r.file_name.empty() ? "document" : r.file_name,
+                              job.source_lang));
+    if (!doc.source_lang.empty()) {
+      VERSO_ASSIGN_OR_RETURN(std::string declared,
+                             Lang("the document's source language", doc.source_lang));
+      if (job.source_lang.empty()) job.source_lang = declared;
+      if (declared != job.source_lang) {
+        return absl::InvalidArgumentError(
+            StrCat("source_lang: ", job.source_lang, ", but the document is in ", declared));
+      }
+    }
+    if (!doc.target_lang.empty()) {
+      VERSO_ASSIGN_OR_RETURN(std::string declared,
+                             Lang("the document's target language", doc.target_lang));
+      if (job.target_langs.empty()) job.target_langs.push_back(declared);
+      if (job.target_langs != std::vector<std::string>{declared}) {
+        return absl::InvalidArgumentError(
+            StrCat("target_langs: the document is for ", declared, " only"));
+      }
+    }
+    job.format = doc.format;
+    job.document = r.document;
+    for (size_t i = 0; i < doc.units.size(); ++i) {
+      if (text::PlainText(doc.units[i].source).find_first_not_of(" \t\r\n") == std::string::npos) {
+        continue;  // nothing to translate
+      }
+      units.emplace_back(doc.units[i].id, doc.units[i].source);
+      unit_index.push_back(static_cast<int64_t>(i));
+    }
+  } else {
+    if (r.segments.empty()) {
+      return absl::InvalidArgumentError("segments: give a document or at least one segment");
+    }
+    job.format = "segments";
+    for (size_t i = 0; i < r.segments.size(); ++i) {
+      auto runs = text::ParseMarkup(r.segments[i]);
+      if (!runs.ok()) {
+        return absl::InvalidArgumentError(StrCat("segments[", i, "]: ", runs.status().message()));
+      }
+      units.emplace_back(StrCat(i), r.segments[i]);
+      unit_index.push_back(static_cast<int64_t>(i));
+    }
+  }
+  if (job.source_lang.empty()) return absl::InvalidArgumentError("source_lang: required");
+  if (job.target_langs.empty()) return absl::InvalidArgumentError("target_langs: required");
+  for (const std::string& t : job.target_langs) {
+    if (t == job.source_lang) {
+      return absl::InvalidArgumentError(StrCat("target_langs: ", t, " is the source language"));
+    }
+  }
+  if (units.size() * job.target_langs.size() > kMaxSegments) {
+    return absl::InvalidArgumentError(StrCat("the job would have ",
+                                             units.size() * job.target_langs.size(),
+                                             " segments; at most ", kMaxSegments));
+  }
+  // What the job refers to must exist.
+  if (!job.tm_store.empty()) {
+    VERSO_ASSIGN_OR_RETURN(tm::StoreInfo store, tm_->GetStore(job.tenant, job.tm_store));
+    if (text::PrimaryLanguage(store.record.source_lang) != text::PrimaryLanguage(job.source_lang)) {
+      return absl::InvalidArgumentError(
+          StrCat("tm_store: ", job.tm_store, " is ", store.record.source_lang, "->",
+                 store.record.target_lang, ", the job is from ", job.source_lang));
+    }
+  }
+  if (!job.glossary.empty()) {
+    auto g = db_->glossaries().GetGlossary(job.tenant, job.glossary);
+    if (!g.ok()) return absl::NotFoundError(StrCat("glossary: ", g.status().message()));
+  }
+  if (!job.engine_policy.empty()) {
+    auto p = db_->policies().GetPolicy(job.tenant, job.engine_policy);
+    if (!p.ok()) return absl::NotFoundError(StrCat("engine_policy: ", p.status().message()));
+  }
+  if (!job.qa_profile.empty()) {
+    auto p = db_->qa_profiles().GetQaProfile(job.tenant, job.qa_profile);
+    if (!p.ok()) return absl::NotFoundError(StrCat("qa_profile: ", p.status().message()));
+  }
+  const absl::Time now = clock_->Now();
+  job.created_at = job.updated_at = now;
+  job.stats = "{}";
+  JobChange change;
+  std::set<std::string> seen;
+  std::vector<JobSegmentRecord> base;
+  for (size_t i = 0; i < units.size(); ++i) {
+    JobSegmentRecord s;
+    s.job_id = job.id;
+    s.index = unit_index[i];
+    s.unit_id = units[i].first;
+    s.source = units[i].second;
+    s.words = text::CountWords(s.source, job.source_lang).words;
+    s.repetition = !seen.insert(s.source).second;
+    s.updated_at = now;
+    base.push_back(std::move(s));
+  }
+  for (const std::string& target : job.target_langs) {
+    for (JobSegmentRecord s : base) {
+      s.target_lang = target;
+      change.segments.push_back(std::move(s));
+    }
+    TaskRecord t;
+    t.job_id = job.id;
+    t.kind = "analyse";
+    t.target_lang = target;
+    t.run_after = now;
+    t.created_at = now;
+    change.enqueue.push_back(std::move(t));
+  }
+  change.jobs.push_back(job);
+  absl::Status s = repo_->Apply(change);
+  if (absl::IsAlreadyExists(s) && !r.idempotency_key.empty()) {
+    // Another request with the same key won the race.
+    VERSO_ASSIGN_OR_RETURN(JobRecord earlier,
+                           repo_->FindJobByIdempotencyKey(r.tenant, r.idempotency_key));
+    VERSO_ASSIGN_OR_RETURN(JobInfo info, Info(std::move(earlier)));
+    info.replayed = true;
+    return info;
+  }
+  VERSO_RETURN_IF_ERROR(s);
+  wake_.notify_all();
+  job.document.clear();
+  return Info(std::move(job));
+}
+
+absl::StatusOr<JobRecord> JobService::Owned(std::string_view tenant, std::string_view id) {
+  auto job = repo_->GetJob(id);
+  if (!job.ok() || job->tenant != tenant) {
+    if (job.ok() || absl::IsNotFound(job.status())) {
+      return absl::NotFoundError(StrCat("job ", id, " not found"));
+    }
+    return job.status();
+  }
+  return job;
+}
+
+absl::StatusOr<JobInfo> JobService::Get(std::string_view tenant, std::string_view id) {
+  VERSO_ASSIGN_OR_RETURN(JobRecord job, Owned(tenant, id));
+  job.document.clear();
+  return Info(std::move(job));
+}
+
+absl::StatusOr<std::vector<JobInfo>> JobService::List(std::string_view tenant, int limit) {
+  VERSO_ASSIGN_OR_RETURN(std::vector<JobRecord> jobs, repo_->ListJobs(tenant, limit));
+  std::vector<JobInfo> out;
+  for (JobRecord& j : jobs) {
+    VERSO_ASSIGN_OR_RETURN(JobInfo info, Info(std::move(j)));
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+absl::StatusOr<JobInfo> JobService::Info(JobRecord job) {
+  JobInfo info;
+  VERSO_ASSIGN_OR_RETURN(std::vector<JobSegmentRecord> segs, repo_->GetJobSegments(job.id, ""));
+  VERSO_ASSIGN_OR_RETURN(std::vector<TaskRecord> tasks, repo_->JobTasks(job.id));
+  int64_t passed[5] = {0, 0, 0, 0, 0};
+  for (const JobSegmentRecord& s : segs) {
+    for (Counts* c : {&info.counts, &info.by_target[s.target_lang]}) {
+      ++c->segments;
+      c->words += s.words;
+      c->tm += s.origin == "tm";
+      c->mt += s.origin == "mt";
+      c->approved += s.state == kApproved;
+      c->awaiting += s.state == kAwaiting;
+      c->confirmed += s.state == kConfirmed;
+    }
+    const int p = Progress(s.state);
+    for (int k = 1; k <= p; ++k) ++passed[k];
+  }
+  Json stats = Json::parse(job.stats.empty() ? "{}" : job.stats, nullptr, false);
+  if (stats.is_discarded()) stats = Json::object();
+  for (int k = 0; k < 4; ++k) {
+    Stage st;
+    st.name = kStages[k];
+    st.total = static_cast<int64_t>(segs.size());
+    st.done = passed[k + 1];
+    bool any = false, running = false, dead = false, all_done = true;
+    for (const TaskRecord& t : tasks) {
+      if (t.kind != st.name) continue;
+      any = true;
+      running |= t.state == "leased";
+      dead |= t.state == "dead";
+      all_done &= t.state == "done";
+    }
+    st.state = dead                                       ? "failed"
+               : (any && all_done && st.done == st.total) ? "done"
+               : running                                  ? "running"
+                                                          : "pending";
+    if (stats.contains("seconds") && stats["seconds"].contains(st.name)) {
+      st.seconds = stats["seconds"][st.name].get<double>();
+    }
+    info.stages.push_back(std::move(st));
+  }
+  Stage pe;
+  pe.name = "post_edit";
+  pe.total = info.counts.awaiting + info.counts.confirmed;
+  pe.done = info.counts.confirmed;
+  pe.state = job.status == "post_editing" ? "running"
+             : job.status == "completed"  ? "done"
+                                          : "pending";
+  info.stages.push_back(std::move(pe));
+  if (degradation_ != nullptr) {
+    resilience::LevelInfo level = degradation_->Current();
+    if (!level.message.empty()) info.messages.push_back(level.message);
+  }
+  if (Expedited()) info.messages.push_back("Expedited processing enabled");
+  info.job = std::move(job);
+  return info;
+}
+
+absl::StatusOr<std::vector<Analysis>> JobService::GetAnalysis(std::string_view tenant,
+                                                              std::string_view id) {
+  VERSO_ASSIGN_OR_RETURN(JobRecord job, Owned(tenant, id));
+  std::vector<Analysis> out;
+  for (const std::string& target : job.target_langs) {
+    VERSO_ASSIGN_OR_RETURN(std::vector<JobSegmentRecord> segs,
+                           repo_->GetJobSegments(job.id, target));
+    Analysis a;
+    a.target_lang = target;
+    for (std::string_view b :
+         {"repetitions", "101", "100", "95-99", "85-94", "75-84", "50-74", "no-match"}) {
+      a.bands.push_back({std::string(b)});
+    }
+    a.total.band = "total";
+    for (const JobSegmentRecord& s : segs) {
+      size_t band = 0;
+      if (!s.repetition) {
+        std::string_view name = tm::BandName(tm::BandOf(s.tm_score));
+        for (size_t k = 1; k < a.bands.size(); ++k) {
+          if (a.bands[k].band == name) band = k;
+        }
+      }
+      const text::WordCount wc = text::CountWords(s.source, job.source_lang);
+      for (AnalysisBand* b : {&a.bands[band], &a.total}) {
+        ++b->segments;
+        b->words += wc.words;
+        b->characters += wc.characters;
+      }
+    }
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> JobService::Download(std::string_view tenant, std::string_view id,
+                                                 std::string_view target_lang,
+                                                 std::string* file_name) {
+  VERSO_ASSIGN_OR_RETURN(JobRecord job, Owned(tenant, id));
+  VERSO_ASSIGN_OR_RETURN(std::string target, Lang("target", target_lang));
+  if (std::find(job.target_langs.begin(), job.target_langs.end(), target) ==
+      job.target_langs.end()) {
+    return absl::NotFoundError(StrCat("target: job ", id, " has no target ", target));
+  }
+  VERSO_ASSIGN_OR_RETURN(std::vector<JobSegmentRecord> segs, repo_->GetJobSegments(job.id, target));
+  auto usable = [](const JobSegmentRecord& s) {
+    return s.state == kApproved || s.state == kConfirmed;
+  };
+  if (job.format == "segments") {
+    Json out = Json::array();
+    for (const JobSegmentRecord& s : segs) out.push_back(usable(s) ? Json(s.target) : Json());
+    if (file_name != nullptr) *file_name = StrCat(job.id, ".", target, ".json");
+    return Json{{"segments", out}}.dump();
+  }
+  VERSO_ASSIGN_OR_RETURN(
+      formats::Document doc,
+      formats::ReadDocument(job.document, ReadFormat(job.format), job.file_name, job.source_lang));
+  std::vector<std::optional<std::string>> translations(doc.units.size());
+  for (const JobSegmentRecord& s : segs) {
+    if (usable(s) && s.index >= 0 && static_cast<size_t>(s.index) < translations.size()) {
+      translations[static_cast<size_t>(s.index)] = s.target;
+    }
+  }
+  VERSO_ASSIGN_OR_RETURN(std::string written, formats::WriteDocument(doc, translations, target));
+  if (file_name != nullptr) {
+    std::string name = job.file_name.empty() ? job.id : job.file_name;
+    size_t dot = name.rfind('.');
+    *file_name = dot == std::string::npos
+                     ? StrCat(name, ".", target)
+                     : StrCat(name.substr(0, dot), ".", target, name.substr(dot));
+  }
+  return written;
+}
+
+absl::StatusOr<JobInfo> JobService::Cancel(std::string_view tenant, std::string_view id) {
+  VERSO_ASSIGN_OR_RETURN(JobRecord job, Owned(tenant, id));
+  if (Ended(job.status)) {
+    return absl::FailedPreconditionError(StrCat("job ", id, " has already ",
+                                                job.status == "completed" ? "completed"
+                                                : job.status == "failed"  ? "failed"
+                                                                          : "been cancelled"));
+  }
+  JobChange change;
+  EndJob(&job, "cancelled", "", &change);
+  VERSO_RETURN_IF_ERROR(repo_->Apply(change));
+  job.document.clear();
+  return Info(std::move(job));
+}
+
+absl::StatusOr<std::vector<TaskRecord>> JobService::Tasks(std::string_view tenant,
+                                                          std::string_view id) {
+  VERSO_RETURN_IF_ERROR(Owned(tenant, id).status());
+  return repo_->JobTasks(id);
+}
+
+absl::StatusOr<std::vector<storage::WebhookDeliveryRecord>> JobService::Deliveries(
+    std::string_view tenant, std::string_view id) {
+  VERSO_RETURN_IF_ERROR(Owned(tenant, id).status());
+  return repo_->Deliveries(id);
+}
+
+// ---- Post-editing -------------------------------------------------------------------------
+
+absl::StatusOr<std::vector<JobSegmentRecord>> JobService::Segments(std::string_view tenant,
+                                                                   std::string_view id,
+                                                                   std::string_view target_lang,
+                                                                   std::string_view state) {
+  VERSO_RETURN_IF_ERROR(Owned(tenant, id).status());
+  std::string target;
+  if (!target_lang.empty()) {
+    VERSO_ASSIGN_OR_RETURN(target, Lang("target", target_lang));
+  }
+  VERSO_ASSIGN_OR_RETURN(std::vector<JobSegmentRecord> segs, repo_->GetJobSegments(id, target));
+  if (state.empty()) return segs;
+  std::vector<JobSegmentRecord> out;
+  for (auto& s : segs) {
+    if (s.state == state) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+absl::StatusOr<SegmentDetail> JobService::Segment(std::string_view tenant, std::string_view id,
+                                                  std::string_view target_lang, int64_t index) {
+  VERSO_ASSIGN_OR_RETURN(JobRecord job, Owned(tenant, id));
+  VERSO_ASSIGN_OR_RETURN(std::string target, Lang("target", target_lang));
+  SegmentDetail d;
+  VERSO_ASSIGN_OR_RETURN(d.segment, repo_->GetJobSegment(id, target, index));
+  const std::string store = TmStoreFor(job, target);
+  if (!store.empty()) {
+    tm::LookupOptions o;
+    o.max_results = 5;
+    auto m = tm_->Lookup(tenant, store, d.segment.source, o);
+    if (m.ok()) {
+      for (const tm::Match& x : m->matches) {
+        d.matches.push_back({x.score, {x.segment.source, x.segment.target}});
+      }
+    }
+  }
+  return d;
+}
+
+absl::StatusOr<std::vector<JobSegmentRecord>> JobService::Awaiting(std::string_view tenant,
+                                                                   int limit) {
+  return repo_->AwaitingSegments(tenant, limit);
+}
+
+absl::StatusOr<JobSegmentRecord> JobService::SaveDraft(std::string_view tenant, std::string_view id,
+                                                       std::string_view target_lang, int64_t index,
+                                                       const std::string& markup,
+                                                       std::string_view user) {
+  VERSO_ASSIGN_OR_RETURN(JobRecord job, Owned(tenant, id));
+  if (Ended(job.status)) {
+    return absl::FailedPreconditionError(StrCat("job ", id, " has ended (", job.status, ")"));
+  }
+  VERSO_ASSIGN_OR_RETURN(std::string target, Lang("target", target_lang));
+  if (auto runs = text::ParseMarkup(markup); !runs.ok()) {
+    return absl::InvalidArgumentError(StrCat("target: ", runs.status().message()));
+  }
+  std::lock_guard<std::mutex> lock(confirm_mu_);
+  VERSO_ASSIGN_OR_RETURN(JobSegmentRecord s, repo_->GetJobSegment(id, target, index));
+  s.draft = markup;
+  s.editor = std::string(user);
+  s.updated_at = clock_->Now();
+  JobChange change;
+  change.segments.push_back(s);
+  VERSO_RETURN_IF_ERROR(repo_->Apply(change));
+  return s;
+}
+
+absl::StatusOr<JobSegmentRecord> JobService::Confirm(std::string_view tenant, std::string_view id,
+                                                     std::string_view target_lang, int64_t index,
+                                                     const std::optional<std::string>& markup,
+                                                     std::string_view user) {
+  VERSO_ASSIGN_OR_RETURN(std::string target, Lang("target", target_lang));
+  std::lock_guard<std::mutex> lock(confirm_mu_);
+  VERSO_ASSIGN_OR_RETURN(JobRecord job, Owned(tenant, id));
+  if (Ended(job.status) && job.status != "completed") {
+    return absl::FailedPreconditionError(StrCat("job ", id, " has ended (", job.status, ")"));
+  }
+  VERSO_ASSIGN_OR_RETURN(JobSegmentRecord s, repo_->GetJobSegment(id, target, index));
+  if (Progress(s.state) < 3) {
+    return absl::FailedPreconditionError(
+        StrCat("segment ", index, " (", target, ") has no translation yet (", s.state, ")"));
+  }
+  std::string text = markup.has_value() ? *markup : !s.draft.empty() ? s.draft : s.target;
+  if (auto runs = text::ParseMarkup(text); !runs.ok()) {
+    return absl::InvalidArgumentError(StrCat("target: ", runs.status().message()));
+  }
+  if (text::PlainText(text).find_first_not_of(" \t\r\n") == std::string::npos) {
+    return absl::InvalidArgumentError("target: empty");
+  }
+  // Into the TM first: a confirm that fails after this is simply repeated (the TM merges the
+  // same source and target into one segment).
+  const std::string store = TmStoreFor(job, target);
+  if (!store.empty()) {
+    storage::SegmentRecord rec;
+    rec.source = s.source;
+    rec.target = text;
+    rec.context.key = s.unit_id;
+    VERSO_RETURN_IF_ERROR(tm_->AddSegments(tenant, store, {std::move(rec)}, user).status());
+  }
+  if (text != s.target) s.origin = "human";
+  s.target = text;
+  s.state = std::string(kConfirmed);
+  s.draft.clear();
+  s.editor = std::string(user);
+  s.updated_at = clock_->Now();
+  JobChange change;
+  change.segments.push_back(s);
+  if (job.status == "post_editing") {
+    VERSO_RETURN_IF_ERROR(MaybeComplete(&job, &change));
+  }
+  VERSO_RETURN_IF_ERROR(repo_->Apply(change));
+  return s;
+}
+
+std::string JobService::WebhookSecret(std::string_view tenant) const {
+  return HmacSha256Hex(options_.webhook_secret, StrCat("webhook:", tenant));
+}
+
+bool JobService::Expedited() {
+  auto oldest = repo_->AwaitingSegments("", 1);
+  return oldest.ok() && !oldest->empty() &&
+         clock_->Now() - (*oldest)[0].updated_at > options_.expedite_after;
+}
+
+// ---- Workers ------------------------------------------------------------------------------
+
+absl::StatusOr<bool> JobService::RunOnce(const std::string& worker) {
+  if (degradation_ != nullptr && degradation_->Current().level == resilience::Level::kEmergency) {
+    return false;  // maintenance: jobs wait
+  }
+  const absl::Time now = clock_->Now();
+  auto task = repo_->LeaseTask(worker, now, now + options_.lease);
+  if (absl::IsNotFound(task.status())) return false;
+  VERSO_RETURN_IF_ERROR(task.status());
+  absl::Status s = Run(*task, worker);
+  if (s.ok() || absl::IsFailedPrecondition(s)) return true;  // done, or the lease was lost
+  const bool dead = task->attempts >= options_.max_attempts;
+  log::Warn("jobs.task_failed", {{"job", task->job_id},
+                                 {"task", task->kind},
+                                 {"target", task->target_lang},
+                                 {"attempt", task->attempts},
+                                 {"dead", dead},
+                                 {"error", s.message()}});
+  const absl::Duration backoff =
+      std::min(absl::Seconds(5) * (1 << std::min(task->attempts, 10)), absl::Minutes(5));
+  VERSO_RETURN_IF_ERROR(
+      repo_->FailTask(task->id, worker, ToStd(s.message()), clock_->Now() + backoff, dead));
+  if (dead) {
+    auto job = repo_->GetJob(task->job_id);
+    if (job.ok() && !Ended(job->status)) {
+      JobChange change;
+      EndJob(&*job, "failed", StrCat(task->kind, " (", task->target_lang, "): ", s.message()),
+             &change);
+      VERSO_RETURN_IF_ERROR(repo_->Apply(change));
+    }
+  }
+  return true;
+}
+
+void JobService::Start(int threads) {
+  stop_ = false;
+  for (int i = 0; i < threads; ++i) {
+    std::string name = StrCat("worker-", RandomToken(5), "-", i);
+    threads_.emplace_back([this, name] {
+      while (!stop_) {
+        absl::StatusOr<bool> ran = RunOnce(name);
+        if (!ran.ok()) log::Warn("jobs.worker", {{"error", ran.status().message()}});
+        if (ran.ok() && *ran) continue;
+        std::unique_lock<std::mutex> lock(wake_mu_);
+        wake_.wait_for(lock, absl::ToChronoMilliseconds(options_.poll),
+                       [&] { return stop_.load(); });
+      }
+    });
+  }
+}
+
+void JobService::Stop() {
+  stop_ = true;
+  wake_.notify_all();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+absl::Duration JobService::Jitter(absl::Duration d, double fraction) {
+  std::lock_guard<std::mutex> lock(rng_mu_);
+  std::uniform_real_distribution<double> u(-fraction, fraction);
+  return d * (1.0 + u(rng_));
+}
+
+std::string JobService::TmStoreFor(const JobRecord& job, std::string_view target_lang) {
+  if (job.tm_store.empty()) return "";
+  auto store = tm_->GetStore(job.tenant, job.tm_store);
+  if (!store.ok()) return "";
+  return text::PrimaryLanguage(store->record.target_lang) == text::PrimaryLanguage(target_lang)
+             ? job.tm_store
+             : "";
+}
+
+void JobService::AddStageTime(JobRecord* job, std::string_view stage, absl::Duration d) {
+  Json stats = Json::parse(job->stats.empty() ? "{}" : job->stats, nullptr, false);
+  if (stats.is_discarded() || !stats.is_object()) stats = Json::object();
+  Json& seconds = stats["seconds"];
+  if (!seconds.is_object()) seconds = Json::object();
+  seconds[std::string(stage)] = seconds.value(std::string(stage), 0.0) + absl::ToDoubleSeconds(d);
+  job->stats = stats.dump();
+}
+
+void JobService::EndJob(JobRecord* job, std::string_view status, std::string_view error,
+                        JobChange* change) {
+  const absl::Time now = clock_->Now();
+  job->status = std::string(status);
+  job->error = std::string(error);
+  job->updated_at = now;
+  job->finished_at = now;
+  change->jobs.push_back(*job);
+  if (!job->webhook_url.empty() && status != "cancelled") {
+    const std::string event = status == "completed" ? "job.completed" : "job.failed";
+    Json body{{"event", event},
+              {"job", {{"id", job->id}, {"status", job->status}, {"error", job->error}}},
+              {"at", absl::FormatTime(absl::RFC3339_sec, now, absl::UTCTimeZone())}};
+    TaskRecord t;
+    t.job_id = job->id;
+    t.kind = "webhook";
+    t.payload = Json{{"event", event}, {"url", job->webhook_url}, {"body", body.dump()}}.dump();
+    t.run_after = now;
+    t.created_at = now;
+    change->enqueue.push_back(std::move(t));
+  }
+}
+
+absl::Status JobService::MaybeComplete(JobRecord* job, JobChange* change) {
+  VERSO_ASSIGN_OR_RETURN(std::vector<JobSegmentRecord> segs, repo_->GetJobSegments(job->id, ""));
+  for (const JobSegmentRecord& s : segs) {
+    if (s.state != kApproved && s.state != kConfirmed) {
+      bool pending_in_change = false;
+      for (const JobSegmentRecord& c : change->segments) {
+        if (c.target_lang == s.target_lang && c.index == s.index &&
+            (c.state == kApproved || c.state == kConfirmed)) {
+          pending_in_change = true;
+        }
+      }
+      if (!pending_in_change) return absl::OkStatus();
+    }
+  }
+  EndJob(job, "completed", "", change);
+  return absl::OkStatus();
+}
+
+}  // namespace verso::jobs

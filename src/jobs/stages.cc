@@ -1,0 +1,297 @@
+// The pipeline's stages and the webhook outbox (see jobs.h): each runs one leased task.
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "jobs/jobs.h"
+#include "mt/translate.h"
+#include "qe/qe.h"
+#include "tm/tm.h"
+
+namespace verso::jobs {
+namespace {
+
+using Json = nlohmann::json;
+using storage::JobChange;
+using storage::JobRecord;
+using storage::JobSegmentRecord;
+using storage::TaskRecord;
+
+TaskRecord Next(const TaskRecord& task, std::string_view kind, absl::Time now) {
+  TaskRecord t;
+  t.job_id = task.job_id;
+  t.kind = std::string(kind);
+  t.target_lang = task.target_lang;
+  t.run_after = now;
+  t.created_at = now;
+  return t;
+}
+
+}  // namespace
+
+absl::Status JobService::Run(const TaskRecord& task, const std::string& worker) {
+  if (task.kind == "webhook") return Deliver(task, worker);
+  VERSO_ASSIGN_OR_RETURN(JobRecord job, repo_->GetJob(task.job_id));
+  job.document.clear();
+  if (job.status == "completed" || job.status == "failed" || job.status == "cancelled") {
+    JobChange drop;  // the job ended (cancelled): nothing more to do
+    drop.finish_task = task.id;
+    drop.finish_owner = worker;
+    return repo_->Apply(drop);
+  }
+  if (task.kind == "analyse") return Analyse(task, job, worker);
+  if (task.kind == "pretranslate") return Pretranslate(task, job, worker);
+  if (task.kind == "mt") return Translate(task, job, worker);
+  if (task.kind == "review") return Review(task, job, worker);
+  return absl::InternalError(StrCat("unknown task kind ", task.kind));
+}
+
+// Runs `fn` on the task's segments in state `from`, chunk by chunk. Every chunk but the last
+// is committed at once (and the lease renewed); the last is left in `last` for the caller to
+// commit with the end of the task.
+absl::Status JobService::Chunks(
+    const TaskRecord& task, const std::string& worker, std::string_view from,
+    const std::function<absl::Status(std::vector<JobSegmentRecord>&)>& fn,
+    std::vector<JobSegmentRecord>* last) {
+  VERSO_ASSIGN_OR_RETURN(std::vector<JobSegmentRecord> all,
+                         repo_->GetJobSegments(task.job_id, task.target_lang));
+  std::vector<JobSegmentRecord> todo;
+  for (auto& s : all) {
+    if (s.state == from) todo.push_back(std::move(s));
+  }
+  const size_t chunk = static_cast<size_t>(std::max(1, options_.chunk));
+  for (size_t begin = 0; begin < todo.size(); begin += chunk) {
+    const size_t end = std::min(todo.size(), begin + chunk);
+    std::vector<JobSegmentRecord> part(std::make_move_iterator(todo.begin() + begin),
+                                       std::make_move_iterator(todo.begin() + end));
+    VERSO_RETURN_IF_ERROR(fn(part));
+    const absl::Time now = clock_->Now();
+    for (auto& s : part) s.updated_at = now;
+    if (end == todo.size()) {
+      *last = std::move(part);
+      break;
+    }
+    JobChange change;
+    change.segments = std::move(part);
+    VERSO_RETURN_IF_ERROR(repo_->RenewLease(task.id, worker, now + options_.lease));
+    VERSO_RETURN_IF_ERROR(repo_->Apply(change));
+  }
+  return absl::OkStatus();
+}
+
+// Commits the end of a task: its last segments, the job's time in the stage and status, the
+// next stage (unless `next` is empty), the task done.
+absl::Status JobService::Finish(const TaskRecord& task, const std::string& worker,
+                                std::string_view stage, absl::Time started,
+                                std::vector<JobSegmentRecord> last, std::string_view next,
+                                bool review_done) {
+  std::lock_guard<std::mutex> lock(job_mu_);
+  VERSO_ASSIGN_OR_RETURN(JobRecord job, repo_->GetJob(task.job_id));
+  job.document.clear();
+  const absl::Time now = clock_->Now();
+  JobChange change;
+  change.segments = std::move(last);
+  change.finish_task = task.id;
+  change.finish_owner = worker;
+  AddStageTime(&job, stage, clock_->MonotonicNow() - started);
+  job.updated_at = now;
+  if (job.status == "queued") job.status = "running";
+  if (!next.empty()) change.enqueue.push_back(Next(task, next, now));
+  if (review_done) {
+    bool awaiting = false;
+    for (const auto& s : change.segments) awaiting |= s.state == "awaiting";
+    if (!awaiting) {
+      VERSO_ASSIGN_OR_RETURN(auto segs, repo_->GetJobSegments(task.job_id, task.target_lang));
+      for (const auto& s : segs) awaiting |= s.state == "awaiting";
+    }
+    if (awaiting) job.status = "post_editing";
+    const size_t before = change.jobs.size();
+    VERSO_RETURN_IF_ERROR(MaybeComplete(&job, &change));
+    if (change.jobs.size() > before) return repo_->Apply(change);  // completed
+  }
+  change.jobs.push_back(job);
+  return repo_->Apply(change);
+}
+
+absl::Status JobService::Analyse(const TaskRecord& task, const JobRecord& job,
+                                 const std::string& worker) {
+  const absl::Time started = clock_->MonotonicNow();
+  const std::string store = TmStoreFor(job, task.target_lang);
+  std::vector<JobSegmentRecord> last;
+  VERSO_RETURN_IF_ERROR(Chunks(
+      task, worker, "new",
+      [&](std::vector<JobSegmentRecord>& part) -> absl::Status {
+        for (auto& s : part) {
+          if (!store.empty()) {
+            tm::LookupOptions o;
+            o.max_results = 1;
+            o.min_score = 50;
+            VERSO_ASSIGN_OR_RETURN(tm::LookupResult m, tm_->Lookup(job.tenant, store, s.source, o));
+            if (!m.matches.empty()) {
+              s.tm_score = m.matches[0].score;
+              s.tm_target = m.matches[0].segment.target;
+            }
+          }
+          s.state = "analysed";
+        }
+        return absl::OkStatus();
+      },
+      &last));
+  return Finish(task, worker, "analyse", started, std::move(last), "pretranslate", false);
+}
+
+absl::Status JobService::Pretranslate(const TaskRecord& task, const JobRecord& job,
+                                      const std::string& worker) {
+  const absl::Time started = clock_->MonotonicNow();
+  std::vector<JobSegmentRecord> last;
+  VERSO_RETURN_IF_ERROR(Chunks(
+      task, worker, "analysed",
+      [&](std::vector<JobSegmentRecord>& part) -> absl::Status {
+        for (auto& s : part) {
+          if (s.tm_score >= 100 && !s.tm_target.empty()) {
+            s.target = s.tm_target;
+            s.origin = "tm";
+            s.state = "translated";
+          } else {
+            s.state = "mt_pending";
+          }
+        }
+        return absl::OkStatus();
+      },
+      &last));
+  (void)job;
+  return Finish(task, worker, "pretranslate", started, std::move(last), "mt", false);
+}
+
+absl::Status JobService::Translate(const TaskRecord& task, const JobRecord& job,
+                                   const std::string& worker) {
+  const absl::Time started = clock_->MonotonicNow();
+  std::vector<JobSegmentRecord> last;
+  VERSO_RETURN_IF_ERROR(Chunks(
+      task, worker, "mt_pending",
+      [&](std::vector<JobSegmentRecord>& part) -> absl::Status {
+        mt::TranslateInput in;
+        in.tenant = job.tenant;
+        in.source_lang = job.source_lang;
+        in.target_lang = task.target_lang;
+        in.engine_policy = job.engine_policy;
+        // No overall deadline: nobody waits on a job's request, and the router bounds every
+        // attempt (RouterOptions::*_attempt_timeout) and the retries.
+        in.deadline = absl::InfiniteFuture();
+        for (const auto& s : part) in.texts.push_back(s.source);
+        VERSO_ASSIGN_OR_RETURN(mt::TranslateResult r, translate_->Translate(in));
+        for (size_t i = 0; i < part.size(); ++i) {
+          mt::SegmentResult& x = r.segments[i];
+          part[i].target = std::move(x.text);
+          part[i].origin = "mt";
+          part[i].engine = x.engine;
+          // Kept for the review stage's QE (the review replaces it).
+          part[i].review = Json{{"unknown_words", x.unknown_words}}.dump();
+          part[i].state = "translated";
+        }
+        return absl::OkStatus();
+      },
+      &last));
+  return Finish(task, worker, "mt", started, std::move(last), "review", false);
+}
+
+absl::Status JobService::Review(const TaskRecord& task, const JobRecord& job,
+                                const std::string& worker) {
+  const absl::Time started = clock_->MonotonicNow();
+  qe::ReviewOptions o;
+  o.tenant = job.tenant;
+  o.source_lang = job.source_lang;
+  o.target_lang = task.target_lang;
+  o.glossary = job.glossary;
+  o.tm_store = TmStoreFor(job, task.target_lang);
+  if (!job.qa_profile.empty()) {
+    auto p = db_->qa_profiles().GetQaProfile(job.tenant, job.qa_profile);
+    if (p.ok()) {
+      o.qa.disabled.insert(p->disabled_checks.begin(), p->disabled_checks.end());
+      o.qa.max_length = p->max_length;
+    }
+  }
+  o.threshold = job.qe_threshold >= 0 ? job.qe_threshold : options_.default_threshold;
+  if (Expedited()) o.threshold = std::max(0.0, o.threshold - options_.expedite_drop);
+  std::vector<JobSegmentRecord> last;
+  VERSO_RETURN_IF_ERROR(Chunks(
+      task, worker, "translated",
+      [&](std::vector<JobSegmentRecord>& part) -> absl::Status {
+        std::vector<qe::ReviewSegment> in;
+        for (const auto& s : part) {
+          qe::ReviewSegment r;
+          r.source = s.source;
+          r.translation = s.target;
+          r.origin = s.origin;
+          Json stash = Json::parse(s.review.empty() ? "{}" : s.review, nullptr, false);
+          if (stash.is_object() && stash.contains("unknown_words")) {
+            for (const auto& w : stash["unknown_words"])
+              r.unknown_words.push_back(w.get<std::string>());
+          }
+          in.push_back(std::move(r));
+        }
+        VERSO_ASSIGN_OR_RETURN(std::vector<qe::Review> reviews, reviewer_->Run(o, in));
+        for (size_t i = 0; i < part.size(); ++i) {
+          const qe::Review& r = reviews[i];
+          part[i].review = qe::ReviewToJson(r, o.threshold);
+          part[i].qe_score = r.qe.has_value() ? r.qe->score : -1;
+          // TM matches are approved unless a QA check found an error; machine translations
+          // when QE trusts them.
+          const bool approved = part[i].origin == "tm" ? !r.qa_error : r.auto_approved;
+          part[i].state = approved ? "approved" : "awaiting";
+        }
+        return absl::OkStatus();
+      },
+      &last));
+  return Finish(task, worker, "review", started, std::move(last), "", true);
+}
+
+absl::Status JobService::Deliver(const TaskRecord& task, const std::string& worker) {
+  Json p = Json::parse(task.payload, nullptr, false);
+  if (!p.is_object()) return absl::DataLossError("webhook task: corrupt payload");
+  VERSO_ASSIGN_OR_RETURN(JobRecord job, repo_->GetJob(task.job_id));
+  const std::string event = p.value("event", "");
+  const std::string url = p.value("url", "");
+  const std::string body = p.value("body", "");
+  const std::vector<std::pair<std::string, std::string>> headers = {
+      {"Content-Type", "application/json"},
+      {"User-Agent", "verso-webhooks"},
+      {"X-Verso-Event", event},
+      {"X-Verso-Delivery", StrCat("whd_", task.id)},
+      {"X-Verso-Signature", StrCat("sha256=", HmacSha256Hex(WebhookSecret(job.tenant), body))}};
+  const absl::Time now = clock_->Now();
+  absl::StatusOr<int> status = webhooks_ != nullptr
+                                   ? webhooks_->Post(url, headers, body, options_.webhook_timeout)
+                                   : absl::FailedPreconditionError("webhooks are off");
+  storage::WebhookDeliveryRecord d;
+  d.job_id = task.job_id;
+  d.event = event;
+  d.attempt = task.attempts;
+  d.at = now;
+  if (status.ok()) {
+    d.http_status = *status;
+  } else {
+    d.error = std::string(status.status().message());
+  }
+  JobChange log;
+  log.deliveries.push_back(d);
+  if (status.ok() && *status >= 200 && *status < 300) {
+    log.finish_task = task.id;
+    log.finish_owner = worker;
+    return repo_->Apply(log);
+  }
+  // Not delivered: the next attempt on the platform spec's schedule, or the dead letters.
+  VERSO_RETURN_IF_ERROR(repo_->Apply(log));
+  const size_t retry = static_cast<size_t>(task.attempts);  // 1 after the first attempt
+  const bool dead = retry > options_.webhook_delays.size();
+  const absl::Time next =
+      dead ? now : now + Jitter(options_.webhook_delays[retry - 1], options_.webhook_jitter);
+  const std::string why =
+      status.ok() ? StrCat("HTTP ", *status) : std::string(status.status().message());
+  return repo_->FailTask(task.id, worker, why, next, dead);
+}
+
+}  // namespace verso::jobs
