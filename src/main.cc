@@ -1,4 +1,5 @@
 // verso: the only place where the parts are wired together.
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <thread>
 
 #include "api/api.h"
@@ -18,11 +20,14 @@
 #include "cli/cli.h"
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/crypto.h"
+#include "common/file.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "common/subprocess.h"
+#include "jobs/jobs.h"
 #include "mt/mt.h"
 #include "mt/translate.h"
 #include "ops/ops.h"
@@ -226,6 +231,32 @@ std::vector<ConfigOption> Schema(bool serving) {
        .help = "auto (on when the base_url is set), on or off",
        .choices = {"auto", "on", "off"}},
       {.name = "mt.apy.base_url", .type = T::kString, .default_value = ""},
+      {.name = "jobs.workers",
+       .type = T::kInt,
+       .default_value = "2",
+       .help = "Job workers inside `verso serve` (0: none; run `verso worker` processes)",
+       .min = 0,
+       .max = 256},
+      {.name = "jobs.lease",
+       .type = T::kDuration,
+       .default_value = "30s",
+       .help = "How long a worker holds a task before another may take it over"},
+      {.name = "jobs.chunk",
+       .type = T::kInt,
+       .default_value = "200",
+       .help = "Segments per committed chunk of a stage",
+       .min = 1,
+       .max = 100000},
+      {.name = "jobs.max_attempts", .type = T::kInt, .default_value = "5", .min = 1, .max = 100},
+      {.name = "jobs.expedite_after",
+       .type = T::kDuration,
+       .default_value = "4h",
+       .help = "Post-edit queue wait that lowers the auto-approve bar (the platform spec)"},
+      {.name = "jobs.expedite_drop",
+       .type = T::kDouble,
+       .default_value = "10",
+       .help = "QE points the bar is lowered by while expedited"},
+      {.name = "jobs.webhook_timeout", .type = T::kDuration, .default_value = "10s"},
       {.name = "imports.sync_max_bytes",
        .type = T::kInt,
        .default_value = "1048576",
@@ -253,6 +284,54 @@ struct Mt {
   std::unique_ptr<qe::Scorer> external_qe;
   std::unique_ptr<qe::QeService> qe;
 };
+
+// The server's webhook signing secret: VERSO_WEBHOOK_SECRET, else one generated on first use
+// and kept (mode 0600) in the data directory. Tenants' secrets are derived from it.
+absl::StatusOr<std::string> WebhookSecret(const std::string& data_dir) {
+  if (const char* v = std::getenv("VERSO_WEBHOOK_SECRET"); v != nullptr && *v != '\0') return v;
+  const std::string path = data_dir + "/webhook.secret";
+  if (auto existing = ReadFile(path); existing.ok() && !existing->empty()) return *existing;
+  const std::string secret = RandomToken(32);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) return absl::UnavailableError(StrCat(path, ": cannot be written"));
+  const bool ok =
+      ::write(fd, secret.data(), secret.size()) == static_cast<ssize_t>(secret.size()) &&
+      ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) return absl::UnavailableError(StrCat(path, ": cannot be written"));
+  return secret;
+}
+
+// The job side of `verso serve` and `verso worker`.
+struct Jobs {
+  std::unique_ptr<terms::GlossaryService> glossaries;
+  std::unique_ptr<qe::Reviewer> reviewer;
+  std::unique_ptr<jobs::WebhookSender> webhooks;
+  std::unique_ptr<jobs::JobService> service;
+};
+
+absl::StatusOr<std::unique_ptr<Jobs>> BuildJobs(const Config& c, storage::Database* db,
+                                                tm::TmService* tm, Mt* mt, IdGenerator* ids) {
+  auto out = std::make_unique<Jobs>();
+  out->glossaries = std::make_unique<terms::GlossaryService>(&db->glossaries(), &Clock::Real());
+  out->reviewer = std::make_unique<qe::Reviewer>(mt->qe.get(), out->glossaries.get(), tm,
+                                                 mt->router.get(), &mt->degradation);
+  out->webhooks = jobs::NewHttpWebhookSender();
+  jobs::ServiceOptions o;
+  o.default_threshold = c.GetDouble("qe.threshold");
+  o.lease = c.GetDuration("jobs.lease");
+  o.chunk = static_cast<int>(c.GetInt("jobs.chunk"));
+  o.max_attempts = static_cast<int>(c.GetInt("jobs.max_attempts"));
+  o.expedite_after = c.GetDuration("jobs.expedite_after");
+  o.expedite_drop = c.GetDouble("jobs.expedite_drop");
+  o.webhook_timeout = c.GetDuration("jobs.webhook_timeout");
+  VERSO_ASSIGN_OR_RETURN(o.webhook_secret, WebhookSecret(c.GetString("data_dir")));
+  o.seed = std::random_device{}();
+  out->service = std::make_unique<jobs::JobService>(db, tm, mt->service.get(), out->reviewer.get(),
+                                                    &mt->degradation, out->webhooks.get(),
+                                                    &Clock::Real(), ids, o);
+  return out;
+}
 
 // Builds the engines the configuration asks for. Keys come from the environment, then from
 // mt.secrets_file; they go to the adapters only (never to a log line). A provider that fails to
@@ -506,6 +585,12 @@ class Runtime : public cli::Environment {
     services.qe_round_trip = c.GetBool("qe.round_trip");
     terms::GlossaryService glossaries(&db_->glossaries(), &Clock::Real());
     services.glossaries = &glossaries;
+    auto job_service = BuildJobs(c, db_.get(), tm_.get(), mt->get(), ids_.get());
+    if (!job_service.ok()) {
+      std::cerr << "verso: error: " << job_service.status().message() << "\n";
+      return 1;
+    }
+    services.jobs = (*job_service)->service.get();
     // The database's health feeds the degradation level (unreachable: emergency).
     Every health(std::chrono::seconds(5), [&] {
       absl::Status ping = db_->Ping();
@@ -540,19 +625,67 @@ class Runtime : public cli::Environment {
                               {"ms", absl::ToInt64Milliseconds(stats->elapsed)}});
       absl::Status resumed = tm_->ResumeImports();
       if (!resumed.ok()) log::Error("tm.import.resume", {{"error", resumed.message()}});
+      // Jobs need the TM indexes: workers start once they are built.
+      (*job_service)->service->Start(static_cast<int>(c.GetInt("jobs.workers")));
     });
     int sig = 0;
     sigwait(&signals, &sig);
     log::Info("shutdown", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
     (*server)->Shutdown(c.GetDuration("server.drain_timeout"));
     loader.join();
+    (*job_service)->service->Stop();  // a task cut short is taken over when its lease expires
     health.Stop();
     tm_->StopImports();  // unfinished imports roll back and resume at the next start
     server->reset();
+    job_service->reset();
     mt->reset();  // stops the engines' pipelines
     tm_.reset();
     db_.reset();  // closes SQLite: every acknowledged write is already in the log on disk
     log::Info("stopped");
+    log::Flush();
+    return 0;
+  }
+
+  // `verso worker`: job workers without the HTTP server, until SIGINT or SIGTERM. Any number
+  // of these share the database's queue with `verso serve`.
+  int Work(int threads) {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    if (absl::Status s = Open(); !s.ok()) {
+      std::cerr << "verso: error: " << s.message() << "\n";
+      return 1;
+    }
+    const Config& c = *config_;
+    IgnoreSigpipe();
+    auto mt = BuildMt(c, tm_.get(), db_.get());
+    if (!mt.ok()) {
+      std::cerr << "verso: error: " << mt.status().message() << "\n";
+      return 1;
+    }
+    auto job_service = BuildJobs(c, db_.get(), tm_.get(), mt->get(), ids_.get());
+    if (!job_service.ok()) {
+      std::cerr << "verso: error: " << job_service.status().message() << "\n";
+      return 1;
+    }
+    if (auto loaded = tm_->Load(/*build_indexes=*/true); !loaded.ok()) {
+      std::cerr << "verso: error: " << loaded.status().message() << "\n";
+      return 1;
+    }
+    if (threads <= 0) threads = static_cast<int>(std::max<int64_t>(1, c.GetInt("jobs.workers")));
+    (*job_service)->service->Start(threads);
+    std::cout << "verso " << kVersion << " worker: " << threads << " threads (data in "
+              << c.GetString("data_dir") << ")" << std::endl;
+    int sig = 0;
+    sigwait(&signals, &sig);
+    log::Info("shutdown", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+    (*job_service)->service->Stop();
+    job_service->reset();
+    mt->reset();
+    tm_.reset();
+    db_.reset();
     log::Flush();
     return 0;
   }
@@ -582,6 +715,12 @@ int Main(int argc, char** argv) {
   auto* serve_cmd = app.add_subcommand("serve", "Run the HTTP API server (verso's main job)");
   serve_cmd->add_option("--listen", listen, "host:port (default 127.0.0.1:8080; port 0: any)");
   serve_cmd->callback([&] { serve = true; });
+  bool work = false;
+  int worker_threads = 0;
+  auto* worker_cmd =
+      app.add_subcommand("worker", "Run job workers only, sharing the database's queue");
+  worker_cmd->add_option("--threads", worker_threads, "Worker threads (default jobs.workers)");
+  worker_cmd->callback([&] { work = true; });
   cli::AddTmCommands(&app, &runtime, &exit_code);
   cli::AddKeyCommands(&app, &runtime, &exit_code);
   cli::AddQeCommands(&app, &runtime, &exit_code);
@@ -589,7 +728,7 @@ int Main(int argc, char** argv) {
     std::cout << "verso " << kVersion << "\n";
   });
   app.parse_complete_callback([&] {
-    runtime.serving = serve_cmd->parsed();
+    runtime.serving = serve_cmd->parsed() || worker_cmd->parsed();
     runtime.sources.env = ProcessEnvironment();
     runtime.sources.yaml_path = config_file;
     if (config_file.empty()) {
@@ -621,6 +760,7 @@ int Main(int argc, char** argv) {
     return app.exit(e);
   }
   if (serve) return runtime.Serve();
+  if (work) return runtime.Work(worker_threads);
   return exit_code;
 }
 

@@ -330,6 +330,75 @@ TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
   call("delete", "/v1/glossaries/{name}", g);  // 404
   call("delete", "/v1/qa/profiles/{name}", "/v1/qa/profiles/web");
   call("delete", "/v1/qa/profiles/{name}", "/v1/qa/profiles/web");  // 404
+  // Jobs and post-editing.
+  const std::vector<std::pair<std::string, std::string>> jsonct = {
+      {"Content-Type", "application/json"}};
+  auto submitted = call("post", "/v1/jobs", "/v1/jobs",
+                        R"({"source_lang":"en","target_langs":["es"],"qe_threshold":101,)"
+                        R"("segments":["The house is red.","Open the file."]})",
+                        {{"Content-Type", "application/json"}, {"Idempotency-Key", "k1"}});
+  const std::string job = "/v1/jobs/" + json::parse(submitted.body).value("id", "");
+  call("post", "/v1/jobs", "/v1/jobs",
+       R"({"source_lang":"en","target_langs":["es"],"segments":["<b>x"]})", jsonct);       // 422
+  call("post", "/v1/jobs", "/v1/jobs", R"({"source_lang":"en","segments":"x"})", jsonct);  // 400
+  call("post", "/v1/jobs", "/v1/jobs",
+       "--bnd\r\nContent-Disposition: form-data; name=\"target_langs\"\r\n\r\nes\r\n"
+       "--bnd\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.po\"\r\n\r\n"
+       "msgid \"Hello\"\nmsgstr \"\"\n\r\n--bnd--\r\n",
+       {{"Content-Type", "multipart/form-data; boundary=bnd"}, {"X-Source-Lang", "en"}});  // 422
+  call("post", "/v1/jobs", "/v1/jobs", "x", {{"Content-Type", "text/html"}});              // 415
+  call("post", "/v1/jobs", "/v1/jobs",
+       R"({"source_lang":"en","target_langs":["es"],"tm_store":"tm_none","segments":["a"]})",
+       jsonct);  // 404
+  for (int i = 0; i < 600; ++i) {
+    auto r = testing::Fetch(port, "GET", job, "", auth);
+    if (json::parse(r.body).value("status", "") == "post_editing") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  call("get", "/v1/jobs", "/v1/jobs");
+  call("get", "/v1/jobs", "/v1/jobs?limit=0");  // 400
+  call("get", "/v1/jobs/{id}", job);
+  call("get", "/v1/jobs/{id}", "/v1/jobs/job_none");  // 404
+  call("get", "/v1/jobs/{id}/analysis", job + "/analysis");
+  call("get", "/v1/jobs/{id}/analysis", "/v1/jobs/job_none/analysis");  // 404
+  call("get", "/v1/jobs/{id}/segments", job + "/segments?target=es&state=awaiting");
+  call("get", "/v1/jobs/{id}/segments", job + "/segments?target=x!");   // 422
+  call("get", "/v1/jobs/{id}/segments", "/v1/jobs/job_none/segments");  // 404
+  call("get", "/v1/jobs/{id}/segments/{target}/{index}", job + "/segments/es/0");
+  call("get", "/v1/jobs/{id}/segments/{target}/{index}", job + "/segments/es/x");   // 400
+  call("get", "/v1/jobs/{id}/segments/{target}/{index}", job + "/segments/es/99");  // 404
+  call("put", "/v1/jobs/{id}/segments/{target}/{index}/draft", job + "/segments/es/0/draft",
+       R"({"target":"La casa es roja."})", jsonct);
+  call("put", "/v1/jobs/{id}/segments/{target}/{index}/draft", job + "/segments/es/0/draft",
+       R"({"text":"x"})", jsonct);  // 400
+  call("put", "/v1/jobs/{id}/segments/{target}/{index}/draft", job + "/segments/es/0/draft",
+       R"({"target":"<b>x"})", jsonct);  // 422
+  call("get", "/v1/post-edits", "/v1/post-edits");
+  call("get", "/v1/post-edits", "/v1/post-edits?limit=x");  // 400
+  call("post", "/v1/jobs/{id}/segments/{target}/{index}/confirm", job + "/segments/es/0/confirm",
+       "", jsonct);
+  call("post", "/v1/jobs/{id}/segments/{target}/{index}/confirm", job + "/segments/es/1/confirm",
+       R"({"target":"Abra el fichero."})", jsonct);
+  call("post", "/v1/jobs/{id}/segments/{target}/{index}/confirm", job + "/segments/es/1/confirm",
+       R"({"target":""})", jsonct);  // 422
+  call("post", "/v1/jobs/{id}/segments/{target}/{index}/confirm", job + "/segments/es/x/confirm",
+       "", jsonct);  // 400
+  call("post", "/v1/jobs/{id}/segments/{target}/{index}/confirm",
+       "/v1/jobs/job_none/segments/es/0/confirm", "", jsonct);  // 404
+  call("put", "/v1/jobs/{id}/segments/{target}/{index}/draft", job + "/segments/es/0/draft",
+       R"({"target":"Otra."})", jsonct);  // 409: the job has completed
+  call("get", "/v1/jobs/{id}/download", job + "/download?target=es");
+  call("get", "/v1/jobs/{id}/download", job + "/download");            // 400
+  call("get", "/v1/jobs/{id}/download", job + "/download?target=fr");  // 404
+  call("get", "/v1/jobs/{id}/webhooks", job + "/webhooks");
+  call("get", "/v1/jobs/{id}/webhooks", "/v1/jobs/job_none/webhooks");  // 404
+  call("get", "/v1/webhooks/secret", "/v1/webhooks/secret");
+  call("post", "/v1/jobs/{id}/cancel", job + "/cancel");             // 409: completed
+  call("post", "/v1/jobs/{id}/cancel", "/v1/jobs/job_none/cancel");  // 404
+  auto second = call("post", "/v1/jobs", "/v1/jobs",
+                     R"({"source_lang":"en","target_langs":["fr"],"segments":["x"]})", jsonct);
+  call("post", "/v1/jobs/{id}/cancel",
+       "/v1/jobs/" + json::parse(second.body).value("id", "") + "/cancel");
   call("get", "/healthz", "/healthz");
   call("get", "/readyz", "/readyz");
   call("get", "/metrics", "/metrics");

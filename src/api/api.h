@@ -42,6 +42,9 @@ class GlossaryService;
 namespace qe {
 class QeService;
 }  // namespace qe
+namespace jobs {
+class JobService;
+}  // namespace jobs
 namespace resilience {
 class DegradationController;
 }  // namespace resilience
@@ -88,6 +91,8 @@ struct Services {
   terms::GlossaryService* glossaries = nullptr;
   qe::QeService* qe = nullptr;
   bool qe_round_trip = false;  // /v1/translate: back-translate for the QE round-trip signal
+  // Jobs and post-editing (/v1/jobs..., /v1/post-edits); null: no job routes.
+  jobs::JobService* jobs = nullptr;
 };
 
 class Server {

@@ -152,4 +152,69 @@ std::optional<std::vector<std::pair<std::string, std::string>>> ParseFormPairs(s
   return out;
 }
 
+absl::StatusOr<std::vector<FormPart>> ParseMultipart(std::string_view body,
+                                                     std::string_view content_type) {
+  std::string boundary;
+  for (std::string_view param : Split(content_type, ';')) {
+    param = StripAsciiWhitespace(param);
+    if (EqualsIgnoreAsciiCase(param.substr(0, 9), "boundary=")) {
+      boundary = std::string(param.substr(9));
+      if (boundary.size() >= 2 && boundary.front() == '"' && boundary.back() == '"') {
+        boundary = boundary.substr(1, boundary.size() - 2);
+      }
+    }
+  }
+  if (boundary.empty() || boundary.size() > 70) {
+    return BadRequest("multipart/form-data: the Content-Type has no usable boundary");
+  }
+  const std::string delimiter = StrCat("--", boundary);
+  size_t at = body.find(delimiter);
+  if (at == std::string_view::npos) return BadRequest("multipart/form-data: no part found");
+  std::vector<FormPart> parts;
+  while (true) {
+    at += delimiter.size();
+    if (body.substr(at, 2) == "--") break;  // the closing delimiter
+    if (body.substr(at, 2) != "\r\n") {
+      return BadRequest("multipart/form-data: a boundary line does not end with CRLF");
+    }
+    at += 2;
+    const size_t head_end = body.find("\r\n\r\n", at);
+    if (head_end == std::string_view::npos) {
+      return BadRequest("multipart/form-data: a part's headers do not end");
+    }
+    FormPart part;
+    for (std::string_view line : Split(body.substr(at, head_end - at), '\n')) {
+      line = StripAsciiWhitespace(line);
+      const size_t colon = line.find(':');
+      if (colon == std::string_view::npos) continue;
+      const std::string name = AsciiLower(line.substr(0, colon));
+      std::string_view value = StripAsciiWhitespace(line.substr(colon + 1));
+      if (name == "content-type") {
+        part.content_type = std::string(value);
+      } else if (name == "content-disposition") {
+        for (std::string_view param : Split(value, ';')) {
+          param = StripAsciiWhitespace(param);
+          const size_t eq = param.find('=');
+          if (eq == std::string_view::npos) continue;
+          std::string_view key = param.substr(0, eq);
+          std::string_view v = param.substr(eq + 1);
+          if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+          if (key == "name") part.name = std::string(v);
+          if (key == "filename") part.filename = std::string(v);
+        }
+      }
+    }
+    const size_t data_begin = head_end + 4;
+    const size_t next = body.find(StrCat("\r\n", delimiter), data_begin);
+    if (next == std::string_view::npos) {
+      return BadRequest(StrCat("multipart/form-data: the part \"", part.name, "\" never ends"));
+    }
+    part.data = std::string(body.substr(data_begin, next - data_begin));
+    if (part.name.empty()) return BadRequest("multipart/form-data: a part has no name");
+    parts.push_back(std::move(part));
+    at = next + 2;
+  }
+  return parts;
+}
+
 }  // namespace verso::api

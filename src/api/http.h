@@ -89,7 +89,21 @@ class Router {
 // bad % escape.
 std::optional<std::vector<std::pair<std::string, std::string>>> ParseFormPairs(std::string_view s);
 
+// One part of a multipart/form-data body (RFC 7578).
+struct FormPart {
+  std::string name;
+  std::string filename;  // file parts
+  std::string content_type;
+  std::string data;
+};
+// The parts of a multipart/form-data body; `content_type` is the request's header (with its
+// boundary). A malformed body is a 400 naming what is wrong.
+absl::StatusOr<std::vector<FormPart>> ParseMultipart(std::string_view body,
+                                                     std::string_view content_type);
+
 void AddTmRoutes(Router* router, const Services& services);
+// Jobs and post-editing (jobs_handlers.cc).
+void AddJobRoutes(Router* router, const Services& services);
 void AddOpsRoutes(Router* router, const Services& services);
 void AddMtRoutes(Router* router, const Services& services);
 // A language field of a request in canonical form ("eng" -> "en", "PT-BR" -> "pt-BR"); 422

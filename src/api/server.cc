@@ -510,6 +510,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   AddOpsRoutes(&impl->router, services);
   if (services.translate != nullptr) AddMtRoutes(&impl->router, services);
   AddQualityRoutes(&impl->router, services);
+  AddJobRoutes(&impl->router, services);
   for (const Route* route : [&] {
          std::vector<const Route*> all{nullptr};
          for (const Route& r : impl->router.routes()) all.push_back(&r);

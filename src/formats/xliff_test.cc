@@ -3,9 +3,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
-#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
@@ -13,6 +10,7 @@
 #include "common/strings.h"
 #include "formats/formats.h"
 #include "tests/process.h"
+#include "tests/xml_schema.h"
 #include "text/text.h"
 
 namespace verso::formats {
@@ -58,22 +56,6 @@ std::string Skeleton(const Document& d) {
   }
   out.append(d.original, at, std::string::npos);
   return out;
-}
-
-// xmllint's verdict on `xml` against an XSD ("" when valid), offline through the suite's
-// catalog.
-std::string SchemaErrors(const std::string& xml, const std::string& xsd,
-                         const std::string& catalog) {
-  char path[] = "/tmp/verso-xliff-XXXXXX";
-  int fd = mkstemp(path);
-  if (fd < 0) return "mkstemp failed";
-  (void)!write(fd, xml.data(), xml.size());
-  close(fd);
-  testing::RunResult r =
-      testing::Run({"/usr/bin/xmllint", "--noout", "--nonet", "--schema", xsd, path},
-                   {StrCat("XML_CATALOG_FILES=", catalog)});
-  unlink(path);
-  return r.exit_code == 0 ? "" : r.err;
 }
 
 std::string CoreSchema(const Document& d) {
@@ -149,7 +131,7 @@ TEST(XliffSuite, ValidDocumentsReadAndWriteBack) {
     ASSERT_TRUE(written.ok()) << written.status();
     absl::StatusOr<Document> again = ReadDocument(*written, "xliff", "written", "");
     ASSERT_TRUE(again.ok()) << again.status() << "\n" << *written;
-    EXPECT_EQ(SchemaErrors(*written, CoreSchema(*doc), kSuite + "/local/catalog.xml"), "");
+    EXPECT_EQ(testing::SchemaErrors(*written, CoreSchema(*doc), kSuite + "/local/catalog.xml"), "");
     ASSERT_EQ(again->units.size(), doc->units.size());
     for (size_t i = 0; i < doc->units.size(); ++i) {
       EXPECT_EQ(again->units[i].id, doc->units[i].id);
@@ -215,8 +197,9 @@ TEST(Xliff12, SamplesRoundTrip) {
       EXPECT_EQ(again->units[i].source, doc->units[i].source);
       EXPECT_EQ(again->units[i].target, fill[i] ? *fill[i] : doc->units[i].target);
     }
-    EXPECT_EQ(
-        SchemaErrors(*written, k12 + "/xliff-core-1.2-transitional.xsd", k12 + "/catalog.xml"), "");
+    EXPECT_EQ(testing::SchemaErrors(*written, k12 + "/xliff-core-1.2-transitional.xsd",
+                                    k12 + "/catalog.xml"),
+              "");
   }
 }
 
@@ -254,8 +237,8 @@ TEST(Xliff, InlineCodesBecomeProtectedTagsAndComeBack) {
       *out,
       HasSubstr(
           R"(</source><target><ph id="2" dataRef="d1"/>Jetzt <pc id="1" dataRefStart="d2" dataRefEnd="d3">Speichern</pc> &amp; los.</target>)"));
-  EXPECT_EQ(SchemaErrors(*out, kSuite + "/xliff-21/schemas/xliff_core_2.0.xsd",
-                         kSuite + "/local/catalog.xml"),
+  EXPECT_EQ(testing::SchemaErrors(*out, kSuite + "/xliff-21/schemas/xliff_core_2.0.xsd",
+                                  kSuite + "/local/catalog.xml"),
             "");
   // A code the source does not have is refused, naming the unit.
   auto bad = WriteDocument(*doc, {std::string(R"(Jetzt <x id="9"/>)")}, "de");

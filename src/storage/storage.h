@@ -282,7 +282,7 @@ struct JobRecord {
   std::string idempotency_key;
   std::string format;  // the document's ("xliff2", "xliff12", "po", "json", "text") or "segments"
   std::string file_name;  // as uploaded
-  std::string document;   // the original bytes ("" for segments)
+  std::string document;   // the original bytes ("" for segments); stored once, never replaced
   std::string error;      // why it failed
   std::string stats;      // JSON: time per stage and other figures
   absl::Time created_at;

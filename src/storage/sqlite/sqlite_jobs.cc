@@ -327,12 +327,13 @@ class SqliteJobs : public JobRepository {
  private:
   SqliteJobs() = default;
 
-  // "a=excluded.a, b=excluded.b, ..." for an upsert (every column but the first, the key).
+  // "a=excluded.a, b=excluded.b, ..." for an upsert: every column but the key and the
+  // document (a job's file never changes once stored; saving a job read without it keeps it).
   static std::string UpdateAll(std::string_view columns) {
     std::vector<std::string> out;
     for (std::string_view c : Split(columns, ',')) {
       std::string_view name = StripAsciiWhitespace(c);
-      if (!out.empty() || name != "id") out.push_back(StrCat(name, "=excluded.", name));
+      if (name != "id" && name != "document") out.push_back(StrCat(name, "=excluded.", name));
     }
     return Join(out, ", ");
   }

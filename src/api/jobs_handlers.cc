@@ -1,0 +1,406 @@
+// Jobs and post-editing over HTTP: submit a document (multipart) or segments (JSON), follow the
+// job, read its analysis, download the translation, post-edit what QE did not trust, and the
+// webhook deliveries. Handlers parse, validate, call the job service, map the status, serialize.
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "api/http.h"
+#include "common/file.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "jobs/jobs.h"
+
+namespace verso::api {
+namespace {
+
+constexpr int64_t kMaxDocumentBytes = 256 << 20;
+
+Json CountsJson(const jobs::Counts& c) {
+  return Json{{"segments", c.segments},
+              {"words", c.words},
+              {"tm", c.tm},
+              {"mt", c.mt},
+              {"approved", c.approved},
+              {"awaiting_post_edit", c.awaiting},
+              {"confirmed", c.confirmed}};
+}
+
+Json JobJson(const jobs::JobInfo& info) {
+  const storage::JobRecord& j = info.job;
+  Json targets = Json::object();
+  for (const auto& [lang, c] : info.by_target) targets[lang] = CountsJson(c);
+  Json stages = Json::array();
+  for (const jobs::Stage& s : info.stages) {
+    stages.push_back(Json{{"name", s.name},
+                          {"state", s.state},
+                          {"done", s.done},
+                          {"total", s.total},
+                          {"seconds", std::round(s.seconds * 1000) / 1000}});
+  }
+  return Json{{"id", j.id},
+              {"status", j.status},
+              {"source_lang", j.source_lang},
+              {"target_langs", j.target_langs},
+              {"format", j.format},
+              {"file_name", j.file_name},
+              {"tm_store", j.tm_store},
+              {"glossary", j.glossary},
+              {"engine_policy", j.engine_policy},
+              {"qa_profile", j.qa_profile},
+              {"qe_threshold", j.qe_threshold >= 0 ? Json(j.qe_threshold) : Json()},
+              {"webhook_url", j.webhook_url},
+              {"error", j.error},
+              {"counts", CountsJson(info.counts)},
+              {"targets", targets},
+              {"stages", stages},
+              {"messages", info.messages},
+              {"created_at", Rfc3339(j.created_at)},
+              {"updated_at", Rfc3339(j.updated_at)},
+              {"finished_at",
+               j.finished_at == absl::InfinitePast() ? Json() : Json(Rfc3339(j.finished_at))}};
+}
+
+Json SegmentJson(const storage::JobSegmentRecord& s) {
+  Json review = Json::parse(s.review.empty() ? "null" : s.review, nullptr, false);
+  if (review.is_discarded() || (review.is_object() && !review.contains("qa"))) review = nullptr;
+  return Json{{"index", s.index},
+              {"target_lang", s.target_lang},
+              {"unit_id", s.unit_id},
+              {"source", s.source},
+              {"target", s.target},
+              {"origin", s.origin},
+              {"state", s.state},
+              {"tm_score", s.tm_score},
+              {"repetition", s.repetition},
+              {"words", s.words},
+              {"engine", s.engine},
+              {"qe_score", s.qe_score >= 0 ? Json(std::round(s.qe_score * 10) / 10) : Json()},
+              {"review", review},
+              {"draft", s.draft},
+              {"editor", s.editor},
+              {"updated_at", Rfc3339(s.updated_at)}};
+}
+
+// The submission's fields, from a JSON object or from multipart form fields.
+absl::Status ReadOptions(const Json& object, jobs::SubmitRequest* r) {
+  Json o = object;
+  if (o.contains("qe_threshold") && o["qe_threshold"].is_null()) o.erase("qe_threshold");
+  Fields f(o);
+  f.String("source_lang", &r->source_lang);
+  std::string target;
+  f.String("target_lang", &target);
+  const Json* targets = f.Array("target_langs");
+  f.String("tm_store", &r->tm_store);
+  f.String("glossary", &r->glossary);
+  f.String("engine_policy", &r->engine_policy);
+  f.String("qa_profile", &r->qa_profile);
+  double threshold = -1;
+  f.Number("qe_threshold", &threshold);
+  f.String("webhook_url", &r->webhook_url);
+  f.String("format", &r->format);
+  f.String("file_name", &r->file_name);
+  const Json* segments = f.Array("segments");
+  std::string text_format = "markup";
+  f.String("text_format", &text_format);
+  VERSO_RETURN_IF_ERROR(f.Finish());
+  if (o.contains("qe_threshold")) r->qe_threshold = threshold;
+  if (!target.empty()) r->target_langs.push_back(target);
+  if (targets != nullptr) {
+    for (size_t i = 0; i < targets->size(); ++i) {
+      if (!(*targets)[i].is_string())
+        return BadRequest(StrCat("target_langs[", i, "]: not a string"));
+      r->target_langs.push_back((*targets)[i].get<std::string>());
+    }
+  }
+  if (segments != nullptr) {
+    VERSO_ASSIGN_OR_RETURN(bool plain, ParseTextFormat(text_format));
+    for (size_t i = 0; i < segments->size(); ++i) {
+      VERSO_ASSIGN_OR_RETURN(std::string t,
+                             ParseText((*segments)[i], StrCat("segments[", i, "]"), plain));
+      r->segments.push_back(std::move(t));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<jobs::SubmitRequest> ParseSubmission(const Request& req) {
+  jobs::SubmitRequest r;
+  r.tenant = req.principal.tenant;
+  r.user = req.principal.key_id;
+  r.idempotency_key = std::string(req.Header("idempotency-key"));
+  if (r.idempotency_key.size() > 255) return BadRequest("Idempotency-Key: at most 255 characters");
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(req.body_file, ec);
+  if (ec || static_cast<int64_t>(size) > kMaxDocumentBytes) {
+    return absl::ResourceExhaustedError(
+        StrCat("a job's document may have at most ", kMaxDocumentBytes >> 20, " MiB"));
+  }
+  VERSO_ASSIGN_OR_RETURN(std::string body, ReadFile(req.body_file));
+  std::string_view type = req.Header("content-type");
+  if (AsciiLower(type).starts_with("application/json")) {
+    VERSO_ASSIGN_OR_RETURN(Json o, ParseObject(body));
+    VERSO_RETURN_IF_ERROR(ReadOptions(o, &r));
+    return r;
+  }
+  VERSO_ASSIGN_OR_RETURN(std::vector<FormPart> parts, ParseMultipart(body, type));
+  Json fields = Json::object();
+  for (FormPart& p : parts) {
+    if (p.name == "file") {
+      r.document = std::move(p.data);
+      if (r.file_name.empty()) r.file_name = p.filename;
+    } else if (p.name == "target_langs") {
+      for (std::string_view t : Split(p.data, ',')) {
+        t = StripAsciiWhitespace(t);
+        if (!t.empty()) r.target_langs.emplace_back(t);
+      }
+    } else if (p.name == "qe_threshold") {
+      double v = 0;
+      char* end = nullptr;
+      v = std::strtod(p.data.c_str(), &end);
+      if (p.data.empty() || *end != '\0') return BadRequest("qe_threshold: not a number");
+      r.qe_threshold = v;
+    } else {
+      fields[p.name] = p.data;
+    }
+  }
+  if (r.document.empty()) return BadRequest("file: a multipart submission needs a \"file\" part");
+  VERSO_RETURN_IF_ERROR(ReadOptions(fields, &r));
+  return r;
+}
+
+absl::StatusOr<int64_t> Index(const Request& req) {
+  int64_t index = 0;
+  if (!ParseInt64(req.params.at("index"), &index) || index < 0) {
+    return BadRequest("index: not a segment index");
+  }
+  return index;
+}
+
+std::string ContentType(std::string_view format) {
+  if (format.starts_with("xliff")) return "application/xliff+xml";
+  if (format == "po") return "text/x-gettext-translation";
+  if (format == "json" || format == "segments") return "application/json";
+  return "text/plain; charset=utf-8";
+}
+
+}  // namespace
+
+void AddJobRoutes(Router* router, const Services& s) {
+  jobs::JobService* j = s.jobs;
+  if (j == nullptr) return;
+  const std::vector<std::string> json = {"application/json"};
+  router->Add({"POST",
+               "/v1/jobs",
+               "translate",
+               Route::Body::kUpload,
+               {"multipart/form-data", "application/json"},
+               true,
+               [j](Request& req) {
+                 struct Cleanup {
+                   std::string path;
+                   ~Cleanup() { std::filesystem::remove(path); }
+                 } cleanup{req.body_file};
+                 auto r = ParseSubmission(req);
+                 if (!r.ok()) return ErrorResponse(r.status());
+                 auto info = j->Submit(*r);
+                 if (!info.ok()) return ErrorResponse(info.status());
+                 Response resp = JsonResponse(202, JobJson(*info));
+                 resp.headers.emplace_back("Location", StrCat("/v1/jobs/", info->job.id));
+                 if (info->replayed) resp.headers.emplace_back("Idempotent-Replayed", "true");
+                 return resp;
+               }});
+  router->Add({"GET", "/v1/jobs", "translate", Route::Body::kNone, {}, true, [j](Request& req) {
+                 int64_t limit = 50;
+                 if (auto q = req.Query("limit");
+                     q && (!ParseInt64(*q, &limit) || limit < 1 || limit > 1000)) {
+                   return ErrorResponse(BadRequest("limit: 1 to 1000"));
+                 }
+                 auto list = j->List(req.principal.tenant, static_cast<int>(limit));
+                 if (!list.ok()) return ErrorResponse(list.status());
+                 Json out = Json::array();
+                 for (const auto& x : *list) out.push_back(JobJson(x));
+                 return JsonResponse(200, Json{{"jobs", out}});
+               }});
+  router->Add(
+      {"GET", "/v1/jobs/{id}", "translate", Route::Body::kNone, {}, true, [j](Request& req) {
+         auto info = j->Get(req.principal.tenant, req.params.at("id"));
+         if (!info.ok()) return ErrorResponse(info.status());
+         return JsonResponse(200, JobJson(*info));
+       }});
+  router->Add({"POST",
+               "/v1/jobs/{id}/cancel",
+               "translate",
+               Route::Body::kNone,
+               {},
+               true,
+               [j](Request& req) {
+                 auto info = j->Cancel(req.principal.tenant, req.params.at("id"));
+                 if (!info.ok()) return ErrorResponse(info.status());
+                 return JsonResponse(200, JobJson(*info));
+               }});
+  router->Add({"GET",
+               "/v1/jobs/{id}/analysis",
+               "translate",
+               Route::Body::kNone,
+               {},
+               true,
+               [j](Request& req) {
+                 auto a = j->GetAnalysis(req.principal.tenant, req.params.at("id"));
+                 if (!a.ok()) return ErrorResponse(a.status());
+                 Json targets = Json::array();
+                 for (const jobs::Analysis& x : *a) {
+                   Json bands = Json::array();
+                   for (const auto& b : x.bands) {
+                     bands.push_back(Json{{"band", b.band},
+                                          {"segments", b.segments},
+                                          {"words", b.words},
+                                          {"characters", b.characters}});
+                   }
+                   targets.push_back(Json{{"target_lang", x.target_lang},
+                                          {"bands", bands},
+                                          {"total",
+                                           {{"segments", x.total.segments},
+                                            {"words", x.total.words},
+                                            {"characters", x.total.characters}}}});
+                 }
+                 return JsonResponse(200, Json{{"job_id", req.params.at("id")},
+                                               {"word_count", "GMX-V 2.0"},
+                                               {"targets", targets}});
+               }});
+  router->Add({"GET",
+               "/v1/jobs/{id}/download",
+               "translate",
+               Route::Body::kNone,
+               {},
+               true,
+               [j](Request& req) {
+                 auto target = req.Query("target");
+                 if (!target) return ErrorResponse(BadRequest("target: required (?target=de)"));
+                 auto info = j->Get(req.principal.tenant, req.params.at("id"));
+                 if (!info.ok()) return ErrorResponse(info.status());
+                 std::string name;
+                 auto doc = j->Download(req.principal.tenant, req.params.at("id"), *target, &name);
+                 if (!doc.ok()) return ErrorResponse(doc.status());
+                 Response resp;
+                 resp.status = 200;
+                 resp.content_type = ContentType(info->job.format);
+                 resp.body = std::move(*doc);
+                 resp.headers.emplace_back("Content-Disposition",
+                                           StrCat("attachment; filename=\"", name, "\""));
+                 return resp;
+               }});
+  router->Add({"GET",
+               "/v1/jobs/{id}/segments",
+               "translate",
+               Route::Body::kNone,
+               {},
+               true,
+               [j](Request& req) {
+                 auto segs =
+                     j->Segments(req.principal.tenant, req.params.at("id"),
+                                 req.Query("target").value_or(""), req.Query("state").value_or(""));
+                 if (!segs.ok()) return ErrorResponse(segs.status());
+                 Json out = Json::array();
+                 for (const auto& x : *segs) out.push_back(SegmentJson(x));
+                 return JsonResponse(200, Json{{"segments", out}});
+               }});
+  router->Add(
+      {"GET",
+       "/v1/jobs/{id}/segments/{target}/{index}",
+       "translate",
+       Route::Body::kNone,
+       {},
+       true,
+       [j](Request& req) {
+         auto index = Index(req);
+         if (!index.ok()) return ErrorResponse(index.status());
+         auto d =
+             j->Segment(req.principal.tenant, req.params.at("id"), req.params.at("target"), *index);
+         if (!d.ok()) return ErrorResponse(d.status());
+         Json out = SegmentJson(d->segment);
+         Json matches = Json::array();
+         for (const auto& [score, st] : d->matches) {
+           matches.push_back(Json{{"score", score}, {"source", st.first}, {"target", st.second}});
+         }
+         out["tm_matches"] = matches;
+         return JsonResponse(200, out);
+       }});
+  router->Add({"PUT", "/v1/jobs/{id}/segments/{target}/{index}/draft", "translate",
+               Route::Body::kJson, json, true, [j](Request& req) {
+                 auto index = Index(req);
+                 if (!index.ok()) return ErrorResponse(index.status());
+                 auto body = ParseObject(req.body);
+                 if (!body.ok()) return ErrorResponse(body.status());
+                 Fields f(*body);
+                 std::string text;
+                 f.String("target", &text, true);
+                 if (auto st = f.Finish(); !st.ok()) return ErrorResponse(st);
+                 auto seg =
+                     j->SaveDraft(req.principal.tenant, req.params.at("id"),
+                                  req.params.at("target"), *index, text, req.principal.key_id);
+                 if (!seg.ok()) return ErrorResponse(seg.status());
+                 return JsonResponse(200, SegmentJson(*seg));
+               }});
+  router->Add({"POST", "/v1/jobs/{id}/segments/{target}/{index}/confirm", "translate",
+               Route::Body::kJson, json, true, [j](Request& req) {
+                 auto index = Index(req);
+                 if (!index.ok()) return ErrorResponse(index.status());
+                 std::optional<std::string> text;
+                 if (!req.body.empty()) {
+                   auto body = ParseObject(req.body);
+                   if (!body.ok()) return ErrorResponse(body.status());
+                   Fields f(*body);
+                   std::string t;
+                   if (f.String("target", &t) && body->contains("target")) text = t;
+                   if (auto st = f.Finish(); !st.ok()) return ErrorResponse(st);
+                 }
+                 auto seg = j->Confirm(req.principal.tenant, req.params.at("id"),
+                                       req.params.at("target"), *index, text, req.principal.key_id);
+                 if (!seg.ok()) return ErrorResponse(seg.status());
+                 return JsonResponse(200, SegmentJson(*seg));
+               }});
+  router->Add(
+      {"GET", "/v1/post-edits", "translate", Route::Body::kNone, {}, true, [j](Request& req) {
+         int64_t limit = 100;
+         if (auto q = req.Query("limit");
+             q && (!ParseInt64(*q, &limit) || limit < 1 || limit > 1000)) {
+           return ErrorResponse(BadRequest("limit: 1 to 1000"));
+         }
+         auto segs = j->Awaiting(req.principal.tenant, static_cast<int>(limit));
+         if (!segs.ok()) return ErrorResponse(segs.status());
+         Json out = Json::array();
+         for (const auto& x : *segs) {
+           Json o = SegmentJson(x);
+           o["job_id"] = x.job_id;
+           out.push_back(std::move(o));
+         }
+         return JsonResponse(200, Json{{"segments", out}, {"expedited", j->Expedited()}});
+       }});
+  router->Add({"GET",
+               "/v1/jobs/{id}/webhooks",
+               "translate",
+               Route::Body::kNone,
+               {},
+               true,
+               [j](Request& req) {
+                 auto d = j->Deliveries(req.principal.tenant, req.params.at("id"));
+                 if (!d.ok()) return ErrorResponse(d.status());
+                 Json out = Json::array();
+                 for (const auto& x : *d) {
+                   out.push_back(Json{{"event", x.event},
+                                      {"attempt", x.attempt},
+                                      {"http_status", x.http_status},
+                                      {"error", x.error},
+                                      {"at", Rfc3339(x.at)}});
+                 }
+                 return JsonResponse(200, Json{{"deliveries", out}});
+               }});
+  router->Add(
+      {"GET", "/v1/webhooks/secret", "admin", Route::Body::kNone, {}, false, [j](Request& req) {
+         return JsonResponse(200, Json{{"secret", j->WebhookSecret(req.principal.tenant)},
+                                       {"signature_header", "X-Verso-Signature"},
+                                       {"algorithm", "HMAC-SHA256 over the body, hex"}});
+       }});
+}
+
+}  // namespace verso::api

@@ -1,0 +1,315 @@
+// Jobs over HTTP, end to end: the real binary, real SQLite and Apertium, a TM, an XLIFF 2
+// document through analysis, TM, MT, QE routing and post-editing, the download validated
+// against the XLIFF schema; a kill -9 in the middle of a job.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "common/file.h"
+#include "common/strings.h"
+#include "tests/http_client.h"
+#include "tests/verso_server.h"
+#include "tests/xml_schema.h"
+
+namespace verso {
+namespace {
+
+using nlohmann::json;
+using testing::Fetch;
+using ::testing::HasSubstr;
+using testing::HttpResponse;
+using ::testing::Not;
+
+const std::string kSuite = std::string(VERSO_SHARED_DATA) + "/xliff/oasis-xliff2-test-suite";
+
+constexpr char kXliff[] = R"(<?xml version="1.0" encoding="UTF-8"?>
+<xliff xmlns="urn:oasis:names:tc:xliff:document:2.0" version="2.0" srcLang="en">
+ <file id="f1" original="guide.html">
+  <unit id="u1">
+   <segment id="s1">
+    <source>The file was saved.</source>
+   </segment>
+  </unit>
+  <unit id="u2">
+   <originalData>
+    <data id="d1">&lt;b&gt;</data>
+    <data id="d2">&lt;/b&gt;</data>
+   </originalData>
+   <segment id="s2">
+    <source>Open the <pc id="1" dataRefStart="d1" dataRefEnd="d2">window</pc> now.</source>
+   </segment>
+  </unit>
+  <unit id="u3">
+   <segment id="s3">
+    <source>The house is red.</source>
+   </segment>
+   <ignorable>
+    <source> </source>
+   </ignorable>
+   <segment id="s4">
+    <source>The cat sleeps.</source>
+   </segment>
+  </unit>
+  <unit id="u4" translate="no">
+   <segment id="s5">
+    <source>VERSO-1234</source>
+   </segment>
+  </unit>
+ </file>
+</xliff>
+)";
+
+std::string Multipart(const std::string& boundary,
+                      const std::vector<std::pair<std::string, std::string>>& fields,
+                      const std::string& file_name, const std::string& file) {
+  std::string out;
+  for (const auto& [k, v] : fields) {
+    out += StrCat("--", boundary, "\r\nContent-Disposition: form-data; name=\"", k, "\"\r\n\r\n", v,
+                  "\r\n");
+  }
+  out += StrCat("--", boundary, "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"",
+                file_name, "\"\r\nContent-Type: application/xliff+xml\r\n\r\n", file, "\r\n--",
+                boundary, "--\r\n");
+  return out;
+}
+
+class JobsApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::TestDir("jobs_api",
+                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    key_ = testing::CreateKey(dir_, "acme", "translate,tm:read,tm:write");
+    log_ = dir_ + "/server.log";
+  }
+  void TearDown() override {
+    if (server_ != nullptr) {
+      server_->Signal(SIGTERM);
+      EXPECT_EQ(server_->Wait(), 0);
+    }
+    std::filesystem::remove_all(dir_);
+  }
+  void Start(std::vector<std::string> settings = {}) {
+    settings.insert(settings.end(), {"rate_limit.rps=0", "mt.apertium.pipelines=1"});
+    server_ = std::make_unique<testing::VersoServer>(
+        dir_, testing::ServerOptions{
+                  .settings = settings, .env = {}, .log_level = "info", .stderr_path = log_});
+    ASSERT_GT(server_->port(), 0) << ReadFile(log_).value_or("");
+  }
+  HttpResponse Call(const std::string& method, const std::string& path, const std::string& body,
+                    const std::string& type = "application/json",
+                    std::vector<std::pair<std::string, std::string>> headers = {}) {
+    headers.emplace_back("Authorization", "Bearer " + key_);
+    if (!body.empty() || method == "POST" || method == "PUT") {
+      headers.emplace_back("Content-Type", type);
+    }
+    return Fetch(server_->port(), method, path, body, headers);
+  }
+  json Get(const std::string& path) {
+    HttpResponse r = Call("GET", path, "");
+    EXPECT_EQ(r.status, 200) << path << ": " << r.body;
+    return json::parse(r.body, nullptr, false);
+  }
+  // Polls the job until `done` says so (at most a minute).
+  json WaitFor(const std::string& id, const std::function<bool(const json&)>& done) {
+    json job;
+    for (int i = 0; i < 600; ++i) {
+      job = Get("/v1/jobs/" + id);
+      if (done(job)) return job;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ADD_FAILURE() << "job " << id << " never got there: " << job.dump();
+    return job;
+  }
+  std::string MakeTm() {
+    HttpResponse r =
+        Call("POST", "/v1/tm", R"({"name":"main","source_lang":"en","target_lang":"es"})");
+    EXPECT_EQ(r.status, 201) << r.body;
+    const std::string store = json::parse(r.body)["id"];
+    r = Call("POST", "/v1/tm/" + store + "/segments",
+             R"({"source":"The file was saved.","target":"El fichero se ha guardado."})");
+    EXPECT_EQ(r.status, 201) << r.body;
+    return store;
+  }
+
+  std::string dir_, key_, log_;
+  std::unique_ptr<testing::VersoServer> server_;
+};
+
+TEST_F(JobsApiTest, AnXliffDocumentGoesThroughTmMtQePostEditingAndComesBackValid) {
+  Start();
+  const std::string store = MakeTm();
+  const std::string boundary = "verso-boundary-7MA4YWxk";
+  HttpResponse submitted = Call(
+      "POST", "/v1/jobs",
+      Multipart(boundary, {{"target_langs", "es"}, {"tm_store", store}, {"qe_threshold", "101"}},
+                "guide.xlf", kXliff),
+      "multipart/form-data; boundary=" + boundary, {{"Idempotency-Key", "guide-v1"}});
+  ASSERT_EQ(submitted.status, 202) << submitted.body;
+  json job = json::parse(submitted.body);
+  const std::string id = job["id"];
+  EXPECT_EQ(submitted.Header("location"), "/v1/jobs/" + id);
+  EXPECT_EQ(job["source_lang"], "en");  // from the file
+  EXPECT_EQ(job["format"], "xliff2");
+  EXPECT_EQ(job["counts"]["segments"], 4);  // the untranslatable unit is left out
+  // Resubmitting with the same key is the same job.
+  HttpResponse again =
+      Call("POST", "/v1/jobs", Multipart(boundary, {{"target_langs", "es"}}, "guide.xlf", kXliff),
+           "multipart/form-data; boundary=" + boundary, {{"Idempotency-Key", "guide-v1"}});
+  ASSERT_EQ(again.status, 202) << again.body;
+  EXPECT_EQ(json::parse(again.body)["id"], id);
+  EXPECT_EQ(again.Header("idempotent-replayed"), "true");
+
+  job = WaitFor(id, [](const json& j) { return j["status"] == "post_editing"; });
+  EXPECT_EQ(job["counts"]["tm"], 1);
+  EXPECT_EQ(job["counts"]["mt"], 3);
+  EXPECT_EQ(job["counts"]["approved"], 1);
+  EXPECT_EQ(job["counts"]["awaiting_post_edit"], 3);
+  json analysis = Get("/v1/jobs/" + id + "/analysis");
+  EXPECT_EQ(analysis["targets"][0]["total"]["words"], 15);
+  EXPECT_EQ(analysis["targets"][0]["bands"][2]["band"], "100");
+  EXPECT_EQ(analysis["targets"][0]["bands"][2]["segments"], 1);
+
+  // The post-editor's view of a segment: MT, QE score and reasons, QA, TM matches.
+  json queue = Get("/v1/post-edits");
+  ASSERT_EQ(queue["segments"].size(), 3u);
+  EXPECT_EQ(queue["segments"][0]["job_id"], id);
+  json seg = Get("/v1/jobs/" + id + "/segments/es/1");
+  EXPECT_EQ(seg["source"], "Open the <g id=\"1\">window</g> now.");
+  EXPECT_EQ(seg["origin"], "mt");
+  EXPECT_EQ(seg["state"], "awaiting");
+  EXPECT_TRUE(seg["qe_score"].is_number());
+  EXPECT_TRUE(seg["review"]["qe"]["reasons"].is_array());
+  EXPECT_FALSE(seg["review"]["qe"]["auto_approved"]);
+  EXPECT_TRUE(seg["tm_matches"].is_array());
+
+  // Post-edit: a draft, then confirmations (one edited, two as they are).
+  HttpResponse draft = Call("PUT", "/v1/jobs/" + id + "/segments/es/1/draft",
+                            R"({"target":"Abra la <g id=\"1\">ventana</g> ya."})");
+  ASSERT_EQ(draft.status, 200) << draft.body;
+  HttpResponse c = Call("POST", "/v1/jobs/" + id + "/segments/es/1/confirm", "{}");
+  ASSERT_EQ(c.status, 200) << c.body;
+  EXPECT_EQ(json::parse(c.body)["target"], "Abra la <g id=\"1\">ventana</g> ya.");
+  EXPECT_EQ(json::parse(c.body)["origin"], "human");
+  for (std::string index : {"2", "3"}) {
+    c = Call("POST", "/v1/jobs/" + id + "/segments/es/" + index + "/confirm", "");
+    ASSERT_EQ(c.status, 200) << c.body;
+  }
+  job = Get("/v1/jobs/" + id);
+  EXPECT_EQ(job["status"], "completed");
+  EXPECT_EQ(job["counts"]["confirmed"], 3);
+  // The confirmed segment is in the TM now.
+  HttpResponse lookup =
+      Call("POST", "/v1/tm/" + store + "/lookup",
+           R"({"source":"Open the <g id=\"1\">window</g> now.","text_format":"markup"})");
+  ASSERT_EQ(lookup.status, 200) << lookup.body;
+  EXPECT_EQ(json::parse(lookup.body)["matches"][0]["segment"]["target"],
+            "Abra la <g id=\"1\">ventana</g> ya.");
+
+  // The translated document: valid XLIFF 2, the codes back as the source's elements.
+  HttpResponse doc = Call("GET", "/v1/jobs/" + id + "/download?target=es", "");
+  ASSERT_EQ(doc.status, 200) << doc.body;
+  EXPECT_EQ(doc.Header("content-type"), "application/xliff+xml");
+  EXPECT_EQ(doc.Header("content-disposition"), "attachment; filename=\"guide.es.xlf\"");
+  EXPECT_THAT(doc.body, HasSubstr(R"(srcLang="en" trgLang="es">)"));
+  EXPECT_THAT(doc.body, HasSubstr("<target>El fichero se ha guardado.</target>"));
+  EXPECT_THAT(
+      doc.body,
+      HasSubstr(
+          R"(<target>Abra la <pc id="1" dataRefStart="d1" dataRefEnd="d2">ventana</pc> ya.</target>)"));
+  EXPECT_THAT(doc.body, Not(HasSubstr("<target>VERSO-1234")));
+  EXPECT_EQ(testing::SchemaErrors(doc.body, kSuite + "/xliff-21/schemas/xliff_core_2.0.xsd",
+                                  kSuite + "/local/catalog.xml"),
+            "");
+}
+
+TEST_F(JobsApiTest, MalformedSubmissionsAreRefusedWithAReason) {
+  Start();
+  const std::string boundary = "b0undary";
+  const std::string bad =
+      ReadFile(kSuite + "/xliff-21/test-suite/core/invalid/bad_EcBeforeSc.xlf").value_or("");
+  HttpResponse r =
+      Call("POST", "/v1/jobs", Multipart(boundary, {{"target_langs", "fr"}}, "bad.xlf", bad),
+           "multipart/form-data; boundary=" + boundary);
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_THAT(
+      r.body,
+      HasSubstr("bad.xlf: line 6, column 13: <ec startRef=\\\"1\\\"> comes before its <sc>"));
+  r = Call("POST", "/v1/jobs",
+           Multipart(boundary, {{"target_langs", "fr"}}, "cut.xlf", "<xliff version=\"2.0\""),
+           "multipart/form-data; boundary=" + boundary);
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("cut.xlf: line 1"));
+  r = Call("POST", "/v1/jobs",
+           "--b0undary\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--b0undary--\r\n",
+           "multipart/form-data; boundary=" + boundary);
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("file"));
+  r = Call("POST", "/v1/jobs", R"({"source_lang":"en","target_langs":["es"],"segments":[]})");
+  EXPECT_EQ(r.status, 422) << r.body;
+  r = Call("POST", "/v1/jobs",
+           R"({"source_lang":"en","target_langs":["es"],"segments":["a"],"colour":"red"})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("colour"));
+  EXPECT_EQ(Call("GET", "/v1/jobs/job_nope", "").status, 404);
+}
+
+// A kill -9 in the middle of the MT stage: after a restart the job completes, every segment
+// translated once, exactly as the engine translates it.
+TEST_F(JobsApiTest, AJobSurvivesAKillNineAndLosesNothing) {
+  const std::vector<std::string> settings = {"jobs.chunk=2", "jobs.lease=2s"};
+  Start(settings);
+  std::ifstream in(VERSO_SHARED_DATA "/mt/flores101-devtest/eng.devtest");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 1012u);
+  json body{{"source_lang", "en"},
+            {"target_langs", {"es"}},
+            {"qe_threshold", 0},
+            {"text_format", "plain"},
+            {"segments", lines}};
+  HttpResponse r = Call("POST", "/v1/jobs", body.dump());
+  ASSERT_EQ(r.status, 202) << r.body;
+  const std::string id = json::parse(r.body)["id"];
+  json job = WaitFor(id, [](const json& j) {
+    return j["stages"][2]["done"].get<int>() >= 20;  // some of the MT stage committed
+  });
+  const int before = job["stages"][2]["done"];
+  ASSERT_LT(before, 1012) << "the MT stage finished before the kill; make the job longer";
+  server_->Signal(SIGKILL);
+  EXPECT_EQ(server_->Wait(), 128 + SIGKILL);
+  server_.reset();
+  Start(settings);
+  // Done when the review has seen every segment (a few wait for a post-editor: QA errors).
+  job = WaitFor(id, [](const json& j) { return j["stages"][3]["state"] == "done"; });
+  EXPECT_EQ(job["counts"]["segments"], 1012);
+  EXPECT_EQ(job["counts"]["mt"], 1012);
+  EXPECT_EQ(job["counts"]["approved"].get<int>() + job["counts"]["awaiting_post_edit"].get<int>(),
+            1012);
+  json segs = Get("/v1/jobs/" + id + "/segments?target=es");
+  ASSERT_EQ(segs["segments"].size(), 1012u);
+  // Every translation is the engine's for that sentence (none lost, none mixed up).
+  json translated = json::array();
+  for (size_t begin = 0; begin < lines.size(); begin += 500) {
+    std::vector<std::string> part(lines.begin() + begin,
+                                  lines.begin() + std::min(lines.size(), begin + 500));
+    json direct{
+        {"source_lang", "en"}, {"target_lang", "es"}, {"text_format", "plain"}, {"segments", part}};
+    HttpResponse t = Call("POST", "/v1/translate", direct.dump());
+    ASSERT_EQ(t.status, 200) << t.body;
+    const json answer = json::parse(t.body);  // (a temporary's element would dangle)
+    for (const auto& x : answer["translations"]) translated.push_back(x);
+  }
+  for (size_t i = 0; i < 1012; ++i) {
+    EXPECT_EQ(segs["segments"][i]["index"], i);
+    EXPECT_EQ(segs["segments"][i]["target"], translated[i]["text"]) << i;
+  }
+  EXPECT_THAT(ReadFile(log_).value_or(""), Not(HasSubstr("jobs.task_failed")));
+}
+
+}  // namespace
+}  // namespace verso
