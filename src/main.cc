@@ -243,7 +243,7 @@ std::vector<ConfigOption> Schema(bool serving) {
        .help = "How long a worker holds a task before another may take it over"},
       {.name = "jobs.chunk",
        .type = T::kInt,
-       .default_value = "200",
+       .default_value = "1000",
        .help = "Segments per committed chunk of a stage",
        .min = 1,
        .max = 100000},

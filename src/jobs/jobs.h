@@ -6,17 +6,19 @@
 //   per target language, each stage one task of the durable queue (storage::JobRepository):
 //     analyse       TM lookups: best match per segment, repetitions, word counts (the report)
 //     pretranslate  100 % and context matches become the translation (origin "tm", approved)
-//     mt            the rest through the engine chain (mt::TranslateService), in chunks
-//     review        QA, terms and QE (qe::Reviewer): auto-approved, or awaiting a post-editor
+//     mt            the rest through the engine chain (mt::TranslateService), in chunks; each
+//                   chunk is reviewed (QA, terms, QE: qe::Reviewer) on a second thread while
+//                   the next is translated: auto-approved, or awaiting a post-editor
+//     review        the same for the TM's translations (approved unless QA finds an error)
 //   then the job is completed, or post-editing until every segment is approved or confirmed.
 //
 // Every chunk of a stage is committed with the segments it changed; the last commit marks the
 // task done and enqueues the next one in the same transaction. Workers lease tasks for a
-// while and renew the lease per chunk; a task whose lease expired (its worker died) is run
-// again by the next worker and picks up the segments not yet done, so a kill -9 loses no
-// segment and no segment's result is written twice. A task that keeps failing goes to the
-// dead-letter state with its error and fails the job. In maintenance mode (degradation level
-// "emergency") workers lease nothing: jobs are accepted and wait.
+// while and renew the lease with a heartbeat (every third of the lease) while they run; a task
+// whose lease expired (its worker died) is run again by the next worker and picks up the segments
+// not yet done, so a kill -9 loses no segment and no segment's result is written twice. A task that
+// keeps failing goes to the dead-letter state with its error and fails the job. In maintenance mode
+// (degradation level "emergency") workers lease nothing: jobs are accepted and wait.
 //
 // Webhooks (job.completed, job.failed) go through the same queue: the event is enqueued in the
 // transaction that ends the job (a durable outbox), delivered at least once, signed with
@@ -53,7 +55,8 @@ class TranslateService;
 }
 namespace qe {
 class Reviewer;
-}
+struct ReviewOptions;
+}  // namespace qe
 namespace resilience {
 class DegradationController;
 }
@@ -150,7 +153,7 @@ struct ServiceOptions {
   double default_threshold = 85;  // qe.threshold
   absl::Duration lease = absl::Seconds(30);
   int max_attempts = 5;  // a stage task's attempts before it is dead
-  int chunk = 200;       // segments per committed chunk
+  int chunk = 1000;      // segments per committed chunk
   // The platform spec: when the oldest segment waiting for a post-editor has waited this long,
   // the auto-approve bar is lowered by `expedite_drop` points ("Expedited processing enabled").
   absl::Duration expedite_after = absl::Hours(4);
@@ -243,10 +246,14 @@ class JobService {
       const storage::TaskRecord& task, const std::string& worker, std::string_view from,
       const std::function<absl::Status(std::vector<storage::JobSegmentRecord>&)>& fn,
       std::vector<storage::JobSegmentRecord>* last);
+  // `review_time`: review done inside this task (the MT stage reviews its chunks as it goes).
   absl::Status Finish(const storage::TaskRecord& task, const std::string& worker,
                       std::string_view stage, absl::Time started,
                       std::vector<storage::JobSegmentRecord> last, std::string_view next,
-                      bool review_done);
+                      bool review_done, absl::Duration review_time = absl::ZeroDuration());
+  qe::ReviewOptions ReviewOptionsFor(const storage::JobRecord& job, std::string_view target);
+  absl::Status ReviewChunk(const qe::ReviewOptions& options,
+                           std::vector<storage::JobSegmentRecord>& part);
   // The job's end when every segment of every target is approved or confirmed (in storage, or
   // in `change`): the change that completes it (status, webhook) is added to `change`.
   absl::Status MaybeComplete(storage::JobRecord* job, storage::JobChange* change);

@@ -598,7 +598,28 @@ absl::StatusOr<bool> JobService::RunOnce(const std::string& worker) {
   auto task = repo_->LeaseTask(worker, now, now + options_.lease);
   if (absl::IsNotFound(task.status())) return false;
   VERSO_RETURN_IF_ERROR(task.status());
+  // The heartbeat: the lease is renewed every third of its length while the task runs, so a
+  // slow engine's chunk can take longer than the lease; a worker that dies stops renewing.
+  std::mutex beat_mu;
+  std::condition_variable beat_cv;
+  bool finished = false;
+  std::thread heartbeat([&] {
+    std::unique_lock<std::mutex> lock(beat_mu);
+    while (!beat_cv.wait_for(lock, absl::ToChronoMilliseconds(options_.lease / 3),
+                             [&] { return finished; })) {
+      lock.unlock();
+      absl::Status renewed = repo_->RenewLease(task->id, worker, clock_->Now() + options_.lease);
+      lock.lock();
+      if (!renewed.ok()) return;  // lost: the task's own commits will be refused
+    }
+  });
   absl::Status s = Run(*task, worker);
+  {
+    std::lock_guard<std::mutex> lock(beat_mu);
+    finished = true;
+  }
+  beat_cv.notify_all();
+  heartbeat.join();
   if (s.ok() || absl::IsFailedPrecondition(s)) return true;  // done, or the lease was lost
   const bool dead = task->attempts >= options_.max_attempts;
   log::Warn("jobs.task_failed", {{"job", task->job_id},

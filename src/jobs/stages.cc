@@ -1,4 +1,5 @@
 // The pipeline's stages and the webhook outbox (see jobs.h): each runs one leased task.
+#include <future>
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
@@ -87,7 +88,7 @@ absl::Status JobService::Chunks(
 absl::Status JobService::Finish(const TaskRecord& task, const std::string& worker,
                                 std::string_view stage, absl::Time started,
                                 std::vector<JobSegmentRecord> last, std::string_view next,
-                                bool review_done) {
+                                bool review_done, absl::Duration review_time) {
   std::lock_guard<std::mutex> lock(job_mu_);
   VERSO_ASSIGN_OR_RETURN(JobRecord job, repo_->GetJob(task.job_id));
   job.document.clear();
@@ -97,6 +98,7 @@ absl::Status JobService::Finish(const TaskRecord& task, const std::string& worke
   change.finish_task = task.id;
   change.finish_owner = worker;
   AddStageTime(&job, stage, clock_->MonotonicNow() - started);
+  if (review_time > absl::ZeroDuration()) AddStageTime(&job, "review", review_time);
   job.updated_at = now;
   if (job.status == "queued") job.status = "running";
   if (!next.empty()) change.enqueue.push_back(Next(task, next, now));
@@ -166,47 +168,13 @@ absl::Status JobService::Pretranslate(const TaskRecord& task, const JobRecord& j
   return Finish(task, worker, "pretranslate", started, std::move(last), "mt", false);
 }
 
-absl::Status JobService::Translate(const TaskRecord& task, const JobRecord& job,
-                                   const std::string& worker) {
-  const absl::Time started = clock_->MonotonicNow();
-  std::vector<JobSegmentRecord> last;
-  VERSO_RETURN_IF_ERROR(Chunks(
-      task, worker, "mt_pending",
-      [&](std::vector<JobSegmentRecord>& part) -> absl::Status {
-        mt::TranslateInput in;
-        in.tenant = job.tenant;
-        in.source_lang = job.source_lang;
-        in.target_lang = task.target_lang;
-        in.engine_policy = job.engine_policy;
-        // No overall deadline: nobody waits on a job's request, and the router bounds every
-        // attempt (RouterOptions::*_attempt_timeout) and the retries.
-        in.deadline = absl::InfiniteFuture();
-        for (const auto& s : part) in.texts.push_back(s.source);
-        VERSO_ASSIGN_OR_RETURN(mt::TranslateResult r, translate_->Translate(in));
-        for (size_t i = 0; i < part.size(); ++i) {
-          mt::SegmentResult& x = r.segments[i];
-          part[i].target = std::move(x.text);
-          part[i].origin = "mt";
-          part[i].engine = x.engine;
-          // Kept for the review stage's QE (the review replaces it).
-          part[i].review = Json{{"unknown_words", x.unknown_words}}.dump();
-          part[i].state = "translated";
-        }
-        return absl::OkStatus();
-      },
-      &last));
-  return Finish(task, worker, "mt", started, std::move(last), "review", false);
-}
-
-absl::Status JobService::Review(const TaskRecord& task, const JobRecord& job,
-                                const std::string& worker) {
-  const absl::Time started = clock_->MonotonicNow();
+qe::ReviewOptions JobService::ReviewOptionsFor(const JobRecord& job, std::string_view target) {
   qe::ReviewOptions o;
   o.tenant = job.tenant;
   o.source_lang = job.source_lang;
-  o.target_lang = task.target_lang;
+  o.target_lang = std::string(target);
   o.glossary = job.glossary;
-  o.tm_store = TmStoreFor(job, task.target_lang);
+  o.tm_store = TmStoreFor(job, target);
   if (!job.qa_profile.empty()) {
     auto p = db_->qa_profiles().GetQaProfile(job.tenant, job.qa_profile);
     if (p.ok()) {
@@ -216,36 +184,110 @@ absl::Status JobService::Review(const TaskRecord& task, const JobRecord& job,
   }
   o.threshold = job.qe_threshold >= 0 ? job.qe_threshold : options_.default_threshold;
   if (Expedited()) o.threshold = std::max(0.0, o.threshold - options_.expedite_drop);
+  return o;
+}
+
+absl::Status JobService::ReviewChunk(const qe::ReviewOptions& o,
+                                     std::vector<JobSegmentRecord>& part) {
+  std::vector<qe::ReviewSegment> in;
+  for (const auto& s : part) {
+    qe::ReviewSegment r;
+    r.source = s.source;
+    r.translation = s.target;
+    r.origin = s.origin;
+    Json stash = Json::parse(s.review.empty() ? "{}" : s.review, nullptr, false);
+    if (stash.is_object() && stash.contains("unknown_words")) {
+      for (const auto& w : stash["unknown_words"]) r.unknown_words.push_back(w.get<std::string>());
+    }
+    in.push_back(std::move(r));
+  }
+  VERSO_ASSIGN_OR_RETURN(std::vector<qe::Review> reviews, reviewer_->Run(o, in));
+  for (size_t i = 0; i < part.size(); ++i) {
+    const qe::Review& r = reviews[i];
+    part[i].review = qe::ReviewToJson(r, o.threshold);
+    part[i].qe_score = r.qe.has_value() ? r.qe->score : -1;
+    // TM matches are approved unless a QA check found an error; machine translations when QE
+    // trusts them.
+    const bool approved = part[i].origin == "tm" ? !r.qa_error : r.auto_approved;
+    part[i].state = approved ? "approved" : "awaiting";
+  }
+  return absl::OkStatus();
+}
+
+// Machine translation, chunk by chunk; each translated chunk is reviewed (QA, terms, QE) on a
+// second thread while the engine translates the next, and committed reviewed. The review
+// stage that follows has only the TM's translations left.
+absl::Status JobService::Translate(const TaskRecord& task, const JobRecord& job,
+                                   const std::string& worker) {
+  const absl::Time started = clock_->MonotonicNow();
+  VERSO_ASSIGN_OR_RETURN(std::vector<JobSegmentRecord> all,
+                         repo_->GetJobSegments(task.job_id, task.target_lang));
+  std::vector<JobSegmentRecord> todo;
+  for (auto& s : all) {
+    if (s.state == "mt_pending") todo.push_back(std::move(s));
+  }
+  const qe::ReviewOptions review = ReviewOptionsFor(job, task.target_lang);
+  absl::Duration review_time;
+  std::vector<JobSegmentRecord> reviewing;  // the chunk under review
+  std::future<absl::Status> reviewed;
+  // Waits for the chunk under review; commits it unless it is the last one.
+  auto settle = [&](bool commit) -> absl::Status {
+    if (!reviewed.valid()) return absl::OkStatus();
+    VERSO_RETURN_IF_ERROR(reviewed.get());
+    const absl::Time now = clock_->Now();
+    for (auto& s : reviewing) s.updated_at = now;
+    if (!commit) return absl::OkStatus();
+    JobChange change;
+    change.segments = std::move(reviewing);
+    reviewing.clear();
+    return repo_->Apply(change);
+  };
+  const size_t chunk = static_cast<size_t>(std::max(1, options_.chunk));
+  for (size_t begin = 0; begin < todo.size(); begin += chunk) {
+    const size_t end = std::min(todo.size(), begin + chunk);
+    std::vector<JobSegmentRecord> part(std::make_move_iterator(todo.begin() + begin),
+                                       std::make_move_iterator(todo.begin() + end));
+    mt::TranslateInput in;
+    in.tenant = job.tenant;
+    in.source_lang = job.source_lang;
+    in.target_lang = task.target_lang;
+    in.engine_policy = job.engine_policy;
+    // No overall deadline: nobody waits on a job's request, and the router bounds every
+    // attempt (RouterOptions::*_attempt_timeout) and the retries.
+    in.deadline = absl::InfiniteFuture();
+    for (const auto& s : part) in.texts.push_back(s.source);
+    absl::StatusOr<mt::TranslateResult> r = translate_->Translate(in);
+    VERSO_RETURN_IF_ERROR(settle(/*commit=*/true));  // the previous chunk, reviewed meanwhile
+    VERSO_RETURN_IF_ERROR(r.status());
+    for (size_t i = 0; i < part.size(); ++i) {
+      mt::SegmentResult& x = r->segments[i];
+      part[i].target = std::move(x.text);
+      part[i].origin = "mt";
+      part[i].engine = x.engine;
+      part[i].review = Json{{"unknown_words", x.unknown_words}}.dump();
+      part[i].state = "translated";
+    }
+    reviewing = std::move(part);
+    reviewed = std::async(std::launch::async, [this, &review, &reviewing, &review_time] {
+      const absl::Time t = clock_->MonotonicNow();
+      absl::Status s = ReviewChunk(review, reviewing);
+      review_time += clock_->MonotonicNow() - t;
+      return s;
+    });
+  }
+  VERSO_RETURN_IF_ERROR(settle(/*commit=*/false));
+  std::vector<JobSegmentRecord> last = std::move(reviewing);
+  return Finish(task, worker, "mt", started, std::move(last), "review", false, review_time);
+}
+
+absl::Status JobService::Review(const TaskRecord& task, const JobRecord& job,
+                                const std::string& worker) {
+  const absl::Time started = clock_->MonotonicNow();
+  const qe::ReviewOptions o = ReviewOptionsFor(job, task.target_lang);
   std::vector<JobSegmentRecord> last;
   VERSO_RETURN_IF_ERROR(Chunks(
       task, worker, "translated",
-      [&](std::vector<JobSegmentRecord>& part) -> absl::Status {
-        std::vector<qe::ReviewSegment> in;
-        for (const auto& s : part) {
-          qe::ReviewSegment r;
-          r.source = s.source;
-          r.translation = s.target;
-          r.origin = s.origin;
-          Json stash = Json::parse(s.review.empty() ? "{}" : s.review, nullptr, false);
-          if (stash.is_object() && stash.contains("unknown_words")) {
-            for (const auto& w : stash["unknown_words"])
-              r.unknown_words.push_back(w.get<std::string>());
-          }
-          in.push_back(std::move(r));
-        }
-        VERSO_ASSIGN_OR_RETURN(std::vector<qe::Review> reviews, reviewer_->Run(o, in));
-        for (size_t i = 0; i < part.size(); ++i) {
-          const qe::Review& r = reviews[i];
-          part[i].review = qe::ReviewToJson(r, o.threshold);
-          part[i].qe_score = r.qe.has_value() ? r.qe->score : -1;
-          // TM matches are approved unless a QA check found an error; machine translations
-          // when QE trusts them.
-          const bool approved = part[i].origin == "tm" ? !r.qa_error : r.auto_approved;
-          part[i].state = approved ? "approved" : "awaiting";
-        }
-        return absl::OkStatus();
-      },
-      &last));
+      [&](std::vector<JobSegmentRecord>& part) { return ReviewChunk(o, part); }, &last));
   return Finish(task, worker, "review", started, std::move(last), "", true);
 }
 

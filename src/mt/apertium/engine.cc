@@ -507,7 +507,7 @@ class ApertiumEngine : public Engine {
         }
         return absl::OkStatus();
       };
-      constexpr size_t kWindow = 16;
+      constexpr size_t kWindow = 128;
       for (size_t i = 0; i < std::min(kWindow, todo.size()); ++i) {
         VERSO_RETURN_IF_ERROR(submit(todo[i]));
       }
