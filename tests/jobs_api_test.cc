@@ -311,5 +311,24 @@ TEST_F(JobsApiTest, AJobSurvivesAKillNineAndLosesNothing) {
   EXPECT_THAT(ReadFile(log_).value_or(""), Not(HasSubstr("jobs.task_failed")));
 }
 
+// `verso serve` with no workers of its own and a separate `verso worker` process sharing the
+// database's queue: the server accepts and queues, the worker translates.
+TEST_F(JobsApiTest, AWorkerProcessRunsTheServersJobs) {
+  Start({"jobs.workers=0"});
+  HttpResponse r = Call("POST", "/v1/jobs",
+                        R"({"source_lang":"en","target_langs":["es"],"qe_threshold":0,)"
+                        R"("segments":["The house is red.","The cat sleeps."]})");
+  ASSERT_EQ(r.status, 202) << r.body;
+  const std::string id = json::parse(r.body)["id"];
+  EXPECT_EQ(Get("/v1/jobs/" + id)["status"], "queued");
+  testing::Child worker({VERSO_BINARY, "--data-dir", dir_, "--log-level", "warn", "--set",
+                         "mt.apertium.pipelines=1", "worker", "--threads", "1"},
+                        {}, dir_ + "/worker.log");
+  json job = WaitFor(id, [](const json& j) { return j["status"] == "completed"; });
+  EXPECT_EQ(job["counts"]["mt"], 2);
+  worker.Kill(SIGTERM);
+  EXPECT_EQ(worker.Wait(), 0) << ReadFile(dir_ + "/worker.log").value_or("");
+}
+
 }  // namespace
 }  // namespace verso

@@ -363,6 +363,36 @@ TEST_F(JobsTest, ATaskThatKeepsFailingGoesToTheDeadLettersAndFailsTheJob) {
   EXPECT_EQ(event, "job.failed");
 }
 
+TEST_F(JobsTest, APostEditQueueWaitingOverFourHoursLowersTheBar) {
+  SubmitRequest first = Segments({"The house is red."});
+  first.qe_threshold = 101;
+  auto a = service_->Submit(first);
+  ASSERT_TRUE(a.ok());
+  Drain();
+  auto waiting = service_->Segments("acme", a->job.id, "es", "awaiting");
+  ASSERT_EQ(waiting->size(), 1u);
+  const double score = (*waiting)[0].qe_score;
+  ASSERT_GT(score, 10);
+  EXPECT_FALSE(service_->Expedited());
+  // Just above this translation's score: not trusted ...
+  SubmitRequest second = Segments({"The house is red."});
+  second.qe_threshold = score + 5;
+  auto b = service_->Submit(second);
+  ASSERT_TRUE(b.ok());
+  Drain();
+  EXPECT_EQ(service_->Get("acme", b->job.id)->counts.awaiting, 1);
+  // ... until the oldest post-edit has waited more than 4 hours: the bar drops by 10 points.
+  clock_.Advance(absl::Hours(4) + absl::Seconds(1));
+  EXPECT_TRUE(service_->Expedited());
+  auto c = service_->Submit(second);
+  ASSERT_TRUE(c.ok());
+  Drain();
+  auto info = service_->Get("acme", c->job.id);
+  EXPECT_EQ(info->counts.approved, 1);
+  EXPECT_EQ(info->job.status, "completed");
+  EXPECT_THAT(info->messages, ::testing::Contains("Expedited processing enabled"));
+}
+
 TEST_F(JobsTest, BadSubmissionsNameTheField) {
   SubmitRequest r = Segments({"<b>unclosed"});
   auto s = service_->Submit(r);
