@@ -306,28 +306,31 @@ absl::StatusOr<std::vector<JobInfo>> JobService::List(std::string_view tenant, i
 
 absl::StatusOr<JobInfo> JobService::Info(JobRecord job) {
   JobInfo info;
-  VERSO_ASSIGN_OR_RETURN(std::vector<JobSegmentRecord> segs, repo_->GetJobSegments(job.id, ""));
+  VERSO_ASSIGN_OR_RETURN(std::vector<storage::JobSegmentCount> groups,
+                         repo_->CountJobSegments(job.id));
   VERSO_ASSIGN_OR_RETURN(std::vector<TaskRecord> tasks, repo_->JobTasks(job.id));
   int64_t passed[5] = {0, 0, 0, 0, 0};
-  for (const JobSegmentRecord& s : segs) {
-    for (Counts* c : {&info.counts, &info.by_target[s.target_lang]}) {
-      ++c->segments;
-      c->words += s.words;
-      c->tm += s.origin == "tm";
-      c->mt += s.origin == "mt";
-      c->approved += s.state == kApproved;
-      c->awaiting += s.state == kAwaiting;
-      c->confirmed += s.state == kConfirmed;
+  int64_t total = 0;
+  for (const storage::JobSegmentCount& g : groups) {
+    total += g.segments;
+    for (Counts* c : {&info.counts, &info.by_target[g.target_lang]}) {
+      c->segments += g.segments;
+      c->words += g.words;
+      if (g.origin == "tm") c->tm += g.segments;
+      if (g.origin == "mt") c->mt += g.segments;
+      if (g.state == kApproved) c->approved += g.segments;
+      if (g.state == kAwaiting) c->awaiting += g.segments;
+      if (g.state == kConfirmed) c->confirmed += g.segments;
     }
-    const int p = Progress(s.state);
-    for (int k = 1; k <= p; ++k) ++passed[k];
+    const int p = Progress(g.state);
+    for (int k = 1; k <= p; ++k) passed[k] += g.segments;
   }
   Json stats = Json::parse(job.stats.empty() ? "{}" : job.stats, nullptr, false);
   if (stats.is_discarded()) stats = Json::object();
   for (int k = 0; k < 4; ++k) {
     Stage st;
     st.name = kStages[k];
-    st.total = static_cast<int64_t>(segs.size());
+    st.total = total;
     st.done = passed[k + 1];
     bool any = false, running = false, dead = false, all_done = true;
     for (const TaskRecord& t : tasks) {

@@ -227,20 +227,15 @@ absl::Status JobService::Translate(const TaskRecord& task, const JobRecord& job,
     if (s.state == "mt_pending") todo.push_back(std::move(s));
   }
   const qe::ReviewOptions review = ReviewOptionsFor(job, task.target_lang);
+  std::mutex time_mu;
   absl::Duration review_time;
-  std::vector<JobSegmentRecord> reviewing;  // the chunk under review
+  // The chunk translated last, reviewed (and, unless it is the last one, committed) on a
+  // second thread while the engine translates the next: the engine never waits for a review
+  // or a commit.
+  std::vector<JobSegmentRecord> reviewing;
   std::future<absl::Status> reviewed;
-  // Waits for the chunk under review; commits it unless it is the last one.
-  auto settle = [&](bool commit) -> absl::Status {
-    if (!reviewed.valid()) return absl::OkStatus();
-    VERSO_RETURN_IF_ERROR(reviewed.get());
-    const absl::Time now = clock_->Now();
-    for (auto& s : reviewing) s.updated_at = now;
-    if (!commit) return absl::OkStatus();
-    JobChange change;
-    change.segments = std::move(reviewing);
-    reviewing.clear();
-    return repo_->Apply(change);
+  auto settle = [&]() -> absl::Status {
+    return reviewed.valid() ? reviewed.get() : absl::OkStatus();
   };
   const size_t chunk = static_cast<size_t>(std::max(1, options_.chunk));
   for (size_t begin = 0; begin < todo.size(); begin += chunk) {
@@ -257,7 +252,7 @@ absl::Status JobService::Translate(const TaskRecord& task, const JobRecord& job,
     in.deadline = absl::InfiniteFuture();
     for (const auto& s : part) in.texts.push_back(s.source);
     absl::StatusOr<mt::TranslateResult> r = translate_->Translate(in);
-    VERSO_RETURN_IF_ERROR(settle(/*commit=*/true));  // the previous chunk, reviewed meanwhile
+    VERSO_RETURN_IF_ERROR(settle());  // the previous chunk, reviewed and committed meanwhile
     VERSO_RETURN_IF_ERROR(r.status());
     for (size_t i = 0; i < part.size(); ++i) {
       mt::SegmentResult& x = r->segments[i];
@@ -268,14 +263,25 @@ absl::Status JobService::Translate(const TaskRecord& task, const JobRecord& job,
       part[i].state = "translated";
     }
     reviewing = std::move(part);
-    reviewed = std::async(std::launch::async, [this, &review, &reviewing, &review_time] {
+    const bool commit = end < todo.size();  // the last chunk is committed by Finish
+    reviewed = std::async(std::launch::async, [&, commit] {
       const absl::Time t = clock_->MonotonicNow();
       absl::Status s = ReviewChunk(review, reviewing);
-      review_time += clock_->MonotonicNow() - t;
-      return s;
+      {
+        std::lock_guard<std::mutex> lock(time_mu);
+        review_time += clock_->MonotonicNow() - t;
+      }
+      if (!s.ok() || !commit) return s;
+      const absl::Time now = clock_->Now();
+      for (auto& seg : reviewing) seg.updated_at = now;
+      JobChange change;
+      change.segments = reviewing;
+      return repo_->Apply(change);
     });
   }
-  VERSO_RETURN_IF_ERROR(settle(/*commit=*/false));
+  VERSO_RETURN_IF_ERROR(settle());
+  const absl::Time now = clock_->Now();
+  for (auto& seg : reviewing) seg.updated_at = now;
   std::vector<JobSegmentRecord> last = std::move(reviewing);
   return Finish(task, worker, "mt", started, std::move(last), "review", false, review_time);
 }

@@ -347,6 +347,15 @@ struct JobChange {
   std::vector<WebhookDeliveryRecord> deliveries;
 };
 
+// How many segments of a job are in one (target, state, origin), and their words.
+struct JobSegmentCount {
+  std::string target_lang;
+  std::string state;
+  std::string origin;
+  int64_t segments = 0;
+  int64_t words = 0;
+};
+
 struct QueueStats {
   int64_t queued = 0;  // runnable now or later
   int64_t leased = 0;
@@ -371,6 +380,9 @@ class JobRepository {
   // A job's segments for one target (all targets when empty), by target and index.
   virtual absl::StatusOr<std::vector<JobSegmentRecord>> GetJobSegments(
       std::string_view job_id, std::string_view target_lang) = 0;
+  // A job's segments counted per target, state and origin (without reading them).
+  virtual absl::StatusOr<std::vector<JobSegmentCount>> CountJobSegments(
+      std::string_view job_id) = 0;
   virtual absl::StatusOr<JobSegmentRecord> GetJobSegment(std::string_view job_id,
                                                          std::string_view target_lang,
                                                          int64_t index) = 0;  // NotFound

@@ -455,6 +455,14 @@ TEST_P(TmRepositorySuite, JobsSegmentsAndTasksChangeTogether) {
   a2.updated_at = t0 + absl::Seconds(3);
   ASSERT_TRUE(
       jobs.Apply({{}, {a1, a2}, {}, 0, "", {{"job_1", "job.completed", 1, 500, "", t0}}}).ok());
+  auto counted = jobs.CountJobSegments("job_1");
+  ASSERT_TRUE(counted.ok()) << counted.status();
+  ASSERT_EQ(counted->size(), 2u);  // (de, awaiting, "") x2 and (de, translated, "") x1
+  EXPECT_EQ((*counted)[0].state, "awaiting");
+  EXPECT_EQ((*counted)[0].segments, 2);
+  EXPECT_EQ((*counted)[0].words, 2);
+  EXPECT_EQ((*counted)[1].state, "translated");
+  EXPECT_EQ((*counted)[1].segments, 1);
   auto awaiting = jobs.AwaitingSegments("acme", 10);
   ASSERT_EQ(awaiting->size(), 2u);
   EXPECT_EQ((*awaiting)[0].index, 2);
