@@ -167,6 +167,7 @@ TEST_F(JobsApiTest, AnXliffDocumentGoesThroughTmMtQePostEditingAndComesBackValid
   job = WaitFor(id, [](const json& j) { return j["status"] == "post_editing"; });
   EXPECT_EQ(job["counts"]["tm"], 1);
   EXPECT_EQ(job["counts"]["mt"], 3);
+  EXPECT_EQ(job["counts"]["engines"], json({{"apertium", 3}}));
   EXPECT_EQ(job["counts"]["approved"], 1);
   EXPECT_EQ(job["counts"]["awaiting_post_edit"], 3);
   json analysis = Get("/v1/jobs/" + id + "/analysis");

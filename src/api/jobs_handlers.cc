@@ -20,6 +20,7 @@ Json CountsJson(const jobs::Counts& c) {
               {"words", c.words},
               {"tm", c.tm},
               {"mt", c.mt},
+              {"engines", c.engines},
               {"approved", c.approved},
               {"awaiting_post_edit", c.awaiting},
               {"confirmed", c.confirmed}};

@@ -89,11 +89,12 @@ struct SubmitRequest {
 struct Counts {
   int64_t segments = 0;
   int64_t words = 0;
-  int64_t tm = 0;         // translated from the TM
-  int64_t mt = 0;         // machine-translated
-  int64_t approved = 0;   // auto-approved (TM matches and trusted MT)
-  int64_t awaiting = 0;   // waiting for a post-editor
-  int64_t confirmed = 0;  // confirmed by a post-editor
+  int64_t tm = 0;                          // translated from the TM
+  int64_t mt = 0;                          // machine-translated
+  std::map<std::string, int64_t> engines;  // machine-translated, per engine
+  int64_t approved = 0;                    // auto-approved (TM matches and trusted MT)
+  int64_t awaiting = 0;                    // waiting for a post-editor
+  int64_t confirmed = 0;                   // confirmed by a post-editor
 };
 
 struct Stage {

@@ -318,6 +318,7 @@ absl::StatusOr<JobInfo> JobService::Info(JobRecord job) {
       c->words += g.words;
       if (g.origin == "tm") c->tm += g.segments;
       if (g.origin == "mt") c->mt += g.segments;
+      if (!g.engine.empty()) c->engines[g.engine] += g.segments;
       if (g.state == kApproved) c->approved += g.segments;
       if (g.state == kAwaiting) c->awaiting += g.segments;
       if (g.state == kConfirmed) c->confirmed += g.segments;

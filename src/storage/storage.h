@@ -347,11 +347,12 @@ struct JobChange {
   std::vector<WebhookDeliveryRecord> deliveries;
 };
 
-// How many segments of a job are in one (target, state, origin), and their words.
+// How many segments of a job are in one (target, state, origin, engine), and their words.
 struct JobSegmentCount {
   std::string target_lang;
   std::string state;
   std::string origin;
+  std::string engine;
   int64_t segments = 0;
   int64_t words = 0;
 };
@@ -380,7 +381,7 @@ class JobRepository {
   // A job's segments for one target (all targets when empty), by target and index.
   virtual absl::StatusOr<std::vector<JobSegmentRecord>> GetJobSegments(
       std::string_view job_id, std::string_view target_lang) = 0;
-  // A job's segments counted per target, state and origin (without reading them).
+  // A job's segments counted per target, state, origin and engine (without reading them).
   virtual absl::StatusOr<std::vector<JobSegmentCount>> CountJobSegments(
       std::string_view job_id) = 0;
   virtual absl::StatusOr<JobSegmentRecord> GetJobSegment(std::string_view job_id,

@@ -457,7 +457,7 @@ TEST_P(TmRepositorySuite, JobsSegmentsAndTasksChangeTogether) {
       jobs.Apply({{}, {a1, a2}, {}, 0, "", {{"job_1", "job.completed", 1, 500, "", t0}}}).ok());
   auto counted = jobs.CountJobSegments("job_1");
   ASSERT_TRUE(counted.ok()) << counted.status();
-  ASSERT_EQ(counted->size(), 2u);  // (de, awaiting, "") x2 and (de, translated, "") x1
+  ASSERT_EQ(counted->size(), 2u);  // (de, awaiting, "", "") x2 and (de, translated, "", "") x1
   EXPECT_EQ((*counted)[0].state, "awaiting");
   EXPECT_EQ((*counted)[0].segments, 2);
   EXPECT_EQ((*counted)[0].words, 2);

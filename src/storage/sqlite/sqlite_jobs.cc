@@ -189,16 +189,18 @@ class SqliteJobs : public JobRepository {
   absl::StatusOr<std::vector<JobSegmentCount>> CountJobSegments(std::string_view job_id) override {
     std::lock_guard<std::mutex> lock(read_mu_);
     VERSO_ASSIGN_OR_RETURN(
-        Stmt * st, reader_->Prepare("SELECT target_lang, state, origin, COUNT(*), SUM(words) FROM "
-                                    "job_segments WHERE job_id=? GROUP BY target_lang, state, "
-                                    "origin ORDER BY target_lang, state, origin"));
+        Stmt * st,
+        reader_->Prepare("SELECT target_lang, state, origin, engine, COUNT(*), SUM(words) "
+                         "FROM job_segments WHERE job_id=? GROUP BY target_lang, "
+                         "state, origin, engine ORDER BY target_lang, state, origin, "
+                         "engine"));
     st->Reset().Bind(1, job_id);
     std::vector<JobSegmentCount> out;
     while (true) {
       VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
       if (!row) break;
       out.push_back({std::string(st->Text(0)), std::string(st->Text(1)), std::string(st->Text(2)),
-                     st->Int(3), st->Int(4)});
+                     std::string(st->Text(3)), st->Int(4), st->Int(5)});
     }
     st->Reset();
     return out;
