@@ -145,7 +145,7 @@ absl::Status JobService::Analyse(const TaskRecord& task, const JobRecord& job,
   return Finish(task, worker, "analyse", started, std::move(last), "pretranslate", false);
 }
 
-absl::Status JobService::Pretranslate(const TaskRecord& task, const JobRecord& job,
+absl::Status JobService::Pretranslate(const TaskRecord& task, const JobRecord& /*job*/,
                                       const std::string& worker) {
   const absl::Time started = clock_->MonotonicNow();
   std::vector<JobSegmentRecord> last;
@@ -164,7 +164,6 @@ absl::Status JobService::Pretranslate(const TaskRecord& task, const JobRecord& j
         return absl::OkStatus();
       },
       &last));
-  (void)job;
   return Finish(task, worker, "pretranslate", started, std::move(last), "mt", false);
 }
 
