@@ -156,41 +156,16 @@ absl::StatusOr<std::vector<Concept>> ReadTbx(std::string_view data, const std::s
     return absl::InvalidArgumentError(
         StrCat(name, ": larger than ", kMaxTbxBytes >> 20, " MiB, the limit for a termbase"));
   }
-  xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
-  if (ctxt == nullptr) return absl::ResourceExhaustedError("libxml2: out of memory");
-  // No entity expansion, no DTD loading, no network; errors are read from the context.
-  const int options = XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_COMPACT |
-                      XML_PARSE_BIG_LINES | XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
-  xmlDocPtr doc = xmlCtxtReadMemory(ctxt, data.data(), static_cast<int>(data.size()), name.c_str(),
-                                    nullptr, options);
-  if (doc == nullptr) {
-    const xmlError* e = xmlCtxtGetLastError(ctxt);
-    std::string msg = (e != nullptr && e->message != nullptr) ? e->message : "malformed XML";
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-    absl::Status s = absl::InvalidArgumentError(
-        e != nullptr ? StrCat(name, ": line ", e->line, ", column ", e->int2, ": ", msg)
-                     : StrCat(name, ": ", msg));
-    xmlFreeParserCtxt(ctxt);
-    return s;
-  }
-  xmlFreeParserCtxt(ctxt);
-  std::vector<Concept> out;
-  absl::Status s;
-  const xmlNode* root = xmlDocGetRootElement(doc);
+  VERSO_ASSIGN_OR_RETURN(XmlDocPtr doc, ParseXml(data, name));
+  const xmlNode* root = xmlDocGetRootElement(doc.get());
   if (root == nullptr || (!Is(root, "martif") && !Is(root, "tbx"))) {
-    s = absl::InvalidArgumentError(
+    return absl::InvalidArgumentError(
         StrCat(name, ": line ", root ? xmlGetLineNo(root) : 1, ": the document element is <",
                root ? Name(root->name) : "", ">, not <martif> (TBX v2) or <tbx> (TBX v3)"));
-  } else {
-    if (doc->intSubset != nullptr && doc->intSubset->entities != nullptr) {
-      s = absl::InvalidArgumentError(
-          StrCat(name, ": the document declares entities, which a termbase may not"));
-    } else {
-      TbxConverter converter(name);
-      s = converter.Walk(root->children, &out);
-    }
   }
-  xmlFreeDoc(doc);
+  std::vector<Concept> out;
+  TbxConverter converter(name);
+  absl::Status s = converter.Walk(root->children, &out);
   if (!s.ok()) return s;
   return out;
 }

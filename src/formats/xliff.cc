@@ -1603,22 +1603,22 @@ class Xliff2Reader {
         StrAppend(out, "<x id=\"cp", hex, "\"/>");
       } else if (k.local == "ph") {
         key = StrCat("x#", k.Get("id"));
-        StrAppend(out, "<x id=\"", XmlEscape(k.Get("id"), true), "\"/>");
+        StrAppend(out, "<x id=\"", k.Get("id"), "\"/>");
       } else if (k.local == "sc" || k.local == "sm") {
         key = StrCat("bx#", k.Get("id"));
-        StrAppend(out, "<bx id=\"", XmlEscape(k.Get("id"), true), "\"/>");
+        StrAppend(out, "<bx id=\"", k.Get("id"), "\"/>");
       } else if (k.local == "ec" || k.local == "em") {
         if (k.Has("startRef")) {
           key = StrCat("ex>", k.Get("startRef"));
-          StrAppend(out, "<ex rid=\"", XmlEscape(k.Get("startRef"), true), "\"/>");
+          StrAppend(out, "<ex rid=\"", k.Get("startRef"), "\"/>");
         } else {
           key = StrCat("ex#", k.Get("id"));
-          StrAppend(out, "<ex id=\"", XmlEscape(k.Get("id"), true), "\"/>");
+          StrAppend(out, "<ex id=\"", k.Get("id"), "\"/>");
         }
       } else {  // pc, mrk
         const std::string name = k.local == "pc" ? "g" : "mrk";
         key = StrCat(name, "#", k.Get("id"));
-        StrAppend(out, "<", name, " id=\"", XmlEscape(k.Get("id"), true), "\">");
+        StrAppend(out, "<", name, " id=\"", k.Get("id"), "\">");
         ToMarkup(k, u, out);
         StrAppend(out, "</", name, ">");
         u->codes.emplace_back(key, std::string(t_.data.substr(k.begin, k.start_end - k.begin)));
@@ -1873,29 +1873,16 @@ absl::StatusOr<Document> ReadXliff(std::string_view data, const std::string& nam
 absl::StatusOr<std::string> XliffInline(const DocumentUnit& unit, std::string_view markup,
                                         std::string_view format) {
   VERSO_ASSIGN_OR_RETURN(std::vector<text::Run> runs, text::ParseMarkup(markup));
+  // The markup vocabulary is XLIFF 1.2's own (checked by ParseMarkup).
+  if (format == "xliff12") return std::string(markup);
   std::string out;
-  if (format == "xliff12") {
-    // The markup vocabulary is XLIFF 1.2's own.
-    return std::string(markup);
-  }
   auto attr = [](std::string_view tag, std::string_view name) -> std::string {
     const std::string needle = StrCat(" ", name, "=\"");
     size_t at = tag.find(needle);
     if (at == std::string_view::npos) return "";
     at += needle.size();
-    size_t end = tag.find('"', at);
-    std::string value;
-    // Ids are NMTOKENs: no references to decode but &amp; written by XmlEscape.
-    std::string_view v = tag.substr(at, end - at);
-    for (size_t i = 0; i < v.size(); ++i) {
-      if (v.substr(i, 5) == "&amp;") {
-        value.push_back('&');
-        i += 4;
-      } else {
-        value.push_back(v[i]);
-      }
-    }
-    return value;
+    // Ids are NMTOKENs (the reader checked): nothing in them is escaped.
+    return std::string(tag.substr(at, tag.find('"', at) - at));
   };
   auto lookup = [&](const std::string& key) -> const std::string* {
     for (const auto& [k, xml] : unit.codes) {

@@ -4,9 +4,11 @@
 
 #include <libxml/tree.h>
 
+#include <memory>
 #include <string>
 #include <string_view>
 
+#include "absl/status/statusor.h"
 #include "common/strings.h"
 
 namespace verso::formats {
@@ -38,6 +40,16 @@ inline std::string NodeText(const xmlNode* node) {
   xmlFree(v);
   return out;
 }
+
+struct XmlDocFree {
+  void operator()(xmlDoc* doc) const { xmlFreeDoc(doc); }
+};
+using XmlDocPtr = std::unique_ptr<xmlDoc, XmlDocFree>;
+
+// Parses a whole document with libxml2: no network, no DTD loaded, no entity expanded.
+// Malformed XML fails with InvalidArgument naming `name`, line and column, and so does a
+// document that declares entities (billion laughs, external entities). (xml_scan.cc)
+absl::StatusOr<XmlDocPtr> ParseXml(std::string_view data, const std::string& name);
 
 // An element with this local name.
 inline bool Is(const xmlNode* n, std::string_view name) {

@@ -15,35 +15,15 @@ namespace {
 
 // libxml2 decides well-formedness (names, nesting, attribute uniqueness, characters).
 absl::Status CheckWellFormed(std::string_view data, const std::string& name) {
-  xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
-  if (ctxt == nullptr) return absl::ResourceExhaustedError("libxml2: out of memory");
-  const int options = XML_PARSE_NONET | XML_PARSE_COMPACT | XML_PARSE_BIG_LINES |
-                      XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
-  xmlDocPtr doc = xmlCtxtReadMemory(ctxt, data.data(), static_cast<int>(data.size()), name.c_str(),
-                                    nullptr, options);
-  absl::Status s;
-  if (doc == nullptr) {
-    const xmlError* e = xmlCtxtGetLastError(ctxt);
-    std::string msg = (e != nullptr && e->message != nullptr) ? e->message : "malformed XML";
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-    s = absl::InvalidArgumentError(
-        e != nullptr ? StrCat(name, ": line ", e->line, ", column ", e->int2, ": ", msg)
-                     : StrCat(name, ": ", msg));
-  } else {
-    if (doc->intSubset != nullptr && doc->intSubset->entities != nullptr) {
-      s = absl::InvalidArgumentError(
-          StrCat(name, ": the document declares entities; they are refused"));
-    } else if (doc->encoding != nullptr) {
-      std::string enc = AsciiLower(Name(doc->encoding));
-      if (enc != "utf-8" && enc != "utf8" && enc != "us-ascii" && enc != "ascii") {
-        s = absl::InvalidArgumentError(StrCat(name, ": the document is in ", Name(doc->encoding),
-                                              "; verso reads this format in UTF-8 only"));
-      }
+  VERSO_ASSIGN_OR_RETURN(XmlDocPtr doc, ParseXml(data, name));
+  if (doc->encoding != nullptr) {
+    std::string enc = AsciiLower(Name(doc->encoding));
+    if (enc != "utf-8" && enc != "utf8" && enc != "us-ascii" && enc != "ascii") {
+      return absl::InvalidArgumentError(StrCat(name, ": the document is in ", Name(doc->encoding),
+                                               "; verso reads this format in UTF-8 only"));
     }
-    xmlFreeDoc(doc);
   }
-  xmlFreeParserCtxt(ctxt);
-  return s;
+  return absl::OkStatus();
 }
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
@@ -138,36 +118,9 @@ class Scanner {
         out->push_back(raw[k]);
         continue;
       }
-      size_t semi = raw.find(';', k);
-      if (semi == std::string_view::npos) return Bad("an unterminated reference");
-      std::string_view ref = raw.substr(k + 1, semi - k - 1);
-      if (ref == "lt") {
-        out->push_back('<');
-      } else if (ref == "gt") {
-        out->push_back('>');
-      } else if (ref == "amp") {
-        out->push_back('&');
-      } else if (ref == "quot") {
-        out->push_back('"');
-      } else if (ref == "apos") {
-        out->push_back('\'');
-      } else if (ref.starts_with("#")) {
-        uint32_t cp = 0;
-        bool hex = ref.size() > 1 && ref[1] == 'x';
-        for (char c : ref.substr(hex ? 2 : 1)) {
-          uint32_t d = c >= '0' && c <= '9' ? static_cast<uint32_t>(c - '0')
-                       : hex && (c | 0x20) >= 'a' && (c | 0x20) <= 'f'
-                           ? static_cast<uint32_t>((c | 0x20) - 'a' + 10)
-                           : 99;
-          if (d == 99 || cp > 0x10FFFF) return Bad("a bad character reference");
-          cp = cp * (hex ? 16 : 10) + d;
-        }
-        if (cp > 0x10FFFF) return Bad("a bad character reference");
-        text::AppendUtf8(cp, out);
-      } else {
-        return Bad(StrCat("the entity &", ref, "; is not declared"));
-      }
-      k = semi;
+      const size_t len = text::DecodeXmlReference(raw, k, out);
+      if (len == 0) return Bad("a reference that is not a predefined entity or a character");
+      k += len - 1;
     }
     return absl::OkStatus();
   }
@@ -297,6 +250,31 @@ class Scanner {
 };
 
 }  // namespace
+
+absl::StatusOr<XmlDocPtr> ParseXml(std::string_view data, const std::string& name) {
+  xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
+  if (ctxt == nullptr) return absl::ResourceExhaustedError("libxml2: out of memory");
+  const int options = XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_COMPACT |
+                      XML_PARSE_BIG_LINES | XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
+  XmlDocPtr doc(xmlCtxtReadMemory(ctxt, data.data(), static_cast<int>(data.size()), name.c_str(),
+                                  nullptr, options));
+  if (doc == nullptr) {
+    const xmlError* e = xmlCtxtGetLastError(ctxt);
+    std::string msg = (e != nullptr && e->message != nullptr) ? e->message : "malformed XML";
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    absl::Status s = absl::InvalidArgumentError(
+        e != nullptr ? StrCat(name, ": line ", e->line, ", column ", e->int2, ": ", msg)
+                     : StrCat(name, ": ", msg));
+    xmlFreeParserCtxt(ctxt);
+    return s;
+  }
+  xmlFreeParserCtxt(ctxt);
+  if (doc->intSubset != nullptr && doc->intSubset->entities != nullptr) {
+    return absl::InvalidArgumentError(
+        StrCat(name, ": the document declares entities; they are refused"));
+  }
+  return doc;
+}
 
 const XmlAttr* XmlNode::Attr(std::string_view ns, std::string_view local) const {
   for (const XmlAttr& a : attrs) {

@@ -37,8 +37,9 @@ bool AppendCodePoint(uint32_t cp, std::string* out) {
   return true;
 }
 
-// Parses the entity at s[pos] == '&'; appends its character and returns its length, or 0.
-size_t ParseEntity(std::string_view s, size_t pos, std::string* out) {
+}  // namespace
+
+size_t DecodeXmlReference(std::string_view s, size_t pos, std::string* out) {
   size_t semi = s.find(';', pos);
   if (semi == std::string_view::npos || semi - pos > 12) return 0;
   std::string_view name = s.substr(pos + 1, semi - pos - 1);
@@ -77,6 +78,8 @@ size_t ParseEntity(std::string_view s, size_t pos, std::string* out) {
   }
   return semi - pos + 1;
 }
+
+namespace {
 
 struct Tag {
   std::string_view name;
@@ -149,7 +152,7 @@ absl::StatusOr<std::vector<Run>> ParseMarkup(std::string_view markup) {
     char c = markup[i];
     if (c == '&') {
       if (text.empty()) text_begin = i;
-      size_t len = ParseEntity(markup, i, &text);
+      size_t len = DecodeXmlReference(markup, i, &text);
       if (len == 0)
         return ErrorAt(i, "\"&\" must start an entity (&amp; &lt; &gt; &quot; &apos; &#N;)");
       i += len;
@@ -205,7 +208,7 @@ absl::StatusOr<std::vector<Run>> ParseMarkup(std::string_view markup) {
         for (size_t k = j; k < lt; ++k) {
           if (markup[k] == '&') {
             std::string ignored;
-            if (ParseEntity(markup, k, &ignored) == 0) return ErrorAt(k, "bad entity");
+            if (DecodeXmlReference(markup, k, &ignored) == 0) return ErrorAt(k, "bad entity");
           }
         }
         Tag inner = ParseTag(markup, lt);
@@ -275,7 +278,7 @@ std::vector<uint32_t> TextRunOffsets(std::string_view markup, uint32_t begin, ui
   while (i < end) {
     if (markup[i] == '&') {
       scratch.clear();
-      size_t len = ParseEntity(markup, i, &scratch);
+      size_t len = DecodeXmlReference(markup, i, &scratch);
       if (len == 0) len = 1;
       for (size_t k = 0; k < scratch.size(); ++k) map.push_back(static_cast<uint32_t>(i));
       i += len;

@@ -64,6 +64,10 @@ struct Run {
 // Splits markup into runs. Fails with InvalidArgument naming the byte offset for unknown
 // elements, unbalanced tags, bad entities and invalid UTF-8.
 absl::StatusOr<std::vector<Run>> ParseMarkup(std::string_view markup);
+// Decodes the XML reference at s[pos] == '&' (&amp; &lt; &gt; &quot; &apos; or a character
+// reference to a character XML allows): appends its character to *out and returns the
+// reference's length, or 0 when it is not one.
+size_t DecodeXmlReference(std::string_view s, size_t pos, std::string* out);
 // Plain text -> markup: escapes &, < and >.
 std::string EscapeText(std::string_view plain);
 // Markup -> the plain text a reader sees: text runs (including the text inside <hi>), codes
