@@ -277,17 +277,14 @@ void AddJobRoutes(Router* router, const Services& s) {
                [j](Request& req) {
                  auto target = req.Query("target");
                  if (!target) return ErrorResponse(BadRequest("target: required (?target=de)"));
-                 auto info = j->Get(req.principal.tenant, req.params.at("id"));
-                 if (!info.ok()) return ErrorResponse(info.status());
-                 std::string name;
-                 auto doc = j->Download(req.principal.tenant, req.params.at("id"), *target, &name);
+                 auto doc = j->Download(req.principal.tenant, req.params.at("id"), *target);
                  if (!doc.ok()) return ErrorResponse(doc.status());
                  Response resp;
                  resp.status = 200;
-                 resp.content_type = ContentType(info->job.format);
-                 resp.body = std::move(*doc);
+                 resp.content_type = ContentType(doc->format);
+                 resp.body = std::move(doc->bytes);
                  resp.headers.emplace_back("Content-Disposition",
-                                           StrCat("attachment; filename=\"", name, "\""));
+                                           StrCat("attachment; filename=\"", doc->file_name, "\""));
                  return resp;
                }});
   router->Add({"GET",

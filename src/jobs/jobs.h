@@ -130,6 +130,13 @@ struct Analysis {
   AnalysisBand total;
 };
 
+// A job's translated document.
+struct Translated {
+  std::string bytes;
+  std::string file_name;  // the upload's name with the target language ("guide.de.xlf")
+  std::string format;     // the job's format (Document::format, or "segments")
+};
+
 // A segment as a post-editor sees it.
 struct SegmentDetail {
   storage::JobSegmentRecord segment;
@@ -185,9 +192,9 @@ class JobService {
   absl::StatusOr<std::vector<Analysis>> GetAnalysis(std::string_view tenant, std::string_view id);
   // The document translated into `target_lang`: approved and confirmed segments in place,
   // the rest as the file had it. For a segment job, JSON {"segments": [...]} (null where
-  // there is no approved translation). `file_name` receives a name for the download.
-  absl::StatusOr<std::string> Download(std::string_view tenant, std::string_view id,
-                                       std::string_view target_lang, std::string* file_name);
+  // there is no approved translation).
+  absl::StatusOr<Translated> Download(std::string_view tenant, std::string_view id,
+                                      std::string_view target_lang);
   // Stops the job: pending tasks are dropped; FailedPrecondition when it already ended.
   absl::StatusOr<JobInfo> Cancel(std::string_view tenant, std::string_view id);
   // The job's tasks (queue view) and webhook deliveries.
@@ -255,9 +262,12 @@ class JobService {
   qe::ReviewOptions ReviewOptionsFor(const storage::JobRecord& job, std::string_view target);
   absl::Status ReviewChunk(const qe::ReviewOptions& options,
                            std::vector<storage::JobSegmentRecord>& part);
-  // The job's end when every segment of every target is approved or confirmed (in storage, or
-  // in `change`): the change that completes it (status, webhook) is added to `change`.
-  absl::Status MaybeComplete(storage::JobRecord* job, storage::JobChange* change);
+  // The job's end when no segment of any target is left open once `change` is applied, in which
+  // `closing` segments that storage holds open become approved or confirmed: the change that
+  // completes it (status, webhook) is added to `change`.
+  absl::Status MaybeComplete(storage::JobRecord* job, storage::JobChange* change, int64_t closing);
+  absl::StatusOr<std::vector<storage::JobSegmentRecord>> Pending(const storage::TaskRecord& task,
+                                                                 std::string_view state);
   void EndJob(storage::JobRecord* job, std::string_view status, std::string_view error,
               storage::JobChange* change);
   void AddStageTime(storage::JobRecord* job, std::string_view stage, absl::Duration d);

@@ -224,10 +224,10 @@ TEST_F(JobsTest, PostEditsAreConfirmedIntoTheTmAndCompleteTheJobWithAWebhook) {
   ASSERT_EQ(deliveries->size(), 1u);
   EXPECT_EQ((*deliveries)[0].http_status, 204);
   // The segments download: every segment confirmed or approved.
-  std::string name;
-  auto out = service_->Download("acme", job->job.id, "es", &name);
+  auto out = service_->Download("acme", job->job.id, "es");
   ASSERT_TRUE(out.ok()) << out.status();
-  EXPECT_EQ(Json::parse(*out)["segments"],
+  EXPECT_EQ(out->file_name, StrCat(job->job.id, ".es.json"));
+  EXPECT_EQ(Json::parse(out->bytes)["segments"],
             Json({"El fichero se ha guardado.", "La casa es rojísima.", c2->target}));
 }
 
@@ -296,7 +296,7 @@ TEST_F(JobsTest, AnExpiredLeaseIsRunAgainAndNothingIsDoneTwice) {
   storage::JobChange late;
   late.finish_task = lost->id;
   late.finish_owner = "dead-worker";
-  EXPECT_TRUE(absl::IsFailedPrecondition(db_->jobs().Apply(late)));
+  EXPECT_TRUE(absl::IsAborted(db_->jobs().Apply(late)));
   auto segs = service_->Segments("acme", job->job.id, "es", "");
   ASSERT_EQ(segs->size(), 5u);
   for (const auto& s : *segs) EXPECT_NE(s.target, "") << s.index;

@@ -10,6 +10,7 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "formats/formats.h"
+#include "jobs/internal.h"
 #include "jobs/jobs.h"
 #include "mt/translate.h"
 #include "qe/qe.h"
@@ -21,26 +22,9 @@ namespace verso::jobs {
 namespace {
 
 using Json = nlohmann::json;
-using storage::JobChange;
-using storage::JobRecord;
-using storage::JobSegmentRecord;
-using storage::TaskRecord;
 
 constexpr size_t kMaxSegments = 500'000;
 constexpr const char* kStages[] = {"analyse", "pretranslate", "mt", "review"};
-
-// Segment states, in pipeline order.
-constexpr std::string_view kNew = "new";
-constexpr std::string_view kAnalysed = "analysed";
-constexpr std::string_view kMtPending = "mt_pending";
-constexpr std::string_view kTranslated = "translated";
-constexpr std::string_view kApproved = "approved";
-constexpr std::string_view kAwaiting = "awaiting";
-constexpr std::string_view kConfirmed = "confirmed";
-
-bool Ended(std::string_view status) {
-  return status == "completed" || status == "failed" || status == "cancelled";
-}
 
 // The stage a segment state has passed: 0 none, 1 analysed, 2 pretranslated, 3 translated,
 // 4 reviewed.
@@ -243,7 +227,9 @@ absl::StatusOr<JobInfo> JobService::Submit(const SubmitRequest& r) {
     s.index = unit_index[i];
     s.unit_id = units[i].first;
     s.source = units[i].second;
-    s.words = text::CountWords(s.source, job.source_lang).words;
+    const text::WordCount wc = text::CountWords(s.source, job.source_lang);
+    s.words = wc.words;
+    s.characters = wc.characters;
     s.repetition = !seen.insert(s.source).second;
     s.updated_at = now;
     base.push_back(std::move(s));
@@ -273,7 +259,7 @@ absl::StatusOr<JobInfo> JobService::Submit(const SubmitRequest& r) {
   }
   VERSO_RETURN_IF_ERROR(s);
   wake_.notify_all();
-  job.document.clear();
+  job.document.clear();  // the caller's copy; storage keeps it
   return Info(std::move(job));
 }
 
@@ -290,7 +276,6 @@ absl::StatusOr<JobRecord> JobService::Owned(std::string_view tenant, std::string
 
 absl::StatusOr<JobInfo> JobService::Get(std::string_view tenant, std::string_view id) {
   VERSO_ASSIGN_OR_RETURN(JobRecord job, Owned(tenant, id));
-  job.document.clear();
   return Info(std::move(job));
 }
 
@@ -389,11 +374,10 @@ absl::StatusOr<std::vector<Analysis>> JobService::GetAnalysis(std::string_view t
           if (a.bands[k].band == name) band = k;
         }
       }
-      const text::WordCount wc = text::CountWords(s.source, job.source_lang);
       for (AnalysisBand* b : {&a.bands[band], &a.total}) {
         ++b->segments;
-        b->words += wc.words;
-        b->characters += wc.characters;
+        b->words += s.words;
+        b->characters += s.characters;
       }
     }
     out.push_back(std::move(a));
@@ -401,9 +385,8 @@ absl::StatusOr<std::vector<Analysis>> JobService::GetAnalysis(std::string_view t
   return out;
 }
 
-absl::StatusOr<std::string> JobService::Download(std::string_view tenant, std::string_view id,
-                                                 std::string_view target_lang,
-                                                 std::string* file_name) {
+absl::StatusOr<Translated> JobService::Download(std::string_view tenant, std::string_view id,
+                                                std::string_view target_lang) {
   VERSO_ASSIGN_OR_RETURN(JobRecord job, Owned(tenant, id));
   VERSO_ASSIGN_OR_RETURN(std::string target, Lang("target", target_lang));
   if (std::find(job.target_langs.begin(), job.target_langs.end(), target) ==
@@ -411,33 +394,33 @@ absl::StatusOr<std::string> JobService::Download(std::string_view tenant, std::s
     return absl::NotFoundError(StrCat("target: job ", id, " has no target ", target));
   }
   VERSO_ASSIGN_OR_RETURN(std::vector<JobSegmentRecord> segs, repo_->GetJobSegments(job.id, target));
-  auto usable = [](const JobSegmentRecord& s) {
-    return s.state == kApproved || s.state == kConfirmed;
-  };
+  Translated out;
+  out.format = job.format;
   if (job.format == "segments") {
-    Json out = Json::array();
-    for (const JobSegmentRecord& s : segs) out.push_back(usable(s) ? Json(s.target) : Json());
-    if (file_name != nullptr) *file_name = StrCat(job.id, ".", target, ".json");
-    return Json{{"segments", out}}.dump();
+    Json list = Json::array();
+    for (const JobSegmentRecord& s : segs)
+      list.push_back(Closed(s.state) ? Json(s.target) : Json());
+    out.file_name = StrCat(job.id, ".", target, ".json");
+    out.bytes = Json{{"segments", list}}.dump();
+    return out;
   }
+  VERSO_ASSIGN_OR_RETURN(std::string original, repo_->GetJobDocument(job.id));
   VERSO_ASSIGN_OR_RETURN(
       formats::Document doc,
-      formats::ReadDocument(job.document, ReadFormat(job.format), job.file_name, job.source_lang));
+      formats::ReadDocument(original, ReadFormat(job.format), job.file_name, job.source_lang));
   std::vector<std::optional<std::string>> translations(doc.units.size());
   for (const JobSegmentRecord& s : segs) {
-    if (usable(s) && s.index >= 0 && static_cast<size_t>(s.index) < translations.size()) {
+    if (Closed(s.state) && s.index >= 0 && static_cast<size_t>(s.index) < translations.size()) {
       translations[static_cast<size_t>(s.index)] = s.target;
     }
   }
-  VERSO_ASSIGN_OR_RETURN(std::string written, formats::WriteDocument(doc, translations, target));
-  if (file_name != nullptr) {
-    std::string name = job.file_name.empty() ? job.id : job.file_name;
-    size_t dot = name.rfind('.');
-    *file_name = dot == std::string::npos
-                     ? StrCat(name, ".", target)
-                     : StrCat(name.substr(0, dot), ".", target, name.substr(dot));
-  }
-  return written;
+  VERSO_ASSIGN_OR_RETURN(out.bytes, formats::WriteDocument(doc, translations, target));
+  const std::string name = job.file_name.empty() ? job.id : job.file_name;
+  const size_t dot = name.rfind('.');
+  out.file_name = dot == std::string::npos
+                      ? StrCat(name, ".", target)
+                      : StrCat(name.substr(0, dot), ".", target, name.substr(dot));
+  return out;
 }
 
 absl::StatusOr<JobInfo> JobService::Cancel(std::string_view tenant, std::string_view id) {
@@ -451,7 +434,6 @@ absl::StatusOr<JobInfo> JobService::Cancel(std::string_view tenant, std::string_
   JobChange change;
   EndJob(&job, "cancelled", "", &change);
   VERSO_RETURN_IF_ERROR(repo_->Apply(change));
-  job.document.clear();
   return Info(std::move(job));
 }
 
@@ -567,6 +549,7 @@ absl::StatusOr<JobSegmentRecord> JobService::Confirm(std::string_view tenant, st
     rec.context.key = s.unit_id;
     VERSO_RETURN_IF_ERROR(tm_->AddSegments(tenant, store, {std::move(rec)}, user).status());
   }
+  const bool closing = !Closed(s.state);
   if (text != s.target) s.origin = "human";
   s.target = text;
   s.state = std::string(kConfirmed);
@@ -576,7 +559,7 @@ absl::StatusOr<JobSegmentRecord> JobService::Confirm(std::string_view tenant, st
   JobChange change;
   change.segments.push_back(s);
   if (job.status == "post_editing") {
-    VERSO_RETURN_IF_ERROR(MaybeComplete(&job, &change));
+    VERSO_RETURN_IF_ERROR(MaybeComplete(&job, &change, closing ? 1 : 0));
   }
   VERSO_RETURN_IF_ERROR(repo_->Apply(change));
   return s;
@@ -624,7 +607,8 @@ absl::StatusOr<bool> JobService::RunOnce(const std::string& worker) {
   }
   beat_cv.notify_all();
   heartbeat.join();
-  if (s.ok() || absl::IsFailedPrecondition(s)) return true;  // done, or the lease was lost
+  // Aborted: the lease was lost (this worker stalled; another took the task over).
+  if (s.ok() || absl::IsAborted(s)) return true;
   const bool dead = task->attempts >= options_.max_attempts;
   log::Warn("jobs.task_failed", {{"job", task->job_id},
                                  {"task", task->kind},
@@ -719,21 +703,14 @@ void JobService::EndJob(JobRecord* job, std::string_view status, std::string_vie
   }
 }
 
-absl::Status JobService::MaybeComplete(JobRecord* job, JobChange* change) {
-  VERSO_ASSIGN_OR_RETURN(std::vector<JobSegmentRecord> segs, repo_->GetJobSegments(job->id, ""));
-  for (const JobSegmentRecord& s : segs) {
-    if (s.state != kApproved && s.state != kConfirmed) {
-      bool pending_in_change = false;
-      for (const JobSegmentRecord& c : change->segments) {
-        if (c.target_lang == s.target_lang && c.index == s.index &&
-            (c.state == kApproved || c.state == kConfirmed)) {
-          pending_in_change = true;
-        }
-      }
-      if (!pending_in_change) return absl::OkStatus();
-    }
+absl::Status JobService::MaybeComplete(JobRecord* job, JobChange* change, int64_t closing) {
+  VERSO_ASSIGN_OR_RETURN(std::vector<storage::JobSegmentCount> groups,
+                         repo_->CountJobSegments(job->id));
+  int64_t open = 0;
+  for (const auto& g : groups) {
+    if (!Closed(g.state)) open += g.segments;
   }
-  EndJob(job, "completed", "", change);
+  if (open == closing) EndJob(job, "completed", "", change);
   return absl::OkStatus();
 }
 

@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "common/strings.h"
+#include "jobs/internal.h"
 #include "jobs/jobs.h"
 #include "mt/translate.h"
 #include "qe/qe.h"
@@ -16,10 +17,6 @@ namespace verso::jobs {
 namespace {
 
 using Json = nlohmann::json;
-using storage::JobChange;
-using storage::JobRecord;
-using storage::JobSegmentRecord;
-using storage::TaskRecord;
 
 TaskRecord Next(const TaskRecord& task, std::string_view kind, absl::Time now) {
   TaskRecord t;
@@ -36,8 +33,7 @@ TaskRecord Next(const TaskRecord& task, std::string_view kind, absl::Time now) {
 absl::Status JobService::Run(const TaskRecord& task, const std::string& worker) {
   if (task.kind == "webhook") return Deliver(task, worker);
   VERSO_ASSIGN_OR_RETURN(JobRecord job, repo_->GetJob(task.job_id));
-  job.document.clear();
-  if (job.status == "completed" || job.status == "failed" || job.status == "cancelled") {
+  if (Ended(job.status)) {
     JobChange drop;  // the job ended (cancelled): nothing more to do
     drop.finish_task = task.id;
     drop.finish_owner = worker;
@@ -50,19 +46,26 @@ absl::Status JobService::Run(const TaskRecord& task, const std::string& worker) 
   return absl::InternalError(StrCat("unknown task kind ", task.kind));
 }
 
-// Runs `fn` on the task's segments in state `from`, chunk by chunk. Every chunk but the last
-// is committed at once (and the lease renewed); the last is left in `last` for the caller to
-// commit with the end of the task.
-absl::Status JobService::Chunks(
-    const TaskRecord& task, const std::string& worker, std::string_view from,
-    const std::function<absl::Status(std::vector<JobSegmentRecord>&)>& fn,
-    std::vector<JobSegmentRecord>* last) {
+// The task's segments in state `state` (those a stage has still to do).
+absl::StatusOr<std::vector<JobSegmentRecord>> JobService::Pending(const TaskRecord& task,
+                                                                  std::string_view state) {
   VERSO_ASSIGN_OR_RETURN(std::vector<JobSegmentRecord> all,
                          repo_->GetJobSegments(task.job_id, task.target_lang));
   std::vector<JobSegmentRecord> todo;
   for (auto& s : all) {
-    if (s.state == from) todo.push_back(std::move(s));
+    if (s.state == state) todo.push_back(std::move(s));
   }
+  return todo;
+}
+
+// Runs `fn` on the task's segments in state `from`, chunk by chunk. Every chunk but the last
+// is committed at once, after checking (by renewing it) that the worker still holds the lease;
+// the last is left in `last` for the caller to commit with the end of the task.
+absl::Status JobService::Chunks(
+    const TaskRecord& task, const std::string& worker, std::string_view from,
+    const std::function<absl::Status(std::vector<JobSegmentRecord>&)>& fn,
+    std::vector<JobSegmentRecord>* last) {
+  VERSO_ASSIGN_OR_RETURN(std::vector<JobSegmentRecord> todo, Pending(task, from));
   const size_t chunk = static_cast<size_t>(std::max(1, options_.chunk));
   for (size_t begin = 0; begin < todo.size(); begin += chunk) {
     const size_t end = std::min(todo.size(), begin + chunk);
@@ -91,7 +94,6 @@ absl::Status JobService::Finish(const TaskRecord& task, const std::string& worke
                                 bool review_done, absl::Duration review_time) {
   std::lock_guard<std::mutex> lock(job_mu_);
   VERSO_ASSIGN_OR_RETURN(JobRecord job, repo_->GetJob(task.job_id));
-  job.document.clear();
   const absl::Time now = clock_->Now();
   JobChange change;
   change.segments = std::move(last);
@@ -103,16 +105,25 @@ absl::Status JobService::Finish(const TaskRecord& task, const std::string& worke
   if (job.status == "queued") job.status = "running";
   if (!next.empty()) change.enqueue.push_back(Next(task, next, now));
   if (review_done) {
+    // The last segments were "translated" (open) in storage; those approved now close.
+    int64_t closing = 0;
     bool awaiting = false;
-    for (const auto& s : change.segments) awaiting |= s.state == "awaiting";
-    if (!awaiting) {
-      VERSO_ASSIGN_OR_RETURN(auto segs, repo_->GetJobSegments(task.job_id, task.target_lang));
-      for (const auto& s : segs) awaiting |= s.state == "awaiting";
+    for (const auto& s : change.segments) {
+      closing += Closed(s.state) ? 1 : 0;
+      awaiting |= s.state == kAwaiting;
+    }
+    VERSO_ASSIGN_OR_RETURN(std::vector<storage::JobSegmentCount> groups,
+                           repo_->CountJobSegments(task.job_id));
+    int64_t open = 0;
+    for (const auto& g : groups) {
+      if (!Closed(g.state)) open += g.segments;
+      awaiting |= g.target_lang == task.target_lang && g.state == kAwaiting;
     }
     if (awaiting) job.status = "post_editing";
-    const size_t before = change.jobs.size();
-    VERSO_RETURN_IF_ERROR(MaybeComplete(&job, &change));
-    if (change.jobs.size() > before) return repo_->Apply(change);  // completed
+    if (open == closing) {
+      EndJob(&job, "completed", "", &change);
+      return repo_->Apply(change);
+    }
   }
   change.jobs.push_back(job);
   return repo_->Apply(change);
@@ -124,7 +135,7 @@ absl::Status JobService::Analyse(const TaskRecord& task, const JobRecord& job,
   const std::string store = TmStoreFor(job, task.target_lang);
   std::vector<JobSegmentRecord> last;
   VERSO_RETURN_IF_ERROR(Chunks(
-      task, worker, "new",
+      task, worker, kNew,
       [&](std::vector<JobSegmentRecord>& part) -> absl::Status {
         for (auto& s : part) {
           if (!store.empty()) {
@@ -137,7 +148,7 @@ absl::Status JobService::Analyse(const TaskRecord& task, const JobRecord& job,
               s.tm_target = m.matches[0].segment.target;
             }
           }
-          s.state = "analysed";
+          s.state = std::string(kAnalysed);
         }
         return absl::OkStatus();
       },
@@ -150,15 +161,15 @@ absl::Status JobService::Pretranslate(const TaskRecord& task, const JobRecord& /
   const absl::Time started = clock_->MonotonicNow();
   std::vector<JobSegmentRecord> last;
   VERSO_RETURN_IF_ERROR(Chunks(
-      task, worker, "analysed",
+      task, worker, kAnalysed,
       [&](std::vector<JobSegmentRecord>& part) -> absl::Status {
         for (auto& s : part) {
           if (s.tm_score >= 100 && !s.tm_target.empty()) {
             s.target = s.tm_target;
             s.origin = "tm";
-            s.state = "translated";
+            s.state = std::string(kTranslated);
           } else {
-            s.state = "mt_pending";
+            s.state = std::string(kMtPending);
           }
         }
         return absl::OkStatus();
@@ -208,7 +219,7 @@ absl::Status JobService::ReviewChunk(const qe::ReviewOptions& o,
     // TM matches are approved unless a QA check found an error; machine translations when QE
     // trusts them.
     const bool approved = part[i].origin == "tm" ? !r.qa_error : r.auto_approved;
-    part[i].state = approved ? "approved" : "awaiting";
+    part[i].state = std::string(approved ? kApproved : kAwaiting);
   }
   return absl::OkStatus();
 }
@@ -219,12 +230,7 @@ absl::Status JobService::ReviewChunk(const qe::ReviewOptions& o,
 absl::Status JobService::Translate(const TaskRecord& task, const JobRecord& job,
                                    const std::string& worker) {
   const absl::Time started = clock_->MonotonicNow();
-  VERSO_ASSIGN_OR_RETURN(std::vector<JobSegmentRecord> all,
-                         repo_->GetJobSegments(task.job_id, task.target_lang));
-  std::vector<JobSegmentRecord> todo;
-  for (auto& s : all) {
-    if (s.state == "mt_pending") todo.push_back(std::move(s));
-  }
+  VERSO_ASSIGN_OR_RETURN(std::vector<JobSegmentRecord> todo, Pending(task, kMtPending));
   const qe::ReviewOptions review = ReviewOptionsFor(job, task.target_lang);
   std::mutex time_mu;
   absl::Duration review_time;
@@ -250,6 +256,8 @@ absl::Status JobService::Translate(const TaskRecord& task, const JobRecord& job,
     // attempt (RouterOptions::*_attempt_timeout) and the retries.
     in.deadline = absl::InfiniteFuture();
     for (const auto& s : part) in.texts.push_back(s.source);
+    // A worker that lost its lease (it stalled; another took the task over) stops here.
+    VERSO_RETURN_IF_ERROR(repo_->RenewLease(task.id, worker, clock_->Now() + options_.lease));
     absl::StatusOr<mt::TranslateResult> r = translate_->Translate(in);
     VERSO_RETURN_IF_ERROR(settle());  // the previous chunk, reviewed and committed meanwhile
     VERSO_RETURN_IF_ERROR(r.status());
@@ -259,7 +267,7 @@ absl::Status JobService::Translate(const TaskRecord& task, const JobRecord& job,
       part[i].origin = "mt";
       part[i].engine = x.engine;
       part[i].review = Json{{"unknown_words", x.unknown_words}}.dump();
-      part[i].state = "translated";
+      part[i].state = std::string(kTranslated);
     }
     reviewing = std::move(part);
     const bool commit = end < todo.size();  // the last chunk is committed by Finish
@@ -274,7 +282,7 @@ absl::Status JobService::Translate(const TaskRecord& task, const JobRecord& job,
       const absl::Time now = clock_->Now();
       for (auto& seg : reviewing) seg.updated_at = now;
       JobChange change;
-      change.segments = reviewing;
+      change.segments = std::move(reviewing);
       return repo_->Apply(change);
     });
   }
@@ -291,7 +299,7 @@ absl::Status JobService::Review(const TaskRecord& task, const JobRecord& job,
   const qe::ReviewOptions o = ReviewOptionsFor(job, task.target_lang);
   std::vector<JobSegmentRecord> last;
   VERSO_RETURN_IF_ERROR(Chunks(
-      task, worker, "translated",
+      task, worker, kTranslated,
       [&](std::vector<JobSegmentRecord>& part) { return ReviewChunk(o, part); }, &last));
   return Finish(task, worker, "review", started, std::move(last), "", true);
 }

@@ -304,6 +304,7 @@ struct JobSegmentRecord {
   std::string tm_target;    // its translation
   bool repetition = false;  // the same source came earlier in the job
   int64_t words = 0;        // GMX-V word count of the source
+  int64_t characters = 0;   // its non-white-space characters (GMX-V)
   std::string engine;       // mt: the engine that translated it
   std::string review;       // JSON: QA warnings, terms, QE
   double qe_score = -1;     // -1: not scored
@@ -368,15 +369,17 @@ struct QueueStats {
 class JobRepository {
  public:
   virtual ~JobRepository() = default;
-  // Applies `change` in one transaction. FailedPrecondition (nothing written) when
+  // Applies `change` in one transaction. Aborted (nothing written) when
   // `finish_task` is no longer leased by `finish_owner` (its lease expired and another worker
   // took it); AlreadyExists when a new job's idempotency key is taken.
   virtual absl::Status Apply(const JobChange& change) = 0;
-  virtual absl::StatusOr<JobRecord> GetJob(std::string_view id) = 0;  // NotFound
-  // Without the document bytes.
+  // Records come without the document bytes (`document` is empty): a job's figures and state
+  // are read and saved often, its file only to write the translation back.
+  virtual absl::StatusOr<JobRecord> GetJob(std::string_view id) = 0;            // NotFound
+  virtual absl::StatusOr<std::string> GetJobDocument(std::string_view id) = 0;  // NotFound
   virtual absl::StatusOr<JobRecord> FindJobByIdempotencyKey(std::string_view tenant,
                                                             std::string_view key) = 0;  // NotFound
-  // The tenant's jobs, newest first, without their documents.
+  // The tenant's jobs, newest first.
   virtual absl::StatusOr<std::vector<JobRecord>> ListJobs(std::string_view tenant, int limit) = 0;
   // A job's segments for one target (all targets when empty), by target and index.
   virtual absl::StatusOr<std::vector<JobSegmentRecord>> GetJobSegments(
@@ -396,7 +399,7 @@ class JobRepository {
   // there is none.
   virtual absl::StatusOr<TaskRecord> LeaseTask(std::string_view owner, absl::Time now,
                                                absl::Time lease_until) = 0;
-  // Extends a lease; FailedPrecondition when `owner` no longer holds it.
+  // Extends a lease; Aborted when `owner` no longer holds it (and so for FailTask).
   virtual absl::Status RenewLease(int64_t task_id, std::string_view owner,
                                   absl::Time lease_until) = 0;
   // Records a failure: back to the queue from `run_after`, or "dead" when `dead`.

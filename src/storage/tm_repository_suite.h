@@ -369,6 +369,7 @@ TEST_P(TmRepositorySuite, JobsSegmentsAndTasksChangeTogether) {
   seg.index = 0;
   seg.source = "Hello";
   seg.words = 1;
+  seg.characters = 5;
   seg.qe_score = 91.25;
   seg.updated_at = t0;
   TaskRecord task;
@@ -380,7 +381,15 @@ TEST_P(TmRepositorySuite, JobsSegmentsAndTasksChangeTogether) {
   ASSERT_TRUE(jobs.Apply({{j}, {seg}, {task}, 0, "", {}}).ok());
   auto got = jobs.GetJob("job_1");
   ASSERT_TRUE(got.ok()) << got.status();
-  EXPECT_EQ(got->document, j.document);
+  EXPECT_EQ(got->document, "");  // read apart
+  EXPECT_EQ(*jobs.GetJobDocument("job_1"), j.document);
+  EXPECT_TRUE(absl::IsNotFound(jobs.GetJobDocument("job_9").status()));
+  // Saving a record read without its document keeps the document.
+  JobRecord saved = *got;
+  saved.status = "running";
+  ASSERT_TRUE(jobs.Apply({{saved}, {}, {}, 0, "", {}}).ok());
+  EXPECT_EQ(jobs.GetJob("job_1")->status, "running");
+  EXPECT_EQ(*jobs.GetJobDocument("job_1"), j.document);
   EXPECT_EQ(got->target_langs, (std::vector<std::string>{"de", "fr"}));
   EXPECT_EQ(got->qe_threshold, 85.5);
   EXPECT_EQ(got->finished_at, absl::InfinitePast());
@@ -409,11 +418,10 @@ TEST_P(TmRepositorySuite, JobsSegmentsAndTasksChangeTogether) {
   EXPECT_EQ(again->id, leased->id);
   EXPECT_EQ(again->attempts, 2);
   // The first worker lost it: it can neither renew nor finish, and its change is not written.
-  EXPECT_TRUE(
-      absl::IsFailedPrecondition(jobs.RenewLease(leased->id, "w1", t0 + absl::Seconds(99))));
+  EXPECT_TRUE(absl::IsAborted(jobs.RenewLease(leased->id, "w1", t0 + absl::Seconds(99))));
   JobSegmentRecord late = seg;
   late.target = "Hallo (late)";
-  EXPECT_TRUE(absl::IsFailedPrecondition(jobs.Apply({{}, {late}, {}, leased->id, "w1", {}})));
+  EXPECT_TRUE(absl::IsAborted(jobs.Apply({{}, {late}, {}, leased->id, "w1", {}})));
   EXPECT_EQ(jobs.GetJobSegment("job_1", "de", 0)->target, "");
   // The second finishes it and enqueues the next stage in the same transaction.
   JobSegmentRecord done = seg;
@@ -426,6 +434,7 @@ TEST_P(TmRepositorySuite, JobsSegmentsAndTasksChangeTogether) {
   ASSERT_EQ(segs->size(), 1u);
   EXPECT_EQ((*segs)[0].target, "Hallo");
   EXPECT_EQ((*segs)[0].qe_score, 91.25);
+  EXPECT_EQ((*segs)[0].characters, 5);
   // Failing: back to the queue after a delay, then dead.
   auto r = jobs.LeaseTask("w1", t0 + absl::Seconds(100), t0 + absl::Seconds(130));
   ASSERT_TRUE(r.ok());

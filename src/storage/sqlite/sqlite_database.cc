@@ -158,6 +158,7 @@ CREATE TABLE job_segments(
   tm_target TEXT NOT NULL,
   repetition INTEGER NOT NULL,
   words INTEGER NOT NULL,
+  characters INTEGER NOT NULL,
   engine TEXT NOT NULL,
   review TEXT NOT NULL,
   qe_score REAL NOT NULL,

@@ -59,7 +59,7 @@ JobRecord ReadJob(const Stmt& st) {
 
 constexpr const char* kSegmentColumns =
     "job_id, target_lang, idx, unit_id, source, target, origin, state, tm_score, tm_target, "
-    "repetition, words, engine, review, qe_score, draft, editor, updated_at";
+    "repetition, words, engine, review, qe_score, draft, editor, updated_at, characters";
 
 JobSegmentRecord ReadSegment(const Stmt& st) {
   JobSegmentRecord s;
@@ -81,6 +81,7 @@ JobSegmentRecord ReadSegment(const Stmt& st) {
   s.draft = std::string(st.Text(15));
   s.editor = std::string(st.Text(16));
   s.updated_at = FromMicros(st.Int(17));
+  s.characters = st.Int(18);
   return s;
 }
 
@@ -128,8 +129,8 @@ class SqliteJobs : public JobRepository {
 
   absl::StatusOr<JobRecord> GetJob(std::string_view id) override {
     std::lock_guard<std::mutex> lock(read_mu_);
-    VERSO_ASSIGN_OR_RETURN(
-        Stmt * st, reader_->Prepare(StrCat("SELECT ", kJobColumns, " FROM jobs WHERE id=?")));
+    VERSO_ASSIGN_OR_RETURN(Stmt * st, reader_->Prepare(StrCat("SELECT ", kJobColumnsNoDocument,
+                                                              " FROM jobs WHERE id=?")));
     st->Reset().Bind(1, id);
     VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
     if (!row) {
@@ -139,6 +140,20 @@ class SqliteJobs : public JobRepository {
     JobRecord j = ReadJob(*st);
     st->Reset();
     return j;
+  }
+
+  absl::StatusOr<std::string> GetJobDocument(std::string_view id) override {
+    std::lock_guard<std::mutex> lock(read_mu_);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st, reader_->Prepare("SELECT document FROM jobs WHERE id=?"));
+    st->Reset().Bind(1, id);
+    VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) {
+      st->Reset();
+      return absl::NotFoundError(StrCat("job ", id, " not found"));
+    }
+    std::string document(st->Text(0));
+    st->Reset();
+    return document;
   }
 
   absl::StatusOr<JobRecord> FindJobByIdempotencyKey(std::string_view tenant,
@@ -258,8 +273,7 @@ class SqliteJobs : public JobRepository {
     st->Reset().Bind(1, Micros(lease_until)).Bind(2, task_id).Bind(3, owner);
     VERSO_RETURN_IF_ERROR(st->Run());
     if (writer_->Changes() == 0) {
-      return absl::FailedPreconditionError(
-          StrCat("task ", task_id, " is no longer leased to ", owner));
+      return absl::AbortedError(StrCat("task ", task_id, " is no longer leased to ", owner));
     }
     return absl::OkStatus();
   }
@@ -275,8 +289,7 @@ class SqliteJobs : public JobRepository {
     st->Bind(4, task_id).Bind(5, owner);
     VERSO_RETURN_IF_ERROR(st->Run());
     if (writer_->Changes() == 0) {
-      return absl::FailedPreconditionError(
-          StrCat("task ", task_id, " is no longer leased to ", owner));
+      return absl::AbortedError(StrCat("task ", task_id, " is no longer leased to ", owner));
     }
     return absl::OkStatus();
   }
@@ -389,7 +402,7 @@ class SqliteJobs : public JobRepository {
       st->Reset().Bind(1, c.finish_task).Bind(2, c.finish_owner);
       VERSO_RETURN_IF_ERROR(st->Run());
       if (writer_->Changes() == 0) {
-        return absl::FailedPreconditionError(
+        return absl::AbortedError(
             StrCat("task ", c.finish_task, " is no longer leased to ", c.finish_owner));
       }
     }
@@ -420,13 +433,13 @@ class SqliteJobs : public JobRepository {
     for (const JobSegmentRecord& s : c.segments) {
       VERSO_ASSIGN_OR_RETURN(Stmt * st, writer_->Prepare(StrCat(
                                             "INSERT OR REPLACE INTO job_segments(", kSegmentColumns,
-                                            ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")));
+                                            ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")));
       st->Reset().Bind(1, s.job_id).Bind(2, s.target_lang).Bind(3, s.index).Bind(4, s.unit_id);
       st->Bind(5, s.source).Bind(6, s.target).Bind(7, s.origin).Bind(8, s.state);
       st->Bind(9, static_cast<int64_t>(s.tm_score)).Bind(10, s.tm_target);
       st->Bind(11, static_cast<int64_t>(s.repetition ? 1 : 0)).Bind(12, s.words);
       st->Bind(13, s.engine).Bind(14, s.review).BindDouble(15, s.qe_score).Bind(16, s.draft);
-      st->Bind(17, s.editor).Bind(18, Micros(s.updated_at));
+      st->Bind(17, s.editor).Bind(18, Micros(s.updated_at)).Bind(19, s.characters);
       VERSO_RETURN_IF_ERROR(st->Run());
     }
     for (const TaskRecord& t : c.enqueue) {
