@@ -78,27 +78,12 @@ std::string Multipart(const std::string& boundary,
   return out;
 }
 
-class JobsApiTest : public ::testing::Test {
+class JobsApiTest : public testing::ServerTest {
  protected:
+  JobsApiTest() : ServerTest("jobs_api") {}
   void SetUp() override {
-    dir_ = testing::TestDir("jobs_api",
-                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    ServerTest::SetUp();
     key_ = testing::CreateKey(dir_, "acme", "translate,tm:read,tm:write");
-    log_ = dir_ + "/server.log";
-  }
-  void TearDown() override {
-    if (server_ != nullptr) {
-      server_->Signal(SIGTERM);
-      EXPECT_EQ(server_->Wait(), 0);
-    }
-    std::filesystem::remove_all(dir_);
-  }
-  void Start(std::vector<std::string> settings = {}) {
-    settings.insert(settings.end(), {"rate_limit.rps=0", "mt.apertium.pipelines=1"});
-    server_ = std::make_unique<testing::VersoServer>(
-        dir_, testing::ServerOptions{
-                  .settings = settings, .env = {}, .log_level = "info", .stderr_path = log_});
-    ASSERT_GT(server_->port(), 0) << ReadFile(log_).value_or("");
   }
   HttpResponse Call(const std::string& method, const std::string& path, const std::string& body,
                     const std::string& type = "application/json",
@@ -136,8 +121,7 @@ class JobsApiTest : public ::testing::Test {
     return store;
   }
 
-  std::string dir_, key_, log_;
-  std::unique_ptr<testing::VersoServer> server_;
+  std::string key_;
 };
 
 TEST_F(JobsApiTest, AnXliffDocumentGoesThroughTmMtQePostEditingAndComesBackValid) {

@@ -72,38 +72,27 @@ FakeResponse ChatCompletion(const FakeRequest& r, const FakeResponse* error) {
   return res;
 }
 
-class MtApiTest : public ::testing::Test {
+class MtApiTest : public testing::ServerTest {
  protected:
+  MtApiTest() : ServerTest("mt") {}
   void SetUp() override {
-    dir_ = testing::TestDir("mt", ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    ServerTest::SetUp();
     admin_ = testing::CreateKey(dir_, "acme", "admin");
     translator_ = testing::CreateKey(dir_, "acme", "translate");
     reader_ = testing::CreateKey(dir_, "acme", "tm:read");
     other_ = testing::CreateKey(dir_, "globex", "admin");
-    log_ = dir_ + "/server.log";
-  }
-  void TearDown() override {
-    if (server_) {
-      server_->Signal(SIGTERM);
-      EXPECT_EQ(server_->Wait(), 0);
-    }
-    std::filesystem::remove_all(dir_);
   }
 
   // Starts verso with the OpenAI adapter pointed at `openai` (if any) and its key in a secrets
   // file, and the built-in engine.
-  void Start(std::vector<std::string> settings, FakeHttpServer* openai = nullptr) {
-    settings.insert(settings.end(), {"rate_limit.rps=0", "mt.apertium.pipelines=1"});
+  void StartWith(std::vector<std::string> settings, FakeHttpServer* openai = nullptr) {
     if (openai != nullptr) {
       std::ofstream(dir_ + "/secrets.env")
           << "# provider keys\nOPENAI_API_KEY=" << kOpenAiKey << "\n";
       settings.push_back("mt.openai.base_url=" + openai->url() + "/v1");
       settings.push_back("mt.secrets_file=" + dir_ + "/secrets.env");
     }
-    server_ = std::make_unique<testing::VersoServer>(
-        dir_,
-        testing::ServerOptions{.settings = settings, .log_level = "info", .stderr_path = log_});
-    ASSERT_GT(server_->port(), 0) << ReadFile(log_).value_or("");
+    Start(std::move(settings));
   }
 
   HttpResponse Raw(const std::string& method, const std::string& path, const std::string& body,
@@ -126,8 +115,7 @@ class MtApiTest : public ::testing::Test {
     return r;
   }
 
-  std::string dir_, admin_, translator_, reader_, other_, log_;
-  std::unique_ptr<testing::VersoServer> server_;
+  std::string admin_, translator_, reader_, other_;
 };
 
 TEST_F(MtApiTest, TheBuiltInEngineTranslatesLikeTheApertiumCommand) {
@@ -249,7 +237,7 @@ TEST_F(MtApiTest, ChainPoliciesAndAFailingProviderThatNeverLeaksItsKey) {
                          .dump();
   FakeHttpServer openai(
       [&](const FakeRequest& r) { return ChatCompletion(r, failing ? &unavailable : nullptr); });
-  Start({"mt.openai.model=gpt-4o-mini"}, &openai);
+  StartWith({"mt.openai.model=gpt-4o-mini"}, &openai);
 
   // The default chain starts with the LLM.
   json r = Translate({{"source_lang", "en"}, {"target_lang", "es"}, {"segments", {"Hello"}}});
@@ -332,7 +320,8 @@ TEST_F(MtApiTest, WithEveryEngineDownOnlyExactTmMatchesAreReturned) {
   FakeHttpServer openai([&](const FakeRequest& r) { return ChatCompletion(r, &down); });
   // No built-in engine, and a deadline shorter than the LLM's first backoff: one attempt each.
   // The breaker opens after 3 failures (configured; 5 by default).
-  Start({"mt.apertium.enabled=false", "mt.timeout=500ms", "mt.breaker.llm_failures=3"}, &openai);
+  StartWith({"mt.apertium.enabled=false", "mt.timeout=500ms", "mt.breaker.llm_failures=3"},
+            &openai);
   int status = 0;
   json store = Call("POST", "/v1/tm", admin_,
                     {{"name", "ui"}, {"source_lang", "en"}, {"target_lang", "es"}}, &status);
@@ -384,7 +373,7 @@ TEST_F(MtApiTest, SlowProvidersHoldNeitherTheServerNorEachOther) {
     cv.wait(lock, [&] { return released; });
     return ChatCompletion(r, nullptr);
   });
-  Start({"mt.cache_mb=0"}, &openai);
+  StartWith({"mt.cache_mb=0"}, &openai);
   // More requests in flight than the server has I/O threads and CPU workers together.
   constexpr int kRequests = 6;
   std::vector<std::thread> clients;

@@ -25,29 +25,14 @@ using ::testing::Not;
 
 constexpr char kCometKey[] = "qe-key-7c1f4e2a9b";
 
-class QualityApiTest : public ::testing::Test {
+class QualityApiTest : public testing::ServerTest {
  protected:
+  QualityApiTest() : ServerTest("quality_api") {}
   void SetUp() override {
-    dir_ = testing::TestDir("quality_api",
-                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    ServerTest::SetUp();
     key_ = testing::CreateKey(dir_, "acme", "translate,tm:read,tm:write");
     admin_ = testing::CreateKey(dir_, "acme", "admin");
     other_ = testing::CreateKey(dir_, "globex", "translate,tm:read,tm:write");
-    log_ = dir_ + "/server.log";
-  }
-  void TearDown() override {
-    if (server_ != nullptr) {
-      server_->Signal(SIGTERM);
-      EXPECT_EQ(server_->Wait(), 0);
-    }
-    std::filesystem::remove_all(dir_);
-  }
-  void Start(std::vector<std::string> settings, std::vector<std::string> env = {}) {
-    settings.insert(settings.end(), {"rate_limit.rps=0", "mt.apertium.pipelines=1"});
-    server_ = std::make_unique<testing::VersoServer>(
-        dir_, testing::ServerOptions{
-                  .settings = settings, .env = env, .log_level = "info", .stderr_path = log_});
-    ASSERT_GT(server_->port(), 0) << ReadFile(log_).value_or("");
   }
   HttpResponse Raw(const std::string& method, const std::string& path, const std::string& body,
                    const std::string& content_type = "application/json",
@@ -62,8 +47,7 @@ class QualityApiTest : public ::testing::Test {
     return json::parse(r.body, nullptr, false);
   }
 
-  std::string dir_, key_, admin_, other_, log_;
-  std::unique_ptr<testing::VersoServer> server_;
+  std::string key_, admin_, other_;
 };
 
 TEST_F(QualityApiTest, TermbasesImportExportAndStayWithTheirTenant) {

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <thread>
 
+#include "common/file.h"
+
 #include "tests/http_client.h"
 
 namespace verso::testing {
@@ -48,6 +50,28 @@ VersoServer::VersoServer(const std::string& dir, const ServerOptions& options) {
     if (Fetch(port_, "GET", "/readyz").status == 200) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+}
+
+void ServerTest::SetUp() {
+  dir_ = TestDir(prefix_, ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  log_ = dir_ + "/server.log";
+}
+
+void ServerTest::TearDown() {
+  if (server_ != nullptr) {
+    server_->Signal(SIGTERM);
+    EXPECT_EQ(server_->Wait(), 0);
+  }
+  std::filesystem::remove_all(dir_);
+}
+
+void ServerTest::Start(std::vector<std::string> settings, std::vector<std::string> env) {
+  settings.insert(settings.end(), {"rate_limit.rps=0", "mt.apertium.pipelines=1"});
+  server_ = std::make_unique<VersoServer>(
+      dir_,
+      ServerOptions{
+          .settings = settings, .env = std::move(env), .log_level = "info", .stderr_path = log_});
+  ASSERT_GT(server_->port(), 0) << ReadFile(log_).value_or("");
 }
 
 }  // namespace verso::testing

@@ -3,6 +3,8 @@
 #ifndef VERSO_TESTS_VERSO_SERVER_H_
 #define VERSO_TESTS_VERSO_SERVER_H_
 
+#include <gtest/gtest.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +38,26 @@ class VersoServer {
  private:
   std::unique_ptr<Child> child_;
   int port_ = 0;
+};
+
+// A test with a `verso serve` of its own: a fresh data directory named after `prefix` and the
+// test, the server's log (at info) in dir_/server.log, the server stopped with SIGTERM (it must
+// exit 0) and the directory removed at the end. Subclasses create their keys in SetUp after
+// calling this SetUp.
+class ServerTest : public ::testing::Test {
+ protected:
+  explicit ServerTest(std::string prefix) : prefix_(std::move(prefix)) {}
+  void SetUp() override;
+  void TearDown() override;
+  // Starts the server with `settings` (--set key=value, plus no rate limit and one Apertium
+  // pipeline) and `env`; fails the test with the log when it does not start.
+  void Start(std::vector<std::string> settings = {}, std::vector<std::string> env = {});
+
+  std::string dir_, log_;
+  std::unique_ptr<VersoServer> server_;
+
+ private:
+  std::string prefix_;
 };
 
 }  // namespace verso::testing
