@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <iostream>
 
 #include "common/file.h"
 #include "common/strings.h"
@@ -157,7 +156,6 @@ TEST(XliffSuite, InvalidDocumentsAreRejectedWithAReason) {
       accepted.push_back(path.substr(kSuite.size()));
       continue;
     }
-    if (getenv("VERSO_PRINT_REASONS") != nullptr) std::cerr << doc.status().message() << "\n";
     EXPECT_EQ(doc.status().code(), absl::StatusCode::kInvalidArgument) << path;
     EXPECT_THAT(doc.status().message(), HasSubstr(fs::path(path).filename().string())) << path;
   }
