@@ -55,9 +55,7 @@ Json GlossaryJson(const terms::GlossaryInfo& g) {
 
 }  // namespace
 
-Json ReviewJson(const qe::Review& r, double threshold) {
-  return Json::parse(qe::ReviewToJson(r, threshold));
-}
+Json ReviewJson(const qe::Review& r, double threshold) { return qe::ReviewToJson(r, threshold); }
 
 namespace {
 
@@ -399,7 +397,7 @@ void AddQualityRoutes(Router* router, const Services& s) {
                      auto hits =
                          g->Find(req.principal.tenant, req.params.at("name"), *src, *tgt, *t);
                      if (!hits.ok()) return ErrorResponse(hits.status());
-                     out.push_back(Json{{"terms", Json::parse(qe::TermHitsToJson(*hits))}});
+                     out.push_back(Json{{"terms", qe::TermHitsToJson(*hits)}});
                    }
                    return JsonResponse(200, Json{{"segments", out}});
                  }});

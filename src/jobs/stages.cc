@@ -214,7 +214,7 @@ absl::Status JobService::ReviewChunk(const qe::ReviewOptions& o,
   VERSO_ASSIGN_OR_RETURN(std::vector<qe::Review> reviews, reviewer_->Run(o, in));
   for (size_t i = 0; i < part.size(); ++i) {
     const qe::Review& r = reviews[i];
-    part[i].review = qe::ReviewToJson(r, o.threshold);
+    part[i].review = qe::ReviewToJson(r, o.threshold).dump();
     part[i].qe_score = r.qe.has_value() ? r.qe->score : -1;
     // TM matches are approved unless a QA check found an error; machine translations when QE
     // trusts them.

@@ -23,6 +23,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "qa/qa.h"
@@ -195,9 +197,9 @@ struct Review {
 // A review as JSON: {"qa": [{"check","severity","message"}], "terms": [{"concept_id","source",
 // "term","source_forbidden","targets","forbidden_targets"}], "qe": null or {"score","scorer",
 // "provisional","auto_approved","threshold","reasons","features"}}.
-std::string ReviewToJson(const Review& review, double threshold);
+nlohmann::json ReviewToJson(const Review& review, double threshold);
 // The "terms" array of the above.
-std::string TermHitsToJson(const std::vector<terms::TermHit>& hits);
+nlohmann::json TermHitsToJson(const std::vector<terms::TermHit>& hits);
 
 // Thread-safe; every dependency may be null (no glossary checks, no TM agreement, no round
 // trip, no scores) and must outlive the reviewer.

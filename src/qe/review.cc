@@ -40,11 +40,9 @@ Json HitsJson(const std::vector<terms::TermHit>& hits) {
 
 }  // namespace
 
-std::string TermHitsToJson(const std::vector<terms::TermHit>& hits) {
-  return HitsJson(hits).dump();
-}
+Json TermHitsToJson(const std::vector<terms::TermHit>& hits) { return HitsJson(hits); }
 
-std::string ReviewToJson(const Review& r, double threshold) {
+Json ReviewToJson(const Review& r, double threshold) {
   Json w = Json::array();
   for (const auto& x : r.warnings) {
     w.push_back(Json{{"check", x.check}, {"severity", x.severity}, {"message", x.message}});
@@ -61,7 +59,7 @@ std::string ReviewToJson(const Review& r, double threshold) {
                      {"reasons", r.qe->reasons},
                      {"features", features}};
   }
-  return out.dump();
+  return out;
 }
 
 absl::StatusOr<std::vector<Review>> Reviewer::Run(
