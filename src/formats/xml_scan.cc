@@ -2,6 +2,7 @@
 #include "formats/xml_scan.h"
 
 #include <libxml/parser.h>
+#include <libxml/xmlreader.h>
 
 #include <utility>
 
@@ -13,15 +14,48 @@
 namespace verso::formats {
 namespace {
 
-// libxml2 decides well-formedness (names, nesting, attribute uniqueness, characters).
+void OnReaderError(void* out, xmlErrorPtr error) {
+  auto* first = static_cast<std::string*>(out);
+  if (error == nullptr || error->level == XML_ERR_WARNING || !first->empty()) return;
+  std::string msg = error->message != nullptr ? error->message : "malformed XML";
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  *first = StrCat("line ", error->line, ", column ", error->int2, ": ", msg);
+}
+
+// libxml2 decides well-formedness (names, nesting, attribute uniqueness, characters), streaming:
+// a file of hundreds of megabytes is checked without building its tree.
 absl::Status CheckWellFormed(std::string_view data, const std::string& name) {
-  VERSO_ASSIGN_OR_RETURN(XmlDocPtr doc, ParseXml(data, name));
-  if (doc->encoding != nullptr) {
-    std::string enc = AsciiLower(Name(doc->encoding));
-    if (enc != "utf-8" && enc != "utf8" && enc != "us-ascii" && enc != "ascii") {
-      return absl::InvalidArgumentError(StrCat(name, ": the document is in ", Name(doc->encoding),
-                                               "; verso reads this format in UTF-8 only"));
+  const int options = XML_PARSE_NONET | XML_PARSE_COMPACT | XML_PARSE_BIG_LINES |
+                      XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
+  xmlTextReaderPtr reader = xmlReaderForMemory(data.data(), static_cast<int>(data.size()),
+                                               name.c_str(), nullptr, options);
+  if (reader == nullptr) return absl::ResourceExhaustedError("libxml2: out of memory");
+  std::string error;
+  xmlTextReaderSetStructuredErrorHandler(reader, &OnReaderError, &error);
+  absl::Status s;
+  bool prolog_checked = false;
+  int rc = 0;
+  while (s.ok() && (rc = xmlTextReaderRead(reader)) == 1) {
+    if (prolog_checked || xmlTextReaderNodeType(reader) != XML_READER_TYPE_ELEMENT) continue;
+    // The first element: the declaration and any DTD are behind us.
+    prolog_checked = true;
+    const xmlDoc* doc = xmlTextReaderCurrentDoc(reader);
+    if (doc != nullptr && doc->intSubset != nullptr && doc->intSubset->entities != nullptr) {
+      s = absl::InvalidArgumentError(
+          StrCat(name, ": the document declares entities; they are refused"));
+    } else if (const xmlChar* enc = xmlTextReaderConstEncoding(reader); enc != nullptr) {
+      const std::string lower = AsciiLower(Name(enc));
+      if (lower != "utf-8" && lower != "utf8" && lower != "us-ascii" && lower != "ascii") {
+        s = absl::InvalidArgumentError(StrCat(name, ": the document is in ", Name(enc),
+                                              "; verso reads this format in UTF-8 only"));
+      }
     }
+  }
+  xmlFreeTextReader(reader);
+  if (!s.ok()) return s;
+  if (rc < 0 || !error.empty()) {
+    return absl::InvalidArgumentError(
+        StrCat(name, ": ", error.empty() ? std::string("malformed XML") : error));
   }
   return absl::OkStatus();
 }
