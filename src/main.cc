@@ -248,6 +248,19 @@ std::vector<ConfigOption> Schema(bool serving) {
        .min = 1,
        .max = 100000},
       {.name = "jobs.max_attempts", .type = T::kInt, .default_value = "5", .min = 1, .max = 100},
+      {.name = "jobs.max_crashes",
+       .type = T::kInt,
+       .default_value = "2",
+       .help = "A task whose worker died under it this many times is dead-lettered",
+       .min = 1,
+       .max = 100},
+      {.name = "jobs.tenant_concurrency",
+       .type = T::kInt,
+       .default_value = "0",
+       .help = "Tasks one tenant may have running at once over all workers (0: half of "
+               "jobs.workers, rounded up)",
+       .min = 0,
+       .max = 4096},
       {.name = "jobs.expedite_after",
        .type = T::kDuration,
        .default_value = "4h",
@@ -322,6 +335,12 @@ absl::StatusOr<std::unique_ptr<Jobs>> BuildJobs(const Config& c, storage::Databa
   o.lease = c.GetDuration("jobs.lease");
   o.chunk = static_cast<int>(c.GetInt("jobs.chunk"));
   o.max_attempts = static_cast<int>(c.GetInt("jobs.max_attempts"));
+  o.max_crashes = static_cast<int>(c.GetInt("jobs.max_crashes"));
+  o.max_tasks_per_tenant = static_cast<int>(c.GetInt("jobs.tenant_concurrency"));
+  if (o.max_tasks_per_tenant == 0) {
+    o.max_tasks_per_tenant =
+        static_cast<int>(std::max<int64_t>(1, (c.GetInt("jobs.workers") + 1) / 2));
+  }
   o.expedite_after = c.GetDuration("jobs.expedite_after");
   o.expedite_drop = c.GetDouble("jobs.expedite_drop");
   o.webhook_timeout = c.GetDuration("jobs.webhook_timeout");

@@ -204,7 +204,7 @@ TEST_F(ApiTest, EveryErrorClassHasItsStatusAndNamesTheField) {
        {},
        400,
        "bad_request",
-       "malformed JSON: parse error at line 1, column 16: syntax error while parsing object key - "
+       "malformed JSON at line 1, column 16: syntax error while parsing object key - "
        "unexpected end of input; expected string literal"},
       {"POST",
        seg,
@@ -339,7 +339,7 @@ TEST_F(ApiTest, EveryErrorClassHasItsStatusAndNamesTheField) {
        {},
        413,
        "payload_too_large",
-       "request bodies are limited to 65536 bytes"},
+       "request bodies on this route are limited to 65536 bytes"},
       {"POST",
        seg,
        admin_,

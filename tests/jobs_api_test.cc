@@ -199,7 +199,8 @@ TEST_F(JobsApiTest, AnXliffDocumentGoesThroughTmMtQePostEditingAndComesBackValid
   HttpResponse doc = Call("GET", "/v1/jobs/" + id + "/download?target=es", "");
   ASSERT_EQ(doc.status, 200) << doc.body;
   EXPECT_EQ(doc.Header("content-type"), "application/xliff+xml");
-  EXPECT_EQ(doc.Header("content-disposition"), "attachment; filename=\"guide.es.xlf\"");
+  EXPECT_EQ(doc.Header("content-disposition"),
+            "attachment; filename=\"guide.es.xlf\"; filename*=UTF-8''guide.es.xlf");
   EXPECT_THAT(doc.body, HasSubstr(R"(srcLang="en" trgLang="es">)"));
   EXPECT_THAT(doc.body, HasSubstr("<target>El fichero se ha guardado.</target>"));
   EXPECT_THAT(

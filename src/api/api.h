@@ -1,7 +1,10 @@
 // The HTTP API: `verso serve`. Boost.Beast and Asio are confined to this area's .cc files.
 //
 // HTTP/1.1 with keep-alive, one I/O thread per core, C++20 coroutines. Limits: header size and
-// body size (413), header, idle and request timeouts, a cap on connections (503 beyond it).
+// body size per route (413, from Content-Length before any byte is read), header, idle and
+// request timeouts and a minimum upload rate, a cap on connections (503 beyond it), failed
+// authentications per client address and long requests per tenant (429). The key is checked
+// before any body is read. Handlers that touch storage never run on the I/O threads.
 // Every response carries X-Request-Id; errors are {"error":{"code","message","request_id"}}.
 // Shutdown stops accepting, lets requests in flight finish within a deadline, closes idle
 // connections and stops the threads.
@@ -66,6 +69,20 @@ struct ServerOptions {
   absl::Duration header_timeout = absl::Seconds(10);  // a new connection's first request head
   absl::Duration idle_timeout = absl::Seconds(30);    // between requests, and between upload chunks
   absl::Duration request_timeout = absl::Seconds(60);  // reading a JSON body, writing a response
+  // An upload must keep up this average rate (after `upload_grace`), or the connection is
+  // closed: a client cannot hold a connection open with a trickle of bytes.
+  int64_t min_upload_rate = 16 * 1024;  // bytes per second
+  absl::Duration upload_grace = absl::Seconds(10);
+  // Threads for handlers that read or write storage (Route::Exec::kStorage), and for long work
+  // (Route::Exec::kLong: uploads, exports, submissions), of which one tenant may run at most
+  // `tenant_long_requests` at once (more: 429).
+  int storage_threads = 8;
+  int long_threads = 4;
+  int tenant_long_requests = 2;
+  // Failed authentications per client address: `auth_failure_burst` at once, then one per
+  // 1 / `auth_failure_rate` seconds; beyond, 429 before the key is even looked at.
+  double auth_failure_rate = 1;
+  double auth_failure_burst = 20;
   bool access_log = true;
 };
 

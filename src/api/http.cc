@@ -1,5 +1,8 @@
 #include "api/http.h"
 
+#include "common/json.h"
+#include "common/names.h"
+#include "common/status.h"
 #include "common/strings.h"
 
 namespace verso::api {
@@ -23,7 +26,7 @@ Response JsonResponse(int status, const Json& body) {
   r.status = status;
   // Inputs are checked for UTF-8 before they reach a handler; replacing any bad byte anyway
   // means a response can never fail to serialize.
-  r.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
+  r.body = DumpJson(body);
   return r;
 }
 
@@ -45,7 +48,7 @@ int StatusToHttp(const absl::Status& status) {
     case absl::StatusCode::kUnauthenticated:
       return 401;
     case absl::StatusCode::kResourceExhausted:
-      return 413;
+      return IsThrottled(status) ? 429 : 413;
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kCancelled:
     case absl::StatusCode::kDeadlineExceeded:
@@ -96,6 +99,21 @@ Response ErrorResponse(const absl::Status& status) {
   // Internal errors are logged by the server; clients get no internals.
   if (http == 500) message = "internal error";
   return ErrorResponse(http, ErrorCodeName(http), message);
+}
+
+std::string AttachmentDisposition(std::string_view file_name) {
+  std::string fallback;
+  for (unsigned char c : file_name) {
+    if (c < 0x20 || c == 0x7F || c == '"' || c == '\\' || c >= 0x80) {
+      if (c >= 0x80 && (c & 0xC0) == 0x80) continue;  // one '_' per non-ASCII character
+      fallback += '_';
+    } else {
+      fallback += static_cast<char>(c);
+    }
+  }
+  if (fallback.empty()) fallback = "download";
+  return StrCat("attachment; filename=\"", fallback, "\"; filename*=UTF-8''",
+                PercentEncode(file_name));
 }
 
 void Router::Add(Route route) { routes_.push_back(std::move(route)); }
@@ -151,6 +169,32 @@ std::optional<std::vector<std::pair<std::string, std::string>>> ParseFormPairs(s
   }
   return out;
 }
+
+namespace {
+
+// A part's name and file name are UTF-8 without control characters; a text field (a part with
+// neither a file name nor a media type other than text/plain) is UTF-8. Files are checked by
+// the readers of their formats.
+absl::Status CheckPart(const FormPart& part) {
+  if (part.name.empty()) return BadRequest("multipart/form-data: a part has no name");
+  if (absl::Status n = CheckFileName("multipart/form-data: a part's name", part.name); !n.ok()) {
+    return BadRequest(ToStd(n.message()));
+  }
+  if (absl::Status f = CheckFileName(
+          StrCat("multipart/form-data: the part \"", part.name, "\": filename"), part.filename);
+      !f.ok()) {
+    return BadRequest(ToStd(f.message()));
+  }
+  const std::string type = AsciiLower(part.content_type.substr(0, part.content_type.find(';')));
+  const bool text = part.filename.empty() && (type.empty() || type == "text/plain");
+  if (text && !IsUtf8(part.data)) {
+    return BadRequest(
+        StrCat("multipart/form-data: the part \"", part.name, "\" is not valid UTF-8"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<std::vector<FormPart>> ParseMultipart(std::string_view body,
                                                      std::string_view content_type) {
@@ -210,7 +254,7 @@ absl::StatusOr<std::vector<FormPart>> ParseMultipart(std::string_view body,
       return BadRequest(StrCat("multipart/form-data: the part \"", part.name, "\" never ends"));
     }
     part.data = std::string(body.substr(data_begin, next - data_begin));
-    if (part.name.empty()) return BadRequest("multipart/form-data: a part has no name");
+    VERSO_RETURN_IF_ERROR(CheckPart(part));
     parts.push_back(std::move(part));
     at = next + 2;
   }

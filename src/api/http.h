@@ -29,6 +29,7 @@ struct Request {
   std::string body;                                          // JSON routes
   std::string body_file;                                     // upload routes: the streamed body
   std::string request_id;
+  std::string remote;                         // the client's address ("127.0.0.1")
   std::map<std::string, std::string> params;  // path parameters
   auth::Principal principal;                  // authenticated routes
 
@@ -49,25 +50,45 @@ Response JsonResponse(int status, const Json& body);
 // An error in the API's shape; the status code follows `status`'s code (see StatusToHttp).
 Response ErrorResponse(const absl::Status& status);
 Response ErrorResponse(int http_status, std::string_view code, std::string_view message);
-// InvalidArgument -> 422 (400 for BadRequest), NotFound 404, AlreadyExists 409,
-// FailedPrecondition 409, PermissionDenied 403, Unauthenticated 401, ResourceExhausted 413,
-// Unavailable 503, Cancelled 503, everything else 500.
+// InvalidArgument and OutOfRange -> 422 (400 for BadRequest), NotFound 404, AlreadyExists,
+// FailedPrecondition and Aborted 409, PermissionDenied 403, Unauthenticated 401,
+// ResourceExhausted 413 (429 when IsThrottled), Unavailable, Cancelled and DeadlineExceeded 503,
+// everything else 500.
 int StatusToHttp(const absl::Status& status);
 std::string_view ErrorCodeName(int http_status);
 
+// A Content-Disposition value for a download named `file_name` (RFC 6266): an ASCII fallback
+// in `filename` (quotes, backslashes and controls replaced) and the exact name in `filename*`
+// (RFC 8187, UTF-8, percent-encoded). Nothing in the name can end the header.
+std::string AttachmentDisposition(std::string_view file_name);
+
 struct Route {
   enum class Body { kNone, kJson, kUpload };
+  // Where the handler runs. The I/O threads must never wait on storage, or one tenant's import
+  // stalls every connection of that thread (/healthz included).
+  enum class Exec {
+    kInline,   // on the I/O thread: touches neither storage nor a lock storage work holds
+    kStorage,  // the storage pool: short reads and writes
+    kLong,     // the long-work pool (uploads, exports, submissions), a few per tenant at once
+    kWaits,    // the waiting pool: waits on other services (machine translation)
+  };
   std::string method;
   std::string pattern;  // "/v1/tm/{store}/segments/{id}"
   std::string scope;    // required scope; empty: no authentication
   Body body = Body::kNone;
   // Media types the body may have (checked before it is read); empty: any.
   std::vector<std::string> content_types;
-  bool blocking = false;  // long work: runs on the worker pool, not an I/O thread
+  Exec exec = Exec::kStorage;
   std::function<Response(Request&)> handler;
-  // Blocking work that mostly waits on other services (machine translation): runs on the
-  // larger waiting pool, so that slow providers hold neither I/O threads nor CPU workers.
-  bool waits = false;
+  // The largest body this route takes (0: the server's limit for its kind). A declared
+  // Content-Length over it is refused before any byte is read; a chunked body is cut there.
+  // JSON bodies (Content-Type application/json) never exceed the server's JSON limit.
+  int64_t max_body = 0;
+  // Compatibility APIs: how the key is sent (default "Authorization: Bearer KEY") and what an
+  // authentication failure looks like (default verso's error shape). Both run before the body
+  // is read.
+  std::function<std::string(const Request&)> token;
+  std::function<Response(const absl::Status&, absl::Duration retry_after)> auth_error;
 };
 
 class Router {

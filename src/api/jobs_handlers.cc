@@ -195,7 +195,7 @@ void AddJobRoutes(Router* router, const Services& s) {
                "translate",
                Route::Body::kUpload,
                {"multipart/form-data", "application/json"},
-               true,
+               Route::Exec::kLong,
                [j](Request& req) {
                  struct Cleanup {
                    std::string path;
@@ -210,7 +210,13 @@ void AddJobRoutes(Router* router, const Services& s) {
                  if (info->replayed) resp.headers.emplace_back("Idempotent-Replayed", "true");
                  return resp;
                }});
-  router->Add({"GET", "/v1/jobs", "translate", Route::Body::kNone, {}, true, [j](Request& req) {
+  router->Add({"GET",
+               "/v1/jobs",
+               "translate",
+               Route::Body::kNone,
+               {},
+               Route::Exec::kStorage,
+               [j](Request& req) {
                  int64_t limit = 50;
                  if (auto q = req.Query("limit");
                      q && (!ParseInt64(*q, &limit) || limit < 1 || limit > 1000)) {
@@ -222,18 +228,23 @@ void AddJobRoutes(Router* router, const Services& s) {
                  for (const auto& x : *list) out.push_back(JobJson(x));
                  return JsonResponse(200, Json{{"jobs", out}});
                }});
-  router->Add(
-      {"GET", "/v1/jobs/{id}", "translate", Route::Body::kNone, {}, true, [j](Request& req) {
-         auto info = j->Get(req.principal.tenant, req.params.at("id"));
-         if (!info.ok()) return ErrorResponse(info.status());
-         return JsonResponse(200, JobJson(*info));
-       }});
+  router->Add({"GET",
+               "/v1/jobs/{id}",
+               "translate",
+               Route::Body::kNone,
+               {},
+               Route::Exec::kStorage,
+               [j](Request& req) {
+                 auto info = j->Get(req.principal.tenant, req.params.at("id"));
+                 if (!info.ok()) return ErrorResponse(info.status());
+                 return JsonResponse(200, JobJson(*info));
+               }});
   router->Add({"POST",
                "/v1/jobs/{id}/cancel",
                "translate",
                Route::Body::kNone,
                {},
-               true,
+               Route::Exec::kStorage,
                [j](Request& req) {
                  auto info = j->Cancel(req.principal.tenant, req.params.at("id"));
                  if (!info.ok()) return ErrorResponse(info.status());
@@ -244,7 +255,7 @@ void AddJobRoutes(Router* router, const Services& s) {
                "translate",
                Route::Body::kNone,
                {},
-               true,
+               Route::Exec::kStorage,
                [j](Request& req) {
                  auto a = j->GetAnalysis(req.principal.tenant, req.params.at("id"));
                  if (!a.ok()) return ErrorResponse(a.status());
@@ -273,7 +284,7 @@ void AddJobRoutes(Router* router, const Services& s) {
                "translate",
                Route::Body::kNone,
                {},
-               true,
+               Route::Exec::kLong,
                [j](Request& req) {
                  auto target = req.Query("target");
                  if (!target) return ErrorResponse(BadRequest("target: required (?target=de)"));
@@ -284,7 +295,7 @@ void AddJobRoutes(Router* router, const Services& s) {
                  resp.content_type = ContentType(doc->format);
                  resp.body = std::move(doc->bytes);
                  resp.headers.emplace_back("Content-Disposition",
-                                           StrCat("attachment; filename=\"", doc->file_name, "\""));
+                                           AttachmentDisposition(doc->file_name));
                  return resp;
                }});
   router->Add({"GET",
@@ -292,7 +303,7 @@ void AddJobRoutes(Router* router, const Services& s) {
                "translate",
                Route::Body::kNone,
                {},
-               true,
+               Route::Exec::kStorage,
                [j](Request& req) {
                  auto segs =
                      j->Segments(req.principal.tenant, req.params.at("id"),
@@ -308,7 +319,7 @@ void AddJobRoutes(Router* router, const Services& s) {
        "translate",
        Route::Body::kNone,
        {},
-       true,
+       Route::Exec::kStorage,
        [j](Request& req) {
          auto index = Index(req);
          if (!index.ok()) return ErrorResponse(index.status());
@@ -324,7 +335,7 @@ void AddJobRoutes(Router* router, const Services& s) {
          return JsonResponse(200, out);
        }});
   router->Add({"PUT", "/v1/jobs/{id}/segments/{target}/{index}/draft", "translate",
-               Route::Body::kJson, json, true, [j](Request& req) {
+               Route::Body::kJson, json, Route::Exec::kStorage, [j](Request& req) {
                  auto index = Index(req);
                  if (!index.ok()) return ErrorResponse(index.status());
                  auto body = ParseObject(req.body);
@@ -340,7 +351,7 @@ void AddJobRoutes(Router* router, const Services& s) {
                  return JsonResponse(200, SegmentJson(*seg));
                }});
   router->Add({"POST", "/v1/jobs/{id}/segments/{target}/{index}/confirm", "translate",
-               Route::Body::kJson, json, true, [j](Request& req) {
+               Route::Body::kJson, json, Route::Exec::kStorage, [j](Request& req) {
                  auto index = Index(req);
                  if (!index.ok()) return ErrorResponse(index.status());
                  std::optional<std::string> text;
@@ -357,29 +368,34 @@ void AddJobRoutes(Router* router, const Services& s) {
                  if (!seg.ok()) return ErrorResponse(seg.status());
                  return JsonResponse(200, SegmentJson(*seg));
                }});
-  router->Add(
-      {"GET", "/v1/post-edits", "translate", Route::Body::kNone, {}, true, [j](Request& req) {
-         int64_t limit = 100;
-         if (auto q = req.Query("limit");
-             q && (!ParseInt64(*q, &limit) || limit < 1 || limit > 1000)) {
-           return ErrorResponse(BadRequest("limit: 1 to 1000"));
-         }
-         auto segs = j->Awaiting(req.principal.tenant, static_cast<int>(limit));
-         if (!segs.ok()) return ErrorResponse(segs.status());
-         Json out = Json::array();
-         for (const auto& x : *segs) {
-           Json o = SegmentJson(x);
-           o["job_id"] = x.job_id;
-           out.push_back(std::move(o));
-         }
-         return JsonResponse(200, Json{{"segments", out}, {"expedited", j->Expedited()}});
-       }});
+  router->Add({"GET",
+               "/v1/post-edits",
+               "translate",
+               Route::Body::kNone,
+               {},
+               Route::Exec::kStorage,
+               [j](Request& req) {
+                 int64_t limit = 100;
+                 if (auto q = req.Query("limit");
+                     q && (!ParseInt64(*q, &limit) || limit < 1 || limit > 1000)) {
+                   return ErrorResponse(BadRequest("limit: 1 to 1000"));
+                 }
+                 auto segs = j->Awaiting(req.principal.tenant, static_cast<int>(limit));
+                 if (!segs.ok()) return ErrorResponse(segs.status());
+                 Json out = Json::array();
+                 for (const auto& x : *segs) {
+                   Json o = SegmentJson(x);
+                   o["job_id"] = x.job_id;
+                   out.push_back(std::move(o));
+                 }
+                 return JsonResponse(200, Json{{"segments", out}, {"expedited", j->Expedited()}});
+               }});
   router->Add({"GET",
                "/v1/jobs/{id}/webhooks",
                "translate",
                Route::Body::kNone,
                {},
-               true,
+               Route::Exec::kStorage,
                [j](Request& req) {
                  auto d = j->Deliveries(req.principal.tenant, req.params.at("id"));
                  if (!d.ok()) return ErrorResponse(d.status());
@@ -393,12 +409,17 @@ void AddJobRoutes(Router* router, const Services& s) {
                  }
                  return JsonResponse(200, Json{{"deliveries", out}});
                }});
-  router->Add(
-      {"GET", "/v1/webhooks/secret", "admin", Route::Body::kNone, {}, false, [j](Request& req) {
-         return JsonResponse(200, Json{{"secret", j->WebhookSecret(req.principal.tenant)},
-                                       {"signature_header", "X-Verso-Signature"},
-                                       {"algorithm", "HMAC-SHA256 over the body, hex"}});
-       }});
+  router->Add({"GET",
+               "/v1/webhooks/secret",
+               "admin",
+               Route::Body::kNone,
+               {},
+               Route::Exec::kInline,
+               [j](Request& req) {
+                 return JsonResponse(200, Json{{"secret", j->WebhookSecret(req.principal.tenant)},
+                                               {"signature_header", "X-Verso-Signature"},
+                                               {"algorithm", "HMAC-SHA256 over the body, hex"}});
+               }});
 }
 
 }  // namespace verso::api

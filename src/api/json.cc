@@ -1,6 +1,7 @@
 #include "api/json.h"
 
 #include "absl/strings/cord.h"
+#include "common/json.h"
 #include "common/json_escape.h"
 #include "common/status.h"
 #include "common/strings.h"
@@ -238,17 +239,16 @@ absl::StatusOr<Json> ParseObject(std::string_view body) {
   if (!text::IsValidUtf8(body, &bad)) {
     return BadRequest(StrCat("the request body is not valid UTF-8 (byte ", bad, ")"));
   }
-  Json j;
-  try {
-    j = Json::parse(body);
-  } catch (const Json::parse_error& e) {
-    std::string what = e.what();
-    // "[json.exception.parse_error.101] parse error at line 1, column 5: ..." -> after "error "
-    size_t at = what.find("parse error");
-    return BadRequest(StrCat("malformed JSON: ", at == std::string::npos ? what : what.substr(at)));
+  JsonError why = JsonError::kNone;
+  absl::StatusOr<Json> j = ParseJson(body, JsonLimits{kMaxRequestDepth}, &why);
+  if (!j.ok()) {
+    // A number out of range is a value the field cannot take (422, naming it); the rest is
+    // not JSON we can read (400).
+    if (why == JsonError::kRange) return j.status();
+    return BadRequest(ToStd(j.status().message()));
   }
-  if (!j.is_object()) {
-    return BadRequest(StrCat("the request body must be a JSON object, not ", TypeName(j)));
+  if (!j->is_object()) {
+    return BadRequest(StrCat("the request body must be a JSON object, not ", TypeName(*j)));
   }
   return j;
 }

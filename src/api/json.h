@@ -58,7 +58,11 @@ Json KeyJson(const storage::ApiKeyRecord& key);  // never the hash
 absl::Status BadRequest(std::string_view message);
 bool IsBadRequest(const absl::Status& status);
 
-// Parses a request body that must be a JSON object.
+// How deep request bodies may nest (a TM segment with properties needs 4 levels).
+inline constexpr int kMaxRequestDepth = 32;
+
+// Parses a request body that must be a JSON object: UTF-8, nested at most kMaxRequestDepth
+// levels. Malformed: 400; a number out of range: 422 naming the field.
 absl::StatusOr<Json> ParseObject(std::string_view body);
 
 // Reads the fields of one JSON object, remembering the first problem. Field names in errors are

@@ -12,6 +12,8 @@
 #include "api/http.h"
 #include "auth/auth.h"
 #include "common/clock.h"
+#include "common/json.h"
+#include "common/names.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "mt/translate.h"
@@ -79,8 +81,7 @@ absl::StatusOr<Params> ReadParams(const Request& req) {
   if (req.body.empty()) return p;
   std::string type = AsciiLower(req.Header("content-type"));
   if (type.find("application/json") != std::string::npos) {
-    Json j = Json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-    if (!j.is_object()) return absl::InvalidArgumentError("the body is not a JSON object");
+    VERSO_ASSIGN_OR_RETURN(Json j, ParseObject(req.body));
     for (auto& [k, v] : j.items()) {
       if (v.is_array()) {
         for (auto& e : v) {
@@ -90,28 +91,21 @@ absl::StatusOr<Params> ReadParams(const Request& req) {
       } else if (v.is_string()) {
         p.values.emplace(k, v.get<std::string>());
       } else if (v.is_boolean() || v.is_number()) {
-        p.values.emplace(k, v.dump());
+        p.values.emplace(k, DumpJson(v));
       }
     }
     return p;
   }
   auto form = ParseFormPairs(req.body);
   if (!form) return absl::InvalidArgumentError("the form body has a bad % escape");
-  for (auto& [k, v] : *form) p.values.emplace(std::move(k), std::move(v));
-  return p;
-}
-
-// Authenticates a compatibility request: `token`, then the scope and the rate limit.
-absl::StatusOr<auth::Principal> Authorize(const Services& s, std::string_view token,
-                                          absl::Duration* retry_after) {
-  if (token.empty()) return absl::UnauthenticatedError("missing API key");
-  VERSO_ASSIGN_OR_RETURN(auth::Principal who, s.keys->Authenticate(token));
-  if (!who.Has("translate"))
-    return absl::PermissionDeniedError("this key lacks the scope translate");
-  if (!s.limiter->Allow(who.key_id, retry_after)) {
-    return absl::ResourceExhaustedError("too many requests for this key");
+  for (auto& [k, v] : *form) {
+    if (!text::IsValidUtf8(k) || !text::IsValidUtf8(v)) {
+      return absl::InvalidArgumentError(
+          StrCat("the form parameter \"", Abbreviate(k, 64), "\" is not valid UTF-8"));
+    }
+    p.values.emplace(std::move(k), std::move(v));
   }
-  return who;
+  return p;
 }
 
 std::string RetryAfterSeconds(absl::Duration d) {
@@ -204,7 +198,10 @@ Response DeepLError(const absl::Status& s) {
   }
 }
 
-std::string DeepLToken(const Request& req, const Params& p) {
+// DeepL's API takes the key as "Authorization: DeepL-Auth-Key KEY" (verso also takes Bearer) or,
+// in old clients, as the auth_key query parameter. The server checks it before reading the body,
+// so the key is no longer read from a form body (DeepL itself stopped accepting that).
+std::string DeepLToken(const Request& req) {
   std::string_view authz = req.Header("authorization");
   constexpr std::string_view kDeepL = "DeepL-Auth-Key ";
   constexpr std::string_view kBearer = "Bearer ";
@@ -214,18 +211,21 @@ std::string DeepLToken(const Request& req, const Params& p) {
   if (authz.substr(0, kBearer.size()) == kBearer) {
     return std::string(StripAsciiWhitespace(authz.substr(kBearer.size())));
   }
-  return p.Get("auth_key");  // DeepL's deprecated form parameter
+  return req.Query("auth_key").value_or("");
 }
 
-// Authenticates a DeepL request; on failure `*error` is the DeepL-shaped answer.
-std::optional<auth::Principal> DeepLAuth(const Services& s, const Request& req, const Params& p,
-                                         Response* error) {
-  absl::Duration retry;
-  auto who = Authorize(s, DeepLToken(req, p), &retry);
-  if (who.ok()) return *who;
-  *error = DeepLError(who.status());
-  if (error->status == 429) error->headers.emplace_back("Retry-After", RetryAfterSeconds(retry));
-  return std::nullopt;
+Response DeepLAuthError(const absl::Status& s, absl::Duration retry) {
+  Response r = DeepLError(s);
+  if (r.status == 429) r.headers.emplace_back("Retry-After", RetryAfterSeconds(retry));
+  return r;
+}
+
+// A route of the DeepL-compatible API: the key DeepL's way, failures in DeepL's shape.
+Route DeepLRoute(Route route) {
+  route.scope = std::string(auth::kScopeTranslate);
+  route.token = DeepLToken;
+  route.auth_error = DeepLAuthError;
+  return route;
 }
 
 // Languages the configured engines translate from (`source`) or into.
@@ -239,12 +239,6 @@ std::vector<std::string> Languages(mt::Router* router, bool source) {
     for (const auto& p : pairs) tags.insert(source ? text::PrimaryLanguage(p.source) : p.target);
   }
   return {tags.begin(), tags.end()};
-}
-
-// Translate routes wait on engines: they run on the server's waiting pool.
-void AddWaiting(Router* router, Route route) {
-  route.waits = true;
-  router->Add(std::move(route));
 }
 
 }  // namespace
@@ -321,9 +315,9 @@ void AddMtRoutes(Router* router, const Services& s) {
 
   // ---- API v1 ----
 
-  AddWaiting(
-      router,
-      {"POST", "/v1/translate", "translate", Route::Body::kJson, json, true, [st](Request& req) {
+  router->Add(
+      {"POST", "/v1/translate", "translate", Route::Body::kJson, json, Route::Exec::kWaits,
+       [st](Request& req) {
          auto body = ParseObject(req.body);
          if (!body.ok()) return ErrorResponse(body.status());
          Fields f(*body);
@@ -416,7 +410,7 @@ void AddMtRoutes(Router* router, const Services& s) {
            if (r.status == 503) {
              Json b = Json::parse(r.body);
              b["degradation"] = LevelJson(st->services.degradation->Current());
-             r.body = b.dump();
+             r.body = DumpJson(b);
            }
            return r;
          }
@@ -458,34 +452,38 @@ void AddMtRoutes(Router* router, const Services& s) {
                                        {"notes", result->notes}});
        }});
 
-  router->Add({"GET", "/v1/status", "", Route::Body::kNone, {}, false, [st](Request&) {
-                 Json engines = Json::array();
-                 for (const auto& e : st->router().Engines()) {
-                   engines.push_back({{"name", e.name},
-                                      {"kind", mt::EngineKindName(e.kind)},
-                                      {"breaker", resilience::BreakerStateName(e.breaker)},
-                                      {"calls", e.calls},
-                                      {"failures", e.failures},
-                                      {"segments", e.segments}});
-                 }
-                 mt::RouterStats c = st->router().Stats();
-                 return JsonResponse(
-                     200, Json{{"degradation", LevelJson(st->services.degradation->Current())},
-                               {"engines", engines},
-                               {"cache",
-                                {{"entries", c.cache_entries},
-                                 {"bytes", c.cache_bytes},
-                                 {"hits", c.cache_hits},
-                                 {"misses", c.cache_misses},
-                                 {"coalesced", c.coalesced}}}});
-               }});
+  router->Add(
+      {"GET", "/v1/status", "", Route::Body::kNone, {}, Route::Exec::kStorage, [st](Request&) {
+         Json engines = Json::array();
+         for (const auto& e : st->router().Engines()) {
+           engines.push_back({{"name", e.name},
+                              {"kind", mt::EngineKindName(e.kind)},
+                              {"breaker", resilience::BreakerStateName(e.breaker)},
+                              {"calls", e.calls},
+                              {"failures", e.failures},
+                              {"segments", e.segments}});
+         }
+         mt::RouterStats c = st->router().Stats();
+         return JsonResponse(200,
+                             Json{{"degradation", LevelJson(st->services.degradation->Current())},
+                                  {"engines", engines},
+                                  {"cache",
+                                   {{"entries", c.cache_entries},
+                                    {"bytes", c.cache_bytes},
+                                    {"hits", c.cache_hits},
+                                    {"misses", c.cache_misses},
+                                    {"coalesced", c.coalesced}}}});
+       }});
 
   auto policy_json = [](const storage::EnginePolicyRecord& p) {
     return Json{{"name", p.name}, {"engines", p.engines}, {"updated_at", Rfc3339(p.updated_at)}};
   };
 
-  router->Add({"PUT", "/v1/mt/policies/{name}", "admin", Route::Body::kJson, json, false,
-               [st, policy_json](Request& req) {
+  router->Add({"PUT", "/v1/mt/policies/{name}", "admin", Route::Body::kJson, json,
+               Route::Exec::kStorage, [st, policy_json](Request& req) {
+                 if (absl::Status n = CheckName("name", req.params.at("name")); !n.ok()) {
+                   return ErrorResponse(n);
+                 }
                  auto body = ParseObject(req.body);
                  if (!body.ok()) return ErrorResponse(body.status());
                  Fields f(*body);
@@ -512,7 +510,7 @@ void AddMtRoutes(Router* router, const Services& s) {
                "translate",
                Route::Body::kNone,
                {},
-               false,
+               Route::Exec::kStorage,
                [st, policy_json](Request& req) {
                  auto list = st->policies().ListPolicies(req.principal.tenant);
                  if (!list.ok()) return ErrorResponse(list.status());
@@ -527,7 +525,7 @@ void AddMtRoutes(Router* router, const Services& s) {
                "translate",
                Route::Body::kNone,
                {},
-               false,
+               Route::Exec::kStorage,
                [st, policy_json](Request& req) {
                  auto p = st->policies().GetPolicy(req.principal.tenant, req.params.at("name"));
                  if (!p.ok()) return ErrorResponse(p.status());
@@ -539,7 +537,7 @@ void AddMtRoutes(Router* router, const Services& s) {
                "admin",
                Route::Body::kNone,
                {},
-               false,
+               Route::Exec::kStorage,
                [st](Request& req) {
                  absl::Status d =
                      st->policies().DeletePolicy(req.principal.tenant, req.params.at("name"));
@@ -554,67 +552,64 @@ void AddMtRoutes(Router* router, const Services& s) {
 
   const std::vector<std::string> forms = {"application/x-www-form-urlencoded", "application/json"};
 
-  AddWaiting(router,
-             {"POST", "/v2/translate", "", Route::Body::kJson, forms, true, [st](Request& req) {
-                auto p = ReadParams(req);
-                if (!p.ok()) return DeepLError(400, p.status().message());
-                Response denied;
-                auto who = DeepLAuth(st->services, req, *p, &denied);
-                if (!who) return denied;
-                std::vector<std::string> texts = p->All("text");
-                if (texts.empty()) return DeepLError(400, "Parameter 'text' not specified.");
-                if (texts.size() > kMaxDeepLTexts) {
-                  return DeepLError(
-                      400, StrCat("Too many texts: at most ", kMaxDeepLTexts, " per request."));
-                }
-                if (!p->Has("target_lang")) {
-                  return DeepLError(400, "Value for 'target_lang' not supported.");
-                }
-                if (!p->Has("source_lang")) {
-                  return DeepLError(400,
-                                    "Parameter 'source_lang' is required: this server does not "
-                                    "detect the source language.");
-                }
-                auto source = LanguageTag("source_lang", p->Get("source_lang"));
-                auto target = LanguageTag("target_lang", p->Get("target_lang"));
-                if (!source.ok()) return DeepLError(400, source.status().message());
-                if (!target.ok()) return DeepLError(400, target.status().message());
-                mt::TranslateInput in;
-                in.tenant = who->tenant;
-                in.source_lang = *source;
-                in.target_lang = *target;
-                int64_t characters = 0;
-                for (const auto& t : texts) {
-                  if (!text::IsValidUtf8(t)) return DeepLError(400, "Texts must be UTF-8.");
-                  // With tag_handling=xml/html the tags are kept as inline codes; without, tags
-                  // written in the text are kept as they are too.
-                  in.texts.push_back(text::EscapeText(t));
-                  characters += static_cast<int64_t>(text::CodePointCount(t));
-                }
-                in.deadline = st->Deadline();
-                auto result = st->services.translate->Translate(in);
-                if (!result.ok()) {
-                  if (absl::IsUnavailable(result.status())) st->refusals->Inc();
-                  return DeepLError(result.status());
-                }
-                st->Count(in.tenant, characters);
-                Json out = Json::array();
-                for (size_t i = 0; i < texts.size(); ++i) {
-                  const mt::SegmentResult& seg = result->segments[i];
-                  (seg.origin == "tm" ? st->segments_tm : st->segments_mt)->Inc();
-                  out.push_back({{"detected_source_language",
-                                  AsciiUpper(text::PrimaryLanguage(in.source_lang))},
-                                 {"text", text::PlainText(seg.text)},
-                                 {"billed_characters", text::CodePointCount(texts[i])}});
-                }
-                return JsonResponse(200, Json{{"translations", out}});
-              }});
+  router->Add(DeepLRoute(
+      {"POST", "/v2/translate", "", Route::Body::kJson, forms, Route::Exec::kWaits,
+       [st](Request& req) {
+         auto p = ReadParams(req);
+         if (!p.ok()) return DeepLError(400, p.status().message());
+         const auth::Principal* who = &req.principal;
+         std::vector<std::string> texts = p->All("text");
+         if (texts.empty()) return DeepLError(400, "Parameter 'text' not specified.");
+         if (texts.size() > kMaxDeepLTexts) {
+           return DeepLError(400,
+                             StrCat("Too many texts: at most ", kMaxDeepLTexts, " per request."));
+         }
+         if (!p->Has("target_lang")) {
+           return DeepLError(400, "Value for 'target_lang' not supported.");
+         }
+         if (!p->Has("source_lang")) {
+           return DeepLError(400,
+                             "Parameter 'source_lang' is required: this server does not "
+                             "detect the source language.");
+         }
+         auto source = LanguageTag("source_lang", p->Get("source_lang"));
+         auto target = LanguageTag("target_lang", p->Get("target_lang"));
+         if (!source.ok()) return DeepLError(400, source.status().message());
+         if (!target.ok()) return DeepLError(400, target.status().message());
+         mt::TranslateInput in;
+         in.tenant = who->tenant;
+         in.source_lang = *source;
+         in.target_lang = *target;
+         int64_t characters = 0;
+         for (const auto& t : texts) {
+           if (!text::IsValidUtf8(t)) return DeepLError(400, "Texts must be UTF-8.");
+           // With tag_handling=xml/html the tags are kept as inline codes; without, tags
+           // written in the text are kept as they are too.
+           in.texts.push_back(text::EscapeText(t));
+           characters += static_cast<int64_t>(text::CodePointCount(t));
+         }
+         in.deadline = st->Deadline();
+         auto result = st->services.translate->Translate(in);
+         if (!result.ok()) {
+           if (absl::IsUnavailable(result.status())) st->refusals->Inc();
+           return DeepLError(result.status());
+         }
+         st->Count(in.tenant, characters);
+         Json out = Json::array();
+         for (size_t i = 0; i < texts.size(); ++i) {
+           const mt::SegmentResult& seg = result->segments[i];
+           (seg.origin == "tm" ? st->segments_tm : st->segments_mt)->Inc();
+           out.push_back(
+               {{"detected_source_language", AsciiUpper(text::PrimaryLanguage(in.source_lang))},
+                {"text", text::PlainText(seg.text)},
+                {"billed_characters", text::CodePointCount(texts[i])}});
+         }
+         return JsonResponse(200, Json{{"translations", out}});
+       }}));
 
   auto languages = [st](Request& req) {
     auto p = ReadParams(req);
     if (!p.ok()) return DeepLError(400, p.status().message());
-    Response denied;
-    if (!DeepLAuth(st->services, req, *p, &denied)) return denied;
     std::string type = p->Get("type", "source");
     if (type != "source" && type != "target") {
       return DeepLError(400, "Value for 'type' not supported.");
@@ -627,20 +622,21 @@ void AddMtRoutes(Router* router, const Services& s) {
     }
     return JsonResponse(200, out);
   };
-  router->Add({"GET", "/v2/languages", "", Route::Body::kNone, {}, false, languages});
-  router->Add({"POST", "/v2/languages", "", Route::Body::kJson, forms, false, languages});
+  router->Add(DeepLRoute(
+      {"GET", "/v2/languages", "", Route::Body::kNone, {}, Route::Exec::kStorage, languages}));
+  router->Add(DeepLRoute(
+      {"POST", "/v2/languages", "", Route::Body::kJson, forms, Route::Exec::kStorage, languages}));
 
   auto usage = [st](Request& req) {
     auto p = ReadParams(req);
     if (!p.ok()) return DeepLError(400, p.status().message());
-    Response denied;
-    auto who = DeepLAuth(st->services, req, *p, &denied);
-    if (!who) return denied;
-    return JsonResponse(200, Json{{"character_count", st->Characters(who->tenant)},
+    return JsonResponse(200, Json{{"character_count", st->Characters(req.principal.tenant)},
                                   {"character_limit", kUnlimitedCharacters}});
   };
-  router->Add({"GET", "/v2/usage", "", Route::Body::kNone, {}, false, usage});
-  router->Add({"POST", "/v2/usage", "", Route::Body::kJson, forms, false, usage});
+  router->Add(
+      DeepLRoute({"GET", "/v2/usage", "", Route::Body::kNone, {}, Route::Exec::kStorage, usage}));
+  router->Add(DeepLRoute(
+      {"POST", "/v2/usage", "", Route::Body::kJson, forms, Route::Exec::kStorage, usage}));
 
   // ---- Apertium-APy-compatible API ----
 
@@ -649,20 +645,25 @@ void AddMtRoutes(Router* router, const Services& s) {
                                      {"responseDetails", std::string(details)},
                                      {"responseStatus", status}});
   };
-  auto apy_auth = [st, apy_error](const Request& req, const Params& p,
-                                  Response* denied) -> std::optional<auth::Principal> {
-    std::string token = p.Get("key");
-    std::string_view authz = req.Header("authorization");
-    if (authz.substr(0, 7) == "Bearer ") token = std::string(StripAsciiWhitespace(authz.substr(7)));
-    absl::Duration retry;
-    auto who = Authorize(st->services, token, &retry);
-    if (who.ok()) return *who;
-    int status = absl::IsResourceExhausted(who.status())  ? 429
-                 : absl::IsPermissionDenied(who.status()) ? 403
+  // The key as the query parameter `key` or "Authorization: Bearer KEY", checked by the server
+  // before the body; failures in APy's shape.
+  auto apy_route = [apy_error](Route route) {
+    route.scope = std::string(auth::kScopeTranslate);
+    route.token = [](const Request& req) {
+      std::string_view authz = req.Header("authorization");
+      if (authz.substr(0, 7) == "Bearer ")
+        return std::string(StripAsciiWhitespace(authz.substr(7)));
+      return req.Query("key").value_or("");
+    };
+    route.auth_error = [apy_error](const absl::Status& status, absl::Duration retry) {
+      const int code = absl::IsResourceExhausted(status)  ? 429
+                       : absl::IsPermissionDenied(status) ? 403
                                                           : 401;
-    *denied = apy_error(status, who.status().message());
-    if (status == 429) denied->headers.emplace_back("Retry-After", RetryAfterSeconds(retry));
-    return std::nullopt;
+      Response r = apy_error(code, status.message());
+      if (code == 429) r.headers.emplace_back("Retry-After", RetryAfterSeconds(retry));
+      return r;
+    };
+    return route;
   };
   // APy tools expect Apertium: the built-in engine answers when it is configured.
   auto apy_chain = [st]() {
@@ -673,12 +674,10 @@ void AddMtRoutes(Router* router, const Services& s) {
     return std::vector<std::string>{};
   };
 
-  auto apy_translate = [st, apy_error, apy_auth, apy_chain](Request& req) {
+  auto apy_translate = [st, apy_error, apy_chain](Request& req) {
     auto p = ReadParams(req);
     if (!p.ok()) return apy_error(400, p.status().message());
-    Response denied;
-    auto who = apy_auth(req, *p, &denied);
-    if (!who) return denied;
+    const auth::Principal* who = &req.principal;
     std::string langpair = p->Get("langpair");
     size_t bar = langpair.find('|');
     if (bar == std::string::npos) {
@@ -716,41 +715,41 @@ void AddMtRoutes(Router* router, const Services& s) {
                                   {"responseDetails", nullptr},
                                   {"responseStatus", 200}});
   };
-  AddWaiting(router, {"GET", "/translate", "", Route::Body::kNone, {}, true, apy_translate});
-  AddWaiting(router, {"POST",
-                      "/translate",
-                      "",
-                      Route::Body::kJson,
-                      {"application/x-www-form-urlencoded"},
-                      true,
-                      apy_translate});
+  router->Add(apy_route(
+      {"GET", "/translate", "", Route::Body::kNone, {}, Route::Exec::kWaits, apy_translate}));
+  router->Add(apy_route({"POST",
+                         "/translate",
+                         "",
+                         Route::Body::kJson,
+                         {"application/x-www-form-urlencoded"},
+                         Route::Exec::kWaits,
+                         apy_translate}));
 
-  router->Add({"GET",
-               "/listPairs",
-               "",
-               Route::Body::kNone,
-               {},
-               false,
-               [st, apy_error, apy_auth, apy_chain](Request& req) {
-                 auto p = ReadParams(req);
-                 if (!p.ok()) return apy_error(400, p.status().message());
-                 Response denied;
-                 if (!apy_auth(req, *p, &denied)) return denied;
-                 std::vector<std::string> chain = apy_chain();
-                 Json out = Json::array();
-                 std::set<std::string> seen;
-                 for (const auto& [name, pairs] : st->router().PairsByEngine()) {
-                   if (!chain.empty() && name != chain[0]) continue;
-                   for (const auto& pair : pairs) {
-                     std::string s = ApertiumCode(pair.source), t = ApertiumCode(pair.target);
-                     if (!seen.insert(s + "|" + t).second) continue;
-                     out.push_back({{"sourceLanguage", s}, {"targetLanguage", t}});
-                   }
-                 }
-                 return JsonResponse(200, Json{{"responseData", out},
-                                               {"responseDetails", nullptr},
-                                               {"responseStatus", 200}});
-               }});
+  router->Add(apy_route({"GET",
+                         "/listPairs",
+                         "",
+                         Route::Body::kNone,
+                         {},
+                         Route::Exec::kStorage,
+                         [st, apy_error, apy_chain](Request& req) {
+                           auto p = ReadParams(req);
+                           if (!p.ok()) return apy_error(400, p.status().message());
+                           std::vector<std::string> chain = apy_chain();
+                           Json out = Json::array();
+                           std::set<std::string> seen;
+                           for (const auto& [name, pairs] : st->router().PairsByEngine()) {
+                             if (!chain.empty() && name != chain[0]) continue;
+                             for (const auto& pair : pairs) {
+                               std::string s = ApertiumCode(pair.source),
+                                           t = ApertiumCode(pair.target);
+                               if (!seen.insert(s + "|" + t).second) continue;
+                               out.push_back({{"sourceLanguage", s}, {"targetLanguage", t}});
+                             }
+                           }
+                           return JsonResponse(200, Json{{"responseData", out},
+                                                         {"responseDetails", nullptr},
+                                                         {"responseStatus", 200}});
+                         }}));
 }
 
 }  // namespace verso::api

@@ -24,11 +24,11 @@ void AddOpsRoutes(Router* router, const Services& s) {
                         return series;
                       });
 
-  router->Add({"GET", "/healthz", "", Route::Body::kNone, {}, false, [](Request&) {
+  router->Add({"GET", "/healthz", "", Route::Body::kNone, {}, Route::Exec::kInline, [](Request&) {
                  return JsonResponse(200, Json{{"status", "ok"}});
                }});
 
-  router->Add({"GET", "/readyz", "", Route::Body::kNone, {}, false, [s](Request&) {
+  router->Add({"GET", "/readyz", "", Route::Body::kNone, {}, Route::Exec::kStorage, [s](Request&) {
                  absl::Status storage = s.db->Ping();
                  bool indexes = !s.indexes_loaded || s.indexes_loaded();
                  Json checks = {{"storage", storage.ok() ? "ok" : std::string(storage.message())},
@@ -39,19 +39,25 @@ void AddOpsRoutes(Router* router, const Services& s) {
                      Json{{"status", ready ? "ready" : "not_ready"}, {"checks", checks}});
                }});
 
-  router->Add(
-      {"GET", "/metrics", "", Route::Body::kNone, {}, false, [registry = s.metrics](Request&) {
-         Response r;
-         r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-         r.body = registry->Render();
-         return r;
-       }});
-
-  router->Add({"GET", "/v1/openapi.json", "", Route::Body::kNone, {}, false, [](Request&) {
+  router->Add({"GET",
+               "/metrics",
+               "",
+               Route::Body::kNone,
+               {},
+               Route::Exec::kStorage,
+               [registry = s.metrics](Request&) {
                  Response r;
-                 r.body = OpenApiDocument();
+                 r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+                 r.body = registry->Render();
                  return r;
                }});
+
+  router->Add(
+      {"GET", "/v1/openapi.json", "", Route::Body::kNone, {}, Route::Exec::kInline, [](Request&) {
+         Response r;
+         r.body = OpenApiDocument();
+         return r;
+       }});
 }
 
 }  // namespace verso::api

@@ -7,6 +7,7 @@
 #include "api/http.h"
 #include "common/clock.h"
 #include "common/file.h"
+#include "common/names.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "formats/formats.h"
@@ -152,40 +153,40 @@ void AddQualityRoutes(Router* router, const Services& s) {
   const std::vector<std::string> json = {"application/json"};
   terms::GlossaryService* g = s.glossaries;
   if (g != nullptr) {
-    router->Add(
-        {"GET", "/v1/glossaries", "tm:read", Route::Body::kNone, {}, false, [g](Request& req) {
-           auto list = g->List(req.principal.tenant);
-           if (!list.ok()) return ErrorResponse(list.status());
-           Json out = Json::array();
-           for (const auto& x : *list) out.push_back(GlossaryJson(x));
-           return JsonResponse(200, Json{{"glossaries", out}});
-         }});
-    router->Add(
-        {"POST", "/v1/glossaries", "tm:write", Route::Body::kJson, json, false, [g](Request& req) {
-           auto body = ParseObject(req.body);
-           if (!body.ok()) return ErrorResponse(body.status());
-           Fields f(*body);
-           std::string name, description;
-           f.String("name", &name, true);
-           f.String("description", &description);
-           if (absl::Status e = f.Finish(); !e.ok()) return ErrorResponse(e);
-           if (name.empty() || name.size() > 100 ||
-               name.find_first_of("/?#% \t\n") != std::string::npos) {
-             return ErrorResponse(absl::InvalidArgumentError(
-                 "name: 1 to 100 characters, no spaces, '/', '?', '#' or '%'"));
-           }
-           absl::Status c = g->Create(req.principal.tenant, name, description);
-           if (!c.ok()) return ErrorResponse(c);
-           auto info = g->Get(req.principal.tenant, name);
-           if (!info.ok()) return ErrorResponse(info.status());
-           return JsonResponse(201, GlossaryJson(*info));
-         }});
+    router->Add({"GET",
+                 "/v1/glossaries",
+                 "tm:read",
+                 Route::Body::kNone,
+                 {},
+                 Route::Exec::kStorage,
+                 [g](Request& req) {
+                   auto list = g->List(req.principal.tenant);
+                   if (!list.ok()) return ErrorResponse(list.status());
+                   Json out = Json::array();
+                   for (const auto& x : *list) out.push_back(GlossaryJson(x));
+                   return JsonResponse(200, Json{{"glossaries", out}});
+                 }});
+    router->Add({"POST", "/v1/glossaries", "tm:write", Route::Body::kJson, json,
+                 Route::Exec::kStorage, [g](Request& req) {
+                   auto body = ParseObject(req.body);
+                   if (!body.ok()) return ErrorResponse(body.status());
+                   Fields f(*body);
+                   std::string name, description;
+                   f.String("name", &name, true);
+                   f.String("description", &description);
+                   if (absl::Status e = f.Finish(); !e.ok()) return ErrorResponse(e);
+                   absl::Status c = g->Create(req.principal.tenant, name, description);
+                   if (!c.ok()) return ErrorResponse(c);
+                   auto info = g->Get(req.principal.tenant, name);
+                   if (!info.ok()) return ErrorResponse(info.status());
+                   return JsonResponse(201, GlossaryJson(*info));
+                 }});
     router->Add({"GET",
                  "/v1/glossaries/{name}",
                  "tm:read",
                  Route::Body::kNone,
                  {},
-                 false,
+                 Route::Exec::kStorage,
                  [g](Request& req) {
                    auto info = g->Get(req.principal.tenant, req.params.at("name"));
                    if (!info.ok()) return ErrorResponse(info.status());
@@ -196,7 +197,7 @@ void AddQualityRoutes(Router* router, const Services& s) {
                  "tm:write",
                  Route::Body::kNone,
                  {},
-                 false,
+                 Route::Exec::kStorage,
                  [g](Request& req) {
                    absl::Status d = g->Delete(req.principal.tenant, req.params.at("name"));
                    if (!d.ok()) return ErrorResponse(d);
@@ -207,7 +208,7 @@ void AddQualityRoutes(Router* router, const Services& s) {
                  "tm:read",
                  Route::Body::kNone,
                  {},
-                 true,
+                 Route::Exec::kStorage,
                  [g](Request& req) {
                    auto all = g->Concepts(req.principal.tenant, req.params.at("name"));
                    if (!all.ok()) return ErrorResponse(all.status());
@@ -216,7 +217,7 @@ void AddQualityRoutes(Router* router, const Services& s) {
                    return JsonResponse(200, Json{{"concepts", out}});
                  }});
     router->Add({"POST", "/v1/glossaries/{name}/concepts", "tm:write", Route::Body::kJson, json,
-                 true, [g](Request& req) {
+                 Route::Exec::kStorage, [g](Request& req) {
                    auto body = ParseObject(req.body);
                    if (!body.ok()) return ErrorResponse(body.status());
                    Fields f(*body);
@@ -242,7 +243,7 @@ void AddQualityRoutes(Router* router, const Services& s) {
                  "tm:read",
                  Route::Body::kNone,
                  {},
-                 true,
+                 Route::Exec::kStorage,
                  [g](Request& req) {
                    auto c = g->GetConcept(req.principal.tenant, req.params.at("name"),
                                           req.params.at("id"));
@@ -250,7 +251,7 @@ void AddQualityRoutes(Router* router, const Services& s) {
                    return JsonResponse(200, ConceptJson(*c));
                  }});
     router->Add({"PUT", "/v1/glossaries/{name}/concepts/{id}", "tm:write", Route::Body::kJson, json,
-                 true, [g](Request& req) {
+                 Route::Exec::kStorage, [g](Request& req) {
                    auto body = ParseObject(req.body);
                    if (!body.ok()) return ErrorResponse(body.status());
                    auto c = ParseConcept(*body, "");
@@ -271,7 +272,7 @@ void AddQualityRoutes(Router* router, const Services& s) {
                  "tm:write",
                  Route::Body::kNone,
                  {},
-                 true,
+                 Route::Exec::kStorage,
                  [g](Request& req) {
                    absl::Status d = g->DeleteConcept(req.principal.tenant, req.params.at("name"),
                                                      req.params.at("id"));
@@ -282,8 +283,8 @@ void AddQualityRoutes(Router* router, const Services& s) {
                                               "application/x-tbx", "application/tbx+xml",
                                               "text/csv",          "application/octet-stream"};
     router->Add(
-        {"POST", "/v1/glossaries/{name}/imports", "tm:write", Route::Body::kUpload, uploads, true,
-         [g](Request& req) {
+        {"POST", "/v1/glossaries/{name}/imports", "tm:write", Route::Body::kUpload, uploads,
+         Route::Exec::kLong, [g](Request& req) {
            struct Cleanup {
              std::string path;
              ~Cleanup() { std::filesystem::remove(path); }
@@ -346,7 +347,7 @@ void AddQualityRoutes(Router* router, const Services& s) {
          "tm:read",
          Route::Body::kNone,
          {},
-         true,
+         Route::Exec::kLong,
          [g](Request& req) {
            const std::string format = req.Query("format").value_or("tbx");
            if (format != "tbx" && format != "csv") {
@@ -364,13 +365,12 @@ void AddQualityRoutes(Router* router, const Services& s) {
              r.content_type = "application/x-tbx";
              r.body = formats::WriteTbx(*all, lang);
            }
-           r.headers.push_back(
-               {"Content-Disposition",
-                StrCat("attachment; filename=\"", req.params.at("name"), ".", format, "\"")});
+           r.headers.push_back({"Content-Disposition",
+                                AttachmentDisposition(StrCat(req.params.at("name"), ".", format))});
            return r;
          }});
-    router->Add({"POST", "/v1/glossaries/{name}/lookup", "tm:read", Route::Body::kJson, json, true,
-                 [g](Request& req) {
+    router->Add({"POST", "/v1/glossaries/{name}/lookup", "tm:read", Route::Body::kJson, json,
+                 Route::Exec::kStorage, [g](Request& req) {
                    auto body = ParseObject(req.body);
                    if (!body.ok()) return ErrorResponse(body.status());
                    Fields f(*body);
@@ -410,8 +410,11 @@ void AddQualityRoutes(Router* router, const Services& s) {
                 {"max_length", p.max_length},
                 {"updated_at", Rfc3339(p.updated_at)}};
   };
-  router->Add({"PUT", "/v1/qa/profiles/{name}", "admin", Route::Body::kJson, json, false,
-               [s, profile_json](Request& req) {
+  router->Add({"PUT", "/v1/qa/profiles/{name}", "admin", Route::Body::kJson, json,
+               Route::Exec::kStorage, [s, profile_json](Request& req) {
+                 if (absl::Status n = CheckName("name", req.params.at("name")); !n.ok()) {
+                   return ErrorResponse(n);
+                 }
                  auto body = ParseObject(req.body);
                  if (!body.ok()) return ErrorResponse(body.status());
                  Fields f(*body);
@@ -436,7 +439,7 @@ void AddQualityRoutes(Router* router, const Services& s) {
                "translate",
                Route::Body::kNone,
                {},
-               false,
+               Route::Exec::kStorage,
                [s, profile_json](Request& req) {
                  auto list = s.db->qa_profiles().ListQaProfiles(req.principal.tenant);
                  if (!list.ok()) return ErrorResponse(list.status());
@@ -449,7 +452,7 @@ void AddQualityRoutes(Router* router, const Services& s) {
                "translate",
                Route::Body::kNone,
                {},
-               false,
+               Route::Exec::kStorage,
                [s, profile_json](Request& req) {
                  auto p =
                      s.db->qa_profiles().GetQaProfile(req.principal.tenant, req.params.at("name"));
@@ -461,7 +464,7 @@ void AddQualityRoutes(Router* router, const Services& s) {
                "admin",
                Route::Body::kNone,
                {},
-               false,
+               Route::Exec::kStorage,
                [s](Request& req) {
                  absl::Status d = s.db->qa_profiles().DeleteQaProfile(req.principal.tenant,
                                                                       req.params.at("name"));
@@ -547,7 +550,7 @@ void AddQualityRoutes(Router* router, const Services& s) {
     return p;
   };
 
-  router->Add({"POST", "/v1/qa/check", "translate", Route::Body::kJson, json, true,
+  router->Add({"POST", "/v1/qa/check", "translate", Route::Body::kJson, json, Route::Exec::kStorage,
                [s, parse](Request& req) {
                  auto p = parse(req, false);
                  if (!p.ok()) return ErrorResponse(p.status());
@@ -562,27 +565,26 @@ void AddQualityRoutes(Router* router, const Services& s) {
                }});
 
   if (s.qe != nullptr) {
-    Route qe_route{
-        "POST", "/v1/qe", "translate", Route::Body::kJson, json, true, [s, parse](Request& req) {
-          auto p = parse(req, true);
-          if (!p.ok()) return ErrorResponse(p.status());
-          auto a = AnnotateSegments(s, p->q, p->segments);
-          if (!a.ok()) return ErrorResponse(a.status());
-          Json out = Json::array();
-          for (auto& x : *a) {
-            Json seg = x["qe"];
-            seg["qa"] = x["qa"];
-            seg["terms"] = x["terms"];
-            out.push_back(seg);
-          }
-          Json level = nullptr;
-          if (s.degradation != nullptr) level = LevelJson(s.degradation->Current());
-          return JsonResponse(
-              200,
-              Json{{"scorer", s.qe->scorer_name()}, {"degradation", level}, {"segments", out}});
-        }};
-    qe_route.waits = true;  // an external scorer or the round trip may take a while
-    router->Add(std::move(qe_route));
+    // An external scorer or the round trip may take a while: the waiting pool.
+    router->Add({"POST", "/v1/qe", "translate", Route::Body::kJson, json, Route::Exec::kWaits,
+                 [s, parse](Request& req) {
+                   auto p = parse(req, true);
+                   if (!p.ok()) return ErrorResponse(p.status());
+                   auto a = AnnotateSegments(s, p->q, p->segments);
+                   if (!a.ok()) return ErrorResponse(a.status());
+                   Json out = Json::array();
+                   for (auto& x : *a) {
+                     Json seg = x["qe"];
+                     seg["qa"] = x["qa"];
+                     seg["terms"] = x["terms"];
+                     out.push_back(seg);
+                   }
+                   Json level = nullptr;
+                   if (s.degradation != nullptr) level = LevelJson(s.degradation->Current());
+                   return JsonResponse(200, Json{{"scorer", s.qe->scorer_name()},
+                                                 {"degradation", level},
+                                                 {"segments", out}});
+                 }});
   }
 }
 

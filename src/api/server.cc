@@ -1,7 +1,9 @@
 // The HTTP server: Boost.Beast over Asio, one coroutine per connection, one single-threaded
 // io_context per core (connections are dealt out round robin, so a connection lives on one
-// thread and nothing wakes other threads), handlers on the I/O thread unless their route is
-// marked blocking (exports, synchronous imports), which run on a worker pool.
+// thread and nothing wakes other threads). A request goes through named steps: framing checks,
+// routing, authentication (before the body), the body (limits from Content-Length, a minimum
+// rate for uploads), then the handler on the pool its route names (Route::Exec): only handlers
+// that touch no storage run on the I/O thread.
 //
 // Boost 1.74's Asio coroutines need <utility> before <boost/asio/awaitable.hpp> with g++ 12.
 #include <utility>
@@ -29,7 +31,9 @@
 #include "auth/auth.h"
 #include "common/clock.h"
 #include "common/ids.h"
+#include "common/json.h"
 #include "common/log.h"
+#include "common/status.h"
 #include "common/strings.h"
 #include "ops/ops.h"
 #include "text/text.h"
@@ -79,6 +83,26 @@ struct SessionState {
   bool close_after = false;             // shutting down: close once the current request is done
 };
 
+// How many long requests (Route::Exec::kLong) each tenant has running. Thread-safe.
+class TenantSlots {
+ public:
+  bool TryAcquire(const std::string& tenant, int max) {
+    std::lock_guard<std::mutex> lock(mu_);
+    int& n = running_[tenant];
+    if (n >= max) return false;
+    ++n;
+    return true;
+  }
+  void Release(const std::string& tenant) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (--running_[tenant] <= 0) running_.erase(tenant);
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, int> running_;  // GUARDED_BY(mu_)
+};
+
 struct Server::Impl {
   ServerOptions options;
   Services services;
@@ -86,8 +110,11 @@ struct Server::Impl {
   std::vector<std::unique_ptr<net::io_context>> iocs;  // one per I/O thread
   std::unique_ptr<tcp::acceptor> acceptor;             // on iocs[0]
   size_t next_ioc = 0;
-  net::thread_pool workers{2};
-  std::unique_ptr<net::thread_pool> waiting;  // Route::waits
+  std::unique_ptr<net::thread_pool> storage;  // Route::Exec::kStorage, and key look-ups
+  std::unique_ptr<net::thread_pool> longs;    // Route::Exec::kLong
+  std::unique_ptr<net::thread_pool> waiting;  // Route::Exec::kWaits
+  TenantSlots long_slots;
+  std::unique_ptr<auth::RateLimiter> auth_failures;  // per client address
   std::vector<std::thread> threads;
   std::atomic<int> connections{0};
   std::atomic<bool> draining{false};
@@ -98,6 +125,7 @@ struct Server::Impl {
   // Metrics series, looked up once: per route its latency histogram, and its request counters
   // by status.
   ops::Counter* rejected_connections = nullptr;
+  ops::Counter* slow_uploads = nullptr;
   std::map<const Route*, ops::Histogram*> latency;
   std::mutex counters_mu;
   std::map<std::pair<const Route*, int>, ops::Counter*> counters;
@@ -110,11 +138,25 @@ struct Server::Impl {
   net::awaitable<void> Accept();
   net::awaitable<void> Session(tcp::socket socket, std::shared_ptr<SessionState> state);
   net::awaitable<void> Reject(tcp::socket socket);
-  // Reads the body (if any), authenticates and runs the route; fills `res` and says whether the
-  // connection must close afterwards (e.g. a body that was not read).
+  // Routes, authenticates, reads the body (if any) and runs the route; fills `res` and says
+  // whether the connection must close afterwards (e.g. a body that was not read).
   net::awaitable<bool> Handle(beast::tcp_stream& stream, beast::flat_buffer& buffer,
                               http::request_parser<http::empty_body>& head, Request& req,
                               Response& res, const Route*& route);
+  // Who is calling and may they: fills req.principal, or `res` with the refusal (false).
+  net::awaitable<bool> Authenticate(const Route& route, Request& req, Response& res);
+  // The largest body `route` takes for this request's media type.
+  int64_t BodyLimit(const Route& route, const Request& req) const;
+  // Streams an upload into a file under upload_dir (req.body_file), at the minimum rate.
+  net::awaitable<bool> ReadUpload(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                  http::request_parser<http::empty_body>& head, int64_t limit,
+                                  Request& req, Response& res);
+  // Reads a small body into req.body within the request timeout.
+  net::awaitable<bool> ReadBody(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                http::request_parser<http::empty_body>& head, int64_t limit,
+                                Request& req, Response& res);
+  // Runs the handler on the pool its route names.
+  net::awaitable<Response> Run(const Route& route, Request& req);
   net::awaitable<void> Write(beast::tcp_stream& stream, Request& req, Response& res,
                              bool keep_alive);
   void Record(const Request& req, const Route* route, const Response& res, absl::Duration took,
@@ -212,6 +254,8 @@ net::awaitable<void> Server::Impl::Session(tcp::socket socket,
         req.headers.emplace_back(AsciiLower(std::string(field.name_string())),
                                  std::string(field.value()));
       }
+      boost::system::error_code remote_ec;
+      req.remote = stream.socket().remote_endpoint(remote_ec).address().to_string();
       std::string_view given_id = req.Header("x-request-id");
       req.request_id =
           ValidRequestId(given_id) ? std::string(given_id) : NewRequestId(*services.clock);
@@ -260,153 +304,294 @@ net::awaitable<void> Server::Impl::Session(tcp::socket socket,
   drained.notify_all();
 }
 
+namespace {
+
+// RFC 9112 6.1 and 6.3: a request with Transfer-Encoding other than exactly "chunked", or with
+// both Transfer-Encoding and Content-Length, is refused (request smuggling starts there).
+std::optional<std::string> BadFraming(const http::request_parser<http::empty_body>& head) {
+  const auto& h = head.get();
+  if (h.count(http::field::transfer_encoding) == 0) return std::nullopt;
+  if (h.count(http::field::content_length) > 0) {
+    return "a request may not have both Transfer-Encoding and Content-Length";
+  }
+  if (h.count(http::field::transfer_encoding) > 1 ||
+      !beast::iequals(StripAsciiWhitespace(std::string_view(h[http::field::transfer_encoding])),
+                      "chunked")) {
+    return "Transfer-Encoding: only \"chunked\" is accepted";
+  }
+  return std::nullopt;
+}
+
+Response TooLarge(int64_t limit, std::string_view what) {
+  return ErrorResponse(413, "payload_too_large", StrCat(what, " are limited to ", limit, " bytes"));
+}
+
+Response RetryLater(std::string_view code, std::string_view message, absl::Duration retry) {
+  Response res = ErrorResponse(429, code, message);
+  res.headers.emplace_back(
+      "Retry-After",
+      StrCat(std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(retry, absl::Seconds(1))))));
+  return res;
+}
+
+}  // namespace
+
 net::awaitable<bool> Server::Impl::Handle(beast::tcp_stream& stream, beast::flat_buffer& buffer,
                                           http::request_parser<http::empty_body>& head,
                                           Request& req, Response& res, const Route*& route) {
-  const auto& h = head.get();
   const bool has_body = head.content_length().value_or(0) > 0 || head.chunked();
+  if (auto bad = BadFraming(head)) {
+    res = ErrorResponse(400, "bad_request", *bad);
+    co_return true;
+  }
   Router::Found found = router.Find(req.method, req.path, &req.params);
   if (found.route == nullptr) {
     if (found.allowed.empty()) {
-      res = ErrorResponse(404, "not_found", StrCat("no resource at ", req.path));
+      res = ErrorResponse(404, "not_found", StrCat("no resource at ", Abbreviate(req.path, 200)));
     } else {
       res = ErrorResponse(405, "method_not_allowed",
-                          StrCat(req.method, " is not allowed on ", req.path));
+                          StrCat(req.method, " is not allowed on ", Abbreviate(req.path, 200)));
       res.headers.emplace_back("Allow", Join(found.allowed, ", "));
     }
     co_return has_body;  // an unread body: close
   }
   route = found.route;
-
-  // Who is calling, and may they? Before any body is read.
-  if (!route->scope.empty()) {
-    std::string_view authz = req.Header("authorization");
-    constexpr std::string_view kBearer = "Bearer ";
-    absl::StatusOr<auth::Principal> who =
-        authz.substr(0, kBearer.size()) == kBearer
-            ? services.keys->Authenticate(StripAsciiWhitespace(authz.substr(kBearer.size())))
-            : absl::StatusOr<auth::Principal>(
-                  absl::UnauthenticatedError("send the API key as Authorization: Bearer <key>"));
-    if (!who.ok()) {
-      res = ErrorResponse(who.status());
-      if (res.status == 401) res.headers.emplace_back("WWW-Authenticate", "Bearer");
-      co_return has_body;
-    }
-    if (!who->Has(route->scope)) {
-      res = ErrorResponse(403, "permission_denied",
-                          StrCat("this key lacks the scope ", route->scope));
-      co_return has_body;
-    }
-    absl::Duration retry;
-    if (!services.limiter->Allow(who->key_id, &retry)) {
-      res = ErrorResponse(429, "rate_limited", "too many requests for this key");
-      int64_t seconds =
-          std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(retry, absl::Seconds(1))));
-      res.headers.emplace_back("Retry-After", StrCat(seconds));
-      co_return has_body;
-    }
-    req.principal = std::move(*who);
-  }
+  if (!route->scope.empty() && !co_await Authenticate(*route, req, res)) co_return has_body;
 
   if (has_body && !route->content_types.empty()) {
     std::string type = MediaType(req.Header("content-type"));
     if (std::find(route->content_types.begin(), route->content_types.end(), type) ==
         route->content_types.end()) {
-      res = ErrorResponse(415, "unsupported_media_type",
-                          StrCat("Content-Type \"", type, "\" is not accepted here (",
-                                 Join(route->content_types, ", "), ")"));
+      res =
+          ErrorResponse(415, "unsupported_media_type",
+                        StrCat("Content-Type \"", Abbreviate(type, 100),
+                               "\" is not accepted here (", Join(route->content_types, ", "), ")"));
       co_return true;
     }
   }
-  if (has_body && route->body != Route::Body::kNone &&
-      beast::iequals(h[http::field::expect], "100-continue")) {
+  const int64_t limit = BodyLimit(*route, req);
+  if (head.content_length().value_or(0) > static_cast<std::uint64_t>(limit)) {
+    res = TooLarge(limit, "request bodies on this route");
+    co_return true;
+  }
+  if (route->body == Route::Body::kUpload && !has_body) {
+    res = ErrorResponse(400, "bad_request", "the request has no body to import");
+    co_return false;
+  }
+  // Long work holds a slot of its tenant from before the upload until the answer.
+  struct Slot {
+    TenantSlots* slots = nullptr;
+    std::string tenant;
+    ~Slot() {
+      if (slots != nullptr) slots->Release(tenant);
+    }
+  } slot;
+  if (route->exec == Route::Exec::kLong) {
+    if (!long_slots.TryAcquire(req.principal.tenant, options.tenant_long_requests)) {
+      res = RetryLater("rate_limited",
+                       StrCat("this tenant already runs ", options.tenant_long_requests,
+                              " uploads, exports or submissions; retry when one has ended"),
+                       absl::Seconds(1));
+      co_return has_body;
+    }
+    slot.slots = &long_slots;
+    slot.tenant = req.principal.tenant;
+  }
+  if (has_body && beast::iequals(head.get()[http::field::expect], "100-continue")) {
     http::response<http::empty_body> cont{http::status::continue_, 11};
     co_await http::async_write(stream, cont, net::use_awaitable);
   }
-
-  boost::system::error_code ec;
-  if (route->body == Route::Body::kUpload) {
-    if (!has_body) {
-      res = ErrorResponse(400, "bad_request", "the request has no body to import");
-      co_return false;
-    }
-    std::string file = StrCat(services.upload_dir, "/", services.ids->Next("upload"));
-    if (head.content_length().value_or(0) > static_cast<std::uint64_t>(options.max_upload_bytes)) {
-      res = ErrorResponse(413, "payload_too_large",
-                          StrCat("uploads are limited to ", options.max_upload_bytes, " bytes"));
-      co_return true;
-    }
-    http::request_parser<http::file_body> parser{std::move(head)};
-    parser.body_limit(static_cast<std::uint64_t>(options.max_upload_bytes));
-    parser.get().body().open(file.c_str(), beast::file_mode::write, ec);
-    if (ec) {
-      res = ErrorResponse(absl::UnavailableError("cannot store the upload"));
-      co_return true;
-    }
-    while (!parser.is_done()) {
-      stream.expires_after(ToChrono(options.idle_timeout));
-      co_await http::async_read_some(stream, buffer, parser,
-                                     net::redirect_error(net::use_awaitable, ec));
-      if (ec) break;
-    }
-    parser.get().body().close();
-    if (ec) {
-      std::filesystem::remove(file);
-      if (ec == http::error::body_limit) {
-        res = ErrorResponse(413, "payload_too_large",
-                            StrCat("uploads are limited to ", options.max_upload_bytes, " bytes"));
-      } else {
-        res = ErrorResponse(400, "bad_request", StrCat("the upload was cut: ", ec.message()));
-      }
-      co_return true;
-    }
-    req.body_file = file;
-  } else if (has_body) {
-    const size_t limit = route->body == Route::Body::kJson ? options.max_body_bytes : 64 * 1024;
-    // Beast checks a declared length against the limit of the parser that read the head.
-    if (head.content_length().value_or(0) > limit) {
-      res = ErrorResponse(413, "payload_too_large",
-                          StrCat("request bodies are limited to ", limit, " bytes"));
-      co_return true;
-    }
-    http::request_parser<http::string_body> parser{std::move(head)};
-    parser.body_limit(limit);
-    stream.expires_after(ToChrono(options.request_timeout));
-    co_await http::async_read(stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
-    if (ec) {
-      if (ec == http::error::body_limit) {
-        res = ErrorResponse(
-            413, "payload_too_large",
-            StrCat("request bodies are limited to ", options.max_body_bytes, " bytes"));
-      } else {
-        res = ErrorResponse(400, "bad_request", StrCat("the request body was cut: ", ec.message()));
-      }
-      co_return true;
-    }
-    req.body = std::move(parser.get().body());
+  if (has_body) {
+    const bool read = route->body == Route::Body::kUpload
+                          ? co_await ReadUpload(stream, buffer, head, limit, req, res)
+                          : co_await ReadBody(stream, buffer, head, limit, req, res);
+    if (!read) co_return true;
   }
+  res = co_await Run(*route, req);
+  co_return false;
+}
 
-  auto run = [this, route, &req]() -> Response {
+net::awaitable<bool> Server::Impl::Authenticate(const Route& route, Request& req, Response& res) {
+  auto refuse = [&](const absl::Status& status, absl::Duration retry) {
+    if (route.auth_error) {
+      res = route.auth_error(status, retry);
+      return;
+    }
+    if (absl::IsResourceExhausted(status)) {
+      res = RetryLater("rate_limited", ToStd(status.message()), retry);
+      return;
+    }
+    res = ErrorResponse(status);
+    if (res.status == 401) res.headers.emplace_back("WWW-Authenticate", "Bearer");
+  };
+  absl::Duration retry;
+  // An address that keeps sending bad keys is refused before its key is even hashed.
+  if (!auth_failures->WouldAllow(req.remote, &retry)) {
+    refuse(Throttled("too many failed authentications from this address"), retry);
+    co_return false;
+  }
+  std::string token;
+  if (route.token) {
+    token = route.token(req);
+  } else {
+    std::string_view authz = req.Header("authorization");
+    constexpr std::string_view kBearer = "Bearer ";
+    if (authz.substr(0, kBearer.size()) == kBearer) {
+      token = std::string(StripAsciiWhitespace(authz.substr(kBearer.size())));
+    }
+  }
+  absl::StatusOr<auth::Principal> who = absl::UnauthenticatedError(
+      route.token ? "missing API key" : "send the API key as Authorization: Bearer <key>");
+  if (!token.empty()) {
+    if (auto cached = services.keys->AuthenticateCached(token)) {
+      who = std::move(*cached);
+    } else {  // a look-up in storage: not on the I/O thread
+      who = co_await net::co_spawn(
+          storage->get_executor(),
+          [&]() -> net::awaitable<absl::StatusOr<auth::Principal>> {
+            co_return services.keys->Authenticate(token);
+          },
+          net::use_awaitable);
+    }
+  }
+  if (!who.ok()) {
+    if (absl::IsUnauthenticated(who.status())) {
+      absl::Duration ignored;
+      auth_failures->Allow(req.remote, &ignored);
+    }
+    refuse(who.status(), absl::ZeroDuration());
+    co_return false;
+  }
+  if (!who->Has(route.scope)) {
+    refuse(absl::PermissionDeniedError(StrCat("this key lacks the scope ", route.scope)),
+           absl::ZeroDuration());
+    co_return false;
+  }
+  if (!services.limiter->Allow(who->key_id, &retry)) {
+    refuse(Throttled("too many requests for this key"), retry);
+    co_return false;
+  }
+  req.principal = std::move(*who);
+  co_return true;
+}
+
+int64_t Server::Impl::BodyLimit(const Route& route, const Request& req) const {
+  const int64_t json = static_cast<int64_t>(options.max_body_bytes);
+  int64_t limit = json;
+  switch (route.body) {
+    case Route::Body::kNone:
+      return 64 * 1024;  // read and ignored
+    case Route::Body::kJson:
+      limit = json;
+      break;
+    case Route::Body::kUpload:
+      limit = options.max_upload_bytes;
+      break;
+  }
+  if (route.max_body > 0) limit = std::min(limit, route.max_body);
+  // JSON is parsed whole in memory: never more of it than the JSON limit, on any route.
+  if (MediaType(req.Header("content-type")) == "application/json") limit = std::min(limit, json);
+  return limit;
+}
+
+net::awaitable<bool> Server::Impl::ReadUpload(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                              http::request_parser<http::empty_body>& head,
+                                              int64_t limit, Request& req, Response& res) {
+  std::string file = StrCat(services.upload_dir, "/", services.ids->Next("upload"));
+  http::request_parser<http::file_body> parser{std::move(head)};
+  parser.body_limit(static_cast<std::uint64_t>(limit));
+  boost::system::error_code ec;
+  parser.get().body().open(file.c_str(), beast::file_mode::write, ec);
+  if (ec) {
+    res = ErrorResponse(absl::UnavailableError("cannot store the upload"));
+    co_return false;
+  }
+  // The body must arrive at options.min_upload_rate on average after the grace period: the
+  // deadline moves with every byte received, never further than the idle timeout.
+  const auto start = std::chrono::steady_clock::now();
+  const double rate = static_cast<double>(std::max<int64_t>(1, options.min_upload_rate));
+  uint64_t received = 0;
+  bool slow = false;
+  while (!parser.is_done()) {
+    const auto due = start + ToChrono(options.upload_grace) +
+                     std::chrono::microseconds(static_cast<int64_t>(received / rate * 1e6));
+    const auto now = std::chrono::steady_clock::now();
+    if (due <= now) {
+      slow = true;
+      break;
+    }
+    stream.expires_after(
+        std::min<std::chrono::steady_clock::duration>(due - now, ToChrono(options.idle_timeout)));
+    received += co_await http::async_read_some(stream, buffer, parser,
+                                               net::redirect_error(net::use_awaitable, ec));
+    if (ec) break;
+  }
+  parser.get().body().close();
+  if (ec || slow) {
+    std::filesystem::remove(file);
+    if (ec == http::error::body_limit) {
+      res = TooLarge(limit, "request bodies on this route");
+    } else if (slow || ec == beast::error::timeout) {
+      slow_uploads->Inc();
+      res = ErrorResponse(
+          408, "request_timeout",
+          StrCat("the upload was slower than ", options.min_upload_rate, " bytes per second"));
+    } else {
+      res = ErrorResponse(400, "bad_request", StrCat("the upload was cut: ", ec.message()));
+    }
+    co_return false;
+  }
+  req.body_file = file;
+  co_return true;
+}
+
+net::awaitable<bool> Server::Impl::ReadBody(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                            http::request_parser<http::empty_body>& head,
+                                            int64_t limit, Request& req, Response& res) {
+  http::request_parser<http::string_body> parser{std::move(head)};
+  parser.body_limit(static_cast<std::uint64_t>(limit));
+  stream.expires_after(ToChrono(options.request_timeout));
+  boost::system::error_code ec;
+  co_await http::async_read(stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
+  if (ec) {
+    if (ec == http::error::body_limit) {
+      res = TooLarge(limit, "request bodies on this route");
+    } else {
+      res = ErrorResponse(400, "bad_request", StrCat("the request body was cut: ", ec.message()));
+    }
+    co_return false;
+  }
+  req.body = std::move(parser.get().body());
+  co_return true;
+}
+
+net::awaitable<Response> Server::Impl::Run(const Route& route, Request& req) {
+  auto run = [&route, &req]() -> Response {
     try {
-      return route->handler(req);
+      return route.handler(req);
     } catch (const std::exception& e) {
       log::Error("http.handler",
-                 {{"route", route->pattern}, {"request_id", req.request_id}, {"error", e.what()}});
+                 {{"route", route.pattern}, {"request_id", req.request_id}, {"error", e.what()}});
       return ErrorResponse(500, "internal", "internal error");
     }
   };
-  if (route->waits) {
-    res = co_await net::co_spawn(
-        waiting->get_executor(), [&]() -> net::awaitable<Response> { co_return run(); },
-        net::use_awaitable);
-  } else if (route->blocking) {
-    res = co_await net::co_spawn(
-        workers.get_executor(), [&]() -> net::awaitable<Response> { co_return run(); },
-        net::use_awaitable);
-  } else {
-    res = run();
+  net::thread_pool* pool = nullptr;
+  switch (route.exec) {
+    case Route::Exec::kInline:
+      co_return run();
+    case Route::Exec::kStorage:
+      pool = storage.get();
+      break;
+    case Route::Exec::kLong:
+      pool = longs.get();
+      break;
+    case Route::Exec::kWaits:
+      pool = waiting.get();
+      break;
   }
-  co_return false;
+  co_return co_await net::co_spawn(
+      pool->get_executor(), [&]() -> net::awaitable<Response> { co_return run(); },
+      net::use_awaitable);
 }
 
 net::awaitable<void> Server::Impl::Write(beast::tcp_stream& stream, Request& req, Response& res,
@@ -416,7 +601,17 @@ net::awaitable<void> Server::Impl::Write(beast::tcp_stream& stream, Request& req
     Json body = Json::parse(res.body, nullptr, /*allow_exceptions=*/false);
     if (body.is_object() && body.contains("error")) {
       body["error"]["request_id"] = req.request_id;
-      res.body = body.dump();
+      res.body = DumpJson(body);
+    }
+  }
+  // No header a handler sets may carry a line break (the response would split): such a
+  // response is a bug, answered as one.
+  for (const auto& [k, v] : res.headers) {
+    if (k.find_first_of("\r\n:") != std::string::npos ||
+        v.find_first_of("\r\n") != std::string::npos || v.find('\0') != std::string::npos) {
+      log::Error("http.bad_header", {{"request_id", req.request_id}, {"header", k}});
+      res = ErrorResponse(500, "internal", "internal error");
+      break;
     }
   }
   auto fill = [&](auto& msg) {
@@ -491,9 +686,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   auto impl = std::make_unique<Impl>(threads);
   impl->options = options;
   impl->waiting = std::make_unique<net::thread_pool>(std::max(1, options.waiting_threads));
+  impl->storage = std::make_unique<net::thread_pool>(std::max(1, options.storage_threads));
+  impl->longs = std::make_unique<net::thread_pool>(std::max(1, options.long_threads));
+  impl->auth_failures = std::make_unique<auth::RateLimiter>(
+      services.clock, options.auth_failure_rate, options.auth_failure_burst);
   impl->services = services;
   impl->rejected_connections = services.metrics->GetCounter(
       "verso_http_rejected_connections_total", "Connections refused over the cap.", {}, {});
+  impl->slow_uploads = services.metrics->GetCounter(
+      "verso_http_slow_uploads_total", "Uploads cut for arriving below the minimum rate.", {}, {});
   Impl* gauge_source = impl.get();
   services.metrics->AddGauge("verso_http_connections", "Open client connections.", {},
                              [gauge_source] {
@@ -596,8 +797,9 @@ void Server::Shutdown(absl::Duration deadline) {
   for (auto& ioc : s.iocs) ioc->stop();
   for (auto& t : s.threads) t.join();
   s.threads.clear();
-  s.workers.join();
-  if (s.waiting) s.waiting->join();
+  for (auto* pool : {s.storage.get(), s.longs.get(), s.waiting.get()}) {
+    if (pool != nullptr) pool->join();
+  }
   log::Info("http.stopped", {{"unfinished", left}});
 }
 

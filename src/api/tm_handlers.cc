@@ -77,7 +77,8 @@ void AddTmRoutes(Router* router, const Services& s) {
   const std::vector<std::string> json = {"application/json"};
   const std::string read = "tm:read", write = "tm:write";
 
-  router->Add({"POST", "/v1/tm", write, Route::Body::kJson, json, false, [tms](Request& req) {
+  router->Add({"POST", "/v1/tm", write, Route::Body::kJson, json, Route::Exec::kStorage,
+               [tms](Request& req) {
                  auto body = ParseObject(req.body);
                  if (!body.ok()) return ErrorResponse(body.status());
                  Fields f(*body);
@@ -93,28 +94,40 @@ void AddTmRoutes(Router* router, const Services& s) {
                  return r;
                }});
 
-  router->Add({"GET", "/v1/tm", read, Route::Body::kNone, {}, false, [tms](Request& req) {
-                 auto stores = tms->ListStores(req.principal.tenant);
-                 if (!stores.ok()) return ErrorResponse(stores.status());
-                 Json arr = Json::array();
-                 for (const auto& st : *stores) arr.push_back(StoreJson(st));
-                 return JsonResponse(200, Json{{"stores", arr}});
-               }});
+  router->Add(
+      {"GET", "/v1/tm", read, Route::Body::kNone, {}, Route::Exec::kStorage, [tms](Request& req) {
+         auto stores = tms->ListStores(req.principal.tenant);
+         if (!stores.ok()) return ErrorResponse(stores.status());
+         Json arr = Json::array();
+         for (const auto& st : *stores) arr.push_back(StoreJson(st));
+         return JsonResponse(200, Json{{"stores", arr}});
+       }});
 
-  router->Add({"GET", "/v1/tm/{store}", read, Route::Body::kNone, {}, false, [tms](Request& req) {
+  router->Add({"GET",
+               "/v1/tm/{store}",
+               read,
+               Route::Body::kNone,
+               {},
+               Route::Exec::kStorage,
+               [tms](Request& req) {
                  auto store = tms->GetStore(req.principal.tenant, req.params.at("store"));
                  if (!store.ok()) return ErrorResponse(store.status());
                  return JsonResponse(200, StoreJson(*store));
                }});
 
-  router->Add(
-      {"DELETE", "/v1/tm/{store}", "admin", Route::Body::kNone, {}, false, [tms](Request& req) {
-         absl::Status st = tms->DeleteStore(req.principal.tenant, req.params.at("store"));
-         return st.ok() ? NoContent() : ErrorResponse(st);
-       }});
-
-  router->Add({"POST", "/v1/tm/{store}/segments", write, Route::Body::kJson, json, false,
+  router->Add({"DELETE",
+               "/v1/tm/{store}",
+               "admin",
+               Route::Body::kNone,
+               {},
+               Route::Exec::kStorage,
                [tms](Request& req) {
+                 absl::Status st = tms->DeleteStore(req.principal.tenant, req.params.at("store"));
+                 return st.ok() ? NoContent() : ErrorResponse(st);
+               }});
+
+  router->Add({"POST", "/v1/tm/{store}/segments", write, Route::Body::kJson, json,
+               Route::Exec::kStorage, [tms](Request& req) {
                  auto body = ParseObject(req.body);
                  if (!body.ok()) return ErrorResponse(body.status());
                  // text_format sits beside the segment's fields.
@@ -131,8 +144,8 @@ void AddTmRoutes(Router* router, const Services& s) {
                  return Created(SegmentJson((*added)[0]));
                }});
 
-  router->Add({"POST", "/v1/tm/{store}/segments/batch", write, Route::Body::kJson, json, false,
-               [tms](Request& req) {
+  router->Add({"POST", "/v1/tm/{store}/segments/batch", write, Route::Body::kJson, json,
+               Route::Exec::kStorage, [tms](Request& req) {
                  auto body = ParseObject(req.body);
                  if (!body.ok()) return ErrorResponse(body.status());
                  Fields f(*body);
@@ -168,7 +181,7 @@ void AddTmRoutes(Router* router, const Services& s) {
                read,
                Route::Body::kNone,
                {},
-               false,
+               Route::Exec::kStorage,
                [tms](Request& req) {
                  auto id = SegmentId(req);
                  if (!id.ok()) return ErrorResponse(id.status());
@@ -177,8 +190,8 @@ void AddTmRoutes(Router* router, const Services& s) {
                  return JsonResponse(200, SegmentJson(*seg));
                }});
 
-  router->Add({"PUT", "/v1/tm/{store}/segments/{id}", write, Route::Body::kJson, json, false,
-               [tms](Request& req) {
+  router->Add({"PUT", "/v1/tm/{store}/segments/{id}", write, Route::Body::kJson, json,
+               Route::Exec::kStorage, [tms](Request& req) {
                  auto id = SegmentId(req);
                  if (!id.ok()) return ErrorResponse(id.status());
                  auto body = ParseObject(req.body);
@@ -202,7 +215,7 @@ void AddTmRoutes(Router* router, const Services& s) {
                write,
                Route::Body::kNone,
                {},
-               false,
+               Route::Exec::kStorage,
                [tms](Request& req) {
                  auto id = SegmentId(req);
                  if (!id.ok()) return ErrorResponse(id.status());
@@ -211,8 +224,8 @@ void AddTmRoutes(Router* router, const Services& s) {
                  return st.ok() ? NoContent() : ErrorResponse(st);
                }});
 
-  router->Add({"POST", "/v1/tm/{store}/lookup", read, Route::Body::kJson, json, false,
-               [tms, metrics, clock = s.clock](Request& req) {
+  router->Add({"POST", "/v1/tm/{store}/lookup", read, Route::Body::kJson, json,
+               Route::Exec::kStorage, [tms, metrics, clock = s.clock](Request& req) {
                  auto body = ParseObject(req.body);
                  if (!body.ok()) return ErrorResponse(body.status());
                  Fields f(*body);
@@ -247,7 +260,7 @@ void AddTmRoutes(Router* router, const Services& s) {
                }});
 
   router->Add(
-      {"POST", "/v1/tm/{store}/lookup/batch", read, Route::Body::kJson, json, false,
+      {"POST", "/v1/tm/{store}/lookup/batch", read, Route::Body::kJson, json, Route::Exec::kStorage,
        [tms, metrics, clock = s.clock](Request& req) {
          auto body = ParseObject(req.body);
          if (!body.ok()) return ErrorResponse(body.status());
@@ -315,7 +328,7 @@ void AddTmRoutes(Router* router, const Services& s) {
                read,
                Route::Body::kNone,
                {},
-               false,
+               Route::Exec::kStorage,
                [tms](Request& req) {
                  std::optional<std::string> q = req.Query("q");
                  if (!q || q->empty()) return ErrorResponse(BadRequest("q: is required"));
@@ -359,7 +372,7 @@ void AddTmRoutes(Router* router, const Services& s) {
                                             "application/x-po",
                                             "application/octet-stream"};
   router->Add(
-      {"POST", "/v1/tm/{store}/imports", write, Route::Body::kUpload, uploads, true,
+      {"POST", "/v1/tm/{store}/imports", write, Route::Body::kUpload, uploads, Route::Exec::kLong,
        [tms, sync_max = s.sync_import_max_bytes](Request& req) {
          std::string format = req.Query("format").value_or("");
          std::string_view type = req.Header("content-type");
@@ -416,7 +429,7 @@ void AddTmRoutes(Router* router, const Services& s) {
                read,
                Route::Body::kNone,
                {},
-               false,
+               Route::Exec::kStorage,
                [tms](Request& req) {
                  auto info = tms->GetImport(req.principal.tenant, req.params.at("store"),
                                             req.params.at("import"));
@@ -429,7 +442,7 @@ void AddTmRoutes(Router* router, const Services& s) {
                read,
                Route::Body::kNone,
                {},
-               true,
+               Route::Exec::kLong,
                [tms, dir = s.upload_dir, ids = s.ids](Request& req) {
                  std::string file = StrCat(dir, "/", ids->Next("export"), ".tmx");
                  std::ofstream out(file, std::ios::binary | std::ios::trunc);
@@ -447,7 +460,7 @@ void AddTmRoutes(Router* router, const Services& s) {
                  r.delete_file = true;
                  r.headers.emplace_back(
                      "Content-Disposition",
-                     StrCat("attachment; filename=\"", req.params.at("store"), ".tmx\""));
+                     AttachmentDisposition(StrCat(req.params.at("store"), ".tmx")));
                  return r;
                }});
 }

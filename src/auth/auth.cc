@@ -84,20 +84,22 @@ absl::Status KeyService::Revoke(std::string_view id) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Principal> KeyService::Authenticate(std::string_view token) {
+std::optional<absl::StatusOr<Principal>> KeyService::AuthenticateCached(std::string_view token) {
   if (token.size() != kKeyLength || token.substr(0, kKeyPrefix.size()) != kKeyPrefix) {
-    return Unauthenticated();
+    return absl::StatusOr<Principal>(Unauthenticated());
   }
   const std::string hash = Sha256Hex(token);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = cache_.find(hash);
+  if (it == cache_.end() || it->second.expires <= clock_->Now()) return std::nullopt;
+  if (!it->second.valid) return absl::StatusOr<Principal>(Unauthenticated());
+  return absl::StatusOr<Principal>(it->second.principal);
+}
+
+absl::StatusOr<Principal> KeyService::Authenticate(std::string_view token) {
+  if (auto cached = AuthenticateCached(token)) return *cached;
+  const std::string hash = Sha256Hex(token);
   const absl::Time now = clock_->Now();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = cache_.find(hash);
-    if (it != cache_.end() && it->second.expires > now) {
-      if (!it->second.valid) return Unauthenticated();
-      return it->second.principal;
-    }
-  }
   Cached entry;
   entry.expires = now + ttl_;
   absl::StatusOr<storage::ApiKeyRecord> key = repo_->FindKeyByHash(hash);
@@ -116,13 +118,18 @@ absl::StatusOr<Principal> KeyService::Authenticate(std::string_view token) {
   return entry.principal;
 }
 
-RateLimiter::RateLimiter(const Clock* clock, double rate, double burst)
-    : clock_(clock), rate_(rate), burst_(std::max(1.0, burst)) {}
+RateLimiter::RateLimiter(const Clock* clock, double rate, double burst, size_t max_keys)
+    : clock_(clock), rate_(rate), burst_(std::max(1.0, burst)), max_keys_(max_keys) {}
 
-bool RateLimiter::Allow(std::string_view key, absl::Duration* retry_after) {
-  if (rate_ <= 0) return true;  // unlimited
-  const absl::Time now = clock_->MonotonicNow();
-  std::lock_guard<std::mutex> lock(mu_);
+RateLimiter::Bucket& RateLimiter::Refill(std::string_view key, absl::Time now) {
+  if (buckets_.size() >= max_keys_) {
+    // A full bucket says nothing a new one would not: drop those.
+    for (auto it = buckets_.begin(); it != buckets_.end();) {
+      const double tokens =
+          it->second.tokens + absl::ToDoubleSeconds(now - it->second.last) * rate_;
+      it = tokens >= burst_ ? buckets_.erase(it) : std::next(it);
+    }
+  }
   auto [it, fresh] = buckets_.try_emplace(std::string(key), Bucket{burst_, now});
   Bucket& b = it->second;
   if (!fresh) {
@@ -130,10 +137,30 @@ bool RateLimiter::Allow(std::string_view key, absl::Duration* retry_after) {
     b.tokens = std::min(burst_, b.tokens + elapsed * rate_);
     b.last = now;
   }
+  return b;
+}
+
+bool RateLimiter::Allow(std::string_view key, absl::Duration* retry_after) {
+  if (rate_ <= 0) return true;  // unlimited
+  const absl::Time now = clock_->MonotonicNow();
+  std::lock_guard<std::mutex> lock(mu_);
+  Bucket& b = Refill(key, now);
   if (b.tokens >= 1.0) {
     b.tokens -= 1.0;
     return true;
   }
+  *retry_after = absl::Seconds((1.0 - b.tokens) / rate_);
+  return false;
+}
+
+bool RateLimiter::WouldAllow(std::string_view key, absl::Duration* retry_after) {
+  if (rate_ <= 0) return true;
+  const absl::Time now = clock_->MonotonicNow();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = buckets_.find(std::string(key));
+  if (it == buckets_.end()) return true;
+  Bucket& b = Refill(key, now);
+  if (b.tokens >= 1.0) return true;
   *retry_after = absl::Seconds((1.0 - b.tokens) / rate_);
   return false;
 }

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -60,7 +61,10 @@ class KeyService {
   absl::Status Revoke(std::string_view id);
 
   // The principal of a bearer token; Unauthenticated for an unknown, malformed or revoked key.
+  // May read storage (on a cache miss).
   absl::StatusOr<Principal> Authenticate(std::string_view token);
+  // The same answer without touching storage: nullopt when it would have to (a cache miss).
+  std::optional<absl::StatusOr<Principal>> AuthenticateCached(std::string_view token);
 
  private:
   struct Cached {
@@ -77,23 +81,30 @@ class KeyService {
 };
 
 // Token buckets per key: `rate` requests per second on average, bursts up to `burst`.
-// Thread-safe.
+// Memory is bounded: past `max_keys` buckets, those that have refilled (indistinguishable from
+// new ones) are dropped. Thread-safe.
 class RateLimiter {
  public:
-  RateLimiter(const Clock* clock, double rate, double burst);
-  // True when the request may go on; otherwise *retry_after says when a token is back.
+  RateLimiter(const Clock* clock, double rate, double burst, size_t max_keys = 100000);
+  // True when the request may go on (a token is taken); otherwise *retry_after says when a
+  // token is back.
   bool Allow(std::string_view key, absl::Duration* retry_after);
+  // Whether Allow would be true now, without taking a token.
+  bool WouldAllow(std::string_view key, absl::Duration* retry_after);
 
  private:
   struct Bucket {
     double tokens;
     absl::Time last;
   };
+  // The bucket of `key` refilled up to now. Needs mu_.
+  Bucket& Refill(std::string_view key, absl::Time now);
   const Clock* clock_;
   double rate_;
   double burst_;
+  size_t max_keys_;
   std::mutex mu_;
-  std::unordered_map<std::string, Bucket> buckets_;
+  std::unordered_map<std::string, Bucket> buckets_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace verso::auth

@@ -7,6 +7,7 @@
 #include "api/json.h"
 #include "auth/auth.h"
 #include "cli/cli.h"
+#include "common/json.h"
 #include "common/strings.h"
 
 namespace verso::cli {
@@ -48,7 +49,7 @@ void AddKeyCommands(CLI::App* app, Environment* env, int* exit_code) {
         if (*as_json) {
           api::Json j = api::KeyJson(created->record);
           j["key"] = created->key;
-          env->out() << j.dump(2) << "\n";
+          env->out() << DumpJson(j, 2) << "\n";
         } else {
           env->out() << created->key << "\n";
           env->err() << "Created key " << created->record.id << " for tenant "
@@ -73,7 +74,7 @@ void AddKeyCommands(CLI::App* app, Environment* env, int* exit_code) {
         if (*as_json) {
           api::Json arr = api::Json::array();
           for (const auto& key : *list) arr.push_back(api::KeyJson(key));
-          env->out() << arr.dump(2) << "\n";
+          env->out() << DumpJson(arr, 2) << "\n";
           return absl::OkStatus();
         }
         env->out() << std::left << std::setw(32) << "ID" << std::setw(14) << "TENANT"

@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "api/json.h"
 #include "cli/cli.h"
+#include "common/json.h"
 #include "common/strings.h"
 #include "text/text.h"
 #include "tm/tm.h"
@@ -93,7 +94,7 @@ void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
         auto store = s.CreateStore(common->tenant, *name, *source, *target);
         if (!store.ok()) return store.status();
         if (common->json) {
-          env->out() << StoreJson(*store).dump(2) << "\n";
+          env->out() << DumpJson(StoreJson(*store), 2) << "\n";
         } else {
           env->out() << "Created TM store " << store->record.id << " \"" << store->record.name
                      << "\" (" << store->record.source_lang << " -> " << store->record.target_lang
@@ -115,7 +116,7 @@ void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
         if (common->json) {
           json arr = json::array();
           for (const auto& st : *stores) arr.push_back(StoreJson(st));
-          env->out() << arr.dump(2) << "\n";
+          env->out() << DumpJson(arr, 2) << "\n";
           return absl::OkStatus();
         }
         env->out() << std::left << std::setw(30) << "ID" << std::setw(14) << "TENANT"
@@ -141,7 +142,7 @@ void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
       Run(env, exit_code, [&](tm::TmService& s) -> absl::Status {
         absl::Status st = s.DeleteStore(common->tenant, *store);
         if (st.ok() && !common->json) env->out() << "Deleted TM store " << *store << "\n";
-        if (st.ok() && common->json) env->out() << json{{"deleted", *store}}.dump() << "\n";
+        if (st.ok() && common->json) env->out() << DumpJson(json{{"deleted", *store}}) << "\n";
         return st;
       });
     });
@@ -172,7 +173,7 @@ void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
         auto added = s.AddSegments(common->tenant, *store, {r}, *user);
         if (!added.ok()) return added.status();
         if (common->json) {
-          env->out() << SegmentJson((*added)[0]).dump() << "\n";
+          env->out() << DumpJson(SegmentJson((*added)[0])) << "\n";
         } else {
           env->out() << "Added segment " << (*added)[0].id << "\n";
         }
@@ -220,7 +221,7 @@ void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
         if (common->json) {
           json j = ReportJson(*report);
           j["seconds"] = secs;
-          env->out() << j.dump(2) << "\n";
+          env->out() << DumpJson(j, 2) << "\n";
           return absl::OkStatus();
         }
         env->out() << "Imported " << *file << " into " << *store << ": "
@@ -275,7 +276,7 @@ void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
             return absl::UnavailableError(StrCat(*file, ": cannot be written"));
           }
           if (common->json) {
-            env->out() << json{{"units", *units}, {"file", *file}}.dump() << "\n";
+            env->out() << DumpJson(json{{"units", *units}, {"file", *file}}) << "\n";
           } else {
             env->out() << "Exported " << WithCommas(*units) << " units to " << *file << "\n";
           }
@@ -321,10 +322,10 @@ void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
                            {"context_match", m.context_match},
                            {"segment", SegmentJson(m.segment)}});
           }
-          env->out() << json{{"matches", arr},
-                             {"candidates", result->candidates},
-                             {"verified", result->verified}}
-                            .dump(2)
+          env->out() << DumpJson(json{{"matches", arr},
+                                      {"candidates", result->candidates},
+                                      {"verified", result->verified}},
+                                 2)
                      << "\n";
           return absl::OkStatus();
         }
@@ -381,10 +382,10 @@ void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
                            {"ranges", ranges},
                            {"segment", SegmentJson(m.segment)}});
           }
-          env->out() << json{{"matches", arr},
-                             {"total", result->total},
-                             {"total_exact", result->total_exact}}
-                            .dump(2)
+          env->out() << DumpJson(json{{"matches", arr},
+                                      {"total", result->total},
+                                      {"total_exact", result->total_exact}},
+                                 2)
                      << "\n";
           return absl::OkStatus();
         }
@@ -421,7 +422,7 @@ void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
           j["index_bytes"] = st->index_bytes;
           j["vocabulary"] = st->vocabulary;
           j["postings"] = st->postings;
-          env->out() << j.dump(2) << "\n";
+          env->out() << DumpJson(j, 2) << "\n";
           return absl::OkStatus();
         }
         env->out() << "store        " << st->info.record.id << " \"" << st->info.record.name

@@ -171,6 +171,14 @@ void Flush() {
   if (logger) logger->flush();
 }
 
+Field::Field(std::string_view key, std::string_view value) : key_(key), quoted_(true) {
+  // The common case, short and valid, without a second scan in Abbreviate.
+  if (value.size() <= kMaxFieldBytes && IsUtf8(value)) {
+    value_ = std::string(value);
+  } else {
+    value_ = Abbreviate(value, kMaxFieldBytes);
+  }
+}
 Field::Field(std::string_view key, int64_t value)
     : key_(key), value_(StrCat(value)), quoted_(false) {}
 Field::Field(std::string_view key, uint64_t value)

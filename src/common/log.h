@@ -29,9 +29,13 @@ void Init(Level level, Format format, std::ostream* sink = nullptr, bool async =
 // Writes out every queued line.
 void Flush();
 
+// A string value longer than kMaxFieldBytes is cut (Abbreviate), and invalid UTF-8 in it is
+// replaced, so that no input can make a log line unbounded or unparseable.
+inline constexpr size_t kMaxFieldBytes = 1024;
+
 class Field {
  public:
-  Field(std::string_view key, std::string_view value) : key_(key), value_(value), quoted_(true) {}
+  Field(std::string_view key, std::string_view value);
   Field(std::string_view key, const char* value) : Field(key, std::string_view(value)) {}
   Field(std::string_view key, const std::string& value) : Field(key, std::string_view(value)) {}
   Field(std::string_view key, absl::string_view value)

@@ -1,5 +1,6 @@
 #include "common/status.h"
 
+#include "absl/strings/cord.h"
 #include "common/strings.h"
 
 #include <cstdio>
@@ -16,9 +17,26 @@ void CheckFailed(const char* file, int line, const char* cond, std::string_view 
 
 }  // namespace internal
 
+namespace {
+constexpr char kThrottledPayload[] = "verso/throttled";
+}  // namespace
+
+absl::Status Throttled(std::string_view message) {
+  absl::Status s = absl::ResourceExhaustedError(std::string(message));
+  s.SetPayload(kThrottledPayload, absl::Cord("1"));
+  return s;
+}
+
+bool IsThrottled(const absl::Status& status) {
+  return absl::IsResourceExhausted(status) && status.GetPayload(kThrottledPayload).has_value();
+}
+
 absl::Status Annotate(const absl::Status& status, std::string_view context) {
   if (status.ok()) return status;
-  return absl::Status(status.code(), StrCat(context, ": ", status.message()));
+  absl::Status out(status.code(), StrCat(context, ": ", status.message()));
+  status.ForEachPayload(
+      [&out](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+  return out;
 }
 
 }  // namespace verso

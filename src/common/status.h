@@ -49,6 +49,11 @@ namespace internal {
 [[noreturn]] void CheckFailed(const char* file, int line, const char* cond, std::string_view msg);
 }  // namespace internal
 
+// A limit on how much one caller may do at once or per second (ResourceExhausted marked so
+// that the API answers 429 with Retry-After instead of 413).
+absl::Status Throttled(std::string_view message);
+bool IsThrottled(const absl::Status& status);
+
 // Prefixes the message of a non-OK status with `context` ("importing x.tmx: ...").
 absl::Status Annotate(const absl::Status& status, std::string_view context);
 

@@ -52,6 +52,15 @@ std::vector<std::string_view> Split(std::string_view s, char sep);
 std::string_view StripAsciiWhitespace(std::string_view s);
 std::string Join(const std::vector<std::string>& parts, std::string_view sep);
 bool ParseInt64(std::string_view s, int64_t* out);
+// A finite decimal number as JSON writes it ("-12", "0.5", "1e3"); false for anything else
+// ("nan", "inf", "0x1p3", " 1", "1e999").
+bool ParseDecimal(std::string_view s, double* out);
+
+// `s` made safe to show in a log line or an error: invalid UTF-8 bytes become U+FFFD, and a
+// text longer than `max_bytes` is cut at a character boundary and ends in "…(N bytes)".
+std::string Abbreviate(std::string_view s, size_t max_bytes = 256);
+// Whether `s` is valid UTF-8 (no overlong forms, no surrogates, nothing past U+10FFFF).
+bool IsUtf8(std::string_view s);
 
 // URL percent-encoding (RFC 3986: everything but letters, digits and -_.~ is escaped).
 std::string PercentEncode(std::string_view s);

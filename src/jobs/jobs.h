@@ -161,7 +161,14 @@ struct ServiceOptions {
   double default_threshold = 85;  // qe.threshold
   absl::Duration lease = absl::Seconds(30);
   int max_attempts = 5;  // a stage task's attempts before it is dead
-  int chunk = 1000;      // segments per committed chunk
+  // A task whose worker died under it this many times (a crash, kill -9, or a stall longer
+  // than the lease) is dead-lettered instead of taken over again: input that crashes a worker
+  // must not crash every worker that takes it.
+  int max_crashes = 2;
+  // Tasks one tenant may have running at once across every worker (0: no limit); idle workers
+  // take the next task of the tenant with the fewest running.
+  int max_tasks_per_tenant = 0;
+  int chunk = 1000;  // segments per committed chunk
   // The platform spec: when the oldest segment waiting for a post-editor has waited this long,
   // the auto-approve bar is lowered by `expedite_drop` points ("Expedited processing enabled").
   absl::Duration expedite_after = absl::Hours(4);
@@ -241,6 +248,9 @@ class JobService {
  private:
   absl::StatusOr<storage::JobRecord> Owned(std::string_view tenant, std::string_view id);
   absl::Status Run(const storage::TaskRecord& task, const std::string& worker);
+  // Records a task's failure: back to the queue with a backoff, or dead (the job fails with it).
+  absl::Status Fail(const storage::TaskRecord& task, const std::string& worker,
+                    const absl::Status& error, bool dead);
   absl::Status Analyse(const storage::TaskRecord& task, const storage::JobRecord& job,
                        const std::string& worker);
   absl::Status Pretranslate(const storage::TaskRecord& task, const storage::JobRecord& job,

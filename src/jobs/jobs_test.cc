@@ -299,6 +299,31 @@ TEST_F(JobsTest, AnExpiredLeaseIsRunAgainAndNothingIsDoneTwice) {
   for (const auto& s : *segs) EXPECT_NE(s.target, "") << s.index;
 }
 
+// Input that kills the worker running it must not kill every worker after it: the second
+// worker to die under a task dead-letters it, and the job fails saying why.
+TEST_F(JobsTest, ATaskThatKilledItsWorkerTwiceIsDeadLettered) {
+  auto job = service_->Submit(Segments({"The house is red."}));
+  ASSERT_TRUE(job.ok());
+  for (int crash = 0; crash < 2; ++crash) {
+    auto lost = db_->jobs().LeaseTask(StrCat("crashing-worker-", crash), clock_.Now(),
+                                      clock_.Now() + absl::Seconds(30));
+    ASSERT_TRUE(lost.ok()) << lost.status();
+    EXPECT_EQ(lost->crashes, crash);
+    clock_.Advance(absl::Seconds(31));  // the worker died: its lease runs out
+  }
+  EXPECT_EQ(Drain("w2"), 1);  // the third lease sees two crashes: nothing runs
+  auto info = service_->Get("acme", job->job.id);
+  EXPECT_EQ(info->job.status, "failed");
+  EXPECT_EQ(info->job.error,
+            "analyse (es): the worker running this task stopped 2 times without finishing it "
+            "(crashed or killed); it is not run again");
+  auto tasks = service_->Tasks("acme", job->job.id);
+  ASSERT_EQ(tasks->size(), 1u);
+  EXPECT_EQ((*tasks)[0].state, "dead");
+  EXPECT_EQ((*tasks)[0].crashes, 2);
+  EXPECT_EQ((*tasks)[0].attempts, 3);
+}
+
 TEST_F(JobsTest, MaintenanceQueuesJobsAndResumesAfterwards) {
   degradation_.SetMaintenance(true);
   SubmitRequest r = Segments({"The house is red."});

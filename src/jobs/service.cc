@@ -6,7 +6,9 @@
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/ids.h"
+#include "common/json.h"
 #include "common/log.h"
+#include "common/names.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "formats/formats.h"
@@ -121,6 +123,7 @@ absl::StatusOr<JobInfo> JobService::Submit(const SubmitRequest& r) {
     }
     job.qe_threshold = *r.qe_threshold;
   }
+  VERSO_RETURN_IF_ERROR(CheckFileName("file_name", r.file_name));
   if (!r.webhook_url.empty() && !r.webhook_url.starts_with("http://") &&
       !r.webhook_url.starts_with("https://")) {
     return absl::InvalidArgumentError("webhook_url: must be an http:// or https:// URL");
@@ -401,7 +404,7 @@ absl::StatusOr<Translated> JobService::Download(std::string_view tenant, std::st
     for (const JobSegmentRecord& s : segs)
       list.push_back(Closed(s.state) ? Json(s.target) : Json());
     out.file_name = StrCat(job.id, ".", target, ".json");
-    out.bytes = Json{{"segments", list}}.dump();
+    out.bytes = DumpJson(Json{{"segments", list}});
     return out;
   }
   VERSO_ASSIGN_OR_RETURN(std::string original, repo_->GetJobDocument(job.id));
@@ -582,9 +585,18 @@ absl::StatusOr<bool> JobService::RunOnce(const std::string& worker) {
     return false;  // maintenance: jobs wait
   }
   const absl::Time now = clock_->Now();
-  auto task = repo_->LeaseTask(worker, now, now + options_.lease);
+  auto task = repo_->LeaseTask(worker, now, now + options_.lease, options_.max_tasks_per_tenant);
   if (absl::IsNotFound(task.status())) return false;
   VERSO_RETURN_IF_ERROR(task.status());
+  if (task->crashes >= options_.max_crashes) {
+    VERSO_RETURN_IF_ERROR(Fail(
+        *task, worker,
+        absl::InternalError(StrCat("the worker running this task stopped ", task->crashes,
+                                   " times without finishing it (crashed or killed); it is not "
+                                   "run again")),
+        /*dead=*/true));
+    return true;
+  }
   // The heartbeat: the lease is renewed every third of its length while the task runs, so a
   // slow engine's chunk can take longer than the lease; a worker that dies stops renewing.
   std::mutex beat_mu;
@@ -600,7 +612,12 @@ absl::StatusOr<bool> JobService::RunOnce(const std::string& worker) {
       if (!renewed.ok()) return;  // lost: the task's own commits will be refused
     }
   });
-  absl::Status s = Run(*task, worker);
+  absl::Status s;
+  try {
+    s = Run(*task, worker);
+  } catch (const std::exception& e) {  // a bug or a library's surprise: this task fails alone
+    s = absl::InternalError(StrCat("internal error: ", e.what()));
+  }
   {
     std::lock_guard<std::mutex> lock(beat_mu);
     finished = true;
@@ -609,27 +626,30 @@ absl::StatusOr<bool> JobService::RunOnce(const std::string& worker) {
   heartbeat.join();
   // Aborted: the lease was lost (this worker stalled; another took the task over).
   if (s.ok() || absl::IsAborted(s)) return true;
-  const bool dead = task->attempts >= options_.max_attempts;
-  log::Warn("jobs.task_failed", {{"job", task->job_id},
-                                 {"task", task->kind},
-                                 {"target", task->target_lang},
-                                 {"attempt", task->attempts},
-                                 {"dead", dead},
-                                 {"error", s.message()}});
-  const absl::Duration backoff =
-      std::min(absl::Seconds(5) * (1 << std::min(task->attempts, 10)), absl::Minutes(5));
-  VERSO_RETURN_IF_ERROR(
-      repo_->FailTask(task->id, worker, ToStd(s.message()), clock_->Now() + backoff, dead));
-  if (dead) {
-    auto job = repo_->GetJob(task->job_id);
-    if (job.ok() && !Ended(job->status)) {
-      JobChange change;
-      EndJob(&*job, "failed", StrCat(task->kind, " (", task->target_lang, "): ", s.message()),
-             &change);
-      VERSO_RETURN_IF_ERROR(repo_->Apply(change));
-    }
-  }
+  VERSO_RETURN_IF_ERROR(Fail(*task, worker, s, task->attempts >= options_.max_attempts));
   return true;
+}
+
+absl::Status JobService::Fail(const TaskRecord& task, const std::string& worker,
+                              const absl::Status& error, bool dead) {
+  log::Warn("jobs.task_failed", {{"job", task.job_id},
+                                 {"task", task.kind},
+                                 {"target", task.target_lang},
+                                 {"attempt", task.attempts},
+                                 {"crashes", task.crashes},
+                                 {"dead", dead},
+                                 {"error", error.message()}});
+  const absl::Duration backoff =
+      std::min(absl::Seconds(5) * (1 << std::min(task.attempts, 10)), absl::Minutes(5));
+  VERSO_RETURN_IF_ERROR(
+      repo_->FailTask(task.id, worker, ToStd(error.message()), clock_->Now() + backoff, dead));
+  if (!dead) return absl::OkStatus();
+  auto job = repo_->GetJob(task.job_id);
+  if (!job.ok() || Ended(job->status)) return absl::OkStatus();
+  JobChange change;
+  EndJob(&*job, "failed", StrCat(task.kind, " (", task.target_lang, "): ", error.message()),
+         &change);
+  return repo_->Apply(change);
 }
 
 void JobService::Start(int threads) {
@@ -677,7 +697,7 @@ void JobService::AddStageTime(JobRecord* job, std::string_view stage, absl::Dura
   Json& seconds = stats["seconds"];
   if (!seconds.is_object()) seconds = Json::object();
   seconds[std::string(stage)] = seconds.value(std::string(stage), 0.0) + absl::ToDoubleSeconds(d);
-  job->stats = stats.dump();
+  job->stats = DumpJson(stats);
 }
 
 void JobService::EndJob(JobRecord* job, std::string_view status, std::string_view error,
@@ -696,7 +716,8 @@ void JobService::EndJob(JobRecord* job, std::string_view status, std::string_vie
     TaskRecord t;
     t.job_id = job->id;
     t.kind = "webhook";
-    t.payload = Json{{"event", event}, {"url", job->webhook_url}, {"body", body.dump()}}.dump();
+    t.payload =
+        DumpJson(Json{{"event", event}, {"url", job->webhook_url}, {"body", DumpJson(body)}});
     t.run_after = now;
     t.created_at = now;
     change->enqueue.push_back(std::move(t));

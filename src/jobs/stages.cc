@@ -4,6 +4,7 @@
 
 #include "common/clock.h"
 #include "common/crypto.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/strings.h"
@@ -214,7 +215,7 @@ absl::Status JobService::ReviewChunk(const qe::ReviewOptions& o,
   VERSO_ASSIGN_OR_RETURN(std::vector<qe::Review> reviews, reviewer_->Run(o, in));
   for (size_t i = 0; i < part.size(); ++i) {
     const qe::Review& r = reviews[i];
-    part[i].review = qe::ReviewToJson(r, o.threshold).dump();
+    part[i].review = DumpJson(qe::ReviewToJson(r, o.threshold));
     part[i].qe_score = r.qe.has_value() ? r.qe->score : -1;
     // TM matches are approved unless a QA check found an error; machine translations when QE
     // trusts them.
@@ -266,7 +267,7 @@ absl::Status JobService::Translate(const TaskRecord& task, const JobRecord& job,
       part[i].target = std::move(x.text);
       part[i].origin = "mt";
       part[i].engine = x.engine;
-      part[i].review = Json{{"unknown_words", x.unknown_words}}.dump();
+      part[i].review = DumpJson(Json{{"unknown_words", x.unknown_words}});
       part[i].state = std::string(kTranslated);
     }
     reviewing = std::move(part);

@@ -1,6 +1,7 @@
 // External scorers: a COMET-Kiwi style HTTP service and an LLM judge (see qe.h).
 #include <nlohmann/json.hpp>
 
+#include "common/json.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "mt/providers/http.h"
@@ -33,7 +34,7 @@ class CometScorer : public Scorer {
       req.url = o_.url;
       req.headers = {{"Content-Type", "application/json"}};
       if (!o_.api_key.empty()) req.headers.push_back({"Authorization", "Bearer " + o_.api_key});
-      req.body = Json{{"data", data}}.dump();
+      req.body = DumpJson(Json{{"data", data}});
       req.deadline = deadline;
       auto resp = mt::providers::Send(req);
       if (!resp.ok()) {
@@ -44,7 +45,7 @@ class CometScorer : public Scorer {
         if (resp->status == 429 || resp->status >= 500) return absl::UnavailableError(what);
         return absl::FailedPreconditionError(what);
       }
-      Json body = Json::parse(resp->body, nullptr, false);
+      Json body = ParseAnswerJson(resp->body);
       if (body.is_discarded() || !body.is_object() || !body.contains("scores") ||
           !body["scores"].is_array()) {
         return absl::InternalError("comet: malformed answer (no \"scores\" array)");

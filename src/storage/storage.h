@@ -322,7 +322,9 @@ struct TaskRecord {
   std::string payload;           // kind-specific (a webhook's event and body)
   std::string state = "queued";  // "queued", "leased", "done", "dead"
   int attempts = 0;              // leases so far
-  absl::Time run_after;          // not before
+  // Leases that expired while the task was leased: its worker died (crash, kill -9) or stalled.
+  int crashes = 0;
+  absl::Time run_after;  // not before
   absl::Time lease_until = absl::InfinitePast();
   std::string lease_owner;
   std::string error;  // the last failure
@@ -395,10 +397,11 @@ class JobRepository {
   virtual absl::StatusOr<std::vector<JobSegmentRecord>> AwaitingSegments(std::string_view tenant,
                                                                          int limit) = 0;
   // Leases the next runnable task (queued with run_after <= now, or leased with an expired
-  // lease) to `owner` until `lease_until`, counting the attempt; nullopt-like NotFound when
-  // there is none.
+  // lease: counted in `crashes`) to `owner` until `lease_until`, counting the attempt; NotFound
+  // when there is none. Fair between tenants: the task comes from the tenant with the fewest
+  // tasks leased now, and never from one that has `max_per_tenant` leased (0: no limit).
   virtual absl::StatusOr<TaskRecord> LeaseTask(std::string_view owner, absl::Time now,
-                                               absl::Time lease_until) = 0;
+                                               absl::Time lease_until, int max_per_tenant = 0) = 0;
   // Extends a lease; Aborted when `owner` no longer holds it (and so for FailTask).
   virtual absl::Status RenewLease(int64_t task_id, std::string_view owner,
                                   absl::Time lease_until) = 0;

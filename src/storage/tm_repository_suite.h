@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "common/strings.h"
 #include "storage/storage.h"
 
 namespace verso::storage {
@@ -417,6 +418,8 @@ TEST_P(TmRepositorySuite, JobsSegmentsAndTasksChangeTogether) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->id, leased->id);
   EXPECT_EQ(again->attempts, 2);
+  EXPECT_EQ(leased->crashes, 0);
+  EXPECT_EQ(again->crashes, 1);  // taken over from a worker whose lease ran out
   // The first worker lost it: it can neither renew nor finish, and its change is not written.
   EXPECT_TRUE(absl::IsAborted(jobs.RenewLease(leased->id, "w1", t0 + absl::Seconds(99))));
   JobSegmentRecord late = seg;
@@ -451,6 +454,7 @@ TEST_P(TmRepositorySuite, JobsSegmentsAndTasksChangeTogether) {
   EXPECT_EQ((*tasks)[1].state, "dead");
   EXPECT_EQ((*tasks)[1].error, "boom again");
   EXPECT_EQ((*tasks)[1].attempts, 2);
+  EXPECT_EQ((*tasks)[1].crashes, 0);  // failures reported by a live worker are not crashes
   auto stats = jobs.GetQueueStats();
   EXPECT_EQ(stats->dead, 1);
   EXPECT_EQ(stats->queued, 0);
@@ -480,6 +484,50 @@ TEST_P(TmRepositorySuite, JobsSegmentsAndTasksChangeTogether) {
   ASSERT_EQ(deliveries->size(), 1u);
   EXPECT_EQ((*deliveries)[0].http_status, 500);
   EXPECT_EQ(jobs.ListJobs("acme", 10)->at(0).document, "");
+}
+
+// One tenant's queue of old tasks does not keep another tenant waiting: the next lease goes to
+// the tenant with the fewest tasks running, and none past the per-tenant limit.
+TEST_P(TmRepositorySuite, LeasesAreFairBetweenTenants) {
+  JobRepository& jobs = db_->jobs();
+  const absl::Time t0 = absl::FromUnixSeconds(1'700'000'000);
+  auto job = [&](const std::string& id, const std::string& tenant, int tasks, absl::Time at) {
+    JobRecord j;
+    j.id = id;
+    j.tenant = tenant;
+    j.status = "queued";
+    j.source_lang = "en";
+    j.target_langs = {"de"};
+    j.format = "segments";
+    j.created_at = j.updated_at = at;
+    JobChange c;
+    c.jobs.push_back(j);
+    for (int i = 0; i < tasks; ++i) {
+      TaskRecord t;
+      t.job_id = id;
+      t.kind = "analyse";
+      t.target_lang = StrCat("t", i);
+      t.run_after = at;
+      t.created_at = at;
+      c.enqueue.push_back(t);
+    }
+    ASSERT_TRUE(jobs.Apply(c).ok());
+  };
+  job("job_big", "big", 5, t0);                         // five tasks, queued first
+  job("job_small", "small", 1, t0 + absl::Seconds(1));  // one, queued later
+  const absl::Time now = t0 + absl::Seconds(10), until = now + absl::Seconds(30);
+  auto first = jobs.LeaseTask("w1", now, until, 0);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->job_id, "job_big");  // oldest first while nobody runs anything
+  auto second = jobs.LeaseTask("w2", now, until, 0);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->job_id, "job_small");  // then the tenant with nothing running
+  auto third = jobs.LeaseTask("w3", now, until, 0);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->job_id, "job_big");
+  // At most two per tenant: "big" has two running, "small" nothing left.
+  EXPECT_TRUE(absl::IsNotFound(jobs.LeaseTask("w4", now, until, 2).status()));
+  EXPECT_TRUE(jobs.LeaseTask("w4", now, until, 3).ok());
 }
 
 }  // namespace verso::storage

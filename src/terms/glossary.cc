@@ -4,6 +4,8 @@
 #include <set>
 
 #include "common/clock.h"
+#include "common/json.h"
+#include "common/names.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "storage/storage.h"
@@ -29,7 +31,7 @@ std::string Encode(const Concept& c) {
                           {"case_sensitive", t.case_sensitive},
                           {"note", t.note}});
   }
-  return j.dump();
+  return DumpJson(j);
 }
 
 absl::StatusOr<Concept> Decode(const std::string& data) {
@@ -93,6 +95,7 @@ GlossaryService::~GlossaryService() = default;
 
 absl::Status GlossaryService::Create(std::string_view tenant, std::string_view name,
                                      std::string_view description) {
+  VERSO_RETURN_IF_ERROR(CheckName("name", name));
   storage::GlossaryRecord r;
   r.tenant = std::string(tenant);
   r.name = std::string(name);

@@ -4,6 +4,7 @@
 
 #include "common/clock.h"
 #include "common/ids.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/strings.h"
@@ -16,14 +17,13 @@ namespace {
 std::string ReportJson(const ImportReport& r) {
   nlohmann::json skipped = nlohmann::json::array();
   for (const auto& s : r.skipped_units) skipped.push_back({{"line", s.line}, {"reason", s.reason}});
-  return nlohmann::json{{"units", r.units},
-                        {"inserted", r.inserted},
-                        {"merged", r.merged},
-                        {"skipped", r.skipped},
-                        {"skipped_units", skipped},
-                        {"write_micros", absl::ToInt64Microseconds(r.write_time)},
-                        {"index_micros", absl::ToInt64Microseconds(r.index_time)}}
-      .dump();
+  return DumpJson(nlohmann::json{{"units", r.units},
+                                 {"inserted", r.inserted},
+                                 {"merged", r.merged},
+                                 {"skipped", r.skipped},
+                                 {"skipped_units", skipped},
+                                 {"write_micros", absl::ToInt64Microseconds(r.write_time)},
+                                 {"index_micros", absl::ToInt64Microseconds(r.index_time)}});
 }
 
 ImportReport ParseReport(const std::string& text) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "common/json.h"
 #include "common/strings.h"
 #include "resilience/resilience.h"
 #include "text/text.h"
@@ -24,7 +25,7 @@ using json = nlohmann::json;
 
 // The provider's own message, wherever its error format keeps it.
 std::string ProviderMessage(std::string_view body) {
-  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  json j = ParseAnswerJson(body);
   if (j.is_discarded()) return std::string(body);
   if (j.is_object()) {
     if (j.contains("error")) {
@@ -139,14 +140,14 @@ std::string LlmSystemPrompt(const TranslateRequest& r) {
 std::string LlmUserPrompt(const TranslateRequest& r) {
   json j;
   j["segments"] = r.texts;
-  return j.dump();
+  return DumpJson(j);
 }
 
 absl::StatusOr<std::vector<std::string>> ParseLlmAnswer(std::string_view provider,
                                                         std::string_view answer,
                                                         const TranslateRequest& r) {
   auto malformed = [&](std::string_view why) { return Malformed(provider, why); };
-  json j = json::parse(answer, nullptr, /*allow_exceptions=*/false);
+  json j = ParseAnswerJson(answer);
   if (j.is_discarded() || !j.is_object()) return malformed("not a JSON object");
   if (!j.contains("translations") || !j["translations"].is_array()) {
     return malformed("no \"translations\" array");

@@ -1,6 +1,7 @@
 // LLM adapters: OpenAI Chat Completions, Anthropic Messages, Google Gemini generateContent.
 #include <nlohmann/json.hpp>
 
+#include "common/json.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "mt/mt.h"
@@ -50,7 +51,7 @@ class LlmEngine : public Engine {
       return absl::Status(response.status().code(),
                           StrCat(o_.name, ": ", response.status().message()));
     if (response->status != 200) return Error(*response);
-    json body = json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+    json body = ParseAnswerJson(response->body);
     if (body.is_discarded()) return Malformed(o_.name, "the response is not JSON");
     return Answer(body);
   }
@@ -85,7 +86,7 @@ class OpenAiEngine : public LlmEngine {
     h.url = o_.base_url + "/chat/completions";
     h.headers = {{"Content-Type", "application/json"}};
     if (!o_.api_key.empty()) h.headers.push_back({"Authorization", "Bearer " + o_.api_key});
-    h.body = body.dump();
+    h.body = DumpJson(body);
     return h;
   }
 
@@ -106,7 +107,7 @@ class OpenAiEngine : public LlmEngine {
 
   absl::Status Error(const HttpResponse& r) const override {
     // A 429 is a rate limit, unless the account is out of quota: retrying cannot help then.
-    json body = json::parse(r.body, nullptr, false);
+    json body = ParseAnswerJson(r.body);
     if (r.status == 429 && !body.is_discarded() && body.contains("error") &&
         body["error"].is_object() && body["error"].value("code", "") == "insufficient_quota") {
       return absl::FailedPreconditionError(
@@ -136,7 +137,7 @@ class AnthropicEngine : public LlmEngine {
     h.headers = {{"Content-Type", "application/json"},
                  {"x-api-key", o_.api_key},
                  {"anthropic-version", "2023-06-01"}};
-    h.body = body.dump();
+    h.body = DumpJson(body);
     return h;
   }
 
@@ -177,7 +178,7 @@ class GeminiEngine : public LlmEngine {
     // The key goes in a header: URLs end up in proxies' and servers' logs.
     h.url = StrCat(o_.base_url, "/models/", o_.model, ":generateContent");
     h.headers = {{"Content-Type", "application/json"}, {"x-goog-api-key", o_.api_key}};
-    h.body = body.dump();
+    h.body = DumpJson(body);
     return h;
   }
 

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "absl/time/clock.h"
+#include "common/json.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "mt/mt.h"
@@ -35,7 +36,7 @@ absl::StatusOr<json> GetJson(const ProviderOptions& o, const std::string& path,
   auto r = providers::Send(h);
   if (!r.ok()) return Annotated(o.name, r.status());
   if (r->status != 200) return HttpError(o.name, *r, o.api_key);
-  json j = json::parse(r->body, nullptr, false);
+  json j = ParseAnswerJson(r->body);
   if (j.is_discarded()) return Malformed(o.name, StrCat(path, " is not JSON"));
   return j;
 }
@@ -103,12 +104,12 @@ class DeepLEngine : public Engine {
     h.url = o_.base_url + "/v2/translate";
     h.headers = {{"Content-Type", "application/json"},
                  {"Authorization", "DeepL-Auth-Key " + o_.api_key}};
-    h.body = body.dump();
+    h.body = DumpJson(body);
     h.deadline = r.deadline;
     auto resp = providers::Send(h);
     if (!resp.ok()) return Annotated(o_.name, resp.status());
     if (resp->status != 200) return HttpError(o_.name, *resp, o_.api_key);
-    json j = json::parse(resp->body, nullptr, false);
+    json j = ParseAnswerJson(resp->body);
     if (j.is_discarded() || !j.contains("translations") || !j["translations"].is_array()) {
       return Malformed(o_.name, "no translations");
     }
@@ -180,12 +181,12 @@ class LibreTranslateEngine : public Engine {
     HttpRequest h;
     h.url = o_.base_url + "/translate";
     h.headers = {{"Content-Type", "application/json"}};
-    h.body = body.dump();
+    h.body = DumpJson(body);
     h.deadline = r.deadline;
     auto resp = providers::Send(h);
     if (!resp.ok()) return Annotated(o_.name, resp.status());
     if (resp->status != 200) return HttpError(o_.name, *resp, o_.api_key);
-    json j = json::parse(resp->body, nullptr, false);
+    json j = ParseAnswerJson(resp->body);
     if (j.is_discarded() || !j.contains("translatedText") || !j["translatedText"].is_array() ||
         j["translatedText"].size() != r.texts.size()) {
       return Malformed(o_.name, "translatedText is not one string per segment");
@@ -254,7 +255,7 @@ class ApyEngine : public Engine {
       auto resp = providers::Send(h);
       if (!resp.ok()) return Annotated(o_.name, resp.status());
       if (resp->status != 200) return HttpError(o_.name, *resp, o_.api_key);
-      json j = json::parse(resp->body, nullptr, false);
+      json j = ParseAnswerJson(resp->body);
       if (j.is_discarded() || !j.contains("responseData") ||
           !j["responseData"].contains("translatedText") ||
           !j["responseData"]["translatedText"].is_string()) {

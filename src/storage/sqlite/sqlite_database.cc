@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "common/hash.h"
+#include "common/json.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "storage/sqlite/sqlite_db.h"
@@ -192,6 +193,10 @@ CREATE TABLE webhook_deliveries(
   at INTEGER NOT NULL);
 CREATE INDEX webhook_deliveries_job ON webhook_deliveries(job_id, id);
 )sql",
+    // 7: tasks count the leases that expired under them (a worker that died running them).
+    R"sql(
+ALTER TABLE tasks ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
@@ -213,7 +218,7 @@ std::string PropsJson(const std::vector<Property>& props) {
     if (!p.lang.empty()) o["l"] = p.lang;
     j.push_back(std::move(o));
   }
-  return j.dump();
+  return DumpJson(j);
 }
 
 std::string NotesJson(const std::vector<Note>& notes) {
@@ -224,7 +229,7 @@ std::string NotesJson(const std::vector<Note>& notes) {
     if (!n.lang.empty()) o["l"] = n.lang;
     j.push_back(std::move(o));
   }
-  return j.dump();
+  return DumpJson(j);
 }
 
 absl::Status ParseProps(std::string_view text, std::vector<Property>* out) {

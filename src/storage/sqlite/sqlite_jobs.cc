@@ -87,7 +87,7 @@ JobSegmentRecord ReadSegment(const Stmt& st) {
 
 constexpr const char* kTaskColumns =
     "id, job_id, kind, target_lang, payload, state, attempts, run_after, lease_until, "
-    "lease_owner, error, created_at";
+    "lease_owner, error, created_at, crashes";
 
 TaskRecord ReadTask(const Stmt& st) {
   TaskRecord t;
@@ -103,6 +103,7 @@ TaskRecord ReadTask(const Stmt& st) {
   t.lease_owner = std::string(st.Text(9));
   t.error = std::string(st.Text(10));
   t.created_at = FromMicros(st.Int(11));
+  t.crashes = static_cast<int>(st.Int(12));
   return t;
 }
 
@@ -252,10 +253,10 @@ class SqliteJobs : public JobRepository {
   }
 
   absl::StatusOr<TaskRecord> LeaseTask(std::string_view owner, absl::Time now,
-                                       absl::Time lease_until) override {
+                                       absl::Time lease_until, int max_per_tenant) override {
     std::lock_guard<std::mutex> lock(write_mu_);
     VERSO_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
-    absl::StatusOr<TaskRecord> t = LeaseLocked(owner, now, lease_until);
+    absl::StatusOr<TaskRecord> t = LeaseLocked(owner, now, lease_until, max_per_tenant);
     if (!t.ok()) {
       writer_->Exec("ROLLBACK").IgnoreError();
       return t.status();
@@ -464,12 +465,20 @@ class SqliteJobs : public JobRepository {
   }
 
   absl::StatusOr<TaskRecord> LeaseLocked(std::string_view owner, absl::Time now,
-                                         absl::Time lease_until) {
+                                         absl::Time lease_until, int max_per_tenant) {
+    // Tenants by the tasks they have running; the runnable task of the least busy tenant first.
     VERSO_ASSIGN_OR_RETURN(
         Stmt * pick,
-        writer_->Prepare("SELECT id FROM tasks WHERE (state='queued' AND run_after<=?1) OR "
-                         "(state='leased' AND lease_until<?1) ORDER BY run_after, id LIMIT 1"));
-    pick->Reset().Bind(1, Micros(now));
+        writer_->Prepare(
+            "WITH busy AS (SELECT j.tenant AS tenant, count(*) AS n FROM tasks t "
+            "JOIN jobs j ON j.id=t.job_id WHERE t.state='leased' AND t.lease_until>=?1 "
+            "GROUP BY j.tenant) "
+            "SELECT t.id FROM tasks t JOIN jobs j ON j.id=t.job_id "
+            "LEFT JOIN busy b ON b.tenant=j.tenant "
+            "WHERE ((t.state='queued' AND t.run_after<=?1) OR "
+            "(t.state='leased' AND t.lease_until<?1)) AND (?2<=0 OR coalesce(b.n,0)<?2) "
+            "ORDER BY coalesce(b.n,0), t.run_after, t.id LIMIT 1"));
+    pick->Reset().Bind(1, Micros(now)).Bind(2, max_per_tenant);
     VERSO_ASSIGN_OR_RETURN(bool row, pick->Step());
     if (!row) {
       pick->Reset();
@@ -477,10 +486,10 @@ class SqliteJobs : public JobRepository {
     }
     const int64_t id = pick->Int(0);
     pick->Reset();
-    VERSO_ASSIGN_OR_RETURN(Stmt * up,
-                           writer_->Prepare("UPDATE tasks SET state='leased', "
-                                            "attempts=attempts+1, lease_owner=?, lease_until=? "
-                                            "WHERE id=?"));
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * up, writer_->Prepare("UPDATE tasks SET state='leased', "
+                                    "attempts=attempts+1, crashes=crashes+(state='leased'), "
+                                    "lease_owner=?, lease_until=? WHERE id=?"));
     up->Reset().Bind(1, owner).Bind(2, Micros(lease_until)).Bind(3, id);
     VERSO_RETURN_IF_ERROR(up->Run());
     VERSO_ASSIGN_OR_RETURN(
