@@ -1,6 +1,7 @@
 // verso: the only place where the parts are wired together.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -97,6 +98,40 @@ std::vector<ConfigOption> Schema(bool serving) {
        .default_value = "4294967296",
        .min = 1024,
        .max = 1LL << 40},
+      {.name = "server.min_upload_rate",
+       .type = T::kInt,
+       .default_value = "16384",
+       .help = "Bytes per second an upload must average after server.upload_grace, or it is cut",
+       .min = 1,
+       .max = 1LL << 40},
+      {.name = "server.upload_grace", .type = T::kDuration, .default_value = "10s"},
+      {.name = "server.storage_threads",
+       .type = T::kInt,
+       .default_value = "8",
+       .help = "Threads for requests that read or write storage",
+       .min = 1,
+       .max = 1024},
+      {.name = "server.long_threads",
+       .type = T::kInt,
+       .default_value = "4",
+       .help = "Threads for uploads, exports and submissions",
+       .min = 1,
+       .max = 1024},
+      {.name = "server.tenant_long_requests",
+       .type = T::kInt,
+       .default_value = "2",
+       .help = "Uploads, exports and submissions one tenant may run at once (more: 429)",
+       .min = 1,
+       .max = 1024},
+      {.name = "server.auth_failures.rps",
+       .type = T::kDouble,
+       .default_value = "1",
+       .help = "Failed authentications per second a client address may make (0: unlimited)"},
+      {.name = "server.auth_failures.burst",
+       .type = T::kInt,
+       .default_value = "20",
+       .min = 1,
+       .max = 1000000},
       {.name = "server.header_timeout", .type = T::kDuration, .default_value = "10s"},
       {.name = "server.idle_timeout", .type = T::kDuration, .default_value = "30s"},
       {.name = "server.request_timeout", .type = T::kDuration, .default_value = "60s"},
@@ -270,6 +305,11 @@ std::vector<ConfigOption> Schema(bool serving) {
        .default_value = "10",
        .help = "QE points the bar is lowered by while expedited"},
       {.name = "jobs.webhook_timeout", .type = T::kDuration, .default_value = "10s"},
+      {.name = "webhooks.allow",
+       .type = T::kString,
+       .default_value = "",
+       .help = "Networks webhooks may reach besides public addresses (comma-separated, "
+               "e.g. 10.1.0.0/16,127.0.0.1); empty: public addresses only"},
       {.name = "imports.sync_max_bytes",
        .type = T::kInt,
        .default_value = "1048576",
@@ -329,8 +369,14 @@ absl::StatusOr<std::unique_ptr<Jobs>> BuildJobs(const Config& c, storage::Databa
   out->glossaries = std::make_unique<terms::GlossaryService>(&db->glossaries(), &Clock::Real());
   out->reviewer = std::make_unique<qe::Reviewer>(mt->qe.get(), out->glossaries.get(), tm,
                                                  mt->router.get(), &mt->degradation);
-  out->webhooks = jobs::NewHttpWebhookSender();
+  auto addresses = AddressPolicy::Parse(c.GetString("webhooks.allow"));
+  if (!addresses.ok()) {
+    return absl::InvalidArgumentError(
+        StrCat("configuration: webhooks.allow: ", addresses.status().message()));
+  }
+  out->webhooks = jobs::NewHttpWebhookSender(*addresses);
   jobs::ServiceOptions o;
+  o.webhook_addresses = *addresses;
   o.default_threshold = c.GetDouble("qe.threshold");
   o.lease = c.GetDuration("jobs.lease");
   o.chunk = static_cast<int>(c.GetInt("jobs.chunk"));
@@ -520,7 +566,7 @@ class Runtime : public cli::Environment {
     log::Init(level, format, nullptr, /*async=*/serving);
     const std::string& dir = config_->GetString("data_dir");
     std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
+    std::filesystem::create_directories(dir, ec);  // 0700 under the umask Main sets
     if (ec) {
       return absl::UnavailableError(
           StrCat("data_dir ", dir, ": cannot be created: ", ec.message()));
@@ -528,6 +574,14 @@ class Runtime : public cli::Environment {
     storage::SqliteOptions options;
     options.synchronous_full = config_->GetString("storage.sqlite.synchronous") == "full";
     VERSO_ASSIGN_OR_RETURN(db_, storage::OpenSqlite(dir + "/verso.db", options));
+    // Files of an older installation, made before the umask: every tenant's data is in them.
+    for (const char* name : {"/verso.db", "/verso.db-wal", "/verso.db-shm"}) {
+      const std::string path = dir + name;
+      struct stat st;
+      if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+        ::chmod(path.c_str(), st.st_mode & 0700);
+      }
+    }
     ids_ = std::make_unique<IdGenerator>(Clock::Real());
     tm_ = std::make_unique<tm::TmService>(db_.get(), &Clock::Real(), ids_.get());
     keys_ = std::make_unique<auth::KeyService>(&db_->keys(), &Clock::Real(), ids_.get());
@@ -578,6 +632,13 @@ class Runtime : public cli::Environment {
     options.header_timeout = c.GetDuration("server.header_timeout");
     options.idle_timeout = c.GetDuration("server.idle_timeout");
     options.request_timeout = c.GetDuration("server.request_timeout");
+    options.min_upload_rate = c.GetInt("server.min_upload_rate");
+    options.upload_grace = c.GetDuration("server.upload_grace");
+    options.storage_threads = static_cast<int>(c.GetInt("server.storage_threads"));
+    options.long_threads = static_cast<int>(c.GetInt("server.long_threads"));
+    options.tenant_long_requests = static_cast<int>(c.GetInt("server.tenant_long_requests"));
+    options.auth_failure_rate = c.GetDouble("server.auth_failures.rps");
+    options.auth_failure_burst = static_cast<double>(c.GetInt("server.auth_failures.burst"));
     options.access_log = c.GetBool("log.access");
     api::Services services;
     services.tm = tm_.get();
@@ -718,6 +779,9 @@ class Runtime : public cli::Environment {
 };
 
 int Main(int argc, char** argv) {
+  // Everything verso creates (the database, uploads, secrets, the data directory) is its
+  // owner's alone.
+  ::umask(077);
   CLI::App app{"verso: translation memory, machine translation and post-editing"};
   app.require_subcommand(1);
   Runtime runtime;

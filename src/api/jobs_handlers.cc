@@ -1,6 +1,7 @@
 // Jobs and post-editing over HTTP: submit a document (multipart) or segments (JSON), follow the
 // job, read its analysis, download the translation, post-edit what QE did not trust, and the
 // webhook deliveries. Handlers parse, validate, call the job service, map the status, serialize.
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -129,7 +130,11 @@ absl::StatusOr<jobs::SubmitRequest> ParseSubmission(const Request& req) {
   r.tenant = req.principal.tenant;
   r.user = req.principal.key_id;
   r.idempotency_key = std::string(req.Header("idempotency-key"));
-  if (r.idempotency_key.size() > 255) return BadRequest("Idempotency-Key: at most 255 characters");
+  if (r.idempotency_key.size() > 255 ||
+      std::any_of(r.idempotency_key.begin(), r.idempotency_key.end(),
+                  [](char c) { return c < 0x21 || c > 0x7E; })) {
+    return BadRequest("Idempotency-Key: at most 255 visible ASCII characters");
+  }
   std::error_code ec;
   const auto size = std::filesystem::file_size(req.body_file, ec);
   if (ec || static_cast<int64_t>(size) > kMaxDocumentBytes) {
@@ -155,10 +160,10 @@ absl::StatusOr<jobs::SubmitRequest> ParseSubmission(const Request& req) {
         if (!t.empty()) r.target_langs.emplace_back(t);
       }
     } else if (p.name == "qe_threshold") {
-      double v = 0;
-      char* end = nullptr;
-      v = std::strtod(p.data.c_str(), &end);
-      if (p.data.empty() || *end != '\0') return BadRequest("qe_threshold: not a number");
+      double v = 0;  // a decimal number as JSON writes it: no "nan", "inf" or "0x1p3"
+      if (!ParseDecimal(StripAsciiWhitespace(p.data), &v)) {
+        return BadRequest("qe_threshold: not a decimal number (0 to 101)");
+      }
       r.qe_threshold = v;
     } else {
       fields[p.name] = p.data;

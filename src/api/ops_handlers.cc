@@ -7,22 +7,28 @@
 namespace verso::api {
 
 void AddOpsRoutes(Router* router, const Services& s) {
-  s.metrics->AddGauge("verso_tm_index_segments", "Segments in a store's in-memory index.",
-                      {"store"}, [tms = s.tm] {
-                        ops::Registry::GaugeSeries series;
-                        for (const auto& size : tms->IndexSizes()) {
-                          series.push_back({{size.store_id}, static_cast<double>(size.segments)});
-                        }
-                        return series;
-                      });
-  s.metrics->AddGauge("verso_tm_index_bytes", "Memory of a store's in-memory index.", {"store"},
+  // Totals only: /metrics is unauthenticated, and no tenant's store ids or sizes may show there
+  // (a tenant sees its own stores' figures in GET /v1/tm/{store}).
+  s.metrics->AddGauge("verso_tm_stores", "TM stores, and those whose index is built.", {"index"},
                       [tms = s.tm] {
-                        ops::Registry::GaugeSeries series;
+                        double all = 0, built = 0;
                         for (const auto& size : tms->IndexSizes()) {
-                          series.push_back({{size.store_id}, static_cast<double>(size.bytes)});
+                          ++all;
+                          built += size.built;
                         }
-                        return series;
+                        return ops::Registry::GaugeSeries{{{"any"}, all}, {{"built"}, built}};
                       });
+  s.metrics->AddGauge("verso_tm_index_segments", "Segments in the in-memory indexes.", {},
+                      [tms = s.tm] {
+                        double n = 0;
+                        for (const auto& size : tms->IndexSizes()) n += size.segments;
+                        return ops::Registry::GaugeSeries{{{}, n}};
+                      });
+  s.metrics->AddGauge("verso_tm_index_bytes", "Memory of the in-memory indexes.", {}, [tms = s.tm] {
+    double n = 0;
+    for (const auto& size : tms->IndexSizes()) n += size.bytes;
+    return ops::Registry::GaugeSeries{{{}, n}};
+  });
 
   router->Add({"GET", "/healthz", "", Route::Body::kNone, {}, Route::Exec::kInline, [](Request&) {
                  return JsonResponse(200, Json{{"status", "ok"}});

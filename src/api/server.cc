@@ -652,10 +652,14 @@ void Server::Impl::Record(const Request& req, const Route* route, const Response
     std::lock_guard<std::mutex> lock(counters_mu);
     ops::Counter*& slot = counters[{route, route ? res.status : -res.status}];
     if (slot == nullptr || route == nullptr) {
-      // Unmatched requests carry any method: look the series up each time.
+      // Unmatched requests carry any method a client makes up: one series per standard method
+      // and "other", so that clients cannot grow the registry without bound.
+      static const std::set<std::string> kMethods = {
+          "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"};
+      const std::string method = kMethods.count(req.method) ? req.method : "other";
       slot = services.metrics->GetCounter(
           "verso_http_requests_total", "HTTP requests by route, method and status.",
-          {"route", "method", "status"}, {std::string(route_name), req.method, StrCat(res.status)});
+          {"route", "method", "status"}, {std::string(route_name), method, StrCat(res.status)});
     }
     counter = slot;
   }

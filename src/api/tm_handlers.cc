@@ -397,19 +397,14 @@ void AddTmRoutes(Router* router, const Services& s) {
          if (!ec && size <= sync_max) {
            tm::ImportOptions options;
            options.user = req.principal.key_id;
+           options.source_name = "upload";
            auto report = format == "po"
                              ? tms->ImportPo(req.principal.tenant, req.params.at("store"),
                                              req.body_file, options)
                              : tms->ImportTmx(req.principal.tenant, req.params.at("store"),
                                               req.body_file, options);
            std::filesystem::remove(req.body_file, ec);
-           if (!report.ok()) {
-             // The file's own name means nothing to the client.
-             std::string msg(report.status().message());
-             if (msg.rfind(req.body_file, 0) == 0)
-               msg = "upload" + msg.substr(req.body_file.size());
-             return ErrorResponse(absl::Status(report.status().code(), msg));
-           }
+           if (!report.ok()) return ErrorResponse(report.status());
            return JsonResponse(200, Json{{"status", "succeeded"}, {"report", ReportJson(*report)}});
          }
          auto info = tms->StartImport(req.principal.tenant, req.params.at("store"), req.body_file,

@@ -31,6 +31,15 @@ std::pair<int64_t, int64_t> LineColumn(std::string_view s, size_t offset) {
 // ---- PO ----
 
 absl::StatusOr<Document> ReadPo(std::string_view data, const std::string& name) {
+  // Every byte is checked, not only the strings that become units: a PO file in another
+  // charset fails here, naming where (verso reads PO in UTF-8).
+  size_t bad = 0;
+  if (!text::IsValidUtf8(data, &bad)) {
+    auto [line, column] = LineColumn(data, bad);
+    return absl::InvalidArgumentError(StrCat(
+        name, ": line ", line, ", column ", column,
+        ": not valid UTF-8 (verso reads PO files in UTF-8: msgconv --to-code=UTF-8 converts one)"));
+  }
   Document doc;
   std::unique_ptr<PoReader> reader = PoReader::OpenString(std::string(data), name);
   PoEntry e;
@@ -329,11 +338,34 @@ Document ReadText(std::string_view data, std::string_view lang) {
 
 }  // namespace
 
+namespace {
+
+// Whatever a reader let through, every unit that goes on to the engines is valid UTF-8 and
+// well-formed markup: a document cannot carry a segment that breaks an engine.
+absl::Status CheckUnits(const Document& doc, std::string_view name) {
+  for (const DocumentUnit& u : doc.units) {
+    auto where = [&] {
+      return u.line > 0 ? StrCat(name, ": line ", u.line) : StrCat(name, ": unit ", u.id);
+    };
+    if (!text::IsValidUtf8(u.source) || !text::IsValidUtf8(u.target)) {
+      return absl::InvalidArgumentError(StrCat(where(), ": not valid UTF-8"));
+    }
+    if (auto runs = text::ParseMarkup(u.source); !runs.ok()) {
+      return absl::InvalidArgumentError(StrCat(where(), ": ", runs.status().message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<Document> ReadDocument(std::string_view data, std::string_view format,
                                       const std::string& name, std::string_view source_lang) {
+  VERSO_RETURN_IF_ERROR(RefuseCompressed(data.substr(0, kSignatureBytes), name));
   Document doc;
   if (format == "xliff") {
     VERSO_ASSIGN_OR_RETURN(doc, ReadXliff(data, name));
+    VERSO_RETURN_IF_ERROR(CheckUnits(doc, name));
     doc.original = std::string(data);
     return doc;
   }
@@ -354,6 +386,7 @@ absl::StatusOr<Document> ReadDocument(std::string_view data, std::string_view fo
     return absl::InvalidArgumentError(
         StrCat("format: \"", format, "\" is not xliff, po, json or text"));
   }
+  VERSO_RETURN_IF_ERROR(CheckUnits(doc, name));
   doc.format = std::string(format);
   doc.original = std::string(data);
   return doc;

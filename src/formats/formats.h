@@ -19,6 +19,16 @@
 
 namespace verso::formats {
 
+// ---- Compressed input ------------------------------------------------------------------------
+
+// The compression whose signature starts `head` ("gzip", "bzip2", "xz", "zstd", "zip", "lzip",
+// "compress"), or "" for none. Readers refuse compressed input (a small upload must not unpack
+// into gigabytes): OpenFile and the readers of whole documents say which compression they found.
+inline constexpr size_t kSignatureBytes = 16;  // how much of the start CompressionOf needs
+std::string_view CompressionOf(std::string_view head);
+// InvalidArgument naming `name` when `head` is compressed.
+absl::Status RefuseCompressed(std::string_view head, std::string_view name);
+
 // ---- TMX 1.4b ------------------------------------------------------------------------------
 
 struct XmlAttribute {
@@ -73,8 +83,10 @@ struct TmxHeader {
 // Streams a TMX document unit by unit. Not thread-safe.
 class TmxReader {
  public:
-  // Reads from a file; or from memory (`data` must outlive the reader).
-  static absl::StatusOr<std::unique_ptr<TmxReader>> OpenFile(const std::string& path);
+  // Reads from a file (errors name it `name`, or the path when empty); or from memory (`data`
+  // must outlive the reader). Compressed input is refused: libxml2 would unpack it unbounded.
+  static absl::StatusOr<std::unique_ptr<TmxReader>> OpenFile(const std::string& path,
+                                                             std::string name = "");
   static absl::StatusOr<std::unique_ptr<TmxReader>> OpenMemory(std::string_view data,
                                                                std::string name);
   virtual ~TmxReader() = default;
@@ -235,7 +247,9 @@ struct PoEntry {
 // Streams a PO file entry by entry (the header entry, msgid "", included). Not thread-safe.
 class PoReader {
  public:
-  static absl::StatusOr<std::unique_ptr<PoReader>> OpenFile(const std::string& path);
+  // Errors name the file `name` (the path when empty). Compressed input is refused.
+  static absl::StatusOr<std::unique_ptr<PoReader>> OpenFile(const std::string& path,
+                                                            std::string name = "");
   static std::unique_ptr<PoReader> OpenString(std::string data, std::string name);
   virtual ~PoReader() = default;
   virtual absl::StatusOr<bool> Next(PoEntry* entry) = 0;

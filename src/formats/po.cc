@@ -257,13 +257,19 @@ bool PoEntry::fuzzy() const {
   return false;
 }
 
-absl::StatusOr<std::unique_ptr<PoReader>> PoReader::OpenFile(const std::string& path) {
+absl::StatusOr<std::unique_ptr<PoReader>> PoReader::OpenFile(const std::string& path,
+                                                             std::string name) {
+  if (name.empty()) name = path;
   auto in = std::make_unique<std::ifstream>(path, std::ios::binary);
-  if (!*in) return absl::NotFoundError(StrCat(path, ": cannot be opened"));
+  if (!*in) return absl::NotFoundError(StrCat(name, ": cannot be opened"));
+  char head[kSignatureBytes] = {};
+  in->read(head, sizeof(head));
+  VERSO_RETURN_IF_ERROR(RefuseCompressed(std::string_view(head, in->gcount()), name));
+  in->clear();
   in->seekg(0, std::ios::end);
   int64_t total = in->tellg();
   in->seekg(0);
-  return std::unique_ptr<PoReader>(new StreamPoReader(std::move(in), path, total));
+  return std::unique_ptr<PoReader>(new StreamPoReader(std::move(in), std::move(name), total));
 }
 
 std::unique_ptr<PoReader> PoReader::OpenString(std::string data, std::string name) {

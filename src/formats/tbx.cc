@@ -152,6 +152,7 @@ class TbxConverter {
 }  // namespace
 
 absl::StatusOr<std::vector<Concept>> ReadTbx(std::string_view data, const std::string& name) {
+  VERSO_RETURN_IF_ERROR(RefuseCompressed(data.substr(0, kSignatureBytes), name));
   if (data.size() > kMaxTbxBytes) {
     return absl::InvalidArgumentError(
         StrCat(name, ": larger than ", kMaxTbxBytes >> 20, " MiB, the limit for a termbase"));
@@ -331,6 +332,7 @@ std::string CsvField(std::string_view v) {
 
 absl::StatusOr<std::vector<Concept>> ReadGlossaryCsv(std::string_view data,
                                                      const std::string& name) {
+  VERSO_RETURN_IF_ERROR(RefuseCompressed(data.substr(0, kSignatureBytes), name));
   VERSO_ASSIGN_OR_RETURN(std::vector<CsvRow> rows, ParseCsv(data, name));
   if (rows.empty()) return absl::InvalidArgumentError(StrCat(name, ": empty: no header row"));
   std::vector<std::string> header;

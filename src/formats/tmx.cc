@@ -1,6 +1,10 @@
+#include <fcntl.h>
 #include <libxml/tree.h>
 #include <libxml/xmlreader.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <ostream>
 
@@ -279,18 +283,44 @@ std::string TmxHeader::Attribute(std::string_view name) const {
   return {};
 }
 
-absl::StatusOr<std::unique_ptr<TmxReader>> TmxReader::OpenFile(const std::string& path) {
+absl::StatusOr<std::unique_ptr<TmxReader>> TmxReader::OpenFile(const std::string& path,
+                                                               std::string name) {
+  if (name.empty()) name = path;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   struct stat st;
-  if (stat(path.c_str(), &st) != 0) {
-    return absl::NotFoundError(StrCat(path, ": no such file"));
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    if (fd >= 0) ::close(fd);
+    return absl::NotFoundError(StrCat(name, ": no such file"));
   }
-  xmlTextReaderPtr r = xmlReaderForFile(path.c_str(), nullptr, kParseOptions);
-  if (r == nullptr) return absl::InvalidArgumentError(StrCat(path, ": cannot be read"));
-  return std::unique_ptr<TmxReader>(new LibxmlTmxReader(r, path, st.st_size));
+  char head[kSignatureBytes] = {};
+  const ssize_t n = ::pread(fd, head, sizeof(head), 0);
+  if (absl::Status c = RefuseCompressed(std::string_view(head, n > 0 ? n : 0), name); !c.ok()) {
+    ::close(fd);
+    return c;
+  }
+  // Through read callbacks, not xmlReaderForFile: libxml2 gunzips files it opens itself.
+  auto* owned = new int(fd);
+  xmlTextReaderPtr r = xmlReaderForIO(
+      [](void* ctx, char* buffer, int len) -> int {
+        ssize_t got;
+        do {
+          got = ::read(*static_cast<int*>(ctx), buffer, static_cast<size_t>(len));
+        } while (got < 0 && errno == EINTR);
+        return static_cast<int>(got);
+      },
+      [](void* ctx) -> int {
+        const int rc = ::close(*static_cast<int*>(ctx));
+        delete static_cast<int*>(ctx);
+        return rc;
+      },
+      owned, name.c_str(), nullptr, kParseOptions);
+  if (r == nullptr) return absl::InvalidArgumentError(StrCat(name, ": cannot be read"));
+  return std::unique_ptr<TmxReader>(new LibxmlTmxReader(r, std::move(name), st.st_size));
 }
 
 absl::StatusOr<std::unique_ptr<TmxReader>> TmxReader::OpenMemory(std::string_view data,
                                                                  std::string name) {
+  VERSO_RETURN_IF_ERROR(RefuseCompressed(data.substr(0, kSignatureBytes), name));
   xmlTextReaderPtr r = xmlReaderForMemory(data.data(), static_cast<int>(data.size()), name.c_str(),
                                           nullptr, kParseOptions);
   if (r == nullptr) return absl::InvalidArgumentError(StrCat(name, ": cannot be read"));

@@ -42,6 +42,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/netaddr.h"
 #include "storage/storage.h"
 
 namespace verso {
@@ -52,7 +53,8 @@ class TmService;
 }
 namespace mt {
 class TranslateService;
-}
+struct TranslateInput;
+}  // namespace mt
 namespace qe {
 class Reviewer;
 struct ReviewOptions;
@@ -154,8 +156,10 @@ class WebhookSender {
                                    const std::string& body, absl::Duration timeout) = 0;
 };
 
-// POSTs with libcurl (no redirects followed).
-std::unique_ptr<WebhookSender> NewHttpWebhookSender();
+// POSTs with libcurl: no redirects followed, no proxy, only to addresses `addresses` allows
+// (checked on every address the host resolves to, when connecting: PermissionDenied when none
+// is allowed), no compressed answers, at most 64 KiB of an answer read.
+std::unique_ptr<WebhookSender> NewHttpWebhookSender(AddressPolicy addresses);
 
 struct ServiceOptions {
   double default_threshold = 85;  // qe.threshold
@@ -178,6 +182,10 @@ struct ServiceOptions {
   double webhook_jitter = 0.10;
   absl::Duration webhook_timeout = absl::Seconds(10);
   std::string webhook_secret;  // the server's; a tenant's secret is derived from it
+  // Which receivers a webhook_url may name (public addresses and the operator's allow-list);
+  // a URL naming another address is refused at submission, and the sender checks again on
+  // every address its host resolves to.
+  AddressPolicy webhook_addresses;
   absl::Duration poll = absl::Milliseconds(200);  // idle workers look for work this often
   uint64_t seed = 1;
 };
@@ -257,6 +265,8 @@ class JobService {
                             const std::string& worker);
   absl::Status Translate(const storage::TaskRecord& task, const storage::JobRecord& job,
                          const std::string& worker);
+  struct MtOutcome;
+  absl::StatusOr<std::vector<MtOutcome>> TranslateEach(const mt::TranslateInput& in);
   absl::Status Review(const storage::TaskRecord& task, const storage::JobRecord& job,
                       const std::string& worker);
   absl::Status Deliver(const storage::TaskRecord& task, const std::string& worker);

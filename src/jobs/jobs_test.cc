@@ -58,8 +58,11 @@ class JobsTest : public ::testing::Test {
                                           &degradation_);
     reviewer_ =
         std::make_unique<qe::Reviewer>(qe_.get(), nullptr, tm_.get(), router_.get(), &degradation_);
-    sender_ = NewHttpWebhookSender();
+    // The tests' receivers listen on 127.0.0.1: the operator's allow-list lets them in.
+    AddressPolicy local = *AddressPolicy::Parse("127.0.0.1/32");
+    sender_ = NewHttpWebhookSender(local);
     ServiceOptions o;
+    o.webhook_addresses = local;
     o.chunk = 3;
     o.lease = absl::Seconds(30);
     o.webhook_secret = "server-secret";
@@ -297,6 +300,34 @@ TEST_F(JobsTest, AnExpiredLeaseIsRunAgainAndNothingIsDoneTwice) {
   auto segs = service_->Segments("acme", job->job.id, "es", "");
   ASSERT_EQ(segs->size(), 5u);
   for (const auto& s : *segs) EXPECT_NE(s.target, "") << s.index;
+}
+
+// A segment no engine can take (here: bytes stored before submissions were checked as they
+// are now) fails alone: the others are translated, it goes to post-editing with the reason,
+// and the engine's breaker never moves.
+TEST_F(JobsTest, ASegmentNoEngineCanTakeFailsAlone) {
+  SubmitRequest r = Segments({"The house is red.", "The cat sleeps.", "The dog runs."});
+  r.qe_threshold = 101;  // nothing auto-approved: every segment ends awaiting a post-editor
+  auto job = service_->Submit(r);
+  ASSERT_TRUE(job.ok()) << job.status();
+  auto stored = db_->jobs().GetJobSegment(job->job.id, "es", 1);
+  ASSERT_TRUE(stored.ok());
+  storage::JobChange corrupt;
+  corrupt.segments.push_back(*stored);
+  corrupt.segments[0].source = "The cat \xff sleeps.";
+  ASSERT_TRUE(db_->jobs().Apply(corrupt).ok());
+  Drain();
+  EXPECT_EQ(service_->Get("acme", job->job.id)->job.status, "post_editing");
+  auto segs = service_->Segments("acme", job->job.id, "es", "");
+  ASSERT_EQ(segs->size(), 3u);
+  EXPECT_EQ((*segs)[0].target, "La casa es roja.");
+  EXPECT_EQ((*segs)[2].engine, "apertium");
+  EXPECT_EQ((*segs)[1].target, "");
+  EXPECT_EQ((*segs)[1].state, "awaiting");
+  Json review = Json::parse((*segs)[1].review);
+  EXPECT_EQ(review["mt_error"], "segments[0]: not valid UTF-8");
+  EXPECT_EQ(router_->Engines()[0].breaker, resilience::BreakerState::kClosed);
+  EXPECT_EQ(router_->Engines()[0].failures, 0);
 }
 
 // Input that kills the worker running it must not kill every worker after it: the second

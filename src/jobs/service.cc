@@ -118,15 +118,15 @@ absl::StatusOr<JobInfo> JobService::Submit(const SubmitRequest& r) {
     job.target_langs.push_back(std::move(t));
   }
   if (r.qe_threshold.has_value()) {
-    if (*r.qe_threshold < 0 || *r.qe_threshold > 101) {
+    if (!(*r.qe_threshold >= 0 && *r.qe_threshold <= 101)) {  // NaN too
       return absl::InvalidArgumentError("qe_threshold: must be 0 to 101 (101: never auto-approve)");
     }
     job.qe_threshold = *r.qe_threshold;
   }
   VERSO_RETURN_IF_ERROR(CheckFileName("file_name", r.file_name));
-  if (!r.webhook_url.empty() && !r.webhook_url.starts_with("http://") &&
-      !r.webhook_url.starts_with("https://")) {
-    return absl::InvalidArgumentError("webhook_url: must be an http:// or https:// URL");
+  if (!r.webhook_url.empty()) {
+    VERSO_RETURN_IF_ERROR(
+        CheckHttpUrl("webhook_url", r.webhook_url, options_.webhook_addresses).status());
   }
   // The document's units, or the segments.
   std::vector<std::pair<std::string, std::string>> units;  // unit id, source markup

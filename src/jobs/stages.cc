@@ -143,10 +143,12 @@ absl::Status JobService::Analyse(const TaskRecord& task, const JobRecord& job,
             tm::LookupOptions o;
             o.max_results = 1;
             o.min_score = 50;
-            VERSO_ASSIGN_OR_RETURN(tm::LookupResult m, tm_->Lookup(job.tenant, store, s.source, o));
-            if (!m.matches.empty()) {
-              s.tm_score = m.matches[0].score;
-              s.tm_target = m.matches[0].segment.target;
+            absl::StatusOr<tm::LookupResult> m = tm_->Lookup(job.tenant, store, s.source, o);
+            // A segment the TM cannot look up has no match; it does not fail the others.
+            if (!m.ok() && !absl::IsInvalidArgument(m.status())) return m.status();
+            if (m.ok() && !m->matches.empty()) {
+              s.tm_score = m->matches[0].score;
+              s.tm_target = m->matches[0].segment.target;
             }
           }
           s.state = std::string(kAnalysed);
@@ -201,21 +203,31 @@ qe::ReviewOptions JobService::ReviewOptionsFor(const JobRecord& job, std::string
 absl::Status JobService::ReviewChunk(const qe::ReviewOptions& o,
                                      std::vector<JobSegmentRecord>& part) {
   std::vector<qe::ReviewSegment> in;
-  for (const auto& s : part) {
+  std::vector<std::string> mt_errors(part.size());
+  for (size_t i = 0; i < part.size(); ++i) {
+    const JobSegmentRecord& s = part[i];
     qe::ReviewSegment r;
     r.source = s.source;
     r.translation = s.target;
     r.origin = s.origin;
     Json stash = Json::parse(s.review.empty() ? "{}" : s.review, nullptr, false);
-    if (stash.is_object() && stash.contains("unknown_words")) {
-      for (const auto& w : stash["unknown_words"]) r.unknown_words.push_back(w.get<std::string>());
+    if (stash.is_object() && stash.contains("unknown_words") && stash["unknown_words"].is_array()) {
+      for (const auto& w : stash["unknown_words"]) {
+        if (w.is_string()) r.unknown_words.push_back(w.get<std::string>());
+      }
+    }
+    if (stash.is_object() && stash.contains("mt_error") && stash["mt_error"].is_string()) {
+      mt_errors[i] = stash["mt_error"].get<std::string>();
     }
     in.push_back(std::move(r));
   }
   VERSO_ASSIGN_OR_RETURN(std::vector<qe::Review> reviews, reviewer_->Run(o, in));
   for (size_t i = 0; i < part.size(); ++i) {
     const qe::Review& r = reviews[i];
-    part[i].review = DumpJson(qe::ReviewToJson(r, o.threshold));
+    Json review = qe::ReviewToJson(r, o.threshold);
+    // Why the machine left it untranslated, for the post-editor.
+    if (!mt_errors[i].empty()) review["mt_error"] = mt_errors[i];
+    part[i].review = DumpJson(review);
     part[i].qe_score = r.qe.has_value() ? r.qe->score : -1;
     // TM matches are approved unless a QA check found an error; machine translations when QE
     // trusts them.
@@ -223,6 +235,44 @@ absl::Status JobService::ReviewChunk(const qe::ReviewOptions& o,
     part[i].state = std::string(approved ? kApproved : kAwaiting);
   }
   return absl::OkStatus();
+}
+
+struct JobService::MtOutcome {
+  mt::SegmentResult result;
+  std::string error;  // no engine could take the segment: why
+};
+
+// A chunk's translations. When the chunk is refused as input (InvalidArgument: a segment no
+// engine can take), each segment is tried alone, so that one bad segment fails alone: it gets
+// no translation and goes to post-editing with the reason. Other errors fail the chunk (and are
+// retried with the task).
+absl::StatusOr<std::vector<JobService::MtOutcome>> JobService::TranslateEach(
+    const mt::TranslateInput& in) {
+  std::vector<MtOutcome> out(in.texts.size());
+  absl::StatusOr<mt::TranslateResult> all = translate_->Translate(in);
+  if (all.ok()) {
+    for (size_t i = 0; i < out.size(); ++i) out[i].result = std::move(all->segments[i]);
+    return out;
+  }
+  if (!absl::IsInvalidArgument(all.status())) return all.status();
+  size_t failed = 0;
+  for (size_t i = 0; i < out.size(); ++i) {
+    mt::TranslateInput one = in;
+    one.texts = {in.texts[i]};
+    absl::StatusOr<mt::TranslateResult> r = translate_->Translate(one);
+    if (r.ok()) {
+      out[i].result = std::move(r->segments[0]);
+    } else if (absl::IsInvalidArgument(r.status())) {
+      out[i].error = std::string(r.status().message());
+      ++failed;
+    } else {
+      return r.status();
+    }
+  }
+  // Not one segment could be taken: the request itself is wrong (a pair no engine of the
+  // chain translates), not a segment.
+  if (failed == out.size()) return all.status();
+  return out;
 }
 
 // Machine translation, chunk by chunk; each translated chunk is reviewed (QA, terms, QE) on a
@@ -259,16 +309,20 @@ absl::Status JobService::Translate(const TaskRecord& task, const JobRecord& job,
     for (const auto& s : part) in.texts.push_back(s.source);
     // A worker that lost its lease (it stalled; another took the task over) stops here.
     VERSO_RETURN_IF_ERROR(repo_->RenewLease(task.id, worker, clock_->Now() + options_.lease));
-    absl::StatusOr<mt::TranslateResult> r = translate_->Translate(in);
+    absl::StatusOr<std::vector<MtOutcome>> r = TranslateEach(in);
     VERSO_RETURN_IF_ERROR(settle());  // the previous chunk, reviewed and committed meanwhile
     VERSO_RETURN_IF_ERROR(r.status());
     for (size_t i = 0; i < part.size(); ++i) {
-      mt::SegmentResult& x = r->segments[i];
-      part[i].target = std::move(x.text);
-      part[i].origin = "mt";
-      part[i].engine = x.engine;
-      part[i].review = DumpJson(Json{{"unknown_words", x.unknown_words}});
+      MtOutcome& x = (*r)[i];
       part[i].state = std::string(kTranslated);
+      if (!x.error.empty()) {  // left for the post-editor, with the reason
+        part[i].review = DumpJson(Json{{"mt_error", x.error}});
+        continue;
+      }
+      part[i].target = std::move(x.result.text);
+      part[i].origin = "mt";
+      part[i].engine = x.result.engine;
+      part[i].review = DumpJson(Json{{"unknown_words", x.result.unknown_words}});
     }
     reviewing = std::move(part);
     const bool commit = end < todo.size();  // the last chunk is committed by Finish
@@ -330,7 +384,16 @@ absl::Status JobService::Deliver(const TaskRecord& task, const std::string& work
   if (status.ok()) {
     d.http_status = *status;
   } else {
-    d.error = std::string(status.status().message());
+    // The tenant sees what kind of failure it was, never the transport's detail (which would
+    // make the delivery log a port scanner); the operator's log has it.
+    log::Warn(
+        "jobs.webhook_failed",
+        {{"job", task.job_id}, {"attempt", task.attempts}, {"error", status.status().message()}});
+    d.error = absl::IsPermissionDenied(status.status())
+                  ? "the receiver's address is not allowed (not a public address)"
+              : absl::IsDeadlineExceeded(status.status())
+                  ? StrCat("no answer within ", absl::FormatDuration(options_.webhook_timeout))
+                  : "the receiver could not be reached";
   }
   JobChange log;
   log.deliveries.push_back(d);
@@ -342,11 +405,12 @@ absl::Status JobService::Deliver(const TaskRecord& task, const std::string& work
   // Not delivered: the next attempt on the platform spec's schedule, or the dead letters.
   VERSO_RETURN_IF_ERROR(repo_->Apply(log));
   const size_t retry = static_cast<size_t>(task.attempts);  // 1 after the first attempt
-  const bool dead = retry > options_.webhook_delays.size();
+  // An address the policy refuses stays refused: no retry can fix it.
+  const bool dead = retry > options_.webhook_delays.size() ||
+                    (!status.ok() && absl::IsPermissionDenied(status.status()));
   const absl::Time next =
       dead ? now : now + Jitter(options_.webhook_delays[retry - 1], options_.webhook_jitter);
-  const std::string why =
-      status.ok() ? StrCat("HTTP ", *status) : std::string(status.status().message());
+  const std::string why = status.ok() ? StrCat("HTTP ", *status) : d.error;
   return repo_->FailTask(task.id, worker, why, next, dead);
 }
 

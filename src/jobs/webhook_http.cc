@@ -7,6 +7,8 @@ namespace {
 
 class HttpWebhookSender : public WebhookSender {
  public:
+  explicit HttpWebhookSender(AddressPolicy addresses) : addresses_(std::move(addresses)) {}
+
   absl::StatusOr<int> Post(const std::string& url,
                            const std::vector<std::pair<std::string, std::string>>& headers,
                            const std::string& body, absl::Duration timeout) override {
@@ -15,16 +17,22 @@ class HttpWebhookSender : public WebhookSender {
     req.headers = headers;
     req.body = body;
     req.deadline = absl::Now() + timeout;  // the transport's own deadline: real time
+    req.addresses = &addresses_;
+    req.accept_encoding = false;
+    req.max_response_bytes = 64 << 10;  // only the status matters
     absl::StatusOr<mt::providers::HttpResponse> resp = mt::providers::Send(req);
     if (!resp.ok()) return resp.status();
     return resp->status;
   }
+
+ private:
+  const AddressPolicy addresses_;
 };
 
 }  // namespace
 
-std::unique_ptr<WebhookSender> NewHttpWebhookSender() {
-  return std::make_unique<HttpWebhookSender>();
+std::unique_ptr<WebhookSender> NewHttpWebhookSender(AddressPolicy addresses) {
+  return std::make_unique<HttpWebhookSender>(std::move(addresses));
 }
 
 }  // namespace verso::jobs

@@ -40,6 +40,9 @@ struct GlossaryTerm {
 };
 
 struct TranslateRequest {
+  // Whose request this is: cached translations and coalesced calls are shared within a tenant
+  // only (engines ignore it).
+  std::string tenant;
   std::string source_lang;  // canonical BCP 47 tags
   std::string target_lang;
   std::vector<std::string> texts;      // markup

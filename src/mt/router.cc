@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "mt/translate.h"
+#include "text/text.h"
 
 namespace verso::mt {
 namespace {
@@ -71,7 +72,11 @@ struct Router::Impl {
                                      : options.nmt_attempt_timeout;
         attempt_request.deadline = std::min(request.deadline, clock->Now() + timeout);
       }
-      outcome = slot.engine->Translate(attempt_request);
+      try {
+        outcome = slot.engine->Translate(attempt_request);
+      } catch (const std::exception& e) {  // an adapter's surprise is the engine's failure
+        outcome = absl::InternalError(StrCat(slot.engine->name(), ": ", e.what()));
+      }
       if (outcome.ok()) {
         slot.breaker->RecordSuccess();
         return absl::OkStatus();
@@ -137,6 +142,13 @@ absl::StatusOr<RouteResult> Router::Translate(const TranslateRequest& request,
       chain.push_back(name);
     }
   }
+  // Input no engine can take fails here, alone, and never counts against an engine's breaker
+  // (a tenant's bad bytes must not open the circuit for every tenant).
+  for (size_t i = 0; i < request.texts.size(); ++i) {
+    if (!text::IsValidUtf8(request.texts[i])) {
+      return absl::InvalidArgumentError(StrCat("segments[", i, "]: not valid UTF-8"));
+    }
+  }
   RouteResult result;
   result.segments.resize(request.texts.size());
   std::vector<size_t> remaining(request.texts.size());
@@ -147,9 +159,10 @@ absl::StatusOr<RouteResult> Router::Translate(const TranslateRequest& request,
     Slot& slot = *im.slots[name];
     if (!SupportsPair(slot.pairs, request.source_lang, request.target_lang)) continue;
     supported = true;
+    // Per tenant: a cached translation (and that it was cached) tells what someone translated.
     auto cache_key = [&](size_t i) {
-      return StrCat(name, "\x1f", request.source_lang, "\x1f", request.target_lang, "\x1f",
-                    glossary, "\x1f", request.texts[i]);
+      return StrCat(request.tenant, "\x1f", name, "\x1f", request.source_lang, "\x1f",
+                    request.target_lang, "\x1f", glossary, "\x1f", request.texts[i]);
     };
     if (im.cache != nullptr) {
       std::vector<size_t> missing;
@@ -170,8 +183,8 @@ absl::StatusOr<RouteResult> Router::Translate(const TranslateRequest& request,
     TranslateRequest sub = request;
     sub.texts.clear();
     for (size_t i : remaining) sub.texts.push_back(request.texts[i]);
-    std::string flight =
-        StrCat(name, "\x1f", request.source_lang, "\x1f", request.target_lang, "\x1f", glossary);
+    std::string flight = StrCat(request.tenant, "\x1f", name, "\x1f", request.source_lang, "\x1f",
+                                request.target_lang, "\x1f", glossary);
     for (const auto& t : sub.texts) flight += "\x1e" + t;
     bool shared = false;
     Outcome outcome = im.flights.Do(

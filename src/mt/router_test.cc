@@ -149,6 +149,48 @@ TEST(RouterTest, BreakerOpensAndTheEngineIsSkippedUntilItHalfOpens) {
   EXPECT_EQ(f.degradation.Current().level, resilience::Level::kNormal);
 }
 
+// One tenant's cache is not another's: a tenant never learns (from "cached" or from anything
+// else) what another translated, and identical requests of two tenants are not coalesced.
+TEST(RouterTest, CachedTranslationsBelongToTheirTenant) {
+  FakeHttpServer server(OpenAiAnswer);
+  Fixture f(server.url());
+  TranslateRequest a = f.Request({"Quarterly results are confidential."});
+  a.tenant = "acme";
+  TranslateRequest b = a;
+  b.tenant = "globex";
+  auto first = f.router->Translate(a, {});
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->segments[0].cached);
+  auto other = f.router->Translate(b, {});
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other->segments[0].cached);  // globex's first time
+  EXPECT_EQ(server.request_count(), 2);
+  auto again = f.router->Translate(a, {});
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->segments[0].cached);  // acme's own earlier translation
+  EXPECT_EQ(server.request_count(), 2);
+}
+
+// Bytes no engine can take fail their request alone: however many arrive, the engines are
+// not called and no breaker moves, so other tenants are served as before.
+TEST(RouterTest, InvalidInputNeverCountsAgainstAnEngine) {
+  FakeHttpServer server(OpenAiAnswer);
+  Fixture f(server.url());
+  for (int i = 0; i < 30; ++i) {
+    auto r = f.router->Translate(f.Request({"fine", "bad \xff byte"}), {"apertium"});
+    EXPECT_TRUE(absl::IsInvalidArgument(r.status())) << r.status();
+    EXPECT_EQ(r.status().message(), "segments[1]: not valid UTF-8");
+  }
+  for (const EngineState& e : f.router->Engines()) {
+    EXPECT_EQ(e.breaker, resilience::BreakerState::kClosed) << e.name;
+    EXPECT_EQ(e.calls, 0) << e.name;
+  }
+  EXPECT_EQ(f.degradation.Current().level, resilience::Level::kNormal);
+  auto ok = f.router->Translate(f.Request({"He signed the law."}), {"apertium"});
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->segments[0].translation.text, " Firmó la ley.");
+}
+
 TEST(RouterTest, RetryAfterOn429DelaysTheRetry) {
   std::atomic<int> calls{0};
   FakeHttpServer server([&](const FakeRequest& r) {

@@ -78,6 +78,7 @@ absl::StatusOr<TranslateResult> TranslateService::Translate(const TranslateInput
   };
   if (result.level.level == resilience::Level::kTmOnly) return refuse(result.level.message);
   TranslateRequest request;
+  request.tenant = in.tenant;
   request.source_lang = in.source_lang;
   request.target_lang = in.target_lang;
   request.glossary = in.glossary;

@@ -80,9 +80,18 @@ absl::StatusOr<ImportInfo> TmService::StartImport(std::string_view tenant,
     return absl::InvalidArgumentError(StrCat("format: \"", format, "\" is not tmx or po"));
   }
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
+  {
+    std::lock_guard<std::mutex> lock(imports_->mu);
+    int pending = 0;
+    for (const auto& [id, p] : imports_->running) pending += p->tenant == store->record.tenant;
+    if (pending >= Imports::kMaxPendingPerTenant) {
+      return Throttled(StrCat("this tenant has ", pending,
+                              " imports queued or running; start more when one has ended"));
+    }
+  }
   std::error_code ec;
   int64_t size = static_cast<int64_t>(std::filesystem::file_size(file, ec));
-  if (ec) return absl::NotFoundError(StrCat(file, ": no such file"));
+  if (ec) return absl::NotFoundError("the upload is gone");
   storage::ImportRecord record;
   record.id = ids_->Next("imp");
   record.store_id = store->record.id;
@@ -98,7 +107,9 @@ absl::StatusOr<ImportInfo> TmService::StartImport(std::string_view tenant,
   {
     std::lock_guard<std::mutex> lock(imports_->mu);
     if (imports_->stop) return absl::UnavailableError("the server is shutting down");
-    imports_->running[record.id] = std::make_shared<Imports::Progress>();
+    auto progress = std::make_shared<Imports::Progress>();
+    progress->tenant = record.tenant;
+    imports_->running[record.id] = std::move(progress);
     imports_->threads.emplace_back([this, record] { RunBackgroundImport(record); });
   }
   log::Info("tm.import.queued",
@@ -109,14 +120,39 @@ absl::StatusOr<ImportInfo> TmService::StartImport(std::string_view tenant,
 void TmService::RunBackgroundImport(storage::ImportRecord record) {
   std::shared_ptr<Imports::Progress> progress;
   {
-    std::lock_guard<std::mutex> lock(imports_->mu);
+    // Queued until a slot is free: one per tenant, kMaxRunning in all.
+    std::unique_lock<std::mutex> lock(imports_->mu);
     progress = imports_->running[record.id];
+    imports_->slot_freed.wait(lock, [&] {
+      return imports_->stop ||
+             (imports_->running_total < Imports::kMaxRunning &&
+              imports_->running_by_tenant[record.tenant] < Imports::kMaxRunningPerTenant);
+    });
+    if (imports_->stop) {  // still queued: it runs at the next start
+      imports_->running.erase(record.id);
+      return;
+    }
+    ++imports_->running_total;
+    ++imports_->running_by_tenant[record.tenant];
   }
+  struct Slot {
+    Imports* imports;
+    std::string tenant;
+    ~Slot() {
+      {
+        std::lock_guard<std::mutex> lock(imports->mu);
+        --imports->running_total;
+        if (--imports->running_by_tenant[tenant] <= 0) imports->running_by_tenant.erase(tenant);
+      }
+      imports->slot_freed.notify_all();
+    }
+  } slot{imports_.get(), record.tenant};
   record.status = "running";
   absl::Status saved = db_->imports().SaveImport(record);
   ImportOptions options;
   options.user = record.user;
   options.cancel = &imports_->stop;
+  options.source_name = "upload";  // never the server's path
   options.progress = [&](int64_t bytes_read, int64_t, int64_t units) {
     progress->bytes_read = bytes_read;
     progress->units = units;
@@ -173,7 +209,9 @@ absl::Status TmService::ResumeImports() {
     log::Info("tm.import.resumed", {{"import", record.id}, {"store", record.store_id}});
     std::lock_guard<std::mutex> lock(imports_->mu);
     if (imports_->stop) break;
-    imports_->running[record.id] = std::make_shared<Imports::Progress>();
+    auto progress = std::make_shared<Imports::Progress>();
+    progress->tenant = record.tenant;
+    imports_->running[record.id] = std::move(progress);
     imports_->threads.emplace_back([this, record] { RunBackgroundImport(record); });
   }
   return absl::OkStatus();
@@ -198,6 +236,7 @@ void TmService::StopImports() {
     imports_->stop = true;
     threads.swap(imports_->threads);
   }
+  imports_->slot_freed.notify_all();  // queued imports stop waiting
   for (std::thread& t : threads) t.join();
 }
 

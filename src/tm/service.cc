@@ -627,38 +627,66 @@ std::vector<TmService::IndexSize> TmService::IndexSizes() {
   return out;
 }
 
-absl::StatusOr<ImportReport> TmService::RunImport(
-    const std::shared_ptr<Store>& store,
-    const std::function<absl::StatusOr<bool>(ImportItem*)>& next,
-    const std::function<void(int64_t)>& progress, const ImportOptions& options) {
+absl::StatusOr<ImportReport> TmService::RunImport(const std::shared_ptr<Store>& store,
+                                                  const OpenImport& open,
+                                                  const ImportOptions& options) {
   ImportReport report;
   absl::Time start = clock_->MonotonicNow();
   absl::Time now = NowSeconds(*clock_);
   std::lock_guard<std::mutex> write(store->write_mu);
-  VERSO_ASSIGN_OR_RETURN(auto writer, repo_->BeginWrite(store->record.id));
-  // Two stages: this thread parses and validates, a writer thread stores batches in the one
-  // transaction. The writer owns the connection until it is joined.
-  constexpr size_t kBatch = 512;
+  // Pass 1 reads and validates the whole input and writes nothing: malformed input, or an
+  // invalid unit in a strict import, fails before any write.
+  {
+    VERSO_ASSIGN_OR_RETURN(ImportSource source, open(1));
+    ImportItem item;
+    while (true) {
+      if (options.cancel != nullptr && options.cancel->load()) {
+        return absl::CancelledError("the import was interrupted");
+      }
+      item = ImportItem{};
+      VERSO_ASSIGN_OR_RETURN(bool more, source.next(&item));
+      if (!more) break;
+      if (item.skip.empty()) {
+        absl::Status s = ValidateAndComplete(&item.record, options.user, now);
+        if (!s.ok()) item.skip = std::string(s.message());
+      }
+      if (!item.skip.empty() && options.strict) {
+        return absl::InvalidArgumentError(
+            StrCat("line ", item.line, ": ", item.skip, " (strict import: nothing was imported)"));
+      }
+      if (source.progress && ++report.units % 4096 == 0) source.progress(report.units);
+    }
+    report.units = 0;
+  }
+  // Pass 2 writes, in transactions of kBatch units: the database is free for every other writer
+  // (other tenants included) between them. This thread parses; a writer thread stores.
+  constexpr size_t kBatch = 2048;
+  VERSO_ASSIGN_OR_RETURN(ImportSource source, open(2));
   Channel<std::vector<SegmentRecord>> channel(8);
   int64_t first_inserted = -1;
+  int64_t written = 0;
   std::vector<int64_t> merged;
   absl::Status write_status;
   std::thread writer_thread([&] {
     std::vector<SegmentRecord> batch;
     while (channel.Pop(&batch)) {
-      for (SegmentRecord& r : batch) {
-        absl::StatusOr<storage::PutOutcome> out = writer->Put(&r);
-        if (!out.ok()) {
-          write_status = out.status();
-          channel.Close();
-          return;
+      write_status = [&]() -> absl::Status {
+        VERSO_ASSIGN_OR_RETURN(auto writer, repo_->BeginWrite(store->record.id));
+        for (SegmentRecord& r : batch) {
+          VERSO_ASSIGN_OR_RETURN(storage::PutOutcome out, writer->Put(&r));
+          if (out.inserted) {
+            if (first_inserted < 0) first_inserted = out.id;
+          } else {
+            merged.push_back(out.id);
+          }
         }
-        if (out->inserted) {
-          if (first_inserted < 0) first_inserted = out->id;
-        } else {
-          merged.push_back(out->id);
-        }
+        return writer->Commit();
+      }();
+      if (!write_status.ok()) {
+        channel.Close();
+        return;
       }
+      written += static_cast<int64_t>(batch.size());
     }
   });
   absl::Status read_status;
@@ -671,9 +699,9 @@ absl::StatusOr<ImportReport> TmService::RunImport(
       break;
     }
     item = ImportItem{};
-    absl::StatusOr<bool> more = next(&item);
+    absl::StatusOr<bool> more = source.next(&item);
     if (!more.ok()) {
-      read_status = more.status();
+      read_status = more.status();  // the file changed under the import
       break;
     }
     if (!*more) break;
@@ -683,11 +711,6 @@ absl::StatusOr<ImportReport> TmService::RunImport(
       if (!s.ok()) item.skip = std::string(s.message());
     }
     if (!item.skip.empty()) {
-      if (options.strict) {
-        read_status = absl::InvalidArgumentError(
-            StrCat("line ", item.line, ": ", item.skip, " (strict import: nothing was imported)"));
-        break;
-      }
       ++report.skipped;
       if (report.skipped_units.size() < 1000) {
         report.skipped_units.push_back({item.line, std::move(item.skip)});
@@ -700,35 +723,41 @@ absl::StatusOr<ImportReport> TmService::RunImport(
       batch = {};
       batch.reserve(kBatch);
     }
-    if (progress && report.units % 4096 == 0) progress(report.units);
+    if (source.progress && report.units % 4096 == 0) source.progress(report.units);
   }
   if (read_status.ok() && !batch.empty()) channel.Push(std::move(batch));
   channel.Close();
   writer_thread.join();
-  VERSO_RETURN_IF_ERROR(read_status);  // the writer rolls back as it goes out of scope
-  VERSO_RETURN_IF_ERROR(write_status);
-  report.merged = static_cast<int64_t>(merged.size());
-  report.inserted = report.units - report.skipped - report.merged;
-  VERSO_RETURN_IF_ERROR(writer->Commit());
-  absl::Time written = clock_->MonotonicNow();
-  report.write_time = written - start;
   std::sort(merged.begin(), merged.end());
   merged.erase(std::unique(merged.begin(), merged.end()), merged.end());
   for (int64_t id : merged) store->records.Erase(id);
-  // Everything this store gained in the transaction has an id >= first_inserted (the write lock
-  // excluded other writers). A store whose index is not built yet gets it all on first use.
+  absl::Time written_at = clock_->MonotonicNow();
+  report.write_time = written_at - start;
+  // What was committed is searchable whatever happened next. Everything this store gained has
+  // an id >= first_inserted (the store's write lock excluded its other writers). A store whose
+  // index is not built yet gets it all on first use.
   bool indexed;
   {
     std::shared_lock<std::shared_mutex> lock(store->index_mu);
     indexed = store->indexed;
   }
-  if (indexed) {
+  if (indexed && written > 0) {
     VERSO_RETURN_IF_ERROR(
         IndexFromStorage(store.get(), first_inserted < 0 ? -1 : first_inserted - 1, merged));
     CompactIfNeeded(store.get());
   }
-  report.index_time = clock_->MonotonicNow() - written;
-  if (progress) progress(report.units);
+  absl::Status failed = !read_status.ok() ? read_status : write_status;
+  if (!failed.ok()) {
+    if (written == 0 || absl::IsCancelled(failed)) return failed;
+    return absl::Status(failed.code(),
+                        StrCat(failed.message(), " (", written,
+                               " units were written before; importing the file again merges "
+                               "them instead of adding them twice)"));
+  }
+  report.merged = static_cast<int64_t>(merged.size());
+  report.inserted = report.units - report.skipped - report.merged;
+  report.index_time = clock_->MonotonicNow() - written_at;
+  if (source.progress) source.progress(report.units);
   log::Info("tm.import", {{"store", store->record.id},
                           {"units", report.units},
                           {"inserted", report.inserted},

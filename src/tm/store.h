@@ -3,6 +3,7 @@
 #define VERSO_TM_STORE_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -61,12 +62,22 @@ struct TmService::Stores {
 
 // Background imports: live progress of the running ones, and their threads.
 struct TmService::Imports {
+  // At most this many imports run at once, at most one per tenant; a tenant may have this
+  // many queued or running (more: Throttled). One tenant's big imports cannot take every slot,
+  // nor start a thread per upload.
+  static constexpr int kMaxRunning = 2;
+  static constexpr int kMaxRunningPerTenant = 1;
+  static constexpr int kMaxPendingPerTenant = 8;
   struct Progress {
+    std::string tenant;
     std::atomic<int64_t> bytes_read{0};
     std::atomic<int64_t> units{0};
   };
   std::mutex mu;
-  std::map<std::string, std::shared_ptr<Progress>> running;  // by import id
+  std::condition_variable slot_freed;
+  std::map<std::string, std::shared_ptr<Progress>> running;  // by import id; queued ones too
+  std::map<std::string, int> running_by_tenant;              // holding a slot
+  int running_total = 0;
   std::vector<std::thread> threads;
   std::atomic<bool> stop{false};
 };

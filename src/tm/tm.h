@@ -111,8 +111,12 @@ struct ImportOptions {
   const std::atomic<bool>* cancel = nullptr;
   // Creator/changer for units that name none.
   std::string user;
-  // Called now and then with (bytes read, bytes total, units read).
+  // Called now and then with (bytes read, bytes total, units read); the file is read twice
+  // (validated, then written): bytes read go up to twice the total.
   std::function<void(int64_t, int64_t, int64_t)> progress;
+  // What errors call the file (empty: its path). Imports of uploads say "the upload" rather
+  // than the server's path.
+  std::string source_name;
 };
 
 struct SkippedUnit {
@@ -126,7 +130,7 @@ struct ImportReport {
   int64_t merged = 0;    // units equal to an existing segment (metadata updated)
   int64_t skipped = 0;
   std::vector<SkippedUnit> skipped_units;  // the first 1000, with reasons
-  absl::Duration write_time;               // parse + validate + store (one transaction)
+  absl::Duration write_time;               // validate, then parse and store
   absl::Duration index_time;               // making the new segments searchable
 };
 
@@ -200,8 +204,11 @@ class TmService {
   };
   std::vector<IndexSize> IndexSizes();
 
-  // TMX 1.4b import. Malformed XML, a missing srclang or an unreadable file fail the whole
-  // import (nothing is written); invalid units are skipped and reported, or fail it when strict.
+  // TMX 1.4b import. The file is validated before anything is written: malformed XML, a
+  // missing srclang, compressed or unreadable input fail the whole import (nothing is written);
+  // invalid units are skipped and reported, or fail it when strict. Then it is written in
+  // transactions of a few thousand units (other writers go between them); a failure while
+  // writing (disk full, shutdown) leaves what was written, and says how much.
   absl::StatusOr<ImportReport> ImportTmx(std::string_view tenant, std::string_view store_id,
                                          const std::string& path, const ImportOptions& options);
   // gettext PO import: msgid -> msgstr (and msgid_plural -> msgstr[1]), msgctxt as context key,
@@ -251,11 +258,19 @@ class TmService {
     int64_t line = 0;
     std::string skip;
   };
-  // Writes what `next` yields (until it returns false) in one transaction, then indexes it.
-  absl::StatusOr<ImportReport> RunImport(
-      const std::shared_ptr<Store>& store,
-      const std::function<absl::StatusOr<bool>(ImportItem*)>& next,
-      const std::function<void(int64_t)>& progress, const ImportOptions& options);
+  // One pass over an import's input: `next` yields items until it returns false; `progress`
+  // (optional) hears the units read so far.
+  struct ImportSource {
+    std::function<absl::StatusOr<bool>(ImportItem*)> next;
+    std::function<void(int64_t)> progress;
+  };
+  // Opens the input for pass 1 (validation) or 2 (writing).
+  using OpenImport = std::function<absl::StatusOr<ImportSource>(int pass)>;
+  // Reads and validates the whole input first (nothing is written if it is malformed, or has an
+  // invalid unit in a strict import), then writes it in transactions of a few thousand units,
+  // so that an import never holds the database for long, and indexes what it wrote.
+  absl::StatusOr<ImportReport> RunImport(const std::shared_ptr<Store>& store,
+                                         const OpenImport& open, const ImportOptions& options);
 
   // Runs one import to its end and records the outcome.
   void RunBackgroundImport(storage::ImportRecord record);

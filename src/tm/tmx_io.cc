@@ -188,6 +188,14 @@ formats::TmxUnit ToUnit(const SegmentRecord& r, const TmStoreRecord& store) {
   return unit;
 }
 
+// Progress over the two passes of an import: the first half while validating, the second while
+// writing, so that bytes read reach the file's size at the end.
+void ReportProgress(const ImportOptions& options, int pass, int64_t read, int64_t total,
+                    int64_t units) {
+  if (!options.progress) return;
+  options.progress((pass == 1 ? 0 : total / 2) + read / 2, total, units);
+}
+
 }  // namespace
 
 absl::StatusOr<ImportReport> TmService::ImportTmx(std::string_view tenant,
@@ -195,74 +203,89 @@ absl::StatusOr<ImportReport> TmService::ImportTmx(std::string_view tenant,
                                                   const std::string& path,
                                                   const ImportOptions& options) {
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
-  VERSO_ASSIGN_OR_RETURN(auto reader, formats::TmxReader::OpenFile(path));
-  VERSO_RETURN_IF_ERROR(reader->ReadHeader().status());
-  formats::TmxUnit unit;
-  LanguageCache languages;
-  auto next = [&](ImportItem* item) -> absl::StatusOr<bool> {
-    VERSO_ASSIGN_OR_RETURN(bool more, reader->Next(&unit));
-    if (!more) return false;
-    item->line = unit.line;
-    absl::Status s = FromUnit(unit, store->record, &languages, &item->record);
-    if (!s.ok()) item->skip = std::string(s.message());
-    return true;
+  auto open = [&](int pass) -> absl::StatusOr<ImportSource> {
+    std::shared_ptr<formats::TmxReader> reader;
+    VERSO_ASSIGN_OR_RETURN(reader, formats::TmxReader::OpenFile(path, options.source_name));
+    VERSO_RETURN_IF_ERROR(reader->ReadHeader().status());
+    auto unit = std::make_shared<formats::TmxUnit>();
+    auto languages = std::make_shared<LanguageCache>();
+    ImportSource source;
+    source.next = [reader, unit, languages, store](ImportItem* item) -> absl::StatusOr<bool> {
+      VERSO_ASSIGN_OR_RETURN(bool more, reader->Next(unit.get()));
+      if (!more) return false;
+      item->line = unit->line;
+      absl::Status s = FromUnit(*unit, store->record, languages.get(), &item->record);
+      if (!s.ok()) item->skip = std::string(s.message());
+      return true;
+    };
+    source.progress = [reader, pass, &options](int64_t units) {
+      ReportProgress(options, pass, reader->BytesRead(), reader->BytesTotal(), units);
+    };
+    return source;
   };
-  auto progress = [&](int64_t units) {
-    if (options.progress) options.progress(reader->BytesRead(), reader->BytesTotal(), units);
-  };
-  return RunImport(store, next, progress, options);
+  return RunImport(store, open, options);
 }
 
 absl::StatusOr<ImportReport> TmService::ImportPo(std::string_view tenant, std::string_view store_id,
                                                  const std::string& path,
                                                  const ImportOptions& options) {
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
-  VERSO_ASSIGN_OR_RETURN(auto reader, formats::PoReader::OpenFile(path));
-  formats::PoEntry entry;
-  std::vector<ImportItem> pending;  // the plural form of the last entry
-  auto next = [&](ImportItem* item) -> absl::StatusOr<bool> {
-    while (pending.empty()) {
-      VERSO_ASSIGN_OR_RETURN(bool more, reader->Next(&entry));
-      if (!more) return false;
-      if (entry.msgid.empty()) continue;  // the header
-      ImportItem base;
-      base.line = entry.line;
-      base.record.context.key = entry.context;
-      for (const auto& c : entry.extracted_comments)
-        base.record.notes.push_back({Scope::kUnit, c, ""});
-      for (const auto& c : entry.translator_comments) {
-        base.record.notes.push_back({Scope::kTarget, c, ""});
+  auto open = [&](int pass) -> absl::StatusOr<ImportSource> {
+    std::shared_ptr<formats::PoReader> reader;
+    VERSO_ASSIGN_OR_RETURN(reader, formats::PoReader::OpenFile(path, options.source_name));
+    struct State {
+      formats::PoEntry entry;
+      std::vector<ImportItem> pending;  // the plural form of the last entry
+    };
+    auto state = std::make_shared<State>();
+    ImportSource source;
+    source.next = [reader, state](ImportItem* item) -> absl::StatusOr<bool> {
+      formats::PoEntry& entry = state->entry;
+      std::vector<ImportItem>& pending = state->pending;
+      while (pending.empty()) {
+        VERSO_ASSIGN_OR_RETURN(bool more, reader->Next(&entry));
+        if (!more) return false;
+        if (entry.msgid.empty()) continue;  // the header
+        ImportItem base;
+        base.line = entry.line;
+        base.record.context.key = entry.context;
+        for (const auto& c : entry.extracted_comments)
+          base.record.notes.push_back({Scope::kUnit, c, ""});
+        for (const auto& c : entry.translator_comments) {
+          base.record.notes.push_back({Scope::kTarget, c, ""});
+        }
+        for (const auto& ref : entry.references) {
+          base.record.properties.push_back({Scope::kUnit, "x-po-reference", ref, ""});
+        }
+        if (entry.obsolete) {
+          base.skip = "obsolete entry";
+        } else if (entry.fuzzy()) {
+          base.skip = "fuzzy entry (not a confirmed translation)";
+        } else if (entry.msgstr.empty() || entry.msgstr[0].empty()) {
+          base.skip = "untranslated entry";
+        }
+        ImportItem singular = base;
+        singular.record.source = text::EscapeText(entry.msgid);
+        if (base.skip.empty()) singular.record.target = text::EscapeText(entry.msgstr[0]);
+        pending.push_back(std::move(singular));
+        if (!entry.msgid_plural.empty() && base.skip.empty() && entry.msgstr.size() > 1 &&
+            !entry.msgstr[1].empty()) {
+          ImportItem plural = base;
+          plural.record.source = text::EscapeText(entry.msgid_plural);
+          plural.record.target = text::EscapeText(entry.msgstr[1]);
+          pending.push_back(std::move(plural));
+        }
       }
-      for (const auto& ref : entry.references) {
-        base.record.properties.push_back({Scope::kUnit, "x-po-reference", ref, ""});
-      }
-      if (entry.obsolete) {
-        base.skip = "obsolete entry";
-      } else if (entry.fuzzy()) {
-        base.skip = "fuzzy entry (not a confirmed translation)";
-      } else if (entry.msgstr.empty() || entry.msgstr[0].empty()) {
-        base.skip = "untranslated entry";
-      }
-      ImportItem singular = base;
-      singular.record.source = text::EscapeText(entry.msgid);
-      if (base.skip.empty()) singular.record.target = text::EscapeText(entry.msgstr[0]);
-      pending.push_back(std::move(singular));
-      if (!entry.msgid_plural.empty() && base.skip.empty() && entry.msgstr.size() > 1 &&
-          !entry.msgstr[1].empty()) {
-        ImportItem plural = base;
-        plural.record.source = text::EscapeText(entry.msgid_plural);
-        plural.record.target = text::EscapeText(entry.msgstr[1]);
-        pending.push_back(std::move(plural));
-      }
-    }
-    *item = std::move(pending.front());
-    pending.erase(pending.begin());
-    return true;
+      *item = std::move(pending.front());
+      pending.erase(pending.begin());
+      return true;
+    };
+    source.progress = [reader, pass, &options](int64_t units) {
+      ReportProgress(options, pass, reader->BytesRead(), reader->BytesTotal(), units);
+    };
+    return source;
   };
-  auto progress = [&](int64_t units) {
-    if (options.progress) options.progress(reader->BytesRead(), reader->BytesTotal(), units);
-  };
-  return RunImport(store, next, progress, options);
+  return RunImport(store, open, options);
 }
 
 absl::StatusOr<int64_t> TmService::ExportTmx(std::string_view tenant, std::string_view store_id,

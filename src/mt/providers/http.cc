@@ -4,7 +4,10 @@
 
 #include <mutex>
 
+#include <sys/socket.h>
+
 #include "absl/time/clock.h"
+#include "common/netaddr.h"
 #include "common/strings.h"
 
 namespace verso::mt::providers {
@@ -27,12 +30,46 @@ struct Handle {
   }
 };
 
+constexpr size_t kMaxHeadBytes = 64 << 10;
+
+// What the callbacks of one transfer share.
+struct Transfer {
+  HttpResponse* response;
+  size_t max_body;
+  size_t head_bytes = 0;
+  bool head_too_large = false;
+  const AddressPolicy* addresses = nullptr;
+  bool refused = false;  // the policy refused an address
+};
+
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
-  static_cast<std::string*>(user)->append(data, size * n);
+  auto* t = static_cast<Transfer*>(user);
+  if (t->response->body.size() + size * n > t->max_body) {
+    t->response->truncated = true;
+    return 0;  // libcurl stops the transfer (CURLE_WRITE_ERROR)
+  }
+  t->response->body.append(data, size * n);
   return size * n;
 }
 
+// Opens the socket for an address libcurl resolved, unless the policy refuses the address.
+curl_socket_t OnOpenSocket(void* user, curlsocktype, curl_sockaddr* address) {
+  auto* t = static_cast<Transfer*>(user);
+  std::optional<IpAddress> ip = FromSockaddr(&address->addr);
+  if (!ip || !t->addresses->Allows(*ip)) {
+    t->refused = true;
+    return CURL_SOCKET_BAD;
+  }
+  return ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
+
 size_t OnHeader(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  t->head_bytes += size * n;
+  if (t->head_bytes > kMaxHeadBytes) {
+    t->head_too_large = true;
+    return 0;
+  }
   std::string_view line(data, size * n);
   size_t colon = line.find(':');
   if (colon != std::string_view::npos) {
@@ -44,7 +81,7 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
            (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
       value.remove_suffix(1);
     }
-    (*static_cast<std::map<std::string, std::string>*>(user))[name] = std::string(value);
+    t->response->headers[name] = std::string(value);
   }
   return size * n;
 }
@@ -70,16 +107,28 @@ absl::StatusOr<HttpResponse> Send(const HttpRequest& request) {
                         ? 0L
                         : std::max<long>(1, static_cast<long>(absl::ToInt64Milliseconds(left)));
   HttpResponse response;
+  Transfer transfer{&response, request.max_response_bytes};
   curl_easy_reset(c);
   curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &response.body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &transfer);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &response.headers);
-  curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &transfer);
+  if (request.accept_encoding) curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+  if (request.addresses != nullptr) {
+    transfer.addresses = request.addresses;
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, OnOpenSocket);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &transfer);
+    curl_easy_setopt(c, CURLOPT_PROXY, "");  // the policy must judge the receiver, not a proxy
+    // Connections kept alive by the handle were opened under another request's policy.
+    curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+  }
   curl_slist* headers = nullptr;
   for (const auto& [name, value] : request.headers) {
     headers = curl_slist_append(headers, StrCat(name, ": ", value).c_str());
@@ -95,6 +144,15 @@ absl::StatusOr<HttpResponse> Send(const HttpRequest& request) {
   }
   CURLcode rc = curl_easy_perform(c);
   curl_slist_free_all(headers);
+  if (transfer.refused && rc != CURLE_OK) {
+    return absl::PermissionDeniedError(
+        StrCat(Host(request.url), " resolves to an address that is not allowed"));
+  }
+  if (transfer.head_too_large) {
+    return absl::ResourceExhaustedError(
+        StrCat(Host(request.url), " answered with a head larger than ", kMaxHeadBytes, " bytes"));
+  }
+  if (response.truncated && rc == CURLE_WRITE_ERROR) rc = CURLE_OK;
   if (rc == CURLE_OPERATION_TIMEDOUT) {
     return absl::DeadlineExceededError(StrCat(Host(request.url), " did not answer in time"));
   }

@@ -1,10 +1,15 @@
 // Each adapter against a local server speaking its provider's wire protocol, errors included.
 #include <gtest/gtest.h>
 
+#include <zlib.h>
+
 #include <nlohmann/json.hpp>
 
 #include "absl/time/clock.h"
+#include "common/netaddr.h"
+#include "common/strings.h"
 #include "mt/mt.h"
+#include "mt/providers/http.h"
 #include "resilience/resilience.h"
 #include "tests/fake_http_server.h"
 
@@ -183,6 +188,66 @@ TEST(ProviderTest, AnUnreachableProviderTimesOutWithinTheDeadline) {
 }
 
 // ---- Anthropic -------------------------------------------------------------------------------
+
+// ---- The HTTP client under hostile answers ---------------------------------------------------
+
+std::string Gzip(const std::string& data) {
+  z_stream z{};
+  EXPECT_EQ(deflateInit2(&z, 9, Z_DEFLATED, 31, 9, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out(deflateBound(&z, data.size()), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+// 64 MiB of zeros in ~64 KB of gzip: the client unpacks only up to its cap and stops there.
+TEST(HttpClientTest, ACompressedAnswerIsReadOnlyUpToTheCap) {
+  const std::string bomb = Gzip(std::string(64 << 20, '\0'));
+  ASSERT_LT(bomb.size(), 1u << 20);
+  FakeHttpServer server([&](const FakeRequest&) {
+    FakeResponse r;
+    r.headers = {{"Content-Type", "application/json"}, {"Content-Encoding", "gzip"}};
+    r.body = bomb;
+    return r;
+  });
+  providers::HttpRequest req;
+  req.url = server.url() + "/v1/chat/completions";
+  req.deadline = absl::Now() + absl::Seconds(20);
+  req.max_response_bytes = 1 << 20;
+  auto resp = providers::Send(req);
+  ASSERT_TRUE(resp.ok()) << resp.status();
+  EXPECT_EQ(resp->status, 200);
+  EXPECT_TRUE(resp->truncated);
+  EXPECT_LE(resp->body.size(), 1u << 20);
+  EXPECT_GT(resp->body.size(), 0u);
+}
+
+// The address policy judges the addresses a name resolves to, when connecting: "localhost" is
+// 127.0.0.1 (and ::1), so a public-only policy never opens a connection to it.
+TEST(HttpClientTest, TheAddressPolicyIsAppliedToResolvedAddresses) {
+  FakeHttpServer server([](const FakeRequest&) { return Json(200, {{"ok", true}}); });
+  providers::HttpRequest req;
+  req.url = StrCat("http://localhost:", server.port(), "/hook");
+  req.deadline = absl::Now() + absl::Seconds(10);
+  const AddressPolicy public_only;
+  req.addresses = &public_only;
+  auto refused = providers::Send(req);
+  EXPECT_TRUE(absl::IsPermissionDenied(refused.status())) << refused.status();
+  EXPECT_EQ(refused.status().message(),
+            StrCat("localhost:", server.port(), " resolves to an address that is not allowed"));
+  EXPECT_EQ(server.request_count(), 0);
+  const AddressPolicy local = *AddressPolicy::Parse("127.0.0.1,::1");
+  req.addresses = &local;
+  auto allowed = providers::Send(req);
+  ASSERT_TRUE(allowed.ok()) << allowed.status();
+  EXPECT_EQ(allowed->status, 200);
+  EXPECT_EQ(server.request_count(), 1);
+}
 
 TEST(AnthropicTest, SendsTheMessagesRequestAndMapsItsErrors) {
   FakeHttpServer server([](const FakeRequest& r) {
