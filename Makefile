@@ -38,6 +38,7 @@ bench: build
 	./bench/run-mt-bench $(BUILD_DIR)
 	./bench/run-quality-bench $(BUILD_DIR)
 	./bench/run-jobs-bench $(BUILD_DIR)
+	./bench/run-fairness-bench $(BUILD_DIR)
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

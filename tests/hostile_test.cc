@@ -347,6 +347,14 @@ TEST_F(HostileTest, SlowAndOversizedUploadsAreCutEarly) {
   HttpResponse r = big.Read();
   EXPECT_EQ(r.status, 413);
   EXPECT_EQ(Message(r), "request bodies on this route are limited to 4294967296 bytes");
+  // A job's document has its own, lower limit, checked the same way.
+  HttpConnection job("127.0.0.1", server_->port());
+  ASSERT_TRUE(job.Send(StrCat("POST /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ", acme_,
+                              "\r\nContent-Type: ", MultipartType(),
+                              "\r\nContent-Length: 300000000\r\n\r\n")));
+  HttpResponse j = job.Read();
+  EXPECT_EQ(j.status, 413);
+  EXPECT_EQ(Message(j), "request bodies on this route are limited to 268435456 bytes");
   HttpResponse m = Fetch(server_->port(), "GET", "/metrics");
   EXPECT_THAT(m.body, HasSubstr("verso_http_slow_uploads_total 1\n"));
 }

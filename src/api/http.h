@@ -91,6 +91,12 @@ struct Route {
   std::function<Response(const absl::Status&, absl::Duration retry_after)> auth_error;
 };
 
+// `route` taking bodies of at most `max_body` bytes (checked before they are read).
+inline Route WithMaxBody(int64_t max_body, Route route) {
+  route.max_body = max_body;
+  return route;
+}
+
 class Router {
  public:
   void Add(Route route);

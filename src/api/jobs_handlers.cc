@@ -195,26 +195,29 @@ void AddJobRoutes(Router* router, const Services& s) {
   jobs::JobService* j = s.jobs;
   if (j == nullptr) return;
   const std::vector<std::string> json = {"application/json"};
-  router->Add({"POST",
-               "/v1/jobs",
-               "translate",
-               Route::Body::kUpload,
-               {"multipart/form-data", "application/json"},
-               Route::Exec::kLong,
-               [j](Request& req) {
-                 struct Cleanup {
-                   std::string path;
-                   ~Cleanup() { std::filesystem::remove(path); }
-                 } cleanup{req.body_file};
-                 auto r = ParseSubmission(req);
-                 if (!r.ok()) return ErrorResponse(r.status());
-                 auto info = j->Submit(*r);
-                 if (!info.ok()) return ErrorResponse(info.status());
-                 Response resp = JsonResponse(202, JobJson(*info));
-                 resp.headers.emplace_back("Location", StrCat("/v1/jobs/", info->job.id));
-                 if (info->replayed) resp.headers.emplace_back("Idempotent-Replayed", "true");
-                 return resp;
-               }});
+  router->Add(WithMaxBody(kMaxDocumentBytes, {"POST",
+                                              "/v1/jobs",
+                                              "translate",
+                                              Route::Body::kUpload,
+                                              {"multipart/form-data", "application/json"},
+                                              Route::Exec::kLong,
+                                              [j](Request& req) {
+                                                struct Cleanup {
+                                                  std::string path;
+                                                  ~Cleanup() { std::filesystem::remove(path); }
+                                                } cleanup{req.body_file};
+                                                auto r = ParseSubmission(req);
+                                                if (!r.ok()) return ErrorResponse(r.status());
+                                                auto info = j->Submit(*r);
+                                                if (!info.ok()) return ErrorResponse(info.status());
+                                                Response resp = JsonResponse(202, JobJson(*info));
+                                                resp.headers.emplace_back(
+                                                    "Location", StrCat("/v1/jobs/", info->job.id));
+                                                if (info->replayed)
+                                                  resp.headers.emplace_back("Idempotent-Replayed",
+                                                                            "true");
+                                                return resp;
+                                              }}));
   router->Add({"GET",
                "/v1/jobs",
                "translate",

@@ -282,7 +282,8 @@ void AddQualityRoutes(Router* router, const Services& s) {
     const std::vector<std::string> uploads = {"application/xml",   "text/xml",
                                               "application/x-tbx", "application/tbx+xml",
                                               "text/csv",          "application/octet-stream"};
-    router->Add(
+    router->Add(WithMaxBody(
+        kMaxGlossaryUpload,
         {"POST", "/v1/glossaries/{name}/imports", "tm:write", Route::Body::kUpload, uploads,
          Route::Exec::kLong, [g](Request& req) {
            struct Cleanup {
@@ -340,7 +341,7 @@ void AddQualityRoutes(Router* router, const Services& s) {
            Json out = GlossaryJson(*info);
            out["imported"] = n;
            return JsonResponse(created ? 201 : 200, out);
-         }});
+         }}));
     router->Add(
         {"GET",
          "/v1/glossaries/{name}/export",
