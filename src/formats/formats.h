@@ -97,6 +97,9 @@ class TmxReader {
   // Reads the next <tu>; false at the end of the body. Malformed XML is an error that ends the
   // document; an invalid unit is returned with `problem` set.
   virtual absl::StatusOr<bool> Next(TmxUnit* unit) = 0;
+  // Reads past the next <tu> without converting it: the errors of Next (malformed XML, what the
+  // body may not hold), a quarter of the work. False at the end of the body.
+  virtual absl::StatusOr<bool> Skip() = 0;
   // Bytes of input consumed so far, and the total (0 when unknown), for progress.
   virtual int64_t BytesRead() const = 0;
   virtual int64_t BytesTotal() const = 0;

@@ -150,7 +150,15 @@ class LibxmlTmxReader : public TmxReader {
     return header;
   }
 
-  absl::StatusOr<bool> Next(TmxUnit* unit) override {
+  absl::StatusOr<bool> Next(TmxUnit* unit) override { return Advance(unit); }
+  absl::StatusOr<bool> Skip() override { return Advance(nullptr); }
+
+  int64_t BytesRead() const override { return xmlTextReaderByteConsumed(reader_); }
+  int64_t BytesTotal() const override { return total_; }
+
+ private:
+  // The next <tu>, converted into `unit` unless it is null.
+  absl::StatusOr<bool> Advance(TmxUnit* unit) {
     if (!in_body_) return absl::FailedPreconditionError("ReadHeader must come first");
     if (body_empty_ || finished_) return Finish();
     while (true) {
@@ -169,6 +177,12 @@ class LibxmlTmxReader : public TmxReader {
       if (type != XML_READER_TYPE_ELEMENT) continue;
       std::string_view local = Name(xmlTextReaderConstLocalName(reader_));
       if (local != "tu") return Error(StrCat("unexpected <", local, "> in <body>"));
+      if (unit == nullptr) {  // skipping: the parser still reads every byte of the subtree
+        int rc = xmlTextReaderNext(reader_);
+        if (rc < 0) return Error("malformed XML");
+        pending_ = rc == 1;
+        return true;
+      }
       *unit = TmxUnit{};
       xmlNode* node = xmlTextReaderExpand(reader_);
       if (node == nullptr) return Error("malformed XML");
@@ -184,10 +198,6 @@ class LibxmlTmxReader : public TmxReader {
     }
   }
 
-  int64_t BytesRead() const override { return xmlTextReaderByteConsumed(reader_); }
-  int64_t BytesTotal() const override { return total_; }
-
- private:
   absl::StatusOr<bool> Finish() {
     // Read to the end so that trailing garbage is reported.
     while (true) {

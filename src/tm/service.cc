@@ -634,10 +634,11 @@ absl::StatusOr<ImportReport> TmService::RunImport(const std::shared_ptr<Store>& 
   absl::Time start = clock_->MonotonicNow();
   absl::Time now = NowSeconds(*clock_);
   std::lock_guard<std::mutex> write(store->write_mu);
-  // Pass 1 reads and validates the whole input and writes nothing: malformed input, or an
-  // invalid unit in a strict import, fails before any write.
+  // Pass 1 reads the whole input and writes nothing: malformed input (or, in a strict import,
+  // an invalid unit: then every unit is converted and checked) fails before any write.
   {
-    VERSO_ASSIGN_OR_RETURN(ImportSource source, open(1));
+    VERSO_ASSIGN_OR_RETURN(ImportSource source,
+                           open(options.strict ? ImportPass::kValidate : ImportPass::kScan));
     ImportItem item;
     while (true) {
       if (options.cancel != nullptr && options.cancel->load()) {
@@ -646,32 +647,50 @@ absl::StatusOr<ImportReport> TmService::RunImport(const std::shared_ptr<Store>& 
       item = ImportItem{};
       VERSO_ASSIGN_OR_RETURN(bool more, source.next(&item));
       if (!more) break;
-      if (item.skip.empty()) {
-        absl::Status s = ValidateAndComplete(&item.record, options.user, now);
-        if (!s.ok()) item.skip = std::string(s.message());
-      }
-      if (!item.skip.empty() && options.strict) {
-        return absl::InvalidArgumentError(
-            StrCat("line ", item.line, ": ", item.skip, " (strict import: nothing was imported)"));
+      if (options.strict) {
+        if (item.skip.empty()) {
+          absl::Status s = ValidateAndComplete(&item.record, options.user, now);
+          if (!s.ok()) item.skip = std::string(s.message());
+        }
+        if (!item.skip.empty()) {
+          return absl::InvalidArgumentError(StrCat("line ", item.line, ": ", item.skip,
+                                                   " (strict import: nothing was imported)"));
+        }
       }
       if (source.progress && ++report.units % 4096 == 0) source.progress(report.units);
     }
     report.units = 0;
   }
-  // Pass 2 writes, in transactions of kBatch units: the database is free for every other writer
-  // (other tenants included) between them. This thread parses; a writer thread stores.
-  constexpr size_t kBatch = 2048;
-  VERSO_ASSIGN_OR_RETURN(ImportSource source, open(2));
+  // Pass 2 writes, in transactions of about kHold each: the database is free for every other
+  // writer (other tenants included) between them. This thread parses; a writer thread stores
+  // what the channel brings in batches of kBatch.
+  constexpr size_t kBatch = 512;
+  constexpr absl::Duration kHold = absl::Milliseconds(50);
+  VERSO_ASSIGN_OR_RETURN(ImportSource source, open(ImportPass::kWrite));
   Channel<std::vector<SegmentRecord>> channel(8);
+  std::atomic<bool> read_failed{false};  // set before the channel closes
   int64_t first_inserted = -1;
-  int64_t written = 0;
+  int64_t written = 0;  // committed
   std::vector<int64_t> merged;
   absl::Status write_status;
   std::thread writer_thread([&] {
+    std::unique_ptr<storage::SegmentWriter> writer;
+    int64_t pending = 0;  // written in the open transaction
+    absl::Time began;
+    auto commit = [&]() -> absl::Status {
+      VERSO_RETURN_IF_ERROR(writer->Commit());
+      writer.reset();
+      written += pending;
+      pending = 0;
+      return absl::OkStatus();
+    };
     std::vector<SegmentRecord> batch;
     while (channel.Pop(&batch)) {
       write_status = [&]() -> absl::Status {
-        VERSO_ASSIGN_OR_RETURN(auto writer, repo_->BeginWrite(store->record.id));
+        if (writer == nullptr) {
+          VERSO_ASSIGN_OR_RETURN(writer, repo_->BeginWrite(store->record.id));
+          began = clock_->MonotonicNow();
+        }
         for (SegmentRecord& r : batch) {
           VERSO_ASSIGN_OR_RETURN(storage::PutOutcome out, writer->Put(&r));
           if (out.inserted) {
@@ -680,14 +699,16 @@ absl::StatusOr<ImportReport> TmService::RunImport(const std::shared_ptr<Store>& 
             merged.push_back(out.id);
           }
         }
-        return writer->Commit();
+        pending += static_cast<int64_t>(batch.size());
+        return clock_->MonotonicNow() - began >= kHold ? commit() : absl::OkStatus();
       }();
       if (!write_status.ok()) {
         channel.Close();
-        return;
+        return;  // the open transaction (if any) rolls back as `writer` goes
       }
-      written += static_cast<int64_t>(batch.size());
     }
+    // The channel is closed: commit the rest, unless reading failed (then it rolls back).
+    if (writer != nullptr && !read_failed) write_status = commit();
   });
   absl::Status read_status;
   std::vector<SegmentRecord> batch;
@@ -726,6 +747,7 @@ absl::StatusOr<ImportReport> TmService::RunImport(const std::shared_ptr<Store>& 
     if (source.progress && report.units % 4096 == 0) source.progress(report.units);
   }
   if (read_status.ok() && !batch.empty()) channel.Push(std::move(batch));
+  read_failed = !read_status.ok();
   channel.Close();
   writer_thread.join();
   std::sort(merged.begin(), merged.end());

@@ -207,8 +207,8 @@ class TmService {
   // TMX 1.4b import. The file is validated before anything is written: malformed XML, a
   // missing srclang, compressed or unreadable input fail the whole import (nothing is written);
   // invalid units are skipped and reported, or fail it when strict. Then it is written in
-  // transactions of a few thousand units (other writers go between them); a failure while
-  // writing (disk full, shutdown) leaves what was written, and says how much.
+  // transactions of about 50 ms (other writers go between them); a failure while writing
+  // (disk full, shutdown) leaves what was written, and says how much.
   absl::StatusOr<ImportReport> ImportTmx(std::string_view tenant, std::string_view store_id,
                                          const std::string& path, const ImportOptions& options);
   // gettext PO import: msgid -> msgstr (and msgid_plural -> msgstr[1]), msgctxt as context key,
@@ -264,11 +264,14 @@ class TmService {
     std::function<absl::StatusOr<bool>(ImportItem*)> next;
     std::function<void(int64_t)> progress;
   };
-  // Opens the input for pass 1 (validation) or 2 (writing).
-  using OpenImport = std::function<absl::StatusOr<ImportSource>(int pass)>;
-  // Reads and validates the whole input first (nothing is written if it is malformed, or has an
-  // invalid unit in a strict import), then writes it in transactions of a few thousand units,
-  // so that an import never holds the database for long, and indexes what it wrote.
+  // The passes over an import's input: kScan only reads it (the items it yields carry nothing
+  // but their line), kValidate converts and checks every unit too, kWrite is the pass that
+  // writes.
+  enum class ImportPass { kScan, kValidate, kWrite };
+  using OpenImport = std::function<absl::StatusOr<ImportSource>(ImportPass pass)>;
+  // Reads the whole input first (nothing is written if it is malformed, or has an invalid unit
+  // in a strict import), then writes it in transactions of about 50 ms each, so that an import
+  // never holds the database for long, and indexes what it wrote.
   absl::StatusOr<ImportReport> RunImport(const std::shared_ptr<Store>& store,
                                          const OpenImport& open, const ImportOptions& options);
 

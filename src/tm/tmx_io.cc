@@ -188,12 +188,12 @@ formats::TmxUnit ToUnit(const SegmentRecord& r, const TmStoreRecord& store) {
   return unit;
 }
 
-// Progress over the two passes of an import: the first half while validating, the second while
+// Progress over the two passes of an import: the first half while checking, the second while
 // writing, so that bytes read reach the file's size at the end.
-void ReportProgress(const ImportOptions& options, int pass, int64_t read, int64_t total,
+void ReportProgress(const ImportOptions& options, bool writing, int64_t read, int64_t total,
                     int64_t units) {
   if (!options.progress) return;
-  options.progress((pass == 1 ? 0 : total / 2) + read / 2, total, units);
+  options.progress((writing ? total / 2 : 0) + read / 2, total, units);
 }
 
 }  // namespace
@@ -203,14 +203,17 @@ absl::StatusOr<ImportReport> TmService::ImportTmx(std::string_view tenant,
                                                   const std::string& path,
                                                   const ImportOptions& options) {
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
-  auto open = [&](int pass) -> absl::StatusOr<ImportSource> {
+  auto open = [&](ImportPass pass) -> absl::StatusOr<ImportSource> {
     std::shared_ptr<formats::TmxReader> reader;
     VERSO_ASSIGN_OR_RETURN(reader, formats::TmxReader::OpenFile(path, options.source_name));
     VERSO_RETURN_IF_ERROR(reader->ReadHeader().status());
     auto unit = std::make_shared<formats::TmxUnit>();
     auto languages = std::make_shared<LanguageCache>();
+    const bool convert = pass != ImportPass::kScan;
     ImportSource source;
-    source.next = [reader, unit, languages, store](ImportItem* item) -> absl::StatusOr<bool> {
+    source.next = [reader, unit, languages, store,
+                   convert](ImportItem* item) -> absl::StatusOr<bool> {
+      if (!convert) return reader->Skip();
       VERSO_ASSIGN_OR_RETURN(bool more, reader->Next(unit.get()));
       if (!more) return false;
       item->line = unit->line;
@@ -218,8 +221,9 @@ absl::StatusOr<ImportReport> TmService::ImportTmx(std::string_view tenant,
       if (!s.ok()) item->skip = std::string(s.message());
       return true;
     };
-    source.progress = [reader, pass, &options](int64_t units) {
-      ReportProgress(options, pass, reader->BytesRead(), reader->BytesTotal(), units);
+    const bool writing = pass == ImportPass::kWrite;
+    source.progress = [reader, writing, &options](int64_t units) {
+      ReportProgress(options, writing, reader->BytesRead(), reader->BytesTotal(), units);
     };
     return source;
   };
@@ -230,7 +234,7 @@ absl::StatusOr<ImportReport> TmService::ImportPo(std::string_view tenant, std::s
                                                  const std::string& path,
                                                  const ImportOptions& options) {
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
-  auto open = [&](int pass) -> absl::StatusOr<ImportSource> {
+  auto open = [&](ImportPass pass) -> absl::StatusOr<ImportSource> {
     std::shared_ptr<formats::PoReader> reader;
     VERSO_ASSIGN_OR_RETURN(reader, formats::PoReader::OpenFile(path, options.source_name));
     struct State {
@@ -280,8 +284,9 @@ absl::StatusOr<ImportReport> TmService::ImportPo(std::string_view tenant, std::s
       pending.erase(pending.begin());
       return true;
     };
-    source.progress = [reader, pass, &options](int64_t units) {
-      ReportProgress(options, pass, reader->BytesRead(), reader->BytesTotal(), units);
+    const bool writing = pass == ImportPass::kWrite;
+    source.progress = [reader, writing, &options](int64_t units) {
+      ReportProgress(options, writing, reader->BytesRead(), reader->BytesTotal(), units);
     };
     return source;
   };
