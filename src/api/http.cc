@@ -94,6 +94,11 @@ Response ErrorResponse(int http_status, std::string_view code, std::string_view 
 }
 
 Response ErrorResponse(const absl::Status& status) {
+  if (IsWouldBlock(status)) {
+    Response r;
+    r.would_block = true;
+    return r;
+  }
   int http = StatusToHttp(status);
   std::string message(status.message());
   // Internal errors are logged by the server; clients get no internals.

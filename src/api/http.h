@@ -29,7 +29,10 @@ struct Request {
   std::string body;                                          // JSON routes
   std::string body_file;                                     // upload routes: the streamed body
   std::string request_id;
-  std::string remote;                         // the client's address ("127.0.0.1")
+  std::string remote;  // the client's address ("127.0.0.1")
+  // Route::Exec::kTryInline's first attempt, on the I/O thread: the handler must not wait
+  // (services are called with their nonblocking options).
+  bool nonblocking = false;
   std::map<std::string, std::string> params;  // path parameters
   auth::Principal principal;                  // authenticated routes
 
@@ -44,6 +47,9 @@ struct Response {
   std::string file;          // when set, the body is this file
   bool delete_file = false;  // remove `file` once sent
   std::vector<std::pair<std::string, std::string>> headers;
+  // The handler could not answer without waiting (ErrorResponse of a WouldBlock status): the
+  // server runs it again where it may wait.
+  bool would_block = false;
 };
 
 Response JsonResponse(int status, const Json& body);
@@ -67,10 +73,12 @@ struct Route {
   // Where the handler runs. The I/O threads must never wait on storage, or one tenant's import
   // stalls every connection of that thread (/healthz included).
   enum class Exec {
-    kInline,   // on the I/O thread: touches neither storage nor a lock storage work holds
-    kStorage,  // the storage pool: short reads and writes
-    kLong,     // the long-work pool (uploads, exports, submissions), a few per tenant at once
-    kWaits,    // the waiting pool: waits on other services (machine translation)
+    kInline,     // on the I/O thread: touches neither storage nor a lock storage work holds
+    kTryInline,  // on the I/O thread with Request::nonblocking; again on the storage pool when
+                 // it answers would_block (TM lookups: memory almost always has the answer)
+    kStorage,    // the storage pool: short reads and writes
+    kLong,       // the long-work pool (uploads, exports, submissions), a few per tenant at once
+    kWaits,      // the waiting pool: waits on other services (machine translation)
   };
   std::string method;
   std::string pattern;  // "/v1/tm/{store}/segments/{id}"

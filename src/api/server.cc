@@ -126,6 +126,7 @@ struct Server::Impl {
   // by status.
   ops::Counter* rejected_connections = nullptr;
   ops::Counter* slow_uploads = nullptr;
+  ops::Counter* retried_off_thread = nullptr;  // kTryInline requests that had to wait
   std::map<const Route*, ops::Histogram*> latency;
   std::mutex counters_mu;
   std::map<std::pair<const Route*, int>, ops::Counter*> counters;
@@ -211,6 +212,8 @@ net::awaitable<void> Server::Impl::Session(tcp::socket socket,
   state->stream = &stream;
   beast::flat_buffer buffer;
   bool first = true;
+  boost::system::error_code remote_ec;
+  const std::string remote = stream.socket().remote_endpoint(remote_ec).address().to_string();
   try {
     for (;;) {
       state->busy = false;
@@ -254,8 +257,7 @@ net::awaitable<void> Server::Impl::Session(tcp::socket socket,
         req.headers.emplace_back(AsciiLower(std::string(field.name_string())),
                                  std::string(field.value()));
       }
-      boost::system::error_code remote_ec;
-      req.remote = stream.socket().remote_endpoint(remote_ec).address().to_string();
+      req.remote = remote;
       std::string_view given_id = req.Header("x-request-id");
       req.request_id =
           ValidRequestId(given_id) ? std::string(given_id) : NewRequestId(*services.clock);
@@ -579,6 +581,15 @@ net::awaitable<Response> Server::Impl::Run(const Route& route, Request& req) {
   switch (route.exec) {
     case Route::Exec::kInline:
       co_return run();
+    case Route::Exec::kTryInline: {
+      req.nonblocking = true;
+      Response r = run();
+      req.nonblocking = false;
+      if (!r.would_block) co_return r;
+      retried_off_thread->Inc();
+      pool = storage.get();
+      break;
+    }
     case Route::Exec::kStorage:
       pool = storage.get();
       break;
@@ -697,6 +708,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   impl->services = services;
   impl->rejected_connections = services.metrics->GetCounter(
       "verso_http_rejected_connections_total", "Connections refused over the cap.", {}, {});
+  impl->retried_off_thread = services.metrics->GetCounter(
+      "verso_http_requests_off_thread_total",
+      "Requests tried on an I/O thread that had to wait, run again on the storage pool.", {}, {});
   impl->slow_uploads = services.metrics->GetCounter(
       "verso_http_slow_uploads_total", "Uploads cut for arriving below the minimum rate.", {}, {});
   Impl* gauge_source = impl.get();

@@ -225,7 +225,7 @@ void AddTmRoutes(Router* router, const Services& s) {
                }});
 
   router->Add({"POST", "/v1/tm/{store}/lookup", read, Route::Body::kJson, json,
-               Route::Exec::kStorage, [tms, metrics, clock = s.clock](Request& req) {
+               Route::Exec::kTryInline, [tms, metrics, clock = s.clock](Request& req) {
                  auto body = ParseObject(req.body);
                  if (!body.ok()) return ErrorResponse(body.status());
                  Fields f(*body);
@@ -242,6 +242,7 @@ void AddTmRoutes(Router* router, const Services& s) {
                    if (!c.ok()) return ErrorResponse(c.status());
                    options.context = std::move(*c);
                  }
+                 options.nonblocking = req.nonblocking;
                  absl::Time start = clock->MonotonicNow();
                  auto result = tms->Lookup(req.principal.tenant, req.params.at("store"),
                                            *plain ? text::EscapeText(source) : source, options);
@@ -260,8 +261,8 @@ void AddTmRoutes(Router* router, const Services& s) {
                }});
 
   router->Add(
-      {"POST", "/v1/tm/{store}/lookup/batch", read, Route::Body::kJson, json, Route::Exec::kStorage,
-       [tms, metrics, clock = s.clock](Request& req) {
+      {"POST", "/v1/tm/{store}/lookup/batch", read, Route::Body::kJson, json,
+       Route::Exec::kTryInline, [tms, metrics, clock = s.clock](Request& req) {
          auto body = ParseObject(req.body);
          if (!body.ok()) return ErrorResponse(body.status());
          Fields f(*body);
@@ -295,9 +296,11 @@ void AddTmRoutes(Router* router, const Services& s) {
            }
            parsed.emplace_back(*plain ? text::EscapeText(source) : source, std::move(c));
          }
-         Response response;
-         JsonWriter w(&response.body);
-         w.BeginObject().Key("results").BeginArray();
+         // Every lookup first, then the answer and the metrics: a lookup that would block sends
+         // the whole batch to the storage pool, and nothing may have been counted by then.
+         options.nonblocking = req.nonblocking;
+         std::vector<tm::LookupResult> results;
+         std::vector<double> seconds;
          for (size_t i = 0; i < parsed.size(); ++i) {
            options.context = parsed[i].second;
            absl::Time start = clock->MonotonicNow();
@@ -311,9 +314,16 @@ void AddTmRoutes(Router* router, const Services& s) {
              }
              return ErrorResponse(st);
            }
-           metrics->lookup_seconds->Observe(absl::ToDoubleSeconds(clock->MonotonicNow() - start));
+           seconds.push_back(absl::ToDoubleSeconds(clock->MonotonicNow() - start));
+           results.push_back(std::move(*result));
+         }
+         Response response;
+         JsonWriter w(&response.body);
+         w.BeginObject().Key("results").BeginArray();
+         for (size_t i = 0; i < results.size(); ++i) {
+           metrics->lookup_seconds->Observe(seconds[i]);
            w.BeginObject().Key("matches").BeginArray();
-           for (const auto& m : result->matches) {
+           for (const auto& m : results[i].matches) {
              metrics->bands[static_cast<int>(m.band)]->Inc();
              WriteMatch(w, m);
            }

@@ -131,6 +131,7 @@ RateLimiter::Bucket& RateLimiter::Refill(std::string_view key, absl::Time now) {
     }
   }
   auto [it, fresh] = buckets_.try_emplace(std::string(key), Bucket{burst_, now});
+  size_ = buckets_.size();
   Bucket& b = it->second;
   if (!fresh) {
     double elapsed = absl::ToDoubleSeconds(now - b.last);
@@ -154,7 +155,7 @@ bool RateLimiter::Allow(std::string_view key, absl::Duration* retry_after) {
 }
 
 bool RateLimiter::WouldAllow(std::string_view key, absl::Duration* retry_after) {
-  if (rate_ <= 0) return true;
+  if (rate_ <= 0 || size_.load(std::memory_order_relaxed) == 0) return true;  // nobody limited
   const absl::Time now = clock_->MonotonicNow();
   std::lock_guard<std::mutex> lock(mu_);
   auto it = buckets_.find(std::string(key));

@@ -6,6 +6,7 @@
 #ifndef VERSO_AUTH_AUTH_H_
 #define VERSO_AUTH_AUTH_H_
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -105,6 +106,7 @@ class RateLimiter {
   size_t max_keys_;
   std::mutex mu_;
   std::unordered_map<std::string, Bucket> buckets_;  // GUARDED_BY(mu_)
+  std::atomic<size_t> size_{0};                      // buckets_.size(), read without mu_
 };
 
 }  // namespace verso::auth

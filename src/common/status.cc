@@ -31,6 +31,20 @@ bool IsThrottled(const absl::Status& status) {
   return absl::IsResourceExhausted(status) && status.GetPayload(kThrottledPayload).has_value();
 }
 
+namespace {
+constexpr char kWouldBlockPayload[] = "verso/would-block";
+}  // namespace
+
+absl::Status WouldBlock(std::string_view what) {
+  absl::Status s = absl::UnavailableError(StrCat(what, " would have to wait"));
+  s.SetPayload(kWouldBlockPayload, absl::Cord("1"));
+  return s;
+}
+
+bool IsWouldBlock(const absl::Status& status) {
+  return absl::IsUnavailable(status) && status.GetPayload(kWouldBlockPayload).has_value();
+}
+
 absl::Status Annotate(const absl::Status& status, std::string_view context) {
   if (status.ok()) return status;
   absl::Status out(status.code(), StrCat(context, ": ", status.message()));

@@ -54,6 +54,11 @@ namespace internal {
 absl::Status Throttled(std::string_view message);
 bool IsThrottled(const absl::Status& status);
 
+// An answer a caller that may not wait (an I/O thread) gets instead of waiting on a lock or on
+// storage: Unavailable, marked. The caller asks again where waiting is allowed.
+absl::Status WouldBlock(std::string_view what);
+bool IsWouldBlock(const absl::Status& status);
+
 // Prefixes the message of a non-OK status with `context` ("importing x.tmx: ...").
 absl::Status Annotate(const absl::Status& status, std::string_view context);
 

@@ -137,7 +137,9 @@ TEST_F(JobsTest, SegmentsGoThroughTmMtAndReview) {
   EXPECT_EQ(info->counts.mt, 3);
   EXPECT_EQ(info->counts.approved + info->counts.awaiting, 5);
   for (const Stage& s : info->stages) {
-    if (s.name != "post_edit") EXPECT_EQ(s.state, "done") << s.name;
+    if (s.name != "post_edit") {
+      EXPECT_EQ(s.state, "done") << s.name;
+    }
   }
   auto segs = service_->Segments("acme", job->job.id, "es", "");
   ASSERT_EQ(segs->size(), 5u);

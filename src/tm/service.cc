@@ -262,9 +262,15 @@ void TmService::CompactIfNeeded(Store* store) {
 }
 
 absl::StatusOr<std::shared_ptr<TmService::Store>> TmService::FindStore(std::string_view tenant,
-                                                                       std::string_view store_id) {
+                                                                       std::string_view store_id,
+                                                                       bool nonblocking) {
   VERSO_RETURN_IF_ERROR(ValidateTenant(tenant));
-  std::shared_lock<std::shared_mutex> lock(stores_->mu);
+  std::shared_lock<std::shared_mutex> lock(stores_->mu, std::defer_lock);
+  if (!nonblocking) {
+    lock.lock();
+  } else if (!lock.try_lock()) {
+    return WouldBlock("the store list");
+  }
   auto it = stores_->by_id.find(std::string(store_id));
   if (it == stores_->by_id.end() || (tenant != kAnyTenant && it->second->record.tenant != tenant)) {
     return StoreNotFound(store_id);
@@ -482,8 +488,8 @@ absl::StatusOr<LookupResult> TmService::Lookup(std::string_view tenant, std::str
         StrCat("max_results: must be between 1 and 100 (got ", options.max_results, ")"));
   }
   VERSO_RETURN_IF_ERROR(ValidateText(source, "source"));
-  VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
-  VERSO_RETURN_IF_ERROR(EnsureIndexed(store.get()));
+  VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id, options.nonblocking));
+  if (!options.nonblocking) VERSO_RETURN_IF_ERROR(EnsureIndexed(store.get()));
   LookupQuery query;
   query.source = source;
   query.context = options.context;
@@ -492,7 +498,12 @@ absl::StatusOr<LookupResult> TmService::Lookup(std::string_view tenant, std::str
   LookupStats stats;
   std::vector<Hit> hits;
   {
-    std::shared_lock<std::shared_mutex> lock(store->index_mu);
+    std::shared_lock<std::shared_mutex> lock(store->index_mu, std::defer_lock);
+    if (!options.nonblocking) {
+      lock.lock();
+    } else if (!lock.try_lock() || !store->indexed) {
+      return WouldBlock("the store's index");  // being changed, or not built yet
+    }
     hits =
         options.exhaustive ? store->index.Scan(query, &stats) : store->index.Lookup(query, &stats);
   }
@@ -502,7 +513,8 @@ absl::StatusOr<LookupResult> TmService::Lookup(std::string_view tenant, std::str
   if (hits.empty()) return result;
   std::vector<int64_t> ids;
   for (const Hit& h : hits) ids.push_back(h.segment_id);
-  VERSO_ASSIGN_OR_RETURN(std::vector<SegmentRecord> records, FetchRecords(store.get(), ids));
+  VERSO_ASSIGN_OR_RETURN(std::vector<SegmentRecord> records,
+                         FetchRecords(store.get(), ids, options.nonblocking));
   for (const Hit& h : hits) {
     auto it = std::find_if(records.begin(), records.end(),
                            [&](const SegmentRecord& r) { return r.id == h.segment_id; });
@@ -573,8 +585,9 @@ absl::StatusOr<StoreStats> TmService::Stats(std::string_view tenant, std::string
   return stats;
 }
 
-absl::StatusOr<std::vector<SegmentRecord>> TmService::FetchRecords(
-    Store* store, const std::vector<int64_t>& ids) {
+absl::StatusOr<std::vector<SegmentRecord>> TmService::FetchRecords(Store* store,
+                                                                   const std::vector<int64_t>& ids,
+                                                                   bool nonblocking) {
   std::vector<std::shared_ptr<const SegmentRecord>> cached(ids.size());
   std::vector<int64_t> missing;
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -582,6 +595,7 @@ absl::StatusOr<std::vector<SegmentRecord>> TmService::FetchRecords(
     if (!cached[i]) missing.push_back(ids[i]);
   }
   std::vector<SegmentRecord> fetched;
+  if (!missing.empty() && nonblocking) return WouldBlock("reading segments from storage");
   if (!missing.empty()) {
     VERSO_ASSIGN_OR_RETURN(fetched, repo_->GetSegments(store->record.id, missing));
   }

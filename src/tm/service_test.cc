@@ -542,6 +542,29 @@ TEST_F(TmServiceTest, InterruptedImportsResumeAfterRestart) {
 
 // A tenant may queue a bounded number of imports; they run one at a time per tenant, so that
 // another tenant's import is not stuck behind them.
+// A lookup that may not wait (an I/O thread's) answers WouldBlock instead of building an index
+// or reading storage, and the same answer as a waiting one when memory has it all.
+TEST_F(TmServiceTest, NonblockingLookupsNeverWait) {
+  std::string store = NewStore("acme", "en", "es");
+  Add(store, {Seg("Open the file", "Abra el archivo"), Seg("Save the file", "Guarde el archivo")});
+  Open(/*build_indexes=*/false);  // a restart: no index built, no record in memory
+  LookupOptions quick;
+  quick.nonblocking = true;
+  auto refused = service_->Lookup("acme", store, "Open the file", quick);
+  EXPECT_TRUE(IsWouldBlock(refused.status())) << refused.status();
+  EXPECT_EQ(refused.status().message(), "the store's index would have to wait");
+  ASSERT_TRUE(service_->Warm("acme", store).ok());
+  refused = service_->Lookup("acme", store, "Open the file", quick);
+  EXPECT_EQ(refused.status().message(), "reading segments from storage would have to wait");
+  auto waited = service_->Lookup("acme", store, "Open the file", {});
+  ASSERT_TRUE(waited.ok()) << waited.status();
+  auto quick_again = service_->Lookup("acme", store, "Open the file", quick);
+  ASSERT_TRUE(quick_again.ok()) << quick_again.status();
+  ASSERT_EQ(quick_again->matches.size(), waited->matches.size());
+  EXPECT_EQ(quick_again->matches[0].segment.target, "Abra el archivo");
+  EXPECT_EQ(quick_again->matches[0].score, 100);
+}
+
 TEST_F(TmServiceTest, ImportsQueuePerTenantWithinBounds) {
   std::string a = NewStore("acme", "en", "es");
   std::string b = NewStore("globex", "en", "es");

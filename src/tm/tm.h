@@ -60,6 +60,9 @@ struct LookupOptions {
   SegmentContext context;
   // Score every segment instead of using the index (the linear-scan baseline; same results).
   bool exhaustive = false;
+  // Never wait: when the answer needs a lock another thread holds, an index not built yet or
+  // a record not in memory, answer WouldBlock (common/status.h) at once. For I/O threads.
+  bool nonblocking = false;
 };
 
 struct Match {
@@ -239,13 +242,15 @@ class TmService {
  private:
   struct Store;
   absl::StatusOr<std::shared_ptr<Store>> FindStore(std::string_view tenant,
-                                                   std::string_view store_id);
+                                                   std::string_view store_id,
+                                                   bool nonblocking = false);
   absl::StatusOr<StoreInfo> Info(const Store& store);
   // Checks and completes a segment before it is written.
   absl::Status ValidateAndComplete(SegmentRecord* segment, std::string_view user, absl::Time now);
   // The records of `ids` that exist, in the order of `ids`, from the cache or storage.
   absl::StatusOr<std::vector<SegmentRecord>> FetchRecords(Store* store,
-                                                          const std::vector<int64_t>& ids);
+                                                          const std::vector<int64_t>& ids,
+                                                          bool nonblocking = false);
   // Builds the store's index if it is not built yet.
   absl::Status EnsureIndexed(Store* store);
   // Rebuilds the store's index without its dead slots when they have piled up. Needs write_mu.
