@@ -157,9 +157,16 @@ void TmService::RunBackgroundImport(storage::ImportRecord record) {
     progress->bytes_read = bytes_read;
     progress->units = units;
   };
-  absl::StatusOr<ImportReport> report =
-      saved.ok() ? ImportFile(record.tenant, record.store_id, record.file, record.format, options)
-                 : absl::StatusOr<ImportReport>(saved);
+  absl::StatusOr<ImportReport> report = absl::UnknownError("not run");
+  if (!saved.ok()) {
+    report = saved;
+  } else {
+    try {  // this thread's own: an exception must fail the import, not end the process
+      report = ImportFile(record.tenant, record.store_id, record.file, record.format, options);
+    } catch (const std::exception& e) {
+      report = absl::InternalError(StrCat("internal error: ", e.what()));
+    }
+  }
   if (absl::IsCancelled(report.status())) {
     // Interrupted by shutdown: the record stays "running" and the file stays, for resumption.
     log::Info("tm.import.interrupted", {{"import", record.id}});

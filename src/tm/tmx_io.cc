@@ -190,10 +190,14 @@ formats::TmxUnit ToUnit(const SegmentRecord& r, const TmStoreRecord& store) {
 
 // Progress over the two passes of an import: the first half while checking, the second while
 // writing, so that bytes read reach the file's size at the end.
-void ReportProgress(const ImportOptions& options, bool writing, int64_t read, int64_t total,
-                    int64_t units) {
-  if (!options.progress) return;
-  options.progress((writing ? total / 2 : 0) + read / 2, total, units);
+template <typename Reader>
+std::function<void(int64_t)> ProgressOf(const ImportOptions& options, bool writing,
+                                        std::shared_ptr<Reader> reader) {
+  return [&options, writing, reader](int64_t units) {
+    if (!options.progress) return;
+    const int64_t total = reader->BytesTotal();
+    options.progress((writing ? total / 2 : 0) + reader->BytesRead() / 2, total, units);
+  };
 }
 
 }  // namespace
@@ -221,10 +225,7 @@ absl::StatusOr<ImportReport> TmService::ImportTmx(std::string_view tenant,
       if (!s.ok()) item->skip = std::string(s.message());
       return true;
     };
-    const bool writing = pass == ImportPass::kWrite;
-    source.progress = [reader, writing, &options](int64_t units) {
-      ReportProgress(options, writing, reader->BytesRead(), reader->BytesTotal(), units);
-    };
+    source.progress = ProgressOf(options, pass == ImportPass::kWrite, reader);
     return source;
   };
   return RunImport(store, open, options);
@@ -284,10 +285,7 @@ absl::StatusOr<ImportReport> TmService::ImportPo(std::string_view tenant, std::s
       pending.erase(pending.begin());
       return true;
     };
-    const bool writing = pass == ImportPass::kWrite;
-    source.progress = [reader, writing, &options](int64_t units) {
-      ReportProgress(options, writing, reader->BytesRead(), reader->BytesTotal(), units);
-    };
+    source.progress = ProgressOf(options, pass == ImportPass::kWrite, reader);
     return source;
   };
   return RunImport(store, open, options);
