@@ -607,22 +607,23 @@ net::awaitable<Response> Server::Impl::Run(const Route& route, Request& req) {
 
 net::awaitable<void> Server::Impl::Write(beast::tcp_stream& stream, Request& req, Response& res,
                                          bool keep_alive) {
+  // No header a handler sets may carry a line break (the response would split): such a
+  // response is a bug, answered as one.
+  const auto bad = std::find_if(res.headers.begin(), res.headers.end(), [](const auto& h) {
+    return h.first.find_first_of("\r\n:") != std::string::npos ||
+           h.second.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos;
+  });
+  if (bad != res.headers.end()) {
+    log::Error("http.bad_header", {{"request_id", req.request_id}, {"header", bad->first}});
+    if (res.delete_file) std::filesystem::remove(res.file);
+    res = ErrorResponse(500, "internal", "internal error");
+  }
   // Errors carry the request id inside the body too.
   if (res.status >= 400 && res.content_type == "application/json") {
     Json body = Json::parse(res.body, nullptr, /*allow_exceptions=*/false);
     if (body.is_object() && body.contains("error")) {
       body["error"]["request_id"] = req.request_id;
       res.body = DumpJson(body);
-    }
-  }
-  // No header a handler sets may carry a line break (the response would split): such a
-  // response is a bug, answered as one.
-  for (const auto& [k, v] : res.headers) {
-    if (k.find_first_of("\r\n:") != std::string::npos ||
-        v.find_first_of("\r\n") != std::string::npos || v.find('\0') != std::string::npos) {
-      log::Error("http.bad_header", {{"request_id", req.request_id}, {"header", k}});
-      res = ErrorResponse(500, "internal", "internal error");
-      break;
     }
   }
   auto fill = [&](auto& msg) {
