@@ -220,8 +220,9 @@ class TmService {
                                         const std::string& path, const ImportOptions& options);
   // Imports `file` ("tmx" or "po") in the background; the service owns the file from now on and
   // deletes it when the import ends. The import is durable: if the process stops before it
-  // ends, ResumeImports() runs it again from the start (imports are all-or-nothing and merge
-  // duplicates, so a repeat is harmless).
+  // ends, ResumeImports() runs it again from the start (what was committed merges with the
+  // repeat, so nothing is added twice). Imports queue: at most two run at once, one per
+  // tenant; a tenant with Imports::kMaxPendingPerTenant unfinished ones is Throttled.
   absl::StatusOr<ImportInfo> StartImport(std::string_view tenant, std::string_view store_id,
                                          const std::string& file, std::string_view format,
                                          std::string_view user);
