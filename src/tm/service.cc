@@ -645,85 +645,88 @@ absl::StatusOr<ImportReport> TmService::RunImport(const std::shared_ptr<Store>& 
                                                   const OpenImport& open,
                                                   const ImportOptions& options) {
   ImportReport report;
-  absl::Time start = clock_->MonotonicNow();
-  absl::Time now = NowSeconds(*clock_);
+  const absl::Time start = clock_->MonotonicNow();
+  const absl::Time now = NowSeconds(*clock_);
   std::lock_guard<std::mutex> write(store->write_mu);
-  // Pass 1 reads the whole input and writes nothing: malformed input (or, in a strict import,
-  // an invalid unit: then every unit is converted and checked) fails before any write.
+  VERSO_RETURN_IF_ERROR(CheckImport(open, options, now));
+  ImportWrite w = WriteImport(store.get(), open, options, now, &report);
+  std::sort(w.merged.begin(), w.merged.end());
+  w.merged.erase(std::unique(w.merged.begin(), w.merged.end()), w.merged.end());
+  for (int64_t id : w.merged) store->records.Erase(id);
+  const absl::Time written_at = clock_->MonotonicNow();
+  report.write_time = written_at - start;
+  // What was committed is searchable whatever happened next. Everything this store gained has
+  // an id >= first_inserted (the store's write lock excluded its other writers). A store whose
+  // index is not built yet gets it all on first use.
+  bool indexed;
   {
-    VERSO_ASSIGN_OR_RETURN(ImportSource source,
-                           open(options.strict ? ImportPass::kValidate : ImportPass::kScan));
-    ImportItem item;
-    while (true) {
-      if (options.cancel != nullptr && options.cancel->load()) {
-        return absl::CancelledError("the import was interrupted");
-      }
-      item = ImportItem{};
-      VERSO_ASSIGN_OR_RETURN(bool more, source.next(&item));
-      if (!more) break;
-      if (options.strict) {
-        if (item.skip.empty()) {
-          absl::Status s = ValidateAndComplete(&item.record, options.user, now);
-          if (!s.ok()) item.skip = std::string(s.message());
-        }
-        if (!item.skip.empty()) {
-          return absl::InvalidArgumentError(StrCat("line ", item.line, ": ", item.skip,
-                                                   " (strict import: nothing was imported)"));
-        }
-      }
-      if (source.progress && ++report.units % 4096 == 0) source.progress(report.units);
-    }
-    report.units = 0;
+    std::shared_lock<std::shared_mutex> lock(store->index_mu);
+    indexed = store->indexed;
   }
-  // Pass 2 writes, in transactions of about kHold each: the database is free for every other
-  // writer (other tenants included) between them. This thread parses; a writer thread stores
-  // what the channel brings in batches of kBatch.
+  if (indexed && w.written > 0) {
+    VERSO_RETURN_IF_ERROR(
+        IndexFromStorage(store.get(), w.first_inserted < 0 ? -1 : w.first_inserted - 1, w.merged));
+    CompactIfNeeded(store.get());
+  }
+  if (!w.status.ok()) {
+    if (w.written == 0 || absl::IsCancelled(w.status)) return w.status;
+    return absl::Status(w.status.code(),
+                        StrCat(w.status.message(), " (", w.written,
+                               " units were written before; importing the file again merges "
+                               "them instead of adding them twice)"));
+  }
+  report.merged = static_cast<int64_t>(w.merged.size());
+  report.inserted = report.units - report.skipped - report.merged;
+  report.index_time = clock_->MonotonicNow() - written_at;
+  log::Info("tm.import", {{"store", store->record.id},
+                          {"units", report.units},
+                          {"inserted", report.inserted},
+                          {"merged", report.merged},
+                          {"skipped", report.skipped},
+                          {"write_ms", absl::ToInt64Milliseconds(report.write_time)},
+                          {"index_ms", absl::ToInt64Milliseconds(report.index_time)}});
+  return report;
+}
+
+absl::Status TmService::CheckImport(const OpenImport& open, const ImportOptions& options,
+                                    absl::Time now) {
+  // Malformed input (or, in a strict import, an invalid unit: then every unit is converted and
+  // checked) fails here, before any write.
+  VERSO_ASSIGN_OR_RETURN(ImportSource source,
+                         open(options.strict ? ImportPass::kValidate : ImportPass::kScan));
+  ImportItem item;
+  for (int64_t units = 1;; ++units) {
+    if (options.cancel != nullptr && options.cancel->load()) {
+      return absl::CancelledError("the import was interrupted");
+    }
+    item = ImportItem{};
+    VERSO_ASSIGN_OR_RETURN(bool more, source.next(&item));
+    if (!more) return absl::OkStatus();
+    if (options.strict && item.skip.empty()) {
+      absl::Status s = ValidateAndComplete(&item.record, options.user, now);
+      if (!s.ok()) item.skip = std::string(s.message());
+    }
+    if (options.strict && !item.skip.empty()) {
+      return absl::InvalidArgumentError(
+          StrCat("line ", item.line, ": ", item.skip, " (strict import: nothing was imported)"));
+    }
+    if (source.progress && units % 4096 == 0) source.progress(units);
+  }
+}
+
+TmService::ImportWrite TmService::WriteImport(Store* store, const OpenImport& open,
+                                              const ImportOptions& options, absl::Time now,
+                                              ImportReport* report) {
   constexpr size_t kBatch = 512;
-  constexpr absl::Duration kHold = absl::Milliseconds(50);
-  VERSO_ASSIGN_OR_RETURN(ImportSource source, open(ImportPass::kWrite));
+  ImportWrite out;
+  absl::StatusOr<ImportSource> source = open(ImportPass::kWrite);
+  if (!source.ok()) {
+    out.status = source.status();
+    return out;
+  }
   Channel<std::vector<SegmentRecord>> channel(8);
   std::atomic<bool> read_failed{false};  // set before the channel closes
-  int64_t first_inserted = -1;
-  int64_t written = 0;  // committed
-  std::vector<int64_t> merged;
-  absl::Status write_status;
-  std::thread writer_thread([&] {
-    std::unique_ptr<storage::SegmentWriter> writer;
-    int64_t pending = 0;  // written in the open transaction
-    absl::Time began;
-    auto commit = [&]() -> absl::Status {
-      VERSO_RETURN_IF_ERROR(writer->Commit());
-      writer.reset();
-      written += pending;
-      pending = 0;
-      return absl::OkStatus();
-    };
-    std::vector<SegmentRecord> batch;
-    while (channel.Pop(&batch)) {
-      write_status = [&]() -> absl::Status {
-        if (writer == nullptr) {
-          VERSO_ASSIGN_OR_RETURN(writer, repo_->BeginWrite(store->record.id));
-          began = clock_->MonotonicNow();
-        }
-        for (SegmentRecord& r : batch) {
-          VERSO_ASSIGN_OR_RETURN(storage::PutOutcome out, writer->Put(&r));
-          if (out.inserted) {
-            if (first_inserted < 0) first_inserted = out.id;
-          } else {
-            merged.push_back(out.id);
-          }
-        }
-        pending += static_cast<int64_t>(batch.size());
-        return clock_->MonotonicNow() - began >= kHold ? commit() : absl::OkStatus();
-      }();
-      if (!write_status.ok()) {
-        channel.Close();
-        return;  // the open transaction (if any) rolls back as `writer` goes
-      }
-    }
-    // The channel is closed: commit the rest, unless reading failed (then it rolls back).
-    if (writer != nullptr && !read_failed) write_status = commit();
-  });
+  std::thread writer([&] { WriteBatches(store, &channel, read_failed, &out); });
   absl::Status read_status;
   std::vector<SegmentRecord> batch;
   batch.reserve(kBatch);
@@ -734,21 +737,21 @@ absl::StatusOr<ImportReport> TmService::RunImport(const std::shared_ptr<Store>& 
       break;
     }
     item = ImportItem{};
-    absl::StatusOr<bool> more = source.next(&item);
+    absl::StatusOr<bool> more = source->next(&item);
     if (!more.ok()) {
       read_status = more.status();  // the file changed under the import
       break;
     }
     if (!*more) break;
-    ++report.units;
+    ++report->units;
     if (item.skip.empty()) {
       absl::Status s = ValidateAndComplete(&item.record, options.user, now);
       if (!s.ok()) item.skip = std::string(s.message());
     }
     if (!item.skip.empty()) {
-      ++report.skipped;
-      if (report.skipped_units.size() < 1000) {
-        report.skipped_units.push_back({item.line, std::move(item.skip)});
+      ++report->skipped;
+      if (report->skipped_units.size() < 1000) {
+        report->skipped_units.push_back({item.line, std::move(item.skip)});
       }
       continue;
     }
@@ -758,50 +761,56 @@ absl::StatusOr<ImportReport> TmService::RunImport(const std::shared_ptr<Store>& 
       batch = {};
       batch.reserve(kBatch);
     }
-    if (source.progress && report.units % 4096 == 0) source.progress(report.units);
+    if (source->progress && report->units % 4096 == 0) source->progress(report->units);
   }
   if (read_status.ok() && !batch.empty()) channel.Push(std::move(batch));
   read_failed = !read_status.ok();
   channel.Close();
-  writer_thread.join();
-  std::sort(merged.begin(), merged.end());
-  merged.erase(std::unique(merged.begin(), merged.end()), merged.end());
-  for (int64_t id : merged) store->records.Erase(id);
-  absl::Time written_at = clock_->MonotonicNow();
-  report.write_time = written_at - start;
-  // What was committed is searchable whatever happened next. Everything this store gained has
-  // an id >= first_inserted (the store's write lock excluded its other writers). A store whose
-  // index is not built yet gets it all on first use.
-  bool indexed;
-  {
-    std::shared_lock<std::shared_mutex> lock(store->index_mu);
-    indexed = store->indexed;
+  writer.join();
+  if (!read_status.ok()) out.status = read_status;
+  if (source->progress) source->progress(report->units);
+  return out;
+}
+
+void TmService::WriteBatches(Store* store, Channel<std::vector<SegmentRecord>>* channel,
+                             const std::atomic<bool>& read_failed, ImportWrite* out) {
+  constexpr absl::Duration kHold = absl::Milliseconds(50);
+  std::unique_ptr<storage::SegmentWriter> writer;
+  int64_t pending = 0;  // written in the open transaction
+  absl::Time began;
+  auto commit = [&]() -> absl::Status {
+    VERSO_RETURN_IF_ERROR(writer->Commit());
+    writer.reset();
+    out->written += pending;
+    pending = 0;
+    return absl::OkStatus();
+  };
+  auto store_batch = [&](std::vector<SegmentRecord>& batch) -> absl::Status {
+    if (writer == nullptr) {
+      VERSO_ASSIGN_OR_RETURN(writer, repo_->BeginWrite(store->record.id));
+      began = clock_->MonotonicNow();
+    }
+    for (SegmentRecord& r : batch) {
+      VERSO_ASSIGN_OR_RETURN(storage::PutOutcome put, writer->Put(&r));
+      if (!put.inserted) {
+        out->merged.push_back(put.id);
+      } else if (out->first_inserted < 0) {
+        out->first_inserted = put.id;
+      }
+    }
+    pending += static_cast<int64_t>(batch.size());
+    return clock_->MonotonicNow() - began >= kHold ? commit() : absl::OkStatus();
+  };
+  std::vector<SegmentRecord> batch;
+  while (channel->Pop(&batch)) {
+    if (absl::Status s = store_batch(batch); !s.ok()) {
+      out->status = s;
+      channel->Close();
+      return;  // the open transaction (if any) rolls back as `writer` goes
+    }
   }
-  if (indexed && written > 0) {
-    VERSO_RETURN_IF_ERROR(
-        IndexFromStorage(store.get(), first_inserted < 0 ? -1 : first_inserted - 1, merged));
-    CompactIfNeeded(store.get());
-  }
-  absl::Status failed = !read_status.ok() ? read_status : write_status;
-  if (!failed.ok()) {
-    if (written == 0 || absl::IsCancelled(failed)) return failed;
-    return absl::Status(failed.code(),
-                        StrCat(failed.message(), " (", written,
-                               " units were written before; importing the file again merges "
-                               "them instead of adding them twice)"));
-  }
-  report.merged = static_cast<int64_t>(merged.size());
-  report.inserted = report.units - report.skipped - report.merged;
-  report.index_time = clock_->MonotonicNow() - written_at;
-  if (source.progress) source.progress(report.units);
-  log::Info("tm.import", {{"store", store->record.id},
-                          {"units", report.units},
-                          {"inserted", report.inserted},
-                          {"merged", report.merged},
-                          {"skipped", report.skipped},
-                          {"write_ms", absl::ToInt64Milliseconds(report.write_time)},
-                          {"index_ms", absl::ToInt64Milliseconds(report.index_time)}});
-  return report;
+  // The channel is closed: commit the rest, unless reading failed (then it rolls back).
+  if (writer != nullptr && !read_failed) out->status = commit();
 }
 
 }  // namespace verso::tm

@@ -30,6 +30,8 @@
 namespace verso {
 class Clock;
 class IdGenerator;
+template <typename T>
+class Channel;
 }  // namespace verso
 
 namespace verso::tm {
@@ -280,6 +282,22 @@ class TmService {
   // never holds the database for long, and indexes what it wrote.
   absl::StatusOr<ImportReport> RunImport(const std::shared_ptr<Store>& store,
                                          const OpenImport& open, const ImportOptions& options);
+  // RunImport's steps. Pass 1: reads the input, writes nothing.
+  absl::Status CheckImport(const OpenImport& open, const ImportOptions& options, absl::Time now);
+  // What pass 2 wrote: committed units, the first id inserted, the ids merged into.
+  struct ImportWrite {
+    int64_t written = 0;
+    int64_t first_inserted = -1;
+    std::vector<int64_t> merged;
+    absl::Status status;  // the first failure (reading or writing), if any
+  };
+  // Pass 2: this thread parses and validates into `report`, WriteBatches stores on another.
+  ImportWrite WriteImport(Store* store, const OpenImport& open, const ImportOptions& options,
+                          absl::Time now, ImportReport* report);
+  // Stores the batches `channel` brings in transactions of about 50 ms; the open one is rolled
+  // back when `read_failed` is set by the time the channel closes.
+  void WriteBatches(Store* store, Channel<std::vector<SegmentRecord>>* channel,
+                    const std::atomic<bool>& read_failed, ImportWrite* out);
 
   // Runs one import to its end and records the outcome.
   void RunBackgroundImport(storage::ImportRecord record);
