@@ -68,6 +68,12 @@ class HostileTest : public testing::ServerTest {
     if (j.is_object() && j.contains("message")) return j.value("message", "");  // DeepL's shape
     return r.body;
   }
+  // The head of a TMX upload to `store` declaring `length` bytes, plus `extra` header lines.
+  std::string UploadHead(const std::string& store, int64_t length, const std::string& extra = "") {
+    return StrCat("POST /v1/tm/", store, "/imports HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ",
+                  acme_, "\r\nContent-Type: application/x-tmx+xml\r\n", extra,
+                  "Content-Length: ", length, "\r\n\r\n");
+  }
   std::string NewStore(const std::string& key) {
     HttpResponse r =
         Call("POST", "/v1/tm", key, R"({"name":"docs","source_lang":"en","target_lang":"es"})");
@@ -238,10 +244,7 @@ TEST_F(HostileTest, OneTenantsLongRequestsDoNotStarveOthers) {
   // acme holds a slow upload open: "100 Continue" says the server has taken it on (its slot
   // is held from then until the answer)...
   HttpConnection slow("127.0.0.1", server_->port());
-  ASSERT_TRUE(slow.Send(StrCat("POST /v1/tm/", store,
-                               "/imports HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ", acme_,
-                               "\r\nContent-Type: application/x-tmx+xml\r\nExpect: 100-continue\r\n"
-                               "Content-Length: 100000\r\n\r\n")));
+  ASSERT_TRUE(slow.Send(UploadHead(store, 100000, "Expect: 100-continue\r\n")));
   ASSERT_EQ(slow.Read(/*interim=*/true).status, 100);
   ASSERT_TRUE(slow.Send("<?xml version=\"1.0\"?>"));
   // ...so its second is refused with a time to come back...
@@ -327,10 +330,7 @@ TEST_F(HostileTest, SlowAndOversizedUploadsAreCutEarly) {
   Start({"server.upload_grace=1s", "server.min_upload_rate=1000"});
   const std::string store = NewStore(acme_);
   HttpConnection slow("127.0.0.1", server_->port());
-  ASSERT_TRUE(slow.Send(StrCat("POST /v1/tm/", store,
-                               "/imports HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ", acme_,
-                               "\r\nContent-Type: application/x-tmx+xml\r\nContent-Length: "
-                               "100000\r\n\r\n<?xml")));
+  ASSERT_TRUE(slow.Send(UploadHead(store, 100000) + "<?xml"));
   // A byte now and then is below 1000 bytes/s: cut after the grace period.
   bool closed = false;
   for (int i = 0; i < 20 && !closed; ++i) {
@@ -340,10 +340,7 @@ TEST_F(HostileTest, SlowAndOversizedUploadsAreCutEarly) {
   EXPECT_TRUE(closed);
   // A declared length over the limit is refused before a byte of the body is read.
   HttpConnection big("127.0.0.1", server_->port());
-  ASSERT_TRUE(big.Send(StrCat("POST /v1/tm/", store,
-                              "/imports HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ", acme_,
-                              "\r\nContent-Type: application/x-tmx+xml\r\nContent-Length: "
-                              "5000000000\r\n\r\n")));
+  ASSERT_TRUE(big.Send(UploadHead(store, 5000000000LL)));
   HttpResponse r = big.Read();
   EXPECT_EQ(r.status, 413);
   EXPECT_EQ(Message(r), "request bodies on this route are limited to 4294967296 bytes");

@@ -254,6 +254,19 @@ class JobService {
   void Stop();
 
  private:
+  // Submit's steps: the record from the request's fields (languages, threshold, file name,
+  // webhook URL checked); the units of the document or the segments (the document's declared
+  // languages checked against the request's); what the job names (TM store, glossary, engine
+  // policy, QA profile) exists.
+  struct SubmittedUnit {
+    std::string id;      // the document's unit id, or the segment's position
+    std::string source;  // markup
+    int64_t index = 0;   // position in the document
+  };
+  absl::StatusOr<storage::JobRecord> NewJob(const SubmitRequest& r);
+  absl::Status ReadUnits(const SubmitRequest& r, storage::JobRecord* job,
+                         std::vector<SubmittedUnit>* units);
+  absl::Status CheckReferences(const storage::JobRecord& job);
   absl::StatusOr<storage::JobRecord> Owned(std::string_view tenant, std::string_view id);
   absl::Status Run(const storage::TaskRecord& task, const std::string& worker);
   // Records a task's failure: back to the queue with a backoff, or dead (the job fails with it).

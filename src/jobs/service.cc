@@ -96,95 +96,9 @@ absl::StatusOr<JobInfo> JobService::Submit(const SubmitRequest& r) {
     }
     if (!absl::IsNotFound(earlier.status())) return earlier.status();
   }
-  JobRecord job;
-  job.id = ids_->Next("job");
-  job.tenant = r.tenant;
-  job.status = "queued";
-  job.idempotency_key = r.idempotency_key;
-  job.tm_store = r.tm_store;
-  job.glossary = r.glossary;
-  job.engine_policy = r.engine_policy;
-  job.qa_profile = r.qa_profile;
-  job.webhook_url = r.webhook_url;
-  job.file_name = r.file_name;
-  if (!r.source_lang.empty()) {
-    VERSO_ASSIGN_OR_RETURN(job.source_lang, Lang("source_lang", r.source_lang));
-  }
-  for (size_t i = 0; i < r.target_langs.size(); ++i) {
-    VERSO_ASSIGN_OR_RETURN(std::string t, Lang(StrCat("target_langs[", i, "]"), r.target_langs[i]));
-    if (std::find(job.target_langs.begin(), job.target_langs.end(), t) != job.target_langs.end()) {
-      return absl::InvalidArgumentError(StrCat("target_langs[", i, "]: ", t, " is listed twice"));
-    }
-    job.target_langs.push_back(std::move(t));
-  }
-  if (r.qe_threshold.has_value()) {
-    if (!(*r.qe_threshold >= 0 && *r.qe_threshold <= 101)) {  // NaN too
-      return absl::InvalidArgumentError("qe_threshold: must be 0 to 101 (101: never auto-approve)");
-    }
-    job.qe_threshold = *r.qe_threshold;
-  }
-  VERSO_RETURN_IF_ERROR(CheckFileName("file_name", r.file_name));
-  if (!r.webhook_url.empty()) {
-    VERSO_RETURN_IF_ERROR(
-        CheckHttpUrl("webhook_url", r.webhook_url, options_.webhook_addresses).status());
-  }
-  // The document's units, or the segments.
-  std::vector<std::pair<std::string, std::string>> units;  // unit id, source markup
-  std::vector<int64_t> unit_index;                         // position in the document
-  if (!r.document.empty()) {
-    if (!r.segments.empty()) {
-      return absl::InvalidArgumentError("segments: give a document or segments, not both");
-    }
-    std::string format = r.format.empty() ? FormatOf(r.file_name) : r.format;
-    if (format.empty()) {
-      return absl::InvalidArgumentError(StrCat("format: cannot tell the format of \"", r.file_name,
-                                               "\"; say xliff, po, json or text"));
-    }
-    VERSO_ASSIGN_OR_RETURN(
-        formats::Document doc,
-        formats::ReadDocument(r.document, format, r.file_name.empty() ? "document" : r.file_name,
-                              job.source_lang));
-    if (!doc.source_lang.empty()) {
-      VERSO_ASSIGN_OR_RETURN(std::string declared,
-                             Lang("the document's source language", doc.source_lang));
-      if (job.source_lang.empty()) job.source_lang = declared;
-      if (declared != job.source_lang) {
-        return absl::InvalidArgumentError(
-            StrCat("source_lang: ", job.source_lang, ", but the document is in ", declared));
-      }
-    }
-    if (!doc.target_lang.empty()) {
-      VERSO_ASSIGN_OR_RETURN(std::string declared,
-                             Lang("the document's target language", doc.target_lang));
-      if (job.target_langs.empty()) job.target_langs.push_back(declared);
-      if (job.target_langs != std::vector<std::string>{declared}) {
-        return absl::InvalidArgumentError(
-            StrCat("target_langs: the document is for ", declared, " only"));
-      }
-    }
-    job.format = doc.format;
-    job.document = r.document;
-    for (size_t i = 0; i < doc.units.size(); ++i) {
-      if (text::PlainText(doc.units[i].source).find_first_not_of(" \t\r\n") == std::string::npos) {
-        continue;  // nothing to translate
-      }
-      units.emplace_back(doc.units[i].id, doc.units[i].source);
-      unit_index.push_back(static_cast<int64_t>(i));
-    }
-  } else {
-    if (r.segments.empty()) {
-      return absl::InvalidArgumentError("segments: give a document or at least one segment");
-    }
-    job.format = "segments";
-    for (size_t i = 0; i < r.segments.size(); ++i) {
-      auto runs = text::ParseMarkup(r.segments[i]);
-      if (!runs.ok()) {
-        return absl::InvalidArgumentError(StrCat("segments[", i, "]: ", runs.status().message()));
-      }
-      units.emplace_back(StrCat(i), r.segments[i]);
-      unit_index.push_back(static_cast<int64_t>(i));
-    }
-  }
+  VERSO_ASSIGN_OR_RETURN(JobRecord job, NewJob(r));
+  std::vector<SubmittedUnit> units;
+  VERSO_RETURN_IF_ERROR(ReadUnits(r, &job, &units));
   if (job.source_lang.empty()) return absl::InvalidArgumentError("source_lang: required");
   if (job.target_langs.empty()) return absl::InvalidArgumentError("target_langs: required");
   for (const std::string& t : job.target_langs) {
@@ -197,27 +111,7 @@ absl::StatusOr<JobInfo> JobService::Submit(const SubmitRequest& r) {
                                              units.size() * job.target_langs.size(),
                                              " segments; at most ", kMaxSegments));
   }
-  // What the job refers to must exist.
-  if (!job.tm_store.empty()) {
-    VERSO_ASSIGN_OR_RETURN(tm::StoreInfo store, tm_->GetStore(job.tenant, job.tm_store));
-    if (text::PrimaryLanguage(store.record.source_lang) != text::PrimaryLanguage(job.source_lang)) {
-      return absl::InvalidArgumentError(
-          StrCat("tm_store: ", job.tm_store, " is ", store.record.source_lang, "->",
-                 store.record.target_lang, ", the job is from ", job.source_lang));
-    }
-  }
-  if (!job.glossary.empty()) {
-    auto g = db_->glossaries().GetGlossary(job.tenant, job.glossary);
-    if (!g.ok()) return absl::NotFoundError(StrCat("glossary: ", g.status().message()));
-  }
-  if (!job.engine_policy.empty()) {
-    auto p = db_->policies().GetPolicy(job.tenant, job.engine_policy);
-    if (!p.ok()) return absl::NotFoundError(StrCat("engine_policy: ", p.status().message()));
-  }
-  if (!job.qa_profile.empty()) {
-    auto p = db_->qa_profiles().GetQaProfile(job.tenant, job.qa_profile);
-    if (!p.ok()) return absl::NotFoundError(StrCat("qa_profile: ", p.status().message()));
-  }
+  VERSO_RETURN_IF_ERROR(CheckReferences(job));
   const absl::Time now = clock_->Now();
   job.created_at = job.updated_at = now;
   job.stats = "{}";
@@ -227,9 +121,9 @@ absl::StatusOr<JobInfo> JobService::Submit(const SubmitRequest& r) {
   for (size_t i = 0; i < units.size(); ++i) {
     JobSegmentRecord s;
     s.job_id = job.id;
-    s.index = unit_index[i];
-    s.unit_id = units[i].first;
-    s.source = units[i].second;
+    s.index = units[i].index;
+    s.unit_id = units[i].id;
+    s.source = units[i].source;
     const text::WordCount wc = text::CountWords(s.source, job.source_lang);
     s.words = wc.words;
     s.characters = wc.characters;
@@ -264,6 +158,124 @@ absl::StatusOr<JobInfo> JobService::Submit(const SubmitRequest& r) {
   wake_.notify_all();
   job.document.clear();  // the caller's copy; storage keeps it
   return Info(std::move(job));
+}
+
+absl::StatusOr<JobRecord> JobService::NewJob(const SubmitRequest& r) {
+  JobRecord job;
+  job.id = ids_->Next("job");
+  job.tenant = r.tenant;
+  job.status = "queued";
+  job.idempotency_key = r.idempotency_key;
+  job.tm_store = r.tm_store;
+  job.glossary = r.glossary;
+  job.engine_policy = r.engine_policy;
+  job.qa_profile = r.qa_profile;
+  job.webhook_url = r.webhook_url;
+  job.file_name = r.file_name;
+  if (!r.source_lang.empty()) {
+    VERSO_ASSIGN_OR_RETURN(job.source_lang, Lang("source_lang", r.source_lang));
+  }
+  for (size_t i = 0; i < r.target_langs.size(); ++i) {
+    VERSO_ASSIGN_OR_RETURN(std::string t, Lang(StrCat("target_langs[", i, "]"), r.target_langs[i]));
+    if (std::find(job.target_langs.begin(), job.target_langs.end(), t) != job.target_langs.end()) {
+      return absl::InvalidArgumentError(StrCat("target_langs[", i, "]: ", t, " is listed twice"));
+    }
+    job.target_langs.push_back(std::move(t));
+  }
+  if (r.qe_threshold.has_value()) {
+    if (!(*r.qe_threshold >= 0 && *r.qe_threshold <= 101)) {  // NaN too
+      return absl::InvalidArgumentError("qe_threshold: must be 0 to 101 (101: never auto-approve)");
+    }
+    job.qe_threshold = *r.qe_threshold;
+  }
+  VERSO_RETURN_IF_ERROR(CheckFileName("file_name", r.file_name));
+  if (!r.webhook_url.empty()) {
+    VERSO_RETURN_IF_ERROR(
+        CheckHttpUrl("webhook_url", r.webhook_url, options_.webhook_addresses).status());
+  }
+  return job;
+}
+
+absl::Status JobService::ReadUnits(const SubmitRequest& r, JobRecord* job,
+                                   std::vector<SubmittedUnit>* units) {
+  if (!r.document.empty()) {
+    if (!r.segments.empty()) {
+      return absl::InvalidArgumentError("segments: give a document or segments, not both");
+    }
+    std::string format = r.format.empty() ? FormatOf(r.file_name) : r.format;
+    if (format.empty()) {
+      return absl::InvalidArgumentError(StrCat("format: cannot tell the format of \"", r.file_name,
+                                               "\"; say xliff, po, json or text"));
+    }
+    VERSO_ASSIGN_OR_RETURN(
+        formats::Document doc,
+        formats::ReadDocument(r.document, format, r.file_name.empty() ? "document" : r.file_name,
+                              job->source_lang));
+    if (!doc.source_lang.empty()) {
+      VERSO_ASSIGN_OR_RETURN(std::string declared,
+                             Lang("the document's source language", doc.source_lang));
+      if (job->source_lang.empty()) job->source_lang = declared;
+      if (declared != job->source_lang) {
+        return absl::InvalidArgumentError(
+            StrCat("source_lang: ", job->source_lang, ", but the document is in ", declared));
+      }
+    }
+    if (!doc.target_lang.empty()) {
+      VERSO_ASSIGN_OR_RETURN(std::string declared,
+                             Lang("the document's target language", doc.target_lang));
+      if (job->target_langs.empty()) job->target_langs.push_back(declared);
+      if (job->target_langs != std::vector<std::string>{declared}) {
+        return absl::InvalidArgumentError(
+            StrCat("target_langs: the document is for ", declared, " only"));
+      }
+    }
+    job->format = doc.format;
+    job->document = r.document;
+    for (size_t i = 0; i < doc.units.size(); ++i) {
+      if (text::PlainText(doc.units[i].source).find_first_not_of(" \t\r\n") == std::string::npos) {
+        continue;  // nothing to translate
+      }
+      units->push_back({doc.units[i].id, doc.units[i].source, static_cast<int64_t>(i)});
+    }
+  } else {
+    if (r.segments.empty()) {
+      return absl::InvalidArgumentError("segments: give a document or at least one segment");
+    }
+    job->format = "segments";
+    for (size_t i = 0; i < r.segments.size(); ++i) {
+      auto runs = text::ParseMarkup(r.segments[i]);
+      if (!runs.ok()) {
+        return absl::InvalidArgumentError(StrCat("segments[", i, "]: ", runs.status().message()));
+      }
+      units->push_back({StrCat(i), r.segments[i], static_cast<int64_t>(i)});
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status JobService::CheckReferences(const JobRecord& job) {
+  // What the job refers to must exist.
+  if (!job.tm_store.empty()) {
+    VERSO_ASSIGN_OR_RETURN(tm::StoreInfo store, tm_->GetStore(job.tenant, job.tm_store));
+    if (text::PrimaryLanguage(store.record.source_lang) != text::PrimaryLanguage(job.source_lang)) {
+      return absl::InvalidArgumentError(
+          StrCat("tm_store: ", job.tm_store, " is ", store.record.source_lang, "->",
+                 store.record.target_lang, ", the job is from ", job.source_lang));
+    }
+  }
+  if (!job.glossary.empty()) {
+    auto g = db_->glossaries().GetGlossary(job.tenant, job.glossary);
+    if (!g.ok()) return absl::NotFoundError(StrCat("glossary: ", g.status().message()));
+  }
+  if (!job.engine_policy.empty()) {
+    auto p = db_->policies().GetPolicy(job.tenant, job.engine_policy);
+    if (!p.ok()) return absl::NotFoundError(StrCat("engine_policy: ", p.status().message()));
+  }
+  if (!job.qa_profile.empty()) {
+    auto p = db_->qa_profiles().GetQaProfile(job.tenant, job.qa_profile);
+    if (!p.ok()) return absl::NotFoundError(StrCat("qa_profile: ", p.status().message()));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<JobRecord> JobService::Owned(std::string_view tenant, std::string_view id) {
