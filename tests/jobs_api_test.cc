@@ -172,7 +172,30 @@ TEST_F(JobsApiTest, AnXliffDocumentGoesThroughTmMtQePostEditingAndComesBackValid
   EXPECT_FALSE(seg["review"]["qe"]["auto_approved"]);
   EXPECT_TRUE(seg["tm_matches"].is_array());
 
-  // Post-edit: a draft, then confirmations (one edited, two as they are).
+  // QA runs on drafts and confirms: a target that drops the source's inline code is refused
+  // with the finding, and stays unconfirmed.
+  HttpResponse refused = Call("POST", "/v1/jobs/" + id + "/segments/es/1/confirm",
+                              R"({"target":"Abra la ventana ya."})");
+  ASSERT_EQ(refused.status, 422) << refused.body;
+  json error = json::parse(refused.body)["error"];
+  EXPECT_EQ(error["code"], "qa_failed");
+  ASSERT_EQ(error["qa"].size(), 1u) << error;
+  EXPECT_EQ(error["qa"][0]["check"], "tags");
+  EXPECT_THAT(error["message"].get<std::string>(), HasSubstr("override_qa"));
+  EXPECT_EQ(Get("/v1/jobs/" + id + "/segments/es/1")["state"], "awaiting");
+  HttpResponse bad_draft =
+      Call("PUT", "/v1/jobs/" + id + "/segments/es/1/draft", R"({"target":"Abra la ventana ya."})");
+  ASSERT_EQ(bad_draft.status, 200) << bad_draft.body;
+  EXPECT_EQ(json::parse(bad_draft.body)["review"]["qa"][0]["check"], "tags");
+  // Overriding is the post-editor's call, and is recorded.
+  HttpResponse overridden = Call("POST", "/v1/jobs/" + id + "/segments/es/3/confirm",
+                                 R"({"target":"El gato duerme 24 horas.","override_qa":true})");
+  ASSERT_EQ(overridden.status, 200) << overridden.body;
+  json record = json::parse(overridden.body)["review"]["qa_override"];
+  EXPECT_EQ(record["findings"][0]["check"], "numbers");
+  EXPECT_EQ(record["by"], json::parse(overridden.body)["editor"]);
+
+  // Post-edit: a draft, then confirmations (one edited, one as it is).
   HttpResponse draft = Call("PUT", "/v1/jobs/" + id + "/segments/es/1/draft",
                             R"({"target":"Abra la <g id=\"1\">ventana</g> ya."})");
   ASSERT_EQ(draft.status, 200) << draft.body;
@@ -180,10 +203,8 @@ TEST_F(JobsApiTest, AnXliffDocumentGoesThroughTmMtQePostEditingAndComesBackValid
   ASSERT_EQ(c.status, 200) << c.body;
   EXPECT_EQ(json::parse(c.body)["target"], "Abra la <g id=\"1\">ventana</g> ya.");
   EXPECT_EQ(json::parse(c.body)["origin"], "human");
-  for (std::string index : {"2", "3"}) {
-    c = Call("POST", "/v1/jobs/" + id + "/segments/es/" + index + "/confirm", "");
-    ASSERT_EQ(c.status, 200) << c.body;
-  }
+  c = Call("POST", "/v1/jobs/" + id + "/segments/es/2/confirm", "");
+  ASSERT_EQ(c.status, 200) << c.body;
   job = Get("/v1/jobs/" + id);
   EXPECT_EQ(job["status"], "completed");
   EXPECT_EQ(job["counts"]["confirmed"], 3);

@@ -83,6 +83,16 @@ Json SegmentJson(const storage::JobSegmentRecord& s) {
               {"updated_at", Rfc3339(s.updated_at)}};
 }
 
+// A refused confirm: QA errors are 422 "qa_failed" with the findings beside the message.
+Response ConfirmError(const absl::Status& status) {
+  const std::string findings = jobs::QaFindings(status);
+  if (findings.empty()) return ErrorResponse(status);
+  Json body = {
+      {"error", {{"code", "qa_failed"}, {"message", status.message()}, {"request_id", ""}}}};
+  body["error"]["qa"] = Json::parse(findings, nullptr, false);
+  return JsonResponse(422, body);
+}
+
 // The submission's fields, from a JSON object or from multipart form fields.
 absl::Status ReadOptions(const Json& object, jobs::SubmitRequest* r) {
   Json o = object;
@@ -363,17 +373,20 @@ void AddJobRoutes(Router* router, const Services& s) {
                  auto index = Index(req);
                  if (!index.ok()) return ErrorResponse(index.status());
                  std::optional<std::string> text;
+                 bool override_qa = false;
                  if (!req.body.empty()) {
                    auto body = ParseObject(req.body);
                    if (!body.ok()) return ErrorResponse(body.status());
                    Fields f(*body);
                    std::string t;
                    if (f.String("target", &t) && body->contains("target")) text = t;
+                   f.Bool("override_qa", &override_qa);
                    if (auto st = f.Finish(); !st.ok()) return ErrorResponse(st);
                  }
-                 auto seg = j->Confirm(req.principal.tenant, req.params.at("id"),
-                                       req.params.at("target"), *index, text, req.principal.key_id);
-                 if (!seg.ok()) return ErrorResponse(seg.status());
+                 auto seg =
+                     j->Confirm(req.principal.tenant, req.params.at("id"), req.params.at("target"),
+                                *index, text, req.principal.key_id, override_qa);
+                 if (!seg.ok()) return ConfirmError(seg.status());
                  return JsonResponse(200, SegmentJson(*seg));
                }});
   router->Add({"GET",

@@ -51,10 +51,6 @@ const char* TypeName(const Json& j) {
 
 }  // namespace
 
-std::string Rfc3339(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
-}
-
 Json StoreJson(const tm::StoreInfo& s) {
   return {{"id", s.record.id},
           {"name", s.record.name},

@@ -11,14 +11,13 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "storage/storage.h"
 #include "tm/tm.h"
 
 namespace verso::api {
 
 using Json = nlohmann::json;
-
-std::string Rfc3339(absl::Time t);
 
 // Appends JSON text without building a document, for the hot paths (lookups). Keeps commas
 // right; the caller keeps objects and arrays balanced. Not thread-safe.

@@ -20,7 +20,6 @@ namespace {
 using json = api::Json;
 
 using api::ReportJson;
-using api::Rfc3339;
 using api::SegmentJson;
 using api::StoreJson;
 

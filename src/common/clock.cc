@@ -5,6 +5,11 @@
 #include "absl/time/clock.h"
 
 namespace verso {
+
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
+}
+
 namespace {
 
 class RealClock : public Clock {

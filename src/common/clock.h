@@ -4,10 +4,15 @@
 #define VERSO_COMMON_CLOCK_H_
 
 #include <mutex>
+#include <string>
 
 #include "absl/time/time.h"
 
 namespace verso {
+
+// `t` as RFC 3339 in UTC with milliseconds and "Z" ("2026-12-03T10:15:05.123Z"), the one
+// spelling of time in every answer, webhook and file verso writes.
+std::string Rfc3339(absl::Time t);
 
 // Thread-safe.
 class Clock {

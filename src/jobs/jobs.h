@@ -57,6 +57,7 @@ struct TranslateInput;
 }  // namespace mt
 namespace qe {
 class Reviewer;
+struct Review;
 struct ReviewOptions;
 }  // namespace qe
 namespace resilience {
@@ -161,6 +162,10 @@ class WebhookSender {
 // is allowed), no compressed answers, at most 64 KiB of an answer read.
 std::unique_ptr<WebhookSender> NewHttpWebhookSender(AddressPolicy addresses);
 
+// The QA findings a refused confirm carries: a JSON array of {"check","severity","message"},
+// or empty when `status` carries none.
+std::string QaFindings(const absl::Status& status);
+
 struct ServiceOptions {
   double default_threshold = 85;  // qe.threshold
   absl::Duration lease = absl::Seconds(30);
@@ -235,10 +240,15 @@ class JobService {
                                                       std::string_view user);
   // Confirms a segment with `markup` (nullopt: its draft, else its current translation): it is
   // written to the job's TM at once, and the job completes when it was the last one open.
+  // The job's QA checks run first (drafts are checked too, and keep their findings in the
+  // review): a finding of severity "error" refuses the confirm (FailedPrecondition carrying
+  // the findings, see QaFindings) unless `override_qa`, which the review records with the
+  // user and the findings it overrode.
   absl::StatusOr<storage::JobSegmentRecord> Confirm(std::string_view tenant, std::string_view id,
                                                     std::string_view target_lang, int64_t index,
                                                     const std::optional<std::string>& markup,
-                                                    std::string_view user);
+                                                    std::string_view user,
+                                                    bool override_qa = false);
 
   // The tenant's webhook signing secret.
   std::string WebhookSecret(std::string_view tenant) const;
@@ -293,6 +303,10 @@ class JobService {
                       std::vector<storage::JobSegmentRecord> last, std::string_view next,
                       bool review_done, absl::Duration review_time = absl::ZeroDuration());
   qe::ReviewOptions ReviewOptionsFor(const storage::JobRecord& job, std::string_view target);
+  // The QA checks of a post-editor's `markup` for segment `s`, written into s->review (its
+  // "qa" and "terms"; the machine's score stays for the record).
+  absl::StatusOr<qe::Review> CheckEdit(const storage::JobRecord& job, storage::JobSegmentRecord* s,
+                                       const std::string& markup);
   absl::Status ReviewChunk(const qe::ReviewOptions& options,
                            std::vector<storage::JobSegmentRecord>& part);
   // The job's end when no segment of any target is left open once `change` is applied, in which

@@ -26,6 +26,7 @@ namespace {
 using Json = nlohmann::json;
 
 constexpr size_t kMaxSegments = 500'000;
+constexpr char kQaPayload[] = "verso.dev/qa";
 constexpr const char* kStages[] = {"analyse", "pretranslate", "mt", "review"};
 
 // The stage a segment state has passed: 0 none, 1 analysed, 2 pretranslated, 3 translated,
@@ -523,6 +524,7 @@ absl::StatusOr<JobSegmentRecord> JobService::SaveDraft(std::string_view tenant, 
   }
   std::lock_guard<std::mutex> lock(confirm_mu_);
   VERSO_ASSIGN_OR_RETURN(JobSegmentRecord s, repo_->GetJobSegment(id, target, index));
+  VERSO_RETURN_IF_ERROR(CheckEdit(job, &s, markup).status());
   s.draft = markup;
   s.editor = std::string(user);
   s.updated_at = clock_->Now();
@@ -535,7 +537,7 @@ absl::StatusOr<JobSegmentRecord> JobService::SaveDraft(std::string_view tenant, 
 absl::StatusOr<JobSegmentRecord> JobService::Confirm(std::string_view tenant, std::string_view id,
                                                      std::string_view target_lang, int64_t index,
                                                      const std::optional<std::string>& markup,
-                                                     std::string_view user) {
+                                                     std::string_view user, bool override_qa) {
   VERSO_ASSIGN_OR_RETURN(std::string target, Lang("target", target_lang));
   std::lock_guard<std::mutex> lock(confirm_mu_);
   VERSO_ASSIGN_OR_RETURN(JobRecord job, Owned(tenant, id));
@@ -553,6 +555,27 @@ absl::StatusOr<JobSegmentRecord> JobService::Confirm(std::string_view tenant, st
   }
   if (text::PlainText(text).find_first_not_of(" \t\r\n") == std::string::npos) {
     return absl::InvalidArgumentError("target: empty");
+  }
+  VERSO_ASSIGN_OR_RETURN(qe::Review review, CheckEdit(job, &s, text));
+  if (review.qa_error) {
+    Json errors = Json::array();
+    for (const qa::Warning& w : review.warnings) {
+      if (w.severity == "error") {
+        errors.push_back({{"check", w.check}, {"severity", w.severity}, {"message", w.message}});
+      }
+    }
+    if (!override_qa) {
+      absl::Status refused = absl::FailedPreconditionError(StrCat(
+          "segment ", index, " (", target, "): QA found ", errors.size(),
+          errors.size() == 1 ? " error" : " errors", " (", errors[0]["message"].get<std::string>(),
+          "); fix the translation or confirm with \"override_qa\": true"));
+      refused.SetPayload(kQaPayload, absl::Cord(DumpJson(errors)));
+      return refused;
+    }
+    Json stored = Json::parse(s.review, nullptr, false);
+    stored["qa_override"] = {
+        {"by", std::string(user)}, {"at", Rfc3339(clock_->Now())}, {"findings", errors}};
+    s.review = DumpJson(stored);
   }
   // Into the TM first: a confirm that fails after this is simply repeated (the TM merges the
   // same source and target into one segment).
@@ -578,6 +601,32 @@ absl::StatusOr<JobSegmentRecord> JobService::Confirm(std::string_view tenant, st
   }
   VERSO_RETURN_IF_ERROR(repo_->Apply(change));
   return s;
+}
+
+absl::StatusOr<qe::Review> JobService::CheckEdit(const JobRecord& job, JobSegmentRecord* s,
+                                                 const std::string& markup) {
+  qe::ReviewOptions o = ReviewOptionsFor(job, s->target_lang);
+  o.estimate = false;
+  qe::ReviewSegment in;
+  in.source = s->source;
+  in.translation = markup;
+  in.origin = "human";
+  VERSO_ASSIGN_OR_RETURN(std::vector<qe::Review> reviews, reviewer_->Run(o, {in}));
+  qe::Review review = std::move(reviews[0]);
+  Json stored = Json::parse(s->review.empty() ? "{}" : s->review, nullptr, false);
+  if (!stored.is_object()) stored = Json::object();
+  Json fresh = qe::ReviewToJson(review, o.threshold);
+  stored["qa"] = fresh["qa"];
+  stored["terms"] = fresh["terms"];
+  if (!stored.contains("qe")) stored["qe"] = nullptr;
+  stored.erase("qa_override");
+  s->review = DumpJson(stored);
+  return review;
+}
+
+std::string QaFindings(const absl::Status& status) {
+  auto p = status.GetPayload(kQaPayload);
+  return p.has_value() ? std::string(*p) : std::string();
 }
 
 std::string JobService::WebhookSecret(std::string_view tenant) const {
@@ -724,7 +773,7 @@ void JobService::EndJob(JobRecord* job, std::string_view status, std::string_vie
     const std::string event = status == "completed" ? "job.completed" : "job.failed";
     Json body{{"event", event},
               {"job", {{"id", job->id}, {"status", job->status}, {"error", job->error}}},
-              {"at", absl::FormatTime(absl::RFC3339_sec, now, absl::UTCTimeZone())}};
+              {"at", Rfc3339(now)}};
     TaskRecord t;
     t.job_id = job->id;
     t.kind = "webhook";
