@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "tests/process.h"
 
@@ -154,6 +155,34 @@ TEST_F(CliTest, QeEvalReportsTheHeldOutFigures) {
   auto bad = Verso({"qe", "eval", kKit + "../../tbx/okapi-tbx2/test01.tbx"});
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_THAT(bad.err, HasSubstr("the languages cannot be told from the file name"));
+}
+
+// The committed calibration (models/qe-calibration.json) is what `verso qe calibrate` measures
+// now: Apertium's FLORES translations, their builtin scores and chrF against the references.
+TEST_F(CliTest, QeCalibrationReproducesTheCommittedTable) {
+  std::ifstream in(std::string(VERSO_SOURCE_DIR) + "/models/qe-calibration.json");
+  json table = json::parse(in);
+  ASSERT_EQ(table["entries"].size(), 10u);
+  const std::string flores = std::string(VERSO_SHARED_DATA) + "/mt/flores101-devtest/";
+  for (const auto& [s, t, sl, tl] : {std::tuple{"eng", "spa", "en", "es"}}) {
+    auto r =
+        Verso({"qe", "calibrate", flores + s + ".devtest", flores + t + ".devtest", "--source-lang",
+               sl, "--target-lang", tl, "--data", "flores101-devtest", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    json measured = json::parse(r.out);
+    json committed;
+    for (const json& e : table["entries"]) {
+      if (e["source_lang"] == sl && e["target_lang"] == tl) committed = e;
+    }
+    EXPECT_EQ(measured, committed) << sl << "-" << tl;
+    // The score says nothing about Apertium's quality here: nothing may be auto-approved.
+    EXPECT_TRUE(measured["threshold"].is_null());
+    EXPECT_LT(std::abs(measured["pearson"].get<double>()), 0.1);
+  }
+  auto other = Verso({"qe", "calibrate", flores + "eng.devtest", flores + "spa.devtest",
+                      "--source-lang", "en", "--target-lang", "es", "--engine", "deepl"});
+  EXPECT_EQ(other.exit_code, 1);
+  EXPECT_THAT(other.err, HasSubstr("--engine: only \"apertium\" runs here"));
 }
 
 }  // namespace

@@ -422,6 +422,7 @@ void AddMtRoutes(Router* router, const Services& s) {
          quality.plain = plain;
          quality.round_trip = st->services.qe_round_trip;
          quality.deadline = in.deadline;
+         quality.threshold_given = threshold >= 0;
          quality.threshold = threshold >= 0               ? static_cast<double>(threshold)
                              : st->services.qe != nullptr ? st->services.qe->approve_threshold()
                                                           : 100;
@@ -429,7 +430,7 @@ void AddMtRoutes(Router* router, const Services& s) {
          for (size_t i = 0; i < result->segments.size(); ++i) {
            const auto& seg = result->segments[i];
            to_annotate.push_back(
-               {in.texts[i], seg.text, seg.origin, seg.unknown_words, std::nullopt});
+               {in.texts[i], seg.text, seg.origin, seg.engine, seg.unknown_words, std::nullopt});
          }
          auto annotations = AnnotateSegments(st->services, quality, to_annotate);
          if (!annotations.ok()) return ErrorResponse(annotations.status());

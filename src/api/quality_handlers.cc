@@ -509,6 +509,7 @@ void AddQualityRoutes(Router* router, const Services& s) {
     if (threshold > 101) {
       return absl::InvalidArgumentError("threshold: 0 to 100, or 101 for never");
     }
+    p.q.threshold_given = threshold >= 0;
     p.q.threshold = threshold >= 0    ? static_cast<double>(threshold)
                     : s.qe != nullptr ? s.qe->approve_threshold()
                                       : 100;

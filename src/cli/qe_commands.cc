@@ -1,4 +1,5 @@
-// `verso qe eval|features`: quality estimation against human judgements (MLQE-PE files).
+// `verso qe eval|features`: quality estimation against human judgements (MLQE-PE files);
+// `verso qe calibrate`: the builtin score of an engine's output against references (FLORES).
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -9,12 +10,16 @@
 #include <iomanip>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <sstream>
 
 #include "cli/cli.h"
+#include "common/file.h"
+#include "common/json.h"
 #include "common/status.h"
 #include "common/strings.h"
+#include "mt/mt.h"
 #include "qe/qe.h"
 #include "text/text.h"
 
@@ -179,6 +184,132 @@ std::string F(double v, int decimals) {
   return os.str();
 }
 
+struct CalibrateArgs {
+  std::string engine = "apertium", source_lang, target_lang, sources, references, data;
+  double good_chrf = 0.6, min_precision = 0.9;
+  int min_approved = 20;
+  bool json = false;
+};
+
+absl::StatusOr<std::vector<std::string>> ReadLines(const std::string& path) {
+  VERSO_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  std::vector<std::string> lines;
+  for (std::string_view l : Split(text, '\n')) {
+    if (!l.empty()) lines.emplace_back(l);
+  }
+  return lines;
+}
+
+// The engine's translations of `sources` (plain text), as plain text, with its unknown words.
+absl::StatusOr<std::vector<mt::Translation>> TranslateAll(const CalibrateArgs& a,
+                                                          const std::vector<std::string>& sources) {
+  if (a.engine != "apertium") {
+    return absl::InvalidArgumentError(StrCat(
+        "--engine: only \"apertium\" runs here; calibrate a provider's engine where it runs"));
+  }
+  VERSO_ASSIGN_OR_RETURN(auto engine, mt::NewApertiumEngine(mt::ApertiumOptions{}));
+  std::vector<mt::Translation> out;
+  for (size_t begin = 0; begin < sources.size(); begin += 64) {
+    mt::TranslateRequest r;
+    r.source_lang = a.source_lang;
+    r.target_lang = a.target_lang;
+    for (size_t i = begin; i < std::min(sources.size(), begin + 64); ++i) {
+      r.texts.push_back(text::EscapeText(sources[i]));
+    }
+    VERSO_ASSIGN_OR_RETURN(std::vector<mt::Translation> part, engine->Translate(r));
+    for (auto& t : part) out.push_back(std::move(t));
+  }
+  return out;
+}
+
+// Approvals and precision at `threshold`.
+struct AtThreshold {
+  int approved = 0, good = 0;
+  double precision() const { return approved == 0 ? 0 : static_cast<double>(good) / approved; }
+};
+AtThreshold Approvals(const std::vector<double>& scores, const std::vector<double>& chrf,
+                      double good_chrf, double threshold) {
+  AtThreshold t;
+  for (size_t i = 0; i < scores.size(); ++i) {
+    if (scores[i] < threshold) continue;
+    ++t.approved;
+    t.good += chrf[i] >= good_chrf;
+  }
+  return t;
+}
+
+absl::Status Calibrate(const CalibrateArgs& a, std::ostream& out) {
+  VERSO_ASSIGN_OR_RETURN(std::vector<std::string> sources, ReadLines(a.sources));
+  VERSO_ASSIGN_OR_RETURN(std::vector<std::string> refs, ReadLines(a.references));
+  if (sources.empty() || sources.size() != refs.size()) {
+    return absl::InvalidArgumentError(StrCat(a.sources, " and ", a.references, ": ", sources.size(),
+                                             " and ", refs.size(),
+                                             " lines; aligned non-empty files are needed"));
+  }
+  VERSO_ASSIGN_OR_RETURN(std::vector<mt::Translation> mt, TranslateAll(a, sources));
+  std::vector<qe::Input> inputs;
+  std::vector<double> chrf;
+  for (size_t i = 0; i < sources.size(); ++i) {
+    qe::Input in;
+    in.source = text::EscapeText(sources[i]);
+    in.translation = mt[i].text;
+    in.source_lang = a.source_lang;
+    in.target_lang = a.target_lang;
+    in.unknown_words = mt[i].unknown_words;
+    inputs.push_back(std::move(in));
+    chrf.push_back(qe::ChrF(text::PlainText(mt[i].text), refs[i]));
+  }
+  VERSO_ASSIGN_OR_RETURN(auto scorer, qe::NewBuiltinScorer({}));
+  VERSO_ASSIGN_OR_RETURN(auto results, scorer->Score(inputs, absl::InfiniteFuture()));
+  std::vector<double> scores;
+  for (const auto& r : results) scores.push_back(r.score);
+
+  qe::Calibration c;
+  c.scorer = scorer->name();
+  c.engine = a.engine;
+  c.source_lang = text::PrimaryLanguage(a.source_lang);
+  c.target_lang = text::PrimaryLanguage(a.target_lang);
+  c.data = a.data;
+  c.segments = static_cast<int>(scores.size());
+  c.pearson = std::round(Pearson(scores, chrf) * 1000) / 1000;
+  c.good_chrf = a.good_chrf;
+  c.min_precision = a.min_precision;
+  const AtThreshold all = Approvals(scores, chrf, a.good_chrf, -1);
+  c.base_rate = std::round(all.precision() * 1000) / 1000;
+  for (int t = 50; t <= 100 && !c.calibrated(); t += 5) {
+    const AtThreshold at = Approvals(scores, chrf, a.good_chrf, t);
+    if (at.approved >= a.min_approved && at.precision() >= a.min_precision) {
+      c.threshold = t;
+      c.precision = std::round(at.precision() * 1000) / 1000;
+      c.approved = at.approved;
+    }
+  }
+  if (a.json) {
+    out << DumpJson(qe::CalibrationToJson(c)) << "\n";
+    return absl::OkStatus();
+  }
+  out << "engine: " << c.engine << " " << c.source_lang << " -> " << c.target_lang << ", "
+      << c.segments << " segments of " << a.sources << "\n"
+      << "Pearson of the score with chrF against the reference: " << F(c.pearson, 3)
+      << "\ngood = chrF >= " << F(a.good_chrf, 2) << ": " << F(100 * c.base_rate, 1)
+      << "% of all translations\n\n"
+      << std::setw(9) << "threshold" << std::setw(10) << "approved" << std::setw(11)
+      << "precision\n";
+  for (int t = 50; t <= 100; t += 5) {
+    const AtThreshold at = Approvals(scores, chrf, a.good_chrf, t);
+    out << std::setw(9) << t << std::setw(10) << at.approved << std::setw(9)
+        << (at.approved == 0 ? "-" : F(100 * at.precision(), 1) + "%") << "\n";
+  }
+  out << "\n"
+      << (c.calibrated()
+              ? StrCat("calibrated at ", c.threshold, " (precision ", F(100 * c.precision, 1),
+                       "% over ", c.approved, ")")
+              : StrCat("not calibrated: no threshold reaches ", F(100 * a.min_precision, 0),
+                       "% precision over at least ", a.min_approved, " approvals"))
+      << "\n";
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 void AddQeCommands(CLI::App* app, Environment* env, int* exit_code) {
@@ -286,6 +417,25 @@ void AddQeCommands(CLI::App* app, Environment* env, int* exit_code) {
         return absl::OkStatus();
       });
     });
+  }
+
+  {
+    auto* cmd = qe_cmd->add_subcommand(
+        "calibrate",
+        "Where the builtin score may auto-approve an engine's output: its translations of SOURCES "
+        "scored, against chrF with the aligned REFERENCES (one sentence a line, e.g. FLORES)");
+    auto a = std::make_shared<CalibrateArgs>();
+    cmd->add_option("sources", a->sources, "Source sentences, one a line")->required();
+    cmd->add_option("references", a->references, "Their human translations")->required();
+    cmd->add_option("--engine", a->engine, "The engine (apertium)");
+    cmd->add_option("--source-lang", a->source_lang, "BCP 47")->required();
+    cmd->add_option("--target-lang", a->target_lang, "BCP 47")->required();
+    cmd->add_option("--data", a->data, "What the files are, for the record");
+    cmd->add_option("--good-chrf", a->good_chrf, "chrF (0-1) at which a translation is good");
+    cmd->add_option("--min-precision", a->min_precision, "Precision a threshold must reach");
+    cmd->add_option("--min-approved", a->min_approved, "Approvals a threshold must have");
+    cmd->add_flag("--json", a->json, "Print the calibration entry as JSON");
+    cmd->callback([=] { RunOrFail(env, exit_code, [&] { return Calibrate(*a, env->out()); }); });
   }
 
   {

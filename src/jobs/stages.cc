@@ -195,6 +195,7 @@ qe::ReviewOptions JobService::ReviewOptionsFor(const JobRecord& job, std::string
       o.qa.max_length = p->max_length;
     }
   }
+  o.threshold_given = job.qe_threshold >= 0;
   o.threshold = job.qe_threshold >= 0 ? job.qe_threshold : options_.default_threshold;
   if (Expedited()) o.threshold = std::max(0.0, o.threshold - options_.expedite_drop);
   return o;
@@ -210,6 +211,7 @@ absl::Status JobService::ReviewChunk(const qe::ReviewOptions& o,
     r.source = s.source;
     r.translation = s.target;
     r.origin = s.origin;
+    r.engine = s.engine;
     Json stash = Json::parse(s.review.empty() ? "{}" : s.review, nullptr, false);
     if (stash.is_object() && stash.contains("unknown_words") && stash["unknown_words"].is_array()) {
       for (const auto& w : stash["unknown_words"]) {

@@ -163,6 +163,36 @@ class QeService {
   std::unique_ptr<resilience::CircuitBreaker> breaker_;
 };
 
+// ---- Calibration: where a score may approve ---------------------------------------------------
+
+// How well a scorer's scores of one engine's translations in one pair predict their quality,
+// measured by `verso qe calibrate` against human references (FLORES: chrF of the engine's
+// output with the reference) and compiled in from models/qe-calibration.json
+// (scripts/calibrate-qe writes it). A threshold >= 0 is the lowest one at which the approved
+// translations were good (chrF >= good_chrf) at least `min_precision` of the time: only then
+// does the default policy auto-approve that engine's output in that pair.
+struct Calibration {
+  std::string scorer, engine, source_lang, target_lang;
+  std::string data;  // what it was measured on ("flores101-devtest")
+  int segments = 0;
+  double pearson = 0;        // of the score with chrF
+  double good_chrf = 0;      // a translation at least this close to the reference is good
+  double base_rate = 0;      // the share of good translations
+  double min_precision = 0;  // what a threshold had to reach
+  double threshold = -1;     // -1: none did (not calibrated)
+  double precision = 0;      // at `threshold`
+  int approved = 0;          // at `threshold`
+  bool calibrated() const { return threshold >= 0; }
+};
+
+// The compiled-in table.
+const std::vector<Calibration>& Calibrations();
+// The entry for the scorer, engine and pair (a regional tag finds its bare language's), or null.
+const Calibration* FindCalibration(std::string_view scorer, std::string_view engine,
+                                   std::string_view source_lang, std::string_view target_lang);
+absl::StatusOr<std::vector<Calibration>> ParseCalibrations(std::string_view json);
+nlohmann::json CalibrationToJson(const Calibration& c);
+
 // ---- Review: QA, terminology and QE of translated segments, and the auto-approval decision --
 
 struct ReviewOptions {
@@ -172,7 +202,11 @@ struct ReviewOptions {
   std::string glossary;  // a stored glossary's name, or empty
   std::string tm_store;  // for the TM-agreement signal, or empty
   qa::Options qa;
-  double threshold = 100;   // auto-approve at or above
+  double threshold = 100;  // auto-approve at or above
+  // The threshold was asked for (by the request or job), not the server's default: it then
+  // applies to every engine and pair. By default only calibrated engines and pairs are
+  // auto-approved, at no less than their calibrated threshold.
+  bool threshold_given = false;
   bool round_trip = false;  // translate back with the built-in engine for the QE signal
   bool estimate = true;     // score machine translations
   absl::Time deadline = absl::InfiniteFuture();
@@ -182,6 +216,7 @@ struct ReviewSegment {
   std::string source;  // markup
   std::string translation;
   std::string origin;  // "tm" (checked, not scored) or "mt"
+  std::string engine;  // the engine that translated it ("apertium"), for the calibration
   std::vector<std::string> unknown_words;
   std::optional<double> engine_logprob;
 };
@@ -192,11 +227,15 @@ struct Review {
   std::optional<Result> qe;    // machine translations, when scored
   bool qa_error = false;       // a warning of severity "error"
   bool auto_approved = false;  // scored, not provisional, level < 2, no QA error, >= threshold
+  const Calibration* calibration = nullptr;  // of the scorer, engine and pair, when measured
+  double threshold = 100;                    // the one applied (see ReviewOptions)
 };
 
 // A review as JSON: {"qa": [{"check","severity","message"}], "terms": [{"concept_id","source",
 // "term","source_forbidden","targets","forbidden_targets"}], "qe": null or {"score","scorer",
-// "provisional","auto_approved","threshold","reasons","features"}}.
+// "provisional","auto_approved","threshold","calibration","reasons","features"}}; "threshold" is
+// the one applied, "calibration" null or {"engine","threshold","precision","good_chrf",
+// "segments","pearson","data"} (threshold null: measured, not calibrated).
 nlohmann::json ReviewToJson(const Review& review, double threshold);
 // The "terms" array of the above.
 nlohmann::json TermHitsToJson(const std::vector<terms::TermHit>& hits);

@@ -24,6 +24,8 @@ std::vector<Feature> ComputeFeatures(const Input& input, const std::string& huns
 
 // models/qe-builtin.json as compiled in.
 const char* EmbeddedModel();
+// models/qe-calibration.json as compiled in.
+const char* EmbeddedCalibration();
 
 // True when hunspell has a dictionary for the language in `dir`.
 bool HasDictionary(const std::string& dir, std::string_view lang);

@@ -1,4 +1,5 @@
 // The reviewer (see qe.h): QA checks, glossary terms and QE scores of translated segments.
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -38,6 +39,16 @@ Json HitsJson(const std::vector<terms::TermHit>& hits) {
   return out;
 }
 
+Json CalibrationJson(const Calibration& c) {
+  return Json{{"engine", c.engine},
+              {"threshold", c.calibrated() ? Json(c.threshold) : Json(nullptr)},
+              {"precision", c.calibrated() ? Json(c.precision) : Json(nullptr)},
+              {"good_chrf", c.good_chrf},
+              {"segments", c.segments},
+              {"pearson", c.pearson},
+              {"data", c.data}};
+}
+
 }  // namespace
 
 Json TermHitsToJson(const std::vector<terms::TermHit>& hits) { return HitsJson(hits); }
@@ -51,13 +62,15 @@ Json ReviewToJson(const Review& r, double threshold) {
   if (r.qe.has_value()) {
     Json features = Json::object();
     for (const auto& f : r.qe->features) features[f.name] = f.value;
-    out["qe"] = Json{{"score", std::round(r.qe->score * 10) / 10},
-                     {"scorer", r.qe->scorer},
-                     {"provisional", r.qe->provisional},
-                     {"auto_approved", r.auto_approved},
-                     {"threshold", threshold},
-                     {"reasons", r.qe->reasons},
-                     {"features", features}};
+    out["qe"] = Json{
+        {"score", std::round(r.qe->score * 10) / 10},
+        {"scorer", r.qe->scorer},
+        {"provisional", r.qe->provisional},
+        {"auto_approved", r.auto_approved},
+        {"threshold", r.qe.has_value() ? r.threshold : threshold},
+        {"calibration", r.calibration != nullptr ? CalibrationJson(*r.calibration) : Json(nullptr)},
+        {"reasons", r.qe->reasons},
+        {"features", features}};
   }
   return out;
 }
@@ -132,7 +145,15 @@ absl::StatusOr<std::vector<Review>> Reviewer::Run(
   for (size_t k = 0; k < scored.size(); ++k) {
     Review& r = out[scored[k]];
     r.qe = std::move(results[k]);
-    r.auto_approved = !r.qe->provisional && level < 2 && !r.qa_error && r.qe->score >= q.threshold;
+    const ReviewSegment& seg = segments[scored[k]];
+    r.calibration = FindCalibration(r.qe->scorer, seg.engine, q.source_lang, q.target_lang);
+    // An asked-for threshold is the asker's call; by default only a calibrated engine and pair
+    // approve, at no less than the calibrated threshold (101: never).
+    r.threshold = q.threshold_given ? q.threshold
+                  : r.calibration != nullptr && r.calibration->calibrated()
+                      ? std::max(q.threshold, r.calibration->threshold)
+                      : 101;
+    r.auto_approved = !r.qe->provisional && level < 2 && !r.qa_error && r.qe->score >= r.threshold;
   }
   return out;
 }
