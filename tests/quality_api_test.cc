@@ -90,6 +90,56 @@ TEST_F(QualityApiTest, TermbasesImportExportAndStayWithTheirTenant) {
             0u);
 }
 
+// The two CSVs: the documented long layout is one concept per concept id, and a second
+// wide CSV (rows without ids) into the same glossary adds its concepts and merges the one that
+// shares a term, never replacing printer -> impresora.
+TEST_F(QualityApiTest, CsvImportsMatchConceptsByIdOrTermAndNeverOverwriteOthers) {
+  Start({});
+  HttpResponse longer = Raw("POST", "/v1/glossaries/long/imports",
+                            "concept,lang,term,status\nprinter,en,printer,\nprinter,es,impresora,"
+                            "preferred\nprinter,es,impresor,forbidden\n",
+                            "text/csv");
+  ASSERT_EQ(longer.status, 201) << longer.body;
+  EXPECT_EQ(json::parse(longer.body)["concepts"], 1);
+  EXPECT_EQ(json::parse(longer.body)["terms"], 3);
+
+  HttpResponse first =
+      Raw("POST", "/v1/glossaries/ui/imports", "en,es\nprinter,impresora\n", "text/csv");
+  ASSERT_EQ(first.status, 201) << first.body;
+  HttpResponse second =
+      Raw("POST", "/v1/glossaries/ui/imports",
+          "en,es,note\nkeyboard,teclado,\nPrinter,impresora láser,hardware\n", "text/csv");
+  ASSERT_EQ(second.status, 200) << second.body;
+  json info = json::parse(second.body);
+  EXPECT_EQ(info["added"], 1);
+  EXPECT_EQ(info["merged"], 1);
+  EXPECT_EQ(info["replaced"], 0);
+  EXPECT_EQ(info["concepts"], 2);
+  json found = Post("/v1/glossaries/ui/lookup", {{"source_lang", "en"},
+                                                 {"target_lang", "es"},
+                                                 {"text_format", "plain"},
+                                                 {"segments", {"the printer"}}});
+  json terms = found["segments"][0]["terms"];
+  ASSERT_EQ(terms.size(), 1u) << found;
+  std::vector<std::string> targets;
+  for (const json& t : terms[0]["targets"]) targets.push_back(t["text"]);
+  EXPECT_EQ(targets, (std::vector<std::string>{"impresora", "impresora láser"}));
+
+  // A header neither layout reads names the columns it expected.
+  HttpResponse bad =
+      Raw("POST", "/v1/glossaries/ui/imports", "source,target\nprinter,impresora\n", "text/csv");
+  EXPECT_EQ(bad.status, 422);
+  EXPECT_EQ(json::parse(bad.body)["error"]["message"],
+            "ui.csv: line 1, column 1: \"source\" is neither a language tag nor a known column; "
+            "one concept a row takes language tags (\"en,de\") and optionally concept, "
+            "part_of_speech, note, subject, definition; one term a row takes concept, lang, term");
+  HttpResponse unknown = Raw("POST", "/v1/glossaries/ui/imports",
+                             "concept,lang,term,domain\nc1,en,printer,IT\n", "text/csv");
+  EXPECT_EQ(unknown.status, 422);
+  EXPECT_THAT(json::parse(unknown.body)["error"]["message"].get<std::string>(),
+              HasSubstr("line 1, column 4: unknown column \"domain\""));
+}
+
 TEST_F(QualityApiTest, TranslationsCarryTermsQaAndQe) {
   Start({});
   const json concepts = {

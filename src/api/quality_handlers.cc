@@ -330,8 +330,8 @@ void AddQualityRoutes(Router* router, const Services& s) {
              created = c.ok();
            }
            const size_t n = concepts->size();
-           auto put = g->PutConcepts(req.principal.tenant, name, std::move(*concepts),
-                                     replace_q == "true");
+           auto put =
+               g->Import(req.principal.tenant, name, std::move(*concepts), replace_q == "true");
            if (!put.ok()) {
              if (created) g->Delete(req.principal.tenant, name).IgnoreError();
              return ErrorResponse(put.status());
@@ -340,6 +340,9 @@ void AddQualityRoutes(Router* router, const Services& s) {
            if (!info.ok()) return ErrorResponse(info.status());
            Json out = GlossaryJson(*info);
            out["imported"] = n;
+           out["added"] = put->added;
+           out["merged"] = put->merged;
+           out["replaced"] = put->replaced;
            return JsonResponse(created ? 201 : 200, out);
          }}));
     router->Add(

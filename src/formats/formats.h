@@ -161,10 +161,12 @@ std::string WriteTbx(const std::vector<Concept>& concepts, std::string_view lang
 
 // Reads a glossary as CSV (RFC 4180, UTF-8, first row a header). Two layouts:
 //   wide: one column per language tag ("en,de,fr"), one concept per row; optional columns
-//         "part_of_speech", "note", "subject" and "definition" apply to the row;
-//   long: columns "concept", "lang", "term" and optionally "status", "part_of_speech",
-//         "case_sensitive" (true/false/yes/no/1/0), "note": one term per row, rows with the
-//         same concept form one concept.
+//         "concept" (its id; without one the id is empty), "part_of_speech", "note",
+//         "subject" and "definition" apply to the row;
+//   long: columns "concept" (or "concept_id", "entry_concept"), "lang", "term" and optionally
+//         "status", "part_of_speech", "case_sensitive" (true/false/yes/no/1/0), "note": one
+//         term per row, rows with the same concept form one concept.
+// Any other header column is an error naming it and the columns expected.
 // Errors name `name`, the line and the column (field number).
 absl::StatusOr<std::vector<Concept>> ReadGlossaryCsv(std::string_view data,
                                                      const std::string& name);

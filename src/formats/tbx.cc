@@ -2,12 +2,14 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
+#include <algorithm>
 #include <map>
 
 #include "common/status.h"
 #include "common/strings.h"
 #include "formats/formats.h"
 #include "formats/xml_internal.h"
+#include "text/text.h"
 
 namespace verso::formats {
 namespace {
@@ -330,6 +332,11 @@ std::string CsvField(std::string_view v) {
 
 }  // namespace
 
+// The columns naming a concept (the first one present wins), and the long layout's others.
+constexpr const char* kConceptColumns[] = {"concept", "concept_id", "entry_concept", "id"};
+constexpr std::string_view kLongColumns[] = {"lang",           "term",           "status",
+                                             "part_of_speech", "case_sensitive", "note"};
+
 absl::StatusOr<std::vector<Concept>> ReadGlossaryCsv(std::string_view data,
                                                      const std::string& name) {
   VERSO_RETURN_IF_ERROR(RefuseCompressed(data.substr(0, kSignatureBytes), name));
@@ -352,17 +359,35 @@ absl::StatusOr<std::vector<Concept>> ReadGlossaryCsv(std::string_view data,
         StrCat(name, ": line ", r.line, ", column ", c + 1, " (", header[c], "): ", what));
   };
   std::vector<Concept> out;
+  // A concept's id: the first of these columns the header has.
+  int concept_col = -1;
+  for (const char* n : kConceptColumns) {
+    if (concept_col < 0) concept_col = col(n);
+  }
   const int term_col = col("term");
-  if (term_col >= 0) {
-    // Long layout.
-    const int lang_col = col("lang");
-    if (lang_col < 0) {
-      return absl::InvalidArgumentError(
-          StrCat(name, ": line 1: a \"term\" column needs a \"lang\" column"));
+  if (term_col >= 0 || col("lang") >= 0) {
+    // Long layout: every column must be one it knows.
+    for (size_t i = 0; i < header.size(); ++i) {
+      if (std::find(std::begin(kLongColumns), std::end(kLongColumns), header[i]) ==
+              std::end(kLongColumns) &&
+          std::find(std::begin(kConceptColumns), std::end(kConceptColumns), header[i]) ==
+              std::end(kConceptColumns)) {
+        return absl::InvalidArgumentError(
+            StrCat(name, ": line 1, column ", i + 1, ": unknown column \"", header[i],
+                   "\"; one term a row takes concept, lang, term and optionally status, "
+                   "part_of_speech, case_sensitive, note"));
+      }
     }
-    const int concept_col = col("entry_concept"), status_col = col("status");
-    const int pos_col = col("part_of_speech"), case_col = col("case_sensitive");
-    const int note_col = col("note");
+    const int lang_col = col("lang");
+    if (lang_col < 0 || term_col < 0 || concept_col < 0) {
+      return absl::InvalidArgumentError(
+          StrCat(name,
+                 ": line 1: one term a row needs the columns concept (or concept_id, "
+                 "entry_concept), lang and term; the header has ",
+                 Join(header, ",")));
+    }
+    const int status_col = col("status"), pos_col = col("part_of_speech");
+    const int case_col = col("case_sensitive"), note_col = col("note");
     std::map<std::string, size_t> by_id;
     for (size_t i = 1; i < rows.size(); ++i) {
       const CsvRow& r = rows[i];
@@ -383,8 +408,10 @@ absl::StatusOr<std::vector<Concept>> ReadGlossaryCsv(std::string_view data,
       if (case_col >= 0 && !ParseBool(cell(r, case_col), &t.case_sensitive)) {
         return err(r, case_col, "must be true or false");
       }
-      std::string id = concept_col >= 0 ? cell(r, concept_col) : "";
-      if (id.empty()) id = StrCat("row", r.line);
+      const std::string id = cell(r, concept_col);
+      if (id.empty())
+        return err(r, concept_col,
+                   "a concept id is required (rows with the same id are one concept)");
       auto [it, fresh] = by_id.emplace(id, out.size());
       if (fresh) {
         out.push_back(Concept{});
@@ -394,16 +421,26 @@ absl::StatusOr<std::vector<Concept>> ReadGlossaryCsv(std::string_view data,
     }
     return out;
   }
-  // Wide layout: every column that is not a known field is a language.
+  // Wide layout: every column that is not a known field is a language. A row names its concept
+  // only through a concept column; without one the import matches concepts by their terms.
   const int pos_col = col("part_of_speech"), note_col = col("note");
   const int subject_col = col("subject"), def_col = col("definition");
   std::vector<int> lang_cols;
   for (size_t i = 0; i < header.size(); ++i) {
     const int c = static_cast<int>(i);
-    if (c == pos_col || c == note_col || c == subject_col || c == def_col) continue;
+    if (c == pos_col || c == note_col || c == subject_col || c == def_col || c == concept_col) {
+      continue;
+    }
     if (header[i].empty()) {
       return absl::InvalidArgumentError(
           StrCat(name, ": line 1, column ", i + 1, ": the header is empty"));
+    }
+    if (!text::CanonicalLanguageTag(header[i]).ok()) {
+      return absl::InvalidArgumentError(StrCat(
+          name, ": line 1, column ", i + 1, ": \"", header[i],
+          "\" is neither a language tag nor a known column; one concept a row takes language "
+          "tags (\"en,de\") and optionally concept, part_of_speech, note, subject, definition; "
+          "one term a row takes concept, lang, term"));
     }
     lang_cols.push_back(c);
   }
@@ -411,7 +448,7 @@ absl::StatusOr<std::vector<Concept>> ReadGlossaryCsv(std::string_view data,
     return absl::InvalidArgumentError(
         StrCat(name,
                ": line 1: the header needs two language columns (\"en,de\") or the "
-               "columns entry_concept, lang, term"));
+               "columns concept, lang, term"));
   }
   for (size_t i = 1; i < rows.size(); ++i) {
     const CsvRow& r = rows[i];
@@ -420,7 +457,7 @@ absl::StatusOr<std::vector<Concept>> ReadGlossaryCsv(std::string_view data,
                                                " fields, the header has ", header.size()));
     }
     Concept c;
-    c.id = StrCat("row", r.line);
+    c.id = cell(r, concept_col);
     c.subject = cell(r, subject_col);
     c.definition = cell(r, def_col);
     for (int lc : lang_cols) {
@@ -439,7 +476,7 @@ absl::StatusOr<std::vector<Concept>> ReadGlossaryCsv(std::string_view data,
 }
 
 std::string WriteGlossaryCsv(const std::vector<Concept>& concepts) {
-  std::string out = "entry_concept,lang,term,status,part_of_speech,case_sensitive,note\r\n";
+  std::string out = "concept,lang,term,status,part_of_speech,case_sensitive,note\r\n";
   for (const Concept& c : concepts) {
     for (const Term& t : c.terms) {
       StrAppend(&out, CsvField(c.id), ",", CsvField(t.lang), ",", CsvField(t.text), ",",

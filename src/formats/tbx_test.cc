@@ -174,7 +174,7 @@ TEST(GlossaryCsvTest, WideLayout) {
   EXPECT_EQ((*c)[0].terms, (std::vector<Term>{{"en", "server", "", "", false, "the machine"},
                                               {"de", "Server", "", "", false, "the machine"}}));
   EXPECT_EQ((*c)[1].terms[0].text, "log in, sign in");
-  EXPECT_EQ((*c)[1].id, "row3");
+  EXPECT_EQ((*c)[1].id, "");  // no concept column: the import matches it by its terms
   EXPECT_EQ((*c)[2].terms.size(), 1u);
 }
 
@@ -208,9 +208,14 @@ TEST(GlossaryCsvTest, ErrorsNameLineAndColumn) {
   auto one = ReadGlossaryCsv("en\nserver\n", "o.csv");
   ASSERT_FALSE(one.ok());
   EXPECT_THAT(one.status().message(), HasSubstr("two language columns"));
-  auto lang = ReadGlossaryCsv("lang,term\n,server\n", "l.csv");
+  auto lang = ReadGlossaryCsv("concept,lang,term\nc1,,server\n", "l.csv");
   ASSERT_FALSE(lang.ok());
-  EXPECT_EQ(lang.status().message(), "l.csv: line 2, column 1 (lang): a language is required");
+  EXPECT_EQ(lang.status().message(), "l.csv: line 2, column 2 (lang): a language is required");
+  auto grouped = ReadGlossaryCsv("lang,term\nen,server\n", "g.csv");
+  ASSERT_FALSE(grouped.ok());
+  EXPECT_EQ(grouped.status().message(),
+            "g.csv: line 1: one term a row needs the columns concept (or concept_id, "
+            "entry_concept), lang and term; the header has lang,term");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // Glossaries: storage of concepts and cached term indexes (see terms.h).
 #include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -190,6 +191,71 @@ absl::StatusOr<std::vector<Concept>> GlossaryService::PutConcepts(std::string_vi
   VERSO_RETURN_IF_ERROR(repo_->PutConcepts(tenant, name, records, replace_all, now));
   Invalidate(tenant, name);
   return concepts;
+}
+
+namespace {
+
+// A term's identity for matching concepts: its language and its case-folded text.
+std::string TermKey(const Term& t) {
+  auto lang = text::CanonicalLanguageTag(t.lang);
+  return StrCat(lang.ok() ? *lang : t.lang, "\x1f", text::FoldCase(StripAsciiWhitespace(t.text)));
+}
+
+// Adds to `into` the terms of `from` it lacks; a subject or definition it lacks too.
+void MergeInto(Concept* into, const Concept& from) {
+  std::set<std::string> have;
+  for (const Term& t : into->terms) have.insert(TermKey(t));
+  for (const Term& t : from.terms) {
+    if (have.insert(TermKey(t)).second) into->terms.push_back(t);
+  }
+  if (into->subject.empty()) into->subject = from.subject;
+  if (into->definition.empty()) into->definition = from.definition;
+}
+
+}  // namespace
+
+absl::StatusOr<GlossaryService::ImportCounts> GlossaryService::Import(std::string_view tenant,
+                                                                      std::string_view name,
+                                                                      std::vector<Concept> concepts,
+                                                                      bool replace_all) {
+  ImportCounts counts;
+  std::vector<Concept> existing;
+  if (!replace_all) {
+    VERSO_ASSIGN_OR_RETURN(existing, Concepts(tenant, name));
+  }
+  std::map<std::string, size_t> by_term;  // TermKey -> index in `existing`
+  std::map<std::string, size_t> by_id;
+  for (size_t i = 0; i < existing.size(); ++i) {
+    by_id.emplace(existing[i].id, i);
+    for (const Term& t : existing[i].terms) by_term.emplace(TermKey(t), i);
+  }
+  std::vector<Concept> out;
+  std::map<std::string, size_t> merged_at;  // existing id -> index in `out`
+  for (Concept& c : concepts) {
+    if (!c.id.empty()) {
+      (by_id.count(c.id) > 0 ? counts.replaced : counts.added)++;
+      out.push_back(std::move(c));
+      continue;
+    }
+    const Concept* match = nullptr;
+    for (const Term& t : c.terms) {
+      if (auto it = by_term.find(TermKey(t)); it != by_term.end()) {
+        match = &existing[it->second];
+        break;
+      }
+    }
+    if (match == nullptr) {
+      ++counts.added;
+      out.push_back(std::move(c));
+      continue;
+    }
+    ++counts.merged;
+    auto [at, fresh] = merged_at.emplace(match->id, out.size());
+    if (fresh) out.push_back(*match);
+    MergeInto(&out[at->second], c);
+  }
+  VERSO_RETURN_IF_ERROR(PutConcepts(tenant, name, std::move(out), replace_all).status());
+  return counts;
 }
 
 absl::Status GlossaryService::DeleteConcept(std::string_view tenant, std::string_view name,

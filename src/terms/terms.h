@@ -120,6 +120,16 @@ class GlossaryService {
   absl::StatusOr<std::vector<Concept>> PutConcepts(std::string_view tenant, std::string_view name,
                                                    std::vector<Concept> concepts, bool replace_all);
   absl::Status DeleteConcept(std::string_view tenant, std::string_view name, std::string_view id);
+  // An import (a file's concepts): a concept with an id replaces the glossary's concept of that
+  // id; one without (a CSV row without a concept column) joins the concept that already has
+  // one of its terms (same language, same text ignoring case), adding the terms it lacks, or
+  // is new. A concept no term or id matches is never overwritten. `replace_all` first drops
+  // every concept.
+  struct ImportCounts {
+    int64_t added = 0, merged = 0, replaced = 0;
+  };
+  absl::StatusOr<ImportCounts> Import(std::string_view tenant, std::string_view name,
+                                      std::vector<Concept> concepts, bool replace_all);
 
   // Terms of `name` in the source markup, with their target-language terms.
   absl::StatusOr<std::vector<TermHit>> Find(std::string_view tenant, std::string_view name,
