@@ -234,6 +234,37 @@ TEST_F(JobsApiTest, AnXliffDocumentGoesThroughTmMtQePostEditingAndComesBackValid
             "");
 }
 
+// The OASIS suite's everything-core.xlf is en -> fr, which the built-in engine does not
+// translate: refused at once, listing what the chain offers, or sent to people when asked.
+TEST_F(JobsApiTest, APairNoEngineTranslatesIsRefusedAtSubmissionOrGoesToPeople) {
+  Start();
+  const std::string file =
+      ReadFile(kSuite + "/xliff-21/test-suite/core/valid/everything-core.xlf").value();
+  const std::string boundary = "verso-boundary-pairs";
+  HttpResponse refused = Call("POST", "/v1/jobs", Multipart(boundary, {}, "everything.xlf", file),
+                              "multipart/form-data; boundary=" + boundary);
+  ASSERT_EQ(refused.status, 422) << refused.body;
+  EXPECT_THAT(json::parse(refused.body)["error"]["message"].get<std::string>(),
+              HasSubstr("target_langs: fr: no engine in the chain (apertium) translates en -> fr; "
+                        "it offers ca->en, ca->en-US, ca->es, en->ca, "));
+  EXPECT_EQ(Get("/v1/jobs")["jobs"].size(), 0u);
+
+  HttpResponse human =
+      Call("POST", "/v1/jobs",
+           Multipart(boundary, {{"unsupported_pairs", "human"}}, "everything.xlf", file),
+           "multipart/form-data; boundary=" + boundary);
+  ASSERT_EQ(human.status, 202) << human.body;
+  const std::string id = json::parse(human.body)["id"];
+  json job = WaitFor(
+      id, [](const json& j) { return j["status"] != "queued" && j["status"] != "running"; });
+  EXPECT_EQ(job["status"], "post_editing");
+  EXPECT_EQ(job["counts"]["mt"], 0);
+  EXPECT_EQ(job["counts"]["awaiting_post_edit"], job["counts"]["segments"]);
+  json seg = Get("/v1/jobs/" + id + "/segments/fr/0");
+  EXPECT_THAT(seg["review"]["mt_error"].get<std::string>(),
+              HasSubstr("no engine in the chain (apertium) translates en -> fr"));
+}
+
 TEST_F(JobsApiTest, MalformedSubmissionsAreRefusedWithAReason) {
   Start();
   const std::string boundary = "b0undary";

@@ -109,6 +109,8 @@ absl::Status ReadOptions(const Json& object, jobs::SubmitRequest* r) {
   double threshold = -1;
   f.Number("qe_threshold", &threshold);
   f.String("webhook_url", &r->webhook_url);
+  std::string unsupported = "refuse";
+  f.String("unsupported_pairs", &unsupported);
   f.String("format", &r->format);
   f.String("file_name", &r->file_name);
   const Json* segments = f.Array("segments");
@@ -116,6 +118,11 @@ absl::Status ReadOptions(const Json& object, jobs::SubmitRequest* r) {
   f.String("text_format", &text_format);
   VERSO_RETURN_IF_ERROR(f.Finish());
   if (o.contains("qe_threshold")) r->qe_threshold = threshold;
+  if (unsupported != "refuse" && unsupported != "human") {
+    return absl::InvalidArgumentError(
+        StrCat("unsupported_pairs: \"", unsupported, "\" is not refuse or human"));
+  }
+  r->unsupported_to_human = unsupported == "human";
   if (!target.empty()) r->target_langs.push_back(target);
   if (targets != nullptr) {
     for (size_t i = 0; i < targets->size(); ++i) {

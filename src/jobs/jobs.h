@@ -79,6 +79,9 @@ struct SubmitRequest {
   std::string qa_profile;                 // optional
   std::optional<double> qe_threshold;     // 0-101; default the server's
   std::string webhook_url;                // optional: http(s)://...
+  // A target language no engine of the chain translates: refused at submission (false), or
+  // its segments go straight to people (true; each says why it has no machine translation).
+  bool unsupported_to_human = false;
   // A document: its bytes, name, and format ("xliff", "po", "json", "text"; empty: from the
   // name's extension) ...
   std::string document;
@@ -276,7 +279,7 @@ class JobService {
   absl::StatusOr<storage::JobRecord> NewJob(const SubmitRequest& r);
   absl::Status ReadUnits(const SubmitRequest& r, storage::JobRecord* job,
                          std::vector<SubmittedUnit>* units);
-  absl::Status CheckReferences(const storage::JobRecord& job);
+  absl::Status CheckReferences(const storage::JobRecord& job, bool unsupported_to_human);
   absl::StatusOr<storage::JobRecord> Owned(std::string_view tenant, std::string_view id);
   absl::Status Run(const storage::TaskRecord& task, const std::string& worker);
   // Records a task's failure: back to the queue with a backoff, or dead (the job fails with it).

@@ -420,7 +420,9 @@ TEST_F(JobsTest, IdempotencyKeysReturnTheSameJob) {
   EXPECT_TRUE(absl::IsNotFound(service_->Get("other", a->job.id).status()));
 }
 
-TEST_F(JobsTest, ATaskThatKeepsFailingGoesToTheDeadLettersAndFailsTheJob) {
+// An error no retry can fix is not retried: the job's engine policy is deleted after
+// submission, the MT stage fails with NotFound and the task is dead at its first attempt.
+TEST_F(JobsTest, ATaskThatCannotSucceedIsDeadLetteredAtOnceAndFailsTheJob) {
   std::atomic<int> calls{0};
   std::string event;
   testing::FakeHttpServer hook([&](const testing::FakeRequest& r) {
@@ -428,23 +430,33 @@ TEST_F(JobsTest, ATaskThatKeepsFailingGoesToTheDeadLettersAndFailsTheJob) {
     event = r.Header("x-verso-event");
     return testing::FakeResponse{200, {}, ""};
   });
+  ASSERT_TRUE(db_->policies().PutPolicy({"acme", "builtin", {"apertium"}, clock_.Now()}).ok());
   SubmitRequest r = Segments({"The house is red."});
-  r.target_langs = {"ja"};  // no engine translates English into Japanese here
-  r.tm_store.clear();
+  r.engine_policy = "builtin";
   r.webhook_url = StrCat("http://127.0.0.1:", hook.port(), "/h");
   auto job = service_->Submit(r);
   ASSERT_TRUE(job.ok()) << job.status();
-  Drain();  // analyse, pretranslate, mt fails (attempt 1)
-  clock_.Advance(absl::Minutes(1));
-  Drain();  // mt fails again: dead (max_attempts 2), then the webhook
+  ASSERT_TRUE(db_->policies().DeletePolicy("acme", "builtin").ok());
+  Drain();  // analyse, pretranslate, mt fails for good, then the webhook
   auto info = service_->Get("acme", job->job.id);
   EXPECT_EQ(info->job.status, "failed");
-  EXPECT_THAT(info->job.error, HasSubstr("mt (ja)"));
+  EXPECT_THAT(info->job.error, HasSubstr("mt (es)"));
   auto tasks = service_->Tasks("acme", job->job.id);
   EXPECT_EQ((*tasks)[2].kind, "mt");
   EXPECT_EQ((*tasks)[2].state, "dead");
+  EXPECT_EQ((*tasks)[2].attempts, 1);
   EXPECT_EQ(calls.load(), 1);
   EXPECT_EQ(event, "job.failed");
+}
+
+// A pair no engine translates is refused at submission, naming what the chain offers.
+TEST_F(JobsTest, APairNoEngineTranslatesIsRefusedAtSubmission) {
+  SubmitRequest r = Segments({"The house is red."});
+  r.target_langs = {"ja"};
+  auto job = service_->Submit(r);
+  EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(job.status().message(),
+              HasSubstr("target_langs: ja: no engine in the chain (apertium) translates en -> ja"));
 }
 
 TEST_F(JobsTest, APostEditQueueWaitingOverFourHoursLowersTheBar) {

@@ -112,7 +112,7 @@ absl::StatusOr<JobInfo> JobService::Submit(const SubmitRequest& r) {
                                              units.size() * job.target_langs.size(),
                                              " segments; at most ", kMaxSegments));
   }
-  VERSO_RETURN_IF_ERROR(CheckReferences(job));
+  VERSO_RETURN_IF_ERROR(CheckReferences(job, r.unsupported_to_human));
   const absl::Time now = clock_->Now();
   job.created_at = job.updated_at = now;
   job.stats = "{}";
@@ -254,7 +254,7 @@ absl::Status JobService::ReadUnits(const SubmitRequest& r, JobRecord* job,
   return absl::OkStatus();
 }
 
-absl::Status JobService::CheckReferences(const JobRecord& job) {
+absl::Status JobService::CheckReferences(const JobRecord& job, bool unsupported_to_human) {
   // What the job refers to must exist.
   if (!job.tm_store.empty()) {
     VERSO_ASSIGN_OR_RETURN(tm::StoreInfo store, tm_->GetStore(job.tenant, job.tm_store));
@@ -275,6 +275,22 @@ absl::Status JobService::CheckReferences(const JobRecord& job) {
   if (!job.qa_profile.empty()) {
     auto p = db_->qa_profiles().GetQaProfile(job.tenant, job.qa_profile);
     if (!p.ok()) return absl::NotFoundError(StrCat("qa_profile: ", p.status().message()));
+  }
+  // Decided now, not after minutes of retries: a pair no engine of the chain translates.
+  if (!unsupported_to_human) {
+    for (const std::string& target : job.target_langs) {
+      mt::TranslateInput in;
+      in.tenant = job.tenant;
+      in.source_lang = job.source_lang;
+      in.target_lang = target;
+      in.engine_policy = job.engine_policy;
+      absl::Status pair = translate_->CheckPair(in);
+      if (!pair.ok()) {
+        return absl::Status(pair.code(), StrCat("target_langs: ", target, ": ", pair.message(),
+                                                ". To have people translate it, submit with "
+                                                "\"unsupported_pairs\": \"human\""));
+      }
+    }
   }
   return absl::OkStatus();
 }
@@ -687,7 +703,10 @@ absl::StatusOr<bool> JobService::RunOnce(const std::string& worker) {
   heartbeat.join();
   // Aborted: the lease was lost (this worker stalled; another took the task over).
   if (s.ok() || absl::IsAborted(s)) return true;
-  VERSO_RETURN_IF_ERROR(Fail(*task, worker, s, task->attempts >= options_.max_attempts));
+  // An error no retry can fix (a pair no engine translates, a provider's 4xx, a bad
+  // configuration) ends the task at once.
+  const bool dead = task->attempts >= options_.max_attempts || !resilience::IsRetryable(s);
+  VERSO_RETURN_IF_ERROR(Fail(*task, worker, s, dead));
   return true;
 }
 

@@ -251,6 +251,12 @@ struct JobService::MtOutcome {
 absl::StatusOr<std::vector<JobService::MtOutcome>> JobService::TranslateEach(
     const mt::TranslateInput& in) {
   std::vector<MtOutcome> out(in.texts.size());
+  // A pair the chain does not translate (the submission asked for people then, or the policy
+  // changed since): every segment goes to them, saying why.
+  if (absl::Status pair = translate_->CheckPair(in); absl::IsInvalidArgument(pair)) {
+    for (MtOutcome& x : out) x.error = std::string(pair.message());
+    return out;
+  }
   absl::StatusOr<mt::TranslateResult> all = translate_->Translate(in);
   if (all.ok()) {
     for (size_t i = 0; i < out.size(); ++i) out[i].result = std::move(all->segments[i]);

@@ -5,6 +5,7 @@
 #include "common/clock.h"
 #include "common/hash.h"
 #include "common/log.h"
+#include "common/status.h"
 #include "common/strings.h"
 #include "mt/translate.h"
 #include "text/text.h"
@@ -52,6 +53,10 @@ struct Router::Impl {
 
   // One upstream call for `request` on `slot`, retried per the engine kind's policy; counts
   // every attempt against the breaker.
+  // The engines of a chain (empty: the default chain); InvalidArgument for an unknown one.
+  absl::StatusOr<std::vector<std::string>> Resolve(
+      const std::vector<std::string>& chain_names) const;
+
   Outcome Call(Slot& slot, const TranslateRequest& request) {
     const resilience::RetryPolicy no_retry;
     const resilience::RetryPolicy& policy =
@@ -125,23 +130,45 @@ Router::Router(std::vector<std::unique_ptr<Engine>> engines, RouterOptions optio
 
 Router::~Router() = default;
 
+absl::StatusOr<std::vector<std::string>> Router::Impl::Resolve(
+    const std::vector<std::string>& chain_names) const {
+  std::vector<std::string> chain;
+  if (chain_names.empty()) {
+    for (const auto& name : options.default_chain) {
+      if (slots.count(name)) chain.push_back(name);
+    }
+    return chain;
+  }
+  for (const auto& name : chain_names) {
+    if (!slots.count(name)) {
+      return absl::InvalidArgumentError(
+          StrCat("unknown engine \"", name, "\"; configured engines: ", Join(order, ", ")));
+    }
+    chain.push_back(name);
+  }
+  return chain;
+}
+
+absl::Status Router::CheckPair(const std::vector<std::string>& chain_names,
+                               std::string_view source_lang, std::string_view target_lang) const {
+  VERSO_ASSIGN_OR_RETURN(std::vector<std::string> chain, impl_->Resolve(chain_names));
+  std::vector<std::string> offered;
+  for (const std::string& name : chain) {
+    const Slot& slot = *impl_->slots.at(name);
+    if (SupportsPair(slot.pairs, source_lang, target_lang)) return absl::OkStatus();
+    for (const LanguagePair& p : slot.pairs) offered.push_back(StrCat(p.source, "->", p.target));
+  }
+  std::sort(offered.begin(), offered.end());
+  offered.erase(std::unique(offered.begin(), offered.end()), offered.end());
+  return absl::InvalidArgumentError(
+      StrCat("no engine in the chain (", Join(chain, ", "), ") translates ", source_lang, " -> ",
+             target_lang, "; it offers ", offered.empty() ? "nothing" : Join(offered, ", ")));
+}
+
 absl::StatusOr<RouteResult> Router::Translate(const TranslateRequest& request,
                                               const std::vector<std::string>& chain_names) {
   Impl& im = *impl_;
-  std::vector<std::string> chain;
-  if (chain_names.empty()) {
-    for (const auto& name : im.options.default_chain) {
-      if (im.slots.count(name)) chain.push_back(name);
-    }
-  } else {
-    for (const auto& name : chain_names) {
-      if (!im.slots.count(name)) {
-        return absl::InvalidArgumentError(
-            StrCat("unknown engine \"", name, "\"; configured engines: ", Join(im.order, ", ")));
-      }
-      chain.push_back(name);
-    }
-  }
+  VERSO_ASSIGN_OR_RETURN(std::vector<std::string> chain, im.Resolve(chain_names));
   // Input no engine can take fails here, alone, and never counts against an engine's breaker
   // (a tenant's bad bytes must not open the circuit for every tenant).
   for (size_t i = 0; i < request.texts.size(); ++i) {
@@ -155,6 +182,8 @@ absl::StatusOr<RouteResult> Router::Translate(const TranslateRequest& request,
   for (size_t i = 0; i < remaining.size(); ++i) remaining[i] = i;
   const std::string glossary = GlossaryKey(request.glossary);
   bool supported = false;
+  absl::Status permanent;  // the first engine's error no retry can fix
+  int transient = 0;       // errors worth another try (an open circuit counts)
   for (const std::string& name : chain) {
     Slot& slot = *im.slots[name];
     if (!SupportsPair(slot.pairs, request.source_lang, request.target_lang)) continue;
@@ -177,6 +206,7 @@ absl::StatusOr<RouteResult> Router::Translate(const TranslateRequest& request,
     }
     if (remaining.empty()) break;
     if (!slot.breaker->Allow()) {
+      ++transient;
       result.notes.push_back(StrCat(name, ": circuit open"));
       continue;
     }
@@ -191,6 +221,11 @@ absl::StatusOr<RouteResult> Router::Translate(const TranslateRequest& request,
         flight, [&] { return im.Call(slot, sub); }, &shared);
     if (shared) ++im.coalesced;
     if (!outcome.ok()) {
+      if (resilience::IsRetryable(outcome.status())) {
+        ++transient;
+      } else if (permanent.ok()) {
+        permanent = outcome.status();
+      }
       result.notes.push_back(std::string(outcome.status().message()));
       log::Warn("mt.engine_failed", {{"engine", name}, {"error", outcome.status().message()}});
       continue;
@@ -210,11 +245,9 @@ absl::StatusOr<RouteResult> Router::Translate(const TranslateRequest& request,
     break;
   }
   if (remaining.empty()) return result;
-  if (!supported) {
-    return absl::InvalidArgumentError(StrCat("no engine in the chain (", Join(chain, ", "),
-                                             ") translates ", request.source_lang, " -> ",
-                                             request.target_lang));
-  }
+  if (!supported) return CheckPair(chain, request.source_lang, request.target_lang);
+  // Every engine refused for good (a bad key, a 4xx): no retry can fix it.
+  if (!permanent.ok() && transient == 0) return permanent;
   return absl::UnavailableError(
       StrCat("no engine could translate the request: ", Join(result.notes, "; ")));
 }

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "common/clock.h"
 #include "common/ids.h"
@@ -104,6 +105,32 @@ TEST(RouterTest, TheFirstEngineOfTheChainTranslatesAndTheCacheAnswersTheNextTime
   EXPECT_EQ(r->segments[0].translation.engine, "apertium");
   EXPECT_EQ(f.router->Translate(f.Request({"x"}), {"systran"}).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// OpenAI's answer to a revoked key: a 401 no retry can fix. The router tries it once and says
+// so (not Unavailable, which callers such as the job queue would retry for minutes).
+TEST(RouterTest, AProvidersPermanentRefusalIsNotRetriedAndNotUnavailable) {
+  FakeHttpServer server([](const FakeRequest&) {
+    FakeResponse r;
+    r.status = 401;
+    r.body =
+        R"({"error":{"message":"Incorrect API key provided: sk-test. You can find your API key at https://platform.openai.com/account/api-keys.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}})";
+    return r;
+  });
+  Fixture f(server.url());
+  auto r = f.router->Translate(f.Request({"He signed the law."}), {"openai"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_FALSE(resilience::IsRetryable(r.status())) << r.status();
+  EXPECT_EQ(server.request_count(), 1);
+  // A pair no engine of the chain translates is known without calling one.
+  absl::Status pair = f.router->CheckPair({"apertium"}, "en", "fr");
+  EXPECT_EQ(pair.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(pair.message(),
+                               "no engine in the chain (apertium) translates en -> fr; it "
+                               "offers ca->en, ca->en-US, ca->es, en->ca,"))
+      << pair;
+  EXPECT_TRUE(f.router->CheckPair({"apertium"}, "en-US", "es").ok());
+  EXPECT_TRUE(f.router->CheckPair({}, "en", "fr").ok());  // the LLM takes any pair
 }
 
 TEST(RouterTest, AProviderReturning500sFallsThroughToTheNextEngineWithoutAnError) {

@@ -30,6 +30,11 @@ absl::StatusOr<std::vector<std::string>> TranslateService::Chain(const Translate
   return std::vector<std::string>{};  // the router's default chain
 }
 
+absl::Status TranslateService::CheckPair(const TranslateInput& in) {
+  VERSO_ASSIGN_OR_RETURN(std::vector<std::string> chain, Chain(in));
+  return router_->CheckPair(chain, in.source_lang, in.target_lang);
+}
+
 absl::StatusOr<TranslateResult> TranslateService::Translate(const TranslateInput& in) {
   TranslateResult result;
   result.level = degradation_->Current();

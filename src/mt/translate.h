@@ -104,6 +104,11 @@ class Router {
                                        const std::string& system, const std::string& user,
                                        absl::Time deadline, std::string* engine = nullptr);
   // The engines in the default chain order (configured ones only), then the others.
+  // OK when an engine of `chain` (empty: the default chain) translates source -> target, else
+  // InvalidArgument naming the chain and the pairs it offers; an unknown engine is
+  // InvalidArgument too. No engine is called.
+  absl::Status CheckPair(const std::vector<std::string>& chain, std::string_view source_lang,
+                         std::string_view target_lang) const;
   std::vector<std::string> EngineNames() const;
   std::vector<EngineState> Engines() const;
   RouterStats Stats() const;
@@ -165,6 +170,8 @@ class TranslateService {
   // The chain a tenant's request would use: its explicit engines, its named policy, the
   // tenant's "default" policy, or the router's default chain.
   absl::StatusOr<std::vector<std::string>> Chain(const TranslateInput& input);
+  // Router::CheckPair for the chain `input` would use.
+  absl::Status CheckPair(const TranslateInput& input);
 
  private:
   tm::TmService* tm_;
