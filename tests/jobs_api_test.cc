@@ -265,6 +265,39 @@ TEST_F(JobsApiTest, APairNoEngineTranslatesIsRefusedAtSubmissionOrGoesToPeople) 
               HasSubstr("no engine in the chain (apertium) translates en -> fr"));
 }
 
+// The OASIS suite's Goodslr_sizeRestriction-isolated.xlf is en-us -> de: "en" names that
+// language (the job keeps the file's tag), "en-GB" does not.
+TEST_F(JobsApiTest, BareLanguageTagsMatchTheDocumentsRegionalOnes) {
+  Start();
+  const std::string file =
+      ReadFile(kSuite + "/xliff-21/test-suite/modules/valid/Goodslr_sizeRestriction-isolated.xlf")
+          .value();
+  const std::string boundary = "verso-boundary-tags";
+  auto submit = [&](const std::string& source, const std::string& target) {
+    return Call(
+        "POST", "/v1/jobs",
+        Multipart(
+            boundary,
+            {{"source_lang", source}, {"target_langs", target}, {"unsupported_pairs", "human"}},
+            "sizes.xlf", file),
+        "multipart/form-data; boundary=" + boundary);
+  };
+  HttpResponse ok = submit("en", "de");
+  ASSERT_EQ(ok.status, 202) << ok.body;
+  EXPECT_EQ(json::parse(ok.body)["source_lang"], "en-US");
+  EXPECT_EQ(json::parse(ok.body)["target_langs"], json({"de"}));
+  HttpResponse region = submit("en-GB", "de");
+  ASSERT_EQ(region.status, 422) << region.body;
+  EXPECT_EQ(json::parse(region.body)["error"]["message"],
+            "source_lang: en-GB, but the document declares en-US (en-us): a different language "
+            "or region");
+  HttpResponse other = submit("en", "fr");
+  ASSERT_EQ(other.status, 422) << other.body;
+  EXPECT_EQ(json::parse(other.body)["error"]["message"],
+            "target_langs: the document declares its target language de (de), so the job can "
+            "only be for de");
+}
+
 TEST_F(JobsApiTest, MalformedSubmissionsAreRefusedWithAReason) {
   Start();
   const std::string boundary = "b0undary";

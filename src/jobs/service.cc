@@ -216,19 +216,25 @@ absl::Status JobService::ReadUnits(const SubmitRequest& r, JobRecord* job,
       VERSO_ASSIGN_OR_RETURN(std::string declared,
                              Lang("the document's source language", doc.source_lang));
       if (job->source_lang.empty()) job->source_lang = declared;
-      if (declared != job->source_lang) {
+      // "en" for a document in "en-US" is the same language (the TM's rule); the job keeps the
+      // more precise tag. "en-GB" for "en-US" is not.
+      if (!text::TagsMatch(declared, job->source_lang)) {
         return absl::InvalidArgumentError(
-            StrCat("source_lang: ", job->source_lang, ", but the document is in ", declared));
+            StrCat("source_lang: ", job->source_lang, ", but the document declares ", declared,
+                   " (", doc.source_lang, "): a different language or region"));
       }
+      if (declared.size() > job->source_lang.size()) job->source_lang = declared;
     }
     if (!doc.target_lang.empty()) {
       VERSO_ASSIGN_OR_RETURN(std::string declared,
                              Lang("the document's target language", doc.target_lang));
       if (job->target_langs.empty()) job->target_langs.push_back(declared);
-      if (job->target_langs != std::vector<std::string>{declared}) {
+      if (job->target_langs.size() != 1 || !text::TagsMatch(job->target_langs[0], declared)) {
         return absl::InvalidArgumentError(
-            StrCat("target_langs: the document is for ", declared, " only"));
+            StrCat("target_langs: the document declares its target language ", declared, " (",
+                   doc.target_lang, "), so the job can only be for ", declared));
       }
+      if (declared.size() > job->target_langs[0].size()) job->target_langs[0] = declared;
     }
     job->format = doc.format;
     job->document = r.document;

@@ -185,4 +185,10 @@ std::string PrimaryLanguage(std::string_view tag) {
   return AsciiLower(tag.substr(0, end));
 }
 
+bool TagsMatch(std::string_view a, std::string_view b) {
+  const std::string x = AsciiLower(a), y = AsciiLower(b);
+  if (x.size() > y.size()) return TagsMatch(b, a);
+  return x == y || (y.starts_with(x) && y[x.size()] == '-');
+}
+
 }  // namespace verso::text

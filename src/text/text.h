@@ -132,6 +132,9 @@ WordCount CountWords(std::string_view markup, std::string_view language);
 absl::StatusOr<std::string> CanonicalLanguageTag(std::string_view tag);
 // The primary language subtag, lower case ("pt-BR" -> "pt").
 std::string PrimaryLanguage(std::string_view tag);
+// Canonical tags that name the same language: equal, or one a prefix of the other at a subtag
+// boundary ("en" and "en-US" match; "en-GB" and "en-US", "pt" and "es" do not). Case-insensitive.
+bool TagsMatch(std::string_view a, std::string_view b);
 // The ISO 639-2/3 code of a tag's language ("pt-BR" -> "por"); the subtag itself when ICU knows
 // none.
 std::string Iso639_3(std::string_view tag);
