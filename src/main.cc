@@ -28,6 +28,7 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "common/subprocess.h"
+#include "common/version.h"
 #include "jobs/jobs.h"
 #include "mt/mt.h"
 #include "mt/translate.h"
@@ -40,8 +41,6 @@
 
 namespace verso {
 namespace {
-
-constexpr const char* kVersion = "0.2.0";
 
 std::vector<ConfigOption> Schema(bool serving) {
   using T = ConfigType;

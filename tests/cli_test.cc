@@ -157,6 +157,30 @@ TEST_F(CliTest, QeEvalReportsTheHeldOutFigures) {
   EXPECT_THAT(bad.err, HasSubstr("the languages cannot be told from the file name"));
 }
 
+// Imports that take nothing fail loudly: the LISA kit's en-US -> fr-CA TMX into an en -> es
+// store skips every unit; a German catalog of this machine (its PO header says "Language: de")
+// is refused by an en -> fr store before anything is written.
+TEST_F(CliTest, ImportsThatTakeNothingOrTheWrongLanguageFail) {
+  std::string es = CreateStore("en", "es");
+  auto wrong_pair = Verso({"tm", "import", es, kKit + "ImportTest2A.tmx"});
+  EXPECT_EQ(wrong_pair.exit_code, 1) << wrong_pair.out;
+  EXPECT_THAT(wrong_pair.err, HasSubstr("verso: error: all 7 units were skipped, nothing was "
+                                        "imported; the first, at line "));
+  EXPECT_THAT(wrong_pair.err, HasSubstr("no <tuv> in the target language es"));
+
+  const std::string po = dir_ + "/apt.de.po";
+  auto unfmt =
+      testing::Run({"/usr/bin/msgunfmt", "/usr/share/locale/de/LC_MESSAGES/apt.mo", "-o", po});
+  ASSERT_EQ(unfmt.exit_code, 0) << unfmt.err;
+  std::string fr = CreateStore("en", "fr");
+  auto german = Verso({"tm", "import", fr, po});
+  EXPECT_EQ(german.exit_code, 1);
+  EXPECT_THAT(german.err, HasSubstr("the PO header says \"Language: de\", but the store "
+                                    "translates into fr"));
+  auto stats = Verso({"tm", "stats", fr, "--json"});
+  EXPECT_EQ(json::parse(stats.out)["segment_count"], 0) << stats.out << stats.err;
+}
+
 // The committed calibration (models/qe-calibration.json) is what `verso qe calibrate` measures
 // now: Apertium's FLORES translations, their builtin scores and chrF against the references.
 TEST_F(CliTest, QeCalibrationReproducesTheCommittedTable) {

@@ -203,7 +203,7 @@ Json ImportJson(const tm::ImportInfo& i) {
             {"created_at", Rfc3339(i.created_at)},
             {"finished_at",
              i.finished_at == absl::InfinitePast() ? Json(nullptr) : Json(Rfc3339(i.finished_at))}};
-  if (i.status == "succeeded") j["report"] = ReportJson(i.report);
+  if (i.status == "succeeded" || i.status == "partial") j["report"] = ReportJson(i.report);
   if (i.status == "failed") j["error"] = i.error;
   return j;
 }

@@ -404,8 +404,21 @@ void AddTmRoutes(Router* router, const Services& s) {
          }
          std::error_code ec;
          int64_t size = static_cast<int64_t>(std::filesystem::file_size(req.body_file, ec));
+         const std::string strict = req.Query("strict").value_or("false");
+         if (strict != "true" && strict != "false") {
+           std::filesystem::remove(req.body_file, ec);
+           return ErrorResponse(BadRequest("strict: true or false"));
+         }
+         if (strict == "true" && (ec || size > sync_max)) {
+           std::filesystem::remove(req.body_file, ec);
+           return ErrorResponse(absl::InvalidArgumentError(
+               StrCat("strict: only for files up to ", sync_max >> 20,
+                      " MiB, which import at once; a larger file imports in the background, "
+                      "where invalid units are skipped and listed in the report")));
+         }
          if (!ec && size <= sync_max) {
            tm::ImportOptions options;
+           options.strict = strict == "true";
            options.user = req.principal.key_id;
            options.source_name = "upload";
            auto report = format == "po"
@@ -415,7 +428,8 @@ void AddTmRoutes(Router* router, const Services& s) {
                                               req.body_file, options);
            std::filesystem::remove(req.body_file, ec);
            if (!report.ok()) return ErrorResponse(report.status());
-           return JsonResponse(200, Json{{"status", "succeeded"}, {"report", ReportJson(*report)}});
+           return JsonResponse(200, Json{{"status", report->skipped > 0 ? "partial" : "succeeded"},
+                                         {"report", ReportJson(*report)}});
          }
          auto info = tms->StartImport(req.principal.tenant, req.params.at("store"), req.body_file,
                                       format, req.principal.key_id);

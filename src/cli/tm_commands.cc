@@ -217,6 +217,11 @@ void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
         if (options.progress) env->err() << "\n";
         if (!report.ok()) return report.status();
         double secs = absl::ToDoubleSeconds(absl::Now() - start);
+        if (report->skipped > 0) {  // partial: said on stderr and in the exit status
+          env->err() << "verso: warning: " << WithCommas(report->skipped) << " of "
+                     << WithCommas(report->units) << " units were skipped (exit status 3)\n";
+          *exit_code = 3;
+        }
         if (common->json) {
           json j = ReportJson(*report);
           j["seconds"] = secs;

@@ -173,7 +173,7 @@ void TmService::RunBackgroundImport(storage::ImportRecord record) {
   } else {
     record.finished_at = clock_->Now();
     if (report.ok()) {
-      record.status = "succeeded";
+      record.status = report->skipped > 0 ? "partial" : "succeeded";
       record.report = ReportJson(*report);
     } else {
       record.status = "failed";

@@ -677,6 +677,17 @@ absl::StatusOr<ImportReport> TmService::RunImport(const std::shared_ptr<Store>& 
   }
   report.merged = static_cast<int64_t>(w.merged.size());
   report.inserted = report.units - report.skipped - report.merged;
+  // An import that takes nothing failed, whatever the reasons.
+  if (report.units == 0) {
+    return absl::InvalidArgumentError("the file has no translation units; nothing was imported");
+  }
+  if (report.skipped == report.units) {
+    const SkippedUnit& first = report.skipped_units.front();
+    return absl::InvalidArgumentError(StrCat("all ", report.units,
+                                             " units were skipped, nothing was imported; the "
+                                             "first, at line ",
+                                             first.line, ": ", first.reason));
+  }
   report.index_time = clock_->MonotonicNow() - written_at;
   log::Info("tm.import", {{"store", store->record.id},
                           {"units", report.units},

@@ -396,11 +396,13 @@ TEST_F(TmServiceTest, MultilingualUnitsWithSrclangAllGiveTheStoresPair) {
   EXPECT_EQ(All(de_fr)[0].target, "Bonjour");
   EXPECT_EQ(All(en_de)[0].source, "Hello");
   EXPECT_EQ(All(en_de)[0].target, "Hallo");
-  // A store for another region gets nothing from it.
+  // A store for another region gets nothing from it, and the import that took nothing fails.
   std::string en_at = NewStore("acme", "en-US", "de-AT");
   auto r = service_->ImportTmx("acme", en_at, path, {});
-  EXPECT_EQ(r->inserted, 0);
-  EXPECT_EQ(r->skipped_units[0].reason, "no <tuv> in the target language de-AT");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message(),
+            "all 1 units were skipped, nothing was imported; the first, at line 4: no <tuv> in "
+            "the target language de-AT");
 }
 
 TEST_F(TmServiceTest, ReimportMergesInsteadOfDuplicating) {

@@ -5,12 +5,14 @@
 // <tuv> is kept as a property named "@attribute" (scope unit/source/target) and written back on
 // export. The unit's srclang is dropped: the store's language pair says which side is which.
 // Context travels as the properties x-verso-context, x-verso-context-prev, x-verso-context-next.
+#include <algorithm>
 #include <map>
 #include <ostream>
 
 #include "common/clock.h"
 #include "common/status.h"
 #include "common/strings.h"
+#include "common/version.h"
 #include "formats/formats.h"
 #include "text/text.h"
 #include "tm/store.h"
@@ -231,6 +233,29 @@ absl::StatusOr<ImportReport> TmService::ImportTmx(std::string_view tenant,
   return RunImport(store, open, options);
 }
 
+namespace {
+
+// A PO header's "Language:" (gettext's target language) must name the store's target language.
+absl::Status CheckPoLanguage(const formats::PoEntry& header, const std::string& store_target) {
+  if (header.msgstr.empty()) return absl::OkStatus();
+  for (std::string_view line : Split(header.msgstr[0], '\n')) {
+    if (!line.starts_with("Language:")) continue;
+    std::string declared(StripAsciiWhitespace(line.substr(9)));
+    if (declared.empty()) return absl::OkStatus();
+    std::replace(declared.begin(), declared.end(), '_', '-');  // gettext writes pt_BR
+    auto tag = text::CanonicalLanguageTag(declared);
+    if (!tag.ok() || !text::TagsMatch(*tag, store_target)) {
+      return absl::InvalidArgumentError(
+          StrCat("line ", header.line, ": the PO header says \"Language: ",
+                 StripAsciiWhitespace(line.substr(9)), "\", but the store translates into ",
+                 store_target, "; import it into a store for that language"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<ImportReport> TmService::ImportPo(std::string_view tenant, std::string_view store_id,
                                                  const std::string& path,
                                                  const ImportOptions& options) {
@@ -244,13 +269,17 @@ absl::StatusOr<ImportReport> TmService::ImportPo(std::string_view tenant, std::s
     };
     auto state = std::make_shared<State>();
     ImportSource source;
-    source.next = [reader, state](ImportItem* item) -> absl::StatusOr<bool> {
+    source.next = [reader, state, store_target = store->record.target_lang](
+                      ImportItem* item) -> absl::StatusOr<bool> {
       formats::PoEntry& entry = state->entry;
       std::vector<ImportItem>& pending = state->pending;
       while (pending.empty()) {
         VERSO_ASSIGN_OR_RETURN(bool more, reader->Next(&entry));
         if (!more) return false;
-        if (entry.msgid.empty()) continue;  // the header
+        if (entry.msgid.empty()) {  // the header: its Language must be the store's target
+          VERSO_RETURN_IF_ERROR(CheckPoLanguage(entry, store_target));
+          continue;
+        }
         ImportItem base;
         base.line = entry.line;
         base.record.context.key = entry.context;
@@ -298,12 +327,12 @@ absl::StatusOr<int64_t> TmService::ExportTmx(std::string_view tenant, std::strin
   formats::TmxHeader header;
   header.attributes = std::vector<formats::XmlAttribute>{
       {"creationtool", "verso"},
-      {"creationtoolversion", "0.1"},
+      {"creationtoolversion", kVersion},
       {"segtype", "sentence"},
       {"o-tmf", "verso"},
       {"adminlang", "en"},
       {"srclang", store->record.source_lang},
-      {"datatype", "unknown"},
+      {"datatype", "plaintext"},  // inline codes are TMX elements
       {"creationdate", formats::FormatTmxDate(absl::ToUnixSeconds(clock_->Now()))}};
   header.props = std::vector<formats::TmxProp>{{"x-verso-store", store->record.id, ""},
                                                {"x-verso-store-name", store->record.name, ""}};
