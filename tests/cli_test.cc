@@ -52,7 +52,10 @@ TEST_F(CliTest, CreateImportLookupConcordanceStatsExport) {
   ASSERT_EQ(lookup.exit_code, 0) << lookup.err;
   json matches = json::parse(lookup.out)["matches"];
   ASSERT_GE(matches.size(), 1u);
-  EXPECT_EQ(matches[0]["segment"]["source"],
+  EXPECT_EQ(matches[0]["segment"]["source"], "Second sentence.");  // plain: codes dropped
+  auto tagged = Verso({"tm", "lookup", id, "Second sentence.", "--markup", "--json"});
+  ASSERT_EQ(tagged.exit_code, 0) << tagged.err;
+  EXPECT_EQ(json::parse(tagged.out)["matches"][0]["segment"]["source"],
             "Second<it type=\"bold\" pos=\"end\" x=\"1\">&lt;/b&gt;</it> sentence.");
   EXPECT_EQ(matches[0]["base_score"], 100);
   EXPECT_EQ(matches[0]["score"], 99);  // the <it> code is missing from the query
@@ -124,7 +127,7 @@ TEST_F(CliTest, AddThenLookupAcrossProcesses) {
   auto add = Verso({"tm", "add", id, "--source", "Save as <b>PDF</b> & exit", "--target",
                     "Guardar como <b>PDF</b> y salir", "--json"});
   ASSERT_EQ(add.exit_code, 0) << add.err;
-  EXPECT_EQ(json::parse(add.out)["source"], "Save as &lt;b&gt;PDF&lt;/b&gt; &amp; exit");
+  EXPECT_EQ(json::parse(add.out)["source"], "Save as <b>PDF</b> & exit");  // as typed
   auto lookup = Verso({"tm", "lookup", id, "Save as <b>PDF</b> & exit", "--json"});
   ASSERT_EQ(lookup.exit_code, 0) << lookup.err;
   EXPECT_EQ(json::parse(lookup.out)["matches"][0]["score"], 100);

@@ -298,6 +298,25 @@ TEST_F(JobsApiTest, BareLanguageTagsMatchTheDocumentsRegionalOnes) {
             "only be for de");
 }
 
+// Plain text is the default of JSON submissions, and the download answers in it: the customer's
+// file says "&", not "&amp;" (the issue's "Salvar la salida &amp; de lima.").
+TEST_F(JobsApiTest, PlainSegmentsComeBackAsPlainText) {
+  Start();
+  HttpResponse r = Call("POST", "/v1/jobs",
+                        R"({"source_lang":"en","target_langs":["es"],"qe_threshold":0,)"
+                        R"("segments":["Save the exit & file.","if a < b"]})");
+  ASSERT_EQ(r.status, 202) << r.body;
+  const std::string id = json::parse(r.body)["id"];
+  WaitFor(id, [](const json& j) { return j["status"] == "completed"; });
+  HttpResponse doc = Call("GET", "/v1/jobs/" + id + "/download?target=es", "");
+  ASSERT_EQ(doc.status, 200) << doc.body;
+  json segments = json::parse(doc.body)["segments"];
+  EXPECT_THAT(segments[0].get<std::string>(), HasSubstr(" & "));
+  EXPECT_THAT(segments[0].get<std::string>(), Not(HasSubstr("&amp;")));
+  EXPECT_THAT(segments[1].get<std::string>(), HasSubstr("<"));
+  EXPECT_THAT(segments[1].get<std::string>(), Not(HasSubstr("&lt;")));
+}
+
 TEST_F(JobsApiTest, MalformedSubmissionsAreRefusedWithAReason) {
   Start();
   const std::string boundary = "b0undary";

@@ -114,7 +114,7 @@ absl::Status ReadOptions(const Json& object, jobs::SubmitRequest* r) {
   f.String("format", &r->format);
   f.String("file_name", &r->file_name);
   const Json* segments = f.Array("segments");
-  std::string text_format = "markup";
+  std::string text_format = "plain";
   f.String("text_format", &text_format);
   VERSO_RETURN_IF_ERROR(f.Finish());
   if (o.contains("qe_threshold")) r->qe_threshold = threshold;
@@ -133,6 +133,7 @@ absl::Status ReadOptions(const Json& object, jobs::SubmitRequest* r) {
   }
   if (segments != nullptr) {
     VERSO_ASSIGN_OR_RETURN(bool plain, ParseTextFormat(text_format));
+    r->plain_segments = plain;
     for (size_t i = 0; i < segments->size(); ++i) {
       VERSO_ASSIGN_OR_RETURN(std::string t,
                              ParseText((*segments)[i], StrCat("segments[", i, "]"), plain));

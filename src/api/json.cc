@@ -124,7 +124,7 @@ void JsonWriter::Comma() {
   first_.back() = false;
 }
 
-void WriteSegment(JsonWriter& w, const tm::SegmentRecord& r) {
+void WriteSegment(JsonWriter& w, const tm::SegmentRecord& r, bool plain) {
   w.BeginObject();
   w.Key("changed_at").Time(r.changed_at);
   w.Key("changer").String(r.changer);
@@ -147,13 +147,13 @@ void WriteSegment(JsonWriter& w, const tm::SegmentRecord& r) {
     w.Key("type").String(p.type).Key("value").String(p.value).EndObject();
   }
   w.EndArray();
-  w.Key("source").String(r.source);
-  w.Key("target").String(r.target);
+  w.Key("source").String(plain ? text::PlainText(r.source) : r.source);
+  w.Key("target").String(plain ? text::PlainText(r.target) : r.target);
   w.Key("usage_count").Int(r.usage_count);
   w.EndObject();
 }
 
-void WriteMatch(JsonWriter& w, const tm::Match& m) {
+void WriteMatch(JsonWriter& w, const tm::Match& m, bool plain) {
   w.BeginObject();
   w.Key("band").String(tm::BandName(m.band));
   w.Key("base_score").Int(m.base_score);
@@ -163,21 +163,54 @@ void WriteMatch(JsonWriter& w, const tm::Match& m) {
   w.EndObject();
   w.Key("score").Int(m.score);
   w.Key("segment");
-  WriteSegment(w, m.segment);
+  WriteSegment(w, m.segment, plain);
   w.EndObject();
 }
 
-Json SegmentJson(const tm::SegmentRecord& r) {
+namespace {
+size_t CodePoints(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+}  // namespace
+
+Json CharRanges(const std::string& markup, const std::vector<std::pair<uint32_t, uint32_t>>& ranges,
+                bool plain) {
+  auto runs = plain ? text::ParseMarkup(markup) : absl::StatusOr<std::vector<text::Run>>();
+  auto offset = [&](uint32_t byte) -> int64_t {
+    if (!plain || !runs.ok()) return CodePoints(std::string_view(markup).substr(0, byte));
+    int64_t chars = 0;
+    for (const text::Run& r : *runs) {
+      if (r.kind != text::Run::Kind::kText) continue;
+      if (byte <= r.begin) break;
+      if (byte >= r.end) {
+        chars += CodePoints(r.text);
+        continue;
+      }
+      chars +=
+          CodePoints(text::PlainText(std::string_view(markup).substr(r.begin, byte - r.begin)));
+      break;
+    }
+    return chars;
+  };
+  Json out = Json::array();
+  for (const auto& [b, e] : ranges) out.push_back({offset(b), offset(e)});
+  return out;
+}
+
+Json SegmentJson(const tm::SegmentRecord& r, bool plain) {
   std::string text;
   JsonWriter w(&text);
-  WriteSegment(w, r);
+  WriteSegment(w, r, plain);
   return Json::parse(text);
 }
 
-Json MatchJson(const tm::Match& m) {
+Json MatchJson(const tm::Match& m, bool plain) {
   std::string text;
   JsonWriter w(&text);
-  WriteMatch(w, m);
+  WriteMatch(w, m, plain);
   return Json::parse(text);
 }
 

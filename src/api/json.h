@@ -43,11 +43,17 @@ class JsonWriter {
 };
 
 // The one JSON shape of each record; *Json() returns the same as a document.
-void WriteSegment(JsonWriter& w, const tm::SegmentRecord& segment);
-void WriteMatch(JsonWriter& w, const tm::Match& match);
+void WriteSegment(JsonWriter& w, const tm::SegmentRecord& segment, bool plain = false);
+void WriteMatch(JsonWriter& w, const tm::Match& match, bool plain = false);
 Json StoreJson(const tm::StoreInfo& store);
-Json SegmentJson(const tm::SegmentRecord& segment);
-Json MatchJson(const tm::Match& match);
+// `plain`: source and target as plain text (tags dropped, entities decoded), as a client that
+// sent plain text reads them; else markup.
+Json SegmentJson(const tm::SegmentRecord& segment, bool plain = false);
+Json MatchJson(const tm::Match& match, bool plain = false);
+// Byte ranges in a markup text as [begin, end] character ranges (code points) in what the
+// client reads: the plain text, or the markup itself.
+Json CharRanges(const std::string& markup, const std::vector<std::pair<uint32_t, uint32_t>>& ranges,
+                bool plain);
 Json ReportJson(const tm::ImportReport& report);
 Json ImportJson(const tm::ImportInfo& import);
 Json KeyJson(const storage::ApiKeyRecord& key);  // never the hash

@@ -33,9 +33,18 @@ TmMetrics MakeMetrics(ops::Registry* r) {
   return m;
 }
 
-// text_format: "markup" (default: tagged text) or "plain" (escaped for you).
+// text_format: "plain" (default: escaped for you, and answered as plain text) or "markup"
+// (tagged text both ways).
+absl::StatusOr<bool> QueryPlain(const Request& req) {
+  const std::string format = req.Query("text_format").value_or("plain");
+  if (format != "markup" && format != "plain") {
+    return BadRequest(StrCat("text_format: \"", format, "\" is not markup or plain"));
+  }
+  return format == "plain";
+}
+
 absl::StatusOr<bool> ReadPlain(Fields& f) {
-  std::string format = "markup";
+  std::string format = "plain";
   f.String("text_format", &format);
   if (format != "markup" && format != "plain") {
     return BadRequest(StrCat(f.path(), "text_format: \"", format, "\" is not markup or plain"));
@@ -141,7 +150,7 @@ void AddTmRoutes(Router* router, const Services& s) {
                  auto added = tms->AddSegments(req.principal.tenant, req.params.at("store"),
                                                {std::move(*segment)}, req.principal.key_id);
                  if (!added.ok()) return ErrorResponse(added.status());
-                 return Created(SegmentJson((*added)[0]));
+                 return Created(SegmentJson((*added)[0], *plain));
                }});
 
   router->Add({"POST", "/v1/tm/{store}/segments/batch", write, Route::Body::kJson, json,
@@ -172,7 +181,7 @@ void AddTmRoutes(Router* router, const Services& s) {
                                                std::move(segments), req.principal.key_id);
                  if (!added.ok()) return ErrorResponse(added.status());
                  Json arr = Json::array();
-                 for (const auto& seg : *added) arr.push_back(SegmentJson(seg));
+                 for (const auto& seg : *added) arr.push_back(SegmentJson(seg, *plain));
                  return JsonResponse(200, Json{{"segments", arr}});
                }});
 
@@ -185,9 +194,11 @@ void AddTmRoutes(Router* router, const Services& s) {
                [tms](Request& req) {
                  auto id = SegmentId(req);
                  if (!id.ok()) return ErrorResponse(id.status());
+                 auto plain = QueryPlain(req);
+                 if (!plain.ok()) return ErrorResponse(plain.status());
                  auto seg = tms->GetSegment(req.principal.tenant, req.params.at("store"), *id);
                  if (!seg.ok()) return ErrorResponse(seg.status());
-                 return JsonResponse(200, SegmentJson(*seg));
+                 return JsonResponse(200, SegmentJson(*seg, *plain));
                }});
 
   router->Add({"PUT", "/v1/tm/{store}/segments/{id}", write, Route::Body::kJson, json,
@@ -207,7 +218,7 @@ void AddTmRoutes(Router* router, const Services& s) {
                  auto updated = tms->UpdateSegment(req.principal.tenant, req.params.at("store"),
                                                    std::move(*segment), req.principal.key_id);
                  if (!updated.ok()) return ErrorResponse(updated.status());
-                 return JsonResponse(200, SegmentJson(*updated));
+                 return JsonResponse(200, SegmentJson(*updated, *plain));
                }});
 
   router->Add({"DELETE",
@@ -254,7 +265,7 @@ void AddTmRoutes(Router* router, const Services& s) {
                  w.BeginObject().Key("matches").BeginArray();
                  for (const auto& m : result->matches) {
                    metrics->bands[static_cast<int>(m.band)]->Inc();
-                   WriteMatch(w, m);
+                   WriteMatch(w, m, *plain);
                  }
                  w.EndArray().EndObject();
                  return r;
@@ -325,7 +336,7 @@ void AddTmRoutes(Router* router, const Services& s) {
            w.BeginObject().Key("matches").BeginArray();
            for (const auto& m : results[i].matches) {
              metrics->bands[static_cast<int>(m.band)]->Inc();
-             WriteMatch(w, m);
+             WriteMatch(w, m, *plain);
            }
            w.EndArray().EndObject();
          }
@@ -358,16 +369,17 @@ void AddTmRoutes(Router* router, const Services& s) {
                    }
                    options.limit = static_cast<int>(std::clamp<int64_t>(l, -1, 1000000));
                  }
+                 auto plain = QueryPlain(req);
+                 if (!plain.ok()) return ErrorResponse(plain.status());
                  auto result = tms->Concordance(req.principal.tenant, req.params.at("store"),
                                                 text::EscapeText(*q), options);
                  if (!result.ok()) return ErrorResponse(result.status());
                  Json arr = Json::array();
                  for (const auto& m : result->matches) {
-                   Json ranges = Json::array();
-                   for (const auto& [b, e] : m.ranges) ranges.push_back({b, e});
+                   const std::string& text = m.in_source ? m.segment.source : m.segment.target;
                    arr.push_back({{"in", m.in_source ? "source" : "target"},
-                                  {"ranges", ranges},
-                                  {"segment", SegmentJson(m.segment)}});
+                                  {"ranges", CharRanges(text, m.ranges, *plain)},
+                                  {"segment", SegmentJson(m.segment, *plain)}});
                  }
                  return JsonResponse(200, Json{{"matches", arr},
                                                {"total", result->total},

@@ -55,6 +55,11 @@ void Run(Environment* env, int* exit_code,
   }
 }
 
+// What the user reads: plain text unless --markup asked for tagged text.
+std::string Shown(const std::string& markup, bool as_markup) {
+  return as_markup ? markup : text::PlainText(markup);
+}
+
 // Text the user typed is plain text unless --markup says it is tagged text already.
 std::string AsMarkup(const std::string& text, bool markup) {
   return markup ? text : text::EscapeText(text);
@@ -172,7 +177,7 @@ void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
         auto added = s.AddSegments(common->tenant, *store, {r}, *user);
         if (!added.ok()) return added.status();
         if (common->json) {
-          env->out() << DumpJson(SegmentJson((*added)[0])) << "\n";
+          env->out() << DumpJson(SegmentJson((*added)[0], !*markup)) << "\n";
         } else {
           env->out() << "Added segment " << (*added)[0].id << "\n";
         }
@@ -324,7 +329,7 @@ void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
                            {"base_score", m.base_score},
                            {"penalties", pen},
                            {"context_match", m.context_match},
-                           {"segment", SegmentJson(m.segment)}});
+                           {"segment", SegmentJson(m.segment, !*markup)}});
           }
           env->out() << DumpJson(json{{"matches", arr},
                                       {"candidates", result->candidates},
@@ -338,8 +343,8 @@ void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
         }
         for (const auto& m : result->matches) {
           env->out() << std::right << std::setw(4) << m.score << "%  " << std::left << std::setw(9)
-                     << tm::BandName(m.band) << m.segment.source << "\n"
-                     << std::string(15, ' ') << "-> " << m.segment.target << "\n";
+                     << tm::BandName(m.band) << Shown(m.segment.source, *markup) << "\n"
+                     << std::string(15, ' ') << "-> " << Shown(m.segment.target, *markup) << "\n";
           if (!m.penalties.empty()) {
             env->out() << std::string(15, ' ') << "(base " << m.base_score;
             for (const auto& [k, v] : m.penalties) env->out() << ", " << k << " -" << v;
@@ -380,11 +385,10 @@ void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
         if (common->json) {
           json arr = json::array();
           for (const auto& m : result->matches) {
-            json ranges = json::array();
-            for (const auto& [b, e] : m.ranges) ranges.push_back({b, e});
+            const std::string& hit = m.in_source ? m.segment.source : m.segment.target;
             arr.push_back({{"in", m.in_source ? "source" : "target"},
-                           {"ranges", ranges},
-                           {"segment", SegmentJson(m.segment)}});
+                           {"ranges", api::CharRanges(hit, m.ranges, true)},
+                           {"segment", SegmentJson(m.segment, true)}});
           }
           env->out() << DumpJson(json{{"matches", arr},
                                       {"total", result->total},

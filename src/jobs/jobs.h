@@ -87,8 +87,10 @@ struct SubmitRequest {
   std::string document;
   std::string file_name;
   std::string format;
-  // ... or segments (markup).
+  // ... or segments (markup), given as plain text (`plain_segments`: the download answers in
+  // plain text too) or as markup.
   std::vector<std::string> segments;
+  bool plain_segments = false;
 };
 
 // Segment counts of a job (or of one target language).

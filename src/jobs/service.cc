@@ -115,7 +115,9 @@ absl::StatusOr<JobInfo> JobService::Submit(const SubmitRequest& r) {
   VERSO_RETURN_IF_ERROR(CheckReferences(job, r.unsupported_to_human));
   const absl::Time now = clock_->Now();
   job.created_at = job.updated_at = now;
-  job.stats = "{}";
+  // How the segments' client speaks: the download answers the same way.
+  job.stats =
+      r.segments.empty() || !r.plain_segments ? "{}" : DumpJson(Json{{"text_format", "plain"}});
   JobChange change;
   std::set<std::string> seen;
   std::vector<JobSegmentRecord> base;
@@ -435,9 +437,13 @@ absl::StatusOr<Translated> JobService::Download(std::string_view tenant, std::st
   Translated out;
   out.format = job.format;
   if (job.format == "segments") {
+    const Json stats = Json::parse(job.stats.empty() ? "{}" : job.stats, nullptr, false);
+    const bool plain = stats.is_object() && stats.value("text_format", "") == "plain";
     Json list = Json::array();
     for (const JobSegmentRecord& s : segs)
-      list.push_back(Closed(s.state) ? Json(s.target) : Json());
+      list.push_back(!Closed(s.state) ? Json()
+                     : plain          ? Json(text::PlainText(s.target))
+                                      : Json(s.target));
     out.file_name = StrCat(job.id, ".", target, ".json");
     out.bytes = DumpJson(Json{{"segments", list}});
     return out;
