@@ -560,6 +560,7 @@ class Runtime : public cli::Environment {
   absl::Status Open() {
     if (db_) return absl::OkStatus();
     VERSO_ASSIGN_OR_RETURN(config_, Config::Load(Schema(serving), sources));
+    for (const std::string& w : config_->warnings()) std::cerr << "verso: warning: " << w << "\n";
     VERSO_ASSIGN_OR_RETURN(log::Level level, log::ParseLevel(config_->GetString("log.level")));
     VERSO_ASSIGN_OR_RETURN(log::Format format, log::ParseFormat(config_->GetString("log.format")));
     log::Init(level, format, nullptr, /*async=*/serving);
@@ -676,7 +677,13 @@ class Runtime : public cli::Environment {
       (*mt)->degradation.SetDatabaseHealthy(ping.ok());
       if (!ping.ok()) log::Error("storage.unhealthy", {{"error", ping.message()}});
     });
-    // A fresh installation has no way in: give it one admin key, shown once.
+    auto server = api::Server::Start(options, services);
+    if (!server.ok()) {
+      std::cerr << "verso: error: " << server.status().message() << "\n";
+      return 1;
+    }
+    // A fresh installation has no way in: give it one admin key, shown once, and only once the
+    // server is up (a first start that fails must not print, and so lose, it).
     if (auto keys = keys_->List(""); keys.ok() && keys->empty()) {
       auto created = keys_->Create("default", "bootstrap", {"admin"});
       if (created.ok()) {
@@ -684,11 +691,6 @@ class Runtime : public cli::Environment {
             << "No API keys yet: created an admin key for tenant \"default\" (shown once):\n  "
             << created->key << "\n";
       }
-    }
-    auto server = api::Server::Start(options, services);
-    if (!server.ok()) {
-      std::cerr << "verso: error: " << server.status().message() << "\n";
-      return 1;
     }
     std::cout << "verso " << kVersion << " listening on http://" << options.host << ":"
               << (*server)->port() << " (data in " << c.GetString("data_dir") << ")" << std::endl;

@@ -8,12 +8,14 @@
 #include <tuple>
 
 #include "tests/process.h"
+#include "tests/verso_server.h"
 
 namespace verso {
 namespace {
 
 using nlohmann::json;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 const std::string kKit = std::string(VERSO_SHARED_DATA) + "/tmx/lisa-compliance-kit/";
 
@@ -182,6 +184,25 @@ TEST_F(CliTest, ImportsThatTakeNothingOrTheWrongLanguageFail) {
                                     "translates into fr"));
   auto stats = Verso({"tm", "stats", fr, "--json"});
   EXPECT_EQ(json::parse(stats.out)["segment_count"], 0) << stats.out << stats.err;
+}
+
+// A first `serve` that cannot listen prints no admin key (it would be lost with the failed
+// start); a stray VERSO_* variable (a client's VERSO_API_KEY) is a warning, not a stop.
+TEST_F(CliTest, AFailedFirstStartKeepsNoKeyAndStrayVariablesOnlyWarn) {
+  testing::VersoServer running(dir_ + "/first", {});
+  ASSERT_GT(running.port(), 0);
+  auto busy = Verso({"serve", "--listen", "127.0.0.1:" + std::to_string(running.port())},
+                    {"VERSO_API_KEY=vk_from_a_client_script"});
+  EXPECT_EQ(busy.exit_code, 1);
+  EXPECT_THAT(busy.err, HasSubstr("Address already in use"));
+  EXPECT_THAT(busy.err, HasSubstr("verso: warning: environment variable VERSO_API_KEY names no "
+                                  "verso option; ignored"));
+  EXPECT_THAT(busy.out, Not(HasSubstr("admin key")));
+  auto keys = Verso({"keys", "list", "--json"});
+  ASSERT_EQ(keys.exit_code, 0) << keys.err;
+  EXPECT_EQ(json::parse(keys.out).size(), 0u) << keys.out;
+  running.Signal(SIGTERM);
+  EXPECT_EQ(running.Wait(), 0);
 }
 
 // The committed calibration (models/qe-calibration.json) is what `verso qe calibrate` measures

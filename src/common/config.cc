@@ -165,8 +165,10 @@ absl::StatusOr<Config> Config::Load(std::vector<ConfigOption> schema,
     if (key.rfind("VERSO_", 0) != 0 || key == kConfigFileEnv) continue;
     auto it = env_to_option.find(key);
     if (it == env_to_option.end()) {
-      return absl::InvalidArgumentError(
-          StrCat("configuration: environment variable ", key, " does not name an option"));
+      // Not ours (clients use VERSO_API_KEY, VERSO_URL ...), or a typo: said, not fatal.
+      config.warnings_.push_back(
+          StrCat("environment variable ", key, " names no verso option; ignored"));
+      continue;
     }
     absl::Status s = set(it->second, value, StrCat("env ", key));
     if (!s.ok()) return s;

@@ -56,6 +56,9 @@ class Config {
   const std::string& Origin(std::string_view name) const;
 
   static std::string EnvName(std::string_view option_name);
+  // What Load let pass but the user should hear of: a VERSO_* environment variable that names
+  // no option (VERSO_API_KEY in a client's script), with the nearest option when there is one.
+  const std::vector<std::string>& warnings() const { return warnings_; }
 
   // Environment variables that are not options (read elsewhere) and are therefore allowed.
   static constexpr std::string_view kConfigFileEnv = "VERSO_CONFIG";
@@ -68,6 +71,7 @@ class Config {
   };
   const Entry& Find(std::string_view name) const;
   std::map<std::string, Entry, std::less<>> entries_;
+  std::vector<std::string> warnings_;
 };
 
 // Reads the process environment into ConfigSources::env form.

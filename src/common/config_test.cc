@@ -61,9 +61,15 @@ TEST(ConfigTest, BadValuesNameTheOptionAndTheSource) {
   EXPECT_EQ(Config::Load(Schema(), src).status().message(),
             "configuration: log.level: \"loud\" is not one of debug, info, warn, error (env "
             "VERSO_LOG_LEVEL)");
-  src.env = {{"VERSO_LOG_LEVL", "info"}};
-  EXPECT_EQ(Config::Load(Schema(), src).status().message(),
-            "configuration: environment variable VERSO_LOG_LEVL does not name an option");
+  // A VERSO_* variable that names no option is a warning, not an error: client scripts set
+  // VERSO_API_KEY.
+  src.env = {{"VERSO_LOG_LEVL", "info"}, {"VERSO_API_KEY", "vk_..."}};
+  auto loaded = Config::Load(Schema(), src);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->warnings(),
+            (std::vector<std::string>{
+                "environment variable VERSO_LOG_LEVL names no verso option; ignored",
+                "environment variable VERSO_API_KEY names no verso option; ignored"}));
   src.env = {};
   src.flags = {{"timeout", "soon"}};
   EXPECT_EQ(Config::Load(Schema(), src).status().message(),
