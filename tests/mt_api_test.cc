@@ -10,6 +10,7 @@
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "common/file.h"
@@ -472,6 +473,14 @@ TEST_F(MtApiTest, DeepLCompatibleApi) {
   bool es = false;
   for (const auto& l : langs) es = es || (l["language"] == "ES" && l["name"] == "Spanish");
   EXPECT_TRUE(es) << r.body;
+  // What English translates into: not PT-BR, which only Spanish reaches.
+  r = deepl("GET", "/v2/languages?type=target&source_lang=EN", "");
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::set<std::string> from_en;
+  for (const auto& l : json::parse(r.body)) from_en.insert(l["language"]);
+  EXPECT_TRUE(from_en.count("ES")) << r.body;
+  EXPECT_FALSE(from_en.count("PT-BR")) << r.body;
+  EXPECT_FALSE(from_en.count("EN-US")) << r.body;
 }
 
 TEST_F(MtApiTest, ApyCompatibleApi) {

@@ -228,15 +228,21 @@ Route DeepLRoute(Route route) {
   return route;
 }
 
-// Languages the configured engines translate from (`source`) or into.
-std::vector<std::string> Languages(mt::Router* router, bool source) {
+// Languages the configured engines translate from (`source`) or into; targets only those
+// reachable from `from` when it is given.
+std::vector<std::string> Languages(mt::Router* router, bool source, const std::string& from = "") {
   std::set<std::string> tags;
   for (const auto& [name, pairs] : router->PairsByEngine()) {
     if (pairs.empty()) {
       for (const char* l : kCommonLanguages) tags.insert(l);
       continue;
     }
-    for (const auto& p : pairs) tags.insert(source ? text::PrimaryLanguage(p.source) : p.target);
+    for (const auto& p : pairs) {
+      if (!source && !from.empty() && !text::TagsMatch(text::PrimaryLanguage(p.source), from)) {
+        continue;
+      }
+      tags.insert(source ? text::PrimaryLanguage(p.source) : p.target);
+    }
   }
   return {tags.begin(), tags.end()};
 }
@@ -615,8 +621,16 @@ void AddMtRoutes(Router* router, const Services& s) {
     if (type != "source" && type != "target") {
       return DeepLError(400, "Value for 'type' not supported.");
     }
+    // An extension DeepL's API lacks: its lists cannot say which source reaches which target,
+    // so "type=target&source_lang=EN" lists only the targets EN translates into.
+    std::string from = p->Get("source_lang", "");
+    if (!from.empty()) {
+      auto tag = text::CanonicalLanguageTag(from);
+      if (!tag.ok()) return DeepLError(400, "Value for 'source_lang' not supported.");
+      from = text::PrimaryLanguage(*tag);
+    }
     Json out = Json::array();
-    for (const auto& tag : Languages(&st->router(), type == "source")) {
+    for (const auto& tag : Languages(&st->router(), type == "source", from)) {
       Json l = {{"language", AsciiUpper(tag)}, {"name", text::LanguageName(tag)}};
       if (type == "target") l["supports_formality"] = false;
       out.push_back(l);

@@ -65,7 +65,7 @@ absl::StatusOr<TranslateResult> TranslateService::Translate(const TranslateInput
         s.text = m.segment.target;
         s.origin = "tm";
         s.tm_score = m.score;
-        s.tm_segment_id = std::to_string(m.segment.id);
+        s.tm_segment_id = m.segment.id;
       } else {
         remaining.push_back(i);
       }

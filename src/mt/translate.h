@@ -140,7 +140,7 @@ struct SegmentResult {
   std::string text;                        // markup
   std::string origin;                      // "tm" or "mt"
   int tm_score = 0;                        // tm: 100 or 101 (context match)
-  std::string tm_segment_id;               // tm
+  int64_t tm_segment_id = 0;               // tm
   std::string engine;                      // mt
   std::string model;                       // mt
   bool cached = false;                     // mt: from the cache
