@@ -677,6 +677,10 @@ class Runtime : public cli::Environment {
       (*mt)->degradation.SetDatabaseHealthy(ping.ok());
       if (!ping.ok()) log::Error("storage.unhealthy", {{"error", ping.message()}});
     });
+    // What other processes (the CLI, workers) change reaches this one's indexes.
+    Every sync(std::chrono::seconds(1), [&] {
+      if (loaded) SyncTm();
+    });
     auto server = api::Server::Start(options, services);
     if (!server.ok()) {
       std::cerr << "verso: error: " << server.status().message() << "\n";
@@ -716,6 +720,7 @@ class Runtime : public cli::Environment {
     loader.join();
     (*job_service)->service->Stop();  // a task cut short is taken over when its lease expires
     health.Stop();
+    sync.Stop();
     tm_->StopImports();  // unfinished imports roll back and resume at the next start
     server->reset();
     job_service->reset();
@@ -725,6 +730,12 @@ class Runtime : public cli::Environment {
     log::Info("stopped");
     log::Flush();
     return 0;
+  }
+
+  // Applies what other processes changed in the TM (Every second, in serve and worker).
+  void SyncTm() {
+    auto read = tm_->Sync();
+    if (!read.ok()) log::Warn("tm.sync", {{"error", read.status().message()}});
   }
 
   // `verso worker`: job workers without the HTTP server, until SIGINT or SIGTERM. Any number
@@ -756,6 +767,7 @@ class Runtime : public cli::Environment {
       return 1;
     }
     if (threads <= 0) threads = static_cast<int>(std::max<int64_t>(1, c.GetInt("jobs.workers")));
+    Every sync(std::chrono::seconds(1), [&] { SyncTm(); });
     (*job_service)->service->Start(threads);
     std::cout << "verso " << kVersion << " worker: " << threads << " threads (data in "
               << c.GetString("data_dir") << ")" << std::endl;
@@ -763,6 +775,7 @@ class Runtime : public cli::Environment {
     sigwait(&signals, &sig);
     log::Info("shutdown", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
     (*job_service)->service->Stop();
+    sync.Stop();
     job_service->reset();
     mt->reset();
     tm_.reset();

@@ -5,8 +5,10 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 #include <tuple>
 
+#include "tests/http_client.h"
 #include "tests/process.h"
 #include "tests/verso_server.h"
 
@@ -203,6 +205,37 @@ TEST_F(CliTest, AFailedFirstStartKeepsNoKeyAndStrayVariablesOnlyWarn) {
   EXPECT_EQ(json::parse(keys.out).size(), 0u) << keys.out;
   running.Signal(SIGTERM);
   EXPECT_EQ(running.Wait(), 0);
+}
+
+// The issue's case: a store made and a segment added with `verso tm` while `verso serve` runs on
+// the same data directory reach the server within seconds, without a restart.
+TEST_F(CliTest, TheCliAndARunningServerSeeEachOthersChanges) {
+  const std::string data = dir_ + "/data";
+  const std::string key = testing::CreateKey(data, "acme", "tm:read,tm:write");
+  testing::VersoServer server(data, {});
+  ASSERT_GT(server.port(), 0);
+  auto created = Verso({"tm", "create", "--tenant", "acme", "--name", "cli", "--source", "en",
+                        "--target", "es", "--json"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const std::string store = json::parse(created.out)["id"];
+  auto added = Verso({"tm", "add", store, "--tenant", "acme", "--source", "Save the file",
+                      "--target", "Guarde el archivo"});
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  std::string target;
+  for (int i = 0; i < 100 && target.empty(); ++i) {
+    testing::HttpResponse r = testing::Fetch(
+        server.port(), "POST", "/v1/tm/" + store + "/lookup", R"({"source":"Save the file"})",
+        {{"Authorization", "Bearer " + key}, {"Content-Type", "application/json"}});
+    json body = json::parse(r.body, nullptr, false);
+    if (r.status == 200 && !body["matches"].empty()) {
+      target = body["matches"][0]["segment"]["target"];
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  EXPECT_EQ(target, "Guarde el archivo");
+  server.Signal(SIGTERM);
+  EXPECT_EQ(server.Wait(), 0);
 }
 
 // The committed calibration (models/qe-calibration.json) is what `verso qe calibrate` measures

@@ -94,9 +94,30 @@ class SegmentWriter {
 };
 
 // Thread-safe.
+// A change to a TM store or its segments, by any process on the database (written by the
+// database itself, so no writer can forget it): what other processes' indexes must learn.
+struct TmChange {
+  enum class Kind : char {
+    kSegmentAdded = 'i',
+    kSegmentChanged = 'u',
+    kSegmentDeleted = 'd',
+    kStore = 's'
+  };
+  int64_t seq = 0;
+  std::string store_id;    // empty when the store is gone
+  int64_t segment_id = 0;  // 0 for kStore
+  Kind kind = Kind::kStore;
+};
+
 class TmRepository {
  public:
   virtual ~TmRepository() = default;
+
+  // Changes after `seq`, oldest first, at most `limit`; the newest sequence number (0: none).
+  virtual absl::StatusOr<std::vector<TmChange>> ChangesAfter(int64_t seq, int limit) = 0;
+  virtual absl::StatusOr<int64_t> LastChange() = 0;
+  // Forgets changes recorded before `before` (every process has read them by then).
+  virtual absl::Status PruneChanges(absl::Time before) = 0;
 
   virtual absl::Status CreateStore(const TmStoreRecord& store) = 0;         // AlreadyExists
   virtual absl::StatusOr<TmStoreRecord> GetStore(std::string_view id) = 0;  // NotFound

@@ -114,6 +114,11 @@ TmService::~TmService() { StopImports(); }
 
 absl::StatusOr<LoadStats> TmService::Load(bool build_indexes) {
   absl::Time start = clock_->MonotonicNow();
+  {
+    // What changes after this point Sync applies (again: applying one twice changes nothing).
+    std::lock_guard<std::mutex> lock(sync_mu_);
+    VERSO_ASSIGN_OR_RETURN(synced_seq_, repo_->LastChange());
+  }
   VERSO_ASSIGN_OR_RETURN(std::vector<TmStoreRecord> records, repo_->ListStores(""));
   LoadStats stats;
   for (TmStoreRecord& record : records) {
@@ -131,6 +136,92 @@ absl::StatusOr<LoadStats> TmService::Load(bool build_indexes) {
   }
   stats.elapsed = clock_->MonotonicNow() - start;
   return stats;
+}
+
+absl::StatusOr<int64_t> TmService::Sync() {
+  std::lock_guard<std::mutex> lock(sync_mu_);
+  int64_t read = 0;
+  while (true) {
+    VERSO_ASSIGN_OR_RETURN(std::vector<storage::TmChange> changes,
+                           repo_->ChangesAfter(synced_seq_, 10'000));
+    if (changes.empty()) break;
+    read += static_cast<int64_t>(changes.size());
+    bool stores_changed = false;
+    std::map<std::string, std::vector<storage::TmChange>> by_store;
+    for (storage::TmChange& c : changes) {
+      if (c.kind == storage::TmChange::Kind::kStore) {
+        stores_changed = true;
+      } else if (!c.store_id.empty()) {
+        by_store[c.store_id].push_back(std::move(c));
+      }
+    }
+    if (stores_changed) VERSO_RETURN_IF_ERROR(SyncStores());
+    for (const auto& [id, list] : by_store) {
+      std::shared_ptr<Store> store;
+      {
+        std::shared_lock<std::shared_mutex> l(stores_->mu);
+        auto it = stores_->by_id.find(id);
+        if (it != stores_->by_id.end()) store = it->second;
+      }
+      if (store != nullptr) VERSO_RETURN_IF_ERROR(SyncSegments(store.get(), list));
+    }
+    synced_seq_ = changes.back().seq;
+  }
+  if (read > 0) {
+    VERSO_RETURN_IF_ERROR(repo_->PruneChanges(clock_->Now() - absl::Hours(1)));
+  }
+  return read;
+}
+
+absl::Status TmService::SyncStores() {
+  VERSO_ASSIGN_OR_RETURN(std::vector<TmStoreRecord> records, repo_->ListStores(""));
+  std::unique_lock<std::shared_mutex> lock(stores_->mu);
+  absl::flat_hash_map<std::string, std::shared_ptr<Store>> fresh;
+  for (TmStoreRecord& r : records) {
+    auto it = stores_->by_id.find(r.id);
+    if (it != stores_->by_id.end()) {
+      fresh[r.id] = it->second;
+      continue;
+    }
+    auto store = std::make_shared<Store>();  // indexed on first use
+    store->record = std::move(r);
+    fresh[store->record.id] = std::move(store);
+  }
+  stores_->by_id = std::move(fresh);
+  return absl::OkStatus();
+}
+
+absl::Status TmService::SyncSegments(Store* store, const std::vector<storage::TmChange>& changes) {
+  std::lock_guard<std::mutex> write(store->write_mu);
+  std::vector<int64_t> refresh, deleted;
+  {
+    std::shared_lock<std::shared_mutex> lock(store->index_mu);
+    for (const storage::TmChange& c : changes) {
+      store->records.Erase(c.segment_id);
+      if (!store->indexed) continue;  // built from storage on first use
+      switch (c.kind) {
+        case storage::TmChange::Kind::kSegmentAdded:
+          // This process's own writes are indexed already.
+          if (!store->index.Contains(c.segment_id)) refresh.push_back(c.segment_id);
+          break;
+        case storage::TmChange::Kind::kSegmentChanged:
+          refresh.push_back(c.segment_id);
+          break;
+        case storage::TmChange::Kind::kSegmentDeleted:
+          deleted.push_back(c.segment_id);
+          break;
+        case storage::TmChange::Kind::kStore:
+          break;
+      }
+    }
+  }
+  if (!refresh.empty()) VERSO_RETURN_IF_ERROR(IndexFromStorage(store, -1, refresh));
+  if (!deleted.empty()) {
+    std::unique_lock<std::shared_mutex> lock(store->index_mu);
+    for (int64_t id : deleted) store->index.Remove(id);
+  }
+  CompactIfNeeded(store);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<absl::Duration> TmService::Warm(std::string_view tenant, std::string_view store_id) {

@@ -622,3 +622,56 @@ TEST(BandTest, IndustryBands) {
 
 }  // namespace
 }  // namespace verso::tm
+
+namespace verso::tm {
+namespace {
+
+// Another process on the same database (the CLI, a worker): what it changes reaches this one's
+// stores and indexes at the next Sync, from the database's change log.
+TEST_F(TmServiceTest, ChangesByAnotherProcessReachTheIndexAtTheNextSync) {
+  auto other_db = storage::OpenSqlite(dir_ + "/verso.db", storage::SqliteOptions{});
+  ASSERT_TRUE(other_db.ok()) << other_db.status();
+  TmService other(other_db->get(), &clock_, &ids_);
+  ASSERT_TRUE(other.Load().ok());
+
+  auto created = other.CreateStore("acme", "cli", "en", "es");
+  ASSERT_TRUE(created.ok()) << created.status();
+  const std::string store = created->record.id;
+  auto added = other.AddSegments("acme", store, {Seg("Save the file", "Guarde el archivo")}, "cli");
+  ASSERT_TRUE(added.ok()) << added.status();
+  EXPECT_TRUE(absl::IsNotFound(service_->GetStore("acme", store).status()));
+  auto read = service_->Sync();
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(*read, 2);  // the store and its segment
+  EXPECT_EQ(Lookup(store, "Save the file"),
+            (std::vector<std::pair<std::string, int>>{{"Guarde el archivo", 100}}));
+
+  // Updated, then a second segment added and the first deleted.
+  SegmentRecord changed = (*added)[0];
+  changed.target = "Guarda el fichero";
+  ASSERT_TRUE(other.UpdateSegment("acme", store, changed, "cli").ok());
+  ASSERT_TRUE(service_->Sync().ok());
+  EXPECT_EQ(Lookup(store, "Save the file"),
+            (std::vector<std::pair<std::string, int>>{{"Guarda el fichero", 100}}));
+  ASSERT_TRUE(
+      other.AddSegments("acme", store, {Seg("Open the file", "Abra el archivo")}, "cli").ok());
+  ASSERT_TRUE(other.DeleteSegment("acme", store, changed.id).ok());
+  ASSERT_TRUE(service_->Sync().ok());
+  EXPECT_EQ(Lookup(store, "Save the file", 100), (std::vector<std::pair<std::string, int>>{}));
+  EXPECT_EQ(Lookup(store, "Open the file"),
+            (std::vector<std::pair<std::string, int>>{{"Abra el archivo", 100}}));
+
+  // This process's own writes come back through the log and change nothing.
+  Add(store, {Seg("Close the file", "Cierre el archivo")});
+  ASSERT_TRUE(service_->Sync().ok());
+  EXPECT_EQ(Lookup(store, "Close the file", 100),
+            (std::vector<std::pair<std::string, int>>{{"Cierre el archivo", 100}}));
+
+  ASSERT_TRUE(other.DeleteStore("acme", store).ok());
+  ASSERT_TRUE(service_->Sync().ok());
+  EXPECT_TRUE(absl::IsNotFound(service_->GetStore("acme", store).status()));
+  EXPECT_EQ(*service_->Sync(), 0);  // nothing new
+}
+
+}  // namespace
+}  // namespace verso::tm

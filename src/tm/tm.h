@@ -168,6 +168,12 @@ class TmService {
   // Reads the stores from storage, and builds every store's index when `build_indexes` (else
   // each index is built on the store's first lookup). Call once, before anything else.
   absl::StatusOr<LoadStats> Load(bool build_indexes = true);
+  // Brings this process's stores and indexes up to what the database holds: the changes any
+  // process made since the last call (a store created, a segment added by `verso tm` or a
+  // worker's confirm, updated or deleted), from the database's change log. Returns how many
+  // changes it read. The server calls it about once a second; changes older than an hour are
+  // pruned from the log then.
+  absl::StatusOr<int64_t> Sync();
   // Builds one store's index now if it is not built yet; returns how long that took (zero when
   // it was built already).
   absl::StatusOr<absl::Duration> Warm(std::string_view tenant, std::string_view store_id);
@@ -313,6 +319,11 @@ class TmService {
   std::unique_ptr<Stores> stores_;
   struct Imports;
   std::unique_ptr<Imports> imports_;
+  // Sync's steps: the store list as storage has it; one store's segment changes.
+  absl::Status SyncStores();
+  absl::Status SyncSegments(Store* store, const std::vector<storage::TmChange>& changes);
+  std::mutex sync_mu_;
+  int64_t synced_seq_ = 0;  // GUARDED_BY(sync_mu_): the last change applied
 };
 
 // Validates a segment text: well-formed tagged text, valid UTF-8, no control characters other

@@ -197,6 +197,32 @@ CREATE INDEX webhook_deliveries_job ON webhook_deliveries(job_id, id);
     R"sql(
 ALTER TABLE tasks ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 8: the TM change log, written by triggers in the writer's transaction, read by every
+    // other process to keep its indexes current (a CLI import while the server runs).
+    R"sql(
+CREATE TABLE tm_changes(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  store_num INTEGER NOT NULL,
+  segment_id INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  at INTEGER NOT NULL DEFAULT (CAST(strftime('%s','now') AS INTEGER)));
+CREATE TRIGGER tm_changes_segment_insert AFTER INSERT ON tm_segments BEGIN
+  INSERT INTO tm_changes(store_num, segment_id, kind) VALUES (NEW.store_num, NEW.id, 'i');
+END;
+CREATE TRIGGER tm_changes_segment_update
+  AFTER UPDATE OF source, target, ctx_key, ctx_prev, ctx_next ON tm_segments BEGIN
+  INSERT INTO tm_changes(store_num, segment_id, kind) VALUES (NEW.store_num, NEW.id, 'u');
+END;
+CREATE TRIGGER tm_changes_segment_delete AFTER DELETE ON tm_segments BEGIN
+  INSERT INTO tm_changes(store_num, segment_id, kind) VALUES (OLD.store_num, OLD.id, 'd');
+END;
+CREATE TRIGGER tm_changes_store_insert AFTER INSERT ON tm_stores BEGIN
+  INSERT INTO tm_changes(store_num, segment_id, kind) VALUES (NEW.num, 0, 's');
+END;
+CREATE TRIGGER tm_changes_store_delete AFTER DELETE ON tm_stores BEGIN
+  INSERT INTO tm_changes(store_num, segment_id, kind) VALUES (OLD.num, 0, 's');
+END;
+)sql",
 };
 
 int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
@@ -950,6 +976,46 @@ class SqliteDatabase : public Database,
     }
     st->Reset();
     return out;
+  }
+
+  absl::StatusOr<std::vector<TmChange>> ChangesAfter(int64_t seq, int limit) override {
+    Reader r(this);
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st, r->Prepare("SELECT c.seq, COALESCE(s.id, ''), c.segment_id, c.kind "
+                              "FROM tm_changes c LEFT JOIN tm_stores s ON s.num = c.store_num "
+                              "WHERE c.seq > ? ORDER BY c.seq LIMIT ?"));
+    st->Reset().Bind(1, seq).Bind(2, static_cast<int64_t>(limit));
+    std::vector<TmChange> out;
+    while (true) {
+      VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+      if (!row) break;
+      TmChange c;
+      c.seq = st->Int(0);
+      c.store_id = std::string(st->Text(1));
+      c.segment_id = st->Int(2);
+      const std::string kind(st->Text(3));
+      c.kind = kind.empty() ? TmChange::Kind::kStore : static_cast<TmChange::Kind>(kind[0]);
+      out.push_back(std::move(c));
+    }
+    st->Reset();
+    return out;
+  }
+
+  absl::StatusOr<int64_t> LastChange() override {
+    Reader r(this);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare("SELECT COALESCE(MAX(seq), 0) FROM tm_changes"));
+    st->Reset();
+    VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+    int64_t seq = row ? st->Int(0) : 0;
+    st->Reset();
+    return seq;
+  }
+
+  absl::Status PruneChanges(absl::Time before) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st, writer_->Prepare("DELETE FROM tm_changes WHERE at < ?"));
+    st->Reset().Bind(1, absl::ToUnixSeconds(before));
+    return st->Run();
   }
 
   absl::StatusOr<int64_t> CountSegments(std::string_view store_id) override {
