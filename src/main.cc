@@ -12,6 +12,7 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <thread>
@@ -24,6 +25,7 @@
 #include "common/crypto.h"
 #include "common/file.h"
 #include "common/ids.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/strings.h"
@@ -821,8 +823,15 @@ int Main(int argc, char** argv) {
   cli::AddTmCommands(&app, &runtime, &exit_code);
   cli::AddKeyCommands(&app, &runtime, &exit_code);
   cli::AddQeCommands(&app, &runtime, &exit_code);
-  app.add_subcommand("version", "Print the version")->callback([] {
-    std::cout << "verso " << kVersion << "\n";
+  bool version_json = false;
+  auto* version_cmd = app.add_subcommand("version", "Print the version");
+  version_cmd->add_flag("--json", version_json, "Print JSON");
+  version_cmd->callback([&] {
+    if (version_json) {
+      std::cout << DumpJson(nlohmann::json{{"version", kVersion}}) << "\n";
+    } else {
+      std::cout << "verso " << kVersion << "\n";
+    }
   });
   app.parse_complete_callback([&] {
     runtime.serving = serve_cmd->parsed() || worker_cmd->parsed();

@@ -200,6 +200,8 @@ TEST_F(CliTest, AFailedFirstStartKeepsNoKeyAndStrayVariablesOnlyWarn) {
   EXPECT_THAT(busy.err, HasSubstr("verso: warning: environment variable VERSO_API_KEY names no "
                                   "verso option; ignored"));
   EXPECT_THAT(busy.out, Not(HasSubstr("admin key")));
+  auto version = Verso({"version", "--json"});
+  EXPECT_EQ(json::parse(version.out)["version"], "0.2.0") << version.out;
   auto keys = Verso({"keys", "list", "--json"});
   ASSERT_EQ(keys.exit_code, 0) << keys.err;
   EXPECT_EQ(json::parse(keys.out).size(), 0u) << keys.out;

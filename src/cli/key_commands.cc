@@ -93,11 +93,18 @@ void AddKeyCommands(CLI::App* app, Environment* env, int* exit_code) {
   {
     auto* cmd = keys->add_subcommand("revoke", "Revoke an API key");
     auto id = std::make_shared<std::string>();
+    auto as_json = std::make_shared<bool>(false);
     cmd->add_option("id", *id, "Key id (key_...)")->required();
+    cmd->add_flag("--json", *as_json, "Print JSON");
     cmd->callback([=] {
       Run(env, exit_code, [&](auth::KeyService& k) -> absl::Status {
         absl::Status s = k.Revoke(*id);
-        if (s.ok()) env->out() << "Revoked " << *id << "\n";
+        if (!s.ok()) return s;
+        if (*as_json) {
+          env->out() << DumpJson(nlohmann::json{{"id", *id}, {"revoked", true}}) << "\n";
+        } else {
+          env->out() << "Revoked " << *id << "\n";
+        }
         return s;
       });
     });
