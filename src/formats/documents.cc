@@ -364,9 +364,13 @@ absl::StatusOr<Document> ReadDocument(std::string_view data, std::string_view fo
   VERSO_RETURN_IF_ERROR(RefuseCompressed(data.substr(0, kSignatureBytes), name));
   Document doc;
   if (format == "xliff") {
-    VERSO_ASSIGN_OR_RETURN(doc, ReadXliff(data, name));
+    // Any encoding the document declares (or a UTF-16 byte order mark) is read as UTF-8.
+    std::string encoding;
+    VERSO_ASSIGN_OR_RETURN(std::string utf8, XmlToUtf8(data, name, &encoding));
+    VERSO_ASSIGN_OR_RETURN(doc, ReadXliff(utf8, name));
     VERSO_RETURN_IF_ERROR(CheckUnits(doc, name));
-    doc.original = std::string(data);
+    doc.original = std::move(utf8);
+    doc.encoding = std::move(encoding);
     return doc;
   }
   if (format == "po") {
@@ -477,6 +481,8 @@ absl::StatusOr<std::string> WriteDocument(
     at = u.end;
   }
   out.append(doc.original, static_cast<size_t>(at), std::string::npos);
+  // Back in the file's own encoding; a character it lacks becomes a character reference.
+  if (xliff && !doc.encoding.empty()) return XmlFromUtf8(out, doc.encoding, "the document");
   return out;
 }
 

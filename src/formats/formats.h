@@ -179,6 +179,16 @@ std::string WriteGlossaryCsv(const std::vector<Concept>& concepts);
 // A document is read into units (what a translator translates) and written back with the
 // translations in place: every byte outside the translated text is the original's.
 
+// An XML document in the encoding it declares (or UTF-16 by its byte order mark) as UTF-8, its
+// declaration rewritten to say so; *encoding is set to the document's encoding, empty when it
+// was UTF-8 already. An unknown encoding or a byte sequence invalid in it is InvalidArgument.
+absl::StatusOr<std::string> XmlToUtf8(std::string_view data, const std::string& name,
+                                      std::string* encoding);
+// The reverse: UTF-8 XML back into `encoding` (empty: as it is), the declaration naming it, a
+// character the encoding lacks written as a character reference (&#8364;).
+absl::StatusOr<std::string> XmlFromUtf8(std::string_view utf8, const std::string& encoding,
+                                        const std::string& name);
+
 struct DocumentUnit {
   std::string id;       // unique in the document: PO "ctxt\x04msgid" (+ "[n]" per plural form),
                         // JSON the key path ("menu.file.open", "items.2"), text "p<N>s<M>"
@@ -202,7 +212,8 @@ struct DocumentUnit {
 
 struct Document {
   std::string format;    // "po", "json", "text", "xliff2", "xliff12"
-  std::string original;  // the file as read
+  std::string original;  // the file as read (XLIFF: in UTF-8, its declaration saying so)
+  std::string encoding;  // XLIFF: the file's own encoding when not UTF-8 ("windows-1252")
   std::vector<DocumentUnit> units;
   // XLIFF: the languages the file declares, and where a target language attribute must be
   // inserted (byte offsets in start tags) when the file has none.
@@ -214,8 +225,8 @@ struct Document {
 // Formats: "xliff" (XLIFF 2.0/2.1/2.2 or 1.2, told apart by the document; a unit per
 // <segment> or <trans-unit>; the document is validated against the core schema and XLIFF 2's
 // processing requirements, modules and extensions are kept untouched; inline codes become
-// protected tags; UTF-8 only, 256 MiB and 200 levels of nesting at most, no DTD, no entities),
-// "po" (the header entry and obsolete entries are not units; each plural form is one),
+// protected tags; any declared encoding, 256 MiB and 200 levels of nesting at most, no DTD, no
+// entities), "po" (the header entry and obsolete entries are not units; each plural form is one),
 // "json" (every string value of nested objects and arrays, i18next/ICU placeholders kept),
 // "text" (UTF-8; paragraphs at blank lines, sentences by text::SplitSentences in
 // `source_lang`). Malformed input fails with InvalidArgument naming `name`, line and column.

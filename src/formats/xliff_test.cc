@@ -290,10 +290,64 @@ TEST(Xliff, HostileDocumentsAreRefused) {
   r = ReadDocument("<xliff version=\"2.0\"", "xliff", "cut.xlf", "");
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.status().message(), HasSubstr("cut.xlf: line 1"));
-  const std::string latin1 = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><xliff/>";
-  r = ReadDocument(latin1, "xliff", "latin.xlf", "");
+  // Bytes the declared encoding does not have, and an encoding nobody knows.
+  r = ReadDocument("<?xml version=\"1.0\" encoding=\"Shift_JIS\"?><xliff>\x81</xliff>", "xliff",
+                   "sjis.xlf", "");
   ASSERT_FALSE(r.ok());
-  EXPECT_THAT(r.status().message(), HasSubstr("UTF-8 only"));
+  EXPECT_THAT(r.status().message(), HasSubstr("sjis.xlf: byte 49: not valid Shift_JIS"));
+  r = ReadDocument("<?xml version=\"1.0\" encoding=\"klingon-1\"?><xliff/>", "xliff", "k.xlf", "");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("k.xlf: the encoding \"klingon-1\" is unknown"));
+}
+
+// The OASIS suite's everything-core.xlf in windows-1252 and in UTF-16 with a byte order mark
+// (as Windows tools write it): read as UTF-8, written back in its own encoding, a character
+// the encoding lacks as a character reference.
+TEST(Xliff, DocumentsInOtherEncodingsReadAndWriteBackInTheirOwn) {
+  std::string utf8 =
+      ReadFile(kSuite + "/xliff-21/test-suite/core/valid/everything-core.xlf").value();
+  ASSERT_TRUE(utf8.starts_with("<?xml version=\"1.0\"?>"));  // no encoding: UTF-8
+  utf8.replace(0, 21, "<?xml version=\"1.0\" encoding=\"windows-1252\"?>");
+  // "Sample segment." gains a character windows-1252 has (é, one byte 0xE9).
+  utf8.replace(utf8.find("Sample segment."), 15, "Sample café segment.");
+  std::string cp1252 = utf8;
+  cp1252.replace(cp1252.find("caf\xC3\xA9"), 5, "caf\xE9");
+  auto doc = ReadDocument(cp1252, "xliff", "everything.xlf", "");
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  EXPECT_EQ(doc->encoding, "windows-1252");
+  EXPECT_EQ(doc->units[0].source, "Sample café segment.");
+  std::vector<std::optional<std::string>> fill(doc->units.size());
+  fill[0] = "Échantillon 5 € – Győr";  // ő is not in windows-1252
+  auto written = WriteDocument(*doc, fill, "");
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_THAT(*written, HasSubstr("encoding=\"windows-1252\""));
+  EXPECT_THAT(*written, HasSubstr("\xC9"
+                                  "chantillon 5 \x80 \x96 Gy&#337;r"));
+  auto again = ReadDocument(*written, "xliff", "again.xlf", "");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->units[0].target, "Échantillon 5 € – Győr");
+
+  // UTF-16LE with a byte order mark.
+  std::string utf16 = "\xFF\xFE";
+  std::string decl16 = utf8;
+  decl16.replace(decl16.find("windows-1252"), 12, "UTF-16");
+  for (size_t i = 0; i < decl16.size();) {  // ASCII and two-byte UTF-8 are all it has
+    const unsigned char c = decl16[i];
+    uint16_t u = c < 0x80 ? c : static_cast<uint16_t>(((c & 0x1F) << 6) | (decl16[i + 1] & 0x3F));
+    i += c < 0x80 ? 1 : 2;
+    utf16 += static_cast<char>(u & 0xFF);
+    utf16 += static_cast<char>(u >> 8);
+  }
+  doc = ReadDocument(utf16, "xliff", "everything16.xlf", "");
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  EXPECT_EQ(doc->encoding, "UTF-16LE");
+  EXPECT_EQ(doc->units[0].source, "Sample café segment.");
+  written = WriteDocument(*doc, fill, "");
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_TRUE(written->starts_with("\xFF\xFE<\0?\0x\0m\0l\0"));
+  again = ReadDocument(*written, "xliff", "again16.xlf", "");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->units[0].target, "Échantillon 5 € – Győr");
 }
 
 }  // namespace
