@@ -373,8 +373,12 @@ absl::StatusOr<Document> ReadDocument(std::string_view data, std::string_view fo
     doc.encoding = std::move(encoding);
     return doc;
   }
+  std::string converted;  // a PO file in another charset, as UTF-8
   if (format == "po") {
-    VERSO_ASSIGN_OR_RETURN(doc, ReadPo(data, name));
+    std::string encoding;
+    VERSO_ASSIGN_OR_RETURN(converted, PoToUtf8(data, name, &encoding));
+    VERSO_ASSIGN_OR_RETURN(doc, ReadPo(converted, name));
+    doc.encoding = std::move(encoding);
   } else if (format == "json") {
     JsonScanner scanner(data, name, &doc);
     VERSO_RETURN_IF_ERROR(scanner.Run());
@@ -392,7 +396,7 @@ absl::StatusOr<Document> ReadDocument(std::string_view data, std::string_view fo
   }
   VERSO_RETURN_IF_ERROR(CheckUnits(doc, name));
   doc.format = std::string(format);
-  doc.original = std::string(data);
+  doc.original = format == "po" ? std::move(converted) : std::string(data);
   return doc;
 }
 
@@ -483,6 +487,9 @@ absl::StatusOr<std::string> WriteDocument(
   out.append(doc.original, static_cast<size_t>(at), std::string::npos);
   // Back in the file's own encoding; a character it lacks becomes a character reference.
   if (xliff && !doc.encoding.empty()) return XmlFromUtf8(out, doc.encoding, "the document");
+  if (doc.format == "po" && !doc.encoding.empty()) {
+    return PoFromUtf8(out, doc.encoding, "the translated PO file");
+  }
   return out;
 }
 

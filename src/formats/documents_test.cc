@@ -1,6 +1,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/file.h"
 #include "formats/formats.h"
 #include "tests/process.h"
 #include "text/text.h"
@@ -94,6 +95,41 @@ TEST(DocumentTest, PoCatalogRoundTrips) {
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_GT(d->units.size(), 50u);
   RoundTrip(*d, "en");
+}
+
+// This machine's German grep catalog, converted by gettext's msgconv to windows-1252 (the charset
+// its header then names): read as UTF-8, written back in windows-1252, byte for byte when nothing
+// is translated; a translation the charset cannot hold is an error.
+TEST(DocumentTest, PoInTheCharsetItsHeaderNames) {
+  const std::string dir = ::testing::TempDir();
+  auto po = verso::testing::Run(
+      {"/usr/bin/msgunfmt", "/usr/share/locale/de/LC_MESSAGES/grep.mo", "-o", dir + "/grep.po"});
+  ASSERT_EQ(po.exit_code, 0) << po.err;
+  auto latin1 = verso::testing::Run(
+      {"/usr/bin/msgconv", "--to-code=CP1252", dir + "/grep.po", "-o", dir + "/grep.latin1.po"});
+  ASSERT_EQ(latin1.exit_code, 0) << latin1.err;
+  const std::string data = ReadFile(dir + "/grep.latin1.po").value();
+  ASSERT_THAT(data, HasSubstr("charset=CP1252"));
+  auto d = ReadDocument(data, "po", "grep.latin1.po", "en");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->encoding, "CP1252");
+  bool umlaut = false;
+  for (const auto& u : d->units) umlaut |= u.target.find("\xC3\xBC") != std::string::npos;  // ü
+  EXPECT_TRUE(umlaut);
+  auto same = WriteDocument(*d, std::vector<std::optional<std::string>>(d->units.size()));
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_EQ(*same, data);
+  std::vector<std::optional<std::string>> t(d->units.size());
+  t[0] = "Übergröße";
+  auto written = WriteDocument(*d, t);
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_THAT(*written, HasSubstr("\xDC"
+                                  "bergr\xF6\xDF"
+                                  "e"));
+  t[0] = "Győr";
+  auto euro = WriteDocument(*d, t);
+  ASSERT_FALSE(euro.ok());
+  EXPECT_THAT(euro.status().message(), HasSubstr("a character CP1252 does not have"));
 }
 
 TEST(DocumentTest, JsonNestedArraysAndPlaceholders) {

@@ -76,8 +76,10 @@ absl::StatusOr<std::string> Convert(std::string_view in, const std::string& from
       continue;
     }
     status = absl::InvalidArgumentError(
-        StrCat(name, ": byte ", offset, ": not valid ", from,
-               errno == EINVAL ? " (the file ends inside a character)" : ""));
+        from == "UTF-8" && errno == EILSEQ
+            ? StrCat(name, ": byte ", offset, ": a character ", to, " does not have")
+            : StrCat(name, ": byte ", offset, ": not valid ", from,
+                     errno == EINVAL ? " (the file ends inside a character)" : ""));
   }
   iconv_close(cd);
   if (!status.ok()) return status;
@@ -127,6 +129,44 @@ absl::StatusOr<std::string> XmlFromUtf8(std::string_view utf8, const std::string
   if (encoding == "UTF-16LE") return StrCat("\xFF\xFE", out);
   if (encoding == "UTF-16BE") return StrCat("\xFE\xFF", out);
   return out;
+}
+
+namespace {
+
+// The value range of the PO header's "charset=" (in its Content-Type line), or npos.
+std::pair<size_t, size_t> PoCharset(std::string_view data) {
+  const size_t header_end = std::min(data.size(), data.find("\n\n"));
+  const size_t at = data.substr(0, header_end).find("charset=");
+  if (at == std::string_view::npos) return {std::string_view::npos, 0};
+  size_t end = at + 8;
+  while (end < header_end && data[end] != '\\' && data[end] != '"' && data[end] != ';' &&
+         data[end] != ' ' && data[end] != '\n') {
+    ++end;
+  }
+  return {at + 8, end - at - 8};
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> PoToUtf8(std::string_view data, const std::string& name,
+                                     std::string* encoding) {
+  encoding->clear();
+  auto [at, len] = PoCharset(data);
+  if (at == std::string_view::npos) return std::string(data);
+  const std::string charset(data.substr(at, len));
+  if (IsUtf8Name(charset) || charset == "CHARSET") return std::string(data);  // a template
+  VERSO_ASSIGN_OR_RETURN(std::string utf8, Convert(data, charset, "UTF-8", false, name));
+  if (auto [a, l] = PoCharset(utf8); a != std::string::npos) utf8.replace(a, l, "UTF-8");
+  *encoding = charset;
+  return utf8;
+}
+
+absl::StatusOr<std::string> PoFromUtf8(std::string_view utf8, const std::string& encoding,
+                                       const std::string& name) {
+  if (encoding.empty()) return std::string(utf8);
+  std::string text(utf8);
+  if (auto [at, len] = PoCharset(text); at != std::string::npos) text.replace(at, len, encoding);
+  return Convert(text, "UTF-8", encoding, false, name);
 }
 
 }  // namespace verso::formats

@@ -189,6 +189,14 @@ absl::StatusOr<std::string> XmlToUtf8(std::string_view data, const std::string& 
 absl::StatusOr<std::string> XmlFromUtf8(std::string_view utf8, const std::string& encoding,
                                         const std::string& name);
 
+// The same for a gettext PO file in the charset its header names (Content-Type: ...;
+// charset=ISO-8859-1). PO has no character references: a translation the charset cannot hold
+// is an error naming where.
+absl::StatusOr<std::string> PoToUtf8(std::string_view data, const std::string& name,
+                                     std::string* encoding);
+absl::StatusOr<std::string> PoFromUtf8(std::string_view utf8, const std::string& encoding,
+                                       const std::string& name);
+
 struct DocumentUnit {
   std::string id;       // unique in the document: PO "ctxt\x04msgid" (+ "[n]" per plural form),
                         // JSON the key path ("menu.file.open", "items.2"), text "p<N>s<M>"
@@ -213,7 +221,7 @@ struct DocumentUnit {
 struct Document {
   std::string format;    // "po", "json", "text", "xliff2", "xliff12"
   std::string original;  // the file as read (XLIFF: in UTF-8, its declaration saying so)
-  std::string encoding;  // XLIFF: the file's own encoding when not UTF-8 ("windows-1252")
+  std::string encoding;  // XLIFF, PO: the file's own encoding when not UTF-8 ("windows-1252")
   std::vector<DocumentUnit> units;
   // XLIFF: the languages the file declares, and where a target language attribute must be
   // inserted (byte offsets in start tags) when the file has none.
