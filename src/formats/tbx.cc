@@ -337,107 +337,108 @@ constexpr const char* kConceptColumns[] = {"concept", "concept_id", "entry_conce
 constexpr std::string_view kLongColumns[] = {"lang",           "term",           "status",
                                              "part_of_speech", "case_sensitive", "note"};
 
-absl::StatusOr<std::vector<Concept>> ReadGlossaryCsv(std::string_view data,
-                                                     const std::string& name) {
-  VERSO_RETURN_IF_ERROR(RefuseCompressed(data.substr(0, kSignatureBytes), name));
-  VERSO_ASSIGN_OR_RETURN(std::vector<CsvRow> rows, ParseCsv(data, name));
-  if (rows.empty()) return absl::InvalidArgumentError(StrCat(name, ": empty: no header row"));
+// A parsed CSV file with its header (lower case), and the helpers both layouts read it with.
+struct CsvTable {
+  const std::string& name;
   std::vector<std::string> header;
-  for (const std::string& h : rows[0].fields) header.push_back(AsciiLower(StripAsciiWhitespace(h)));
-  auto col = [&](std::string_view n) -> int {
+  std::vector<CsvRow> rows;  // rows[0] is the header
+
+  int col(std::string_view n) const {
     for (size_t i = 0; i < header.size(); ++i) {
       if (header[i] == n) return static_cast<int>(i);
     }
     return -1;
-  };
-  auto cell = [](const CsvRow& r, int c) -> std::string {
+  }
+  static std::string cell(const CsvRow& r, int c) {
     if (c < 0 || c >= static_cast<int>(r.fields.size())) return "";
     return std::string(StripAsciiWhitespace(r.fields[c]));
-  };
-  auto err = [&](const CsvRow& r, int c, std::string_view what) {
+  }
+  absl::Status err(const CsvRow& r, int c, std::string_view what) const {
     return absl::InvalidArgumentError(
         StrCat(name, ": line ", r.line, ", column ", c + 1, " (", header[c], "): ", what));
-  };
+  }
+};
+
+// One term a row: concept, lang, term and optional columns.
+absl::StatusOr<std::vector<Concept>> ReadLongCsv(const CsvTable& table, int concept_col) {
+  const int term_col = table.col("term");
   std::vector<Concept> out;
-  // A concept's id: the first of these columns the header has.
-  int concept_col = -1;
-  for (const char* n : kConceptColumns) {
-    if (concept_col < 0) concept_col = col(n);
-  }
-  const int term_col = col("term");
-  if (term_col >= 0 || col("lang") >= 0) {
-    // Long layout: every column must be one it knows.
-    for (size_t i = 0; i < header.size(); ++i) {
-      if (std::find(std::begin(kLongColumns), std::end(kLongColumns), header[i]) ==
-              std::end(kLongColumns) &&
-          std::find(std::begin(kConceptColumns), std::end(kConceptColumns), header[i]) ==
-              std::end(kConceptColumns)) {
-        return absl::InvalidArgumentError(
-            StrCat(name, ": line 1, column ", i + 1, ": unknown column \"", header[i],
-                   "\"; one term a row takes concept, lang, term and optionally status, "
-                   "part_of_speech, case_sensitive, note"));
-      }
-    }
-    const int lang_col = col("lang");
-    if (lang_col < 0 || term_col < 0 || concept_col < 0) {
+  // Long layout: every column must be one it knows.
+  for (size_t i = 0; i < table.header.size(); ++i) {
+    if (std::find(std::begin(kLongColumns), std::end(kLongColumns), table.header[i]) ==
+            std::end(kLongColumns) &&
+        std::find(std::begin(kConceptColumns), std::end(kConceptColumns), table.header[i]) ==
+            std::end(kConceptColumns)) {
       return absl::InvalidArgumentError(
-          StrCat(name,
-                 ": line 1: one term a row needs the columns concept (or concept_id, "
-                 "entry_concept), lang and term; the header has ",
-                 Join(header, ",")));
+          StrCat(table.name, ": line 1, column ", i + 1, ": unknown column \"", table.header[i],
+                 "\"; one term a row takes concept, lang, term and optionally status, "
+                 "part_of_speech, case_sensitive, note"));
     }
-    const int status_col = col("status"), pos_col = col("part_of_speech");
-    const int case_col = col("case_sensitive"), note_col = col("note");
-    std::map<std::string, size_t> by_id;
-    for (size_t i = 1; i < rows.size(); ++i) {
-      const CsvRow& r = rows[i];
-      Term t;
-      t.lang = cell(r, lang_col);
-      t.text = cell(r, term_col);
-      if (t.lang.empty()) return err(r, lang_col, "a language is required");
-      if (t.text.empty()) return err(r, term_col, "a term is required");
-      t.part_of_speech = cell(r, pos_col);
-      t.note = cell(r, note_col);
-      if (status_col >= 0) {
-        t.status = AsciiLower(cell(r, status_col));
-        if (!t.status.empty() && t.status != "preferred" && t.status != "admitted" &&
-            t.status != "forbidden") {
-          return err(r, status_col, "must be preferred, admitted or forbidden");
-        }
-      }
-      if (case_col >= 0 && !ParseBool(cell(r, case_col), &t.case_sensitive)) {
-        return err(r, case_col, "must be true or false");
-      }
-      const std::string id = cell(r, concept_col);
-      if (id.empty())
-        return err(r, concept_col,
-                   "a concept id is required (rows with the same id are one concept)");
-      auto [it, fresh] = by_id.emplace(id, out.size());
-      if (fresh) {
-        out.push_back(Concept{});
-        out.back().id = id;
-      }
-      out[it->second].terms.push_back(std::move(t));
-    }
-    return out;
   }
+  const int lang_col = table.col("lang");
+  if (lang_col < 0 || term_col < 0 || concept_col < 0) {
+    return absl::InvalidArgumentError(
+        StrCat(table.name,
+               ": line 1: one term a row needs the columns concept (or concept_id, "
+               "entry_concept), lang and term; the header has ",
+               Join(table.header, ",")));
+  }
+  const int status_col = table.col("status"), pos_col = table.col("part_of_speech");
+  const int case_col = table.col("case_sensitive"), note_col = table.col("note");
+  std::map<std::string, size_t> by_id;
+  for (size_t i = 1; i < table.rows.size(); ++i) {
+    const CsvRow& r = table.rows[i];
+    Term t;
+    t.lang = table.cell(r, lang_col);
+    t.text = table.cell(r, term_col);
+    if (t.lang.empty()) return table.err(r, lang_col, "a language is required");
+    if (t.text.empty()) return table.err(r, term_col, "a term is required");
+    t.part_of_speech = table.cell(r, pos_col);
+    t.note = table.cell(r, note_col);
+    if (status_col >= 0) {
+      t.status = AsciiLower(table.cell(r, status_col));
+      if (!t.status.empty() && t.status != "preferred" && t.status != "admitted" &&
+          t.status != "forbidden") {
+        return table.err(r, status_col, "must be preferred, admitted or forbidden");
+      }
+    }
+    if (case_col >= 0 && !ParseBool(table.cell(r, case_col), &t.case_sensitive)) {
+      return table.err(r, case_col, "must be true or false");
+    }
+    const std::string id = table.cell(r, concept_col);
+    if (id.empty())
+      return table.err(r, concept_col,
+                       "a concept id is required (rows with the same id are one concept)");
+    auto [it, fresh] = by_id.emplace(id, out.size());
+    if (fresh) {
+      out.push_back(Concept{});
+      out.back().id = id;
+    }
+    out[it->second].terms.push_back(std::move(t));
+  }
+  return out;
+}
+
+// One concept a row: a column per language tag, and optional columns.
+absl::StatusOr<std::vector<Concept>> ReadWideCsv(const CsvTable& table, int concept_col) {
+  std::vector<Concept> out;
   // Wide layout: every column that is not a known field is a language. A row names its concept
   // only through a concept column; without one the import matches concepts by their terms.
-  const int pos_col = col("part_of_speech"), note_col = col("note");
-  const int subject_col = col("subject"), def_col = col("definition");
+  const int pos_col = table.col("part_of_speech"), note_col = table.col("note");
+  const int subject_col = table.col("subject"), def_col = table.col("definition");
   std::vector<int> lang_cols;
-  for (size_t i = 0; i < header.size(); ++i) {
+  for (size_t i = 0; i < table.header.size(); ++i) {
     const int c = static_cast<int>(i);
     if (c == pos_col || c == note_col || c == subject_col || c == def_col || c == concept_col) {
       continue;
     }
-    if (header[i].empty()) {
+    if (table.header[i].empty()) {
       return absl::InvalidArgumentError(
-          StrCat(name, ": line 1, column ", i + 1, ": the header is empty"));
+          StrCat(table.name, ": line 1, column ", i + 1, ": the header is empty"));
     }
-    if (!text::CanonicalLanguageTag(header[i]).ok()) {
+    if (!text::CanonicalLanguageTag(table.header[i]).ok()) {
       return absl::InvalidArgumentError(StrCat(
-          name, ": line 1, column ", i + 1, ": \"", header[i],
+          table.name, ": line 1, column ", i + 1, ": \"", table.header[i],
           "\" is neither a language tag nor a known column; one concept a row takes language "
           "tags (\"en,de\") and optionally concept, part_of_speech, note, subject, definition; "
           "one term a row takes concept, lang, term"));
@@ -446,33 +447,51 @@ absl::StatusOr<std::vector<Concept>> ReadGlossaryCsv(std::string_view data,
   }
   if (lang_cols.size() < 2) {
     return absl::InvalidArgumentError(
-        StrCat(name,
+        StrCat(table.name,
                ": line 1: the header needs two language columns (\"en,de\") or the "
                "columns concept, lang, term"));
   }
-  for (size_t i = 1; i < rows.size(); ++i) {
-    const CsvRow& r = rows[i];
-    if (r.fields.size() > header.size()) {
-      return absl::InvalidArgumentError(StrCat(name, ": line ", r.line, ": ", r.fields.size(),
-                                               " fields, the header has ", header.size()));
+  for (size_t i = 1; i < table.rows.size(); ++i) {
+    const CsvRow& r = table.rows[i];
+    if (r.fields.size() > table.header.size()) {
+      return absl::InvalidArgumentError(StrCat(table.name, ": line ", r.line, ": ", r.fields.size(),
+                                               " fields, the header has ", table.header.size()));
     }
     Concept c;
-    c.id = cell(r, concept_col);
-    c.subject = cell(r, subject_col);
-    c.definition = cell(r, def_col);
+    c.id = table.cell(r, concept_col);
+    c.subject = table.cell(r, subject_col);
+    c.definition = table.cell(r, def_col);
     for (int lc : lang_cols) {
       Term t;
-      t.lang = std::string(StripAsciiWhitespace(rows[0].fields[lc]));
-      t.text = cell(r, lc);
+      t.lang = std::string(StripAsciiWhitespace(table.rows[0].fields[lc]));
+      t.text = table.cell(r, lc);
       if (t.text.empty()) continue;
-      t.part_of_speech = cell(r, pos_col);
-      t.note = cell(r, note_col);
+      t.part_of_speech = table.cell(r, pos_col);
+      t.note = table.cell(r, note_col);
       c.terms.push_back(std::move(t));
     }
     if (c.terms.empty()) continue;
     out.push_back(std::move(c));
   }
   return out;
+}
+
+absl::StatusOr<std::vector<Concept>> ReadGlossaryCsv(std::string_view data,
+                                                     const std::string& name) {
+  VERSO_RETURN_IF_ERROR(RefuseCompressed(data.substr(0, kSignatureBytes), name));
+  CsvTable t{name, {}, {}};
+  VERSO_ASSIGN_OR_RETURN(t.rows, ParseCsv(data, name));
+  if (t.rows.empty()) return absl::InvalidArgumentError(StrCat(name, ": empty: no header row"));
+  for (const std::string& h : t.rows[0].fields) {
+    t.header.push_back(AsciiLower(StripAsciiWhitespace(h)));
+  }
+  // A concept's id: the first of these columns the header has.
+  int concept_col = -1;
+  for (const char* n : kConceptColumns) {
+    if (concept_col < 0) concept_col = t.col(n);
+  }
+  if (t.col("term") >= 0 || t.col("lang") >= 0) return ReadLongCsv(t, concept_col);
+  return ReadWideCsv(t, concept_col);
 }
 
 std::string WriteGlossaryCsv(const std::vector<Concept>& concepts) {
