@@ -310,6 +310,26 @@ absl::Status Calibrate(const CalibrateArgs& a, std::ostream& out) {
   return absl::OkStatus();
 }
 
+// `verso qe calibrate`.
+void AddCalibrateCommand(CLI::App* qe_cmd, Environment* env, int* exit_code) {
+  auto* cmd = qe_cmd->add_subcommand(
+      "calibrate",
+      "Where the builtin score may auto-approve an engine's output: its translations of SOURCES "
+      "scored, against chrF with the aligned REFERENCES (one sentence a line, e.g. FLORES)");
+  auto a = std::make_shared<CalibrateArgs>();
+  cmd->add_option("sources", a->sources, "Source sentences, one a line")->required();
+  cmd->add_option("references", a->references, "Their human translations")->required();
+  cmd->add_option("--engine", a->engine, "The engine (apertium)");
+  cmd->add_option("--source-lang", a->source_lang, "BCP 47")->required();
+  cmd->add_option("--target-lang", a->target_lang, "BCP 47")->required();
+  cmd->add_option("--data", a->data, "What the files are, for the record");
+  cmd->add_option("--good-chrf", a->good_chrf, "chrF (0-1) at which a translation is good");
+  cmd->add_option("--min-precision", a->min_precision, "Precision a threshold must reach");
+  cmd->add_option("--min-approved", a->min_approved, "Approvals a threshold must have");
+  cmd->add_flag("--json", a->json, "Print the calibration entry as JSON");
+  cmd->callback([=] { RunOrFail(env, exit_code, [&] { return Calibrate(*a, env->out()); }); });
+}
+
 }  // namespace
 
 void AddQeCommands(CLI::App* app, Environment* env, int* exit_code) {
@@ -419,24 +439,7 @@ void AddQeCommands(CLI::App* app, Environment* env, int* exit_code) {
     });
   }
 
-  {
-    auto* cmd = qe_cmd->add_subcommand(
-        "calibrate",
-        "Where the builtin score may auto-approve an engine's output: its translations of SOURCES "
-        "scored, against chrF with the aligned REFERENCES (one sentence a line, e.g. FLORES)");
-    auto a = std::make_shared<CalibrateArgs>();
-    cmd->add_option("sources", a->sources, "Source sentences, one a line")->required();
-    cmd->add_option("references", a->references, "Their human translations")->required();
-    cmd->add_option("--engine", a->engine, "The engine (apertium)");
-    cmd->add_option("--source-lang", a->source_lang, "BCP 47")->required();
-    cmd->add_option("--target-lang", a->target_lang, "BCP 47")->required();
-    cmd->add_option("--data", a->data, "What the files are, for the record");
-    cmd->add_option("--good-chrf", a->good_chrf, "chrF (0-1) at which a translation is good");
-    cmd->add_option("--min-precision", a->min_precision, "Precision a threshold must reach");
-    cmd->add_option("--min-approved", a->min_approved, "Approvals a threshold must have");
-    cmd->add_flag("--json", a->json, "Print the calibration entry as JSON");
-    cmd->callback([=] { RunOrFail(env, exit_code, [&] { return Calibrate(*a, env->out()); }); });
-  }
+  AddCalibrateCommand(qe_cmd, env, exit_code);
 
   {
     auto* cmd = qe_cmd->add_subcommand(
