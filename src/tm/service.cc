@@ -174,8 +174,10 @@ absl::StatusOr<int64_t> TmService::Sync() {
 }
 
 absl::Status TmService::SyncStores() {
-  VERSO_ASSIGN_OR_RETURN(std::vector<TmStoreRecord> records, repo_->ListStores(""));
+  // The list is read under the lock: a store this process creates meanwhile is either in it or
+  // added after the new map is in place, never dropped with its index.
   std::unique_lock<std::shared_mutex> lock(stores_->mu);
+  VERSO_ASSIGN_OR_RETURN(std::vector<TmStoreRecord> records, repo_->ListStores(""));
   absl::flat_hash_map<std::string, std::shared_ptr<Store>> fresh;
   for (TmStoreRecord& r : records) {
     auto it = stores_->by_id.find(r.id);
