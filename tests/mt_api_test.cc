@@ -455,9 +455,6 @@ TEST_F(MtApiTest, DeepLCompatibleApi) {
   r = deepl("POST", "/v2/translate", "source_lang=EN&target_lang=ES");
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(json::parse(r.body)["message"], "Parameter 'text' not specified.");
-  r = deepl("POST", "/v2/translate", "text=a&target_lang=ES");
-  EXPECT_EQ(r.status, 400);
-  EXPECT_THAT(json::parse(r.body)["message"].get<std::string>(), HasSubstr("source_lang"));
   r = deepl("POST", "/v2/translate", "text=a&source_lang=EN&target_lang=JA");
   EXPECT_EQ(r.status, 400);
   r = deepl("POST", "/v2/translate", "text=a&source_lang=EN&target_lang=ES",
@@ -481,6 +478,17 @@ TEST_F(MtApiTest, DeepLCompatibleApi) {
   EXPECT_TRUE(from_en.count("ES")) << r.body;
   EXPECT_FALSE(from_en.count("PT-BR")) << r.body;
   EXPECT_FALSE(from_en.count("EN-US")) << r.body;
+  // Without source_lang the language is detected, as DeepL does (a FLORES sentence, Catalan).
+  r = deepl("POST", "/v2/translate",
+            "text=Dilluns%2C+els+cient%C3%ADfics+de+l%27Escola+de+Medicina+de+la+Universitat+"
+            "de+Stanford+van+anunciar+la+invenci%C3%B3+d%27una+nova+eina+de+diagn%C3%B2stic.&"
+            "target_lang=ES");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["translations"][0]["detected_source_language"], "CA");
+  r = deepl("POST", "/v2/translate", "text=%3F%3F&target_lang=ES");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(json::parse(r.body)["message"],
+            "The source language could not be detected; give 'source_lang'.");
 }
 
 TEST_F(MtApiTest, ApyCompatibleApi) {
@@ -544,6 +552,7 @@ TEST_F(MtApiTest, TheOfficialDeepLNodeClientWorksAgainstVerso) {
   EXPECT_THAT(out["sources"].dump(), HasSubstr(R"({"code":"en","name":"English"})"));
   EXPECT_THAT(out["targets"].dump(), HasSubstr(R"("code":"ca")"));
   EXPECT_EQ(out["badKey"], "AuthorizationError");
+  EXPECT_EQ(out["detected"], "en");
   EXPECT_EQ(out["noSource"], "DeepLError");
 }
 

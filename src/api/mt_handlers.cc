@@ -3,11 +3,13 @@
 // Apertium-APy-compatible one (/translate, /listPairs), so that existing DeepL clients, CAT-tool
 // plugins and APy tools work against verso unchanged. Handlers parse, validate, call the
 // translate service, map the status and serialize.
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
 #include "api/http.h"
 #include "auth/auth.h"
@@ -574,12 +576,23 @@ void AddMtRoutes(Router* router, const Services& s) {
          if (!p->Has("target_lang")) {
            return DeepLError(400, "Value for 'target_lang' not supported.");
          }
-         if (!p->Has("source_lang")) {
-           return DeepLError(400,
-                             "Parameter 'source_lang' is required: this server does not "
-                             "detect the source language.");
+         // Without source_lang, the language of the texts (CLD2), as DeepL does.
+         std::string source_lang = p->Get("source_lang", "");
+         if (source_lang.empty()) {
+           std::string all;
+           for (const auto& t : texts) StrAppend(&all, t, "\n");
+           const text::DetectedLanguage found = text::DetectLanguage(all);
+           // CLD2 guesses English for text without letters ("??"): not a guess to act on.
+           const bool letters = std::any_of(all.begin(), all.end(), [](char c) {
+             return static_cast<unsigned char>(c) >= 0x80 || absl::ascii_isalpha(c);
+           });
+           if (found.reliable || letters) source_lang = found.tag;
+           if (source_lang.empty()) {
+             return DeepLError(400,
+                               "The source language could not be detected; give 'source_lang'.");
+           }
          }
-         auto source = LanguageTag("source_lang", p->Get("source_lang"));
+         auto source = LanguageTag("source_lang", source_lang);
          auto target = LanguageTag("target_lang", p->Get("target_lang"));
          if (!source.ok()) return DeepLError(400, source.status().message());
          if (!target.ok()) return DeepLError(400, target.status().message());

@@ -130,6 +130,13 @@ WordCount CountWords(std::string_view markup, std::string_view language);
 // becomes that code ("eng-US" -> "en-US"). InvalidArgument for anything that is not a well-formed
 // tag.
 absl::StatusOr<std::string> CanonicalLanguageTag(std::string_view tag);
+// The language of a plain text, by CLD2: a canonical tag ("en", "pt", "zh-Hant"), empty when
+// it cannot tell (too short, invalid UTF-8); `reliable` when CLD2 is confident.
+struct DetectedLanguage {
+  std::string tag;
+  bool reliable = false;
+};
+DetectedLanguage DetectLanguage(std::string_view utf8);
 // The primary language subtag, lower case ("pt-BR" -> "pt").
 std::string PrimaryLanguage(std::string_view tag);
 // Canonical tags that name the same language: equal, or one a prefix of the other at a subtag

@@ -33,6 +33,9 @@ async function errorName(fn) {
 }
 out.badKey = await errorName(() =>
   new deepl.Translator('not-a-verso-key', options).translateText('Hello', 'en', 'es'));
-out.noSource = await errorName(() => translator.translateText('Hello', null, 'es'));
+// No source language: detected, or an error when the text says nothing.
+const detected = await translator.translateText('The weather is nice today.', null, 'es');
+out.detected = detected.detectedSourceLang;
+out.noSource = await errorName(() => translator.translateText('??', null, 'es'));
 
 console.log(JSON.stringify(out));
