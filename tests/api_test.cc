@@ -89,10 +89,14 @@ class ApiTest : public ::testing::Test {
     return Call(method, path, key, body.dump());
   }
 
+  int stores_ = 0;
   std::string NewStore(const std::string& key, const std::string& src = "en-US",
                        const std::string& tgt = "es-ES") {
-    Reply r = Call("POST", "/v1/tm", key,
-                   json{{"name", "t"}, {"source_lang", src}, {"target_lang", tgt}});
+    // Store names are unique per tenant.
+    Reply r = Call(
+        "POST", "/v1/tm", key,
+        json{
+            {"name", "t" + std::to_string(++stores_)}, {"source_lang", src}, {"target_lang", tgt}});
     EXPECT_EQ(r.status(), 201) << r.http.body;
     return r.body.value("id", "");
   }

@@ -36,12 +36,15 @@ class CliTest : public ::testing::Test {
     return testing::Run(args, env);
   }
   std::string CreateStore(const std::string& src, const std::string& tgt) {
-    auto r = Verso({"tm", "create", "--name", "t", "--source", src, "--target", tgt, "--json"});
+    // Store names are unique per tenant.
+    auto r = Verso({"tm", "create", "--name", "t" + std::to_string(++stores_), "--source", src,
+                    "--target", tgt, "--json"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return json::parse(r.out)["id"];
   }
 
   std::string dir_;
+  int stores_ = 0;
 };
 
 TEST_F(CliTest, CreateImportLookupConcordanceStatsExport) {
@@ -238,6 +241,18 @@ TEST_F(CliTest, TheCliAndARunningServerSeeEachOthersChanges) {
   EXPECT_EQ(target, "Guarde el archivo");
   server.Signal(SIGTERM);
   EXPECT_EQ(server.Wait(), 0);
+}
+
+// Two stores of one tenant with one name cannot be told apart: the second is refused.
+TEST_F(CliTest, StoreNamesAreUniquePerTenant) {
+  auto first = Verso({"tm", "create", "--name", "Docs", "--source", "en", "--target", "es"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  auto again = Verso({"tm", "create", "--name", "Docs", "--source", "en", "--target", "fr"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_THAT(again.err, HasSubstr("name: the tenant already has a store named \"Docs\" (tm_"));
+  auto other = Verso(
+      {"tm", "create", "--name", "Docs", "--tenant", "globex", "--source", "en", "--target", "es"});
+  EXPECT_EQ(other.exit_code, 0) << other.err;
 }
 
 // The committed calibration (models/qe-calibration.json) is what `verso qe calibrate` measures

@@ -388,6 +388,17 @@ absl::StatusOr<StoreInfo> TmService::CreateStore(std::string_view tenant, std::s
     return absl::InvalidArgumentError(
         StrCat("target_lang: must differ from source_lang (both ", *src, ")"));
   }
+  {
+    // Names are how people tell stores apart: one per tenant (another process's new store is
+    // seen once Sync has run).
+    std::shared_lock<std::shared_mutex> lock(stores_->mu);
+    for (const auto& [id, other] : stores_->by_id) {
+      if (other->record.tenant == tenant && other->record.name == name) {
+        return absl::AlreadyExistsError(
+            StrCat("name: the tenant already has a store named \"", name, "\" (", id, ")"));
+      }
+    }
+  }
   auto store = std::make_shared<Store>();
   store->record.id = ids_->Next("tm");
   store->record.tenant = std::string(tenant);
