@@ -50,9 +50,11 @@ class TmServiceTest : public ::testing::Test {
     auto loaded = service_->Load(build_indexes);
     ASSERT_TRUE(loaded.ok()) << loaded.status();
   }
+  int stores_ = 0;
   std::string NewStore(const std::string& tenant = "acme", const std::string& src = "en-US",
                        const std::string& tgt = "es-ES") {
-    auto s = service_->CreateStore(tenant, "test", src, tgt);
+    // Store names are unique per tenant.
+    auto s = service_->CreateStore(tenant, "test" + std::to_string(++stores_), src, tgt);
     EXPECT_TRUE(s.ok()) << s.status();
     return s->record.id;
   }
