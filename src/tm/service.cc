@@ -167,8 +167,11 @@ absl::StatusOr<int64_t> TmService::Sync() {
     }
     synced_seq_ = changes.back().seq;
   }
-  if (read > 0) {
-    VERSO_RETURN_IF_ERROR(repo_->PruneChanges(clock_->Now() - absl::Hours(1)));
+  // Pruning scans the log: every ten minutes, not on every busy second.
+  const absl::Time now = clock_->Now();
+  if (read > 0 && now - pruned_at_ >= absl::Minutes(10)) {
+    VERSO_RETURN_IF_ERROR(repo_->PruneChanges(now - absl::Hours(1)));
+    pruned_at_ = now;
   }
   return read;
 }

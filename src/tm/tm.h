@@ -171,8 +171,8 @@ class TmService {
   // Brings this process's stores and indexes up to what the database holds: the changes any
   // process made since the last call (a store created, a segment added by `verso tm` or a
   // worker's confirm, updated or deleted), from the database's change log. Returns how many
-  // changes it read. The server calls it about once a second; changes older than an hour are
-  // pruned from the log then.
+  // changes it read. The server calls it about once a second; at most every ten minutes it
+  // prunes changes older than an hour from the log.
   absl::StatusOr<int64_t> Sync();
   // Builds one store's index now if it is not built yet; returns how long that took (zero when
   // it was built already).
@@ -323,7 +323,8 @@ class TmService {
   absl::Status SyncStores();
   absl::Status SyncSegments(Store* store, const std::vector<storage::TmChange>& changes);
   std::mutex sync_mu_;
-  int64_t synced_seq_ = 0;  // GUARDED_BY(sync_mu_): the last change applied
+  int64_t synced_seq_ = 0;                       // GUARDED_BY(sync_mu_): the last change applied
+  absl::Time pruned_at_ = absl::InfinitePast();  // GUARDED_BY(sync_mu_)
 };
 
 // Validates a segment text: well-formed tagged text, valid UTF-8, no control characters other
