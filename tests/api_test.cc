@@ -169,8 +169,45 @@ TEST_F(ApiTest, StoresSegmentsLookupConcordance) {
   ASSERT_EQ(conc.status(), 200) << conc.http.body;
   EXPECT_EQ(conc.body["matches"].size(), 1u);
   EXPECT_EQ(conc.body["total"], 2);
-  EXPECT_EQ(conc.body["total_exact"], false);  // the second candidate was counted, not checked
+  EXPECT_EQ(conc.body["total_exact"], true);  // few candidates: every one is checked
   EXPECT_EQ(conc.body["matches"][0]["ranges"][0], json::array({5, 13}));
+  // The next page holds the other match, and is the last.
+  ASSERT_TRUE(conc.body["next_cursor"].is_string()) << conc.http.body;
+  Reply second = Call("GET",
+                      "/v1/tm/" + store + "/concordance?q=the%20file&in=source&limit=1&cursor=" +
+                          conc.body["next_cursor"].get<std::string>(),
+                      reader_);
+  ASSERT_EQ(second.status(), 200) << second.http.body;
+  ASSERT_EQ(second.body["matches"].size(), 1u);
+  EXPECT_NE(second.body["matches"][0]["segment"]["id"], conc.body["matches"][0]["segment"]["id"]);
+  EXPECT_TRUE(second.body["next_cursor"].is_null());
+  // A word's beginning finds it with match=prefix (whole words by default).
+  EXPECT_EQ(Call("GET", "/v1/tm/" + store + "/concordance?q=fil", reader_).body["total"], 0);
+  EXPECT_EQ(
+      Call("GET", "/v1/tm/" + store + "/concordance?q=fil&match=prefix", reader_).body["total"], 3);
+  Reply bad_cursor =
+      Call("GET", "/v1/tm/" + store + "/concordance?q=file&cursor=bm90LWEtY3Vyc29y", reader_);
+  EXPECT_EQ(bad_cursor.status(), 400);
+  EXPECT_EQ(bad_cursor.body["error"]["message"],
+            "cursor: not a cursor this list gave (pass next_cursor as it came)");
+  Reply unknown = Call("GET", "/v1/tm/" + store + "/concordance?q=file&lmit=5", reader_);
+  EXPECT_EQ(unknown.status(), 400);
+  EXPECT_EQ(unknown.body["error"]["message"],
+            "unknown query parameter \"lmit\" (this route takes q, in, match, limit, cursor, "
+            "text_format)");
+  // A store's segments, oldest first, page by page.
+  Reply page1 = Call("GET", "/v1/tm/" + store + "/segments?limit=2", reader_);
+  ASSERT_EQ(page1.status(), 200) << page1.http.body;
+  ASSERT_EQ(page1.body["segments"].size(), 2u);
+  Reply page2 = Call("GET",
+                     "/v1/tm/" + store +
+                         "/segments?limit=2&cursor=" + page1.body["next_cursor"].get<std::string>(),
+                     reader_);
+  ASSERT_EQ(page2.status(), 200) << page2.http.body;
+  ASSERT_EQ(page2.body["segments"].size(), 1u);
+  EXPECT_TRUE(page2.body["next_cursor"].is_null());
+  EXPECT_LT(page1.body["segments"][1]["id"].get<int64_t>(),
+            page2.body["segments"][0]["id"].get<int64_t>());
   Reply all = Call("GET", "/v1/tm/" + store + "/concordance?q=file&in=both", reader_);
   EXPECT_EQ(all.body["total"], 3);
   EXPECT_EQ(all.body["total_exact"], true);

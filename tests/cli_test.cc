@@ -77,6 +77,32 @@ TEST_F(CliTest, CreateImportLookupConcordanceStatsExport) {
   ASSERT_EQ(conc.exit_code, 0) << conc.err;
   EXPECT_THAT(conc.out, HasSubstr("[chat]"));
   EXPECT_THAT(conc.out, HasSubstr("1 found"));
+  // Word beginnings with --match prefix, one page at a time through --cursor.
+  auto first =
+      Verso({"tm", "concordance", id, "sent", "--match", "prefix", "--limit", "1", "--json"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  json page1 = json::parse(first.out);
+  ASSERT_EQ(page1["matches"].size(), 1u);
+  ASSERT_TRUE(page1["next_cursor"].is_string()) << first.out;
+  auto second = Verso({"tm", "concordance", id, "sent", "--match", "prefix", "--limit", "1",
+                       "--cursor", page1["next_cursor"], "--json"});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  json page2 = json::parse(second.out);
+  ASSERT_EQ(page2["matches"].size(), 1u);
+  EXPECT_LT(page2["matches"][0]["segment"]["id"], page1["matches"][0]["segment"]["id"]);
+  EXPECT_EQ(page2["total"], page1["total"]);
+  // Whole words by default: "sent" is no word of these sentences.
+  EXPECT_EQ(json::parse(Verso({"tm", "concordance", id, "sent", "--json"}).out)["total"], 0);
+  // The store's segments, a page at a time.
+  auto listed = Verso({"tm", "segments", id, "--limit", "5", "--json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  json segs = json::parse(listed.out);
+  ASSERT_EQ(segs["segments"].size(), 5u);
+  auto rest = Verso({"tm", "segments", id, "--after",
+                     std::to_string(segs["next_after"].get<int64_t>()), "--json"});
+  ASSERT_EQ(rest.exit_code, 0) << rest.err;
+  EXPECT_EQ(json::parse(rest.out)["segments"].size(), 2u);
+  EXPECT_TRUE(json::parse(rest.out)["next_after"].is_null());
 
   auto stats = Verso({"tm", "stats", id, "--json"});
   ASSERT_EQ(stats.exit_code, 0);

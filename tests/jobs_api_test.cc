@@ -317,6 +317,65 @@ TEST_F(JobsApiTest, PlainSegmentsComeBackAsPlainText) {
   EXPECT_THAT(segments[1].get<std::string>(), Not(HasSubstr("&lt;")));
 }
 
+// Every list pages with ?limit and the next_cursor it answered, each item once.
+TEST_F(JobsApiTest, ListsPageThroughEveryItemOnceWithCursors) {
+  Start();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    HttpResponse r = Call("POST", "/v1/jobs",
+                          R"({"source_lang":"en","target_langs":["fr"],)"
+                          R"("unsupported_pairs":"human","segments":["One.","Two.","Three."]})");
+    ASSERT_EQ(r.status, 202) << r.body;
+    ids.push_back(json::parse(r.body)["id"]);
+  }
+  for (const std::string& id : ids) {
+    WaitFor(id, [](const json& j) { return j["status"] == "post_editing"; });
+  }
+  // Follows next_cursor from `path` (which has a "?"), collecting `key`'s items.
+  auto collect = [&](const std::string& path, const std::string& key, int* pages) {
+    json items = json::array();
+    std::string cursor;
+    *pages = 0;
+    while (*pages < 20) {
+      json page = Get(path + (cursor.empty() ? "" : "&cursor=" + cursor));
+      ++*pages;
+      for (auto& item : page[key]) items.push_back(item);
+      if (page["next_cursor"].is_null()) break;
+      cursor = page["next_cursor"];
+    }
+    return items;
+  };
+  int pages = 0;
+  json jobs = collect("/v1/jobs?limit=2", "jobs", &pages);
+  EXPECT_EQ(pages, 2);
+  ASSERT_EQ(jobs.size(), 3u);
+  // Newest first: the order of submission, reversed (ids break ties of the same microsecond).
+  std::set<std::string> listed;
+  for (const auto& j : jobs) listed.insert(j["id"].get<std::string>());
+  EXPECT_EQ(listed, std::set<std::string>(ids.begin(), ids.end()));
+  json queue = collect("/v1/post-edits?limit=4", "segments", &pages);
+  EXPECT_EQ(pages, 3);
+  std::set<std::string> seen;
+  for (const auto& s : queue) {
+    seen.insert(StrCat(s["job_id"].get<std::string>(), "/", s["index"].get<int>()));
+  }
+  EXPECT_EQ(queue.size(), 9u);
+  EXPECT_EQ(seen.size(), 9u);
+  json segments = collect("/v1/jobs/" + ids[0] + "/segments?target=fr&limit=2", "segments", &pages);
+  EXPECT_EQ(pages, 2);
+  ASSERT_EQ(segments.size(), 3u);
+  EXPECT_EQ(segments[2]["source"], "Three.");
+  // A cursor that is no cursor of this list (base64url of "v1:not|a-time"), and a parameter
+  // the list does not take, are refused.
+  HttpResponse bad = Call("GET", "/v1/jobs?cursor=djE6bm90fGEtdGltZQ", "");
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  EXPECT_EQ(json::parse(bad.body)["error"]["message"], "cursor: not a cursor of this list");
+  HttpResponse unknown = Call("GET", "/v1/jobs?status=running", "");
+  EXPECT_EQ(unknown.status, 400) << unknown.body;
+  EXPECT_EQ(json::parse(unknown.body)["error"]["message"],
+            "unknown query parameter \"status\" (this route takes limit, cursor)");
+}
+
 TEST_F(JobsApiTest, MalformedSubmissionsAreRefusedWithAReason) {
   Start();
   const std::string boundary = "b0undary";
@@ -380,7 +439,7 @@ TEST_F(JobsApiTest, AJobSurvivesAKillNineAndLosesNothing) {
   EXPECT_EQ(job["counts"]["mt"], 1012);
   EXPECT_EQ(job["counts"]["approved"].get<int>() + job["counts"]["awaiting_post_edit"].get<int>(),
             1012);
-  json segs = Get("/v1/jobs/" + id + "/segments?target=es");
+  json segs = Get("/v1/jobs/" + id + "/segments?target=es&limit=2000");
   ASSERT_EQ(segs["segments"].size(), 1012u);
   // Every translation is the engine's for that sentence (none lost, none mixed up).
   json translated = json::array();

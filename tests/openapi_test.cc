@@ -113,6 +113,35 @@ class Contract {
     return problems;
   }
 
+  // Query parameters of `target` ("/v1/x?a=1&b=2") that `method path` does not document.
+  std::vector<std::string> UndocumentedQuery(const std::string& method, const std::string& path,
+                                             const std::string& target) const {
+    std::set<std::string> documented;
+    const json& item = doc_["paths"][path];
+    for (const json* list : {&item["parameters"], &item[method]["parameters"]}) {
+      if (!list->is_array()) continue;
+      for (json p : *list) {
+        if (p.contains("$ref")) {
+          std::string ref = p["$ref"];
+          p = doc_["components"]["parameters"][ref.substr(ref.rfind('/') + 1)];
+        }
+        if (p.value("in", "") == "query") documented.insert(p["name"].get<std::string>());
+      }
+    }
+    std::vector<std::string> out;
+    size_t q = target.find('?');
+    if (q == std::string::npos) return out;
+    std::string query = target.substr(q + 1);
+    for (size_t begin = 0; begin <= query.size();) {
+      size_t end = query.find('&', begin);
+      if (end == std::string::npos) end = query.size();
+      std::string name = query.substr(begin, std::min(query.find('=', begin), end) - begin);
+      if (!documented.contains(name)) out.push_back(name);
+      begin = end + 1;
+    }
+    return out;
+  }
+
   std::set<std::string> Operations() const {
     std::set<std::string> ops;
     for (const auto& [path, item] : doc_["paths"].items()) {
@@ -171,6 +200,12 @@ TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
     covered.insert(method + " " + templ);
     for (auto& p : contract.Check(method, templ, res))
       problems.push_back(Upper(method) + " " + path + ": " + p);
+    for (auto& name : contract.UndocumentedQuery(method, templ, path)) {
+      if (res.status != 400) {
+        problems.push_back(Upper(method) + " " + path + ": the query parameter " + name +
+                           " is taken but not documented");
+      }
+    }
     return res;
   };
 
@@ -181,6 +216,9 @@ TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
   call("post", "/v1/tm", "/v1/tm", R"({"name":"c","source_lang":"en","target_lang":"en"})");  // 422
   call("post", "/v1/tm", "/v1/tm", R"({"name":1})");                                          // 400
   call("get", "/v1/tm", "/v1/tm");
+  call("get", "/v1/tm", "/v1/tm?limit=1");
+  call("get", "/v1/tm", "/v1/tm?sort=name");      // 400: unknown parameter
+  call("get", "/v1/tm", "/v1/tm?cursor=%21%21");  // 400: not a cursor
   call("get", "/v1/tm/{store}", s);
   call("get", "/v1/tm/{store}", "/v1/tm/tm_missing");  // 404
   auto seg =
@@ -193,6 +231,13 @@ TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
        R"({"segments":[{"source":"Close the file","target":"Fermer le fichier"},)"
        R"({"source":"Save the file","target":"Enregistrer le fichier"}]})");
   call("get", "/v1/tm/{store}/segments/{id}", s + "/segments/" + id);
+  call("get", "/v1/tm/{store}/segments/{id}", s + "/segments/" + id + "?text_format=markup");
+  auto seg_page = call("get", "/v1/tm/{store}/segments", s + "/segments?limit=1");
+  json first_page = json::parse(seg_page.body, nullptr, false);
+  ASSERT_TRUE(first_page.is_object() && first_page["next_cursor"].is_string()) << seg_page.body;
+  call("get", "/v1/tm/{store}/segments",
+       s + "/segments?limit=1&cursor=" + first_page["next_cursor"].get<std::string>());
+  call("get", "/v1/tm/{store}/segments", "/v1/tm/tm_missing/segments");  // 404
   call("put", "/v1/tm/{store}/segments/{id}", s + "/segments/" + id,
        R"({"source":"Open the file now","target":"Ouvrir le fichier maintenant"})");
   call("post", "/v1/tm/{store}/lookup", s + "/lookup",
@@ -201,6 +246,7 @@ TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
   call("post", "/v1/tm/{store}/lookup/batch", s + "/lookup/batch",
        R"({"queries":[{"source":"Save the file"},{"source":"Close it"}],"max_results":2})");
   call("get", "/v1/tm/{store}/concordance", s + "/concordance?q=file&in=both&limit=2");
+  call("get", "/v1/tm/{store}/concordance", s + "/concordance?q=fi&match=prefix&limit=1");
   call("get", "/v1/tm/{store}/concordance", s + "/concordance");  // 400
   std::string small =
       "<?xml version=\"1.0\"?><tmx version=\"1.4\"><header srclang=\"en\"/><body><tu><tuv "

@@ -21,6 +21,36 @@ std::optional<std::string> Request::Query(std::string_view name) const {
   return std::nullopt;
 }
 
+std::optional<std::string> UnknownQueryParameter(const Route& route, const Request& req) {
+  if (route.query.size() == 1 && route.query[0] == "*") return std::nullopt;
+  for (const auto& [name, value] : req.query) {
+    if (std::find(route.query.begin(), route.query.end(), name) == route.query.end()) return name;
+  }
+  return std::nullopt;
+}
+
+std::string SortableNumber(int64_t n) {
+  std::string digits = std::to_string(n < 0 ? 0 : n);
+  return std::string(digits.size() < 19 ? 19 - digits.size() : 0, '0') + digits;
+}
+
+absl::StatusOr<Page> ReadPage(const Request& req, int default_limit, int max_limit) {
+  Page page;
+  page.limit = default_limit;
+  if (auto q = req.Query("limit")) {
+    int64_t limit = 0;
+    if (!ParseInt64(*q, &limit) || limit < 1 || limit > max_limit) {
+      return BadRequest(
+          StrCat("limit: \"", Abbreviate(*q, 40), "\" is not an integer from 1 to ", max_limit));
+    }
+    page.limit = static_cast<int>(limit);
+  }
+  if (auto c = req.Query("cursor")) {
+    VERSO_ASSIGN_OR_RETURN(page.after, DecodeCursor(*c));
+  }
+  return page;
+}
+
 Response JsonResponse(int status, const Json& body) {
   Response r;
   r.status = status;

@@ -2,6 +2,7 @@
 #ifndef VERSO_API_HTTP_H_
 #define VERSO_API_HTTP_H_
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <optional>
@@ -97,12 +98,59 @@ struct Route {
   // is read.
   std::function<std::string(const Request&)> token;
   std::function<Response(const absl::Status&, absl::Duration retry_after)> auth_error;
+  // The query parameters the route takes; any other is refused (400) before the handler runs,
+  // like an unknown JSON field. {"*"}: any (the compatibility APIs, which read their parameters
+  // from the query or the body as their originals do).
+  std::vector<std::string> query;
 };
 
 // `route` taking bodies of at most `max_body` bytes (checked before they are read).
 inline Route WithMaxBody(int64_t max_body, Route route) {
   route.max_body = max_body;
   return route;
+}
+
+// `route` taking the query parameters `names` (see Route::query).
+inline Route WithQuery(std::vector<std::string> names, Route route) {
+  route.query = std::move(names);
+  return route;
+}
+
+// The query parameter of `req` that `route` does not take, if any.
+std::optional<std::string> UnknownQueryParameter(const Route& route, const Request& req);
+
+// ---- Pagination: ?limit=N&cursor=C on every list ------------------------------------------
+// A list answers its items in a fixed order and "next_cursor": an opaque string to pass as
+// ?cursor= for the items after the last one (null on the last page).
+struct Page {
+  int limit = 50;
+  std::string after;  // the decoded cursor: the key of the last item seen ("" on the first page)
+};
+// Reads ?limit (1..max_limit, default `default_limit`) and ?cursor; 400 naming the bad one.
+absl::StatusOr<Page> ReadPage(const Request& req, int default_limit, int max_limit = 1000);
+// A key that sorts numbers in numeric order as strings (zero-padded).
+std::string SortableNumber(int64_t n);
+
+// The items of `all` after `page.after` in the order of `key` (a std::string per item), at
+// most page.limit; *next_cursor is the cursor of the following page, or null.
+template <typename T, typename KeyFn>
+std::vector<const T*> PageOf(const std::vector<T>& all, const Page& page, KeyFn key,
+                             Json* next_cursor) {
+  std::vector<std::pair<std::string, const T*>> keyed;
+  for (const T& item : all) {
+    std::string k = key(item);
+    if (page.after.empty() || k > page.after) keyed.emplace_back(std::move(k), &item);
+  }
+  std::sort(keyed.begin(), keyed.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<const T*> out;
+  for (size_t i = 0; i < keyed.size() && out.size() < static_cast<size_t>(page.limit); ++i) {
+    out.push_back(keyed[i].second);
+  }
+  *next_cursor = keyed.size() > out.size() && !out.empty()
+                     ? Json(EncodeCursor(keyed[out.size() - 1].first))
+                     : Json(nullptr);
+  return out;
 }
 
 class Router {

@@ -84,6 +84,32 @@ Json SegmentJson(const storage::JobSegmentRecord& s) {
 }
 
 // A refused confirm: QA errors are 422 "qa_failed" with the findings beside the message.
+absl::Status BadCursor() { return BadRequest("cursor: not a cursor of this list"); }
+
+// GET /v1/jobs's cursor "CREATED_MICROS|JOB_ID": where the next page starts.
+absl::StatusOr<std::pair<absl::Time, std::string>> JobsCursor(const Page& page) {
+  if (page.after.empty()) return std::pair{absl::InfiniteFuture(), std::string()};
+  std::vector<std::string_view> parts = Split(page.after, '|');
+  int64_t micros = 0;
+  if (parts.size() != 2 || !ParseInt64(parts[0], &micros)) return BadCursor();
+  return std::pair{absl::FromUnixMicros(micros), std::string(parts[1])};
+}
+
+// GET /v1/post-edits's cursor "UPDATED_MICROS|JOB_ID|TARGET|INDEX": the last segment seen.
+absl::StatusOr<storage::JobSegmentRecord> AwaitingCursor(const Page& page) {
+  storage::JobSegmentRecord last;
+  if (page.after.empty()) return last;
+  std::vector<std::string_view> parts = Split(page.after, '|');
+  int64_t micros = 0;
+  if (parts.size() != 4 || !ParseInt64(parts[0], &micros) || !ParseInt64(parts[3], &last.index)) {
+    return BadCursor();
+  }
+  last.updated_at = absl::FromUnixMicros(micros);
+  last.job_id = std::string(parts[1]);
+  last.target_lang = std::string(parts[2]);
+  return last;
+}
+
 Response ConfirmError(const absl::Status& status) {
   const std::string findings = jobs::QaFindings(status);
   if (findings.empty()) return ErrorResponse(status);
@@ -236,24 +262,32 @@ void AddJobRoutes(Router* router, const Services& s) {
                                                                             "true");
                                                 return resp;
                                               }}));
-  router->Add({"GET",
-               "/v1/jobs",
-               "translate",
-               Route::Body::kNone,
-               {},
-               Route::Exec::kStorage,
-               [j](Request& req) {
-                 int64_t limit = 50;
-                 if (auto q = req.Query("limit");
-                     q && (!ParseInt64(*q, &limit) || limit < 1 || limit > 1000)) {
-                   return ErrorResponse(BadRequest("limit: 1 to 1000"));
-                 }
-                 auto list = j->List(req.principal.tenant, static_cast<int>(limit));
-                 if (!list.ok()) return ErrorResponse(list.status());
-                 Json out = Json::array();
-                 for (const auto& x : *list) out.push_back(JobJson(x));
-                 return JsonResponse(200, Json{{"jobs", out}});
-               }});
+  router->Add(WithQuery(
+      {"limit", "cursor"},
+      {"GET",
+       "/v1/jobs",
+       "translate",
+       Route::Body::kNone,
+       {},
+       Route::Exec::kStorage,
+       [j](Request& req) {
+         auto page = ReadPage(req, 50);
+         if (!page.ok()) return ErrorResponse(page.status());
+         auto after = JobsCursor(*page);
+         if (!after.ok()) return ErrorResponse(after.status());
+         // One more than asked tells whether a next page exists.
+         auto list = j->List(req.principal.tenant, page->limit + 1, after->first, after->second);
+         if (!list.ok()) return ErrorResponse(list.status());
+         Json next = nullptr;
+         if (static_cast<int>(list->size()) > page->limit) {
+           list->resize(page->limit);
+           const storage::JobRecord& last = list->back().job;
+           next = EncodeCursor(StrCat(absl::ToUnixMicros(last.created_at), "|", last.id));
+         }
+         Json out = Json::array();
+         for (const auto& x : *list) out.push_back(JobJson(x));
+         return JsonResponse(200, Json{{"jobs", out}, {"next_cursor", next}});
+       }}));
   router->Add({"GET",
                "/v1/jobs/{id}",
                "translate",
@@ -305,40 +339,52 @@ void AddJobRoutes(Router* router, const Services& s) {
                                                {"word_count", "GMX-V 2.0"},
                                                {"targets", targets}});
                }});
-  router->Add({"GET",
-               "/v1/jobs/{id}/download",
-               "translate",
-               Route::Body::kNone,
-               {},
-               Route::Exec::kLong,
-               [j](Request& req) {
-                 auto target = req.Query("target");
-                 if (!target) return ErrorResponse(BadRequest("target: required (?target=de)"));
-                 auto doc = j->Download(req.principal.tenant, req.params.at("id"), *target);
-                 if (!doc.ok()) return ErrorResponse(doc.status());
-                 Response resp;
-                 resp.status = 200;
-                 resp.content_type = ContentType(doc->format);
-                 resp.body = std::move(doc->bytes);
-                 resp.headers.emplace_back("Content-Disposition",
-                                           AttachmentDisposition(doc->file_name));
-                 return resp;
-               }});
-  router->Add({"GET",
-               "/v1/jobs/{id}/segments",
-               "translate",
-               Route::Body::kNone,
-               {},
-               Route::Exec::kStorage,
-               [j](Request& req) {
-                 auto segs =
-                     j->Segments(req.principal.tenant, req.params.at("id"),
-                                 req.Query("target").value_or(""), req.Query("state").value_or(""));
-                 if (!segs.ok()) return ErrorResponse(segs.status());
-                 Json out = Json::array();
-                 for (const auto& x : *segs) out.push_back(SegmentJson(x));
-                 return JsonResponse(200, Json{{"segments", out}});
-               }});
+  router->Add(WithQuery(
+      {"target"}, {"GET",
+                   "/v1/jobs/{id}/download",
+                   "translate",
+                   Route::Body::kNone,
+                   {},
+                   Route::Exec::kLong,
+                   [j](Request& req) {
+                     auto target = req.Query("target");
+                     if (!target) return ErrorResponse(BadRequest("target: required (?target=de)"));
+                     auto doc = j->Download(req.principal.tenant, req.params.at("id"), *target);
+                     if (!doc.ok()) return ErrorResponse(doc.status());
+                     Response resp;
+                     resp.status = 200;
+                     resp.content_type = ContentType(doc->format);
+                     resp.body = std::move(doc->bytes);
+                     resp.headers.emplace_back("Content-Disposition",
+                                               AttachmentDisposition(doc->file_name));
+                     return resp;
+                   }}));
+  router->Add(WithQuery({"target", "state", "limit", "cursor"},
+                        {"GET",
+                         "/v1/jobs/{id}/segments",
+                         "translate",
+                         Route::Body::kNone,
+                         {},
+                         Route::Exec::kStorage,
+                         [j](Request& req) {
+                           auto page = ReadPage(req, 1000, 10000);
+                           if (!page.ok()) return ErrorResponse(page.status());
+                           auto segs = j->Segments(req.principal.tenant, req.params.at("id"),
+                                                   req.Query("target").value_or(""),
+                                                   req.Query("state").value_or(""));
+                           if (!segs.ok()) return ErrorResponse(segs.status());
+                           Json next;
+                           Json out = Json::array();
+                           for (const auto* x : PageOf(
+                                    *segs, *page,
+                                    [](const storage::JobSegmentRecord& r) {
+                                      return StrCat(r.target_lang, "|", SortableNumber(r.index));
+                                    },
+                                    &next)) {
+                             out.push_back(SegmentJson(*x));
+                           }
+                           return JsonResponse(200, Json{{"segments", out}, {"next_cursor", next}});
+                         }}));
   router->Add(
       {"GET",
        "/v1/jobs/{id}/segments/{target}/{index}",
@@ -397,47 +443,69 @@ void AddJobRoutes(Router* router, const Services& s) {
                  if (!seg.ok()) return ConfirmError(seg.status());
                  return JsonResponse(200, SegmentJson(*seg));
                }});
-  router->Add({"GET",
-               "/v1/post-edits",
-               "translate",
-               Route::Body::kNone,
-               {},
-               Route::Exec::kStorage,
-               [j](Request& req) {
-                 int64_t limit = 100;
-                 if (auto q = req.Query("limit");
-                     q && (!ParseInt64(*q, &limit) || limit < 1 || limit > 1000)) {
-                   return ErrorResponse(BadRequest("limit: 1 to 1000"));
-                 }
-                 auto segs = j->Awaiting(req.principal.tenant, static_cast<int>(limit));
-                 if (!segs.ok()) return ErrorResponse(segs.status());
-                 Json out = Json::array();
-                 for (const auto& x : *segs) {
-                   Json o = SegmentJson(x);
-                   o["job_id"] = x.job_id;
-                   out.push_back(std::move(o));
-                 }
-                 return JsonResponse(200, Json{{"segments", out}, {"expedited", j->Expedited()}});
-               }});
-  router->Add({"GET",
-               "/v1/jobs/{id}/webhooks",
-               "translate",
-               Route::Body::kNone,
-               {},
-               Route::Exec::kStorage,
-               [j](Request& req) {
-                 auto d = j->Deliveries(req.principal.tenant, req.params.at("id"));
-                 if (!d.ok()) return ErrorResponse(d.status());
-                 Json out = Json::array();
-                 for (const auto& x : *d) {
-                   out.push_back(Json{{"event", x.event},
-                                      {"attempt", x.attempt},
-                                      {"http_status", x.http_status},
-                                      {"error", x.error},
-                                      {"at", Rfc3339(x.at)}});
-                 }
-                 return JsonResponse(200, Json{{"deliveries", out}});
-               }});
+  router->Add(WithQuery(
+      {"limit", "cursor"},
+      {"GET",
+       "/v1/post-edits",
+       "translate",
+       Route::Body::kNone,
+       {},
+       Route::Exec::kStorage,
+       [j](Request& req) {
+         auto page = ReadPage(req, 100);
+         if (!page.ok()) return ErrorResponse(page.status());
+         auto after = AwaitingCursor(*page);
+         if (!after.ok()) return ErrorResponse(after.status());
+         auto segs = j->Awaiting(req.principal.tenant, page->limit + 1,
+                                 page->after.empty() ? nullptr : &*after);
+         if (!segs.ok()) return ErrorResponse(segs.status());
+         Json next = nullptr;
+         if (static_cast<int>(segs->size()) > page->limit) {
+           segs->resize(page->limit);
+           const storage::JobSegmentRecord& last = segs->back();
+           next = EncodeCursor(StrCat(absl::ToUnixMicros(last.updated_at), "|", last.job_id, "|",
+                                      last.target_lang, "|", last.index));
+         }
+         Json out = Json::array();
+         for (const auto& x : *segs) {
+           Json o = SegmentJson(x);
+           o["job_id"] = x.job_id;
+           out.push_back(std::move(o));
+         }
+         return JsonResponse(
+             200, Json{{"segments", out}, {"next_cursor", next}, {"expedited", j->Expedited()}});
+       }}));
+  router->Add(
+      WithQuery({"limit", "cursor"},
+                {"GET",
+                 "/v1/jobs/{id}/webhooks",
+                 "translate",
+                 Route::Body::kNone,
+                 {},
+                 Route::Exec::kStorage,
+                 [j](Request& req) {
+                   auto page = ReadPage(req, 100);
+                   if (!page.ok()) return ErrorResponse(page.status());
+                   auto d = j->Deliveries(req.principal.tenant, req.params.at("id"));
+                   if (!d.ok()) return ErrorResponse(d.status());
+                   Json next;
+                   Json out = Json::array();
+                   // Deliveries are only ever appended: a position stays the same.
+                   for (const auto* p : PageOf(
+                            *d, *page,
+                            [first = d->data()](const storage::WebhookDeliveryRecord& r) {
+                              return SortableNumber(&r - first);
+                            },
+                            &next)) {
+                     const storage::WebhookDeliveryRecord& x = *p;
+                     out.push_back(Json{{"event", x.event},
+                                        {"attempt", x.attempt},
+                                        {"http_status", x.http_status},
+                                        {"error", x.error},
+                                        {"at", Rfc3339(x.at)}});
+                   }
+                   return JsonResponse(200, Json{{"deliveries", out}, {"next_cursor", next}});
+                 }}));
   router->Add({"GET",
                "/v1/webhooks/secret",
                "admin",

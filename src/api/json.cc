@@ -1,6 +1,7 @@
 #include "api/json.h"
 
 #include "absl/strings/cord.h"
+#include "absl/strings/escaping.h"
 #include "common/json.h"
 #include "common/json_escape.h"
 #include "common/status.h"
@@ -427,6 +428,69 @@ absl::StatusOr<tm::SegmentRecord> ParseSegment(const Json& object, const std::st
     r.notes.push_back(std::move(note));
   }
   return r;
+}
+
+}  // namespace verso::api
+
+namespace verso::api {
+namespace {
+constexpr std::string_view kCursorMagic = "v1:";
+}  // namespace
+
+std::string EncodeCursor(std::string_view key) {
+  const std::string raw = StrCat(kCursorMagic, key);
+  return absl::WebSafeBase64Escape(absl::string_view(raw.data(), raw.size()));
+}
+
+absl::StatusOr<std::string> DecodeCursor(std::string_view cursor) {
+  std::string decoded;
+  if (!absl::WebSafeBase64Unescape(absl::string_view(cursor.data(), cursor.size()), &decoded) ||
+      !std::string_view(decoded).starts_with(kCursorMagic) ||
+      decoded.size() == kCursorMagic.size()) {
+    return BadRequest("cursor: not a cursor this list gave (pass next_cursor as it came)");
+  }
+  return decoded.substr(kCursorMagic.size());
+}
+
+absl::StatusOr<tm::ConcordanceMatchMode> ParseConcordanceMatch(std::string_view value,
+                                                               std::string_view field) {
+  if (value == "words") return tm::ConcordanceMatchMode::kWords;
+  if (value == "prefix") return tm::ConcordanceMatchMode::kPrefix;
+  if (value == "substring") return tm::ConcordanceMatchMode::kSubstring;
+  return BadRequest(
+      StrCat(field, ": \"", Abbreviate(value, 40), "\" is not words, prefix or substring"));
+}
+
+// A concordance cursor's key: the last match's segment id and side ("123:s", "123:t").
+absl::Status ApplyConcordanceCursor(std::string_view cursor, tm::ConcordanceOptions* options) {
+  VERSO_ASSIGN_OR_RETURN(std::string key, DecodeCursor(cursor));
+  std::string_view after = key;
+  const size_t colon = after.rfind(':');
+  if (colon == std::string_view::npos || !ParseInt64(after.substr(0, colon), &options->before_id) ||
+      (after.substr(colon + 1) != "s" && after.substr(colon + 1) != "t")) {
+    return BadRequest("cursor: not a cursor of this list");
+  }
+  options->before_in_source = after.substr(colon + 1) == "s";
+  return absl::OkStatus();
+}
+
+Json ConcordanceJson(const tm::ConcordanceResult& result, bool plain) {
+  Json arr = Json::array();
+  for (const auto& m : result.matches) {
+    const std::string& text = m.in_source ? m.segment.source : m.segment.target;
+    arr.push_back({{"in", m.in_source ? "source" : "target"},
+                   {"ranges", CharRanges(text, m.ranges, plain)},
+                   {"segment", SegmentJson(m.segment, plain)}});
+  }
+  Json next = nullptr;
+  if (result.more && !result.matches.empty()) {
+    const tm::ConcordanceMatch& last = result.matches.back();
+    next = EncodeCursor(StrCat(last.segment.id, last.in_source ? ":s" : ":t"));
+  }
+  return Json{{"matches", arr},
+              {"total", result.total},
+              {"total_exact", result.total_exact},
+              {"next_cursor", next}};
 }
 
 }  // namespace verso::api

@@ -58,6 +58,20 @@ Json ReportJson(const tm::ImportReport& report);
 Json ImportJson(const tm::ImportInfo& import);
 Json KeyJson(const storage::ApiKeyRecord& key);  // never the hash
 
+// Lists' cursors: opaque to clients, the key of the last item seen inside.
+std::string EncodeCursor(std::string_view key);
+// The key in a cursor EncodeCursor made; a 400 otherwise.
+absl::StatusOr<std::string> DecodeCursor(std::string_view cursor);
+
+// Concordance: "words" | "prefix" | "substring" -> the mode; a 400 naming `field` otherwise.
+absl::StatusOr<tm::ConcordanceMatchMode> ParseConcordanceMatch(std::string_view value,
+                                                               std::string_view field = "match");
+// Sets options->before_id/before_in_source from a concordance page's next_cursor (a 400 when
+// it is not one).
+absl::Status ApplyConcordanceCursor(std::string_view cursor, tm::ConcordanceOptions* options);
+// A concordance page: matches, total, total_exact and next_cursor.
+Json ConcordanceJson(const tm::ConcordanceResult& result, bool plain);
+
 // A malformed request (bad JSON, wrong type, unknown field): HTTP 400. Other InvalidArgument
 // errors (a value the domain refuses) are 422.
 absl::Status BadRequest(std::string_view message);

@@ -227,6 +227,7 @@ Route DeepLRoute(Route route) {
   route.scope = std::string(auth::kScopeTranslate);
   route.token = DeepLToken;
   route.auth_error = DeepLAuthError;
+  route.query = {"*"};  // DeepL reads parameters from the query or the body
   return route;
 }
 
@@ -514,20 +515,30 @@ void AddMtRoutes(Router* router, const Services& s) {
                  return JsonResponse(200, policy_json(p));
                }});
 
-  router->Add({"GET",
-               "/v1/mt/policies",
-               "translate",
-               Route::Body::kNone,
-               {},
-               Route::Exec::kStorage,
-               [st, policy_json](Request& req) {
-                 auto list = st->policies().ListPolicies(req.principal.tenant);
-                 if (!list.ok()) return ErrorResponse(list.status());
-                 Json arr = Json::array();
-                 for (const auto& p : *list) arr.push_back(policy_json(p));
-                 return JsonResponse(
-                     200, Json{{"policies", arr}, {"default_chain", st->router().EngineNames()}});
-               }});
+  router->Add(
+      WithQuery({"limit", "cursor"},
+                {"GET",
+                 "/v1/mt/policies",
+                 "translate",
+                 Route::Body::kNone,
+                 {},
+                 Route::Exec::kStorage,
+                 [st, policy_json](Request& req) {
+                   auto page = ReadPage(req, 100);
+                   if (!page.ok()) return ErrorResponse(page.status());
+                   auto list = st->policies().ListPolicies(req.principal.tenant);
+                   if (!list.ok()) return ErrorResponse(list.status());
+                   Json next;
+                   Json arr = Json::array();
+                   for (const auto* p : PageOf(
+                            *list, *page,
+                            [](const storage::EnginePolicyRecord& x) { return x.name; }, &next)) {
+                     arr.push_back(policy_json(*p));
+                   }
+                   return JsonResponse(200, Json{{"policies", arr},
+                                                 {"next_cursor", next},
+                                                 {"default_chain", st->router().EngineNames()}});
+                 }}));
 
   router->Add({"GET",
                "/v1/mt/policies/{name}",
@@ -691,6 +702,7 @@ void AddMtRoutes(Router* router, const Services& s) {
       if (code == 429) r.headers.emplace_back("Retry-After", RetryAfterSeconds(retry));
       return r;
     };
+    route.query = {"*"};  // APy reads parameters from the query or the form body
     return route;
   };
   // APy tools expect Apertium: the built-in engine answers when it is configured.

@@ -153,19 +153,27 @@ void AddQualityRoutes(Router* router, const Services& s) {
   const std::vector<std::string> json = {"application/json"};
   terms::GlossaryService* g = s.glossaries;
   if (g != nullptr) {
-    router->Add({"GET",
-                 "/v1/glossaries",
-                 "tm:read",
-                 Route::Body::kNone,
-                 {},
-                 Route::Exec::kStorage,
-                 [g](Request& req) {
-                   auto list = g->List(req.principal.tenant);
-                   if (!list.ok()) return ErrorResponse(list.status());
-                   Json out = Json::array();
-                   for (const auto& x : *list) out.push_back(GlossaryJson(x));
-                   return JsonResponse(200, Json{{"glossaries", out}});
-                 }});
+    router->Add(WithQuery(
+        {"limit", "cursor"},
+        {"GET",
+         "/v1/glossaries",
+         "tm:read",
+         Route::Body::kNone,
+         {},
+         Route::Exec::kStorage,
+         [g](Request& req) {
+           auto page = ReadPage(req, 100);
+           if (!page.ok()) return ErrorResponse(page.status());
+           auto list = g->List(req.principal.tenant);
+           if (!list.ok()) return ErrorResponse(list.status());
+           Json next;
+           Json out = Json::array();
+           for (const auto* x : PageOf(
+                    *list, *page, [](const terms::GlossaryInfo& i) { return i.name; }, &next)) {
+             out.push_back(GlossaryJson(*x));
+           }
+           return JsonResponse(200, Json{{"glossaries", out}, {"next_cursor", next}});
+         }}));
     router->Add({"POST", "/v1/glossaries", "tm:write", Route::Body::kJson, json,
                  Route::Exec::kStorage, [g](Request& req) {
                    auto body = ParseObject(req.body);
@@ -203,19 +211,27 @@ void AddQualityRoutes(Router* router, const Services& s) {
                    if (!d.ok()) return ErrorResponse(d);
                    return Response{204, "application/json", "", "", false, {}};
                  }});
-    router->Add({"GET",
-                 "/v1/glossaries/{name}/concepts",
-                 "tm:read",
-                 Route::Body::kNone,
-                 {},
-                 Route::Exec::kStorage,
-                 [g](Request& req) {
-                   auto all = g->Concepts(req.principal.tenant, req.params.at("name"));
-                   if (!all.ok()) return ErrorResponse(all.status());
-                   Json out = Json::array();
-                   for (const auto& c : *all) out.push_back(ConceptJson(c));
-                   return JsonResponse(200, Json{{"concepts", out}});
-                 }});
+    router->Add(
+        WithQuery({"limit", "cursor"},
+                  {"GET",
+                   "/v1/glossaries/{name}/concepts",
+                   "tm:read",
+                   Route::Body::kNone,
+                   {},
+                   Route::Exec::kStorage,
+                   [g](Request& req) {
+                     auto page = ReadPage(req, 100);
+                     if (!page.ok()) return ErrorResponse(page.status());
+                     auto all = g->Concepts(req.principal.tenant, req.params.at("name"));
+                     if (!all.ok()) return ErrorResponse(all.status());
+                     Json next;
+                     Json out = Json::array();
+                     for (const auto* c : PageOf(
+                              *all, *page, [](const formats::Concept& x) { return x.id; }, &next)) {
+                       out.push_back(ConceptJson(*c));
+                     }
+                     return JsonResponse(200, Json{{"concepts", out}, {"next_cursor", next}});
+                   }}));
     router->Add({"POST", "/v1/glossaries/{name}/concepts", "tm:write", Route::Body::kJson, json,
                  Route::Exec::kStorage, [g](Request& req) {
                    auto body = ParseObject(req.body);
@@ -282,70 +298,75 @@ void AddQualityRoutes(Router* router, const Services& s) {
     const std::vector<std::string> uploads = {"application/xml",   "text/xml",
                                               "application/x-tbx", "application/tbx+xml",
                                               "text/csv",          "application/octet-stream"};
-    router->Add(WithMaxBody(
-        kMaxGlossaryUpload,
-        {"POST", "/v1/glossaries/{name}/imports", "tm:write", Route::Body::kUpload, uploads,
-         Route::Exec::kLong, [g](Request& req) {
-           struct Cleanup {
-             std::string path;
-             ~Cleanup() { std::filesystem::remove(path); }
-           } cleanup{req.body_file};
-           std::string format = req.Query("format").value_or("");
-           std::string_view type = req.Header("content-type");
-           type = type.substr(0, type.find(';'));
-           if (format.empty()) {
-             if (type == "text/csv") {
-               format = "csv";
-             } else if (type == "application/octet-stream") {
-               return ErrorResponse(
-                   BadRequest("format: say ?format=tbx or ?format=csv for an octet stream"));
-             } else {
-               format = "tbx";
-             }
-           }
-           if (format != "tbx" && format != "csv") {
-             return ErrorResponse(BadRequest(StrCat("format: \"", format, "\" is not tbx or csv")));
-           }
-           const std::string replace_q = req.Query("replace").value_or("false");
-           if (replace_q != "true" && replace_q != "false") {
-             return ErrorResponse(BadRequest("replace: true or false"));
-           }
-           std::error_code ec;
-           const auto size = std::filesystem::file_size(req.body_file, ec);
-           if (ec || static_cast<int64_t>(size) > kMaxGlossaryUpload) {
-             return ErrorResponse(absl::ResourceExhaustedError(
-                 StrCat("a glossary file may have at most ", kMaxGlossaryUpload >> 20, " MiB")));
-           }
-           const std::string name = req.params.at("name");
-           const std::string file_name = StrCat(name, ".", format);
-           auto data = ReadFile(req.body_file);
-           if (!data.ok()) return ErrorResponse(data.status());
-           auto concepts = format == "tbx" ? formats::ReadTbx(*data, file_name)
-                                           : formats::ReadGlossaryCsv(*data, file_name);
-           if (!concepts.ok()) return ErrorResponse(concepts.status());
-           bool created = false;
-           if (auto info = g->Get(req.principal.tenant, name); absl::IsNotFound(info.status())) {
-             absl::Status c = g->Create(req.principal.tenant, name, "");
-             if (!c.ok() && !absl::IsAlreadyExists(c)) return ErrorResponse(c);
-             created = c.ok();
-           }
-           const size_t n = concepts->size();
-           auto put =
-               g->Import(req.principal.tenant, name, std::move(*concepts), replace_q == "true");
-           if (!put.ok()) {
-             if (created) g->Delete(req.principal.tenant, name).IgnoreError();
-             return ErrorResponse(put.status());
-           }
-           auto info = g->Get(req.principal.tenant, name);
-           if (!info.ok()) return ErrorResponse(info.status());
-           Json out = GlossaryJson(*info);
-           out["imported"] = n;
-           out["added"] = put->added;
-           out["merged"] = put->merged;
-           out["replaced"] = put->replaced;
-           return JsonResponse(created ? 201 : 200, out);
-         }}));
-    router->Add(
+    router->Add(WithQuery(
+        {"format", "replace"},
+        WithMaxBody(
+            kMaxGlossaryUpload,
+            {"POST", "/v1/glossaries/{name}/imports", "tm:write", Route::Body::kUpload, uploads,
+             Route::Exec::kLong, [g](Request& req) {
+               struct Cleanup {
+                 std::string path;
+                 ~Cleanup() { std::filesystem::remove(path); }
+               } cleanup{req.body_file};
+               std::string format = req.Query("format").value_or("");
+               std::string_view type = req.Header("content-type");
+               type = type.substr(0, type.find(';'));
+               if (format.empty()) {
+                 if (type == "text/csv") {
+                   format = "csv";
+                 } else if (type == "application/octet-stream") {
+                   return ErrorResponse(
+                       BadRequest("format: say ?format=tbx or ?format=csv for an octet stream"));
+                 } else {
+                   format = "tbx";
+                 }
+               }
+               if (format != "tbx" && format != "csv") {
+                 return ErrorResponse(
+                     BadRequest(StrCat("format: \"", format, "\" is not tbx or csv")));
+               }
+               const std::string replace_q = req.Query("replace").value_or("false");
+               if (replace_q != "true" && replace_q != "false") {
+                 return ErrorResponse(BadRequest("replace: true or false"));
+               }
+               std::error_code ec;
+               const auto size = std::filesystem::file_size(req.body_file, ec);
+               if (ec || static_cast<int64_t>(size) > kMaxGlossaryUpload) {
+                 return ErrorResponse(absl::ResourceExhaustedError(StrCat(
+                     "a glossary file may have at most ", kMaxGlossaryUpload >> 20, " MiB")));
+               }
+               const std::string name = req.params.at("name");
+               const std::string file_name = StrCat(name, ".", format);
+               auto data = ReadFile(req.body_file);
+               if (!data.ok()) return ErrorResponse(data.status());
+               auto concepts = format == "tbx" ? formats::ReadTbx(*data, file_name)
+                                               : formats::ReadGlossaryCsv(*data, file_name);
+               if (!concepts.ok()) return ErrorResponse(concepts.status());
+               bool created = false;
+               if (auto info = g->Get(req.principal.tenant, name);
+                   absl::IsNotFound(info.status())) {
+                 absl::Status c = g->Create(req.principal.tenant, name, "");
+                 if (!c.ok() && !absl::IsAlreadyExists(c)) return ErrorResponse(c);
+                 created = c.ok();
+               }
+               const size_t n = concepts->size();
+               auto put =
+                   g->Import(req.principal.tenant, name, std::move(*concepts), replace_q == "true");
+               if (!put.ok()) {
+                 if (created) g->Delete(req.principal.tenant, name).IgnoreError();
+                 return ErrorResponse(put.status());
+               }
+               auto info = g->Get(req.principal.tenant, name);
+               if (!info.ok()) return ErrorResponse(info.status());
+               Json out = GlossaryJson(*info);
+               out["imported"] = n;
+               out["added"] = put->added;
+               out["merged"] = put->merged;
+               out["replaced"] = put->replaced;
+               return JsonResponse(created ? 201 : 200, out);
+             }})));
+    router->Add(WithQuery(
+        {"format"},
         {"GET",
          "/v1/glossaries/{name}/export",
          "tm:read",
@@ -372,7 +393,7 @@ void AddQualityRoutes(Router* router, const Services& s) {
            r.headers.push_back({"Content-Disposition",
                                 AttachmentDisposition(StrCat(req.params.at("name"), ".", format))});
            return r;
-         }});
+         }}));
     router->Add({"POST", "/v1/glossaries/{name}/lookup", "tm:read", Route::Body::kJson, json,
                  Route::Exec::kStorage, [g](Request& req) {
                    auto body = ParseObject(req.body);
@@ -438,19 +459,27 @@ void AddQualityRoutes(Router* router, const Services& s) {
                  if (!put.ok()) return ErrorResponse(put);
                  return JsonResponse(200, profile_json(p));
                }});
-  router->Add({"GET",
-               "/v1/qa/profiles",
-               "translate",
-               Route::Body::kNone,
-               {},
-               Route::Exec::kStorage,
-               [s, profile_json](Request& req) {
-                 auto list = s.db->qa_profiles().ListQaProfiles(req.principal.tenant);
-                 if (!list.ok()) return ErrorResponse(list.status());
-                 Json arr = Json::array();
-                 for (const auto& p : *list) arr.push_back(profile_json(p));
-                 return JsonResponse(200, Json{{"profiles", arr}});
-               }});
+  router->Add(WithQuery(
+      {"limit", "cursor"},
+      {"GET",
+       "/v1/qa/profiles",
+       "translate",
+       Route::Body::kNone,
+       {},
+       Route::Exec::kStorage,
+       [s, profile_json](Request& req) {
+         auto page = ReadPage(req, 100);
+         if (!page.ok()) return ErrorResponse(page.status());
+         auto list = s.db->qa_profiles().ListQaProfiles(req.principal.tenant);
+         if (!list.ok()) return ErrorResponse(list.status());
+         Json next;
+         Json arr = Json::array();
+         for (const auto* p : PageOf(
+                  *list, *page, [](const storage::QaProfileRecord& x) { return x.name; }, &next)) {
+           arr.push_back(profile_json(*p));
+         }
+         return JsonResponse(200, Json{{"profiles", arr}, {"next_cursor", next}});
+       }}));
   router->Add({"GET",
                "/v1/qa/profiles/{name}",
                "translate",

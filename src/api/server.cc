@@ -359,6 +359,15 @@ net::awaitable<bool> Server::Impl::Handle(beast::tcp_stream& stream, beast::flat
   }
   route = found.route;
   if (!route->scope.empty() && !co_await Authenticate(*route, req, res)) co_return has_body;
+  if (auto unknown = UnknownQueryParameter(*route, req)) {
+    res = ErrorResponse(400, "bad_request",
+                        route->query.empty()
+                            ? StrCat("unknown query parameter \"", Abbreviate(*unknown, 64),
+                                     "\": this route takes none")
+                            : StrCat("unknown query parameter \"", Abbreviate(*unknown, 64),
+                                     "\" (this route takes ", Join(route->query, ", "), ")"));
+    co_return has_body;
+  }
 
   if (has_body && !route->content_types.empty()) {
     std::string type = MediaType(req.Header("content-type"));

@@ -6,6 +6,7 @@
 #include "api/http.h"
 #include "common/clock.h"
 #include "common/ids.h"
+#include "common/status.h"
 #include "common/strings.h"
 #include "ops/ops.h"
 #include "text/text.h"
@@ -41,6 +42,27 @@ absl::StatusOr<bool> QueryPlain(const Request& req) {
     return BadRequest(StrCat("text_format: \"", format, "\" is not markup or plain"));
   }
   return format == "plain";
+}
+
+// ?q, in, match, limit and cursor of GET /v1/tm/{store}/concordance.
+absl::StatusOr<tm::ConcordanceOptions> ReadConcordanceOptions(const Request& req) {
+  std::optional<std::string> q = req.Query("q");
+  if (!q || q->empty()) return BadRequest("q: is required");
+  tm::ConcordanceOptions options;
+  std::string in = req.Query("in").value_or("source");
+  if (in != "source" && in != "target" && in != "both") {
+    return BadRequest(StrCat("in: \"", Abbreviate(in, 40), "\" is not source, target or both"));
+  }
+  options.source = in != "target";
+  options.target = in != "source";
+  VERSO_ASSIGN_OR_RETURN(options.match,
+                         ParseConcordanceMatch(req.Query("match").value_or("words")));
+  VERSO_ASSIGN_OR_RETURN(Page page, ReadPage(req, 20));
+  options.limit = page.limit;
+  if (auto cursor = req.Query("cursor")) {
+    VERSO_RETURN_IF_ERROR(ApplyConcordanceCursor(*cursor, &options));
+  }
+  return options;
 }
 
 absl::StatusOr<bool> ReadPlain(Fields& f) {
@@ -103,14 +125,21 @@ void AddTmRoutes(Router* router, const Services& s) {
                  return r;
                }});
 
-  router->Add(
+  router->Add(WithQuery(
+      {"limit", "cursor"},
       {"GET", "/v1/tm", read, Route::Body::kNone, {}, Route::Exec::kStorage, [tms](Request& req) {
+         auto page = ReadPage(req, 100);
+         if (!page.ok()) return ErrorResponse(page.status());
          auto stores = tms->ListStores(req.principal.tenant);
          if (!stores.ok()) return ErrorResponse(stores.status());
+         Json next;
          Json arr = Json::array();
-         for (const auto& st : *stores) arr.push_back(StoreJson(st));
-         return JsonResponse(200, Json{{"stores", arr}});
-       }});
+         for (const tm::StoreInfo* st : PageOf(
+                  *stores, *page, [](const tm::StoreInfo& x) { return x.record.id; }, &next)) {
+           arr.push_back(StoreJson(*st));
+         }
+         return JsonResponse(200, Json{{"stores", arr}, {"next_cursor", next}});
+       }}));
 
   router->Add({"GET",
                "/v1/tm/{store}",
@@ -185,21 +214,49 @@ void AddTmRoutes(Router* router, const Services& s) {
                  return JsonResponse(200, Json{{"segments", arr}});
                }});
 
-  router->Add({"GET",
-               "/v1/tm/{store}/segments/{id}",
-               read,
-               Route::Body::kNone,
-               {},
-               Route::Exec::kStorage,
-               [tms](Request& req) {
-                 auto id = SegmentId(req);
-                 if (!id.ok()) return ErrorResponse(id.status());
-                 auto plain = QueryPlain(req);
-                 if (!plain.ok()) return ErrorResponse(plain.status());
-                 auto seg = tms->GetSegment(req.principal.tenant, req.params.at("store"), *id);
-                 if (!seg.ok()) return ErrorResponse(seg.status());
-                 return JsonResponse(200, SegmentJson(*seg, *plain));
-               }});
+  router->Add(WithQuery(
+      {"limit", "cursor", "text_format"},
+      {"GET",
+       "/v1/tm/{store}/segments",
+       read,
+       Route::Body::kNone,
+       {},
+       Route::Exec::kStorage,
+       [tms](Request& req) {
+         auto page = ReadPage(req, 100);
+         if (!page.ok()) return ErrorResponse(page.status());
+         auto plain = QueryPlain(req);
+         if (!plain.ok()) return ErrorResponse(plain.status());
+         int64_t after = 0;
+         if (!page->after.empty() && !ParseInt64(page->after, &after)) {
+           return ErrorResponse(BadRequest("cursor: not a cursor of this list"));
+         }
+         bool more = false;
+         auto segments = tms->ListSegments(req.principal.tenant, req.params.at("store"), after,
+                                           page->limit, &more);
+         if (!segments.ok()) return ErrorResponse(segments.status());
+         Json arr = Json::array();
+         for (const auto& seg : *segments) arr.push_back(SegmentJson(seg, *plain));
+         Json next = more ? Json(EncodeCursor(std::to_string(segments->back().id))) : Json(nullptr);
+         return JsonResponse(200, Json{{"segments", arr}, {"next_cursor", next}});
+       }}));
+
+  router->Add(WithQuery({"text_format"}, {"GET",
+                                          "/v1/tm/{store}/segments/{id}",
+                                          read,
+                                          Route::Body::kNone,
+                                          {},
+                                          Route::Exec::kStorage,
+                                          [tms](Request& req) {
+                                            auto id = SegmentId(req);
+                                            if (!id.ok()) return ErrorResponse(id.status());
+                                            auto plain = QueryPlain(req);
+                                            if (!plain.ok()) return ErrorResponse(plain.status());
+                                            auto seg = tms->GetSegment(req.principal.tenant,
+                                                                       req.params.at("store"), *id);
+                                            if (!seg.ok()) return ErrorResponse(seg.status());
+                                            return JsonResponse(200, SegmentJson(*seg, *plain));
+                                          }}));
 
   router->Add({"PUT", "/v1/tm/{store}/segments/{id}", write, Route::Body::kJson, json,
                Route::Exec::kStorage, [tms](Request& req) {
@@ -344,47 +401,24 @@ void AddTmRoutes(Router* router, const Services& s) {
          return response;
        }});
 
-  router->Add({"GET",
-               "/v1/tm/{store}/concordance",
-               read,
-               Route::Body::kNone,
-               {},
-               Route::Exec::kStorage,
-               [tms](Request& req) {
-                 std::optional<std::string> q = req.Query("q");
-                 if (!q || q->empty()) return ErrorResponse(BadRequest("q: is required"));
-                 tm::ConcordanceOptions options;
-                 std::string in = req.Query("in").value_or("source");
-                 if (in != "source" && in != "target" && in != "both") {
-                   return ErrorResponse(
-                       BadRequest(StrCat("in: \"", in, "\" is not source, target or both")));
-                 }
-                 options.source = in != "target";
-                 options.target = in != "source";
-                 if (auto limit = req.Query("limit")) {
-                   int64_t l;
-                   if (!ParseInt64(*limit, &l)) {
-                     return ErrorResponse(
-                         BadRequest(StrCat("limit: \"", *limit, "\" is not an integer")));
-                   }
-                   options.limit = static_cast<int>(std::clamp<int64_t>(l, -1, 1000000));
-                 }
-                 auto plain = QueryPlain(req);
-                 if (!plain.ok()) return ErrorResponse(plain.status());
-                 auto result = tms->Concordance(req.principal.tenant, req.params.at("store"),
-                                                text::EscapeText(*q), options);
-                 if (!result.ok()) return ErrorResponse(result.status());
-                 Json arr = Json::array();
-                 for (const auto& m : result->matches) {
-                   const std::string& text = m.in_source ? m.segment.source : m.segment.target;
-                   arr.push_back({{"in", m.in_source ? "source" : "target"},
-                                  {"ranges", CharRanges(text, m.ranges, *plain)},
-                                  {"segment", SegmentJson(m.segment, *plain)}});
-                 }
-                 return JsonResponse(200, Json{{"matches", arr},
-                                               {"total", result->total},
-                                               {"total_exact", result->total_exact}});
-               }});
+  router->Add(WithQuery({"q", "in", "match", "limit", "cursor", "text_format"},
+                        {"GET",
+                         "/v1/tm/{store}/concordance",
+                         read,
+                         Route::Body::kNone,
+                         {},
+                         Route::Exec::kStorage,
+                         [tms](Request& req) {
+                           auto options = ReadConcordanceOptions(req);
+                           if (!options.ok()) return ErrorResponse(options.status());
+                           auto plain = QueryPlain(req);
+                           if (!plain.ok()) return ErrorResponse(plain.status());
+                           auto result =
+                               tms->Concordance(req.principal.tenant, req.params.at("store"),
+                                                text::EscapeText(*req.Query("q")), *options);
+                           if (!result.ok()) return ErrorResponse(result.status());
+                           return JsonResponse(200, ConcordanceJson(*result, *plain));
+                         }}));
 
   const std::vector<std::string> uploads = {"application/x-tmx+xml",
                                             "application/xml",
@@ -393,7 +427,8 @@ void AddTmRoutes(Router* router, const Services& s) {
                                             "text/x-gettext-translation",
                                             "application/x-po",
                                             "application/octet-stream"};
-  router->Add(
+  router->Add(WithQuery(
+      {"format", "strict"},
       {"POST", "/v1/tm/{store}/imports", write, Route::Body::kUpload, uploads, Route::Exec::kLong,
        [tms, sync_max = s.sync_import_max_bytes](Request& req) {
          std::string format = req.Query("format").value_or("");
@@ -453,7 +488,7 @@ void AddTmRoutes(Router* router, const Services& s) {
          r.headers.emplace_back("Location",
                                 StrCat("/v1/tm/", info->store_id, "/imports/", info->id));
          return r;
-       }});
+       }}));
 
   router->Add({"GET",
                "/v1/tm/{store}/imports/{import}",

@@ -10,6 +10,7 @@
 #include "api/json.h"
 #include "cli/cli.h"
 #include "common/json.h"
+#include "common/status.h"
 #include "common/strings.h"
 #include "text/text.h"
 #include "tm/tm.h"
@@ -375,26 +376,24 @@ void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
     cmd->add_option("--in", *in, "Where to search: source, target or both")
         ->check(CLI::IsMember({"source", "target", "both"}));
     cmd->add_option("--limit", opts->limit, "Most results (1-1000)")->default_val(20);
+    auto match = std::make_shared<std::string>("words");
+    cmd->add_option("--match", *match,
+                    "words (whole words), prefix (\"fil\" finds \"file\") or substring")
+        ->check(CLI::IsMember({"words", "prefix", "substring"}));
+    auto cursor = std::make_shared<std::string>();
+    cmd->add_option("--cursor", *cursor, "The next page: next_cursor of the previous --json");
     AddCommon(cmd, common.get());
     cmd->callback([=] {
       Run(env, exit_code, [&](tm::TmService& s) -> absl::Status {
         opts->source = *in != "target";
         opts->target = *in != "source";
+        VERSO_ASSIGN_OR_RETURN(opts->match, api::ParseConcordanceMatch(*match, "--match"));
+        if (!cursor->empty())
+          VERSO_RETURN_IF_ERROR(api::ApplyConcordanceCursor(*cursor, opts.get()));
         auto result = s.Concordance(common->tenant, *store, text::EscapeText(*phrase), *opts);
         if (!result.ok()) return result.status();
         if (common->json) {
-          json arr = json::array();
-          for (const auto& m : result->matches) {
-            const std::string& hit = m.in_source ? m.segment.source : m.segment.target;
-            arr.push_back({{"in", m.in_source ? "source" : "target"},
-                           {"ranges", api::CharRanges(hit, m.ranges, true)},
-                           {"segment", SegmentJson(m.segment, true)}});
-          }
-          env->out() << DumpJson(json{{"matches", arr},
-                                      {"total", result->total},
-                                      {"total_exact", result->total_exact}},
-                                 2)
-                     << "\n";
+          env->out() << DumpJson(api::ConcordanceJson(*result, true), 2) << "\n";
           return absl::OkStatus();
         }
         for (const auto& m : result->matches) {
@@ -410,6 +409,40 @@ void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
           env->out() << ", " << result->matches.size() << " shown";
         }
         env->out() << "\n";
+        return absl::OkStatus();
+      });
+    });
+  }
+
+  {  // segments
+    auto* cmd = tm->add_subcommand("segments", "List a store's segments, oldest first");
+    auto common = std::make_shared<Common>();
+    auto store = std::make_shared<std::string>();
+    auto limit = std::make_shared<int>(100);
+    auto after = std::make_shared<int64_t>(0);
+    cmd->add_option("store", *store, "Store id")->required();
+    cmd->add_option("--limit", *limit, "Most segments (1-1000)")->default_val(100);
+    cmd->add_option("--after", *after, "Only segments with a greater id (the next page)");
+    AddCommon(cmd, common.get());
+    cmd->callback([=] {
+      Run(env, exit_code, [&](tm::TmService& s) -> absl::Status {
+        bool more = false;
+        VERSO_ASSIGN_OR_RETURN(auto segments,
+                               s.ListSegments(common->tenant, *store, *after, *limit, &more));
+        if (common->json) {
+          json arr = json::array();
+          for (const auto& seg : segments) arr.push_back(SegmentJson(seg, true));
+          env->out() << DumpJson(json{{"segments", arr},
+                                      {"next_after", more ? json(segments.back().id) : json()}},
+                                 2)
+                     << "\n";
+          return absl::OkStatus();
+        }
+        for (const auto& seg : segments) {
+          env->out() << "#" << seg.id << "  " << text::PlainText(seg.source) << "\n        "
+                     << text::PlainText(seg.target) << "\n";
+        }
+        if (more) env->out() << "more: --after " << segments.back().id << "\n";
         return absl::OkStatus();
       });
     });

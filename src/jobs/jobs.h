@@ -213,7 +213,10 @@ class JobService {
   // (InvalidArgument) or the document's line and column.
   absl::StatusOr<JobInfo> Submit(const SubmitRequest& request);
   absl::StatusOr<JobInfo> Get(std::string_view tenant, std::string_view id);
-  absl::StatusOr<std::vector<JobInfo>> List(std::string_view tenant, int limit);
+  // Newest first, after the job created at `after_created` with id `after_id` (a page's last).
+  absl::StatusOr<std::vector<JobInfo>> List(std::string_view tenant, int limit,
+                                            absl::Time after_created = absl::InfiniteFuture(),
+                                            std::string_view after_id = "");
   absl::StatusOr<std::vector<Analysis>> GetAnalysis(std::string_view tenant, std::string_view id);
   // The document translated into `target_lang`: approved and confirmed segments in place,
   // the rest as the file had it. For a segment job, JSON {"segments": [...]} (null where
@@ -236,9 +239,10 @@ class JobService {
                                                                   std::string_view state);
   absl::StatusOr<SegmentDetail> Segment(std::string_view tenant, std::string_view id,
                                         std::string_view target_lang, int64_t index);
-  // The tenant's segments waiting for a post-editor, oldest first.
-  absl::StatusOr<std::vector<storage::JobSegmentRecord>> Awaiting(std::string_view tenant,
-                                                                  int limit);
+  // The tenant's segments waiting for a post-editor, oldest first, after `after` (the last of
+  // the previous page) when given.
+  absl::StatusOr<std::vector<storage::JobSegmentRecord>> Awaiting(
+      std::string_view tenant, int limit, const storage::JobSegmentRecord* after = nullptr);
   absl::StatusOr<storage::JobSegmentRecord> SaveDraft(std::string_view tenant, std::string_view id,
                                                       std::string_view target_lang, int64_t index,
                                                       const std::string& markup,

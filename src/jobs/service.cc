@@ -319,8 +319,11 @@ absl::StatusOr<JobInfo> JobService::Get(std::string_view tenant, std::string_vie
   return Info(std::move(job));
 }
 
-absl::StatusOr<std::vector<JobInfo>> JobService::List(std::string_view tenant, int limit) {
-  VERSO_ASSIGN_OR_RETURN(std::vector<JobRecord> jobs, repo_->ListJobs(tenant, limit));
+absl::StatusOr<std::vector<JobInfo>> JobService::List(std::string_view tenant, int limit,
+                                                      absl::Time after_created,
+                                                      std::string_view after_id) {
+  VERSO_ASSIGN_OR_RETURN(std::vector<JobRecord> jobs,
+                         repo_->ListJobs(tenant, limit, after_created, after_id));
   std::vector<JobInfo> out;
   for (JobRecord& j : jobs) {
     VERSO_ASSIGN_OR_RETURN(JobInfo info, Info(std::move(j)));
@@ -534,8 +537,9 @@ absl::StatusOr<SegmentDetail> JobService::Segment(std::string_view tenant, std::
 }
 
 absl::StatusOr<std::vector<JobSegmentRecord>> JobService::Awaiting(std::string_view tenant,
-                                                                   int limit) {
-  return repo_->AwaitingSegments(tenant, limit);
+                                                                   int limit,
+                                                                   const JobSegmentRecord* after) {
+  return repo_->AwaitingSegments(tenant, limit, after);
 }
 
 absl::StatusOr<JobSegmentRecord> JobService::SaveDraft(std::string_view tenant, std::string_view id,

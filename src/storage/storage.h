@@ -402,8 +402,11 @@ class JobRepository {
   virtual absl::StatusOr<std::string> GetJobDocument(std::string_view id) = 0;  // NotFound
   virtual absl::StatusOr<JobRecord> FindJobByIdempotencyKey(std::string_view tenant,
                                                             std::string_view key) = 0;  // NotFound
-  // The tenant's jobs, newest first.
-  virtual absl::StatusOr<std::vector<JobRecord>> ListJobs(std::string_view tenant, int limit) = 0;
+  // The tenant's jobs, newest first (by creation, then id), after the job created at
+  // `after_created` with id `after_id` (the first page: InfiniteFuture and "").
+  virtual absl::StatusOr<std::vector<JobRecord>> ListJobs(
+      std::string_view tenant, int limit, absl::Time after_created = absl::InfiniteFuture(),
+      std::string_view after_id = "") = 0;
   // A job's segments for one target (all targets when empty), by target and index.
   virtual absl::StatusOr<std::vector<JobSegmentRecord>> GetJobSegments(
       std::string_view job_id, std::string_view target_lang) = 0;
@@ -414,9 +417,10 @@ class JobRepository {
                                                          std::string_view target_lang,
                                                          int64_t index) = 0;  // NotFound
   // Segments waiting for a post-editor, of one tenant's jobs (every tenant's when empty),
-  // oldest first.
-  virtual absl::StatusOr<std::vector<JobSegmentRecord>> AwaitingSegments(std::string_view tenant,
-                                                                         int limit) = 0;
+  // oldest first (by last change, job, target and index), after `after` when given (a segment
+  // of the previous page: its updated_at, job_id, target_lang and index are the position).
+  virtual absl::StatusOr<std::vector<JobSegmentRecord>> AwaitingSegments(
+      std::string_view tenant, int limit, const JobSegmentRecord* after = nullptr) = 0;
   // Leases the next runnable task (queued with run_after <= now, or leased with an expired
   // lease: counted in `crashes`) to `owner` until `lease_until`, counting the attempt; NotFound
   // when there is none. Fair between tenants: the task comes from the tenant with the fewest

@@ -480,6 +480,16 @@ TEST_P(TmRepositorySuite, JobsSegmentsAndTasksChangeTogether) {
   ASSERT_EQ(awaiting->size(), 2u);
   EXPECT_EQ((*awaiting)[0].index, 2);
   EXPECT_EQ(jobs.AwaitingSegments("other", 10)->size(), 0u);
+  // Pages: after the first segment comes the second, after the second nothing.
+  auto after_first = jobs.AwaitingSegments("acme", 10, &(*awaiting)[0]);
+  ASSERT_EQ(after_first->size(), 1u);
+  EXPECT_EQ((*after_first)[0].index, 1);
+  EXPECT_EQ(jobs.AwaitingSegments("acme", 10, &(*awaiting)[1])->size(), 0u);
+  auto listed = jobs.ListJobs("acme", 10);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ(jobs.ListJobs("acme", 10, listed->at(0).created_at, listed->at(0).id)->size(), 0u);
+  EXPECT_EQ(jobs.ListJobs("acme", 10, listed->at(0).created_at + absl::Microseconds(1))->size(),
+            1u);
   auto deliveries = jobs.Deliveries("job_1");
   ASSERT_EQ(deliveries->size(), 1u);
   EXPECT_EQ((*deliveries)[0].http_status, 500);

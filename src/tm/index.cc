@@ -424,10 +424,28 @@ std::vector<Hit> StoreIndex::Scan(const LookupQuery& query, LookupStats* stats) 
 
 namespace {
 
+// Whether the text word `word` matches query word `k` of `n` under `mode`.
+bool WordMatches(std::string_view word, std::string_view query, size_t k, size_t n,
+                 ConcordanceMatchMode mode) {
+  switch (mode) {
+    case ConcordanceMatchMode::kWords:
+      return word == query;
+    case ConcordanceMatchMode::kPrefix:
+      return word.starts_with(query);
+    case ConcordanceMatchMode::kSubstring:
+      if (n == 1) return word.find(query) != std::string_view::npos;
+      if (k == 0) return word.ends_with(query);
+      if (k == n - 1) return word.starts_with(query);
+      return word == query;
+  }
+  return false;
+}
+
 // Finds `phrase` (concordance keys) as a consecutive run of word/number/placeholder tokens of
 // `markup`; returns the byte ranges of every occurrence's tokens.
 std::vector<std::pair<uint32_t, uint32_t>> FindPhrase(std::string_view markup,
-                                                      const std::vector<std::string>& phrase) {
+                                                      const std::vector<std::string>& phrase,
+                                                      ConcordanceMatchMode mode) {
   std::vector<text::Token> tokens;
   for (text::Token& t : text::Tokenize(markup)) {
     if (t.kind == text::TokenKind::kWord || t.kind == text::TokenKind::kNumber ||
@@ -436,13 +454,16 @@ std::vector<std::pair<uint32_t, uint32_t>> FindPhrase(std::string_view markup,
     }
   }
   std::vector<std::pair<uint32_t, uint32_t>> ranges;
-  if (phrase.empty() || tokens.size() < phrase.size()) return ranges;
-  for (size_t i = 0; i + phrase.size() <= tokens.size(); ++i) {
+  const size_t n = phrase.size();
+  if (phrase.empty() || tokens.size() < n) return ranges;
+  for (size_t i = 0; i + n <= tokens.size(); ++i) {
     bool match = true;
-    for (size_t k = 0; k < phrase.size() && match; ++k) match = tokens[i + k].key == phrase[k];
+    for (size_t k = 0; k < n && match; ++k) {
+      match = WordMatches(tokens[i + k].key, phrase[k], k, n, mode);
+    }
     if (match) {
-      ranges.emplace_back(tokens[i].begin, tokens[i + phrase.size() - 1].end);
-      i += phrase.size() - 1;
+      ranges.emplace_back(tokens[i].begin, tokens[i + n - 1].end);
+      i += n - 1;
     }
   }
   return ranges;
@@ -476,68 +497,115 @@ std::vector<uint32_t> Intersect(std::vector<const List*> lists) {
 
 }  // namespace
 
-std::vector<ConcordanceHit> StoreIndex::Concordance(std::string_view phrase, bool source_side,
-                                                    bool target_side, int limit, int* total,
-                                                    bool* total_exact) const {
-  std::vector<ConcordanceHit> hits;
-  *total = 0;
-  *total_exact = true;
-  std::vector<std::string> keys = ConcordanceKey(phrase);
-  if (keys.empty() || limit <= 0) return hits;
-  for (int side = 0; side < 2; ++side) {
-    bool source = side == 0;
-    if ((source && !source_side) || (!source && !target_side)) continue;
-    std::vector<uint32_t> slots;
-    bool missing = false;
-    if (source) {
-      std::vector<const std::vector<Posting>*> lists;
-      for (const std::string& key : keys) {
-        // Source postings hold every number under one key.
-        bool number = key[0] >= '0' && key[0] <= '9';
+namespace {
+
+// The slots of every list, each once, in slot order.
+std::vector<uint32_t> Union(const std::vector<std::vector<uint32_t>>& lists) {
+  std::vector<uint32_t> out;
+  for (const auto& l : lists) out.insert(out.end(), l.begin(), l.end());
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+// Candidates of more than this many are counted, not all verified, for the total.
+constexpr size_t kVerifyAllUpTo = 10000;
+
+}  // namespace
+
+std::vector<uint32_t> StoreIndex::ConcordanceCandidates(const std::vector<std::string>& keys,
+                                                        bool source,
+                                                        ConcordanceMatchMode mode) const {
+  // One slot list per query word: the slots holding a word that matches it.
+  std::vector<std::vector<uint32_t>> per_word;
+  const size_t n = keys.size();
+  for (size_t k = 0; k < n; ++k) {
+    const std::string& key = keys[k];
+    // Source postings hold every number under one key.
+    const bool number = source && key[0] >= '0' && key[0] <= '9';
+    std::vector<uint32_t> ids;
+    auto add_source = [&](uint32_t list) {
+      for (const Posting& p : postings_[list]) ids.push_back(p.slot);
+    };
+    auto add_target = [&](uint32_t list) {
+      ids.insert(ids.end(), target_postings_[list].begin(), target_postings_[list].end());
+    };
+    if (mode == ConcordanceMatchMode::kWords || number) {
+      if (source) {
         auto it = vocab_.find(number ? std::string(kNumberKey) : key);
-        if (it == vocab_.end()) {
-          missing = true;
-          break;
-        }
-        lists.push_back(&postings_[it->second]);
+        if (it != vocab_.end()) add_source(it->second);
+      } else if (auto it = target_vocab_.find(key); it != target_vocab_.end()) {
+        add_target(it->second);
       }
-      if (!missing) slots = Intersect(lists);
+    } else if (source) {
+      for (const auto& [word, list] : vocab_) {
+        if (WordMatches(word, key, k, n, mode)) add_source(list);
+      }
     } else {
-      std::vector<const std::vector<uint32_t>*> lists;
-      for (const std::string& key : keys) {
-        auto it = target_vocab_.find(key);
-        if (it == target_vocab_.end()) {
-          missing = true;
-          break;
-        }
-        lists.push_back(&target_postings_[it->second]);
+      for (const auto& [word, list] : target_vocab_) {
+        if (WordMatches(word, key, k, n, mode)) add_target(list);
       }
-      if (!missing) slots = Intersect(lists);
     }
-    // Verify (tokenize) candidates only until `limit` are found. The rest are counted: exactly
-    // when a candidate surely matches (one word, not a number folded into the source's number
-    // key), else as an upper bound.
-    const bool one_word = keys.size() == 1 && !(source && keys[0][0] >= '0' && keys[0][0] <= '9');
-    int found = 0;
-    for (uint32_t slot : slots) {
-      if (!alive_[slot]) continue;
-      if (found >= limit) {
-        ++*total;
-        if (!one_word) *total_exact = false;
-        continue;
-      }
-      auto ranges = FindPhrase(source ? Source(slot) : Target(slot), keys);
-      if (ranges.empty()) continue;
-      ++*total;
-      ++found;
-      hits.push_back({ids_[slot], source, std::move(ranges)});
+    if (ids.empty()) return {};
+    per_word.push_back(Union({std::move(ids)}));
+  }
+  std::vector<const std::vector<uint32_t>*> lists;
+  for (const auto& l : per_word) lists.push_back(&l);
+  return Intersect(lists);
+}
+
+StoreIndex::ConcordancePage StoreIndex::Concordance(std::string_view phrase,
+                                                    const ConcordanceOptions& options) const {
+  ConcordancePage page;
+  std::vector<std::string> keys = ConcordanceKey(phrase);
+  if (keys.empty() || options.limit <= 0) return page;
+  struct Candidate {
+    int64_t id;
+    bool in_source;
+    uint32_t slot;
+  };
+  std::vector<Candidate> candidates;
+  for (bool source : {true, false}) {
+    if (!(source ? options.source : options.target)) continue;
+    for (uint32_t slot : ConcordanceCandidates(keys, source, options.match)) {
+      if (alive_[slot]) candidates.push_back({ids_[slot], source, slot});
     }
   }
-  std::stable_sort(hits.begin(), hits.end(), [](const ConcordanceHit& a, const ConcordanceHit& b) {
-    return a.segment_id > b.segment_id;
+  // Newest first; one segment's source before its target.
+  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+    return a.id != b.id ? a.id > b.id : a.in_source > b.in_source;
   });
-  if (static_cast<int>(hits.size()) > limit) hits.resize(limit);
-  return hits;
+  auto after_cursor = [&](const Candidate& c) {
+    if (options.before_id <= 0) return true;
+    return c.id < options.before_id ||
+           (c.id == options.before_id && options.before_in_source && !c.in_source);
+  };
+  auto verify = [&](const Candidate& c) {
+    return FindPhrase(c.in_source ? Source(c.slot) : Target(c.slot), keys, options.match);
+  };
+  // A candidate surely matches when it holds the one whole word asked for (not a number folded
+  // into the source's number key): then counting is enough.
+  const bool sure = options.match == ConcordanceMatchMode::kWords && keys.size() == 1 &&
+                    !(keys[0][0] >= '0' && keys[0][0] <= '9');
+  const bool verify_all = !sure && candidates.size() <= kVerifyAllUpTo;
+  page.total_exact = sure || verify_all;
+  for (const Candidate& c : candidates) {
+    const bool wanted = after_cursor(c) && !page.more;
+    if (!wanted && !verify_all) {
+      ++page.total;
+      continue;
+    }
+    auto ranges = verify(c);  // wanted, or every candidate is verified
+    if (ranges.empty()) continue;
+    ++page.total;
+    if (!wanted) continue;
+    if (static_cast<int>(page.hits.size()) == options.limit) {
+      page.more = true;
+      continue;
+    }
+    page.hits.push_back({c.id, c.in_source, std::move(ranges)});
+  }
+  return page;
 }
 
 StoreIndex::Memory StoreIndex::MemoryUsage() const {

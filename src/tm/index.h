@@ -25,6 +25,7 @@
 #include "absl/time/time.h"
 #include "storage/storage.h"
 #include "tm/scoring.h"
+#include "tm/tm.h"
 
 namespace verso::tm {
 
@@ -94,13 +95,16 @@ class StoreIndex {
   // Same contract as Lookup, by scoring every segment (the linear-scan baseline and test oracle).
   std::vector<Hit> Scan(const LookupQuery& query, LookupStats* stats) const;
 
-  // Segments whose source (or target) contains the words of `phrase` consecutively, ignoring case,
-  // punctuation and tags; newest first, at most `limit` per side. *total counts the matches;
-  // when *total_exact is false it is an upper bound (segments holding all the words, not all
-  // checked for the phrase).
-  std::vector<ConcordanceHit> Concordance(std::string_view phrase, bool source_side,
-                                          bool target_side, int limit, int* total,
-                                          bool* total_exact) const;
+  // Segments whose source (or target) contains the words of `phrase` consecutively (as
+  // options.match says), ignoring case, punctuation and tags; newest first (the source side before
+  // the target side of one segment), after options.before_id, at most options.limit.
+  struct ConcordancePage {
+    std::vector<ConcordanceHit> hits;
+    int total = 0;  // matches on every page; an upper bound when !total_exact
+    bool total_exact = true;
+    bool more = false;  // a match follows the last hit
+  };
+  ConcordancePage Concordance(std::string_view phrase, const ConcordanceOptions& options) const;
 
   struct Memory {
     size_t slots = 0;
@@ -125,6 +129,9 @@ class StoreIndex {
             text_offsets_[2 * slot + 2] - text_offsets_[2 * slot + 1]};
   }
   bool ContextMatches(const storage::SegmentContext& context, uint32_t slot) const;
+  // Live and dead slots of one side that hold, for every key, a word matching it; slot order.
+  std::vector<uint32_t> ConcordanceCandidates(const std::vector<std::string>& keys, bool source,
+                                              ConcordanceMatchMode mode) const;
 
   // A posting carries what the lookup needs to reject most slots without touching per-slot
   // memory: the slot's key length, how often the posting's token occurs in it, a 64-bit

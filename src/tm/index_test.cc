@@ -5,6 +5,8 @@
 
 #include <random>
 
+#include "common/strings.h"
+
 namespace verso::tm {
 namespace {
 
@@ -264,12 +266,24 @@ TEST(StoreIndexTest, ConcordanceFindsPhrasesWithHighlights) {
   auto r2 = Record(2, "Open file, then open   the FILE again");
   auto r3 = Record(3, "The file is open");
   for (auto* r : {&r1, &r2, &r3}) index.Insert(PrepareSegment(*r));
-  int total = 0;
-  bool exact = false;
-  auto hits = index.Concordance("open the file", true, false, 10, &total, &exact);
+  auto search = [&](std::string_view phrase, bool source, bool target, int limit,
+                    ConcordanceMatchMode mode = ConcordanceMatchMode::kWords, int64_t before_id = 0,
+                    bool before_in_source = false) {
+    ConcordanceOptions o;
+    o.source = source;
+    o.target = target;
+    o.limit = limit;
+    o.match = mode;
+    o.before_id = before_id;
+    o.before_in_source = before_in_source;
+    return index.Concordance(phrase, o);
+  };
+  auto page = search("open the file", true, false, 10);
+  auto& hits = page.hits;
   ASSERT_EQ(hits.size(), 2u);
-  EXPECT_EQ(total, 2);
-  EXPECT_TRUE(exact);
+  EXPECT_EQ(page.total, 2);
+  EXPECT_TRUE(page.total_exact);
+  EXPECT_FALSE(page.more);
   EXPECT_EQ(hits[0].segment_id, 2);  // newest first
   ASSERT_EQ(hits[0].ranges.size(), 1u);
   EXPECT_EQ(
@@ -277,20 +291,97 @@ TEST(StoreIndexTest, ConcordanceFindsPhrasesWithHighlights) {
       "open   the FILE");
   EXPECT_EQ(hits[1].segment_id, 1);
   EXPECT_EQ(r1.source.substr(hits[1].ranges[0].first, 13), "open the file");
-  auto target = index.Concordance("ARCHIVO", false, true, 10, &total, &exact);
+  auto target = search("ARCHIVO", false, true, 10).hits;
   ASSERT_EQ(target.size(), 1u);
   EXPECT_FALSE(target[0].in_source);
   EXPECT_EQ(target[0].ranges[0], (std::pair<uint32_t, uint32_t>{21, 28}));
-  EXPECT_TRUE(index.Concordance("no such words", true, true, 10, &total, &exact).empty());
-  auto limited = index.Concordance("file", true, false, 1, &total, &exact);
-  EXPECT_EQ(limited.size(), 1u);
-  EXPECT_EQ(total, 3);  // one word: the unchecked candidates surely match
-  EXPECT_TRUE(exact);
-  // A phrase past the limit: segments 2 and 1 hold "the" and "file" but only one is checked.
-  limited = index.Concordance("the file", true, false, 1, &total, &exact);
-  EXPECT_EQ(limited.size(), 1u);
-  EXPECT_EQ(total, 3);
-  EXPECT_FALSE(exact);
+  EXPECT_TRUE(search("no such words", true, true, 10).hits.empty());
+  auto limited = search("file", true, false, 1);
+  EXPECT_EQ(limited.hits.size(), 1u);
+  EXPECT_EQ(limited.total, 3);  // one word: the unchecked candidates surely match
+  EXPECT_TRUE(limited.total_exact);
+  EXPECT_TRUE(limited.more);
+  // A phrase: every candidate is checked for the total (there are few).
+  limited = search("the file", true, false, 1);
+  EXPECT_EQ(limited.hits.size(), 1u);
+  EXPECT_EQ(limited.total, 3);
+  EXPECT_TRUE(limited.total_exact);
+}
+
+TEST(StoreIndexTest, ConcordancePagesThroughEveryMatchOnce) {
+  StoreIndex index;
+  std::vector<storage::SegmentRecord> records;
+  for (int i = 1; i <= 2500; ++i) {
+    auto r = Record(i, i % 2 == 0 ? StrCat("Open file number ", i) : StrCat("Close it ", i));
+    r.target = i % 3 == 0 ? "abrir archivo" : "cerrar";
+    index.Insert(PrepareSegment(r));
+  }
+  ConcordanceOptions o;
+  o.limit = 1000;  // the API's most per page
+  std::vector<int64_t> seen;
+  int pages = 0;
+  while (true) {
+    auto page = index.Concordance("file", o);
+    EXPECT_EQ(page.total, 1250);
+    for (const auto& h : page.hits) seen.push_back(h.segment_id);
+    ++pages;
+    if (!page.more) break;
+    o.before_id = page.hits.back().segment_id;
+    o.before_in_source = page.hits.back().in_source;
+  }
+  EXPECT_EQ(pages, 2);
+  ASSERT_EQ(seen.size(), 1250u);
+  EXPECT_EQ(seen.front(), 2500);
+  EXPECT_EQ(seen.back(), 2);
+  EXPECT_TRUE(std::is_sorted(seen.rbegin(), seen.rend()));
+  // Both sides: a segment may match twice, its source before its target; pages split between.
+  o = {};
+  o.target = true;
+  o.limit = 1;
+  auto first = index.Concordance("archivo", o);
+  ASSERT_EQ(first.hits.size(), 1u);
+  EXPECT_EQ(first.hits[0].segment_id, 2499);
+  EXPECT_FALSE(first.hits[0].in_source);
+  o.match = ConcordanceMatchMode::kPrefix;
+  o.limit = 2;
+  auto both = index.Concordance("fil", o);  // "fil" starts "file"; nothing in the targets
+  ASSERT_EQ(both.hits.size(), 2u);
+  EXPECT_EQ(both.hits[0].segment_id, 2500);
+  EXPECT_EQ(both.hits[1].segment_id, 2498);
+  EXPECT_EQ(both.total, 1250);
+  o.before_id = 2;
+  o.before_in_source = true;
+  EXPECT_TRUE(index.Concordance("fil", o).hits.empty());
+}
+
+TEST(StoreIndexTest, ConcordanceMatchesPrefixesAndSubstrings) {
+  StoreIndex index;
+  auto r1 = Record(1, "Save the file before closing.");
+  auto r2 = Record(2, "Profile settings");
+  auto r3 = Record(3, "Files were saved");
+  for (auto* r : {&r1, &r2, &r3}) index.Insert(PrepareSegment(*r));
+  auto ids = [&](std::string_view q, ConcordanceMatchMode mode) {
+    ConcordanceOptions o;
+    o.match = mode;
+    std::vector<int64_t> out;
+    for (const auto& h : index.Concordance(q, o).hits) out.push_back(h.segment_id);
+    return out;
+  };
+  using M = ConcordanceMatchMode;
+  EXPECT_EQ(ids("fil", M::kWords), std::vector<int64_t>{});
+  EXPECT_EQ(ids("fil", M::kPrefix), (std::vector<int64_t>{3, 1}));
+  EXPECT_EQ(ids("fil", M::kSubstring), (std::vector<int64_t>{3, 2, 1}));
+  EXPECT_EQ(ids("FILE BEF", M::kPrefix), std::vector<int64_t>{1});
+  // Across a word boundary: the first word's end, the last word's start.
+  EXPECT_EQ(ids("ile bef", M::kSubstring), std::vector<int64_t>{1});
+  EXPECT_EQ(ids("ile bef", M::kPrefix), std::vector<int64_t>{});
+  ConcordanceOptions o;
+  o.match = M::kSubstring;
+  auto page = index.Concordance("ile set", o);
+  ASSERT_EQ(page.hits.size(), 1u);
+  EXPECT_EQ(r2.source.substr(page.hits[0].ranges[0].first,
+                             page.hits[0].ranges[0].second - page.hits[0].ranges[0].first),
+            "Profile settings");  // the words holding the match
 }
 
 }  // namespace

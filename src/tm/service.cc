@@ -583,6 +583,29 @@ absl::StatusOr<SegmentRecord> TmService::GetSegment(std::string_view tenant,
   return repo_->GetSegment(store->record.id, id);
 }
 
+absl::StatusOr<std::vector<SegmentRecord>> TmService::ListSegments(std::string_view tenant,
+                                                                   std::string_view store_id,
+                                                                   int64_t after_id, int limit,
+                                                                   bool* more) {
+  if (limit < 1 || limit > 1000) {
+    return absl::InvalidArgumentError(
+        StrCat("limit: must be between 1 and 1000 (got ", limit, ")"));
+  }
+  VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
+  std::vector<SegmentRecord> out;
+  *more = false;
+  VERSO_RETURN_IF_ERROR(
+      repo_->ScanSegments(store->record.id, after_id, [&](const SegmentRecord& segment) {
+        if (static_cast<int>(out.size()) == limit) {
+          *more = true;
+          return false;
+        }
+        out.push_back(segment);
+        return true;
+      }));
+  return out;
+}
+
 absl::StatusOr<LookupResult> TmService::Lookup(std::string_view tenant, std::string_view store_id,
                                                std::string_view source,
                                                const LookupOptions& options) {
@@ -659,13 +682,16 @@ absl::StatusOr<ConcordanceResult> TmService::Concordance(std::string_view tenant
   VERSO_RETURN_IF_ERROR(ValidateText(phrase, "query"));
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
   VERSO_RETURN_IF_ERROR(EnsureIndexed(store.get()));
-  std::vector<ConcordanceHit> hits;
-  ConcordanceResult result;
+  StoreIndex::ConcordancePage page;
   {
     std::shared_lock<std::shared_mutex> lock(store->index_mu);
-    hits = store->index.Concordance(phrase, options.source, options.target, options.limit,
-                                    &result.total, &result.total_exact);
+    page = store->index.Concordance(phrase, options);
   }
+  ConcordanceResult result;
+  result.total = page.total;
+  result.total_exact = page.total_exact;
+  result.more = page.more;
+  std::vector<ConcordanceHit>& hits = page.hits;
   std::vector<int64_t> ids;
   for (const auto& h : hits) ids.push_back(h.segment_id);
   VERSO_ASSIGN_OR_RETURN(std::vector<SegmentRecord> records, FetchRecords(store.get(), ids));

@@ -83,10 +83,22 @@ struct LookupResult {
   int64_t verified = 0;        // segments whose edit distance it computed
 };
 
+// How a concordance query's words match a text's words (case, punctuation and tags ignored).
+enum class ConcordanceMatchMode {
+  kWords,      // whole words, consecutively ("file save")
+  kPrefix,     // each query word starts a text word, consecutively ("fil sav" finds "file saved")
+  kSubstring,  // the query inside the text across word boundaries ("ile sa" finds "file save")
+};
+
 struct ConcordanceOptions {
   bool source = true;
   bool target = false;
+  ConcordanceMatchMode match = ConcordanceMatchMode::kWords;
   int limit = 20;  // 1..1000
+  // Paging: matches older than this one (segment id; the source side before the target side of
+  // one segment). 0: from the newest.
+  int64_t before_id = 0;
+  bool before_in_source = false;
 };
 
 struct ConcordanceMatch {
@@ -98,8 +110,9 @@ struct ConcordanceMatch {
 
 struct ConcordanceResult {
   std::vector<ConcordanceMatch> matches;  // newest first
-  int total = 0;                          // matches in the store (>= matches.size())
+  int total = 0;            // matches in the whole store (every page), >= matches.size()
   bool total_exact = true;  // false: `total` is an upper bound (not every candidate checked)
+  bool more = false;        // matches follow the last one (the next page)
 };
 
 struct StoreStats {
@@ -197,6 +210,11 @@ class TmService {
   absl::Status DeleteSegment(std::string_view tenant, std::string_view store_id, int64_t id);
   absl::StatusOr<SegmentRecord> GetSegment(std::string_view tenant, std::string_view store_id,
                                            int64_t id);
+  // The store's segments in id order after `after_id`, at most `limit` (1..1000); *more tells
+  // whether any follow.
+  absl::StatusOr<std::vector<SegmentRecord>> ListSegments(std::string_view tenant,
+                                                          std::string_view store_id,
+                                                          int64_t after_id, int limit, bool* more);
 
   // `source` is tagged text (text/text.h).
   absl::StatusOr<LookupResult> Lookup(std::string_view tenant, std::string_view store_id,

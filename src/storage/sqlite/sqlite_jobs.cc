@@ -5,6 +5,7 @@
 // transactions with the rest of the database's.
 #include "storage/sqlite/sqlite_jobs.h"
 
+#include <limits>
 #include <mutex>
 
 #include "common/status.h"
@@ -174,13 +175,24 @@ class SqliteJobs : public JobRepository {
     return j;
   }
 
-  absl::StatusOr<std::vector<JobRecord>> ListJobs(std::string_view tenant, int limit) override {
+  absl::StatusOr<std::vector<JobRecord>> ListJobs(std::string_view tenant, int limit,
+                                                  absl::Time after_created,
+                                                  std::string_view after_id) override {
     std::lock_guard<std::mutex> lock(read_mu_);
     VERSO_ASSIGN_OR_RETURN(
         Stmt * st,
         reader_->Prepare(StrCat("SELECT ", kJobColumnsNoDocument,
-                                " FROM jobs WHERE tenant=? ORDER BY created_at DESC, id LIMIT ?")));
-    st->Reset().Bind(1, tenant).Bind(2, static_cast<int64_t>(limit));
+                                " FROM jobs WHERE tenant=?1 AND (created_at < ?3 OR "
+                                "(created_at = ?3 AND id > ?4)) ORDER BY created_at DESC, id "
+                                "LIMIT ?2")));
+    const int64_t created = after_created == absl::InfiniteFuture()
+                                ? std::numeric_limits<int64_t>::max()
+                                : Micros(after_created);
+    st->Reset()
+        .Bind(1, tenant)
+        .Bind(2, static_cast<int64_t>(limit))
+        .Bind(3, created)
+        .Bind(4, after_id);
     std::vector<JobRecord> out;
     while (true) {
       VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
@@ -239,16 +251,23 @@ class SqliteJobs : public JobRepository {
     return std::move(list[0]);
   }
 
-  absl::StatusOr<std::vector<JobSegmentRecord>> AwaitingSegments(std::string_view tenant,
-                                                                 int limit) override {
+  absl::StatusOr<std::vector<JobSegmentRecord>> AwaitingSegments(
+      std::string_view tenant, int limit, const JobSegmentRecord* after) override {
     std::lock_guard<std::mutex> lock(read_mu_);
     VERSO_ASSIGN_OR_RETURN(
         Stmt * st,
         reader_->Prepare(StrCat(
             "SELECT ", PrefixColumns("s.", kSegmentColumns),
             " FROM job_segments s JOIN jobs j ON j.id = s.job_id WHERE s.state='awaiting' AND "
-            "(?1='' OR j.tenant=?1) ORDER BY s.updated_at, s.job_id, s.idx LIMIT ?2")));
+            "(?1='' OR j.tenant=?1) AND (?3 = 0 OR (s.updated_at, s.job_id, s.target_lang, "
+            "s.idx) > (?4, ?5, ?6, ?7)) ORDER BY s.updated_at, s.job_id, s.target_lang, s.idx "
+            "LIMIT ?2")));
     st->Reset().Bind(1, tenant).Bind(2, static_cast<int64_t>(limit));
+    st->Bind(3, static_cast<int64_t>(after != nullptr));
+    st->Bind(4, after ? Micros(after->updated_at) : int64_t{0});
+    st->Bind(5, after ? std::string_view(after->job_id) : std::string_view());
+    st->Bind(6, after ? std::string_view(after->target_lang) : std::string_view());
+    st->Bind(7, after ? after->index : int64_t{0});
     return Segments(st);
   }
 
