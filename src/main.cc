@@ -723,6 +723,7 @@ class Runtime : public cli::Environment {
     (*job_service)->service->Stop();  // a task cut short is taken over when its lease expires
     health.Stop();
     sync.Stop();
+    FlushTmUsage();
     tm_->StopImports();  // unfinished imports roll back and resume at the next start
     server->reset();
     job_service->reset();
@@ -735,9 +736,15 @@ class Runtime : public cli::Environment {
   }
 
   // Applies what other processes changed in the TM (Every second, in serve and worker).
+  // Also writes the TM uses counted since the last call.
   void SyncTm() {
     auto read = tm_->Sync();
     if (!read.ok()) log::Warn("tm.sync", {{"error", read.status().message()}});
+    FlushTmUsage();
+  }
+  void FlushTmUsage() {
+    auto flushed = tm_->FlushUsage();
+    if (!flushed.ok()) log::Warn("tm.usage", {{"error", flushed.status().message()}});
   }
 
   // `verso worker`: job workers without the HTTP server, until SIGINT or SIGTERM. Any number
@@ -778,6 +785,7 @@ class Runtime : public cli::Environment {
     log::Info("shutdown", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
     (*job_service)->service->Stop();
     sync.Stop();
+    FlushTmUsage();
     job_service->reset();
     mt->reset();
     tm_.reset();

@@ -121,6 +121,30 @@ TEST_F(CliTest, CreateImportLookupConcordanceStatsExport) {
   EXPECT_EQ(json::parse(list.out).size(), 2u);
 }
 
+// Units that name no creator are the importing user's ($USER, or --user), not "import".
+TEST_F(CliTest, ImportedUnitsWithoutACreatorAreTheUsers) {
+  std::string id = CreateStore("en", "fr");
+  const std::string tmx = dir_ + "/anonymous.tmx";
+  std::ofstream(tmx) << R"(<?xml version="1.0" encoding="UTF-8"?>
+<tmx version="1.4"><header creationtool="x" creationtoolversion="1" segtype="sentence"
+ o-tmf="x" adminlang="en" srclang="en" datatype="plaintext"/><body>
+<tu><tuv xml:lang="en"><seg>Hello</seg></tuv><tuv xml:lang="fr"><seg>Bonjour</seg></tuv></tu>
+<tu creationid="ys"><tuv xml:lang="en"><seg>Bye</seg></tuv><tuv xml:lang="fr"><seg>Salut</seg></tuv></tu>
+</body></tmx>)";
+  auto imported = Verso({"tm", "import", id, tmx}, {"USER=ana"});
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  auto listed = Verso({"tm", "segments", id, "--json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  json segs = json::parse(listed.out)["segments"];
+  ASSERT_EQ(segs.size(), 2u);
+  EXPECT_EQ(segs[0]["creator"], "ana");
+  EXPECT_EQ(segs[1]["creator"], "ys");
+  auto added = Verso({"tm", "add", id, "--source", "Yes", "--target", "Oui", "--json"},
+                     {"USER=", "LOGNAME="});
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  EXPECT_EQ(json::parse(added.out)["creator"], "cli");
+}
+
 TEST_F(CliTest, ErrorsAreClearAndExitNonZero) {
   std::string id = CreateStore("en", "de");
   auto bad_lang = Verso({"tm", "create", "--name", "x", "--source", "en", "--target", "deutsch"});

@@ -179,6 +179,19 @@ TEST_F(MtApiTest, TranslationMemoryMatchesComeFirst) {
   EXPECT_FALSE(r["translations"][0].contains("engine"));
   EXPECT_EQ(r["translations"][1]["origin"], "mt");
   EXPECT_EQ(r["translations"][1]["text"], Apertium("eng-spa", "Open the file"));
+  // The exact match was used: its usage count and time reach the database within the server's
+  // next flush (about a second).
+  const std::string segment =
+      "/v1/tm/" + id + "/segments/" +
+      std::to_string(r["translations"][0]["tm"]["segment_id"].get<int64_t>());
+  json used;
+  for (int i = 0; i < 100; ++i) {
+    used = Call("GET", segment, admin_, nullptr, &status);
+    if (used.value("usage_count", 0) > 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(used["usage_count"], 1) << used.dump();
+  EXPECT_TRUE(used["last_used_at"].is_string()) << used.dump();
   // Another tenant's store is not found, like a missing one.
   json e = Translate({{"source_lang", "en"},
                       {"target_lang", "es"},

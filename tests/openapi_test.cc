@@ -445,6 +445,21 @@ TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
                      R"({"source_lang":"en","target_langs":["fr"],"segments":["x"]})", jsonct);
   call("post", "/v1/jobs/{id}/cancel",
        "/v1/jobs/" + json::parse(second.body).value("id", "") + "/cancel");
+  // The DeepL- and APy-compatible APIs, in their own shapes.
+  const std::vector<std::pair<std::string, std::string>> form = {
+      {"Content-Type", "application/x-www-form-urlencoded"}};
+  call("post", "/v2/translate", "/v2/translate", "text=Hello&target_lang=ES", form);
+  call("post", "/v2/translate", "/v2/translate", "target_lang=ES", form);  // 400
+  call("post", "/v2/translate", "/v2/translate", R"({"text":["Hello"],"target_lang":"ES"})",
+       jsonct);
+  call("get", "/v2/languages", "/v2/languages?type=target&source_lang=EN");
+  call("post", "/v2/languages", "/v2/languages", "type=source", form);
+  call("get", "/v2/usage", "/v2/usage");
+  call("post", "/v2/usage", "/v2/usage", "", form);
+  call("get", "/translate", "/translate?q=Hello&langpair=en%7Ces&markUnknown=no");
+  call("get", "/translate", "/translate?langpair=en%7Ces");  // 400: no q
+  call("post", "/translate", "/translate", "q=Hello&langpair=eng%7Cspa", form);
+  call("get", "/listPairs", "/listPairs");
   call("get", "/healthz", "/healthz");
   call("get", "/readyz", "/readyz");
   call("get", "/metrics", "/metrics");

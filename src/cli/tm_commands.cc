@@ -1,5 +1,7 @@
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -32,6 +34,23 @@ std::string WithCommas(int64_t n) {
     out.push_back(digits[i]);
   }
   return n < 0 ? "-" + out : out;
+}
+
+// Who writes, when a command is not told (--user): the login name, as desktop CAT tools record
+// their user; "cli" when the environment has none that is a plain name.
+std::string DefaultUser() {
+  for (const char* var : {"USER", "LOGNAME"}) {
+    const char* v = std::getenv(var);
+    if (v == nullptr) continue;
+    std::string_view name(v);
+    const bool plain =
+        !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+          return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '.' || c == '_' || c == '-';
+        });
+    if (plain) return std::string(name);
+  }
+  return "cli";
 }
 
 // Shared state of one command's options.
@@ -160,13 +179,13 @@ void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
     auto source = std::make_shared<std::string>();
     auto target = std::make_shared<std::string>();
     auto context = std::make_shared<std::string>();
-    auto user = std::make_shared<std::string>("cli");
+    auto user = std::make_shared<std::string>(DefaultUser());
     auto markup = std::make_shared<bool>(false);
     cmd->add_option("store", *store, "Store id")->required();
     cmd->add_option("--source", *source, "Source text")->required();
     cmd->add_option("--target", *target, "Target text")->required();
     cmd->add_option("--context-key", *context, "Context key (resource id, msgctxt)");
-    cmd->add_option("--user", *user, "Creator");
+    cmd->add_option("--user", *user, "Creator (default: $USER)");
     cmd->add_flag("--markup", *markup, "Texts are tagged text (inline codes as XML elements)");
     AddCommon(cmd, common.get());
     cmd->callback([=] {
@@ -194,11 +213,11 @@ void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
     auto store = std::make_shared<std::string>();
     auto file = std::make_shared<std::string>();
     auto strict = std::make_shared<bool>(false);
-    auto user = std::make_shared<std::string>("import");
+    auto user = std::make_shared<std::string>(DefaultUser());
     cmd->add_option("store", *store, "Store id")->required();
     cmd->add_option("file", *file, "File to import (.tmx, .po)")->required();
     cmd->add_flag("--strict", *strict, "Import nothing if any unit is invalid");
-    cmd->add_option("--user", *user, "Creator of units that name none");
+    cmd->add_option("--user", *user, "Creator of units that name none (default: $USER)");
     AddCommon(cmd, common.get());
     cmd->callback([=] {
       Run(env, exit_code, [&](tm::TmService& s) -> absl::Status {

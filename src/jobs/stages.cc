@@ -149,6 +149,8 @@ absl::Status JobService::Analyse(const TaskRecord& task, const JobRecord& job,
             if (m.ok() && !m->matches.empty()) {
               s.tm_score = m->matches[0].score;
               s.tm_target = m->matches[0].segment.target;
+              // Pre-translation takes exact matches: a use of the TM's segment.
+              if (s.tm_score >= 100) tm_->RecordUse(store, m->matches[0].segment.id);
             }
           }
           s.state = std::string(kAnalysed);

@@ -66,6 +66,7 @@ absl::StatusOr<TranslateResult> TranslateService::Translate(const TranslateInput
         s.origin = "tm";
         s.tm_score = m.score;
         s.tm_segment_id = m.segment.id;
+        tm_->RecordUse(in.tm_store, m.segment.id);
       } else {
         remaining.push_back(i);
       }

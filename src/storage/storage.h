@@ -131,9 +131,16 @@ class TmRepository {
   // AlreadyExists when another segment of the store has the same source and target.
   virtual absl::Status UpdateSegment(std::string_view store_id, const SegmentRecord& segment) = 0;
   virtual absl::Status DeleteSegment(std::string_view store_id, int64_t id) = 0;  // NotFound
-  // Adds `count` uses at `when`.
-  virtual absl::Status RecordUsage(std::string_view store_id, int64_t id, int64_t count,
-                                   absl::Time when) = 0;
+  // Adds each use's `count` to its segment's usage_count and moves last_used_at to `when` (if
+  // later), in one transaction. Segments (or stores) that no longer exist are skipped; returns
+  // how many segments were updated. Usage is not a change of the segment (no TmChange).
+  struct SegmentUse {
+    std::string store_id;
+    int64_t id = 0;
+    int64_t count = 0;
+    absl::Time when;
+  };
+  virtual absl::StatusOr<int64_t> RecordUsage(const std::vector<SegmentUse>& uses) = 0;
 
   virtual absl::StatusOr<SegmentRecord> GetSegment(std::string_view store_id, int64_t id) = 0;
   // The segments with these ids that exist in the store, in the order of `ids`.

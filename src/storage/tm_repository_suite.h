@@ -182,7 +182,13 @@ TEST_P(TmRepositorySuite, UpdateDeleteUsage) {
   SegmentRecord dup = Seg("Two", "Dos");
   dup.id = ids[0];
   EXPECT_EQ(repo_->UpdateSegment("tm_a", dup).code(), absl::StatusCode::kAlreadyExists);
-  ASSERT_TRUE(repo_->RecordUsage("tm_a", ids[1], 2, absl::FromUnixSeconds(1'900'000'000)).ok());
+  // Uses in one batch; a deleted segment's or store's are skipped.
+  auto used = repo_->RecordUsage({{"tm_a", ids[1], 1, absl::FromUnixSeconds(1'800'000'000)},
+                                  {"tm_a", ids[1], 1, absl::FromUnixSeconds(1'900'000'000)},
+                                  {"tm_a", 999999, 1, absl::FromUnixSeconds(1'900'000'000)},
+                                  {"tm_gone", 1, 1, absl::FromUnixSeconds(1'900'000'000)}});
+  ASSERT_TRUE(used.ok()) << used.status();
+  EXPECT_EQ(*used, 2);
   EXPECT_EQ(repo_->GetSegment("tm_a", ids[1])->usage_count, 2);
   EXPECT_EQ(repo_->GetSegment("tm_a", ids[1])->last_used_at, absl::FromUnixSeconds(1'900'000'000));
   ASSERT_TRUE(repo_->DeleteSegment("tm_a", ids[1]).ok());

@@ -583,6 +583,43 @@ absl::StatusOr<SegmentRecord> TmService::GetSegment(std::string_view tenant,
   return repo_->GetSegment(store->record.id, id);
 }
 
+void TmService::RecordUse(std::string_view store_id, int64_t id) {
+  const absl::Time now = clock_->Now();
+  std::lock_guard<std::mutex> lock(usage_mu_);
+  auto& [count, last] = usage_[{std::string(store_id), id}];
+  ++count;
+  last = now;
+}
+
+absl::StatusOr<int64_t> TmService::FlushUsage() {
+  std::map<std::pair<std::string, int64_t>, std::pair<int64_t, absl::Time>> pending;
+  {
+    std::lock_guard<std::mutex> lock(usage_mu_);
+    pending.swap(usage_);
+  }
+  if (pending.empty()) return 0;
+  std::vector<storage::TmRepository::SegmentUse> uses;
+  uses.reserve(pending.size());
+  for (const auto& [key, value] : pending) {
+    uses.push_back({key.first, key.second, value.first, value.second});
+  }
+  absl::StatusOr<int64_t> updated = repo_->RecordUsage(uses);
+  if (!updated.ok()) {  // kept for the next flush
+    std::lock_guard<std::mutex> lock(usage_mu_);
+    for (const auto& [key, value] : pending) {
+      auto& [count, last] = usage_[key];
+      count += value.first;
+      last = std::max(last, value.second);
+    }
+    return updated.status();
+  }
+  // Cached records of these segments carry the old counts.
+  for (const auto& u : uses) {
+    if (auto store = FindStore(kAnyTenant, u.store_id); store.ok()) (*store)->records.Erase(u.id);
+  }
+  return updated;
+}
+
 absl::StatusOr<std::vector<SegmentRecord>> TmService::ListSegments(std::string_view tenant,
                                                                    std::string_view store_id,
                                                                    int64_t after_id, int limit,

@@ -126,6 +126,32 @@ TEST_F(TmServiceTest, CreateStoreValidatesAndCanonicalizes) {
               ElementsAre(std::pair<std::string, int>("Olá (BR)", 100)));
 }
 
+// Applied matches count as uses: kept in memory, written by FlushUsage in one go, and seen in
+// the records (the cached one too) afterwards.
+TEST_F(TmServiceTest, UsesAreCountedAndWrittenByTheFlush) {
+  std::string store = NewStore();
+  auto added = Add(store, {Seg("Save the file", "Guardar el archivo"), Seg("Open", "Abrir")});
+  const int64_t id = added[0].id;
+  ASSERT_FALSE(Lookup(store, "Save the file").empty());  // caches the record
+  service_->RecordUse(store, id);
+  clock_.Advance(absl::Minutes(1));
+  service_->RecordUse(store, id);
+  service_->RecordUse(store, 999999);                                  // gone since: skipped
+  EXPECT_EQ(service_->GetSegment("acme", store, id)->usage_count, 0);  // not written yet
+  auto flushed = service_->FlushUsage();
+  ASSERT_TRUE(flushed.ok()) << flushed.status();
+  EXPECT_EQ(*flushed, 1);
+  auto seg = service_->GetSegment("acme", store, id);
+  EXPECT_EQ(seg->usage_count, 2);
+  EXPECT_EQ(seg->last_used_at, clock_.Now());
+  LookupOptions o;
+  auto found = service_->Lookup("acme", store, "Save the file", o);
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->matches[0].segment.usage_count, 2);
+  EXPECT_EQ(*service_->FlushUsage(), 0);  // nothing new
+  EXPECT_EQ(service_->GetSegment("acme", store, added[1].id)->usage_count, 0);
+}
+
 TEST_F(TmServiceTest, WritesAreVisibleToTheNextLookup) {
   std::string store = NewStore();
   auto added = Add(store, {Seg("Open the file", "Abrir el archivo"),

@@ -18,9 +18,12 @@
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -187,6 +190,14 @@ class TmService {
   // changes it read. The server calls it about once a second; at most every ten minutes it
   // prunes changes older than an hour from the log.
   absl::StatusOr<int64_t> Sync();
+  // Counts one use of segment `id` of store `store_id` now: a match applied as a translation
+  // (an exact match that /v1/translate answers with, or that a job's pre-translation takes).
+  // Only counted in memory here; FlushUsage writes the counts (usage_count, last_used_at), so
+  // that a lookup never writes. Lookups that only show matches are not uses.
+  void RecordUse(std::string_view store_id, int64_t id);
+  // Writes the uses counted since the last flush in one transaction; returns how many segments
+  // it updated. The server calls it with Sync, and at shutdown.
+  absl::StatusOr<int64_t> FlushUsage();
   // Builds one store's index now if it is not built yet; returns how long that took (zero when
   // it was built already).
   absl::StatusOr<absl::Duration> Warm(std::string_view tenant, std::string_view store_id);
@@ -343,6 +354,9 @@ class TmService {
   std::mutex sync_mu_;
   int64_t synced_seq_ = 0;                       // GUARDED_BY(sync_mu_): the last change applied
   absl::Time pruned_at_ = absl::InfinitePast();  // GUARDED_BY(sync_mu_)
+  std::mutex usage_mu_;
+  // GUARDED_BY(usage_mu_): uses not written yet, by (store id, segment id).
+  std::map<std::pair<std::string, int64_t>, std::pair<int64_t, absl::Time>> usage_;
 };
 
 // Validates a segment text: well-formed tagged text, valid UTF-8, no control characters other

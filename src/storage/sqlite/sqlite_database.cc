@@ -937,19 +937,35 @@ class SqliteDatabase : public Database,
     return absl::OkStatus();
   }
 
-  absl::Status RecordUsage(std::string_view store_id, int64_t id, int64_t count,
-                           absl::Time when) override {
-    VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
+  absl::StatusOr<int64_t> RecordUsage(const std::vector<SegmentUse>& uses) override {
+    std::vector<std::pair<int64_t, const SegmentUse*>> known;  // store num, use
+    for (const SegmentUse& u : uses) {
+      auto num = StoreNum(u.store_id);
+      if (num.ok()) known.emplace_back(*num, &u);
+    }
+    if (known.empty()) return 0;
     std::lock_guard<std::mutex> lock(write_mu_);
-    VERSO_ASSIGN_OR_RETURN(
-        Stmt * st,
-        writer_->Prepare(
-            "UPDATE tm_segments SET usage_count = usage_count + ?, "
-            "last_used_at = MAX(COALESCE(last_used_at, ?2), ?2) WHERE id=? AND store_num=?"));
-    st->Reset().Bind(1, count).Bind(2, Micros(when)).Bind(3, id).Bind(4, num);
-    VERSO_RETURN_IF_ERROR(st->Run());
-    if (writer_->Changes() == 0) return SegmentNotFound(store_id, id);
-    return absl::OkStatus();
+    VERSO_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
+    auto updated = [&]() -> absl::StatusOr<int64_t> {
+      VERSO_ASSIGN_OR_RETURN(
+          Stmt * st,
+          writer_->Prepare(
+              "UPDATE tm_segments SET usage_count = usage_count + ?, "
+              "last_used_at = MAX(COALESCE(last_used_at, ?2), ?2) WHERE id=? AND store_num=?"));
+      int64_t n = 0;
+      for (const auto& [num, u] : known) {
+        st->Reset().Bind(1, u->count).Bind(2, Micros(u->when)).Bind(3, u->id).Bind(4, num);
+        VERSO_RETURN_IF_ERROR(st->Run());
+        n += writer_->Changes();
+      }
+      return n;
+    }();
+    if (!updated.ok()) {
+      (void)writer_->Exec("ROLLBACK");
+      return updated.status();
+    }
+    VERSO_RETURN_IF_ERROR(writer_->Exec("COMMIT"));
+    return *updated;
   }
 
   absl::StatusOr<SegmentRecord> GetSegment(std::string_view store_id, int64_t id) override {
