@@ -241,6 +241,41 @@ TEST_F(CliTest, ImportsThatTakeNothingOrTheWrongLanguageFail) {
   EXPECT_EQ(json::parse(stats.out)["segment_count"], 0) << stats.out << stats.err;
 }
 
+// A PO file in the charset its header names: this machine's German apt catalog, converted by
+// gettext's msgconv to windows-1252, imports the same segments as the UTF-8 file.
+TEST_F(CliTest, APoFileInAnotherCharsetImportsLikeItsUtf8Original) {
+  const std::string po = dir_ + "/apt.de.po";
+  const std::string cp1252 = dir_ + "/apt.de.cp1252.po";
+  ASSERT_EQ(testing::Run({"/usr/bin/msgunfmt", "/usr/share/locale/de/LC_MESSAGES/apt.mo", "-o", po})
+                .exit_code,
+            0);
+  auto conv = testing::Run({"/usr/bin/msgconv", "--to-code=CP1252", po, "-o", cp1252});
+  ASSERT_EQ(conv.exit_code, 0) << conv.err;
+  std::string utf8_store = CreateStore("en", "de");
+  std::string cp_store = CreateStore("en", "de");
+  auto a = Verso({"tm", "import", utf8_store, po, "--json"});
+  auto b = Verso({"tm", "import", cp_store, cp1252, "--json"});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_GT(json::parse(a.out)["inserted"].get<int>(), 100);
+  EXPECT_EQ(json::parse(b.out)["inserted"], json::parse(a.out)["inserted"]);
+  auto list = [&](const std::string& store) {
+    json all = json::array();
+    int64_t after = 0;
+    while (true) {
+      auto r = Verso(
+          {"tm", "segments", store, "--limit", "1000", "--after", std::to_string(after), "--json"});
+      json page = json::parse(r.out);
+      for (auto& s : page["segments"]) all.push_back({s["source"], s["target"]});
+      if (page["next_after"].is_null()) return all;
+      after = page["next_after"];
+    }
+  };
+  json from_utf8 = list(utf8_store);
+  EXPECT_EQ(list(cp_store), from_utf8);
+  EXPECT_THAT(from_utf8.dump(), HasSubstr("\u00fc"));  // an ü, read right from both files
+}
+
 // A first `serve` that cannot listen prints no admin key (it would be lost with the failed
 // start); a stray VERSO_* variable (a client's VERSO_API_KEY) is a warning, not a stop.
 TEST_F(CliTest, AFailedFirstStartKeepsNoKeyAndStrayVariablesOnlyWarn) {

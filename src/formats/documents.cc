@@ -383,20 +383,25 @@ absl::StatusOr<Document> ReadDocument(std::string_view data, std::string_view fo
     JsonScanner scanner(data, name, &doc);
     VERSO_RETURN_IF_ERROR(scanner.Run());
   } else if (format == "text") {
+    std::string encoding;
+    VERSO_ASSIGN_OR_RETURN(converted, TextToUtf8(data, name, &encoding));
     size_t bad = 0;
-    if (!text::IsValidUtf8(data, &bad)) {
-      auto [line, column] = LineColumn(data, bad);
+    if (!text::IsValidUtf8(converted, &bad)) {
+      auto [line, column] = LineColumn(converted, bad);
       return absl::InvalidArgumentError(
-          StrCat(name, ": line ", line, ", column ", column, ": not valid UTF-8"));
+          StrCat(name, ": line ", line, ", column ", column,
+                 ": not valid UTF-8 (verso reads text in UTF-8, or UTF-16 with a byte order "
+                 "mark: iconv -t UTF-8 converts one)"));
     }
-    doc = ReadText(data, source_lang);
+    doc = ReadText(converted, source_lang);
+    doc.encoding = std::move(encoding);
   } else {
     return absl::InvalidArgumentError(
         StrCat("format: \"", format, "\" is not xliff, po, json or text"));
   }
   VERSO_RETURN_IF_ERROR(CheckUnits(doc, name));
   doc.format = std::string(format);
-  doc.original = format == "po" ? std::move(converted) : std::string(data);
+  doc.original = format == "po" || format == "text" ? std::move(converted) : std::string(data);
   return doc;
 }
 
@@ -489,6 +494,9 @@ absl::StatusOr<std::string> WriteDocument(
   if (xliff && !doc.encoding.empty()) return XmlFromUtf8(out, doc.encoding, "the document");
   if (doc.format == "po" && !doc.encoding.empty()) {
     return PoFromUtf8(out, doc.encoding, "the translated PO file");
+  }
+  if (doc.format == "text" && !doc.encoding.empty()) {
+    return TextFromUtf8(out, doc.encoding, "the translated text");
   }
   return out;
 }

@@ -97,6 +97,43 @@ TEST(DocumentTest, PoCatalogRoundTrips) {
   RoundTrip(*d, "en");
 }
 
+// Text in UTF-16 with a byte order mark (Windows' "Unicode"): FLORES sentences converted by
+// iconv, read as UTF-8 and written back in UTF-16 with the mark, byte for byte when nothing is
+// translated.
+TEST(DocumentTest, TextInUtf16WithAByteOrderMark) {
+  const std::string dir = ::testing::TempDir();
+  auto head = verso::testing::Run({"/bin/sh", "-c",
+                                   "head -n 20 " VERSO_SHARED_DATA
+                                   "/mt/flores101-devtest/eng.devtest | iconv -f UTF-8 -t "
+                                   "UTF-16 > " +
+                                       dir + "/flores.utf16.txt"});
+  ASSERT_EQ(head.exit_code, 0) << head.err;
+  const std::string data = ReadFile(dir + "/flores.utf16.txt").value();
+  ASSERT_TRUE(data.starts_with("\xFF\xFE") || data.starts_with("\xFE\xFF"));
+  auto d = ReadDocument(data, "text", "flores.utf16.txt", "en");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->encoding, data[0] == '\xFF' ? "UTF-16LE" : "UTF-16BE");
+  const std::string utf8 = ReadFile(VERSO_SHARED_DATA "/mt/flores101-devtest/eng.devtest").value();
+  ASSERT_FALSE(d->units.empty());
+  EXPECT_EQ(utf8.substr(0, d->units[0].source.size()), d->units[0].source);
+  auto same = WriteDocument(*d, std::vector<std::optional<std::string>>(d->units.size()));
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_EQ(*same, data);
+  std::vector<std::optional<std::string>> t(d->units.size());
+  t[0] = "Übergröße";
+  auto written = WriteDocument(*d, t);
+  ASSERT_TRUE(written.ok()) << written.status();
+  auto back = ReadDocument(*written, "text", "back.txt", "de");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->encoding, d->encoding);
+  EXPECT_EQ(back->units[0].source, "Übergröße");
+  // Not UTF-8 and no mark: the error says what is read.
+  auto latin1 = ReadDocument("Caf\xE9 au lait.", "text", "menu.txt", "fr");
+  EXPECT_EQ(latin1.status().message(),
+            "menu.txt: line 1, column 4: not valid UTF-8 (verso reads text in UTF-8, or UTF-16 "
+            "with a byte order mark: iconv -t UTF-8 converts one)");
+}
+
 // This machine's German grep catalog, converted by gettext's msgconv to windows-1252 (the charset
 // its header then names): read as UTF-8, written back in windows-1252, byte for byte when nothing
 // is translated; a translation the charset cannot hold is an error.
@@ -187,7 +224,9 @@ TEST(DocumentTest, PlainTextSentencesAndParagraphs) {
   ASSERT_TRUE(de.ok());
   EXPECT_EQ(de->units.size(), 2u);
   auto bad = ReadDocument("ok\n\xff", "text", "bad.txt", "en");
-  EXPECT_EQ(bad.status().message(), "bad.txt: line 2, column 1: not valid UTF-8");
+  EXPECT_EQ(bad.status().message(),
+            "bad.txt: line 2, column 1: not valid UTF-8 (verso reads text in UTF-8, or UTF-16 with "
+            "a byte order mark: iconv -t UTF-8 converts one)");
 }
 
 }  // namespace

@@ -148,6 +148,34 @@ std::pair<size_t, size_t> PoCharset(std::string_view data) {
 
 }  // namespace
 
+absl::StatusOr<std::string> TextToUtf8(std::string_view data, const std::string& name,
+                                       std::string* encoding) {
+  encoding->clear();
+  if (data.starts_with("\xFF\xFE")) {
+    *encoding = "UTF-16LE";
+  } else if (data.starts_with("\xFE\xFF")) {
+    *encoding = "UTF-16BE";
+  } else {
+    return std::string(data);
+  }
+  return Convert(data.substr(2), *encoding, "UTF-8", false, name);
+}
+
+absl::StatusOr<std::string> TextFromUtf8(std::string_view utf8, const std::string& encoding,
+                                         const std::string& name) {
+  if (encoding.empty()) return std::string(utf8);
+  VERSO_ASSIGN_OR_RETURN(std::string out, Convert(utf8, "UTF-8", encoding, false, name));
+  return (encoding == "UTF-16LE" ? std::string("\xFF\xFE") : std::string("\xFE\xFF")) + out;
+}
+
+std::string PoDeclaredCharset(std::string_view head) {
+  auto [at, len] = PoCharset(head);
+  if (at == std::string_view::npos) return "";
+  const std::string charset(head.substr(at, len));
+  if (IsUtf8Name(charset) || charset == "CHARSET") return "";
+  return charset;
+}
+
 absl::StatusOr<std::string> PoToUtf8(std::string_view data, const std::string& name,
                                      std::string* encoding) {
   encoding->clear();

@@ -196,6 +196,16 @@ absl::StatusOr<std::string> PoToUtf8(std::string_view data, const std::string& n
                                      std::string* encoding);
 absl::StatusOr<std::string> PoFromUtf8(std::string_view utf8, const std::string& encoding,
                                        const std::string& name);
+// A plain-text document: UTF-16 with a byte order mark (what Windows' editors call "Unicode")
+// as UTF-8, and *encoding "UTF-16LE"/"UTF-16BE"; anything else as it is ("": UTF-8).
+// TextFromUtf8 writes it back in that encoding, with its byte order mark.
+absl::StatusOr<std::string> TextToUtf8(std::string_view data, const std::string& name,
+                                       std::string* encoding);
+absl::StatusOr<std::string> TextFromUtf8(std::string_view utf8, const std::string& encoding,
+                                         const std::string& name);
+// The charset a PO file's header (in `head`, its first bytes) declares when it is not UTF-8
+// (nor a template's "CHARSET"); "" otherwise.
+std::string PoDeclaredCharset(std::string_view head);
 
 struct DocumentUnit {
   std::string id;       // unique in the document: PO "ctxt\x04msgid" (+ "[n]" per plural form),

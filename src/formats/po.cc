@@ -257,6 +257,9 @@ bool PoEntry::fuzzy() const {
   return false;
 }
 
+// How much of a PO file is read to find its header's charset.
+constexpr int64_t kCharsetProbeBytes = 64 * 1024;
+
 absl::StatusOr<std::unique_ptr<PoReader>> PoReader::OpenFile(const std::string& path,
                                                              std::string name) {
   if (name.empty()) name = path;
@@ -269,6 +272,18 @@ absl::StatusOr<std::unique_ptr<PoReader>> PoReader::OpenFile(const std::string& 
   in->seekg(0, std::ios::end);
   int64_t total = in->tellg();
   in->seekg(0);
+  // A file in another charset (its header says which) is converted to UTF-8 as a whole first.
+  std::string probe(std::min<int64_t>(total, kCharsetProbeBytes), '\0');
+  in->read(probe.data(), static_cast<std::streamsize>(probe.size()));
+  in->clear();
+  in->seekg(0);
+  if (!PoDeclaredCharset(probe).empty()) {
+    std::string data(static_cast<size_t>(total), '\0');
+    in->read(data.data(), static_cast<std::streamsize>(total));
+    std::string encoding;
+    VERSO_ASSIGN_OR_RETURN(std::string utf8, PoToUtf8(data, name, &encoding));
+    return OpenString(std::move(utf8), std::move(name));
+  }
   return std::unique_ptr<PoReader>(new StreamPoReader(std::move(in), std::move(name), total));
 }
 
