@@ -96,6 +96,41 @@ void PrintHighlighted(std::ostream& out, std::string_view text,
   out << text.substr(pos);
 }
 
+// `verso tm segments STORE`: a store's segments, a page at a time.
+void AddSegmentsCommand(CLI::App* tm, Environment* env, int* exit_code) {
+  auto* cmd = tm->add_subcommand("segments", "List a store's segments, oldest first");
+  auto common = std::make_shared<Common>();
+  auto store = std::make_shared<std::string>();
+  auto limit = std::make_shared<int>(100);
+  auto after = std::make_shared<int64_t>(0);
+  cmd->add_option("store", *store, "Store id")->required();
+  cmd->add_option("--limit", *limit, "Most segments (1-1000)")->default_val(100);
+  cmd->add_option("--after", *after, "Only segments with a greater id (the next page)");
+  AddCommon(cmd, common.get());
+  cmd->callback([=] {
+    Run(env, exit_code, [&](tm::TmService& s) -> absl::Status {
+      bool more = false;
+      VERSO_ASSIGN_OR_RETURN(auto segments,
+                             s.ListSegments(common->tenant, *store, *after, *limit, &more));
+      if (common->json) {
+        json arr = json::array();
+        for (const auto& seg : segments) arr.push_back(SegmentJson(seg, true));
+        env->out() << DumpJson(json{{"segments", arr},
+                                    {"next_after", more ? json(segments.back().id) : json()}},
+                               2)
+                   << "\n";
+        return absl::OkStatus();
+      }
+      for (const auto& seg : segments) {
+        env->out() << "#" << seg.id << "  " << text::PlainText(seg.source) << "\n        "
+                   << text::PlainText(seg.target) << "\n";
+      }
+      if (more) env->out() << "more: --after " << segments.back().id << "\n";
+      return absl::OkStatus();
+    });
+  });
+}
+
 }  // namespace
 
 void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
@@ -433,39 +468,7 @@ void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
     });
   }
 
-  {  // segments
-    auto* cmd = tm->add_subcommand("segments", "List a store's segments, oldest first");
-    auto common = std::make_shared<Common>();
-    auto store = std::make_shared<std::string>();
-    auto limit = std::make_shared<int>(100);
-    auto after = std::make_shared<int64_t>(0);
-    cmd->add_option("store", *store, "Store id")->required();
-    cmd->add_option("--limit", *limit, "Most segments (1-1000)")->default_val(100);
-    cmd->add_option("--after", *after, "Only segments with a greater id (the next page)");
-    AddCommon(cmd, common.get());
-    cmd->callback([=] {
-      Run(env, exit_code, [&](tm::TmService& s) -> absl::Status {
-        bool more = false;
-        VERSO_ASSIGN_OR_RETURN(auto segments,
-                               s.ListSegments(common->tenant, *store, *after, *limit, &more));
-        if (common->json) {
-          json arr = json::array();
-          for (const auto& seg : segments) arr.push_back(SegmentJson(seg, true));
-          env->out() << DumpJson(json{{"segments", arr},
-                                      {"next_after", more ? json(segments.back().id) : json()}},
-                                 2)
-                     << "\n";
-          return absl::OkStatus();
-        }
-        for (const auto& seg : segments) {
-          env->out() << "#" << seg.id << "  " << text::PlainText(seg.source) << "\n        "
-                     << text::PlainText(seg.target) << "\n";
-        }
-        if (more) env->out() << "more: --after " << segments.back().id << "\n";
-        return absl::OkStatus();
-      });
-    });
-  }
+  AddSegmentsCommand(tm, env, exit_code);
 
   {  // stats
     auto* cmd = tm->add_subcommand("stats", "Show a store's size and index");
