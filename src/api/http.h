@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "api/api.h"
 #include "api/json.h"
 #include "auth/auth.h"
@@ -88,7 +90,8 @@ struct Route {
   // Media types the body may have (checked before it is read); empty: any.
   std::vector<std::string> content_types;
   Exec exec = Exec::kStorage;
-  std::function<Response(Request&)> handler;
+  // Its answer, or an error the server answers in the API's shape (ErrorResponse).
+  std::function<absl::StatusOr<Response>(Request&)> handler;
   // The largest body this route takes (0: the server's limit for its kind). A declared
   // Content-Length over it is refused before any byte is read; a chunked body is cut there.
   // JSON bodies (Content-Type application/json) never exceed the server's JSON limit.
@@ -103,6 +106,15 @@ struct Route {
   // from the query or the body as their originals do).
   std::vector<std::string> query;
 };
+
+// A handler that is a named function of `context` (what a group of routes uses), for route
+// tables: {.method = "GET", .pattern = "/v1/tm", .handler = Bind(c, ListStores)}.
+template <typename Context>
+std::function<absl::StatusOr<Response>(Request&)> Bind(
+    std::shared_ptr<const Context> context,
+    absl::StatusOr<Response> (*fn)(const Context&, Request&)) {
+  return [context = std::move(context), fn](Request& req) { return fn(*context, req); };
+}
 
 // `route` taking bodies of at most `max_body` bytes (checked before they are read).
 inline Route WithMaxBody(int64_t max_body, Route route) {

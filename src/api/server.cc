@@ -579,7 +579,8 @@ net::awaitable<bool> Server::Impl::ReadBody(beast::tcp_stream& stream, beast::fl
 net::awaitable<Response> Server::Impl::Run(const Route& route, Request& req) {
   auto run = [&route, &req]() -> Response {
     try {
-      return route.handler(req);
+      absl::StatusOr<Response> answer = route.handler(req);
+      return answer.ok() ? *std::move(answer) : ErrorResponse(answer.status());
     } catch (const std::exception& e) {
       log::Error("http.handler",
                  {{"route", route.pattern}, {"request_id", req.request_id}, {"error", e.what()}});
