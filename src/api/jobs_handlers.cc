@@ -233,290 +233,230 @@ std::string ContentType(std::string_view format) {
   return "text/plain; charset=utf-8";
 }
 
+// What the job handlers use.
+struct JobRoutes {
+  jobs::JobService* jobs;
+};
+
+absl::StatusOr<Response> Submit(const JobRoutes& c, Request& req) {
+  struct Cleanup {
+    std::string path;
+    ~Cleanup() { std::filesystem::remove(path); }
+  } cleanup{req.body_file};
+  VERSO_ASSIGN_OR_RETURN(jobs::SubmitRequest r, ParseSubmission(req));
+  VERSO_ASSIGN_OR_RETURN(jobs::JobInfo info, c.jobs->Submit(r));
+  Response resp = JsonResponse(202, JobJson(info));
+  resp.headers.emplace_back("Location", StrCat("/v1/jobs/", info.job.id));
+  if (info.replayed) resp.headers.emplace_back("Idempotent-Replayed", "true");
+  return resp;
+}
+
+absl::StatusOr<Response> ListJobs(const JobRoutes& c, Request& req) {
+  VERSO_ASSIGN_OR_RETURN(Page page, ReadPage(req, 50));
+  VERSO_ASSIGN_OR_RETURN(auto after, JobsCursor(page));
+  // One more than asked tells whether a next page exists.
+  VERSO_ASSIGN_OR_RETURN(
+      std::vector<jobs::JobInfo> list,
+      c.jobs->List(req.principal.tenant, page.limit + 1, after.first, after.second));
+  Json next = nullptr;
+  if (static_cast<int>(list.size()) > page.limit) {
+    list.resize(page.limit);
+    const storage::JobRecord& last = list.back().job;
+    next = EncodeCursor(StrCat(absl::ToUnixMicros(last.created_at), "|", last.id));
+  }
+  Json out = Json::array();
+  for (const auto& x : list) out.push_back(JobJson(x));
+  return JsonResponse(200, Json{{"jobs", out}, {"next_cursor", next}});
+}
+
+absl::StatusOr<Response> GetJob(const JobRoutes& c, Request& req) {
+  VERSO_ASSIGN_OR_RETURN(jobs::JobInfo info,
+                         c.jobs->Get(req.principal.tenant, req.params.at("id")));
+  return JsonResponse(200, JobJson(info));
+}
+
+absl::StatusOr<Response> CancelJob(const JobRoutes& c, Request& req) {
+  VERSO_ASSIGN_OR_RETURN(jobs::JobInfo info,
+                         c.jobs->Cancel(req.principal.tenant, req.params.at("id")));
+  return JsonResponse(200, JobJson(info));
+}
+
+Json AnalysisJson(const jobs::Analysis& x) {
+  Json bands = Json::array();
+  for (const auto& b : x.bands) {
+    bands.push_back(Json{{"band", b.band},
+                         {"segments", b.segments},
+                         {"words", b.words},
+                         {"characters", b.characters}});
+  }
+  return Json{{"target_lang", x.target_lang},
+              {"bands", bands},
+              {"total",
+               {{"segments", x.total.segments},
+                {"words", x.total.words},
+                {"characters", x.total.characters}}}};
+}
+
+absl::StatusOr<Response> GetAnalysis(const JobRoutes& c, Request& req) {
+  VERSO_ASSIGN_OR_RETURN(std::vector<jobs::Analysis> analysis,
+                         c.jobs->GetAnalysis(req.principal.tenant, req.params.at("id")));
+  Json targets = Json::array();
+  for (const jobs::Analysis& x : analysis) targets.push_back(AnalysisJson(x));
+  return JsonResponse(
+      200,
+      Json{{"job_id", req.params.at("id")}, {"word_count", "GMX-V 2.0"}, {"targets", targets}});
+}
+
+absl::StatusOr<Response> Download(const JobRoutes& c, Request& req) {
+  auto target = req.Query("target");
+  if (!target) return BadRequest("target: required (?target=de)");
+  VERSO_ASSIGN_OR_RETURN(auto doc,
+                         c.jobs->Download(req.principal.tenant, req.params.at("id"), *target));
+  Response resp;
+  resp.content_type = ContentType(doc.format);
+  resp.body = std::move(doc.bytes);
+  resp.headers.emplace_back("Content-Disposition", AttachmentDisposition(doc.file_name));
+  return resp;
+}
+
+absl::StatusOr<Response> ListSegments(const JobRoutes& c, Request& req) {
+  VERSO_ASSIGN_OR_RETURN(Page page, ReadPage(req, 1000, 10000));
+  VERSO_ASSIGN_OR_RETURN(
+      std::vector<storage::JobSegmentRecord> segs,
+      c.jobs->Segments(req.principal.tenant, req.params.at("id"), req.Query("target").value_or(""),
+                       req.Query("state").value_or("")));
+  Json next;
+  Json out = Json::array();
+  auto key = [](const storage::JobSegmentRecord& r) {
+    return StrCat(r.target_lang, "|", SortableNumber(r.index));
+  };
+  for (const auto* x : PageOf(segs, page, key, &next)) out.push_back(SegmentJson(*x));
+  return JsonResponse(200, Json{{"segments", out}, {"next_cursor", next}});
+}
+
+absl::StatusOr<Response> GetSegment(const JobRoutes& c, Request& req) {
+  VERSO_ASSIGN_OR_RETURN(int64_t index, Index(req));
+  VERSO_ASSIGN_OR_RETURN(auto d, c.jobs->Segment(req.principal.tenant, req.params.at("id"),
+                                                 req.params.at("target"), index));
+  Json out = SegmentJson(d.segment);
+  Json matches = Json::array();
+  for (const auto& [score, st] : d.matches) {
+    matches.push_back(Json{{"score", score}, {"source", st.first}, {"target", st.second}});
+  }
+  out["tm_matches"] = matches;
+  return JsonResponse(200, out);
+}
+
+absl::StatusOr<Response> SaveDraft(const JobRoutes& c, Request& req) {
+  VERSO_ASSIGN_OR_RETURN(int64_t index, Index(req));
+  VERSO_ASSIGN_OR_RETURN(Json body, ParseObject(req.body));
+  Fields f(body);
+  std::string text;
+  f.String("target", &text, true);
+  VERSO_RETURN_IF_ERROR(f.Finish());
+  VERSO_ASSIGN_OR_RETURN(
+      storage::JobSegmentRecord seg,
+      c.jobs->SaveDraft(req.principal.tenant, req.params.at("id"), req.params.at("target"), index,
+                        text, req.principal.key_id));
+  return JsonResponse(200, SegmentJson(seg));
+}
+
+absl::StatusOr<Response> Confirm(const JobRoutes& c, Request& req) {
+  VERSO_ASSIGN_OR_RETURN(int64_t index, Index(req));
+  std::optional<std::string> text;
+  bool override_qa = false;
+  if (!req.body.empty()) {
+    VERSO_ASSIGN_OR_RETURN(Json body, ParseObject(req.body));
+    Fields f(body);
+    std::string t;
+    if (f.String("target", &t) && body.contains("target")) text = t;
+    f.Bool("override_qa", &override_qa);
+    VERSO_RETURN_IF_ERROR(f.Finish());
+  }
+  auto seg = c.jobs->Confirm(req.principal.tenant, req.params.at("id"), req.params.at("target"),
+                             index, text, req.principal.key_id, override_qa);
+  if (!seg.ok()) return ConfirmError(seg.status());
+  return JsonResponse(200, SegmentJson(*seg));
+}
+
+absl::StatusOr<Response> PostEditQueue(const JobRoutes& c, Request& req) {
+  VERSO_ASSIGN_OR_RETURN(Page page, ReadPage(req, 100));
+  VERSO_ASSIGN_OR_RETURN(storage::JobSegmentRecord after, AwaitingCursor(page));
+  VERSO_ASSIGN_OR_RETURN(std::vector<storage::JobSegmentRecord> segs,
+                         c.jobs->Awaiting(req.principal.tenant, page.limit + 1,
+                                          page.after.empty() ? nullptr : &after));
+  Json next = nullptr;
+  if (static_cast<int>(segs.size()) > page.limit) {
+    segs.resize(page.limit);
+    const storage::JobSegmentRecord& last = segs.back();
+    next = EncodeCursor(StrCat(absl::ToUnixMicros(last.updated_at), "|", last.job_id, "|",
+                               last.target_lang, "|", last.index));
+  }
+  Json out = Json::array();
+  for (const auto& x : segs) {
+    Json o = SegmentJson(x);
+    o["job_id"] = x.job_id;
+    out.push_back(std::move(o));
+  }
+  return JsonResponse(
+      200, Json{{"segments", out}, {"next_cursor", next}, {"expedited", c.jobs->Expedited()}});
+}
+
+absl::StatusOr<Response> Deliveries(const JobRoutes& c, Request& req) {
+  VERSO_ASSIGN_OR_RETURN(Page page, ReadPage(req, 100));
+  VERSO_ASSIGN_OR_RETURN(std::vector<storage::WebhookDeliveryRecord> d,
+                         c.jobs->Deliveries(req.principal.tenant, req.params.at("id")));
+  Json next;
+  Json out = Json::array();
+  // Deliveries are only ever appended: a position stays the same.
+  auto position = [first = d.data()](const storage::WebhookDeliveryRecord& r) {
+    return SortableNumber(&r - first);
+  };
+  for (const auto* x : PageOf(d, page, position, &next)) {
+    out.push_back(Json{{"event", x->event},
+                       {"attempt", x->attempt},
+                       {"http_status", x->http_status},
+                       {"error", x->error},
+                       {"at", Rfc3339(x->at)}});
+  }
+  return JsonResponse(200, Json{{"deliveries", out}, {"next_cursor", next}});
+}
+
+absl::StatusOr<Response> WebhookSecret(const JobRoutes& c, Request& req) {
+  return JsonResponse(200, Json{{"secret", c.jobs->WebhookSecret(req.principal.tenant)},
+                                {"signature_header", "X-Verso-Signature"},
+                                {"algorithm", "HMAC-SHA256 over the body, hex"}});
+}
+
 }  // namespace
 
 void AddJobRoutes(Router* router, const Services& s) {
-  jobs::JobService* j = s.jobs;
-  if (j == nullptr) return;
+  if (s.jobs == nullptr) return;
+  auto c = std::make_shared<const JobRoutes>(JobRoutes{s.jobs});
   const std::vector<std::string> json = {"application/json"};
-  router->Add(WithMaxBody(kMaxDocumentBytes, {"POST",
-                                              "/v1/jobs",
-                                              "translate",
-                                              Route::Body::kUpload,
-                                              {"multipart/form-data", "application/json"},
-                                              Route::Exec::kLong,
-                                              [j](Request& req) {
-                                                struct Cleanup {
-                                                  std::string path;
-                                                  ~Cleanup() { std::filesystem::remove(path); }
-                                                } cleanup{req.body_file};
-                                                auto r = ParseSubmission(req);
-                                                if (!r.ok()) return ErrorResponse(r.status());
-                                                auto info = j->Submit(*r);
-                                                if (!info.ok()) return ErrorResponse(info.status());
-                                                Response resp = JsonResponse(202, JobJson(*info));
-                                                resp.headers.emplace_back(
-                                                    "Location", StrCat("/v1/jobs/", info->job.id));
-                                                if (info->replayed)
-                                                  resp.headers.emplace_back("Idempotent-Replayed",
-                                                                            "true");
-                                                return resp;
-                                              }}));
-  router->Add(WithQuery(
-      {"limit", "cursor"},
-      {"GET",
-       "/v1/jobs",
-       "translate",
-       Route::Body::kNone,
-       {},
-       Route::Exec::kStorage,
-       [j](Request& req) {
-         auto page = ReadPage(req, 50);
-         if (!page.ok()) return ErrorResponse(page.status());
-         auto after = JobsCursor(*page);
-         if (!after.ok()) return ErrorResponse(after.status());
-         // One more than asked tells whether a next page exists.
-         auto list = j->List(req.principal.tenant, page->limit + 1, after->first, after->second);
-         if (!list.ok()) return ErrorResponse(list.status());
-         Json next = nullptr;
-         if (static_cast<int>(list->size()) > page->limit) {
-           list->resize(page->limit);
-           const storage::JobRecord& last = list->back().job;
-           next = EncodeCursor(StrCat(absl::ToUnixMicros(last.created_at), "|", last.id));
-         }
-         Json out = Json::array();
-         for (const auto& x : *list) out.push_back(JobJson(x));
-         return JsonResponse(200, Json{{"jobs", out}, {"next_cursor", next}});
-       }}));
-  router->Add({"GET",
-               "/v1/jobs/{id}",
-               "translate",
-               Route::Body::kNone,
-               {},
-               Route::Exec::kStorage,
-               [j](Request& req) {
-                 auto info = j->Get(req.principal.tenant, req.params.at("id"));
-                 if (!info.ok()) return ErrorResponse(info.status());
-                 return JsonResponse(200, JobJson(*info));
-               }});
-  router->Add({"POST",
-               "/v1/jobs/{id}/cancel",
-               "translate",
-               Route::Body::kNone,
-               {},
-               Route::Exec::kStorage,
-               [j](Request& req) {
-                 auto info = j->Cancel(req.principal.tenant, req.params.at("id"));
-                 if (!info.ok()) return ErrorResponse(info.status());
-                 return JsonResponse(200, JobJson(*info));
-               }});
-  router->Add({"GET",
-               "/v1/jobs/{id}/analysis",
-               "translate",
-               Route::Body::kNone,
-               {},
-               Route::Exec::kStorage,
-               [j](Request& req) {
-                 auto a = j->GetAnalysis(req.principal.tenant, req.params.at("id"));
-                 if (!a.ok()) return ErrorResponse(a.status());
-                 Json targets = Json::array();
-                 for (const jobs::Analysis& x : *a) {
-                   Json bands = Json::array();
-                   for (const auto& b : x.bands) {
-                     bands.push_back(Json{{"band", b.band},
-                                          {"segments", b.segments},
-                                          {"words", b.words},
-                                          {"characters", b.characters}});
-                   }
-                   targets.push_back(Json{{"target_lang", x.target_lang},
-                                          {"bands", bands},
-                                          {"total",
-                                           {{"segments", x.total.segments},
-                                            {"words", x.total.words},
-                                            {"characters", x.total.characters}}}});
-                 }
-                 return JsonResponse(200, Json{{"job_id", req.params.at("id")},
-                                               {"word_count", "GMX-V 2.0"},
-                                               {"targets", targets}});
-               }});
-  router->Add(WithQuery(
-      {"target"}, {"GET",
-                   "/v1/jobs/{id}/download",
-                   "translate",
-                   Route::Body::kNone,
-                   {},
-                   Route::Exec::kLong,
-                   [j](Request& req) {
-                     auto target = req.Query("target");
-                     if (!target) return ErrorResponse(BadRequest("target: required (?target=de)"));
-                     auto doc = j->Download(req.principal.tenant, req.params.at("id"), *target);
-                     if (!doc.ok()) return ErrorResponse(doc.status());
-                     Response resp;
-                     resp.status = 200;
-                     resp.content_type = ContentType(doc->format);
-                     resp.body = std::move(doc->bytes);
-                     resp.headers.emplace_back("Content-Disposition",
-                                               AttachmentDisposition(doc->file_name));
-                     return resp;
-                   }}));
-  router->Add(WithQuery({"target", "state", "limit", "cursor"},
-                        {"GET",
-                         "/v1/jobs/{id}/segments",
-                         "translate",
-                         Route::Body::kNone,
-                         {},
-                         Route::Exec::kStorage,
-                         [j](Request& req) {
-                           auto page = ReadPage(req, 1000, 10000);
-                           if (!page.ok()) return ErrorResponse(page.status());
-                           auto segs = j->Segments(req.principal.tenant, req.params.at("id"),
-                                                   req.Query("target").value_or(""),
-                                                   req.Query("state").value_or(""));
-                           if (!segs.ok()) return ErrorResponse(segs.status());
-                           Json next;
-                           Json out = Json::array();
-                           for (const auto* x : PageOf(
-                                    *segs, *page,
-                                    [](const storage::JobSegmentRecord& r) {
-                                      return StrCat(r.target_lang, "|", SortableNumber(r.index));
-                                    },
-                                    &next)) {
-                             out.push_back(SegmentJson(*x));
-                           }
-                           return JsonResponse(200, Json{{"segments", out}, {"next_cursor", next}});
-                         }}));
-  router->Add(
-      {"GET",
-       "/v1/jobs/{id}/segments/{target}/{index}",
-       "translate",
-       Route::Body::kNone,
-       {},
-       Route::Exec::kStorage,
-       [j](Request& req) {
-         auto index = Index(req);
-         if (!index.ok()) return ErrorResponse(index.status());
-         auto d =
-             j->Segment(req.principal.tenant, req.params.at("id"), req.params.at("target"), *index);
-         if (!d.ok()) return ErrorResponse(d.status());
-         Json out = SegmentJson(d->segment);
-         Json matches = Json::array();
-         for (const auto& [score, st] : d->matches) {
-           matches.push_back(Json{{"score", score}, {"source", st.first}, {"target", st.second}});
-         }
-         out["tm_matches"] = matches;
-         return JsonResponse(200, out);
-       }});
-  router->Add({"PUT", "/v1/jobs/{id}/segments/{target}/{index}/draft", "translate",
-               Route::Body::kJson, json, Route::Exec::kStorage, [j](Request& req) {
-                 auto index = Index(req);
-                 if (!index.ok()) return ErrorResponse(index.status());
-                 auto body = ParseObject(req.body);
-                 if (!body.ok()) return ErrorResponse(body.status());
-                 Fields f(*body);
-                 std::string text;
-                 f.String("target", &text, true);
-                 if (auto st = f.Finish(); !st.ok()) return ErrorResponse(st);
-                 auto seg =
-                     j->SaveDraft(req.principal.tenant, req.params.at("id"),
-                                  req.params.at("target"), *index, text, req.principal.key_id);
-                 if (!seg.ok()) return ErrorResponse(seg.status());
-                 return JsonResponse(200, SegmentJson(*seg));
-               }});
-  router->Add({"POST", "/v1/jobs/{id}/segments/{target}/{index}/confirm", "translate",
-               Route::Body::kJson, json, Route::Exec::kStorage, [j](Request& req) {
-                 auto index = Index(req);
-                 if (!index.ok()) return ErrorResponse(index.status());
-                 std::optional<std::string> text;
-                 bool override_qa = false;
-                 if (!req.body.empty()) {
-                   auto body = ParseObject(req.body);
-                   if (!body.ok()) return ErrorResponse(body.status());
-                   Fields f(*body);
-                   std::string t;
-                   if (f.String("target", &t) && body->contains("target")) text = t;
-                   f.Bool("override_qa", &override_qa);
-                   if (auto st = f.Finish(); !st.ok()) return ErrorResponse(st);
-                 }
-                 auto seg =
-                     j->Confirm(req.principal.tenant, req.params.at("id"), req.params.at("target"),
-                                *index, text, req.principal.key_id, override_qa);
-                 if (!seg.ok()) return ConfirmError(seg.status());
-                 return JsonResponse(200, SegmentJson(*seg));
-               }});
-  router->Add(WithQuery(
-      {"limit", "cursor"},
-      {"GET",
-       "/v1/post-edits",
-       "translate",
-       Route::Body::kNone,
-       {},
-       Route::Exec::kStorage,
-       [j](Request& req) {
-         auto page = ReadPage(req, 100);
-         if (!page.ok()) return ErrorResponse(page.status());
-         auto after = AwaitingCursor(*page);
-         if (!after.ok()) return ErrorResponse(after.status());
-         auto segs = j->Awaiting(req.principal.tenant, page->limit + 1,
-                                 page->after.empty() ? nullptr : &*after);
-         if (!segs.ok()) return ErrorResponse(segs.status());
-         Json next = nullptr;
-         if (static_cast<int>(segs->size()) > page->limit) {
-           segs->resize(page->limit);
-           const storage::JobSegmentRecord& last = segs->back();
-           next = EncodeCursor(StrCat(absl::ToUnixMicros(last.updated_at), "|", last.job_id, "|",
-                                      last.target_lang, "|", last.index));
-         }
-         Json out = Json::array();
-         for (const auto& x : *segs) {
-           Json o = SegmentJson(x);
-           o["job_id"] = x.job_id;
-           out.push_back(std::move(o));
-         }
-         return JsonResponse(
-             200, Json{{"segments", out}, {"next_cursor", next}, {"expedited", j->Expedited()}});
-       }}));
-  router->Add(
-      WithQuery({"limit", "cursor"},
-                {"GET",
-                 "/v1/jobs/{id}/webhooks",
-                 "translate",
-                 Route::Body::kNone,
-                 {},
-                 Route::Exec::kStorage,
-                 [j](Request& req) {
-                   auto page = ReadPage(req, 100);
-                   if (!page.ok()) return ErrorResponse(page.status());
-                   auto d = j->Deliveries(req.principal.tenant, req.params.at("id"));
-                   if (!d.ok()) return ErrorResponse(d.status());
-                   Json next;
-                   Json out = Json::array();
-                   // Deliveries are only ever appended: a position stays the same.
-                   for (const auto* p : PageOf(
-                            *d, *page,
-                            [first = d->data()](const storage::WebhookDeliveryRecord& r) {
-                              return SortableNumber(&r - first);
-                            },
-                            &next)) {
-                     const storage::WebhookDeliveryRecord& x = *p;
-                     out.push_back(Json{{"event", x.event},
-                                        {"attempt", x.attempt},
-                                        {"http_status", x.http_status},
-                                        {"error", x.error},
-                                        {"at", Rfc3339(x.at)}});
-                   }
-                   return JsonResponse(200, Json{{"deliveries", out}, {"next_cursor", next}});
-                 }}));
-  router->Add({"GET",
-               "/v1/webhooks/secret",
-               "admin",
-               Route::Body::kNone,
-               {},
-               Route::Exec::kInline,
-               [j](Request& req) {
-                 return JsonResponse(200, Json{{"secret", j->WebhookSecret(req.principal.tenant)},
-                                               {"signature_header", "X-Verso-Signature"},
-                                               {"algorithm", "HMAC-SHA256 over the body, hex"}});
-               }});
+  const std::vector<std::string> submissions = {"multipart/form-data", "application/json"};
+  const std::vector<std::string> page = {"limit", "cursor"};
+  const std::string scope = "translate";
+  using B = Route::Body;
+  using E = Route::Exec;
+  // clang-format off
+  const std::vector<Route> routes = {
+    {.method = "POST", .pattern = "/v1/jobs", .scope = scope, .body = B::kUpload, .content_types = submissions, .exec = E::kLong, .handler = Bind(c, Submit), .max_body = kMaxDocumentBytes},
+    {.method = "GET",  .pattern = "/v1/jobs", .scope = scope, .handler = Bind(c, ListJobs), .query = page},
+    {.method = "GET",  .pattern = "/v1/jobs/{id}", .scope = scope, .handler = Bind(c, GetJob)},
+    {.method = "POST", .pattern = "/v1/jobs/{id}/cancel", .scope = scope, .handler = Bind(c, CancelJob)},
+    {.method = "GET",  .pattern = "/v1/jobs/{id}/analysis", .scope = scope, .handler = Bind(c, GetAnalysis)},
+    {.method = "GET",  .pattern = "/v1/jobs/{id}/download", .scope = scope, .exec = E::kLong, .handler = Bind(c, Download), .query = {"target"}},
+    {.method = "GET",  .pattern = "/v1/jobs/{id}/segments", .scope = scope, .handler = Bind(c, ListSegments), .query = {"target", "state", "limit", "cursor"}},
+    {.method = "GET",  .pattern = "/v1/jobs/{id}/segments/{target}/{index}", .scope = scope, .handler = Bind(c, GetSegment)},
+    {.method = "PUT",  .pattern = "/v1/jobs/{id}/segments/{target}/{index}/draft", .scope = scope, .body = B::kJson, .content_types = json, .handler = Bind(c, SaveDraft)},
+    {.method = "POST", .pattern = "/v1/jobs/{id}/segments/{target}/{index}/confirm", .scope = scope, .body = B::kJson, .content_types = json, .handler = Bind(c, Confirm)},
+    {.method = "GET",  .pattern = "/v1/post-edits", .scope = scope, .handler = Bind(c, PostEditQueue), .query = page},
+    {.method = "GET",  .pattern = "/v1/jobs/{id}/webhooks", .scope = scope, .handler = Bind(c, Deliveries), .query = page},
+    {.method = "GET",  .pattern = "/v1/webhooks/secret", .scope = "admin", .exec = E::kInline, .handler = Bind(c, WebhookSecret)},
+  };
+  // clang-format on
+  for (const Route& r : routes) router->Add(r);
 }
 
 }  // namespace verso::api
