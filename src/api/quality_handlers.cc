@@ -149,477 +149,429 @@ absl::StatusOr<std::vector<mt::GlossaryTerm>> GlossaryPromptTerms(
   return out;
 }
 
-void AddQualityRoutes(Router* router, const Services& s) {
-  const std::vector<std::string> json = {"application/json"};
+namespace {
+
+Response NoContent() { return Response{204, "application/json", "", "", false, {}}; }
+
+// ---- Glossaries ----
+
+absl::StatusOr<Response> ListGlossaries(const Services& s, Request& req) {
+  VERSO_ASSIGN_OR_RETURN(Page page, ReadPage(req, 100));
+  VERSO_ASSIGN_OR_RETURN(std::vector<terms::GlossaryInfo> list,
+                         s.glossaries->List(req.principal.tenant));
+  Json next;
+  Json out = Json::array();
+  for (const auto* x : PageOf(
+           list, page, [](const terms::GlossaryInfo& i) { return i.name; }, &next)) {
+    out.push_back(GlossaryJson(*x));
+  }
+  return JsonResponse(200, Json{{"glossaries", out}, {"next_cursor", next}});
+}
+
+absl::StatusOr<Response> CreateGlossary(const Services& s, Request& req) {
+  VERSO_ASSIGN_OR_RETURN(Json body, ParseObject(req.body));
+  Fields f(body);
+  std::string name, description;
+  f.String("name", &name, true);
+  f.String("description", &description);
+  VERSO_RETURN_IF_ERROR(f.Finish());
+  VERSO_RETURN_IF_ERROR(s.glossaries->Create(req.principal.tenant, name, description));
+  VERSO_ASSIGN_OR_RETURN(terms::GlossaryInfo info, s.glossaries->Get(req.principal.tenant, name));
+  return JsonResponse(201, GlossaryJson(info));
+}
+
+absl::StatusOr<Response> GetGlossary(const Services& s, Request& req) {
+  VERSO_ASSIGN_OR_RETURN(terms::GlossaryInfo info,
+                         s.glossaries->Get(req.principal.tenant, req.params.at("name")));
+  return JsonResponse(200, GlossaryJson(info));
+}
+
+absl::StatusOr<Response> DeleteGlossary(const Services& s, Request& req) {
+  VERSO_RETURN_IF_ERROR(s.glossaries->Delete(req.principal.tenant, req.params.at("name")));
+  return NoContent();
+}
+
+absl::StatusOr<Response> ListConcepts(const Services& s, Request& req) {
+  VERSO_ASSIGN_OR_RETURN(Page page, ReadPage(req, 100));
+  VERSO_ASSIGN_OR_RETURN(std::vector<terms::Concept> all,
+                         s.glossaries->Concepts(req.principal.tenant, req.params.at("name")));
+  Json next;
+  Json out = Json::array();
+  for (const auto* c : PageOf(
+           all, page, [](const formats::Concept& x) { return x.id; }, &next)) {
+    out.push_back(ConceptJson(*c));
+  }
+  return JsonResponse(200, Json{{"concepts", out}, {"next_cursor", next}});
+}
+
+absl::StatusOr<Response> PutConcepts(const Services& s, Request& req) {
+  VERSO_ASSIGN_OR_RETURN(Json body, ParseObject(req.body));
+  Fields f(body);
+  const Json* concepts = f.Array("concepts", true);
+  bool replace = false;
+  f.Bool("replace", &replace);
+  VERSO_RETURN_IF_ERROR(f.Finish());
+  std::vector<terms::Concept> parsed;
+  for (size_t i = 0; i < concepts->size(); ++i) {
+    VERSO_ASSIGN_OR_RETURN(terms::Concept c,
+                           ParseConcept((*concepts)[i], StrCat("concepts[", i, "].")));
+    parsed.push_back(std::move(c));
+  }
+  VERSO_ASSIGN_OR_RETURN(std::vector<terms::Concept> put,
+                         s.glossaries->PutConcepts(req.principal.tenant, req.params.at("name"),
+                                                   std::move(parsed), replace));
+  Json out = Json::array();
+  for (const auto& c : put) out.push_back(ConceptJson(c));
+  return JsonResponse(200, Json{{"concepts", out}});
+}
+
+absl::StatusOr<Response> GetConcept(const Services& s, Request& req) {
+  VERSO_ASSIGN_OR_RETURN(
+      terms::Concept c,
+      s.glossaries->GetConcept(req.principal.tenant, req.params.at("name"), req.params.at("id")));
+  return JsonResponse(200, ConceptJson(c));
+}
+
+absl::StatusOr<Response> PutConcept(const Services& s, Request& req) {
+  VERSO_ASSIGN_OR_RETURN(Json body, ParseObject(req.body));
+  VERSO_ASSIGN_OR_RETURN(terms::Concept c, ParseConcept(body, ""));
+  const std::string& id = req.params.at("id");
+  if (!c.id.empty() && c.id != id) {
+    return absl::InvalidArgumentError(
+        StrCat("id: \"", c.id, "\" differs from the path's \"", id, "\""));
+  }
+  c.id = id;
+  VERSO_ASSIGN_OR_RETURN(
+      std::vector<terms::Concept> put,
+      s.glossaries->PutConcepts(req.principal.tenant, req.params.at("name"), {c}, false));
+  return JsonResponse(200, ConceptJson(put[0]));
+}
+
+absl::StatusOr<Response> DeleteConcept(const Services& s, Request& req) {
+  VERSO_RETURN_IF_ERROR(s.glossaries->DeleteConcept(req.principal.tenant, req.params.at("name"),
+                                                    req.params.at("id")));
+  return NoContent();
+}
+
+// ?format of a glossary upload (or what its Content-Type says) and the file's concepts.
+absl::StatusOr<std::vector<terms::Concept>> ReadGlossaryUpload(const Request& req) {
+  std::string format = req.Query("format").value_or("");
+  std::string_view type = req.Header("content-type");
+  type = type.substr(0, type.find(';'));
+  if (format.empty()) {
+    if (type == "text/csv") {
+      format = "csv";
+    } else if (type == "application/octet-stream") {
+      return BadRequest("format: say ?format=tbx or ?format=csv for an octet stream");
+    } else {
+      format = "tbx";
+    }
+  }
+  if (format != "tbx" && format != "csv") {
+    return BadRequest(StrCat("format: \"", format, "\" is not tbx or csv"));
+  }
+  const std::string replace = req.Query("replace").value_or("false");
+  if (replace != "true" && replace != "false") return BadRequest("replace: true or false");
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(req.body_file, ec);
+  if (ec || static_cast<int64_t>(size) > kMaxGlossaryUpload) {
+    return absl::ResourceExhaustedError(
+        StrCat("a glossary file may have at most ", kMaxGlossaryUpload >> 20, " MiB"));
+  }
+  const std::string file_name = StrCat(req.params.at("name"), ".", format);
+  VERSO_ASSIGN_OR_RETURN(std::string data, ReadFile(req.body_file));
+  return format == "tbx" ? formats::ReadTbx(data, file_name)
+                         : formats::ReadGlossaryCsv(data, file_name);
+}
+
+absl::StatusOr<Response> ImportGlossary(const Services& s, Request& req) {
+  struct Cleanup {
+    std::string path;
+    ~Cleanup() { std::filesystem::remove(path); }
+  } cleanup{req.body_file};
+  VERSO_ASSIGN_OR_RETURN(std::vector<terms::Concept> concepts, ReadGlossaryUpload(req));
+  const bool replace = req.Query("replace").value_or("false") == "true";
+  const std::string name = req.params.at("name");
   terms::GlossaryService* g = s.glossaries;
-  if (g != nullptr) {
-    router->Add(WithQuery(
-        {"limit", "cursor"},
-        {"GET",
-         "/v1/glossaries",
-         "tm:read",
-         Route::Body::kNone,
-         {},
-         Route::Exec::kStorage,
-         [g](Request& req) {
-           auto page = ReadPage(req, 100);
-           if (!page.ok()) return ErrorResponse(page.status());
-           auto list = g->List(req.principal.tenant);
-           if (!list.ok()) return ErrorResponse(list.status());
-           Json next;
-           Json out = Json::array();
-           for (const auto* x : PageOf(
-                    *list, *page, [](const terms::GlossaryInfo& i) { return i.name; }, &next)) {
-             out.push_back(GlossaryJson(*x));
-           }
-           return JsonResponse(200, Json{{"glossaries", out}, {"next_cursor", next}});
-         }}));
-    router->Add({"POST", "/v1/glossaries", "tm:write", Route::Body::kJson, json,
-                 Route::Exec::kStorage, [g](Request& req) {
-                   auto body = ParseObject(req.body);
-                   if (!body.ok()) return ErrorResponse(body.status());
-                   Fields f(*body);
-                   std::string name, description;
-                   f.String("name", &name, true);
-                   f.String("description", &description);
-                   if (absl::Status e = f.Finish(); !e.ok()) return ErrorResponse(e);
-                   absl::Status c = g->Create(req.principal.tenant, name, description);
-                   if (!c.ok()) return ErrorResponse(c);
-                   auto info = g->Get(req.principal.tenant, name);
-                   if (!info.ok()) return ErrorResponse(info.status());
-                   return JsonResponse(201, GlossaryJson(*info));
-                 }});
-    router->Add({"GET",
-                 "/v1/glossaries/{name}",
-                 "tm:read",
-                 Route::Body::kNone,
-                 {},
-                 Route::Exec::kStorage,
-                 [g](Request& req) {
-                   auto info = g->Get(req.principal.tenant, req.params.at("name"));
-                   if (!info.ok()) return ErrorResponse(info.status());
-                   return JsonResponse(200, GlossaryJson(*info));
-                 }});
-    router->Add({"DELETE",
-                 "/v1/glossaries/{name}",
-                 "tm:write",
-                 Route::Body::kNone,
-                 {},
-                 Route::Exec::kStorage,
-                 [g](Request& req) {
-                   absl::Status d = g->Delete(req.principal.tenant, req.params.at("name"));
-                   if (!d.ok()) return ErrorResponse(d);
-                   return Response{204, "application/json", "", "", false, {}};
-                 }});
-    router->Add(
-        WithQuery({"limit", "cursor"},
-                  {"GET",
-                   "/v1/glossaries/{name}/concepts",
-                   "tm:read",
-                   Route::Body::kNone,
-                   {},
-                   Route::Exec::kStorage,
-                   [g](Request& req) {
-                     auto page = ReadPage(req, 100);
-                     if (!page.ok()) return ErrorResponse(page.status());
-                     auto all = g->Concepts(req.principal.tenant, req.params.at("name"));
-                     if (!all.ok()) return ErrorResponse(all.status());
-                     Json next;
-                     Json out = Json::array();
-                     for (const auto* c : PageOf(
-                              *all, *page, [](const formats::Concept& x) { return x.id; }, &next)) {
-                       out.push_back(ConceptJson(*c));
-                     }
-                     return JsonResponse(200, Json{{"concepts", out}, {"next_cursor", next}});
-                   }}));
-    router->Add({"POST", "/v1/glossaries/{name}/concepts", "tm:write", Route::Body::kJson, json,
-                 Route::Exec::kStorage, [g](Request& req) {
-                   auto body = ParseObject(req.body);
-                   if (!body.ok()) return ErrorResponse(body.status());
-                   Fields f(*body);
-                   const Json* concepts = f.Array("concepts", true);
-                   bool replace = false;
-                   f.Bool("replace", &replace);
-                   if (absl::Status e = f.Finish(); !e.ok()) return ErrorResponse(e);
-                   std::vector<terms::Concept> parsed;
-                   for (size_t i = 0; i < concepts->size(); ++i) {
-                     auto c = ParseConcept((*concepts)[i], StrCat("concepts[", i, "]."));
-                     if (!c.ok()) return ErrorResponse(c.status());
-                     parsed.push_back(std::move(*c));
-                   }
-                   auto put = g->PutConcepts(req.principal.tenant, req.params.at("name"),
-                                             std::move(parsed), replace);
-                   if (!put.ok()) return ErrorResponse(put.status());
-                   Json out = Json::array();
-                   for (const auto& c : *put) out.push_back(ConceptJson(c));
-                   return JsonResponse(200, Json{{"concepts", out}});
-                 }});
-    router->Add({"GET",
-                 "/v1/glossaries/{name}/concepts/{id}",
-                 "tm:read",
-                 Route::Body::kNone,
-                 {},
-                 Route::Exec::kStorage,
-                 [g](Request& req) {
-                   auto c = g->GetConcept(req.principal.tenant, req.params.at("name"),
-                                          req.params.at("id"));
-                   if (!c.ok()) return ErrorResponse(c.status());
-                   return JsonResponse(200, ConceptJson(*c));
-                 }});
-    router->Add({"PUT", "/v1/glossaries/{name}/concepts/{id}", "tm:write", Route::Body::kJson, json,
-                 Route::Exec::kStorage, [g](Request& req) {
-                   auto body = ParseObject(req.body);
-                   if (!body.ok()) return ErrorResponse(body.status());
-                   auto c = ParseConcept(*body, "");
-                   if (!c.ok()) return ErrorResponse(c.status());
-                   const std::string& id = req.params.at("id");
-                   if (!c->id.empty() && c->id != id) {
-                     return ErrorResponse(absl::InvalidArgumentError(
-                         StrCat("id: \"", c->id, "\" differs from the path's \"", id, "\"")));
-                   }
-                   c->id = id;
-                   auto put =
-                       g->PutConcepts(req.principal.tenant, req.params.at("name"), {*c}, false);
-                   if (!put.ok()) return ErrorResponse(put.status());
-                   return JsonResponse(200, ConceptJson((*put)[0]));
-                 }});
-    router->Add({"DELETE",
-                 "/v1/glossaries/{name}/concepts/{id}",
-                 "tm:write",
-                 Route::Body::kNone,
-                 {},
-                 Route::Exec::kStorage,
-                 [g](Request& req) {
-                   absl::Status d = g->DeleteConcept(req.principal.tenant, req.params.at("name"),
-                                                     req.params.at("id"));
-                   if (!d.ok()) return ErrorResponse(d);
-                   return Response{204, "application/json", "", "", false, {}};
-                 }});
-    const std::vector<std::string> uploads = {"application/xml",   "text/xml",
-                                              "application/x-tbx", "application/tbx+xml",
-                                              "text/csv",          "application/octet-stream"};
-    router->Add(WithQuery(
-        {"format", "replace"},
-        WithMaxBody(
-            kMaxGlossaryUpload,
-            {"POST", "/v1/glossaries/{name}/imports", "tm:write", Route::Body::kUpload, uploads,
-             Route::Exec::kLong, [g](Request& req) {
-               struct Cleanup {
-                 std::string path;
-                 ~Cleanup() { std::filesystem::remove(path); }
-               } cleanup{req.body_file};
-               std::string format = req.Query("format").value_or("");
-               std::string_view type = req.Header("content-type");
-               type = type.substr(0, type.find(';'));
-               if (format.empty()) {
-                 if (type == "text/csv") {
-                   format = "csv";
-                 } else if (type == "application/octet-stream") {
-                   return ErrorResponse(
-                       BadRequest("format: say ?format=tbx or ?format=csv for an octet stream"));
-                 } else {
-                   format = "tbx";
-                 }
-               }
-               if (format != "tbx" && format != "csv") {
-                 return ErrorResponse(
-                     BadRequest(StrCat("format: \"", format, "\" is not tbx or csv")));
-               }
-               const std::string replace_q = req.Query("replace").value_or("false");
-               if (replace_q != "true" && replace_q != "false") {
-                 return ErrorResponse(BadRequest("replace: true or false"));
-               }
-               std::error_code ec;
-               const auto size = std::filesystem::file_size(req.body_file, ec);
-               if (ec || static_cast<int64_t>(size) > kMaxGlossaryUpload) {
-                 return ErrorResponse(absl::ResourceExhaustedError(StrCat(
-                     "a glossary file may have at most ", kMaxGlossaryUpload >> 20, " MiB")));
-               }
-               const std::string name = req.params.at("name");
-               const std::string file_name = StrCat(name, ".", format);
-               auto data = ReadFile(req.body_file);
-               if (!data.ok()) return ErrorResponse(data.status());
-               auto concepts = format == "tbx" ? formats::ReadTbx(*data, file_name)
-                                               : formats::ReadGlossaryCsv(*data, file_name);
-               if (!concepts.ok()) return ErrorResponse(concepts.status());
-               bool created = false;
-               if (auto info = g->Get(req.principal.tenant, name);
-                   absl::IsNotFound(info.status())) {
-                 absl::Status c = g->Create(req.principal.tenant, name, "");
-                 if (!c.ok() && !absl::IsAlreadyExists(c)) return ErrorResponse(c);
-                 created = c.ok();
-               }
-               const size_t n = concepts->size();
-               auto put =
-                   g->Import(req.principal.tenant, name, std::move(*concepts), replace_q == "true");
-               if (!put.ok()) {
-                 if (created) g->Delete(req.principal.tenant, name).IgnoreError();
-                 return ErrorResponse(put.status());
-               }
-               auto info = g->Get(req.principal.tenant, name);
-               if (!info.ok()) return ErrorResponse(info.status());
-               Json out = GlossaryJson(*info);
-               out["imported"] = n;
-               out["added"] = put->added;
-               out["merged"] = put->merged;
-               out["replaced"] = put->replaced;
-               return JsonResponse(created ? 201 : 200, out);
-             }})));
-    router->Add(WithQuery(
-        {"format"},
-        {"GET",
-         "/v1/glossaries/{name}/export",
-         "tm:read",
-         Route::Body::kNone,
-         {},
-         Route::Exec::kLong,
-         [g](Request& req) {
-           const std::string format = req.Query("format").value_or("tbx");
-           if (format != "tbx" && format != "csv") {
-             return ErrorResponse(BadRequest(StrCat("format: \"", format, "\" is not tbx or csv")));
-           }
-           auto all = g->Concepts(req.principal.tenant, req.params.at("name"));
-           if (!all.ok()) return ErrorResponse(all.status());
-           Response r;
-           if (format == "csv") {
-             r.content_type = "text/csv";
-             r.body = formats::WriteGlossaryCsv(*all);
-           } else {
-             std::string lang = "en";
-             if (!all->empty() && !(*all)[0].terms.empty()) lang = (*all)[0].terms[0].lang;
-             r.content_type = "application/x-tbx";
-             r.body = formats::WriteTbx(*all, lang);
-           }
-           r.headers.push_back({"Content-Disposition",
-                                AttachmentDisposition(StrCat(req.params.at("name"), ".", format))});
-           return r;
-         }}));
-    router->Add({"POST", "/v1/glossaries/{name}/lookup", "tm:read", Route::Body::kJson, json,
-                 Route::Exec::kStorage, [g](Request& req) {
-                   auto body = ParseObject(req.body);
-                   if (!body.ok()) return ErrorResponse(body.status());
-                   Fields f(*body);
-                   std::string sl, tl, format = "plain";
-                   f.String("source_lang", &sl, true);
-                   f.String("target_lang", &tl, true);
-                   f.String("text_format", &format);
-                   const Json* segments = f.Array("segments", true);
-                   if (absl::Status e = f.Finish(); !e.ok()) return ErrorResponse(e);
-                   auto plain = ParseTextFormat(format);
-                   if (!plain.ok()) return ErrorResponse(plain.status());
-                   auto src = LanguageTag("source_lang", sl);
-                   if (!src.ok()) return ErrorResponse(src.status());
-                   auto tgt = LanguageTag("target_lang", tl);
-                   if (!tgt.ok()) return ErrorResponse(tgt.status());
-                   if (segments->size() > kMaxSegments) {
-                     return ErrorResponse(
-                         absl::InvalidArgumentError(StrCat("segments: at most ", kMaxSegments)));
-                   }
-                   Json out = Json::array();
-                   for (size_t i = 0; i < segments->size(); ++i) {
-                     auto t = ParseText((*segments)[i], StrCat("segments[", i, "]"), *plain);
-                     if (!t.ok()) return ErrorResponse(t.status());
-                     auto hits =
-                         g->Find(req.principal.tenant, req.params.at("name"), *src, *tgt, *t);
-                     if (!hits.ok()) return ErrorResponse(hits.status());
-                     out.push_back(Json{{"terms", qe::TermHitsToJson(*hits)}});
-                   }
-                   return JsonResponse(200, Json{{"segments", out}});
-                 }});
+  bool created = false;
+  if (auto info = g->Get(req.principal.tenant, name); absl::IsNotFound(info.status())) {
+    absl::Status c = g->Create(req.principal.tenant, name, "");
+    if (!c.ok() && !absl::IsAlreadyExists(c)) return c;
+    created = c.ok();
   }
+  const size_t n = concepts.size();
+  auto put = g->Import(req.principal.tenant, name, std::move(concepts), replace);
+  if (!put.ok()) {
+    if (created) g->Delete(req.principal.tenant, name).IgnoreError();
+    return put.status();
+  }
+  VERSO_ASSIGN_OR_RETURN(terms::GlossaryInfo info, g->Get(req.principal.tenant, name));
+  Json out = GlossaryJson(info);
+  out["imported"] = n;
+  out["added"] = put->added;
+  out["merged"] = put->merged;
+  out["replaced"] = put->replaced;
+  return JsonResponse(created ? 201 : 200, out);
+}
 
-  // ---- QA profiles (a project's QA settings) ----
-  auto profile_json = [](const storage::QaProfileRecord& p) {
-    return Json{{"name", p.name},
-                {"disabled_checks", p.disabled_checks},
-                {"max_length", p.max_length},
-                {"updated_at", Rfc3339(p.updated_at)}};
-  };
-  router->Add({"PUT", "/v1/qa/profiles/{name}", "admin", Route::Body::kJson, json,
-               Route::Exec::kStorage, [s, profile_json](Request& req) {
-                 if (absl::Status n = CheckName("name", req.params.at("name")); !n.ok()) {
-                   return ErrorResponse(n);
-                 }
-                 auto body = ParseObject(req.body);
-                 if (!body.ok()) return ErrorResponse(body.status());
-                 Fields f(*body);
-                 const Json* disabled = f.Array("disabled_checks");
-                 int64_t max_length = 0;
-                 f.Int("max_length", &max_length);
-                 if (absl::Status e = f.Finish(); !e.ok()) return ErrorResponse(e);
-                 auto o = ParseQaOptions(s, req.principal.tenant, "", disabled, max_length);
-                 if (!o.ok()) return ErrorResponse(o.status());
-                 storage::QaProfileRecord p;
-                 p.tenant = req.principal.tenant;
-                 p.name = req.params.at("name");
-                 p.disabled_checks.assign(o->disabled.begin(), o->disabled.end());
-                 p.max_length = o->max_length;
-                 p.updated_at = s.clock->Now();
-                 absl::Status put = s.db->qa_profiles().PutQaProfile(p);
-                 if (!put.ok()) return ErrorResponse(put);
-                 return JsonResponse(200, profile_json(p));
-               }});
-  router->Add(WithQuery(
-      {"limit", "cursor"},
-      {"GET",
-       "/v1/qa/profiles",
-       "translate",
-       Route::Body::kNone,
-       {},
-       Route::Exec::kStorage,
-       [s, profile_json](Request& req) {
-         auto page = ReadPage(req, 100);
-         if (!page.ok()) return ErrorResponse(page.status());
-         auto list = s.db->qa_profiles().ListQaProfiles(req.principal.tenant);
-         if (!list.ok()) return ErrorResponse(list.status());
-         Json next;
-         Json arr = Json::array();
-         for (const auto* p : PageOf(
-                  *list, *page, [](const storage::QaProfileRecord& x) { return x.name; }, &next)) {
-           arr.push_back(profile_json(*p));
-         }
-         return JsonResponse(200, Json{{"profiles", arr}, {"next_cursor", next}});
-       }}));
-  router->Add({"GET",
-               "/v1/qa/profiles/{name}",
-               "translate",
-               Route::Body::kNone,
-               {},
-               Route::Exec::kStorage,
-               [s, profile_json](Request& req) {
-                 auto p =
-                     s.db->qa_profiles().GetQaProfile(req.principal.tenant, req.params.at("name"));
-                 if (!p.ok()) return ErrorResponse(p.status());
-                 return JsonResponse(200, profile_json(*p));
-               }});
-  router->Add({"DELETE",
-               "/v1/qa/profiles/{name}",
-               "admin",
-               Route::Body::kNone,
-               {},
-               Route::Exec::kStorage,
-               [s](Request& req) {
-                 absl::Status d = s.db->qa_profiles().DeleteQaProfile(req.principal.tenant,
-                                                                      req.params.at("name"));
-                 if (!d.ok()) return ErrorResponse(d);
-                 return Response{204, "application/json", "", "", false, {}};
-               }});
+absl::StatusOr<Response> ExportGlossary(const Services& s, Request& req) {
+  const std::string format = req.Query("format").value_or("tbx");
+  if (format != "tbx" && format != "csv") {
+    return BadRequest(StrCat("format: \"", format, "\" is not tbx or csv"));
+  }
+  VERSO_ASSIGN_OR_RETURN(std::vector<terms::Concept> all,
+                         s.glossaries->Concepts(req.principal.tenant, req.params.at("name")));
+  Response r;
+  if (format == "csv") {
+    r.content_type = "text/csv";
+    r.body = formats::WriteGlossaryCsv(all);
+  } else {
+    std::string lang = "en";
+    if (!all.empty() && !all[0].terms.empty()) lang = all[0].terms[0].lang;
+    r.content_type = "application/x-tbx";
+    r.body = formats::WriteTbx(all, lang);
+  }
+  r.headers.push_back(
+      {"Content-Disposition", AttachmentDisposition(StrCat(req.params.at("name"), ".", format))});
+  return r;
+}
 
-  // ---- QA and QE ----
-  // Shared request shape: source_lang, target_lang, text_format, glossary, segments of
-  // {source, translation}.
-  struct Parsed {
-    QualityRequest q;
-    std::vector<SegmentToAnnotate> segments;
-  };
-  auto parse = [s](Request& req, bool qe_fields) -> absl::StatusOr<Parsed> {
-    VERSO_ASSIGN_OR_RETURN(Json body, ParseObject(req.body));
-    Fields f(body);
-    Parsed p;
-    std::string sl, tl, format = "plain";
-    int64_t max_length = 0, threshold = -1;
-    f.String("source_lang", &sl, true);
-    f.String("target_lang", &tl, true);
-    f.String("text_format", &format);
-    f.String("glossary", &p.q.glossary);
-    std::string qa_profile;
-    f.String("qa_profile", &qa_profile);
-    const Json* segments = f.Array("segments", true);
-    const Json* disabled = f.Array("disabled_checks");
-    f.Int("max_length", &max_length);
-    if (qe_fields) {
-      f.String("tm_store", &p.q.tm_store);
-      f.Int("threshold", &threshold);
-      f.Bool("round_trip", &p.q.round_trip);
-    }
-    VERSO_RETURN_IF_ERROR(f.Finish());
-    VERSO_ASSIGN_OR_RETURN(bool plain, ParseTextFormat(format));
-    VERSO_ASSIGN_OR_RETURN(p.q.source_lang, LanguageTag("source_lang", sl));
-    VERSO_ASSIGN_OR_RETURN(p.q.target_lang, LanguageTag("target_lang", tl));
+absl::StatusOr<Response> LookupTerms(const Services& s, Request& req) {
+  VERSO_ASSIGN_OR_RETURN(Json body, ParseObject(req.body));
+  Fields f(body);
+  std::string sl, tl, format = "plain";
+  f.String("source_lang", &sl, true);
+  f.String("target_lang", &tl, true);
+  f.String("text_format", &format);
+  const Json* segments = f.Array("segments", true);
+  VERSO_RETURN_IF_ERROR(f.Finish());
+  VERSO_ASSIGN_OR_RETURN(bool plain, ParseTextFormat(format));
+  VERSO_ASSIGN_OR_RETURN(std::string src, LanguageTag("source_lang", sl));
+  VERSO_ASSIGN_OR_RETURN(std::string tgt, LanguageTag("target_lang", tl));
+  if (segments->size() > kMaxSegments) {
+    return absl::InvalidArgumentError(StrCat("segments: at most ", kMaxSegments));
+  }
+  Json out = Json::array();
+  for (size_t i = 0; i < segments->size(); ++i) {
+    VERSO_ASSIGN_OR_RETURN(std::string t,
+                           ParseText((*segments)[i], StrCat("segments[", i, "]"), plain));
     VERSO_ASSIGN_OR_RETURN(
-        p.q.qa, ParseQaOptions(s, req.principal.tenant, qa_profile, disabled, max_length));
-    if (threshold > 101) {
-      return absl::InvalidArgumentError("threshold: 0 to 100, or 101 for never");
-    }
-    p.q.threshold_given = threshold >= 0;
-    p.q.threshold = threshold >= 0    ? static_cast<double>(threshold)
-                    : s.qe != nullptr ? s.qe->approve_threshold()
-                                      : 100;
-    p.q.tenant = req.principal.tenant;
-    p.q.plain = plain;
-    p.q.deadline = s.clock->Now() + s.translate_timeout;
-    if (segments->empty() || segments->size() > kMaxSegments) {
-      return absl::InvalidArgumentError(
-          StrCat("segments: between 1 and ", kMaxSegments, " are needed, got ", segments->size()));
-    }
-    for (size_t i = 0; i < segments->size(); ++i) {
-      const std::string path = StrCat("segments[", i, "]");
-      const Json& sj = (*segments)[i];
-      if (!sj.is_object()) return BadRequest(StrCat(path, ": not an object"));
-      Fields sf(sj, path + ".");
-      std::string src, mt;
-      SegmentToAnnotate seg;
-      seg.origin = "mt";
-      sf.String("source", &src, true);
-      sf.String("translation", &mt, true);
-      const Json* unknown = nullptr;
-      if (qe_fields) {
-        unknown = sf.Array("unknown_words");
-        double logprob = 0;
-        if (sj.contains("engine_logprob") && sf.Number("engine_logprob", &logprob)) {
-          seg.engine_logprob = logprob;
-        }
-      }
-      VERSO_RETURN_IF_ERROR(sf.Finish());
-      VERSO_ASSIGN_OR_RETURN(seg.source, ParseText(Json(src), path + ".source", plain));
-      VERSO_ASSIGN_OR_RETURN(seg.translation, ParseText(Json(mt), path + ".translation", plain));
-      if (unknown != nullptr) {
-        for (const Json& w : *unknown) {
-          if (!w.is_string()) return BadRequest(StrCat(path, ".unknown_words: strings"));
-          seg.unknown_words.push_back(w.get<std::string>());
-        }
-      }
-      p.segments.push_back(std::move(seg));
-    }
-    return p;
-  };
-
-  router->Add({"POST", "/v1/qa/check", "translate", Route::Body::kJson, json, Route::Exec::kStorage,
-               [s, parse](Request& req) {
-                 auto p = parse(req, false);
-                 if (!p.ok()) return ErrorResponse(p.status());
-                 p->q.estimate = false;
-                 auto a = AnnotateSegments(s, p->q, p->segments);
-                 if (!a.ok()) return ErrorResponse(a.status());
-                 Json out = Json::array();
-                 for (auto& x : *a) {
-                   out.push_back(Json{{"warnings", x["qa"]}, {"terms", x["terms"]}});
-                 }
-                 return JsonResponse(200, Json{{"segments", out}});
-               }});
-
-  if (s.qe != nullptr) {
-    // An external scorer or the round trip may take a while: the waiting pool.
-    router->Add({"POST", "/v1/qe", "translate", Route::Body::kJson, json, Route::Exec::kWaits,
-                 [s, parse](Request& req) {
-                   auto p = parse(req, true);
-                   if (!p.ok()) return ErrorResponse(p.status());
-                   auto a = AnnotateSegments(s, p->q, p->segments);
-                   if (!a.ok()) return ErrorResponse(a.status());
-                   Json out = Json::array();
-                   for (auto& x : *a) {
-                     Json seg = x["qe"];
-                     seg["qa"] = x["qa"];
-                     seg["terms"] = x["terms"];
-                     out.push_back(seg);
-                   }
-                   Json level = nullptr;
-                   if (s.degradation != nullptr) level = LevelJson(s.degradation->Current());
-                   return JsonResponse(200, Json{{"scorer", s.qe->scorer_name()},
-                                                 {"degradation", level},
-                                                 {"segments", out}});
-                 }});
+        auto hits, s.glossaries->Find(req.principal.tenant, req.params.at("name"), src, tgt, t));
+    out.push_back(Json{{"terms", qe::TermHitsToJson(hits)}});
   }
+  return JsonResponse(200, Json{{"segments", out}});
+}
+
+// ---- QA profiles (a project's QA settings) ----
+
+Json ProfileJson(const storage::QaProfileRecord& p) {
+  return Json{{"name", p.name},
+              {"disabled_checks", p.disabled_checks},
+              {"max_length", p.max_length},
+              {"updated_at", Rfc3339(p.updated_at)}};
+}
+
+absl::StatusOr<Response> PutProfile(const Services& s, Request& req) {
+  VERSO_RETURN_IF_ERROR(CheckName("name", req.params.at("name")));
+  VERSO_ASSIGN_OR_RETURN(Json body, ParseObject(req.body));
+  Fields f(body);
+  const Json* disabled = f.Array("disabled_checks");
+  int64_t max_length = 0;
+  f.Int("max_length", &max_length);
+  VERSO_RETURN_IF_ERROR(f.Finish());
+  VERSO_ASSIGN_OR_RETURN(qa::Options o,
+                         ParseQaOptions(s, req.principal.tenant, "", disabled, max_length));
+  storage::QaProfileRecord p;
+  p.tenant = req.principal.tenant;
+  p.name = req.params.at("name");
+  p.disabled_checks.assign(o.disabled.begin(), o.disabled.end());
+  p.max_length = o.max_length;
+  p.updated_at = s.clock->Now();
+  VERSO_RETURN_IF_ERROR(s.db->qa_profiles().PutQaProfile(p));
+  return JsonResponse(200, ProfileJson(p));
+}
+
+absl::StatusOr<Response> ListProfiles(const Services& s, Request& req) {
+  VERSO_ASSIGN_OR_RETURN(Page page, ReadPage(req, 100));
+  VERSO_ASSIGN_OR_RETURN(std::vector<storage::QaProfileRecord> list,
+                         s.db->qa_profiles().ListQaProfiles(req.principal.tenant));
+  Json next;
+  Json arr = Json::array();
+  for (const auto* p : PageOf(
+           list, page, [](const storage::QaProfileRecord& x) { return x.name; }, &next)) {
+    arr.push_back(ProfileJson(*p));
+  }
+  return JsonResponse(200, Json{{"profiles", arr}, {"next_cursor", next}});
+}
+
+absl::StatusOr<Response> GetProfile(const Services& s, Request& req) {
+  VERSO_ASSIGN_OR_RETURN(
+      storage::QaProfileRecord p,
+      s.db->qa_profiles().GetQaProfile(req.principal.tenant, req.params.at("name")));
+  return JsonResponse(200, ProfileJson(p));
+}
+
+absl::StatusOr<Response> DeleteProfile(const Services& s, Request& req) {
+  VERSO_RETURN_IF_ERROR(
+      s.db->qa_profiles().DeleteQaProfile(req.principal.tenant, req.params.at("name")));
+  return NoContent();
+}
+
+// ---- QA and QE ----
+// Shared request shape: source_lang, target_lang, text_format, glossary, segments of
+// {source, translation}.
+struct Parsed {
+  QualityRequest q;
+  std::vector<SegmentToAnnotate> segments;
+};
+
+// One segment of /v1/qa/check or /v1/qe (`qe_fields`: unknown_words and engine_logprob too).
+absl::StatusOr<SegmentToAnnotate> ParseQualitySegment(const Json& sj, const std::string& path,
+                                                      bool plain, bool qe_fields) {
+  if (!sj.is_object()) return BadRequest(StrCat(path, ": not an object"));
+  Fields sf(sj, path + ".");
+  std::string src, mt;
+  SegmentToAnnotate seg;
+  seg.origin = "mt";
+  sf.String("source", &src, true);
+  sf.String("translation", &mt, true);
+  const Json* unknown = nullptr;
+  if (qe_fields) {
+    unknown = sf.Array("unknown_words");
+    double logprob = 0;
+    if (sj.contains("engine_logprob") && sf.Number("engine_logprob", &logprob)) {
+      seg.engine_logprob = logprob;
+    }
+  }
+  VERSO_RETURN_IF_ERROR(sf.Finish());
+  VERSO_ASSIGN_OR_RETURN(seg.source, ParseText(Json(src), path + ".source", plain));
+  VERSO_ASSIGN_OR_RETURN(seg.translation, ParseText(Json(mt), path + ".translation", plain));
+  if (unknown != nullptr) {
+    for (const Json& w : *unknown) {
+      if (!w.is_string()) return BadRequest(StrCat(path, ".unknown_words: strings"));
+      seg.unknown_words.push_back(w.get<std::string>());
+    }
+  }
+  return seg;
+}
+
+absl::StatusOr<Parsed> ParseQuality(const Services& s, Request& req, bool qe_fields) {
+  VERSO_ASSIGN_OR_RETURN(Json body, ParseObject(req.body));
+  Fields f(body);
+  Parsed p;
+  std::string sl, tl, format = "plain";
+  int64_t max_length = 0, threshold = -1;
+  f.String("source_lang", &sl, true);
+  f.String("target_lang", &tl, true);
+  f.String("text_format", &format);
+  f.String("glossary", &p.q.glossary);
+  std::string qa_profile;
+  f.String("qa_profile", &qa_profile);
+  const Json* segments = f.Array("segments", true);
+  const Json* disabled = f.Array("disabled_checks");
+  f.Int("max_length", &max_length);
+  if (qe_fields) {
+    f.String("tm_store", &p.q.tm_store);
+    f.Int("threshold", &threshold);
+    f.Bool("round_trip", &p.q.round_trip);
+  }
+  VERSO_RETURN_IF_ERROR(f.Finish());
+  VERSO_ASSIGN_OR_RETURN(bool plain, ParseTextFormat(format));
+  VERSO_ASSIGN_OR_RETURN(p.q.source_lang, LanguageTag("source_lang", sl));
+  VERSO_ASSIGN_OR_RETURN(p.q.target_lang, LanguageTag("target_lang", tl));
+  VERSO_ASSIGN_OR_RETURN(p.q.qa,
+                         ParseQaOptions(s, req.principal.tenant, qa_profile, disabled, max_length));
+  if (threshold > 101) return absl::InvalidArgumentError("threshold: 0 to 100, or 101 for never");
+  p.q.threshold_given = threshold >= 0;
+  p.q.threshold = threshold >= 0    ? static_cast<double>(threshold)
+                  : s.qe != nullptr ? s.qe->approve_threshold()
+                                    : 100;
+  p.q.tenant = req.principal.tenant;
+  p.q.plain = plain;
+  p.q.deadline = s.clock->Now() + s.translate_timeout;
+  if (segments->empty() || segments->size() > kMaxSegments) {
+    return absl::InvalidArgumentError(
+        StrCat("segments: between 1 and ", kMaxSegments, " are needed, got ", segments->size()));
+  }
+  for (size_t i = 0; i < segments->size(); ++i) {
+    VERSO_ASSIGN_OR_RETURN(
+        SegmentToAnnotate seg,
+        ParseQualitySegment((*segments)[i], StrCat("segments[", i, "]"), plain, qe_fields));
+    p.segments.push_back(std::move(seg));
+  }
+  return p;
+}
+
+absl::StatusOr<Response> CheckQa(const Services& s, Request& req) {
+  VERSO_ASSIGN_OR_RETURN(Parsed p, ParseQuality(s, req, false));
+  p.q.estimate = false;
+  VERSO_ASSIGN_OR_RETURN(std::vector<Json> annotated, AnnotateSegments(s, p.q, p.segments));
+  Json out = Json::array();
+  for (auto& x : annotated) out.push_back(Json{{"warnings", x["qa"]}, {"terms", x["terms"]}});
+  return JsonResponse(200, Json{{"segments", out}});
+}
+
+absl::StatusOr<Response> EstimateQuality(const Services& s, Request& req) {
+  VERSO_ASSIGN_OR_RETURN(Parsed p, ParseQuality(s, req, true));
+  VERSO_ASSIGN_OR_RETURN(std::vector<Json> annotated, AnnotateSegments(s, p.q, p.segments));
+  Json out = Json::array();
+  for (auto& x : annotated) {
+    Json seg = x["qe"];
+    seg["qa"] = x["qa"];
+    seg["terms"] = x["terms"];
+    out.push_back(seg);
+  }
+  Json level = nullptr;
+  if (s.degradation != nullptr) level = LevelJson(s.degradation->Current());
+  return JsonResponse(
+      200, Json{{"scorer", s.qe->scorer_name()}, {"degradation", level}, {"segments", out}});
+}
+
+}  // namespace
+
+void AddQualityRoutes(Router* router, const Services& s) {
+  auto c = std::make_shared<const Services>(s);
+  const std::vector<std::string> json = {"application/json"};
+  const std::vector<std::string> uploads = {"application/xml",   "text/xml",
+                                            "application/x-tbx", "application/tbx+xml",
+                                            "text/csv",          "application/octet-stream"};
+  const std::vector<std::string> page = {"limit", "cursor"};
+  const std::string read = "tm:read", write = "tm:write";
+  using B = Route::Body;
+  using E = Route::Exec;
+  std::vector<Route> routes;
+  if (s.glossaries != nullptr) {
+    // clang-format off
+    routes = {
+      {.method = "GET",    .pattern = "/v1/glossaries", .scope = read, .handler = Bind(c, ListGlossaries), .query = page},
+      {.method = "POST",   .pattern = "/v1/glossaries", .scope = write, .body = B::kJson, .content_types = json, .handler = Bind(c, CreateGlossary)},
+      {.method = "GET",    .pattern = "/v1/glossaries/{name}", .scope = read, .handler = Bind(c, GetGlossary)},
+      {.method = "DELETE", .pattern = "/v1/glossaries/{name}", .scope = write, .handler = Bind(c, DeleteGlossary)},
+      {.method = "GET",    .pattern = "/v1/glossaries/{name}/concepts", .scope = read, .handler = Bind(c, ListConcepts), .query = page},
+      {.method = "POST",   .pattern = "/v1/glossaries/{name}/concepts", .scope = write, .body = B::kJson, .content_types = json, .handler = Bind(c, PutConcepts)},
+      {.method = "GET",    .pattern = "/v1/glossaries/{name}/concepts/{id}", .scope = read, .handler = Bind(c, GetConcept)},
+      {.method = "PUT",    .pattern = "/v1/glossaries/{name}/concepts/{id}", .scope = write, .body = B::kJson, .content_types = json, .handler = Bind(c, PutConcept)},
+      {.method = "DELETE", .pattern = "/v1/glossaries/{name}/concepts/{id}", .scope = write, .handler = Bind(c, DeleteConcept)},
+      {.method = "POST",   .pattern = "/v1/glossaries/{name}/imports", .scope = write, .body = B::kUpload, .content_types = uploads, .exec = E::kLong, .handler = Bind(c, ImportGlossary), .max_body = kMaxGlossaryUpload, .query = {"format", "replace"}},
+      {.method = "GET",    .pattern = "/v1/glossaries/{name}/export", .scope = read, .exec = E::kLong, .handler = Bind(c, ExportGlossary), .query = {"format"}},
+      {.method = "POST",   .pattern = "/v1/glossaries/{name}/lookup", .scope = read, .body = B::kJson, .content_types = json, .handler = Bind(c, LookupTerms)},
+    };
+    // clang-format on
+  }
+  // clang-format off
+  routes.insert(routes.end(), {
+    {.method = "PUT",    .pattern = "/v1/qa/profiles/{name}", .scope = "admin", .body = B::kJson, .content_types = json, .handler = Bind(c, PutProfile)},
+    {.method = "GET",    .pattern = "/v1/qa/profiles", .scope = "translate", .handler = Bind(c, ListProfiles), .query = page},
+    {.method = "GET",    .pattern = "/v1/qa/profiles/{name}", .scope = "translate", .handler = Bind(c, GetProfile)},
+    {.method = "DELETE", .pattern = "/v1/qa/profiles/{name}", .scope = "admin", .handler = Bind(c, DeleteProfile)},
+    {.method = "POST",   .pattern = "/v1/qa/check", .scope = "translate", .body = B::kJson, .content_types = json, .handler = Bind(c, CheckQa)},
+  });
+  // An external scorer or the round trip may take a while: the waiting pool.
+  if (s.qe != nullptr) {
+    routes.push_back({.method = "POST", .pattern = "/v1/qe", .scope = "translate", .body = B::kJson, .content_types = json, .exec = E::kWaits, .handler = Bind(c, EstimateQuality)});
+  }
+  // clang-format on
+  for (const Route& r : routes) router->Add(r);
 }
 
 }  // namespace verso::api
