@@ -47,14 +47,15 @@ struct MtState {
   ops::Counter* segments_mt;
   ops::Counter* segments_cached;
   ops::Counter* refusals;
-  std::mutex usage_mu;
-  std::map<std::string, int64_t> characters;  // per tenant, since the server started
+  mutable std::mutex usage_mu;
+  // GUARDED_BY(usage_mu): characters per tenant, since the server started.
+  mutable std::map<std::string, int64_t> characters;
 
-  void Count(const std::string& tenant, int64_t n) {
+  void Count(const std::string& tenant, int64_t n) const {
     std::lock_guard<std::mutex> lock(usage_mu);
     characters[tenant] += n;
   }
-  int64_t Characters(const std::string& tenant) {
+  int64_t Characters(const std::string& tenant) const {
     std::lock_guard<std::mutex> lock(usage_mu);
     return characters[tenant];
   }
@@ -263,9 +264,10 @@ Json LevelJson(const resilience::LevelInfo& level) {
   return Json{{"level", level.number}, {"name", level.name}, {"message", level.message}};
 }
 
-void AddMtRoutes(Router* router, const Services& s) {
-  auto st = std::make_shared<MtState>();
-  st->services = s;
+namespace {
+
+// The metrics of the translate routes; `st` keeps the counters.
+void RegisterMetrics(MtState* st, const Services& s) {
   st->segments_tm = s.metrics->GetCounter("verso_translate_segments_total",
                                           "Segments translated, by origin.", {"origin"}, {"tm"});
   st->segments_mt = s.metrics->GetCounter("verso_translate_segments_total",
@@ -281,34 +283,27 @@ void AddMtRoutes(Router* router, const Services& s) {
       {}, [d = s.degradation] {
         return ops::Registry::GaugeSeries{{{}, static_cast<double>(d->Current().number)}};
       });
+  // One series per engine of one figure of the router's.
+  auto per_engine = [r = s.mt_router](double (*figure)(const mt::EngineState&)) {
+    return [r, figure] {
+      ops::Registry::GaugeSeries series;
+      for (const auto& e : r->Engines()) series.push_back({{e.name}, figure(e)});
+      return series;
+    };
+  };
   s.metrics->AddGauge("verso_mt_breaker_state",
                       "Circuit breaker per engine: 0 closed, 1 half open, 2 open.", {"engine"},
-                      [r = s.mt_router] {
-                        ops::Registry::GaugeSeries series;
-                        for (const auto& e : r->Engines()) {
-                          double v = e.breaker == resilience::BreakerState::kClosed     ? 0
-                                     : e.breaker == resilience::BreakerState::kHalfOpen ? 1
-                                                                                        : 2;
-                          series.push_back({{e.name}, v});
-                        }
-                        return series;
-                      });
-  s.metrics->AddGauge("verso_mt_engine_calls", "Upstream calls (attempts) per engine.", {"engine"},
-                      [r = s.mt_router] {
-                        ops::Registry::GaugeSeries series;
-                        for (const auto& e : r->Engines()) {
-                          series.push_back({{e.name}, static_cast<double>(e.calls)});
-                        }
-                        return series;
-                      });
-  s.metrics->AddGauge("verso_mt_engine_failures", "Failed upstream calls per engine.", {"engine"},
-                      [r = s.mt_router] {
-                        ops::Registry::GaugeSeries series;
-                        for (const auto& e : r->Engines()) {
-                          series.push_back({{e.name}, static_cast<double>(e.failures)});
-                        }
-                        return series;
-                      });
+                      per_engine([](const mt::EngineState& e) {
+                        return e.breaker == resilience::BreakerState::kClosed     ? 0.0
+                               : e.breaker == resilience::BreakerState::kHalfOpen ? 1.0
+                                                                                  : 2.0;
+                      }));
+  s.metrics->AddGauge(
+      "verso_mt_engine_calls", "Upstream calls (attempts) per engine.", {"engine"},
+      per_engine([](const mt::EngineState& e) { return static_cast<double>(e.calls); }));
+  s.metrics->AddGauge(
+      "verso_mt_engine_failures", "Failed upstream calls per engine.", {"engine"},
+      per_engine([](const mt::EngineState& e) { return static_cast<double>(e.failures); }));
   s.metrics->AddGauge("verso_mt_cache", "The translation cache: entries, bytes, hits, misses.",
                       {"what"}, [r = s.mt_router] {
                         mt::RouterStats c = r->Stats();
@@ -319,477 +314,441 @@ void AddMtRoutes(Router* router, const Services& s) {
                             {{"misses"}, static_cast<double>(c.cache_misses)},
                             {{"coalesced"}, static_cast<double>(c.coalesced)}};
                       });
+}
 
+// ---- API v1 ----
+
+// A /v1/translate request, read and checked: what to translate and how to review it.
+struct TranslateRequest {
+  mt::TranslateInput in;
+  QualityRequest quality;
+  std::string glossary_name;  // a stored glossary ("glossary": "name")
+  bool plain = true;
+};
+
+// "glossary": inline terms [{source, target}] for LLM prompts.
+absl::Status ReadInlineGlossary(const Json& glossary, mt::TranslateInput* in) {
+  for (size_t i = 0; i < glossary.size(); ++i) {
+    const Json& g = glossary[i];
+    if (!g.is_object() || !g.contains("source") || !g.contains("target") ||
+        !g["source"].is_string() || !g["target"].is_string()) {
+      return BadRequest(StrCat("glossary[", i, "]: an object with source and target strings"));
+    }
+    in->glossary.push_back({g["source"].get<std::string>(), g["target"].get<std::string>()});
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TranslateRequest> ReadTranslateRequest(const MtState& st, const Request& req) {
+  VERSO_ASSIGN_OR_RETURN(Json body, ParseObject(req.body));
+  Fields f(body);
+  TranslateRequest t;
+  mt::TranslateInput& in = t.in;
+  in.tenant = req.principal.tenant;
+  std::string source, target, format = "plain";
+  f.String("source_lang", &source, true);
+  f.String("target_lang", &target, true);
+  f.String("text_format", &format);
+  f.String("tm_store", &in.tm_store);
+  f.String("engine_policy", &in.engine_policy);
+  const Json* segments = f.Array("segments", true);
+  const Json* engines = f.Array("engines");
+  // "glossary": a stored glossary's name, or inline terms for LLM prompts.
+  const Json* glossary = nullptr;
+  if (body.contains("glossary") && body["glossary"].is_string()) {
+    f.String("glossary", &t.glossary_name);
+  } else {
+    glossary = f.Array("glossary");
+  }
+  int64_t threshold = -1, max_length = 0;
+  f.Int("qe_threshold", &threshold);
+  f.Int("max_length", &max_length);
+  const Json* disabled = f.Array("disabled_checks");
+  std::string qa_profile;
+  f.String("qa_profile", &qa_profile);
+  VERSO_RETURN_IF_ERROR(f.Finish());
+  if (threshold > 101) {
+    return absl::InvalidArgumentError("qe_threshold: 0 to 100, or 101 for never");
+  }
+  VERSO_ASSIGN_OR_RETURN(t.quality.qa, ParseQaOptions(st.services, req.principal.tenant, qa_profile,
+                                                      disabled, max_length));
+  VERSO_ASSIGN_OR_RETURN(t.plain, ParseTextFormat(format));
+  VERSO_ASSIGN_OR_RETURN(in.source_lang, LanguageTag("source_lang", source));
+  VERSO_ASSIGN_OR_RETURN(in.target_lang, LanguageTag("target_lang", target));
+  if (segments->empty() || segments->size() > kMaxSegments) {
+    return absl::InvalidArgumentError(
+        StrCat("segments: between 1 and ", kMaxSegments, " are needed, got ", segments->size()));
+  }
+  for (size_t i = 0; i < segments->size(); ++i) {
+    VERSO_ASSIGN_OR_RETURN(std::string text,
+                           ParseText((*segments)[i], StrCat("segments[", i, "]"), t.plain));
+    in.texts.push_back(std::move(text));
+  }
+  if (engines != nullptr) {
+    VERSO_ASSIGN_OR_RETURN(in.engines, EngineList(*engines, st.router().EngineNames()));
+  }
+  if (glossary != nullptr) VERSO_RETURN_IF_ERROR(ReadInlineGlossary(*glossary, &in));
+  in.deadline = st.Deadline();
+  QualityRequest& q = t.quality;
+  q.tenant = in.tenant;
+  q.source_lang = in.source_lang;
+  q.target_lang = in.target_lang;
+  q.glossary = t.glossary_name;
+  q.tm_store = in.tm_store;
+  q.plain = t.plain;
+  q.round_trip = st.services.qe_round_trip;
+  q.deadline = in.deadline;
+  q.threshold_given = threshold >= 0;
+  q.threshold = threshold >= 0              ? static_cast<double>(threshold)
+                : st.services.qe != nullptr ? st.services.qe->approve_threshold()
+                                            : 100;
+  return t;
+}
+
+// A translate refusal in the API's shape; a 503 says the degradation level.
+Response TranslateError(const MtState& st, const absl::Status& status) {
+  if (absl::IsUnavailable(status)) st.refusals->Inc();
+  Response r = ErrorResponse(status);
+  if (r.status == 503) {
+    Json b = Json::parse(r.body);
+    b["degradation"] = LevelJson(st.services.degradation->Current());
+    r.body = DumpJson(b);
+  }
+  return r;
+}
+
+absl::StatusOr<Response> Translate(const MtState& st, Request& req) {
+  VERSO_ASSIGN_OR_RETURN(TranslateRequest t, ReadTranslateRequest(st, req));
+  mt::TranslateInput& in = t.in;
+  if (!t.glossary_name.empty()) {
+    auto terms = GlossaryPromptTerms(st.services, in.tenant, t.glossary_name, in.source_lang,
+                                     in.target_lang, in.texts);
+    if (absl::IsNotFound(terms.status())) {
+      return absl::NotFoundError(StrCat("glossary: ", terms.status().message()));
+    }
+    VERSO_RETURN_IF_ERROR(terms.status());
+    in.glossary.insert(in.glossary.end(), terms->begin(), terms->end());
+  }
+  auto result = st.services.translate->Translate(in);
+  if (!result.ok()) return TranslateError(st, result.status());
+  std::vector<SegmentToAnnotate> to_annotate;
+  for (size_t i = 0; i < result->segments.size(); ++i) {
+    const auto& seg = result->segments[i];
+    to_annotate.push_back(
+        {in.texts[i], seg.text, seg.origin, seg.engine, seg.unknown_words, std::nullopt});
+  }
+  VERSO_ASSIGN_OR_RETURN(std::vector<Json> annotations,
+                         AnnotateSegments(st.services, t.quality, to_annotate));
+  Json out = Json::array();
+  for (size_t i = 0; i < result->segments.size(); ++i) {
+    const auto& seg = result->segments[i];
+    Json sj = SegmentJson(seg, t.plain);
+    for (const char* k : {"qe", "qa", "terms"}) sj[k] = annotations[i][k];
+    out.push_back(std::move(sj));
+    (seg.origin == "tm" ? st.segments_tm : st.segments_mt)->Inc();
+    if (seg.cached) st.segments_cached->Inc();
+  }
+  int64_t characters = 0;
+  for (const auto& text : in.texts) {
+    characters += static_cast<int64_t>(text::CodePointCount(text::PlainText(text)));
+  }
+  st.Count(in.tenant, characters);
+  return JsonResponse(200, Json{{"translations", out},
+                                {"degradation", LevelJson(result->level)},
+                                {"notes", result->notes}});
+}
+
+absl::StatusOr<Response> Status(const MtState& st, Request&) {
+  Json engines = Json::array();
+  for (const auto& e : st.router().Engines()) {
+    engines.push_back({{"name", e.name},
+                       {"kind", mt::EngineKindName(e.kind)},
+                       {"breaker", resilience::BreakerStateName(e.breaker)},
+                       {"calls", e.calls},
+                       {"failures", e.failures},
+                       {"segments", e.segments}});
+  }
+  mt::RouterStats c = st.router().Stats();
+  return JsonResponse(200, Json{{"degradation", LevelJson(st.services.degradation->Current())},
+                                {"engines", engines},
+                                {"cache",
+                                 {{"entries", c.cache_entries},
+                                  {"bytes", c.cache_bytes},
+                                  {"hits", c.cache_hits},
+                                  {"misses", c.cache_misses},
+                                  {"coalesced", c.coalesced}}}});
+}
+
+Json PolicyJson(const storage::EnginePolicyRecord& p) {
+  return Json{{"name", p.name}, {"engines", p.engines}, {"updated_at", Rfc3339(p.updated_at)}};
+}
+
+absl::StatusOr<Response> PutPolicy(const MtState& st, Request& req) {
+  VERSO_RETURN_IF_ERROR(CheckName("name", req.params.at("name")));
+  VERSO_ASSIGN_OR_RETURN(Json body, ParseObject(req.body));
+  Fields f(body);
+  const Json* engines = f.Array("engines", true);
+  VERSO_RETURN_IF_ERROR(f.Finish());
+  storage::EnginePolicyRecord p;
+  p.tenant = req.principal.tenant;
+  p.name = req.params.at("name");
+  p.updated_at = st.services.clock->Now();
+  if (engines->empty()) return absl::InvalidArgumentError("engines: name at least one engine");
+  VERSO_ASSIGN_OR_RETURN(p.engines, EngineList(*engines, st.router().EngineNames()));
+  VERSO_RETURN_IF_ERROR(st.policies().PutPolicy(p));
+  return JsonResponse(200, PolicyJson(p));
+}
+
+absl::StatusOr<Response> ListPolicies(const MtState& st, Request& req) {
+  VERSO_ASSIGN_OR_RETURN(Page page, ReadPage(req, 100));
+  VERSO_ASSIGN_OR_RETURN(std::vector<storage::EnginePolicyRecord> list,
+                         st.policies().ListPolicies(req.principal.tenant));
+  Json next;
+  Json arr = Json::array();
+  for (const auto* p : PageOf(
+           list, page, [](const storage::EnginePolicyRecord& x) { return x.name; }, &next)) {
+    arr.push_back(PolicyJson(*p));
+  }
+  return JsonResponse(
+      200,
+      Json{{"policies", arr}, {"next_cursor", next}, {"default_chain", st.router().EngineNames()}});
+}
+
+absl::StatusOr<Response> GetPolicy(const MtState& st, Request& req) {
+  VERSO_ASSIGN_OR_RETURN(storage::EnginePolicyRecord p,
+                         st.policies().GetPolicy(req.principal.tenant, req.params.at("name")));
+  return JsonResponse(200, PolicyJson(p));
+}
+
+absl::StatusOr<Response> DeletePolicy(const MtState& st, Request& req) {
+  VERSO_RETURN_IF_ERROR(st.policies().DeletePolicy(req.principal.tenant, req.params.at("name")));
+  Response r;
+  r.status = 204;
+  r.content_type.clear();
+  return r;
+}
+
+// ---- DeepL-compatible API ----
+
+// Without source_lang, the language of the texts (CLD2), as DeepL does; "" when it cannot tell.
+std::string DetectSource(const std::vector<std::string>& texts) {
+  std::string all;
+  for (const auto& t : texts) StrAppend(&all, t, "\n");
+  const text::DetectedLanguage found = text::DetectLanguage(all);
+  // CLD2 guesses English for text without letters ("??"): not a guess to act on.
+  const bool letters = std::any_of(all.begin(), all.end(), [](char c) {
+    return static_cast<unsigned char>(c) >= 0x80 || absl::ascii_isalpha(c);
+  });
+  return found.reliable || letters ? found.tag : "";
+}
+
+absl::StatusOr<Response> DeepLTranslate(const MtState& st, Request& req) {
+  auto p = ReadParams(req);
+  if (!p.ok()) return DeepLError(400, p.status().message());
+  std::vector<std::string> texts = p->All("text");
+  if (texts.empty()) return DeepLError(400, "Parameter 'text' not specified.");
+  if (texts.size() > kMaxDeepLTexts) {
+    return DeepLError(400, StrCat("Too many texts: at most ", kMaxDeepLTexts, " per request."));
+  }
+  if (!p->Has("target_lang")) return DeepLError(400, "Value for 'target_lang' not supported.");
+  std::string source_lang = p->Get("source_lang", "");
+  if (source_lang.empty()) source_lang = DetectSource(texts);
+  if (source_lang.empty()) {
+    return DeepLError(400, "The source language could not be detected; give 'source_lang'.");
+  }
+  auto source = LanguageTag("source_lang", source_lang);
+  auto target = LanguageTag("target_lang", p->Get("target_lang"));
+  if (!source.ok()) return DeepLError(400, source.status().message());
+  if (!target.ok()) return DeepLError(400, target.status().message());
+  mt::TranslateInput in;
+  in.tenant = req.principal.tenant;
+  in.source_lang = *source;
+  in.target_lang = *target;
+  int64_t characters = 0;
+  for (const auto& t : texts) {
+    if (!text::IsValidUtf8(t)) return DeepLError(400, "Texts must be UTF-8.");
+    // With tag_handling=xml/html the tags are kept as inline codes; without, tags written in
+    // the text are kept as they are too.
+    in.texts.push_back(text::EscapeText(t));
+    characters += static_cast<int64_t>(text::CodePointCount(t));
+  }
+  in.deadline = st.Deadline();
+  auto result = st.services.translate->Translate(in);
+  if (!result.ok()) {
+    if (absl::IsUnavailable(result.status())) st.refusals->Inc();
+    return DeepLError(result.status());
+  }
+  st.Count(in.tenant, characters);
+  Json out = Json::array();
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const mt::SegmentResult& seg = result->segments[i];
+    (seg.origin == "tm" ? st.segments_tm : st.segments_mt)->Inc();
+    out.push_back({{"detected_source_language", AsciiUpper(text::PrimaryLanguage(in.source_lang))},
+                   {"text", text::PlainText(seg.text)},
+                   {"billed_characters", text::CodePointCount(texts[i])}});
+  }
+  return JsonResponse(200, Json{{"translations", out}});
+}
+
+absl::StatusOr<Response> DeepLLanguages(const MtState& st, Request& req) {
+  auto p = ReadParams(req);
+  if (!p.ok()) return DeepLError(400, p.status().message());
+  std::string type = p->Get("type", "source");
+  if (type != "source" && type != "target") {
+    return DeepLError(400, "Value for 'type' not supported.");
+  }
+  // An extension DeepL's API lacks: its lists cannot say which source reaches which target, so
+  // "type=target&source_lang=EN" lists only the targets EN translates into.
+  std::string from = p->Get("source_lang", "");
+  if (!from.empty()) {
+    auto tag = text::CanonicalLanguageTag(from);
+    if (!tag.ok()) return DeepLError(400, "Value for 'source_lang' not supported.");
+    from = text::PrimaryLanguage(*tag);
+  }
+  Json out = Json::array();
+  for (const auto& tag : Languages(&st.router(), type == "source", from)) {
+    Json l = {{"language", AsciiUpper(tag)}, {"name", text::LanguageName(tag)}};
+    if (type == "target") l["supports_formality"] = false;
+    out.push_back(l);
+  }
+  return JsonResponse(200, out);
+}
+
+absl::StatusOr<Response> DeepLUsage(const MtState& st, Request& req) {
+  auto p = ReadParams(req);
+  if (!p.ok()) return DeepLError(400, p.status().message());
+  return JsonResponse(200, Json{{"character_count", st.Characters(req.principal.tenant)},
+                                {"character_limit", kUnlimitedCharacters}});
+}
+
+// ---- Apertium-APy-compatible API ----
+
+Response ApyError(int status, absl::string_view details) {
+  return JsonResponse(status, Json{{"responseData", nullptr},
+                                   {"responseDetails", std::string(details)},
+                                   {"responseStatus", status}});
+}
+
+// A route of the APy-compatible API: the key as the query parameter `key` or "Authorization:
+// Bearer KEY", checked by the server before the body; failures in APy's shape.
+Route ApyRoute(Route route) {
+  route.scope = std::string(auth::kScopeTranslate);
+  route.token = [](const Request& req) {
+    std::string_view authz = req.Header("authorization");
+    if (authz.substr(0, 7) == "Bearer ") return std::string(StripAsciiWhitespace(authz.substr(7)));
+    return req.Query("key").value_or("");
+  };
+  route.auth_error = [](const absl::Status& status, absl::Duration retry) {
+    const int code = absl::IsResourceExhausted(status)  ? 429
+                     : absl::IsPermissionDenied(status) ? 403
+                                                        : 401;
+    Response r = ApyError(code, status.message());
+    if (code == 429) r.headers.emplace_back("Retry-After", RetryAfterSeconds(retry));
+    return r;
+  };
+  route.query = {"*"};  // APy reads parameters from the query or the form body
+  return route;
+}
+
+// APy tools expect Apertium: the built-in engine answers when it is configured.
+std::vector<std::string> ApyChain(const MtState& st) {
+  std::vector<std::string> names = st.router().EngineNames();
+  if (std::find(names.begin(), names.end(), "apertium") != names.end()) return {"apertium"};
+  return {};
+}
+
+absl::StatusOr<Response> ApyTranslate(const MtState& st, Request& req) {
+  auto p = ReadParams(req);
+  if (!p.ok()) return ApyError(400, p.status().message());
+  std::string langpair = p->Get("langpair");
+  size_t bar = langpair.find('|');
+  if (bar == std::string::npos) {
+    return ApyError(400, "Missing or bad langpair: expected e.g. langpair=eng|spa");
+  }
+  if (!p->Has("q")) return ApyError(400, "Missing q argument");
+  auto source = LanguageTag("langpair", langpair.substr(0, bar));
+  auto target = LanguageTag("langpair", langpair.substr(bar + 1));
+  if (!source.ok() || !target.ok()) return ApyError(400, "That pair is invalid");
+  std::string q = p->Get("q");
+  if (!text::IsValidUtf8(q)) return ApyError(400, "q is not valid UTF-8");
+  mt::TranslateInput in;
+  in.tenant = req.principal.tenant;
+  in.source_lang = *source;
+  in.target_lang = *target;
+  in.texts = {text::EscapeText(q)};
+  in.engines = ApyChain(st);
+  in.deadline = st.Deadline();
+  auto result = st.services.translate->Translate(in);
+  if (!result.ok()) {
+    if (absl::IsInvalidArgument(result.status()))
+      return ApyError(400, "That pair is not installed");
+    if (absl::IsUnavailable(result.status())) {
+      st.refusals->Inc();
+      return ApyError(503, result.status().message());
+    }
+    return ApyError(500, result.status().message());
+  }
+  const mt::SegmentResult& seg = result->segments[0];
+  (seg.origin == "tm" ? st.segments_tm : st.segments_mt)->Inc();
+  st.Count(in.tenant, static_cast<int64_t>(text::CodePointCount(q)));
+  std::string out = text::PlainText(seg.text);
+  if (p->Get("markUnknown", "yes") != "no") out = MarkUnknown(out, seg.unknown_words);
+  return JsonResponse(200, Json{{"responseData", {{"translatedText", out}}},
+                                {"responseDetails", nullptr},
+                                {"responseStatus", 200}});
+}
+
+absl::StatusOr<Response> ApyListPairs(const MtState& st, Request& req) {
+  auto p = ReadParams(req);
+  if (!p.ok()) return ApyError(400, p.status().message());
+  std::vector<std::string> chain = ApyChain(st);
+  Json out = Json::array();
+  std::set<std::string> seen;
+  for (const auto& [name, pairs] : st.router().PairsByEngine()) {
+    if (!chain.empty() && name != chain[0]) continue;
+    for (const auto& pair : pairs) {
+      std::string s = ApertiumCode(pair.source), t = ApertiumCode(pair.target);
+      if (!seen.insert(s + "|" + t).second) continue;
+      out.push_back({{"sourceLanguage", s}, {"targetLanguage", t}});
+    }
+  }
+  return JsonResponse(
+      200, Json{{"responseData", out}, {"responseDetails", nullptr}, {"responseStatus", 200}});
+}
+
+}  // namespace
+
+void AddMtRoutes(Router* router, const Services& s) {
+  auto state = std::make_shared<MtState>();
+  state->services = s;
+  RegisterMetrics(state.get(), s);
+  std::shared_ptr<const MtState> c = state;
   const std::vector<std::string> json = {"application/json"};
-
-  // ---- API v1 ----
-
-  router->Add(
-      {"POST", "/v1/translate", "translate", Route::Body::kJson, json, Route::Exec::kWaits,
-       [st](Request& req) {
-         auto body = ParseObject(req.body);
-         if (!body.ok()) return ErrorResponse(body.status());
-         Fields f(*body);
-         mt::TranslateInput in;
-         in.tenant = req.principal.tenant;
-         std::string source, target, format = "plain";
-         f.String("source_lang", &source, true);
-         f.String("target_lang", &target, true);
-         f.String("text_format", &format);
-         f.String("tm_store", &in.tm_store);
-         f.String("engine_policy", &in.engine_policy);
-         const Json* segments = f.Array("segments", true);
-         const Json* engines = f.Array("engines");
-         // "glossary": a stored glossary's name, or inline terms for LLM prompts.
-         std::string glossary_name;
-         const Json* glossary = nullptr;
-         if (body->contains("glossary") && (*body)["glossary"].is_string()) {
-           f.String("glossary", &glossary_name);
-         } else {
-           glossary = f.Array("glossary");
-         }
-         int64_t threshold = -1, max_length = 0;
-         f.Int("qe_threshold", &threshold);
-         f.Int("max_length", &max_length);
-         const Json* disabled = f.Array("disabled_checks");
-         std::string qa_profile;
-         f.String("qa_profile", &qa_profile);
-         if (absl::Status e = f.Finish(); !e.ok()) return ErrorResponse(e);
-         QualityRequest quality;
-         if (threshold > 101) {
-           return ErrorResponse(
-               absl::InvalidArgumentError("qe_threshold: 0 to 100, or 101 for never"));
-         }
-         auto qa_options =
-             ParseQaOptions(st->services, req.principal.tenant, qa_profile, disabled, max_length);
-         if (!qa_options.ok()) return ErrorResponse(qa_options.status());
-         quality.qa = std::move(*qa_options);
-         auto text_format = ParseTextFormat(format);
-         if (!text_format.ok()) return ErrorResponse(text_format.status());
-         const bool plain = *text_format;
-         auto src = LanguageTag("source_lang", source);
-         if (!src.ok()) return ErrorResponse(src.status());
-         auto tgt = LanguageTag("target_lang", target);
-         if (!tgt.ok()) return ErrorResponse(tgt.status());
-         in.source_lang = *src;
-         in.target_lang = *tgt;
-         if (segments->empty() || segments->size() > kMaxSegments) {
-           return ErrorResponse(absl::InvalidArgumentError(StrCat(
-               "segments: between 1 and ", kMaxSegments, " are needed, got ", segments->size())));
-         }
-         for (size_t i = 0; i < segments->size(); ++i) {
-           auto t = ParseText((*segments)[i], StrCat("segments[", i, "]"), plain);
-           if (!t.ok()) return ErrorResponse(t.status());
-           in.texts.push_back(std::move(*t));
-         }
-         if (engines != nullptr) {
-           auto names = EngineList(*engines, st->router().EngineNames());
-           if (!names.ok()) return ErrorResponse(names.status());
-           in.engines = std::move(*names);
-         }
-         if (glossary != nullptr) {
-           for (size_t i = 0; i < glossary->size(); ++i) {
-             const Json& g = (*glossary)[i];
-             if (!g.is_object() || !g.contains("source") || !g.contains("target") ||
-                 !g["source"].is_string() || !g["target"].is_string()) {
-               return ErrorResponse(BadRequest(
-                   StrCat("glossary[", i, "]: an object with source and target strings")));
-             }
-             in.glossary.push_back(
-                 {g["source"].get<std::string>(), g["target"].get<std::string>()});
-           }
-         }
-         in.deadline = st->Deadline();
-         if (!glossary_name.empty()) {
-           auto terms = GlossaryPromptTerms(st->services, in.tenant, glossary_name, in.source_lang,
-                                            in.target_lang, in.texts);
-           if (!terms.ok()) {
-             if (absl::IsNotFound(terms.status())) {
-               return ErrorResponse(
-                   absl::NotFoundError(StrCat("glossary: ", terms.status().message())));
-             }
-             return ErrorResponse(terms.status());
-           }
-           in.glossary.insert(in.glossary.end(), terms->begin(), terms->end());
-         }
-         auto result = st->services.translate->Translate(in);
-         if (!result.ok()) {
-           if (absl::IsUnavailable(result.status())) st->refusals->Inc();
-           Response r = ErrorResponse(result.status());
-           if (r.status == 503) {
-             Json b = Json::parse(r.body);
-             b["degradation"] = LevelJson(st->services.degradation->Current());
-             r.body = DumpJson(b);
-           }
-           return r;
-         }
-         quality.tenant = in.tenant;
-         quality.source_lang = in.source_lang;
-         quality.target_lang = in.target_lang;
-         quality.glossary = glossary_name;
-         quality.tm_store = in.tm_store;
-         quality.plain = plain;
-         quality.round_trip = st->services.qe_round_trip;
-         quality.deadline = in.deadline;
-         quality.threshold_given = threshold >= 0;
-         quality.threshold = threshold >= 0               ? static_cast<double>(threshold)
-                             : st->services.qe != nullptr ? st->services.qe->approve_threshold()
-                                                          : 100;
-         std::vector<SegmentToAnnotate> to_annotate;
-         for (size_t i = 0; i < result->segments.size(); ++i) {
-           const auto& seg = result->segments[i];
-           to_annotate.push_back(
-               {in.texts[i], seg.text, seg.origin, seg.engine, seg.unknown_words, std::nullopt});
-         }
-         auto annotations = AnnotateSegments(st->services, quality, to_annotate);
-         if (!annotations.ok()) return ErrorResponse(annotations.status());
-         Json out = Json::array();
-         int64_t characters = 0;
-         for (size_t i = 0; i < result->segments.size(); ++i) {
-           const auto& seg = result->segments[i];
-           Json sj = SegmentJson(seg, plain);
-           for (const char* k : {"qe", "qa", "terms"}) sj[k] = (*annotations)[i][k];
-           out.push_back(std::move(sj));
-           (seg.origin == "tm" ? st->segments_tm : st->segments_mt)->Inc();
-           if (seg.cached) st->segments_cached->Inc();
-         }
-         for (const auto& t : in.texts) {
-           characters += static_cast<int64_t>(text::CodePointCount(text::PlainText(t)));
-         }
-         st->Count(in.tenant, characters);
-         return JsonResponse(200, Json{{"translations", out},
-                                       {"degradation", LevelJson(result->level)},
-                                       {"notes", result->notes}});
-       }});
-
-  router->Add(
-      {"GET", "/v1/status", "", Route::Body::kNone, {}, Route::Exec::kStorage, [st](Request&) {
-         Json engines = Json::array();
-         for (const auto& e : st->router().Engines()) {
-           engines.push_back({{"name", e.name},
-                              {"kind", mt::EngineKindName(e.kind)},
-                              {"breaker", resilience::BreakerStateName(e.breaker)},
-                              {"calls", e.calls},
-                              {"failures", e.failures},
-                              {"segments", e.segments}});
-         }
-         mt::RouterStats c = st->router().Stats();
-         return JsonResponse(200,
-                             Json{{"degradation", LevelJson(st->services.degradation->Current())},
-                                  {"engines", engines},
-                                  {"cache",
-                                   {{"entries", c.cache_entries},
-                                    {"bytes", c.cache_bytes},
-                                    {"hits", c.cache_hits},
-                                    {"misses", c.cache_misses},
-                                    {"coalesced", c.coalesced}}}});
-       }});
-
-  auto policy_json = [](const storage::EnginePolicyRecord& p) {
-    return Json{{"name", p.name}, {"engines", p.engines}, {"updated_at", Rfc3339(p.updated_at)}};
-  };
-
-  router->Add({"PUT", "/v1/mt/policies/{name}", "admin", Route::Body::kJson, json,
-               Route::Exec::kStorage, [st, policy_json](Request& req) {
-                 if (absl::Status n = CheckName("name", req.params.at("name")); !n.ok()) {
-                   return ErrorResponse(n);
-                 }
-                 auto body = ParseObject(req.body);
-                 if (!body.ok()) return ErrorResponse(body.status());
-                 Fields f(*body);
-                 const Json* engines = f.Array("engines", true);
-                 if (absl::Status e = f.Finish(); !e.ok()) return ErrorResponse(e);
-                 storage::EnginePolicyRecord p;
-                 p.tenant = req.principal.tenant;
-                 p.name = req.params.at("name");
-                 p.updated_at = st->services.clock->Now();
-                 if (engines->empty()) {
-                   return ErrorResponse(
-                       absl::InvalidArgumentError("engines: name at least one engine"));
-                 }
-                 auto names = EngineList(*engines, st->router().EngineNames());
-                 if (!names.ok()) return ErrorResponse(names.status());
-                 p.engines = std::move(*names);
-                 absl::Status put = st->policies().PutPolicy(p);
-                 if (!put.ok()) return ErrorResponse(put);
-                 return JsonResponse(200, policy_json(p));
-               }});
-
-  router->Add(
-      WithQuery({"limit", "cursor"},
-                {"GET",
-                 "/v1/mt/policies",
-                 "translate",
-                 Route::Body::kNone,
-                 {},
-                 Route::Exec::kStorage,
-                 [st, policy_json](Request& req) {
-                   auto page = ReadPage(req, 100);
-                   if (!page.ok()) return ErrorResponse(page.status());
-                   auto list = st->policies().ListPolicies(req.principal.tenant);
-                   if (!list.ok()) return ErrorResponse(list.status());
-                   Json next;
-                   Json arr = Json::array();
-                   for (const auto* p : PageOf(
-                            *list, *page,
-                            [](const storage::EnginePolicyRecord& x) { return x.name; }, &next)) {
-                     arr.push_back(policy_json(*p));
-                   }
-                   return JsonResponse(200, Json{{"policies", arr},
-                                                 {"next_cursor", next},
-                                                 {"default_chain", st->router().EngineNames()}});
-                 }}));
-
-  router->Add({"GET",
-               "/v1/mt/policies/{name}",
-               "translate",
-               Route::Body::kNone,
-               {},
-               Route::Exec::kStorage,
-               [st, policy_json](Request& req) {
-                 auto p = st->policies().GetPolicy(req.principal.tenant, req.params.at("name"));
-                 if (!p.ok()) return ErrorResponse(p.status());
-                 return JsonResponse(200, policy_json(*p));
-               }});
-
-  router->Add({"DELETE",
-               "/v1/mt/policies/{name}",
-               "admin",
-               Route::Body::kNone,
-               {},
-               Route::Exec::kStorage,
-               [st](Request& req) {
-                 absl::Status d =
-                     st->policies().DeletePolicy(req.principal.tenant, req.params.at("name"));
-                 if (!d.ok()) return ErrorResponse(d);
-                 Response r;
-                 r.status = 204;
-                 r.content_type.clear();
-                 return r;
-               }});
-
-  // ---- DeepL-compatible API ----
-
   const std::vector<std::string> forms = {"application/x-www-form-urlencoded", "application/json"};
-
-  router->Add(DeepLRoute(
-      {"POST", "/v2/translate", "", Route::Body::kJson, forms, Route::Exec::kWaits,
-       [st](Request& req) {
-         auto p = ReadParams(req);
-         if (!p.ok()) return DeepLError(400, p.status().message());
-         const auth::Principal* who = &req.principal;
-         std::vector<std::string> texts = p->All("text");
-         if (texts.empty()) return DeepLError(400, "Parameter 'text' not specified.");
-         if (texts.size() > kMaxDeepLTexts) {
-           return DeepLError(400,
-                             StrCat("Too many texts: at most ", kMaxDeepLTexts, " per request."));
-         }
-         if (!p->Has("target_lang")) {
-           return DeepLError(400, "Value for 'target_lang' not supported.");
-         }
-         // Without source_lang, the language of the texts (CLD2), as DeepL does.
-         std::string source_lang = p->Get("source_lang", "");
-         if (source_lang.empty()) {
-           std::string all;
-           for (const auto& t : texts) StrAppend(&all, t, "\n");
-           const text::DetectedLanguage found = text::DetectLanguage(all);
-           // CLD2 guesses English for text without letters ("??"): not a guess to act on.
-           const bool letters = std::any_of(all.begin(), all.end(), [](char c) {
-             return static_cast<unsigned char>(c) >= 0x80 || absl::ascii_isalpha(c);
-           });
-           if (found.reliable || letters) source_lang = found.tag;
-           if (source_lang.empty()) {
-             return DeepLError(400,
-                               "The source language could not be detected; give 'source_lang'.");
-           }
-         }
-         auto source = LanguageTag("source_lang", source_lang);
-         auto target = LanguageTag("target_lang", p->Get("target_lang"));
-         if (!source.ok()) return DeepLError(400, source.status().message());
-         if (!target.ok()) return DeepLError(400, target.status().message());
-         mt::TranslateInput in;
-         in.tenant = who->tenant;
-         in.source_lang = *source;
-         in.target_lang = *target;
-         int64_t characters = 0;
-         for (const auto& t : texts) {
-           if (!text::IsValidUtf8(t)) return DeepLError(400, "Texts must be UTF-8.");
-           // With tag_handling=xml/html the tags are kept as inline codes; without, tags
-           // written in the text are kept as they are too.
-           in.texts.push_back(text::EscapeText(t));
-           characters += static_cast<int64_t>(text::CodePointCount(t));
-         }
-         in.deadline = st->Deadline();
-         auto result = st->services.translate->Translate(in);
-         if (!result.ok()) {
-           if (absl::IsUnavailable(result.status())) st->refusals->Inc();
-           return DeepLError(result.status());
-         }
-         st->Count(in.tenant, characters);
-         Json out = Json::array();
-         for (size_t i = 0; i < texts.size(); ++i) {
-           const mt::SegmentResult& seg = result->segments[i];
-           (seg.origin == "tm" ? st->segments_tm : st->segments_mt)->Inc();
-           out.push_back(
-               {{"detected_source_language", AsciiUpper(text::PrimaryLanguage(in.source_lang))},
-                {"text", text::PlainText(seg.text)},
-                {"billed_characters", text::CodePointCount(texts[i])}});
-         }
-         return JsonResponse(200, Json{{"translations", out}});
-       }}));
-
-  auto languages = [st](Request& req) {
-    auto p = ReadParams(req);
-    if (!p.ok()) return DeepLError(400, p.status().message());
-    std::string type = p->Get("type", "source");
-    if (type != "source" && type != "target") {
-      return DeepLError(400, "Value for 'type' not supported.");
-    }
-    // An extension DeepL's API lacks: its lists cannot say which source reaches which target,
-    // so "type=target&source_lang=EN" lists only the targets EN translates into.
-    std::string from = p->Get("source_lang", "");
-    if (!from.empty()) {
-      auto tag = text::CanonicalLanguageTag(from);
-      if (!tag.ok()) return DeepLError(400, "Value for 'source_lang' not supported.");
-      from = text::PrimaryLanguage(*tag);
-    }
-    Json out = Json::array();
-    for (const auto& tag : Languages(&st->router(), type == "source", from)) {
-      Json l = {{"language", AsciiUpper(tag)}, {"name", text::LanguageName(tag)}};
-      if (type == "target") l["supports_formality"] = false;
-      out.push_back(l);
-    }
-    return JsonResponse(200, out);
+  const std::vector<std::string> form = {"application/x-www-form-urlencoded"};
+  using B = Route::Body;
+  using E = Route::Exec;
+  // clang-format off
+  const std::vector<Route> routes = {
+    {.method = "POST",   .pattern = "/v1/translate", .scope = "translate", .body = B::kJson, .content_types = json, .exec = E::kWaits, .handler = Bind(c, Translate)},
+    {.method = "GET",    .pattern = "/v1/status", .handler = Bind(c, Status)},
+    {.method = "PUT",    .pattern = "/v1/mt/policies/{name}", .scope = "admin", .body = B::kJson, .content_types = json, .handler = Bind(c, PutPolicy)},
+    {.method = "GET",    .pattern = "/v1/mt/policies", .scope = "translate", .handler = Bind(c, ListPolicies), .query = {"limit", "cursor"}},
+    {.method = "GET",    .pattern = "/v1/mt/policies/{name}", .scope = "translate", .handler = Bind(c, GetPolicy)},
+    {.method = "DELETE", .pattern = "/v1/mt/policies/{name}", .scope = "admin", .handler = Bind(c, DeletePolicy)},
+    // DeepL-compatible
+    DeepLRoute({.method = "POST", .pattern = "/v2/translate", .body = B::kJson, .content_types = forms, .exec = E::kWaits, .handler = Bind(c, DeepLTranslate)}),
+    DeepLRoute({.method = "GET",  .pattern = "/v2/languages", .handler = Bind(c, DeepLLanguages)}),
+    DeepLRoute({.method = "POST", .pattern = "/v2/languages", .body = B::kJson, .content_types = forms, .handler = Bind(c, DeepLLanguages)}),
+    DeepLRoute({.method = "GET",  .pattern = "/v2/usage", .handler = Bind(c, DeepLUsage)}),
+    DeepLRoute({.method = "POST", .pattern = "/v2/usage", .body = B::kJson, .content_types = forms, .handler = Bind(c, DeepLUsage)}),
+    // Apertium-APy-compatible
+    ApyRoute({.method = "GET",  .pattern = "/translate", .exec = E::kWaits, .handler = Bind(c, ApyTranslate)}),
+    ApyRoute({.method = "POST", .pattern = "/translate", .body = B::kJson, .content_types = form, .exec = E::kWaits, .handler = Bind(c, ApyTranslate)}),
+    ApyRoute({.method = "GET",  .pattern = "/listPairs", .handler = Bind(c, ApyListPairs)}),
   };
-  router->Add(DeepLRoute(
-      {"GET", "/v2/languages", "", Route::Body::kNone, {}, Route::Exec::kStorage, languages}));
-  router->Add(DeepLRoute(
-      {"POST", "/v2/languages", "", Route::Body::kJson, forms, Route::Exec::kStorage, languages}));
-
-  auto usage = [st](Request& req) {
-    auto p = ReadParams(req);
-    if (!p.ok()) return DeepLError(400, p.status().message());
-    return JsonResponse(200, Json{{"character_count", st->Characters(req.principal.tenant)},
-                                  {"character_limit", kUnlimitedCharacters}});
-  };
-  router->Add(
-      DeepLRoute({"GET", "/v2/usage", "", Route::Body::kNone, {}, Route::Exec::kStorage, usage}));
-  router->Add(DeepLRoute(
-      {"POST", "/v2/usage", "", Route::Body::kJson, forms, Route::Exec::kStorage, usage}));
-
-  // ---- Apertium-APy-compatible API ----
-
-  auto apy_error = [](int status, absl::string_view details) {
-    return JsonResponse(status, Json{{"responseData", nullptr},
-                                     {"responseDetails", std::string(details)},
-                                     {"responseStatus", status}});
-  };
-  // The key as the query parameter `key` or "Authorization: Bearer KEY", checked by the server
-  // before the body; failures in APy's shape.
-  auto apy_route = [apy_error](Route route) {
-    route.scope = std::string(auth::kScopeTranslate);
-    route.token = [](const Request& req) {
-      std::string_view authz = req.Header("authorization");
-      if (authz.substr(0, 7) == "Bearer ")
-        return std::string(StripAsciiWhitespace(authz.substr(7)));
-      return req.Query("key").value_or("");
-    };
-    route.auth_error = [apy_error](const absl::Status& status, absl::Duration retry) {
-      const int code = absl::IsResourceExhausted(status)  ? 429
-                       : absl::IsPermissionDenied(status) ? 403
-                                                          : 401;
-      Response r = apy_error(code, status.message());
-      if (code == 429) r.headers.emplace_back("Retry-After", RetryAfterSeconds(retry));
-      return r;
-    };
-    route.query = {"*"};  // APy reads parameters from the query or the form body
-    return route;
-  };
-  // APy tools expect Apertium: the built-in engine answers when it is configured.
-  auto apy_chain = [st]() {
-    std::vector<std::string> names = st->router().EngineNames();
-    if (std::find(names.begin(), names.end(), "apertium") != names.end()) {
-      return std::vector<std::string>{"apertium"};
-    }
-    return std::vector<std::string>{};
-  };
-
-  auto apy_translate = [st, apy_error, apy_chain](Request& req) {
-    auto p = ReadParams(req);
-    if (!p.ok()) return apy_error(400, p.status().message());
-    const auth::Principal* who = &req.principal;
-    std::string langpair = p->Get("langpair");
-    size_t bar = langpair.find('|');
-    if (bar == std::string::npos) {
-      return apy_error(400, "Missing or bad langpair: expected e.g. langpair=eng|spa");
-    }
-    if (!p->Has("q")) return apy_error(400, "Missing q argument");
-    auto source = LanguageTag("langpair", langpair.substr(0, bar));
-    auto target = LanguageTag("langpair", langpair.substr(bar + 1));
-    if (!source.ok() || !target.ok()) return apy_error(400, "That pair is invalid");
-    std::string q = p->Get("q");
-    if (!text::IsValidUtf8(q)) return apy_error(400, "q is not valid UTF-8");
-    mt::TranslateInput in;
-    in.tenant = who->tenant;
-    in.source_lang = *source;
-    in.target_lang = *target;
-    in.texts = {text::EscapeText(q)};
-    in.engines = apy_chain();
-    in.deadline = st->Deadline();
-    auto result = st->services.translate->Translate(in);
-    if (!result.ok()) {
-      if (absl::IsInvalidArgument(result.status()))
-        return apy_error(400, "That pair is not installed");
-      if (absl::IsUnavailable(result.status())) {
-        st->refusals->Inc();
-        return apy_error(503, result.status().message());
-      }
-      return apy_error(500, result.status().message());
-    }
-    const mt::SegmentResult& seg = result->segments[0];
-    (seg.origin == "tm" ? st->segments_tm : st->segments_mt)->Inc();
-    st->Count(in.tenant, static_cast<int64_t>(text::CodePointCount(q)));
-    std::string out = text::PlainText(seg.text);
-    if (p->Get("markUnknown", "yes") != "no") out = MarkUnknown(out, seg.unknown_words);
-    return JsonResponse(200, Json{{"responseData", {{"translatedText", out}}},
-                                  {"responseDetails", nullptr},
-                                  {"responseStatus", 200}});
-  };
-  router->Add(apy_route(
-      {"GET", "/translate", "", Route::Body::kNone, {}, Route::Exec::kWaits, apy_translate}));
-  router->Add(apy_route({"POST",
-                         "/translate",
-                         "",
-                         Route::Body::kJson,
-                         {"application/x-www-form-urlencoded"},
-                         Route::Exec::kWaits,
-                         apy_translate}));
-
-  router->Add(apy_route({"GET",
-                         "/listPairs",
-                         "",
-                         Route::Body::kNone,
-                         {},
-                         Route::Exec::kStorage,
-                         [st, apy_error, apy_chain](Request& req) {
-                           auto p = ReadParams(req);
-                           if (!p.ok()) return apy_error(400, p.status().message());
-                           std::vector<std::string> chain = apy_chain();
-                           Json out = Json::array();
-                           std::set<std::string> seen;
-                           for (const auto& [name, pairs] : st->router().PairsByEngine()) {
-                             if (!chain.empty() && name != chain[0]) continue;
-                             for (const auto& pair : pairs) {
-                               std::string s = ApertiumCode(pair.source),
-                                           t = ApertiumCode(pair.target);
-                               if (!seen.insert(s + "|" + t).second) continue;
-                               out.push_back({{"sourceLanguage", s}, {"targetLanguage", t}});
-                             }
-                           }
-                           return JsonResponse(200, Json{{"responseData", out},
-                                                         {"responseDetails", nullptr},
-                                                         {"responseStatus", 200}});
-                         }}));
+  // clang-format on
+  for (const Route& r : routes) router->Add(r);
 }
 
 }  // namespace verso::api
