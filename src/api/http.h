@@ -116,18 +116,6 @@ std::function<absl::StatusOr<Response>(Request&)> Bind(
   return [context = std::move(context), fn](Request& req) { return fn(*context, req); };
 }
 
-// `route` taking bodies of at most `max_body` bytes (checked before they are read).
-inline Route WithMaxBody(int64_t max_body, Route route) {
-  route.max_body = max_body;
-  return route;
-}
-
-// `route` taking the query parameters `names` (see Route::query).
-inline Route WithQuery(std::vector<std::string> names, Route route) {
-  route.query = std::move(names);
-  return route;
-}
-
 // The query parameter of `req` that `route` does not take, if any.
 std::optional<std::string> UnknownQueryParameter(const Route& route, const Request& req);
 

@@ -5,6 +5,36 @@
 #include "tm/tm.h"
 
 namespace verso::api {
+namespace {
+
+absl::StatusOr<Response> Health(const Services&, Request&) {
+  return JsonResponse(200, Json{{"status", "ok"}});
+}
+
+absl::StatusOr<Response> Ready(const Services& s, Request&) {
+  absl::Status storage = s.db->Ping();
+  bool indexes = !s.indexes_loaded || s.indexes_loaded();
+  Json checks = {{"storage", storage.ok() ? "ok" : std::string(storage.message())},
+                 {"indexes", indexes ? "loaded" : "loading"}};
+  bool ready = storage.ok() && indexes;
+  return JsonResponse(ready ? 200 : 503,
+                      Json{{"status", ready ? "ready" : "not_ready"}, {"checks", checks}});
+}
+
+absl::StatusOr<Response> Metrics(const Services& s, Request&) {
+  Response r;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.body = s.metrics->Render();
+  return r;
+}
+
+absl::StatusOr<Response> OpenApi(const Services&, Request&) {
+  Response r;
+  r.body = OpenApiDocument();
+  return r;
+}
+
+}  // namespace
 
 void AddOpsRoutes(Router* router, const Services& s) {
   // Totals only: /metrics is unauthenticated, and no tenant's store ids or sizes may show there
@@ -30,40 +60,16 @@ void AddOpsRoutes(Router* router, const Services& s) {
     return ops::Registry::GaugeSeries{{{}, n}};
   });
 
-  router->Add({"GET", "/healthz", "", Route::Body::kNone, {}, Route::Exec::kInline, [](Request&) {
-                 return JsonResponse(200, Json{{"status", "ok"}});
-               }});
-
-  router->Add({"GET", "/readyz", "", Route::Body::kNone, {}, Route::Exec::kStorage, [s](Request&) {
-                 absl::Status storage = s.db->Ping();
-                 bool indexes = !s.indexes_loaded || s.indexes_loaded();
-                 Json checks = {{"storage", storage.ok() ? "ok" : std::string(storage.message())},
-                                {"indexes", indexes ? "loaded" : "loading"}};
-                 bool ready = storage.ok() && indexes;
-                 return JsonResponse(
-                     ready ? 200 : 503,
-                     Json{{"status", ready ? "ready" : "not_ready"}, {"checks", checks}});
-               }});
-
-  router->Add({"GET",
-               "/metrics",
-               "",
-               Route::Body::kNone,
-               {},
-               Route::Exec::kStorage,
-               [registry = s.metrics](Request&) {
-                 Response r;
-                 r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-                 r.body = registry->Render();
-                 return r;
-               }});
-
-  router->Add(
-      {"GET", "/v1/openapi.json", "", Route::Body::kNone, {}, Route::Exec::kInline, [](Request&) {
-         Response r;
-         r.body = OpenApiDocument();
-         return r;
-       }});
+  auto c = std::make_shared<const Services>(s);
+  // clang-format off
+  const std::vector<Route> routes = {
+    {.method = "GET", .pattern = "/healthz", .exec = Route::Exec::kInline, .handler = Bind(c, Health)},
+    {.method = "GET", .pattern = "/readyz", .handler = Bind(c, Ready)},
+    {.method = "GET", .pattern = "/metrics", .handler = Bind(c, Metrics)},
+    {.method = "GET", .pattern = "/v1/openapi.json", .exec = Route::Exec::kInline, .handler = Bind(c, OpenApi)},
+  };
+  // clang-format on
+  for (const Route& r : routes) router->Add(r);
 }
 
 }  // namespace verso::api
