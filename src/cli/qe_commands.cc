@@ -330,144 +330,153 @@ void AddCalibrateCommand(CLI::App* qe_cmd, Environment* env, int* exit_code) {
   cmd->callback([=] { RunOrFail(env, exit_code, [&] { return Calibrate(*a, env->out()); }); });
 }
 
+// `qe eval`'s table: how many the scores `best` approve at each threshold, and how precisely.
+void PrintApprovalTable(std::ostream& out, const Dataset& d, const std::vector<double>& best,
+                        bool has_engine) {
+  const bool hter = d.rows[0].hter.has_value();
+  int good_all = 0, light_all = 0;
+  for (const Row& r : d.rows) {
+    good_all += r.human >= 70;
+    light_all += r.hter.has_value() && *r.hter <= 0.1;
+  }
+  out << "\nauto-approval by threshold (" << (has_engine ? "with" : "without")
+      << " the engine's log-prob); good = human DA score >= 70"
+      << (hter ? "; light = HTER <= 0.10" : "") << "\n";
+  out << std::right << std::setw(9) << "threshold" << std::setw(10) << "approved" << std::setw(8)
+      << "rate" << std::setw(16) << "precision(good)";
+  if (hter) out << std::setw(17) << "precision(light)";
+  out << "\n";
+  out << std::setw(9) << "-" << std::setw(10) << d.rows.size() << std::setw(8) << "100.0%"
+      << std::setw(15) << F(100.0 * good_all / d.rows.size(), 1) << "%";
+  if (hter) out << std::setw(16) << F(100.0 * light_all / d.rows.size(), 1) << "%";
+  out << "   (approve everything)\n";
+  for (int t = 50; t <= 95; t += 5) {
+    int approved = 0, good = 0, light = 0;
+    for (size_t i = 0; i < d.rows.size(); ++i) {
+      if (best[i] < t) continue;
+      ++approved;
+      good += d.rows[i].human >= 70;
+      light += d.rows[i].hter.has_value() && *d.rows[i].hter <= 0.1;
+    }
+    out << std::setw(9) << t << std::setw(10) << approved << std::setw(7)
+        << F(100.0 * approved / d.rows.size(), 1) << "%";
+    if (approved == 0) {
+      out << std::setw(16) << "-";
+      if (hter) out << std::setw(17) << "-";
+    } else {
+      out << std::setw(15) << F(100.0 * good / approved, 1) << "%";
+      if (hter) out << std::setw(16) << F(100.0 * light / approved, 1) << "%";
+    }
+    out << "\n";
+  }
+}
+
+// The MLQE-PE file options of `qe eval` and `qe features`.
+struct MlqeOptions {
+  std::string file, hter, source_lang, target_lang, rows = "all", model;
+};
+void AddMlqeOptions(CLI::App* cmd, const std::shared_ptr<MlqeOptions>& c) {
+  cmd->add_option("file", c->file,
+                  "MLQE-PE direct-assessment TSV (original, translation, mean, "
+                  "model_scores)")
+      ->required();
+  cmd->add_option("--source-lang", c->source_lang, "Default: from the file name (dev.ende...)");
+  cmd->add_option("--target-lang", c->target_lang, "Default: from the file name");
+  cmd->add_option("--rows", c->rows, "all, even or odd rows (the model is fitted on even rows)")
+      ->check(CLI::IsMember({"all", "even", "odd"}));
+  cmd->add_option("--hter", c->hter, "HTER per row (MLQE-PE post-editing dev.hter), aligned");
+}
+
+// `verso qe eval`.
+void AddEvalCommand(CLI::App* qe_cmd, Environment* env, int* exit_code) {
+  auto* cmd = qe_cmd->add_subcommand(
+      "eval", "Correlation with human scores, and auto-approval rate and precision by threshold");
+  auto c = std::make_shared<MlqeOptions>();
+  AddMlqeOptions(cmd, c);
+  cmd->add_option("--model", c->model, "Model file (default: the compiled-in model)");
+  cmd->callback([=] {
+    RunOrFail(env, exit_code, [&]() -> absl::Status {
+      VERSO_ASSIGN_OR_RETURN(Dataset d,
+                             ReadMlqe(c->file, c->hter, c->source_lang, c->target_lang, c->rows));
+      if (d.rows.empty()) return absl::InvalidArgumentError(StrCat(c->file, ": no rows"));
+      VERSO_ASSIGN_OR_RETURN(auto scorer, qe::NewBuiltinScorer({c->model}));
+      VERSO_ASSIGN_OR_RETURN(auto black, scorer->Score(Inputs(d, false), absl::InfiniteFuture()));
+      const bool has_engine = d.rows[0].model_score.has_value();
+      std::vector<qe::Result> glass;
+      if (has_engine) {
+        VERSO_ASSIGN_OR_RETURN(glass, scorer->Score(Inputs(d, true), absl::InfiniteFuture()));
+      }
+      std::vector<double> human, bb, gb, engine, length;
+      for (size_t i = 0; i < d.rows.size(); ++i) {
+        human.push_back(d.rows[i].human);
+        bb.push_back(black[i].score);
+        if (has_engine) {
+          gb.push_back(glass[i].score);
+          engine.push_back(*d.rows[i].model_score);
+        }
+        for (const auto& f : black[i].features) {
+          if (f.name == "log_length_ratio") length.push_back(std::exp(f.value));
+        }
+      }
+      std::ostream& out = env->out();
+      out << "file: " << c->file << " (" << d.source_lang << " -> " << d.target_lang << ", "
+          << d.rows.size() << " segments, rows: " << c->rows << ")\n";
+      out << "model: " << qe::BuiltinModelVersion(*scorer) << "\n\n";
+      out << std::left << std::setw(44) << "scorer" << std::right << std::setw(9) << "Pearson"
+          << std::setw(10) << "Spearman"
+          << "\n";
+      auto line = [&](const std::string& name, const std::vector<double>& v) {
+        out << std::left << std::setw(44) << name << std::right << std::setw(9)
+            << F(Pearson(v, human), 3) << std::setw(10) << F(Spearman(v, human), 3) << "\n";
+      };
+      if (has_engine) line("verso builtin (with the engine's log-prob)", gb);
+      line("verso builtin (black-box features only)", bb);
+      if (has_engine) line("engine log-prob alone (model_scores)", engine);
+      line("length ratio alone", length);
+
+      PrintApprovalTable(out, d, has_engine ? gb : bb, has_engine);
+      return absl::OkStatus();
+    });
+  });
+}
+
+// `verso qe features`.
+void AddFeaturesCommand(CLI::App* qe_cmd, Environment* env, int* exit_code) {
+  auto* cmd = qe_cmd->add_subcommand(
+      "features", "Print the builtin scorer's raw features as TSV (input of scripts/fit-qe)");
+  auto c = std::make_shared<MlqeOptions>();
+  AddMlqeOptions(cmd, c);
+  cmd->callback([=] {
+    RunOrFail(env, exit_code, [&]() -> absl::Status {
+      VERSO_ASSIGN_OR_RETURN(Dataset d,
+                             ReadMlqe(c->file, c->hter, c->source_lang, c->target_lang, c->rows));
+      std::vector<qe::Input> inputs = Inputs(d, true);
+      std::ostream& out = env->out();
+      for (size_t i = 0; i < inputs.size(); ++i) {
+        std::vector<qe::Feature> f = qe::RawFeatures(inputs[i]);
+        if (i == 0) {
+          out << "pair\thuman\thter";
+          for (const auto& x : f) out << "\t" << x.name;
+          out << "\n";
+        }
+        out << d.source_lang << "-" << d.target_lang << "\t" << d.rows[i].human << "\t"
+            << (d.rows[i].hter ? F(*d.rows[i].hter, 6) : "");
+        for (const auto& x : f) out << "\t" << F(x.value, 6);
+        out << "\n";
+      }
+      return absl::OkStatus();
+    });
+  });
+}
+
 }  // namespace
 
 void AddQeCommands(CLI::App* app, Environment* env, int* exit_code) {
   CLI::App* qe_cmd = app->add_subcommand("qe", "Quality estimation");
   qe_cmd->require_subcommand(1);
-
-  struct Common {
-    std::string file, hter, source_lang, target_lang, rows = "all", model;
-  };
-  auto add_common = [](CLI::App* cmd, std::shared_ptr<Common> c) {
-    cmd->add_option("file", c->file,
-                    "MLQE-PE direct-assessment TSV (original, translation, mean, "
-                    "model_scores)")
-        ->required();
-    cmd->add_option("--source-lang", c->source_lang, "Default: from the file name (dev.ende...)");
-    cmd->add_option("--target-lang", c->target_lang, "Default: from the file name");
-    cmd->add_option("--rows", c->rows, "all, even or odd rows (the model is fitted on even rows)")
-        ->check(CLI::IsMember({"all", "even", "odd"}));
-    cmd->add_option("--hter", c->hter, "HTER per row (MLQE-PE post-editing dev.hter), aligned");
-  };
-
-  {
-    auto* cmd = qe_cmd->add_subcommand(
-        "eval", "Correlation with human scores, and auto-approval rate and precision by threshold");
-    auto c = std::make_shared<Common>();
-    add_common(cmd, c);
-    cmd->add_option("--model", c->model, "Model file (default: the compiled-in model)");
-    cmd->callback([=] {
-      RunOrFail(env, exit_code, [&]() -> absl::Status {
-        VERSO_ASSIGN_OR_RETURN(Dataset d,
-                               ReadMlqe(c->file, c->hter, c->source_lang, c->target_lang, c->rows));
-        if (d.rows.empty()) return absl::InvalidArgumentError(StrCat(c->file, ": no rows"));
-        VERSO_ASSIGN_OR_RETURN(auto scorer, qe::NewBuiltinScorer({c->model}));
-        VERSO_ASSIGN_OR_RETURN(auto black, scorer->Score(Inputs(d, false), absl::InfiniteFuture()));
-        const bool has_engine = d.rows[0].model_score.has_value();
-        std::vector<qe::Result> glass;
-        if (has_engine) {
-          VERSO_ASSIGN_OR_RETURN(glass, scorer->Score(Inputs(d, true), absl::InfiniteFuture()));
-        }
-        std::vector<double> human, bb, gb, engine, length;
-        for (size_t i = 0; i < d.rows.size(); ++i) {
-          human.push_back(d.rows[i].human);
-          bb.push_back(black[i].score);
-          if (has_engine) {
-            gb.push_back(glass[i].score);
-            engine.push_back(*d.rows[i].model_score);
-          }
-          for (const auto& f : black[i].features) {
-            if (f.name == "log_length_ratio") length.push_back(std::exp(f.value));
-          }
-        }
-        std::ostream& out = env->out();
-        out << "file: " << c->file << " (" << d.source_lang << " -> " << d.target_lang << ", "
-            << d.rows.size() << " segments, rows: " << c->rows << ")\n";
-        out << "model: " << qe::BuiltinModelVersion(*scorer) << "\n\n";
-        out << std::left << std::setw(44) << "scorer" << std::right << std::setw(9) << "Pearson"
-            << std::setw(10) << "Spearman"
-            << "\n";
-        auto line = [&](const std::string& name, const std::vector<double>& v) {
-          out << std::left << std::setw(44) << name << std::right << std::setw(9)
-              << F(Pearson(v, human), 3) << std::setw(10) << F(Spearman(v, human), 3) << "\n";
-        };
-        if (has_engine) line("verso builtin (with the engine's log-prob)", gb);
-        line("verso builtin (black-box features only)", bb);
-        if (has_engine) line("engine log-prob alone (model_scores)", engine);
-        line("length ratio alone", length);
-
-        const std::vector<double>& best = has_engine ? gb : bb;
-        const bool hter = d.rows[0].hter.has_value();
-        int good_all = 0, light_all = 0;
-        for (const Row& r : d.rows) {
-          good_all += r.human >= 70;
-          light_all += r.hter.has_value() && *r.hter <= 0.1;
-        }
-        out << "\nauto-approval by threshold (" << (has_engine ? "with" : "without")
-            << " the engine's log-prob); good = human DA score >= 70"
-            << (hter ? "; light = HTER <= 0.10" : "") << "\n";
-        out << std::right << std::setw(9) << "threshold" << std::setw(10) << "approved"
-            << std::setw(8) << "rate" << std::setw(16) << "precision(good)";
-        if (hter) out << std::setw(17) << "precision(light)";
-        out << "\n";
-        out << std::setw(9) << "-" << std::setw(10) << d.rows.size() << std::setw(8) << "100.0%"
-            << std::setw(15) << F(100.0 * good_all / d.rows.size(), 1) << "%";
-        if (hter) out << std::setw(16) << F(100.0 * light_all / d.rows.size(), 1) << "%";
-        out << "   (approve everything)\n";
-        for (int t = 50; t <= 95; t += 5) {
-          int approved = 0, good = 0, light = 0;
-          for (size_t i = 0; i < d.rows.size(); ++i) {
-            if (best[i] < t) continue;
-            ++approved;
-            good += d.rows[i].human >= 70;
-            light += d.rows[i].hter.has_value() && *d.rows[i].hter <= 0.1;
-          }
-          out << std::setw(9) << t << std::setw(10) << approved << std::setw(7)
-              << F(100.0 * approved / d.rows.size(), 1) << "%";
-          if (approved == 0) {
-            out << std::setw(16) << "-";
-            if (hter) out << std::setw(17) << "-";
-          } else {
-            out << std::setw(15) << F(100.0 * good / approved, 1) << "%";
-            if (hter) out << std::setw(16) << F(100.0 * light / approved, 1) << "%";
-          }
-          out << "\n";
-        }
-        return absl::OkStatus();
-      });
-    });
-  }
-
+  AddEvalCommand(qe_cmd, env, exit_code);
   AddCalibrateCommand(qe_cmd, env, exit_code);
-
-  {
-    auto* cmd = qe_cmd->add_subcommand(
-        "features", "Print the builtin scorer's raw features as TSV (input of scripts/fit-qe)");
-    auto c = std::make_shared<Common>();
-    add_common(cmd, c);
-    cmd->callback([=] {
-      RunOrFail(env, exit_code, [&]() -> absl::Status {
-        VERSO_ASSIGN_OR_RETURN(Dataset d,
-                               ReadMlqe(c->file, c->hter, c->source_lang, c->target_lang, c->rows));
-        std::vector<qe::Input> inputs = Inputs(d, true);
-        std::ostream& out = env->out();
-        for (size_t i = 0; i < inputs.size(); ++i) {
-          std::vector<qe::Feature> f = qe::RawFeatures(inputs[i]);
-          if (i == 0) {
-            out << "pair\thuman\thter";
-            for (const auto& x : f) out << "\t" << x.name;
-            out << "\n";
-          }
-          out << d.source_lang << "-" << d.target_lang << "\t" << d.rows[i].human << "\t"
-              << (d.rows[i].hter ? F(*d.rows[i].hter, 6) : "");
-          for (const auto& x : f) out << "\t" << F(x.value, 6);
-          out << "\n";
-        }
-        return absl::OkStatus();
-      });
-    });
-  }
+  AddFeaturesCommand(qe_cmd, env, exit_code);
 }
 
 }  // namespace verso::cli
