@@ -44,7 +44,51 @@
 namespace verso {
 namespace {
 
-std::vector<ConfigOption> Schema(bool serving) {
+// The external engines: their options (mt.NAME.enabled, base_url, model) and how each is made.
+// The configuration schema and BuildMt both read this table.
+struct Provider {
+  const char* name;
+  const char* key_name;  // the secret's variable
+  bool key_enables;      // enabled=auto: on when the key is set (always when the base URL is)
+  bool has_model;
+  absl::StatusOr<std::unique_ptr<mt::Engine>> (*make)(mt::ProviderOptions);
+};
+
+template <std::unique_ptr<mt::Engine> (*New)(mt::ProviderOptions)>
+absl::StatusOr<std::unique_ptr<mt::Engine>> Always(mt::ProviderOptions o) {
+  return New(std::move(o));
+}
+
+constexpr Provider kProviders[] = {
+    {"openai", "OPENAI_API_KEY", true, true, Always<mt::NewOpenAiEngine>},
+    {"anthropic", "ANTHROPIC_API_KEY", true, true, Always<mt::NewAnthropicEngine>},
+    {"gemini", "GEMINI_API_KEY", true, true, Always<mt::NewGeminiEngine>},
+    {"deepl", "DEEPL_AUTH_KEY", true, false, mt::NewDeepLEngine},
+    {"libretranslate", "LIBRETRANSLATE_API_KEY", false, false, mt::NewLibreTranslateEngine},
+    {"apy", "APY_API_KEY", false, false, mt::NewApyEngine},
+};
+
+std::vector<ConfigOption> ProviderOptions() {
+  std::vector<ConfigOption> out;
+  for (const Provider& p : kProviders) {
+    const std::string prefix = StrCat("mt.", p.name, ".");
+    out.push_back({.name = prefix + "enabled",
+                   .type = ConfigType::kChoice,
+                   .default_value = "auto",
+                   .help = p.key_enables ? StrCat("auto (on when ", p.key_name,
+                                                  " or the base_url is set), on or off")
+                                         : "auto (on when the base_url is set), on or off",
+                   .choices = {"auto", "on", "off"}});
+    out.push_back({.name = prefix + "base_url", .type = ConfigType::kString, .default_value = ""});
+    if (p.has_model) {
+      out.push_back({.name = prefix + "model", .type = ConfigType::kString, .default_value = ""});
+    }
+  }
+  return out;
+}
+
+// Options every command reads.
+std::vector<ConfigOption> GeneralOptions(bool serving) {
   using T = ConfigType;
   return {
       {.name = "data_dir",
@@ -70,6 +114,13 @@ std::vector<ConfigOption> Schema(bool serving) {
        .default_value = "full",
        .help = "full: fsync every commit (survives power loss); normal: survives kill -9 only",
        .choices = {"full", "normal"}},
+  };
+}
+
+// `verso serve`: the HTTP server and its limits.
+std::vector<ConfigOption> ServerOptions() {
+  using T = ConfigType;
+  return {
       {.name = "server.host", .type = T::kString, .default_value = "127.0.0.1"},
       {.name = "server.port", .type = T::kInt, .default_value = "8080", .min = 0, .max = 65535},
       {.name = "server.threads",
@@ -149,6 +200,13 @@ std::vector<ConfigOption> Schema(bool serving) {
        .default_value = "2000",
        .min = 1,
        .max = 100000000},
+  };
+}
+
+// Machine translation: the chain, cache, breakers and the built-in engine.
+std::vector<ConfigOption> MtOptions() {
+  using T = ConfigType;
+  return {
       {.name = "mt.chain",
        .type = T::kString,
        .default_value = "",
@@ -188,6 +246,28 @@ std::vector<ConfigOption> Schema(bool serving) {
        .help = "File of NAME=value provider keys (OPENAI_API_KEY, ANTHROPIC_API_KEY, "
                "GEMINI_API_KEY, DEEPL_AUTH_KEY, LIBRETRANSLATE_API_KEY, APY_API_KEY); the "
                "environment wins"},
+      {.name = "mt.apertium.enabled", .type = T::kBool, .default_value = "true"},
+      {.name = "mt.apertium.modes_dir",
+       .type = T::kString,
+       .default_value = "/usr/share/apertium/modes"},
+      {.name = "mt.apertium.pipelines",
+       .type = T::kInt,
+       .default_value = "0",
+       .help = "Warm pipelines per language pair (0: one per two cores)",
+       .min = 0,
+       .max = 64},
+      {.name = "mt.apertium.segment_timeout", .type = T::kDuration, .default_value = "20s"},
+      {.name = "mt.apertium.warm",
+       .type = T::kString,
+       .default_value = "",
+       .help = "Modes started with the server (e.g. eng-spa,spa-cat); others on first use"},
+  };
+}
+
+// Quality estimation.
+std::vector<ConfigOption> QeOptions() {
+  using T = ConfigType;
+  return {
       {.name = "qe.scorer",
        .type = T::kString,
        .default_value = "builtin",
@@ -213,60 +293,13 @@ std::vector<ConfigOption> Schema(bool serving) {
        .default_value = "false",
        .help = "Translate machine translations back with the built-in engine for the QE "
                "round-trip signal (where the reverse pair is installed; costs a translation)"},
-      {.name = "mt.apertium.enabled", .type = T::kBool, .default_value = "true"},
-      {.name = "mt.apertium.modes_dir",
-       .type = T::kString,
-       .default_value = "/usr/share/apertium/modes"},
-      {.name = "mt.apertium.pipelines",
-       .type = T::kInt,
-       .default_value = "0",
-       .help = "Warm pipelines per language pair (0: one per two cores)",
-       .min = 0,
-       .max = 64},
-      {.name = "mt.apertium.segment_timeout", .type = T::kDuration, .default_value = "20s"},
-      {.name = "mt.apertium.warm",
-       .type = T::kString,
-       .default_value = "",
-       .help = "Modes started with the server (e.g. eng-spa,spa-cat); others on first use"},
-      {.name = "mt.openai.enabled",
-       .type = T::kChoice,
-       .default_value = "auto",
-       .help = "auto (on when OPENAI_API_KEY or the base_url is set), on or off",
-       .choices = {"auto", "on", "off"}},
-      {.name = "mt.openai.base_url", .type = T::kString, .default_value = ""},
-      {.name = "mt.openai.model", .type = T::kString, .default_value = ""},
-      {.name = "mt.anthropic.enabled",
-       .type = T::kChoice,
-       .default_value = "auto",
-       .help = "auto (on when ANTHROPIC_API_KEY or the base_url is set), on or off",
-       .choices = {"auto", "on", "off"}},
-      {.name = "mt.anthropic.base_url", .type = T::kString, .default_value = ""},
-      {.name = "mt.anthropic.model", .type = T::kString, .default_value = ""},
-      {.name = "mt.gemini.enabled",
-       .type = T::kChoice,
-       .default_value = "auto",
-       .help = "auto (on when GEMINI_API_KEY or the base_url is set), on or off",
-       .choices = {"auto", "on", "off"}},
-      {.name = "mt.gemini.base_url", .type = T::kString, .default_value = ""},
-      {.name = "mt.gemini.model", .type = T::kString, .default_value = ""},
-      {.name = "mt.deepl.enabled",
-       .type = T::kChoice,
-       .default_value = "auto",
-       .help = "auto (on when DEEPL_AUTH_KEY or the base_url is set), on or off",
-       .choices = {"auto", "on", "off"}},
-      {.name = "mt.deepl.base_url", .type = T::kString, .default_value = ""},
-      {.name = "mt.libretranslate.enabled",
-       .type = T::kChoice,
-       .default_value = "auto",
-       .help = "auto (on when the base_url is set), on or off",
-       .choices = {"auto", "on", "off"}},
-      {.name = "mt.libretranslate.base_url", .type = T::kString, .default_value = ""},
-      {.name = "mt.apy.enabled",
-       .type = T::kChoice,
-       .default_value = "auto",
-       .help = "auto (on when the base_url is set), on or off",
-       .choices = {"auto", "on", "off"}},
-      {.name = "mt.apy.base_url", .type = T::kString, .default_value = ""},
+  };
+}
+
+// Jobs, webhooks and imports.
+std::vector<ConfigOption> JobOptions() {
+  using T = ConfigType;
+  return {
       {.name = "jobs.workers",
        .type = T::kInt,
        .default_value = "2",
@@ -318,6 +351,15 @@ std::vector<ConfigOption> Schema(bool serving) {
        .min = 0,
        .max = 1LL << 40},
   };
+}
+
+std::vector<ConfigOption> Schema(bool serving) {
+  std::vector<ConfigOption> all = GeneralOptions(serving);
+  for (auto area : {ServerOptions(), MtOptions(), ProviderOptions(), QeOptions(), JobOptions()}) {
+    all.insert(all.end(), std::make_move_iterator(area.begin()),
+               std::make_move_iterator(area.end()));
+  }
+  return all;
 }
 
 std::vector<std::string> CommaList(const std::string& s) {
@@ -415,18 +457,7 @@ absl::StatusOr<std::unique_ptr<Mt>> BuildMt(const Config& c, tm::TmService* tm,
     return it == secrets.end() ? "" : it->second;
   };
   std::vector<std::unique_ptr<mt::Engine>> engines;
-  struct Provider {
-    const char* name;
-    const char* key_name;
-    bool key_enables;  // auto: on when the key is set (and always when the base URL is)
-  };
-  const Provider providers[] = {{"openai", "OPENAI_API_KEY", true},
-                                {"anthropic", "ANTHROPIC_API_KEY", true},
-                                {"gemini", "GEMINI_API_KEY", true},
-                                {"deepl", "DEEPL_AUTH_KEY", true},
-                                {"libretranslate", "LIBRETRANSLATE_API_KEY", false},
-                                {"apy", "APY_API_KEY", false}};
-  for (const Provider& p : providers) {
+  for (const Provider& p : kProviders) {
     const std::string prefix = StrCat("mt.", p.name, ".");
     mt::ProviderOptions o;
     o.name = p.name;
@@ -436,18 +467,8 @@ absl::StatusOr<std::unique_ptr<Mt>> BuildMt(const Config& c, tm::TmService* tm,
     bool on = enabled == "on" ||
               (enabled == "auto" && (!o.base_url.empty() || (p.key_enables && !o.api_key.empty())));
     if (!on) continue;
-    std::string_view name = p.name;
-    absl::StatusOr<std::unique_ptr<mt::Engine>> e;
-    if (name == "openai" || name == "anthropic" || name == "gemini") {
-      o.model = c.GetString(prefix + "model");
-      e = name == "openai"      ? mt::NewOpenAiEngine(std::move(o))
-          : name == "anthropic" ? mt::NewAnthropicEngine(std::move(o))
-                                : mt::NewGeminiEngine(std::move(o));
-    } else {
-      e = name == "deepl"            ? mt::NewDeepLEngine(std::move(o))
-          : name == "libretranslate" ? mt::NewLibreTranslateEngine(std::move(o))
-                                     : mt::NewApyEngine(std::move(o));
-    }
+    if (p.has_model) o.model = c.GetString(prefix + "model");
+    absl::StatusOr<std::unique_ptr<mt::Engine>> e = p.make(std::move(o));
     if (!e.ok()) {
       log::Warn("mt.engine.unavailable", {{"engine", p.name}, {"error", e.status().message()}});
       continue;
