@@ -629,88 +629,172 @@ class Runtime : public cli::Environment {
   // `verso serve`: listens at once (readyz says "loading" until every index is built), resumes
   // interrupted imports, and runs until SIGINT or SIGTERM, then drains and exits 0.
   int Serve() {
-    // Block the signals before any thread starts, so that only sigwait below receives them.
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-    if (absl::Status s = Open(); !s.ok()) {
-      std::cerr << "verso: error: " << s.message() << "\n";
-      return 1;
-    }
+    const sigset_t signals = BlockStopSignals();
+    auto started = StartServices();
+    if (!started.ok()) return Fail(started.status());
+    Services& b = **started;
     const Config& c = *config_;
     auth::RateLimiter limiter(&Clock::Real(), c.GetDouble("rate_limit.rps"),
                               static_cast<double>(c.GetInt("rate_limit.burst")));
     ops::Registry metrics;
     std::atomic<bool> loaded{false};
-    api::ServerOptions options;
-    options.host = c.GetString("server.host");
-    options.port = static_cast<int>(c.GetInt("server.port"));
-    options.threads = static_cast<int>(c.GetInt("server.threads"));
-    options.waiting_threads = static_cast<int>(c.GetInt("server.waiting_threads"));
-    options.max_connections = static_cast<int>(c.GetInt("server.max_connections"));
-    options.max_body_bytes = static_cast<size_t>(c.GetInt("server.max_body_bytes"));
-    options.max_upload_bytes = c.GetInt("server.max_upload_bytes");
-    options.header_timeout = c.GetDuration("server.header_timeout");
-    options.idle_timeout = c.GetDuration("server.idle_timeout");
-    options.request_timeout = c.GetDuration("server.request_timeout");
-    options.min_upload_rate = c.GetInt("server.min_upload_rate");
-    options.upload_grace = c.GetDuration("server.upload_grace");
-    options.storage_threads = static_cast<int>(c.GetInt("server.storage_threads"));
-    options.long_threads = static_cast<int>(c.GetInt("server.long_threads"));
-    options.tenant_long_requests = static_cast<int>(c.GetInt("server.tenant_long_requests"));
-    options.auth_failure_rate = c.GetDouble("server.auth_failures.rps");
-    options.auth_failure_burst = static_cast<double>(c.GetInt("server.auth_failures.burst"));
-    options.access_log = c.GetBool("log.access");
-    api::Services services;
-    services.tm = tm_.get();
-    services.keys = keys_.get();
-    services.limiter = &limiter;
-    services.metrics = &metrics;
-    services.db = db_.get();
-    services.ids = ids_.get();
-    services.clock = &Clock::Real();
-    services.upload_dir = c.GetString("data_dir") + "/uploads";
-    services.sync_import_max_bytes = c.GetInt("imports.sync_max_bytes");
+    api::Services services = ApiServices(b, &limiter, &metrics);
     services.indexes_loaded = [&loaded] { return loaded.load(); };
-    IgnoreSigpipe();  // a dead engine stage must not take the server with it
-    auto mt = BuildMt(c, tm_.get(), db_.get());
-    if (!mt.ok()) {
-      std::cerr << "verso: error: " << mt.status().message() << "\n";
-      return 1;
-    }
-    services.translate = (*mt)->service.get();
-    services.mt_router = (*mt)->router.get();
-    services.degradation = &(*mt)->degradation;
-    services.translate_timeout = c.GetDuration("mt.timeout");
-    services.qe = (*mt)->qe.get();
-    services.qe_round_trip = c.GetBool("qe.round_trip");
-    terms::GlossaryService glossaries(&db_->glossaries(), &Clock::Real());
-    services.glossaries = &glossaries;
-    auto job_service = BuildJobs(c, db_.get(), tm_.get(), mt->get(), ids_.get());
-    if (!job_service.ok()) {
-      std::cerr << "verso: error: " << job_service.status().message() << "\n";
-      return 1;
-    }
-    services.jobs = (*job_service)->service.get();
     // The database's health feeds the degradation level (unreachable: emergency).
     Every health(std::chrono::seconds(5), [&] {
       absl::Status ping = db_->Ping();
-      (*mt)->degradation.SetDatabaseHealthy(ping.ok());
+      b.mt->degradation.SetDatabaseHealthy(ping.ok());
       if (!ping.ok()) log::Error("storage.unhealthy", {{"error", ping.message()}});
     });
     // What other processes (the CLI, workers) change reaches this one's indexes.
     Every sync(std::chrono::seconds(1), [&] {
       if (loaded) SyncTm();
     });
+    const api::ServerOptions options = ServerOptionsFrom(c);
     auto server = api::Server::Start(options, services);
-    if (!server.ok()) {
-      std::cerr << "verso: error: " << server.status().message() << "\n";
-      return 1;
-    }
+    if (!server.ok()) return Fail(server.status());
     // A fresh installation has no way in: give it one admin key, shown once, and only once the
     // server is up (a first start that fails must not print, and so lose, it).
+    PrintBootstrapKey();
+    std::cout << "verso " << kVersion << " listening on http://" << options.host << ":"
+              << (*server)->port() << " (data in " << c.GetString("data_dir") << ")" << std::endl;
+    std::thread loader([&] {
+      if (LoadIndexes()) {
+        loaded = true;
+        // Jobs need the TM indexes: workers start once they are built.
+        b.jobs->service->Start(static_cast<int>(c.GetInt("jobs.workers")));
+      }
+    });
+    WaitForStopSignal(signals);
+    (*server)->Shutdown(c.GetDuration("server.drain_timeout"));
+    loader.join();
+    b.jobs->service->Stop();  // a task cut short is taken over when its lease expires
+    health.Stop();
+    sync.Stop();
+    FlushTmUsage();
+    tm_->StopImports();  // unfinished imports roll back and resume at the next start
+    server->reset();
+    return Close(std::move(*started));
+  }
+
+  // `verso worker`: job workers without the HTTP server, until SIGINT or SIGTERM. Any number
+  // of these share the database's queue with `verso serve`.
+  int Work(int threads) {
+    const sigset_t signals = BlockStopSignals();
+    auto started = StartServices();
+    if (!started.ok()) return Fail(started.status());
+    const Config& c = *config_;
+    if (auto built = tm_->Load(/*build_indexes=*/true); !built.ok()) return Fail(built.status());
+    if (threads <= 0) threads = static_cast<int>(std::max<int64_t>(1, c.GetInt("jobs.workers")));
+    Every sync(std::chrono::seconds(1), [&] { SyncTm(); });
+    (*started)->jobs->service->Start(threads);
+    std::cout << "verso " << kVersion << " worker: " << threads << " threads (data in "
+              << c.GetString("data_dir") << ")" << std::endl;
+    WaitForStopSignal(signals);
+    (*started)->jobs->service->Stop();
+    sync.Stop();
+    FlushTmUsage();
+    return Close(std::move(*started));
+  }
+
+ private:
+  // What `serve` and `worker` run on top of the database.
+  struct Services {
+    std::unique_ptr<Mt> mt;
+    std::unique_ptr<Jobs> jobs;
+  };
+
+  static int Fail(const absl::Status& status) {
+    std::cerr << "verso: error: " << status.message() << "\n";
+    return 1;
+  }
+
+  // Blocks SIGINT and SIGTERM before any thread starts, so that only WaitForStopSignal gets them.
+  static sigset_t BlockStopSignals() {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    return signals;
+  }
+
+  static void WaitForStopSignal(const sigset_t& signals) {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    log::Info("shutdown", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+  }
+
+  // Opens the database and builds the engines and the job service.
+  absl::StatusOr<std::unique_ptr<Services>> StartServices() {
+    VERSO_RETURN_IF_ERROR(Open());
+    IgnoreSigpipe();  // a dead engine stage must not take the process with it
+    auto out = std::make_unique<Services>();
+    VERSO_ASSIGN_OR_RETURN(out->mt, BuildMt(*config_, tm_.get(), db_.get()));
+    VERSO_ASSIGN_OR_RETURN(out->jobs,
+                           BuildJobs(*config_, db_.get(), tm_.get(), out->mt.get(), ids_.get()));
+    return out;
+  }
+
+  // Stops the engines (their pipelines) and closes the database: every acknowledged write is
+  // already in its log on disk.
+  int Close(std::unique_ptr<Services> services) {
+    services->jobs.reset();
+    services->mt.reset();
+    tm_.reset();
+    db_.reset();
+    log::Info("stopped");
+    log::Flush();
+    return 0;
+  }
+
+  api::Services ApiServices(const Services& b, auth::RateLimiter* limiter, ops::Registry* metrics) {
+    const Config& c = *config_;
+    api::Services s;
+    s.tm = tm_.get();
+    s.keys = keys_.get();
+    s.limiter = limiter;
+    s.metrics = metrics;
+    s.db = db_.get();
+    s.ids = ids_.get();
+    s.clock = &Clock::Real();
+    s.upload_dir = c.GetString("data_dir") + "/uploads";
+    s.sync_import_max_bytes = c.GetInt("imports.sync_max_bytes");
+    s.translate = b.mt->service.get();
+    s.mt_router = b.mt->router.get();
+    s.degradation = &b.mt->degradation;
+    s.translate_timeout = c.GetDuration("mt.timeout");
+    s.qe = b.mt->qe.get();
+    s.qe_round_trip = c.GetBool("qe.round_trip");
+    s.glossaries = b.jobs->glossaries.get();
+    s.jobs = b.jobs->service.get();
+    return s;
+  }
+
+  static api::ServerOptions ServerOptionsFrom(const Config& c) {
+    api::ServerOptions o;
+    o.host = c.GetString("server.host");
+    o.port = static_cast<int>(c.GetInt("server.port"));
+    o.threads = static_cast<int>(c.GetInt("server.threads"));
+    o.waiting_threads = static_cast<int>(c.GetInt("server.waiting_threads"));
+    o.max_connections = static_cast<int>(c.GetInt("server.max_connections"));
+    o.max_body_bytes = static_cast<size_t>(c.GetInt("server.max_body_bytes"));
+    o.max_upload_bytes = c.GetInt("server.max_upload_bytes");
+    o.header_timeout = c.GetDuration("server.header_timeout");
+    o.idle_timeout = c.GetDuration("server.idle_timeout");
+    o.request_timeout = c.GetDuration("server.request_timeout");
+    o.min_upload_rate = c.GetInt("server.min_upload_rate");
+    o.upload_grace = c.GetDuration("server.upload_grace");
+    o.storage_threads = static_cast<int>(c.GetInt("server.storage_threads"));
+    o.long_threads = static_cast<int>(c.GetInt("server.long_threads"));
+    o.tenant_long_requests = static_cast<int>(c.GetInt("server.tenant_long_requests"));
+    o.auth_failure_rate = c.GetDouble("server.auth_failures.rps");
+    o.auth_failure_burst = static_cast<double>(c.GetInt("server.auth_failures.burst"));
+    o.access_log = c.GetBool("log.access");
+    return o;
+  }
+
+  void PrintBootstrapKey() {
     if (auto keys = keys_->List(""); keys.ok() && keys->empty()) {
       auto created = keys_->Create("default", "bootstrap", {"admin"});
       if (created.ok()) {
@@ -719,41 +803,21 @@ class Runtime : public cli::Environment {
             << created->key << "\n";
       }
     }
-    std::cout << "verso " << kVersion << " listening on http://" << options.host << ":"
-              << (*server)->port() << " (data in " << c.GetString("data_dir") << ")" << std::endl;
-    std::thread loader([&] {
-      auto stats = tm_->Load(/*build_indexes=*/true);
-      if (!stats.ok()) {
-        log::Error("tm.load", {{"error", stats.status().message()}});
-        return;
-      }
-      loaded = true;
-      log::Info("tm.loaded", {{"stores", stats->stores},
-                              {"segments", stats->segments},
-                              {"ms", absl::ToInt64Milliseconds(stats->elapsed)}});
-      absl::Status resumed = tm_->ResumeImports();
-      if (!resumed.ok()) log::Error("tm.import.resume", {{"error", resumed.message()}});
-      // Jobs need the TM indexes: workers start once they are built.
-      (*job_service)->service->Start(static_cast<int>(c.GetInt("jobs.workers")));
-    });
-    int sig = 0;
-    sigwait(&signals, &sig);
-    log::Info("shutdown", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
-    (*server)->Shutdown(c.GetDuration("server.drain_timeout"));
-    loader.join();
-    (*job_service)->service->Stop();  // a task cut short is taken over when its lease expires
-    health.Stop();
-    sync.Stop();
-    FlushTmUsage();
-    tm_->StopImports();  // unfinished imports roll back and resume at the next start
-    server->reset();
-    job_service->reset();
-    mt->reset();  // stops the engines' pipelines
-    tm_.reset();
-    db_.reset();  // closes SQLite: every acknowledged write is already in the log on disk
-    log::Info("stopped");
-    log::Flush();
-    return 0;
+  }
+
+  // Builds every TM index and resumes interrupted imports; false when the indexes failed.
+  bool LoadIndexes() {
+    auto stats = tm_->Load(/*build_indexes=*/true);
+    if (!stats.ok()) {
+      log::Error("tm.load", {{"error", stats.status().message()}});
+      return false;
+    }
+    log::Info("tm.loaded", {{"stores", stats->stores},
+                            {"segments", stats->segments},
+                            {"ms", absl::ToInt64Milliseconds(stats->elapsed)}});
+    absl::Status resumed = tm_->ResumeImports();
+    if (!resumed.ok()) log::Error("tm.import.resume", {{"error", resumed.message()}});
+    return true;
   }
 
   // Applies what other processes changed in the TM (Every second, in serve and worker).
@@ -768,54 +832,6 @@ class Runtime : public cli::Environment {
     if (!flushed.ok()) log::Warn("tm.usage", {{"error", flushed.status().message()}});
   }
 
-  // `verso worker`: job workers without the HTTP server, until SIGINT or SIGTERM. Any number
-  // of these share the database's queue with `verso serve`.
-  int Work(int threads) {
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-    if (absl::Status s = Open(); !s.ok()) {
-      std::cerr << "verso: error: " << s.message() << "\n";
-      return 1;
-    }
-    const Config& c = *config_;
-    IgnoreSigpipe();
-    auto mt = BuildMt(c, tm_.get(), db_.get());
-    if (!mt.ok()) {
-      std::cerr << "verso: error: " << mt.status().message() << "\n";
-      return 1;
-    }
-    auto job_service = BuildJobs(c, db_.get(), tm_.get(), mt->get(), ids_.get());
-    if (!job_service.ok()) {
-      std::cerr << "verso: error: " << job_service.status().message() << "\n";
-      return 1;
-    }
-    if (auto loaded = tm_->Load(/*build_indexes=*/true); !loaded.ok()) {
-      std::cerr << "verso: error: " << loaded.status().message() << "\n";
-      return 1;
-    }
-    if (threads <= 0) threads = static_cast<int>(std::max<int64_t>(1, c.GetInt("jobs.workers")));
-    Every sync(std::chrono::seconds(1), [&] { SyncTm(); });
-    (*job_service)->service->Start(threads);
-    std::cout << "verso " << kVersion << " worker: " << threads << " threads (data in "
-              << c.GetString("data_dir") << ")" << std::endl;
-    int sig = 0;
-    sigwait(&signals, &sig);
-    log::Info("shutdown", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
-    (*job_service)->service->Stop();
-    sync.Stop();
-    FlushTmUsage();
-    job_service->reset();
-    mt->reset();
-    tm_.reset();
-    db_.reset();
-    log::Flush();
-    return 0;
-  }
-
- private:
   std::optional<Config> config_;
   std::unique_ptr<storage::Database> db_;
   std::unique_ptr<IdGenerator> ids_;
