@@ -40,7 +40,7 @@ Json JobJson(const jobs::JobInfo& info) {
                           {"seconds", std::round(s.seconds * 1000) / 1000}});
   }
   return Json{{"id", j.id},
-              {"status", j.status},
+              {"status", storage::EnumName(j.status)},
               {"source_lang", j.source_lang},
               {"target_langs", j.target_langs},
               {"format", j.format},
@@ -70,8 +70,8 @@ Json SegmentJson(const storage::JobSegmentRecord& s) {
               {"unit_id", s.unit_id},
               {"source", s.source},
               {"target", s.target},
-              {"origin", s.origin},
-              {"state", s.state},
+              {"origin", storage::EnumName(s.origin)},
+              {"state", storage::EnumName(s.state)},
               {"tm_score", s.tm_score},
               {"repetition", s.repetition},
               {"words", s.words},

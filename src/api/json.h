@@ -15,6 +15,13 @@
 #include "storage/storage.h"
 #include "tm/tm.h"
 
+namespace verso::storage {
+// States go into JSON by name (as storage keeps them), never as numbers.
+template <typename E>
+requires requires { EnumNames<E>::kNames; }
+void to_json(nlohmann::json& j, E e) { j = EnumName(e); }
+}  // namespace verso::storage
+
 namespace verso::api {
 
 using Json = nlohmann::json;

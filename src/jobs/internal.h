@@ -13,20 +13,20 @@ using storage::JobRecord;
 using storage::JobSegmentRecord;
 using storage::TaskRecord;
 
-// Segment states, in pipeline order.
-inline constexpr std::string_view kNew = "new";
-inline constexpr std::string_view kAnalysed = "analysed";
-inline constexpr std::string_view kMtPending = "mt_pending";
-inline constexpr std::string_view kTranslated = "translated";
-inline constexpr std::string_view kApproved = "approved";
-inline constexpr std::string_view kAwaiting = "awaiting";
-inline constexpr std::string_view kConfirmed = "confirmed";
+using storage::JobStatus;
+using storage::SegmentOrigin;
+using storage::SegmentState;
+using storage::TaskKind;
+using storage::TaskState;
 
 // Approved or confirmed: nothing more to do for the segment.
-inline bool Closed(std::string_view state) { return state == kApproved || state == kConfirmed; }
+inline bool Closed(SegmentState state) {
+  return state == SegmentState::kApproved || state == SegmentState::kConfirmed;
+}
 
-inline bool Ended(std::string_view status) {
-  return status == "completed" || status == "failed" || status == "cancelled";
+inline bool Ended(JobStatus status) {
+  return status == JobStatus::kCompleted || status == JobStatus::kFailed ||
+         status == JobStatus::kCancelled;
 }
 
 }  // namespace verso::jobs

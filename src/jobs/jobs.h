@@ -303,14 +303,15 @@ class JobService {
                       const std::string& worker);
   absl::Status Deliver(const storage::TaskRecord& task, const std::string& worker);
   absl::Status Chunks(
-      const storage::TaskRecord& task, const std::string& worker, std::string_view from,
+      const storage::TaskRecord& task, const std::string& worker, storage::SegmentState from,
       const std::function<absl::Status(std::vector<storage::JobSegmentRecord>&)>& fn,
       std::vector<storage::JobSegmentRecord>* last);
   // `review_time`: review done inside this task (the MT stage reviews its chunks as it goes).
   absl::Status Finish(const storage::TaskRecord& task, const std::string& worker,
-                      std::string_view stage, absl::Time started,
-                      std::vector<storage::JobSegmentRecord> last, std::string_view next,
-                      bool review_done, absl::Duration review_time = absl::ZeroDuration());
+                      storage::TaskKind stage, absl::Time started,
+                      std::vector<storage::JobSegmentRecord> last,
+                      std::optional<storage::TaskKind> next, bool review_done,
+                      absl::Duration review_time = absl::ZeroDuration());
   qe::ReviewOptions ReviewOptionsFor(const storage::JobRecord& job, std::string_view target);
   // The QA checks of a post-editor's `markup` for segment `s`, written into s->review (its
   // "qa" and "terms"; the machine's score stays for the record).
@@ -323,8 +324,8 @@ class JobService {
   // completes it (status, webhook) is added to `change`.
   absl::Status MaybeComplete(storage::JobRecord* job, storage::JobChange* change, int64_t closing);
   absl::StatusOr<std::vector<storage::JobSegmentRecord>> Pending(const storage::TaskRecord& task,
-                                                                 std::string_view state);
-  void EndJob(storage::JobRecord* job, std::string_view status, std::string_view error,
+                                                                 storage::SegmentState state);
+  void EndJob(storage::JobRecord* job, storage::JobStatus status, std::string_view error,
               storage::JobChange* change);
   void AddStageTime(storage::JobRecord* job, std::string_view stage, absl::Duration d);
   std::string TmStoreFor(const storage::JobRecord& job, std::string_view target_lang);

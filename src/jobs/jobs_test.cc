@@ -131,10 +131,13 @@ TEST_F(JobsTest, UncalibratedMachineTranslationsAreNeverApprovedByDefault) {
   auto job = service_->Submit(Segments(texts));
   ASSERT_TRUE(job.ok()) << job.status();
   Drain();
+  EXPECT_EQ(service_->Segments("acme", job->job.id, "es", "pretranslated").status().message(),
+            "state: \"pretranslated\" is not one of new, analysed, mt_pending, translated, "
+            "approved, awaiting, confirmed");
   auto segs = service_->Segments("acme", job->job.id, "es", "");
   ASSERT_EQ(segs->size(), 3u);
   for (const auto& s : *segs) {
-    EXPECT_EQ(s.state, "awaiting") << s.source << " -> " << s.target;
+    EXPECT_EQ(storage::EnumName(s.state), "awaiting") << s.source << " -> " << s.target;
     Json qe = Json::parse(s.review)["qe"];
     EXPECT_EQ(qe["threshold"], 101) << s.review;
     EXPECT_EQ(qe["calibration"]["engine"], "apertium");
@@ -156,7 +159,7 @@ TEST_F(JobsTest, SegmentsGoThroughTmMtAndReview) {
       service_->Submit(Segments({"The file was saved.", "The house is red.", "The file was saved.",
                                  "Open the windows.", "The dog eats bread."}));
   ASSERT_TRUE(job.ok()) << job.status();
-  EXPECT_EQ(job->job.status, "queued");
+  EXPECT_EQ(storage::EnumName(job->job.status), "queued");
   EXPECT_EQ(job->counts.segments, 5);
   // analyse, pretranslate, mt (two chunks of at most 3), review.
   EXPECT_EQ(Drain(), 4);
@@ -172,16 +175,16 @@ TEST_F(JobsTest, SegmentsGoThroughTmMtAndReview) {
   }
   auto segs = service_->Segments("acme", job->job.id, "es", "");
   ASSERT_EQ(segs->size(), 5u);
-  EXPECT_EQ((*segs)[0].origin, "tm");
+  EXPECT_EQ(storage::EnumName((*segs)[0].origin), "tm");
   EXPECT_EQ((*segs)[0].target, "El fichero se ha guardado.");
-  EXPECT_EQ((*segs)[0].state, "approved");
-  EXPECT_EQ((*segs)[1].origin, "mt");
+  EXPECT_EQ(storage::EnumName((*segs)[0].state), "approved");
+  EXPECT_EQ(storage::EnumName((*segs)[1].origin), "mt");
   EXPECT_EQ((*segs)[1].target, "La casa es roja.");
   EXPECT_EQ((*segs)[1].engine, "apertium");
   EXPECT_GE((*segs)[1].qe_score, 0);
   EXPECT_TRUE((*segs)[2].repetition);
   EXPECT_EQ((*segs)[3].tm_score, 66);  // "windows" vs "window": a fuzzy match, machine-translated
-  EXPECT_EQ((*segs)[3].origin, "mt");
+  EXPECT_EQ(storage::EnumName((*segs)[3].origin), "mt");
   // The analysis report: bands and GMX-V words.
   auto analysis = service_->GetAnalysis("acme", job->job.id);
   ASSERT_TRUE(analysis.ok());
@@ -215,7 +218,7 @@ TEST_F(JobsTest, PostEditsAreConfirmedIntoTheTmAndCompleteTheJobWithAWebhook) {
   ASSERT_TRUE(job.ok()) << job.status();
   Drain();
   auto info = service_->Get("acme", job->job.id);
-  EXPECT_EQ(info->job.status, "post_editing");
+  EXPECT_EQ(storage::EnumName(info->job.status), "post_editing");
   EXPECT_EQ(info->counts.awaiting, 2);
   auto awaiting = service_->Awaiting("acme", 10);
   ASSERT_EQ(awaiting->size(), 2u);
@@ -225,9 +228,9 @@ TEST_F(JobsTest, PostEditsAreConfirmedIntoTheTmAndCompleteTheJobWithAWebhook) {
   ASSERT_TRUE(draft.ok()) << draft.status();
   auto c1 = service_->Confirm("acme", job->job.id, "es", 1, "La casa es rojísima.", "bea");
   ASSERT_TRUE(c1.ok()) << c1.status();
-  EXPECT_EQ(c1->origin, "human");
-  EXPECT_EQ(c1->state, "confirmed");
-  EXPECT_EQ(service_->Get("acme", job->job.id)->job.status, "post_editing");
+  EXPECT_EQ(storage::EnumName(c1->origin), "human");
+  EXPECT_EQ(storage::EnumName(c1->state), "confirmed");
+  EXPECT_EQ(storage::EnumName(service_->Get("acme", job->job.id)->job.status), "post_editing");
   // Written to the TM at once: the next lookup finds it.
   tm::LookupOptions lo;
   auto m = tm_->Lookup("acme", store_, "The house is red.", lo);
@@ -237,9 +240,9 @@ TEST_F(JobsTest, PostEditsAreConfirmedIntoTheTmAndCompleteTheJobWithAWebhook) {
   EXPECT_EQ(m->matches[0].segment.target, "La casa es rojísima.");
   auto c2 = service_->Confirm("acme", job->job.id, "es", 2, std::nullopt, "bea");
   ASSERT_TRUE(c2.ok()) << c2.status();
-  EXPECT_EQ(c2->origin, "mt");
+  EXPECT_EQ(storage::EnumName(c2->origin), "mt");
   info = service_->Get("acme", job->job.id);
-  EXPECT_EQ(info->job.status, "completed");
+  EXPECT_EQ(storage::EnumName(info->job.status), "completed");
   EXPECT_EQ(info->counts.confirmed, 2);
   EXPECT_TRUE(absl::IsFailedPrecondition(
       service_->SaveDraft("acme", job->job.id, "es", 1, "x", "bea").status()));
@@ -277,7 +280,7 @@ TEST_F(JobsTest, AWebhookThatFailsThreeTimesIsRetriedOnTheSpecsSchedule) {
   ASSERT_TRUE(job.ok());
   const absl::Time t0 = clock_.Now();
   Drain();  // the stages, then the first delivery attempt (503)
-  EXPECT_EQ(service_->Get("acme", job->job.id)->job.status, "completed");
+  EXPECT_EQ(storage::EnumName(service_->Get("acme", job->job.id)->job.status), "completed");
   EXPECT_EQ(calls.load(), 1);
   // Nothing before the first retry is due; each retry runs once its time has come.
   // (Due between 0.9 and 1.1 times the delay: the ±10 % jitter.)
@@ -302,8 +305,8 @@ TEST_F(JobsTest, AWebhookThatFailsThreeTimesIsRetriedOnTheSpecsSchedule) {
   EXPECT_THAT(attempts, ElementsAre(1, 2, 3, 4));
   for (size_t k = 0; k < 4; ++k) EXPECT_EQ((*d)[k].at, attempted[k]) << k;  // the log's times
   auto tasks = service_->Tasks("acme", job->job.id);
-  EXPECT_EQ(tasks->back().kind, "webhook");
-  EXPECT_EQ(tasks->back().state, "done");
+  EXPECT_EQ(storage::EnumName(tasks->back().kind), "webhook");
+  EXPECT_EQ(storage::EnumName(tasks->back().state), "done");
   clock_.Advance(absl::Hours(24));
   EXPECT_EQ(Drain(), 0);
   EXPECT_EQ(calls.load(), 4);
@@ -348,13 +351,13 @@ TEST_F(JobsTest, ASegmentNoEngineCanTakeFailsAlone) {
   corrupt.segments[0].source = "The cat \xff sleeps.";
   ASSERT_TRUE(db_->jobs().Apply(corrupt).ok());
   Drain();
-  EXPECT_EQ(service_->Get("acme", job->job.id)->job.status, "post_editing");
+  EXPECT_EQ(storage::EnumName(service_->Get("acme", job->job.id)->job.status), "post_editing");
   auto segs = service_->Segments("acme", job->job.id, "es", "");
   ASSERT_EQ(segs->size(), 3u);
   EXPECT_EQ((*segs)[0].target, "La casa es roja.");
   EXPECT_EQ((*segs)[2].engine, "apertium");
   EXPECT_EQ((*segs)[1].target, "");
-  EXPECT_EQ((*segs)[1].state, "awaiting");
+  EXPECT_EQ(storage::EnumName((*segs)[1].state), "awaiting");
   Json review = Json::parse((*segs)[1].review);
   EXPECT_EQ(review["mt_error"], "segments[0]: not valid UTF-8");
   EXPECT_EQ(router_->Engines()[0].breaker, resilience::BreakerState::kClosed);
@@ -375,13 +378,13 @@ TEST_F(JobsTest, ATaskThatKilledItsWorkerTwiceIsDeadLettered) {
   }
   EXPECT_EQ(Drain("w2"), 1);  // the third lease sees two crashes: nothing runs
   auto info = service_->Get("acme", job->job.id);
-  EXPECT_EQ(info->job.status, "failed");
+  EXPECT_EQ(storage::EnumName(info->job.status), "failed");
   EXPECT_EQ(info->job.error,
             "analyse (es): the worker running this task stopped 2 times without finishing it "
             "(crashed or killed); it is not run again");
   auto tasks = service_->Tasks("acme", job->job.id);
   ASSERT_EQ(tasks->size(), 1u);
-  EXPECT_EQ((*tasks)[0].state, "dead");
+  EXPECT_EQ(storage::EnumName((*tasks)[0].state), "dead");
   EXPECT_EQ((*tasks)[0].crashes, 2);
   EXPECT_EQ((*tasks)[0].attempts, 3);
 }
@@ -393,10 +396,10 @@ TEST_F(JobsTest, MaintenanceQueuesJobsAndResumesAfterwards) {
   auto job = service_->Submit(r);
   ASSERT_TRUE(job.ok()) << job.status();
   EXPECT_EQ(Drain(), 0);
-  EXPECT_EQ(service_->Get("acme", job->job.id)->job.status, "queued");
+  EXPECT_EQ(storage::EnumName(service_->Get("acme", job->job.id)->job.status), "queued");
   degradation_.SetMaintenance(false);
   EXPECT_EQ(Drain(), 4);
-  EXPECT_EQ(service_->Get("acme", job->job.id)->job.status, "completed");
+  EXPECT_EQ(storage::EnumName(service_->Get("acme", job->job.id)->job.status), "completed");
 }
 
 TEST_F(JobsTest, IdempotencyKeysReturnTheSameJob) {
@@ -439,11 +442,11 @@ TEST_F(JobsTest, ATaskThatCannotSucceedIsDeadLetteredAtOnceAndFailsTheJob) {
   ASSERT_TRUE(db_->policies().DeletePolicy("acme", "builtin").ok());
   Drain();  // analyse, pretranslate, mt fails for good, then the webhook
   auto info = service_->Get("acme", job->job.id);
-  EXPECT_EQ(info->job.status, "failed");
+  EXPECT_EQ(storage::EnumName(info->job.status), "failed");
   EXPECT_THAT(info->job.error, HasSubstr("mt (es)"));
   auto tasks = service_->Tasks("acme", job->job.id);
-  EXPECT_EQ((*tasks)[2].kind, "mt");
-  EXPECT_EQ((*tasks)[2].state, "dead");
+  EXPECT_EQ(storage::EnumName((*tasks)[2].kind), "mt");
+  EXPECT_EQ(storage::EnumName((*tasks)[2].state), "dead");
   EXPECT_EQ((*tasks)[2].attempts, 1);
   EXPECT_EQ(calls.load(), 1);
   EXPECT_EQ(event, "job.failed");
@@ -485,7 +488,7 @@ TEST_F(JobsTest, APostEditQueueWaitingOverFourHoursLowersTheBar) {
   Drain();
   auto info = service_->Get("acme", c->job.id);
   EXPECT_EQ(info->counts.approved, 1);
-  EXPECT_EQ(info->job.status, "completed");
+  EXPECT_EQ(storage::EnumName(info->job.status), "completed");
   EXPECT_THAT(info->messages, ::testing::Contains("Expedited processing enabled"));
 }
 

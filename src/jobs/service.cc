@@ -27,15 +27,16 @@ using Json = nlohmann::json;
 
 constexpr size_t kMaxSegments = 500'000;
 constexpr char kQaPayload[] = "verso.dev/qa";
-constexpr const char* kStages[] = {"analyse", "pretranslate", "mt", "review"};
+constexpr TaskKind kStages[] = {TaskKind::kAnalyse, TaskKind::kPretranslate, TaskKind::kMt,
+                                TaskKind::kReview};
 
 // The stage a segment state has passed: 0 none, 1 analysed, 2 pretranslated, 3 translated,
 // 4 reviewed.
-int Progress(std::string_view state) {
-  if (state == kNew) return 0;
-  if (state == kAnalysed) return 1;
-  if (state == kMtPending) return 2;
-  if (state == kTranslated) return 3;
+int Progress(SegmentState state) {
+  if (state == SegmentState::kNew) return 0;
+  if (state == SegmentState::kAnalysed) return 1;
+  if (state == SegmentState::kMtPending) return 2;
+  if (state == SegmentState::kTranslated) return 3;
   return 4;
 }
 
@@ -141,7 +142,7 @@ absl::StatusOr<JobInfo> JobService::Submit(const SubmitRequest& r) {
     }
     TaskRecord t;
     t.job_id = job.id;
-    t.kind = "analyse";
+    t.kind = TaskKind::kAnalyse;
     t.target_lang = target;
     t.run_after = now;
     t.created_at = now;
@@ -167,7 +168,7 @@ absl::StatusOr<JobRecord> JobService::NewJob(const SubmitRequest& r) {
   JobRecord job;
   job.id = ids_->Next("job");
   job.tenant = r.tenant;
-  job.status = "queued";
+  job.status = JobStatus::kQueued;
   job.idempotency_key = r.idempotency_key;
   job.tm_store = r.tm_store;
   job.glossary = r.glossary;
@@ -344,12 +345,12 @@ absl::StatusOr<JobInfo> JobService::Info(JobRecord job) {
     for (Counts* c : {&info.counts, &info.by_target[g.target_lang]}) {
       c->segments += g.segments;
       c->words += g.words;
-      if (g.origin == "tm") c->tm += g.segments;
-      if (g.origin == "mt") c->mt += g.segments;
+      if (g.origin == SegmentOrigin::kTm) c->tm += g.segments;
+      if (g.origin == SegmentOrigin::kMt) c->mt += g.segments;
       if (!g.engine.empty()) c->engines[g.engine] += g.segments;
-      if (g.state == kApproved) c->approved += g.segments;
-      if (g.state == kAwaiting) c->awaiting += g.segments;
-      if (g.state == kConfirmed) c->confirmed += g.segments;
+      if (g.state == SegmentState::kApproved) c->approved += g.segments;
+      if (g.state == SegmentState::kAwaiting) c->awaiting += g.segments;
+      if (g.state == SegmentState::kConfirmed) c->confirmed += g.segments;
     }
     const int p = Progress(g.state);
     for (int k = 1; k <= p; ++k) passed[k] += g.segments;
@@ -358,16 +359,16 @@ absl::StatusOr<JobInfo> JobService::Info(JobRecord job) {
   if (stats.is_discarded()) stats = Json::object();
   for (int k = 0; k < 4; ++k) {
     Stage st;
-    st.name = kStages[k];
+    st.name = std::string(EnumName(kStages[k]));
     st.total = total;
     st.done = passed[k + 1];
     bool any = false, running = false, dead = false, all_done = true;
     for (const TaskRecord& t : tasks) {
-      if (t.kind != st.name) continue;
+      if (t.kind != kStages[k]) continue;
       any = true;
-      running |= t.state == "leased";
-      dead |= t.state == "dead";
-      all_done &= t.state == "done";
+      running |= t.state == TaskState::kLeased;
+      dead |= t.state == TaskState::kDead;
+      all_done &= t.state == TaskState::kDone;
     }
     st.state = dead                                       ? "failed"
                : (any && all_done && st.done == st.total) ? "done"
@@ -382,9 +383,9 @@ absl::StatusOr<JobInfo> JobService::Info(JobRecord job) {
   pe.name = "post_edit";
   pe.total = info.counts.awaiting + info.counts.confirmed;
   pe.done = info.counts.confirmed;
-  pe.state = job.status == "post_editing" ? "running"
-             : job.status == "completed"  ? "done"
-                                          : "pending";
+  pe.state = job.status == JobStatus::kPostEditing ? "running"
+             : job.status == JobStatus::kCompleted ? "done"
+                                                   : "pending";
   info.stages.push_back(std::move(pe));
   if (degradation_ != nullptr) {
     resilience::LevelInfo level = degradation_->Current();
@@ -474,12 +475,13 @@ absl::StatusOr<JobInfo> JobService::Cancel(std::string_view tenant, std::string_
   VERSO_ASSIGN_OR_RETURN(JobRecord job, Owned(tenant, id));
   if (Ended(job.status)) {
     return absl::FailedPreconditionError(StrCat("job ", id, " has already ",
-                                                job.status == "completed" ? "completed"
-                                                : job.status == "failed"  ? "failed"
-                                                                          : "been cancelled"));
+                                                job.status == JobStatus::kCompleted ? "completed"
+                                                : job.status == JobStatus::kFailed
+                                                    ? "failed"
+                                                    : "been cancelled"));
   }
   JobChange change;
-  EndJob(&job, "cancelled", "", &change);
+  EndJob(&job, JobStatus::kCancelled, "", &change);
   VERSO_RETURN_IF_ERROR(repo_->Apply(change));
   return Info(std::move(job));
 }
@@ -509,9 +511,15 @@ absl::StatusOr<std::vector<JobSegmentRecord>> JobService::Segments(std::string_v
   }
   VERSO_ASSIGN_OR_RETURN(std::vector<JobSegmentRecord> segs, repo_->GetJobSegments(id, target));
   if (state.empty()) return segs;
+  std::optional<SegmentState> wanted = storage::ParseEnum<SegmentState>(state);
+  if (!wanted || state.empty()) {
+    return absl::InvalidArgumentError(StrCat("state: \"", Abbreviate(state, 40),
+                                             "\" is not one of ",
+                                             storage::EnumNameList<SegmentState>()));
+  }
   std::vector<JobSegmentRecord> out;
   for (auto& s : segs) {
-    if (s.state == state) out.push_back(std::move(s));
+    if (s.state == *wanted) out.push_back(std::move(s));
   }
   return out;
 }
@@ -548,7 +556,8 @@ absl::StatusOr<JobSegmentRecord> JobService::SaveDraft(std::string_view tenant, 
                                                        std::string_view user) {
   VERSO_ASSIGN_OR_RETURN(JobRecord job, Owned(tenant, id));
   if (Ended(job.status)) {
-    return absl::FailedPreconditionError(StrCat("job ", id, " has ended (", job.status, ")"));
+    return absl::FailedPreconditionError(
+        StrCat("job ", id, " has ended (", EnumName(job.status), ")"));
   }
   VERSO_ASSIGN_OR_RETURN(std::string target, Lang("target", target_lang));
   if (auto runs = text::ParseMarkup(markup); !runs.ok()) {
@@ -573,13 +582,14 @@ absl::StatusOr<JobSegmentRecord> JobService::Confirm(std::string_view tenant, st
   VERSO_ASSIGN_OR_RETURN(std::string target, Lang("target", target_lang));
   std::lock_guard<std::mutex> lock(confirm_mu_);
   VERSO_ASSIGN_OR_RETURN(JobRecord job, Owned(tenant, id));
-  if (Ended(job.status) && job.status != "completed") {
-    return absl::FailedPreconditionError(StrCat("job ", id, " has ended (", job.status, ")"));
+  if (Ended(job.status) && job.status != JobStatus::kCompleted) {
+    return absl::FailedPreconditionError(
+        StrCat("job ", id, " has ended (", EnumName(job.status), ")"));
   }
   VERSO_ASSIGN_OR_RETURN(JobSegmentRecord s, repo_->GetJobSegment(id, target, index));
   if (Progress(s.state) < 3) {
-    return absl::FailedPreconditionError(
-        StrCat("segment ", index, " (", target, ") has no translation yet (", s.state, ")"));
+    return absl::FailedPreconditionError(StrCat(
+        "segment ", index, " (", target, ") has no translation yet (", EnumName(s.state), ")"));
   }
   std::string text = markup.has_value() ? *markup : !s.draft.empty() ? s.draft : s.target;
   if (auto runs = text::ParseMarkup(text); !runs.ok()) {
@@ -620,15 +630,15 @@ absl::StatusOr<JobSegmentRecord> JobService::Confirm(std::string_view tenant, st
     VERSO_RETURN_IF_ERROR(tm_->AddSegments(tenant, store, {std::move(rec)}, user).status());
   }
   const bool closing = !Closed(s.state);
-  if (text != s.target) s.origin = "human";
+  if (text != s.target) s.origin = SegmentOrigin::kHuman;
   s.target = text;
-  s.state = std::string(kConfirmed);
+  s.state = SegmentState::kConfirmed;
   s.draft.clear();
   s.editor = std::string(user);
   s.updated_at = clock_->Now();
   JobChange change;
   change.segments.push_back(s);
-  if (job.status == "post_editing") {
+  if (job.status == JobStatus::kPostEditing) {
     VERSO_RETURN_IF_ERROR(MaybeComplete(&job, &change, closing ? 1 : 0));
   }
   VERSO_RETURN_IF_ERROR(repo_->Apply(change));
@@ -729,7 +739,7 @@ absl::StatusOr<bool> JobService::RunOnce(const std::string& worker) {
 absl::Status JobService::Fail(const TaskRecord& task, const std::string& worker,
                               const absl::Status& error, bool dead) {
   log::Warn("jobs.task_failed", {{"job", task.job_id},
-                                 {"task", task.kind},
+                                 {"task", EnumName(task.kind)},
                                  {"target", task.target_lang},
                                  {"attempt", task.attempts},
                                  {"crashes", task.crashes},
@@ -743,8 +753,8 @@ absl::Status JobService::Fail(const TaskRecord& task, const std::string& worker,
   auto job = repo_->GetJob(task.job_id);
   if (!job.ok() || Ended(job->status)) return absl::OkStatus();
   JobChange change;
-  EndJob(&*job, "failed", StrCat(task.kind, " (", task.target_lang, "): ", error.message()),
-         &change);
+  EndJob(&*job, JobStatus::kFailed,
+         StrCat(EnumName(task.kind), " (", task.target_lang, "): ", error.message()), &change);
   return repo_->Apply(change);
 }
 
@@ -796,22 +806,22 @@ void JobService::AddStageTime(JobRecord* job, std::string_view stage, absl::Dura
   job->stats = DumpJson(stats);
 }
 
-void JobService::EndJob(JobRecord* job, std::string_view status, std::string_view error,
+void JobService::EndJob(JobRecord* job, JobStatus status, std::string_view error,
                         JobChange* change) {
   const absl::Time now = clock_->Now();
-  job->status = std::string(status);
+  job->status = status;
   job->error = std::string(error);
   job->updated_at = now;
   job->finished_at = now;
   change->jobs.push_back(*job);
-  if (!job->webhook_url.empty() && status != "cancelled") {
-    const std::string event = status == "completed" ? "job.completed" : "job.failed";
+  if (!job->webhook_url.empty() && status != JobStatus::kCancelled) {
+    const std::string event = status == JobStatus::kCompleted ? "job.completed" : "job.failed";
     Json body{{"event", event},
-              {"job", {{"id", job->id}, {"status", job->status}, {"error", job->error}}},
+              {"job", {{"id", job->id}, {"status", EnumName(job->status)}, {"error", job->error}}},
               {"at", Rfc3339(now)}};
     TaskRecord t;
     t.job_id = job->id;
-    t.kind = "webhook";
+    t.kind = TaskKind::kWebhook;
     t.payload =
         DumpJson(Json{{"event", event}, {"url", job->webhook_url}, {"body", DumpJson(body)}});
     t.run_after = now;
@@ -827,7 +837,7 @@ absl::Status JobService::MaybeComplete(JobRecord* job, JobChange* change, int64_
   for (const auto& g : groups) {
     if (!Closed(g.state)) open += g.segments;
   }
-  if (open == closing) EndJob(job, "completed", "", change);
+  if (open == closing) EndJob(job, JobStatus::kCompleted, "", change);
   return absl::OkStatus();
 }
 

@@ -19,10 +19,10 @@ namespace {
 
 using Json = nlohmann::json;
 
-TaskRecord Next(const TaskRecord& task, std::string_view kind, absl::Time now) {
+TaskRecord Next(const TaskRecord& task, TaskKind kind, absl::Time now) {
   TaskRecord t;
   t.job_id = task.job_id;
-  t.kind = std::string(kind);
+  t.kind = kind;
   t.target_lang = task.target_lang;
   t.run_after = now;
   t.created_at = now;
@@ -32,7 +32,7 @@ TaskRecord Next(const TaskRecord& task, std::string_view kind, absl::Time now) {
 }  // namespace
 
 absl::Status JobService::Run(const TaskRecord& task, const std::string& worker) {
-  if (task.kind == "webhook") return Deliver(task, worker);
+  if (task.kind == TaskKind::kWebhook) return Deliver(task, worker);
   VERSO_ASSIGN_OR_RETURN(JobRecord job, repo_->GetJob(task.job_id));
   if (Ended(job.status)) {
     JobChange drop;  // the job ended (cancelled): nothing more to do
@@ -40,16 +40,16 @@ absl::Status JobService::Run(const TaskRecord& task, const std::string& worker) 
     drop.finish_owner = worker;
     return repo_->Apply(drop);
   }
-  if (task.kind == "analyse") return Analyse(task, job, worker);
-  if (task.kind == "pretranslate") return Pretranslate(task, job, worker);
-  if (task.kind == "mt") return Translate(task, job, worker);
-  if (task.kind == "review") return Review(task, job, worker);
-  return absl::InternalError(StrCat("unknown task kind ", task.kind));
+  if (task.kind == TaskKind::kAnalyse) return Analyse(task, job, worker);
+  if (task.kind == TaskKind::kPretranslate) return Pretranslate(task, job, worker);
+  if (task.kind == TaskKind::kMt) return Translate(task, job, worker);
+  if (task.kind == TaskKind::kReview) return Review(task, job, worker);
+  return absl::InternalError(StrCat("unknown task kind ", EnumName(task.kind)));
 }
 
 // The task's segments in state `state` (those a stage has still to do).
 absl::StatusOr<std::vector<JobSegmentRecord>> JobService::Pending(const TaskRecord& task,
-                                                                  std::string_view state) {
+                                                                  SegmentState state) {
   VERSO_ASSIGN_OR_RETURN(std::vector<JobSegmentRecord> all,
                          repo_->GetJobSegments(task.job_id, task.target_lang));
   std::vector<JobSegmentRecord> todo;
@@ -63,7 +63,7 @@ absl::StatusOr<std::vector<JobSegmentRecord>> JobService::Pending(const TaskReco
 // is committed at once, after checking (by renewing it) that the worker still holds the lease;
 // the last is left in `last` for the caller to commit with the end of the task.
 absl::Status JobService::Chunks(
-    const TaskRecord& task, const std::string& worker, std::string_view from,
+    const TaskRecord& task, const std::string& worker, SegmentState from,
     const std::function<absl::Status(std::vector<JobSegmentRecord>&)>& fn,
     std::vector<JobSegmentRecord>* last) {
   VERSO_ASSIGN_OR_RETURN(std::vector<JobSegmentRecord> todo, Pending(task, from));
@@ -89,10 +89,10 @@ absl::Status JobService::Chunks(
 
 // Commits the end of a task: its last segments, the job's time in the stage and status, the
 // next stage (unless `next` is empty), the task done.
-absl::Status JobService::Finish(const TaskRecord& task, const std::string& worker,
-                                std::string_view stage, absl::Time started,
-                                std::vector<JobSegmentRecord> last, std::string_view next,
-                                bool review_done, absl::Duration review_time) {
+absl::Status JobService::Finish(const TaskRecord& task, const std::string& worker, TaskKind stage,
+                                absl::Time started, std::vector<JobSegmentRecord> last,
+                                std::optional<TaskKind> next, bool review_done,
+                                absl::Duration review_time) {
   std::lock_guard<std::mutex> lock(job_mu_);
   VERSO_ASSIGN_OR_RETURN(JobRecord job, repo_->GetJob(task.job_id));
   const absl::Time now = clock_->Now();
@@ -100,29 +100,29 @@ absl::Status JobService::Finish(const TaskRecord& task, const std::string& worke
   change.segments = std::move(last);
   change.finish_task = task.id;
   change.finish_owner = worker;
-  AddStageTime(&job, stage, clock_->MonotonicNow() - started);
+  AddStageTime(&job, EnumName(stage), clock_->MonotonicNow() - started);
   if (review_time > absl::ZeroDuration()) AddStageTime(&job, "review", review_time);
   job.updated_at = now;
-  if (job.status == "queued") job.status = "running";
-  if (!next.empty()) change.enqueue.push_back(Next(task, next, now));
+  if (job.status == JobStatus::kQueued) job.status = JobStatus::kRunning;
+  if (next) change.enqueue.push_back(Next(task, *next, now));
   if (review_done) {
     // The last segments were "translated" (open) in storage; those approved now close.
     int64_t closing = 0;
     bool awaiting = false;
     for (const auto& s : change.segments) {
       closing += Closed(s.state) ? 1 : 0;
-      awaiting |= s.state == kAwaiting;
+      awaiting |= s.state == SegmentState::kAwaiting;
     }
     VERSO_ASSIGN_OR_RETURN(std::vector<storage::JobSegmentCount> groups,
                            repo_->CountJobSegments(task.job_id));
     int64_t open = 0;
     for (const auto& g : groups) {
       if (!Closed(g.state)) open += g.segments;
-      awaiting |= g.target_lang == task.target_lang && g.state == kAwaiting;
+      awaiting |= g.target_lang == task.target_lang && g.state == SegmentState::kAwaiting;
     }
-    if (awaiting) job.status = "post_editing";
+    if (awaiting) job.status = JobStatus::kPostEditing;
     if (open == closing) {
-      EndJob(&job, "completed", "", &change);
+      EndJob(&job, JobStatus::kCompleted, "", &change);
       return repo_->Apply(change);
     }
   }
@@ -136,7 +136,7 @@ absl::Status JobService::Analyse(const TaskRecord& task, const JobRecord& job,
   const std::string store = TmStoreFor(job, task.target_lang);
   std::vector<JobSegmentRecord> last;
   VERSO_RETURN_IF_ERROR(Chunks(
-      task, worker, kNew,
+      task, worker, SegmentState::kNew,
       [&](std::vector<JobSegmentRecord>& part) -> absl::Status {
         for (auto& s : part) {
           if (!store.empty()) {
@@ -153,12 +153,13 @@ absl::Status JobService::Analyse(const TaskRecord& task, const JobRecord& job,
               if (s.tm_score >= 100) tm_->RecordUse(store, m->matches[0].segment.id);
             }
           }
-          s.state = std::string(kAnalysed);
+          s.state = SegmentState::kAnalysed;
         }
         return absl::OkStatus();
       },
       &last));
-  return Finish(task, worker, "analyse", started, std::move(last), "pretranslate", false);
+  return Finish(task, worker, TaskKind::kAnalyse, started, std::move(last), TaskKind::kPretranslate,
+                false);
 }
 
 absl::Status JobService::Pretranslate(const TaskRecord& task, const JobRecord& /*job*/,
@@ -166,21 +167,22 @@ absl::Status JobService::Pretranslate(const TaskRecord& task, const JobRecord& /
   const absl::Time started = clock_->MonotonicNow();
   std::vector<JobSegmentRecord> last;
   VERSO_RETURN_IF_ERROR(Chunks(
-      task, worker, kAnalysed,
+      task, worker, SegmentState::kAnalysed,
       [&](std::vector<JobSegmentRecord>& part) -> absl::Status {
         for (auto& s : part) {
           if (s.tm_score >= 100 && !s.tm_target.empty()) {
             s.target = s.tm_target;
-            s.origin = "tm";
-            s.state = std::string(kTranslated);
+            s.origin = SegmentOrigin::kTm;
+            s.state = SegmentState::kTranslated;
           } else {
-            s.state = std::string(kMtPending);
+            s.state = SegmentState::kMtPending;
           }
         }
         return absl::OkStatus();
       },
       &last));
-  return Finish(task, worker, "pretranslate", started, std::move(last), "mt", false);
+  return Finish(task, worker, TaskKind::kPretranslate, started, std::move(last), TaskKind::kMt,
+                false);
 }
 
 qe::ReviewOptions JobService::ReviewOptionsFor(const JobRecord& job, std::string_view target) {
@@ -212,7 +214,7 @@ absl::Status JobService::ReviewChunk(const qe::ReviewOptions& o,
     qe::ReviewSegment r;
     r.source = s.source;
     r.translation = s.target;
-    r.origin = s.origin;
+    r.origin = std::string(EnumName(s.origin));
     r.engine = s.engine;
     Json stash = Json::parse(s.review.empty() ? "{}" : s.review, nullptr, false);
     if (stash.is_object() && stash.contains("unknown_words") && stash["unknown_words"].is_array()) {
@@ -235,8 +237,8 @@ absl::Status JobService::ReviewChunk(const qe::ReviewOptions& o,
     part[i].qe_score = r.qe.has_value() ? r.qe->score : -1;
     // TM matches are approved unless a QA check found an error; machine translations when QE
     // trusts them.
-    const bool approved = part[i].origin == "tm" ? !r.qa_error : r.auto_approved;
-    part[i].state = std::string(approved ? kApproved : kAwaiting);
+    const bool approved = part[i].origin == SegmentOrigin::kTm ? !r.qa_error : r.auto_approved;
+    part[i].state = approved ? SegmentState::kApproved : SegmentState::kAwaiting;
   }
   return absl::OkStatus();
 }
@@ -291,7 +293,8 @@ absl::StatusOr<std::vector<JobService::MtOutcome>> JobService::TranslateEach(
 absl::Status JobService::Translate(const TaskRecord& task, const JobRecord& job,
                                    const std::string& worker) {
   const absl::Time started = clock_->MonotonicNow();
-  VERSO_ASSIGN_OR_RETURN(std::vector<JobSegmentRecord> todo, Pending(task, kMtPending));
+  VERSO_ASSIGN_OR_RETURN(std::vector<JobSegmentRecord> todo,
+                         Pending(task, SegmentState::kMtPending));
   const qe::ReviewOptions review = ReviewOptionsFor(job, task.target_lang);
   std::mutex time_mu;
   absl::Duration review_time;
@@ -324,13 +327,13 @@ absl::Status JobService::Translate(const TaskRecord& task, const JobRecord& job,
     VERSO_RETURN_IF_ERROR(r.status());
     for (size_t i = 0; i < part.size(); ++i) {
       MtOutcome& x = (*r)[i];
-      part[i].state = std::string(kTranslated);
+      part[i].state = SegmentState::kTranslated;
       if (!x.error.empty()) {  // left for the post-editor, with the reason
         part[i].review = DumpJson(Json{{"mt_error", x.error}});
         continue;
       }
       part[i].target = std::move(x.result.text);
-      part[i].origin = "mt";
+      part[i].origin = SegmentOrigin::kMt;
       part[i].engine = x.result.engine;
       part[i].review = DumpJson(Json{{"unknown_words", x.result.unknown_words}});
     }
@@ -355,7 +358,8 @@ absl::Status JobService::Translate(const TaskRecord& task, const JobRecord& job,
   const absl::Time now = clock_->Now();
   for (auto& seg : reviewing) seg.updated_at = now;
   std::vector<JobSegmentRecord> last = std::move(reviewing);
-  return Finish(task, worker, "mt", started, std::move(last), "review", false, review_time);
+  return Finish(task, worker, TaskKind::kMt, started, std::move(last), TaskKind::kReview, false,
+                review_time);
 }
 
 absl::Status JobService::Review(const TaskRecord& task, const JobRecord& job,
@@ -364,9 +368,9 @@ absl::Status JobService::Review(const TaskRecord& task, const JobRecord& job,
   const qe::ReviewOptions o = ReviewOptionsFor(job, task.target_lang);
   std::vector<JobSegmentRecord> last;
   VERSO_RETURN_IF_ERROR(Chunks(
-      task, worker, kTranslated,
+      task, worker, SegmentState::kTranslated,
       [&](std::vector<JobSegmentRecord>& part) { return ReviewChunk(o, part); }, &last));
-  return Finish(task, worker, "review", started, std::move(last), "", true);
+  return Finish(task, worker, TaskKind::kReview, started, std::move(last), std::nullopt, true);
 }
 
 absl::Status JobService::Deliver(const TaskRecord& task, const std::string& worker) {

@@ -9,7 +9,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -294,11 +296,80 @@ class QaProfileRepository {
 // ---- Jobs: documents or segment lists translated through the pipeline, their segments, the
 // durable task queue and the webhook delivery log --------------------------------------------
 
+// Every state is an enum in code; its name (EnumName) is what storage keeps and the API answers,
+// and ParseEnum is the one way back, at those two edges.
+enum class JobStatus : uint8_t { kQueued, kRunning, kPostEditing, kCompleted, kFailed, kCancelled };
+// A job's segment, in pipeline order: new -> analysed -> mt_pending (no exact TM match) ->
+// translated -> approved (QE trusted it, or an exact TM match) or awaiting (a post-editor) ->
+// confirmed.
+enum class SegmentState : uint8_t {
+  kNew,
+  kAnalysed,
+  kMtPending,
+  kTranslated,
+  kApproved,
+  kAwaiting,
+  kConfirmed
+};
+// Where a segment's translation came from (kNone: none yet).
+enum class SegmentOrigin : uint8_t { kNone, kTm, kMt, kHuman };
+// The job pipeline's stages, and the outbox's webhook deliveries.
+enum class TaskKind : uint8_t { kAnalyse, kPretranslate, kMt, kReview, kWebhook };
+enum class TaskState : uint8_t { kQueued, kLeased, kDone, kDead };
+
+template <typename E>
+struct EnumNames;
+template <>
+struct EnumNames<JobStatus> {
+  static constexpr std::string_view kNames[] = {"queued",    "running", "post_editing",
+                                                "completed", "failed",  "cancelled"};
+};
+template <>
+struct EnumNames<SegmentState> {
+  static constexpr std::string_view kNames[] = {"new",      "analysed", "mt_pending", "translated",
+                                                "approved", "awaiting", "confirmed"};
+};
+template <>
+struct EnumNames<SegmentOrigin> {
+  static constexpr std::string_view kNames[] = {"", "tm", "mt", "human"};
+};
+template <>
+struct EnumNames<TaskKind> {
+  static constexpr std::string_view kNames[] = {"analyse", "pretranslate", "mt", "review",
+                                                "webhook"};
+};
+template <>
+struct EnumNames<TaskState> {
+  static constexpr std::string_view kNames[] = {"queued", "leased", "done", "dead"};
+};
+
+template <typename E>
+constexpr std::string_view EnumName(E e) {
+  return EnumNames<E>::kNames[static_cast<size_t>(e)];
+}
+template <typename E>
+std::optional<E> ParseEnum(std::string_view name) {
+  for (size_t i = 0; i < std::size(EnumNames<E>::kNames); ++i) {
+    if (EnumNames<E>::kNames[i] == name) return static_cast<E>(i);
+  }
+  return std::nullopt;
+}
+// Every name of E, for messages ("state: one of new, analysed, ...").
+template <typename E>
+std::string EnumNameList() {
+  std::string out;
+  for (std::string_view n : EnumNames<E>::kNames) {
+    if (n.empty()) continue;
+    if (!out.empty()) out += ", ";
+    out += n;
+  }
+  return out;
+}
+
 struct JobRecord {
   std::string id;  // "job_..."
   std::string tenant;
-  // "queued", "running", "post_editing", "completed", "failed", "cancelled"
-  std::string status;
+  JobStatus status = JobStatus::kQueued;
   std::string source_lang;  // canonical BCP 47
   std::vector<std::string> target_langs;
   std::string tm_store;
@@ -325,9 +396,8 @@ struct JobSegmentRecord {
   std::string unit_id;  // the document's id of the unit
   std::string source;   // markup
   std::string target;   // the current translation (markup)
-  std::string origin;   // "" (none yet), "tm", "mt", "human"
-  // "new", "analysed", "pretranslated", "translated", "approved", "awaiting", "confirmed"
-  std::string state = "new";
+  SegmentOrigin origin = SegmentOrigin::kNone;
+  SegmentState state = SegmentState::kNew;
   int tm_score = 0;         // best TM match (analysis)
   std::string tm_target;    // its translation
   bool repetition = false;  // the same source came earlier in the job
@@ -345,11 +415,11 @@ struct JobSegmentRecord {
 struct TaskRecord {
   int64_t id = 0;  // assigned by the repository
   std::string job_id;
-  std::string kind;  // "analyse", "pretranslate", "mt", "review", "webhook"
+  TaskKind kind = TaskKind::kAnalyse;
   std::string target_lang;
-  std::string payload;           // kind-specific (a webhook's event and body)
-  std::string state = "queued";  // "queued", "leased", "done", "dead"
-  int attempts = 0;              // leases so far
+  std::string payload;  // kind-specific (a webhook's event and body)
+  TaskState state = TaskState::kQueued;
+  int attempts = 0;  // leases so far
   // Leases that expired while the task was leased: its worker died (crash, kill -9) or stalled.
   int crashes = 0;
   absl::Time run_after;  // not before
@@ -381,8 +451,8 @@ struct JobChange {
 // How many segments of a job are in one (target, state, origin, engine), and their words.
 struct JobSegmentCount {
   std::string target_lang;
-  std::string state;
-  std::string origin;
+  SegmentState state = SegmentState::kNew;
+  SegmentOrigin origin = SegmentOrigin::kNone;
   std::string engine;
   int64_t segments = 0;
   int64_t words = 0;

@@ -362,7 +362,7 @@ TEST_P(TmRepositorySuite, JobsSegmentsAndTasksChangeTogether) {
   JobRecord j;
   j.id = "job_1";
   j.tenant = "acme";
-  j.status = "queued";
+  j.status = JobStatus::kQueued;
   j.source_lang = "en";
   j.target_langs = {"de", "fr"};
   j.qe_threshold = 85.5;
@@ -381,7 +381,7 @@ TEST_P(TmRepositorySuite, JobsSegmentsAndTasksChangeTogether) {
   seg.updated_at = t0;
   TaskRecord task;
   task.job_id = "job_1";
-  task.kind = "analyse";
+  task.kind = TaskKind::kAnalyse;
   task.target_lang = "de";
   task.run_after = t0;
   task.created_at = t0;
@@ -393,9 +393,9 @@ TEST_P(TmRepositorySuite, JobsSegmentsAndTasksChangeTogether) {
   EXPECT_TRUE(absl::IsNotFound(jobs.GetJobDocument("job_9").status()));
   // Saving a record read without its document keeps the document.
   JobRecord saved = *got;
-  saved.status = "running";
+  saved.status = JobStatus::kRunning;
   ASSERT_TRUE(jobs.Apply({{saved}, {}, {}, 0, "", {}}).ok());
-  EXPECT_EQ(jobs.GetJob("job_1")->status, "running");
+  EXPECT_EQ(jobs.GetJob("job_1")->status, JobStatus::kRunning);
   EXPECT_EQ(*jobs.GetJobDocument("job_1"), j.document);
   EXPECT_EQ(got->target_langs, (std::vector<std::string>{"de", "fr"}));
   EXPECT_EQ(got->qe_threshold, 85.5);
@@ -413,7 +413,7 @@ TEST_P(TmRepositorySuite, JobsSegmentsAndTasksChangeTogether) {
   // Leasing: one worker gets the task; nobody else until the lease expires.
   auto leased = jobs.LeaseTask("w1", t0, t0 + absl::Seconds(30));
   ASSERT_TRUE(leased.ok()) << leased.status();
-  EXPECT_EQ(leased->kind, "analyse");
+  EXPECT_EQ(leased->kind, TaskKind::kAnalyse);
   EXPECT_EQ(leased->attempts, 1);
   EXPECT_TRUE(absl::IsNotFound(
       jobs.LeaseTask("w2", t0 + absl::Seconds(10), t0 + absl::Seconds(40)).status()));
@@ -435,9 +435,9 @@ TEST_P(TmRepositorySuite, JobsSegmentsAndTasksChangeTogether) {
   // The second finishes it and enqueues the next stage in the same transaction.
   JobSegmentRecord done = seg;
   done.target = "Hallo";
-  done.state = "translated";
+  done.state = SegmentState::kTranslated;
   TaskRecord next = task;
-  next.kind = "review";
+  next.kind = TaskKind::kReview;
   ASSERT_TRUE(jobs.Apply({{}, {done}, {next}, again->id, "w2", {}}).ok());
   auto segs = jobs.GetJobSegments("job_1", "de");
   ASSERT_EQ(segs->size(), 1u);
@@ -447,7 +447,7 @@ TEST_P(TmRepositorySuite, JobsSegmentsAndTasksChangeTogether) {
   // Failing: back to the queue after a delay, then dead.
   auto r = jobs.LeaseTask("w1", t0 + absl::Seconds(100), t0 + absl::Seconds(130));
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->kind, "review");
+  EXPECT_EQ(r->kind, TaskKind::kReview);
   ASSERT_TRUE(jobs.FailTask(r->id, "w1", "boom", t0 + absl::Seconds(200), false).ok());
   EXPECT_TRUE(absl::IsNotFound(
       jobs.LeaseTask("w1", t0 + absl::Seconds(150), t0 + absl::Seconds(180)).status()));
@@ -456,8 +456,8 @@ TEST_P(TmRepositorySuite, JobsSegmentsAndTasksChangeTogether) {
   ASSERT_TRUE(jobs.FailTask(r->id, "w1", "boom again", t0 + absl::Seconds(300), true).ok());
   auto tasks = jobs.JobTasks("job_1");
   ASSERT_EQ(tasks->size(), 2u);
-  EXPECT_EQ((*tasks)[0].state, "done");
-  EXPECT_EQ((*tasks)[1].state, "dead");
+  EXPECT_EQ((*tasks)[0].state, TaskState::kDone);
+  EXPECT_EQ((*tasks)[1].state, TaskState::kDead);
   EXPECT_EQ((*tasks)[1].error, "boom again");
   EXPECT_EQ((*tasks)[1].attempts, 2);
   EXPECT_EQ((*tasks)[1].crashes, 0);  // failures reported by a live worker are not crashes
@@ -467,20 +467,20 @@ TEST_P(TmRepositorySuite, JobsSegmentsAndTasksChangeTogether) {
   // Awaiting segments, oldest first, per tenant.
   JobSegmentRecord a1 = seg, a2 = seg;
   a1.index = 1;
-  a1.state = "awaiting";
+  a1.state = SegmentState::kAwaiting;
   a1.updated_at = t0 + absl::Seconds(5);
   a2.index = 2;
-  a2.state = "awaiting";
+  a2.state = SegmentState::kAwaiting;
   a2.updated_at = t0 + absl::Seconds(3);
   ASSERT_TRUE(
       jobs.Apply({{}, {a1, a2}, {}, 0, "", {{"job_1", "job.completed", 1, 500, "", t0}}}).ok());
   auto counted = jobs.CountJobSegments("job_1");
   ASSERT_TRUE(counted.ok()) << counted.status();
   ASSERT_EQ(counted->size(), 2u);  // (de, awaiting, "", "") x2 and (de, translated, "", "") x1
-  EXPECT_EQ((*counted)[0].state, "awaiting");
+  EXPECT_EQ((*counted)[0].state, SegmentState::kAwaiting);
   EXPECT_EQ((*counted)[0].segments, 2);
   EXPECT_EQ((*counted)[0].words, 2);
-  EXPECT_EQ((*counted)[1].state, "translated");
+  EXPECT_EQ((*counted)[1].state, SegmentState::kTranslated);
   EXPECT_EQ((*counted)[1].segments, 1);
   auto awaiting = jobs.AwaitingSegments("acme", 10);
   ASSERT_EQ(awaiting->size(), 2u);
@@ -511,7 +511,7 @@ TEST_P(TmRepositorySuite, LeasesAreFairBetweenTenants) {
     JobRecord j;
     j.id = id;
     j.tenant = tenant;
-    j.status = "queued";
+    j.status = JobStatus::kQueued;
     j.source_lang = "en";
     j.target_langs = {"de"};
     j.format = "segments";
@@ -521,7 +521,7 @@ TEST_P(TmRepositorySuite, LeasesAreFairBetweenTenants) {
     for (int i = 0; i < tasks; ++i) {
       TaskRecord t;
       t.job_id = id;
-      t.kind = "analyse";
+      t.kind = TaskKind::kAnalyse;
       t.target_lang = StrCat("t", i);
       t.run_after = at;
       t.created_at = at;

@@ -51,5 +51,32 @@ TEST(SqliteTmRepositoryTest, UnwritableDirectoryIsUnavailable) {
   EXPECT_EQ(db.status().code(), absl::StatusCode::kUnavailable) << db.status();
 }
 
+// Each state's name parses back to it; the names are what the database already holds (a rename
+// here would strand every stored job).
+template <typename E>
+std::vector<std::string> RoundTrip() {
+  std::vector<std::string> names;
+  for (size_t i = 0; i < std::size(EnumNames<E>::kNames); ++i) {
+    const E e = static_cast<E>(i);
+    EXPECT_EQ(ParseEnum<E>(EnumName(e)), e) << EnumName(e);
+    names.emplace_back(EnumName(e));
+  }
+  EXPECT_EQ(ParseEnum<E>("no such state"), std::nullopt);
+  return names;
+}
+
+TEST(StatesTest, NamesAreStableAndParseBack) {
+  EXPECT_EQ(RoundTrip<JobStatus>(), (std::vector<std::string>{"queued", "running", "post_editing",
+                                                              "completed", "failed", "cancelled"}));
+  EXPECT_EQ(RoundTrip<SegmentState>(),
+            (std::vector<std::string>{"new", "analysed", "mt_pending", "translated", "approved",
+                                      "awaiting", "confirmed"}));
+  EXPECT_EQ(RoundTrip<SegmentOrigin>(), (std::vector<std::string>{"", "tm", "mt", "human"}));
+  EXPECT_EQ(RoundTrip<TaskKind>(),
+            (std::vector<std::string>{"analyse", "pretranslate", "mt", "review", "webhook"}));
+  EXPECT_EQ(RoundTrip<TaskState>(), (std::vector<std::string>{"queued", "leased", "done", "dead"}));
+  EXPECT_EQ(EnumNameList<SegmentOrigin>(), "tm, mt, human");
+}
+
 }  // namespace
 }  // namespace verso::storage

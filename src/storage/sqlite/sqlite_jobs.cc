@@ -18,6 +18,13 @@ namespace {
 using sqlite::Connection;
 using sqlite::Stmt;
 
+// A state as storage keeps it (its EnumName). Only verso writes these columns; a name no version
+// wrote reads as the first state.
+template <typename E>
+E Enum(std::string_view name) {
+  return ParseEnum<E>(name).value_or(E{});
+}
+
 int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
 absl::Time FromMicros(int64_t us) { return absl::FromUnixMicros(us); }
 
@@ -35,7 +42,7 @@ JobRecord ReadJob(const Stmt& st) {
   JobRecord j;
   j.id = std::string(st.Text(0));
   j.tenant = std::string(st.Text(1));
-  j.status = std::string(st.Text(2));
+  j.status = Enum<JobStatus>(st.Text(2));
   j.source_lang = std::string(st.Text(3));
   for (std::string_view t : Split(st.Text(4), ' ')) {
     if (!t.empty()) j.target_langs.emplace_back(t);
@@ -70,8 +77,8 @@ JobSegmentRecord ReadSegment(const Stmt& st) {
   s.unit_id = std::string(st.Text(3));
   s.source = std::string(st.Text(4));
   s.target = std::string(st.Text(5));
-  s.origin = std::string(st.Text(6));
-  s.state = std::string(st.Text(7));
+  s.origin = Enum<SegmentOrigin>(st.Text(6));
+  s.state = Enum<SegmentState>(st.Text(7));
   s.tm_score = static_cast<int>(st.Int(8));
   s.tm_target = std::string(st.Text(9));
   s.repetition = st.Int(10) != 0;
@@ -94,10 +101,10 @@ TaskRecord ReadTask(const Stmt& st) {
   TaskRecord t;
   t.id = st.Int(0);
   t.job_id = std::string(st.Text(1));
-  t.kind = std::string(st.Text(2));
+  t.kind = Enum<TaskKind>(st.Text(2));
   t.target_lang = std::string(st.Text(3));
   t.payload = std::string(st.Text(4));
-  t.state = std::string(st.Text(5));
+  t.state = Enum<TaskState>(st.Text(5));
   t.attempts = static_cast<int>(st.Int(6));
   t.run_after = FromMicros(st.Int(7));
   t.lease_until = st.IsNull(8) ? absl::InfinitePast() : FromMicros(st.Int(8));
@@ -227,8 +234,9 @@ class SqliteJobs : public JobRepository {
     while (true) {
       VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
       if (!row) break;
-      out.push_back({std::string(st->Text(0)), std::string(st->Text(1)), std::string(st->Text(2)),
-                     std::string(st->Text(3)), st->Int(4), st->Int(5)});
+      out.push_back({std::string(st->Text(0)), Enum<SegmentState>(st->Text(1)),
+                     Enum<SegmentOrigin>(st->Text(2)), std::string(st->Text(3)), st->Int(4),
+                     st->Int(5)});
     }
     st->Reset();
     return out;
@@ -432,7 +440,11 @@ class SqliteJobs : public JobRepository {
                                              ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
                                              "ON CONFLICT(id) DO UPDATE SET ",
                                              UpdateAll(kJobColumns))));
-      st->Reset().Bind(1, j.id).Bind(2, j.tenant).Bind(3, j.status).Bind(4, j.source_lang);
+      st->Reset()
+          .Bind(1, j.id)
+          .Bind(2, j.tenant)
+          .Bind(3, EnumName(j.status))
+          .Bind(4, j.source_lang);
       st->Bind(5, Join(j.target_langs, " ")).Bind(6, j.tm_store).Bind(7, j.glossary);
       st->Bind(8, j.engine_policy).Bind(9, j.qa_profile).BindDouble(10, j.qe_threshold);
       st->Bind(11, j.webhook_url).Bind(12, j.idempotency_key).Bind(13, j.format);
@@ -455,7 +467,10 @@ class SqliteJobs : public JobRepository {
                                             "INSERT OR REPLACE INTO job_segments(", kSegmentColumns,
                                             ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")));
       st->Reset().Bind(1, s.job_id).Bind(2, s.target_lang).Bind(3, s.index).Bind(4, s.unit_id);
-      st->Bind(5, s.source).Bind(6, s.target).Bind(7, s.origin).Bind(8, s.state);
+      st->Bind(5, s.source)
+          .Bind(6, s.target)
+          .Bind(7, EnumName(s.origin))
+          .Bind(8, EnumName(s.state));
       st->Bind(9, static_cast<int64_t>(s.tm_score)).Bind(10, s.tm_target);
       st->Bind(11, static_cast<int64_t>(s.repetition ? 1 : 0)).Bind(12, s.words);
       st->Bind(13, s.engine).Bind(14, s.review).BindDouble(15, s.qe_score).Bind(16, s.draft);
@@ -468,7 +483,11 @@ class SqliteJobs : public JobRepository {
           writer_->Prepare("INSERT INTO tasks(job_id, kind, target_lang, payload, state, "
                            "attempts, run_after, lease_until, lease_owner, error, created_at) "
                            "VALUES(?,?,?,?,'queued',0,?,NULL,'','',?)"));
-      st->Reset().Bind(1, t.job_id).Bind(2, t.kind).Bind(3, t.target_lang).Bind(4, t.payload);
+      st->Reset()
+          .Bind(1, t.job_id)
+          .Bind(2, EnumName(t.kind))
+          .Bind(3, t.target_lang)
+          .Bind(4, t.payload);
       st->Bind(5, Micros(t.run_after)).Bind(6, Micros(t.created_at));
       VERSO_RETURN_IF_ERROR(st->Run());
     }
