@@ -478,11 +478,7 @@ class SqliteDatabase : public Database,
                                      " FROM api_keys WHERE ?1 = '' OR tenant = ?1 ORDER BY id")));
     st->Reset().Bind(1, tenant);
     std::vector<ApiKeyRecord> out;
-    while (true) {
-      VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
-      if (!row) break;
-      out.push_back(ReadKey(*st));
-    }
+    VERSO_RETURN_IF_ERROR(st->ForEachRow([&](Stmt&) { out.push_back(ReadKey(*st)); }));
     return out;
   }
 
@@ -504,9 +500,7 @@ class SqliteDatabase : public Database,
         Stmt * st,
         writer_->Prepare("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?"));
     st->Reset().Bind(1, Micros(when)).Bind(2, id);
-    VERSO_RETURN_IF_ERROR(st->Run());
-    if (writer_->Changes() == 0) return absl::NotFoundError(StrCat("key ", id, " not found"));
-    return absl::OkStatus();
+    return st->RunChanging(absl::NotFoundError(StrCat("key ", id, " not found")));
   }
 
   // ---- Engine policies ----
@@ -540,11 +534,7 @@ class SqliteDatabase : public Database,
                                                  "mt_policies WHERE tenant=? ORDER BY name"));
     st->Reset().Bind(1, tenant);
     std::vector<EnginePolicyRecord> out;
-    while (true) {
-      VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
-      if (!row) break;
-      out.push_back(ReadPolicy(*st));
-    }
+    VERSO_RETURN_IF_ERROR(st->ForEachRow([&](Stmt&) { out.push_back(ReadPolicy(*st)); }));
     return out;
   }
 
@@ -553,11 +543,7 @@ class SqliteDatabase : public Database,
     VERSO_ASSIGN_OR_RETURN(Stmt * st,
                            writer_->Prepare("DELETE FROM mt_policies WHERE tenant=? AND name=?"));
     st->Reset().Bind(1, tenant).Bind(2, name);
-    VERSO_RETURN_IF_ERROR(st->Run());
-    if (writer_->Changes() == 0) {
-      return absl::NotFoundError(StrCat("engine policy \"", name, "\" not found"));
-    }
-    return absl::OkStatus();
+    return st->RunChanging(absl::NotFoundError(StrCat("engine policy \"", name, "\" not found")));
   }
 
   static EnginePolicyRecord ReadPolicy(Stmt& st) {
@@ -623,52 +609,37 @@ class SqliteDatabase : public Database,
     VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare(kGlossaryQuery));
     st->Reset().Bind(1, tenant).BindNull(2);
     std::vector<GlossaryRecord> out;
-    while (true) {
-      VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
-      if (!row) break;
-      out.push_back(ReadGlossary(*st));
-    }
+    VERSO_RETURN_IF_ERROR(st->ForEachRow([&](Stmt&) { out.push_back(ReadGlossary(*st)); }));
     return out;
   }
 
   absl::Status DeleteGlossary(std::string_view tenant, std::string_view name) override {
     std::lock_guard<std::mutex> lock(write_mu_);
-    VERSO_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
-    absl::Status s = [&]() -> absl::Status {
+    return writer_->Transaction([&]() -> absl::Status {
       VERSO_ASSIGN_OR_RETURN(Stmt * st,
                              writer_->Prepare("DELETE FROM glossaries WHERE tenant=? AND name=?"));
       st->Reset().Bind(1, tenant).Bind(2, name);
-      VERSO_RETURN_IF_ERROR(st->Run());
-      if (writer_->Changes() == 0) {
-        return absl::NotFoundError(StrCat("glossary \"", name, "\" not found"));
-      }
+      VERSO_RETURN_IF_ERROR(
+          st->RunChanging(absl::NotFoundError(StrCat("glossary \"", name, "\" not found"))));
       VERSO_ASSIGN_OR_RETURN(
           Stmt * del,
           writer_->Prepare("DELETE FROM glossary_concepts WHERE tenant=? AND glossary=?"));
       del->Reset().Bind(1, tenant).Bind(2, name);
       return del->Run();
-    }();
-    if (!s.ok()) {
-      writer_->Exec("ROLLBACK").IgnoreError();
-      return s;
-    }
-    return writer_->Exec("COMMIT");
+    });
   }
 
   absl::Status PutConcepts(std::string_view tenant, std::string_view name,
                            const std::vector<ConceptRecord>& concepts, bool replace_all,
                            absl::Time updated_at) override {
     std::lock_guard<std::mutex> lock(write_mu_);
-    VERSO_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
-    absl::Status s = [&]() -> absl::Status {
+    return writer_->Transaction([&]() -> absl::Status {
       VERSO_ASSIGN_OR_RETURN(
           Stmt * up,
           writer_->Prepare("UPDATE glossaries SET updated_at=? WHERE tenant=? AND name=?"));
       up->Reset().Bind(1, Micros(updated_at)).Bind(2, tenant).Bind(3, name);
-      VERSO_RETURN_IF_ERROR(up->Run());
-      if (writer_->Changes() == 0) {
-        return absl::NotFoundError(StrCat("glossary \"", name, "\" not found"));
-      }
+      VERSO_RETURN_IF_ERROR(
+          up->RunChanging(absl::NotFoundError(StrCat("glossary \"", name, "\" not found"))));
       if (replace_all) {
         VERSO_ASSIGN_OR_RETURN(
             Stmt * del,
@@ -685,12 +656,7 @@ class SqliteDatabase : public Database,
         VERSO_RETURN_IF_ERROR(ins->Run());
       }
       return absl::OkStatus();
-    }();
-    if (!s.ok()) {
-      writer_->Exec("ROLLBACK").IgnoreError();
-      return s;
-    }
-    return writer_->Exec("COMMIT");
+    });
   }
 
   absl::StatusOr<std::vector<ConceptRecord>> ListConcepts(std::string_view tenant,
@@ -701,11 +667,9 @@ class SqliteDatabase : public Database,
                                       "tenant=? AND glossary=? ORDER BY id"));
     st->Reset().Bind(1, tenant).Bind(2, name);
     std::vector<ConceptRecord> out;
-    while (true) {
-      VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
-      if (!row) break;
+    VERSO_RETURN_IF_ERROR(st->ForEachRow([&](Stmt&) {
       out.push_back({std::string(st->Text(0)), std::string(st->Text(1)), st->Int(2)});
-    }
+    }));
     return out;
   }
 
@@ -716,10 +680,8 @@ class SqliteDatabase : public Database,
         Stmt * st,
         writer_->Prepare("DELETE FROM glossary_concepts WHERE tenant=? AND glossary=? AND id=?"));
     st->Reset().Bind(1, tenant).Bind(2, name).Bind(3, id);
-    VERSO_RETURN_IF_ERROR(st->Run());
-    if (writer_->Changes() == 0) {
-      return absl::NotFoundError(StrCat("concept \"", id, "\" not found"));
-    }
+    VERSO_RETURN_IF_ERROR(
+        st->RunChanging(absl::NotFoundError(StrCat("concept \"", id, "\" not found"))));
     VERSO_ASSIGN_OR_RETURN(
         Stmt * up,
         writer_->Prepare("UPDATE glossaries SET updated_at=? WHERE tenant=? AND name=?"));
@@ -772,11 +734,7 @@ class SqliteDatabase : public Database,
                                       "qa_profiles WHERE tenant=? ORDER BY name"));
     st->Reset().Bind(1, tenant);
     std::vector<QaProfileRecord> out;
-    while (true) {
-      VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
-      if (!row) break;
-      out.push_back(ReadQaProfile(*st));
-    }
+    VERSO_RETURN_IF_ERROR(st->ForEachRow([&](Stmt&) { out.push_back(ReadQaProfile(*st)); }));
     return out;
   }
 
@@ -785,11 +743,7 @@ class SqliteDatabase : public Database,
     VERSO_ASSIGN_OR_RETURN(Stmt * st,
                            writer_->Prepare("DELETE FROM qa_profiles WHERE tenant=? AND name=?"));
     st->Reset().Bind(1, tenant).Bind(2, name);
-    VERSO_RETURN_IF_ERROR(st->Run());
-    if (writer_->Changes() == 0) {
-      return absl::NotFoundError(StrCat("QA profile \"", name, "\" not found"));
-    }
-    return absl::OkStatus();
+    return st->RunChanging(absl::NotFoundError(StrCat("QA profile \"", name, "\" not found")));
   }
 
   // ---- Imports ----
@@ -830,11 +784,7 @@ class SqliteDatabase : public Database,
             " FROM tm_imports WHERE status IN ('queued', 'running') ORDER BY created_at, id")));
     st->Reset();
     std::vector<ImportRecord> out;
-    while (true) {
-      VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
-      if (!row) break;
-      out.push_back(ReadImport(*st));
-    }
+    VERSO_RETURN_IF_ERROR(st->ForEachRow([&](Stmt&) { out.push_back(ReadImport(*st)); }));
     return out;
   }
 
@@ -875,11 +825,7 @@ class SqliteDatabase : public Database,
     VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare(sql));
     st->Reset().Bind(1, tenant);
     std::vector<TmStoreRecord> out;
-    while (true) {
-      VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
-      if (!row) break;
-      out.push_back(ReadStore(*st));
-    }
+    VERSO_RETURN_IF_ERROR(st->ForEachRow([&](Stmt&) { out.push_back(ReadStore(*st)); }));
     return out;
   }
 
@@ -887,8 +833,7 @@ class SqliteDatabase : public Database,
     std::lock_guard<std::mutex> lock(write_mu_);
     VERSO_ASSIGN_OR_RETURN(Stmt * st, writer_->Prepare("DELETE FROM tm_stores WHERE id=?"));
     st->Reset().Bind(1, id);
-    VERSO_RETURN_IF_ERROR(st->Run());
-    if (writer_->Changes() == 0) return StoreNotFound(id);
+    VERSO_RETURN_IF_ERROR(st->RunChanging(StoreNotFound(id)));
     std::lock_guard<std::mutex> nums(nums_mu_);
     store_nums_.erase(std::string(id));
     return absl::OkStatus();
@@ -932,9 +877,7 @@ class SqliteDatabase : public Database,
     VERSO_ASSIGN_OR_RETURN(Stmt * st,
                            writer_->Prepare("DELETE FROM tm_segments WHERE id=? AND store_num=?"));
     st->Reset().Bind(1, id).Bind(2, num);
-    VERSO_RETURN_IF_ERROR(st->Run());
-    if (writer_->Changes() == 0) return SegmentNotFound(store_id, id);
-    return absl::OkStatus();
+    return st->RunChanging(SegmentNotFound(store_id, id));
   }
 
   absl::StatusOr<int64_t> RecordUsage(const std::vector<SegmentUse>& uses) override {
@@ -945,8 +888,7 @@ class SqliteDatabase : public Database,
     }
     if (known.empty()) return 0;
     std::lock_guard<std::mutex> lock(write_mu_);
-    VERSO_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
-    auto updated = [&]() -> absl::StatusOr<int64_t> {
+    return writer_->Transaction([&]() -> absl::StatusOr<int64_t> {
       VERSO_ASSIGN_OR_RETURN(
           Stmt * st,
           writer_->Prepare(
@@ -959,13 +901,7 @@ class SqliteDatabase : public Database,
         n += writer_->Changes();
       }
       return n;
-    }();
-    if (!updated.ok()) {
-      (void)writer_->Exec("ROLLBACK");
-      return updated.status();
-    }
-    VERSO_RETURN_IF_ERROR(writer_->Exec("COMMIT"));
-    return *updated;
+    });
   }
 
   absl::StatusOr<SegmentRecord> GetSegment(std::string_view store_id, int64_t id) override {
@@ -1002,9 +938,7 @@ class SqliteDatabase : public Database,
                               "WHERE c.seq > ? ORDER BY c.seq LIMIT ?"));
     st->Reset().Bind(1, seq).Bind(2, static_cast<int64_t>(limit));
     std::vector<TmChange> out;
-    while (true) {
-      VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
-      if (!row) break;
+    VERSO_RETURN_IF_ERROR(st->ForEachRow([&](Stmt&) {
       TmChange c;
       c.seq = st->Int(0);
       c.store_id = std::string(st->Text(1));
@@ -1012,8 +946,7 @@ class SqliteDatabase : public Database,
       const std::string kind(st->Text(3));
       c.kind = kind.empty() ? TmChange::Kind::kStore : static_cast<TmChange::Kind>(kind[0]);
       out.push_back(std::move(c));
-    }
-    st->Reset();
+    }));
     return out;
   }
 
@@ -1149,17 +1082,12 @@ class SqliteDatabase : public Database,
                                                   "); upgrade verso"));
     }
     for (int64_t v = version + 1; v <= latest; ++v) {
-      VERSO_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
-      absl::Status s = writer_->Exec(kMigrations[v - 1]);
-      if (s.ok()) {
-        s = writer_->Exec(StrCat("INSERT INTO schema_migrations VALUES(", v, ", ",
-                                 absl::ToUnixSeconds(absl::Now()), ")"));
-      }
-      if (!s.ok()) {
-        writer_->Exec("ROLLBACK").IgnoreError();
-        return Annotate(s, StrCat("migrating the database to schema version ", v));
-      }
-      VERSO_RETURN_IF_ERROR(writer_->Exec("COMMIT"));
+      absl::Status s = writer_->Transaction([&]() -> absl::Status {
+        VERSO_RETURN_IF_ERROR(writer_->Exec(kMigrations[v - 1]));
+        return writer_->Exec(StrCat("INSERT INTO schema_migrations VALUES(", v, ", ",
+                                    absl::ToUnixSeconds(absl::Now()), ")"));
+      });
+      if (!s.ok()) return Annotate(s, StrCat("migrating the database to schema version ", v));
     }
     return absl::OkStatus();
   }

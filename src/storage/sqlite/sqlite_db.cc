@@ -69,6 +69,11 @@ absl::Status Stmt::Run() {
   }
 }
 
+absl::Status Stmt::RunChanging(const absl::Status& if_none) {
+  if (absl::Status s = Run(); !s.ok()) return s;
+  return sqlite3_changes(sqlite3_db_handle(stmt_)) == 0 ? if_none : absl::OkStatus();
+}
+
 std::string_view Stmt::Text(int col) const {
   const unsigned char* p = sqlite3_column_text(stmt_, col);
   int n = sqlite3_column_bytes(stmt_, col);

@@ -29,6 +29,21 @@ class Stmt {
   absl::StatusOr<bool> Step();
   // Runs to completion, ignoring rows.
   absl::Status Run();
+  // Runs to completion; `if_none` when the statement changed no row (an UPDATE or DELETE that
+  // matched nothing).
+  absl::Status RunChanging(const absl::Status& if_none);
+  // Calls `fn(*this)` for each row, then resets the statement.
+  template <typename F>
+  absl::Status ForEachRow(F&& fn) {
+    while (true) {
+      absl::StatusOr<bool> row = Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      fn(*this);
+    }
+    Reset();
+    return absl::OkStatus();
+  }
   std::string_view Text(int col) const;
   int64_t Int(int col) const;
   double Double(int col) const;
@@ -51,6 +66,19 @@ class Connection {
   // Cached per connection; the reference stays valid for the connection's life.
   absl::StatusOr<Stmt*> Prepare(const std::string& sql);
   int64_t LastInsertRowId() const;
+  // Runs `body` in one write transaction: BEGIN IMMEDIATE, then COMMIT when it succeeds, ROLLBACK
+  // when it fails (its status is returned). `body` returns absl::Status or absl::StatusOr<T>.
+  template <typename F>
+  auto Transaction(F&& body) -> decltype(body()) {
+    if (absl::Status begin = Exec("BEGIN IMMEDIATE"); !begin.ok()) return begin;
+    auto result = body();
+    if (!result.ok()) {
+      Exec("ROLLBACK").IgnoreError();
+      return result;
+    }
+    if (absl::Status commit = Exec("COMMIT"); !commit.ok()) return commit;
+    return result;
+  }
   int Changes() const;
   sqlite3* raw() { return db_; }
   absl::Status Error(int rc, std::string_view context) const;

@@ -127,13 +127,7 @@ class SqliteJobs : public JobRepository {
 
   absl::Status Apply(const JobChange& change) override {
     std::lock_guard<std::mutex> lock(write_mu_);
-    VERSO_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
-    absl::Status s = ApplyLocked(change);
-    if (!s.ok()) {
-      writer_->Exec("ROLLBACK").IgnoreError();
-      return s;
-    }
-    return writer_->Exec("COMMIT");
+    return writer_->Transaction([&] { return ApplyLocked(change); });
   }
 
   absl::StatusOr<JobRecord> GetJob(std::string_view id) override {
@@ -201,12 +195,7 @@ class SqliteJobs : public JobRepository {
         .Bind(3, created)
         .Bind(4, after_id);
     std::vector<JobRecord> out;
-    while (true) {
-      VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
-      if (!row) break;
-      out.push_back(ReadJob(*st));
-    }
-    st->Reset();
+    VERSO_RETURN_IF_ERROR(st->ForEachRow([&](Stmt&) { out.push_back(ReadJob(*st)); }));
     return out;
   }
 
@@ -231,14 +220,11 @@ class SqliteJobs : public JobRepository {
                          "engine"));
     st->Reset().Bind(1, job_id);
     std::vector<JobSegmentCount> out;
-    while (true) {
-      VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
-      if (!row) break;
+    VERSO_RETURN_IF_ERROR(st->ForEachRow([&](Stmt&) {
       out.push_back({std::string(st->Text(0)), Enum<SegmentState>(st->Text(1)),
                      Enum<SegmentOrigin>(st->Text(2)), std::string(st->Text(3)), st->Int(4),
                      st->Int(5)});
-    }
-    st->Reset();
+    }));
     return out;
   }
 
@@ -282,14 +268,8 @@ class SqliteJobs : public JobRepository {
   absl::StatusOr<TaskRecord> LeaseTask(std::string_view owner, absl::Time now,
                                        absl::Time lease_until, int max_per_tenant) override {
     std::lock_guard<std::mutex> lock(write_mu_);
-    VERSO_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
-    absl::StatusOr<TaskRecord> t = LeaseLocked(owner, now, lease_until, max_per_tenant);
-    if (!t.ok()) {
-      writer_->Exec("ROLLBACK").IgnoreError();
-      return t.status();
-    }
-    VERSO_RETURN_IF_ERROR(writer_->Exec("COMMIT"));
-    return t;
+    return writer_->Transaction(
+        [&] { return LeaseLocked(owner, now, lease_until, max_per_tenant); });
   }
 
   absl::Status RenewLease(int64_t task_id, std::string_view owner,
@@ -299,11 +279,8 @@ class SqliteJobs : public JobRepository {
                            writer_->Prepare("UPDATE tasks SET lease_until=? WHERE id=? AND "
                                             "state='leased' AND lease_owner=?"));
     st->Reset().Bind(1, Micros(lease_until)).Bind(2, task_id).Bind(3, owner);
-    VERSO_RETURN_IF_ERROR(st->Run());
-    if (writer_->Changes() == 0) {
-      return absl::AbortedError(StrCat("task ", task_id, " is no longer leased to ", owner));
-    }
-    return absl::OkStatus();
+    return st->RunChanging(
+        absl::AbortedError(StrCat("task ", task_id, " is no longer leased to ", owner)));
   }
 
   absl::Status FailTask(int64_t task_id, std::string_view owner, std::string_view error,
@@ -315,11 +292,8 @@ class SqliteJobs : public JobRepository {
                                             "state='leased' AND lease_owner=?"));
     st->Reset().Bind(1, dead ? "dead" : "queued").Bind(2, error).Bind(3, Micros(run_after));
     st->Bind(4, task_id).Bind(5, owner);
-    VERSO_RETURN_IF_ERROR(st->Run());
-    if (writer_->Changes() == 0) {
-      return absl::AbortedError(StrCat("task ", task_id, " is no longer leased to ", owner));
-    }
-    return absl::OkStatus();
+    return st->RunChanging(
+        absl::AbortedError(StrCat("task ", task_id, " is no longer leased to ", owner)));
   }
 
   absl::StatusOr<std::vector<TaskRecord>> JobTasks(std::string_view job_id) override {
@@ -329,12 +303,7 @@ class SqliteJobs : public JobRepository {
                                                               "ORDER BY id")));
     st->Reset().Bind(1, job_id);
     std::vector<TaskRecord> out;
-    while (true) {
-      VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
-      if (!row) break;
-      out.push_back(ReadTask(*st));
-    }
-    st->Reset();
+    VERSO_RETURN_IF_ERROR(st->ForEachRow([&](Stmt&) { out.push_back(ReadTask(*st)); }));
     return out;
   }
 
@@ -345,9 +314,7 @@ class SqliteJobs : public JobRepository {
                                     "state != 'done' GROUP BY state"));
     st->Reset();
     QueueStats q;
-    while (true) {
-      VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
-      if (!row) break;
+    VERSO_RETURN_IF_ERROR(st->ForEachRow([&](Stmt&) {
       std::string_view state = st->Text(0);
       if (state == "queued") {
         q.queued = st->Int(1);
@@ -357,8 +324,7 @@ class SqliteJobs : public JobRepository {
       } else if (state == "dead") {
         q.dead = st->Int(1);
       }
-    }
-    st->Reset();
+    }));
     return q;
   }
 
@@ -369,9 +335,7 @@ class SqliteJobs : public JobRepository {
                                     "webhook_deliveries WHERE job_id=? ORDER BY id"));
     st->Reset().Bind(1, job_id);
     std::vector<WebhookDeliveryRecord> out;
-    while (true) {
-      VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
-      if (!row) break;
+    VERSO_RETURN_IF_ERROR(st->ForEachRow([&](Stmt&) {
       WebhookDeliveryRecord d;
       d.job_id = std::string(st->Text(0));
       d.event = std::string(st->Text(1));
@@ -380,8 +344,7 @@ class SqliteJobs : public JobRepository {
       d.error = std::string(st->Text(4));
       d.at = FromMicros(st->Int(5));
       out.push_back(std::move(d));
-    }
-    st->Reset();
+    }));
     return out;
   }
 
@@ -428,11 +391,8 @@ class SqliteJobs : public JobRepository {
                              writer_->Prepare("UPDATE tasks SET state='done', lease_until=NULL "
                                               "WHERE id=? AND state='leased' AND lease_owner=?"));
       st->Reset().Bind(1, c.finish_task).Bind(2, c.finish_owner);
-      VERSO_RETURN_IF_ERROR(st->Run());
-      if (writer_->Changes() == 0) {
-        return absl::AbortedError(
-            StrCat("task ", c.finish_task, " is no longer leased to ", c.finish_owner));
-      }
+      VERSO_RETURN_IF_ERROR(st->RunChanging(absl::AbortedError(
+          StrCat("task ", c.finish_task, " is no longer leased to ", c.finish_owner))));
     }
     for (const JobRecord& j : c.jobs) {
       VERSO_ASSIGN_OR_RETURN(
