@@ -70,14 +70,14 @@ int main(int argc, char** argv) {
   std::string first_error;
   std::mutex error_mu;
   auto worker = [&](int w) {
-    auto conn = std::make_unique<verso::testing::HttpConnection>("127.0.0.1", port);
+    auto conn = std::make_unique<verso::test::HttpConnection>("127.0.0.1", port);
     for (size_t i; (i = next.fetch_add(1)) < requests;) {
       size_t line = i % std::min(hot, lines.size());
       auto start = std::chrono::steady_clock::now();
-      verso::testing::HttpResponse r;
+      verso::test::HttpResponse r;
       for (int attempt = 0; attempt < 2 && r.status == 0; ++attempt) {
         if (!conn->connected() || attempt > 0) {
-          conn = std::make_unique<verso::testing::HttpConnection>("127.0.0.1", port);
+          conn = std::make_unique<verso::test::HttpConnection>("127.0.0.1", port);
         }
         if (mode == "verso") {
           json body = {{"source_lang", "en"}, {"target_lang", "es"}, {"segments", {lines[line]}}};

@@ -18,16 +18,16 @@ namespace verso {
 namespace {
 
 using nlohmann::json;
-using testing::Fetch;
+using test::Fetch;
 using ::testing::HasSubstr;
-using testing::HttpConnection;
-using testing::HttpResponse;
+using test::HttpConnection;
+using test::HttpResponse;
 
-std::string TestDir(const std::string& name) { return testing::TestDir("api", name); }
-using testing::CreateKey;
+std::string TestDir(const std::string& name) { return test::TestDir("api", name); }
+using test::CreateKey;
 
 // `verso serve` as a child process.
-class ServerProcess : public testing::VersoServer {
+class ServerProcess : public test::VersoServer {
  public:
   ServerProcess(const std::string& dir, const std::vector<std::string>& settings)
       : VersoServer(dir, {.settings = settings}) {}
@@ -607,7 +607,7 @@ TEST(ApiLimitsTest, ConnectionsOverTheCapGet503AndSlowClientsAreCut) {
 
 TEST(ApiBootstrapTest, AFreshServerCreatesOneAdminKeyOnce) {
   std::string dir = TestDir("bootstrap");
-  testing::Child first(
+  test::Child first(
       {VERSO_BINARY, "--data-dir", dir, "--log-level", "warn", "serve", "--listen", "127.0.0.1:0"});
   std::string line, key;
   int port = 0;
@@ -624,7 +624,7 @@ TEST(ApiBootstrapTest, AFreshServerCreatesOneAdminKeyOnce) {
   first.Kill(SIGTERM);
   EXPECT_EQ(first.Wait(), 0);
   // The second start has a key already: it prints none.
-  testing::Child second(
+  test::Child second(
       {VERSO_BINARY, "--data-dir", dir, "--log-level", "warn", "serve", "--listen", "127.0.0.1:0"});
   ASSERT_TRUE(second.ReadLine(&line));
   EXPECT_THAT(line, HasSubstr("listening on"));

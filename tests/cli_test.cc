@@ -31,9 +31,9 @@ class CliTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  testing::RunResult Verso(std::vector<std::string> args, std::vector<std::string> env = {}) {
+  test::RunResult Verso(std::vector<std::string> args, std::vector<std::string> env = {}) {
     args.insert(args.begin(), {VERSO_BINARY, "--data-dir", dir_ + "/data"});
-    return testing::Run(args, env);
+    return test::Run(args, env);
   }
   std::string CreateStore(const std::string& src, const std::string& tgt) {
     // Store names are unique per tenant.
@@ -230,7 +230,7 @@ TEST_F(CliTest, ImportsThatTakeNothingOrTheWrongLanguageFail) {
 
   const std::string po = dir_ + "/apt.de.po";
   auto unfmt =
-      testing::Run({"/usr/bin/msgunfmt", "/usr/share/locale/de/LC_MESSAGES/apt.mo", "-o", po});
+      test::Run({"/usr/bin/msgunfmt", "/usr/share/locale/de/LC_MESSAGES/apt.mo", "-o", po});
   ASSERT_EQ(unfmt.exit_code, 0) << unfmt.err;
   std::string fr = CreateStore("en", "fr");
   auto german = Verso({"tm", "import", fr, po});
@@ -246,10 +246,10 @@ TEST_F(CliTest, ImportsThatTakeNothingOrTheWrongLanguageFail) {
 TEST_F(CliTest, APoFileInAnotherCharsetImportsLikeItsUtf8Original) {
   const std::string po = dir_ + "/apt.de.po";
   const std::string cp1252 = dir_ + "/apt.de.cp1252.po";
-  ASSERT_EQ(testing::Run({"/usr/bin/msgunfmt", "/usr/share/locale/de/LC_MESSAGES/apt.mo", "-o", po})
+  ASSERT_EQ(test::Run({"/usr/bin/msgunfmt", "/usr/share/locale/de/LC_MESSAGES/apt.mo", "-o", po})
                 .exit_code,
             0);
-  auto conv = testing::Run({"/usr/bin/msgconv", "--to-code=CP1252", po, "-o", cp1252});
+  auto conv = test::Run({"/usr/bin/msgconv", "--to-code=CP1252", po, "-o", cp1252});
   ASSERT_EQ(conv.exit_code, 0) << conv.err;
   std::string utf8_store = CreateStore("en", "de");
   std::string cp_store = CreateStore("en", "de");
@@ -279,7 +279,7 @@ TEST_F(CliTest, APoFileInAnotherCharsetImportsLikeItsUtf8Original) {
 // A first `serve` that cannot listen prints no admin key (it would be lost with the failed
 // start); a stray VERSO_* variable (a client's VERSO_API_KEY) is a warning, not a stop.
 TEST_F(CliTest, AFailedFirstStartKeepsNoKeyAndStrayVariablesOnlyWarn) {
-  testing::VersoServer running(dir_ + "/first", {});
+  test::VersoServer running(dir_ + "/first", {});
   ASSERT_GT(running.port(), 0);
   auto busy = Verso({"serve", "--listen", "127.0.0.1:" + std::to_string(running.port())},
                     {"VERSO_API_KEY=vk_from_a_client_script"});
@@ -301,8 +301,8 @@ TEST_F(CliTest, AFailedFirstStartKeepsNoKeyAndStrayVariablesOnlyWarn) {
 // the same data directory reach the server within seconds, without a restart.
 TEST_F(CliTest, TheCliAndARunningServerSeeEachOthersChanges) {
   const std::string data = dir_ + "/data";
-  const std::string key = testing::CreateKey(data, "acme", "tm:read,tm:write");
-  testing::VersoServer server(data, {});
+  const std::string key = test::CreateKey(data, "acme", "tm:read,tm:write");
+  test::VersoServer server(data, {});
   ASSERT_GT(server.port(), 0);
   auto created = Verso({"tm", "create", "--tenant", "acme", "--name", "cli", "--source", "en",
                         "--target", "es", "--json"});
@@ -313,7 +313,7 @@ TEST_F(CliTest, TheCliAndARunningServerSeeEachOthersChanges) {
   ASSERT_EQ(added.exit_code, 0) << added.err;
   std::string target;
   for (int i = 0; i < 100 && target.empty(); ++i) {
-    testing::HttpResponse r = testing::Fetch(
+    test::HttpResponse r = test::Fetch(
         server.port(), "POST", "/v1/tm/" + store + "/lookup", R"({"source":"Save the file"})",
         {{"Authorization", "Bearer " + key}, {"Content-Type", "application/json"}});
     json body = json::parse(r.body, nullptr, false);

@@ -159,20 +159,20 @@ const std::vector<std::tuple<std::string, std::string, std::string>> kDocumented
     {"docs/api.md", "match=prefix", R"("in":"source")"},
 };
 
-class DocsExamplesTest : public testing::ServerTest {
+class DocsExamplesTest : public test::ServerTest {
  protected:
   DocsExamplesTest() : ServerTest("docs_examples") {}
 
   // Runs `command` with the wrappers first on PATH, in work_, with $KEY set.
-  testing::RunResult Shell(const std::string& command) {
-    return testing::Run({"/bin/bash", "-c", "cd '" + work_ + "' && " + command},
+  test::RunResult Shell(const std::string& command) {
+    return test::Run({"/bin/bash", "-c", "cd '" + work_ + "' && " + command},
                         {"PATH=" + work_ + "/bin:" + std::getenv("PATH"), "KEY=" + key_});
   }
   json Api(const std::string& method, const std::string& path, const std::string& body = "") {
     std::vector<std::pair<std::string, std::string>> headers = {
         {"Authorization", "Bearer " + key_}};
     if (!body.empty()) headers.emplace_back("Content-Type", "application/json");
-    testing::HttpResponse r = testing::Fetch(server_->port(), method, path, body, headers);
+    test::HttpResponse r = test::Fetch(server_->port(), method, path, body, headers);
     EXPECT_LT(r.status, 300) << method << " " << path << ": " << r.body;
     return json::parse(r.body, nullptr, false);
   }
@@ -184,7 +184,7 @@ TEST_F(DocsExamplesTest, EveryCommandInTheReadmeAndDocsRunsAsWritten) {
   Start();
   ASSERT_NE(server_->port(), 0);
   // What `make run` prints on a first start: an admin key of tenant "default".
-  key_ = testing::CreateKey(dir_, "default", "admin");
+  key_ = test::CreateKey(dir_, "default", "admin");
   work_ = dir_ + "/work";
   std::filesystem::create_directories(work_ + "/bin");
   const std::string port = std::to_string(server_->port());
@@ -204,7 +204,7 @@ TEST_F(DocsExamplesTest, EveryCommandInTheReadmeAndDocsRunsAsWritten) {
   Api("POST", "/v1/tm/" + tm + "/segments",
       R"({"source":"Save the file","target":"Guarda el fichero"})");
   const std::string boundary = "docs-examples";
-  testing::HttpResponse submitted = testing::Fetch(
+  test::HttpResponse submitted = test::Fetch(
       server_->port(), "POST", "/v1/jobs",
       "--" + boundary +
           "\r\nContent-Disposition: form-data; name=\"target_langs\"\r\n\r\nes\r\n--" + boundary +
@@ -238,7 +238,7 @@ TEST_F(DocsExamplesTest, EveryCommandInTheReadmeAndDocsRunsAsWritten) {
       Replace(&e.command, "tm_...", tm);
       Replace(&e.command, "job_...", job);
       Replace(&e.command, "key_...", key_id);
-      testing::RunResult r = Shell(e.command);
+      test::RunResult r = Shell(e.command);
       EXPECT_EQ(r.exit_code, 0) << e.where << ": " << e.command << "\nstdout: " << r.out
                                 << "\nstderr: " << r.err;
       ++counted[file];

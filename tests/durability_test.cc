@@ -62,7 +62,7 @@ class DurabilityTest : public ::testing::Test {
 TEST_F(DurabilityTest, AcknowledgedWritesSurviveKill9) {
   std::set<int64_t> acked;
   for (int round = 0; round < 3; ++round) {
-    testing::Child writer({VERSO_DURABILITY_WRITER, db_, store_, "single"});
+    test::Child writer({VERSO_DURABILITY_WRITER, db_, store_, "single"});
     std::string line;
     // Kill at a different moment each round.
     const size_t target = acked.size() + 40 + 37 * round;
@@ -83,7 +83,7 @@ TEST_F(DurabilityTest, AcknowledgedWritesSurviveKill9) {
 }
 
 TEST_F(DurabilityTest, KilledTransactionLeavesNothing) {
-  testing::Child writer({VERSO_DURABILITY_WRITER, db_, store_, "bulk"});
+  test::Child writer({VERSO_DURABILITY_WRITER, db_, store_, "bulk"});
   std::string line;
   ASSERT_TRUE(writer.ReadLine(&line));
   ASSERT_EQ(line, "uncommitted 50000");

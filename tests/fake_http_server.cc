@@ -9,7 +9,7 @@
 #include <cctype>
 #include <cstring>
 
-namespace verso::testing {
+namespace verso::test {
 namespace {
 
 std::string Lower(std::string s) {
@@ -180,4 +180,4 @@ void FakeHttpServer::Serve(int fd) {
   close(fd);
 }
 
-}  // namespace verso::testing
+}  // namespace verso::test

@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-namespace verso::testing {
+namespace verso::test {
 
 struct FakeRequest {
   std::string method;
@@ -59,6 +59,6 @@ class FakeHttpServer {
   std::vector<FakeRequest> requests_;
 };
 
-}  // namespace verso::testing
+}  // namespace verso::test
 
 #endif  // VERSO_TESTS_FAKE_HTTP_SERVER_H_

@@ -22,10 +22,10 @@ namespace verso {
 namespace {
 
 using nlohmann::json;
-using testing::Fetch;
+using test::Fetch;
 using ::testing::HasSubstr;
-using testing::HttpConnection;
-using testing::HttpResponse;
+using test::HttpConnection;
+using test::HttpResponse;
 using ::testing::Not;
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
@@ -45,13 +45,13 @@ constexpr char kPo[] =
     "msgid \"\"\nmsgstr \"\"\n\"Content-Type: text/plain; charset=UTF-8\\n\"\n\n"
     "msgid \"Open the file\"\nmsgstr \"\"\n\nmsgid \"Save the file\"\nmsgstr \"\"\n";
 
-class HostileTest : public testing::ServerTest {
+class HostileTest : public test::ServerTest {
  protected:
   HostileTest() : ServerTest("hostile") {}
   void SetUp() override {
     ServerTest::SetUp();
-    acme_ = testing::CreateKey(dir_, "acme", "admin");
-    globex_ = testing::CreateKey(dir_, "globex", "admin");
+    acme_ = test::CreateKey(dir_, "acme", "admin");
+    globex_ = test::CreateKey(dir_, "globex", "admin");
   }
   HttpResponse Call(const std::string& method, const std::string& path, const std::string& key,
                     const std::string& body = "", const std::string& type = "application/json",
@@ -383,7 +383,7 @@ TEST_F(HostileTest, SmallerLeaksAndAmbiguities) {
   Start({"server.auth_failures.burst=5", "imports.sync_max_bytes=10"});
   // A data directory verso creates is its owner's alone, and so is every tenant's data in it.
   const std::string fresh = dir_ + "/fresh";
-  ASSERT_EQ(testing::Run({VERSO_BINARY, "--data-dir", fresh, "keys", "list"}).exit_code, 0);
+  ASSERT_EQ(test::Run({VERSO_BINARY, "--data-dir", fresh, "keys", "list"}).exit_code, 0);
   struct stat st;
   ASSERT_EQ(stat(fresh.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700u);

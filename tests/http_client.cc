@@ -8,7 +8,7 @@
 
 #include <cstring>
 
-namespace verso::testing {
+namespace verso::test {
 
 HttpConnection::HttpConnection(const std::string& host, int port) {
   fd_ = socket(AF_INET, SOCK_STREAM, 0);
@@ -116,4 +116,4 @@ HttpResponse Fetch(int port, const std::string& method, const std::string& targe
   return c.Request(method, target, body, headers);
 }
 
-}  // namespace verso::testing
+}  // namespace verso::test

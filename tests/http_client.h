@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace verso::testing {
+namespace verso::test {
 
 struct HttpResponse {
   int status = 0;                              // 0: no response (connection closed or failed)
@@ -47,6 +47,6 @@ HttpResponse Fetch(int port, const std::string& method, const std::string& targe
                    const std::string& body = "",
                    const std::vector<std::pair<std::string, std::string>>& headers = {});
 
-}  // namespace verso::testing
+}  // namespace verso::test
 
 #endif  // VERSO_TESTS_HTTP_CLIENT_H_

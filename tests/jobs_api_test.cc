@@ -20,9 +20,9 @@ namespace verso {
 namespace {
 
 using nlohmann::json;
-using testing::Fetch;
+using test::Fetch;
 using ::testing::HasSubstr;
-using testing::HttpResponse;
+using test::HttpResponse;
 using ::testing::Not;
 
 const std::string kSuite = std::string(VERSO_SHARED_DATA) + "/xliff/oasis-xliff2-test-suite";
@@ -78,12 +78,12 @@ std::string Multipart(const std::string& boundary,
   return out;
 }
 
-class JobsApiTest : public testing::ServerTest {
+class JobsApiTest : public test::ServerTest {
  protected:
   JobsApiTest() : ServerTest("jobs_api") {}
   void SetUp() override {
     ServerTest::SetUp();
-    key_ = testing::CreateKey(dir_, "acme", "translate,tm:read,tm:write");
+    key_ = test::CreateKey(dir_, "acme", "translate,tm:read,tm:write");
   }
   HttpResponse Call(const std::string& method, const std::string& path, const std::string& body,
                     const std::string& type = "application/json",
@@ -229,7 +229,7 @@ TEST_F(JobsApiTest, AnXliffDocumentGoesThroughTmMtQePostEditingAndComesBackValid
       HasSubstr(
           R"(<target>Abra la <pc id="1" dataRefStart="d1" dataRefEnd="d2">ventana</pc> ya.</target>)"));
   EXPECT_THAT(doc.body, Not(HasSubstr("<target>VERSO-1234")));
-  EXPECT_EQ(testing::SchemaErrors(doc.body, kSuite + "/xliff-21/schemas/xliff_core_2.0.xsd",
+  EXPECT_EQ(test::SchemaErrors(doc.body, kSuite + "/xliff-21/schemas/xliff_core_2.0.xsd",
                                   kSuite + "/local/catalog.xml"),
             "");
 }
@@ -470,7 +470,7 @@ TEST_F(JobsApiTest, AWorkerProcessRunsTheServersJobs) {
   ASSERT_EQ(r.status, 202) << r.body;
   const std::string id = json::parse(r.body)["id"];
   EXPECT_EQ(Get("/v1/jobs/" + id)["status"], "queued");
-  testing::Child worker({VERSO_BINARY, "--data-dir", dir_, "--log-level", "warn", "--set",
+  test::Child worker({VERSO_BINARY, "--data-dir", dir_, "--log-level", "warn", "--set",
                          "mt.apertium.pipelines=1", "worker", "--threads", "1"},
                         {}, dir_ + "/worker.log");
   json job = WaitFor(id, [](const json& j) { return j["status"] == "completed"; });

@@ -23,19 +23,19 @@ namespace verso {
 namespace {
 
 using nlohmann::json;
-using testing::FakeHttpServer;
-using testing::FakeRequest;
-using testing::FakeResponse;
-using testing::Fetch;
+using test::FakeHttpServer;
+using test::FakeRequest;
+using test::FakeResponse;
+using test::Fetch;
 using ::testing::HasSubstr;
-using testing::HttpResponse;
+using test::HttpResponse;
 using ::testing::Not;
 
 constexpr char kOpenAiKey[] = "sk-proj-verso-test-5f2b9c0e7d41a8";
 
 // `echo LINE | apertium -u PAIR`: what the built-in engine must answer.
 std::string Apertium(const std::string& pair, const std::string& line) {
-  auto r = testing::Run({"/bin/sh", "-c", "printf '%s\\n' \"$0\" | apertium -u " + pair, line});
+  auto r = test::Run({"/bin/sh", "-c", "printf '%s\\n' \"$0\" | apertium -u " + pair, line});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   std::string out = r.out;
   while (!out.empty() && out.back() == '\n') out.pop_back();
@@ -73,15 +73,15 @@ FakeResponse ChatCompletion(const FakeRequest& r, const FakeResponse* error) {
   return res;
 }
 
-class MtApiTest : public testing::ServerTest {
+class MtApiTest : public test::ServerTest {
  protected:
   MtApiTest() : ServerTest("mt") {}
   void SetUp() override {
     ServerTest::SetUp();
-    admin_ = testing::CreateKey(dir_, "acme", "admin");
-    translator_ = testing::CreateKey(dir_, "acme", "translate");
-    reader_ = testing::CreateKey(dir_, "acme", "tm:read");
-    other_ = testing::CreateKey(dir_, "globex", "admin");
+    admin_ = test::CreateKey(dir_, "acme", "admin");
+    translator_ = test::CreateKey(dir_, "acme", "translate");
+    reader_ = test::CreateKey(dir_, "acme", "tm:read");
+    other_ = test::CreateKey(dir_, "globex", "admin");
   }
 
   // Starts verso with the OpenAI adapter pointed at `openai` (if any) and its key in a secrets
@@ -514,7 +514,7 @@ TEST_F(MtApiTest, ApyCompatibleApi) {
   json j = json::parse(r.body);
   EXPECT_EQ(j["responseStatus"], 200);
   // Unknown words marked the way `apertium` marks them without -u.
-  auto marked = testing::Run({"/bin/sh", "-c", "printf '%s\\n' \"$0\" | apertium eng-spa", q});
+  auto marked = test::Run({"/bin/sh", "-c", "printf '%s\\n' \"$0\" | apertium eng-spa", q});
   while (!marked.out.empty() && marked.out.back() == '\n') marked.out.pop_back();
   EXPECT_EQ(j["responseData"]["translatedText"], marked.out);
   r = Raw("POST", "/translate", "langpair=eng|spa&markUnknown=no&q=" + enc,
@@ -550,7 +550,7 @@ TEST_F(MtApiTest, ApyCompatibleApi) {
 TEST_F(MtApiTest, TheOfficialDeepLNodeClientWorksAgainstVerso) {
   Start({});
   const std::string script = std::string(VERSO_SOURCE_DIR) + "/tests/deepl-node/client.mjs";
-  auto r = testing::Run({"/usr/bin/env", "node", script,
+  auto r = test::Run({"/usr/bin/env", "node", script,
                          "http://127.0.0.1:" + std::to_string(server_->port()), translator_});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   json out = json::parse(r.out, nullptr, false);

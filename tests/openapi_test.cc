@@ -59,7 +59,7 @@ class Contract {
 
   // Problems with a response to `method path-template`: undocumented status or schema mismatch.
   std::vector<std::string> Check(const std::string& method, const std::string& path,
-                                 const testing::HttpResponse& res) {
+                                 const test::HttpResponse& res) {
     std::vector<std::string> problems;
     const json& op = doc_["paths"][path][method];
     std::string status = std::to_string(res.status);
@@ -166,11 +166,11 @@ TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
   std::string dir = ::testing::TempDir() + "/openapi_" + std::to_string(getpid());
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  auto key_run = testing::Run(
+  auto key_run = test::Run(
       {VERSO_BINARY, "--data-dir", dir, "keys", "create", "--tenant", "acme", "--scopes", "admin"});
   ASSERT_EQ(key_run.exit_code, 0);
   std::string key = key_run.out.substr(0, key_run.out.find('\n'));
-  testing::Child server({VERSO_BINARY, "--data-dir", dir, "--log-level", "warn", "--set",
+  test::Child server({VERSO_BINARY, "--data-dir", dir, "--log-level", "warn", "--set",
                          "imports.sync_max_bytes=2000", "--set", "mt.apertium.pipelines=1", "serve",
                          "--listen", "127.0.0.1:0"});
   std::string line;
@@ -180,13 +180,13 @@ TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
     if (at != std::string::npos) port = std::atoi(line.c_str() + at + 30);
   }
   ASSERT_GT(port, 0);
-  for (int i = 0; i < 500 && testing::Fetch(port, "GET", "/readyz").status != 200; ++i) {
+  for (int i = 0; i < 500 && test::Fetch(port, "GET", "/readyz").status != 200; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 
   json doc = LoadDocument();
   // The server serves this very document.
-  EXPECT_EQ(json::parse(testing::Fetch(port, "GET", "/v1/openapi.json").body), doc);
+  EXPECT_EQ(json::parse(test::Fetch(port, "GET", "/v1/openapi.json").body), doc);
   Contract contract(doc);
   std::set<std::string> covered;
   std::vector<std::string> problems;
@@ -196,7 +196,7 @@ TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
                   const std::string& body = "",
                   std::vector<std::pair<std::string, std::string>> headers = {}) {
     for (const auto& h : auth) headers.push_back(h);
-    testing::HttpResponse res = testing::Fetch(port, Upper(method), path, body, headers);
+    test::HttpResponse res = test::Fetch(port, Upper(method), path, body, headers);
     covered.insert(method + " " + templ);
     for (auto& p : contract.Check(method, templ, res))
       problems.push_back(Upper(method) + " " + path + ": " + p);
@@ -397,7 +397,7 @@ TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
        R"({"source_lang":"en","target_langs":["es"],"tm_store":"tm_none","segments":["a"]})",
        jsonct);  // 404
   for (int i = 0; i < 600; ++i) {
-    auto r = testing::Fetch(port, "GET", job, "", auth);
+    auto r = test::Fetch(port, "GET", job, "", auth);
     if (json::parse(r.body).value("status", "") == "post_editing") break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

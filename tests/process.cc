@@ -11,7 +11,7 @@
 
 extern char** environ;
 
-namespace verso::testing {
+namespace verso::test {
 namespace {
 
 std::vector<char*> CStrings(const std::vector<std::string>& v) {
@@ -131,4 +131,4 @@ int Child::Wait() {
   return DecodeStatus(status);
 }
 
-}  // namespace verso::testing
+}  // namespace verso::test

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-namespace verso::testing {
+namespace verso::test {
 
 struct RunResult {
   int exit_code = -1;  // or 128 + signal
@@ -36,6 +36,6 @@ class Child {
   std::string buffer_;
 };
 
-}  // namespace verso::testing
+}  // namespace verso::test
 
 #endif  // VERSO_TESTS_PROCESS_H_

@@ -15,24 +15,24 @@ namespace verso {
 namespace {
 
 using nlohmann::json;
-using testing::FakeHttpServer;
-using testing::FakeRequest;
-using testing::FakeResponse;
-using testing::Fetch;
+using test::FakeHttpServer;
+using test::FakeRequest;
+using test::FakeResponse;
+using test::Fetch;
 using ::testing::HasSubstr;
-using testing::HttpResponse;
+using test::HttpResponse;
 using ::testing::Not;
 
 constexpr char kCometKey[] = "qe-key-7c1f4e2a9b";
 
-class QualityApiTest : public testing::ServerTest {
+class QualityApiTest : public test::ServerTest {
  protected:
   QualityApiTest() : ServerTest("quality_api") {}
   void SetUp() override {
     ServerTest::SetUp();
-    key_ = testing::CreateKey(dir_, "acme", "translate,tm:read,tm:write");
-    admin_ = testing::CreateKey(dir_, "acme", "admin");
-    other_ = testing::CreateKey(dir_, "globex", "translate,tm:read,tm:write");
+    key_ = test::CreateKey(dir_, "acme", "translate,tm:read,tm:write");
+    admin_ = test::CreateKey(dir_, "acme", "admin");
+    other_ = test::CreateKey(dir_, "globex", "translate,tm:read,tm:write");
   }
   HttpResponse Raw(const std::string& method, const std::string& path, const std::string& body,
                    const std::string& content_type = "application/json",

@@ -11,7 +11,7 @@
 
 #include "tests/http_client.h"
 
-namespace verso::testing {
+namespace verso::test {
 
 std::string TestDir(const std::string& prefix, const std::string& name) {
   std::string dir =
@@ -74,4 +74,4 @@ void ServerTest::Start(std::vector<std::string> settings, std::vector<std::strin
   ASSERT_GT(server_->port(), 0) << ReadFile(log_).value_or("");
 }
 
-}  // namespace verso::testing
+}  // namespace verso::test

@@ -11,7 +11,7 @@
 
 #include "tests/process.h"
 
-namespace verso::testing {
+namespace verso::test {
 
 // A fresh, empty directory under the test temp dir, named after `prefix` and `name`.
 std::string TestDir(const std::string& prefix, const std::string& name);
@@ -60,6 +60,6 @@ class ServerTest : public ::testing::Test {
   std::string prefix_;
 };
 
-}  // namespace verso::testing
+}  // namespace verso::test
 
 #endif  // VERSO_TESTS_VERSO_SERVER_H_

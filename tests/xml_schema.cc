@@ -5,7 +5,7 @@
 
 #include "tests/process.h"
 
-namespace verso::testing {
+namespace verso::test {
 
 std::string SchemaErrors(const std::string& xml, const std::string& xsd,
                          const std::string& catalog) {
@@ -24,4 +24,4 @@ std::string SchemaErrors(const std::string& xml, const std::string& xsd,
   return r.exit_code == 0 ? "" : r.err;
 }
 
-}  // namespace verso::testing
+}  // namespace verso::test

@@ -4,12 +4,12 @@
 
 #include <string>
 
-namespace verso::testing {
+namespace verso::test {
 
 // xmllint's complaints about `xml` against the schema `xsd` ("" when it validates).
 std::string SchemaErrors(const std::string& xml, const std::string& xsd,
                          const std::string& catalog);
 
-}  // namespace verso::testing
+}  // namespace verso::test
 
 #endif  // VERSO_TESTS_XML_SCHEMA_H_

@@ -89,7 +89,7 @@ TEST(DocumentTest, PoPluralsContextCommentsAndFuzzy) {
 }
 
 TEST(DocumentTest, PoCatalogRoundTrips) {
-  auto po = verso::testing::Run({"/usr/bin/msgunfmt", "/usr/share/locale/es/LC_MESSAGES/grep.mo"});
+  auto po = verso::test::Run({"/usr/bin/msgunfmt", "/usr/share/locale/es/LC_MESSAGES/grep.mo"});
   ASSERT_EQ(po.exit_code, 0) << po.err;
   auto d = ReadDocument(po.out, "po", "grep.po", "en");
   ASSERT_TRUE(d.ok()) << d.status();
@@ -102,7 +102,7 @@ TEST(DocumentTest, PoCatalogRoundTrips) {
 // translated.
 TEST(DocumentTest, TextInUtf16WithAByteOrderMark) {
   const std::string dir = ::testing::TempDir();
-  auto head = verso::testing::Run({"/bin/sh", "-c",
+  auto head = verso::test::Run({"/bin/sh", "-c",
                                    "head -n 20 " VERSO_SHARED_DATA
                                    "/mt/flores101-devtest/eng.devtest | iconv -f UTF-8 -t "
                                    "UTF-16 > " +
@@ -139,10 +139,10 @@ TEST(DocumentTest, TextInUtf16WithAByteOrderMark) {
 // is translated; a translation the charset cannot hold is an error.
 TEST(DocumentTest, PoInTheCharsetItsHeaderNames) {
   const std::string dir = ::testing::TempDir();
-  auto po = verso::testing::Run(
+  auto po = verso::test::Run(
       {"/usr/bin/msgunfmt", "/usr/share/locale/de/LC_MESSAGES/grep.mo", "-o", dir + "/grep.po"});
   ASSERT_EQ(po.exit_code, 0) << po.err;
-  auto latin1 = verso::testing::Run(
+  auto latin1 = verso::test::Run(
       {"/usr/bin/msgconv", "--to-code=CP1252", dir + "/grep.po", "-o", dir + "/grep.latin1.po"});
   ASSERT_EQ(latin1.exit_code, 0) << latin1.err;
   const std::string data = ReadFile(dir + "/grep.latin1.po").value();

@@ -132,7 +132,7 @@ TEST(XliffSuite, ValidDocumentsReadAndWriteBack) {
     ASSERT_TRUE(written.ok()) << written.status();
     absl::StatusOr<Document> again = ReadDocument(*written, "xliff", "written", "");
     ASSERT_TRUE(again.ok()) << again.status() << "\n" << *written;
-    EXPECT_EQ(testing::SchemaErrors(*written, CoreSchema(*doc), kSuite + "/local/catalog.xml"), "");
+    EXPECT_EQ(test::SchemaErrors(*written, CoreSchema(*doc), kSuite + "/local/catalog.xml"), "");
     ASSERT_EQ(again->units.size(), doc->units.size());
     for (size_t i = 0; i < doc->units.size(); ++i) {
       EXPECT_EQ(again->units[i].id, doc->units[i].id);
@@ -215,7 +215,7 @@ TEST(Xliff12, SamplesRoundTrip) {
       EXPECT_EQ(again->units[i].source, doc->units[i].source);
       EXPECT_EQ(again->units[i].target, fill[i] ? *fill[i] : doc->units[i].target);
     }
-    EXPECT_EQ(testing::SchemaErrors(*written, k12 + "/xliff-core-1.2-transitional.xsd",
+    EXPECT_EQ(test::SchemaErrors(*written, k12 + "/xliff-core-1.2-transitional.xsd",
                                     k12 + "/catalog.xml"),
               "");
   }
@@ -255,7 +255,7 @@ TEST(Xliff, InlineCodesBecomeProtectedTagsAndComeBack) {
       *out,
       HasSubstr(
           R"(</source><target><ph id="2" dataRef="d1"/>Jetzt <pc id="1" dataRefStart="d2" dataRefEnd="d3">Speichern</pc> &amp; los.</target>)"));
-  EXPECT_EQ(testing::SchemaErrors(*out, kSuite + "/xliff-21/schemas/xliff_core_2.0.xsd",
+  EXPECT_EQ(test::SchemaErrors(*out, kSuite + "/xliff-21/schemas/xliff_core_2.0.xsd",
                                   kSuite + "/local/catalog.xml"),
             "");
   // A code the source does not have is refused, naming the unit.

@@ -204,12 +204,12 @@ TEST_F(JobsTest, SegmentsGoThroughTmMtAndReview) {
 }
 
 TEST_F(JobsTest, PostEditsAreConfirmedIntoTheTmAndCompleteTheJobWithAWebhook) {
-  std::vector<testing::FakeRequest> received;
+  std::vector<test::FakeRequest> received;
   std::mutex mu;
-  testing::FakeHttpServer hook([&](const testing::FakeRequest& r) {
+  test::FakeHttpServer hook([&](const test::FakeRequest& r) {
     std::lock_guard<std::mutex> lock(mu);
     received.push_back(r);
-    return testing::FakeResponse{204, {}, ""};
+    return test::FakeResponse{204, {}, ""};
   });
   SubmitRequest r = Segments({"The file was saved.", "The house is red.", "The cat sleeps."});
   r.qe_threshold = 101;  // nothing machine-translated is trusted
@@ -270,9 +270,9 @@ TEST_F(JobsTest, PostEditsAreConfirmedIntoTheTmAndCompleteTheJobWithAWebhook) {
 
 TEST_F(JobsTest, AWebhookThatFailsThreeTimesIsRetriedOnTheSpecsSchedule) {
   std::atomic<int> calls{0};
-  testing::FakeHttpServer hook([&](const testing::FakeRequest&) {
-    return ++calls <= 3 ? testing::FakeResponse{503, {}, "busy"}
-                        : testing::FakeResponse{200, {}, "ok"};
+  test::FakeHttpServer hook([&](const test::FakeRequest&) {
+    return ++calls <= 3 ? test::FakeResponse{503, {}, "busy"}
+                        : test::FakeResponse{200, {}, "ok"};
   });
   SubmitRequest r = Segments({"The file was saved."});
   r.webhook_url = StrCat("http://127.0.0.1:", hook.port(), "/h");
@@ -428,10 +428,10 @@ TEST_F(JobsTest, IdempotencyKeysReturnTheSameJob) {
 TEST_F(JobsTest, ATaskThatCannotSucceedIsDeadLetteredAtOnceAndFailsTheJob) {
   std::atomic<int> calls{0};
   std::string event;
-  testing::FakeHttpServer hook([&](const testing::FakeRequest& r) {
+  test::FakeHttpServer hook([&](const test::FakeRequest& r) {
     ++calls;
     event = r.Header("x-verso-event");
-    return testing::FakeResponse{200, {}, ""};
+    return test::FakeResponse{200, {}, ""};
   });
   ASSERT_TRUE(db_->policies().PutPolicy({"acme", "builtin", {"apertium"}, clock_.Now()}).ok());
   SubmitRequest r = Segments({"The house is red."});

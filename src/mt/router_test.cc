@@ -22,9 +22,9 @@ namespace verso::mt {
 namespace {
 
 using json = nlohmann::json;
-using testing::FakeHttpServer;
-using testing::FakeRequest;
-using testing::FakeResponse;
+using test::FakeHttpServer;
+using test::FakeRequest;
+using test::FakeResponse;
 
 FakeResponse OpenAiAnswer(const FakeRequest& r) {
   // Echo each segment back as "[es] segment": a translation that keeps the codes.

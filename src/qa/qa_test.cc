@@ -131,7 +131,7 @@ TEST(QaTest, GlossaryResults) {
 // placeholders, and removing one is always caught.
 TEST(QaTest, CoreutilsCatalog) {
   auto po =
-      verso::testing::Run({"/usr/bin/msgunfmt", "/usr/share/locale/es/LC_MESSAGES/coreutils.mo"});
+      verso::test::Run({"/usr/bin/msgunfmt", "/usr/share/locale/es/LC_MESSAGES/coreutils.mo"});
   ASSERT_EQ(po.exit_code, 0) << po.err;
   auto reader = formats::PoReader::OpenString(po.out, "coreutils.po");
   formats::PoEntry e;

@@ -17,9 +17,9 @@ namespace {
 using ::testing::Contains;
 using ::testing::HasSubstr;
 using json = nlohmann::json;
-using verso::testing::FakeHttpServer;
-using verso::testing::FakeRequest;
-using verso::testing::FakeResponse;
+using verso::test::FakeHttpServer;
+using verso::test::FakeRequest;
+using verso::test::FakeResponse;
 
 Input In(std::string src, std::string mt, std::string sl = "en", std::string tl = "es") {
   Input in;

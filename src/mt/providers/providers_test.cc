@@ -17,9 +17,9 @@ namespace verso::mt {
 namespace {
 
 using json = nlohmann::json;
-using testing::FakeHttpServer;
-using testing::FakeRequest;
-using testing::FakeResponse;
+using test::FakeHttpServer;
+using test::FakeRequest;
+using test::FakeResponse;
 
 constexpr char kKey[] = "sk-test-0123456789abcdef";
 
