@@ -423,192 +423,269 @@ class Xliff2Reader {
   // of other namespaces are extensions and left alone.
   absl::Status Module(const XmlNode& n, const XmlNode& owner, const UnitState* st) {
     if (!n.element) return absl::OkStatus();
-    const std::string& ns = n.ns;
-    const std::string& e = n.local;
-    auto children = [&](std::initializer_list<std::string_view> allowed, bool others) {
-      for (const XmlNode* k : Elements(n)) {
-        if (k->ns == ns && std::find(allowed.begin(), allowed.end(), k->local) != allowed.end()) {
-          continue;
-        }
-        if (others && k->ns != ns && k->ns != core_) continue;
-        return t_.Error(*k, StrCat("<", QName(*k), "> is not allowed in <", QName(n), ">"));
-      }
+    using Check =
+        absl::StatusOr<bool> (Xliff2Reader::*)(const XmlNode&, const XmlNode&, const UnitState*);
+    static const std::pair<std::string_view, Check> kModules[] = {
+        {kMda, &Xliff2Reader::MetadataElement},
+        {kGls, &Xliff2Reader::GlossaryElement},
+        {kMtc, &Xliff2Reader::MatchesElement},
+        {kRes, &Xliff2Reader::ResourcesElement},
+        {kSlr, &Xliff2Reader::SizeRestrictionElement},
+        {kVal, &Xliff2Reader::ValidationElement},
+        {kCtr20, &Xliff2Reader::ChangeTrackingElement},
+        {kCtr21, &Xliff2Reader::ChangeTrackingElement},
+    };
+    if (n.ns == kFs) return Bad(n, "the Format Style module has attributes only");
+    for (const auto& [ns, check] : kModules) {
+      if (n.ns != ns) continue;
+      // True: the element's children are module elements to check in turn.
+      VERSO_ASSIGN_OR_RETURN(bool descend, (this->*check)(n, owner, st));
+      if (!descend) return absl::OkStatus();
+      for (const XmlNode* k : Elements(n)) VERSO_RETURN_IF_ERROR(Module(*k, owner, st));
       return absl::OkStatus();
-    };
-    auto count = [&](std::string_view local) {
-      int c = 0;
-      for (const XmlNode* k : Elements(n)) c += k->ns == ns && k->local == local;
-      return c;
-    };
-    // An element holding one or more `child`ren and nothing else.
-    auto container = [&](std::string_view child, Others others) -> absl::Status {
-      VERSO_RETURN_IF_ERROR(Attrs(n, {}, others));
-      VERSO_RETURN_IF_ERROR(ElementOnly(n));
-      VERSO_RETURN_IF_ERROR(children({child}, false));
-      if (count(child) == 0) return Bad(n, StrCat("has no <", n.prefix, ":", child, ">"));
-      return absl::OkStatus();
-    };
-    if (ns == kMda) {
-      if (e == "metadata") {
-        VERSO_RETURN_IF_ERROR(Attrs(n, {"id"}, Others::kNone));
-        VERSO_RETURN_IF_ERROR(ElementOnly(n));
-        VERSO_RETURN_IF_ERROR(children({"metaGroup"}, false));
-        if (count("metaGroup") == 0) return Bad(n, "has no <mda:metaGroup>");
-      } else if (e == "metaGroup") {
-        VERSO_RETURN_IF_ERROR(Attrs(n, {"id", "category", "appliesTo"}, Others::kNone));
-        VERSO_RETURN_IF_ERROR(ElementOnly(n));
-        VERSO_RETURN_IF_ERROR(children({"metaGroup", "meta"}, false));
-        std::string_view applies = n.Get("appliesTo", "source");
-        if (applies != "source" && applies != "target" && applies != "ignorable") {
-          return Bad(n, StrCat("appliesTo=\"", applies, "\" is not source, target or ignorable"));
-        }
-        if (Elements(n).empty()) return Bad(n, "is empty");
-      } else if (e == "meta") {
-        VERSO_RETURN_IF_ERROR(Attrs(n, {"type"}, Others::kNone));
-        if (!n.Has("type")) return Bad(n, "has no type");
-        return TextOnly(n);
-      } else {
-        return Bad(n, "is not an element of the Metadata module");
-      }
-    } else if (ns == kGls) {
-      if (e == "glossary") {
-        VERSO_RETURN_IF_ERROR(container("glossEntry", Others::kNone));
-        std::set<std::string> ids;
-        for (const XmlNode* entry : Elements(n)) {
-          std::vector<const XmlNode*> with_ids = {entry};
-          for (const XmlNode* k : Elements(*entry)) {
-            if (k->ns == kGls && k->local == "translation") with_ids.push_back(k);
-          }
-          for (const XmlNode* w : with_ids) {
-            if (w->Has("id") && !ids.insert(std::string(w->Get("id"))).second) {
-              return Bad(*w, StrCat("the id \"", w->Get("id"), "\" is used twice in the glossary"));
-            }
-          }
-        }
-      } else if (e == "glossEntry") {
-        VERSO_RETURN_IF_ERROR(Attrs(n, {"id", "ref"}, Others::kAny));
-        VERSO_RETURN_IF_ERROR(ElementOnly(n));
-        VERSO_RETURN_IF_ERROR(children({"term", "translation", "definition"}, true));
-        if (count("term") != 1) return Bad(n, "needs exactly one <gls:term>");
-        if (count("definition") > 1) return Bad(n, "has more than one <gls:definition>");
-        if (count("translation") == 0 && count("definition") == 0) {
-          return Bad(n, "needs a <gls:translation> or a <gls:definition>");
-        }
-        VERSO_RETURN_IF_ERROR(GlossaryRef(n, st));
-      } else if (e == "term" || e == "definition") {
-        VERSO_RETURN_IF_ERROR(Attrs(n, {"source"}, Others::kAny));
-        return TextOnly(n);
-      } else if (e == "translation") {
-        VERSO_RETURN_IF_ERROR(Attrs(n, {"id", "ref", "source"}, Others::kAny));
-        VERSO_RETURN_IF_ERROR(GlossaryRef(n, st));
-        return TextOnly(n);
-      } else {
-        return Bad(n, "is not an element of the Glossary module");
-      }
-    } else if (ns == kMtc) {
-      if (e == "matches") {
-        VERSO_RETURN_IF_ERROR(container("match", Others::kNone));
-      } else if (e == "match") {
-        return Match(n, st);
-      } else {
-        return Bad(n, "is not an element of the Translation Candidates module");
-      }
-    } else if (ns == kRes) {
-      if (e == "resourceData") {
-        VERSO_RETURN_IF_ERROR(Attrs(n, {"id"}, Others::kNone));
-        VERSO_RETURN_IF_ERROR(ElementOnly(n));
-        VERSO_RETURN_IF_ERROR(children({"resourceItemRef", "resourceItem"}, false));
-        if (Elements(n).empty()) return Bad(n, "is empty");
-      } else if (e == "resourceItemRef") {
-        VERSO_RETURN_IF_ERROR(Attrs(n, {"id", "ref"}, Others::kAny));
-        if (!n.Has("ref")) return Bad(n, "has no ref");
-        return TextOnly(n);
-      } else if (e == "resourceItem") {
-        VERSO_RETURN_IF_ERROR(Attrs(n, {"mimeType", "id", "context"}, Others::kAny));
-        VERSO_RETURN_IF_ERROR(ElementOnly(n));
-        VERSO_RETURN_IF_ERROR(children({"source", "target", "reference"}, false));
-      } else if (e == "source" || e == "target") {
-        VERSO_RETURN_IF_ERROR(Attrs(n, {"href", "xml:lang"}, Others::kAny));
-        bool content = false;
-        for (int c : n.children) content = content || t_[c].element || !t_[c].text.empty();
-        if (n.Has("href") == content) {
-          return Bad(n, content ? "has both href and content" : "has neither href nor content");
-        }
-        // (The suite's valid files give res:target other languages than trgLang; only the
-        // source's is held to the document's.)
-        if (const XmlAttr* l = n.Attr(kXmlNamespace, "lang");
-            e == "source" && l != nullptr && !EqualsIgnoreAsciiCase(l->value, src_lang_)) {
-          return Bad(n, StrCat("xml:lang=\"", l->value, "\" differs from the document's srcLang \"",
-                               src_lang_, "\""));
-        }
-        return absl::OkStatus();  // any content
-      } else if (e == "reference") {
-        VERSO_RETURN_IF_ERROR(Attrs(n, {"href", "xml:lang"}, Others::kAny));
-        if (!n.Has("href")) return Bad(n, "has no href");
-        return absl::OkStatus();
-      } else {
-        return Bad(n, "is not an element of the Resource Data module");
-      }
-    } else if (ns == kSlr) {
-      if (e == "profiles") {
-        VERSO_RETURN_IF_ERROR(Attrs(n, {"generalProfile", "storageProfile"}, Others::kNone));
-        VERSO_RETURN_IF_ERROR(ElementOnly(n));
-        VERSO_RETURN_IF_ERROR(children({"normalization"}, true));
-      } else if (e == "normalization") {
-        VERSO_RETURN_IF_ERROR(Attrs(n, {"general", "storage"}, Others::kNone));
-        for (std::string_view a : {"general", "storage"}) {
-          std::string_view v = n.Get(a, "none");
-          if (v != "none" && v != "nfc" && v != "nfd") {
-            return Bad(n, StrCat(a, "=\"", v, "\" is not none, nfc or nfd"));
-          }
-        }
-        return TextOnly(n);
-      } else if (e == "data") {
-        VERSO_RETURN_IF_ERROR(Attrs(n, {"profile"}, Others::kAny));
-        if (!n.Has("profile")) return Bad(n, "has no profile");
-        return absl::OkStatus();
-      } else {
-        return Bad(n, "is not an element of the Size and Length Restriction module");
-      }
-    } else if (ns == kVal) {
-      if (e == "validation") {
-        VERSO_RETURN_IF_ERROR(container("rule", Others::kAny));
-      } else if (e == "rule") {
-        return Rule(n, owner);
-      } else {
-        return Bad(n, "is not an element of the Validation module");
-      }
-    } else if (ns == kCtr20 || ns == kCtr21) {
-      if (e == "changeTrack") {
-        VERSO_RETURN_IF_ERROR(container("revisions", Others::kNone));
-      } else if (e == "revisions") {
-        return Revisions(n, owner);
-      } else if (e == "revision") {
-        VERSO_RETURN_IF_ERROR(Attrs(n, {"author", "datetime", "version"}, Others::kAny));
-        VERSO_RETURN_IF_ERROR(ElementOnly(n));
-        VERSO_RETURN_IF_ERROR(children({"item"}, true));
-        if (count("item") == 0) return Bad(n, "has no <ctr:item>");
-        std::set<std::string> properties;
-        for (const XmlNode* k : Elements(n)) {
-          if (k->ns == ns && !properties.insert(std::string(k->Get("property"))).second) {
-            return Bad(*k, StrCat("the property \"", k->Get("property"),
-                                  "\" appears twice in one revision"));
-          }
-        }
-      } else if (e == "item") {
-        VERSO_RETURN_IF_ERROR(Attrs(n, {"property"}, Others::kAny));
-        if (!n.Has("property")) return Bad(n, "has no property");
-        return absl::OkStatus();
-      } else {
-        return Bad(n, "is not an element of the Change Tracking module");
-      }
-    } else if (ns == kFs) {
-      return Bad(n, "the Format Style module has attributes only");
-    } else {
-      return absl::OkStatus();  // an extension: kept as it is
     }
-    for (const XmlNode* k : Elements(n)) VERSO_RETURN_IF_ERROR(Module(*k, owner, st));
+    return absl::OkStatus();  // an extension: kept as it is
+  }
+
+  // A module element checked and nothing more to do below it (or why it is wrong).
+  static absl::StatusOr<bool> Leaf(absl::Status s) {
+    if (!s.ok()) return s;
+    return false;
+  }
+
+  // Module's helpers: the element's children are `allowed` ones of its namespace (`others`: or
+  // any of another namespace than the core's)...
+  absl::Status Children(const XmlNode& n, std::initializer_list<std::string_view> allowed,
+                        bool others) const {
+    for (const XmlNode* k : Elements(n)) {
+      if (k->ns == n.ns && std::find(allowed.begin(), allowed.end(), k->local) != allowed.end()) {
+        continue;
+      }
+      if (others && k->ns != n.ns && k->ns != core_) continue;
+      return t_.Error(*k, StrCat("<", QName(*k), "> is not allowed in <", QName(n), ">"));
+    }
     return absl::OkStatus();
+  }
+  // ...how many children of its namespace are named `local`...
+  int Count(const XmlNode& n, std::string_view local) const {
+    int c = 0;
+    for (const XmlNode* k : Elements(n)) c += k->ns == n.ns && k->local == local;
+    return c;
+  }
+  // ...and an element holding one or more `child`ren and nothing else.
+  absl::Status Container(const XmlNode& n, std::string_view child, Others others) const {
+    VERSO_RETURN_IF_ERROR(Attrs(n, {}, others));
+    VERSO_RETURN_IF_ERROR(ElementOnly(n));
+    VERSO_RETURN_IF_ERROR(Children(n, {child}, false));
+    if (Count(n, child) == 0) return Bad(n, StrCat("has no <", n.prefix, ":", child, ">"));
+    return absl::OkStatus();
+  }
+
+  // An element of the Metadata (mda) module.
+  absl::StatusOr<bool> MetadataElement(const XmlNode& n, [[maybe_unused]] const XmlNode& owner,
+                                       [[maybe_unused]] const UnitState* st) {
+    const std::string& e = n.local;
+    [[maybe_unused]] const std::string& ns = n.ns;
+    if (e == "metadata") {
+      VERSO_RETURN_IF_ERROR(Attrs(n, {"id"}, Others::kNone));
+      VERSO_RETURN_IF_ERROR(ElementOnly(n));
+      VERSO_RETURN_IF_ERROR(Children(n, {"metaGroup"}, false));
+      if (Count(n, "metaGroup") == 0) return Leaf(Bad(n, "has no <mda:metaGroup>"));
+    } else if (e == "metaGroup") {
+      VERSO_RETURN_IF_ERROR(Attrs(n, {"id", "category", "appliesTo"}, Others::kNone));
+      VERSO_RETURN_IF_ERROR(ElementOnly(n));
+      VERSO_RETURN_IF_ERROR(Children(n, {"metaGroup", "meta"}, false));
+      std::string_view applies = n.Get("appliesTo", "source");
+      if (applies != "source" && applies != "target" && applies != "ignorable") {
+        return Leaf(
+            Bad(n, StrCat("appliesTo=\"", applies, "\" is not source, target or ignorable")));
+      }
+      if (Elements(n).empty()) return Leaf(Bad(n, "is empty"));
+    } else if (e == "meta") {
+      VERSO_RETURN_IF_ERROR(Attrs(n, {"type"}, Others::kNone));
+      if (!n.Has("type")) return Leaf(Bad(n, "has no type"));
+      return Leaf(TextOnly(n));
+    } else {
+      return Leaf(Bad(n, "is not an element of the Metadata module"));
+    }
+    return true;
+  }
+
+  // An element of the Glossary (gls) module.
+  absl::StatusOr<bool> GlossaryElement(const XmlNode& n, [[maybe_unused]] const XmlNode& owner,
+                                       [[maybe_unused]] const UnitState* st) {
+    const std::string& e = n.local;
+    [[maybe_unused]] const std::string& ns = n.ns;
+    if (e == "glossary") {
+      VERSO_RETURN_IF_ERROR(Container(n, "glossEntry", Others::kNone));
+      std::set<std::string> ids;
+      for (const XmlNode* entry : Elements(n)) {
+        std::vector<const XmlNode*> with_ids = {entry};
+        for (const XmlNode* k : Elements(*entry)) {
+          if (k->ns == kGls && k->local == "translation") with_ids.push_back(k);
+        }
+        for (const XmlNode* w : with_ids) {
+          if (w->Has("id") && !ids.insert(std::string(w->Get("id"))).second) {
+            return Leaf(
+                Bad(*w, StrCat("the id \"", w->Get("id"), "\" is used twice in the glossary")));
+          }
+        }
+      }
+    } else if (e == "glossEntry") {
+      VERSO_RETURN_IF_ERROR(Attrs(n, {"id", "ref"}, Others::kAny));
+      VERSO_RETURN_IF_ERROR(ElementOnly(n));
+      VERSO_RETURN_IF_ERROR(Children(n, {"term", "translation", "definition"}, true));
+      if (Count(n, "term") != 1) return Leaf(Bad(n, "needs exactly one <gls:term>"));
+      if (Count(n, "definition") > 1) return Leaf(Bad(n, "has more than one <gls:definition>"));
+      if (Count(n, "translation") == 0 && Count(n, "definition") == 0) {
+        return Leaf(Bad(n, "needs a <gls:translation> or a <gls:definition>"));
+      }
+      VERSO_RETURN_IF_ERROR(GlossaryRef(n, st));
+    } else if (e == "term" || e == "definition") {
+      VERSO_RETURN_IF_ERROR(Attrs(n, {"source"}, Others::kAny));
+      return Leaf(TextOnly(n));
+    } else if (e == "translation") {
+      VERSO_RETURN_IF_ERROR(Attrs(n, {"id", "ref", "source"}, Others::kAny));
+      VERSO_RETURN_IF_ERROR(GlossaryRef(n, st));
+      return Leaf(TextOnly(n));
+    } else {
+      return Leaf(Bad(n, "is not an element of the Glossary module"));
+    }
+    return true;
+  }
+
+  // An element of the Translation Candidates (mtc) module.
+  absl::StatusOr<bool> MatchesElement(const XmlNode& n, [[maybe_unused]] const XmlNode& owner,
+                                      [[maybe_unused]] const UnitState* st) {
+    const std::string& e = n.local;
+    [[maybe_unused]] const std::string& ns = n.ns;
+    if (e == "matches") {
+      VERSO_RETURN_IF_ERROR(Container(n, "match", Others::kNone));
+    } else if (e == "match") {
+      return Leaf(Match(n, st));
+    } else {
+      return Leaf(Bad(n, "is not an element of the Translation Candidates module"));
+    }
+    return true;
+  }
+
+  // An element of the Resource Data (res) module.
+  absl::StatusOr<bool> ResourcesElement(const XmlNode& n, [[maybe_unused]] const XmlNode& owner,
+                                        [[maybe_unused]] const UnitState* st) {
+    const std::string& e = n.local;
+    [[maybe_unused]] const std::string& ns = n.ns;
+    if (e == "resourceData") {
+      VERSO_RETURN_IF_ERROR(Attrs(n, {"id"}, Others::kNone));
+      VERSO_RETURN_IF_ERROR(ElementOnly(n));
+      VERSO_RETURN_IF_ERROR(Children(n, {"resourceItemRef", "resourceItem"}, false));
+      if (Elements(n).empty()) return Leaf(Bad(n, "is empty"));
+    } else if (e == "resourceItemRef") {
+      VERSO_RETURN_IF_ERROR(Attrs(n, {"id", "ref"}, Others::kAny));
+      if (!n.Has("ref")) return Leaf(Bad(n, "has no ref"));
+      return Leaf(TextOnly(n));
+    } else if (e == "resourceItem") {
+      VERSO_RETURN_IF_ERROR(Attrs(n, {"mimeType", "id", "context"}, Others::kAny));
+      VERSO_RETURN_IF_ERROR(ElementOnly(n));
+      VERSO_RETURN_IF_ERROR(Children(n, {"source", "target", "reference"}, false));
+    } else if (e == "source" || e == "target") {
+      VERSO_RETURN_IF_ERROR(Attrs(n, {"href", "xml:lang"}, Others::kAny));
+      bool content = false;
+      for (int c : n.children) content = content || t_[c].element || !t_[c].text.empty();
+      if (n.Has("href") == content) {
+        return Leaf(Bad(n, content ? "has both href and content" : "has neither href nor content"));
+      }
+      // (The suite's valid files give res:target other languages than trgLang; only the
+      // source's is held to the document's.)
+      if (const XmlAttr* l = n.Attr(kXmlNamespace, "lang");
+          e == "source" && l != nullptr && !EqualsIgnoreAsciiCase(l->value, src_lang_)) {
+        return Leaf(Bad(n, StrCat("xml:lang=\"", l->value,
+                                  "\" differs from the document's srcLang \"", src_lang_, "\"")));
+      }
+      return Leaf(absl::OkStatus());  // any content
+    } else if (e == "reference") {
+      VERSO_RETURN_IF_ERROR(Attrs(n, {"href", "xml:lang"}, Others::kAny));
+      if (!n.Has("href")) return Leaf(Bad(n, "has no href"));
+      return Leaf(absl::OkStatus());
+    } else {
+      return Leaf(Bad(n, "is not an element of the Resource Data module"));
+    }
+    return true;
+  }
+
+  // An element of the Size and Length Restriction (slr): profiles, normalization, data module.
+  absl::StatusOr<bool> SizeRestrictionElement(const XmlNode& n,
+                                              [[maybe_unused]] const XmlNode& owner,
+                                              [[maybe_unused]] const UnitState* st) {
+    const std::string& e = n.local;
+    [[maybe_unused]] const std::string& ns = n.ns;
+    if (e == "profiles") {
+      VERSO_RETURN_IF_ERROR(Attrs(n, {"generalProfile", "storageProfile"}, Others::kNone));
+      VERSO_RETURN_IF_ERROR(ElementOnly(n));
+      VERSO_RETURN_IF_ERROR(Children(n, {"normalization"}, true));
+    } else if (e == "normalization") {
+      VERSO_RETURN_IF_ERROR(Attrs(n, {"general", "storage"}, Others::kNone));
+      for (std::string_view a : {"general", "storage"}) {
+        std::string_view v = n.Get(a, "none");
+        if (v != "none" && v != "nfc" && v != "nfd") {
+          return Leaf(Bad(n, StrCat(a, "=\"", v, "\" is not none, nfc or nfd")));
+        }
+      }
+      return Leaf(TextOnly(n));
+    } else if (e == "data") {
+      VERSO_RETURN_IF_ERROR(Attrs(n, {"profile"}, Others::kAny));
+      if (!n.Has("profile")) return Leaf(Bad(n, "has no profile"));
+      return Leaf(absl::OkStatus());
+    } else {
+      return Leaf(Bad(n, "is not an element of the Size and Length Restriction module"));
+    }
+    return true;
+  }
+
+  // An element of the Validation (val) module.
+  absl::StatusOr<bool> ValidationElement(const XmlNode& n, [[maybe_unused]] const XmlNode& owner,
+                                         [[maybe_unused]] const UnitState* st) {
+    const std::string& e = n.local;
+    [[maybe_unused]] const std::string& ns = n.ns;
+    if (e == "validation") {
+      VERSO_RETURN_IF_ERROR(Container(n, "rule", Others::kAny));
+    } else if (e == "rule") {
+      return Leaf(Rule(n, owner));
+    } else {
+      return Leaf(Bad(n, "is not an element of the Validation module"));
+    }
+    return true;
+  }
+
+  // An element of the Change Tracking (ctr) module.
+  absl::StatusOr<bool> ChangeTrackingElement(const XmlNode& n,
+                                             [[maybe_unused]] const XmlNode& owner,
+                                             [[maybe_unused]] const UnitState* st) {
+    const std::string& e = n.local;
+    [[maybe_unused]] const std::string& ns = n.ns;
+    if (e == "changeTrack") {
+      VERSO_RETURN_IF_ERROR(Container(n, "revisions", Others::kNone));
+    } else if (e == "revisions") {
+      return Leaf(Revisions(n, owner));
+    } else if (e == "revision") {
+      VERSO_RETURN_IF_ERROR(Attrs(n, {"author", "datetime", "version"}, Others::kAny));
+      VERSO_RETURN_IF_ERROR(ElementOnly(n));
+      VERSO_RETURN_IF_ERROR(Children(n, {"item"}, true));
+      if (Count(n, "item") == 0) return Leaf(Bad(n, "has no <ctr:item>"));
+      std::set<std::string> properties;
+      for (const XmlNode* k : Elements(n)) {
+        if (k->ns == ns && !properties.insert(std::string(k->Get("property"))).second) {
+          return Leaf(Bad(*k, StrCat("the property \"", k->Get("property"),
+                                     "\" appears twice in one revision")));
+        }
+      }
+    } else if (e == "item") {
+      VERSO_RETURN_IF_ERROR(Attrs(n, {"property"}, Others::kAny));
+      if (!n.Has("property")) return Leaf(Bad(n, "has no property"));
+      return Leaf(absl::OkStatus());
+    } else {
+      return Leaf(Bad(n, "is not an element of the Change Tracking module"));
+    }
+    return true;
   }
 
   // gls:glossEntry/@ref and gls:translation/@ref point to a span of the unit ("#id" or "id").
