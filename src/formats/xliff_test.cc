@@ -216,7 +216,7 @@ TEST(Xliff12, SamplesRoundTrip) {
       EXPECT_EQ(again->units[i].target, fill[i] ? *fill[i] : doc->units[i].target);
     }
     EXPECT_EQ(test::SchemaErrors(*written, k12 + "/xliff-core-1.2-transitional.xsd",
-                                    k12 + "/catalog.xml"),
+                                 k12 + "/catalog.xml"),
               "");
   }
 }
@@ -256,7 +256,7 @@ TEST(Xliff, InlineCodesBecomeProtectedTagsAndComeBack) {
       HasSubstr(
           R"(</source><target><ph id="2" dataRef="d1"/>Jetzt <pc id="1" dataRefStart="d2" dataRefEnd="d3">Speichern</pc> &amp; los.</target>)"));
   EXPECT_EQ(test::SchemaErrors(*out, kSuite + "/xliff-21/schemas/xliff_core_2.0.xsd",
-                                  kSuite + "/local/catalog.xml"),
+                               kSuite + "/local/catalog.xml"),
             "");
   // A code the source does not have is refused, naming the unit.
   auto bad = WriteDocument(*doc, {std::string(R"(Jetzt <x id="9"/>)")}, "de");
