@@ -81,7 +81,7 @@ absl::StatusOr<ImportInfo> TmService::StartImport(std::string_view tenant,
   }
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
   {
-    std::lock_guard<std::mutex> lock(imports_->mu);
+    absl::MutexLock lock(&imports_->mu);
     int pending = 0;
     for (const auto& [id, p] : imports_->running) pending += p->tenant == store->record.tenant;
     if (pending >= Imports::kMaxPendingPerTenant) {
@@ -105,7 +105,7 @@ absl::StatusOr<ImportInfo> TmService::StartImport(std::string_view tenant,
   VERSO_RETURN_IF_ERROR(db_->imports().SaveImport(record));
   ImportInfo info = InfoOf(record);
   {
-    std::lock_guard<std::mutex> lock(imports_->mu);
+    absl::MutexLock lock(&imports_->mu);
     if (imports_->stop) return absl::UnavailableError("the server is shutting down");
     auto progress = std::make_shared<Imports::Progress>();
     progress->tenant = record.tenant;
@@ -121,13 +121,13 @@ void TmService::RunBackgroundImport(storage::ImportRecord record) {
   std::shared_ptr<Imports::Progress> progress;
   {
     // Queued until a slot is free: one per tenant, kMaxRunning in all.
-    std::unique_lock<std::mutex> lock(imports_->mu);
+    absl::MutexLock lock(&imports_->mu);
     progress = imports_->running[record.id];
-    imports_->slot_freed.wait(lock, [&] {
-      return imports_->stop ||
-             (imports_->running_total < Imports::kMaxRunning &&
-              imports_->running_by_tenant[record.tenant] < Imports::kMaxRunningPerTenant);
-    });
+    while (!imports_->stop &&
+           (imports_->running_total >= Imports::kMaxRunning ||
+            imports_->running_by_tenant[record.tenant] >= Imports::kMaxRunningPerTenant)) {
+      imports_->slot_freed.Wait(&imports_->mu);
+    }
     if (imports_->stop) {  // still queued: it runs at the next start
       imports_->running.erase(record.id);
       return;
@@ -140,11 +140,11 @@ void TmService::RunBackgroundImport(storage::ImportRecord record) {
     std::string tenant;
     ~Slot() {
       {
-        std::lock_guard<std::mutex> lock(imports->mu);
+        absl::MutexLock lock(&imports->mu);
         --imports->running_total;
         if (--imports->running_by_tenant[tenant] <= 0) imports->running_by_tenant.erase(tenant);
       }
-      imports->slot_freed.notify_all();
+      imports->slot_freed.SignalAll();
     }
   } slot{imports_.get(), record.tenant};
   record.status = "running";
@@ -185,7 +185,7 @@ void TmService::RunBackgroundImport(storage::ImportRecord record) {
     std::filesystem::remove(record.file, ec);
     log::Info("tm.import.ended", {{"import", record.id}, {"status", record.status}});
   }
-  std::lock_guard<std::mutex> lock(imports_->mu);
+  absl::MutexLock lock(&imports_->mu);
   imports_->running.erase(record.id);
 }
 
@@ -200,7 +200,7 @@ absl::StatusOr<ImportInfo> TmService::GetImport(std::string_view tenant, std::st
     return record.status();
   }
   ImportInfo info = InfoOf(*record);
-  std::lock_guard<std::mutex> lock(imports_->mu);
+  absl::MutexLock lock(&imports_->mu);
   auto it = imports_->running.find(record->id);
   if (it != imports_->running.end() && info.finished_at == absl::InfinitePast()) {
     info.bytes_read = it->second->bytes_read;
@@ -214,7 +214,7 @@ absl::Status TmService::ResumeImports() {
                          db_->imports().UnfinishedImports());
   for (storage::ImportRecord& record : pending) {
     log::Info("tm.import.resumed", {{"import", record.id}, {"store", record.store_id}});
-    std::lock_guard<std::mutex> lock(imports_->mu);
+    absl::MutexLock lock(&imports_->mu);
     if (imports_->stop) break;
     auto progress = std::make_shared<Imports::Progress>();
     progress->tenant = record.tenant;
@@ -228,7 +228,7 @@ void TmService::DrainImports() {
   while (true) {
     std::vector<std::thread> threads;
     {
-      std::lock_guard<std::mutex> lock(imports_->mu);
+      absl::MutexLock lock(&imports_->mu);
       threads.swap(imports_->threads);
     }
     if (threads.empty()) return;
@@ -239,11 +239,11 @@ void TmService::DrainImports() {
 void TmService::StopImports() {
   std::vector<std::thread> threads;
   {
-    std::lock_guard<std::mutex> lock(imports_->mu);
+    absl::MutexLock lock(&imports_->mu);
     imports_->stop = true;
     threads.swap(imports_->threads);
   }
-  imports_->slot_freed.notify_all();  // queued imports stop waiting
+  imports_->slot_freed.SignalAll();  // queued imports stop waiting
   for (std::thread& t : threads) t.join();
 }
 

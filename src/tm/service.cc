@@ -1,7 +1,5 @@
 #include <algorithm>
 #include <map>
-#include <mutex>
-#include <shared_mutex>
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
@@ -116,7 +114,7 @@ absl::StatusOr<LoadStats> TmService::Load(bool build_indexes) {
   absl::Time start = clock_->MonotonicNow();
   {
     // What changes after this point Sync applies (again: applying one twice changes nothing).
-    std::lock_guard<std::mutex> lock(sync_mu_);
+    absl::MutexLock lock(&sync_mu_);
     VERSO_ASSIGN_OR_RETURN(synced_seq_, repo_->LastChange());
   }
   VERSO_ASSIGN_OR_RETURN(std::vector<TmStoreRecord> records, repo_->ListStores(""));
@@ -125,13 +123,13 @@ absl::StatusOr<LoadStats> TmService::Load(bool build_indexes) {
     auto store = std::make_shared<Store>();
     store->record = std::move(record);
     {
-      std::unique_lock<std::shared_mutex> lock(stores_->mu);
+      absl::WriterMutexLock lock(&stores_->mu);
       stores_->by_id[store->record.id] = store;
     }
     ++stats.stores;
     if (!build_indexes) continue;
     VERSO_RETURN_IF_ERROR(EnsureIndexed(store.get()));
-    std::shared_lock<std::shared_mutex> lock(store->index_mu);
+    absl::ReaderMutexLock lock(&store->index_mu);
     stats.segments += static_cast<int64_t>(store->index.size());
   }
   stats.elapsed = clock_->MonotonicNow() - start;
@@ -139,7 +137,7 @@ absl::StatusOr<LoadStats> TmService::Load(bool build_indexes) {
 }
 
 absl::StatusOr<int64_t> TmService::Sync() {
-  std::lock_guard<std::mutex> lock(sync_mu_);
+  absl::MutexLock lock(&sync_mu_);
   int64_t read = 0;
   while (true) {
     VERSO_ASSIGN_OR_RETURN(std::vector<storage::TmChange> changes,
@@ -159,7 +157,7 @@ absl::StatusOr<int64_t> TmService::Sync() {
     for (const auto& [id, list] : by_store) {
       std::shared_ptr<Store> store;
       {
-        std::shared_lock<std::shared_mutex> l(stores_->mu);
+        absl::ReaderMutexLock l(&stores_->mu);
         auto it = stores_->by_id.find(id);
         if (it != stores_->by_id.end()) store = it->second;
       }
@@ -179,7 +177,7 @@ absl::StatusOr<int64_t> TmService::Sync() {
 absl::Status TmService::SyncStores() {
   // The list is read under the lock: a store this process creates meanwhile is either in it or
   // added after the new map is in place, never dropped with its index.
-  std::unique_lock<std::shared_mutex> lock(stores_->mu);
+  absl::WriterMutexLock lock(&stores_->mu);
   VERSO_ASSIGN_OR_RETURN(std::vector<TmStoreRecord> records, repo_->ListStores(""));
   absl::flat_hash_map<std::string, std::shared_ptr<Store>> fresh;
   for (TmStoreRecord& r : records) {
@@ -197,10 +195,10 @@ absl::Status TmService::SyncStores() {
 }
 
 absl::Status TmService::SyncSegments(Store* store, const std::vector<storage::TmChange>& changes) {
-  std::lock_guard<std::mutex> write(store->write_mu);
+  absl::MutexLock write(&store->write_mu);
   std::vector<int64_t> refresh, deleted;
   {
-    std::shared_lock<std::shared_mutex> lock(store->index_mu);
+    absl::ReaderMutexLock lock(&store->index_mu);
     for (const storage::TmChange& c : changes) {
       store->records.Erase(c.segment_id);
       if (!store->indexed) continue;  // built from storage on first use
@@ -222,7 +220,7 @@ absl::Status TmService::SyncSegments(Store* store, const std::vector<storage::Tm
   }
   if (!refresh.empty()) VERSO_RETURN_IF_ERROR(IndexFromStorage(store, -1, refresh));
   if (!deleted.empty()) {
-    std::unique_lock<std::shared_mutex> lock(store->index_mu);
+    absl::WriterMutexLock lock(&store->index_mu);
     for (int64_t id : deleted) store->index.Remove(id);
   }
   CompactIfNeeded(store);
@@ -233,7 +231,7 @@ absl::StatusOr<absl::Duration> TmService::Warm(std::string_view tenant, std::str
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
   absl::Time start = clock_->MonotonicNow();
   {
-    std::shared_lock<std::shared_mutex> lock(store->index_mu);
+    absl::ReaderMutexLock lock(&store->index_mu);
     if (store->indexed) return absl::ZeroDuration();
   }
   VERSO_RETURN_IF_ERROR(EnsureIndexed(store.get()));
@@ -242,17 +240,17 @@ absl::StatusOr<absl::Duration> TmService::Warm(std::string_view tenant, std::str
 
 absl::Status TmService::EnsureIndexed(Store* store) {
   {
-    std::shared_lock<std::shared_mutex> lock(store->index_mu);
+    absl::ReaderMutexLock lock(&store->index_mu);
     if (store->indexed) return absl::OkStatus();
   }
-  std::lock_guard<std::mutex> write(store->write_mu);
+  absl::MutexLock write(&store->write_mu);
   {
-    std::shared_lock<std::shared_mutex> lock(store->index_mu);
+    absl::ReaderMutexLock lock(&store->index_mu);
     if (store->indexed) return absl::OkStatus();
   }
   absl::Time start = clock_->MonotonicNow();
   VERSO_RETURN_IF_ERROR(IndexFromStorage(store, 0, {}));
-  std::unique_lock<std::shared_mutex> lock(store->index_mu);
+  absl::WriterMutexLock lock(&store->index_mu);
   store->indexed = true;
   log::Info("tm.index.built", {{"store", store->record.id},
                                {"segments", static_cast<int64_t>(store->index.size())},
@@ -290,7 +288,7 @@ absl::Status TmService::IndexFromStorage(Store* store, int64_t after_id,
     while (to_insert.Pop(&b)) {
       pending.emplace(b.seq, std::move(b));
       while (!pending.empty() && pending.begin()->first == next) {
-        std::unique_lock<std::shared_mutex> lock(store->index_mu);
+        absl::WriterMutexLock lock(&store->index_mu);
         for (PreparedSegment& p : pending.begin()->second.prepared)
           store->index.Insert(std::move(p));
         pending.erase(pending.begin());
@@ -336,7 +334,7 @@ absl::Status TmService::IndexFromStorage(Store* store, int64_t after_id,
 
 void TmService::CompactIfNeeded(Store* store) {
   {
-    std::shared_lock<std::shared_mutex> lock(store->index_mu);
+    absl::ReaderMutexLock lock(&store->index_mu);
     if (!store->indexed || !store->index.NeedsCompaction()) return;
   }
   // The caller holds write_mu, so nothing changes the index while the copy is built; lookups
@@ -345,11 +343,11 @@ void TmService::CompactIfNeeded(Store* store) {
   StoreIndex fresh;
   size_t dead;
   {
-    std::shared_lock<std::shared_mutex> lock(store->index_mu);
+    absl::ReaderMutexLock lock(&store->index_mu);
     dead = store->index.dead_slots();
     fresh = store->index.Compacted();
   }
-  std::unique_lock<std::shared_mutex> lock(store->index_mu);
+  absl::WriterMutexLock lock(&store->index_mu);
   store->index = std::move(fresh);
   log::Info("tm.index.compacted",
             {{"store", store->record.id},
@@ -361,17 +359,19 @@ absl::StatusOr<std::shared_ptr<TmService::Store>> TmService::FindStore(std::stri
                                                                        std::string_view store_id,
                                                                        bool nonblocking) {
   VERSO_RETURN_IF_ERROR(ValidateTenant(tenant));
-  std::shared_lock<std::shared_mutex> lock(stores_->mu, std::defer_lock);
   if (!nonblocking) {
-    lock.lock();
-  } else if (!lock.try_lock()) {
+    stores_->mu.ReaderLock();
+  } else if (!stores_->mu.ReaderTryLock()) {
     return WouldBlock("the store list");
   }
+  std::shared_ptr<Store> found;
   auto it = stores_->by_id.find(std::string(store_id));
-  if (it == stores_->by_id.end() || (tenant != kAnyTenant && it->second->record.tenant != tenant)) {
-    return StoreNotFound(store_id);
+  if (it != stores_->by_id.end() && (tenant == kAnyTenant || it->second->record.tenant == tenant)) {
+    found = it->second;
   }
-  return it->second;
+  stores_->mu.ReaderUnlock();
+  if (found == nullptr) return StoreNotFound(store_id);
+  return found;
 }
 
 absl::StatusOr<StoreInfo> TmService::CreateStore(std::string_view tenant, std::string_view name,
@@ -394,7 +394,7 @@ absl::StatusOr<StoreInfo> TmService::CreateStore(std::string_view tenant, std::s
   {
     // Names are how people tell stores apart: one per tenant (another process's new store is
     // seen once Sync has run).
-    std::shared_lock<std::shared_mutex> lock(stores_->mu);
+    absl::ReaderMutexLock lock(&stores_->mu);
     for (const auto& [id, other] : stores_->by_id) {
       if (other->record.tenant == tenant && other->record.name == name) {
         return absl::AlreadyExistsError(
@@ -409,10 +409,13 @@ absl::StatusOr<StoreInfo> TmService::CreateStore(std::string_view tenant, std::s
   store->record.source_lang = *src;
   store->record.target_lang = *tgt;
   store->record.created_at = clock_->Now();
-  store->indexed = true;  // empty
+  {
+    absl::MutexLock lock(&store->index_mu);  // not shared yet; the lock keeps the rule simple
+    store->indexed = true;                   // empty
+  }
   VERSO_RETURN_IF_ERROR(repo_->CreateStore(store->record));
   {
-    std::unique_lock<std::shared_mutex> lock(stores_->mu);
+    absl::WriterMutexLock lock(&stores_->mu);
     stores_->by_id[store->record.id] = store;
   }
   log::Info("tm.store.created", {{"store", store->record.id},
@@ -428,7 +431,7 @@ absl::StatusOr<StoreInfo> TmService::GetStore(std::string_view tenant, std::stri
 
 absl::StatusOr<StoreInfo> TmService::Info(const Store& store) {
   {
-    std::shared_lock<std::shared_mutex> lock(store.index_mu);
+    absl::ReaderMutexLock lock(&store.index_mu);
     if (store.indexed) return StoreInfo{store.record, static_cast<int64_t>(store.index.size())};
   }
   VERSO_ASSIGN_OR_RETURN(int64_t count, repo_->CountSegments(store.record.id));
@@ -439,7 +442,7 @@ absl::StatusOr<std::vector<StoreInfo>> TmService::ListStores(std::string_view te
   VERSO_RETURN_IF_ERROR(ValidateTenant(tenant));
   std::vector<std::shared_ptr<Store>> stores;
   {
-    std::shared_lock<std::shared_mutex> lock(stores_->mu);
+    absl::ReaderMutexLock lock(&stores_->mu);
     for (const auto& [id, store] : stores_->by_id) {
       if (tenant == kAnyTenant || store->record.tenant == tenant) stores.push_back(store);
     }
@@ -456,9 +459,9 @@ absl::StatusOr<std::vector<StoreInfo>> TmService::ListStores(std::string_view te
 
 absl::Status TmService::DeleteStore(std::string_view tenant, std::string_view store_id) {
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
-  std::lock_guard<std::mutex> write(store->write_mu);
+  absl::MutexLock write(&store->write_mu);
   VERSO_RETURN_IF_ERROR(repo_->DeleteStore(store->record.id));
-  std::unique_lock<std::shared_mutex> lock(stores_->mu);
+  absl::WriterMutexLock lock(&stores_->mu);
   stores_->by_id.erase(store->record.id);
   log::Info("tm.store.deleted", {{"store", store->record.id}});
   return absl::OkStatus();
@@ -498,7 +501,7 @@ absl::StatusOr<std::vector<SegmentRecord>> TmService::AddSegments(
     }
   }
   std::vector<PreparedSegment> prepared = PrepareAll(segments);
-  std::lock_guard<std::mutex> write(store->write_mu);
+  absl::MutexLock write(&store->write_mu);
   VERSO_ASSIGN_OR_RETURN(auto writer, repo_->BeginWrite(store->record.id));
   std::vector<int64_t> merged;
   for (size_t i = 0; i < segments.size(); ++i) {
@@ -509,7 +512,7 @@ absl::StatusOr<std::vector<SegmentRecord>> TmService::AddSegments(
   VERSO_RETURN_IF_ERROR(writer->Commit());
   for (int64_t id : merged) store->records.Erase(id);
   if (merged.empty()) {
-    std::unique_lock<std::shared_mutex> lock(store->index_mu);
+    absl::WriterMutexLock lock(&store->index_mu);
     if (store->indexed) {
       for (PreparedSegment& p : prepared) store->index.Insert(std::move(p));
     }
@@ -522,7 +525,7 @@ absl::StatusOr<std::vector<SegmentRecord>> TmService::AddSegments(
   VERSO_ASSIGN_OR_RETURN(std::vector<SegmentRecord> stored,
                          repo_->GetSegments(store->record.id, ids));
   {
-    std::unique_lock<std::shared_mutex> lock(store->index_mu);
+    absl::WriterMutexLock lock(&store->index_mu);
     if (store->indexed) {
       for (PreparedSegment& p : prepared) {
         for (const SegmentRecord& s : stored) {
@@ -541,7 +544,7 @@ absl::StatusOr<SegmentRecord> TmService::UpdateSegment(std::string_view tenant,
                                                        SegmentRecord segment,
                                                        std::string_view user) {
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
-  std::lock_guard<std::mutex> write(store->write_mu);
+  absl::MutexLock write(&store->write_mu);
   VERSO_ASSIGN_OR_RETURN(SegmentRecord current, repo_->GetSegment(store->record.id, segment.id));
   SegmentRecord updated = current;
   updated.source = std::move(segment.source);
@@ -556,7 +559,7 @@ absl::StatusOr<SegmentRecord> TmService::UpdateSegment(std::string_view tenant,
   VERSO_RETURN_IF_ERROR(repo_->UpdateSegment(store->record.id, updated));
   store->records.Erase(updated.id);
   {
-    std::unique_lock<std::shared_mutex> lock(store->index_mu);
+    absl::WriterMutexLock lock(&store->index_mu);
     if (store->indexed) store->index.Insert(std::move(prepared));
   }
   CompactIfNeeded(store.get());
@@ -566,11 +569,11 @@ absl::StatusOr<SegmentRecord> TmService::UpdateSegment(std::string_view tenant,
 absl::Status TmService::DeleteSegment(std::string_view tenant, std::string_view store_id,
                                       int64_t id) {
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
-  std::lock_guard<std::mutex> write(store->write_mu);
+  absl::MutexLock write(&store->write_mu);
   VERSO_RETURN_IF_ERROR(repo_->DeleteSegment(store->record.id, id));
   store->records.Erase(id);
   {
-    std::unique_lock<std::shared_mutex> lock(store->index_mu);
+    absl::WriterMutexLock lock(&store->index_mu);
     if (store->indexed) store->index.Remove(id);
   }
   CompactIfNeeded(store.get());
@@ -585,7 +588,7 @@ absl::StatusOr<SegmentRecord> TmService::GetSegment(std::string_view tenant,
 
 void TmService::RecordUse(std::string_view store_id, int64_t id) {
   const absl::Time now = clock_->Now();
-  std::lock_guard<std::mutex> lock(usage_mu_);
+  absl::MutexLock lock(&usage_mu_);
   auto& [count, last] = usage_[{std::string(store_id), id}];
   ++count;
   last = now;
@@ -594,7 +597,7 @@ void TmService::RecordUse(std::string_view store_id, int64_t id) {
 absl::StatusOr<int64_t> TmService::FlushUsage() {
   std::map<std::pair<std::string, int64_t>, std::pair<int64_t, absl::Time>> pending;
   {
-    std::lock_guard<std::mutex> lock(usage_mu_);
+    absl::MutexLock lock(&usage_mu_);
     pending.swap(usage_);
   }
   if (pending.empty()) return 0;
@@ -605,7 +608,7 @@ absl::StatusOr<int64_t> TmService::FlushUsage() {
   }
   absl::StatusOr<int64_t> updated = repo_->RecordUsage(uses);
   if (!updated.ok()) {  // kept for the next flush
-    std::lock_guard<std::mutex> lock(usage_mu_);
+    absl::MutexLock lock(&usage_mu_);
     for (const auto& [key, value] : pending) {
       auto& [count, last] = usage_[key];
       count += value.first;
@@ -665,14 +668,18 @@ absl::StatusOr<LookupResult> TmService::Lookup(std::string_view tenant, std::str
   LookupStats stats;
   std::vector<Hit> hits;
   {
-    std::shared_lock<std::shared_mutex> lock(store->index_mu, std::defer_lock);
     if (!options.nonblocking) {
-      lock.lock();
-    } else if (!lock.try_lock() || !store->indexed) {
-      return WouldBlock("the store's index");  // being changed, or not built yet
+      store->index_mu.ReaderLock();
+    } else if (!store->index_mu.ReaderTryLock()) {
+      return WouldBlock("the store's index");  // being changed
     }
-    hits =
-        options.exhaustive ? store->index.Scan(query, &stats) : store->index.Lookup(query, &stats);
+    const bool indexed = store->indexed;
+    if (indexed || !options.nonblocking) {
+      hits = options.exhaustive ? store->index.Scan(query, &stats)
+                                : store->index.Lookup(query, &stats);
+    }
+    store->index_mu.ReaderUnlock();
+    if (!indexed && options.nonblocking) return WouldBlock("the store's index");  // not built yet
   }
   LookupResult result;
   result.candidates = stats.candidates;
@@ -721,7 +728,7 @@ absl::StatusOr<ConcordanceResult> TmService::Concordance(std::string_view tenant
   VERSO_RETURN_IF_ERROR(EnsureIndexed(store.get()));
   StoreIndex::ConcordancePage page;
   {
-    std::shared_lock<std::shared_mutex> lock(store->index_mu);
+    absl::ReaderMutexLock lock(&store->index_mu);
     page = store->index.Concordance(phrase, options);
   }
   ConcordanceResult result;
@@ -747,7 +754,7 @@ absl::StatusOr<StoreStats> TmService::Stats(std::string_view tenant, std::string
   VERSO_ASSIGN_OR_RETURN(int64_t count, repo_->CountSegments(store->record.id));
   StoreStats stats;
   stats.info = {store->record, count};
-  std::shared_lock<std::shared_mutex> lock(store->index_mu);
+  absl::ReaderMutexLock lock(&store->index_mu);
   StoreIndex::Memory m = store->index.MemoryUsage();
   stats.index_bytes = m.bytes;
   stats.vocabulary = m.vocabulary;
@@ -790,12 +797,12 @@ absl::StatusOr<std::vector<SegmentRecord>> TmService::FetchRecords(Store* store,
 std::vector<TmService::IndexSize> TmService::IndexSizes() {
   std::vector<std::shared_ptr<Store>> stores;
   {
-    std::shared_lock<std::shared_mutex> lock(stores_->mu);
+    absl::ReaderMutexLock lock(&stores_->mu);
     for (const auto& [id, store] : stores_->by_id) stores.push_back(store);
   }
   std::vector<IndexSize> out;
   for (const auto& store : stores) {
-    std::shared_lock<std::shared_mutex> lock(store->index_mu);
+    absl::ReaderMutexLock lock(&store->index_mu);
     IndexSize size;
     size.store_id = store->record.id;
     size.built = store->indexed;
@@ -817,7 +824,7 @@ absl::StatusOr<ImportReport> TmService::RunImport(const std::shared_ptr<Store>& 
   ImportReport report;
   const absl::Time start = clock_->MonotonicNow();
   const absl::Time now = NowSeconds(*clock_);
-  std::lock_guard<std::mutex> write(store->write_mu);
+  absl::MutexLock write(&store->write_mu);
   VERSO_RETURN_IF_ERROR(CheckImport(open, options, now));
   ImportWrite w = WriteImport(store.get(), open, options, now, &report);
   std::sort(w.merged.begin(), w.merged.end());
@@ -830,7 +837,7 @@ absl::StatusOr<ImportReport> TmService::RunImport(const std::shared_ptr<Store>& 
   // index is not built yet gets it all on first use.
   bool indexed;
   {
-    std::shared_lock<std::shared_mutex> lock(store->index_mu);
+    absl::ReaderMutexLock lock(&store->index_mu);
     indexed = store->indexed;
   }
   if (indexed && w.written > 0) {

@@ -3,16 +3,15 @@
 #define VERSO_TM_STORE_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <map>
 #include <memory>
-#include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "tm/index.h"
 #include "tm/tm.h"
 
@@ -24,40 +23,40 @@ class RecordCache {
  public:
   static constexpr size_t kCapacity = 100000;
   std::shared_ptr<const SegmentRecord> Get(int64_t id) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = map_.find(id);
     return it == map_.end() ? nullptr : it->second;
   }
   void Put(SegmentRecord record) {
     auto shared = std::make_shared<const SegmentRecord>(std::move(record));
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (map_.size() >= kCapacity) map_.clear();  // crude, cheap, and rare
     map_[shared->id] = std::move(shared);
   }
   void Erase(int64_t id) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     map_.erase(id);
   }
 
  private:
-  std::mutex mu_;
-  absl::flat_hash_map<int64_t, std::shared_ptr<const SegmentRecord>> map_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<int64_t, std::shared_ptr<const SegmentRecord>> map_ ABSL_GUARDED_BY(mu_);
 };
 
 struct TmService::Store {
   TmStoreRecord record;
   RecordCache records;
-  std::mutex write_mu;  // one writer per store: storage write, then index update
-  mutable std::shared_mutex index_mu;
+  absl::Mutex write_mu;  // one writer per store: storage write, then index update
+  mutable absl::Mutex index_mu ABSL_ACQUIRED_AFTER(write_mu);
   // False until the index is built from storage (lazily, on first use, unless Load() built it).
-  // While false, writes go to storage only. Guarded by index_mu; set with write_mu held.
-  bool indexed = false;
-  StoreIndex index;
+  // While false, writes go to storage only. Set with write_mu held too.
+  bool indexed ABSL_GUARDED_BY(index_mu) = false;
+  StoreIndex index ABSL_GUARDED_BY(index_mu);
 };
 
 struct TmService::Stores {
-  std::shared_mutex mu;
-  absl::flat_hash_map<std::string, std::shared_ptr<Store>> by_id;
+  absl::Mutex mu;
+  absl::flat_hash_map<std::string, std::shared_ptr<Store>> by_id ABSL_GUARDED_BY(mu);
 };
 
 // Background imports: live progress of the running ones, and their threads.
@@ -73,12 +72,13 @@ struct TmService::Imports {
     std::atomic<int64_t> bytes_read{0};
     std::atomic<int64_t> units{0};
   };
-  std::mutex mu;
-  std::condition_variable slot_freed;
-  std::map<std::string, std::shared_ptr<Progress>> running;  // by import id; queued ones too
-  std::map<std::string, int> running_by_tenant;              // holding a slot
-  int running_total = 0;
-  std::vector<std::thread> threads;
+  absl::Mutex mu;
+  absl::CondVar slot_freed;
+  // By import id; queued ones too.
+  std::map<std::string, std::shared_ptr<Progress>> running ABSL_GUARDED_BY(mu);
+  std::map<std::string, int> running_by_tenant ABSL_GUARDED_BY(mu);  // holding a slot
+  int running_total ABSL_GUARDED_BY(mu) = 0;
+  std::vector<std::thread> threads ABSL_GUARDED_BY(mu);
   std::atomic<bool> stop{false};
 };
 

@@ -20,13 +20,14 @@
 #include <iosfwd>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "storage/storage.h"
 
@@ -351,12 +352,13 @@ class TmService {
   // Sync's steps: the store list as storage has it; one store's segment changes.
   absl::Status SyncStores();
   absl::Status SyncSegments(Store* store, const std::vector<storage::TmChange>& changes);
-  std::mutex sync_mu_;
-  int64_t synced_seq_ = 0;                       // GUARDED_BY(sync_mu_): the last change applied
-  absl::Time pruned_at_ = absl::InfinitePast();  // GUARDED_BY(sync_mu_)
-  std::mutex usage_mu_;
-  // GUARDED_BY(usage_mu_): uses not written yet, by (store id, segment id).
-  std::map<std::pair<std::string, int64_t>, std::pair<int64_t, absl::Time>> usage_;
+  absl::Mutex sync_mu_;
+  int64_t synced_seq_ ABSL_GUARDED_BY(sync_mu_) = 0;  // the last change applied
+  absl::Time pruned_at_ ABSL_GUARDED_BY(sync_mu_) = absl::InfinitePast();
+  absl::Mutex usage_mu_;
+  // Uses not written yet, by (store id, segment id).
+  std::map<std::pair<std::string, int64_t>, std::pair<int64_t, absl::Time>> usage_
+      ABSL_GUARDED_BY(usage_mu_);
 };
 
 // Validates a segment text: well-formed tagged text, valid UTF-8, no control characters other
