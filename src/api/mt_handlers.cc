@@ -9,6 +9,8 @@
 #include <mutex>
 #include <set>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
 #include "api/http.h"
@@ -47,16 +49,16 @@ struct MtState {
   ops::Counter* segments_mt;
   ops::Counter* segments_cached;
   ops::Counter* refusals;
-  mutable std::mutex usage_mu;
-  // GUARDED_BY(usage_mu): characters per tenant, since the server started.
-  mutable std::map<std::string, int64_t> characters;
+  mutable absl::Mutex usage_mu;
+  // Characters per tenant, since the server started.
+  mutable std::map<std::string, int64_t> characters ABSL_GUARDED_BY(usage_mu);
 
   void Count(const std::string& tenant, int64_t n) const {
-    std::lock_guard<std::mutex> lock(usage_mu);
+    absl::MutexLock lock(&usage_mu);
     characters[tenant] += n;
   }
   int64_t Characters(const std::string& tenant) const {
-    std::lock_guard<std::mutex> lock(usage_mu);
+    absl::MutexLock lock(&usage_mu);
     return characters[tenant];
   }
 };

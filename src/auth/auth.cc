@@ -78,7 +78,7 @@ absl::StatusOr<std::vector<storage::ApiKeyRecord>> KeyService::List(std::string_
 
 absl::Status KeyService::Revoke(std::string_view id) {
   VERSO_RETURN_IF_ERROR(repo_->RevokeKey(id, clock_->Now()));
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   cache_.clear();
   log::Info("auth.key.revoked", {{"key", id}});
   return absl::OkStatus();
@@ -89,7 +89,7 @@ std::optional<absl::StatusOr<Principal>> KeyService::AuthenticateCached(std::str
     return absl::StatusOr<Principal>(Unauthenticated());
   }
   const std::string hash = Sha256Hex(token);
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = cache_.find(hash);
   if (it == cache_.end() || it->second.expires <= clock_->Now()) return std::nullopt;
   if (!it->second.valid) return absl::StatusOr<Principal>(Unauthenticated());
@@ -110,7 +110,7 @@ absl::StatusOr<Principal> KeyService::Authenticate(std::string_view token) {
     entry.principal = Principal{key->tenant, key->id, key->scopes};
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (cache_.size() >= kMaxCached) cache_.clear();
     cache_[hash] = entry;
   }
@@ -144,7 +144,7 @@ RateLimiter::Bucket& RateLimiter::Refill(std::string_view key, absl::Time now) {
 bool RateLimiter::Allow(std::string_view key, absl::Duration* retry_after) {
   if (rate_ <= 0) return true;  // unlimited
   const absl::Time now = clock_->MonotonicNow();
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   Bucket& b = Refill(key, now);
   if (b.tokens >= 1.0) {
     b.tokens -= 1.0;
@@ -157,7 +157,7 @@ bool RateLimiter::Allow(std::string_view key, absl::Duration* retry_after) {
 bool RateLimiter::WouldAllow(std::string_view key, absl::Duration* retry_after) {
   if (rate_ <= 0 || size_.load(std::memory_order_relaxed) == 0) return true;  // nobody limited
   const absl::Time now = clock_->MonotonicNow();
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = buckets_.find(std::string(key));
   if (it == buckets_.end()) return true;
   Bucket& b = Refill(key, now);

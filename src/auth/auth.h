@@ -15,7 +15,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "storage/storage.h"
 
@@ -77,8 +79,8 @@ class KeyService {
   const Clock* clock_;
   IdGenerator* ids_;
   absl::Duration ttl_;
-  std::mutex mu_;
-  std::unordered_map<std::string, Cached> cache_;  // by key hash
+  absl::Mutex mu_;
+  std::unordered_map<std::string, Cached> cache_ ABSL_GUARDED_BY(mu_);  // by key hash
 };
 
 // Token buckets per key: `rate` requests per second on average, bursts up to `burst`.
@@ -99,14 +101,14 @@ class RateLimiter {
     absl::Time last;
   };
   // The bucket of `key` refilled up to now. Needs mu_.
-  Bucket& Refill(std::string_view key, absl::Time now);
+  Bucket& Refill(std::string_view key, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const Clock* clock_;
   double rate_;
   double burst_;
   size_t max_keys_;
-  std::mutex mu_;
-  std::unordered_map<std::string, Bucket> buckets_;  // GUARDED_BY(mu_)
-  std::atomic<size_t> size_{0};                      // buckets_.size(), read without mu_
+  absl::Mutex mu_;
+  std::unordered_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
+  std::atomic<size_t> size_{0};  // buckets_.size(), read without mu_
 };
 
 }  // namespace verso::auth

@@ -16,6 +16,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 
@@ -39,7 +41,7 @@ class LruCache {
       : max_bytes_(max_bytes), ttl_(ttl), clock_(clock), cost_(std::move(cost)) {}
 
   std::optional<V> Get(const std::string& key) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = map_.find(key);
     if (it == map_.end()) {
       ++stats_.misses;
@@ -59,7 +61,7 @@ class LruCache {
   void Put(const std::string& key, V value) {
     size_t bytes = key.size() + cost_(value) + kOverhead;
     if (bytes > max_bytes_) return;  // would evict everything else
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (auto it = map_.find(key); it != map_.end()) Erase(it);
     while (bytes_ + bytes > max_bytes_ && !lru_.empty()) {
       ++stats_.evictions;
@@ -71,19 +73,19 @@ class LruCache {
   }
 
   void Erase(const std::string& key) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (auto it = map_.find(key); it != map_.end()) Erase(it);
   }
 
   void Clear() {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     map_.clear();
     lru_.clear();
     bytes_ = 0;
   }
 
   CacheStats stats() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     CacheStats s = stats_;
     s.entries = static_cast<int64_t>(map_.size());
     s.bytes = static_cast<int64_t>(bytes_);
@@ -101,7 +103,8 @@ class LruCache {
   };
   using List = std::list<Entry>;
 
-  void Erase(typename std::unordered_map<std::string, typename List::iterator>::iterator it) {
+  void Erase(typename std::unordered_map<std::string, typename List::iterator>::iterator it)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     bytes_ -= it->second->bytes;
     lru_.erase(it->second);
     map_.erase(it);
@@ -111,10 +114,10 @@ class LruCache {
   const absl::Duration ttl_;
   const Clock* clock_;
   const std::function<size_t(const V&)> cost_;
-  mutable std::mutex mu_;
-  List lru_;
-  std::unordered_map<std::string, typename List::iterator> map_;
-  size_t bytes_ = 0;
+  mutable absl::Mutex mu_;
+  List lru_ ABSL_GUARDED_BY(mu_);
+  std::unordered_map<std::string, typename List::iterator> map_ ABSL_GUARDED_BY(mu_);
+  size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
   CacheStats stats_;
 };
 

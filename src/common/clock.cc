@@ -35,12 +35,12 @@ Clock& Clock::Real() {
 }
 
 absl::Time FakeClock::Now() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return now_;
 }
 
 void FakeClock::SleepUntil(absl::Time t) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (t > now_) {
     slept_ += t - now_;
     now_ = t;
@@ -48,17 +48,17 @@ void FakeClock::SleepUntil(absl::Time t) const {
 }
 
 absl::Duration FakeClock::Slept() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return slept_;
 }
 
 void FakeClock::Advance(absl::Duration d) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   now_ += d;
 }
 
 void FakeClock::Set(absl::Time t) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   now_ = t;
 }
 

@@ -6,6 +6,8 @@
 #include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace verso {
@@ -42,9 +44,9 @@ class FakeClock : public Clock {
   void Set(absl::Time t);
 
  private:
-  mutable std::mutex mu_;
-  mutable absl::Time now_;
-  mutable absl::Duration slept_;
+  mutable absl::Mutex mu_;
+  mutable absl::Time now_ ABSL_GUARDED_BY(mu_);
+  mutable absl::Duration slept_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace verso

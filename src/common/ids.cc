@@ -18,7 +18,7 @@ std::string IdGenerator::Next(std::string_view prefix) {
   uint64_t ms = static_cast<uint64_t>(absl::ToUnixMillis(clock_.Now())) & ((1ULL << 48) - 1);
   uint64_t r1, r2;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     r1 = rng_();
     r2 = rng_();
   }

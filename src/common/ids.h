@@ -11,6 +11,9 @@
 #include <string>
 #include <string_view>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+
 namespace verso {
 
 class Clock;
@@ -28,8 +31,8 @@ class IdGenerator {
 
  private:
   const Clock& clock_;
-  std::mutex mu_;
-  std::mt19937_64 rng_;
+  absl::Mutex mu_;
+  std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace verso

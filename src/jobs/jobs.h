@@ -40,6 +40,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/netaddr.h"
@@ -342,10 +344,10 @@ class JobService {
   const Clock* clock_;
   IdGenerator* ids_;
   ServiceOptions options_;
-  std::mutex job_mu_;      // read-modify-write of job records by this process's workers
-  std::mutex confirm_mu_;  // confirms one at a time: the last one completes the job
-  std::mutex rng_mu_;
-  std::mt19937_64 rng_;
+  absl::Mutex job_mu_;      // read-modify-write of job records by this process's workers
+  absl::Mutex confirm_mu_;  // confirms one at a time: the last one completes the job
+  absl::Mutex rng_mu_;
+  std::mt19937_64 rng_ ABSL_GUARDED_BY(rng_mu_);
   std::atomic<bool> stop_{false};
   std::vector<std::thread> threads_;
   std::mutex wake_mu_;

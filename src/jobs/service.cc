@@ -563,7 +563,7 @@ absl::StatusOr<JobSegmentRecord> JobService::SaveDraft(std::string_view tenant, 
   if (auto runs = text::ParseMarkup(markup); !runs.ok()) {
     return absl::InvalidArgumentError(StrCat("target: ", runs.status().message()));
   }
-  std::lock_guard<std::mutex> lock(confirm_mu_);
+  absl::MutexLock lock(&confirm_mu_);
   VERSO_ASSIGN_OR_RETURN(JobSegmentRecord s, repo_->GetJobSegment(id, target, index));
   VERSO_RETURN_IF_ERROR(CheckEdit(job, &s, markup).status());
   s.draft = markup;
@@ -580,7 +580,7 @@ absl::StatusOr<JobSegmentRecord> JobService::Confirm(std::string_view tenant, st
                                                      const std::optional<std::string>& markup,
                                                      std::string_view user, bool override_qa) {
   VERSO_ASSIGN_OR_RETURN(std::string target, Lang("target", target_lang));
-  std::lock_guard<std::mutex> lock(confirm_mu_);
+  absl::MutexLock lock(&confirm_mu_);
   VERSO_ASSIGN_OR_RETURN(JobRecord job, Owned(tenant, id));
   if (Ended(job.status) && job.status != JobStatus::kCompleted) {
     return absl::FailedPreconditionError(
@@ -783,7 +783,7 @@ void JobService::Stop() {
 }
 
 absl::Duration JobService::Jitter(absl::Duration d, double fraction) {
-  std::lock_guard<std::mutex> lock(rng_mu_);
+  absl::MutexLock lock(&rng_mu_);
   std::uniform_real_distribution<double> u(-fraction, fraction);
   return d * (1.0 + u(rng_));
 }

@@ -93,7 +93,7 @@ absl::Status JobService::Finish(const TaskRecord& task, const std::string& worke
                                 absl::Time started, std::vector<JobSegmentRecord> last,
                                 std::optional<TaskKind> next, bool review_done,
                                 absl::Duration review_time) {
-  std::lock_guard<std::mutex> lock(job_mu_);
+  absl::MutexLock lock(&job_mu_);
   VERSO_ASSIGN_OR_RETURN(JobRecord job, repo_->GetJob(task.job_id));
   const absl::Time now = clock_->Now();
   JobChange change;

@@ -81,7 +81,7 @@ Registry::Family& Registry::GetFamily(const std::string& name, const std::string
 Counter* Registry::GetCounter(const std::string& name, const std::string& help,
                               const std::vector<std::string>& label_names,
                               const std::vector<std::string>& labels) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   Family& f = GetFamily(name, help, "counter", label_names);
   auto& slot = f.counters[labels];
   if (!slot) slot = std::make_unique<Counter>();
@@ -92,7 +92,7 @@ Histogram* Registry::GetHistogram(const std::string& name, const std::string& he
                                   const std::vector<std::string>& label_names,
                                   const std::vector<std::string>& labels,
                                   const std::vector<double>& bounds) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   Family& f = GetFamily(name, help, "histogram", label_names);
   if (f.bounds.empty()) f.bounds = bounds;
   auto& slot = f.histograms[labels];
@@ -103,12 +103,12 @@ Histogram* Registry::GetHistogram(const std::string& name, const std::string& he
 void Registry::AddGauge(const std::string& name, const std::string& help,
                         const std::vector<std::string>& label_names,
                         std::function<GaugeSeries()> fn) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   GetFamily(name, help, "gauge", label_names).gauge = std::move(fn);
 }
 
 std::string Registry::Render() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::string out;
   for (const auto& [name, f] : families_) {
     StrAppend(&out, "# HELP ", name, " ", f.help, "\n# TYPE ", name, " ", f.type, "\n");

@@ -16,6 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+
 namespace verso::ops {
 
 class Counter {
@@ -73,9 +76,9 @@ class Registry {
     std::function<GaugeSeries()> gauge;
   };
   Family& GetFamily(const std::string& name, const std::string& help, const std::string& type,
-                    const std::vector<std::string>& label_names);
-  mutable std::mutex mu_;
-  std::map<std::string, Family> families_;
+                    const std::vector<std::string>& label_names) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  mutable absl::Mutex mu_;
+  std::map<std::string, Family> families_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace verso::ops

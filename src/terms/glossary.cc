@@ -156,7 +156,7 @@ absl::StatusOr<std::vector<Concept>> GlossaryService::PutConcepts(std::string_vi
   for (size_t i = 0; i < concepts.size(); ++i) {
     Concept& c = concepts[i];
     if (c.id.empty()) {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       c.id = StrCat("c", absl::ToUnixMicros(now), "-", ++next_id_);
     }
     if (!ids.insert(c.id).second) {
@@ -268,7 +268,7 @@ absl::Status GlossaryService::DeleteConcept(std::string_view tenant, std::string
 
 void GlossaryService::Invalidate(std::string_view tenant, std::string_view name) {
   const std::string prefix = StrCat(tenant, "\x1f", name, "\x1f");
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   for (auto it = indexes_.lower_bound(prefix);
        it != indexes_.end() && it->first.starts_with(prefix);) {
     it = indexes_.erase(it);
@@ -280,7 +280,7 @@ absl::StatusOr<std::shared_ptr<const GlossaryService::Index>> GlossaryService::I
     std::string_view target_lang) {
   const std::string key = StrCat(tenant, "\x1f", name, "\x1f", source_lang, "\x1f", target_lang);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = indexes_.find(key);
     if (it != indexes_.end()) return it->second;
   }
@@ -306,7 +306,7 @@ absl::StatusOr<std::shared_ptr<const GlossaryService::Index>> GlossaryService::I
   }
   index->source.Build();
   index->target.Build();
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   indexes_[key] = index;
   return std::shared_ptr<const Index>(index);
 }

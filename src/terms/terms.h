@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "formats/formats.h"
@@ -155,9 +157,9 @@ class GlossaryService {
 
   storage::GlossaryRepository* repo_;
   const Clock* clock_;
-  std::mutex mu_;
-  std::map<std::string, std::shared_ptr<const Index>, std::less<>> indexes_;
-  uint64_t next_id_ = 0;
+  absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<const Index>, std::less<>> indexes_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // True when `term`'s language tag serves `lang` (same primary language; a regional term only
