@@ -28,7 +28,7 @@ CircuitBreaker::CircuitBreaker(BreakerOptions options, const Clock* clock)
     : options_(options), clock_(clock) {}
 
 bool CircuitBreaker::Allow() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (!open_) return true;
   if (clock_->Now() - last_failure_ < options_.reset_timeout) return false;
   if (trial_running_) return false;  // half open: one trial at a time
@@ -37,14 +37,14 @@ bool CircuitBreaker::Allow() {
 }
 
 void CircuitBreaker::RecordSuccess() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   failures_ = 0;
   open_ = false;
   trial_running_ = false;
 }
 
 void CircuitBreaker::RecordFailure() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   ++failures_;
   last_failure_ = clock_->Now();
   trial_running_ = false;
@@ -52,7 +52,7 @@ void CircuitBreaker::RecordFailure() {
 }
 
 BreakerState CircuitBreaker::state() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (!open_) return BreakerState::kClosed;
   if (clock_->Now() - last_failure_ < options_.reset_timeout) return BreakerState::kOpen;
   return BreakerState::kHalfOpen;
@@ -128,7 +128,7 @@ bool IsRetryable(const absl::Status& status) {
 }
 
 double Retrier::Unit() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return std::uniform_real_distribution<double>(-1.0, 1.0)(rng_);
 }
 
@@ -176,27 +176,27 @@ LevelInfo DescribeLevel(Level level) {
 
 void DegradationController::AddEngine(std::string name, EngineClass cls,
                                       const CircuitBreaker* breaker) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   engines_.push_back({std::move(name), cls, breaker});
 }
 
 void DegradationController::SetQeAvailable(bool available) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   qe_available_ = available;
 }
 
 void DegradationController::SetDatabaseHealthy(bool healthy) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   database_healthy_ = healthy;
 }
 
 void DegradationController::SetMaintenance(bool on) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   maintenance_ = on;
 }
 
 LevelInfo DegradationController::Current() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (maintenance_ || !database_healthy_) return DescribeLevel(Level::kEmergency);
   int llms = 0, llms_up = 0, mts = 0, mts_up = 0;
   for (const auto& e : engines_) {

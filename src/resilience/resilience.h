@@ -7,7 +7,6 @@
 #define VERSO_RESILIENCE_RESILIENCE_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -20,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
@@ -57,11 +58,11 @@ class CircuitBreaker {
  private:
   const BreakerOptions options_;
   const Clock* clock_;
-  mutable std::mutex mu_;
-  int failures_ = 0;
-  bool open_ = false;
-  bool trial_running_ = false;
-  absl::Time last_failure_;
+  mutable absl::Mutex mu_;
+  int failures_ ABSL_GUARDED_BY(mu_) = 0;
+  bool open_ ABSL_GUARDED_BY(mu_) = false;
+  bool trial_running_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time last_failure_ ABSL_GUARDED_BY(mu_);
 };
 
 // ---- Retries ---------------------------------------------------------------------------------
@@ -111,8 +112,8 @@ class Retrier {
  private:
   double Unit();
   const Clock* clock_;
-  std::mutex mu_;
-  std::mt19937_64 rng_;
+  absl::Mutex mu_;
+  std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
 };
 
 // ---- Coalescing ------------------------------------------------------------------------------
@@ -128,7 +129,7 @@ class Singleflight {
     std::shared_ptr<Call> call;
     bool leader = false;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       auto& slot = calls_[key];
       if (slot == nullptr) {
         slot = std::make_shared<Call>();
@@ -142,17 +143,17 @@ class Singleflight {
     if (leader) {
       V value = fn();
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        absl::MutexLock lock(&mu_);
         calls_.erase(key);
       }
-      std::lock_guard<std::mutex> lock(call->mu);
+      absl::MutexLock lock(&call->mu);
       call->value = std::move(value);
       call->done = true;
-      call->cv.notify_all();
+      call->cv.SignalAll();
       return call->value;
     }
-    std::unique_lock<std::mutex> lock(call->mu);
-    call->cv.wait(lock, [&] { return call->done; });
+    absl::MutexLock lock(&call->mu);
+    while (!call->done) call->cv.Wait(&call->mu);
     --waiting_;
     return call->value;
   }
@@ -162,21 +163,21 @@ class Singleflight {
 
   // Callers sharing the call in flight for `key` (0 when none).
   int InFlight(const std::string& key) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = calls_.find(key);
     return it == calls_.end() ? 0 : it->second->callers;
   }
 
  private:
   struct Call {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
+    absl::Mutex mu;
+    absl::CondVar cv;
+    bool done ABSL_GUARDED_BY(mu) = false;
     int callers = 0;  // guarded by Singleflight::mu_
-    V value;
+    V value ABSL_GUARDED_BY(mu);
   };
-  std::mutex mu_;
-  std::map<std::string, std::shared_ptr<Call>> calls_;
+  absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<Call>> calls_ ABSL_GUARDED_BY(mu_);
   std::atomic<int> waiting_{0};
 };
 
@@ -221,11 +222,11 @@ class DegradationController {
     EngineClass cls;
     const CircuitBreaker* breaker;
   };
-  mutable std::mutex mu_;
-  std::vector<EngineEntry> engines_;
-  bool qe_available_ = true;
-  bool database_healthy_ = true;
-  bool maintenance_ = false;
+  mutable absl::Mutex mu_;
+  std::vector<EngineEntry> engines_ ABSL_GUARDED_BY(mu_);
+  bool qe_available_ ABSL_GUARDED_BY(mu_) = true;
+  bool database_healthy_ ABSL_GUARDED_BY(mu_) = true;
+  bool maintenance_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace verso::resilience
