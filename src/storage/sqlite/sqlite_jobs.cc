@@ -4,9 +4,10 @@
 // serialized by its mutex, and readers; SQLite's file lock (with a busy timeout) orders its
 // transactions with the rest of the database's.
 #include "storage/sqlite/sqlite_jobs.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 #include <limits>
-#include <mutex>
 
 #include "common/status.h"
 #include "common/strings.h"
@@ -126,12 +127,12 @@ class SqliteJobs : public JobRepository {
   }
 
   absl::Status Apply(const JobChange& change) override {
-    std::lock_guard<std::mutex> lock(write_mu_);
+    absl::MutexLock lock(&write_mu_);
     return writer_->Transaction([&] { return ApplyLocked(change); });
   }
 
   absl::StatusOr<JobRecord> GetJob(std::string_view id) override {
-    std::lock_guard<std::mutex> lock(read_mu_);
+    absl::MutexLock lock(&read_mu_);
     VERSO_ASSIGN_OR_RETURN(Stmt * st, reader_->Prepare(StrCat("SELECT ", kJobColumnsNoDocument,
                                                               " FROM jobs WHERE id=?")));
     st->Reset().Bind(1, id);
@@ -146,7 +147,7 @@ class SqliteJobs : public JobRepository {
   }
 
   absl::StatusOr<std::string> GetJobDocument(std::string_view id) override {
-    std::lock_guard<std::mutex> lock(read_mu_);
+    absl::MutexLock lock(&read_mu_);
     VERSO_ASSIGN_OR_RETURN(Stmt * st, reader_->Prepare("SELECT document FROM jobs WHERE id=?"));
     st->Reset().Bind(1, id);
     VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
@@ -161,7 +162,7 @@ class SqliteJobs : public JobRepository {
 
   absl::StatusOr<JobRecord> FindJobByIdempotencyKey(std::string_view tenant,
                                                     std::string_view key) override {
-    std::lock_guard<std::mutex> lock(read_mu_);
+    absl::MutexLock lock(&read_mu_);
     VERSO_ASSIGN_OR_RETURN(
         Stmt * st, reader_->Prepare(StrCat("SELECT ", kJobColumnsNoDocument,
                                            " FROM jobs WHERE tenant=? AND idempotency_key=?")));
@@ -179,7 +180,7 @@ class SqliteJobs : public JobRepository {
   absl::StatusOr<std::vector<JobRecord>> ListJobs(std::string_view tenant, int limit,
                                                   absl::Time after_created,
                                                   std::string_view after_id) override {
-    std::lock_guard<std::mutex> lock(read_mu_);
+    absl::MutexLock lock(&read_mu_);
     VERSO_ASSIGN_OR_RETURN(
         Stmt * st,
         reader_->Prepare(StrCat("SELECT ", kJobColumnsNoDocument,
@@ -201,7 +202,7 @@ class SqliteJobs : public JobRepository {
 
   absl::StatusOr<std::vector<JobSegmentRecord>> GetJobSegments(
       std::string_view job_id, std::string_view target_lang) override {
-    std::lock_guard<std::mutex> lock(read_mu_);
+    absl::MutexLock lock(&read_mu_);
     VERSO_ASSIGN_OR_RETURN(
         Stmt * st, reader_->Prepare(StrCat("SELECT ", kSegmentColumns,
                                            " FROM job_segments WHERE job_id=? AND "
@@ -211,7 +212,7 @@ class SqliteJobs : public JobRepository {
   }
 
   absl::StatusOr<std::vector<JobSegmentCount>> CountJobSegments(std::string_view job_id) override {
-    std::lock_guard<std::mutex> lock(read_mu_);
+    absl::MutexLock lock(&read_mu_);
     VERSO_ASSIGN_OR_RETURN(
         Stmt * st,
         reader_->Prepare("SELECT target_lang, state, origin, engine, COUNT(*), SUM(words) "
@@ -231,7 +232,7 @@ class SqliteJobs : public JobRepository {
   absl::StatusOr<JobSegmentRecord> GetJobSegment(std::string_view job_id,
                                                  std::string_view target_lang,
                                                  int64_t index) override {
-    std::lock_guard<std::mutex> lock(read_mu_);
+    absl::MutexLock lock(&read_mu_);
     VERSO_ASSIGN_OR_RETURN(
         Stmt * st, reader_->Prepare(StrCat("SELECT ", kSegmentColumns,
                                            " FROM job_segments WHERE job_id=? AND target_lang=? "
@@ -247,7 +248,7 @@ class SqliteJobs : public JobRepository {
 
   absl::StatusOr<std::vector<JobSegmentRecord>> AwaitingSegments(
       std::string_view tenant, int limit, const JobSegmentRecord* after) override {
-    std::lock_guard<std::mutex> lock(read_mu_);
+    absl::MutexLock lock(&read_mu_);
     VERSO_ASSIGN_OR_RETURN(
         Stmt * st,
         reader_->Prepare(StrCat(
@@ -267,14 +268,14 @@ class SqliteJobs : public JobRepository {
 
   absl::StatusOr<TaskRecord> LeaseTask(std::string_view owner, absl::Time now,
                                        absl::Time lease_until, int max_per_tenant) override {
-    std::lock_guard<std::mutex> lock(write_mu_);
+    absl::MutexLock lock(&write_mu_);
     return writer_->Transaction(
         [&] { return LeaseLocked(owner, now, lease_until, max_per_tenant); });
   }
 
   absl::Status RenewLease(int64_t task_id, std::string_view owner,
                           absl::Time lease_until) override {
-    std::lock_guard<std::mutex> lock(write_mu_);
+    absl::MutexLock lock(&write_mu_);
     VERSO_ASSIGN_OR_RETURN(Stmt * st,
                            writer_->Prepare("UPDATE tasks SET lease_until=? WHERE id=? AND "
                                             "state='leased' AND lease_owner=?"));
@@ -285,7 +286,7 @@ class SqliteJobs : public JobRepository {
 
   absl::Status FailTask(int64_t task_id, std::string_view owner, std::string_view error,
                         absl::Time run_after, bool dead) override {
-    std::lock_guard<std::mutex> lock(write_mu_);
+    absl::MutexLock lock(&write_mu_);
     VERSO_ASSIGN_OR_RETURN(Stmt * st,
                            writer_->Prepare("UPDATE tasks SET state=?, error=?, run_after=?, "
                                             "lease_until=NULL, lease_owner='' WHERE id=? AND "
@@ -297,7 +298,7 @@ class SqliteJobs : public JobRepository {
   }
 
   absl::StatusOr<std::vector<TaskRecord>> JobTasks(std::string_view job_id) override {
-    std::lock_guard<std::mutex> lock(read_mu_);
+    absl::MutexLock lock(&read_mu_);
     VERSO_ASSIGN_OR_RETURN(Stmt * st, reader_->Prepare(StrCat("SELECT ", kTaskColumns,
                                                               " FROM tasks WHERE job_id=? "
                                                               "ORDER BY id")));
@@ -308,7 +309,7 @@ class SqliteJobs : public JobRepository {
   }
 
   absl::StatusOr<QueueStats> GetQueueStats() override {
-    std::lock_guard<std::mutex> lock(read_mu_);
+    absl::MutexLock lock(&read_mu_);
     VERSO_ASSIGN_OR_RETURN(
         Stmt * st, reader_->Prepare("SELECT state, COUNT(*), MIN(created_at) FROM tasks WHERE "
                                     "state != 'done' GROUP BY state"));
@@ -329,7 +330,7 @@ class SqliteJobs : public JobRepository {
   }
 
   absl::StatusOr<std::vector<WebhookDeliveryRecord>> Deliveries(std::string_view job_id) override {
-    std::lock_guard<std::mutex> lock(read_mu_);
+    absl::MutexLock lock(&read_mu_);
     VERSO_ASSIGN_OR_RETURN(
         Stmt * st, reader_->Prepare("SELECT job_id, event, attempt, http_status, error, at FROM "
                                     "webhook_deliveries WHERE job_id=? ORDER BY id"));
@@ -503,10 +504,12 @@ class SqliteJobs : public JobRepository {
     return t;
   }
 
-  std::mutex write_mu_;
+  absl::Mutex write_mu_;
+  // Used with write_mu_ held only (not annotated: Transaction's lambdas run under it, which the
+  // analysis cannot see).
   std::unique_ptr<Connection> writer_;
-  std::mutex read_mu_;
-  std::unique_ptr<Connection> reader_;
+  absl::Mutex read_mu_;
+  std::unique_ptr<Connection> reader_ ABSL_PT_GUARDED_BY(read_mu_);
 };
 
 }  // namespace
