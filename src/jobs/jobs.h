@@ -28,7 +28,6 @@
 #define VERSO_JOBS_JOBS_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -350,8 +349,8 @@ class JobService {
   std::mt19937_64 rng_ ABSL_GUARDED_BY(rng_mu_);
   std::atomic<bool> stop_{false};
   std::vector<std::thread> threads_;
-  std::mutex wake_mu_;
-  std::condition_variable wake_;
+  absl::Mutex wake_mu_;  // guards nothing: it lets idle workers sleep on wake_
+  absl::CondVar wake_;
 };
 
 }  // namespace verso::jobs

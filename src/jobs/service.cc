@@ -1,5 +1,6 @@
 // The job service (see jobs.h).
 #include <algorithm>
+#include <condition_variable>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -159,7 +160,7 @@ absl::StatusOr<JobInfo> JobService::Submit(const SubmitRequest& r) {
     return info;
   }
   VERSO_RETURN_IF_ERROR(s);
-  wake_.notify_all();
+  wake_.SignalAll();
   job.document.clear();  // the caller's copy; storage keeps it
   return Info(std::move(job));
 }
@@ -767,9 +768,8 @@ void JobService::Start(int threads) {
         absl::StatusOr<bool> ran = RunOnce(name);
         if (!ran.ok()) log::Warn("jobs.worker", {{"error", ran.status().message()}});
         if (ran.ok() && *ran) continue;
-        std::unique_lock<std::mutex> lock(wake_mu_);
-        wake_.wait_for(lock, absl::ToChronoMilliseconds(options_.poll),
-                       [&] { return stop_.load(); });
+        absl::MutexLock lock(&wake_mu_);
+        if (!stop_) wake_.WaitWithTimeout(&wake_mu_, options_.poll);
       }
     });
   }
@@ -777,7 +777,7 @@ void JobService::Start(int threads) {
 
 void JobService::Stop() {
   stop_ = true;
-  wake_.notify_all();
+  wake_.SignalAll();
   for (auto& t : threads_) t.join();
   threads_.clear();
 }

@@ -9,6 +9,8 @@
 #include <mutex>
 #include <set>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/container/flat_hash_map.h"
 #include "common/strings.h"
 #include "qa/qa.h"
@@ -88,7 +90,7 @@ class Dictionary {
 
   // True when the word is spelled right.
   bool Correct(const std::string& word) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = memo_.find(word);
     if (it != memo_.end()) return it->second;
     bool ok = false;
@@ -100,7 +102,7 @@ class Dictionary {
   }
 
  private:
-  bool Convert(const std::string& in, std::string* out) {
+  bool Convert(const std::string& in, std::string* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (to_dict_ == reinterpret_cast<iconv_t>(-1)) {
       *out = in;
       return true;
@@ -118,10 +120,10 @@ class Dictionary {
     return true;
   }
 
-  std::mutex mu_;
-  Hunspell hunspell_;
-  iconv_t to_dict_ = reinterpret_cast<iconv_t>(-1);
-  absl::flat_hash_map<std::string, bool> memo_;
+  absl::Mutex mu_;  // Hunspell and iconv are not thread-safe
+  Hunspell hunspell_ ABSL_GUARDED_BY(mu_);
+  iconv_t to_dict_ ABSL_GUARDED_BY(mu_) = reinterpret_cast<iconv_t>(-1);
+  absl::flat_hash_map<std::string, bool> memo_ ABSL_GUARDED_BY(mu_);
 };
 
 class Dictionaries {
@@ -130,7 +132,7 @@ class Dictionaries {
     std::string tag(lang);
     std::replace(tag.begin(), tag.end(), '-', '_');
     const std::string primary = text::PrimaryLanguage(lang);
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     const std::string key = dir + "|" + tag;
     auto it = dicts_.find(key);
     if (it != dicts_.end()) return it->second.get();
@@ -164,8 +166,8 @@ class Dictionaries {
   }
 
  private:
-  std::mutex mu_;
-  std::map<std::string, std::unique_ptr<Dictionary>> dicts_;
+  absl::Mutex mu_;
+  std::map<std::string, std::unique_ptr<Dictionary>> dicts_ ABSL_GUARDED_BY(mu_);
 };
 
 Dictionaries& AllDictionaries() {
