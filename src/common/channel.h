@@ -3,10 +3,11 @@
 #ifndef VERSO_COMMON_CHANNEL_H_
 #define VERSO_COMMON_CHANNEL_H_
 
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
-#include <mutex>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 namespace verso {
 
@@ -17,39 +18,39 @@ class Channel {
 
   // Blocks while the channel is full. False (and `item` untouched) once it is closed.
   bool Push(T&& item) {
-    std::unique_lock<std::mutex> lock(mu_);
-    not_full_.wait(lock, [&] { return closed_ || items_.size() < capacity_; });
+    absl::MutexLock lock(&mu_);
+    while (!closed_ && items_.size() >= capacity_) not_full_.Wait(&mu_);
     if (closed_) return false;
     items_.push_back(std::move(item));
-    not_empty_.notify_one();
+    not_empty_.Signal();
     return true;
   }
 
   // Blocks while the channel is empty and open. False when it is closed and drained.
   bool Pop(T* item) {
-    std::unique_lock<std::mutex> lock(mu_);
-    not_empty_.wait(lock, [&] { return closed_ || !items_.empty(); });
+    absl::MutexLock lock(&mu_);
+    while (!closed_ && items_.empty()) not_empty_.Wait(&mu_);
     if (items_.empty()) return false;
     *item = std::move(items_.front());
     items_.pop_front();
-    not_full_.notify_one();
+    not_full_.Signal();
     return true;
   }
 
   // No more pushes; consumers drain what is queued. Idempotent.
   void Close() {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     closed_ = true;
-    not_empty_.notify_all();
-    not_full_.notify_all();
+    not_empty_.SignalAll();
+    not_full_.SignalAll();
   }
 
  private:
   const size_t capacity_;
-  std::mutex mu_;
-  std::condition_variable not_empty_, not_full_;
-  std::deque<T> items_;
-  bool closed_ = false;
+  absl::Mutex mu_;
+  absl::CondVar not_empty_, not_full_;
+  std::deque<T> items_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace verso

@@ -7,11 +7,13 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/json_escape.h"
 #include "common/strings.h"
 
@@ -19,8 +21,8 @@ namespace verso::log {
 namespace {
 
 struct State {
-  std::mutex mu;
-  std::shared_ptr<spdlog::logger> logger;
+  absl::Mutex mu;
+  std::shared_ptr<spdlog::logger> logger ABSL_GUARDED_BY(mu);
   std::atomic<Format> format{Format::kText};
   std::atomic<Level> level{Level::kInfo};
 };
@@ -48,7 +50,7 @@ spdlog::level::level_enum ToSpd(Level level) {
 
 std::shared_ptr<spdlog::logger> Logger() {
   State& s = GetState();
-  std::lock_guard<std::mutex> lock(s.mu);
+  absl::MutexLock lock(&s.mu);
   if (!s.logger) {
     s.logger = std::make_shared<spdlog::logger>("verso",
                                                 std::make_shared<spdlog::sinks::stderr_sink_mt>());
@@ -66,10 +68,10 @@ class BufferedStderrSink : public spdlog::sinks::base_sink<std::mutex> {
   BufferedStderrSink() : flusher_([this] { Run(); }) {}
   ~BufferedStderrSink() override {
     {
-      std::lock_guard<std::mutex> lock(stop_mu_);
+      absl::MutexLock lock(&stop_mu_);
       stop_ = true;
     }
-    stop_cv_.notify_all();
+    stop_cv_.SignalAll();
     flusher_.join();
     flush();
   }
@@ -94,16 +96,16 @@ class BufferedStderrSink : public spdlog::sinks::base_sink<std::mutex> {
     buffer_.clear();
   }
   void Run() {
-    std::unique_lock<std::mutex> lock(stop_mu_);
+    absl::MutexLock lock(&stop_mu_);
     while (!stop_) {
-      stop_cv_.wait_for(lock, std::chrono::milliseconds(50));
+      stop_cv_.WaitWithTimeout(&stop_mu_, absl::Milliseconds(50));
       flush();
     }
   }
   std::string buffer_;
-  std::mutex stop_mu_;
-  std::condition_variable stop_cv_;
-  bool stop_ = false;
+  absl::Mutex stop_mu_;
+  absl::CondVar stop_cv_;
+  bool stop_ ABSL_GUARDED_BY(stop_mu_) = false;
   std::thread flusher_;
 };
 
@@ -155,7 +157,7 @@ void Init(Level level, Format format, std::ostream* sink, bool async) {
   }
   logger->set_level(ToSpd(level));
   logger->flush_on(spdlog::level::warn);  // warnings and errors are written at once
-  std::lock_guard<std::mutex> lock(s.mu);
+  absl::MutexLock lock(&s.mu);
   s.logger = std::move(logger);
   s.format = format;
   s.level = level;
@@ -165,7 +167,7 @@ void Flush() {
   State& s = GetState();
   std::shared_ptr<spdlog::logger> logger;
   {
-    std::lock_guard<std::mutex> lock(s.mu);
+    absl::MutexLock lock(&s.mu);
     logger = s.logger;
   }
   if (logger) logger->flush();
