@@ -1,13 +1,14 @@
 // The built-in engine: Apertium pipelines kept warm per language pair.
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <csignal>
 #include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -41,26 +42,29 @@ struct Job {
   absl::Time deadline;
   std::vector<std::string> unknown_words;
 
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  absl::Status status;
+  absl::Mutex mu;
+  absl::CondVar cv;
+  bool done ABSL_GUARDED_BY(mu) = false;
+  absl::Status status ABSL_GUARDED_BY(mu);
 
   void Finish(absl::Status s) {
-    std::lock_guard<std::mutex> lock(mu);
+    absl::MutexLock lock(&mu);
     if (done) return;
     done = true;
     status = std::move(s);
-    cv.notify_all();
+    cv.SignalAll();
+  }
+  absl::Status Result() {
+    absl::MutexLock lock(&mu);
+    return status;
   }
   // False when the deadline passed first.
   bool Wait() {
-    std::unique_lock<std::mutex> lock(mu);
-    if (deadline == absl::InfiniteFuture()) {
-      cv.wait(lock, [&] { return done; });
-      return true;
+    absl::MutexLock lock(&mu);
+    while (!done) {
+      if (cv.WaitWithDeadline(&mu, deadline) && !done) return false;  // timed out
     }
-    return cv.wait_until(lock, absl::ToChronoTime(deadline), [&] { return done; });
+    return true;
   }
 };
 
@@ -109,7 +113,7 @@ class Pipeline {
   // Queues a segment (ending with a newline, as EncodeSegment makes it). False when the
   // pipeline is broken.
   bool Submit(const std::shared_ptr<Job>& job) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (broken_) return false;
     // A stage killed mid-segment makes the stages after it flush what they have and a null:
     // a truncated answer that looks complete. A superblank after the segment, which every
@@ -118,18 +122,18 @@ class Pipeline {
     job->data += job->end_mark;
     submitted_.push_back(job);
     ++in_flight_;
-    cv_.notify_all();
+    cv_.SignalAll();
     return true;
   }
 
   int in_flight() {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return in_flight_;
   }
   // Pipelines are numbered in the order they start.
   uint64_t id() const { return id_; }
   bool broken() {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return broken_;
   }
 
@@ -137,7 +141,7 @@ class Pipeline {
   void Break(const absl::Status& why) {
     std::vector<std::shared_ptr<Job>> failed;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (broken_) return;
       broken_ = true;
       why_ = why;
@@ -149,7 +153,7 @@ class Pipeline {
         c.process->Signal(SIGKILL);
       }
       in_flight_ = 0;
-      cv_.notify_all();
+      cv_.SignalAll();
     }
     for (auto& j : failed) j->Finish(why);
     if (!failed.empty()) {
@@ -161,7 +165,7 @@ class Pipeline {
 
   // False when one of its long-lived processes has died.
   bool Healthy() {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (broken_) return false;
     for (auto& c : chains_) {
       if (!c.process->Alive()) return false;
@@ -193,7 +197,7 @@ class Pipeline {
       job->data.clear();
     }
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (!broken_) {
         for (auto& job : jobs) chains_[c].in_flight.push_back(job);
       }
@@ -215,8 +219,8 @@ class Pipeline {
     std::vector<std::shared_ptr<Job>> jobs;
     while (true) {
       {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return broken_ || !submitted_.empty(); });
+        absl::MutexLock lock(&mu_);
+        while (!broken_ && submitted_.empty()) cv_.Wait(&mu_);
         if (broken_) return;
         for (auto& j : submitted_) jobs.push_back(std::move(j));
         submitted_.clear();
@@ -230,7 +234,7 @@ class Pipeline {
   void FailHeld(std::vector<std::shared_ptr<Job>>& jobs) {
     absl::Status why;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       why = why_.ok() ? absl::UnavailableError("the pipeline broke") : why_;
     }
     for (auto& j : jobs) j->Finish(why);
@@ -253,7 +257,7 @@ class Pipeline {
         std::shared_ptr<Job> job;
         bool out_of_step = false;
         {
-          std::lock_guard<std::mutex> lock(mu_);
+          absl::MutexLock lock(&mu_);
           if (!broken_) {
             if (chains_[c].in_flight.empty()) {
               out_of_step = true;
@@ -318,7 +322,7 @@ class Pipeline {
     if (c + 1 < chains_.size()) return true;
     job->data.erase(job->data.rfind(job->end_mark), job->end_mark.size());
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       --in_flight_;
     }
     job->Finish(absl::OkStatus());
@@ -349,13 +353,14 @@ class Pipeline {
   std::thread writer_;
   std::vector<std::thread> readers_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool broken_ = false;
-  absl::Status why_;  // what broke it
-  int64_t segments_ = 0;
-  int in_flight_ = 0;
-  std::deque<std::shared_ptr<Job>> submitted_;  // waiting for the first chain
+  absl::Mutex mu_;
+  absl::CondVar cv_;
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status why_ ABSL_GUARDED_BY(mu_);  // what broke it
+  int64_t segments_ ABSL_GUARDED_BY(mu_) = 0;
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  // Waiting for the first chain.
+  std::deque<std::shared_ptr<Job>> submitted_ ABSL_GUARDED_BY(mu_);
 };
 
 // The pipelines of one mode. Thread-safe.
@@ -375,7 +380,7 @@ class ModePool {
     std::vector<std::shared_ptr<Pipeline>> dead;
     uint64_t id;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       for (auto it = live_.begin(); it != live_.end();) {
         if (!(*it)->Healthy()) {
           // Killed while idle, or broken: replaced without costing a segment its retry.
@@ -396,8 +401,13 @@ class ModePool {
       id = ++next_id_;
     }
     dead.clear();  // waits for their threads, outside the lock
-    auto p = Pipeline::Start(plan_.get(), info_.name, id);
-    std::lock_guard<std::mutex> lock(mu_);
+    const Plan* plan;
+    {
+      absl::MutexLock lock(&plan_mu_);
+      plan = plan_.get();
+    }
+    auto p = Pipeline::Start(plan, info_.name, id);
+    absl::MutexLock lock(&mu_);
     --starting_;
     if (!p.ok()) {
       if (best != nullptr) return best;
@@ -416,7 +426,7 @@ class ModePool {
   void Remove(const std::shared_ptr<Pipeline>& p) {
     std::shared_ptr<Pipeline> victim;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       auto it = std::find(live_.begin(), live_.end(), p);
       if (it == live_.end()) return;
       victim = std::move(*it);
@@ -426,7 +436,7 @@ class ModePool {
 
  private:
   absl::Status EnsurePlan() {
-    std::lock_guard<std::mutex> lock(plan_mu_);
+    absl::MutexLock lock(&plan_mu_);
     if (plan_ != nullptr) return absl::OkStatus();
     auto plan = std::make_unique<Plan>();
     VERSO_ASSIGN_OR_RETURN(std::string command, apertium::NullFlushCommand(info_.path));
@@ -446,12 +456,12 @@ class ModePool {
 
   const ModeInfo info_;
   const ApertiumOptions* options_;
-  std::mutex plan_mu_;
-  std::unique_ptr<Plan> plan_;
-  std::mutex mu_;
-  std::vector<std::shared_ptr<Pipeline>> live_;
-  int starting_ = 0;
-  uint64_t next_id_ = 0;
+  absl::Mutex plan_mu_;
+  std::unique_ptr<Plan> plan_ ABSL_GUARDED_BY(plan_mu_);
+  absl::Mutex mu_;
+  std::vector<std::shared_ptr<Pipeline>> live_ ABSL_GUARDED_BY(mu_);
+  int starting_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 class ApertiumEngine : public Engine {
@@ -519,7 +529,7 @@ class ApertiumEngine : public Engine {
           s->pipeline->Break(absl::DeadlineExceededError("a segment timed out in the pipeline"));
           s->job->Finish(absl::DeadlineExceededError("a segment timed out in the pipeline"));
         }
-        s->status = s->job->status;
+        s->status = s->job->Result();
         if (!s->status.ok()) {
           pool->Remove(s->pipeline);
           log::Warn("apertium.pipeline_failed", {{"mode", pool->info().name},
