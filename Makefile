@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 DATA_DIR ?= ./data
 
-.PHONY: all deps configure build run demo test bench clean format
+.PHONY: all deps configure build run demo test check-locks bench clean format
 
 all: build
 
@@ -30,6 +30,10 @@ demo: build
 
 test: build
 	ctest --test-dir $(BUILD_DIR) -j $(JOBS) --output-on-failure --timeout 900
+
+# The lock annotations, checked by clang's -Wthread-safety (CI runs it after the tests).
+check-locks:
+	./scripts/check-thread-safety
 
 bench: build
 	@./scripts/install-deps --bench

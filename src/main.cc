@@ -6,7 +6,6 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
-#include <condition_variable>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -17,6 +16,8 @@
 #include <random>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "api/api.h"
 #include "auth/auth.h"
 #include "cli/cli.h"
@@ -548,29 +549,35 @@ absl::StatusOr<std::unique_ptr<Mt>> BuildMt(const Config& c, tm::TmService* tm,
 class Every {
  public:
   Every(std::chrono::milliseconds period, std::function<void()> fn)
-      : thread_([this, period, fn = std::move(fn)] {
-          std::unique_lock<std::mutex> lock(mu_);
-          while (!stopping_) {
-            lock.unlock();
-            fn();
-            lock.lock();
-            cv_.wait_for(lock, period, [this] { return stopping_; });
-          }
-        }) {}
+      : period_(absl::FromChrono(period)), fn_(std::move(fn)), thread_([this] { Loop(); }) {}
   ~Every() { Stop(); }
   void Stop() {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       stopping_ = true;
     }
-    cv_.notify_all();
+    cv_.SignalAll();
     if (thread_.joinable()) thread_.join();
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
+  void Loop() {
+    while (true) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (stopping_) return;
+      }
+      fn_();
+      absl::MutexLock lock(&mu_);
+      if (!stopping_) cv_.WaitWithTimeout(&mu_, period_);
+    }
+  }
+
+  const absl::Duration period_;
+  const std::function<void()> fn_;
+  absl::Mutex mu_;
+  absl::CondVar cv_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;  // last: starts after the members it uses
 };
 

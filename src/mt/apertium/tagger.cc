@@ -1,6 +1,7 @@
 // The only translation unit that includes libapertium's tagger headers (they put
 // `using namespace std` in the global namespace).
 #include "mt/apertium/tagger.h"
+#include "absl/synchronization/mutex.h"
 
 #include <apertium/file_morpho_stream.h>
 #include <apertium/hmm.h>
@@ -23,9 +24,9 @@ namespace verso::mt::apertium {
 namespace {
 
 // Guards libapertium's process-wide TaggerWord state (see the header).
-std::mutex& TaggerLock() {
-  static std::mutex mu;
-  return mu;
+absl::Mutex& TaggerLock() {
+  static absl::Mutex* mu = new absl::Mutex();
+  return *mu;
 }
 
 }  // namespace
@@ -71,7 +72,7 @@ absl::StatusOr<std::unique_ptr<HmmTagger>> HmmTagger::Load(const std::string& pr
   if (!in) return absl::NotFoundError(StrCat("cannot read tagger data ", prob_path));
   auto state = std::make_unique<State>();
   state->serialised.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  std::lock_guard<std::mutex> lock(TaggerLock());
+  absl::MutexLock lock(&TaggerLock());
   auto hmm = Deserialise(state->serialised);
   if (!hmm.ok()) return Annotate(hmm.status(), prob_path);
   state->hmm = std::move(*hmm);
@@ -84,7 +85,7 @@ absl::StatusOr<std::unique_ptr<HmmTagger>> HmmTagger::Load(const std::string& pr
 }
 
 absl::StatusOr<std::string> HmmTagger::Tag(std::string_view analysed) {
-  std::lock_guard<std::mutex> lock(TaggerLock());
+  absl::MutexLock lock(&TaggerLock());
   State& s = *state_;
   // FileMorphoStream reads from a path; each call opens the memory file afresh at offset 0.
   if (ftruncate(s.input_fd, 0) != 0 || pwrite(s.input_fd, analysed.data(), analysed.size(), 0) !=
