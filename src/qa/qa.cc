@@ -256,207 +256,262 @@ absl::Status ValidateCheckNames(const std::vector<std::string>& names, std::stri
   return absl::OkStatus();
 }
 
-std::vector<Warning> Check(const Input& in, const Options& options, Counts* counts) {
-  std::vector<Warning> out;
-  Counts local;
-  Counts& c = counts != nullptr ? *counts : local;
-  c = Counts{};
-  auto on = [&](std::string_view name) { return !options.disabled.contains(name); };
-  auto add = [&](std::string_view check, std::string_view severity, std::string message) {
-    out.push_back({std::string(check), std::string(severity), std::move(message)});
-  };
+namespace {
 
-  const std::vector<text::Token> src = text::Tokenize(in.source);
-  const std::vector<text::Token> tgt = text::Tokenize(in.target);
-  const std::string src_plain = text::PlainText(in.source);
-  const std::string tgt_plain = text::PlainText(in.target);
-
-  // Untranslated: empty, or the source copied into a language that is not the source's.
-  const bool empty_target = StripAsciiWhitespace(tgt_plain).empty();
-  if (empty_target && !StripAsciiWhitespace(src_plain).empty()) {
-    c.untranslated = true;
-    if (on("untranslated")) add("untranslated", "error", "the translation is empty");
-    return out;  // nothing else to check in an empty translation
-  }
-  if (text::Normalize(src_plain) == text::Normalize(tgt_plain) && HasLongWord(src) &&
-      text::PrimaryLanguage(in.source_lang) != text::PrimaryLanguage(in.target_lang)) {
-    c.untranslated = true;
-    if (on("untranslated")) add("untranslated", "warning", "the translation is the source text");
+// One segment's checks, as named steps; each fills its counts and adds its warnings when the
+// check is on.
+class Checker {
+ public:
+  Checker(const Input& in, const Options& options, Counts* counts)
+      : in_(in),
+        options_(options),
+        c_(*counts),
+        src_(text::Tokenize(in.source)),
+        tgt_(text::Tokenize(in.target)),
+        src_plain_(text::PlainText(in.source)),
+        tgt_plain_(text::PlainText(in.target)) {
+    c_ = Counts{};
   }
 
-  Multiset sn, tn, sp, tp, st, tt;
-  std::vector<std::string> src_tag_order, tgt_tag_order;
-  std::vector<const text::Token*> tgt_tags;
-  for (const text::Token& t : src) {
-    if (t.kind == text::TokenKind::kNumber) ++sn[NumberKey(t.surface)];
-    if (t.kind == text::TokenKind::kTag) {
-      ++st[t.surface];
-      src_tag_order.push_back(t.surface);
+  std::vector<Warning> Run() {
+    if (Untranslated()) return std::move(out_);  // nothing else to check in an empty one
+    Numbers();
+    Placeholders();
+    Tags();
+    WhiteSpace();
+    EndPunctuation();
+    if (On("double_space") && tgt_plain_.find("  ") != std::string::npos &&
+        src_plain_.find("  ") == std::string::npos) {
+      Add("double_space", "warning", "the translation has two spaces in a row");
     }
-  }
-  for (const text::Token& t : tgt) {
-    if (t.kind == text::TokenKind::kNumber) ++tn[NumberKey(t.surface)];
-    if (t.kind == text::TokenKind::kTag) {
-      ++tt[t.surface];
-      tgt_tag_order.push_back(t.surface);
-      tgt_tags.push_back(&t);
-    }
+    Links();
+    Terms();
+    Length();
+    return std::move(out_);
   }
 
-  std::map<std::string, std::string> src_shown, tgt_shown;  // key -> as written
-  AddPlaceholders(src, &sp, &src_shown);
-  AddPlaceholders(tgt, &tp, &tgt_shown);
-  Diff numbers = Compare(sn, tn);
-  c.numbers_missing = static_cast<int>(numbers.missing.size());
-  c.numbers_extra = static_cast<int>(numbers.extra.size());
-  if (on("numbers")) {
+ private:
+  bool On(std::string_view name) const { return !options_.disabled.contains(name); }
+  void Add(std::string_view check, std::string_view severity, std::string message) {
+    out_.push_back({std::string(check), std::string(severity), std::move(message)});
+  }
+
+  // Empty, or the source copied into a language that is not the source's. True when the
+  // translation is empty.
+  bool Untranslated() {
+    if (StripAsciiWhitespace(tgt_plain_).empty() && !StripAsciiWhitespace(src_plain_).empty()) {
+      c_.untranslated = true;
+      if (On("untranslated")) Add("untranslated", "error", "the translation is empty");
+      return true;
+    }
+    if (text::Normalize(src_plain_) == text::Normalize(tgt_plain_) && HasLongWord(src_) &&
+        text::PrimaryLanguage(in_.source_lang) != text::PrimaryLanguage(in_.target_lang)) {
+      c_.untranslated = true;
+      if (On("untranslated")) Add("untranslated", "warning", "the translation is the source text");
+    }
+    return false;
+  }
+
+  static Multiset NumberKeys(const std::vector<text::Token>& tokens) {
+    Multiset out;
+    for (const text::Token& t : tokens) {
+      if (t.kind == text::TokenKind::kNumber) ++out[NumberKey(t.surface)];
+    }
+    return out;
+  }
+
+  void Numbers() {
+    Diff numbers = Compare(NumberKeys(src_), NumberKeys(tgt_));
+    c_.numbers_missing = static_cast<int>(numbers.missing.size());
+    c_.numbers_extra = static_cast<int>(numbers.extra.size());
+    if (!On("numbers")) return;
     if (!numbers.missing.empty()) {
-      add("numbers", "error", StrCat("numbers missing: ", List(numbers.missing)));
+      Add("numbers", "error", StrCat("numbers missing: ", List(numbers.missing)));
     }
     if (!numbers.extra.empty()) {
-      add("numbers", "error", StrCat("numbers not in the source: ", List(numbers.extra)));
+      Add("numbers", "error", StrCat("numbers not in the source: ", List(numbers.extra)));
     }
   }
 
-  Diff ph = Compare(sp, tp);
-  for (std::string& m : ph.missing) m = src_shown[m];
-  for (std::string& m : ph.extra) m = tgt_shown[m];
-  c.placeholders_missing = static_cast<int>(ph.missing.size());
-  c.placeholders_extra = static_cast<int>(ph.extra.size());
-  if (on("placeholders")) {
+  void Placeholders() {
+    Multiset sp, tp;
+    std::map<std::string, std::string> src_shown, tgt_shown;  // key -> as written
+    AddPlaceholders(src_, &sp, &src_shown);
+    AddPlaceholders(tgt_, &tp, &tgt_shown);
+    Diff ph = Compare(sp, tp);
+    for (std::string& m : ph.missing) m = src_shown[m];
+    for (std::string& m : ph.extra) m = tgt_shown[m];
+    c_.placeholders_missing = static_cast<int>(ph.missing.size());
+    c_.placeholders_extra = static_cast<int>(ph.extra.size());
+    if (!On("placeholders")) return;
     if (!ph.missing.empty()) {
-      add("placeholders", "error", StrCat("placeholders missing: ", List(ph.missing)));
+      Add("placeholders", "error", StrCat("placeholders missing: ", List(ph.missing)));
     }
     if (!ph.extra.empty()) {
-      add("placeholders", "error", StrCat("placeholders not in the source: ", List(ph.extra)));
+      Add("placeholders", "error", StrCat("placeholders not in the source: ", List(ph.extra)));
     }
   }
 
-  Diff tags = Compare(st, tt);
-  // Pairing is checked for the tags the source pairs: "<TAB>" in a help text is no tag.
-  std::vector<const text::Token*> src_tags;
-  for (const text::Token& t : src) {
-    if (t.kind == text::TokenKind::kTag) src_tags.push_back(&t);
-  }
-  std::set<std::string> src_names, src_unpaired;
-  for (const text::Token* t : src_tags) src_names.insert(TagName(t->surface));
-  for (const std::string& u : Unpaired(src_tags)) src_unpaired.insert(TagName(u));
-  std::vector<std::string> unpaired;
-  for (std::string& u : Unpaired(tgt_tags)) {
-    const std::string name = TagName(u);
-    const std::string pair_name = name == "ept" ? "bpt" : name;
-    if (src_names.contains(pair_name) && !src_unpaired.contains(pair_name)) {
-      unpaired.push_back(std::move(u));
+  static std::vector<const text::Token*> TagTokens(const std::vector<text::Token>& tokens) {
+    std::vector<const text::Token*> out;
+    for (const text::Token& t : tokens) {
+      if (t.kind == text::TokenKind::kTag) out.push_back(&t);
     }
+    return out;
   }
-  c.tags_missing = static_cast<int>(tags.missing.size());
-  c.tags_extra = static_cast<int>(tags.extra.size());
-  c.tags_unpaired = static_cast<int>(unpaired.size());
-  c.tag_order = tags.missing.empty() && tags.extra.empty() && src_tag_order != tgt_tag_order;
-  if (on("tags")) {
+
+  // Tags of the target without their pair, among those the source pairs ("<TAB>" in a help
+  // text is no tag).
+  static std::vector<std::string> UnpairedTags(const std::vector<const text::Token*>& src_tags,
+                                               const std::vector<const text::Token*>& tgt_tags) {
+    std::set<std::string> src_names, src_unpaired;
+    for (const text::Token* t : src_tags) src_names.insert(TagName(t->surface));
+    for (const std::string& u : Unpaired(src_tags)) src_unpaired.insert(TagName(u));
+    std::vector<std::string> unpaired;
+    for (std::string& u : Unpaired(tgt_tags)) {
+      const std::string name = TagName(u);
+      const std::string pair_name = name == "ept" ? "bpt" : name;
+      if (src_names.contains(pair_name) && !src_unpaired.contains(pair_name)) {
+        unpaired.push_back(std::move(u));
+      }
+    }
+    return unpaired;
+  }
+
+  void Tags() {
+    const std::vector<const text::Token*> src_tags = TagTokens(src_), tgt_tags = TagTokens(tgt_);
+    Multiset st, tt;
+    std::vector<std::string> src_order, tgt_order;
+    for (const text::Token* t : src_tags) {
+      ++st[t->surface];
+      src_order.push_back(t->surface);
+    }
+    for (const text::Token* t : tgt_tags) {
+      ++tt[t->surface];
+      tgt_order.push_back(t->surface);
+    }
+    Diff tags = Compare(st, tt);
+    const std::vector<std::string> unpaired = UnpairedTags(src_tags, tgt_tags);
+    c_.tags_missing = static_cast<int>(tags.missing.size());
+    c_.tags_extra = static_cast<int>(tags.extra.size());
+    c_.tags_unpaired = static_cast<int>(unpaired.size());
+    c_.tag_order = tags.missing.empty() && tags.extra.empty() && src_order != tgt_order;
+    if (!On("tags")) return;
     if (!tags.missing.empty()) {
-      add("tags", "error",
+      Add("tags", "error",
           StrCat(tags.missing.size(), " inline tag", tags.missing.size() == 1 ? "" : "s",
                  " missing: ", List(tags.missing)));
     }
     if (!tags.extra.empty()) {
-      add("tags", "error", StrCat("inline tags not in the source: ", List(tags.extra)));
+      Add("tags", "error", StrCat("inline tags not in the source: ", List(tags.extra)));
     }
-    if (!unpaired.empty()) add("tags", "error", StrCat("tags without a pair: ", List(unpaired)));
-    if (c.tag_order) add("tags", "warning", "inline tags are in a different order");
+    if (!unpaired.empty()) Add("tags", "error", StrCat("tags without a pair: ", List(unpaired)));
+    if (c_.tag_order) Add("tags", "warning", "inline tags are in a different order");
   }
 
   // White space at the ends (of the plain text: a segment may begin with a code).
-  auto lead = [](std::string_view s) {
-    size_t n = 0;
-    while (n < s.size() && IsSpace(s[n])) ++n;
-    return std::string(s.substr(0, n));
-  };
-  auto trail = [](std::string_view s) {
-    size_t n = 0;
-    while (n < s.size() && IsSpace(s[s.size() - 1 - n])) ++n;
-    return std::string(s.substr(s.size() - n));
-  };
-  if (lead(src_plain) != lead(tgt_plain)) {
-    c.whitespace = true;
-    if (on("leading_whitespace")) {
-      add("leading_whitespace", "warning",
-          StrCat("the source begins with ", lead(src_plain).size(),
-                 " white-space characters, the translation with ", lead(tgt_plain).size()));
+  void WhiteSpace() {
+    auto lead = [](std::string_view s) {
+      size_t n = 0;
+      while (n < s.size() && IsSpace(s[n])) ++n;
+      return std::string(s.substr(0, n));
+    };
+    auto trail = [](std::string_view s) {
+      size_t n = 0;
+      while (n < s.size() && IsSpace(s[s.size() - 1 - n])) ++n;
+      return std::string(s.substr(s.size() - n));
+    };
+    if (lead(src_plain_) != lead(tgt_plain_)) {
+      c_.whitespace = true;
+      if (On("leading_whitespace")) {
+        Add("leading_whitespace", "warning",
+            StrCat("the source begins with ", lead(src_plain_).size(),
+                   " white-space characters, the translation with ", lead(tgt_plain_).size()));
+      }
     }
-  }
-  if (trail(src_plain) != trail(tgt_plain)) {
-    c.whitespace = true;
-    if (on("trailing_whitespace")) {
-      add("trailing_whitespace", "warning",
-          StrCat("the source ends with ", trail(src_plain).size(),
-                 " white-space characters, the translation with ", trail(tgt_plain).size()));
+    if (trail(src_plain_) != trail(tgt_plain_)) {
+      c_.whitespace = true;
+      if (On("trailing_whitespace")) {
+        Add("trailing_whitespace", "warning",
+            StrCat("the source ends with ", trail(src_plain_).size(),
+                   " white-space characters, the translation with ", trail(tgt_plain_).size()));
+      }
     }
   }
 
   // Ending punctuation; scripts that end sentences without it are not checked.
-  const std::string tl = text::PrimaryLanguage(in.target_lang);
-  if (tl != "th" && tl != "lo" && tl != "my" && tl != "km") {
-    std::string_view se = EndPunct(src_plain), te = EndPunct(tgt_plain);
-    if (se != te) {
-      c.end_punctuation = true;
-      if (on("end_punctuation")) {
-        add("end_punctuation", "warning",
-            se.empty()
-                ? StrCat("the translation ends with \"", LastChar(tgt_plain),
-                         "\", the source with no punctuation")
-                : StrCat("the source ends with \"", LastChar(src_plain), "\", the translation ",
-                         te.empty() ? std::string("with no punctuation")
-                                    : StrCat("with \"", LastChar(tgt_plain), "\"")));
-      }
+  void EndPunctuation() {
+    const std::string tl = text::PrimaryLanguage(in_.target_lang);
+    if (tl == "th" || tl == "lo" || tl == "my" || tl == "km") return;
+    std::string_view se = EndPunct(src_plain_), te = EndPunct(tgt_plain_);
+    if (se == te) return;
+    c_.end_punctuation = true;
+    if (!On("end_punctuation")) return;
+    Add("end_punctuation", "warning",
+        se.empty() ? StrCat("the translation ends with \"", LastChar(tgt_plain_),
+                            "\", the source with no punctuation")
+                   : StrCat("the source ends with \"", LastChar(src_plain_), "\", the translation ",
+                            te.empty() ? std::string("with no punctuation")
+                                       : StrCat("with \"", LastChar(tgt_plain_), "\"")));
+  }
+
+  void Links() {
+    Multiset su, tu, se, te;
+    FindLinks(src_plain_, &su, &se);
+    FindLinks(tgt_plain_, &tu, &te);
+    Diff urls = Compare(su, tu), emails = Compare(se, te);
+    c_.urls_missing = static_cast<int>(urls.missing.size());
+    c_.emails_missing = static_cast<int>(emails.missing.size());
+    if (On("urls") && !urls.missing.empty()) {
+      Add("urls", "error", StrCat("URLs missing or changed: ", List(urls.missing)));
+    }
+    if (On("emails") && !emails.missing.empty()) {
+      Add("emails", "error", StrCat("e-mail addresses missing or changed: ", List(emails.missing)));
     }
   }
 
-  if (on("double_space") && tgt_plain.find("  ") != std::string::npos &&
-      src_plain.find("  ") == std::string::npos) {
-    add("double_space", "warning", "the translation has two spaces in a row");
-  }
-
-  Multiset su, tu, se, te;
-  FindLinks(src_plain, &su, &se);
-  FindLinks(tgt_plain, &tu, &te);
-  Diff urls = Compare(su, tu), emails = Compare(se, te);
-  c.urls_missing = static_cast<int>(urls.missing.size());
-  c.emails_missing = static_cast<int>(emails.missing.size());
-  if (on("urls") && !urls.missing.empty()) {
-    add("urls", "error", StrCat("URLs missing or changed: ", List(urls.missing)));
-  }
-  if (on("emails") && !emails.missing.empty()) {
-    add("emails", "error", StrCat("e-mail addresses missing or changed: ", List(emails.missing)));
-  }
-
-  if (in.terms != nullptr) {
-    c.glossary_missing = static_cast<int>(in.terms->missing.size());
-    c.forbidden = static_cast<int>(in.terms->forbidden.size());
-    if (on("glossary")) {
-      for (size_t i : in.terms->missing) {
-        const terms::TermHit& h = in.terms->hits[i];
+  void Terms() {
+    if (in_.terms == nullptr) return;
+    c_.glossary_missing = static_cast<int>(in_.terms->missing.size());
+    c_.forbidden = static_cast<int>(in_.terms->forbidden.size());
+    if (On("glossary")) {
+      for (size_t i : in_.terms->missing) {
+        const terms::TermHit& h = in_.terms->hits[i];
         std::vector<std::string> want;
         for (const terms::Term& t : h.targets) want.push_back(StrCat("\"", t.text, "\""));
-        add("glossary", "error",
+        Add("glossary", "error",
             StrCat("\"", h.source, "\" should be translated as ", Join(want, " or ")));
       }
     }
-    if (on("forbidden_terms")) {
-      for (const std::string& f : in.terms->forbidden) {
-        add("forbidden_terms", "error", StrCat("forbidden term \"", f, "\""));
+    if (On("forbidden_terms")) {
+      for (const std::string& f : in_.terms->forbidden) {
+        Add("forbidden_terms", "error", StrCat("forbidden term \"", f, "\""));
       }
     }
   }
 
-  if (options.max_length > 0 && on("length")) {
-    const int64_t n = static_cast<int64_t>(text::CodePointCount(tgt_plain));
-    if (n > options.max_length) {
-      add("length", "error",
-          StrCat("the translation has ", n, " characters; the limit is ", options.max_length));
+  void Length() {
+    if (options_.max_length <= 0 || !On("length")) return;
+    const int64_t n = static_cast<int64_t>(text::CodePointCount(tgt_plain_));
+    if (n > options_.max_length) {
+      Add("length", "error",
+          StrCat("the translation has ", n, " characters; the limit is ", options_.max_length));
     }
   }
-  return out;
+
+  const Input& in_;
+  const Options& options_;
+  Counts& c_;
+  const std::vector<text::Token> src_, tgt_;
+  const std::string src_plain_, tgt_plain_;
+  std::vector<Warning> out_;
+};
+
+}  // namespace
+
+std::vector<Warning> Check(const Input& in, const Options& options, Counts* counts) {
+  Counts local;
+  return Checker(in, options, counts != nullptr ? counts : &local).Run();
 }
 
 }  // namespace verso::qa
