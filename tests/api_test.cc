@@ -52,25 +52,16 @@ std::string SmallTmx(const std::string& src, const std::string& tgt, int units,
   return s + "</body></tmx>\n";
 }
 
-class ApiTest : public ::testing::Test {
+class ApiTest : public test::ServerTest {
  protected:
+  ApiTest() : ServerTest("api") {}
   void SetUp() override {
-    dir_ = TestDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    ServerTest::SetUp();
     admin_ = CreateKey(dir_, "acme", "admin");
     reader_ = CreateKey(dir_, "acme", "tm:read");
     writer_ = CreateKey(dir_, "acme", "tm:read,tm:write");
     other_ = CreateKey(dir_, "globex", "admin");
-    server_ = std::make_unique<ServerProcess>(
-        dir_, std::vector<std::string>{"server.max_body_bytes=65536", "imports.sync_max_bytes=4096",
-                                       "rate_limit.rps=0"});
-    ASSERT_GT(server_->port(), 0);
-  }
-  void TearDown() override {
-    if (server_) {
-      server_->Signal(SIGTERM);
-      server_->Wait();
-    }
-    std::filesystem::remove_all(dir_);
+    Start({"server.max_body_bytes=65536", "imports.sync_max_bytes=4096"});
   }
 
   Reply Call(const std::string& method, const std::string& path, const std::string& key,
@@ -110,8 +101,7 @@ class ApiTest : public ::testing::Test {
     return e;
   }
 
-  std::string dir_, admin_, reader_, writer_, other_;
-  std::unique_ptr<ServerProcess> server_;
+  std::string admin_, reader_, writer_, other_;
 };
 
 TEST_F(ApiTest, StoresSegmentsLookupConcordance) {
