@@ -19,9 +19,9 @@ namespace {
 
 using nlohmann::json;
 using test::Fetch;
-using ::testing::HasSubstr;
 using test::HttpConnection;
 using test::HttpResponse;
+using ::testing::HasSubstr;
 
 std::string TestDir(const std::string& name) { return test::TestDir("api", name); }
 using test::CreateKey;
@@ -67,9 +67,8 @@ class ApiTest : public test::ServerTest {
   Reply Call(const std::string& method, const std::string& path, const std::string& key,
              const std::string& body = "",
              std::vector<std::pair<std::string, std::string>> headers = {}) {
-    if (!key.empty()) headers.emplace_back("Authorization", "Bearer " + key);
     Reply r;
-    r.http = Fetch(server_->port(), method, path, body, headers);
+    r.http = Send(method, path, key, body, "application/json", std::move(headers));
     if (r.http.Header("content-type").rfind("application/json", 0) == 0 && !r.http.body.empty()) {
       r.body = json::parse(r.http.body, nullptr, false);
     }

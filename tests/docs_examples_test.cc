@@ -166,7 +166,7 @@ class DocsExamplesTest : public test::ServerTest {
   // Runs `command` with the wrappers first on PATH, in work_, with $KEY set.
   test::RunResult Shell(const std::string& command) {
     return test::Run({"/bin/bash", "-c", "cd '" + work_ + "' && " + command},
-                        {"PATH=" + work_ + "/bin:" + std::getenv("PATH"), "KEY=" + key_});
+                     {"PATH=" + work_ + "/bin:" + std::getenv("PATH"), "KEY=" + key_});
   }
   json Api(const std::string& method, const std::string& path, const std::string& body = "") {
     std::vector<std::pair<std::string, std::string>> headers = {

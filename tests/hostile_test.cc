@@ -23,9 +23,9 @@ namespace {
 
 using nlohmann::json;
 using test::Fetch;
-using ::testing::HasSubstr;
 using test::HttpConnection;
 using test::HttpResponse;
+using ::testing::HasSubstr;
 using ::testing::Not;
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
@@ -56,9 +56,7 @@ class HostileTest : public test::ServerTest {
   HttpResponse Call(const std::string& method, const std::string& path, const std::string& key,
                     const std::string& body = "", const std::string& type = "application/json",
                     Headers headers = {}) {
-    if (!key.empty()) headers.emplace_back("Authorization", "Bearer " + key);
-    if (!body.empty()) headers.emplace_back("Content-Type", type);
-    return Fetch(server_->port(), method, path, body, headers);
+    return Send(method, path, key, body, type, std::move(headers));
   }
   static std::string Message(const HttpResponse& r) {
     json j = json::parse(r.body, nullptr, false);

@@ -21,8 +21,8 @@ namespace {
 
 using nlohmann::json;
 using test::Fetch;
-using ::testing::HasSubstr;
 using test::HttpResponse;
+using ::testing::HasSubstr;
 using ::testing::Not;
 
 const std::string kSuite = std::string(VERSO_SHARED_DATA) + "/xliff/oasis-xliff2-test-suite";
@@ -88,11 +88,7 @@ class JobsApiTest : public test::ServerTest {
   HttpResponse Call(const std::string& method, const std::string& path, const std::string& body,
                     const std::string& type = "application/json",
                     std::vector<std::pair<std::string, std::string>> headers = {}) {
-    headers.emplace_back("Authorization", "Bearer " + key_);
-    if (!body.empty() || method == "POST" || method == "PUT") {
-      headers.emplace_back("Content-Type", type);
-    }
-    return Fetch(server_->port(), method, path, body, headers);
+    return Send(method, path, key_, body, type, std::move(headers));
   }
   json Get(const std::string& path) {
     HttpResponse r = Call("GET", path, "");
@@ -230,7 +226,7 @@ TEST_F(JobsApiTest, AnXliffDocumentGoesThroughTmMtQePostEditingAndComesBackValid
           R"(<target>Abra la <pc id="1" dataRefStart="d1" dataRefEnd="d2">ventana</pc> ya.</target>)"));
   EXPECT_THAT(doc.body, Not(HasSubstr("<target>VERSO-1234")));
   EXPECT_EQ(test::SchemaErrors(doc.body, kSuite + "/xliff-21/schemas/xliff_core_2.0.xsd",
-                                  kSuite + "/local/catalog.xml"),
+                               kSuite + "/local/catalog.xml"),
             "");
 }
 
@@ -471,8 +467,8 @@ TEST_F(JobsApiTest, AWorkerProcessRunsTheServersJobs) {
   const std::string id = json::parse(r.body)["id"];
   EXPECT_EQ(Get("/v1/jobs/" + id)["status"], "queued");
   test::Child worker({VERSO_BINARY, "--data-dir", dir_, "--log-level", "warn", "--set",
-                         "mt.apertium.pipelines=1", "worker", "--threads", "1"},
-                        {}, dir_ + "/worker.log");
+                      "mt.apertium.pipelines=1", "worker", "--threads", "1"},
+                     {}, dir_ + "/worker.log");
   json job = WaitFor(id, [](const json& j) { return j["status"] == "completed"; });
   EXPECT_EQ(job["counts"]["mt"], 2);
   worker.Kill(SIGTERM);

@@ -27,8 +27,8 @@ using test::FakeHttpServer;
 using test::FakeRequest;
 using test::FakeResponse;
 using test::Fetch;
-using ::testing::HasSubstr;
 using test::HttpResponse;
+using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr char kOpenAiKey[] = "sk-proj-verso-test-5f2b9c0e7d41a8";
@@ -102,9 +102,7 @@ class MtApiTest : public test::ServerTest {
   }
   json Call(const std::string& method, const std::string& path, const std::string& key,
             const json& body, int* status) {
-    std::vector<std::pair<std::string, std::string>> headers;
-    if (!key.empty()) headers.emplace_back("Authorization", "Bearer " + key);
-    HttpResponse r = Raw(method, path, body.is_null() ? "" : body.dump(), headers);
+    HttpResponse r = Send(method, path, key, body.is_null() ? "" : body.dump());
     *status = r.status;
     return json::parse(r.body, nullptr, false);
   }
@@ -551,7 +549,7 @@ TEST_F(MtApiTest, TheOfficialDeepLNodeClientWorksAgainstVerso) {
   Start({});
   const std::string script = std::string(VERSO_SOURCE_DIR) + "/tests/deepl-node/client.mjs";
   auto r = test::Run({"/usr/bin/env", "node", script,
-                         "http://127.0.0.1:" + std::to_string(server_->port()), translator_});
+                      "http://127.0.0.1:" + std::to_string(server_->port()), translator_});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   json out = json::parse(r.out, nullptr, false);
   ASSERT_FALSE(out.is_discarded()) << r.out;

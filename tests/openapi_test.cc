@@ -171,8 +171,8 @@ TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
   ASSERT_EQ(key_run.exit_code, 0);
   std::string key = key_run.out.substr(0, key_run.out.find('\n'));
   test::Child server({VERSO_BINARY, "--data-dir", dir, "--log-level", "warn", "--set",
-                         "imports.sync_max_bytes=2000", "--set", "mt.apertium.pipelines=1", "serve",
-                         "--listen", "127.0.0.1:0"});
+                      "imports.sync_max_bytes=2000", "--set", "mt.apertium.pipelines=1", "serve",
+                      "--listen", "127.0.0.1:0"});
   std::string line;
   int port = 0;
   while (port == 0 && server.ReadLine(&line)) {

@@ -19,8 +19,8 @@ using test::FakeHttpServer;
 using test::FakeRequest;
 using test::FakeResponse;
 using test::Fetch;
-using ::testing::HasSubstr;
 using test::HttpResponse;
+using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr char kCometKey[] = "qe-key-7c1f4e2a9b";
@@ -37,9 +37,7 @@ class QualityApiTest : public test::ServerTest {
   HttpResponse Raw(const std::string& method, const std::string& path, const std::string& body,
                    const std::string& content_type = "application/json",
                    const std::string& key = "") {
-    return Fetch(server_->port(), method, path, body,
-                 {{"Authorization", "Bearer " + (key.empty() ? key_ : key)},
-                  {"Content-Type", content_type}});
+    return Send(method, path, key.empty() ? key_ : key, body, content_type);
   }
   json Post(const std::string& path, const json& body, int want = 200) {
     HttpResponse r = Raw("POST", path, body.dump());

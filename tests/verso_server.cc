@@ -74,4 +74,12 @@ void ServerTest::Start(std::vector<std::string> settings, std::vector<std::strin
   ASSERT_GT(server_->port(), 0) << ReadFile(log_).value_or("");
 }
 
+HttpResponse ServerTest::Send(const std::string& method, const std::string& path,
+                              const std::string& key, const std::string& body,
+                              const std::string& type, Headers headers) const {
+  if (!key.empty()) headers.emplace_back("Authorization", "Bearer " + key);
+  if (!body.empty()) headers.emplace_back("Content-Type", type);
+  return Fetch(server_->port(), method, path, body, headers);
+}
+
 }  // namespace verso::test

@@ -7,8 +7,10 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "tests/http_client.h"
 #include "tests/process.h"
 
 namespace verso::test {
@@ -52,6 +54,13 @@ class ServerTest : public ::testing::Test {
   // Starts the server with `settings` (--set key=value, plus no rate limit and one Apertium
   // pipeline) and `env`; fails the test with the log when it does not start.
   void Start(std::vector<std::string> settings = {}, std::vector<std::string> env = {});
+
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+  // A request to this test's server: `key` (unless empty) as "Authorization: Bearer", a
+  // non-empty body with Content-Type `type`. Every fixture's helpers go through it.
+  HttpResponse Send(const std::string& method, const std::string& path, const std::string& key,
+                    const std::string& body = "", const std::string& type = "application/json",
+                    Headers headers = {}) const;
 
   std::string dir_, log_;
   std::unique_ptr<VersoServer> server_;
