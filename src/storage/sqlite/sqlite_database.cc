@@ -1,7 +1,8 @@
 // SQLite implementation of the Database and its repositories.
 //
-// One write connection (serialized by write_mu_) and a small pool of read connections; WAL mode
-// lets readers run while a writer holds its transaction. Segments reference their store by an
+// One write connection (serialized by the pool's write_mu, shared with the job repository) and a
+// small pool of read connections (sqlite_db.h's ConnectionPool); WAL mode lets readers run while
+// the writer holds its transaction. Segments reference their store by an
 // integer (tm_stores.num) to keep rows small. A unique index on (store_num, pair_hash) makes
 // "the same source, target and context" a single segment; pair_hash is a 64-bit hash, so two
 // different segments collide with probability ~n²/2⁶⁵ (3·10⁻⁸ at a million segments).
@@ -25,6 +26,7 @@ namespace verso::storage {
 namespace {
 
 using sqlite::Connection;
+using sqlite::ConnectionPool;
 using sqlite::Stmt;
 
 constexpr const char* kMigrations[] = {
@@ -426,15 +428,10 @@ class SqliteDatabase : public Database,
   static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& path,
                                                         const SqliteOptions& options) {
     auto repo = std::unique_ptr<SqliteDatabase>(new SqliteDatabase());
-    VERSO_ASSIGN_OR_RETURN(repo->writer_, Connection::Open(path, options.synchronous_full));
+    VERSO_ASSIGN_OR_RETURN(repo->pool_, ConnectionPool::Open(path, options.synchronous_full,
+                                                             options.read_connections));
     VERSO_RETURN_IF_ERROR(repo->Migrate());
-    VERSO_ASSIGN_OR_RETURN(repo->jobs_, OpenSqliteJobs(path, options.synchronous_full));
-    for (int i = 0; i < std::max(1, options.read_connections); ++i) {
-      VERSO_ASSIGN_OR_RETURN(auto conn, Connection::Open(path, options.synchronous_full));
-      absl::MutexLock lock(&repo->pool_mu_);  // not shared yet; the lock keeps the rule simple
-      repo->idle_readers_.push_back(conn.get());
-      repo->readers_.push_back(std::move(conn));
-    }
+    repo->jobs_ = NewSqliteJobs(repo->pool_.get());
     return std::unique_ptr<Database>(std::move(repo));
   }
 
@@ -447,7 +444,7 @@ class SqliteDatabase : public Database,
   JobRepository& jobs() override { return *jobs_; }
 
   absl::Status Ping() override {
-    Reader r(this);
+    Reader r(pool_.get());
     VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare("SELECT 1"));
     st->Reset();
     VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
@@ -459,10 +456,10 @@ class SqliteDatabase : public Database,
   // ---- API keys ----
 
   absl::Status CreateKey(const ApiKeyRecord& key) override {
-    absl::MutexLock lock(&write_mu_);
+    absl::MutexLock lock(&pool_->write_mu);
     VERSO_ASSIGN_OR_RETURN(
         Stmt * st,
-        writer_->Prepare(
+        pool_->writer->Prepare(
             "INSERT INTO api_keys(id, tenant, name, scopes, hash, prefix, created_at, revoked_at) "
             "VALUES(?,?,?,?,?,?,?,?)"));
     st->Reset().Bind(1, key.id).Bind(2, key.tenant).Bind(3, key.name);
@@ -476,7 +473,7 @@ class SqliteDatabase : public Database,
   }
 
   absl::StatusOr<std::vector<ApiKeyRecord>> ListKeys(std::string_view tenant) override {
-    Reader r(this);
+    Reader r(pool_.get());
     VERSO_ASSIGN_OR_RETURN(
         Stmt * st, r->Prepare(StrCat("SELECT ", kKeyColumns,
                                      " FROM api_keys WHERE ?1 = '' OR tenant = ?1 ORDER BY id")));
@@ -487,7 +484,7 @@ class SqliteDatabase : public Database,
   }
 
   absl::StatusOr<ApiKeyRecord> FindKeyByHash(std::string_view hash) override {
-    Reader r(this);
+    Reader r(pool_.get());
     VERSO_ASSIGN_OR_RETURN(
         Stmt * st, r->Prepare(StrCat("SELECT ", kKeyColumns, " FROM api_keys WHERE hash=?")));
     st->Reset().Bind(1, hash);
@@ -499,10 +496,10 @@ class SqliteDatabase : public Database,
   }
 
   absl::Status RevokeKey(std::string_view id, absl::Time when) override {
-    absl::MutexLock lock(&write_mu_);
+    absl::MutexLock lock(&pool_->write_mu);
     VERSO_ASSIGN_OR_RETURN(
-        Stmt * st,
-        writer_->Prepare("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?"));
+        Stmt * st, pool_->writer->Prepare(
+                       "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?"));
     st->Reset().Bind(1, Micros(when)).Bind(2, id);
     return st->RunChanging(absl::NotFoundError(StrCat("key ", id, " not found")));
   }
@@ -510,10 +507,11 @@ class SqliteDatabase : public Database,
   // ---- Engine policies ----
 
   absl::Status PutPolicy(const EnginePolicyRecord& p) override {
-    absl::MutexLock lock(&write_mu_);
+    absl::MutexLock lock(&pool_->write_mu);
     VERSO_ASSIGN_OR_RETURN(
-        Stmt * st, writer_->Prepare("INSERT OR REPLACE INTO mt_policies(tenant, name, engines, "
-                                    "updated_at) VALUES(?,?,?,?)"));
+        Stmt * st,
+        pool_->writer->Prepare("INSERT OR REPLACE INTO mt_policies(tenant, name, engines, "
+                               "updated_at) VALUES(?,?,?,?)"));
     st->Reset().Bind(1, p.tenant).Bind(2, p.name).Bind(3, Join(p.engines, " "));
     st->Bind(4, Micros(p.updated_at));
     return st->Run();
@@ -521,7 +519,7 @@ class SqliteDatabase : public Database,
 
   absl::StatusOr<EnginePolicyRecord> GetPolicy(std::string_view tenant,
                                                std::string_view name) override {
-    Reader r(this);
+    Reader r(pool_.get());
     VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare("SELECT tenant, name, engines, updated_at FROM "
                                                  "mt_policies WHERE tenant=? AND name=?"));
     st->Reset().Bind(1, tenant).Bind(2, name);
@@ -533,7 +531,7 @@ class SqliteDatabase : public Database,
   }
 
   absl::StatusOr<std::vector<EnginePolicyRecord>> ListPolicies(std::string_view tenant) override {
-    Reader r(this);
+    Reader r(pool_.get());
     VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare("SELECT tenant, name, engines, updated_at FROM "
                                                  "mt_policies WHERE tenant=? ORDER BY name"));
     st->Reset().Bind(1, tenant);
@@ -543,9 +541,9 @@ class SqliteDatabase : public Database,
   }
 
   absl::Status DeletePolicy(std::string_view tenant, std::string_view name) override {
-    absl::MutexLock lock(&write_mu_);
-    VERSO_ASSIGN_OR_RETURN(Stmt * st,
-                           writer_->Prepare("DELETE FROM mt_policies WHERE tenant=? AND name=?"));
+    absl::MutexLock lock(&pool_->write_mu);
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st, pool_->writer->Prepare("DELETE FROM mt_policies WHERE tenant=? AND name=?"));
     st->Reset().Bind(1, tenant).Bind(2, name);
     return st->RunChanging(absl::NotFoundError(StrCat("engine policy \"", name, "\" not found")));
   }
@@ -564,10 +562,10 @@ class SqliteDatabase : public Database,
   // ---- Glossaries ----
 
   absl::Status CreateGlossary(const GlossaryRecord& g) override {
-    absl::MutexLock lock(&write_mu_);
-    VERSO_ASSIGN_OR_RETURN(Stmt * st,
-                           writer_->Prepare("INSERT INTO glossaries(tenant, name, description, "
-                                            "created_at, updated_at) VALUES(?,?,?,?,?)"));
+    absl::MutexLock lock(&pool_->write_mu);
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st, pool_->writer->Prepare("INSERT INTO glossaries(tenant, name, description, "
+                                          "created_at, updated_at) VALUES(?,?,?,?,?)"));
     st->Reset().Bind(1, g.tenant).Bind(2, g.name).Bind(3, g.description);
     st->Bind(4, Micros(g.created_at)).Bind(5, Micros(g.updated_at));
     absl::Status s = st->Run();
@@ -598,7 +596,7 @@ class SqliteDatabase : public Database,
 
   absl::StatusOr<GlossaryRecord> GetGlossary(std::string_view tenant,
                                              std::string_view name) override {
-    Reader r(this);
+    Reader r(pool_.get());
     VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare(kGlossaryQuery));
     st->Reset().Bind(1, tenant).Bind(2, name);
     VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
@@ -609,7 +607,7 @@ class SqliteDatabase : public Database,
   }
 
   absl::StatusOr<std::vector<GlossaryRecord>> ListGlossaries(std::string_view tenant) override {
-    Reader r(this);
+    Reader r(pool_.get());
     VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare(kGlossaryQuery));
     st->Reset().Bind(1, tenant).BindNull(2);
     std::vector<GlossaryRecord> out;
@@ -618,16 +616,16 @@ class SqliteDatabase : public Database,
   }
 
   absl::Status DeleteGlossary(std::string_view tenant, std::string_view name) override {
-    absl::MutexLock lock(&write_mu_);
-    return writer_->Transaction([&]() -> absl::Status {
-      VERSO_ASSIGN_OR_RETURN(Stmt * st,
-                             writer_->Prepare("DELETE FROM glossaries WHERE tenant=? AND name=?"));
+    absl::MutexLock lock(&pool_->write_mu);
+    return pool_->writer->Transaction([&]() -> absl::Status {
+      VERSO_ASSIGN_OR_RETURN(
+          Stmt * st, pool_->writer->Prepare("DELETE FROM glossaries WHERE tenant=? AND name=?"));
       st->Reset().Bind(1, tenant).Bind(2, name);
       VERSO_RETURN_IF_ERROR(
           st->RunChanging(absl::NotFoundError(StrCat("glossary \"", name, "\" not found"))));
       VERSO_ASSIGN_OR_RETURN(
           Stmt * del,
-          writer_->Prepare("DELETE FROM glossary_concepts WHERE tenant=? AND glossary=?"));
+          pool_->writer->Prepare("DELETE FROM glossary_concepts WHERE tenant=? AND glossary=?"));
       del->Reset().Bind(1, tenant).Bind(2, name);
       return del->Run();
     });
@@ -636,24 +634,24 @@ class SqliteDatabase : public Database,
   absl::Status PutConcepts(std::string_view tenant, std::string_view name,
                            const std::vector<ConceptRecord>& concepts, bool replace_all,
                            absl::Time updated_at) override {
-    absl::MutexLock lock(&write_mu_);
-    return writer_->Transaction([&]() -> absl::Status {
+    absl::MutexLock lock(&pool_->write_mu);
+    return pool_->writer->Transaction([&]() -> absl::Status {
       VERSO_ASSIGN_OR_RETURN(
           Stmt * up,
-          writer_->Prepare("UPDATE glossaries SET updated_at=? WHERE tenant=? AND name=?"));
+          pool_->writer->Prepare("UPDATE glossaries SET updated_at=? WHERE tenant=? AND name=?"));
       up->Reset().Bind(1, Micros(updated_at)).Bind(2, tenant).Bind(3, name);
       VERSO_RETURN_IF_ERROR(
           up->RunChanging(absl::NotFoundError(StrCat("glossary \"", name, "\" not found"))));
       if (replace_all) {
         VERSO_ASSIGN_OR_RETURN(
             Stmt * del,
-            writer_->Prepare("DELETE FROM glossary_concepts WHERE tenant=? AND glossary=?"));
+            pool_->writer->Prepare("DELETE FROM glossary_concepts WHERE tenant=? AND glossary=?"));
         del->Reset().Bind(1, tenant).Bind(2, name);
         VERSO_RETURN_IF_ERROR(del->Run());
       }
-      VERSO_ASSIGN_OR_RETURN(Stmt * ins,
-                             writer_->Prepare("INSERT OR REPLACE INTO glossary_concepts(tenant, "
-                                              "glossary, id, data, terms) VALUES(?,?,?,?,?)"));
+      VERSO_ASSIGN_OR_RETURN(
+          Stmt * ins, pool_->writer->Prepare("INSERT OR REPLACE INTO glossary_concepts(tenant, "
+                                             "glossary, id, data, terms) VALUES(?,?,?,?,?)"));
       for (const ConceptRecord& c : concepts) {
         ins->Reset().Bind(1, tenant).Bind(2, name).Bind(3, c.id).Bind(4, c.data);
         ins->Bind(5, c.terms);
@@ -665,7 +663,7 @@ class SqliteDatabase : public Database,
 
   absl::StatusOr<std::vector<ConceptRecord>> ListConcepts(std::string_view tenant,
                                                           std::string_view name) override {
-    Reader r(this);
+    Reader r(pool_.get());
     VERSO_ASSIGN_OR_RETURN(Stmt * st,
                            r->Prepare("SELECT id, data, terms FROM glossary_concepts WHERE "
                                       "tenant=? AND glossary=? ORDER BY id"));
@@ -679,16 +677,16 @@ class SqliteDatabase : public Database,
 
   absl::Status DeleteConcept(std::string_view tenant, std::string_view name, std::string_view id,
                              absl::Time updated_at) override {
-    absl::MutexLock lock(&write_mu_);
+    absl::MutexLock lock(&pool_->write_mu);
     VERSO_ASSIGN_OR_RETURN(
-        Stmt * st,
-        writer_->Prepare("DELETE FROM glossary_concepts WHERE tenant=? AND glossary=? AND id=?"));
+        Stmt * st, pool_->writer->Prepare(
+                       "DELETE FROM glossary_concepts WHERE tenant=? AND glossary=? AND id=?"));
     st->Reset().Bind(1, tenant).Bind(2, name).Bind(3, id);
     VERSO_RETURN_IF_ERROR(
         st->RunChanging(absl::NotFoundError(StrCat("concept \"", id, "\" not found"))));
     VERSO_ASSIGN_OR_RETURN(
         Stmt * up,
-        writer_->Prepare("UPDATE glossaries SET updated_at=? WHERE tenant=? AND name=?"));
+        pool_->writer->Prepare("UPDATE glossaries SET updated_at=? WHERE tenant=? AND name=?"));
     up->Reset().Bind(1, Micros(updated_at)).Bind(2, tenant).Bind(3, name);
     return up->Run();
   }
@@ -696,10 +694,11 @@ class SqliteDatabase : public Database,
   // ---- QA profiles ----
 
   absl::Status PutQaProfile(const QaProfileRecord& p) override {
-    absl::MutexLock lock(&write_mu_);
+    absl::MutexLock lock(&pool_->write_mu);
     VERSO_ASSIGN_OR_RETURN(
-        Stmt * st, writer_->Prepare("INSERT OR REPLACE INTO qa_profiles(tenant, name, disabled, "
-                                    "max_length, updated_at) VALUES(?,?,?,?,?)"));
+        Stmt * st,
+        pool_->writer->Prepare("INSERT OR REPLACE INTO qa_profiles(tenant, name, disabled, "
+                               "max_length, updated_at) VALUES(?,?,?,?,?)"));
     st->Reset().Bind(1, p.tenant).Bind(2, p.name).Bind(3, Join(p.disabled_checks, " "));
     st->Bind(4, p.max_length).Bind(5, Micros(p.updated_at));
     return st->Run();
@@ -719,7 +718,7 @@ class SqliteDatabase : public Database,
 
   absl::StatusOr<QaProfileRecord> GetQaProfile(std::string_view tenant,
                                                std::string_view name) override {
-    Reader r(this);
+    Reader r(pool_.get());
     VERSO_ASSIGN_OR_RETURN(Stmt * st,
                            r->Prepare("SELECT tenant, name, disabled, max_length, updated_at FROM "
                                       "qa_profiles WHERE tenant=? AND name=?"));
@@ -732,7 +731,7 @@ class SqliteDatabase : public Database,
   }
 
   absl::StatusOr<std::vector<QaProfileRecord>> ListQaProfiles(std::string_view tenant) override {
-    Reader r(this);
+    Reader r(pool_.get());
     VERSO_ASSIGN_OR_RETURN(Stmt * st,
                            r->Prepare("SELECT tenant, name, disabled, max_length, updated_at FROM "
                                       "qa_profiles WHERE tenant=? ORDER BY name"));
@@ -743,9 +742,9 @@ class SqliteDatabase : public Database,
   }
 
   absl::Status DeleteQaProfile(std::string_view tenant, std::string_view name) override {
-    absl::MutexLock lock(&write_mu_);
-    VERSO_ASSIGN_OR_RETURN(Stmt * st,
-                           writer_->Prepare("DELETE FROM qa_profiles WHERE tenant=? AND name=?"));
+    absl::MutexLock lock(&pool_->write_mu);
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st, pool_->writer->Prepare("DELETE FROM qa_profiles WHERE tenant=? AND name=?"));
     st->Reset().Bind(1, tenant).Bind(2, name);
     return st->RunChanging(absl::NotFoundError(StrCat("QA profile \"", name, "\" not found")));
   }
@@ -753,10 +752,10 @@ class SqliteDatabase : public Database,
   // ---- Imports ----
 
   absl::Status SaveImport(const ImportRecord& r) override {
-    absl::MutexLock lock(&write_mu_);
+    absl::MutexLock lock(&pool_->write_mu);
     VERSO_ASSIGN_OR_RETURN(
         Stmt * st,
-        writer_->Prepare(
+        pool_->writer->Prepare(
             "INSERT OR REPLACE INTO tm_imports(id, store_id, tenant, file, format, user, status, "
             "error, report, bytes_total, created_at, finished_at) "
             "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)"));
@@ -768,7 +767,7 @@ class SqliteDatabase : public Database,
   }
 
   absl::StatusOr<ImportRecord> GetImport(std::string_view id) override {
-    Reader r(this);
+    Reader r(pool_.get());
     VERSO_ASSIGN_OR_RETURN(
         Stmt * st, r->Prepare(StrCat("SELECT ", kImportColumns, " FROM tm_imports WHERE id=?")));
     st->Reset().Bind(1, id);
@@ -780,7 +779,7 @@ class SqliteDatabase : public Database,
   }
 
   absl::StatusOr<std::vector<ImportRecord>> UnfinishedImports() override {
-    Reader r(this);
+    Reader r(pool_.get());
     VERSO_ASSIGN_OR_RETURN(
         Stmt * st,
         r->Prepare(StrCat(
@@ -793,10 +792,10 @@ class SqliteDatabase : public Database,
   }
 
   absl::Status CreateStore(const TmStoreRecord& store) override {
-    absl::MutexLock lock(&write_mu_);
+    absl::MutexLock lock(&pool_->write_mu);
     VERSO_ASSIGN_OR_RETURN(
         Stmt * st,
-        writer_->Prepare(
+        pool_->writer->Prepare(
             "INSERT INTO tm_stores(id, tenant, name, source_lang, target_lang, created_at) "
             "VALUES(?,?,?,?,?,?)"));
     st->Reset().Bind(1, store.id).Bind(2, store.tenant).Bind(3, store.name);
@@ -809,7 +808,7 @@ class SqliteDatabase : public Database,
   }
 
   absl::StatusOr<TmStoreRecord> GetStore(std::string_view id) override {
-    Reader r(this);
+    Reader r(pool_.get());
     VERSO_ASSIGN_OR_RETURN(Stmt * st,
                            r->Prepare("SELECT id, tenant, name, source_lang, target_lang, "
                                       "created_at FROM tm_stores WHERE id=?"));
@@ -822,7 +821,7 @@ class SqliteDatabase : public Database,
   }
 
   absl::StatusOr<std::vector<TmStoreRecord>> ListStores(std::string_view tenant) override {
-    Reader r(this);
+    Reader r(pool_.get());
     std::string sql =
         "SELECT id, tenant, name, source_lang, target_lang, created_at FROM tm_stores";
     sql += tenant.empty() ? " WHERE ?1 = '' ORDER BY id" : " WHERE tenant=?1 ORDER BY id";
@@ -834,8 +833,8 @@ class SqliteDatabase : public Database,
   }
 
   absl::Status DeleteStore(std::string_view id) override {
-    absl::MutexLock lock(&write_mu_);
-    VERSO_ASSIGN_OR_RETURN(Stmt * st, writer_->Prepare("DELETE FROM tm_stores WHERE id=?"));
+    absl::MutexLock lock(&pool_->write_mu);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st, pool_->writer->Prepare("DELETE FROM tm_stores WHERE id=?"));
     st->Reset().Bind(1, id);
     VERSO_RETURN_IF_ERROR(st->RunChanging(StoreNotFound(id)));
     absl::MutexLock nums(&nums_mu_);
@@ -847,22 +846,23 @@ class SqliteDatabase : public Database,
   absl::StatusOr<std::unique_ptr<SegmentWriter>> BeginWrite(std::string_view store_id) override
       ABSL_NO_THREAD_SAFETY_ANALYSIS {
     VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
-    write_mu_.Lock();
-    if (absl::Status begin = writer_->Exec("BEGIN IMMEDIATE"); !begin.ok()) {
-      write_mu_.Unlock();
+    pool_->write_mu.Lock();
+    if (absl::Status begin = pool_->writer->Exec("BEGIN IMMEDIATE"); !begin.ok()) {
+      pool_->write_mu.Unlock();
       return begin;
     }
-    return std::unique_ptr<SegmentWriter>(new SqliteSegmentWriter(&write_mu_, writer_.get(), num));
+    return std::unique_ptr<SegmentWriter>(
+        new SqliteSegmentWriter(&pool_->write_mu, pool_->writer.get(), num));
   }
 
   absl::Status UpdateSegment(std::string_view store_id, const SegmentRecord& s) override {
     VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
-    absl::MutexLock lock(&write_mu_);
+    absl::MutexLock lock(&pool_->write_mu);
     VERSO_ASSIGN_OR_RETURN(
         Stmt * st,
-        writer_->Prepare("UPDATE tm_segments SET source=?, target=?, pair_hash=?, ctx_key=?, "
-                         "ctx_prev=?, ctx_next=?, changer=?, changed_at=?, props=?, notes=? "
-                         "WHERE id=? AND store_num=?"));
+        pool_->writer->Prepare("UPDATE tm_segments SET source=?, target=?, pair_hash=?, ctx_key=?, "
+                               "ctx_prev=?, ctx_next=?, changer=?, changed_at=?, props=?, notes=? "
+                               "WHERE id=? AND store_num=?"));
     st->Reset().Bind(1, s.source).Bind(2, s.target).Bind(3, PairHash(s));
     st->Bind(4, s.context.key).Bind(5, s.context.prev_hash).Bind(6, s.context.next_hash);
     st->Bind(7, s.changer).Bind(8, Micros(s.changed_at));
@@ -875,15 +875,15 @@ class SqliteDatabase : public Database,
           "an identical segment (same source, target and context) already exists in the store");
     }
     VERSO_RETURN_IF_ERROR(status);
-    if (writer_->Changes() == 0) return SegmentNotFound(store_id, s.id);
+    if (pool_->writer->Changes() == 0) return SegmentNotFound(store_id, s.id);
     return absl::OkStatus();
   }
 
   absl::Status DeleteSegment(std::string_view store_id, int64_t id) override {
     VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
-    absl::MutexLock lock(&write_mu_);
-    VERSO_ASSIGN_OR_RETURN(Stmt * st,
-                           writer_->Prepare("DELETE FROM tm_segments WHERE id=? AND store_num=?"));
+    absl::MutexLock lock(&pool_->write_mu);
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st, pool_->writer->Prepare("DELETE FROM tm_segments WHERE id=? AND store_num=?"));
     st->Reset().Bind(1, id).Bind(2, num);
     return st->RunChanging(SegmentNotFound(store_id, id));
   }
@@ -895,18 +895,18 @@ class SqliteDatabase : public Database,
       if (num.ok()) known.emplace_back(*num, &u);
     }
     if (known.empty()) return 0;
-    absl::MutexLock lock(&write_mu_);
-    return writer_->Transaction([&]() -> absl::StatusOr<int64_t> {
+    absl::MutexLock lock(&pool_->write_mu);
+    return pool_->writer->Transaction([&]() -> absl::StatusOr<int64_t> {
       VERSO_ASSIGN_OR_RETURN(
           Stmt * st,
-          writer_->Prepare(
+          pool_->writer->Prepare(
               "UPDATE tm_segments SET usage_count = usage_count + ?, "
               "last_used_at = MAX(COALESCE(last_used_at, ?2), ?2) WHERE id=? AND store_num=?"));
       int64_t n = 0;
       for (const auto& [num, u] : known) {
         st->Reset().Bind(1, u->count).Bind(2, Micros(u->when)).Bind(3, u->id).Bind(4, num);
         VERSO_RETURN_IF_ERROR(st->Run());
-        n += writer_->Changes();
+        n += pool_->writer->Changes();
       }
       return n;
     });
@@ -921,7 +921,7 @@ class SqliteDatabase : public Database,
   absl::StatusOr<std::vector<SegmentRecord>> GetSegments(std::string_view store_id,
                                                          const std::vector<int64_t>& ids) override {
     VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
-    Reader r(this);
+    Reader r(pool_.get());
     VERSO_ASSIGN_OR_RETURN(Stmt * st,
                            r->Prepare(StrCat("SELECT ", kSegmentColumns,
                                              " FROM tm_segments WHERE id=? AND store_num=?")));
@@ -939,7 +939,7 @@ class SqliteDatabase : public Database,
   }
 
   absl::StatusOr<std::vector<TmChange>> ChangesAfter(int64_t seq, int limit) override {
-    Reader r(this);
+    Reader r(pool_.get());
     VERSO_ASSIGN_OR_RETURN(
         Stmt * st, r->Prepare("SELECT c.seq, COALESCE(s.id, ''), c.segment_id, c.kind "
                               "FROM tm_changes c LEFT JOIN tm_stores s ON s.num = c.store_num "
@@ -959,7 +959,7 @@ class SqliteDatabase : public Database,
   }
 
   absl::StatusOr<int64_t> LastChange() override {
-    Reader r(this);
+    Reader r(pool_.get());
     VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare("SELECT COALESCE(MAX(seq), 0) FROM tm_changes"));
     st->Reset();
     VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
@@ -969,15 +969,16 @@ class SqliteDatabase : public Database,
   }
 
   absl::Status PruneChanges(absl::Time before) override {
-    absl::MutexLock lock(&write_mu_);
-    VERSO_ASSIGN_OR_RETURN(Stmt * st, writer_->Prepare("DELETE FROM tm_changes WHERE at < ?"));
+    absl::MutexLock lock(&pool_->write_mu);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st,
+                           pool_->writer->Prepare("DELETE FROM tm_changes WHERE at < ?"));
     st->Reset().Bind(1, absl::ToUnixSeconds(before));
     return st->Run();
   }
 
   absl::StatusOr<int64_t> CountSegments(std::string_view store_id) override {
     VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
-    Reader r(this);
+    Reader r(pool_.get());
     VERSO_ASSIGN_OR_RETURN(Stmt * st,
                            r->Prepare("SELECT COUNT(*) FROM tm_segments WHERE store_num=?"));
     st->Reset().Bind(1, num);
@@ -990,7 +991,7 @@ class SqliteDatabase : public Database,
   absl::Status ScanSegments(std::string_view store_id, int64_t after_id,
                             const std::function<bool(const SegmentRecord&)>& fn) override {
     VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
-    Reader r(this);
+    Reader r(pool_.get());
     // A read transaction pins one snapshot for the whole scan.
     VERSO_RETURN_IF_ERROR(r->Exec("BEGIN"));
     absl::Status status = [&]() -> absl::Status {
@@ -1015,7 +1016,7 @@ class SqliteDatabase : public Database,
   absl::Status ScanSegmentTexts(std::string_view store_id, int64_t after_id,
                                 const std::function<bool(SegmentRecord&)>& fn) override {
     VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
-    Reader r(this);
+    Reader r(pool_.get());
     VERSO_RETURN_IF_ERROR(r->Exec("BEGIN"));
     absl::Status status = [&]() -> absl::Status {
       VERSO_ASSIGN_OR_RETURN(
@@ -1045,40 +1046,21 @@ class SqliteDatabase : public Database,
   }
 
  private:
-  // Borrows a read connection for its lifetime.
-  class Reader {
-   public:
-    explicit Reader(SqliteDatabase* repo) : repo_(repo) {
-      absl::MutexLock lock(&repo_->pool_mu_);
-      while (repo_->idle_readers_.empty()) repo_->pool_cv_.Wait(&repo_->pool_mu_);
-      conn_ = repo_->idle_readers_.back();
-      repo_->idle_readers_.pop_back();
-    }
-    ~Reader() {
-      {
-        absl::MutexLock lock(&repo_->pool_mu_);
-        repo_->idle_readers_.push_back(conn_);
-      }
-      repo_->pool_cv_.Signal();
-    }
-    Connection* operator->() { return conn_; }
+  using Reader = ConnectionPool::Reader;
 
-   private:
-    SqliteDatabase* repo_;
-    Connection* conn_;
-  };
-
+  std::unique_ptr<ConnectionPool> pool_;  // shared with jobs_, which goes first
   std::unique_ptr<JobRepository> jobs_;
 
   SqliteDatabase() = default;
 
   absl::Status Migrate() {
-    absl::MutexLock lock(&write_mu_);
-    VERSO_RETURN_IF_ERROR(
-        writer_->Exec("CREATE TABLE IF NOT EXISTS schema_migrations(version INTEGER PRIMARY KEY, "
-                      "applied_at INTEGER NOT NULL)"));
+    absl::MutexLock lock(&pool_->write_mu);
+    VERSO_RETURN_IF_ERROR(pool_->writer->Exec(
+        "CREATE TABLE IF NOT EXISTS schema_migrations(version INTEGER PRIMARY KEY, "
+        "applied_at INTEGER NOT NULL)"));
     VERSO_ASSIGN_OR_RETURN(
-        Stmt * st, writer_->Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+        Stmt * st,
+        pool_->writer->Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
     st->Reset();
     VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
     int64_t version = row ? st->Int(0) : 0;
@@ -1090,10 +1072,10 @@ class SqliteDatabase : public Database,
                                                   "); upgrade verso"));
     }
     for (int64_t v = version + 1; v <= latest; ++v) {
-      absl::Status s = writer_->Transaction([&]() -> absl::Status {
-        VERSO_RETURN_IF_ERROR(writer_->Exec(kMigrations[v - 1]));
-        return writer_->Exec(StrCat("INSERT INTO schema_migrations VALUES(", v, ", ",
-                                    absl::ToUnixSeconds(absl::Now()), ")"));
+      absl::Status s = pool_->writer->Transaction([&]() -> absl::Status {
+        VERSO_RETURN_IF_ERROR(pool_->writer->Exec(kMigrations[v - 1]));
+        return pool_->writer->Exec(StrCat("INSERT INTO schema_migrations VALUES(", v, ", ",
+                                          absl::ToUnixSeconds(absl::Now()), ")"));
       });
       if (!s.ok()) return Annotate(s, StrCat("migrating the database to schema version ", v));
     }
@@ -1158,7 +1140,7 @@ class SqliteDatabase : public Database,
       auto it = store_nums_.find(std::string(store_id));
       if (it != store_nums_.end()) return it->second;
     }
-    Reader r(this);
+    Reader r(pool_.get());
     VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare("SELECT num FROM tm_stores WHERE id=?"));
     st->Reset().Bind(1, store_id);
     VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
@@ -1170,14 +1152,6 @@ class SqliteDatabase : public Database,
     return num;
   }
 
-  absl::Mutex write_mu_;
-  // Used with write_mu_ held only (not annotated: the analysis cannot see that the lambdas
-  // Transaction runs are called under it).
-  std::unique_ptr<Connection> writer_;
-  absl::Mutex pool_mu_;
-  absl::CondVar pool_cv_;
-  std::vector<std::unique_ptr<Connection>> readers_;  // set at Open, then read-only
-  std::vector<Connection*> idle_readers_ ABSL_GUARDED_BY(pool_mu_);
   absl::Mutex nums_mu_;
   std::unordered_map<std::string, int64_t> store_nums_ ABSL_GUARDED_BY(nums_mu_);
 };

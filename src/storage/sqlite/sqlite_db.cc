@@ -2,6 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+
+#include "common/status.h"
 #include "common/strings.h"
 
 namespace verso::storage::sqlite {
@@ -152,5 +155,34 @@ absl::StatusOr<Stmt*> Connection::Prepare(const std::string& sql) {
 
 int64_t Connection::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
 int Connection::Changes() const { return sqlite3_changes(db_); }
+
+absl::StatusOr<std::unique_ptr<ConnectionPool>> ConnectionPool::Open(const std::string& path,
+                                                                     bool synchronous_full,
+                                                                     int readers) {
+  auto pool = std::make_unique<ConnectionPool>();
+  VERSO_ASSIGN_OR_RETURN(pool->writer, Connection::Open(path, synchronous_full));
+  for (int i = 0; i < std::max(1, readers); ++i) {
+    VERSO_ASSIGN_OR_RETURN(auto conn, Connection::Open(path, synchronous_full));
+    absl::MutexLock lock(&pool->pool_mu_);  // not shared yet; the lock keeps the rule simple
+    pool->idle_.push_back(conn.get());
+    pool->readers_.push_back(std::move(conn));
+  }
+  return pool;
+}
+
+ConnectionPool::Reader::Reader(ConnectionPool* pool) : pool_(pool) {
+  absl::MutexLock lock(&pool_->pool_mu_);
+  while (pool_->idle_.empty()) pool_->pool_cv_.Wait(&pool_->pool_mu_);
+  conn_ = pool_->idle_.back();
+  pool_->idle_.pop_back();
+}
+
+ConnectionPool::Reader::~Reader() {
+  {
+    absl::MutexLock lock(&pool_->pool_mu_);
+    pool_->idle_.push_back(conn_);
+  }
+  pool_->pool_cv_.Signal();
+}
 
 }  // namespace verso::storage::sqlite

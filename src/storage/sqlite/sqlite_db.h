@@ -8,8 +8,11 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -87,6 +90,39 @@ class Connection {
   explicit Connection(sqlite3* db) : db_(db) {}
   sqlite3* db_;
   std::map<std::string, std::unique_ptr<Stmt>, std::less<>> cache_;
+};
+
+// One database file's connections, shared by every repository on the file: one writer (use it
+// with write_mu held; writes of the whole process are ordered by it) and a pool of readers.
+class ConnectionPool {
+ public:
+  static absl::StatusOr<std::unique_ptr<ConnectionPool>> Open(const std::string& path,
+                                                              bool synchronous_full, int readers);
+
+  absl::Mutex write_mu;
+  // Used with write_mu held only (not annotated: Transaction's lambdas run under it, which the
+  // analysis cannot see).
+  std::unique_ptr<Connection> writer;
+
+  // Borrows a read connection for its lifetime (waits while every one is borrowed).
+  class Reader {
+   public:
+    explicit Reader(ConnectionPool* pool);
+    ~Reader();
+    Reader(const Reader&) = delete;
+    Reader& operator=(const Reader&) = delete;
+    Connection* operator->() { return conn_; }
+
+   private:
+    ConnectionPool* pool_;
+    Connection* conn_;
+  };
+
+ private:
+  absl::Mutex pool_mu_;
+  absl::CondVar pool_cv_;
+  std::vector<std::unique_ptr<Connection>> readers_;  // set at Open, then read-only
+  std::vector<Connection*> idle_ ABSL_GUARDED_BY(pool_mu_);
 };
 
 // Maps an SQLite result code to a status carrying `message`.

@@ -1,8 +1,7 @@
 // SQLite implementation of the JobRepository (see storage.h): jobs, their segments, the durable
 // task queue and the webhook delivery log, in the same database file as everything else (the
-// tables are created by sqlite_database.cc's migrations). It has its own connections: a writer
-// serialized by its mutex, and readers; SQLite's file lock (with a busy timeout) orders its
-// transactions with the rest of the database's.
+// tables are created by sqlite_database.cc's migrations). It uses the database's connections
+// (one writer for the whole process, a pool of readers).
 #include "storage/sqlite/sqlite_jobs.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -17,6 +16,7 @@ namespace verso::storage {
 namespace {
 
 using sqlite::Connection;
+using sqlite::ConnectionPool;
 using sqlite::Stmt;
 
 // A state as storage keeps it (its EnumName). Only verso writes these columns; a name no version
@@ -118,23 +118,17 @@ TaskRecord ReadTask(const Stmt& st) {
 
 class SqliteJobs : public JobRepository {
  public:
-  static absl::StatusOr<std::unique_ptr<JobRepository>> Open(const std::string& path,
-                                                             bool synchronous_full) {
-    auto repo = std::unique_ptr<SqliteJobs>(new SqliteJobs());
-    VERSO_ASSIGN_OR_RETURN(repo->writer_, Connection::Open(path, synchronous_full));
-    VERSO_ASSIGN_OR_RETURN(repo->reader_, Connection::Open(path, synchronous_full));
-    return std::unique_ptr<JobRepository>(std::move(repo));
-  }
+  explicit SqliteJobs(ConnectionPool* pool) : pool_(pool) {}
 
   absl::Status Apply(const JobChange& change) override {
-    absl::MutexLock lock(&write_mu_);
-    return writer_->Transaction([&] { return ApplyLocked(change); });
+    absl::MutexLock lock(&pool_->write_mu);
+    return pool_->writer->Transaction([&] { return ApplyLocked(change); });
   }
 
   absl::StatusOr<JobRecord> GetJob(std::string_view id) override {
-    absl::MutexLock lock(&read_mu_);
-    VERSO_ASSIGN_OR_RETURN(Stmt * st, reader_->Prepare(StrCat("SELECT ", kJobColumnsNoDocument,
-                                                              " FROM jobs WHERE id=?")));
+    ConnectionPool::Reader reader(pool_);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st, reader->Prepare(StrCat("SELECT ", kJobColumnsNoDocument,
+                                                             " FROM jobs WHERE id=?")));
     st->Reset().Bind(1, id);
     VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
     if (!row) {
@@ -147,8 +141,8 @@ class SqliteJobs : public JobRepository {
   }
 
   absl::StatusOr<std::string> GetJobDocument(std::string_view id) override {
-    absl::MutexLock lock(&read_mu_);
-    VERSO_ASSIGN_OR_RETURN(Stmt * st, reader_->Prepare("SELECT document FROM jobs WHERE id=?"));
+    ConnectionPool::Reader reader(pool_);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st, reader->Prepare("SELECT document FROM jobs WHERE id=?"));
     st->Reset().Bind(1, id);
     VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
     if (!row) {
@@ -162,10 +156,10 @@ class SqliteJobs : public JobRepository {
 
   absl::StatusOr<JobRecord> FindJobByIdempotencyKey(std::string_view tenant,
                                                     std::string_view key) override {
-    absl::MutexLock lock(&read_mu_);
+    ConnectionPool::Reader reader(pool_);
     VERSO_ASSIGN_OR_RETURN(
-        Stmt * st, reader_->Prepare(StrCat("SELECT ", kJobColumnsNoDocument,
-                                           " FROM jobs WHERE tenant=? AND idempotency_key=?")));
+        Stmt * st, reader->Prepare(StrCat("SELECT ", kJobColumnsNoDocument,
+                                          " FROM jobs WHERE tenant=? AND idempotency_key=?")));
     st->Reset().Bind(1, tenant).Bind(2, key);
     VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
     if (!row) {
@@ -180,13 +174,13 @@ class SqliteJobs : public JobRepository {
   absl::StatusOr<std::vector<JobRecord>> ListJobs(std::string_view tenant, int limit,
                                                   absl::Time after_created,
                                                   std::string_view after_id) override {
-    absl::MutexLock lock(&read_mu_);
+    ConnectionPool::Reader reader(pool_);
     VERSO_ASSIGN_OR_RETURN(
         Stmt * st,
-        reader_->Prepare(StrCat("SELECT ", kJobColumnsNoDocument,
-                                " FROM jobs WHERE tenant=?1 AND (created_at < ?3 OR "
-                                "(created_at = ?3 AND id > ?4)) ORDER BY created_at DESC, id "
-                                "LIMIT ?2")));
+        reader->Prepare(StrCat("SELECT ", kJobColumnsNoDocument,
+                               " FROM jobs WHERE tenant=?1 AND (created_at < ?3 OR "
+                               "(created_at = ?3 AND id > ?4)) ORDER BY created_at DESC, id "
+                               "LIMIT ?2")));
     const int64_t created = after_created == absl::InfiniteFuture()
                                 ? std::numeric_limits<int64_t>::max()
                                 : Micros(after_created);
@@ -202,23 +196,23 @@ class SqliteJobs : public JobRepository {
 
   absl::StatusOr<std::vector<JobSegmentRecord>> GetJobSegments(
       std::string_view job_id, std::string_view target_lang) override {
-    absl::MutexLock lock(&read_mu_);
+    ConnectionPool::Reader reader(pool_);
     VERSO_ASSIGN_OR_RETURN(
-        Stmt * st, reader_->Prepare(StrCat("SELECT ", kSegmentColumns,
-                                           " FROM job_segments WHERE job_id=? AND "
-                                           "(?2='' OR target_lang=?2) ORDER BY target_lang, idx")));
+        Stmt * st, reader->Prepare(StrCat("SELECT ", kSegmentColumns,
+                                          " FROM job_segments WHERE job_id=? AND "
+                                          "(?2='' OR target_lang=?2) ORDER BY target_lang, idx")));
     st->Reset().Bind(1, job_id).Bind(2, target_lang);
     return Segments(st);
   }
 
   absl::StatusOr<std::vector<JobSegmentCount>> CountJobSegments(std::string_view job_id) override {
-    absl::MutexLock lock(&read_mu_);
+    ConnectionPool::Reader reader(pool_);
     VERSO_ASSIGN_OR_RETURN(
         Stmt * st,
-        reader_->Prepare("SELECT target_lang, state, origin, engine, COUNT(*), SUM(words) "
-                         "FROM job_segments WHERE job_id=? GROUP BY target_lang, "
-                         "state, origin, engine ORDER BY target_lang, state, origin, "
-                         "engine"));
+        reader->Prepare("SELECT target_lang, state, origin, engine, COUNT(*), SUM(words) "
+                        "FROM job_segments WHERE job_id=? GROUP BY target_lang, "
+                        "state, origin, engine ORDER BY target_lang, state, origin, "
+                        "engine"));
     st->Reset().Bind(1, job_id);
     std::vector<JobSegmentCount> out;
     VERSO_RETURN_IF_ERROR(st->ForEachRow([&](Stmt&) {
@@ -232,11 +226,11 @@ class SqliteJobs : public JobRepository {
   absl::StatusOr<JobSegmentRecord> GetJobSegment(std::string_view job_id,
                                                  std::string_view target_lang,
                                                  int64_t index) override {
-    absl::MutexLock lock(&read_mu_);
+    ConnectionPool::Reader reader(pool_);
     VERSO_ASSIGN_OR_RETURN(
-        Stmt * st, reader_->Prepare(StrCat("SELECT ", kSegmentColumns,
-                                           " FROM job_segments WHERE job_id=? AND target_lang=? "
-                                           "AND idx=?")));
+        Stmt * st, reader->Prepare(StrCat("SELECT ", kSegmentColumns,
+                                          " FROM job_segments WHERE job_id=? AND target_lang=? "
+                                          "AND idx=?")));
     st->Reset().Bind(1, job_id).Bind(2, target_lang).Bind(3, index);
     VERSO_ASSIGN_OR_RETURN(auto list, Segments(st));
     if (list.empty()) {
@@ -248,10 +242,10 @@ class SqliteJobs : public JobRepository {
 
   absl::StatusOr<std::vector<JobSegmentRecord>> AwaitingSegments(
       std::string_view tenant, int limit, const JobSegmentRecord* after) override {
-    absl::MutexLock lock(&read_mu_);
+    ConnectionPool::Reader reader(pool_);
     VERSO_ASSIGN_OR_RETURN(
         Stmt * st,
-        reader_->Prepare(StrCat(
+        reader->Prepare(StrCat(
             "SELECT ", PrefixColumns("s.", kSegmentColumns),
             " FROM job_segments s JOIN jobs j ON j.id = s.job_id WHERE s.state='awaiting' AND "
             "(?1='' OR j.tenant=?1) AND (?3 = 0 OR (s.updated_at, s.job_id, s.target_lang, "
@@ -268,17 +262,17 @@ class SqliteJobs : public JobRepository {
 
   absl::StatusOr<TaskRecord> LeaseTask(std::string_view owner, absl::Time now,
                                        absl::Time lease_until, int max_per_tenant) override {
-    absl::MutexLock lock(&write_mu_);
-    return writer_->Transaction(
+    absl::MutexLock lock(&pool_->write_mu);
+    return pool_->writer->Transaction(
         [&] { return LeaseLocked(owner, now, lease_until, max_per_tenant); });
   }
 
   absl::Status RenewLease(int64_t task_id, std::string_view owner,
                           absl::Time lease_until) override {
-    absl::MutexLock lock(&write_mu_);
+    absl::MutexLock lock(&pool_->write_mu);
     VERSO_ASSIGN_OR_RETURN(Stmt * st,
-                           writer_->Prepare("UPDATE tasks SET lease_until=? WHERE id=? AND "
-                                            "state='leased' AND lease_owner=?"));
+                           pool_->writer->Prepare("UPDATE tasks SET lease_until=? WHERE id=? AND "
+                                                  "state='leased' AND lease_owner=?"));
     st->Reset().Bind(1, Micros(lease_until)).Bind(2, task_id).Bind(3, owner);
     return st->RunChanging(
         absl::AbortedError(StrCat("task ", task_id, " is no longer leased to ", owner)));
@@ -286,11 +280,11 @@ class SqliteJobs : public JobRepository {
 
   absl::Status FailTask(int64_t task_id, std::string_view owner, std::string_view error,
                         absl::Time run_after, bool dead) override {
-    absl::MutexLock lock(&write_mu_);
+    absl::MutexLock lock(&pool_->write_mu);
     VERSO_ASSIGN_OR_RETURN(Stmt * st,
-                           writer_->Prepare("UPDATE tasks SET state=?, error=?, run_after=?, "
-                                            "lease_until=NULL, lease_owner='' WHERE id=? AND "
-                                            "state='leased' AND lease_owner=?"));
+                           pool_->writer->Prepare("UPDATE tasks SET state=?, error=?, run_after=?, "
+                                                  "lease_until=NULL, lease_owner='' WHERE id=? AND "
+                                                  "state='leased' AND lease_owner=?"));
     st->Reset().Bind(1, dead ? "dead" : "queued").Bind(2, error).Bind(3, Micros(run_after));
     st->Bind(4, task_id).Bind(5, owner);
     return st->RunChanging(
@@ -298,10 +292,10 @@ class SqliteJobs : public JobRepository {
   }
 
   absl::StatusOr<std::vector<TaskRecord>> JobTasks(std::string_view job_id) override {
-    absl::MutexLock lock(&read_mu_);
-    VERSO_ASSIGN_OR_RETURN(Stmt * st, reader_->Prepare(StrCat("SELECT ", kTaskColumns,
-                                                              " FROM tasks WHERE job_id=? "
-                                                              "ORDER BY id")));
+    ConnectionPool::Reader reader(pool_);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st, reader->Prepare(StrCat("SELECT ", kTaskColumns,
+                                                             " FROM tasks WHERE job_id=? "
+                                                             "ORDER BY id")));
     st->Reset().Bind(1, job_id);
     std::vector<TaskRecord> out;
     VERSO_RETURN_IF_ERROR(st->ForEachRow([&](Stmt&) { out.push_back(ReadTask(*st)); }));
@@ -309,10 +303,10 @@ class SqliteJobs : public JobRepository {
   }
 
   absl::StatusOr<QueueStats> GetQueueStats() override {
-    absl::MutexLock lock(&read_mu_);
+    ConnectionPool::Reader reader(pool_);
     VERSO_ASSIGN_OR_RETURN(
-        Stmt * st, reader_->Prepare("SELECT state, COUNT(*), MIN(created_at) FROM tasks WHERE "
-                                    "state != 'done' GROUP BY state"));
+        Stmt * st, reader->Prepare("SELECT state, COUNT(*), MIN(created_at) FROM tasks WHERE "
+                                   "state != 'done' GROUP BY state"));
     st->Reset();
     QueueStats q;
     VERSO_RETURN_IF_ERROR(st->ForEachRow([&](Stmt&) {
@@ -330,10 +324,10 @@ class SqliteJobs : public JobRepository {
   }
 
   absl::StatusOr<std::vector<WebhookDeliveryRecord>> Deliveries(std::string_view job_id) override {
-    absl::MutexLock lock(&read_mu_);
+    ConnectionPool::Reader reader(pool_);
     VERSO_ASSIGN_OR_RETURN(
-        Stmt * st, reader_->Prepare("SELECT job_id, event, attempt, http_status, error, at FROM "
-                                    "webhook_deliveries WHERE job_id=? ORDER BY id"));
+        Stmt * st, reader->Prepare("SELECT job_id, event, attempt, http_status, error, at FROM "
+                                   "webhook_deliveries WHERE job_id=? ORDER BY id"));
     st->Reset().Bind(1, job_id);
     std::vector<WebhookDeliveryRecord> out;
     VERSO_RETURN_IF_ERROR(st->ForEachRow([&](Stmt&) {
@@ -388,19 +382,19 @@ class SqliteJobs : public JobRepository {
 
   absl::Status ApplyLocked(const JobChange& c) {
     if (c.finish_task > 0) {
-      VERSO_ASSIGN_OR_RETURN(Stmt * st,
-                             writer_->Prepare("UPDATE tasks SET state='done', lease_until=NULL "
-                                              "WHERE id=? AND state='leased' AND lease_owner=?"));
+      VERSO_ASSIGN_OR_RETURN(
+          Stmt * st, pool_->writer->Prepare("UPDATE tasks SET state='done', lease_until=NULL "
+                                            "WHERE id=? AND state='leased' AND lease_owner=?"));
       st->Reset().Bind(1, c.finish_task).Bind(2, c.finish_owner);
       VERSO_RETURN_IF_ERROR(st->RunChanging(absl::AbortedError(
           StrCat("task ", c.finish_task, " is no longer leased to ", c.finish_owner))));
     }
     for (const JobRecord& j : c.jobs) {
-      VERSO_ASSIGN_OR_RETURN(
-          Stmt * st, writer_->Prepare(StrCat("INSERT INTO jobs(", kJobColumns,
-                                             ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
-                                             "ON CONFLICT(id) DO UPDATE SET ",
-                                             UpdateAll(kJobColumns))));
+      VERSO_ASSIGN_OR_RETURN(Stmt * st, pool_->writer->Prepare(StrCat(
+                                            "INSERT INTO jobs(", kJobColumns,
+                                            ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                                            "ON CONFLICT(id) DO UPDATE SET ",
+                                            UpdateAll(kJobColumns))));
       st->Reset()
           .Bind(1, j.id)
           .Bind(2, j.tenant)
@@ -424,7 +418,7 @@ class SqliteJobs : public JobRepository {
       VERSO_RETURN_IF_ERROR(s);
     }
     for (const JobSegmentRecord& s : c.segments) {
-      VERSO_ASSIGN_OR_RETURN(Stmt * st, writer_->Prepare(StrCat(
+      VERSO_ASSIGN_OR_RETURN(Stmt * st, pool_->writer->Prepare(StrCat(
                                             "INSERT OR REPLACE INTO job_segments(", kSegmentColumns,
                                             ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")));
       st->Reset().Bind(1, s.job_id).Bind(2, s.target_lang).Bind(3, s.index).Bind(4, s.unit_id);
@@ -440,10 +434,10 @@ class SqliteJobs : public JobRepository {
     }
     for (const TaskRecord& t : c.enqueue) {
       VERSO_ASSIGN_OR_RETURN(
-          Stmt * st,
-          writer_->Prepare("INSERT INTO tasks(job_id, kind, target_lang, payload, state, "
-                           "attempts, run_after, lease_until, lease_owner, error, created_at) "
-                           "VALUES(?,?,?,?,'queued',0,?,NULL,'','',?)"));
+          Stmt * st, pool_->writer->Prepare(
+                         "INSERT INTO tasks(job_id, kind, target_lang, payload, state, "
+                         "attempts, run_after, lease_until, lease_owner, error, created_at) "
+                         "VALUES(?,?,?,?,'queued',0,?,NULL,'','',?)"));
       st->Reset()
           .Bind(1, t.job_id)
           .Bind(2, EnumName(t.kind))
@@ -454,8 +448,9 @@ class SqliteJobs : public JobRepository {
     }
     for (const WebhookDeliveryRecord& d : c.deliveries) {
       VERSO_ASSIGN_OR_RETURN(
-          Stmt * st, writer_->Prepare("INSERT INTO webhook_deliveries(job_id, event, attempt, "
-                                      "http_status, error, at) VALUES(?,?,?,?,?,?)"));
+          Stmt * st,
+          pool_->writer->Prepare("INSERT INTO webhook_deliveries(job_id, event, attempt, "
+                                 "http_status, error, at) VALUES(?,?,?,?,?,?)"));
       st->Reset().Bind(1, d.job_id).Bind(2, d.event).Bind(3, static_cast<int64_t>(d.attempt));
       st->Bind(4, static_cast<int64_t>(d.http_status)).Bind(5, d.error).Bind(6, Micros(d.at));
       VERSO_RETURN_IF_ERROR(st->Run());
@@ -468,7 +463,7 @@ class SqliteJobs : public JobRepository {
     // Tenants by the tasks they have running; the runnable task of the least busy tenant first.
     VERSO_ASSIGN_OR_RETURN(
         Stmt * pick,
-        writer_->Prepare(
+        pool_->writer->Prepare(
             "WITH busy AS (SELECT j.tenant AS tenant, count(*) AS n FROM tasks t "
             "JOIN jobs j ON j.id=t.job_id WHERE t.state='leased' AND t.lease_until>=?1 "
             "GROUP BY j.tenant) "
@@ -486,13 +481,13 @@ class SqliteJobs : public JobRepository {
     const int64_t id = pick->Int(0);
     pick->Reset();
     VERSO_ASSIGN_OR_RETURN(
-        Stmt * up, writer_->Prepare("UPDATE tasks SET state='leased', "
-                                    "attempts=attempts+1, crashes=crashes+(state='leased'), "
-                                    "lease_owner=?, lease_until=? WHERE id=?"));
+        Stmt * up, pool_->writer->Prepare("UPDATE tasks SET state='leased', "
+                                          "attempts=attempts+1, crashes=crashes+(state='leased'), "
+                                          "lease_owner=?, lease_until=? WHERE id=?"));
     up->Reset().Bind(1, owner).Bind(2, Micros(lease_until)).Bind(3, id);
     VERSO_RETURN_IF_ERROR(up->Run());
-    VERSO_ASSIGN_OR_RETURN(
-        Stmt * get, writer_->Prepare(StrCat("SELECT ", kTaskColumns, " FROM tasks WHERE id=?")));
+    VERSO_ASSIGN_OR_RETURN(Stmt * get, pool_->writer->Prepare(StrCat("SELECT ", kTaskColumns,
+                                                                     " FROM tasks WHERE id=?")));
     get->Reset().Bind(1, id);
     VERSO_ASSIGN_OR_RETURN(bool found, get->Step());
     if (!found) {
@@ -504,19 +499,13 @@ class SqliteJobs : public JobRepository {
     return t;
   }
 
-  absl::Mutex write_mu_;
-  // Used with write_mu_ held only (not annotated: Transaction's lambdas run under it, which the
-  // analysis cannot see).
-  std::unique_ptr<Connection> writer_;
-  absl::Mutex read_mu_;
-  std::unique_ptr<Connection> reader_ ABSL_PT_GUARDED_BY(read_mu_);
+  ConnectionPool* pool_;
 };
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<JobRepository>> OpenSqliteJobs(const std::string& path,
-                                                              bool synchronous_full) {
-  return SqliteJobs::Open(path, synchronous_full);
+std::unique_ptr<JobRepository> NewSqliteJobs(sqlite::ConnectionPool* pool) {
+  return std::make_unique<SqliteJobs>(pool);
 }
 
 }  // namespace verso::storage

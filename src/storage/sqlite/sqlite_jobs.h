@@ -1,5 +1,5 @@
-// The SQLite job repository (private to storage/): opened by the SQLite database after it
-// has migrated the schema.
+// The SQLite job repository (private to storage/): made by the SQLite database after it has
+// migrated the schema, on the same connections.
 #ifndef VERSO_STORAGE_SQLITE_SQLITE_JOBS_H_
 #define VERSO_STORAGE_SQLITE_SQLITE_JOBS_H_
 
@@ -11,8 +11,13 @@
 
 namespace verso::storage {
 
-absl::StatusOr<std::unique_ptr<JobRepository>> OpenSqliteJobs(const std::string& path,
-                                                              bool synchronous_full);
+namespace sqlite {
+class ConnectionPool;
+}
+
+// The job repository on the database file's connections (shared with the rest of the
+// database: one writer for the whole process).
+std::unique_ptr<JobRepository> NewSqliteJobs(sqlite::ConnectionPool* pool);
 
 }  // namespace verso::storage
 
