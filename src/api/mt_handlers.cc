@@ -10,8 +10,8 @@
 #include <set>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/ascii.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "api/http.h"
 #include "auth/auth.h"

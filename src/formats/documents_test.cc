@@ -103,10 +103,10 @@ TEST(DocumentTest, PoCatalogRoundTrips) {
 TEST(DocumentTest, TextInUtf16WithAByteOrderMark) {
   const std::string dir = ::testing::TempDir();
   auto head = verso::test::Run({"/bin/sh", "-c",
-                                   "head -n 20 " VERSO_SHARED_DATA
-                                   "/mt/flores101-devtest/eng.devtest | iconv -f UTF-8 -t "
-                                   "UTF-16 > " +
-                                       dir + "/flores.utf16.txt"});
+                                "head -n 20 " VERSO_SHARED_DATA
+                                "/mt/flores101-devtest/eng.devtest | iconv -f UTF-8 -t "
+                                "UTF-16 > " +
+                                    dir + "/flores.utf16.txt"});
   ASSERT_EQ(head.exit_code, 0) << head.err;
   const std::string data = ReadFile(dir + "/flores.utf16.txt").value();
   ASSERT_TRUE(data.starts_with("\xFF\xFE") || data.starts_with("\xFE\xFF"));

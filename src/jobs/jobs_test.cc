@@ -271,8 +271,7 @@ TEST_F(JobsTest, PostEditsAreConfirmedIntoTheTmAndCompleteTheJobWithAWebhook) {
 TEST_F(JobsTest, AWebhookThatFailsThreeTimesIsRetriedOnTheSpecsSchedule) {
   std::atomic<int> calls{0};
   test::FakeHttpServer hook([&](const test::FakeRequest&) {
-    return ++calls <= 3 ? test::FakeResponse{503, {}, "busy"}
-                        : test::FakeResponse{200, {}, "ok"};
+    return ++calls <= 3 ? test::FakeResponse{503, {}, "busy"} : test::FakeResponse{200, {}, "ok"};
   });
   SubmitRequest r = Segments({"The file was saved."});
   r.webhook_url = StrCat("http://127.0.0.1:", hook.port(), "/h");

@@ -10,8 +10,8 @@
 #include <set>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "common/strings.h"
 #include "qa/qa.h"
 #include "qe/qe_internal.h"
