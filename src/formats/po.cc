@@ -99,25 +99,10 @@ class StreamPoReader : public PoReader {
 
   absl::StatusOr<bool> Next(PoEntry* entry) override {
     *entry = PoEntry{};
-    enum class Field { kNone, kContext, kId, kPlural, kStr };
-    Field field = Field::kNone;
-    std::string* target = nullptr;
-    bool have_keyword = false;
-    bool have_msgstr = false;
-    while (true) {
-      std::string raw;
-      int64_t line_start = 0;  // the line's byte offset in the file
-      if (!pending_.empty()) {
-        raw = std::move(pending_);
-        pending_.clear();
-        line_start = pending_start_;
-      } else {
-        line_start = bytes_;
-        if (!std::getline(*in_, raw)) break;
-        bytes_ += static_cast<int64_t>(raw.size()) + 1;
-        ++line_no_;
-        if (!raw.empty() && raw.back() == '\r') raw.pop_back();
-      }
+    Entry e{entry};
+    std::string raw;
+    int64_t line_start = 0;  // the line's byte offset in the file
+    while (ReadLine(&raw, &line_start)) {
       std::string_view line = raw;
       bool obsolete = false;
       if (line.substr(0, 2) == "#~") {
@@ -128,14 +113,14 @@ class StreamPoReader : public PoReader {
       }
       std::string_view trimmed = StripAsciiWhitespace(line);
       if (trimmed.empty()) {
-        if (have_msgstr) break;
+        if (e.have_msgstr) break;
         continue;
       }
       // A comment or keyword after a complete entry starts the next entry.
       bool starts_entry =
           trimmed[0] == '#' || trimmed.substr(0, 7) == "msgctxt" ||
           (trimmed.substr(0, 5) == "msgid" && trimmed.substr(0, 12) != "msgid_plural");
-      if (have_msgstr && starts_entry) {
+      if (e.have_msgstr && starts_entry) {
         pending_ = raw;
         pending_start_ = line_start;
         break;
@@ -143,90 +128,18 @@ class StreamPoReader : public PoReader {
       if (entry->line == 0) entry->line = line_no_;
       if (obsolete) entry->obsolete = true;
       if (trimmed[0] == '#') {
-        std::string_view body = trimmed.size() > 1 ? trimmed.substr(2) : std::string_view();
-        char kind = trimmed.size() > 1 ? trimmed[1] : ' ';
-        switch (kind) {
-          case '.':
-            entry->extracted_comments.emplace_back(StripAsciiWhitespace(body));
-            break;
-          case ':':
-            entry->references.emplace_back(StripAsciiWhitespace(body));
-            break;
-          case ',':
-            for (std::string_view f : Split(body, ',')) {
-              f = StripAsciiWhitespace(f);
-              if (!f.empty()) entry->flags.emplace_back(f);
-            }
-            break;
-          case '|':
-            break;  // previous msgid
-          default:
-            entry->translator_comments.emplace_back(StripAsciiWhitespace(trimmed.substr(1)));
-        }
+        AddComment(trimmed, entry);
         continue;
       }
-      size_t offset = static_cast<size_t>(trimmed.data() - raw.data());
+      const size_t offset = static_cast<size_t>(trimmed.data() - raw.data());
       if (trimmed[0] == '"') {
-        if (target == nullptr) {
-          return Error(offset, "a string continuation line must follow a keyword");
-        }
-        VERSO_RETURN_IF_ERROR(ParseQuoted(raw, offset, target, line_no_, name_));
-        if (field == Field::kStr) {
-          entry->msgstr_ranges.back().second =
-              line_start + static_cast<int64_t>(raw.rfind('"')) + 1;
-        }
-        continue;
-      }
-      size_t space = trimmed.find_first_of(" \t");
-      std::string_view keyword = trimmed.substr(0, space);
-      if (space == std::string_view::npos)
-        return Error(offset, StrCat("\"", keyword, "\" has no string"));
-      size_t quote = raw.find('"', offset + keyword.size());
-      if (quote == std::string::npos)
-        return Error(offset + keyword.size(), "expected a quoted string");
-      if (keyword == "msgctxt") {
-        if (field != Field::kNone) return Error(offset, "msgctxt must come before msgid");
-        field = Field::kContext;
-        target = &entry->context;
-      } else if (keyword == "msgid") {
-        if (field != Field::kNone && field != Field::kContext) {
-          return Error(offset, "msgid after msgstr without a blank line");
-        }
-        field = Field::kId;
-        target = &entry->msgid;
-      } else if (keyword == "msgid_plural") {
-        if (field != Field::kId) return Error(offset, "msgid_plural must follow msgid");
-        field = Field::kPlural;
-        target = &entry->msgid_plural;
-      } else if (keyword == "msgstr" || keyword.substr(0, 7) == "msgstr[") {
-        if (field == Field::kNone || field == Field::kContext) {
-          return Error(offset, "msgstr without msgid");
-        }
-        if (keyword != "msgstr") {
-          int64_t index = -1;
-          if (keyword.back() != ']' || !ParseInt64(keyword.substr(7, keyword.size() - 8), &index) ||
-              index != static_cast<int64_t>(entry->msgstr.size())) {
-            return Error(offset, StrCat("bad plural form \"", keyword, "\""));
-          }
-        }
-        field = Field::kStr;
-        entry->msgstr.emplace_back();
-        target = &entry->msgstr.back();
-        have_msgstr = true;
+        VERSO_RETURN_IF_ERROR(Continuation(raw, offset, line_start, &e));
       } else {
-        return Error(offset, StrCat("unknown keyword \"", keyword, "\""));
-      }
-      have_keyword = true;
-      VERSO_RETURN_IF_ERROR(ParseQuoted(raw, quote, target, line_no_, name_));
-      if (field == Field::kStr) {
-        entry->msgstr_ranges.emplace_back(line_start + static_cast<int64_t>(quote),
-                                          line_start + static_cast<int64_t>(raw.rfind('"')) + 1);
+        VERSO_RETURN_IF_ERROR(Keyword(raw, trimmed, offset, line_start, &e));
       }
     }
-    if (!have_keyword) {
-      return false;
-    }
-    if (!have_msgstr) return Error(0, "entry has no msgstr");
+    if (!e.have_keyword) return false;
+    if (!e.have_msgstr) return Error(0, "entry has no msgstr");
     return true;
   }
 
@@ -234,6 +147,123 @@ class StreamPoReader : public PoReader {
   int64_t BytesTotal() const override { return total_; }
 
  private:
+  // Where an entry's reading stands: the field the last keyword opened and its string.
+  enum class Field { kNone, kContext, kId, kPlural, kStr };
+  struct Entry {
+    PoEntry* entry;
+    Field field = Field::kNone;
+    std::string* target = nullptr;
+    bool have_keyword = false;
+    bool have_msgstr = false;
+  };
+
+  // The next line (the one put back first), without its line end; false at the end.
+  bool ReadLine(std::string* raw, int64_t* line_start) {
+    if (!pending_.empty()) {
+      *raw = std::move(pending_);
+      pending_.clear();
+      *line_start = pending_start_;
+      return true;
+    }
+    *line_start = bytes_;
+    if (!std::getline(*in_, *raw)) return false;
+    bytes_ += static_cast<int64_t>(raw->size()) + 1;
+    ++line_no_;
+    if (!raw->empty() && raw->back() == '\r') raw->pop_back();
+    return true;
+  }
+
+  // "#." extracted, "#:" references, "#," flags, "#|" previous msgid (dropped), "# " the
+  // translator's.
+  static void AddComment(std::string_view trimmed, PoEntry* entry) {
+    std::string_view body = trimmed.size() > 1 ? trimmed.substr(2) : std::string_view();
+    char kind = trimmed.size() > 1 ? trimmed[1] : ' ';
+    switch (kind) {
+      case '.':
+        entry->extracted_comments.emplace_back(StripAsciiWhitespace(body));
+        break;
+      case ':':
+        entry->references.emplace_back(StripAsciiWhitespace(body));
+        break;
+      case ',':
+        for (std::string_view f : Split(body, ',')) {
+          f = StripAsciiWhitespace(f);
+          if (!f.empty()) entry->flags.emplace_back(f);
+        }
+        break;
+      case '|':
+        break;  // previous msgid
+      default:
+        entry->translator_comments.emplace_back(StripAsciiWhitespace(trimmed.substr(1)));
+    }
+  }
+
+  // A line continuing the last keyword's string.
+  absl::Status Continuation(const std::string& raw, size_t offset, int64_t line_start, Entry* e) {
+    if (e->target == nullptr) {
+      return Error(offset, "a string continuation line must follow a keyword");
+    }
+    VERSO_RETURN_IF_ERROR(ParseQuoted(raw, offset, e->target, line_no_, name_));
+    if (e->field == Field::kStr) {
+      e->entry->msgstr_ranges.back().second = line_start + static_cast<int64_t>(raw.rfind('"')) + 1;
+    }
+    return absl::OkStatus();
+  }
+
+  // msgctxt, msgid, msgid_plural, msgstr or msgstr[N], in that order, and its string.
+  absl::Status Keyword(const std::string& raw, std::string_view trimmed, size_t offset,
+                       int64_t line_start, Entry* e) {
+    PoEntry* entry = e->entry;
+    size_t space = trimmed.find_first_of(" \t");
+    std::string_view keyword = trimmed.substr(0, space);
+    if (space == std::string_view::npos) {
+      return Error(offset, StrCat("\"", keyword, "\" has no string"));
+    }
+    size_t quote = raw.find('"', offset + keyword.size());
+    if (quote == std::string::npos) {
+      return Error(offset + keyword.size(), "expected a quoted string");
+    }
+    if (keyword == "msgctxt") {
+      if (e->field != Field::kNone) return Error(offset, "msgctxt must come before msgid");
+      e->field = Field::kContext;
+      e->target = &entry->context;
+    } else if (keyword == "msgid") {
+      if (e->field != Field::kNone && e->field != Field::kContext) {
+        return Error(offset, "msgid after msgstr without a blank line");
+      }
+      e->field = Field::kId;
+      e->target = &entry->msgid;
+    } else if (keyword == "msgid_plural") {
+      if (e->field != Field::kId) return Error(offset, "msgid_plural must follow msgid");
+      e->field = Field::kPlural;
+      e->target = &entry->msgid_plural;
+    } else if (keyword == "msgstr" || keyword.substr(0, 7) == "msgstr[") {
+      if (e->field == Field::kNone || e->field == Field::kContext) {
+        return Error(offset, "msgstr without msgid");
+      }
+      if (keyword != "msgstr") {
+        int64_t index = -1;
+        if (keyword.back() != ']' || !ParseInt64(keyword.substr(7, keyword.size() - 8), &index) ||
+            index != static_cast<int64_t>(entry->msgstr.size())) {
+          return Error(offset, StrCat("bad plural form \"", keyword, "\""));
+        }
+      }
+      e->field = Field::kStr;
+      entry->msgstr.emplace_back();
+      e->target = &entry->msgstr.back();
+      e->have_msgstr = true;
+    } else {
+      return Error(offset, StrCat("unknown keyword \"", keyword, "\""));
+    }
+    e->have_keyword = true;
+    VERSO_RETURN_IF_ERROR(ParseQuoted(raw, quote, e->target, line_no_, name_));
+    if (e->field == Field::kStr) {
+      entry->msgstr_ranges.emplace_back(line_start + static_cast<int64_t>(quote),
+                                        line_start + static_cast<int64_t>(raw.rfind('"')) + 1);
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status Error(size_t column, std::string_view what) {
     return absl::InvalidArgumentError(
         StrCat(name_, ": line ", line_no_, ", column ", column + 1, ": ", what));
