@@ -724,6 +724,12 @@ absl::StatusOr<ConcordanceResult> TmService::Concordance(std::string_view tenant
     return absl::InvalidArgumentError("search at least one of source and target");
   }
   VERSO_RETURN_IF_ERROR(ValidateText(phrase, "query"));
+  // Each word of a prefix or substring query scans the store's vocabulary: a bounded few.
+  if (options.match != ConcordanceMatchMode::kWords &&
+      ConcordanceKey(phrase).size() > kMaxPartialWords) {
+    return absl::InvalidArgumentError(
+        StrCat("q: at most ", kMaxPartialWords, " words with match=prefix or match=substring"));
+  }
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
   VERSO_RETURN_IF_ERROR(EnsureIndexed(store.get()));
   StoreIndex::ConcordancePage page;

@@ -488,6 +488,12 @@ TEST_F(TmServiceTest, ConcordanceAndStats) {
   EXPECT_FALSE(r->matches[0].in_source);
   EXPECT_EQ(r->matches[0].segment.target, "Documento guardado");
   EXPECT_EQ(r->matches[0].ranges[0], (std::pair<uint32_t, uint32_t>{0, 9}));
+  // A prefix or substring query has a few words at most: each scans the vocabulary.
+  ConcordanceOptions prefix;
+  prefix.match = ConcordanceMatchMode::kPrefix;
+  EXPECT_EQ(service_->Concordance("acme", store, "a b c d e f g h i", prefix).status().message(),
+            "q: at most 8 words with match=prefix or match=substring");
+  EXPECT_TRUE(service_->Concordance("acme", store, "sav the docu", prefix).ok());
   auto stats = service_->Stats("acme", store);
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(stats->info.segment_count, 3);

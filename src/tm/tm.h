@@ -94,6 +94,9 @@ enum class ConcordanceMatchMode {
   kSubstring,  // the query inside the text across word boundaries ("ile sa" finds "file save")
 };
 
+// Words a prefix or substring concordance query may have (each scans the store's vocabulary).
+inline constexpr size_t kMaxPartialWords = 8;
+
 struct ConcordanceOptions {
   bool source = true;
   bool target = false;
