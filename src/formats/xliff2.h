@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <initializer_list>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -246,6 +247,15 @@ class Xliff2Reader {
   // `candidate`: the source and target of a translation candidate (mtc:match), whose target
   // need not keep the source's protected codes.
   absl::Status CheckInline(UnitState* st, bool candidate = false);
+  // CheckInline's steps: ids unique per side and of the same kind on both; one code's rules;
+  // copyOf naming a code that may be copied; <sm>/<em> pairing; protected codes in the target.
+  using CodesById = std::map<std::string, const Inline*>;
+  absl::Status InlineIds(const UnitState& st, CodesById* source, CodesById* target) const;
+  absl::Status CheckCode(const std::vector<Inline>& list, size_t i, const CodesById& ids,
+                         const CodesById& source, const CodesById& target, const UnitState& st);
+  absl::Status CopyOf(const XmlNode& k, const CodesById& source, const CodesById& target) const;
+  absl::Status Marker(const std::vector<Inline>& list, size_t i) const;
+  absl::Status ProtectedCodesKept(const UnitState& st) const;
 
   absl::Status StartCode(const std::vector<Inline>& list, size_t i) const;
 

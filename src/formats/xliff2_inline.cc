@@ -105,120 +105,127 @@ absl::Status Xliff2Reader::TypeAndSubType(const XmlNode& k) const {
   return absl::OkStatus();
 }
 
-absl::Status Xliff2Reader::CheckInline(UnitState* st, bool candidate) {
-  std::map<std::string, const Inline*> by_id;  // source codes and markers by id
-  for (const Inline& in : st->source_inline) {
+absl::Status Xliff2Reader::InlineIds(const UnitState& st, CodesById* source,
+                                     CodesById* target) const {
+  for (const Inline& in : st.source_inline) {
     const XmlNode& k = *in.node;
     VERSO_RETURN_IF_ERROR(TypeAndSubType(k));
     if (k.Has("id")) {
       std::string id(k.Get("id"));
-      if (st->part_ids.contains(id) || !by_id.emplace(id, &in).second) {
+      if (st.part_ids.contains(id) || !source->emplace(id, &in).second) {
         return t_.Error(k, StrCat("the id \"", id, "\" is used twice in the unit"));
       }
     }
   }
-  std::map<std::string, const Inline*> target_ids;
-  for (const Inline& in : st->target_inline) {
+  for (const Inline& in : st.target_inline) {
     const XmlNode& k = *in.node;
     VERSO_RETURN_IF_ERROR(TypeAndSubType(k));
     if (k.Has("id")) {
       std::string id(k.Get("id"));
-      if (st->part_ids.contains(id) || !target_ids.emplace(id, &in).second) {
+      if (st.part_ids.contains(id) || !target->emplace(id, &in).second) {
         return t_.Error(k, StrCat("the id \"", id, "\" is used twice in the targets of the unit"));
       }
-      auto src = by_id.find(id);
-      if (src != by_id.end() && src->second->kind != in.kind && !k.Has("copyOf")) {
+      auto src = source->find(id);
+      if (src != source->end() && src->second->kind != in.kind && !k.Has("copyOf")) {
         return t_.Error(k, StrCat("<", in.kind, " id=\"", id, "\"> is a <", src->second->kind,
                                   "> in the source"));
       }
     }
   }
-  for (const std::vector<Inline>* list : {&st->source_inline, &st->target_inline}) {
-    const bool in_target = list == &st->target_inline;
-    const auto& ids = in_target ? target_ids : by_id;
-    for (size_t i = 0; i < list->size(); ++i) {
-      const Inline& in = (*list)[i];
-      const XmlNode& k = *in.node;
-      // Original data references.
-      for (std::string_view ref : {"dataRef", "dataRefStart", "dataRefEnd"}) {
-        if (k.Has(ref) && !st->data_ids->contains(std::string(k.Get(ref)))) {
-          return t_.Error(k, StrCat(ref, "=\"", k.Get(ref), "\" names no <data> of the unit"));
-        }
-      }
-      if (k.Has("copyOf")) {
-        if (k.Has("dataRef") || k.Has("dataRefStart") || k.Has("dataRefEnd")) {
-          return t_.Error(k, "a copy (copyOf) may not have original data of its own");
-        }
-        const std::string copy_of(k.Get("copyOf"));
-        const Inline* base = nullptr;
-        if (auto it = by_id.find(copy_of); it != by_id.end()) base = it->second;
-        if (auto it = target_ids.find(copy_of); base == nullptr && it != target_ids.end()) {
-          base = it->second;
-        }
-        if (base == nullptr) {
-          return t_.Error(k, StrCat("copyOf=\"", copy_of, "\" names no code of the unit"));
-        }
-        if (base->node->Get("canCopy") == "no") {
-          return t_.Error(
-              k, StrCat("copyOf=\"", k.Get("copyOf"), "\" names a code with canCopy=\"no\""));
-        }
-      }
-      if (in.kind == "pc") {
-        if (k.Has("equivStart") != k.Has("equivEnd")) {
-          return t_.Error(k, "equivStart and equivEnd go together");
-        }
-        if (k.Has("subFlowsStart") != k.Has("subFlowsEnd")) {
-          return t_.Error(k, "subFlowsStart and subFlowsEnd go together");
-        }
-      }
-      for (std::string_view flows : {"subFlows", "subFlowsStart", "subFlowsEnd"}) {
-        if (!k.Has(flows)) continue;
-        for (std::string_view id : Split(k.Get(flows), ' ')) {
-          if (!id.empty()) sub_flows_.emplace_back(&k, std::string(id));
-        }
-      }
-      // Reordering: "no" and "firstNo" codes can be neither copied nor deleted.
-      const std::string_view reorder = k.Get("canReorder", "yes");
-      if (reorder != "yes" && in.kind != "ec") {
-        if (k.Get("canCopy", "yes") != "no" || k.Get("canDelete", "yes") != "no") {
-          return t_.Error(
-              k, StrCat("canReorder=\"", reorder, "\" needs canCopy=\"no\" and canDelete=\"no\""));
-        }
-      }
-      if (in.kind == "sc") {
-        VERSO_RETURN_IF_ERROR(StartCode(*list, i));
-      } else if (in.kind == "ec") {
-        VERSO_RETURN_IF_ERROR(EndCode(*list, i, ids));
-      } else if (in.kind == "sm") {
-        bool closed = false;
-        for (size_t j = i + 1; j < list->size(); ++j) {
-          if ((*list)[j].kind == "em" && (*list)[j].node->Get("startRef") == k.Get("id"))
-            closed = true;
-        }
-        if (!closed) return t_.Error(k, StrCat("<sm id=\"", k.Get("id"), "\"> has no <em>"));
-      } else if (in.kind == "em") {
-        bool opened = false;
-        for (size_t j = 0; j < i; ++j) {
-          if ((*list)[j].kind == "sm" && (*list)[j].node->Get("id") == k.Get("startRef"))
-            opened = true;
-        }
-        if (!opened) {
-          return t_.Error(
-              k, StrCat("<em startRef=\"", k.Get("startRef"), "\"> has no <sm> before it"));
-        }
-      }
-      if (in.kind == "mrk" || in.kind == "sm") VERSO_RETURN_IF_ERROR(Annotation(k, *st));
-    }
-    VERSO_RETURN_IF_ERROR(Reordering(*list));
+  return absl::OkStatus();
+}
+
+absl::Status Xliff2Reader::CopyOf(const XmlNode& k, const CodesById& source,
+                                  const CodesById& target) const {
+  if (k.Has("dataRef") || k.Has("dataRefStart") || k.Has("dataRefEnd")) {
+    return t_.Error(k, "a copy (copyOf) may not have original data of its own");
   }
-  if (candidate) return absl::OkStatus();
-  // Codes that may not be deleted must be in every target of their segment.
-  for (const Inline& in : st->source_inline) {
+  const std::string copy_of(k.Get("copyOf"));
+  const Inline* base = nullptr;
+  if (auto it = source.find(copy_of); it != source.end()) base = it->second;
+  if (auto it = target.find(copy_of); base == nullptr && it != target.end()) base = it->second;
+  if (base == nullptr) {
+    return t_.Error(k, StrCat("copyOf=\"", copy_of, "\" names no code of the unit"));
+  }
+  if (base->node->Get("canCopy") == "no") {
+    return t_.Error(k, StrCat("copyOf=\"", k.Get("copyOf"), "\" names a code with canCopy=\"no\""));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Xliff2Reader::Marker(const std::vector<Inline>& list, size_t i) const {
+  const Inline& in = list[i];
+  const XmlNode& k = *in.node;
+  if (in.kind == "sm") {
+    bool closed = false;
+    for (size_t j = i + 1; j < list.size(); ++j) {
+      if (list[j].kind == "em" && list[j].node->Get("startRef") == k.Get("id")) closed = true;
+    }
+    if (!closed) return t_.Error(k, StrCat("<sm id=\"", k.Get("id"), "\"> has no <em>"));
+  } else {
+    bool opened = false;
+    for (size_t j = 0; j < i; ++j) {
+      if (list[j].kind == "sm" && list[j].node->Get("id") == k.Get("startRef")) opened = true;
+    }
+    if (!opened) {
+      return t_.Error(k, StrCat("<em startRef=\"", k.Get("startRef"), "\"> has no <sm> before it"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Xliff2Reader::CheckCode(const std::vector<Inline>& list, size_t i,
+                                     const CodesById& ids, const CodesById& source,
+                                     const CodesById& target, const UnitState& st) {
+  const Inline& in = list[i];
+  const XmlNode& k = *in.node;
+  // Original data references.
+  for (std::string_view ref : {"dataRef", "dataRefStart", "dataRefEnd"}) {
+    if (k.Has(ref) && !st.data_ids->contains(std::string(k.Get(ref)))) {
+      return t_.Error(k, StrCat(ref, "=\"", k.Get(ref), "\" names no <data> of the unit"));
+    }
+  }
+  if (k.Has("copyOf")) VERSO_RETURN_IF_ERROR(CopyOf(k, source, target));
+  if (in.kind == "pc") {
+    if (k.Has("equivStart") != k.Has("equivEnd")) {
+      return t_.Error(k, "equivStart and equivEnd go together");
+    }
+    if (k.Has("subFlowsStart") != k.Has("subFlowsEnd")) {
+      return t_.Error(k, "subFlowsStart and subFlowsEnd go together");
+    }
+  }
+  for (std::string_view flows : {"subFlows", "subFlowsStart", "subFlowsEnd"}) {
+    if (!k.Has(flows)) continue;
+    for (std::string_view id : Split(k.Get(flows), ' ')) {
+      if (!id.empty()) sub_flows_.emplace_back(&k, std::string(id));
+    }
+  }
+  // Reordering: "no" and "firstNo" codes can be neither copied nor deleted.
+  const std::string_view reorder = k.Get("canReorder", "yes");
+  if (reorder != "yes" && in.kind != "ec") {
+    if (k.Get("canCopy", "yes") != "no" || k.Get("canDelete", "yes") != "no") {
+      return t_.Error(
+          k, StrCat("canReorder=\"", reorder, "\" needs canCopy=\"no\" and canDelete=\"no\""));
+    }
+  }
+  if (in.kind == "sc") {
+    VERSO_RETURN_IF_ERROR(StartCode(list, i));
+  } else if (in.kind == "ec") {
+    VERSO_RETURN_IF_ERROR(EndCode(list, i, ids));
+  } else if (in.kind == "sm" || in.kind == "em") {
+    VERSO_RETURN_IF_ERROR(Marker(list, i));
+  }
+  if (in.kind == "mrk" || in.kind == "sm") VERSO_RETURN_IF_ERROR(Annotation(k, st));
+  return absl::OkStatus();
+}
+
+absl::Status Xliff2Reader::ProtectedCodesKept(const UnitState& st) const {
+  for (const Inline& in : st.source_inline) {
     const XmlNode& k = *in.node;
     if (k.Get("canDelete", "yes") != "no") continue;
-    if (st->targets[static_cast<size_t>(in.segment)] == nullptr) continue;
+    if (st.targets[static_cast<size_t>(in.segment)] == nullptr) continue;
     bool found = false;
-    for (const Inline& t : st->target_inline) {
+    for (const Inline& t : st.target_inline) {
       if (t.kind != in.kind) continue;
       if (in.kind == "ec" && !k.Has("id")) {
         found = found || t.node->Get("startRef") == k.Get("startRef");
@@ -231,6 +238,22 @@ absl::Status Xliff2Reader::CheckInline(UnitState* st, bool candidate) {
                       StrCat("<", in.kind, "> with canDelete=\"no\" is missing from the target"));
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status Xliff2Reader::CheckInline(UnitState* st, bool candidate) {
+  CodesById source, target;  // codes and markers by id
+  VERSO_RETURN_IF_ERROR(InlineIds(*st, &source, &target));
+  for (const std::vector<Inline>* list : {&st->source_inline, &st->target_inline}) {
+    const CodesById& ids = list == &st->target_inline ? target : source;
+    for (size_t i = 0; i < list->size(); ++i) {
+      VERSO_RETURN_IF_ERROR(CheckCode(*list, i, ids, source, target, *st));
+    }
+    VERSO_RETURN_IF_ERROR(Reordering(*list));
+  }
+  if (candidate) return absl::OkStatus();
+  // Codes that may not be deleted must be in every target of their segment.
+  VERSO_RETURN_IF_ERROR(ProtectedCodesKept(*st));
   // The order of reorder-protected sequences must be kept in the target.
   return TargetOrder(*st);
 }
