@@ -27,6 +27,7 @@ using xliff::kMaxXliffDepth;
 using xliff::kXliff12;
 using xliff::kXliff2;
 using xliff::kXliff22;
+using xliff::OpenTagOf;
 using xliff::QName;
 using xliff::Raw;
 using xliff::Xliff2Reader;
@@ -170,11 +171,7 @@ class Xliff12Reader {
       if (target->self_closing) {
         u.begin = static_cast<int64_t>(target->begin);
         u.end = static_cast<int64_t>(target->end);
-        std::string_view start =
-            t_.data.substr(target->begin, target->start_end - target->begin - 2);
-        while (!start.empty() && (start.back() == ' ' || start.back() == '\n'))
-          start.remove_suffix(1);
-        u.before = StrCat(start, ">");
+        u.before = OpenTagOf(t_, *target);
         u.after = StrCat("</", QName(*target), ">");
       } else {
         u.begin = static_cast<int64_t>(target->start_end);

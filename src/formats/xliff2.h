@@ -67,6 +67,17 @@ inline std::string_view Raw(const XmlTree& t, const XmlNode& n) {
   return t.data.substr(n.begin, n.end - n.begin);
 }
 
+// The start tag of a self-closing element (<target .../>) as an open tag: "<target ...>".
+inline std::string OpenTagOf(const XmlTree& t, const XmlNode& n) {
+  std::string_view tag = t.data.substr(n.begin, n.start_end - n.begin);
+  tag.remove_suffix(2);  // "/>"
+  while (!tag.empty() &&
+         (tag.back() == ' ' || tag.back() == '\n' || tag.back() == '\t' || tag.back() == '\r')) {
+    tag.remove_suffix(1);
+  }
+  return StrCat(tag, ">");
+}
+
 // The qualified name as written.
 inline std::string QName(const XmlNode& n) {
   return n.prefix.empty() ? n.local : StrCat(n.prefix, ":", n.local);

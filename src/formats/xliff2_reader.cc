@@ -621,12 +621,7 @@ absl::Status Xliff2Reader::Emit(const std::string& unit_id, const UnitState& st)
       if (target->self_closing) {
         u.begin = static_cast<int64_t>(target->begin);
         u.end = static_cast<int64_t>(target->end);
-        std::string_view start = t_.data.substr(target->begin, target->start_end - target->begin);
-        start.remove_suffix(2);
-        while (!start.empty() && (start.back() == ' ' || start.back() == '\n' ||
-                                  start.back() == '\t' || start.back() == '\r'))
-          start.remove_suffix(1);
-        u.before = StrCat(start, ">");
+        u.before = OpenTagOf(t_, *target);
         u.after = StrCat("</", QName(*target), ">");
       } else {
         u.begin = static_cast<int64_t>(target->start_end);

@@ -266,6 +266,31 @@ TEST(Xliff, InlineCodesBecomeProtectedTagsAndComeBack) {
   EXPECT_FALSE(WriteDocument(*doc, {std::string("x")}).ok());
 }
 
+// An empty target written as a self-closing tag by a Windows tool (CR LF before "/>"), in
+// XLIFF 1.2 and 2: the translation opens the tag as written, without the line break.
+TEST(Xliff, SelfClosingTargetsWithLineBreaksAreFilledCleanly) {
+  const std::string x12 =
+      "<?xml version=\"1.0\"?>\r\n<xliff version=\"1.2\" "
+      "xmlns=\"urn:oasis:names:tc:xliff:document:1.2\">\r\n<file original=\"a\" "
+      "source-language=\"en\" target-language=\"fr\" datatype=\"plaintext\"><body>\r\n"
+      "<trans-unit id=\"1\"><source>Hello</source><target state=\"new\"\r\n  />"
+      "</trans-unit>\r\n</body></file></xliff>\r\n";
+  auto doc = ReadDocument(x12, "xliff", "a.xlf", "en");
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  auto out = WriteDocument(*doc, {std::string("Bonjour")});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT(*out, HasSubstr("<target state=\"new\">Bonjour</target></trans-unit>"));
+  const std::string x2 =
+      "<?xml version=\"1.0\"?>\r\n<xliff xmlns=\"urn:oasis:names:tc:xliff:document:2.0\" "
+      "version=\"2.0\" srcLang=\"en\" trgLang=\"fr\"><file id=\"f\"><unit id=\"u\"><segment>"
+      "<source>Hello</source><target\r\n/></segment></unit></file></xliff>\r\n";
+  doc = ReadDocument(x2, "xliff", "b.xlf", "en");
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  out = WriteDocument(*doc, {std::string("Bonjour")});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT(*out, HasSubstr("<target>Bonjour</target></segment>"));
+}
+
 TEST(Xliff, HostileDocumentsAreRefused) {
   const std::string laughs = R"(<?xml version="1.0"?>
 <!DOCTYPE xliff [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>

@@ -499,13 +499,11 @@ std::vector<uint32_t> Intersect(std::vector<const List*> lists) {
 
 namespace {
 
-// The slots of every list, each once, in slot order.
-std::vector<uint32_t> Union(const std::vector<std::vector<uint32_t>>& lists) {
-  std::vector<uint32_t> out;
-  for (const auto& l : lists) out.insert(out.end(), l.begin(), l.end());
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
+// `slots` in slot order, each once. One posting list is in order already (the common case:
+// linear); the lists of several vocabulary words are merged by sorting.
+void SortUnique(std::vector<uint32_t>* slots) {
+  if (!std::is_sorted(slots->begin(), slots->end())) std::sort(slots->begin(), slots->end());
+  slots->erase(std::unique(slots->begin(), slots->end()), slots->end());
 }
 
 // Candidates of more than this many are counted, not all verified, for the total.
@@ -547,7 +545,8 @@ std::vector<uint32_t> StoreIndex::ConcordanceCandidates(const std::vector<std::s
       }
     }
     if (ids.empty()) return {};
-    per_word.push_back(Union({std::move(ids)}));
+    SortUnique(&ids);
+    per_word.push_back(std::move(ids));
   }
   std::vector<const std::vector<uint32_t>*> lists;
   for (const auto& l : per_word) lists.push_back(&l);
