@@ -515,6 +515,10 @@ class JobRepository {
   virtual absl::StatusOr<QueueStats> GetQueueStats() = 0;
   virtual absl::StatusOr<std::vector<WebhookDeliveryRecord>> Deliveries(
       std::string_view job_id) = 0;
+  // Calls `fn` (on another thread) whenever another process may have queued a task, so that idle
+  // workers wake at once instead of at their next poll. PostgreSQL: LISTEN/NOTIFY. SQLite keeps
+  // no such channel (the processes of one machine poll).
+  virtual void OnTasksQueued(std::function<void()> fn) {}
 };
 
 // One database: every repository over the same storage.
@@ -530,6 +534,18 @@ class Database {
   virtual JobRepository& jobs() = 0;
   // A trivial query: is the database reachable?
   virtual absl::Status Ping() = 0;
+  // Periodic upkeep (PostgreSQL: the jobs table's monthly partitions, made three months ahead);
+  // returns what it created.
+  virtual absl::StatusOr<std::vector<std::string>> Maintain(absl::Time now) {
+    return std::vector<std::string>{};
+  }
+  // Takes the jobs submitted before `before` (the first of a month) out of the jobs table by
+  // detaching their monthly partitions (PostgreSQL); returns the tables detached, which keep
+  // their jobs until someone drops them.
+  virtual absl::StatusOr<std::vector<std::string>> ArchiveJobs(absl::Time before) {
+    return absl::UnimplementedError(
+        "archiving jobs detaches PostgreSQL partitions; this database is SQLite");
+  }
 };
 
 struct SqliteOptions {
@@ -542,6 +558,22 @@ struct SqliteOptions {
 // Opens (creating if needed) the SQLite database at `path` and migrates its schema.
 absl::StatusOr<std::unique_ptr<Database>> OpenSqlite(const std::string& path,
                                                      const SqliteOptions& options);
+
+struct PostgresOptions {
+  int connections = 16;  // the pool's most
+  // Applies pending migrations when opening (`verso migrate`, tests). Otherwise a database whose
+  // schema is not this verso's is refused, naming both versions.
+  bool migrate = false;
+  // Listens for queued tasks (LISTEN/NOTIFY) on a connection of its own (see OnTasksQueued).
+  bool listen = true;
+};
+
+// Opens the PostgreSQL database at `url` (a libpq URL or key=value string; multi-host URLs with
+// target_session_attrs=read-write find the primary).
+absl::StatusOr<std::unique_ptr<Database>> OpenPostgres(const std::string& url,
+                                                       const PostgresOptions& options);
+// Applies the pending migrations; returns the versions applied (none when up to date).
+absl::StatusOr<std::vector<int64_t>> MigratePostgres(const std::string& url);
 
 }  // namespace verso::storage
 

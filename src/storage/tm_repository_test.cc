@@ -3,6 +3,8 @@
 
 #include "storage/storage.h"
 #include "storage/tm_repository_suite.h"
+#include "tests/process.h"
+#include "tests/services.h"
 
 namespace verso::storage {
 namespace {
@@ -20,6 +22,21 @@ std::unique_ptr<Database> MakeSqlite() {
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, TmRepositorySuite, ::testing::Values(&MakeSqlite),
                          [](const auto&) { return std::string("Sqlite"); });
+
+// Each test gets a new database on the test PostgreSQL server (scripts/test-services), migrated
+// on open.
+std::unique_ptr<Database> MakePostgres() {
+  const std::string url = test::NewPostgresDatabase();
+  if (url.empty()) return nullptr;
+  PostgresOptions options;
+  options.migrate = true;
+  auto db = OpenPostgres(url, options);
+  EXPECT_TRUE(db.ok()) << db.status();
+  return db.ok() ? std::move(*db) : nullptr;
+}
+
+INSTANTIATE_TEST_SUITE_P(Postgres, TmRepositorySuite, ::testing::Values(&MakePostgres),
+                         [](const auto&) { return std::string("Postgres"); });
 
 TEST(SqliteTmRepositoryTest, ReopenKeepsDataAndSchema) {
   std::string dir = ::testing::TempDir() + "/sqlite_reopen_" + std::to_string(getpid());

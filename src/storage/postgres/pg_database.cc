@@ -1,0 +1,763 @@
+// PostgreSQL implementation of the Database and its repositories other than jobs (pg_jobs.cc).
+// The same tables and columns as the SQLite schema (times in microseconds), so the two backends
+// keep the same records; the differences are PostgreSQL's: a connection pool instead of one
+// writer, per-store advisory locks for TM writers, sequences that commit in order for the TM
+// change log (see pg_schema.cc).
+#include <unordered_map>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "storage/postgres/pg_db.h"
+#include "storage/postgres/pg_jobs.h"
+#include "storage/postgres/pg_schema.h"
+#include "storage/record_codec.h"
+#include "storage/storage.h"
+
+namespace verso::storage {
+namespace {
+
+using pg::FromMicros;
+using pg::Micros;
+using pg::Param;
+using pg::Pool;
+using pg::TimeOrNever;
+using pg::Tx;
+
+constexpr const char* kSegmentColumns =
+    "id, source, target, ctx_key, ctx_prev, ctx_next, creator, changer, created_at, changed_at, "
+    "last_used_at, usage_count, props, notes";
+
+std::string Str(const pqxx::field& f) { return f.is_null() ? std::string() : f.c_str(); }
+int64_t Int(const pqxx::field& f) { return f.is_null() ? 0 : f.as<int64_t>(); }
+
+std::vector<std::string> Words(const pqxx::field& f) {
+  std::vector<std::string> out;
+  for (std::string_view w : Split(f.c_str(), ' ')) {
+    if (!w.empty()) out.emplace_back(w);
+  }
+  return out;
+}
+
+Param TextOrNull(const std::string& s) { return s.empty() ? Param::Null() : Param(s); }
+
+absl::StatusOr<SegmentRecord> ReadSegment(const pqxx::row& r) {
+  SegmentRecord s;
+  s.id = Int(r[0]);
+  s.source = Str(r[1]);
+  s.target = Str(r[2]);
+  s.context.key = Str(r[3]);
+  s.context.prev_hash = Int(r[4]);
+  s.context.next_hash = Int(r[5]);
+  s.creator = Str(r[6]);
+  s.changer = Str(r[7]);
+  s.created_at = FromMicros(Int(r[8]));
+  s.changed_at = FromMicros(Int(r[9]));
+  s.last_used_at = TimeOrNever(r[10]);
+  s.usage_count = Int(r[11]);
+  VERSO_RETURN_IF_ERROR(ParseProps(Str(r[12]), &s.properties));
+  VERSO_RETURN_IF_ERROR(ParseNotes(Str(r[13]), &s.notes));
+  return s;
+}
+
+absl::Status StoreNotFound(std::string_view id) {
+  return absl::NotFoundError(StrCat("TM store ", id, " not found"));
+}
+
+absl::Status SegmentNotFound(std::string_view store_id, int64_t id) {
+  return absl::NotFoundError(StrCat("segment ", id, " not found in TM store ", store_id));
+}
+
+// Fails with `status` unless the statement changed a row.
+absl::Status Changed(const pqxx::result& r, absl::Status status) {
+  return r.affected_rows() > 0 ? absl::OkStatus() : status;
+}
+
+class PgSegmentWriter : public SegmentWriter {
+ public:
+  PgSegmentWriter(std::unique_ptr<Pool::Held> held, int64_t store_num)
+      : held_(std::move(held)), store_num_(store_num) {}
+
+  absl::StatusOr<PutOutcome> Put(SegmentRecord* s) override {
+    const int64_t pair_hash = PairHash(*s);
+    const std::string props = PropsJson(s->properties);
+    const std::string notes = NotesJson(s->notes);
+    VERSO_ASSIGN_OR_RETURN(PutOutcome out, held_->Do([&](Tx& tx) -> absl::StatusOr<PutOutcome> {
+      pqxx::result ins = tx.Exec(
+          "INSERT INTO tm_segments(store_num, source, target, pair_hash, ctx_key, ctx_prev, "
+          "ctx_next, creator, changer, created_at, changed_at, last_used_at, usage_count, props, "
+          "notes) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) "
+          "ON CONFLICT(store_num, pair_hash) DO NOTHING RETURNING id",
+          {store_num_, s->source, s->target, pair_hash, s->context.key, s->context.prev_hash,
+           s->context.next_hash, s->creator, s->changer, Micros(s->created_at),
+           Micros(s->changed_at), Param::Time(s->last_used_at), s->usage_count, TextOrNull(props),
+           TextOrNull(notes)});
+      if (!ins.empty()) return PutOutcome{ins[0][0].as<int64_t>(), true};
+      // The same source, target and context exists: merge into it.
+      pqxx::result up = tx.Exec(
+          "UPDATE tm_segments SET "
+          "creator = CASE WHEN $1 < created_at THEN $2 ELSE creator END, "
+          "created_at = LEAST(created_at, $1), changer = $3, changed_at = $4, "
+          "last_used_at = CASE WHEN last_used_at IS NULL THEN $5::BIGINT WHEN $5 IS NULL THEN "
+          "last_used_at ELSE GREATEST(last_used_at, $5) END, "
+          "usage_count = usage_count + $6, props = $7, notes = $8 "
+          "WHERE store_num = $9 AND pair_hash = $10 RETURNING id",
+          {Micros(s->created_at), s->creator, s->changer, Micros(s->changed_at),
+           Param::Time(s->last_used_at), s->usage_count, TextOrNull(props), TextOrNull(notes),
+           store_num_, pair_hash});
+      if (up.empty()) return absl::InternalError("PostgreSQL: a conflicting segment vanished");
+      return PutOutcome{up[0][0].as<int64_t>(), false};
+    }));
+    s->id = out.id;
+    return out;
+  }
+
+  absl::Status Commit() override { return held_->Commit(); }
+
+ private:
+  std::unique_ptr<Pool::Held> held_;
+  int64_t store_num_;
+};
+
+class PgDatabase : public Database,
+                   public TmRepository,
+                   public KeyRepository,
+                   public ImportRepository,
+                   public PolicyRepository,
+                   public GlossaryRepository,
+                   public QaProfileRepository {
+ public:
+  static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& url,
+                                                        const PostgresOptions& options) {
+    auto db = std::unique_ptr<PgDatabase>(new PgDatabase());
+    VERSO_ASSIGN_OR_RETURN(db->pool_, Pool::Open(url, options.connections));
+    if (options.migrate) {
+      VERSO_RETURN_IF_ERROR(pg::Migrate(db->pool_.get()).status());
+    }
+    VERSO_RETURN_IF_ERROR(pg::CheckSchema(db->pool_.get()));
+    db->jobs_ = NewPgJobs(db->pool_.get(), options.listen);
+    return std::unique_ptr<Database>(std::move(db));
+  }
+
+  TmRepository& tm() override { return *this; }
+  KeyRepository& keys() override { return *this; }
+  ImportRepository& imports() override { return *this; }
+  PolicyRepository& policies() override { return *this; }
+  GlossaryRepository& glossaries() override { return *this; }
+  QaProfileRepository& qa_profiles() override { return *this; }
+  JobRepository& jobs() override { return *jobs_; }
+
+  absl::Status Ping() override {
+    return pool_->Read([](Tx& tx) -> absl::Status {
+      tx.Exec("SELECT 1");
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<std::vector<std::string>> Maintain(absl::Time now) override {
+    return pg::EnsureJobPartitions(pool_.get(), now, 3);
+  }
+
+  absl::StatusOr<std::vector<std::string>> ArchiveJobs(absl::Time before) override {
+    return pg::DetachJobPartitions(pool_.get(), before);
+  }
+
+  // ---- API keys ----
+
+  absl::Status CreateKey(const ApiKeyRecord& key) override {
+    absl::Status s = pool_->Write([&](Tx& tx) -> absl::Status {
+      tx.Exec(
+          "INSERT INTO api_keys(id, tenant, name, scopes, hash, prefix, created_at, revoked_at) "
+          "VALUES($1,$2,$3,$4,$5,$6,$7,$8)",
+          {key.id, key.tenant, key.name, Join(key.scopes, " "), key.hash, key.prefix,
+           Micros(key.created_at), Param::Time(key.revoked_at)});
+      return absl::OkStatus();
+    });
+    if (absl::IsAlreadyExists(s)) return absl::AlreadyExistsError(StrCat("key ", key.id, " exists"));
+    return s;
+  }
+
+  static constexpr const char* kKeyColumns =
+      "id, tenant, name, scopes, hash, prefix, created_at, revoked_at";
+  static ApiKeyRecord ReadKey(const pqxx::row& r) {
+    ApiKeyRecord k;
+    k.id = Str(r[0]);
+    k.tenant = Str(r[1]);
+    k.name = Str(r[2]);
+    k.scopes = Words(r[3]);
+    k.hash = Str(r[4]);
+    k.prefix = Str(r[5]);
+    k.created_at = FromMicros(Int(r[6]));
+    k.revoked_at = TimeOrNever(r[7]);
+    return k;
+  }
+
+  absl::StatusOr<std::vector<ApiKeyRecord>> ListKeys(std::string_view tenant) override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::vector<ApiKeyRecord>> {
+      pqxx::result r = tx.Exec(StrCat("SELECT ", kKeyColumns,
+                                      " FROM api_keys WHERE $1 = '' OR tenant = $1 ORDER BY id"),
+                               {tenant});
+      std::vector<ApiKeyRecord> out;
+      for (const auto& row : r) out.push_back(ReadKey(row));
+      return out;
+    });
+  }
+
+  absl::StatusOr<ApiKeyRecord> FindKeyByHash(std::string_view hash) override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<ApiKeyRecord> {
+      pqxx::result r =
+          tx.Exec(StrCat("SELECT ", kKeyColumns, " FROM api_keys WHERE hash=$1"), {hash});
+      if (r.empty()) return absl::NotFoundError("no such key");
+      return ReadKey(r[0]);
+    });
+  }
+
+  absl::Status RevokeKey(std::string_view id, absl::Time when) override {
+    return pool_->Write([&](Tx& tx) -> absl::Status {
+      return Changed(
+          tx.Exec("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2",
+                  {Micros(when), id}),
+          absl::NotFoundError(StrCat("key ", id, " not found")));
+    });
+  }
+
+  // ---- Engine policies ----
+
+  absl::Status PutPolicy(const EnginePolicyRecord& p) override {
+    return pool_->Write([&](Tx& tx) -> absl::Status {
+      tx.Exec(
+          "INSERT INTO mt_policies(tenant, name, engines, updated_at) VALUES($1,$2,$3,$4) "
+          "ON CONFLICT(tenant, name) DO UPDATE SET engines=excluded.engines, "
+          "updated_at=excluded.updated_at",
+          {p.tenant, p.name, Join(p.engines, " "), Micros(p.updated_at)});
+      return absl::OkStatus();
+    });
+  }
+
+  static EnginePolicyRecord ReadPolicy(const pqxx::row& r) {
+    return {Str(r[0]), Str(r[1]), Words(r[2]), FromMicros(Int(r[3]))};
+  }
+
+  absl::StatusOr<EnginePolicyRecord> GetPolicy(std::string_view tenant,
+                                               std::string_view name) override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<EnginePolicyRecord> {
+      pqxx::result r = tx.Exec(
+          "SELECT tenant, name, engines, updated_at FROM mt_policies WHERE tenant=$1 AND name=$2",
+          {tenant, name});
+      if (r.empty()) return absl::NotFoundError(StrCat("engine policy \"", name, "\" not found"));
+      return ReadPolicy(r[0]);
+    });
+  }
+
+  absl::StatusOr<std::vector<EnginePolicyRecord>> ListPolicies(std::string_view tenant) override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::vector<EnginePolicyRecord>> {
+      pqxx::result r = tx.Exec(
+          "SELECT tenant, name, engines, updated_at FROM mt_policies WHERE tenant=$1 ORDER BY "
+          "name",
+          {tenant});
+      std::vector<EnginePolicyRecord> out;
+      for (const auto& row : r) out.push_back(ReadPolicy(row));
+      return out;
+    });
+  }
+
+  absl::Status DeletePolicy(std::string_view tenant, std::string_view name) override {
+    return pool_->Write([&](Tx& tx) -> absl::Status {
+      return Changed(
+          tx.Exec("DELETE FROM mt_policies WHERE tenant=$1 AND name=$2", {tenant, name}),
+          absl::NotFoundError(StrCat("engine policy \"", name, "\" not found")));
+    });
+  }
+
+  // ---- Glossaries ----
+
+  absl::Status CreateGlossary(const GlossaryRecord& g) override {
+    absl::Status s = pool_->Write([&](Tx& tx) -> absl::Status {
+      tx.Exec(
+          "INSERT INTO glossaries(tenant, name, description, created_at, updated_at) "
+          "VALUES($1,$2,$3,$4,$5)",
+          {g.tenant, g.name, g.description, Micros(g.created_at), Micros(g.updated_at)});
+      return absl::OkStatus();
+    });
+    if (absl::IsAlreadyExists(s)) {
+      return absl::AlreadyExistsError(StrCat("glossary \"", g.name, "\" exists"));
+    }
+    return s;
+  }
+
+  static constexpr const char* kGlossaryQuery =
+      "SELECT g.tenant, g.name, g.description, g.created_at, g.updated_at, "
+      "(SELECT COUNT(*) FROM glossary_concepts c WHERE c.tenant=g.tenant AND c.glossary=g.name), "
+      "(SELECT COALESCE(SUM(terms), 0) FROM glossary_concepts c WHERE c.tenant=g.tenant AND "
+      "c.glossary=g.name) FROM glossaries g WHERE g.tenant=$1 AND ($2::TEXT IS NULL OR "
+      "g.name=$2) ORDER BY g.name";
+
+  static GlossaryRecord ReadGlossary(const pqxx::row& r) {
+    GlossaryRecord g;
+    g.tenant = Str(r[0]);
+    g.name = Str(r[1]);
+    g.description = Str(r[2]);
+    g.created_at = FromMicros(Int(r[3]));
+    g.updated_at = FromMicros(Int(r[4]));
+    g.concepts = Int(r[5]);
+    g.terms = Int(r[6]);
+    return g;
+  }
+
+  absl::StatusOr<GlossaryRecord> GetGlossary(std::string_view tenant,
+                                             std::string_view name) override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<GlossaryRecord> {
+      pqxx::result r = tx.Exec(kGlossaryQuery, {tenant, name});
+      if (r.empty()) return absl::NotFoundError(StrCat("glossary \"", name, "\" not found"));
+      return ReadGlossary(r[0]);
+    });
+  }
+
+  absl::StatusOr<std::vector<GlossaryRecord>> ListGlossaries(std::string_view tenant) override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::vector<GlossaryRecord>> {
+      pqxx::result r = tx.Exec(kGlossaryQuery, {tenant, Param::Null()});
+      std::vector<GlossaryRecord> out;
+      for (const auto& row : r) out.push_back(ReadGlossary(row));
+      return out;
+    });
+  }
+
+  absl::Status DeleteGlossary(std::string_view tenant, std::string_view name) override {
+    return pool_->Write([&](Tx& tx) -> absl::Status {
+      VERSO_RETURN_IF_ERROR(
+          Changed(tx.Exec("DELETE FROM glossaries WHERE tenant=$1 AND name=$2", {tenant, name}),
+                  absl::NotFoundError(StrCat("glossary \"", name, "\" not found"))));
+      tx.Exec("DELETE FROM glossary_concepts WHERE tenant=$1 AND glossary=$2", {tenant, name});
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status PutConcepts(std::string_view tenant, std::string_view name,
+                           const std::vector<ConceptRecord>& concepts, bool replace_all,
+                           absl::Time updated_at) override {
+    return pool_->Write([&](Tx& tx) -> absl::Status {
+      VERSO_RETURN_IF_ERROR(Changed(
+          tx.Exec("UPDATE glossaries SET updated_at=$1 WHERE tenant=$2 AND name=$3",
+                  {Micros(updated_at), tenant, name}),
+          absl::NotFoundError(StrCat("glossary \"", name, "\" not found"))));
+      if (replace_all) {
+        tx.Exec("DELETE FROM glossary_concepts WHERE tenant=$1 AND glossary=$2", {tenant, name});
+      }
+      for (const ConceptRecord& c : concepts) {
+        tx.Exec(
+            "INSERT INTO glossary_concepts(tenant, glossary, id, data, terms) "
+            "VALUES($1,$2,$3,$4,$5) ON CONFLICT(tenant, glossary, id) DO UPDATE SET "
+            "data=excluded.data, terms=excluded.terms",
+            {tenant, name, c.id, c.data, c.terms});
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<std::vector<ConceptRecord>> ListConcepts(std::string_view tenant,
+                                                          std::string_view name) override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::vector<ConceptRecord>> {
+      pqxx::result r = tx.Exec(
+          "SELECT id, data, terms FROM glossary_concepts WHERE tenant=$1 AND glossary=$2 "
+          "ORDER BY id",
+          {tenant, name});
+      std::vector<ConceptRecord> out;
+      for (const auto& row : r) out.push_back({Str(row[0]), Str(row[1]), Int(row[2])});
+      return out;
+    });
+  }
+
+  absl::Status DeleteConcept(std::string_view tenant, std::string_view name, std::string_view id,
+                             absl::Time updated_at) override {
+    return pool_->Write([&](Tx& tx) -> absl::Status {
+      VERSO_RETURN_IF_ERROR(
+          Changed(tx.Exec("DELETE FROM glossary_concepts WHERE tenant=$1 AND glossary=$2 AND id=$3",
+                          {tenant, name, id}),
+                  absl::NotFoundError(StrCat("concept \"", id, "\" not found"))));
+      tx.Exec("UPDATE glossaries SET updated_at=$1 WHERE tenant=$2 AND name=$3",
+              {Micros(updated_at), tenant, name});
+      return absl::OkStatus();
+    });
+  }
+
+  // ---- QA profiles ----
+
+  absl::Status PutQaProfile(const QaProfileRecord& p) override {
+    return pool_->Write([&](Tx& tx) -> absl::Status {
+      tx.Exec(
+          "INSERT INTO qa_profiles(tenant, name, disabled, max_length, updated_at) "
+          "VALUES($1,$2,$3,$4,$5) ON CONFLICT(tenant, name) DO UPDATE SET "
+          "disabled=excluded.disabled, max_length=excluded.max_length, "
+          "updated_at=excluded.updated_at",
+          {p.tenant, p.name, Join(p.disabled_checks, " "), p.max_length, Micros(p.updated_at)});
+      return absl::OkStatus();
+    });
+  }
+
+  static QaProfileRecord ReadQaProfile(const pqxx::row& r) {
+    return {Str(r[0]), Str(r[1]), Words(r[2]), Int(r[3]), FromMicros(Int(r[4]))};
+  }
+
+  absl::StatusOr<QaProfileRecord> GetQaProfile(std::string_view tenant,
+                                               std::string_view name) override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<QaProfileRecord> {
+      pqxx::result r = tx.Exec(
+          "SELECT tenant, name, disabled, max_length, updated_at FROM qa_profiles WHERE "
+          "tenant=$1 AND name=$2",
+          {tenant, name});
+      if (r.empty()) return absl::NotFoundError(StrCat("QA profile \"", name, "\" not found"));
+      return ReadQaProfile(r[0]);
+    });
+  }
+
+  absl::StatusOr<std::vector<QaProfileRecord>> ListQaProfiles(std::string_view tenant) override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::vector<QaProfileRecord>> {
+      pqxx::result r = tx.Exec(
+          "SELECT tenant, name, disabled, max_length, updated_at FROM qa_profiles WHERE "
+          "tenant=$1 ORDER BY name",
+          {tenant});
+      std::vector<QaProfileRecord> out;
+      for (const auto& row : r) out.push_back(ReadQaProfile(row));
+      return out;
+    });
+  }
+
+  absl::Status DeleteQaProfile(std::string_view tenant, std::string_view name) override {
+    return pool_->Write([&](Tx& tx) -> absl::Status {
+      return Changed(
+          tx.Exec("DELETE FROM qa_profiles WHERE tenant=$1 AND name=$2", {tenant, name}),
+          absl::NotFoundError(StrCat("QA profile \"", name, "\" not found")));
+    });
+  }
+
+  // ---- Imports ----
+
+  static constexpr const char* kImportColumns =
+      "id, store_id, tenant, file, format, \"user\", status, error, report, bytes_total, "
+      "created_at, finished_at";
+  static ImportRecord ReadImport(const pqxx::row& r) {
+    ImportRecord i;
+    i.id = Str(r[0]);
+    i.store_id = Str(r[1]);
+    i.tenant = Str(r[2]);
+    i.file = Str(r[3]);
+    i.format = Str(r[4]);
+    i.user = Str(r[5]);
+    i.status = Str(r[6]);
+    i.error = Str(r[7]);
+    i.report = Str(r[8]);
+    i.bytes_total = Int(r[9]);
+    i.created_at = FromMicros(Int(r[10]));
+    i.finished_at = TimeOrNever(r[11]);
+    return i;
+  }
+
+  absl::Status SaveImport(const ImportRecord& r) override {
+    return pool_->Write([&](Tx& tx) -> absl::Status {
+      tx.Exec(StrCat("INSERT INTO tm_imports(", kImportColumns,
+                     ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) ON CONFLICT(id) DO UPDATE "
+                     "SET store_id=excluded.store_id, tenant=excluded.tenant, file=excluded.file, "
+                     "format=excluded.format, \"user\"=excluded.\"user\", status=excluded.status, "
+                     "error=excluded.error, report=excluded.report, "
+                     "bytes_total=excluded.bytes_total, created_at=excluded.created_at, "
+                     "finished_at=excluded.finished_at"),
+              {r.id, r.store_id, r.tenant, r.file, r.format, r.user, r.status, r.error, r.report,
+               r.bytes_total, Micros(r.created_at), Param::Time(r.finished_at)});
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<ImportRecord> GetImport(std::string_view id) override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<ImportRecord> {
+      pqxx::result r =
+          tx.Exec(StrCat("SELECT ", kImportColumns, " FROM tm_imports WHERE id=$1"), {id});
+      if (r.empty()) return absl::NotFoundError(StrCat("import ", id, " not found"));
+      return ReadImport(r[0]);
+    });
+  }
+
+  absl::StatusOr<std::vector<ImportRecord>> UnfinishedImports() override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::vector<ImportRecord>> {
+      pqxx::result r = tx.Exec(StrCat("SELECT ", kImportColumns,
+                                      " FROM tm_imports WHERE status IN ('queued', 'running') "
+                                      "ORDER BY created_at, id"));
+      std::vector<ImportRecord> out;
+      for (const auto& row : r) out.push_back(ReadImport(row));
+      return out;
+    });
+  }
+
+  // ---- TM stores ----
+
+  static TmStoreRecord ReadStore(const pqxx::row& r) {
+    return {Str(r[0]), Str(r[1]), Str(r[2]), Str(r[3]), Str(r[4]), FromMicros(Int(r[5]))};
+  }
+
+  absl::Status CreateStore(const TmStoreRecord& store) override {
+    absl::Status s = pool_->Write([&](Tx& tx) -> absl::Status {
+      tx.Exec(
+          "INSERT INTO tm_stores(id, tenant, name, source_lang, target_lang, created_at) "
+          "VALUES($1,$2,$3,$4,$5,$6)",
+          {store.id, store.tenant, store.name, store.source_lang, store.target_lang,
+           Micros(store.created_at)});
+      return absl::OkStatus();
+    });
+    if (absl::IsAlreadyExists(s)) {
+      return absl::AlreadyExistsError(StrCat("TM store ", store.id, " already exists"));
+    }
+    return s;
+  }
+
+  absl::StatusOr<TmStoreRecord> GetStore(std::string_view id) override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<TmStoreRecord> {
+      pqxx::result r = tx.Exec(
+          "SELECT id, tenant, name, source_lang, target_lang, created_at FROM tm_stores WHERE "
+          "id=$1",
+          {id});
+      if (r.empty()) return StoreNotFound(id);
+      return ReadStore(r[0]);
+    });
+  }
+
+  absl::StatusOr<std::vector<TmStoreRecord>> ListStores(std::string_view tenant) override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::vector<TmStoreRecord>> {
+      pqxx::result r = tx.Exec(
+          "SELECT id, tenant, name, source_lang, target_lang, created_at FROM tm_stores "
+          "WHERE $1 = '' OR tenant = $1 ORDER BY id",
+          {tenant});
+      std::vector<TmStoreRecord> out;
+      for (const auto& row : r) out.push_back(ReadStore(row));
+      return out;
+    });
+  }
+
+  absl::Status DeleteStore(std::string_view id) override {
+    VERSO_RETURN_IF_ERROR(pool_->Write([&](Tx& tx) -> absl::Status {
+      return Changed(tx.Exec("DELETE FROM tm_stores WHERE id=$1", {id}), StoreNotFound(id));
+    }));
+    absl::MutexLock nums(&nums_mu_);
+    store_nums_.erase(std::string(id));
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::unique_ptr<SegmentWriter>> BeginWrite(std::string_view store_id) override {
+    VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
+    VERSO_ASSIGN_OR_RETURN(std::unique_ptr<Pool::Held> held, pool_->Begin());
+    // One writer per store at a time, in every process (the store's lock, as in SQLite).
+    VERSO_RETURN_IF_ERROR(held->Do([&](Tx& tx) -> absl::Status {
+      tx.Exec("SELECT pg_advisory_xact_lock(7243002, $1::INT)", {static_cast<int>(num)});
+      return absl::OkStatus();
+    }));
+    return std::unique_ptr<SegmentWriter>(new PgSegmentWriter(std::move(held), num));
+  }
+
+  absl::Status UpdateSegment(std::string_view store_id, const SegmentRecord& s) override {
+    VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
+    absl::Status status = pool_->Write([&](Tx& tx) -> absl::Status {
+      return Changed(
+          tx.Exec("UPDATE tm_segments SET source=$1, target=$2, pair_hash=$3, ctx_key=$4, "
+                  "ctx_prev=$5, ctx_next=$6, changer=$7, changed_at=$8, props=$9, notes=$10 "
+                  "WHERE id=$11 AND store_num=$12",
+                  {s.source, s.target, PairHash(s), s.context.key, s.context.prev_hash,
+                   s.context.next_hash, s.changer, Micros(s.changed_at),
+                   TextOrNull(PropsJson(s.properties)), TextOrNull(NotesJson(s.notes)), s.id,
+                   num}),
+          SegmentNotFound(store_id, s.id));
+    });
+    if (absl::IsAlreadyExists(status)) {
+      return absl::AlreadyExistsError(
+          "an identical segment (same source, target and context) already exists in the store");
+    }
+    return status;
+  }
+
+  absl::Status DeleteSegment(std::string_view store_id, int64_t id) override {
+    VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
+    return pool_->Write([&](Tx& tx) -> absl::Status {
+      return Changed(tx.Exec("DELETE FROM tm_segments WHERE id=$1 AND store_num=$2", {id, num}),
+                     SegmentNotFound(store_id, id));
+    });
+  }
+
+  absl::StatusOr<int64_t> RecordUsage(const std::vector<SegmentUse>& uses) override {
+    std::vector<std::pair<int64_t, const SegmentUse*>> known;  // store num, use
+    for (const SegmentUse& u : uses) {
+      auto num = StoreNum(u.store_id);
+      if (num.ok()) known.emplace_back(*num, &u);
+    }
+    if (known.empty()) return 0;
+    return pool_->Write([&](Tx& tx) -> absl::StatusOr<int64_t> {
+      int64_t n = 0;
+      for (const auto& [num, u] : known) {
+        n += tx.Exec(
+                   "UPDATE tm_segments SET usage_count = usage_count + $1, "
+                   "last_used_at = GREATEST(COALESCE(last_used_at, $2), $2) WHERE id=$3 AND "
+                   "store_num=$4",
+                   {u->count, Micros(u->when), u->id, num})
+                 .affected_rows();
+      }
+      return n;
+    });
+  }
+
+  absl::StatusOr<SegmentRecord> GetSegment(std::string_view store_id, int64_t id) override {
+    VERSO_ASSIGN_OR_RETURN(auto segs, GetSegments(store_id, {id}));
+    if (segs.empty()) return SegmentNotFound(store_id, id);
+    return std::move(segs[0]);
+  }
+
+  absl::StatusOr<std::vector<SegmentRecord>> GetSegments(std::string_view store_id,
+                                                         const std::vector<int64_t>& ids) override {
+    VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
+    if (ids.empty()) return std::vector<SegmentRecord>{};
+    std::string array = "{";
+    for (size_t i = 0; i < ids.size(); ++i) StrAppend(&array, i ? "," : "", ids[i]);
+    array += "}";
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::vector<SegmentRecord>> {
+      pqxx::result r =
+          tx.Exec(StrCat("SELECT ", kSegmentColumns,
+                         " FROM tm_segments WHERE store_num=$1 AND id = ANY($2::BIGINT[])"),
+                  {num, array});
+      std::unordered_map<int64_t, SegmentRecord> by_id;
+      for (const auto& row : r) {
+        VERSO_ASSIGN_OR_RETURN(SegmentRecord rec, ReadSegment(row));
+        const int64_t id = rec.id;
+        by_id.emplace(id, std::move(rec));
+      }
+      std::vector<SegmentRecord> out;
+      out.reserve(by_id.size());
+      for (int64_t id : ids) {
+        auto it = by_id.find(id);
+        if (it != by_id.end()) out.push_back(it->second);
+      }
+      return out;
+    });
+  }
+
+  absl::StatusOr<std::vector<TmChange>> ChangesAfter(int64_t seq, int limit) override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::vector<TmChange>> {
+      pqxx::result r = tx.Exec(
+          "SELECT c.seq, COALESCE(s.id, ''), c.segment_id, c.kind FROM tm_changes c "
+          "LEFT JOIN tm_stores s ON s.num = c.store_num WHERE c.seq > $1 ORDER BY c.seq LIMIT $2",
+          {seq, limit});
+      std::vector<TmChange> out;
+      for (const auto& row : r) {
+        TmChange c;
+        c.seq = Int(row[0]);
+        c.store_id = Str(row[1]);
+        c.segment_id = Int(row[2]);
+        const std::string kind = Str(row[3]);
+        c.kind = kind.empty() ? TmChange::Kind::kStore : static_cast<TmChange::Kind>(kind[0]);
+        out.push_back(std::move(c));
+      }
+      return out;
+    });
+  }
+
+  absl::StatusOr<int64_t> LastChange() override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<int64_t> {
+      return Int(tx.Exec("SELECT COALESCE(MAX(seq), 0) FROM tm_changes")[0][0]);
+    });
+  }
+
+  absl::Status PruneChanges(absl::Time before) override {
+    return pool_->Write([&](Tx& tx) -> absl::Status {
+      tx.Exec("DELETE FROM tm_changes WHERE at < $1", {absl::ToUnixSeconds(before)});
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<int64_t> CountSegments(std::string_view store_id) override {
+    VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<int64_t> {
+      return Int(tx.Exec("SELECT COUNT(*) FROM tm_segments WHERE store_num=$1", {num})[0][0]);
+    });
+  }
+
+  absl::Status ScanSegments(std::string_view store_id, int64_t after_id,
+                            const std::function<bool(const SegmentRecord&)>& fn) override {
+    return Scan(store_id, after_id, kSegmentColumns, [&](const pqxx::row& row) -> absl::StatusOr<bool> {
+      VERSO_ASSIGN_OR_RETURN(SegmentRecord rec, ReadSegment(row));
+      return fn(rec);
+    });
+  }
+
+  absl::Status ScanSegmentTexts(std::string_view store_id, int64_t after_id,
+                                const std::function<bool(SegmentRecord&)>& fn) override {
+    SegmentRecord rec;
+    return Scan(store_id, after_id,
+                "id, source, target, ctx_key, ctx_prev, ctx_next, changed_at",
+                [&](const pqxx::row& row) -> absl::StatusOr<bool> {
+                  rec.id = Int(row[0]);
+                  rec.source.assign(row[1].c_str(), row[1].size());
+                  rec.target.assign(row[2].c_str(), row[2].size());
+                  rec.context.key.assign(row[3].c_str(), row[3].size());
+                  rec.context.prev_hash = Int(row[4]);
+                  rec.context.next_hash = Int(row[5]);
+                  rec.changed_at = FromMicros(Int(row[6]));
+                  return fn(rec);
+                });
+  }
+
+ private:
+  PgDatabase() = default;
+
+  // Reads the store's segments after `after_id` in id order, in pages of kScanPage rows, all
+  // from one snapshot; stops when `fn` returns false.
+  static constexpr int kScanPage = 5000;
+  absl::Status Scan(std::string_view store_id, int64_t after_id, std::string_view columns,
+                    const std::function<absl::StatusOr<bool>(const pqxx::row&)>& fn) {
+    VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
+    const std::string sql = StrCat("SELECT ", columns,
+                                   " FROM tm_segments WHERE store_num=$1 AND id>$2 ORDER BY id "
+                                   "LIMIT $3");
+    return pool_->Snapshot([&](Tx& tx) -> absl::Status {
+      int64_t last = after_id;
+      while (true) {
+        pqxx::result r = tx.Exec(sql, {num, last, kScanPage});
+        for (const auto& row : r) {
+          last = Int(row[0]);
+          VERSO_ASSIGN_OR_RETURN(bool more, fn(row));
+          if (!more) return absl::OkStatus();
+        }
+        if (r.size() < static_cast<size_t>(kScanPage)) return absl::OkStatus();
+      }
+    });
+  }
+
+  absl::StatusOr<int64_t> StoreNum(std::string_view store_id) {
+    {
+      absl::MutexLock lock(&nums_mu_);
+      auto it = store_nums_.find(std::string(store_id));
+      if (it != store_nums_.end()) return it->second;
+    }
+    VERSO_ASSIGN_OR_RETURN(int64_t num, pool_->Read([&](Tx& tx) -> absl::StatusOr<int64_t> {
+      pqxx::result r = tx.Exec("SELECT num FROM tm_stores WHERE id=$1", {store_id});
+      if (r.empty()) return StoreNotFound(store_id);
+      return Int(r[0][0]);
+    }));
+    absl::MutexLock lock(&nums_mu_);
+    store_nums_[std::string(store_id)] = num;
+    return num;
+  }
+
+  std::unique_ptr<Pool> pool_;  // shared with jobs_, which goes first
+  std::unique_ptr<JobRepository> jobs_;
+  absl::Mutex nums_mu_;
+  std::unordered_map<std::string, int64_t> store_nums_ ABSL_GUARDED_BY(nums_mu_);
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Database>> OpenPostgres(const std::string& url,
+                                                       const PostgresOptions& options) {
+  return PgDatabase::Open(url, options);
+}
+
+absl::StatusOr<std::vector<int64_t>> MigratePostgres(const std::string& url) {
+  VERSO_ASSIGN_OR_RETURN(auto pool, pg::Pool::Open(url, 1));
+  return pg::Migrate(pool.get());
+}
+
+}  // namespace verso::storage

@@ -1,0 +1,187 @@
+#include "storage/postgres/pg_db.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "common/strings.h"
+
+namespace verso::storage::pg {
+
+Param::Param(double d) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", d);
+  v_ = buf;
+}
+
+Param Param::Bytes(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 + bytes.size() * 2);
+  out += "\\x";
+  for (unsigned char c : bytes) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  Param p;
+  p.v_ = std::move(out);
+  return p;
+}
+
+Param Param::Time(absl::Time t) {
+  if (t == absl::InfinitePast()) return Null();
+  return Param(Micros(t));
+}
+
+int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
+absl::Time FromMicros(int64_t us) { return absl::FromUnixMicros(us); }
+
+absl::Time TimeOrNever(const pqxx::field& f) {
+  return f.is_null() ? absl::InfinitePast() : FromMicros(f.as<int64_t>());
+}
+
+std::string Bytes(const pqxx::field& f) {
+  if (f.is_null()) return {};
+  pqxx::binarystring b(f);
+  return b.str();
+}
+
+pqxx::result Tx::Exec(const std::string& sql, const Params& params) {
+  auto [it, added] = prepared_->try_emplace(sql);
+  if (added) {
+    it->second = StrCat("v", prepared_->size());
+    tx_->conn().prepare(it->second, sql);
+  }
+  return tx_->exec_prepared(it->second, pqxx::prepare::make_dynamic_params(params));
+}
+
+pqxx::result Tx::Run(const std::string& sql) { return tx_->exec(sql); }
+
+absl::StatusOr<std::unique_ptr<Pool>> Pool::Open(const std::string& url, int size) {
+  auto pool = std::unique_ptr<Pool>(new Pool(url, size < 1 ? 1 : size));
+  auto conn = pool->Acquire();
+  if (!conn.ok()) return conn.status();
+  pool->Release(std::move(*conn), false);
+  return pool;
+}
+
+Pool::~Pool() = default;
+
+std::string ConnectError(const std::exception& e) {
+  std::string msg = e.what();
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  return msg;
+}
+
+absl::StatusOr<std::unique_ptr<pqxx::connection>> Pool::Connect() const {
+  try {
+    return std::make_unique<pqxx::connection>(url_);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(StrCat("cannot connect to PostgreSQL: ", ConnectError(e)));
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Conn>> Pool::Acquire() {
+  {
+    absl::MutexLock lock(&mu_);
+    while (idle_.empty() && open_ >= size_) freed_.Wait(&mu_);
+    if (!idle_.empty()) {
+      auto conn = std::move(idle_.back());
+      idle_.pop_back();
+      return conn;
+    }
+    ++open_;  // a slot for the connection opened below
+  }
+  auto c = Connect();
+  if (!c.ok()) {
+    absl::MutexLock lock(&mu_);
+    --open_;
+    freed_.Signal();
+    return c.status();
+  }
+  auto conn = std::make_unique<Conn>();
+  conn->c = std::move(*c);
+  return conn;
+}
+
+void Pool::Release(std::unique_ptr<Conn> conn, bool broken) {
+  absl::MutexLock lock(&mu_);
+  if (broken || !conn->c->is_open()) {
+    --open_;
+  } else {
+    idle_.push_back(std::move(conn));
+  }
+  freed_.Signal();
+}
+
+absl::Status Pool::FromException(const std::exception& e, bool* broken) {
+  std::string msg = ConnectError(e);
+  if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
+    *broken = true;
+    return absl::UnavailableError(StrCat("PostgreSQL connection lost: ", msg));
+  }
+  if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
+    *broken = true;
+    return absl::UnavailableError(StrCat("PostgreSQL commit outcome unknown: ", msg));
+  }
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e); sql != nullptr) {
+    const std::string state = sql->sqlstate();
+    if (state == "23505") return absl::AlreadyExistsError(msg);
+    if (state == "40001" || state == "40P01") return absl::AbortedError(msg);
+    if (state == "22021" || state == "22P05") {
+      return absl::InvalidArgumentError(StrCat("text PostgreSQL cannot store: ", msg));
+    }
+    // Read-only (a replica, or a primary demoted), shutting down, too many connections, the
+    // connection classes: another try later, perhaps on another server, may succeed.
+    if (state == "25006" || state.rfind("57P", 0) == 0 || state.rfind("08", 0) == 0 ||
+        state == "53300") {
+      *broken = true;
+      return absl::UnavailableError(StrCat("PostgreSQL unavailable: ", msg));
+    }
+    return absl::InternalError(StrCat("PostgreSQL: ", msg));
+  }
+  if (dynamic_cast<const pqxx::failure*>(&e) != nullptr) *broken = true;
+  return absl::InternalError(StrCat("PostgreSQL: ", msg));
+}
+
+Pool::Held::Held(Pool* pool, std::unique_ptr<Conn> conn)
+    : pool_(pool), conn_(std::move(conn)), tx_(nullptr, &conn_->prepared) {}
+
+Pool::Held::~Held() {
+  if (!done_ && work_ != nullptr) {
+    try {
+      work_->abort();
+    } catch (const std::exception&) {
+      broken_ = true;
+    }
+  }
+  work_.reset();
+  pool_->Release(std::move(conn_), broken_);
+}
+
+absl::Status Pool::Held::Commit() {
+  if (done_) return absl::FailedPreconditionError("the transaction already ended");
+  if (failed_) return absl::FailedPreconditionError("the transaction failed earlier");
+  done_ = true;
+  try {
+    work_->commit();
+    return absl::OkStatus();
+  } catch (const std::exception& e) {
+    return FromException(e, &broken_);
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Pool::Held>> Pool::Begin() {
+  auto conn = Acquire();
+  if (!conn.ok()) return conn.status();
+  auto held = std::unique_ptr<Held>(new Held(this, std::move(*conn)));
+  try {
+    held->work_ = std::make_unique<pqxx::work>(*held->conn_->c);
+    held->tx_ = Tx(held->work_.get(), &held->conn_->prepared);
+  } catch (const std::exception& e) {
+    held->done_ = true;
+    return FromException(e, &held->broken_);
+  }
+  return held;
+}
+
+}  // namespace verso::storage::pg

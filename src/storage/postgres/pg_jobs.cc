@@ -1,0 +1,514 @@
+// PostgreSQL implementation of the JobRepository (see storage.h): the same records as the SQLite
+// one, with PostgreSQL's queue: tasks leased by lease_task() (pg_schema.cc) with FOR UPDATE SKIP
+// LOCKED in one round trip, and workers of every process woken by NOTIFY verso_tasks when a
+// transaction that queued tasks commits.
+#include "storage/postgres/pg_jobs.h"
+
+#include <atomic>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "common/json.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "storage/postgres/pg_db.h"
+
+namespace verso::storage {
+namespace {
+
+using pg::FromMicros;
+using pg::Micros;
+using pg::Param;
+using pg::Pool;
+using pg::TimeOrNever;
+using pg::Tx;
+
+std::string Str(const pqxx::field& f) { return f.is_null() ? std::string() : f.c_str(); }
+int64_t Int(const pqxx::field& f) { return f.is_null() ? 0 : f.as<int64_t>(); }
+double Double(const pqxx::field& f) { return f.is_null() ? 0 : f.as<double>(); }
+
+template <typename E>
+E Enum(const pqxx::field& f) {
+  return ParseEnum<E>(f.c_str()).value_or(E{});
+}
+
+constexpr const char* kJobColumns =
+    "id, tenant, status, source_lang, target_langs, tm_store, glossary, engine_policy, "
+    "qa_profile, qe_threshold, webhook_url, idempotency_key, format, file_name, document, error, "
+    "stats, created_at, updated_at, finished_at";
+constexpr const char* kJobColumnsNoDocument =
+    "id, tenant, status, source_lang, target_langs, tm_store, glossary, engine_policy, "
+    "qa_profile, qe_threshold, webhook_url, idempotency_key, format, file_name, ''::BYTEA, "
+    "error, stats, created_at, updated_at, finished_at";
+
+JobRecord ReadJob(const pqxx::row& r) {
+  JobRecord j;
+  j.id = Str(r[0]);
+  j.tenant = Str(r[1]);
+  j.status = Enum<JobStatus>(r[2]);
+  j.source_lang = Str(r[3]);
+  for (std::string_view t : Split(r[4].c_str(), ' ')) {
+    if (!t.empty()) j.target_langs.emplace_back(t);
+  }
+  j.tm_store = Str(r[5]);
+  j.glossary = Str(r[6]);
+  j.engine_policy = Str(r[7]);
+  j.qa_profile = Str(r[8]);
+  j.qe_threshold = Double(r[9]);
+  j.webhook_url = Str(r[10]);
+  j.idempotency_key = Str(r[11]);
+  j.format = Str(r[12]);
+  j.file_name = Str(r[13]);
+  j.document = pg::Bytes(r[14]);
+  j.error = Str(r[15]);
+  j.stats = Str(r[16]);
+  j.created_at = FromMicros(Int(r[17]));
+  j.updated_at = FromMicros(Int(r[18]));
+  j.finished_at = TimeOrNever(r[19]);
+  return j;
+}
+
+constexpr const char* kSegmentColumns =
+    "job_id, target_lang, idx, unit_id, source, target, origin, state, tm_score, tm_target, "
+    "repetition, words, engine, review, qe_score, draft, editor, updated_at, characters";
+
+JobSegmentRecord ReadSegment(const pqxx::row& r) {
+  JobSegmentRecord s;
+  s.job_id = Str(r[0]);
+  s.target_lang = Str(r[1]);
+  s.index = Int(r[2]);
+  s.unit_id = Str(r[3]);
+  s.source = Str(r[4]);
+  s.target = Str(r[5]);
+  s.origin = Enum<SegmentOrigin>(r[6]);
+  s.state = Enum<SegmentState>(r[7]);
+  s.tm_score = static_cast<int>(Int(r[8]));
+  s.tm_target = Str(r[9]);
+  s.repetition = Int(r[10]) != 0;
+  s.words = Int(r[11]);
+  s.engine = Str(r[12]);
+  s.review = Str(r[13]);
+  s.qe_score = Double(r[14]);
+  s.draft = Str(r[15]);
+  s.editor = Str(r[16]);
+  s.updated_at = FromMicros(Int(r[17]));
+  s.characters = Int(r[18]);
+  return s;
+}
+
+constexpr const char* kTaskColumns =
+    "id, job_id, kind, target_lang, payload, state, attempts, run_after, lease_until, "
+    "lease_owner, error, created_at, crashes";
+
+TaskRecord ReadTask(const pqxx::row& r) {
+  TaskRecord t;
+  t.id = Int(r[0]);
+  t.job_id = Str(r[1]);
+  t.kind = Enum<TaskKind>(r[2]);
+  t.target_lang = Str(r[3]);
+  t.payload = Str(r[4]);
+  t.state = Enum<TaskState>(r[5]);
+  t.attempts = static_cast<int>(Int(r[6]));
+  t.run_after = FromMicros(Int(r[7]));
+  t.lease_until = TimeOrNever(r[8]);
+  t.lease_owner = Str(r[9]);
+  t.error = Str(r[10]);
+  t.created_at = FromMicros(Int(r[11]));
+  t.crashes = static_cast<int>(Int(r[12]));
+  return t;
+}
+
+std::vector<JobSegmentRecord> Segments(const pqxx::result& r) {
+  std::vector<JobSegmentRecord> out;
+  out.reserve(r.size());
+  for (const auto& row : r) out.push_back(ReadSegment(row));
+  return out;
+}
+
+// The segments of a change as one JSON array (rows for json_populate_recordset): one statement
+// writes them all. A segment given twice keeps its last version (as SQLite's INSERT OR REPLACE).
+std::string SegmentsJson(const std::vector<JobSegmentRecord>& segments) {
+  nlohmann::json rows = nlohmann::json::array();
+  std::map<std::tuple<std::string_view, std::string_view, int64_t>, size_t> seen;
+  for (const JobSegmentRecord& s : segments) {
+    nlohmann::json row = {{"job_id", s.job_id},
+                          {"target_lang", s.target_lang},
+                          {"idx", s.index},
+                          {"unit_id", s.unit_id},
+                          {"source", s.source},
+                          {"target", s.target},
+                          {"origin", EnumName(s.origin)},
+                          {"state", EnumName(s.state)},
+                          {"tm_score", s.tm_score},
+                          {"tm_target", s.tm_target},
+                          {"repetition", s.repetition ? 1 : 0},
+                          {"words", s.words},
+                          {"characters", s.characters},
+                          {"engine", s.engine},
+                          {"review", s.review},
+                          {"qe_score", s.qe_score},
+                          {"draft", s.draft},
+                          {"editor", s.editor},
+                          {"updated_at", Micros(s.updated_at)}};
+    auto [it, added] = seen.try_emplace({s.job_id, s.target_lang, s.index}, rows.size());
+    if (added) {
+      rows.push_back(std::move(row));
+    } else {
+      rows[it->second] = std::move(row);
+    }
+  }
+  return DumpJson(rows);
+}
+
+// Wakes the workers of this process when any process queues tasks.
+class TaskListener {
+ public:
+  explicit TaskListener(Pool* pool) : pool_(pool) { thread_ = std::thread([this] { Run(); }); }
+  ~TaskListener() {
+    stop_ = true;
+    thread_.join();
+  }
+  void Add(std::function<void()> fn) {
+    absl::MutexLock lock(&mu_);
+    callbacks_.push_back(std::move(fn));
+  }
+
+ private:
+  class Receiver : public pqxx::notification_receiver {
+   public:
+    Receiver(pqxx::connection& c, TaskListener* owner)
+        : pqxx::notification_receiver(c, "verso_tasks"), owner_(owner) {}
+    void operator()(const std::string&, int) override { owner_->Notify(); }
+
+   private:
+    TaskListener* owner_;
+  };
+
+  void Notify() {
+    absl::MutexLock lock(&mu_);
+    for (const auto& fn : callbacks_) fn();
+  }
+
+  void Run() {
+    while (!stop_) {
+      auto conn = pool_->Connect();
+      if (!conn.ok()) {
+        absl::SleepFor(absl::Seconds(1));
+        continue;
+      }
+      try {
+        Receiver receiver(**conn, this);
+        // Tasks queued while this process was not listening: wake the workers once.
+        Notify();
+        while (!stop_) (*conn)->await_notification(0, 200000);
+      } catch (const std::exception&) {
+        absl::SleepFor(absl::Milliseconds(200));  // the connection broke: listen again
+      }
+    }
+  }
+
+  Pool* pool_;
+  std::atomic<bool> stop_{false};
+  absl::Mutex mu_;
+  std::vector<std::function<void()>> callbacks_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
+class PgJobs : public JobRepository {
+ public:
+  PgJobs(Pool* pool, bool listen) : pool_(pool) {
+    if (listen) listener_ = std::make_unique<TaskListener>(pool);
+  }
+
+  void OnTasksQueued(std::function<void()> fn) override {
+    if (listener_ != nullptr) listener_->Add(std::move(fn));
+  }
+
+  absl::Status Apply(const JobChange& change) override {
+    return pool_->Write([&](Tx& tx) { return ApplyIn(tx, change); });
+  }
+
+  absl::StatusOr<JobRecord> GetJob(std::string_view id) override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<JobRecord> {
+      pqxx::result r =
+          tx.Exec(StrCat("SELECT ", kJobColumnsNoDocument, " FROM jobs WHERE id=$1"), {id});
+      if (r.empty()) return absl::NotFoundError(StrCat("job ", id, " not found"));
+      return ReadJob(r[0]);
+    });
+  }
+
+  absl::StatusOr<std::string> GetJobDocument(std::string_view id) override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::string> {
+      pqxx::result r = tx.Exec("SELECT document FROM jobs WHERE id=$1", {id});
+      if (r.empty()) return absl::NotFoundError(StrCat("job ", id, " not found"));
+      return pg::Bytes(r[0][0]);
+    });
+  }
+
+  absl::StatusOr<JobRecord> FindJobByIdempotencyKey(std::string_view tenant,
+                                                    std::string_view key) override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<JobRecord> {
+      pqxx::result r = tx.Exec(StrCat("SELECT ", kJobColumnsNoDocument,
+                                      " FROM jobs WHERE id = (SELECT job_id FROM job_idempotency "
+                                      "WHERE tenant=$1 AND key=$2)"),
+                               {tenant, key});
+      if (r.empty()) return absl::NotFoundError(StrCat("no job with idempotency key ", key));
+      return ReadJob(r[0]);
+    });
+  }
+
+  absl::StatusOr<std::vector<JobRecord>> ListJobs(std::string_view tenant, int limit,
+                                                  absl::Time after_created,
+                                                  std::string_view after_id) override {
+    const int64_t created = after_created == absl::InfiniteFuture()
+                                ? std::numeric_limits<int64_t>::max()
+                                : Micros(after_created);
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::vector<JobRecord>> {
+      pqxx::result r = tx.Exec(
+          StrCat("SELECT ", kJobColumnsNoDocument,
+                 " FROM jobs WHERE tenant=$1 AND (created_at < $3 OR (created_at = $3 AND id > "
+                 "$4)) ORDER BY created_at DESC, id LIMIT $2"),
+          {tenant, limit, created, after_id});
+      std::vector<JobRecord> out;
+      for (const auto& row : r) out.push_back(ReadJob(row));
+      return out;
+    });
+  }
+
+  absl::StatusOr<std::vector<JobSegmentRecord>> GetJobSegments(
+      std::string_view job_id, std::string_view target_lang) override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::vector<JobSegmentRecord>> {
+      return Segments(tx.Exec(StrCat("SELECT ", kSegmentColumns,
+                                     " FROM job_segments WHERE job_id=$1 AND ($2='' OR "
+                                     "target_lang=$2) ORDER BY target_lang, idx"),
+                              {job_id, target_lang}));
+    });
+  }
+
+  absl::StatusOr<std::vector<JobSegmentCount>> CountJobSegments(std::string_view job_id) override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::vector<JobSegmentCount>> {
+      pqxx::result r = tx.Exec(
+          "SELECT target_lang, state, origin, engine, COUNT(*), SUM(words) FROM job_segments "
+          "WHERE job_id=$1 GROUP BY target_lang, state, origin, engine ORDER BY target_lang, "
+          "state, origin, engine",
+          {job_id});
+      std::vector<JobSegmentCount> out;
+      for (const auto& row : r) {
+        out.push_back({Str(row[0]), Enum<SegmentState>(row[1]), Enum<SegmentOrigin>(row[2]),
+                       Str(row[3]), Int(row[4]), Int(row[5])});
+      }
+      return out;
+    });
+  }
+
+  absl::StatusOr<JobSegmentRecord> GetJobSegment(std::string_view job_id,
+                                                 std::string_view target_lang,
+                                                 int64_t index) override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<JobSegmentRecord> {
+      pqxx::result r = tx.Exec(StrCat("SELECT ", kSegmentColumns,
+                                      " FROM job_segments WHERE job_id=$1 AND target_lang=$2 "
+                                      "AND idx=$3"),
+                               {job_id, target_lang, index});
+      if (r.empty()) {
+        return absl::NotFoundError(
+            StrCat("segment ", index, " (", target_lang, ") not found in job ", job_id));
+      }
+      return ReadSegment(r[0]);
+    });
+  }
+
+  absl::StatusOr<std::vector<JobSegmentRecord>> AwaitingSegments(
+      std::string_view tenant, int limit, const JobSegmentRecord* after) override {
+    std::vector<std::string> cols;
+    for (std::string_view c : Split(kSegmentColumns, ',')) {
+      cols.push_back(StrCat("s.", StripAsciiWhitespace(c)));
+    }
+    const std::string sql = StrCat(
+        "SELECT ", Join(cols, ", "),
+        " FROM job_segments s JOIN jobs j ON j.id = s.job_id WHERE s.state='awaiting' AND "
+        "($1='' OR j.tenant=$1) AND ($3 = 0 OR (s.updated_at, s.job_id, s.target_lang, s.idx) > "
+        "($4, $5, $6, $7)) ORDER BY s.updated_at, s.job_id, s.target_lang, s.idx LIMIT $2");
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::vector<JobSegmentRecord>> {
+      return Segments(tx.Exec(
+          sql, {tenant, limit, after != nullptr ? 1 : 0,
+                after ? Micros(after->updated_at) : int64_t{0},
+                after ? std::string_view(after->job_id) : std::string_view(),
+                after ? std::string_view(after->target_lang) : std::string_view(),
+                after ? after->index : int64_t{0}}));
+    });
+  }
+
+  absl::StatusOr<TaskRecord> LeaseTask(std::string_view owner, absl::Time now,
+                                       absl::Time lease_until, int max_per_tenant) override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<TaskRecord> {
+      pqxx::result r = tx.Exec(StrCat("SELECT ", kTaskColumns, " FROM lease_task($1,$2,$3,$4)"),
+                               {owner, Micros(now), Micros(lease_until), max_per_tenant});
+      if (r.empty()) return absl::NotFoundError("no runnable task");
+      return ReadTask(r[0]);
+    });
+  }
+
+  absl::Status RenewLease(int64_t task_id, std::string_view owner,
+                          absl::Time lease_until) override {
+    return pool_->Read([&](Tx& tx) -> absl::Status {
+      pqxx::result r = tx.Exec(
+          "UPDATE tasks SET lease_until=$1 WHERE id=$2 AND state='leased' AND lease_owner=$3",
+          {Micros(lease_until), task_id, owner});
+      if (r.affected_rows() == 0) return NoLonger(task_id, owner);
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status FailTask(int64_t task_id, std::string_view owner, std::string_view error,
+                        absl::Time run_after, bool dead) override {
+    return pool_->Read([&](Tx& tx) -> absl::Status {
+      pqxx::result r = tx.Exec(
+          "UPDATE tasks SET state=$1, error=$2, run_after=$3, lease_until=NULL, lease_owner='' "
+          "WHERE id=$4 AND state='leased' AND lease_owner=$5",
+          {dead ? "dead" : "queued", error, Micros(run_after), task_id, owner});
+      if (r.affected_rows() == 0) return NoLonger(task_id, owner);
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<std::vector<TaskRecord>> JobTasks(std::string_view job_id) override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::vector<TaskRecord>> {
+      pqxx::result r = tx.Exec(
+          StrCat("SELECT ", kTaskColumns, " FROM tasks WHERE job_id=$1 ORDER BY id"), {job_id});
+      std::vector<TaskRecord> out;
+      for (const auto& row : r) out.push_back(ReadTask(row));
+      return out;
+    });
+  }
+
+  absl::StatusOr<QueueStats> GetQueueStats() override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<QueueStats> {
+      pqxx::result r = tx.Exec(
+          "SELECT state, COUNT(*), MIN(created_at) FROM tasks WHERE state != 'done' GROUP BY "
+          "state");
+      QueueStats q;
+      for (const auto& row : r) {
+        const std::string state = Str(row[0]);
+        if (state == "queued") {
+          q.queued = Int(row[1]);
+          q.oldest_queued = FromMicros(Int(row[2]));
+        } else if (state == "leased") {
+          q.leased = Int(row[1]);
+        } else if (state == "dead") {
+          q.dead = Int(row[1]);
+        }
+      }
+      return q;
+    });
+  }
+
+  absl::StatusOr<std::vector<WebhookDeliveryRecord>> Deliveries(std::string_view job_id) override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::vector<WebhookDeliveryRecord>> {
+      pqxx::result r = tx.Exec(
+          "SELECT job_id, event, attempt, http_status, error, at FROM webhook_deliveries WHERE "
+          "job_id=$1 ORDER BY id",
+          {job_id});
+      std::vector<WebhookDeliveryRecord> out;
+      for (const auto& row : r) {
+        out.push_back({Str(row[0]), Str(row[1]), static_cast<int>(Int(row[2])),
+                       static_cast<int>(Int(row[3])), Str(row[4]), FromMicros(Int(row[5]))});
+      }
+      return out;
+    });
+  }
+
+ private:
+  static absl::Status NoLonger(int64_t task_id, std::string_view owner) {
+    return absl::AbortedError(StrCat("task ", task_id, " is no longer leased to ", owner));
+  }
+
+  absl::Status ApplyIn(Tx& tx, const JobChange& c) {
+    if (c.finish_task > 0) {
+      pqxx::result r = tx.Exec(
+          "UPDATE tasks SET state='done', lease_until=NULL WHERE id=$1 AND state='leased' AND "
+          "lease_owner=$2",
+          {c.finish_task, c.finish_owner});
+      if (r.affected_rows() == 0) return NoLonger(c.finish_task, c.finish_owner);
+    }
+    for (const JobRecord& j : c.jobs) VERSO_RETURN_IF_ERROR(PutJob(tx, j));
+    if (!c.segments.empty()) {
+      std::vector<std::string> updates;
+      for (std::string_view col : Split(kSegmentColumns, ',')) {
+        col = StripAsciiWhitespace(col);
+        if (col != "job_id" && col != "target_lang" && col != "idx") {
+          updates.push_back(StrCat(col, "=excluded.", col));
+        }
+      }
+      tx.Exec(StrCat("INSERT INTO job_segments(", kSegmentColumns, ") SELECT ", kSegmentColumns,
+                     " FROM json_populate_recordset(NULL::job_segments, $1::JSON) "
+                     "ON CONFLICT(job_id, target_lang, idx) DO UPDATE SET ",
+                     Join(updates, ", ")),
+              {SegmentsJson(c.segments)});
+    }
+    for (const TaskRecord& t : c.enqueue) {
+      tx.Exec(
+          "INSERT INTO tasks(job_id, tenant, kind, target_lang, payload, state, attempts, "
+          "run_after, lease_until, lease_owner, error, created_at) VALUES($1, COALESCE((SELECT "
+          "tenant FROM jobs WHERE id=$1 LIMIT 1), ''), $2, $3, $4, 'queued', 0, $5, NULL, '', '', "
+          "$6)",
+          {t.job_id, EnumName(t.kind), t.target_lang, t.payload, Micros(t.run_after),
+           Micros(t.created_at)});
+    }
+    if (!c.enqueue.empty()) tx.Exec("SELECT pg_notify('verso_tasks', '')");
+    for (const WebhookDeliveryRecord& d : c.deliveries) {
+      tx.Exec(
+          "INSERT INTO webhook_deliveries(job_id, event, attempt, http_status, error, at) "
+          "VALUES($1,$2,$3,$4,$5,$6)",
+          {d.job_id, d.event, d.attempt, d.http_status, d.error, Micros(d.at)});
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status PutJob(Tx& tx, const JobRecord& j) {
+    if (!j.idempotency_key.empty()) {
+      pqxx::result r = tx.Exec(
+          "INSERT INTO job_idempotency(tenant, key, job_id) VALUES($1,$2,$3) ON CONFLICT DO "
+          "NOTHING RETURNING job_id",
+          {j.tenant, j.idempotency_key, j.id});
+      if (r.empty()) {
+        pqxx::result owner = tx.Exec(
+            "SELECT job_id FROM job_idempotency WHERE tenant=$1 AND key=$2",
+            {j.tenant, j.idempotency_key});
+        if (owner.empty() || Str(owner[0][0]) != j.id) {
+          return absl::AlreadyExistsError(
+              StrCat("a job with the idempotency key ", j.idempotency_key, " exists"));
+        }
+      }
+    }
+    std::vector<std::string> updates;
+    for (std::string_view col : Split(kJobColumns, ',')) {
+      col = StripAsciiWhitespace(col);
+      if (col != "id" && col != "document" && col != "created_at") {
+        updates.push_back(StrCat(col, "=excluded.", col));
+      }
+    }
+    tx.Exec(StrCat("INSERT INTO jobs(", kJobColumns,
+                   ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,"
+                   "$20) ON CONFLICT(id, created_at) DO UPDATE SET ",
+                   Join(updates, ", ")),
+            {j.id, j.tenant, EnumName(j.status), j.source_lang, Join(j.target_langs, " "),
+             j.tm_store, j.glossary, j.engine_policy, j.qa_profile, j.qe_threshold, j.webhook_url,
+             j.idempotency_key, j.format, j.file_name, Param::Bytes(j.document), j.error, j.stats,
+             Micros(j.created_at), Micros(j.updated_at), Param::Time(j.finished_at)});
+    return absl::OkStatus();
+  }
+
+  Pool* pool_;
+  std::unique_ptr<TaskListener> listener_;
+};
+
+}  // namespace
+
+std::unique_ptr<JobRepository> NewPgJobs(pg::Pool* pool, bool listen) {
+  return std::make_unique<PgJobs>(pool, listen);
+}
+
+}  // namespace verso::storage
