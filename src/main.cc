@@ -18,6 +18,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/civil_time.h"
 #include "api/api.h"
 #include "auth/auth.h"
 #include "cli/cli.h"
@@ -110,6 +111,17 @@ std::vector<ConfigOption> GeneralOptions(bool serving) {
        .type = T::kBool,
        .default_value = "true",
        .help = "One log line per HTTP request"},
+      {.name = "storage.url",
+       .type = T::kString,
+       .default_value = "",
+       .help = "sqlite:PATH or postgresql://user:password@host:port/db (default: sqlite: in "
+               "data_dir)"},
+      {.name = "storage.postgres.connections",
+       .type = T::kInt,
+       .default_value = "16",
+       .help = "PostgreSQL connections per process, at most",
+       .min = 1,
+       .max = 1000},
       {.name = "storage.sqlite.synchronous",
        .type = T::kChoice,
        .default_value = "full",
@@ -601,23 +613,74 @@ class Runtime : public cli::Environment {
       return absl::UnavailableError(
           StrCat("data_dir ", dir, ": cannot be created: ", ec.message()));
     }
-    storage::SqliteOptions options;
-    options.synchronous_full = config_->GetString("storage.sqlite.synchronous") == "full";
-    VERSO_ASSIGN_OR_RETURN(db_, storage::OpenSqlite(dir + "/verso.db", options));
-    // Files of an older installation, made before the umask: every tenant's data is in them.
-    for (const char* name : {"/verso.db", "/verso.db-wal", "/verso.db-shm"}) {
-      const std::string path = dir + name;
-      struct stat st;
-      if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
-        ::chmod(path.c_str(), st.st_mode & 0700);
-      }
-    }
+    VERSO_ASSIGN_OR_RETURN(db_, OpenDatabase(/*migrate=*/false));
     ids_ = std::make_unique<IdGenerator>(Clock::Real());
     tm_ = std::make_unique<tm::TmService>(db_.get(), &Clock::Real(), ids_.get());
     keys_ = std::make_unique<auth::KeyService>(&db_->keys(), &Clock::Real(), ids_.get());
     // The server builds every index after it starts listening; the CLI builds one on first use.
     VERSO_RETURN_IF_ERROR(tm_->Load(/*build_indexes=*/false).status());
     return absl::OkStatus();
+  }
+
+  // The database storage.url names: sqlite:PATH (default: verso.db in data_dir; migrated on
+  // open, as one machine's embedded store always was) or a PostgreSQL URL (whose schema `verso
+  // migrate` applies; opening refuses a schema this verso does not know).
+  absl::StatusOr<std::unique_ptr<storage::Database>> OpenDatabase(bool migrate) {
+    const Config& c = *config_;
+    std::string url = c.GetString("storage.url");
+    if (url.empty()) url = "sqlite:" + c.GetString("data_dir") + "/verso.db";
+    if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
+      storage::PostgresOptions options;
+      options.connections = static_cast<int>(c.GetInt("storage.postgres.connections"));
+      options.migrate = migrate;
+      options.listen = serving;
+      auto db = storage::OpenPostgres(url, options);
+      if (!db.ok()) return Annotate(db.status(), "storage.url");
+      return db;
+    }
+    if (url.rfind("sqlite:", 0) != 0) {
+      return absl::InvalidArgumentError(
+          "storage.url: expected sqlite:PATH or postgresql://user:password@host:port/database");
+    }
+    const std::string path = url.substr(7);
+    storage::SqliteOptions options;
+    options.synchronous_full = c.GetString("storage.sqlite.synchronous") == "full";
+    VERSO_ASSIGN_OR_RETURN(auto db, storage::OpenSqlite(path, options));
+    // Files of an older installation, made before the umask: every tenant's data is in them.
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      const std::string file = path + suffix;
+      struct stat st;
+      if (::stat(file.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+        ::chmod(file.c_str(), st.st_mode & 0700);
+      }
+    }
+    return db;
+  }
+
+  // `verso migrate`: brings the database's schema to this verso's.
+  int Migrate() {
+    auto config = Config::Load(Schema(false), sources);
+    if (!config.ok()) return Fail(config.status());
+    config_ = std::move(*config);
+    auto db = OpenDatabase(/*migrate=*/true);
+    if (!db.ok()) return Fail(db.status());
+    std::cout << "schema is up to date" << std::endl;
+    return 0;
+  }
+
+  // `verso jobs archive --before YYYY-MM`.
+  int ArchiveJobs(const std::string& before) {
+    absl::CivilMonth month;
+    if (!absl::ParseCivilTime(before, &month)) {
+      return Fail(absl::InvalidArgumentError(
+          StrCat("--before: expected a month as YYYY-MM, got \"", before, "\"")));
+    }
+    if (absl::Status s = Open(); !s.ok()) return Fail(s);
+    auto detached = db_->ArchiveJobs(absl::FromCivil(month, absl::UTCTimeZone()));
+    if (!detached.ok()) return Fail(detached.status());
+    for (const std::string& table : *detached) std::cout << "detached " << table << "\n";
+    if (detached->empty()) std::cout << "no partition ends before " << before << "\n";
+    return 0;
   }
 
   absl::StatusOr<tm::TmService*> Tm() override {
@@ -657,6 +720,7 @@ class Runtime : public cli::Environment {
     Every sync(std::chrono::seconds(1), [&] {
       if (loaded) SyncTm();
     });
+    Every maintain(std::chrono::hours(1), [&] { Maintain(); });
     const api::ServerOptions options = ServerOptionsFrom(c);
     auto server = api::Server::Start(options, services);
     if (!server.ok()) return Fail(server.status());
@@ -694,6 +758,7 @@ class Runtime : public cli::Environment {
     if (auto built = tm_->Load(/*build_indexes=*/true); !built.ok()) return Fail(built.status());
     if (threads <= 0) threads = static_cast<int>(std::max<int64_t>(1, c.GetInt("jobs.workers")));
     Every sync(std::chrono::seconds(1), [&] { SyncTm(); });
+    Every maintain(std::chrono::hours(1), [&] { Maintain(); });
     (*started)->jobs->service->Start(threads);
     std::cout << "verso " << kVersion << " worker: " << threads << " threads (data in "
               << c.GetString("data_dir") << ")" << std::endl;
@@ -827,6 +892,16 @@ class Runtime : public cli::Environment {
     return true;
   }
 
+  // The database's upkeep (PostgreSQL: next months' job partitions), hourly in serve and worker.
+  void Maintain() {
+    auto made = db_->Maintain(absl::Now());
+    if (!made.ok()) {
+      log::Warn("storage.maintenance", {{"error", made.status().message()}});
+      return;
+    }
+    for (const std::string& name : *made) log::Info("storage.partition_created", {{"table", name}});
+  }
+
   // Applies what other processes changed in the TM (Every second, in serve and worker).
   // Also writes the TM uses counted since the last call.
   void SyncTm() {
@@ -875,6 +950,15 @@ int Main(int argc, char** argv) {
   cli::AddTmCommands(&app, &runtime, &exit_code);
   cli::AddKeyCommands(&app, &runtime, &exit_code);
   cli::AddQeCommands(&app, &runtime, &exit_code);
+  bool migrate = false;
+  app.add_subcommand("migrate", "Bring the database's schema to this verso's version")
+      ->callback([&] { migrate = true; });
+  std::string archive_before;
+  auto* jobs_cmd = app.add_subcommand("jobs", "Job administration");
+  jobs_cmd->require_subcommand(1);
+  auto* archive_cmd = jobs_cmd->add_subcommand(
+      "archive", "Detach the monthly partitions of jobs submitted before a month (PostgreSQL)");
+  archive_cmd->add_option("--before", archive_before, "YYYY-MM: the first month kept")->required();
   bool version_json = false;
   auto* version_cmd = app.add_subcommand("version", "Print the version");
   version_cmd->add_flag("--json", version_json, "Print JSON");
@@ -919,6 +1003,8 @@ int Main(int argc, char** argv) {
   }
   if (serve) return runtime.Serve();
   if (work) return runtime.Work(worker_threads);
+  if (migrate) return runtime.Migrate();
+  if (archive_cmd->parsed()) return runtime.ArchiveJobs(archive_before);
   return exit_code;
 }
 

@@ -192,8 +192,12 @@ TEST_F(DocsExamplesTest, EveryCommandInTheReadmeAndDocsRunsAsWritten) {
                   "#!/bin/sh\nexec /usr/bin/curl -sS --fail-with-body --max-time 60 "
                   "--connect-to localhost:8080:127.0.0.1:" +
                       port + " --connect-to 127.0.0.1:8080:127.0.0.1:" + port + " \"$@\"\n");
-  WriteExecutable(work_ + "/bin/verso", std::string("#!/bin/sh\nexec ") + VERSO_BINARY +
-                                            " --data-dir '" + dir_ + "' --log-level warn \"$@\"\n");
+  // (On the PostgreSQL backend the directory names its database: tests/verso_server.h.)
+  WriteExecutable(work_ + "/bin/verso",
+                  "#!/bin/sh\nif [ -f '" + dir_ +
+                      "/.storage_url' ]; then export VERSO_STORAGE_URL=\"$(cat '" + dir_ +
+                      "/.storage_url')\"; fi\nexec " + VERSO_BINARY + " --data-dir '" + dir_ +
+                      "' --log-level warn \"$@\"\n");
   std::ofstream(work_ + "/guide.xlf") << kGuide;
   std::ofstream(work_ + "/memory.tmx") << kMemory;
 

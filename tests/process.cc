@@ -1,5 +1,7 @@
 #include "tests/process.h"
 
+#include <fstream>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -27,14 +29,29 @@ int DecodeStatus(int status) {
   return -1;
 }
 
+// The environment of a child: this process's, then `env`; a verso run on a data directory that
+// a PostgreSQL-backed test made (TestDir with TEST_VERSO_BACKEND=postgres) gets that
+// directory's database as VERSO_STORAGE_URL, unless `env` names one.
+std::vector<std::string> ChildEnv(const std::vector<std::string>& argv,
+                                  const std::vector<std::string>& env) {
+  std::vector<std::string> full_env;
+  for (char** e = environ; *e != nullptr; ++e) full_env.emplace_back(*e);
+  for (size_t i = 0; i + 1 < argv.size(); ++i) {
+    if (argv[i] != "--data-dir") continue;
+    std::ifstream in(argv[i + 1] + "/.storage_url");
+    std::string url;
+    if (std::getline(in, url) && !url.empty()) full_env.push_back("VERSO_STORAGE_URL=" + url);
+  }
+  for (const auto& e : env) full_env.push_back(e);
+  return full_env;
+}
+
 }  // namespace
 
 RunResult Run(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
   int out_pipe[2], err_pipe[2];
   if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0) std::abort();
-  std::vector<std::string> full_env;
-  for (char** e = environ; *e != nullptr; ++e) full_env.emplace_back(*e);
-  for (const auto& e : env) full_env.push_back(e);
+  const std::vector<std::string> full_env = ChildEnv(argv, env);
   pid_t pid = fork();
   if (pid == 0) {
     dup2(out_pipe[1], 1);
@@ -76,9 +93,7 @@ Child::Child(const std::vector<std::string>& argv, const std::vector<std::string
              const std::string& stderr_path) {
   int p[2];
   if (pipe(p) != 0) std::abort();
-  std::vector<std::string> full_env;
-  for (char** e = environ; *e != nullptr; ++e) full_env.emplace_back(*e);
-  for (const auto& e : env) full_env.push_back(e);
+  const std::vector<std::string> full_env = ChildEnv(argv, env);
   pid_ = fork();
   if (pid_ == 0) {
     dup2(p[1], 1);

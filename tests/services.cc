@@ -13,7 +13,7 @@ namespace verso::test {
 namespace {
 
 std::string ServicesDir() {
-  const char* dir = std::getenv("VERSO_TEST_SERVICES_DIR");
+  const char* dir = std::getenv("TEST_VERSO_SERVICES_DIR");
   if (dir != nullptr && *dir != '\0') return dir;
 #ifdef VERSO_TEST_SERVICES_DIR
   return VERSO_TEST_SERVICES_DIR;
@@ -41,7 +41,7 @@ std::string ServiceEnv(std::string_view name) {
   }
   ADD_FAILURE() << name << " is not in " << ServicesDir()
                 << "/env: run the tests through ctest (its fixture starts PostgreSQL and Redis) "
-                   "or `scripts/test-services start DIR` with VERSO_TEST_SERVICES_DIR=DIR";
+                   "or `scripts/test-services start DIR` with TEST_VERSO_SERVICES_DIR=DIR";
   return "";
 }
 

@@ -4,20 +4,39 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "common/file.h"
 
 #include "tests/http_client.h"
+#include "tests/services.h"
 
 namespace verso::test {
+
+bool PostgresBackend() {
+  const char* backend = std::getenv("TEST_VERSO_BACKEND");
+  return backend != nullptr && std::string_view(backend) == "postgres";
+}
 
 std::string TestDir(const std::string& prefix, const std::string& name) {
   std::string dir =
       ::testing::TempDir() + "/" + prefix + "_" + std::to_string(getpid()) + "_" + name;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  if (PostgresBackend()) {
+    // The directory keeps uploads and secrets; the records go to a new PostgreSQL database,
+    // which every verso run on the directory uses (tests/process.cc), migrated here as an
+    // operator would.
+    const std::string url = NewPostgresDatabase();
+    if (!url.empty()) {
+      std::ofstream(dir + "/.storage_url") << url << "\n";
+      RunResult migrated = Run({VERSO_BINARY, "--data-dir", dir, "migrate"});
+      EXPECT_EQ(migrated.exit_code, 0) << migrated.err;
+    }
+  }
   return dir;
 }
 

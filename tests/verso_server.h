@@ -15,7 +15,12 @@
 
 namespace verso::test {
 
-// A fresh, empty directory under the test temp dir, named after `prefix` and `name`.
+// Whether this run's servers keep their records in PostgreSQL (TEST_VERSO_BACKEND=postgres, set by
+// ctest for the pg. copy of the integration tests) instead of SQLite.
+bool PostgresBackend();
+
+// A fresh, empty directory under the test temp dir, named after `prefix` and `name`. On the
+// PostgreSQL backend, also a fresh database that every verso run on the directory uses.
 std::string TestDir(const std::string& prefix, const std::string& name);
 
 // `verso keys create`: the new key, or "" (with a test failure).

@@ -761,21 +761,26 @@ absl::Status JobService::Fail(const TaskRecord& task, const std::string& worker,
 
 void JobService::Start(int threads) {
   stop_ = false;
+  // Woken at once when another process queues a task (PostgreSQL's NOTIFY); the poll then only
+  // picks up retries that come due, so it can be slower.
+  const bool notified = repo_->OnTasksQueued([this] { wake_.SignalAll(); });
+  const absl::Duration poll = notified ? std::max(options_.poll, absl::Seconds(1)) : options_.poll;
   for (int i = 0; i < threads; ++i) {
     std::string name = StrCat("worker-", RandomToken(5), "-", i);
-    threads_.emplace_back([this, name] {
+    threads_.emplace_back([this, name, poll] {
       while (!stop_) {
         absl::StatusOr<bool> ran = RunOnce(name);
         if (!ran.ok()) log::Warn("jobs.worker", {{"error", ran.status().message()}});
         if (ran.ok() && *ran) continue;
         absl::MutexLock lock(&wake_mu_);
-        if (!stop_) wake_.WaitWithTimeout(&wake_mu_, options_.poll);
+        if (!stop_) wake_.WaitWithTimeout(&wake_mu_, poll);
       }
     });
   }
 }
 
 void JobService::Stop() {
+  repo_->OnTasksQueued(nullptr);
   stop_ = true;
   wake_.SignalAll();
   for (auto& t : threads_) t.join();

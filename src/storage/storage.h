@@ -515,10 +515,12 @@ class JobRepository {
   virtual absl::StatusOr<QueueStats> GetQueueStats() = 0;
   virtual absl::StatusOr<std::vector<WebhookDeliveryRecord>> Deliveries(
       std::string_view job_id) = 0;
-  // Calls `fn` (on another thread) whenever another process may have queued a task, so that idle
-  // workers wake at once instead of at their next poll. PostgreSQL: LISTEN/NOTIFY. SQLite keeps
-  // no such channel (the processes of one machine poll).
-  virtual void OnTasksQueued(std::function<void()> fn) {}
+  // Calls `fn` (on another thread) whenever any process may have queued a task, so that idle
+  // workers wake at once instead of at their next poll; replaces the previous `fn` (nullptr:
+  // none; no call is made after that returns). Returns whether such calls will come:
+  // PostgreSQL's LISTEN/NOTIFY; SQLite keeps no such channel (the processes of one machine
+  // poll).
+  virtual bool OnTasksQueued(std::function<void()> fn) { return false; }
 };
 
 // One database: every repository over the same storage.

@@ -134,6 +134,8 @@ class PgDatabase : public Database,
     VERSO_ASSIGN_OR_RETURN(db->pool_, Pool::Open(url, options.connections));
     if (options.migrate) {
       VERSO_RETURN_IF_ERROR(pg::Migrate(db->pool_.get()).status());
+      // The job partitions exist before the first job is submitted.
+      VERSO_RETURN_IF_ERROR(pg::EnsureJobPartitions(db->pool_.get(), absl::Now(), 3).status());
     }
     VERSO_RETURN_IF_ERROR(pg::CheckSchema(db->pool_.get()));
     db->jobs_ = NewPgJobs(db->pool_.get(), options.listen);
@@ -174,7 +176,8 @@ class PgDatabase : public Database,
            Micros(key.created_at), Param::Time(key.revoked_at)});
       return absl::OkStatus();
     });
-    if (absl::IsAlreadyExists(s)) return absl::AlreadyExistsError(StrCat("key ", key.id, " exists"));
+    if (absl::IsAlreadyExists(s))
+      return absl::AlreadyExistsError(StrCat("key ", key.id, " exists"));
     return s;
   }
 
@@ -195,9 +198,9 @@ class PgDatabase : public Database,
 
   absl::StatusOr<std::vector<ApiKeyRecord>> ListKeys(std::string_view tenant) override {
     return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::vector<ApiKeyRecord>> {
-      pqxx::result r = tx.Exec(StrCat("SELECT ", kKeyColumns,
-                                      " FROM api_keys WHERE $1 = '' OR tenant = $1 ORDER BY id"),
-                               {tenant});
+      pqxx::result r = tx.Exec(
+          StrCat("SELECT ", kKeyColumns, " FROM api_keys WHERE $1 = '' OR tenant = $1 ORDER BY id"),
+          {tenant});
       std::vector<ApiKeyRecord> out;
       for (const auto& row : r) out.push_back(ReadKey(row));
       return out;
@@ -264,9 +267,8 @@ class PgDatabase : public Database,
 
   absl::Status DeletePolicy(std::string_view tenant, std::string_view name) override {
     return pool_->Write([&](Tx& tx) -> absl::Status {
-      return Changed(
-          tx.Exec("DELETE FROM mt_policies WHERE tenant=$1 AND name=$2", {tenant, name}),
-          absl::NotFoundError(StrCat("engine policy \"", name, "\" not found")));
+      return Changed(tx.Exec("DELETE FROM mt_policies WHERE tenant=$1 AND name=$2", {tenant, name}),
+                     absl::NotFoundError(StrCat("engine policy \"", name, "\" not found")));
     });
   }
 
@@ -337,10 +339,10 @@ class PgDatabase : public Database,
                            const std::vector<ConceptRecord>& concepts, bool replace_all,
                            absl::Time updated_at) override {
     return pool_->Write([&](Tx& tx) -> absl::Status {
-      VERSO_RETURN_IF_ERROR(Changed(
-          tx.Exec("UPDATE glossaries SET updated_at=$1 WHERE tenant=$2 AND name=$3",
-                  {Micros(updated_at), tenant, name}),
-          absl::NotFoundError(StrCat("glossary \"", name, "\" not found"))));
+      VERSO_RETURN_IF_ERROR(
+          Changed(tx.Exec("UPDATE glossaries SET updated_at=$1 WHERE tenant=$2 AND name=$3",
+                          {Micros(updated_at), tenant, name}),
+                  absl::NotFoundError(StrCat("glossary \"", name, "\" not found"))));
       if (replace_all) {
         tx.Exec("DELETE FROM glossary_concepts WHERE tenant=$1 AND glossary=$2", {tenant, name});
       }
@@ -425,9 +427,8 @@ class PgDatabase : public Database,
 
   absl::Status DeleteQaProfile(std::string_view tenant, std::string_view name) override {
     return pool_->Write([&](Tx& tx) -> absl::Status {
-      return Changed(
-          tx.Exec("DELETE FROM qa_profiles WHERE tenant=$1 AND name=$2", {tenant, name}),
-          absl::NotFoundError(StrCat("QA profile \"", name, "\" not found")));
+      return Changed(tx.Exec("DELETE FROM qa_profiles WHERE tenant=$1 AND name=$2", {tenant, name}),
+                     absl::NotFoundError(StrCat("QA profile \"", name, "\" not found")));
     });
   }
 
@@ -561,8 +562,7 @@ class PgDatabase : public Database,
                   "WHERE id=$11 AND store_num=$12",
                   {s.source, s.target, PairHash(s), s.context.key, s.context.prev_hash,
                    s.context.next_hash, s.changer, Micros(s.changed_at),
-                   TextOrNull(PropsJson(s.properties)), TextOrNull(NotesJson(s.notes)), s.id,
-                   num}),
+                   TextOrNull(PropsJson(s.properties)), TextOrNull(NotesJson(s.notes)), s.id, num}),
           SegmentNotFound(store_id, s.id));
     });
     if (absl::IsAlreadyExists(status)) {
@@ -677,17 +677,17 @@ class PgDatabase : public Database,
 
   absl::Status ScanSegments(std::string_view store_id, int64_t after_id,
                             const std::function<bool(const SegmentRecord&)>& fn) override {
-    return Scan(store_id, after_id, kSegmentColumns, [&](const pqxx::row& row) -> absl::StatusOr<bool> {
-      VERSO_ASSIGN_OR_RETURN(SegmentRecord rec, ReadSegment(row));
-      return fn(rec);
-    });
+    return Scan(store_id, after_id, kSegmentColumns,
+                [&](const pqxx::row& row) -> absl::StatusOr<bool> {
+                  VERSO_ASSIGN_OR_RETURN(SegmentRecord rec, ReadSegment(row));
+                  return fn(rec);
+                });
   }
 
   absl::Status ScanSegmentTexts(std::string_view store_id, int64_t after_id,
                                 const std::function<bool(SegmentRecord&)>& fn) override {
     SegmentRecord rec;
-    return Scan(store_id, after_id,
-                "id, source, target, ctx_key, ctx_prev, ctx_next, changed_at",
+    return Scan(store_id, after_id, "id, source, target, ctx_key, ctx_prev, ctx_next, changed_at",
                 [&](const pqxx::row& row) -> absl::StatusOr<bool> {
                   rec.id = Int(row[0]);
                   rec.source.assign(row[1].c_str(), row[1].size());

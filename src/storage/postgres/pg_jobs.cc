@@ -166,14 +166,16 @@ std::string SegmentsJson(const std::vector<JobSegmentRecord>& segments) {
 // Wakes the workers of this process when any process queues tasks.
 class TaskListener {
  public:
-  explicit TaskListener(Pool* pool) : pool_(pool) { thread_ = std::thread([this] { Run(); }); }
+  explicit TaskListener(Pool* pool) : pool_(pool) {
+    thread_ = std::thread([this] { Run(); });
+  }
   ~TaskListener() {
     stop_ = true;
     thread_.join();
   }
-  void Add(std::function<void()> fn) {
+  void Set(std::function<void()> fn) {
     absl::MutexLock lock(&mu_);
-    callbacks_.push_back(std::move(fn));
+    callback_ = std::move(fn);
   }
 
  private:
@@ -189,7 +191,7 @@ class TaskListener {
 
   void Notify() {
     absl::MutexLock lock(&mu_);
-    for (const auto& fn : callbacks_) fn();
+    if (callback_) callback_();
   }
 
   void Run() {
@@ -213,7 +215,7 @@ class TaskListener {
   Pool* pool_;
   std::atomic<bool> stop_{false};
   absl::Mutex mu_;
-  std::vector<std::function<void()>> callbacks_ ABSL_GUARDED_BY(mu_);
+  std::function<void()> callback_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };
 
@@ -223,8 +225,10 @@ class PgJobs : public JobRepository {
     if (listen) listener_ = std::make_unique<TaskListener>(pool);
   }
 
-  void OnTasksQueued(std::function<void()> fn) override {
-    if (listener_ != nullptr) listener_->Add(std::move(fn));
+  bool OnTasksQueued(std::function<void()> fn) override {
+    if (listener_ == nullptr) return false;
+    listener_->Set(std::move(fn));
+    return true;
   }
 
   absl::Status Apply(const JobChange& change) override {
@@ -333,11 +337,11 @@ class PgJobs : public JobRepository {
         "($4, $5, $6, $7)) ORDER BY s.updated_at, s.job_id, s.target_lang, s.idx LIMIT $2");
     return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::vector<JobSegmentRecord>> {
       return Segments(tx.Exec(
-          sql, {tenant, limit, after != nullptr ? 1 : 0,
-                after ? Micros(after->updated_at) : int64_t{0},
-                after ? std::string_view(after->job_id) : std::string_view(),
-                after ? std::string_view(after->target_lang) : std::string_view(),
-                after ? after->index : int64_t{0}}));
+          sql,
+          {tenant, limit, after != nullptr ? 1 : 0, after ? Micros(after->updated_at) : int64_t{0},
+           after ? std::string_view(after->job_id) : std::string_view(),
+           after ? std::string_view(after->target_lang) : std::string_view(),
+           after ? after->index : int64_t{0}}));
     });
   }
 
@@ -474,9 +478,9 @@ class PgJobs : public JobRepository {
           "NOTHING RETURNING job_id",
           {j.tenant, j.idempotency_key, j.id});
       if (r.empty()) {
-        pqxx::result owner = tx.Exec(
-            "SELECT job_id FROM job_idempotency WHERE tenant=$1 AND key=$2",
-            {j.tenant, j.idempotency_key});
+        pqxx::result owner =
+            tx.Exec("SELECT job_id FROM job_idempotency WHERE tenant=$1 AND key=$2",
+                    {j.tenant, j.idempotency_key});
         if (owner.empty() || Str(owner[0][0]) != j.id) {
           return absl::AlreadyExistsError(
               StrCat("a job with the idempotency key ", j.idempotency_key, " exists"));
@@ -494,10 +498,26 @@ class PgJobs : public JobRepository {
                    ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,"
                    "$20) ON CONFLICT(id, created_at) DO UPDATE SET ",
                    Join(updates, ", ")),
-            {j.id, j.tenant, EnumName(j.status), j.source_lang, Join(j.target_langs, " "),
-             j.tm_store, j.glossary, j.engine_policy, j.qa_profile, j.qe_threshold, j.webhook_url,
-             j.idempotency_key, j.format, j.file_name, Param::Bytes(j.document), j.error, j.stats,
-             Micros(j.created_at), Micros(j.updated_at), Param::Time(j.finished_at)});
+            {j.id,
+             j.tenant,
+             EnumName(j.status),
+             j.source_lang,
+             Join(j.target_langs, " "),
+             j.tm_store,
+             j.glossary,
+             j.engine_policy,
+             j.qa_profile,
+             j.qe_threshold,
+             j.webhook_url,
+             j.idempotency_key,
+             j.format,
+             j.file_name,
+             Param::Bytes(j.document),
+             j.error,
+             j.stats,
+             Micros(j.created_at),
+             Micros(j.updated_at),
+             Param::Time(j.finished_at)});
     return absl::OkStatus();
   }
 

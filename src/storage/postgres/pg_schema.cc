@@ -291,25 +291,24 @@ absl::StatusOr<std::vector<int64_t>> Migrate(Pool* pool) {
   const int64_t latest = LatestSchemaVersion();
   while (true) {
     // Each step: lock, read the version, apply the next migration, commit (which unlocks).
-    VERSO_ASSIGN_OR_RETURN(
-        int64_t done, pool->Write([&](Tx& tx) -> absl::StatusOr<int64_t> {
-          tx.Exec("SELECT pg_advisory_xact_lock($1)", {kMigrationLock});
-          tx.Run(
-              "CREATE TABLE IF NOT EXISTS schema_migrations(version BIGINT PRIMARY KEY, "
-              "applied_at BIGINT NOT NULL)");
-          pqxx::result r = tx.Exec("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
-          const int64_t version = r[0][0].as<int64_t>();
-          if (version > latest) {
-            return absl::FailedPreconditionError(
-                StrCat("the database's schema is version ", version, ", newer than this verso's (",
-                       latest, "); upgrade verso"));
-          }
-          if (version == latest) return int64_t{0};
-          tx.Run(kMigrations[version]);
-          tx.Exec("INSERT INTO schema_migrations VALUES($1, $2)",
-                  {version + 1, absl::ToUnixSeconds(absl::Now())});
-          return version + 1;
-        }));
+    VERSO_ASSIGN_OR_RETURN(int64_t done, pool->Write([&](Tx& tx) -> absl::StatusOr<int64_t> {
+      tx.Exec("SELECT pg_advisory_xact_lock($1)", {kMigrationLock});
+      tx.Run(
+          "CREATE TABLE IF NOT EXISTS schema_migrations(version BIGINT PRIMARY KEY, "
+          "applied_at BIGINT NOT NULL)");
+      pqxx::result r = tx.Exec("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+      const int64_t version = r[0][0].as<int64_t>();
+      if (version > latest) {
+        return absl::FailedPreconditionError(StrCat("the database's schema is version ", version,
+                                                    ", newer than this verso's (", latest,
+                                                    "); upgrade verso"));
+      }
+      if (version == latest) return int64_t{0};
+      tx.Run(kMigrations[version]);
+      tx.Exec("INSERT INTO schema_migrations VALUES($1, $2)",
+              {version + 1, absl::ToUnixSeconds(absl::Now())});
+      return version + 1;
+    }));
     if (done == 0) return applied;
     applied.push_back(done);
   }
@@ -320,9 +319,9 @@ absl::Status CheckSchema(Pool* pool) {
   const int64_t latest = LatestSchemaVersion();
   if (version == latest) return absl::OkStatus();
   if (version < latest) {
-    return absl::FailedPreconditionError(
-        StrCat("the database's schema is version ", version, " and this verso needs version ",
-               latest, ": run `verso migrate` first"));
+    return absl::FailedPreconditionError(StrCat("the database's schema is version ", version,
+                                                " and this verso needs version ", latest,
+                                                ": run `verso migrate` first"));
   }
   return absl::FailedPreconditionError(StrCat("the database's schema is version ", version,
                                               ", newer than this verso knows (", latest,
@@ -338,13 +337,14 @@ absl::StatusOr<std::vector<std::string>> EnsureJobPartitions(Pool* pool, absl::T
     VERSO_ASSIGN_OR_RETURN(bool made, pool->Write([&](Tx& tx) -> absl::StatusOr<bool> {
       pqxx::result exists = tx.Exec("SELECT to_regclass($1) IS NOT NULL", {name});
       if (exists[0][0].as<bool>()) return false;
-      // Rows of that month already in jobs_default (submitted before the partition existed)
-      // would make the new partition's constraint fail: they move into it in this transaction.
-      tx.Run(StrCat("CREATE TABLE ", name, " (LIKE jobs INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"));
-      tx.Run(StrCat("WITH moved AS (DELETE FROM jobs_default WHERE created_at >= ",
-                    MonthStartMicros(m), " AND created_at < ", MonthStartMicros(m + 1),
-                    " RETURNING *) INSERT INTO ", name, " SELECT * FROM moved"));
-      tx.Run(StrCat("ALTER TABLE jobs ATTACH PARTITION ", name, " FOR VALUES FROM (",
+      // Jobs of that month already in jobs_default (submitted before the partition existed, which
+      // making partitions months ahead avoids) stay there: moving them would hide them from
+      // readers that planned their query before the move.
+      pqxx::result stray = tx.Exec(
+          "SELECT EXISTS(SELECT 1 FROM jobs_default WHERE created_at >= $1 AND created_at < $2)",
+          {MonthStartMicros(m), MonthStartMicros(m + 1)});
+      if (stray[0][0].as<bool>()) return false;
+      tx.Run(StrCat("CREATE TABLE ", name, " PARTITION OF jobs FOR VALUES FROM (",
                     MonthStartMicros(m), ") TO (", MonthStartMicros(m + 1), ")"));
       return true;
     }));
