@@ -43,6 +43,7 @@ bench: build
 	./bench/run-quality-bench $(BUILD_DIR)
 	./bench/run-jobs-bench $(BUILD_DIR)
 	./bench/run-fairness-bench $(BUILD_DIR)
+	./bench/run-queue-bench $(BUILD_DIR)
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

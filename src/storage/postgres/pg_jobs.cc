@@ -232,6 +232,10 @@ class PgJobs : public JobRepository {
   }
 
   absl::Status Apply(const JobChange& change) override {
+    const bool finish_only = change.jobs.empty() && change.segments.empty() &&
+                             change.enqueue.empty() && change.deliveries.empty();
+    // One statement needs no BEGIN/COMMIT round trips: it is its own transaction.
+    if (finish_only) return pool_->Read([&](Tx& tx) { return ApplyIn(tx, change); });
     return pool_->Write([&](Tx& tx) { return ApplyIn(tx, change); });
   }
 

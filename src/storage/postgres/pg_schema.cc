@@ -214,6 +214,9 @@ DECLARE
   v_id BIGINT;
   v_tenant TEXT;
 BEGIN
+  -- A lease is soft state: one lost in a crash only returns its task to the queue (a finish by
+  -- its old owner is then refused), so it need not wait for the WAL to reach the disk.
+  PERFORM set_config('synchronous_commit', 'off', true);
   SELECT t.id INTO v_id FROM tasks t
    WHERE t.state = 'leased' AND t.lease_until < p_now
      AND (p_max <= 0 OR (SELECT count(*) FROM tasks b WHERE b.state = 'leased'
