@@ -122,6 +122,26 @@ std::vector<ConfigOption> GeneralOptions(bool serving) {
        .help = "PostgreSQL connections per process, at most",
        .min = 1,
        .max = 1000},
+      {.name = "storage.postgres.replicas",
+       .type = T::kString,
+       .default_value = "",
+       .help = "Streaming replicas' URLs, comma-separated: reads that tolerate lag go there"},
+      {.name = "storage.replica_lag.tm",
+       .type = T::kDuration,
+       .default_value = "1s",
+       .help = "TM records and stores are read from a replica at most this far behind"},
+      {.name = "storage.replica_lag.jobs",
+       .type = T::kDuration,
+       .default_value = "5s",
+       .help = "Job status is read from a replica at most this far behind"},
+      {.name = "storage.replica_lag.keys",
+       .type = T::kDuration,
+       .default_value = "1s",
+       .help = "API keys are looked up on a replica at most this far behind"},
+      {.name = "storage.replica_lag.eject",
+       .type = T::kDuration,
+       .default_value = "30s",
+       .help = "A replica further behind leaves the rotation until it catches up"},
       {.name = "storage.sqlite.synchronous",
        .type = T::kChoice,
        .default_value = "full",
@@ -634,6 +654,19 @@ class Runtime : public cli::Environment {
       options.connections = static_cast<int>(c.GetInt("storage.postgres.connections"));
       options.migrate = migrate;
       options.listen = serving;
+      for (std::string_view r : Split(c.GetString("storage.postgres.replicas"), ',')) {
+        r = StripAsciiWhitespace(r);
+        if (r.empty()) continue;
+        if (r.rfind("postgresql://", 0) != 0 && r.rfind("postgres://", 0) != 0) {
+          return absl::InvalidArgumentError(
+              "storage.postgres.replicas: expected postgresql:// URLs separated by commas");
+        }
+        options.replica_urls.emplace_back(r);
+      }
+      options.max_lag_tm = c.GetDuration("storage.replica_lag.tm");
+      options.max_lag_jobs = c.GetDuration("storage.replica_lag.jobs");
+      options.max_lag_keys = c.GetDuration("storage.replica_lag.keys");
+      options.eject_lag = c.GetDuration("storage.replica_lag.eject");
       auto db = storage::OpenPostgres(url, options);
       if (!db.ok()) return Annotate(db.status(), "storage.url");
       return db;

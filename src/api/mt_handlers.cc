@@ -471,8 +471,16 @@ absl::StatusOr<Response> Status(const MtState& st, Request&) {
                        {"segments", e.segments}});
   }
   mt::RouterStats c = st.router().Stats();
+  Json replicas = Json::array();
+  for (const auto& r : st.services.db->Replicas()) {
+    replicas.push_back({{"name", r.name},
+                        {"lag_seconds", r.lag_seconds},
+                        {"reachable", r.reachable},
+                        {"in_rotation", r.in_rotation}});
+  }
   return JsonResponse(200, Json{{"degradation", LevelJson(st.services.degradation->Current())},
                                 {"engines", engines},
+                                {"database", {{"replicas", replicas}}},
                                 {"cache",
                                  {{"entries", c.cache_entries},
                                   {"bytes", c.cache_bytes},

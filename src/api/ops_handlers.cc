@@ -60,6 +60,26 @@ void AddOpsRoutes(Router* router, const Services& s) {
     return ops::Registry::GaugeSeries{{{}, n}};
   });
 
+  // The read replicas: lag and whether reads go there (the spec's degradation policy).
+  s.metrics->AddGauge("verso_db_replica_lag_seconds",
+                      "Replication lag of each read replica (-1: unreachable).", {"replica"},
+                      [db = s.db] {
+                        ops::Registry::GaugeSeries series;
+                        for (const auto& r : db->Replicas()) {
+                          series.push_back({{r.name}, r.lag_seconds});
+                        }
+                        return series;
+                      });
+  s.metrics->AddGauge("verso_db_replica_in_rotation",
+                      "1 when reads may go to the replica, 0 when it is out of rotation.",
+                      {"replica"}, [db = s.db] {
+                        ops::Registry::GaugeSeries series;
+                        for (const auto& r : db->Replicas()) {
+                          series.push_back({{r.name}, r.in_rotation ? 1.0 : 0.0});
+                        }
+                        return series;
+                      });
+
   auto c = std::make_shared<const Services>(s);
   // clang-format off
   const std::vector<Route> routes = {

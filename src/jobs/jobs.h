@@ -287,7 +287,8 @@ class JobService {
   absl::Status ReadUnits(const SubmitRequest& r, storage::JobRecord* job,
                          std::vector<SubmittedUnit>* units);
   absl::Status CheckReferences(const storage::JobRecord& job, bool unsupported_to_human);
-  absl::StatusOr<storage::JobRecord> Owned(std::string_view tenant, std::string_view id);
+  absl::StatusOr<storage::JobRecord> Owned(std::string_view tenant, std::string_view id,
+                                           storage::Freshness f = storage::Freshness::kLatest);
   absl::Status Run(const storage::TaskRecord& task, const std::string& worker);
   // Records a task's failure: back to the queue with a backoff, or dead (the job fails with it).
   absl::Status Fail(const storage::TaskRecord& task, const std::string& worker,
@@ -330,7 +331,8 @@ class JobService {
               storage::JobChange* change);
   void AddStageTime(storage::JobRecord* job, std::string_view stage, absl::Duration d);
   std::string TmStoreFor(const storage::JobRecord& job, std::string_view target_lang);
-  absl::StatusOr<JobInfo> Info(storage::JobRecord job);
+  absl::StatusOr<JobInfo> Info(storage::JobRecord job,
+                               storage::Freshness f = storage::Freshness::kLatest);
   absl::Duration Jitter(absl::Duration d, double fraction);
 
   storage::Database* db_;

@@ -305,8 +305,9 @@ absl::Status JobService::CheckReferences(const JobRecord& job, bool unsupported_
   return absl::OkStatus();
 }
 
-absl::StatusOr<JobRecord> JobService::Owned(std::string_view tenant, std::string_view id) {
-  auto job = repo_->GetJob(id);
+absl::StatusOr<JobRecord> JobService::Owned(std::string_view tenant, std::string_view id,
+                                            storage::Freshness f) {
+  auto job = repo_->GetJob(id, f);
   if (!job.ok() || job->tenant != tenant) {
     if (job.ok() || absl::IsNotFound(job.status())) {
       return absl::NotFoundError(StrCat("job ", id, " not found"));
@@ -317,8 +318,9 @@ absl::StatusOr<JobRecord> JobService::Owned(std::string_view tenant, std::string
 }
 
 absl::StatusOr<JobInfo> JobService::Get(std::string_view tenant, std::string_view id) {
-  VERSO_ASSIGN_OR_RETURN(JobRecord job, Owned(tenant, id));
-  return Info(std::move(job));
+  // Status may come from a read replica (storage's bound for jobs).
+  VERSO_ASSIGN_OR_RETURN(JobRecord job, Owned(tenant, id, storage::Freshness::kRecent));
+  return Info(std::move(job), storage::Freshness::kRecent);
 }
 
 absl::StatusOr<std::vector<JobInfo>> JobService::List(std::string_view tenant, int limit,
@@ -328,17 +330,17 @@ absl::StatusOr<std::vector<JobInfo>> JobService::List(std::string_view tenant, i
                          repo_->ListJobs(tenant, limit, after_created, after_id));
   std::vector<JobInfo> out;
   for (JobRecord& j : jobs) {
-    VERSO_ASSIGN_OR_RETURN(JobInfo info, Info(std::move(j)));
+    VERSO_ASSIGN_OR_RETURN(JobInfo info, Info(std::move(j), storage::Freshness::kRecent));
     out.push_back(std::move(info));
   }
   return out;
 }
 
-absl::StatusOr<JobInfo> JobService::Info(JobRecord job) {
+absl::StatusOr<JobInfo> JobService::Info(JobRecord job, storage::Freshness f) {
   JobInfo info;
   VERSO_ASSIGN_OR_RETURN(std::vector<storage::JobSegmentCount> groups,
-                         repo_->CountJobSegments(job.id));
-  VERSO_ASSIGN_OR_RETURN(std::vector<TaskRecord> tasks, repo_->JobTasks(job.id));
+                         repo_->CountJobSegments(job.id, f));
+  VERSO_ASSIGN_OR_RETURN(std::vector<TaskRecord> tasks, repo_->JobTasks(job.id, f));
   int64_t passed[5] = {0, 0, 0, 0, 0};
   int64_t total = 0;
   for (const storage::JobSegmentCount& g : groups) {

@@ -465,6 +465,10 @@ struct QueueStats {
   absl::Time oldest_queued = absl::InfiniteFuture();
 };
 
+// What a read may return: the latest committed data (the primary), or data at most a bound
+// behind it (a read replica's, for status that people and dashboards poll).
+enum class Freshness : uint8_t { kLatest, kRecent };
+
 // Thread-safe.
 class JobRepository {
  public:
@@ -475,12 +479,13 @@ class JobRepository {
   virtual absl::Status Apply(const JobChange& change) = 0;
   // Records come without the document bytes (`document` is empty): a job's figures and state
   // are read and saved often, its file only to write the translation back.
-  virtual absl::StatusOr<JobRecord> GetJob(std::string_view id) = 0;            // NotFound
-  virtual absl::StatusOr<std::string> GetJobDocument(std::string_view id) = 0;  // NotFound
+  virtual absl::StatusOr<JobRecord> GetJob(std::string_view id,
+                                           Freshness f = Freshness::kLatest) = 0;  // NotFound
+  virtual absl::StatusOr<std::string> GetJobDocument(std::string_view id) = 0;     // NotFound
   virtual absl::StatusOr<JobRecord> FindJobByIdempotencyKey(std::string_view tenant,
                                                             std::string_view key) = 0;  // NotFound
-  // The tenant's jobs, newest first (by creation, then id), after the job created at
-  // `after_created` with id `after_id` (the first page: InfiniteFuture and "").
+  // The tenant's jobs (Freshness::kRecent), newest first (by creation, then id), after the job
+  // created at `after_created` with id `after_id` (the first page: InfiniteFuture and "").
   virtual absl::StatusOr<std::vector<JobRecord>> ListJobs(
       std::string_view tenant, int limit, absl::Time after_created = absl::InfiniteFuture(),
       std::string_view after_id = "") = 0;
@@ -489,7 +494,7 @@ class JobRepository {
       std::string_view job_id, std::string_view target_lang) = 0;
   // A job's segments counted per target, state, origin and engine (without reading them).
   virtual absl::StatusOr<std::vector<JobSegmentCount>> CountJobSegments(
-      std::string_view job_id) = 0;
+      std::string_view job_id, Freshness f = Freshness::kLatest) = 0;
   virtual absl::StatusOr<JobSegmentRecord> GetJobSegment(std::string_view job_id,
                                                          std::string_view target_lang,
                                                          int64_t index) = 0;  // NotFound
@@ -511,7 +516,8 @@ class JobRepository {
   virtual absl::Status FailTask(int64_t task_id, std::string_view owner, std::string_view error,
                                 absl::Time run_after, bool dead) = 0;
   // A job's tasks, by id.
-  virtual absl::StatusOr<std::vector<TaskRecord>> JobTasks(std::string_view job_id) = 0;
+  virtual absl::StatusOr<std::vector<TaskRecord>> JobTasks(std::string_view job_id,
+                                                           Freshness f = Freshness::kLatest) = 0;
   virtual absl::StatusOr<QueueStats> GetQueueStats() = 0;
   virtual absl::StatusOr<std::vector<WebhookDeliveryRecord>> Deliveries(
       std::string_view job_id) = 0;
@@ -521,6 +527,14 @@ class JobRepository {
   // PostgreSQL's LISTEN/NOTIFY; SQLite keeps no such channel (the processes of one machine
   // poll).
   virtual bool OnTasksQueued(std::function<void()> fn) { return false; }
+};
+
+// A read replica as the primary's process sees it.
+struct ReplicaState {
+  std::string name;         // host:port
+  double lag_seconds = -1;  // -1: unknown (unreachable)
+  bool reachable = false;
+  bool in_rotation = false;  // reachable and lag within the ejection bound
 };
 
 // One database: every repository over the same storage.
@@ -544,6 +558,8 @@ class Database {
   // Takes the jobs submitted before `before` (the first of a month) out of the jobs table by
   // detaching their monthly partitions (PostgreSQL); returns the tables detached, which keep
   // their jobs until someone drops them.
+  // The read replicas and their lag (none for SQLite or a PostgreSQL primary alone).
+  virtual std::vector<ReplicaState> Replicas() { return {}; }
   virtual absl::StatusOr<std::vector<std::string>> ArchiveJobs(absl::Time before) {
     return absl::UnimplementedError(
         "archiving jobs detaches PostgreSQL partitions; this database is SQLite");
@@ -568,6 +584,16 @@ struct PostgresOptions {
   bool migrate = false;
   // Listens for queued tasks (LISTEN/NOTIFY) on a connection of its own (see OnTasksQueued).
   bool listen = true;
+  // Streaming replicas of the primary. Reads that tolerate staleness go to the least-lagging
+  // replica within their bound (else to the primary): TM records and stores, key look-ups, job
+  // status. A replica lagging more than `eject_lag` leaves the rotation until it catches up.
+  // Writes always go to the primary; a read a replica cannot answer (not found: perhaps not
+  // replicated yet) is asked of the primary, so a client reads what it just wrote.
+  std::vector<std::string> replica_urls;
+  absl::Duration max_lag_tm = absl::Seconds(1);
+  absl::Duration max_lag_jobs = absl::Seconds(5);
+  absl::Duration max_lag_keys = absl::Seconds(1);
+  absl::Duration eject_lag = absl::Seconds(30);
 };
 
 // Opens the PostgreSQL database at `url` (a libpq URL or key=value string; multi-host URLs with

@@ -38,6 +38,89 @@ std::unique_ptr<Database> MakePostgres() {
 INSTANTIATE_TEST_SUITE_P(Postgres, TmRepositorySuite, ::testing::Values(&MakePostgres),
                          [](const auto&) { return std::string("Postgres"); });
 
+// SQL on the test replica (pausing and resuming its WAL replay).
+void OnReplica(const std::string& replica_url, const std::string& sql) {
+  test::RunResult r = test::Run({"/usr/bin/psql", replica_url, "-qXAtc", sql});
+  ASSERT_EQ(r.exit_code, 0) << sql << ": " << r.err;
+}
+
+// Waits (at most 20 s) until the first replica's state satisfies `done`.
+template <typename F>
+ReplicaState WaitForReplica(Database& db, F done) {
+  for (int i = 0; i < 200; ++i) {
+    auto states = db.Replicas();
+    if (!states.empty() && done(states[0])) return states[0];
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  auto states = db.Replicas();
+  return states.empty() ? ReplicaState{} : states[0];
+}
+
+// A real streaming replica (pg_basebackup, scripts/test-services): reads within the bound are
+// served by it (a key revoked a moment ago still reads unrevoked there), reads it cannot answer
+// go to the primary (a key created a moment ago is found), and a replica whose replay is paused
+// falls behind, leaves the rotation past the ejection bound and comes back once it catches up.
+TEST(PostgresReplicaTest, ReadsFollowTheReplicaWithinTheirBound) {
+  const std::string url = test::NewPostgresDatabase();
+  ASSERT_FALSE(url.empty());
+  const std::string replica = test::ReplicaUrl(url);
+  {
+    PostgresOptions setup;
+    setup.migrate = true;
+    ASSERT_TRUE(OpenPostgres(url, setup).ok());
+  }
+  PostgresOptions options;
+  options.replica_urls = {replica};
+  options.max_lag_keys = absl::Seconds(1);
+  options.eject_lag = absl::Seconds(3);
+  auto db = OpenPostgres(url, options);
+  ASSERT_TRUE(db.ok()) << db.status();
+  Database& d = **db;
+  ApiKeyRecord key{"key_1", "acme", "k", {"admin"}, "hash-1", "vsk_1", absl::FromUnixSeconds(1)};
+  ASSERT_TRUE(d.keys().CreateKey(key).ok());
+  // Caught up: in rotation with (almost) no lag.
+  ReplicaState caught_up = WaitForReplica(d, [](const ReplicaState& r) {
+    return r.in_rotation && r.lag_seconds >= 0 && r.lag_seconds < 0.5;
+  });
+  ASSERT_TRUE(caught_up.in_rotation) << caught_up.lag_seconds;
+  ASSERT_TRUE(d.keys().FindKeyByHash("hash-1").ok());
+
+  OnReplica(replica, "SELECT pg_wal_replay_pause()");
+  struct Resume {
+    std::string url;
+    ~Resume() { test::Run({"/usr/bin/psql", url, "-qXAtc", "SELECT pg_wal_replay_resume()"}); }
+  } resume{replica};
+  ASSERT_TRUE(d.keys().RevokeKey("key_1", absl::FromUnixSeconds(2)).ok());
+  ApiKeyRecord fresh{"key_2", "acme", "k2", {"admin"}, "hash-2", "vsk_2", absl::FromUnixSeconds(3)};
+  ASSERT_TRUE(d.keys().CreateKey(fresh).ok());
+  // Within the bound the replica answers: the revocation has not reached it yet...
+  auto stale = d.keys().FindKeyByHash("hash-1");
+  ASSERT_TRUE(stale.ok());
+  EXPECT_FALSE(stale->revoked());
+  // ... but a key it does not have yet is found on the primary (read-your-writes).
+  EXPECT_TRUE(d.keys().FindKeyByHash("hash-2").ok());
+
+  // Past the bound, reads go to the primary; past the ejection bound the replica is out.
+  ReplicaState behind =
+      WaitForReplica(d, [](const ReplicaState& r) { return r.lag_seconds > 1.2; });
+  ASSERT_GT(behind.lag_seconds, 1.2);
+  auto current = d.keys().FindKeyByHash("hash-1");
+  ASSERT_TRUE(current.ok());
+  EXPECT_TRUE(current->revoked());
+  ReplicaState out = WaitForReplica(d, [](const ReplicaState& r) { return !r.in_rotation; });
+  EXPECT_FALSE(out.in_rotation);
+  EXPECT_GT(out.lag_seconds, 3);
+
+  OnReplica(replica, "SELECT pg_wal_replay_resume()");
+  ReplicaState back = WaitForReplica(d, [](const ReplicaState& r) {
+    return r.in_rotation && r.lag_seconds >= 0 && r.lag_seconds < 0.5;
+  });
+  EXPECT_TRUE(back.in_rotation) << back.lag_seconds;
+  auto replicated = d.keys().FindKeyByHash("hash-1");
+  ASSERT_TRUE(replicated.ok());
+  EXPECT_TRUE(replicated->revoked());
+}
+
 TEST(SqliteTmRepositoryTest, ReopenKeepsDataAndSchema) {
   std::string dir = ::testing::TempDir() + "/sqlite_reopen_" + std::to_string(getpid());
   std::filesystem::remove_all(dir);

@@ -11,6 +11,7 @@
 #include "common/strings.h"
 #include "storage/postgres/pg_db.h"
 #include "storage/postgres/pg_jobs.h"
+#include "storage/postgres/pg_replicas.h"
 #include "storage/postgres/pg_schema.h"
 #include "storage/record_codec.h"
 #include "storage/storage.h"
@@ -138,7 +139,14 @@ class PgDatabase : public Database,
       VERSO_RETURN_IF_ERROR(pg::EnsureJobPartitions(db->pool_.get(), absl::Now(), 3).status());
     }
     VERSO_RETURN_IF_ERROR(pg::CheckSchema(db->pool_.get()));
-    db->jobs_ = NewPgJobs(db->pool_.get(), options.listen);
+    if (!options.replica_urls.empty()) {
+      db->replicas_ = std::make_unique<pg::ReplicaSet>(db->pool_.get(), options.replica_urls,
+                                                       options.connections, options.eject_lag);
+    }
+    db->max_lag_tm_ = options.max_lag_tm;
+    db->max_lag_keys_ = options.max_lag_keys;
+    db->jobs_ =
+        NewPgJobs(db->pool_.get(), db->replicas_.get(), options.max_lag_jobs, options.listen);
     return std::unique_ptr<Database>(std::move(db));
   }
 
@@ -159,6 +167,10 @@ class PgDatabase : public Database,
 
   absl::StatusOr<std::vector<std::string>> Maintain(absl::Time now) override {
     return pg::EnsureJobPartitions(pool_.get(), now, 3);
+  }
+
+  std::vector<ReplicaState> Replicas() override {
+    return replicas_ != nullptr ? replicas_->States() : std::vector<ReplicaState>{};
   }
 
   absl::StatusOr<std::vector<std::string>> ArchiveJobs(absl::Time before) override {
@@ -208,7 +220,7 @@ class PgDatabase : public Database,
   }
 
   absl::StatusOr<ApiKeyRecord> FindKeyByHash(std::string_view hash) override {
-    return pool_->Read([&](Tx& tx) -> absl::StatusOr<ApiKeyRecord> {
+    return ReadRecent(max_lag_keys_, [&](Tx& tx) -> absl::StatusOr<ApiKeyRecord> {
       pqxx::result r =
           tx.Exec(StrCat("SELECT ", kKeyColumns, " FROM api_keys WHERE hash=$1"), {hash});
       if (r.empty()) return absl::NotFoundError("no such key");
@@ -511,7 +523,7 @@ class PgDatabase : public Database,
   }
 
   absl::StatusOr<TmStoreRecord> GetStore(std::string_view id) override {
-    return pool_->Read([&](Tx& tx) -> absl::StatusOr<TmStoreRecord> {
+    return ReadRecent(max_lag_tm_, [&](Tx& tx) -> absl::StatusOr<TmStoreRecord> {
       pqxx::result r = tx.Exec(
           "SELECT id, tenant, name, source_lang, target_lang, created_at FROM tm_stores WHERE "
           "id=$1",
@@ -614,7 +626,7 @@ class PgDatabase : public Database,
     std::string array = "{";
     for (size_t i = 0; i < ids.size(); ++i) StrAppend(&array, i ? "," : "", ids[i]);
     array += "}";
-    return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::vector<SegmentRecord>> {
+    auto query = [&](Tx& tx) -> absl::StatusOr<std::vector<SegmentRecord>> {
       pqxx::result r =
           tx.Exec(StrCat("SELECT ", kSegmentColumns,
                          " FROM tm_segments WHERE store_num=$1 AND id = ANY($2::BIGINT[])"),
@@ -632,7 +644,13 @@ class PgDatabase : public Database,
         if (it != by_id.end()) out.push_back(it->second);
       }
       return out;
-    });
+    };
+    auto found = ReadRecent(max_lag_tm_, query);
+    // A segment the replica lacks may be one just written: the primary has it.
+    if (found.ok() && found->size() < ids.size() && replicas_ != nullptr) {
+      found = pool_->Read(query);
+    }
+    return found;
   }
 
   absl::StatusOr<std::vector<TmChange>> ChangesAfter(int64_t seq, int limit) override {
@@ -742,8 +760,18 @@ class PgDatabase : public Database,
     return num;
   }
 
-  std::unique_ptr<Pool> pool_;  // shared with jobs_, which goes first
+  // A read of a replica within `bound` when there is one, else of the primary.
+  template <typename F>
+  auto ReadRecent(absl::Duration bound, F&& fn) -> decltype(fn(std::declval<Tx&>())) {
+    if (replicas_ != nullptr) return replicas_->Read(pool_.get(), bound, std::forward<F>(fn));
+    return pool_->Read(std::forward<F>(fn));
+  }
+
+  std::unique_ptr<Pool> pool_;  // shared with replicas_ and jobs_, which go first
+  std::unique_ptr<pg::ReplicaSet> replicas_;
   std::unique_ptr<JobRepository> jobs_;
+  absl::Duration max_lag_tm_;
+  absl::Duration max_lag_keys_;
   absl::Mutex nums_mu_;
   std::unordered_map<std::string, int64_t> store_nums_ ABSL_GUARDED_BY(nums_mu_);
 };

@@ -64,6 +64,10 @@ absl::StatusOr<std::unique_ptr<Pool>> Pool::Open(const std::string& url, int siz
   return pool;
 }
 
+std::unique_ptr<Pool> Pool::Lazy(const std::string& url, int size) {
+  return std::unique_ptr<Pool>(new Pool(url, size < 1 ? 1 : size));
+}
+
 Pool::~Pool() = default;
 
 std::string ConnectError(const std::exception& e) {

@@ -79,6 +79,8 @@ class Pool {
  public:
   // Connects once to check the URL (its password is never logged or returned).
   static absl::StatusOr<std::unique_ptr<Pool>> Open(const std::string& url, int size);
+  // The same without connecting first (a replica that may be down now).
+  static std::unique_ptr<Pool> Lazy(const std::string& url, int size);
   ~Pool();
 
   // Runs fn(Tx&) -> Status or StatusOr<T> in a read-write transaction, committed when fn

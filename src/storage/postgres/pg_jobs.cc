@@ -15,6 +15,7 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "storage/postgres/pg_db.h"
+#include "storage/postgres/pg_replicas.h"
 
 namespace verso::storage {
 namespace {
@@ -221,7 +222,8 @@ class TaskListener {
 
 class PgJobs : public JobRepository {
  public:
-  PgJobs(Pool* pool, bool listen) : pool_(pool) {
+  PgJobs(Pool* pool, pg::ReplicaSet* replicas, absl::Duration max_lag, bool listen)
+      : pool_(pool), replicas_(replicas), max_lag_(max_lag) {
     if (listen) listener_ = std::make_unique<TaskListener>(pool);
   }
 
@@ -239,8 +241,8 @@ class PgJobs : public JobRepository {
     return pool_->Write([&](Tx& tx) { return ApplyIn(tx, change); });
   }
 
-  absl::StatusOr<JobRecord> GetJob(std::string_view id) override {
-    return pool_->Read([&](Tx& tx) -> absl::StatusOr<JobRecord> {
+  absl::StatusOr<JobRecord> GetJob(std::string_view id, Freshness f) override {
+    return ReadAt(f, [&](Tx& tx) -> absl::StatusOr<JobRecord> {
       pqxx::result r =
           tx.Exec(StrCat("SELECT ", kJobColumnsNoDocument, " FROM jobs WHERE id=$1"), {id});
       if (r.empty()) return absl::NotFoundError(StrCat("job ", id, " not found"));
@@ -274,7 +276,7 @@ class PgJobs : public JobRepository {
     const int64_t created = after_created == absl::InfiniteFuture()
                                 ? std::numeric_limits<int64_t>::max()
                                 : Micros(after_created);
-    return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::vector<JobRecord>> {
+    return ReadAt(Freshness::kRecent, [&](Tx& tx) -> absl::StatusOr<std::vector<JobRecord>> {
       pqxx::result r = tx.Exec(
           StrCat("SELECT ", kJobColumnsNoDocument,
                  " FROM jobs WHERE tenant=$1 AND (created_at < $3 OR (created_at = $3 AND id > "
@@ -296,8 +298,9 @@ class PgJobs : public JobRepository {
     });
   }
 
-  absl::StatusOr<std::vector<JobSegmentCount>> CountJobSegments(std::string_view job_id) override {
-    return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::vector<JobSegmentCount>> {
+  absl::StatusOr<std::vector<JobSegmentCount>> CountJobSegments(std::string_view job_id,
+                                                                Freshness f) override {
+    return ReadAt(f, [&](Tx& tx) -> absl::StatusOr<std::vector<JobSegmentCount>> {
       pqxx::result r = tx.Exec(
           "SELECT target_lang, state, origin, engine, COUNT(*), SUM(words) FROM job_segments "
           "WHERE job_id=$1 GROUP BY target_lang, state, origin, engine ORDER BY target_lang, "
@@ -382,8 +385,8 @@ class PgJobs : public JobRepository {
     });
   }
 
-  absl::StatusOr<std::vector<TaskRecord>> JobTasks(std::string_view job_id) override {
-    return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::vector<TaskRecord>> {
+  absl::StatusOr<std::vector<TaskRecord>> JobTasks(std::string_view job_id, Freshness f) override {
+    return ReadAt(f, [&](Tx& tx) -> absl::StatusOr<std::vector<TaskRecord>> {
       pqxx::result r = tx.Exec(
           StrCat("SELECT ", kTaskColumns, " FROM tasks WHERE job_id=$1 ORDER BY id"), {job_id});
       std::vector<TaskRecord> out;
@@ -429,6 +432,15 @@ class PgJobs : public JobRepository {
   }
 
  private:
+  // A read of the primary, or with kRecent of a replica within max_lag_ (see ReplicaSet::Read).
+  template <typename F>
+  auto ReadAt(Freshness f, F&& fn) -> decltype(fn(std::declval<Tx&>())) {
+    if (f == Freshness::kRecent && replicas_ != nullptr) {
+      return replicas_->Read(pool_, max_lag_, std::forward<F>(fn));
+    }
+    return pool_->Read(std::forward<F>(fn));
+  }
+
   static absl::Status NoLonger(int64_t task_id, std::string_view owner) {
     return absl::AbortedError(StrCat("task ", task_id, " is no longer leased to ", owner));
   }
@@ -526,13 +538,16 @@ class PgJobs : public JobRepository {
   }
 
   Pool* pool_;
+  pg::ReplicaSet* replicas_;  // may be null
+  const absl::Duration max_lag_;
   std::unique_ptr<TaskListener> listener_;
 };
 
 }  // namespace
 
-std::unique_ptr<JobRepository> NewPgJobs(pg::Pool* pool, bool listen) {
-  return std::make_unique<PgJobs>(pool, listen);
+std::unique_ptr<JobRepository> NewPgJobs(pg::Pool* pool, pg::ReplicaSet* replicas,
+                                         absl::Duration max_lag, bool listen) {
+  return std::make_unique<PgJobs>(pool, replicas, max_lag, listen);
 }
 
 }  // namespace verso::storage

@@ -5,16 +5,20 @@
 
 #include <memory>
 
+#include "absl/time/time.h"
 #include "storage/storage.h"
 
 namespace verso::storage {
 
 namespace pg {
 class Pool;
-}
+class ReplicaSet;
+}  // namespace pg
 
-// With `listen`, a thread of its own LISTENs for queued tasks (OnTasksQueued).
-std::unique_ptr<JobRepository> NewPgJobs(pg::Pool* pool, bool listen);
+// Reads with Freshness::kRecent go to a replica within `max_lag` when `replicas` has one. With
+// `listen`, a thread of its own LISTENs for queued tasks (OnTasksQueued).
+std::unique_ptr<JobRepository> NewPgJobs(pg::Pool* pool, pg::ReplicaSet* replicas,
+                                         absl::Duration max_lag, bool listen);
 
 }  // namespace verso::storage
 

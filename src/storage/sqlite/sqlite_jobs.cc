@@ -125,7 +125,7 @@ class SqliteJobs : public JobRepository {
     return pool_->writer->Transaction([&] { return ApplyLocked(change); });
   }
 
-  absl::StatusOr<JobRecord> GetJob(std::string_view id) override {
+  absl::StatusOr<JobRecord> GetJob(std::string_view id, Freshness) override {
     ConnectionPool::Reader reader(pool_);
     VERSO_ASSIGN_OR_RETURN(Stmt * st, reader->Prepare(StrCat("SELECT ", kJobColumnsNoDocument,
                                                              " FROM jobs WHERE id=?")));
@@ -205,7 +205,8 @@ class SqliteJobs : public JobRepository {
     return Segments(st);
   }
 
-  absl::StatusOr<std::vector<JobSegmentCount>> CountJobSegments(std::string_view job_id) override {
+  absl::StatusOr<std::vector<JobSegmentCount>> CountJobSegments(std::string_view job_id,
+                                                                Freshness) override {
     ConnectionPool::Reader reader(pool_);
     VERSO_ASSIGN_OR_RETURN(
         Stmt * st,
@@ -291,7 +292,7 @@ class SqliteJobs : public JobRepository {
         absl::AbortedError(StrCat("task ", task_id, " is no longer leased to ", owner)));
   }
 
-  absl::StatusOr<std::vector<TaskRecord>> JobTasks(std::string_view job_id) override {
+  absl::StatusOr<std::vector<TaskRecord>> JobTasks(std::string_view job_id, Freshness) override {
     ConnectionPool::Reader reader(pool_);
     VERSO_ASSIGN_OR_RETURN(Stmt * st, reader->Prepare(StrCat("SELECT ", kTaskColumns,
                                                              " FROM tasks WHERE job_id=? "
