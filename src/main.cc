@@ -591,6 +591,12 @@ class Every {
     cv_.SignalAll();
     if (thread_.joinable()) thread_.join();
   }
+  // Runs fn now (on its thread) instead of at the end of the period.
+  void Poke() {
+    absl::MutexLock lock(&mu_);
+    poked_ = true;
+    cv_.Signal();
+  }
 
  private:
   void Loop() {
@@ -601,7 +607,8 @@ class Every {
       }
       fn_();
       absl::MutexLock lock(&mu_);
-      if (!stopping_) cv_.WaitWithTimeout(&mu_, period_);
+      if (!stopping_ && !poked_) cv_.WaitWithTimeout(&mu_, period_);
+      poked_ = false;
     }
   }
 
@@ -610,6 +617,7 @@ class Every {
   absl::Mutex mu_;
   absl::CondVar cv_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool poked_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;  // last: starts after the members it uses
 };
 
@@ -730,8 +738,9 @@ class Runtime : public cli::Environment {
   bool stderr_is_tty() const override { return isatty(STDERR_FILENO); }
 
   // `verso serve`: listens at once (readyz says "loading" until every index is built), resumes
-  // interrupted imports, and runs until SIGINT or SIGTERM, then drains and exits 0.
-  int Serve() {
+  // interrupted imports, and runs until SIGINT or SIGTERM, then drains and exits 0. Without the
+  // worker role (`--roles api`) it runs no job workers: `verso worker` processes do.
+  int Serve(bool with_workers) {
     const sigset_t signals = BlockStopSignals();
     auto started = StartServices();
     if (!started.ok()) return Fail(started.status());
@@ -753,6 +762,8 @@ class Runtime : public cli::Environment {
     Every sync(std::chrono::seconds(1), [&] {
       if (loaded) SyncTm();
     });
+    // On PostgreSQL, a change any process commits wakes the sync at once (NOTIFY tm_changes).
+    db_->OnTmChanged([&sync] { sync.Poke(); });
     Every maintain(std::chrono::hours(1), [&] { Maintain(); });
     const api::ServerOptions options = ServerOptionsFrom(c);
     auto server = api::Server::Start(options, services);
@@ -765,8 +776,8 @@ class Runtime : public cli::Environment {
     std::thread loader([&] {
       if (LoadIndexes()) {
         loaded = true;
-        // Jobs need the TM indexes: workers start once they are built.
-        b.jobs->service->Start(static_cast<int>(c.GetInt("jobs.workers")));
+        // Jobs need the TM indexes: workers start once they are built (in the worker role).
+        if (with_workers) b.jobs->service->Start(static_cast<int>(c.GetInt("jobs.workers")));
       }
     });
     WaitForStopSignal(signals);
@@ -774,6 +785,7 @@ class Runtime : public cli::Environment {
     loader.join();
     b.jobs->service->Stop();  // a task cut short is taken over when its lease expires
     health.Stop();
+    db_->OnTmChanged(nullptr);
     sync.Stop();
     FlushTmUsage();
     tm_->StopImports();  // unfinished imports roll back and resume at the next start
@@ -791,12 +803,14 @@ class Runtime : public cli::Environment {
     if (auto built = tm_->Load(/*build_indexes=*/true); !built.ok()) return Fail(built.status());
     if (threads <= 0) threads = static_cast<int>(std::max<int64_t>(1, c.GetInt("jobs.workers")));
     Every sync(std::chrono::seconds(1), [&] { SyncTm(); });
+    db_->OnTmChanged([&sync] { sync.Poke(); });
     Every maintain(std::chrono::hours(1), [&] { Maintain(); });
     (*started)->jobs->service->Start(threads);
     std::cout << "verso " << kVersion << " worker: " << threads << " threads (data in "
               << c.GetString("data_dir") << ")" << std::endl;
     WaitForStopSignal(signals);
     (*started)->jobs->service->Stop();
+    db_->OnTmChanged(nullptr);
     sync.Stop();
     FlushTmUsage();
     return Close(std::move(*started));
@@ -971,8 +985,15 @@ int Main(int argc, char** argv) {
   int exit_code = 0;
   bool serve = false;
   std::string listen;
+  std::vector<std::string> roles = {"api", "worker"};
   auto* serve_cmd = app.add_subcommand("serve", "Run the HTTP API server (verso's main job)");
   serve_cmd->add_option("--listen", listen, "host:port (default 127.0.0.1:8080; port 0: any)");
+  serve_cmd
+      ->add_option("--roles", roles,
+                   "api, worker or both (default): the HTTP API, the job workers; several "
+                   "processes may share one PostgreSQL database in any roles")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"api", "worker"}));
   serve_cmd->callback([&] { serve = true; });
   bool work = false;
   int worker_threads = 0;
@@ -1034,7 +1055,12 @@ int Main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  if (serve) return runtime.Serve();
+  if (serve) {
+    const bool api = std::find(roles.begin(), roles.end(), "api") != roles.end();
+    const bool worker = std::find(roles.begin(), roles.end(), "worker") != roles.end();
+    if (!api) return runtime.Work(worker_threads);
+    return runtime.Serve(worker);
+  }
   if (work) return runtime.Work(worker_threads);
   if (migrate) return runtime.Migrate();
   if (archive_cmd->parsed()) return runtime.ArchiveJobs(archive_before);

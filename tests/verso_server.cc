@@ -58,6 +58,7 @@ VersoServer::VersoServer(const std::string& dir, const ServerOptions& options) {
     argv.push_back(s);
   }
   argv.insert(argv.end(), {"serve", "--listen", "127.0.0.1:0"});
+  argv.insert(argv.end(), options.serve_args.begin(), options.serve_args.end());
   child_ = std::make_unique<Child>(argv, options.env, options.stderr_path);
   std::string line;
   while (port_ == 0 && child_->ReadLine(&line)) {

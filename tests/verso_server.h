@@ -30,7 +30,8 @@ struct ServerOptions {
   std::vector<std::string> settings;  // --set key=value
   std::vector<std::string> env;       // extra environment ("KEY=value")
   std::string log_level = "warn";
-  std::string stderr_path;  // where its log goes (empty: the test's stderr)
+  std::string stderr_path;              // where its log goes (empty: the test's stderr)
+  std::vector<std::string> serve_args;  // after `serve --listen 127.0.0.1:0` (e.g. --roles api)
 };
 
 class VersoServer {

@@ -133,7 +133,10 @@ Response ErrorResponse(const absl::Status& status) {
   std::string message(status.message());
   // Internal errors are logged by the server; clients get no internals.
   if (http == 500) message = "internal error";
-  return ErrorResponse(http, ErrorCodeName(http), message);
+  Response r = ErrorResponse(http, ErrorCodeName(http), message);
+  // Unavailable (a database or engine lost for now) is worth retrying, after a pause.
+  if (http == 503) r.headers.emplace_back("Retry-After", "5");
+  return r;
 }
 
 std::string AttachmentDisposition(std::string_view file_name) {

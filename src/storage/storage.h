@@ -558,6 +558,10 @@ class Database {
   // Takes the jobs submitted before `before` (the first of a month) out of the jobs table by
   // detaching their monthly partitions (PostgreSQL); returns the tables detached, which keep
   // their jobs until someone drops them.
+  // Calls `fn` (on another thread) soon after any process commits a TM change (ChangesAfter has
+  // it), replacing the previous `fn`; returns whether such calls will come (PostgreSQL's
+  // LISTEN/NOTIFY; SQLite: no, its processes poll).
+  virtual bool OnTmChanged(std::function<void()> fn) { return false; }
   // The read replicas and their lag (none for SQLite or a PostgreSQL primary alone).
   virtual std::vector<ReplicaState> Replicas() { return {}; }
   virtual absl::StatusOr<std::vector<std::string>> ArchiveJobs(absl::Time before) {

@@ -145,8 +145,12 @@ class PgDatabase : public Database,
     }
     db->max_lag_tm_ = options.max_lag_tm;
     db->max_lag_keys_ = options.max_lag_keys;
+    if (options.listen) {
+      db->listener_ = std::make_unique<pg::Listener>(
+          db->pool_.get(), std::vector<std::string>{"verso_tasks", "tm_changes"});
+    }
     db->jobs_ =
-        NewPgJobs(db->pool_.get(), db->replicas_.get(), options.max_lag_jobs, options.listen);
+        NewPgJobs(db->pool_.get(), db->replicas_.get(), options.max_lag_jobs, db->listener_.get());
     return std::unique_ptr<Database>(std::move(db));
   }
 
@@ -167,6 +171,12 @@ class PgDatabase : public Database,
 
   absl::StatusOr<std::vector<std::string>> Maintain(absl::Time now) override {
     return pg::EnsureJobPartitions(pool_.get(), now, 3);
+  }
+
+  bool OnTmChanged(std::function<void()> fn) override {
+    if (listener_ == nullptr) return false;
+    listener_->Set("tm_changes", std::move(fn));
+    return true;
   }
 
   std::vector<ReplicaState> Replicas() override {
@@ -769,6 +779,7 @@ class PgDatabase : public Database,
 
   std::unique_ptr<Pool> pool_;  // shared with replicas_ and jobs_, which go first
   std::unique_ptr<pg::ReplicaSet> replicas_;
+  std::unique_ptr<pg::Listener> listener_;
   std::unique_ptr<JobRepository> jobs_;
   absl::Duration max_lag_tm_;
   absl::Duration max_lag_keys_;

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/log.h"
 #include "common/strings.h"
 
 namespace verso::storage::pg {
@@ -58,7 +59,7 @@ pqxx::result Tx::Run(const std::string& sql) { return tx_->exec(sql); }
 
 absl::StatusOr<std::unique_ptr<Pool>> Pool::Open(const std::string& url, int size) {
   auto pool = std::unique_ptr<Pool>(new Pool(url, size < 1 ? 1 : size));
-  auto conn = pool->Acquire();
+  auto conn = pool->Acquire(/*detailed=*/true);
   if (!conn.ok()) return conn.status();
   pool->Release(std::move(*conn), false);
   return pool;
@@ -84,7 +85,7 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> Pool::Connect() const {
   }
 }
 
-absl::StatusOr<std::unique_ptr<Conn>> Pool::Acquire() {
+absl::StatusOr<std::unique_ptr<Conn>> Pool::Acquire(bool detailed) {
   {
     absl::MutexLock lock(&mu_);
     while (idle_.empty() && open_ >= size_) freed_.Wait(&mu_);
@@ -97,10 +98,15 @@ absl::StatusOr<std::unique_ptr<Conn>> Pool::Acquire() {
   }
   auto c = Connect();
   if (!c.ok()) {
-    absl::MutexLock lock(&mu_);
-    --open_;
-    freed_.Signal();
-    return c.status();
+    {
+      absl::MutexLock lock(&mu_);
+      --open_;
+      freed_.Signal();
+    }
+    if (detailed) return c.status();
+    // While serving, the reason (hosts, ports) goes to the log, not to whoever asked.
+    log::Warn("storage.connect", {{"error", c.status().message()}});
+    return absl::UnavailableError("the database is unavailable; retry later");
   }
   auto conn = std::make_unique<Conn>();
   conn->c = std::move(*c);
@@ -121,11 +127,13 @@ absl::Status Pool::FromException(const std::exception& e, bool* broken) {
   std::string msg = ConnectError(e);
   if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
     *broken = true;
-    return absl::UnavailableError(StrCat("PostgreSQL connection lost: ", msg));
+    log::Warn("storage.connection_lost", {{"error", msg}});
+    return absl::UnavailableError("the database connection was lost; retry later");
   }
   if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
     *broken = true;
-    return absl::UnavailableError(StrCat("PostgreSQL commit outcome unknown: ", msg));
+    log::Warn("storage.commit_in_doubt", {{"error", msg}});
+    return absl::UnavailableError("the database connection was lost during a commit; retry later");
   }
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e); sql != nullptr) {
     const std::string state = sql->sqlstate();
@@ -139,7 +147,8 @@ absl::Status Pool::FromException(const std::exception& e, bool* broken) {
     if (state == "25006" || state.rfind("57P", 0) == 0 || state.rfind("08", 0) == 0 ||
         state == "53300") {
       *broken = true;
-      return absl::UnavailableError(StrCat("PostgreSQL unavailable: ", msg));
+      log::Warn("storage.unavailable", {{"error", msg}});
+      return absl::UnavailableError("the database is unavailable; retry later");
     }
     return absl::InternalError(StrCat("PostgreSQL: ", msg));
   }
@@ -175,7 +184,7 @@ absl::Status Pool::Held::Commit() {
 }
 
 absl::StatusOr<std::unique_ptr<Pool::Held>> Pool::Begin() {
-  auto conn = Acquire();
+  auto conn = Acquire(/*detailed=*/false);
   if (!conn.ok()) return conn.status();
   auto held = std::unique_ptr<Held>(new Held(this, std::move(*conn)));
   try {
@@ -186,6 +195,60 @@ absl::StatusOr<std::unique_ptr<Pool::Held>> Pool::Begin() {
     return FromException(e, &held->broken_);
   }
   return held;
+}
+
+Listener::Listener(Pool* pool, std::vector<std::string> channels)
+    : pool_(pool), channels_(std::move(channels)) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+Listener::~Listener() {
+  stop_ = true;
+  thread_.join();
+}
+
+void Listener::Set(const std::string& channel, std::function<void()> fn) {
+  absl::MutexLock lock(&mu_);
+  fns_[channel] = std::move(fn);
+}
+
+void Listener::Notify(const std::string& channel) {
+  absl::MutexLock lock(&mu_);
+  auto it = fns_.find(channel);
+  if (it != fns_.end() && it->second) it->second();
+}
+
+namespace {
+class Receiver : public pqxx::notification_receiver {
+ public:
+  Receiver(pqxx::connection& c, const std::string& channel, std::function<void()> fn)
+      : pqxx::notification_receiver(c, channel), fn_(std::move(fn)) {}
+  void operator()(const std::string&, int) override { fn_(); }
+
+ private:
+  std::function<void()> fn_;
+};
+}  // namespace
+
+void Listener::Run() {
+  while (!stop_) {
+    auto conn = pool_->Connect();
+    if (!conn.ok()) {
+      absl::SleepFor(absl::Seconds(1));
+      continue;
+    }
+    try {
+      std::vector<std::unique_ptr<Receiver>> receivers;
+      for (const std::string& channel : channels_) {
+        receivers.push_back(
+            std::make_unique<Receiver>(**conn, channel, [this, channel] { Notify(channel); }));
+        Notify(channel);
+      }
+      while (!stop_) (*conn)->await_notification(0, 200000);
+    } catch (const std::exception&) {
+      absl::SleepFor(absl::Milliseconds(200));  // the connection broke: listen again
+    }
+  }
 }
 
 }  // namespace verso::storage::pg

@@ -5,12 +5,15 @@
 #ifndef VERSO_STORAGE_POSTGRES_PG_DB_H_
 #define VERSO_STORAGE_POSTGRES_PG_DB_H_
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -139,12 +142,14 @@ class Pool {
 
  private:
   Pool(std::string url, int size) : url_(std::move(url)), size_(size) {}
-  absl::StatusOr<std::unique_ptr<Conn>> Acquire();
+  // `detailed`: a failed connection's status carries libpq's reason (start-up); otherwise the
+  // reason is logged and the status says only that the database is unavailable.
+  absl::StatusOr<std::unique_ptr<Conn>> Acquire(bool detailed);
   void Release(std::unique_ptr<Conn> conn, bool broken);
 
   template <typename T, typename F>
   auto Use(F&& fn) -> decltype(fn(std::declval<Tx&>())) {
-    auto conn = Acquire();
+    auto conn = Acquire(/*detailed=*/false);
     if (!conn.ok()) return conn.status();
     bool broken = false;
     auto result = [&]() -> decltype(fn(std::declval<Tx&>())) {
@@ -169,6 +174,28 @@ class Pool {
   absl::CondVar freed_;
   std::vector<std::unique_ptr<Conn>> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// LISTENs on a connection of its own and calls each channel's function on its thread when a
+// NOTIFY on it arrives (and once after every (re)connection: what was sent while it was not
+// listening is not lost). Thread-safe.
+class Listener {
+ public:
+  Listener(Pool* pool, std::vector<std::string> channels);
+  ~Listener();
+  // Replaces the channel's function (nullptr: none); no call of the old one starts after this.
+  void Set(const std::string& channel, std::function<void()> fn);
+
+ private:
+  void Run();
+  void Notify(const std::string& channel);
+
+  Pool* pool_;
+  const std::vector<std::string> channels_;
+  std::atomic<bool> stop_{false};
+  absl::Mutex mu_;
+  std::unordered_map<std::string, std::function<void()>> fns_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;  // last: starts after the members it uses
 };
 
 // The message of a failed connection attempt without the URL's password.

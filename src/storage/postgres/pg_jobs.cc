@@ -164,72 +164,14 @@ std::string SegmentsJson(const std::vector<JobSegmentRecord>& segments) {
   return DumpJson(rows);
 }
 
-// Wakes the workers of this process when any process queues tasks.
-class TaskListener {
- public:
-  explicit TaskListener(Pool* pool) : pool_(pool) {
-    thread_ = std::thread([this] { Run(); });
-  }
-  ~TaskListener() {
-    stop_ = true;
-    thread_.join();
-  }
-  void Set(std::function<void()> fn) {
-    absl::MutexLock lock(&mu_);
-    callback_ = std::move(fn);
-  }
-
- private:
-  class Receiver : public pqxx::notification_receiver {
-   public:
-    Receiver(pqxx::connection& c, TaskListener* owner)
-        : pqxx::notification_receiver(c, "verso_tasks"), owner_(owner) {}
-    void operator()(const std::string&, int) override { owner_->Notify(); }
-
-   private:
-    TaskListener* owner_;
-  };
-
-  void Notify() {
-    absl::MutexLock lock(&mu_);
-    if (callback_) callback_();
-  }
-
-  void Run() {
-    while (!stop_) {
-      auto conn = pool_->Connect();
-      if (!conn.ok()) {
-        absl::SleepFor(absl::Seconds(1));
-        continue;
-      }
-      try {
-        Receiver receiver(**conn, this);
-        // Tasks queued while this process was not listening: wake the workers once.
-        Notify();
-        while (!stop_) (*conn)->await_notification(0, 200000);
-      } catch (const std::exception&) {
-        absl::SleepFor(absl::Milliseconds(200));  // the connection broke: listen again
-      }
-    }
-  }
-
-  Pool* pool_;
-  std::atomic<bool> stop_{false};
-  absl::Mutex mu_;
-  std::function<void()> callback_ ABSL_GUARDED_BY(mu_);
-  std::thread thread_;
-};
-
 class PgJobs : public JobRepository {
  public:
-  PgJobs(Pool* pool, pg::ReplicaSet* replicas, absl::Duration max_lag, bool listen)
-      : pool_(pool), replicas_(replicas), max_lag_(max_lag) {
-    if (listen) listener_ = std::make_unique<TaskListener>(pool);
-  }
+  PgJobs(Pool* pool, pg::ReplicaSet* replicas, absl::Duration max_lag, pg::Listener* listener)
+      : pool_(pool), replicas_(replicas), max_lag_(max_lag), listener_(listener) {}
 
   bool OnTasksQueued(std::function<void()> fn) override {
     if (listener_ == nullptr) return false;
-    listener_->Set(std::move(fn));
+    listener_->Set("verso_tasks", std::move(fn));
     return true;
   }
 
@@ -540,14 +482,14 @@ class PgJobs : public JobRepository {
   Pool* pool_;
   pg::ReplicaSet* replicas_;  // may be null
   const absl::Duration max_lag_;
-  std::unique_ptr<TaskListener> listener_;
+  pg::Listener* listener_;  // may be null
 };
 
 }  // namespace
 
 std::unique_ptr<JobRepository> NewPgJobs(pg::Pool* pool, pg::ReplicaSet* replicas,
-                                         absl::Duration max_lag, bool listen) {
-  return std::make_unique<PgJobs>(pool, replicas, max_lag, listen);
+                                         absl::Duration max_lag, pg::Listener* listener) {
+  return std::make_unique<PgJobs>(pool, replicas, max_lag, listener);
 }
 
 }  // namespace verso::storage

@@ -11,14 +11,15 @@
 namespace verso::storage {
 
 namespace pg {
+class Listener;
 class Pool;
 class ReplicaSet;
 }  // namespace pg
 
-// Reads with Freshness::kRecent go to a replica within `max_lag` when `replicas` has one. With
-// `listen`, a thread of its own LISTENs for queued tasks (OnTasksQueued).
+// Reads with Freshness::kRecent go to a replica within `max_lag` when `replicas` has one.
+// OnTasksQueued is served by `listener` (none: not served).
 std::unique_ptr<JobRepository> NewPgJobs(pg::Pool* pool, pg::ReplicaSet* replicas,
-                                         absl::Duration max_lag, bool listen);
+                                         absl::Duration max_lag, pg::Listener* listener);
 
 }  // namespace verso::storage
 

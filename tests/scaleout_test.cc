@@ -1,0 +1,297 @@
+// Several verso processes on one PostgreSQL database and its streaming replica, behind HAProxy
+// (deploy/haproxy.cfg's layout): two API processes (`serve --roles api`), two `verso worker`s.
+// Real engines started by scripts/test-services (ctest's fixture) and HAProxy from Debian.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/file.h"
+#include "tests/http_client.h"
+#include "tests/process.h"
+#include "tests/services.h"
+#include "tests/verso_server.h"
+
+namespace verso::test {
+namespace {
+
+using json = nlohmann::json;
+using ::testing::HasSubstr;
+
+// A port nobody listens on now (the kernel's choice).
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+class ScaleOutTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = TestDir("scaleout", ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    url_ = NewPostgresDatabase();
+    ASSERT_FALSE(url_.empty());
+    replica_ = ReplicaUrl(url_);
+    // Every verso run on dir_ uses this database (tests/process.cc); migrated as an operator
+    // would, before any process starts.
+    std::ofstream(dir_ + "/.storage_url") << url_ << "\n";
+    RunResult migrated = test::Run({VERSO_BINARY, "--data-dir", dir_, "migrate"});
+    ASSERT_EQ(migrated.exit_code, 0) << migrated.err;
+    key_ = CreateKey(dir_, "acme", "admin");
+  }
+
+  void TearDown() override {
+    if (haproxy_ != nullptr) {
+      haproxy_->Kill(SIGTERM);
+      haproxy_->Wait();
+    }
+    for (auto& w : workers_) {
+      if (w == nullptr) continue;
+      w->Kill(SIGTERM);
+      EXPECT_EQ(w->Wait(), 0);
+    }
+    for (auto& a : apis_) {
+      a->Signal(SIGTERM);
+      EXPECT_EQ(a->Wait(), 0);
+    }
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::vector<std::string> Settings() const {
+    return {"rate_limit.rps=0",
+            "mt.apertium.pipelines=1",
+            "jobs.lease=2s",
+            "jobs.chunk=4",
+            "storage.replica_lag.eject=2s",
+            "storage.postgres.replicas=" + replica_};
+  }
+
+  void StartApi() {
+    const std::string log = dir_ + "/api" + std::to_string(apis_.size()) + ".log";
+    apis_.push_back(
+        std::make_unique<VersoServer>(dir_, ServerOptions{.settings = Settings(),
+                                                          .log_level = "info",
+                                                          .stderr_path = log,
+                                                          .serve_args = {"--roles", "api"}}));
+    ASSERT_GT(apis_.back()->port(), 0) << ReadFile(log).value_or("");
+  }
+
+  void StartWorker() {
+    std::vector<std::string> argv = {VERSO_BINARY, "--data-dir", dir_, "--log-level", "info"};
+    for (const std::string& s : Settings()) argv.insert(argv.end(), {"--set", s});
+    argv.insert(argv.end(), {"worker", "--threads", "2"});
+    const std::string log = dir_ + "/worker" + std::to_string(workers_.size()) + ".log";
+    workers_.push_back(std::make_unique<Child>(argv, std::vector<std::string>{}, log));
+    std::string line;
+    bool started = false;
+    while (!started && workers_.back()->ReadLine(&line)) {
+      started = line.find("worker:") != std::string::npos;
+    }
+    ASSERT_TRUE(started) << ReadFile(log).value_or("");
+  }
+
+  // HAProxy in front of the API processes, checking /readyz (deploy/haproxy.cfg with these
+  // ports); waits until it routes.
+  void StartHaproxy() {
+    front_ = FreePort();
+    std::ofstream cfg(dir_ + "/haproxy.cfg");
+    cfg << "global\n  maxconn 1024\ndefaults\n  mode http\n  timeout connect 2s\n"
+           "  timeout client 120s\n  timeout server 120s\n  retries 2\n  option redispatch\n"
+           "frontend verso\n  bind 127.0.0.1:"
+        << front_
+        << "\n  default_backend verso_api\nbackend verso_api\n  balance roundrobin\n"
+           "  option httpchk GET /readyz\n  http-check expect status 200\n"
+           "  default-server inter 500ms fall 2 rise 1\n";
+    for (size_t i = 0; i < apis_.size(); ++i) {
+      cfg << "  server api" << i << " 127.0.0.1:" << apis_[i]->port() << " check\n";
+    }
+    cfg.close();
+    haproxy_ = std::make_unique<Child>(
+        std::vector<std::string>{"/usr/sbin/haproxy", "-db", "-f", dir_ + "/haproxy.cfg"},
+        std::vector<std::string>{}, dir_ + "/haproxy.log");
+    for (int i = 0; i < 100; ++i) {
+      if (Fetch(front_, "GET", "/readyz").status == 200) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    FAIL() << "HAProxy does not route: " << ReadFile(dir_ + "/haproxy.log").value_or("");
+  }
+
+  HttpResponse Call(int port, const std::string& method, const std::string& path,
+                    const std::string& body = "") {
+    std::vector<std::pair<std::string, std::string>> headers = {
+        {"Authorization", "Bearer " + key_}};
+    if (!body.empty()) headers.emplace_back("Content-Type", "application/json");
+    return Fetch(port, method, path, body, headers);
+  }
+
+  json Get(int port, const std::string& path) {
+    HttpResponse r = Call(port, "GET", path);
+    EXPECT_EQ(r.status, 200) << path << ": " << r.body;
+    return json::parse(r.body, nullptr, false);
+  }
+
+  // Polls GET `path` through `port` until `done` (at most two minutes).
+  json WaitFor(int port, const std::string& path, const std::function<bool(const json&)>& done) {
+    json j;
+    for (int i = 0; i < 1200; ++i) {
+      j = Get(port, path);
+      if (done(j)) return j;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ADD_FAILURE() << path << " never got there: " << j.dump();
+    return j;
+  }
+
+  std::string dir_, url_, replica_, key_;
+  std::vector<std::unique_ptr<VersoServer>> apis_;
+  std::vector<std::unique_ptr<Child>> workers_;
+  std::unique_ptr<Child> haproxy_;
+  int front_ = 0;
+};
+
+// A 1,000-segment job through HAProxy is run by two worker processes; one is SIGKILLed in the
+// MT stage, the other takes its tasks over when their leases expire, and every segment ends up
+// translated exactly as the engine translates it.
+TEST_F(ScaleOutTest, AJobRunsThroughAndSurvivesAWorkerKilledInTheMtStage) {
+  StartApi();
+  StartApi();
+  StartWorker();
+  StartWorker();
+  StartHaproxy();
+  std::ifstream in(VERSO_SHARED_DATA "/mt/flores101-devtest/eng.devtest");
+  std::vector<std::string> lines;
+  for (std::string line; lines.size() < 1000 && std::getline(in, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 1000u);
+  json body{{"source_lang", "en"},
+            {"target_langs", {"es"}},
+            {"qe_threshold", 0},
+            {"text_format", "plain"},
+            {"segments", lines}};
+  HttpResponse r = Call(front_, "POST", "/v1/jobs", body.dump());
+  ASSERT_EQ(r.status, 202) << r.body;
+  const std::string id = json::parse(r.body)["id"];
+  // Read-your-writes through the load balancer: the next GET, on either process, finds it.
+  EXPECT_EQ(Call(front_, "GET", "/v1/jobs/" + id).status, 200);
+  EXPECT_EQ(Call(apis_[1]->port(), "GET", "/v1/jobs/" + id).status, 200);
+  json job = WaitFor(front_, "/v1/jobs/" + id,
+                     [](const json& j) { return j["stages"][2]["done"].get<int>() >= 20; });
+  ASSERT_LT(job["stages"][2]["done"].get<int>(), 1000) << "MT finished before the kill";
+  workers_[0]->Kill(SIGKILL);
+  EXPECT_EQ(workers_[0]->Wait(), 128 + SIGKILL);
+  workers_[0].reset();
+  job = WaitFor(front_, "/v1/jobs/" + id,
+                [](const json& j) { return j["stages"][3]["state"] == "done"; });
+  EXPECT_EQ(job["counts"]["segments"], 1000);
+  EXPECT_EQ(job["counts"]["mt"], 1000);
+  EXPECT_EQ(job["counts"]["approved"].get<int>() + job["counts"]["awaiting_post_edit"].get<int>(),
+            1000);
+  json segs = Get(front_, "/v1/jobs/" + id + "/segments?target=es&limit=2000");
+  ASSERT_EQ(segs["segments"].size(), 1000u);
+  json translated = json::array();
+  for (size_t begin = 0; begin < lines.size(); begin += 500) {
+    std::vector<std::string> part(lines.begin() + begin, lines.begin() + begin + 500);
+    json direct{
+        {"source_lang", "en"}, {"target_lang", "es"}, {"text_format", "plain"}, {"segments", part}};
+    HttpResponse t = Call(front_, "POST", "/v1/translate", direct.dump());
+    ASSERT_EQ(t.status, 200) << t.body;
+    const json answer = json::parse(t.body);
+    for (const auto& x : answer["translations"]) translated.push_back(x);
+  }
+  ASSERT_EQ(translated.size(), 1000u);
+  for (size_t i = 0; i < 1000; ++i) {
+    EXPECT_EQ(segs["segments"][i]["target"], translated[i]["text"]) << "segment " << i;
+  }
+}
+
+// A TM segment written through API process A is served by process B at once (B's index learns it
+// from PostgreSQL's NOTIFY); the time it takes is printed. A replica whose replay is paused
+// leaves the rotation (reads go to the primary) and comes back when it resumes.
+TEST_F(ScaleOutTest, ChangesReachEveryProcessAndReadsFollowTheReplica) {
+  StartApi();
+  StartApi();
+  const int a = apis_[0]->port(), b = apis_[1]->port();
+  HttpResponse r =
+      Call(a, "POST", "/v1/tm", R"({"name":"shared","source_lang":"en","target_lang":"es"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string store = json::parse(r.body)["id"];
+  auto served_by_b = [&](const std::string& target) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < 1000; ++i) {
+      HttpResponse l = Call(b, "POST", "/v1/tm/" + store + "/lookup",
+                            R"({"source":"The printer is out of paper."})");
+      if (l.status == 200 && l.body.find(target) != std::string::npos) {
+        return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+            .count();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return -1.0;
+  };
+  r = Call(a, "POST", "/v1/tm/" + store + "/segments",
+           R"({"source":"The printer is out of paper.","target":"La impresora no tiene papel."})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const int64_t segment = json::parse(r.body)["id"];
+  const double added_ms = served_by_b("La impresora no tiene papel.");
+  EXPECT_GE(added_ms, 0) << "process B never served the new segment";
+  r = Call(
+      a, "PUT", "/v1/tm/" + store + "/segments/" + std::to_string(segment),
+      R"({"source":"The printer is out of paper.","target":"A la impresora le falta papel."})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const double changed_ms = served_by_b("A la impresora le falta papel.");
+  EXPECT_GE(changed_ms, 0) << "process B kept serving the old translation";
+  std::printf(
+      "[ figures  ] a segment added on A is served by B after %.1f ms; a change after "
+      "%.1f ms\n",
+      added_ms, changed_ms);
+
+  auto replica_in = [](const json& s) {
+    return s["database"]["replicas"].size() == 1 &&
+           s["database"]["replicas"][0]["in_rotation"].get<bool>();
+  };
+  WaitFor(a, "/v1/status", replica_in);
+  RunResult paused =
+      test::Run({"/usr/bin/psql", replica_, "-qXAtc", "SELECT pg_wal_replay_pause()"});
+  ASSERT_EQ(paused.exit_code, 0) << paused.err;
+  struct Resume {
+    std::string url;
+    ~Resume() { test::Run({"/usr/bin/psql", url, "-qXAtc", "SELECT pg_wal_replay_resume()"}); }
+  } resume{replica_};
+  // Writes keep the primary's WAL moving while the replica stands still.
+  for (int i = 0; i < 30; ++i) {
+    Call(a, "POST", "/v1/tm/" + store + "/segments",
+         json{{"source", "Filler " + std::to_string(i)}, {"target", "Relleno"}}.dump());
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  json out = WaitFor(a, "/v1/status", [&](const json& s) { return !replica_in(s); });
+  EXPECT_GT(out["database"]["replicas"][0]["lag_seconds"].get<double>(), 2);
+  // Reads still answer, from the primary: the filler written after the pause is there.
+  r = Call(b, "POST", "/v1/tm/" + store + "/lookup", R"({"source":"Filler 29"})");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_THAT(r.body, HasSubstr("Relleno"));
+  HttpResponse metrics = Fetch(a, "GET", "/metrics");
+  EXPECT_THAT(metrics.body, HasSubstr("verso_db_replica_in_rotation{replica=\"127.0.0.1:"));
+  ASSERT_EQ(
+      test::Run({"/usr/bin/psql", replica_, "-qXAtc", "SELECT pg_wal_replay_resume()"}).exit_code,
+      0);
+  WaitFor(a, "/v1/status", replica_in);
+}
+
+}  // namespace
+}  // namespace verso::test
