@@ -1,6 +1,8 @@
 #include <atomic>
 #include <filesystem>
 
+#include "absl/time/civil_time.h"
+
 #include "storage/storage.h"
 #include "storage/tm_repository_suite.h"
 #include "tests/process.h"
@@ -119,6 +121,48 @@ TEST(PostgresReplicaTest, ReadsFollowTheReplicaWithinTheirBound) {
   auto replicated = d.keys().FindKeyByHash("hash-1");
   ASSERT_TRUE(replicated.ok());
   EXPECT_TRUE(replicated->revoked());
+}
+
+// Jobs live in monthly partitions; archiving detaches the months before a date: their jobs leave
+// the jobs table (the API no longer finds them) but stay in the detached table.
+TEST(PostgresJobsTest, ArchivingDetachesOldMonthsAndKeepsTheirJobs) {
+  const std::string url = test::NewPostgresDatabase();
+  ASSERT_FALSE(url.empty());
+  PostgresOptions options;
+  options.migrate = true;
+  options.listen = false;
+  auto db = OpenPostgres(url, options);
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto made = (*db)->Maintain(absl::FromCivil(absl::CivilDay(2026, 2, 10), absl::UTCTimeZone()));
+  ASSERT_TRUE(made.ok()) << made.status();
+  EXPECT_EQ(*made, (std::vector<std::string>{"jobs_2026_01", "jobs_2026_02", "jobs_2026_03",
+                                             "jobs_2026_04", "jobs_2026_05"}));
+  auto job = [](const std::string& id, absl::CivilDay day) {
+    JobRecord j;
+    j.id = id;
+    j.tenant = "acme";
+    j.source_lang = "en";
+    j.target_langs = {"es"};
+    j.format = "segments";
+    j.created_at = j.updated_at = absl::FromCivil(day, absl::UTCTimeZone());
+    return j;
+  };
+  JobChange change;
+  change.jobs = {job("job_jan", absl::CivilDay(2026, 1, 5)),
+                 job("job_mar", absl::CivilDay(2026, 3, 1))};
+  ASSERT_TRUE((*db)->jobs().Apply(change).ok());
+  auto detached =
+      (*db)->ArchiveJobs(absl::FromCivil(absl::CivilDay(2026, 2, 1), absl::UTCTimeZone()));
+  ASSERT_TRUE(detached.ok()) << detached.status();
+  EXPECT_EQ(*detached, std::vector<std::string>{"jobs_2026_01"});
+  EXPECT_TRUE(absl::IsNotFound((*db)->jobs().GetJob("job_jan").status()));
+  EXPECT_TRUE((*db)->jobs().GetJob("job_mar").ok());
+  test::RunResult kept = test::Run({"/usr/bin/psql", url, "-qXAtc", "SELECT id FROM jobs_2026_01"});
+  EXPECT_EQ(kept.out, "job_jan\n") << kept.err;
+  // Archiving again finds nothing more to detach.
+  detached = (*db)->ArchiveJobs(absl::FromCivil(absl::CivilDay(2026, 2, 1), absl::UTCTimeZone()));
+  ASSERT_TRUE(detached.ok());
+  EXPECT_TRUE(detached->empty());
 }
 
 TEST(SqliteTmRepositoryTest, ReopenKeepsDataAndSchema) {

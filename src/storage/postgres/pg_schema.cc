@@ -1,5 +1,6 @@
 #include "storage/postgres/pg_schema.h"
 
+#include <cstdlib>
 #include <iterator>
 
 #include "absl/time/civil_time.h"
@@ -368,9 +369,12 @@ absl::StatusOr<std::vector<std::string>> DetachJobPartitions(Pool* pool, absl::T
     for (const auto& row : parts) {
       const std::string name = row[0].as<std::string>();
       const std::string bound = row[1].as<std::string>();  // FOR VALUES FROM (a) TO (b)
+      // FOR VALUES FROM ('a') TO ('b'): the upper bound's digits.
       const size_t to = bound.rfind("TO (");
       if (to == std::string::npos) continue;
-      const int64_t upper = std::stoll(bound.substr(to + 4));
+      const size_t digits = bound.find_first_of("0123456789", to);
+      if (digits == std::string::npos) continue;
+      const int64_t upper = std::strtoll(bound.c_str() + digits, nullptr, 10);
       if (upper > limit) continue;
       tx.Run(StrCat("ALTER TABLE jobs DETACH PARTITION ", name));
       detached.push_back(name);
