@@ -28,8 +28,7 @@ struct RedisOptions {
   absl::Duration connect_timeout = absl::Milliseconds(200);
   absl::Duration command_timeout = absl::Milliseconds(100);  // slower counts as a failure
   int connections = 8;
-  resilience::BreakerOptions breaker{.failure_threshold = 3,
-                                     .reset_timeout = absl::Seconds(5)};
+  resilience::BreakerOptions breaker{.failure_threshold = 3, .reset_timeout = absl::Seconds(5)};
 };
 
 struct RedisStats {
@@ -72,8 +71,8 @@ class RedisClient {
  private:
   struct Conn;
   struct Reply;
-  RedisClient(std::string host, int port, std::string password, int db,
-              const RedisOptions& options, const Clock* clock);
+  RedisClient(std::string host, int port, std::string password, int db, const RedisOptions& options,
+              const Clock* clock);
   // Runs one command; nullptr when it failed (recorded in the breaker) or was refused.
   std::unique_ptr<Reply> Command(const std::vector<std::string_view>& argv);
   absl::StatusOr<std::unique_ptr<Conn>> Connect(absl::Duration read_timeout);

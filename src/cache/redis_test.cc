@@ -1,0 +1,174 @@
+// The L2 client against a real redis-server of its own (started here on a free port, so that
+// killing it disturbs no other test).
+#include "cache/redis.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "tests/process.h"
+
+namespace verso::cache {
+namespace {
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+class RedisTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    port_ = FreePort();
+    dir_ = ::testing::TempDir() + "/redis_" + std::to_string(getpid()) + "_" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::create_directories(dir_);
+    StartRedis();
+  }
+  void TearDown() override {
+    if (redis_ != nullptr) {
+      redis_->Kill(SIGKILL);
+      redis_->Wait();
+    }
+    std::filesystem::remove_all(dir_);
+  }
+  void StartRedis() {
+    redis_ = std::make_unique<test::Child>(
+        std::vector<std::string>{"/usr/bin/redis-server", "--port", std::to_string(port_),
+                                 "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                 "--dir", dir_},
+        std::vector<std::string>{}, dir_ + "/redis.log");
+    for (int i = 0; i < 100; ++i) {
+      if (test::Run({"/usr/bin/redis-cli", "-p", std::to_string(port_), "ping"}).out == "PONG\n") {
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    FAIL() << "redis-server did not start";
+  }
+  std::unique_ptr<RedisClient> Client(RedisOptions options = {}) {
+    auto c = RedisClient::Open("redis://127.0.0.1:" + std::to_string(port_), options,
+                               &Clock::Real());
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? std::move(*c) : nullptr;
+  }
+
+  int port_ = 0;
+  std::string dir_;
+  std::unique_ptr<test::Child> redis_;
+};
+
+TEST(RedisUrlTest, MalformedUrlsSayWhatIsWrong) {
+  auto open = [](std::string_view url) {
+    return RedisClient::Open(url, {}, &Clock::Real()).status();
+  };
+  EXPECT_EQ(open("http://localhost").message(), "expected redis://[:password@]host[:port][/db]");
+  EXPECT_EQ(open("redis://localhost:99999").message(), "\"99999\" is not a port");
+  EXPECT_EQ(open("redis://localhost:6379/x").message(), "\"x\" is not a database number");
+  EXPECT_EQ(open("redis://").message(), "no host");
+  EXPECT_TRUE(open("redis://:secret@10.0.0.5:6380/2").ok());
+}
+
+TEST_F(RedisTest, ValuesExpireAndAStoresFuzzyKeysAreScannedAway) {
+  auto c = Client();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->Get("missing"), std::nullopt);
+  c->Set("k", std::string("v\0w", 3), absl::ZeroDuration());
+  EXPECT_EQ(c->Get("k"), std::string("v\0w", 3));
+  c->Set("short", "lived", absl::Milliseconds(100));
+  EXPECT_EQ(c->Get("short"), "lived");
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  EXPECT_EQ(c->Get("short"), std::nullopt);
+  for (int i = 0; i < 250; ++i) c->Set("tm_fuzzy:A:" + std::to_string(i), "x", absl::Minutes(10));
+  for (int i = 0; i < 5; ++i) c->Set("tm_fuzzy:B:" + std::to_string(i), "x", absl::Minutes(10));
+  EXPECT_EQ(c->ScanDelete("tm_fuzzy:A:*", 100, 1000), 250);
+  EXPECT_EQ(c->Get("tm_fuzzy:A:7"), std::nullopt);
+  EXPECT_EQ(c->Get("tm_fuzzy:B:3"), "x");
+  c->Del({"k"});
+  EXPECT_EQ(c->Get("k"), std::nullopt);
+  RedisStats stats = c->Stats();
+  EXPECT_EQ(stats.errors, 0);
+  EXPECT_GE(stats.hits, 3);
+}
+
+// Two clients (two processes) draw from one bucket.
+TEST_F(RedisTest, TheTokenBucketIsSharedBetweenClients) {
+  auto a = Client(), b = Client();
+  ASSERT_NE(a, nullptr);
+  absl::Duration retry;
+  EXPECT_EQ(a->TakeToken("rl:key_1", 0.5, 2, true, &retry), true);
+  EXPECT_EQ(b->TakeToken("rl:key_1", 0.5, 2, true, &retry), true);
+  EXPECT_EQ(a->TakeToken("rl:key_1", 0.5, 2, false, &retry), false);
+  EXPECT_EQ(b->TakeToken("rl:key_1", 0.5, 2, true, &retry), false);
+  EXPECT_GT(retry, absl::Seconds(1));
+  EXPECT_LE(retry, absl::Seconds(2));
+  EXPECT_EQ(b->TakeToken("rl:key_2", 0.5, 2, true, &retry), true);  // another key's own bucket
+}
+
+TEST_F(RedisTest, PublishedMessagesReachSubscribers) {
+  auto sub = Client(), pub = Client();
+  ASSERT_NE(sub, nullptr);
+  absl::Mutex mu;
+  std::vector<std::string> got;
+  sub->Subscribe("tm_invalidation", [&](std::string_view m) {
+    absl::MutexLock lock(&mu);
+    got.emplace_back(m);
+  });
+  for (int i = 0; i < 100; ++i) {
+    pub->Publish("tm_invalidation", "tm_1:42");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    absl::MutexLock lock(&mu);
+    if (!got.empty()) break;
+  }
+  absl::MutexLock lock(&mu);
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got[0], "tm_1:42");
+}
+
+// Redis killed: calls fail fast, the breaker opens and bypasses Redis; Redis back: the breaker's
+// trial call closes it and the cache works again, without a restart.
+TEST_F(RedisTest, ALostRedisIsBypassedAndComesBack) {
+  RedisOptions options;
+  options.breaker = {.failure_threshold = 3, .reset_timeout = absl::Milliseconds(300)};
+  auto c = Client(options);
+  ASSERT_NE(c, nullptr);
+  c->Set("k", "v", absl::ZeroDuration());
+  ASSERT_EQ(c->Get("k"), "v");
+  redis_->Kill(SIGKILL);
+  redis_->Wait();
+  redis_.reset();
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(c->Get("k"), std::nullopt);
+  RedisStats down = c->Stats();
+  EXPECT_EQ(down.breaker, resilience::BreakerState::kOpen);
+  EXPECT_GE(down.errors, 3);
+  EXPECT_GE(down.bypassed, 1);
+  absl::Duration retry;
+  EXPECT_EQ(c->TakeToken("rl:x", 1, 1, true, &retry), std::nullopt);
+  StartRedis();
+  std::optional<std::string> value;
+  for (int i = 0; i < 50 && !value; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    c->Set("k2", "back", absl::ZeroDuration());
+    value = c->Get("k2");
+  }
+  EXPECT_EQ(value, "back");
+  EXPECT_EQ(c->Stats().breaker, resilience::BreakerState::kClosed);
+}
+
+}  // namespace
+}  // namespace verso::cache
