@@ -21,6 +21,7 @@
 #include "absl/time/civil_time.h"
 #include "api/api.h"
 #include "auth/auth.h"
+#include "cache/redis.h"
 #include "cli/cli.h"
 #include "common/clock.h"
 #include "common/config.h"
@@ -122,6 +123,15 @@ std::vector<ConfigOption> GeneralOptions(bool serving) {
        .help = "PostgreSQL connections per process, at most",
        .min = 1,
        .max = 1000},
+      {.name = "redis.url",
+       .type = T::kString,
+       .default_value = "",
+       .help = "redis://[:password@]host[:port][/db]: the L2 cache and rate limits shared by every "
+               "process (none: each process on its own)"},
+      {.name = "redis.timeout",
+       .type = T::kDuration,
+       .default_value = "100ms",
+       .help = "A Redis call slower than this counts as a failure (the cache is then bypassed)"},
       {.name = "storage.postgres.replicas",
        .type = T::kString,
        .default_value = "",
@@ -479,7 +489,7 @@ absl::StatusOr<std::unique_ptr<Jobs>> BuildJobs(const Config& c, storage::Databa
 // start (LibreTranslate and APy list their languages at start-up) is left out with a warning:
 // the others still serve.
 absl::StatusOr<std::unique_ptr<Mt>> BuildMt(const Config& c, tm::TmService* tm,
-                                            storage::Database* db) {
+                                            storage::Database* db, cache::RedisClient* redis) {
   std::map<std::string, std::string> secrets;
   if (const std::string& file = c.GetString("mt.secrets_file"); !file.empty()) {
     VERSO_ASSIGN_OR_RETURN(secrets, ReadSecretsFile(file));
@@ -541,6 +551,12 @@ absl::StatusOr<std::unique_ptr<Mt>> BuildMt(const Config& c, tm::TmService* tm,
                     c.GetDuration("mt.breaker.nmt_reset")};
   ro.cache_bytes = static_cast<size_t>(c.GetInt("mt.cache_mb")) << 20;
   ro.cache_ttl = c.GetDuration("mt.cache_ttl");
+  if (redis != nullptr) {
+    ro.l2_get = [redis](const std::string& key) { return redis->Get(key); };
+    ro.l2_put = [redis, ttl = ro.cache_ttl](const std::string& key, const std::string& value) {
+      redis->Set(key, value, ttl);
+    };
+  }
   auto out = std::make_unique<Mt>();
   out->router =
       std::make_unique<mt::Router>(std::move(engines), ro, &Clock::Real(), &out->degradation);
@@ -748,6 +764,14 @@ class Runtime : public cli::Environment {
     const Config& c = *config_;
     auth::RateLimiter limiter(&Clock::Real(), c.GetDouble("rate_limit.rps"),
                               static_cast<double>(c.GetInt("rate_limit.burst")));
+    // With Redis, a key's limit holds across every API process (one bucket in Redis); a lost
+    // Redis leaves each process its own bucket.
+    if (b.redis != nullptr) {
+      limiter.SetShared([r = b.redis.get()](std::string_view key, double rate, double burst,
+                                            absl::Duration* retry_after) {
+        return r->TakeToken(StrCat("rl:", key), rate, burst, /*take=*/true, retry_after);
+      });
+    }
     ops::Registry metrics;
     std::atomic<bool> loaded{false};
     api::Services services = ApiServices(b, &limiter, &metrics);
@@ -819,6 +843,7 @@ class Runtime : public cli::Environment {
  private:
   // What `serve` and `worker` run on top of the database.
   struct Services {
+    std::unique_ptr<cache::RedisClient> redis;  // L2, when redis.url is set; outlives the rest
     std::unique_ptr<Mt> mt;
     std::unique_ptr<Jobs> jobs;
   };
@@ -849,7 +874,14 @@ class Runtime : public cli::Environment {
     VERSO_RETURN_IF_ERROR(Open());
     IgnoreSigpipe();  // a dead engine stage must not take the process with it
     auto out = std::make_unique<Services>();
-    VERSO_ASSIGN_OR_RETURN(out->mt, BuildMt(*config_, tm_.get(), db_.get()));
+    if (const std::string& url = config_->GetString("redis.url"); !url.empty()) {
+      cache::RedisOptions options;
+      options.command_timeout = config_->GetDuration("redis.timeout");
+      auto redis = cache::RedisClient::Open(url, options, &Clock::Real());
+      if (!redis.ok()) return Annotate(redis.status(), "redis.url");
+      out->redis = std::move(*redis);
+    }
+    VERSO_ASSIGN_OR_RETURN(out->mt, BuildMt(*config_, tm_.get(), db_.get(), out->redis.get()));
     VERSO_ASSIGN_OR_RETURN(out->jobs,
                            BuildJobs(*config_, db_.get(), tm_.get(), out->mt.get(), ids_.get()));
     return out;
@@ -860,6 +892,7 @@ class Runtime : public cli::Environment {
   int Close(std::unique_ptr<Services> services) {
     services->jobs.reset();
     services->mt.reset();
+    services->redis.reset();
     tm_.reset();
     db_.reset();
     log::Info("stopped");
@@ -875,6 +908,7 @@ class Runtime : public cli::Environment {
     s.limiter = limiter;
     s.metrics = metrics;
     s.db = db_.get();
+    s.redis = b.redis.get();
     s.ids = ids_.get();
     s.clock = &Clock::Real();
     s.upload_dir = c.GetString("data_dir") + "/uploads";

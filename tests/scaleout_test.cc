@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/file.h"
+#include "tests/fake_http_server.h"
 #include "tests/http_client.h"
 #include "tests/process.h"
 #include "tests/services.h"
@@ -75,12 +76,15 @@ class ScaleOutTest : public ::testing::Test {
   }
 
   std::vector<std::string> Settings() const {
-    return {"rate_limit.rps=0",
-            "mt.apertium.pipelines=1",
-            "jobs.lease=2s",
-            "jobs.chunk=4",
-            "storage.replica_lag.eject=2s",
-            "storage.postgres.replicas=" + replica_};
+    std::vector<std::string> extra = extra_settings_;
+    std::vector<std::string> base = {"rate_limit.rps=0",
+                                     "mt.apertium.pipelines=1",
+                                     "jobs.lease=2s",
+                                     "jobs.chunk=4",
+                                     "storage.replica_lag.eject=2s",
+                                     "storage.postgres.replicas=" + replica_};
+    base.insert(base.end(), extra.begin(), extra.end());
+    return base;
   }
 
   void StartApi() {
@@ -160,6 +164,7 @@ class ScaleOutTest : public ::testing::Test {
   }
 
   std::string dir_, url_, replica_, key_;
+  std::vector<std::string> extra_settings_;  // after Settings()' own (later ones win)
   std::vector<std::unique_ptr<VersoServer>> apis_;
   std::vector<std::unique_ptr<Child>> workers_;
   std::unique_ptr<Child> haproxy_;
@@ -291,6 +296,100 @@ TEST_F(ScaleOutTest, ChangesReachEveryProcessAndReadsFollowTheReplica) {
       test::Run({"/usr/bin/psql", replica_, "-qXAtc", "SELECT pg_wal_replay_resume()"}).exit_code,
       0);
   WaitFor(a, "/v1/status", replica_in);
+}
+
+// OpenAI's Chat Completions, translating each segment as "[es] " + segment.
+FakeResponse ChatCompletion(const FakeRequest& r) {
+  json body = json::parse(r.body);
+  json prompt = json::parse(body["messages"][1]["content"].get<std::string>());
+  json out = json::array();
+  for (const auto& s : prompt["segments"]) out.push_back("[es] " + s.get<std::string>());
+  FakeResponse res;
+  res.body =
+      json{{"id", "chatcmpl-1"},
+           {"object", "chat.completion"},
+           {"model", body["model"]},
+           {"choices",
+            {{{"index", 0},
+              {"message", {{"role", "assistant"}, {"content", json{{"translations", out}}.dump()}}},
+              {"finish_reason", "stop"}}}}}
+          .dump();
+  return res;
+}
+
+// With Redis (a redis-server of this test's own): a key's rate limit holds across both API
+// processes, an LLM answer fetched by one is served by the other from L2 without a second
+// provider call, and Redis SIGKILLed mid-run fails no request (the cache is bypassed behind its
+// breaker, /v1/status says so) until it is back.
+TEST_F(ScaleOutTest, RedisSharesLimitsAndLlmAnswersAndLosingItFailsNoRequest) {
+  const int redis_port = FreePort();
+  auto redis = std::make_unique<Child>(
+      std::vector<std::string>{"/usr/bin/redis-server", "--port", std::to_string(redis_port),
+                               "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
+                               dir_},
+      std::vector<std::string>{}, dir_ + "/redis.log");
+  for (int i = 0; i < 100; ++i) {
+    if (test::Run({"/usr/bin/redis-cli", "-p", std::to_string(redis_port), "ping"}).out ==
+        "PONG\n") {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  FakeHttpServer openai(ChatCompletion);
+  std::ofstream(dir_ + "/secrets.env") << "OPENAI_API_KEY=sk-test-scaleout\n";
+  extra_settings_ = {"redis.url=redis://127.0.0.1:" + std::to_string(redis_port),
+                     "rate_limit.rps=5",
+                     "rate_limit.burst=5",
+                     "mt.openai.base_url=" + openai.url() + "/v1",
+                     "mt.openai.model=gpt-4o-mini",
+                     "mt.secrets_file=" + dir_ + "/secrets.env"};
+  StartApi();
+  StartApi();
+  const int a = apis_[0]->port(), b = apis_[1]->port();
+
+  // Five requests on A take the key's five tokens; the sixth, on B, finds the bucket empty.
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(Call(a, "GET", "/v1/tm").status, 200) << i;
+  HttpResponse limited = Call(b, "GET", "/v1/tm");
+  EXPECT_EQ(limited.status, 429) << limited.body;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+
+  const std::string hello =
+      R"({"source_lang":"en","target_lang":"es","segments":["Hello from A"]})";
+  HttpResponse first = Call(a, "POST", "/v1/translate", hello);
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_THAT(first.body, HasSubstr("[es] Hello from A"));
+  EXPECT_EQ(openai.request_count(), 1);
+  HttpResponse second = Call(b, "POST", "/v1/translate", hello);
+  ASSERT_EQ(second.status, 200) << second.body;
+  EXPECT_THAT(second.body, HasSubstr("[es] Hello from A"));
+  EXPECT_EQ(openai.request_count(), 1) << "B asked the provider again instead of L2";
+
+  // Redis lost mid-run: every request still succeeds.
+  int failed = 0;
+  for (int i = 0; i < 24; ++i) {
+    if (i == 8) {
+      redis->Kill(SIGKILL);
+      redis->Wait();
+    }
+    const int port = i % 2 == 0 ? a : b;
+    HttpResponse r = Call(port, "POST", "/v1/translate",
+                          json{{"source_lang", "en"},
+                               {"target_lang", "es"},
+                               {"segments", {"Sentence " + std::to_string(i)}}}
+                              .dump());
+    if (r.status != 200) {
+      ++failed;
+      ADD_FAILURE() << "request " << i << ": " << r.status << " " << r.body;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  EXPECT_EQ(failed, 0);
+  json status = Get(a, "/v1/status");
+  EXPECT_EQ(status["l2_cache"]["enabled"], true);
+  EXPECT_NE(status["l2_cache"]["breaker"], "closed") << status.dump();
+  EXPECT_GT(status["l2_cache"]["errors"].get<int>(), 0);
+  HttpResponse metrics = Fetch(a, "GET", "/metrics");
+  EXPECT_THAT(metrics.body, HasSubstr("verso_l2_cache_breaker"));
 }
 
 }  // namespace

@@ -29,6 +29,9 @@ class RateLimiter;
 namespace ops {
 class Registry;
 }  // namespace ops
+namespace cache {
+class RedisClient;
+}
 namespace storage {
 class Database;
 }  // namespace storage
@@ -93,6 +96,7 @@ struct Services {
   auth::RateLimiter* limiter = nullptr;
   ops::Registry* metrics = nullptr;
   storage::Database* db = nullptr;
+  cache::RedisClient* redis = nullptr;  // the L2 cache, when configured
   IdGenerator* ids = nullptr;
   const Clock* clock = nullptr;
   std::string upload_dir;                   // where uploads are streamed to

@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "api/http.h"
 #include "auth/auth.h"
+#include "cache/redis.h"
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/names.h"
@@ -460,6 +461,16 @@ absl::StatusOr<Response> Translate(const MtState& st, Request& req) {
                                 {"notes", result->notes}});
 }
 
+// The Redis L2 cache as /v1/status shows it: off, or its breaker and counts ("bypassed": Redis
+// lost, requests go on without it).
+Json L2Json(cache::RedisClient* redis) {
+  if (redis == nullptr) return Json{{"enabled", false}};
+  cache::RedisStats st = redis->Stats();
+  return Json{{"enabled", true},     {"breaker", resilience::BreakerStateName(st.breaker)},
+              {"hits", st.hits},     {"misses", st.misses},
+              {"errors", st.errors}, {"bypassed", st.bypassed}};
+}
+
 absl::StatusOr<Response> Status(const MtState& st, Request&) {
   Json engines = Json::array();
   for (const auto& e : st.router().Engines()) {
@@ -481,6 +492,7 @@ absl::StatusOr<Response> Status(const MtState& st, Request&) {
   return JsonResponse(200, Json{{"degradation", LevelJson(st.services.degradation->Current())},
                                 {"engines", engines},
                                 {"database", {{"replicas", replicas}}},
+                                {"l2_cache", L2Json(st.services.redis)},
                                 {"cache",
                                  {{"entries", c.cache_entries},
                                   {"bytes", c.cache_bytes},

@@ -1,5 +1,6 @@
 // Health, readiness, metrics and the OpenAPI document: unauthenticated.
 #include "api/http.h"
+#include "cache/redis.h"
 #include "ops/ops.h"
 #include "storage/storage.h"
 #include "tm/tm.h"
@@ -79,6 +80,29 @@ void AddOpsRoutes(Router* router, const Services& s) {
                         }
                         return series;
                       });
+
+  // The L2 cache (Redis), when configured.
+  if (s.redis != nullptr) {
+    s.metrics->AddGauge(
+        "verso_l2_cache", "The Redis L2 cache: hits, misses, errors, bypassed calls.", {"what"},
+        [r = s.redis] {
+          cache::RedisStats st = r->Stats();
+          return ops::Registry::GaugeSeries{{{"hits"}, static_cast<double>(st.hits)},
+                                            {{"misses"}, static_cast<double>(st.misses)},
+                                            {{"errors"}, static_cast<double>(st.errors)},
+                                            {{"bypassed"}, static_cast<double>(st.bypassed)}};
+        });
+    s.metrics->AddGauge(
+        "verso_l2_cache_breaker",
+        "The Redis breaker: 0 closed, 1 half open, 2 open (the cache bypassed).", {},
+        [r = s.redis] {
+          const auto state = r->Stats().breaker;
+          return ops::Registry::GaugeSeries{{{},
+                                             state == resilience::BreakerState::kClosed     ? 0.0
+                                             : state == resilience::BreakerState::kHalfOpen ? 1.0
+                                                                                            : 2.0}};
+        });
+  }
 
   auto c = std::make_shared<const Services>(s);
   // clang-format off

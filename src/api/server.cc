@@ -478,7 +478,16 @@ net::awaitable<bool> Server::Impl::Authenticate(const Route& route, Request& req
            absl::ZeroDuration());
     co_return false;
   }
-  if (!services.limiter->Allow(who->key_id, &retry)) {
+  bool allowed = true;
+  if (services.limiter->shared()) {  // a round trip to Redis: not on the I/O thread
+    allowed = co_await net::co_spawn(
+        storage->get_executor(),
+        [&]() -> net::awaitable<bool> { co_return services.limiter->Allow(who->key_id, &retry); },
+        net::use_awaitable);
+  } else {
+    allowed = services.limiter->Allow(who->key_id, &retry);
+  }
+  if (!allowed) {
     refuse(Throttled("too many requests for this key"), retry);
     co_return false;
   }

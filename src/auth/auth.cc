@@ -143,6 +143,9 @@ RateLimiter::Bucket& RateLimiter::Refill(std::string_view key, absl::Time now) {
 
 bool RateLimiter::Allow(std::string_view key, absl::Duration* retry_after) {
   if (rate_ <= 0) return true;  // unlimited
+  if (shared_) {
+    if (std::optional<bool> allowed = shared_(key, rate_, burst_, retry_after)) return *allowed;
+  }
   const absl::Time now = clock_->MonotonicNow();
   absl::MutexLock lock(&mu_);
   Bucket& b = Refill(key, now);

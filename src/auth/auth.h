@@ -7,6 +7,7 @@
 #define VERSO_AUTH_AUTH_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -95,6 +96,14 @@ class RateLimiter {
   // Whether Allow would be true now, without taking a token.
   bool WouldAllow(std::string_view key, absl::Duration* retry_after);
 
+  // Buckets shared by every process (Redis): Allow asks `take` first and limits on its own only
+  // when that cannot answer (nullopt), so a lost Redis leaves each process its own limit. Set
+  // before use; `take` may block on the network (call Allow off I/O threads then).
+  using SharedTake = std::function<std::optional<bool>(std::string_view key, double rate,
+                                                       double burst, absl::Duration* retry_after)>;
+  void SetShared(SharedTake take) { shared_ = std::move(take); }
+  bool shared() const { return shared_ != nullptr; }
+
  private:
   struct Bucket {
     double tokens;
@@ -106,6 +115,7 @@ class RateLimiter {
   double rate_;
   double burst_;
   size_t max_keys_;
+  SharedTake shared_;
   absl::Mutex mu_;
   std::unordered_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
   std::atomic<size_t> size_{0};  // buckets_.size(), read without mu_

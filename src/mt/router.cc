@@ -1,9 +1,13 @@
 #include <algorithm>
 #include <atomic>
+#include <nlohmann/json.hpp>
+#include <optional>
 
 #include "cache/cache.h"
 #include "common/clock.h"
+#include "common/crypto.h"
 #include "common/hash.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/strings.h"
@@ -23,6 +27,31 @@ struct Slot {
 };
 
 using Outcome = absl::StatusOr<std::vector<Translation>>;
+
+// An L2 entry's key: the L1 key (tenant, engine, pair, glossary, text) hashed, so that no text
+// or tenant appears in Redis's key space.
+std::string L2Key(const std::string& l1_key) { return StrCat("llm:", Sha256Hex(l1_key)); }
+
+std::string ToL2(const Translation& t) {
+  return DumpJson(nlohmann::json{
+      {"text", t.text}, {"engine", t.engine}, {"model", t.model}, {"unknown", t.unknown_words}});
+}
+
+std::optional<Translation> FromL2(const std::optional<std::string>& value) {
+  if (!value) return std::nullopt;
+  nlohmann::json j = nlohmann::json::parse(*value, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j["text"].is_string()) return std::nullopt;
+  Translation t;
+  t.text = j["text"];
+  t.engine = j.value("engine", "");
+  t.model = j.value("model", "");
+  if (j["unknown"].is_array()) {
+    for (const auto& w : j["unknown"]) {
+      if (w.is_string()) t.unknown_words.push_back(w);
+    }
+  }
+  return t;
+}
 
 std::string GlossaryKey(const std::vector<GlossaryTerm>& glossary) {
   std::string k;
@@ -193,10 +222,17 @@ absl::StatusOr<RouteResult> Router::Translate(const TranslateRequest& request,
       return StrCat(request.tenant, "\x1f", name, "\x1f", request.source_lang, "\x1f",
                     request.target_lang, "\x1f", glossary, "\x1f", request.texts[i]);
     };
-    if (im.cache != nullptr) {
+    const bool l2 = im.options.l2_get && slot.engine->kind() == EngineKind::kLlm;
+    if (im.cache != nullptr || l2) {
       std::vector<size_t> missing;
       for (size_t i : remaining) {
-        if (auto hit = im.cache->Get(cache_key(i))) {
+        std::optional<Translation> hit;
+        if (im.cache != nullptr) hit = im.cache->Get(cache_key(i));
+        if (!hit && l2) {
+          hit = FromL2(im.options.l2_get(L2Key(cache_key(i))));
+          if (hit && im.cache != nullptr) im.cache->Put(cache_key(i), *hit);
+        }
+        if (hit) {
           result.segments[i] = {std::move(*hit), true};
         } else {
           missing.push_back(i);
@@ -239,6 +275,9 @@ absl::StatusOr<RouteResult> Router::Translate(const TranslateRequest& request,
     for (size_t k = 0; k < remaining.size(); ++k) {
       Translation& t = (*outcome)[k];
       if (im.cache != nullptr && !shared) im.cache->Put(cache_key(remaining[k]), t);
+      if (l2 && !shared && im.options.l2_put) {
+        im.options.l2_put(L2Key(cache_key(remaining[k])), ToL2(t));
+      }
       result.segments[remaining[k]] = {std::move(t), false};
     }
     remaining.clear();

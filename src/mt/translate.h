@@ -12,8 +12,10 @@
 #define VERSO_MT_TRANSLATE_H_
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +43,11 @@ struct RouterOptions {
                                             "libretranslate", "apy",       "apertium"};
   size_t cache_bytes = 256 << 20;  // L1 cache of translations; 0: no cache
   absl::Duration cache_ttl = absl::Hours(24 * 7);
+  // L2 (Redis, shared by every process) for LLM engines' translations (the spec's "LLM responses
+  // 7 days"): a miss in L1 asks l2_get, a fresh answer goes to l2_put. Both may fail silently
+  // (a lost Redis is a miss). Unset: no L2.
+  std::function<std::optional<std::string>(const std::string& key)> l2_get;
+  std::function<void(const std::string& key, const std::string& value)> l2_put;
   resilience::BreakerOptions llm_breaker = resilience::LlmBreakerOptions();
   resilience::BreakerOptions nmt_breaker = resilience::NmtBreakerOptions();
   resilience::RetryPolicy llm_retry = resilience::LlmRetryPolicy();
