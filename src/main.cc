@@ -637,6 +637,24 @@ class Every {
   std::thread thread_;  // last: starts after the members it uses
 };
 
+// Hooks `fn` to the database's TM-change notifications for a scope (fn refers to the scope's
+// locals): unhooked by Release or, on an early return, when the scope ends.
+class TmChangeHook {
+ public:
+  TmChangeHook(storage::Database* db, std::function<void()> fn) : db_(db) {
+    db_->OnTmChanged(std::move(fn));
+  }
+  ~TmChangeHook() { Release(); }
+  // Before the database closes.
+  void Release() {
+    if (db_ != nullptr) db_->OnTmChanged(nullptr);
+    db_ = nullptr;
+  }
+
+ private:
+  storage::Database* db_;
+};
+
 // Everything a command needs, opened on first use.
 class Runtime : public cli::Environment {
  public:
@@ -787,7 +805,7 @@ class Runtime : public cli::Environment {
       if (loaded) SyncTm();
     });
     // On PostgreSQL, a change any process commits wakes the sync at once (NOTIFY tm_changes).
-    db_->OnTmChanged([&sync] { sync.Poke(); });
+    TmChangeHook hook(db_.get(), [&sync] { sync.Poke(); });
     Every maintain(std::chrono::hours(1), [&] { Maintain(); });
     const api::ServerOptions options = ServerOptionsFrom(c);
     auto server = api::Server::Start(options, services);
@@ -809,7 +827,7 @@ class Runtime : public cli::Environment {
     loader.join();
     b.jobs->service->Stop();  // a task cut short is taken over when its lease expires
     health.Stop();
-    db_->OnTmChanged(nullptr);
+    hook.Release();
     sync.Stop();
     FlushTmUsage();
     tm_->StopImports();  // unfinished imports roll back and resume at the next start
@@ -827,14 +845,14 @@ class Runtime : public cli::Environment {
     if (auto built = tm_->Load(/*build_indexes=*/true); !built.ok()) return Fail(built.status());
     if (threads <= 0) threads = static_cast<int>(std::max<int64_t>(1, c.GetInt("jobs.workers")));
     Every sync(std::chrono::seconds(1), [&] { SyncTm(); });
-    db_->OnTmChanged([&sync] { sync.Poke(); });
+    TmChangeHook hook(db_.get(), [&sync] { sync.Poke(); });
     Every maintain(std::chrono::hours(1), [&] { Maintain(); });
     (*started)->jobs->service->Start(threads);
     std::cout << "verso " << kVersion << " worker: " << threads << " threads (data in "
               << c.GetString("data_dir") << ")" << std::endl;
     WaitForStopSignal(signals);
     (*started)->jobs->service->Stop();
-    db_->OnTmChanged(nullptr);
+    hook.Release();
     sync.Stop();
     FlushTmUsage();
     return Close(std::move(*started));

@@ -13,6 +13,9 @@ struct RunResult {
   std::string err;
 };
 
+// A TCP port on 127.0.0.1 that nobody listens on now (the kernel's choice).
+int FreePort();
+
 // Runs `argv` to completion with extra environment variables ("KEY=value").
 RunResult Run(const std::vector<std::string>& argv, const std::vector<std::string>& env = {});
 

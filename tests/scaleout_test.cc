@@ -3,8 +3,6 @@
 // Real engines started by scripts/test-services (ctest's fixture) and HAProxy from Debian.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -29,19 +27,6 @@ namespace {
 
 using json = nlohmann::json;
 using ::testing::HasSubstr;
-
-// A port nobody listens on now (the kernel's choice).
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 class ScaleOutTest : public ::testing::Test {
  protected:
@@ -114,7 +99,7 @@ class ScaleOutTest : public ::testing::Test {
   // HAProxy in front of the API processes, checking /readyz (deploy/haproxy.cfg with these
   // ports); waits until it routes.
   void StartHaproxy() {
-    front_ = FreePort();
+    front_ = test::FreePort();
     std::ofstream cfg(dir_ + "/haproxy.cfg");
     cfg << "global\n  maxconn 1024\ndefaults\n  mode http\n  timeout connect 2s\n"
            "  timeout client 120s\n  timeout server 120s\n  retries 2\n  option redispatch\n"
@@ -322,7 +307,7 @@ FakeResponse ChatCompletion(const FakeRequest& r) {
 // provider call, and Redis SIGKILLed mid-run fails no request (the cache is bypassed behind its
 // breaker, /v1/status says so) until it is back.
 TEST_F(ScaleOutTest, RedisSharesLimitsAndLlmAnswersAndLosingItFailsNoRequest) {
-  const int redis_port = FreePort();
+  const int redis_port = test::FreePort();
   auto redis = std::make_unique<Child>(
       std::vector<std::string>{"/usr/bin/redis-server", "--port", std::to_string(redis_port),
                                "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",

@@ -102,7 +102,8 @@ class RateLimiter {
   using SharedTake = std::function<std::optional<bool>(std::string_view key, double rate,
                                                        double burst, absl::Duration* retry_after)>;
   void SetShared(SharedTake take) { shared_ = std::move(take); }
-  bool shared() const { return shared_ != nullptr; }
+  // Whether Allow may go to the network: shared buckets and a limit at all.
+  bool shared() const { return shared_ != nullptr && rate_ > 0; }
 
  private:
   struct Bucket {

@@ -3,8 +3,6 @@
 #include "cache/redis.h"
 
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -19,22 +17,10 @@
 namespace verso::cache {
 namespace {
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 class RedisTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    port_ = FreePort();
+    port_ = test::FreePort();
     dir_ = ::testing::TempDir() + "/redis_" + std::to_string(getpid()) + "_" +
            ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::filesystem::create_directories(dir_);
@@ -49,9 +35,8 @@ class RedisTest : public ::testing::Test {
   }
   void StartRedis() {
     redis_ = std::make_unique<test::Child>(
-        std::vector<std::string>{"/usr/bin/redis-server", "--port", std::to_string(port_),
-                                 "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                 "--dir", dir_},
+        std::vector<std::string>{"/usr/bin/redis-server", "--port", std::to_string(port_), "--bind",
+                                 "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir_},
         std::vector<std::string>{}, dir_ + "/redis.log");
     for (int i = 0; i < 100; ++i) {
       if (test::Run({"/usr/bin/redis-cli", "-p", std::to_string(port_), "ping"}).out == "PONG\n") {
@@ -62,8 +47,8 @@ class RedisTest : public ::testing::Test {
     FAIL() << "redis-server did not start";
   }
   std::unique_ptr<RedisClient> Client(RedisOptions options = {}) {
-    auto c = RedisClient::Open("redis://127.0.0.1:" + std::to_string(port_), options,
-                               &Clock::Real());
+    auto c =
+        RedisClient::Open("redis://127.0.0.1:" + std::to_string(port_), options, &Clock::Real());
     EXPECT_TRUE(c.ok()) << c.status();
     return c.ok() ? std::move(*c) : nullptr;
   }

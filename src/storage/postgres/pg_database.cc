@@ -20,18 +20,17 @@ namespace verso::storage {
 namespace {
 
 using pg::FromMicros;
+using pg::Int;
 using pg::Micros;
 using pg::Param;
 using pg::Pool;
+using pg::Str;
 using pg::TimeOrNever;
 using pg::Tx;
 
 constexpr const char* kSegmentColumns =
     "id, source, target, ctx_key, ctx_prev, ctx_next, creator, changer, created_at, changed_at, "
     "last_used_at, usage_count, props, notes";
-
-std::string Str(const pqxx::field& f) { return f.is_null() ? std::string() : f.c_str(); }
-int64_t Int(const pqxx::field& f) { return f.is_null() ? 0 : f.as<int64_t>(); }
 
 std::vector<std::string> Words(const pqxx::field& f) {
   std::vector<std::string> out;

@@ -79,7 +79,16 @@ std::string ConnectError(const std::exception& e) {
 
 absl::StatusOr<std::unique_ptr<pqxx::connection>> Pool::Connect() const {
   try {
-    return std::make_unique<pqxx::connection>(url_);
+    // A host that does not answer must not hold a request (or the replica monitor) for libpq's
+    // default of forever.
+    std::string url = url_;
+    if (url.find("connect_timeout") == std::string::npos) {
+      const bool is_uri = url.rfind("postgres", 0) == 0 && url.find("://") != std::string::npos;
+      url += is_uri ? (url.find('?') == std::string::npos ? "?connect_timeout=5"
+                                                          : "&connect_timeout=5")
+                    : " connect_timeout=5";
+    }
+    return std::make_unique<pqxx::connection>(url);
   } catch (const std::exception& e) {
     return absl::UnavailableError(StrCat("cannot connect to PostgreSQL: ", ConnectError(e)));
   }

@@ -54,6 +54,10 @@ absl::Time FromMicros(int64_t us);
 // A nullable time column: NULL is InfinitePast.
 absl::Time TimeOrNever(const pqxx::field& f);
 std::string Bytes(const pqxx::field& f);  // a bytea column's bytes
+// Column readers: NULL reads as empty or zero.
+inline std::string Str(const pqxx::field& f) { return f.is_null() ? std::string() : f.c_str(); }
+inline int64_t Int(const pqxx::field& f) { return f.is_null() ? 0 : f.as<int64_t>(); }
+inline double Double(const pqxx::field& f) { return f.is_null() ? 0 : f.as<double>(); }
 
 struct Conn {
   std::unique_ptr<pqxx::connection> c;

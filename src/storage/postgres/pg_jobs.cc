@@ -20,16 +20,15 @@
 namespace verso::storage {
 namespace {
 
+using pg::Double;
 using pg::FromMicros;
+using pg::Int;
 using pg::Micros;
 using pg::Param;
 using pg::Pool;
+using pg::Str;
 using pg::TimeOrNever;
 using pg::Tx;
-
-std::string Str(const pqxx::field& f) { return f.is_null() ? std::string() : f.c_str(); }
-int64_t Int(const pqxx::field& f) { return f.is_null() ? 0 : f.as<int64_t>(); }
-double Double(const pqxx::field& f) { return f.is_null() ? 0 : f.as<double>(); }
 
 template <typename E>
 E Enum(const pqxx::field& f) {
