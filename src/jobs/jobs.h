@@ -314,6 +314,18 @@ class JobService {
                       std::vector<storage::JobSegmentRecord> last,
                       std::optional<storage::TaskKind> next, bool review_done,
                       absl::Duration review_time = absl::ZeroDuration());
+  // Finish's work, run while the job is held (storage's Exclusively).
+  absl::Status FinishLocked(const storage::TaskRecord& task, const std::string& worker,
+                            storage::TaskKind stage, absl::Time started,
+                            std::vector<storage::JobSegmentRecord> last,
+                            std::optional<storage::TaskKind> next, bool review_done,
+                            absl::Duration review_time);
+  // Confirm's work, run while the job is held.
+  absl::StatusOr<storage::JobSegmentRecord> ConfirmLocked(std::string_view tenant,
+                                                          std::string_view id,
+                                                          const std::string& target, int64_t index,
+                                                          const std::optional<std::string>& markup,
+                                                          std::string_view user, bool override_qa);
   qe::ReviewOptions ReviewOptionsFor(const storage::JobRecord& job, std::string_view target);
   // The QA checks of a post-editor's `markup` for segment `s`, written into s->review (its
   // "qa" and "terms"; the machine's score stays for the record).

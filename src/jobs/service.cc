@@ -475,17 +475,21 @@ absl::StatusOr<Translated> JobService::Download(std::string_view tenant, std::st
 }
 
 absl::StatusOr<JobInfo> JobService::Cancel(std::string_view tenant, std::string_view id) {
-  VERSO_ASSIGN_OR_RETURN(JobRecord job, Owned(tenant, id));
-  if (Ended(job.status)) {
-    return absl::FailedPreconditionError(StrCat("job ", id, " has already ",
-                                                job.status == JobStatus::kCompleted ? "completed"
-                                                : job.status == JobStatus::kFailed
-                                                    ? "failed"
-                                                    : "been cancelled"));
-  }
-  JobChange change;
-  EndJob(&job, JobStatus::kCancelled, "", &change);
-  VERSO_RETURN_IF_ERROR(repo_->Apply(change));
+  JobRecord job;
+  // Held: a worker finishing a task at the same moment must not write its older copy back.
+  VERSO_RETURN_IF_ERROR(repo_->Exclusively(id, [&]() -> absl::Status {
+    VERSO_ASSIGN_OR_RETURN(job, Owned(tenant, id));
+    if (Ended(job.status)) {
+      return absl::FailedPreconditionError(StrCat("job ", id, " has already ",
+                                                  job.status == JobStatus::kCompleted ? "completed"
+                                                  : job.status == JobStatus::kFailed
+                                                      ? "failed"
+                                                      : "been cancelled"));
+    }
+    JobChange change;
+    EndJob(&job, JobStatus::kCancelled, "", &change);
+    return repo_->Apply(change);
+  }));
   return Info(std::move(job));
 }
 
@@ -584,6 +588,19 @@ absl::StatusOr<JobSegmentRecord> JobService::Confirm(std::string_view tenant, st
                                                      std::string_view user, bool override_qa) {
   VERSO_ASSIGN_OR_RETURN(std::string target, Lang("target", target_lang));
   absl::MutexLock lock(&confirm_mu_);
+  // Held against the workers finishing its tasks and other processes' confirms: the last
+  // segment closed completes the job exactly once.
+  absl::StatusOr<JobSegmentRecord> out = absl::InternalError("confirm did not run");
+  VERSO_RETURN_IF_ERROR(repo_->Exclusively(id, [&] {
+    out = ConfirmLocked(tenant, id, target, index, markup, user, override_qa);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<JobSegmentRecord> JobService::ConfirmLocked(
+    std::string_view tenant, std::string_view id, const std::string& target, int64_t index,
+    const std::optional<std::string>& markup, std::string_view user, bool override_qa) {
   VERSO_ASSIGN_OR_RETURN(JobRecord job, Owned(tenant, id));
   if (Ended(job.status) && job.status != JobStatus::kCompleted) {
     return absl::FailedPreconditionError(
@@ -753,12 +770,14 @@ absl::Status JobService::Fail(const TaskRecord& task, const std::string& worker,
   VERSO_RETURN_IF_ERROR(
       repo_->FailTask(task.id, worker, ToStd(error.message()), clock_->Now() + backoff, dead));
   if (!dead) return absl::OkStatus();
-  auto job = repo_->GetJob(task.job_id);
-  if (!job.ok() || Ended(job->status)) return absl::OkStatus();
-  JobChange change;
-  EndJob(&*job, JobStatus::kFailed,
-         StrCat(EnumName(task.kind), " (", task.target_lang, "): ", error.message()), &change);
-  return repo_->Apply(change);
+  return repo_->Exclusively(task.job_id, [&]() -> absl::Status {
+    auto job = repo_->GetJob(task.job_id);
+    if (!job.ok() || Ended(job->status)) return absl::OkStatus();
+    JobChange change;
+    EndJob(&*job, JobStatus::kFailed,
+           StrCat(EnumName(task.kind), " (", task.target_lang, "): ", error.message()), &change);
+    return repo_->Apply(change);
+  });
 }
 
 void JobService::Start(int threads) {

@@ -94,6 +94,17 @@ absl::Status JobService::Finish(const TaskRecord& task, const std::string& worke
                                 std::optional<TaskKind> next, bool review_done,
                                 absl::Duration review_time) {
   absl::MutexLock lock(&job_mu_);
+  return repo_->Exclusively(task.job_id, [&] {
+    return FinishLocked(task, worker, stage, started, std::move(last), next, review_done,
+                        review_time);
+  });
+}
+
+absl::Status JobService::FinishLocked(const TaskRecord& task, const std::string& worker,
+                                      TaskKind stage, absl::Time started,
+                                      std::vector<JobSegmentRecord> last,
+                                      std::optional<TaskKind> next, bool review_done,
+                                      absl::Duration review_time) {
   VERSO_ASSIGN_OR_RETURN(JobRecord job, repo_->GetJob(task.job_id));
   const absl::Time now = clock_->Now();
   JobChange change;

@@ -527,6 +527,11 @@ class JobRepository {
   // PostgreSQL's LISTEN/NOTIFY; SQLite keeps no such channel (the processes of one machine
   // poll).
   virtual bool OnTasksQueued(std::function<void()> fn) { return false; }
+  // Runs fn while no other caller, in this process or (PostgreSQL) any other, runs fn for the
+  // same job: the read-modify-write of a job record and its completion (two workers finishing
+  // the last tasks of one job, a post-editor confirming its last segment).
+  virtual absl::Status Exclusively(std::string_view job_id,
+                                   const std::function<absl::Status()>& fn) = 0;
 };
 
 // A read replica as the primary's process sees it.

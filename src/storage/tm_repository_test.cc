@@ -1,5 +1,6 @@
 #include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "absl/time/civil_time.h"
 
@@ -163,6 +164,62 @@ TEST(PostgresJobsTest, ArchivingDetachesOldMonthsAndKeepsTheirJobs) {
   detached = (*db)->ArchiveJobs(absl::FromCivil(absl::CivilDay(2026, 2, 1), absl::UTCTimeZone()));
   ASSERT_TRUE(detached.ok());
   EXPECT_TRUE(detached->empty());
+}
+
+// Two databases opened on one PostgreSQL database stand for two processes: Exclusively on the
+// same job never overlaps between them (on different jobs it may).
+TEST(PostgresJobsTest, ExclusivelyHoldsAJobAcrossProcesses) {
+  const std::string url = test::NewPostgresDatabase();
+  ASSERT_FALSE(url.empty());
+  PostgresOptions options;
+  options.migrate = true;
+  options.listen = false;
+  auto one = OpenPostgres(url, options);
+  ASSERT_TRUE(one.ok()) << one.status();
+  options.migrate = false;
+  auto two = OpenPostgres(url, options);
+  ASSERT_TRUE(two.ok()) << two.status();
+  std::atomic<int> inside{0}, most{0}, runs{0};
+  auto hold = [&](Database* db, const std::string& job) {
+    for (int i = 0; i < 10; ++i) {
+      ASSERT_TRUE(db->jobs()
+                      .Exclusively(job,
+                                   [&] {
+                                     const int now = ++inside;
+                                     int seen = most.load();
+                                     while (now > seen && !most.compare_exchange_weak(seen, now)) {
+                                     }
+                                     absl::SleepFor(absl::Milliseconds(5));
+                                     --inside;
+                                     ++runs;
+                                     return absl::OkStatus();
+                                   })
+                      .ok());
+    }
+  };
+  std::thread a(hold, one->get(), "job_same"), b(hold, two->get(), "job_same");
+  a.join();
+  b.join();
+  EXPECT_EQ(runs.load(), 20);
+  EXPECT_EQ(most.load(), 1);
+  most = 0;
+  std::atomic<bool> other_ran{false};
+  // A different job is not held back by one that is held.
+  ASSERT_TRUE(
+      (*one)
+          ->jobs()
+          .Exclusively(
+              "job_a",
+              [&] {
+                std::thread t([&] {
+                  other_ran =
+                      (*two)->jobs().Exclusively("job_b", [] { return absl::OkStatus(); }).ok();
+                });
+                t.join();
+                return absl::OkStatus();
+              })
+          .ok());
+  EXPECT_TRUE(other_ran.load());
 }
 
 TEST(SqliteTmRepositoryTest, ReopenKeepsDataAndSchema) {

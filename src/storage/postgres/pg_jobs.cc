@@ -174,6 +174,20 @@ class PgJobs : public JobRepository {
     return true;
   }
 
+  // A transaction-scoped advisory lock on the job, held on a connection of its own while fn runs
+  // (fn's reads and writes use other connections); a process that dies holding it releases it.
+  absl::Status Exclusively(std::string_view job_id,
+                           const std::function<absl::Status()>& fn) override {
+    VERSO_ASSIGN_OR_RETURN(std::unique_ptr<Pool::Held> held, pool_->Begin());
+    VERSO_RETURN_IF_ERROR(held->Do([&](Tx& tx) -> absl::Status {
+      tx.Exec("SELECT pg_advisory_xact_lock(7243003, hashtext($1))", {job_id});
+      return absl::OkStatus();
+    }));
+    absl::Status status = fn();
+    held->Commit().IgnoreError();  // only ends the transaction (and the lock)
+    return status;
+  }
+
   absl::Status Apply(const JobChange& change) override {
     const bool finish_only = change.jobs.empty() && change.segments.empty() &&
                              change.enqueue.empty() && change.deliveries.empty();

@@ -125,6 +125,12 @@ class SqliteJobs : public JobRepository {
     return pool_->writer->Transaction([&] { return ApplyLocked(change); });
   }
 
+  // One writer process at a time is SQLite's model; within it, one job change at a time.
+  absl::Status Exclusively(std::string_view, const std::function<absl::Status()>& fn) override {
+    absl::MutexLock lock(&exclusive_mu_);
+    return fn();
+  }
+
   absl::StatusOr<JobRecord> GetJob(std::string_view id, Freshness) override {
     ConnectionPool::Reader reader(pool_);
     VERSO_ASSIGN_OR_RETURN(Stmt * st, reader->Prepare(StrCat("SELECT ", kJobColumnsNoDocument,
@@ -501,6 +507,7 @@ class SqliteJobs : public JobRepository {
   }
 
   ConnectionPool* pool_;
+  absl::Mutex exclusive_mu_;
 };
 
 }  // namespace
