@@ -3,7 +3,9 @@
 // keep the same records; the differences are PostgreSQL's: a connection pool instead of one
 // writer, per-store advisory locks for TM writers, sequences that commit in order for the TM
 // change log (see pg_schema.cc).
+#include <map>
 #include <unordered_map>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -249,7 +251,7 @@ class PgDatabase : public Database,
   // ---- Engine policies ----
 
   absl::Status PutPolicy(const EnginePolicyRecord& p) override {
-    return pool_->Write([&](Tx& tx) -> absl::Status {
+    absl::Status s = pool_->Write([&](Tx& tx) -> absl::Status {
       tx.Exec(
           "INSERT INTO mt_policies(tenant, name, engines, updated_at) VALUES($1,$2,$3,$4) "
           "ON CONFLICT(tenant, name) DO UPDATE SET engines=excluded.engines, "
@@ -257,21 +259,43 @@ class PgDatabase : public Database,
           {p.tenant, p.name, Join(p.engines, " "), Micros(p.updated_at)});
       return absl::OkStatus();
     });
+    ForgetPolicy(p.tenant, p.name);  // after the commit: a read before it may have cached
+    return s;
   }
 
   static EnginePolicyRecord ReadPolicy(const pqxx::row& r) {
     return {Str(r[0]), Str(r[1]), Words(r[2]), FromMicros(Int(r[3]))};
   }
 
+  // Every translate request reads its tenant's policy (most often: that there is none), so the
+  // answers are kept for kPolicyTtl: a change made in this process applies at once, one made in
+  // another process within kPolicyTtl.
   absl::StatusOr<EnginePolicyRecord> GetPolicy(std::string_view tenant,
                                                std::string_view name) override {
-    return pool_->Read([&](Tx& tx) -> absl::StatusOr<EnginePolicyRecord> {
-      pqxx::result r = tx.Exec(
-          "SELECT tenant, name, engines, updated_at FROM mt_policies WHERE tenant=$1 AND name=$2",
-          {tenant, name});
-      if (r.empty()) return absl::NotFoundError(StrCat("engine policy \"", name, "\" not found"));
-      return ReadPolicy(r[0]);
-    });
+    const auto key = std::make_pair(std::string(tenant), std::string(name));
+    const absl::Time now = absl::Now();
+    {
+      absl::MutexLock lock(&policy_mu_);
+      auto it = policy_cache_.find(key);
+      if (it != policy_cache_.end() && now - it->second.at < kPolicyTtl) return it->second.value;
+    }
+    absl::StatusOr<EnginePolicyRecord> found =
+        pool_->Read([&](Tx& tx) -> absl::StatusOr<EnginePolicyRecord> {
+          pqxx::result r = tx.Exec(
+              "SELECT tenant, name, engines, updated_at FROM mt_policies WHERE tenant=$1 AND "
+              "name=$2",
+              {tenant, name});
+          if (r.empty()) {
+            return absl::NotFoundError(StrCat("engine policy \"", name, "\" not found"));
+          }
+          return ReadPolicy(r[0]);
+        });
+    if (found.ok() || absl::IsNotFound(found.status())) {
+      absl::MutexLock lock(&policy_mu_);
+      if (policy_cache_.size() >= 10000) policy_cache_.clear();
+      policy_cache_[key] = {found, now};
+    }
+    return found;
   }
 
   absl::StatusOr<std::vector<EnginePolicyRecord>> ListPolicies(std::string_view tenant) override {
@@ -287,10 +311,12 @@ class PgDatabase : public Database,
   }
 
   absl::Status DeletePolicy(std::string_view tenant, std::string_view name) override {
-    return pool_->Write([&](Tx& tx) -> absl::Status {
+    absl::Status s = pool_->Write([&](Tx& tx) -> absl::Status {
       return Changed(tx.Exec("DELETE FROM mt_policies WHERE tenant=$1 AND name=$2", {tenant, name}),
                      absl::NotFoundError(StrCat("engine policy \"", name, "\" not found")));
     });
+    ForgetPolicy(tenant, name);
+    return s;
   }
 
   // ---- Glossaries ----
@@ -730,6 +756,16 @@ class PgDatabase : public Database,
  private:
   PgDatabase() = default;
 
+  static constexpr absl::Duration kPolicyTtl = absl::Seconds(1);
+  struct CachedPolicy {
+    absl::StatusOr<EnginePolicyRecord> value;
+    absl::Time at;
+  };
+  void ForgetPolicy(std::string_view tenant, std::string_view name) {
+    absl::MutexLock lock(&policy_mu_);
+    policy_cache_.erase(std::make_pair(std::string(tenant), std::string(name)));
+  }
+
   // Reads the store's segments after `after_id` in id order, in pages of kScanPage rows, all
   // from one snapshot; stops when `fn` returns false.
   static constexpr int kScanPage = 5000;
@@ -782,6 +818,9 @@ class PgDatabase : public Database,
   std::unique_ptr<JobRepository> jobs_;
   absl::Duration max_lag_tm_;
   absl::Duration max_lag_keys_;
+  absl::Mutex policy_mu_;
+  std::map<std::pair<std::string, std::string>, CachedPolicy> policy_cache_
+      ABSL_GUARDED_BY(policy_mu_);
   absl::Mutex nums_mu_;
   std::unordered_map<std::string, int64_t> store_nums_ ABSL_GUARDED_BY(nums_mu_);
 };
