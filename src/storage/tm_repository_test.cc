@@ -222,6 +222,49 @@ TEST(PostgresJobsTest, ExclusivelyHoldsAJobAcrossProcesses) {
   EXPECT_TRUE(other_ran.load());
 }
 
+// A libpq multi-host URL listing the replica first finds the primary with
+// target_session_attrs=read-write; a wrong password is refused naming the reason, never the
+// password; a database without verso's schema is refused naming both versions.
+TEST(PostgresOpenTest, MultiHostUrlsFindThePrimaryAndBadSettingsSayWhy) {
+  const std::string url = test::NewPostgresDatabase();
+  ASSERT_FALSE(url.empty());
+  const std::string replica = test::ReplicaUrl(url);
+  // postgresql://verso:verso@HOST:PORT/DB -> the host:port parts.
+  auto host_port = [](const std::string& u) {
+    const size_t at = u.find('@') + 1;
+    return u.substr(at, u.find('/', at) - at);
+  };
+  const std::string db = url.substr(url.rfind('/') + 1);
+  PostgresOptions options;
+  options.listen = false;
+  auto unmigrated = OpenPostgres(url, options);
+  EXPECT_EQ(unmigrated.status().message(),
+            "the database's schema is version 0 and this verso needs version 1: run `verso "
+            "migrate` first");
+  options.migrate = true;
+  // The replica has the new database once it has replayed its creation (libpq moves on to the
+  // next host when one refuses the connection, not when it lacks the database).
+  for (int i = 0; i < 100; ++i) {
+    if (test::Run({"/usr/bin/psql", replica, "-qXAtc", "SELECT 1"}).exit_code == 0) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  const std::string both = "postgresql://verso:verso@" + host_port(replica) + "," +
+                           host_port(url) + "/" + db + "?target_session_attrs=read-write";
+  auto db_both = OpenPostgres(both, options);
+  ASSERT_TRUE(db_both.ok()) << db_both.status();
+  TmStoreRecord s{"tm_multi", "t", "n", "en", "fr", absl::FromUnixSeconds(1)};
+  EXPECT_TRUE((*db_both)->tm().CreateStore(s).ok());  // a write: it reached the primary
+
+  std::string wrong = url;
+  wrong.replace(wrong.find(":verso@"), 7, ":not-the-password-42@");
+  auto refused = OpenPostgres(wrong, options);
+  EXPECT_TRUE(absl::IsUnavailable(refused.status())) << refused.status();
+  EXPECT_THAT(std::string(refused.status().message()),
+              ::testing::HasSubstr("password authentication failed"));
+  EXPECT_THAT(std::string(refused.status().message()),
+              ::testing::Not(::testing::HasSubstr("not-the-password-42")));
+}
+
 TEST(SqliteTmRepositoryTest, ReopenKeepsDataAndSchema) {
   std::string dir = ::testing::TempDir() + "/sqlite_reopen_" + std::to_string(getpid());
   std::filesystem::remove_all(dir);
