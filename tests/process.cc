@@ -70,8 +70,9 @@ RunResult Run(const std::vector<std::string>& argv, const std::vector<std::strin
   if (pid == 0) {
     dup2(out_pipe[1], 1);
     dup2(err_pipe[1], 2);
-    close(out_pipe[0]);
-    close(err_pipe[0]);
+    // Nothing else goes to the child: a daemon it starts (pg_ctl's postmaster, redis-server)
+    // would otherwise keep a copy of the pipes open, and the read below would never end.
+    close_range(3, ~0U, 0);
     auto args = CStrings(argv);
     auto envp = CStrings(full_env);
     execve(args[0], args.data(), envp.data());
@@ -111,11 +112,11 @@ Child::Child(const std::vector<std::string>& argv, const std::vector<std::string
   pid_ = fork();
   if (pid_ == 0) {
     dup2(p[1], 1);
-    close(p[0]);
     if (!stderr_path.empty()) {
       int fd = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       if (fd >= 0) dup2(fd, 2);
     }
+    close_range(3, ~0U, 0);  // as in Run
     auto args = CStrings(argv);
     auto envp = CStrings(full_env);
     execve(args[0], args.data(), envp.data());

@@ -377,5 +377,76 @@ TEST_F(ScaleOutTest, RedisSharesLimitsAndLlmAnswersAndLosingItFailsNoRequest) {
   EXPECT_THAT(metrics.body, HasSubstr("verso_l2_cache_breaker"));
 }
 
+// The database lost while serving (a PostgreSQL of this test's own, stopped with -m immediate):
+// requests answer 503 with Retry-After and no database internals, /readyz says not ready,
+// /metrics shows the emergency level; PostgreSQL back, the same process serves again by itself.
+TEST(DatabaseLossTest, ServingAnswers503WithRetryAfterAndRecoversByItself) {
+  const std::string dir = TestDir("dbloss", "ServingAnswers503");
+  const std::string services = dir + "/services";
+  RunResult up = test::Run({VERSO_SOURCE_DIR "/scripts/test-services", "start", services});
+  ASSERT_EQ(up.exit_code, 0) << up.err;
+  auto env = [&](const std::string& name) {
+    std::ifstream in(services + "/env");
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind(name + "=", 0) == 0) return line.substr(name.size() + 1);
+    }
+    return std::string();
+  };
+  const std::string admin = env("VERSO_TEST_POSTGRES_URL");
+  ASSERT_EQ(test::Run({"/usr/bin/psql", admin, "-qXc", "CREATE DATABASE verso"}).exit_code, 0);
+  std::ofstream(dir + "/.storage_url") << admin.substr(0, admin.rfind('/')) << "/verso\n";
+  ASSERT_EQ(test::Run({VERSO_BINARY, "--data-dir", dir, "migrate"}).exit_code, 0);
+  const std::string key = CreateKey(dir, "acme", "admin");
+  auto pg_ctl = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> argv;
+    if (getuid() == 0) argv = {"/usr/sbin/runuser", "-u", "postgres", "--"};
+    argv.push_back(env("VERSO_TEST_POSTGRES_BIN") + "/pg_ctl");
+    argv.insert(argv.end(), {"-D", env("VERSO_TEST_POSTGRES_DATA")});
+    argv.insert(argv.end(), args.begin(), args.end());
+    return test::Run(argv);
+  };
+  {
+    VersoServer server(
+        dir, ServerOptions{.settings = {"rate_limit.rps=0"}, .stderr_path = dir + "/server.log"});
+    ASSERT_GT(server.port(), 0) << ReadFile(dir + "/server.log").value_or("");
+    const std::vector<std::pair<std::string, std::string>> auth = {
+        {"Authorization", "Bearer " + key}};
+    ASSERT_EQ(Fetch(server.port(), "GET", "/v1/tm", "", auth).status, 200);
+
+    ASSERT_EQ(pg_ctl({"-m", "immediate", "stop"}).exit_code, 0);
+    // A write needs the database (GET /v1/tm would answer from memory).
+    const std::string create = R"({"name":"docs","source_lang":"en","target_lang":"es"})";
+    auto json_auth = auth;
+    json_auth.emplace_back("Content-Type", "application/json");
+    HttpResponse lost = Fetch(server.port(), "POST", "/v1/tm", create, json_auth);
+    EXPECT_EQ(lost.status, 503) << lost.body;
+    EXPECT_EQ(lost.Header("retry-after"), "5");
+    EXPECT_THAT(lost.body, HasSubstr("the database"));
+    EXPECT_THAT(lost.body, ::testing::Not(HasSubstr("127.0.0.1")));
+    EXPECT_EQ(Fetch(server.port(), "GET", "/readyz").status, 503);
+    bool emergency = false;
+    for (int i = 0; i < 150 && !emergency; ++i) {  // the health check runs every 5 s
+      emergency = Fetch(server.port(), "GET", "/metrics").body.find("verso_degradation_level 5") !=
+                  std::string::npos;
+      if (!emergency) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_TRUE(emergency);
+
+    RunResult restarted = pg_ctl({"-w", "-l", services + "/pg-primary.log", "start"});
+    ASSERT_EQ(restarted.exit_code, 0) << restarted.err;
+    int status = 0;
+    for (int i = 0; i < 200 && status != 201; ++i) {
+      status = Fetch(server.port(), "POST", "/v1/tm", create, json_auth).status;
+      if (status != 201) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_EQ(status, 201) << "the server did not recover by itself";
+    EXPECT_EQ(Fetch(server.port(), "GET", "/readyz").status, 200);
+    server.Signal(SIGTERM);
+    EXPECT_EQ(server.Wait(), 0);
+  }
+  test::Run({VERSO_SOURCE_DIR "/scripts/test-services", "stop", services});
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace verso::test

@@ -248,8 +248,8 @@ TEST(PostgresOpenTest, MultiHostUrlsFindThePrimaryAndBadSettingsSayWhy) {
     if (test::Run({"/usr/bin/psql", replica, "-qXAtc", "SELECT 1"}).exit_code == 0) break;
     absl::SleepFor(absl::Milliseconds(50));
   }
-  const std::string both = "postgresql://verso:verso@" + host_port(replica) + "," +
-                           host_port(url) + "/" + db + "?target_session_attrs=read-write";
+  const std::string both = "postgresql://verso:verso@" + host_port(replica) + "," + host_port(url) +
+                           "/" + db + "?target_session_attrs=read-write";
   auto db_both = OpenPostgres(both, options);
   ASSERT_TRUE(db_both.ok()) << db_both.status();
   TmStoreRecord s{"tm_multi", "t", "n", "en", "fr", absl::FromUnixSeconds(1)};
