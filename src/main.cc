@@ -668,13 +668,7 @@ class Runtime : public cli::Environment {
     VERSO_ASSIGN_OR_RETURN(log::Level level, log::ParseLevel(config_->GetString("log.level")));
     VERSO_ASSIGN_OR_RETURN(log::Format format, log::ParseFormat(config_->GetString("log.format")));
     log::Init(level, format, nullptr, /*async=*/serving);
-    const std::string& dir = config_->GetString("data_dir");
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);  // 0700 under the umask Main sets
-    if (ec) {
-      return absl::UnavailableError(
-          StrCat("data_dir ", dir, ": cannot be created: ", ec.message()));
-    }
+    VERSO_RETURN_IF_ERROR(MakeDataDir());
     VERSO_ASSIGN_OR_RETURN(db_, OpenDatabase(/*migrate=*/false));
     ids_ = std::make_unique<IdGenerator>(Clock::Real());
     tm_ = std::make_unique<tm::TmService>(db_.get(), &Clock::Real(), ids_.get());
@@ -732,11 +726,23 @@ class Runtime : public cli::Environment {
     return db;
   }
 
+  absl::Status MakeDataDir() {
+    const std::string& dir = config_->GetString("data_dir");
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);  // 0700 under the umask Main sets
+    if (ec) {
+      return absl::UnavailableError(
+          StrCat("data_dir ", dir, ": cannot be created: ", ec.message()));
+    }
+    return absl::OkStatus();
+  }
+
   // `verso migrate`: brings the database's schema to this verso's.
   int Migrate() {
     auto config = Config::Load(Schema(false), sources);
     if (!config.ok()) return Fail(config.status());
     config_ = std::move(*config);
+    if (absl::Status made = MakeDataDir(); !made.ok()) return Fail(made);
     auto db = OpenDatabase(/*migrate=*/true);
     if (!db.ok()) return Fail(db.status());
     std::cout << "schema is up to date" << std::endl;
@@ -1020,6 +1026,29 @@ class Runtime : public cli::Environment {
   std::unique_ptr<auth::KeyService> keys_;
 };
 
+// `verso migrate`, `verso jobs archive`, `verso version`: each sets *exit_code.
+void AddAdminCommands(CLI::App* app, Runtime* runtime, int* exit_code) {
+  app->add_subcommand("migrate", "Bring the database's schema to this verso's version")
+      ->callback([=] { *exit_code = runtime->Migrate(); });
+  auto* jobs_cmd = app->add_subcommand("jobs", "Job administration");
+  jobs_cmd->require_subcommand(1);
+  auto* archive_cmd = jobs_cmd->add_subcommand(
+      "archive", "Detach the monthly partitions of jobs submitted before a month (PostgreSQL)");
+  auto before = std::make_shared<std::string>();
+  archive_cmd->add_option("--before", *before, "YYYY-MM: the first month kept")->required();
+  archive_cmd->callback([=] { *exit_code = runtime->ArchiveJobs(*before); });
+  auto json = std::make_shared<bool>(false);
+  auto* version_cmd = app->add_subcommand("version", "Print the version");
+  version_cmd->add_flag("--json", *json, "Print JSON");
+  version_cmd->callback([=] {
+    if (*json) {
+      std::cout << DumpJson(nlohmann::json{{"version", kVersion}}) << "\n";
+    } else {
+      std::cout << "verso " << kVersion << "\n";
+    }
+  });
+}
+
 int Main(int argc, char** argv) {
   // Everything verso creates (the database, uploads, secrets, the data directory) is its
   // owner's alone.
@@ -1056,25 +1085,7 @@ int Main(int argc, char** argv) {
   cli::AddTmCommands(&app, &runtime, &exit_code);
   cli::AddKeyCommands(&app, &runtime, &exit_code);
   cli::AddQeCommands(&app, &runtime, &exit_code);
-  bool migrate = false;
-  app.add_subcommand("migrate", "Bring the database's schema to this verso's version")
-      ->callback([&] { migrate = true; });
-  std::string archive_before;
-  auto* jobs_cmd = app.add_subcommand("jobs", "Job administration");
-  jobs_cmd->require_subcommand(1);
-  auto* archive_cmd = jobs_cmd->add_subcommand(
-      "archive", "Detach the monthly partitions of jobs submitted before a month (PostgreSQL)");
-  archive_cmd->add_option("--before", archive_before, "YYYY-MM: the first month kept")->required();
-  bool version_json = false;
-  auto* version_cmd = app.add_subcommand("version", "Print the version");
-  version_cmd->add_flag("--json", version_json, "Print JSON");
-  version_cmd->callback([&] {
-    if (version_json) {
-      std::cout << DumpJson(nlohmann::json{{"version", kVersion}}) << "\n";
-    } else {
-      std::cout << "verso " << kVersion << "\n";
-    }
-  });
+  AddAdminCommands(&app, &runtime, &exit_code);
   app.parse_complete_callback([&] {
     runtime.serving = serve_cmd->parsed() || worker_cmd->parsed();
     runtime.sources.env = ProcessEnvironment();
@@ -1114,8 +1125,6 @@ int Main(int argc, char** argv) {
     return runtime.Serve(worker);
   }
   if (work) return runtime.Work(worker_threads);
-  if (migrate) return runtime.Migrate();
-  if (archive_cmd->parsed()) return runtime.ArchiveJobs(archive_before);
   return exit_code;
 }
 
