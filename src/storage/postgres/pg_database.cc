@@ -627,24 +627,46 @@ class PgDatabase : public Database,
     });
   }
 
+  // One statement for the whole batch (arrays unnested into rows): the usage of a busy second
+  // is one round trip, not one per segment. Uses of one segment are added up first (an UPDATE
+  // joined to two rows for the same segment would apply only one); the answer counts uses, as
+  // SQLite's does.
   absl::StatusOr<int64_t> RecordUsage(const std::vector<SegmentUse>& uses) override {
-    std::vector<std::pair<int64_t, const SegmentUse*>> known;  // store num, use
+    struct Sum {
+      int64_t count = 0;
+      int64_t when = 0;
+      int64_t uses = 0;
+    };
+    std::map<std::pair<int64_t, int64_t>, Sum> sums;  // by (store num, segment id)
     for (const SegmentUse& u : uses) {
       auto num = StoreNum(u.store_id);
-      if (num.ok()) known.emplace_back(*num, &u);
+      if (!num.ok()) continue;
+      Sum& sum = sums[{*num, u.id}];
+      sum.count += u.count;
+      sum.when = std::max(sum.when, Micros(u.when));
+      ++sum.uses;
     }
-    if (known.empty()) return 0;
-    return pool_->Write([&](Tx& tx) -> absl::StatusOr<int64_t> {
-      int64_t n = 0;
-      for (const auto& [num, u] : known) {
-        n += tx.Exec(
-                   "UPDATE tm_segments SET usage_count = usage_count + $1, "
-                   "last_used_at = GREATEST(COALESCE(last_used_at, $2), $2) WHERE id=$3 AND "
-                   "store_num=$4",
-                   {u->count, Micros(u->when), u->id, num})
-                 .affected_rows();
-      }
-      return n;
+    if (sums.empty()) return 0;
+    std::string nums = "{", ids = "{", counts = "{", whens = "{";
+    for (const auto& [key, value] : sums) {
+      const char* sep = nums.size() > 1 ? "," : "";
+      StrAppend(&nums, sep, key.first);
+      StrAppend(&ids, sep, key.second);
+      StrAppend(&counts, sep, value.count);
+      StrAppend(&whens, sep, value.when);
+    }
+    for (std::string* a : {&nums, &ids, &counts, &whens}) *a += "}";
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<int64_t> {
+      pqxx::result updated = tx.Exec(
+          "UPDATE tm_segments t SET usage_count = t.usage_count + u.n, "
+          "last_used_at = GREATEST(COALESCE(t.last_used_at, u.w), u.w) "
+          "FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[]) "
+          "AS u(num, id, n, w) WHERE t.id = u.id AND t.store_num = u.num "
+          "RETURNING t.store_num, t.id",
+          {nums, ids, counts, whens});
+      int64_t applied = 0;
+      for (const auto& row : updated) applied += sums[{Int(row[0]), Int(row[1])}].uses;
+      return applied;
     });
   }
 
