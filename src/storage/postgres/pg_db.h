@@ -109,8 +109,8 @@ class Pool {
     return Use<pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>>(std::forward<F>(fn));
   }
 
-  // A transaction held open across calls (a TM segment writer's): commit or roll back with
-  // Finish; destroying it unfinished rolls back. Not thread-safe.
+  // A transaction held open across calls (a TM segment writer's, a job's lock): Commit ends it;
+  // destroying it uncommitted rolls back. Not thread-safe.
   class Held {
    public:
     ~Held();
