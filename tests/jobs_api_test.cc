@@ -401,6 +401,12 @@ TEST_F(JobsApiTest, MalformedSubmissionsAreRefusedWithAReason) {
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_THAT(r.body, HasSubstr("colour"));
   EXPECT_EQ(Call("GET", "/v1/jobs/job_nope", "").status, 404);
+  // A source the TM could never take (and no database stores a NUL in text) is refused at once,
+  // on SQLite and PostgreSQL alike.
+  r = Call("POST", "/v1/jobs",
+           R"({"source_lang":"en","target_langs":["es"],"segments":["ok","x\u0000y"]})");
+  EXPECT_EQ(r.status, 422) << r.body;  // as for the other contents a job cannot have
+  EXPECT_THAT(r.body, HasSubstr("segments[1]: control character U+0000 at byte 1"));
 }
 
 // A kill -9 in the middle of the MT stage: after a restart the job completes, every segment

@@ -124,6 +124,11 @@ absl::StatusOr<JobInfo> JobService::Submit(const SubmitRequest& r) {
   std::set<std::string> seen;
   std::vector<JobSegmentRecord> base;
   for (size_t i = 0; i < units.size(); ++i) {
+    // What the TM accepts (valid UTF-8, no control characters but tab, CR and LF, bounded): a
+    // source it would refuse can never be confirmed, and no database stores a NUL in text.
+    VERSO_RETURN_IF_ERROR(tm::ValidateText(
+        units[i].source, r.segments.empty() ? StrCat("unit \"", units[i].id, "\" source")
+                                            : StrCat("segments[", i, "]")));
     JobSegmentRecord s;
     s.job_id = job.id;
     s.index = units[i].index;
@@ -567,9 +572,7 @@ absl::StatusOr<JobSegmentRecord> JobService::SaveDraft(std::string_view tenant, 
         StrCat("job ", id, " has ended (", EnumName(job.status), ")"));
   }
   VERSO_ASSIGN_OR_RETURN(std::string target, Lang("target", target_lang));
-  if (auto runs = text::ParseMarkup(markup); !runs.ok()) {
-    return absl::InvalidArgumentError(StrCat("target: ", runs.status().message()));
-  }
+  VERSO_RETURN_IF_ERROR(tm::ValidateText(markup, "target"));  // as the TM will take it
   absl::MutexLock lock(&confirm_mu_);
   VERSO_ASSIGN_OR_RETURN(JobSegmentRecord s, repo_->GetJobSegment(id, target, index));
   VERSO_RETURN_IF_ERROR(CheckEdit(job, &s, markup).status());
@@ -612,9 +615,7 @@ absl::StatusOr<JobSegmentRecord> JobService::ConfirmLocked(
         "segment ", index, " (", target, ") has no translation yet (", EnumName(s.state), ")"));
   }
   std::string text = markup.has_value() ? *markup : !s.draft.empty() ? s.draft : s.target;
-  if (auto runs = text::ParseMarkup(text); !runs.ok()) {
-    return absl::InvalidArgumentError(StrCat("target: ", runs.status().message()));
-  }
+  VERSO_RETURN_IF_ERROR(tm::ValidateText(text, "target"));
   if (text::PlainText(text).find_first_not_of(" \t\r\n") == std::string::npos) {
     return absl::InvalidArgumentError("target: empty");
   }
