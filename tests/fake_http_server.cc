@@ -8,6 +8,7 @@
 
 #include <cctype>
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 namespace verso::test {
 namespace {
@@ -178,6 +179,38 @@ void FakeHttpServer::Serve(int fd) {
     }
   }
   close(fd);
+}
+
+using json = nlohmann::json;
+
+FakeResponse ChatCompletion(const FakeRequest& r, const std::string& key,
+                            const FakeResponse* error) {
+  if (error != nullptr) return *error;
+  FakeResponse res;
+  if (r.Header("authorization") != "Bearer " + key) {
+    res.status = 401;
+    res.body = json{{"error",
+                     {{"message", "Incorrect API key provided."},
+                      {"type", "invalid_request_error"},
+                      {"param", nullptr},
+                      {"code", "invalid_api_key"}}}}
+                   .dump();
+    return res;
+  }
+  json body = json::parse(r.body);
+  json prompt = json::parse(body["messages"][1]["content"].get<std::string>());
+  json out = json::array();
+  for (const auto& s : prompt["segments"]) out.push_back("[es] " + s.get<std::string>());
+  res.body =
+      json{{"id", "chatcmpl-1"},
+           {"object", "chat.completion"},
+           {"model", body["model"]},
+           {"choices",
+            {{{"index", 0},
+              {"message", {{"role", "assistant"}, {"content", json{{"translations", out}}.dump()}}},
+              {"finish_reason", "stop"}}}}}
+          .dump();
+  return res;
 }
 
 }  // namespace verso::test

@@ -59,6 +59,12 @@ class FakeHttpServer {
   std::vector<FakeRequest> requests_;
 };
 
+// OpenAI's Chat Completions as verso's adapter calls them: translates each segment of the prompt
+// as "[es] " + segment; 401 with OpenAI's error body unless the bearer token is `key`; `error`
+// (when set) answers every request instead.
+FakeResponse ChatCompletion(const FakeRequest& r, const std::string& key,
+                            const FakeResponse* error = nullptr);
+
 }  // namespace verso::test
 
 #endif  // VERSO_TESTS_FAKE_HTTP_SERVER_H_

@@ -42,37 +42,6 @@ std::string Apertium(const std::string& pair, const std::string& line) {
   return out;
 }
 
-// OpenAI Chat Completions: translates each segment of the prompt as "[es] " + segment, or
-// answers every request with `error` when it is set.
-FakeResponse ChatCompletion(const FakeRequest& r, const FakeResponse* error) {
-  if (error != nullptr) return *error;
-  FakeResponse res;
-  if (r.Header("authorization") != std::string("Bearer ") + kOpenAiKey) {
-    res.status = 401;
-    res.body = json{{"error",
-                     {{"message", "Incorrect API key provided."},
-                      {"type", "invalid_request_error"},
-                      {"param", nullptr},
-                      {"code", "invalid_api_key"}}}}
-                   .dump();
-    return res;
-  }
-  json body = json::parse(r.body);
-  json prompt = json::parse(body["messages"][1]["content"].get<std::string>());
-  json out = json::array();
-  for (const auto& s : prompt["segments"]) out.push_back("[es] " + s.get<std::string>());
-  res.body =
-      json{{"id", "chatcmpl-1"},
-           {"object", "chat.completion"},
-           {"model", body["model"]},
-           {"choices",
-            {{{"index", 0},
-              {"message", {{"role", "assistant"}, {"content", json{{"translations", out}}.dump()}}},
-              {"finish_reason", "stop"}}}}}
-          .dump();
-  return res;
-}
-
 class MtApiTest : public test::ServerTest {
  protected:
   MtApiTest() : ServerTest("mt") {}
@@ -248,8 +217,9 @@ TEST_F(MtApiTest, ChainPoliciesAndAFailingProviderThatNeverLeaksItsKey) {
                             {"type", "invalid_request_error"},
                             {"code", "invalid_api_key"}}}}
                          .dump();
-  FakeHttpServer openai(
-      [&](const FakeRequest& r) { return ChatCompletion(r, failing ? &unavailable : nullptr); });
+  FakeHttpServer openai([&](const FakeRequest& r) {
+    return test::ChatCompletion(r, kOpenAiKey, failing ? &unavailable : nullptr);
+  });
   StartWith({"mt.openai.model=gpt-4o-mini"}, &openai);
 
   // The default chain starts with the LLM.
@@ -330,7 +300,8 @@ TEST_F(MtApiTest, WithEveryEngineDownOnlyExactTmMatchesAreReturned) {
   down.status = 503;
   down.body =
       json{{"error", {{"message", "The server is overloaded."}, {"type", "server_error"}}}}.dump();
-  FakeHttpServer openai([&](const FakeRequest& r) { return ChatCompletion(r, &down); });
+  FakeHttpServer openai(
+      [&](const FakeRequest& r) { return test::ChatCompletion(r, kOpenAiKey, &down); });
   // No built-in engine, and a deadline shorter than the LLM's first backoff: one attempt each.
   // The breaker opens after 3 failures (configured; 5 by default).
   StartWith({"mt.apertium.enabled=false", "mt.timeout=500ms", "mt.breaker.llm_failures=3"},
@@ -384,7 +355,7 @@ TEST_F(MtApiTest, SlowProvidersHoldNeitherTheServerNorEachOther) {
   FakeHttpServer openai([&](const FakeRequest& r) {
     std::unique_lock<std::mutex> lock(mu);
     cv.wait(lock, [&] { return released; });
-    return ChatCompletion(r, nullptr);
+    return test::ChatCompletion(r, kOpenAiKey);
   });
   StartWith({"mt.cache_mb=0"}, &openai);
   // More requests in flight than the server has I/O threads and CPU workers together.

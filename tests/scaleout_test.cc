@@ -283,25 +283,6 @@ TEST_F(ScaleOutTest, ChangesReachEveryProcessAndReadsFollowTheReplica) {
   WaitFor(a, "/v1/status", replica_in);
 }
 
-// OpenAI's Chat Completions, translating each segment as "[es] " + segment.
-FakeResponse ChatCompletion(const FakeRequest& r) {
-  json body = json::parse(r.body);
-  json prompt = json::parse(body["messages"][1]["content"].get<std::string>());
-  json out = json::array();
-  for (const auto& s : prompt["segments"]) out.push_back("[es] " + s.get<std::string>());
-  FakeResponse res;
-  res.body =
-      json{{"id", "chatcmpl-1"},
-           {"object", "chat.completion"},
-           {"model", body["model"]},
-           {"choices",
-            {{{"index", 0},
-              {"message", {{"role", "assistant"}, {"content", json{{"translations", out}}.dump()}}},
-              {"finish_reason", "stop"}}}}}
-          .dump();
-  return res;
-}
-
 // With Redis (a redis-server of this test's own): a key's rate limit holds across both API
 // processes, an LLM answer fetched by one is served by the other from L2 without a second
 // provider call, and Redis SIGKILLed mid-run fails no request (the cache is bypassed behind its
@@ -320,7 +301,7 @@ TEST_F(ScaleOutTest, RedisSharesLimitsAndLlmAnswersAndLosingItFailsNoRequest) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  FakeHttpServer openai(ChatCompletion);
+  FakeHttpServer openai([](const FakeRequest& r) { return ChatCompletion(r, "sk-test-scaleout"); });
   std::ofstream(dir_ + "/secrets.env") << "OPENAI_API_KEY=sk-test-scaleout\n";
   extra_settings_ = {"redis.url=redis://127.0.0.1:" + std::to_string(redis_port),
                      "rate_limit.rps=2",

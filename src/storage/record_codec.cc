@@ -1,5 +1,6 @@
 #include "storage/record_codec.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "common/hash.h"
@@ -65,6 +66,25 @@ absl::Status ParseNotes(std::string_view text, std::vector<Note>* out) {
     out->push_back(std::move(n));
   }
   return absl::OkStatus();
+}
+
+std::string ExcludedAssignments(std::string_view columns,
+                                std::initializer_list<std::string_view> except) {
+  std::vector<std::string> out;
+  for (std::string_view c : Split(columns, ',')) {
+    c = StripAsciiWhitespace(c);
+    if (std::find(except.begin(), except.end(), c) == except.end()) {
+      out.push_back(StrCat(c, "=excluded.", c));
+    }
+  }
+  return Join(out, ", ");
+}
+
+std::string PrefixColumns(std::string_view prefix, std::string_view columns) {
+  std::vector<std::string> out;
+  for (std::string_view c : Split(columns, ','))
+    out.push_back(StrCat(prefix, StripAsciiWhitespace(c)));
+  return Join(out, ", ");
 }
 
 }  // namespace verso::storage

@@ -16,6 +16,7 @@
 #include "common/strings.h"
 #include "storage/postgres/pg_db.h"
 #include "storage/postgres/pg_replicas.h"
+#include "storage/record_codec.h"
 
 namespace verso::storage {
 namespace {
@@ -288,12 +289,8 @@ class PgJobs : public JobRepository {
 
   absl::StatusOr<std::vector<JobSegmentRecord>> AwaitingSegments(
       std::string_view tenant, int limit, const JobSegmentRecord* after) override {
-    std::vector<std::string> cols;
-    for (std::string_view c : Split(kSegmentColumns, ',')) {
-      cols.push_back(StrCat("s.", StripAsciiWhitespace(c)));
-    }
-    const std::string sql = StrCat(
-        "SELECT ", Join(cols, ", "),
+    static const std::string sql = StrCat(
+        "SELECT ", PrefixColumns("s.", kSegmentColumns),
         " FROM job_segments s JOIN jobs j ON j.id = s.job_id WHERE s.state='awaiting' AND "
         "($1='' OR j.tenant=$1) AND ($3 = 0 OR (s.updated_at, s.job_id, s.target_lang, s.idx) > "
         "($4, $5, $6, $7)) ORDER BY s.updated_at, s.job_id, s.target_lang, s.idx LIMIT $2");
@@ -410,18 +407,12 @@ class PgJobs : public JobRepository {
     }
     for (const JobRecord& j : c.jobs) VERSO_RETURN_IF_ERROR(PutJob(tx, j));
     if (!c.segments.empty()) {
-      std::vector<std::string> updates;
-      for (std::string_view col : Split(kSegmentColumns, ',')) {
-        col = StripAsciiWhitespace(col);
-        if (col != "job_id" && col != "target_lang" && col != "idx") {
-          updates.push_back(StrCat(col, "=excluded.", col));
-        }
-      }
-      tx.Exec(StrCat("INSERT INTO job_segments(", kSegmentColumns, ") SELECT ", kSegmentColumns,
-                     " FROM json_populate_recordset(NULL::job_segments, $1::JSON) "
-                     "ON CONFLICT(job_id, target_lang, idx) DO UPDATE SET ",
-                     Join(updates, ", ")),
-              {SegmentsJson(c.segments)});
+      static const std::string upsert =
+          StrCat("INSERT INTO job_segments(", kSegmentColumns, ") SELECT ", kSegmentColumns,
+                 " FROM json_populate_recordset(NULL::job_segments, $1::JSON) "
+                 "ON CONFLICT(job_id, target_lang, idx) DO UPDATE SET ",
+                 ExcludedAssignments(kSegmentColumns, {"job_id", "target_lang", "idx"}));
+      tx.Exec(upsert, {SegmentsJson(c.segments)});
     }
     for (const TaskRecord& t : c.enqueue) {
       tx.Exec(
@@ -458,37 +449,31 @@ class PgJobs : public JobRepository {
         }
       }
     }
-    std::vector<std::string> updates;
-    for (std::string_view col : Split(kJobColumns, ',')) {
-      col = StripAsciiWhitespace(col);
-      if (col != "id" && col != "document" && col != "created_at") {
-        updates.push_back(StrCat(col, "=excluded.", col));
-      }
-    }
-    tx.Exec(StrCat("INSERT INTO jobs(", kJobColumns,
-                   ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,"
-                   "$20) ON CONFLICT(id, created_at) DO UPDATE SET ",
-                   Join(updates, ", ")),
-            {j.id,
-             j.tenant,
-             EnumName(j.status),
-             j.source_lang,
-             Join(j.target_langs, " "),
-             j.tm_store,
-             j.glossary,
-             j.engine_policy,
-             j.qa_profile,
-             j.qe_threshold,
-             j.webhook_url,
-             j.idempotency_key,
-             j.format,
-             j.file_name,
-             Param::Bytes(j.document),
-             j.error,
-             j.stats,
-             Micros(j.created_at),
-             Micros(j.updated_at),
-             Param::Time(j.finished_at)});
+    static const std::string upsert =
+        StrCat("INSERT INTO jobs(", kJobColumns,
+               ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,"
+               "$20) ON CONFLICT(id, created_at) DO UPDATE SET ",
+               ExcludedAssignments(kJobColumns, {"id", "document", "created_at"}));
+    tx.Exec(upsert, {j.id,
+                     j.tenant,
+                     EnumName(j.status),
+                     j.source_lang,
+                     Join(j.target_langs, " "),
+                     j.tm_store,
+                     j.glossary,
+                     j.engine_policy,
+                     j.qa_profile,
+                     j.qe_threshold,
+                     j.webhook_url,
+                     j.idempotency_key,
+                     j.format,
+                     j.file_name,
+                     Param::Bytes(j.document),
+                     j.error,
+                     j.stats,
+                     Micros(j.created_at),
+                     Micros(j.updated_at),
+                     Param::Time(j.finished_at)});
     return absl::OkStatus();
   }
 

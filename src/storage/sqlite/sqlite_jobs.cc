@@ -10,6 +10,7 @@
 
 #include "common/status.h"
 #include "common/strings.h"
+#include "storage/record_codec.h"
 #include "storage/sqlite/sqlite_db.h"
 
 namespace verso::storage {
@@ -353,25 +354,6 @@ class SqliteJobs : public JobRepository {
  private:
   SqliteJobs() = default;
 
-  // "a=excluded.a, b=excluded.b, ..." for an upsert: every column but the key and the
-  // document (a job's file never changes once stored; saving a job read without it keeps it).
-  static std::string UpdateAll(std::string_view columns) {
-    std::vector<std::string> out;
-    for (std::string_view c : Split(columns, ',')) {
-      std::string_view name = StripAsciiWhitespace(c);
-      if (name != "id" && name != "document") out.push_back(StrCat(name, "=excluded.", name));
-    }
-    return Join(out, ", ");
-  }
-
-  static std::string PrefixColumns(std::string_view prefix, std::string_view columns) {
-    std::vector<std::string> out;
-    for (std::string_view c : Split(columns, ',')) {
-      out.push_back(StrCat(prefix, StripAsciiWhitespace(c)));
-    }
-    return Join(out, ", ");
-  }
-
   static absl::StatusOr<std::vector<JobSegmentRecord>> Segments(Stmt* st) {
     std::vector<JobSegmentRecord> out;
     while (true) {
@@ -401,7 +383,7 @@ class SqliteJobs : public JobRepository {
                                             "INSERT INTO jobs(", kJobColumns,
                                             ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
                                             "ON CONFLICT(id) DO UPDATE SET ",
-                                            UpdateAll(kJobColumns))));
+                                            ExcludedAssignments(kJobColumns, {"id", "document"}))));
       st->Reset()
           .Bind(1, j.id)
           .Bind(2, j.tenant)
