@@ -149,7 +149,10 @@ absl::Status Pool::FromException(const std::exception& e, bool* broken) {
     if (state == "23505") return absl::AlreadyExistsError(msg);
     if (state == "40001" || state == "40P01") return absl::AbortedError(msg);
     if (state == "22021" || state == "22P05") {
-      return absl::InvalidArgumentError(StrCat("text PostgreSQL cannot store: ", msg));
+      // The server's message quotes the statement's data and context: logged, not answered.
+      log::Warn("storage.unstorable_text", {{"error", msg}});
+      return absl::InvalidArgumentError(
+          "the text holds a character the database cannot store (U+0000 or invalid UTF-8)");
     }
     // Read-only (a replica, or a primary demoted), shutting down, too many connections, the
     // connection classes: another try later, perhaps on another server, may succeed.
