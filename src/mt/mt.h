@@ -91,8 +91,9 @@ struct ApertiumOptions {
   // segment, so one pipeline keeps about two cores busy; more pipelines only pay on more cores.
   // 0: one per two cores.
   int max_pipelines_per_pair = 0;
-  // A segment that takes longer is abandoned: its pipeline is killed and restarted, and the
-  // segment retried once on a fresh one.
+  // A pipeline out of which no segment comes for this long is stuck: it is killed and
+  // restarted, and its segments retried once on a fresh one. Time a segment spends queued
+  // behind others that are moving does not count.
   absl::Duration segment_timeout = absl::Seconds(20);
   // Mode names ("eng-spa") whose first pipeline starts with the engine rather than on first use.
   std::vector<std::string> warm_modes;

@@ -39,7 +39,7 @@ struct Plan {
 struct Job {
   std::string data;      // the segment as the current stage sees it
   std::string end_mark;  // see Pipeline::Submit
-  absl::Time deadline;
+  absl::Time deadline;   // the caller's
   std::vector<std::string> unknown_words;
 
   absl::Mutex mu;
@@ -58,11 +58,11 @@ struct Job {
     absl::MutexLock lock(&mu);
     return status;
   }
-  // False when the deadline passed first.
-  bool Wait() {
+  // False when `until` passed first.
+  bool WaitUntil(absl::Time until) {
     absl::MutexLock lock(&mu);
     while (!done) {
-      if (cv.WaitWithDeadline(&mu, deadline) && !done) return false;  // timed out
+      if (cv.WaitWithDeadline(&mu, until) && !done) return false;  // timed out
     }
     return true;
   }
@@ -80,8 +80,10 @@ struct Job {
 class Pipeline {
  public:
   static absl::StatusOr<std::shared_ptr<Pipeline>> Start(const Plan* plan, std::string mode,
-                                                         uint64_t id) {
+                                                         uint64_t id,
+                                                         absl::Duration stage_timeout) {
     auto p = std::shared_ptr<Pipeline>(new Pipeline(plan, std::move(mode)));
+    p->stage_timeout_ = stage_timeout;
     p->id_ = id;
     for (size_t i = 0; i < plan->steps.size(); ++i) {
       const Step& step = plan->steps[i];
@@ -121,9 +123,17 @@ class Pipeline {
     job->end_mark = StrCat("[ve", ++segments_, "]");
     job->data += job->end_mark;
     submitted_.push_back(job);
-    ++in_flight_;
+    if (in_flight_++ == 0) last_progress_ = absl::Now();  // idle until now
     cv_.SignalAll();
     return true;
+  }
+
+  // When a segment last came out of one of its stages (or the first went into an idle
+  // pipeline). A segment queued behind others is not stuck while they move: only a pipeline
+  // where nothing moves for the segment time-out is.
+  absl::Time last_progress() {
+    absl::MutexLock lock(&mu_);
+    return last_progress_;
   }
 
   int in_flight() {
@@ -264,6 +274,7 @@ class Pipeline {
             } else {
               job = std::move(chains_[c].in_flight.front());
               chains_[c].in_flight.pop_front();
+              last_progress_ = absl::Now();
             }
           }
         }
@@ -337,7 +348,8 @@ class Pipeline {
       VERSO_ASSIGN_OR_RETURN(p, Subprocess::Start(plan_->steps[step].stages[0], kChildEnv));
     }
     std::string out;
-    absl::Status s = p->RunToEnd(job->data, job->deadline, &out);
+    absl::Status s =
+        p->RunToEnd(job->data, std::min(job->deadline, absl::Now() + stage_timeout_), &out);
     auto next = Subprocess::Start(plan_->steps[step].stages[0], kChildEnv);
     if (next.ok()) one_shots_[step] = std::move(*next);
     if (!s.ok()) return s;
@@ -348,6 +360,7 @@ class Pipeline {
   const Plan* plan_;
   const std::string mode_;
   uint64_t id_ = 0;
+  absl::Duration stage_timeout_;
   std::vector<Chain> chains_;
   std::vector<std::unique_ptr<Subprocess>> one_shots_;  // per step; only its reader uses it
   std::thread writer_;
@@ -359,6 +372,7 @@ class Pipeline {
   absl::Status why_ ABSL_GUARDED_BY(mu_);  // what broke it
   int64_t segments_ ABSL_GUARDED_BY(mu_) = 0;
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_progress_ ABSL_GUARDED_BY(mu_);
   // Waiting for the first chain.
   std::deque<std::shared_ptr<Job>> submitted_ ABSL_GUARDED_BY(mu_);
 };
@@ -406,7 +420,7 @@ class ModePool {
       absl::MutexLock lock(&plan_mu_);
       plan = plan_.get();
     }
-    auto p = Pipeline::Start(plan, info_.name, id);
+    auto p = Pipeline::Start(plan, info_.name, id, options_->segment_timeout);
     absl::MutexLock lock(&mu_);
     --starting_;
     if (!p.ok()) {
@@ -503,14 +517,13 @@ class ApertiumEngine : public Engine {
       }
       if (todo.empty()) break;
       if (attempt > 0 && absl::Now() >= request.deadline) break;
-      // A sliding window: a segment's time-out counts from when it enters the pipeline, so a
-      // long batch goes in a few segments at a time.
+      // A sliding window, so that one long batch does not fill a pipeline other callers share.
       auto submit = [&](Segment* s) -> absl::Status {
         uint64_t newer_than = s->pipeline != nullptr ? s->pipeline->id() : 0;
         VERSO_ASSIGN_OR_RETURN(s->pipeline, pool->Pick(newer_than));
         s->job = std::make_shared<Job>();
         s->job->data = s->enc.stream;
-        s->job->deadline = std::min(request.deadline, absl::Now() + options_.segment_timeout);
+        s->job->deadline = request.deadline;
         s->status = absl::OkStatus();
         if (!s->pipeline->Submit(s->job)) {
           s->job->Finish(absl::UnavailableError("the pipeline broke"));
@@ -524,7 +537,7 @@ class ApertiumEngine : public Engine {
       for (size_t i = 0; i < todo.size(); ++i) {
         Segment* s = todo[i];
         if (i + kWindow < todo.size()) VERSO_RETURN_IF_ERROR(submit(todo[i + kWindow]));
-        if (!s->job->Wait()) {
+        if (!AwaitSegment(*s->job, *s->pipeline)) {
           // Stuck: whatever holds it up holds up every segment behind it.
           s->pipeline->Break(absl::DeadlineExceededError("a segment timed out in the pipeline"));
           s->job->Finish(absl::DeadlineExceededError("a segment timed out in the pipeline"));
@@ -552,6 +565,20 @@ class ApertiumEngine : public Engine {
       out[i].unknown_words = std::move(s.job->unknown_words);
     }
     return out;
+  }
+
+  // Waits for a segment while its pipeline keeps moving. False when the caller's deadline
+  // passed or nothing came out of the pipeline for the segment time-out: on a loaded machine a
+  // segment may wait long behind others, and that is not a stuck pipeline.
+  bool AwaitSegment(Job& job, Pipeline& pipeline) {
+    while (true) {
+      absl::Time stuck_at = pipeline.last_progress() + options_.segment_timeout;
+      if (job.WaitUntil(std::min(job.deadline, stuck_at))) return true;
+      absl::Time now = absl::Now();
+      if (now >= job.deadline || now >= pipeline.last_progress() + options_.segment_timeout) {
+        return false;
+      }
+    }
   }
 
   void Warm() {
