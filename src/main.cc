@@ -128,6 +128,12 @@ std::vector<ConfigOption> GeneralOptions(bool serving) {
        .default_value = "",
        .help = "redis://[:password@]host[:port][/db]: the L2 cache and rate limits shared by every "
                "process (none: each process on its own)"},
+      {.name = "tm.cache_bytes",
+       .type = T::kInt,
+       .default_value = "33554432",
+       .help = "Memory for cached TM lookup results in each serve/worker process (L1; with "
+               "redis.url also in Redis). 0: results are not cached",
+       .min = 0},
       {.name = "redis.timeout",
        .type = T::kDuration,
        .default_value = "100ms",
@@ -905,10 +911,30 @@ class Runtime : public cli::Environment {
       if (!redis.ok()) return Annotate(redis.status(), "redis.url");
       out->redis = std::move(*redis);
     }
+    EnableTmResultCache(out->redis.get());
     VERSO_ASSIGN_OR_RETURN(out->mt, BuildMt(*config_, tm_.get(), db_.get(), out->redis.get()));
     VERSO_ASSIGN_OR_RETURN(out->jobs,
                            BuildJobs(*config_, db_.get(), tm_.get(), out->mt.get(), ids_.get()));
     return out;
+  }
+
+  // TM lookup results cached in this process and, with Redis, in Redis: invalidated there after
+  // each write (the spec's algorithm), and announced so that every process drops its own.
+  void EnableTmResultCache(cache::RedisClient* redis) {
+    const int64_t bytes = config_->GetInt("tm.cache_bytes");
+    if (bytes == 0) return;
+    tm::ResultCacheOptions o;
+    o.l1_bytes = static_cast<size_t>(bytes);
+    if (redis != nullptr) {
+      o.l2_get = [redis](const std::string& key) { return redis->Get(key); };
+      o.l2_put = [redis](const std::string& key, const std::string& value, absl::Duration ttl) {
+        redis->Set(key, value, ttl);
+      };
+      o.l2_invalidate = [redis](const std::string& id) { cache::InvalidateTmStore(*redis, id); };
+      redis->Subscribe(cache::kTmInvalidationChannel,
+                       [tm = tm_.get()](std::string_view id) { tm->DropCachedResults(id); });
+    }
+    tm_->EnableResultCache(std::move(o));
   }
 
   // Stops the engines (their pipelines) and closes the database: every acknowledged write is

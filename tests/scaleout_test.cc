@@ -122,6 +122,26 @@ class ScaleOutTest : public ::testing::Test {
     FAIL() << "HAProxy does not route: " << ReadFile(dir_ + "/haproxy.log").value_or("");
   }
 
+  // A redis-server of this test's own (its port in redis_port_).
+  std::unique_ptr<Child> StartRedis() {
+    redis_port_ = test::FreePort();
+    auto redis = std::make_unique<Child>(
+        std::vector<std::string>{"/usr/bin/redis-server", "--port", std::to_string(redis_port_),
+                                 "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
+                                 dir_},
+        std::vector<std::string>{}, dir_ + "/redis.log");
+    for (int i = 0; i < 100; ++i) {
+      if (RedisCli({"ping"}) == "PONG\n") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return redis;
+  }
+  std::string RedisCli(std::vector<std::string> args) {
+    std::vector<std::string> argv = {"/usr/bin/redis-cli", "-p", std::to_string(redis_port_)};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return test::Run(argv).out;
+  }
+
   HttpResponse Call(int port, const std::string& method, const std::string& path,
                     const std::string& body = "") {
     std::vector<std::pair<std::string, std::string>> headers = {
@@ -154,6 +174,7 @@ class ScaleOutTest : public ::testing::Test {
   std::vector<std::unique_ptr<Child>> workers_;
   std::unique_ptr<Child> haproxy_;
   int front_ = 0;
+  int redis_port_ = 0;
 };
 
 // A 1,000-segment job through HAProxy is run by two worker processes; one is SIGKILLed in the
@@ -288,19 +309,8 @@ TEST_F(ScaleOutTest, ChangesReachEveryProcessAndReadsFollowTheReplica) {
 // provider call, and Redis SIGKILLed mid-run fails no request (the cache is bypassed behind its
 // breaker, /v1/status says so) until it is back.
 TEST_F(ScaleOutTest, RedisSharesLimitsAndLlmAnswersAndLosingItFailsNoRequest) {
-  const int redis_port = test::FreePort();
-  auto redis = std::make_unique<Child>(
-      std::vector<std::string>{"/usr/bin/redis-server", "--port", std::to_string(redis_port),
-                               "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
-                               dir_},
-      std::vector<std::string>{}, dir_ + "/redis.log");
-  for (int i = 0; i < 100; ++i) {
-    if (test::Run({"/usr/bin/redis-cli", "-p", std::to_string(redis_port), "ping"}).out ==
-        "PONG\n") {
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  std::unique_ptr<Child> redis = StartRedis();
+  const int redis_port = redis_port_;
   FakeHttpServer openai([](const FakeRequest& r) { return ChatCompletion(r, "sk-test-scaleout"); });
   std::ofstream(dir_ + "/secrets.env") << "OPENAI_API_KEY=sk-test-scaleout\n";
   extra_settings_ = {"redis.url=redis://127.0.0.1:" + std::to_string(redis_port),
@@ -356,6 +366,67 @@ TEST_F(ScaleOutTest, RedisSharesLimitsAndLlmAnswersAndLosingItFailsNoRequest) {
   EXPECT_GT(status["l2_cache"]["errors"].get<int>(), 0);
   HttpResponse metrics = Fetch(a, "GET", "/metrics");
   EXPECT_THAT(metrics.body, HasSubstr("verso_l2_cache_breaker"));
+}
+
+// TM lookup results with Redis: a fuzzy lookup computed on A is answered on B from L2; a change
+// on A deletes the store's keys in Redis (the spec's DEL + bounded SCAN) and is announced on
+// tm_invalidation, and B answers the change, never the cached result.
+TEST_F(ScaleOutTest, RedisSharesTmResultsAndAChangeInvalidatesThemEverywhere) {
+  std::unique_ptr<Child> redis = StartRedis();
+  extra_settings_ = {"redis.url=redis://127.0.0.1:" + std::to_string(redis_port_)};
+  StartApi();
+  StartApi();
+  const int a = apis_[0]->port(), b = apis_[1]->port();
+  HttpResponse r =
+      Call(a, "POST", "/v1/tm", R"({"name":"cached","source_lang":"en","target_lang":"es"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string store = json::parse(r.body)["id"];
+  r = Call(a, "POST", "/v1/tm/" + store + "/segments",
+           R"({"source":"The printer is out of paper.","target":"La impresora no tiene papel."})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const int64_t segment = json::parse(r.body)["id"];
+  const std::string lookup = "/v1/tm/" + store + "/lookup";
+  const std::string fuzzy = R"({"source":"The printer is out of papers."})";
+  auto keys = [&] { return RedisCli({"--scan", "--pattern", "tm_fuzzy:" + store + ":*"}); };
+  // A caches its lookups once it has read its own write back from the log.
+  for (int i = 0; i < 1000 && keys().empty(); ++i) {
+    r = Call(a, "POST", lookup, fuzzy);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_THAT(r.body, HasSubstr("La impresora no tiene papel."));
+  }
+  ASSERT_FALSE(keys().empty()) << "A never put a result in Redis";
+  // B, once its view of the store is A's (the same position in the log), reads A's result.
+  json status;
+  for (int i = 0; i < 1000; ++i) {
+    r = Call(b, "POST", lookup, fuzzy);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_THAT(r.body, HasSubstr("La impresora no tiene papel."));
+    status = Get(b, "/v1/status");
+    if (status["tm_cache"]["l2_hits"].get<int>() > 0) break;
+  }
+  EXPECT_EQ(status["tm_cache"]["l2_hits"].get<int>(), 1) << status.dump();
+
+  // A change on A: the store's keys are gone when the write is acknowledged.
+  r = Call(
+      a, "PUT", "/v1/tm/" + store + "/segments/" + std::to_string(segment),
+      R"({"source":"The printer is out of paper.","target":"A la impresora le falta papel."})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(keys(), "");
+  // B answers with the change as soon as it has applied it; never the old one after that.
+  bool changed = false;
+  for (int i = 0; i < 1000 && !changed; ++i) {
+    r = Call(b, "POST", lookup, fuzzy);
+    ASSERT_EQ(r.status, 200) << r.body;
+    changed = r.body.find("A la impresora le falta papel.") != std::string::npos;
+    if (!changed) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_TRUE(changed) << "B kept answering the old translation";
+  for (int i = 0; i < 20; ++i) {
+    r = Call(b, "POST", lookup, fuzzy);
+    EXPECT_THAT(r.body, HasSubstr("A la impresora le falta papel.")) << i;
+  }
+  HttpResponse metrics = Fetch(b, "GET", "/metrics");
+  EXPECT_THAT(metrics.body, HasSubstr("verso_tm_result_cache{what=\"l2_hits\"} 1"));
 }
 
 // The database lost while serving (a PostgreSQL of this test's own, stopped with -m immediate):

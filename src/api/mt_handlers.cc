@@ -27,6 +27,7 @@
 #include "resilience/resilience.h"
 #include "storage/storage.h"
 #include "text/text.h"
+#include "tm/tm.h"
 
 namespace verso::api {
 namespace {
@@ -471,6 +472,11 @@ Json L2Json(cache::RedisClient* redis) {
               {"errors", st.errors}, {"bypassed", st.bypassed}};
 }
 
+Json TmCacheJson(const tm::ResultCacheStats& st) {
+  return Json{{"l1_hits", st.l1_hits},   {"l2_hits", st.l2_hits},    {"misses", st.misses},
+              {"bypassed", st.bypassed}, {"entries", st.l1_entries}, {"bytes", st.l1_bytes}};
+}
+
 absl::StatusOr<Response> Status(const MtState& st, Request&) {
   Json engines = Json::array();
   for (const auto& e : st.router().Engines()) {
@@ -493,6 +499,7 @@ absl::StatusOr<Response> Status(const MtState& st, Request&) {
                                 {"engines", engines},
                                 {"database", {{"replicas", replicas}}},
                                 {"l2_cache", L2Json(st.services.redis)},
+                                {"tm_cache", TmCacheJson(st.services.tm->CacheStats())},
                                 {"cache",
                                  {{"entries", c.cache_entries},
                                   {"bytes", c.cache_bytes},

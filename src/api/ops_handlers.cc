@@ -61,6 +61,20 @@ void AddOpsRoutes(Router* router, const Services& s) {
     return ops::Registry::GaugeSeries{{{}, n}};
   });
 
+  s.metrics->AddGauge(
+      "verso_tm_result_cache",
+      "Cached TM lookup results: answered from L1 or L2, computed (miss), bypassed (a write of "
+      "this process not read back yet); entries and bytes in L1.",
+      {"what"}, [tms = s.tm] {
+        tm::ResultCacheStats st = tms->CacheStats();
+        return ops::Registry::GaugeSeries{{{"l1_hits"}, static_cast<double>(st.l1_hits)},
+                                          {{"l2_hits"}, static_cast<double>(st.l2_hits)},
+                                          {{"misses"}, static_cast<double>(st.misses)},
+                                          {{"bypassed"}, static_cast<double>(st.bypassed)},
+                                          {{"entries"}, static_cast<double>(st.l1_entries)},
+                                          {{"bytes"}, static_cast<double>(st.l1_bytes)}};
+      });
+
   // The read replicas: lag and whether reads go there (the spec's degradation policy).
   s.metrics->AddGauge("verso_db_replica_lag_seconds",
                       "Replication lag of each read replica (-1: unreachable).", {"replica"},

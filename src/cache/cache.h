@@ -1,5 +1,5 @@
-// L1: an in-process LRU cache with a time to live and a memory bound. (L2 in Redis and the
-// invalidation bus come with the scale-out work.)
+// L1: an in-process LRU cache with a time to live and a memory bound (L2, shared by every
+// process, is Redis: cache/redis.h).
 //
 // Entries expire `ttl` after they were stored (by the injected Clock) and the least recently
 // used ones are evicted when the entries' cost (bytes, as the caller counts them) would exceed
@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 
@@ -75,6 +76,22 @@ class LruCache {
   void Erase(const std::string& key) {
     absl::MutexLock lock(&mu_);
     if (auto it = map_.find(key); it != map_.end()) Erase(it);
+  }
+
+  // Erases the entries whose key starts with `prefix` (a walk over every entry); returns how
+  // many.
+  int64_t ErasePrefix(std::string_view prefix) {
+    absl::MutexLock lock(&mu_);
+    int64_t erased = 0;
+    for (auto it = map_.begin(); it != map_.end();) {
+      auto next = std::next(it);
+      if (std::string_view(it->first).starts_with(prefix)) {
+        Erase(it);
+        ++erased;
+      }
+      it = next;
+    }
+    return erased;
   }
 
   void Clear() {

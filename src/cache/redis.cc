@@ -235,6 +235,12 @@ void RedisClient::Publish(std::string_view channel, std::string_view message) {
   Command({"PUBLISH", channel, message});
 }
 
+void InvalidateTmStore(RedisClient& redis, std::string_view store_id) {
+  redis.ScanDelete(StrCat("tm:", store_id, ":*"), 100, 10);
+  redis.ScanDelete(StrCat("tm_fuzzy:", store_id, ":*"), 100, 10);
+  redis.Publish(kTmInvalidationChannel, store_id);
+}
+
 std::optional<bool> RedisClient::TakeToken(std::string_view key, double rate, double burst,
                                            bool take, absl::Duration* retry_after) {
   const std::string r = std::to_string(rate), b = std::to_string(burst);

@@ -94,6 +94,16 @@ class RedisClient {
   std::thread subscriber_;
 };
 
+// The channel on which a process announces a TM store it changed (the message is the store id).
+inline constexpr std::string_view kTmInvalidationChannel = "tm_invalidation";
+
+// The platform spec's InvalidateTMCache, for a whole store (TM results are keyed by the store's
+// change-log position, not one segment: tm.h): deletes the store's exact-match ("tm:STORE:*") and
+// fuzzy ("tm_fuzzy:STORE:*") keys with SCANs of COUNT 100, at most 10 rounds each (what a bounded
+// walk misses is unreachable under the store's new position and expires), and publishes the store
+// on kTmInvalidationChannel so that every process drops its L1 entries.
+void InvalidateTmStore(RedisClient& redis, std::string_view store_id);
+
 }  // namespace verso::cache
 
 #endif  // VERSO_CACHE_REDIS_H_

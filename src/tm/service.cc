@@ -119,9 +119,19 @@ absl::StatusOr<LoadStats> TmService::Load(bool build_indexes) {
   }
   VERSO_ASSIGN_OR_RETURN(std::vector<TmStoreRecord> records, repo_->ListStores(""));
   LoadStats stats;
+  int64_t loaded_at;
+  {
+    absl::MutexLock lock(&sync_mu_);
+    loaded_at = synced_seq_;
+  }
   for (TmStoreRecord& record : records) {
     auto store = std::make_shared<Store>();
     store->record = std::move(record);
+    {
+      absl::MutexLock write(&store->write_mu);  // not shared yet; the lock keeps the rule simple
+      store->last_change = loaded_at;
+    }
+    store->cache_version = loaded_at + 1;  // what storage holds now is at least that
     {
       absl::WriterMutexLock lock(&stores_->mu);
       stores_->by_id[store->record.id] = store;
@@ -138,6 +148,8 @@ absl::StatusOr<LoadStats> TmService::Load(bool build_indexes) {
 
 absl::StatusOr<int64_t> TmService::Sync() {
   absl::MutexLock lock(&sync_mu_);
+  // This process's writes until now are in the log this call reads.
+  const int64_t epoch = own_writes_;
   int64_t read = 0;
   while (true) {
     VERSO_ASSIGN_OR_RETURN(std::vector<storage::TmChange> changes,
@@ -165,6 +177,7 @@ absl::StatusOr<int64_t> TmService::Sync() {
     }
     synced_seq_ = changes.back().seq;
   }
+  ReleaseWritten(epoch);
   // Pruning scans the log: every ten minutes, not on every busy second.
   const absl::Time now = clock_->Now();
   if (read > 0 && now - pruned_at_ >= absl::Minutes(10)) {
@@ -224,6 +237,14 @@ absl::Status TmService::SyncSegments(Store* store, const std::vector<storage::Tm
     for (int64_t id : deleted) store->index.Remove(id);
   }
   CompactIfNeeded(store);
+  if (!changes.empty()) store->last_change = changes.back().seq;
+  if (results_ != nullptr && !changes.empty()) {
+    absl::MutexLock lock(&results_->mu);
+    // A write of this process not read back yet keeps the store out of the cache.
+    if (!results_->written.contains(store->record.id)) {
+      store->cache_version = store->last_change + 1;
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -461,6 +482,7 @@ absl::Status TmService::DeleteStore(std::string_view tenant, std::string_view st
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
   absl::MutexLock write(&store->write_mu);
   VERSO_RETURN_IF_ERROR(repo_->DeleteStore(store->record.id));
+  Wrote(store.get());
   absl::WriterMutexLock lock(&stores_->mu);
   stores_->by_id.erase(store->record.id);
   log::Info("tm.store.deleted", {{"store", store->record.id}});
@@ -510,6 +532,7 @@ absl::StatusOr<std::vector<SegmentRecord>> TmService::AddSegments(
     if (!out.inserted) merged.push_back(out.id);
   }
   VERSO_RETURN_IF_ERROR(writer->Commit());
+  Wrote(store.get());
   for (int64_t id : merged) store->records.Erase(id);
   if (merged.empty()) {
     absl::WriterMutexLock lock(&store->index_mu);
@@ -557,6 +580,7 @@ absl::StatusOr<SegmentRecord> TmService::UpdateSegment(std::string_view tenant,
   VERSO_RETURN_IF_ERROR(ValidateAndComplete(&updated, user, updated.changed_at));
   PreparedSegment prepared = PrepareSegment(updated);
   VERSO_RETURN_IF_ERROR(repo_->UpdateSegment(store->record.id, updated));
+  Wrote(store.get());
   store->records.Erase(updated.id);
   {
     absl::WriterMutexLock lock(&store->index_mu);
@@ -571,6 +595,7 @@ absl::Status TmService::DeleteSegment(std::string_view tenant, std::string_view 
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
   absl::MutexLock write(&store->write_mu);
   VERSO_RETURN_IF_ERROR(repo_->DeleteSegment(store->record.id, id));
+  Wrote(store.get());
   store->records.Erase(id);
   {
     absl::WriterMutexLock lock(&store->index_mu);
@@ -666,8 +691,13 @@ absl::StatusOr<LookupResult> TmService::Lookup(std::string_view tenant, std::str
   query.min_score = options.min_score;
   query.max_results = options.max_results;
   LookupStats stats;
-  std::vector<Hit> hits;
-  {
+  std::string cache_key;
+  std::optional<std::vector<Hit>> hits =
+      CachedHits(store.get(), source, options, &stats, &cache_key);
+  if (!hits.has_value() && !cache_key.empty() && options.nonblocking && results_->options.l2_get) {
+    return WouldBlock("the shared result cache");  // a network call: not on an I/O thread
+  }
+  if (!hits.has_value()) {
     if (!options.nonblocking) {
       store->index_mu.ReaderLock();
     } else if (!store->index_mu.ReaderTryLock()) {
@@ -680,16 +710,17 @@ absl::StatusOr<LookupResult> TmService::Lookup(std::string_view tenant, std::str
     }
     store->index_mu.ReaderUnlock();
     if (!indexed && options.nonblocking) return WouldBlock("the store's index");  // not built yet
+    if (!cache_key.empty()) PutHits(cache_key, source, *hits, stats, options);
   }
   LookupResult result;
   result.candidates = stats.candidates;
   result.verified = stats.verified;
-  if (hits.empty()) return result;
+  if (hits->empty()) return result;
   std::vector<int64_t> ids;
-  for (const Hit& h : hits) ids.push_back(h.segment_id);
+  for (const Hit& h : *hits) ids.push_back(h.segment_id);
   VERSO_ASSIGN_OR_RETURN(std::vector<SegmentRecord> records,
                          FetchRecords(store.get(), ids, options.nonblocking));
-  for (const Hit& h : hits) {
+  for (const Hit& h : *hits) {
     auto it = std::find_if(records.begin(), records.end(),
                            [&](const SegmentRecord& r) { return r.id == h.segment_id; });
     if (it == records.end()) continue;  // deleted between the index read and now
@@ -833,6 +864,7 @@ absl::StatusOr<ImportReport> TmService::RunImport(const std::shared_ptr<Store>& 
   absl::MutexLock write(&store->write_mu);
   VERSO_RETURN_IF_ERROR(CheckImport(open, options, now));
   ImportWrite w = WriteImport(store.get(), open, options, now, &report);
+  if (w.written > 0) Wrote(store.get());
   std::sort(w.merged.begin(), w.merged.end());
   w.merged.erase(std::unique(w.merged.begin(), w.merged.end()), w.merged.end());
   for (int64_t id : w.merged) store->records.Erase(id);

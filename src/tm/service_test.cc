@@ -707,5 +707,66 @@ TEST_F(TmServiceTest, ChangesByAnotherProcessReachTheIndexAtTheNextSync) {
   EXPECT_EQ(*service_->Sync(), 0);  // nothing new
 }
 
+TEST_F(TmServiceTest, CachedResultsFollowTheStoreAndNeverHideAWrite) {
+  service_->EnableResultCache(ResultCacheOptions{});
+  auto other_db = storage::OpenSqlite(dir_ + "/verso.db", storage::SqliteOptions{});
+  ASSERT_TRUE(other_db.ok()) << other_db.status();
+  TmService other(other_db->get(), &clock_, &ids_);
+  ASSERT_TRUE(other.Load().ok());
+  const std::string store = NewStore();
+  std::vector<SegmentRecord> saved = Add(store, {Seg("Save the file", "Guarde el archivo")});
+  ASSERT_EQ(saved.size(), 1u);
+  using Matches = std::vector<std::pair<std::string, int>>;
+  // A write of this process not read back from the log yet: nothing is cached.
+  EXPECT_EQ(Lookup(store, "Save the file"), (Matches{{"Guarde el archivo", 100}}));
+  EXPECT_EQ(service_->CacheStats().bypassed, 1);
+  EXPECT_EQ(service_->CacheStats().l1_entries, 0);
+  ASSERT_TRUE(service_->Sync().ok());
+  // Now the second lookup is answered from the cache, with the same matches.
+  EXPECT_EQ(Lookup(store, "Save the file"), (Matches{{"Guarde el archivo", 100}}));
+  EXPECT_EQ(Lookup(store, "Save the file"), (Matches{{"Guarde el archivo", 100}}));
+  EXPECT_EQ(service_->CacheStats().misses, 1);
+  EXPECT_EQ(service_->CacheStats().l1_hits, 1);
+  const Matches fuzzy = Lookup(store, "Save the files");
+  ASSERT_EQ(fuzzy.size(), 1u);
+  EXPECT_EQ(fuzzy[0].first, "Guarde el archivo");
+  EXPECT_LT(fuzzy[0].second, 100);
+  EXPECT_EQ(Lookup(store, "Save the files"), fuzzy);
+  EXPECT_EQ(service_->CacheStats().l1_hits, 2);
+
+  // This process's write is in its next lookup, cached or not.
+  Add(store, {Seg("Save the files", "Guarde los archivos")});
+  EXPECT_EQ(Lookup(store, "Save the files"),
+            (Matches{{"Guarde los archivos", 100}, {"Guarde el archivo", fuzzy[0].second}}));
+  EXPECT_EQ(service_->CacheStats().bypassed, 2);
+
+  // Another process's change: this process answers as its view of the store says until its
+  // next Sync, then with the change (a fresh entry: the store's position is in the key).
+  ASSERT_TRUE(service_->Sync().ok());
+  EXPECT_EQ(Lookup(store, "Save the file", 100), (Matches{{"Guarde el archivo", 100}}));
+  SegmentRecord changed = saved[0];
+  changed.target = "Guarda el fichero";
+  ASSERT_TRUE(other.Sync().ok());  // it learns of the store
+  ASSERT_TRUE(other.UpdateSegment("acme", store, changed, "cli").ok());
+  const int64_t misses = service_->CacheStats().misses;
+  ASSERT_TRUE(service_->Sync().ok());
+  EXPECT_EQ(Lookup(store, "Save the file", 100), (Matches{{"Guarda el fichero", 100}}));
+  EXPECT_EQ(service_->CacheStats().misses, misses + 1);
+  ASSERT_TRUE(other.DeleteSegment("acme", store, changed.id).ok());
+  ASSERT_TRUE(service_->Sync().ok());
+  EXPECT_EQ(Lookup(store, "Save the file", 100), (Matches{}));
+
+  // Exhaustive lookups (the baseline) are never cached; dropping a store's entries empties L1.
+  const ResultCacheStats before = service_->CacheStats();
+  LookupOptions exhaustive;
+  exhaustive.exhaustive = true;
+  ASSERT_TRUE(service_->Lookup("acme", store, "Save the files", exhaustive).ok());
+  EXPECT_EQ(service_->CacheStats().misses, before.misses);
+  EXPECT_EQ(service_->CacheStats().l1_hits, before.l1_hits);
+  EXPECT_GT(service_->CacheStats().l1_entries, 0);
+  service_->DropCachedResults(store);
+  EXPECT_EQ(service_->CacheStats().l1_entries, 0);
+}
+
 }  // namespace
 }  // namespace verso::tm

@@ -12,6 +12,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "cache/cache.h"
 #include "tm/index.h"
 #include "tm/tm.h"
 
@@ -52,6 +53,33 @@ struct TmService::Store {
   // While false, writes go to storage only. Set with write_mu held too.
   bool indexed ABSL_GUARDED_BY(index_mu) = false;
   StoreIndex index ABSL_GUARDED_BY(index_mu);
+  // What keys this store's cached lookup results: 1 + the change-log position this process's
+  // view of the store reflects; 0 (bypass the cache) until Sync has seen the store change, and
+  // while a write of this process is not read back from the log yet. Changed with write_mu held.
+  std::atomic<int64_t> cache_version{0};
+  // The last change to the store this process has applied from the log (at Load: the log's
+  // end then).
+  int64_t last_change ABSL_GUARDED_BY(write_mu) = 0;
+};
+
+// A cached lookup's answer: the index's hits (records are read as for any lookup).
+struct CachedResult {
+  std::vector<Hit> hits;
+  uint64_t check = 0;  // a second hash of the query (result_cache.cc)
+  int64_t candidates = 0;
+  int64_t verified = 0;
+};
+
+// Cached lookup results (TmService::EnableResultCache).
+struct TmService::ResultCache {
+  using Entry = CachedResult;
+  ResultCache(ResultCacheOptions o, const Clock* clock);
+  ResultCacheOptions options;
+  cache::LruCache<Entry> l1;
+  absl::Mutex mu;
+  // By store id: the number of this process's last write to it not yet read back from the log.
+  std::map<std::string, int64_t> written ABSL_GUARDED_BY(mu);
+  std::atomic<int64_t> l1_hits{0}, l2_hits{0}, misses{0}, bypassed{0};
 };
 
 struct TmService::Stores {

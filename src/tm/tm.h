@@ -20,6 +20,7 @@
 #include <iosfwd>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -48,6 +49,9 @@ using storage::SegmentRecord;
 using storage::TmStoreRecord;
 
 inline constexpr std::string_view kAnyTenant = "*";
+
+struct Hit;          // tm/index.h
+struct LookupStats;  // tm/index.h
 
 // The industry's match bands.
 enum class Band { kContext, kExact, k95To99, k85To94, k75To84, k50To74, kNoMatch };
@@ -179,6 +183,34 @@ struct LoadStats {
   absl::Duration elapsed;
 };
 
+// Lookup results kept for repeated lookups: in this process (L1) and, when `l2_get`/`l2_put`
+// are set, in a cache every process shares (L2: Redis, the platform spec's table). An entry's
+// key carries the store's position in the change log as this process has applied it, so a
+// process never reads a result computed on an older view of the store than its own, and one
+// that lags writes only under its own older key. While a write of this process is not yet read
+// back from the log, its store bypasses the cache (read-your-writes). Lookups with
+// min_score >= 100 are exact-match lookups ("tm:STORE:..."); the rest fuzzy ("tm_fuzzy:...").
+struct ResultCacheOptions {
+  size_t l1_bytes = 32 << 20;
+  absl::Duration fuzzy_ttl = absl::Minutes(10);
+  // The spec keeps exact matches until the store changes; with the position in the key an
+  // entry is unreachable from then on, so it need not outlive a day.
+  absl::Duration exact_ttl = absl::Hours(24);
+  std::function<std::optional<std::string>(const std::string& key)> l2_get;
+  std::function<void(const std::string& key, const std::string& value, absl::Duration ttl)> l2_put;
+  // After each write this process makes to a store (the spec's InvalidateTMCache).
+  std::function<void(const std::string& store_id)> l2_invalidate;
+};
+
+struct ResultCacheStats {
+  int64_t l1_hits = 0;
+  int64_t l2_hits = 0;
+  int64_t misses = 0;    // computed
+  int64_t bypassed = 0;  // a write of this process not yet read back
+  int64_t l1_entries = 0;
+  int64_t l1_bytes = 0;
+};
+
 class TmService {
  public:
   // `db`, `clock` and `ids` must outlive the service.
@@ -194,6 +226,13 @@ class TmService {
   // changes it read. The server calls it about once a second; at most every ten minutes it
   // prunes changes older than an hour from the log.
   absl::StatusOr<int64_t> Sync();
+  // Caches lookup results from now on (the server and workers; needs Sync to run). Call
+  // before serving.
+  void EnableResultCache(ResultCacheOptions options);
+  // Drops this process's L1 results of a store (another process announced a change).
+  void DropCachedResults(std::string_view store_id);
+  ResultCacheStats CacheStats();
+
   // Counts one use of segment `id` of store `store_id` now: a match applied as a translation
   // (an exact match that /v1/translate answers with, or that a job's pre-translation takes).
   // Only counted in memory here; FlushUsage writes the counts (usage_count, last_used_at), so
@@ -355,6 +394,21 @@ class TmService {
   // Sync's steps: the store list as storage has it; one store's segment changes.
   absl::Status SyncStores();
   absl::Status SyncSegments(Store* store, const std::vector<storage::TmChange>& changes);
+  // The result cache's steps (result_cache.cc). After a write of this process to `store`
+  // committed (write_mu held): the store bypasses the cache until Sync reads the write back.
+  void Wrote(Store* store);
+  // After Sync read the log to its end, which holds every write of this process up to `epoch`:
+  // the stores written before serve from the cache again.
+  void ReleaseWritten(int64_t epoch);
+  // The cached answer to a lookup, if any; *key is set to where to put it (empty: no caching).
+  std::optional<std::vector<Hit>> CachedHits(Store* store, std::string_view source,
+                                             const LookupOptions& options, LookupStats* stats,
+                                             std::string* key);
+  void PutHits(const std::string& key, std::string_view source, const std::vector<Hit>& hits,
+               const LookupStats& stats, const LookupOptions& options);
+  struct ResultCache;
+  std::unique_ptr<ResultCache> results_;  // null: no result cache
+  std::atomic<int64_t> own_writes_{0};
   absl::Mutex sync_mu_;
   int64_t synced_seq_ ABSL_GUARDED_BY(sync_mu_) = 0;  // the last change applied
   absl::Time pruned_at_ ABSL_GUARDED_BY(sync_mu_) = absl::InfinitePast();
