@@ -47,6 +47,29 @@ void OnReplica(const std::string& replica_url, const std::string& sql) {
   ASSERT_EQ(r.exit_code, 0) << sql << ": " << r.err;
 }
 
+// The replica's WAL replay paused for the scope, resumed whatever the test's outcome.
+class PausedReplay {
+ public:
+  explicit PausedReplay(std::string replica_url) : url_(std::move(replica_url)) {
+    OnReplica(url_, "SELECT pg_wal_replay_pause()");
+  }
+  ~PausedReplay() { test::Run({"/usr/bin/psql", url_, "-qXAtc", "SELECT pg_wal_replay_resume()"}); }
+
+ private:
+  std::string url_;
+};
+
+// A new, migrated database: its URL ("" if it could not be made), its replica in `options`.
+std::string MigratedWithReplica(PostgresOptions* options) {
+  const std::string url = test::NewPostgresDatabase();
+  if (url.empty()) return url;
+  PostgresOptions setup;
+  setup.migrate = true;
+  if (!OpenPostgres(url, setup).ok()) return "";
+  options->replica_urls = {test::ReplicaUrl(url)};
+  return url;
+}
+
 // Waits (at most 20 s) until the first replica's state satisfies `done`.
 template <typename F>
 ReplicaState WaitForReplica(Database& db, F done) {
@@ -64,16 +87,10 @@ ReplicaState WaitForReplica(Database& db, F done) {
 // go to the primary (a key created a moment ago is found), and a replica whose replay is paused
 // falls behind, leaves the rotation past the ejection bound and comes back once it catches up.
 TEST(PostgresReplicaTest, ReadsFollowTheReplicaWithinTheirBound) {
-  const std::string url = test::NewPostgresDatabase();
-  ASSERT_FALSE(url.empty());
-  const std::string replica = test::ReplicaUrl(url);
-  {
-    PostgresOptions setup;
-    setup.migrate = true;
-    ASSERT_TRUE(OpenPostgres(url, setup).ok());
-  }
   PostgresOptions options;
-  options.replica_urls = {replica};
+  const std::string url = MigratedWithReplica(&options);
+  ASSERT_FALSE(url.empty());
+  const std::string replica = options.replica_urls[0];
   options.max_lag_keys = absl::Seconds(1);
   options.eject_lag = absl::Seconds(3);
   auto db = OpenPostgres(url, options);
@@ -88,11 +105,7 @@ TEST(PostgresReplicaTest, ReadsFollowTheReplicaWithinTheirBound) {
   ASSERT_TRUE(caught_up.in_rotation) << caught_up.lag_seconds;
   ASSERT_TRUE(d.keys().FindKeyByHash("hash-1").ok());
 
-  OnReplica(replica, "SELECT pg_wal_replay_pause()");
-  struct Resume {
-    std::string url;
-    ~Resume() { test::Run({"/usr/bin/psql", url, "-qXAtc", "SELECT pg_wal_replay_resume()"}); }
-  } resume{replica};
+  PausedReplay paused(replica);
   ASSERT_TRUE(d.keys().RevokeKey("key_1", absl::FromUnixSeconds(2)).ok());
   ApiKeyRecord fresh{"key_2", "acme", "k2", {"admin"}, "hash-2", "vsk_2", absl::FromUnixSeconds(3)};
   ASSERT_TRUE(d.keys().CreateKey(fresh).ok());
@@ -320,6 +333,75 @@ TEST(StatesTest, NamesAreStableAndParseBack) {
             (std::vector<std::string>{"analyse", "pretranslate", "mt", "review", "webhook"}));
   EXPECT_EQ(RoundTrip<TaskState>(), (std::vector<std::string>{"queued", "leased", "done", "dead"}));
   EXPECT_EQ(EnumNameList<SegmentOrigin>(), "tm, mt, human");
+}
+
+// A TM segment changed on the primary reads old on a replica that has not replayed the change,
+// which a process may do within the TM's staleness bound; but once the process has read the
+// change from the log, its reads of the store's records wait for a replica that has (else the
+// primary answers): a record cache filled after the change never keeps the old text.
+TEST(PostgresReplicaTest, ARecordIsNeverReadOlderThanTheChangesReadFromTheLog) {
+  PostgresOptions options;
+  const std::string url = MigratedWithReplica(&options);
+  ASSERT_FALSE(url.empty());
+  const std::string replica = options.replica_urls[0];
+  options.max_lag_tm = absl::Hours(1);  // the replica answers however far behind
+  options.eject_lag = absl::Hours(1);
+  auto db = OpenPostgres(url, options);
+  ASSERT_TRUE(db.ok()) << db.status();
+  TmRepository& tm = (*db)->tm();
+  TmStoreRecord store{"tm_view", "acme", "view", "en", "es", absl::FromUnixSeconds(1)};
+  ASSERT_TRUE(tm.CreateStore(store).ok());
+  SegmentRecord seg;
+  seg.source = "The printer is out of paper.";
+  seg.target = "La impresora no tiene papel.";
+  {
+    auto w = tm.BeginWrite("tm_view");
+    ASSERT_TRUE(w.ok()) << w.status();
+    auto put = (*w)->Put(&seg);
+    ASSERT_TRUE(put.ok()) << put.status();
+    seg.id = put->id;
+    ASSERT_TRUE((*w)->Commit().ok());
+  }
+  auto first = tm.ChangesAfter(0, 100);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_FALSE(first->empty());
+  // The replica has the segment (at most 20 s).
+  const std::string on_replica =
+      "SELECT target FROM tm_segments WHERE id = " + std::to_string(seg.id);
+  for (int i = 0;
+       i < 200 && test::Run({"/usr/bin/psql", replica, "-qXAtc", on_replica}).out.empty(); ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_EQ(test::Run({"/usr/bin/psql", replica, "-qXAtc", on_replica}).out,
+            "La impresora no tiene papel.\n");
+  ReplicaState caught_up =
+      WaitForReplica(**db, [](const ReplicaState& r) { return r.in_rotation; });
+  ASSERT_TRUE(caught_up.in_rotation);
+
+  PausedReplay paused(replica);
+  seg.target = "A la impresora le falta papel.";
+  ASSERT_TRUE(tm.UpdateSegment("tm_view", seg).ok());
+  // The change not read yet: the replica answers, with the old text.
+  auto read = tm.GetSegments("tm_view", {seg.id});
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->size(), 1u);
+  EXPECT_EQ((*read)[0].target, "La impresora no tiene papel.");
+  // Read from the log: from now on the store's records are the changed ones.
+  auto changes = tm.ChangesAfter(first->back().seq, 100);
+  ASSERT_TRUE(changes.ok()) << changes.status();
+  ASSERT_EQ(changes->size(), 1u);
+  read = tm.GetSegments("tm_view", {seg.id});
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->size(), 1u);
+  EXPECT_EQ((*read)[0].target, "A la impresora le falta papel.");
+
+  OnReplica(replica, "SELECT pg_wal_replay_resume()");
+  WaitForReplica(**db,
+                 [](const ReplicaState& r) { return r.lag_seconds >= 0 && r.lag_seconds < 0.5; });
+  read = tm.GetSegments("tm_view", {seg.id});
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->size(), 1u);
+  EXPECT_EQ((*read)[0].target, "A la impresora le falta papel.");
 }
 
 }  // namespace

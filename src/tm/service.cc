@@ -810,6 +810,7 @@ absl::StatusOr<std::vector<SegmentRecord>> TmService::FetchRecords(Store* store,
   }
   std::vector<SegmentRecord> fetched;
   if (!missing.empty() && nonblocking) return WouldBlock("reading segments from storage");
+  const uint64_t generation = store->records.Generation();
   if (!missing.empty()) {
     VERSO_ASSIGN_OR_RETURN(fetched, repo_->GetSegments(store->record.id, missing));
   }
@@ -822,7 +823,7 @@ absl::StatusOr<std::vector<SegmentRecord>> TmService::FetchRecords(Store* store,
     }
     for (SegmentRecord& r : fetched) {
       if (r.id == ids[i]) {
-        store->records.Put(r);
+        store->records.Put(r, generation);
         out.push_back(std::move(r));
         break;
       }

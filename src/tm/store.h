@@ -19,7 +19,9 @@
 namespace verso::tm {
 
 // Recently returned segment records, so that repeated lookups do not go back to storage.
-// Invalidated by every write of this process that changes a record. Thread-safe.
+// Invalidated by every change to a record, this process's or one read from the change log.
+// A record read from storage is kept only if nothing was erased while it was being read (it
+// may predate the change that erased it). Thread-safe.
 class RecordCache {
  public:
   static constexpr size_t kCapacity = 100000;
@@ -28,20 +30,28 @@ class RecordCache {
     auto it = map_.find(id);
     return it == map_.end() ? nullptr : it->second;
   }
-  void Put(SegmentRecord record) {
+  // Counts the erasures: read before reading records from storage, passed to Put.
+  uint64_t Generation() {
+    absl::MutexLock lock(&mu_);
+    return generation_;
+  }
+  void Put(SegmentRecord record, uint64_t generation_read_at) {
     auto shared = std::make_shared<const SegmentRecord>(std::move(record));
     absl::MutexLock lock(&mu_);
+    if (generation_ != generation_read_at) return;
     if (map_.size() >= kCapacity) map_.clear();  // crude, cheap, and rare
     map_[shared->id] = std::move(shared);
   }
   void Erase(int64_t id) {
     absl::MutexLock lock(&mu_);
+    ++generation_;
     map_.erase(id);
   }
 
  private:
   absl::Mutex mu_;
   absl::flat_hash_map<int64_t, std::shared_ptr<const SegmentRecord>> map_ ABSL_GUARDED_BY(mu_);
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 struct TmService::Store {

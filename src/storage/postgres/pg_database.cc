@@ -3,6 +3,7 @@
 // keep the same records; the differences are PostgreSQL's: a connection pool instead of one
 // writer, per-store advisory locks for TM writers, sequences that commit in order for the TM
 // change log (see pg_schema.cc).
+#include <algorithm>
 #include <map>
 #include <unordered_map>
 #include <utility>
@@ -683,11 +684,17 @@ class PgDatabase : public Database,
     std::string array = "{";
     for (size_t i = 0; i < ids.size(); ++i) StrAppend(&array, i ? "," : "", ids[i]);
     array += "}";
+    // A replica answers only once it has replayed the store's changes this process has read from
+    // the log (else rows are missing and the primary answers): a record read after the
+    // change was applied is never an older one, which the record cache would keep.
+    const int64_t view = ViewPosition(store_id);
     auto query = [&](Tx& tx) -> absl::StatusOr<std::vector<SegmentRecord>> {
       pqxx::result r =
           tx.Exec(StrCat("SELECT ", kSegmentColumns,
-                         " FROM tm_segments WHERE store_num=$1 AND id = ANY($2::BIGINT[])"),
-                  {num, array});
+                         " FROM tm_segments WHERE store_num=$1 AND id = ANY($2::BIGINT[]) AND "
+                         "(NOT pg_is_in_recovery() OR "
+                         "(pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::BIGINT >= $3)"),
+                  {num, array, view});
       std::unordered_map<int64_t, SegmentRecord> by_id;
       for (const auto& row : r) {
         VERSO_ASSIGN_OR_RETURN(SegmentRecord rec, ReadSegment(row));
@@ -716,6 +723,17 @@ class PgDatabase : public Database,
           "SELECT c.seq, COALESCE(s.id, ''), c.segment_id, c.kind FROM tm_changes c "
           "LEFT JOIN tm_stores s ON s.num = c.store_num WHERE c.seq > $1 ORDER BY c.seq LIMIT $2",
           {seq, limit});
+      if (!r.empty() && replicas_ != nullptr) {
+        // Every change read committed before this position: a replica past it has them all.
+        const int64_t at =
+            Int(tx.Exec("SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::BIGINT")[0][0]);
+        absl::MutexLock lock(&view_mu_);
+        for (const auto& row : r) {
+          if (Str(row[1]).empty()) continue;  // a store created or deleted
+          int64_t& view = view_positions_[Str(row[1])];
+          view = std::max(view, at);
+        }
+      }
       std::vector<TmChange> out;
       for (const auto& row : r) {
         TmChange c;
@@ -827,6 +845,14 @@ class PgDatabase : public Database,
     return num;
   }
 
+  // The WAL position (bytes) up to which a replica must have replayed to answer for the store's
+  // records: where the primary was when this process last read a change to it (0: none).
+  int64_t ViewPosition(std::string_view store_id) {
+    absl::MutexLock lock(&view_mu_);
+    auto it = view_positions_.find(std::string(store_id));
+    return it == view_positions_.end() ? 0 : it->second;
+  }
+
   // A read of a replica within `bound` when there is one, else of the primary.
   template <typename F>
   auto ReadRecent(absl::Duration bound, F&& fn) -> decltype(fn(std::declval<Tx&>())) {
@@ -843,6 +869,8 @@ class PgDatabase : public Database,
   absl::Mutex policy_mu_;
   std::map<std::pair<std::string, std::string>, CachedPolicy> policy_cache_
       ABSL_GUARDED_BY(policy_mu_);
+  absl::Mutex view_mu_;
+  std::unordered_map<std::string, int64_t> view_positions_ ABSL_GUARDED_BY(view_mu_);
   absl::Mutex nums_mu_;
   std::unordered_map<std::string, int64_t> store_nums_ ABSL_GUARDED_BY(nums_mu_);
 };
