@@ -134,6 +134,11 @@ std::vector<ConfigOption> GeneralOptions(bool serving) {
        .help = "Memory for cached TM lookup results in each serve/worker process (L1; with "
                "redis.url also in Redis). 0: results are not cached",
        .min = 0},
+      {.name = "glossaries.revalidate",
+       .type = T::kDuration,
+       .default_value = "1s",
+       .help = "How long a process uses a glossary's term index before it reads the glossary's "
+               "version again (another process's change; with redis.url changes arrive at once)"},
       {.name = "redis.timeout",
        .type = T::kDuration,
        .default_value = "100ms",
@@ -455,10 +460,38 @@ struct Jobs {
   std::unique_ptr<jobs::JobService> service;
 };
 
+// Term indexes follow other processes' changes to glossaries (terms::GlossaryCacheOptions): with
+// Redis, concepts are shared there for an hour and every change is announced at once.
+terms::GlossaryCacheOptions GlossaryCache(const Config& c, cache::RedisClient* redis) {
+  terms::GlossaryCacheOptions o;
+  o.revalidate = c.GetDuration("glossaries.revalidate");
+  if (redis == nullptr) return o;
+  o.l2_get = [redis](const std::string& key) { return redis->Get(key); };
+  o.l2_put = [redis](const std::string& key, const std::string& value) {
+    redis->Set(key, value, absl::Hours(1));
+  };
+  o.announce = [redis](std::string_view tenant, std::string_view name) {
+    redis->ScanDelete(terms::GlossaryL2Pattern(tenant, name), 100, 10);
+    redis->Publish(terms::kGlossaryInvalidationChannel, terms::GlossaryChangeMessage(tenant, name));
+  };
+  return o;
+}
+
 absl::StatusOr<std::unique_ptr<Jobs>> BuildJobs(const Config& c, storage::Database* db,
-                                                tm::TmService* tm, Mt* mt, IdGenerator* ids) {
+                                                tm::TmService* tm, Mt* mt, IdGenerator* ids,
+                                                cache::RedisClient* redis) {
   auto out = std::make_unique<Jobs>();
-  out->glossaries = std::make_unique<terms::GlossaryService>(&db->glossaries(), &Clock::Real());
+  out->glossaries = std::make_unique<terms::GlossaryService>(&db->glossaries(), &Clock::Real(),
+                                                             GlossaryCache(c, redis));
+  if (redis != nullptr) {
+    redis->Subscribe(terms::kGlossaryInvalidationChannel,
+                     [glossaries = out->glossaries.get()](std::string_view message) {
+                       std::string tenant, name;
+                       if (terms::ParseGlossaryChangeMessage(message, &tenant, &name)) {
+                         glossaries->DropIndexes(tenant, name);
+                       }
+                     });
+  }
   out->reviewer = std::make_unique<qe::Reviewer>(mt->qe.get(), out->glossaries.get(), tm,
                                                  mt->router.get(), &mt->degradation);
   auto addresses = AddressPolicy::Parse(c.GetString("webhooks.allow"));
@@ -913,8 +946,8 @@ class Runtime : public cli::Environment {
     }
     EnableTmResultCache(out->redis.get());
     VERSO_ASSIGN_OR_RETURN(out->mt, BuildMt(*config_, tm_.get(), db_.get(), out->redis.get()));
-    VERSO_ASSIGN_OR_RETURN(out->jobs,
-                           BuildJobs(*config_, db_.get(), tm_.get(), out->mt.get(), ids_.get()));
+    VERSO_ASSIGN_OR_RETURN(out->jobs, BuildJobs(*config_, db_.get(), tm_.get(), out->mt.get(),
+                                                ids_.get(), out->redis.get()));
     return out;
   }
 
@@ -940,6 +973,7 @@ class Runtime : public cli::Environment {
   // Stops the engines (their pipelines) and closes the database: every acknowledged write is
   // already in its log on disk.
   int Close(std::unique_ptr<Services> services) {
+    if (services->redis != nullptr) services->redis->Unsubscribe();  // they call into the rest
     services->jobs.reset();
     services->mt.reset();
     services->redis.reset();

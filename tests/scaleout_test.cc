@@ -429,6 +429,53 @@ TEST_F(ScaleOutTest, RedisSharesTmResultsAndAChangeInvalidatesThemEverywhere) {
   EXPECT_THAT(metrics.body, HasSubstr("verso_tm_result_cache{what=\"l2_hits\"} 1"));
 }
 
+// A glossary changed through process A is used by process B as soon as A's announcement on
+// Redis arrives (B's own check of the version is an hour away here), and B builds its first
+// index from the concepts A left in Redis.
+TEST_F(ScaleOutTest, RedisAnnouncesAGlossaryChangeToEveryProcess) {
+  std::unique_ptr<Child> redis = StartRedis();
+  extra_settings_ = {"redis.url=redis://127.0.0.1:" + std::to_string(redis_port_),
+                     "glossaries.revalidate=1h"};
+  StartApi();
+  StartApi();
+  const int a = apis_[0]->port(), b = apis_[1]->port();
+  HttpResponse r = Call(a, "POST", "/v1/glossaries", R"({"name":"it"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto put = [&](const std::string& spanish) {
+    json concepts = {
+        {"concepts",
+         {{{"id", "srv"},
+           {"terms",
+            {{{"lang", "en"}, {"text", "server"}}, {{"lang", "es"}, {"text", spanish}}}}}}}};
+    HttpResponse p = Call(a, "POST", "/v1/glossaries/it/concepts", concepts.dump());
+    ASSERT_EQ(p.status, 200) << p.body;
+  };
+  const std::string lookup =
+      R"({"source_lang":"en","target_lang":"es","segments":["The server is down."]})";
+  put("servidor");
+  r = Call(a, "POST", "/v1/glossaries/it/lookup", lookup);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("\"servidor\""));
+  EXPECT_THAT(RedisCli({"--scan", "--pattern", "glossary:*"}), HasSubstr("glossary:"));
+  r = Call(b, "POST", "/v1/glossaries/it/lookup", lookup);
+  EXPECT_THAT(r.body, HasSubstr("\"servidor\""));
+  EXPECT_EQ(Get(b, "/v1/status")["glossary_cache"]["l2_hits"], 1);
+
+  put("equipo servidor");
+  EXPECT_EQ(RedisCli({"--scan", "--pattern", "glossary:*"}), "");  // deleted on the change
+  bool changed = false;
+  for (int i = 0; i < 1000 && !changed; ++i) {
+    r = Call(b, "POST", "/v1/glossaries/it/lookup", lookup);
+    ASSERT_EQ(r.status, 200) << r.body;
+    changed = r.body.find("equipo servidor") != std::string::npos;
+    if (!changed) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_TRUE(changed) << "B kept the old glossary";
+  json status = Get(b, "/v1/status")["glossary_cache"];
+  EXPECT_EQ(status["index_builds"], 2) << status.dump();
+  EXPECT_EQ(status["revalidations"], 2) << status.dump();
+}
+
 // The database lost while serving (a PostgreSQL of this test's own, stopped with -m immediate):
 // requests answer 503 with Retry-After and no database internals, /readyz says not ready,
 // /metrics shows the emergency level; PostgreSQL back, the same process serves again by itself.

@@ -26,6 +26,7 @@
 #include "qe/qe.h"
 #include "resilience/resilience.h"
 #include "storage/storage.h"
+#include "terms/terms.h"
 #include "text/text.h"
 #include "tm/tm.h"
 
@@ -477,6 +478,13 @@ Json TmCacheJson(const tm::ResultCacheStats& st) {
               {"bypassed", st.bypassed}, {"entries", st.l1_entries}, {"bytes", st.l1_bytes}};
 }
 
+Json GlossaryCacheJson(const terms::GlossaryService* glossaries) {
+  terms::GlossaryService::CacheStats st;
+  if (glossaries != nullptr) st = glossaries->cache_stats();
+  return Json{
+      {"index_builds", st.builds}, {"l2_hits", st.l2_hits}, {"revalidations", st.revalidations}};
+}
+
 absl::StatusOr<Response> Status(const MtState& st, Request&) {
   Json engines = Json::array();
   for (const auto& e : st.router().Engines()) {
@@ -500,6 +508,7 @@ absl::StatusOr<Response> Status(const MtState& st, Request&) {
                                 {"database", {{"replicas", replicas}}},
                                 {"l2_cache", L2Json(st.services.redis)},
                                 {"tm_cache", TmCacheJson(st.services.tm->CacheStats())},
+                                {"glossary_cache", GlossaryCacheJson(st.services.glossaries)},
                                 {"cache",
                                  {{"entries", c.cache_entries},
                                   {"bytes", c.cache_bytes},

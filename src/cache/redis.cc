@@ -108,9 +108,13 @@ RedisClient::RedisClient(std::string host, int port, std::string password, int d
       options_(options),
       breaker_(options.breaker, clock) {}
 
-RedisClient::~RedisClient() {
+RedisClient::~RedisClient() { Unsubscribe(); }
+
+void RedisClient::Unsubscribe() {
   stop_ = true;
-  if (subscriber_.joinable()) subscriber_.join();
+  for (std::thread& t : subscribers_) {
+    if (t.joinable()) t.join();
+  }
 }
 
 absl::StatusOr<std::unique_ptr<RedisClient::Conn>> RedisClient::Connect(
@@ -256,7 +260,7 @@ std::optional<bool> RedisClient::TakeToken(std::string_view key, double rate, do
 }
 
 void RedisClient::Subscribe(std::string_view channel, std::function<void(std::string_view)> fn) {
-  subscriber_ = std::thread(
+  subscribers_.emplace_back(
       [this, channel = std::string(channel), fn = std::move(fn)] { SubscribeLoop(channel, fn); });
 }
 

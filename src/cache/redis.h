@@ -61,9 +61,12 @@ class RedisClient {
   // (the caller then limits on its own). *retry_after: when a token is back.
   std::optional<bool> TakeToken(std::string_view key, double rate, double burst, bool take,
                                 absl::Duration* retry_after);
-  // Calls fn(message) for each message on `channel`, from a thread of its own that
-  // re-subscribes after any loss of Redis. One subscription per client.
+  // Calls fn(message) for each message on `channel`, from a thread (and connection) of its own
+  // that re-subscribes after any loss of Redis; messages published meanwhile are lost. Call it
+  // before the client is shared between threads.
   void Subscribe(std::string_view channel, std::function<void(std::string_view)> fn);
+  // Ends every subscription: no `fn` runs after this returns (the destructor does it too).
+  void Unsubscribe();
 
   RedisStats Stats();
   const std::string& address() const { return address_; }  // host:port, no password
@@ -91,7 +94,7 @@ class RedisClient {
   std::vector<std::unique_ptr<Conn>> idle_ ABSL_GUARDED_BY(mu_);
   std::atomic<int64_t> hits_{0}, misses_{0}, errors_{0}, bypassed_{0};
   std::atomic<bool> stop_{false};
-  std::thread subscriber_;
+  std::vector<std::thread> subscribers_;
 };
 
 // The channel on which a process announces a TM store it changed (the message is the store id).

@@ -259,7 +259,9 @@ class GlossaryRepository {
   virtual absl::Status DeleteGlossary(std::string_view tenant,
                                       std::string_view name) = 0;  // NotFound; with its concepts
   // In one transaction: with `replace_all` removes every concept first; then inserts or
-  // replaces `concepts` by id and sets the glossary's updated_at.
+  // replaces `concepts` by id and sets the glossary's updated_at. Here and in DeleteConcept,
+  // updated_at becomes `updated_at` or, if that is not later, its last value + 1 µs: it is the
+  // glossary's version, which no two states share (caches of other processes compare it).
   virtual absl::Status PutConcepts(std::string_view tenant, std::string_view name,
                                    const std::vector<ConceptRecord>& concepts, bool replace_all,
                                    absl::Time updated_at) = 0;

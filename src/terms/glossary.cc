@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/clock.h"
+#include "common/hash.h"
 #include "common/json.h"
 #include "common/names.h"
 #include "common/status.h"
@@ -56,8 +57,51 @@ absl::StatusOr<Concept> Decode(const std::string& data) {
   return c;
 }
 
+absl::StatusOr<std::vector<Concept>> DecodeAll(const std::vector<storage::ConceptRecord>& rs) {
+  std::vector<Concept> out;
+  out.reserve(rs.size());
+  for (const auto& r : rs) {
+    VERSO_ASSIGN_OR_RETURN(Concept c, Decode(r.data));
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 GlossaryInfo Info(const storage::GlossaryRecord& r) {
   return {r.tenant, r.name, r.description, r.concepts, r.terms, r.created_at, r.updated_at};
+}
+
+// An L2 entry: the glossary's concepts (their stored JSON) with the glossary they belong to.
+std::string EncodeL2(std::string_view tenant, std::string_view name, int64_t version,
+                     const std::vector<storage::ConceptRecord>& records) {
+  Json concepts = Json::array();
+  for (const auto& r : records) concepts.push_back(r.data);
+  return DumpJson(
+      {{"tenant", tenant}, {"name", name}, {"version", version}, {"concepts", concepts}});
+}
+
+// nullopt unless `value` is an entry of this glossary at this version (a hash collision or a
+// damaged entry is a miss).
+std::optional<std::vector<Concept>> DecodeL2(const std::string& value, std::string_view tenant,
+                                             std::string_view name, int64_t version) {
+  Json j = Json::parse(value, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || j.value("tenant", "") != tenant ||
+      j.value("name", "") != name || j.value("version", int64_t{-1}) != version ||
+      !j.contains("concepts") || !j["concepts"].is_array()) {
+    return std::nullopt;
+  }
+  std::vector<Concept> out;
+  for (const Json& data : j["concepts"]) {
+    if (!data.is_string()) return std::nullopt;
+    auto c = Decode(data.get<std::string>());
+    if (!c.ok()) return std::nullopt;
+    out.push_back(std::move(*c));
+  }
+  return out;
+}
+
+std::string GlossaryHash(std::string_view tenant, std::string_view name) {
+  return StrCat(StableHash64(StrCat(tenant, "\x1f", name)));
 }
 
 int StatusRank(std::string_view status) {
@@ -67,6 +111,26 @@ int StatusRank(std::string_view status) {
 }
 
 }  // namespace
+
+std::string GlossaryL2Key(std::string_view tenant, std::string_view name, int64_t version) {
+  return StrCat("glossary:", GlossaryHash(tenant, name), ":", version);
+}
+
+std::string GlossaryL2Pattern(std::string_view tenant, std::string_view name) {
+  return StrCat("glossary:", GlossaryHash(tenant, name), ":*");
+}
+
+std::string GlossaryChangeMessage(std::string_view tenant, std::string_view name) {
+  return StrCat(tenant, "\x1f", name);
+}
+
+bool ParseGlossaryChangeMessage(std::string_view message, std::string* tenant, std::string* name) {
+  const size_t at = message.find('\x1f');
+  if (at == std::string_view::npos || at == 0 || at + 1 == message.size()) return false;
+  *tenant = std::string(message.substr(0, at));
+  *name = std::string(message.substr(at + 1));
+  return true;
+}
 
 bool LangMatches(std::string_view term_lang, std::string_view lang) {
   if (EqualsIgnoreAsciiCase(term_lang, lang)) return true;
@@ -90,8 +154,9 @@ struct GlossaryService::Index {
   Matcher target{""};
 };
 
-GlossaryService::GlossaryService(storage::GlossaryRepository* repo, const Clock* clock)
-    : repo_(repo), clock_(clock) {}
+GlossaryService::GlossaryService(storage::GlossaryRepository* repo, const Clock* clock,
+                                 GlossaryCacheOptions cache)
+    : repo_(repo), clock_(clock), cache_(std::move(cache)) {}
 GlossaryService::~GlossaryService() = default;
 
 absl::Status GlossaryService::Create(std::string_view tenant, std::string_view name,
@@ -119,7 +184,7 @@ absl::StatusOr<std::vector<GlossaryInfo>> GlossaryService::List(std::string_view
 
 absl::Status GlossaryService::Delete(std::string_view tenant, std::string_view name) {
   VERSO_RETURN_IF_ERROR(repo_->DeleteGlossary(tenant, name));
-  Invalidate(tenant, name);
+  Changed(tenant, name);
   return absl::OkStatus();
 }
 
@@ -127,13 +192,7 @@ absl::StatusOr<std::vector<Concept>> GlossaryService::Concepts(std::string_view 
                                                                std::string_view name) {
   VERSO_RETURN_IF_ERROR(repo_->GetGlossary(tenant, name).status());
   VERSO_ASSIGN_OR_RETURN(std::vector<storage::ConceptRecord> rs, repo_->ListConcepts(tenant, name));
-  std::vector<Concept> out;
-  out.reserve(rs.size());
-  for (const auto& r : rs) {
-    VERSO_ASSIGN_OR_RETURN(Concept c, Decode(r.data));
-    out.push_back(std::move(c));
-  }
-  return out;
+  return DecodeAll(rs);
 }
 
 absl::StatusOr<Concept> GlossaryService::GetConcept(std::string_view tenant, std::string_view name,
@@ -189,7 +248,7 @@ absl::StatusOr<std::vector<Concept>> GlossaryService::PutConcepts(std::string_vi
     records.push_back({c.id, Encode(c), static_cast<int64_t>(c.terms.size())});
   }
   VERSO_RETURN_IF_ERROR(repo_->PutConcepts(tenant, name, records, replace_all, now));
-  Invalidate(tenant, name);
+  Changed(tenant, name);
   return concepts;
 }
 
@@ -262,13 +321,19 @@ absl::Status GlossaryService::DeleteConcept(std::string_view tenant, std::string
                                             std::string_view id) {
   VERSO_RETURN_IF_ERROR(repo_->GetGlossary(tenant, name).status());
   VERSO_RETURN_IF_ERROR(repo_->DeleteConcept(tenant, name, id, clock_->Now()));
-  Invalidate(tenant, name);
+  Changed(tenant, name);
   return absl::OkStatus();
 }
 
-void GlossaryService::Invalidate(std::string_view tenant, std::string_view name) {
+void GlossaryService::Changed(std::string_view tenant, std::string_view name) {
+  DropIndexes(tenant, name);
+  if (cache_.announce) cache_.announce(tenant, name);
+}
+
+void GlossaryService::DropIndexes(std::string_view tenant, std::string_view name) {
   const std::string prefix = StrCat(tenant, "\x1f", name, "\x1f");
   absl::MutexLock lock(&mu_);
+  ++drops_;
   for (auto it = indexes_.lower_bound(prefix);
        it != indexes_.end() && it->first.starts_with(prefix);) {
     it = indexes_.erase(it);
@@ -279,12 +344,29 @@ absl::StatusOr<std::shared_ptr<const GlossaryService::Index>> GlossaryService::I
     std::string_view tenant, std::string_view name, std::string_view source_lang,
     std::string_view target_lang) {
   const std::string key = StrCat(tenant, "\x1f", name, "\x1f", source_lang, "\x1f", target_lang);
+  const absl::Time now = clock_->MonotonicNow();
+  uint64_t drops = 0;
   {
     absl::MutexLock lock(&mu_);
     auto it = indexes_.find(key);
-    if (it != indexes_.end()) return it->second;
+    if (it != indexes_.end() && now - it->second.checked < cache_.revalidate) {
+      return it->second.index;
+    }
+    drops = drops_;
   }
-  VERSO_ASSIGN_OR_RETURN(std::vector<Concept> concepts, Concepts(tenant, name));
+  // The glossary's version (NotFound once it is deleted, by any process).
+  VERSO_ASSIGN_OR_RETURN(storage::GlossaryRecord glossary, repo_->GetGlossary(tenant, name));
+  const int64_t version = absl::ToUnixMicros(glossary.updated_at);
+  {
+    absl::MutexLock lock(&mu_);
+    ++stats_.revalidations;
+    auto it = indexes_.find(key);
+    if (it != indexes_.end() && it->second.version >= version) {
+      it->second.checked = now;
+      return it->second.index;
+    }
+  }
+  VERSO_ASSIGN_OR_RETURN(std::vector<Concept> concepts, ConceptsAt(tenant, name, version));
   auto index = std::make_shared<Index>();
   index->concepts = std::move(concepts);
   index->source = Matcher(source_lang);
@@ -307,8 +389,39 @@ absl::StatusOr<std::shared_ptr<const GlossaryService::Index>> GlossaryService::I
   index->source.Build();
   index->target.Build();
   absl::MutexLock lock(&mu_);
-  indexes_[key] = index;
+  ++stats_.builds;
+  Cached& cached = indexes_[key];
+  if (cached.index == nullptr || cached.version <= version) {
+    // A change dropped the indexes while this one was built (perhaps from concepts older than
+    // it): it is checked again at its next use.
+    cached = {index, version, drops == drops_ ? now : absl::InfinitePast()};
+  }
   return std::shared_ptr<const Index>(index);
+}
+
+absl::StatusOr<std::vector<Concept>> GlossaryService::ConceptsAt(std::string_view tenant,
+                                                                 std::string_view name,
+                                                                 int64_t version) {
+  const std::string key = GlossaryL2Key(tenant, name, version);
+  if (cache_.l2_get) {
+    if (std::optional<std::string> value = cache_.l2_get(key)) {
+      if (auto concepts = DecodeL2(*value, tenant, name, version)) {
+        absl::MutexLock lock(&mu_);
+        ++stats_.l2_hits;
+        return std::move(*concepts);
+      }
+    }
+  }
+  // Read after the version: at least as new as it (so is the L2 entry made from them).
+  VERSO_ASSIGN_OR_RETURN(std::vector<storage::ConceptRecord> rs, repo_->ListConcepts(tenant, name));
+  VERSO_ASSIGN_OR_RETURN(std::vector<Concept> out, DecodeAll(rs));
+  if (cache_.l2_put) cache_.l2_put(key, EncodeL2(tenant, name, version, rs));
+  return out;
+}
+
+GlossaryService::CacheStats GlossaryService::cache_stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
 }
 
 std::vector<TermHit> GlossaryService::HitsIn(const Index& index, std::string_view target_lang,

@@ -10,9 +10,11 @@
 #define VERSO_TERMS_TERMS_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -101,11 +103,36 @@ struct TermCheck {
   std::vector<std::string> forbidden;
 };
 
+// How a process's term indexes follow changes made by other processes (scale-out). Every change
+// raises the glossary's updated_at (its version: it never repeats), and an index is used for at
+// most `revalidate` before its glossary's version is read again; a newer one rebuilds it. With an
+// L2 (Redis), a rebuild takes the concepts from there (the platform spec's "glossary terms, L2,
+// 1 hour", keyed by the version, so an entry is never stale) and each change is announced, so
+// that every process drops its indexes at once instead of at its next check.
+struct GlossaryCacheOptions {
+  absl::Duration revalidate = absl::Seconds(1);
+  std::function<std::optional<std::string>(const std::string& key)> l2_get;  // nullopt: a miss
+  std::function<void(const std::string& key, const std::string& value)> l2_put;
+  // After a change: delete the glossary's L2 keys (GlossaryL2Pattern) and tell every process
+  // (which calls DropIndexes).
+  std::function<void(std::string_view tenant, std::string_view name)> announce;
+};
+
+// The L2 keys of one glossary's concepts: "glossary:HASH:VERSION" (HASH of the tenant and name;
+// the entry names both and is checked on reading), and the SCAN pattern that matches them all.
+std::string GlossaryL2Key(std::string_view tenant, std::string_view name, int64_t version);
+std::string GlossaryL2Pattern(std::string_view tenant, std::string_view name);
+// The message announcing a change on kGlossaryInvalidationChannel, and its reading.
+inline constexpr std::string_view kGlossaryInvalidationChannel = "glossary_invalidation";
+std::string GlossaryChangeMessage(std::string_view tenant, std::string_view name);
+bool ParseGlossaryChangeMessage(std::string_view message, std::string* tenant, std::string* name);
+
 // Thread-safe. Concepts are stored in the database; matchers are built on first use per
-// (glossary, source, target) and rebuilt after a change.
+// (glossary, source, target) and rebuilt after a change (see GlossaryCacheOptions).
 class GlossaryService {
  public:
-  GlossaryService(storage::GlossaryRepository* repo, const Clock* clock);
+  GlossaryService(storage::GlossaryRepository* repo, const Clock* clock,
+                  GlossaryCacheOptions cache = {});
   ~GlossaryService();
 
   absl::Status Create(std::string_view tenant, std::string_view name,
@@ -144,22 +171,45 @@ class GlossaryService {
                                   std::string_view source_lang, std::string_view target_lang,
                                   std::string_view source_markup, std::string_view translation);
 
+  // Drops this process's indexes of the glossary (another process announced a change to it).
+  void DropIndexes(std::string_view tenant, std::string_view name);
+
+  struct CacheStats {
+    int64_t builds = 0;         // indexes built
+    int64_t l2_hits = 0;        // builds whose concepts came from the L2
+    int64_t revalidations = 0;  // version reads
+  };
+  CacheStats cache_stats() const;
+
  private:
   struct Index;
+  struct Cached {
+    std::shared_ptr<const Index> index;
+    int64_t version = 0;  // the glossary's updated_at (micros) it was built from
+    absl::Time checked;   // when that version was last read
+  };
   absl::StatusOr<std::shared_ptr<const Index>> IndexFor(std::string_view tenant,
                                                         std::string_view name,
                                                         std::string_view source_lang,
                                                         std::string_view target_lang);
-  void Invalidate(std::string_view tenant, std::string_view name);
+  // The glossary's concepts at `version` (at least): from the L2 when it has them, else from the
+  // database (then stored in the L2).
+  absl::StatusOr<std::vector<Concept>> ConceptsAt(std::string_view tenant, std::string_view name,
+                                                  int64_t version);
+  // After this process changed the glossary: drops its indexes and announces the change.
+  void Changed(std::string_view tenant, std::string_view name);
   // The index's source terms in `source_markup`, with their `target_lang` terms.
   static std::vector<TermHit> HitsIn(const Index& index, std::string_view target_lang,
                                      std::string_view source_markup);
 
   storage::GlossaryRepository* repo_;
   const Clock* clock_;
-  absl::Mutex mu_;
-  std::map<std::string, std::shared_ptr<const Index>, std::less<>> indexes_ ABSL_GUARDED_BY(mu_);
+  const GlossaryCacheOptions cache_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, Cached, std::less<>> indexes_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t drops_ ABSL_GUARDED_BY(mu_) = 0;  // DropIndexes calls
+  CacheStats stats_ ABSL_GUARDED_BY(mu_);
 };
 
 // True when `term`'s language tag serves `lang` (same primary language; a regional term only

@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
 
 #include "common/clock.h"
 #include "common/file.h"
@@ -168,6 +170,106 @@ TEST_F(GlossaryServiceTest, CrudFindAndCheck) {
   ASSERT_TRUE(service_->Delete("t1", "it").ok());
   EXPECT_EQ(service_->Find("t1", "it", "en", "es", "x").status().code(),
             absl::StatusCode::kNotFound);
+}
+
+// The one target term of "server" in t1's glossary "it", as `service` finds it.
+std::string ServerIn(GlossaryService& service) {
+  auto hits = service.Find("t1", "it", "en", "es", "The server");
+  if (!hits.ok()) return std::string(hits.status().message());
+  if (hits->size() != 1 || (*hits)[0].targets.size() != 1) return "no single hit";
+  return (*hits)[0].targets[0].text;
+}
+
+Concept ServerConcept(const std::string& spanish) {
+  return {
+      "srv", "", "", "", {{"en", "server", "", "", false, ""}, {"es", spanish, "", "", false, ""}}};
+}
+
+// Two processes of one database (the same clock, frozen unless advanced): the other process's
+// index follows a change after at most GlossaryCacheOptions::revalidate, and only then.
+TEST_F(GlossaryServiceTest, AnotherProcessSeesAChangeAfterTheRevalidationInterval) {
+  GlossaryService other(&db_->glossaries(), &clock_);
+  ASSERT_TRUE(service_->Create("t1", "it", "").ok());
+  ASSERT_TRUE(service_->PutConcepts("t1", "it", {ServerConcept("servidor")}, false).ok());
+  EXPECT_EQ(ServerIn(other), "servidor");
+  EXPECT_EQ(other.cache_stats().builds, 1);
+  EXPECT_EQ(other.cache_stats().revalidations, 1);
+
+  // Same microsecond on the clock, still a newer version.
+  ASSERT_TRUE(service_->PutConcepts("t1", "it", {ServerConcept("equipo servidor")}, false).ok());
+  EXPECT_EQ(ServerIn(*service_), "equipo servidor");  // its own change: at once
+  EXPECT_EQ(ServerIn(other), "servidor");             // not read again within the second
+  EXPECT_EQ(other.cache_stats().revalidations, 1);
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(ServerIn(other), "equipo servidor");
+  EXPECT_EQ(other.cache_stats().builds, 2);
+
+  // Unchanged: the version is read again, the index kept.
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(ServerIn(other), "equipo servidor");
+  EXPECT_EQ(other.cache_stats().builds, 2);
+  EXPECT_EQ(other.cache_stats().revalidations, 3);
+
+  ASSERT_TRUE(service_->Delete("t1", "it").ok());
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(other.Find("t1", "it", "en", "es", "The server").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+// With an L2 (a map here; Redis in verso): a second process builds its index from the concepts
+// the first stored, a change is announced to every process at once, and an entry that is not
+// the glossary's (another tenant's, damaged) is never used.
+TEST_F(GlossaryServiceTest, AnL2SharesConceptsAndAnnouncedChangesAreSeenAtOnce) {
+  std::map<std::string, std::string> l2;
+  std::vector<GlossaryService*> processes;
+  GlossaryCacheOptions o;
+  o.l2_get = [&](const std::string& key) -> std::optional<std::string> {
+    auto it = l2.find(key);
+    if (it == l2.end()) return std::nullopt;
+    return it->second;
+  };
+  o.l2_put = [&](const std::string& key, const std::string& value) { l2[key] = value; };
+  o.announce = [&](std::string_view tenant, std::string_view name) {
+    std::string pattern = GlossaryL2Pattern(tenant, name);
+    ASSERT_EQ(pattern.back(), '*');
+    pattern.pop_back();
+    std::erase_if(l2, [&](const auto& kv) { return kv.first.starts_with(pattern); });
+    std::string t, n;
+    ASSERT_TRUE(ParseGlossaryChangeMessage(GlossaryChangeMessage(tenant, name), &t, &n));
+    for (GlossaryService* p : processes) p->DropIndexes(t, n);
+  };
+  GlossaryService a(&db_->glossaries(), &clock_, o);
+  GlossaryService b(&db_->glossaries(), &clock_, o);
+  processes = {&a, &b};
+  ASSERT_TRUE(a.Create("t1", "it", "").ok());
+  ASSERT_TRUE(a.PutConcepts("t1", "it", {ServerConcept("servidor")}, false).ok());
+  EXPECT_EQ(ServerIn(a), "servidor");
+  EXPECT_EQ(a.cache_stats().l2_hits, 0);
+  ASSERT_EQ(l2.size(), 1u);
+  EXPECT_TRUE(l2.begin()->first.starts_with("glossary:"));
+  EXPECT_EQ(ServerIn(b), "servidor");
+  EXPECT_EQ(b.cache_stats().l2_hits, 1);
+
+  ASSERT_TRUE(a.PutConcepts("t1", "it", {ServerConcept("equipo servidor")}, false).ok());
+  EXPECT_TRUE(l2.empty());                    // the glossary's keys deleted
+  EXPECT_EQ(ServerIn(b), "equipo servidor");  // the clock has not moved
+  EXPECT_EQ(b.cache_stats().l2_hits, 1);
+
+  // An entry under the glossary's key that names another glossary is a miss.
+  ASSERT_EQ(l2.size(), 1u);
+  const std::string key = l2.begin()->first;
+  nlohmann::json forged = nlohmann::json::parse(l2[key]);
+  forged["tenant"] = "t2";
+  l2[key] = forged.dump();
+  b.DropIndexes("t1", "it");
+  EXPECT_EQ(ServerIn(b), "equipo servidor");
+  EXPECT_EQ(b.cache_stats().l2_hits, 1);
+  l2[key] = "{not json";
+  b.DropIndexes("t1", "it");
+  EXPECT_EQ(ServerIn(b), "equipo servidor");
+  EXPECT_EQ(b.cache_stats().l2_hits, 1);
+  std::string t, n;
+  EXPECT_FALSE(ParseGlossaryChangeMessage("no separator", &t, &n));
 }
 
 TEST_F(GlossaryServiceTest, InvalidConceptsWriteNothing) {

@@ -388,7 +388,8 @@ class PgDatabase : public Database,
                            absl::Time updated_at) override {
     return pool_->Write([&](Tx& tx) -> absl::Status {
       VERSO_RETURN_IF_ERROR(
-          Changed(tx.Exec("UPDATE glossaries SET updated_at=$1 WHERE tenant=$2 AND name=$3",
+          Changed(tx.Exec("UPDATE glossaries SET updated_at=GREATEST($1, updated_at + 1) "
+                          "WHERE tenant=$2 AND name=$3",
                           {Micros(updated_at), tenant, name}),
                   absl::NotFoundError(StrCat("glossary \"", name, "\" not found"))));
       if (replace_all) {
@@ -425,8 +426,10 @@ class PgDatabase : public Database,
           Changed(tx.Exec("DELETE FROM glossary_concepts WHERE tenant=$1 AND glossary=$2 AND id=$3",
                           {tenant, name, id}),
                   absl::NotFoundError(StrCat("concept \"", id, "\" not found"))));
-      tx.Exec("UPDATE glossaries SET updated_at=$1 WHERE tenant=$2 AND name=$3",
-              {Micros(updated_at), tenant, name});
+      tx.Exec(
+          "UPDATE glossaries SET updated_at=GREATEST($1, updated_at + 1) "
+          "WHERE tenant=$2 AND name=$3",
+          {Micros(updated_at), tenant, name});
       return absl::OkStatus();
     });
   }

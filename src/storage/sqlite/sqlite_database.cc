@@ -580,7 +580,8 @@ class SqliteDatabase : public Database,
     return pool_->writer->Transaction([&]() -> absl::Status {
       VERSO_ASSIGN_OR_RETURN(
           Stmt * up,
-          pool_->writer->Prepare("UPDATE glossaries SET updated_at=? WHERE tenant=? AND name=?"));
+          pool_->writer->Prepare(
+              "UPDATE glossaries SET updated_at=MAX(?, updated_at + 1) WHERE tenant=? AND name=?"));
       up->Reset().Bind(1, Micros(updated_at)).Bind(2, tenant).Bind(3, name);
       VERSO_RETURN_IF_ERROR(
           up->RunChanging(absl::NotFoundError(StrCat("glossary \"", name, "\" not found"))));
@@ -628,7 +629,8 @@ class SqliteDatabase : public Database,
         st->RunChanging(absl::NotFoundError(StrCat("concept \"", id, "\" not found"))));
     VERSO_ASSIGN_OR_RETURN(
         Stmt * up,
-        pool_->writer->Prepare("UPDATE glossaries SET updated_at=? WHERE tenant=? AND name=?"));
+        pool_->writer->Prepare(
+            "UPDATE glossaries SET updated_at=MAX(?, updated_at + 1) WHERE tenant=? AND name=?"));
     up->Reset().Bind(1, Micros(updated_at)).Bind(2, tenant).Bind(3, name);
     return up->Run();
   }
