@@ -235,6 +235,7 @@ TEST_F(ScaleOutTest, AJobRunsThroughAndSurvivesAWorkerKilledInTheMtStage) {
 // from PostgreSQL's NOTIFY); the time it takes is printed. A replica whose replay is paused
 // leaves the rotation (reads go to the primary) and comes back when it resumes.
 TEST_F(ScaleOutTest, ChangesReachEveryProcessAndReadsFollowTheReplica) {
+  test::ExclusiveReplica exclusive;  // it pauses the shared replica
   StartApi();
   StartApi();
   const int a = apis_[0]->port(), b = apis_[1]->port();

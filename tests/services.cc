@@ -1,6 +1,8 @@
 #include "tests/services.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -63,6 +65,16 @@ std::string ReplicaUrl(const std::string& primary_database_url) {
   const std::string replica = ServiceEnv("VERSO_TEST_POSTGRES_REPLICA_URL");
   if (replica.empty()) return "";
   return WithDatabase(replica, primary_database_url.substr(primary_database_url.rfind('/') + 1));
+}
+
+ExclusiveReplica::ExclusiveReplica() {
+  const std::string path = ServicesDir() + "/replica.lock";
+  fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0 || flock(fd_, LOCK_EX) != 0) ADD_FAILURE() << "cannot lock " << path;
+}
+
+ExclusiveReplica::~ExclusiveReplica() {
+  if (fd_ >= 0) close(fd_);  // releases the lock
 }
 
 }  // namespace verso::test

@@ -17,6 +17,20 @@ std::string NewPostgresDatabase();
 // The same database's URL on the streaming replica.
 std::string ReplicaUrl(const std::string& primary_database_url);
 
+// The streaming replica is shared by every test; a test that pauses its replay or asserts on its
+// lag holds it alone for its whole body (an exclusive lock on a file beside it), so a parallel
+// test cannot resume a replay it paused nor pause one it waits to see caught up.
+class ExclusiveReplica {
+ public:
+  ExclusiveReplica();
+  ~ExclusiveReplica();
+  ExclusiveReplica(const ExclusiveReplica&) = delete;
+  ExclusiveReplica& operator=(const ExclusiveReplica&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 }  // namespace verso::test
 
 #endif  // VERSO_TESTS_SERVICES_H_

@@ -87,6 +87,7 @@ ReplicaState WaitForReplica(Database& db, F done) {
 // go to the primary (a key created a moment ago is found), and a replica whose replay is paused
 // falls behind, leaves the rotation past the ejection bound and comes back once it catches up.
 TEST(PostgresReplicaTest, ReadsFollowTheReplicaWithinTheirBound) {
+  test::ExclusiveReplica exclusive;
   PostgresOptions options;
   const std::string url = MigratedWithReplica(&options);
   ASSERT_FALSE(url.empty());
@@ -340,6 +341,7 @@ TEST(StatesTest, NamesAreStableAndParseBack) {
 // change from the log, its reads of the store's records wait for a replica that has (else the
 // primary answers): a record cache filled after the change never keeps the old text.
 TEST(PostgresReplicaTest, ARecordIsNeverReadOlderThanTheChangesReadFromTheLog) {
+  test::ExclusiveReplica exclusive;
   PostgresOptions options;
   const std::string url = MigratedWithReplica(&options);
   ASSERT_FALSE(url.empty());
