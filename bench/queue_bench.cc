@@ -1,7 +1,8 @@
 // The durable task queue's throughput on either backend: N tasks queued (in batches of 1,000 per
 // transaction), then W worker threads lease and finish them until none is left, as the job
-// workers do (LeaseTask, then Apply with finish_task). Prints tasks/s for both phases and the
-// lease latency percentiles.
+// workers do (LeaseTask, then Apply with finish_task): W is how many worker threads there are
+// across processes (one process here, so PostgreSQL groups their leases as one process's workers
+// would be grouped). Prints tasks/s for both phases and the lease latency percentiles.
 //   queue_bench URL TASKS WORKERS [TENANTS]
 // URL: sqlite:PATH or postgresql://... (an empty, migrated database).
 #include <algorithm>

@@ -6,8 +6,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "common/strings.h"
 #include "storage/storage.h"
@@ -544,6 +547,85 @@ TEST_P(TmRepositorySuite, LeasesAreFairBetweenTenants) {
   // At most two per tenant: "big" has two running, "small" nothing left.
   EXPECT_TRUE(absl::IsNotFound(jobs.LeaseTask("w4", now, until, 2).status()));
   EXPECT_TRUE(jobs.LeaseTask("w4", now, until, 3).ok());
+}
+
+// A job with `tasks` analysis tasks for `tenant`, queued at `at`.
+inline JobChange QueuedJob(const std::string& id, const std::string& tenant, int tasks,
+                           absl::Time at) {
+  JobChange c;
+  JobRecord j;
+  j.id = id;
+  j.tenant = tenant;
+  j.source_lang = "en";
+  j.target_langs = {"de"};
+  j.format = "segments";
+  j.created_at = j.updated_at = at;
+  c.jobs.push_back(j);
+  for (int i = 0; i < tasks; ++i) {
+    TaskRecord t;
+    t.job_id = id;
+    t.kind = TaskKind::kAnalyse;
+    t.target_lang = "de";
+    t.run_after = t.created_at = at;
+    c.enqueue.push_back(t);
+  }
+  return c;
+}
+
+// Workers lease and finish at the same moment, which both backends group (SQLite commits
+// concurrent queue writes together, PostgreSQL leases for concurrent callers in one call):
+// every task goes to exactly one worker, and a change refused inside a group leaves out all of
+// its own writes (here the finish it made before its new job was refused) and nobody else's.
+TEST_P(TmRepositorySuite, ConcurrentWorkersLeaseEachTaskOnceAndFailAlone) {
+  JobRepository& jobs = db_->jobs();
+  const absl::Time t0 = absl::FromUnixSeconds(1'700'000'000);
+  constexpr int kTasks = 200;
+  JobChange queued = QueuedJob("job_g", "acme", kTasks, t0);
+  queued.jobs[0].idempotency_key = "k-g";
+  ASSERT_TRUE(jobs.Apply(queued).ok());
+  std::atomic<int> finished{0}, refused{0}, other{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 16; ++w) {
+    workers.emplace_back([&, w] {
+      const std::string owner = StrCat("w", w);
+      while (true) {
+        auto task = jobs.LeaseTask(owner, t0, t0 + absl::Minutes(5));
+        if (absl::IsNotFound(task.status())) return;
+        if (!task.ok()) {
+          ++other;
+          return;
+        }
+        JobSegmentRecord seg;
+        seg.job_id = "job_g";
+        seg.target_lang = "de";
+        seg.source = "s";
+        seg.index = 100000 + task->id;
+        // Finishes the task, then makes a job whose idempotency key is taken: refused whole.
+        JobRecord dup = queued.jobs[0];
+        dup.id = StrCat("job_dup_", task->id);
+        absl::Status s = jobs.Apply({{dup}, {seg}, {}, task->id, owner, {}});
+        absl::IsAlreadyExists(s) ? ++refused : ++other;
+        seg.index = task->id;
+        jobs.Apply({{}, {seg}, {}, task->id, owner, {}}).ok() ? ++finished : ++other;
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  EXPECT_EQ(finished.load(), kTasks);
+  EXPECT_EQ(refused.load(), kTasks);
+  EXPECT_EQ(other.load(), 0);
+  auto segments = jobs.GetJobSegments("job_g", "de");
+  ASSERT_TRUE(segments.ok());
+  ASSERT_EQ(segments->size(), static_cast<size_t>(kTasks));
+  for (const auto& s : *segments) EXPECT_LT(s.index, 100000) << s.index;
+  auto tasks = jobs.JobTasks("job_g");
+  ASSERT_TRUE(tasks.ok());
+  ASSERT_EQ(tasks->size(), static_cast<size_t>(kTasks));
+  for (const auto& t : *tasks) {
+    EXPECT_EQ(t.state, TaskState::kDone);
+    EXPECT_EQ(t.attempts, 1);
+  }
+  EXPECT_TRUE(absl::IsNotFound(jobs.GetJob("job_dup_1").status()));
 }
 
 }  // namespace verso::storage

@@ -2,6 +2,9 @@
 #include <filesystem>
 #include <thread>
 
+#include <sqlite3.h>
+
+#include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 
 #include "storage/storage.h"
@@ -253,7 +256,7 @@ TEST(PostgresOpenTest, MultiHostUrlsFindThePrimaryAndBadSettingsSayWhy) {
   options.listen = false;
   auto unmigrated = OpenPostgres(url, options);
   EXPECT_EQ(unmigrated.status().message(),
-            "the database's schema is version 0 and this verso needs version 1: run `verso "
+            "the database's schema is version 0 and this verso needs version 2: run `verso "
             "migrate` first");
   options.migrate = true;
   // The replica has the new database once it has replayed its creation (libpq moves on to the
@@ -293,6 +296,57 @@ TEST(SqliteTmRepositoryTest, ReopenKeepsDataAndSchema) {
   auto db = OpenSqlite(path, SqliteOptions{});
   ASSERT_TRUE(db.ok()) << db.status();
   EXPECT_EQ((*db)->tm().GetStore("tm_x")->target_lang, "fr");
+}
+
+// The first column of the first row of `query` on the SQLite file at `path` (-1: no row).
+int64_t QueryInt(const std::string& path, const char* query) {
+  sqlite3* raw = nullptr;
+  int64_t value = -1;
+  if (sqlite3_open(path.c_str(), &raw) == SQLITE_OK) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(raw, query, -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+      value = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(raw);
+  return value;
+}
+
+// Schema 9 gave tasks their job's tenant: tasks queued before it are filled in, and a lease's
+// per-tenant limit counts them.
+TEST(SqliteTmRepositoryTest, TasksQueuedBeforeSchema9GetTheirTenant) {
+  std::string dir = ::testing::TempDir() + "/sqlite_schema9_" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string path = dir + "/verso.db";
+  const absl::Time t0 = absl::FromUnixSeconds(1'700'000'000);
+  {
+    auto db = OpenSqlite(path, SqliteOptions{});
+    ASSERT_TRUE(db.ok()) << db.status();
+    ASSERT_TRUE((*db)->jobs().Apply(QueuedJob("job_old", "acme", 2, t0)).ok());
+  }
+  auto sql = [&](const char* text) {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+    char* error = nullptr;
+    EXPECT_EQ(sqlite3_exec(raw, text, nullptr, nullptr, &error), SQLITE_OK) << (error ? error : "");
+    sqlite3_free(error);
+    sqlite3_close(raw);
+  };
+  // Back to schema 8: no tenant column.
+  sql("DROP INDEX tasks_tenant_runnable; ALTER TABLE tasks DROP COLUMN tenant; "
+      "DELETE FROM schema_migrations WHERE version = 9;");
+  auto db = OpenSqlite(path, SqliteOptions{});
+  ASSERT_TRUE(db.ok()) << db.status();
+  EXPECT_EQ(QueryInt(path, "SELECT count(*) FROM tasks WHERE tenant = 'acme'"), 2);
+  JobRepository& jobs = (*db)->jobs();
+  const absl::Time now = t0 + absl::Seconds(1);
+  ASSERT_TRUE(jobs.LeaseTask("w1", now, now + absl::Minutes(1), 1).ok());
+  // "acme" has one running: with a limit of one, its second task waits.
+  EXPECT_TRUE(absl::IsNotFound(jobs.LeaseTask("w2", now, now + absl::Minutes(1), 1).status()));
+  EXPECT_TRUE(jobs.LeaseTask("w2", now, now + absl::Minutes(1), 2).ok());
 }
 
 TEST(SqliteTmRepositoryTest, NotADatabaseIsDataLoss) {

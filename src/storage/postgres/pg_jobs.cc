@@ -5,6 +5,7 @@
 #include "storage/postgres/pg_jobs.h"
 
 #include <atomic>
+#include <deque>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -304,14 +305,36 @@ class PgJobs : public JobRepository {
     });
   }
 
+  // Concurrent calls of this process share one lease_tasks call: the first waiter leads and
+  // leases for up to kMaxLeaseGroup waiters in line behind it (same per-tenant limit, distinct
+  // owners), so idle workers pay one round trip and one scan of the queue between them.
   absl::StatusOr<TaskRecord> LeaseTask(std::string_view owner, absl::Time now,
                                        absl::Time lease_until, int max_per_tenant) override {
-    return pool_->Read([&](Tx& tx) -> absl::StatusOr<TaskRecord> {
-      pqxx::result r = tx.Exec(StrCat("SELECT ", kTaskColumns, " FROM lease_task($1,$2,$3,$4)"),
-                               {owner, Micros(now), Micros(lease_until), max_per_tenant});
-      if (r.empty()) return absl::NotFoundError("no runnable task");
-      return ReadTask(r[0]);
-    });
+    LeaseWaiter self{owner, now, lease_until, max_per_tenant};
+    std::vector<LeaseWaiter*> group;
+    {
+      absl::MutexLock lock(&lease_mu_);
+      lease_queue_.push_back(&self);
+      while (!self.done && lease_queue_.front() != &self) lease_cv_.Wait(&lease_mu_);
+      if (self.done) return std::move(self.result);
+      for (LeaseWaiter* w : lease_queue_) {
+        if (group.size() == kMaxLeaseGroup || w->max_per_tenant != max_per_tenant) break;
+        bool same_owner = false;
+        for (const LeaseWaiter* g : group) same_owner |= g->owner == w->owner;
+        if (same_owner) break;
+        group.push_back(w);
+      }
+    }
+    LeaseGroup(group);
+    {
+      absl::MutexLock lock(&lease_mu_);
+      for (LeaseWaiter* w : group) {
+        lease_queue_.pop_front();  // the group is the front of the line: only leaders pop
+        w->done = true;
+      }
+    }
+    lease_cv_.SignalAll();
+    return std::move(self.result);
   }
 
   absl::Status RenewLease(int64_t task_id, std::string_view owner,
@@ -477,6 +500,61 @@ class PgJobs : public JobRepository {
     return absl::OkStatus();
   }
 
+  struct LeaseWaiter {
+    std::string_view owner;
+    absl::Time now;
+    absl::Time lease_until;
+    int max_per_tenant;
+    absl::StatusOr<TaskRecord> result = absl::NotFoundError("no runnable task");
+    bool done = false;
+  };
+  static constexpr size_t kMaxLeaseGroup = 64;
+
+  // The leader's step: one lease_tasks call for `group` (at the leader's time, the earliest),
+  // each waiter's result set; a waiter no task was left for gets NotFound.
+  void LeaseGroup(const std::vector<LeaseWaiter*>& group) {
+    std::vector<std::string> owners, untils;
+    for (const LeaseWaiter* w : group) {
+      owners.emplace_back(w->owner);
+      untils.push_back(std::to_string(Micros(w->lease_until)));
+    }
+    auto leased = pool_->Read([&](Tx& tx) -> absl::StatusOr<std::vector<TaskRecord>> {
+      pqxx::result r = tx.Exec(
+          StrCat("SELECT ", kTaskColumns, " FROM lease_tasks($1::TEXT[], $2::BIGINT[], $3, $4)"),
+          {ArrayLiteral(owners), ArrayLiteral(untils), Micros(group[0]->now),
+           group[0]->max_per_tenant});
+      std::vector<TaskRecord> out;
+      for (const auto& row : r) out.push_back(ReadTask(row));
+      return out;
+    });
+    for (LeaseWaiter* w : group) {
+      if (!leased.ok()) {
+        w->result = leased.status();
+        continue;
+      }
+      for (TaskRecord& t : *leased) {
+        if (t.lease_owner == w->owner) w->result = std::move(t);
+      }
+    }
+  }
+
+  // A PostgreSQL array literal of `items`, each quoted.
+  static std::string ArrayLiteral(const std::vector<std::string>& items) {
+    std::string out = "{";
+    for (size_t i = 0; i < items.size(); ++i) {
+      out += i ? ",\"" : "\"";
+      for (char c : items[i]) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+      }
+      out += '"';
+    }
+    return out + "}";
+  }
+
+  absl::Mutex lease_mu_;
+  absl::CondVar lease_cv_;
+  std::deque<LeaseWaiter*> lease_queue_ ABSL_GUARDED_BY(lease_mu_);  // front: the leader's group
   Pool* pool_;
   pg::ReplicaSet* replicas_;  // may be null
   const absl::Duration max_lag_;

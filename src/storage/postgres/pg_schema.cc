@@ -263,6 +263,59 @@ CREATE TABLE webhook_deliveries(
   at BIGINT NOT NULL);
 CREATE INDEX webhook_deliveries_job ON webhook_deliveries(job_id, id);
 )sql",
+    // 2: leases for several workers in one call (a process's idle workers lease together).
+    R"sql(
+DROP FUNCTION lease_task(TEXT, BIGINT, BIGINT, BIGINT);
+-- Leases up to one task per entry of p_owners (the n-th task leased goes to p_owners[n] until
+-- p_untils[n]): first tasks whose lease expired (their worker died), then queued tasks in the
+-- order of the least busy tenant (tasks leased now, counting those this call leases) and the
+-- earliest run_after, never past p_max leased per tenant when p_max > 0. Rows other callers
+-- are leasing at the same moment are skipped, not waited for (FOR UPDATE SKIP LOCKED).
+CREATE FUNCTION lease_tasks(p_owners TEXT[], p_untils BIGINT[], p_now BIGINT, p_max BIGINT)
+RETURNS SETOF tasks LANGUAGE plpgsql AS $$
+DECLARE
+  v_want INT := cardinality(p_owners);
+  v_ids BIGINT[];
+BEGIN
+  -- A lease is soft state: one lost in a crash only returns its task to the queue (a finish by
+  -- its old owner is then refused), so it need not wait for the WAL to reach the disk.
+  PERFORM set_config('synchronous_commit', 'off', true);
+  v_ids := ARRAY(
+    SELECT t.id FROM tasks t
+     WHERE t.state = 'leased' AND t.lease_until < p_now
+       AND (p_max <= 0 OR (SELECT count(*) FROM tasks b WHERE b.state = 'leased'
+                           AND b.lease_until >= p_now AND b.tenant = t.tenant) < p_max)
+     ORDER BY t.lease_until, t.id LIMIT v_want FOR UPDATE SKIP LOCKED);
+  IF cardinality(v_ids) < v_want THEN
+    v_ids := v_ids || ARRAY(
+      WITH RECURSIVE tn(tenant) AS (
+        (SELECT q.tenant FROM tasks q WHERE q.state = 'queued' ORDER BY q.tenant LIMIT 1)
+        UNION ALL
+        SELECT (SELECT q.tenant FROM tasks q WHERE q.state = 'queued' AND q.tenant > tn.tenant
+                ORDER BY q.tenant LIMIT 1) FROM tn WHERE tn.tenant IS NOT NULL),
+      busy AS (SELECT b.tenant, count(*) AS n FROM tasks b
+               WHERE b.state = 'leased' AND b.lease_until >= p_now GROUP BY b.tenant),
+      picked AS (
+        SELECT c.id, c.run_after, COALESCE(busy.n, 0) + c.rn AS load
+          FROM tn LEFT JOIN busy ON busy.tenant = tn.tenant
+          CROSS JOIN LATERAL (
+            SELECT l.id, l.run_after, row_number() OVER (ORDER BY l.run_after, l.id) AS rn
+              FROM (SELECT q.id, q.run_after FROM tasks q
+                     WHERE q.state = 'queued' AND q.tenant = tn.tenant AND q.run_after <= p_now
+                     ORDER BY q.run_after, q.id LIMIT v_want - cardinality(v_ids)
+                     FOR UPDATE SKIP LOCKED) l) c
+         WHERE tn.tenant IS NOT NULL AND (p_max <= 0 OR COALESCE(busy.n, 0) + c.rn <= p_max))
+      SELECT picked.id FROM picked ORDER BY picked.load, picked.run_after, picked.id
+       LIMIT v_want - cardinality(v_ids));
+  END IF;
+  RETURN QUERY UPDATE tasks SET state = 'leased', attempts = tasks.attempts + 1,
+      crashes = tasks.crashes + CASE WHEN tasks.state = 'leased' THEN 1 ELSE 0 END,
+      lease_owner = o.owner, lease_until = o.until
+    FROM (SELECT x.id, p_owners[x.n] AS owner, p_untils[x.n] AS until
+            FROM unnest(v_ids) WITH ORDINALITY AS x(id, n)) o
+    WHERE tasks.id = o.id RETURNING tasks.*;
+END $$;
+)sql",
 };
 
 constexpr int64_t kMigrationLock = 7243000;

@@ -227,6 +227,13 @@ CREATE TRIGGER tm_changes_store_delete AFTER DELETE ON tm_stores BEGIN
   INSERT INTO tm_changes(store_num, segment_id, kind) VALUES (OLD.num, 0, 's');
 END;
 )sql",
+    // 9: tasks carry their job's tenant, so a lease finds each tenant's next runnable task by
+    // index instead of sorting the whole backlog (18 ms per lease at 20,000 queued tasks).
+    R"sql(
+ALTER TABLE tasks ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
+UPDATE tasks SET tenant = COALESCE((SELECT j.tenant FROM jobs j WHERE j.id = tasks.job_id), '');
+CREATE INDEX tasks_tenant_runnable ON tasks(state, tenant, run_after);
+)sql",
 };
 
 int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }

@@ -170,6 +170,70 @@ absl::StatusOr<std::unique_ptr<ConnectionPool>> ConnectionPool::Open(const std::
   return pool;
 }
 
+absl::Status ConnectionPool::GroupWrite(absl::FunctionRef<absl::Status()> body) {
+  GroupWriter self{body};
+  std::vector<GroupWriter*> group;
+  {
+    absl::MutexLock lock(&group_mu_);
+    group_.push_back(&self);
+    while (!self.done && group_.front() != &self) group_cv_.Wait(&group_mu_);
+    if (self.done) return self.status;  // a leader ran it
+    for (GroupWriter* w : group_) {
+      if (group.size() == kMaxGroup) break;
+      group.push_back(w);
+    }
+  }
+  RunGroup(group);  // writers arriving meanwhile queue behind the group
+  {
+    absl::MutexLock lock(&group_mu_);
+    for (GroupWriter* w : group) {
+      group_.pop_front();
+      w->done = true;
+    }
+  }
+  group_cv_.SignalAll();  // the group's writers return; the next front leads
+  return self.status;
+}
+
+void ConnectionPool::RunGroup(const std::vector<GroupWriter*>& group) {
+  absl::MutexLock lock(&write_mu);
+  auto fail_all = [&](const absl::Status& s) {
+    for (GroupWriter* w : group) {
+      if (w->status.ok()) w->status = s;
+    }
+  };
+  if (absl::Status begin = writer->Exec("BEGIN IMMEDIATE"); !begin.ok()) return fail_all(begin);
+  const bool alone = group.size() == 1;  // no savepoint needed: ROLLBACK undoes it
+  for (GroupWriter* w : group) {
+    if (!alone) {
+      if (absl::Status sp = writer->Exec("SAVEPOINT w"); !sp.ok()) {
+        writer->Exec("ROLLBACK").IgnoreError();
+        return fail_all(sp);
+      }
+    }
+    w->status = w->body();
+    if (alone) break;
+    if (!w->status.ok()) {
+      if (absl::Status undo = writer->Exec("ROLLBACK TO w"); !undo.ok()) {
+        writer->Exec("ROLLBACK").IgnoreError();
+        return fail_all(undo);
+      }
+    }
+    if (absl::Status release = writer->Exec("RELEASE w"); !release.ok()) {
+      writer->Exec("ROLLBACK").IgnoreError();
+      return fail_all(release);
+    }
+  }
+  if (alone && !group[0]->status.ok()) {
+    writer->Exec("ROLLBACK").IgnoreError();
+    return;
+  }
+  if (absl::Status commit = writer->Exec("COMMIT"); !commit.ok()) {
+    writer->Exec("ROLLBACK").IgnoreError();
+    fail_all(commit);
+  }
+}
+
 ConnectionPool::Reader::Reader(ConnectionPool* pool) : pool_(pool) {
   absl::MutexLock lock(&pool_->pool_mu_);
   while (pool_->idle_.empty()) pool_->pool_cv_.Wait(&pool_->pool_mu_);
