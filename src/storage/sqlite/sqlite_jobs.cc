@@ -121,11 +121,18 @@ class SqliteJobs : public JobRepository {
  public:
   explicit SqliteJobs(ConnectionPool* pool) : pool_(pool) {}
 
-  // The queue's writes are group-committed: concurrent workers' leases and finishes share one
-  // transaction and one fsync (ConnectionPool::GroupWrite).
+  // The queue's small writes are group-committed: concurrent workers' leases and finishes share
+  // one transaction and one fsync (ConnectionPool::GroupWrite). A change of many rows commits
+  // alone: its own writes outweigh a commit, and inside a group its savepoint would copy every
+  // page it changes to a statement journal (the jobs benchmark took 30 % longer grouped).
   absl::Status Apply(const JobChange& change) override {
-    return pool_->GroupWrite([&] { return ApplyLocked(change); });
+    const size_t rows = change.jobs.size() + change.segments.size() + change.enqueue.size() +
+                        change.deliveries.size();
+    if (rows <= kGroupedRows) return pool_->GroupWrite([&] { return ApplyLocked(change); });
+    absl::MutexLock lock(&pool_->write_mu);
+    return pool_->writer->Transaction([&] { return ApplyLocked(change); });
   }
+  static constexpr size_t kGroupedRows = 4;
 
   // One writer process at a time is SQLite's model; within it, one job change at a time.
   absl::Status Exclusively(std::string_view, const std::function<absl::Status()>& fn) override {
