@@ -269,8 +269,9 @@ DROP FUNCTION lease_task(TEXT, BIGINT, BIGINT, BIGINT);
 -- Leases up to one task per entry of p_owners (the n-th task leased goes to p_owners[n] until
 -- p_untils[n]): first tasks whose lease expired (their worker died), then queued tasks in the
 -- order of the least busy tenant (tasks leased now, counting those this call leases) and the
--- earliest run_after, never past p_max leased per tenant when p_max > 0. Rows other callers
--- are leasing at the same moment are skipped, not waited for (FOR UPDATE SKIP LOCKED).
+-- earliest run_after, never past p_max leased per tenant when p_max > 0 (expired leases taken
+-- over together are each checked against the count before the call). Rows other callers are
+-- leasing at the same moment are skipped, not waited for (FOR UPDATE SKIP LOCKED).
 CREATE FUNCTION lease_tasks(p_owners TEXT[], p_untils BIGINT[], p_now BIGINT, p_max BIGINT)
 RETURNS SETOF tasks LANGUAGE plpgsql AS $$
 DECLARE
