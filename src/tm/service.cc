@@ -810,8 +810,9 @@ absl::StatusOr<std::vector<SegmentRecord>> TmService::FetchRecords(Store* store,
   }
   std::vector<SegmentRecord> fetched;
   if (!missing.empty() && nonblocking) return WouldBlock("reading segments from storage");
-  const uint64_t generation = store->records.Generation();
+  uint64_t generation = 0;  // the record cache's, before the read (only a read fills it)
   if (!missing.empty()) {
+    generation = store->records.Generation();
     VERSO_ASSIGN_OR_RETURN(fetched, repo_->GetSegments(store->record.id, missing));
   }
   std::vector<SegmentRecord> out;
