@@ -544,6 +544,32 @@ struct ReplicaState {
   bool in_rotation = false;  // reachable and lag within the ejection bound
 };
 
+// A process of a cluster as it announces itself (the TM nodes: `verso serve --roles tm`). A node
+// whose heartbeat stopped is gone once `expires_at` passes (by the reader's clock: the cluster's
+// machines keep their clocks in step, as PostgreSQL's replication already needs).
+struct NodeRecord {
+  std::string id;    // stable across restarts ("host:port", or the pod's name)
+  std::string role;  // "tm"
+  std::string url;   // where it answers: "http://127.0.0.1:7001"
+  absl::Time started_at;
+  absl::Time expires_at;
+};
+
+// Membership and shared settings of the processes on one database. Thread-safe.
+class ClusterRepository {
+ public:
+  virtual ~ClusterRepository() = default;
+  // Inserts or refreshes the node's row (a heartbeat); forgets rows expired over an hour ago.
+  virtual absl::Status Heartbeat(const NodeRecord& node) = 0;
+  // A node leaving on purpose (its successors take over at once, not at expiry).
+  virtual absl::Status RemoveNode(std::string_view id) = 0;
+  // Every row, expired ones too, by id. Always read on the primary.
+  virtual absl::StatusOr<std::vector<NodeRecord>> ListNodes() = 0;
+  // The setting's value; when it has none yet, `initial` is stored and returned (the first
+  // process to ask decides, every later one reads the same).
+  virtual absl::StatusOr<std::string> Setting(std::string_view name, std::string_view initial) = 0;
+};
+
 // One database: every repository over the same storage.
 class Database {
  public:
@@ -555,6 +581,7 @@ class Database {
   virtual GlossaryRepository& glossaries() = 0;
   virtual QaProfileRepository& qa_profiles() = 0;
   virtual JobRepository& jobs() = 0;
+  virtual ClusterRepository& cluster() = 0;
   // A trivial query: is the database reachable?
   virtual absl::Status Ping() = 0;
   // Periodic upkeep (PostgreSQL: the jobs table's monthly partitions, made three months ahead);

@@ -334,6 +334,34 @@ TEST_P(TmRepositorySuite, QaProfilesPutGetListDelete) {
   EXPECT_EQ(q.GetQaProfile("other", "web")->disabled_checks, std::vector<std::string>{"numbers"});
 }
 
+TEST_P(TmRepositorySuite, ClusterNodesHeartbeatLeaveAndSettingsAreDecidedOnce) {
+  ClusterRepository& c = db_->cluster();
+  const absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
+  ASSERT_TRUE(c.Heartbeat({"b", "tm", "http://127.0.0.1:2", t0, t0 + absl::Seconds(5)}).ok());
+  ASSERT_TRUE(c.Heartbeat({"a", "tm", "http://127.0.0.1:1", t0, t0 + absl::Seconds(5)}).ok());
+  // A heartbeat moves the expiry and the URL of the same row.
+  ASSERT_TRUE(c.Heartbeat({"b", "tm", "http://127.0.0.1:3", t0, t0 + absl::Seconds(9)}).ok());
+  auto nodes = c.ListNodes();
+  ASSERT_TRUE(nodes.ok()) << nodes.status();
+  ASSERT_EQ(nodes->size(), 2u);
+  EXPECT_EQ((*nodes)[0].id, "a");
+  EXPECT_EQ((*nodes)[1].url, "http://127.0.0.1:3");
+  EXPECT_EQ((*nodes)[1].expires_at, t0 + absl::Seconds(9));
+  EXPECT_EQ((*nodes)[1].started_at, t0);
+  ASSERT_TRUE(c.RemoveNode("a").ok());
+  // A row expired over an hour before someone's heartbeat is forgotten.
+  ASSERT_TRUE(c.Heartbeat({"c", "tm", "http://127.0.0.1:4", t0, t0 + absl::Hours(2)}).ok());
+  nodes = c.ListNodes();
+  ASSERT_TRUE(nodes.ok());
+  ASSERT_EQ(nodes->size(), 1u);
+  EXPECT_EQ((*nodes)[0].id, "c");
+  auto first = c.Setting("secret", "one");
+  auto second = c.Setting("secret", "two");
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(*first, "one");
+  EXPECT_EQ(*second, "one");
+}
+
 TEST_P(TmRepositorySuite, EnginePoliciesPutGetListDelete) {
   PolicyRepository& p = db_->policies();
   EXPECT_TRUE(absl::IsNotFound(p.GetPolicy("acme", "default").status()));

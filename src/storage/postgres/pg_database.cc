@@ -129,7 +129,8 @@ class PgDatabase : public Database,
                    public ImportRepository,
                    public PolicyRepository,
                    public GlossaryRepository,
-                   public QaProfileRepository {
+                   public QaProfileRepository,
+                   public ClusterRepository {
  public:
   static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& url,
                                                         const PostgresOptions& options) {
@@ -163,6 +164,7 @@ class PgDatabase : public Database,
   GlossaryRepository& glossaries() override { return *this; }
   QaProfileRepository& qa_profiles() override { return *this; }
   JobRepository& jobs() override { return *jobs_; }
+  ClusterRepository& cluster() override { return *this; }
 
   absl::Status Ping() override {
     return pool_->Read([](Tx& tx) -> absl::Status {
@@ -187,6 +189,51 @@ class PgDatabase : public Database,
 
   absl::StatusOr<std::vector<std::string>> ArchiveJobs(absl::Time before) override {
     return pg::DetachJobPartitions(pool_.get(), before);
+  }
+
+  // ---- Cluster ----
+
+  absl::Status Heartbeat(const NodeRecord& n) override {
+    return pool_->Write([&](Tx& tx) -> absl::Status {
+      tx.Exec(
+          "INSERT INTO cluster_nodes(id, role, url, started_at, expires_at) "
+          "VALUES($1,$2,$3,$4,$5) ON CONFLICT(id) DO UPDATE SET role=excluded.role, "
+          "url=excluded.url, started_at=excluded.started_at, expires_at=excluded.expires_at",
+          {n.id, n.role, n.url, Micros(n.started_at), Micros(n.expires_at)});
+      tx.Exec("DELETE FROM cluster_nodes WHERE expires_at < $1",
+              {Micros(n.expires_at - absl::Hours(1))});
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status RemoveNode(std::string_view id) override {
+    return pool_->Write([&](Tx& tx) -> absl::Status {
+      tx.Exec("DELETE FROM cluster_nodes WHERE id = $1", {id});
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<std::vector<NodeRecord>> ListNodes() override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::vector<NodeRecord>> {
+      pqxx::result r =
+          tx.Exec("SELECT id, role, url, started_at, expires_at FROM cluster_nodes ORDER BY id");
+      std::vector<NodeRecord> out;
+      for (const auto& row : r) {
+        out.push_back({Str(row[0]), Str(row[1]), Str(row[2]), FromMicros(Int(row[3])),
+                       FromMicros(Int(row[4]))});
+      }
+      return out;
+    });
+  }
+
+  absl::StatusOr<std::string> Setting(std::string_view name, std::string_view initial) override {
+    return pool_->Write([&](Tx& tx) -> absl::StatusOr<std::string> {
+      tx.Exec("INSERT INTO cluster_settings(name, value) VALUES($1,$2) ON CONFLICT DO NOTHING",
+              {name, initial});
+      pqxx::result r = tx.Exec("SELECT value FROM cluster_settings WHERE name = $1", {name});
+      if (r.empty()) return absl::InternalError(StrCat("cluster setting ", name, " vanished"));
+      return Str(r[0][0]);
+    });
   }
 
   // ---- API keys ----

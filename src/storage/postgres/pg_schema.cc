@@ -317,6 +317,17 @@ BEGIN
     WHERE tasks.id = o.id RETURNING tasks.*;
 END $$;
 )sql",
+    // 3: cluster membership (heartbeats of TM nodes) and settings every process shares.
+    R"sql(
+CREATE TABLE cluster_nodes(
+  id TEXT PRIMARY KEY,
+  role TEXT NOT NULL,
+  url TEXT NOT NULL,
+  started_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+CREATE TABLE cluster_settings(name TEXT PRIMARY KEY, value TEXT NOT NULL);
+)sql",
 };
 
 constexpr int64_t kMigrationLock = 7243000;

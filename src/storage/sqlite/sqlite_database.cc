@@ -234,6 +234,17 @@ ALTER TABLE tasks ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
 UPDATE tasks SET tenant = COALESCE((SELECT j.tenant FROM jobs j WHERE j.id = tasks.job_id), '');
 CREATE INDEX tasks_tenant_runnable ON tasks(state, tenant, run_after);
 )sql",
+    // 10: cluster membership (heartbeats of TM nodes) and settings every process shares.
+    R"sql(
+CREATE TABLE cluster_nodes(
+  id TEXT PRIMARY KEY,
+  role TEXT NOT NULL,
+  url TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE TABLE cluster_settings(name TEXT PRIMARY KEY, value TEXT NOT NULL);
+)sql",
 };
 
 int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
@@ -372,7 +383,8 @@ class SqliteDatabase : public Database,
                        public ImportRepository,
                        public PolicyRepository,
                        public GlossaryRepository,
-                       public QaProfileRepository {
+                       public QaProfileRepository,
+                       public ClusterRepository {
  public:
   static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& path,
                                                         const SqliteOptions& options) {
@@ -391,6 +403,7 @@ class SqliteDatabase : public Database,
   GlossaryRepository& glossaries() override { return *this; }
   QaProfileRepository& qa_profiles() override { return *this; }
   JobRepository& jobs() override { return *jobs_; }
+  ClusterRepository& cluster() override { return *this; }
 
   absl::Status Ping() override {
     Reader r(pool_.get());
@@ -451,6 +464,64 @@ class SqliteDatabase : public Database,
                        "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?"));
     st->Reset().Bind(1, Micros(when)).Bind(2, id);
     return st->RunChanging(absl::NotFoundError(StrCat("key ", id, " not found")));
+  }
+
+  // ---- Cluster ----
+
+  absl::Status Heartbeat(const NodeRecord& n) override {
+    absl::MutexLock lock(&pool_->write_mu);
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st, pool_->writer->Prepare(
+                       "INSERT INTO cluster_nodes(id, role, url, started_at, expires_at) "
+                       "VALUES(?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET role=excluded.role, "
+                       "url=excluded.url, started_at=excluded.started_at, "
+                       "expires_at=excluded.expires_at"));
+    st->Reset().Bind(1, n.id).Bind(2, n.role).Bind(3, n.url);
+    st->Bind(4, Micros(n.started_at)).Bind(5, Micros(n.expires_at));
+    VERSO_RETURN_IF_ERROR(st->Run());
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * gone, pool_->writer->Prepare("DELETE FROM cluster_nodes WHERE expires_at < ?"));
+    gone->Reset().Bind(1, Micros(n.expires_at - absl::Hours(1)));
+    return gone->Run();
+  }
+
+  absl::Status RemoveNode(std::string_view id) override {
+    absl::MutexLock lock(&pool_->write_mu);
+    VERSO_ASSIGN_OR_RETURN(Stmt * st,
+                           pool_->writer->Prepare("DELETE FROM cluster_nodes WHERE id = ?"));
+    st->Reset().Bind(1, id);
+    return st->Run();
+  }
+
+  absl::StatusOr<std::vector<NodeRecord>> ListNodes() override {
+    Reader r(pool_.get());
+    VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare("SELECT id, role, url, started_at, expires_at "
+                                                 "FROM cluster_nodes ORDER BY id"));
+    st->Reset();
+    std::vector<NodeRecord> out;
+    VERSO_RETURN_IF_ERROR(st->ForEachRow([&](Stmt&) {
+      out.push_back({std::string(st->Text(0)), std::string(st->Text(1)), std::string(st->Text(2)),
+                     FromMicros(st->Int(3)), FromMicros(st->Int(4))});
+    }));
+    return out;
+  }
+
+  absl::StatusOr<std::string> Setting(std::string_view name, std::string_view initial) override {
+    absl::MutexLock lock(&pool_->write_mu);
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * put,
+        pool_->writer->Prepare(
+            "INSERT INTO cluster_settings(name, value) VALUES(?,?) ON CONFLICT DO NOTHING"));
+    put->Reset().Bind(1, name).Bind(2, initial);
+    VERSO_RETURN_IF_ERROR(put->Run());
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * get, pool_->writer->Prepare("SELECT value FROM cluster_settings WHERE name = ?"));
+    get->Reset().Bind(1, name);
+    VERSO_ASSIGN_OR_RETURN(bool row, get->Step());
+    if (!row) return absl::InternalError(StrCat("cluster setting ", name, " vanished"));
+    std::string value(get->Text(0));
+    get->Reset();
+    return value;
   }
 
   // ---- Engine policies ----
