@@ -335,9 +335,10 @@ TEST(SqliteTmRepositoryTest, TasksQueuedBeforeSchema9GetTheirTenant) {
     sqlite3_free(error);
     sqlite3_close(raw);
   };
-  // Back to schema 8: no tenant column.
+  // Back to schema 8: no tenant column (nor the later versions' tables).
   sql("DROP INDEX tasks_tenant_runnable; ALTER TABLE tasks DROP COLUMN tenant; "
-      "DELETE FROM schema_migrations WHERE version = 9;");
+      "DROP TABLE cluster_nodes; DROP TABLE cluster_settings; "
+      "DELETE FROM schema_migrations WHERE version >= 9;");
   auto db = OpenSqlite(path, SqliteOptions{});
   ASSERT_TRUE(db.ok()) << db.status();
   EXPECT_EQ(QueryInt(path, "SELECT count(*) FROM tasks WHERE tenant = 'acme'"), 2);
