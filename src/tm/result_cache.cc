@@ -39,9 +39,11 @@ std::string Key(std::string_view store_id, int64_t version, std::string_view que
 // not enough to answer another query.
 uint64_t Check(std::string_view query) { return StableHash64(StrCat("c", query)); }
 
+}  // namespace
+
 // "r1 CHECK CANDIDATES VERIFIED\n" and one line per hit:
 // "ID SCORE BASE CONTEXT CHANGED CASE WHITESPACE PUNCTUATION TAGS NUMBERS".
-std::string Encode(const Entry& e) {
+std::string EncodeHits(const Entry& e) {
   std::string out = StrCat("r1 ", e.check, " ", e.candidates, " ", e.verified, "\n");
   for (const Hit& h : e.hits) {
     const Penalties& p = h.penalties;
@@ -51,6 +53,8 @@ std::string Encode(const Entry& e) {
   }
   return out;
 }
+
+namespace {
 
 // Reads the next space- or newline-ended number; false at anything else.
 template <typename T>
@@ -63,8 +67,9 @@ bool Number(std::string_view* in, T* out) {
   return true;
 }
 
-// nullopt for anything but a well-formed value (another version's, a truncated one).
-std::optional<Entry> Decode(std::string_view in) {
+}  // namespace
+
+std::optional<Entry> DecodeHits(std::string_view in) {
   if (!in.starts_with("r1 ")) return std::nullopt;
   in.remove_prefix(3);
   Entry e;
@@ -86,8 +91,6 @@ std::optional<Entry> Decode(std::string_view in) {
   }
   return e;
 }
-
-}  // namespace
 
 TmService::ResultCache::ResultCache(ResultCacheOptions o, const Clock* clock)
     : options(std::move(o)), l1(options.l1_bytes, options.fuzzy_ttl, clock, [](const Entry& e) {
@@ -118,11 +121,13 @@ ResultCacheStats TmService::CacheStats() {
 }
 
 void TmService::Wrote(Store* store) {
+  const int64_t epoch = ++own_writes_;
+  store->own_write = epoch;  // peers are asked to read the log to its end (PeerFloor)
   if (results_ == nullptr) return;
   store->cache_version = 0;
   {
     absl::MutexLock lock(&results_->mu);
-    results_->written[store->record.id] = ++own_writes_;
+    results_->written[store->record.id] = epoch;
   }
   if (results_->options.l2_invalidate) results_->options.l2_invalidate(store->record.id);
 }
@@ -183,7 +188,7 @@ std::optional<std::vector<Hit>> TmService::CachedHits(Store* store, std::string_
   } else if (!options.nonblocking && results_->options.l2_get) {  // L2 is a network call
     e.reset();
     if (std::optional<std::string> value = results_->options.l2_get(*key)) {
-      e = Decode(*value);
+      e = DecodeHits(*value);
       if (e.has_value() && e->check == check) {
         ++results_->l2_hits;
         results_->l1.Put(*key, *e);
@@ -214,7 +219,7 @@ void TmService::PutHits(const std::string& key, std::string_view source,
   e.verified = stats.verified;
   if (!options.nonblocking && results_->options.l2_put) {
     results_->options.l2_put(
-        key, Encode(e),
+        key, EncodeHits(e),
         IsExactLookup(options) ? results_->options.exact_ttl : results_->options.fuzzy_ttl);
   }
   results_->l1.Put(key, std::move(e));

@@ -116,6 +116,7 @@ absl::StatusOr<LoadStats> TmService::Load(bool build_indexes) {
     // What changes after this point Sync applies (again: applying one twice changes nothing).
     absl::MutexLock lock(&sync_mu_);
     VERSO_ASSIGN_OR_RETURN(synced_seq_, repo_->LastChange());
+    synced_at_ = synced_seq_;
   }
   VERSO_ASSIGN_OR_RETURN(std::vector<TmStoreRecord> records, repo_->ListStores(""));
   LoadStats stats;
@@ -131,13 +132,14 @@ absl::StatusOr<LoadStats> TmService::Load(bool build_indexes) {
       absl::MutexLock write(&store->write_mu);  // not shared yet; the lock keeps the rule simple
       store->last_change = loaded_at;
     }
+    store->applied_change = loaded_at;
     store->cache_version = loaded_at + 1;  // what storage holds now is at least that
     {
       absl::WriterMutexLock lock(&stores_->mu);
       stores_->by_id[store->record.id] = store;
     }
     ++stats.stores;
-    if (!build_indexes) continue;
+    if (!build_indexes || !HeldHere(store->record.id)) continue;
     VERSO_RETURN_IF_ERROR(EnsureIndexed(store.get()));
     absl::ReaderMutexLock lock(&store->index_mu);
     stats.segments += static_cast<int64_t>(store->index.size());
@@ -176,7 +178,9 @@ absl::StatusOr<int64_t> TmService::Sync() {
       if (store != nullptr) VERSO_RETURN_IF_ERROR(SyncSegments(store.get(), list));
     }
     synced_seq_ = changes.back().seq;
+    synced_at_ = synced_seq_;
   }
+  synced_epoch_ = epoch;
   ReleaseWritten(epoch);
   // Pruning scans the log: every ten minutes, not on every busy second.
   const absl::Time now = clock_->Now();
@@ -201,6 +205,14 @@ absl::Status TmService::SyncStores() {
     }
     auto store = std::make_shared<Store>();  // indexed on first use
     store->record = std::move(r);
+    // A store created since this process read the log: every segment it has comes after its
+    // creation in the log, which this Sync goes on to apply. A TM node that holds it starts its
+    // index empty now, so that it answers for it at once (as for a store it creates itself).
+    if (peers_ != nullptr && peers_->Holds(store->record.id)) {
+      absl::MutexLock write(&store->write_mu);
+      absl::WriterMutexLock index(&store->index_mu);
+      store->indexed = true;
+    }
     fresh[store->record.id] = std::move(store);
   }
   stores_->by_id = std::move(fresh);
@@ -237,7 +249,10 @@ absl::Status TmService::SyncSegments(Store* store, const std::vector<storage::Tm
     for (int64_t id : deleted) store->index.Remove(id);
   }
   CompactIfNeeded(store);
-  if (!changes.empty()) store->last_change = changes.back().seq;
+  if (!changes.empty()) {
+    store->last_change = changes.back().seq;
+    store->applied_change = store->last_change;
+  }
   if (results_ != nullptr && !changes.empty()) {
     absl::MutexLock lock(&results_->mu);
     // A write of this process not read back yet keeps the store out of the cache.
@@ -431,8 +446,8 @@ absl::StatusOr<StoreInfo> TmService::CreateStore(std::string_view tenant, std::s
   store->record.target_lang = *tgt;
   store->record.created_at = clock_->Now();
   {
-    absl::MutexLock lock(&store->index_mu);  // not shared yet; the lock keeps the rule simple
-    store->indexed = true;                   // empty
+    absl::MutexLock lock(&store->index_mu);       // not shared yet; the lock keeps the rule simple
+    store->indexed = HeldHere(store->record.id);  // empty (else a peer's)
   }
   VERSO_RETURN_IF_ERROR(repo_->CreateStore(store->record));
   {
@@ -684,7 +699,8 @@ absl::StatusOr<LookupResult> TmService::Lookup(std::string_view tenant, std::str
   }
   VERSO_RETURN_IF_ERROR(ValidateText(source, "source"));
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id, options.nonblocking));
-  if (!options.nonblocking) VERSO_RETURN_IF_ERROR(EnsureIndexed(store.get()));
+  const bool remote = !HeldHere(store->record.id);
+  if (!options.nonblocking && !remote) VERSO_RETURN_IF_ERROR(EnsureIndexed(store.get()));
   LookupQuery query;
   query.source = source;
   query.context = options.context;
@@ -696,6 +712,14 @@ absl::StatusOr<LookupResult> TmService::Lookup(std::string_view tenant, std::str
       CachedHits(store.get(), source, options, &stats, &cache_key);
   if (!hits.has_value() && !cache_key.empty() && options.nonblocking && results_->options.l2_get) {
     return WouldBlock("the shared result cache");  // a network call: not on an I/O thread
+  }
+  if (!hits.has_value() && remote) {
+    if (options.nonblocking) return WouldBlock("the TM node holding the store");  // a network call
+    VERSO_ASSIGN_OR_RETURN(CachedResult answer, AskLookup(store.get(), source, options));
+    stats.candidates = answer.candidates;
+    stats.verified = answer.verified;
+    hits = std::move(answer.hits);
+    if (!cache_key.empty()) PutHits(cache_key, source, *hits, stats, options);
   }
   if (!hits.has_value()) {
     if (!options.nonblocking) {
@@ -762,9 +786,15 @@ absl::StatusOr<ConcordanceResult> TmService::Concordance(std::string_view tenant
         StrCat("q: at most ", kMaxPartialWords, " words with match=prefix or match=substring"));
   }
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
-  VERSO_RETURN_IF_ERROR(EnsureIndexed(store.get()));
   StoreIndex::ConcordancePage page;
-  {
+  if (!HeldHere(store->record.id)) {
+    ConcordanceResult totals;
+    VERSO_RETURN_IF_ERROR(AskConcordance(store.get(), phrase, options, &page.hits, &totals));
+    page.total = totals.total;
+    page.total_exact = totals.total_exact;
+    page.more = totals.more;
+  } else {
+    VERSO_RETURN_IF_ERROR(EnsureIndexed(store.get()));
     absl::ReaderMutexLock lock(&store->index_mu);
     page = store->index.Concordance(phrase, options);
   }
@@ -787,7 +817,8 @@ absl::StatusOr<ConcordanceResult> TmService::Concordance(std::string_view tenant
 
 absl::StatusOr<StoreStats> TmService::Stats(std::string_view tenant, std::string_view store_id) {
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
-  VERSO_RETURN_IF_ERROR(EnsureIndexed(store.get()));
+  // A store whose index a peer holds has no index here to measure.
+  if (HeldHere(store->record.id)) VERSO_RETURN_IF_ERROR(EnsureIndexed(store.get()));
   VERSO_ASSIGN_OR_RETURN(int64_t count, repo_->CountSegments(store->record.id));
   StoreStats stats;
   stats.info = {store->record, count};
@@ -1039,6 +1070,31 @@ void TmService::WriteBatches(Store* store, Channel<std::vector<SegmentRecord>>* 
   }
   // The channel is closed: commit the rest, unless reading failed (then it rolls back).
   if (writer != nullptr && !read_failed) out->status = commit();
+}
+
+void TmService::DropIndex(std::string_view store_id) {
+  std::shared_ptr<Store> store;
+  {
+    absl::ReaderMutexLock lock(&stores_->mu);
+    auto it = stores_->by_id.find(std::string(store_id));
+    if (it == stores_->by_id.end()) return;
+    store = it->second;
+  }
+  absl::MutexLock write(&store->write_mu);
+  absl::WriterMutexLock lock(&store->index_mu);
+  if (!store->indexed) return;
+  store->indexed = false;
+  store->index = StoreIndex();
+  log::Info("tm.index.dropped", {{"store", store->record.id}});
+}
+
+std::vector<std::string> TmService::StoreIds() {
+  absl::ReaderMutexLock lock(&stores_->mu);
+  std::vector<std::string> out;
+  out.reserve(stores_->by_id.size());
+  for (const auto& [id, store] : stores_->by_id) out.push_back(id);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace verso::tm

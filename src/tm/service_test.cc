@@ -707,6 +707,114 @@ TEST_F(TmServiceTest, ChangesByAnotherProcessReachTheIndexAtTheNextSync) {
   EXPECT_EQ(*service_->Sync(), 0);  // nothing new
 }
 
+// A process that holds no index (an API process of a cluster) asks a peer that holds it (a TM
+// node) through IndexPeers; here the "network" is a direct call to the peer's AnswerPeer.
+class DirectPeers : public IndexPeers {
+ public:
+  explicit DirectPeers(bool holds) : holds_(holds) {}
+  bool Holds(std::string_view) override { return holds_; }
+  absl::StatusOr<std::string> Ask(std::string_view store_id, std::string_view method,
+                                  const std::string& request) override {
+    ++asked;
+    return node->AnswerPeer(method, store_id, request);
+  }
+  TmService* node = nullptr;
+  int asked = 0;
+
+ private:
+  bool holds_;
+};
+
+TEST_F(TmServiceTest, APeerHoldingTheIndexAnswersAsTheLocalIndexWouldAndSeesTheAskersWrites) {
+  const std::string store = NewStore();
+  Add(store,
+      {Seg("Save the file", "Guarde el archivo"), Seg("Save the files", "Guarde los archivos"),
+       Seg("Open the file now", "Abra el archivo ahora")});
+  // The node: another process on the same database, holding every index.
+  auto node_db = storage::OpenSqlite(dir_ + "/verso.db", storage::SqliteOptions{});
+  ASSERT_TRUE(node_db.ok());
+  DirectPeers node_peers(/*holds=*/true);
+  TmService node(node_db->get(), &clock_, &ids_);
+  node.SetIndexPeers(&node_peers);
+  ASSERT_TRUE(node.Load().ok());
+  // The asker: holds none, answers every lookup through the node.
+  auto api_db = storage::OpenSqlite(dir_ + "/verso.db", storage::SqliteOptions{});
+  ASSERT_TRUE(api_db.ok());
+  DirectPeers api_peers(/*holds=*/false);
+  api_peers.node = &node;
+  TmService api(api_db->get(), &clock_, &ids_);
+  api.SetIndexPeers(&api_peers);
+  ASSERT_TRUE(api.Load().ok());
+  EXPECT_EQ(api.IndexSizes()[0].built, false);
+
+  auto same = [&](const std::string& q, int min_score, const SegmentContext& context = {}) {
+    LookupOptions o;
+    o.min_score = min_score;
+    o.context = context;
+    auto local = service_->Lookup("acme", store, q, o);
+    auto remote = api.Lookup("acme", store, q, o);
+    ASSERT_TRUE(local.ok() && remote.ok()) << local.status() << remote.status();
+    ASSERT_EQ(remote->matches.size(), local->matches.size()) << q;
+    for (size_t i = 0; i < local->matches.size(); ++i) {
+      EXPECT_EQ(remote->matches[i].segment.target, local->matches[i].segment.target);
+      EXPECT_EQ(remote->matches[i].score, local->matches[i].score);
+      EXPECT_EQ(remote->matches[i].penalties, local->matches[i].penalties);
+    }
+    EXPECT_EQ(remote->candidates, local->candidates);
+  };
+  same("Save the file", 50);
+  same("save the FILE!", 50);
+  same("Open the file now", 60, SegmentContext{.key = "k", .prev_hash = -7, .next_hash = 9});
+  EXPECT_EQ(api_peers.asked, 3);
+  // The asker's own write is seen by the next lookup though the node has not synced: the
+  // request asks it to read the log first.
+  auto added = api.AddSegments("acme", store, {Seg("Close the window", "Cierre la ventana")}, "x");
+  ASSERT_TRUE(added.ok()) << added.status();
+  auto seen = api.Lookup("acme", store, "Close the window", LookupOptions{});
+  ASSERT_TRUE(seen.ok()) << seen.status();
+  ASSERT_EQ(seen->matches.size(), 1u);
+  EXPECT_EQ(seen->matches[0].segment.target, "Cierre la ventana");
+  // A store the asker just made, unknown to the node until it reads the log.
+  auto made = api.CreateStore("acme", "fresh", "en", "fr");
+  ASSERT_TRUE(made.ok());
+  ASSERT_TRUE(api.AddSegments("acme", made->record.id, {Seg("Yes", "Oui")}, "x").ok());
+  auto fresh = api.Lookup("acme", made->record.id, "Yes", LookupOptions{});
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  ASSERT_EQ(fresh->matches.size(), 1u);
+
+  // Concordance: the same page, word ranges and totals.
+  ConcordanceOptions co;
+  co.target = true;
+  co.match = ConcordanceMatchMode::kPrefix;
+  auto local_c = service_->Concordance("acme", store, "fil", co);
+  ASSERT_TRUE(service_->Sync().ok());
+  local_c = service_->Concordance("acme", store, "fil", co);
+  auto remote_c = api.Concordance("acme", store, "fil", co);
+  ASSERT_TRUE(local_c.ok() && remote_c.ok()) << remote_c.status();
+  EXPECT_EQ(remote_c->total, local_c->total);
+  ASSERT_EQ(remote_c->matches.size(), local_c->matches.size());
+  for (size_t i = 0; i < local_c->matches.size(); ++i) {
+    EXPECT_EQ(remote_c->matches[i].segment.id, local_c->matches[i].segment.id);
+    EXPECT_EQ(remote_c->matches[i].ranges, local_c->matches[i].ranges);
+  }
+
+  // The node answers only for what it holds, built; and refuses malformed requests.
+  EXPECT_EQ(*node.AnswerPeer("ready", "", store + "\ntm_nope\n"), store + "\n");
+  node.DropIndex(store);
+  EXPECT_TRUE(absl::IsFailedPrecondition(
+      node.AnswerPeer("lookup", store, "l1 0 50 5 0 0 0 0\nx").status()));
+  EXPECT_EQ(*node.AnswerPeer("ready", "", store), "");
+  ASSERT_TRUE(node.Warm("acme", store).ok());
+  EXPECT_TRUE(node.AnswerPeer("lookup", store, "l1 0 50 5 0 0 0 0\nSave").ok());
+  for (const char* bad : {"", "l1", "l1 0 50 5 0 0 0 99\nx", "l1 0 0 5 0 0 0 0\nx",
+                          "l2 0 50 5 0 0 0 0\nx", "l1 0 50 5 0 0 0 0\n\x01"}) {
+    EXPECT_TRUE(absl::IsInvalidArgument(node.AnswerPeer("lookup", store, bad).status())) << bad;
+  }
+  EXPECT_TRUE(absl::IsInvalidArgument(node.AnswerPeer("delete", store, "").status()));
+  EXPECT_TRUE(
+      absl::IsNotFound(node.AnswerPeer("lookup", "tm_nope", "l1 0 50 5 0 0 0 0\nx").status()));
+}
+
 TEST_F(TmServiceTest, CachedResultsFollowTheStoreAndNeverHideAWrite) {
   service_->EnableResultCache(ResultCacheOptions{});
   auto other_db = storage::OpenSqlite(dir_ + "/verso.db", storage::SqliteOptions{});

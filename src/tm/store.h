@@ -5,7 +5,9 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -70,6 +72,8 @@ struct TmService::Store {
   // The last change to the store this process has applied from the log (at Load: the log's
   // end then).
   int64_t last_change ABSL_GUARDED_BY(write_mu) = 0;
+  std::atomic<int64_t> applied_change{0};  // last_change, readable without write_mu
+  std::atomic<int64_t> own_write{0};       // the epoch (own_writes_) of this process's last write
 };
 
 // A cached lookup's answer: the index's hits (records are read as for any lookup).
@@ -79,6 +83,11 @@ struct CachedResult {
   int64_t candidates = 0;
   int64_t verified = 0;
 };
+
+// "r1 ..." (result_cache.cc): what L2 keeps and what a peer answers a lookup with.
+std::string EncodeHits(const CachedResult& result);
+// nullopt for anything but a well-formed value (another version's, a truncated one).
+std::optional<CachedResult> DecodeHits(std::string_view in);
 
 // Cached lookup results (TmService::EnableResultCache).
 struct TmService::ResultCache {

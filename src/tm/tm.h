@@ -50,8 +50,10 @@ using storage::TmStoreRecord;
 
 inline constexpr std::string_view kAnyTenant = "*";
 
-struct Hit;          // tm/index.h
-struct LookupStats;  // tm/index.h
+struct Hit;             // tm/index.h
+struct LookupStats;     // tm/index.h
+struct CachedResult;    // tm/store.h
+struct ConcordanceHit;  // tm/index.h
 
 // The industry's match bands.
 enum class Band { kContext, kExact, k95To99, k85To94, k75To84, k50To74, kNoMatch };
@@ -211,12 +213,43 @@ struct ResultCacheStats {
   int64_t l1_bytes = 0;
 };
 
+// Where stores' indexes are when not every process holds every one: the TM nodes of a cluster
+// (`verso serve --roles tm`; cluster/cluster.h). A process that does not hold a store's index
+// asks a peer that does for a lookup's or a concordance query's hits, and reads the records
+// itself (its record cache, the database), as it does for a cached answer. Thread-safe.
+class IndexPeers {
+ public:
+  virtual ~IndexPeers() = default;
+  // Whether this process holds the store's index: builds it, keeps it current and answers
+  // peers' requests from it. Cheap: asked on every lookup.
+  virtual bool Holds(std::string_view store_id) = 0;
+  // Sends `request` (what TmService encodes) to a peer holding the store's index and returns
+  // its answer, trying the store's other holders when one cannot answer. Unavailable when none
+  // could.
+  virtual absl::StatusOr<std::string> Ask(std::string_view store_id, std::string_view method,
+                                          const std::string& request) = 0;
+};
+
 class TmService {
  public:
   // `db`, `clock` and `ids` must outlive the service.
   TmService(storage::Database* db, const Clock* clock, IdGenerator* ids);
   ~TmService();
 
+  // Makes this process hold only the indexes `peers` says it holds, asking peers for the others
+  // (`peers` must outlive the service). Call before Load.
+  void SetIndexPeers(IndexPeers* peers) { peers_ = peers; }
+  // A peer's request (IndexPeers::Ask): "lookup" and "concordance" of a store this process holds
+  // the index of, answered once it has applied the change log as far as the asker had;
+  // "ready" (no store): which of the store ids the request lists, one per line, this process
+  // holds a built index of. FailedPrecondition when it does not hold the store's index or is
+  // still building it (the asker tries another peer); InvalidArgument for a malformed request.
+  absl::StatusOr<std::string> AnswerPeer(std::string_view method, std::string_view store_id,
+                                         std::string_view request);
+  // Frees a store's index (this process no longer holds it); rebuilt if ever used again.
+  void DropIndex(std::string_view store_id);
+  // Every store's id (for placement).
+  std::vector<std::string> StoreIds();
   // Reads the stores from storage, and builds every store's index when `build_indexes` (else
   // each index is built on the store's first lookup). Call once, before anything else.
   absl::StatusOr<LoadStats> Load(bool build_indexes = true);
@@ -383,6 +416,22 @@ class TmService {
                                           const std::string& file, const std::string& format,
                                           const ImportOptions& options);
 
+  // Peers' side (peers.cc): whether this process holds the store's index; a lookup's and a
+  // concordance query's hits from the peer that does.
+  bool HeldHere(std::string_view store_id) { return peers_ == nullptr || peers_->Holds(store_id); }
+  absl::StatusOr<CachedResult> AskLookup(Store* store, std::string_view source,
+                                         const LookupOptions& options);
+  // The hits of a concordance query in *hits, its total, total_exact and more in *page.
+  absl::Status AskConcordance(Store* store, std::string_view phrase,
+                              const ConcordanceOptions& options, std::vector<ConcordanceHit>* hits,
+                              ConcordanceResult* page);
+  absl::StatusOr<std::string> AnswerLookup(Store* store, std::string_view request);
+  absl::StatusOr<std::string> AnswerConcordance(Store* store, std::string_view request);
+  // The change-log position a peer must have applied before answering for `store`: what this
+  // process has applied of it, or -1 (the log's end) while a write of its own is not read back.
+  int64_t PeerFloor(const Store& store) const;
+
+  IndexPeers* peers_ = nullptr;
   storage::Database* db_;
   storage::TmRepository* repo_;
   const Clock* clock_;
@@ -409,6 +458,8 @@ class TmService {
   struct ResultCache;
   std::unique_ptr<ResultCache> results_;  // null: no result cache
   std::atomic<int64_t> own_writes_{0};
+  std::atomic<int64_t> synced_epoch_{0};  // own_writes_ when the last Sync began (it read them)
+  std::atomic<int64_t> synced_at_{0};     // synced_seq_, readable without sync_mu_
   absl::Mutex sync_mu_;
   int64_t synced_seq_ ABSL_GUARDED_BY(sync_mu_) = 0;  // the last change applied
   absl::Time pruned_at_ ABSL_GUARDED_BY(sync_mu_) = absl::InfinitePast();
