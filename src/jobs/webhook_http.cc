@@ -1,6 +1,6 @@
 // Webhook calls over HTTP with the providers' libcurl client.
 #include "jobs/jobs.h"
-#include "mt/providers/http.h"
+#include "net/http_client.h"
 
 namespace verso::jobs {
 namespace {
@@ -12,7 +12,7 @@ class HttpWebhookSender : public WebhookSender {
   absl::StatusOr<int> Post(const std::string& url,
                            const std::vector<std::pair<std::string, std::string>>& headers,
                            const std::string& body, absl::Duration timeout) override {
-    mt::providers::HttpRequest req;
+    net::HttpRequest req;
     req.url = url;
     req.headers = headers;
     req.body = body;
@@ -20,7 +20,7 @@ class HttpWebhookSender : public WebhookSender {
     req.addresses = &addresses_;
     req.accept_encoding = false;
     req.max_response_bytes = 64 << 10;  // only the status matters
-    absl::StatusOr<mt::providers::HttpResponse> resp = mt::providers::Send(req);
+    absl::StatusOr<net::HttpResponse> resp = net::Send(req);
     if (!resp.ok()) return resp.status();
     return resp->status;
   }

@@ -4,7 +4,7 @@
 #include "common/json.h"
 #include "common/status.h"
 #include "common/strings.h"
-#include "mt/providers/http.h"
+#include "net/http_client.h"
 #include "mt/translate.h"
 #include "qe/qe.h"
 #include "text/text.h"
@@ -30,13 +30,13 @@ class CometScorer : public Scorer {
         data.push_back({{"src", text::PlainText(inputs[i].source)},
                         {"mt", text::PlainText(inputs[i].translation)}});
       }
-      mt::providers::HttpRequest req;
+      net::HttpRequest req;
       req.url = o_.url;
       req.headers = {{"Content-Type", "application/json"}};
       if (!o_.api_key.empty()) req.headers.push_back({"Authorization", "Bearer " + o_.api_key});
       req.body = DumpJson(Json{{"data", data}});
       req.deadline = deadline;
-      auto resp = mt::providers::Send(req);
+      auto resp = net::Send(req);
       if (!resp.ok()) {
         return absl::Status(resp.status().code(), StrCat("comet: ", resp.status().message()));
       }

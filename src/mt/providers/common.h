@@ -9,9 +9,12 @@
 
 #include "absl/status/statusor.h"
 #include "mt/mt.h"
-#include "mt/providers/http.h"
+#include "net/http_client.h"
 
 namespace verso::mt::providers {
+
+using net::HttpRequest;
+using net::HttpResponse;
 
 // `url` without trailing slashes, so that paths can be appended.
 std::string TrimSlash(std::string url);

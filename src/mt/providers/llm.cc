@@ -6,15 +6,15 @@
 #include "common/strings.h"
 #include "mt/mt.h"
 #include "mt/providers/common.h"
-#include "mt/providers/http.h"
+#include "net/http_client.h"
 
 namespace verso::mt {
 namespace {
 
 using json = nlohmann::json;
 using providers::HttpError;
-using providers::HttpRequest;
-using providers::HttpResponse;
+using net::HttpRequest;
+using net::HttpResponse;
 using providers::Malformed;
 using providers::TrimSlash;
 
@@ -46,7 +46,7 @@ class LlmEngine : public Engine {
                                   bool json_answer, absl::Time deadline) {
     HttpRequest http = Build(system, user, json_answer);
     http.deadline = deadline;
-    auto response = providers::Send(http);
+    auto response = net::Send(http);
     if (!response.ok())
       return absl::Status(response.status().code(),
                           StrCat(o_.name, ": ", response.status().message()));

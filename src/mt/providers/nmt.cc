@@ -8,7 +8,7 @@
 #include "common/strings.h"
 #include "mt/mt.h"
 #include "mt/providers/common.h"
-#include "mt/providers/http.h"
+#include "net/http_client.h"
 #include "text/text.h"
 
 namespace verso::mt {
@@ -16,8 +16,8 @@ namespace {
 
 using json = nlohmann::json;
 using providers::HttpError;
-using providers::HttpRequest;
-using providers::HttpResponse;
+using net::HttpRequest;
+using net::HttpResponse;
 using providers::Malformed;
 using providers::TrimSlash;
 
@@ -33,7 +33,7 @@ absl::StatusOr<json> GetJson(const ProviderOptions& o, const std::string& path,
   h.url = o.base_url + path;
   h.headers = std::move(headers);
   h.deadline = absl::Now() + absl::Seconds(10);
-  auto r = providers::Send(h);
+  auto r = net::Send(h);
   if (!r.ok()) return Annotated(o.name, r.status());
   if (r->status != 200) return HttpError(o.name, *r, o.api_key);
   json j = ParseAnswerJson(r->body);
@@ -106,7 +106,7 @@ class DeepLEngine : public Engine {
                  {"Authorization", "DeepL-Auth-Key " + o_.api_key}};
     h.body = DumpJson(body);
     h.deadline = r.deadline;
-    auto resp = providers::Send(h);
+    auto resp = net::Send(h);
     if (!resp.ok()) return Annotated(o_.name, resp.status());
     if (resp->status != 200) return HttpError(o_.name, *resp, o_.api_key);
     json j = ParseAnswerJson(resp->body);
@@ -183,7 +183,7 @@ class LibreTranslateEngine : public Engine {
     h.headers = {{"Content-Type", "application/json"}};
     h.body = DumpJson(body);
     h.deadline = r.deadline;
-    auto resp = providers::Send(h);
+    auto resp = net::Send(h);
     if (!resp.ok()) return Annotated(o_.name, resp.status());
     if (resp->status != 200) return HttpError(o_.name, *resp, o_.api_key);
     json j = ParseAnswerJson(resp->body);
@@ -252,7 +252,7 @@ class ApyEngine : public Engine {
       h.body = StrCat("langpair=", PercentEncode(langpair),
                       "&markUnknown=no&q=", PercentEncode(text::PlainText(t)));
       h.deadline = r.deadline;
-      auto resp = providers::Send(h);
+      auto resp = net::Send(h);
       if (!resp.ok()) return Annotated(o_.name, resp.status());
       if (resp->status != 200) return HttpError(o_.name, *resp, o_.api_key);
       json j = ParseAnswerJson(resp->body);

@@ -9,7 +9,7 @@
 #include "common/netaddr.h"
 #include "common/strings.h"
 #include "mt/mt.h"
-#include "mt/providers/http.h"
+#include "net/http_client.h"
 #include "resilience/resilience.h"
 #include "tests/fake_http_server.h"
 
@@ -215,11 +215,11 @@ TEST(HttpClientTest, ACompressedAnswerIsReadOnlyUpToTheCap) {
     r.body = bomb;
     return r;
   });
-  providers::HttpRequest req;
+  net::HttpRequest req;
   req.url = server.url() + "/v1/chat/completions";
   req.deadline = absl::Now() + absl::Seconds(20);
   req.max_response_bytes = 1 << 20;
-  auto resp = providers::Send(req);
+  auto resp = net::Send(req);
   ASSERT_TRUE(resp.ok()) << resp.status();
   EXPECT_EQ(resp->status, 200);
   EXPECT_TRUE(resp->truncated);
@@ -231,19 +231,19 @@ TEST(HttpClientTest, ACompressedAnswerIsReadOnlyUpToTheCap) {
 // 127.0.0.1 (and ::1), so a public-only policy never opens a connection to it.
 TEST(HttpClientTest, TheAddressPolicyIsAppliedToResolvedAddresses) {
   FakeHttpServer server([](const FakeRequest&) { return Json(200, {{"ok", true}}); });
-  providers::HttpRequest req;
+  net::HttpRequest req;
   req.url = StrCat("http://localhost:", server.port(), "/hook");
   req.deadline = absl::Now() + absl::Seconds(10);
   const AddressPolicy public_only;
   req.addresses = &public_only;
-  auto refused = providers::Send(req);
+  auto refused = net::Send(req);
   EXPECT_TRUE(absl::IsPermissionDenied(refused.status())) << refused.status();
   EXPECT_EQ(refused.status().message(),
             StrCat("localhost:", server.port(), " resolves to an address that is not allowed"));
   EXPECT_EQ(server.request_count(), 0);
   const AddressPolicy local = *AddressPolicy::Parse("127.0.0.1,::1");
   req.addresses = &local;
-  auto allowed = providers::Send(req);
+  auto allowed = net::Send(req);
   ASSERT_TRUE(allowed.ok()) << allowed.status();
   EXPECT_EQ(allowed->status, 200);
   EXPECT_EQ(server.request_count(), 1);

@@ -1,7 +1,7 @@
-// Outbound HTTP for the provider adapters (libcurl; confined to http.cc). Connections are kept
-// alive per thread. Thread-safe.
-#ifndef VERSO_MT_PROVIDERS_HTTP_H_
-#define VERSO_MT_PROVIDERS_HTTP_H_
+// Outbound HTTP: provider adapters, webhooks, QE services, TM peers (libcurl; confined to
+// http_client.cc). Connections are kept alive per thread. Thread-safe.
+#ifndef VERSO_NET_HTTP_CLIENT_H_
+#define VERSO_NET_HTTP_CLIENT_H_
 
 #include <map>
 #include <string>
@@ -16,7 +16,7 @@ namespace verso {
 class AddressPolicy;
 }  // namespace verso
 
-namespace verso::mt::providers {
+namespace verso::net {
 
 struct HttpRequest {
   std::string method = "POST";
@@ -49,6 +49,6 @@ struct HttpResponse {
 // the host only (never the query, headers or body).
 absl::StatusOr<HttpResponse> Send(const HttpRequest& request);
 
-}  // namespace verso::mt::providers
+}  // namespace verso::net
 
-#endif  // VERSO_MT_PROVIDERS_HTTP_H_
+#endif  // VERSO_NET_HTTP_CLIENT_H_

@@ -1,4 +1,4 @@
-#include "mt/providers/http.h"
+#include "net/http_client.h"
 
 #include <curl/curl.h>
 
@@ -10,7 +10,7 @@
 #include "common/netaddr.h"
 #include "common/strings.h"
 
-namespace verso::mt::providers {
+namespace verso::net {
 namespace {
 
 void GlobalInit() {
@@ -166,4 +166,4 @@ absl::StatusOr<HttpResponse> Send(const HttpRequest& request) {
   return response;
 }
 
-}  // namespace verso::mt::providers
+}  // namespace verso::net
