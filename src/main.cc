@@ -23,6 +23,7 @@
 #include "auth/auth.h"
 #include "cache/redis.h"
 #include "cli/cli.h"
+#include "cluster/cluster.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/crypto.h"
@@ -407,9 +408,50 @@ std::vector<ConfigOption> JobOptions() {
   };
 }
 
+// The TM service sharded by store over TM nodes (cluster/cluster.h). Every process of one
+// cluster must use the same tm.replicas and tm.virtual_nodes.
+std::vector<ConfigOption> ClusterOptions() {
+  using T = ConfigType;
+  return {
+      {.name = "tm.index",
+       .type = T::kChoice,
+       .default_value = "local",
+       .help = "local: this process holds every TM store's index; nodes: the TM nodes (`verso "
+               "serve --roles tm`) holding each store's index answer its lookups",
+       .choices = {"local", "nodes"}},
+      {.name = "tm.replicas",
+       .type = T::kInt,
+       .default_value = "2",
+       .help = "TM nodes holding each store's index",
+       .min = 1,
+       .max = 16},
+      {.name = "tm.virtual_nodes",
+       .type = T::kInt,
+       .default_value = "256",
+       .help = "Points per TM node on the placement ring",
+       .min = 1,
+       .max = 4096},
+      {.name = "cluster.node_id",
+       .type = T::kString,
+       .default_value = "",
+       .help = "A TM node's id, stable across restarts (default: host:port it listens on)"},
+      {.name = "cluster.advertise_url",
+       .type = T::kString,
+       .default_value = "",
+       .help =
+           "Where other processes reach this TM node (default: http://host:port it listens on)"},
+      {.name = "cluster.heartbeat", .type = T::kDuration, .default_value = "1s"},
+      {.name = "cluster.node_expiry",
+       .type = T::kDuration,
+       .default_value = "5s",
+       .help = "A TM node silent this long is gone: its stores move to the next nodes"},
+  };
+}
+
 std::vector<ConfigOption> Schema(bool serving) {
   std::vector<ConfigOption> all = GeneralOptions(serving);
-  for (auto area : {ServerOptions(), MtOptions(), ProviderOptions(), QeOptions(), JobOptions()}) {
+  for (auto area : {ServerOptions(), MtOptions(), ProviderOptions(), QeOptions(), JobOptions(),
+                    ClusterOptions()}) {
     all.insert(all.end(), std::make_move_iterator(area.begin()),
                std::make_move_iterator(area.end()));
   }
@@ -839,6 +881,7 @@ class Runtime : public cli::Environment {
     std::atomic<bool> loaded{false};
     api::Services services = ApiServices(b, &limiter, &metrics);
     services.indexes_loaded = [&loaded] { return loaded.load(); };
+    if (b.cluster != nullptr) AddClusterMetrics(&metrics, b.cluster.get());
     // The database's health feeds the degradation level (unreachable: emergency).
     Every health(std::chrono::seconds(5), [&] {
       absl::Status ping = db_->Ping();
@@ -880,6 +923,70 @@ class Runtime : public cli::Environment {
     return Close(std::move(*started));
   }
 
+  // `verso serve --roles tm`: a TM node. Holds the indexes of the stores placed on it and answers
+  // other processes' lookups for them (cluster/cluster.h); no public API, no engines, no jobs.
+  // Ready once the indexes placed on it at start are built.
+  int ServeTmNode() {
+    const sigset_t signals = BlockStopSignals();
+    if (absl::Status s = Open(); !s.ok()) return Fail(s);
+    IgnoreSigpipe();
+    const Config& c = *config_;
+    auth::RateLimiter limiter(&Clock::Real(), 0, 1);
+    ops::Registry metrics;
+    std::atomic<bool> loaded{false};
+    std::atomic<cluster::TmCluster*> joined{nullptr};
+    api::Services s;
+    s.tm = tm_.get();
+    s.keys = keys_.get();
+    s.limiter = &limiter;
+    s.metrics = &metrics;
+    s.db = db_.get();
+    s.ids = ids_.get();
+    s.clock = &Clock::Real();
+    s.upload_dir = c.GetString("data_dir") + "/uploads";
+    s.tm_node = true;
+    s.indexes_loaded = [&loaded] { return loaded.load(); };
+    s.peer_authorized = [&joined](std::string_view authorization) {
+      cluster::TmCluster* c = joined.load();
+      return c != nullptr && c->Authorized(authorization);
+    };
+    const api::ServerOptions options = ServerOptionsFrom(c);
+    auto server = api::Server::Start(options, s);
+    if (!server.ok()) return Fail(server.status());
+    const std::string listening = StrCat(options.host, ":", (*server)->port());
+    std::string id = c.GetString("cluster.node_id");
+    std::string url = c.GetString("cluster.advertise_url");
+    auto node = JoinCluster(id.empty() ? listening : id, url.empty() ? "http://" + listening : url);
+    if (!node.ok()) return Fail(node.status());
+    joined = node->get();
+    AddClusterMetrics(&metrics, node->get());
+    Every sync(std::chrono::seconds(1), [&] {
+      if (loaded) SyncTm();
+    });
+    TmChangeHook hook(db_.get(), [&sync] { sync.Poke(); });
+    std::cout << "verso " << kVersion << " TM node " << (id.empty() ? listening : id)
+              << " listening on http://" << listening << std::endl;
+    std::thread loader([&] {
+      loaded = LoadIndexes();
+      joined.load()->BeginMoves();
+    });
+    WaitForStopSignal(signals);
+    (*server)->Shutdown(c.GetDuration("server.drain_timeout"));
+    loader.join();
+    hook.Release();
+    sync.Stop();
+    FlushTmUsage();
+    tm_->StopImports();
+    joined = nullptr;
+    node->reset();  // leaves: the stores' next owners take over at once
+    server->reset();
+    tm_.reset();
+    db_.reset();
+    log::Info("stopped");
+    log::Flush();
+    return 0;
+  }
+
   // `verso worker`: job workers without the HTTP server, until SIGINT or SIGTERM. Any number
   // of these share the database's queue with `verso serve`.
   int Work(int threads) {
@@ -906,7 +1013,8 @@ class Runtime : public cli::Environment {
  private:
   // What `serve` and `worker` run on top of the database.
   struct Services {
-    std::unique_ptr<cache::RedisClient> redis;  // L2, when redis.url is set; outlives the rest
+    std::unique_ptr<cache::RedisClient> redis;    // L2, when redis.url is set; outlives the rest
+    std::unique_ptr<cluster::TmCluster> cluster;  // with tm.index=nodes: the TM nodes
     std::unique_ptr<Mt> mt;
     std::unique_ptr<Jobs> jobs;
   };
@@ -945,6 +1053,9 @@ class Runtime : public cli::Environment {
       out->redis = std::move(*redis);
     }
     EnableTmResultCache(out->redis.get());
+    if (config_->GetString("tm.index") == "nodes") {
+      VERSO_ASSIGN_OR_RETURN(out->cluster, JoinCluster("", ""));
+    }
     VERSO_ASSIGN_OR_RETURN(out->mt, BuildMt(*config_, tm_.get(), db_.get(), out->redis.get()));
     VERSO_ASSIGN_OR_RETURN(out->jobs, BuildJobs(*config_, db_.get(), tm_.get(), out->mt.get(),
                                                 ids_.get(), out->redis.get()));
@@ -976,12 +1087,57 @@ class Runtime : public cli::Environment {
     if (services->redis != nullptr) services->redis->Unsubscribe();  // they call into the rest
     services->jobs.reset();
     services->mt.reset();
+    services->cluster.reset();
     services->redis.reset();
     tm_.reset();
     db_.reset();
     log::Info("stopped");
     log::Flush();
     return 0;
+  }
+
+  // The TM nodes' membership, as one of them (`node_id` set) or to ask them; makes `tm_` ask
+  // them for the indexes it does not hold. Before the indexes are built.
+  absl::StatusOr<std::unique_ptr<cluster::TmCluster>> JoinCluster(std::string node_id,
+                                                                  std::string url) {
+    const Config& c = *config_;
+    cluster::Options o;
+    o.node_id = std::move(node_id);
+    o.url = std::move(url);
+    o.heartbeat = c.GetDuration("cluster.heartbeat");
+    o.expiry = c.GetDuration("cluster.node_expiry");
+    o.replicas = static_cast<int>(c.GetInt("tm.replicas"));
+    o.virtual_nodes = static_cast<int>(c.GetInt("tm.virtual_nodes"));
+    if (o.expiry <= o.heartbeat) {
+      return absl::InvalidArgumentError(
+          "cluster.node_expiry: must be longer than cluster.heartbeat (a few heartbeats)");
+    }
+    auto joined = cluster::TmCluster::Start(&db_->cluster(), tm_.get(), o, &Clock::Real());
+    if (!joined.ok()) return Annotate(joined.status(), "cluster");
+    tm_->SetIndexPeers(joined->get());
+    return joined;
+  }
+
+  // The cluster's figures in /metrics: nodes, this node's stores, asks and retries.
+  static void AddClusterMetrics(ops::Registry* metrics, cluster::TmCluster* cluster) {
+    metrics->AddGauge(
+        "verso_tm_cluster",
+        "The TM nodes: live nodes; this node's stores (owned, held, warming); "
+        "requests to nodes, retries on another node, requests no node could answer; indexes "
+        "moved in and out.",
+        {"what"}, [cluster] {
+          cluster::Stats st = cluster->GetStats();
+          auto d = [](int64_t v) { return static_cast<double>(v); };
+          return ops::Registry::GaugeSeries{{{"nodes"}, d(static_cast<int64_t>(st.nodes.size()))},
+                                            {{"stores_owned"}, d(st.stores_owned)},
+                                            {{"stores_held"}, d(st.stores_held)},
+                                            {{"stores_warming"}, d(st.stores_warming)},
+                                            {{"asks"}, d(st.asks)},
+                                            {{"retries"}, d(st.retries)},
+                                            {{"failures"}, d(st.failures)},
+                                            {{"moves_in"}, d(st.moves_in)},
+                                            {{"moves_out"}, d(st.moves_out)}};
+        });
   }
 
   api::Services ApiServices(const Services& b, auth::RateLimiter* limiter, ops::Registry* metrics) {
@@ -1132,9 +1288,10 @@ int Main(int argc, char** argv) {
   serve_cmd
       ->add_option("--roles", roles,
                    "api, worker or both (default): the HTTP API, the job workers; several "
-                   "processes may share one PostgreSQL database in any roles")
+                   "processes may share one PostgreSQL database in any roles. tm (alone): a TM "
+                   "node holding the indexes of the stores placed on it")
       ->delimiter(',')
-      ->check(CLI::IsMember({"api", "worker"}));
+      ->check(CLI::IsMember({"api", "worker", "tm"}));
   serve_cmd->callback([&] { serve = true; });
   bool work = false;
   int worker_threads = 0;
@@ -1179,6 +1336,13 @@ int Main(int argc, char** argv) {
     return app.exit(e);
   }
   if (serve) {
+    if (std::find(roles.begin(), roles.end(), "tm") != roles.end()) {
+      if (roles.size() != 1) {
+        std::cerr << "verso: error: --roles: tm runs alone (a TM node serves no public API)\n";
+        return 2;
+      }
+      return runtime.ServeTmNode();
+    }
     const bool api = std::find(roles.begin(), roles.end(), "api") != roles.end();
     const bool worker = std::find(roles.begin(), roles.end(), "worker") != roles.end();
     if (!api) return runtime.Work(worker_threads);

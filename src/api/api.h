@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -114,6 +115,11 @@ struct Services {
   bool qe_round_trip = false;  // /v1/translate: back-translate for the QE round-trip signal
   // Jobs and post-editing (/v1/jobs..., /v1/post-edits); null: no job routes.
   jobs::JobService* jobs = nullptr;
+  // A TM node (`serve --roles tm`) answers its peers at POST /internal/tm/{lookup,concordance,
+  // ready}?store=ID (tm::TmService::AnswerPeer) when `peer_authorized` accepts the request's
+  // Authorization header; it serves no other route but /healthz, /readyz and /metrics.
+  bool tm_node = false;
+  std::function<bool(std::string_view authorization)> peer_authorized;
 };
 
 class Server {

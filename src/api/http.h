@@ -185,6 +185,8 @@ absl::StatusOr<std::vector<FormPart>> ParseMultipart(std::string_view body,
                                                      std::string_view content_type);
 
 void AddTmRoutes(Router* router, const Services& services);
+// A TM node's routes for its peers (Services::tm_node).
+void AddPeerRoutes(Router* router, const Services& services);
 // Jobs and post-editing (jobs_handlers.cc).
 void AddJobRoutes(Router* router, const Services& services);
 void AddOpsRoutes(Router* router, const Services& services);

@@ -745,11 +745,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     return absl::UnavailableError(
         StrCat("upload directory ", services.upload_dir, ": ", fs_ec.message()));
   }
-  AddTmRoutes(&impl->router, services);
   AddOpsRoutes(&impl->router, services);
-  if (services.translate != nullptr) AddMtRoutes(&impl->router, services);
-  AddQualityRoutes(&impl->router, services);
-  AddJobRoutes(&impl->router, services);
+  if (services.tm_node) {
+    AddPeerRoutes(&impl->router, services);
+  } else {
+    AddTmRoutes(&impl->router, services);
+    if (services.translate != nullptr) AddMtRoutes(&impl->router, services);
+    AddQualityRoutes(&impl->router, services);
+    AddJobRoutes(&impl->router, services);
+  }
   for (const Route* route : [&] {
          std::vector<const Route*> all{nullptr};
          for (const Route& r : impl->router.routes()) all.push_back(&r);

@@ -489,4 +489,31 @@ void AddTmRoutes(Router* router, const Services& s) {
   for (const Route& r : routes) router->Add(r);
 }
 
+void AddPeerRoutes(Router* router, const Services& s) {
+  // Peers are other verso processes: the secret they share, checked before anything else; the
+  // answer is TmService's text (tm/peers.cc), errors in the API's shape (409: not held here).
+  auto answer = [tms = s.tm, authorized = s.peer_authorized](
+                    std::string method, Request& req) -> absl::StatusOr<Response> {
+    if (!authorized || !authorized(req.Header("authorization"))) {
+      return absl::UnauthenticatedError("peers send the cluster's secret");
+    }
+    VERSO_ASSIGN_OR_RETURN(std::string body,
+                           tms->AnswerPeer(method, req.Query("store").value_or(""), req.body));
+    Response r;
+    r.content_type = "application/octet-stream";
+    r.body = std::move(body);
+    return r;
+  };
+  const std::vector<std::string> octets = {"application/octet-stream"};
+  for (const char* method : {"lookup", "concordance", "ready"}) {
+    router->Add(
+        {.method = "POST",
+         .pattern = StrCat("/internal/tm/", method),
+         .body = Route::Body::kJson,
+         .content_types = octets,
+         .handler = [answer, m = std::string(method)](Request& req) { return answer(m, req); },
+         .query = {"store"}});
+  }
+}
+
 }  // namespace verso::api

@@ -406,8 +406,19 @@ absl::StatusOr<std::shared_ptr<TmService::Store>> TmService::FindStore(std::stri
     found = it->second;
   }
   stores_->mu.ReaderUnlock();
-  if (found == nullptr) return StoreNotFound(store_id);
-  return found;
+  if (found != nullptr) return found;
+  // Another process may have made it since this one last read the log (a create through one
+  // API process, then a write through another): if storage has it, read the log now.
+  if (nonblocking) return WouldBlock("looking for the store in storage");
+  auto stored = repo_->GetStore(store_id);
+  if (!stored.ok() || (tenant != kAnyTenant && stored->tenant != tenant)) {
+    return StoreNotFound(store_id);
+  }
+  VERSO_RETURN_IF_ERROR(Sync().status());
+  absl::ReaderMutexLock lock(&stores_->mu);
+  it = stores_->by_id.find(std::string(store_id));
+  if (it == stores_->by_id.end()) return StoreNotFound(store_id);
+  return it->second;
 }
 
 absl::StatusOr<StoreInfo> TmService::CreateStore(std::string_view tenant, std::string_view name,

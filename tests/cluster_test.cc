@@ -1,0 +1,243 @@
+// The TM service sharded by store, on the local cluster `scripts/cluster up` starts (PostgreSQL
+// primary and replica, Redis, HAProxy, 2 API processes, 2 workers, 3 TM nodes; real Debian
+// packages on 127.0.0.1): every store answers through the front; a fourth node takes its share
+// while lookups run, and none fails; a node SIGKILLed under load fails no lookup (the API
+// processes ask the store's other owner) and its stores are placed again once it expires.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/http_client.h"
+#include "tests/process.h"
+
+namespace verso::test {
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kStores = 100;
+constexpr int kSegments = 5;
+
+int PortOf(const std::string& url) { return std::stoi(url.substr(url.rfind(':') + 1)); }
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/cluster_test_" + std::to_string(getpid());
+    std::filesystem::remove_all(dir_);
+    RunResult up = Script({"up"});
+    ASSERT_EQ(up.exit_code, 0) << up.err;
+    status_ = json::parse(up.out, nullptr, false);
+    ASSERT_TRUE(status_.is_object()) << up.out;
+    front_ = PortOf(status_["front"]);
+    key_ = status_["key"];
+  }
+  void TearDown() override {
+    RunResult down = Script({"down"});
+    EXPECT_EQ(down.exit_code, 0) << down.err;
+  }
+
+  RunResult Script(std::vector<std::string> args) {
+    args.insert(args.begin(), std::string(VERSO_SOURCE_DIR) + "/scripts/cluster");
+    return test::Run(args,
+                     {"VERSO_CLUSTER_DIR=" + dir_, std::string("VERSO_BINARY=") + VERSO_BINARY,
+                      "VERSO_CLUSTER_SETTINGS=rate_limit.rps=0"});
+  }
+
+  HttpResponse Call(const std::string& method, const std::string& path, const json& body = {}) {
+    std::vector<std::pair<std::string, std::string>> headers = {
+        {"Authorization", "Bearer " + key_}};
+    if (!body.is_null()) headers.emplace_back("Content-Type", "application/json");
+    return Fetch(front_, method, path, body.is_null() ? "" : body.dump(), headers);
+  }
+
+  // verso_tm_cluster{what=...} of one process.
+  std::map<std::string, int64_t> ClusterMetrics(const std::string& url) {
+    std::map<std::string, int64_t> out;
+    HttpResponse r = Fetch(PortOf(url), "GET", "/metrics");
+    const std::string prefix = "verso_tm_cluster{what=\"";
+    size_t at = 0;
+    while ((at = r.body.find(prefix, at)) != std::string::npos) {
+      at += prefix.size();
+      const size_t quote = r.body.find('"', at);
+      const std::string what = r.body.substr(at, quote - at);
+      out[what] = std::stoll(r.body.substr(r.body.find(' ', quote) + 1));
+    }
+    return out;
+  }
+  // Summed over the live processes of a role ("tm_urls", "api_urls").
+  int64_t Sum(const std::string& urls, const std::string& what) {
+    int64_t n = 0;
+    for (const auto& url : status_[urls]) n += ClusterMetrics(url)[what];
+    return n;
+  }
+
+  // Every node of `urls` sees `nodes` nodes, builds nothing and hands nothing over, and
+  // together they hold each store twice.
+  bool Settled(const json& urls, size_t nodes) {
+    if (urls.size() != nodes) return false;
+    int64_t owned = 0;
+    for (const auto& url : urls) {
+      auto m = ClusterMetrics(url);
+      if (m["nodes"] != static_cast<int64_t>(nodes) || m["stores_warming"] != 0 ||
+          m["stores_held"] != m["stores_owned"]) {
+        return false;
+      }
+      owned += m["stores_owned"];
+    }
+    return owned == 2 * kStores;
+  }
+
+  // Lookups with fresh queries (no cached answer) on 4 threads until `done` says so or
+  // 90 s pass; each must find its store's segment.
+  struct Load {
+    int64_t ok = 0, failed = 0;
+    std::string first_failure;
+  };
+  Load LookupsUntil(const std::function<bool()>& done) {
+    std::atomic<bool> stop{false};
+    std::atomic<int64_t> ok{0}, failed{0};
+    std::mutex mu;
+    std::string first_failure;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        std::mt19937 rng(t);
+        while (!stop) {
+          const int s = static_cast<int>(rng() % kStores);
+          const std::string source =
+              "Sentence 3 of store " + std::to_string(s) + " " + std::to_string(rng() % 1000000);
+          HttpResponse r = Call("POST", "/v1/tm/" + stores_[s] + "/lookup",
+                                json{{"source", source}, {"min_score", 50}});
+          json j = json::parse(r.body, nullptr, false);
+          if (r.status == 200 && j.is_object() && !j["matches"].empty() &&
+              j["matches"][0]["segment"]["target"] == "Frase 3 " + std::to_string(s)) {
+            ++ok;
+          } else {
+            ++failed;
+            std::lock_guard<std::mutex> lock(mu);
+            if (first_failure.empty()) first_failure = std::to_string(r.status) + " " + r.body;
+          }
+        }
+      });
+    }
+    const auto deadline = Clock::now() + std::chrono::seconds(90);
+    while (!done() && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    stop = true;
+    for (auto& t : threads) t.join();
+    return {ok, failed, first_failure};
+  }
+
+  std::string dir_, key_;
+  json status_;
+  int front_ = 0;
+  std::vector<std::string> stores_;
+};
+
+TEST_F(ClusterTest, StoresAnswerThroughTheirNodesWhileNodesJoinAndDie) {
+  for (int i = 0; i < kStores; ++i) {
+    HttpResponse made =
+        Call("POST", "/v1/tm",
+             json{{"name", "s" + std::to_string(i)}, {"source_lang", "en"}, {"target_lang", "es"}});
+    ASSERT_EQ(made.status, 201) << made.body;
+    stores_.push_back(json::parse(made.body)["id"]);
+    json segments = json::array();
+    for (int j = 0; j < kSegments; ++j) {
+      segments.push_back(
+          {{"source", "Sentence " + std::to_string(j) + " of store " + std::to_string(i)},
+           {"target", "Frase " + std::to_string(j) + " " + std::to_string(i)}});
+    }
+    // Through the front: possibly another API process than the one that made the store.
+    HttpResponse added =
+        Call("POST", "/v1/tm/" + stores_.back() + "/segments/batch", json{{"segments", segments}});
+    ASSERT_EQ(added.status, 200) << added.body;
+  }
+  // Every store answers, exactly.
+  for (int i = 0; i < kStores; ++i) {
+    HttpResponse r = Call("POST", "/v1/tm/" + stores_[i] + "/lookup",
+                          json{{"source", "Sentence 4 of store " + std::to_string(i)}});
+    ASSERT_EQ(r.status, 200) << r.body;
+    json j = json::parse(r.body);
+    ASSERT_FALSE(j["matches"].empty()) << stores_[i];
+    EXPECT_EQ(j["matches"][0]["score"], 100);
+    EXPECT_EQ(j["matches"][0]["segment"]["target"], "Frase 4 " + std::to_string(i));
+  }
+  // Each store on two of the three nodes (R = 2), every node with a share.
+  ASSERT_TRUE(LookupsUntil([&] { return Settled(status_["tm_urls"], 3); }).failed == 0);
+  for (const auto& url : status_["tm_urls"]) {
+    const int64_t owned = ClusterMetrics(url)["stores_owned"];
+    EXPECT_GT(owned, 0) << url;
+    std::printf("3 nodes: %s owns %lld stores\n", std::string(url).c_str(),
+                static_cast<long long>(owned));
+  }
+
+  // A fourth node joins while lookups run: it takes about a quarter, nothing fails.
+  const int64_t retries_before_join = Sum("api_urls", "retries");
+  std::atomic<bool> joined{false};
+  json after_join;
+  std::thread join([&] {
+    RunResult added = Script({"add", "tm"});
+    EXPECT_EQ(added.exit_code, 0) << added.err;
+    after_join = json::parse(added.out, nullptr, false);
+    joined = true;
+  });
+  Load joining = LookupsUntil([&] { return joined && Settled(after_join["tm_urls"], 4); });
+  join.join();
+  status_ = after_join;
+  ASSERT_EQ(status_["tm_urls"].size(), 4u);
+  EXPECT_EQ(joining.failed, 0) << joining.first_failure;
+  const int64_t moved = ClusterMetrics(status_["tm_urls"][3])["stores_owned"];
+  EXPECT_GT(moved, 0);
+  EXPECT_EQ(Sum("tm_urls", "moves_out"), moved);  // each store it took, its old owner gave up
+  std::printf(
+      "fourth node: %lld of %d store copies moved (%.1f %%; ideal 25 %%); %lld lookups, "
+      "%lld retried on another node\n",
+      static_cast<long long>(moved), 2 * kStores, 100.0 * moved / (2 * kStores),
+      static_cast<long long>(joining.ok),
+      static_cast<long long>(Sum("api_urls", "retries") - retries_before_join));
+
+  // One node SIGKILLed under load: lookups it was answering are retried on the store's other
+  // owner; once its heartbeat expires (5 s) its stores get a second owner again.
+  const int64_t retries_before_kill = Sum("api_urls", "retries");
+  const int victim = status_["tm_pids"][0];
+  const std::string victim_url = status_["tm_urls"][0];
+  json survivors = status_["tm_urls"];
+  survivors.erase(0);
+  const auto killed_at = Clock::now();
+  ASSERT_EQ(kill(victim, SIGKILL), 0);
+  double settled_after = -1;
+  Load killing = LookupsUntil([&] {
+    if (!Settled(survivors, 3)) return false;
+    settled_after = std::chrono::duration<double>(Clock::now() - killed_at).count();
+    return true;
+  });
+  EXPECT_GT(settled_after, 0) << "the survivors never placed the victim's stores again";
+  EXPECT_EQ(killing.failed, 0) << killing.first_failure;
+  EXPECT_GT(killing.ok, 0);
+  const int64_t retried = Sum("api_urls", "retries") - retries_before_kill;
+  EXPECT_GT(retried, 0);  // some lookups did go to the dead node first
+  EXPECT_EQ(Sum("api_urls", "failures"), 0);
+  std::printf(
+      "node %s killed: %lld lookups, none failed, %lld retried on another owner; every "
+      "store on two nodes again %.1f s after the kill\n",
+      victim_url.c_str(), static_cast<long long>(killing.ok), static_cast<long long>(retried),
+      settled_after);
+}
+
+}  // namespace
+}  // namespace verso::test
