@@ -6,6 +6,7 @@
 //   tm_bench run --po CATALOG.po --work DIR [--sizes 100000,1000000] [--queries 2000]
 //                [--pg "host=127.0.0.1 port=5433 dbname=postgres"] [--pg-queries 500]
 //   tm_bench startup DB      (one cold start: load and index every store; prints JSON)
+//   tm_bench snapshot CATALOG.po DIR SIZE  (a new owner: rebuild vs snapshot; see Snapshot)
 #include <libpq-fe.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -608,6 +609,72 @@ void Print(const std::vector<SizeResult>& results, size_t queries) {
 
 // Writes a TM of `size` segments as TMX and query files (JSON request bodies, one per line) for
 // the API benchmark: exact copies, fuzzy (edited and unseen, as in `run`), and batches of 50.
+// A new owner of a store (issue 15): its index rebuilt from storage vs read from a snapshot.
+// Imports `size` segments grown from the catalog into DIR/db-snapshot-SIZE (kept for the next
+// run), then prints the times, the snapshot's size and the index's memory.
+int Snapshot(const std::string& po, const std::string& work, size_t size) {
+  const std::string dir = work + "/db-snapshot-" + std::to_string(size);
+  const std::string db = dir + "/verso.db";
+  IdGenerator ids(verso::Clock::Real(), 4);
+  if (!std::filesystem::exists(db)) {
+    std::filesystem::create_directories(dir);
+    std::vector<Pair> tm = GrowTm(SplitCorpus(ReadCatalog(po)), size);
+    const std::string tmx = dir + "/tm.tmx";
+    WriteTmx(tm, tmx);
+    auto repo = storage::OpenSqlite(db, {});
+    tm::TmService service(repo->get(), &verso::Clock::Real(), &ids);
+    (void)service.Load(false);
+    const std::string id = service.CreateStore("bench", "gettext", "en", "es")->record.id;
+    auto report = service.ImportTmx("bench", id, tmx, {});
+    if (!report.ok()) {
+      std::cerr << report.status() << "\n";
+      return 1;
+    }
+    std::filesystem::remove(tmx);
+  }
+  const std::string snapshots = dir + "/snapshots";
+  std::filesystem::remove_all(snapshots);
+  auto repo = storage::OpenSqlite(db, {});
+  std::string store;
+  double rebuild_ms = 0, write_ms = 0, read_ms = 0;
+  size_t segments = 0, index_bytes = 0;
+  {
+    tm::TmService owner(repo->get(), &verso::Clock::Real(), &ids);
+    owner.EnableSnapshots(snapshots);
+    (void)owner.Load(false);
+    store = owner.StoreIds()[0];
+    auto t0 = Clock::now();
+    (void)owner.Warm(tm::kAnyTenant, store);
+    rebuild_ms = Ms(Clock::now() - t0);
+    segments = owner.IndexSizes()[0].segments;
+    index_bytes = owner.IndexSizes()[0].bytes;
+    t0 = Clock::now();
+    if (absl::Status s = owner.WriteSnapshot(store); !s.ok()) {
+      std::cerr << s << "\n";
+      return 1;
+    }
+    write_ms = Ms(Clock::now() - t0);
+  }
+  const double snapshot_mb =
+      static_cast<double>(std::filesystem::file_size(snapshots + "/" + store + ".snap")) / 1e6;
+  bool from_snapshot = false;
+  {
+    tm::TmService next(repo->get(), &verso::Clock::Real(), &ids);
+    next.EnableSnapshots(snapshots);
+    (void)next.Load(false);
+    auto t0 = Clock::now();
+    (void)next.Warm(tm::kAnyTenant, store);
+    read_ms = Ms(Clock::now() - t0);
+    from_snapshot = next.IndexSizes()[0].from_snapshot;
+  }
+  std::printf(
+      "new owner of a %zu-segment store: rebuild from storage %.0f ms; from a snapshot %.0f ms "
+      "(%s); snapshot %.0f MB written in %.0f ms; index %.0f MB in memory\n",
+      segments, rebuild_ms, read_ms, from_snapshot ? "read" : "NOT USED", snapshot_mb, write_ms,
+      static_cast<double>(index_bytes) / 1e6);
+  return 0;
+}
+
 int WriteCorpus(const std::string& po, const std::string& out_dir, size_t size) {
   Corpus corpus = SplitCorpus(ReadCatalog(po));
   std::vector<Pair> tm = GrowTm(corpus, size);
@@ -664,6 +731,9 @@ int main(int argc, char** argv) {
   using namespace verso::bench;
   verso::log::Init(verso::log::Level::kWarn, verso::log::Format::kText);
   if (argc >= 3 && std::string(argv[1]) == "startup") return Startup(argv[2]);
+  if (argc >= 5 && std::string(argv[1]) == "snapshot") {
+    return Snapshot(argv[2], argv[3], std::stoul(argv[4]));
+  }
   if (argc >= 5 && std::string(argv[1]) == "corpus") {
     return WriteCorpus(argv[2], argv[3], std::stoul(argv[4]));
   }

@@ -431,6 +431,15 @@ std::vector<ConfigOption> ClusterOptions() {
        .help = "Points per TM node on the placement ring",
        .min = 1,
        .max = 4096},
+      {.name = "tm.snapshot_dir",
+       .type = T::kString,
+       .default_value = "",
+       .help = "Where TM nodes write their indexes' snapshots and read them when a store moves to "
+               "them (a directory every node reaches; default: data_dir/snapshots)"},
+      {.name = "tm.snapshot_interval",
+       .type = T::kDuration,
+       .default_value = "10m",
+       .help = "A TM node writes a changed store's snapshot at most this often"},
       {.name = "cluster.node_id",
        .type = T::kString,
        .default_value = "",
@@ -960,6 +969,22 @@ class Runtime : public cli::Environment {
     if (!node.ok()) return Fail(node.status());
     joined = node->get();
     AddClusterMetrics(&metrics, node->get());
+    const std::string snapshots = c.GetString("tm.snapshot_dir").empty()
+                                      ? c.GetString("data_dir") + "/snapshots"
+                                      : c.GetString("tm.snapshot_dir");
+    tm_->EnableSnapshots(snapshots);
+    const absl::Duration snapshot_interval = c.GetDuration("tm.snapshot_interval");
+    Every snapshot(std::chrono::seconds(std::clamp<int64_t>(
+                       absl::ToInt64Seconds(snapshot_interval), 1, 60)),
+                   [&] {
+                     if (!loaded) return;
+                     auto written = tm_->WriteSnapshots(snapshot_interval);
+                     if (!written.ok()) {
+                       log::Warn("tm.snapshot", {{"error", written.status().message()}});
+                     } else if (*written > 0) {
+                       log::Info("tm.snapshots_written", {{"stores", *written}});
+                     }
+                   });
     Every sync(std::chrono::seconds(1), [&] {
       if (loaded) SyncTm();
     });
@@ -973,6 +998,7 @@ class Runtime : public cli::Environment {
     WaitForStopSignal(signals);
     (*server)->Shutdown(c.GetDuration("server.drain_timeout"));
     loader.join();
+    snapshot.Stop();
     hook.Release();
     sync.Stop();
     FlushTmUsage();

@@ -17,11 +17,13 @@
 #define VERSO_TM_INDEX_H_
 
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "storage/storage.h"
 #include "tm/scoring.h"
@@ -106,6 +108,13 @@ class StoreIndex {
   };
   ConcordancePage Concordance(std::string_view phrase, const ConcordanceOptions& options) const;
 
+  // The index as bytes (tm/snapshot.cc): every table as it is in memory, so that reading it
+  // back is a copy rather than a rebuild. ReadFrom reads `bytes` bytes at `data` (8-byte
+  // aligned, as WriteTo leaves every table relative to its start) and refuses (DataLoss, naming
+  // what) a truncated or inconsistent one.
+  absl::Status WriteTo(std::FILE* out) const;
+  static absl::StatusOr<StoreIndex> ReadFrom(const char* data, uint64_t bytes);
+
   struct Memory {
     size_t slots = 0;
     size_t live = 0;
@@ -117,6 +126,8 @@ class StoreIndex {
 
  private:
   friend class IndexSearch;
+  friend class SnapshotReader;
+  friend class SnapshotWriter;
 
   uint32_t Intern(const std::string& key);
   uint32_t InternTarget(const std::string& key);

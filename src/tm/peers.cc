@@ -118,7 +118,8 @@ absl::Status TmService::AskConcordance(Store* store, std::string_view phrase,
 
 absl::StatusOr<std::string> TmService::AnswerPeer(std::string_view method,
                                                   std::string_view store_id,
-                                                  std::string_view request) {
+                                                  std::string_view request, bool nonblocking) {
+  if (nonblocking && method != "lookup") return WouldBlock("a peer's request");
   if (method == "ready") {
     std::string out;
     for (std::string_view id : Split(request, '\n')) {
@@ -141,10 +142,11 @@ absl::StatusOr<std::string> TmService::AnswerPeer(std::string_view method,
   // Read the log as far as the asker has (a store it just made, a segment it just wrote).
   bool synced = false;
   if (floor < 0 || synced_at_ < floor) {
+    if (nonblocking) return WouldBlock("reading the change log");
     VERSO_RETURN_IF_ERROR(Sync().status());
     synced = true;
   }
-  auto store = FindStore(kAnyTenant, store_id);
+  auto store = FindStore(kAnyTenant, store_id, nonblocking);
   if (absl::IsNotFound(store.status()) && !synced) {
     VERSO_RETURN_IF_ERROR(Sync().status());
     store = FindStore(kAnyTenant, store_id);
@@ -153,6 +155,7 @@ absl::StatusOr<std::string> TmService::AnswerPeer(std::string_view method,
   if (!HeldHere(store_id)) {
     return absl::FailedPreconditionError(StrCat("this node does not hold store ", store_id));
   }
+  if (method == "lookup") return AnswerLookup(store->get(), in.rest(), nonblocking);
   {
     absl::ReaderMutexLock lock(&(*store)->index_mu);
     if (!(*store)->indexed) {
@@ -160,11 +163,11 @@ absl::StatusOr<std::string> TmService::AnswerPeer(std::string_view method,
           StrCat("this node is still building store ", store_id, "'s index"));
     }
   }
-  return method == "lookup" ? AnswerLookup(store->get(), in.rest())
-                            : AnswerConcordance(store->get(), in.rest());
+  return AnswerConcordance(store->get(), in.rest());
 }
 
-absl::StatusOr<std::string> TmService::AnswerLookup(Store* store, std::string_view request) {
+absl::StatusOr<std::string> TmService::AnswerLookup(Store* store, std::string_view request,
+                                                    bool nonblocking) {
   Reader in(request);
   LookupQuery q;
   int exhaustive = 0;
@@ -183,14 +186,18 @@ absl::StatusOr<std::string> TmService::AnswerLookup(Store* store, std::string_vi
   VERSO_RETURN_IF_ERROR(ValidateText(q.source, "source"));
   CachedResult out;
   LookupStats stats;
-  {
-    absl::ReaderMutexLock lock(&store->index_mu);
-    if (!store->indexed) {
-      return absl::FailedPreconditionError(
-          StrCat("this node no longer holds store ", store->record.id));
-    }
-    out.hits = exhaustive != 0 ? store->index.Scan(q, &stats) : store->index.Lookup(q, &stats);
+  if (!nonblocking) {
+    store->index_mu.ReaderLock();
+  } else if (!store->index_mu.ReaderTryLock()) {
+    return WouldBlock("the store's index");  // being changed
   }
+  if (!store->indexed) {
+    store->index_mu.ReaderUnlock();
+    return absl::FailedPreconditionError(
+        StrCat("this node does not hold store ", store->record.id, "'s index (yet, or any more)"));
+  }
+  out.hits = exhaustive != 0 ? store->index.Scan(q, &stats) : store->index.Lookup(q, &stats);
+  store->index_mu.ReaderUnlock();
   out.candidates = stats.candidates;
   out.verified = stats.verified;
   return EncodeHits(out);

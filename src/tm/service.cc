@@ -1,5 +1,7 @@
 #include <algorithm>
+#include <filesystem>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
@@ -221,12 +223,33 @@ absl::Status TmService::SyncStores() {
 
 absl::Status TmService::SyncSegments(Store* store, const std::vector<storage::TmChange>& changes) {
   absl::MutexLock write(&store->write_mu);
+  bool indexed;
+  {
+    absl::ReaderMutexLock lock(&store->index_mu);
+    for (const storage::TmChange& c : changes) store->records.Erase(c.segment_id);
+    indexed = store->indexed;  // else built from storage on first use
+  }
+  if (indexed) VERSO_RETURN_IF_ERROR(ApplyToIndex(store, changes));
+  CompactIfNeeded(store);
+  if (!changes.empty()) {
+    store->last_change = changes.back().seq;
+    store->applied_change = store->last_change;
+  }
+  if (results_ != nullptr && !changes.empty()) {
+    absl::MutexLock lock(&results_->mu);
+    // A write of this process not read back yet keeps the store out of the cache.
+    if (!results_->written.contains(store->record.id)) {
+      store->cache_version = store->last_change + 1;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TmService::ApplyToIndex(Store* store, const std::vector<storage::TmChange>& changes) {
   std::vector<int64_t> refresh, deleted;
   {
     absl::ReaderMutexLock lock(&store->index_mu);
     for (const storage::TmChange& c : changes) {
-      store->records.Erase(c.segment_id);
-      if (!store->indexed) continue;  // built from storage on first use
       switch (c.kind) {
         case storage::TmChange::Kind::kSegmentAdded:
           // This process's own writes are indexed already.
@@ -248,18 +271,6 @@ absl::Status TmService::SyncSegments(Store* store, const std::vector<storage::Tm
     absl::WriterMutexLock lock(&store->index_mu);
     for (int64_t id : deleted) store->index.Remove(id);
   }
-  CompactIfNeeded(store);
-  if (!changes.empty()) {
-    store->last_change = changes.back().seq;
-    store->applied_change = store->last_change;
-  }
-  if (results_ != nullptr && !changes.empty()) {
-    absl::MutexLock lock(&results_->mu);
-    // A write of this process not read back yet keeps the store out of the cache.
-    if (!results_->written.contains(store->record.id)) {
-      store->cache_version = store->last_change + 1;
-    }
-  }
   return absl::OkStatus();
 }
 
@@ -279,17 +290,36 @@ absl::Status TmService::EnsureIndexed(Store* store) {
     absl::ReaderMutexLock lock(&store->index_mu);
     if (store->indexed) return absl::OkStatus();
   }
+  // From a snapshot, the log must not move while the index catches up with it: Sync's lock
+  // first (Sync's order: sync_mu_, then a store's write_mu).
+  const bool snapshot =
+      !snapshot_dir_.empty() && std::filesystem::exists(SnapshotPath(store->record.id));
+  std::optional<absl::MutexLock> sync;
+  if (snapshot) sync.emplace(&sync_mu_);
   absl::MutexLock write(&store->write_mu);
   {
     absl::ReaderMutexLock lock(&store->index_mu);
     if (store->indexed) return absl::OkStatus();
   }
   absl::Time start = clock_->MonotonicNow();
-  VERSO_RETURN_IF_ERROR(IndexFromStorage(store, 0, {}));
+  bool from_snapshot = false;
+  if (snapshot) {
+    absl::StatusOr<bool> read = IndexFromSnapshot(store);
+    if (!read.ok()) {
+      log::Warn("tm.snapshot.unusable",
+                {{"store", store->record.id}, {"error", read.status().message()}});
+      absl::WriterMutexLock lock(&store->index_mu);
+      store->index = StoreIndex();
+    }
+    from_snapshot = read.ok() && *read;
+  }
+  if (!from_snapshot) VERSO_RETURN_IF_ERROR(IndexFromStorage(store, 0, {}));
   absl::WriterMutexLock lock(&store->index_mu);
   store->indexed = true;
+  store->from_snapshot = from_snapshot;
   log::Info("tm.index.built", {{"store", store->record.id},
                                {"segments", static_cast<int64_t>(store->index.size())},
+                               {"from", from_snapshot ? "snapshot" : "storage"},
                                {"ms", absl::ToInt64Milliseconds(clock_->MonotonicNow() - start)}});
   return absl::OkStatus();
 }
@@ -887,6 +917,7 @@ std::vector<TmService::IndexSize> TmService::IndexSizes() {
     IndexSize size;
     size.store_id = store->record.id;
     size.built = store->indexed;
+    size.from_snapshot = store->from_snapshot;
     if (store->indexed) {
       StoreIndex::Memory m = store->index.MemoryUsage();
       size.segments = m.live;
@@ -1095,6 +1126,7 @@ void TmService::DropIndex(std::string_view store_id) {
   absl::WriterMutexLock lock(&store->index_mu);
   if (!store->indexed) return;
   store->indexed = false;
+  store->from_snapshot = false;
   store->index = StoreIndex();
   log::Info("tm.index.dropped", {{"store", store->record.id}});
 }

@@ -809,6 +809,10 @@ TEST_F(TmServiceTest, APeerHoldingTheIndexAnswersAsTheLocalIndexWouldAndSeesTheA
   EXPECT_EQ(*node.AnswerPeer("ready", "", store), "");
   ASSERT_TRUE(node.Warm("acme", store).ok());
   EXPECT_TRUE(node.AnswerPeer("lookup", store, "l1 0 50 5 0 0 0 0\nSave").ok());
+  // On an I/O thread: answered from memory, or WouldBlock when the log must be read first.
+  EXPECT_TRUE(node.AnswerPeer("lookup", store, "l1 0 50 5 0 0 0 0\nSave", true).ok());
+  EXPECT_TRUE(
+      IsWouldBlock(node.AnswerPeer("lookup", store, "l1 -1 50 5 0 0 0 0\nSave", true).status()));
   for (const char* bad : {"", "l1", "l1 0 50 5 0 0 0 99\nx", "l1 0 0 5 0 0 0 0\nx",
                           "l2 0 50 5 0 0 0 0\nx", "l1 0 50 5 0 0 0 0\n\x01"}) {
     EXPECT_TRUE(absl::IsInvalidArgument(node.AnswerPeer("lookup", store, bad).status())) << bad;
@@ -816,6 +820,109 @@ TEST_F(TmServiceTest, APeerHoldingTheIndexAnswersAsTheLocalIndexWouldAndSeesTheA
   EXPECT_TRUE(absl::IsInvalidArgument(node.AnswerPeer("delete", store, "").status()));
   EXPECT_TRUE(
       absl::IsNotFound(node.AnswerPeer("lookup", "tm_nope", "l1 0 50 5 0 0 0 0\nx").status()));
+}
+
+TEST_F(TmServiceTest, ANewOwnerStartsFromTheSnapshotPlusTheChangesSince) {
+  const std::string store = NewStore();
+  std::vector<SegmentRecord> segs;
+  for (int i = 0; i < 3000; ++i) {
+    segs.push_back(Seg("Sentence number " + std::to_string(i) + " of the manual",
+                       "Frase " + std::to_string(i)));
+  }
+  std::vector<SegmentRecord> added = Add(store, segs);
+  ASSERT_EQ(added.size(), 3000u);
+  const std::string snapshots = dir_ + "/snapshots";
+  // The old owner writes the snapshot...
+  {
+    auto db = storage::OpenSqlite(dir_ + "/verso.db", storage::SqliteOptions{});
+    ASSERT_TRUE(db.ok());
+    TmService owner(db->get(), &clock_, &ids_);
+    owner.EnableSnapshots(snapshots);
+    ASSERT_TRUE(owner.Load().ok());
+    ASSERT_TRUE(owner.WriteSnapshot(store).ok());
+    EXPECT_EQ(*owner.WriteSnapshots(absl::ZeroDuration()), 0);  // unchanged since
+  }
+  // ...then the store changes: one added, one changed, one deleted.
+  Add(store, {Seg("A sentence written after the snapshot", "Escrita despues")});
+  SegmentRecord changed = added[7];
+  changed.target = "Cambiada";
+  ASSERT_TRUE(service_->UpdateSegment("acme", store, changed, "ana").ok());
+  ASSERT_TRUE(service_->DeleteSegment("acme", store, added[9].id).ok());
+
+  auto open_owner = [&](bool snapshots_on) {
+    auto db = storage::OpenSqlite(dir_ + "/verso.db", storage::SqliteOptions{});
+    EXPECT_TRUE(db.ok());
+    auto owner = std::make_unique<TmService>(db->get(), &clock_, &ids_);
+    if (snapshots_on) owner->EnableSnapshots(snapshots);
+    EXPECT_TRUE(owner->Load(/*build_indexes=*/false).ok());
+    EXPECT_TRUE(owner->Warm("acme", store).ok());
+    return std::make_pair(std::move(*db), std::move(owner));
+  };
+  auto [new_db, fresh] = open_owner(true);
+  auto [rebuilt_db, rebuilt] = open_owner(false);
+  EXPECT_TRUE(fresh->IndexSizes()[0].from_snapshot);
+  EXPECT_FALSE(rebuilt->IndexSizes()[0].from_snapshot);
+  EXPECT_EQ(fresh->IndexSizes()[0].segments, 3000u);  // 3000 + 1 - 1
+  auto same = [&](TmService* a, TmService* b, const std::string& q, bool exhaustive) {
+    LookupOptions o;
+    o.exhaustive = exhaustive;
+    o.max_results = 10;
+    auto x = a->Lookup("acme", store, q, o);
+    auto y = b->Lookup("acme", store, q, o);
+    ASSERT_TRUE(x.ok() && y.ok());
+    ASSERT_EQ(x->matches.size(), y->matches.size()) << q;
+    for (size_t i = 0; i < x->matches.size(); ++i) {
+      EXPECT_EQ(x->matches[i].segment.id, y->matches[i].segment.id) << q;
+      EXPECT_EQ(x->matches[i].score, y->matches[i].score) << q;
+    }
+  };
+  for (const char* q : {"Sentence number 7 of the manual", "Sentence number 9 of the manual",
+                        "A sentence written after the snapshot", "number 1234 manual"}) {
+    same(fresh.get(), rebuilt.get(), q, false);
+    same(fresh.get(), rebuilt.get(), q, true);
+  }
+  auto after = fresh->Lookup("acme", store, "A sentence written after the snapshot", {});
+  ASSERT_TRUE(after.ok());
+  ASSERT_FALSE(after->matches.empty());
+  EXPECT_EQ(after->matches[0].score, 100);
+  auto seven = fresh->Lookup("acme", store, "Sentence number 7 of the manual", {});
+  ASSERT_TRUE(seven.ok());
+  EXPECT_EQ(seven->matches[0].segment.target, "Cambiada");
+  ConcordanceOptions co;
+  co.target = true;
+  auto conc = fresh->Concordance("acme", store, "Cambiada", co);
+  ASSERT_TRUE(conc.ok());
+  EXPECT_EQ(conc->total, 1);
+  // The new owner's index is newer than the snapshot it read: it writes it again, once.
+  EXPECT_EQ(*fresh->WriteSnapshots(absl::ZeroDuration()), 1);
+  EXPECT_EQ(*fresh->WriteSnapshots(absl::ZeroDuration()), 0);
+  fresh.reset();
+
+  // A truncated snapshot, a snapshot too old, another store's: the index is built from storage.
+  const std::string path = snapshots + "/" + store + ".snap";
+  const auto size = std::filesystem::file_size(path);
+  std::filesystem::resize_file(path, size - 100);
+  auto [db2, truncated] = open_owner(true);
+  EXPECT_FALSE(truncated->IndexSizes()[0].from_snapshot);
+  same(truncated.get(), rebuilt.get(), "Sentence number 9 of the manual", false);
+  ASSERT_TRUE(truncated->WriteSnapshot(store).ok());
+  clock_.Advance(absl::Hours(1));
+  auto [db3, stale] = open_owner(true);
+  EXPECT_FALSE(stale->IndexSizes()[0].from_snapshot);
+  const std::string other = NewStore();
+  std::filesystem::copy_file(path, snapshots + "/" + other + ".snap");
+  clock_.Advance(-absl::Hours(1));
+  auto db4 = storage::OpenSqlite(dir_ + "/verso.db", storage::SqliteOptions{});
+  TmService wrong(db4->get(), &clock_, &ids_);
+  wrong.EnableSnapshots(snapshots);
+  ASSERT_TRUE(wrong.Load(false).ok());
+  ASSERT_TRUE(wrong.Warm("acme", other).ok());
+  for (const auto& size : wrong.IndexSizes()) {
+    if (size.store_id == other) {
+      EXPECT_FALSE(size.from_snapshot);
+      EXPECT_EQ(size.segments, 0u);
+    }
+  }
 }
 
 TEST_F(TmServiceTest, CachedResultsFollowTheStoreAndNeverHideAWrite) {

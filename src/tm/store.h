@@ -65,6 +65,7 @@ struct TmService::Store {
   // While false, writes go to storage only. Set with write_mu held too.
   bool indexed ABSL_GUARDED_BY(index_mu) = false;
   StoreIndex index ABSL_GUARDED_BY(index_mu);
+  bool from_snapshot ABSL_GUARDED_BY(index_mu) = false;
   // What keys this store's cached lookup results: 1 + the change-log position this process's
   // view of the store reflects; 0 (bypass the cache) until Sync has seen the store change, and
   // while a write of this process is not read back from the log yet. Changed with write_mu held.
@@ -73,7 +74,10 @@ struct TmService::Store {
   // end then).
   int64_t last_change ABSL_GUARDED_BY(write_mu) = 0;
   std::atomic<int64_t> applied_change{0};  // last_change, readable without write_mu
-  std::atomic<int64_t> own_write{0};       // the epoch (own_writes_) of this process's last write
+  // The change-log position of the index's last snapshot (written or read), and when.
+  int64_t snapshot_change ABSL_GUARDED_BY(write_mu) = -1;
+  absl::Time snapshot_at ABSL_GUARDED_BY(write_mu) = absl::InfinitePast();
+  std::atomic<int64_t> own_write{0};  // the epoch (own_writes_) of this process's last write
 };
 
 // A cached lookup's answer: the index's hits (records are read as for any lookup).

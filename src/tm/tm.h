@@ -244,8 +244,20 @@ class TmService {
   // "ready" (no store): which of the store ids the request lists, one per line, this process
   // holds a built index of. FailedPrecondition when it does not hold the store's index or is
   // still building it (the asker tries another peer); InvalidArgument for a malformed request.
+  // `nonblocking`: WouldBlock (common/status.h) instead of reading the log or waiting on a lock
+  // (for I/O threads; asked again on a thread that may wait).
   absl::StatusOr<std::string> AnswerPeer(std::string_view method, std::string_view store_id,
-                                         std::string_view request);
+                                         std::string_view request, bool nonblocking = false);
+  // Index snapshots: a store's index written to DIR/STORE.snap with the change-log position it
+  // reflects. Once enabled, an index this process builds starts from the store's snapshot when
+  // there is one younger than `max_age` (the change log keeps an hour of changes), plus the
+  // changes since, instead of reading and tokenizing every segment. Call before Load.
+  void EnableSnapshots(std::string dir, absl::Duration max_age = absl::Minutes(30));
+  // Writes the snapshot of one store whose index is built here (FailedPrecondition if not).
+  absl::Status WriteSnapshot(std::string_view store_id);
+  // Writes the snapshot of every store whose index is built here and changed since its last
+  // snapshot (or has none), at most once per `interval` per store; returns how many.
+  absl::StatusOr<int> WriteSnapshots(absl::Duration interval);
   // Frees a store's index (this process no longer holds it); rebuilt if ever used again.
   void DropIndex(std::string_view store_id);
   // Every store's id (for placement).
@@ -315,6 +327,7 @@ class TmService {
   struct IndexSize {
     std::string store_id;
     bool built = false;
+    bool from_snapshot = false;  // built from a snapshot (EnableSnapshots), not from storage
     size_t segments = 0;
     size_t bytes = 0;
   };
@@ -369,6 +382,15 @@ class TmService {
   absl::Status EnsureIndexed(Store* store);
   // Rebuilds the store's index without its dead slots when they have piled up. Needs write_mu.
   void CompactIfNeeded(Store* store);
+  // Builds the store's index from its snapshot and the changes since (write_mu and sync_mu_
+  // held); false when there is no usable snapshot.
+  absl::StatusOr<bool> IndexFromSnapshot(Store* store);
+  // Applies segment changes to the store's index (write_mu held): re-reads added and changed
+  // segments from storage, removes deleted ones.
+  absl::Status ApplyToIndex(Store* store, const std::vector<storage::TmChange>& changes);
+  std::string SnapshotPath(std::string_view store_id) const;
+  std::string snapshot_dir_;  // empty: no snapshots
+  absl::Duration snapshot_max_age_;
   // Makes segments that storage holds (ids after `after_id`, plus `ids`) searchable.
   absl::Status IndexFromStorage(Store* store, int64_t after_id, const std::vector<int64_t>& ids);
   // One unit of an import: a record to write, or why the unit is skipped.
@@ -425,7 +447,8 @@ class TmService {
   absl::Status AskConcordance(Store* store, std::string_view phrase,
                               const ConcordanceOptions& options, std::vector<ConcordanceHit>* hits,
                               ConcordanceResult* page);
-  absl::StatusOr<std::string> AnswerLookup(Store* store, std::string_view request);
+  absl::StatusOr<std::string> AnswerLookup(Store* store, std::string_view request,
+                                           bool nonblocking);
   absl::StatusOr<std::string> AnswerConcordance(Store* store, std::string_view request);
   // The change-log position a peer must have applied before answering for `store`: what this
   // process has applied of it, or -1 (the log's end) while a write of its own is not read back.

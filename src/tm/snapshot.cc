@@ -1,0 +1,455 @@
+// StoreIndex as bytes (index.h: WriteTo, ReadFrom). Every table in memory order: vectors as a
+// count and their raw elements, hash maps as their entries; the id -> slot map is rebuilt from
+// the slots. Native byte order (a snapshot is read back by verso on the same architecture; the
+// header that TmService writes names it). Reading checks every count against the bytes left
+// before allocating, and every slot and offset against the tables it indexes.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "tm/index.h"
+#include "tm/store.h"
+#include "tm/tm.h"
+
+namespace verso::tm {
+
+class SnapshotWriter {
+ public:
+  explicit SnapshotWriter(std::FILE* out) : out_(out) {}
+  bool ok() const { return ok_; }
+
+  void Raw(const void* data, size_t bytes) {
+    if (ok_ && bytes > 0 && std::fwrite(data, 1, bytes, out_) != bytes) ok_ = false;
+    offset_ += bytes;
+  }
+  // Zeros up to the next multiple of 8 bytes, so that the reader can use tables in place.
+  void Align() {
+    static constexpr char kZeros[8] = {};
+    if (offset_ % 8 != 0) Raw(kZeros, 8 - offset_ % 8);
+  }
+  void U64(uint64_t v) { Raw(&v, sizeof(v)); }
+  template <typename T>
+  void Vector(const std::vector<T>& v) {
+    static_assert(std::is_trivially_copyable_v<T> && alignof(T) <= 8);
+    U64(v.size());
+    Raw(v.data(), v.size() * sizeof(T));
+    Align();
+  }
+  void String(std::string_view s) {
+    U64(s.size());
+    Raw(s.data(), s.size());
+    Align();
+  }
+  template <typename T>
+  void Nested(const std::vector<std::vector<T>>& v) {
+    U64(v.size());
+    for (const auto& inner : v) Vector(inner);
+  }
+  // Entries as one block of (id, length) pairs, then the words one after the other.
+  void Vocabulary(const absl::flat_hash_map<std::string, uint32_t>& vocab) {
+    U64(vocab.size());
+    std::vector<uint64_t> entries;
+    entries.reserve(2 * vocab.size());
+    std::string words;
+    for (const auto& [word, id] : vocab) {
+      entries.push_back(id);
+      entries.push_back(word.size());
+      words += word;
+    }
+    Vector(entries);
+    String(words);
+  }
+
+  void Index(const StoreIndex& x) {
+    Vocabulary(x.vocab_);
+    Nested(x.postings_);
+    Vocabulary(x.target_vocab_);
+    Nested(x.target_postings_);
+    Vector(x.ids_);
+    Vector(x.alive_);
+    Vector(x.lengths_);
+    Vector(x.key_begin_);
+    Vector(x.keys_);
+    Vector(x.text_offsets_);
+    String(x.text_);
+    Vector(x.changed_at_);
+    Vector(x.context_key_);
+    Vector(x.context_around_);
+    std::vector<uint64_t> exact;
+    exact.reserve(2 * x.exact_head_.size());
+    for (const auto& [hash, slot] : x.exact_head_) {
+      exact.push_back(hash);
+      exact.push_back(slot);
+    }
+    Vector(exact);
+    Vector(x.exact_next_);
+  }
+
+ private:
+  std::FILE* out_;
+  bool ok_ = true;
+  uint64_t offset_ = 0;
+};
+
+// Reads from memory (the file mapped), 8-byte aligned as the writer left it.
+class SnapshotReader {
+ public:
+  SnapshotReader(const char* data, uint64_t bytes) : p_(data), left_(bytes) {}
+  const std::string& error() const { return error_; }
+  bool ok() const { return error_.empty(); }
+
+  bool Fail(std::string what) {
+    if (error_.empty()) error_ = std::move(what);
+    return false;
+  }
+  bool Skip(uint64_t bytes) {
+    if (bytes > left_) return Fail("truncated");
+    p_ += bytes;
+    left_ -= bytes;
+    return true;
+  }
+  bool Align() { return offset() % 8 == 0 || Skip(8 - offset() % 8); }
+  bool U64(uint64_t* v) {
+    if (!ok() || left_ < sizeof(*v)) return Fail("truncated");
+    std::memcpy(v, p_, sizeof(*v));
+    return Skip(sizeof(*v));
+  }
+  // A table of n elements of T in place: its first element (aligned), checked to fit.
+  template <typename T>
+  bool Table(const T** first, uint64_t* n, const char* what) {
+    if (!U64(n)) return false;
+    if (*n > left_ / sizeof(T)) return Fail(StrCat(what, ": count past the end"));
+    *first = reinterpret_cast<const T*>(p_);
+    return Skip(*n * sizeof(T)) && Align();
+  }
+  template <typename T>
+  bool Vector(std::vector<T>* v, const char* what) {
+    const T* first = nullptr;
+    uint64_t n = 0;
+    if (!Table(&first, &n, what)) return false;
+    v->assign(first, first + n);
+    return true;
+  }
+  bool String(std::string* s, const char* what) {
+    const char* first = nullptr;
+    uint64_t n = 0;
+    if (!Table(&first, &n, what)) return false;
+    s->assign(first, n);
+    return true;
+  }
+  template <typename T>
+  bool Nested(std::vector<std::vector<T>>* v, const char* what) {
+    uint64_t n = 0;
+    if (!U64(&n)) return false;
+    if (n > left_ / sizeof(uint64_t)) return Fail(StrCat(what, ": count past the end"));
+    v->resize(n);
+    for (auto& inner : *v) {
+      if (!Vector(&inner, what)) return false;
+    }
+    return true;
+  }
+  bool Vocabulary(absl::flat_hash_map<std::string, uint32_t>* vocab, const char* what) {
+    uint64_t n = 0, pairs = 0, total = 0;
+    const uint64_t* entries = nullptr;
+    const char* words = nullptr;
+    if (!U64(&n) || !Table(&entries, &pairs, what) || !Table(&words, &total, what)) return false;
+    if (pairs != 2 * n) return Fail(StrCat(what, ": entries and words disagree"));
+    vocab->reserve(n);
+    uint64_t at = 0;
+    for (uint64_t i = 0; i < n; ++i) {
+      const uint64_t id = entries[2 * i], length = entries[2 * i + 1];
+      if (length > total - at) return Fail(StrCat(what, ": words past the end"));
+      if (id >= UINT32_MAX) return Fail(StrCat(what, ": token id out of range"));
+      vocab->emplace(std::string(words + at, length), static_cast<uint32_t>(id));
+      at += length;
+    }
+    return true;
+  }
+
+  bool Index(StoreIndex* x) {
+    std::vector<uint64_t> exact;
+    if (!Vocabulary(&x->vocab_, "vocabulary") || !Nested(&x->postings_, "postings") ||
+        !Vocabulary(&x->target_vocab_, "target vocabulary") ||
+        !Nested(&x->target_postings_, "target postings") || !Vector(&x->ids_, "ids") ||
+        !Vector(&x->alive_, "alive") || !Vector(&x->lengths_, "lengths") ||
+        !Vector(&x->key_begin_, "key offsets") || !Vector(&x->keys_, "keys") ||
+        !Vector(&x->text_offsets_, "text offsets") || !String(&x->text_, "text") ||
+        !Vector(&x->changed_at_, "change dates") || !Vector(&x->context_key_, "context keys") ||
+        !Vector(&x->context_around_, "contexts") || !Vector(&exact, "exact matches") ||
+        !Vector(&x->exact_next_, "exact chains")) {
+      return false;
+    }
+    if (left_ != 0) return Fail("bytes after the end");
+    if (exact.size() % 2 != 0) return Fail("exact matches: odd");
+    // The two hash maps (exact matches, id -> slot) fill on two threads.
+    bool exact_ok = true;
+    std::thread exact_thread([&] {
+      x->exact_head_.reserve(exact.size() / 2);
+      for (size_t i = 0; i < exact.size(); i += 2) {
+        if (exact[i + 1] >= x->ids_.size()) exact_ok = false;
+        x->exact_head_.emplace(exact[i], static_cast<uint32_t>(exact[i + 1]));
+      }
+    });
+    const bool checked = Check(*x);
+    exact_thread.join();
+    return checked && (exact_ok || Fail("exact match slot out of range"));
+  }
+
+  // Every table the size the slots say; every slot, token and offset within its table.
+  bool Check(StoreIndex& x) {
+    const uint64_t slots = x.ids_.size();
+    if (x.alive_.size() != slots || x.lengths_.size() != slots || x.changed_at_.size() != slots ||
+        x.context_key_.size() != slots || x.context_around_.size() != slots ||
+        x.exact_next_.size() != slots || x.key_begin_.size() != slots + 1 ||
+        x.text_offsets_.size() != 2 * slots + 1) {
+      return Fail("tables of different sizes");
+    }
+    for (uint64_t s = 0; s < slots; ++s) {
+      if (x.key_begin_[s] > x.key_begin_[s + 1]) return Fail("key offsets out of order");
+    }
+    if (x.key_begin_[0] != 0 || x.key_begin_[slots] != x.keys_.size()) {
+      return Fail("key offsets past the keys");
+    }
+    for (uint64_t i = 0; i + 1 < x.text_offsets_.size(); ++i) {
+      if (x.text_offsets_[i] > x.text_offsets_[i + 1]) return Fail("text offsets out of order");
+    }
+    if (x.text_offsets_[0] != 0 || x.text_offsets_.back() != x.text_.size()) {
+      return Fail("text offsets past the text");
+    }
+    for (uint32_t token : x.keys_) {
+      if (token >= x.postings_.size()) return Fail("key token out of range");
+    }
+    for (const auto& list : x.postings_) {
+      for (const auto& p : list) {
+        if (p.slot >= slots) return Fail("posting slot out of range");
+      }
+    }
+    for (const auto& list : x.target_postings_) {
+      for (uint32_t slot : list) {
+        if (slot >= slots) return Fail("target posting slot out of range");
+      }
+    }
+    for (const auto& [word, id] : x.vocab_) {
+      if (id >= x.postings_.size()) return Fail("vocabulary token out of range");
+    }
+    for (const auto& [word, id] : x.target_vocab_) {
+      if (id >= x.target_postings_.size()) return Fail("target vocabulary token out of range");
+    }
+    for (uint32_t next : x.exact_next_) {
+      if (next != 0xFFFFFFFFu && next >= slots) return Fail("exact chain out of range");
+    }
+    x.slot_of_.reserve(slots);
+    for (uint64_t s = 0; s < slots; ++s) {
+      if (x.alive_[s] != 0 && !x.slot_of_.emplace(x.ids_[s], static_cast<uint32_t>(s)).second) {
+        return Fail("a segment in two live slots");
+      }
+    }
+    return true;
+  }
+
+ private:
+  uint64_t offset() const { return static_cast<uint64_t>(p_ - base_); }
+  const char* p_;
+  const char* base_ = p_;
+  uint64_t left_;
+  std::string error_;
+};
+
+absl::Status StoreIndex::WriteTo(std::FILE* out) const {
+  SnapshotWriter w(out);
+  w.Index(*this);
+  if (!w.ok()) return absl::UnavailableError("writing the index snapshot failed");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StoreIndex> StoreIndex::ReadFrom(const char* data, uint64_t bytes) {
+  StoreIndex x;
+  SnapshotReader r(data, bytes);
+  if (!r.Index(&x)) return absl::DataLossError(StrCat("index snapshot: ", r.error()));
+  return x;
+}
+
+}  // namespace verso::tm
+
+// ---- TmService's snapshot files ----
+//
+// DIR/STORE.snap: the line "verso-tm-snapshot 1 STORE POSITION WRITTEN_MICROS ENDIAN\n" (padded
+// with spaces to a multiple of 8 bytes), then StoreIndex::WriteTo's bytes to the end of the file,
+// which a reader maps and copies its tables from. Written to a temporary file, fsynced, then
+// renamed over the old one: a reader sees a whole snapshot or the previous one.
+
+namespace verso::tm {
+namespace {
+
+constexpr std::string_view kMagic = "verso-tm-snapshot";
+constexpr int kVersion = 1;
+constexpr size_t kMaxHeader = 512;
+
+std::string_view Endian() { return std::endian::native == std::endian::little ? "le" : "be"; }
+
+struct Closer {
+  void operator()(std::FILE* f) const { std::fclose(f); }
+};
+using File = std::unique_ptr<std::FILE, Closer>;
+
+}  // namespace
+
+void TmService::EnableSnapshots(std::string dir, absl::Duration max_age) {
+  snapshot_dir_ = std::move(dir);
+  snapshot_max_age_ = max_age;
+}
+
+std::string TmService::SnapshotPath(std::string_view store_id) const {
+  return StrCat(snapshot_dir_, "/", store_id, ".snap");
+}
+
+absl::StatusOr<bool> TmService::IndexFromSnapshot(Store* store) {
+  sync_mu_.AssertHeld();
+  store->write_mu.AssertHeld();
+  const std::string path = SnapshotPath(store->record.id);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || st.st_size == 0) {
+    ::close(fd);
+    return false;
+  }
+  const size_t size = static_cast<size_t>(st.st_size);
+  void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+  ::close(fd);
+  if (mapped == MAP_FAILED) {
+    return absl::UnavailableError(StrCat(path, ": ", std::strerror(errno)));
+  }
+  struct Unmap {
+    void* p;
+    size_t n;
+    ~Unmap() { ::munmap(p, n); }
+  } unmap{mapped, size};
+  const std::string_view file(static_cast<const char*>(mapped), size);
+  const size_t eol = file.substr(0, kMaxHeader).find('\n');
+  if (eol == std::string_view::npos || (eol + 1) % 8 != 0) {
+    return absl::DataLossError(StrCat(path, ": no header"));
+  }
+  std::vector<std::string_view> fields;
+  for (std::string_view f : Split(file.substr(0, eol), ' ')) {
+    if (!f.empty()) fields.push_back(f);
+  }
+  int64_t position = 0, written = 0;
+  if (fields.size() != 6 || fields[0] != kMagic || fields[1] != StrCat(kVersion) ||
+      !ParseInt64(fields[3], &position) || !ParseInt64(fields[4], &written)) {
+    return absl::DataLossError(StrCat(path, ": not a verso TM snapshot of this version"));
+  }
+  if (fields[2] != store->record.id || fields[5] != Endian()) {
+    return absl::DataLossError(StrCat(path, ": the snapshot of another store or machine"));
+  }
+  const absl::Duration age = clock_->Now() - absl::FromUnixMicros(written);
+  if (age > snapshot_max_age_) return false;  // the log may no longer hold the changes since
+  VERSO_ASSIGN_OR_RETURN(StoreIndex index,
+                         StoreIndex::ReadFrom(file.data() + eol + 1, size - eol - 1));
+  {
+    absl::WriterMutexLock lock(&store->index_mu);
+    store->index = std::move(index);
+  }
+  // The changes to this store between the snapshot and what this process has read of the log
+  // (later ones: Sync, once the index is in place).
+  std::vector<storage::TmChange> since;
+  for (int64_t after = position; after < synced_seq_;) {
+    VERSO_ASSIGN_OR_RETURN(std::vector<storage::TmChange> changes,
+                           repo_->ChangesAfter(after, 10'000));
+    if (changes.empty()) break;
+    for (storage::TmChange& c : changes) {
+      if (c.seq > synced_seq_) break;
+      if (c.store_id == store->record.id) since.push_back(std::move(c));
+    }
+    after = changes.back().seq;
+  }
+  VERSO_RETURN_IF_ERROR(ApplyToIndex(store, since));
+  store->snapshot_change = position;
+  store->snapshot_at = absl::FromUnixMicros(written);
+  return true;
+}
+
+absl::Status TmService::WriteSnapshot(std::string_view store_id) {
+  if (snapshot_dir_.empty()) return absl::FailedPreconditionError("snapshots are not enabled");
+  VERSO_ASSIGN_OR_RETURN(auto store, FindStore(kAnyTenant, store_id));
+  absl::MutexLock sync(&sync_mu_);  // the position stays where the index is
+  absl::MutexLock write(&store->write_mu);
+  absl::ReaderMutexLock lock(&store->index_mu);
+  if (!store->indexed) {
+    return absl::FailedPreconditionError(StrCat("store ", store_id, "'s index is not built here"));
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(snapshot_dir_, ec);
+  const std::string path = SnapshotPath(store->record.id);
+  const std::string temp = StrCat(path, ".", ::getpid(), ".tmp");
+  const absl::Time now = clock_->Now();
+  File f(std::fopen(temp.c_str(), "wb"));
+  if (f == nullptr) {
+    return absl::UnavailableError(StrCat(temp, ": cannot be written: ", std::strerror(errno)));
+  }
+  // Padded with spaces to a multiple of 8 bytes: the index's tables stay aligned in the file.
+  std::string header = StrCat(kMagic, " ", kVersion, " ", store->record.id, " ", synced_seq_, " ",
+                              absl::ToUnixMicros(now), " ", Endian());
+  header.append(7 - header.size() % 8, ' ');
+  header += '\n';
+  absl::Status s = absl::OkStatus();
+  if (std::fwrite(header.data(), 1, header.size(), f.get()) != header.size()) {
+    s = absl::UnavailableError("writing the index snapshot failed");
+  }
+  if (s.ok()) s = store->index.WriteTo(f.get());
+  if (s.ok() && (std::fflush(f.get()) != 0 || ::fsync(fileno(f.get())) != 0)) {
+    s = absl::UnavailableError(StrCat(temp, ": ", std::strerror(errno)));
+  }
+  f.reset();
+  if (s.ok() && std::rename(temp.c_str(), path.c_str()) != 0) {
+    s = absl::UnavailableError(StrCat(path, ": ", std::strerror(errno)));
+  }
+  if (!s.ok()) {
+    std::remove(temp.c_str());
+    return s;
+  }
+  store->snapshot_change = synced_seq_;
+  store->snapshot_at = now;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> TmService::WriteSnapshots(absl::Duration interval) {
+  std::vector<std::shared_ptr<Store>> stores;
+  {
+    absl::ReaderMutexLock lock(&stores_->mu);
+    for (const auto& [id, store] : stores_->by_id) stores.push_back(store);
+  }
+  int written = 0;
+  const absl::Time now = clock_->Now();
+  for (const auto& store : stores) {
+    {
+      absl::MutexLock write(&store->write_mu);
+      absl::ReaderMutexLock lock(&store->index_mu);
+      if (!store->indexed || now - store->snapshot_at < interval ||
+          store->last_change <= store->snapshot_change) {
+        continue;
+      }
+    }
+    absl::Status s = WriteSnapshot(store->record.id);
+    if (absl::IsNotFound(s) || absl::IsFailedPrecondition(s)) continue;  // gone meanwhile
+    VERSO_RETURN_IF_ERROR(s);
+    ++written;
+  }
+  return written;
+}
+
+}  // namespace verso::tm
