@@ -44,8 +44,7 @@ bench: build
 	./bench/run-jobs-bench $(BUILD_DIR)
 	./bench/run-fairness-bench $(BUILD_DIR)
 	./bench/run-queue-bench $(BUILD_DIR)
-	$(BUILD_DIR)/bench/placement_bench 1000 3
-	$(BUILD_DIR)/bench/placement_bench 1000 10
+	./bench/run-cluster-bench $(BUILD_DIR)
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
