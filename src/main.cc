@@ -891,6 +891,13 @@ class Runtime : public cli::Environment {
     api::Services services = ApiServices(b, &limiter, &metrics);
     services.indexes_loaded = [&loaded] { return loaded.load(); };
     if (b.cluster != nullptr) AddClusterMetrics(&metrics, b.cluster.get());
+    ops::AddProcessMetrics(&metrics);
+    b.mt->qe->ObserveLatency(
+        [h = metrics.GetHistogram("verso_qe_duration_seconds",
+                                  "QE scoring latency per call (a request's segments together).",
+                                  {}, {})](absl::Duration d) {
+          h->Observe(absl::ToDoubleSeconds(d));
+        });
     // The database's health feeds the degradation level (unreachable: emergency).
     Every health(std::chrono::seconds(5), [&] {
       absl::Status ping = db_->Ping();
@@ -969,22 +976,23 @@ class Runtime : public cli::Environment {
     if (!node.ok()) return Fail(node.status());
     joined = node->get();
     AddClusterMetrics(&metrics, node->get());
+    ops::AddProcessMetrics(&metrics);
     const std::string snapshots = c.GetString("tm.snapshot_dir").empty()
                                       ? c.GetString("data_dir") + "/snapshots"
                                       : c.GetString("tm.snapshot_dir");
     tm_->EnableSnapshots(snapshots);
     const absl::Duration snapshot_interval = c.GetDuration("tm.snapshot_interval");
-    Every snapshot(std::chrono::seconds(std::clamp<int64_t>(
-                       absl::ToInt64Seconds(snapshot_interval), 1, 60)),
-                   [&] {
-                     if (!loaded) return;
-                     auto written = tm_->WriteSnapshots(snapshot_interval);
-                     if (!written.ok()) {
-                       log::Warn("tm.snapshot", {{"error", written.status().message()}});
-                     } else if (*written > 0) {
-                       log::Info("tm.snapshots_written", {{"stores", *written}});
-                     }
-                   });
+    Every snapshot(
+        std::chrono::seconds(std::clamp<int64_t>(absl::ToInt64Seconds(snapshot_interval), 1, 60)),
+        [&] {
+          if (!loaded) return;
+          auto written = tm_->WriteSnapshots(snapshot_interval);
+          if (!written.ok()) {
+            log::Warn("tm.snapshot", {{"error", written.status().message()}});
+          } else if (*written > 0) {
+            log::Info("tm.snapshots_written", {{"stores", *written}});
+          }
+        });
     Every sync(std::chrono::seconds(1), [&] {
       if (loaded) SyncTm();
     });

@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -539,6 +541,15 @@ TEST_F(ApiTest, MetricsCountRequestsByRouteAndStatus) {
   EXPECT_THAT(m.http.body, HasSubstr("verso_tm_index_segments 0\n"));
   EXPECT_THAT(m.http.body, HasSubstr("verso_tm_stores{index=\"any\"} 1\n"));
   EXPECT_THAT(m.http.body, Not(HasSubstr(store)));
+  // The process's resources and the queues, for autoscaling.
+  for (const char* gauge : {"\nverso_process_resident_memory_bytes ", "\nverso_memory_limit_bytes ",
+                            "\nverso_process_cpu_seconds ", "\nverso_cpu_limit_cores "}) {
+    const size_t at = m.http.body.find(gauge);
+    ASSERT_NE(at, std::string::npos) << gauge;
+    EXPECT_GT(std::stod(m.http.body.substr(at + std::strlen(gauge))), 0) << gauge;
+  }
+  EXPECT_THAT(m.http.body, HasSubstr("\nverso_queue_depth{queue=\"tasks\"} 0\n"));
+  EXPECT_THAT(m.http.body, HasSubstr("\nverso_queue_depth{queue=\"post_edit\"} 0\n"));
   Reply ready = Call("GET", "/readyz", "");
   EXPECT_EQ(ready.body["checks"]["storage"], "ok");
   EXPECT_EQ(ready.body["checks"]["indexes"], "loaded");

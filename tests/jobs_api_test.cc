@@ -150,6 +150,15 @@ TEST_F(JobsApiTest, AnXliffDocumentGoesThroughTmMtQePostEditingAndComesBackValid
   EXPECT_EQ(job["counts"]["engines"], json({{"apertium", 3}}));
   EXPECT_EQ(job["counts"]["approved"], 1);
   EXPECT_EQ(job["counts"]["awaiting_post_edit"], 3);
+  // What autoscaling reads: the MTPE queue's depth, the task queue (empty by now), QE latency.
+  {
+    const std::string metrics = Fetch(server_->port(), "GET", "/metrics").body;
+    EXPECT_THAT(metrics, HasSubstr("\nverso_queue_depth{queue=\"post_edit\"} 3\n"));
+    EXPECT_THAT(metrics, HasSubstr("\nverso_queue_depth{queue=\"tasks\"} 0\n"));
+    EXPECT_THAT(metrics, HasSubstr("\nverso_queue_oldest_seconds{queue=\"tasks\"} 0\n"));
+    EXPECT_THAT(metrics, Not(HasSubstr("\nverso_qe_duration_seconds_count 0\n")));
+    EXPECT_THAT(metrics, HasSubstr("\nverso_qe_duration_seconds_count "));
+  }
   json analysis = Get("/v1/jobs/" + id + "/analysis");
   EXPECT_EQ(analysis["targets"][0]["total"]["words"], 15);
   EXPECT_EQ(analysis["targets"][0]["bands"][2]["band"], "100");

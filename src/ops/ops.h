@@ -81,6 +81,11 @@ class Registry {
   std::map<std::string, Family> families_ ABSL_GUARDED_BY(mu_);
 };
 
+// The process's CPU time and resident memory, and the limits it runs under (cgroup v2, else the
+// machine's): verso_process_cpu_seconds, verso_cpu_limit_cores,
+// verso_process_resident_memory_bytes, verso_memory_limit_bytes.
+void AddProcessMetrics(Registry* registry);
+
 }  // namespace verso::ops
 
 #endif  // VERSO_OPS_OPS_H_

@@ -17,6 +17,7 @@
 #ifndef VERSO_QE_QE_H_
 #define VERSO_QE_QE_H_
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -144,6 +145,11 @@ class QeService {
   // (provisional when the external one failed or is open).
   absl::StatusOr<std::vector<Result>> Score(const std::vector<Input>& inputs, absl::Time deadline);
   double approve_threshold() const { return options_.approve_threshold; }
+  // Called with each Score call's duration from now on (the QE latency metric). Call before
+  // scoring starts (before serving).
+  void ObserveLatency(std::function<void(absl::Duration)> observe) {
+    observe_ = std::move(observe);
+  }
   // True while an external scorer is configured and unavailable.
   bool degraded() const;
   const std::string& scorer_name() const;
@@ -155,8 +161,12 @@ class QeService {
                                               absl::Time deadline);
   struct Cache;
 
+  absl::StatusOr<std::vector<Result>> ScoreWithFallback(const std::vector<Input>& inputs,
+                                                        absl::Time deadline);
+
   Scorer* builtin_;
   Scorer* external_;
+  std::function<void(absl::Duration)> observe_;
   std::unique_ptr<Cache> cache_;
   ServiceOptions options_;
   resilience::DegradationController* degradation_;

@@ -62,6 +62,15 @@ bool QeService::degraded() const {
 
 absl::StatusOr<std::vector<Result>> QeService::Score(const std::vector<Input>& inputs,
                                                      absl::Time deadline) {
+  if (!observe_) return ScoreWithFallback(inputs, deadline);
+  const absl::Time start = absl::Now();
+  auto scored = ScoreWithFallback(inputs, deadline);
+  observe_(absl::Now() - start);
+  return scored;
+}
+
+absl::StatusOr<std::vector<Result>> QeService::ScoreWithFallback(const std::vector<Input>& inputs,
+                                                                 absl::Time deadline) {
   if (external_ != nullptr) {
     if (breaker_->Allow()) {
       const absl::Time attempt_deadline = std::min(deadline, absl::Now() + options_.timeout);

@@ -465,6 +465,7 @@ struct QueueStats {
   int64_t leased = 0;
   int64_t dead = 0;
   absl::Time oldest_queued = absl::InfiniteFuture();
+  int64_t awaiting_post_edit = 0;  // job segments waiting for a post-editor (the MTPE queue)
 };
 
 // What a read may return: the latest committed data (the primary), or data at most a bound

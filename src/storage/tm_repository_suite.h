@@ -505,6 +505,8 @@ TEST_P(TmRepositorySuite, JobsSegmentsAndTasksChangeTogether) {
   a2.updated_at = t0 + absl::Seconds(3);
   ASSERT_TRUE(
       jobs.Apply({{}, {a1, a2}, {}, 0, "", {{"job_1", "job.completed", 1, 500, "", t0}}}).ok());
+  EXPECT_EQ(stats->awaiting_post_edit, 0);
+  EXPECT_EQ(jobs.GetQueueStats()->awaiting_post_edit, 2);  // the MTPE queue
   auto counted = jobs.CountJobSegments("job_1");
   ASSERT_TRUE(counted.ok()) << counted.status();
   ASSERT_EQ(counted->size(), 2u);  // (de, awaiting, "", "") x2 and (de, translated, "", "") x1

@@ -387,6 +387,8 @@ class PgJobs : public JobRepository {
           q.dead = Int(row[1]);
         }
       }
+      q.awaiting_post_edit =
+          Int(tx.Exec("SELECT COUNT(*) FROM job_segments WHERE state = 'awaiting'")[0][0]);
       return q;
     });
   }

@@ -342,6 +342,12 @@ class SqliteJobs : public JobRepository {
         q.dead = st->Int(1);
       }
     }));
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * awaiting,
+        reader->Prepare("SELECT COUNT(*) FROM job_segments WHERE state = 'awaiting'"));
+    awaiting->Reset();
+    VERSO_RETURN_IF_ERROR(
+        awaiting->ForEachRow([&](Stmt&) { q.awaiting_post_edit = awaiting->Int(0); }));
     return q;
   }
 
