@@ -1287,6 +1287,20 @@ void AddAdminCommands(CLI::App* app, Runtime* runtime, int* exit_code) {
   auto before = std::make_shared<std::string>();
   archive_cmd->add_option("--before", *before, "YYYY-MM: the first month kept")->required();
   archive_cmd->callback([=] { *exit_code = runtime->ArchiveJobs(*before); });
+  auto env = std::make_shared<bool>(false);
+  auto* options_cmd = app->add_subcommand(
+      "options", "List every option: name, default, environment variable and what it does");
+  options_cmd->add_flag("--env", *env, "Print only the environment variables' names");
+  options_cmd->callback([=] {
+    for (const ConfigOption& o : Schema(/*serving=*/true)) {
+      if (*env) {
+        std::cout << Config::EnvName(o.name) << "\n";
+      } else {
+        std::cout << o.name << "\t" << o.default_value << "\t" << Config::EnvName(o.name) << "\t"
+                  << o.help << "\n";
+      }
+    }
+  });
   auto json = std::make_shared<bool>(false);
   auto* version_cmd = app->add_subcommand("version", "Print the version");
   version_cmd->add_flag("--json", *json, "Print JSON");
