@@ -1350,6 +1350,7 @@ int Main(int argc, char** argv) {
   cli::AddTmCommands(&app, &runtime, &exit_code);
   cli::AddKeyCommands(&app, &runtime, &exit_code);
   cli::AddQeCommands(&app, &runtime, &exit_code);
+  cli::AddAutoscaleCommands(&app, &runtime, &exit_code);
   AddAdminCommands(&app, &runtime, &exit_code);
   app.parse_complete_callback([&] {
     runtime.serving = serve_cmd->parsed() || worker_cmd->parsed();

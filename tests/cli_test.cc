@@ -8,6 +8,8 @@
 #include <thread>
 #include <tuple>
 
+#include "absl/time/clock.h"
+#include "common/file.h"
 #include "tests/http_client.h"
 #include "tests/process.h"
 #include "tests/verso_server.h"
@@ -326,6 +328,48 @@ TEST_F(CliTest, TheCliAndARunningServerSeeEachOthersChanges) {
   EXPECT_EQ(target, "Guarde el archivo");
   server.Signal(SIGTERM);
   EXPECT_EQ(server.Wait(), 0);
+}
+
+// `verso autoscale plan` on a running server's /metrics, and with --state across runs: the
+// window of "CPU > 70 % for 2 min" is judged over the samples the earlier runs kept.
+TEST_F(CliTest, AutoscalePlanReadsAServersMetricsAndKeepsItsHistory) {
+  test::VersoServer server(dir_ + "/data", {});
+  ASSERT_GT(server.port(), 0);
+  auto live = Verso({"autoscale", "plan", "--metrics",
+                     "http://127.0.0.1:" + std::to_string(server.port()) + "/metrics", "--json"});
+  ASSERT_EQ(live.exit_code, 0) << live.err;
+  json plan = json::parse(live.out);
+  ASSERT_EQ(plan.size(), 5u);
+  EXPECT_EQ(plan[1]["role"], "workers");
+  EXPECT_EQ(plan[1]["action"], "hold");  // an empty queue, but not for 10 minutes yet
+  EXPECT_EQ(plan[1]["signal"], 0.0);     // verso_queue_oldest_seconds{queue="tasks"}
+  server.Signal(SIGTERM);
+  EXPECT_EQ(server.Wait(), 0);
+
+  // Three runs a minute apart (their samples carry their times), each seeing 2 busy cores.
+  const std::string state = dir_ + "/autoscale.state";
+  const int64_t now_ms = absl::ToUnixMillis(absl::Now());
+  std::string last;
+  for (int run = 0; run < 4; ++run) {
+    const int64_t at = now_ms - (3 - run) * 60'000;
+    const std::string file = dir_ + "/scrape" + std::to_string(run) + ".prom";
+    std::ofstream(file) << "verso_process_cpu_seconds{role=\"api\",instance=\"a\"} "
+                        << run * 60 * 2 * 0.9 << " " << at << "\n"
+                        << "verso_cpu_limit_cores{role=\"api\",instance=\"a\"} 2 " << at << "\n";
+    auto r = Verso({"autoscale", "plan", "--metrics", file, "--state", state});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    last = r.out.substr(0, r.out.find('\n'));
+    if (run == 2) EXPECT_EQ(last, "api: scale_out 1 -> 3 (CPU 90 % > 70 % for 2 min)") << run;
+    if (run < 2) EXPECT_EQ(last.rfind("api: hold", 0), 0u) << run << ": " << last;
+  }
+  EXPECT_EQ(last, "api: scale_out 1 -> 3 (CPU 90 % > 70 % for 2 min)");
+  // A malformed scrape names its line; the state file is left as it was.
+  const std::string before = ReadFile(state).value_or("");
+  std::ofstream(dir_ + "/bad.prom") << "verso_queue_depth{queue=\"tasks\"} 1\nverso_x{ 2\n";
+  auto bad = Verso({"autoscale", "plan", "--metrics", dir_ + "/bad.prom", "--state", state});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.err, "verso: error: metrics line 2, column 10: expected a label name or }\n");
+  EXPECT_EQ(ReadFile(state).value_or(""), before);
 }
 
 // Two stores of one tenant with one name cannot be told apart: the second is refused.

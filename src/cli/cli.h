@@ -42,6 +42,8 @@ void AddTmCommands(CLI::App* app, Environment* env, int* exit_code);
 void AddKeyCommands(CLI::App* app, Environment* env, int* exit_code);
 // Registers `qe eval|features` (quality estimation against human scores; no storage).
 void AddQeCommands(CLI::App* app, Environment* env, int* exit_code);
+// `verso autoscale plan` (ops/autoscale.h).
+void AddAutoscaleCommands(CLI::App* app, Environment* env, int* exit_code);
 
 }  // namespace verso::cli
 
