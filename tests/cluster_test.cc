@@ -177,6 +177,43 @@ TEST_F(ClusterTest, StoresAnswerThroughTheirNodesWhileNodesJoinAndDie) {
     EXPECT_EQ(j["matches"][0]["score"], 100);
     EXPECT_EQ(j["matches"][0]["segment"]["target"], "Frase 4 " + std::to_string(i));
   }
+  // A job's pre-translation, run by a worker process, asks the TM nodes too.
+  {
+    const std::string boundary = "cluster-job-boundary";
+    const std::string xliff =
+        "<?xml version=\"1.0\"?>\n<xliff xmlns=\"urn:oasis:names:tc:xliff:document:2.0\" "
+        "version=\"2.0\" srcLang=\"en\"><file id=\"f\"><unit id=\"u1\"><segment><source>"
+        "Sentence 2 of store 7</source></segment></unit><unit id=\"u2\"><segment><source>The "
+        "house is red.</source></segment></unit></file></xliff>\n";
+    std::string body;
+    for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+             {"target_langs", "es"}, {"tm_store", stores_[7]}}) {
+      body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + name +
+              "\"\r\n\r\n" + value + "\r\n";
+    }
+    body += "--" + boundary +
+            "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"doc.xlf\"\r\n"
+            "Content-Type: application/xliff+xml\r\n\r\n" +
+            xliff + "\r\n--" + boundary + "--\r\n";
+    HttpResponse submitted = Fetch(front_, "POST", "/v1/jobs", body,
+                                   {{"Authorization", "Bearer " + key_},
+                                    {"Content-Type", "multipart/form-data; boundary=" + boundary}});
+    ASSERT_EQ(submitted.status, 202) << submitted.body;
+    const std::string job = json::parse(submitted.body)["id"];
+    json status;
+    for (int i = 0; i < 600; ++i) {
+      status = json::parse(Call("GET", "/v1/jobs/" + job).body, nullptr, false);
+      if (status["status"] == "post_editing" || status["status"] == "completed" ||
+          status["status"] == "failed") {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_NE(status["status"], "failed") << status.dump();
+    EXPECT_EQ(status["counts"]["tm"], 1) << status.dump();
+    EXPECT_EQ(status["counts"]["mt"], 1) << status.dump();
+  }
+
   // Each store on two of the three nodes (R = 2), every node with a share.
   ASSERT_TRUE(LookupsUntil([&] { return Settled(status_["tm_urls"], 3); }).failed == 0);
   for (const auto& url : status_["tm_urls"]) {
