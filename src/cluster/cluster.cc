@@ -85,6 +85,10 @@ struct TmCluster::Impl {
   absl::CondVar wake;
 
   std::atomic<int64_t> asks{0}, retries{0}, failures{0}, moves_in{0}, moves_out{0};
+  // Nodes that just failed to answer at all (down, unreachable): asked last until then, so that
+  // a dead node costs one retry per asker rather than one per lookup until its row expires.
+  absl::Mutex suspects_mu;
+  std::map<std::string, absl::Time> suspect_until ABSL_GUARDED_BY(suspects_mu);
   // The heartbeat and membership every `heartbeat`; on a node, a second thread moves indexes
   // (building one can take seconds, which must not delay a heartbeat).
   std::thread beats, moves;
@@ -307,7 +311,17 @@ absl::StatusOr<std::string> TmCluster::Ask(std::string_view store_id, std::strin
                                            const std::string& request) {
   std::shared_ptr<const View> v = impl_->CurrentView();
   std::string last = "no TM node is up (verso serve --roles tm)";
-  for (const std::string& id : v->Order(store_id)) {
+  std::vector<std::string> order = v->Order(store_id);
+  {
+    // Suspects last, the rest in ring order.
+    const absl::Time now = absl::Now();
+    absl::MutexLock lock(&impl_->suspects_mu);
+    std::stable_partition(order.begin(), order.end(), [&](const std::string& id) {
+      auto it = impl_->suspect_until.find(id);
+      return it == impl_->suspect_until.end() || it->second <= now;
+    });
+  }
+  for (const std::string& id : order) {
     if (id == impl_->options.node_id) continue;
     const storage::NodeRecord* node = v->Find(id);
     ++impl_->asks;
@@ -323,6 +337,10 @@ absl::StatusOr<std::string> TmCluster::Ask(std::string_view store_id, std::strin
     last =
         r.ok() ? StrCat("node ", id, " answered ", r->status) : std::string(r.status().message());
     ++impl_->retries;
+    if (!r.ok()) {
+      absl::MutexLock lock(&impl_->suspects_mu);
+      impl_->suspect_until[id] = absl::Now() + std::min(impl_->options.expiry, absl::Seconds(2));
+    }
   }
   ++impl_->failures;
   return absl::UnavailableError(
