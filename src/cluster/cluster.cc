@@ -19,6 +19,7 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "net/http_client.h"
+#include "resilience/resilience.h"
 #include "tm/placement.h"
 
 namespace verso::cluster {
@@ -92,6 +93,11 @@ struct TmCluster::Impl {
   // The heartbeat and membership every `heartbeat`; on a node, a second thread moves indexes
   // (building one can take seconds, which must not delay a heartbeat).
   std::thread beats, moves;
+  std::unique_ptr<resilience::Retrier> retrier;  // made with `clock`
+
+  // One round of Ask: the store's owners, then the other nodes, once each.
+  absl::StatusOr<std::string> AskRound(std::string_view store_id, std::string_view method,
+                                       const std::string& request);
 
   std::shared_ptr<const View> CurrentView() {
     absl::MutexLock lock(&mu);
@@ -254,6 +260,7 @@ absl::StatusOr<std::unique_ptr<TmCluster>> TmCluster::Start(storage::ClusterRepo
   impl->options = std::move(options);
   impl->clock = clock;
   impl->started_at = clock->Now();
+  impl->retrier = std::make_unique<resilience::Retrier>(clock, 0x7a11);
   VERSO_ASSIGN_OR_RETURN(impl->secret, repo->Setting(kSecretSetting, RandomToken(32)));
   if (impl->is_node()) impl->Beat();
   impl->Follow();
@@ -309,23 +316,49 @@ bool TmCluster::Holds(std::string_view store_id) {
 
 absl::StatusOr<std::string> TmCluster::Ask(std::string_view store_id, std::string_view method,
                                            const std::string& request) {
-  std::shared_ptr<const View> v = impl_->CurrentView();
+  // A round asks every node; when none could answer (all down, or the store's holders all
+  // building), rounds repeat per the spec's TM lookup policy (3 more, 100/200/400 ms ± 50 ms).
+  std::string answer;
+  resilience::RetryResult r = impl_->retrier->Run(
+      resilience::TmLookupRetryPolicy(), impl_->clock->Now() + impl_->options.ask_timeout,
+      [&](int) -> absl::Status {
+        absl::StatusOr<std::string> round = impl_->AskRound(store_id, method, request);
+        if (!round.ok()) return round.status();
+        answer = std::move(*round);
+        return absl::OkStatus();
+      },
+      [](const absl::Status& s) { return absl::IsUnavailable(s); });
+  if (!r.status.ok()) {
+    if (absl::IsUnavailable(r.status)) ++impl_->failures;
+    return r.status;
+  }
+  return answer;
+}
+
+absl::StatusOr<std::string> TmCluster::Impl::AskRound(std::string_view store_id,
+                                                      std::string_view method,
+                                                      const std::string& request) {
+  std::shared_ptr<const View> v = CurrentView();
   std::string last = "no TM node is up (verso serve --roles tm)";
   std::vector<std::string> order = v->Order(store_id);
   {
     // Suspects last, the rest in ring order.
     const absl::Time now = absl::Now();
-    absl::MutexLock lock(&impl_->suspects_mu);
-    std::stable_partition(order.begin(), order.end(), [&](const std::string& id) {
-      auto it = impl_->suspect_until.find(id);
-      return it == impl_->suspect_until.end() || it->second <= now;
-    });
+    std::set<std::string> suspects;
+    {
+      absl::MutexLock lock(&suspects_mu);
+      for (const auto& [id, until] : suspect_until) {
+        if (until > now) suspects.insert(id);
+      }
+    }
+    std::stable_partition(order.begin(), order.end(),
+                          [&](const std::string& id) { return !suspects.contains(id); });
   }
   for (const std::string& id : order) {
-    if (id == impl_->options.node_id) continue;
+    if (id == options.node_id) continue;
     const storage::NodeRecord* node = v->Find(id);
-    ++impl_->asks;
-    auto r = impl_->Send(*node, method, store_id, request, impl_->options.ask_timeout);
+    ++asks;
+    auto r = Send(*node, method, store_id, request, options.ask_timeout);
     if (r.ok() && r->status == 200 && !r->truncated) return std::move(r->body);
     if (r.ok() && r->status == 404) {
       return absl::NotFoundError(StrCat("TM store ", store_id, " not found"));
@@ -336,13 +369,12 @@ absl::StatusOr<std::string> TmCluster::Ask(std::string_view store_id, std::strin
     // Down, not holding the store (yet, or any more), overloaded: the next node may answer.
     last =
         r.ok() ? StrCat("node ", id, " answered ", r->status) : std::string(r.status().message());
-    ++impl_->retries;
+    ++retries;
     if (!r.ok()) {
-      absl::MutexLock lock(&impl_->suspects_mu);
-      impl_->suspect_until[id] = absl::Now() + std::min(impl_->options.expiry, absl::Seconds(2));
+      absl::MutexLock lock(&suspects_mu);
+      suspect_until[id] = absl::Now() + std::min(options.expiry, absl::Seconds(2));
     }
   }
-  ++impl_->failures;
   return absl::UnavailableError(
       StrCat("no TM node could answer for store ", store_id, " (last: ", last, ")"));
 }
