@@ -450,6 +450,10 @@ std::vector<ConfigOption> ClusterOptions() {
        .help =
            "Where other processes reach this TM node (default: http://host:port it listens on)"},
       {.name = "cluster.heartbeat", .type = T::kDuration, .default_value = "1s"},
+      {.name = "cluster.lookup_timeout",
+       .type = T::kDuration,
+       .default_value = "2s",
+       .help = "How long a TM node may take to answer a lookup before the next one is asked"},
       {.name = "cluster.node_expiry",
        .type = T::kDuration,
        .default_value = "5s",
@@ -1140,6 +1144,7 @@ class Runtime : public cli::Environment {
     o.url = std::move(url);
     o.heartbeat = c.GetDuration("cluster.heartbeat");
     o.expiry = c.GetDuration("cluster.node_expiry");
+    o.lookup_timeout = c.GetDuration("cluster.lookup_timeout");
     o.replicas = static_cast<int>(c.GetInt("tm.replicas"));
     o.virtual_nodes = static_cast<int>(c.GetInt("tm.virtual_nodes"));
     if (o.expiry <= o.heartbeat) {

@@ -358,7 +358,8 @@ absl::StatusOr<std::string> TmCluster::Impl::AskRound(std::string_view store_id,
     if (id == options.node_id) continue;
     const storage::NodeRecord* node = v->Find(id);
     ++asks;
-    auto r = Send(*node, method, store_id, request, options.ask_timeout);
+    auto r = Send(*node, method, store_id, request,
+                  method == "lookup" ? options.lookup_timeout : options.ask_timeout);
     if (r.ok() && r->status == 200 && !r->truncated) return std::move(r->body);
     if (r.ok() && r->status == 404) {
       return absl::NotFoundError(StrCat("TM store ", store_id, " not found"));

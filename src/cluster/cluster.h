@@ -47,6 +47,9 @@ struct Options {
   absl::Duration expiry = absl::Seconds(5);  // a node silent this long is gone
   int replicas = 2;                          // nodes holding each store
   int virtual_nodes = 256;                   // ring points per node
+  // How long one node may take to answer a lookup before the next is asked (a hung node must not
+  // hold lookups for long), and a concordance query; the whole Ask, retries included.
+  absl::Duration lookup_timeout = absl::Seconds(2);
   absl::Duration ask_timeout = absl::Seconds(10);
 };
 

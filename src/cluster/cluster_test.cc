@@ -1,6 +1,9 @@
 #include "cluster/cluster.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -85,6 +88,36 @@ TEST_F(TmClusterTest, MembershipFollowsHeartbeatsAndAskersNeverHoldIndexes) {
     absl::SleepFor(absl::Milliseconds(20));
   }
   EXPECT_TRUE((*asker)->GetStats().nodes.empty());
+}
+
+TEST_F(TmClusterTest, AHungNodeHoldsALookupNoLongerThanTheLookupTimeout) {
+  auto store = tm_->CreateStore("acme", "s", "en", "es");
+  ASSERT_TRUE(store.ok());
+  // A node that accepts connections and never answers (a stopped process).
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const absl::Time now = absl::Now();
+  ASSERT_TRUE(
+      db_->cluster()
+          .Heartbeat({"hung", "tm", "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)), now,
+                      now + absl::Hours(1)})
+          .ok());
+  Options o;
+  o.lookup_timeout = absl::Milliseconds(200);
+  auto asker = TmCluster::Start(&db_->cluster(), tm_.get(), o, &Clock::Real());
+  ASSERT_TRUE(asker.ok());
+  ASSERT_EQ((*asker)->GetStats().nodes.size(), 1u);
+  auto hung = (*asker)->Ask(store->record.id, "lookup", "l1 0 50 5 0 0 0 0\nx");
+  EXPECT_TRUE(absl::IsUnavailable(hung.status())) << hung.status();
+  EXPECT_NE(hung.status().message().find("did not answer in time"), std::string::npos)
+      << hung.status();
+  ::close(fd);
 }
 
 TEST_F(TmClusterTest, ANodeSilentPastItsExpiryIsGone) {
