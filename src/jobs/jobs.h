@@ -51,7 +51,8 @@ class Clock;
 class IdGenerator;
 namespace tm {
 class TmService;
-}
+struct LookupResult;
+}  // namespace tm
 namespace mt {
 class TranslateService;
 struct TranslateInput;
@@ -295,6 +296,11 @@ class JobService {
                     const absl::Status& error, bool dead);
   absl::Status Analyse(const storage::TaskRecord& task, const storage::JobRecord& job,
                        const std::string& worker);
+  // The best TM match (50 or more) of each segment of a chunk, in one request to the TM node
+  // holding the store when a node holds it; a segment the TM cannot look up gets none.
+  absl::Status LookupChunk(const std::string& tenant, const std::string& store,
+                           const std::vector<storage::JobSegmentRecord>& part,
+                           std::vector<std::optional<tm::LookupResult>>* found);
   absl::Status Pretranslate(const storage::TaskRecord& task, const storage::JobRecord& job,
                             const std::string& worker);
   absl::Status Translate(const storage::TaskRecord& task, const storage::JobRecord& job,

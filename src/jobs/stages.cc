@@ -1,6 +1,7 @@
 // The pipeline's stages and the webhook outbox (see jobs.h): each runs one leased task.
 #include <future>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "common/clock.h"
 #include "common/crypto.h"
@@ -141,6 +142,30 @@ absl::Status JobService::FinishLocked(const TaskRecord& task, const std::string&
   return repo_->Apply(change);
 }
 
+absl::Status JobService::LookupChunk(const std::string& tenant, const std::string& store,
+                                     const std::vector<JobSegmentRecord>& part,
+                                     std::vector<std::optional<tm::LookupResult>>* found) {
+  tm::LookupOptions o;
+  o.max_results = 1;
+  o.min_score = 50;
+  std::vector<tm::TmService::BatchQuery> queries;
+  for (const JobSegmentRecord& s : part) queries.push_back({s.source, {}});
+  // One request to a TM node for the whole chunk when a node holds the store.
+  absl::StatusOr<std::vector<tm::LookupResult>> many = tm_->LookupMany(tenant, store, queries, o);
+  if (many.ok()) {
+    for (size_t i = 0; i < part.size(); ++i) (*found)[i] = std::move((*many)[i]);
+    return absl::OkStatus();
+  }
+  if (!absl::IsInvalidArgument(many.status())) return many.status();
+  // A segment the TM cannot look up has no match; it does not fail the others: one by one.
+  for (size_t i = 0; i < part.size(); ++i) {
+    absl::StatusOr<tm::LookupResult> m = tm_->Lookup(tenant, store, part[i].source, o);
+    if (!m.ok() && !absl::IsInvalidArgument(m.status())) return m.status();
+    if (m.ok()) (*found)[i] = std::move(*m);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status JobService::Analyse(const TaskRecord& task, const JobRecord& job,
                                  const std::string& worker) {
   const absl::Time started = clock_->MonotonicNow();
@@ -149,20 +174,16 @@ absl::Status JobService::Analyse(const TaskRecord& task, const JobRecord& job,
   VERSO_RETURN_IF_ERROR(Chunks(
       task, worker, SegmentState::kNew,
       [&](std::vector<JobSegmentRecord>& part) -> absl::Status {
-        for (auto& s : part) {
-          if (!store.empty()) {
-            tm::LookupOptions o;
-            o.max_results = 1;
-            o.min_score = 50;
-            absl::StatusOr<tm::LookupResult> m = tm_->Lookup(job.tenant, store, s.source, o);
-            // A segment the TM cannot look up has no match; it does not fail the others.
-            if (!m.ok() && !absl::IsInvalidArgument(m.status())) return m.status();
-            if (m.ok() && !m->matches.empty()) {
-              s.tm_score = m->matches[0].score;
-              s.tm_target = m->matches[0].segment.target;
-              // Pre-translation takes exact matches: a use of the TM's segment.
-              if (s.tm_score >= 100) tm_->RecordUse(store, m->matches[0].segment.id);
-            }
+        std::vector<std::optional<tm::LookupResult>> found(part.size());
+        if (!store.empty()) VERSO_RETURN_IF_ERROR(LookupChunk(job.tenant, store, part, &found));
+        for (size_t i = 0; i < part.size(); ++i) {
+          JobSegmentRecord& s = part[i];
+          if (found[i].has_value() && !found[i]->matches.empty()) {
+            const tm::Match& m = found[i]->matches[0];
+            s.tm_score = m.score;
+            s.tm_target = m.segment.target;
+            // Pre-translation takes exact matches: a use of the TM's segment.
+            if (s.tm_score >= 100) tm_->RecordUse(store, m.segment.id);
           }
           s.state = SegmentState::kAnalysed;
         }

@@ -5,6 +5,9 @@
 //                KEY SOURCE                                   -> EncodeHits (store.h)
 //   concordance  "c1 FLOOR SOURCE TARGET MODE LIMIT BEFORE_ID BEFORE_IN_SOURCE\n" PHRASE
 //                -> "p1 TOTAL TOTAL_EXACT MORE\n" and per hit "ID IN_SOURCE N BEGIN END ...\n"
+//   lookups      "m1 FLOOR MIN_SCORE MAX_RESULTS EXHAUSTIVE COUNT\n", then per query
+//                "KEY_BYTES PREV_HASH NEXT_HASH SOURCE_BYTES\n" KEY SOURCE
+//                -> per query "BYTES\n" and its EncodeHits
 //   ready        store ids, one per line                      -> those held and built
 //
 // FLOOR is the change-log position the asker has applied of the store (-1: the log's end, while
@@ -81,6 +84,32 @@ absl::StatusOr<CachedResult> TmService::AskLookup(Store* store, std::string_view
   return std::move(*decoded);
 }
 
+absl::StatusOr<std::vector<CachedResult>> TmService::AskLookups(
+    Store* store, const std::vector<BatchQuery>& queries, const LookupOptions& o) {
+  std::string request = StrCat("m1 ", PeerFloor(*store), " ", o.min_score, " ", o.max_results, " ",
+                               o.exhaustive ? 1 : 0, " ", queries.size(), "\n");
+  for (const BatchQuery& q : queries) {
+    StrAppend(&request, q.context.key.size(), " ", q.context.prev_hash, " ", q.context.next_hash,
+              " ", q.source.size(), "\n", q.context.key, q.source);
+  }
+  VERSO_ASSIGN_OR_RETURN(std::string answer,
+                         peers_->Ask(store->record.id, "lookups", std::move(request)));
+  const absl::Status malformed = absl::InternalError(
+      StrCat("the TM node holding store ", store->record.id, " answered malformed lookups"));
+  Reader in(answer);
+  std::vector<CachedResult> out;
+  for (size_t i = 0; i < queries.size(); ++i) {
+    size_t bytes = 0;
+    std::string_view one;
+    if (!in.Number(&bytes) || !in.Take(bytes, &one)) return malformed;
+    std::optional<CachedResult> decoded = DecodeHits(one);
+    if (!decoded.has_value()) return malformed;
+    out.push_back(std::move(*decoded));
+  }
+  if (!in.rest().empty()) return malformed;
+  return out;
+}
+
 absl::Status TmService::AskConcordance(Store* store, std::string_view phrase,
                                        const ConcordanceOptions& o,
                                        std::vector<ConcordanceHit>* hits, ConcordanceResult* page) {
@@ -131,12 +160,13 @@ absl::StatusOr<std::string> TmService::AnswerPeer(std::string_view method,
     }
     return out;
   }
-  if (method != "lookup" && method != "concordance") {
+  if (method != "lookup" && method != "concordance" && method != "lookups") {
     return absl::InvalidArgumentError(StrCat("unknown peer request \"", method, "\""));
   }
   Reader in(request);
   int64_t floor = 0;
-  if (!in.Word(method == "lookup" ? "l1 " : "c1 ") || !in.Number(&floor)) {
+  const std::string_view version = method == "lookup" ? "l1 " : method == "lookups" ? "m1 " : "c1 ";
+  if (!in.Word(version) || !in.Number(&floor)) {
     return Malformed(method);
   }
   // Read the log as far as the asker has (a store it just made, a segment it just wrote).
@@ -156,6 +186,7 @@ absl::StatusOr<std::string> TmService::AnswerPeer(std::string_view method,
     return absl::FailedPreconditionError(StrCat("this node does not hold store ", store_id));
   }
   if (method == "lookup") return AnswerLookup(store->get(), in.rest(), nonblocking);
+  if (method == "lookups") return AnswerLookups(store->get(), in.rest());
   {
     absl::ReaderMutexLock lock(&(*store)->index_mu);
     if (!(*store)->indexed) {
@@ -201,6 +232,33 @@ absl::StatusOr<std::string> TmService::AnswerLookup(Store* store, std::string_vi
   out.candidates = stats.candidates;
   out.verified = stats.verified;
   return EncodeHits(out);
+}
+
+absl::StatusOr<std::string> TmService::AnswerLookups(Store* store, std::string_view request) {
+  Reader in(request);
+  int min_score = 0, max_results = 0, exhaustive = 0;
+  size_t count = 0;
+  if (!in.Number(&min_score) || !in.Number(&max_results) || !in.Number(&exhaustive) ||
+      !in.Number(&count) || count > 10'000) {
+    return Malformed("lookups");
+  }
+  std::string out;
+  for (size_t i = 0; i < count; ++i) {
+    size_t key_bytes = 0, source_bytes = 0;
+    int64_t prev = 0, next = 0;
+    std::string_view key, source;
+    if (!in.Number(&key_bytes) || !in.Number(&prev) || !in.Number(&next) ||
+        !in.Number(&source_bytes) || !in.Take(key_bytes, &key) || !in.Take(source_bytes, &source)) {
+      return Malformed("lookups");
+    }
+    // One query as AnswerLookup reads it.
+    std::string one = StrCat(min_score, " ", max_results, " ", exhaustive, " ", prev, " ", next,
+                             " ", key.size(), "\n", key, source);
+    VERSO_ASSIGN_OR_RETURN(std::string hits, AnswerLookup(store, one, /*nonblocking=*/false));
+    StrAppend(&out, hits.size(), "\n", hits);
+  }
+  if (!in.rest().empty()) return Malformed("lookups");
+  return out;
 }
 
 absl::StatusOr<std::string> TmService::AnswerConcordance(Store* store, std::string_view request) {

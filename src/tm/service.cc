@@ -777,15 +777,19 @@ absl::StatusOr<LookupResult> TmService::Lookup(std::string_view tenant, std::str
     if (!indexed && options.nonblocking) return WouldBlock("the store's index");  // not built yet
     if (!cache_key.empty()) PutHits(cache_key, source, *hits, stats, options);
   }
+  return MatchesOf(store.get(), *hits, stats, options.nonblocking);
+}
+
+absl::StatusOr<LookupResult> TmService::MatchesOf(Store* store, const std::vector<Hit>& hits,
+                                                  const LookupStats& stats, bool nonblocking) {
   LookupResult result;
   result.candidates = stats.candidates;
   result.verified = stats.verified;
-  if (hits->empty()) return result;
+  if (hits.empty()) return result;
   std::vector<int64_t> ids;
-  for (const Hit& h : *hits) ids.push_back(h.segment_id);
-  VERSO_ASSIGN_OR_RETURN(std::vector<SegmentRecord> records,
-                         FetchRecords(store.get(), ids, options.nonblocking));
-  for (const Hit& h : *hits) {
+  for (const Hit& h : hits) ids.push_back(h.segment_id);
+  VERSO_ASSIGN_OR_RETURN(std::vector<SegmentRecord> records, FetchRecords(store, ids, nonblocking));
+  for (const Hit& h : hits) {
     auto it = std::find_if(records.begin(), records.end(),
                            [&](const SegmentRecord& r) { return r.id == h.segment_id; });
     if (it == records.end()) continue;  // deleted between the index read and now
@@ -806,6 +810,77 @@ absl::StatusOr<LookupResult> TmService::Lookup(std::string_view tenant, std::str
     result.matches.push_back(std::move(m));
   }
   return result;
+}
+
+absl::StatusOr<std::vector<LookupResult>> TmService::LookupMany(
+    std::string_view tenant, std::string_view store_id, const std::vector<BatchQuery>& queries,
+    const LookupOptions& options, size_t* failed) {
+  std::vector<LookupResult> out;
+  VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id, options.nonblocking));
+  if (HeldHere(store->record.id) || queries.size() < 2) {
+    for (size_t i = 0; i < queries.size(); ++i) {
+      LookupOptions o = options;
+      o.context = queries[i].context;
+      auto r = Lookup(tenant, store_id, queries[i].source, o);
+      if (!r.ok()) {
+        if (failed != nullptr) *failed = i;
+        return r.status();
+      }
+      out.push_back(std::move(*r));
+    }
+    return out;
+  }
+  // A peer holds the index: the cached answers, then one request for the rest.
+  if (options.nonblocking) return WouldBlock("the TM node holding the store");
+  std::vector<std::optional<std::vector<Hit>>> hits(queries.size());
+  std::vector<LookupStats> stats(queries.size());
+  std::vector<std::string> keys(queries.size());
+  std::vector<BatchQuery> asked;
+  std::vector<size_t> asked_index;
+  for (size_t i = 0; i < queries.size(); ++i) {
+    LookupOptions o = options;
+    o.context = queries[i].context;
+    absl::Status valid = ValidateText(queries[i].source, "source");
+    if (valid.ok() &&
+        (o.min_score < 1 || o.min_score > 101 || o.max_results < 1 || o.max_results > 100)) {
+      return Lookup(tenant, store_id, queries[i].source, o).status();  // names the option
+    }
+    if (!valid.ok()) {
+      if (failed != nullptr) *failed = i;
+      return valid;
+    }
+    hits[i] = CachedHits(store.get(), queries[i].source, o, &stats[i], &keys[i]);
+    if (!hits[i].has_value()) {
+      asked.push_back(queries[i]);
+      asked_index.push_back(i);
+    }
+  }
+  if (!asked.empty()) {
+    VERSO_ASSIGN_OR_RETURN(std::vector<CachedResult> answers,
+                           AskLookups(store.get(), asked, options));
+    for (size_t k = 0; k < asked.size(); ++k) {
+      const size_t i = asked_index[k];
+      stats[i].candidates = answers[k].candidates;
+      stats[i].verified = answers[k].verified;
+      hits[i] = std::move(answers[k].hits);
+      if (!keys[i].empty()) {
+        LookupOptions o = options;
+        o.context = queries[i].context;
+        PutHits(keys[i], queries[i].source, *hits[i], stats[i], o);
+      }
+    }
+  }
+  // The records of every query's hits, read together (the record cache keeps them for each).
+  std::vector<int64_t> ids;
+  for (const auto& h : hits) {
+    for (const Hit& hit : *h) ids.push_back(hit.segment_id);
+  }
+  if (!ids.empty()) VERSO_RETURN_IF_ERROR(FetchRecords(store.get(), ids).status());
+  for (size_t i = 0; i < queries.size(); ++i) {
+    VERSO_ASSIGN_OR_RETURN(LookupResult r, MatchesOf(store.get(), *hits[i], stats[i], false));
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 absl::StatusOr<ConcordanceResult> TmService::Concordance(std::string_view tenant,

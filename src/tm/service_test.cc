@@ -769,6 +769,30 @@ TEST_F(TmServiceTest, APeerHoldingTheIndexAnswersAsTheLocalIndexWouldAndSeesTheA
   same("save the FILE!", 50);
   same("Open the file now", 60, SegmentContext{.key = "k", .prev_hash = -7, .next_hash = 9});
   EXPECT_EQ(api_peers.asked, 3);
+  // Several lookups: one request to the peer, each answer as the local index gives it.
+  {
+    std::vector<TmService::BatchQuery> batch = {{"Save the files", {}},
+                                                {"nothing like it at all", {}},
+                                                {"Open the file now", {.key = "k"}}};
+    auto remote = api.LookupMany("acme", store, batch, LookupOptions{});
+    auto local = service_->LookupMany("acme", store, batch, LookupOptions{});
+    ASSERT_TRUE(remote.ok() && local.ok()) << remote.status();
+    EXPECT_EQ(api_peers.asked, 4);
+    ASSERT_EQ(remote->size(), 3u);
+    for (size_t i = 0; i < 3; ++i) {
+      ASSERT_EQ((*remote)[i].matches.size(), (*local)[i].matches.size()) << i;
+      for (size_t k = 0; k < (*local)[i].matches.size(); ++k) {
+        EXPECT_EQ((*remote)[i].matches[k].segment.id, (*local)[i].matches[k].segment.id);
+        EXPECT_EQ((*remote)[i].matches[k].score, (*local)[i].matches[k].score);
+      }
+    }
+    EXPECT_TRUE((*remote)[1].matches.empty());
+    size_t failed = 99;
+    auto bad =
+        api.LookupMany("acme", store, {{"fine", {}}, {"\x01", {}}}, LookupOptions{}, &failed);
+    EXPECT_TRUE(absl::IsInvalidArgument(bad.status()));
+    EXPECT_EQ(failed, 1u);
+  }
   // The asker's own write is seen by the next lookup though the node has not synced: the
   // request asks it to read the log first.
   auto added = api.AddSegments("acme", store, {Seg("Close the window", "Cierre la ventana")}, "x");

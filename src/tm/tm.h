@@ -318,6 +318,18 @@ class TmService {
   // `source` is tagged text (text/text.h).
   absl::StatusOr<LookupResult> Lookup(std::string_view tenant, std::string_view store_id,
                                       std::string_view source, const LookupOptions& options);
+  // Several lookups in one store with the same options but each its own source and context: as
+  // many Lookup calls, but a peer holding the store's index is asked once for all of them and
+  // the records are read together. A failure names the query in *failed (its index).
+  struct BatchQuery {
+    std::string_view source;
+    SegmentContext context;
+  };
+  absl::StatusOr<std::vector<LookupResult>> LookupMany(std::string_view tenant,
+                                                       std::string_view store_id,
+                                                       const std::vector<BatchQuery>& queries,
+                                                       const LookupOptions& options,
+                                                       size_t* failed = nullptr);
   absl::StatusOr<ConcordanceResult> Concordance(std::string_view tenant, std::string_view store_id,
                                                 std::string_view phrase,
                                                 const ConcordanceOptions& options);
@@ -443,6 +455,15 @@ class TmService {
   bool HeldHere(std::string_view store_id) { return peers_ == nullptr || peers_->Holds(store_id); }
   absl::StatusOr<CachedResult> AskLookup(Store* store, std::string_view source,
                                          const LookupOptions& options);
+  // Several lookups' hits in one request ("lookups").
+  absl::StatusOr<std::vector<CachedResult>> AskLookups(Store* store,
+                                                       const std::vector<BatchQuery>& queries,
+                                                       const LookupOptions& options);
+  absl::StatusOr<std::string> AnswerLookups(Store* store, std::string_view request);
+  // A lookup's answer from its hits: the records read (from the cache or storage), penalties
+  // named. Hits whose segment is gone are left out.
+  absl::StatusOr<LookupResult> MatchesOf(Store* store, const std::vector<Hit>& hits,
+                                         const LookupStats& stats, bool nonblocking);
   // The hits of a concordance query in *hits, its total, total_exact and more in *page.
   absl::Status AskConcordance(Store* store, std::string_view phrase,
                               const ConcordanceOptions& options, std::vector<ConcordanceHit>* hits,
