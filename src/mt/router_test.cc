@@ -371,5 +371,48 @@ TEST(TranslateServiceTest, TmMatchesComeFirstPoliciesChooseTheChainAndAllEngines
             "Maintenance mode: requests are not being processed, please retry later");
 }
 
+// The TM nodes holding a store are down (its lookups answer Unavailable): the segments are
+// machine-translated and the answer says the TM was left out; other TM errors still fail.
+class DownPeers : public tm::IndexPeers {
+ public:
+  bool Holds(std::string_view) override { return false; }
+  absl::StatusOr<std::string> Ask(std::string_view store, std::string_view,
+                                  const std::string&) override {
+    return absl::UnavailableError("no TM node could answer for store " + std::string(store));
+  }
+};
+
+TEST(TranslateServiceTest, ATmThatCannotAnswerLeavesTheSegmentsToMachineTranslation) {
+  FakeHttpServer server([&](const FakeRequest& r) { return OpenAiAnswer(r); });
+  Fixture f(server.url(), RouterOptions{}, BrokenModes());
+  auto db = TempDb("tmdown");
+  IdGenerator ids(f.clock, 8);
+  DownPeers peers;
+  tm::TmService tms(db.get(), &f.clock, &ids);
+  tms.SetIndexPeers(&peers);
+  ASSERT_TRUE(tms.Load().ok());
+  auto store = tms.CreateStore("acme", "main", "en", "es");
+  ASSERT_TRUE(store.ok());
+  TranslateService service(&tms, &db->policies(), f.router.get(), &f.degradation, &f.clock);
+  TranslateInput in;
+  in.tenant = "acme";
+  in.source_lang = "en";
+  in.target_lang = "es";
+  in.tm_store = store->record.id;
+  in.texts = {"Save the file.", "Open the file."};
+  in.deadline = absl::Now() + absl::Seconds(30);
+  auto r = service.Translate(in);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->segments.size(), 2u);
+  EXPECT_EQ(r->segments[0].origin, "mt");
+  EXPECT_EQ(r->segments[1].text, "[es] Open the file.");
+  EXPECT_EQ(r->notes, std::vector<std::string>{
+                          "Translation memory unavailable: segments were machine-translated "
+                          "without it"});
+  // An unknown store is still the client's error.
+  in.tm_store = "tm_nope";
+  EXPECT_TRUE(absl::IsNotFound(service.Translate(in).status()));
+}
+
 }  // namespace
 }  // namespace verso::mt

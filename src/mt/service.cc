@@ -57,8 +57,17 @@ absl::StatusOr<TranslateResult> TranslateService::Translate(const TranslateInput
     options.min_score = 100;
     options.max_results = 1;
     for (size_t i = 0; i < in.texts.size(); ++i) {
-      VERSO_ASSIGN_OR_RETURN(tm::LookupResult found,
-                             tm_->Lookup(in.tenant, in.tm_store, in.texts[i], options));
+      absl::StatusOr<tm::LookupResult> looked =
+          tm_->Lookup(in.tenant, in.tm_store, in.texts[i], options);
+      if (absl::IsUnavailable(looked.status())) {
+        // The TM nodes holding the store cannot answer: machine translation for every segment
+        // not matched yet, and the client is told.
+        result.notes.push_back(
+            "Translation memory unavailable: segments were machine-translated without it");
+        for (size_t j = i; j < in.texts.size(); ++j) remaining.push_back(j);
+        break;
+      }
+      VERSO_ASSIGN_OR_RETURN(tm::LookupResult found, std::move(looked));
       if (!found.matches.empty() && found.matches[0].score >= 100) {
         const tm::Match& m = found.matches[0];
         SegmentResult& s = result.segments[i];
@@ -106,7 +115,7 @@ absl::StatusOr<TranslateResult> TranslateService::Translate(const TranslateInput
     s.cached = r.cached;
     s.unknown_words = std::move(r.translation.unknown_words);
   }
-  result.notes = std::move(routed->notes);
+  result.notes.insert(result.notes.end(), routed->notes.begin(), routed->notes.end());
   result.level = degradation_->Current();  // failures on the way may have opened breakers
   return result;
 }

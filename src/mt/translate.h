@@ -167,7 +167,9 @@ class TranslateService {
   TranslateService(tm::TmService* tm, storage::PolicyRepository* policies, Router* router,
                    resilience::DegradationController* degradation, const Clock* clock);
 
-  // Per segment a 100 % (or context) match from `tm_store` as is, else machine translation.
+  // Per segment a 100 % (or context) match from `tm_store` as is, else machine translation. When
+  // the TM cannot answer (Unavailable: the TM nodes holding the store are down), every segment
+  // not matched yet is machine-translated and a note says so.
   // Degradation: at level 4 (no MT) only TM matches are returned, and a request with a segment
   // that has none is refused with Unavailable naming the segments; in an emergency every
   // request is refused with Unavailable. NotFound for an unknown store or policy,
