@@ -41,6 +41,49 @@ absl::StatusOr<Response> OpenApi(const Services&, Request&) {
   return r;
 }
 
+// The queues autoscaling reads (the spec's "queue age > 5 min", "queue depth > 1000"): job tasks
+// waiting and the oldest one's age, job segments waiting for a post-editor. Read from the
+// database at most once a second, however many scrapes and series ask.
+void AddQueueMetrics(const Services& s) {
+  struct QueueCache {
+    absl::Mutex mu;
+    absl::Time read_at ABSL_GUARDED_BY(mu) = absl::InfinitePast();
+    storage::QueueStats stats ABSL_GUARDED_BY(mu);
+    bool ok ABSL_GUARDED_BY(mu) = false;
+  };
+  auto cache = std::make_shared<QueueCache>();
+  auto read = [cache, db = s.db, clock = s.clock]() {
+    absl::MutexLock lock(&cache->mu);
+    const absl::Time now = clock->Now();
+    if (now - cache->read_at >= absl::Seconds(1)) {
+      auto stats = db->jobs().GetQueueStats();
+      cache->ok = stats.ok();
+      if (stats.ok()) cache->stats = *stats;
+      cache->read_at = now;
+    }
+    return std::make_tuple(cache->ok, cache->stats, now);
+  };
+  s.metrics->AddGauge(
+      "verso_queue_depth",
+      "Work waiting: job tasks queued (tasks), job segments awaiting a post-editor (post_edit).",
+      {"queue"}, [read] {
+        auto [ok, q, now] = read();
+        if (!ok) return ops::Registry::GaugeSeries{};
+        return ops::Registry::GaugeSeries{
+            {{"tasks"}, static_cast<double>(q.queued)},
+            {{"post_edit"}, static_cast<double>(q.awaiting_post_edit)}};
+      });
+  s.metrics->AddGauge(
+      "verso_queue_oldest_seconds", "Age of the oldest queued job task (0: none queued).",
+      {"queue"}, [read] {
+        auto [ok, q, now] = read();
+        if (!ok) return ops::Registry::GaugeSeries{};
+        const double age =
+            q.queued == 0 ? 0 : std::max(0.0, absl::ToDoubleSeconds(now - q.oldest_queued));
+        return ops::Registry::GaugeSeries{{{"tasks"}, age}};
+      });
+}
+
 }  // namespace
 
 void AddOpsRoutes(Router* router, const Services& s) {
@@ -81,48 +124,7 @@ void AddOpsRoutes(Router* router, const Services& s) {
                                           {{"bytes"}, static_cast<double>(st.l1_bytes)}};
       });
 
-  // The queues autoscaling reads (the spec's "queue age > 5 min", "queue depth > 1000"): job
-  // tasks waiting and the oldest one's age, job segments waiting for a post-editor. Read from the
-  // database at most once a second, however many scrapes and series ask.
-  if (!s.tm_node) {
-    struct QueueCache {
-      absl::Mutex mu;
-      absl::Time read_at ABSL_GUARDED_BY(mu) = absl::InfinitePast();
-      storage::QueueStats stats ABSL_GUARDED_BY(mu);
-      bool ok ABSL_GUARDED_BY(mu) = false;
-    };
-    auto cache = std::make_shared<QueueCache>();
-    auto read = [cache, db = s.db, clock = s.clock]() {
-      absl::MutexLock lock(&cache->mu);
-      const absl::Time now = clock->Now();
-      if (now - cache->read_at >= absl::Seconds(1)) {
-        auto stats = db->jobs().GetQueueStats();
-        cache->ok = stats.ok();
-        if (stats.ok()) cache->stats = *stats;
-        cache->read_at = now;
-      }
-      return std::make_tuple(cache->ok, cache->stats, now);
-    };
-    s.metrics->AddGauge(
-        "verso_queue_depth",
-        "Work waiting: job tasks queued (tasks), job segments awaiting a post-editor (post_edit).",
-        {"queue"}, [read] {
-          auto [ok, q, now] = read();
-          if (!ok) return ops::Registry::GaugeSeries{};
-          return ops::Registry::GaugeSeries{
-              {{"tasks"}, static_cast<double>(q.queued)},
-              {{"post_edit"}, static_cast<double>(q.awaiting_post_edit)}};
-        });
-    s.metrics->AddGauge(
-        "verso_queue_oldest_seconds", "Age of the oldest queued job task (0: none queued).",
-        {"queue"}, [read] {
-          auto [ok, q, now] = read();
-          if (!ok) return ops::Registry::GaugeSeries{};
-          const double age =
-              q.queued == 0 ? 0 : std::max(0.0, absl::ToDoubleSeconds(now - q.oldest_queued));
-          return ops::Registry::GaugeSeries{{{"tasks"}, age}};
-        });
-  }
+  if (!s.tm_node) AddQueueMetrics(s);
 
   // The read replicas: lag and whether reads go there (the spec's degradation policy).
   s.metrics->AddGauge("verso_db_replica_lag_seconds",

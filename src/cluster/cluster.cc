@@ -388,14 +388,6 @@ bool TmCluster::Authorized(std::string_view authorization) const {
   return ConstantTimeEquals(authorization.substr(kBearer.size()), impl_->secret);
 }
 
-bool TmCluster::Settled() {
-  std::shared_ptr<const View> v = impl_->CurrentView();
-  for (const tm::TmService::IndexSize& size : impl_->tm->IndexSizes()) {
-    if (!size.built && v->Owns(impl_->options.node_id, size.store_id)) return false;
-  }
-  return true;
-}
-
 Stats TmCluster::GetStats() {
   std::shared_ptr<const View> v = impl_->CurrentView();
   Stats s;

@@ -90,8 +90,6 @@ class TmCluster : public tm::IndexPeers {
   const std::string& secret() const;
   bool Authorized(std::string_view authorization) const;
 
-  // A node: whether every store placed on it has its index built.
-  bool Settled();
   Stats GetStats();
 
   struct Impl;

@@ -4,8 +4,8 @@
 #include "common/json.h"
 #include "common/status.h"
 #include "common/strings.h"
-#include "net/http_client.h"
 #include "mt/translate.h"
+#include "net/http_client.h"
 #include "qe/qe.h"
 #include "text/text.h"
 

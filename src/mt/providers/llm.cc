@@ -12,9 +12,9 @@ namespace verso::mt {
 namespace {
 
 using json = nlohmann::json;
-using providers::HttpError;
 using net::HttpRequest;
 using net::HttpResponse;
+using providers::HttpError;
 using providers::Malformed;
 using providers::TrimSlash;
 
