@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -21,6 +22,7 @@
 
 #include "tests/http_client.h"
 #include "tests/process.h"
+#include "tm/placement.h"
 
 namespace verso::test {
 namespace {
@@ -107,7 +109,8 @@ class ClusterTest : public ::testing::Test {
     int64_t ok = 0, failed = 0;
     std::string first_failure;
   };
-  Load LookupsUntil(const std::function<bool()>& done) {
+  // Half the lookups go to store `hot` when it is set.
+  Load LookupsUntil(const std::function<bool()>& done, int hot = -1) {
     std::atomic<bool> stop{false};
     std::atomic<int64_t> ok{0}, failed{0};
     std::mutex mu;
@@ -117,7 +120,7 @@ class ClusterTest : public ::testing::Test {
       threads.emplace_back([&, t] {
         std::mt19937 rng(t);
         while (!stop) {
-          const int s = static_cast<int>(rng() % kStores);
+          const int s = hot >= 0 && rng() % 2 == 0 ? hot : static_cast<int>(rng() % kStores);
           const std::string source =
               "Sentence 3 of store " + std::to_string(s) + " " + std::to_string(rng() % 1000000);
           HttpResponse r = Call("POST", "/v1/tm/" + stores_[s] + "/lookup",
@@ -141,6 +144,43 @@ class ClusterTest : public ::testing::Test {
     stop = true;
     for (auto& t : threads) t.join();
     return {ok, failed, first_failure};
+  }
+
+  // A store that the fourth node ("tm-4") will own, by the placement every process computes.
+  int MoverToFourthNode() {
+    tm::Placement four({"tm-1", "tm-2", "tm-3", "tm-4"}, {.virtual_nodes = 256, .replicas = 2});
+    for (int i = 0; i < kStores; ++i) {
+      auto owners = four.Owners(stores_[i]);
+      if (std::find(owners.begin(), owners.end(), "tm-4") != owners.end()) return i;
+    }
+    return -1;
+  }
+
+  // `n` segments unlike the store's own, through the front as a TMX upload (a background import).
+  void ImportBig(int store, int n) {
+    std::string tmx =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<tmx version=\"1.4\"><header "
+        "creationtool=\"test\" creationtoolversion=\"1\" segtype=\"sentence\" "
+        "o-tmf=\"test\" adminlang=\"en\" srclang=\"en\" datatype=\"plaintext\"/><body>\n";
+    for (int i = 0; i < n; ++i) {
+      tmx += "<tu><tuv xml:lang=\"en\"><seg>Zebra quartz " + std::to_string(i) +
+             " glimmers over the harbour</seg></tuv><tuv xml:lang=\"es\"><seg>Cebra " +
+             std::to_string(i) + "</seg></tuv></tu>\n";
+    }
+    tmx += "</body></tmx>\n";
+    HttpResponse started =
+        Fetch(front_, "POST", "/v1/tm/" + stores_[store] + "/imports", tmx,
+              {{"Authorization", "Bearer " + key_}, {"Content-Type", "application/x-tmx+xml"}});
+    ASSERT_EQ(started.status, 202) << started.body;
+    const std::string id = json::parse(started.body)["id"];
+    json status;
+    for (int i = 0; i < 1200; ++i) {
+      status = json::parse(Call("GET", "/v1/tm/" + stores_[store] + "/imports/" + id).body, nullptr,
+                           false);
+      if (status["status"] == "succeeded" || status["status"] == "failed") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_EQ(status["status"], "succeeded") << status.dump();
   }
 
   std::string dir_, key_;
@@ -223,7 +263,12 @@ TEST_F(ClusterTest, StoresAnswerThroughTheirNodesWhileNodesJoinAndDie) {
                 static_cast<long long>(owned));
   }
 
-  // A fourth node joins while lookups run: it takes about a quarter, nothing fails.
+  // A fourth node joins while lookups run: it takes about a quarter, nothing fails. One of the
+  // stores it takes holds 100,000 segments more, so that its index takes a while to build: its
+  // old owner answers meanwhile.
+  const int big = MoverToFourthNode();
+  ASSERT_GE(big, 0);
+  ImportBig(big, 100000);
   const int64_t retries_before_join = Sum("api_urls", "retries");
   std::atomic<bool> joined{false};
   json after_join;
@@ -233,7 +278,7 @@ TEST_F(ClusterTest, StoresAnswerThroughTheirNodesWhileNodesJoinAndDie) {
     after_join = json::parse(added.out, nullptr, false);
     joined = true;
   });
-  Load joining = LookupsUntil([&] { return joined && Settled(after_join["tm_urls"], 4); });
+  Load joining = LookupsUntil([&] { return joined && Settled(after_join["tm_urls"], 4); }, big);
   join.join();
   status_ = after_join;
   ASSERT_EQ(status_["tm_urls"].size(), 4u);
