@@ -894,7 +894,14 @@ class Runtime : public cli::Environment {
     std::atomic<bool> loaded{false};
     api::Services services = ApiServices(b, &limiter, &metrics);
     services.indexes_loaded = [&loaded] { return loaded.load(); };
-    if (b.cluster != nullptr) AddClusterMetrics(&metrics, b.cluster.get());
+    if (b.cluster != nullptr) {
+      AddClusterMetrics(&metrics, b.cluster.get());
+      services.tm_nodes_status = [c = b.cluster.get()] {
+        cluster::Stats st = c->GetStats();
+        return api::Services::TmNodesStatus{static_cast<int64_t>(st.nodes.size()), st.asks,
+                                            st.retries, st.failures};
+      };
+    }
     ops::AddProcessMetrics(&metrics);
     b.mt->qe->ObserveLatency(
         [h = metrics.GetHistogram("verso_qe_duration_seconds",

@@ -254,6 +254,18 @@ TEST_F(ClusterTest, StoresAnswerThroughTheirNodesWhileNodesJoinAndDie) {
     EXPECT_EQ(status["counts"]["mt"], 1) << status.dump();
   }
 
+  // /v1/status says where lookups go (counts only; no node's address).
+  {
+    json st = json::parse(Call("GET", "/v1/status").body, nullptr, false);
+    EXPECT_EQ(st["tm_index"]["mode"], "nodes") << st.dump();
+    EXPECT_EQ(st["tm_index"]["nodes"], 3);
+    EXPECT_GT(st["tm_index"]["asks"].get<int64_t>(), 0);
+    for (const auto& url : status_["tm_urls"]) {
+      const std::string address = std::string(url).substr(std::string("http://").size());
+      EXPECT_EQ(st.dump().find(address), std::string::npos) << address;
+    }
+  }
+
   // Each store on two of the three nodes (R = 2), every node with a share.
   ASSERT_TRUE(LookupsUntil([&] { return Settled(status_["tm_urls"], 3); }).failed == 0);
   for (const auto& url : status_["tm_urls"]) {

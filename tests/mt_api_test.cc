@@ -274,6 +274,7 @@ TEST_F(MtApiTest, ChainPoliciesAndAFailingProviderThatNeverLeaksItsKey) {
   EXPECT_EQ(st["engines"][0]["name"], "openai");
   EXPECT_EQ(st["engines"][0]["failures"], 1);
   EXPECT_EQ(st["engines"][1]["name"], "apertium");
+  EXPECT_EQ(st["tm_index"], json({{"mode", "local"}}));
 
   Call("DELETE", "/v1/mt/policies/offline", admin_, nullptr, &status);
   EXPECT_EQ(status, 204);

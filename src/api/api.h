@@ -120,6 +120,12 @@ struct Services {
   // Authorization header; it serves no other route but /healthz, /readyz and /metrics.
   bool tm_node = false;
   std::function<bool(std::string_view authorization)> peer_authorized;
+  // With tm.index=nodes (/v1/status "tm_index"): live TM nodes, requests to them, retries,
+  // failures. Unset: this process holds its indexes.
+  struct TmNodesStatus {
+    int64_t nodes = 0, asks = 0, retries = 0, failures = 0;
+  };
+  std::function<TmNodesStatus()> tm_nodes_status;
 };
 
 class Server {

@@ -463,6 +463,17 @@ absl::StatusOr<Response> Translate(const MtState& st, Request& req) {
                                 {"notes", result->notes}});
 }
 
+// Where TM lookups are answered, as /v1/status shows it (counts only: no node addresses).
+Json TmIndexJson(const Services& s) {
+  if (!s.tm_nodes_status) return Json{{"mode", "local"}};
+  const Services::TmNodesStatus n = s.tm_nodes_status();
+  return Json{{"mode", "nodes"},
+              {"nodes", n.nodes},
+              {"asks", n.asks},
+              {"retries", n.retries},
+              {"failures", n.failures}};
+}
+
 // The Redis L2 cache as /v1/status shows it: off, or its breaker and counts ("bypassed": Redis
 // lost, requests go on without it).
 Json L2Json(cache::RedisClient* redis) {
@@ -509,6 +520,7 @@ absl::StatusOr<Response> Status(const MtState& st, Request&) {
                                 {"l2_cache", L2Json(st.services.redis)},
                                 {"tm_cache", TmCacheJson(st.services.tm->CacheStats())},
                                 {"glossary_cache", GlossaryCacheJson(st.services.glossaries)},
+                                {"tm_index", TmIndexJson(st.services)},
                                 {"cache",
                                  {{"entries", c.cache_entries},
                                   {"bytes", c.cache_bytes},
