@@ -301,6 +301,18 @@ std::string BrokenModes() {
   return dir;
 }
 
+// A request of tenant "acme" from English to Spanish with the TM store `store`.
+TranslateInput EnEs(const std::string& store, std::vector<std::string> texts) {
+  TranslateInput in;
+  in.tenant = "acme";
+  in.source_lang = "en";
+  in.target_lang = "es";
+  in.tm_store = store;
+  in.texts = std::move(texts);
+  in.deadline = absl::Now() + absl::Seconds(30);
+  return in;
+}
+
 TEST(TranslateServiceTest, TmMatchesComeFirstPoliciesChooseTheChainAndAllEnginesDownMeansTmOnly) {
   std::atomic<bool> openai_up{true};
   FakeHttpServer server(
@@ -321,13 +333,7 @@ TEST(TranslateServiceTest, TmMatchesComeFirstPoliciesChooseTheChainAndAllEngines
   ASSERT_TRUE(tms.AddSegments("acme", store->record.id, {seg}, "test").ok());
   TranslateService service(&tms, &db->policies(), f.router.get(), &f.degradation, &f.clock);
 
-  TranslateInput in;
-  in.tenant = "acme";
-  in.source_lang = "en";
-  in.target_lang = "es";
-  in.tm_store = store->record.id;
-  in.texts = {"Save the file.", "Open the file."};
-  in.deadline = absl::Now() + absl::Seconds(30);
+  TranslateInput in = EnEs(store->record.id, {"Save the file.", "Open the file."});
   auto r = service.Translate(in);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->segments[0].origin, "tm");
@@ -394,13 +400,7 @@ TEST(TranslateServiceTest, ATmThatCannotAnswerLeavesTheSegmentsToMachineTranslat
   auto store = tms.CreateStore("acme", "main", "en", "es");
   ASSERT_TRUE(store.ok());
   TranslateService service(&tms, &db->policies(), f.router.get(), &f.degradation, &f.clock);
-  TranslateInput in;
-  in.tenant = "acme";
-  in.source_lang = "en";
-  in.target_lang = "es";
-  in.tm_store = store->record.id;
-  in.texts = {"Save the file.", "Open the file."};
-  in.deadline = absl::Now() + absl::Seconds(30);
+  TranslateInput in = EnEs(store->record.id, {"Save the file.", "Open the file."});
   auto r = service.Translate(in);
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->segments.size(), 2u);

@@ -22,6 +22,18 @@ namespace verso::tm {
 
 namespace {
 
+absl::Status ValidateLookupOptions(const LookupOptions& options) {
+  if (options.min_score < 1 || options.min_score > 101) {
+    return absl::InvalidArgumentError(
+        StrCat("min_score: must be between 1 and 101 (got ", options.min_score, ")"));
+  }
+  if (options.max_results < 1 || options.max_results > 100) {
+    return absl::InvalidArgumentError(
+        StrCat("max_results: must be between 1 and 100 (got ", options.max_results, ")"));
+  }
+  return absl::OkStatus();
+}
+
 constexpr size_t kIndexBatch = 8192;
 
 absl::Status StoreNotFound(std::string_view id) {
@@ -730,14 +742,7 @@ absl::StatusOr<std::vector<SegmentRecord>> TmService::ListSegments(std::string_v
 absl::StatusOr<LookupResult> TmService::Lookup(std::string_view tenant, std::string_view store_id,
                                                std::string_view source,
                                                const LookupOptions& options) {
-  if (options.min_score < 1 || options.min_score > 101) {
-    return absl::InvalidArgumentError(
-        StrCat("min_score: must be between 1 and 101 (got ", options.min_score, ")"));
-  }
-  if (options.max_results < 1 || options.max_results > 100) {
-    return absl::InvalidArgumentError(
-        StrCat("max_results: must be between 1 and 100 (got ", options.max_results, ")"));
-  }
+  VERSO_RETURN_IF_ERROR(ValidateLookupOptions(options));
   VERSO_RETURN_IF_ERROR(ValidateText(source, "source"));
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id, options.nonblocking));
   const bool remote = !HeldHere(store->record.id);
@@ -831,6 +836,7 @@ absl::StatusOr<std::vector<LookupResult>> TmService::LookupMany(
     return out;
   }
   // A peer holds the index: the cached answers, then one request for the rest.
+  VERSO_RETURN_IF_ERROR(ValidateLookupOptions(options));
   if (options.nonblocking) return WouldBlock("the TM node holding the store");
   std::vector<std::optional<std::vector<Hit>>> hits(queries.size());
   std::vector<LookupStats> stats(queries.size());
@@ -841,10 +847,6 @@ absl::StatusOr<std::vector<LookupResult>> TmService::LookupMany(
     LookupOptions o = options;
     o.context = queries[i].context;
     absl::Status valid = ValidateText(queries[i].source, "source");
-    if (valid.ok() &&
-        (o.min_score < 1 || o.min_score > 101 || o.max_results < 1 || o.max_results > 100)) {
-      return Lookup(tenant, store_id, queries[i].source, o).status();  // names the option
-    }
     if (!valid.ok()) {
       if (failed != nullptr) *failed = i;
       return valid;

@@ -792,6 +792,11 @@ TEST_F(TmServiceTest, APeerHoldingTheIndexAnswersAsTheLocalIndexWouldAndSeesTheA
         api.LookupMany("acme", store, {{"fine", {}}, {"\x01", {}}}, LookupOptions{}, &failed);
     EXPECT_TRUE(absl::IsInvalidArgument(bad.status()));
     EXPECT_EQ(failed, 1u);
+    LookupOptions zero;
+    zero.min_score = 0;
+    EXPECT_EQ(api.LookupMany("acme", store, batch, zero).status().message(),
+              "min_score: must be between 1 and 101 (got 0)");
+    EXPECT_EQ(api_peers.asked, 4);  // refused before asking
   }
   // The asker's own write is seen by the next lookup though the node has not synced: the
   // request asks it to read the log first.
