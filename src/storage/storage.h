@@ -21,6 +21,8 @@
 
 namespace verso::storage {
 
+class TmShardOps;
+
 struct TmStoreRecord {
   std::string id;  // "tm_..."
   std::string tenant;
@@ -28,7 +30,29 @@ struct TmStoreRecord {
   std::string source_lang;  // canonical BCP 47
   std::string target_lang;
   absl::Time created_at;
+  // Where the store's data lives when TM data is sharded (ShardedTm): the shard's name, the
+  // change log that records its changes, and how many times it moved (its placement's version).
+  // Empty / 0 / 0 otherwise.
+  std::string shard;
+  int log = 0;
+  int64_t placement = 0;
 };
+
+// Positions in the TM change logs. A database holding TM data keeps one log whose sequence
+// numbers grow; when TM data is sharded over several databases, log L's sequence number S is
+// the position (L << 48) | S, so that one int64 names a point in one log (log 0's positions are
+// its plain sequence numbers). Positions of one log compare; positions of two logs do not.
+inline constexpr int kMaxChangeLogs = 64;
+constexpr int64_t ChangePosition(int log, int64_t seq) {
+  return (static_cast<int64_t>(log) << 48) | seq;
+}
+constexpr int ChangeLog(int64_t position) { return static_cast<int>(position >> 48); }
+constexpr int64_t ChangeSeq(int64_t position) { return position & ((int64_t{1} << 48) - 1); }
+
+// A write refused because the store has moved to another database (TM shards): the error
+// carries the shard it moved to, which MovedTo reads back (nullopt for any other status).
+absl::Status StoreMovedError(std::string_view store_id, std::string_view shard);
+std::optional<std::string> MovedTo(const absl::Status& status);
 
 // Where a property or note belongs: the whole unit, or only its source or target side.
 enum class Scope : uint8_t { kUnit = 0, kSource = 1, kTarget = 2 };
@@ -115,9 +139,14 @@ class TmRepository {
  public:
   virtual ~TmRepository() = default;
 
-  // Changes after `seq`, oldest first, at most `limit`; the newest sequence number (0: none).
+  // Changes after position `seq`, oldest first, at most `limit`, all of seq's log (their seq
+  // fields are positions of that log); the newest position of log 0 (its seq 0: none).
   virtual absl::StatusOr<std::vector<TmChange>> ChangesAfter(int64_t seq, int limit) = 0;
   virtual absl::StatusOr<int64_t> LastChange() = 0;
+  // How many change logs there are (one per database holding TM data), and the newest position
+  // of log `log`.
+  virtual int ChangeLogs() { return 1; }
+  virtual absl::StatusOr<int64_t> LastChangeIn(int log) { return LastChange(); }
   // Forgets changes recorded before `before` (every process has read them by then).
   virtual absl::Status PruneChanges(absl::Time before) = 0;
 
@@ -571,6 +600,65 @@ class ClusterRepository {
   virtual absl::StatusOr<std::string> Setting(std::string_view name, std::string_view initial) = 0;
 };
 
+// The operations of one database that moving a TM store between databases (shards) uses; see
+// storage/sharded_tm.h for the protocol. Thread-safe.
+class TmShardOps {
+ public:
+  virtual ~TmShardOps() = default;
+  // Makes this database's new segment ids start at `floor` or above, so that ids of different
+  // shards never meet (a moved store keeps its segments' ids).
+  virtual absl::Status ReserveSegmentIds(int64_t floor) = 0;
+  // Prepares an incoming copy of `store`: removes what an earlier copy or an earlier stay left
+  // (its segments), and leaves the store's row fenced ("(incoming)": writes are refused) until
+  // GoLive.
+  virtual absl::Status BeginIncoming(const TmStoreRecord& store) = 0;
+  // Replaces segments `ids` of the store by `rows` (each row's id among `ids`; ids without a
+  // row are deleted), all in one transaction, keeping ids, usage and times, without entries in
+  // the change log (the copy is not a change of the store).
+  virtual absl::Status ReplaceSegments(std::string_view store_id, const std::vector<int64_t>& ids,
+                                       const std::vector<SegmentRecord>& rows) = 0;
+  // Sets usage_count and last_used_at of the store's segments from `rows` (by id).
+  virtual absl::Status SetUsage(std::string_view store_id,
+                                const std::vector<SegmentRecord>& rows) = 0;
+  // Segments of the store used at or after `since`: id, usage_count and last_used_at only.
+  virtual absl::StatusOr<std::vector<SegmentRecord>> UsedSince(std::string_view store_id,
+                                                               absl::Time since) = 0;
+  // Lifts the incoming fence: writes here are accepted.
+  virtual absl::Status GoLive(std::string_view store_id) = 0;
+  // Removes the store's segments without change-log entries, keeping its row fenced to `shard`
+  // (a tombstone: a late writer is told where the store went).
+  virtual absl::Status DropMovedSegments(std::string_view store_id) = 0;
+  // A held write fence: while it exists, every writer of the store in this database waits.
+  class Fence {
+   public:
+    virtual ~Fence() = default;  // releases it without moving the store
+    // Marks the store as moved to `shard` and releases the fence: the waiting writers (and any
+    // later one) are refused with StoreMovedError.
+    virtual absl::Status MarkMoved(std::string_view shard) = 0;
+  };
+  // Waits for the store's writes in flight to commit and blocks new ones.
+  virtual absl::StatusOr<std::unique_ptr<Fence>> Freeze(std::string_view store_id) = 0;
+  // Where the store's row says it went ("" when it lives here); NotFound without a row.
+  virtual absl::StatusOr<std::string> WhereMoved(std::string_view store_id) = 0;
+  // The directory of stores and shards, kept in the home database: each store's shard and
+  // placement version, and each shard's number.
+  struct Placement {
+    std::string store_id;
+    std::string shard;
+    int64_t version = 0;
+  };
+  virtual absl::StatusOr<std::vector<Placement>> ListPlacements() = 0;
+  virtual absl::StatusOr<std::optional<Placement>> GetPlacement(std::string_view store_id) = 0;
+  // Inserts or replaces the store's row (version given by the caller).
+  virtual absl::Status PutPlacement(const Placement& placement) = 0;
+  virtual absl::Status DeletePlacement(std::string_view store_id) = 0;
+  // The shard's number (assigned on first sight, from 1; the home database is 0).
+  virtual absl::StatusOr<int> ShardNumber(std::string_view shard) = 0;
+  // Records a TM store change (kStore) for the store's row, so that every process reads the
+  // stores' list (and the directory) again.
+  virtual absl::Status TouchStore(std::string_view store_id) = 0;
+};
+
 // One database: every repository over the same storage.
 class Database {
  public:
@@ -599,6 +687,8 @@ class Database {
   virtual bool OnTmChanged(std::function<void()> fn) { return false; }
   // The read replicas and their lag (none for SQLite or a PostgreSQL primary alone).
   virtual std::vector<ReplicaState> Replicas() { return {}; }
+  // What moving TM stores in and out of this database needs (PostgreSQL; SQLite: none).
+  virtual TmShardOps* tm_shard_ops() { return nullptr; }
   virtual absl::StatusOr<std::vector<std::string>> ArchiveJobs(absl::Time before) {
     return absl::UnimplementedError(
         "archiving jobs detaches PostgreSQL partitions; this database is SQLite");

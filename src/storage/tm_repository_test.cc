@@ -256,7 +256,7 @@ TEST(PostgresOpenTest, MultiHostUrlsFindThePrimaryAndBadSettingsSayWhy) {
   options.listen = false;
   auto unmigrated = OpenPostgres(url, options);
   EXPECT_EQ(unmigrated.status().message(),
-            "the database's schema is version 0 and this verso needs version 3: run `verso "
+            "the database's schema is version 0 and this verso needs version 4: run `verso "
             "migrate` first");
   options.migrate = true;
   // The replica has the new database once it has replayed its creation (libpq moves on to the

@@ -171,7 +171,9 @@ absl::StatusOr<std::string> TmService::AnswerPeer(std::string_view method,
   }
   // Read the log as far as the asker has (a store it just made, a segment it just wrote).
   bool synced = false;
-  if (floor < 0 || synced_at_ < floor) {
+  const int floor_log = storage::ChangeLog(floor);
+  if (floor >= 0 && floor_log >= storage::kMaxChangeLogs) return Malformed(method);
+  if (floor < 0 || synced_at_[floor_log] < floor) {
     if (nonblocking) return WouldBlock("reading the change log");
     VERSO_RETURN_IF_ERROR(Sync().status());
     synced = true;

@@ -129,19 +129,25 @@ absl::StatusOr<LoadStats> TmService::Load(bool build_indexes) {
   {
     // What changes after this point Sync applies (again: applying one twice changes nothing).
     absl::MutexLock lock(&sync_mu_);
-    VERSO_ASSIGN_OR_RETURN(synced_seq_, repo_->LastChange());
-    synced_at_ = synced_seq_;
+    const int logs = std::min(repo_->ChangeLogs(), storage::kMaxChangeLogs);
+    synced_seq_.assign(logs, 0);
+    for (int log = 0; log < logs; ++log) {
+      VERSO_ASSIGN_OR_RETURN(synced_seq_[log], repo_->LastChangeIn(log));
+      synced_at_[log] = synced_seq_[log];
+    }
   }
   VERSO_ASSIGN_OR_RETURN(std::vector<TmStoreRecord> records, repo_->ListStores(""));
   LoadStats stats;
-  int64_t loaded_at;
-  {
-    absl::MutexLock lock(&sync_mu_);
-    loaded_at = synced_seq_;
-  }
   for (TmStoreRecord& record : records) {
     auto store = std::make_shared<Store>();
     store->record = std::move(record);
+    int64_t loaded_at;
+    {
+      absl::MutexLock sync(&sync_mu_);
+      loaded_at = SyncedIn(store->record.log);
+    }
+    store->log = store->record.log;
+    store->placement = store->record.placement;
     {
       absl::MutexLock write(&store->write_mu);  // not shared yet; the lock keeps the rule simple
       store->last_change = loaded_at;
@@ -162,14 +168,36 @@ absl::StatusOr<LoadStats> TmService::Load(bool build_indexes) {
   return stats;
 }
 
+int64_t TmService::SyncedIn(int log) const {
+  return log >= 0 && log < static_cast<int>(synced_seq_.size()) ? synced_seq_[log]
+                                                                : storage::ChangePosition(log, 0);
+}
+
 absl::StatusOr<int64_t> TmService::Sync() {
   absl::MutexLock lock(&sync_mu_);
-  // This process's writes until now are in the log this call reads.
+  // This process's writes until now are in the logs this call reads.
   const int64_t epoch = own_writes_;
+  int64_t read = 0;
+  for (size_t log = 0; log < synced_seq_.size(); ++log) {
+    VERSO_ASSIGN_OR_RETURN(int64_t n, SyncLog(static_cast<int>(log)));
+    read += n;
+  }
+  synced_epoch_ = epoch;
+  ReleaseWritten(epoch);
+  // Pruning scans the log: every ten minutes, not on every busy second.
+  const absl::Time now = clock_->Now();
+  if (read > 0 && now - pruned_at_ >= absl::Minutes(10)) {
+    VERSO_RETURN_IF_ERROR(repo_->PruneChanges(now - absl::Hours(1)));
+    pruned_at_ = now;
+  }
+  return read;
+}
+
+absl::StatusOr<int64_t> TmService::SyncLog(int log) {
   int64_t read = 0;
   while (true) {
     VERSO_ASSIGN_OR_RETURN(std::vector<storage::TmChange> changes,
-                           repo_->ChangesAfter(synced_seq_, 10'000));
+                           repo_->ChangesAfter(synced_seq_[log], 10'000));
     if (changes.empty()) break;
     read += static_cast<int64_t>(changes.size());
     bool stores_changed = false;
@@ -191,16 +219,8 @@ absl::StatusOr<int64_t> TmService::Sync() {
       }
       if (store != nullptr) VERSO_RETURN_IF_ERROR(SyncSegments(store.get(), list));
     }
-    synced_seq_ = changes.back().seq;
-    synced_at_ = synced_seq_;
-  }
-  synced_epoch_ = epoch;
-  ReleaseWritten(epoch);
-  // Pruning scans the log: every ten minutes, not on every busy second.
-  const absl::Time now = clock_->Now();
-  if (read > 0 && now - pruned_at_ >= absl::Minutes(10)) {
-    VERSO_RETURN_IF_ERROR(repo_->PruneChanges(now - absl::Hours(1)));
-    pruned_at_ = now;
+    synced_seq_[log] = changes.back().seq;
+    synced_at_[log] = synced_seq_[log];
   }
   return read;
 }
@@ -214,11 +234,18 @@ absl::Status TmService::SyncStores() {
   for (TmStoreRecord& r : records) {
     auto it = stores_->by_id.find(r.id);
     if (it != stores_->by_id.end()) {
+      // A store that moved to another TM shard: its index stays (the data is the same); its
+      // changes are now in that shard's log.
+      Store& store = *it->second;
+      store.log = r.log;
+      store.placement = r.placement;
       fresh[r.id] = it->second;
       continue;
     }
     auto store = std::make_shared<Store>();  // indexed on first use
     store->record = std::move(r);
+    store->log = store->record.log;
+    store->placement = store->record.placement;
     // A store created since this process read the log: every segment it has comes after its
     // creation in the log, which this Sync goes on to apply. A TM node that holds it starts its
     // index empty now, so that it answers for it at once (as for a store it creates itself).
@@ -503,6 +530,13 @@ absl::StatusOr<StoreInfo> TmService::CreateStore(std::string_view tenant, std::s
     store->indexed = HeldHere(store->record.id);  // empty (else a peer's)
   }
   VERSO_RETURN_IF_ERROR(repo_->CreateStore(store->record));
+  if (repo_->ChangeLogs() > 1) {  // TM shards: the shard the repository chose
+    auto stored = repo_->GetStore(store->record.id);
+    if (stored.ok()) {
+      store->log = stored->log;
+      store->placement = stored->placement;
+    }
+  }
   {
     absl::WriterMutexLock lock(&stores_->mu);
     stores_->by_id[store->record.id] = store;

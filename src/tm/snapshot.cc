@@ -296,7 +296,7 @@ namespace verso::tm {
 namespace {
 
 constexpr std::string_view kMagic = "verso-tm-snapshot";
-constexpr int kVersion = 1;
+constexpr int kVersion = 2;  // 2: the store's placement version ends the header
 constexpr size_t kMaxHeader = 512;
 
 std::string_view Endian() { return std::endian::native == std::endian::little ? "le" : "be"; }
@@ -348,9 +348,10 @@ absl::StatusOr<bool> TmService::IndexFromSnapshot(Store* store) {
   for (std::string_view f : Split(file.substr(0, eol), ' ')) {
     if (!f.empty()) fields.push_back(f);
   }
-  int64_t position = 0, written = 0;
-  if (fields.size() != 6 || fields[0] != kMagic || fields[1] != StrCat(kVersion) ||
-      !ParseInt64(fields[3], &position) || !ParseInt64(fields[4], &written)) {
+  int64_t position = 0, written = 0, placement = 0;
+  if (fields.size() != 7 || fields[0] != kMagic || fields[1] != StrCat(kVersion) ||
+      !ParseInt64(fields[3], &position) || !ParseInt64(fields[4], &written) ||
+      !ParseInt64(fields[6], &placement)) {
     return absl::DataLossError(StrCat(path, ": not a verso TM snapshot of this version"));
   }
   if (fields[2] != store->record.id || fields[5] != Endian()) {
@@ -358,6 +359,9 @@ absl::StatusOr<bool> TmService::IndexFromSnapshot(Store* store) {
   }
   const absl::Duration age = clock_->Now() - absl::FromUnixMicros(written);
   if (age > snapshot_max_age_) return false;  // the log may no longer hold the changes since
+  // Written before the store last moved between TM shards: the changes since are in two logs.
+  const int log = storage::ChangeLog(position);
+  if (log != store->log || placement != store->placement) return false;
   VERSO_ASSIGN_OR_RETURN(StoreIndex index,
                          StoreIndex::ReadFrom(file.data() + eol + 1, size - eol - 1));
   {
@@ -367,12 +371,13 @@ absl::StatusOr<bool> TmService::IndexFromSnapshot(Store* store) {
   // The changes to this store between the snapshot and what this process has read of the log
   // (later ones: Sync, once the index is in place).
   std::vector<storage::TmChange> since;
-  for (int64_t after = position; after < synced_seq_;) {
+  const int64_t synced = SyncedIn(log);
+  for (int64_t after = position; after < synced;) {
     VERSO_ASSIGN_OR_RETURN(std::vector<storage::TmChange> changes,
                            repo_->ChangesAfter(after, 10'000));
     if (changes.empty()) break;
     for (storage::TmChange& c : changes) {
-      if (c.seq > synced_seq_) break;
+      if (c.seq > synced) break;
       if (c.store_id == store->record.id) since.push_back(std::move(c));
     }
     after = changes.back().seq;
@@ -402,8 +407,9 @@ absl::Status TmService::WriteSnapshot(std::string_view store_id) {
     return absl::UnavailableError(StrCat(temp, ": cannot be written: ", std::strerror(errno)));
   }
   // Padded with spaces to a multiple of 8 bytes: the index's tables stay aligned in the file.
-  std::string header = StrCat(kMagic, " ", kVersion, " ", store->record.id, " ", synced_seq_, " ",
-                              absl::ToUnixMicros(now), " ", Endian());
+  const int64_t position = SyncedIn(store->log);
+  std::string header = StrCat(kMagic, " ", kVersion, " ", store->record.id, " ", position, " ",
+                              absl::ToUnixMicros(now), " ", Endian(), " ", store->placement.load());
   header.append(7 - header.size() % 8, ' ');
   header += '\n';
   absl::Status s = absl::OkStatus();
@@ -422,7 +428,7 @@ absl::Status TmService::WriteSnapshot(std::string_view store_id) {
     std::remove(temp.c_str());
     return s;
   }
-  store->snapshot_change = synced_seq_;
+  store->snapshot_change = position;
   store->snapshot_at = now;
   return absl::OkStatus();
 }
@@ -440,7 +446,8 @@ absl::StatusOr<int> TmService::WriteSnapshots(absl::Duration interval) {
       absl::MutexLock write(&store->write_mu);
       absl::ReaderMutexLock lock(&store->index_mu);
       if (!store->indexed || now - store->snapshot_at < interval ||
-          store->last_change <= store->snapshot_change) {
+          (storage::ChangeLog(store->last_change) == storage::ChangeLog(store->snapshot_change) &&
+           store->last_change <= store->snapshot_change)) {
         continue;
       }
     }

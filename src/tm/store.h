@@ -70,8 +70,12 @@ struct TmService::Store {
   // view of the store reflects; 0 (bypass the cache) until Sync has seen the store change, and
   // while a write of this process is not read back from the log yet. Changed with write_mu held.
   std::atomic<int64_t> cache_version{0};
+  // The change log that records the store's changes now (its TM shard's) and the version of its
+  // placement there (both 0 unless TM data is sharded); from `record` until the store moves.
+  std::atomic<int> log{0};
+  std::atomic<int64_t> placement{0};
   // The last change to the store this process has applied from the log (at Load: the log's
-  // end then).
+  // end then). A position (storage.h): after a move, of another log than before.
   int64_t last_change ABSL_GUARDED_BY(write_mu) = 0;
   std::atomic<int64_t> applied_change{0};  // last_change, readable without write_mu
   // The change-log position of the index's last snapshot (written or read), and when.

@@ -485,6 +485,8 @@ class TmService {
   struct Imports;
   std::unique_ptr<Imports> imports_;
   // Sync's steps: the store list as storage has it; one store's segment changes.
+  // Applies log `log`'s changes after synced_seq_[log]; how many it read.
+  absl::StatusOr<int64_t> SyncLog(int log) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
   absl::Status SyncStores();
   absl::Status SyncSegments(Store* store, const std::vector<storage::TmChange>& changes);
   // The result cache's steps (result_cache.cc). After a write of this process to `store`
@@ -503,9 +505,13 @@ class TmService {
   std::unique_ptr<ResultCache> results_;  // null: no result cache
   std::atomic<int64_t> own_writes_{0};
   std::atomic<int64_t> synced_epoch_{0};  // own_writes_ when the last Sync began (it read them)
-  std::atomic<int64_t> synced_at_{0};     // synced_seq_, readable without sync_mu_
+  // Per change log (storage.h: one per database holding TM data): the position of the last
+  // change applied, and the same readable without sync_mu_.
+  std::atomic<int64_t> synced_at_[storage::kMaxChangeLogs] = {};
   absl::Mutex sync_mu_;
-  int64_t synced_seq_ ABSL_GUARDED_BY(sync_mu_) = 0;  // the last change applied
+  std::vector<int64_t> synced_seq_ ABSL_GUARDED_BY(sync_mu_);
+  // The position log `log` was synced to (its start when this process does not read it).
+  int64_t SyncedIn(int log) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
   absl::Time pruned_at_ ABSL_GUARDED_BY(sync_mu_) = absl::InfinitePast();
   absl::Mutex usage_mu_;
   // Uses not written yet, by (store id, segment id).

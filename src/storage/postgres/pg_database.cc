@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/status.h"
 #include "common/strings.h"
+#include "nlohmann/json.hpp"
 #include "storage/postgres/pg_db.h"
 #include "storage/postgres/pg_jobs.h"
 #include "storage/postgres/pg_replicas.h"
@@ -72,6 +73,15 @@ absl::Status SegmentNotFound(std::string_view store_id, int64_t id) {
   return absl::NotFoundError(StrCat("segment ", id, " not found in TM store ", store_id));
 }
 
+// Takes the store's write fence in `tx` (held until the transaction ends; see schema 4): refuses
+// a store that moved away or is still arriving.
+absl::Status TakeWriteFence(Tx& tx, std::string_view store_id, int64_t num) {
+  const std::string moved = Str(tx.Exec("SELECT tm_write_fence($1)", {num})[0][0]);
+  if (moved.empty()) return absl::OkStatus();
+  if (moved == "(gone)") return StoreNotFound(store_id);
+  return StoreMovedError(store_id, moved);
+}
+
 // Fails with `status` unless the statement changed a row.
 absl::Status Changed(const pqxx::result& r, absl::Status status) {
   return r.affected_rows() > 0 ? absl::OkStatus() : status;
@@ -130,7 +140,8 @@ class PgDatabase : public Database,
                    public PolicyRepository,
                    public GlossaryRepository,
                    public QaProfileRepository,
-                   public ClusterRepository {
+                   public ClusterRepository,
+                   public TmShardOps {
  public:
   static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& url,
                                                         const PostgresOptions& options) {
@@ -165,6 +176,7 @@ class PgDatabase : public Database,
   QaProfileRepository& qa_profiles() override { return *this; }
   JobRepository& jobs() override { return *jobs_; }
   ClusterRepository& cluster() override { return *this; }
+  TmShardOps* tm_shard_ops() override { return this; }
 
   absl::Status Ping() override {
     return pool_->Read([](Tx& tx) -> absl::Status {
@@ -590,7 +602,14 @@ class PgDatabase : public Database,
   // ---- TM stores ----
 
   static TmStoreRecord ReadStore(const pqxx::row& r) {
-    return {Str(r[0]), Str(r[1]), Str(r[2]), Str(r[3]), Str(r[4]), FromMicros(Int(r[5]))};
+    TmStoreRecord out;
+    out.id = Str(r[0]);
+    out.tenant = Str(r[1]);
+    out.name = Str(r[2]);
+    out.source_lang = Str(r[3]);
+    out.target_lang = Str(r[4]);
+    out.created_at = FromMicros(Int(r[5]));
+    return out;
   }
 
   absl::Status CreateStore(const TmStoreRecord& store) override {
@@ -646,7 +665,7 @@ class PgDatabase : public Database,
     // One writer per store at a time, in every process (the store's lock, as in SQLite).
     VERSO_RETURN_IF_ERROR(held->Do([&](Tx& tx) -> absl::Status {
       tx.Exec("SELECT pg_advisory_xact_lock(7243002, $1::INT)", {static_cast<int>(num)});
-      return absl::OkStatus();
+      return TakeWriteFence(tx, store_id, num);
     }));
     return std::unique_ptr<SegmentWriter>(new PgSegmentWriter(std::move(held), num));
   }
@@ -654,6 +673,7 @@ class PgDatabase : public Database,
   absl::Status UpdateSegment(std::string_view store_id, const SegmentRecord& s) override {
     VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
     absl::Status status = pool_->Write([&](Tx& tx) -> absl::Status {
+      VERSO_RETURN_IF_ERROR(TakeWriteFence(tx, store_id, num));
       return Changed(
           tx.Exec("UPDATE tm_segments SET source=$1, target=$2, pair_hash=$3, ctx_key=$4, "
                   "ctx_prev=$5, ctx_next=$6, changer=$7, changed_at=$8, props=$9, notes=$10 "
@@ -673,6 +693,7 @@ class PgDatabase : public Database,
   absl::Status DeleteSegment(std::string_view store_id, int64_t id) override {
     VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
     return pool_->Write([&](Tx& tx) -> absl::Status {
+      VERSO_RETURN_IF_ERROR(TakeWriteFence(tx, store_id, num));
       return Changed(tx.Exec("DELETE FROM tm_segments WHERE id=$1 AND store_num=$2", {id, num}),
                      SegmentNotFound(store_id, id));
     });
@@ -689,9 +710,11 @@ class PgDatabase : public Database,
       int64_t uses = 0;
     };
     std::map<std::pair<int64_t, int64_t>, Sum> sums;  // by (store num, segment id)
+    std::map<int64_t, std::string> stores;            // by num
     for (const SegmentUse& u : uses) {
       auto num = StoreNum(u.store_id);
       if (!num.ok()) continue;
+      stores.emplace(*num, u.store_id);
       Sum& sum = sums[{*num, u.id}];
       sum.count += u.count;
       sum.when = std::max(sum.when, Micros(u.when));
@@ -707,7 +730,13 @@ class PgDatabase : public Database,
       StrAppend(&whens, sep, value.when);
     }
     for (std::string* a : {&nums, &ids, &counts, &whens}) *a += "}";
-    return pool_->Read([&](Tx& tx) -> absl::StatusOr<int64_t> {
+    return pool_->Write([&](Tx& tx) -> absl::StatusOr<int64_t> {
+      // Fences in num order (two batches never wait for each other in a cycle); a store gone
+      // meanwhile is skipped as a missing segment is, a moved one refuses the batch.
+      for (const auto& [num, id] : stores) {
+        absl::Status fenced = TakeWriteFence(tx, id, num);
+        if (MovedTo(fenced).has_value()) return fenced;
+      }
       pqxx::result updated = tx.Exec(
           "UPDATE tm_segments t SET usage_count = t.usage_count + u.n, "
           "last_used_at = GREATEST(COALESCE(t.last_used_at, u.w), u.w) "
@@ -841,6 +870,238 @@ class PgDatabase : public Database,
                   rec.changed_at = FromMicros(Int(row[6]));
                   return fn(rec);
                 });
+  }
+
+  // ---- TmShardOps: moving stores between databases ----
+
+  absl::Status ReserveSegmentIds(int64_t floor) override {
+    return pool_->Write([&](Tx& tx) -> absl::Status {
+      tx.Exec(
+          "SELECT setval('tm_segments_id_seq', $1) FROM tm_segments_id_seq WHERE last_value < $1",
+          {floor});
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status BeginIncoming(const TmStoreRecord& store) override {
+    return pool_->Write([&](Tx& tx) -> absl::Status {
+      tx.Run("SET LOCAL verso.quiet_tm = 'on'");
+      pqxx::result row = tx.Exec("SELECT num FROM tm_stores WHERE id=$1", {store.id});
+      if (row.empty()) {
+        tx.Exec(
+            "INSERT INTO tm_stores(id, tenant, name, source_lang, target_lang, created_at, "
+            "moved_to) VALUES($1,$2,$3,$4,$5,$6,'(incoming)')",
+            {store.id, store.tenant, store.name, store.source_lang, store.target_lang,
+             Micros(store.created_at)});
+        return absl::OkStatus();
+      }
+      const int64_t num = Int(row[0][0]);
+      tx.Exec("DELETE FROM tm_segments WHERE store_num=$1", {num});
+      tx.Exec(
+          "UPDATE tm_stores SET tenant=$2, name=$3, source_lang=$4, target_lang=$5, "
+          "created_at=$6, moved_to='(incoming)' WHERE num=$1",
+          {num, store.tenant, store.name, store.source_lang, store.target_lang,
+           Micros(store.created_at)});
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status ReplaceSegments(std::string_view store_id, const std::vector<int64_t>& ids,
+                               const std::vector<SegmentRecord>& rows) override {
+    VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
+    nlohmann::json array = nlohmann::json::array();
+    for (const SegmentRecord& r : rows) {
+      nlohmann::json row = {{"id", r.id},
+                            {"source", r.source},
+                            {"target", r.target},
+                            {"pair_hash", PairHash(r)},
+                            {"ctx_key", r.context.key},
+                            {"ctx_prev", r.context.prev_hash},
+                            {"ctx_next", r.context.next_hash},
+                            {"creator", r.creator},
+                            {"changer", r.changer},
+                            {"created_at", Micros(r.created_at)},
+                            {"changed_at", Micros(r.changed_at)},
+                            {"usage_count", r.usage_count}};
+      if (r.last_used_at != absl::InfinitePast()) row["last_used_at"] = Micros(r.last_used_at);
+      if (std::string props = PropsJson(r.properties); !props.empty()) row["props"] = props;
+      if (std::string notes = NotesJson(r.notes); !notes.empty()) row["notes"] = notes;
+      array.push_back(std::move(row));
+    }
+    std::string id_array = "{";
+    for (size_t i = 0; i < ids.size(); ++i) StrAppend(&id_array, i ? "," : "", ids[i]);
+    id_array += "}";
+    std::string json;
+    try {
+      json = array.dump(-1, ' ', false, nlohmann::json::error_handler_t::strict);
+    } catch (const nlohmann::json::exception& e) {
+      return absl::DataLossError(StrCat("TM store ", store_id, ": a segment is not UTF-8"));
+    }
+    return pool_->Write([&](Tx& tx) -> absl::Status {
+      tx.Run("SET LOCAL verso.quiet_tm = 'on'");
+      tx.Exec("DELETE FROM tm_segments WHERE store_num=$1 AND id = ANY($2::BIGINT[])",
+              {num, id_array});
+      tx.Exec(
+          "INSERT INTO tm_segments(id, store_num, source, target, pair_hash, ctx_key, ctx_prev, "
+          "ctx_next, creator, changer, created_at, changed_at, last_used_at, usage_count, props, "
+          "notes) SELECT r.id, $1, r.source, r.target, r.pair_hash, r.ctx_key, r.ctx_prev, "
+          "r.ctx_next, r.creator, r.changer, r.created_at, r.changed_at, r.last_used_at, "
+          "r.usage_count, r.props, r.notes FROM json_to_recordset($2::JSON) AS r(id BIGINT, "
+          "source TEXT, target TEXT, pair_hash BIGINT, ctx_key TEXT, ctx_prev BIGINT, ctx_next "
+          "BIGINT, creator TEXT, changer TEXT, created_at BIGINT, changed_at BIGINT, "
+          "last_used_at BIGINT, usage_count BIGINT, props TEXT, notes TEXT)",
+          {num, json});
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status SetUsage(std::string_view store_id,
+                        const std::vector<SegmentRecord>& rows) override {
+    VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
+    nlohmann::json array = nlohmann::json::array();
+    for (const SegmentRecord& r : rows) {
+      nlohmann::json row = {{"id", r.id}, {"usage_count", r.usage_count}};
+      if (r.last_used_at != absl::InfinitePast()) row["last_used_at"] = Micros(r.last_used_at);
+      array.push_back(std::move(row));
+    }
+    return pool_->Write([&](Tx& tx) -> absl::Status {
+      tx.Exec(
+          "UPDATE tm_segments t SET usage_count = r.usage_count, last_used_at = r.last_used_at "
+          "FROM json_to_recordset($2::JSON) AS r(id BIGINT, usage_count BIGINT, "
+          "last_used_at BIGINT) WHERE t.store_num = $1 AND t.id = r.id",
+          {num, array.dump()});
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<std::vector<SegmentRecord>> UsedSince(std::string_view store_id,
+                                                       absl::Time since) override {
+    VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::vector<SegmentRecord>> {
+      pqxx::result r = tx.Exec(
+          "SELECT id, usage_count, last_used_at FROM tm_segments WHERE store_num=$1 AND "
+          "last_used_at >= $2 ORDER BY id",
+          {num, Micros(since)});
+      std::vector<SegmentRecord> out(r.size());
+      for (size_t i = 0; i < r.size(); ++i) {
+        out[i].id = Int(r[i][0]);
+        out[i].usage_count = Int(r[i][1]);
+        out[i].last_used_at = TimeOrNever(r[i][2]);
+      }
+      return out;
+    });
+  }
+
+  absl::Status GoLive(std::string_view store_id) override {
+    return pool_->Write([&](Tx& tx) -> absl::Status {
+      return Changed(tx.Exec("UPDATE tm_stores SET moved_to='' WHERE id=$1", {store_id}),
+                     StoreNotFound(store_id));
+    });
+  }
+
+  absl::Status DropMovedSegments(std::string_view store_id) override {
+    VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
+    return pool_->Write([&](Tx& tx) -> absl::Status {
+      tx.Run("SET LOCAL verso.quiet_tm = 'on'");
+      pqxx::result row = tx.Exec("SELECT moved_to FROM tm_stores WHERE num=$1", {num});
+      if (row.empty()) return StoreNotFound(store_id);
+      const std::string moved = Str(row[0][0]);
+      if (moved.empty() || moved == "(incoming)") {
+        return absl::FailedPreconditionError(
+            StrCat("TM store ", store_id, " lives in this database: its segments stay"));
+      }
+      tx.Exec("DELETE FROM tm_segments WHERE store_num=$1", {num});
+      return absl::OkStatus();
+    });
+  }
+
+  class PgFence : public Fence {
+   public:
+    PgFence(std::unique_ptr<Pool::Held> held, int64_t num) : held_(std::move(held)), num_(num) {}
+    absl::Status MarkMoved(std::string_view shard) override {
+      VERSO_RETURN_IF_ERROR(held_->Do([&](Tx& tx) -> absl::Status {
+        tx.Exec("UPDATE tm_stores SET moved_to=$1 WHERE num=$2", {shard, num_});
+        return absl::OkStatus();
+      }));
+      return held_->Commit();
+    }
+
+   private:
+    std::unique_ptr<Pool::Held> held_;
+    int64_t num_;
+  };
+
+  absl::StatusOr<std::unique_ptr<Fence>> Freeze(std::string_view store_id) override {
+    VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
+    VERSO_ASSIGN_OR_RETURN(std::unique_ptr<Pool::Held> held, pool_->Begin());
+    VERSO_RETURN_IF_ERROR(held->Do([&](Tx& tx) -> absl::Status {
+      tx.Exec("SELECT pg_advisory_xact_lock(7243003, $1::INT)", {static_cast<int>(num)});
+      return absl::OkStatus();
+    }));
+    return std::unique_ptr<Fence>(new PgFence(std::move(held), num));
+  }
+
+  absl::StatusOr<std::string> WhereMoved(std::string_view store_id) override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::string> {
+      pqxx::result r = tx.Exec("SELECT moved_to FROM tm_stores WHERE id=$1", {store_id});
+      if (r.empty()) return StoreNotFound(store_id);
+      return Str(r[0][0]);
+    });
+  }
+
+  absl::StatusOr<std::vector<Placement>> ListPlacements() override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::vector<Placement>> {
+      pqxx::result r =
+          tx.Exec("SELECT store_id, shard, version FROM tm_placements ORDER BY store_id");
+      std::vector<Placement> out;
+      for (const auto& row : r) out.push_back({Str(row[0]), Str(row[1]), Int(row[2])});
+      return out;
+    });
+  }
+
+  absl::StatusOr<std::optional<Placement>> GetPlacement(std::string_view store_id) override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::optional<Placement>> {
+      pqxx::result r = tx.Exec(
+          "SELECT store_id, shard, version FROM tm_placements WHERE store_id=$1", {store_id});
+      if (r.empty()) return std::optional<Placement>();
+      return std::optional<Placement>(Placement{Str(r[0][0]), Str(r[0][1]), Int(r[0][2])});
+    });
+  }
+
+  absl::Status PutPlacement(const Placement& p) override {
+    return pool_->Write([&](Tx& tx) -> absl::Status {
+      tx.Exec(
+          "INSERT INTO tm_placements(store_id, shard, version) VALUES($1,$2,$3) "
+          "ON CONFLICT(store_id) DO UPDATE SET shard=excluded.shard, version=excluded.version",
+          {p.store_id, p.shard, p.version});
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status DeletePlacement(std::string_view store_id) override {
+    return pool_->Write([&](Tx& tx) -> absl::Status {
+      tx.Exec("DELETE FROM tm_placements WHERE store_id=$1", {store_id});
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<int> ShardNumber(std::string_view shard) override {
+    return pool_->Write([&](Tx& tx) -> absl::StatusOr<int> {
+      tx.Exec("SELECT pg_advisory_xact_lock(7243004)");
+      tx.Exec(
+          "INSERT INTO tm_shards(name, num) SELECT $1, COALESCE(MAX(num), 0) + 1 FROM tm_shards "
+          "ON CONFLICT(name) DO NOTHING",
+          {shard});
+      return static_cast<int>(
+          Int(tx.Exec("SELECT num FROM tm_shards WHERE name=$1", {shard})[0][0]));
+    });
+  }
+
+  absl::Status TouchStore(std::string_view store_id) override {
+    return pool_->Write([&](Tx& tx) -> absl::Status {
+      return Changed(tx.Exec("UPDATE tm_stores SET moved_to=moved_to WHERE id=$1", {store_id}),
+                     StoreNotFound(store_id));
+    });
   }
 
  private:

@@ -328,6 +328,49 @@ CREATE TABLE cluster_nodes(
 );
 CREATE TABLE cluster_settings(name TEXT PRIMARY KEY, value TEXT NOT NULL);
 )sql",
+    // 4: TM stores that move between databases (storage/sharded_tm.h). A store's row says where
+    // it went (moved_to; '(incoming)' while a copy arrives); every TM writer takes the store's
+    // fence (a shared advisory lock) and reads moved_to in tm_write_fence, so that a move's
+    // exclusive hold of the fence sees every write before it and none after. Copies made by a
+    // move are not changes of the store: with verso.quiet_tm set they leave no log entry. The
+    // home database keeps the directory: each store's shard (tm_placements) and the shards'
+    // numbers (tm_shards, which name their change logs).
+    R"sql(
+ALTER TABLE tm_stores ADD COLUMN moved_to TEXT NOT NULL DEFAULT '';
+CREATE OR REPLACE FUNCTION tm_record_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF current_setting('verso.quiet_tm', true) = 'on' THEN
+    RETURN NULL;
+  END IF;
+  PERFORM pg_advisory_xact_lock(7243001);
+  IF TG_TABLE_NAME = 'tm_stores' THEN
+    INSERT INTO tm_changes(store_num, segment_id, kind)
+      VALUES (CASE WHEN TG_OP = 'DELETE' THEN OLD.num ELSE NEW.num END, 0, 's');
+  ELSIF TG_OP = 'INSERT' THEN
+    INSERT INTO tm_changes(store_num, segment_id, kind) VALUES (NEW.store_num, NEW.id, 'i');
+  ELSIF TG_OP = 'UPDATE' THEN
+    INSERT INTO tm_changes(store_num, segment_id, kind) VALUES (NEW.store_num, NEW.id, 'u');
+  ELSE
+    INSERT INTO tm_changes(store_num, segment_id, kind) VALUES (OLD.store_num, OLD.id, 'd');
+  END IF;
+  PERFORM pg_notify('tm_changes', '');
+  RETURN NULL;
+END $$;
+CREATE TRIGGER tm_changes_store_moved AFTER UPDATE OF moved_to ON tm_stores
+  FOR EACH ROW EXECUTE FUNCTION tm_record_change();
+-- The store's moved_to once no move holds its fence ('(gone)': no such store). VOLATILE: the
+-- SELECT takes its snapshot after the lock is granted, so it sees the move's commit.
+CREATE FUNCTION tm_write_fence(p_num BIGINT) RETURNS TEXT LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  PERFORM pg_advisory_xact_lock_shared(7243003, p_num::INT);
+  RETURN COALESCE((SELECT moved_to FROM tm_stores WHERE num = p_num), '(gone)');
+END $$;
+CREATE TABLE tm_placements(
+  store_id TEXT PRIMARY KEY,
+  shard TEXT NOT NULL,
+  version BIGINT NOT NULL);
+CREATE TABLE tm_shards(name TEXT PRIMARY KEY, num INT NOT NULL UNIQUE);
+)sql",
 };
 
 constexpr int64_t kMigrationLock = 7243000;
