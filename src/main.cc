@@ -41,8 +41,10 @@
 #include "ops/ops.h"
 #include "qe/qe.h"
 #include "resilience/resilience.h"
+#include "storage/sharded_tm.h"
 #include "storage/storage.h"
 #include "terms/terms.h"
+#include "tm/placement.h"
 #include "tm/tm.h"
 
 namespace verso {
@@ -148,6 +150,12 @@ std::vector<ConfigOption> GeneralOptions(bool serving) {
        .type = T::kString,
        .default_value = "",
        .help = "Streaming replicas' URLs, comma-separated: reads that tolerate lag go there"},
+      {.name = "storage.tm_shards",
+       .type = T::kString,
+       .default_value = "",
+       .help = "More PostgreSQL databases for TM data, as NAME=URL pairs separated by commas: "
+               "new stores are placed over them and the home database (shard \"main\") by the "
+               "TM nodes' hash; `verso tm move-store` moves one. Every process names the same"},
       {.name = "storage.replica_lag.tm",
        .type = T::kDuration,
        .default_value = "1s",
@@ -799,7 +807,8 @@ class Runtime : public cli::Environment {
       options.eject_lag = c.GetDuration("storage.replica_lag.eject");
       auto db = storage::OpenPostgres(url, options);
       if (!db.ok()) return Annotate(db.status(), "storage.url");
-      return db;
+      if (c.GetString("storage.tm_shards").empty()) return db;
+      return OpenTmShards(std::move(*db), options);
     }
     if (url.rfind("sqlite:", 0) != 0) {
       return absl::InvalidArgumentError(
@@ -818,6 +827,48 @@ class Runtime : public cli::Environment {
       }
     }
     return db;
+  }
+
+  // The home database `home` with the TM shards storage.tm_shards names (storage/sharded_tm.h),
+  // each opened like the home database but without its replicas.
+  absl::StatusOr<std::unique_ptr<storage::Database>> OpenTmShards(
+      std::unique_ptr<storage::Database> home, storage::PostgresOptions options) {
+    const Config& c = *config_;
+    options.replica_urls.clear();
+    std::vector<storage::TmShardSpec> shards;
+    std::vector<std::string> names = {std::string(storage::kHomeShard)};
+    for (std::string_view pair : Split(c.GetString("storage.tm_shards"), ',')) {
+      pair = StripAsciiWhitespace(pair);
+      if (pair.empty()) continue;
+      const size_t eq = pair.find('=');
+      const std::string_view name = eq == std::string_view::npos ? "" : pair.substr(0, eq);
+      const std::string_view url = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
+      const bool plain_name =
+          !name.empty() && name.size() <= 32 && std::all_of(name.begin(), name.end(), [](char ch) {
+            return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
+          });
+      if (!plain_name || name == storage::kHomeShard ||
+          (url.rfind("postgresql://", 0) != 0 && url.rfind("postgres://", 0) != 0)) {
+        return absl::InvalidArgumentError(StrCat(
+            "storage.tm_shards: expected NAME=postgresql://... pairs separated by commas (NAME: "
+            "a-z, 0-9, _ or -, not \"main\"), got \"",
+            name.empty() ? pair.substr(0, 40) : name, "\""));
+      }
+      auto db = storage::OpenPostgres(std::string(url), options);
+      if (!db.ok()) return Annotate(db.status(), StrCat("storage.tm_shards: ", name));
+      shards.push_back({std::string(name), std::move(*db)});
+      names.emplace_back(name);
+    }
+    // The TM nodes' ring with one owner per store: the same store lands on the same shard in
+    // every process.
+    auto ring = std::make_shared<tm::Placement>(
+        names, tm::PlacementOptions{.virtual_nodes = static_cast<int>(c.GetInt("tm.virtual_nodes")),
+                                    .replicas = 1});
+    auto sharded = storage::OpenShardedTm(
+        std::move(home), std::move(shards),
+        [ring](std::string_view store_id) { return ring->Owners(store_id).front(); });
+    if (!sharded.ok()) return sharded.status();
+    return std::unique_ptr<storage::Database>(std::move(*sharded));
   }
 
   absl::Status MakeDataDir() {
@@ -865,6 +916,15 @@ class Runtime : public cli::Environment {
   absl::StatusOr<auth::KeyService*> Keys() override {
     VERSO_RETURN_IF_ERROR(Open());
     return keys_.get();
+  }
+  absl::StatusOr<storage::ShardedTm*> TmShards() override {
+    VERSO_RETURN_IF_ERROR(Open());
+    auto* sharded = dynamic_cast<storage::ShardedTm*>(db_.get());
+    if (sharded == nullptr) {
+      return absl::FailedPreconditionError(
+          "TM data is in one database: storage.tm_shards names no shard");
+    }
+    return sharded;
   }
   std::ostream& out() override { return std::cout; }
   std::ostream& err() override { return std::cerr; }

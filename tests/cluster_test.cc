@@ -183,6 +183,160 @@ class ClusterTest : public ::testing::Test {
     ASSERT_EQ(status["status"], "succeeded") << status.dump();
   }
 
+  int64_t Psql(const std::string& url, const std::string& sql) {
+    RunResult r = test::Run({"/usr/bin/psql", url, "-qXAtc", sql});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return std::atoll(r.out.c_str());
+  }
+
+  // The shard test, on the same cluster (its TM data is in the home database and two
+  // shards): a store moved to another database shard by `verso tm move-store` while writers add
+  // and delete segments through the front and a reader looks up what was just written. Every
+  // acknowledged write is in the store afterwards (counted before/after), the source keeps
+  // nothing, and the TM nodes' indexes find every segment.
+  void MoveAStoreBetweenDatabaseShardsWhileItIsWritten() {
+    HttpResponse made = Call(
+        "POST", "/v1/tm", json{{"name", "moving"}, {"source_lang", "en"}, {"target_lang", "es"}});
+    ASSERT_EQ(made.status, 201) << made.body;
+    const std::string store = json::parse(made.body)["id"];
+    constexpr int kInitial = 3000;
+    for (int b = 0; b < kInitial / 1000; ++b) {
+      json segments = json::array();
+      for (int i = b * 1000; i < (b + 1) * 1000; ++i) {
+        segments.push_back({{"source", "Initial line " + std::to_string(i) + " of the store"},
+                            {"target", "Línea inicial " + std::to_string(i)}});
+      }
+      HttpResponse added =
+          Call("POST", "/v1/tm/" + store + "/segments/batch", json{{"segments", segments}});
+      ASSERT_EQ(added.status, 200) << added.body;
+    }
+    const std::string home = status_["storage"];
+    RunResult shards = Script({"verso", "tm", "shards", "--json"});
+    ASSERT_EQ(shards.exit_code, 0) << shards.err;
+    json listed = json::parse(shards.out, nullptr, false);
+    ASSERT_TRUE(listed.is_array() && listed.size() == 3) << shards.out;
+    EXPECT_EQ(listed[0]["shard"], "main");
+    EXPECT_EQ(listed[1]["shard"], "s1");
+    EXPECT_EQ(listed[2]["shard"], "s2");
+    int64_t placed_stores = 0;
+    for (const auto& s : listed) placed_stores += s["stores"].get<int64_t>();
+    EXPECT_EQ(placed_stores, kStores + 1);  // the stores are spread over the three databases
+    std::string from = "main";
+    RunResult placed =
+        test::Run({"/usr/bin/psql", home, "-qXAtc",
+                   "SELECT shard FROM tm_placements WHERE store_id = '" + store + "'"});
+    if (!placed.out.empty()) from = placed.out.substr(0, placed.out.find('\n'));
+    const std::string to = from == "s1" ? "s2" : "s1";
+
+    std::atomic<bool> stop{false};
+    std::mutex mu;
+    std::map<int64_t, std::string> acknowledged;  // id -> source, not deleted
+    int64_t deleted = 0, errors = 0, lookups = 0, found = 0;
+    std::string first_error;
+    auto note_error = [&](const HttpResponse& r) {
+      std::lock_guard<std::mutex> lock(mu);
+      ++errors;
+      if (first_error.empty()) first_error = std::to_string(r.status) + " " + r.body;
+    };
+    std::vector<std::thread> threads;
+    for (int w = 0; w < 3; ++w) {
+      threads.emplace_back([&, w] {
+        for (int n = 0; !stop; ++n) {
+          const std::string source =
+              "Writer " + std::to_string(w) + " wrote line " + std::to_string(n);
+          HttpResponse r =
+              Call("POST", "/v1/tm/" + store + "/segments",
+                   json{{"source", source}, {"target", "Escrito " + std::to_string(n)}});
+          if (r.status != 201) {
+            note_error(r);
+            continue;
+          }
+          const int64_t id = json::parse(r.body)["id"];
+          if (n % 7 == 3) {
+            HttpResponse del =
+                Call("DELETE", "/v1/tm/" + store + "/segments/" + std::to_string(id));
+            if (del.status != 204) {
+              note_error(del);
+            } else {
+              std::lock_guard<std::mutex> lock(mu);
+              ++deleted;
+            }
+            continue;
+          }
+          std::lock_guard<std::mutex> lock(mu);
+          acknowledged[id] = source;
+        }
+      });
+    }
+    threads.emplace_back([&] {  // reads what was just written
+      while (!stop) {
+        std::string source;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          if (!acknowledged.empty()) source = acknowledged.rbegin()->second;
+        }
+        if (source.empty()) continue;
+        HttpResponse r = Call("POST", "/v1/tm/" + store + "/lookup", json{{"source", source}});
+        if (r.status != 200) {
+          note_error(r);
+          continue;
+        }
+        json j = json::parse(r.body, nullptr, false);
+        std::lock_guard<std::mutex> lock(mu);
+        ++lookups;
+        if (!j["matches"].empty() && j["matches"][0]["segment"]["source"] == source) ++found;
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    int64_t before;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      before = static_cast<int64_t>(acknowledged.size()) + deleted;
+    }
+    RunResult moved = Script({"verso", "tm", "move-store", store, "--to", to, "--grace", "2s"});
+    int64_t during;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      during = static_cast<int64_t>(acknowledged.size()) + deleted - before;
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    stop = true;
+    for (auto& t : threads) t.join();
+    ASSERT_EQ(moved.exit_code, 0) << moved.err;
+    EXPECT_EQ(errors, 0) << first_error;
+    EXPECT_GT(during, 0);  // writes went on while the store moved
+
+    // Counted after: the initial segments and every acknowledged write, nothing else.
+    json info = json::parse(Call("GET", "/v1/tm/" + store).body, nullptr, false);
+    EXPECT_EQ(info["segment_count"], kInitial + static_cast<int64_t>(acknowledged.size()))
+        << info.dump();
+    const std::string source_db = from == "main" ? home : std::string(status_["tm_shards"][from]);
+    const std::string target_db = std::string(status_["tm_shards"][to]);
+    const std::string count_sql =
+        "SELECT count(*) FROM tm_segments s JOIN tm_stores t ON t.num = s.store_num WHERE t.id = "
+        "'" +
+        store + "'";
+    EXPECT_EQ(Psql(source_db, count_sql), 0);
+    EXPECT_EQ(Psql(target_db, count_sql), kInitial + static_cast<int64_t>(acknowledged.size()));
+    // The TM nodes' indexes followed: every acknowledged segment is found, exactly.
+    int64_t missing = 0;
+    for (const auto& [id, source] : acknowledged) {
+      HttpResponse r = Call("POST", "/v1/tm/" + store + "/lookup", json{{"source", source}});
+      json j = json::parse(r.body, nullptr, false);
+      if (r.status != 200 || j["matches"].empty() || j["matches"][0]["segment"]["id"] != id) {
+        ++missing;
+      }
+    }
+    EXPECT_EQ(missing, 0);
+    std::printf(
+        "store moved from TM shard %s to %s while written: %lld writes acknowledged during the "
+        "move, %lld in all (%lld of them deletes), 0 lost; %lld of %lld lookups of the latest "
+        "write found it\n%s",
+        from.c_str(), to.c_str(), static_cast<long long>(during),
+        static_cast<long long>(acknowledged.size() + deleted), static_cast<long long>(deleted),
+        static_cast<long long>(found), static_cast<long long>(lookups), moved.err.c_str());
+  }
+
   std::string dir_, key_;
   json status_;
   int front_ = 0;
@@ -331,6 +485,8 @@ TEST_F(ClusterTest, StoresAnswerThroughTheirNodesWhileNodesJoinAndDie) {
       "store on two nodes again %.1f s after the kill\n",
       victim_url.c_str(), static_cast<long long>(killing.ok), static_cast<long long>(retried),
       settled_after);
+
+  MoveAStoreBetweenDatabaseShardsWhileItIsWritten();
 }
 
 }  // namespace

@@ -20,6 +20,10 @@ namespace verso::auth {
 class KeyService;
 }  // namespace verso::auth
 
+namespace verso::storage {
+class ShardedTm;
+}  // namespace verso::storage
+
 namespace verso::cli {
 
 class Environment {
@@ -28,6 +32,8 @@ class Environment {
   // Open storage and the services on first call.
   virtual absl::StatusOr<tm::TmService*> Tm() = 0;
   virtual absl::StatusOr<auth::KeyService*> Keys() = 0;
+  // The TM shards (FailedPrecondition when TM data is in one database).
+  virtual absl::StatusOr<storage::ShardedTm*> TmShards() = 0;
   virtual std::ostream& out() = 0;
   virtual std::ostream& err() = 0;
   // True when stdout/stderr are terminals (colour, progress bars).
@@ -35,9 +41,11 @@ class Environment {
   virtual bool stderr_is_tty() const = 0;
 };
 
-// Registers `tm create|list|delete|add|import|export|lookup|concordance|stats`. A command that
-// fails prints "verso: error: <message>" and sets *exit_code to 1.
+// Registers `tm create|list|delete|add|import|export|lookup|concordance|stats|shards|move-store`. A
+// command that fails prints "verso: error: <message>" and sets *exit_code to 1.
 void AddTmCommands(CLI::App* app, Environment* env, int* exit_code);
+// Registers `shards` and `move-store` under `tm` (tm_shard_commands.cc).
+void AddTmShardCommands(CLI::App* tm, Environment* env, int* exit_code);
 // Registers `keys create|list|revoke`.
 void AddKeyCommands(CLI::App* app, Environment* env, int* exit_code);
 // Registers `qe eval|features` (quality estimation against human scores; no storage).

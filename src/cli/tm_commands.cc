@@ -518,6 +518,7 @@ void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
   AddConcordanceCommand(tm, env, exit_code);
   AddSegmentsCommand(tm, env, exit_code);
   AddStatsCommand(tm, env, exit_code);
+  AddTmShardCommands(tm, env, exit_code);
 }
 
 }  // namespace verso::cli

@@ -129,6 +129,60 @@ TEST_F(TmShardsTest, StoresArePlacedInTheirShardAndListedOnceWithTheirLog) {
   EXPECT_EQ(nowhere.status().message(), "--to: no TM shard named \"asia\" (shards: main, eu, us)");
 }
 
+// A process that has not read the move yet still routes the store to the shard it left, whose
+// copy lives on for the grace period: its reads and writes are sent on to the new shard, never
+// answered from the old copy.
+TEST_F(TmShardsTest, ReadsAndWritesRoutedToTheShardAStoreLeftAreSentOn) {
+  auto stale = OpenView(urls_, PlaceByName);
+  auto mover = OpenView(urls_, PlaceByName);
+  ASSERT_TRUE(stale && mover);
+  storage::TmStoreRecord record;
+  record.id = "tm_left";
+  record.tenant = "acme";
+  record.name = "left";
+  record.source_lang = "en";
+  record.target_lang = "fr";
+  ASSERT_TRUE(stale->tm().CreateStore(record).ok());
+  SegmentRecord old_seg = Seg("Old text", "Ancien texte");
+  {
+    auto w = stale->tm().BeginWrite("tm_left");
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Put(&old_seg).ok());
+    ASSERT_TRUE((*w)->Commit().ok());
+  }
+  std::atomic<bool> switched{false};
+  storage::MoveOptions options;
+  options.grace = absl::Seconds(3);
+  options.progress = [&](std::string_view line) {
+    if (line.rfind("switched", 0) == 0) switched = true;
+  };
+  std::thread move([&] { EXPECT_TRUE(mover->MoveStore("tm_left", "us", options).ok()); });
+  while (!switched) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  // Within the grace period: the old copy is still in eu; the store changes in us.
+  SegmentRecord changed = old_seg;
+  changed.target = "Texte révisé";
+  ASSERT_TRUE(mover->tm().UpdateSegment("tm_left", changed).ok());
+  SegmentRecord fresh = Seg("New text", "Nouveau texte");
+  {
+    auto w = mover->tm().BeginWrite("tm_left");
+    ASSERT_TRUE(w.ok()) << w.status();
+    ASSERT_TRUE((*w)->Put(&fresh).ok());
+    ASSERT_TRUE((*w)->Commit().ok());
+  }
+  auto rows = stale->tm().GetSegments("tm_left", {old_seg.id, fresh.id});
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].target, "Texte révisé");
+  EXPECT_EQ((*rows)[1].target, "Nouveau texte");
+  auto count = stale->tm().CountSegments("tm_left");
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(*count, 2);
+  EXPECT_TRUE(stale->tm().DeleteSegment("tm_left", fresh.id).ok());
+  move.join();
+  EXPECT_EQ(Psql(urls_.us, "SELECT count(*) FROM tm_segments"), 1);
+  EXPECT_EQ(Psql(urls_.eu, "SELECT count(*) FROM tm_segments"), 0);
+}
+
 // The test: a store moved between shards while written to loses no write. Writers in
 // one process add, change and delete segments and record uses; another process moves the store;
 // a third keeps the store's index through the change logs. Afterwards storage holds exactly

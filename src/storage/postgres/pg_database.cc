@@ -82,6 +82,16 @@ absl::Status TakeWriteFence(Tx& tx, std::string_view store_id, int64_t num) {
   return StoreMovedError(store_id, moved);
 }
 
+// Refuses to read a store that moved away (or is still arriving): its rows here are an old copy,
+// or none. Reads of segments check it in the same snapshot.
+// A store without a row is not found, unless `absent_ok` (a replica that has not replayed it).
+absl::Status NotMoved(Tx& tx, std::string_view store_id, int64_t num, bool absent_ok = false) {
+  pqxx::result r = tx.Exec("SELECT moved_to FROM tm_stores WHERE num=$1", {num});
+  if (r.empty()) return absent_ok ? absl::OkStatus() : StoreNotFound(store_id);
+  const std::string moved = Str(r[0][0]);
+  return moved.empty() ? absl::OkStatus() : StoreMovedError(store_id, moved);
+}
+
 // Fails with `status` unless the statement changed a row.
 absl::Status Changed(const pqxx::result& r, absl::Status status) {
   return r.affected_rows() > 0 ? absl::OkStatus() : status;
@@ -772,8 +782,11 @@ class PgDatabase : public Database,
           tx.Exec(StrCat("SELECT ", kSegmentColumns,
                          " FROM tm_segments WHERE store_num=$1 AND id = ANY($2::BIGINT[]) AND "
                          "(NOT pg_is_in_recovery() OR "
-                         "(pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::BIGINT >= $3)"),
+                         "(pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::BIGINT >= $3) AND "
+                         "(SELECT moved_to FROM tm_stores WHERE num=$1) = ''"),
                   {num, array, view});
+      // Rows missing: perhaps because the store moved (then none were read).
+      if (r.size() < ids.size()) VERSO_RETURN_IF_ERROR(NotMoved(tx, store_id, num, true));
       std::unordered_map<int64_t, SegmentRecord> by_id;
       for (const auto& row : r) {
         VERSO_ASSIGN_OR_RETURN(SegmentRecord rec, ReadSegment(row));
@@ -842,7 +855,8 @@ class PgDatabase : public Database,
 
   absl::StatusOr<int64_t> CountSegments(std::string_view store_id) override {
     VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
-    return pool_->Read([&](Tx& tx) -> absl::StatusOr<int64_t> {
+    return pool_->Snapshot([&](Tx& tx) -> absl::StatusOr<int64_t> {
+      VERSO_RETURN_IF_ERROR(NotMoved(tx, store_id, num));
       return Int(tx.Exec("SELECT COUNT(*) FROM tm_segments WHERE store_num=$1", {num})[0][0]);
     });
   }
@@ -1127,6 +1141,7 @@ class PgDatabase : public Database,
                                    " FROM tm_segments WHERE store_num=$1 AND id>$2 ORDER BY id "
                                    "LIMIT $3");
     return pool_->Snapshot([&](Tx& tx) -> absl::Status {
+      VERSO_RETURN_IF_ERROR(NotMoved(tx, store_id, num));
       int64_t last = after_id;
       while (true) {
         pqxx::result r = tx.Exec(sql, {num, last, kScanPage});
