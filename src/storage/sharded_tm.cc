@@ -190,7 +190,14 @@ class ShardedTmImpl : public ShardedTm, public TmRepository {
   }
 
   absl::Status DeleteStore(std::string_view id) override {
-    VERSO_RETURN_IF_ERROR(Routed(id, [&](Shard& s) { return s.tm().DeleteStore(id); }));
+    VERSO_ASSIGN_OR_RETURN(Route route, ReadRoute(id));
+    VERSO_RETURN_IF_ERROR(route.shard->tm().DeleteStore(id));
+    // The tombstones of earlier moves (or a copy a stopped move left) go too.
+    for (const auto& s : shards_) {
+      if (s.get() == route.shard) continue;
+      absl::Status gone = s->tm().DeleteStore(id);
+      if (!gone.ok() && !absl::IsNotFound(gone)) return gone;
+    }
     VERSO_RETURN_IF_ERROR(directory().DeletePlacement(id));
     Forget(id);
     return absl::OkStatus();

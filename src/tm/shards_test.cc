@@ -181,6 +181,17 @@ TEST_F(TmShardsTest, ReadsAndWritesRoutedToTheShardAStoreLeftAreSentOn) {
   move.join();
   EXPECT_EQ(Psql(urls_.us, "SELECT count(*) FROM tm_segments"), 1);
   EXPECT_EQ(Psql(urls_.eu, "SELECT count(*) FROM tm_segments"), 0);
+  auto listed = stale->tm().ListStores("acme");
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);  // not its tombstone in eu too
+  EXPECT_EQ((*listed)[0].shard, "us");
+
+  // Deleting it removes its tombstone too: nothing is left to list or route to.
+  ASSERT_TRUE(stale->tm().DeleteStore("tm_left").ok());
+  EXPECT_EQ(Psql(urls_.eu, "SELECT count(*) FROM tm_stores"), 0);
+  EXPECT_EQ(Psql(urls_.us, "SELECT count(*) FROM tm_stores"), 0);
+  EXPECT_EQ(Psql(urls_.main, "SELECT count(*) FROM tm_placements"), 0);
+  EXPECT_TRUE(absl::IsNotFound(mover->tm().GetStore("tm_left").status()));
 }
 
 // The test: a store moved between shards while written to loses no write. Writers in

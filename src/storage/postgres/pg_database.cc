@@ -641,7 +641,7 @@ class PgDatabase : public Database,
     return ReadRecent(max_lag_tm_, [&](Tx& tx) -> absl::StatusOr<TmStoreRecord> {
       pqxx::result r = tx.Exec(
           "SELECT id, tenant, name, source_lang, target_lang, created_at FROM tm_stores WHERE "
-          "id=$1",
+          "id=$1 AND moved_to = ''",
           {id});
       if (r.empty()) return StoreNotFound(id);
       return ReadStore(r[0]);
@@ -652,7 +652,7 @@ class PgDatabase : public Database,
     return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::vector<TmStoreRecord>> {
       pqxx::result r = tx.Exec(
           "SELECT id, tenant, name, source_lang, target_lang, created_at FROM tm_stores "
-          "WHERE $1 = '' OR tenant = $1 ORDER BY id",
+          "WHERE ($1 = '' OR tenant = $1) AND moved_to = '' ORDER BY id",
           {tenant});
       std::vector<TmStoreRecord> out;
       for (const auto& row : r) out.push_back(ReadStore(row));
