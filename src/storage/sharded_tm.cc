@@ -155,8 +155,9 @@ class ShardedTmImpl : public ShardedTm, public TmRepository {
   }
 
   absl::StatusOr<TmStoreRecord> GetStore(std::string_view id) override {
-    VERSO_ASSIGN_OR_RETURN(Route route, ReadRoute(id));
-    VERSO_ASSIGN_OR_RETURN(TmStoreRecord record, route.shard->tm().GetStore(id));
+    VERSO_ASSIGN_OR_RETURN(TmStoreRecord record,
+                           Routed(id, [&](Shard& s) { return s.tm().GetStore(id); }));
+    VERSO_ASSIGN_OR_RETURN(Route route, ReadRoute(id));  // where Routed found it
     Fill(&record, route);
     return record;
   }
@@ -168,20 +169,51 @@ class ShardedTmImpl : public ShardedTm, public TmRepository {
     for (const TmShardOps::Placement& p : placements) {
       if (Shard* s = Named(p.shard); s != nullptr) routes[p.store_id] = {s, p.version};
     }
-    std::vector<TmStoreRecord> out;
+    // Each shard lists the stores that live there (not copies arriving, not tombstones). A store
+    // live in two shards is between a move's steps 4 and 5: the directory's shard is the one.
+    std::map<std::string, std::vector<std::pair<Shard*, TmStoreRecord>>> live;
     for (const auto& s : shards_) {
       VERSO_ASSIGN_OR_RETURN(std::vector<TmStoreRecord> records, s->tm().ListStores(tenant));
-      for (TmStoreRecord& r : records) {
-        auto it = routes.find(r.id);
-        // A store without a directory row is one made before sharding: the home database's.
-        const Route route = it != routes.end() ? it->second : Route{&home(), 0};
-        if (route.shard != s.get()) continue;  // a copy arriving, or a tombstone
-        Fill(&r, route);
-        out.push_back(std::move(r));
-      }
+      for (TmStoreRecord& r : records) live[r.id].emplace_back(s.get(), std::move(r));
     }
-    std::sort(out.begin(), out.end(),
-              [](const TmStoreRecord& a, const TmStoreRecord& b) { return a.id < b.id; });
+    std::vector<TmStoreRecord> out;
+    for (auto& [id, where] : live) {
+      auto it = routes.find(id);
+      // A store without a directory row is one made before sharding: the home database's.
+      Route route = it != routes.end() ? it->second : Route{&home(), 0};
+      auto in = std::find_if(where.begin(), where.end(),
+                             [&](const auto& w) { return w.first == route.shard; });
+      if (in == where.end()) {
+        if (where.size() != 1) continue;
+        // The directory lags a move that stopped after marking its source: the store lives
+        // where its only live row is.
+        in = where.begin();
+        route = {in->first, route.version + 1};
+        routes[id] = route;
+      }
+      Fill(&in->second, route);
+      out.push_back(std::move(in->second));
+    }
+    // The shards are read one after another: a store whose move switched between two reads
+    // (its target read before the switch, its source after) is in neither. Omitting it would
+    // look like its deletion to every process, which would drop its index: ask its route.
+    // (The whole list is what processes sync their stores by; a tenant's is only shown.)
+    bool added = false;
+    for (const TmShardOps::Placement& p : placements) {
+      if (!tenant.empty() || live.contains(p.store_id)) continue;
+      Forget(p.store_id);
+      auto record = GetStore(p.store_id);
+      if (absl::IsNotFound(record.status())) continue;  // deleted meanwhile
+      if (!record.ok()) return record.status();
+      if (Shard* s = Named(record->shard); s != nullptr)
+        routes[p.store_id] = {s, record->placement};
+      out.push_back(std::move(*record));
+      added = true;
+    }
+    if (added) {
+      std::sort(out.begin(), out.end(),
+                [](const TmStoreRecord& a, const TmStoreRecord& b) { return a.id < b.id; });
+    }
     if (tenant.empty()) {
       absl::MutexLock lock(&routes_mu_);
       routes_ = std::move(routes);
@@ -397,6 +429,9 @@ absl::StatusOr<MoveReport> ShardedTmImpl::MoveStore(std::string_view store_id,
   MoveReport report;
   report.from = from.name;
   report.to = to->name;
+  if (route.version == 0) {  // a store made before sharding: its directory row first
+    VERSO_RETURN_IF_ERROR(directory().PutPlacement({std::string(store_id), from.name, 0}));
+  }
   VERSO_ASSIGN_OR_RETURN(std::string moved, from.ops->WhereMoved(store_id));
   if (moved == to->name) {  // an earlier move stopped after step 4: finish it
     say("the source is marked moved already: finishing the earlier move");

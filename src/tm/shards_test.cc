@@ -194,6 +194,68 @@ TEST_F(TmShardsTest, ReadsAndWritesRoutedToTheShardAStoreLeftAreSentOn) {
   EXPECT_TRUE(absl::IsNotFound(mover->tm().GetStore("tm_left").status()));
 }
 
+// A move that stopped after marking its source (a crash between steps 4 and 5): the store is
+// listed and written where its copy went, and running the move again finishes it.
+TEST_F(TmShardsTest, AMoveStoppedAfterMarkingItsSourceIsFinishedByRunningItAgain) {
+  auto db = OpenView(urls_, PlaceByName);
+  ASSERT_NE(db, nullptr);
+  storage::TmStoreRecord record;
+  record.id = "tm_half";
+  record.tenant = "acme";
+  record.name = "half";
+  record.source_lang = "en";
+  record.target_lang = "fr";
+  ASSERT_TRUE(db->tm().CreateStore(record).ok());  // in eu
+  SegmentRecord seg = Seg("Half way", "À mi-chemin");
+  {
+    auto w = db->tm().BeginWrite("tm_half");
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Put(&seg).ok());
+    ASSERT_TRUE((*w)->Commit().ok());
+  }
+  // Steps 1-4 by hand, through a second view's databases; no directory update.
+  {
+    storage::PostgresOptions options;
+    auto eu = storage::OpenPostgres(urls_.eu, options);
+    auto us = storage::OpenPostgres(urls_.us, options);
+    ASSERT_TRUE(eu.ok() && us.ok());
+    storage::TmShardOps* from = (*eu)->tm_shard_ops();
+    storage::TmShardOps* to = (*us)->tm_shard_ops();
+    ASSERT_TRUE(to->BeginIncoming(record).ok());
+    auto rows = (*eu)->tm().GetSegments("tm_half", {seg.id});
+    ASSERT_TRUE(rows.ok());
+    ASSERT_TRUE(to->ReplaceSegments("tm_half", {seg.id}, *rows).ok());
+    ASSERT_TRUE(to->GoLive("tm_half").ok());
+    auto fence = from->Freeze("tm_half");
+    ASSERT_TRUE(fence.ok());
+    ASSERT_TRUE((*fence)->MarkMoved("us").ok());
+  }
+  auto listed = db->tm().ListStores("");
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].shard, "us");
+  SegmentRecord more = Seg("Still written", "Toujours écrit");
+  {
+    auto w = db->tm().BeginWrite("tm_half");
+    ASSERT_TRUE(w.ok()) << w.status();
+    ASSERT_TRUE((*w)->Put(&more).ok());
+    ASSERT_TRUE((*w)->Commit().ok());
+  }
+  storage::MoveOptions options;
+  options.grace = absl::ZeroDuration();
+  std::vector<std::string> said;
+  options.progress = [&](std::string_view line) { said.emplace_back(line); };
+  auto finished = db->MoveStore("tm_half", "us", options);
+  ASSERT_TRUE(finished.ok()) << finished.status();
+  ASSERT_FALSE(said.empty());
+  EXPECT_EQ(said[0], "the source is marked moved already: finishing the earlier move");
+  test::RunResult shard = test::Run({"/usr/bin/psql", urls_.main, "-qXAtc",
+                                     "SELECT shard FROM tm_placements WHERE store_id = 'tm_half'"});
+  EXPECT_EQ(shard.out, "us\n");
+  EXPECT_EQ(Psql(urls_.eu, "SELECT count(*) FROM tm_segments"), 0);
+  EXPECT_EQ(Psql(urls_.us, "SELECT count(*) FROM tm_segments"), 2);
+}
+
 // The test: a store moved between shards while written to loses no write. Writers in
 // one process add, change and delete segments and record uses; another process moves the store;
 // a third keeps the store's index through the change logs. Afterwards storage holds exactly

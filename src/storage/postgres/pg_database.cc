@@ -640,10 +640,14 @@ class PgDatabase : public Database,
   absl::StatusOr<TmStoreRecord> GetStore(std::string_view id) override {
     return ReadRecent(max_lag_tm_, [&](Tx& tx) -> absl::StatusOr<TmStoreRecord> {
       pqxx::result r = tx.Exec(
-          "SELECT id, tenant, name, source_lang, target_lang, created_at FROM tm_stores WHERE "
-          "id=$1 AND moved_to = ''",
+          "SELECT id, tenant, name, source_lang, target_lang, created_at, moved_to FROM tm_stores "
+          "WHERE id=$1",
           {id});
       if (r.empty()) return StoreNotFound(id);
+      // A store that moved to another TM shard, or whose copy is still arriving here.
+      if (const std::string moved = Str(r[0][6]); !moved.empty()) {
+        return StoreMovedError(id, moved);
+      }
       return ReadStore(r[0]);
     });
   }
