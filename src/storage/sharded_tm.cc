@@ -80,6 +80,7 @@ class ShardedTmImpl : public ShardedTm, public TmRepository {
   QaProfileRepository& qa_profiles() override { return home().db->qa_profiles(); }
   JobRepository& jobs() override { return home().db->jobs(); }
   ClusterRepository& cluster() override { return home().db->cluster(); }
+  AuditRepository& audit() override { return home().db->audit(); }
   absl::Status Ping() override {
     for (const auto& s : shards_) {
       if (absl::Status p = s->db->Ping(); !p.ok()) {

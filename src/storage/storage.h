@@ -470,6 +470,25 @@ struct WebhookDeliveryRecord {
 };
 
 // What one transaction changes: everything in it is written, or nothing.
+// One record of the audit log: who did what to what, when, in which request. Records are
+// append-only and hash-chained: each one's hash covers its content and the previous record's
+// hash, so editing or removing one breaks every hash after it (VerifyAudit).
+struct AuditRecord {
+  int64_t seq = 0;  // assigned on append, 1, 2, ...
+  absl::Time at;
+  std::string tenant;
+  std::string actor;       // "key:key_...", "cli:USER", "worker"
+  std::string action;      // "POST /v1/tm/{store}/segments", "job.status"
+  std::string target;      // "tm_...", "job_..." (path parameters, space-separated)
+  std::string detail;      // e.g. "queued -> running", the response status
+  std::string request_id;  // "" outside a request
+  std::string prev_hash;   // set on append
+  std::string hash;
+};
+// The hex SHA-256 that chains `r` after `prev_hash` (every field but hash).
+std::string AuditDigest(const AuditRecord& r, std::string_view prev_hash);
+inline const std::string kAuditGenesis(64, '0');
+
 struct JobChange {
   std::vector<JobRecord> jobs;             // insert or replace
   std::vector<JobSegmentRecord> segments;  // insert or replace
@@ -477,6 +496,7 @@ struct JobChange {
   int64_t finish_task = 0;                 // marked done, when > 0 ...
   std::string finish_owner;                // ... if `finish_owner` still holds its lease
   std::vector<WebhookDeliveryRecord> deliveries;
+  std::vector<AuditRecord> audit;  // appended in the same transaction
 };
 
 // How many segments of a job are in one (target, state, origin, engine), and their words.
@@ -659,6 +679,38 @@ class TmShardOps {
   virtual absl::Status TouchStore(std::string_view store_id) = 0;
 };
 
+// Thread-safe.
+class AuditRepository {
+ public:
+  virtual ~AuditRepository() = default;
+  // Appends in one transaction, after every record appended before (by any process): sets
+  // seq, prev_hash and hash.
+  virtual absl::Status AppendAudit(std::vector<AuditRecord> records) = 0;
+  // Records after `after_seq`, by seq, at most `limit`.
+  virtual absl::StatusOr<std::vector<AuditRecord>> ReadAudit(int64_t after_seq, int limit) = 0;
+  // Where the log starts: the seq and hash of the last record pruned (0 and kAuditGenesis).
+  struct Anchor {
+    int64_t seq = 0;
+    std::string hash;
+  };
+  virtual absl::StatusOr<Anchor> AuditAnchor() = 0;
+  // Removes records older than `before` (retention), moving the anchor; returns how many.
+  virtual absl::StatusOr<int64_t> PruneAudit(absl::Time before) = 0;
+};
+
+// What VerifyAudit found: the records it checked, the head (the last record's seq and hash:
+// keep it, and a later check that ends before it shows the log was cut), and the first problem
+// (OK when every record follows its predecessor and matches its hash).
+struct AuditCheck {
+  int64_t records = 0;
+  int64_t first_seq = 0;
+  int64_t head_seq = 0;
+  std::string head;
+  absl::Status problem;
+};
+// Reads the whole log from its anchor and checks the chain.
+absl::StatusOr<AuditCheck> VerifyAudit(AuditRepository& audit);
+
 // One database: every repository over the same storage.
 class Database {
  public:
@@ -671,6 +723,7 @@ class Database {
   virtual QaProfileRepository& qa_profiles() = 0;
   virtual JobRepository& jobs() = 0;
   virtual ClusterRepository& cluster() = 0;
+  virtual AuditRepository& audit() = 0;
   // A trivial query: is the database reachable?
   virtual absl::Status Ping() = 0;
   // Periodic upkeep (PostgreSQL: the jobs table's monthly partitions, made three months ahead);

@@ -256,7 +256,7 @@ TEST(PostgresOpenTest, MultiHostUrlsFindThePrimaryAndBadSettingsSayWhy) {
   options.listen = false;
   auto unmigrated = OpenPostgres(url, options);
   EXPECT_EQ(unmigrated.status().message(),
-            "the database's schema is version 0 and this verso needs version 4: run `verso "
+            "the database's schema is version 0 and this verso needs version 5: run `verso "
             "migrate` first");
   options.migrate = true;
   // The replica has the new database once it has replayed its creation (libpq moves on to the
@@ -337,7 +337,8 @@ TEST(SqliteTmRepositoryTest, TasksQueuedBeforeSchema9GetTheirTenant) {
   };
   // Back to schema 8: no tenant column (nor the later versions' tables).
   sql("DROP INDEX tasks_tenant_runnable; ALTER TABLE tasks DROP COLUMN tenant; "
-      "DROP TABLE cluster_nodes; DROP TABLE cluster_settings; "
+      "DROP TABLE cluster_nodes; DROP TABLE cluster_settings; DROP TABLE audit_log; "
+      "DROP TABLE audit_anchor; "
       "DELETE FROM schema_migrations WHERE version >= 9;");
   auto db = OpenSqlite(path, SqliteOptions{});
   ASSERT_TRUE(db.ok()) << db.status();
@@ -459,6 +460,136 @@ TEST(PostgresReplicaTest, ARecordIsNeverReadOlderThanTheChangesReadFromTheLog) {
   ASSERT_TRUE(read.ok()) << read.status();
   ASSERT_EQ(read->size(), 1u);
   EXPECT_EQ((*read)[0].target, "A la impresora le falta papel.");
+}
+
+}  // namespace
+}  // namespace verso::storage
+
+namespace verso::storage {
+namespace {
+
+AuditRecord Audited(std::string action, std::string target, absl::Time at = absl::Now()) {
+  AuditRecord r;
+  r.at = at;
+  r.tenant = "acme";
+  r.actor = "key:key_1";
+  r.action = std::move(action);
+  r.target = std::move(target);
+  r.detail = "201";
+  r.request_id = "req_" + r.target;
+  return r;
+}
+
+// The audit log on one backend: appends (alone and with a job change) chain; an edit is refused
+// by the database, and one made behind its back (the trigger dropped) or a removed record is
+// found by VerifyAudit; pruning moves the anchor and the rest still verifies. `sql` runs a
+// statement as someone with the database's own access would, and says whether it succeeded.
+void AuditScenario(Database* db, const std::function<bool(const std::string&)>& sql,
+                   const std::string& drop_update_guard, const std::string& drop_delete_guard) {
+  ASSERT_NE(db, nullptr);
+  ASSERT_TRUE(db->audit()
+                  .AppendAudit({Audited("POST /v1/tm", "tm_1"),
+                                Audited("POST /v1/tm/{store}/segments", "tm_1")})
+                  .ok());
+  ASSERT_TRUE(db->audit().AppendAudit({Audited("DELETE /v1/tm/{store}", "tm_2")}).ok());
+  JobChange change;
+  change.audit = {Audited("job.status", "job_1"), Audited("job.status", "job_1")};
+  ASSERT_TRUE(db->jobs().Apply(change).ok());
+  auto check = VerifyAudit(db->audit());
+  ASSERT_TRUE(check.ok()) << check.status();
+  EXPECT_TRUE(check->problem.ok()) << check->problem;
+  EXPECT_EQ(check->records, 5);
+  EXPECT_EQ(check->first_seq, 1);
+  EXPECT_EQ(check->head_seq, 5);
+  auto all = db->audit().ReadAudit(0, 100);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 5u);
+  EXPECT_EQ(check->head, all->back().hash);
+  EXPECT_EQ((*all)[0].prev_hash, kAuditGenesis);
+  EXPECT_EQ((*all)[3].action, "job.status");
+
+  EXPECT_FALSE(sql("UPDATE audit_log SET detail = '200' WHERE seq = 2"));  // append-only
+  EXPECT_FALSE(sql("DELETE FROM audit_log WHERE seq = 3"));
+  ASSERT_TRUE(sql(drop_update_guard));
+  ASSERT_TRUE(sql("UPDATE audit_log SET detail = '200' WHERE seq = 2"));
+  check = VerifyAudit(db->audit());
+  ASSERT_TRUE(check.ok());
+  EXPECT_EQ(check->problem.message(),
+            "audit record 2 was changed: its hash does not match its content");
+  EXPECT_EQ(check->records, 1);
+  ASSERT_TRUE(sql("UPDATE audit_log SET detail = '201' WHERE seq = 2"));
+  ASSERT_TRUE(sql(drop_delete_guard));
+  ASSERT_TRUE(sql("DELETE FROM audit_log WHERE seq = 3"));
+  check = VerifyAudit(db->audit());
+  ASSERT_TRUE(check.ok());
+  EXPECT_EQ(check->problem.message(), "audit records 3 to 3 are missing (2 is followed by 4)");
+  // Removing the last records is seen against a head kept from an earlier check.
+  ASSERT_TRUE(sql("DELETE FROM audit_log WHERE seq >= 3"));
+  check = VerifyAudit(db->audit());
+  ASSERT_TRUE(check.ok());
+  EXPECT_TRUE(check->problem.ok());
+  EXPECT_EQ(check->head_seq, 2);  // < 5, the head an earlier check printed
+}
+
+void PruneScenario(Database* db) {
+  ASSERT_NE(db, nullptr);
+  const absl::Time now = absl::Now();
+  ASSERT_TRUE(db->audit()
+                  .AppendAudit({Audited("POST /v1/tm", "tm_old", now - absl::Hours(24 * 365 * 8)),
+                                Audited("POST /v1/tm", "tm_old2", now - absl::Hours(24 * 365 * 8)),
+                                Audited("POST /v1/tm", "tm_new", now)})
+                  .ok());
+  auto pruned = db->audit().PruneAudit(now - absl::Hours(24 * 365 * 7));
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  EXPECT_EQ(*pruned, 2);
+  auto check = VerifyAudit(db->audit());
+  ASSERT_TRUE(check.ok());
+  EXPECT_TRUE(check->problem.ok()) << check->problem;
+  EXPECT_EQ(check->first_seq, 3);
+  EXPECT_EQ(check->records, 1);
+  ASSERT_TRUE(db->audit().AppendAudit({Audited("POST /v1/tm", "tm_after")}).ok());
+  check = VerifyAudit(db->audit());
+  ASSERT_TRUE(check.ok());
+  EXPECT_TRUE(check->problem.ok()) << check->problem;
+  EXPECT_EQ(check->head_seq, 4);
+}
+
+TEST(SqliteAuditTest, ChainsAndFindsEditsAndRemovals) {
+  const std::string dir = ::testing::TempDir() + "/sqlite_audit_" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto db = OpenSqlite(dir + "/verso.db", SqliteOptions{});
+  ASSERT_TRUE(db.ok()) << db.status();
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open((dir + "/verso.db").c_str(), &raw), SQLITE_OK);
+  sqlite3_busy_timeout(raw, 5000);
+  auto sql = [&](const std::string& statement) {
+    return sqlite3_exec(raw, statement.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK;
+  };
+  AuditScenario(db->get(), sql, "DROP TRIGGER audit_log_no_update",
+                "DROP TRIGGER audit_log_no_delete");
+  sqlite3_close(raw);
+  auto fresh = OpenSqlite(dir + "/pruned.db", SqliteOptions{});
+  ASSERT_TRUE(fresh.ok());
+  PruneScenario(fresh->get());
+}
+
+TEST(PostgresAuditTest, ChainsAndFindsEditsAndRemovals) {
+  const std::string url = test::NewPostgresDatabase();
+  ASSERT_FALSE(url.empty());
+  PostgresOptions options;
+  options.migrate = true;
+  auto db = OpenPostgres(url, options);
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto sql = [&](const std::string& statement) {
+    return test::Run({"/usr/bin/psql", url, "-qXAtv", "ON_ERROR_STOP=1", "-c", statement})
+               .exit_code == 0;
+  };
+  const std::string drop = "DROP TRIGGER audit_log_append_only ON audit_log";
+  AuditScenario(db->get(), sql, drop, "SELECT 1");
+  auto fresh = OpenPostgres(test::NewPostgresDatabase(), options);
+  ASSERT_TRUE(fresh.ok());
+  PruneScenario(fresh->get());
 }
 
 }  // namespace

@@ -151,7 +151,8 @@ class PgDatabase : public Database,
                    public GlossaryRepository,
                    public QaProfileRepository,
                    public ClusterRepository,
-                   public TmShardOps {
+                   public TmShardOps,
+                   public AuditRepository {
  public:
   static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& url,
                                                         const PostgresOptions& options) {
@@ -187,6 +188,7 @@ class PgDatabase : public Database,
   JobRepository& jobs() override { return *jobs_; }
   ClusterRepository& cluster() override { return *this; }
   TmShardOps* tm_shard_ops() override { return this; }
+  AuditRepository& audit() override { return *this; }
 
   absl::Status Ping() override {
     return pool_->Read([](Tx& tx) -> absl::Status {
@@ -890,6 +892,60 @@ class PgDatabase : public Database,
                 });
   }
 
+  // ---- The audit log ----
+  absl::Status AppendAudit(std::vector<AuditRecord> records) override {
+    if (records.empty()) return absl::OkStatus();
+    return pool_->Write([&](Tx& tx) { return pg::AppendAudit(tx, std::move(records)); });
+  }
+
+  absl::StatusOr<std::vector<AuditRecord>> ReadAudit(int64_t after_seq, int limit) override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::vector<AuditRecord>> {
+      pqxx::result r = tx.Exec(
+          "SELECT seq, at, tenant, actor, action, target, detail, request_id, prev_hash, hash "
+          "FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+          {after_seq, limit});
+      std::vector<AuditRecord> out;
+      for (const auto& row : r) {
+        AuditRecord a;
+        a.seq = Int(row[0]);
+        a.at = FromMicros(Int(row[1]));
+        a.tenant = Str(row[2]);
+        a.actor = Str(row[3]);
+        a.action = Str(row[4]);
+        a.target = Str(row[5]);
+        a.detail = Str(row[6]);
+        a.request_id = Str(row[7]);
+        a.prev_hash = Str(row[8]);
+        a.hash = Str(row[9]);
+        out.push_back(std::move(a));
+      }
+      return out;
+    });
+  }
+
+  absl::StatusOr<Anchor> AuditAnchor() override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<Anchor> {
+      pqxx::result r = tx.Exec("SELECT seq, hash FROM audit_anchor WHERE id = 1");
+      if (r.empty()) return absl::DataLossError("the audit log's anchor row is missing");
+      return Anchor{Int(r[0][0]), Str(r[0][1])};
+    });
+  }
+
+  absl::StatusOr<int64_t> PruneAudit(absl::Time before) override {
+    return pool_->Write([&](Tx& tx) -> absl::StatusOr<int64_t> {
+      tx.Exec("SELECT pg_advisory_xact_lock(7243005)");
+      pqxx::result last =
+          tx.Exec("SELECT seq, hash FROM audit_log WHERE at < $1 ORDER BY seq DESC LIMIT 1",
+                  {Micros(before)});
+      if (last.empty()) return int64_t{0};
+      tx.Run("SET LOCAL verso.audit_prune = 'on'");
+      pqxx::result gone = tx.Exec("DELETE FROM audit_log WHERE seq <= $1", {Int(last[0][0])});
+      tx.Exec("UPDATE audit_anchor SET seq = $1, hash = $2 WHERE id = 1",
+              {Int(last[0][0]), Str(last[0][1])});
+      return static_cast<int64_t>(gone.affected_rows());
+    });
+  }
+
   // ---- TmShardOps: moving stores between databases ----
 
   absl::Status ReserveSegmentIds(int64_t floor) override {
@@ -1206,6 +1262,27 @@ class PgDatabase : public Database,
 };
 
 }  // namespace
+
+absl::Status pg::AppendAudit(Tx& tx, std::vector<AuditRecord> records) {
+  tx.Exec("SELECT pg_advisory_xact_lock(7243005)");
+  pqxx::result last = tx.Exec("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
+  if (last.empty()) last = tx.Exec("SELECT seq, hash FROM audit_anchor WHERE id = 1");
+  if (last.empty()) return absl::DataLossError("the audit log's anchor row is missing");
+  int64_t seq = Int(last[0][0]);
+  std::string prev = Str(last[0][1]);
+  for (AuditRecord& r : records) {
+    r.seq = ++seq;
+    r.prev_hash = prev;
+    r.hash = AuditDigest(r, prev);
+    tx.Exec(
+        "INSERT INTO audit_log(seq, at, tenant, actor, action, target, detail, request_id, "
+        "prev_hash, hash) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+        {r.seq, Micros(r.at), r.tenant, r.actor, r.action, r.target, r.detail, r.request_id,
+         r.prev_hash, r.hash});
+    prev = r.hash;
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<Database>> OpenPostgres(const std::string& url,
                                                        const PostgresOptions& options) {

@@ -192,7 +192,8 @@ class PgJobs : public JobRepository {
 
   absl::Status Apply(const JobChange& change) override {
     const bool finish_only = change.jobs.empty() && change.segments.empty() &&
-                             change.enqueue.empty() && change.deliveries.empty();
+                             change.enqueue.empty() && change.deliveries.empty() &&
+                             change.audit.empty();
     // One statement needs no BEGIN/COMMIT round trips: it is its own transaction.
     if (finish_only) return pool_->Read([&](Tx& tx) { return ApplyIn(tx, change); });
     return pool_->Write([&](Tx& tx) { return ApplyIn(tx, change); });
@@ -423,6 +424,7 @@ class PgJobs : public JobRepository {
   }
 
   absl::Status ApplyIn(Tx& tx, const JobChange& c) {
+    if (!c.audit.empty()) VERSO_RETURN_IF_ERROR(pg::AppendAudit(tx, c.audit));
     if (c.finish_task > 0) {
       pqxx::result r = tx.Exec(
           "UPDATE tasks SET state='done', lease_until=NULL WHERE id=$1 AND state='leased' AND "

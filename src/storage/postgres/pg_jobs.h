@@ -14,6 +14,9 @@ namespace pg {
 class Listener;
 class Pool;
 class ReplicaSet;
+class Tx;
+// Appends audit records in `tx`, chained after the last one of any process (pg_database.cc).
+absl::Status AppendAudit(Tx& tx, std::vector<AuditRecord> records);
 }  // namespace pg
 
 // Reads with Freshness::kRecent go to a replica within `max_lag` when `replicas` has one.

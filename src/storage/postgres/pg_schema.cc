@@ -371,6 +371,35 @@ CREATE TABLE tm_placements(
   version BIGINT NOT NULL);
 CREATE TABLE tm_shards(name TEXT PRIMARY KEY, num INT NOT NULL UNIQUE);
 )sql",
+    // 5: the audit log (storage.h: AuditRecord), append-only: updates are refused, deletes too
+    // unless PruneAudit's transaction set verso.audit_prune. Appenders serialize on one
+    // advisory lock (7243005) to chain each record after the last.
+    R"sql(
+CREATE TABLE audit_log(
+  seq BIGINT PRIMARY KEY,
+  at BIGINT NOT NULL,
+  tenant TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  request_id TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL);
+CREATE INDEX audit_log_at ON audit_log(at);
+CREATE TABLE audit_anchor(id INT PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL,
+                          hash TEXT NOT NULL);
+INSERT INTO audit_anchor VALUES (1, 0, repeat('0', 64));
+CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'DELETE' AND current_setting('verso.audit_prune', true) = 'on' THEN
+    RETURN OLD;
+  END IF;
+  RAISE EXCEPTION 'the audit log is append-only';
+END $$;
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+  FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+)sql",
 };
 
 constexpr int64_t kMigrationLock = 7243000;

@@ -245,6 +245,33 @@ CREATE TABLE cluster_nodes(
 );
 CREATE TABLE cluster_settings(name TEXT PRIMARY KEY, value TEXT NOT NULL);
 )sql",
+    // 11: the audit log (storage.h: AuditRecord), append-only: updates are refused, deletes too
+    // unless PruneAudit set the anchor's pruning flag in its own transaction.
+    R"sql(
+CREATE TABLE audit_log(
+  seq INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  tenant TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  request_id TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL);
+CREATE INDEX audit_log_at ON audit_log(at);
+CREATE TABLE audit_anchor(
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  seq INTEGER NOT NULL,
+  hash TEXT NOT NULL,
+  pruning INTEGER NOT NULL DEFAULT 0);
+INSERT INTO audit_anchor(id, seq, hash) VALUES(1, 0, printf('%.64c', '0'));
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+  WHEN (SELECT pruning FROM audit_anchor WHERE id = 1) = 0
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+)sql",
 };
 
 int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
@@ -384,7 +411,8 @@ class SqliteDatabase : public Database,
                        public PolicyRepository,
                        public GlossaryRepository,
                        public QaProfileRepository,
-                       public ClusterRepository {
+                       public ClusterRepository,
+                       public AuditRepository {
  public:
   static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& path,
                                                         const SqliteOptions& options) {
@@ -404,6 +432,7 @@ class SqliteDatabase : public Database,
   QaProfileRepository& qa_profiles() override { return *this; }
   JobRepository& jobs() override { return *jobs_; }
   ClusterRepository& cluster() override { return *this; }
+  AuditRepository& audit() override { return *this; }
 
   absl::Status Ping() override {
     Reader r(pool_.get());
@@ -467,6 +496,77 @@ class SqliteDatabase : public Database,
   }
 
   // ---- Cluster ----
+
+  // ---- The audit log ----
+  absl::Status AppendAudit(std::vector<AuditRecord> records) override {
+    if (records.empty()) return absl::OkStatus();
+    return pool_->GroupWrite(
+        [&] { return sqlite::AppendAuditLocked(pool_->writer.get(), std::move(records)); });
+  }
+
+  absl::StatusOr<std::vector<AuditRecord>> ReadAudit(int64_t after_seq, int limit) override {
+    Reader r(pool_.get());
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st, r->Prepare("SELECT seq, at, tenant, actor, action, target, detail, request_id, "
+                              "prev_hash, hash FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?"));
+    st->Reset().Bind(1, after_seq).Bind(2, int64_t{limit});
+    std::vector<AuditRecord> out;
+    VERSO_RETURN_IF_ERROR(st->ForEachRow([&](Stmt& s) {
+      AuditRecord a;
+      a.seq = s.Int(0);
+      a.at = FromMicros(s.Int(1));
+      a.tenant = std::string(s.Text(2));
+      a.actor = std::string(s.Text(3));
+      a.action = std::string(s.Text(4));
+      a.target = std::string(s.Text(5));
+      a.detail = std::string(s.Text(6));
+      a.request_id = std::string(s.Text(7));
+      a.prev_hash = std::string(s.Text(8));
+      a.hash = std::string(s.Text(9));
+      out.push_back(std::move(a));
+    }));
+    return out;
+  }
+
+  absl::StatusOr<Anchor> AuditAnchor() override {
+    Reader r(pool_.get());
+    VERSO_ASSIGN_OR_RETURN(Stmt * st, r->Prepare("SELECT seq, hash FROM audit_anchor WHERE id=1"));
+    st->Reset();
+    VERSO_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) return absl::DataLossError("the audit log's anchor row is missing");
+    Anchor a{st->Int(0), std::string(st->Text(1))};
+    st->Reset();
+    return a;
+  }
+
+  absl::StatusOr<int64_t> PruneAudit(absl::Time before) override {
+    absl::MutexLock lock(&pool_->write_mu);
+    int64_t pruned = 0;
+    VERSO_RETURN_IF_ERROR(pool_->writer->Transaction([&]() -> absl::Status {
+      Connection* w = pool_->writer.get();
+      VERSO_ASSIGN_OR_RETURN(Stmt * last,
+                             w->Prepare("SELECT seq, hash FROM audit_log WHERE at < ? ORDER BY seq "
+                                        "DESC LIMIT 1"));
+      last->Reset().Bind(1, Micros(before));
+      VERSO_ASSIGN_OR_RETURN(bool row, last->Step());
+      if (!row) {
+        last->Reset();
+        return absl::OkStatus();
+      }
+      const int64_t seq = last->Int(0);
+      const std::string hash(last->Text(1));
+      last->Reset();
+      VERSO_RETURN_IF_ERROR(w->Exec("UPDATE audit_anchor SET pruning = 1 WHERE id = 1"));
+      VERSO_ASSIGN_OR_RETURN(Stmt * del, w->Prepare("DELETE FROM audit_log WHERE seq <= ?"));
+      VERSO_RETURN_IF_ERROR(del->Reset().Bind(1, seq).Run());
+      pruned = w->Changes();
+      VERSO_ASSIGN_OR_RETURN(
+          Stmt * anchor,
+          w->Prepare("UPDATE audit_anchor SET seq = ?, hash = ?, pruning = 0 WHERE id = 1"));
+      return anchor->Reset().Bind(1, seq).Bind(2, hash).Run();
+    }));
+    return pruned;
+  }
 
   absl::Status Heartbeat(const NodeRecord& n) override {
     absl::MutexLock lock(&pool_->write_mu);
@@ -1179,6 +1279,47 @@ class SqliteDatabase : public Database,
 };
 
 }  // namespace
+
+absl::Status sqlite::AppendAuditLocked(Connection* writer, std::vector<AuditRecord> records) {
+  VERSO_ASSIGN_OR_RETURN(
+      Stmt * last, writer->Prepare("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"));
+  last->Reset();
+  VERSO_ASSIGN_OR_RETURN(bool row, last->Step());
+  int64_t seq = 0;
+  std::string prev;
+  if (row) {
+    seq = last->Int(0);
+    prev = std::string(last->Text(1));
+  }
+  last->Reset();
+  if (!row) {
+    VERSO_ASSIGN_OR_RETURN(Stmt * anchor,
+                           writer->Prepare("SELECT seq, hash FROM audit_anchor WHERE id=1"));
+    anchor->Reset();
+    VERSO_ASSIGN_OR_RETURN(bool found, anchor->Step());
+    if (found) {
+      seq = anchor->Int(0);
+      prev = std::string(anchor->Text(1));
+    }
+    anchor->Reset();
+    if (!found) return absl::DataLossError("the audit log's anchor row is missing");
+  }
+  VERSO_ASSIGN_OR_RETURN(
+      Stmt * ins,
+      writer->Prepare("INSERT INTO audit_log(seq, at, tenant, actor, action, target, "
+                      "detail, request_id, prev_hash, hash) VALUES(?,?,?,?,?,?,?,?,?,?)"));
+  for (AuditRecord& r : records) {
+    r.seq = ++seq;
+    r.prev_hash = prev;
+    r.hash = AuditDigest(r, prev);
+    ins->Reset().Bind(1, r.seq).Bind(2, Micros(r.at)).Bind(3, r.tenant).Bind(4, r.actor);
+    ins->Bind(5, r.action).Bind(6, r.target).Bind(7, r.detail).Bind(8, r.request_id);
+    ins->Bind(9, r.prev_hash).Bind(10, r.hash);
+    VERSO_RETURN_IF_ERROR(ins->Run());
+    prev = r.hash;
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<Database>> OpenSqlite(const std::string& path,
                                                      const SqliteOptions& options) {

@@ -390,6 +390,9 @@ class SqliteJobs : public JobRepository {
   }
 
   absl::Status ApplyLocked(const JobChange& c) {
+    if (!c.audit.empty()) {
+      VERSO_RETURN_IF_ERROR(sqlite::AppendAuditLocked(pool_->writer.get(), c.audit));
+    }
     if (c.finish_task > 0) {
       VERSO_ASSIGN_OR_RETURN(
           Stmt * st, pool_->writer->Prepare("UPDATE tasks SET state='done', lease_until=NULL "

@@ -13,7 +13,11 @@ namespace verso::storage {
 
 namespace sqlite {
 class ConnectionPool;
-}
+class Connection;
+// Appends audit records through `writer` (in the caller's write transaction, write_mu held),
+// chained after the last one (sqlite_database.cc).
+absl::Status AppendAuditLocked(Connection* writer, std::vector<AuditRecord> records);
+}  // namespace sqlite
 
 // The job repository on the database file's connections (shared with the rest of the
 // database: one writer for the whole process).
