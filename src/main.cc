@@ -150,6 +150,11 @@ std::vector<ConfigOption> GeneralOptions(bool serving) {
        .type = T::kString,
        .default_value = "",
        .help = "Streaming replicas' URLs, comma-separated: reads that tolerate lag go there"},
+      {.name = "audit.retention",
+       .type = T::kDuration,
+       .default_value = "61368h",
+       .help = "Audit records older than this are pruned (the spec's backup table: 7 years); the "
+               "log's chain then starts at the oldest record kept"},
       {.name = "storage.tm_shards",
        .type = T::kString,
        .default_value = "",
@@ -917,6 +922,29 @@ class Runtime : public cli::Environment {
     VERSO_RETURN_IF_ERROR(Open());
     return keys_.get();
   }
+  absl::Status Audit(std::string_view tenant, std::string_view action,
+                     std::string_view target) override {
+    VERSO_RETURN_IF_ERROR(Open());
+    storage::AuditRecord r;
+    r.at = absl::Now();
+    r.tenant = std::string(tenant);
+    std::string user = "cli";
+    for (const char* var : {"USER", "LOGNAME"}) {
+      const char* v = std::getenv(var);
+      if (v == nullptr || *v == '\0') continue;
+      user = StrCat("cli:", std::string(v).substr(0, 64));
+      break;
+    }
+    r.actor = user;
+    r.action = StrCat("verso ", action);
+    r.target = std::string(target);
+    r.detail = "ok";
+    return db_->audit().AppendAudit({std::move(r)});
+  }
+  absl::StatusOr<storage::AuditRepository*> AuditLog() override {
+    VERSO_RETURN_IF_ERROR(Open());
+    return &db_->audit();
+  }
   absl::StatusOr<storage::ShardedTm*> TmShards() override {
     VERSO_RETURN_IF_ERROR(Open());
     auto* sharded = dynamic_cast<storage::ShardedTm*>(db_.get());
@@ -1320,7 +1348,14 @@ class Runtime : public cli::Environment {
   }
 
   // The database's upkeep (PostgreSQL: next months' job partitions), hourly in serve and worker.
+  // Also prunes audit records older than audit.retention.
   void Maintain() {
+    auto pruned = db_->audit().PruneAudit(absl::Now() - config_->GetDuration("audit.retention"));
+    if (!pruned.ok()) {
+      log::Warn("audit.prune", {{"error", pruned.status().message()}});
+    } else if (*pruned > 0) {
+      log::Info("audit.pruned", {{"records", *pruned}});
+    }
     auto made = db_->Maintain(absl::Now());
     if (!made.ok()) {
       log::Warn("storage.maintenance", {{"error", made.status().message()}});
@@ -1423,6 +1458,7 @@ int Main(int argc, char** argv) {
   cli::AddKeyCommands(&app, &runtime, &exit_code);
   cli::AddQeCommands(&app, &runtime, &exit_code);
   cli::AddAutoscaleCommands(&app, &runtime, &exit_code);
+  cli::AddAuditCommands(&app, &runtime, &exit_code);
   AddAdminCommands(&app, &runtime, &exit_code);
   app.parse_complete_callback([&] {
     runtime.serving = serve_cmd->parsed() || worker_cmd->parsed();

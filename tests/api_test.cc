@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "tests/http_client.h"
@@ -685,6 +686,78 @@ TEST(ApiShutdownTest, InFlightRequestsFinishAndDataSurvivesARestart) {
   server->Signal(SIGINT);
   EXPECT_EQ(server->Wait(), 0);
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace verso
+
+namespace verso {
+namespace {
+
+// Every successful change through the API is in the audit log with its key, route, target and
+// request id (reads, lookups and refused changes are not); the keys the CLI made are there too;
+// `verso audit verify` finds the chain intact.
+TEST_F(ApiTest, ChangesGoToTheAuditLogWithTheirKeyRouteAndRequestId) {
+  Reply made = Call("POST", "/v1/tm", writer_,
+                    json{{"name", "Audited"}, {"source_lang", "en"}, {"target_lang", "es"}});
+  ASSERT_EQ(made.status(), 201);
+  const std::string store = made.body["id"];
+  Reply added = Call("POST", "/v1/tm/" + store + "/segments", writer_,
+                     json{{"source", "Save the file"}, {"target", "Guarde el archivo"}});
+  ASSERT_EQ(added.status(), 201);
+  const int64_t id = added.body["id"];
+  EXPECT_EQ(Call("POST", "/v1/tm/" + store + "/lookup", writer_, json{{"source", "Save"}}).status(),
+            200);
+  EXPECT_EQ(Call("GET", "/v1/tm/" + store, writer_).status(), 200);
+  EXPECT_EQ(Call("POST", "/v1/tm/" + store + "/segments", writer_, json{{"source", ""}}).status(),
+            400);
+  EXPECT_EQ(Call("POST", "/v1/tm", reader_, json{{"name", "x"}}).status(), 403);
+  Reply deleted = Call("DELETE", "/v1/tm/" + store + "/segments/" + std::to_string(id), writer_);
+  ASSERT_EQ(deleted.status(), 204);
+
+  test::RunResult listed = test::Run({VERSO_BINARY, "--data-dir", dir_, "audit", "list"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  std::vector<json> records;
+  std::istringstream lines(listed.out);
+  for (std::string line; std::getline(lines, line);) records.push_back(json::parse(line));
+  ASSERT_EQ(records.size(), 7u) << listed.out;  // 4 keys made by the CLI, then 3 API changes
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(records[i]["action"], "verso keys create");
+    EXPECT_EQ(records[i]["seq"], i + 1);
+  }
+  const json& create = records[4];
+  const json& add = records[5];
+  const json& del = records[6];
+  EXPECT_EQ(create["action"], "POST /v1/tm");
+  EXPECT_EQ(create["target"], "id=" + store);
+  EXPECT_EQ(create["detail"], "201");
+  EXPECT_EQ(create["request_id"], made.http.Header("x-request-id"));
+  EXPECT_EQ(add["action"], "POST /v1/tm/{store}/segments");
+  EXPECT_EQ(add["target"], "store=" + store + " id=" + std::to_string(id));
+  EXPECT_EQ(add["request_id"], added.http.Header("x-request-id"));
+  EXPECT_EQ(del["action"], "DELETE /v1/tm/{store}/segments/{id}");
+  EXPECT_EQ(del["target"], "id=" + std::to_string(id) + " store=" + store);
+  EXPECT_EQ(del["detail"], "204");
+  EXPECT_EQ(del["request_id"], deleted.http.Header("x-request-id"));
+  for (const json* r : {&create, &add, &del}) {
+    EXPECT_EQ((*r)["tenant"], "acme");
+    EXPECT_EQ((*r)["actor"], create["actor"]);
+    EXPECT_EQ((*r)["actor"].get<std::string>().rfind("key:key_", 0), 0u) << *r;
+  }
+
+  test::RunResult verified = test::Run({VERSO_BINARY, "--data-dir", dir_, "audit", "verify"});
+  EXPECT_EQ(verified.exit_code, 0) << verified.err;
+  EXPECT_EQ(verified.out.rfind(
+                "audit log intact: 7 records from 1; head 7:" + del["hash"].get<std::string>(), 0),
+            0u)
+      << verified.out;
+  // A head from the future (records removed from the end since) is refused.
+  test::RunResult ahead = test::Run(
+      {VERSO_BINARY, "--data-dir", dir_, "audit", "verify", "--head", "9:" + std::string(64, 'a')});
+  EXPECT_EQ(ahead.exit_code, 1);
+  EXPECT_EQ(ahead.err,
+            "verso: error: the audit log ends at record 7 but reached record 9 before: records "
+            "were removed from its end\n");
 }
 
 }  // namespace

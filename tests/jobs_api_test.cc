@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "common/file.h"
@@ -213,6 +214,21 @@ TEST_F(JobsApiTest, AnXliffDocumentGoesThroughTmMtQePostEditingAndComesBackValid
   job = Get("/v1/jobs/" + id);
   EXPECT_EQ(job["status"], "completed");
   EXPECT_EQ(job["counts"]["confirmed"], 3);
+  // Each change of the job's status is in the audit log, in order, in the same transaction as
+  // the change.
+  {
+    test::RunResult listed =
+        test::Run({VERSO_BINARY, "--data-dir", dir_, "audit", "list", "--limit", "1000"});
+    ASSERT_EQ(listed.exit_code, 0) << listed.err;
+    std::vector<std::string> statuses;
+    std::istringstream lines(listed.out);
+    for (std::string line; std::getline(lines, line);) {
+      json r = json::parse(line);
+      if (r["action"] == "job.status" && r["target"] == id) statuses.push_back(r["detail"]);
+    }
+    EXPECT_THAT(statuses, ::testing::ElementsAre("queued -> running", "running -> post_editing",
+                                                 "post_editing -> completed"));
+  }
   // The confirmed segment is in the TM now.
   HttpResponse lookup =
       Call("POST", "/v1/tm/" + store + "/lookup",

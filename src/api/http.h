@@ -105,6 +105,9 @@ struct Route {
   // like an unknown JSON field. {"*"}: any (the compatibility APIs, which read their parameters
   // from the query or the body as their originals do).
   std::vector<std::string> query;
+  // A successful POST, PUT, PATCH or DELETE goes to the audit log (who, what, request id)
+  // unless the route changes nothing (a lookup, a translation) or only a draft.
+  bool audited = true;
 };
 
 // A handler that is a named function of `context` (what a group of routes uses), for route

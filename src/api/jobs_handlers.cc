@@ -449,7 +449,7 @@ void AddJobRoutes(Router* router, const Services& s) {
     {.method = "GET",  .pattern = "/v1/jobs/{id}/download", .scope = scope, .exec = E::kLong, .handler = Bind(c, Download), .query = {"target"}},
     {.method = "GET",  .pattern = "/v1/jobs/{id}/segments", .scope = scope, .handler = Bind(c, ListSegments), .query = {"target", "state", "limit", "cursor"}},
     {.method = "GET",  .pattern = "/v1/jobs/{id}/segments/{target}/{index}", .scope = scope, .handler = Bind(c, GetSegment)},
-    {.method = "PUT",  .pattern = "/v1/jobs/{id}/segments/{target}/{index}/draft", .scope = scope, .body = B::kJson, .content_types = json, .handler = Bind(c, SaveDraft)},
+    {.method = "PUT",  .pattern = "/v1/jobs/{id}/segments/{target}/{index}/draft", .scope = scope, .body = B::kJson, .content_types = json, .handler = Bind(c, SaveDraft), .audited = false},
     {.method = "POST", .pattern = "/v1/jobs/{id}/segments/{target}/{index}/confirm", .scope = scope, .body = B::kJson, .content_types = json, .handler = Bind(c, Confirm)},
     {.method = "GET",  .pattern = "/v1/post-edits", .scope = scope, .handler = Bind(c, PostEditQueue), .query = page},
     {.method = "GET",  .pattern = "/v1/jobs/{id}/webhooks", .scope = scope, .handler = Bind(c, Deliveries), .query = page},

@@ -231,6 +231,7 @@ Response DeepLAuthError(const absl::Status& s, absl::Duration retry) {
 // A route of the DeepL-compatible API: the key DeepL's way, failures in DeepL's shape.
 Route DeepLRoute(Route route) {
   route.scope = std::string(auth::kScopeTranslate);
+  route.audited = false;  // translation only
   route.token = DeepLToken;
   route.auth_error = DeepLAuthError;
   route.query = {"*"};  // DeepL reads parameters from the query or the body
@@ -683,6 +684,7 @@ Response ApyError(int status, absl::string_view details) {
 // Bearer KEY", checked by the server before the body; failures in APy's shape.
 Route ApyRoute(Route route) {
   route.scope = std::string(auth::kScopeTranslate);
+  route.audited = false;  // translation only
   route.token = [](const Request& req) {
     std::string_view authz = req.Header("authorization");
     if (authz.substr(0, 7) == "Bearer ") return std::string(StripAsciiWhitespace(authz.substr(7)));
@@ -780,7 +782,7 @@ void AddMtRoutes(Router* router, const Services& s) {
   using E = Route::Exec;
   // clang-format off
   const std::vector<Route> routes = {
-    {.method = "POST",   .pattern = "/v1/translate", .scope = "translate", .body = B::kJson, .content_types = json, .exec = E::kWaits, .handler = Bind(c, Translate)},
+    {.method = "POST",   .pattern = "/v1/translate", .scope = "translate", .body = B::kJson, .content_types = json, .exec = E::kWaits, .handler = Bind(c, Translate), .audited = false},
     {.method = "GET",    .pattern = "/v1/status", .handler = Bind(c, Status)},
     {.method = "PUT",    .pattern = "/v1/mt/policies/{name}", .scope = "admin", .body = B::kJson, .content_types = json, .handler = Bind(c, PutPolicy)},
     {.method = "GET",    .pattern = "/v1/mt/policies", .scope = "translate", .handler = Bind(c, ListPolicies), .query = {"limit", "cursor"}},

@@ -554,7 +554,7 @@ void AddQualityRoutes(Router* router, const Services& s) {
       {.method = "DELETE", .pattern = "/v1/glossaries/{name}/concepts/{id}", .scope = write, .handler = Bind(c, DeleteConcept)},
       {.method = "POST",   .pattern = "/v1/glossaries/{name}/imports", .scope = write, .body = B::kUpload, .content_types = uploads, .exec = E::kLong, .handler = Bind(c, ImportGlossary), .max_body = kMaxGlossaryUpload, .query = {"format", "replace"}},
       {.method = "GET",    .pattern = "/v1/glossaries/{name}/export", .scope = read, .exec = E::kLong, .handler = Bind(c, ExportGlossary), .query = {"format"}},
-      {.method = "POST",   .pattern = "/v1/glossaries/{name}/lookup", .scope = read, .body = B::kJson, .content_types = json, .handler = Bind(c, LookupTerms)},
+      {.method = "POST",   .pattern = "/v1/glossaries/{name}/lookup", .scope = read, .body = B::kJson, .content_types = json, .handler = Bind(c, LookupTerms), .audited = false},
     };
     // clang-format on
   }
@@ -564,11 +564,11 @@ void AddQualityRoutes(Router* router, const Services& s) {
     {.method = "GET",    .pattern = "/v1/qa/profiles", .scope = "translate", .handler = Bind(c, ListProfiles), .query = page},
     {.method = "GET",    .pattern = "/v1/qa/profiles/{name}", .scope = "translate", .handler = Bind(c, GetProfile)},
     {.method = "DELETE", .pattern = "/v1/qa/profiles/{name}", .scope = "admin", .handler = Bind(c, DeleteProfile)},
-    {.method = "POST",   .pattern = "/v1/qa/check", .scope = "translate", .body = B::kJson, .content_types = json, .handler = Bind(c, CheckQa)},
+    {.method = "POST",   .pattern = "/v1/qa/check", .scope = "translate", .body = B::kJson, .content_types = json, .handler = Bind(c, CheckQa), .audited = false},
   });
   // An external scorer or the round trip may take a while: the waiting pool.
   if (s.qe != nullptr) {
-    routes.push_back({.method = "POST", .pattern = "/v1/qe", .scope = "translate", .body = B::kJson, .content_types = json, .exec = E::kWaits, .handler = Bind(c, EstimateQuality)});
+    routes.push_back({.method = "POST", .pattern = "/v1/qe", .scope = "translate", .body = B::kJson, .content_types = json, .exec = E::kWaits, .handler = Bind(c, EstimateQuality), .audited = false});
   }
   // clang-format on
   for (const Route& r : routes) router->Add(r);

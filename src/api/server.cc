@@ -158,6 +158,8 @@ struct Server::Impl {
                                 Request& req, Response& res);
   // Runs the handler on the pool its route names.
   net::awaitable<Response> Run(const Route& route, Request& req);
+  // Appends a successful change's record to the audit log (Route::audited).
+  void Audit(const Route& route, const Request& req, const Response& res);
   net::awaitable<void> Write(beast::tcp_stream& stream, Request& req, Response& res,
                              bool keep_alive);
   void Record(const Request& req, const Route* route, const Response& res, absl::Duration took,
@@ -585,10 +587,42 @@ net::awaitable<bool> Server::Impl::ReadBody(beast::tcp_stream& stream, beast::fl
   co_return true;
 }
 
+void Server::Impl::Audit(const Route& route, const Request& req, const Response& res) {
+  if (!route.audited || services.db == nullptr || res.status < 200 || res.status >= 300 ||
+      route.method == "GET" || route.method == "HEAD") {
+    return;
+  }
+  storage::AuditRecord r;
+  r.at = services.clock->Now();
+  r.tenant = req.principal.tenant;
+  r.actor = req.principal.key_id.empty() ? "anonymous" : StrCat("key:", req.principal.key_id);
+  r.action = StrCat(route.method, " ", route.pattern);
+  for (const auto& [name, value] : req.params) {
+    StrAppend(&r.target, r.target.empty() ? "" : " ", name, "=", value);
+  }
+  // What the call made (a store, a job, a key): its id from the answer.
+  if ((res.status == 201 || res.status == 202) && res.file.empty() && res.body.size() < 65536) {
+    Json made = Json::parse(res.body, nullptr, false);
+    if (made.is_object() && made.contains("id") && made["id"].is_string()) {
+      StrAppend(&r.target, r.target.empty() ? "" : " ", "id=", made["id"].get<std::string>());
+    } else if (made.is_object() && made.contains("id") && made["id"].is_number_integer()) {
+      StrAppend(&r.target, r.target.empty() ? "" : " ", "id=", made["id"].get<int64_t>());
+    }
+  }
+  r.detail = StrCat(res.status);
+  r.request_id = req.request_id;
+  if (absl::Status s = services.db->audit().AppendAudit({std::move(r)}); !s.ok()) {
+    log::Error("audit.append", {{"route", route.pattern},
+                                {"request_id", req.request_id},
+                                {"error", std::string(s.message())}});
+  }
+}
+
 net::awaitable<Response> Server::Impl::Run(const Route& route, Request& req) {
-  auto run = [&route, &req]() -> Response {
+  auto run = [this, &route, &req]() -> Response {
     try {
       absl::StatusOr<Response> answer = route.handler(req);
+      if (answer.ok() && !req.nonblocking) Audit(route, req, *answer);
       return answer.ok() ? *std::move(answer) : ErrorResponse(answer.status());
     } catch (const std::exception& e) {
       log::Error("http.handler",

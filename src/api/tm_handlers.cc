@@ -479,8 +479,8 @@ void AddTmRoutes(Router* router, const Services& s) {
     {.method = "GET",    .pattern = "/v1/tm/{store}/segments/{id}", .scope = read, .handler = Bind(c, GetSegment), .query = {"text_format"}},
     {.method = "PUT",    .pattern = "/v1/tm/{store}/segments/{id}", .scope = write, .body = B::kJson, .content_types = json, .handler = Bind(c, UpdateSegment)},
     {.method = "DELETE", .pattern = "/v1/tm/{store}/segments/{id}", .scope = write, .handler = Bind(c, DeleteSegment)},
-    {.method = "POST",   .pattern = "/v1/tm/{store}/lookup", .scope = read, .body = B::kJson, .content_types = json, .exec = E::kTryInline, .handler = Bind(c, Lookup)},
-    {.method = "POST",   .pattern = "/v1/tm/{store}/lookup/batch", .scope = read, .body = B::kJson, .content_types = json, .exec = E::kTryInline, .handler = Bind(c, LookupBatch)},
+    {.method = "POST",   .pattern = "/v1/tm/{store}/lookup", .scope = read, .body = B::kJson, .content_types = json, .exec = E::kTryInline, .handler = Bind(c, Lookup), .audited = false},
+    {.method = "POST",   .pattern = "/v1/tm/{store}/lookup/batch", .scope = read, .body = B::kJson, .content_types = json, .exec = E::kTryInline, .handler = Bind(c, LookupBatch), .audited = false},
     {.method = "GET",    .pattern = "/v1/tm/{store}/concordance", .scope = read, .handler = Bind(c, Concordance), .query = {"q", "in", "match", "limit", "cursor", "text_format"}},
     {.method = "POST",   .pattern = "/v1/tm/{store}/imports", .scope = write, .body = B::kUpload, .content_types = uploads, .exec = E::kLong, .handler = Bind(c, Import), .query = {"format", "strict"}},
     {.method = "GET",    .pattern = "/v1/tm/{store}/imports/{import}", .scope = read, .handler = Bind(c, GetImport)},
@@ -513,7 +513,8 @@ void AddPeerRoutes(Router* router, const Services& s) {
          .body = Route::Body::kJson,
          .content_types = octets,
          .handler = [answer, m = std::string(method)](Request& req) { return answer(m, req); },
-         .query = {"store"}});
+         .query = {"store"},
+         .audited = false});
   }
 }
 

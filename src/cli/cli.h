@@ -21,6 +21,7 @@ class KeyService;
 }  // namespace verso::auth
 
 namespace verso::storage {
+class AuditRepository;
 class ShardedTm;
 }  // namespace verso::storage
 
@@ -34,6 +35,11 @@ class Environment {
   virtual absl::StatusOr<auth::KeyService*> Keys() = 0;
   // The TM shards (FailedPrecondition when TM data is in one database).
   virtual absl::StatusOr<storage::ShardedTm*> TmShards() = 0;
+  // The audit log (the database opened on first call).
+  virtual absl::StatusOr<storage::AuditRepository*> AuditLog() = 0;
+  // Records a change the command made in the audit log (actor: "cli:" and the login name).
+  virtual absl::Status Audit(std::string_view tenant, std::string_view action,
+                             std::string_view target) = 0;
   virtual std::ostream& out() = 0;
   virtual std::ostream& err() = 0;
   // True when stdout/stderr are terminals (colour, progress bars).
@@ -50,6 +56,8 @@ void AddTmShardCommands(CLI::App* tm, Environment* env, int* exit_code);
 void AddKeyCommands(CLI::App* app, Environment* env, int* exit_code);
 // Registers `qe eval|features` (quality estimation against human scores; no storage).
 void AddQeCommands(CLI::App* app, Environment* env, int* exit_code);
+// `verso audit verify|list` (audit_commands.cc).
+void AddAuditCommands(CLI::App* app, Environment* env, int* exit_code);
 // `verso autoscale plan` (ops/autoscale.h).
 void AddAutoscaleCommands(CLI::App* app, Environment* env, int* exit_code);
 

@@ -8,6 +8,7 @@
 #include "auth/auth.h"
 #include "cli/cli.h"
 #include "common/json.h"
+#include "common/status.h"
 #include "common/strings.h"
 
 namespace verso::cli {
@@ -46,6 +47,9 @@ void AddKeyCommands(CLI::App* app, Environment* env, int* exit_code) {
         if (!parsed.ok()) return parsed.status();
         auto created = k.Create(*tenant, *name, *parsed);
         if (!created.ok()) return created.status();
+        VERSO_RETURN_IF_ERROR(env->Audit(
+            created->record.tenant, "keys create",
+            StrCat("id=", created->record.id, " scopes=", Join(created->record.scopes, ","))));
         if (*as_json) {
           api::Json j = api::KeyJson(created->record);
           j["key"] = created->key;
@@ -100,6 +104,7 @@ void AddKeyCommands(CLI::App* app, Environment* env, int* exit_code) {
       Run(env, exit_code, [&](auth::KeyService& k) -> absl::Status {
         absl::Status s = k.Revoke(*id);
         if (!s.ok()) return s;
+        VERSO_RETURN_IF_ERROR(env->Audit("", "keys revoke", StrCat("id=", *id)));
         if (*as_json) {
           env->out() << DumpJson(nlohmann::json{{"id", *id}, {"revoked", true}}) << "\n";
         } else {

@@ -147,6 +147,8 @@ void AddCreateCommand(CLI::App* tm, Environment* env, int* exit_code) {
     Run(env, exit_code, [&](tm::TmService& s) -> absl::Status {
       auto store = s.CreateStore(common->tenant, *name, *source, *target);
       if (!store.ok()) return store.status();
+      VERSO_RETURN_IF_ERROR(
+          env->Audit(store->record.tenant, "tm create", StrCat("id=", store->record.id)));
       if (common->json) {
         env->out() << DumpJson(StoreJson(*store), 2) << "\n";
       } else {
@@ -197,6 +199,7 @@ void AddDeleteCommand(CLI::App* tm, Environment* env, int* exit_code) {
   cmd->callback([=] {
     Run(env, exit_code, [&](tm::TmService& s) -> absl::Status {
       absl::Status st = s.DeleteStore(common->tenant, *store);
+      if (st.ok()) st = env->Audit(common->tenant, "tm delete", StrCat("store=", *store));
       if (st.ok() && !common->json) env->out() << "Deleted TM store " << *store << "\n";
       if (st.ok() && common->json) env->out() << DumpJson(json{{"deleted", *store}}) << "\n";
       return st;
@@ -229,6 +232,8 @@ void AddAddCommand(CLI::App* tm, Environment* env, int* exit_code) {
       r.context.key = *context;
       auto added = s.AddSegments(common->tenant, *store, {r}, *user);
       if (!added.ok()) return added.status();
+      VERSO_RETURN_IF_ERROR(
+          env->Audit(common->tenant, "tm add", StrCat("store=", *store, " id=", (*added)[0].id)));
       if (common->json) {
         env->out() << DumpJson(SegmentJson((*added)[0], !*markup)) << "\n";
       } else {
@@ -274,6 +279,8 @@ void AddImportCommand(CLI::App* tm, Environment* env, int* exit_code) {
                        : s.ImportTmx(common->tenant, *store, *file, options);
       if (options.progress) env->err() << "\n";
       if (!report.ok()) return report.status();
+      VERSO_RETURN_IF_ERROR(
+          env->Audit(common->tenant, "tm import", StrCat("store=", *store, " file=", *file)));
       double secs = absl::ToDoubleSeconds(absl::Now() - start);
       if (report->skipped > 0) {  // partial: said on stderr and in the exit status
         env->err() << "verso: warning: " << WithCommas(report->skipped) << " of "

@@ -84,6 +84,12 @@ void AddMoveStoreCommand(CLI::App* tm, Environment* env, int* exit_code) {
     }
     auto report = (*shards)->MoveStore(args->store, args->to, options);
     if (!report.ok()) return Fail(env, exit_code, report.status());
+    if (absl::Status a =
+            env->Audit("", "tm move-store",
+                       StrCat("store=", args->store, " from=", report->from, " to=", report->to));
+        !a.ok()) {
+      return Fail(env, exit_code, a);
+    }
     if (args->json) {
       env->out() << json{{"store", args->store},
                          {"from", report->from},

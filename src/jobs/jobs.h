@@ -345,6 +345,9 @@ class JobService {
   absl::Status MaybeComplete(storage::JobRecord* job, storage::JobChange* change, int64_t closing);
   absl::StatusOr<std::vector<storage::JobSegmentRecord>> Pending(const storage::TaskRecord& task,
                                                                  storage::SegmentState state);
+  // Records job.status's change from `from` in the audit log, with `change` (none if equal).
+  void AuditStatus(const storage::JobRecord& job, storage::JobStatus from,
+                   storage::JobChange* change) const;
   void EndJob(storage::JobRecord* job, storage::JobStatus status, std::string_view error,
               storage::JobChange* change);
   void AddStageTime(storage::JobRecord* job, std::string_view stage, absl::Duration d);

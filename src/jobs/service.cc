@@ -833,14 +833,29 @@ void JobService::AddStageTime(JobRecord* job, std::string_view stage, absl::Dura
   job->stats = DumpJson(stats);
 }
 
+void JobService::AuditStatus(const JobRecord& job, JobStatus from, JobChange* change) const {
+  if (job.status == from) return;
+  storage::AuditRecord r;
+  r.at = clock_->Now();
+  r.tenant = job.tenant;
+  r.actor = "system";
+  r.action = "job.status";
+  r.target = job.id;
+  r.detail = StrCat(EnumName(from), " -> ", EnumName(job.status));
+  if (!job.error.empty()) StrAppend(&r.detail, ": ", job.error.substr(0, 200));
+  change->audit.push_back(std::move(r));
+}
+
 void JobService::EndJob(JobRecord* job, JobStatus status, std::string_view error,
                         JobChange* change) {
   const absl::Time now = clock_->Now();
+  const JobStatus from = job->status;
   job->status = status;
   job->error = std::string(error);
   job->updated_at = now;
   job->finished_at = now;
   change->jobs.push_back(*job);
+  AuditStatus(*job, from, change);
   if (!job->webhook_url.empty() && status != JobStatus::kCancelled) {
     const std::string event = status == JobStatus::kCompleted ? "job.completed" : "job.failed";
     Json body{{"event", event},

@@ -115,6 +115,7 @@ absl::Status JobService::FinishLocked(const TaskRecord& task, const std::string&
   AddStageTime(&job, EnumName(stage), clock_->MonotonicNow() - started);
   if (review_time > absl::ZeroDuration()) AddStageTime(&job, "review", review_time);
   job.updated_at = now;
+  const JobStatus from = job.status;
   if (job.status == JobStatus::kQueued) job.status = JobStatus::kRunning;
   if (next) change.enqueue.push_back(Next(task, *next, now));
   if (review_done) {
@@ -134,11 +135,13 @@ absl::Status JobService::FinishLocked(const TaskRecord& task, const std::string&
     }
     if (awaiting) job.status = JobStatus::kPostEditing;
     if (open == closing) {
+      AuditStatus(job, from, &change);  // queued -> running, if this stage was the first
       EndJob(&job, JobStatus::kCompleted, "", &change);
       return repo_->Apply(change);
     }
   }
   change.jobs.push_back(job);
+  AuditStatus(job, from, &change);
   return repo_->Apply(change);
 }
 
