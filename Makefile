@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 DATA_DIR ?= ./data
 
-.PHONY: all deps configure build run demo test check-locks bench clean format
+.PHONY: all deps configure build run demo test check-locks fuzz bench clean format
 
 all: build
 
@@ -34,6 +34,10 @@ test: build
 # The lock annotations, checked by clang's -Wthread-safety (CI runs it after the tests).
 check-locks:
 	./scripts/check-thread-safety
+
+# libFuzzer on every parser of tenants' bytes, 5 minutes per target (CI: 15 s each).
+fuzz:
+	./scripts/fuzz 300
 
 bench: build
 	@./scripts/install-deps --bench
