@@ -941,6 +941,22 @@ class Runtime : public cli::Environment {
     r.detail = "ok";
     return db_->audit().AppendAudit({std::move(r)});
   }
+  absl::StatusOr<storage::Database*> Db() override {
+    VERSO_RETURN_IF_ERROR(Open());
+    return db_.get();
+  }
+  // The SQLite file storage.url names (without opening it).
+  absl::StatusOr<std::string> SqlitePath() override {
+    if (!config_) {
+      VERSO_ASSIGN_OR_RETURN(config_, Config::Load(Schema(serving), sources));
+      VERSO_RETURN_IF_ERROR(MakeDataDir());
+    }
+    std::string url = config_->GetString("storage.url");
+    if (url.empty()) return config_->GetString("data_dir") + "/verso.db";
+    if (url.rfind("sqlite:", 0) == 0) return url.substr(7);
+    return absl::FailedPreconditionError(
+        "storage.url is PostgreSQL: restore it with pgBackRest, not verso restore");
+  }
   absl::StatusOr<storage::AuditRepository*> AuditLog() override {
     VERSO_RETURN_IF_ERROR(Open());
     return &db_->audit();
@@ -1459,6 +1475,7 @@ int Main(int argc, char** argv) {
   cli::AddQeCommands(&app, &runtime, &exit_code);
   cli::AddAutoscaleCommands(&app, &runtime, &exit_code);
   cli::AddAuditCommands(&app, &runtime, &exit_code);
+  cli::AddBackupCommands(&app, &runtime, &exit_code);
   AddAdminCommands(&app, &runtime, &exit_code);
   app.parse_complete_callback([&] {
     runtime.serving = serve_cmd->parsed() || worker_cmd->parsed();

@@ -414,3 +414,43 @@ TEST_F(CliTest, QeCalibrationReproducesTheCommittedTable) {
 
 }  // namespace
 }  // namespace verso
+
+namespace verso {
+namespace {
+
+// The backup drill on SQLite: a backup with its checksums, a change after it (verify names
+// it), a restore that refuses to replace a database without --force and a file that is not a
+// database, then restores and verifies the backup's content exactly.
+TEST_F(CliTest, BackupRestoreAndVerifyFindWhatChangedSince) {
+  const std::string store = CreateStore("en", "es");
+  ASSERT_EQ(Verso({"tm", "add", store, "--source", "Save the file", "--target", "Guarde"}).exit_code,
+            0);
+  const std::string file = dir_ + "/backup.db";
+  auto backed = Verso({"backup", file});
+  ASSERT_EQ(backed.exit_code, 0) << backed.err;
+  EXPECT_THAT(backed.out, ::testing::HasSubstr("1 TM stores, 0 glossaries, 0 jobs"));
+  EXPECT_EQ(Verso({"backup", file}).err,
+            "verso: error: " + file + " exists: a backup goes to a new file\n");
+
+  ASSERT_EQ(Verso({"tm", "add", store, "--source", "Open it", "--target", "Ábralo"}).exit_code, 0);
+  auto changed = Verso({"verify", "--against", file + ".manifest"});
+  EXPECT_EQ(changed.exit_code, 1);
+  EXPECT_EQ(changed.out, "tm " + store + ": differs (2 items now, 1 in the backup)\n");
+
+  EXPECT_EQ(Verso({"restore", file}).exit_code, 1);  // the database exists: --force
+  std::ofstream(dir_ + "/bad.db") << "not a database";
+  auto bad = Verso({"restore", dir_ + "/bad.db", "--force"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.err, ::testing::HasSubstr("not a verso database"));
+  auto restored = Verso({"restore", file, "--force"});
+  ASSERT_EQ(restored.exit_code, 0) << restored.err;
+  EXPECT_THAT(restored.out, ::testing::HasSubstr("Verified: 1 TM stores, glossaries and jobs"));
+  auto same = Verso({"verify", "--against", file + ".manifest"});
+  EXPECT_EQ(same.exit_code, 0) << same.err;
+  auto stats = Verso({"tm", "stats", store, "--json"});
+  ASSERT_EQ(stats.exit_code, 0) << stats.err;
+  EXPECT_EQ(json::parse(stats.out)["segment_count"], 1) << stats.out;  // as backed up
+}
+
+}  // namespace
+}  // namespace verso

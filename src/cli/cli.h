@@ -5,6 +5,7 @@
 #define VERSO_CLI_CLI_H_
 
 #include <iosfwd>
+#include <string>
 
 #include "absl/status/statusor.h"
 
@@ -22,6 +23,7 @@ class KeyService;
 
 namespace verso::storage {
 class AuditRepository;
+class Database;
 class ShardedTm;
 }  // namespace verso::storage
 
@@ -35,6 +37,10 @@ class Environment {
   virtual absl::StatusOr<auth::KeyService*> Keys() = 0;
   // The TM shards (FailedPrecondition when TM data is in one database).
   virtual absl::StatusOr<storage::ShardedTm*> TmShards() = 0;
+  // The database (opened on first call), and the SQLite file storage.url names (not opened;
+  // FailedPrecondition for PostgreSQL).
+  virtual absl::StatusOr<storage::Database*> Db() = 0;
+  virtual absl::StatusOr<std::string> SqlitePath() = 0;
   // The audit log (the database opened on first call).
   virtual absl::StatusOr<storage::AuditRepository*> AuditLog() = 0;
   // Records a change the command made in the audit log (actor: "cli:" and the login name).
@@ -56,6 +62,9 @@ void AddTmShardCommands(CLI::App* tm, Environment* env, int* exit_code);
 void AddKeyCommands(CLI::App* app, Environment* env, int* exit_code);
 // Registers `qe eval|features` (quality estimation against human scores; no storage).
 void AddQeCommands(CLI::App* app, Environment* env, int* exit_code);
+// `verso backup DEST`, `verso restore SRC`, `verso verify [--against FILE]`
+// (backup_commands.cc).
+void AddBackupCommands(CLI::App* app, Environment* env, int* exit_code);
 // `verso audit verify|list` (audit_commands.cc).
 void AddAuditCommands(CLI::App* app, Environment* env, int* exit_code);
 // `verso autoscale plan` (ops/autoscale.h).

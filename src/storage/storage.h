@@ -742,6 +742,12 @@ class Database {
   virtual std::vector<ReplicaState> Replicas() { return {}; }
   // What moving TM stores in and out of this database needs (PostgreSQL; SQLite: none).
   virtual TmShardOps* tm_shard_ops() { return nullptr; }
+  // A consistent copy of the whole database in the file `dest`, taken while it is used (SQLite's
+  // online backup: one read snapshot). PostgreSQL's backups are pgBackRest's.
+  virtual absl::Status Backup(const std::string& dest) {
+    return absl::UnimplementedError(
+        "verso backup copies an SQLite database; back PostgreSQL up with pgBackRest");
+  }
   virtual absl::StatusOr<std::vector<std::string>> ArchiveJobs(absl::Time before) {
     return absl::UnimplementedError(
         "archiving jobs detaches PostgreSQL partitions; this database is SQLite");
@@ -754,6 +760,22 @@ struct SqliteOptions {
   bool synchronous_full = true;
   int read_connections = 4;
 };
+
+// Copies the SQLite backup `src` (checked first: a verso database whose integrity check passes)
+// over the database at `dest`, which no process may be using.
+absl::Status RestoreSqlite(const std::string& src, const std::string& dest);
+
+// A checksum of one kept thing: a TM store's segments, a glossary's concepts, a job's status and
+// segments. `verso verify` prints them; a backup keeps them beside it to compare later.
+struct DataChecksum {
+  std::string kind;  // "tm", "glossary", "job"
+  std::string id;    // the store or job id; "tenant/name" for a glossary
+  int64_t count = 0;
+  std::string sha256;
+};
+// Every TM store, glossary and job of every tenant (tenants: those of keys and of stores), by
+// kind and id.
+absl::StatusOr<std::vector<DataChecksum>> Checksums(Database& db);
 
 // Opens (creating if needed) the SQLite database at `path` and migrates its schema.
 absl::StatusOr<std::unique_ptr<Database>> OpenSqlite(const std::string& path,

@@ -24,6 +24,9 @@
 #include "storage/storage.h"
 
 namespace verso::storage {
+
+absl::Status CopyDatabase(sqlite3* from, const std::string& dest);  // below
+
 namespace {
 
 using sqlite::Connection;
@@ -433,6 +436,11 @@ class SqliteDatabase : public Database,
   JobRepository& jobs() override { return *jobs_; }
   ClusterRepository& cluster() override { return *this; }
   AuditRepository& audit() override { return *this; }
+
+  absl::Status Backup(const std::string& dest) override {
+    Reader r(pool_.get());  // a read connection: writers go on while the copy is taken
+    return CopyDatabase(r->raw(), dest);
+  }
 
   absl::Status Ping() override {
     Reader r(pool_.get());
@@ -1280,6 +1288,37 @@ class SqliteDatabase : public Database,
 
 }  // namespace
 
+// Copies the whole database `from` into the file `dest` with SQLite's online backup, in one
+// step: one read snapshot, so the copy is consistent while others write.
+absl::Status CopyDatabase(sqlite3* from, const std::string& dest) {
+  sqlite3* to = nullptr;
+  if (sqlite3_open_v2(dest.c_str(), &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+      SQLITE_OK) {
+    const std::string why = to != nullptr ? sqlite3_errmsg(to) : "out of memory";
+    sqlite3_close(to);
+    return absl::UnavailableError(StrCat(dest, ": cannot be written: ", why));
+  }
+  sqlite3_busy_timeout(to, 10000);
+  sqlite3_backup* backup = sqlite3_backup_init(to, "main", from, "main");
+  if (backup == nullptr) {
+    const std::string why = sqlite3_errmsg(to);
+    sqlite3_close(to);
+    return absl::UnavailableError(StrCat(dest, ": ", why));
+  }
+  int rc;
+  do {
+    rc = sqlite3_backup_step(backup, -1);
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) sqlite3_sleep(20);
+  } while (rc == SQLITE_BUSY || rc == SQLITE_LOCKED || rc == SQLITE_OK);
+  sqlite3_backup_finish(backup);
+  const std::string why = sqlite3_errmsg(to);
+  sqlite3_close(to);
+  if (rc != SQLITE_DONE) {
+    return absl::UnavailableError(StrCat(dest, ": the copy failed: ", why));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status sqlite::AppendAuditLocked(Connection* writer, std::vector<AuditRecord> records) {
   VERSO_ASSIGN_OR_RETURN(
       Stmt * last, writer->Prepare("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"));
@@ -1319,6 +1358,37 @@ absl::Status sqlite::AppendAuditLocked(Connection* writer, std::vector<AuditReco
     prev = r.hash;
   }
   return absl::OkStatus();
+}
+
+absl::Status RestoreSqlite(const std::string& src, const std::string& dest) {
+  sqlite3* from = nullptr;
+  if (sqlite3_open_v2(src.c_str(), &from, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(from);
+    return absl::NotFoundError(StrCat(src, ": cannot be opened"));
+  }
+  struct Closer {
+    sqlite3* db;
+    ~Closer() { sqlite3_close(db); }
+  } closer{from};
+  // A verso database, whole: its schema table, and SQLite's own check of every page.
+  std::string check;
+  char* error = nullptr;
+  const int rc = sqlite3_exec(
+      from, "SELECT count(*) FROM schema_migrations; PRAGMA integrity_check;",
+      [](void* out, int, char** values, char**) {
+        *static_cast<std::string*>(out) = values[0] != nullptr ? values[0] : "";
+        return 0;
+      },
+      &check, &error);
+  const std::string why = error != nullptr ? error : "";
+  sqlite3_free(error);
+  if (rc != SQLITE_OK) {
+    return absl::DataLossError(StrCat(src, ": not a verso database (", why, ")"));
+  }
+  if (check != "ok") {
+    return absl::DataLossError(StrCat(src, ": damaged: ", check.substr(0, 200)));
+  }
+  return CopyDatabase(from, dest);
 }
 
 absl::StatusOr<std::unique_ptr<Database>> OpenSqlite(const std::string& path,
