@@ -423,8 +423,8 @@ namespace {
 // database, then restores and verifies the backup's content exactly.
 TEST_F(CliTest, BackupRestoreAndVerifyFindWhatChangedSince) {
   const std::string store = CreateStore("en", "es");
-  ASSERT_EQ(Verso({"tm", "add", store, "--source", "Save the file", "--target", "Guarde"}).exit_code,
-            0);
+  ASSERT_EQ(
+      Verso({"tm", "add", store, "--source", "Save the file", "--target", "Guarde"}).exit_code, 0);
   const std::string file = dir_ + "/backup.db";
   auto backed = Verso({"backup", file});
   ASSERT_EQ(backed.exit_code, 0) << backed.err;

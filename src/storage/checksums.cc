@@ -43,8 +43,8 @@ absl::StatusOr<std::vector<DataChecksum>> Checksums(Database& db) {
     for (const GlossaryRecord& g : glossaries) {
       VERSO_ASSIGN_OR_RETURN(std::vector<ConceptRecord> concepts,
                              db.glossaries().ListConcepts(tenant, g.name));
-      DataChecksum c{"glossary", StrCat(tenant, "/", g.name),
-                     static_cast<int64_t>(concepts.size()), ""};
+      DataChecksum c{"glossary", StrCat(tenant, "/", g.name), static_cast<int64_t>(concepts.size()),
+                     ""};
       std::string all;
       for (const ConceptRecord& cr : concepts) {
         Field(&all, cr.id);
