@@ -928,14 +928,7 @@ class Runtime : public cli::Environment {
     storage::AuditRecord r;
     r.at = absl::Now();
     r.tenant = std::string(tenant);
-    std::string user = "cli";
-    for (const char* var : {"USER", "LOGNAME"}) {
-      const char* v = std::getenv(var);
-      if (v == nullptr || *v == '\0') continue;
-      user = StrCat("cli:", std::string(v).substr(0, 64));
-      break;
-    }
-    r.actor = user;
+    r.actor = StrCat("cli:", cli::DefaultUser());
     r.action = StrCat("verso ", action);
     r.target = std::string(target);
     r.detail = "ok";

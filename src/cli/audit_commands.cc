@@ -102,7 +102,8 @@ void AddListCommand(CLI::App* audit, Environment* env, int* exit_code) {
                          {"detail", r.detail},
                          {"request_id", r.request_id},
                          {"hash", r.hash}}
-                        .dump()
+                        // A path parameter a client sent may be any bytes: never a throw.
+                        .dump(-1, ' ', false, json::error_handler_t::replace)
                  << "\n";
     }
   });

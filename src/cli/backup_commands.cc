@@ -29,7 +29,8 @@ void Fail(Environment* env, int* exit_code, const absl::Status& s) {
 }
 
 std::string Line(const storage::DataChecksum& c) {
-  return json{{"kind", c.kind}, {"id", c.id}, {"count", c.count}, {"sha256", c.sha256}}.dump();
+  return json{{"kind", c.kind}, {"id", c.id}, {"count", c.count}, {"sha256", c.sha256}}.dump(
+      -1, ' ', false, json::error_handler_t::replace);
 }
 
 absl::Status WriteManifest(const std::string& path,

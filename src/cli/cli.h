@@ -53,6 +53,11 @@ class Environment {
   virtual bool stderr_is_tty() const = 0;
 };
 
+// Who runs the command: the login name when it is a plain name ($USER, $LOGNAME), else "cli"
+// (tm_commands.cc). What desktop CAT tools record as a segment's creator, and the audit log's
+// actor ("cli:NAME").
+std::string DefaultUser();
+
 // Registers `tm create|list|delete|add|import|export|lookup|concordance|stats|shards|move-store`. A
 // command that fails prints "verso: error: <message>" and sets *exit_code to 1.
 void AddTmCommands(CLI::App* app, Environment* env, int* exit_code);

@@ -36,23 +36,6 @@ std::string WithCommas(int64_t n) {
   return n < 0 ? "-" + out : out;
 }
 
-// Who writes, when a command is not told (--user): the login name, as desktop CAT tools record
-// their user; "cli" when the environment has none that is a plain name.
-std::string DefaultUser() {
-  for (const char* var : {"USER", "LOGNAME"}) {
-    const char* v = std::getenv(var);
-    if (v == nullptr) continue;
-    std::string_view name(v);
-    const bool plain =
-        !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
-          return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 c == '.' || c == '_' || c == '-';
-        });
-    if (plain) return std::string(name);
-  }
-  return "cli";
-}
-
 // Shared state of one command's options.
 struct Common {
   std::string tenant = std::string(tm::kAnyTenant);
@@ -510,6 +493,23 @@ void AddStatsCommand(CLI::App* tm, Environment* env, int* exit_code) {
 }
 
 }  // namespace
+
+// Who writes, when a command is not told (--user): the login name, as desktop CAT tools record
+// their user; "cli" when the environment has none that is a plain name.
+std::string DefaultUser() {
+  for (const char* var : {"USER", "LOGNAME"}) {
+    const char* v = std::getenv(var);
+    if (v == nullptr) continue;
+    std::string_view name(v);
+    const bool plain =
+        !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+          return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '.' || c == '_' || c == '-';
+        });
+    if (plain) return std::string(name);
+  }
+  return "cli";
+}
 
 void AddTmCommands(CLI::App* app, Environment* env, int* exit_code) {
   CLI::App* tm = app->add_subcommand("tm", "Translation memories: stores, import/export, lookup");

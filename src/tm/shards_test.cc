@@ -58,6 +58,14 @@ SegmentRecord Seg(std::string source, std::string target) {
   return s;
 }
 
+// Writes one segment through the store's writer (its id set on `seg`).
+absl::Status Put(storage::Database* db, std::string_view store, SegmentRecord* seg) {
+  auto w = db->tm().BeginWrite(store);
+  if (!w.ok()) return w.status();
+  if (auto put = (*w)->Put(seg); !put.ok()) return put.status();
+  return (*w)->Commit();
+}
+
 class TmShardsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -144,12 +152,7 @@ TEST_F(TmShardsTest, ReadsAndWritesRoutedToTheShardAStoreLeftAreSentOn) {
   record.target_lang = "fr";
   ASSERT_TRUE(stale->tm().CreateStore(record).ok());
   SegmentRecord old_seg = Seg("Old text", "Ancien texte");
-  {
-    auto w = stale->tm().BeginWrite("tm_left");
-    ASSERT_TRUE(w.ok());
-    ASSERT_TRUE((*w)->Put(&old_seg).ok());
-    ASSERT_TRUE((*w)->Commit().ok());
-  }
+  ASSERT_TRUE(Put(stale.get(), "tm_left", &old_seg).ok());
   std::atomic<bool> switched{false};
   storage::MoveOptions options;
   options.grace = absl::Seconds(3);
@@ -163,12 +166,7 @@ TEST_F(TmShardsTest, ReadsAndWritesRoutedToTheShardAStoreLeftAreSentOn) {
   changed.target = "Texte révisé";
   ASSERT_TRUE(mover->tm().UpdateSegment("tm_left", changed).ok());
   SegmentRecord fresh = Seg("New text", "Nouveau texte");
-  {
-    auto w = mover->tm().BeginWrite("tm_left");
-    ASSERT_TRUE(w.ok()) << w.status();
-    ASSERT_TRUE((*w)->Put(&fresh).ok());
-    ASSERT_TRUE((*w)->Commit().ok());
-  }
+  ASSERT_TRUE(Put(mover.get(), "tm_left", &fresh).ok());
   auto rows = stale->tm().GetSegments("tm_left", {old_seg.id, fresh.id});
   ASSERT_TRUE(rows.ok()) << rows.status();
   ASSERT_EQ(rows->size(), 2u);
@@ -207,12 +205,7 @@ TEST_F(TmShardsTest, AMoveStoppedAfterMarkingItsSourceIsFinishedByRunningItAgain
   record.target_lang = "fr";
   ASSERT_TRUE(db->tm().CreateStore(record).ok());  // in eu
   SegmentRecord seg = Seg("Half way", "À mi-chemin");
-  {
-    auto w = db->tm().BeginWrite("tm_half");
-    ASSERT_TRUE(w.ok());
-    ASSERT_TRUE((*w)->Put(&seg).ok());
-    ASSERT_TRUE((*w)->Commit().ok());
-  }
+  ASSERT_TRUE(Put(db.get(), "tm_half", &seg).ok());
   // Steps 1-4 by hand, through a second view's databases; no directory update.
   {
     storage::PostgresOptions options;
@@ -235,12 +228,7 @@ TEST_F(TmShardsTest, AMoveStoppedAfterMarkingItsSourceIsFinishedByRunningItAgain
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_EQ((*listed)[0].shard, "us");
   SegmentRecord more = Seg("Still written", "Toujours écrit");
-  {
-    auto w = db->tm().BeginWrite("tm_half");
-    ASSERT_TRUE(w.ok()) << w.status();
-    ASSERT_TRUE((*w)->Put(&more).ok());
-    ASSERT_TRUE((*w)->Commit().ok());
-  }
+  ASSERT_TRUE(Put(db.get(), "tm_half", &more).ok());
   storage::MoveOptions options;
   options.grace = absl::ZeroDuration();
   std::vector<std::string> said;
