@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 DATA_DIR ?= ./data
 
-.PHONY: all deps configure build run demo test check-locks fuzz bench clean format
+.PHONY: all deps configure build run demo test check-locks fuzz drills bench clean format
 
 all: build
 
@@ -38,6 +38,11 @@ check-locks:
 # libFuzzer on every parser of tenants' bytes, 5 minutes per target (CI: 15 s each).
 fuzz:
 	./scripts/fuzz 300
+
+# The fault drills at full length (CI runs bounded versions with the tests): 16 writers and a
+# minute of writes after the failover.
+drills: build
+	VERSO_DRILL_WRITERS=16 VERSO_DRILL_SECONDS=60 $(BUILD_DIR)/tests/drills/drills_test
 
 bench: build
 	@./scripts/install-deps --bench

@@ -1000,6 +1000,7 @@ class Runtime : public cli::Environment {
       };
     }
     ops::AddProcessMetrics(&metrics);
+    AddDatabaseMetrics(&metrics);
     b.mt->qe->ObserveLatency(
         [h = metrics.GetHistogram("verso_qe_duration_seconds",
                                   "QE scoring latency per call (a request's segments together).",
@@ -1085,6 +1086,7 @@ class Runtime : public cli::Environment {
     joined = node->get();
     AddClusterMetrics(&metrics, node->get());
     ops::AddProcessMetrics(&metrics);
+    AddDatabaseMetrics(&metrics);
     const std::string snapshots = c.GetString("tm.snapshot_dir").empty()
                                       ? c.GetString("data_dir") + "/snapshots"
                                       : c.GetString("tm.snapshot_dir");
@@ -1259,6 +1261,20 @@ class Runtime : public cli::Environment {
     if (!joined.ok()) return Annotate(joined.status(), "cluster");
     tm_->SetIndexPeers(joined->get());
     return joined;
+  }
+
+  // Database calls run again after a failure that took no effect (a failover), and those given
+  // up after the last retry.
+  static void AddDatabaseMetrics(ops::Registry* metrics) {
+    metrics->AddGauge("verso_database_retries",
+                      "Database calls run again after a failure that took no effect (the server "
+                      "gone or read-only: a failover), and failures returned after the last retry.",
+                      {"outcome"}, [] {
+                        storage::DatabaseRetryCounts r = storage::DatabaseRetries();
+                        return ops::Registry::GaugeSeries{
+                            {{"retried"}, static_cast<double>(r.retried)},
+                            {{"gave_up"}, static_cast<double>(r.gave_up)}};
+                      });
   }
 
   // The cluster's figures in /metrics: nodes, this node's stores, asks and retries.

@@ -17,25 +17,6 @@
 namespace verso::storage {
 
 namespace {
-constexpr const char* kMovedPayload = "verso.storage/store_moved";
-}  // namespace
-
-absl::Status StoreMovedError(std::string_view store_id, std::string_view shard) {
-  absl::Status s = absl::UnavailableError(
-      shard == "(incoming)"
-          ? StrCat("TM store ", store_id, " is arriving in this database; retry")
-          : StrCat("TM store ", store_id, " has moved to TM shard ", shard, "; retry"));
-  s.SetPayload(kMovedPayload, absl::Cord(std::string(shard)));
-  return s;
-}
-
-std::optional<std::string> MovedTo(const absl::Status& status) {
-  auto shard = status.GetPayload(kMovedPayload);
-  if (!shard.has_value()) return std::nullopt;
-  return std::string(*shard);
-}
-
-namespace {
 
 const absl::Status& StatusOf(const absl::Status& s) { return s; }
 template <typename T>

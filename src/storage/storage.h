@@ -54,6 +54,27 @@ constexpr int64_t ChangeSeq(int64_t position) { return position & ((int64_t{1} <
 absl::Status StoreMovedError(std::string_view store_id, std::string_view shard);
 std::optional<std::string> MovedTo(const absl::Status& status);
 
+// A commit whose outcome is unknown: the connection broke while the server was committing, so
+// the write may or may not have taken effect (Unavailable, marked). Storage never runs such a
+// write again; its caller may, when the write is idempotent.
+absl::Status CommitInDoubt();
+bool IsCommitInDoubt(const absl::Status& status);
+
+// Database attempts run again after a failure that took no effect (the server unreachable, gone
+// or read-only: a failover), and failures returned after the last retry. Process-wide.
+struct DatabaseRetryCounts {
+  int64_t retried = 0;
+  int64_t gave_up = 0;
+};
+DatabaseRetryCounts DatabaseRetries();
+
+// After failed attempt `attempt` (0-based) of a database call with `status`: true when the call
+// should run again, having waited the platform spec's database-write delay (3 retries,
+// 50/100/200 ms ± 25 ms). Only for a failure that certainly took no effect: Unavailable (the
+// server unreachable, gone or read-only before the commit), never a commit in doubt or a moved
+// store (its caller routes it).
+bool RetryUnapplied(int attempt, const absl::Status& status);
+
 // Where a property or note belongs: the whole unit, or only its source or target side.
 enum class Scope : uint8_t { kUnit = 0, kSource = 1, kTarget = 2 };
 

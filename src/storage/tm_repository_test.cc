@@ -282,6 +282,55 @@ TEST(PostgresOpenTest, MultiHostUrlsFindThePrimaryAndBadSettingsSayWhy) {
               ::testing::Not(::testing::HasSubstr("not-the-password-42")));
 }
 
+// A failover leaves every pooled connection broken: a write or a TM writer that meets one before
+// its commit runs again on a fresh connection (the database-write retry policy) and succeeds;
+// each such call counts one retry, because the first broken connection drops the idle ones.
+TEST(PostgresFailoverTest, WritesLostBeforeTheirCommitRunAgainOnAFreshConnection) {
+  const std::string url = test::NewPostgresDatabase();
+  ASSERT_FALSE(url.empty());
+  PostgresOptions options;
+  options.migrate = true;
+  options.listen = false;
+  auto db = OpenPostgres(url, options);
+  ASSERT_TRUE(db.ok()) << db.status();
+  TmRepository& tm = (*db)->tm();
+  ASSERT_TRUE(tm.CreateStore({"tm_a", "t", "a", "en", "fr", absl::FromUnixSeconds(1)}).ok());
+  // Connections to this database other than psql's own, ended by the server as a failover would.
+  auto end_connections = [&] {
+    test::RunResult r =
+        test::Run({"/usr/bin/psql", url, "-qXAtc",
+                   "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
+                   "current_database() AND pid <> pg_backend_pid()"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return std::atoi(r.out.c_str());
+  };
+  // Every pooled connection is held at once, so that the pool keeps several.
+  std::vector<std::thread> readers;
+  for (int i = 0; i < 4; ++i) {
+    readers.emplace_back([&] { EXPECT_TRUE(tm.ListStores("t").ok()); });
+  }
+  for (auto& t : readers) t.join();
+  ASSERT_GE(end_connections(), 1);
+  const DatabaseRetryCounts before = DatabaseRetries();
+  EXPECT_TRUE(tm.CreateStore({"tm_b", "t", "b", "en", "fr", absl::FromUnixSeconds(2)}).ok());
+  EXPECT_EQ(DatabaseRetries().retried - before.retried, 1);
+  EXPECT_TRUE(tm.GetStore("tm_b").ok());
+
+  ASSERT_GE(end_connections(), 1);
+  auto writer = tm.BeginWrite("tm_a");
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  SegmentRecord seg;
+  seg.source = "Hello";
+  seg.target = "Bonjour";
+  ASSERT_TRUE((*writer)->Put(&seg).ok());
+  ASSERT_TRUE((*writer)->Commit().ok());
+  EXPECT_EQ(DatabaseRetries().retried - before.retried, 2);
+  auto stored = tm.GetSegment("tm_a", seg.id);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->target, "Bonjour");
+  EXPECT_EQ(DatabaseRetries().gave_up, before.gave_up);
+}
+
 TEST(SqliteTmRepositoryTest, ReopenKeepsDataAndSchema) {
   std::string dir = ::testing::TempDir() + "/sqlite_reopen_" + std::to_string(getpid());
   std::filesystem::remove_all(dir);

@@ -626,14 +626,23 @@ absl::StatusOr<std::vector<SegmentRecord>> TmService::AddSegments(
   }
   std::vector<PreparedSegment> prepared = PrepareAll(segments);
   absl::MutexLock write(&store->write_mu);
-  VERSO_ASSIGN_OR_RETURN(auto writer, repo_->BeginWrite(store->record.id));
   std::vector<int64_t> merged;
-  for (size_t i = 0; i < segments.size(); ++i) {
-    VERSO_ASSIGN_OR_RETURN(storage::PutOutcome out, writer->Put(&segments[i]));
-    prepared[i].id = out.id;
-    if (!out.inserted) merged.push_back(out.id);
+  // A transaction the database lost before its commit (a failover) took no effect: it runs
+  // again per the database-write retry policy.
+  for (int attempt = 0;; ++attempt) {
+    merged.clear();
+    absl::Status written = [&]() -> absl::Status {
+      VERSO_ASSIGN_OR_RETURN(auto writer, repo_->BeginWrite(store->record.id));
+      for (size_t i = 0; i < segments.size(); ++i) {
+        VERSO_ASSIGN_OR_RETURN(storage::PutOutcome out, writer->Put(&segments[i]));
+        prepared[i].id = out.id;
+        if (!out.inserted) merged.push_back(out.id);
+      }
+      return writer->Commit();
+    }();
+    if (written.ok()) break;
+    if (!storage::RetryUnapplied(attempt, written)) return written;
   }
-  VERSO_RETURN_IF_ERROR(writer->Commit());
   Wrote(store.get());
   for (int64_t id : merged) store->records.Erase(id);
   if (merged.empty()) {

@@ -895,7 +895,7 @@ class PgDatabase : public Database,
   // ---- The audit log ----
   absl::Status AppendAudit(std::vector<AuditRecord> records) override {
     if (records.empty()) return absl::OkStatus();
-    return pool_->Write([&](Tx& tx) { return pg::AppendAudit(tx, std::move(records)); });
+    return pool_->Write([&](Tx& tx) { return pg::AppendAudit(tx, records); });
   }
 
   absl::StatusOr<std::vector<AuditRecord>> ReadAudit(int64_t after_seq, int limit) override {

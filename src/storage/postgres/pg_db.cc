@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 #include "common/strings.h"
+#include "storage/storage.h"
 
 namespace verso::storage::pg {
 
@@ -123,13 +124,27 @@ absl::StatusOr<std::unique_ptr<Conn>> Pool::Acquire(bool detailed) {
 }
 
 void Pool::Release(std::unique_ptr<Conn> conn, bool broken) {
-  absl::MutexLock lock(&mu_);
-  if (broken || !conn->c->is_open()) {
-    --open_;
-  } else {
-    idle_.push_back(std::move(conn));
+  std::vector<std::unique_ptr<Conn>> stale;
+  {
+    absl::MutexLock lock(&mu_);
+    if (broken || !conn->c->is_open()) {
+      --open_;
+      // The idle connections went to the same server: after a failover every one of them is
+      // broken, and each would fail one more attempt. They are closed (outside the lock).
+      open_ -= static_cast<int>(idle_.size());
+      stale.swap(idle_);
+      freed_.SignalAll();
+    } else {
+      idle_.push_back(std::move(conn));
+      freed_.Signal();
+    }
   }
-  freed_.Signal();
+  stale.clear();
+  conn.reset();
+}
+
+bool Pool::RetryAfter(int attempt, const absl::Status& status) {
+  return RetryUnapplied(attempt, status);
 }
 
 absl::Status Pool::FromException(const std::exception& e, bool* broken) {
@@ -142,7 +157,7 @@ absl::Status Pool::FromException(const std::exception& e, bool* broken) {
   if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
     *broken = true;
     log::Warn("storage.commit_in_doubt", {{"error", msg}});
-    return absl::UnavailableError("the database connection was lost during a commit; retry later");
+    return CommitInDoubt();
   }
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e); sql != nullptr) {
     const std::string state = sql->sqlstate();
@@ -196,6 +211,13 @@ absl::Status Pool::Held::Commit() {
 }
 
 absl::StatusOr<std::unique_ptr<Pool::Held>> Pool::Begin() {
+  for (int attempt = 0;; ++attempt) {
+    auto held = BeginOnce();
+    if (!RetryAfter(attempt, held.status())) return held;
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Pool::Held>> Pool::BeginOnce() {
   auto conn = Acquire(/*detailed=*/false);
   if (!conn.ok()) return conn.status();
   auto held = std::unique_ptr<Held>(new Held(this, std::move(*conn)));

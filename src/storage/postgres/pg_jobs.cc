@@ -195,7 +195,7 @@ class PgJobs : public JobRepository {
                              change.enqueue.empty() && change.deliveries.empty() &&
                              change.audit.empty();
     // One statement needs no BEGIN/COMMIT round trips: it is its own transaction.
-    if (finish_only) return pool_->Read([&](Tx& tx) { return ApplyIn(tx, change); });
+    if (finish_only) return pool_->Autocommit([&](Tx& tx) { return ApplyIn(tx, change); });
     return pool_->Write([&](Tx& tx) { return ApplyIn(tx, change); });
   }
 
@@ -351,7 +351,7 @@ class PgJobs : public JobRepository {
 
   absl::Status FailTask(int64_t task_id, std::string_view owner, std::string_view error,
                         absl::Time run_after, bool dead) override {
-    return pool_->Read([&](Tx& tx) -> absl::Status {
+    return pool_->Autocommit([&](Tx& tx) -> absl::Status {
       pqxx::result r = tx.Exec(
           "UPDATE tasks SET state=$1, error=$2, run_after=$3, lease_until=NULL, lease_owner='' "
           "WHERE id=$4 AND state='leased' AND lease_owner=$5",
