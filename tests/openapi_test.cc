@@ -117,13 +117,19 @@ class Contract {
   std::vector<std::string> UndocumentedQuery(const std::string& method, const std::string& path,
                                              const std::string& target) const {
     std::set<std::string> documented;
-    const json& item = doc_["paths"][path];
-    for (const json* list : {&item["parameters"], &item[method]["parameters"]}) {
+    // (A const json's operator[] on a missing key is undefined: every lookup here checks first.)
+    const json empty;
+    auto member = [&empty](const json& object, const std::string& key) -> const json& {
+      return object.is_object() && object.contains(key) ? object.at(key) : empty;
+    };
+    const json& item = member(doc_.at("paths"), path);
+    for (const json* list :
+         {&member(item, "parameters"), &member(member(item, method), "parameters")}) {
       if (!list->is_array()) continue;
       for (json p : *list) {
         if (p.contains("$ref")) {
           std::string ref = p["$ref"];
-          p = doc_["components"]["parameters"][ref.substr(ref.rfind('/') + 1)];
+          p = doc_.at("components").at("parameters").at(ref.substr(ref.rfind('/') + 1));
         }
         if (p.value("in", "") == "query") documented.insert(p["name"].get<std::string>());
       }
