@@ -243,6 +243,17 @@ std::vector<ConfigOption> ServerOptions() {
        .help = "Uploads, exports and submissions one tenant may run at once (more: 429)",
        .min = 1,
        .max = 1024},
+      {.name = "server.max_queued",
+       .type = T::kInt,
+       .default_value = "256",
+       .help = "Requests that may wait for each worker pool (storage, long work, engines); a "
+               "request beyond sheds the oldest waiter of the tenant with the most (503)",
+       .min = 0,
+       .max = 1 << 20},
+      {.name = "server.max_queue_wait",
+       .type = T::kDuration,
+       .default_value = "2s",
+       .help = "How long a request may wait for a worker pool before it is shed (503)"},
       {.name = "server.auth_failures.rps",
        .type = T::kDouble,
        .default_value = "1",
@@ -1340,6 +1351,8 @@ class Runtime : public cli::Environment {
     o.storage_threads = static_cast<int>(c.GetInt("server.storage_threads"));
     o.long_threads = static_cast<int>(c.GetInt("server.long_threads"));
     o.tenant_long_requests = static_cast<int>(c.GetInt("server.tenant_long_requests"));
+    o.max_queued = static_cast<int>(c.GetInt("server.max_queued"));
+    o.max_queue_wait = c.GetDuration("server.max_queue_wait");
     o.auth_failure_rate = c.GetDouble("server.auth_failures.rps");
     o.auth_failure_burst = static_cast<double>(c.GetInt("server.auth_failures.burst"));
     o.access_log = c.GetBool("log.access");

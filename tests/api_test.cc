@@ -760,5 +760,64 @@ TEST_F(ApiTest, ChangesGoToTheAuditLogWithTheirKeyRouteAndRequestId) {
             "were removed from its end\n");
 }
 
+// Admission control: with one storage thread, two places in its queue and a short wait, 48
+// simultaneous batch writes are either written whole (200) or shed whole (503 "overloaded" with
+// Retry-After: 1), never half; /metrics counts the shed ones; once the burst has passed,
+// requests are served again without a restart.
+class AdmissionApiTest : public test::ServerTest {
+ protected:
+  AdmissionApiTest() : ServerTest("admission") {}
+};
+
+TEST_F(AdmissionApiTest, AnOverloadIsShedWholeWithRetryAfterAndPasses) {
+  const std::string key = CreateKey(dir_, "acme", "tm:read,tm:write");
+  Start({"server.storage_threads=1", "server.max_queued=2", "server.max_queue_wait=20ms"});
+  HttpResponse created =
+      Send("POST", "/v1/tm", key,
+           json{{"name", "Burst"}, {"source_lang", "en"}, {"target_lang", "es"}}.dump());
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string store = json::parse(created.body)["id"];
+  constexpr int kRequests = 48, kSegments = 1000;
+  std::vector<HttpResponse> replies(kRequests);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < kRequests; ++r) {
+    threads.emplace_back([&, r] {
+      json segments = json::array();
+      for (int i = 0; i < kSegments; ++i) {
+        const std::string n = std::to_string(r) + "." + std::to_string(i);
+        segments.push_back({{"source", "Burst sentence " + n}, {"target", "Frase " + n}});
+      }
+      replies[r] = Send("POST", "/v1/tm/" + store + "/segments/batch", key,
+                        json{{"segments", segments}}.dump());
+    });
+  }
+  for (auto& t : threads) t.join();
+  int written = 0, shed = 0;
+  for (const HttpResponse& r : replies) {
+    if (r.status == 200) {
+      ++written;
+      continue;
+    }
+    ASSERT_EQ(r.status, 503) << r.body.substr(0, 300);
+    ++shed;
+    EXPECT_EQ(r.Header("retry-after"), "1");
+    EXPECT_EQ(json::parse(r.body)["error"]["code"], "overloaded");
+  }
+  EXPECT_GT(written, 0);
+  EXPECT_GT(shed, 0) << "48 batches at once never exceeded one thread and two places";
+  HttpResponse info = Send("GET", "/v1/tm/" + store, key);
+  EXPECT_EQ(json::parse(info.body)["segment_count"], written * kSegments);
+  const std::string metrics = Send("GET", "/metrics", "").body;
+  auto series = [&](const std::string& what) {
+    const std::string name = "verso_admission{pool=\"storage\",what=\"" + what + "\"} ";
+    const size_t at = metrics.find(name);
+    return at == std::string::npos ? -1 : std::atoi(metrics.c_str() + at + name.size());
+  };
+  EXPECT_EQ(series("shed_full") + series("shed_wait"), shed);
+  EXPECT_EQ(series("queued"), 0);
+  // The burst is over: one request at a time is served as before.
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(Send("GET", "/v1/tm/" + store, key).status, 200);
+}
+
 }  // namespace
 }  // namespace verso

@@ -83,6 +83,11 @@ struct ServerOptions {
   int storage_threads = 8;
   int long_threads = 4;
   int tenant_long_requests = 2;
+  // Admission control per pool (api/admission.h): requests that may wait for a pool's threads,
+  // and how long (long work: at least request_timeout); beyond, 503 with Retry-After (the oldest
+  // waiter of the busiest tenant goes).
+  int max_queued = 256;
+  absl::Duration max_queue_wait = absl::Seconds(2);
   // Failed authentications per client address: `auth_failure_burst` at once, then one per
   // 1 / `auth_failure_rate` seconds; beyond, 429 before the key is even looked at.
   double auth_failure_rate = 1;

@@ -16,6 +16,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -26,6 +28,7 @@
 #include <set>
 #include <thread>
 
+#include "api/admission.h"
 #include "api/api.h"
 #include "api/http.h"
 #include "auth/auth.h"
@@ -114,6 +117,8 @@ struct Server::Impl {
   std::unique_ptr<net::thread_pool> longs;    // Route::Exec::kLong
   std::unique_ptr<net::thread_pool> waiting;  // Route::Exec::kWaits
   TenantSlots long_slots;
+  // Admission to each pool (api/admission.h).
+  std::unique_ptr<Admission> admit_storage, admit_longs, admit_waiting;
   std::unique_ptr<auth::RateLimiter> auth_failures;  // per client address
   std::vector<std::thread> threads;
   std::atomic<int> connections{0};
@@ -156,8 +161,11 @@ struct Server::Impl {
   net::awaitable<bool> ReadBody(beast::tcp_stream& stream, beast::flat_buffer& buffer,
                                 http::request_parser<http::empty_body>& head, int64_t limit,
                                 Request& req, Response& res);
-  // Runs the handler on the pool its route names.
+  // Runs the handler on the pool its route names, once admitted to it.
   net::awaitable<Response> Run(const Route& route, Request& req);
+  // A slot on `admission`'s pool at once or after a wait (true), or shed (false).
+  net::awaitable<bool> Admit(Admission& admission, const Route& route, const Request& req);
+  Response Overloaded(const Admission& admission, const Route& route) const;
   // Appends a successful change's record to the audit log (Route::audited).
   void Audit(const Route& route, const Request& req, const Response& res);
   net::awaitable<void> Write(beast::tcp_stream& stream, Request& req, Response& res,
@@ -631,6 +639,7 @@ net::awaitable<Response> Server::Impl::Run(const Route& route, Request& req) {
     }
   };
   net::thread_pool* pool = nullptr;
+  Admission* admission = nullptr;
   switch (route.exec) {
     case Route::Exec::kInline:
       co_return run();
@@ -641,21 +650,60 @@ net::awaitable<Response> Server::Impl::Run(const Route& route, Request& req) {
       if (!r.would_block) co_return r;
       retried_off_thread->Inc();
       pool = storage.get();
+      admission = admit_storage.get();
       break;
     }
     case Route::Exec::kStorage:
       pool = storage.get();
+      admission = admit_storage.get();
       break;
     case Route::Exec::kLong:
       pool = longs.get();
+      admission = admit_longs.get();
       break;
     case Route::Exec::kWaits:
       pool = waiting.get();
+      admission = admit_waiting.get();
       break;
   }
+  if (!co_await Admit(*admission, route, req)) co_return Overloaded(*admission, route);
+  struct Leave {
+    Admission* admission;
+    ~Leave() { admission->Leave(); }
+  } leave{admission};
   co_return co_await net::co_spawn(
       pool->get_executor(), [&]() -> net::awaitable<Response> { co_return run(); },
       net::use_awaitable);
+}
+
+net::awaitable<bool> Server::Impl::Admit(Admission& admission, const Route& route,
+                                         const Request& req) {
+  const auto executor = co_await net::this_coro::executor;
+  auto timer =
+      std::make_shared<net::steady_timer>(executor, ToChrono(admission.options().max_wait));
+  // Woken from whichever thread frees a slot or sheds this request: the timer is cancelled on
+  // its own thread.
+  Admission::Entry entry =
+      admission.Enter(req.principal.tenant, services.clock->Now(),
+                      [executor, timer] { net::post(executor, [timer] { timer->cancel(); }); });
+  Admission::Outcome outcome = entry.outcome;
+  if (outcome == Admission::Outcome::kQueued) {
+    boost::system::error_code ec;
+    co_await timer->async_wait(net::redirect_error(net::use_awaitable, ec));
+    outcome = admission.Settle(entry.ticket);
+  }
+  co_return outcome == Admission::Outcome::kRun;
+}
+
+Response Server::Impl::Overloaded(const Admission& admission, const Route& route) const {
+  const absl::Status status = absl::UnavailableError(
+      StrCat("the server is overloaded (", admission.options().queue,
+             " requests already wait for its workers, or this one waited ",
+             absl::FormatDuration(admission.options().max_wait), "); retry after a second"));
+  if (route.auth_error) return route.auth_error(status, absl::Seconds(1));
+  Response res = ErrorResponse(503, "overloaded", ToStd(status.message()));
+  res.headers.emplace_back("Retry-After", "1");
+  return res;
 }
 
 net::awaitable<void> Server::Impl::Write(beast::tcp_stream& stream, Request& req, Response& res,
@@ -757,6 +805,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   impl->waiting = std::make_unique<net::thread_pool>(std::max(1, options.waiting_threads));
   impl->storage = std::make_unique<net::thread_pool>(std::max(1, options.storage_threads));
   impl->longs = std::make_unique<net::thread_pool>(std::max(1, options.long_threads));
+  auto admission = [&](int threads, absl::Duration max_wait) {
+    return std::make_unique<Admission>(
+        Admission::Options{std::max(1, threads), options.max_queued, max_wait});
+  };
+  impl->admit_storage = admission(options.storage_threads, options.max_queue_wait);
+  // Long work waits for other long work (an upload for another tenant's), and its body has been
+  // read already: it may wait as long as a request may take.
+  impl->admit_longs =
+      admission(options.long_threads, std::max(options.max_queue_wait, options.request_timeout));
+  impl->admit_waiting = admission(options.waiting_threads, options.max_queue_wait);
   impl->auth_failures = std::make_unique<auth::RateLimiter>(
       services.clock, options.auth_failure_rate, options.auth_failure_burst);
   impl->services = services;
@@ -773,6 +831,25 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
                                return ops::Registry::GaugeSeries{
                                    {{}, static_cast<double>(gauge_source->connections.load())}};
                              });
+  services.metrics->AddGauge(
+      "verso_admission",
+      "Admission to each worker pool: requests running and waiting now; admitted, shed because "
+      "the queue was full, shed after waiting server.max_queue_wait (since start).",
+      {"pool", "what"}, [gauge_source] {
+        ops::Registry::GaugeSeries out;
+        for (const auto& [name, a] :
+             {std::pair<const char*, Admission*>{"storage", gauge_source->admit_storage.get()},
+              {"long", gauge_source->admit_longs.get()},
+              {"waiting", gauge_source->admit_waiting.get()}}) {
+          const Admission::Stats st = a->GetStats();
+          out.push_back({{name, "running"}, static_cast<double>(st.running)});
+          out.push_back({{name, "queued"}, static_cast<double>(st.queued)});
+          out.push_back({{name, "admitted"}, static_cast<double>(st.admitted)});
+          out.push_back({{name, "shed_full"}, static_cast<double>(st.shed_full)});
+          out.push_back({{name, "shed_wait"}, static_cast<double>(st.shed_wait)});
+        }
+        return out;
+      });
   std::error_code fs_ec;
   std::filesystem::create_directories(services.upload_dir, fs_ec);
   if (fs_ec) {
