@@ -302,6 +302,21 @@ std::vector<ConfigOption> MtOptions() {
        .min = 0,
        .max = 1 << 20},
       {.name = "mt.cache_ttl", .type = T::kDuration, .default_value = "168h"},
+      {.name = "degradation.notice",
+       .type = T::kString,
+       .default_value = "",
+       .help = "A notice every client is shown in /v1/status and in translate responses' notes, "
+               "whatever the level; during a region failover: \"Temporary latency increase "
+               "expected\""},
+      {.name = "mt.fast_mode_latency",
+       .type = T::kDuration,
+       .default_value = "5s",
+       .help = "An LLM call slower than this puts its engine in fast mode: requests with a later "
+               "engine pass it over (\"Using fast translation mode\"); 0s: never"},
+      {.name = "mt.fast_mode_hold",
+       .type = T::kDuration,
+       .default_value = "30s",
+       .help = "How long an LLM engine in fast mode is passed over before it is tried again"},
       {.name = "mt.breaker.llm_failures",
        .type = T::kInt,
        .default_value = "5",
@@ -669,6 +684,8 @@ absl::StatusOr<std::unique_ptr<Mt>> BuildMt(const Config& c, tm::TmService* tm,
                     c.GetDuration("mt.breaker.nmt_reset")};
   ro.cache_bytes = static_cast<size_t>(c.GetInt("mt.cache_mb")) << 20;
   ro.cache_ttl = c.GetDuration("mt.cache_ttl");
+  ro.fast_mode_latency = c.GetDuration("mt.fast_mode_latency");
+  ro.fast_mode_hold = c.GetDuration("mt.fast_mode_hold");
   if (redis != nullptr) {
     ro.l2_get = [redis](const std::string& key) { return redis->Get(key); };
     ro.l2_put = [redis, ttl = ro.cache_ttl](const std::string& key, const std::string& value) {
@@ -676,6 +693,7 @@ absl::StatusOr<std::unique_ptr<Mt>> BuildMt(const Config& c, tm::TmService* tm,
     };
   }
   auto out = std::make_unique<Mt>();
+  out->degradation.SetNotice(c.GetString("degradation.notice"));
   out->router =
       std::make_unique<mt::Router>(std::move(engines), ro, &Clock::Real(), &out->degradation);
   out->service = std::make_unique<mt::TranslateService>(tm, &db->policies(), out->router.get(),

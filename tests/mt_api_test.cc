@@ -125,6 +125,23 @@ TEST_F(MtApiTest, TheBuiltInEngineTranslatesLikeTheApertiumCommand) {
   EXPECT_EQ(sc["translations"][0]["model"], "spa-cat");
 }
 
+// The operators' notice (a region failover: the spec's "Temporary latency increase expected")
+// reaches every client at the normal level: translate responses' notes and degradation, the
+// status, and /metrics.
+TEST_F(MtApiTest, AnOperatorsNoticeReachesTranslationsStatusAndMetrics) {
+  const std::string notice = "Temporary latency increase expected";
+  Start({"degradation.notice=" + notice});
+  json r = Translate({{"source_lang", "en"}, {"target_lang", "es"}, {"segments", {"Hello."}}});
+  EXPECT_EQ(r["notes"], json::array({notice}));
+  EXPECT_EQ(r["degradation"],
+            (json{{"level", 0}, {"name", "normal"}, {"message", ""}, {"notice", notice}}));
+  int status = 0;
+  json st = Call("GET", "/v1/status", "", nullptr, &status);
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(st["degradation"]["notice"], notice);
+  EXPECT_THAT(Send("GET", "/metrics", "").body, HasSubstr("\nverso_notice 1\n"));
+}
+
 TEST_F(MtApiTest, TranslationMemoryMatchesComeFirst) {
   Start({});
   int status = 0;

@@ -267,7 +267,9 @@ absl::StatusOr<std::string> LanguageTag(std::string_view field, const std::strin
 }
 
 Json LevelJson(const resilience::LevelInfo& level) {
-  return Json{{"level", level.number}, {"name", level.name}, {"message", level.message}};
+  Json out{{"level", level.number}, {"name", level.name}, {"message", level.message}};
+  if (!level.notice.empty()) out["notice"] = level.notice;
+  return out;
 }
 
 namespace {
@@ -304,6 +306,15 @@ void RegisterMetrics(MtState* st, const Services& s) {
                                : e.breaker == resilience::BreakerState::kHalfOpen ? 1.0
                                                                                   : 2.0;
                       }));
+  s.metrics->AddGauge(
+      "verso_notice", "1 while degradation.notice is set (a region failover).", {},
+      [d = s.degradation] {
+        return ops::Registry::GaugeSeries{{{}, d->Current().notice.empty() ? 0.0 : 1.0}};
+      });
+  s.metrics->AddGauge(
+      "verso_mt_engine_fast_mode",
+      "1 while an LLM engine is passed over after a call slower than mt.fast_mode_latency.",
+      {"engine"}, per_engine([](const mt::EngineState& e) { return e.slow ? 1.0 : 0.0; }));
   s.metrics->AddGauge(
       "verso_mt_engine_calls", "Upstream calls (attempts) per engine.", {"engine"},
       per_engine([](const mt::EngineState& e) { return static_cast<double>(e.calls); }));
@@ -459,9 +470,11 @@ absl::StatusOr<Response> Translate(const MtState& st, Request& req) {
     characters += static_cast<int64_t>(text::CodePointCount(text::PlainText(text)));
   }
   st.Count(in.tenant, characters);
-  return JsonResponse(200, Json{{"translations", out},
-                                {"degradation", LevelJson(result->level)},
-                                {"notes", result->notes}});
+  std::vector<std::string> notes = result->notes;
+  if (!result->level.notice.empty()) notes.push_back(result->level.notice);
+  return JsonResponse(
+      200,
+      Json{{"translations", out}, {"degradation", LevelJson(result->level)}, {"notes", notes}});
 }
 
 // Where TM lookups are answered, as /v1/status shows it (counts only: no node addresses).
@@ -505,7 +518,10 @@ absl::StatusOr<Response> Status(const MtState& st, Request&) {
                        {"breaker", resilience::BreakerStateName(e.breaker)},
                        {"calls", e.calls},
                        {"failures", e.failures},
-                       {"segments", e.segments}});
+                       {"segments", e.segments},
+                       {"fast_mode", e.slow},
+                       {"slow_calls", e.slow_calls},
+                       {"passed_over", e.passed_over}});
   }
   mt::RouterStats c = st.router().Stats();
   Json replicas = Json::array();

@@ -24,6 +24,9 @@ struct Slot {
   std::atomic<int64_t> calls{0};
   std::atomic<int64_t> failures{0};
   std::atomic<int64_t> segments{0};
+  std::atomic<int64_t> slow_until_us{0};  // fast mode: passed over until then (unix µs)
+  std::atomic<int64_t> slow_calls{0};
+  std::atomic<int64_t> passed_over{0};
 };
 
 using Outcome = absl::StatusOr<std::vector<Translation>>;
@@ -85,6 +88,37 @@ struct Router::Impl {
   // The engines of a chain (empty: the default chain); InvalidArgument for an unknown one.
   absl::StatusOr<std::vector<std::string>> Resolve(
       const std::vector<std::string>& chain_names) const;
+
+  // Fast mode: whether `slot` is an LLM engine in its hold after a slow call.
+  bool Slow(const Slot& slot) const {
+    return slot.engine->kind() == EngineKind::kLlm &&
+           absl::ToUnixMicros(clock->Now()) < slot.slow_until_us.load();
+  }
+  // Whether an engine after `chain[at]` could take the pair.
+  bool LaterEngine(const std::vector<std::string>& chain, size_t at,
+                   const TranslateRequest& request) const {
+    for (size_t k = at + 1; k < chain.size(); ++k) {
+      const Slot& s = *slots.at(chain[k]);
+      if (SupportsPair(s.pairs, request.source_lang, request.target_lang) && !Slow(s)) return true;
+    }
+    return false;
+  }
+
+  // Call, timed: an LLM call slower than the fast-mode bound puts the engine in its hold.
+  Outcome TimedCall(Slot& slot, const TranslateRequest& request) {
+    const absl::Time start = clock->Now();
+    Outcome out = Call(slot, request);
+    const absl::Time end = clock->Now();
+    if (slot.engine->kind() == EngineKind::kLlm &&
+        options.fast_mode_latency > absl::ZeroDuration() &&
+        end - start > options.fast_mode_latency) {
+      ++slot.slow_calls;
+      slot.slow_until_us = absl::ToUnixMicros(end + options.fast_mode_hold);
+      log::Warn("mt.fast_mode", {{"engine", slot.engine->name()},
+                                 {"took_ms", absl::ToInt64Milliseconds(end - start)}});
+    }
+    return out;
+  }
 
   Outcome Call(Slot& slot, const TranslateRequest& request) {
     const resilience::RetryPolicy no_retry;
@@ -213,7 +247,8 @@ absl::StatusOr<RouteResult> Router::Translate(const TranslateRequest& request,
   bool supported = false;
   absl::Status permanent;  // the first engine's error no retry can fix
   int transient = 0;       // errors worth another try (an open circuit counts)
-  for (const std::string& name : chain) {
+  for (size_t at = 0; at < chain.size(); ++at) {
+    const std::string& name = chain[at];
     Slot& slot = *im.slots[name];
     if (!SupportsPair(slot.pairs, request.source_lang, request.target_lang)) continue;
     supported = true;
@@ -241,6 +276,14 @@ absl::StatusOr<RouteResult> Router::Translate(const TranslateRequest& request,
       remaining.swap(missing);
     }
     if (remaining.empty()) break;
+    if (im.Slow(slot) && im.LaterEngine(chain, at, request)) {
+      ++slot.passed_over;
+      if (std::find(result.notes.begin(), result.notes.end(), kFastModeNote) ==
+          result.notes.end()) {
+        result.notes.push_back(kFastModeNote);
+      }
+      continue;
+    }
     if (!slot.breaker->Allow()) {
       ++transient;
       result.notes.push_back(StrCat(name, ": circuit open"));
@@ -254,7 +297,7 @@ absl::StatusOr<RouteResult> Router::Translate(const TranslateRequest& request,
     for (const auto& t : sub.texts) flight += "\x1e" + t;
     bool shared = false;
     Outcome outcome = im.flights.Do(
-        flight, [&] { return im.Call(slot, sub); }, &shared);
+        flight, [&] { return im.TimedCall(slot, sub); }, &shared);
     if (shared) ++im.coalesced;
     if (!outcome.ok()) {
       if (resilience::IsRetryable(outcome.status())) {
@@ -345,7 +388,7 @@ std::vector<EngineState> Router::Engines() const {
   for (const auto& name : impl_->order) {
     const Slot& s = *impl_->slots.at(name);
     out.push_back({name, s.engine->kind(), s.breaker->state(), s.calls.load(), s.failures.load(),
-                   s.segments.load()});
+                   s.segments.load(), impl_->Slow(s), s.slow_calls.load(), s.passed_over.load()});
   }
   return out;
 }

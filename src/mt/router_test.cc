@@ -258,6 +258,52 @@ TEST(RouterTest, AHangingProviderTimesOutAndTheNextEngineStillAnswersInTime) {
   EXPECT_NE(r->notes[0].find("did not answer in time"), std::string::npos) << r->notes[0];
 }
 
+// Fast mode: an LLM call that took 6 s (the provider's clock moved on while it answered) puts the
+// engine in its hold; the next request is translated by the built-in engine and told "Using fast
+// translation mode", without calling the LLM; a chain with no later engine still uses it; after
+// the hold the LLM is tried again and, fast now, leaves fast mode.
+TEST(RouterTest, AnLlmSlowerThanFiveSecondsIsPassedOverUntilItsHoldEnds) {
+  std::atomic<int> calls{0};
+  std::atomic<bool> slow{true};
+  Fixture* fixture = nullptr;
+  FakeHttpServer server([&](const FakeRequest& r) {
+    ++calls;
+    if (slow) fixture->clock.Advance(absl::Seconds(6));
+    return OpenAiAnswer(r);
+  });
+  Fixture f(server.url());
+  fixture = &f;
+  auto first = f.router->Translate(f.Request({"He signed the law."}), {});
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->segments[0].translation.engine, "openai");
+  EXPECT_TRUE(first->notes.empty());
+  auto openai = [&] { return f.router->Engines()[0]; };
+  ASSERT_EQ(openai().name, "openai");
+  EXPECT_TRUE(openai().slow);
+  EXPECT_EQ(openai().slow_calls, 1);
+  EXPECT_EQ(f.degradation.Current().level, resilience::Level::kNormal);
+
+  slow = false;
+  auto second = f.router->Translate(f.Request({"The law was signed."}), {});
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->segments[0].translation.engine, "apertium");
+  EXPECT_EQ(second->notes, std::vector<std::string>{kFastModeNote});
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(openai().passed_over, 1);
+  // Only the LLM in the chain: it is used, slow or not.
+  auto only = f.router->Translate(f.Request({"Only the model."}), {"openai"});
+  ASSERT_TRUE(only.ok()) << only.status();
+  EXPECT_EQ(only->segments[0].translation.engine, "openai");
+  EXPECT_EQ(calls.load(), 2);
+
+  f.clock.Advance(absl::Seconds(31));
+  auto third = f.router->Translate(f.Request({"After the hold."}), {});
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_EQ(third->segments[0].translation.engine, "openai");
+  EXPECT_TRUE(third->notes.empty());
+  EXPECT_FALSE(openai().slow);
+}
+
 TEST(RouterTest, HundredConcurrentIdenticalRequestsMakeOneUpstreamCall) {
   Router* router = nullptr;
   FakeHttpServer server([&](const FakeRequest& r) {

@@ -56,16 +56,28 @@ struct RouterOptions {
   // must leave time for the next engine.
   absl::Duration llm_attempt_timeout = absl::Seconds(30);
   absl::Duration nmt_attempt_timeout = absl::Seconds(10);
+  // Fast mode (the spec's "LLM latency > 5 s: fall back to NMT"): an LLM engine whose call took
+  // longer than `fast_mode_latency` is passed over for `fast_mode_hold` by requests that have a
+  // later engine for their pair (they are told "Using fast translation mode"); the first request
+  // after the hold tries it again. 0: never.
+  absl::Duration fast_mode_latency = absl::Seconds(5);
+  absl::Duration fast_mode_hold = absl::Seconds(30);
   uint64_t seed = 1;  // jitter
 };
+
+// What a request that skipped a slow LLM engine is told (the spec's wording).
+inline constexpr const char* kFastModeNote = "Using fast translation mode";
 
 struct EngineState {
   std::string name;
   EngineKind kind;
   resilience::BreakerState breaker;
-  int64_t calls = 0;     // upstream calls (attempts)
-  int64_t failures = 0;  // failed attempts
-  int64_t segments = 0;  // segments it translated
+  int64_t calls = 0;        // upstream calls (attempts)
+  int64_t failures = 0;     // failed attempts
+  int64_t segments = 0;     // segments it translated
+  bool slow = false;        // in fast mode: passed over while its hold lasts
+  int64_t slow_calls = 0;   // calls that took longer than fast_mode_latency
+  int64_t passed_over = 0;  // requests that skipped it while it was slow
 };
 
 struct RouterStats {

@@ -195,9 +195,20 @@ void DegradationController::SetMaintenance(bool on) {
   maintenance_ = on;
 }
 
+void DegradationController::SetNotice(std::string notice) {
+  absl::MutexLock lock(&mu_);
+  notice_ = std::move(notice);
+}
+
 LevelInfo DegradationController::Current() const {
   absl::MutexLock lock(&mu_);
-  if (maintenance_ || !database_healthy_) return DescribeLevel(Level::kEmergency);
+  LevelInfo info = DescribeLevel(CurrentLevel());
+  info.notice = notice_;
+  return info;
+}
+
+Level DegradationController::CurrentLevel() const {
+  if (maintenance_ || !database_healthy_) return Level::kEmergency;
   int llms = 0, llms_up = 0, mts = 0, mts_up = 0;
   for (const auto& e : engines_) {
     // A half-open breaker is letting a trial through: the engine counts as up.
@@ -210,12 +221,12 @@ LevelInfo DegradationController::Current() const {
       mts_up += up;
     }
   }
-  if (llms_up + mts_up == 0) return DescribeLevel(Level::kTmOnly);
+  if (llms_up + mts_up == 0) return Level::kTmOnly;
   bool llm_down = llms > 0 && llms_up == 0;
-  if (llm_down && mts_up < mts) return DescribeLevel(Level::kMtOnly);
-  if (!qe_available_) return DescribeLevel(Level::kQeUnavailable);
-  if (llm_down) return DescribeLevel(Level::kLlmUnavailable);
-  return DescribeLevel(Level::kNormal);
+  if (llm_down && mts_up < mts) return Level::kMtOnly;
+  if (!qe_available_) return Level::kQeUnavailable;
+  if (llm_down) return Level::kLlmUnavailable;
+  return Level::kNormal;
 }
 
 }  // namespace verso::resilience

@@ -197,6 +197,7 @@ struct LevelInfo {
   int number;           // 0-4, 5 for emergency
   std::string name;     // "normal", "llm_unavailable", ...
   std::string message;  // what users are told; empty when normal
+  std::string notice;   // the operators' notice (a region failover), at any level; may be empty
 };
 LevelInfo DescribeLevel(Level level);
 
@@ -213,10 +214,14 @@ class DegradationController {
   // False (the database is unreachable) or maintenance on: emergency.
   void SetDatabaseHealthy(bool healthy);
   void SetMaintenance(bool on);
+  // A message every client is shown (/v1/status, translate responses' notes) whatever the level:
+  // the spec's region failover, "Temporary latency increase expected". Empty: none.
+  void SetNotice(std::string notice);
 
   LevelInfo Current() const;
 
  private:
+  Level CurrentLevel() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   struct EngineEntry {
     std::string name;
     EngineClass cls;
@@ -227,6 +232,7 @@ class DegradationController {
   bool qe_available_ ABSL_GUARDED_BY(mu_) = true;
   bool database_healthy_ ABSL_GUARDED_BY(mu_) = true;
   bool maintenance_ ABSL_GUARDED_BY(mu_) = false;
+  std::string notice_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace verso::resilience
