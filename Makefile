@@ -54,6 +54,7 @@ bench: build
 	./bench/run-fairness-bench $(BUILD_DIR)
 	./bench/run-queue-bench $(BUILD_DIR)
 	./bench/run-cluster-bench $(BUILD_DIR)
+	./bench/run-load-bench $(BUILD_DIR) 30
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
