@@ -267,7 +267,7 @@ TEST_F(DocsExamplesTest, EveryCommandInTheReadmeAndDocsRunsAsWritten) {
                                                  {"docs/api.md", 5},
                                                  {"docs/jobs.md", 6},
                                                  {"docs/mt.md", 2},
-                                                 {"docs/operations.md", 2}}));
+                                                 {"docs/operations.md", 4}}));
 }
 
 }  // namespace
