@@ -21,6 +21,13 @@ bool PostgresBackend() {
   return backend != nullptr && std::string_view(backend) == "postgres";
 }
 
+// The last lines of a server's log (a crash's stack, written by main.cc's handler).
+std::string LogTail(const std::string& path) {
+  std::string log = ReadFile(path).value_or("(no log)");
+  constexpr size_t kTail = 8000;
+  return log.size() > kTail ? "..." + log.substr(log.size() - kTail) : log;
+}
+
 std::string TestDir(const std::string& prefix, const std::string& name) {
   std::string dir =
       ::testing::TempDir() + "/" + prefix + "_" + std::to_string(getpid()) + "_" + name;
@@ -80,7 +87,8 @@ void ServerTest::SetUp() {
 void ServerTest::TearDown() {
   if (server_ != nullptr) {
     server_->Signal(SIGTERM);
-    EXPECT_EQ(server_->Wait(), 0);
+    const int status = server_->Wait();
+    EXPECT_EQ(status, 0) << "the server's log ends:\n" << LogTail(log_);
   }
   std::filesystem::remove_all(dir_);
 }
