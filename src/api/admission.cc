@@ -83,6 +83,15 @@ void Admission::Leave() {
   if (next->wake) next->wake();
 }
 
+void Admission::Close() {
+  absl::MutexLock lock(&mu_);
+  for (const auto& ticket : queue_) {
+    ticket->outcome = Outcome::kShedWait;
+    ticket->wake = nullptr;
+  }
+  queue_.clear();
+}
+
 Admission::Stats Admission::GetStats() const {
   absl::MutexLock lock(&mu_);
   return {running_, static_cast<int>(queue_.size()), admitted_, shed_full_, shed_wait_};

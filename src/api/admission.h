@@ -69,6 +69,9 @@ class Admission {
   // A running request ended: its slot goes to the oldest waiter.
   void Leave();
   Stats GetStats() const;
+  // The server stopped: no waiter will run. Forgets them without waking them (their executors
+  // may be gone), so a slot left later is just released.
+  void Close();
 
  private:
   const Options options_;

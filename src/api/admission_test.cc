@@ -87,6 +87,19 @@ TEST(AdmissionTest, AWaiterPastItsWaitIsShedAndTheServiceRecovers) {
   EXPECT_EQ(a.GetStats().running, 1);
 }
 
+TEST(AdmissionTest, AfterCloseNoWaiterIsWokenAndSlotsAreJustReleased) {
+  Admission a({/*slots=*/1, /*queue=*/2, absl::Seconds(2)});
+  int woken = 0;
+  auto r = a.Enter("acme", kT0, [&woken] { ++woken; }).ticket;
+  auto q = a.Enter("acme", kT0, [&woken] { ++woken; }).ticket;
+  a.Close();  // the server stopped; the running request's frame goes later
+  a.Leave();
+  EXPECT_EQ(woken, 0);
+  EXPECT_EQ(q->outcome, Outcome::kShedWait);
+  EXPECT_EQ(a.GetStats().running, 0);
+  EXPECT_EQ(a.GetStats().queued, 0);
+}
+
 TEST(AdmissionTest, NoQueueShedsTheNewcomer) {
   Admission a({/*slots=*/1, /*queue=*/0, absl::Seconds(2)});
   EXPECT_EQ(a.Enter("acme", kT0, nullptr).outcome, Outcome::kRun);

@@ -110,6 +110,10 @@ struct Server::Impl {
   ServerOptions options;
   Services services;
   Router router;
+  // Admission to each pool (api/admission.h). Declared before the io_contexts and pools so that
+  // it outlives them: a request's coroutine frame still suspended when they are destroyed (a
+  // drain that timed out) leaves its slot on destruction.
+  std::unique_ptr<Admission> admit_storage, admit_longs, admit_waiting;
   std::vector<std::unique_ptr<net::io_context>> iocs;  // one per I/O thread
   std::unique_ptr<tcp::acceptor> acceptor;             // on iocs[0]
   size_t next_ioc = 0;
@@ -117,8 +121,6 @@ struct Server::Impl {
   std::unique_ptr<net::thread_pool> longs;    // Route::Exec::kLong
   std::unique_ptr<net::thread_pool> waiting;  // Route::Exec::kWaits
   TenantSlots long_slots;
-  // Admission to each pool (api/admission.h).
-  std::unique_ptr<Admission> admit_storage, admit_longs, admit_waiting;
   std::unique_ptr<auth::RateLimiter> auth_failures;  // per client address
   std::vector<std::thread> threads;
   std::atomic<int> connections{0};
@@ -952,6 +954,9 @@ void Server::Shutdown(absl::Duration deadline) {
   s.threads.clear();
   for (auto* pool : {s.storage.get(), s.longs.get(), s.waiting.get()}) {
     if (pool != nullptr) pool->join();
+  }
+  for (auto* admission : {s.admit_storage.get(), s.admit_longs.get(), s.admit_waiting.get()}) {
+    if (admission != nullptr) admission->Close();
   }
   log::Info("http.stopped", {{"unfinished", left}});
 }
