@@ -313,8 +313,9 @@ std::vector<ConfigOption> MtOptions() {
       {.name = "mt.fast_mode_latency",
        .type = T::kDuration,
        .default_value = "5s",
-       .help = "An LLM call slower than this puts its engine in fast mode: requests with a later "
-               "engine pass it over (\"Using fast translation mode\"); 0s: never"},
+       .help = "An LLM call slower than this puts its engine in fast mode for the calling tenant: "
+               "its requests with a later engine pass it over (\"Using fast translation mode\"); "
+               "0s: never"},
       {.name = "mt.fast_mode_hold",
        .type = T::kDuration,
        .default_value = "30s",

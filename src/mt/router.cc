@@ -1,8 +1,10 @@
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "absl/synchronization/mutex.h"
 #include "cache/cache.h"
 #include "common/clock.h"
 #include "common/crypto.h"
@@ -24,7 +26,10 @@ struct Slot {
   std::atomic<int64_t> calls{0};
   std::atomic<int64_t> failures{0};
   std::atomic<int64_t> segments{0};
-  std::atomic<int64_t> slow_until_us{0};  // fast mode: passed over until then (unix µs)
+  // Fast mode, per tenant: a slow call puts the engine in its hold for the tenant that made it
+  // only, so one tenant's long texts never send another's requests to a lesser engine.
+  mutable absl::Mutex slow_mu;
+  std::map<std::string, absl::Time> slow_until ABSL_GUARDED_BY(slow_mu);  // tenant -> hold end
   std::atomic<int64_t> slow_calls{0};
   std::atomic<int64_t> passed_over{0};
 };
@@ -89,17 +94,31 @@ struct Router::Impl {
   absl::StatusOr<std::vector<std::string>> Resolve(
       const std::vector<std::string>& chain_names) const;
 
-  // Fast mode: whether `slot` is an LLM engine in its hold after a slow call.
-  bool Slow(const Slot& slot) const {
-    return slot.engine->kind() == EngineKind::kLlm &&
-           absl::ToUnixMicros(clock->Now()) < slot.slow_until_us.load();
+  // Fast mode: whether `slot` is an LLM engine in its hold after a slow call of `tenant`'s.
+  bool Slow(const Slot& slot, const std::string& tenant) const {
+    if (slot.engine->kind() != EngineKind::kLlm) return false;
+    absl::MutexLock lock(&slot.slow_mu);
+    auto it = slot.slow_until.find(tenant);
+    return it != slot.slow_until.end() && clock->Now() < it->second;
+  }
+  // Whether any tenant's hold on `slot` lasts (/v1/status, /metrics).
+  bool SlowForAnyone(const Slot& slot) const {
+    const absl::Time now = clock->Now();
+    absl::MutexLock lock(&slot.slow_mu);
+    for (const auto& [tenant, until] : slot.slow_until) {
+      if (now < until) return true;
+    }
+    return false;
   }
   // Whether an engine after `chain[at]` could take the pair.
   bool LaterEngine(const std::vector<std::string>& chain, size_t at,
                    const TranslateRequest& request) const {
     for (size_t k = at + 1; k < chain.size(); ++k) {
       const Slot& s = *slots.at(chain[k]);
-      if (SupportsPair(s.pairs, request.source_lang, request.target_lang) && !Slow(s)) return true;
+      if (SupportsPair(s.pairs, request.source_lang, request.target_lang) &&
+          !Slow(s, request.tenant)) {
+        return true;
+      }
     }
     return false;
   }
@@ -113,7 +132,11 @@ struct Router::Impl {
         options.fast_mode_latency > absl::ZeroDuration() &&
         end - start > options.fast_mode_latency) {
       ++slot.slow_calls;
-      slot.slow_until_us = absl::ToUnixMicros(end + options.fast_mode_hold);
+      {
+        absl::MutexLock lock(&slot.slow_mu);
+        std::erase_if(slot.slow_until, [end](const auto& hold) { return hold.second <= end; });
+        slot.slow_until[request.tenant] = end + options.fast_mode_hold;
+      }
       log::Warn("mt.fast_mode", {{"engine", slot.engine->name()},
                                  {"took_ms", absl::ToInt64Milliseconds(end - start)}});
     }
@@ -276,7 +299,7 @@ absl::StatusOr<RouteResult> Router::Translate(const TranslateRequest& request,
       remaining.swap(missing);
     }
     if (remaining.empty()) break;
-    if (im.Slow(slot) && im.LaterEngine(chain, at, request)) {
+    if (im.Slow(slot, request.tenant) && im.LaterEngine(chain, at, request)) {
       ++slot.passed_over;
       if (std::find(result.notes.begin(), result.notes.end(), kFastModeNote) ==
           result.notes.end()) {
@@ -388,7 +411,8 @@ std::vector<EngineState> Router::Engines() const {
   for (const auto& name : impl_->order) {
     const Slot& s = *impl_->slots.at(name);
     out.push_back({name, s.engine->kind(), s.breaker->state(), s.calls.load(), s.failures.load(),
-                   s.segments.load(), impl_->Slow(s), s.slow_calls.load(), s.passed_over.load()});
+                   s.segments.load(), impl_->SlowForAnyone(s), s.slow_calls.load(),
+                   s.passed_over.load()});
   }
   return out;
 }

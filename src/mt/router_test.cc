@@ -290,11 +290,21 @@ TEST(RouterTest, AnLlmSlowerThanFiveSecondsIsPassedOverUntilItsHoldEnds) {
   EXPECT_EQ(second->notes, std::vector<std::string>{kFastModeNote});
   EXPECT_EQ(calls.load(), 1);
   EXPECT_EQ(openai().passed_over, 1);
+  // Another tenant's requests are not passed over: the slow call was the first tenant's (a tenant's
+  // long texts never move others to a lesser engine).
+  TranslateRequest other = f.Request({"Another tenant's text."});
+  other.tenant = "globex";
+  auto theirs = f.router->Translate(other, {});
+  ASSERT_TRUE(theirs.ok()) << theirs.status();
+  EXPECT_EQ(theirs->segments[0].translation.engine, "openai");
+  EXPECT_TRUE(theirs->notes.empty());
+  EXPECT_EQ(calls.load(), 2);
+  EXPECT_EQ(openai().passed_over, 1);
   // Only the LLM in the chain: it is used, slow or not.
   auto only = f.router->Translate(f.Request({"Only the model."}), {"openai"});
   ASSERT_TRUE(only.ok()) << only.status();
   EXPECT_EQ(only->segments[0].translation.engine, "openai");
-  EXPECT_EQ(calls.load(), 2);
+  EXPECT_EQ(calls.load(), 3);
 
   f.clock.Advance(absl::Seconds(31));
   auto third = f.router->Translate(f.Request({"After the hold."}), {});
