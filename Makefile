@@ -40,9 +40,10 @@ fuzz:
 	./scripts/fuzz 300
 
 # The fault drills at full length (CI runs bounded versions with the tests): 16 writers and a
-# minute of writes after the failover.
+# minute of writes after the failover; 3,000 segments per phase of the recovery drill.
 drills: build
-	VERSO_DRILL_WRITERS=16 VERSO_DRILL_SECONDS=60 $(BUILD_DIR)/tests/drills/drills_test
+	VERSO_DRILL_WRITERS=16 VERSO_DRILL_SECONDS=60 VERSO_DRILL_SEGMENTS=3000 \
+	  $(BUILD_DIR)/tests/drills/drills_test
 
 bench: build
 	@./scripts/install-deps --bench

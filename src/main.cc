@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/civil_time.h"
 #include "api/api.h"
@@ -179,6 +180,21 @@ std::vector<ConfigOption> GeneralOptions(bool serving) {
        .type = T::kDuration,
        .default_value = "30s",
        .help = "A replica further behind leaves the rotation until it catches up"},
+      {.name = "storage.pgbackrest.stanza",
+       .type = T::kString,
+       .default_value = "",
+       .help = "PostgreSQL: the pgBackRest stanza that archives this database's WAL; `verso "
+               "backup` and `verso restore --to TIME` run pgBackRest with it"},
+      {.name = "storage.pgbackrest.command",
+       .type = T::kString,
+       .default_value = "pgbackrest",
+       .help = "How to run pgBackRest, words separated by spaces (e.g. \"runuser -u postgres -- "
+               "pgbackrest --config=/etc/pgbackrest/verso.conf\")"},
+      {.name = "storage.sqlite.change_log",
+       .type = T::kBool,
+       .default_value = "true",
+       .help = "Record every committed transaction in PATH-changes/ beside the database, so that "
+               "`verso restore BACKUP --to TIME` recovers to any time after the backup"},
       {.name = "storage.sqlite.synchronous",
        .type = T::kChoice,
        .default_value = "full",
@@ -854,6 +870,7 @@ class Runtime : public cli::Environment {
     const std::string path = url.substr(7);
     storage::SqliteOptions options;
     options.synchronous_full = c.GetString("storage.sqlite.synchronous") == "full";
+    if (c.GetBool("storage.sqlite.change_log")) options.change_log = storage::DefaultChangeLog(path);
     VERSO_ASSIGN_OR_RETURN(auto db, storage::OpenSqlite(path, options));
     // Files of an older installation, made before the umask: every tenant's data is in them.
     for (const char* suffix : {"", "-wal", "-shm"}) {
@@ -981,6 +998,31 @@ class Runtime : public cli::Environment {
     if (url.rfind("sqlite:", 0) == 0) return url.substr(7);
     return absl::FailedPreconditionError(
         "storage.url is PostgreSQL: restore it with pgBackRest, not verso restore");
+  }
+  absl::StatusOr<std::vector<std::string>> PgBackRest() override {
+    if (SqlitePath().ok()) {
+      return absl::FailedPreconditionError(
+          "storage.url is SQLite: pgBackRest backs up PostgreSQL only");
+    }
+    const std::string stanza = config_->GetString("storage.pgbackrest.stanza");
+    if (stanza.empty()) {
+      return absl::FailedPreconditionError(
+          "storage.pgbackrest.stanza is not set: name the pgBackRest stanza that archives this "
+          "PostgreSQL database's WAL");
+    }
+    std::vector<std::string> argv = absl::StrSplit(config_->GetString("storage.pgbackrest.command"),
+                                                   ' ', absl::SkipEmpty());
+    if (argv.empty()) return absl::InvalidArgumentError("storage.pgbackrest.command is empty");
+    argv.push_back(StrCat("--stanza=", stanza));
+    return argv;
+  }
+  absl::StatusOr<std::string> TmSnapshotDir() override {
+    // Loads the configuration; FailedPrecondition only says it is PostgreSQL.
+    if (absl::Status s = SqlitePath().status(); !s.ok() && !absl::IsFailedPrecondition(s)) {
+      return s;
+    }
+    const std::string dir = config_->GetString("tm.snapshot_dir");
+    return dir.empty() ? config_->GetString("data_dir") + "/snapshots" : dir;
   }
   absl::StatusOr<storage::AuditRepository*> AuditLog() override {
     VERSO_RETURN_IF_ERROR(Open());

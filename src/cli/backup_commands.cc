@@ -9,6 +9,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "absl/time/clock.h"
@@ -16,6 +17,7 @@
 #include "cli/cli.h"
 #include "common/status.h"
 #include "common/strings.h"
+#include "common/subprocess.h"
 #include "storage/storage.h"
 
 namespace verso::cli {
@@ -85,12 +87,79 @@ std::vector<std::string> Compare(
   return out;
 }
 
+// A time a restore goes back to: RFC 3339 ("2026-12-05T06:33:21Z", "...+01:00", fractions of a
+// second allowed; a space may stand for the T).
+absl::StatusOr<absl::Time> ParseRestoreTime(const std::string& text) {
+  absl::Time t;
+  std::string err;
+  for (const char* format : {"%Y-%m-%d%ET%H:%M:%E*S%Ez", "%Y-%m-%d %H:%M:%E*S%Ez"}) {
+    if (absl::ParseTime(format, text, &t, &err)) return t;
+  }
+  return absl::InvalidArgumentError(
+      StrCat("--to: \"", text, "\" is not a time such as 2026-12-05T06:33:21Z (RFC 3339, with "
+                               "its zone)"));
+}
+
+// Runs pgBackRest (`base` from the Environment, then `args`); its warnings and errors come back
+// in the status.
+absl::StatusOr<std::string> RunPgBackRest(std::vector<std::string> argv,
+                                          std::vector<std::string> args, absl::Duration timeout) {
+  argv.insert(argv.end(), {"--log-level-console=warn", "--log-level-stderr=off"});
+  argv.insert(argv.end(), args.begin(), args.end());
+  VERSO_ASSIGN_OR_RETURN(auto child, Subprocess::Start(argv));
+  std::string out;
+  absl::Status s = child->RunToEnd("", absl::Now() + timeout, &out);
+  if (!s.ok()) {
+    return absl::UnavailableError(StrCat("pgbackrest ", args.back(), ": ", s.message(),
+                                         out.empty() ? "" : ": ", StripAsciiWhitespace(out)));
+  }
+  return out;
+}
+
+// The newest backup pgBackRest lists for the stanza: "LABEL (TYPE, SIZE in the repository)".
+std::string NewestBackup(const std::vector<std::string>& pgbackrest) {
+  auto info = RunPgBackRest(pgbackrest, {"--output=json", "info"}, absl::Minutes(1));
+  if (!info.ok()) return "";
+  json j = json::parse(*info, nullptr, false);
+  if (!j.is_array() || j.empty() || !j[0].contains("backup") || !j[0]["backup"].is_array() ||
+      j[0]["backup"].empty()) {
+    return "";
+  }
+  const json& b = j[0]["backup"].back();
+  const int64_t repo = b.value("/info/repository/delta"_json_pointer, int64_t{0});
+  return StrCat(b.value("label", "?"), " (", b.value("type", "?"), ", ", repo / 1024,
+                " KiB in the repository)");
+}
+
+void BackupPostgres(Environment* env, int* exit_code, const std::vector<std::string>& pgbackrest,
+                    const std::string& type) {
+  const absl::Time start = absl::Now();
+  auto out = RunPgBackRest(pgbackrest, {StrCat("--type=", type), "backup"}, absl::Hours(24));
+  if (!out.ok()) return Fail(env, exit_code, out.status());
+  env->out() << "Backed up with pgBackRest in " << absl::FormatDuration(absl::Now() - start)
+             << ": " << NewestBackup(pgbackrest)
+             << "; the WAL archive covers every change since\n";
+}
+
 void AddBackupCommand(CLI::App* app, Environment* env, int* exit_code) {
   auto* cmd = app->add_subcommand(
-      "backup", "Copy the SQLite database, consistently while verso serves, with its checksums");
+      "backup",
+      "SQLite: copy the database, consistently while verso serves, with its checksums; "
+      "PostgreSQL: a pgBackRest backup (storage.pgbackrest.stanza)");
   auto dest = std::make_shared<std::string>();
-  cmd->add_option("dest", *dest, "A new file, or a directory to put verso-TIME.db in")->required();
+  auto type = std::make_shared<std::string>("full");
+  cmd->add_option("dest", *dest, "SQLite: a new file, or a directory to put verso-TIME.db in");
+  cmd->add_option("--type", *type, "PostgreSQL: pgBackRest's backup type")
+      ->check(CLI::IsMember({"full", "diff", "incr"}));
   cmd->callback([=] {
+    if (auto pg = env->PgBackRest(); pg.ok()) return BackupPostgres(env, exit_code, *pg, *type);
+    if (auto path = env->SqlitePath(); !path.ok()) {
+      return Fail(env, exit_code, env->PgBackRest().status());
+    }
+    if (dest->empty()) {
+      return Fail(env, exit_code,
+                  absl::InvalidArgumentError("DEST is required: a new file or a directory"));
+    }
     std::string file = *dest;
     std::error_code ec;
     if (std::filesystem::is_directory(file, ec)) {
@@ -123,16 +192,92 @@ void AddBackupCommand(CLI::App* app, Environment* env, int* exit_code) {
   });
 }
 
+void PrintReplay(Environment* env, const storage::RestoreReport& r, absl::Time to) {
+  auto time = [](absl::Time t) {
+    return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
+  };
+  env->out() << "Applied " << r.applied << " transactions of the change log"
+             << (r.applied > 0 ? StrCat(", the last committed at ", time(r.last_applied)) : "")
+             << "; "
+             << (r.first_left == absl::InfiniteFuture()
+                     ? StrCat("the log holds nothing later than ", time(to))
+                     : StrCat("left out those from ", time(r.first_left), " on"))
+             << ". Take a new backup: the restored database starts a new change log\n";
+}
+
+// TM index snapshots describe the database as it was before a restore: no TM node may load one.
+void ForgetSnapshots(Environment* env) {
+  auto dir = env->TmSnapshotDir();
+  if (!dir.ok()) return;
+  std::error_code ec;
+  int removed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(*dir, ec)) {
+    if (entry.path().extension() == ".snap" && std::filesystem::remove(entry.path(), ec)) {
+      ++removed;
+    }
+  }
+  if (removed > 0) {
+    env->out() << "Removed " << removed << " TM index snapshots from " << *dir
+               << " (they describe the database before the restore)\n";
+  }
+}
+
+// pgBackRest restores into the (stopped) PostgreSQL's data directory; PostgreSQL replays the WAL
+// archive up to `to` when it starts, then promotes and accepts writes.
+void RestorePostgres(Environment* env, int* exit_code, const std::vector<std::string>& pgbackrest,
+                     const std::string& set, const std::optional<absl::Time>& to) {
+  std::vector<std::string> args = {"--delta"};
+  if (!set.empty()) args.push_back(StrCat("--set=", set));
+  if (to.has_value()) {
+    args.insert(args.end(),
+                {"--type=time",
+                 StrCat("--target=",
+                        absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", *to, absl::UTCTimeZone())),
+                 "--target-action=promote"});
+  }
+  args.push_back("restore");
+  const absl::Time start = absl::Now();
+  auto out = RunPgBackRest(pgbackrest, args, absl::Hours(24));
+  if (!out.ok()) return Fail(env, exit_code, out.status());
+  ForgetSnapshots(env);
+  env->out() << "Restored with pgBackRest in " << absl::FormatDuration(absl::Now() - start)
+             << (set.empty() ? "" : StrCat(" from ", set)) << "; start PostgreSQL: it replays "
+             << (to.has_value() ? StrCat("the WAL archive up to ", absl::FormatTime(*to))
+                                : std::string("the whole WAL archive"))
+             << ", then accepts writes\n";
+}
+
 void AddRestoreCommand(CLI::App* app, Environment* env, int* exit_code) {
   auto* cmd = app->add_subcommand(
-      "restore", "Replace the SQLite database with a backup (verso must be stopped)");
+      "restore",
+      "SQLite: replace the database with a backup (verso must be stopped); PostgreSQL: "
+      "pgBackRest restores the data directory (PostgreSQL must be stopped)");
   auto src = std::make_shared<std::string>();
+  auto to = std::make_shared<std::string>();
   auto force = std::make_shared<bool>(false);
-  cmd->add_option("src", *src, "A file `verso backup` made")->required();
-  cmd->add_flag("--force", *force, "Replace an existing database");
+  cmd->add_option("src", *src,
+                  "SQLite: a file `verso backup` made; PostgreSQL: a pgBackRest backup label "
+                  "(default: the newest that reaches --to)");
+  cmd->add_option("--to", *to,
+                  "Recover to this time (RFC 3339, e.g. 2026-12-05T06:33:21Z): changes after it "
+                  "are left out");
+  cmd->add_flag("--force", *force, "SQLite: replace an existing database");
   cmd->callback([=] {
+    std::optional<absl::Time> until;
+    if (!to->empty()) {
+      auto t = ParseRestoreTime(*to);
+      if (!t.ok()) return Fail(env, exit_code, t.status());
+      until = *t;
+    }
+    if (auto pg = env->PgBackRest(); pg.ok()) {
+      return RestorePostgres(env, exit_code, *pg, *src, until);
+    }
     auto path = env->SqlitePath();
-    if (!path.ok()) return Fail(env, exit_code, path.status());
+    if (!path.ok()) return Fail(env, exit_code, env->PgBackRest().status());
+    if (src->empty()) {
+      return Fail(env, exit_code,
+                  absl::InvalidArgumentError("SRC is required: a file `verso backup` made"));
+    }
     std::error_code ec;
     if (std::filesystem::exists(*path, ec) && !*force) {
       return Fail(env, exit_code,
@@ -141,13 +286,16 @@ void AddRestoreCommand(CLI::App* app, Environment* env, int* exit_code) {
                                                   "--force to replace it")));
     }
     const absl::Time start = absl::Now();
-    if (absl::Status s = storage::RestoreSqlite(*src, *path); !s.ok()) {
-      return Fail(env, exit_code, s);
-    }
+    auto report = storage::RestoreSqlite(
+        *src, *path, {.to = until, .change_log = storage::DefaultChangeLog(*path)});
+    if (!report.ok()) return Fail(env, exit_code, report.status());
     env->out() << "Restored " << *src << " into " << *path << " in "
                << absl::FormatDuration(absl::Now() - start) << "\n";
+    if (until.has_value()) PrintReplay(env, *report, *until);
+    ForgetSnapshots(env);
+    // Checksums describe the backup itself: they match only when nothing was applied after it.
     const std::string manifest = *src + ".manifest";
-    if (!std::filesystem::exists(manifest, ec)) return;
+    if (report->applied > 0 || !std::filesystem::exists(manifest, ec)) return;
     auto then = ReadManifest(manifest);
     auto db = env->Db();
     if (!then.ok() || !db.ok())

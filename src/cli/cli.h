@@ -6,6 +6,7 @@
 
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -41,6 +42,11 @@ class Environment {
   // FailedPrecondition for PostgreSQL).
   virtual absl::StatusOr<storage::Database*> Db() = 0;
   virtual absl::StatusOr<std::string> SqlitePath() = 0;
+  // The pgBackRest command for the PostgreSQL database (storage.pgbackrest.command and
+  // --stanza=storage.pgbackrest.stanza); FailedPrecondition on SQLite or without a stanza.
+  virtual absl::StatusOr<std::vector<std::string>> PgBackRest() = 0;
+  // Where TM nodes keep their index snapshots (tm.snapshot_dir; default data_dir/snapshots).
+  virtual absl::StatusOr<std::string> TmSnapshotDir() = 0;
   // The audit log (the database opened on first call).
   virtual absl::StatusOr<storage::AuditRepository*> AuditLog() = 0;
   // Records a change the command made in the audit log (actor: "cli:" and the login name).

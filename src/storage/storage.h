@@ -780,11 +780,31 @@ struct SqliteOptions {
   // NORMAL: WAL is fsynced at checkpoints only (survives kill -9, not power loss).
   bool synchronous_full = true;
   int read_connections = 4;
+  // The change log's directory (empty: none): every committed write transaction, for `verso
+  // restore --to TIME` between backups.
+  std::string change_log;
 };
 
+// Where an SQLite database keeps its change log (SqliteOptions::change_log) by default.
+inline std::string DefaultChangeLog(const std::string& database) { return database + "-changes"; }
+
+struct RestoreOptions {
+  // Recover to this time: the backup, then the change log's transactions committed after the
+  // backup was taken and at or before `to`. Unset: the backup as it is.
+  std::optional<absl::Time> to;
+  std::string change_log;  // the database's change log directory
+};
+struct RestoreReport {
+  int64_t applied = 0;                             // change-log transactions applied
+  absl::Time last_applied = absl::InfinitePast();  // the commit time of the last one
+  absl::Time first_left = absl::InfiniteFuture();  // of the first after `to`
+};
 // Copies the SQLite backup `src` (checked first: a verso database whose integrity check passes)
-// over the database at `dest`, which no process may be using.
-absl::Status RestoreSqlite(const std::string& src, const std::string& dest);
+// over the database at `dest`, which no process may be using, with the change log applied up to
+// options.to. All or nothing: `dest` is replaced only when everything applied. The restored
+// database starts a new change log (the old one's later records belong to the history left).
+absl::StatusOr<RestoreReport> RestoreSqlite(const std::string& src, const std::string& dest,
+                                            const RestoreOptions& options = {});
 
 // A checksum of one kept thing: a TM store's segments, a glossary's concepts, a job's status and
 // segments. `verso verify` prints them; a backup keeps them beside it to compare later.

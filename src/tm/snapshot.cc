@@ -362,6 +362,9 @@ absl::StatusOr<bool> TmService::IndexFromSnapshot(Store* store) {
   // Written before the store last moved between TM shards: the changes since are in two logs.
   const int log = storage::ChangeLog(position);
   if (log != store->log || placement != store->placement) return false;
+  // Beyond the log's head: written before the database was restored to an earlier time (`verso
+  // restore`), so it may hold segments the database no longer has.
+  if (position > SyncedIn(log)) return false;
   VERSO_ASSIGN_OR_RETURN(StoreIndex index,
                          StoreIndex::ReadFrom(file.data() + eol + 1, size - eol - 1));
   {

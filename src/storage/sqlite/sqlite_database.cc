@@ -19,13 +19,14 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "storage/record_codec.h"
+#include "common/crypto.h"
+#include "storage/sqlite/change_log.h"
 #include "storage/sqlite/sqlite_db.h"
 #include "storage/sqlite/sqlite_jobs.h"
 #include "storage/storage.h"
 
 namespace verso::storage {
 
-absl::Status CopyDatabase(sqlite3* from, const std::string& dest);  // below
 
 namespace {
 
@@ -423,6 +424,15 @@ class SqliteDatabase : public Database,
     VERSO_ASSIGN_OR_RETURN(repo->pool_, ConnectionPool::Open(path, options.synchronous_full,
                                                              options.read_connections));
     VERSO_RETURN_IF_ERROR(repo->Migrate());
+    if (!options.change_log.empty()) {
+      VERSO_ASSIGN_OR_RETURN(std::string id, repo->Setting("change_log.id", RandomToken(12)));
+      absl::MutexLock lock(&repo->pool_->write_mu);
+      VERSO_ASSIGN_OR_RETURN(
+          repo->change_log_,
+          sqlite::ChangeLog::Attach(repo->pool_->writer->raw(), options.change_log, id,
+                                    static_cast<int>(std::size(kMigrations)),
+                                    options.synchronous_full));
+    }
     repo->jobs_ = NewSqliteJobs(repo->pool_.get());
     return std::unique_ptr<Database>(std::move(repo));
   }
@@ -439,7 +449,21 @@ class SqliteDatabase : public Database,
 
   absl::Status Backup(const std::string& dest) override {
     Reader r(pool_.get());  // a read connection: writers go on while the copy is taken
-    return CopyDatabase(r->raw(), dest);
+    if (change_log_ == nullptr) return CopyDatabase(r->raw(), dest);
+    // The snapshot is pinned while no process can log a commit: it holds exactly the change
+    // log's records up to `position`, and a restore applies those after it.
+    int64_t position;
+    {
+      absl::MutexLock lock(&pool_->write_mu);
+      VERSO_ASSIGN_OR_RETURN(position, change_log_->LockForBackup());
+      absl::Status pinned = r->Exec("BEGIN; SELECT count(*) FROM schema_migrations;");
+      change_log_->Unlock();
+      VERSO_RETURN_IF_ERROR(pinned);
+    }
+    absl::Status copied = CopyDatabase(r->raw(), dest);
+    r->Exec("COMMIT").IgnoreError();
+    VERSO_RETURN_IF_ERROR(copied);
+    return RecordBackupPosition(dest, position);
   }
 
   absl::Status Ping() override {
@@ -1180,6 +1204,8 @@ class SqliteDatabase : public Database,
 
   std::unique_ptr<ConnectionPool> pool_;  // shared with jobs_, which goes first
   std::unique_ptr<JobRepository> jobs_;
+  // Hooked into pool_->writer (destroyed before it); used with pool_->write_mu held.
+  std::unique_ptr<sqlite::ChangeLog> change_log_;
 
   SqliteDatabase() = default;
 
@@ -1358,37 +1384,6 @@ absl::Status sqlite::AppendAuditLocked(Connection* writer, std::vector<AuditReco
     prev = r.hash;
   }
   return absl::OkStatus();
-}
-
-absl::Status RestoreSqlite(const std::string& src, const std::string& dest) {
-  sqlite3* from = nullptr;
-  if (sqlite3_open_v2(src.c_str(), &from, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    sqlite3_close(from);
-    return absl::NotFoundError(StrCat(src, ": cannot be opened"));
-  }
-  struct Closer {
-    sqlite3* db;
-    ~Closer() { sqlite3_close(db); }
-  } closer{from};
-  // A verso database, whole: its schema table, and SQLite's own check of every page.
-  std::string check;
-  char* error = nullptr;
-  const int rc = sqlite3_exec(
-      from, "SELECT count(*) FROM schema_migrations; PRAGMA integrity_check;",
-      [](void* out, int, char** values, char**) {
-        *static_cast<std::string*>(out) = values[0] != nullptr ? values[0] : "";
-        return 0;
-      },
-      &check, &error);
-  const std::string why = error != nullptr ? error : "";
-  sqlite3_free(error);
-  if (rc != SQLITE_OK) {
-    return absl::DataLossError(StrCat(src, ": not a verso database (", why, ")"));
-  }
-  if (check != "ok") {
-    return absl::DataLossError(StrCat(src, ": damaged: ", check.substr(0, 200)));
-  }
-  return CopyDatabase(from, dest);
 }
 
 absl::StatusOr<std::unique_ptr<Database>> OpenSqlite(const std::string& path,

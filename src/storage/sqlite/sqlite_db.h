@@ -152,4 +152,13 @@ absl::Status StatusFromSqlite(int rc, std::string_view message);
 
 }  // namespace verso::storage::sqlite
 
+namespace verso::storage {
+// Copies the whole database `from` into the file `dest` with SQLite's online backup, in one step
+// (one read snapshot: consistent while others write; within `from`'s read transaction if one is
+// open).
+absl::Status CopyDatabase(sqlite3* from, const std::string& dest);
+// Writes into the backup `dest` the change log's last record it contains (restore.cc).
+absl::Status RecordBackupPosition(const std::string& dest, int64_t position);
+}  // namespace verso::storage
+
 #endif  // VERSO_STORAGE_SQLITE_SQLITE_DB_H_

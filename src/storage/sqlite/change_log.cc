@@ -1,0 +1,303 @@
+#include "storage/sqlite/change_log.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "common/strings.h"
+
+namespace verso::storage::sqlite {
+namespace {
+
+constexpr char kMagic[4] = {'V', 'C', 'L', '1'};
+constexpr size_t kHeader = 32;  // magic, crc, seq, at, schema, size
+constexpr uint32_t kMaxChangeset = 1u << 30;
+constexpr int kAutoCheckpointFrames = 1000;  // SQLite's default, which the WAL hook replaces
+
+void Put32(char* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
+}
+void Put64(char* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i));
+}
+uint32_t Get32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+uint64_t Get64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+std::string FileName(const std::string& dir, int64_t first_seq) {
+  char name[32];
+  std::snprintf(name, sizeof name, "%020lld.log", static_cast<long long>(first_seq));
+  return StrCat(dir, "/", name);
+}
+
+// The log's files, by first seq.
+std::vector<int64_t> Files(const std::string& dir) {
+  std::vector<int64_t> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    int64_t first = 0;
+    if (name.size() == 24 && name.ends_with(".log") &&
+        ParseInt64(std::string_view(name).substr(0, 20), &first)) {
+      out.push_back(first);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+absl::Status WriteAll(int fd, const char* p, size_t n, const std::string& path) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return absl::UnavailableError(StrCat(path, ": ", std::strerror(errno)));
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return absl::OkStatus();
+}
+
+// Reads the records of one file from `offset`: fn for each whole one; returns where the whole
+// ones end (a torn or damaged tail is not read).
+absl::StatusOr<int64_t> ReadFile(const std::string& path, int64_t offset,
+                                 absl::FunctionRef<absl::Status(ChangeRecord&&)> fn) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::UnavailableError(StrCat(path, ": cannot be read"));
+  in.seekg(offset);
+  char h[kHeader];
+  while (in.read(h, kHeader)) {
+    if (std::memcmp(h, kMagic, 4) != 0) break;
+    const uint32_t size = Get32(h + 28);
+    if (size > kMaxChangeset) break;
+    ChangeRecord r;
+    r.seq = static_cast<int64_t>(Get64(h + 8));
+    r.at = absl::FromUnixMicros(static_cast<int64_t>(Get64(h + 16)));
+    r.schema = static_cast<int>(Get32(h + 24));
+    r.changeset.resize(size);
+    if (!in.read(r.changeset.data(), size)) break;
+    uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(h + 8), kHeader - 8);
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(r.changeset.data()), size);
+    if (static_cast<uint32_t>(crc) != Get32(h + 4)) break;
+    VERSO_RETURN_IF_ERROR(fn(std::move(r)));
+    offset += static_cast<int64_t>(kHeader + size);
+  }
+  return offset;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ChangeLog>> ChangeLog::Attach(sqlite3* db, const std::string& dir,
+                                                             const std::string& id, int schema,
+                                                             bool sync) {
+  std::unique_ptr<ChangeLog> log(new ChangeLog());
+  log->db_ = db;
+  log->dir_ = dir;
+  log->schema_ = schema;
+  log->sync_ = sync;
+  std::error_code ec;
+  if (IdOf(dir) != id) {
+    // Another database's log, or one a restore left behind: set aside, never appended to.
+    if (std::filesystem::exists(dir, ec)) {
+      const std::string aside = StrCat(dir, ".replaced-", absl::ToUnixSeconds(absl::Now()));
+      std::filesystem::rename(dir, aside, ec);
+      if (ec) return absl::UnavailableError(StrCat(dir, ": cannot be set aside: ", ec.message()));
+    }
+    std::filesystem::create_directories(dir, ec);
+    std::ofstream out(dir + "/ID", std::ios::trunc);
+    out << id << "\n";
+    out.close();
+    if (!out) return absl::UnavailableError(StrCat(dir, "/ID: cannot be written"));
+  }
+  log->lock_fd_ = ::open((dir + "/LOCK").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (log->lock_fd_ < 0) {
+    return absl::UnavailableError(StrCat(dir, "/LOCK: ", std::strerror(errno)));
+  }
+  ::flock(log->lock_fd_, LOCK_EX);
+  log->locked_ = true;
+  absl::Status caught = log->CatchUp();
+  log->ReleaseLock();
+  VERSO_RETURN_IF_ERROR(caught);
+  VERSO_RETURN_IF_ERROR(log->StartSession());
+  sqlite3_commit_hook(db, &ChangeLog::OnCommit, log.get());
+  sqlite3_rollback_hook(db, &ChangeLog::OnRollback, log.get());
+  sqlite3_wal_hook(db, &ChangeLog::OnWal, log.get());
+  return log;
+}
+
+ChangeLog::~ChangeLog() {
+  sqlite3_commit_hook(db_, nullptr, nullptr);
+  sqlite3_rollback_hook(db_, nullptr, nullptr);
+  sqlite3_wal_autocheckpoint(db_, kAutoCheckpointFrames);  // SQLite's own WAL hook again
+  if (session_ != nullptr) sqlite3session_delete(session_);
+  ReleaseLock();
+  if (fd_ >= 0) ::close(fd_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+std::string ChangeLog::IdOf(const std::string& dir) {
+  std::ifstream in(dir + "/ID");
+  std::string id;
+  std::getline(in, id);
+  return id;
+}
+
+absl::Status ChangeLog::StartSession() {
+  if (session_ != nullptr) sqlite3session_delete(session_);
+  session_ = nullptr;
+  if (int rc = sqlite3session_create(db_, "main", &session_); rc != SQLITE_OK) {
+    return absl::InternalError(StrCat("change log: no session: ", sqlite3_errstr(rc)));
+  }
+  if (int rc = sqlite3session_attach(session_, nullptr); rc != SQLITE_OK) {
+    return absl::InternalError(StrCat("change log: session: ", sqlite3_errstr(rc)));
+  }
+  return absl::OkStatus();
+}
+
+int ChangeLog::OnCommit(void* self) {
+  auto* log = static_cast<ChangeLog*>(self);
+  if (!log->locked_) {
+    ::flock(log->lock_fd_, LOCK_EX);  // SQLite's write lock is held: commits queue in order
+    log->locked_ = true;
+  }
+  return 0;  // commit
+}
+
+void ChangeLog::OnRollback(void* self) { static_cast<ChangeLog*>(self)->ReleaseLock(); }
+
+void ChangeLog::ReleaseLock() {
+  if (!locked_) return;
+  ::flock(lock_fd_, LOCK_UN);
+  locked_ = false;
+}
+
+int ChangeLog::OnWal(void* self, sqlite3* db, const char* name, int frames) {
+  auto* log = static_cast<ChangeLog*>(self);
+  if (!sqlite3session_isempty(log->session_)) {
+    int size = 0;
+    void* data = nullptr;
+    absl::Status s;
+    if (int rc = sqlite3session_changeset(log->session_, &size, &data); rc != SQLITE_OK) {
+      s = absl::InternalError(StrCat("no changeset: ", sqlite3_errstr(rc)));
+    } else if (size > 0) {
+      s = log->Append(std::string(static_cast<const char*>(data), static_cast<size_t>(size)));
+    }
+    sqlite3_free(data);
+    if (absl::Status started = log->StartSession(); s.ok()) s = started;
+    if (!s.ok() && !log->failed_) {
+      // The transaction stands; recovery to a time after it will stop short and say so.
+      log::Error("sqlite.change_log.failed", {{"dir", log->dir_}, {"error", s.message()}});
+    }
+    log->failed_ = !s.ok();
+  }
+  log->ReleaseLock();
+  if (frames >= kAutoCheckpointFrames) {
+    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  }
+  return SQLITE_OK;
+}
+
+absl::Status ChangeLog::OpenFile(int64_t first_seq, bool create) {
+  if (fd_ >= 0) ::close(fd_);
+  const std::string path = FileName(dir_, first_seq);
+  fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
+  if (fd_ < 0) return absl::UnavailableError(StrCat(path, ": ", std::strerror(errno)));
+  file_first_ = first_seq;
+  file_end_ = 0;
+  return absl::OkStatus();
+}
+
+absl::Status ChangeLog::CatchUp() {
+  std::vector<int64_t> files = Files(dir_);
+  if (files.empty()) return OpenFile(last_seq_ + 1, /*create=*/true);
+  if (fd_ < 0 || files.back() != file_first_) VERSO_RETURN_IF_ERROR(OpenFile(files.back(), false));
+  VERSO_ASSIGN_OR_RETURN(int64_t end,
+                         ReadFile(FileName(dir_, file_first_), file_end_, [&](ChangeRecord&& r) {
+                           last_seq_ = r.seq;
+                           return absl::OkStatus();
+                         }));
+  if (last_seq_ < file_first_ - 1) last_seq_ = file_first_ - 1;  // an empty new file
+  // A torn record at the end (a crash mid-append) is cut off, so the next one follows whole ones.
+  if (::ftruncate(fd_, end) != 0) {
+    return absl::UnavailableError(StrCat(dir_, ": ", std::strerror(errno)));
+  }
+  file_end_ = end;
+  return absl::OkStatus();
+}
+
+absl::Status ChangeLog::Append(const std::string& changeset) {
+  if (changeset.size() > kMaxChangeset) {
+    return absl::ResourceExhaustedError("a transaction's changeset is over 1 GiB");
+  }
+  VERSO_RETURN_IF_ERROR(CatchUp());
+  std::string record(kHeader, '\0');
+  std::memcpy(record.data(), kMagic, 4);
+  Put64(record.data() + 8, static_cast<uint64_t>(last_seq_ + 1));
+  Put64(record.data() + 16, static_cast<uint64_t>(absl::ToUnixMicros(absl::Now())));
+  Put32(record.data() + 24, static_cast<uint32_t>(schema_));
+  Put32(record.data() + 28, static_cast<uint32_t>(changeset.size()));
+  record += changeset;
+  const uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(record.data() + 8),
+                          static_cast<uInt>(record.size() - 8));
+  Put32(record.data() + 4, static_cast<uint32_t>(crc));
+  const std::string path = FileName(dir_, file_first_);
+  absl::Status s = WriteAll(fd_, record.data(), record.size(), path);
+  if (s.ok() && sync_ && ::fdatasync(fd_) != 0) {
+    s = absl::UnavailableError(StrCat(path, ": ", std::strerror(errno)));
+  }
+  if (!s.ok()) {
+    (void)::ftruncate(fd_, file_end_);  // no half record for the next append to follow
+    return s;
+  }
+  file_end_ += static_cast<int64_t>(record.size());
+  ++last_seq_;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> ChangeLog::LockForBackup() {
+  if (!locked_) {
+    ::flock(lock_fd_, LOCK_EX);
+    locked_ = true;
+  }
+  absl::Status s = CatchUp();
+  if (s.ok() && file_end_ > 0) s = OpenFile(last_seq_ + 1, /*create=*/true);
+  if (!s.ok()) {
+    ReleaseLock();
+    return s;
+  }
+  return last_seq_;
+}
+
+void ChangeLog::Unlock() { ReleaseLock(); }
+
+absl::Status ChangeLog::Read(const std::string& dir, int64_t after,
+                             absl::FunctionRef<absl::Status(const ChangeRecord&)> fn) {
+  std::vector<int64_t> files = Files(dir);
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (i + 1 < files.size() && files[i + 1] <= after + 1) continue;  // all before `after`
+    VERSO_RETURN_IF_ERROR(ReadFile(FileName(dir, files[i]), 0, [&](ChangeRecord&& r) {
+                            return r.seq > after ? fn(r) : absl::OkStatus();
+                          }).status());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace verso::storage::sqlite
