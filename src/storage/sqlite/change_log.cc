@@ -76,27 +76,34 @@ absl::Status WriteAll(int fd, const char* p, size_t n, const std::string& path) 
   return absl::OkStatus();
 }
 
-// Reads the records of one file from `offset`: fn for each whole one; returns where the whole
-// ones end (a torn or damaged tail is not read).
+// Reads the records of one file from `offset`: fn for each whole one; returns where they end. A
+// record cut short at the end (a crash mid-append) ends the file; a whole record whose checksum
+// fails, or bytes that are no record, are damage: DataLoss naming the byte.
 absl::StatusOr<int64_t> ReadFile(const std::string& path, int64_t offset,
                                  absl::FunctionRef<absl::Status(ChangeRecord&&)> fn) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::UnavailableError(StrCat(path, ": cannot be read"));
+  in.seekg(0, std::ios::end);
+  const int64_t file_size = static_cast<int64_t>(in.tellg());
   in.seekg(offset);
+  auto damaged = [&](std::string_view what) {
+    return absl::DataLossError(StrCat(path, ": byte ", offset, ": ", what));
+  };
   char h[kHeader];
-  while (in.read(h, kHeader)) {
-    if (std::memcmp(h, kMagic, 4) != 0) break;
+  while (offset + static_cast<int64_t>(kHeader) <= file_size && in.read(h, kHeader)) {
+    if (std::memcmp(h, kMagic, 4) != 0) return damaged("not a change record");
     const uint32_t size = Get32(h + 28);
-    if (size > kMaxChangeset) break;
+    if (size > kMaxChangeset) return damaged("not a change record (size)");
+    if (offset + static_cast<int64_t>(kHeader + size) > file_size) break;  // cut short
     ChangeRecord r;
     r.seq = static_cast<int64_t>(Get64(h + 8));
     r.at = absl::FromUnixMicros(static_cast<int64_t>(Get64(h + 16)));
     r.schema = static_cast<int>(Get32(h + 24));
     r.changeset.resize(size);
-    if (!in.read(r.changeset.data(), size)) break;
+    if (!in.read(r.changeset.data(), size)) return damaged("cannot be read");
     uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(h + 8), kHeader - 8);
     crc = crc32(crc, reinterpret_cast<const Bytef*>(r.changeset.data()), size);
-    if (static_cast<uint32_t>(crc) != Get32(h + 4)) break;
+    if (static_cast<uint32_t>(crc) != Get32(h + 4)) return damaged("the record's checksum fails");
     VERSO_RETURN_IF_ERROR(fn(std::move(r)));
     offset += static_cast<int64_t>(kHeader + size);
   }
