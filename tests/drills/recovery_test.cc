@@ -1,6 +1,6 @@
 // Drill: an operator's mistake wipes the TM, and the database is recovered to the moment before
-// it. scripts/pitr runs PostgreSQL archiving its WAL into a pgBackRest repository (real Debian
-// packages on 127.0.0.1); verso serves on it. Segments are added through the API before and after
+// it. On PostgreSQL, scripts/pitr runs PostgreSQL archiving its WAL into a pgBackRest repository
+// (real Debian packages on 127.0.0.1); on SQLite, verso's own backup and change log. Segments are added through the API before and after
 // `verso backup`; a target time is taken; more segments follow; then every segment is deleted.
 // `verso restore --to TARGET` and a restart bring back exactly what was acknowledged before the
 // target and nothing after it. Measured beside the platform spec's backup rows: the time from the
@@ -40,9 +40,11 @@ int EnvInt(const char* name, int fallback) {
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
-class PgPitrDrill : public ::testing::Test {
+class RecoveryDrill : public ::testing::TestWithParam<bool> {
  protected:
+  bool postgres() const { return GetParam(); }
   void SetUp() override {
+    if (!postgres()) return;
     pitr_dir_ = ::testing::TempDir() + "/drill_pitr_" + std::to_string(getpid());
     RunResult up = Pitr({"up"});
     ASSERT_EQ(up.exit_code, 0) << up.err;
@@ -54,8 +56,10 @@ class PgPitrDrill : public ::testing::Test {
   }
   void TearDown() override {
     StopServer();
-    RunResult down = Pitr({"down"});
-    EXPECT_EQ(down.exit_code, 0) << down.err;
+    if (postgres()) {
+      RunResult down = Pitr({"down"});
+      EXPECT_EQ(down.exit_code, 0) << down.err;
+    }
     if (!HasFailure() && !dir_.empty()) std::filesystem::remove_all(dir_);
   }
 
@@ -97,8 +101,12 @@ class PgPitrDrill : public ::testing::Test {
     }
     return acked;
   }
+  RunResult Sql(const std::string& sql) {
+    return postgres() ? Pitr({"psql", sql})
+                      : test::Run({"/usr/bin/sqlite3", dir_ + "/verso.db", sql});
+  }
   std::set<std::string> Stored() {
-    RunResult rows = Pitr({"psql", "SELECT source FROM tm_segments"});
+    RunResult rows = Sql("SELECT source FROM tm_segments");
     EXPECT_EQ(rows.exit_code, 0) << rows.err;
     std::set<std::string> out;
     for (size_t at = 0, nl; (nl = rows.out.find('\n', at)) != std::string::npos; at = nl + 1) {
@@ -120,12 +128,12 @@ class PgPitrDrill : public ::testing::Test {
   std::unique_ptr<VersoServer> server_;
 };
 
-TEST_F(PgPitrDrill, AWipedTmIsRecoveredToJustBeforeTheMistake) {
+TEST_P(RecoveryDrill, AWipedTmIsRecoveredToJustBeforeTheMistake) {
   const int n = EnvInt("VERSO_DRILL_SEGMENTS", 150);
-  dir_ = ::testing::TempDir() + "/drill_pitr_data_" + std::to_string(getpid());
+  dir_ = ::testing::TempDir() + "/drill_recovery_" + std::to_string(getpid());
   std::filesystem::remove_all(dir_);
-  std::filesystem::create_directories(dir_);
-  std::ofstream(dir_ + "/.storage_url") << url_ << "\n";
+  std::filesystem::create_directories(dir_ + "/backups");
+  if (postgres()) std::ofstream(dir_ + "/.storage_url") << url_ << "\n";
   ASSERT_EQ(Verso({"migrate"}).exit_code, 0);
   key_ = CreateKey(dir_, "acme", "tm:read,tm:write");
   ASSERT_FALSE(key_.empty());
@@ -138,9 +146,12 @@ TEST_F(PgPitrDrill, AWipedTmIsRecoveredToJustBeforeTheMistake) {
   // Before the backup, then only in the WAL archive, then after the target.
   std::vector<std::string> before = Add("before-backup", n);
   const Clock::time_point backup_start = Clock::now();
-  RunResult backup = Verso({"backup"});
+  const std::string backup_file = dir_ + "/backups/verso.db";
+  RunResult backup = postgres() ? Verso({"backup"}) : Verso({"backup", backup_file});
   ASSERT_EQ(backup.exit_code, 0) << backup.err << backup.out;
-  EXPECT_NE(backup.out.find("Backed up with pgBackRest"), std::string::npos) << backup.out;
+  EXPECT_NE(backup.out.find(postgres() ? "Backed up with pgBackRest" : "Backed up to"),
+            std::string::npos)
+      << backup.out;
   const double backup_seconds = Seconds(Clock::now() - backup_start);
   std::vector<std::string> archived = Add("after-backup", n);
   before.insert(before.end(), archived.begin(), archived.end());
@@ -149,21 +160,24 @@ TEST_F(PgPitrDrill, AWipedTmIsRecoveredToJustBeforeTheMistake) {
   std::vector<std::string> later = Add("after-target", n / 3);
 
   // The mistake: the whole TM deleted behind verso's back.
-  ASSERT_EQ(Pitr({"psql", "DELETE FROM tm_segments"}).exit_code, 0);
+  ASSERT_EQ(Sql("DELETE FROM tm_segments").exit_code, 0);
   ASSERT_EQ(Stored().size(), 0u);
 
-  // Recovery: stop verso and PostgreSQL, restore to the target, start both.
+  // Recovery: stop verso (and PostgreSQL), restore to the target, start again.
   const Clock::time_point recovery_start = Clock::now();
   StopServer();
-  ASSERT_EQ(Pitr({"stop"}).exit_code, 0);
+  if (postgres()) ASSERT_EQ(Pitr({"stop"}).exit_code, 0);
   const std::string to = absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", target, absl::UTCTimeZone());
   const Clock::time_point restore_start = Clock::now();
-  RunResult restored = Verso({"restore", "--to", to});
+  RunResult restored = postgres() ? Verso({"restore", "--to", to})
+                                  : Verso({"restore", backup_file, "--to", to, "--force"});
   ASSERT_EQ(restored.exit_code, 0) << restored.err << restored.out;
   const double restore_seconds = Seconds(Clock::now() - restore_start);
   const Clock::time_point replay_start = Clock::now();
-  RunResult started = Pitr({"start"});
-  ASSERT_EQ(started.exit_code, 0) << started.err;
+  if (postgres()) {
+    RunResult started = Pitr({"start"});
+    ASSERT_EQ(started.exit_code, 0) << started.err;
+  }
   const double replay_seconds = Seconds(Clock::now() - replay_start);
   ASSERT_NO_FATAL_FAILURE(StartServer());
   const std::string probe = "after recovery";
@@ -190,17 +204,33 @@ TEST_F(PgPitrDrill, AWipedTmIsRecoveredToJustBeforeTheMistake) {
   RunResult verified = Verso({"audit", "verify"});
   EXPECT_EQ(verified.exit_code, 0) << verified.err << verified.out;
 
-  std::printf(
-      "drill pg-pitr: %zu segments acknowledged before the target (%d in the full backup, the "
-      "rest only in the WAL archive), %zu after it; then every segment deleted\n"
-      "  full backup (pgBackRest, while serving): %.1f s\n"
-      "  recovery: restore %.1f s + WAL replay to the target and promotion %.1f s; stop to first "
-      "write accepted again %.1f s   spec: complete rebuild < 4 h\n"
-      "  data lost: %d of %zu acknowledged writes before the target; %d writes after it came "
-      "back   spec: RPO < 1 h (a lost pg_wal costs at most archive_timeout, 10 s)\n",
-      before.size(), n, later.size(), backup_seconds, restore_seconds, replay_seconds,
-      rebuild_seconds, missing, before.size(), leaked);
+  if (postgres()) {
+    std::printf(
+        "drill pg-pitr: %zu segments acknowledged before the target (%d in the full backup, the "
+        "rest only in the WAL archive), %zu after it; then every segment deleted\n"
+        "  full backup (pgBackRest, while serving): %.1f s\n"
+        "  recovery: restore %.1f s + WAL replay to the target and promotion %.1f s; stop to "
+        "first write accepted again %.1f s   spec: complete rebuild < 4 h\n"
+        "  data lost: %d of %zu acknowledged writes before the target; %d writes after it came "
+        "back   spec: RPO < 1 h (a lost pg_wal costs at most archive_timeout, 10 s)\n",
+        before.size(), n, later.size(), backup_seconds, restore_seconds, replay_seconds,
+        rebuild_seconds, missing, before.size(), leaked);
+  } else {
+    std::printf(
+        "drill sqlite-pitr: %zu segments acknowledged before the target (%d in the backup, the "
+        "rest only in the change log), %zu after it; then every segment deleted\n"
+        "  backup (verso backup, while serving): %.2f s\n"
+        "  recovery: restore with the change log applied %.2f s; stop to first write accepted "
+        "again %.1f s   spec: complete rebuild < 4 h\n"
+        "  data lost: %d of %zu acknowledged writes before the target; %d writes after it came "
+        "back   spec: RPO < 1 h\n",
+        before.size(), n, later.size(), backup_seconds, restore_seconds, rebuild_seconds,
+        missing, before.size(), leaked);
+  }
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, RecoveryDrill, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "PostgreSQL" : "SQLite"; });
 
 }  // namespace
 }  // namespace verso::test
