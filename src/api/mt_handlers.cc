@@ -632,11 +632,17 @@ absl::StatusOr<Response> DeepLTranslate(const MtState& st, Request& req) {
   in.source_lang = *source;
   in.target_lang = *target;
   int64_t characters = 0;
-  for (const auto& t : texts) {
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const std::string& t = texts[i];
     if (!text::IsValidUtf8(t)) return DeepLError(400, "Texts must be UTF-8.");
     // With tag_handling=xml/html the tags are kept as inline codes; without, tags written in
     // the text are kept as they are too.
     in.texts.push_back(text::EscapeText(t));
+    // Control characters (NUL ends a segment in an engine's stream) and oversized texts, as
+    // /v1/translate refuses them.
+    if (absl::Status s = tm::ValidateText(in.texts.back(), StrCat("text[", i, "]")); !s.ok()) {
+      return DeepLError(400, s.message());
+    }
     characters += static_cast<int64_t>(text::CodePointCount(t));
   }
   in.deadline = st.Deadline();
@@ -744,6 +750,9 @@ absl::StatusOr<Response> ApyTranslate(const MtState& st, Request& req) {
   in.source_lang = *source;
   in.target_lang = *target;
   in.texts = {text::EscapeText(q)};
+  if (absl::Status s = tm::ValidateText(in.texts[0], "q"); !s.ok()) {
+    return ApyError(400, s.message());
+  }
   in.engines = ApyChain(st);
   in.deadline = st.Deadline();
   auto result = st.services.translate->Translate(in);

@@ -498,6 +498,14 @@ class ApertiumEngine : public Engine {
       return absl::InvalidArgumentError(StrCat("apertium has no ", request.source_lang, " -> ",
                                                request.target_lang, " pair installed"));
     }
+    // NUL ends a segment in the pipelines' stream: one inside a text would break the pipeline
+    // for every caller on it. The API refuses control characters before this; so does this.
+    for (size_t i = 0; i < request.texts.size(); ++i) {
+      if (size_t nul = request.texts[i].find('\0'); nul != std::string::npos) {
+        return absl::InvalidArgumentError(
+            StrCat("texts[", i, "]: control character U+0000 at byte ", nul));
+      }
+    }
     // Every segment goes into a pipeline at once (they stream through it one after the
     // other); a segment whose pipeline failed is tried once more on a fresh one.
     struct Segment {

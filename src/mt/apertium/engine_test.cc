@@ -253,6 +253,23 @@ TEST(ApertiumEngineTest, CodesAndPlaceholdersSurviveAndUnknownWordsAreReported) 
   EXPECT_TRUE((*t)[0].unknown_words.empty());
 }
 
+// NUL ends a segment in the pipelines' stream: a text holding one must not break the pipeline
+// other callers share (the request fuzz test found it through /v2/translate).
+TEST(ApertiumEngineTest, ATextWithNulIsRefusedAndThePipelineKeepsServing) {
+  auto engine = NewEngine(1);
+  TranslateRequest bad;
+  bad.source_lang = "en";
+  bad.target_lang = "es";
+  bad.texts = {"The house", std::string("is\0red", 6)};
+  absl::StatusOr<std::vector<Translation>> refused = engine->Translate(bad);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(refused.status().message(), "texts[1]: control character U+0000 at byte 2");
+  bad.texts = {"The house is red."};
+  auto t = engine->Translate(bad);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ((*t)[0].text, "La casa es roja.");
+}
+
 // Processes below this one whose command line contains `needle`.
 std::vector<int> DescendantsRunning(const std::string& needle) {
   std::vector<int> pids;
