@@ -78,7 +78,7 @@ int StatusToHttp(const absl::Status& status) {
     case absl::StatusCode::kUnauthenticated:
       return 401;
     case absl::StatusCode::kResourceExhausted:
-      return IsThrottled(status) ? 429 : 413;
+      return IsThrottled(status) ? 429 : IsDiskFull(status) ? 507 : 413;
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kCancelled:
     case absl::StatusCode::kDeadlineExceeded:
@@ -112,6 +112,8 @@ std::string_view ErrorCodeName(int http_status) {
       return "rate_limited";
     case 503:
       return "unavailable";
+    case 507:
+      return "insufficient_storage";
     default:
       return "internal";
   }
@@ -136,6 +138,8 @@ Response ErrorResponse(const absl::Status& status) {
   Response r = ErrorResponse(http, ErrorCodeName(http), message);
   // Unavailable (a database or engine lost for now) is worth retrying, after a pause.
   if (http == 503) r.headers.emplace_back("Retry-After", "5");
+  // A full disk is an operator's to free: worth retrying, later.
+  if (http == 507) r.headers.emplace_back("Retry-After", "60");
   return r;
 }
 

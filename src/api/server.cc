@@ -226,6 +226,7 @@ net::awaitable<void> Server::Impl::Session(tcp::socket socket,
   bool first = true;
   boost::system::error_code remote_ec;
   const std::string remote = stream.socket().remote_endpoint(remote_ec).address().to_string();
+  bool unread_body = false;  // the last response went out before its request's body was read
   try {
     for (;;) {
       state->busy = false;
@@ -298,6 +299,7 @@ net::awaitable<void> Server::Impl::Session(tcp::socket socket,
         must_close = co_await Handle(stream, buffer, head, req, res, route);
       }
       bool keep_alive = client_keep_alive && !must_close && !draining && !state->close_after;
+      unread_body = must_close;
       // Recorded before the response goes out, so that a client that has its answer also sees it
       // counted (the time excludes writing the response).
       Record(req, route, res, services.clock->MonotonicNow() - start, res.body.size());
@@ -309,6 +311,20 @@ net::awaitable<void> Server::Impl::Session(tcp::socket socket,
   }
   boost::system::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  // A lingering close: a client still sending the body of a refused request (a full disk, a
+  // body over the limit) would get a reset if the socket closed with that data unread, and a
+  // reset can destroy the response on its way. Read and drop the rest for a moment first.
+  if (unread_body && !draining) {
+    constexpr size_t kLingerBytes = 16 << 20;
+    stream.expires_after(std::chrono::seconds(2));
+    std::vector<char> sink(64 << 10);
+    size_t dropped = 0;
+    boost::system::error_code ec;
+    while (!ec && dropped < kLingerBytes) {
+      dropped += co_await stream.async_read_some(net::buffer(sink),
+                                                 net::redirect_error(net::use_awaitable, ec));
+    }
+  }
   state->stream = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -568,6 +584,8 @@ net::awaitable<bool> Server::Impl::ReadUpload(beast::tcp_stream& stream, beast::
       res = ErrorResponse(
           408, "request_timeout",
           StrCat("the upload was slower than ", options.min_upload_rate, " bytes per second"));
+    } else if (ec == boost::system::errc::no_space_on_device) {
+      res = ErrorResponse(DiskFull("the server's disk is full: the upload cannot be stored"));
     } else {
       res = ErrorResponse(400, "bad_request", StrCat("the upload was cut: ", ec.message()));
     }

@@ -32,6 +32,20 @@ bool IsThrottled(const absl::Status& status) {
 }
 
 namespace {
+constexpr char kDiskFullPayload[] = "verso/disk-full";
+}  // namespace
+
+absl::Status DiskFull(std::string_view message) {
+  absl::Status s = absl::ResourceExhaustedError(std::string(message));
+  s.SetPayload(kDiskFullPayload, absl::Cord("1"));
+  return s;
+}
+
+bool IsDiskFull(const absl::Status& status) {
+  return absl::IsResourceExhausted(status) && status.GetPayload(kDiskFullPayload).has_value();
+}
+
+namespace {
 constexpr char kWouldBlockPayload[] = "verso/would-block";
 }  // namespace
 

@@ -54,6 +54,11 @@ namespace internal {
 absl::Status Throttled(std::string_view message);
 bool IsThrottled(const absl::Status& status);
 
+// The server's disk is full (ResourceExhausted marked so): the API answers 507 Insufficient
+// Storage with Retry-After; the same request succeeds once an operator has freed space.
+absl::Status DiskFull(std::string_view message);
+bool IsDiskFull(const absl::Status& status);
+
 // An answer a caller that may not wait (an I/O thread) gets instead of waiting on a lock or on
 // storage: Unavailable, marked. The caller asks again where waiting is allowed.
 absl::Status WouldBlock(std::string_view what);

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "common/log.h"
+#include "common/status.h"
 #include "common/strings.h"
 #include "storage/storage.h"
 
@@ -163,6 +164,10 @@ absl::Status Pool::FromException(const std::exception& e, bool* broken) {
     const std::string state = sql->sqlstate();
     if (state == "23505") return absl::AlreadyExistsError(msg);
     if (state == "40001" || state == "40P01") return absl::AbortedError(msg);
+    if (state == "53100") {  // disk_full
+      log::Warn("storage.disk_full", {{"error", msg}});
+      return verso::DiskFull("the database server's disk is full");
+    }
     if (state == "22021" || state == "22P05") {
       // The server's message quotes the statement's data and context: logged, not answered.
       log::Warn("storage.unstorable_text", {{"error", msg}});

@@ -208,9 +208,10 @@ int ChangeLog::OnWal(void* self, sqlite3* db, const char* name, int frames) {
       s = log->Append(std::string(static_cast<const char*>(data), static_cast<size_t>(size)));
     }
     sqlite3_free(data);
-    if (absl::Status started = log->StartSession(); s.ok()) s = started;
+    // Appended: the next transaction's changes start afresh. Not appended (the disk is full):
+    // the session keeps this transaction's changes, and the next record holds both.
+    if (s.ok()) s = log->StartSession();
     if (!s.ok() && !log->failed_) {
-      // The transaction stands; recovery to a time after it will stop short and say so.
       log::Error("sqlite.change_log.failed", {{"dir", log->dir_}, {"error", s.message()}});
     }
     log->failed_ = !s.ok();

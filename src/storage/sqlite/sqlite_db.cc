@@ -25,7 +25,7 @@ absl::Status StatusFromSqlite(int rc, std::string_view message) {
     case SQLITE_NOTADB:
       return absl::DataLossError(msg);
     case SQLITE_FULL:
-      return absl::ResourceExhaustedError(msg);
+      return DiskFull(StrCat("the server's disk is full (", msg, ")"));
     case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
     case SQLITE_READONLY:
