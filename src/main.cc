@@ -870,7 +870,8 @@ class Runtime : public cli::Environment {
     const std::string path = url.substr(7);
     storage::SqliteOptions options;
     options.synchronous_full = c.GetString("storage.sqlite.synchronous") == "full";
-    if (c.GetBool("storage.sqlite.change_log")) options.change_log = storage::DefaultChangeLog(path);
+    if (c.GetBool("storage.sqlite.change_log"))
+      options.change_log = storage::DefaultChangeLog(path);
     VERSO_ASSIGN_OR_RETURN(auto db, storage::OpenSqlite(path, options));
     // Files of an older installation, made before the umask: every tenant's data is in them.
     for (const char* suffix : {"", "-wal", "-shm"}) {
@@ -1010,8 +1011,8 @@ class Runtime : public cli::Environment {
           "storage.pgbackrest.stanza is not set: name the pgBackRest stanza that archives this "
           "PostgreSQL database's WAL");
     }
-    std::vector<std::string> argv = absl::StrSplit(config_->GetString("storage.pgbackrest.command"),
-                                                   ' ', absl::SkipEmpty());
+    std::vector<std::string> argv =
+        absl::StrSplit(config_->GetString("storage.pgbackrest.command"), ' ', absl::SkipEmpty());
     if (argv.empty()) return absl::InvalidArgumentError("storage.pgbackrest.command is empty");
     argv.push_back(StrCat("--stanza=", stanza));
     return argv;

@@ -84,9 +84,8 @@ class RequestFuzzTest : public test::ServerTest {
     HttpResponse store = Call("POST", "/v1/tm", bodies["POST /v1/tm"].dump());
     ASSERT_EQ(store.status, 201) << store.body;
     store_ = json::parse(store.body)["id"];
-    HttpResponse segment =
-        Call("POST", "/v1/tm/" + store_ + "/segments",
-             R"({"source":"Open the file","target":"Abrir el archivo"})");
+    HttpResponse segment = Call("POST", "/v1/tm/" + store_ + "/segments",
+                                R"({"source":"Open the file","target":"Abrir el archivo"})");
     ASSERT_EQ(segment.status, 201) << segment.body;
     segment_ = std::to_string(json::parse(segment.body)["id"].get<int64_t>());
     ASSERT_EQ(Call("POST", "/v1/glossaries", R"({"name":"fuzz"})").status, 201);
@@ -111,8 +110,10 @@ class RequestFuzzTest : public test::ServerTest {
         i += token.size();
         return true;
       };
-      if (put("store", store_) || put("name", "fuzz") || put("target", "es") ||
-          put("index", "0") || put("id", in_concept ? "c1" : job ? job_ : segment_)) {
+      if (put("store", store_) || put("name", "fuzz") || put("target", "es") || put("index", "0") ||
+          put("id", in_concept ? "c1"
+                    : job      ? job_
+                               : segment_)) {
         continue;
       }
       out += s[i++];
@@ -126,11 +127,11 @@ class RequestFuzzTest : public test::ServerTest {
     ++sent_;
     ++by_class_[r.status / 100];
     json answer = json::parse(r.body, nullptr, false);
-    const bool ok = (r.status / 100 == 2) ||
-                    (r.status / 100 == 4 && answer.is_object() && !answer.empty());
+    const bool ok =
+        (r.status / 100 == 2) || (r.status / 100 == 4 && answer.is_object() && !answer.empty());
     if (!ok && failures_.size() < 20) {
-      failures_.push_back(StrCat(method, " ", path, " ", what, ": ", r.status, " ",
-                                 r.body.substr(0, 300)));
+      failures_.push_back(
+          StrCat(method, " ", path, " ", what, ": ", r.status, " ", r.body.substr(0, 300)));
     }
   }
 
@@ -184,8 +185,7 @@ TEST_F(RequestFuzzTest, NoMutatedJsonBodyGetsA5xxOrBreaksTheServer) {
          {std::string(""), std::string("null"), std::string("[]"), std::string("\"text\""),
           std::string("123"), std::string("{"), dumped.substr(0, dumped.size() / 2),
           "{\"" + first_key + "\":\"\xff\xfe\"}", "{\"" + first_key + "\":\"\\ud800\"}",
-          "{\"" + first_key + "\":1,\"" + first_key + "\":\"again\"}", deep,
-          dumped + "garbage"}) {
+          "{\"" + first_key + "\":1,\"" + first_key + "\":\"again\"}", deep, dumped + "garbage"}) {
       Check(method, path, raw, StrCat("whole body \"", raw.substr(0, 40), "\""));
     }
     ASSERT_EQ(test::Fetch(server_->port(), "GET", "/healthz").status, 200) << "after " << route;

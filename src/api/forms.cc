@@ -2,9 +2,9 @@
 // parts. Apart from the router so that the libFuzzer target fuzz/request_fuzz.cc builds them
 // alone.
 #include "api/http.h"
+#include "common/names.h"
 #include "common/status.h"
 #include "common/strings.h"
-#include "common/names.h"
 
 namespace verso::api {
 

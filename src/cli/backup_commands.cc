@@ -9,8 +9,8 @@
 #include <iostream>
 #include <map>
 #include <memory>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -96,8 +96,9 @@ absl::StatusOr<absl::Time> ParseRestoreTime(const std::string& text) {
     if (absl::ParseTime(format, text, &t, &err)) return t;
   }
   return absl::InvalidArgumentError(
-      StrCat("--to: \"", text, "\" is not a time such as 2026-12-05T06:33:21Z (RFC 3339, with "
-                               "its zone)"));
+      StrCat("--to: \"", text,
+             "\" is not a time such as 2026-12-05T06:33:21Z (RFC 3339, with "
+             "its zone)"));
 }
 
 // Runs pgBackRest (`base` from the Environment, then `args`); its warnings and errors come back
@@ -136,9 +137,8 @@ void BackupPostgres(Environment* env, int* exit_code, const std::vector<std::str
   const absl::Time start = absl::Now();
   auto out = RunPgBackRest(pgbackrest, {StrCat("--type=", type), "backup"}, absl::Hours(24));
   if (!out.ok()) return Fail(env, exit_code, out.status());
-  env->out() << "Backed up with pgBackRest in " << absl::FormatDuration(absl::Now() - start)
-             << ": " << NewestBackup(pgbackrest)
-             << "; the WAL archive covers every change since\n";
+  env->out() << "Backed up with pgBackRest in " << absl::FormatDuration(absl::Now() - start) << ": "
+             << NewestBackup(pgbackrest) << "; the WAL archive covers every change since\n";
 }
 
 void AddBackupCommand(CLI::App* app, Environment* env, int* exit_code) {
@@ -229,11 +229,11 @@ void RestorePostgres(Environment* env, int* exit_code, const std::vector<std::st
   std::vector<std::string> args = {"--delta"};
   if (!set.empty()) args.push_back(StrCat("--set=", set));
   if (to.has_value()) {
-    args.insert(args.end(),
-                {"--type=time",
-                 StrCat("--target=",
-                        absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", *to, absl::UTCTimeZone())),
-                 "--target-action=promote"});
+    args.insert(
+        args.end(),
+        {"--type=time",
+         StrCat("--target=", absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", *to, absl::UTCTimeZone())),
+         "--target-action=promote"});
   }
   args.push_back("restore");
   const absl::Time start = absl::Now();

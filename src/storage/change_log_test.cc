@@ -68,9 +68,9 @@ class ChangeLogTest : public ::testing::Test {
     if (!HasFailure()) std::filesystem::remove_all(dir_);
   }
   std::unique_ptr<Database> Open(bool with_log = true) {
-    auto db = OpenSqlite(path_, {.synchronous_full = false,
-                                 .read_connections = 2,
-                                 .change_log = with_log ? log_ : ""});
+    auto db = OpenSqlite(
+        path_,
+        {.synchronous_full = false, .read_connections = 2, .change_log = with_log ? log_ : ""});
     EXPECT_TRUE(db.ok()) << db.status();
     return db.ok() ? std::move(*db) : nullptr;
   }
@@ -178,9 +178,8 @@ TEST_F(ChangeLogTest, ConcurrentGroupCommitsAndASecondWriterAreAllInTheLog) {
       Database* db = t % 2 == 0 ? db_.get() : other.get();
       for (int i = 0; i < 25; ++i) {
         const std::string source = "writer " + std::to_string(t) + " segment " + std::to_string(i);
-        ASSERT_TRUE(db->tm()
-                        .RecordUsage({{"tm_a", Put(db, "tm_a", {source})[0], 1, absl::Now()}})
-                        .ok());
+        ASSERT_TRUE(
+            db->tm().RecordUsage({{"tm_a", Put(db, "tm_a", {source})[0], 1, absl::Now()}}).ok());
         ASSERT_TRUE(db->keys()
                         .CreateKey({.id = "k" + std::to_string(t) + "_" + std::to_string(i),
                                     .tenant = "acme",

@@ -3,8 +3,8 @@
 // 503 for a while: translations go on through the built-in engine, the breaker stops calls to
 // the provider, and the provider is used again once it is back (spec: "5xx > 10 % → backup
 // provider, RTO < 30 s"). Redis (a redis-server of the drill's own) is SIGKILLed under fuzzy TM
-// lookups (whose results it caches): no request fails, the L2 cache is bypassed, and it is used again once Redis is back (spec: "Cache lost →
-// bypass, RTO < 1 min").
+// lookups (whose results it caches): no request fails, the L2 cache is bypassed, and it is used
+// again once Redis is back (spec: "Cache lost → bypass, RTO < 1 min").
 //
 // Bounded for CI: a 5 s breaker reset and outages of a few seconds. VERSO_DRILL_SECONDS makes
 // the outages longer; VERSO_DRILL_LLM_RESET (seconds) sets the breaker's reset (30 by default in
@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "tests/fake_http_server.h"
+#include "tests/drills/drill.h"
 #include "tests/http_client.h"
 #include "tests/process.h"
 #include "tests/verso_server.h"
@@ -33,14 +34,6 @@ namespace verso::test {
 namespace {
 
 using json = nlohmann::json;
-using Clock = std::chrono::steady_clock;
-
-int EnvInt(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  return v == nullptr ? fallback : std::atoi(v);
-}
-
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
@@ -122,10 +115,10 @@ TEST_F(DependencyDrill, AnLlmProviderDownIsBypassedAndUsedAgainWhenBack) {
     return ChatCompletion(r, "sk-drill", down ? &unavailable : nullptr);
   });
   std::ofstream(dir_ + "/secrets.env") << "OPENAI_API_KEY=sk-drill\n";
-  ASSERT_NO_FATAL_FAILURE(Start({"mt.openai.base_url=" + openai.url() + "/v1",
-                                 "mt.openai.model=gpt-4o-mini",
-                                 "mt.secrets_file=" + dir_ + "/secrets.env",
-                                 "mt.breaker.llm_reset=" + std::to_string(reset) + "s"}));
+  ASSERT_NO_FATAL_FAILURE(
+      Start({"mt.openai.base_url=" + openai.url() + "/v1", "mt.openai.model=gpt-4o-mini",
+             "mt.secrets_file=" + dir_ + "/secrets.env",
+             "mt.breaker.llm_reset=" + std::to_string(reset) + "s"}));
   key_ = CreateKey(dir_, "acme", "translate");
   ASSERT_FALSE(key_.empty());
 
@@ -138,7 +131,8 @@ TEST_F(DependencyDrill, AnLlmProviderDownIsBypassedAndUsedAgainWhenBack) {
   const Clock::time_point back = Clock::now();
   // Until the provider serves again (the breaker's next trial), at most reset + 10 s.
   Clock::time_point first_llm_again{};
-  while (first_llm_again == Clock::time_point{} && Clock::now() < back + std::chrono::seconds(reset + 10)) {
+  while (first_llm_again == Clock::time_point{} &&
+         Clock::now() < back + std::chrono::seconds(reset + 10)) {
     Sample s = Translate(next_++);
     after.push_back(s);
     if (s.engine == "openai") first_llm_again = s.at;
@@ -176,11 +170,13 @@ TEST_F(DependencyDrill, RedisLostFailsNoRequestAndIsUsedAgainWhenBack) {
   auto start_redis = [&] {
     auto redis = std::make_unique<Child>(
         std::vector<std::string>{"/usr/bin/redis-server", "--port", std::to_string(redis_port),
-                                 "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                 "--dir", dir_},
+                                 "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
+                                 dir_},
         std::vector<std::string>{}, dir_ + "/redis.log");
     for (int i = 0; i < 100; ++i) {
-      if (test::Run({"/usr/bin/redis-cli", "-p", std::to_string(redis_port), "ping"}).out == "PONG\n") break;
+      if (test::Run({"/usr/bin/redis-cli", "-p", std::to_string(redis_port), "ping"}).out ==
+          "PONG\n")
+        break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return redis;
@@ -189,8 +185,8 @@ TEST_F(DependencyDrill, RedisLostFailsNoRequestAndIsUsedAgainWhenBack) {
   ASSERT_NO_FATAL_FAILURE(Start({"redis.url=redis://127.0.0.1:" + std::to_string(redis_port)}));
   key_ = CreateKey(dir_, "acme", "tm:read,tm:write");
   ASSERT_FALSE(key_.empty());
-  HttpResponse store = Send("POST", "/v1/tm", key_,
-                            R"({"name":"drill","source_lang":"en","target_lang":"es"})");
+  HttpResponse store =
+      Send("POST", "/v1/tm", key_, R"({"name":"drill","source_lang":"en","target_lang":"es"})");
   ASSERT_EQ(store.status, 201) << store.body;
   store_ = json::parse(store.body)["id"];
   for (int i = 0; i < 50; ++i) {
@@ -203,7 +199,8 @@ TEST_F(DependencyDrill, RedisLostFailsNoRequestAndIsUsedAgainWhenBack) {
               201);
   }
   auto l2 = [&] {
-    return json::parse(Fetch(server_->port(), "GET", "/v1/status").body, nullptr, false)["l2_cache"];
+    return json::parse(Fetch(server_->port(), "GET", "/v1/status").body, nullptr,
+                       false)["l2_cache"];
   };
 
   std::vector<Sample> before, during, after;

@@ -22,6 +22,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "tests/fake_http_server.h"
+#include "tests/drills/drill.h"
 #include "tests/http_client.h"
 #include "tests/process.h"
 #include "tests/verso_server.h"
@@ -30,14 +31,6 @@ namespace verso::test {
 namespace {
 
 using json = nlohmann::json;
-using Clock = std::chrono::steady_clock;
-
-int EnvInt(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  return v == nullptr ? fallback : std::atoi(v);
-}
-
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 std::vector<std::string> Lines(const std::string& path) {
   std::ifstream in(path);
@@ -49,10 +42,14 @@ std::vector<std::string> Lines(const std::string& path) {
 std::string XmlEscape(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (c == '<') out += "&lt;";
-    else if (c == '&') out += "&amp;";
-    else if (c == '>') out += "&gt;";
-    else out += c;
+    if (c == '<')
+      out += "&lt;";
+    else if (c == '&')
+      out += "&amp;";
+    else if (c == '>')
+      out += "&gt;";
+    else
+      out += c;
   }
   return out;
 }
@@ -66,7 +63,8 @@ std::vector<std::pair<std::string, std::string>> Sentences(int n) {
   std::vector<std::pair<std::string, std::string>> out;
   for (int i = 0; i < n && !en.empty(); ++i) {
     const size_t k = i % en.size();
-    const std::string suffix = i < static_cast<int>(en.size()) ? "" : " (" + std::to_string(i) + ")";
+    const std::string suffix =
+        i < static_cast<int>(en.size()) ? "" : " (" + std::to_string(i) + ")";
     out.emplace_back(en[k] + suffix, es[k] + suffix);
   }
   return out;
@@ -92,8 +90,8 @@ class FaultDrill : public ServerTest {
     Start(settings_);
     return Seconds(Clock::now() - start);
   }
-  HttpResponse Call(const std::string& method, const std::string& path, const std::string& body = "",
-                    const std::string& type = "application/json") {
+  HttpResponse Call(const std::string& method, const std::string& path,
+                    const std::string& body = "", const std::string& type = "application/json") {
     return Send(method, path, key_, body, type);
   }
   json Get(const std::string& path) {
@@ -102,7 +100,8 @@ class FaultDrill : public ServerTest {
     return json::parse(r.body, nullptr, false);
   }
   std::string NewStore() {
-    HttpResponse r = Call("POST", "/v1/tm", R"({"name":"drill","source_lang":"en","target_lang":"es"})");
+    HttpResponse r =
+        Call("POST", "/v1/tm", R"({"name":"drill","source_lang":"en","target_lang":"es"})");
     EXPECT_EQ(r.status, 201) << r.body;
     return json::parse(r.body)["id"];
   }
@@ -132,23 +131,26 @@ TEST_F(FaultDrill, ATmxImportKilledMidwayResumesAndEndsWithEveryUnitOnce) {
       "creationtoolversion=\"1\" segtype=\"sentence\" o-tmf=\"x\" adminlang=\"en\" srclang=\"en\" "
       "datatype=\"plaintext\"/><body>\n";
   for (const auto& [en, es] : Sentences(n)) {
-    tmx += "<tu><tuv xml:lang=\"en\"><seg>" + XmlEscape(en) + "</seg></tuv><tuv xml:lang=\"es\"><seg>" +
-           XmlEscape(es) + "</seg></tuv></tu>\n";
+    tmx += "<tu><tuv xml:lang=\"en\"><seg>" + XmlEscape(en) +
+           "</seg></tuv><tuv xml:lang=\"es\"><seg>" + XmlEscape(es) + "</seg></tuv></tu>\n";
   }
   tmx += "</body></tmx>\n";
   const std::string store = NewStore();
   HttpResponse started = Call("POST", "/v1/tm/" + store + "/imports", tmx, "application/x-tmx+xml");
   ASSERT_EQ(started.status, 202) << started.body;
-  const std::string path = "/v1/tm/" + store + "/imports/" + json::parse(started.body)["id"].get<std::string>();
+  const std::string path =
+      "/v1/tm/" + store + "/imports/" + json::parse(started.body)["id"].get<std::string>();
   const Clock::time_point sent = Clock::now();
   // Killed once part of the file is in.
-  json at_kill = WaitFor(path, [](const json& j) { return j["units"].get<int64_t>() > 0; }, 60);
+  json at_kill = WaitFor(
+      path, [](const json& j) { return j["units"].get<int64_t>() > 0; }, 60);
   const double killed_after = Seconds(Clock::now() - sent);
   const int64_t units_at_kill = at_kill["units"];
   ASSERT_EQ(at_kill["status"], "running") << at_kill.dump();
   const double restart = KillAndRestart();
   const Clock::time_point restarted = Clock::now();
-  json done = WaitFor(path, [](const json& j) { return j["status"] != "running"; }, 120);
+  json done = WaitFor(
+      path, [](const json& j) { return j["status"] != "running"; }, 120);
   const double resumed_in = Seconds(Clock::now() - restarted);
   EXPECT_EQ(done["status"], "succeeded") << done.dump();
   json info = Get("/v1/tm/" + store);
@@ -178,7 +180,9 @@ TEST_F(FaultDrill, AJobKilledInEachStageFinishesWithEverySegmentOnce) {
     for (const auto& [en, es] : Sentences(n * (job_number + 1))) segments.push_back(en);
     segments.erase(segments.begin(), segments.begin() + n * job_number);
     ++job_number;
-    json body = {{"source_lang", "en"}, {"target_langs", {"es"}}, {"segments", segments},
+    json body = {{"source_lang", "en"},
+                 {"target_langs", {"es"}},
+                 {"segments", segments},
                  {"tm_store", store}};
     HttpResponse submitted = Call("POST", "/v1/jobs", body.dump());
     ASSERT_EQ(submitted.status / 100, 2) << submitted.body;
@@ -202,8 +206,10 @@ TEST_F(FaultDrill, AJobKilledInEachStageFinishesWithEverySegmentOnce) {
     const Clock::time_point restarted = Clock::now();
     json job = WaitFor(
         "/v1/jobs/" + id,
-        [](const json& j) { return j["status"] == "post_editing" || j["status"] == "completed" ||
-                                   j["status"] == "failed"; },
+        [](const json& j) {
+          return j["status"] == "post_editing" || j["status"] == "completed" ||
+                 j["status"] == "failed";
+        },
         180);
     const double finished_in = Seconds(Clock::now() - restarted);
     EXPECT_NE(job["status"], "failed") << job.dump();
@@ -283,8 +289,11 @@ class DiskFullDrill : public FaultDrill {
  protected:
   void SetUp() override {
     FaultDrill::SetUp();
-    RunResult mounted = test::Run({"/usr/bin/mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dir_});
-    if (mounted.exit_code != 0) GTEST_SKIP() << "mounting a tmpfs needs root (exit " << mounted.exit_code << "): " << mounted.err;
+    RunResult mounted =
+        test::Run({"/usr/bin/mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dir_});
+    if (mounted.exit_code != 0)
+      GTEST_SKIP() << "mounting a tmpfs needs root (exit " << mounted.exit_code
+                   << "): " << mounted.err;
     mounted_ = true;
   }
   void TearDown() override {
@@ -315,8 +324,8 @@ TEST_F(DiskFullDrill, AFullDiskRefusesWritesClearlyLosesNothingAndRecovers) {
   auto batch = [&](int64_t number) {
     json segments = json::array();
     for (int i = 0; i < 50; ++i) {
-      const std::string text = "segment " + std::to_string(number) + "." + std::to_string(i) +
-                               " " + std::string(600, 'a' + (number + i) % 26);
+      const std::string text = "segment " + std::to_string(number) + "." + std::to_string(i) + " " +
+                               std::string(600, 'a' + (number + i) % 26);
       segments.push_back({{"source", text}, {"target", "es " + text}});
     }
     return json{{"segments", segments}}.dump();
@@ -338,8 +347,8 @@ TEST_F(DiskFullDrill, AFullDiskRefusesWritesClearlyLosesNothingAndRecovers) {
   EXPECT_EQ(refused.size(), 1u) << refusal;
   EXPECT_EQ(refused.begin()->first, 507) << refusal;
   EXPECT_NE(refusal.find("insufficient_storage"), std::string::npos) << refusal;
-  HttpResponse upload = Call("POST", "/v1/tm/" + store + "/imports",
-                             std::string(2 << 20, ' '), "application/x-tmx+xml");
+  HttpResponse upload = Call("POST", "/v1/tm/" + store + "/imports", std::string(2 << 20, ' '),
+                             "application/x-tmx+xml");
   EXPECT_EQ(upload.status, 507) << upload.body;
   EXPECT_EQ(Get("/v1/tm/" + store)["segment_count"], acked);
   EXPECT_EQ(test::Fetch(server_->port(), "GET", "/healthz").status, 200);
@@ -362,7 +371,8 @@ TEST_F(DiskFullDrill, AFullDiskRefusesWritesClearlyLosesNothingAndRecovers) {
   server_->Signal(SIGTERM);
   EXPECT_EQ(server_->Wait(), 0);
   server_.reset();
-  const std::string now = absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone());
+  const std::string now =
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone());
   RunResult restored =
       test::Run({VERSO_BINARY, "--data-dir", dir_, "restore", backup, "--to", now, "--force"});
   EXPECT_EQ(restored.exit_code, 0) << restored.err << restored.out;

@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/drills/drill.h"
 #include "tests/http_client.h"
 #include "tests/process.h"
 #include "tests/verso_server.h"
@@ -34,14 +35,6 @@ namespace verso::test {
 namespace {
 
 using json = nlohmann::json;
-using Clock = std::chrono::steady_clock;
-
-int EnvInt(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  return v == nullptr ? fallback : std::atoi(v);
-}
-
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 class PgFailoverDrill : public ::testing::Test {
  protected:

@@ -1,11 +1,11 @@
 // Drill: an operator's mistake wipes the TM, and the database is recovered to the moment before
 // it. On PostgreSQL, scripts/pitr runs PostgreSQL archiving its WAL into a pgBackRest repository
-// (real Debian packages on 127.0.0.1); on SQLite, verso's own backup and change log. Segments are added through the API before and after
-// `verso backup`; a target time is taken; more segments follow; then every segment is deleted.
-// `verso restore --to TARGET` and a restart bring back exactly what was acknowledged before the
-// target and nothing after it. Measured beside the platform spec's backup rows: the time from the
-// stop to the first write accepted again (complete rebuild < 4 h), and the acknowledged writes
-// lost (RPO < 1 h).
+// (real Debian packages on 127.0.0.1); on SQLite, verso's own backup and change log. Segments are
+// added through the API before and after `verso backup`; a target time is taken; more segments
+// follow; then every segment is deleted. `verso restore --to TARGET` and a restart bring back
+// exactly what was acknowledged before the target and nothing after it. Measured beside the
+// platform spec's backup rows: the time from the stop to the first write accepted again (complete
+// rebuild < 4 h), and the acknowledged writes lost (RPO < 1 h).
 //
 // Bounded for CI: 150 segments per phase. VERSO_DRILL_SEGMENTS makes it bigger (`make drills`).
 #include <gtest/gtest.h>
@@ -23,6 +23,7 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "tests/drills/drill.h"
 #include "tests/http_client.h"
 #include "tests/process.h"
 #include "tests/verso_server.h"
@@ -31,14 +32,6 @@ namespace verso::test {
 namespace {
 
 using json = nlohmann::json;
-using Clock = std::chrono::steady_clock;
-
-int EnvInt(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  return v == nullptr ? fallback : std::atoi(v);
-}
-
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 class RecoveryDrill : public ::testing::TestWithParam<bool> {
  protected:
@@ -224,8 +217,8 @@ TEST_P(RecoveryDrill, AWipedTmIsRecoveredToJustBeforeTheMistake) {
         "again %.1f s   spec: complete rebuild < 4 h\n"
         "  data lost: %d of %zu acknowledged writes before the target; %d writes after it came "
         "back   spec: RPO < 1 h\n",
-        before.size(), n, later.size(), backup_seconds, restore_seconds, rebuild_seconds,
-        missing, before.size(), leaked);
+        before.size(), n, later.size(), backup_seconds, restore_seconds, rebuild_seconds, missing,
+        before.size(), leaked);
   }
 }
 

@@ -69,8 +69,8 @@ absl::StatusOr<std::string> Setting(sqlite3* db, const std::string& name) {
 absl::Status CheckBackup(sqlite3* db, const std::string& src) {
   auto version = Column(db, "SELECT count(*) FROM schema_migrations");
   if (!version.ok()) {
-    return absl::DataLossError(StrCat(src, ": not a verso database (", version.status().message(),
-                                      ")"));
+    return absl::DataLossError(
+        StrCat(src, ": not a verso database (", version.status().message(), ")"));
   }
   VERSO_ASSIGN_OR_RETURN(auto check, Column(db, "PRAGMA integrity_check"));
   if (check.empty() || check[0] != "ok") {
@@ -213,7 +213,8 @@ absl::StatusOr<RestoreReport> RestoreSqlite(const std::string& src, const std::s
   {
     Db db;
     s = Open(work, SQLITE_OPEN_READWRITE, &db);
-    if (s.ok() && options.to.has_value()) s = Replay(db.db, options.change_log, *options.to, &report);
+    if (s.ok() && options.to.has_value())
+      s = Replay(db.db, options.change_log, *options.to, &report);
     // A new history starts here: the old change log's later records are not part of it.
     if (s.ok()) {
       s = Exec(db.db, StrCat("DELETE FROM cluster_settings WHERE name = 'backup.change_seq'; "

@@ -14,19 +14,18 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "common/crypto.h"
 #include "common/hash.h"
 #include "common/json.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "storage/record_codec.h"
-#include "common/crypto.h"
 #include "storage/sqlite/change_log.h"
 #include "storage/sqlite/sqlite_db.h"
 #include "storage/sqlite/sqlite_jobs.h"
 #include "storage/storage.h"
 
 namespace verso::storage {
-
 
 namespace {
 
@@ -427,11 +426,10 @@ class SqliteDatabase : public Database,
     if (!options.change_log.empty()) {
       VERSO_ASSIGN_OR_RETURN(std::string id, repo->Setting("change_log.id", RandomToken(12)));
       absl::MutexLock lock(&repo->pool_->write_mu);
-      VERSO_ASSIGN_OR_RETURN(
-          repo->change_log_,
-          sqlite::ChangeLog::Attach(repo->pool_->writer->raw(), options.change_log, id,
-                                    static_cast<int>(std::size(kMigrations)),
-                                    options.synchronous_full));
+      VERSO_ASSIGN_OR_RETURN(repo->change_log_, sqlite::ChangeLog::Attach(
+                                                    repo->pool_->writer->raw(), options.change_log,
+                                                    id, static_cast<int>(std::size(kMigrations)),
+                                                    options.synchronous_full));
     }
     repo->jobs_ = NewSqliteJobs(repo->pool_.get());
     return std::unique_ptr<Database>(std::move(repo));
@@ -1204,8 +1202,8 @@ class SqliteDatabase : public Database,
 
   std::unique_ptr<ConnectionPool> pool_;  // shared with jobs_, which goes first
   std::unique_ptr<JobRepository> jobs_;
-  // Hooked into pool_->writer (destroyed before it); used with pool_->write_mu held.
-  std::unique_ptr<sqlite::ChangeLog> change_log_;
+  // Hooked into pool_->writer (destroyed before it).
+  std::unique_ptr<sqlite::ChangeLog> change_log_ ABSL_PT_GUARDED_BY(pool_->write_mu);
 
   SqliteDatabase() = default;
 
