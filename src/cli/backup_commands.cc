@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cli/cli.h"
@@ -238,6 +239,13 @@ void RestorePostgres(Environment* env, int* exit_code, const std::vector<std::st
   args.push_back("restore");
   const absl::Time start = absl::Now();
   auto out = RunPgBackRest(pgbackrest, args, absl::Hours(24));
+  if (!out.ok() && absl::StrContains(out.status().message(), "unable to find backup set")) {
+    return Fail(env, exit_code,
+                absl::FailedPreconditionError(StrCat(
+                    out.status().message(),
+                    " (no backup ended before that time; pgBackRest keeps a backup's end in "
+                    "whole seconds: give a time after it, or name an older backup as SRC)")));
+  }
   if (!out.ok()) return Fail(env, exit_code, out.status());
   ForgetSnapshots(env);
   env->out() << "Restored with pgBackRest in " << absl::FormatDuration(absl::Now() - start)
