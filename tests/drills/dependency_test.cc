@@ -24,8 +24,8 @@
 #include <thread>
 #include <vector>
 
-#include "tests/fake_http_server.h"
 #include "tests/drills/drill.h"
+#include "tests/fake_http_server.h"
 #include "tests/http_client.h"
 #include "tests/process.h"
 #include "tests/verso_server.h"

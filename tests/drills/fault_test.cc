@@ -19,13 +19,16 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "tests/fake_http_server.h"
+#include "common/file.h"
 #include "tests/drills/drill.h"
+#include "tests/fake_http_server.h"
 #include "tests/http_client.h"
 #include "tests/process.h"
 #include "tests/verso_server.h"
+#include "text/text.h"
 
 namespace verso::test {
 namespace {
@@ -33,25 +36,7 @@ namespace {
 using json = nlohmann::json;
 
 std::vector<std::string> Lines(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::string> out;
-  for (std::string line; std::getline(in, line);) out.push_back(line);
-  return out;
-}
-
-std::string XmlEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '<')
-      out += "&lt;";
-    else if (c == '&')
-      out += "&amp;";
-    else if (c == '>')
-      out += "&gt;";
-    else
-      out += c;
-  }
-  return out;
+  return absl::StrSplit(ReadFile(path).value_or(""), '\n', absl::SkipEmpty());
 }
 
 // `n` distinct English sentences (FLORES devtest, numbered once the file runs out), with their
@@ -131,8 +116,8 @@ TEST_F(FaultDrill, ATmxImportKilledMidwayResumesAndEndsWithEveryUnitOnce) {
       "creationtoolversion=\"1\" segtype=\"sentence\" o-tmf=\"x\" adminlang=\"en\" srclang=\"en\" "
       "datatype=\"plaintext\"/><body>\n";
   for (const auto& [en, es] : Sentences(n)) {
-    tmx += "<tu><tuv xml:lang=\"en\"><seg>" + XmlEscape(en) +
-           "</seg></tuv><tuv xml:lang=\"es\"><seg>" + XmlEscape(es) + "</seg></tuv></tu>\n";
+    tmx += "<tu><tuv xml:lang=\"en\"><seg>" + text::EscapeText(en) +
+           "</seg></tuv><tuv xml:lang=\"es\"><seg>" + text::EscapeText(es) + "</seg></tuv></tu>\n";
   }
   tmx += "</body></tmx>\n";
   const std::string store = NewStore();
