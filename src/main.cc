@@ -325,7 +325,8 @@ std::vector<ConfigOption> MtOptions() {
        .default_value = "",
        .help = "A notice every client is shown in /v1/status and in translate responses' notes, "
                "whatever the level; during a region failover: \"Temporary latency increase "
-               "expected\""},
+               "expected\". `verso notice set|clear` changes it while verso runs (and overrides "
+               "this)"},
       {.name = "mt.fast_mode_latency",
        .type = T::kDuration,
        .default_value = "5s",
@@ -1087,6 +1088,11 @@ class Runtime : public cli::Environment {
       absl::Status ping = db_->Ping();
       b.mt->degradation.SetDatabaseHealthy(ping.ok());
       if (!ping.ok()) log::Error("storage.unhealthy", {{"error", ping.message()}});
+      // The operators' notice `verso notice` stored overrides the option once set.
+      if (auto stored = db_->cluster().GetSetting(cli::kNoticeSetting);
+          stored.ok() && stored->has_value()) {
+        b.mt->degradation.SetNotice(**stored);
+      }
     });
     // What other processes (the CLI, workers) change reaches this one's indexes.
     Every sync(std::chrono::seconds(1), [&] {
@@ -1562,6 +1568,7 @@ int Main(int argc, char** argv) {
   cli::AddAutoscaleCommands(&app, &runtime, &exit_code);
   cli::AddAuditCommands(&app, &runtime, &exit_code);
   cli::AddBackupCommands(&app, &runtime, &exit_code);
+  cli::AddNoticeCommands(&app, &runtime, &exit_code);
   AddAdminCommands(&app, &runtime, &exit_code);
   app.parse_complete_callback([&] {
     runtime.serving = serve_cmd->parsed() || worker_cmd->parsed();

@@ -142,6 +142,45 @@ TEST_F(MtApiTest, AnOperatorsNoticeReachesTranslationsStatusAndMetrics) {
   EXPECT_THAT(Send("GET", "/metrics", "").body, HasSubstr("\nverso_notice 1\n"));
 }
 
+// `verso notice set|clear` while the server runs: the stored notice replaces the option's within
+// the server's next health round (5 s), without a restart, and the change is in the audit log.
+TEST_F(MtApiTest, AStoredNoticeIsShownAndClearedWithoutARestart) {
+  Start({"degradation.notice=from the configuration"});
+  auto notice_now = [&](const json& want) {
+    json st;
+    for (int i = 0; i < 150; ++i) {  // up to 15 s: the server reads the setting every 5 s
+      int status = 0;
+      st = Call("GET", "/v1/status", "", nullptr, &status);
+      if (st["degradation"]["notice"] == want) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ADD_FAILURE() << "notice never became " << want.dump() << ": " << st.dump();
+    return false;
+  };
+  auto verso = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {VERSO_BINARY, "--data-dir", dir_});
+    return test::Run(args);
+  };
+  test::RunResult set = verso({"notice", "set", "Temporary latency increase expected"});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  EXPECT_EQ(set.out,
+            "Notice set: Temporary latency increase expected; every verso serve shows it within "
+            "5 s\n");
+  ASSERT_TRUE(notice_now("Temporary latency increase expected"));
+  json r = Translate({{"source_lang", "en"}, {"target_lang", "es"}, {"segments", {"Hello."}}});
+  EXPECT_EQ(r["notes"], json::array({"Temporary latency increase expected"}));
+  ASSERT_EQ(verso({"notice", "clear"}).exit_code, 0);
+  ASSERT_TRUE(notice_now(nullptr));  // no notice
+  EXPECT_EQ(verso({"notice", "show"}).out, "No notice (cleared)\n");
+  // A notice that would break a response's notes is refused, naming why.
+  test::RunResult bad = verso({"notice", "set", "two\nlines"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.err, "verso: error: the notice holds a control character (a line break?)\n");
+  test::RunResult audit = verso({"audit", "list"});
+  EXPECT_THAT(audit.out, HasSubstr("\"action\":\"verso notice set\""));
+  EXPECT_THAT(audit.out, HasSubstr("\"action\":\"verso notice clear\""));
+}
+
 TEST_F(MtApiTest, TranslationMemoryMatchesComeFirst) {
   Start({});
   int status = 0;

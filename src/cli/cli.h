@@ -76,6 +76,9 @@ void AddQeCommands(CLI::App* app, Environment* env, int* exit_code);
 // `verso backup DEST`, `verso restore SRC`, `verso verify [--against FILE]`
 // (backup_commands.cc).
 void AddBackupCommands(CLI::App* app, Environment* env, int* exit_code);
+// `verso notice set|clear|show` (notice_commands.cc): the stored operators' notice.
+inline constexpr char kNoticeSetting[] = "degradation.notice";
+void AddNoticeCommands(CLI::App* app, Environment* env, int* exit_code);
 // `verso audit verify|list` (audit_commands.cc).
 void AddAuditCommands(CLI::App* app, Environment* env, int* exit_code);
 // `verso autoscale plan` (ops/autoscale.h).

@@ -639,6 +639,10 @@ class ClusterRepository {
   // The setting's value; when it has none yet, `initial` is stored and returned (the first
   // process to ask decides, every later one reads the same).
   virtual absl::StatusOr<std::string> Setting(std::string_view name, std::string_view initial) = 0;
+  // The setting's value, or nullopt when it has none (nothing is stored).
+  virtual absl::StatusOr<std::optional<std::string>> GetSetting(std::string_view name) = 0;
+  // Stores the setting's value, replacing any.
+  virtual absl::Status PutSetting(std::string_view name, std::string_view value) = 0;
 };
 
 // The operations of one database that moving a TM store between databases (shards) uses; see

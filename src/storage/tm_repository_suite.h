@@ -360,6 +360,16 @@ TEST_P(TmRepositorySuite, ClusterNodesHeartbeatLeaveAndSettingsAreDecidedOnce) {
   ASSERT_TRUE(first.ok() && second.ok());
   EXPECT_EQ(*first, "one");
   EXPECT_EQ(*second, "one");
+  // Read without storing; replaced on purpose.
+  auto none = c.GetSetting("notice");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  ASSERT_TRUE(c.PutSetting("notice", "Temporary latency increase expected").ok());
+  ASSERT_TRUE(c.PutSetting("secret", "three").ok());
+  auto notice = c.GetSetting("notice");
+  ASSERT_TRUE(notice.ok() && notice->has_value());
+  EXPECT_EQ(**notice, "Temporary latency increase expected");
+  EXPECT_EQ(*c.Setting("secret", "four"), "three");
 }
 
 TEST_P(TmRepositorySuite, EnginePoliciesPutGetListDelete) {

@@ -260,6 +260,24 @@ class PgDatabase : public Database,
     });
   }
 
+  absl::StatusOr<std::optional<std::string>> GetSetting(std::string_view name) override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::optional<std::string>> {
+      pqxx::result r = tx.Exec("SELECT value FROM cluster_settings WHERE name = $1", {name});
+      if (r.empty()) return std::nullopt;
+      return Str(r[0][0]);
+    });
+  }
+
+  absl::Status PutSetting(std::string_view name, std::string_view value) override {
+    return pool_->Write([&](Tx& tx) -> absl::Status {
+      tx.Exec(
+          "INSERT INTO cluster_settings(name, value) VALUES($1,$2) "
+          "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+          {name, value});
+      return absl::OkStatus();
+    });
+  }
+
   // ---- API keys ----
 
   absl::Status CreateKey(const ApiKeyRecord& key) override {

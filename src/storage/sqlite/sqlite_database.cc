@@ -654,6 +654,27 @@ class SqliteDatabase : public Database,
     return value;
   }
 
+  absl::StatusOr<std::optional<std::string>> GetSetting(std::string_view name) override {
+    Reader r(pool_.get());
+    VERSO_ASSIGN_OR_RETURN(Stmt * get,
+                           r->Prepare("SELECT value FROM cluster_settings WHERE name = ?"));
+    get->Reset().Bind(1, name);
+    VERSO_ASSIGN_OR_RETURN(bool row, get->Step());
+    std::optional<std::string> value;
+    if (row) value = std::string(get->Text(0));
+    get->Reset();
+    return value;
+  }
+
+  absl::Status PutSetting(std::string_view name, std::string_view value) override {
+    absl::MutexLock lock(&pool_->write_mu);
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * put, pool_->writer->Prepare("INSERT INTO cluster_settings(name, value) VALUES(?,?) "
+                                           "ON CONFLICT(name) DO UPDATE SET value = excluded.value"));
+    put->Reset().Bind(1, name).Bind(2, value);
+    return put->Run();
+  }
+
   // ---- Engine policies ----
 
   absl::Status PutPolicy(const EnginePolicyRecord& p) override {
