@@ -669,8 +669,9 @@ class SqliteDatabase : public Database,
   absl::Status PutSetting(std::string_view name, std::string_view value) override {
     absl::MutexLock lock(&pool_->write_mu);
     VERSO_ASSIGN_OR_RETURN(
-        Stmt * put, pool_->writer->Prepare("INSERT INTO cluster_settings(name, value) VALUES(?,?) "
-                                           "ON CONFLICT(name) DO UPDATE SET value = excluded.value"));
+        Stmt * put,
+        pool_->writer->Prepare("INSERT INTO cluster_settings(name, value) VALUES(?,?) "
+                               "ON CONFLICT(name) DO UPDATE SET value = excluded.value"));
     put->Reset().Bind(1, name).Bind(2, value);
     return put->Run();
   }
