@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +24,15 @@ std::vector<char*> CStrings(const std::vector<std::string>& v) {
   for (const auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
   out.push_back(nullptr);
   return out;
+}
+
+// In a child just forked: it dies with the test process (a crash, or ctest killing it at its
+// timeout) instead of living on holding ctest's output pipe, which made ctest wait out the whole
+// timeout. PR_SET_PDEATHSIG fires when the forking *thread* exits: start children from the test's
+// own thread (every test does).
+void DieWithParent(pid_t parent) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(127);  // the parent died before the line above
 }
 
 int DecodeStatus(int status) {
@@ -66,8 +76,10 @@ RunResult Run(const std::vector<std::string>& argv, const std::vector<std::strin
   int out_pipe[2], err_pipe[2];
   if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0) std::abort();
   const std::vector<std::string> full_env = ChildEnv(argv, env);
+  const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid == 0) {
+    DieWithParent(parent);
     dup2(out_pipe[1], 1);
     dup2(err_pipe[1], 2);
     // Nothing else goes to the child: a daemon it starts (pg_ctl's postmaster, redis-server)
@@ -109,8 +121,10 @@ Child::Child(const std::vector<std::string>& argv, const std::vector<std::string
   int p[2];
   if (pipe(p) != 0) std::abort();
   const std::vector<std::string> full_env = ChildEnv(argv, env);
+  const pid_t parent = getpid();
   pid_ = fork();
   if (pid_ == 0) {
+    DieWithParent(parent);
     dup2(p[1], 1);
     if (!stderr_path.empty()) {
       int fd = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
