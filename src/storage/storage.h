@@ -785,8 +785,9 @@ struct SqliteOptions {
   bool synchronous_full = true;
   int read_connections = 4;
   // The change log's directory (empty: none): every committed write transaction, for `verso
-  // restore --to TIME` between backups.
+  // restore --to TIME` between backups. A new file starts once one holds this much.
   std::string change_log;
+  int64_t change_log_file_bytes = 16 << 20;
 };
 
 // Where an SQLite database keeps its change log (SqliteOptions::change_log) by default.

@@ -114,17 +114,33 @@ absl::StatusOr<int64_t> ReadFile(const std::string& path, int64_t offset,
 
 absl::StatusOr<std::unique_ptr<ChangeLog>> ChangeLog::Attach(sqlite3* db, const std::string& dir,
                                                              const std::string& id, int schema,
-                                                             bool sync) {
+                                                             bool sync, int64_t max_file_bytes) {
   std::unique_ptr<ChangeLog> log(new ChangeLog());
   log->db_ = db;
   log->dir_ = dir;
   log->schema_ = schema;
   log->sync_ = sync;
+  log->max_file_bytes_ = max_file_bytes;
+  // Two processes opening a new database at once must not set each other's fresh log aside:
+  // the check and the setting up happen under a lock beside the directory.
+  const std::string setup_lock = dir + ".lock";
+  const int setup_fd = ::open(setup_lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (setup_fd < 0) {
+    return absl::UnavailableError(StrCat(setup_lock, ": ", std::strerror(errno)));
+  }
+  struct SetupLock {
+    int fd;
+    ~SetupLock() { ::close(fd); }  // closing releases the flock
+  } setup{setup_fd};
+  ::flock(setup_fd, LOCK_EX);
   std::error_code ec;
   if (IdOf(dir) != id) {
     // Another database's log, or one a restore left behind: set aside, never appended to.
     if (std::filesystem::exists(dir, ec)) {
-      const std::string aside = StrCat(dir, ".replaced-", absl::ToUnixSeconds(absl::Now()));
+      std::string aside = StrCat(dir, ".replaced-", absl::ToUnixSeconds(absl::Now()));
+      for (int n = 2; std::filesystem::exists(aside, ec); ++n) {  // two restores in a second
+        aside = StrCat(dir, ".replaced-", absl::ToUnixSeconds(absl::Now()), "-", n);
+      }
       std::filesystem::rename(dir, aside, ec);
       if (ec) return absl::UnavailableError(StrCat(dir, ": cannot be set aside: ", ec.message()));
     }
@@ -138,11 +154,8 @@ absl::StatusOr<std::unique_ptr<ChangeLog>> ChangeLog::Attach(sqlite3* db, const 
   if (log->lock_fd_ < 0) {
     return absl::UnavailableError(StrCat(dir, "/LOCK: ", std::strerror(errno)));
   }
-  ::flock(log->lock_fd_, LOCK_EX);
-  log->locked_ = true;
-  absl::Status caught = log->CatchUp();
-  log->ReleaseLock();
-  VERSO_RETURN_IF_ERROR(caught);
+  // The log's end is read before the first append (CatchUp), not here: a process that only
+  // reads (most CLI commands) never reads the log.
   VERSO_RETURN_IF_ERROR(log->StartSession());
   sqlite3_commit_hook(db, &ChangeLog::OnCommit, log.get());
   sqlite3_rollback_hook(db, &ChangeLog::OnRollback, log.get());
@@ -256,6 +269,9 @@ absl::Status ChangeLog::Append(const std::string& changeset) {
     return absl::ResourceExhaustedError("a transaction's changeset is over 1 GiB");
   }
   VERSO_RETURN_IF_ERROR(CatchUp());
+  // Files of a bounded size: what a process reads to find the log's end, and what can be deleted
+  // once older than the oldest backup.
+  if (file_end_ >= max_file_bytes_) VERSO_RETURN_IF_ERROR(OpenFile(last_seq_ + 1, true));
   std::string record(kHeader, '\0');
   std::memcpy(record.data(), kMagic, 4);
   Put64(record.data() + 8, static_cast<uint64_t>(last_seq_ + 1));

@@ -42,11 +42,11 @@ class ChangeLog {
   // Records the transactions of `db` (a writer connection, with the database's schema at version
   // `schema`) into `dir`, whose id must be `id` (the database's change_log.id setting); a
   // directory that is missing or names another id is started afresh under `id`. `sync`:
-  // fdatasync every record (the database's synchronous=FULL). Takes over `db`'s WAL hook (and
-  // does its automatic checkpoints).
+  // fdatasync every record (the database's synchronous=FULL). A new file starts once one holds
+  // `max_file_bytes`. Takes over `db`'s WAL hook (and does its automatic checkpoints).
   static absl::StatusOr<std::unique_ptr<ChangeLog>> Attach(sqlite3* db, const std::string& dir,
                                                            const std::string& id, int schema,
-                                                           bool sync);
+                                                           bool sync, int64_t max_file_bytes);
   ~ChangeLog();
   ChangeLog(const ChangeLog&) = delete;
   ChangeLog& operator=(const ChangeLog&) = delete;
@@ -83,6 +83,7 @@ class ChangeLog {
   std::string dir_;
   int schema_ = 0;
   bool sync_ = false;
+  int64_t max_file_bytes_ = 0;
   int lock_fd_ = -1;
   bool locked_ = false;
   int fd_ = -1;             // the newest file, open for appending

@@ -3,6 +3,7 @@
 // only when everything applied.
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -116,6 +117,25 @@ std::string Time(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", t, absl::UTCTimeZone());
 }
 
+// The change log named `id`: `dir`, or one a restore set aside beside it (the history a restore
+// left, which an earlier backup may still be brought forward with: a second try at a better
+// time), the newest first. "" when none is.
+std::string FindLog(const std::string& dir, const std::string& id) {
+  if (sqlite::ChangeLog::IdOf(dir) == id) return dir;
+  const std::filesystem::path path(dir);
+  const std::string prefix = path.filename().string() + ".replaced-";
+  std::vector<std::string> aside;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(path.parent_path(), ec)) {
+    if (e.path().filename().string().starts_with(prefix)) aside.push_back(e.path().string());
+  }
+  std::sort(aside.rbegin(), aside.rend());
+  for (const std::string& candidate : aside) {
+    if (sqlite::ChangeLog::IdOf(candidate) == id) return candidate;
+  }
+  return "";
+}
+
 // Applies the change log's records after the backup's position, up to `to`, in one transaction
 // (with the triggers set aside: the log holds what they wrote too).
 absl::Status Replay(sqlite3* db, const std::string& dir, absl::Time to, RestoreReport* report) {
@@ -126,9 +146,11 @@ absl::Status Replay(sqlite3* db, const std::string& dir, absl::Time to, RestoreR
     return absl::FailedPreconditionError(
         "--to: this backup was taken without a change log; restore it without --to");
   }
-  if (sqlite::ChangeLog::IdOf(dir) != id) {
+  const std::string log = FindLog(dir, id);
+  if (log.empty()) {
     return absl::FailedPreconditionError(
-        StrCat("--to: ", dir, " is not the change log of the database this backup was taken from"));
+        StrCat("--to: neither ", dir, " nor a log set aside beside it (", dir,
+               ".replaced-*) is the change log of the database this backup was taken from"));
   }
   VERSO_ASSIGN_OR_RETURN(auto version, Column(db, "SELECT MAX(version) FROM schema_migrations"));
   const std::string schema = version.empty() ? "0" : version[0];
@@ -141,14 +163,14 @@ absl::Status Replay(sqlite3* db, const std::string& dir, absl::Time to, RestoreR
     VERSO_RETURN_IF_ERROR(Exec(db, StrCat("DROP TRIGGER \"", name, "\"")));
   }
   int64_t expected = position + 1;
-  absl::Status s = sqlite::ChangeLog::Read(dir, position, [&](const sqlite::ChangeRecord& r) {
+  absl::Status s = sqlite::ChangeLog::Read(log, position, [&](const sqlite::ChangeRecord& r) {
     if (r.at > to) {
       report->first_left = r.at;
       return absl::CancelledError("past the target");
     }
     if (r.seq != expected) {
       return absl::DataLossError(
-          StrCat(dir, ": records ", expected, " to ", r.seq - 1, " of the change log are missing"));
+          StrCat(log, ": records ", expected, " to ", r.seq - 1, " of the change log are missing"));
     }
     if (StrCat(r.schema) != schema) {
       return absl::FailedPreconditionError(
@@ -161,7 +183,7 @@ absl::Status Replay(sqlite3* db, const std::string& dir, absl::Time to, RestoreR
         &OnConflict, &conflict, nullptr, nullptr, SQLITE_CHANGESETAPPLY_NOSAVEPOINT);
     if (rc != SQLITE_OK) {
       return absl::DataLossError(StrCat(
-          "record ", r.seq, " (", Time(r.at), ") of ", dir, " does not apply to the backup: ",
+          "record ", r.seq, " (", Time(r.at), ") of ", log, " does not apply to the backup: ",
           conflict.table.empty() ? sqlite3_errmsg(db)
                                  : StrCat(conflict.table, ": ", ConflictName(conflict.kind))));
     }

@@ -426,10 +426,11 @@ class SqliteDatabase : public Database,
     if (!options.change_log.empty()) {
       VERSO_ASSIGN_OR_RETURN(std::string id, repo->Setting("change_log.id", RandomToken(12)));
       absl::MutexLock lock(&repo->pool_->write_mu);
-      VERSO_ASSIGN_OR_RETURN(repo->change_log_, sqlite::ChangeLog::Attach(
-                                                    repo->pool_->writer->raw(), options.change_log,
-                                                    id, static_cast<int>(std::size(kMigrations)),
-                                                    options.synchronous_full));
+      VERSO_ASSIGN_OR_RETURN(
+          repo->change_log_,
+          sqlite::ChangeLog::Attach(repo->pool_->writer->raw(), options.change_log, id,
+                                    static_cast<int>(std::size(kMigrations)),
+                                    options.synchronous_full, options.change_log_file_bytes));
     }
     repo->jobs_ = NewSqliteJobs(repo->pool_.get());
     return std::unique_ptr<Database>(std::move(repo));
