@@ -1,7 +1,10 @@
 // The SQLite change log and restores to a time (storage.h: RestoreSqlite, SqliteOptions::
 // change_log): every row of every table after a restore to T is what the database held at T.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -203,6 +206,29 @@ TEST_F(ChangeLogTest, ConcurrentGroupCommitsAndASecondWriterAreAllInTheLog) {
   }
   for (auto& t : threads) t.join();
   other.reset();
+  Mark();
+  db_.reset();
+  auto report = RestoreTo(backup, dir_ + "/restored.db", absl::Now());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(Dump(dir_ + "/restored.db"), marks_[0].second);
+}
+
+// A write transaction that changes no row writes no WAL frame (no WAL hook follows its commit):
+// it must not leave the log's lock held, or another process's next commit waits forever (a CLI
+// import beside a server whose job lease matched no task hung that way).
+TEST_F(ChangeLogTest, ATransactionThatChangesNothingLeavesTheLockFree) {
+  db_ = Open();
+  ASSERT_TRUE(db_->tm().CreateStore(Store("tm_a")).ok());
+  const int64_t id = Put(db_.get(), "tm_a", {"one"})[0];
+  ASSERT_TRUE(db_->tm().RecordUsage({{"tm_a", id + 1000, 1, absl::Now()}}).ok());  // no such row
+  const int fd = ::open((log_ + "/LOCK").c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0) << "the log's lock is still held";
+  ::close(fd);
+  // And a change after it is logged.
+  const std::string backup = dir_ + "/backup.db";
+  ASSERT_TRUE(db_->Backup(backup).ok());
+  Put(db_.get(), "tm_a", {"two"});
   Mark();
   db_.reset();
   auto report = RestoreTo(backup, dir_ + "/restored.db", absl::Now());

@@ -194,7 +194,9 @@ absl::Status ChangeLog::StartSession() {
 
 int ChangeLog::OnCommit(void* self) {
   auto* log = static_cast<ChangeLog*>(self);
-  if (!log->locked_) {
+  // A transaction that changed no row (an UPDATE that matched none) writes no WAL frame, so no
+  // WAL hook would release the lock: it takes none, having nothing to log.
+  if (!log->locked_ && !sqlite3session_isempty(log->session_)) {
     ::flock(log->lock_fd_, LOCK_EX);  // SQLite's write lock is held: commits queue in order
     log->locked_ = true;
   }
