@@ -24,6 +24,7 @@
 #include "absl/time/civil_time.h"
 #include "api/api.h"
 #include "auth/auth.h"
+#include "auth/users.h"
 #include "cache/redis.h"
 #include "cli/cli.h"
 #include "cluster/cluster.h"
@@ -829,6 +830,7 @@ class Runtime : public cli::Environment {
     ids_ = std::make_unique<IdGenerator>(Clock::Real());
     tm_ = std::make_unique<tm::TmService>(db_.get(), &Clock::Real(), ids_.get());
     keys_ = std::make_unique<auth::KeyService>(&db_->keys(), &Clock::Real(), ids_.get());
+    users_ = std::make_unique<auth::UserService>(&db_->users(), &Clock::Real(), ids_.get());
     // The server builds every index after it starts listening; the CLI builds one on first use.
     VERSO_RETURN_IF_ERROR(tm_->Load(/*build_indexes=*/false).status());
     return absl::OkStatus();
@@ -1385,6 +1387,7 @@ class Runtime : public cli::Environment {
     api::Services s;
     s.tm = tm_.get();
     s.keys = keys_.get();
+    s.users = users_.get();
     s.limiter = limiter;
     s.metrics = metrics;
     s.db = db_.get();
@@ -1458,6 +1461,11 @@ class Runtime : public cli::Environment {
   // The database's upkeep (PostgreSQL: next months' job partitions), hourly in serve and worker.
   // Also prunes audit records older than audit.retention.
   void Maintain() {
+    if (auto swept = users_->Sweep(); !swept.ok()) {
+      log::Warn("auth.sessions.sweep", {{"error", swept.status().message()}});
+    } else if (*swept > 0) {
+      log::Info("auth.sessions.swept", {{"sessions", *swept}});
+    }
     auto pruned = db_->audit().PruneAudit(absl::Now() - config_->GetDuration("audit.retention"));
     if (!pruned.ok()) {
       log::Warn("audit.prune", {{"error", pruned.status().message()}});
@@ -1489,6 +1497,7 @@ class Runtime : public cli::Environment {
   std::unique_ptr<IdGenerator> ids_;
   std::unique_ptr<tm::TmService> tm_;
   std::unique_ptr<auth::KeyService> keys_;
+  std::unique_ptr<auth::UserService> users_;
 };
 
 // `verso migrate`, `verso jobs archive`, `verso version`: each sets *exit_code.
@@ -1564,6 +1573,7 @@ int Main(int argc, char** argv) {
   worker_cmd->callback([&] { work = true; });
   cli::AddTmCommands(&app, &runtime, &exit_code);
   cli::AddKeyCommands(&app, &runtime, &exit_code);
+  cli::AddUserCommands(&app, &runtime, &exit_code);
   cli::AddQeCommands(&app, &runtime, &exit_code);
   cli::AddAutoscaleCommands(&app, &runtime, &exit_code);
   cli::AddAuditCommands(&app, &runtime, &exit_code);

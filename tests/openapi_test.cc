@@ -451,6 +451,27 @@ TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
                      R"({"source_lang":"en","target_langs":["fr"],"segments":["x"]})", jsonct);
   call("post", "/v1/jobs/{id}/cancel",
        "/v1/jobs/" + json::parse(second.body).value("id", "") + "/cancel");
+  // Workbench users and their sessions.
+  auto user =
+      call("post", "/v1/users", "/v1/users",
+           R"({"email":"ana@example.com","role":"reviewer","password":"correct horse battery"})",
+           jsonct);
+  call("post", "/v1/users", "/v1/users",
+       R"({"email":"ana@example.com","password":"correct horse battery"})", jsonct);  // 409
+  call("post", "/v1/users", "/v1/users",
+       R"({"email":"ben@example.com","role":"owner","password":"correct horse battery"})",
+       jsonct);                                                      // 422
+  call("post", "/v1/users", "/v1/users", R"({"email":1})", jsonct);  // 400
+  call("get", "/v1/users", "/v1/users?limit=1");
+  const std::string user_id = json::parse(user.body).value("id", "");
+  call("patch", "/v1/users/{id}", "/v1/users/" + user_id, R"({"name":"Ana"})", jsonct);
+  call("patch", "/v1/users/{id}", "/v1/users/usr_none", R"({"name":"Ana"})", jsonct);  // 404
+  call("post", "/v1/session", "/v1/session",
+       R"({"email":"ana@example.com","password":"correct horse battery"})", jsonct);
+  call("post", "/v1/session", "/v1/session",
+       R"({"email":"ana@example.com","password":"a wrong password"})", jsonct);  // 401
+  call("get", "/v1/session", "/v1/session");
+  call("delete", "/v1/session", "/v1/session");
   // The DeepL- and APy-compatible APIs, in their own shapes.
   const std::vector<std::pair<std::string, std::string>> form = {
       {"Content-Type", "application/x-www-form-urlencoded"}};

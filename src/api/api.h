@@ -25,6 +25,7 @@ class Clock;
 class IdGenerator;
 namespace auth {
 class KeyService;
+class UserService;
 class RateLimiter;
 }  // namespace auth
 namespace ops {
@@ -99,6 +100,7 @@ struct ServerOptions {
 struct Services {
   tm::TmService* tm = nullptr;
   auth::KeyService* keys = nullptr;
+  auth::UserService* users = nullptr;  // workbench users and sessions; null: no such routes
   auth::RateLimiter* limiter = nullptr;
   ops::Registry* metrics = nullptr;
   storage::Database* db = nullptr;

@@ -187,6 +187,13 @@ struct FormPart {
 absl::StatusOr<std::vector<FormPart>> ParseMultipart(std::string_view body,
                                                      std::string_view content_type);
 
+// Workbench users: sign in and out (POST/DELETE /v1/session, a session cookie), who is signed in
+// (GET /v1/session) and the tenant's users (/v1/users: admin keys and managers).
+void AddUserRoutes(Router* router, const Services& services);
+// The cookie that carries a workbench session, and its value in `req` ("" when absent).
+inline constexpr std::string_view kSessionCookie = "verso_session";
+std::string SessionCookie(const Request& req);
+
 void AddTmRoutes(Router* router, const Services& services);
 // A TM node's routes for its peers (Services::tm_node).
 void AddPeerRoutes(Router* router, const Services& services);

@@ -172,7 +172,7 @@ absl::Status ReadOptions(const Json& object, jobs::SubmitRequest* r) {
 absl::StatusOr<jobs::SubmitRequest> ParseSubmission(const Request& req) {
   jobs::SubmitRequest r;
   r.tenant = req.principal.tenant;
-  r.user = req.principal.key_id;
+  r.user = req.principal.id();
   r.idempotency_key = std::string(req.Header("idempotency-key"));
   if (r.idempotency_key.size() > 255 ||
       std::any_of(r.idempotency_key.begin(), r.idempotency_key.end(),
@@ -357,7 +357,7 @@ absl::StatusOr<Response> SaveDraft(const JobRoutes& c, Request& req) {
   VERSO_ASSIGN_OR_RETURN(
       storage::JobSegmentRecord seg,
       c.jobs->SaveDraft(req.principal.tenant, req.params.at("id"), req.params.at("target"), index,
-                        text, req.principal.key_id));
+                        text, req.principal.id()));
   return JsonResponse(200, SegmentJson(seg));
 }
 
@@ -374,7 +374,7 @@ absl::StatusOr<Response> Confirm(const JobRoutes& c, Request& req) {
     VERSO_RETURN_IF_ERROR(f.Finish());
   }
   auto seg = c.jobs->Confirm(req.principal.tenant, req.params.at("id"), req.params.at("target"),
-                             index, text, req.principal.key_id, override_qa);
+                             index, text, req.principal.id(), override_qa);
   if (!seg.ok()) return ConfirmError(seg.status());
   return JsonResponse(200, SegmentJson(*seg));
 }
@@ -436,22 +436,23 @@ void AddJobRoutes(Router* router, const Services& s) {
   const std::vector<std::string> json = {"application/json"};
   const std::vector<std::string> submissions = {"multipart/form-data", "application/json"};
   const std::vector<std::string> page = {"limit", "cursor"};
-  const std::string scope = "translate";
+  const std::string scope = "translate";  // submit and cancel: API keys and managers
+  const std::string edit = std::string(auth::kScopeJobsEdit);  // also post-editors, reviewers
   using B = Route::Body;
   using E = Route::Exec;
   // clang-format off
   const std::vector<Route> routes = {
     {.method = "POST", .pattern = "/v1/jobs", .scope = scope, .body = B::kUpload, .content_types = submissions, .exec = E::kLong, .handler = Bind(c, Submit), .max_body = kMaxDocumentBytes},
-    {.method = "GET",  .pattern = "/v1/jobs", .scope = scope, .handler = Bind(c, ListJobs), .query = page},
-    {.method = "GET",  .pattern = "/v1/jobs/{id}", .scope = scope, .handler = Bind(c, GetJob)},
+    {.method = "GET",  .pattern = "/v1/jobs", .scope = edit, .handler = Bind(c, ListJobs), .query = page},
+    {.method = "GET",  .pattern = "/v1/jobs/{id}", .scope = edit, .handler = Bind(c, GetJob)},
     {.method = "POST", .pattern = "/v1/jobs/{id}/cancel", .scope = scope, .handler = Bind(c, CancelJob)},
-    {.method = "GET",  .pattern = "/v1/jobs/{id}/analysis", .scope = scope, .handler = Bind(c, GetAnalysis)},
-    {.method = "GET",  .pattern = "/v1/jobs/{id}/download", .scope = scope, .exec = E::kLong, .handler = Bind(c, Download), .query = {"target"}},
-    {.method = "GET",  .pattern = "/v1/jobs/{id}/segments", .scope = scope, .handler = Bind(c, ListSegments), .query = {"target", "state", "limit", "cursor"}},
-    {.method = "GET",  .pattern = "/v1/jobs/{id}/segments/{target}/{index}", .scope = scope, .handler = Bind(c, GetSegment)},
-    {.method = "PUT",  .pattern = "/v1/jobs/{id}/segments/{target}/{index}/draft", .scope = scope, .body = B::kJson, .content_types = json, .handler = Bind(c, SaveDraft), .audited = false},
-    {.method = "POST", .pattern = "/v1/jobs/{id}/segments/{target}/{index}/confirm", .scope = scope, .body = B::kJson, .content_types = json, .handler = Bind(c, Confirm)},
-    {.method = "GET",  .pattern = "/v1/post-edits", .scope = scope, .handler = Bind(c, PostEditQueue), .query = page},
+    {.method = "GET",  .pattern = "/v1/jobs/{id}/analysis", .scope = edit, .handler = Bind(c, GetAnalysis)},
+    {.method = "GET",  .pattern = "/v1/jobs/{id}/download", .scope = edit, .exec = E::kLong, .handler = Bind(c, Download), .query = {"target"}},
+    {.method = "GET",  .pattern = "/v1/jobs/{id}/segments", .scope = edit, .handler = Bind(c, ListSegments), .query = {"target", "state", "limit", "cursor"}},
+    {.method = "GET",  .pattern = "/v1/jobs/{id}/segments/{target}/{index}", .scope = edit, .handler = Bind(c, GetSegment)},
+    {.method = "PUT",  .pattern = "/v1/jobs/{id}/segments/{target}/{index}/draft", .scope = edit, .body = B::kJson, .content_types = json, .handler = Bind(c, SaveDraft), .audited = false},
+    {.method = "POST", .pattern = "/v1/jobs/{id}/segments/{target}/{index}/confirm", .scope = edit, .body = B::kJson, .content_types = json, .handler = Bind(c, Confirm)},
+    {.method = "GET",  .pattern = "/v1/post-edits", .scope = edit, .handler = Bind(c, PostEditQueue), .query = page},
     {.method = "GET",  .pattern = "/v1/jobs/{id}/webhooks", .scope = scope, .handler = Bind(c, Deliveries), .query = page},
     {.method = "GET",  .pattern = "/v1/webhooks/secret", .scope = "admin", .exec = E::kInline, .handler = Bind(c, WebhookSecret)},
   };

@@ -32,6 +32,7 @@
 #include "api/api.h"
 #include "api/http.h"
 #include "auth/auth.h"
+#include "auth/users.h"
 #include "common/clock.h"
 #include "common/ids.h"
 #include "common/json.h"
@@ -450,6 +451,29 @@ net::awaitable<bool> Server::Impl::Handle(beast::tcp_stream& stream, beast::flat
   co_return false;
 }
 
+// Why a request carrying a session cookie may come from another site's page: a method that
+// changes something with an Origin (or Sec-Fetch-Site) that is not this site. Browsers send
+// Origin with every such request; a client without one (curl) is no browser carrying a cookie
+// it did not mean to send.
+static std::optional<std::string> CrossSite(const Request& req) {
+  if (req.method == "GET" || req.method == "HEAD") return std::nullopt;
+  const std::string_view fetch_site = req.Header("sec-fetch-site");
+  if (!fetch_site.empty() && fetch_site != "same-origin" && fetch_site != "none") {
+    return StrCat("a ", Abbreviate(fetch_site, 20),
+                  " request may not use the session cookie (sign in on this site)");
+  }
+  const std::string_view origin = req.Header("origin");
+  if (origin.empty()) return std::nullopt;
+  const size_t scheme = origin.find("://");
+  const std::string_view host = req.Header("host");
+  if (origin == "null" || scheme == std::string_view::npos || host.empty() ||
+      origin.substr(scheme + 3) != host) {
+    return StrCat("Origin ", Abbreviate(origin, 100),
+                  " is not this site: the session cookie is refused");
+  }
+  return std::nullopt;
+}
+
 net::awaitable<bool> Server::Impl::Authenticate(const Route& route, Request& req, Response& res) {
   auto refuse = [&](const absl::Status& status, absl::Duration retry) {
     if (route.auth_error) {
@@ -481,7 +505,22 @@ net::awaitable<bool> Server::Impl::Authenticate(const Route& route, Request& req
   }
   absl::StatusOr<auth::Principal> who = absl::UnauthenticatedError(
       route.token ? "missing API key" : "send the API key as Authorization: Bearer <key>");
-  if (!token.empty()) {
+  if (token.empty() && !route.token && services.users != nullptr &&
+      !(token = SessionCookie(req)).empty()) {
+    // A browser's session: its cookie goes with every request to this site, so a request that
+    // changes something must come from this site's pages (another site's form or script would
+    // ride on it).
+    if (auto forged = CrossSite(req)) {
+      refuse(absl::PermissionDeniedError(*forged), absl::ZeroDuration());
+      co_return false;
+    }
+    who = co_await net::co_spawn(
+        storage->get_executor(),
+        [&]() -> net::awaitable<absl::StatusOr<auth::Principal>> {
+          co_return services.users->Authenticate(token);
+        },
+        net::use_awaitable);
+  } else if (!token.empty()) {
     if (auto cached = services.keys->AuthenticateCached(token)) {
       who = std::move(*cached);
     } else {  // a look-up in storage: not on the I/O thread
@@ -502,7 +541,10 @@ net::awaitable<bool> Server::Impl::Authenticate(const Route& route, Request& req
     co_return false;
   }
   if (!who->Has(route.scope)) {
-    refuse(absl::PermissionDeniedError(StrCat("this key lacks the scope ", route.scope)),
+    refuse(absl::PermissionDeniedError(
+               who->user_id.empty()
+                   ? StrCat("this key lacks the scope ", route.scope)
+                   : StrCat("the role ", who->role, " may not do this (", route.scope, ")")),
            absl::ZeroDuration());
     co_return false;
   }
@@ -510,10 +552,10 @@ net::awaitable<bool> Server::Impl::Authenticate(const Route& route, Request& req
   if (services.limiter->shared()) {  // a round trip to Redis: not on the I/O thread
     allowed = co_await net::co_spawn(
         storage->get_executor(),
-        [&]() -> net::awaitable<bool> { co_return services.limiter->Allow(who->key_id, &retry); },
+        [&]() -> net::awaitable<bool> { co_return services.limiter->Allow(who->id(), &retry); },
         net::use_awaitable);
   } else {
-    allowed = services.limiter->Allow(who->key_id, &retry);
+    allowed = services.limiter->Allow(who->id(), &retry);
   }
   if (!allowed) {
     refuse(Throttled("too many requests for this key"), retry);
@@ -623,7 +665,7 @@ void Server::Impl::Audit(const Route& route, const Request& req, const Response&
   storage::AuditRecord r;
   r.at = services.clock->Now();
   r.tenant = req.principal.tenant;
-  r.actor = req.principal.key_id.empty() ? "anonymous" : StrCat("key:", req.principal.key_id);
+  r.actor = req.principal.Actor();
   r.action = StrCat(route.method, " ", route.pattern);
   for (const auto& [name, value] : req.params) {
     StrAppend(&r.target, r.target.empty() ? "" : " ", name, "=", value);
@@ -808,6 +850,7 @@ void Server::Impl::Record(const Request& req, const Route* route, const Response
                                {"bytes", static_cast<int64_t>(bytes)},
                                {"tenant", req.principal.tenant},
                                {"key", req.principal.key_id},
+                               {"user", req.principal.user_id},
                                {"request_id", req.request_id}});
   }
 }
@@ -884,6 +927,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     if (services.translate != nullptr) AddMtRoutes(&impl->router, services);
     AddQualityRoutes(&impl->router, services);
     AddJobRoutes(&impl->router, services);
+    AddUserRoutes(&impl->router, services);
   }
   for (const Route* route : [&] {
          std::vector<const Route*> all{nullptr};

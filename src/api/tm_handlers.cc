@@ -162,7 +162,7 @@ absl::StatusOr<Response> AddSegment(const TmRoutes& c, Request& req) {
   VERSO_ASSIGN_OR_RETURN(tm::SegmentRecord segment, ParseSegment(body, "", plain));
   VERSO_ASSIGN_OR_RETURN(std::vector<tm::SegmentRecord> added,
                          c.tms->AddSegments(req.principal.tenant, req.params.at("store"),
-                                            {std::move(segment)}, req.principal.key_id));
+                                            {std::move(segment)}, req.principal.id()));
   return Created(SegmentJson(added[0], plain));
 }
 
@@ -186,7 +186,7 @@ absl::StatusOr<Response> AddSegments(const TmRoutes& c, Request& req) {
   }
   VERSO_ASSIGN_OR_RETURN(std::vector<tm::SegmentRecord> added,
                          c.tms->AddSegments(req.principal.tenant, req.params.at("store"),
-                                            std::move(segments), req.principal.key_id));
+                                            std::move(segments), req.principal.id()));
   Json arr = Json::array();
   for (const auto& seg : added) arr.push_back(SegmentJson(seg, *plain));
   return JsonResponse(200, Json{{"segments", arr}});
@@ -227,7 +227,7 @@ absl::StatusOr<Response> UpdateSegment(const TmRoutes& c, Request& req) {
   segment.id = id;
   VERSO_ASSIGN_OR_RETURN(tm::SegmentRecord updated,
                          c.tms->UpdateSegment(req.principal.tenant, req.params.at("store"),
-                                              std::move(segment), req.principal.key_id));
+                                              std::move(segment), req.principal.id()));
   return JsonResponse(200, SegmentJson(updated, plain));
 }
 
@@ -389,7 +389,7 @@ absl::StatusOr<Response> StartImportOf(const TmRoutes& c, Request& req, const st
   if (size >= 0 && size <= sync_max) {
     tm::ImportOptions options;
     options.strict = strict == "true";
-    options.user = req.principal.key_id;
+    options.user = req.principal.id();
     options.source_name = "upload";
     VERSO_ASSIGN_OR_RETURN(
         tm::ImportReport report,
@@ -400,7 +400,7 @@ absl::StatusOr<Response> StartImportOf(const TmRoutes& c, Request& req, const st
   }
   VERSO_ASSIGN_OR_RETURN(
       tm::ImportInfo info,
-      c.tms->StartImport(req.principal.tenant, store, req.body_file, format, req.principal.key_id));
+      c.tms->StartImport(req.principal.tenant, store, req.body_file, format, req.principal.id()));
   req.body_file.clear();  // the background import owns the file now
   Response r = JsonResponse(202, ImportJson(info));
   r.headers.emplace_back("Location", StrCat("/v1/tm/", info.store_id, "/imports/", info.id));

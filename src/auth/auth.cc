@@ -44,8 +44,14 @@ absl::StatusOr<std::vector<std::string>> ParseScopes(std::string_view list) {
 bool Principal::Has(std::string_view scope) const {
   for (const std::string& s : scopes) {
     if (s == scope || s == kScopeAdmin) return true;
+    if (s == kScopeTranslate && scope == kScopeJobsEdit) return true;
   }
   return false;
+}
+
+std::string Principal::Actor() const {
+  if (!user_id.empty()) return StrCat("user:", user_id);
+  return key_id.empty() ? "anonymous" : StrCat("key:", key_id);
 }
 
 KeyService::KeyService(storage::KeyRepository* repo, const Clock* clock, IdGenerator* ids,
@@ -107,7 +113,7 @@ absl::StatusOr<Principal> KeyService::Authenticate(std::string_view token) {
   // The lookup was by hash; compare again in constant time to be independent of the index.
   if (key.ok() && !key->revoked() && ConstantTimeEquals(key->hash, hash)) {
     entry.valid = true;
-    entry.principal = Principal{key->tenant, key->id, key->scopes};
+    entry.principal = Principal{.tenant = key->tenant, .key_id = key->id, .scopes = key->scopes};
   }
   {
     absl::MutexLock lock(&mu_);

@@ -77,7 +77,7 @@ TEST(ScopesTest, ParseAndAdminImpliesAll) {
   EXPECT_EQ(std::string(ParseScopes("tm:read,tm:delete").status().message()),
             "scopes: unknown scope \"tm:delete\" (admin, translate, tm:read, tm:write)");
   EXPECT_FALSE(ParseScopes(" , ").ok());
-  Principal admin{"t", "k", {"admin"}};
+  Principal admin{.tenant = "t", .key_id = "k", .scopes = {"admin"}};
   EXPECT_TRUE(admin.Has("tm:write"));
   EXPECT_TRUE(admin.Has("translate"));
 }

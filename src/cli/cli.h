@@ -71,6 +71,8 @@ void AddTmCommands(CLI::App* app, Environment* env, int* exit_code);
 void AddTmShardCommands(CLI::App* tm, Environment* env, int* exit_code);
 // Registers `keys create|list|revoke`.
 void AddKeyCommands(CLI::App* app, Environment* env, int* exit_code);
+// Registers `users add|list|set` (user_commands.cc): workbench users; passwords from stdin.
+void AddUserCommands(CLI::App* app, Environment* env, int* exit_code);
 // Registers `qe eval|features` (quality estimation against human scores; no storage).
 void AddQeCommands(CLI::App* app, Environment* env, int* exit_code);
 // `verso backup DEST`, `verso restore SRC`, `verso verify [--against FILE]`

@@ -62,6 +62,7 @@ class ShardedTmImpl : public ShardedTm, public TmRepository {
   JobRepository& jobs() override { return home().db->jobs(); }
   ClusterRepository& cluster() override { return home().db->cluster(); }
   AuditRepository& audit() override { return home().db->audit(); }
+  UserRepository& users() override { return home().db->users(); }
   absl::Status Ping() override {
     for (const auto& s : shards_) {
       if (absl::Status p = s->db->Ping(); !p.ok()) {

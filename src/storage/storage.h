@@ -234,6 +234,51 @@ class KeyRepository {
   virtual absl::Status RevokeKey(std::string_view id, absl::Time when) = 0;       // NotFound
 };
 
+// A person who signs in to the workbench (API keys stay for machines). The email is the sign-in
+// name, unique within the tenant, kept lower-case.
+struct UserRecord {
+  std::string id;  // "usr_..."
+  std::string tenant;
+  std::string email;
+  std::string name;           // shown to others
+  std::string role;           // "post-editor", "reviewer" or "manager" (auth::Role)
+  std::string password_hash;  // argon2id, in the PHC string format
+  absl::Time created_at;
+  absl::Time disabled_at = absl::InfinitePast();  // not disabled
+  bool disabled() const { return disabled_at != absl::InfinitePast(); }
+};
+
+// A signed-in browser. The token itself is never stored: only its SHA-256.
+struct SessionRecord {
+  std::string hash;  // SHA-256 of the token, hex
+  std::string user_id;
+  absl::Time created_at;
+  absl::Time expires_at;
+};
+
+// Thread-safe.
+class UserRepository {
+ public:
+  virtual ~UserRepository() = default;
+  // AlreadyExists when the tenant has a user of that email.
+  virtual absl::Status CreateUser(const UserRecord& user) = 0;
+  virtual absl::StatusOr<std::vector<UserRecord>> ListUsers(std::string_view tenant) = 0;
+  virtual absl::StatusOr<UserRecord> FindUser(std::string_view id) = 0;  // NotFound
+  virtual absl::StatusOr<UserRecord> FindUserByEmail(std::string_view tenant,
+                                                     std::string_view email) = 0;  // NotFound
+  // Name, role, password hash and disabled_at of the user `user.id` (NotFound).
+  virtual absl::Status UpdateUser(const UserRecord& user) = 0;
+  virtual absl::Status CreateSession(const SessionRecord& session) = 0;
+  // The session and its user, read from the primary (a sign-out is seen at once). NotFound.
+  virtual absl::StatusOr<std::pair<SessionRecord, UserRecord>> FindSession(
+      std::string_view hash) = 0;
+  virtual absl::Status DeleteSession(std::string_view hash) = 0;  // none: OK
+  // Every session of the user (its password, role or access changed); returns how many.
+  virtual absl::StatusOr<int64_t> DeleteUserSessions(std::string_view user_id) = 0;
+  // Sessions that expired before `now`; returns how many.
+  virtual absl::StatusOr<int64_t> DeleteExpiredSessions(absl::Time now) = 0;
+};
+
 // A TMX or PO import that runs in the background, durable so that a restart resumes it.
 struct ImportRecord {
   std::string id;  // "imp_..."
@@ -749,6 +794,7 @@ class Database {
   virtual JobRepository& jobs() = 0;
   virtual ClusterRepository& cluster() = 0;
   virtual AuditRepository& audit() = 0;
+  virtual UserRepository& users() = 0;
   // A trivial query: is the database reachable?
   virtual absl::Status Ping() = 0;
   // Periodic upkeep (PostgreSQL: the jobs table's monthly partitions, made three months ahead);

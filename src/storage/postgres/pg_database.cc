@@ -176,6 +176,7 @@ class PgDatabase : public Database,
     }
     db->jobs_ =
         NewPgJobs(db->pool_.get(), db->replicas_.get(), options.max_lag_jobs, db->listener_.get());
+    db->users_ = NewPgUsers(db->pool_.get());
     return std::unique_ptr<Database>(std::move(db));
   }
 
@@ -186,6 +187,7 @@ class PgDatabase : public Database,
   GlossaryRepository& glossaries() override { return *this; }
   QaProfileRepository& qa_profiles() override { return *this; }
   JobRepository& jobs() override { return *jobs_; }
+  UserRepository& users() override { return *users_; }
   ClusterRepository& cluster() override { return *this; }
   TmShardOps* tm_shard_ops() override { return this; }
   AuditRepository& audit() override { return *this; }
@@ -1268,6 +1270,7 @@ class PgDatabase : public Database,
   std::unique_ptr<pg::ReplicaSet> replicas_;
   std::unique_ptr<pg::Listener> listener_;
   std::unique_ptr<JobRepository> jobs_;
+  std::unique_ptr<UserRepository> users_;
   absl::Duration max_lag_tm_;
   absl::Duration max_lag_keys_;
   absl::Mutex policy_mu_;

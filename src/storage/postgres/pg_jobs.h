@@ -23,6 +23,8 @@ absl::Status AppendAudit(Tx& tx, std::vector<AuditRecord> records);
 // OnTasksQueued is served by `listener` (none: not served).
 std::unique_ptr<JobRepository> NewPgJobs(pg::Pool* pool, pg::ReplicaSet* replicas,
                                          absl::Duration max_lag, pg::Listener* listener);
+// The user repository on the same pool (pg_users.cc); its reads go to the primary.
+std::unique_ptr<UserRepository> NewPgUsers(pg::Pool* pool);
 
 }  // namespace verso::storage
 

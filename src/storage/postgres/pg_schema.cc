@@ -400,6 +400,26 @@ END $$;
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
   FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
 )sql",
+    // 6: workbench users and their sessions (storage.h: UserRecord, SessionRecord).
+    R"sql(
+CREATE TABLE users(
+  id TEXT PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  email TEXT NOT NULL,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  disabled_at BIGINT);
+CREATE UNIQUE INDEX users_email ON users(tenant, email);
+CREATE TABLE sessions(
+  hash TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL);
+CREATE INDEX sessions_user ON sessions(user_id);
+CREATE INDEX sessions_expires ON sessions(expires_at);
+)sql",
 };
 
 constexpr int64_t kMigrationLock = 7243000;

@@ -275,6 +275,26 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
   WHEN (SELECT pruning FROM audit_anchor WHERE id = 1) = 0
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 )sql",
+    // 12: workbench users and their sessions (storage.h: UserRecord, SessionRecord).
+    R"sql(
+CREATE TABLE users(
+  id TEXT PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  email TEXT NOT NULL,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  disabled_at INTEGER);
+CREATE UNIQUE INDEX users_email ON users(tenant, email);
+CREATE TABLE sessions(
+  hash TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL);
+CREATE INDEX sessions_user ON sessions(user_id);
+CREATE INDEX sessions_expires ON sessions(expires_at);
+)sql",
 };
 
 int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
@@ -433,6 +453,7 @@ class SqliteDatabase : public Database,
                                     options.synchronous_full, options.change_log_file_bytes));
     }
     repo->jobs_ = NewSqliteJobs(repo->pool_.get());
+    repo->users_ = NewSqliteUsers(repo->pool_.get());
     return std::unique_ptr<Database>(std::move(repo));
   }
 
@@ -443,6 +464,7 @@ class SqliteDatabase : public Database,
   GlossaryRepository& glossaries() override { return *this; }
   QaProfileRepository& qa_profiles() override { return *this; }
   JobRepository& jobs() override { return *jobs_; }
+  UserRepository& users() override { return *users_; }
   ClusterRepository& cluster() override { return *this; }
   AuditRepository& audit() override { return *this; }
 
@@ -1225,6 +1247,7 @@ class SqliteDatabase : public Database,
 
   std::unique_ptr<ConnectionPool> pool_;  // shared with jobs_, which goes first
   std::unique_ptr<JobRepository> jobs_;
+  std::unique_ptr<UserRepository> users_;
   // Hooked into pool_->writer (destroyed before it).
   std::unique_ptr<sqlite::ChangeLog> change_log_ ABSL_PT_GUARDED_BY(pool_->write_mu);
 

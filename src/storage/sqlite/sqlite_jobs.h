@@ -22,6 +22,8 @@ absl::Status AppendAuditLocked(Connection* writer, std::vector<AuditRecord> reco
 // The job repository on the database file's connections (shared with the rest of the
 // database: one writer for the whole process).
 std::unique_ptr<JobRepository> NewSqliteJobs(sqlite::ConnectionPool* pool);
+// The user repository, likewise (sqlite_users.cc).
+std::unique_ptr<UserRepository> NewSqliteUsers(sqlite::ConnectionPool* pool);
 
 }  // namespace verso::storage
 

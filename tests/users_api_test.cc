@@ -1,0 +1,267 @@
+// Workbench users through the real server: signing in with a password, the session cookie and
+// what it allows by role, signing out, cross-site requests, sign-in throttling and the CLI.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "tests/http_client.h"
+#include "tests/process.h"
+#include "tests/verso_server.h"
+
+namespace verso {
+namespace {
+
+using json = nlohmann::json;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+constexpr const char* kPassword = "correct horse battery";
+
+class UsersApiTest : public test::ServerTest {
+ protected:
+  UsersApiTest() : ServerTest("users_api") {}
+
+  void StartWithAdmin() {
+    Start();
+    ASSERT_NE(server_->port(), 0);
+    admin_ = test::CreateKey(dir_, "default", "admin");
+  }
+  // A request with the session cookie `cookie` (none when empty) and `headers`.
+  test::HttpResponse WithCookie(const std::string& method, const std::string& path,
+                                const std::string& cookie, const std::string& body = "",
+                                Headers headers = {}) const {
+    if (!cookie.empty()) headers.emplace_back("Cookie", "theme=dark; verso_session=" + cookie);
+    return Send(method, path, "", body, "application/json", headers);
+  }
+  json AddUser(const std::string& email, const std::string& role) {
+    test::HttpResponse r =
+        Send("POST", "/v1/users", admin_,
+             json{{"email", email}, {"role", role}, {"password", kPassword}}.dump());
+    EXPECT_EQ(r.status, 201) << r.body;
+    return json::parse(r.body, nullptr, false);
+  }
+  // Signs in; the session token from Set-Cookie ("" when refused).
+  std::string SignIn(const std::string& email, const std::string& password = kPassword,
+                     test::HttpResponse* out = nullptr) {
+    test::HttpResponse r =
+        Send("POST", "/v1/session", "", json{{"email", email}, {"password", password}}.dump());
+    if (out != nullptr) *out = r;
+    const std::string cookie = r.Header("set-cookie");
+    const std::string name = "verso_session=";
+    if (r.status != 200 || cookie.rfind(name, 0) != 0) return "";
+    return cookie.substr(name.size(), cookie.find(';') - name.size());
+  }
+  std::string SubmitJob() {
+    test::HttpResponse r = Send("POST", "/v1/jobs", admin_,
+                                json{{"source_lang", "en"},
+                                     {"target_langs", {"es"}},
+                                     {"qe_threshold", 101},
+                                     {"segments", {"Close the door.", "The printer is ready."}}}
+                                    .dump());
+    EXPECT_EQ(r.status, 202) << r.body;
+    const std::string id = json::parse(r.body).value("id", "");
+    for (int i = 0; i < 600; ++i) {
+      json job = json::parse(Send("GET", "/v1/jobs/" + id, admin_).body);
+      if (job["status"] == "post_editing") return id;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ADD_FAILURE() << "job " << id << " never waited for post-editing";
+    return id;
+  }
+  // `command` in bash, with verso's storage (on the PostgreSQL backend, its database).
+  test::RunResult Shell(const std::string& command) const {
+    std::ifstream in(dir_ + "/.storage_url");
+    std::string url;
+    std::getline(in, url);
+    return test::Run({"/bin/bash", "-c", command},
+                     url.empty() ? std::vector<std::string>{}
+                                 : std::vector<std::string>{"VERSO_STORAGE_URL=" + url});
+  }
+  // This site, as a browser's page names it (the test client's Host is 127.0.0.1).
+  std::string Origin() const { return "http://127.0.0.1"; }
+
+  std::string admin_;
+};
+
+TEST_F(UsersApiTest, AUserSignsInEditsWithTheCookieAndSignsOut) {
+  StartWithAdmin();
+  json ana = AddUser("Ana@Example.com", "post-editor");
+  EXPECT_EQ(ana["email"], "ana@example.com");
+  EXPECT_EQ(ana["role"], "post-editor");
+  EXPECT_FALSE(ana.contains("password"));
+  EXPECT_FALSE(ana.contains("password_hash"));
+
+  test::HttpResponse wrong;
+  EXPECT_EQ(SignIn("ana@example.com", "not the password", &wrong), "");
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_EQ(json::parse(wrong.body)["error"]["message"], "the email or the password is wrong");
+
+  test::HttpResponse in;
+  const std::string token = SignIn("ana@example.com", kPassword, &in);
+  ASSERT_EQ(in.status, 200) << in.body;
+  EXPECT_THAT(token, StartsWith("vss_"));
+  EXPECT_EQ(in.Header("set-cookie"),
+            "verso_session=" + token + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=86400");
+  EXPECT_EQ(json::parse(in.body)["user"]["id"], ana["id"]);
+  EXPECT_THAT(in.body, ::testing::Not(HasSubstr(token)));  // only in the HttpOnly cookie
+
+  json me = json::parse(WithCookie("GET", "/v1/session", token).body);
+  EXPECT_EQ(me["user"]["email"], "ana@example.com");
+  EXPECT_EQ(me["scopes"], json::array({"jobs:edit", "tm:read"}));
+
+  // What a post-editor does: read the job, confirm a segment (from this site's page).
+  const std::string job = SubmitJob();
+  test::HttpResponse segments = WithCookie("GET", "/v1/jobs/" + job + "/segments", token);
+  ASSERT_EQ(segments.status, 200) << segments.body;
+  EXPECT_EQ(json::parse(segments.body)["segments"].size(), 2u);
+  test::HttpResponse confirmed =
+      WithCookie("POST", "/v1/jobs/" + job + "/segments/es/0/confirm", token,
+                 R"({"target":"Cierra la puerta."})", {{"Origin", Origin()}});
+  ASSERT_EQ(confirmed.status, 200) << confirmed.body;
+  EXPECT_EQ(json::parse(confirmed.body)["state"], "confirmed");
+  // The audit log names the user.
+  test::RunResult audit = test::Run({VERSO_BINARY, "--data-dir", dir_, "audit", "list"});
+  EXPECT_THAT(audit.out, HasSubstr("\"actor\":\"user:" + ana["id"].get<std::string>() + "\""));
+  EXPECT_THAT(audit.out, HasSubstr("/confirm"));
+
+  // What a post-editor may not do.
+  test::HttpResponse submit = WithCookie("POST", "/v1/jobs", token, R"({"source_lang":"en"})");
+  EXPECT_EQ(submit.status, 403);
+  EXPECT_EQ(json::parse(submit.body)["error"]["message"],
+            "the role post-editor may not do this (translate)");
+  EXPECT_EQ(WithCookie("GET", "/v1/users", token).status, 403);
+  EXPECT_EQ(WithCookie("POST", "/v1/tm", token, R"({"name":"x"})").status, 403);
+
+  // Another site's page riding on the cookie.
+  test::HttpResponse forged = WithCookie("POST", "/v1/jobs/" + job + "/segments/es/1/confirm",
+                                         token, "{}", {{"Origin", "http://evil.example"}});
+  EXPECT_EQ(forged.status, 403);
+  EXPECT_EQ(json::parse(forged.body)["error"]["message"],
+            "Origin http://evil.example is not this site: the session cookie is refused");
+  EXPECT_EQ(WithCookie("POST", "/v1/jobs/" + job + "/segments/es/1/confirm", token, "{}",
+                       {{"Sec-Fetch-Site", "cross-site"}})
+                .status,
+            403);
+
+  // Signing out ends the session on the server, not only in the browser.
+  test::HttpResponse out = WithCookie("DELETE", "/v1/session", token);
+  EXPECT_EQ(out.status, 204);
+  EXPECT_EQ(out.Header("set-cookie"),
+            "verso_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+  test::HttpResponse after = WithCookie("GET", "/v1/session", token);
+  EXPECT_EQ(after.status, 401);
+  EXPECT_EQ(json::parse(after.body)["error"]["message"],
+            "the session has ended or never began: sign in again");
+  EXPECT_EQ(WithCookie("GET", "/v1/jobs/" + job + "/segments", token).status, 401);
+}
+
+TEST_F(UsersApiTest, ManagersManageUsersAndDisablingEndsSessions) {
+  StartWithAdmin();
+  AddUser("maria@example.com", "manager");
+  const std::string manager = SignIn("maria@example.com");
+  ASSERT_FALSE(manager.empty());
+  const Headers site = {{"Origin", Origin()}};
+  test::HttpResponse created = WithCookie(
+      "POST", "/v1/users", manager,
+      json{{"email", "ben@example.com"}, {"name", "Ben"}, {"password", kPassword}}.dump(), site);
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string ben_id = json::parse(created.body)["id"];
+  EXPECT_EQ(json::parse(created.body)["role"], "post-editor");
+  // A manager submits jobs too.
+  EXPECT_EQ(
+      WithCookie(
+          "POST", "/v1/jobs", manager,
+          json{{"source_lang", "en"}, {"target_langs", {"es"}}, {"segments", {"Hi."}}}.dump(), site)
+          .status,
+      202);
+  const std::string ben = SignIn("ben@example.com");
+  ASSERT_EQ(WithCookie("GET", "/v1/session", ben).status, 200);
+  test::HttpResponse duplicate =
+      WithCookie("POST", "/v1/users", manager,
+                 json{{"email", "BEN@example.com"}, {"password", kPassword}}.dump(), site);
+  EXPECT_EQ(duplicate.status, 409);
+  test::HttpResponse bad = WithCookie(
+      "POST", "/v1/users", manager,
+      json{{"email", "carla@example.com"}, {"role", "owner"}, {"password", kPassword}}.dump(),
+      site);
+  EXPECT_EQ(bad.status, 422);
+  EXPECT_EQ(json::parse(bad.body)["error"]["message"],
+            "role: unknown role \"owner\" (post-editor, reviewer, manager)");
+
+  test::HttpResponse disabled =
+      WithCookie("PATCH", "/v1/users/" + ben_id, manager, R"({"disabled":true})", site);
+  ASSERT_EQ(disabled.status, 200) << disabled.body;
+  EXPECT_EQ(json::parse(disabled.body)["disabled"], true);
+  EXPECT_EQ(WithCookie("GET", "/v1/session", ben).status, 401);
+  EXPECT_EQ(SignIn("ben@example.com"), "");
+  json listed = json::parse(WithCookie("GET", "/v1/users", manager).body);
+  ASSERT_EQ(listed["users"].size(), 2u);
+  EXPECT_EQ(listed["users"][0]["email"], "ben@example.com");
+  EXPECT_EQ(listed["users"][1]["email"], "maria@example.com");
+  // Another tenant's admin sees none of them and changes none.
+  const std::string other = test::CreateKey(dir_, "globex", "admin");
+  EXPECT_EQ(json::parse(Send("GET", "/v1/users", other).body)["users"].size(), 0u);
+  EXPECT_EQ(Send("PATCH", "/v1/users/" + ben_id, other, R"({"disabled":false})").status, 404);
+}
+
+TEST_F(UsersApiTest, GuessingPasswordsIsThrottled) {
+  StartWithAdmin();
+  AddUser("ana@example.com", "reviewer");
+  test::HttpResponse r;
+  int refused = 0;
+  for (int i = 0; i < 5; ++i) {
+    SignIn("ana@example.com", "guess number " + std::to_string(i), &r);
+    if (r.status == 401) ++refused;
+  }
+  EXPECT_EQ(refused, 5);
+  // The sixth guess at that account waits, whatever the password.
+  SignIn("ana@example.com", kPassword, &r);
+  EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(json::parse(r.body)["error"]["message"],
+            "too many failed sign-ins: wait before trying again");
+  EXPECT_FALSE(r.Header("retry-after").empty());
+}
+
+TEST_F(UsersApiTest, TheCliAddsUsersWithAPasswordFromStandardInput) {
+  StartWithAdmin();
+  const std::string verso = std::string(VERSO_BINARY) + " --data-dir '" + dir_ + "' ";
+  test::RunResult added =
+      Shell("echo '" + std::string(kPassword) + "' | " + verso +
+            "users add --tenant default --email lee@example.com --role reviewer --password-stdin "
+            "--json");
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  json lee = json::parse(added.out);
+  EXPECT_EQ(lee["role"], "reviewer");
+  EXPECT_FALSE(SignIn("lee@example.com").empty());
+  test::RunResult listed = Shell(verso + "users list --tenant default");
+  EXPECT_THAT(listed.out, HasSubstr("lee@example.com"));
+  EXPECT_THAT(listed.out, HasSubstr("reviewer"));
+  test::RunResult short_password = Shell("echo short | " + verso +
+                                         "users add --tenant default --email kim@example.com "
+                                         "--password-stdin");
+  EXPECT_EQ(short_password.exit_code, 1);
+  EXPECT_THAT(short_password.err,
+              ::testing::EndsWith("verso: error: password: shorter than 10 characters\n"));
+  // A made-up password is printed once, on stderr.
+  test::RunResult made = Shell(verso + "users add --tenant default --email kim@example.com");
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const size_t at = made.err.find("Password: ");
+  ASSERT_NE(at, std::string::npos) << made.err;
+  const std::string password = made.err.substr(at + 10, 16);
+  EXPECT_FALSE(SignIn("kim@example.com", password).empty());
+  // A new password from the CLI ends the sessions.
+  const std::string session = SignIn("lee@example.com");
+  test::RunResult set = Shell("echo 'another long password' | " + verso + "users set " +
+                              lee["id"].get<std::string>() + " --password-stdin");
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  EXPECT_EQ(WithCookie("GET", "/v1/session", session).status, 401);
+  EXPECT_FALSE(SignIn("lee@example.com", "another long password").empty());
+}
+
+}  // namespace
+}  // namespace verso
