@@ -159,6 +159,8 @@ const std::vector<std::tuple<std::string, std::string, std::string>> kDocumented
     {"docs/api.md", "match=prefix", R"("in":"source")"},
     {"docs/operations.md", "audit verify", "audit log intact: "},
     {"docs/operations.md", "notice show", "Temporary latency increase expected"},
+    {"docs/users.md", "-b cookies.txt localhost:8080/v1/session", R"("email":"ana@example.com")"},
+    {"docs/users.md", "cookies.txt localhost:8080/v1/post-edits", R"("job_id":")"},
 };
 
 class DocsExamplesTest : public test::ServerTest {
@@ -268,7 +270,8 @@ TEST_F(DocsExamplesTest, EveryCommandInTheReadmeAndDocsRunsAsWritten) {
                                                  {"docs/api.md", 5},
                                                  {"docs/jobs.md", 6},
                                                  {"docs/mt.md", 2},
-                                                 {"docs/operations.md", 7}}));
+                                                 {"docs/operations.md", 7},
+                                                 {"docs/users.md", 6}}));
 }
 
 }  // namespace
