@@ -4,7 +4,8 @@
 // run as written: `curl` and `verso` on PATH are wrappers that point them at this test's server
 // and data directory (curl's --connect-to keeps "localhost:8080" in the command). What a reader
 // substitutes is substituted: `tm_...` (an English→Spanish store holding "Save the file"),
-// `job_...` (a job of guide.xlf waiting for post-editing) and `key_...` (a key to revoke); the
+// `job_...` (a job of guide.xlf waiting for post-editing), `key_...` (a key to revoke) and
+// `usr_...` (a post-editor, lee@example.com); the
 // files the examples name (guide.xlf, memory.tmx) are in the directory they run in.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -161,6 +162,8 @@ const std::vector<std::tuple<std::string, std::string, std::string>> kDocumented
     {"docs/operations.md", "notice show", "Temporary latency increase expected"},
     {"docs/users.md", "-b cookies.txt localhost:8080/v1/session", R"("email":"ana@example.com")"},
     {"docs/users.md", "cookies.txt localhost:8080/v1/post-edits", R"("job_id":")"},
+    {"docs/users.md", "-s localhost:8080/v1/jobs/",
+     R"({"from":0,"target_lang":"es","to":1,"user_id":"usr_)"},
 };
 
 class DocsExamplesTest : public test::ServerTest {
@@ -231,6 +234,10 @@ TEST_F(DocsExamplesTest, EveryCommandInTheReadmeAndDocsRunsAsWritten) {
   ASSERT_EQ(revocable.exit_code, 0) << revocable.err;
   const std::string key_id = json::parse(revocable.out).value("id", "");
   ASSERT_EQ(key_id.rfind("key_", 0), 0u) << revocable.out;
+  auto user = Shell("verso users add --tenant default --email lee@example.com --json");
+  ASSERT_EQ(user.exit_code, 0) << user.err;
+  const std::string user_id = json::parse(user.out).value("id", "");
+  ASSERT_EQ(user_id.rfind("usr_", 0), 0u) << user.out;
 
   std::vector<std::string> files = {"README.md"};
   for (const auto& entry :
@@ -246,6 +253,7 @@ TEST_F(DocsExamplesTest, EveryCommandInTheReadmeAndDocsRunsAsWritten) {
       Replace(&e.command, "tm_...", tm);
       Replace(&e.command, "job_...", job);
       Replace(&e.command, "key_...", key_id);
+      Replace(&e.command, "usr_...", user_id);
       test::RunResult r = Shell(e.command);
       EXPECT_EQ(r.exit_code, 0) << e.where << ": " << e.command << "\nstdout: " << r.out
                                 << "\nstderr: " << r.err;
@@ -271,7 +279,7 @@ TEST_F(DocsExamplesTest, EveryCommandInTheReadmeAndDocsRunsAsWritten) {
                                                  {"docs/jobs.md", 6},
                                                  {"docs/mt.md", 2},
                                                  {"docs/operations.md", 7},
-                                                 {"docs/users.md", 6}}));
+                                                 {"docs/users.md", 8}}));
 }
 
 }  // namespace

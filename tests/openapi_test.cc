@@ -472,6 +472,16 @@ TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
        R"({"email":"ana@example.com","password":"a wrong password"})", jsonct);  // 401
   call("get", "/v1/session", "/v1/session");
   call("delete", "/v1/session", "/v1/session");
+  call("put", "/v1/jobs/{id}/assignments", job + "/assignments",
+       R"({"assignments":[{"user_id":")" + user_id + R"(","target_lang":"es","from":0}]})", jsonct);
+  call("put", "/v1/jobs/{id}/assignments", job + "/assignments",
+       R"({"assignments":[{"user_id":"usr_none","target_lang":"es"}]})", jsonct);  // 422
+  call("put", "/v1/jobs/{id}/assignments", job + "/assignments", R"({"assignments":1})",
+       jsonct);  // 400
+  call("put", "/v1/jobs/{id}/assignments", "/v1/jobs/job_none/assignments", R"({"assignments":[]})",
+       jsonct);  // 404
+  call("get", "/v1/jobs/{id}/assignments", job + "/assignments");
+  call("get", "/v1/jobs/{id}/assignments", "/v1/jobs/job_none/assignments");  // 404
   // The DeepL- and APy-compatible APIs, in their own shapes.
   const std::vector<std::pair<std::string, std::string>> form = {
       {"Content-Type", "application/x-www-form-urlencoded"}};

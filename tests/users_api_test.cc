@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -207,6 +208,86 @@ TEST_F(UsersApiTest, ManagersManageUsersAndDisablingEndsSessions) {
   const std::string other = test::CreateKey(dir_, "globex", "admin");
   EXPECT_EQ(json::parse(Send("GET", "/v1/users", other).body)["users"].size(), 0u);
   EXPECT_EQ(Send("PATCH", "/v1/users/" + ben_id, other, R"({"disabled":false})").status, 404);
+}
+
+TEST_F(UsersApiTest, AssignedRangesAreWhatPostEditorsSeeAndEdit) {
+  StartWithAdmin();
+  const std::string ana_id = AddUser("ana@example.com", "post-editor")["id"];
+  AddUser("ben@example.com", "post-editor");
+  const std::string ana = SignIn("ana@example.com"), ben = SignIn("ben@example.com");
+  const std::string job = SubmitJob();
+  const std::string open_job = SubmitJob();  // never assigned: open to every user
+  auto jobs_of = [&](const std::string& cookie) {
+    std::vector<std::string> ids;
+    const json list = json::parse(WithCookie("GET", "/v1/jobs", cookie).body);
+    for (const json& j : list["jobs"]) ids.push_back(j["id"]);
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  };
+  std::vector<std::string> both = {job, open_job};
+  std::sort(both.begin(), both.end());
+  EXPECT_EQ(jobs_of(ben), both);
+
+  test::HttpResponse assigned =
+      Send("PUT", "/v1/jobs/" + job + "/assignments", admin_,
+           json{{"assignments", {{{"user_id", ana_id}, {"target_lang", "es"}, {"to", 0}}}}}.dump());
+  ASSERT_EQ(assigned.status, 200) << assigned.body;
+  EXPECT_EQ(json::parse(assigned.body),
+            (json{{"assignments",
+                   {{{"user_id", ana_id}, {"target_lang", "es"}, {"from", 0}, {"to", 0}}}}}));
+
+  // Ana sees the job and her range only, and edits only that.
+  EXPECT_EQ(jobs_of(ana), both);
+  json segments = json::parse(WithCookie("GET", "/v1/jobs/" + job + "/segments", ana).body);
+  ASSERT_EQ(segments["segments"].size(), 1u);
+  EXPECT_EQ(segments["segments"][0]["index"], 0);
+  json queue = json::parse(WithCookie("GET", "/v1/post-edits", ana).body);
+  int of_job = 0;
+  for (const json& x : queue["segments"]) of_job += x["job_id"] == job ? 1 : 0;
+  EXPECT_EQ(of_job, 1);
+  test::HttpResponse other = WithCookie("POST", "/v1/jobs/" + job + "/segments/es/1/confirm", ana,
+                                        R"({"target":"La impresora está lista."})");
+  EXPECT_EQ(other.status, 403);
+  EXPECT_EQ(json::parse(other.body)["error"]["message"],
+            "segment es/1 of job " + job + " is not assigned to you");
+  EXPECT_EQ(WithCookie("POST", "/v1/jobs/" + job + "/segments/es/0/confirm", ana,
+                       R"({"target":"Cierra la puerta."})")
+                .status,
+            200);
+  // Ben no longer sees the assigned job at all; the open one stays his to edit.
+  EXPECT_EQ(jobs_of(ben), std::vector<std::string>{open_job});
+  EXPECT_EQ(WithCookie("GET", "/v1/jobs/" + job, ben).status, 404);
+  EXPECT_EQ(WithCookie("GET", "/v1/jobs/" + job + "/segments/es/1", ben).status, 404);
+  const json bens = json::parse(WithCookie("GET", "/v1/post-edits", ben).body);
+  EXPECT_EQ(bens["segments"].size(), 2u);
+  for (const json& x : bens["segments"]) EXPECT_EQ(x["job_id"], open_job);
+  EXPECT_EQ(WithCookie("POST", "/v1/jobs/" + open_job + "/segments/es/1/confirm", ben,
+                       R"({"target":"La impresora está lista."})")
+                .status,
+            200);
+  // The key still reaches every segment.
+  EXPECT_EQ(Send("GET", "/v1/jobs/" + job + "/segments/es/1", admin_).status, 200);
+
+  // Bad assignments, each named; a post-editor assigns nothing.
+  auto put = [&](const json& entry) {
+    test::HttpResponse r = Send("PUT", "/v1/jobs/" + job + "/assignments", admin_,
+                                json{{"assignments", {entry}}}.dump());
+    EXPECT_EQ(r.status, 422) << r.body;
+    return json::parse(r.body)["error"]["message"].get<std::string>();
+  };
+  EXPECT_EQ(put({{"user_id", ana_id}, {"target_lang", "fr"}}),
+            "assignments[0].target_lang: the job has no target fr (es)");
+  EXPECT_EQ(put({{"user_id", ana_id}, {"target_lang", "es"}, {"from", 1}, {"to", 5}}),
+            "assignments[0]: from 1 to 5 is not a range of the target's segments (0 to 1)");
+  EXPECT_EQ(put({{"user_id", "usr_nobody"}, {"target_lang", "es"}}),
+            "assignments[0].user_id: no active user usr_nobody in this tenant");
+  EXPECT_EQ(
+      WithCookie("PUT", "/v1/jobs/" + job + "/assignments", ana, R"({"assignments":[]})").status,
+      403);
+  // Taking every assignment away opens the job again.
+  ASSERT_EQ(Send("PUT", "/v1/jobs/" + job + "/assignments", admin_, R"({"assignments":[]})").status,
+            200);
+  EXPECT_EQ(jobs_of(ben), both);
 }
 
 TEST_F(UsersApiTest, GuessingPasswordsIsThrottled) {

@@ -3,7 +3,9 @@
 // webhook deliveries. Handlers parse, validate, call the job service, map the status, serialize.
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "api/http.h"
 #include "common/file.h"
@@ -236,7 +238,97 @@ std::string ContentType(std::string_view format) {
 // What the job handlers use.
 struct JobRoutes {
   jobs::JobService* jobs;
+  storage::UserRepository* users;  // assignments; null: none kept (no database)
 };
+
+// What a signed-in post-editor or reviewer may reach: a job without assignments is open to
+// every user of the tenant (a small team needs no manager); once a manager assigns ranges of it,
+// only the users assigned see the job and each edits only their ranges. Managers and API keys
+// reach everything of their tenant. Keeps each job's assignments read for one request.
+class Access {
+ public:
+  Access(const JobRoutes& c, const auth::Principal& who)
+      : users_(c.users),
+        user_(who.user_id),
+        restricted_(c.users != nullptr && !who.user_id.empty() && who.role != "manager") {}
+
+  bool restricted() const { return restricted_; }
+
+  // Whether the user sees the job at all.
+  absl::StatusOr<bool> SeesJob(const std::string& job) {
+    if (!restricted_) return true;
+    VERSO_ASSIGN_OR_RETURN(const std::vector<storage::AssignmentRecord>* list, Of(job));
+    if (list->empty()) return true;
+    for (const auto& a : *list) {
+      if (a.user_id == user_) return true;
+    }
+    return false;
+  }
+  // NotFound (as for a job that does not exist) unless the user sees the job.
+  absl::Status CheckJob(const std::string& job) {
+    VERSO_ASSIGN_OR_RETURN(bool sees, SeesJob(job));
+    return sees ? absl::OkStatus() : absl::NotFoundError(StrCat("job ", job, " not found"));
+  }
+  // Whether the user sees the segment (the job open to all, or a range of theirs holds it).
+  absl::StatusOr<bool> SeesSegment(const std::string& job, std::string_view target, int64_t index) {
+    if (!restricted_) return true;
+    VERSO_ASSIGN_OR_RETURN(const std::vector<storage::AssignmentRecord>* list, Of(job));
+    if (list->empty()) return true;
+    for (const auto& a : *list) {
+      if (a.user_id == user_ && a.target_lang == target && a.first <= index && index <= a.last) {
+        return true;
+      }
+    }
+    return false;
+  }
+  // PermissionDenied naming the segment unless the user may edit it (NotFound for a job they
+  // do not see).
+  absl::Status CheckSegment(const std::string& job, std::string_view target, int64_t index) {
+    VERSO_RETURN_IF_ERROR(CheckJob(job));
+    VERSO_ASSIGN_OR_RETURN(bool sees, SeesSegment(job, target, index));
+    if (sees) return absl::OkStatus();
+    return absl::PermissionDeniedError(
+        StrCat("segment ", target, "/", index, " of job ", job, " is not assigned to you"));
+  }
+
+ private:
+  absl::StatusOr<const std::vector<storage::AssignmentRecord>*> Of(const std::string& job) {
+    auto it = cache_.find(job);
+    if (it == cache_.end()) {
+      VERSO_ASSIGN_OR_RETURN(std::vector<storage::AssignmentRecord> list,
+                             users_->ListAssignments(job));
+      it = cache_.emplace(job, std::move(list)).first;
+    }
+    return &it->second;
+  }
+
+  storage::UserRepository* users_;
+  std::string user_;
+  bool restricted_;
+  std::map<std::string, std::vector<storage::AssignmentRecord>> cache_;
+};
+
+// Up to `want` items the caller sees, in the list's order after the cursor: batches of `want`
+// are fetched (`fetch(n, last_fetched)`, the cursor's place when null) until enough are seen or
+// the list ends.
+template <typename T, typename Fetch, typename Sees>
+absl::StatusOr<std::vector<T>> SeenPage(size_t want, Fetch fetch, Sees sees) {
+  std::vector<T> out;
+  std::optional<T> last;
+  while (out.size() < want) {
+    VERSO_ASSIGN_OR_RETURN(std::vector<T> batch,
+                           fetch(static_cast<int>(want), last ? &*last : nullptr));
+    const size_t fetched = batch.size();
+    for (T& x : batch) {
+      last = x;
+      VERSO_ASSIGN_OR_RETURN(bool seen, sees(x));
+      if (seen) out.push_back(std::move(x));
+      if (out.size() == want) break;
+    }
+    if (fetched < want) break;
+  }
+  return out;
+}
 
 absl::StatusOr<Response> Submit(const JobRoutes& c, Request& req) {
   struct Cleanup {
@@ -255,9 +347,17 @@ absl::StatusOr<Response> ListJobs(const JobRoutes& c, Request& req) {
   VERSO_ASSIGN_OR_RETURN(Page page, ReadPage(req, 50));
   VERSO_ASSIGN_OR_RETURN(auto after, JobsCursor(page));
   // One more than asked tells whether a next page exists.
+  Access access(c, req.principal);
   VERSO_ASSIGN_OR_RETURN(
       std::vector<jobs::JobInfo> list,
-      c.jobs->List(req.principal.tenant, page.limit + 1, after.first, after.second));
+      SeenPage<jobs::JobInfo>(
+          page.limit + 1,
+          [&](int n, const jobs::JobInfo* last) {
+            return last == nullptr
+                       ? c.jobs->List(req.principal.tenant, n, after.first, after.second)
+                       : c.jobs->List(req.principal.tenant, n, last->job.created_at, last->job.id);
+          },
+          [&](const jobs::JobInfo& j) { return access.SeesJob(j.job.id); }));
   Json next = nullptr;
   if (static_cast<int>(list.size()) > page.limit) {
     list.resize(page.limit);
@@ -270,6 +370,7 @@ absl::StatusOr<Response> ListJobs(const JobRoutes& c, Request& req) {
 }
 
 absl::StatusOr<Response> GetJob(const JobRoutes& c, Request& req) {
+  VERSO_RETURN_IF_ERROR(Access(c, req.principal).CheckJob(req.params.at("id")));
   VERSO_ASSIGN_OR_RETURN(jobs::JobInfo info,
                          c.jobs->Get(req.principal.tenant, req.params.at("id")));
   return JsonResponse(200, JobJson(info));
@@ -298,6 +399,7 @@ Json AnalysisJson(const jobs::Analysis& x) {
 }
 
 absl::StatusOr<Response> GetAnalysis(const JobRoutes& c, Request& req) {
+  VERSO_RETURN_IF_ERROR(Access(c, req.principal).CheckJob(req.params.at("id")));
   VERSO_ASSIGN_OR_RETURN(std::vector<jobs::Analysis> analysis,
                          c.jobs->GetAnalysis(req.principal.tenant, req.params.at("id")));
   Json targets = Json::array();
@@ -310,6 +412,7 @@ absl::StatusOr<Response> GetAnalysis(const JobRoutes& c, Request& req) {
 absl::StatusOr<Response> Download(const JobRoutes& c, Request& req) {
   auto target = req.Query("target");
   if (!target) return BadRequest("target: required (?target=de)");
+  VERSO_RETURN_IF_ERROR(Access(c, req.principal).CheckJob(req.params.at("id")));
   VERSO_ASSIGN_OR_RETURN(auto doc,
                          c.jobs->Download(req.principal.tenant, req.params.at("id"), *target));
   Response resp;
@@ -321,10 +424,21 @@ absl::StatusOr<Response> Download(const JobRoutes& c, Request& req) {
 
 absl::StatusOr<Response> ListSegments(const JobRoutes& c, Request& req) {
   VERSO_ASSIGN_OR_RETURN(Page page, ReadPage(req, 1000, 10000));
+  Access access(c, req.principal);
+  const std::string& job = req.params.at("id");
+  VERSO_RETURN_IF_ERROR(access.CheckJob(job));
   VERSO_ASSIGN_OR_RETURN(
       std::vector<storage::JobSegmentRecord> segs,
-      c.jobs->Segments(req.principal.tenant, req.params.at("id"), req.Query("target").value_or(""),
+      c.jobs->Segments(req.principal.tenant, job, req.Query("target").value_or(""),
                        req.Query("state").value_or("")));
+  if (access.restricted()) {  // only the user's ranges
+    std::vector<storage::JobSegmentRecord> theirs;
+    for (auto& x : segs) {
+      VERSO_ASSIGN_OR_RETURN(bool seen, access.SeesSegment(job, x.target_lang, x.index));
+      if (seen) theirs.push_back(std::move(x));
+    }
+    segs = std::move(theirs);
+  }
   Json next;
   Json out = Json::array();
   auto key = [](const storage::JobSegmentRecord& r) {
@@ -336,6 +450,8 @@ absl::StatusOr<Response> ListSegments(const JobRoutes& c, Request& req) {
 
 absl::StatusOr<Response> GetSegment(const JobRoutes& c, Request& req) {
   VERSO_ASSIGN_OR_RETURN(int64_t index, Index(req));
+  VERSO_RETURN_IF_ERROR(
+      Access(c, req.principal).CheckSegment(req.params.at("id"), req.params.at("target"), index));
   VERSO_ASSIGN_OR_RETURN(auto d, c.jobs->Segment(req.principal.tenant, req.params.at("id"),
                                                  req.params.at("target"), index));
   Json out = SegmentJson(d.segment);
@@ -349,6 +465,8 @@ absl::StatusOr<Response> GetSegment(const JobRoutes& c, Request& req) {
 
 absl::StatusOr<Response> SaveDraft(const JobRoutes& c, Request& req) {
   VERSO_ASSIGN_OR_RETURN(int64_t index, Index(req));
+  VERSO_RETURN_IF_ERROR(
+      Access(c, req.principal).CheckSegment(req.params.at("id"), req.params.at("target"), index));
   VERSO_ASSIGN_OR_RETURN(Json body, ParseObject(req.body));
   Fields f(body);
   std::string text;
@@ -363,6 +481,8 @@ absl::StatusOr<Response> SaveDraft(const JobRoutes& c, Request& req) {
 
 absl::StatusOr<Response> Confirm(const JobRoutes& c, Request& req) {
   VERSO_ASSIGN_OR_RETURN(int64_t index, Index(req));
+  VERSO_RETURN_IF_ERROR(
+      Access(c, req.principal).CheckSegment(req.params.at("id"), req.params.at("target"), index));
   std::optional<std::string> text;
   bool override_qa = false;
   if (!req.body.empty()) {
@@ -382,9 +502,17 @@ absl::StatusOr<Response> Confirm(const JobRoutes& c, Request& req) {
 absl::StatusOr<Response> PostEditQueue(const JobRoutes& c, Request& req) {
   VERSO_ASSIGN_OR_RETURN(Page page, ReadPage(req, 100));
   VERSO_ASSIGN_OR_RETURN(storage::JobSegmentRecord after, AwaitingCursor(page));
+  Access access(c, req.principal);
   VERSO_ASSIGN_OR_RETURN(std::vector<storage::JobSegmentRecord> segs,
-                         c.jobs->Awaiting(req.principal.tenant, page.limit + 1,
-                                          page.after.empty() ? nullptr : &after));
+                         SeenPage<storage::JobSegmentRecord>(
+                             page.limit + 1,
+                             [&](int n, const storage::JobSegmentRecord* last) {
+                               if (last == nullptr) last = page.after.empty() ? nullptr : &after;
+                               return c.jobs->Awaiting(req.principal.tenant, n, last);
+                             },
+                             [&](const storage::JobSegmentRecord& x) {
+                               return access.SeesSegment(x.job_id, x.target_lang, x.index);
+                             }));
   Json next = nullptr;
   if (static_cast<int>(segs.size()) > page.limit) {
     segs.resize(page.limit);
@@ -400,6 +528,85 @@ absl::StatusOr<Response> PostEditQueue(const JobRoutes& c, Request& req) {
   }
   return JsonResponse(
       200, Json{{"segments", out}, {"next_cursor", next}, {"expedited", c.jobs->Expedited()}});
+}
+
+Json AssignmentsJson(const std::vector<storage::AssignmentRecord>& list) {
+  Json out = Json::array();
+  for (const auto& a : list) {
+    out.push_back(Json{
+        {"user_id", a.user_id}, {"target_lang", a.target_lang}, {"from", a.first}, {"to", a.last}});
+  }
+  return Json{{"assignments", out}};
+}
+
+// One entry of PUT /v1/jobs/{id}/assignments: a user of the tenant, a target of the job, a range
+// of its segments (default: all of them).
+absl::StatusOr<storage::AssignmentRecord> ParseAssignment(const JobRoutes& c, const Json& item,
+                                                          const std::string& path,
+                                                          const jobs::JobInfo& info,
+                                                          std::string_view tenant) {
+  if (!item.is_object()) return BadRequest(StrCat(path, ": not an object"));
+  Fields f(item, path + ".");
+  storage::AssignmentRecord a;
+  a.job_id = info.job.id;
+  f.String("user_id", &a.user_id, true);
+  f.String("target_lang", &a.target_lang, true);
+  a.last = -1;
+  f.Int("from", &a.first);
+  f.Int("to", &a.last);
+  VERSO_RETURN_IF_ERROR(f.Finish());
+  auto target = info.by_target.find(a.target_lang);
+  if (target == info.by_target.end()) {
+    return absl::InvalidArgumentError(StrCat(path, ".target_lang: the job has no target ",
+                                             Abbreviate(a.target_lang, 20), " (",
+                                             Join(info.job.target_langs, ", "), ")"));
+  }
+  const int64_t segments = target->second.segments;
+  if (a.last < 0) a.last = segments - 1;
+  if (a.first < 0 || a.first > a.last || a.last >= segments) {
+    return absl::InvalidArgumentError(StrCat(path, ": from ", a.first, " to ", a.last,
+                                             " is not a range of the target's segments (0 to ",
+                                             segments - 1, ")"));
+  }
+  absl::StatusOr<storage::UserRecord> user = c.users->FindUser(a.user_id);
+  if (!user.ok() && !absl::IsNotFound(user.status())) return user.status();
+  if (!user.ok() || user->tenant != tenant || user->disabled()) {
+    return absl::InvalidArgumentError(
+        StrCat(path, ".user_id: no active user ", Abbreviate(a.user_id, 40), " in this tenant"));
+  }
+  return a;
+}
+
+absl::StatusOr<Response> PutAssignments(const JobRoutes& c, Request& req) {
+  if (c.users == nullptr) return absl::UnimplementedError("this server keeps no assignments");
+  VERSO_ASSIGN_OR_RETURN(jobs::JobInfo info,
+                         c.jobs->Get(req.principal.tenant, req.params.at("id")));
+  VERSO_ASSIGN_OR_RETURN(Json body, ParseObject(req.body));
+  Fields f(body);
+  const Json* list = f.Array("assignments", true);
+  VERSO_RETURN_IF_ERROR(f.Finish());
+  if (list->size() > 10000) {
+    return absl::InvalidArgumentError("assignments: more than 10,000 ranges");
+  }
+  std::vector<storage::AssignmentRecord> assignments;
+  for (size_t i = 0; i < list->size(); ++i) {
+    VERSO_ASSIGN_OR_RETURN(
+        storage::AssignmentRecord a,
+        ParseAssignment(c, (*list)[i], StrCat("assignments[", i, "]"), info, req.principal.tenant));
+    assignments.push_back(std::move(a));
+  }
+  VERSO_RETURN_IF_ERROR(c.users->SetAssignments(info.job.id, assignments));
+  VERSO_ASSIGN_OR_RETURN(auto stored, c.users->ListAssignments(info.job.id));
+  return JsonResponse(200, AssignmentsJson(stored));
+}
+
+absl::StatusOr<Response> GetAssignments(const JobRoutes& c, Request& req) {
+  if (c.users == nullptr) return absl::UnimplementedError("this server keeps no assignments");
+  const std::string& job = req.params.at("id");
+  VERSO_RETURN_IF_ERROR(Access(c, req.principal).CheckJob(job));
+  VERSO_RETURN_IF_ERROR(c.jobs->Get(req.principal.tenant, job).status());
+  VERSO_ASSIGN_OR_RETURN(auto stored, c.users->ListAssignments(job));
+  return JsonResponse(200, AssignmentsJson(stored));
 }
 
 absl::StatusOr<Response> Deliveries(const JobRoutes& c, Request& req) {
@@ -432,7 +639,8 @@ absl::StatusOr<Response> WebhookSecret(const JobRoutes& c, Request& req) {
 
 void AddJobRoutes(Router* router, const Services& s) {
   if (s.jobs == nullptr) return;
-  auto c = std::make_shared<const JobRoutes>(JobRoutes{s.jobs});
+  auto c = std::make_shared<const JobRoutes>(
+      JobRoutes{s.jobs, s.db == nullptr ? nullptr : &s.db->users()});
   const std::vector<std::string> json = {"application/json"};
   const std::vector<std::string> submissions = {"multipart/form-data", "application/json"};
   const std::vector<std::string> page = {"limit", "cursor"};
@@ -452,6 +660,8 @@ void AddJobRoutes(Router* router, const Services& s) {
     {.method = "GET",  .pattern = "/v1/jobs/{id}/segments/{target}/{index}", .scope = edit, .handler = Bind(c, GetSegment)},
     {.method = "PUT",  .pattern = "/v1/jobs/{id}/segments/{target}/{index}/draft", .scope = edit, .body = B::kJson, .content_types = json, .handler = Bind(c, SaveDraft), .audited = false},
     {.method = "POST", .pattern = "/v1/jobs/{id}/segments/{target}/{index}/confirm", .scope = edit, .body = B::kJson, .content_types = json, .handler = Bind(c, Confirm)},
+    {.method = "PUT",  .pattern = "/v1/jobs/{id}/assignments", .scope = scope, .body = B::kJson, .content_types = json, .handler = Bind(c, PutAssignments)},
+    {.method = "GET",  .pattern = "/v1/jobs/{id}/assignments", .scope = edit, .handler = Bind(c, GetAssignments)},
     {.method = "GET",  .pattern = "/v1/post-edits", .scope = edit, .handler = Bind(c, PostEditQueue), .query = page},
     {.method = "GET",  .pattern = "/v1/jobs/{id}/webhooks", .scope = scope, .handler = Bind(c, Deliveries), .query = page},
     {.method = "GET",  .pattern = "/v1/webhooks/secret", .scope = "admin", .exec = E::kInline, .handler = Bind(c, WebhookSecret)},

@@ -256,6 +256,16 @@ struct SessionRecord {
   absl::Time expires_at;
 };
 
+// A range of a job's segments in one target language that a manager gave a user
+// (indexes first..last, inclusive).
+struct AssignmentRecord {
+  std::string job_id;
+  std::string user_id;
+  std::string target_lang;
+  int64_t first = 0;
+  int64_t last = 0;
+};
+
 // Thread-safe.
 class UserRepository {
  public:
@@ -277,6 +287,12 @@ class UserRepository {
   virtual absl::StatusOr<int64_t> DeleteUserSessions(std::string_view user_id) = 0;
   // Sessions that expired before `now`; returns how many.
   virtual absl::StatusOr<int64_t> DeleteExpiredSessions(absl::Time now) = 0;
+  // Replaces the job's assignments with `assignments` (all of job_id), in one transaction.
+  virtual absl::Status SetAssignments(std::string_view job_id,
+                                      const std::vector<AssignmentRecord>& assignments) = 0;
+  // The job's assignments by target language, first index and user.
+  virtual absl::StatusOr<std::vector<AssignmentRecord>> ListAssignments(
+      std::string_view job_id) = 0;
 };
 
 // A TMX or PO import that runs in the background, durable so that a restart resumes it.

@@ -400,7 +400,7 @@ END $$;
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
   FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
 )sql",
-    // 6: workbench users and their sessions (storage.h: UserRecord, SessionRecord).
+    // 6: workbench users, their sessions and the job ranges assigned to them (storage.h: UserRecord, SessionRecord).
     R"sql(
 CREATE TABLE users(
   id TEXT PRIMARY KEY,
@@ -419,6 +419,13 @@ CREATE TABLE sessions(
   expires_at BIGINT NOT NULL);
 CREATE INDEX sessions_user ON sessions(user_id);
 CREATE INDEX sessions_expires ON sessions(expires_at);
+CREATE TABLE job_assignments(
+  job_id TEXT NOT NULL,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  target_lang TEXT NOT NULL,
+  first_index BIGINT NOT NULL,
+  last_index BIGINT NOT NULL,
+  PRIMARY KEY(job_id, target_lang, first_index, user_id));
 )sql",
 };
 

@@ -139,6 +139,34 @@ class PgUsers : public UserRepository {
     });
   }
 
+  absl::Status SetAssignments(std::string_view job_id,
+                              const std::vector<AssignmentRecord>& assignments) override {
+    return pool_->Write([&](Tx& tx) -> absl::Status {
+      tx.Exec("DELETE FROM job_assignments WHERE job_id = $1", {job_id});
+      for (const AssignmentRecord& a : assignments) {
+        tx.Exec(
+            "INSERT INTO job_assignments(job_id, user_id, target_lang, first_index, last_index) "
+            "VALUES($1,$2,$3,$4,$5)",
+            {job_id, a.user_id, a.target_lang, a.first, a.last});
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<std::vector<AssignmentRecord>> ListAssignments(std::string_view job_id) override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::vector<AssignmentRecord>> {
+      pqxx::result r = tx.Exec(
+          "SELECT job_id, user_id, target_lang, first_index, last_index FROM job_assignments "
+          "WHERE job_id = $1 ORDER BY target_lang, first_index, user_id",
+          {job_id});
+      std::vector<AssignmentRecord> out;
+      for (const auto& row : r) {
+        out.push_back({Str(row[0]), Str(row[1]), Str(row[2]), Int(row[3]), Int(row[4])});
+      }
+      return out;
+    });
+  }
+
  private:
   absl::StatusOr<int64_t> Delete(const std::string& sql, std::string_view arg) {
     return pool_->Write([&](Tx& tx) -> absl::StatusOr<int64_t> {

@@ -275,7 +275,7 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
   WHEN (SELECT pruning FROM audit_anchor WHERE id = 1) = 0
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 )sql",
-    // 12: workbench users and their sessions (storage.h: UserRecord, SessionRecord).
+    // 12: workbench users, their sessions and the job ranges assigned to them (storage.h: UserRecord, SessionRecord).
     R"sql(
 CREATE TABLE users(
   id TEXT PRIMARY KEY,
@@ -294,6 +294,13 @@ CREATE TABLE sessions(
   expires_at INTEGER NOT NULL);
 CREATE INDEX sessions_user ON sessions(user_id);
 CREATE INDEX sessions_expires ON sessions(expires_at);
+CREATE TABLE job_assignments(
+  job_id TEXT NOT NULL,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  target_lang TEXT NOT NULL,
+  first_index INTEGER NOT NULL,
+  last_index INTEGER NOT NULL,
+  PRIMARY KEY(job_id, target_lang, first_index, user_id));
 )sql",
 };
 

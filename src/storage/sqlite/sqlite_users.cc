@@ -145,6 +145,41 @@ class SqliteUsers : public UserRepository {
     return static_cast<int64_t>(pool_->writer->Changes());
   }
 
+  absl::Status SetAssignments(std::string_view job_id,
+                              const std::vector<AssignmentRecord>& assignments) override {
+    absl::MutexLock lock(&pool_->write_mu);
+    return pool_->writer->Transaction([&]() -> absl::Status {
+      VERSO_ASSIGN_OR_RETURN(
+          Stmt * del, pool_->writer->Prepare("DELETE FROM job_assignments WHERE job_id = ?"));
+      VERSO_RETURN_IF_ERROR(del->Reset().Bind(1, job_id).Run());
+      VERSO_ASSIGN_OR_RETURN(Stmt * ins,
+                             pool_->writer->Prepare("INSERT INTO job_assignments(job_id, user_id, "
+                                                    "target_lang, first_index, last_index) "
+                                                    "VALUES(?,?,?,?,?)"));
+      for (const AssignmentRecord& a : assignments) {
+        ins->Reset().Bind(1, job_id).Bind(2, a.user_id).Bind(3, a.target_lang);
+        ins->Bind(4, a.first).Bind(5, a.last);
+        VERSO_RETURN_IF_ERROR(ins->Run());
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<std::vector<AssignmentRecord>> ListAssignments(std::string_view job_id) override {
+    Read r(pool_);
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st, r->Prepare("SELECT job_id, user_id, target_lang, first_index, last_index "
+                              "FROM job_assignments WHERE job_id = ? "
+                              "ORDER BY target_lang, first_index, user_id"));
+    st->Reset().Bind(1, job_id);
+    std::vector<AssignmentRecord> out;
+    VERSO_RETURN_IF_ERROR(st->ForEachRow([&](Stmt&) {
+      out.push_back({std::string(st->Text(0)), std::string(st->Text(1)), std::string(st->Text(2)),
+                     st->Int(3), st->Int(4)});
+    }));
+    return out;
+  }
+
  private:
   using Read = ConnectionPool::Reader;
 
