@@ -222,6 +222,16 @@ Json KeyJson(const storage::ApiKeyRecord& k) {
           {"revoked_at", k.revoked() ? Json(Rfc3339(k.revoked_at)) : Json(nullptr)}};
 }
 
+Json UserJson(const storage::UserRecord& u) {
+  return {{"id", u.id},
+          {"tenant", u.tenant},
+          {"email", u.email},
+          {"name", u.name},
+          {"role", u.role},
+          {"created_at", Rfc3339(u.created_at)},
+          {"disabled", u.disabled()}};
+}
+
 Json ConcordanceJson(const tm::ConcordanceResult& result, bool plain) {
   Json arr = Json::array();
   for (const auto& m : result.matches) {

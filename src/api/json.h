@@ -64,6 +64,7 @@ Json CharRanges(const std::string& markup, const std::vector<std::pair<uint32_t,
 Json ReportJson(const tm::ImportReport& report);
 Json ImportJson(const tm::ImportInfo& import);
 Json KeyJson(const storage::ApiKeyRecord& key);  // never the hash
+Json UserJson(const storage::UserRecord& user);  // never the password hash
 
 // Lists' cursors: opaque to clients, the key of the last item seen inside.
 std::string EncodeCursor(std::string_view key);

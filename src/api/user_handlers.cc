@@ -20,16 +20,6 @@ struct UserRoutes {
   std::unique_ptr<auth::RateLimiter> by_account;
 };
 
-Json UserJson(const storage::UserRecord& u) {
-  return Json{{"id", u.id},
-              {"tenant", u.tenant},
-              {"email", u.email},
-              {"name", u.name},
-              {"role", u.role},
-              {"created_at", Rfc3339(u.created_at)},
-              {"disabled", u.disabled()}};
-}
-
 std::string Cookie(std::string_view token, absl::Duration max_age) {
   // HttpOnly: no script reads it; SameSite=Strict: no other site's page sends it.
   return StrCat(kSessionCookie, "=", token, "; Path=/; HttpOnly; SameSite=Strict; Max-Age=",

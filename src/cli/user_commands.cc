@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "api/json.h"
 #include "auth/users.h"
 #include "cli/cli.h"
 #include "common/clock.h"
@@ -47,19 +48,9 @@ absl::StatusOr<std::string> ReadPassword() {
   return line;
 }
 
-nlohmann::json UserJson(const storage::UserRecord& u) {
-  return {{"id", u.id},
-          {"tenant", u.tenant},
-          {"email", u.email},
-          {"name", u.name},
-          {"role", u.role},
-          {"created_at", Rfc3339(u.created_at)},
-          {"disabled", u.disabled()}};
-}
-
 void Print(Environment* env, const storage::UserRecord& u, bool as_json) {
   if (as_json) {
-    env->out() << DumpJson(UserJson(u)) << "\n";
+    env->out() << DumpJson(api::UserJson(u)) << "\n";
   } else {
     env->out() << u.id << "  " << u.email << "  " << u.role << (u.disabled() ? "  disabled" : "")
                << "\n";
@@ -121,7 +112,7 @@ void AddList(CLI::App* users, Environment* env, int* exit_code) {
       }
       for (const auto& u : list) {
         if (*as_json) {
-          env->out() << DumpJson(UserJson(u)) << "\n";
+          env->out() << DumpJson(api::UserJson(u)) << "\n";
           continue;
         }
         env->out() << std::setw(32) << u.id << std::setw(14) << u.tenant << std::setw(32) << u.email

@@ -400,7 +400,8 @@ END $$;
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
   FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
 )sql",
-    // 6: workbench users, their sessions and the job ranges assigned to them (storage.h: UserRecord, SessionRecord).
+    // 6: workbench users, their sessions and the job ranges assigned to them (storage.h:
+    // UserRecord, SessionRecord).
     R"sql(
 CREATE TABLE users(
   id TEXT PRIMARY KEY,

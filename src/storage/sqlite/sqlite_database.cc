@@ -275,7 +275,8 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
   WHEN (SELECT pruning FROM audit_anchor WHERE id = 1) = 0
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 )sql",
-    // 12: workbench users, their sessions and the job ranges assigned to them (storage.h: UserRecord, SessionRecord).
+    // 12: workbench users, their sessions and the job ranges assigned to them (storage.h:
+    // UserRecord, SessionRecord).
     R"sql(
 CREATE TABLE users(
   id TEXT PRIMARY KEY,
