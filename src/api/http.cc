@@ -60,6 +60,16 @@ Response JsonResponse(int status, const Json& body) {
   return r;
 }
 
+std::string RetryAfterSeconds(absl::Duration d) {
+  return StrCat(std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(d, absl::Seconds(1)))));
+}
+
+Response RetryLater(std::string_view code, std::string_view message, absl::Duration retry) {
+  Response res = ErrorResponse(429, code, message);
+  res.headers.emplace_back("Retry-After", RetryAfterSeconds(retry));
+  return res;
+}
+
 int StatusToHttp(const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kOk:

@@ -64,6 +64,10 @@ Response ErrorResponse(int http_status, std::string_view code, std::string_view 
 // ResourceExhausted 413 (429 when IsThrottled), Unavailable, Cancelled and DeadlineExceeded 503,
 // everything else 500.
 int StatusToHttp(const absl::Status& status);
+// A Retry-After value: `d` in whole seconds, rounded up, at least 1.
+std::string RetryAfterSeconds(absl::Duration d);
+// A 429 in the API's shape with Retry-After.
+Response RetryLater(std::string_view code, std::string_view message, absl::Duration retry);
 std::string_view ErrorCodeName(int http_status);
 
 // A Content-Disposition value for a download named `file_name` (RFC 6266): an ASCII fallback

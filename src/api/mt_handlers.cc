@@ -116,10 +116,6 @@ absl::StatusOr<Params> ReadParams(const Request& req) {
   return p;
 }
 
-std::string RetryAfterSeconds(absl::Duration d) {
-  return StrCat(std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(d, absl::Seconds(1)))));
-}
-
 // "ca-valencia" -> "cat_valencia", "pt-BR" -> "por_BR": Apertium's way of naming languages.
 std::string ApertiumCode(const std::string& tag) {
   std::string out = text::Iso639_3(tag);

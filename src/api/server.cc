@@ -357,14 +357,6 @@ Response TooLarge(int64_t limit, std::string_view what) {
   return ErrorResponse(413, "payload_too_large", StrCat(what, " are limited to ", limit, " bytes"));
 }
 
-Response RetryLater(std::string_view code, std::string_view message, absl::Duration retry) {
-  Response res = ErrorResponse(429, code, message);
-  res.headers.emplace_back(
-      "Retry-After",
-      StrCat(std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(retry, absl::Seconds(1))))));
-  return res;
-}
-
 }  // namespace
 
 net::awaitable<bool> Server::Impl::Handle(beast::tcp_stream& stream, beast::flat_buffer& buffer,

@@ -37,12 +37,7 @@ absl::StatusOr<Response> SignIn(const UserRoutes& c, Request& req) {
   const std::string account = StrCat(tenant, "/", Abbreviate(email, 300));
   absl::Duration retry;
   if (!c.by_address->WouldAllow(req.remote, &retry) || !c.by_account->WouldAllow(account, &retry)) {
-    Response res =
-        ErrorResponse(429, "rate_limited", "too many failed sign-ins: wait before trying again");
-    res.headers.emplace_back(
-        "Retry-After",
-        StrCat(std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(retry, absl::Seconds(1))))));
-    return res;
+    return RetryLater("rate_limited", "too many failed sign-ins: wait before trying again", retry);
   }
   absl::StatusOr<auth::SignedIn> in = c.users->SignIn(tenant, email, password);
   if (absl::IsUnauthenticated(in.status())) {
