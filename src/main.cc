@@ -40,6 +40,7 @@
 #include "common/subprocess.h"
 #include "common/version.h"
 #include "jobs/jobs.h"
+#include "live/live.h"
 #include "mt/mt.h"
 #include "mt/translate.h"
 #include "ops/ops.h"
@@ -285,6 +286,10 @@ std::vector<ConfigOption> ServerOptions() {
       {.name = "server.header_timeout", .type = T::kDuration, .default_value = "10s"},
       {.name = "server.idle_timeout", .type = T::kDuration, .default_value = "30s"},
       {.name = "server.request_timeout", .type = T::kDuration, .default_value = "60s"},
+      {.name = "editor.dir",
+       .type = T::kString,
+       .default_value = "",
+       .help = "The workbench's built files, served at /editor (\"\": web/ beside the binary)"},
       {.name = "server.drain_timeout",
        .type = T::kDuration,
        .default_value = "20s",
@@ -1244,6 +1249,7 @@ class Runtime : public cli::Environment {
     std::unique_ptr<cluster::TmCluster> cluster;  // with tm.index=nodes: the TM nodes
     std::unique_ptr<Mt> mt;
     std::unique_ptr<Jobs> jobs;
+    std::unique_ptr<live::Hub> live;  // the workbench's presence, locks and live updates
   };
 
   static int Fail(const absl::Status& status) {
@@ -1286,6 +1292,7 @@ class Runtime : public cli::Environment {
     VERSO_ASSIGN_OR_RETURN(out->mt, BuildMt(*config_, tm_.get(), db_.get(), out->redis.get()));
     VERSO_ASSIGN_OR_RETURN(out->jobs, BuildJobs(*config_, db_.get(), tm_.get(), out->mt.get(),
                                                 ids_.get(), out->redis.get()));
+    out->live = std::make_unique<live::Hub>(&Clock::Real());
     return out;
   }
 
@@ -1404,6 +1411,13 @@ class Runtime : public cli::Environment {
     s.qe_round_trip = c.GetBool("qe.round_trip");
     s.glossaries = b.jobs->glossaries.get();
     s.jobs = b.jobs->service.get();
+    s.live = b.live.get();
+    s.editor_dir = c.GetString("editor.dir");
+    if (s.editor_dir.empty()) {
+      std::error_code ec;
+      auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+      if (!ec) s.editor_dir = (exe.parent_path() / "web").string();
+    }
     return s;
   }
 

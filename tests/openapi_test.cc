@@ -425,6 +425,21 @@ TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
        R"({"text":"x"})", jsonct);  // 400
   call("put", "/v1/jobs/{id}/segments/{target}/{index}/draft", job + "/segments/es/0/draft",
        R"({"target":"<b>x"})", jsonct);  // 422
+  // The workbench's edits: an id and the version they were made on (the draft above made 1).
+  call("put", "/v1/jobs/{id}/segments/{target}/{index}/draft", job + "/segments/es/0/draft",
+       R"({"target":"La casa es roja.","edit_id":"ed_1","base_version":1})", jsonct);
+  call("put", "/v1/jobs/{id}/segments/{target}/{index}/draft", job + "/segments/es/0/draft",
+       R"({"target":"La casa.","edit_id":"ed_2","base_version":1})", jsonct);  // 409 conflict
+  call("put", "/v1/jobs/{id}/segments/{target}/{index}/draft", job + "/segments/es/0/draft",
+       R"({"target":"La casa.","edit_id":"no spaces"})", jsonct);  // 422
+  call("post", "/v1/jobs/{id}/segments/{target}/{index}/check", job + "/segments/es/0/check",
+       R"({"target":"La casa 5 es roja."})", jsonct);
+  call("post", "/v1/jobs/{id}/segments/{target}/{index}/check", job + "/segments/es/0/check",
+       R"({"text":"x"})", jsonct);  // 400
+  call("post", "/v1/jobs/{id}/segments/{target}/{index}/check",
+       "/v1/jobs/job_none/segments/es/0/check", R"({"target":"x"})", jsonct);  // 404
+  call("get", "/v1/jobs/{id}/live", job + "/live");                            // 426: no Upgrade
+  call("get", "/v1/jobs/{id}/live", "/v1/jobs/job_none/live");                 // 404
   call("get", "/v1/post-edits", "/v1/post-edits");
   call("get", "/v1/post-edits", "/v1/post-edits?limit=x");  // 400
   call("post", "/v1/jobs/{id}/segments/{target}/{index}/confirm", job + "/segments/es/0/confirm",

@@ -50,6 +50,9 @@ class GlossaryService;
 namespace qe {
 class QeService;
 }  // namespace qe
+namespace live {
+class Hub;
+}
 namespace jobs {
 class JobService;
 }  // namespace jobs
@@ -122,6 +125,10 @@ struct Services {
   bool qe_round_trip = false;  // /v1/translate: back-translate for the QE round-trip signal
   // Jobs and post-editing (/v1/jobs..., /v1/post-edits); null: no job routes.
   jobs::JobService* jobs = nullptr;
+  // The workbench's live layer (GET /v1/jobs/{id}/live, locks checked on edits); null: none.
+  live::Hub* live = nullptr;
+  // The workbench's built files (index.html, assets/), served at /editor; "" or missing: none.
+  std::string editor_dir;
   // A TM node (`serve --roles tm`) answers its peers at POST /internal/tm/{lookup,concordance,
   // ready}?store=ID (tm::TmService::AnswerPeer) when `peer_authorized` accepts the request's
   // Authorization header; it serves no other route but /healthz, /readyz and /metrics.

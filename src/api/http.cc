@@ -51,6 +51,10 @@ absl::StatusOr<Page> ReadPage(const Request& req, int default_limit, int max_lim
   return page;
 }
 
+bool IsWebSocketUpgrade(const Request& req) {
+  return AsciiLower(StripAsciiWhitespace(req.Header("upgrade"))) == "websocket";
+}
+
 Response JsonResponse(int status, const Json& body) {
   Response r;
   r.status = status;

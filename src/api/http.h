@@ -53,7 +53,18 @@ struct Response {
   // The handler could not answer without waiting (ErrorResponse of a WouldBlock status): the
   // server runs it again where it may wait.
   bool would_block = false;
+  // A WebSocket upgrade the route accepted (GET /v1/jobs/{id}/live): the server hands the
+  // connection to the live hub as this editor on this job instead of writing the response.
+  struct Upgrade {
+    std::string job_id;
+    std::string editor_id;  // Principal::id()
+    std::string editor_name;
+  };
+  std::shared_ptr<const Upgrade> upgrade;
 };
+
+// Whether the request asks for a WebSocket (Upgrade: websocket).
+bool IsWebSocketUpgrade(const Request& req);
 
 Response JsonResponse(int status, const Json& body);
 // An error in the API's shape; the status code follows `status`'s code (see StatusToHttp).
@@ -204,6 +215,8 @@ void AddPeerRoutes(Router* router, const Services& services);
 // Jobs and post-editing (jobs_handlers.cc).
 void AddJobRoutes(Router* router, const Services& services);
 void AddOpsRoutes(Router* router, const Services& services);
+// The workbench's browser app at /editor (Services::editor_dir; editor_handlers.cc).
+void AddEditorRoutes(Router* router, const Services& services);
 void AddMtRoutes(Router* router, const Services& services);
 // A language field of a request in canonical form ("eng" -> "en", "PT-BR" -> "pt-BR"); 422
 // naming `field` when it is no tag.

@@ -9,9 +9,11 @@
 
 #include "api/http.h"
 #include "common/file.h"
+#include "common/json.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "jobs/jobs.h"
+#include "live/live.h"
 
 namespace verso::api {
 namespace {
@@ -82,6 +84,7 @@ Json SegmentJson(const storage::JobSegmentRecord& s) {
               {"review", review},
               {"draft", s.draft},
               {"editor", s.editor},
+              {"version", s.version},
               {"updated_at", Rfc3339(s.updated_at)}};
 }
 
@@ -239,6 +242,7 @@ std::string ContentType(std::string_view format) {
 struct JobRoutes {
   jobs::JobService* jobs;
   storage::UserRepository* users;  // assignments; null: none kept (no database)
+  live::Hub* live;                 // the workbench's live layer; null: none
 };
 
 // What a signed-in post-editor or reviewer may reach: a job without assignments is open to
@@ -463,6 +467,55 @@ absl::StatusOr<Response> GetSegment(const JobRoutes& c, Request& req) {
   return JsonResponse(200, out);
 }
 
+// An edit's "edit_id" and "base_version" (jobs::Edit), both optional.
+void ReadEdit(const Json& body, Fields& f, jobs::Edit* edit) {
+  f.String("edit_id", &edit->id);
+  int64_t base = 0;
+  if (f.Int("base_version", &base) && body.contains("base_version")) edit->base_version = base;
+}
+
+// 409 "locked" when another editor holds the segment in the workbench (Hub::Holder).
+std::optional<Response> Locked(const JobRoutes& c, const Request& req, int64_t index) {
+  if (c.live == nullptr) return std::nullopt;
+  const std::string& target = req.params.at("target");
+  auto holder = c.live->Holder(req.params.at("id"), target, index);
+  if (!holder.has_value() || holder->id == req.principal.id()) return std::nullopt;
+  return ErrorResponse(
+      409, "locked",
+      StrCat("segment ", Abbreviate(target, 20), "/", index, " is being edited by ", holder->name,
+             "; it is free again when they leave it"));
+}
+
+// A refused edit: a conflict carries the segment as it is now beside the message (the editor's
+// text is theirs: nothing was written), QA errors their findings.
+Response EditError(const JobRoutes& c, const Request& req, int64_t index,
+                   const absl::Status& status) {
+  if (!jobs::IsEditConflict(status)) return ConfirmError(status);
+  Json body = {
+      {"error", {{"code", "edit_conflict"}, {"message", status.message()}, {"request_id", ""}}}};
+  auto now =
+      c.jobs->Segment(req.principal.tenant, req.params.at("id"), req.params.at("target"), index);
+  if (now.ok()) body["error"]["current"] = SegmentJson(now->segment);
+  return JsonResponse(409, body);
+}
+
+// Everyone on the job's WebSocket hears of the segment (and, after a confirm, the progress).
+void Announce(const JobRoutes& c, const Request& req, const storage::JobSegmentRecord& s,
+              bool progress) {
+  if (c.live == nullptr) return;
+  const std::string& job = req.params.at("id");
+  c.live->Publish(job, DumpJson(Json{{"type", "segment"}, {"segment", SegmentJson(s)}}));
+  if (!progress) return;
+  auto info = c.jobs->Get(req.principal.tenant, job);
+  if (!info.ok()) return;
+  Json targets = Json::object();
+  for (const auto& [lang, n] : info->by_target) targets[lang] = CountsJson(n);
+  c.live->Publish(job, DumpJson(Json{{"type", "progress"},
+                                     {"status", storage::EnumName(info->job.status)},
+                                     {"counts", CountsJson(info->counts)},
+                                     {"targets", targets}}));
+}
+
 absl::StatusOr<Response> SaveDraft(const JobRoutes& c, Request& req) {
   VERSO_ASSIGN_OR_RETURN(int64_t index, Index(req));
   VERSO_RETURN_IF_ERROR(
@@ -471,12 +524,15 @@ absl::StatusOr<Response> SaveDraft(const JobRoutes& c, Request& req) {
   Fields f(body);
   std::string text;
   f.String("target", &text, true);
+  jobs::Edit edit;
+  ReadEdit(body, f, &edit);
   VERSO_RETURN_IF_ERROR(f.Finish());
-  VERSO_ASSIGN_OR_RETURN(
-      storage::JobSegmentRecord seg,
-      c.jobs->SaveDraft(req.principal.tenant, req.params.at("id"), req.params.at("target"), index,
-                        text, req.principal.id()));
-  return JsonResponse(200, SegmentJson(seg));
+  if (auto locked = Locked(c, req, index)) return *locked;
+  auto seg = c.jobs->SaveDraft(req.principal.tenant, req.params.at("id"), req.params.at("target"),
+                               index, text, req.principal.id(), edit);
+  if (!seg.ok()) return EditError(c, req, index, seg.status());
+  Announce(c, req, *seg, false);
+  return JsonResponse(200, SegmentJson(*seg));
 }
 
 absl::StatusOr<Response> Confirm(const JobRoutes& c, Request& req) {
@@ -485,18 +541,71 @@ absl::StatusOr<Response> Confirm(const JobRoutes& c, Request& req) {
       Access(c, req.principal).CheckSegment(req.params.at("id"), req.params.at("target"), index));
   std::optional<std::string> text;
   bool override_qa = false;
+  jobs::Edit edit;
   if (!req.body.empty()) {
     VERSO_ASSIGN_OR_RETURN(Json body, ParseObject(req.body));
     Fields f(body);
     std::string t;
     if (f.String("target", &t) && body.contains("target")) text = t;
     f.Bool("override_qa", &override_qa);
+    ReadEdit(body, f, &edit);
     VERSO_RETURN_IF_ERROR(f.Finish());
   }
+  if (auto locked = Locked(c, req, index)) return *locked;
   auto seg = c.jobs->Confirm(req.principal.tenant, req.params.at("id"), req.params.at("target"),
-                             index, text, req.principal.id(), override_qa);
-  if (!seg.ok()) return ConfirmError(seg.status());
+                             index, text, req.principal.id(), override_qa, edit);
+  if (!seg.ok()) return EditError(c, req, index, seg.status());
+  Announce(c, req, *seg, true);
   return JsonResponse(200, SegmentJson(*seg));
+}
+
+// POST .../check: the job's QA checks and glossary on a text, nothing written (the workbench
+// asks as the editor types).
+absl::StatusOr<Response> CheckSegment(const JobRoutes& c, Request& req) {
+  VERSO_ASSIGN_OR_RETURN(int64_t index, Index(req));
+  VERSO_RETURN_IF_ERROR(Access(c, req.principal).CheckJob(req.params.at("id")));
+  VERSO_ASSIGN_OR_RETURN(Json body, ParseObject(req.body));
+  Fields f(body);
+  std::string text;
+  f.String("target", &text, true);
+  VERSO_RETURN_IF_ERROR(f.Finish());
+  VERSO_ASSIGN_OR_RETURN(std::string review,
+                         c.jobs->Check(req.principal.tenant, req.params.at("id"),
+                                       req.params.at("target"), index, text));
+  Response r;
+  r.body = std::move(review);
+  return r;
+}
+
+// The name the others on a job see: a user's name (or email), else the key's id.
+std::string EditorName(const JobRoutes& c, const auth::Principal& who) {
+  if (!who.user_id.empty() && c.users != nullptr) {
+    auto user = c.users->FindUser(who.user_id);
+    if (user.ok()) return user->name.empty() ? user->email : user->name;
+  }
+  return who.user_id.empty() ? StrCat("API key ", who.key_id) : who.user_id;
+}
+
+// GET /v1/jobs/{id}/live: the job's WebSocket (docs/workbench.md); the server takes the
+// connection over once this accepts it.
+absl::StatusOr<Response> OpenLive(const JobRoutes& c, Request& req) {
+  const std::string& job = req.params.at("id");
+  VERSO_RETURN_IF_ERROR(Access(c, req.principal).CheckJob(job));
+  VERSO_RETURN_IF_ERROR(c.jobs->Get(req.principal.tenant, job).status());
+  if (c.live == nullptr) return absl::UnimplementedError("this server has no live layer");
+  if (!IsWebSocketUpgrade(req)) {
+    Response r = ErrorResponse(426, "upgrade_required",
+                               "this is a WebSocket: open it with Upgrade: websocket");
+    r.headers.emplace_back("Upgrade", "websocket");
+    return r;
+  }
+  auto upgrade = std::make_shared<Response::Upgrade>();
+  upgrade->job_id = job;
+  upgrade->editor_id = req.principal.id();
+  upgrade->editor_name = EditorName(c, req.principal);
+  Response r;
+  r.upgrade = std::move(upgrade);
+  return r;
 }
 
 absl::StatusOr<Response> PostEditQueue(const JobRoutes& c, Request& req) {
@@ -640,7 +749,7 @@ absl::StatusOr<Response> WebhookSecret(const JobRoutes& c, Request& req) {
 void AddJobRoutes(Router* router, const Services& s) {
   if (s.jobs == nullptr) return;
   auto c = std::make_shared<const JobRoutes>(
-      JobRoutes{s.jobs, s.db == nullptr ? nullptr : &s.db->users()});
+      JobRoutes{s.jobs, s.db == nullptr ? nullptr : &s.db->users(), s.live});
   const std::vector<std::string> json = {"application/json"};
   const std::vector<std::string> submissions = {"multipart/form-data", "application/json"};
   const std::vector<std::string> page = {"limit", "cursor"};
@@ -660,8 +769,10 @@ void AddJobRoutes(Router* router, const Services& s) {
     {.method = "GET",  .pattern = "/v1/jobs/{id}/segments/{target}/{index}", .scope = edit, .handler = Bind(c, GetSegment)},
     {.method = "PUT",  .pattern = "/v1/jobs/{id}/segments/{target}/{index}/draft", .scope = edit, .body = B::kJson, .content_types = json, .handler = Bind(c, SaveDraft), .audited = false},
     {.method = "POST", .pattern = "/v1/jobs/{id}/segments/{target}/{index}/confirm", .scope = edit, .body = B::kJson, .content_types = json, .handler = Bind(c, Confirm)},
+    {.method = "POST", .pattern = "/v1/jobs/{id}/segments/{target}/{index}/check", .scope = edit, .body = B::kJson, .content_types = json, .handler = Bind(c, CheckSegment), .audited = false},
     {.method = "PUT",  .pattern = "/v1/jobs/{id}/assignments", .scope = scope, .body = B::kJson, .content_types = json, .handler = Bind(c, PutAssignments)},
     {.method = "GET",  .pattern = "/v1/jobs/{id}/assignments", .scope = edit, .handler = Bind(c, GetAssignments)},
+    {.method = "GET",  .pattern = "/v1/jobs/{id}/live", .scope = edit, .handler = Bind(c, OpenLive)},
     {.method = "GET",  .pattern = "/v1/post-edits", .scope = edit, .handler = Bind(c, PostEditQueue), .query = page},
     {.method = "GET",  .pattern = "/v1/jobs/{id}/webhooks", .scope = scope, .handler = Bind(c, Deliveries), .query = page},
     {.method = "GET",  .pattern = "/v1/webhooks/secret", .scope = "admin", .exec = E::kInline, .handler = Bind(c, WebhookSecret)},

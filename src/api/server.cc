@@ -31,6 +31,7 @@
 #include "api/admission.h"
 #include "api/api.h"
 #include "api/http.h"
+#include "api/live_socket.h"
 #include "auth/auth.h"
 #include "auth/users.h"
 #include "common/clock.h"
@@ -299,6 +300,15 @@ net::awaitable<void> Server::Impl::Session(tcp::socket socket,
         req.path = std::move(*path);
         must_close = co_await Handle(stream, buffer, head, req, res, route);
       }
+      if (res.upgrade != nullptr && (draining || state->close_after || must_close)) {
+        res = ErrorResponse(503, "unavailable", "the server is shutting down");
+      } else if (res.upgrade != nullptr) {
+        res.status = 101;
+        Record(req, route, res, services.clock->MonotonicNow() - start, 0);
+        state->busy = false;  // shutdown cancels the stream, which ends the socket
+        co_await ServeLive(stream, head.get(), services.live, *res.upgrade, LiveSocketOptions{});
+        break;
+      }
       bool keep_alive = client_keep_alive && !must_close && !draining && !state->close_after;
       unread_body = must_close;
       // Recorded before the response goes out, so that a client that has its answer also sees it
@@ -444,11 +454,16 @@ net::awaitable<bool> Server::Impl::Handle(beast::tcp_stream& stream, beast::flat
 }
 
 // Why a request carrying a session cookie may come from another site's page: a method that
-// changes something with an Origin (or Sec-Fetch-Site) that is not this site. Browsers send
+// changes something, or opens a WebSocket, with an Origin (or Sec-Fetch-Site) that is not this
+// site. Browsers send
 // Origin with every such request; a client without one (curl) is no browser carrying a cookie
 // it did not mean to send.
 static std::optional<std::string> CrossSite(const Request& req) {
-  if (req.method == "GET" || req.method == "HEAD") return std::nullopt;
+  // A WebSocket is opened with a GET, but what goes over it changes things: it is checked too
+  // (browsers send Origin with every WebSocket).
+  if ((req.method == "GET" || req.method == "HEAD") && !IsWebSocketUpgrade(req)) {
+    return std::nullopt;
+  }
   const std::string_view fetch_site = req.Header("sec-fetch-site");
   if (!fetch_site.empty() && fetch_site != "same-origin" && fetch_site != "none") {
     return StrCat("a ", Abbreviate(fetch_site, 20),
@@ -920,6 +935,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     AddQualityRoutes(&impl->router, services);
     AddJobRoutes(&impl->router, services);
     AddUserRoutes(&impl->router, services);
+    AddEditorRoutes(&impl->router, services);
   }
   for (const Route* route : [&] {
          std::vector<const Route*> all{nullptr};

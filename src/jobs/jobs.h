@@ -154,6 +154,19 @@ struct SegmentDetail {
   std::vector<std::pair<int, std::pair<std::string, std::string>>> matches;  // score, src, tgt
 };
 
+// A post-editor's edit as the workbench sends it: `id` names it, so that an edit sent again
+// (its answer was lost with the connection) is applied once; `base_version` is the segment's
+// version the editor saw, so that an edit made on a text someone has changed since is a
+// conflict (Aborted, carrying the segment as it is now, see EditConflict) instead of
+// overwriting it. Both are optional (API clients that send neither get last-write-wins).
+struct Edit {
+  std::string id;  // up to 64 characters of [A-Za-z0-9_-]
+  std::optional<int64_t> base_version;
+};
+
+// Whether `status` is an edit's conflict (Aborted: the segment changed since its base version).
+bool IsEditConflict(const absl::Status& status);
+
 // Outbound webhook calls (main.cc wires libcurl; tests use a local server).
 class WebhookSender {
  public:
@@ -248,7 +261,7 @@ class JobService {
   absl::StatusOr<storage::JobSegmentRecord> SaveDraft(std::string_view tenant, std::string_view id,
                                                       std::string_view target_lang, int64_t index,
                                                       const std::string& markup,
-                                                      std::string_view user);
+                                                      std::string_view user, const Edit& edit = {});
   // Confirms a segment with `markup` (nullopt: its draft, else its current translation): it is
   // written to the job's TM at once, and the job completes when it was the last one open.
   // The job's QA checks run first (drafts are checked too, and keep their findings in the
@@ -258,8 +271,14 @@ class JobService {
   absl::StatusOr<storage::JobSegmentRecord> Confirm(std::string_view tenant, std::string_view id,
                                                     std::string_view target_lang, int64_t index,
                                                     const std::optional<std::string>& markup,
-                                                    std::string_view user,
-                                                    bool override_qa = false);
+                                                    std::string_view user, bool override_qa = false,
+                                                    const Edit& edit = {});
+
+  // The job's QA checks and glossary on `markup` for a segment, nothing written: the
+  // workbench's findings as the editor types. The review's JSON: {"qa": [...], "terms": [...]}.
+  absl::StatusOr<std::string> Check(std::string_view tenant, std::string_view id,
+                                    std::string_view target_lang, int64_t index,
+                                    const std::string& markup);
 
   // The tenant's webhook signing secret.
   std::string WebhookSecret(std::string_view tenant) const;
@@ -327,11 +346,15 @@ class JobService {
                             std::optional<storage::TaskKind> next, bool review_done,
                             absl::Duration review_time);
   // Confirm's work, run while the job is held.
+  absl::StatusOr<storage::JobSegmentRecord> SaveDraftLocked(
+      const storage::JobRecord& job, const std::string& target, int64_t index,
+      const std::string& markup, std::string_view user, const Edit& edit);
   absl::StatusOr<storage::JobSegmentRecord> ConfirmLocked(std::string_view tenant,
                                                           std::string_view id,
                                                           const std::string& target, int64_t index,
                                                           const std::optional<std::string>& markup,
-                                                          std::string_view user, bool override_qa);
+                                                          std::string_view user, bool override_qa,
+                                                          const Edit& edit);
   qe::ReviewOptions ReviewOptionsFor(const storage::JobRecord& job, std::string_view target);
   // The QA checks of a post-editor's `markup` for segment `s`, written into s->review (its
   // "qa" and "terms"; the machine's score stays for the record).

@@ -203,6 +203,57 @@ TEST_F(JobsTest, SegmentsGoThroughTmMtAndReview) {
   EXPECT_EQ((*analysis)[0].total.segments, 5);
 }
 
+// The workbench's edits: applied once per id, refused (nothing written) when made on a version
+// someone has changed since.
+TEST_F(JobsTest, EditsCarryAnIdAndTheVersionTheyWereMadeOn) {
+  SubmitRequest r = Segments({"The house is red.", "The cat sleeps."});
+  r.qe_threshold = 101;
+  auto job = service_->Submit(r);
+  ASSERT_TRUE(job.ok()) << job.status();
+  Drain();
+  const std::string id = job->job.id;
+  auto first = service_->SaveDraft("acme", id, "es", 0, "La casa", "ana", Edit{"ed_a", 0});
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->version, 1);
+  EXPECT_EQ(first->edit_id, "ed_a");
+  // The same edit again (its answer was lost): not applied twice.
+  auto again = service_->SaveDraft("acme", id, "es", 0, "La casa", "ana", Edit{"ed_a", 0});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->version, 1);
+  // Bea's edit made on version 0: a conflict, and Ana's draft stays.
+  auto stale = service_->SaveDraft("acme", id, "es", 0, "La casita", "bea", Edit{"ed_b", 0});
+  EXPECT_TRUE(IsEditConflict(stale.status())) << stale.status();
+  EXPECT_EQ(stale.status().message(),
+            "segment es/0 changed since version 0 (now version 1, by ana): nothing was written; "
+            "keep one text or merge them and send again");
+  auto confirmed_stale =
+      service_->Confirm("acme", id, "es", 0, "La casita.", "bea", false, Edit{"ed_c", 0});
+  EXPECT_TRUE(IsEditConflict(confirmed_stale.status())) << confirmed_stale.status();
+  auto now = service_->Segment("acme", id, "es", 0);
+  EXPECT_EQ(now->segment.draft, "La casa");
+  EXPECT_EQ(storage::EnumName(now->segment.state), "awaiting");
+  // On the version she now knows, Bea confirms; a resend of that confirm changes nothing.
+  auto confirmed =
+      service_->Confirm("acme", id, "es", 0, "La casita.", "bea", false, Edit{"ed_d", 1});
+  ASSERT_TRUE(confirmed.ok()) << confirmed.status();
+  EXPECT_EQ(confirmed->version, 2);
+  auto resent = service_->Confirm("acme", id, "es", 0, "La casita.", "bea", false, Edit{"ed_d", 1});
+  ASSERT_TRUE(resent.ok()) << resent.status();
+  EXPECT_EQ(resent->version, 2);
+  EXPECT_EQ(service_->Get("acme", id)->counts.confirmed, 1);
+  // Without an id or a version (API clients as before): last write wins, versions still count.
+  auto plain = service_->SaveDraft("acme", id, "es", 1, "El gato", "ana");
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(plain->version, 1);
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      service_->SaveDraft("acme", id, "es", 1, "x", "ana", Edit{"no spaces", 1}).status()));
+  // What QA and the glossary say of a text, nothing written.
+  auto check = service_->Check("acme", id, "es", 1, "El gato 7 duerme.");
+  ASSERT_TRUE(check.ok()) << check.status();
+  EXPECT_NE(check->find("numbers not in the source: 7"), std::string::npos) << *check;
+  EXPECT_EQ(service_->Segment("acme", id, "es", 1)->segment.draft, "El gato");
+}
+
 TEST_F(JobsTest, PostEditsAreConfirmedIntoTheTmAndCompleteTheJobWithAWebhook) {
   std::vector<test::FakeRequest> received;
   std::mutex mu;

@@ -562,10 +562,65 @@ absl::StatusOr<std::vector<JobSegmentRecord>> JobService::Awaiting(std::string_v
   return repo_->AwaitingSegments(tenant, limit, after);
 }
 
+namespace {
+
+constexpr char kConflictPayload[] = "verso.dev/edit-conflict";
+
+absl::Status CheckEditId(const Edit& edit) {
+  if (edit.id.size() > 64 ||
+      edit.id.find_first_not_of(
+          "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") !=
+          std::string::npos) {
+    return absl::InvalidArgumentError("edit_id: up to 64 letters, digits, '_' or '-'");
+  }
+  return absl::OkStatus();
+}
+
+// Whether `edit` is still to be applied to `s`: false when it was (the same edit sent again);
+// a conflict when `s` changed since the version the edit was made on.
+absl::StatusOr<bool> StillToApply(const Edit& edit, const JobSegmentRecord& s) {
+  if (!edit.id.empty() && edit.id == s.edit_id) return false;
+  if (edit.base_version.has_value() && *edit.base_version != s.version) {
+    absl::Status conflict = absl::AbortedError(StrCat(
+        "segment ", s.target_lang, "/", s.index, " changed since version ", *edit.base_version,
+        " (now version ", s.version, s.editor.empty() ? "" : StrCat(", by ", s.editor),
+        "): nothing was written; keep one text or merge them and send again"));
+    conflict.SetPayload(kConflictPayload, absl::Cord("1"));
+    return conflict;
+  }
+  return true;
+}
+
+// Records an applied edit on the segment about to be written.
+void Stamp(const Edit& edit, JobSegmentRecord* s) {
+  ++s->version;
+  s->edit_id = edit.id;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> JobService::Check(std::string_view tenant, std::string_view id,
+                                              std::string_view target_lang, int64_t index,
+                                              const std::string& markup) {
+  VERSO_ASSIGN_OR_RETURN(JobRecord job, Owned(tenant, id, storage::Freshness::kRecent));
+  VERSO_ASSIGN_OR_RETURN(std::string target, Lang("target", target_lang));
+  VERSO_RETURN_IF_ERROR(tm::ValidateText(markup, "target"));
+  VERSO_ASSIGN_OR_RETURN(JobSegmentRecord s, repo_->GetJobSegment(job.id, target, index));
+  VERSO_RETURN_IF_ERROR(CheckEdit(job, &s, markup).status());
+  Json review = Json::parse(s.review, nullptr, false);
+  return DumpJson(Json{{"qa", review.value("qa", Json::array())},
+                       {"terms", review.value("terms", Json::array())}});
+}
+
+bool IsEditConflict(const absl::Status& status) {
+  return status.GetPayload(kConflictPayload).has_value();
+}
+
 absl::StatusOr<JobSegmentRecord> JobService::SaveDraft(std::string_view tenant, std::string_view id,
                                                        std::string_view target_lang, int64_t index,
                                                        const std::string& markup,
-                                                       std::string_view user) {
+                                                       std::string_view user, const Edit& edit) {
+  VERSO_RETURN_IF_ERROR(CheckEditId(edit));
   VERSO_ASSIGN_OR_RETURN(JobRecord job, Owned(tenant, id));
   if (Ended(job.status)) {
     return absl::FailedPreconditionError(
@@ -574,11 +629,26 @@ absl::StatusOr<JobSegmentRecord> JobService::SaveDraft(std::string_view tenant, 
   VERSO_ASSIGN_OR_RETURN(std::string target, Lang("target", target_lang));
   VERSO_RETURN_IF_ERROR(tm::ValidateText(markup, "target"));  // as the TM will take it
   absl::MutexLock lock(&confirm_mu_);
-  VERSO_ASSIGN_OR_RETURN(JobSegmentRecord s, repo_->GetJobSegment(id, target, index));
+  // Held against other processes' edits of the segment: the version check and the write are one.
+  absl::StatusOr<JobSegmentRecord> out = absl::InternalError("draft did not run");
+  VERSO_RETURN_IF_ERROR(repo_->Exclusively(id, [&] {
+    out = SaveDraftLocked(job, target, index, markup, user, edit);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<JobSegmentRecord> JobService::SaveDraftLocked(
+    const JobRecord& job, const std::string& target, int64_t index, const std::string& markup,
+    std::string_view user, const Edit& edit) {
+  VERSO_ASSIGN_OR_RETURN(JobSegmentRecord s, repo_->GetJobSegment(job.id, target, index));
+  VERSO_ASSIGN_OR_RETURN(bool pending, StillToApply(edit, s));
+  if (!pending) return s;
   VERSO_RETURN_IF_ERROR(CheckEdit(job, &s, markup).status());
   s.draft = markup;
   s.editor = std::string(user);
   s.updated_at = clock_->Now();
+  Stamp(edit, &s);
   JobChange change;
   change.segments.push_back(s);
   VERSO_RETURN_IF_ERROR(repo_->Apply(change));
@@ -588,28 +658,35 @@ absl::StatusOr<JobSegmentRecord> JobService::SaveDraft(std::string_view tenant, 
 absl::StatusOr<JobSegmentRecord> JobService::Confirm(std::string_view tenant, std::string_view id,
                                                      std::string_view target_lang, int64_t index,
                                                      const std::optional<std::string>& markup,
-                                                     std::string_view user, bool override_qa) {
+                                                     std::string_view user, bool override_qa,
+                                                     const Edit& edit) {
+  VERSO_RETURN_IF_ERROR(CheckEditId(edit));
   VERSO_ASSIGN_OR_RETURN(std::string target, Lang("target", target_lang));
   absl::MutexLock lock(&confirm_mu_);
   // Held against the workers finishing its tasks and other processes' confirms: the last
   // segment closed completes the job exactly once.
   absl::StatusOr<JobSegmentRecord> out = absl::InternalError("confirm did not run");
   VERSO_RETURN_IF_ERROR(repo_->Exclusively(id, [&] {
-    out = ConfirmLocked(tenant, id, target, index, markup, user, override_qa);
+    out = ConfirmLocked(tenant, id, target, index, markup, user, override_qa, edit);
     return absl::OkStatus();
   }));
   return out;
 }
 
-absl::StatusOr<JobSegmentRecord> JobService::ConfirmLocked(
-    std::string_view tenant, std::string_view id, const std::string& target, int64_t index,
-    const std::optional<std::string>& markup, std::string_view user, bool override_qa) {
+absl::StatusOr<JobSegmentRecord> JobService::ConfirmLocked(std::string_view tenant,
+                                                           std::string_view id,
+                                                           const std::string& target, int64_t index,
+                                                           const std::optional<std::string>& markup,
+                                                           std::string_view user, bool override_qa,
+                                                           const Edit& edit) {
   VERSO_ASSIGN_OR_RETURN(JobRecord job, Owned(tenant, id));
   if (Ended(job.status) && job.status != JobStatus::kCompleted) {
     return absl::FailedPreconditionError(
         StrCat("job ", id, " has ended (", EnumName(job.status), ")"));
   }
   VERSO_ASSIGN_OR_RETURN(JobSegmentRecord s, repo_->GetJobSegment(id, target, index));
+  VERSO_ASSIGN_OR_RETURN(bool pending, StillToApply(edit, s));
+  if (!pending) return s;
   if (Progress(s.state) < 3) {
     return absl::FailedPreconditionError(StrCat(
         "segment ", index, " (", target, ") has no translation yet (", EnumName(s.state), ")"));
@@ -657,6 +734,7 @@ absl::StatusOr<JobSegmentRecord> JobService::ConfirmLocked(
   s.draft.clear();
   s.editor = std::string(user);
   s.updated_at = clock_->Now();
+  Stamp(edit, &s);
   JobChange change;
   change.segments.push_back(s);
   if (job.status == JobStatus::kPostEditing) {

@@ -522,6 +522,10 @@ struct JobSegmentRecord {
   std::string draft;        // a post-editor's unsaved work
   std::string editor;       // who confirmed it
   absl::Time updated_at;
+  // Post-editing: raised by every draft and confirm, so that an edit made on an older version
+  // is known for a conflict; `edit_id` is the last edit applied (a resent edit is applied once).
+  int64_t version = 0;
+  std::string edit_id;
 };
 
 // A unit of work in the durable queue.

@@ -75,7 +75,8 @@ JobRecord ReadJob(const pqxx::row& r) {
 
 constexpr const char* kSegmentColumns =
     "job_id, target_lang, idx, unit_id, source, target, origin, state, tm_score, tm_target, "
-    "repetition, words, engine, review, qe_score, draft, editor, updated_at, characters";
+    "repetition, words, engine, review, qe_score, draft, editor, updated_at, characters, version, "
+    "edit_id";
 
 JobSegmentRecord ReadSegment(const pqxx::row& r) {
   JobSegmentRecord s;
@@ -98,6 +99,8 @@ JobSegmentRecord ReadSegment(const pqxx::row& r) {
   s.editor = Str(r[16]);
   s.updated_at = FromMicros(Int(r[17]));
   s.characters = Int(r[18]);
+  s.version = Int(r[19]);
+  s.edit_id = Str(r[20]);
   return s;
 }
 
@@ -154,7 +157,9 @@ std::string SegmentsJson(const std::vector<JobSegmentRecord>& segments) {
                           {"qe_score", s.qe_score},
                           {"draft", s.draft},
                           {"editor", s.editor},
-                          {"updated_at", Micros(s.updated_at)}};
+                          {"updated_at", Micros(s.updated_at)},
+                          {"version", s.version},
+                          {"edit_id", s.edit_id}};
     auto [it, added] = seen.try_emplace({s.job_id, s.target_lang, s.index}, rows.size());
     if (added) {
       rows.push_back(std::move(row));

@@ -428,6 +428,12 @@ CREATE TABLE job_assignments(
   last_index BIGINT NOT NULL,
   PRIMARY KEY(job_id, target_lang, first_index, user_id));
 )sql",
+    // 7: a segment's version and last applied edit (the workbench's edits: storage.h
+    // JobSegmentRecord).
+    R"sql(
+ALTER TABLE job_segments ADD COLUMN version BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE job_segments ADD COLUMN edit_id TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 constexpr int64_t kMigrationLock = 7243000;

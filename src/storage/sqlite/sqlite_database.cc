@@ -303,6 +303,12 @@ CREATE TABLE job_assignments(
   last_index INTEGER NOT NULL,
   PRIMARY KEY(job_id, target_lang, first_index, user_id));
 )sql",
+    // 13: a segment's version and last applied edit (the workbench's edits: storage.h
+    // JobSegmentRecord).
+    R"sql(
+ALTER TABLE job_segments ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE job_segments ADD COLUMN edit_id TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }

@@ -69,7 +69,8 @@ JobRecord ReadJob(const Stmt& st) {
 
 constexpr const char* kSegmentColumns =
     "job_id, target_lang, idx, unit_id, source, target, origin, state, tm_score, tm_target, "
-    "repetition, words, engine, review, qe_score, draft, editor, updated_at, characters";
+    "repetition, words, engine, review, qe_score, draft, editor, updated_at, characters, version, "
+    "edit_id";
 
 JobSegmentRecord ReadSegment(const Stmt& st) {
   JobSegmentRecord s;
@@ -92,6 +93,8 @@ JobSegmentRecord ReadSegment(const Stmt& st) {
   s.editor = std::string(st.Text(16));
   s.updated_at = FromMicros(st.Int(17));
   s.characters = st.Int(18);
+  s.version = st.Int(19);
+  s.edit_id = std::string(st.Text(20));
   return s;
 }
 
@@ -430,9 +433,10 @@ class SqliteJobs : public JobRepository {
       VERSO_RETURN_IF_ERROR(s);
     }
     for (const JobSegmentRecord& s : c.segments) {
-      VERSO_ASSIGN_OR_RETURN(Stmt * st, pool_->writer->Prepare(StrCat(
-                                            "INSERT OR REPLACE INTO job_segments(", kSegmentColumns,
-                                            ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")));
+      VERSO_ASSIGN_OR_RETURN(
+          Stmt * st,
+          pool_->writer->Prepare(StrCat("INSERT OR REPLACE INTO job_segments(", kSegmentColumns,
+                                        ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")));
       st->Reset().Bind(1, s.job_id).Bind(2, s.target_lang).Bind(3, s.index).Bind(4, s.unit_id);
       st->Bind(5, s.source)
           .Bind(6, s.target)
@@ -442,6 +446,7 @@ class SqliteJobs : public JobRepository {
       st->Bind(11, static_cast<int64_t>(s.repetition ? 1 : 0)).Bind(12, s.words);
       st->Bind(13, s.engine).Bind(14, s.review).BindDouble(15, s.qe_score).Bind(16, s.draft);
       st->Bind(17, s.editor).Bind(18, Micros(s.updated_at)).Bind(19, s.characters);
+      st->Bind(20, s.version).Bind(21, s.edit_id);
       VERSO_RETURN_IF_ERROR(st->Run());
     }
     for (const TaskRecord& t : c.enqueue) {

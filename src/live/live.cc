@@ -1,0 +1,226 @@
+#include "live/live.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "common/json.h"
+#include "common/strings.h"
+
+namespace verso::live {
+namespace {
+
+using Json = nlohmann::json;
+
+Json EditorJson(const Editor& e) { return Json{{"id", e.id}, {"name", e.name}}; }
+
+// A lock message's segment: {"target": "es", "index": 3}; the error names the field.
+std::optional<std::string> ReadSegment(const Json& m, std::string* target, int64_t* index) {
+  auto t = m.find("target");
+  auto i = m.find("index");
+  if (t == m.end() || !t->is_string() || t->get_ref<const std::string&>().empty() ||
+      t->get_ref<const std::string&>().size() > 35) {
+    return "target: a language code is required";
+  }
+  if (i == m.end() || !i->is_number_integer() || i->get<int64_t>() < 0) {
+    return "index: a segment index (0 or more) is required";
+  }
+  *target = t->get<std::string>();
+  *index = i->get<int64_t>();
+  return std::nullopt;
+}
+
+std::string Error(std::string_view message) {
+  return DumpJson(Json{{"type", "error"}, {"message", message}});
+}
+
+}  // namespace
+
+Hub::Hub(const Clock* clock, HubOptions options) : clock_(clock), options_(options) {}
+Hub::~Hub() = default;
+
+int64_t Hub::Join(std::string_view job, const Editor& editor, Peer* peer) {
+  absl::MutexLock lock(&mu_);
+  std::vector<int64_t>& on_job = jobs_[std::string(job)];
+  if (static_cast<int>(on_job.size()) >= options_.max_peers_per_job) {
+    if (on_job.empty()) jobs_.erase(std::string(job));
+    return 0;
+  }
+  const int64_t id = next_peer_++;
+  Member& m = members_[id];
+  m.job = std::string(job);
+  m.editor = editor;
+  m.peer = peer;
+  on_job.push_back(id);
+  SweepLocked(clock_->Now());
+  peer->Send(HelloLocked(id, m));
+  PresenceLocked(job);
+  return id;
+}
+
+std::string Hub::HelloLocked(int64_t peer, const Member& m) {
+  Json editors = Json::array();
+  for (int64_t other : jobs_[m.job]) editors.push_back(EditorJson(members_[other].editor));
+  Json locks = Json::array();
+  for (auto it = locks_.lower_bound({m.job, "", 0});
+       it != locks_.end() && std::get<0>(it->first) == m.job; ++it) {
+    locks.push_back(Json{{"target", std::get<1>(it->first)},
+                         {"index", std::get<2>(it->first)},
+                         {"by", EditorJson(it->second.editor)},
+                         {"mine", it->second.peer == peer},
+                         {"until", Rfc3339(it->second.until)}});
+  }
+  return DumpJson(Json{{"type", "hello"},
+                       {"job_id", m.job},
+                       {"you", EditorJson(m.editor)},
+                       {"editors", editors},
+                       {"locks", locks},
+                       {"lock_seconds", absl::ToInt64Seconds(options_.lock_ttl)}});
+}
+
+void Hub::Leave(int64_t peer) {
+  absl::MutexLock lock(&mu_);
+  auto it = members_.find(peer);
+  if (it == members_.end()) return;
+  const std::string job = it->second.job;
+  members_.erase(it);
+  std::vector<int64_t>& on_job = jobs_[job];
+  on_job.erase(std::remove(on_job.begin(), on_job.end(), peer), on_job.end());
+  std::vector<SegmentKey> held;
+  for (auto l = locks_.lower_bound({job, "", 0}); l != locks_.end() && std::get<0>(l->first) == job;
+       ++l) {
+    if (l->second.peer == peer) held.push_back(l->first);
+  }
+  for (const SegmentKey& key : held) ReleaseLocked(key);
+  if (on_job.empty()) {
+    jobs_.erase(job);
+  } else {
+    PresenceLocked(job);
+  }
+}
+
+void Hub::Receive(int64_t peer, std::string_view message) {
+  absl::MutexLock lock(&mu_);
+  auto it = members_.find(peer);
+  if (it == members_.end()) return;
+  Member& m = it->second;
+  absl::StatusOr<Json> parsed = ParseJson(message, JsonLimits{.max_depth = 4});
+  if (!parsed.ok() || !parsed->is_object()) {
+    m.peer->Send(Error(parsed.ok() ? std::string_view("a message is a JSON object")
+                                   : ToStd(parsed.status().message())));
+    return;
+  }
+  const Json& msg = *parsed;
+  auto type = msg.find("type");
+  const std::string kind = type != msg.end() && type->is_string() ? type->get<std::string>() : "";
+  if (kind == "ping") {
+    m.peer->Send(R"({"type":"pong"})");
+    return;
+  }
+  if (kind != "lock" && kind != "unlock") {
+    m.peer->Send(Error(
+        StrCat("type: \"lock\", \"unlock\" or \"ping\" (not \"", Abbreviate(kind, 20), "\")")));
+    return;
+  }
+  std::string target;
+  int64_t index = 0;
+  if (auto bad = ReadSegment(msg, &target, &index)) {
+    m.peer->Send(Error(*bad));
+    return;
+  }
+  SweepLocked(clock_->Now());
+  if (kind == "lock") {
+    TakeLocked(peer, m, target, index);
+    return;
+  }
+  auto l = locks_.find({m.job, target, index});
+  if (l != locks_.end() && l->second.peer == peer) ReleaseLocked(l->first);
+}
+
+void Hub::TakeLocked(int64_t peer, const Member& m, const std::string& target, int64_t index) {
+  const SegmentKey key{m.job, target, index};
+  const absl::Time until = clock_->Now() + options_.lock_ttl;
+  auto l = locks_.find(key);
+  if (l != locks_.end() && l->second.peer != peer) {
+    m.peer->Send(DumpJson(Json{{"type", "lock_refused"},
+                               {"target", target},
+                               {"index", index},
+                               {"by", EditorJson(l->second.editor)},
+                               {"until", Rfc3339(l->second.until)}}));
+    return;
+  }
+  if (l == locks_.end()) {
+    // One editor edits one segment: a new lock ends the peer's others past the allowance.
+    std::vector<std::pair<absl::Time, SegmentKey>> mine;
+    for (auto o = locks_.lower_bound({m.job, "", 0});
+         o != locks_.end() && std::get<0>(o->first) == m.job; ++o) {
+      if (o->second.peer == peer) mine.emplace_back(o->second.until, o->first);
+    }
+    std::sort(mine.begin(), mine.end());
+    for (size_t i = 0; i + options_.max_locks_per_peer <= mine.size(); ++i) {
+      ReleaseLocked(mine[i].second);
+    }
+  }
+  locks_[key] = Lock{peer, m.editor, until};
+  SendLocked(m.job, DumpJson(Json{{"type", "lock"},
+                                  {"target", target},
+                                  {"index", index},
+                                  {"by", EditorJson(m.editor)},
+                                  {"until", Rfc3339(until)}}));
+}
+
+void Hub::ReleaseLocked(const SegmentKey& key) {
+  if (locks_.erase(key) == 0) return;
+  SendLocked(std::get<0>(key),
+             DumpJson(Json{
+                 {"type", "unlock"}, {"target", std::get<1>(key)}, {"index", std::get<2>(key)}}));
+}
+
+void Hub::Publish(std::string_view job, std::string_view message) {
+  absl::MutexLock lock(&mu_);
+  SendLocked(job, std::string(message));
+}
+
+void Hub::SendLocked(std::string_view job, const std::string& message) {
+  auto it = jobs_.find(job);
+  if (it == jobs_.end()) return;
+  for (int64_t id : it->second) {
+    members_[id].peer->Send(message);
+    ++messages_;
+  }
+}
+
+void Hub::PresenceLocked(std::string_view job) {
+  Json editors = Json::array();
+  auto it = jobs_.find(job);
+  if (it == jobs_.end()) return;
+  for (int64_t id : it->second) editors.push_back(EditorJson(members_[id].editor));
+  SendLocked(job, DumpJson(Json{{"type", "presence"}, {"editors", editors}}));
+}
+
+std::optional<Editor> Hub::Holder(std::string_view job, std::string_view target, int64_t index) {
+  absl::MutexLock lock(&mu_);
+  auto l = locks_.find({std::string(job), std::string(target), index});
+  if (l == locks_.end() || l->second.until <= clock_->Now()) return std::nullopt;
+  return l->second.editor;
+}
+
+void Hub::Sweep() {
+  absl::MutexLock lock(&mu_);
+  SweepLocked(clock_->Now());
+}
+
+void Hub::SweepLocked(absl::Time now) {
+  std::vector<SegmentKey> expired;
+  for (const auto& [key, l] : locks_) {
+    if (l.until <= now) expired.push_back(key);
+  }
+  for (const SegmentKey& key : expired) ReleaseLocked(key);
+}
+
+Hub::Stats Hub::GetStats() {
+  absl::MutexLock lock(&mu_);
+  return Stats{static_cast<int64_t>(jobs_.size()), static_cast<int64_t>(members_.size()),
+               static_cast<int64_t>(locks_.size()), messages_};
+}
+
+}  // namespace verso::live

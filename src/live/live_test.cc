@@ -1,0 +1,140 @@
+#include "live/live.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace verso::live {
+namespace {
+
+using nlohmann::json;
+
+class Inbox : public Peer {
+ public:
+  void Send(std::string message) override { got.push_back(json::parse(message)); }
+  // The messages of one type, in order.
+  std::vector<json> Of(std::string_view type) const {
+    std::vector<json> out;
+    for (const json& m : got) {
+      if (m["type"] == type) out.push_back(m);
+    }
+    return out;
+  }
+  std::vector<json> got;
+};
+
+class HubTest : public ::testing::Test {
+ protected:
+  FakeClock clock_;
+  Hub hub_{&clock_, HubOptions{.lock_ttl = absl::Seconds(60), .max_locks_per_peer = 2}};
+  Inbox lee_, bea_, other_;
+};
+
+TEST_F(HubTest, JoiningSaysHelloAndTellsTheOthers) {
+  int64_t lee = hub_.Join("job_1", {"user:usr_lee", "Lee"}, &lee_);
+  ASSERT_GT(lee, 0);
+  hub_.Join("job_1", {"user:usr_bea", "Bea"}, &bea_);
+  hub_.Join("job_2", {"user:usr_ola", "Ola"}, &other_);
+  ASSERT_EQ(bea_.Of("hello").size(), 1u);
+  const json hello = bea_.Of("hello")[0];
+  EXPECT_EQ(hello["you"]["name"], "Bea");
+  EXPECT_EQ(hello["editors"].size(), 2u);
+  EXPECT_EQ(hello["lock_seconds"], 60);
+  // Lee saw Bea arrive; the other job saw nothing of job_1.
+  EXPECT_EQ(lee_.Of("presence").back()["editors"].size(), 2u);
+  EXPECT_EQ(other_.Of("presence").back()["editors"].size(), 1u);
+  hub_.Leave(lee);
+  EXPECT_EQ(bea_.Of("presence").back()["editors"],
+            json::parse(R"([{"id":"user:usr_bea","name":"Bea"}])"));
+}
+
+TEST_F(HubTest, OneEditorPerSegment) {
+  int64_t lee = hub_.Join("job_1", {"user:usr_lee", "Lee"}, &lee_);
+  int64_t bea = hub_.Join("job_1", {"user:usr_bea", "Bea"}, &bea_);
+  hub_.Receive(lee, R"({"type":"lock","target":"es","index":3})");
+  ASSERT_EQ(bea_.Of("lock").size(), 1u);
+  EXPECT_EQ(bea_.Of("lock")[0]["by"]["name"], "Lee");
+  EXPECT_EQ(bea_.Of("lock")[0]["index"], 3);
+  hub_.Receive(bea, R"({"type":"lock","target":"es","index":3})");
+  ASSERT_EQ(bea_.Of("lock_refused").size(), 1u);
+  EXPECT_EQ(bea_.Of("lock_refused")[0]["by"]["id"], "user:usr_lee");
+  EXPECT_EQ(hub_.Holder("job_1", "es", 3)->name, "Lee");
+  // Bea cannot release Lee's lock; Lee can.
+  hub_.Receive(bea, R"({"type":"unlock","target":"es","index":3})");
+  EXPECT_TRUE(hub_.Holder("job_1", "es", 3).has_value());
+  hub_.Receive(lee, R"({"type":"unlock","target":"es","index":3})");
+  EXPECT_FALSE(hub_.Holder("job_1", "es", 3).has_value());
+  EXPECT_EQ(bea_.Of("unlock").size(), 1u);
+  hub_.Receive(bea, R"({"type":"lock","target":"es","index":3})");
+  EXPECT_EQ(hub_.Holder("job_1", "es", 3)->name, "Bea");
+}
+
+TEST_F(HubTest, LocksExpireUnlessRenewedAndEndWithTheConnection) {
+  int64_t lee = hub_.Join("job_1", {"user:usr_lee", "Lee"}, &lee_);
+  hub_.Join("job_1", {"user:usr_bea", "Bea"}, &bea_);
+  hub_.Receive(lee, R"({"type":"lock","target":"es","index":1})");
+  clock_.Advance(absl::Seconds(50));
+  hub_.Receive(lee, R"({"type":"lock","target":"es","index":1})");  // renewed
+  clock_.Advance(absl::Seconds(50));
+  hub_.Sweep();
+  EXPECT_EQ(hub_.Holder("job_1", "es", 1)->name, "Lee");
+  clock_.Advance(absl::Seconds(11));
+  EXPECT_FALSE(hub_.Holder("job_1", "es", 1).has_value());
+  hub_.Sweep();
+  EXPECT_EQ(bea_.Of("unlock").size(), 1u);
+  hub_.Receive(lee, R"({"type":"lock","target":"es","index":2})");
+  hub_.Leave(lee);
+  EXPECT_FALSE(hub_.Holder("job_1", "es", 2).has_value());
+  EXPECT_EQ(bea_.Of("unlock").size(), 2u);
+}
+
+TEST_F(HubTest, APeerHoldsAFewLocksAtMost) {
+  int64_t lee = hub_.Join("job_1", {"user:usr_lee", "Lee"}, &lee_);
+  for (int i = 0; i < 5; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    hub_.Receive(lee, json{{"type", "lock"}, {"target", "es"}, {"index", i}}.dump());
+  }
+  EXPECT_EQ(hub_.GetStats().locks, 2);
+  EXPECT_TRUE(hub_.Holder("job_1", "es", 4).has_value());
+  EXPECT_TRUE(hub_.Holder("job_1", "es", 3).has_value());
+  EXPECT_FALSE(hub_.Holder("job_1", "es", 2).has_value());
+}
+
+TEST_F(HubTest, BadMessagesAreAnsweredToTheSenderAlone) {
+  int64_t lee = hub_.Join("job_1", {"user:usr_lee", "Lee"}, &lee_);
+  hub_.Join("job_1", {"user:usr_bea", "Bea"}, &bea_);
+  const size_t bea_before = bea_.got.size();
+  for (const char* bad :
+       {"not json", "[1]", R"({"type":"shout","text":"hi"})", R"({"type":"lock","target":"es"})",
+        R"({"type":"lock","target":"es","index":-1})", R"({"type":"lock","target":7,"index":1})",
+        R"({"a":[[[[[[[[[[[[1]]]]]]]]]]]]})"}) {
+    hub_.Receive(lee, bad);
+  }
+  EXPECT_EQ(lee_.Of("error").size(), 7u);
+  EXPECT_EQ(lee_.Of("error")[3]["message"], "index: a segment index (0 or more) is required");
+  EXPECT_EQ(bea_.got.size(), bea_before);
+  hub_.Receive(lee, R"({"type":"ping"})");
+  EXPECT_EQ(lee_.Of("pong").size(), 1u);
+}
+
+TEST_F(HubTest, PublishReachesOnlyTheJob) {
+  hub_.Join("job_1", {"user:usr_lee", "Lee"}, &lee_);
+  hub_.Join("job_2", {"user:usr_ola", "Ola"}, &other_);
+  hub_.Publish("job_1", R"({"type":"segment","segment":{"index":1}})");
+  EXPECT_EQ(lee_.Of("segment").size(), 1u);
+  EXPECT_EQ(other_.Of("segment").size(), 0u);
+}
+
+TEST(HubLimitTest, AJobTakesABoundedNumberOfPeers) {
+  FakeClock clock;
+  Hub hub(&clock, HubOptions{.max_peers_per_job = 2});
+  Inbox a, b, c;
+  EXPECT_GT(hub.Join("job_1", {"key:a", "a"}, &a), 0);
+  EXPECT_GT(hub.Join("job_1", {"key:b", "b"}, &b), 0);
+  EXPECT_EQ(hub.Join("job_1", {"key:c", "c"}, &c), 0);
+  EXPECT_TRUE(c.got.empty());
+}
+
+}  // namespace
+}  // namespace verso::live
