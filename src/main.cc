@@ -1249,7 +1249,9 @@ class Runtime : public cli::Environment {
     std::unique_ptr<cluster::TmCluster> cluster;  // with tm.index=nodes: the TM nodes
     std::unique_ptr<Mt> mt;
     std::unique_ptr<Jobs> jobs;
-    std::unique_ptr<live::Hub> live;  // the workbench's presence, locks and live updates
+    // The workbench's presence, locks and live updates; with Redis, shared by the processes.
+    std::unique_ptr<live::Backplane> backplane;
+    std::unique_ptr<live::Hub> live;
   };
 
   static int Fail(const absl::Status& status) {
@@ -1285,6 +1287,7 @@ class Runtime : public cli::Environment {
       if (!redis.ok()) return Annotate(redis.status(), "redis.url");
       out->redis = std::move(*redis);
     }
+    StartLive(out.get());
     EnableTmResultCache(out->redis.get());
     if (config_->GetString("tm.index") == "nodes") {
       VERSO_ASSIGN_OR_RETURN(out->cluster, JoinCluster("", ""));
@@ -1292,8 +1295,18 @@ class Runtime : public cli::Environment {
     VERSO_ASSIGN_OR_RETURN(out->mt, BuildMt(*config_, tm_.get(), db_.get(), out->redis.get()));
     VERSO_ASSIGN_OR_RETURN(out->jobs, BuildJobs(*config_, db_.get(), tm_.get(), out->mt.get(),
                                                 ids_.get(), out->redis.get()));
-    out->live = std::make_unique<live::Hub>(&Clock::Real());
     return out;
+  }
+
+  // The workbench's hub; with Redis, linked to the other processes' hubs.
+  void StartLive(Services* out) {
+    if (out->redis != nullptr) out->backplane = live::NewRedisBackplane(out->redis.get());
+    out->live = std::make_unique<live::Hub>(&Clock::Real(), live::HubOptions{},
+                                            out->backplane.get(), ids_->Next("proc"));
+    if (out->redis != nullptr) {
+      out->redis->Subscribe(live::kLiveChannel,
+                            [hub = out->live.get()](std::string_view m) { hub->FromOthers(m); });
+    }
   }
 
   // TM lookup results cached in this process and, with Redis, in Redis: invalidated there after
@@ -1319,6 +1332,8 @@ class Runtime : public cli::Environment {
   // already in its log on disk.
   int Close(std::unique_ptr<Services> services) {
     if (services->redis != nullptr) services->redis->Unsubscribe();  // they call into the rest
+    services->live.reset();
+    services->backplane.reset();  // publishes through Redis
     services->jobs.reset();
     services->mt.reset();
     services->cluster.reset();

@@ -164,6 +164,8 @@ const std::vector<std::tuple<std::string, std::string, std::string>> kDocumented
     {"docs/users.md", "cookies.txt localhost:8080/v1/post-edits", R"("job_id":")"},
     {"docs/users.md", "-s localhost:8080/v1/jobs/",
      R"({"from":0,"target_lang":"es","to":1,"user_id":"usr_)"},
+    {"docs/workbench.md", "/check", R"("message":"numbers not in the source: 2")"},
+    {"docs/workbench.md", "edit_id", R"("version":1)"},
 };
 
 class DocsExamplesTest : public test::ServerTest {
@@ -279,7 +281,8 @@ TEST_F(DocsExamplesTest, EveryCommandInTheReadmeAndDocsRunsAsWritten) {
                                                  {"docs/jobs.md", 6},
                                                  {"docs/mt.md", 2},
                                                  {"docs/operations.md", 7},
-                                                 {"docs/users.md", 8}}));
+                                                 {"docs/users.md", 8},
+                                                 {"docs/workbench.md", 2}}));
 }
 
 }  // namespace

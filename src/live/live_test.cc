@@ -138,3 +138,100 @@ TEST(HubLimitTest, AJobTakesABoundedNumberOfPeers) {
 
 }  // namespace
 }  // namespace verso::live
+
+namespace verso::live {
+namespace {
+
+// Two processes' hubs linked by a backplane that delivers when pumped (as Redis pub/sub would,
+// a moment later).
+class Wire : public Backplane {
+ public:
+  void Publish(std::string envelope) override { queue.push_back(std::move(envelope)); }
+  std::vector<std::string> queue;
+};
+
+class TwoHubsTest : public ::testing::Test {
+ protected:
+  // Delivers what each hub published to the other, until nothing is left.
+  void Pump() {
+    while (!a_wire_.queue.empty() || !b_wire_.queue.empty()) {
+      auto to_b = std::exchange(a_wire_.queue, {});
+      auto to_a = std::exchange(b_wire_.queue, {});
+      for (const auto& m : to_b) b_.FromOthers(m);
+      for (const auto& m : to_a) a_.FromOthers(m);
+    }
+  }
+  FakeClock clock_;
+  Wire a_wire_, b_wire_;
+  Hub a_{&clock_, {}, &a_wire_, "proc-a"};
+  Hub b_{&clock_, {}, &b_wire_, "proc-b"};
+  Inbox lee_, bea_;
+};
+
+TEST_F(TwoHubsTest, PresenceLocksAndMessagesCrossProcesses) {
+  int64_t lee = a_.Join("job_1", {"usr_lee", "Lee"}, &lee_);
+  Pump();
+  int64_t bea = b_.Join("job_1", {"usr_bea", "Bea"}, &bea_);
+  Pump();
+  EXPECT_EQ(bea_.Of("hello")[0]["editors"].size(), 2u);
+  EXPECT_EQ(lee_.Of("presence").back()["editors"].size(), 2u);
+  // Lee's lock on A holds on B: Bea is refused there, and B's edit check sees Lee.
+  a_.Receive(lee, R"({"type":"lock","target":"es","index":4})");
+  Pump();
+  EXPECT_EQ(bea_.Of("lock").back()["by"]["name"], "Lee");
+  EXPECT_EQ(b_.Holder("job_1", "es", 4)->id, "usr_lee");
+  b_.Receive(bea, R"({"type":"lock","target":"es","index":4})");
+  EXPECT_EQ(bea_.Of("lock_refused").size(), 1u);
+  // A confirmation announced on B reaches Lee on A.
+  b_.Publish("job_1", R"({"type":"segment","segment":{"index":2}})");
+  Pump();
+  EXPECT_EQ(lee_.Of("segment").size(), 1u);
+  // Lee leaves: the lock ends on B too, and B's presence forgets him.
+  a_.Leave(lee);
+  Pump();
+  EXPECT_FALSE(b_.Holder("job_1", "es", 4).has_value());
+  EXPECT_EQ(bea_.Of("presence").back()["editors"].size(), 1u);
+}
+
+TEST_F(TwoHubsTest, OneSegmentGrantedOnBothAtOnceEndsWithTheEarlierLock) {
+  int64_t lee = a_.Join("job_1", {"usr_lee", "Lee"}, &lee_);
+  int64_t bea = b_.Join("job_1", {"usr_bea", "Bea"}, &bea_);
+  Pump();
+  a_.Receive(lee, R"({"type":"lock","target":"es","index":1})");
+  clock_.Advance(absl::Milliseconds(1));
+  b_.Receive(bea, R"({"type":"lock","target":"es","index":1})");  // before A's news arrived
+  Pump();
+  EXPECT_EQ(a_.Holder("job_1", "es", 1)->id, "usr_lee");
+  EXPECT_EQ(b_.Holder("job_1", "es", 1)->id, "usr_lee");
+  ASSERT_EQ(bea_.Of("lock_refused").size(), 1u);
+  EXPECT_EQ(bea_.Of("lock_refused")[0]["by"]["name"], "Lee");
+}
+
+TEST_F(TwoHubsTest, AProcessThatStopsAnnouncingIsForgotten) {
+  a_.Join("job_1", {"usr_lee", "Lee"}, &lee_);
+  b_.Join("job_1", {"usr_bea", "Bea"}, &bea_);
+  Pump();
+  EXPECT_EQ(bea_.Of("presence").back()["editors"].size(), 2u);
+  // A dies (nothing more from it); B sweeps past the announcement's lifetime.
+  clock_.Advance(absl::Seconds(61));
+  b_.Sweep();
+  b_wire_.queue.clear();
+  a_wire_.queue.clear();
+  b_.Join("job_1", {"usr_ola", "Ola"}, &lee_);
+  EXPECT_EQ(bea_.Of("presence").back()["editors"].size(), 2u);  // Bea and Ola
+  for (const auto& e : bea_.Of("presence").back()["editors"]) EXPECT_NE(e["id"], "usr_lee");
+}
+
+TEST_F(TwoHubsTest, HostileEnvelopesAreIgnored) {
+  b_.Join("job_1", {"usr_bea", "Bea"}, &bea_);
+  const size_t before = bea_.got.size();
+  for (const char* bad : {"", "x", "[]", R"({"o":"proc-b","k":"m","j":"job_1","m":"{}"})",
+                          R"({"o":"x","k":"lock","j":"job_1","t":5,"i":"x","by":3})",
+                          R"({"k":"m","j":"job_1","m":"hi"})"}) {
+    b_.FromOthers(bad);
+  }
+  EXPECT_EQ(bea_.got.size(), before);
+}
+
+}  // namespace
+}  // namespace verso::live

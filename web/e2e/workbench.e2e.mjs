@@ -1,5 +1,7 @@
-// The workbench end to end: a real verso (the binary in VERSO_BINARY, its own data directory, the
-// built-in engine), Debian's Chromium driven by playwright-core, two post-editors on one job.
+// The workbench end to end: two real verso processes (the binary in VERSO_BINARY) on one data
+// directory, linked by a real Redis (Debian's redis-server, started here on 127.0.0.1), the
+// built-in engine; Debian's Chromium driven by playwright-core; two post-editors on one job, each
+// on another process, so that presence, locks and live updates cross processes.
 // Screenshots of the main views go to VERSO_E2E_ARTIFACTS. Run by ctest (workbench_e2e).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,7 +28,7 @@ const SOURCES = [
   'Open the settings to change the language.',
 ];
 
-let dir, server, base, key, jobId, browser;
+let dir, redis, servers = [], base, baseB, key, jobId, browser;
 let ana, bo; // { context, page }
 
 function freePort() {
@@ -67,11 +69,11 @@ async function segment(index) {
   return (await api('GET', `/v1/jobs/${jobId}/segments/es/${index}`)).body;
 }
 
-async function signedIn(email) {
+async function signedIn(email, at = base) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
   page.on('pageerror', (e) => console.error(`[${email}] page error: ${e.message}`));
-  await page.goto(`${base}/editor`);
+  await page.goto(`${at}/editor`);
   await page.locator('#email').waitFor();
   // Keyboard only: the form has the focus in order (email, password, workspace, button).
   await page.keyboard.type(email);
@@ -110,11 +112,20 @@ before(async () => {
     execFileSync(verso, ['--data-dir', dir, 'users', 'add', '--tenant', 'default', '--email', email, '--name', name,
       '--role', 'post-editor', '--password-stdin'], { input: PASSWORD, stdio: ['pipe', 'pipe', 'pipe'] });
   }
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = spawn(verso, ['--data-dir', dir, '--set', `server.port=${port}`, 'serve'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  server.stderr.on('data', () => {});
-  await until('the server', async () => (await fetch(`${base}/readyz`).catch(() => null))?.ok);
+  const redisPort = await freePort();
+  redis = spawn('/usr/bin/redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '',
+    '--appendonly', 'no'], { stdio: 'ignore' });
+  const bases = [];
+  for (let i = 0; i < 2; i++) {
+    const port = await freePort();
+    bases.push(`http://127.0.0.1:${port}`);
+    const server = spawn(verso, ['--data-dir', dir, '--set', `server.port=${port}`,
+      '--set', `redis.url=redis://127.0.0.1:${redisPort}`, 'serve'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    server.stderr.on('data', () => {});
+    servers.push(server);
+    await until(`server ${i}`, async () => (await fetch(`${bases[i]}/readyz`).catch(() => null))?.ok);
+  }
+  [base, baseB] = bases;
   // Every segment waits for a post-editor (no QE score reaches 101).
   const job = await api('POST', '/v1/jobs', { source_lang: 'en', target_langs: ['es'], qe_threshold: 101, segments: SOURCES });
   assert.equal(job.status, 202, JSON.stringify(job.body));
@@ -129,7 +140,8 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  server?.kill('SIGTERM');
+  for (const s of servers) s.kill('SIGTERM');
+  redis?.kill('SIGTERM');
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -196,8 +208,8 @@ test('edit and confirm with the keyboard only; the TM learns it', async () => {
   assert.equal(tm.body.counts.confirmed, 1);
 });
 
-test('a second editor sees presence, the lock and the live update', async () => {
-  bo = await signedIn('bo@example.com');
+test('a second editor on the other process sees presence, the lock and the live update', async () => {
+  bo = await signedIn('bo@example.com', baseB);
   await openJob(bo.page);
   const page = bo.page;
   await page.locator('.presence li', { hasText: 'Ana' }).waitFor();
@@ -216,9 +228,9 @@ test('a second editor sees presence, the lock and the live update', async () => 
   await page.screenshot({ path: join(artifacts, 'second-editor.png') });
   // The server refuses an edit of a segment another editor holds (Ana is on segment 3 now).
   const cookie = (await bo.context.cookies()).find((c) => c.name === 'verso_session');
-  const res = await fetch(`${base}/v1/jobs/${jobId}/segments/es/2/draft`, {
+  const res = await fetch(`${baseB}/v1/jobs/${jobId}/segments/es/2/draft`, {
     method: 'PUT',
-    headers: { Cookie: `verso_session=${cookie.value}`, 'Content-Type': 'application/json', Origin: base },
+    headers: { Cookie: `verso_session=${cookie.value}`, 'Content-Type': 'application/json', Origin: baseB },
     body: JSON.stringify({ target: 'de Bo' }),
   });
   assert.equal(res.status, 409);
@@ -299,7 +311,7 @@ test('the live socket refuses other sites, oversized messages and floods', async
       for (let i = 0; i < 500; i++) ws.send('{"type":"ping"}');
     });
     return [big, flood];
-  }, `${base.replace('http', 'ws')}/v1/jobs/${jobId}/live`);
+  }, `${baseB.replace('http', 'ws')}/v1/jobs/${jobId}/live`);
   // 1009 when the close frame arrives before the server drops the rest of the message (a
   // reset then reads as 1006); never a normal close, and the socket does end.
   assert.ok([1006, 1009].includes(closes[0]), `closed with ${closes[0]}`);
