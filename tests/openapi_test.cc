@@ -414,6 +414,8 @@ TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
   call("get", "/v1/jobs/{id}/analysis", job + "/analysis");
   call("get", "/v1/jobs/{id}/analysis", "/v1/jobs/job_none/analysis");  // 404
   call("get", "/v1/jobs/{id}/segments", job + "/segments?target=es&state=awaiting");
+  call("get", "/v1/jobs/{id}/segments", job + "/segments?target=es&view=compact&limit=1");
+  call("get", "/v1/jobs/{id}/segments", job + "/segments?view=short");  // 400
   call("get", "/v1/jobs/{id}/segments", job + "/segments?target=x!");   // 422
   call("get", "/v1/jobs/{id}/segments", "/v1/jobs/job_none/segments");  // 404
   call("get", "/v1/jobs/{id}/segments/{target}/{index}", job + "/segments/es/0");

@@ -88,6 +88,30 @@ Json SegmentJson(const storage::JobSegmentRecord& s) {
               {"updated_at", Rfc3339(s.updated_at)}};
 }
 
+// A segment as a list of many shows it with ?view=compact (the workbench's grid): without the
+// review (QA findings are counted, the QE reasons and glossary terms come with the segment).
+Json CompactSegmentJson(const storage::JobSegmentRecord& s) {
+  Json review = Json::parse(s.review.empty() ? "null" : s.review, nullptr, false);
+  size_t qa = 0;
+  if (review.is_object() && review.contains("qa") && review["qa"].is_array()) {
+    qa = review["qa"].size();
+  }
+  return Json{{"index", s.index},
+              {"target_lang", s.target_lang},
+              {"unit_id", s.unit_id},
+              {"source", s.source},
+              {"target", s.target},
+              {"draft", s.draft},
+              {"origin", storage::EnumName(s.origin)},
+              {"state", storage::EnumName(s.state)},
+              {"tm_score", s.tm_score},
+              {"engine", s.engine},
+              {"qe_score", s.qe_score >= 0 ? Json(std::round(s.qe_score * 10) / 10) : Json()},
+              {"qa_warnings", qa},
+              {"editor", s.editor},
+              {"version", s.version}};
+}
+
 // A refused confirm: QA errors are 422 "qa_failed" with the findings beside the message.
 absl::Status BadCursor() { return BadRequest("cursor: not a cursor of this list"); }
 
@@ -426,11 +450,43 @@ absl::StatusOr<Response> Download(const JobRoutes& c, Request& req) {
   return resp;
 }
 
+// A page of segments read as a page from storage: for everyone who sees every segment.
+absl::StatusOr<Response> SegmentsPage(const JobRoutes& c, Request& req, const Page& page) {
+  // The cursor is the last segment's "TARGET|SORTABLE_INDEX", as PageOf writes it.
+  std::string after_target;
+  int64_t after_index = -1;
+  if (!page.after.empty()) {
+    const size_t bar = page.after.find('|');
+    if (bar == std::string::npos || !ParseInt64(page.after.substr(bar + 1), &after_index)) {
+      return BadCursor();
+    }
+    after_target = page.after.substr(0, bar);
+  }
+  VERSO_ASSIGN_OR_RETURN(
+      std::vector<storage::JobSegmentRecord> segs,
+      c.jobs->SegmentsPage(req.principal.tenant, req.params.at("id"),
+                           req.Query("target").value_or(""), req.Query("state").value_or(""),
+                           after_target, after_index, page.limit + 1));
+  Json next = nullptr;
+  if (static_cast<int>(segs.size()) > page.limit) {
+    segs.resize(page.limit);
+    next = EncodeCursor(StrCat(segs.back().target_lang, "|", SortableNumber(segs.back().index)));
+  }
+  const bool compact = req.Query("view").value_or("") == "compact";
+  Json out = Json::array();
+  for (const auto& x : segs) out.push_back(compact ? CompactSegmentJson(x) : SegmentJson(x));
+  return JsonResponse(200, Json{{"segments", out}, {"next_cursor", next}});
+}
+
 absl::StatusOr<Response> ListSegments(const JobRoutes& c, Request& req) {
   VERSO_ASSIGN_OR_RETURN(Page page, ReadPage(req, 1000, 10000));
+  if (auto view = req.Query("view"); view && *view != "compact" && *view != "full") {
+    return BadRequest(StrCat("view: \"", Abbreviate(*view, 20), "\" is not full or compact"));
+  }
   Access access(c, req.principal);
   const std::string& job = req.params.at("id");
   VERSO_RETURN_IF_ERROR(access.CheckJob(job));
+  if (!access.restricted()) return SegmentsPage(c, req, page);
   VERSO_ASSIGN_OR_RETURN(
       std::vector<storage::JobSegmentRecord> segs,
       c.jobs->Segments(req.principal.tenant, job, req.Query("target").value_or(""),
@@ -448,7 +504,10 @@ absl::StatusOr<Response> ListSegments(const JobRoutes& c, Request& req) {
   auto key = [](const storage::JobSegmentRecord& r) {
     return StrCat(r.target_lang, "|", SortableNumber(r.index));
   };
-  for (const auto* x : PageOf(segs, page, key, &next)) out.push_back(SegmentJson(*x));
+  const bool compact = req.Query("view").value_or("") == "compact";
+  for (const auto* x : PageOf(segs, page, key, &next)) {
+    out.push_back(compact ? CompactSegmentJson(*x) : SegmentJson(*x));
+  }
   return JsonResponse(200, Json{{"segments", out}, {"next_cursor", next}});
 }
 
@@ -591,7 +650,7 @@ std::string EditorName(const JobRoutes& c, const auth::Principal& who) {
 absl::StatusOr<Response> OpenLive(const JobRoutes& c, Request& req) {
   const std::string& job = req.params.at("id");
   VERSO_RETURN_IF_ERROR(Access(c, req.principal).CheckJob(job));
-  VERSO_RETURN_IF_ERROR(c.jobs->Get(req.principal.tenant, job).status());
+  VERSO_RETURN_IF_ERROR(c.jobs->CheckOwned(req.principal.tenant, job));
   if (c.live == nullptr) return absl::UnimplementedError("this server has no live layer");
   if (!IsWebSocketUpgrade(req)) {
     Response r = ErrorResponse(426, "upgrade_required",
@@ -765,7 +824,7 @@ void AddJobRoutes(Router* router, const Services& s) {
     {.method = "POST", .pattern = "/v1/jobs/{id}/cancel", .scope = scope, .handler = Bind(c, CancelJob)},
     {.method = "GET",  .pattern = "/v1/jobs/{id}/analysis", .scope = edit, .handler = Bind(c, GetAnalysis)},
     {.method = "GET",  .pattern = "/v1/jobs/{id}/download", .scope = edit, .exec = E::kLong, .handler = Bind(c, Download), .query = {"target"}},
-    {.method = "GET",  .pattern = "/v1/jobs/{id}/segments", .scope = edit, .handler = Bind(c, ListSegments), .query = {"target", "state", "limit", "cursor"}},
+    {.method = "GET",  .pattern = "/v1/jobs/{id}/segments", .scope = edit, .handler = Bind(c, ListSegments), .query = {"target", "state", "view", "limit", "cursor"}},
     {.method = "GET",  .pattern = "/v1/jobs/{id}/segments/{target}/{index}", .scope = edit, .handler = Bind(c, GetSegment)},
     {.method = "PUT",  .pattern = "/v1/jobs/{id}/segments/{target}/{index}/draft", .scope = edit, .body = B::kJson, .content_types = json, .handler = Bind(c, SaveDraft), .audited = false},
     {.method = "POST", .pattern = "/v1/jobs/{id}/segments/{target}/{index}/confirm", .scope = edit, .body = B::kJson, .content_types = json, .handler = Bind(c, Confirm)},

@@ -228,6 +228,8 @@ class JobService {
   // (InvalidArgument) or the document's line and column.
   absl::StatusOr<JobInfo> Submit(const SubmitRequest& request);
   absl::StatusOr<JobInfo> Get(std::string_view tenant, std::string_view id);
+  // NotFound unless the tenant has the job (cheaper than Get: no counts).
+  absl::Status CheckOwned(std::string_view tenant, std::string_view id);
   // Newest first, after the job created at `after_created` with id `after_id` (a page's last).
   absl::StatusOr<std::vector<JobInfo>> List(std::string_view tenant, int limit,
                                             absl::Time after_created = absl::InfiniteFuture(),
@@ -252,6 +254,11 @@ class JobService {
                                                                   std::string_view id,
                                                                   std::string_view target_lang,
                                                                   std::string_view state);
+  // A page of them in (target, index) order, after (after_target, after_index), at most `limit`:
+  // read from storage as a page (a job of 50,000 segments is not read whole per page).
+  absl::StatusOr<std::vector<storage::JobSegmentRecord>> SegmentsPage(
+      std::string_view tenant, std::string_view id, std::string_view target_lang,
+      std::string_view state, std::string_view after_target, int64_t after_index, int limit);
   absl::StatusOr<SegmentDetail> Segment(std::string_view tenant, std::string_view id,
                                         std::string_view target_lang, int64_t index);
   // The tenant's segments waiting for a post-editor, oldest first, after `after` (the last of

@@ -322,6 +322,10 @@ absl::StatusOr<JobRecord> JobService::Owned(std::string_view tenant, std::string
   return job;
 }
 
+absl::Status JobService::CheckOwned(std::string_view tenant, std::string_view id) {
+  return Owned(tenant, id).status();
+}
+
 absl::StatusOr<JobInfo> JobService::Get(std::string_view tenant, std::string_view id) {
   // Status may come from a read replica (storage's bound for jobs).
   VERSO_ASSIGN_OR_RETURN(JobRecord job, Owned(tenant, id, storage::Freshness::kRecent));
@@ -534,6 +538,22 @@ absl::StatusOr<std::vector<JobSegmentRecord>> JobService::Segments(std::string_v
     if (s.state == *wanted) out.push_back(std::move(s));
   }
   return out;
+}
+
+absl::StatusOr<std::vector<JobSegmentRecord>> JobService::SegmentsPage(
+    std::string_view tenant, std::string_view id, std::string_view target_lang,
+    std::string_view state, std::string_view after_target, int64_t after_index, int limit) {
+  VERSO_RETURN_IF_ERROR(Owned(tenant, id).status());
+  std::string target;
+  if (!target_lang.empty()) {
+    VERSO_ASSIGN_OR_RETURN(target, Lang("target", target_lang));
+  }
+  if (!state.empty() && !storage::ParseEnum<SegmentState>(state)) {
+    return absl::InvalidArgumentError(StrCat("state: \"", Abbreviate(state, 40),
+                                             "\" is not one of ",
+                                             storage::EnumNameList<SegmentState>()));
+  }
+  return repo_->GetJobSegmentsPage(id, target, state, after_target, after_index, limit);
 }
 
 absl::StatusOr<SegmentDetail> JobService::Segment(std::string_view tenant, std::string_view id,

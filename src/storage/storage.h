@@ -630,6 +630,11 @@ class JobRepository {
   // A job's segments for one target (all targets when empty), by target and index.
   virtual absl::StatusOr<std::vector<JobSegmentRecord>> GetJobSegments(
       std::string_view job_id, std::string_view target_lang) = 0;
+  // A page of a job's segments in (target, index) order: after (after_target, after_index)
+  // (the first page: after_target ""), of one target and one state when given, at most `limit`.
+  virtual absl::StatusOr<std::vector<JobSegmentRecord>> GetJobSegmentsPage(
+      std::string_view job_id, std::string_view target_lang, std::string_view state,
+      std::string_view after_target, int64_t after_index, int limit) = 0;
   // A job's segments counted per target, state, origin and engine (without reading them).
   virtual absl::StatusOr<std::vector<JobSegmentCount>> CountJobSegments(
       std::string_view job_id, Freshness f = Freshness::kLatest) = 0;

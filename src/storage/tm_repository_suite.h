@@ -477,6 +477,8 @@ TEST_P(TmRepositorySuite, JobsSegmentsAndTasksChangeTogether) {
   JobSegmentRecord done = seg;
   done.target = "Hallo";
   done.state = SegmentState::kTranslated;
+  done.version = 3;
+  done.edit_id = "ed_7";
   TaskRecord next = task;
   next.kind = TaskKind::kReview;
   ASSERT_TRUE(jobs.Apply({{}, {done}, {next}, again->id, "w2", {}}).ok());
@@ -485,6 +487,8 @@ TEST_P(TmRepositorySuite, JobsSegmentsAndTasksChangeTogether) {
   EXPECT_EQ((*segs)[0].target, "Hallo");
   EXPECT_EQ((*segs)[0].qe_score, 91.25);
   EXPECT_EQ((*segs)[0].characters, 5);
+  EXPECT_EQ((*segs)[0].version, 3);
+  EXPECT_EQ((*segs)[0].edit_id, "ed_7");
   // Failing: back to the queue after a delay, then dead.
   auto r = jobs.LeaseTask("w1", t0 + absl::Seconds(100), t0 + absl::Seconds(130));
   ASSERT_TRUE(r.ok());
@@ -658,6 +662,21 @@ TEST_P(TmRepositorySuite, ConcurrentWorkersLeaseEachTaskOnceAndFailAlone) {
   ASSERT_TRUE(segments.ok());
   ASSERT_EQ(segments->size(), static_cast<size_t>(kTasks));
   for (const auto& s : *segments) EXPECT_LT(s.index, 100000) << s.index;
+  // Read page by page, the same segments in the same order.
+  std::vector<int64_t> paged;
+  for (std::string after_target;;) {
+    const int64_t after_index = paged.empty() ? -1 : paged.back();
+    auto page = jobs.GetJobSegmentsPage("job_g", "de", "", after_target, after_index, 7);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const auto& s : *page) paged.push_back(s.index);
+    if (page->size() < 7) break;
+    after_target = "de";
+  }
+  ASSERT_EQ(paged.size(), segments->size());
+  for (size_t i = 0; i < paged.size(); ++i) EXPECT_EQ(paged[i], (*segments)[i].index);
+  EXPECT_EQ(jobs.GetJobSegmentsPage("job_g", "de", "awaiting", "", -1, 100)->size(), 0u);
+  EXPECT_EQ(jobs.GetJobSegmentsPage("job_g", "", "new", "", -1, 100)->size(),
+            std::min<size_t>(100, segments->size()));
   auto tasks = jobs.JobTasks("job_g");
   ASSERT_TRUE(tasks.ok());
   ASSERT_EQ(tasks->size(), static_cast<size_t>(kTasks));

@@ -74,7 +74,8 @@ export interface Segment extends SegmentState {
   words: number;
   engine: string;
   qe_score: number | null;
-  review: {
+  qa_warnings?: number; // the grid's list (?view=compact) counts them instead of the review
+  review?: {
     qa?: QaWarning[];
     terms?: TermHit[];
     qe?: { score: number; reasons: string[]; threshold: number } | null;

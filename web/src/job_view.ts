@@ -108,7 +108,7 @@ export class JobView {
     let cursor: string | null = null;
     let limit = FIRST_PAGE;
     do {
-      const q = new URLSearchParams({ target: this.target, limit: String(limit) });
+      const q = new URLSearchParams({ target: this.target, limit: String(limit), view: 'compact' });
       if (cursor) q.set('cursor', cursor);
       let page: { segments: Segment[]; next_cursor: string | null };
       try {
@@ -365,6 +365,14 @@ export class JobView {
       const d = await call<Segment>('GET', segmentPath(this.jobId, s.target_lang, s.index));
       if (this.segmentAt(this.active)?.index !== s.index) return;
       s.tm_matches = d.tm_matches ?? [];
+      s.review = d.review; // the list leaves it out (QA, glossary terms, QE reasons)
+      const editing = this.textarea.value !== this.textarea.dataset.saved;
+      this.renderSource(s);
+      if (!editing) {
+        this.renderQa(s.review?.qa ?? []);
+        this.renderTerms(s.review?.terms ?? []);
+      }
+      this.renderMt(s);
       this.renderMatches(s);
     } catch {
       // the list entry is enough to edit

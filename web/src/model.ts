@@ -24,7 +24,7 @@ export function isClosed(s: Pick<Segment, 'state'>): boolean {
 }
 
 export function qaWarnings(s: Segment): number {
-  return s.review?.qa?.length ?? 0;
+  return s.review?.qa?.length ?? s.qa_warnings ?? 0;
 }
 
 export function matches(s: Segment, f: Filter): boolean {

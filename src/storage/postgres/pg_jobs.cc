@@ -261,6 +261,19 @@ class PgJobs : public JobRepository {
     });
   }
 
+  absl::StatusOr<std::vector<JobSegmentRecord>> GetJobSegmentsPage(
+      std::string_view job_id, std::string_view target_lang, std::string_view state,
+      std::string_view after_target, int64_t after_index, int limit) override {
+    return pool_->Read([&](Tx& tx) -> absl::StatusOr<std::vector<JobSegmentRecord>> {
+      return Segments(tx.Exec(
+          StrCat("SELECT ", kSegmentColumns,
+                 " FROM job_segments WHERE job_id=$1 AND ($2='' OR target_lang=$2) AND ($3='' OR "
+                 "state=$3) AND (target_lang, idx) > ($4, $5::BIGINT) ORDER BY target_lang, idx "
+                 "LIMIT $6::BIGINT"),
+          {job_id, target_lang, state, after_target, after_index, static_cast<int64_t>(limit)}));
+    });
+  }
+
   absl::StatusOr<std::vector<JobSegmentCount>> CountJobSegments(std::string_view job_id,
                                                                 Freshness f) override {
     return ReadAt(f, [&](Tx& tx) -> absl::StatusOr<std::vector<JobSegmentCount>> {

@@ -223,6 +223,21 @@ class SqliteJobs : public JobRepository {
     return Segments(st);
   }
 
+  absl::StatusOr<std::vector<JobSegmentRecord>> GetJobSegmentsPage(
+      std::string_view job_id, std::string_view target_lang, std::string_view state,
+      std::string_view after_target, int64_t after_index, int limit) override {
+    ConnectionPool::Reader reader(pool_);
+    VERSO_ASSIGN_OR_RETURN(
+        Stmt * st,
+        reader->Prepare(StrCat("SELECT ", kSegmentColumns,
+                               " FROM job_segments WHERE job_id=?1 AND (?2='' OR target_lang=?2) "
+                               "AND (?3='' OR state=?3) AND (target_lang, idx) > (?4, ?5) "
+                               "ORDER BY target_lang, idx LIMIT ?6")));
+    st->Reset().Bind(1, job_id).Bind(2, target_lang).Bind(3, state).Bind(4, after_target);
+    st->Bind(5, after_index).Bind(6, static_cast<int64_t>(limit));
+    return Segments(st);
+  }
+
   absl::StatusOr<std::vector<JobSegmentCount>> CountJobSegments(std::string_view job_id,
                                                                 Freshness) override {
     ConnectionPool::Reader reader(pool_);
