@@ -1084,6 +1084,7 @@ class Runtime : public cli::Environment {
     }
     ops::AddProcessMetrics(&metrics);
     AddDatabaseMetrics(&metrics);
+    AddLiveMetrics(&metrics, b.live.get());
     b.mt->qe->ObserveLatency(
         [h = metrics.GetHistogram("verso_qe_duration_seconds",
                                   "QE scoring latency per call (a request's segments together).",
@@ -1379,6 +1380,23 @@ class Runtime : public cli::Environment {
                         return ops::Registry::GaugeSeries{
                             {{"retried"}, static_cast<double>(r.retried)},
                             {{"gave_up"}, static_cast<double>(r.gave_up)}};
+                      });
+  }
+
+  // The workbench's live layer in /metrics: jobs with editors, connected editors, locks held,
+  // messages sent to editors.
+  static void AddLiveMetrics(ops::Registry* metrics, live::Hub* hub) {
+    metrics->AddGauge("verso_live",
+                      "The workbench's live layer in this process: jobs with editors connected, "
+                      "editors connected, segment locks held (here and through other processes), "
+                      "messages sent to editors.",
+                      {"what"}, [hub] {
+                        live::Hub::Stats st = hub->GetStats();
+                        auto d = [](int64_t v) { return static_cast<double>(v); };
+                        return ops::Registry::GaugeSeries{{{"jobs"}, d(st.jobs)},
+                                                          {{"editors"}, d(st.peers)},
+                                                          {{"locks"}, d(st.locks)},
+                                                          {{"messages"}, d(st.messages)}};
                       });
   }
 

@@ -14,7 +14,7 @@ import WebSocket from 'ws';
 const [base, email, password, serverPid, ...jobs] = process.argv.slice(2);
 const sizes = ['1,000', '10,000', '50,000'];
 const editors = Number(process.env.EDITORS ?? 500);
-const editorsPerJob = Number(process.env.EDITORS_PER_JOB ?? 10);
+const moveEvery = Number(process.env.MOVE_EVERY_MS ?? 5000); // an editor moves to another segment
 const seconds = Number(process.env.SECONDS ?? 20);
 const target = process.env.TARGET ?? 'fi';
 
@@ -29,6 +29,12 @@ function pct(list, p) {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 }
 
+// ONLY_SOCKETS=1: the WebSocket part alone.
+const cookie = await (async () => {
+if (process.env.ONLY_SOCKETS) {
+  const res = await fetch(`${base}/v1/session`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email, password }) });
+  return /verso_session=([^;]+)/.exec(res.headers.get('set-cookie'))[1];
+}
 const browser = await chromium.launch({
   executablePath: process.env.VERSO_CHROMIUM ?? '/usr/bin/chromium',
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -75,7 +81,7 @@ console.log('\n## Keystroke to QA warning (the server\'s checks; 150 ms of it is
   const samples = [];
   for (let i = 0; i < 20; i++) {
     // A text without a 9; then a 9 typed: the warning "numbers not in the source: 9" appears.
-    await page.fill('#target', `Texto sin números ${'x'.repeat(i)}`);
+    await page.fill('#target', `Texto ${'x'.repeat(i)} sin números `);
     await page.locator('#qa li', { hasText: 'numbers not in the source: 9' }).waitFor({ state: 'detached' });
     await page.waitForTimeout(300);
     const t0 = Date.now();
@@ -90,30 +96,51 @@ console.log('\n## Keystroke to QA warning (the server\'s checks; 150 ms of it is
   await page.close();
 }
 await browser.close();
+return cookie;
+})();
 
-console.log(`\n## ${editors} WebSocket editors on one server (${editorsPerJob} per job over ${jobs.length} jobs), ${seconds} s`);
+console.log(`\n## ${editors} WebSocket editors on one server (${Math.round(editors / jobs.length)} on each of ` +
+  `${jobs.length} jobs), each moving to another segment every ${moveEvery} ms, ${seconds} s`);
 const rssBefore = rssMiB(serverPid);
 const sockets = [];
 const sent = new Map(); // "job/target/index" -> when the lock went out
 const latencies = [];
 let received = 0;
-await Promise.all(Array.from({ length: editors }, (_, i) => new Promise((resolve, reject) => {
-  const job = jobs[Math.floor(i / editorsPerJob) % jobs.length];
-  const ws = new WebSocket(`${base.replace('http', 'ws')}/v1/jobs/${job}/live`, {
-    headers: { Cookie: `verso_session=${cookie}`, Origin: base },
+let refused = 0;
+// Opens one editor's socket; a 503 or 429 (the server's admission control) is retried after a
+// moment, as the workbench's own reconnect does.
+function open(i) {
+  const job = jobs[i % jobs.length];
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/v1/jobs/${job}/live`, {
+      headers: { Cookie: `verso_session=${cookie}`, Origin: base },
+    });
+    ws.on('open', () => {
+      sockets.push({ ws, job, slot: i });
+      resolve();
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      refused++;
+      res.resume();
+      setTimeout(() => open(i).then(resolve), 200 + Math.random() * 300);
+    });
+    ws.on('error', () => {});
+    ws.on('message', (data) => {
+      received++;
+      const m = JSON.parse(data.toString());
+      if (m.type === 'lock') {
+        const at = sent.get(`${job}/${m.target}/${m.index}`);
+        if (at !== undefined) latencies.push(performance.now() - at);
+      }
+    });
   });
-  ws.on('open', () => resolve());
-  ws.on('error', reject);
-  ws.on('message', (data) => {
-    received++;
-    const m = JSON.parse(data.toString());
-    if (m.type === 'lock') {
-      const at = sent.get(`${job}/${m.target}/${m.index}`);
-      if (at !== undefined) latencies.push(performance.now() - at);
-    }
-  });
-  sockets.push({ ws, job, slot: i });
-})));
+}
+const connectStart = performance.now();
+for (let i = 0; i < editors; i += 50) {
+  await Promise.all(Array.from({ length: Math.min(50, editors - i) }, (_, k) => open(i + k)));
+}
+console.log(`connected ${sockets.length} in ${((performance.now() - connectStart) / 1000).toFixed(1)} s ` +
+  `(${refused} upgrades answered 503/429 and retried)`);
 const rssConnected = rssMiB(serverPid);
 // Each editor moves to another segment once a second (a lock and an unlock to everyone on the
 // job), spread over the second.
@@ -121,8 +148,8 @@ const timers = sockets.map((s, i) => setTimeout(function tick() {
   const index = (s.slot * 7919 + Math.floor(performance.now())) % 1000;
   sent.set(`${s.job}/${target}/${index}`, performance.now());
   s.ws.send(JSON.stringify({ type: 'lock', target, index }));
-  s.timer = setTimeout(tick, 1000);
-}, (i * 1000) / sockets.length));
+  s.timer = setTimeout(tick, moveEvery);
+}, (i * moveEvery) / sockets.length));
 const start = performance.now();
 const receivedAtStart = received;
 await new Promise((r) => setTimeout(r, seconds * 1000));
