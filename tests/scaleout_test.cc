@@ -57,6 +57,14 @@ class ScaleOutTest : public ::testing::Test {
       a->Signal(SIGTERM);
       EXPECT_EQ(a->Wait(), 0);
     }
+    // A failed test shows what the processes logged (a 500's cause is only there).
+    if (HasFailure()) {
+      for (size_t i = 0; i < apis_.size(); ++i) {
+        std::string log = ReadFile(dir_ + "/api" + std::to_string(i) + ".log").value_or("");
+        if (log.size() > 20000) log = log.substr(log.size() - 20000);
+        std::fprintf(stderr, "---- api%zu.log (its end) ----\n%s\n", i, log.c_str());
+      }
+    }
     std::filesystem::remove_all(dir_);
   }
 

@@ -108,9 +108,10 @@ before(async () => {
   mkdirSync(artifacts, { recursive: true });
   dir = mkdtempSync(join(tmpdir(), 'verso-e2e-'));
   key = cli('keys', 'create', '--tenant', 'default', '--name', 'e2e', '--scopes', 'admin').trim().split('\n')[0];
-  for (const [email, name] of [['ana@example.com', 'Ana'], ['bo@example.com', 'Bo']]) {
+  for (const [email, name, role] of [['ana@example.com', 'Ana', 'post-editor'], ['bo@example.com', 'Bo', 'post-editor'],
+    ['mia@example.com', 'Mia', 'manager']]) {
     execFileSync(verso, ['--data-dir', dir, 'users', 'add', '--tenant', 'default', '--email', email, '--name', name,
-      '--role', 'post-editor', '--password-stdin'], { input: PASSWORD, stdio: ['pipe', 'pipe', 'pipe'] });
+      '--role', role, '--password-stdin'], { input: PASSWORD, stdio: ['pipe', 'pipe', 'pipe'] });
   }
   const redisPort = await freePort();
   redis = spawn('/usr/bin/redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '',
@@ -331,4 +332,33 @@ test('signing out ends the session on the server', async () => {
   // The live socket refuses the old cookie too.
   const live = await fetch(`${base}/v1/jobs/${jobId}/live`, { headers: { Cookie: `verso_session=${cookie.value}` } });
   assert.equal(live.status, 401);
+});
+
+test('a manager assigns a range of segments in the browser', async () => {
+  const mia = await signedIn('mia@example.com');
+  await openJob(mia.page);
+  const page = mia.page;
+  await page.getByRole('button', { name: 'Assign' }).click();
+  const dialog = page.locator('dialog#assign[open]');
+  await dialog.locator('td', { hasText: 'Open to everyone' }).waitFor();
+  await page.selectOption('#assign-user', { label: 'Ana (post-editor)' });
+  await page.fill('#assign-from', '5');
+  await page.fill('#assign-to', '6');
+  await dialog.getByRole('button', { name: 'Assign', exact: true }).click();
+  await dialog.locator('td', { hasText: '5–6' }).waitFor();
+  await page.screenshot({ path: join(artifacts, 'assign.png') });
+  await axe(page, 'assignments');
+  const assigned = (await api('GET', `/v1/jobs/${jobId}/assignments`)).body.assignments;
+  assert.equal(assigned.length, 1);
+  assert.equal(assigned[0].target_lang, 'es');
+  assert.deepEqual([assigned[0].from, assigned[0].to], [4, 5]);
+  // A range past the job's segments: the server's reason, shown.
+  await page.fill('#assign-from', '6');
+  await page.fill('#assign-to', '60');
+  await dialog.getByRole('button', { name: 'Assign', exact: true }).click();
+  await dialog.locator('.error', { hasText: 'is not a range of the target' }).waitFor();
+  await dialog.getByRole('button', { name: 'Remove Ana 5–6' }).click();
+  await dialog.locator('td', { hasText: 'Open to everyone' }).waitFor();
+  assert.deepEqual((await api('GET', `/v1/jobs/${jobId}/assignments`)).body.assignments, []);
+  await mia.context.close();
 });

@@ -3,6 +3,7 @@
 // terms, the target, QA as you type, TM matches with their differences, the machine translation
 // with its engine and QE, concordance). Keyboard first: shortcuts.ts.
 import { ApiError, call, segmentPath, type Job, type Me, type QaWarning, type Segment, type TermHit } from './api';
+import { AssignDialog } from './assign';
 import { diffWords } from './diff';
 import { clear, el, markupNode } from './dom';
 import { VirtualGrid } from './grid';
@@ -50,6 +51,7 @@ export class JobView {
 
   // Panel elements.
   private ui: Record<string, HTMLElement> = {};
+  private assign: AssignDialog | null = null; // managers only
   private textarea!: HTMLTextAreaElement;
 
   constructor(
@@ -72,6 +74,7 @@ export class JobView {
       return;
     }
     this.target = this.job.target_langs[0];
+    if (this.me.user?.role === 'manager') this.assign = new AssignDialog(this.jobId, this.job.target_langs);
     this.layout();
     document.addEventListener('keydown', this.keys, true);
     window.addEventListener('online', this.online);
@@ -187,6 +190,7 @@ export class JobView {
       el('span', {}, `${this.job.source_lang} →`), targetSelect,
       this.ui.progress, this.ui.progressText, this.ui.presence, this.ui.live, this.ui.saved,
       el('button', { type: 'button', onclick: () => this.showShortcuts(), 'aria-keyshortcuts': 'Control+/' }, 'Shortcuts'),
+      this.assign ? el('button', { type: 'button', onclick: () => void this.assign!.open() }, 'Assign') : null,
       el('span', { class: 'who' }, this.me.user?.name || this.me.user?.email || ''),
       el('button', { type: 'button', onclick: () => this.actions.signOut() }, 'Sign out'));
     this.updateProgress(this.job.targets[this.target]);
@@ -202,6 +206,7 @@ export class JobView {
     const panel = this.panel();
     this.ui.notices = el('div', { class: 'notices', 'aria-live': 'polite' });
     this.root.append(top, filters, this.ui.notices, el('div', { class: 'body' }, gridRoot, panel), this.shortcutsDialog());
+    if (this.assign) this.root.append(this.assign.dialog);
   }
 
   private filters(): HTMLElement {
