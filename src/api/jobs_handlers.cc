@@ -622,7 +622,8 @@ absl::StatusOr<Response> Confirm(const JobRoutes& c, Request& req) {
 // asks as the editor types).
 absl::StatusOr<Response> CheckSegment(const JobRoutes& c, Request& req) {
   VERSO_ASSIGN_OR_RETURN(int64_t index, Index(req));
-  VERSO_RETURN_IF_ERROR(Access(c, req.principal).CheckJob(req.params.at("id")));
+  VERSO_RETURN_IF_ERROR(
+      Access(c, req.principal).CheckSegment(req.params.at("id"), req.params.at("target"), index));
   VERSO_ASSIGN_OR_RETURN(Json body, ParseObject(req.body));
   Fields f(body);
   std::string text;

@@ -220,6 +220,31 @@ net::awaitable<void> Server::Impl::Reject(tcp::socket socket) {
   stream.socket().shutdown(tcp::socket::shutdown_both, ec);
 }
 
+namespace {
+
+// The request target's path and query into `req` (percent-decoded, valid UTF-8), or the 400.
+std::optional<Response> ReadTarget(std::string_view target, std::string_view raw_path,
+                                   Request* req) {
+  std::optional<std::string> path = PercentDecode(raw_path, false);
+  if (size_t q = target.find('?'); q != std::string_view::npos) {
+    auto query = ParseFormPairs(target.substr(q + 1));
+    if (!query) path.reset();
+    if (query) req->query = std::move(*query);
+  }
+  if (!path) {
+    return ErrorResponse(400, "bad_request", "malformed percent-encoding in the request target");
+  }
+  bool utf8 = text::IsValidUtf8(*path);
+  for (const auto& [k, v] : req->query) utf8 = utf8 && text::IsValidUtf8(k) && text::IsValidUtf8(v);
+  if (!utf8) {
+    return ErrorResponse(400, "bad_request", "the request target is not valid UTF-8 once decoded");
+  }
+  req->path = std::move(*path);
+  return std::nullopt;
+}
+
+}  // namespace
+
 net::awaitable<void> Server::Impl::Session(tcp::socket socket,
                                            std::shared_ptr<SessionState> state) {
   beast::tcp_stream stream(std::move(socket));
@@ -279,25 +304,10 @@ net::awaitable<void> Server::Impl::Session(tcp::socket socket,
       Response res;
       const Route* route = nullptr;
       bool must_close = false;
-      std::optional<std::string> path = PercentDecode(raw_path, false);
-      bool query_ok = true;
-      if (size_t q = target.find('?'); q != std::string_view::npos) {
-        auto query = ParseFormPairs(target.substr(q + 1));
-        query_ok = query.has_value();
-        if (query_ok) req.query = std::move(*query);
-      }
-      bool utf8 = path && query_ok && text::IsValidUtf8(*path);
-      for (const auto& [k, v] : req.query)
-        utf8 = utf8 && text::IsValidUtf8(k) && text::IsValidUtf8(v);
-      if (!path || !query_ok) {
-        res = ErrorResponse(400, "bad_request", "malformed percent-encoding in the request target");
+      if (auto bad = ReadTarget(target, raw_path, &req)) {
+        res = std::move(*bad);
         must_close = true;  // any body is unread
-      } else if (!utf8) {
-        res =
-            ErrorResponse(400, "bad_request", "the request target is not valid UTF-8 once decoded");
-        must_close = true;
       } else {
-        req.path = std::move(*path);
         must_close = co_await Handle(stream, buffer, head, req, res, route);
       }
       if (res.upgrade != nullptr && (draining || state->close_after || must_close)) {
