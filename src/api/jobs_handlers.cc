@@ -66,50 +66,34 @@ Json JobJson(const jobs::JobInfo& info) {
                j.finished_at == absl::InfinitePast() ? Json() : Json(Rfc3339(j.finished_at))}};
 }
 
-Json SegmentJson(const storage::JobSegmentRecord& s) {
+// A segment as answers show it; `compact` (?view=compact, the workbench's grid) leaves out the
+// review (its QA findings counted instead: the QE reasons and glossary terms come with the
+// segment), the word count and the time of the last change.
+Json SegmentJson(const storage::JobSegmentRecord& s, bool compact = false) {
   Json review = Json::parse(s.review.empty() ? "null" : s.review, nullptr, false);
   if (review.is_discarded() || (review.is_object() && !review.contains("qa"))) review = nullptr;
-  return Json{{"index", s.index},
-              {"target_lang", s.target_lang},
-              {"unit_id", s.unit_id},
-              {"source", s.source},
-              {"target", s.target},
-              {"origin", storage::EnumName(s.origin)},
-              {"state", storage::EnumName(s.state)},
-              {"tm_score", s.tm_score},
-              {"repetition", s.repetition},
-              {"words", s.words},
-              {"engine", s.engine},
-              {"qe_score", s.qe_score >= 0 ? Json(std::round(s.qe_score * 10) / 10) : Json()},
-              {"review", review},
-              {"draft", s.draft},
-              {"editor", s.editor},
-              {"version", s.version},
-              {"updated_at", Rfc3339(s.updated_at)}};
-}
-
-// A segment as a list of many shows it with ?view=compact (the workbench's grid): without the
-// review (QA findings are counted, the QE reasons and glossary terms come with the segment).
-Json CompactSegmentJson(const storage::JobSegmentRecord& s) {
-  Json review = Json::parse(s.review.empty() ? "null" : s.review, nullptr, false);
-  size_t qa = 0;
-  if (review.is_object() && review.contains("qa") && review["qa"].is_array()) {
-    qa = review["qa"].size();
+  Json out{{"index", s.index},
+           {"target_lang", s.target_lang},
+           {"unit_id", s.unit_id},
+           {"source", s.source},
+           {"target", s.target},
+           {"draft", s.draft},
+           {"origin", storage::EnumName(s.origin)},
+           {"state", storage::EnumName(s.state)},
+           {"tm_score", s.tm_score},
+           {"engine", s.engine},
+           {"qe_score", s.qe_score >= 0 ? Json(std::round(s.qe_score * 10) / 10) : Json()},
+           {"editor", s.editor},
+           {"version", s.version}};
+  if (compact) {
+    out["qa_warnings"] = review.is_object() && review["qa"].is_array() ? review["qa"].size() : 0;
+    return out;
   }
-  return Json{{"index", s.index},
-              {"target_lang", s.target_lang},
-              {"unit_id", s.unit_id},
-              {"source", s.source},
-              {"target", s.target},
-              {"draft", s.draft},
-              {"origin", storage::EnumName(s.origin)},
-              {"state", storage::EnumName(s.state)},
-              {"tm_score", s.tm_score},
-              {"engine", s.engine},
-              {"qe_score", s.qe_score >= 0 ? Json(std::round(s.qe_score * 10) / 10) : Json()},
-              {"qa_warnings", qa},
-              {"editor", s.editor},
-              {"version", s.version}};
+  out["repetition"] = s.repetition;
+  out["words"] = s.words;
+  out["review"] = std::move(review);
+  out["updated_at"] = Rfc3339(s.updated_at);
+  return out;
 }
 
 // A refused confirm: QA errors are 422 "qa_failed" with the findings beside the message.
@@ -474,7 +458,7 @@ absl::StatusOr<Response> SegmentsPage(const JobRoutes& c, Request& req, const Pa
   }
   const bool compact = req.Query("view").value_or("") == "compact";
   Json out = Json::array();
-  for (const auto& x : segs) out.push_back(compact ? CompactSegmentJson(x) : SegmentJson(x));
+  for (const auto& x : segs) out.push_back(SegmentJson(x, compact));
   return JsonResponse(200, Json{{"segments", out}, {"next_cursor", next}});
 }
 
@@ -506,7 +490,7 @@ absl::StatusOr<Response> ListSegments(const JobRoutes& c, Request& req) {
   };
   const bool compact = req.Query("view").value_or("") == "compact";
   for (const auto* x : PageOf(segs, page, key, &next)) {
-    out.push_back(compact ? CompactSegmentJson(*x) : SegmentJson(*x));
+    out.push_back(SegmentJson(*x, compact));
   }
   return JsonResponse(200, Json{{"segments", out}, {"next_cursor", next}});
 }
@@ -561,8 +545,9 @@ Response EditError(const JobRoutes& c, const Request& req, int64_t index,
 // Everyone on the job's WebSocket hears of the segment (and, after a confirm, the progress).
 void Announce(const JobRoutes& c, const Request& req, const storage::JobSegmentRecord& s,
               bool progress) {
-  if (c.live == nullptr) return;
   const std::string& job = req.params.at("id");
+  // Nobody on the job: no message, and no count of its segments (a confirm by an API client).
+  if (c.live == nullptr || !c.live->Watched(job)) return;
   c.live->Publish(job, DumpJson(Json{{"type", "segment"}, {"segment", SegmentJson(s)}}));
   if (!progress) return;
   auto info = c.jobs->Get(req.principal.tenant, job);

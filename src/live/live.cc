@@ -52,7 +52,6 @@ int64_t Hub::Join(std::string_view job, const Editor& editor, Peer* peer) {
   m.editor = editor;
   m.peer = peer;
   on_job.push_back(id);
-  SweepLocked(clock_->Now());
   peer->Send(HelloLocked(id, m));
   PresenceLocked(job);
   AnnounceLocked(job);
@@ -63,8 +62,10 @@ std::string Hub::HelloLocked(int64_t peer, const Member& m) {
   Json editors = Json::array();
   for (const Editor& e : EditorsLocked(m.job)) editors.push_back(EditorJson(e));
   Json locks = Json::array();
+  const absl::Time now = clock_->Now();
   for (auto it = locks_.lower_bound({m.job, "", 0});
        it != locks_.end() && std::get<0>(it->first) == m.job; ++it) {
+    if (it->second.until <= now) continue;  // Sweep tells everyone soon
     locks.push_back(Json{{"target", std::get<1>(it->first)},
                          {"index", std::get<2>(it->first)},
                          {"by", EditorJson(it->second.editor)},
@@ -131,7 +132,6 @@ void Hub::Receive(int64_t peer, std::string_view message) {
     m.peer->Send(Error(*bad));
     return;
   }
-  SweepLocked(clock_->Now());
   if (kind == "lock") {
     TakeLocked(peer, m, target, index);
     return;
@@ -144,6 +144,10 @@ void Hub::TakeLocked(int64_t peer, const Member& m, const std::string& target, i
   const SegmentKey key{m.job, target, index};
   const absl::Time until = clock_->Now() + options_.lock_ttl;
   auto l = locks_.find(key);
+  if (l != locks_.end() && l->second.until <= clock_->Now()) {  // expired: free (and said so)
+    ReleaseLocked(key);
+    l = locks_.end();
+  }
   // Held by another editor (the same one in a second tab or on another process may take it).
   if (l != locks_.end() && l->second.peer != peer && l->second.editor.id != m.editor.id) {
     m.peer->Send(DumpJson(Json{{"type", "lock_refused"},
@@ -360,7 +364,16 @@ std::optional<Editor> Hub::Holder(std::string_view job, std::string_view target,
 
 void Hub::Sweep() {
   absl::MutexLock lock(&mu_);
-  SweepLocked(clock_->Now());
+  // Every socket's writer calls this every few seconds: once a second is enough for all.
+  const absl::Time now = clock_->Now();
+  if (now - last_sweep_ < absl::Seconds(1)) return;
+  last_sweep_ = now;
+  SweepLocked(now);
+}
+
+bool Hub::Watched(std::string_view job) {
+  absl::MutexLock lock(&mu_);
+  return !EditorsLocked(job).empty();
 }
 
 void Hub::SweepLocked(absl::Time now) {

@@ -88,10 +88,13 @@ class Hub {
   void Receive(int64_t peer, std::string_view message);
   // `message` (a JSON object) to every peer on `job`.
   void Publish(std::string_view job, std::string_view message);
+  // Whether anyone, on this process or (through the backplane) another, is on the job: nothing
+  // need be published for a job nobody watches.
+  bool Watched(std::string_view job);
   // Who holds a segment now (nullopt: nobody; an expired lock is nobody's).
   std::optional<Editor> Holder(std::string_view job, std::string_view target, int64_t index);
   // Ends expired locks, telling everyone on their jobs, and announces this process's peers to
-  // the others when due. The sessions call it now and then.
+  // the others when due. The sessions call it now and then (it runs at most once a second).
   void Sweep();
   // What another process's hub published (from the backplane's subscription). Two processes
   // that granted one segment at the same moment settle it the same way on both sides: the
@@ -146,6 +149,7 @@ class Hub {
   std::map<std::string, std::vector<int64_t>, std::less<>> jobs_ ABSL_GUARDED_BY(mu_);
   std::map<SegmentKey, Lock> locks_ ABSL_GUARDED_BY(mu_);
   int64_t messages_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_sweep_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   // job -> origin -> its peers there.
   std::map<std::string, std::map<std::string, Remote>, std::less<>> remote_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, absl::Time, std::less<>> announced_ ABSL_GUARDED_BY(mu_);

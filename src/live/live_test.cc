@@ -89,6 +89,22 @@ TEST_F(HubTest, LocksExpireUnlessRenewedAndEndWithTheConnection) {
   EXPECT_EQ(bea_.Of("unlock").size(), 2u);
 }
 
+TEST_F(HubTest, AnExpiredLockIsFreeBeforeAnySweep) {
+  int64_t lee = hub_.Join("job_1", {"user:usr_lee", "Lee"}, &lee_);
+  int64_t bea = hub_.Join("job_1", {"user:usr_bea", "Bea"}, &bea_);
+  EXPECT_TRUE(hub_.Watched("job_1"));
+  EXPECT_FALSE(hub_.Watched("job_2"));
+  hub_.Receive(lee, R"({"type":"lock","target":"es","index":1})");
+  clock_.Advance(absl::Seconds(61));
+  hub_.Receive(bea, R"({"type":"lock","target":"es","index":1})");
+  EXPECT_EQ(hub_.Holder("job_1", "es", 1)->name, "Bea");
+  EXPECT_EQ(bea_.Of("lock_refused").size(), 0u);
+  EXPECT_EQ(lee_.Of("unlock").size(), 1u);  // Lee's screen learns his lock ended
+  hub_.Leave(lee);
+  hub_.Leave(bea);
+  EXPECT_FALSE(hub_.Watched("job_1"));
+}
+
 TEST_F(HubTest, APeerHoldsAFewLocksAtMost) {
   int64_t lee = hub_.Join("job_1", {"user:usr_lee", "Lee"}, &lee_);
   for (int i = 0; i < 5; ++i) {
