@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -450,6 +451,38 @@ TEST_F(CliTest, BackupRestoreAndVerifyFindWhatChangedSince) {
   auto stats = Verso({"tm", "stats", store, "--json"});
   ASSERT_EQ(stats.exit_code, 0) << stats.err;
   EXPECT_EQ(json::parse(stats.out)["segment_count"], 1) << stats.out;  // as backed up
+}
+
+// `verso backup DIR --keep N`: the newest N backups stay, with the change log files they need.
+TEST_F(CliTest, BackupKeepsTheNewestAndTheChangeLogTheyNeed) {
+  const std::string store = CreateStore("en", "es");
+  const std::string backups = dir_ + "/backups";
+  std::filesystem::create_directories(backups);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(Verso({"tm", "add", store, "--source", "Line " + std::to_string(i), "--target",
+                     "Línea " + std::to_string(i)})
+                  .exit_code,
+              0);
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // names by second
+    auto backed = Verso({"backup", backups, "--keep", "2"});
+    ASSERT_EQ(backed.exit_code, 0) << backed.err;
+    if (i == 2) {
+      // The first backup goes, and the log file between it and the second (the one before the
+      // first went when the first was taken: no kept backup needed it then).
+      EXPECT_THAT(backed.out, ::testing::HasSubstr("Kept the newest 2 backups in " + backups +
+                                                   " (removed 1); removed 1 change log files (1 "
+                                                   "KiB) and 0 logs set aside"));
+    }
+  }
+  int files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(backups)) {
+    files += e.path().extension() == ".db" ? 1 : 0;
+  }
+  EXPECT_EQ(files, 2);
+  auto not_a_dir = Verso({"backup", dir_ + "/one.db", "--keep", "2"});
+  EXPECT_EQ(not_a_dir.exit_code, 1);
+  EXPECT_THAT(not_a_dir.err,
+              ::testing::HasSubstr("--keep: " + dir_ + "/one.db is not a directory of backups"));
 }
 
 }  // namespace

@@ -142,6 +142,33 @@ void BackupPostgres(Environment* env, int* exit_code, const std::vector<std::str
              << NewestBackup(pgbackrest) << "; the WAL archive covers every change since\n";
 }
 
+// `verso backup DIR --keep N`: the newest N of DIR's backups stay (their names sort by time);
+// older ones go, with the change log only they needed.
+void KeepNewest(Environment* env, int* exit_code, const std::string& dir, int keep) {
+  std::vector<std::string> backups;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.starts_with("verso-") && name.ends_with(".db")) backups.push_back(e.path().string());
+  }
+  std::sort(backups.rbegin(), backups.rend());
+  std::vector<std::string> kept(backups.begin(),
+                                backups.begin() + std::min<size_t>(backups.size(), keep));
+  int removed = 0;
+  for (size_t i = kept.size(); i < backups.size(); ++i) {
+    std::filesystem::remove(backups[i] + ".manifest", ec);
+    if (std::filesystem::remove(backups[i], ec)) ++removed;
+  }
+  auto path = env->SqlitePath();
+  if (!path.ok()) return Fail(env, exit_code, path.status());
+  auto pruned = storage::PruneChangeLogs(storage::DefaultChangeLog(*path), kept);
+  if (!pruned.ok()) return Fail(env, exit_code, pruned.status());
+  env->out() << "Kept the newest " << kept.size() << " backups in " << dir << " (removed "
+             << removed << "); removed " << pruned->files << " change log files ("
+             << (pruned->bytes + 1023) / 1024 << " KiB) and " << pruned->set_aside
+             << " logs set aside by restores that no kept backup needs\n";
+}
+
 void AddBackupCommand(CLI::App* app, Environment* env, int* exit_code) {
   auto* cmd = app->add_subcommand(
       "backup",
@@ -149,9 +176,14 @@ void AddBackupCommand(CLI::App* app, Environment* env, int* exit_code) {
       "PostgreSQL: a pgBackRest backup (storage.pgbackrest.stanza)");
   auto dest = std::make_shared<std::string>();
   auto type = std::make_shared<std::string>("full");
+  auto keep = std::make_shared<int>(0);
   cmd->add_option("dest", *dest, "SQLite: a new file, or a directory to put verso-TIME.db in");
   cmd->add_option("--type", *type, "PostgreSQL: pgBackRest's backup type")
       ->check(CLI::IsMember({"full", "diff", "incr"}));
+  cmd->add_option("--keep", *keep,
+                  "SQLite, DEST a directory: keep its newest N backups, remove older ones and the "
+                  "change log that no kept backup needs")
+      ->check(CLI::Range(1, 100000));
   cmd->callback([=] {
     if (auto pg = env->PgBackRest(); pg.ok()) return BackupPostgres(env, exit_code, *pg, *type);
     if (auto path = env->SqlitePath(); !path.ok()) {
@@ -163,6 +195,11 @@ void AddBackupCommand(CLI::App* app, Environment* env, int* exit_code) {
     }
     std::string file = *dest;
     std::error_code ec;
+    if (*keep > 0 && !std::filesystem::is_directory(file, ec)) {
+      return Fail(env, exit_code,
+                  absl::InvalidArgumentError(
+                      StrCat("--keep: ", file, " is not a directory of backups (verso-TIME.db)")));
+    }
     if (std::filesystem::is_directory(file, ec)) {
       file = StrCat(file, "/verso-",
                     absl::FormatTime("%Y%m%dT%H%M%SZ", absl::Now(), absl::UTCTimeZone()), ".db");
@@ -190,6 +227,7 @@ void AddBackupCommand(CLI::App* app, Environment* env, int* exit_code) {
                << std::filesystem::file_size(file, ec) / 1024 << " KiB): " << kinds["tm"]
                << " TM stores, " << kinds["glossary"] << " glossaries, " << kinds["job"]
                << " jobs; checksums in " << file << ".manifest\n";
+    if (*keep > 0) KeepNewest(env, exit_code, *dest, *keep);
   });
 }
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "storage/sqlite/change_log.h"
 #include "storage/storage.h"
 
 namespace verso::storage {
@@ -116,6 +118,16 @@ class ChangeLogTest : public ::testing::Test {
     return RestoreSqlite(backup, dest, {.to = to, .change_log = log_});
   }
 
+  // Marks the state now, closes the database, and restores `backup` brought forward to now: it
+  // must equal the state marked first.
+  void ExpectBroughtForwardToNow(const std::string& backup) {
+    Mark();
+    db_.reset();
+    auto report = RestoreTo(backup, dir_ + "/restored.db", absl::Now());
+    ASSERT_TRUE(report.ok()) << report.status();
+    EXPECT_EQ(Dump(dir_ + "/restored.db"), marks_[0].second);
+  }
+
   std::string dir_, path_, log_;
   std::unique_ptr<Database> db_;
   std::vector<std::pair<absl::Time, std::string>> marks_;
@@ -206,11 +218,7 @@ TEST_F(ChangeLogTest, ConcurrentGroupCommitsAndASecondWriterAreAllInTheLog) {
   }
   for (auto& t : threads) t.join();
   other.reset();
-  Mark();
-  db_.reset();
-  auto report = RestoreTo(backup, dir_ + "/restored.db", absl::Now());
-  ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_EQ(Dump(dir_ + "/restored.db"), marks_[0].second);
+  ExpectBroughtForwardToNow(backup);
 }
 
 // A write transaction that changes no row writes no WAL frame (no WAL hook follows its commit):
@@ -229,11 +237,35 @@ TEST_F(ChangeLogTest, ATransactionThatChangesNothingLeavesTheLockFree) {
   const std::string backup = dir_ + "/backup.db";
   ASSERT_TRUE(db_->Backup(backup).ok());
   Put(db_.get(), "tm_a", {"two"});
-  Mark();
-  db_.reset();
-  auto report = RestoreTo(backup, dir_ + "/restored.db", absl::Now());
-  ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_EQ(Dump(dir_ + "/restored.db"), marks_[0].second);
+  ExpectBroughtForwardToNow(backup);
+}
+
+TEST_F(ChangeLogTest, ACommitThatCannotTakeTheLogsLockIsRefusedNotHung) {
+  db_ = Open();
+  ASSERT_TRUE(db_->tm().CreateStore(Store("tm_a")).ok());
+  const std::string backup = dir_ + "/backup.db";
+  ASSERT_TRUE(db_->Backup(backup).ok());
+  const absl::Duration saved = sqlite::ChangeLog::lock_wait;
+  sqlite::ChangeLog::lock_wait = absl::Milliseconds(200);
+  const int fd = ::open((log_ + "/LOCK").c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX), 0);  // as a commit that never reached its WAL hook would
+  SegmentRecord s;
+  s.source = "held";
+  s.target = "es: held";
+  s.created_at = s.changed_at = absl::FromUnixSeconds(1'700'000'100);
+  auto w = db_->tm().BeginWrite("tm_a");
+  ASSERT_TRUE(w.ok()) << w.status();
+  ASSERT_TRUE((*w)->Put(&s).ok());
+  absl::Status refused = (*w)->Commit();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable) << refused;
+  EXPECT_NE(refused.message().find("the commit was refused"), std::string_view::npos) << refused;
+  w->reset();
+  EXPECT_EQ(Dump(path_).find("es: held"), std::string::npos) << "rolled back, not committed";
+  ::close(fd);
+  sqlite::ChangeLog::lock_wait = saved;
+  Put(db_.get(), "tm_a", {"after"});
+  ExpectBroughtForwardToNow(backup);
 }
 
 TEST_F(ChangeLogTest, ALogSpreadOverManySmallFilesRestoresTheSame) {
@@ -272,9 +304,15 @@ TEST_F(ChangeLogTest, ACutShortLastRecordEndsTheLogAndDamageIsReported) {
   ASSERT_EQ(files.size(), 2u);  // a new file starts at the backup
   const std::string last = files.back();
   const auto size = std::filesystem::file_size(last);
-  // A crash in the middle of the last append: that transaction is lost to recovery, not the rest.
+  // A crash in the middle of the last append, after the commit: the record is cut off and its
+  // marker says a transaction may be missing there. A restore goes up to it, not past it.
   std::filesystem::resize_file(last, size - 5);
-  auto report = RestoreTo(backup, dir_ + "/cut.db", absl::Now());
+  auto past = RestoreTo(backup, dir_ + "/cut.db", absl::Now());
+  EXPECT_EQ(past.status().code(), absl::StatusCode::kDataLoss) << past.status();
+  EXPECT_NE(past.status().message().find("may lack a transaction committed at"),
+            std::string_view::npos)
+      << past.status();
+  auto report = RestoreTo(backup, dir_ + "/cut.db", marks_[0].first);
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(Dump(dir_ + "/cut.db"), marks_[0].second);
   // A damaged byte inside a whole record is not skipped over.
@@ -288,6 +326,116 @@ TEST_F(ChangeLogTest, ACutShortLastRecordEndsTheLogAndDamageIsReported) {
   EXPECT_NE(damaged.status().message().find("checksum"), std::string_view::npos)
       << damaged.status();
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/damaged.db"));  // all or nothing
+}
+
+TEST_F(ChangeLogTest, AProcessKilledBetweenACommitAndItsRecordLeavesAGapThatARestoreStopsAt) {
+  db_ = Open();
+  ASSERT_TRUE(db_->tm().CreateStore(Store("tm_a")).ok());
+  const std::string backup = dir_ + "/backup.db";
+  ASSERT_TRUE(db_->Backup(backup).ok());
+  Put(db_.get(), "tm_a", {"one"});
+  Mark();  // 0: before the transaction the crash leaves out of the log
+  db_.reset();
+  // Another process commits "two" and dies before it can record it (exit 0 only from there).
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    sqlite::ChangeLog::before_record_for_test = [] { ::_exit(0); };
+    auto db = OpenSqlite(path_, {.synchronous_full = false, .change_log = log_});
+    if (db.ok()) Put(db->get(), "tm_a", {"two"});
+    ::_exit(3);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_NE(Dump(path_).find("es: two"), std::string::npos) << "the commit itself was made";
+
+  // Nobody has written since: the log ends with the dead process's marker.
+  auto at_end = RestoreTo(backup, dir_ + "/at-end.db", absl::Now());
+  EXPECT_EQ(at_end.status().code(), absl::StatusCode::kDataLoss) << at_end.status();
+  EXPECT_NE(at_end.status().message().find("may lack a transaction committed at"),
+            std::string_view::npos)
+      << at_end.status();
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/at-end.db"));
+
+  // The next writer finds the marker, records a gap after it and goes on.
+  db_ = Open();
+  Put(db_.get(), "tm_a", {"three"});
+  db_.reset();
+  auto past = RestoreTo(backup, dir_ + "/past.db", absl::Now());
+  EXPECT_EQ(past.status().code(), absl::StatusCode::kDataLoss) << past.status();
+  EXPECT_NE(past.status().message().find("record 3"), std::string_view::npos) << past.status();
+  auto before = RestoreTo(backup, dir_ + "/before.db", marks_[0].first);
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_EQ(Dump(dir_ + "/before.db"), marks_[0].second);
+  EXPECT_EQ(before->applied, 1);  // "one"
+}
+
+TEST_F(ChangeLogTest, PruningRemovesWhatNoKeptBackupNeedsAndKeepsTheRest) {
+  db_ = Open(/*with_log=*/true, /*file_bytes=*/2048);
+  ASSERT_TRUE(db_->tm().CreateStore(Store("tm_a")).ok());
+  const std::string first = dir_ + "/first.db", second = dir_ + "/second.db";
+  ASSERT_TRUE(db_->Backup(first).ok());
+  for (int i = 0; i < 10; ++i) Put(db_.get(), "tm_a", {"before " + std::to_string(i)});
+  ASSERT_TRUE(db_->Backup(second).ok());
+  for (int i = 0; i < 10; ++i) Put(db_.get(), "tm_a", {"after " + std::to_string(i)});
+  auto log_files = [&] {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(log_)) {
+      if (e.path().extension() == ".log") names.push_back(e.path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  const std::vector<std::string> before = log_files();
+  auto pruned = PruneChangeLogs(log_, {second});  // while the database is written
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  const std::vector<std::string> after = log_files();
+  // What remains starts with the file the second backup started: the records after it.
+  std::string position;
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open_v2(second.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_exec(
+        db, "SELECT value FROM cluster_settings WHERE name = 'backup.change_seq'",
+        [](void* out, int, char** v, char**) { return *static_cast<std::string*>(out) = v[0], 0; },
+        &position, nullptr);
+    sqlite3_close(db);
+  }
+  ASSERT_FALSE(after.empty());
+  EXPECT_EQ(std::stoll(after.front().substr(0, 20)), std::stoll(position) + 1);
+  EXPECT_EQ(pruned->files, static_cast<int>(before.size() - after.size()));
+  EXPECT_GT(pruned->files, 1);
+  EXPECT_GT(pruned->bytes, 0);
+  EXPECT_EQ(pruned->set_aside, 0);
+  Put(db_.get(), "tm_a", {"last"});
+  Mark();
+  db_.reset();
+  auto kept = RestoreTo(second, dir_ + "/from-second.db", absl::Now());
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ(Dump(dir_ + "/from-second.db"), marks_[0].second);
+  auto gone = RestoreTo(first, dir_ + "/from-first.db", absl::Now());
+  EXPECT_EQ(gone.status().code(), absl::StatusCode::kDataLoss) << gone.status();
+  EXPECT_NE(gone.status().message().find("are missing"), std::string_view::npos) << gone.status();
+
+  // A restore sets the log aside: kept while a kept backup is of its history, then removed.
+  ASSERT_TRUE(RestoreTo(second, path_, std::nullopt).ok());
+  db_ = Open();
+  Put(db_.get(), "tm_a", {"new history"});
+  const std::string third = dir_ + "/third.db";
+  ASSERT_TRUE(db_->Backup(third).ok());
+  db_.reset();
+  auto both = PruneChangeLogs(log_, {third, second});
+  ASSERT_TRUE(both.ok()) << both.status();
+  EXPECT_EQ(both->set_aside, 0);
+  ASSERT_TRUE(RestoreTo(second, dir_ + "/again.db", absl::Now()).ok());
+  auto only_third = PruneChangeLogs(log_, {third});
+  ASSERT_TRUE(only_third.ok()) << only_third.status();
+  EXPECT_EQ(only_third->set_aside, 1);
+  for (const auto& e : std::filesystem::directory_iterator(dir_)) {
+    EXPECT_EQ(e.path().filename().string().find(".replaced-"), std::string::npos) << e.path();
+  }
+  EXPECT_TRUE(RestoreTo(third, dir_ + "/from-third.db", absl::Now()).ok());
 }
 
 TEST_F(ChangeLogTest, ALogOfAnotherHistoryOrNoneIsRefused) {

@@ -882,6 +882,18 @@ struct RestoreReport {
 absl::StatusOr<RestoreReport> RestoreSqlite(const std::string& src, const std::string& dest,
                                             const RestoreOptions& options = {});
 
+struct LogPruneReport {
+  int files = 0;      // log files removed
+  int64_t bytes = 0;  // their size
+  int set_aside = 0;  // logs set aside by restores that no kept backup needs, removed whole
+};
+// Removes what no backup in `kept` (SQLite backups of the database whose change log is `dir`)
+// can be brought forward with: the log's files holding only records before the oldest kept
+// backup of its history, and the logs restores set aside (`dir`.replaced-*) that are no kept
+// backup's. The log's newest file is never removed. Safe while verso runs.
+absl::StatusOr<LogPruneReport> PruneChangeLogs(const std::string& dir,
+                                               const std::vector<std::string>& kept);
+
 // A checksum of one kept thing: a TM store's segments, a glossary's concepts, a job's status and
 // segments. `verso verify` prints them; a backup keeps them beside it to compare later.
 struct DataChecksum {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -21,7 +23,9 @@
 namespace verso::storage::sqlite {
 namespace {
 
-constexpr char kMagic[4] = {'V', 'C', 'L', '1'};
+constexpr char kRecord[4] = {'V', 'C', 'L', '1'};
+constexpr char kMarker[4] = {'V', 'C', 'P', '1'};
+constexpr char kGap[4] = {'V', 'C', 'G', '1'};
 constexpr size_t kHeader = 32;  // magic, crc, seq, at, schema, size
 constexpr uint32_t kMaxChangeset = 1u << 30;
 constexpr int kAutoCheckpointFrames = 1000;  // SQLite's default, which the WAL hook replaces
@@ -65,6 +69,47 @@ std::vector<int64_t> Files(const std::string& dir) {
   return out;
 }
 
+bool LockWithin(int fd, absl::Duration wait) {
+  const absl::Time deadline = absl::Now() + wait;
+  absl::Duration pause = absl::Microseconds(50);
+  while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) return false;
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(pause);
+    pause = std::min(pause * 2, absl::Milliseconds(5));
+  }
+  return true;
+}
+
+enum class Kind { kRecord, kMarker, kGap };
+
+const char* MagicOf(Kind kind) {
+  switch (kind) {
+    case Kind::kRecord:
+      return kRecord;
+    case Kind::kMarker:
+      return kMarker;
+    case Kind::kGap:
+      return kGap;
+  }
+  return kRecord;
+}
+
+std::string Encode(Kind kind, int64_t seq, absl::Time at, int schema,
+                   const std::string& changeset) {
+  std::string entry(kHeader, '\0');
+  std::memcpy(entry.data(), MagicOf(kind), 4);
+  Put64(entry.data() + 8, static_cast<uint64_t>(seq));
+  Put64(entry.data() + 16, static_cast<uint64_t>(absl::ToUnixMicros(at)));
+  Put32(entry.data() + 24, static_cast<uint32_t>(schema));
+  Put32(entry.data() + 28, static_cast<uint32_t>(changeset.size()));
+  entry += changeset;
+  const uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(entry.data() + 8),
+                          static_cast<uInt>(entry.size() - 8));
+  Put32(entry.data() + 4, static_cast<uint32_t>(crc));
+  return entry;
+}
+
 absl::Status WriteAll(int fd, const char* p, size_t n, const std::string& path) {
   while (n > 0) {
     ssize_t w = ::write(fd, p, n);
@@ -76,11 +121,11 @@ absl::Status WriteAll(int fd, const char* p, size_t n, const std::string& path) 
   return absl::OkStatus();
 }
 
-// Reads the records of one file from `offset`: fn for each whole one; returns where they end. A
-// record cut short at the end (a crash mid-append) ends the file; a whole record whose checksum
-// fails, or bytes that are no record, are damage: DataLoss naming the byte.
+// Reads the entries of one file from `offset`: fn for each whole one; returns where they end. An
+// entry cut short at the end (a crash mid-append) ends the file; a whole entry whose checksum
+// fails, or bytes that are no entry, are damage: DataLoss naming the byte.
 absl::StatusOr<int64_t> ReadFile(const std::string& path, int64_t offset,
-                                 absl::FunctionRef<absl::Status(ChangeRecord&&)> fn) {
+                                 absl::FunctionRef<absl::Status(Kind, ChangeRecord&&)> fn) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::UnavailableError(StrCat(path, ": cannot be read"));
   in.seekg(0, std::ios::end);
@@ -91,7 +136,14 @@ absl::StatusOr<int64_t> ReadFile(const std::string& path, int64_t offset,
   };
   char h[kHeader];
   while (offset + static_cast<int64_t>(kHeader) <= file_size && in.read(h, kHeader)) {
-    if (std::memcmp(h, kMagic, 4) != 0) return damaged("not a change record");
+    Kind kind = Kind::kRecord;
+    if (std::memcmp(h, kMarker, 4) == 0) {
+      kind = Kind::kMarker;
+    } else if (std::memcmp(h, kGap, 4) == 0) {
+      kind = Kind::kGap;
+    } else if (std::memcmp(h, kRecord, 4) != 0) {
+      return damaged("not a change record");
+    }
     const uint32_t size = Get32(h + 28);
     if (size > kMaxChangeset) return damaged("not a change record (size)");
     if (offset + static_cast<int64_t>(kHeader + size) > file_size) break;  // cut short
@@ -104,7 +156,7 @@ absl::StatusOr<int64_t> ReadFile(const std::string& path, int64_t offset,
     uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(h + 8), kHeader - 8);
     crc = crc32(crc, reinterpret_cast<const Bytef*>(r.changeset.data()), size);
     if (static_cast<uint32_t>(crc) != Get32(h + 4)) return damaged("the record's checksum fails");
-    VERSO_RETURN_IF_ERROR(fn(std::move(r)));
+    VERSO_RETURN_IF_ERROR(fn(kind, std::move(r)));
     offset += static_cast<int64_t>(kHeader + size);
   }
   return offset;
@@ -197,13 +249,35 @@ int ChangeLog::OnCommit(void* self) {
   // A transaction that changed no row (an UPDATE that matched none) writes no WAL frame, so no
   // WAL hook would release the lock: it takes none, having nothing to log.
   if (!log->locked_ && !sqlite3session_isempty(log->session_)) {
-    ::flock(log->lock_fd_, LOCK_EX);  // SQLite's write lock is held: commits queue in order
+    // SQLite's write lock is held: commits queue in order.
+    if (!LockWithin(log->lock_fd_, lock_wait)) {
+      log::Error("sqlite.change_log.lock_timeout",
+                 {{"dir", log->dir_}, {"waited", absl::FormatDuration(lock_wait)}});
+      return 1;  // the commit becomes a rollback: refused, not hung, not left out of the log
+    }
     log->locked_ = true;
+    // Not written (the disk is full): the commit goes on; the WAL hook tries the record and
+    // keeps the changes for the next one if it cannot.
+    if (absl::Status s = log->Reserve(); !s.ok() && !log->failed_) {
+      log::Error("sqlite.change_log.failed", {{"dir", log->dir_}, {"error", s.message()}});
+      log->failed_ = true;
+    }
   }
   return 0;  // commit
 }
 
-void ChangeLog::OnRollback(void* self) { static_cast<ChangeLog*>(self)->ReleaseLock(); }
+void ChangeLog::OnRollback(void* self) {
+  auto* log = static_cast<ChangeLog*>(self);
+  log->DropMarker();
+  log->ReleaseLock();
+}
+
+void ChangeLog::DropMarker() {
+  if (marker_at_ < 0) return;
+  (void)::ftruncate(fd_, marker_at_);
+  file_end_ = marker_at_;
+  marker_at_ = -1;
+}
 
 void ChangeLog::ReleaseLock() {
   if (!locked_) return;
@@ -217,6 +291,7 @@ int ChangeLog::OnWal(void* self, sqlite3* db, const char* name, int frames) {
     int size = 0;
     void* data = nullptr;
     absl::Status s;
+    if (before_record_for_test != nullptr) before_record_for_test();
     if (int rc = sqlite3session_changeset(log->session_, &size, &data); rc != SQLITE_OK) {
       s = absl::InternalError(StrCat("no changeset: ", sqlite3_errstr(rc)));
     } else if (size > 0) {
@@ -231,6 +306,7 @@ int ChangeLog::OnWal(void* self, sqlite3* db, const char* name, int frames) {
     }
     log->failed_ = !s.ok();
   }
+  log->DropMarker();  // no record followed it (nothing to record, or not written)
   log->ReleaseLock();
   if (frames >= kAutoCheckpointFrames) {
     sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
@@ -252,17 +328,52 @@ absl::Status ChangeLog::CatchUp() {
   std::vector<int64_t> files = Files(dir_);
   if (files.empty()) return OpenFile(last_seq_ + 1, /*create=*/true);
   if (fd_ < 0 || files.back() != file_first_) VERSO_RETURN_IF_ERROR(OpenFile(files.back(), false));
-  VERSO_ASSIGN_OR_RETURN(int64_t end,
-                         ReadFile(FileName(dir_, file_first_), file_end_, [&](ChangeRecord&& r) {
-                           last_seq_ = r.seq;
-                           return absl::OkStatus();
-                         }));
+  std::optional<ChangeRecord> dangling;  // a marker with no record after it (yet)
+  VERSO_ASSIGN_OR_RETURN(int64_t end, ReadFile(FileName(dir_, file_first_), file_end_,
+                                               [&](Kind kind, ChangeRecord&& r) {
+                                                 if (kind == Kind::kMarker) {
+                                                   dangling = std::move(r);
+                                                 } else {
+                                                   last_seq_ = r.seq;
+                                                   dangling.reset();
+                                                 }
+                                                 return absl::OkStatus();
+                                               }));
   if (last_seq_ < file_first_ - 1) last_seq_ = file_first_ - 1;  // an empty new file
-  // A torn record at the end (a crash mid-append) is cut off, so the next one follows whole ones.
-  if (::ftruncate(fd_, end) != 0) {
+  // A torn entry at the end (a crash mid-append) is cut off, so the next one follows whole ones.
+  struct stat st {};
+  if (::fstat(fd_, &st) == 0 && st.st_size > end && ::ftruncate(fd_, end) != 0) {
     return absl::UnavailableError(StrCat(dir_, ": ", std::strerror(errno)));
   }
   file_end_ = end;
+  if (!dangling) return absl::OkStatus();
+  // The lock is ours, so the marker's process is gone: its transaction may have committed.
+  const std::string gap = Encode(Kind::kGap, dangling->seq, dangling->at, schema_, "");
+  VERSO_RETURN_IF_ERROR(WriteAll(fd_, gap.data(), gap.size(), FileName(dir_, file_first_)));
+  if (sync_ && ::fdatasync(fd_) != 0) {
+    return absl::UnavailableError(StrCat(dir_, ": ", std::strerror(errno)));
+  }
+  file_end_ += static_cast<int64_t>(gap.size());
+  last_seq_ = dangling->seq;
+  log::Error("sqlite.change_log.gap",
+             {{"dir", dir_},
+              {"seq", dangling->seq},
+              {"committed_at", absl::FormatTime(dangling->at, absl::UTCTimeZone())},
+              {"detail",
+               "a process stopped between a commit and its change record: a restore cannot go "
+               "past this time with this log; take a backup"}});
+  return absl::OkStatus();
+}
+
+absl::Status ChangeLog::Reserve() {
+  VERSO_RETURN_IF_ERROR(CatchUp());
+  // Files of a bounded size: what a process reads to find the log's end, and what can be deleted
+  // once older than the oldest backup. A marker and its record share a file.
+  if (file_end_ >= max_file_bytes_) VERSO_RETURN_IF_ERROR(OpenFile(last_seq_ + 1, true));
+  const std::string marker = Encode(Kind::kMarker, last_seq_ + 1, absl::Now(), schema_, "");
+  VERSO_RETURN_IF_ERROR(WriteAll(fd_, marker.data(), marker.size(), FileName(dir_, file_first_)));
+  marker_at_ = file_end_;
+  file_end_ += static_cast<int64_t>(marker.size());
   return absl::OkStatus();
 }
 
@@ -270,20 +381,8 @@ absl::Status ChangeLog::Append(const std::string& changeset) {
   if (changeset.size() > kMaxChangeset) {
     return absl::ResourceExhaustedError("a transaction's changeset is over 1 GiB");
   }
-  VERSO_RETURN_IF_ERROR(CatchUp());
-  // Files of a bounded size: what a process reads to find the log's end, and what can be deleted
-  // once older than the oldest backup.
-  if (file_end_ >= max_file_bytes_) VERSO_RETURN_IF_ERROR(OpenFile(last_seq_ + 1, true));
-  std::string record(kHeader, '\0');
-  std::memcpy(record.data(), kMagic, 4);
-  Put64(record.data() + 8, static_cast<uint64_t>(last_seq_ + 1));
-  Put64(record.data() + 16, static_cast<uint64_t>(absl::ToUnixMicros(absl::Now())));
-  Put32(record.data() + 24, static_cast<uint32_t>(schema_));
-  Put32(record.data() + 28, static_cast<uint32_t>(changeset.size()));
-  record += changeset;
-  const uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(record.data() + 8),
-                          static_cast<uInt>(record.size() - 8));
-  Put32(record.data() + 4, static_cast<uint32_t>(crc));
+  if (marker_at_ < 0) VERSO_RETURN_IF_ERROR(Reserve());  // the commit hook could not
+  const std::string record = Encode(Kind::kRecord, last_seq_ + 1, absl::Now(), schema_, changeset);
   const std::string path = FileName(dir_, file_first_);
   absl::Status s = WriteAll(fd_, record.data(), record.size(), path);
   if (s.ok() && sync_ && ::fdatasync(fd_) != 0) {
@@ -291,16 +390,20 @@ absl::Status ChangeLog::Append(const std::string& changeset) {
   }
   if (!s.ok()) {
     (void)::ftruncate(fd_, file_end_);  // no half record for the next append to follow
-    return s;
+    return s;                           // (the marker goes in the WAL hook)
   }
   file_end_ += static_cast<int64_t>(record.size());
   ++last_seq_;
+  marker_at_ = -1;  // followed by its record
   return absl::OkStatus();
 }
 
 absl::StatusOr<int64_t> ChangeLog::LockForBackup() {
   if (!locked_) {
-    ::flock(lock_fd_, LOCK_EX);
+    if (!LockWithin(lock_fd_, lock_wait)) {
+      return absl::UnavailableError(
+          StrCat(dir_, ": the change log stayed locked for ", absl::FormatDuration(lock_wait)));
+    }
     locked_ = true;
   }
   absl::Status s = CatchUp();
@@ -314,14 +417,39 @@ absl::StatusOr<int64_t> ChangeLog::LockForBackup() {
 
 void ChangeLog::Unlock() { ReleaseLock(); }
 
+void ChangeLog::RemoveThrough(const std::string& dir, int64_t seq, int* files, int64_t* bytes) {
+  const std::vector<int64_t> firsts = Files(dir);
+  for (size_t i = 0; i + 1 < firsts.size() && firsts[i + 1] <= seq + 1; ++i) {
+    const std::string path = FileName(dir, firsts[i]);
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec);
+    if (std::filesystem::remove(path, ec)) {
+      ++*files;
+      *bytes += ec ? 0 : static_cast<int64_t>(size);
+    }
+  }
+}
+
 absl::Status ChangeLog::Read(const std::string& dir, int64_t after,
                              absl::FunctionRef<absl::Status(const ChangeRecord&)> fn) {
   std::vector<int64_t> files = Files(dir);
+  std::optional<ChangeRecord> dangling;  // a marker with nothing after it yet
   for (size_t i = 0; i < files.size(); ++i) {
     if (i + 1 < files.size() && files[i + 1] <= after + 1) continue;  // all before `after`
-    VERSO_RETURN_IF_ERROR(ReadFile(FileName(dir, files[i]), 0, [&](ChangeRecord&& r) {
+    VERSO_RETURN_IF_ERROR(ReadFile(FileName(dir, files[i]), 0, [&](Kind kind, ChangeRecord&& r) {
+                            if (kind == Kind::kMarker) {
+                              dangling = std::move(r);
+                              return absl::OkStatus();
+                            }
+                            dangling.reset();
+                            r.gap = kind == Kind::kGap;
                             return r.seq > after ? fn(r) : absl::OkStatus();
                           }).status());
+  }
+  // The log ends with a marker: its process died and no process has written since.
+  if (dangling && dangling->seq > after) {
+    dangling->gap = true;
+    return fn(*dangling);
   }
   return absl::OkStatus();
 }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -120,8 +121,8 @@ std::string Time(absl::Time t) {
 // The change log named `id`: `dir`, or one a restore set aside beside it (the history a restore
 // left, which an earlier backup may still be brought forward with: a second try at a better
 // time), the newest first. "" when none is.
-std::string FindLog(const std::string& dir, const std::string& id) {
-  if (sqlite::ChangeLog::IdOf(dir) == id) return dir;
+// The logs restores set aside beside `dir` (`dir`.replaced-TIME), the newest first.
+std::vector<std::string> LogsSetAside(const std::string& dir) {
   const std::filesystem::path path(dir);
   const std::string prefix = path.filename().string() + ".replaced-";
   std::vector<std::string> aside;
@@ -130,7 +131,12 @@ std::string FindLog(const std::string& dir, const std::string& id) {
     if (e.path().filename().string().starts_with(prefix)) aside.push_back(e.path().string());
   }
   std::sort(aside.rbegin(), aside.rend());
-  for (const std::string& candidate : aside) {
+  return aside;
+}
+
+std::string FindLog(const std::string& dir, const std::string& id) {
+  if (sqlite::ChangeLog::IdOf(dir) == id) return dir;
+  for (const std::string& candidate : LogsSetAside(dir)) {
     if (sqlite::ChangeLog::IdOf(candidate) == id) return candidate;
   }
   return "";
@@ -172,6 +178,12 @@ absl::Status Replay(sqlite3* db, const std::string& dir, absl::Time to, RestoreR
       return absl::DataLossError(
           StrCat(log, ": records ", expected, " to ", r.seq - 1, " of the change log are missing"));
     }
+    if (r.gap) {
+      return absl::DataLossError(StrCat(
+          "the change log may lack a transaction committed at ", Time(r.at), " (record ", r.seq,
+          "): the process that committed it stopped before recording it; restore --to a time "
+          "before it, or from a backup taken after it"));
+    }
     if (StrCat(r.schema) != schema) {
       return absl::FailedPreconditionError(
           StrCat("record ", r.seq, " (", Time(r.at), ") was written at schema version ", r.schema,
@@ -209,6 +221,39 @@ void RemoveDatabaseFiles(const std::string& path) {
 }
 
 }  // namespace
+
+absl::StatusOr<LogPruneReport> PruneChangeLogs(const std::string& dir,
+                                               const std::vector<std::string>& kept) {
+  // Each kept backup's history (the log's id) and position; per history the oldest position.
+  std::map<std::string, int64_t> oldest;
+  for (const std::string& backup : kept) {
+    Db db;
+    VERSO_RETURN_IF_ERROR(Open(backup, SQLITE_OPEN_READONLY, &db));
+    VERSO_ASSIGN_OR_RETURN(std::string id, Setting(db.db, "change_log.id"));
+    VERSO_ASSIGN_OR_RETURN(std::string position_text, Setting(db.db, "backup.change_seq"));
+    int64_t position = 0;
+    if (id.empty() || !ParseInt64(position_text, &position)) continue;  // taken without a log
+    auto [it, added] = oldest.emplace(id, position);
+    if (!added) it->second = std::min(it->second, position);
+  }
+  LogPruneReport report;
+  const std::string current = sqlite::ChangeLog::IdOf(dir);
+  if (auto it = oldest.find(current); it != oldest.end() && !current.empty()) {
+    sqlite::ChangeLog::RemoveThrough(dir, it->second, &report.files, &report.bytes);
+  }
+  for (const std::string& aside : LogsSetAside(dir)) {
+    auto it = oldest.find(sqlite::ChangeLog::IdOf(aside));
+    if (it != oldest.end()) {
+      sqlite::ChangeLog::RemoveThrough(aside, it->second, &report.files, &report.bytes);
+      continue;
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(aside, ec);
+    if (ec) return absl::UnavailableError(StrCat(aside, ": cannot be removed: ", ec.message()));
+    ++report.set_aside;
+  }
+  return report;
+}
 
 absl::Status RecordBackupPosition(const std::string& dest, int64_t position) {
   Db db;

@@ -11,6 +11,9 @@ namespace verso::storage::sqlite {
 
 absl::Status StatusFromSqlite(int rc, std::string_view message) {
   std::string msg(message);
+  if (rc == SQLITE_CONSTRAINT_COMMITHOOK) {  // the change log could not take the commit
+    return absl::UnavailableError(StrCat("the commit was refused: ", msg));
+  }
   switch (rc & 0xFF) {
     case SQLITE_OK:
     case SQLITE_ROW:
