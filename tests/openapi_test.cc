@@ -446,6 +446,21 @@ TEST(OpenApiTest, EveryDocumentedOperationAnswersAsDocumented) {
   call("get", "/v1/post-edits", "/v1/post-edits?limit=x");  // 400
   call("post", "/v1/jobs/{id}/segments/{target}/{index}/confirm", job + "/segments/es/0/confirm",
        "", jsonct);
+  // A reviewer's pass on segment 0: sent back, confirmed again, approved with a correction.
+  const std::string reject = "/v1/jobs/{id}/segments/{target}/{index}/reject";
+  const std::string approve = "/v1/jobs/{id}/segments/{target}/{index}/approve";
+  call("post", reject, job + "/segments/es/0/reject", R"({"comment":"Use usted."})", jsonct);
+  call("post", reject, job + "/segments/es/0/reject", R"({"comment":""})", jsonct);  // 422
+  call("post", reject, job + "/segments/es/0/reject", "{}", jsonct);                 // 400
+  call("post", reject, "/v1/jobs/job_none/segments/es/0/reject", R"({"comment":"x"})",
+       jsonct);                                                       // 404
+  call("post", approve, job + "/segments/es/0/approve", "", jsonct);  // 409: awaiting
+  call("post", "/v1/jobs/{id}/segments/{target}/{index}/confirm", job + "/segments/es/0/confirm",
+       "", jsonct);
+  call("post", approve, job + "/segments/es/0/approve", R"({"target":"La casa es roja."})", jsonct);
+  call("post", approve, job + "/segments/es/0/approve", R"({"target":""})", jsonct);  // 422
+  call("post", approve, job + "/segments/es/x/approve", "", jsonct);                  // 400
+  call("post", approve, "/v1/jobs/job_none/segments/es/0/approve", "", jsonct);       // 404
   call("post", "/v1/jobs/{id}/segments/{target}/{index}/confirm", job + "/segments/es/1/confirm",
        R"({"target":"Abra el fichero."})", jsonct);
   call("post", "/v1/jobs/{id}/segments/{target}/{index}/confirm", job + "/segments/es/1/confirm",

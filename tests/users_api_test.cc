@@ -57,11 +57,12 @@ class UsersApiTest : public test::ServerTest {
     if (r.status != 200 || cookie.rfind(name, 0) != 0) return "";
     return cookie.substr(name.size(), cookie.find(';') - name.size());
   }
-  std::string SubmitJob() {
+  std::string SubmitJob(bool revision = false) {
     test::HttpResponse r = Send("POST", "/v1/jobs", admin_,
                                 json{{"source_lang", "en"},
                                      {"target_langs", {"es"}},
                                      {"qe_threshold", 101},
+                                     {"revision", revision},
                                      {"segments", {"Close the door.", "The printer is ready."}}}
                                     .dump());
     EXPECT_EQ(r.status, 202) << r.body;
@@ -288,6 +289,84 @@ TEST_F(UsersApiTest, AssignedRangesAreWhatPostEditorsSeeAndEdit) {
   ASSERT_EQ(Send("PUT", "/v1/jobs/" + job + "/assignments", admin_, R"({"assignments":[]})").status,
             200);
   EXPECT_EQ(jobs_of(ben), both);
+}
+
+// A job with a revision step: what post-editors confirm waits for a reviewer, who approves it
+// (with a correction, which becomes the translation) or sends it back saying why; the job
+// completes when every segment is approved or reviewed.
+TEST_F(UsersApiTest, ARevisionStepWaitsForAReviewerWhoApprovesOrSendsBack) {
+  StartWithAdmin();
+  AddUser("ana@example.com", "post-editor");
+  json rita = AddUser("rita@example.com", "reviewer");
+  const std::string ana_token = SignIn("ana@example.com");
+  const std::string rita_token = SignIn("rita@example.com");
+  ASSERT_FALSE(ana_token.empty());
+  ASSERT_FALSE(rita_token.empty());
+  json me = json::parse(WithCookie("GET", "/v1/session", rita_token).body);
+  EXPECT_EQ(me["scopes"], json::array({"jobs:edit", "tm:read", "jobs:review"}));
+  const std::string job = SubmitJob(/*revision=*/true);
+  const std::string segs = "/v1/jobs/" + job + "/segments/es/";
+  auto as = [&](const std::string& token, const std::string& what, int index,
+                const std::string& body) {
+    return WithCookie("POST", segs + std::to_string(index) + "/" + what, token, body,
+                      {{"Origin", Origin()}});
+  };
+  auto get_job = [&] { return json::parse(Send("GET", "/v1/jobs/" + job, admin_).body); };
+  EXPECT_EQ(get_job()["revision"], true);
+
+  ASSERT_EQ(as(ana_token, "confirm", 0, R"({"target":"Cierra la puerta."})").status, 200);
+  ASSERT_EQ(as(ana_token, "confirm", 1, R"({"target":"La impresora esta lista."})").status, 200);
+  json waiting = get_job();
+  EXPECT_EQ(waiting["status"], "post_editing");  // both confirmed, neither reviewed
+  EXPECT_EQ(waiting["counts"]["confirmed"], 2);
+  EXPECT_EQ(waiting["counts"]["reviewed"], 0);
+  EXPECT_EQ(waiting["stages"].back(), (json{{"name", "revision"},
+                                            {"state", "running"},
+                                            {"done", 0},
+                                            {"total", 2},
+                                            {"seconds", 0.0}}));
+  // A post-editor does not review.
+  EXPECT_EQ(as(ana_token, "approve", 0, "{}").status, 403);
+
+  // Sent back: awaiting again, with the reviewer's words for the post-editor.
+  test::HttpResponse empty = as(rita_token, "reject", 1, R"({"comment":"  "})");
+  EXPECT_EQ(empty.status, 422) << empty.body;
+  EXPECT_THAT(empty.body, HasSubstr("comment: say what the post-editor should change"));
+  test::HttpResponse rejected =
+      as(rita_token, "reject", 1, R"({"comment":"Falta la tilde: está."})");
+  ASSERT_EQ(rejected.status, 200) << rejected.body;
+  json back = json::parse(rejected.body);
+  EXPECT_EQ(back["state"], "awaiting");
+  EXPECT_EQ(back["revision"]["verdict"], "rejected");
+  EXPECT_EQ(back["revision"]["comment"], "Falta la tilde: está.");
+  EXPECT_EQ(back["revision"]["by"], rita["id"]);
+  // Only a translation someone settled on is reviewed.
+  test::HttpResponse too_soon = as(rita_token, "approve", 1, "{}");
+  EXPECT_EQ(too_soon.status, 409) << too_soon.body;
+  EXPECT_THAT(too_soon.body, HasSubstr("segment 1 (es) is awaiting"));
+
+  json approved = json::parse(as(rita_token, "approve", 0, "{}").body);
+  EXPECT_EQ(approved["state"], "reviewed");
+  EXPECT_EQ(approved["revision"]["verdict"], "approved");
+  EXPECT_EQ(get_job()["status"], "post_editing");  // segment 1 is still the post-editor's
+
+  ASSERT_EQ(as(ana_token, "confirm", 1, R"({"target":"La impresora está lista"})").status, 200);
+  // The reviewer's correction is the translation, and the TM's.
+  test::HttpResponse corrected =
+      as(rita_token, "approve", 1, R"({"target":"La impresora está lista."})");
+  ASSERT_EQ(corrected.status, 200) << corrected.body;
+  EXPECT_EQ(json::parse(corrected.body)["target"], "La impresora está lista.");
+  json done = get_job();
+  EXPECT_EQ(done["status"], "completed");
+  EXPECT_EQ(done["counts"]["reviewed"], 2);
+  EXPECT_EQ(done["counts"]["confirmed"], 0);
+  test::HttpResponse download = Send("GET", "/v1/jobs/" + job + "/download?target=es", admin_);
+  EXPECT_EQ(json::parse(download.body)["segments"],
+            json::array({"Cierra la puerta.", "La impresora está lista."}));
+  // A finished job is not reopened.
+  test::HttpResponse late = as(rita_token, "reject", 0, R"({"comment":"again"})");
+  EXPECT_EQ(late.status, 409) << late.body;
+  EXPECT_THAT(late.body, HasSubstr("has ended (completed)"));
 }
 
 TEST_F(UsersApiTest, GuessingPasswordsIsThrottled) {

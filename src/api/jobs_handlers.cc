@@ -28,7 +28,8 @@ Json CountsJson(const jobs::Counts& c) {
               {"engines", c.engines},
               {"approved", c.approved},
               {"awaiting_post_edit", c.awaiting},
-              {"confirmed", c.confirmed}};
+              {"confirmed", c.confirmed},
+              {"reviewed", c.reviewed}};
 }
 
 Json JobJson(const jobs::JobInfo& info) {
@@ -54,6 +55,7 @@ Json JobJson(const jobs::JobInfo& info) {
               {"engine_policy", j.engine_policy},
               {"qa_profile", j.qa_profile},
               {"qe_threshold", j.qe_threshold >= 0 ? Json(j.qe_threshold) : Json()},
+              {"revision", j.revision},
               {"webhook_url", j.webhook_url},
               {"error", j.error},
               {"counts", CountsJson(info.counts)},
@@ -71,7 +73,10 @@ Json JobJson(const jobs::JobInfo& info) {
 // segment), the word count and the time of the last change.
 Json SegmentJson(const storage::JobSegmentRecord& s, bool compact = false) {
   Json review = Json::parse(s.review.empty() ? "null" : s.review, nullptr, false);
-  if (review.is_discarded() || (review.is_object() && !review.contains("qa"))) review = nullptr;
+  if (review.is_discarded() ||
+      (review.is_object() && !review.contains("qa") && !review.contains("revision"))) {
+    review = nullptr;
+  }
   Json out{{"index", s.index},
            {"target_lang", s.target_lang},
            {"unit_id", s.unit_id},
@@ -85,6 +90,9 @@ Json SegmentJson(const storage::JobSegmentRecord& s, bool compact = false) {
            {"qe_score", s.qe_score >= 0 ? Json(std::round(s.qe_score * 10) / 10) : Json()},
            {"editor", s.editor},
            {"version", s.version}};
+  // A reviewer's verdict (approved, or rejected with what to change), in both views: the grid
+  // marks a segment sent back.
+  out["revision"] = review.is_object() && review.contains("revision") ? review["revision"] : Json();
   if (compact) {
     out["qa_warnings"] = review.is_object() && review["qa"].is_array() ? review["qa"].size() : 0;
     return out;
@@ -147,6 +155,7 @@ absl::Status ReadOptions(const Json& object, jobs::SubmitRequest* r) {
   f.String("qa_profile", &r->qa_profile);
   double threshold = -1;
   f.Number("qe_threshold", &threshold);
+  f.Bool("revision", &r->revision);
   f.String("webhook_url", &r->webhook_url);
   std::string unsupported = "refuse";
   f.String("unsupported_pairs", &unsupported);
@@ -222,6 +231,10 @@ absl::StatusOr<jobs::SubmitRequest> ParseSubmission(const Request& req) {
         return BadRequest("qe_threshold: not a decimal number (0 to 101)");
       }
       r.qe_threshold = v;
+    } else if (p.name == "revision") {
+      const std::string_view v = StripAsciiWhitespace(p.data);
+      if (v != "true" && v != "false") return BadRequest("revision: true or false");
+      r.revision = v == "true";
     } else {
       fields[p.name] = p.data;
     }
@@ -603,6 +616,43 @@ absl::StatusOr<Response> Confirm(const JobRoutes& c, Request& req) {
   return JsonResponse(200, SegmentJson(*seg));
 }
 
+// POST .../approve and .../reject: a reviewer's verdict on a translated segment.
+absl::StatusOr<Response> Revise(const JobRoutes& c, Request& req, bool approve) {
+  VERSO_ASSIGN_OR_RETURN(int64_t index, Index(req));
+  VERSO_RETURN_IF_ERROR(
+      Access(c, req.principal).CheckSegment(req.params.at("id"), req.params.at("target"), index));
+  std::optional<std::string> text;
+  std::string comment;
+  bool override_qa = false;
+  jobs::Edit edit;
+  if (!req.body.empty() || !approve) {
+    VERSO_ASSIGN_OR_RETURN(Json body, ParseObject(req.body));
+    Fields f(body);
+    if (approve) {
+      std::string t;
+      if (f.String("target", &t) && body.contains("target")) text = t;
+      f.Bool("override_qa", &override_qa);
+    } else {
+      f.String("comment", &comment, true);
+    }
+    ReadEdit(body, f, &edit);
+    VERSO_RETURN_IF_ERROR(f.Finish());
+  }
+  if (auto locked = Locked(c, req, index)) return *locked;
+  const std::string& job = req.params.at("id");
+  const std::string& target = req.params.at("target");
+  auto seg = approve ? c.jobs->Approve(req.principal.tenant, job, target, index, text,
+                                       req.principal.id(), override_qa, edit)
+                     : c.jobs->Reject(req.principal.tenant, job, target, index, comment,
+                                      req.principal.id(), edit);
+  if (!seg.ok()) return EditError(c, req, index, seg.status());
+  Announce(c, req, *seg, true);
+  return JsonResponse(200, SegmentJson(*seg));
+}
+
+absl::StatusOr<Response> Approve(const JobRoutes& c, Request& req) { return Revise(c, req, true); }
+absl::StatusOr<Response> Reject(const JobRoutes& c, Request& req) { return Revise(c, req, false); }
+
 // POST .../check: the job's QA checks and glossary on a text, nothing written (the workbench
 // asks as the editor types).
 absl::StatusOr<Response> CheckSegment(const JobRoutes& c, Request& req) {
@@ -799,7 +849,8 @@ void AddJobRoutes(Router* router, const Services& s) {
   const std::vector<std::string> submissions = {"multipart/form-data", "application/json"};
   const std::vector<std::string> page = {"limit", "cursor"};
   const std::string scope = "translate";  // submit and cancel: API keys and managers
-  const std::string edit = std::string(auth::kScopeJobsEdit);  // also post-editors, reviewers
+  const std::string edit = std::string(auth::kScopeJobsEdit);      // also post-editors, reviewers
+  const std::string review = std::string(auth::kScopeJobsReview);  // reviewers, managers
   using B = Route::Body;
   using E = Route::Exec;
   // clang-format off
@@ -814,6 +865,8 @@ void AddJobRoutes(Router* router, const Services& s) {
     {.method = "GET",  .pattern = "/v1/jobs/{id}/segments/{target}/{index}", .scope = edit, .handler = Bind(c, GetSegment)},
     {.method = "PUT",  .pattern = "/v1/jobs/{id}/segments/{target}/{index}/draft", .scope = edit, .body = B::kJson, .content_types = json, .handler = Bind(c, SaveDraft), .audited = false},
     {.method = "POST", .pattern = "/v1/jobs/{id}/segments/{target}/{index}/confirm", .scope = edit, .body = B::kJson, .content_types = json, .handler = Bind(c, Confirm)},
+    {.method = "POST", .pattern = "/v1/jobs/{id}/segments/{target}/{index}/approve", .scope = review, .body = B::kJson, .content_types = json, .handler = Bind(c, Approve)},
+    {.method = "POST", .pattern = "/v1/jobs/{id}/segments/{target}/{index}/reject", .scope = review, .body = B::kJson, .content_types = json, .handler = Bind(c, Reject)},
     {.method = "POST", .pattern = "/v1/jobs/{id}/segments/{target}/{index}/check", .scope = edit, .body = B::kJson, .content_types = json, .handler = Bind(c, CheckSegment), .audited = false},
     {.method = "PUT",  .pattern = "/v1/jobs/{id}/assignments", .scope = scope, .body = B::kJson, .content_types = json, .handler = Bind(c, PutAssignments)},
     {.method = "GET",  .pattern = "/v1/jobs/{id}/assignments", .scope = edit, .handler = Bind(c, GetAssignments)},

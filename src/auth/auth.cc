@@ -44,7 +44,9 @@ absl::StatusOr<std::vector<std::string>> ParseScopes(std::string_view list) {
 bool Principal::Has(std::string_view scope) const {
   for (const std::string& s : scopes) {
     if (s == scope || s == kScopeAdmin) return true;
-    if (s == kScopeTranslate && scope == kScopeJobsEdit) return true;
+    if (s == kScopeTranslate && (scope == kScopeJobsEdit || scope == kScopeJobsReview)) {
+      return true;
+    }
   }
   return false;
 }

@@ -39,8 +39,9 @@ absl::StatusOr<std::vector<std::string>> ParseScopes(std::string_view list);
 
 // What a signed-in workbench user may do (auth/users.h gives them by role; API keys do not take
 // them: translate implies jobs:edit).
-inline constexpr std::string_view kScopeJobsEdit = "jobs:edit";  // read jobs, edit segments
-inline constexpr std::string_view kScopeUsers = "users";         // manage the tenant's users
+inline constexpr std::string_view kScopeJobsEdit = "jobs:edit";      // read jobs, edit segments
+inline constexpr std::string_view kScopeJobsReview = "jobs:review";  // approve, reject segments
+inline constexpr std::string_view kScopeUsers = "users";             // manage the tenant's users
 
 // Who is calling: an API key, or a user signed in to the workbench.
 struct Principal {
@@ -49,7 +50,7 @@ struct Principal {
   std::string user_id;  // a signed-in user's ("usr_..."), with their role
   std::string role;
   std::vector<std::string> scopes;
-  // admin holds every scope; translate holds jobs:edit.
+  // admin holds every scope; translate holds jobs:edit and jobs:review.
   bool Has(std::string_view scope) const;
   // The key's or the user's id: what TM segments and audit records name as their author.
   const std::string& id() const { return user_id.empty() ? key_id : user_id; }

@@ -68,6 +68,7 @@ absl::StatusOr<Role> ParseRole(std::string_view name) {
 
 std::vector<std::string> RoleScopes(Role role) {
   std::vector<std::string> scopes = {std::string(kScopeJobsEdit), std::string(kScopeTmRead)};
+  if (role != Role::kPostEditor) scopes.emplace_back(kScopeJobsReview);
   if (role == Role::kManager) {
     scopes.emplace_back(kScopeTranslate);
     scopes.emplace_back(kScopeUsers);

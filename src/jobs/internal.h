@@ -19,9 +19,17 @@ using storage::SegmentState;
 using storage::TaskKind;
 using storage::TaskState;
 
-// Approved or confirmed: nothing more to do for the segment.
+// Approved, confirmed or reviewed: the segment has its final translation (downloads use it).
 inline bool Closed(SegmentState state) {
-  return state == SegmentState::kApproved || state == SegmentState::kConfirmed;
+  return state == SegmentState::kApproved || state == SegmentState::kConfirmed ||
+         state == SegmentState::kReviewed;
+}
+
+// Nothing more to do for the segment in `job`: closed, and in a job with revision not waiting
+// for a reviewer (a post-editor's confirmation is; the machine's approval is not).
+inline bool Finished(const JobRecord& job, SegmentState state) {
+  return job.revision ? state == SegmentState::kApproved || state == SegmentState::kReviewed
+                      : Closed(state);
 }
 
 inline bool Ended(JobStatus status) {

@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -93,6 +94,9 @@ struct SubmitRequest {
   // plain text too) or as markup.
   std::vector<std::string> segments;
   bool plain_segments = false;
+  // A revision step: segments post-editors confirm wait for a reviewer's approval before the
+  // job completes (auto-approved ones do not).
+  bool revision = false;
 };
 
 // Segment counts of a job (or of one target language).
@@ -105,6 +109,7 @@ struct Counts {
   int64_t approved = 0;                    // auto-approved (TM matches and trusted MT)
   int64_t awaiting = 0;                    // waiting for a post-editor
   int64_t confirmed = 0;                   // confirmed by a post-editor
+  int64_t reviewed = 0;                    // approved by a reviewer
 };
 
 struct Stage {
@@ -281,6 +286,23 @@ class JobService {
                                                     std::string_view user, bool override_qa = false,
                                                     const Edit& edit = {});
 
+  // ---- Revision ----
+  // A reviewer approves a translated segment, with `markup` (their correction; nullopt: its
+  // draft, else the text as it is) checked and learnt by the TM as Confirm does: it becomes
+  // "reviewed". A job with revision completes when every segment is approved or reviewed.
+  absl::StatusOr<storage::JobSegmentRecord> Approve(std::string_view tenant, std::string_view id,
+                                                    std::string_view target_lang, int64_t index,
+                                                    const std::optional<std::string>& markup,
+                                                    std::string_view user, bool override_qa = false,
+                                                    const Edit& edit = {});
+  // A reviewer sends a segment back to post-editing ("awaiting") saying why (`comment`, 1 to
+  // 2,000 bytes of text): the segment keeps it ("revision" in its review) for the post-editor.
+  // FailedPrecondition for a job that ended or a segment nobody translated yet.
+  absl::StatusOr<storage::JobSegmentRecord> Reject(std::string_view tenant, std::string_view id,
+                                                   std::string_view target_lang, int64_t index,
+                                                   const std::string& comment,
+                                                   std::string_view user, const Edit& edit = {});
+
   // The job's QA checks and glossary on `markup` for a segment, nothing written: the
   // workbench's findings as the editor types. The review's JSON: {"qa": [...], "terms": [...]}.
   absl::StatusOr<std::string> Check(std::string_view tenant, std::string_view id,
@@ -352,6 +374,12 @@ class JobService {
                             std::vector<storage::JobSegmentRecord> last,
                             std::optional<storage::TaskKind> next, bool review_done,
                             absl::Duration review_time);
+  // Runs `edit` (of a segment: a draft, a confirm, a verdict) while the job is held against this
+  // process's other edits (confirm_mu_) and the workers and edits of every process (storage's
+  // Exclusively): the version check and the write are one, and the last segment finished
+  // completes the job exactly once.
+  absl::StatusOr<storage::JobSegmentRecord> HoldingJob(
+      std::string_view id, absl::FunctionRef<absl::StatusOr<storage::JobSegmentRecord>()> edit);
   // Confirm's work, run while the job is held.
   absl::StatusOr<storage::JobSegmentRecord> SaveDraftLocked(
       const storage::JobRecord& job, const std::string& target, int64_t index,
@@ -362,6 +390,16 @@ class JobService {
                                                           const std::optional<std::string>& markup,
                                                           std::string_view user, bool override_qa,
                                                           const Edit& edit);
+  // What a confirm and a reviewer's approval share: `text` checked (QA errors refuse unless
+  // `override_qa`, recorded), learnt by the job's TM, and made the segment's translation.
+  absl::Status Settle(const storage::JobRecord& job, storage::JobSegmentRecord* s,
+                      const std::string& text, std::string_view user, bool override_qa);
+  // Approve's and Reject's work, run while the job is held: the segment's new state and the
+  // reviewer's verdict (and comment) in its review.
+  absl::StatusOr<storage::JobSegmentRecord> ReviseLocked(
+      std::string_view tenant, std::string_view id, const std::string& target, int64_t index,
+      const std::optional<std::string>& markup, const std::string& comment, std::string_view user,
+      bool override_qa, const Edit& edit, bool approve);
   qe::ReviewOptions ReviewOptionsFor(const storage::JobRecord& job, std::string_view target);
   // The QA checks of a post-editor's `markup` for segment `s`, written into s->review (its
   // "qa" and "terms"; the machine's score stays for the record).
@@ -397,7 +435,7 @@ class JobService {
   IdGenerator* ids_;
   ServiceOptions options_;
   absl::Mutex job_mu_;      // read-modify-write of job records by this process's workers
-  absl::Mutex confirm_mu_;  // confirms one at a time: the last one completes the job
+  absl::Mutex confirm_mu_;  // edits one at a time (HoldingJob): the last one completes the job
   absl::Mutex rng_mu_;
   std::mt19937_64 rng_ ABSL_GUARDED_BY(rng_mu_);
   std::atomic<bool> stop_{false};

@@ -133,7 +133,7 @@ TEST_F(JobsTest, UncalibratedMachineTranslationsAreNeverApprovedByDefault) {
   Drain();
   EXPECT_EQ(service_->Segments("acme", job->job.id, "es", "pretranslated").status().message(),
             "state: \"pretranslated\" is not one of new, analysed, mt_pending, translated, "
-            "approved, awaiting, confirmed");
+            "approved, awaiting, confirmed, reviewed");
   auto segs = service_->Segments("acme", job->job.id, "es", "");
   ASSERT_EQ(segs->size(), 3u);
   for (const auto& s : *segs) {

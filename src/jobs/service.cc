@@ -192,6 +192,7 @@ absl::StatusOr<JobRecord> JobService::NewJob(const SubmitRequest& r) {
     }
     job.target_langs.push_back(std::move(t));
   }
+  job.revision = r.revision;
   if (r.qe_threshold.has_value()) {
     if (!(*r.qe_threshold >= 0 && *r.qe_threshold <= 101)) {  // NaN too
       return absl::InvalidArgumentError("qe_threshold: must be 0 to 101 (101: never auto-approve)");
@@ -363,6 +364,7 @@ absl::StatusOr<JobInfo> JobService::Info(JobRecord job, storage::Freshness f) {
       if (g.state == SegmentState::kApproved) c->approved += g.segments;
       if (g.state == SegmentState::kAwaiting) c->awaiting += g.segments;
       if (g.state == SegmentState::kConfirmed) c->confirmed += g.segments;
+      if (g.state == SegmentState::kReviewed) c->reviewed += g.segments;
     }
     const int p = Progress(g.state);
     for (int k = 1; k <= p; ++k) passed[k] += g.segments;
@@ -393,12 +395,20 @@ absl::StatusOr<JobInfo> JobService::Info(JobRecord job, storage::Freshness f) {
   }
   Stage pe;
   pe.name = "post_edit";
-  pe.total = info.counts.awaiting + info.counts.confirmed;
-  pe.done = info.counts.confirmed;
+  pe.total = info.counts.awaiting + info.counts.confirmed + info.counts.reviewed;
+  pe.done = info.counts.confirmed + info.counts.reviewed;
   pe.state = job.status == JobStatus::kPostEditing ? "running"
              : job.status == JobStatus::kCompleted ? "done"
                                                    : "pending";
-  info.stages.push_back(std::move(pe));
+  info.stages.push_back(pe);
+  if (job.revision) {  // what post-editors confirmed, waiting for a reviewer
+    Stage rev;
+    rev.name = "revision";
+    rev.total = pe.total;
+    rev.done = info.counts.reviewed;
+    rev.state = pe.state;
+    info.stages.push_back(std::move(rev));
+  }
   if (degradation_ != nullptr) {
     resilience::LevelInfo level = degradation_->Current();
     if (!level.message.empty()) info.messages.push_back(level.message);
@@ -648,11 +658,15 @@ absl::StatusOr<JobSegmentRecord> JobService::SaveDraft(std::string_view tenant, 
   }
   VERSO_ASSIGN_OR_RETURN(std::string target, Lang("target", target_lang));
   VERSO_RETURN_IF_ERROR(tm::ValidateText(markup, "target"));  // as the TM will take it
+  return HoldingJob(id, [&] { return SaveDraftLocked(job, target, index, markup, user, edit); });
+}
+
+absl::StatusOr<JobSegmentRecord> JobService::HoldingJob(
+    std::string_view id, absl::FunctionRef<absl::StatusOr<JobSegmentRecord>()> edit) {
   absl::MutexLock lock(&confirm_mu_);
-  // Held against other processes' edits of the segment: the version check and the write are one.
-  absl::StatusOr<JobSegmentRecord> out = absl::InternalError("draft did not run");
+  absl::StatusOr<JobSegmentRecord> out = absl::InternalError("the edit did not run");
   VERSO_RETURN_IF_ERROR(repo_->Exclusively(id, [&] {
-    out = SaveDraftLocked(job, target, index, markup, user, edit);
+    out = edit();
     return absl::OkStatus();
   }));
   return out;
@@ -682,15 +696,9 @@ absl::StatusOr<JobSegmentRecord> JobService::Confirm(std::string_view tenant, st
                                                      const Edit& edit) {
   VERSO_RETURN_IF_ERROR(CheckEditId(edit));
   VERSO_ASSIGN_OR_RETURN(std::string target, Lang("target", target_lang));
-  absl::MutexLock lock(&confirm_mu_);
-  // Held against the workers finishing its tasks and other processes' confirms: the last
-  // segment closed completes the job exactly once.
-  absl::StatusOr<JobSegmentRecord> out = absl::InternalError("confirm did not run");
-  VERSO_RETURN_IF_ERROR(repo_->Exclusively(id, [&] {
-    out = ConfirmLocked(tenant, id, target, index, markup, user, override_qa, edit);
-    return absl::OkStatus();
-  }));
-  return out;
+  return HoldingJob(id, [&] {
+    return ConfirmLocked(tenant, id, target, index, markup, user, override_qa, edit);
+  });
 }
 
 absl::StatusOr<JobSegmentRecord> JobService::ConfirmLocked(std::string_view tenant,
@@ -711,7 +719,25 @@ absl::StatusOr<JobSegmentRecord> JobService::ConfirmLocked(std::string_view tena
     return absl::FailedPreconditionError(StrCat(
         "segment ", index, " (", target, ") has no translation yet (", EnumName(s.state), ")"));
   }
-  std::string text = markup.has_value() ? *markup : !s.draft.empty() ? s.draft : s.target;
+  const std::string text = markup.has_value() ? *markup : !s.draft.empty() ? s.draft : s.target;
+  const bool closing = Finished(job, SegmentState::kConfirmed) && !Finished(job, s.state);
+  VERSO_RETURN_IF_ERROR(Settle(job, &s, text, user, override_qa));
+  s.state = SegmentState::kConfirmed;
+  Stamp(edit, &s);
+  JobChange change;
+  change.segments.push_back(s);
+  if (job.status == JobStatus::kPostEditing) {
+    VERSO_RETURN_IF_ERROR(MaybeComplete(&job, &change, closing ? 1 : 0));
+  }
+  VERSO_RETURN_IF_ERROR(repo_->Apply(change));
+  return s;
+}
+
+absl::Status JobService::Settle(const JobRecord& job, JobSegmentRecord* seg,
+                                const std::string& text, std::string_view user, bool override_qa) {
+  JobSegmentRecord& s = *seg;
+  const std::string& target = s.target_lang;
+  const int64_t index = s.index;
   VERSO_RETURN_IF_ERROR(tm::ValidateText(text, "target"));
   if (text::PlainText(text).find_first_not_of(" \t\r\n") == std::string::npos) {
     return absl::InvalidArgumentError("target: empty");
@@ -745,20 +771,94 @@ absl::StatusOr<JobSegmentRecord> JobService::ConfirmLocked(std::string_view tena
     rec.source = s.source;
     rec.target = text;
     rec.context.key = s.unit_id;
-    VERSO_RETURN_IF_ERROR(tm_->AddSegments(tenant, store, {std::move(rec)}, user).status());
+    VERSO_RETURN_IF_ERROR(tm_->AddSegments(job.tenant, store, {std::move(rec)}, user).status());
   }
-  const bool closing = !Closed(s.state);
   if (text != s.target) s.origin = SegmentOrigin::kHuman;
   s.target = text;
-  s.state = SegmentState::kConfirmed;
   s.draft.clear();
   s.editor = std::string(user);
   s.updated_at = clock_->Now();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<JobSegmentRecord> JobService::Approve(std::string_view tenant, std::string_view id,
+                                                     std::string_view target_lang, int64_t index,
+                                                     const std::optional<std::string>& markup,
+                                                     std::string_view user, bool override_qa,
+                                                     const Edit& edit) {
+  VERSO_RETURN_IF_ERROR(CheckEditId(edit));
+  VERSO_ASSIGN_OR_RETURN(std::string target, Lang("target", target_lang));
+  return HoldingJob(id, [&] {
+    return ReviseLocked(tenant, id, target, index, markup, "", user, override_qa, edit, true);
+  });
+}
+
+absl::StatusOr<JobSegmentRecord> JobService::Reject(std::string_view tenant, std::string_view id,
+                                                    std::string_view target_lang, int64_t index,
+                                                    const std::string& comment,
+                                                    std::string_view user, const Edit& edit) {
+  VERSO_RETURN_IF_ERROR(CheckEditId(edit));
+  VERSO_ASSIGN_OR_RETURN(std::string target, Lang("target", target_lang));
+  size_t bad = 0;
+  if (!text::IsValidUtf8(comment, &bad)) {
+    return absl::InvalidArgumentError(StrCat("comment: not UTF-8 at byte ", bad));
+  }
+  if (comment.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return absl::InvalidArgumentError("comment: say what the post-editor should change");
+  }
+  if (comment.size() > 2000) return absl::InvalidArgumentError("comment: at most 2000 bytes");
+  return HoldingJob(id, [&] {
+    return ReviseLocked(tenant, id, target, index, std::nullopt, comment, user, false, edit, false);
+  });
+}
+
+absl::StatusOr<JobSegmentRecord> JobService::ReviseLocked(
+    std::string_view tenant, std::string_view id, const std::string& target, int64_t index,
+    const std::optional<std::string>& markup, const std::string& comment, std::string_view user,
+    bool override_qa, const Edit& edit, bool approve) {
+  VERSO_ASSIGN_OR_RETURN(JobRecord job, Owned(tenant, id));
+  // An approval changes no count a finished job's users rely on; a rejection would reopen it.
+  if (Ended(job.status) && (job.status != JobStatus::kCompleted || !approve)) {
+    return absl::FailedPreconditionError(
+        StrCat("job ", id, " has ended (", EnumName(job.status), ")"));
+  }
+  VERSO_ASSIGN_OR_RETURN(JobSegmentRecord s, repo_->GetJobSegment(id, target, index));
+  VERSO_ASSIGN_OR_RETURN(bool pending, StillToApply(edit, s));
+  if (!pending) return s;
+  if (!Closed(s.state)) {
+    return absl::FailedPreconditionError(
+        StrCat("segment ", index, " (", target, ") is ", EnumName(s.state),
+               ": a reviewer approves or rejects a translation that was confirmed or approved"));
+  }
+  const bool closing = approve && !Finished(job, s.state);
+  if (approve) {
+    const std::string text = markup.has_value() ? *markup : !s.draft.empty() ? s.draft : s.target;
+    VERSO_RETURN_IF_ERROR(Settle(job, &s, text, user, override_qa));
+    s.state = SegmentState::kReviewed;
+  } else {
+    s.state = SegmentState::kAwaiting;
+    s.editor = std::string(user);
+    s.updated_at = clock_->Now();
+  }
+  Json stored = Json::parse(s.review.empty() ? "{}" : s.review, nullptr, false);
+  if (!stored.is_object()) stored = Json::object();
+  stored["revision"] = {{"verdict", approve ? "approved" : "rejected"},
+                        {"by", std::string(user)},
+                        {"at", Rfc3339(clock_->Now())},
+                        {"comment", comment}};
+  s.review = DumpJson(stored);
   Stamp(edit, &s);
   JobChange change;
   change.segments.push_back(s);
-  if (job.status == JobStatus::kPostEditing) {
-    VERSO_RETURN_IF_ERROR(MaybeComplete(&job, &change, closing ? 1 : 0));
+  if (!approve && job.status != JobStatus::kPostEditing) {  // running: back to people
+    const JobStatus from = job.status;
+    job.status = JobStatus::kPostEditing;
+    job.updated_at = clock_->Now();
+    change.jobs.push_back(job);
+    AuditStatus(job, from, &change);
+  }
+  if (job.status == JobStatus::kPostEditing && closing) {
+    VERSO_RETURN_IF_ERROR(MaybeComplete(&job, &change, 1));
   }
   VERSO_RETURN_IF_ERROR(repo_->Apply(change));
   return s;
@@ -975,7 +1075,7 @@ absl::Status JobService::MaybeComplete(JobRecord* job, JobChange* change, int64_
                          repo_->CountJobSegments(job->id));
   int64_t open = 0;
   for (const auto& g : groups) {
-    if (!Closed(g.state)) open += g.segments;
+    if (!Finished(*job, g.state)) open += g.segments;
   }
   if (open == closing) EndJob(job, JobStatus::kCompleted, "", change);
   return absl::OkStatus();

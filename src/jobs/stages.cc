@@ -123,14 +123,14 @@ absl::Status JobService::FinishLocked(const TaskRecord& task, const std::string&
     int64_t closing = 0;
     bool awaiting = false;
     for (const auto& s : change.segments) {
-      closing += Closed(s.state) ? 1 : 0;
+      closing += Finished(job, s.state) ? 1 : 0;
       awaiting |= s.state == SegmentState::kAwaiting;
     }
     VERSO_ASSIGN_OR_RETURN(std::vector<storage::JobSegmentCount> groups,
                            repo_->CountJobSegments(task.job_id));
     int64_t open = 0;
     for (const auto& g : groups) {
-      if (!Closed(g.state)) open += g.segments;
+      if (!Finished(job, g.state)) open += g.segments;
       awaiting |= g.target_lang == task.target_lang && g.state == SegmentState::kAwaiting;
     }
     if (awaiting) job.status = JobStatus::kPostEditing;

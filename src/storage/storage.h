@@ -422,7 +422,8 @@ enum class SegmentState : uint8_t {
   kTranslated,
   kApproved,
   kAwaiting,
-  kConfirmed
+  kConfirmed,
+  kReviewed  // a reviewer approved it (jobs with review; any job's reviewer may)
 };
 // Where a segment's translation came from (kNone: none yet).
 enum class SegmentOrigin : uint8_t { kNone, kTm, kMt, kHuman };
@@ -440,7 +441,7 @@ struct EnumNames<JobStatus> {
 template <>
 struct EnumNames<SegmentState> {
   static constexpr std::string_view kNames[] = {"new",      "analysed", "mt_pending", "translated",
-                                                "approved", "awaiting", "confirmed"};
+                                                "approved", "awaiting", "confirmed",  "reviewed"};
 };
 template <>
 struct EnumNames<SegmentOrigin> {
@@ -497,6 +498,7 @@ struct JobRecord {
   std::string document;   // the original bytes ("" for segments); stored once, never replaced
   std::string error;      // why it failed
   std::string stats;      // JSON: time per stage and other figures
+  bool revision = false;  // a post-editor's confirmation waits for a reviewer's approval
   absl::Time created_at;
   absl::Time updated_at;
   absl::Time finished_at = absl::InfinitePast();

@@ -84,9 +84,9 @@ async function signedIn(email, at = base) {
   return { context, page };
 }
 
-async function openJob(page) {
+async function openJob(page, id = jobId) {
   // Keyboard only: Tab to the job's link, Enter.
-  const link = page.locator(`a[href="#/jobs/${jobId}"]`);
+  const link = page.locator(`a[href="#/jobs/${id}"]`);
   for (let i = 0; i < 10 && !(await link.evaluate((a) => a === document.activeElement)); i++) {
     await page.keyboard.press('Tab');
   }
@@ -109,7 +109,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'verso-e2e-'));
   key = cli('keys', 'create', '--tenant', 'default', '--name', 'e2e', '--scopes', 'admin').trim().split('\n')[0];
   for (const [email, name, role] of [['ana@example.com', 'Ana', 'post-editor'], ['bo@example.com', 'Bo', 'post-editor'],
-    ['mia@example.com', 'Mia', 'manager']]) {
+    ['mia@example.com', 'Mia', 'manager'], ['rita@example.com', 'Rita', 'reviewer']]) {
     execFileSync(verso, ['--data-dir', dir, 'users', 'add', '--tenant', 'default', '--email', email, '--name', name,
       '--role', role, '--password-stdin'], { input: PASSWORD, stdio: ['pipe', 'pipe', 'pipe'] });
   }
@@ -361,4 +361,64 @@ test('a manager assigns a range of segments in the browser', async () => {
   await dialog.locator('td', { hasText: 'Open to everyone' }).waitFor();
   assert.deepEqual((await api('GET', `/v1/jobs/${jobId}/assignments`)).body.assignments, []);
   await mia.context.close();
+});
+
+test('a reviewer sends a segment back and approves the rest with the keyboard; the job completes', async () => {
+  // A job with a revision step, both segments confirmed by a post-editor (through the API).
+  const submitted = await api('POST', '/v1/jobs', { source_lang: 'en', target_langs: ['es'], qe_threshold: 101,
+    revision: true, segments: ['The printer is ready.', 'Close the door.'] });
+  assert.equal(submitted.status, 202, JSON.stringify(submitted.body));
+  const id = submitted.body.id;
+  const seg = async (i) => (await api('GET', `/v1/jobs/${id}/segments/es/${i}`)).body;
+  await until('post-editing', async () => (await api('GET', `/v1/jobs/${id}`)).body.status === 'post_editing');
+  for (const [i, text] of [[0, 'La impresora esta lista.'], [1, 'Cierra la puerta.']]) {
+    assert.equal((await api('POST', `/v1/jobs/${id}/segments/es/${i}/confirm`, { target: text })).status, 200);
+  }
+  const rita = await signedIn('rita@example.com', baseB);
+  const page = rita.page;
+  await openJob(page, id);
+  await page.locator('#segment-heading', { hasText: 'Segment 1 (confirmed)' }).waitFor();
+  // Alt+R: send segment 1 back, saying why (keyboard only: type, Tab to the button, Enter).
+  await page.keyboard.press('Alt+r');
+  await page.locator('dialog#send-back[open]').waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'send-back-comment');
+  await page.keyboard.type('Falta la tilde: está.');
+  await page.screenshot({ path: join(artifacts, 'send-back.png') });
+  await axe(page, 'send back');
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Enter');
+  await until('segment 0 sent back', async () => (await seg(0)).state === 'awaiting');
+  const back = await seg(0);
+  assert.equal(back.revision.verdict, 'rejected');
+  assert.equal(back.revision.comment, 'Falta la tilde: está.');
+  await page.locator('.grid-row[aria-rowindex="1"] .sent-back').waitFor();
+  await page.locator('#revision-note', { hasText: 'Sent back by Rita: Falta la tilde: está.' }).waitFor();
+  // Ctrl+↓, Ctrl+Enter: segment 2 approved as it is.
+  await page.keyboard.press('Control+ArrowDown');
+  await page.locator('#segment-heading', { hasText: 'Segment 2 (confirmed)' }).waitFor();
+  await page.keyboard.press('Control+Enter');
+  await until('segment 1 reviewed', async () => (await seg(1)).state === 'reviewed');
+  assert.equal((await api('GET', `/v1/jobs/${id}`)).body.status, 'post_editing');
+  // The post-editor mends segment 1; Rita's grid follows live, and her approval ends the job.
+  assert.equal((await api('POST', `/v1/jobs/${id}/segments/es/0/confirm`, { target: 'La impresora está lista.' })).status, 200);
+  await page.locator('.grid-row[aria-rowindex="1"] .badge.confirmed').waitFor();
+  await page.keyboard.press('Control+ArrowUp');
+  await page.locator('#segment-heading', { hasText: 'Segment 1 (confirmed)' }).waitFor();
+  await page.screenshot({ path: join(artifacts, 'review.png') });
+  await page.keyboard.press('Control+Enter');
+  await until('the job completed', async () => (await api('GET', `/v1/jobs/${id}`)).body.status === 'completed');
+  const done = await api('GET', `/v1/jobs/${id}`);
+  assert.equal(done.body.counts.reviewed, 2);
+  assert.equal((await seg(0)).target, 'La impresora está lista.');
+  // A post-editor may not review.
+  const anaAgain = await signedIn('ana@example.com');
+  const cookie = (await anaAgain.context.cookies()).find((c) => c.name === 'verso_session');
+  const refused = await fetch(`${base}/v1/jobs/${id}/segments/es/1/approve`, {
+    method: 'POST',
+    headers: { Cookie: `verso_session=${cookie.value}`, 'Content-Type': 'application/json', Origin: base },
+    body: '{}',
+  });
+  assert.equal(refused.status, 403);
+  await anaAgain.context.close();
+  await rita.context.close();
 });

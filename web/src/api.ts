@@ -37,6 +37,7 @@ export async function call<T = any>(method: string, path: string, body?: unknown
 
 export interface Me {
   user: { id: string; email: string; name: string; role: string; tenant: string };
+  scopes?: string[]; // "jobs:review": a reviewer (approve, send back)
 }
 
 export interface Job {
@@ -81,6 +82,8 @@ export interface Segment extends SegmentState {
     qe?: { score: number; reasons: string[]; threshold: number } | null;
   } | null;
   tm_matches?: { score: number; source: string; target: string }[];
+  // A reviewer's last verdict on the segment.
+  revision?: { verdict: 'approved' | 'rejected'; by: string; at: string; comment: string } | null;
 }
 
 export const segmentPath = (job: string, target: string, index: number) =>
@@ -88,8 +91,11 @@ export const segmentPath = (job: string, target: string, index: number) =>
 
 // Sends a queued edit and says what became of it (queue.ts's SendResult).
 export async function sendEdit(edit: QueuedEdit): Promise<SendResult> {
-  const path = segmentPath(edit.job, edit.target, edit.index) + (edit.kind === 'draft' ? '/draft' : '/confirm');
-  const body: Record<string, unknown> = { target: edit.text, edit_id: edit.edit_id, base_version: edit.base_version };
+  const path = `${segmentPath(edit.job, edit.target, edit.index)}/${edit.kind}`;
+  // A rejection carries the reviewer's comment; the rest the text.
+  const body: Record<string, unknown> = edit.kind === 'reject'
+    ? { comment: edit.text, edit_id: edit.edit_id, base_version: edit.base_version }
+    : { target: edit.text, edit_id: edit.edit_id, base_version: edit.base_version };
   if (edit.override_qa) body.override_qa = true;
   try {
     const segment = await call<SegmentState>(edit.kind === 'draft' ? 'PUT' : 'POST', path, body);

@@ -9,10 +9,10 @@ import { clear, el, markupNode } from './dom';
 import { VirtualGrid } from './grid';
 import { LiveChannel, liveUrl, type LiveEditor, type LiveLock } from './live';
 import {
-  filtered, fromEditable, nextOpen, NO_FILTER, plain, progress, qaWarnings, qeBand, toEditable,
-  type Filter,
+  filtered, fromEditable, isClosed, nextOpen, nextToReview, NO_FILTER, plain, progress, qaWarnings, qeBand,
+  settled, toEditable, type Filter,
 } from './model';
-import type { EditQueue, QueuedEdit, SegmentState } from './queue';
+import type { EditKind, EditQueue, QueuedEdit, SegmentState } from './queue';
 import { BINDINGS, bindingFor, displayKeys } from './shortcuts';
 
 const ROW_HEIGHT = 52;
@@ -20,6 +20,7 @@ const FIRST_PAGE = 500; // the first rows show after this many arrive; the rest 
 const PAGE = 10000;
 const CHECK_DELAY = 150; // ms after the last keystroke: QA as you type
 const DRAFT_DELAY = 1200; // ms after the last keystroke: the draft is saved
+const DONE: Record<EditKind, string> = { draft: 'saved', confirm: 'confirmed', approve: 'approved', reject: 'sent back' };
 
 interface Actions {
   signOut(): void;
@@ -144,10 +145,17 @@ export class JobView {
     const e = this.queue.latest(this.jobId, this.target, s.index);
     if (!e) return;
     if (e.kind === 'draft') s.draft = e.text;
-    else if (!e.refused) {
+    else if (e.refused) return;
+    else if (e.kind === 'reject') s.state = 'awaiting';
+    else {
       s.target = e.text;
-      s.state = 'confirmed';
+      s.state = e.kind === 'approve' ? 'reviewed' : 'confirmed';
     }
+  }
+
+  // Approves and sends back (the scope the reviewer and manager roles give).
+  private get reviewer(): boolean {
+    return this.me.scopes?.includes('jobs:review') ?? false;
   }
 
   // Text typed but not yet queued when the tab closed (localStorage is written synchronously
@@ -207,6 +215,7 @@ export class JobView {
     this.ui.notices = el('div', { class: 'notices', 'aria-live': 'polite' });
     this.root.append(top, filters, this.ui.notices, el('div', { class: 'body' }, gridRoot, panel), this.shortcutsDialog());
     if (this.assign) this.root.append(this.assign.dialog);
+    if (this.reviewer) this.root.append(this.sendBackDialog());
   }
 
   private filters(): HTMLElement {
@@ -230,7 +239,7 @@ export class JobView {
     };
     this.ui.count = el('span', { class: 'count', role: 'status' });
     return el('div', { class: 'filters', role: 'search' },
-      ...select('filter-state', 'State', [['', 'All'], ['open', 'Not confirmed'], ['awaiting', 'Awaiting post-edit'], ['confirmed', 'Confirmed'], ['approved', 'Approved']], (v) => (this.filter.state = v)),
+      ...select('filter-state', 'State', [['', 'All'], ['open', 'Not confirmed'], ['awaiting', 'Awaiting post-edit'], ['confirmed', 'Confirmed'], ['approved', 'Approved'], ['reviewed', 'Reviewed']], (v) => (this.filter.state = v)),
       ...select('filter-qe', 'QE', [['', 'Any'], ['low', 'Below 70'], ['mid', '70 to 85'], ['high', '85 and above'], ['none', 'Not scored']], (v) => (this.filter.qe = v)),
       qa, el('label', { for: 'filter-qa' }, 'With QA warnings'),
       ...select('filter-origin', 'Origin', [['', 'Any'], ['tm', 'TM'], ['mt', 'MT'], ['human', 'Human']], (v) => (this.filter.origin = v)),
@@ -243,6 +252,7 @@ export class JobView {
     this.textarea = el('textarea', { id: 'target', rows: '5', lang: this.target, spellcheck: 'true' }) as HTMLTextAreaElement;
     this.textarea.addEventListener('input', () => this.typed());
     this.ui.lock = el('p', { class: 'lock', role: 'status', id: 'lock-state' });
+    this.ui.revision = el('p', { class: 'revision', role: 'status', id: 'revision-note' });
     this.ui.qa = el('ul', { class: 'qa', id: 'qa', 'aria-live': 'polite' });
     this.ui.terms = el('ul', { class: 'terms', id: 'terms' });
     this.ui.matches = el('ol', { class: 'matches', id: 'matches' });
@@ -260,9 +270,11 @@ export class JobView {
     return el('aside', { class: 'panel', 'aria-labelledby': 'segment-heading' },
       this.ui.heading,
       el('h3', {}, 'Source'), this.ui.source,
-      el('label', { for: 'target' }, 'Translation'), this.textarea, this.ui.lock,
+      el('label', { for: 'target' }, 'Translation'), this.textarea, this.ui.lock, this.ui.revision,
       el('div', { class: 'actions' },
-        el('button', { type: 'button', onclick: () => this.confirm(false), 'aria-keyshortcuts': 'Control+Enter' }, 'Confirm'),
+        el('button', { type: 'button', onclick: () => this.settle(false, 'confirm'), 'aria-keyshortcuts': 'Control+Enter' }, 'Confirm'),
+        this.reviewer ? el('button', { type: 'button', onclick: () => this.settle(false, 'approve') }, 'Approve') : null,
+        this.reviewer ? el('button', { type: 'button', onclick: () => this.openSendBack(), 'aria-keyshortcuts': 'Alt+R' }, 'Send back…') : null,
         el('button', { type: 'button', onclick: () => this.copySource(), 'aria-keyshortcuts': 'Control+I' }, 'Copy source')),
       el('h3', {}, 'QA'), this.ui.qa,
       el('h3', {}, 'Glossary'), this.ui.terms,
@@ -286,6 +298,43 @@ export class JobView {
       el('form', { method: 'dialog' }, el('button', { type: 'submit' }, 'Close')));
     this.ui.shortcuts = dialog;
     return dialog;
+  }
+
+  // A reviewer sends the active segment back to post-editing with what to change.
+  private sendBackDialog(): HTMLElement {
+    const comment = el('textarea', { id: 'send-back-comment', rows: '3', maxlength: '2000', required: 'true' }) as HTMLTextAreaElement;
+    const form = el('form', { method: 'dialog' },
+      el('label', { for: 'send-back-comment' }, 'What should the post-editor change?'), comment,
+      el('div', { class: 'actions' },
+        el('button', { type: 'submit', value: 'send' }, 'Send back'),
+        el('button', { type: 'button', onclick: () => (this.ui.sendBack as HTMLDialogElement).close() }, 'Cancel'))) as HTMLFormElement;
+    form.onsubmit = (e) => {
+      e.preventDefault();
+      const s = this.segmentAt(this.active);
+      const text = comment.value.trim();
+      if (!s || text === '') return;
+      (this.ui.sendBack as HTMLDialogElement).close();
+      comment.value = '';
+      s.state = 'awaiting';
+      s.revision = { verdict: 'rejected', by: this.myId(), at: new Date().toISOString(), comment: text };
+      this.grid.update(this.active);
+      this.showSegment(s);
+      void this.queue
+        .add({ job: this.jobId, target: s.target_lang, index: s.index, kind: 'reject', text, base_version: s.version })
+        .then(() => this.queue.flush());
+    };
+    const dialog = el('dialog', { id: 'send-back', 'aria-labelledby': 'send-back-title' },
+      el('h2', { id: 'send-back-title' }, 'Send back to post-editing'), form);
+    this.ui.sendBack = dialog;
+    return dialog;
+  }
+
+  private openSendBack() {
+    const s = this.segmentAt(this.active);
+    if (!s || !this.reviewer || this.textarea.readOnly || !isClosed(s)) return;
+    const d = this.ui.sendBack as HTMLDialogElement;
+    if (!d.open) d.showModal();
+    (d.querySelector('#send-back-comment') as HTMLTextAreaElement).focus();
   }
 
   private showShortcuts() {
@@ -322,6 +371,8 @@ export class JobView {
         el('span', { class: `badge ${s.state}` }, s.state.replace('_', ' ')),
         score ? el('span', { class: `score ${qeBand(s.qe_score)}` }, score) : null,
         qaWarnings(s) > 0 ? el('span', { class: 'warn', title: 'QA warnings' }, `⚠ ${qaWarnings(s)}`) : null,
+        s.state === 'awaiting' && s.revision?.verdict === 'rejected'
+          ? el('span', { class: 'sent-back', title: s.revision.comment }, '↩ sent back') : null,
         other ? el('span', { class: 'holder', title: `${other} is editing` }, `✎ ${other}`) : null));
   }
 
@@ -350,6 +401,7 @@ export class JobView {
     this.renderQa(s.review?.qa ?? []);
     this.renderTerms(s.review?.terms ?? []);
     this.renderLock();
+    this.renderRevision(s);
     this.renderMt(s);
     clear(this.ui.matches);
     if (document.activeElement !== this.textarea && !this.dialogOpen()) this.textarea.focus();
@@ -428,6 +480,14 @@ export class JobView {
     }
   }
 
+  // The reviewer's last word: what to change (sent back), or that it was approved.
+  private renderRevision(s: Segment) {
+    const r = s.revision;
+    const who = r ? this.names.get(r.by) ?? 'a reviewer' : '';
+    this.ui.revision.textContent = !r ? ''
+      : r.verdict === 'rejected' ? `Sent back by ${who}: ${r.comment}` : `Approved by ${who}`;
+  }
+
   private renderLock() {
     const s = this.segmentAt(this.active);
     if (!s) return;
@@ -490,7 +550,14 @@ export class JobView {
       });
   }
 
-  private confirm(toUnconfirmed: boolean) {
+  // Ctrl+Enter: a post-editor confirms; a reviewer approves a segment someone settled on (and
+  // confirms one that waits for a post-editor).
+  private primary(toNext: boolean) {
+    const s = this.segmentAt(this.active);
+    this.settle(toNext, this.reviewer && s && isClosed(s) ? 'approve' : 'confirm');
+  }
+
+  private settle(toNext: boolean, kind: EditKind) {
     const s = this.segmentAt(this.active);
     if (!s || this.textarea.readOnly) return;
     clearTimeout(this.draftTimer);
@@ -503,16 +570,17 @@ export class JobView {
     const row = this.active;
     s.target = text;
     s.draft = '';
-    s.state = 'confirmed';
+    s.state = kind === 'approve' ? 'reviewed' : 'confirmed';
     this.textarea.dataset.saved = this.textarea.value;
     this.grid.update(row);
     void this.queue
-      .add({ job: this.jobId, target: s.target_lang, index: s.index, kind: 'confirm', text, base_version: s.version })
+      .add({ job: this.jobId, target: s.target_lang, index: s.index, kind, text, base_version: s.version })
       .then(() => {
         localStorage.removeItem(`verso-scratch:${this.jobId}/${s.target_lang}/${s.index}`);
         return this.queue.flush();
       });
-    const next = toUnconfirmed ? nextOpen(this.all, this.rows, row) : Math.min(row + 1, this.rows.length - 1);
+    const next = !toNext ? Math.min(row + 1, this.rows.length - 1)
+      : kind === 'approve' ? nextToReview(this.all, this.rows, row) : nextOpen(this.all, this.rows, row);
     if (next >= 0 && next !== row) this.activate(next);
   }
 
@@ -561,8 +629,9 @@ export class JobView {
     e.preventDefault();
     e.stopPropagation();
     switch (b.action) {
-      case 'confirm-next': return this.confirm(false);
-      case 'confirm-next-unconfirmed': return this.confirm(true);
+      case 'confirm-next': return this.primary(false);
+      case 'confirm-next-unconfirmed': return this.primary(true);
+      case 'send-back': return this.openSendBack();
       case 'next': return this.activate(this.active + 1);
       case 'previous': return this.activate(this.active - 1);
       case 'copy-source': return this.copySource();
@@ -608,12 +677,13 @@ export class JobView {
   refused(edit: QueuedEdit) {
     if (edit.job !== this.jobId) return;
     const box = el('div', { class: 'notice refused', role: 'alert' },
-      el('p', {}, `Segment ${edit.index + 1} was not ${edit.kind === 'confirm' ? 'confirmed' : 'saved'}: ${edit.refused}`),
+      el('p', {}, `Segment ${edit.index + 1} was not ${DONE[edit.kind]}: ${edit.refused}`),
       el('p', { class: 'mine' }, plain(edit.text)));
     const done = () => box.remove();
     box.append(el('button', { type: 'button', onclick: () => { done(); void this.queue.resolve(edit, null); this.goTo(edit.index, edit.text); } }, 'Edit it'));
-    if (edit.kind === 'confirm' && /QA/.test(edit.refused ?? '')) {
-      box.append(el('button', { type: 'button', onclick: () => { done(); void this.queue.resolve(edit, edit.text, 'confirm', true).then(() => this.queue.flush()); } }, 'Confirm anyway'));
+    if ((edit.kind === 'confirm' || edit.kind === 'approve') && /QA/.test(edit.refused ?? '')) {
+      box.append(el('button', { type: 'button', onclick: () => { done(); void this.queue.resolve(edit, edit.text, edit.kind, true).then(() => this.queue.flush()); } },
+        edit.kind === 'approve' ? 'Approve anyway' : 'Confirm anyway'));
     }
     this.ui.notices.append(box);
     void this.reload(edit.index);
@@ -670,6 +740,7 @@ export class JobView {
     if (row === this.active && row >= 0) {
       const editing = this.textarea.value !== this.textarea.dataset.saved;
       this.ui.heading.textContent = `Segment ${mine.index + 1} (${mine.state.replace('_', ' ')})`;
+      this.renderRevision(mine);
       if (!editing) {
         this.textarea.value = toEditable(mine.draft || mine.target);
         this.textarea.dataset.saved = this.textarea.value;
@@ -735,7 +806,7 @@ export class JobView {
   private updateProgress(counts: Record<string, number> | undefined) {
     const pct = progress(counts);
     this.ui.progress.setAttribute('value', String(pct));
-    this.ui.progressText.textContent = counts ? `${pct} % (${(counts.confirmed ?? 0) + (counts.approved ?? 0)}/${counts.segments})` : '';
+    this.ui.progressText.textContent = counts ? `${pct} % (${settled(counts)}/${counts.segments})` : '';
   }
 
   private status(which: 'live' | 'saved', text: string) {

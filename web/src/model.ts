@@ -3,7 +3,7 @@
 import type { Segment } from './api';
 
 export interface Filter {
-  state: string; // '' | 'awaiting' | 'confirmed' | 'approved' | 'open' (neither confirmed nor approved)
+  state: string; // '' | 'awaiting' | 'confirmed' | 'approved' | 'reviewed' | 'open' (none of those three)
   qe: string; // '' | 'low' (< 70) | 'mid' (70-85) | 'high' (>= 85) | 'none' (not scored)
   qa: boolean; // only segments with QA warnings
   origin: string; // '' | 'tm' | 'mt' | 'human' | ...
@@ -19,8 +19,9 @@ export function qeBand(score: number | null | undefined): 'low' | 'mid' | 'high'
   return 'high';
 }
 
+// A translation someone settled on: the machine's approval, a post-editor's, a reviewer's.
 export function isClosed(s: Pick<Segment, 'state'>): boolean {
-  return s.state === 'confirmed' || s.state === 'approved';
+  return s.state === 'confirmed' || s.state === 'approved' || s.state === 'reviewed';
 }
 
 export function qaWarnings(s: Segment): number {
@@ -49,11 +50,27 @@ export function filtered(all: Segment[], f: Filter): number[] {
   return out;
 }
 
-// The next position after `from` in `rows` whose segment is not closed; -1 when none.
-export function nextOpen(all: Segment[], rows: number[], from: number): number {
-  for (let r = from + 1; r < rows.length; r++) if (!isClosed(all[rows[r]])) return r;
-  for (let r = 0; r <= from && r < rows.length; r++) if (!isClosed(all[rows[r]])) return r;
+// The next position after `from` in `rows` (wrapping round) whose segment `wanted` says; -1 when
+// none.
+export function nextWhere(all: Segment[], rows: number[], from: number, wanted: (s: Segment) => boolean): number {
+  for (let r = from + 1; r < rows.length; r++) if (wanted(all[rows[r]])) return r;
+  for (let r = 0; r <= from && r < rows.length; r++) if (wanted(all[rows[r]])) return r;
   return -1;
+}
+
+// The next segment not closed (for a post-editor).
+export function nextOpen(all: Segment[], rows: number[], from: number): number {
+  return nextWhere(all, rows, from, (s) => !isClosed(s));
+}
+
+// The next segment a reviewer has not judged: confirmed by a post-editor, not yet reviewed.
+export function nextToReview(all: Segment[], rows: number[], from: number): number {
+  return nextWhere(all, rows, from, (s) => s.state === 'confirmed');
+}
+
+// Settled on: what counts toward a target's progress.
+export function settled(counts: Record<string, number> | undefined): number {
+  return (counts?.confirmed ?? 0) + (counts?.approved ?? 0) + (counts?.reviewed ?? 0);
 }
 
 // verso's markup (text/text.h): characters XML-escaped, inline codes as elements of the TMX /
@@ -106,5 +123,5 @@ export const plain = toEditable;
 // Progress of a target: closed / all, in whole per cent.
 export function progress(counts: Record<string, number> | undefined): number {
   if (!counts || !counts.segments) return 0;
-  return Math.floor((100 * ((counts.confirmed ?? 0) + (counts.approved ?? 0))) / counts.segments);
+  return Math.floor((100 * settled(counts)) / counts.segments);
 }

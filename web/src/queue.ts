@@ -1,11 +1,12 @@
-// Never lose an edit. Every draft and confirm goes through this queue: it is written to a store
+// Never lose an edit. Every draft, confirm and reviewer's verdict goes through this queue: it is written to a store
 // that survives a closed tab (IndexedDB) before it is sent, sent one at a time in order, and
 // removed only when the server has answered for it. Each edit carries an id (the server applies
 // an id once, so an edit sent again after a lost answer is not applied twice) and the version of
 // the segment it was made on (the server refuses it if someone changed the segment since: a
 // conflict, which keeps both texts until the editor chooses).
 
-export type EditKind = 'draft' | 'confirm';
+// A reviewer approves (with the text) or rejects (`text` is then their comment).
+export type EditKind = 'draft' | 'confirm' | 'approve' | 'reject';
 
 export interface SegmentState {
   index: number;
@@ -129,13 +130,14 @@ export class EditQueue {
 
   // Queues an edit; it is stored before this resolves. A draft replaces a draft of the same
   // segment that is still waiting (the newer text holds the older); a confirm replaces the
-  // waiting drafts of its segment (it carries the text).
+  // waiting drafts of its segment (it carries the text), and so does an approval; a rejection
+  // replaces nothing (it carries a comment, not a text).
   async add(e: Omit<QueuedEdit, 'edit_id' | 'queued_at'> & { edit_id?: string }): Promise<QueuedEdit> {
     const edit: QueuedEdit = { ...e, edit_id: e.edit_id ?? newEditId(), queued_at: this.now() };
     const same = (x: QueuedEdit) =>
       x.job === edit.job && x.target === edit.target && x.index === edit.index && x.kind === 'draft' &&
       x.conflict === undefined && x.refused === undefined && x !== this.inFlight;
-    const replaced = this.edits.filter(same);
+    const replaced = edit.kind === 'reject' ? [] : this.edits.filter(same);
     await this.store.put(edit);
     for (const r of replaced) await this.store.remove(r.edit_id);
     this.edits = this.edits.filter((x) => !replaced.includes(x));

@@ -6,6 +6,7 @@
 export type Action =
   | 'confirm-next'
   | 'confirm-next-unconfirmed'
+  | 'send-back'
   | 'next'
   | 'previous'
   | 'copy-source'
@@ -23,12 +24,19 @@ export interface Binding {
 }
 
 export const BINDINGS: Binding[] = [
-  { keys: 'Ctrl+Enter', action: 'confirm-next', label: 'Confirm and go to the next segment' },
+  {
+    keys: 'Ctrl+Enter',
+    action: 'confirm-next',
+    label: 'Confirm and go to the next segment',
+    note: 'reviewers: approve a confirmed segment (as memoQ\'s review)',
+  },
   {
     keys: 'Ctrl+Shift+Enter',
     action: 'confirm-next-unconfirmed',
     label: 'Confirm and go to the next unconfirmed segment',
+    note: 'reviewers: approve and go to the next one to review',
   },
+  { keys: 'Alt+R', action: 'send-back', label: 'Send the segment back to post-editing, saying why', note: 'reviewers' },
   { keys: 'Ctrl+ArrowDown', action: 'next', label: 'Next segment' },
   { keys: 'Ctrl+ArrowUp', action: 'previous', label: 'Previous segment' },
   { keys: 'Ctrl+I', action: 'copy-source', label: 'Copy the source into the target' },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Segment } from '../src/api';
-import { filtered, fromEditable, nextOpen, NO_FILTER, progress, qeBand, toEditable } from '../src/model';
+import { filtered, fromEditable, nextOpen, nextToReview, NO_FILTER, progress, qeBand, toEditable } from '../src/model';
 
 const seg = (index: number, over: Partial<Segment> = {}): Segment => ({
   index, target_lang: 'es', unit_id: String(index), source: `Source ${index}`, target: `Target ${index}`, draft: '',
@@ -45,5 +45,16 @@ describe('filters', () => {
     expect([qeBand(-1), qeBand(69.9), qeBand(70), qeBand(85)]).toEqual(['none', 'low', 'mid', 'high']);
     expect(progress({ segments: 8, confirmed: 3, approved: 1 })).toBe(50);
     expect(progress(undefined)).toBe(0);
+    expect(progress({ segments: 4, confirmed: 1, approved: 1, reviewed: 1 })).toBe(75);
+  });
+  it('a reviewed segment is closed; a reviewer goes to the next confirmed one', () => {
+    const review = [seg(0, { state: 'reviewed' }), seg(1, { state: 'approved' }), seg(2, { state: 'confirmed' }),
+      seg(3, { state: 'awaiting' })];
+    const rows = [0, 1, 2, 3];
+    expect(filtered(review, { ...NO_FILTER, state: 'open' })).toEqual([3]);
+    expect(filtered(review, { ...NO_FILTER, state: 'reviewed' })).toEqual([0]);
+    expect(nextToReview(review, rows, 0)).toBe(2);
+    expect(nextToReview(review, rows, 2)).toBe(2); // wraps round to itself: the only one left
+    expect(nextToReview([review[0], review[3]], [0, 1], 0)).toBe(-1);
   });
 });

@@ -1,6 +1,6 @@
 import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
-import { EditQueue, IdbStore, MemoryStore, type QueuedEdit, type SendResult } from '../src/queue';
+import { EditQueue, IdbStore, MemoryStore, type EditKind, type QueuedEdit, type SendResult } from '../src/queue';
 
 // A server as the queue sees it: segments with versions; an edit id is applied once. `version`
 // and `text` are segment 0's.
@@ -33,7 +33,7 @@ class Server {
   }
 }
 
-const edit = (text: string, base = 0, kind: 'draft' | 'confirm' = 'draft') =>
+const edit = (text: string, base = 0, kind: EditKind = 'draft') =>
   ({ job: 'job_1', target: 'es', index: 0, kind, text, base_version: base });
 
 describe('EditQueue', () => {
@@ -51,6 +51,17 @@ describe('EditQueue', () => {
     await q.flush();
     expect(server.applied).toEqual(['uno dos', 'uno tres']);
     expect(q.pending()).toEqual([]);
+  });
+
+  it('a reviewer\'s rejection carries a comment and leaves the waiting draft; an approval holds it', async () => {
+    const server = new Server();
+    server.down = true;
+    const q = new EditQueue(new MemoryStore(), server.send);
+    await q.add(edit('texto'));
+    await q.add(edit('Falta la tilde.', 0, 'reject'));
+    expect(q.pending().map((e) => [e.kind, e.text])).toEqual([['draft', 'texto'], ['reject', 'Falta la tilde.']]);
+    await q.add(edit('texto final', 0, 'approve'));
+    expect(q.pending().map((e) => e.kind)).toEqual(['reject', 'approve']);
   });
 
   it('replaces a waiting draft with a newer one of the same segment', async () => {

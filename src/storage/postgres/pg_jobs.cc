@@ -40,11 +40,11 @@ E Enum(const pqxx::field& f) {
 constexpr const char* kJobColumns =
     "id, tenant, status, source_lang, target_langs, tm_store, glossary, engine_policy, "
     "qa_profile, qe_threshold, webhook_url, idempotency_key, format, file_name, document, error, "
-    "stats, created_at, updated_at, finished_at";
+    "stats, created_at, updated_at, finished_at, revision";
 constexpr const char* kJobColumnsNoDocument =
     "id, tenant, status, source_lang, target_langs, tm_store, glossary, engine_policy, "
     "qa_profile, qe_threshold, webhook_url, idempotency_key, format, file_name, ''::BYTEA, "
-    "error, stats, created_at, updated_at, finished_at";
+    "error, stats, created_at, updated_at, finished_at, revision";
 
 JobRecord ReadJob(const pqxx::row& r) {
   JobRecord j;
@@ -70,6 +70,7 @@ JobRecord ReadJob(const pqxx::row& r) {
   j.created_at = FromMicros(Int(r[17]));
   j.updated_at = FromMicros(Int(r[18]));
   j.finished_at = TimeOrNever(r[19]);
+  j.revision = Int(r[20]) != 0;
   return j;
 }
 
@@ -497,7 +498,7 @@ class PgJobs : public JobRepository {
     static const std::string upsert =
         StrCat("INSERT INTO jobs(", kJobColumns,
                ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,"
-               "$20) ON CONFLICT(id, created_at) DO UPDATE SET ",
+               "$20,$21) ON CONFLICT(id, created_at) DO UPDATE SET ",
                ExcludedAssignments(kJobColumns, {"id", "document", "created_at"}));
     tx.Exec(upsert, {j.id,
                      j.tenant,
@@ -518,7 +519,8 @@ class PgJobs : public JobRepository {
                      j.stats,
                      Micros(j.created_at),
                      Micros(j.updated_at),
-                     Param::Time(j.finished_at)});
+                     Param::Time(j.finished_at),
+                     int64_t{j.revision ? 1 : 0}});
     return absl::OkStatus();
   }
 

@@ -434,6 +434,10 @@ CREATE TABLE job_assignments(
 ALTER TABLE job_segments ADD COLUMN version BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE job_segments ADD COLUMN edit_id TEXT NOT NULL DEFAULT '';
 )sql",
+    // 8: jobs whose confirmed segments wait for a reviewer (storage.h JobRecord::revision).
+    R"sql(
+ALTER TABLE jobs ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 constexpr int64_t kMigrationLock = 7243000;

@@ -309,6 +309,10 @@ CREATE TABLE job_assignments(
 ALTER TABLE job_segments ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE job_segments ADD COLUMN edit_id TEXT NOT NULL DEFAULT '';
 )sql",
+    // 14: jobs whose confirmed segments wait for a reviewer (storage.h JobRecord::revision).
+    R"sql(
+ALTER TABLE jobs ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }

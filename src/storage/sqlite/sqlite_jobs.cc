@@ -33,12 +33,12 @@ absl::Time FromMicros(int64_t us) { return absl::FromUnixMicros(us); }
 constexpr const char* kJobColumns =
     "id, tenant, status, source_lang, target_langs, tm_store, glossary, engine_policy, "
     "qa_profile, qe_threshold, webhook_url, idempotency_key, format, file_name, document, error, "
-    "stats, created_at, updated_at, finished_at";
+    "stats, created_at, updated_at, finished_at, revision";
 // The same without the document (listing jobs must not read every file).
 constexpr const char* kJobColumnsNoDocument =
     "id, tenant, status, source_lang, target_langs, tm_store, glossary, engine_policy, "
     "qa_profile, qe_threshold, webhook_url, idempotency_key, format, file_name, '', error, "
-    "stats, created_at, updated_at, finished_at";
+    "stats, created_at, updated_at, finished_at, revision";
 
 JobRecord ReadJob(const Stmt& st) {
   JobRecord j;
@@ -64,6 +64,7 @@ JobRecord ReadJob(const Stmt& st) {
   j.created_at = FromMicros(st.Int(17));
   j.updated_at = FromMicros(st.Int(18));
   j.finished_at = st.IsNull(19) ? absl::InfinitePast() : FromMicros(st.Int(19));
+  j.revision = st.Int(20) != 0;
   return j;
 }
 
@@ -422,7 +423,7 @@ class SqliteJobs : public JobRepository {
     for (const JobRecord& j : c.jobs) {
       VERSO_ASSIGN_OR_RETURN(Stmt * st, pool_->writer->Prepare(StrCat(
                                             "INSERT INTO jobs(", kJobColumns,
-                                            ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                                            ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
                                             "ON CONFLICT(id) DO UPDATE SET ",
                                             ExcludedAssignments(kJobColumns, {"id", "document"}))));
       st->Reset()
@@ -440,6 +441,7 @@ class SqliteJobs : public JobRepository {
       } else {
         st->Bind(20, Micros(j.finished_at));
       }
+      st->Bind(21, int64_t{j.revision ? 1 : 0});
       absl::Status s = st->Run();
       if (absl::IsAlreadyExists(s)) {
         return absl::AlreadyExistsError(
