@@ -160,6 +160,24 @@ TEST_F(UsersApiTest, AUserSignsInEditsWithTheCookieAndSignsOut) {
   EXPECT_EQ(json::parse(after.body)["error"]["message"],
             "the session has ended or never began: sign in again");
   EXPECT_EQ(WithCookie("GET", "/v1/jobs/" + job + "/segments", token).status, 401);
+
+  // Behind a proxy that ends TLS the cookie is Secure.
+  test::HttpResponse tls = Send("POST", "/v1/session", "",
+                                json{{"email", "ana@example.com"}, {"password", kPassword}}.dump(),
+                                "application/json", {{"X-Forwarded-Proto", "https"}});
+  ASSERT_EQ(tls.status, 200) << tls.body;
+  EXPECT_THAT(tls.Header("set-cookie"), HasSubstr("; HttpOnly; SameSite=Strict; Secure; Max-Age="));
+  // Sign-ins, refused ones and sign-outs are in the audit log, with the address they came from.
+  test::RunResult log = test::Run({VERSO_BINARY, "--data-dir", dir_, "audit", "list"});
+  const std::string who = "\"actor\":\"user:" + ana["id"].get<std::string>() + "\"";
+  EXPECT_THAT(log.out, HasSubstr("\"actor\":\"anonymous\",\"action\":\"POST /v1/session\""));
+  EXPECT_THAT(
+      log.out,
+      HasSubstr("\"target\":\"email=ana@example.com\",\"detail\":\"refused from 127.0.0.1"));
+  EXPECT_THAT(log.out, HasSubstr(who + ",\"action\":\"POST /v1/session\""));
+  EXPECT_THAT(log.out, HasSubstr("\"detail\":\"signed in from 127.0.0.1"));
+  EXPECT_THAT(log.out, HasSubstr(who + ",\"action\":\"DELETE /v1/session\""));
+  EXPECT_THAT(log.out, HasSubstr("\"detail\":\"signed out from 127.0.0.1"));
 }
 
 TEST_F(UsersApiTest, ManagersManageUsersAndDisablingEndsSessions) {

@@ -6,6 +6,7 @@
 #include "api/http.h"
 #include "auth/users.h"
 #include "common/clock.h"
+#include "common/log.h"
 #include "common/status.h"
 #include "common/strings.h"
 
@@ -18,12 +19,40 @@ struct UserRoutes {
   // Failed sign-ins, per client address and per account: guessing passwords is slow.
   std::unique_ptr<auth::RateLimiter> by_address;
   std::unique_ptr<auth::RateLimiter> by_account;
+  storage::AuditRepository* audit;  // sign-ins and sign-outs (null without a database)
 };
 
-std::string Cookie(std::string_view token, absl::Duration max_age) {
+// Behind a proxy that ends TLS (it says so in X-Forwarded-Proto) the cookie is Secure: the
+// browser never sends it over plain HTTP. A client claiming https only keeps its own session
+// off plain HTTP.
+bool OverTls(const Request& req) {
+  return AsciiLower(StripAsciiWhitespace(req.Header("x-forwarded-proto"))) == "https";
+}
+
+std::string Cookie(std::string_view token, absl::Duration max_age, bool secure) {
   // HttpOnly: no script reads it; SameSite=Strict: no other site's page sends it.
-  return StrCat(kSessionCookie, "=", token, "; Path=/; HttpOnly; SameSite=Strict; Max-Age=",
-                absl::ToInt64Seconds(absl::Ceil(max_age, absl::Seconds(1))));
+  return StrCat(kSessionCookie, "=", token, "; Path=/; HttpOnly; SameSite=Strict; ",
+                secure ? "Secure; " : "",
+                "Max-Age=", absl::ToInt64Seconds(absl::Ceil(max_age, absl::Seconds(1))));
+}
+
+// A sign-in (made or refused) or sign-out in the audit log: who, from where.
+void AuditSession(const UserRoutes& c, const Request& req, const std::string& tenant,
+                  const std::string& actor, const std::string& target, const std::string& detail) {
+  if (c.audit == nullptr) return;
+  storage::AuditRecord r;
+  r.at = c.clock->Now();
+  r.tenant = tenant;
+  r.actor = actor;
+  r.action = StrCat(req.method, " /v1/session");
+  r.target = target;
+  r.detail = StrCat(detail, " from ", req.remote);
+  r.request_id = req.request_id;
+  if (absl::Status s = c.audit->AppendAudit({std::move(r)}); !s.ok()) {
+    log::Error("audit.append", {{"route", "/v1/session"},
+                                {"request_id", req.request_id},
+                                {"error", std::string(s.message())}});
+  }
 }
 
 absl::StatusOr<Response> SignIn(const UserRoutes& c, Request& req) {
@@ -44,21 +73,32 @@ absl::StatusOr<Response> SignIn(const UserRoutes& c, Request& req) {
     absl::Duration ignored;
     c.by_address->Allow(req.remote, &ignored);
     c.by_account->Allow(account, &ignored);
+    // The address the refusal names is the one typed (bounded, and only into the log).
+    AuditSession(c, req, tenant, "anonymous", StrCat("email=", Abbreviate(email, 120)), "refused");
   }
   if (!in.ok()) return in.status();
+  AuditSession(c, req, tenant, StrCat("user:", in->user.id), StrCat("user=", in->user.id),
+               "signed in");
   Response res = JsonResponse(
       200, Json{{"user", UserJson(in->user)}, {"expires_at", Rfc3339(in->expires_at)}});
-  res.headers.emplace_back("Set-Cookie", Cookie(in->token, in->expires_at - c.clock->Now()));
+  res.headers.emplace_back("Set-Cookie",
+                           Cookie(in->token, in->expires_at - c.clock->Now(), OverTls(req)));
   res.headers.emplace_back("Cache-Control", "no-store");
   return res;
 }
 
 absl::StatusOr<Response> SignOut(const UserRoutes& c, Request& req) {
-  VERSO_RETURN_IF_ERROR(c.users->SignOut(SessionCookie(req)));
+  const std::string token = SessionCookie(req);
+  // Whose session it was (the route takes no credential: an ended one signs out too).
+  absl::StatusOr<auth::Principal> who = c.users->Authenticate(token);
+  VERSO_RETURN_IF_ERROR(c.users->SignOut(token));
+  if (who.ok()) {
+    AuditSession(c, req, who->tenant, who->Actor(), StrCat("user=", who->user_id), "signed out");
+  }
   Response res;
   res.status = 204;
   res.content_type.clear();
-  res.headers.emplace_back("Set-Cookie", Cookie("", absl::ZeroDuration()));
+  res.headers.emplace_back("Set-Cookie", Cookie("", absl::ZeroDuration(), OverTls(req)));
   return res;
 }
 
@@ -138,7 +178,8 @@ void AddUserRoutes(Router* router, const Services& s) {
   if (s.users == nullptr) return;
   auto c = std::make_shared<const UserRoutes>(
       UserRoutes{s.users, s.clock, std::make_unique<auth::RateLimiter>(s.clock, 0.5, 10),
-                 std::make_unique<auth::RateLimiter>(s.clock, 1.0 / 12, 5)});
+                 std::make_unique<auth::RateLimiter>(s.clock, 1.0 / 12, 5),
+                 s.db == nullptr ? nullptr : &s.db->audit()});
   const std::vector<std::string> json = {"application/json"};
   const std::string users = std::string(auth::kScopeUsers);
   using B = Route::Body;
