@@ -404,6 +404,8 @@ test('a reviewer sends a segment back and approves the rest with the keyboard; t
   await page.locator('.grid-row[aria-rowindex="1"] .badge.confirmed').waitFor();
   await page.keyboard.press('Control+ArrowUp');
   await page.locator('#segment-heading', { hasText: 'Segment 1 (confirmed)' }).waitFor();
+  // A person's text is not shown as the engine's.
+  await page.locator('#mt', { hasText: 'Machine-translated by apertium, then edited' }).waitFor();
   await page.screenshot({ path: join(artifacts, 'review.png') });
   await page.keyboard.press('Control+Enter');
   await until('the job completed', async () => (await api('GET', `/v1/jobs/${id}`)).body.status === 'completed');

@@ -453,8 +453,11 @@ export class JobView {
 
   private renderMt(s: Segment) {
     clear(this.ui.mt);
-    if (s.origin === 'mt' || s.engine) {
+    if (s.origin === 'mt') {
       this.ui.mt.append(el('p', {}, el('span', { class: 'engine' }, s.engine || 'MT'), ' ', markupNode(s.target)));
+    } else if (s.engine) {
+      // The segment holds a person's text now, not the engine's: it is not shown as the machine's.
+      this.ui.mt.append(el('p', { class: 'none' }, `Machine-translated by ${s.engine}, then edited`));
     } else {
       this.ui.mt.append(el('p', { class: 'none' }, s.origin === 'tm' ? 'From the TM' : 'No machine translation'));
     }
