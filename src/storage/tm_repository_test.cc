@@ -256,7 +256,7 @@ TEST(PostgresOpenTest, MultiHostUrlsFindThePrimaryAndBadSettingsSayWhy) {
   options.listen = false;
   auto unmigrated = OpenPostgres(url, options);
   EXPECT_EQ(unmigrated.status().message(),
-            "the database's schema is version 0 and this verso needs version 8: run `verso "
+            "the database's schema is version 0 and this verso needs version 9: run `verso "
             "migrate` first");
   options.migrate = true;
   // The replica has the new database once it has replayed its creation (libpq moves on to the
@@ -389,7 +389,8 @@ TEST(SqliteTmRepositoryTest, TasksQueuedBeforeSchema9GetTheirTenant) {
       "DROP TABLE cluster_nodes; DROP TABLE cluster_settings; DROP TABLE audit_log; "
       "DROP TABLE audit_anchor; DROP TABLE job_assignments; DROP TABLE sessions; DROP TABLE users; "
       "ALTER TABLE job_segments DROP COLUMN version; ALTER TABLE job_segments DROP COLUMN edit_id; "
-      "ALTER TABLE jobs DROP COLUMN revision; DELETE FROM schema_migrations WHERE version >= 9;");
+      "ALTER TABLE jobs DROP COLUMN revision; DROP INDEX job_segments_counts; "
+      "DELETE FROM schema_migrations WHERE version >= 9;");
   auto db = OpenSqlite(path, SqliteOptions{});
   ASSERT_TRUE(db.ok()) << db.status();
   EXPECT_EQ(QueryInt(path, "SELECT count(*) FROM tasks WHERE tenant = 'acme'"), 2);

@@ -313,6 +313,11 @@ ALTER TABLE job_segments ADD COLUMN edit_id TEXT NOT NULL DEFAULT '';
     R"sql(
 ALTER TABLE jobs ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 15: a job's counts (JobRepository::CountJobSegments, every GET /v1/jobs/{id}) read from an
+    // index that holds them instead of from the segments' rows (texts, reviews).
+    R"sql(
+CREATE INDEX job_segments_counts ON job_segments(job_id, target_lang, state, origin, engine, words);
+)sql",
 };
 
 int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
