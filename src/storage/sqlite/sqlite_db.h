@@ -81,7 +81,12 @@ class Connection {
       Exec("ROLLBACK").IgnoreError();
       return result;
     }
-    if (absl::Status commit = Exec("COMMIT"); !commit.ok()) return commit;
+    if (absl::Status commit = Exec("COMMIT"); !commit.ok()) {
+      // A COMMIT that failed may leave the transaction open (SQLITE_BUSY): the writer would
+      // refuse every later BEGIN. (As GroupWrite does.)
+      Exec("ROLLBACK").IgnoreError();
+      return commit;
+    }
     return result;
   }
   int Changes() const;
