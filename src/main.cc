@@ -1129,6 +1129,9 @@ class Runtime : public cli::Environment {
     loader.join();
     b.jobs->service->Stop();  // a task cut short is taken over when its lease expires
     health.Stop();
+    // Before Close: its first pass runs at start and uses the database Close destroys (a stop
+    // right after the start, while it ran, crashed the server with SIGSEGV on PostgreSQL).
+    maintain.Stop();
     hook.Release();
     sync.Stop();
     FlushTmUsage();
@@ -1237,6 +1240,7 @@ class Runtime : public cli::Environment {
               << c.GetString("data_dir") << ")" << std::endl;
     WaitForStopSignal(signals);
     (*started)->jobs->service->Stop();
+    maintain.Stop();  // before Close, which destroys what it uses
     hook.Release();
     sync.Stop();
     FlushTmUsage();
