@@ -491,6 +491,14 @@ static std::optional<std::string> CrossSite(const Request& req) {
   return std::nullopt;
 }
 
+// A 500 tells the client nothing of the cause (ErrorResponse): the log does, with the request id.
+static void LogInternal(const Route& route, const Request& req, const absl::Status& status) {
+  if (StatusToHttp(status) != 500 || IsWouldBlock(status)) return;
+  log::Error("http.internal", {{"route", route.pattern},
+                               {"request_id", req.request_id},
+                               {"error", std::string(status.message())}});
+}
+
 net::awaitable<bool> Server::Impl::Authenticate(const Route& route, Request& req, Response& res) {
   auto refuse = [&](const absl::Status& status, absl::Duration retry) {
     if (route.auth_error) {
@@ -501,6 +509,7 @@ net::awaitable<bool> Server::Impl::Authenticate(const Route& route, Request& req
       res = RetryLater("rate_limited", ToStd(status.message()), retry);
       return;
     }
+    LogInternal(route, req, status);
     res = ErrorResponse(status);
     if (res.status == 401) res.headers.emplace_back("WWW-Authenticate", "Bearer");
   };
@@ -710,6 +719,7 @@ net::awaitable<Response> Server::Impl::Run(const Route& route, Request& req) {
     try {
       absl::StatusOr<Response> answer = route.handler(req);
       if (answer.ok() && !req.nonblocking) Audit(route, req, *answer);
+      if (!answer.ok()) LogInternal(route, req, answer.status());
       return answer.ok() ? *std::move(answer) : ErrorResponse(answer.status());
     } catch (const std::exception& e) {
       log::Error("http.handler",

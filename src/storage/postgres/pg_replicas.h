@@ -37,8 +37,10 @@ class ReplicaSet {
   template <typename F>
   auto Read(Pool* primary, absl::Duration bound, F&& fn) -> decltype(fn(std::declval<Tx&>())) {
     if (Pool* replica = Pick(bound); replica != nullptr) {
+      // Whatever went wrong on a replica (not there yet, gone, a query cancelled by a conflict
+      // with recovery) the primary answers for it: a replica only saves the primary work.
       auto r = replica->Read(fn);
-      if (r.ok() || !(absl::IsNotFound(r.status()) || absl::IsUnavailable(r.status()))) return r;
+      if (r.ok()) return r;
     }
     return primary->Read(fn);
   }
