@@ -479,6 +479,17 @@ TEST_F(CliTest, BackupKeepsTheNewestAndTheChangeLogTheyNeed) {
     files += e.path().extension() == ".db" ? 1 : 0;
   }
   EXPECT_EQ(files, 2);
+  // Another database's backup in the same directory, named as the oldest: never removed.
+  const std::string foreign = backups + "/verso-20000101T000000Z.db";
+  test::RunResult other =
+      test::Run({VERSO_BINARY, "--data-dir", dir_ + "/other", "backup", foreign});
+  ASSERT_EQ(other.exit_code, 0) << other.err;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  auto again = Verso({"backup", backups, "--keep", "2"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_THAT(again.out, ::testing::HasSubstr("(removed 1; left 1 of other databases)"));
+  EXPECT_TRUE(std::filesystem::exists(foreign));
+  EXPECT_TRUE(std::filesystem::exists(foreign + ".manifest"));
   auto not_a_dir = Verso({"backup", dir_ + "/one.db", "--keep", "2"});
   EXPECT_EQ(not_a_dir.exit_code, 1);
   EXPECT_THAT(not_a_dir.err,

@@ -501,6 +501,7 @@ static void LogInternal(const Route& route, const Request& req, const absl::Stat
 
 net::awaitable<bool> Server::Impl::Authenticate(const Route& route, Request& req, Response& res) {
   auto refuse = [&](const absl::Status& status, absl::Duration retry) {
+    LogInternal(route, req, status);
     if (route.auth_error) {
       res = route.auth_error(status, retry);
       return;
@@ -509,7 +510,6 @@ net::awaitable<bool> Server::Impl::Authenticate(const Route& route, Request& req
       res = RetryLater("rate_limited", ToStd(status.message()), retry);
       return;
     }
-    LogInternal(route, req, status);
     res = ErrorResponse(status);
     if (res.status == 401) res.headers.emplace_back("WWW-Authenticate", "Bearer");
   };

@@ -142,30 +142,16 @@ void BackupPostgres(Environment* env, int* exit_code, const std::vector<std::str
              << NewestBackup(pgbackrest) << "; the WAL archive covers every change since\n";
 }
 
-// `verso backup DIR --keep N`: the newest N of DIR's backups stay (their names sort by time);
-// older ones go, with the change log only they needed.
+// `verso backup DIR --keep N` (storage.h: KeepNewestBackups).
 void KeepNewest(Environment* env, int* exit_code, const std::string& dir, int keep) {
-  std::vector<std::string> backups;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.starts_with("verso-") && name.ends_with(".db")) backups.push_back(e.path().string());
-  }
-  std::sort(backups.rbegin(), backups.rend());
-  std::vector<std::string> kept(backups.begin(),
-                                backups.begin() + std::min<size_t>(backups.size(), keep));
-  int removed = 0;
-  for (size_t i = kept.size(); i < backups.size(); ++i) {
-    std::filesystem::remove(backups[i] + ".manifest", ec);
-    if (std::filesystem::remove(backups[i], ec)) ++removed;
-  }
   auto path = env->SqlitePath();
   if (!path.ok()) return Fail(env, exit_code, path.status());
-  auto pruned = storage::PruneChangeLogs(storage::DefaultChangeLog(*path), kept);
-  if (!pruned.ok()) return Fail(env, exit_code, pruned.status());
-  env->out() << "Kept the newest " << kept.size() << " backups in " << dir << " (removed "
-             << removed << "); removed " << pruned->files << " change log files ("
-             << (pruned->bytes + 1023) / 1024 << " KiB) and " << pruned->set_aside
+  auto r = storage::KeepNewestBackups(dir, storage::DefaultChangeLog(*path), keep);
+  if (!r.ok()) return Fail(env, exit_code, r.status());
+  env->out() << "Kept the newest " << r->kept << " backups in " << dir << " (removed " << r->removed
+             << (r->foreign > 0 ? StrCat("; left ", r->foreign, " of other databases") : "")
+             << "); removed " << r->log.files << " change log files ("
+             << (r->log.bytes + 1023) / 1024 << " KiB) and " << r->log.set_aside
              << " logs set aside by restores that no kept backup needs\n";
 }
 

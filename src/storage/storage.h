@@ -896,6 +896,19 @@ struct LogPruneReport {
 absl::StatusOr<LogPruneReport> PruneChangeLogs(const std::string& dir,
                                                const std::vector<std::string>& kept);
 
+struct BackupRetention {
+  int kept = 0;
+  int removed = 0;  // older backups of this database, with their manifests
+  int foreign = 0;  // backups in the directory that are not this database's: left alone
+  LogPruneReport log;
+};
+// `verso backup DIR --keep N`: of the backups in `dir` (verso-TIME.db, newest by name) that are
+// this database's — of its change log `log_dir` or one a restore set aside; without a change log,
+// those taken without one — the newest `keep` stay, the older ones go, and so does the change log
+// none of the kept ones needs (PruneChangeLogs). Another database's backups are never touched.
+absl::StatusOr<BackupRetention> KeepNewestBackups(const std::string& dir,
+                                                  const std::string& log_dir, int keep);
+
 // A checksum of one kept thing: a TM store's segments, a glossary's concepts, a job's status and
 // segments. `verso verify` prints them; a backup keeps them beside it to compare later.
 struct DataChecksum {

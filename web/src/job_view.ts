@@ -683,7 +683,9 @@ export class JobView {
       el('p', {}, `Segment ${edit.index + 1} was not ${DONE[edit.kind]}: ${edit.refused}`),
       el('p', { class: 'mine' }, plain(edit.text)));
     const done = () => box.remove();
-    box.append(el('button', { type: 'button', onclick: () => { done(); void this.queue.resolve(edit, null); this.goTo(edit.index, edit.text); } }, 'Edit it'));
+    // A refused rejection's text is the reviewer's comment, not a translation for the editor.
+    const back = edit.kind === 'reject' ? undefined : edit.text;
+    box.append(el('button', { type: 'button', onclick: () => { done(); void this.queue.resolve(edit, null); this.goTo(edit.index, back); } }, 'Edit it'));
     if ((edit.kind === 'confirm' || edit.kind === 'approve') && /QA/.test(edit.refused ?? '')) {
       box.append(el('button', { type: 'button', onclick: () => { done(); void this.queue.resolve(edit, edit.text, edit.kind, true).then(() => this.queue.flush()); } },
         edit.kind === 'approve' ? 'Approve anyway' : 'Confirm anyway'));

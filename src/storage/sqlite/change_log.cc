@@ -76,7 +76,7 @@ bool LockWithin(int fd, absl::Duration wait) {
     if (errno != EWOULDBLOCK && errno != EINTR) return false;
     if (absl::Now() >= deadline) return false;
     absl::SleepFor(pause);
-    pause = std::min(pause * 2, absl::Milliseconds(5));
+    pause = std::min(pause * 2, absl::Milliseconds(1));  // the holder keeps it for an fsync
   }
   return true;
 }
@@ -121,11 +121,18 @@ absl::Status WriteAll(int fd, const char* p, size_t n, const std::string& path) 
   return absl::OkStatus();
 }
 
-// Reads the entries of one file from `offset`: fn for each whole one; returns where they end. An
-// entry cut short at the end (a crash mid-append) ends the file; a whole entry whose checksum
-// fails, or bytes that are no entry, are damage: DataLoss naming the byte.
-absl::StatusOr<int64_t> ReadFile(const std::string& path, int64_t offset,
-                                 absl::FunctionRef<absl::Status(Kind, ChangeRecord&&)> fn) {
+struct FileEnd {
+  int64_t offset = 0;                    // where the whole entries end
+  std::optional<ChangeRecord> dangling;  // a marker last, no record after it (yet)
+};
+
+// Reads the entries of one file from `offset`: fn for each record and gap (`gap` set); a marker
+// followed by its record or gap is dropped, one followed by another marker is a gap, one at the
+// end is returned. An entry cut short at the end (a crash mid-append) ends the file; a whole
+// entry whose checksum fails, or bytes that are no entry, are damage: DataLoss naming the byte.
+absl::StatusOr<FileEnd> ReadFile(const std::string& path, int64_t offset,
+                                 absl::FunctionRef<absl::Status(ChangeRecord&&)> fn) {
+  FileEnd end;
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::UnavailableError(StrCat(path, ": cannot be read"));
   in.seekg(0, std::ios::end);
@@ -156,10 +163,21 @@ absl::StatusOr<int64_t> ReadFile(const std::string& path, int64_t offset,
     uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(h + 8), kHeader - 8);
     crc = crc32(crc, reinterpret_cast<const Bytef*>(r.changeset.data()), size);
     if (static_cast<uint32_t>(crc) != Get32(h + 4)) return damaged("the record's checksum fails");
-    VERSO_RETURN_IF_ERROR(fn(kind, std::move(r)));
     offset += static_cast<int64_t>(kHeader + size);
+    if (end.dangling && (kind == Kind::kMarker || end.dangling->seq != r.seq)) {
+      end.dangling->gap = true;
+      VERSO_RETURN_IF_ERROR(fn(*std::move(end.dangling)));
+    }
+    end.dangling.reset();
+    if (kind == Kind::kMarker) {
+      end.dangling = std::move(r);
+      continue;
+    }
+    r.gap = kind == Kind::kGap;
+    VERSO_RETURN_IF_ERROR(fn(std::move(r)));
   }
-  return offset;
+  end.offset = offset;
+  return end;
 }
 
 }  // namespace
@@ -328,17 +346,13 @@ absl::Status ChangeLog::CatchUp() {
   std::vector<int64_t> files = Files(dir_);
   if (files.empty()) return OpenFile(last_seq_ + 1, /*create=*/true);
   if (fd_ < 0 || files.back() != file_first_) VERSO_RETURN_IF_ERROR(OpenFile(files.back(), false));
-  std::optional<ChangeRecord> dangling;  // a marker with no record after it (yet)
-  VERSO_ASSIGN_OR_RETURN(int64_t end, ReadFile(FileName(dir_, file_first_), file_end_,
-                                               [&](Kind kind, ChangeRecord&& r) {
-                                                 if (kind == Kind::kMarker) {
-                                                   dangling = std::move(r);
-                                                 } else {
-                                                   last_seq_ = r.seq;
-                                                   dangling.reset();
-                                                 }
-                                                 return absl::OkStatus();
-                                               }));
+  VERSO_ASSIGN_OR_RETURN(FileEnd read,
+                         ReadFile(FileName(dir_, file_first_), file_end_, [&](ChangeRecord&& r) {
+                           last_seq_ = r.seq;
+                           return absl::OkStatus();
+                         }));
+  const int64_t end = read.offset;
+  std::optional<ChangeRecord>& dangling = read.dangling;
   if (last_seq_ < file_first_ - 1) last_seq_ = file_first_ - 1;  // an empty new file
   // A torn entry at the end (a crash mid-append) is cut off, so the next one follows whole ones.
   struct stat st {};
@@ -433,23 +447,15 @@ void ChangeLog::RemoveThrough(const std::string& dir, int64_t seq, int* files, i
 absl::Status ChangeLog::Read(const std::string& dir, int64_t after,
                              absl::FunctionRef<absl::Status(const ChangeRecord&)> fn) {
   std::vector<int64_t> files = Files(dir);
-  std::optional<ChangeRecord> dangling;  // a marker with nothing after it yet
   for (size_t i = 0; i < files.size(); ++i) {
     if (i + 1 < files.size() && files[i + 1] <= after + 1) continue;  // all before `after`
-    VERSO_RETURN_IF_ERROR(ReadFile(FileName(dir, files[i]), 0, [&](Kind kind, ChangeRecord&& r) {
-                            if (kind == Kind::kMarker) {
-                              dangling = std::move(r);
-                              return absl::OkStatus();
-                            }
-                            dangling.reset();
-                            r.gap = kind == Kind::kGap;
-                            return r.seq > after ? fn(r) : absl::OkStatus();
-                          }).status());
-  }
-  // The log ends with a marker: its process died and no process has written since.
-  if (dangling && dangling->seq > after) {
-    dangling->gap = true;
-    return fn(*dangling);
+    auto deliver = [&](ChangeRecord&& r) { return r.seq > after ? fn(r) : absl::OkStatus(); };
+    VERSO_ASSIGN_OR_RETURN(FileEnd end, ReadFile(FileName(dir, files[i]), 0, deliver));
+    // A marker last in a file: its process died, and no process has written to the file since.
+    if (end.dangling) {
+      end.dangling->gap = true;
+      VERSO_RETURN_IF_ERROR(deliver(*std::move(end.dangling)));
+    }
   }
   return absl::OkStatus();
 }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -253,6 +254,45 @@ absl::StatusOr<LogPruneReport> PruneChangeLogs(const std::string& dir,
     ++report.set_aside;
   }
   return report;
+}
+
+absl::StatusOr<BackupRetention> KeepNewestBackups(const std::string& dir,
+                                                  const std::string& log_dir, int keep) {
+  std::set<std::string> histories;  // the change logs' ids this database has had
+  if (std::string id = sqlite::ChangeLog::IdOf(log_dir); !id.empty()) histories.insert(id);
+  for (const std::string& aside : LogsSetAside(log_dir)) {
+    histories.insert(sqlite::ChangeLog::IdOf(aside));
+  }
+  histories.erase("");
+  BackupRetention out;
+  std::vector<std::string> ours;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (!name.starts_with("verso-") || !name.ends_with(".db")) continue;
+    Db db;
+    std::string id = "?";  // unreadable: not known to be ours
+    if (Open(e.path().string(), SQLITE_OPEN_READONLY, &db).ok()) {
+      id = Setting(db.db, "change_log.id").value_or("?");
+    }
+    const bool mine = id.empty() ? histories.empty() : histories.contains(id);
+    if (mine) {
+      ours.push_back(e.path().string());
+    } else {
+      ++out.foreign;
+    }
+  }
+  if (ec) return absl::UnavailableError(StrCat(dir, ": ", ec.message()));
+  std::sort(ours.rbegin(), ours.rend());
+  const size_t n = std::min<size_t>(ours.size(), static_cast<size_t>(std::max(keep, 0)));
+  std::vector<std::string> kept(ours.begin(), ours.begin() + static_cast<std::ptrdiff_t>(n));
+  out.kept = static_cast<int>(kept.size());
+  for (size_t i = n; i < ours.size(); ++i) {
+    std::filesystem::remove(ours[i] + ".manifest", ec);
+    if (std::filesystem::remove(ours[i], ec)) ++out.removed;
+  }
+  VERSO_ASSIGN_OR_RETURN(out.log, PruneChangeLogs(log_dir, kept));
+  return out;
 }
 
 absl::Status RecordBackupPosition(const std::string& dest, int64_t position) {
