@@ -326,6 +326,11 @@ std::vector<ConfigOption> MtOptions() {
        .min = 0,
        .max = 1 << 20},
       {.name = "mt.cache_ttl", .type = T::kDuration, .default_value = "168h"},
+      {.name = "mt.policy_revalidate",
+       .type = T::kDuration,
+       .default_value = "1s",
+       .help = "How long a process uses a tenant's engine policy before it reads it again "
+               "(another process's change; this process's own change applies at once)"},
       {.name = "degradation.notice",
        .type = T::kString,
        .default_value = "",
@@ -413,6 +418,13 @@ std::vector<ConfigOption> QeOptions() {
        .default_value = "false",
        .help = "Translate machine translations back with the built-in engine for the QE "
                "round-trip signal (where the reverse pair is installed; costs a translation)"},
+      {.name = "qe.review_cache_mb",
+       .type = T::kInt,
+       .default_value = "64",
+       .help = "Memory for /v1/translate's reviews (QA, terms, QE) of translations it answered "
+               "before, so that a cached translation is not reviewed again (0: none)",
+       .min = 0,
+       .max = 1 << 20},
   };
 }
 
@@ -723,7 +735,8 @@ absl::StatusOr<std::unique_ptr<Mt>> BuildMt(const Config& c, tm::TmService* tm,
   out->router =
       std::make_unique<mt::Router>(std::move(engines), ro, &Clock::Real(), &out->degradation);
   out->service = std::make_unique<mt::TranslateService>(tm, &db->policies(), out->router.get(),
-                                                        &out->degradation, &Clock::Real());
+                                                        &out->degradation, &Clock::Real(),
+                                                        c.GetDuration("mt.policy_revalidate"));
   // Quality estimation: the builtin scorer always; an external one when configured.
   VERSO_ASSIGN_OR_RETURN(out->builtin_qe, qe::NewBuiltinScorer({c.GetString("qe.model")}));
   const std::string& scorer = c.GetString("qe.scorer");
@@ -1446,6 +1459,7 @@ class Runtime : public cli::Environment {
     s.translate_timeout = c.GetDuration("mt.timeout");
     s.qe = b.mt->qe.get();
     s.qe_round_trip = c.GetBool("qe.round_trip");
+    s.review_cache_bytes = static_cast<size_t>(c.GetInt("qe.review_cache_mb")) << 20;
     s.glossaries = b.jobs->glossaries.get();
     s.jobs = b.jobs->service.get();
     s.live = b.live.get();

@@ -259,6 +259,82 @@ TEST_F(QualityApiTest, TranslationsCarryTermsQaAndQe) {
        422);
 }
 
+// A cached translation keeps its review: the second answer is the first (but "cached"), made on
+// the I/O thread (no hand-over to a pool), and a change to what the review depends on (the
+// glossary's terms, the QA profile's checks, the request's options) gives a new one at once.
+TEST_F(QualityApiTest, ACachedTranslationKeepsItsReviewUntilWhatItDependsOnChanges) {
+  // Policies and glossaries are read again only after an hour (not within this test): which
+  // answers are made inline is then exact.
+  Start({"mt.policy_revalidate=1h", "glossaries.revalidate=1h"});
+  Post("/v1/glossaries", json{{"name", "it"}}, 201);
+  Post("/v1/glossaries/it/concepts",
+       json{{"concepts",
+             {{{"id", "file"},
+               {"terms",
+                {{{"lang", "en"}, {"text", "file"}},
+                 {{"lang", "es"}, {"text", "archivo"}},
+                 {{"lang", "es"}, {"text", "lima"}, {"status", "forbidden"}}}}}}}});
+  auto off_thread = [&] {
+    const std::string m = Send("GET", "/metrics", "").body;
+    const std::string name = "\nverso_http_requests_off_thread_total ";
+    size_t at = m.find(name);
+    return at == std::string::npos ? -1 : std::stol(m.substr(at + name.size()));
+  };
+  auto translate = [&](const json& extra) {
+    json body = {{"source_lang", "en"}, {"target_lang", "es"}, {"segments", {"Open the file"}}};
+    if (extra.is_object()) body.update(extra);
+    json r = Post("/v1/translate", body);
+    return r["translations"][0];
+  };
+  const json plain = translate({});
+  EXPECT_EQ(plain["cached"], false);
+  EXPECT_EQ(plain["qa"], json::array());
+  const long before = off_thread();
+  json again = translate({});
+  EXPECT_EQ(again["cached"], true);
+  EXPECT_EQ(off_thread(), before);  // answered inline: translation and review from memory
+  again["cached"] = false;
+  EXPECT_EQ(again, plain);
+
+  // With a glossary (its terms are part of the translation's cache key: LLMs are told them).
+  json checked = translate({{"glossary", "it"}});
+  EXPECT_EQ(checked["qa"].size(), 2u) << checked["qa"];  // "archivo" missing, "lima" forbidden
+  checked["cached"] = true;
+  EXPECT_EQ(translate({{"glossary", "it"}}), checked);
+  EXPECT_EQ(off_thread(), before + 1);  // the first answer with the glossary was not inline
+  // The glossary now wants "lima": the cached translation's review follows at once.
+  Post("/v1/glossaries/it/concepts",
+       json{{"concepts",
+             {{{"id", "file"},
+               {"terms",
+                {{{"lang", "en"}, {"text", "file"}}, {{"lang", "es"}, {"text", "lima"}}}}}}}});
+  const json mended = translate({{"glossary", "it"}});
+  EXPECT_EQ(mended["text"], "Abierto la lima");
+  EXPECT_EQ(mended["qa"], json::array());
+  EXPECT_EQ(mended["terms"][0]["targets"][0]["text"], "lima");
+
+  // The QA profile's checks: a change to the profile is a change of the review.
+  ASSERT_EQ(
+      Raw("PUT", "/v1/qa/profiles/loose", R"({"max_length":5})", "application/json", admin_).status,
+      200);
+  json limited = translate({{"qa_profile", "loose"}});
+  ASSERT_EQ(limited["qa"].size(), 1u) << limited["qa"];
+  EXPECT_EQ(limited["qa"][0]["check"], "length");
+  ASSERT_EQ(Raw("PUT", "/v1/qa/profiles/loose", R"({"max_length":50})", "application/json", admin_)
+                .status,
+            200);
+  EXPECT_EQ(translate({{"qa_profile", "loose"}})["qa"], json::array());
+  // The request's own options too: a threshold it names decides the approval of the same text.
+  EXPECT_EQ(translate({{"qe_threshold", 0}})["qe"]["auto_approved"], true);
+  EXPECT_EQ(translate({{"qe_threshold", 101}})["qe"]["auto_approved"], false);
+  // Another tenant has neither the glossary nor the cached review.
+  HttpResponse other = Send(
+      "POST", "/v1/translate", other_,
+      R"({"source_lang":"en","target_lang":"es","glossary":"it","segments":["Open the file"]})",
+      "application/json");
+  EXPECT_EQ(other.status, 404) << other.body;
+}
+
 TEST_F(QualityApiTest, StoredGlossaryTermsReachTheLlmPrompt) {
   std::string prompt;
   FakeHttpServer openai([&](const FakeRequest& req) {

@@ -123,6 +123,7 @@ struct Services {
   terms::GlossaryService* glossaries = nullptr;
   qe::QeService* qe = nullptr;
   bool qe_round_trip = false;  // /v1/translate: back-translate for the QE round-trip signal
+  size_t review_cache_bytes = 64 << 20;  // /v1/translate's reviews kept (ReviewCache); 0: none
   // Jobs and post-editing (/v1/jobs..., /v1/post-edits); null: no job routes.
   jobs::JobService* jobs = nullptr;
   // The workbench's live layer (GET /v1/jobs/{id}/live, locks checked on edits); null: none.

@@ -22,6 +22,10 @@
 #include "qe/qe.h"
 #include "resilience/resilience.h"
 
+namespace verso::cache {
+struct CacheStats;
+}  // namespace verso::cache
+
 namespace verso::api {
 
 struct Request {
@@ -105,6 +109,8 @@ struct Route {
   // Media types the body may have (checked before it is read); empty: any.
   std::vector<std::string> content_types;
   Exec exec = Exec::kStorage;
+  // kTryInline: where a request that would block runs (kStorage or kWaits).
+  Exec retry = Exec::kStorage;
   // Its answer, or an error the server answers in the API's shape (ErrorResponse).
   std::function<absl::StatusOr<Response>(Request&)> handler;
   // The largest body this route takes (0: the server's limit for its kind). A declared
@@ -235,21 +241,44 @@ struct QualityRequest : qe::ReviewOptions {
 using SegmentToAnnotate = qe::ReviewSegment;
 // A review as answers carry it: {"qa": [...], "terms": [...], "qe": {...} or null}.
 Json ReviewJson(const qe::Review& review, double threshold);
-// One JSON object per segment (ReviewJson), reviewed by qe::Reviewer.
+// Reviews /v1/translate made (ReviewJson), so that a cached translation is not reviewed again
+// on every hit. Keyed by everything a review depends on: the request's options (QA options,
+// threshold, scoring), the segment (source, translation, origin, engine, unknown words), the
+// degradation level and the glossary's version (GlossaryService::Version). Reviews that depend
+// on more are not kept: against a TM store (its content), with a round trip (an engine's
+// answer) or with a provisional score. Bounded in bytes (LRU); thread-safe.
+class ReviewCache {
+ public:
+  ReviewCache(size_t max_bytes, const Clock* clock);
+  ~ReviewCache();
+  cache::CacheStats stats() const;
+
+ private:
+  friend absl::StatusOr<std::vector<Json>> AnnotateSegments(const Services&, const QualityRequest&,
+                                                            const std::vector<SegmentToAnnotate>&,
+                                                            ReviewCache*, bool);
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+// One JSON object per segment (ReviewJson), reviewed by qe::Reviewer, or taken from `cache`
+// (may be null). `nonblocking` (an I/O thread): only from the cache, else WouldBlock.
 absl::StatusOr<std::vector<Json>> AnnotateSegments(const Services& services,
                                                    const QualityRequest& request,
-                                                   const std::vector<SegmentToAnnotate>& segments);
+                                                   const std::vector<SegmentToAnnotate>& segments,
+                                                   ReviewCache* cache = nullptr,
+                                                   bool nonblocking = false);
 // QA options of a request: the stored profile "qa_profile" names (if any), plus the request's
 // "disabled_checks" (may be null); its "max_length" (> 0) wins over the profile's. Errors name
 // the field; an unknown profile is NotFound.
 absl::StatusOr<qa::Options> ParseQaOptions(const Services& services, const std::string& tenant,
                                            const std::string& qa_profile,
                                            const Json* disabled_checks, int64_t max_length);
-// The glossary's target terms for the terms found in `texts` (for LLM prompts).
+// The glossary's target terms for the terms found in `texts` (for LLM prompts); `nonblocking`
+// as for GlossaryService::Find.
 absl::StatusOr<std::vector<mt::GlossaryTerm>> GlossaryPromptTerms(
     const Services& services, const std::string& tenant, const std::string& glossary,
     const std::string& source_lang, const std::string& target_lang,
-    const std::vector<std::string>& texts);
+    const std::vector<std::string>& texts, bool nonblocking = false);
 
 }  // namespace verso::api
 

@@ -52,6 +52,7 @@ struct MtState {
   ops::Counter* segments_mt;
   ops::Counter* segments_cached;
   ops::Counter* refusals;
+  std::unique_ptr<ReviewCache> reviews;  // /v1/translate's (null: none)
   mutable absl::Mutex usage_mu;
   // Characters per tenant, since the server started.
   mutable std::map<std::string, int64_t> characters ABSL_GUARDED_BY(usage_mu);
@@ -380,6 +381,8 @@ absl::StatusOr<TranslateRequest> ReadTranslateRequest(const MtState& st, const R
   std::string qa_profile;
   f.String("qa_profile", &qa_profile);
   VERSO_RETURN_IF_ERROR(f.Finish());
+  // A stored QA profile is read from storage: not on an I/O thread.
+  if (!qa_profile.empty() && req.nonblocking) return WouldBlock("reading the QA profile");
   if (threshold > 101) {
     return absl::InvalidArgumentError("qe_threshold: 0 to 100, or 101 for never");
   }
@@ -435,14 +438,17 @@ absl::StatusOr<Response> Translate(const MtState& st, Request& req) {
   mt::TranslateInput& in = t.in;
   if (!t.glossary_name.empty()) {
     auto terms = GlossaryPromptTerms(st.services, in.tenant, t.glossary_name, in.source_lang,
-                                     in.target_lang, in.texts);
+                                     in.target_lang, in.texts, req.nonblocking);
+    if (IsWouldBlock(terms.status())) return terms.status();
     if (absl::IsNotFound(terms.status())) {
       return absl::NotFoundError(StrCat("glossary: ", terms.status().message()));
     }
     VERSO_RETURN_IF_ERROR(terms.status());
     in.glossary.insert(in.glossary.end(), terms->begin(), terms->end());
   }
+  in.nonblocking = req.nonblocking;
   auto result = st.services.translate->Translate(in);
+  if (IsWouldBlock(result.status())) return result.status();
   if (!result.ok()) return TranslateError(st, result.status());
   std::vector<SegmentToAnnotate> to_annotate;
   for (size_t i = 0; i < result->segments.size(); ++i) {
@@ -450,8 +456,9 @@ absl::StatusOr<Response> Translate(const MtState& st, Request& req) {
     to_annotate.push_back(
         {in.texts[i], seg.text, seg.origin, seg.engine, seg.unknown_words, std::nullopt});
   }
-  VERSO_ASSIGN_OR_RETURN(std::vector<Json> annotations,
-                         AnnotateSegments(st.services, t.quality, to_annotate));
+  VERSO_ASSIGN_OR_RETURN(
+      std::vector<Json> annotations,
+      AnnotateSegments(st.services, t.quality, to_annotate, st.reviews.get(), req.nonblocking));
   Json out = Json::array();
   for (size_t i = 0; i < result->segments.size(); ++i) {
     const auto& seg = result->segments[i];
@@ -559,6 +566,7 @@ absl::StatusOr<Response> PutPolicy(const MtState& st, Request& req) {
   if (engines->empty()) return absl::InvalidArgumentError("engines: name at least one engine");
   VERSO_ASSIGN_OR_RETURN(p.engines, EngineList(*engines, st.router().EngineNames()));
   VERSO_RETURN_IF_ERROR(st.policies().PutPolicy(p));
+  st.services.translate->PolicyChanged(p.tenant, p.name);
   return JsonResponse(200, PolicyJson(p));
 }
 
@@ -585,6 +593,7 @@ absl::StatusOr<Response> GetPolicy(const MtState& st, Request& req) {
 
 absl::StatusOr<Response> DeletePolicy(const MtState& st, Request& req) {
   VERSO_RETURN_IF_ERROR(st.policies().DeletePolicy(req.principal.tenant, req.params.at("name")));
+  st.services.translate->PolicyChanged(req.principal.tenant, req.params.at("name"));
   Response r;
   r.status = 204;
   r.content_type.clear();
@@ -794,6 +803,9 @@ absl::StatusOr<Response> ApyListPairs(const MtState& st, Request& req) {
 void AddMtRoutes(Router* router, const Services& s) {
   auto state = std::make_shared<MtState>();
   state->services = s;
+  if (s.review_cache_bytes > 0) {
+    state->reviews = std::make_unique<ReviewCache>(s.review_cache_bytes, s.clock);
+  }
   RegisterMetrics(state.get(), s);
   std::shared_ptr<const MtState> c = state;
   const std::vector<std::string> json = {"application/json"};
@@ -803,7 +815,7 @@ void AddMtRoutes(Router* router, const Services& s) {
   using E = Route::Exec;
   // clang-format off
   const std::vector<Route> routes = {
-    {.method = "POST",   .pattern = "/v1/translate", .scope = "translate", .body = B::kJson, .content_types = json, .exec = E::kWaits, .handler = Bind(c, Translate), .audited = false},
+    {.method = "POST",   .pattern = "/v1/translate", .scope = "translate", .body = B::kJson, .content_types = json, .exec = E::kTryInline, .retry = E::kWaits, .handler = Bind(c, Translate), .audited = false},
     {.method = "GET",    .pattern = "/v1/status", .handler = Bind(c, Status)},
     {.method = "PUT",    .pattern = "/v1/mt/policies/{name}", .scope = "admin", .body = B::kJson, .content_types = json, .handler = Bind(c, PutPolicy)},
     {.method = "GET",    .pattern = "/v1/mt/policies", .scope = "translate", .handler = Bind(c, ListPolicies), .query = {"limit", "cursor"}},

@@ -4,7 +4,9 @@
 #include <filesystem>
 #include <set>
 
+#include "absl/strings/str_format.h"
 #include "api/http.h"
+#include "cache/cache.h"
 #include "common/clock.h"
 #include "common/file.h"
 #include "common/names.h"
@@ -119,26 +121,94 @@ absl::StatusOr<qa::Options> ParseQaOptions(const Services& s, const std::string&
   return o;
 }
 
+struct ReviewCache::Impl {
+  Impl(size_t max_bytes, const Clock* clock)
+      : reviews(max_bytes, absl::Hours(24), clock, [](const std::shared_ptr<const Json>& j) {
+          return 3 * j->dump().size();  // nodes and strings: about three times the text
+        }) {}
+  cache::LruCache<std::shared_ptr<const Json>> reviews;
+};
+
+ReviewCache::ReviewCache(size_t max_bytes, const Clock* clock)
+    : impl_(std::make_unique<Impl>(max_bytes, clock)) {}
+ReviewCache::~ReviewCache() = default;
+cache::CacheStats ReviewCache::stats() const { return impl_->reviews.stats(); }
+
+namespace {
+
+// The review cache's key of a segment: everything its review depends on (see ReviewCache).
+std::string ReviewKey(const QualityRequest& q, int64_t glossary_version, int level,
+                      const SegmentToAnnotate& seg) {
+  std::string key = StrCat(q.tenant, "\x1f", q.source_lang, "\x1f", q.target_lang, "\x1f",
+                           q.glossary, "\x1f", glossary_version, "\x1f", q.qa.max_length);
+  for (const std::string& d : q.qa.disabled) StrAppend(&key, "\x1e", d);
+  StrAppend(&key, "\x1f", absl::StrFormat("%.17g", q.threshold), q.threshold_given ? "g" : "d",
+            q.estimate ? "e" : "-", q.plain ? "p" : "m", level, "\x1f", seg.origin, "\x1f",
+            seg.engine, "\x1f",
+            seg.engine_logprob ? absl::StrFormat("%.17g", *seg.engine_logprob) : "-");
+  for (const std::string& w : seg.unknown_words) StrAppend(&key, "\x1e", w);
+  StrAppend(&key, "\x1f", seg.source.size(), "\x1f", seg.source, seg.translation);
+  return key;
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<Json>> AnnotateSegments(const Services& s, const QualityRequest& q,
-                                                   const std::vector<SegmentToAnnotate>& segments) {
+                                                   const std::vector<SegmentToAnnotate>& segments,
+                                                   ReviewCache* cache, bool nonblocking) {
+  auto level = [&] { return s.degradation != nullptr ? s.degradation->Current().number : 0; };
+  if (cache != nullptr && (!q.tm_store.empty() || q.round_trip)) cache = nullptr;
+  if (cache == nullptr && nonblocking) return WouldBlock("reviewing the translations");
+  std::vector<Json> out(segments.size());
+  std::vector<std::string> keys;
+  std::vector<SegmentToAnnotate> missing;
+  std::vector<size_t> missing_at;
+  const int level_before = level();
+  if (cache != nullptr) {
+    int64_t version = 0;
+    if (!q.glossary.empty()) {
+      if (s.glossaries == nullptr) return absl::FailedPreconditionError("glossaries are off");
+      VERSO_ASSIGN_OR_RETURN(version, s.glossaries->Version(q.tenant, q.glossary, q.source_lang,
+                                                            q.target_lang, nonblocking));
+    }
+    for (size_t i = 0; i < segments.size(); ++i) {
+      keys.push_back(ReviewKey(q, version, level_before, segments[i]));
+      if (auto hit = cache->impl_->reviews.Get(keys.back(), !nonblocking)) {
+        out[i] = **hit;
+      } else if (nonblocking) {
+        return WouldBlock("reviewing the translations");
+      } else {
+        missing.push_back(segments[i]);
+        missing_at.push_back(i);
+      }
+    }
+    if (missing.empty()) return out;
+  }
   qe::Reviewer reviewer(s.qe, s.glossaries, s.tm, s.mt_router, s.degradation);
-  VERSO_ASSIGN_OR_RETURN(std::vector<qe::Review> reviews, reviewer.Run(q, segments));
-  std::vector<Json> out;
-  out.reserve(reviews.size());
-  for (const qe::Review& r : reviews) out.push_back(ReviewJson(r, q.threshold));
+  VERSO_ASSIGN_OR_RETURN(std::vector<qe::Review> reviews,
+                         reviewer.Run(q, cache != nullptr ? missing : segments));
+  // Kept unless the level changed while they were made (they may be of either level).
+  const bool keep = cache != nullptr && level() == level_before;
+  for (size_t k = 0; k < reviews.size(); ++k) {
+    const size_t i = cache != nullptr ? missing_at[k] : k;
+    out[i] = ReviewJson(reviews[k], q.threshold);
+    if (keep && !(reviews[k].qe.has_value() && reviews[k].qe->provisional)) {
+      cache->impl_->reviews.Put(keys[i], std::make_shared<const Json>(out[i]));
+    }
+  }
   return out;
 }
 
 absl::StatusOr<std::vector<mt::GlossaryTerm>> GlossaryPromptTerms(
     const Services& s, const std::string& tenant, const std::string& glossary,
     const std::string& source_lang, const std::string& target_lang,
-    const std::vector<std::string>& texts) {
+    const std::vector<std::string>& texts, bool nonblocking) {
   std::vector<mt::GlossaryTerm> out;
   if (s.glossaries == nullptr) return absl::FailedPreconditionError("glossaries are off");
   std::set<std::pair<std::string, std::string>> seen;
   for (const std::string& t : texts) {
-    VERSO_ASSIGN_OR_RETURN(auto hits,
-                           s.glossaries->Find(tenant, glossary, source_lang, target_lang, t));
+    VERSO_ASSIGN_OR_RETURN(
+        auto hits, s.glossaries->Find(tenant, glossary, source_lang, target_lang, t, nonblocking));
     for (const auto& h : hits) {
       if (h.targets.empty()) continue;
       if (seen.insert({h.term, h.targets[0].text}).second) {

@@ -738,8 +738,9 @@ net::awaitable<Response> Server::Impl::Run(const Route& route, Request& req) {
       req.nonblocking = false;
       if (!r.would_block) co_return r;
       retried_off_thread->Inc();
-      pool = storage.get();
-      admission = admit_storage.get();
+      const bool waits = route.retry == Route::Exec::kWaits;
+      pool = waits ? waiting.get() : storage.get();
+      admission = waits ? admit_waiting.get() : admit_storage.get();
       break;
     }
     case Route::Exec::kStorage:

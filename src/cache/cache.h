@@ -41,16 +41,17 @@ class LruCache {
            std::function<size_t(const V&)> cost)
       : max_bytes_(max_bytes), ttl_(ttl), clock_(clock), cost_(std::move(cost)) {}
 
-  std::optional<V> Get(const std::string& key) {
+  // `count_miss` false: a miss is not counted (a first look that a counted one will follow).
+  std::optional<V> Get(const std::string& key, bool count_miss = true) {
     absl::MutexLock lock(&mu_);
     auto it = map_.find(key);
     if (it == map_.end()) {
-      ++stats_.misses;
+      if (count_miss) ++stats_.misses;
       return std::nullopt;
     }
     if (clock_->Now() >= it->second->expires) {
       ++stats_.expirations;
-      ++stats_.misses;
+      if (count_miss) ++stats_.misses;
       Erase(it);
       return std::nullopt;
     }

@@ -48,6 +48,9 @@ struct TranslateRequest {
   std::vector<std::string> texts;      // markup
   std::vector<GlossaryTerm> glossary;  // terms the translation must use (LLMs only)
   absl::Time deadline = absl::InfiniteFuture();
+  // Router::Translate answers from its in-process cache only, or WouldBlock (a caller on an I/O
+  // thread, which must not wait for an engine or Redis).
+  bool cache_only = false;
 };
 
 struct Translation {

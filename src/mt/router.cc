@@ -285,8 +285,8 @@ absl::StatusOr<RouteResult> Router::Translate(const TranslateRequest& request,
       std::vector<size_t> missing;
       for (size_t i : remaining) {
         std::optional<Translation> hit;
-        if (im.cache != nullptr) hit = im.cache->Get(cache_key(i));
-        if (!hit && l2) {
+        if (im.cache != nullptr) hit = im.cache->Get(cache_key(i), !request.cache_only);
+        if (!hit && l2 && !request.cache_only) {
           hit = FromL2(im.options.l2_get(L2Key(cache_key(i))));
           if (hit && im.cache != nullptr) im.cache->Put(cache_key(i), *hit);
         }
@@ -299,6 +299,7 @@ absl::StatusOr<RouteResult> Router::Translate(const TranslateRequest& request,
       remaining.swap(missing);
     }
     if (remaining.empty()) break;
+    if (request.cache_only) return WouldBlock("machine translation");
     if (im.Slow(slot, request.tenant) && im.LaterEngine(chain, at, request)) {
       ++slot.passed_over;
       if (std::find(result.notes.begin(), result.notes.end(), kFastModeNote) ==

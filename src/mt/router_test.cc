@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "common/clock.h"
 #include "common/ids.h"
+#include "common/status.h"
 #include "mt/mt.h"
 #include "mt/translate.h"
 #include "storage/storage.h"
@@ -97,6 +98,16 @@ TEST(RouterTest, TheFirstEngineOfTheChainTranslatesAndTheCacheAnswersTheNextTime
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->segments[0].translation.text, "[es] Good morning");
   EXPECT_TRUE(r->segments[0].cached);
+  EXPECT_EQ(server.request_count(), 1);
+  // From the cache only (a caller on an I/O thread): answered when every text is cached, else
+  // WouldBlock, and no engine is called.
+  TranslateRequest only = f.Request({"Hello"});
+  only.cache_only = true;
+  r = f.router->Translate(only, {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->segments[0].translation.text, "[es] Hello");
+  only.texts = {"Hello", "Good night"};
+  EXPECT_TRUE(IsWouldBlock(f.router->Translate(only, {}).status()));
   EXPECT_EQ(server.request_count(), 1);
   // An explicit chain: the built-in engine only.
   r = f.router->Translate(f.Request({"He signed the law."}), {"apertium"});
@@ -401,12 +412,24 @@ TEST(TranslateServiceTest, TmMatchesComeFirstPoliciesChooseTheChainAndAllEngines
   EXPECT_EQ(r->level.level, resilience::Level::kNormal);
 
   // The tenant's stored default policy chooses the chain; a missing named policy is NotFound.
+  // Policies are cached: a change made elsewhere (here the repository written directly, as
+  // another process would) is seen after kPolicyRevalidate; a nonblocking caller is answered
+  // from the cache while it is fresh, and told WouldBlock when a read is due.
   ASSERT_TRUE(db->policies().PutPolicy({"acme", "default", {"apertium"}, f.clock.Now()}).ok());
+  EXPECT_EQ(*service.Chain(in), std::vector<std::string>{});
+  f.clock.Advance(TranslateService::kPolicyRevalidate);
+  TranslateInput quick = in;
+  quick.nonblocking = true;
+  EXPECT_TRUE(IsWouldBlock(service.Chain(quick).status()));
   EXPECT_EQ(*service.Chain(in), std::vector<std::string>{"apertium"});
+  EXPECT_EQ(*service.Chain(quick), std::vector<std::string>{"apertium"});
+  EXPECT_TRUE(IsWouldBlock(service.Translate(quick).status()));  // a TM lookup would wait
   in.texts = {"Close the file."};
   auto broken = service.Translate(in);  // apertium cannot run: its breaker opens (threshold 1)
   EXPECT_EQ(broken.status().code(), absl::StatusCode::kUnavailable) << broken.status();
   ASSERT_TRUE(db->policies().DeletePolicy("acme", "default").ok());
+  service.PolicyChanged("acme", "default");  // this process's change: seen at once
+  EXPECT_EQ(*service.Chain(in), std::vector<std::string>{});
   in.engine_policy = "missing";
   EXPECT_TRUE(absl::IsNotFound(service.Translate(in).status()));
   in.engine_policy.clear();

@@ -10,20 +10,58 @@ namespace verso::mt {
 
 TranslateService::TranslateService(tm::TmService* tm, storage::PolicyRepository* policies,
                                    Router* router, resilience::DegradationController* degradation,
-                                   const Clock* clock)
-    : tm_(tm), policies_(policies), router_(router), degradation_(degradation), clock_(clock) {}
+                                   const Clock* clock, absl::Duration policy_revalidate)
+    : tm_(tm),
+      policies_(policies),
+      router_(router),
+      degradation_(degradation),
+      clock_(clock),
+      policy_revalidate_(policy_revalidate) {}
+
+absl::StatusOr<std::optional<std::vector<std::string>>> TranslateService::Policy(
+    std::string_view tenant, std::string_view name, bool nonblocking) {
+  const std::string key = StrCat(tenant, "\x1f", name);
+  const absl::Time now = clock_->MonotonicNow();
+  uint64_t changes = 0;
+  {
+    absl::MutexLock lock(&policy_mu_);
+    auto it = policy_cache_.find(key);
+    if (it != policy_cache_.end() && now - it->second.read < policy_revalidate_) {
+      return it->second.engines;
+    }
+    changes = policy_changes_;
+  }
+  if (nonblocking) return WouldBlock("reading the engine policy");
+  auto p = policies_->GetPolicy(tenant, name);
+  if (!p.ok() && !absl::IsNotFound(p.status())) return p.status();
+  std::optional<std::vector<std::string>> engines;
+  if (p.ok()) engines = std::move(p->engines);
+  if (engines.has_value() || name == "default") {
+    absl::MutexLock lock(&policy_mu_);
+    // A change while this read ran may be newer than what it read: not cached then.
+    if (changes == policy_changes_) policy_cache_[key] = {engines, now};
+  }
+  return engines;
+}
+
+void TranslateService::PolicyChanged(std::string_view tenant, std::string_view name) {
+  absl::MutexLock lock(&policy_mu_);
+  ++policy_changes_;
+  policy_cache_.erase(StrCat(tenant, "\x1f", name));
+}
 
 absl::StatusOr<std::vector<std::string>> TranslateService::Chain(const TranslateInput& in) {
   if (!in.engines.empty()) return in.engines;
   if (policies_ != nullptr) {
     if (!in.engine_policy.empty()) {
-      VERSO_ASSIGN_OR_RETURN(storage::EnginePolicyRecord p,
-                             policies_->GetPolicy(in.tenant, in.engine_policy));
-      return p.engines;
+      VERSO_ASSIGN_OR_RETURN(auto engines, Policy(in.tenant, in.engine_policy, in.nonblocking));
+      if (!engines.has_value()) {
+        return absl::NotFoundError(StrCat("engine policy \"", in.engine_policy, "\" not found"));
+      }
+      return *std::move(engines);
     }
-    auto p = policies_->GetPolicy(in.tenant, "default");
-    if (p.ok()) return p->engines;
-    if (!absl::IsNotFound(p.status())) return p.status();
+    VERSO_ASSIGN_OR_RETURN(auto engines, Policy(in.tenant, "default", in.nonblocking));
+    if (engines.has_value()) return *std::move(engines);
   } else if (!in.engine_policy.empty()) {
     return absl::NotFoundError(StrCat("engine policy \"", in.engine_policy, "\" not found"));
   }
@@ -44,6 +82,7 @@ absl::StatusOr<TranslateResult> TranslateService::Translate(const TranslateInput
   VERSO_ASSIGN_OR_RETURN(std::vector<std::string> chain, Chain(in));
   result.segments.resize(in.texts.size());
   std::vector<size_t> remaining;
+  if (!in.tm_store.empty() && in.nonblocking) return WouldBlock("a translation-memory lookup");
   if (!in.tm_store.empty()) {
     if (tm_ == nullptr) return absl::FailedPreconditionError("no translation memory here");
     VERSO_ASSIGN_OR_RETURN(tm::StoreInfo store, tm_->GetStore(in.tenant, in.tm_store));
@@ -98,10 +137,13 @@ absl::StatusOr<TranslateResult> TranslateService::Translate(const TranslateInput
   request.target_lang = in.target_lang;
   request.glossary = in.glossary;
   request.deadline = in.deadline;
+  request.cache_only = in.nonblocking;
   for (size_t i : remaining) request.texts.push_back(in.texts[i]);
   auto routed = router_->Translate(request, chain);
   if (!routed.ok()) {
-    if (!absl::IsUnavailable(routed.status())) return routed.status();
+    if (!absl::IsUnavailable(routed.status()) || IsWouldBlock(routed.status())) {
+      return routed.status();
+    }
     result.level = degradation_->Current();
     return refuse(std::string(routed.status().message()));
   }

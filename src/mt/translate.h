@@ -19,7 +19,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "mt/mt.h"
 #include "resilience/resilience.h"
@@ -153,6 +155,9 @@ struct TranslateInput {
   std::vector<std::string> engines;  // optional: an explicit chain (wins over the policy)
   std::vector<GlossaryTerm> glossary;
   absl::Time deadline = absl::InfiniteFuture();
+  // Answer from memory only (cached translations, cached policies), or WouldBlock: the caller is
+  // an I/O thread, which must not wait on storage, an engine or Redis.
+  bool nonblocking = false;
 };
 
 struct SegmentResult {
@@ -176,8 +181,10 @@ struct TranslateResult {
 class TranslateService {
  public:
   // All must outlive the service; `tm` and `policies` may be null (no TM / default chain).
+  // A policy read from storage is used for `policy_revalidate` before it is read again.
   TranslateService(tm::TmService* tm, storage::PolicyRepository* policies, Router* router,
-                   resilience::DegradationController* degradation, const Clock* clock);
+                   resilience::DegradationController* degradation, const Clock* clock,
+                   absl::Duration policy_revalidate = kPolicyRevalidate);
 
   // Per segment a 100 % (or context) match from `tm_store` as is, else machine translation. When
   // the TM cannot answer (Unavailable: the TM nodes holding the store are down), every segment
@@ -194,12 +201,32 @@ class TranslateService {
   // Router::CheckPair for the chain `input` would use.
   absl::Status CheckPair(const TranslateInput& input);
 
+  // This process changed (or deleted) a tenant's policy: its cached copy is dropped. Another
+  // process's change is seen within policy_revalidate.
+  void PolicyChanged(std::string_view tenant, std::string_view name);
+  static constexpr absl::Duration kPolicyRevalidate = absl::Seconds(1);  // the default
+
  private:
+  struct CachedPolicy {
+    std::optional<std::vector<std::string>> engines;  // nullopt: the tenant has no such policy
+    absl::Time read;                                  // monotonic
+  };
+  // The engines of the tenant's policy `name` (nullopt when it has none), from the cache while
+  // it is fresh. Only found policies and a missing "default" are cached (a request's unknown
+  // names would otherwise fill it). `nonblocking`: WouldBlock instead of a read.
+  absl::StatusOr<std::optional<std::vector<std::string>>> Policy(std::string_view tenant,
+                                                                 std::string_view name,
+                                                                 bool nonblocking);
+
   tm::TmService* tm_;
   storage::PolicyRepository* policies_;
   Router* router_;
   resilience::DegradationController* degradation_;
   const Clock* clock_;
+  const absl::Duration policy_revalidate_;
+  absl::Mutex policy_mu_;
+  std::map<std::string, CachedPolicy, std::less<>> policy_cache_ ABSL_GUARDED_BY(policy_mu_);
+  uint64_t policy_changes_ ABSL_GUARDED_BY(policy_mu_) = 0;  // PolicyChanged calls
 };
 
 }  // namespace verso::mt

@@ -143,6 +143,7 @@ bool LangMatches(std::string_view term_lang, std::string_view lang) {
 }
 
 struct GlossaryService::Index {
+  int64_t version = 0;  // the glossary's updated_at (micros) its concepts are of
   std::vector<Concept> concepts;
   struct Entry {
     uint32_t concept_index;
@@ -342,7 +343,7 @@ void GlossaryService::DropIndexes(std::string_view tenant, std::string_view name
 
 absl::StatusOr<std::shared_ptr<const GlossaryService::Index>> GlossaryService::IndexFor(
     std::string_view tenant, std::string_view name, std::string_view source_lang,
-    std::string_view target_lang) {
+    std::string_view target_lang, bool nonblocking) {
   const std::string key = StrCat(tenant, "\x1f", name, "\x1f", source_lang, "\x1f", target_lang);
   const absl::Time now = clock_->MonotonicNow();
   uint64_t drops = 0;
@@ -354,6 +355,7 @@ absl::StatusOr<std::shared_ptr<const GlossaryService::Index>> GlossaryService::I
     }
     drops = drops_;
   }
+  if (nonblocking) return WouldBlock("reading the glossary");
   // The glossary's version (NotFound once it is deleted, by any process).
   VERSO_ASSIGN_OR_RETURN(storage::GlossaryRecord glossary, repo_->GetGlossary(tenant, name));
   const int64_t version = absl::ToUnixMicros(glossary.updated_at);
@@ -368,6 +370,7 @@ absl::StatusOr<std::shared_ptr<const GlossaryService::Index>> GlossaryService::I
   }
   VERSO_ASSIGN_OR_RETURN(std::vector<Concept> concepts, ConceptsAt(tenant, name, version));
   auto index = std::make_shared<Index>();
+  index->version = version;
   index->concepts = std::move(concepts);
   index->source = Matcher(source_lang);
   index->target = Matcher(target_lang);
@@ -458,12 +461,18 @@ std::vector<TermHit> GlossaryService::HitsIn(const Index& index, std::string_vie
   return hits;
 }
 
-absl::StatusOr<std::vector<TermHit>> GlossaryService::Find(std::string_view tenant,
-                                                           std::string_view name,
-                                                           std::string_view source_lang,
-                                                           std::string_view target_lang,
-                                                           std::string_view source_markup) {
-  VERSO_ASSIGN_OR_RETURN(auto index, IndexFor(tenant, name, source_lang, target_lang));
+absl::StatusOr<int64_t> GlossaryService::Version(std::string_view tenant, std::string_view name,
+                                                 std::string_view source_lang,
+                                                 std::string_view target_lang, bool nonblocking) {
+  VERSO_ASSIGN_OR_RETURN(std::shared_ptr<const Index> index,
+                         IndexFor(tenant, name, source_lang, target_lang, nonblocking));
+  return index->version;
+}
+
+absl::StatusOr<std::vector<TermHit>> GlossaryService::Find(
+    std::string_view tenant, std::string_view name, std::string_view source_lang,
+    std::string_view target_lang, std::string_view source_markup, bool nonblocking) {
+  VERSO_ASSIGN_OR_RETURN(auto index, IndexFor(tenant, name, source_lang, target_lang, nonblocking));
   return HitsIn(*index, target_lang, source_markup);
 }
 

@@ -160,16 +160,25 @@ class GlossaryService {
   absl::StatusOr<ImportCounts> Import(std::string_view tenant, std::string_view name,
                                       std::vector<Concept> concepts, bool replace_all);
 
-  // Terms of `name` in the source markup, with their target-language terms.
+  // Terms of `name` in the source markup, with their target-language terms. `nonblocking` (a
+  // caller on an I/O thread): WouldBlock when the glossary would have to be read.
   absl::StatusOr<std::vector<TermHit>> Find(std::string_view tenant, std::string_view name,
                                             std::string_view source_lang,
                                             std::string_view target_lang,
-                                            std::string_view source_markup);
+                                            std::string_view source_markup,
+                                            bool nonblocking = false);
   // Find, then checks `translation`: which hits' targets are missing, which forbidden
   // target terms appear.
   absl::StatusOr<TermCheck> Check(std::string_view tenant, std::string_view name,
                                   std::string_view source_lang, std::string_view target_lang,
                                   std::string_view source_markup, std::string_view translation);
+
+  // The glossary's version (its updated_at, micros) that Find and Check use now: a changed
+  // glossary has a greater one (within GlossaryCacheOptions::revalidate for another process's
+  // change). NotFound for an unknown glossary; `nonblocking` as for Find.
+  absl::StatusOr<int64_t> Version(std::string_view tenant, std::string_view name,
+                                  std::string_view source_lang, std::string_view target_lang,
+                                  bool nonblocking = false);
 
   // Drops this process's indexes of the glossary (another process announced a change to it).
   void DropIndexes(std::string_view tenant, std::string_view name);
@@ -191,7 +200,8 @@ class GlossaryService {
   absl::StatusOr<std::shared_ptr<const Index>> IndexFor(std::string_view tenant,
                                                         std::string_view name,
                                                         std::string_view source_lang,
-                                                        std::string_view target_lang);
+                                                        std::string_view target_lang,
+                                                        bool nonblocking = false);
   // The glossary's concepts at `version` (at least): from the L2 when it has them, else from the
   // database (then stored in the L2).
   absl::StatusOr<std::vector<Concept>> ConceptsAt(std::string_view tenant, std::string_view name,
