@@ -516,7 +516,7 @@ std::vector<ConfigOption> ClusterOptions() {
       {.name = "tm.snapshot_interval",
        .type = T::kDuration,
        .default_value = "10m",
-       .help = "A TM node writes a changed store's snapshot at most this often"},
+       .help = "serve and TM nodes write a changed store's index snapshot at most this often"},
       {.name = "cluster.node_id",
        .type = T::kString,
        .default_value = "",
@@ -850,6 +850,8 @@ class Runtime : public cli::Environment {
     keys_ = std::make_unique<auth::KeyService>(&db_->keys(), &Clock::Real(), ids_.get());
     users_ = std::make_unique<auth::UserService>(&db_->users(), &Clock::Real(), ids_.get());
     // The server builds every index after it starts listening; the CLI builds one on first use.
+    // Both start from a store's index snapshot when it is young enough (serve writes them).
+    tm_->EnableSnapshots(SnapshotDirectory());
     VERSO_RETURN_IF_ERROR(tm_->Load(/*build_indexes=*/false).status());
     return absl::OkStatus();
   }
@@ -1043,6 +1045,10 @@ class Runtime : public cli::Environment {
     if (absl::Status s = SqlitePath().status(); !s.ok() && !absl::IsFailedPrecondition(s)) {
       return s;
     }
+    return SnapshotDirectory();
+  }
+  // Where TM index snapshots are (tm.snapshot_dir, default data_dir/snapshots).
+  std::string SnapshotDirectory() const {
     const std::string dir = config_->GetString("tm.snapshot_dir");
     return dir.empty() ? config_->GetString("data_dir") + "/snapshots" : dir;
   }
@@ -1122,6 +1128,12 @@ class Runtime : public cli::Environment {
     // On PostgreSQL, a change any process commits wakes the sync at once (NOTIFY tm_changes).
     TmChangeHook hook(db_.get(), [&sync] { sync.Poke(); });
     Every maintain(std::chrono::hours(1), [&] { Maintain(); });
+    // Snapshots of the indexes built here: the next start and the CLI's `verso tm` commands
+    // start from them instead of reading every segment.
+    const absl::Duration snapshot_interval = c.GetDuration("tm.snapshot_interval");
+    Every snapshot(SnapshotPeriod(snapshot_interval), [&] {
+      if (loaded) WriteTmSnapshots(snapshot_interval);
+    });
     const api::ServerOptions options = ServerOptionsFrom(c);
     auto server = api::Server::Start(options, services);
     if (!server.ok()) return Fail(server.status());
@@ -1145,6 +1157,7 @@ class Runtime : public cli::Environment {
     // Before Close: its first pass runs at start and uses the database Close destroys (a stop
     // right after the start, while it ran, crashed the server with SIGSEGV on PostgreSQL).
     maintain.Stop();
+    snapshot.Stop();
     hook.Release();
     sync.Stop();
     FlushTmUsage();
@@ -1192,22 +1205,10 @@ class Runtime : public cli::Environment {
     AddClusterMetrics(&metrics, node->get());
     ops::AddProcessMetrics(&metrics);
     AddDatabaseMetrics(&metrics);
-    const std::string snapshots = c.GetString("tm.snapshot_dir").empty()
-                                      ? c.GetString("data_dir") + "/snapshots"
-                                      : c.GetString("tm.snapshot_dir");
-    tm_->EnableSnapshots(snapshots);
     const absl::Duration snapshot_interval = c.GetDuration("tm.snapshot_interval");
-    Every snapshot(
-        std::chrono::seconds(std::clamp<int64_t>(absl::ToInt64Seconds(snapshot_interval), 1, 60)),
-        [&] {
-          if (!loaded) return;
-          auto written = tm_->WriteSnapshots(snapshot_interval);
-          if (!written.ok()) {
-            log::Warn("tm.snapshot", {{"error", written.status().message()}});
-          } else if (*written > 0) {
-            log::Info("tm.snapshots_written", {{"stores", *written}});
-          }
-        });
+    Every snapshot(SnapshotPeriod(snapshot_interval), [&] {
+      if (loaded) WriteTmSnapshots(snapshot_interval);
+    });
     Every sync(std::chrono::seconds(1), [&] {
       if (loaded) SyncTm();
     });
@@ -1505,6 +1506,20 @@ class Runtime : public cli::Environment {
             << "No API keys yet: created an admin key for tenant \"default\" (shown once):\n  "
             << created->key << "\n";
       }
+    }
+  }
+
+  // How often the snapshot writer looks for stores to write (at most once per `interval` each).
+  static std::chrono::seconds SnapshotPeriod(absl::Duration interval) {
+    return std::chrono::seconds(std::clamp<int64_t>(absl::ToInt64Seconds(interval), 1, 60));
+  }
+  // Writes the snapshots of the TM indexes built here that changed (TmService::WriteSnapshots).
+  void WriteTmSnapshots(absl::Duration interval) {
+    auto written = tm_->WriteSnapshots(interval);
+    if (!written.ok()) {
+      log::Warn("tm.snapshot", {{"error", written.status().message()}});
+    } else if (*written > 0) {
+      log::Info("tm.snapshots_written", {{"stores", *written}});
     }
   }
 

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 #include <tuple>
 
@@ -49,6 +50,61 @@ class CliTest : public ::testing::Test {
   std::string dir_;
   int stores_ = 0;
 };
+
+// `verso tm` commands start from the store's index snapshot instead of reading every segment:
+// the first builds the index and writes the snapshot, the next read it plus the changes made
+// since; a snapshot older than the change log is sure to hold (30 minutes) is not used.
+TEST_F(CliTest, TmCommandsStartFromTheIndexSnapshot) {
+  std::string id = CreateStore("en-us", "fr-ca");
+  ASSERT_EQ(Verso({"tm", "import", id, kKit + "ImportTest2A.tmx"}).exit_code, 0);
+  const std::string snap = dir_ + "/data/snapshots/" + id + ".snap";
+  EXPECT_FALSE(std::filesystem::exists(snap));
+  auto first = Verso({"tm", "lookup", id, "Second sentence."});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_THAT(first.out, HasSubstr("; index built in "));
+  ASSERT_TRUE(std::filesystem::exists(snap));
+  auto second = Verso({"tm", "lookup", id, "Second sentence."});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_THAT(second.out, HasSubstr("; index read from its snapshot in "));
+  // A segment added after the snapshot is found: the changes since are read from the log.
+  ASSERT_EQ(Verso({"tm", "add", id, "--source", "Zebra crossing widget", "--target",
+                   "Passage pour piétons"})
+                .exit_code,
+            0);
+  auto added = Verso({"tm", "lookup", id, "Zebra crossing widget"});
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  EXPECT_THAT(added.out, HasSubstr("Passage pour piétons"));
+  EXPECT_THAT(added.out, HasSubstr("; index read from its snapshot in "));
+  // The snapshot made an hour older: not used, and written again by the command.
+  std::string file;
+  {
+    std::ifstream in(snap, std::ios::binary);
+    file.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const size_t eol = file.find('\n');
+  ASSERT_NE(eol, std::string::npos);
+  std::vector<std::string> fields;
+  std::istringstream header(file.substr(0, eol));
+  for (std::string f; header >> f;) fields.push_back(f);
+  ASSERT_EQ(fields.size(), 7u) << file.substr(0, eol);  // magic version store position written..
+  const std::string written = fields[4];
+  const std::string older = std::to_string(std::stoll(written) - 3'600'000'000LL);
+  ASSERT_EQ(older.size(), written.size());
+  file.replace(file.find(" " + written + " ") + 1, written.size(), older);
+  {
+    std::ofstream out(snap, std::ios::binary | std::ios::trunc);
+    out << file;
+  }
+  auto stale = Verso({"tm", "lookup", id, "Zebra crossing widget"});
+  ASSERT_EQ(stale.exit_code, 0) << stale.err;
+  EXPECT_THAT(stale.out, HasSubstr("Passage pour piétons"));
+  EXPECT_THAT(stale.out, HasSubstr("; index built in "));
+  auto fresh = Verso({"tm", "lookup", id, "Zebra crossing widget"});
+  EXPECT_THAT(fresh.out, HasSubstr("; index read from its snapshot in "));
+  // Deleting the store deletes its snapshot (it holds the store's texts).
+  ASSERT_EQ(Verso({"tm", "delete", id}).exit_code, 0);
+  EXPECT_FALSE(std::filesystem::exists(snap));
+}
 
 TEST_F(CliTest, CreateImportLookupConcordanceStatsExport) {
   std::string id = CreateStore("en-us", "fr-ca");

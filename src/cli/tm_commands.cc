@@ -397,9 +397,10 @@ void AddLookupCommand(CLI::App* tm, Environment* env, int* exit_code) {
       }
       env->out() << std::fixed << std::setprecision(2) << "(lookup " << ms << " ms, "
                  << WithCommas(result->candidates) << " candidates";
-      if (*warm > absl::ZeroDuration()) {
-        env->out() << "; index built in " << std::setprecision(0)
-                   << absl::ToDoubleMilliseconds(*warm) << " ms";
+      if (warm->took > absl::ZeroDuration()) {
+        env->out() << (warm->from_snapshot ? "; index read from its snapshot in "
+                                           : "; index built in ")
+                   << std::setprecision(0) << absl::ToDoubleMilliseconds(warm->took) << " ms";
       }
       env->out() << ")\n";
       return absl::OkStatus();

@@ -167,8 +167,9 @@ struct TmCluster::Impl {
         continue;
       }
       ++moves_in;
-      log::Info("cluster.store_in",
-                {{"store", size.store_id}, {"ms", absl::ToInt64Milliseconds(*took)}});
+      log::Info("cluster.store_in", {{"store", size.store_id},
+                                     {"ms", absl::ToInt64Milliseconds(took->took)},
+                                     {"from", took->from_snapshot ? "snapshot" : "storage"}});
     }
   }
 

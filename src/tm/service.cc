@@ -313,15 +313,27 @@ absl::Status TmService::ApplyToIndex(Store* store, const std::vector<storage::Tm
   return absl::OkStatus();
 }
 
-absl::StatusOr<absl::Duration> TmService::Warm(std::string_view tenant, std::string_view store_id) {
+absl::StatusOr<TmService::Warmed> TmService::Warm(std::string_view tenant,
+                                                  std::string_view store_id) {
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id));
   absl::Time start = clock_->MonotonicNow();
   {
     absl::ReaderMutexLock lock(&store->index_mu);
-    if (store->indexed) return absl::ZeroDuration();
+    if (store->indexed) return Warmed{absl::ZeroDuration(), store->from_snapshot};
   }
   VERSO_RETURN_IF_ERROR(EnsureIndexed(store.get()));
-  return clock_->MonotonicNow() - start;
+  const absl::Duration took = clock_->MonotonicNow() - start;
+  bool from_snapshot = false;
+  {
+    absl::ReaderMutexLock lock(&store->index_mu);
+    from_snapshot = store->from_snapshot;
+  }
+  if (!snapshot_dir_.empty() && !from_snapshot) {
+    if (absl::Status s = WriteSnapshot(store->record.id); !s.ok()) {
+      log::Warn("tm.snapshot", {{"store", store->record.id}, {"error", s.message()}});
+    }
+  }
+  return Warmed{took, from_snapshot};
 }
 
 absl::Status TmService::EnsureIndexed(Store* store) {
@@ -585,6 +597,8 @@ absl::Status TmService::DeleteStore(std::string_view tenant, std::string_view st
   absl::MutexLock write(&store->write_mu);
   VERSO_RETURN_IF_ERROR(repo_->DeleteStore(store->record.id));
   Wrote(store.get());
+  // Its snapshot holds the store's texts: deleted with it.
+  if (!snapshot_dir_.empty()) std::remove(SnapshotPath(store->record.id).c_str());
   absl::WriterMutexLock lock(&stores_->mu);
   stores_->by_id.erase(store->record.id);
   log::Info("tm.store.deleted", {{"store", store->record.id}});

@@ -448,9 +448,13 @@ absl::StatusOr<int> TmService::WriteSnapshots(absl::Duration interval) {
     {
       absl::MutexLock write(&store->write_mu);
       absl::ReaderMutexLock lock(&store->index_mu);
+      // An unchanged store's snapshot is written again once it is half as old as a snapshot
+      // may be (older ones are not used: the log may no longer hold the changes since).
+      const bool unchanged =
+          storage::ChangeLog(store->last_change) == storage::ChangeLog(store->snapshot_change) &&
+          store->last_change <= store->snapshot_change;
       if (!store->indexed || now - store->snapshot_at < interval ||
-          (storage::ChangeLog(store->last_change) == storage::ChangeLog(store->snapshot_change) &&
-           store->last_change <= store->snapshot_change)) {
+          (unchanged && now - store->snapshot_at < snapshot_max_age_ / 2)) {
         continue;
       }
     }

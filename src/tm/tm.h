@@ -256,7 +256,8 @@ class TmService {
   // Writes the snapshot of one store whose index is built here (FailedPrecondition if not).
   absl::Status WriteSnapshot(std::string_view store_id);
   // Writes the snapshot of every store whose index is built here and changed since its last
-  // snapshot (or has none), at most once per `interval` per store; returns how many.
+  // snapshot (or has none, or its snapshot is half as old as `max_age`), at most once per
+  // `interval` per store; returns how many.
   absl::StatusOr<int> WriteSnapshots(absl::Duration interval);
   // Frees a store's index (this process no longer holds it); rebuilt if ever used again.
   void DropIndex(std::string_view store_id);
@@ -287,8 +288,13 @@ class TmService {
   // it updated. The server calls it with Sync, and at shutdown.
   absl::StatusOr<int64_t> FlushUsage();
   // Builds one store's index now if it is not built yet; returns how long that took (zero when
-  // it was built already).
-  absl::StatusOr<absl::Duration> Warm(std::string_view tenant, std::string_view store_id);
+  // it was built already). With snapshots on, an index read from storage is written as the
+  // store's snapshot (the next process, a CLI command, starts from it).
+  struct Warmed {
+    absl::Duration took;         // zero: it was built already
+    bool from_snapshot = false;  // read from the store's snapshot (and the changes since)
+  };
+  absl::StatusOr<Warmed> Warm(std::string_view tenant, std::string_view store_id);
 
   absl::StatusOr<StoreInfo> CreateStore(std::string_view tenant, std::string_view name,
                                         std::string_view source_lang, std::string_view target_lang);
