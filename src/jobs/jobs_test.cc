@@ -490,6 +490,7 @@ TEST_F(JobsTest, ATaskThatCannotSucceedIsDeadLetteredAtOnceAndFailsTheJob) {
   auto job = service_->Submit(r);
   ASSERT_TRUE(job.ok()) << job.status();
   ASSERT_TRUE(db_->policies().DeletePolicy("acme", "builtin").ok());
+  translate_->PolicyChanged("acme", "builtin");  // as the API's DELETE does
   Drain();  // analyse, pretranslate, mt fails for good, then the webhook
   auto info = service_->Get("acme", job->job.id);
   EXPECT_EQ(storage::EnumName(info->job.status), "failed");
