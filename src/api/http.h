@@ -22,10 +22,6 @@
 #include "qe/qe.h"
 #include "resilience/resilience.h"
 
-namespace verso::cache {
-struct CacheStats;
-}  // namespace verso::cache
-
 namespace verso::api {
 
 struct Request {
@@ -251,7 +247,6 @@ class ReviewCache {
  public:
   ReviewCache(size_t max_bytes, const Clock* clock);
   ~ReviewCache();
-  cache::CacheStats stats() const;
 
  private:
   friend absl::StatusOr<std::vector<Json>> AnnotateSegments(const Services&, const QualityRequest&,

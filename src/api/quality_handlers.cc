@@ -132,7 +132,6 @@ struct ReviewCache::Impl {
 ReviewCache::ReviewCache(size_t max_bytes, const Clock* clock)
     : impl_(std::make_unique<Impl>(max_bytes, clock)) {}
 ReviewCache::~ReviewCache() = default;
-cache::CacheStats ReviewCache::stats() const { return impl_->reviews.stats(); }
 
 namespace {
 
