@@ -41,23 +41,29 @@ class LruCache {
            std::function<size_t(const V&)> cost)
       : max_bytes_(max_bytes), ttl_(ttl), clock_(clock), cost_(std::move(cost)) {}
 
-  // `count_miss` false: a miss is not counted (a first look that a counted one will follow).
-  std::optional<V> Get(const std::string& key, bool count_miss = true) {
+  // `count` false: neither a hit nor a miss is counted (a first look that a counted one may
+  // follow; CountHits counts the hits it kept).
+  std::optional<V> Get(const std::string& key, bool count = true) {
     absl::MutexLock lock(&mu_);
     auto it = map_.find(key);
     if (it == map_.end()) {
-      if (count_miss) ++stats_.misses;
+      if (count) ++stats_.misses;
       return std::nullopt;
     }
     if (clock_->Now() >= it->second->expires) {
       ++stats_.expirations;
-      if (count_miss) ++stats_.misses;
+      if (count) ++stats_.misses;
       Erase(it);
       return std::nullopt;
     }
     lru_.splice(lru_.begin(), lru_, it->second);  // most recently used first
-    ++stats_.hits;
+    if (count) ++stats_.hits;
     return it->second->value;
+  }
+
+  void CountHits(int64_t n) {
+    absl::MutexLock lock(&mu_);
+    stats_.hits += n;
   }
 
   void Put(const std::string& key, V value) {

@@ -296,6 +296,10 @@ absl::StatusOr<RouteResult> Router::Translate(const TranslateRequest& request,
           missing.push_back(i);
         }
       }
+      // A cache-only look is counted only when it answers (else the request looks again).
+      if (request.cache_only && missing.empty() && im.cache != nullptr) {
+        im.cache->CountHits(static_cast<int64_t>(remaining.size()));
+      }
       remaining.swap(missing);
     }
     if (remaining.empty()) break;

@@ -106,9 +106,13 @@ TEST(RouterTest, TheFirstEngineOfTheChainTranslatesAndTheCacheAnswersTheNextTime
   r = f.router->Translate(only, {});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->segments[0].translation.text, "[es] Hello");
+  EXPECT_EQ(f.router->Stats().cache_hits, 3);  // 2 + the cache-only answer
   only.texts = {"Hello", "Good night"};
   EXPECT_TRUE(IsWouldBlock(f.router->Translate(only, {}).status()));
   EXPECT_EQ(server.request_count(), 1);
+  // That look is not counted: the request looks again where it may wait.
+  EXPECT_EQ(f.router->Stats().cache_hits, 3);
+  EXPECT_EQ(f.router->Stats().cache_misses, 2);
   // An explicit chain: the built-in engine only.
   r = f.router->Translate(f.Request({"He signed the law."}), {"apertium"});
   ASSERT_TRUE(r.ok()) << r.status();
