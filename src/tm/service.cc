@@ -195,9 +195,15 @@ absl::StatusOr<int64_t> TmService::Sync() {
 
 absl::StatusOr<int64_t> TmService::SyncLog(int log) {
   int64_t read = 0;
+  // A slow pass is logged with where its time went (lookups through a TM node wait for it).
+  const absl::Time start = clock_->MonotonicNow();
+  absl::Duration reading, slowest;
+  std::string slowest_store;
   while (true) {
+    const absl::Time before_read = clock_->MonotonicNow();
     VERSO_ASSIGN_OR_RETURN(std::vector<storage::TmChange> changes,
                            repo_->ChangesAfter(synced_seq_[log], 10'000));
+    reading += clock_->MonotonicNow() - before_read;
     if (changes.empty()) break;
     read += static_cast<int64_t>(changes.size());
     bool stores_changed = false;
@@ -217,10 +223,22 @@ absl::StatusOr<int64_t> TmService::SyncLog(int log) {
         auto it = stores_->by_id.find(id);
         if (it != stores_->by_id.end()) store = it->second;
       }
-      if (store != nullptr) VERSO_RETURN_IF_ERROR(SyncSegments(store.get(), list));
+      if (store == nullptr) continue;
+      const absl::Time before_apply = clock_->MonotonicNow();
+      VERSO_RETURN_IF_ERROR(SyncSegments(store.get(), list));
+      const absl::Duration applying = clock_->MonotonicNow() - before_apply;
+      if (applying > slowest) slowest = applying, slowest_store = id;
     }
     synced_seq_[log] = changes.back().seq;
     synced_at_[log] = synced_seq_[log];
+  }
+  if (const absl::Duration took = clock_->MonotonicNow() - start; took > absl::Seconds(1)) {
+    log::Warn("tm.sync_slow", {{"log", log},
+                               {"changes", read},
+                               {"ms", absl::ToInt64Milliseconds(took)},
+                               {"reading_ms", absl::ToInt64Milliseconds(reading)},
+                               {"slowest_store", slowest_store},
+                               {"slowest_ms", absl::ToInt64Milliseconds(slowest)}});
   }
   return read;
 }

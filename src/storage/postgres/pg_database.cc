@@ -804,13 +804,13 @@ class PgDatabase : public Database,
     // change was applied is never an older one, which the record cache would keep.
     const int64_t view = ViewPosition(store_id);
     auto query = [&](Tx& tx) -> absl::StatusOr<std::vector<SegmentRecord>> {
-      pqxx::result r =
-          tx.Exec(StrCat("SELECT ", kSegmentColumns,
-                         " FROM tm_segments WHERE store_num=$1 AND id = ANY($2::BIGINT[]) AND "
-                         "(NOT pg_is_in_recovery() OR "
-                         "(pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::BIGINT >= $3) AND "
-                         "(SELECT moved_to FROM tm_stores WHERE num=$1) = ''"),
-                  {num, array, view});
+      pqxx::result r = tx.ExecPlanned(
+          StrCat("SELECT ", kSegmentColumns,
+                 " FROM tm_segments WHERE store_num=$1 AND id = ANY($2::BIGINT[]) AND "
+                 "(NOT pg_is_in_recovery() OR "
+                 "(pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::BIGINT >= $3) AND "
+                 "(SELECT moved_to FROM tm_stores WHERE num=$1) = ''"),
+          {num, array, view});
       // Rows missing: perhaps because the store moved (then none were read).
       if (r.size() < ids.size()) VERSO_RETURN_IF_ERROR(NotMoved(tx, store_id, num, true));
       std::unordered_map<int64_t, SegmentRecord> by_id;
@@ -1033,8 +1033,8 @@ class PgDatabase : public Database,
     }
     return pool_->Write([&](Tx& tx) -> absl::Status {
       tx.Run("SET LOCAL verso.quiet_tm = 'on'");
-      tx.Exec("DELETE FROM tm_segments WHERE store_num=$1 AND id = ANY($2::BIGINT[])",
-              {num, id_array});
+      tx.ExecPlanned("DELETE FROM tm_segments WHERE store_num=$1 AND id = ANY($2::BIGINT[])",
+                     {num, id_array});
       tx.Exec(
           "INSERT INTO tm_segments(id, store_num, source, target, pair_hash, ctx_key, ctx_prev, "
           "ctx_next, creator, changer, created_at, changed_at, last_used_at, usage_count, props, "

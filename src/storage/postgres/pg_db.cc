@@ -57,6 +57,10 @@ pqxx::result Tx::Exec(const std::string& sql, const Params& params) {
   return tx_->exec_prepared(it->second, pqxx::prepare::make_dynamic_params(params));
 }
 
+pqxx::result Tx::ExecPlanned(const std::string& sql, const Params& params) {
+  return tx_->exec_params(sql, pqxx::prepare::make_dynamic_params(params));
+}
+
 pqxx::result Tx::Run(const std::string& sql) { return tx_->exec(sql); }
 
 absl::StatusOr<std::unique_ptr<Pool>> Pool::Open(const std::string& url, int size) {
