@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -394,32 +395,44 @@ absl::StatusOr<bool> TmService::IndexFromSnapshot(Store* store) {
 absl::Status TmService::WriteSnapshot(std::string_view store_id) {
   if (snapshot_dir_.empty()) return absl::FailedPreconditionError("snapshots are not enabled");
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(kAnyTenant, store_id));
-  absl::MutexLock sync(&sync_mu_);  // the position stays where the index is
-  absl::MutexLock write(&store->write_mu);
-  absl::ReaderMutexLock lock(&store->index_mu);
-  if (!store->indexed) {
-    return absl::FailedPreconditionError(StrCat("store ", store_id, "'s index is not built here"));
+  // The position first, then the index: the index holds every change up to the position and
+  // perhaps some after it, which a reader applies again (applying one twice changes nothing).
+  // So the file is written holding only the index's reader lock, and flushed to disk holding
+  // nothing: a node's Sync, and the lookups that wait for it, are not held up by the disk.
+  int64_t position, placement;
+  {
+    absl::MutexLock sync(&sync_mu_);  // Sync moves both
+    position = SyncedIn(store->log);
+    placement = store->placement;
   }
   std::error_code ec;
   std::filesystem::create_directories(snapshot_dir_, ec);
   const std::string path = SnapshotPath(store->record.id);
-  const std::string temp = StrCat(path, ".", ::getpid(), ".tmp");
+  static std::atomic<int64_t> writes{0};
+  const std::string temp = StrCat(path, ".", ::getpid(), ".", writes++, ".tmp");
   const absl::Time now = clock_->Now();
   File f(std::fopen(temp.c_str(), "wb"));
   if (f == nullptr) {
     return absl::UnavailableError(StrCat(temp, ": cannot be written: ", std::strerror(errno)));
   }
-  // Padded with spaces to a multiple of 8 bytes: the index's tables stay aligned in the file.
-  const int64_t position = SyncedIn(store->log);
-  std::string header = StrCat(kMagic, " ", kVersion, " ", store->record.id, " ", position, " ",
-                              absl::ToUnixMicros(now), " ", Endian(), " ", store->placement.load());
-  header.append(7 - header.size() % 8, ' ');
-  header += '\n';
   absl::Status s = absl::OkStatus();
-  if (std::fwrite(header.data(), 1, header.size(), f.get()) != header.size()) {
-    s = absl::UnavailableError("writing the index snapshot failed");
+  {
+    absl::ReaderMutexLock lock(&store->index_mu);
+    if (!store->indexed) {
+      s = absl::FailedPreconditionError(StrCat("store ", store_id, "'s index is not built here"));
+    } else if (storage::ChangeLog(position) != store->log || placement != store->placement) {
+      s = absl::FailedPreconditionError(StrCat("store ", store_id, " moved while written"));
+    }
+    // Padded with spaces to a multiple of 8 bytes: the index's tables stay aligned in the file.
+    std::string header = StrCat(kMagic, " ", kVersion, " ", store->record.id, " ", position, " ",
+                                absl::ToUnixMicros(now), " ", Endian(), " ", placement);
+    header.append(7 - header.size() % 8, ' ');
+    header += '\n';
+    if (s.ok() && std::fwrite(header.data(), 1, header.size(), f.get()) != header.size()) {
+      s = absl::UnavailableError("writing the index snapshot failed");
+    }
+    if (s.ok()) s = store->index.WriteTo(f.get());
   }
-  if (s.ok()) s = store->index.WriteTo(f.get());
   if (s.ok() && (std::fflush(f.get()) != 0 || ::fsync(fileno(f.get())) != 0)) {
     s = absl::UnavailableError(StrCat(temp, ": ", std::strerror(errno)));
   }
@@ -431,6 +444,7 @@ absl::Status TmService::WriteSnapshot(std::string_view store_id) {
     std::remove(temp.c_str());
     return s;
   }
+  absl::MutexLock write(&store->write_mu);
   store->snapshot_change = position;
   store->snapshot_at = now;
   return absl::OkStatus();
