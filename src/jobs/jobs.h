@@ -4,8 +4,10 @@
 //
 //   Submit ─► job + segments + first task, one transaction
 //   per target language, each stage one task of the durable queue (storage::JobRepository):
-//     analyse       TM lookups: best match per segment, repetitions, word counts (the report)
-//     pretranslate  100 % and context matches become the translation (origin "tm", approved)
+//     analyse       TM lookups: best match per segment, repetitions, word counts (the report);
+//                   in the same pass 100 % and context matches become the translation
+//                   (origin "tm") — the "pretranslate" stage, a task of its own only for
+//                   segments an earlier version analysed without it
 //     mt            the rest through the engine chain (mt::TranslateService), in chunks; each
 //                   chunk is reviewed (QA, terms, QE: qe::Reviewer) on a second thread while
 //                   the next is translated: auto-approved, or awaiting a post-editor
@@ -349,8 +351,11 @@ class JobService {
   absl::Status LookupChunk(const std::string& tenant, const std::string& store,
                            const std::vector<storage::JobSegmentRecord>& part,
                            std::vector<std::optional<tm::LookupResult>>* found);
+  // Segments an earlier version analysed without pre-translating (Analyse does both now).
   absl::Status Pretranslate(const storage::TaskRecord& task, const storage::JobRecord& job,
                             const std::string& worker);
+  // A 100 % (or context) match becomes the translation; the rest waits for MT.
+  static void Pretranslate(storage::JobSegmentRecord* s);
   absl::Status Translate(const storage::TaskRecord& task, const storage::JobRecord& job,
                          const std::string& worker);
   struct MtOutcome;

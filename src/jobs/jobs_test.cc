@@ -161,8 +161,8 @@ TEST_F(JobsTest, SegmentsGoThroughTmMtAndReview) {
   ASSERT_TRUE(job.ok()) << job.status();
   EXPECT_EQ(storage::EnumName(job->job.status), "queued");
   EXPECT_EQ(job->counts.segments, 5);
-  // analyse, pretranslate, mt (two chunks of at most 3), review.
-  EXPECT_EQ(Drain(), 4);
+  // analyse (which pre-translates too), mt (two chunks of at most 3), review.
+  EXPECT_EQ(Drain(), 3);
   auto info = service_->Get("acme", job->job.id);
   ASSERT_TRUE(info.ok());
   EXPECT_EQ(info->counts.tm, 2);
@@ -362,6 +362,37 @@ TEST_F(JobsTest, AWebhookThatFailsThreeTimesIsRetriedOnTheSpecsSchedule) {
   EXPECT_EQ(calls.load(), 4);
 }
 
+// A segment an earlier version analysed without pre-translating it (its analysis task was
+// interrupted there) still goes through a pretranslate task of its own.
+TEST_F(JobsTest, ASegmentAnalysedByAnEarlierVersionIsStillPretranslated) {
+  auto job = service_->Submit(
+      Segments({"The file was saved.", "The house is red.", "The file was saved."}));
+  ASSERT_TRUE(job.ok()) << job.status();
+  auto segs = db_->jobs().GetJobSegments(job->job.id, "es");
+  ASSERT_TRUE(segs.ok());
+  storage::JobChange legacy;
+  legacy.segments.push_back((*segs)[0]);
+  legacy.segments[0].state = storage::SegmentState::kAnalysed;
+  legacy.segments[0].tm_score = 100;
+  legacy.segments[0].tm_target = "El fichero se ha guardado.";
+  ASSERT_TRUE(db_->jobs().Apply(legacy).ok());
+  EXPECT_EQ(Drain(), 4);  // analyse, pretranslate, mt, review
+  auto tasks = service_->Tasks("acme", job->job.id);
+  ASSERT_EQ(tasks->size(), 4u);
+  EXPECT_EQ(storage::EnumName((*tasks)[1].kind), "pretranslate");
+  auto info = service_->Get("acme", job->job.id);
+  EXPECT_EQ(info->counts.tm, 2);
+  EXPECT_EQ(info->counts.mt, 1);
+  for (const Stage& s : info->stages) {
+    if (s.name != "post_edit") EXPECT_EQ(s.state, "done") << s.name;
+  }
+  auto done = service_->Segments("acme", job->job.id, "es", "");
+  ASSERT_EQ(done->size(), 3u);
+  EXPECT_EQ((*done)[0].target, "El fichero se ha guardado.");
+  EXPECT_EQ(storage::EnumName((*done)[0].origin), "tm");
+  EXPECT_EQ(storage::EnumName((*done)[0].state), "approved");
+}
+
 TEST_F(JobsTest, AnExpiredLeaseIsRunAgainAndNothingIsDoneTwice) {
   auto job = service_->Submit(Segments({"The house is red.", "The cat sleeps.", "The dog runs.",
                                         "The sun shines.", "The car is fast."}));
@@ -371,9 +402,9 @@ TEST_F(JobsTest, AnExpiredLeaseIsRunAgainAndNothingIsDoneTwice) {
   ASSERT_TRUE(lost.ok());
   EXPECT_EQ(Drain("w2"), 0);  // still leased
   clock_.Advance(absl::Seconds(31));
-  EXPECT_EQ(Drain("w2"), 4);
+  EXPECT_EQ(Drain("w2"), 3);
   auto tasks = service_->Tasks("acme", job->job.id);
-  ASSERT_EQ(tasks->size(), 4u);
+  ASSERT_EQ(tasks->size(), 3u);
   EXPECT_EQ((*tasks)[0].attempts, 2);
   EXPECT_EQ((*tasks)[0].lease_owner, "w2");
   // The dead worker's late commit is refused.
@@ -448,7 +479,7 @@ TEST_F(JobsTest, MaintenanceQueuesJobsAndResumesAfterwards) {
   EXPECT_EQ(Drain(), 0);
   EXPECT_EQ(storage::EnumName(service_->Get("acme", job->job.id)->job.status), "queued");
   degradation_.SetMaintenance(false);
-  EXPECT_EQ(Drain(), 4);
+  EXPECT_EQ(Drain(), 3);
   EXPECT_EQ(storage::EnumName(service_->Get("acme", job->job.id)->job.status), "completed");
 }
 
@@ -491,14 +522,14 @@ TEST_F(JobsTest, ATaskThatCannotSucceedIsDeadLetteredAtOnceAndFailsTheJob) {
   ASSERT_TRUE(job.ok()) << job.status();
   ASSERT_TRUE(db_->policies().DeletePolicy("acme", "builtin").ok());
   translate_->PolicyChanged("acme", "builtin");  // as the API's DELETE does
-  Drain();  // analyse, pretranslate, mt fails for good, then the webhook
+  Drain();                                       // analyse, mt fails for good, then the webhook
   auto info = service_->Get("acme", job->job.id);
   EXPECT_EQ(storage::EnumName(info->job.status), "failed");
   EXPECT_THAT(info->job.error, HasSubstr("mt (es)"));
   auto tasks = service_->Tasks("acme", job->job.id);
-  EXPECT_EQ(storage::EnumName((*tasks)[2].kind), "mt");
-  EXPECT_EQ(storage::EnumName((*tasks)[2].state), "dead");
-  EXPECT_EQ((*tasks)[2].attempts, 1);
+  EXPECT_EQ(storage::EnumName((*tasks)[1].kind), "mt");
+  EXPECT_EQ(storage::EnumName((*tasks)[1].state), "dead");
+  EXPECT_EQ((*tasks)[1].attempts, 1);
   EXPECT_EQ(calls.load(), 1);
   EXPECT_EQ(event, "job.failed");
 }

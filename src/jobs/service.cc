@@ -376,9 +376,17 @@ absl::StatusOr<JobInfo> JobService::Info(JobRecord job, storage::Freshness f) {
     st.name = std::string(EnumName(kStages[k]));
     st.total = total;
     st.done = passed[k + 1];
+    // Pre-translation is done by the analysis task (a task of its own only for segments an
+    // earlier version analysed): its state is that task's.
+    TaskKind kind = kStages[k];
+    if (kind == TaskKind::kPretranslate &&
+        std::none_of(tasks.begin(), tasks.end(),
+                     [](const TaskRecord& t) { return t.kind == TaskKind::kPretranslate; })) {
+      kind = TaskKind::kAnalyse;
+    }
     bool any = false, running = false, dead = false, all_done = true;
     for (const TaskRecord& t : tasks) {
-      if (t.kind != kStages[k]) continue;
+      if (t.kind != kind) continue;
       any = true;
       running |= t.state == TaskState::kLeased;
       dead |= t.state == TaskState::kDead;

@@ -188,13 +188,31 @@ absl::Status JobService::Analyse(const TaskRecord& task, const JobRecord& job,
             // Pre-translation takes exact matches: a use of the TM's segment.
             if (s.tm_score >= 100) tm_->RecordUse(store, m.segment.id);
           }
-          s.state = SegmentState::kAnalysed;
+          Pretranslate(&s);  // the same pass: one read and one write of each segment
         }
         return absl::OkStatus();
       },
       &last));
-  return Finish(task, worker, TaskKind::kAnalyse, started, std::move(last), TaskKind::kPretranslate,
-                false);
+  // Segments an earlier version analysed without pre-translating (its task interrupted) still
+  // go through the pretranslate stage; otherwise it is done.
+  VERSO_ASSIGN_OR_RETURN(std::vector<storage::JobSegmentCount> groups,
+                         repo_->CountJobSegments(task.job_id));
+  bool analysed_only = false;
+  for (const auto& g : groups) {
+    analysed_only |= g.target_lang == task.target_lang && g.state == SegmentState::kAnalysed;
+  }
+  return Finish(task, worker, TaskKind::kAnalyse, started, std::move(last),
+                analysed_only ? TaskKind::kPretranslate : TaskKind::kMt, false);
+}
+
+void JobService::Pretranslate(JobSegmentRecord* s) {
+  if (s->tm_score >= 100 && !s->tm_target.empty()) {
+    s->target = s->tm_target;
+    s->origin = SegmentOrigin::kTm;
+    s->state = SegmentState::kTranslated;
+  } else {
+    s->state = SegmentState::kMtPending;
+  }
 }
 
 absl::Status JobService::Pretranslate(const TaskRecord& task, const JobRecord& /*job*/,
@@ -204,15 +222,7 @@ absl::Status JobService::Pretranslate(const TaskRecord& task, const JobRecord& /
   VERSO_RETURN_IF_ERROR(Chunks(
       task, worker, SegmentState::kAnalysed,
       [&](std::vector<JobSegmentRecord>& part) -> absl::Status {
-        for (auto& s : part) {
-          if (s.tm_score >= 100 && !s.tm_target.empty()) {
-            s.target = s.tm_target;
-            s.origin = SegmentOrigin::kTm;
-            s.state = SegmentState::kTranslated;
-          } else {
-            s.state = SegmentState::kMtPending;
-          }
-        }
+        for (auto& s : part) Pretranslate(&s);
         return absl::OkStatus();
       },
       &last));
