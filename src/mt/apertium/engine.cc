@@ -112,18 +112,23 @@ class Pipeline {
     for (auto& r : readers_) r.join();
   }
 
-  // Queues a segment (ending with a newline, as EncodeSegment makes it). False when the
-  // pipeline is broken.
-  bool Submit(const std::shared_ptr<Job>& job) {
+  // Queues segments (each ending with a newline, as EncodeSegment makes it) together: the
+  // writer hands them to the first stage in one write, and every stage then works through
+  // them per wake-up (one segment per write costs each stage a wake-up per segment: a batch
+  // of 6,000 short ones ran at 35 % of the raw engine). False when the pipeline is broken.
+  bool Submit(const std::vector<std::shared_ptr<Job>>& jobs) {
     absl::MutexLock lock(&mu_);
     if (broken_) return false;
-    // A stage killed mid-segment makes the stages after it flush what they have and a null:
-    // a truncated answer that looks complete. A superblank after the segment, which every
-    // stage passes through in order, tells a whole answer from a truncated or stale one.
-    job->end_mark = StrCat("[ve", ++segments_, "]");
-    job->data += job->end_mark;
-    submitted_.push_back(job);
-    if (in_flight_++ == 0) last_progress_ = absl::Now();  // idle until now
+    for (const std::shared_ptr<Job>& job : jobs) {
+      // A stage killed mid-segment makes the stages after it flush what they have and a
+      // null: a truncated answer that looks complete. A superblank after the segment, which
+      // every stage passes through in order, tells a whole answer from a truncated or stale
+      // one.
+      job->end_mark = StrCat("[ve", ++segments_, "]");
+      job->data += job->end_mark;
+      submitted_.push_back(job);
+      if (in_flight_++ == 0) last_progress_ = absl::Now();  // idle until now
+    }
     cv_.SignalAll();
     return true;
   }
@@ -525,26 +530,36 @@ class ApertiumEngine : public Engine {
       }
       if (todo.empty()) break;
       if (attempt > 0 && absl::Now() >= request.deadline) break;
-      // A sliding window, so that one long batch does not fill a pipeline other callers share.
-      auto submit = [&](Segment* s) -> absl::Status {
-        uint64_t newer_than = s->pipeline != nullptr ? s->pipeline->id() : 0;
-        VERSO_ASSIGN_OR_RETURN(s->pipeline, pool->Pick(newer_than));
-        s->job = std::make_shared<Job>();
-        s->job->data = s->enc.stream;
-        s->job->deadline = request.deadline;
-        s->status = absl::OkStatus();
-        if (!s->pipeline->Submit(s->job)) {
-          s->job->Finish(absl::UnavailableError("the pipeline broke"));
+      // A window, so that one long batch does not fill a pipeline other callers share; it is
+      // refilled half a window at a time, so that segments go in together (Pipeline::Submit).
+      size_t submitted = 0;
+      auto submit_upto = [&](size_t upto) -> absl::Status {
+        std::vector<std::pair<std::shared_ptr<Pipeline>, std::vector<std::shared_ptr<Job>>>> to;
+        for (; submitted < std::min(upto, todo.size()); ++submitted) {
+          Segment* s = todo[submitted];
+          uint64_t newer_than = s->pipeline != nullptr ? s->pipeline->id() : 0;
+          VERSO_ASSIGN_OR_RETURN(s->pipeline, pool->Pick(newer_than));
+          s->job = std::make_shared<Job>();
+          s->job->data = s->enc.stream;
+          s->job->deadline = request.deadline;
+          s->status = absl::OkStatus();
+          auto it = std::find_if(to.begin(), to.end(),
+                                 [&](const auto& p) { return p.first == s->pipeline; });
+          if (it == to.end()) it = to.insert(to.end(), {s->pipeline, {}});
+          it->second.push_back(s->job);
+        }
+        for (auto& [pipeline, jobs] : to) {
+          if (!pipeline->Submit(jobs)) {
+            for (auto& job : jobs) job->Finish(absl::UnavailableError("the pipeline broke"));
+          }
         }
         return absl::OkStatus();
       };
-      constexpr size_t kWindow = 128;
-      for (size_t i = 0; i < std::min(kWindow, todo.size()); ++i) {
-        VERSO_RETURN_IF_ERROR(submit(todo[i]));
-      }
+      constexpr size_t kWindow = 256;
+      VERSO_RETURN_IF_ERROR(submit_upto(kWindow));
       for (size_t i = 0; i < todo.size(); ++i) {
         Segment* s = todo[i];
-        if (i + kWindow < todo.size()) VERSO_RETURN_IF_ERROR(submit(todo[i + kWindow]));
+        if (i % (kWindow / 2) == 0) VERSO_RETURN_IF_ERROR(submit_upto(i + kWindow));
         if (!AwaitSegment(*s->job, *s->pipeline)) {
           // Stuck: whatever holds it up holds up every segment behind it.
           s->pipeline->Break(absl::DeadlineExceededError("a segment timed out in the pipeline"));

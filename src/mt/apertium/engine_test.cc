@@ -204,6 +204,9 @@ void CheckFlores(const std::string& pair, const std::string& src, const std::str
   auto defaults = NewEngine(0);
   std::vector<std::string> batches = TranslateBatches(*defaults, src, tgt, lines, 100);
   EXPECT_EQ(CountEqual(batches, c1, pair + " in batches of 100 vs 1"), lines.size());
+  // One request of every line: its segments go in a window at a time, refilled in blocks.
+  std::vector<std::string> whole = TranslateBatches(*defaults, src, tgt, lines, lines.size());
+  EXPECT_EQ(CountEqual(whole, c1, pair + " in one batch vs 1"), lines.size());
 }
 
 TEST(ApertiumEngineTest, FloresEngSpaEqualsTheApertiumCommandPerLine) {
