@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 
@@ -952,6 +953,73 @@ TEST_F(TmServiceTest, ANewOwnerStartsFromTheSnapshotPlusTheChangesSince) {
       EXPECT_EQ(size.segments, 0u);
     }
   }
+}
+
+// An unchanged store's snapshot is made young again by rewriting its header's time only (the
+// index in it still reflects the store), so that a process starting 36 minutes after it was
+// written still starts from it; a store that changed gets a whole new snapshot.
+TEST_F(TmServiceTest, AnUnchangedStoresSnapshotIsKeptYoungByItsHeaderAlone) {
+  const std::string store = NewStore();
+  std::vector<SegmentRecord> segs;
+  for (int i = 0; i < 500; ++i) {
+    segs.push_back(
+        Seg("Line " + std::to_string(i) + " of the guide", "Linea " + std::to_string(i)));
+  }
+  ASSERT_EQ(Add(store, segs).size(), 500u);
+  const std::string snapshots = dir_ + "/snapshots";
+  const std::string path = snapshots + "/" + store + ".snap";
+  auto read = [&] {
+    std::ifstream in(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  auto db = storage::OpenSqlite(dir_ + "/verso.db", storage::SqliteOptions{});
+  ASSERT_TRUE(db.ok());
+  TmService owner(db->get(), &clock_, &ids_);
+  owner.EnableSnapshots(snapshots);
+  ASSERT_TRUE(owner.Load().ok());
+  ASSERT_TRUE(owner.WriteSnapshot(store).ok());
+  const std::string first = read();
+  const size_t eol = first.find('\n');
+  ASSERT_NE(eol, std::string::npos);
+
+  clock_.Advance(absl::Minutes(10));
+  EXPECT_EQ(*owner.WriteSnapshots(absl::Minutes(1)), 0);  // younger than half the age limit
+  clock_.Advance(absl::Minutes(6));
+  EXPECT_EQ(*owner.WriteSnapshots(absl::Minutes(1)), 1);
+  const std::string second = read();
+  ASSERT_EQ(second.size(), first.size());
+  EXPECT_EQ(second.substr(eol), first.substr(eol));  // the index: not rewritten
+  std::vector<std::string_view> was = Split(std::string_view(first).substr(0, eol), ' ');
+  std::vector<std::string_view> now = Split(std::string_view(second).substr(0, eol), ' ');
+  const std::string written_now = std::to_string(absl::ToUnixMicros(clock_.Now()));
+  ASSERT_GE(now.size(), 7u);
+  EXPECT_EQ(now[4], written_now);
+  now[4] = was[4];
+  EXPECT_EQ(now, was);  // everything else as it was
+
+  // 36 minutes after the index was written (the limit is 30), 20 after the refresh.
+  clock_.Advance(absl::Minutes(20));
+  {
+    auto other_db = storage::OpenSqlite(dir_ + "/verso.db", storage::SqliteOptions{});
+    TmService other(other_db->get(), &clock_, &ids_);
+    other.EnableSnapshots(snapshots);
+    ASSERT_TRUE(other.Load(/*build_indexes=*/false).ok());
+    auto warmed = other.Warm("acme", store);
+    ASSERT_TRUE(warmed.ok()) << warmed.status();
+    EXPECT_TRUE(warmed->from_snapshot);
+    auto hit = other.Lookup("acme", store, "Line 42 of the guide", {});
+    ASSERT_TRUE(hit.ok());
+    ASSERT_FALSE(hit->matches.empty());
+    EXPECT_EQ(hit->matches[0].segment.target, "Linea 42");
+  }
+
+  // A change: the whole snapshot is written again, with the new segment in it.
+  ASSERT_TRUE(
+      owner.AddSegments("acme", store, {Seg("A line added later", "Una linea nueva")}, "ana").ok());
+  ASSERT_TRUE(owner.Sync().ok());  // the change read back from the log
+  clock_.Advance(absl::Minutes(2));
+  EXPECT_EQ(*owner.WriteSnapshots(absl::Minutes(1)), 1);
+  EXPECT_GT(read().size(), first.size());
 }
 
 TEST_F(TmServiceTest, CachedResultsFollowTheStoreAndNeverHideAWrite) {

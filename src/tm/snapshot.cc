@@ -450,6 +450,46 @@ absl::Status TmService::WriteSnapshot(std::string_view store_id) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<bool> TmService::RefreshSnapshot(Store* store, int64_t position, int64_t placement) {
+  const std::string path = SnapshotPath(store->record.id);
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  char buffer[kMaxHeader];
+  const ssize_t got = ::pread(fd, buffer, sizeof(buffer), 0);
+  if (got <= 0) return false;
+  const std::string_view head(buffer, static_cast<size_t>(got));
+  const size_t eol = head.find('\n');
+  if (eol == std::string_view::npos) return false;
+  // The header this process would write for the index in the file, but for its time.
+  auto header_at = [&](int64_t written) {
+    std::string h = StrCat(kMagic, " ", kVersion, " ", store->record.id, " ", position, " ",
+                           written, " ", Endian(), " ", placement);
+    h.append(7 - h.size() % 8, ' ');
+    return h + '\n';
+  };
+  std::vector<std::string_view> fields;
+  for (std::string_view f : Split(head.substr(0, eol), ' ')) {
+    if (!f.empty()) fields.push_back(f);
+  }
+  int64_t was = 0;
+  if (fields.size() != 7 || !ParseInt64(fields[4], &was) ||
+      head.substr(0, eol + 1) != header_at(was)) {
+    return false;
+  }
+  const std::string fresh = header_at(absl::ToUnixMicros(clock_->Now()));
+  if (fresh.size() != eol + 1) return false;
+  // Within the first page: a reader sees the old header or the new one.
+  if (::pwrite(fd, fresh.data(), fresh.size(), 0) != static_cast<ssize_t>(fresh.size()) ||
+      ::fdatasync(fd) != 0) {
+    return absl::UnavailableError(StrCat(path, ": ", std::strerror(errno)));
+  }
+  return true;
+}
+
 absl::StatusOr<int> TmService::WriteSnapshots(absl::Duration interval) {
   std::vector<std::shared_ptr<Store>> stores;
   {
@@ -459,16 +499,30 @@ absl::StatusOr<int> TmService::WriteSnapshots(absl::Duration interval) {
   int written = 0;
   const absl::Time now = clock_->Now();
   for (const auto& store : stores) {
+    bool unchanged;
+    int64_t position;
     {
       absl::MutexLock write(&store->write_mu);
       absl::ReaderMutexLock lock(&store->index_mu);
       // An unchanged store's snapshot is written again once it is half as old as a snapshot
       // may be (older ones are not used: the log may no longer hold the changes since).
-      const bool unchanged =
+      unchanged =
           storage::ChangeLog(store->last_change) == storage::ChangeLog(store->snapshot_change) &&
           store->last_change <= store->snapshot_change;
       if (!store->indexed || now - store->snapshot_at < interval ||
           (unchanged && now - store->snapshot_at < snapshot_max_age_ / 2)) {
+        continue;
+      }
+      position = store->snapshot_change;
+    }
+    // Unchanged: the file's index is still right and only its time is renewed (a whole rewrite
+    // was 34 MB per 100,000 segments every 15 minutes).
+    if (unchanged) {
+      absl::StatusOr<bool> refreshed = RefreshSnapshot(store.get(), position, store->placement);
+      if (refreshed.ok() && *refreshed) {
+        absl::MutexLock write(&store->write_mu);
+        if (store->snapshot_change == position) store->snapshot_at = now;
+        ++written;
         continue;
       }
     }
