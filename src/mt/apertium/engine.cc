@@ -555,7 +555,7 @@ class ApertiumEngine : public Engine {
         }
         return absl::OkStatus();
       };
-      constexpr size_t kWindow = 256;
+      constexpr size_t kWindow = 128;
       VERSO_RETURN_IF_ERROR(submit_upto(kWindow));
       for (size_t i = 0; i < todo.size(); ++i) {
         Segment* s = todo[i];
