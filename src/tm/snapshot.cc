@@ -302,6 +302,17 @@ constexpr size_t kMaxHeader = 512;
 
 std::string_view Endian() { return std::endian::native == std::endian::little ? "le" : "be"; }
 
+// A snapshot's first line: what it is, the change-log position its index reflects, when it was
+// written (Unix microseconds), byte order and the store's placement. Padded with spaces to a
+// multiple of 8 bytes: the index's tables stay aligned in the file.
+std::string SnapshotHeader(std::string_view store_id, int64_t position, int64_t written,
+                           int64_t placement) {
+  std::string h = StrCat(kMagic, " ", kVersion, " ", store_id, " ", position, " ", written, " ",
+                         Endian(), " ", placement);
+  h.append(7 - h.size() % 8, ' ');
+  return h + '\n';
+}
+
 struct Closer {
   void operator()(std::FILE* f) const { std::fclose(f); }
 };
@@ -423,11 +434,8 @@ absl::Status TmService::WriteSnapshot(std::string_view store_id) {
     } else if (storage::ChangeLog(position) != store->log || placement != store->placement) {
       s = absl::FailedPreconditionError(StrCat("store ", store_id, " moved while written"));
     }
-    // Padded with spaces to a multiple of 8 bytes: the index's tables stay aligned in the file.
-    std::string header = StrCat(kMagic, " ", kVersion, " ", store->record.id, " ", position, " ",
-                                absl::ToUnixMicros(now), " ", Endian(), " ", placement);
-    header.append(7 - header.size() % 8, ' ');
-    header += '\n';
+    const std::string header =
+        SnapshotHeader(store->record.id, position, absl::ToUnixMicros(now), placement);
     if (s.ok() && std::fwrite(header.data(), 1, header.size(), f.get()) != header.size()) {
       s = absl::UnavailableError("writing the index snapshot failed");
     }
@@ -466,10 +474,7 @@ absl::StatusOr<bool> TmService::RefreshSnapshot(Store* store, int64_t position, 
   if (eol == std::string_view::npos) return false;
   // The header this process would write for the index in the file, but for its time.
   auto header_at = [&](int64_t written) {
-    std::string h = StrCat(kMagic, " ", kVersion, " ", store->record.id, " ", position, " ",
-                           written, " ", Endian(), " ", placement);
-    h.append(7 - h.size() % 8, ' ');
-    return h + '\n';
+    return SnapshotHeader(store->record.id, position, written, placement);
   };
   std::vector<std::string_view> fields;
   for (std::string_view f : Split(head.substr(0, eol), ' ')) {
