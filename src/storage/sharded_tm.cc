@@ -112,6 +112,9 @@ class ShardedTmImpl : public ShardedTm, public TmRepository {
     return changes;
   }
 
+  absl::Status RefreshStatistics(std::string_view store_id) override {
+    return Routed(store_id, [&](Shard& s) { return s.tm().RefreshStatistics(store_id); });
+  }
   absl::Status PruneChanges(absl::Time before) override {
     for (const auto& s : shards_) VERSO_RETURN_IF_ERROR(s->tm().PruneChanges(before));
     return absl::OkStatus();

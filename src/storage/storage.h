@@ -170,6 +170,10 @@ class TmRepository {
   virtual absl::StatusOr<int64_t> LastChangeIn(int log) { return LastChange(); }
   // Forgets changes recorded before `before` (every process has read them by then).
   virtual absl::Status PruneChanges(absl::Time before) = 0;
+  // After a bulk load into a store: the database's planner statistics for the store's segments
+  // are brought up to date (PostgreSQL: ANALYZE, so that no connection keeps a plan made while
+  // the table was small); nothing where the planner needs none.
+  virtual absl::Status RefreshStatistics(std::string_view /*store_id*/) { return absl::OkStatus(); }
 
   virtual absl::Status CreateStore(const TmStoreRecord& store) = 0;         // AlreadyExists
   virtual absl::StatusOr<TmStoreRecord> GetStore(std::string_view id) = 0;  // NotFound

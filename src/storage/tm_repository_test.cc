@@ -141,6 +141,43 @@ TEST(PostgresReplicaTest, ReadsFollowTheReplicaWithinTheirBound) {
   EXPECT_TRUE(replicated->revoked());
 }
 
+// After a bulk load the planner's statistics are refreshed (a plan made while tm_segments was
+// small kept a TM node applying an import for 20 s): ANALYZE sets the table's row estimate,
+// which PostgreSQL leaves at -1 (never analysed) until then.
+TEST(PostgresTmTest, RefreshStatisticsAnalyzesTheSegmentsTable) {
+  const std::string url = test::NewPostgresDatabase();
+  ASSERT_FALSE(url.empty());
+  PostgresOptions options;
+  options.migrate = true;
+  options.listen = false;
+  auto db = OpenPostgres(url, options);
+  ASSERT_TRUE(db.ok()) << db.status();
+  TmRepository& tm = (*db)->tm();
+  ASSERT_TRUE(
+      tm.CreateStore({"tm_bulk", "acme", "bulk", "en", "es", absl::FromUnixSeconds(1)}).ok());
+  {
+    auto w = tm.BeginWrite("tm_bulk");
+    ASSERT_TRUE(w.ok()) << w.status();
+    for (int i = 0; i < 25; ++i) {
+      SegmentRecord seg;
+      seg.source = "Sentence " + std::to_string(i);
+      seg.target = "Frase " + std::to_string(i);
+      ASSERT_TRUE((*w)->Put(&seg).ok());
+    }
+    ASSERT_TRUE((*w)->Commit().ok());
+  }
+  auto estimate = [&] {
+    test::RunResult r = test::Run({"/usr/bin/psql", url, "-qXAtc",
+                                   "SELECT reltuples::BIGINT FROM pg_class WHERE relname = "
+                                   "'tm_segments' AND relkind = 'r'"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out;
+  };
+  EXPECT_EQ(estimate(), "-1\n");
+  ASSERT_TRUE(tm.RefreshStatistics("tm_bulk").ok());
+  EXPECT_EQ(estimate(), "25\n");
+}
+
 // Jobs live in monthly partitions; archiving detaches the months before a date: their jobs leave
 // the jobs table (the API no longer finds them) but stay in the detached table.
 TEST(PostgresJobsTest, ArchivingDetachesOldMonthsAndKeepsTheirJobs) {

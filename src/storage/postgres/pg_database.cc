@@ -879,6 +879,14 @@ class PgDatabase : public Database,
     });
   }
 
+  // Every store's segments share one table: its statistics, sampled (default_statistics_target).
+  absl::Status RefreshStatistics(std::string_view /*store_id*/) override {
+    return pool_->Write([&](Tx& tx) -> absl::Status {
+      tx.Run("ANALYZE tm_segments");
+      return absl::OkStatus();
+    });
+  }
+
   absl::StatusOr<int64_t> CountSegments(std::string_view store_id) override {
     VERSO_ASSIGN_OR_RETURN(int64_t num, StoreNum(store_id));
     return pool_->Snapshot([&](Tx& tx) -> absl::StatusOr<int64_t> {
