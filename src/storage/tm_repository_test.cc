@@ -44,6 +44,20 @@ std::unique_ptr<Database> MakePostgres() {
 INSTANTIATE_TEST_SUITE_P(Postgres, TmRepositorySuite, ::testing::Values(&MakePostgres),
                          [](const auto&) { return std::string("Postgres"); });
 
+// A new database on the test PostgreSQL server, migrated, without a LISTEN connection; its URL
+// in *url. Null (with a test failure) when it cannot be made.
+std::unique_ptr<Database> OpenFreshPostgres(std::string* url) {
+  *url = test::NewPostgresDatabase();
+  EXPECT_FALSE(url->empty());
+  if (url->empty()) return nullptr;
+  PostgresOptions options;
+  options.migrate = true;
+  options.listen = false;
+  auto db = OpenPostgres(*url, options);
+  EXPECT_TRUE(db.ok()) << db.status();
+  return db.ok() ? std::move(*db) : nullptr;
+}
+
 // SQL on the test replica (pausing and resuming its WAL replay).
 void OnReplica(const std::string& replica_url, const std::string& sql) {
   test::RunResult r = test::Run({"/usr/bin/psql", replica_url, "-qXAtc", sql});
@@ -145,14 +159,10 @@ TEST(PostgresReplicaTest, ReadsFollowTheReplicaWithinTheirBound) {
 // small kept a TM node applying an import for 20 s): ANALYZE sets the table's row estimate,
 // which PostgreSQL leaves at -1 (never analysed) until then.
 TEST(PostgresTmTest, RefreshStatisticsAnalyzesTheSegmentsTable) {
-  const std::string url = test::NewPostgresDatabase();
-  ASSERT_FALSE(url.empty());
-  PostgresOptions options;
-  options.migrate = true;
-  options.listen = false;
-  auto db = OpenPostgres(url, options);
-  ASSERT_TRUE(db.ok()) << db.status();
-  TmRepository& tm = (*db)->tm();
+  std::string url;
+  std::unique_ptr<Database> db = OpenFreshPostgres(&url);
+  ASSERT_NE(db, nullptr);
+  TmRepository& tm = db->tm();
   ASSERT_TRUE(
       tm.CreateStore({"tm_bulk", "acme", "bulk", "en", "es", absl::FromUnixSeconds(1)}).ok());
   {
@@ -181,14 +191,10 @@ TEST(PostgresTmTest, RefreshStatisticsAnalyzesTheSegmentsTable) {
 // Jobs live in monthly partitions; archiving detaches the months before a date: their jobs leave
 // the jobs table (the API no longer finds them) but stay in the detached table.
 TEST(PostgresJobsTest, ArchivingDetachesOldMonthsAndKeepsTheirJobs) {
-  const std::string url = test::NewPostgresDatabase();
-  ASSERT_FALSE(url.empty());
-  PostgresOptions options;
-  options.migrate = true;
-  options.listen = false;
-  auto db = OpenPostgres(url, options);
-  ASSERT_TRUE(db.ok()) << db.status();
-  auto made = (*db)->Maintain(absl::FromCivil(absl::CivilDay(2026, 2, 10), absl::UTCTimeZone()));
+  std::string url;
+  std::unique_ptr<Database> db = OpenFreshPostgres(&url);
+  ASSERT_NE(db, nullptr);
+  auto made = db->Maintain(absl::FromCivil(absl::CivilDay(2026, 2, 10), absl::UTCTimeZone()));
   ASSERT_TRUE(made.ok()) << made.status();
   EXPECT_EQ(*made, (std::vector<std::string>{"jobs_2026_01", "jobs_2026_02", "jobs_2026_03",
                                              "jobs_2026_04", "jobs_2026_05"}));
@@ -205,17 +211,16 @@ TEST(PostgresJobsTest, ArchivingDetachesOldMonthsAndKeepsTheirJobs) {
   JobChange change;
   change.jobs = {job("job_jan", absl::CivilDay(2026, 1, 5)),
                  job("job_mar", absl::CivilDay(2026, 3, 1))};
-  ASSERT_TRUE((*db)->jobs().Apply(change).ok());
-  auto detached =
-      (*db)->ArchiveJobs(absl::FromCivil(absl::CivilDay(2026, 2, 1), absl::UTCTimeZone()));
+  ASSERT_TRUE(db->jobs().Apply(change).ok());
+  auto detached = db->ArchiveJobs(absl::FromCivil(absl::CivilDay(2026, 2, 1), absl::UTCTimeZone()));
   ASSERT_TRUE(detached.ok()) << detached.status();
   EXPECT_EQ(*detached, std::vector<std::string>{"jobs_2026_01"});
-  EXPECT_TRUE(absl::IsNotFound((*db)->jobs().GetJob("job_jan").status()));
-  EXPECT_TRUE((*db)->jobs().GetJob("job_mar").ok());
+  EXPECT_TRUE(absl::IsNotFound(db->jobs().GetJob("job_jan").status()));
+  EXPECT_TRUE(db->jobs().GetJob("job_mar").ok());
   test::RunResult kept = test::Run({"/usr/bin/psql", url, "-qXAtc", "SELECT id FROM jobs_2026_01"});
   EXPECT_EQ(kept.out, "job_jan\n") << kept.err;
   // Archiving again finds nothing more to detach.
-  detached = (*db)->ArchiveJobs(absl::FromCivil(absl::CivilDay(2026, 2, 1), absl::UTCTimeZone()));
+  detached = db->ArchiveJobs(absl::FromCivil(absl::CivilDay(2026, 2, 1), absl::UTCTimeZone()));
   ASSERT_TRUE(detached.ok());
   EXPECT_TRUE(detached->empty());
 }
@@ -323,14 +328,10 @@ TEST(PostgresOpenTest, MultiHostUrlsFindThePrimaryAndBadSettingsSayWhy) {
 // its commit runs again on a fresh connection (the database-write retry policy) and succeeds;
 // each such call counts one retry, because the first broken connection drops the idle ones.
 TEST(PostgresFailoverTest, WritesLostBeforeTheirCommitRunAgainOnAFreshConnection) {
-  const std::string url = test::NewPostgresDatabase();
-  ASSERT_FALSE(url.empty());
-  PostgresOptions options;
-  options.migrate = true;
-  options.listen = false;
-  auto db = OpenPostgres(url, options);
-  ASSERT_TRUE(db.ok()) << db.status();
-  TmRepository& tm = (*db)->tm();
+  std::string url;
+  std::unique_ptr<Database> db = OpenFreshPostgres(&url);
+  ASSERT_NE(db, nullptr);
+  TmRepository& tm = db->tm();
   ASSERT_TRUE(tm.CreateStore({"tm_a", "t", "a", "en", "fr", absl::FromUnixSeconds(1)}).ok());
   // Connections to this database other than psql's own, ended by the server as a failover would.
   auto end_connections = [&] {

@@ -462,9 +462,9 @@ absl::StatusOr<bool> TmService::RefreshSnapshot(Store* store, int64_t position, 
   const std::string path = SnapshotPath(store->record.id);
   const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) return false;
-  struct Closer {
+  struct FdCloser {
     int fd;
-    ~Closer() { ::close(fd); }
+    ~FdCloser() { ::close(fd); }
   } closer{fd};
   char buffer[kMaxHeader];
   const ssize_t got = ::pread(fd, buffer, sizeof(buffer), 0);

@@ -402,11 +402,11 @@ class TmService {
   void CompactIfNeeded(Store* store);
   // Builds the store's index from its snapshot and the changes since (write_mu and sync_mu_
   // held); false when there is no usable snapshot.
+  absl::StatusOr<bool> IndexFromSnapshot(Store* store);
   // Makes an unchanged store's snapshot young again by rewriting only its header's time
   // (the index in it still reflects the store): false when the file is not the snapshot this
-  // process wrote or read last (then the caller writes it whole).
+  // process wrote or read last at `position` (then the caller writes it whole).
   absl::StatusOr<bool> RefreshSnapshot(Store* store, int64_t position, int64_t placement);
-  absl::StatusOr<bool> IndexFromSnapshot(Store* store);
   // Applies segment changes to the store's index (write_mu held): re-reads added and changed
   // segments from storage, removes deleted ones.
   absl::Status ApplyToIndex(Store* store, const std::vector<storage::TmChange>& changes);
