@@ -52,6 +52,7 @@ bench: build
 	./bench/run-mt-bench $(BUILD_DIR)
 	./bench/run-quality-bench $(BUILD_DIR)
 	./bench/run-jobs-bench $(BUILD_DIR)
+	./bench/run-status-bench $(BUILD_DIR)
 	./bench/run-fairness-bench $(BUILD_DIR)
 	./bench/run-queue-bench $(BUILD_DIR)
 	./bench/run-cluster-bench $(BUILD_DIR)

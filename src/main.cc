@@ -471,6 +471,11 @@ std::vector<ConfigOption> JobOptions() {
        .default_value = "10",
        .help = "QE points the bar is lowered by while expedited"},
       {.name = "jobs.webhook_timeout", .type = T::kDuration, .default_value = "10s"},
+      {.name = "jobs.status_cache_ttl",
+       .type = T::kDuration,
+       .default_value = "30s",
+       .help = "With redis.url: how long a job's status (GET /v1/jobs/{id}) is kept in Redis; "
+               "every change to the job makes it stale at once in every process (0: not cached)"},
       {.name = "webhooks.allow",
        .type = T::kString,
        .default_value = "",
@@ -589,6 +594,7 @@ struct Jobs {
   std::unique_ptr<terms::GlossaryService> glossaries;
   std::unique_ptr<qe::Reviewer> reviewer;
   std::unique_ptr<jobs::WebhookSender> webhooks;
+  std::unique_ptr<cache::VersionedCache> status_cache;  // with redis.url
   std::unique_ptr<jobs::JobService> service;
 };
 
@@ -649,6 +655,11 @@ absl::StatusOr<std::unique_ptr<Jobs>> BuildJobs(const Config& c, storage::Databa
   o.webhook_timeout = c.GetDuration("jobs.webhook_timeout");
   VERSO_ASSIGN_OR_RETURN(o.webhook_secret, WebhookSecret(c.GetString("data_dir")));
   o.seed = std::random_device{}();
+  if (const absl::Duration ttl = c.GetDuration("jobs.status_cache_ttl");
+      redis != nullptr && ttl > absl::ZeroDuration()) {
+    out->status_cache = std::make_unique<cache::VersionedCache>(redis, "job_status", ttl);
+    o.status_cache = out->status_cache.get();
+  }
   out->service = std::make_unique<jobs::JobService>(db, tm, mt->service.get(), out->reviewer.get(),
                                                     &mt->degradation, out->webhooks.get(),
                                                     &Clock::Real(), ids, o);

@@ -175,4 +175,18 @@ int Child::Wait() {
   return DecodeStatus(status);
 }
 
+std::unique_ptr<Child> StartRedis(int port, const std::string& dir) {
+  auto redis = std::make_unique<Child>(
+      std::vector<std::string>{"/usr/bin/redis-server", "--port", std::to_string(port), "--bind",
+                               "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir},
+      std::vector<std::string>{}, dir + "/redis.log");
+  for (int i = 0; i < 100; ++i) {
+    if (Run({"/usr/bin/redis-cli", "-p", std::to_string(port), "ping"}).out == "PONG\n") {
+      return redis;
+    }
+    usleep(50'000);
+  }
+  return nullptr;
+}
+
 }  // namespace verso::test

@@ -2,6 +2,7 @@
 #ifndef VERSO_TESTS_PROCESS_H_
 #define VERSO_TESTS_PROCESS_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,10 @@ class Child {
   int fd_ = -1;
   std::string buffer_;
 };
+
+// A redis-server of the caller's own on 127.0.0.1:`port` (no persistence, files in `dir`), once
+// it answers PING; nullptr when it did not start within 5 s. Killing it disturbs no other test.
+std::unique_ptr<Child> StartRedis(int port, const std::string& dir);
 
 }  // namespace verso::test
 

@@ -7,6 +7,7 @@
 #include "api/http.h"
 #include "cache/redis.h"
 #include "common/clock.h"
+#include "jobs/jobs.h"
 #include "ops/ops.h"
 #include "storage/storage.h"
 #include "tm/tm.h"
@@ -125,6 +126,18 @@ void AddOpsRoutes(Router* router, const Services& s) {
       });
 
   if (!s.tm_node) AddQueueMetrics(s);
+  if (s.jobs != nullptr) {
+    s.metrics->AddGauge(
+        "verso_job_status_cache",
+        "The job-status cache in Redis (jobs.status_cache_ttl): statuses answered from it (hits), "
+        "read from storage (misses), and job changes that made entries stale (changes).",
+        {"what"}, [jobs = s.jobs] {
+          jobs::StatusCacheCounts st = jobs->StatusCacheStats();
+          return ops::Registry::GaugeSeries{{{"hits"}, static_cast<double>(st.hits)},
+                                            {{"misses"}, static_cast<double>(st.misses)},
+                                            {{"changes"}, static_cast<double>(st.changes)}};
+        });
+  }
 
   // The read replicas: lag and whether reads go there (the spec's degradation policy).
   s.metrics->AddGauge("verso_db_replica_lag_seconds",

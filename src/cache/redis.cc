@@ -3,7 +3,9 @@
 #include <hiredis/hiredis.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <utility>
 
 #include "common/log.h"
 #include "common/strings.h"
@@ -51,6 +53,17 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'last', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return {allowed, tostring(wait)}
 )lua";
+
+// INCR with an expiry, atomically (a counter is never left without one).
+constexpr const char* kIncrement = R"lua(
+local n = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return n
+)lua";
+
+std::string Millis(absl::Duration d) {
+  return std::to_string(std::max<int64_t>(1, absl::ToInt64Milliseconds(d)));
+}
 
 }  // namespace
 
@@ -204,8 +217,7 @@ void RedisClient::Set(std::string_view key, std::string_view value, absl::Durati
     Command({"SET", key, value});
     return;
   }
-  const std::string ms = std::to_string(std::max<int64_t>(1, absl::ToInt64Milliseconds(ttl)));
-  Command({"SET", key, value, "PX", ms});
+  Command({"SET", key, value, "PX", Millis(ttl)});
 }
 
 void RedisClient::Del(const std::vector<std::string>& keys) {
@@ -213,6 +225,32 @@ void RedisClient::Del(const std::vector<std::string>& keys) {
   std::vector<std::string_view> argv = {"DEL"};
   for (const std::string& k : keys) argv.push_back(k);
   Command(argv);
+}
+
+std::optional<std::vector<std::optional<std::string>>> RedisClient::MGet(
+    const std::vector<std::string_view>& keys) {
+  std::vector<std::string_view> argv = {"MGET"};
+  argv.insert(argv.end(), keys.begin(), keys.end());
+  auto reply = Command(argv);
+  if (reply == nullptr || reply->r->type != REDIS_REPLY_ARRAY ||
+      reply->r->elements != keys.size()) {
+    return std::nullopt;
+  }
+  std::vector<std::optional<std::string>> out;
+  for (size_t i = 0; i < reply->r->elements; ++i) {
+    const redisReply* e = reply->r->element[i];
+    if (e->type == REDIS_REPLY_STRING) {
+      out.emplace_back(std::string(e->str, e->len));
+    } else {
+      out.emplace_back(std::nullopt);
+    }
+  }
+  return out;
+}
+
+bool RedisClient::Increment(std::string_view key, absl::Duration ttl) {
+  auto reply = Command({"EVAL", kIncrement, "1", key, Millis(ttl)});
+  return reply != nullptr && reply->r->type == REDIS_REPLY_INTEGER;
 }
 
 int64_t RedisClient::ScanDelete(std::string_view pattern, int count, int max_rounds) {
@@ -297,6 +335,46 @@ void RedisClient::SubscribeLoop(std::string channel, std::function<void(std::str
       if (broken) break;
     }
   }
+}
+
+VersionedCache::VersionedCache(RedisClient* redis, std::string prefix, absl::Duration ttl,
+                               absl::Duration counter_ttl)
+    : redis_(redis),
+      prefix_(std::move(prefix)),
+      ttl_(ttl),
+      counter_ttl_(std::max(counter_ttl, 2 * ttl)) {}
+
+std::string VersionedCache::EntryKey(std::string_view id) const {
+  return StrCat(prefix_, ":e:", id);
+}
+std::string VersionedCache::CounterKey(std::string_view id) const {
+  return StrCat(prefix_, ":v:", id);
+}
+
+// An entry is "VERSION\nVALUE"; a missing counter is version "0".
+std::optional<VersionedCache::Read> VersionedCache::Get(std::string_view id) {
+  const std::string entry_key = EntryKey(id), counter_key = CounterKey(id);
+  auto got = redis_->MGet({entry_key, counter_key});
+  if (!got.has_value()) return std::nullopt;
+  Read read;
+  read.version = (*got)[1].value_or("0");
+  if (const std::optional<std::string>& entry = (*got)[0]; entry.has_value()) {
+    const size_t nl = entry->find('\n');
+    if (nl != std::string::npos && std::string_view(*entry).substr(0, nl) == read.version) {
+      read.value = entry->substr(nl + 1);
+    }
+  }
+  ++(read.value.has_value() ? hits_ : misses_);
+  return read;
+}
+
+void VersionedCache::Put(std::string_view id, std::string_view version, std::string_view value) {
+  redis_->Set(EntryKey(id), StrCat(version, "\n", value), ttl_);
+}
+
+void VersionedCache::Changed(std::string_view id) {
+  ++changes_;
+  redis_->Increment(CounterKey(id), counter_ttl_);
 }
 
 RedisStats RedisClient::Stats() {

@@ -53,6 +53,13 @@ class RedisClient {
   // ttl zero: no expiry.
   void Set(std::string_view key, std::string_view value, absl::Duration ttl);
   void Del(const std::vector<std::string>& keys);
+  // The values of `keys` in one round trip (nullopt for a missing key), or nullopt when Redis
+  // cannot answer.
+  std::optional<std::vector<std::optional<std::string>>> MGet(
+      const std::vector<std::string_view>& keys);
+  // Adds one to the counter at `key` (0 when missing) and keeps it `ttl` from now, in one atomic
+  // step; false when Redis could not.
+  bool Increment(std::string_view key, absl::Duration ttl);
   // Deletes the keys matching `pattern` with SCAN (COUNT `count`), at most `max_rounds` rounds:
   // bounded work however many keys there are. Returns how many it deleted.
   int64_t ScanDelete(std::string_view pattern, int count, int max_rounds);
@@ -95,6 +102,47 @@ class RedisClient {
   std::atomic<int64_t> hits_{0}, misses_{0}, errors_{0}, bypassed_{0};
   std::atomic<bool> stop_{false};
   std::vector<std::thread> subscribers_;
+};
+
+// Entries that a change makes stale at once in every process (the platform spec's "invalidate on
+// status change"), however readers and writers interleave. Each id has a change counter
+// ("PREFIX:v:ID", kept `counter_ttl` after its last change) and an entry ("PREFIX:e:ID", kept
+// `ttl`) that carries the counter its reader saw *before* it read the truth. An entry is served
+// only while the counter still has that value: a reader that read before a change and stores
+// after it stores an entry nobody serves. Writers call Changed after their change is durable.
+// A change that cannot reach Redis (down, the breaker open) leaves older entries servable for
+// the rest of their `ttl`: that is the bound on staleness.
+class VersionedCache {
+ public:
+  struct Read {
+    std::optional<std::string> value;  // a servable entry
+    std::string version;               // what to Put with after reading the truth
+  };
+  struct Stats {
+    int64_t hits = 0;
+    int64_t misses = 0;  // no entry, or one a change made stale
+    int64_t changes = 0;
+  };
+  // `counter_ttl` is raised to twice `ttl` when shorter: a counter must outlive every entry
+  // stored with it, or a counter that expired and counted up again could match an old entry.
+  VersionedCache(RedisClient* redis, std::string prefix, absl::Duration ttl,
+                 absl::Duration counter_ttl = absl::Hours(1));
+
+  // One round trip. nullopt: Redis cannot answer (read the truth and do not Put).
+  std::optional<Read> Get(std::string_view id);
+  void Put(std::string_view id, std::string_view version, std::string_view value);
+  void Changed(std::string_view id);
+  Stats stats() const { return {hits_.load(), misses_.load(), changes_.load()}; }
+
+ private:
+  std::string EntryKey(std::string_view id) const;
+  std::string CounterKey(std::string_view id) const;
+
+  RedisClient* const redis_;
+  const std::string prefix_;
+  const absl::Duration ttl_;
+  const absl::Duration counter_ttl_;
+  std::atomic<int64_t> hits_{0}, misses_{0}, changes_{0};
 };
 
 // The channel on which a process announces a TM store it changed (the message is the store id).

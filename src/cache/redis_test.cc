@@ -34,17 +34,8 @@ class RedisTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
   void StartRedis() {
-    redis_ = std::make_unique<test::Child>(
-        std::vector<std::string>{"/usr/bin/redis-server", "--port", std::to_string(port_), "--bind",
-                                 "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir_},
-        std::vector<std::string>{}, dir_ + "/redis.log");
-    for (int i = 0; i < 100; ++i) {
-      if (test::Run({"/usr/bin/redis-cli", "-p", std::to_string(port_), "ping"}).out == "PONG\n") {
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    FAIL() << "redis-server did not start";
+    redis_ = test::StartRedis(port_, dir_);
+    ASSERT_NE(redis_, nullptr) << "redis-server did not start";
   }
   std::unique_ptr<RedisClient> Client(RedisOptions options = {}) {
     auto c =
@@ -125,6 +116,41 @@ TEST_F(RedisTest, PublishedMessagesReachSubscribers) {
   EXPECT_EQ(got[0], "tm_1:42");
 }
 
+// Two processes share a versioned cache: a change made stale what was cached before it, even an
+// entry its reader stored after the change (it read the truth before), and nothing else.
+TEST_F(RedisTest, AChangeMakesEveryEntryReadBeforeItStale) {
+  auto a = Client(), b = Client();
+  ASSERT_NE(a, nullptr);
+  VersionedCache pa(a.get(), "js", absl::Seconds(30)), pb(b.get(), "js", absl::Seconds(30));
+  std::optional<VersionedCache::Read> first = pa.Get("job_1");
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->value, std::nullopt);
+  EXPECT_EQ(first->version, "0");
+  pa.Put("job_1", first->version, "queued");
+  EXPECT_EQ(pb.Get("job_1")->value, "queued");
+  // A reader reads the truth (version seen first), a writer changes it, the reader stores late.
+  std::optional<VersionedCache::Read> slow = pb.Get("job_2");
+  pa.Changed("job_2");
+  pb.Put("job_2", slow->version, "read before the change");
+  std::optional<VersionedCache::Read> after = pa.Get("job_2");
+  EXPECT_EQ(after->value, std::nullopt);
+  EXPECT_EQ(after->version, "1");
+  pa.Put("job_2", after->version, "read after the change");
+  EXPECT_EQ(pb.Get("job_2")->value, "read after the change");
+  pb.Changed("job_1");
+  EXPECT_EQ(pa.Get("job_1")->value, std::nullopt);
+  EXPECT_EQ(pa.Get("job_2")->value, "read after the change");  // another id's entry stays
+  // The counter expires an hour after its last change (entries: 30 s).
+  const int64_t pttl = std::stoll(
+      test::Run({"/usr/bin/redis-cli", "-p", std::to_string(port_), "pttl", "js:v:job_1"}).out);
+  EXPECT_GT(pttl, 3'590'000);
+  EXPECT_LE(pttl, 3'600'000);
+  VersionedCache::Stats stats = pa.stats();
+  EXPECT_EQ(stats.hits, 1);
+  EXPECT_EQ(stats.misses, 3);
+  EXPECT_EQ(stats.changes, 1);
+}
+
 // Redis killed: calls fail fast, the breaker opens and bypasses Redis; Redis back: the breaker's
 // trial call closes it and the cache works again, without a restart.
 TEST_F(RedisTest, ALostRedisIsBypassedAndComesBack) {
@@ -144,6 +170,7 @@ TEST_F(RedisTest, ALostRedisIsBypassedAndComesBack) {
   EXPECT_GE(down.bypassed, 1);
   absl::Duration retry;
   EXPECT_EQ(c->TakeToken("rl:x", 1, 1, true, &retry), std::nullopt);
+  EXPECT_FALSE(VersionedCache(c.get(), "js", absl::Seconds(30)).Get("job_1").has_value());
   StartRedis();
   std::optional<std::string> value;
   for (int i = 0; i < 50 && !value; ++i) {

@@ -2,8 +2,11 @@
 #ifndef VERSO_JOBS_INTERNAL_H_
 #define VERSO_JOBS_INTERNAL_H_
 
+#include <optional>
+#include <string>
 #include <string_view>
 
+#include "jobs/jobs.h"
 #include "storage/storage.h"
 
 namespace verso::jobs {
@@ -36,6 +39,11 @@ inline bool Ended(JobStatus status) {
   return status == JobStatus::kCompleted || status == JobStatus::kFailed ||
          status == JobStatus::kCancelled;
 }
+
+// A job's status as the status cache keeps it: all of JobInfo but `messages` and `replayed`
+// (status_cache.cc). DecodeStatus: nullopt for anything EncodeStatus of this version did not write.
+std::string EncodeStatus(const JobInfo& info);
+std::optional<JobInfo> DecodeStatus(std::string_view text);
 
 }  // namespace verso::jobs
 

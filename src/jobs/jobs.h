@@ -52,6 +52,9 @@
 namespace verso {
 class Clock;
 class IdGenerator;
+namespace cache {
+class VersionedCache;
+}  // namespace cache
 namespace tm {
 class TmService;
 struct LookupResult;
@@ -219,7 +222,19 @@ struct ServiceOptions {
   // every address its host resolves to.
   AddressPolicy webhook_addresses;
   absl::Duration poll = absl::Milliseconds(200);  // idle workers look for work this often
+  // The platform spec's job-status cache (L2, 30 s, invalidated on status change): Get answers
+  // from it and every write to a job makes the job's entry stale in every process at once
+  // (cache::VersionedCache). A miss reads the primary, never a replica: an entry must be as new
+  // as the change counter it is stored with. nullptr (no redis.url): no cache.
+  cache::VersionedCache* status_cache = nullptr;
   uint64_t seed = 1;
+};
+
+// What the job-status cache did in this process (all zero without one).
+struct StatusCacheCounts {
+  int64_t hits = 0;
+  int64_t misses = 0;
+  int64_t changes = 0;
 };
 
 // Thread-safe. Everything passed in must outlive the service.
@@ -235,6 +250,7 @@ class JobService {
   // (InvalidArgument) or the document's line and column.
   absl::StatusOr<JobInfo> Submit(const SubmitRequest& request);
   absl::StatusOr<JobInfo> Get(std::string_view tenant, std::string_view id);
+  StatusCacheCounts StatusCacheStats() const;
   // NotFound unless the tenant has the job (cheaper than Get: no counts).
   absl::Status CheckOwned(std::string_view tenant, std::string_view id);
   // Newest first, after the job created at `after_created` with id `after_id` (a page's last).
@@ -313,7 +329,8 @@ class JobService {
 
   // The tenant's webhook signing secret.
   std::string WebhookSecret(std::string_view tenant) const;
-  // True while the expedite policy is on.
+  // True while the expedite policy is on. The oldest post-edit's time is read from storage at
+  // most once a second.
   bool Expedited();
 
   // ---- Workers ----
@@ -427,6 +444,12 @@ class JobService {
   std::string TmStoreFor(const storage::JobRecord& job, std::string_view target_lang);
   absl::StatusOr<JobInfo> Info(storage::JobRecord job,
                                storage::Freshness f = storage::Freshness::kLatest);
+  // What users are told about the service now (degradation, expedited processing): never cached.
+  void AddMessages(JobInfo* info);
+  // Every write to a job goes through these: the write, then the status cache told the job
+  // changed.
+  absl::Status Apply(std::string_view job_id, const storage::JobChange& change);
+  void StatusChanged(std::string_view job_id);
   absl::Duration Jitter(absl::Duration d, double fraction);
 
   storage::Database* db_;
@@ -439,8 +462,11 @@ class JobService {
   const Clock* clock_;
   IdGenerator* ids_;
   ServiceOptions options_;
-  absl::Mutex job_mu_;      // read-modify-write of job records by this process's workers
-  absl::Mutex confirm_mu_;  // edits one at a time (HoldingJob): the last one completes the job
+  absl::Mutex job_mu_;       // read-modify-write of job records by this process's workers
+  absl::Mutex confirm_mu_;   // edits one at a time (HoldingJob): the last one completes the job
+  absl::Mutex expedite_mu_;  // held while reading the oldest post-edit: one read at a time
+  absl::Time oldest_read_at_ ABSL_GUARDED_BY(expedite_mu_) = absl::InfinitePast();
+  absl::Time oldest_awaiting_ ABSL_GUARDED_BY(expedite_mu_) = absl::InfiniteFuture();  // none
   absl::Mutex rng_mu_;
   std::mt19937_64 rng_ ABSL_GUARDED_BY(rng_mu_);
   std::atomic<bool> stop_{false};

@@ -10,15 +10,18 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "cache/redis.h"
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/ids.h"
 #include "common/strings.h"
+#include "jobs/internal.h"
 #include "mt/mt.h"
 #include "mt/translate.h"
 #include "qe/qe.h"
 #include "resilience/resilience.h"
 #include "tests/fake_http_server.h"
+#include "tests/process.h"
 #include "tm/tm.h"
 
 namespace verso::jobs {
@@ -572,6 +575,86 @@ TEST_F(JobsTest, APostEditQueueWaitingOverFourHoursLowersTheBar) {
   EXPECT_EQ(info->counts.approved, 1);
   EXPECT_EQ(storage::EnumName(info->job.status), "completed");
   EXPECT_THAT(info->messages, ::testing::Contains("Expedited processing enabled"));
+}
+
+// The platform spec's job-status cache, shared by two processes (two services on one database,
+// each with its own Redis client): a status is served from Redis until the job changes, and any
+// change through either process makes it stale at once in both. A change behind the services'
+// backs (straight into storage) is not seen: that shows the answer came from the cache.
+TEST_F(JobsTest, AJobsStatusIsCachedUntilItChangesInAnyProcess) {
+  const int port = test::FreePort();
+  std::unique_ptr<test::Child> redis = test::StartRedis(port, dir_);
+  ASSERT_NE(redis, nullptr) << "redis-server did not start";
+  auto open = [&] {
+    auto c = cache::RedisClient::Open(StrCat("redis://127.0.0.1:", port), {}, &Clock::Real());
+    EXPECT_TRUE(c.ok()) << c.status();
+    return std::move(*c);
+  };
+  std::unique_ptr<cache::RedisClient> ra = open(), rb = open();
+  cache::VersionedCache ca(ra.get(), "job_status", absl::Seconds(30));
+  cache::VersionedCache cb(rb.get(), "job_status", absl::Seconds(30));
+  auto service = [&](cache::VersionedCache* c) {
+    ServiceOptions o;
+    o.chunk = 3;
+    o.status_cache = c;
+    return std::make_unique<JobService>(db_.get(), tm_.get(), translate_.get(), reviewer_.get(),
+                                        &degradation_, sender_.get(), &clock_, &ids_, o);
+  };
+  std::unique_ptr<JobService> a = service(&ca), b = service(&cb);
+  auto job = a->Submit(Segments({"Open the window.", "The house is big.", "A red car."}));
+  ASSERT_TRUE(job.ok()) << job.status();
+  const std::string id = job->job.id;
+  // What storage says now, read without the cache.
+  auto truth = [&] {
+    auto info = service_->Get("acme", id);
+    EXPECT_TRUE(info.ok()) << info.status();
+    return EncodeStatus(*info);
+  };
+
+  auto first = a->Get("acme", id);  // a miss: read from storage and kept
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(storage::EnumName(first->job.status), "queued");
+  EXPECT_EQ(EncodeStatus(*first), truth());
+  storage::JobRecord behind = first->job;
+  behind.error = "written behind the cache";
+  ASSERT_TRUE(db_->jobs().Apply(storage::JobChange{.jobs = {behind}}).ok());
+  EXPECT_EQ(b->Get("acme", id)->job.error, "");  // the other process's hit
+  EXPECT_EQ(a->Get("acme", id)->job.error, "");
+  EXPECT_EQ(ca.stats().hits, 1);
+  EXPECT_EQ(cb.stats().hits, 1);
+  // Another tenant's request never gets it, from the cache either.
+  EXPECT_EQ(a->Get("globex", id).status().message(), StrCat("job ", id, " not found"));
+
+  // Process b runs the job: every step it writes is seen by a at once.
+  ASSERT_TRUE(b->RunOnce("w1").ok());  // analysis (with pre-translation)
+  auto analysed = a->Get("acme", id);
+  EXPECT_EQ(analysed->job.error, "written behind the cache");  // read again from storage
+  EXPECT_EQ(analysed->counts.tm, 1);
+  EXPECT_EQ(EncodeStatus(*analysed), truth());
+  while (*b->RunOnce("w1")) {
+    EXPECT_EQ(EncodeStatus(*a->Get("acme", id)), truth());
+  }
+  auto done = a->Get("acme", id);
+  EXPECT_EQ(storage::EnumName(done->job.status), "post_editing");
+  EXPECT_EQ(done->counts.awaiting, 2);
+  EXPECT_EQ(done->counts.confirmed, 0);
+  EXPECT_EQ(EncodeStatus(*done), truth());
+  // A post-editor's confirmation through a reaches b's next read.
+  auto awaiting = service_->Segments("acme", id, "es", "awaiting");
+  ASSERT_EQ(awaiting->size(), 2u);
+  EXPECT_EQ(b->Get("acme", id)->counts.confirmed, 0);
+  ASSERT_TRUE(a->Confirm("acme", id, "es", (*awaiting)[0].index, "La casa es grande.", "bea").ok());
+  EXPECT_EQ(b->Get("acme", id)->counts.confirmed, 1);
+  EXPECT_EQ(EncodeStatus(*b->Get("acme", id)), truth());
+
+  // Redis gone: status comes from storage, the same.
+  redis->Kill(SIGKILL);
+  redis->Wait();
+  ASSERT_TRUE(a->Confirm("acme", id, "es", (*awaiting)[1].index, "Un coche rojo.", "bea").ok());
+  auto completed = b->Get("acme", id);
+  ASSERT_TRUE(completed.ok()) << completed.status();
+  EXPECT_EQ(storage::EnumName(completed->job.status), "completed");
+  EXPECT_EQ(EncodeStatus(*completed), truth());
 }
 
 TEST_F(JobsTest, BadSubmissionsNameTheField) {

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "cache/redis.h"
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/ids.h"
@@ -27,9 +28,17 @@ namespace {
 using Json = nlohmann::json;
 
 constexpr size_t kMaxSegments = 500'000;
+// How long the oldest post-edit's age is trusted (the expedite policy acts on hours; every status
+// read and review used to ask the database).
+constexpr absl::Duration kOldestAwaitingReread = absl::Seconds(1);
 constexpr char kQaPayload[] = "verso.dev/qa";
 constexpr TaskKind kStages[] = {TaskKind::kAnalyse, TaskKind::kPretranslate, TaskKind::kMt,
                                 TaskKind::kReview};
+
+// Another tenant's job is answered as a job that does not exist.
+absl::Status NotFound(std::string_view id) {
+  return absl::NotFoundError(StrCat("job ", id, " not found"));
+}
 
 // The stage a segment state has passed: 0 none, 1 analysed, 2 pretranslated, 3 translated,
 // 4 reviewed.
@@ -155,7 +164,7 @@ absl::StatusOr<JobInfo> JobService::Submit(const SubmitRequest& r) {
     change.enqueue.push_back(std::move(t));
   }
   change.jobs.push_back(job);
-  absl::Status s = repo_->Apply(change);
+  absl::Status s = Apply(job.id, change);
   if (absl::IsAlreadyExists(s) && !r.idempotency_key.empty()) {
     // Another request with the same key won the race.
     VERSO_ASSIGN_OR_RETURN(JobRecord earlier,
@@ -315,9 +324,7 @@ absl::StatusOr<JobRecord> JobService::Owned(std::string_view tenant, std::string
                                             storage::Freshness f) {
   auto job = repo_->GetJob(id, f);
   if (!job.ok() || job->tenant != tenant) {
-    if (job.ok() || absl::IsNotFound(job.status())) {
-      return absl::NotFoundError(StrCat("job ", id, " not found"));
-    }
+    if (job.ok() || absl::IsNotFound(job.status())) return NotFound(id);
     return job.status();
   }
   return job;
@@ -328,9 +335,30 @@ absl::Status JobService::CheckOwned(std::string_view tenant, std::string_view id
 }
 
 absl::StatusOr<JobInfo> JobService::Get(std::string_view tenant, std::string_view id) {
-  // Status may come from a read replica (storage's bound for jobs).
-  VERSO_ASSIGN_OR_RETURN(JobRecord job, Owned(tenant, id, storage::Freshness::kRecent));
-  return Info(std::move(job), storage::Freshness::kRecent);
+  if (options_.status_cache == nullptr) {
+    // Status may come from a read replica (storage's bound for jobs).
+    VERSO_ASSIGN_OR_RETURN(JobRecord job, Owned(tenant, id, storage::Freshness::kRecent));
+    return Info(std::move(job), storage::Freshness::kRecent);
+  }
+  std::optional<cache::VersionedCache::Read> cached = options_.status_cache->Get(id);
+  if (cached.has_value() && cached->value.has_value()) {
+    if (std::optional<JobInfo> info = DecodeStatus(*cached->value); info.has_value()) {
+      if (info->job.tenant != tenant) return NotFound(id);
+      AddMessages(&*info);
+      return *std::move(info);
+    }
+  }
+  // The primary's, not a replica's: the entry is stored with the change counter read above.
+  VERSO_ASSIGN_OR_RETURN(JobRecord job, Owned(tenant, id, storage::Freshness::kLatest));
+  VERSO_ASSIGN_OR_RETURN(JobInfo info, Info(std::move(job), storage::Freshness::kLatest));
+  if (cached.has_value()) options_.status_cache->Put(id, cached->version, EncodeStatus(info));
+  return info;
+}
+
+StatusCacheCounts JobService::StatusCacheStats() const {
+  if (options_.status_cache == nullptr) return {};
+  cache::VersionedCache::Stats st = options_.status_cache->stats();
+  return {st.hits, st.misses, st.changes};
 }
 
 absl::StatusOr<std::vector<JobInfo>> JobService::List(std::string_view tenant, int limit,
@@ -417,13 +445,27 @@ absl::StatusOr<JobInfo> JobService::Info(JobRecord job, storage::Freshness f) {
     rev.state = pe.state;
     info.stages.push_back(std::move(rev));
   }
+  info.job = std::move(job);
+  AddMessages(&info);
+  return info;
+}
+
+void JobService::AddMessages(JobInfo* info) {
   if (degradation_ != nullptr) {
     resilience::LevelInfo level = degradation_->Current();
-    if (!level.message.empty()) info.messages.push_back(level.message);
+    if (!level.message.empty()) info->messages.push_back(level.message);
   }
-  if (Expedited()) info.messages.push_back("Expedited processing enabled");
-  info.job = std::move(job);
-  return info;
+  if (Expedited()) info->messages.push_back("Expedited processing enabled");
+}
+
+absl::Status JobService::Apply(std::string_view job_id, const JobChange& change) {
+  absl::Status s = repo_->Apply(change);
+  StatusChanged(job_id);  // on failure too: a lost connection may hide a commit
+  return s;
+}
+
+void JobService::StatusChanged(std::string_view job_id) {
+  if (options_.status_cache != nullptr) options_.status_cache->Changed(job_id);
 }
 
 absl::StatusOr<std::vector<Analysis>> JobService::GetAnalysis(std::string_view tenant,
@@ -515,7 +557,7 @@ absl::StatusOr<JobInfo> JobService::Cancel(std::string_view tenant, std::string_
     }
     JobChange change;
     EndJob(&job, JobStatus::kCancelled, "", &change);
-    return repo_->Apply(change);
+    return Apply(job.id, change);
   }));
   return Info(std::move(job));
 }
@@ -693,7 +735,7 @@ absl::StatusOr<JobSegmentRecord> JobService::SaveDraftLocked(
   Stamp(edit, &s);
   JobChange change;
   change.segments.push_back(s);
-  VERSO_RETURN_IF_ERROR(repo_->Apply(change));
+  VERSO_RETURN_IF_ERROR(Apply(s.job_id, change));
   return s;
 }
 
@@ -737,7 +779,7 @@ absl::StatusOr<JobSegmentRecord> JobService::ConfirmLocked(std::string_view tena
   if (job.status == JobStatus::kPostEditing) {
     VERSO_RETURN_IF_ERROR(MaybeComplete(&job, &change, closing ? 1 : 0));
   }
-  VERSO_RETURN_IF_ERROR(repo_->Apply(change));
+  VERSO_RETURN_IF_ERROR(Apply(s.job_id, change));
   return s;
 }
 
@@ -868,7 +910,7 @@ absl::StatusOr<JobSegmentRecord> JobService::ReviseLocked(
   if (job.status == JobStatus::kPostEditing && closing) {
     VERSO_RETURN_IF_ERROR(MaybeComplete(&job, &change, 1));
   }
-  VERSO_RETURN_IF_ERROR(repo_->Apply(change));
+  VERSO_RETURN_IF_ERROR(Apply(s.job_id, change));
   return s;
 }
 
@@ -903,9 +945,16 @@ std::string JobService::WebhookSecret(std::string_view tenant) const {
 }
 
 bool JobService::Expedited() {
-  auto oldest = repo_->AwaitingSegments("", 1);
-  return oldest.ok() && !oldest->empty() &&
-         clock_->Now() - (*oldest)[0].updated_at > options_.expedite_after;
+  absl::MutexLock lock(&expedite_mu_);
+  const absl::Time now = clock_->Now();
+  if (now - oldest_read_at_ >= kOldestAwaitingReread) {
+    auto oldest = repo_->AwaitingSegments("", 1);
+    if (oldest.ok()) {
+      oldest_awaiting_ = oldest->empty() ? absl::InfiniteFuture() : (*oldest)[0].updated_at;
+      oldest_read_at_ = now;
+    }
+  }
+  return now - oldest_awaiting_ > options_.expedite_after;
 }
 
 // ---- Workers ------------------------------------------------------------------------------
@@ -918,6 +967,7 @@ absl::StatusOr<bool> JobService::RunOnce(const std::string& worker) {
   auto task = repo_->LeaseTask(worker, now, now + options_.lease, options_.max_tasks_per_tenant);
   if (absl::IsNotFound(task.status())) return false;
   VERSO_RETURN_IF_ERROR(task.status());
+  StatusChanged(task->job_id);  // its stage is running
   if (task->crashes >= options_.max_crashes) {
     VERSO_RETURN_IF_ERROR(Fail(
         *task, worker,
@@ -974,8 +1024,10 @@ absl::Status JobService::Fail(const TaskRecord& task, const std::string& worker,
                                  {"error", error.message()}});
   const absl::Duration backoff =
       std::min(absl::Seconds(5) * (1 << std::min(task.attempts, 10)), absl::Minutes(5));
-  VERSO_RETURN_IF_ERROR(
-      repo_->FailTask(task.id, worker, ToStd(error.message()), clock_->Now() + backoff, dead));
+  absl::Status failed =
+      repo_->FailTask(task.id, worker, ToStd(error.message()), clock_->Now() + backoff, dead);
+  StatusChanged(task.job_id);
+  VERSO_RETURN_IF_ERROR(failed);
   if (!dead) return absl::OkStatus();
   return repo_->Exclusively(task.job_id, [&]() -> absl::Status {
     auto job = repo_->GetJob(task.job_id);
@@ -983,7 +1035,7 @@ absl::Status JobService::Fail(const TaskRecord& task, const std::string& worker,
     JobChange change;
     EndJob(&*job, JobStatus::kFailed,
            StrCat(EnumName(task.kind), " (", task.target_lang, "): ", error.message()), &change);
-    return repo_->Apply(change);
+    return Apply(task.job_id, change);
   });
 }
 

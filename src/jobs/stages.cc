@@ -39,7 +39,7 @@ absl::Status JobService::Run(const TaskRecord& task, const std::string& worker) 
     JobChange drop;  // the job ended (cancelled): nothing more to do
     drop.finish_task = task.id;
     drop.finish_owner = worker;
-    return repo_->Apply(drop);
+    return Apply(task.job_id, drop);
   }
   if (task.kind == TaskKind::kAnalyse) return Analyse(task, job, worker);
   if (task.kind == TaskKind::kPretranslate) return Pretranslate(task, job, worker);
@@ -83,7 +83,7 @@ absl::Status JobService::Chunks(
     JobChange change;
     change.segments = std::move(part);
     VERSO_RETURN_IF_ERROR(repo_->RenewLease(task.id, worker, now + options_.lease));
-    VERSO_RETURN_IF_ERROR(repo_->Apply(change));
+    VERSO_RETURN_IF_ERROR(Apply(task.job_id, change));
   }
   return absl::OkStatus();
 }
@@ -137,12 +137,12 @@ absl::Status JobService::FinishLocked(const TaskRecord& task, const std::string&
     if (open == closing) {
       AuditStatus(job, from, &change);  // queued -> running, if this stage was the first
       EndJob(&job, JobStatus::kCompleted, "", &change);
-      return repo_->Apply(change);
+      return Apply(task.job_id, change);
     }
   }
   change.jobs.push_back(job);
   AuditStatus(job, from, &change);
-  return repo_->Apply(change);
+  return Apply(task.job_id, change);
 }
 
 absl::Status JobService::LookupChunk(const std::string& tenant, const std::string& store,
@@ -396,7 +396,7 @@ absl::Status JobService::Translate(const TaskRecord& task, const JobRecord& job,
       for (auto& seg : reviewing) seg.updated_at = now;
       JobChange change;
       change.segments = std::move(reviewing);
-      return repo_->Apply(change);
+      return Apply(task.job_id, change);
     });
   }
   VERSO_RETURN_IF_ERROR(settle());
@@ -459,10 +459,10 @@ absl::Status JobService::Deliver(const TaskRecord& task, const std::string& work
   if (status.ok() && *status >= 200 && *status < 300) {
     log.finish_task = task.id;
     log.finish_owner = worker;
-    return repo_->Apply(log);
+    return Apply(task.job_id, log);
   }
   // Not delivered: the next attempt on the platform spec's schedule, or the dead letters.
-  VERSO_RETURN_IF_ERROR(repo_->Apply(log));
+  VERSO_RETURN_IF_ERROR(Apply(task.job_id, log));
   const size_t retry = static_cast<size_t>(task.attempts);  // 1 after the first attempt
   // An address the policy refuses stays refused: no retry can fix it.
   const bool dead = retry > options_.webhook_delays.size() ||
