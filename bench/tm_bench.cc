@@ -42,14 +42,19 @@ using Clock = std::chrono::steady_clock;
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
-int64_t RssKb() {
+// A field of /proc/self/status in kB ("VmRSS", "RssAnon", "RssFile").
+int64_t StatusKb(std::string_view field) {
   std::ifstream in("/proc/self/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
+    if (line.starts_with(field) && line.size() > field.size() && line[field.size()] == ':') {
+      return std::stoll(line.substr(field.size() + 1));
+    }
   }
   return 0;
 }
+
+int64_t RssKb() { return StatusKb("VmRSS"); }
 
 struct Pair {
   std::string source;  // plain text
@@ -719,8 +724,9 @@ int Startup(const std::string& db) {
   for (const auto& s : *stores) {
     index_bytes += static_cast<int64_t>(service.Stats(tm::kAnyTenant, s.record.id)->index_bytes);
   }
-  std::printf("startup_seconds=%f rss_kb=%ld index_bytes=%ld\n", secs, static_cast<long>(RssKb()),
-              static_cast<long>(index_bytes));
+  std::printf("startup_seconds=%f rss_kb=%ld index_bytes=%ld anon_kb=%ld file_kb=%ld\n", secs,
+              static_cast<long>(RssKb()), static_cast<long>(index_bytes),
+              static_cast<long>(StatusKb("RssAnon")), static_cast<long>(StatusKb("RssFile")));
   return 0;
 }
 

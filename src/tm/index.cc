@@ -12,8 +12,6 @@
 namespace verso::tm {
 namespace {
 
-constexpr uint32_t kNoSlot = 0xFFFFFFFFu;
-
 uint64_t ContextKeyHash(const storage::SegmentContext& c) {
   return c.key.empty() ? 0 : (StableHash64(c.key) | 1);
 }
@@ -69,7 +67,7 @@ PreparedSegment PrepareSegment(const storage::SegmentRecord& r) {
 
 StoreIndex StoreIndex::Compacted() const {
   std::vector<uint32_t> live;
-  live.reserve(slot_of_.size());
+  live.reserve(live_);
   for (uint32_t slot = 0; slot < ids_.size(); ++slot) {
     if (alive_[slot]) live.push_back(slot);
   }
@@ -91,7 +89,36 @@ StoreIndex StoreIndex::Compacted() const {
   });
   StoreIndex fresh;
   for (PreparedSegment& p : prepared) fresh.Insert(std::move(p));
+  fresh.ShrinkToFit();
   return fresh;
+}
+
+void StoreIndex::ShrinkToFit() {
+  for (auto& list : postings_) list.shrink_to_fit();
+  for (auto& list : target_postings_) list.shrink_to_fit();
+  postings_.shrink_to_fit();
+  target_postings_.shrink_to_fit();
+  ids_.shrink_to_fit();
+  alive_.shrink_to_fit();
+  lengths_.shrink_to_fit();
+  key_begin_.shrink_to_fit();
+  keys_.shrink_to_fit();
+  text_offsets_.shrink_to_fit();
+  text_.shrink_to_fit();
+  changed_at_.shrink_to_fit();
+  context_key_.shrink_to_fit();
+  context_around_.shrink_to_fit();
+  exact_next_.shrink_to_fit();
+  // The exact-match heads into the sorted table (the map's, newer, over the table's).
+  if (!exact_head_.empty()) {
+    std::vector<std::pair<uint64_t, uint32_t>> heads(exact_head_.begin(), exact_head_.end());
+    for (const auto& e : exact_sorted_) {
+      if (!exact_head_.contains(e.first)) heads.push_back(e);
+    }
+    std::sort(heads.begin(), heads.end());
+    exact_sorted_ = std::move(heads);
+    exact_head_ = {};
+  }
 }
 
 uint32_t StoreIndex::Intern(const std::string& key) {
@@ -153,17 +180,38 @@ void StoreIndex::Insert(PreparedSegment p) {
   changed_at_.push_back(absl::ToUnixMicros(p.changed_at));
   context_key_.push_back(p.context_key);
   context_around_.push_back(p.context_around);
-  auto [it, fresh] = exact_head_.try_emplace(p.key_hash, slot);
-  exact_next_.push_back(fresh ? kNoSlot : it->second);
-  it->second = slot;
-  slot_of_[p.id] = slot;
+  exact_next_.push_back(ExactHead(p.key_hash));
+  exact_head_[p.key_hash] = slot;
+  if (sorted_end_ == slot && (slot == 0 || p.id > ids_[slot - 1])) {
+    ++sorted_end_;
+  } else {
+    slot_of_[p.id] = slot;
+  }
+  ++live_;
+}
+
+uint32_t StoreIndex::ExactHead(uint64_t hash) const {
+  if (auto it = exact_head_.find(hash); it != exact_head_.end()) return it->second;
+  auto it = std::lower_bound(exact_sorted_.begin(), exact_sorted_.end(),
+                             std::pair<uint64_t, uint32_t>(hash, 0));
+  return it != exact_sorted_.end() && it->first == hash ? it->second : kNoSlot;
+}
+
+uint32_t StoreIndex::SlotOf(int64_t id) const {
+  if (auto it = slot_of_.find(id); it != slot_of_.end()) return it->second;
+  auto end = ids_.begin() + sorted_end_;
+  auto it = std::lower_bound(ids_.begin(), end, id);
+  if (it == end || *it != id) return kNoSlot;
+  const uint32_t slot = static_cast<uint32_t>(it - ids_.begin());
+  return alive_[slot] ? slot : kNoSlot;
 }
 
 bool StoreIndex::Remove(int64_t id) {
-  auto it = slot_of_.find(id);
-  if (it == slot_of_.end()) return false;
-  alive_[it->second] = 0;
-  slot_of_.erase(it);
+  const uint32_t slot = SlotOf(id);
+  if (slot == kNoSlot) return false;
+  alive_[slot] = 0;
+  if (slot >= sorted_end_) slot_of_.erase(id);
+  --live_;
   return true;
 }
 
@@ -263,9 +311,8 @@ class IndexSearch {
   }
 
   void Exact() {
-    auto it = index_.exact_head_.find(KeyHash(q_.keys));
-    if (it == index_.exact_head_.end()) return;
-    for (uint32_t slot = it->second; slot != kNoSlot; slot = index_.exact_next_[slot]) {
+    for (uint32_t slot = index_.ExactHead(KeyHash(q_.keys)); slot != StoreIndex::kNoSlot;
+         slot = index_.exact_next_[slot]) {
       if (!scratch_.FirstVisit(slot) || !index_.alive_[slot]) continue;
       ++stats_->exact;
       ++stats_->candidates;
@@ -610,7 +657,7 @@ StoreIndex::ConcordancePage StoreIndex::Concordance(std::string_view phrase,
 StoreIndex::Memory StoreIndex::MemoryUsage() const {
   Memory m;
   m.slots = ids_.size();
-  m.live = slot_of_.size();
+  m.live = live_;
   m.vocabulary = vocab_.size();
   size_t bytes = 0;
   for (const auto& list : postings_) {
@@ -629,7 +676,7 @@ StoreIndex::Memory StoreIndex::MemoryUsage() const {
            key_begin_.capacity() * 4 + keys_.capacity() * 4 + text_offsets_.capacity() * 8 +
            text_.capacity() + changed_at_.capacity() * 8 + context_key_.capacity() * 8 +
            context_around_.capacity() * 8 + exact_next_.capacity() * 4;
-  bytes += map_bytes(exact_head_, 12) + map_bytes(slot_of_, 12);
+  bytes += map_bytes(exact_head_, 16) + map_bytes(slot_of_, 16) + exact_sorted_.capacity() * 16;
   m.bytes = bytes;
   return m;
 }

@@ -3,6 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
 #include <random>
 
 #include "common/strings.h"
@@ -257,6 +261,109 @@ TEST(StoreIndexTest, CompactionDropsDeadSlotsAndKeepsResults) {
     lq.max_results = 5;
     ASSERT_EQ(Flatten(compact.Lookup(lq, nullptr)), Flatten(index.Lookup(lq, nullptr))) << query;
   }
+}
+
+// A bulk build grows every table by doubling; ShrinkToFit gives the slack back and changes no
+// answer, and the index takes inserts and removals after it as before.
+TEST(StoreIndexTest, ShrinkingToFitFreesMemoryAndChangesNoAnswer) {
+  std::mt19937 rng(9);
+  StoreIndex index, shrunk;
+  std::vector<storage::SegmentRecord> records;
+  for (int64_t id = 1; id <= 3000; ++id) {
+    records.push_back(Record(id, RandomText(rng, 1 + static_cast<int>(rng() % 10))));
+    records.back().target = RandomText(rng, 4);
+    records.back().context.key = id % 3 == 0 ? "ctx" : "";
+    index.Insert(PrepareSegment(records.back()));
+    shrunk.Insert(PrepareSegment(records.back()));
+  }
+  const size_t before = shrunk.MemoryUsage().bytes;
+  shrunk.ShrinkToFit();
+  EXPECT_LT(shrunk.MemoryUsage().bytes, before * 9 / 10);
+  EXPECT_EQ(shrunk.MemoryUsage().postings, index.MemoryUsage().postings);
+  for (int64_t id = 2; id <= 200; id += 2) {  // replaced after the shrink, in both
+    records[id - 1].source = Perturb(rng, records[id - 1].source);
+    index.Insert(PrepareSegment(records[id - 1]));
+    shrunk.Insert(PrepareSegment(records[id - 1]));
+  }
+  EXPECT_TRUE(shrunk.Remove(7));
+  EXPECT_TRUE(index.Remove(7));
+  for (int q = 0; q < 200; ++q) {
+    std::string query = q % 2 ? records[rng() % records.size()].source : RandomText(rng, 5);
+    LookupQuery lq;
+    lq.source = query;
+    lq.context.key = "ctx";
+    lq.max_results = 5;
+    ASSERT_EQ(Flatten(shrunk.Lookup(lq, nullptr)), Flatten(index.Lookup(lq, nullptr))) << query;
+  }
+  ConcordanceOptions o;
+  o.source = true;
+  o.target = true;
+  o.limit = 50;
+  const std::string phrase = records[10].target.substr(0, records[10].target.find(' '));
+  StoreIndex::ConcordancePage a = shrunk.Concordance(phrase, o), b = index.Concordance(phrase, o);
+  EXPECT_GT(a.hits.size(), 0u);
+  ASSERT_EQ(a.hits.size(), b.hits.size());
+  for (size_t i = 0; i < a.hits.size(); ++i) {
+    EXPECT_EQ(a.hits[i].segment_id, b.hits[i].segment_id);
+    EXPECT_EQ(a.hits[i].ranges, b.hits[i].ranges);
+  }
+}
+
+// Segment ids: those inserted in ascending order are found in the slots themselves, those out
+// of order (a replaced segment keeps its id, an id lower than the last) in a map; both answer
+// alike, after removals, and after a round trip through a snapshot's bytes.
+TEST(StoreIndexTest, SegmentIdsInAndOutOfOrderAreFoundAliveOrNot) {
+  std::mt19937 rng(11);
+  StoreIndex index;
+  std::map<int64_t, storage::SegmentRecord> live;
+  auto insert = [&](int64_t id) {
+    live[id] = Record(id, RandomText(rng, 1 + static_cast<int>(rng() % 8)));
+    index.Insert(PrepareSegment(live[id]));
+  };
+  for (int64_t id = 10; id <= 2000; id += 2) insert(id);  // ascending
+  EXPECT_EQ(index.size(), 996u);
+  index.ShrinkToFit();  // the exact-match heads move to their sorted table
+  insert(2002);
+  live[2004] = live[2002];  // the same source again: a chain from the map into the table
+  live[2004].id = 2004;
+  index.Insert(PrepareSegment(live[2004]));
+  for (int64_t id = 10; id <= 400; id += 10) insert(id);  // replaced: same ids, out of order
+  insert(5);                                              // new, lower than the last
+  insert(3001);                                           // new and higher, after the disorder
+  for (int64_t id : {12, 14, 3001, 5, 20, 1998}) {        // removed from both ranges
+    EXPECT_TRUE(index.Remove(id)) << id;
+    live.erase(id);
+  }
+  EXPECT_FALSE(index.Remove(12));
+  EXPECT_FALSE(index.Remove(11));
+  auto check = [&](const StoreIndex& x) {
+    EXPECT_EQ(x.size(), live.size());
+    EXPECT_EQ(x.dead_slots(), 40u + 6u);  // 40 replaced, 6 removed
+    for (int64_t id = 0; id <= 3002; ++id) {
+      ASSERT_EQ(x.Contains(id), live.contains(id)) << id;
+    }
+    for (const auto& [id, r] : live) {
+      if (id % 7 != 0) continue;
+      LookupQuery q;
+      q.source = r.source;
+      std::vector<Hit> hits = x.Lookup(q, nullptr);
+      ASSERT_FALSE(hits.empty());
+      EXPECT_EQ(Flatten(hits), Flatten(x.Scan(q, nullptr))) << r.source;
+    }
+  };
+  check(index);
+  char* buffer = nullptr;
+  size_t size = 0;
+  std::FILE* out = open_memstream(&buffer, &size);
+  ASSERT_TRUE(index.WriteTo(out).ok());
+  std::fclose(out);
+  std::vector<uint64_t> aligned(size / 8 + 1);  // ReadFrom wants 8-byte alignment
+  std::memcpy(aligned.data(), buffer, size);
+  std::free(buffer);
+  absl::StatusOr<StoreIndex> read = StoreIndex::ReadFrom(
+      reinterpret_cast<const char*>(aligned.data()), static_cast<uint64_t>(size));
+  ASSERT_TRUE(read.ok()) << read.status();
+  check(*read);
 }
 
 TEST(StoreIndexTest, ConcordanceFindsPhrasesWithHighlights) {

@@ -1,3 +1,4 @@
+#include <malloc.h>
 #include <algorithm>
 #include <filesystem>
 #include <map>
@@ -37,6 +38,8 @@ absl::Status ValidateLookupOptions(const LookupOptions& options) {
 constexpr size_t kIndexBatch = 8192;
 // Units one import writes after which the database's planner statistics are refreshed.
 constexpr int64_t kAnalyzeAfter = 10'000;
+// A store built from storage with this many segments gives the freed heap back (malloc_trim).
+constexpr size_t kTrimAfter = 100'000;
 
 absl::Status StoreNotFound(std::string_view id) {
   return absl::NotFoundError(StrCat("TM store ", id, " not found"));
@@ -386,6 +389,13 @@ absl::Status TmService::EnsureIndexed(Store* store) {
   }
   if (!from_snapshot) VERSO_RETURN_IF_ERROR(IndexFromStorage(store, 0, {}));
   absl::WriterMutexLock lock(&store->index_mu);
+  if (!from_snapshot) {
+    // Built one insert at a time: give the tables' slack back, and after a big store the freed
+    // memory (the build's batches, the tables' old copies) back to the system (a walk of the
+    // heap: not after every small store of a start-up).
+    store->index.ShrinkToFit();
+    if (store->index.size() >= kTrimAfter) malloc_trim(0);
+  }
   store->indexed = true;
   store->from_snapshot = from_snapshot;
   log::Info("tm.index.built", {{"store", store->record.id},

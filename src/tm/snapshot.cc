@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cerrno>
@@ -91,8 +92,13 @@ class SnapshotWriter {
     Vector(x.context_key_);
     Vector(x.context_around_);
     std::vector<uint64_t> exact;
-    exact.reserve(2 * x.exact_head_.size());
+    exact.reserve(2 * (x.exact_head_.size() + x.exact_sorted_.size()));
     for (const auto& [hash, slot] : x.exact_head_) {
+      exact.push_back(hash);
+      exact.push_back(slot);
+    }
+    for (const auto& [hash, slot] : x.exact_sorted_) {
+      if (x.exact_head_.contains(hash)) continue;  // the map's head is newer
       exact.push_back(hash);
       exact.push_back(slot);
     }
@@ -196,18 +202,22 @@ class SnapshotReader {
     }
     if (left_ != 0) return Fail("bytes after the end");
     if (exact.size() % 2 != 0) return Fail("exact matches: odd");
-    // The two hash maps (exact matches, id -> slot) fill on two threads.
+    // The exact-match heads sort into their table beside the checks (ids: a map to fill).
     bool exact_ok = true;
     std::thread exact_thread([&] {
-      x->exact_head_.reserve(exact.size() / 2);
+      x->exact_sorted_.reserve(exact.size() / 2);
       for (size_t i = 0; i < exact.size(); i += 2) {
         if (exact[i + 1] >= x->ids_.size()) exact_ok = false;
-        x->exact_head_.emplace(exact[i], static_cast<uint32_t>(exact[i + 1]));
+        x->exact_sorted_.emplace_back(exact[i], static_cast<uint32_t>(exact[i + 1]));
+      }
+      std::sort(x->exact_sorted_.begin(), x->exact_sorted_.end());
+      for (size_t i = 1; i < x->exact_sorted_.size(); ++i) {
+        if (x->exact_sorted_[i].first == x->exact_sorted_[i - 1].first) exact_ok = false;
       }
     });
     const bool checked = Check(*x);
     exact_thread.join();
-    return checked && (exact_ok || Fail("exact match slot out of range"));
+    return checked && (exact_ok || Fail("exact matches: a slot out of range or a key twice"));
   }
 
   // Every table the size the slots say; every slot, token and offset within its table.
@@ -253,11 +263,20 @@ class SnapshotReader {
     for (uint32_t next : x.exact_next_) {
       if (next != 0xFFFFFFFFu && next >= slots) return Fail("exact chain out of range");
     }
-    x.slot_of_.reserve(slots);
+    // Ids: the ascending range first (as Insert left it), then the map for the slots after it.
+    x.sorted_end_ = 0;
+    while (x.sorted_end_ < slots &&
+           (x.sorted_end_ == 0 || x.ids_[x.sorted_end_] > x.ids_[x.sorted_end_ - 1])) {
+      ++x.sorted_end_;
+    }
+    x.live_ = 0;
     for (uint64_t s = 0; s < slots; ++s) {
-      if (x.alive_[s] != 0 && !x.slot_of_.emplace(x.ids_[s], static_cast<uint32_t>(s)).second) {
-        return Fail("a segment in two live slots");
+      if (x.alive_[s] == 0) continue;
+      if (s >= x.sorted_end_) {
+        if (x.SlotOf(x.ids_[s]) != StoreIndex::kNoSlot) return Fail("a segment in two live slots");
+        x.slot_of_.emplace(x.ids_[s], static_cast<uint32_t>(s));
       }
+      ++x.live_;
     }
     return true;
   }
