@@ -438,8 +438,16 @@ class IndexSearch {
     hit.base = base;
     // Penalties only lower a score: if even the base would not make the top k, stop here.
     if (!CouldEnter(slot, base)) return;
-    if (!analyzed) candidate = Analyze(index_.Source(slot));
-    hit.penalties = ComputePenalties(q_, candidate);
+    if (analyzed) {
+      hit.penalties = ComputePenalties(q_, candidate);
+    } else {
+      // The candidates of one lookup often share their source (short strings such as "%s:" or
+      // "Cancel" are in a TM many times): its penalties are computed once.
+      const std::string_view source = index_.Source(slot);
+      auto [it, fresh] = penalties_.try_emplace(source);
+      if (fresh) it->second = ComputePenalties(q_, Analyze(source));
+      hit.penalties = it->second;
+    }
     hit.score = std::max(0, base - hit.penalties.total());
     if (hit.score == 100 && index_.ContextMatches(query_.context, slot)) {
       hit.score = 101;
@@ -457,6 +465,7 @@ class IndexSearch {
   int k_ = 1;
   std::vector<uint32_t> ids_;
   std::vector<Hit> top_;
+  absl::flat_hash_map<std::string_view, Penalties> penalties_;  // by candidate source
 };
 
 std::vector<Hit> StoreIndex::Lookup(const LookupQuery& query, LookupStats* stats) const {
