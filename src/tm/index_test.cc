@@ -123,6 +123,21 @@ std::vector<std::pair<int, int64_t>> Flatten(const std::vector<Hit>& hits) {
   return out;
 }
 
+// `queries` lookups (half a record's source, half random text; context "ctx") give the same top 5
+// from both indexes.
+void ExpectSameTop5(const StoreIndex& a, const StoreIndex& b,
+                    const std::vector<storage::SegmentRecord>& records, std::mt19937& rng,
+                    int queries) {
+  for (int q = 0; q < queries; ++q) {
+    std::string query = q % 2 ? records[rng() % records.size()].source : RandomText(rng, 5);
+    LookupQuery lq;
+    lq.source = query;
+    lq.context.key = "ctx";
+    lq.max_results = 5;
+    ASSERT_EQ(Flatten(a.Lookup(lq, nullptr)), Flatten(b.Lookup(lq, nullptr))) << query;
+  }
+}
+
 class IndexEquivalenceTest : public ::testing::TestWithParam<int> {};
 
 TEST_P(IndexEquivalenceTest, LookupEqualsScanEqualsOracle) {
@@ -253,14 +268,7 @@ TEST(StoreIndexTest, CompactionDropsDeadSlotsAndKeepsResults) {
   StoreIndex compact = index.Compacted();
   EXPECT_EQ(compact.dead_slots(), 0u);
   EXPECT_EQ(compact.size(), index.size());
-  for (int q = 0; q < 100; ++q) {
-    std::string query = q % 2 ? records[rng() % records.size()].source : RandomText(rng, 5);
-    LookupQuery lq;
-    lq.source = query;
-    lq.context.key = "ctx";
-    lq.max_results = 5;
-    ASSERT_EQ(Flatten(compact.Lookup(lq, nullptr)), Flatten(index.Lookup(lq, nullptr))) << query;
-  }
+  ExpectSameTop5(compact, index, records, rng, 100);
 }
 
 // A bulk build grows every table by doubling; ShrinkToFit gives the slack back and changes no
@@ -287,14 +295,7 @@ TEST(StoreIndexTest, ShrinkingToFitFreesMemoryAndChangesNoAnswer) {
   }
   EXPECT_TRUE(shrunk.Remove(7));
   EXPECT_TRUE(index.Remove(7));
-  for (int q = 0; q < 200; ++q) {
-    std::string query = q % 2 ? records[rng() % records.size()].source : RandomText(rng, 5);
-    LookupQuery lq;
-    lq.source = query;
-    lq.context.key = "ctx";
-    lq.max_results = 5;
-    ASSERT_EQ(Flatten(shrunk.Lookup(lq, nullptr)), Flatten(index.Lookup(lq, nullptr))) << query;
-  }
+  ExpectSameTop5(shrunk, index, records, rng, 200);
   ConcordanceOptions o;
   o.source = true;
   o.target = true;
