@@ -51,6 +51,22 @@ class TmServiceTest : public ::testing::Test {
     auto loaded = service_->Load(build_indexes);
     ASSERT_TRUE(loaded.ok()) << loaded.status();
   }
+  // Another process on the same database: its own service, its snapshots in `snapshots` ("":
+  // none), loaded (the indexes built when `build_indexes`).
+  struct Process {
+    std::unique_ptr<storage::Database> db;
+    std::unique_ptr<TmService> tm;
+  };
+  Process OpenProcess(const std::string& snapshots, bool build_indexes) {
+    auto db = storage::OpenSqlite(dir_ + "/verso.db", storage::SqliteOptions{});
+    EXPECT_TRUE(db.ok()) << db.status();
+    Process p{std::move(*db), nullptr};
+    p.tm = std::make_unique<TmService>(p.db.get(), &clock_, &ids_);
+    if (!snapshots.empty()) p.tm->EnableSnapshots(snapshots);
+    auto loaded = p.tm->Load(build_indexes);
+    EXPECT_TRUE(loaded.ok()) << loaded.status();
+    return p;
+  }
   int stores_ = 0;
   std::string NewStore(const std::string& tenant = "acme", const std::string& src = "en-US",
                        const std::string& tgt = "es-ES") {
@@ -864,11 +880,8 @@ TEST_F(TmServiceTest, ANewOwnerStartsFromTheSnapshotPlusTheChangesSince) {
   const std::string snapshots = dir_ + "/snapshots";
   // The old owner writes the snapshot...
   {
-    auto db = storage::OpenSqlite(dir_ + "/verso.db", storage::SqliteOptions{});
-    ASSERT_TRUE(db.ok());
-    TmService owner(db->get(), &clock_, &ids_);
-    owner.EnableSnapshots(snapshots);
-    ASSERT_TRUE(owner.Load().ok());
+    Process process = OpenProcess(snapshots, /*build_indexes=*/true);
+    TmService& owner = *process.tm;
     ASSERT_TRUE(owner.WriteSnapshot(store).ok());
     EXPECT_EQ(*owner.WriteSnapshots(absl::ZeroDuration()), 0);  // unchanged since
   }
@@ -880,13 +893,9 @@ TEST_F(TmServiceTest, ANewOwnerStartsFromTheSnapshotPlusTheChangesSince) {
   ASSERT_TRUE(service_->DeleteSegment("acme", store, added[9].id).ok());
 
   auto open_owner = [&](bool snapshots_on) {
-    auto db = storage::OpenSqlite(dir_ + "/verso.db", storage::SqliteOptions{});
-    EXPECT_TRUE(db.ok());
-    auto owner = std::make_unique<TmService>(db->get(), &clock_, &ids_);
-    if (snapshots_on) owner->EnableSnapshots(snapshots);
-    EXPECT_TRUE(owner->Load(/*build_indexes=*/false).ok());
-    EXPECT_TRUE(owner->Warm("acme", store).ok());
-    return std::make_pair(std::move(*db), std::move(owner));
+    Process p = OpenProcess(snapshots_on ? snapshots : "", /*build_indexes=*/false);
+    EXPECT_TRUE(p.tm->Warm("acme", store).ok());
+    return std::make_pair(std::move(p.db), std::move(p.tm));
   };
   auto [new_db, fresh] = open_owner(true);
   auto [rebuilt_db, rebuilt] = open_owner(false);
@@ -942,10 +951,8 @@ TEST_F(TmServiceTest, ANewOwnerStartsFromTheSnapshotPlusTheChangesSince) {
   const std::string other = NewStore();
   std::filesystem::copy_file(path, snapshots + "/" + other + ".snap");
   clock_.Advance(-absl::Hours(1));
-  auto db4 = storage::OpenSqlite(dir_ + "/verso.db", storage::SqliteOptions{});
-  TmService wrong(db4->get(), &clock_, &ids_);
-  wrong.EnableSnapshots(snapshots);
-  ASSERT_TRUE(wrong.Load(false).ok());
+  Process wrong_process = OpenProcess(snapshots, /*build_indexes=*/false);
+  TmService& wrong = *wrong_process.tm;
   ASSERT_TRUE(wrong.Warm("acme", other).ok());
   for (const auto& size : wrong.IndexSizes()) {
     if (size.store_id == other) {
@@ -972,11 +979,8 @@ TEST_F(TmServiceTest, AnUnchangedStoresSnapshotIsKeptYoungByItsHeaderAlone) {
     std::ifstream in(path, std::ios::binary);
     return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   };
-  auto db = storage::OpenSqlite(dir_ + "/verso.db", storage::SqliteOptions{});
-  ASSERT_TRUE(db.ok());
-  TmService owner(db->get(), &clock_, &ids_);
-  owner.EnableSnapshots(snapshots);
-  ASSERT_TRUE(owner.Load().ok());
+  Process process = OpenProcess(snapshots, /*build_indexes=*/true);
+  TmService& owner = *process.tm;
   ASSERT_TRUE(owner.WriteSnapshot(store).ok());
   const std::string first = read();
   const size_t eol = first.find('\n');
@@ -1000,10 +1004,8 @@ TEST_F(TmServiceTest, AnUnchangedStoresSnapshotIsKeptYoungByItsHeaderAlone) {
   // 36 minutes after the index was written (the limit is 30), 20 after the refresh.
   clock_.Advance(absl::Minutes(20));
   {
-    auto other_db = storage::OpenSqlite(dir_ + "/verso.db", storage::SqliteOptions{});
-    TmService other(other_db->get(), &clock_, &ids_);
-    other.EnableSnapshots(snapshots);
-    ASSERT_TRUE(other.Load(/*build_indexes=*/false).ok());
+    Process other_process = OpenProcess(snapshots, /*build_indexes=*/false);
+    TmService& other = *other_process.tm;
     auto warmed = other.Warm("acme", store);
     ASSERT_TRUE(warmed.ok()) << warmed.status();
     EXPECT_TRUE(warmed->from_snapshot);
