@@ -357,6 +357,93 @@ struct Options {
   std::string self;
 };
 
+// The store in a database an earlier run left (--reuse 1).
+std::string ExistingStore(const std::string& db) {
+  auto repo = storage::OpenSqlite(db, {});
+  return (*(*repo)->tm().ListStores("bench"))[0].id;
+}
+
+// A new database in `dir` with one store: the TMX imported as a user would. Returns its id.
+std::string ImportStore(const std::string& tmx, const std::string& dir, const std::string& db,
+                        SizeResult* res) {
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto repo = storage::OpenSqlite(db, {});
+  IdGenerator ids(verso::Clock::Real(), 1);
+  tm::TmService service(repo->get(), &verso::Clock::Real(), &ids);
+  (void)service.Load(false);
+  std::string store_id = service.CreateStore("bench", "gettext", "en", "es")->record.id;
+  auto report = service.ImportTmx("bench", store_id, tmx, {});
+  if (!report.ok()) {
+    std::cerr << report.status() << "\n";
+    std::exit(1);
+  }
+  res->import_seconds = absl::ToDoubleSeconds(report->write_time);
+  res->index_seconds = absl::ToDoubleSeconds(report->index_time);
+  res->import_tus_per_s = report->units / res->import_seconds;
+  std::cerr << "   imported " << report->inserted << " TUs in " << Fixed(res->import_seconds)
+            << " s, indexed in " << Fixed(res->index_seconds) << " s\n";
+  return store_id;
+}
+
+// Cold start in a fresh process (this program's `startup`): open the database, index every
+// store, report time and memory.
+void MeasureStartUp(const Options& o, const std::string& db, SizeResult* res) {
+  std::string cmd = o.self + " startup " + db;
+  FILE* p = popen(cmd.c_str(), "r");
+  char line[512] = {0};
+  if (p && fgets(line, sizeof(line), p)) {
+    std::sscanf(line, "startup_seconds=%lf rss_kb=%ld index_bytes=%ld", &res->startup_seconds,
+                &res->startup_rss_kb, &res->index_bytes);
+  }
+  if (p) pclose(p);
+}
+
+// PostgreSQL pg_trgm on the same segments and queries; recall against the scan's `best`.
+void MeasurePgTrgm(const Options& o, const std::vector<Pair>& tm, const std::vector<Query>& queries,
+                   const std::vector<tm::Analysis>& analyses, const std::vector<int>& best,
+                   SizeResult* res) {
+  Pg pg(o.pg);
+  if (!pg.ok()) {
+    res->pg_note = "pg_trgm: cannot connect: " + pg.error();
+  } else {
+    std::string table = "tm_" + std::to_string(res->size);
+    pg.Exec("CREATE EXTENSION IF NOT EXISTS pg_trgm");
+    pg.Exec("DROP TABLE IF EXISTS " + table);
+    pg.Exec("CREATE TABLE " + table + "(id int PRIMARY KEY, source text NOT NULL)");
+    auto t0 = Clock::now();
+    pg.Copy(table, tm);
+    pg.Exec("CREATE INDEX " + table + "_trgm ON " + table + " USING gin (source gin_trgm_ops)");
+    pg.Exec("ANALYZE " + table);
+    double build = Ms(Clock::now() - t0) / 1000;
+    pg.Exec("SET pg_trgm.similarity_threshold = 0.5");
+    // Warm the caches, as verso's index is warm.
+    for (size_t i = 0; i < 20 && i < queries.size(); ++i)
+      pg.Query(table, queries[queries.size() - 1 - i].text);
+    EngineResult pr{"pg_trgm (GIN)"};
+    std::vector<double> lat;
+    std::map<int, std::vector<double>> lat_by_type;
+    size_t m = std::min(o.pg_queries, queries.size());
+    for (size_t i = 0; i < m; ++i) {
+      auto q0 = Clock::now();
+      std::vector<std::string> rows = pg.Query(table, queries[i].text);
+      double ms = Ms(Clock::now() - q0);
+      lat.push_back(ms);
+      lat_by_type[queries[i].type].push_back(ms);
+      int b = 0;
+      for (const auto& row : rows) b = std::max(b, ReferenceScore(analyses[i], row));
+      pr.with_best += best[i] >= 50;
+      pr.found_best += best[i] >= 50 && b >= best[i];
+    }
+    pr.latency = Summarize(lat);
+    for (auto& [t, v] : lat_by_type) pr.by_type[t] = Summarize(v);
+    pr.queries = static_cast<int>(m);
+    res->pg_note = "pg_trgm: load + GIN index " + Fixed(build, 1) + " s; " + std::to_string(m) +
+                   " queries (the first of the same list); similarity_threshold 0.5, LIMIT 10";
+    res->engines.push_back(pr);
+  }
+}
+
 SizeResult RunSize(const Options& o, const Corpus& corpus, size_t n) {
   SizeResult res;
   res.size = n;
@@ -368,40 +455,9 @@ SizeResult RunSize(const Options& o, const Corpus& corpus, size_t n) {
   std::string dir = o.work + "/db-" + std::to_string(n);
   std::string db = dir + "/verso.db";
 
-  std::string store_id;
-  if (o.reuse && std::filesystem::exists(db)) {
-    auto repo = storage::OpenSqlite(db, {});
-    store_id = (*(*repo)->tm().ListStores("bench"))[0].id;
-  } else {
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-    auto repo = storage::OpenSqlite(db, {});
-    IdGenerator ids(verso::Clock::Real(), 1);
-    tm::TmService service(repo->get(), &verso::Clock::Real(), &ids);
-    (void)service.Load(false);
-    store_id = service.CreateStore("bench", "gettext", "en", "es")->record.id;
-    auto report = service.ImportTmx("bench", store_id, tmx, {});
-    if (!report.ok()) {
-      std::cerr << report.status() << "\n";
-      std::exit(1);
-    }
-    res.import_seconds = absl::ToDoubleSeconds(report->write_time);
-    res.index_seconds = absl::ToDoubleSeconds(report->index_time);
-    res.import_tus_per_s = report->units / res.import_seconds;
-    std::cerr << "   imported " << report->inserted << " TUs in " << Fixed(res.import_seconds)
-              << " s, indexed in " << Fixed(res.index_seconds) << " s\n";
-  }
-  // Cold start in a fresh process: open the database and index every store.
-  if (!o.reuse) {
-    std::string cmd = o.self + " startup " + db;
-    FILE* p = popen(cmd.c_str(), "r");
-    char line[512] = {0};
-    if (p && fgets(line, sizeof(line), p)) {
-      std::sscanf(line, "startup_seconds=%lf rss_kb=%ld index_bytes=%ld", &res.startup_seconds,
-                  &res.startup_rss_kb, &res.index_bytes);
-    }
-    if (p) pclose(p);
-  }
+  const std::string store_id =
+      o.reuse && std::filesystem::exists(db) ? ExistingStore(db) : ImportStore(tmx, dir, db, &res);
+  if (!o.reuse) MeasureStartUp(o, db, &res);
 
   auto repo = storage::OpenSqlite(db, {});
   IdGenerator ids(verso::Clock::Real(), 2);
@@ -508,47 +564,7 @@ SizeResult RunSize(const Options& o, const Corpus& corpus, size_t n) {
   res.engines.push_back(index);
   res.engines.push_back(scan);
 
-  if (!o.pg.empty()) {
-    Pg pg(o.pg);
-    if (!pg.ok()) {
-      res.pg_note = "pg_trgm: cannot connect: " + pg.error();
-    } else {
-      std::string table = "tm_" + std::to_string(n);
-      pg.Exec("CREATE EXTENSION IF NOT EXISTS pg_trgm");
-      pg.Exec("DROP TABLE IF EXISTS " + table);
-      pg.Exec("CREATE TABLE " + table + "(id int PRIMARY KEY, source text NOT NULL)");
-      auto t0 = Clock::now();
-      pg.Copy(table, tm);
-      pg.Exec("CREATE INDEX " + table + "_trgm ON " + table + " USING gin (source gin_trgm_ops)");
-      pg.Exec("ANALYZE " + table);
-      double build = Ms(Clock::now() - t0) / 1000;
-      pg.Exec("SET pg_trgm.similarity_threshold = 0.5");
-      // Warm the caches, as verso's index is warm.
-      for (size_t i = 0; i < 20 && i < queries.size(); ++i)
-        pg.Query(table, queries[queries.size() - 1 - i].text);
-      EngineResult pr{"pg_trgm (GIN)"};
-      lat.clear();
-      lat_by_type.clear();
-      size_t m = std::min(o.pg_queries, queries.size());
-      for (size_t i = 0; i < m; ++i) {
-        auto q0 = Clock::now();
-        std::vector<std::string> rows = pg.Query(table, queries[i].text);
-        double ms = Ms(Clock::now() - q0);
-        lat.push_back(ms);
-        lat_by_type[queries[i].type].push_back(ms);
-        int b = 0;
-        for (const auto& row : rows) b = std::max(b, ReferenceScore(analyses[i], row));
-        pr.with_best += best[i] >= 50;
-        pr.found_best += best[i] >= 50 && b >= best[i];
-      }
-      pr.latency = Summarize(lat);
-      for (auto& [t, v] : lat_by_type) pr.by_type[t] = Summarize(v);
-      pr.queries = static_cast<int>(m);
-      res.pg_note = "pg_trgm: load + GIN index " + Fixed(build, 1) + " s; " + std::to_string(m) +
-                    " queries (the first of the same list); similarity_threshold 0.5, LIMIT 10";
-      res.engines.push_back(pr);
-    }
-  }
+  if (!o.pg.empty()) MeasurePgTrgm(o, tm, queries, analyses, best, &res);
   return res;
 }
 
