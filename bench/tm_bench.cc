@@ -444,6 +444,23 @@ void MeasurePgTrgm(const Options& o, const std::vector<Pair>& tm, const std::vec
   }
 }
 
+// The 15 slowest queries of the index's run, with what the lookup visited (VERSO_BENCH_SLOWEST).
+void PrintSlowest(tm::TmService& service, const std::string& store_id,
+                  const std::vector<Query>& queries, const std::vector<std::string>& markup,
+                  const std::vector<tm::Analysis>& analyses, const std::vector<double>& lat,
+                  const std::vector<int>& best, const tm::LookupOptions& lo) {
+  std::vector<size_t> order(queries.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return lat[a] > lat[b]; });
+  for (size_t k = 0; k < 15 && k < order.size(); ++k) {
+    size_t i = order[k];
+    auto r = service.Lookup("bench", store_id, markup[i], lo);
+    std::cerr << "   slow " << Fixed(lat[i]) << " ms  type=" << queries[i].type
+              << " cand=" << r->candidates << " verified=" << r->verified << " best=" << best[i]
+              << " n=" << analyses[i].keys.size() << "  " << queries[i].text.substr(0, 100) << "\n";
+  }
+}
+
 SizeResult RunSize(const Options& o, const Corpus& corpus, size_t n) {
   SizeResult res;
   res.size = n;
@@ -525,17 +542,7 @@ SizeResult RunSize(const Options& o, const Corpus& corpus, size_t n) {
   index.latency = Summarize(lat);
   for (auto& [t, v] : lat_by_type) index.by_type[t] = Summarize(v);
   if (std::getenv("VERSO_BENCH_SLOWEST")) {
-    std::vector<size_t> order(queries.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return lat[a] > lat[b]; });
-    for (size_t k = 0; k < 15 && k < order.size(); ++k) {
-      size_t i = order[k];
-      auto r = service.Lookup("bench", store_id, markup[i], lo);
-      std::cerr << "   slow " << Fixed(lat[i]) << " ms  type=" << queries[i].type
-                << " cand=" << r->candidates << " verified=" << r->verified << " best=" << best[i]
-                << " n=" << analyses[i].keys.size() << "  " << queries[i].text.substr(0, 100)
-                << "\n";
-    }
+    PrintSlowest(service, store_id, queries, markup, analyses, lat, best, lo);
   }
   index.queries = static_cast<int>(queries.size());
   std::cerr << "   top-5 identical to the scan for " << identical_topk << "/" << queries.size()
