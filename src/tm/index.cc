@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "common/hash.h"
+#include "common/memory.h"
 #include "common/parallel.h"
 #include "text/text.h"
 
@@ -30,7 +31,10 @@ struct Scratch {
   TokenDistance distance;
 
   void Begin(size_t slots) {
-    if (stamps.size() < slots) stamps.resize(slots + slots / 4 + 1024, 0);
+    if (stamps.size() < slots) {
+      stamps.resize(slots + slots / 4 + 1024, 0);
+      AdviseHugePages(stamps.data(), stamps.size() * sizeof(uint32_t));
+    }
     if (++generation == 0) {
       std::fill(stamps.begin(), stamps.end(), 0);
       generation = 1;
@@ -121,6 +125,22 @@ void StoreIndex::ShrinkToFit() {
   }
 }
 
+size_t StoreIndex::AdviseHugePages() const {
+  auto advise = [](const auto& table) {
+    return verso::AdviseHugePages(table.data(), table.size() * sizeof(table[0]));
+  };
+  size_t bytes = advise(ids_) + advise(alive_) + advise(lengths_) + advise(key_begin_) +
+                 advise(keys_) + advise(text_offsets_) + advise(text_) + advise(changed_at_) +
+                 advise(context_key_) + advise(context_around_) + advise(exact_sorted_) +
+                 advise(exact_next_) + advise(postings_) + advise(target_postings_);
+  // A list this long is a common word's, read on many lookups.
+  constexpr size_t kLongList = size_t{2} << 20;
+  for (const auto& list : postings_) {
+    if (list.size() * sizeof(Posting) >= kLongList) bytes += advise(list);
+  }
+  return bytes;
+}
+
 uint32_t StoreIndex::Intern(const std::string& key) {
   auto [it, inserted] = vocab_.try_emplace(key, static_cast<uint32_t>(postings_.size()));
   if (inserted) postings_.emplace_back();
@@ -178,6 +198,7 @@ void StoreIndex::Insert(PreparedSegment p) {
   text_ += p.target;
   text_offsets_.push_back(text_.size());
   changed_at_.push_back(absl::ToUnixMicros(p.changed_at));
+  NoteTieOrder(slot);
   context_key_.push_back(p.context_key);
   context_around_.push_back(p.context_around);
   exact_next_.push_back(ExactHead(p.key_hash));
@@ -279,6 +300,7 @@ class IndexSearch {
 
   bool Better(const Hit& a, const Hit& b) const {
     if (a.score != b.score) return a.score > b.score;
+    if (index_.slots_in_tie_order_) return a.slot > b.slot;
     if (a.changed_at_micros != b.changed_at_micros) {
       return a.changed_at_micros > b.changed_at_micros;
     }
@@ -289,11 +311,15 @@ class IndexSearch {
   // heap full, it would have to beat the worst kept hit, ties included.
   bool CouldEnter(uint32_t slot, int max_score) const {
     if (static_cast<int>(top_.size()) < k_) return max_score >= query_.min_score;
+    const Hit& worst = top_.front();
+    if (max_score != worst.score) return max_score > worst.score;
+    // A tie: the date and id decide, or the slot when slots are in that order.
+    if (index_.slots_in_tie_order_) return slot > worst.slot;
     Hit best_case;
     best_case.score = max_score;
     best_case.segment_id = index_.ids_[slot];
     best_case.changed_at_micros = index_.changed_at_[slot];
-    return Better(best_case, top_.front());
+    return Better(best_case, worst);
   }
 
   // top_ is a heap with the worst hit at the front.
@@ -365,6 +391,8 @@ class IndexSearch {
     for (size_t i = 0; i < steps; ++i) {
       if (distinct[i].multiplicity > 1) repeats.push_back(i);
     }
+    // An index without dead slots (the usual case after a build) need not read alive_.
+    const bool any_dead = index_.dead_slots() != 0;
     int missing = 0;
     for (size_t i = 0; i < steps; ++i) {
       const Distinct& d = distinct[i];
@@ -377,8 +405,8 @@ class IndexSearch {
         // Newest first: on equal scores newer segments win, so visiting them first lets older
         // ties be rejected before their penalties are computed.
         const std::vector<StoreIndex::Posting>& list = index_.postings_[d.id];
-        for (auto it = list.rbegin(); it != list.rend(); ++it) {
-          const StoreIndex::Posting& e = *it;
+        for (size_t j = list.size(); j-- > 0;) {
+          const StoreIndex::Posting& e = list[j];
           ++stats_->postings;
           // A capped length is only a lower bound of the key length.
           const bool capped = e.length == StoreIndex::kCapped;
@@ -400,9 +428,12 @@ class IndexSearch {
           // Cheap bounds first; only survivors touch per-slot memory.
           const int overlap = capped ? std::min(bound, shared) : std::min({bound, shared, m});
           if (100 * overlap < Threshold() * l) continue;
-          if (!scratch_.FirstVisit(e.slot) || !index_.alive_[e.slot]) continue;
-          ++stats_->candidates;
+          // A slot that cannot enter now never can (the bar only rises), so it is not marked
+          // seen: met again at a later step (with a bound too low for it), it is only rejected
+          // again or verified exactly.
           if (!CouldEnter(e.slot, 100 * overlap / l)) continue;
+          if (!scratch_.FirstVisit(e.slot) || (any_dead && !index_.alive_[e.slot])) continue;
+          ++stats_->candidates;
           Consider(e.slot, overlap);
         }
       }
@@ -431,13 +462,9 @@ class IndexSearch {
       ++stats_->verified;
       base = BaseScore(n_, m, scratch_.distance.Distance(keys, m));
     }
-    if (base < Threshold()) return;
-    Hit hit;
-    hit.segment_id = index_.ids_[slot];
-    hit.changed_at_micros = index_.changed_at_[slot];
-    hit.base = base;
     // Penalties only lower a score: if even the base would not make the top k, stop here.
-    if (!CouldEnter(slot, base)) return;
+    if (base < Threshold() || !CouldEnter(slot, base)) return;
+    Hit hit;
     if (analyzed) {
       hit.penalties = ComputePenalties(q_, candidate);
     } else {
@@ -448,7 +475,13 @@ class IndexSearch {
       if (fresh) it->second = ComputePenalties(q_, Analyze(source));
       hit.penalties = it->second;
     }
+    hit.base = base;
     hit.score = std::max(0, base - hit.penalties.total());
+    // Below the minimum Offer drops it: the id and date (two more reads at random) are not needed.
+    if (hit.score < query_.min_score) return;
+    hit.segment_id = index_.ids_[slot];
+    hit.changed_at_micros = index_.changed_at_[slot];
+    hit.slot = slot;
     if (hit.score == 100 && index_.ContextMatches(query_.context, slot)) {
       hit.score = 101;
       hit.context_match = true;

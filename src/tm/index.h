@@ -54,6 +54,7 @@ struct Hit {
   Penalties penalties;
   bool context_match = false;
   int64_t changed_at_micros = 0;  // tie-break: newer first
+  uint32_t slot = 0;              // where it is in the index (the index's own use)
 };
 
 struct LookupQuery {
@@ -86,6 +87,8 @@ class StoreIndex {
 
   // Removed and replaced segments keep their slot (and postings) until the index is compacted.
   size_t dead_slots() const { return ids_.size() - live_; }
+  // Whether later slots win ties (see slots_in_tie_order_).
+  bool slots_in_tie_order() const { return slots_in_tie_order_; }
   bool NeedsCompaction() const { return dead_slots() > 10000 && dead_slots() > live_ / 4; }
   // A copy of this index with only the live segments, re-tokenized on every core.
   StoreIndex Compacted() const;
@@ -93,6 +96,9 @@ class StoreIndex {
   // table: a million inserts leave ~30 % of the index unused). For after a bulk build; the next
   // insert into a full table grows it again.
   void ShrinkToFit();
+  // Backs the tables a lookup reads at random with huge pages (common/memory.h), for a big
+  // index once built or read; returns the bytes that got them.
+  size_t AdviseHugePages() const;
 
   // Best matches, best first: score desc, then newer change date, then higher id.
   std::vector<Hit> Lookup(const LookupQuery& query, LookupStats* stats) const;
@@ -207,6 +213,17 @@ class StoreIndex {
   uint32_t sorted_end_ = 0;
   absl::flat_hash_map<int64_t, uint32_t> slot_of_;
   size_t live_ = 0;
+
+  // Whether every slot's (change date, id) is greater than the slot's before it (segments
+  // written through verso, or imported with one date or none): then a later slot wins every
+  // tie, and a lookup breaks ties by slot instead of reading two tables at random. A slot out
+  // of that order clears it until a compaction.
+  bool slots_in_tie_order_ = true;
+  void NoteTieOrder(uint32_t slot) {
+    if (slot == 0 || !slots_in_tie_order_) return;
+    const int64_t at = changed_at_[slot], before = changed_at_[slot - 1];
+    slots_in_tie_order_ = at > before || (at == before && ids_[slot] > ids_[slot - 1]);
+  }
 };
 
 }  // namespace verso::tm

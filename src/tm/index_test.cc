@@ -69,12 +69,15 @@ std::string Perturb(std::mt19937& rng, const std::string& text) {
   return out;
 }
 
-storage::SegmentRecord Record(int64_t id, const std::string& source) {
+// Dates out of id order (as in a TMX from elsewhere), or in it (as verso writes them): the index
+// breaks ties differently in the two cases.
+storage::SegmentRecord Record(int64_t id, const std::string& source, bool dates_in_order = false) {
   storage::SegmentRecord r;
   r.id = id;
   r.source = source;
   r.target = "t" + std::to_string(id);
-  r.changed_at = absl::FromUnixSeconds(1'700'000'000 + (id % 7));  // ties on purpose
+  // Ties on purpose.
+  r.changed_at = absl::FromUnixSeconds(1'700'000'000 + (dates_in_order ? id / 5 : id % 7));
   return r;
 }
 
@@ -138,10 +141,29 @@ void ExpectSameTop5(const StoreIndex& a, const StoreIndex& b,
   }
 }
 
+// `index` written as a snapshot and read back.
+absl::StatusOr<StoreIndex> RoundTrip(const StoreIndex& index) {
+  char* buffer = nullptr;
+  size_t size = 0;
+  std::FILE* out = open_memstream(&buffer, &size);
+  const absl::Status written = index.WriteTo(out);
+  std::fclose(out);
+  if (!written.ok()) {
+    std::free(buffer);
+    return written;
+  }
+  std::vector<uint64_t> aligned(size / 8 + 1);  // ReadFrom wants 8-byte alignment
+  std::memcpy(aligned.data(), buffer, size);
+  std::free(buffer);
+  return StoreIndex::ReadFrom(reinterpret_cast<const char*>(aligned.data()),
+                              static_cast<uint64_t>(size));
+}
+
 class IndexEquivalenceTest : public ::testing::TestWithParam<int> {};
 
 TEST_P(IndexEquivalenceTest, LookupEqualsScanEqualsOracle) {
   std::mt19937 rng(GetParam());
+  const bool dates_in_order = GetParam() > 3;
   std::vector<storage::SegmentRecord> records;
   std::vector<std::string> bases;
   int64_t id = 1;
@@ -152,13 +174,14 @@ TEST_P(IndexEquivalenceTest, LookupEqualsScanEqualsOracle) {
                             : 1 + static_cast<int>(rng() % 14);
     std::string base = RandomText(rng, len);
     bases.push_back(base);
-    records.push_back(Record(id++, base));
-    for (int v = 0; v < 3; ++v) records.push_back(Record(id++, Perturb(rng, base)));
+    records.push_back(Record(id++, base, dates_in_order));
+    for (int v = 0; v < 3; ++v) records.push_back(Record(id++, Perturb(rng, base), dates_in_order));
   }
-  records.push_back(Record(id++, records[5].source));  // a duplicate source
-  records.push_back(Record(id++, "..."));
+  records.push_back(Record(id++, records[5].source, dates_in_order));  // a duplicate source
+  records.push_back(Record(id++, "...", dates_in_order));
   StoreIndex index;
   for (const auto& r : records) index.Insert(PrepareSegment(r));
+  ASSERT_EQ(index.slots_in_tie_order(), dates_in_order);
   // Deleted segments must never come back.
   for (int64_t gone : {2, 3, 50, 51}) ASSERT_TRUE(index.Remove(gone));
   std::vector<storage::SegmentRecord> live;
@@ -204,7 +227,8 @@ TEST_P(IndexEquivalenceTest, LookupEqualsScanEqualsOracle) {
   EXPECT_EQ(checked, 250 * 6);
 }
 
-INSTANTIATE_TEST_SUITE_P(Seeds, IndexEquivalenceTest, ::testing::Values(1, 2, 3));
+// Seeds 1-3: dates out of slot order; 4-5: in it (ties broken by slot).
+INSTANTIATE_TEST_SUITE_P(Seeds, IndexEquivalenceTest, ::testing::Values(1, 2, 3, 4, 5));
 
 TEST(StoreIndexTest, ExactFuzzyAndContextMatches) {
   StoreIndex index;
@@ -353,18 +377,32 @@ TEST(StoreIndexTest, SegmentIdsInAndOutOfOrderAreFoundAliveOrNot) {
     }
   };
   check(index);
-  char* buffer = nullptr;
-  size_t size = 0;
-  std::FILE* out = open_memstream(&buffer, &size);
-  ASSERT_TRUE(index.WriteTo(out).ok());
-  std::fclose(out);
-  std::vector<uint64_t> aligned(size / 8 + 1);  // ReadFrom wants 8-byte alignment
-  std::memcpy(aligned.data(), buffer, size);
-  std::free(buffer);
-  absl::StatusOr<StoreIndex> read = StoreIndex::ReadFrom(
-      reinterpret_cast<const char*>(aligned.data()), static_cast<uint64_t>(size));
+  absl::StatusOr<StoreIndex> read = RoundTrip(index);
   ASSERT_TRUE(read.ok()) << read.status();
   check(*read);
+}
+
+TEST(StoreIndexTest, TiesFollowSlotsOnlyWhileDatesAndIdsAreInSlotOrder) {
+  std::mt19937 rng(12);
+  StoreIndex index;
+  for (int64_t id = 1; id <= 200; ++id) {
+    index.Insert(PrepareSegment(Record(id, RandomText(rng, 3), /*dates_in_order=*/true)));
+  }
+  EXPECT_TRUE(index.slots_in_tie_order());
+  absl::StatusOr<StoreIndex> read = RoundTrip(index);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_TRUE(read->slots_in_tie_order());
+  // A segment dated before the last one (a TMX unit with its own date) ends it...
+  storage::SegmentRecord older = Record(201, "an older unit", true);
+  older.changed_at -= absl::Hours(1);
+  index.Insert(PrepareSegment(older));
+  EXPECT_FALSE(index.slots_in_tie_order());
+  read = RoundTrip(index);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_FALSE(read->slots_in_tie_order());
+  // ... until a compaction no longer holds it.
+  ASSERT_TRUE(index.Remove(201));
+  EXPECT_TRUE(index.Compacted().slots_in_tie_order());
 }
 
 TEST(StoreIndexTest, ConcordanceFindsPhrasesWithHighlights) {

@@ -269,6 +269,8 @@ class SnapshotReader {
            (x.sorted_end_ == 0 || x.ids_[x.sorted_end_] > x.ids_[x.sorted_end_ - 1])) {
       ++x.sorted_end_;
     }
+    x.slots_in_tie_order_ = true;
+    for (uint32_t s = 1; s < slots; ++s) x.NoteTieOrder(s);
     x.live_ = 0;
     for (uint64_t s = 0; s < slots; ++s) {
       if (x.alive_[s] == 0) continue;
