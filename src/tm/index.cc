@@ -322,6 +322,16 @@ class IndexSearch {
     return Better(best_case, worst);
   }
 
+  // True when the top k is full, no slot reached through a posting with overlap bound `bound`
+  // can score above the worst kept hit, and ties go to later slots, of which `slot` is not one:
+  // then nothing from here on in a posting list (slot order, walked newest first) can enter.
+  bool OnlyTiesOlderThan(uint32_t slot, int bound) const {
+    if (!index_.slots_in_tie_order_ || static_cast<int>(top_.size()) < k_) return false;
+    const Hit& worst = top_.front();
+    // Its score is at most floor(100 * bound / n), the key being at least n tokens long.
+    return 100 * bound < (worst.score + 1) * n_ && slot < worst.slot;
+  }
+
   // top_ is a heap with the worst hit at the front.
   void Offer(const Hit& hit) {
     if (hit.score < query_.min_score) return;
@@ -407,6 +417,7 @@ class IndexSearch {
         const std::vector<StoreIndex::Posting>& list = index_.postings_[d.id];
         for (size_t j = list.size(); j-- > 0;) {
           const StoreIndex::Posting& e = list[j];
+          if (OnlyTiesOlderThan(e.slot, bound)) break;
           ++stats_->postings;
           // A capped length is only a lower bound of the key length.
           const bool capped = e.length == StoreIndex::kCapped;
