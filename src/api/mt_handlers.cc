@@ -463,7 +463,7 @@ absl::StatusOr<Response> Translate(const MtState& st, Request& req) {
   for (size_t i = 0; i < result->segments.size(); ++i) {
     const auto& seg = result->segments[i];
     Json sj = SegmentJson(seg, t.plain);
-    for (const char* k : {"qe", "qa", "terms"}) sj[k] = annotations[i][k];
+    for (const char* k : {"qe", "qa", "terms"}) sj[k] = std::move(annotations[i][k]);
     out.push_back(std::move(sj));
     (seg.origin == "tm" ? st.segments_tm : st.segments_mt)->Inc();
     if (seg.cached) st.segments_cached->Inc();
@@ -475,9 +475,12 @@ absl::StatusOr<Response> Translate(const MtState& st, Request& req) {
   st.Count(in.tenant, characters);
   std::vector<std::string> notes = result->notes;
   if (!result->level.notice.empty()) notes.push_back(result->level.notice);
-  return JsonResponse(
-      200,
-      Json{{"translations", out}, {"degradation", LevelJson(result->level)}, {"notes", notes}});
+  // Built by moves: an initializer list would copy every segment's tree once more.
+  Json body = Json::object();
+  body["translations"] = std::move(out);
+  body["degradation"] = LevelJson(result->level);
+  body["notes"] = std::move(notes);
+  return JsonResponse(200, body);
 }
 
 // Where TM lookups are answered, as /v1/status shows it (counts only: no node addresses).
