@@ -172,25 +172,26 @@ std::string AttachmentDisposition(std::string_view file_name) {
                 PercentEncode(file_name));
 }
 
-void Router::Add(Route route) { routes_.push_back(std::move(route)); }
+void Router::Add(Route route) {
+  std::vector<std::string> parts;
+  for (std::string_view part : Split(route.pattern, '/')) parts.emplace_back(part);
+  patterns_.push_back(std::move(parts));
+  routes_.push_back(std::move(route));
+}
 
 namespace {
 
-// Matches "/v1/tm/{store}" against "/v1/tm/tm_123", filling params.
-bool MatchPattern(std::string_view pattern, std::string_view path,
-                  std::map<std::string, std::string>* params) {
-  std::vector<std::string_view> p = Split(pattern, '/'), s = Split(path, '/');
-  if (p.size() != s.size()) return false;
-  std::map<std::string, std::string> found;
-  for (size_t i = 0; i < p.size(); ++i) {
-    if (p[i].size() > 2 && p[i].front() == '{' && p[i].back() == '}') {
-      if (s[i].empty()) return false;
-      found[std::string(p[i].substr(1, p[i].size() - 2))] = std::string(s[i]);
-    } else if (p[i] != s[i]) {
-      return false;
-    }
+bool IsParam(std::string_view part) {
+  return part.size() > 2 && part.front() == '{' && part.back() == '}';
+}
+
+// Whether a path split at '/' matches a pattern split the same way ("/v1/tm/{store}" and
+// "/v1/tm/tm_123"): every literal part equal, every {param} part non-empty.
+bool Matches(const std::vector<std::string>& pattern, const std::vector<std::string_view>& path) {
+  if (pattern.size() != path.size()) return false;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (IsParam(pattern[i]) ? path[i].empty() : pattern[i] != path[i]) return false;
   }
-  *params = std::move(found);
   return true;
 }
 
@@ -198,17 +199,23 @@ bool MatchPattern(std::string_view pattern, std::string_view path,
 
 Router::Found Router::Find(std::string_view method, std::string_view path,
                            std::map<std::string, std::string>* params) const {
+  // The path is split once; the patterns were split when added (every request tries them all).
+  const std::vector<std::string_view> parts = Split(path, '/');
   Found found;
-  for (const Route& r : routes_) {
-    std::map<std::string, std::string> p;
-    if (!MatchPattern(r.pattern, path, &p)) continue;
-    if (r.method == method) {
-      found.route = &r;
-      found.allowed.clear();
-      *params = std::move(p);
-      return found;
+  for (size_t r = 0; r < routes_.size(); ++r) {
+    if (!Matches(patterns_[r], parts)) continue;
+    if (routes_[r].method != method) {
+      found.allowed.push_back(routes_[r].method);
+      continue;
     }
-    found.allowed.push_back(r.method);
+    found.route = &routes_[r];
+    found.allowed.clear();
+    params->clear();
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const std::string& part = patterns_[r][i];
+      if (IsParam(part)) (*params)[part.substr(1, part.size() - 2)] = std::string(parts[i]);
+    }
+    return found;
   }
   return found;
 }

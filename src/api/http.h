@@ -186,6 +186,7 @@ class Router {
 
  private:
   std::vector<Route> routes_;
+  std::vector<std::vector<std::string>> patterns_;  // routes_[i].pattern split at '/'
 };
 
 // "a=1&b=x%20y" (a query string or a form body) -> {{"a","1"},{"b","x y"}}; nullopt for a
