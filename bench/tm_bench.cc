@@ -461,6 +461,35 @@ void PrintSlowest(tm::TmService& service, const std::string& store_id,
   }
 }
 
+// VERSO_BENCH_INDEX_ONLY=1: for comparing two builds quickly, index lookups only, five passes,
+// no scan and no recall.
+void MeasureIndexOnly(tm::TmService& service, const std::string& store_id,
+                      const std::vector<Query>& queries, const std::vector<std::string>& markup,
+                      const std::vector<tm::Analysis>& analyses, const tm::LookupOptions& lo) {
+  // The machine's speed moves by tens of percent from minute to minute: each query's fastest
+  // of the passes ("best") is what compares builds.
+  std::vector<double> pass_lat, fastest(queries.size(), 1e9);
+  for (int pass = 1; pass <= 5; ++pass) {
+    pass_lat.clear();
+    for (size_t i = 0; i < queries.size(); ++i) {
+      auto t0 = Clock::now();
+      (void)service.Lookup("bench", store_id, markup[i], lo);
+      pass_lat.push_back(Ms(Clock::now() - t0));
+      fastest[i] = std::min(fastest[i], pass_lat.back());
+    }
+    const Percentiles p = Summarize(pass_lat);
+    std::cerr << "   pass " << pass << ": p50 " << Fixed(p.p50) << " ms  p99 " << Fixed(p.p99)
+              << " ms  max " << Fixed(p.max) << " ms  mean " << Fixed(p.mean) << " ms\n";
+  }
+  const Percentiles best = Summarize(fastest);
+  std::cerr << "   best:   p50 " << Fixed(best.p50) << " ms  p99 " << Fixed(best.p99) << " ms  max "
+            << Fixed(best.max) << " ms  mean " << Fixed(best.mean) << " ms\n";
+  if (std::getenv("VERSO_BENCH_SLOWEST")) {
+    PrintSlowest(service, store_id, queries, markup, analyses, fastest,
+                 std::vector<int>(queries.size(), -1), lo);
+  }
+}
+
 SizeResult RunSize(const Options& o, const Corpus& corpus, size_t n) {
   SizeResult res;
   res.size = n;
@@ -508,29 +537,7 @@ SizeResult RunSize(const Options& o, const Corpus& corpus, size_t n) {
     std::exit(0);
   }
   if (std::getenv("VERSO_BENCH_INDEX_ONLY")) {
-    // For comparing two builds quickly: index lookups only, five passes, no scan, no recall.
-    // The machine's speed moves by tens of percent from minute to minute: each query's fastest
-    // of the passes ("best") is what compares builds.
-    std::vector<double> pass_lat, fastest(queries.size(), 1e9);
-    for (int pass = 1; pass <= 5; ++pass) {
-      pass_lat.clear();
-      for (size_t i = 0; i < queries.size(); ++i) {
-        auto t0 = Clock::now();
-        (void)service.Lookup("bench", store_id, markup[i], lo);
-        pass_lat.push_back(Ms(Clock::now() - t0));
-        fastest[i] = std::min(fastest[i], pass_lat.back());
-      }
-      const Percentiles p = Summarize(pass_lat);
-      std::cerr << "   pass " << pass << ": p50 " << Fixed(p.p50) << " ms  p99 " << Fixed(p.p99)
-                << " ms  max " << Fixed(p.max) << " ms  mean " << Fixed(p.mean) << " ms\n";
-    }
-    const Percentiles best = Summarize(fastest);
-    std::cerr << "   best:   p50 " << Fixed(best.p50) << " ms  p99 " << Fixed(best.p99)
-              << " ms  max " << Fixed(best.max) << " ms  mean " << Fixed(best.mean) << " ms\n";
-    if (std::getenv("VERSO_BENCH_SLOWEST")) {
-      PrintSlowest(service, store_id, queries, markup, analyses, fastest,
-                   std::vector<int>(queries.size(), -1), lo);
-    }
+    MeasureIndexOnly(service, store_id, queries, markup, analyses, lo);
     std::exit(0);
   }
   for (size_t i = 0; i < queries.size(); ++i) {
