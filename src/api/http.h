@@ -22,6 +22,10 @@
 #include "qe/qe.h"
 #include "resilience/resilience.h"
 
+namespace verso::mt {
+struct SegmentResult;
+}  // namespace verso::mt
+
 namespace verso::api {
 
 struct Request {
@@ -226,6 +230,11 @@ void AddMtRoutes(Router* router, const Services& services);
 absl::StatusOr<std::string> LanguageTag(std::string_view field, const std::string& code);
 // The degradation level as answers carry it: {"level", "name", "message"}.
 Json LevelJson(const resilience::LevelInfo& level);
+// One segment of a /v1/translate answer: the translation and where it came from, with its
+// review's members (ReviewMembers: "qa", "qe" and "terms", which sort between "origin" and
+// "text"), keys in order as nlohmann writes them. `plain`: the text as plain text.
+void WriteTranslation(JsonWriter& w, const mt::SegmentResult& segment, bool plain,
+                      std::string_view review);
 
 // Glossaries, /v1/qe and /v1/qa/check (quality_handlers.cc).
 void AddQualityRoutes(Router* router, const Services& services);
@@ -238,31 +247,37 @@ struct QualityRequest : qe::ReviewOptions {
 using SegmentToAnnotate = qe::ReviewSegment;
 // A review as answers carry it: {"qa": [...], "terms": [...], "qe": {...} or null}.
 Json ReviewJson(const qe::Review& review, double threshold);
-// Reviews /v1/translate made (ReviewJson), so that a cached translation is not reviewed again
-// on every hit. Keyed by everything a review depends on: the request's options (QA options,
-// threshold, scoring), the segment (source, translation, origin, engine, unknown words), the
-// degradation level and the glossary's version (GlossaryService::Version). Reviews that depend
-// on more are not kept: against a TM store (its content), with a round trip (an engine's
-// answer) or with a provisional score. Bounded in bytes (LRU); thread-safe.
+// Reviews /v1/translate made, kept as the JSON text of their members (ReviewMembers), so that a
+// cached translation is neither reviewed nor serialized again on every hit. Keyed by everything
+// a review depends on: the request's options (QA options, threshold, scoring), the segment
+// (source, translation, origin, engine, unknown words), the degradation level and the
+// glossary's version (GlossaryService::Version). Reviews that depend on more are not kept:
+// against a TM store (its content), with a round trip (an engine's answer) or with a
+// provisional score. Bounded in bytes (LRU); thread-safe.
 class ReviewCache {
  public:
   ReviewCache(size_t max_bytes, const Clock* clock);
   ~ReviewCache();
 
  private:
-  friend absl::StatusOr<std::vector<Json>> AnnotateSegments(const Services&, const QualityRequest&,
-                                                            const std::vector<SegmentToAnnotate>&,
-                                                            ReviewCache*, bool);
+  friend absl::StatusOr<std::vector<std::shared_ptr<const std::string>>> ReviewMembers(
+      const Services&, const QualityRequest&, const std::vector<SegmentToAnnotate>&, ReviewCache*,
+      bool);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-// One JSON object per segment (ReviewJson), reviewed by qe::Reviewer, or taken from `cache`
-// (may be null). `nonblocking` (an I/O thread): only from the cache, else WouldBlock.
+// One JSON object per segment (ReviewJson), reviewed by qe::Reviewer.
 absl::StatusOr<std::vector<Json>> AnnotateSegments(const Services& services,
                                                    const QualityRequest& request,
-                                                   const std::vector<SegmentToAnnotate>& segments,
-                                                   ReviewCache* cache = nullptr,
-                                                   bool nonblocking = false);
+                                                   const std::vector<SegmentToAnnotate>& segments);
+// The same reviews as the members of each segment's ReviewJson object in JSON text
+// ("qa":[...],"qe":{...},"terms":[...], keys in order, no braces), taken from `cache` (may be
+// null) where it holds them. `nonblocking` (an I/O thread): only from the cache, else
+// WouldBlock.
+using ReviewText = std::shared_ptr<const std::string>;
+absl::StatusOr<std::vector<ReviewText>> ReviewMembers(
+    const Services& services, const QualityRequest& request,
+    const std::vector<SegmentToAnnotate>& segments, ReviewCache* cache, bool nonblocking);
 // QA options of a request: the stored profile "qa_profile" names (if any), plus the request's
 // "disabled_checks" (may be null); its "max_length" (> 0) wins over the profile's. Errors name
 // the field; an unknown profile is NotFound.

@@ -63,7 +63,24 @@ JsonWriter& JsonWriter::Key(std::string_view key) {
 }
 JsonWriter& JsonWriter::String(std::string_view value) {
   Comma();
-  out_->append(JsonQuote(value));
+  // Texts are checked for UTF-8 where they come in; a bad byte is still replaced, as DumpJson
+  // does, rather than written out as JSON that no client can read.
+  if (IsUtf8(value)) {
+    out_->append(JsonQuote(value));
+  } else {
+    out_->append(DumpJson(Json(std::string(value))));
+  }
+  return *this;
+}
+JsonWriter& JsonWriter::Raw(std::string_view json) {
+  Comma();
+  out_->append(json);
+  return *this;
+}
+JsonWriter& JsonWriter::Members(std::string_view members) {
+  if (members.empty()) return *this;
+  Comma();
+  out_->append(members);
   return *this;
 }
 JsonWriter& JsonWriter::Int(int64_t value) {

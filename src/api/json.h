@@ -41,6 +41,11 @@ class JsonWriter {
   JsonWriter& Bool(bool value);
   JsonWriter& Null();
   JsonWriter& Time(absl::Time t);  // RFC 3339, null for InfinitePast
+  // A value already in JSON text (one value, as DumpJson writes it).
+  JsonWriter& Raw(std::string_view json);
+  // Members of the open object already in JSON text ("a":1,"b":2, without braces); nothing
+  // for "". The caller keeps the keys in the order the object needs.
+  JsonWriter& Members(std::string_view members);
 
  private:
   void Comma();

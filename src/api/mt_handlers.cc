@@ -148,19 +148,6 @@ std::string MarkUnknown(std::string text, const std::vector<std::string>& unknow
   return text;
 }
 
-Json SegmentJson(const mt::SegmentResult& s, bool plain) {
-  Json j = {{"text", plain ? text::PlainText(s.text) : s.text}, {"origin", s.origin}};
-  if (s.origin == "tm") {
-    j["tm"] = {{"score", s.tm_score}, {"segment_id", s.tm_segment_id}};
-  } else {
-    j["engine"] = s.engine;
-    j["model"] = s.model;
-    j["cached"] = s.cached;
-    j["unknown_words"] = s.unknown_words;
-  }
-  return j;
-}
-
 // The engine names of a JSON array, each one configured.
 absl::StatusOr<std::vector<std::string>> EngineList(const Json& engines,
                                                     const std::vector<std::string>& known) {
@@ -267,6 +254,26 @@ Json LevelJson(const resilience::LevelInfo& level) {
   Json out{{"level", level.number}, {"name", level.name}, {"message", level.message}};
   if (!level.notice.empty()) out["notice"] = level.notice;
   return out;
+}
+
+void WriteTranslation(JsonWriter& w, const mt::SegmentResult& s, bool plain,
+                      std::string_view review) {
+  const bool tm = s.origin == "tm";
+  w.BeginObject();
+  if (!tm) {
+    w.Key("cached").Bool(s.cached).Key("engine").String(s.engine).Key("model").String(s.model);
+  }
+  w.Key("origin").String(s.origin).Members(review);
+  w.Key("text").String(plain ? text::PlainText(s.text) : s.text);
+  if (tm) {
+    w.Key("tm").BeginObject().Key("score").Int(s.tm_score);
+    w.Key("segment_id").Int(s.tm_segment_id).EndObject();
+  } else {
+    w.Key("unknown_words").BeginArray();
+    for (const std::string& word : s.unknown_words) w.String(word);
+    w.EndArray();
+  }
+  w.EndObject();
 }
 
 namespace {
@@ -457,30 +464,30 @@ absl::StatusOr<Response> Translate(const MtState& st, Request& req) {
         {in.texts[i], seg.text, seg.origin, seg.engine, seg.unknown_words, std::nullopt});
   }
   VERSO_ASSIGN_OR_RETURN(
-      std::vector<Json> annotations,
-      AnnotateSegments(st.services, t.quality, to_annotate, st.reviews.get(), req.nonblocking));
-  Json out = Json::array();
-  for (size_t i = 0; i < result->segments.size(); ++i) {
-    const auto& seg = result->segments[i];
-    Json sj = SegmentJson(seg, t.plain);
-    for (const char* k : {"qe", "qa", "terms"}) sj[k] = std::move(annotations[i][k]);
-    out.push_back(std::move(sj));
-    (seg.origin == "tm" ? st.segments_tm : st.segments_mt)->Inc();
-    if (seg.cached) st.segments_cached->Inc();
-  }
+      std::vector<ReviewText> reviews,
+      ReviewMembers(st.services, t.quality, to_annotate, st.reviews.get(), req.nonblocking));
   int64_t characters = 0;
   for (const auto& text : in.texts) {
     characters += static_cast<int64_t>(text::CodePointCount(text::PlainText(text)));
   }
   st.Count(in.tenant, characters);
-  std::vector<std::string> notes = result->notes;
-  if (!result->level.notice.empty()) notes.push_back(result->level.notice);
-  // Built by moves: an initializer list would copy every segment's tree once more.
-  Json body = Json::object();
-  body["translations"] = std::move(out);
-  body["degradation"] = LevelJson(result->level);
-  body["notes"] = std::move(notes);
-  return JsonResponse(200, body);
+  // Written out rather than built as a document: a cached review is spliced in as the text it
+  // was kept as. The keys are in order, as in every object nlohmann writes.
+  Response r;
+  JsonWriter w(&r.body);
+  w.BeginObject().Key("degradation").Raw(DumpJson(LevelJson(result->level)));
+  w.Key("notes").BeginArray();
+  for (const std::string& note : result->notes) w.String(note);
+  if (!result->level.notice.empty()) w.String(result->level.notice);
+  w.EndArray().Key("translations").BeginArray();
+  for (size_t i = 0; i < result->segments.size(); ++i) {
+    const auto& seg = result->segments[i];
+    WriteTranslation(w, seg, t.plain, *reviews[i]);
+    (seg.origin == "tm" ? st.segments_tm : st.segments_mt)->Inc();
+    if (seg.cached) st.segments_cached->Inc();
+  }
+  w.EndArray().EndObject();
+  return r;
 }
 
 // Where TM lookups are answered, as /v1/status shows it (counts only: no node addresses).

@@ -9,6 +9,7 @@
 #include "cache/cache.h"
 #include "common/clock.h"
 #include "common/file.h"
+#include "common/json.h"
 #include "common/names.h"
 #include "common/status.h"
 #include "common/strings.h"
@@ -123,10 +124,9 @@ absl::StatusOr<qa::Options> ParseQaOptions(const Services& s, const std::string&
 
 struct ReviewCache::Impl {
   Impl(size_t max_bytes, const Clock* clock)
-      : reviews(max_bytes, absl::Hours(24), clock, [](const std::shared_ptr<const Json>& j) {
-          return 3 * j->dump().size();  // nodes and strings: about three times the text
-        }) {}
-  cache::LruCache<std::shared_ptr<const Json>> reviews;
+      : reviews(max_bytes, absl::Hours(24), clock,
+                [](const ReviewText& t) { return sizeof(std::string) + t->capacity(); }) {}
+  cache::LruCache<ReviewText> reviews;
 };
 
 ReviewCache::ReviewCache(size_t max_bytes, const Clock* clock)
@@ -150,15 +150,31 @@ std::string ReviewKey(const QualityRequest& q, int64_t glossary_version, int lev
   return key;
 }
 
+// A review's object in JSON text without its braces: its members, keys in order.
+ReviewText MembersText(const Json& review) {
+  std::string text = DumpJson(review);
+  return std::make_shared<const std::string>(text.substr(1, text.size() - 2));
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<Json>> AnnotateSegments(const Services& s, const QualityRequest& q,
-                                                   const std::vector<SegmentToAnnotate>& segments,
-                                                   ReviewCache* cache, bool nonblocking) {
+                                                   const std::vector<SegmentToAnnotate>& segments) {
+  qe::Reviewer reviewer(s.qe, s.glossaries, s.tm, s.mt_router, s.degradation);
+  VERSO_ASSIGN_OR_RETURN(std::vector<qe::Review> reviews, reviewer.Run(q, segments));
+  std::vector<Json> out;
+  out.reserve(reviews.size());
+  for (const qe::Review& r : reviews) out.push_back(ReviewJson(r, q.threshold));
+  return out;
+}
+
+absl::StatusOr<std::vector<ReviewText>> ReviewMembers(
+    const Services& s, const QualityRequest& q, const std::vector<SegmentToAnnotate>& segments,
+    ReviewCache* cache, bool nonblocking) {
   auto level = [&] { return s.degradation != nullptr ? s.degradation->Current().number : 0; };
   if (cache != nullptr && (!q.tm_store.empty() || q.round_trip)) cache = nullptr;
   if (cache == nullptr && nonblocking) return WouldBlock("reviewing the translations");
-  std::vector<Json> out(segments.size());
+  std::vector<ReviewText> out(segments.size());
   std::vector<std::string> keys;
   std::vector<SegmentToAnnotate> missing;
   std::vector<size_t> missing_at;
@@ -173,7 +189,7 @@ absl::StatusOr<std::vector<Json>> AnnotateSegments(const Services& s, const Qual
     for (size_t i = 0; i < segments.size(); ++i) {
       keys.push_back(ReviewKey(q, version, level_before, segments[i]));
       if (auto hit = cache->impl_->reviews.Get(keys.back(), !nonblocking)) {
-        out[i] = **hit;
+        out[i] = std::move(*hit);
       } else if (nonblocking) {
         return WouldBlock("reviewing the translations");
       } else {
@@ -190,9 +206,9 @@ absl::StatusOr<std::vector<Json>> AnnotateSegments(const Services& s, const Qual
   const bool keep = cache != nullptr && level() == level_before;
   for (size_t k = 0; k < reviews.size(); ++k) {
     const size_t i = cache != nullptr ? missing_at[k] : k;
-    out[i] = ReviewJson(reviews[k], q.threshold);
+    out[i] = MembersText(ReviewJson(reviews[k], q.threshold));
     if (keep && !(reviews[k].qe.has_value() && reviews[k].qe->provisional)) {
-      cache->impl_->reviews.Put(keys[i], std::make_shared<const Json>(out[i]));
+      cache->impl_->reviews.Put(keys[i], out[i]);
     }
   }
   return out;
