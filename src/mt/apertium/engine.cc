@@ -400,18 +400,28 @@ class ModePool {
     uint64_t id;
     {
       absl::MutexLock lock(&mu_);
-      for (auto it = live_.begin(); it != live_.end();) {
-        if (!(*it)->Healthy()) {
-          // Killed while idle, or broken: replaced without costing a segment its retry.
-          dead.push_back(std::move(*it));
-          it = live_.erase(it);
-          continue;
+      while (true) {
+        for (auto it = live_.begin(); it != live_.end();) {
+          if (!(*it)->Healthy()) {
+            // Killed while idle, or broken: replaced without costing a segment its retry.
+            dead.push_back(std::move(*it));
+            it = live_.erase(it);
+            continue;
+          }
+          if ((*it)->id() > newer_than &&
+              (best == nullptr || (*it)->in_flight() < best->in_flight())) {
+            best = *it;
+          }
+          ++it;
         }
-        if ((*it)->id() > newer_than &&
-            (best == nullptr || (*it)->in_flight() < best->in_flight())) {
-          best = *it;
+        // Nothing to take while pipelines up to the limit are being started: wait for them.
+        // Callers that arrive together (a cold start, a burst) would otherwise each start one,
+        // and eight pipelines of twelve processes share two cores worse than one.
+        if (best != nullptr || starting_ == 0 ||
+            static_cast<int>(live_.size()) + starting_ < MaxPipelines()) {
+          break;
         }
-        ++it;
+        started_.Wait(&mu_);
       }
       bool grow = best == nullptr || (best->in_flight() > 0 &&
                                       static_cast<int>(live_.size()) + starting_ < MaxPipelines());
@@ -428,6 +438,7 @@ class ModePool {
     auto p = Pipeline::Start(plan, info_.name, id, options_->segment_timeout);
     absl::MutexLock lock(&mu_);
     --starting_;
+    started_.SignalAll();
     if (!p.ok()) {
       if (best != nullptr) return best;
       return Annotate(p.status(), StrCat("starting the apertium ", info_.name, " pipeline"));
@@ -480,6 +491,7 @@ class ModePool {
   absl::Mutex mu_;
   std::vector<std::shared_ptr<Pipeline>> live_ ABSL_GUARDED_BY(mu_);
   int starting_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::CondVar started_;  // signalled when a start ends (a pipeline more, or a failure)
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -305,6 +305,25 @@ std::vector<int> DescendantsRunning(const std::string& needle) {
   return pids;
 }
 
+// Callers that arrive together at a cold engine share the pipeline one of them starts: they do
+// not each start their own beyond the limit (before the fix, eight callers started eight).
+TEST(ApertiumEngineTest, CallersArrivingTogetherStartNoMorePipelinesThanTheLimit) {
+  auto engine = NewEngine(/*pipelines=*/1);
+  std::vector<std::thread> callers;
+  std::vector<absl::StatusOr<Translation>> got(8, absl::UnknownError("not run"));
+  for (int i = 0; i < 8; ++i) {
+    callers.emplace_back(
+        [&, i] { got[i] = TranslateOne(*engine, "en", "es", "The house is red."); });
+  }
+  for (auto& t : callers) t.join();
+  for (const auto& t : got) {
+    ASSERT_TRUE(t.ok()) << t.status();
+    EXPECT_EQ(t->text, "La casa es roja.");
+  }
+  // One morphological analyser per pipeline.
+  EXPECT_EQ(DescendantsRunning("eng-spa.automorf.bin").size(), 1u);
+}
+
 // Workers translate FLORES lines (round and round) while pipeline processes are killed, until
 // a dozen kills have landed and every line was translated at least once: the number of kills
 // does not depend on how fast the machine is.
