@@ -447,10 +447,7 @@ class ModePool {
     return *p;
   }
 
-  int MaxPipelines() const {
-    if (options_->max_pipelines_per_pair > 0) return options_->max_pipelines_per_pair;
-    return std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2);
-  }
+  int MaxPipelines() const { return max_pipelines_; }
 
   // Takes a broken pipeline out of service.
   void Remove(const std::shared_ptr<Pipeline>& p) {
@@ -486,6 +483,12 @@ class ModePool {
 
   const ModeInfo info_;
   const ApertiumOptions* options_;
+  // Worked out once: hardware_concurrency() reads sysfs, and Pick runs for every segment.
+  const int max_pipelines_ = options_->max_pipelines_per_pair > 0
+                                 ? options_->max_pipelines_per_pair
+                                 : std::max(1,
+                                            static_cast<int>(std::thread::hardware_concurrency()) /
+                                                2);
   absl::Mutex plan_mu_;
   std::unique_ptr<Plan> plan_ ABSL_GUARDED_BY(plan_mu_);
   absl::Mutex mu_;
@@ -547,10 +550,21 @@ class ApertiumEngine : public Engine {
       size_t submitted = 0;
       auto submit_upto = [&](size_t upto) -> absl::Status {
         std::vector<std::pair<std::shared_ptr<Pipeline>, std::vector<std::shared_ptr<Job>>>> to;
+        // One pick per pipeline to avoid (0 on the first attempt) and call: nothing counts
+        // the segments of this call in flight before Submit, so every pick would be the same,
+        // and each one checks the health of every process of every pipeline.
+        std::vector<std::pair<uint64_t, std::shared_ptr<Pipeline>>> picked;
         for (; submitted < std::min(upto, todo.size()); ++submitted) {
           Segment* s = todo[submitted];
           uint64_t newer_than = s->pipeline != nullptr ? s->pipeline->id() : 0;
-          VERSO_ASSIGN_OR_RETURN(s->pipeline, pool->Pick(newer_than));
+          auto known = std::find_if(picked.begin(), picked.end(),
+                                    [&](const auto& p) { return p.first == newer_than; });
+          if (known != picked.end()) {
+            s->pipeline = known->second;
+          } else {
+            VERSO_ASSIGN_OR_RETURN(s->pipeline, pool->Pick(newer_than));
+            picked.emplace_back(newer_than, s->pipeline);
+          }
           s->job = std::make_shared<Job>();
           s->job->data = s->enc.stream;
           s->job->deadline = request.deadline;
