@@ -7,6 +7,7 @@
 #include "api/http.h"
 #include "common/json.h"
 #include "mt/translate.h"
+#include "qe/qe.h"
 #include "text/text.h"
 
 namespace verso::api {
@@ -95,6 +96,23 @@ TEST(TranslateAnswerTest, ABadByteFromAnEngineIsReplacedAsInADocument) {
   const std::string written = Written(s, false, SampleReview());
   EXPECT_EQ(written, AsDocument(s, false, SampleReview()));
   EXPECT_NE(written.find("caf\xef\xbf\xbd \xef\xbf\xbd ok"), std::string::npos) << written;
+}
+
+// WriteTranslation puts the review's members between "origin" and "text": every key ReviewJson
+// writes must sort there, scored or not.
+TEST(TranslateAnswerTest, EveryReviewKeySortsBetweenOriginAndText) {
+  qe::Review scored;
+  scored.qe.emplace();
+  scored.qe->features.push_back({"length_ratio", 0.5});
+  for (const qe::Review& r : {qe::Review{}, scored}) {
+    const Json review = ReviewJson(r, 80);
+    ASSERT_TRUE(review.is_object());
+    EXPECT_EQ(review.size(), 3u) << review;
+    for (const auto& [key, value] : review.items()) {
+      EXPECT_GT(key, "origin");
+      EXPECT_LT(key, "text");
+    }
+  }
 }
 
 TEST(TranslateAnswerTest, RawValuesAndMembersKeepTheCommas) {
