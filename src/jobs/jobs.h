@@ -427,6 +427,8 @@ class JobService {
   // "qa" and "terms"; the machine's score stays for the record).
   absl::StatusOr<qe::Review> CheckEdit(const storage::JobRecord& job, storage::JobSegmentRecord* s,
                                        const std::string& markup);
+  absl::Status ReviewTmMatches(const qe::ReviewOptions& options,
+                               std::vector<storage::JobSegmentRecord>& part);
   absl::Status ReviewChunk(const qe::ReviewOptions& options,
                            std::vector<storage::JobSegmentRecord>& part);
   // The job's end when no segment of any target is left open once `change` is applied, in which

@@ -206,6 +206,35 @@ TEST_F(JobsTest, SegmentsGoThroughTmMtAndReview) {
   EXPECT_EQ((*analysis)[0].total.segments, 5);
 }
 
+// A TM match is reviewed where the analysis takes it, and written once: after the analysis task
+// alone it is approved (or waits for a person when QA finds an error), its review recorded; the
+// review stage that follows has nothing of it left.
+TEST_F(JobsTest, TmMatchesAreReviewedByTheAnalysis) {
+  std::vector<storage::SegmentRecord> bad(1);
+  bad[0].source = "Close the 3 doors.";
+  bad[0].target = "Cierre las 4 puertas.";  // QA: the number differs
+  ASSERT_TRUE(tm_->AddSegments("acme", store_, bad, "ana").ok());
+  auto job = service_->Submit(
+      Segments({"The file was saved.", "The house is red.", "Close the 3 doors."}));
+  ASSERT_TRUE(job.ok()) << job.status();
+  auto ran = service_->RunOnce("w1");  // the analysis
+  ASSERT_TRUE(ran.ok() && *ran);
+  auto segs = service_->Segments("acme", job->job.id, "es", "");
+  ASSERT_TRUE(segs.ok()) << segs.status();
+  ASSERT_EQ(segs->size(), 3u);
+  EXPECT_EQ(storage::EnumName((*segs)[0].state), "approved");
+  EXPECT_NE((*segs)[0].review.find("\"qa\":[]"), std::string::npos) << (*segs)[0].review;
+  EXPECT_EQ(storage::EnumName((*segs)[1].state), "mt_pending");
+  EXPECT_EQ(storage::EnumName((*segs)[2].state), "awaiting");
+  EXPECT_NE((*segs)[2].review.find("\"check\":\"numbers\""), std::string::npos)
+      << (*segs)[2].review;
+  EXPECT_EQ(Drain(), 2);  // mt, review
+  segs = service_->Segments("acme", job->job.id, "es", "");
+  EXPECT_EQ(storage::EnumName((*segs)[0].state), "approved");
+  EXPECT_EQ(storage::EnumName((*segs)[1].origin), "mt");
+  EXPECT_EQ(storage::EnumName((*segs)[2].state), "awaiting");
+}
+
 // The workbench's edits: applied once per id, refused (nothing written) when made on a version
 // someone has changed since.
 TEST_F(JobsTest, EditsCarryAnIdAndTheVersionTheyWereMadeOn) {

@@ -173,6 +173,7 @@ absl::Status JobService::Analyse(const TaskRecord& task, const JobRecord& job,
                                  const std::string& worker) {
   const absl::Time started = clock_->MonotonicNow();
   const std::string store = TmStoreFor(job, task.target_lang);
+  const qe::ReviewOptions review = ReviewOptionsFor(job, task.target_lang);
   std::vector<JobSegmentRecord> last;
   VERSO_RETURN_IF_ERROR(Chunks(
       task, worker, SegmentState::kNew,
@@ -190,7 +191,7 @@ absl::Status JobService::Analyse(const TaskRecord& task, const JobRecord& job,
           }
           Pretranslate(&s);  // the same pass: one read and one write of each segment
         }
-        return absl::OkStatus();
+        return ReviewTmMatches(review, part);
       },
       &last));
   // Segments an earlier version analysed without pre-translating (its task interrupted) still
@@ -203,6 +204,25 @@ absl::Status JobService::Analyse(const TaskRecord& task, const JobRecord& job,
   }
   return Finish(task, worker, TaskKind::kAnalyse, started, std::move(last),
                 analysed_only ? TaskKind::kPretranslate : TaskKind::kMt, false);
+}
+
+// The TM's translations of `part` reviewed (QA, terms) where they were taken, so that they are
+// written once, reviewed, instead of again by the review stage: everything a TM match's review
+// depends on is known here (a match is approved unless QA finds an error; no QE threshold
+// applies to it).
+absl::Status JobService::ReviewTmMatches(const qe::ReviewOptions& options,
+                                         std::vector<JobSegmentRecord>& part) {
+  std::vector<JobSegmentRecord> matches;
+  std::vector<size_t> at;
+  for (size_t i = 0; i < part.size(); ++i) {
+    if (part[i].state != SegmentState::kTranslated) continue;
+    matches.push_back(std::move(part[i]));
+    at.push_back(i);
+  }
+  if (matches.empty()) return absl::OkStatus();
+  absl::Status s = ReviewChunk(options, matches);
+  for (size_t k = 0; k < at.size(); ++k) part[at[k]] = std::move(matches[k]);
+  return s;
 }
 
 void JobService::Pretranslate(JobSegmentRecord* s) {
