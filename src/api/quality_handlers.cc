@@ -153,7 +153,9 @@ std::string ReviewKey(const QualityRequest& q, int64_t glossary_version, int lev
 // A review's object in JSON text without its braces: its members, keys in order.
 ReviewText MembersText(const Json& review) {
   std::string text = DumpJson(review);
-  return std::make_shared<const std::string>(text.substr(1, text.size() - 2));
+  text.pop_back();
+  text.erase(0, 1);
+  return std::make_shared<const std::string>(std::move(text));
 }
 
 }  // namespace
