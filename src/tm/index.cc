@@ -23,27 +23,29 @@ uint64_t ContextAroundHash(const storage::SegmentContext& c) {
   return StableHash64(std::string_view(reinterpret_cast<const char*>(v), sizeof(v))) | 1;
 }
 
-// Per-thread scratch: a generation-stamped "seen" array over slots, so a lookup never clears
-// memory proportional to the store.
+// Per-thread scratch: a bit per slot for "seen in this lookup" (128 KB at a million slots, so
+// the walk's checks stay in cache) and the words a lookup set, cleared by the next one; a
+// lookup never clears memory proportional to the store.
 struct Scratch {
-  std::vector<uint32_t> stamps;
-  uint32_t generation = 0;
+  std::vector<uint64_t> seen;
+  std::vector<uint32_t> touched;  // words of `seen` with bits set
   TokenDistance distance;
 
   void Begin(size_t slots) {
-    if (stamps.size() < slots) {
-      stamps.resize(slots + slots / 4 + 1024, 0);
-      AdviseHugePages(stamps.data(), stamps.size() * sizeof(uint32_t));
-    }
-    if (++generation == 0) {
-      std::fill(stamps.begin(), stamps.end(), 0);
-      generation = 1;
+    for (uint32_t word : touched) seen[word] = 0;
+    touched.clear();
+    if (seen.size() * 64 < slots) {
+      const size_t words = (slots + slots / 4 + 1024) / 64 + 1;
+      seen.assign(words, 0);
     }
   }
   // True the first time `slot` is seen in this lookup.
   bool FirstVisit(uint32_t slot) {
-    if (stamps[slot] == generation) return false;
-    stamps[slot] = generation;
+    uint64_t& word = seen[slot >> 6];
+    const uint64_t bit = uint64_t{1} << (slot & 63);
+    if (word & bit) return false;
+    if (word == 0) touched.push_back(slot >> 6);
+    word |= bit;
     return true;
   }
 };
@@ -62,7 +64,7 @@ PreparedSegment PrepareSegment(const storage::SegmentRecord& r) {
   p.target = r.target;
   p.source_keys = MatchKey(r.source);
   p.target_keys = ConcordanceKey(r.target);
-  p.key_hash = KeyHash(p.source_keys);
+  p.key_hash = KeyHash(p.source_keys, p.source);
   p.context_key = ContextKeyHash(r.context);
   p.context_around = ContextAroundHash(r.context);
   p.changed_at = r.changed_at;
@@ -85,7 +87,7 @@ StoreIndex StoreIndex::Compacted() const {
       p.target = std::string(Target(slot));
       p.source_keys = MatchKey(p.source);
       p.target_keys = ConcordanceKey(p.target);
-      p.key_hash = KeyHash(p.source_keys);
+      p.key_hash = KeyHash(p.source_keys, p.source);
       p.context_key = context_key_[slot];
       p.context_around = context_around_[slot];
       p.changed_at = absl::FromUnixMicros(changed_at_[slot]);
@@ -97,7 +99,23 @@ StoreIndex StoreIndex::Compacted() const {
   return fresh;
 }
 
-void StoreIndex::ShrinkToFit() {
+void StoreIndex::ShrinkToFit(size_t runs_from) {
+  // Long lists into runs by key length (a list already in runs sorts stably: each run's
+  // postings, then those inserted since with higher slots, stay in slot order).
+  for (uint32_t token = 0; token < postings_.size(); ++token) {
+    std::vector<Posting>& list = postings_[token];
+    if (list.size() < runs_from) continue;
+    std::stable_sort(list.begin(), list.end(), [](const Posting& a, const Posting& b) {
+      return RunOf(a.length) < RunOf(b.length);
+    });
+    Runs& runs = runs_[token];
+    size_t at = 0;
+    for (int b = 0; b < kRuns; ++b) {
+      runs[b] = static_cast<uint32_t>(at);
+      while (at < list.size() && RunOf(list[at].length) == b) ++at;
+    }
+    runs[kRuns] = static_cast<uint32_t>(list.size());
+  }
   for (auto& list : postings_) list.shrink_to_fit();
   for (auto& list : target_postings_) list.shrink_to_fit();
   postings_.shrink_to_fit();
@@ -347,8 +365,8 @@ class IndexSearch {
   }
 
   void Exact() {
-    for (uint32_t slot = index_.ExactHead(KeyHash(q_.keys)); slot != StoreIndex::kNoSlot;
-         slot = index_.exact_next_[slot]) {
+    for (uint32_t slot = index_.ExactHead(KeyHash(q_.keys, query_.source));
+         slot != StoreIndex::kNoSlot; slot = index_.exact_next_[slot]) {
       if (!scratch_.FirstVisit(slot) || !index_.alive_[slot]) continue;
       ++stats_->exact;
       ++stats_->candidates;
@@ -357,12 +375,7 @@ class IndexSearch {
   }
 
   void Fuzzy() {
-    struct Distinct {
-      uint32_t id;
-      int multiplicity;
-      size_t postings;
-    };
-    std::vector<Distinct> distinct;
+    std::vector<Distinct>& distinct = distinct_;
     for (uint32_t id : ids_) {
       auto it = std::find_if(distinct.begin(), distinct.end(),
                              [id](const Distinct& d) { return d.id == id; });
@@ -397,58 +410,104 @@ class IndexSearch {
         if (++count[bit] > 15) planes_exact = false;
       }
     }
-    std::vector<size_t> repeats;  // steps whose token the query holds more than once
+    planes_exact_ = planes_exact;
     for (size_t i = 0; i < steps; ++i) {
-      if (distinct[i].multiplicity > 1) repeats.push_back(i);
+      if (distinct[i].multiplicity > 1) repeats_.push_back(i);
     }
     // An index without dead slots (the usual case after a build) need not read alive_.
-    const bool any_dead = index_.dead_slots() != 0;
+    any_dead_ = index_.dead_slots() != 0;
     int missing = 0;
     for (size_t i = 0; i < steps; ++i) {
       const Distinct& d = distinct[i];
       // A slot first reached now lacks every token before d: its overlap is at most n - missing,
       // and its key is at least as long as the query's.
       if (100 * (n_ - missing) < Threshold() * n_) break;
-      if (d.postings > 0) {
-        const int bound = n_ - missing;
-        const std::array<uint64_t, 4>& p = singles[i];
-        // Newest first: on equal scores newer segments win, so visiting them first lets older
-        // ties be rejected before their penalties are computed.
-        const std::vector<StoreIndex::Posting>& list = index_.postings_[d.id];
-        for (size_t j = list.size(); j-- > 0;) {
-          const StoreIndex::Posting& e = list[j];
-          if (OnlyTiesOlderThan(e.slot, bound)) break;
-          ++stats_->postings;
-          // A capped length is only a lower bound of the key length.
-          const bool capped = e.length == StoreIndex::kCapped;
-          const int m = capped ? std::max(n_, StoreIndex::kCapped) : static_cast<int>(e.length);
-          const int l = std::max(n_, m);
-          int shared = bound;
-          if (planes_exact) {
-            shared = (e.count == StoreIndex::kCapped ? d.multiplicity
-                                                     : std::min<int>(d.multiplicity, e.count)) +
-                     std::popcount(e.signature & p[0]) + 2 * std::popcount(e.signature & p[1]) +
-                     4 * std::popcount(e.signature & p[2]) + 8 * std::popcount(e.signature & p[3]);
-            for (size_t j : repeats) {
-              if (j > i && (e.signature & StoreIndex::TokenBit(distinct[j].id)) &&
-                  (e.repeated & StoreIndex::RepeatBit(distinct[j].id))) {
-                shared += distinct[j].multiplicity - 1;
-              }
-            }
+      if (d.postings > 0) Walk(i, n_ - missing, singles[i]);
+      missing += d.multiplicity;
+    }
+  }
+
+  // Walks the postings of step `step`'s token: a slot first reached here has overlap at most
+  // `bound`, and `p` counts the later steps' tokens by signature bit. A list in runs by key
+  // length is walked run by run, the runs nearest the query's length first, skipping a run
+  // whose lengths cannot reach the threshold.
+  void Walk(size_t step, int bound, const std::array<uint64_t, 4>& p) {
+    const Distinct& d = distinct_[step];
+    const std::vector<StoreIndex::Posting>& list = index_.postings_[d.id];
+    auto runs = index_.runs_.find(d.id);
+    if (runs == index_.runs_.end()) {
+      WalkRange(step, bound, p, list.data(), list.size());
+      return;
+    }
+    const StoreIndex::Runs& r = runs->second;
+    // The postings inserted since the runs were made are the newest.
+    WalkRange(step, bound, p, list.data() + r[StoreIndex::kRuns],
+              list.size() - r[StoreIndex::kRuns]);
+    for (int b : RunOrder()) {
+      if (r[b] == r[b + 1]) continue;
+      // The best a run can do: the length nearest the query's (overlap <= min(bound, m), key
+      // at least max(n, m) long). The last run's lengths are capped, so unbounded above.
+      const int high = b + 1 == StoreIndex::kRuns ? std::max(n_, StoreIndex::kCapped)
+                                                  : StoreIndex::kRunLow[b + 1] - 1;
+      const int m = std::clamp(n_, StoreIndex::kRunLow[b], high);
+      if (100 * std::min(bound, m) < Threshold() * std::max(n_, m)) continue;
+      WalkRange(step, bound, p, list.data() + r[b], r[b + 1] - r[b]);
+    }
+  }
+
+  // The runs in order of how near their lengths are to the query's.
+  const std::array<int, StoreIndex::kRuns>& RunOrder() {
+    if (run_order_[0] < 0) {
+      auto distance = [this](int b) {
+        if (n_ < StoreIndex::kRunLow[b]) return StoreIndex::kRunLow[b] - n_;
+        return b + 1 < StoreIndex::kRuns && n_ >= StoreIndex::kRunLow[b + 1]
+                   ? n_ - StoreIndex::kRunLow[b + 1] + 1
+                   : 0;
+      };
+      for (int b = 0; b < StoreIndex::kRuns; ++b) run_order_[b] = b;
+      std::stable_sort(run_order_.begin(), run_order_.end(),
+                       [&](int a, int b) { return distance(a) < distance(b); });
+    }
+    return run_order_;
+  }
+
+  // Postings [begin, begin + size) of step `step`'s token, in slot order.
+  void WalkRange(size_t step, int bound, const std::array<uint64_t, 4>& p,
+                 const StoreIndex::Posting* begin, size_t size) {
+    const Distinct& d = distinct_[step];
+    // Newest first: on equal scores newer segments win, so visiting them first lets older
+    // ties be rejected before their penalties are computed.
+    for (size_t j = size; j-- > 0;) {
+      const StoreIndex::Posting& e = begin[j];
+      if (OnlyTiesOlderThan(e.slot, bound)) break;
+      ++stats_->postings;
+      // A capped length is only a lower bound of the key length.
+      const bool capped = e.length == StoreIndex::kCapped;
+      const int m = capped ? std::max(n_, StoreIndex::kCapped) : static_cast<int>(e.length);
+      const int l = std::max(n_, m);
+      int shared = bound;
+      if (planes_exact_) {
+        shared = (e.count == StoreIndex::kCapped ? d.multiplicity
+                                                 : std::min<int>(d.multiplicity, e.count)) +
+                 std::popcount(e.signature & p[0]) + 2 * std::popcount(e.signature & p[1]) +
+                 4 * std::popcount(e.signature & p[2]) + 8 * std::popcount(e.signature & p[3]);
+        for (size_t later : repeats_) {
+          if (later > step && (e.signature & StoreIndex::TokenBit(distinct_[later].id)) &&
+              (e.repeated & StoreIndex::RepeatBit(distinct_[later].id))) {
+            shared += distinct_[later].multiplicity - 1;
           }
-          // Cheap bounds first; only survivors touch per-slot memory.
-          const int overlap = capped ? std::min(bound, shared) : std::min({bound, shared, m});
-          if (100 * overlap < Threshold() * l) continue;
-          // A slot that cannot enter now never can (the bar only rises), so it is not marked
-          // seen: met again at a later step (with a bound too low for it), it is only rejected
-          // again or verified exactly.
-          if (!CouldEnter(e.slot, 100 * overlap / l)) continue;
-          if (!scratch_.FirstVisit(e.slot) || (any_dead && !index_.alive_[e.slot])) continue;
-          ++stats_->candidates;
-          Consider(e.slot, overlap);
         }
       }
-      missing += d.multiplicity;
+      // Cheap bounds first; only survivors touch per-slot memory.
+      const int overlap = capped ? std::min(bound, shared) : std::min({bound, shared, m});
+      if (100 * overlap < Threshold() * l) continue;
+      // A slot that cannot enter now never can (the bar only rises), so it is not marked
+      // seen: met again at a later step (with a bound too low for it), it is only rejected
+      // again or verified exactly.
+      if (!CouldEnter(e.slot, 100 * overlap / l)) continue;
+      if (!scratch_.FirstVisit(e.slot) || (any_dead_ && !index_.alive_[e.slot])) continue;
+      ++stats_->candidates;
+      Consider(e.slot, overlap);
     }
   }
 
@@ -510,6 +569,17 @@ class IndexSearch {
   std::vector<uint32_t> ids_;
   std::vector<Hit> top_;
   absl::flat_hash_map<std::string_view, Penalties> penalties_;  // by candidate source
+  // The fuzzy walk's steps: the query's distinct tokens, rarest first.
+  struct Distinct {
+    uint32_t id;
+    int multiplicity;
+    size_t postings;
+  };
+  std::vector<Distinct> distinct_;
+  std::vector<size_t> repeats_;  // steps whose token the query holds more than once
+  bool planes_exact_ = true;     // whether the later-token counts per signature bit fit 4 bits
+  bool any_dead_ = false;        // an index without dead slots need not read alive_
+  std::array<int, StoreIndex::kRuns> run_order_{-1};
 };
 
 std::vector<Hit> StoreIndex::Lookup(const LookupQuery& query, LookupStats* stats) const {
@@ -623,7 +693,18 @@ std::vector<uint32_t> StoreIndex::ConcordanceCandidates(const std::vector<std::s
     const bool number = source && key[0] >= '0' && key[0] <= '9';
     std::vector<uint32_t> ids;
     auto add_source = [&](uint32_t list) {
-      for (const Posting& p : postings_[list]) ids.push_back(p.slot);
+      const std::vector<Posting>& postings = postings_[list];
+      const auto from = ids.end() - ids.begin();
+      for (const Posting& p : postings) ids.push_back(p.slot);
+      // A list in runs: each run, and the postings inserted since, is in slot order.
+      if (auto runs = runs_.find(list); runs != runs_.end()) {
+        const Runs& r = runs->second;
+        for (int b = 1; b <= kRuns; ++b) {
+          const size_t end = b < kRuns ? r[b + 1] : postings.size();
+          std::inplace_merge(ids.begin() + from, ids.begin() + from + r[b],
+                             ids.begin() + from + end);
+        }
+      }
     };
     auto add_target = [&](uint32_t list) {
       ids.insert(ids.end(), target_postings_[list].begin(), target_postings_[list].end());
@@ -729,7 +810,8 @@ StoreIndex::Memory StoreIndex::MemoryUsage() const {
            key_begin_.capacity() * 4 + keys_.capacity() * 4 + text_offsets_.capacity() * 8 +
            text_.capacity() + changed_at_.capacity() * 8 + context_key_.capacity() * 8 +
            context_around_.capacity() * 8 + exact_next_.capacity() * 4;
-  bytes += map_bytes(exact_head_, 16) + map_bytes(slot_of_, 16) + exact_sorted_.capacity() * 16;
+  bytes += map_bytes(exact_head_, 16) + map_bytes(slot_of_, 16) + exact_sorted_.capacity() * 16 +
+           map_bytes(runs_, sizeof(Runs) + 4);
   m.bytes = bytes;
   return m;
 }

@@ -16,6 +16,7 @@
 #ifndef VERSO_TM_INDEX_H_
 #define VERSO_TM_INDEX_H_
 
+#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -94,8 +95,11 @@ class StoreIndex {
   StoreIndex Compacted() const;
   // Gives back what growing the tables one insert at a time over-allocated (up to half of each
   // table: a million inserts leave ~30 % of the index unused). For after a bulk build; the next
-  // insert into a full table grows it again.
-  void ShrinkToFit();
+  // insert into a full table grows it again. Lists of `runs_from` postings or more are put in
+  // runs by key length (see runs_).
+  void ShrinkToFit(size_t runs_from = kRunsFrom);
+  // How many posting lists are in runs by key length.
+  size_t lists_in_runs() const { return runs_.size(); }
   // Backs the tables a lookup reads at random with huge pages (common/memory.h), for a big
   // index once built or read; returns the bytes that got them.
   size_t AdviseHugePages() const;
@@ -180,6 +184,24 @@ class StoreIndex {
   // Vocabulary and postings over source match keys.
   absl::flat_hash_map<std::string, uint32_t> vocab_;
   std::vector<std::vector<Posting>> postings_;
+
+  // A long list (kRunsFrom postings or more when ShrinkToFit ran) is kept in runs by key
+  // length: run b holds the postings whose length is in [kRunLow[b], kRunLow[b+1]), slot order;
+  // the postings inserted since follow the last run, slot order. A lookup skips a run whose
+  // lengths cannot reach its threshold: a common word's list is mostly short segments, which a
+  // long query never matches. runs_ maps such a list's token to where its runs start (the last
+  // entry starts the postings inserted since).
+  static constexpr int kRuns = 12;
+  static constexpr std::array<int, kRuns + 1> kRunLow = {1,  2,  3,  4,  5,  7,  9,
+                                                         12, 16, 22, 32, 48, 256};
+  static constexpr size_t kRunsFrom = 4096;
+  using Runs = std::array<uint32_t, kRuns + 1>;
+  static int RunOf(int length) {
+    int b = 0;
+    while (b + 1 < kRuns && length >= kRunLow[b + 1]) ++b;
+    return b;
+  }
+  absl::flat_hash_map<uint32_t, Runs> runs_;
   // Target words, for concordance only.
   absl::flat_hash_map<std::string, uint32_t> target_vocab_;
   std::vector<std::vector<uint32_t>> target_postings_;

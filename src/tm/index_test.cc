@@ -179,11 +179,28 @@ TEST_P(IndexEquivalenceTest, LookupEqualsScanEqualsOracle) {
   }
   records.push_back(Record(id++, records[5].source, dates_in_order));  // a duplicate source
   records.push_back(Record(id++, "...", dates_in_order));
+  // The last records are inserted after `in_runs` put its lists of 8 postings or more in runs
+  // by key length (every word's list here), so its lists have postings after their runs too.
+  const size_t later = 60;
   StoreIndex index;
-  for (const auto& r : records) index.Insert(PrepareSegment(r));
+  for (size_t i = 0; i + later < records.size(); ++i) index.Insert(PrepareSegment(records[i]));
+  StoreIndex in_runs = index;
+  in_runs.ShrinkToFit(/*runs_from=*/8);
+  ASSERT_GE(in_runs.lists_in_runs(), std::size(kWords) / 2);
+  for (size_t i = records.size() - later; i < records.size(); ++i) {
+    index.Insert(PrepareSegment(records[i]));
+    in_runs.Insert(PrepareSegment(records[i]));
+  }
   ASSERT_EQ(index.slots_in_tie_order(), dates_in_order);
   // Deleted segments must never come back.
-  for (int64_t gone : {2, 3, 50, 51}) ASSERT_TRUE(index.Remove(gone));
+  for (int64_t gone : {2, 3, 50, 51}) {
+    ASSERT_TRUE(index.Remove(gone));
+    ASSERT_TRUE(in_runs.Remove(gone));
+  }
+  // Read back from a snapshot, the runs are the same.
+  absl::StatusOr<StoreIndex> read = RoundTrip(in_runs);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->lists_in_runs(), in_runs.lists_in_runs());
   std::vector<storage::SegmentRecord> live;
   std::vector<Analysis> analyses;
   for (const auto& r : records) {
@@ -218,6 +235,10 @@ TEST_P(IndexEquivalenceTest, LookupEqualsScanEqualsOracle) {
         auto scan = Flatten(index.Scan(lq, nullptr));
         auto lookup = Flatten(index.Lookup(lq, nullptr));
         ASSERT_EQ(lookup, scan) << "query=" << query << " min=" << min_score << " k=" << k;
+        ASSERT_EQ(Flatten(in_runs.Lookup(lq, nullptr)), scan)
+            << "in runs: query=" << query << " min=" << min_score << " k=" << k;
+        ASSERT_EQ(Flatten(read->Lookup(lq, nullptr)), scan)
+            << "read back: query=" << query << " min=" << min_score << " k=" << k;
         ASSERT_EQ(scan, TopK(oracle, min_score, k))
             << "query=" << query << " min=" << min_score << " k=" << k;
         ++checked;
@@ -225,6 +246,20 @@ TEST_P(IndexEquivalenceTest, LookupEqualsScanEqualsOracle) {
     }
   }
   EXPECT_EQ(checked, 250 * 6);
+  // Concordance merges a list's runs back into slot order: the same pages as without runs.
+  for (const char* phrase : {"the", "file", "error", "not found", "%s"}) {
+    ConcordanceOptions options;
+    options.limit = 1000;
+    const auto want = index.Concordance(phrase, options);
+    const auto got = in_runs.Concordance(phrase, options);
+    ASSERT_GT(want.total, 0) << phrase;
+    EXPECT_EQ(got.total, want.total) << phrase;
+    ASSERT_EQ(got.hits.size(), want.hits.size()) << phrase;
+    for (size_t i = 0; i < got.hits.size(); ++i) {
+      EXPECT_EQ(got.hits[i].segment_id, want.hits[i].segment_id) << phrase << " #" << i;
+      EXPECT_EQ(got.hits[i].ranges, want.hits[i].ranges) << phrase << " #" << i;
+    }
+  }
 }
 
 // Seeds 1-3: dates out of slot order; 4-5: in it (ties broken by slot).
@@ -256,6 +291,33 @@ TEST(StoreIndexTest, ExactFuzzyAndContextMatches) {
   EXPECT_EQ(stats.exact, 2);
   // Segment 4 shares no word with the query: the index never looks at it.
   EXPECT_EQ(stats.candidates, 3);
+}
+
+TEST(StoreIndexTest, KeylessTextsAreFoundByTheirPlainText) {
+  // Texts without a word or number (tags, punctuation) all have the empty match key; they are
+  // told apart by their plain text, so a lookup reaches only the ones equal to the query.
+  StoreIndex index;
+  int64_t id = 1;
+  for (int i = 0; i < 50; ++i) {
+    index.Insert(
+        PrepareSegment(Record(id++, "<ph x=\"1\">&lt;b></ph>" + std::string(1 + i % 25, '.'))));
+    index.Insert(PrepareSegment(Record(id++, std::string(1 + i % 25, '-') + ":")));
+  }
+  index.Insert(PrepareSegment(Record(id++, "...")));
+  index.Insert(PrepareSegment(Record(id++, "Save...")));
+  LookupQuery q;
+  q.source = "...";
+  q.max_results = 10;
+  LookupStats stats;
+  auto hits = index.Lookup(q, &stats);
+  // "..." itself, then "<b>..." twice (i = 2 and 27): 100 less the penalty for the tag.
+  ASSERT_EQ(hits.size(), 3u);
+  EXPECT_EQ(hits[0].segment_id, 101);
+  EXPECT_EQ(hits[0].score, 100);
+  EXPECT_EQ(hits[1].segment_id, 55);
+  EXPECT_EQ(hits[2].segment_id, 5);
+  EXPECT_EQ(stats.exact, 3);
+  EXPECT_EQ(Flatten(hits), Flatten(index.Scan(q, nullptr)));
 }
 
 TEST(StoreIndexTest, UpdateReplacesAndRemoveHides) {

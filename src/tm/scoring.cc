@@ -71,7 +71,9 @@ std::vector<std::string> ConcordanceKey(std::string_view markup) {
   return keys;
 }
 
-uint64_t KeyHash(const std::vector<std::string>& keys) {
+uint64_t KeyHash(const std::vector<std::string>& keys, std::string_view markup) {
+  // A key ends every token with \x1f; a plain text starts with \x1e.
+  if (keys.empty()) return StableHash64("\x1e" + text::Normalize(text::PlainText(markup)));
   std::string joined;
   for (const std::string& k : keys) {
     joined += k;

@@ -44,8 +44,11 @@ std::vector<std::string> MatchKey(std::string_view markup);
 // Words (folded), numbers and placeholders as written: what concordance searches.
 std::vector<std::string> ConcordanceKey(std::string_view markup);
 
-// Hash of a match key; equal keys <=> equal hashes (up to 64-bit collisions).
-uint64_t KeyHash(const std::vector<std::string>& keys);
+// Hash of the exact-match key of `markup`, whose match key is `keys`: the match key, or for a
+// key-less text (tags, punctuation and spaces only) its normalized plain text, so that key-less
+// texts do not all share one hash. Equal keys (key-less: equal plain texts) <=> equal hashes, up
+// to 64-bit collisions.
+uint64_t KeyHash(const std::vector<std::string>& keys, std::string_view markup);
 
 struct Penalties {
   int case_diff = 0;

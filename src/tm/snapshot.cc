@@ -104,6 +104,14 @@ class SnapshotWriter {
     }
     Vector(exact);
     Vector(x.exact_next_);
+    // Lists in runs: the token, then where each run starts and where the runs end.
+    std::vector<uint32_t> runs;
+    runs.reserve(x.runs_.size() * (StoreIndex::kRuns + 2));
+    for (const auto& [token, starts] : x.runs_) {
+      runs.push_back(token);
+      runs.insert(runs.end(), starts.begin(), starts.end());
+    }
+    Vector(runs);
   }
 
  private:
@@ -189,6 +197,7 @@ class SnapshotReader {
 
   bool Index(StoreIndex* x) {
     std::vector<uint64_t> exact;
+    std::vector<uint32_t> runs;
     if (!Vocabulary(&x->vocab_, "vocabulary") || !Nested(&x->postings_, "postings") ||
         !Vocabulary(&x->target_vocab_, "target vocabulary") ||
         !Nested(&x->target_postings_, "target postings") || !Vector(&x->ids_, "ids") ||
@@ -197,10 +206,11 @@ class SnapshotReader {
         !Vector(&x->text_offsets_, "text offsets") || !String(&x->text_, "text") ||
         !Vector(&x->changed_at_, "change dates") || !Vector(&x->context_key_, "context keys") ||
         !Vector(&x->context_around_, "contexts") || !Vector(&exact, "exact matches") ||
-        !Vector(&x->exact_next_, "exact chains")) {
+        !Vector(&x->exact_next_, "exact chains") || !Vector(&runs, "posting runs")) {
       return false;
     }
     if (left_ != 0) return Fail("bytes after the end");
+    if (!Runs(runs, x)) return false;
     if (exact.size() % 2 != 0) return Fail("exact matches: odd");
     // The exact-match heads sort into their table beside the checks (ids: a map to fill).
     bool exact_ok = true;
@@ -218,6 +228,32 @@ class SnapshotReader {
     const bool checked = Check(*x);
     exact_thread.join();
     return checked && (exact_ok || Fail("exact matches: a slot out of range or a key twice"));
+  }
+
+  // The lists in runs: each token's once, its runs in order within its list, and every posting
+  // of a run of the run's lengths (a lookup skips a run by its lengths).
+  bool Runs(const std::vector<uint32_t>& flat, StoreIndex* x) {
+    constexpr size_t kEntry = StoreIndex::kRuns + 2;
+    if (flat.size() % kEntry != 0) return Fail("posting runs: not whole entries");
+    for (size_t at = 0; at < flat.size(); at += kEntry) {
+      const uint32_t token = flat[at];
+      if (token >= x->postings_.size()) return Fail("posting runs: token out of range");
+      StoreIndex::Runs starts;
+      std::copy(flat.begin() + at + 1, flat.begin() + at + kEntry, starts.begin());
+      const auto& list = x->postings_[token];
+      if (starts[0] != 0 || starts[StoreIndex::kRuns] > list.size()) {
+        return Fail("posting runs: past the list");
+      }
+      for (int b = 0; b < StoreIndex::kRuns; ++b) {
+        if (starts[b] > starts[b + 1]) return Fail("posting runs: out of order");
+        for (uint32_t i = starts[b]; i < starts[b + 1]; ++i) {
+          if (StoreIndex::RunOf(list[i].length) != b)
+            return Fail("posting runs: a length elsewhere");
+        }
+      }
+      if (!x->runs_.emplace(token, starts).second) return Fail("posting runs: a token twice");
+    }
+    return true;
   }
 
   // Every table the size the slots say; every slot, token and offset within its table.
@@ -318,7 +354,9 @@ namespace verso::tm {
 namespace {
 
 constexpr std::string_view kMagic = "verso-tm-snapshot";
-constexpr int kVersion = 2;  // 2: the store's placement version ends the header
+// 2: the store's placement version ends the header. 3: long posting lists in runs by key length
+// (StoreIndex::runs_), and a key-less text's exact-match hash is its plain text's.
+constexpr int kVersion = 3;
 constexpr size_t kMaxHeader = 512;
 
 std::string_view Endian() { return std::endian::native == std::endian::little ? "le" : "be"; }
