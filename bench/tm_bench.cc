@@ -457,7 +457,9 @@ void PrintSlowest(tm::TmService& service, const std::string& store_id,
     auto r = service.Lookup("bench", store_id, markup[i], lo);
     std::cerr << "   slow " << Fixed(lat[i]) << " ms  type=" << queries[i].type
               << " cand=" << r->candidates << " verified=" << r->verified << " best=" << best[i]
-              << " n=" << analyses[i].keys.size() << "  " << queries[i].text.substr(0, 100) << "\n";
+              << " got=" << (r->matches.empty() ? -1 : r->matches[0].score) << "/"
+              << r->matches.size() << " n=" << analyses[i].keys.size() << "  "
+              << queries[i].text.substr(0, 100) << "\n";
   }
 }
 

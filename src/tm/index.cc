@@ -55,6 +55,13 @@ Scratch& ThreadScratch() {
   return scratch;
 }
 
+// Sets what `p` derives from its source and target texts.
+void TokenizeTexts(PreparedSegment* p) {
+  p->source_keys = MatchKey(p->source, &p->sketch);
+  p->target_keys = ConcordanceKey(p->target);
+  p->key_hash = KeyHash(p->source_keys, p->source);
+}
+
 }  // namespace
 
 PreparedSegment PrepareSegment(const storage::SegmentRecord& r) {
@@ -62,9 +69,7 @@ PreparedSegment PrepareSegment(const storage::SegmentRecord& r) {
   p.id = r.id;
   p.source = r.source;
   p.target = r.target;
-  p.source_keys = MatchKey(r.source);
-  p.target_keys = ConcordanceKey(r.target);
-  p.key_hash = KeyHash(p.source_keys, p.source);
+  TokenizeTexts(&p);
   p.context_key = ContextKeyHash(r.context);
   p.context_around = ContextAroundHash(r.context);
   p.changed_at = r.changed_at;
@@ -85,9 +90,7 @@ StoreIndex StoreIndex::Compacted() const {
       p.id = ids_[slot];
       p.source = std::string(Source(slot));
       p.target = std::string(Target(slot));
-      p.source_keys = MatchKey(p.source);
-      p.target_keys = ConcordanceKey(p.target);
-      p.key_hash = KeyHash(p.source_keys, p.source);
+      TokenizeTexts(&p);
       p.context_key = context_key_[slot];
       p.context_around = context_around_[slot];
       p.changed_at = absl::FromUnixMicros(changed_at_[slot]);
@@ -123,6 +126,7 @@ void StoreIndex::ShrinkToFit(size_t runs_from) {
   ids_.shrink_to_fit();
   alive_.shrink_to_fit();
   lengths_.shrink_to_fit();
+  sketches_.shrink_to_fit();
   key_begin_.shrink_to_fit();
   keys_.shrink_to_fit();
   text_offsets_.shrink_to_fit();
@@ -147,10 +151,11 @@ size_t StoreIndex::AdviseHugePages() const {
   auto advise = [](const auto& table) {
     return verso::AdviseHugePages(table.data(), table.size() * sizeof(table[0]));
   };
-  size_t bytes = advise(ids_) + advise(alive_) + advise(lengths_) + advise(key_begin_) +
-                 advise(keys_) + advise(text_offsets_) + advise(text_) + advise(changed_at_) +
-                 advise(context_key_) + advise(context_around_) + advise(exact_sorted_) +
-                 advise(exact_next_) + advise(postings_) + advise(target_postings_);
+  size_t bytes = advise(ids_) + advise(alive_) + advise(lengths_) + advise(sketches_) +
+                 advise(key_begin_) + advise(keys_) + advise(text_offsets_) + advise(text_) +
+                 advise(changed_at_) + advise(context_key_) + advise(context_around_) +
+                 advise(exact_sorted_) + advise(exact_next_) + advise(postings_) +
+                 advise(target_postings_);
   // A list this long is a common word's, read on many lookups.
   constexpr size_t kLongList = size_t{2} << 20;
   for (const auto& list : postings_) {
@@ -207,6 +212,7 @@ void StoreIndex::Insert(PreparedSegment p) {
   }
   key_begin_.push_back(static_cast<uint32_t>(keys_.size()));
   lengths_.push_back(static_cast<uint8_t>(std::min<size_t>(255, p.source_keys.size())));
+  sketches_.push_back(p.sketch);
   for (const std::string& key : p.target_keys) {
     std::vector<uint32_t>& list = target_postings_[InternTarget(key)];
     if (list.empty() || list.back() != slot) list.push_back(slot);
@@ -267,6 +273,7 @@ class IndexSearch {
   IndexSearch(const StoreIndex& index, const LookupQuery& query, LookupStats* stats)
       : index_(index), query_(query), stats_(stats), scratch_(ThreadScratch()) {
     q_ = Analyze(query.source);
+    sketch_ = PenaltySketch(q_);
     n_ = static_cast<int>(q_.keys.size());
     ids_.reserve(n_);
     std::vector<std::pair<std::string_view, uint32_t>> unknown;
@@ -532,8 +539,10 @@ class IndexSearch {
       ++stats_->verified;
       base = BaseScore(n_, m, scratch_.distance.Distance(keys, m));
     }
-    // Penalties only lower a score: if even the base would not make the top k, stop here.
-    if (base < Threshold() || !CouldEnter(slot, base)) return;
+    // Penalties only lower a score: if even the base less the penalties' floor (which the
+    // slot's sketch gives without analyzing its text) would not make the top k, stop here.
+    const int best = analyzed ? base : base - PenaltyFloor(sketch_, index_.sketches_[slot]);
+    if (best < Threshold() || !CouldEnter(slot, best)) return;
     Hit hit;
     if (analyzed) {
       hit.penalties = ComputePenalties(q_, candidate);
@@ -564,6 +573,7 @@ class IndexSearch {
   LookupStats* stats_;
   Scratch& scratch_;
   Analysis q_;
+  uint32_t sketch_ = 0;  // PenaltySketch(q_)
   int n_ = 0;
   int k_ = 1;
   std::vector<uint32_t> ids_;
@@ -807,9 +817,10 @@ StoreIndex::Memory StoreIndex::MemoryUsage() const {
   for (const auto& [k, v] : vocab_) bytes += k.capacity() > 15 ? k.capacity() : 0;
   for (const auto& [k, v] : target_vocab_) bytes += k.capacity() > 15 ? k.capacity() : 0;
   bytes += ids_.capacity() * 8 + alive_.capacity() + lengths_.capacity() +
-           key_begin_.capacity() * 4 + keys_.capacity() * 4 + text_offsets_.capacity() * 8 +
-           text_.capacity() + changed_at_.capacity() * 8 + context_key_.capacity() * 8 +
-           context_around_.capacity() * 8 + exact_next_.capacity() * 4;
+           sketches_.capacity() * 4 + key_begin_.capacity() * 4 + keys_.capacity() * 4 +
+           text_offsets_.capacity() * 8 + text_.capacity() + changed_at_.capacity() * 8 +
+           context_key_.capacity() * 8 + context_around_.capacity() * 8 +
+           exact_next_.capacity() * 4;
   bytes += map_bytes(exact_head_, 16) + map_bytes(slot_of_, 16) + exact_sorted_.capacity() * 16 +
            map_bytes(runs_, sizeof(Runs) + 4);
   m.bytes = bytes;

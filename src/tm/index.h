@@ -41,6 +41,7 @@ struct PreparedSegment {
   std::vector<std::string> source_keys;  // match key
   std::vector<std::string> target_keys;  // target words for concordance
   uint64_t key_hash = 0;
+  uint32_t sketch = 0;       // PenaltySketch of the source
   uint64_t context_key = 0;  // fingerprints of the context (0: none)
   uint64_t context_around = 0;
   absl::Time changed_at;
@@ -209,7 +210,10 @@ class StoreIndex {
   // Per slot.
   std::vector<int64_t> ids_;
   std::vector<uint8_t> alive_;
-  std::vector<uint8_t> lengths_;        // match key length, capped at 255
+  std::vector<uint8_t> lengths_;  // match key length, capped at 255
+  // PenaltySketch of the source: a candidate whose base score minus PenaltyFloor cannot reach
+  // the threshold is rejected without analyzing its text.
+  std::vector<uint32_t> sketches_;
   std::vector<uint32_t> key_begin_{0};  // forward index offsets (size slots + 1)
   std::vector<uint32_t> keys_;          // forward index
   // text_ holds each slot's source then target; slot s spans text_offsets_[2s] (source start),

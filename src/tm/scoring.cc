@@ -1,7 +1,9 @@
 #include "tm/scoring.h"
 
 #include <algorithm>
+#include <array>
 #include <bit>
+#include <cstdlib>
 
 #include "common/hash.h"
 #include "text/text.h"
@@ -42,8 +44,43 @@ Analysis Analyze(std::string_view markup) {
   return a;
 }
 
-std::vector<std::string> MatchKey(std::string_view markup) {
+namespace {
+
+// The kinds a penalty sketch summarizes, each in 10 bits: a count (3 bits) and a hash (7 bits).
+enum class SketchKind { kPunct = 0, kTag = 1, kNumber = 2 };
+constexpr int kSketchKinds = 3;
+constexpr int kSketchCountCap = 7;
+
+class SketchBuilder {
+ public:
+  void Add(SketchKind kind, std::string_view item) {
+    const int k = static_cast<int>(kind);
+    uint64_t h = hash_[k];
+    for (unsigned char c : item) h = (h ^ c) * 0x100000001B3ull;  // FNV-1a
+    hash_[k] = (h ^ 0x1F) * 0x100000001B3ull;                     // then a separator
+    ++count_[k];
+  }
+  uint32_t Finish() const {
+    uint32_t sketch = 0;
+    for (int k = 0; k < kSketchKinds; ++k) {
+      const uint32_t count = static_cast<uint32_t>(std::min(count_[k], kSketchCountCap));
+      const uint32_t hash = static_cast<uint32_t>((hash_[k] * 0x9E3779B97F4A7C15ull) >> 57);
+      sketch |= (count | hash << 3) << (10 * k);
+    }
+    return sketch;
+  }
+
+ private:
+  std::array<uint64_t, kSketchKinds> hash_{0xCBF29CE484222325ull, 0xCBF29CE484222325ull,
+                                           0xCBF29CE484222325ull};
+  std::array<int, kSketchKinds> count_{};
+};
+
+}  // namespace
+
+std::vector<std::string> MatchKey(std::string_view markup, uint32_t* sketch) {
   std::vector<std::string> keys;
+  SketchBuilder builder;
   for (text::Token& t : text::Tokenize(markup)) {
     switch (t.kind) {
       case text::TokenKind::kWord:
@@ -52,12 +89,41 @@ std::vector<std::string> MatchKey(std::string_view markup) {
         break;
       case text::TokenKind::kNumber:
         keys.emplace_back(kNumberKey);
+        builder.Add(SketchKind::kNumber, t.surface);
         break;
-      default:
+      case text::TokenKind::kPunct:
+        builder.Add(SketchKind::kPunct, t.surface);
+        break;
+      case text::TokenKind::kTag:
+        builder.Add(SketchKind::kTag, t.key);
         break;
     }
   }
+  if (sketch != nullptr) *sketch = builder.Finish();
   return keys;
+}
+
+uint32_t PenaltySketch(const Analysis& a) {
+  SketchBuilder builder;
+  for (const std::string& p : a.punct) builder.Add(SketchKind::kPunct, p);
+  for (const std::string& t : a.tags) builder.Add(SketchKind::kTag, t);
+  for (const std::string& n : a.numbers) builder.Add(SketchKind::kNumber, n);
+  return builder.Finish();
+}
+
+int PenaltyFloor(uint32_t query_sketch, uint32_t candidate_sketch) {
+  // The fewest edits between two sequences whose sketches of one kind are as given: none when
+  // equal; else at least the difference of the counts (a count of 7 means 7 or more), and at
+  // least one.
+  auto edits = [&](SketchKind kind) {
+    const int shift = 10 * static_cast<int>(kind);
+    const uint32_t a = (query_sketch >> shift) & 0x3FF, b = (candidate_sketch >> shift) & 0x3FF;
+    if (a == b) return 0;
+    return std::max(1, std::abs(static_cast<int>(a & 7) - static_cast<int>(b & 7)));
+  };
+  // The caps of ComputePenalties.
+  return std::min(3, edits(SketchKind::kPunct)) + std::min(3, edits(SketchKind::kTag)) +
+         std::min(10, 2 * edits(SketchKind::kNumber));
 }
 
 std::vector<std::string> ConcordanceKey(std::string_view markup) {

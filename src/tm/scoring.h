@@ -39,8 +39,9 @@ struct Analysis {
 };
 
 Analysis Analyze(std::string_view markup);
-// Just the match key of `markup` (what Analyze(markup).keys holds).
-std::vector<std::string> MatchKey(std::string_view markup);
+// Just the match key of `markup` (what Analyze(markup).keys holds), and when `sketch` is given,
+// PenaltySketch(Analyze(markup)) from the same pass.
+std::vector<std::string> MatchKey(std::string_view markup, uint32_t* sketch = nullptr);
 // Words (folded), numbers and placeholders as written: what concordance searches.
 std::vector<std::string> ConcordanceKey(std::string_view markup);
 
@@ -60,6 +61,13 @@ struct Penalties {
 };
 
 Penalties ComputePenalties(const Analysis& query, const Analysis& candidate);
+
+// 32 bits of what the punctuation, tag and number penalties compare, for rejecting a candidate
+// before analyzing it: per kind, the count of items (capped at 7) and a 7-bit hash of their
+// sequence. PenaltyFloor(PenaltySketch(q), PenaltySketch(c)) <= ComputePenalties(q, c).total():
+// sketches that differ mean sequences that differ (by at least the counts' difference).
+uint32_t PenaltySketch(const Analysis& a);
+int PenaltyFloor(uint32_t query_sketch, uint32_t candidate_sketch);
 
 // Base score from key lengths and token edit distance.
 inline int BaseScore(int n, int m, int distance) {

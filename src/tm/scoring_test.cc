@@ -52,6 +52,61 @@ TEST(ScoringTest, TextsWithoutWords) {
   EXPECT_EQ(Score("...", "Hello"), 0);
 }
 
+int Floor(const std::string& query, const std::string& candidate) {
+  uint32_t sketch = 0;
+  std::vector<std::string> keys = MatchKey(candidate, &sketch);
+  EXPECT_EQ(keys, Analyze(candidate).keys);
+  EXPECT_EQ(sketch, PenaltySketch(Analyze(candidate))) << candidate;
+  return PenaltyFloor(PenaltySketch(Analyze(query)), sketch);
+}
+
+TEST(ScoringTest, PenaltyFloorsFromSketches) {
+  // Numbers differ (one edit, 2) and so does punctuation (two items against none, 2).
+  EXPECT_EQ(Floor("0, scheme.", "13 scheme"), 4);
+  EXPECT_EQ(Floor("0, scheme.", "0, Scheme."), 0);  // case is not in the sketch
+  EXPECT_EQ(Floor("Page 5 of 10", "Page 6 of 10"), 2);
+  EXPECT_EQ(Floor("a, b, c, d", "a b c d"), 3);  // 3 commas against none
+  EXPECT_EQ(Floor("Save <ph x=\"1\">&lt;b/></ph>now", "Save now"), 1);
+  EXPECT_EQ(Floor("1 2 3 4 5 6 7 8", "9"), 10);  // 7 or more against 1: capped at 10
+  // Never above the penalties, over every pair of texts that differ in what the sketch holds.
+  const std::vector<std::string> texts = {
+      "Open the file",
+      "Open the file.",
+      "Open, the file!",
+      "open the File",
+      "Open  the file",
+      "Open (the) file...",
+      "Page 5 of 10",
+      "Page 6 of 10",
+      "Page 5 of 10.",
+      "5 6 7 8 9 10 11 12",
+      "1 2 3 4 5 6 7 8",
+      "Save <ph x=\"1\">&lt;b/></ph>now",
+      "Save now",
+      "<bpt i=\"1\" type=\"bold\">{\\b </bpt>Hi<ept i=\"1\">}</ept>",
+      "Hi",
+      "a, b, c, d, e, f, g, h",
+      "a; b; c; d; e; f; g; h",
+      "Unpacking %s (%s) ...",
+      "%s (%s)",
+      "0, scheme.",
+      "13 scheme"};
+  // And above zero whenever the punctuation, tags or numbers differ (no hash collides here).
+  int positive = 0, differ = 0;
+  for (const std::string& q : texts) {
+    for (const std::string& c : texts) {
+      Analysis a = Analyze(q), b = Analyze(c);
+      const int floor = PenaltyFloor(PenaltySketch(a), PenaltySketch(b));
+      EXPECT_LE(floor, ComputePenalties(a, b).total()) << q << " / " << c;
+      if (q == c) EXPECT_EQ(floor, 0) << q;
+      positive += floor > 0;
+      differ += a.punct != b.punct || a.tags != b.tags || a.numbers != b.numbers;
+    }
+  }
+  EXPECT_EQ(positive, differ);
+  EXPECT_EQ(differ, 398);
+}
+
 std::vector<uint32_t> RandomSeq(std::mt19937& rng, int len, int alphabet) {
   std::uniform_int_distribution<int> d(0, alphabet - 1);
   std::vector<uint32_t> v(len);

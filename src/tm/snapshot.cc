@@ -84,6 +84,7 @@ class SnapshotWriter {
     Vector(x.ids_);
     Vector(x.alive_);
     Vector(x.lengths_);
+    Vector(x.sketches_);
     Vector(x.key_begin_);
     Vector(x.keys_);
     Vector(x.text_offsets_);
@@ -202,11 +203,12 @@ class SnapshotReader {
         !Vocabulary(&x->target_vocab_, "target vocabulary") ||
         !Nested(&x->target_postings_, "target postings") || !Vector(&x->ids_, "ids") ||
         !Vector(&x->alive_, "alive") || !Vector(&x->lengths_, "lengths") ||
-        !Vector(&x->key_begin_, "key offsets") || !Vector(&x->keys_, "keys") ||
-        !Vector(&x->text_offsets_, "text offsets") || !String(&x->text_, "text") ||
-        !Vector(&x->changed_at_, "change dates") || !Vector(&x->context_key_, "context keys") ||
-        !Vector(&x->context_around_, "contexts") || !Vector(&exact, "exact matches") ||
-        !Vector(&x->exact_next_, "exact chains") || !Vector(&runs, "posting runs")) {
+        !Vector(&x->sketches_, "penalty sketches") || !Vector(&x->key_begin_, "key offsets") ||
+        !Vector(&x->keys_, "keys") || !Vector(&x->text_offsets_, "text offsets") ||
+        !String(&x->text_, "text") || !Vector(&x->changed_at_, "change dates") ||
+        !Vector(&x->context_key_, "context keys") || !Vector(&x->context_around_, "contexts") ||
+        !Vector(&exact, "exact matches") || !Vector(&x->exact_next_, "exact chains") ||
+        !Vector(&runs, "posting runs")) {
       return false;
     }
     if (left_ != 0) return Fail("bytes after the end");
@@ -259,10 +261,10 @@ class SnapshotReader {
   // Every table the size the slots say; every slot, token and offset within its table.
   bool Check(StoreIndex& x) {
     const uint64_t slots = x.ids_.size();
-    if (x.alive_.size() != slots || x.lengths_.size() != slots || x.changed_at_.size() != slots ||
-        x.context_key_.size() != slots || x.context_around_.size() != slots ||
-        x.exact_next_.size() != slots || x.key_begin_.size() != slots + 1 ||
-        x.text_offsets_.size() != 2 * slots + 1) {
+    if (x.alive_.size() != slots || x.lengths_.size() != slots || x.sketches_.size() != slots ||
+        x.changed_at_.size() != slots || x.context_key_.size() != slots ||
+        x.context_around_.size() != slots || x.exact_next_.size() != slots ||
+        x.key_begin_.size() != slots + 1 || x.text_offsets_.size() != 2 * slots + 1) {
       return Fail("tables of different sizes");
     }
     for (uint64_t s = 0; s < slots; ++s) {
@@ -355,8 +357,9 @@ namespace {
 
 constexpr std::string_view kMagic = "verso-tm-snapshot";
 // 2: the store's placement version ends the header. 3: long posting lists in runs by key length
-// (StoreIndex::runs_), and a key-less text's exact-match hash is its plain text's.
-constexpr int kVersion = 3;
+// (StoreIndex::runs_), and a key-less text's exact-match hash is its plain text's. 4: each
+// slot's penalty sketch (StoreIndex::sketches_).
+constexpr int kVersion = 4;
 constexpr size_t kMaxHeader = 512;
 
 std::string_view Endian() { return std::endian::native == std::endian::little ? "le" : "be"; }
