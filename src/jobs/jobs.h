@@ -10,7 +10,9 @@
 //                   segments an earlier version analysed without it
 //     mt            the rest through the engine chain (mt::TranslateService), in chunks; each
 //                   chunk is reviewed (QA, terms, QE: qe::Reviewer) on a second thread while
-//                   the next is translated: auto-approved, or awaiting a post-editor
+//                   the next is translated: auto-approved, or awaiting a post-editor. The
+//                   task is queued on the analysis's first committed chunk and follows it, so
+//                   the engine starts before the analysis ends
 //     review        the same for the TM's translations (approved unless QA finds an error)
 //   then the job is completed, or post-editing until every segment is approved or confirmed.
 //
@@ -222,6 +224,12 @@ struct ServiceOptions {
   // every address its host resolves to.
   AddressPolicy webhook_addresses;
   absl::Duration poll = absl::Milliseconds(200);  // idle workers look for work this often
+  // The MT task starts on the analysis's first committed chunk and follows it: when it has
+  // translated everything committed so far it looks again every `follow_poll`, for up to
+  // `follow_wait` in all, before it ends and leaves the rest to the MT task the analysis queues
+  // when it ends.
+  absl::Duration follow_wait = absl::Seconds(2);
+  absl::Duration follow_poll = absl::Milliseconds(10);
   // The platform spec's job-status cache (L2, 30 s, invalidated on status change): Get answers
   // from it and every write to a job makes the job's entry stale in every process at once
   // (cache::VersionedCache). A miss reads the primary, never a replica: an entry must be as new
@@ -358,6 +366,8 @@ class JobService {
   absl::StatusOr<storage::JobRecord> Owned(std::string_view tenant, std::string_view id,
                                            storage::Freshness f = storage::Freshness::kLatest);
   absl::Status Run(const storage::TaskRecord& task, const std::string& worker);
+  // Runs a task `worker` holds, renewing its lease while it runs, and records its failure.
+  absl::Status RunLeased(const storage::TaskRecord* task, const std::string& worker);
   // Records a task's failure: back to the queue with a backoff, or dead (the job fails with it).
   absl::Status Fail(const storage::TaskRecord& task, const std::string& worker,
                     const absl::Status& error, bool dead);
@@ -375,6 +385,22 @@ class JobService {
   static void Pretranslate(storage::JobSegmentRecord* s);
   absl::Status Translate(const storage::TaskRecord& task, const storage::JobRecord& job,
                          const std::string& worker);
+  absl::Status TranslateChunks(const storage::TaskRecord& task, const storage::JobRecord& job,
+                               const std::string& worker, const qe::ReviewOptions& review,
+                               std::vector<storage::JobSegmentRecord> todo, bool keep_last,
+                               std::vector<storage::JobSegmentRecord>* last,
+                               absl::Duration* review_time);
+  absl::StatusOr<bool> AwaitAnalysis(const storage::TaskRecord& task, absl::Duration* waited);
+  absl::StatusOr<bool> Analysing(const storage::TaskRecord& task);
+  // The MT task of `task`'s target queued leased to `owner`, unless one is queued or running.
+  absl::StatusOr<std::optional<storage::TaskRecord>> QueueMt(const storage::TaskRecord& task,
+                                                             const std::string& owner);
+  // The task that follows `stage` (`next` unless the analysis and MT overlap), decided while
+  // the job is held; `translating`: the MT segments the task's end commits.
+  absl::StatusOr<std::optional<storage::TaskKind>> NextLocked(const storage::TaskRecord& task,
+                                                              storage::TaskKind stage,
+                                                              std::optional<storage::TaskKind> next,
+                                                              size_t translating);
   struct MtOutcome;
   absl::StatusOr<std::vector<MtOutcome>> TranslateEach(const mt::TranslateInput& in);
   absl::Status Review(const storage::TaskRecord& task, const storage::JobRecord& job,
@@ -383,7 +409,8 @@ class JobService {
   absl::Status Chunks(
       const storage::TaskRecord& task, const std::string& worker, storage::SegmentState from,
       const std::function<absl::Status(std::vector<storage::JobSegmentRecord>&)>& fn,
-      std::vector<storage::JobSegmentRecord>* last);
+      std::vector<storage::JobSegmentRecord>* last,
+      const std::function<absl::Status()>& committed = nullptr);
   // `review_time`: review done inside this task (the MT stage reviews its chunks as it goes).
   absl::Status Finish(const storage::TaskRecord& task, const std::string& worker,
                       storage::TaskKind stage, absl::Time started,

@@ -70,6 +70,8 @@ class JobsTest : public ::testing::Test {
     o.lease = absl::Seconds(30);
     o.webhook_secret = "server-secret";
     o.max_attempts = 2;
+    o.follow_wait = absl::Milliseconds(100);
+    o.follow_poll = absl::Milliseconds(5);
     service_ = std::make_unique<JobService>(db_.get(), tm_.get(), translate_.get(), reviewer_.get(),
                                             &degradation_, sender_.get(), &clock_, &ids_, o);
     auto store = tm_->CreateStore("acme", "main", "en", "es");
@@ -164,8 +166,14 @@ TEST_F(JobsTest, SegmentsGoThroughTmMtAndReview) {
   ASSERT_TRUE(job.ok()) << job.status();
   EXPECT_EQ(storage::EnumName(job->job.status), "queued");
   EXPECT_EQ(job->counts.segments, 5);
-  // analyse (which pre-translates too), mt (two chunks of at most 3), review.
-  EXPECT_EQ(Drain(), 3);
+  // analyse (which pre-translates too, and runs the MT task beside it once its first chunk of 3
+  // has committed segments for MT), review.
+  EXPECT_EQ(Drain(), 2);
+  auto tasks = service_->Tasks("acme", job->job.id);
+  ASSERT_EQ(tasks->size(), 3u);
+  EXPECT_EQ(storage::EnumName((*tasks)[1].kind), "mt");
+  EXPECT_EQ((*tasks)[1].lease_owner, "w1/mt");
+  EXPECT_EQ(storage::EnumName((*tasks)[2].kind), "review");
   auto info = service_->Get("acme", job->job.id);
   ASSERT_TRUE(info.ok());
   EXPECT_EQ(info->counts.tm, 2);
@@ -434,7 +442,7 @@ TEST_F(JobsTest, AnExpiredLeaseIsRunAgainAndNothingIsDoneTwice) {
   ASSERT_TRUE(lost.ok());
   EXPECT_EQ(Drain("w2"), 0);  // still leased
   clock_.Advance(absl::Seconds(31));
-  EXPECT_EQ(Drain("w2"), 3);
+  EXPECT_EQ(Drain("w2"), 2);  // the analysis (with MT beside it), the review
   auto tasks = service_->Tasks("acme", job->job.id);
   ASSERT_EQ(tasks->size(), 3u);
   EXPECT_EQ((*tasks)[0].attempts, 2);
@@ -447,6 +455,133 @@ TEST_F(JobsTest, AnExpiredLeaseIsRunAgainAndNothingIsDoneTwice) {
   auto segs = service_->Segments("acme", job->job.id, "es", "");
   ASSERT_EQ(segs->size(), 5u);
   for (const auto& s : *segs) EXPECT_NE(s.target, "") << s.index;
+}
+
+// The MT task follows the analysis (queued on its first committed chunk). Here the analysis
+// has committed two segments for MT and stalls (its worker died): the MT task translates those
+// two, waits for more in vain and ends without queueing the review. The analysis, taken over,
+// does the rest and queues MT again, whose task queues the one review.
+TEST_F(JobsTest, AnMtTaskThatOutlivesTheAnalysisLeavesTheRestToTheNextOne) {
+  auto job = service_->Submit(Segments({"The house is red.", "The cat sleeps.", "The dog runs.",
+                                        "The file was saved.", "The car is fast."}));
+  ASSERT_TRUE(job.ok()) << job.status();
+  auto stalled =
+      db_->jobs().LeaseTask("dead-worker", clock_.Now(), clock_.Now() + absl::Seconds(30));
+  ASSERT_TRUE(stalled.ok()) << stalled.status();
+  ASSERT_EQ(storage::EnumName(stalled->kind), "analyse");
+  auto segs = db_->jobs().GetJobSegments(job->job.id, "es");
+  ASSERT_TRUE(segs.ok());
+  storage::JobChange first_chunk;  // what the analysis committed before it stalled
+  for (int i : {0, 1}) {
+    first_chunk.segments.push_back((*segs)[i]);
+    first_chunk.segments.back().state = storage::SegmentState::kMtPending;
+  }
+  storage::TaskRecord mt;
+  mt.job_id = job->job.id;
+  mt.kind = storage::TaskKind::kMt;
+  mt.target_lang = "es";
+  mt.run_after = mt.created_at = clock_.Now();
+  first_chunk.enqueue.push_back(mt);
+  ASSERT_TRUE(db_->jobs().Apply(first_chunk).ok());
+
+  EXPECT_EQ(Drain("w2"), 1);  // the MT task alone
+  auto tasks = service_->Tasks("acme", job->job.id);
+  ASSERT_EQ(tasks->size(), 2u);
+  EXPECT_EQ(storage::EnumName((*tasks)[1].state), "done");
+  auto now = service_->Segments("acme", job->job.id, "es", "");
+  ASSERT_EQ(now->size(), 5u);
+  EXPECT_EQ((*now)[0].target, "La casa es roja.");
+  EXPECT_EQ(storage::EnumName((*now)[0].state), "awaiting");  // reviewed with its chunk
+  EXPECT_EQ((*now)[1].engine, "apertium");
+  for (int i : {2, 3, 4}) EXPECT_EQ(storage::EnumName((*now)[i].state), "new") << i;
+
+  clock_.Advance(absl::Seconds(31));
+  EXPECT_EQ(Drain("w2"), 3);  // the analysis taken over, MT, review
+  tasks = service_->Tasks("acme", job->job.id);
+  ASSERT_EQ(tasks->size(), 4u);
+  std::vector<std::string> kinds;
+  for (const auto& t : *tasks) {
+    kinds.push_back(std::string(storage::EnumName(t.kind)));
+    EXPECT_EQ(storage::EnumName(t.state), "done") << t.id;
+  }
+  EXPECT_THAT(kinds, ElementsAre("analyse", "mt", "mt", "review"));
+  auto info = service_->Get("acme", job->job.id);
+  EXPECT_EQ(info->counts.tm, 1);
+  EXPECT_EQ(info->counts.mt, 4);
+  EXPECT_EQ(info->counts.approved + info->counts.awaiting, 5);
+  for (const Stage& s : info->stages) {
+    if (s.name != "post_edit") EXPECT_EQ(s.state, "done") << s.name;
+  }
+}
+
+// An analysis that ends while an MT task is open queues no second one: that task, taken over
+// here, translates everything and queues the review.
+TEST_F(JobsTest, AnAnalysisThatEndsWhileMtIsOpenQueuesNoSecondMtTask) {
+  auto job = service_->Submit(Segments({"The house is red.", "The cat sleeps.", "The dog runs.",
+                                        "The file was saved.", "The car is fast."}));
+  ASSERT_TRUE(job.ok()) << job.status();
+  storage::TaskRecord mt;
+  mt.job_id = job->job.id;
+  mt.kind = storage::TaskKind::kMt;
+  mt.target_lang = "es";
+  mt.run_after = mt.created_at = clock_.Now();
+  storage::JobChange queue;
+  queue.enqueue.push_back(mt);
+  ASSERT_TRUE(db_->jobs().Apply(queue).ok());
+  const absl::Time until = clock_.Now() + absl::Seconds(30);
+  auto a = db_->jobs().LeaseTask("dead-1", clock_.Now(), until);
+  auto m = db_->jobs().LeaseTask("dead-2", clock_.Now(), until);
+  ASSERT_TRUE(a.ok() && m.ok());
+  ASSERT_EQ(storage::EnumName(a->kind), "analyse");
+  ASSERT_EQ(storage::EnumName(m->kind), "mt");
+  clock_.Advance(absl::Seconds(31));
+  EXPECT_EQ(Drain("w2"), 3);  // analyse, mt, review
+  auto tasks = service_->Tasks("acme", job->job.id);
+  ASSERT_EQ(tasks->size(), 3u);
+  EXPECT_EQ(storage::EnumName((*tasks)[2].kind), "review");
+  auto info = service_->Get("acme", job->job.id);
+  EXPECT_EQ(info->counts.mt, 4);
+  EXPECT_EQ(info->counts.approved + info->counts.awaiting, 5);
+}
+
+// Two workers: MT runs beside the analysis of a job of many chunks; every segment is translated
+// once and reviewed, and one review task ends the stages.
+TEST_F(JobsTest, TwoWorkersOverlapTheAnalysisAndMtAndLoseNothing) {
+  std::vector<std::string> texts;
+  for (int i = 0; i < 40; ++i) {
+    texts.push_back(i % 4 == 0 ? "The file was saved." : StrCat("The house ", i, " is red."));
+  }
+  auto job = service_->Submit(Segments(texts));
+  ASSERT_TRUE(job.ok()) << job.status();
+  service_->Start(2);
+  std::string status;
+  for (int i = 0; i < 3000; ++i) {
+    auto info = service_->Get("acme", job->job.id);
+    ASSERT_TRUE(info.ok());
+    status = storage::EnumName(info->job.status);
+    if (status != "queued" && status != "running") break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  service_->Stop();
+  EXPECT_EQ(status, "post_editing");
+  auto tasks = service_->Tasks("acme", job->job.id);
+  int reviews = 0;
+  for (const auto& t : *tasks) {
+    EXPECT_EQ(storage::EnumName(t.state), "done") << t.id;
+    reviews += t.kind == storage::TaskKind::kReview;
+  }
+  EXPECT_EQ(reviews, 1);
+  auto segs = service_->Segments("acme", job->job.id, "es", "");
+  ASSERT_EQ(segs->size(), 40u);
+  for (const auto& s : *segs) {
+    EXPECT_EQ(storage::EnumName(s.origin), s.index % 4 == 0 ? "tm" : "mt") << s.index;
+    EXPECT_EQ(s.target, s.index % 4 == 0 ? std::string("El fichero se ha guardado.")
+                                         : StrCat("La casa ", s.index, " es rojo."))
+        << s.index;
+    EXPECT_TRUE(s.state == storage::SegmentState::kApproved ||
+                s.state == storage::SegmentState::kAwaiting)
+        << s.index;
+  }
 }
 
 // A segment no engine can take (here: bytes stored before submissions were checked as they

@@ -967,6 +967,11 @@ absl::StatusOr<bool> JobService::RunOnce(const std::string& worker) {
   auto task = repo_->LeaseTask(worker, now, now + options_.lease, options_.max_tasks_per_tenant);
   if (absl::IsNotFound(task.status())) return false;
   VERSO_RETURN_IF_ERROR(task.status());
+  VERSO_RETURN_IF_ERROR(RunLeased(&*task, worker));
+  return true;
+}
+
+absl::Status JobService::RunLeased(const TaskRecord* task, const std::string& worker) {
   StatusChanged(task->job_id);  // its stage is running
   if (task->crashes >= options_.max_crashes) {
     VERSO_RETURN_IF_ERROR(Fail(
@@ -975,7 +980,7 @@ absl::StatusOr<bool> JobService::RunOnce(const std::string& worker) {
                                    " times without finishing it (crashed or killed); it is not "
                                    "run again")),
         /*dead=*/true));
-    return true;
+    return absl::OkStatus();
   }
   // The heartbeat: the lease is renewed every third of its length while the task runs, so a
   // slow engine's chunk can take longer than the lease; a worker that dies stops renewing.
@@ -1005,12 +1010,11 @@ absl::StatusOr<bool> JobService::RunOnce(const std::string& worker) {
   beat_cv.notify_all();
   heartbeat.join();
   // Aborted: the lease was lost (this worker stalled; another took the task over).
-  if (s.ok() || absl::IsAborted(s)) return true;
+  if (s.ok() || absl::IsAborted(s)) return absl::OkStatus();
   // An error no retry can fix (a pair no engine translates, a provider's 4xx, a bad
   // configuration) ends the task at once.
   const bool dead = task->attempts >= options_.max_attempts || !resilience::IsRetryable(s);
-  VERSO_RETURN_IF_ERROR(Fail(*task, worker, s, dead));
-  return true;
+  return Fail(*task, worker, s, dead);
 }
 
 absl::Status JobService::Fail(const TaskRecord& task, const std::string& worker,

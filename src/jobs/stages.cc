@@ -30,6 +30,16 @@ TaskRecord Next(const TaskRecord& task, TaskKind kind, absl::Time now) {
   return t;
 }
 
+// Whether a task of one of `kinds` for `target` is queued or running.
+bool AnyOpen(const std::vector<TaskRecord>& tasks, std::string_view target,
+             std::initializer_list<TaskKind> kinds, int64_t except = 0) {
+  return std::any_of(tasks.begin(), tasks.end(), [&](const TaskRecord& t) {
+    return t.id != except && t.target_lang == target &&
+           (t.state == TaskState::kQueued || t.state == TaskState::kLeased) &&
+           std::find(kinds.begin(), kinds.end(), t.kind) != kinds.end();
+  });
+}
+
 }  // namespace
 
 absl::Status JobService::Run(const TaskRecord& task, const std::string& worker) {
@@ -51,22 +61,29 @@ absl::Status JobService::Run(const TaskRecord& task, const std::string& worker) 
 // The task's segments in state `state` (those a stage has still to do).
 absl::StatusOr<std::vector<JobSegmentRecord>> JobService::Pending(const TaskRecord& task,
                                                                   SegmentState state) {
-  VERSO_ASSIGN_OR_RETURN(std::vector<JobSegmentRecord> all,
-                         repo_->GetJobSegments(task.job_id, task.target_lang));
+  // Only those rows are read (the MT task reads again as the analysis goes on).
+  constexpr int kPage = 10000;
   std::vector<JobSegmentRecord> todo;
-  for (auto& s : all) {
-    if (s.state == state) todo.push_back(std::move(s));
+  while (true) {
+    const int64_t after = todo.empty() ? -1 : todo.back().index;
+    VERSO_ASSIGN_OR_RETURN(std::vector<JobSegmentRecord> page,
+                           repo_->GetJobSegmentsPage(task.job_id, task.target_lang, EnumName(state),
+                                                     task.target_lang, after, kPage));
+    const bool more = page.size() == static_cast<size_t>(kPage);
+    todo.insert(todo.end(), std::make_move_iterator(page.begin()),
+                std::make_move_iterator(page.end()));
+    if (!more) return todo;
   }
-  return todo;
 }
 
 // Runs `fn` on the task's segments in state `from`, chunk by chunk. Every chunk but the last
 // is committed at once, after checking (by renewing it) that the worker still holds the lease;
-// the last is left in `last` for the caller to commit with the end of the task.
+// the last is left in `last` for the caller to commit with the end of the task. `committed`,
+// when given, runs after each chunk committed.
 absl::Status JobService::Chunks(
     const TaskRecord& task, const std::string& worker, SegmentState from,
     const std::function<absl::Status(std::vector<JobSegmentRecord>&)>& fn,
-    std::vector<JobSegmentRecord>* last) {
+    std::vector<JobSegmentRecord>* last, const std::function<absl::Status()>& committed) {
   VERSO_ASSIGN_OR_RETURN(std::vector<JobSegmentRecord> todo, Pending(task, from));
   const size_t chunk = static_cast<size_t>(std::max(1, options_.chunk));
   for (size_t begin = 0; begin < todo.size(); begin += chunk) {
@@ -84,6 +101,7 @@ absl::Status JobService::Chunks(
     change.segments = std::move(part);
     VERSO_RETURN_IF_ERROR(repo_->RenewLease(task.id, worker, now + options_.lease));
     VERSO_RETURN_IF_ERROR(Apply(task.job_id, change));
+    if (committed) VERSO_RETURN_IF_ERROR(committed());
   }
   return absl::OkStatus();
 }
@@ -117,6 +135,7 @@ absl::Status JobService::FinishLocked(const TaskRecord& task, const std::string&
   job.updated_at = now;
   const JobStatus from = job.status;
   if (job.status == JobStatus::kQueued) job.status = JobStatus::kRunning;
+  VERSO_ASSIGN_OR_RETURN(next, NextLocked(task, stage, next, change.segments.size()));
   if (next) change.enqueue.push_back(Next(task, *next, now));
   if (review_done) {
     // The last segments were "translated" (open) in storage; those approved now close.
@@ -143,6 +162,72 @@ absl::Status JobService::FinishLocked(const TaskRecord& task, const std::string&
   change.jobs.push_back(job);
   AuditStatus(job, from, &change);
   return Apply(task.job_id, change);
+}
+
+// The analysis and the MT stage overlap (see Translate): which task follows theirs is decided
+// while the job is held, so that an analysis and an MT task ending at once agree on it. The
+// analysis hands over to MT unless an MT task is queued or running (it follows the analysis to
+// its end); the MT task (whose end commits the `translating` segments it translated last) hands
+// over to the review when the analysis has ended and nothing is left
+// to translate, to another MT task when something is (the analysis ended after its last read),
+// and to nobody while the analysis runs on: the analysis queues MT again when it ends.
+absl::StatusOr<std::optional<TaskKind>> JobService::NextLocked(const TaskRecord& task,
+                                                               TaskKind stage,
+                                                               std::optional<TaskKind> next,
+                                                               size_t translating) {
+  if (stage != TaskKind::kMt && next != TaskKind::kMt) return next;
+  VERSO_ASSIGN_OR_RETURN(std::vector<TaskRecord> tasks, repo_->JobTasks(task.job_id));
+  if (stage != TaskKind::kMt) {
+    if (AnyOpen(tasks, task.target_lang, {TaskKind::kMt})) return std::nullopt;
+    return TaskKind::kMt;
+  }
+  if (AnyOpen(tasks, task.target_lang, {TaskKind::kAnalyse, TaskKind::kPretranslate})) {
+    return std::nullopt;
+  }
+  VERSO_ASSIGN_OR_RETURN(std::vector<storage::JobSegmentCount> groups,
+                         repo_->CountJobSegments(task.job_id));
+  int64_t pending = 0;
+  for (const auto& g : groups) {
+    if (g.target_lang == task.target_lang && g.state == SegmentState::kMtPending) {
+      pending += g.segments;
+    }
+  }
+  // The segments this task translated last are still pending in storage until its end commits.
+  if (pending <= static_cast<int64_t>(translating)) return TaskKind::kReview;
+  if (AnyOpen(tasks, task.target_lang, {TaskKind::kMt}, task.id)) return std::nullopt;
+  return TaskKind::kMt;
+}
+
+// Queues the MT task leased to `owner` (who runs it beside the analysis), unless an MT task of
+// the target is queued or running: that one follows the analysis instead.
+absl::StatusOr<std::optional<TaskRecord>> JobService::QueueMt(const TaskRecord& task,
+                                                              const std::string& owner) {
+  absl::MutexLock lock(&job_mu_);
+  std::optional<TaskRecord> queued;
+  VERSO_RETURN_IF_ERROR(repo_->Exclusively(task.job_id, [&]() -> absl::Status {
+    VERSO_ASSIGN_OR_RETURN(std::vector<TaskRecord> tasks, repo_->JobTasks(task.job_id));
+    if (AnyOpen(tasks, task.target_lang, {TaskKind::kMt})) return absl::OkStatus();
+    JobChange change;
+    TaskRecord mt = Next(task, TaskKind::kMt, clock_->Now());
+    mt.lease_owner = owner;
+    mt.lease_until = clock_->Now() + options_.lease;
+    change.enqueue.push_back(mt);
+    VERSO_RETURN_IF_ERROR(Apply(task.job_id, change));
+    VERSO_ASSIGN_OR_RETURN(tasks, repo_->JobTasks(task.job_id));
+    for (TaskRecord& t : tasks) {
+      if (t.kind == TaskKind::kMt && t.state == TaskState::kLeased && t.lease_owner == owner) {
+        queued = std::move(t);
+      }
+    }
+    return absl::OkStatus();
+  }));
+  return queued;
+}
+
+// Whether the analysis (or pre-translation) of the task's target is queued or running.
+absl::StatusOr<bool> JobService::Analysing(const TaskRecord& task) {
+  VERSO_ASSIGN_OR_RETURN(std::vector<TaskRecord> tasks, repo_->JobTasks(task.job_id));
+  return AnyOpen(tasks, task.target_lang, {TaskKind::kAnalyse, TaskKind::kPretranslate});
 }
 
 absl::Status JobService::LookupChunk(const std::string& tenant, const std::string& store,
@@ -175,6 +260,18 @@ absl::Status JobService::Analyse(const TaskRecord& task, const JobRecord& job,
   const std::string store = TmStoreFor(job, task.target_lang);
   const qe::ReviewOptions review = ReviewOptionsFor(job, task.target_lang);
   std::vector<JobSegmentRecord> last;
+  // The MT task starts as soon as a committed chunk has something for it, run by this worker on
+  // a second thread (a task it holds, taking no other worker), and follows the analysis from
+  // there (see Translate): the engine does not wait for the whole analysis. It is joined after
+  // the analysis ended (or failed), which it waits for.
+  bool for_mt = false, mt_queued = false;
+  const std::string follower_name = StrCat(worker, "/mt");
+  struct Joined {
+    std::thread thread;
+    ~Joined() {
+      if (thread.joinable()) thread.join();
+    }
+  } follower;
   VERSO_RETURN_IF_ERROR(Chunks(
       task, worker, SegmentState::kNew,
       [&](std::vector<JobSegmentRecord>& part) -> absl::Status {
@@ -190,10 +287,22 @@ absl::Status JobService::Analyse(const TaskRecord& task, const JobRecord& job,
             if (s.tm_score >= 100) tm_->RecordUse(store, m.segment.id);
           }
           Pretranslate(&s);  // the same pass: one read and one write of each segment
+          for_mt |= s.state == SegmentState::kMtPending;
         }
         return ReviewTmMatches(review, part);
       },
-      &last));
+      &last,
+      [&]() -> absl::Status {
+        if (!for_mt || mt_queued) return absl::OkStatus();
+        mt_queued = true;
+        VERSO_ASSIGN_OR_RETURN(std::optional<TaskRecord> mt, QueueMt(task, follower_name));
+        if (!mt) return absl::OkStatus();
+        follower.thread = std::thread([this, mt = *mt, follower_name] {
+          absl::Status s = RunLeased(&mt, follower_name);
+          if (!s.ok()) log::Warn("jobs.worker", {{"error", s.message()}});
+        });
+        return absl::OkStatus();
+      }));
   // Segments an earlier version analysed without pre-translating (its task interrupted) still
   // go through the pretranslate stage; otherwise it is done.
   VERSO_ASSIGN_OR_RETURN(std::vector<storage::JobSegmentCount> groups,
@@ -352,20 +461,65 @@ absl::StatusOr<std::vector<JobService::MtOutcome>> JobService::TranslateEach(
   return out;
 }
 
-// Machine translation, chunk by chunk; each translated chunk is reviewed (QA, terms, QE) on a
-// second thread while the engine translates the next, and committed reviewed. The review
-// stage that follows has only the TM's translations left.
+// Machine translation. The task starts while the analysis still runs (it is queued on the
+// analysis's first committed chunk) and follows it: it translates what is pending, reads again,
+// and waits up to `follow_wait` for the analysis's next chunk; once the analysis has ended (seen
+// before a read, so that the read holds everything it wrote) the last segments are translated
+// and the review follows. A task that waited in vain ends without one: the analysis queues MT
+// again when it ends (NextLocked). The time spent waiting is not the stage's.
 absl::Status JobService::Translate(const TaskRecord& task, const JobRecord& job,
                                    const std::string& worker) {
   const absl::Time started = clock_->MonotonicNow();
-  VERSO_ASSIGN_OR_RETURN(std::vector<JobSegmentRecord> todo,
-                         Pending(task, SegmentState::kMtPending));
   const qe::ReviewOptions review = ReviewOptionsFor(job, task.target_lang);
+  absl::Duration review_time, waited;
+  std::vector<JobSegmentRecord> last;
+  while (true) {
+    VERSO_ASSIGN_OR_RETURN(const bool analysing, Analysing(task));
+    VERSO_ASSIGN_OR_RETURN(std::vector<JobSegmentRecord> todo,
+                           Pending(task, SegmentState::kMtPending));
+    const bool none = todo.empty();
+    if (!none) {
+      VERSO_RETURN_IF_ERROR(TranslateChunks(task, job, worker, review, std::move(todo),
+                                            /*keep_last=*/!analysing, &last, &review_time));
+    }
+    if (!analysing) break;
+    if (none) {
+      VERSO_ASSIGN_OR_RETURN(const bool more, AwaitAnalysis(task, &waited));
+      if (!more) break;
+    }
+  }
+  return Finish(task, worker, TaskKind::kMt, started + waited, std::move(last), TaskKind::kReview,
+                false, review_time);
+}
+
+// Waits (up to `follow_wait` in all, `waited` so far) until the analysis of the task's target
+// has committed segments for MT or has ended: false when it waited in vain.
+absl::StatusOr<bool> JobService::AwaitAnalysis(const TaskRecord& task, absl::Duration* waited) {
+  while (*waited < options_.follow_wait) {
+    absl::SleepFor(options_.follow_poll);
+    *waited += options_.follow_poll;
+    VERSO_ASSIGN_OR_RETURN(const bool analysing, Analysing(task));
+    if (!analysing) return true;
+    VERSO_ASSIGN_OR_RETURN(std::vector<storage::JobSegmentCount> groups,
+                           repo_->CountJobSegments(task.job_id));
+    for (const auto& g : groups) {
+      if (g.target_lang == task.target_lang && g.state == SegmentState::kMtPending) return true;
+    }
+  }
+  return false;
+}
+
+// `todo` translated chunk by chunk; each translated chunk is reviewed (QA, terms, QE) on a
+// second thread while the engine translates the next, and committed reviewed, except the last
+// when `keep_last` (left in `last` for Finish to commit with the end of the task).
+absl::Status JobService::TranslateChunks(const TaskRecord& task, const JobRecord& job,
+                                         const std::string& worker, const qe::ReviewOptions& review,
+                                         std::vector<JobSegmentRecord> todo, bool keep_last,
+                                         std::vector<JobSegmentRecord>* last,
+                                         absl::Duration* review_time) {
   std::mutex time_mu;
-  absl::Duration review_time;
-  // The chunk translated last, reviewed (and, unless it is the last one, committed) on a
-  // second thread while the engine translates the next: the engine never waits for a review
-  // or a commit.
+  // The chunk translated last, reviewed (and, unless it is kept, committed) on a second thread
+  // while the engine translates the next: the engine never waits for a review or a commit.
   std::vector<JobSegmentRecord> reviewing;
   std::future<absl::Status> reviewed;
   auto settle = [&]() -> absl::Status {
@@ -403,28 +557,29 @@ absl::Status JobService::Translate(const TaskRecord& task, const JobRecord& job,
       part[i].review = DumpJson(Json{{"unknown_words", x.result.unknown_words}});
     }
     reviewing = std::move(part);
-    const bool commit = end < todo.size();  // the last chunk is committed by Finish
+    const bool commit = end < todo.size() || !keep_last;
     reviewed = std::async(std::launch::async, [&, commit] {
       const absl::Time t = clock_->MonotonicNow();
       absl::Status s = ReviewChunk(review, reviewing);
       {
         std::lock_guard<std::mutex> lock(time_mu);
-        review_time += clock_->MonotonicNow() - t;
+        *review_time += clock_->MonotonicNow() - t;
       }
       if (!s.ok() || !commit) return s;
       const absl::Time now = clock_->Now();
       for (auto& seg : reviewing) seg.updated_at = now;
       JobChange change;
       change.segments = std::move(reviewing);
+      reviewing.clear();
       return Apply(task.job_id, change);
     });
   }
   VERSO_RETURN_IF_ERROR(settle());
+  if (!keep_last) return absl::OkStatus();
   const absl::Time now = clock_->Now();
   for (auto& seg : reviewing) seg.updated_at = now;
-  std::vector<JobSegmentRecord> last = std::move(reviewing);
-  return Finish(task, worker, TaskKind::kMt, started, std::move(last), TaskKind::kReview, false,
-                review_time);
+  *last = std::move(reviewing);
+  return absl::OkStatus();
 }
 
 absl::Status JobService::Review(const TaskRecord& task, const JobRecord& job,

@@ -584,9 +584,11 @@ inline const std::string kAuditGenesis(64, '0');
 struct JobChange {
   std::vector<JobRecord> jobs;             // insert or replace
   std::vector<JobSegmentRecord> segments;  // insert or replace
-  std::vector<TaskRecord> enqueue;         // new tasks (ids assigned)
-  int64_t finish_task = 0;                 // marked done, when > 0 ...
-  std::string finish_owner;                // ... if `finish_owner` still holds its lease
+  // New tasks (ids assigned): queued, or leased to `lease_owner` until `lease_until` when that
+  // is set (a worker that queues a task to run it itself, as a lease it took would be).
+  std::vector<TaskRecord> enqueue;
+  int64_t finish_task = 0;   // marked done, when > 0 ...
+  std::string finish_owner;  // ... if `finish_owner` still holds its lease
   std::vector<WebhookDeliveryRecord> deliveries;
   std::vector<AuditRecord> audit;  // appended in the same transaction
 };

@@ -616,6 +616,52 @@ inline JobChange QueuedJob(const std::string& id, const std::string& tenant, int
   return c;
 }
 
+// A task enqueued with a lease owner is leased to it from the start (a worker queuing a task it
+// runs itself): nobody else leases it until the lease expires, its owner renews and finishes
+// it, and a lapsed lease is taken over as any other.
+TEST_P(TmRepositorySuite, ATaskCanBeQueuedLeasedToItsOwner) {
+  JobRepository& jobs = db_->jobs();
+  const absl::Time t0 = absl::FromUnixSeconds(1'700'000'000);
+  JobChange c = QueuedJob("job_own", "acme", 0, t0);
+  for (const char* owner : {"w1", ""}) {
+    TaskRecord t;
+    t.job_id = "job_own";
+    t.kind = TaskKind::kMt;
+    t.target_lang = "de";
+    t.run_after = t.created_at = t0;
+    t.lease_owner = owner;
+    t.lease_until = t0 + absl::Seconds(30);
+    c.enqueue.push_back(t);
+  }
+  ASSERT_TRUE(jobs.Apply(c).ok());
+  auto tasks = jobs.JobTasks("job_own");
+  ASSERT_TRUE(tasks.ok());
+  ASSERT_EQ(tasks->size(), 2u);
+  const TaskRecord own = (*tasks)[0];
+  EXPECT_EQ(own.state, TaskState::kLeased);
+  EXPECT_EQ(own.lease_owner, "w1");
+  EXPECT_EQ(own.lease_until, t0 + absl::Seconds(30));
+  EXPECT_EQ(own.attempts, 1);
+  EXPECT_EQ((*tasks)[1].state, TaskState::kQueued);
+  EXPECT_EQ((*tasks)[1].lease_owner, "");
+  EXPECT_EQ((*tasks)[1].attempts, 0);
+  // Another worker gets the queued one, then nothing while the lease holds.
+  auto other = jobs.LeaseTask("w2", t0 + absl::Seconds(1), t0 + absl::Seconds(100));
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other->id, (*tasks)[1].id);
+  EXPECT_TRUE(absl::IsNotFound(
+      jobs.LeaseTask("w3", t0 + absl::Seconds(2), t0 + absl::Seconds(32)).status()));
+  EXPECT_TRUE(jobs.RenewLease(own.id, "w1", t0 + absl::Seconds(60)).ok());
+  EXPECT_TRUE(absl::IsAborted(jobs.RenewLease(own.id, "w3", t0 + absl::Seconds(60))));
+  EXPECT_TRUE(absl::IsNotFound(
+      jobs.LeaseTask("w3", t0 + absl::Seconds(45), t0 + absl::Seconds(75)).status()));
+  auto taken = jobs.LeaseTask("w3", t0 + absl::Seconds(61), t0 + absl::Seconds(91));
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  EXPECT_EQ(taken->id, own.id);
+  EXPECT_EQ(taken->attempts, 2);
+  EXPECT_EQ(taken->crashes, 1);
+}
+
 // Workers lease and finish at the same moment, which both backends group (SQLite commits
 // concurrent queue writes together, PostgreSQL leases for concurrent callers in one call):
 // every task goes to exactly one worker, and a change refused inside a group leaves out all of

@@ -464,10 +464,11 @@ class PgJobs : public JobRepository {
       tx.Exec(
           "INSERT INTO tasks(job_id, tenant, kind, target_lang, payload, state, attempts, "
           "run_after, lease_until, lease_owner, error, created_at) VALUES($1, COALESCE((SELECT "
-          "tenant FROM jobs WHERE id=$1 LIMIT 1), ''), $2, $3, $4, 'queued', 0, $5, NULL, '', '', "
-          "$6)",
+          "tenant FROM jobs WHERE id=$1 LIMIT 1), ''), $2, $3, $4, CASE WHEN $7::TEXT = '' THEN "
+          "'queued' ELSE 'leased' END, CASE WHEN $7::TEXT = '' THEN 0 ELSE 1 END, $5, CASE WHEN "
+          "$7::TEXT = '' THEN NULL ELSE $8::BIGINT END, $7::TEXT, '', $6)",
           {t.job_id, EnumName(t.kind), t.target_lang, t.payload, Micros(t.run_after),
-           Micros(t.created_at)});
+           Micros(t.created_at), t.lease_owner, Micros(t.lease_until)});
     }
     if (!c.enqueue.empty()) tx.Exec("SELECT pg_notify('verso_tasks', '')");
     for (const WebhookDeliveryRecord& d : c.deliveries) {

@@ -471,7 +471,8 @@ class SqliteJobs : public JobRepository {
           Stmt * st, pool_->writer->Prepare(
                          "INSERT INTO tasks(job_id, kind, target_lang, payload, state, "
                          "attempts, run_after, lease_until, lease_owner, error, created_at, "
-                         "tenant) VALUES(?1,?2,?3,?4,'queued',0,?5,NULL,'','',?6, "
+                         "tenant) VALUES(?1,?2,?3,?4,CASE WHEN ?7='' THEN 'queued' ELSE "
+                         "'leased' END,?7<>'',?5,CASE WHEN ?7='' THEN NULL ELSE ?8 END,?7,'',?6, "
                          "COALESCE((SELECT tenant FROM jobs WHERE id=?1), ''))"));
       st->Reset()
           .Bind(1, t.job_id)
@@ -479,6 +480,7 @@ class SqliteJobs : public JobRepository {
           .Bind(3, t.target_lang)
           .Bind(4, t.payload);
       st->Bind(5, Micros(t.run_after)).Bind(6, Micros(t.created_at));
+      st->Bind(7, t.lease_owner).Bind(8, Micros(t.lease_until));
       VERSO_RETURN_IF_ERROR(st->Run());
     }
     for (const WebhookDeliveryRecord& d : c.deliveries) {
