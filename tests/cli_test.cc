@@ -86,7 +86,8 @@ TEST_F(CliTest, TmCommandsStartFromTheIndexSnapshot) {
   std::vector<std::string> fields;
   std::istringstream header(file.substr(0, eol));
   for (std::string f; header >> f;) fields.push_back(f);
-  ASSERT_EQ(fields.size(), 7u) << file.substr(0, eol);  // magic version store position written..
+  // magic version store position written endian placement checksum
+  ASSERT_EQ(fields.size(), 8u) << file.substr(0, eol);
   const std::string written = fields[4];
   const std::string older = std::to_string(std::stoll(written) - 3'600'000'000LL);
   ASSERT_EQ(older.size(), written.size());

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "common/clock.h"
+#include "common/hash.h"
 #include "common/ids.h"
 #include "common/status.h"
 #include "common/strings.h"
@@ -1022,6 +1023,66 @@ TEST_F(TmServiceTest, AnUnchangedStoresSnapshotIsKeptYoungByItsHeaderAlone) {
   clock_.Advance(absl::Minutes(2));
   EXPECT_EQ(*owner.WriteSnapshots(absl::Minutes(1)), 1);
   EXPECT_GT(read().size(), first.size());
+}
+
+// A snapshot ends its header with the XXH3-64 of its index's bytes: one flipped bit anywhere in
+// them (here in the first table, the middle and the last byte, each passing the reader's
+// structural checks or not) and the index is built from storage instead, answering the same.
+TEST_F(TmServiceTest, ADamagedSnapshotIsNotUsed) {
+  const std::string store = NewStore();
+  std::vector<SegmentRecord> segs;
+  for (int i = 0; i < 500; ++i) {
+    segs.push_back(
+        Seg("Line " + std::to_string(i) + " of the guide", "Linea " + std::to_string(i)));
+  }
+  ASSERT_EQ(Add(store, segs).size(), 500u);
+  const std::string snapshots = dir_ + "/snapshots";
+  const std::string path = snapshots + "/" + store + ".snap";
+  {
+    Process process = OpenProcess(snapshots, /*build_indexes=*/true);
+    ASSERT_TRUE(process.tm->WriteSnapshot(store).ok());
+  }
+  std::string pristine;
+  {
+    std::ifstream in(path, std::ios::binary);
+    pristine.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const size_t eol = pristine.find('\n');
+  ASSERT_NE(eol, std::string::npos);
+  std::vector<std::string_view> fields;
+  for (std::string_view f : Split(std::string_view(pristine).substr(0, eol), ' ')) {
+    if (!f.empty()) fields.push_back(f);
+  }
+  ASSERT_EQ(fields.size(), 8u);
+  char checksum[17];
+  std::snprintf(
+      checksum, sizeof(checksum), "%016llx",
+      static_cast<unsigned long long>(StableHash64(std::string_view(pristine).substr(eol + 1))));
+  EXPECT_EQ(fields[7], checksum);
+  auto warm = [&](const std::string& bytes) {
+    {
+      std::ofstream out(path, std::ios::binary | std::ios::trunc);
+      out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    }
+    Process p = OpenProcess(snapshots, /*build_indexes=*/false);
+    auto warmed = p.tm->Warm("acme", store);
+    EXPECT_TRUE(warmed.ok()) << warmed.status();
+    auto hit = p.tm->Lookup("acme", store, "Line 42 of the guide", {});
+    EXPECT_TRUE(hit.ok() && !hit->matches.empty());
+    if (hit.ok() && !hit->matches.empty()) {
+      EXPECT_EQ(hit->matches[0].segment.target, "Linea 42");
+      EXPECT_EQ(hit->matches[0].score, 100);
+    }
+    EXPECT_EQ(p.tm->IndexSizes()[0].segments, 500u);
+    return warmed.ok() && warmed->from_snapshot;
+  };
+  EXPECT_TRUE(warm(pristine));
+  const size_t body = pristine.size() - eol - 1;
+  for (size_t at : {eol + 1 + 8, eol + 1 + body / 2, pristine.size() - 1}) {
+    std::string damaged = pristine;
+    damaged[at] = static_cast<char>(damaged[at] ^ 0x10);
+    EXPECT_FALSE(warm(damaged)) << "a bit flipped at byte " << at << " of " << pristine.size();
+  }
 }
 
 TEST_F(TmServiceTest, CachedResultsFollowTheStoreAndNeverHideAWrite) {

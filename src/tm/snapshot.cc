@@ -12,6 +12,8 @@
 #include <atomic>
 #include <bit>
 #include <cerrno>
+#include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -21,6 +23,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/hash.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "tm/index.h"
@@ -347,10 +350,13 @@ absl::StatusOr<StoreIndex> StoreIndex::ReadFrom(const char* data, uint64_t bytes
 
 // ---- TmService's snapshot files ----
 //
-// DIR/STORE.snap: the line "verso-tm-snapshot 1 STORE POSITION WRITTEN_MICROS ENDIAN\n" (padded
-// with spaces to a multiple of 8 bytes), then StoreIndex::WriteTo's bytes to the end of the file,
-// which a reader maps and copies its tables from. Written to a temporary file, fsynced, then
-// renamed over the old one: a reader sees a whole snapshot or the previous one.
+// DIR/STORE.snap: the line "verso-tm-snapshot 5 STORE POSITION WRITTEN_MICROS ENDIAN PLACEMENT
+// CHECKSUM\n" (padded with spaces to a multiple of 8 bytes), then StoreIndex::WriteTo's bytes to
+// the end of the file, which a reader maps and copies its tables from. CHECKSUM is the XXH3-64
+// of those bytes (16 hex digits): a reader checks it before it trusts any table (a flipped bit in
+// a posting list passes every structural check and answers wrongly). Written to a temporary
+// file, fsynced, then renamed over the old one: a reader sees a whole snapshot or the previous
+// one.
 
 namespace verso::tm {
 namespace {
@@ -358,19 +364,33 @@ namespace {
 constexpr std::string_view kMagic = "verso-tm-snapshot";
 // 2: the store's placement version ends the header. 3: long posting lists in runs by key length
 // (StoreIndex::runs_), and a key-less text's exact-match hash is its plain text's. 4: each
-// slot's penalty sketch (StoreIndex::sketches_).
-constexpr int kVersion = 4;
+// slot's penalty sketch (StoreIndex::sketches_). 5: the header ends with the body's checksum.
+constexpr int kVersion = 5;
 constexpr size_t kMaxHeader = 512;
+
+// A checksum as the header writes it: 16 hex digits.
+std::string Hex16(uint64_t v) {
+  char out[17];
+  std::snprintf(out, sizeof(out), "%016llx", static_cast<unsigned long long>(v));
+  return out;
+}
+
+bool ParseHex16(std::string_view s, uint64_t* v) {
+  if (s.size() != 16) return false;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *v, 16);
+  return ec == std::errc() && end == s.data() + s.size();
+}
 
 std::string_view Endian() { return std::endian::native == std::endian::little ? "le" : "be"; }
 
 // A snapshot's first line: what it is, the change-log position its index reflects, when it was
-// written (Unix microseconds), byte order and the store's placement. Padded with spaces to a
-// multiple of 8 bytes: the index's tables stay aligned in the file.
+// written (Unix microseconds), byte order, the store's placement and the body's checksum (always
+// 16 digits: the header's size does not depend on it). Padded with spaces to a multiple of 8
+// bytes: the index's tables stay aligned in the file.
 std::string SnapshotHeader(std::string_view store_id, int64_t position, int64_t written,
-                           int64_t placement) {
+                           int64_t placement, uint64_t checksum) {
   std::string h = StrCat(kMagic, " ", kVersion, " ", store_id, " ", position, " ", written, " ",
-                         Endian(), " ", placement);
+                         Endian(), " ", placement, " ", Hex16(checksum));
   h.append(7 - h.size() % 8, ' ');
   return h + '\n';
 }
@@ -378,6 +398,20 @@ std::string SnapshotHeader(std::string_view store_id, int64_t position, int64_t 
 struct Closer {
   void operator()(std::FILE* f) const { std::fclose(f); }
 };
+
+// The XXH3-64 of file `fd`'s bytes from `offset` to its end.
+absl::StatusOr<uint64_t> HashFrom(int fd, size_t offset) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return absl::UnavailableError(std::strerror(errno));
+  const size_t size = static_cast<size_t>(st.st_size);
+  if (size < offset) return absl::InternalError("the snapshot is shorter than its header");
+  void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  if (mapped == MAP_FAILED) return absl::UnavailableError(std::strerror(errno));
+  const uint64_t h =
+      StableHash64(std::string_view(static_cast<const char*>(mapped) + offset, size - offset));
+  ::munmap(mapped, size);
+  return h;
+}
 using File = std::unique_ptr<std::FILE, Closer>;
 
 }  // namespace
@@ -423,9 +457,10 @@ absl::StatusOr<bool> TmService::IndexFromSnapshot(Store* store) {
     if (!f.empty()) fields.push_back(f);
   }
   int64_t position = 0, written = 0, placement = 0;
-  if (fields.size() != 7 || fields[0] != kMagic || fields[1] != StrCat(kVersion) ||
+  uint64_t checksum = 0;
+  if (fields.size() != 8 || fields[0] != kMagic || fields[1] != StrCat(kVersion) ||
       !ParseInt64(fields[3], &position) || !ParseInt64(fields[4], &written) ||
-      !ParseInt64(fields[6], &placement)) {
+      !ParseInt64(fields[6], &placement) || !ParseHex16(fields[7], &checksum)) {
     return absl::DataLossError(StrCat(path, ": not a verso TM snapshot of this version"));
   }
   if (fields[2] != store->record.id || fields[5] != Endian()) {
@@ -439,6 +474,10 @@ absl::StatusOr<bool> TmService::IndexFromSnapshot(Store* store) {
   // Beyond the log's head: written before the database was restored to an earlier time (`verso
   // restore`), so it may hold segments the database no longer has.
   if (position > SyncedIn(log)) return false;
+  if (const uint64_t body = StableHash64(file.substr(eol + 1)); body != checksum) {
+    return absl::DataLossError(StrCat(path, ": damaged: its checksum is ", Hex16(checksum),
+                                      ", its index's bytes hash to ", Hex16(body)));
+  }
   VERSO_ASSIGN_OR_RETURN(StoreIndex index,
                          StoreIndex::ReadFrom(file.data() + eol + 1, size - eol - 1));
   {
@@ -484,7 +523,7 @@ absl::Status TmService::WriteSnapshot(std::string_view store_id) {
   static std::atomic<int64_t> writes{0};
   const std::string temp = StrCat(path, ".", ::getpid(), ".", writes++, ".tmp");
   const absl::Time now = clock_->Now();
-  File f(std::fopen(temp.c_str(), "wb"));
+  File f(std::fopen(temp.c_str(), "w+b"));  // read back for the checksum
   if (f == nullptr) {
     return absl::UnavailableError(StrCat(temp, ": cannot be written: ", std::strerror(errno)));
   }
@@ -496,15 +535,31 @@ absl::Status TmService::WriteSnapshot(std::string_view store_id) {
     } else if (storage::ChangeLog(position) != store->log || placement != store->placement) {
       s = absl::FailedPreconditionError(StrCat("store ", store_id, " moved while written"));
     }
+    // The checksum is written over the header's zeros once the body is on disk.
     const std::string header =
-        SnapshotHeader(store->record.id, position, absl::ToUnixMicros(now), placement);
+        SnapshotHeader(store->record.id, position, absl::ToUnixMicros(now), placement, 0);
     if (s.ok() && std::fwrite(header.data(), 1, header.size(), f.get()) != header.size()) {
       s = absl::UnavailableError("writing the index snapshot failed");
     }
     if (s.ok()) s = store->index.WriteTo(f.get());
   }
-  if (s.ok() && (std::fflush(f.get()) != 0 || ::fsync(fileno(f.get())) != 0)) {
+  if (s.ok() && std::fflush(f.get()) != 0) {
     s = absl::UnavailableError(StrCat(temp, ": ", std::strerror(errno)));
+  }
+  if (s.ok()) {
+    const std::string header =
+        SnapshotHeader(store->record.id, position, absl::ToUnixMicros(now), placement, 0);
+    absl::StatusOr<uint64_t> body = HashFrom(fileno(f.get()), header.size());
+    s = body.status();
+    if (s.ok()) {
+      const std::string sealed =
+          SnapshotHeader(store->record.id, position, absl::ToUnixMicros(now), placement, *body);
+      if (::pwrite(fileno(f.get()), sealed.data(), sealed.size(), 0) !=
+              static_cast<ssize_t>(sealed.size()) ||
+          ::fsync(fileno(f.get())) != 0) {
+        s = absl::UnavailableError(StrCat(temp, ": ", std::strerror(errno)));
+      }
+    }
   }
   f.reset();
   if (s.ok() && std::rename(temp.c_str(), path.c_str()) != 0) {
@@ -534,19 +589,21 @@ absl::StatusOr<bool> TmService::RefreshSnapshot(Store* store, int64_t position, 
   const std::string_view head(buffer, static_cast<size_t>(got));
   const size_t eol = head.find('\n');
   if (eol == std::string_view::npos) return false;
-  // The header this process would write for the index in the file, but for its time.
-  auto header_at = [&](int64_t written) {
-    return SnapshotHeader(store->record.id, position, written, placement);
-  };
   std::vector<std::string_view> fields;
   for (std::string_view f : Split(head.substr(0, eol), ' ')) {
     if (!f.empty()) fields.push_back(f);
   }
   int64_t was = 0;
-  if (fields.size() != 7 || !ParseInt64(fields[4], &was) ||
-      head.substr(0, eol + 1) != header_at(was)) {
+  uint64_t checksum = 0;
+  if (fields.size() != 8 || !ParseInt64(fields[4], &was) || !ParseHex16(fields[7], &checksum)) {
     return false;
   }
+  // The header this process would write for the index in the file (whose bytes, and so their
+  // checksum, stay as they are), but for its time.
+  auto header_at = [&](int64_t written) {
+    return SnapshotHeader(store->record.id, position, written, placement, checksum);
+  };
+  if (head.substr(0, eol + 1) != header_at(was)) return false;
   const std::string fresh = header_at(absl::ToUnixMicros(clock_->Now()));
   if (fresh.size() != eol + 1) return false;
   // Within the first page: a reader sees the old header or the new one.
