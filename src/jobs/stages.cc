@@ -167,10 +167,10 @@ absl::Status JobService::FinishLocked(const TaskRecord& task, const std::string&
 // The analysis and the MT stage overlap (see Translate): which task follows theirs is decided
 // while the job is held, so that an analysis and an MT task ending at once agree on it. The
 // analysis hands over to MT unless an MT task is queued or running (it follows the analysis to
-// its end); the MT task (whose end commits the `translating` segments it translated last) hands
-// over to the review when the analysis has ended and nothing is left
-// to translate, to another MT task when something is (the analysis ended after its last read),
-// and to nobody while the analysis runs on: the analysis queues MT again when it ends.
+// its end). The MT task, whose end commits the `translating` segments it translated last, hands
+// over to the review when the analysis has ended and nothing is left to translate; to another
+// MT task when something is (the analysis ended after its last read); and to nobody while the
+// analysis runs on: the analysis queues MT again when it ends.
 absl::StatusOr<std::optional<TaskKind>> JobService::NextLocked(const TaskRecord& task,
                                                                TaskKind stage,
                                                                std::optional<TaskKind> next,
