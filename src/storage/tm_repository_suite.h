@@ -662,6 +662,69 @@ TEST_P(TmRepositorySuite, ATaskCanBeQueuedLeasedToItsOwner) {
   EXPECT_EQ(taken->crashes, 1);
 }
 
+// Every field of a job segment comes back as written: quotes, backslashes, control characters,
+// characters outside the BMP, a score with many digits; bytes that are not UTF-8 never fail the
+// write. A segment given twice in one change is written as it was given last.
+TEST_P(TmRepositorySuite, JobSegmentsRoundTripEveryField) {
+  JobRepository& jobs = db_->jobs();
+  const absl::Time t0 = absl::FromUnixMicros(1'700'000'000'123'456);
+  JobChange c = QueuedJob("job_rt", "acme", 0, t0);
+  JobSegmentRecord seg;
+  seg.job_id = "job_rt";
+  seg.target_lang = "de";
+  seg.index = 3;
+  seg.unit_id = "u\"3\"";
+  seg.source = "Say \"hi\"\\ to <b>Ana</b>\n\ttab \x01 \xF0\x9F\x98\x80 end";
+  seg.target = "Sag \"hallo\" \u00fc";
+  seg.origin = SegmentOrigin::kMt;
+  seg.state = SegmentState::kAwaiting;
+  seg.tm_score = 87;
+  seg.tm_target = "Alt \\ \"x\"";
+  seg.repetition = true;
+  seg.words = 7;
+  seg.characters = 42;
+  seg.engine = "apertium";
+  seg.review = R"({"qa":[{"check":"numbers","message":"\"3\" vs \"4\""}],"qe":{"score":71.25}})";
+  seg.qe_score = 71.123456789012345;
+  seg.draft = "Entwurf\r\n";
+  seg.editor = "ana";
+  seg.updated_at = t0;
+  seg.version = 5;
+  seg.edit_id = "e-1";
+  JobSegmentRecord earlier = seg;
+  earlier.target = "overwritten";
+  JobSegmentRecord bad = seg;
+  bad.index = 4;
+  bad.target = "caf\xE9";  // Latin-1, not UTF-8
+  c.segments = {earlier, seg, bad};
+  ASSERT_TRUE(jobs.Apply(c).ok());
+  auto got = jobs.GetJobSegment("job_rt", "de", 3);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->unit_id, seg.unit_id);
+  EXPECT_EQ(got->source, seg.source);
+  EXPECT_EQ(got->target, seg.target);
+  EXPECT_EQ(got->origin, seg.origin);
+  EXPECT_EQ(got->state, seg.state);
+  EXPECT_EQ(got->tm_score, seg.tm_score);
+  EXPECT_EQ(got->tm_target, seg.tm_target);
+  EXPECT_EQ(got->repetition, seg.repetition);
+  EXPECT_EQ(got->words, seg.words);
+  EXPECT_EQ(got->characters, seg.characters);
+  EXPECT_EQ(got->engine, seg.engine);
+  EXPECT_EQ(got->review, seg.review);
+  EXPECT_EQ(got->qe_score, seg.qe_score);
+  EXPECT_EQ(got->draft, seg.draft);
+  EXPECT_EQ(got->editor, seg.editor);
+  EXPECT_EQ(got->updated_at, seg.updated_at);
+  EXPECT_EQ(got->version, seg.version);
+  EXPECT_EQ(got->edit_id, seg.edit_id);
+  auto replaced = jobs.GetJobSegment("job_rt", "de", 4);
+  ASSERT_TRUE(replaced.ok()) << replaced.status();
+  // SQLite keeps the bytes; PostgreSQL's TEXT cannot hold them and gets U+FFFD.
+  EXPECT_THAT(replaced->target, ::testing::AnyOf("caf\xE9", "caf\xEF\xBF\xBD"));
+  EXPECT_EQ(jobs.GetJobSegments("job_rt", "de")->size(), 2u);
+}
+
 // Workers lease and finish at the same moment, which both backends group (SQLite commits
 // concurrent queue writes together, PostgreSQL leases for concurrent callers in one call):
 // every task goes to exactly one worker, and a change refused inside a group leaves out all of
