@@ -76,6 +76,16 @@ class TmServiceTest : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s.status();
     return s->record.id;
   }
+  // A store of 500 segments "Line N of the guide" -> "Linea N"; "" when they were not all added.
+  std::string GuideStore() {
+    const std::string store = NewStore();
+    std::vector<SegmentRecord> segs;
+    for (int i = 0; i < 500; ++i) {
+      segs.push_back(
+          Seg("Line " + std::to_string(i) + " of the guide", "Linea " + std::to_string(i)));
+    }
+    return Add(store, segs).size() == 500u ? store : "";
+  }
   static SegmentRecord Seg(const std::string& source, const std::string& target) {
     SegmentRecord s;
     s.source = source;
@@ -967,13 +977,8 @@ TEST_F(TmServiceTest, ANewOwnerStartsFromTheSnapshotPlusTheChangesSince) {
 // index in it still reflects the store), so that a process starting 36 minutes after it was
 // written still starts from it; a store that changed gets a whole new snapshot.
 TEST_F(TmServiceTest, AnUnchangedStoresSnapshotIsKeptYoungByItsHeaderAlone) {
-  const std::string store = NewStore();
-  std::vector<SegmentRecord> segs;
-  for (int i = 0; i < 500; ++i) {
-    segs.push_back(
-        Seg("Line " + std::to_string(i) + " of the guide", "Linea " + std::to_string(i)));
-  }
-  ASSERT_EQ(Add(store, segs).size(), 500u);
+  const std::string store = GuideStore();
+  ASSERT_FALSE(store.empty());
   const std::string snapshots = dir_ + "/snapshots";
   const std::string path = snapshots + "/" + store + ".snap";
   auto read = [&] {
@@ -1029,13 +1034,8 @@ TEST_F(TmServiceTest, AnUnchangedStoresSnapshotIsKeptYoungByItsHeaderAlone) {
 // them (here in the first table, the middle and the last byte, each passing the reader's
 // structural checks or not) and the index is built from storage instead, answering the same.
 TEST_F(TmServiceTest, ADamagedSnapshotIsNotUsed) {
-  const std::string store = NewStore();
-  std::vector<SegmentRecord> segs;
-  for (int i = 0; i < 500; ++i) {
-    segs.push_back(
-        Seg("Line " + std::to_string(i) + " of the guide", "Linea " + std::to_string(i)));
-  }
-  ASSERT_EQ(Add(store, segs).size(), 500u);
+  const std::string store = GuideStore();
+  ASSERT_FALSE(store.empty());
   const std::string snapshots = dir_ + "/snapshots";
   const std::string path = snapshots + "/" + store + ".snap";
   {
