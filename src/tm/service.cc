@@ -800,9 +800,12 @@ absl::StatusOr<int64_t> TmService::FlushUsage() {
     }
     return updated.status();
   }
-  // Cached records of these segments carry the old counts.
+  // Cached records of these segments carry the old counts: counted there too, instead of being
+  // dropped (a job's exact matches would all be read from storage again by the next job).
   for (const auto& u : uses) {
-    if (auto store = FindStore(kAnyTenant, u.store_id); store.ok()) (*store)->records.Erase(u.id);
+    if (auto store = FindStore(kAnyTenant, u.store_id); store.ok()) {
+      (*store)->records.AddUse(u.id, u.count, u.when);
+    }
   }
   return updated;
 }

@@ -176,6 +176,19 @@ TEST_F(TmServiceTest, UsesAreCountedAndWrittenByTheFlush) {
   auto found = service_->Lookup("acme", store, "Save the file", o);
   ASSERT_TRUE(found.ok());
   EXPECT_EQ(found->matches[0].segment.usage_count, 2);
+  EXPECT_EQ(found->matches[0].segment.last_used_at, clock_.Now());
+  // The next uses are added to the cached record, which stays cached: uses another process
+  // records (here 100, written straight to storage) are not a change of the segment, and this
+  // process's cached record does not see them, as before the record was first read.
+  ASSERT_TRUE(repo_->RecordUsage({{store, id, 100, clock_.Now()}}).ok());
+  clock_.Advance(absl::Minutes(1));
+  service_->RecordUse(store, id);
+  EXPECT_EQ(*service_->FlushUsage(), 1);
+  found = service_->Lookup("acme", store, "Save the file", o);
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->matches[0].segment.usage_count, 3);
+  EXPECT_EQ(found->matches[0].segment.last_used_at, clock_.Now());
+  EXPECT_EQ(service_->GetSegment("acme", store, id)->usage_count, 103);
   EXPECT_EQ(*service_->FlushUsage(), 0);  // nothing new
   EXPECT_EQ(service_->GetSegment("acme", store, added[1].id)->usage_count, 0);
 }

@@ -2,6 +2,7 @@
 #ifndef VERSO_TM_STORE_H_
 #define VERSO_TM_STORE_H_
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -48,6 +49,19 @@ class RecordCache {
     absl::MutexLock lock(&mu_);
     ++generation_;
     map_.erase(id);
+  }
+  // The cached record's use, as storage::TmRepository::RecordUsage records it: `count` more
+  // uses, the last one no earlier than `when`. Counted as an erasure (a read in flight holds the
+  // old count and must not be put).
+  void AddUse(int64_t id, int64_t count, absl::Time when) {
+    absl::MutexLock lock(&mu_);
+    ++generation_;
+    auto it = map_.find(id);
+    if (it == map_.end()) return;
+    auto used = std::make_shared<SegmentRecord>(*it->second);
+    used->usage_count += count;
+    used->last_used_at = std::max(used->last_used_at, when);
+    it->second = std::move(used);
   }
 
  private:
