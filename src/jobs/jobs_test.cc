@@ -566,11 +566,16 @@ TEST_F(JobsTest, TwoWorkersOverlapTheAnalysisAndMtAndLoseNothing) {
   EXPECT_EQ(status, "post_editing");
   auto tasks = service_->Tasks("acme", job->job.id);
   int reviews = 0;
+  std::vector<std::string> mt_owners;
   for (const auto& t : *tasks) {
     EXPECT_EQ(storage::EnumName(t.state), "done") << t.id;
     reviews += t.kind == storage::TaskKind::kReview;
+    if (t.kind == storage::TaskKind::kMt) mt_owners.push_back(t.lease_owner);
   }
   EXPECT_EQ(reviews, 1);
+  // One MT task, run beside the analysis by the analysis's worker (queued on its first chunk).
+  ASSERT_EQ(mt_owners.size(), 1u);
+  EXPECT_THAT(mt_owners[0], ::testing::EndsWith("/mt"));
   auto segs = service_->Segments("acme", job->job.id, "es", "");
   ASSERT_EQ(segs->size(), 40u);
   for (const auto& s : *segs) {

@@ -2,6 +2,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <thread>
 
 #include "common/clock.h"
 #include "common/crypto.h"
@@ -266,12 +267,7 @@ absl::Status JobService::Analyse(const TaskRecord& task, const JobRecord& job,
   // the analysis ended (or failed), which it waits for.
   bool for_mt = false, mt_queued = false;
   const std::string follower_name = StrCat(worker, "/mt");
-  struct Joined {
-    std::thread thread;
-    ~Joined() {
-      if (thread.joinable()) thread.join();
-    }
-  } follower;
+  std::jthread follower;  // joined when the analysis returns
   VERSO_RETURN_IF_ERROR(Chunks(
       task, worker, SegmentState::kNew,
       [&](std::vector<JobSegmentRecord>& part) -> absl::Status {
@@ -297,7 +293,7 @@ absl::Status JobService::Analyse(const TaskRecord& task, const JobRecord& job,
         mt_queued = true;
         VERSO_ASSIGN_OR_RETURN(std::optional<TaskRecord> mt, QueueMt(task, follower_name));
         if (!mt) return absl::OkStatus();
-        follower.thread = std::thread([this, mt = *mt, follower_name] {
+        follower = std::jthread([this, mt = *mt, follower_name] {
           absl::Status s = RunLeased(&mt, follower_name);
           if (!s.ok()) log::Warn("jobs.worker", {{"error", s.message()}});
         });

@@ -381,6 +381,15 @@ bool ParseHex16(std::string_view s, uint64_t* v) {
   return ec == std::errc() && end == s.data() + s.size();
 }
 
+// A header line's fields (it is padded with spaces).
+std::vector<std::string_view> HeaderFields(std::string_view line) {
+  std::vector<std::string_view> fields;
+  for (std::string_view f : Split(line, ' ')) {
+    if (!f.empty()) fields.push_back(f);
+  }
+  return fields;
+}
+
 std::string_view Endian() { return std::endian::native == std::endian::little ? "le" : "be"; }
 
 // A snapshot's first line: what it is, the change-log position its index reflects, when it was
@@ -399,6 +408,8 @@ struct Closer {
   void operator()(std::FILE* f) const { std::fclose(f); }
 };
 
+using File = std::unique_ptr<std::FILE, Closer>;
+
 // The XXH3-64 of file `fd`'s bytes from `offset` to its end.
 absl::StatusOr<uint64_t> HashFrom(int fd, size_t offset) {
   struct stat st;
@@ -412,7 +423,6 @@ absl::StatusOr<uint64_t> HashFrom(int fd, size_t offset) {
   ::munmap(mapped, size);
   return h;
 }
-using File = std::unique_ptr<std::FILE, Closer>;
 
 }  // namespace
 
@@ -452,10 +462,7 @@ absl::StatusOr<bool> TmService::IndexFromSnapshot(Store* store) {
   if (eol == std::string_view::npos || (eol + 1) % 8 != 0) {
     return absl::DataLossError(StrCat(path, ": no header"));
   }
-  std::vector<std::string_view> fields;
-  for (std::string_view f : Split(file.substr(0, eol), ' ')) {
-    if (!f.empty()) fields.push_back(f);
-  }
+  const std::vector<std::string_view> fields = HeaderFields(file.substr(0, eol));
   int64_t position = 0, written = 0, placement = 0;
   uint64_t checksum = 0;
   if (fields.size() != 8 || fields[0] != kMagic || fields[1] != StrCat(kVersion) ||
@@ -527,6 +534,9 @@ absl::Status TmService::WriteSnapshot(std::string_view store_id) {
   if (f == nullptr) {
     return absl::UnavailableError(StrCat(temp, ": cannot be written: ", std::strerror(errno)));
   }
+  // The checksum is written over the header's zeros once the body is on disk.
+  const std::string header =
+      SnapshotHeader(store->record.id, position, absl::ToUnixMicros(now), placement, 0);
   absl::Status s = absl::OkStatus();
   {
     absl::ReaderMutexLock lock(&store->index_mu);
@@ -535,9 +545,6 @@ absl::Status TmService::WriteSnapshot(std::string_view store_id) {
     } else if (storage::ChangeLog(position) != store->log || placement != store->placement) {
       s = absl::FailedPreconditionError(StrCat("store ", store_id, " moved while written"));
     }
-    // The checksum is written over the header's zeros once the body is on disk.
-    const std::string header =
-        SnapshotHeader(store->record.id, position, absl::ToUnixMicros(now), placement, 0);
     if (s.ok() && std::fwrite(header.data(), 1, header.size(), f.get()) != header.size()) {
       s = absl::UnavailableError("writing the index snapshot failed");
     }
@@ -547,8 +554,6 @@ absl::Status TmService::WriteSnapshot(std::string_view store_id) {
     s = absl::UnavailableError(StrCat(temp, ": ", std::strerror(errno)));
   }
   if (s.ok()) {
-    const std::string header =
-        SnapshotHeader(store->record.id, position, absl::ToUnixMicros(now), placement, 0);
     absl::StatusOr<uint64_t> body = HashFrom(fileno(f.get()), header.size());
     s = body.status();
     if (s.ok()) {
@@ -589,10 +594,7 @@ absl::StatusOr<bool> TmService::RefreshSnapshot(Store* store, int64_t position, 
   const std::string_view head(buffer, static_cast<size_t>(got));
   const size_t eol = head.find('\n');
   if (eol == std::string_view::npos) return false;
-  std::vector<std::string_view> fields;
-  for (std::string_view f : Split(head.substr(0, eol), ' ')) {
-    if (!f.empty()) fields.push_back(f);
-  }
+  const std::vector<std::string_view> fields = HeaderFields(head.substr(0, eol));
   int64_t was = 0;
   uint64_t checksum = 0;
   if (fields.size() != 8 || !ParseInt64(fields[4], &was) || !ParseHex16(fields[7], &checksum)) {
