@@ -21,49 +21,55 @@
 namespace verso::qe {
 namespace {
 
-std::vector<std::string> Chars(std::string_view s) {
-  // Code points without white space (chrF ignores spaces).
-  std::vector<std::string> out;
+// The code points of `s` without white space (chrF ignores spaces), packed into `text`, with the
+// offset of each in `starts` (and one past the last).
+void Chars(std::string_view s, std::string* text, std::vector<size_t>* starts) {
   for (size_t i = 0; i < s.size();) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     size_t n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
     if (i + n > s.size()) n = s.size() - i;
     if (!(n == 1 && (c == ' ' || c == '\t' || c == '\n' || c == '\r'))) {
-      out.emplace_back(s.substr(i, n));
+      starts->push_back(text->size());
+      text->append(s.substr(i, n));
     }
     i += n;
   }
-  return out;
+  starts->push_back(text->size());
+}
+
+// How often each character n-gram of `text` occurs (views into `text`).
+void CountGrams(const std::string& text, const std::vector<size_t>& starts, size_t n,
+                absl::flat_hash_map<std::string_view, int>* counts) {
+  counts->clear();
+  for (size_t i = 0; i + n < starts.size(); ++i) {
+    ++(*counts)[std::string_view(text).substr(starts[i], starts[i + n] - starts[i])];
+  }
 }
 
 }  // namespace
 
 double ChrF(std::string_view hypothesis, std::string_view reference) {
-  const std::vector<std::string> h = Chars(hypothesis), r = Chars(reference);
-  constexpr int kMaxN = 6;
+  std::string h, r;
+  std::vector<size_t> hs, rs;  // code point offsets; size() - 1 code points
+  Chars(hypothesis, &h, &hs);
+  Chars(reference, &r, &rs);
+  const size_t h_chars = hs.size() - 1, r_chars = rs.size() - 1;
+  constexpr size_t kMaxN = 6;
   constexpr double kBeta2 = 4.0;  // beta = 2
   double sum_p = 0, sum_r = 0;
   int orders = 0;
-  for (int n = 1; n <= kMaxN; ++n) {
-    if (static_cast<int>(h.size()) < n || static_cast<int>(r.size()) < n) break;
-    std::map<std::string, int> hc, rc;
-    for (size_t i = 0; i + n <= h.size(); ++i) {
-      std::string g;
-      for (int k = 0; k < n; ++k) g += h[i + k];
-      ++hc[g];
-    }
-    for (size_t i = 0; i + n <= r.size(); ++i) {
-      std::string g;
-      for (int k = 0; k < n; ++k) g += r[i + k];
-      ++rc[g];
-    }
+  absl::flat_hash_map<std::string_view, int> hc, rc;
+  for (size_t n = 1; n <= kMaxN; ++n) {
+    if (h_chars < n || r_chars < n) break;
+    CountGrams(h, hs, n, &hc);
+    CountGrams(r, rs, n, &rc);
     int match = 0;
     for (const auto& [g, c] : hc) {
       auto it = rc.find(g);
       if (it != rc.end()) match += std::min(c, it->second);
     }
-    sum_p += static_cast<double>(match) / (h.size() - n + 1);
-    sum_r += static_cast<double>(match) / (r.size() - n + 1);
+    sum_p += static_cast<double>(match) / (h_chars - n + 1);
+    sum_r += static_cast<double>(match) / (r_chars - n + 1);
     ++orders;
   }
   if (orders == 0) return hypothesis == reference ? 1.0 : 0.0;

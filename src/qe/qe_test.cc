@@ -5,6 +5,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fstream>
+#include <map>
+
+#include "absl/strings/str_join.h"
+
 #include "common/clock.h"
 #include "mt/mt.h"
 #include "mt/translate.h"
@@ -58,6 +63,55 @@ TEST(ChrFTest, KnownValues) {
   EXPECT_LT(partial, 1.0);
   // Recall weighs more than precision (beta 2): missing text costs more than extra text.
   EXPECT_LT(ChrF("the cat", "the cat sat down"), ChrF("the cat sat down", "the cat"));
+}
+
+// chrF by its definition (character n-grams up to 6 without white space, beta 2), kept
+// deliberately plain: ChrF must give exactly the same number.
+double ReferenceChrF(std::string_view hyp, std::string_view ref) {
+  auto chars = [](std::string_view s) {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < s.size();) {
+      unsigned char c = static_cast<unsigned char>(s[i]);
+      size_t n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+      n = std::min(n, s.size() - i);
+      const bool space = c == ' ' || c == '\t' || c == '\n' || c == '\r';
+      if (!(n == 1 && space)) out.emplace_back(s.substr(i, n));
+      i += n;
+    }
+    return out;
+  };
+  const std::vector<std::string> h = chars(hyp), r = chars(ref);
+  double sum_p = 0, sum_r = 0;
+  int orders = 0;
+  for (size_t n = 1; n <= 6 && n <= h.size() && n <= r.size(); ++n) {
+    std::map<std::string, int> hc, rc;
+    for (size_t i = 0; i + n <= h.size(); ++i) ++hc[absl::StrJoin(h.begin() + i, h.begin() + i + n, "")];
+    for (size_t i = 0; i + n <= r.size(); ++i) ++rc[absl::StrJoin(r.begin() + i, r.begin() + i + n, "")];
+    int match = 0;
+    for (const auto& [g, c] : hc) match += rc.contains(g) ? std::min(c, rc[g]) : 0;
+    sum_p += static_cast<double>(match) / (h.size() - n + 1);
+    sum_r += static_cast<double>(match) / (r.size() - n + 1);
+    ++orders;
+  }
+  if (orders == 0) return hyp == ref ? 1.0 : 0.0;
+  const double p = sum_p / orders, rec = sum_r / orders;
+  return p + rec == 0 ? 0 : 5 * p * rec / (4 * p + rec);
+}
+
+TEST(ChrFTest, EqualsTheDefinitionExactly) {
+  std::vector<std::pair<std::string, std::string>> pairs = {
+      {"", ""}, {"a", ""}, {"", "a"}, {" \t\n", "\r "}, {"ab", "ab ab"}, {"aaaaaaa", "aaa"},
+      {"naïve café 東京 🙂", "naive cafe 東京🙂"}, {"\xC3", "\xC3\xA9"}, {"x\xF0\x9F", "x"}};
+  std::ifstream en(std::string(VERSO_SHARED_DATA) + "/mt/flores101-devtest/eng.devtest");
+  std::ifstream es(std::string(VERSO_SHARED_DATA) + "/mt/flores101-devtest/spa.devtest");
+  for (std::string a, b; std::getline(en, a) && std::getline(es, b);) {
+    pairs.emplace_back(b, a);                               // a translation and its source
+    pairs.emplace_back(b, b.substr(0, b.size() * 2 / 3));  // a translation and a cut copy
+  }
+  ASSERT_EQ(pairs.size(), 9u + 2 * 1012);
+  for (const auto& [h, r] : pairs) {
+    ASSERT_EQ(ChrF(h, r), ReferenceChrF(h, r)) << h << " | " << r;
+  }
 }
 
 TEST(BuiltinScorerTest, SignalsLowerTheScoreAndSayWhy) {
