@@ -85,8 +85,10 @@ double ReferenceChrF(std::string_view hyp, std::string_view ref) {
   int orders = 0;
   for (size_t n = 1; n <= 6 && n <= h.size() && n <= r.size(); ++n) {
     std::map<std::string, int> hc, rc;
-    for (size_t i = 0; i + n <= h.size(); ++i) ++hc[absl::StrJoin(h.begin() + i, h.begin() + i + n, "")];
-    for (size_t i = 0; i + n <= r.size(); ++i) ++rc[absl::StrJoin(r.begin() + i, r.begin() + i + n, "")];
+    for (size_t i = 0; i + n <= h.size(); ++i)
+      ++hc[absl::StrJoin(h.begin() + i, h.begin() + i + n, "")];
+    for (size_t i = 0; i + n <= r.size(); ++i)
+      ++rc[absl::StrJoin(r.begin() + i, r.begin() + i + n, "")];
     int match = 0;
     for (const auto& [g, c] : hc) match += rc.contains(g) ? std::min(c, rc[g]) : 0;
     sum_p += static_cast<double>(match) / (h.size() - n + 1);
@@ -100,12 +102,19 @@ double ReferenceChrF(std::string_view hyp, std::string_view ref) {
 
 TEST(ChrFTest, EqualsTheDefinitionExactly) {
   std::vector<std::pair<std::string, std::string>> pairs = {
-      {"", ""}, {"a", ""}, {"", "a"}, {" \t\n", "\r "}, {"ab", "ab ab"}, {"aaaaaaa", "aaa"},
-      {"naïve café 東京 🙂", "naive cafe 東京🙂"}, {"\xC3", "\xC3\xA9"}, {"x\xF0\x9F", "x"}};
+      {"", ""},
+      {"a", ""},
+      {"", "a"},
+      {" \t\n", "\r "},
+      {"ab", "ab ab"},
+      {"aaaaaaa", "aaa"},
+      {"naïve café 東京 🙂", "naive cafe 東京🙂"},
+      {"\xC3", "\xC3\xA9"},
+      {"x\xF0\x9F", "x"}};
   std::ifstream en(std::string(VERSO_SHARED_DATA) + "/mt/flores101-devtest/eng.devtest");
   std::ifstream es(std::string(VERSO_SHARED_DATA) + "/mt/flores101-devtest/spa.devtest");
   for (std::string a, b; std::getline(en, a) && std::getline(es, b);) {
-    pairs.emplace_back(b, a);                               // a translation and its source
+    pairs.emplace_back(b, a);                              // a translation and its source
     pairs.emplace_back(b, b.substr(0, b.size() * 2 / 3));  // a translation and a cut copy
   }
   ASSERT_EQ(pairs.size(), 9u + 2 * 1012);

@@ -8,12 +8,13 @@
 #include <deque>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <pqxx/stream_to>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "common/json.h"
-#include "common/json_escape.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "storage/postgres/pg_db.h"
@@ -135,72 +136,57 @@ std::vector<JobSegmentRecord> Segments(const pqxx::result& r) {
   return out;
 }
 
-// The segments of a change as one JSON array (rows for json_populate_recordset): one statement
-// writes them all. A segment given twice keeps its last version (as SQLite's INSERT OR REPLACE).
-// The rows of an upsert of job segments, as the JSON array json_populate_recordset reads; a
-// segment given twice is written once, as it was given last, at its first place. Written out
-// directly: a document of nlohmann objects per row took a third of a job analysis's CPU.
-std::string SegmentsJson(const std::vector<JobSegmentRecord>& segments) {
-  std::vector<std::string> rows;
+// The segments of a change to write: a segment given twice is written once, as it was given
+// last, at its first place (as SQLite's INSERT OR REPLACE keeps the last); one upsert statement
+// may not change a row twice.
+std::vector<const JobSegmentRecord*> LastOfEach(const std::vector<JobSegmentRecord>& segments) {
+  std::vector<const JobSegmentRecord*> rows;
   rows.reserve(segments.size());
   std::map<std::tuple<std::string_view, std::string_view, int64_t>, size_t> seen;
   for (const JobSegmentRecord& s : segments) {
-    std::string row = "{";
-    auto key = [&](std::string_view name) {
-      if (row.size() > 1) row += ',';
-      row += '"';
-      row += name;
-      row += "\":";
-    };
-    auto text = [&](std::string_view name, std::string_view value) {
-      key(name);
-      // Invalid UTF-8 becomes U+FFFD, as DumpJson writes it.
-      row += IsUtf8(value) ? JsonQuote(value) : DumpJson(nlohmann::json(std::string(value)));
-    };
-    auto number = [&](std::string_view name, int64_t value) {
-      key(name);
-      row += std::to_string(value);
-    };
-    text("job_id", s.job_id);
-    text("target_lang", s.target_lang);
-    number("idx", s.index);
-    text("unit_id", s.unit_id);
-    text("source", s.source);
-    text("target", s.target);
-    text("origin", EnumName(s.origin));
-    text("state", EnumName(s.state));
-    number("tm_score", s.tm_score);
-    text("tm_target", s.tm_target);
-    number("repetition", s.repetition ? 1 : 0);
-    number("words", s.words);
-    number("characters", s.characters);
-    text("engine", s.engine);
-    text("review", s.review);
-    key("qe_score");
-    row += DumpJson(nlohmann::json(s.qe_score));  // shortest exact decimal
-    text("draft", s.draft);
-    text("editor", s.editor);
-    number("updated_at", Micros(s.updated_at));
-    number("version", s.version);
-    text("edit_id", s.edit_id);
-    row += '}';
     auto [it, added] = seen.try_emplace({s.job_id, s.target_lang, s.index}, rows.size());
     if (added) {
-      rows.push_back(std::move(row));
+      rows.push_back(&s);
     } else {
-      rows[it->second] = std::move(row);
+      rows[it->second] = &s;
     }
   }
-  size_t size = 2;
-  for (const std::string& r : rows) size += r.size() + 1;
-  std::string out = "[";
-  out.reserve(size);
-  for (size_t i = 0; i < rows.size(); ++i) {
-    if (i > 0) out += ',';
-    out += rows[i];
+  return rows;
+}
+
+// Text as PostgreSQL can store it: bytes that are not UTF-8 become U+FFFD, as DumpJson writes
+// them (and as the JSON this path used to send had them).
+std::string PgText(std::string_view value) {
+  if (IsUtf8(value)) return std::string(value);
+  return nlohmann::json::parse(DumpJson(nlohmann::json(std::string(value)))).get<std::string>();
+}
+
+// Job segments are written with COPY into a temporary table of the connection, then upserted
+// from it in one statement. For 10,000 segments that took 10 + 80-92 ms of the server's time,
+// against 154-238 ms for the same rows sent as one JSON array (json_populate_recordset), and
+// 38-46 ms instead of 111-122 ms for new ones (psql, this machine).
+void PutSegments(Tx& tx, const std::vector<JobSegmentRecord>& segments) {
+  // Kept by the connection for its next transactions; emptied at each commit (and below).
+  if (tx.Exec("SELECT to_regclass('pg_temp.job_segments_in') IS NULL")[0][0].as<bool>()) {
+    tx.Run("CREATE TEMP TABLE job_segments_in (LIKE job_segments) ON COMMIT DELETE ROWS");
   }
-  out += ']';
-  return out;
+  static const std::vector<std::string> columns = absl::StrSplit(kSegmentColumns, ", ");
+  pqxx::stream_to copy(tx.raw(), "job_segments_in", columns);
+  for (const JobSegmentRecord* s : LastOfEach(segments)) {
+    copy << std::make_tuple(
+        PgText(s->job_id), PgText(s->target_lang), s->index, PgText(s->unit_id), PgText(s->source),
+        PgText(s->target), std::string(EnumName(s->origin)), std::string(EnumName(s->state)),
+        int64_t{s->tm_score}, PgText(s->tm_target), int64_t{s->repetition ? 1 : 0}, s->words,
+        PgText(s->engine), PgText(s->review), s->qe_score, PgText(s->draft), PgText(s->editor),
+        Micros(s->updated_at), s->characters, s->version, PgText(s->edit_id));
+  }
+  copy.complete();
+  static const std::string upsert =
+      StrCat("INSERT INTO job_segments(", kSegmentColumns, ") SELECT ", kSegmentColumns,
+             " FROM job_segments_in ON CONFLICT(job_id, target_lang, idx) DO UPDATE SET ",
+             ExcludedAssignments(kSegmentColumns, {"job_id", "target_lang", "idx"}));
+  tx.Exec(upsert);
+  tx.Exec("DELETE FROM job_segments_in");  // a second change in this transaction starts empty
 }
 
 class PgJobs : public JobRepository {
@@ -484,14 +470,7 @@ class PgJobs : public JobRepository {
       if (r.affected_rows() == 0) return NoLonger(c.finish_task, c.finish_owner);
     }
     for (const JobRecord& j : c.jobs) VERSO_RETURN_IF_ERROR(PutJob(tx, j));
-    if (!c.segments.empty()) {
-      static const std::string upsert =
-          StrCat("INSERT INTO job_segments(", kSegmentColumns, ") SELECT ", kSegmentColumns,
-                 " FROM json_populate_recordset(NULL::job_segments, $1::JSON) "
-                 "ON CONFLICT(job_id, target_lang, idx) DO UPDATE SET ",
-                 ExcludedAssignments(kSegmentColumns, {"job_id", "target_lang", "idx"}));
-      tx.Exec(upsert, {SegmentsJson(c.segments)});
-    }
+    if (!c.segments.empty()) PutSegments(tx, c.segments);
     for (const TaskRecord& t : c.enqueue) {
       tx.Exec(
           "INSERT INTO tasks(job_id, tenant, kind, target_lang, payload, state, attempts, "
