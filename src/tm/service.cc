@@ -839,27 +839,35 @@ absl::StatusOr<LookupResult> TmService::Lookup(std::string_view tenant, std::str
   VERSO_RETURN_IF_ERROR(ValidateLookupOptions(options));
   VERSO_RETURN_IF_ERROR(ValidateText(source, "source"));
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id, options.nonblocking));
+  if (!options.nonblocking && HeldHere(store->record.id)) {
+    VERSO_RETURN_IF_ERROR(EnsureIndexed(store.get()));
+  }
+  LookupStats stats;
+  VERSO_ASSIGN_OR_RETURN(std::vector<Hit> hits, HitsOf(store.get(), source, options, &stats));
+  return MatchesOf(store.get(), hits, stats, options.nonblocking);
+}
+
+absl::StatusOr<std::vector<Hit>> TmService::HitsOf(Store* store, std::string_view source,
+                                                   const LookupOptions& options,
+                                                   LookupStats* stats) {
   const bool remote = !HeldHere(store->record.id);
-  if (!options.nonblocking && !remote) VERSO_RETURN_IF_ERROR(EnsureIndexed(store.get()));
   LookupQuery query;
   query.source = source;
   query.context = options.context;
   query.min_score = options.min_score;
   query.max_results = options.max_results;
-  LookupStats stats;
   std::string cache_key;
-  std::optional<std::vector<Hit>> hits =
-      CachedHits(store.get(), source, options, &stats, &cache_key);
+  std::optional<std::vector<Hit>> hits = CachedHits(store, source, options, stats, &cache_key);
   if (!hits.has_value() && !cache_key.empty() && options.nonblocking && results_->options.l2_get) {
     return WouldBlock("the shared result cache");  // a network call: not on an I/O thread
   }
   if (!hits.has_value() && remote) {
     if (options.nonblocking) return WouldBlock("the TM node holding the store");  // a network call
-    VERSO_ASSIGN_OR_RETURN(CachedResult answer, AskLookup(store.get(), source, options));
-    stats.candidates = answer.candidates;
-    stats.verified = answer.verified;
+    VERSO_ASSIGN_OR_RETURN(CachedResult answer, AskLookup(store, source, options));
+    stats->candidates = answer.candidates;
+    stats->verified = answer.verified;
     hits = std::move(answer.hits);
-    if (!cache_key.empty()) PutHits(cache_key, source, *hits, stats, options);
+    if (!cache_key.empty()) PutHits(cache_key, source, *hits, *stats, options);
   }
   if (!hits.has_value()) {
     if (!options.nonblocking) {
@@ -869,14 +877,14 @@ absl::StatusOr<LookupResult> TmService::Lookup(std::string_view tenant, std::str
     }
     const bool indexed = store->indexed;
     if (indexed || !options.nonblocking) {
-      hits = options.exhaustive ? store->index.Scan(query, &stats)
-                                : store->index.Lookup(query, &stats);
+      hits =
+          options.exhaustive ? store->index.Scan(query, stats) : store->index.Lookup(query, stats);
     }
     store->index_mu.ReaderUnlock();
     if (!indexed && options.nonblocking) return WouldBlock("the store's index");  // not built yet
-    if (!cache_key.empty()) PutHits(cache_key, source, *hits, stats, options);
+    if (!cache_key.empty()) PutHits(cache_key, source, *hits, *stats, options);
   }
-  return MatchesOf(store.get(), *hits, stats, options.nonblocking);
+  return std::move(*hits);
 }
 
 absl::StatusOr<LookupResult> TmService::MatchesOf(Store* store, const std::vector<Hit>& hits,
@@ -917,15 +925,35 @@ absl::StatusOr<std::vector<LookupResult>> TmService::LookupMany(
   std::vector<LookupResult> out;
   VERSO_ASSIGN_OR_RETURN(auto store, FindStore(tenant, store_id, options.nonblocking));
   if (HeldHere(store->record.id) || queries.size() < 2) {
+    // Each query's hits, then the records of them all in one read (on PostgreSQL the first job
+    // after a start read its 4,000 exact matches' records one query each), then the answers.
+    VERSO_RETURN_IF_ERROR(ValidateLookupOptions(options));
+    if (!options.nonblocking && HeldHere(store->record.id)) {
+      VERSO_RETURN_IF_ERROR(EnsureIndexed(store.get()));
+    }
+    std::vector<std::vector<Hit>> hits(queries.size());
+    std::vector<LookupStats> stats(queries.size());
+    std::vector<int64_t> ids;
     for (size_t i = 0; i < queries.size(); ++i) {
       LookupOptions o = options;
       o.context = queries[i].context;
-      auto r = Lookup(tenant, store_id, queries[i].source, o);
-      if (!r.ok()) {
+      absl::Status valid = ValidateText(queries[i].source, "source");
+      absl::StatusOr<std::vector<Hit>> h =
+          valid.ok() ? HitsOf(store.get(), queries[i].source, o, &stats[i]) : valid;
+      if (!h.ok()) {
         if (failed != nullptr) *failed = i;
-        return r.status();
+        return h.status();
       }
-      out.push_back(std::move(*r));
+      hits[i] = std::move(*h);
+      for (const Hit& hit : hits[i]) ids.push_back(hit.segment_id);
+    }
+    if (!ids.empty()) {
+      VERSO_RETURN_IF_ERROR(FetchRecords(store.get(), ids, options.nonblocking).status());
+    }
+    for (size_t i = 0; i < queries.size(); ++i) {
+      VERSO_ASSIGN_OR_RETURN(LookupResult r,
+                             MatchesOf(store.get(), hits[i], stats[i], options.nonblocking));
+      out.push_back(std::move(r));
     }
     return out;
   }
@@ -1045,32 +1073,34 @@ absl::StatusOr<StoreStats> TmService::Stats(std::string_view tenant, std::string
 absl::StatusOr<std::vector<SegmentRecord>> TmService::FetchRecords(Store* store,
                                                                    const std::vector<int64_t>& ids,
                                                                    bool nonblocking) {
+  // An id may come more than once (two queries of a batch matching one segment): it is read
+  // once, and each place gets the whole record.
   std::vector<std::shared_ptr<const SegmentRecord>> cached(ids.size());
   std::vector<int64_t> missing;
+  absl::flat_hash_map<int64_t, size_t> fetched_at;  // id -> its place in `fetched`
   for (size_t i = 0; i < ids.size(); ++i) {
     cached[i] = store->records.Get(ids[i]);
-    if (!cached[i]) missing.push_back(ids[i]);
+    if (!cached[i] && fetched_at.emplace(ids[i], 0).second) missing.push_back(ids[i]);
   }
   std::vector<SegmentRecord> fetched;
   if (!missing.empty() && nonblocking) return WouldBlock("reading segments from storage");
-  uint64_t generation = 0;  // the record cache's, before the read (only a read fills it)
   if (!missing.empty()) {
-    generation = store->records.Generation();
+    // The record cache's generation before the read (only a read fills it).
+    const uint64_t generation = store->records.Generation();
     VERSO_ASSIGN_OR_RETURN(fetched, repo_->GetSegments(store->record.id, missing));
+    fetched_at.clear();  // a segment deleted since is not found
+    for (size_t k = 0; k < fetched.size(); ++k) {
+      fetched_at[fetched[k].id] = k;
+      store->records.Put(fetched[k], generation);
+    }
   }
   std::vector<SegmentRecord> out;
   out.reserve(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
     if (cached[i]) {
       out.push_back(*cached[i]);
-      continue;
-    }
-    for (SegmentRecord& r : fetched) {
-      if (r.id == ids[i]) {
-        store->records.Put(r, generation);
-        out.push_back(std::move(r));
-        break;
-      }
+    } else if (auto it = fetched_at.find(ids[i]); it != fetched_at.end()) {
+      out.push_back(fetched[it->second]);
     }
   }
   return out;

@@ -193,6 +193,31 @@ TEST_F(TmServiceTest, UsesAreCountedAndWrittenByTheFlush) {
   EXPECT_EQ(service_->GetSegment("acme", store, added[1].id)->usage_count, 0);
 }
 
+// A batch's records are read together; a segment that two queries match (here the same source
+// asked twice, none of it read before) is the whole record in both answers.
+TEST_F(TmServiceTest, ABatchReadsItsRecordsTogetherAndASegmentMatchedTwiceIsWholeInBoth) {
+  std::string store = NewStore();
+  Add(store, {Seg("Save the file", "Guardar el archivo"), Seg("Open the door", "Abre la puerta")});
+  LookupOptions o;
+  o.max_results = 1;
+  std::vector<TmService::BatchQuery> batch = {
+      {"Save the file", {}}, {"Nothing like it", {}}, {"Open the door", {}}, {"Save the file", {}}};
+  auto found = service_->LookupMany("acme", store, batch, o);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->size(), 4u);
+  std::vector<std::string> targets;
+  for (const LookupResult& r : *found) {
+    targets.push_back(r.matches.empty() ? "-" : r.matches[0].segment.target);
+  }
+  EXPECT_THAT(targets,
+              ElementsAre("Guardar el archivo", "-", "Abre la puerta", "Guardar el archivo"));
+  // And the record cache holds the whole record.
+  auto again = service_->Lookup("acme", store, "Save the file", o);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->matches[0].segment.target, "Guardar el archivo");
+  EXPECT_EQ(again->matches[0].segment.source, "Save the file");
+}
+
 TEST_F(TmServiceTest, WritesAreVisibleToTheNextLookup) {
   std::string store = NewStore();
   auto added = Add(store, {Seg("Open the file", "Abrir el archivo"),
@@ -812,21 +837,26 @@ TEST_F(TmServiceTest, APeerHoldingTheIndexAnswersAsTheLocalIndexWouldAndSeesTheA
   EXPECT_EQ(api_peers.asked, 3);
   // Several lookups: one request to the peer, each answer as the local index gives it.
   {
+    // (The same source twice: both get the whole record, on both sides.)
     std::vector<TmService::BatchQuery> batch = {{"Save the files", {}},
                                                 {"nothing like it at all", {}},
-                                                {"Open the file now", {.key = "k"}}};
+                                                {"Open the file now", {.key = "k"}},
+                                                {"Save the files", {}}};
     auto remote = api.LookupMany("acme", store, batch, LookupOptions{});
     auto local = service_->LookupMany("acme", store, batch, LookupOptions{});
     ASSERT_TRUE(remote.ok() && local.ok()) << remote.status();
     EXPECT_EQ(api_peers.asked, 4);
-    ASSERT_EQ(remote->size(), 3u);
-    for (size_t i = 0; i < 3; ++i) {
+    ASSERT_EQ(remote->size(), 4u);
+    for (size_t i = 0; i < 4; ++i) {
       ASSERT_EQ((*remote)[i].matches.size(), (*local)[i].matches.size()) << i;
       for (size_t k = 0; k < (*local)[i].matches.size(); ++k) {
         EXPECT_EQ((*remote)[i].matches[k].segment.id, (*local)[i].matches[k].segment.id);
+        EXPECT_EQ((*remote)[i].matches[k].segment.target, (*local)[i].matches[k].segment.target);
         EXPECT_EQ((*remote)[i].matches[k].score, (*local)[i].matches[k].score);
       }
     }
+    ASSERT_FALSE((*local)[3].matches.empty());
+    EXPECT_EQ((*local)[3].matches[0].segment.target, "Guarde los archivos");
     EXPECT_TRUE((*remote)[1].matches.empty());
     size_t failed = 99;
     auto bad =

@@ -470,6 +470,9 @@ class TmService {
                                                        const std::vector<BatchQuery>& queries,
                                                        const LookupOptions& options);
   absl::StatusOr<std::string> AnswerLookups(Store* store, std::string_view request);
+  // A lookup's hits: from the result cache, the peer holding the store's index, or the index.
+  absl::StatusOr<std::vector<Hit>> HitsOf(Store* store, std::string_view source,
+                                          const LookupOptions& options, LookupStats* stats);
   // A lookup's answer from its hits: the records read (from the cache or storage), penalties
   // named. Hits whose segment is gone are left out.
   absl::StatusOr<LookupResult> MatchesOf(Store* store, const std::vector<Hit>& hits,
