@@ -163,8 +163,9 @@ std::string PgText(std::string_view value) {
 
 // Job segments are written with COPY into a temporary table of the connection, then upserted
 // from it in one statement. For 10,000 segments that took 10 + 80-92 ms of the server's time,
-// against 154-238 ms for the same rows sent as one JSON array (json_populate_recordset), and
-// 38-46 ms instead of 111-122 ms for new ones (psql, this machine).
+// against 154-238 ms for the same rows sent as one JSON array (json_populate_recordset; psql,
+// this machine). COPY straight into job_segments would be cheaper still for a new job's rows
+// (38-46 ms against 111-122), but cannot upsert.
 void PutSegments(Tx& tx, const std::vector<JobSegmentRecord>& segments) {
   // Kept by the connection for its next transactions; emptied at each commit (and below).
   if (tx.Exec("SELECT to_regclass('pg_temp.job_segments_in') IS NULL")[0][0].as<bool>()) {
