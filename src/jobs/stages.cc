@@ -41,6 +41,14 @@ bool AnyOpen(const std::vector<TaskRecord>& tasks, std::string_view target,
   });
 }
 
+// How many of `target`'s segments the counts have in `state`.
+int64_t SegmentsIn(const std::vector<storage::JobSegmentCount>& groups, std::string_view target,
+                   SegmentState state) {
+  int64_t n = 0;
+  for (const auto& g : groups) n += g.target_lang == target && g.state == state ? g.segments : 0;
+  return n;
+}
+
 }  // namespace
 
 absl::Status JobService::Run(const TaskRecord& task, const std::string& worker) {
@@ -187,12 +195,7 @@ absl::StatusOr<std::optional<TaskKind>> JobService::NextLocked(const TaskRecord&
   }
   VERSO_ASSIGN_OR_RETURN(std::vector<storage::JobSegmentCount> groups,
                          repo_->CountJobSegments(task.job_id));
-  int64_t pending = 0;
-  for (const auto& g : groups) {
-    if (g.target_lang == task.target_lang && g.state == SegmentState::kMtPending) {
-      pending += g.segments;
-    }
-  }
+  const int64_t pending = SegmentsIn(groups, task.target_lang, SegmentState::kMtPending);
   // The segments this task translated last are still pending in storage until its end commits.
   if (pending <= static_cast<int64_t>(translating)) return TaskKind::kReview;
   if (AnyOpen(tasks, task.target_lang, {TaskKind::kMt}, task.id)) return std::nullopt;
@@ -303,10 +306,7 @@ absl::Status JobService::Analyse(const TaskRecord& task, const JobRecord& job,
   // go through the pretranslate stage; otherwise it is done.
   VERSO_ASSIGN_OR_RETURN(std::vector<storage::JobSegmentCount> groups,
                          repo_->CountJobSegments(task.job_id));
-  bool analysed_only = false;
-  for (const auto& g : groups) {
-    analysed_only |= g.target_lang == task.target_lang && g.state == SegmentState::kAnalysed;
-  }
+  const bool analysed_only = SegmentsIn(groups, task.target_lang, SegmentState::kAnalysed) > 0;
   return Finish(task, worker, TaskKind::kAnalyse, started, std::move(last),
                 analysed_only ? TaskKind::kPretranslate : TaskKind::kMt, false);
 }
@@ -498,9 +498,7 @@ absl::StatusOr<bool> JobService::AwaitAnalysis(const TaskRecord& task, absl::Dur
     if (!analysing) return true;
     VERSO_ASSIGN_OR_RETURN(std::vector<storage::JobSegmentCount> groups,
                            repo_->CountJobSegments(task.job_id));
-    for (const auto& g : groups) {
-      if (g.target_lang == task.target_lang && g.state == SegmentState::kMtPending) return true;
-    }
+    if (SegmentsIn(groups, task.target_lang, SegmentState::kMtPending) > 0) return true;
   }
   return false;
 }

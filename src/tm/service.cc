@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "common/channel.h"
 #include "common/clock.h"
 #include "common/ids.h"
@@ -1077,19 +1078,19 @@ absl::StatusOr<std::vector<SegmentRecord>> TmService::FetchRecords(Store* store,
   // once, and each place gets the whole record.
   std::vector<std::shared_ptr<const SegmentRecord>> cached(ids.size());
   std::vector<int64_t> missing;
-  absl::flat_hash_map<int64_t, size_t> fetched_at;  // id -> its place in `fetched`
+  absl::flat_hash_set<int64_t> asked;
   for (size_t i = 0; i < ids.size(); ++i) {
     cached[i] = store->records.Get(ids[i]);
-    if (!cached[i] && fetched_at.emplace(ids[i], 0).second) missing.push_back(ids[i]);
+    if (!cached[i] && asked.insert(ids[i]).second) missing.push_back(ids[i]);
   }
-  std::vector<SegmentRecord> fetched;
   if (!missing.empty() && nonblocking) return WouldBlock("reading segments from storage");
+  std::vector<SegmentRecord> fetched;
+  absl::flat_hash_map<int64_t, size_t> fetched_at;  // id -> its place in `fetched`
   if (!missing.empty()) {
     // The record cache's generation before the read (only a read fills it).
     const uint64_t generation = store->records.Generation();
     VERSO_ASSIGN_OR_RETURN(fetched, repo_->GetSegments(store->record.id, missing));
-    fetched_at.clear();  // a segment deleted since is not found
-    for (size_t k = 0; k < fetched.size(); ++k) {
+    for (size_t k = 0; k < fetched.size(); ++k) {  // a segment deleted since is not there
       fetched_at[fetched[k].id] = k;
       store->records.Put(fetched[k], generation);
     }
